@@ -1,0 +1,307 @@
+"""Tensor: an immutable value wrapping a backend array, and its conversion rules.
+
+The eager hot path is `Tensor._wrap(array)`: one object allocation, no copies, no checks.
+Operators are installed by `tenfold.ops` (which declares them) to keep this module free of ops.
+"""
+import builtins
+
+import numpy as np
+
+from tenfold.framework import dtypes
+from tenfold.framework.tensor_shape import TensorShape
+from tenfold.framework.errors import InvalidArgumentError
+
+_ndarray = np.ndarray
+
+
+class Tensor:
+    """An immutable multi-dimensional array (as `tf.Tensor`, eager)."""
+
+    __slots__ = ("_value", "_keras_mask", "__weakref__")
+    __array_priority__ = 100  # NumPy's binary operators defer to ours
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("Tensors are made with tf.constant(...) or tf.convert_to_tensor(...), "
+                        "not by calling Tensor directly.")
+
+    @classmethod
+    def _wrap(cls, value):
+        t = object.__new__(Tensor)
+        t._value = value
+        return t
+
+    # --- metadata ---
+    @property
+    def shape(self):
+        return TensorShape(self._value.shape)
+
+    def get_shape(self):
+        return self.shape
+
+    @property
+    def dtype(self):
+        return dtypes.from_numpy(self._value.dtype)
+
+    @property
+    def ndim(self):
+        return self._value.ndim
+
+    @property
+    def device(self):
+        from tenfold.framework.device import current_device_name
+        return current_device_name(self._value)
+
+    @property
+    def name(self):
+        raise AttributeError("Tensor.name is undefined when eager execution is enabled.")
+
+    def numpy(self):
+        """The value as a NumPy array (a 0-d tensor gives a NumPy scalar, as TensorFlow does)."""
+        v = self._value
+        if type(v) is not _ndarray:
+            from tenfold.backend import to_numpy
+            v = to_numpy(v)
+        return v[()] if v.ndim == 0 else v
+
+    def __array__(self, dtype=None, copy=None):
+        from tenfold.backend import to_numpy
+        v = to_numpy(self._value)
+        if dtype is not None:
+            v = v.astype(dtype, copy=False)
+        return v.copy() if copy else v
+
+    def ref(self):
+        return _Ref(self)
+
+    experimental_ref = ref
+
+    # --- Python protocol ---
+    def __len__(self):
+        if self._value.ndim == 0:
+            raise TypeError("len() of a 0-d (scalar) tensor is undefined.")
+        return self._value.shape[0]
+
+    def __iter__(self):
+        if self._value.ndim == 0:
+            raise TypeError("Cannot iterate over a scalar tensor.")
+        for i in range(self._value.shape[0]):
+            yield self[i]
+
+    def _scalar(self, what):
+        _check_concrete(self, what)
+        if self._value.size != 1:
+            raise TypeError(f"Only a tensor with one element can be converted to a Python "
+                            f"{what}; this one has shape {tuple(self._value.shape)}.")
+        return self._value.reshape(()).item()
+
+    def __bool__(self):
+        _check_concrete(self, "bool")
+        if self._value.size != 1:
+            raise ValueError(f"The truth value of a tensor of shape {tuple(self._value.shape)} "
+                             "is ambiguous: use tf.reduce_any or tf.reduce_all.")
+        return builtins.bool(self._value.reshape(()).item())
+
+    def __float__(self):
+        return float(self._scalar("float"))
+
+    def __int__(self):
+        return int(self._scalar("int"))
+
+    def __index__(self):
+        if not self.dtype.is_integer:
+            raise TypeError(f"Only integer scalar tensors can be used as an index; got "
+                            f"{self.dtype.name}.")
+        return int(self._scalar("int"))
+
+    def __complex__(self):
+        return complex(self._scalar("complex"))
+
+    def __hash__(self):
+        raise TypeError("Tensor is unhashable. Instead, use tensor.ref() as the key.")
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return Tensor._wrap(self._value.copy())
+
+    def __reduce__(self):
+        return _constant_from_array, (self.numpy(),)
+
+    def __repr__(self):
+        return (f"<tf.Tensor: shape={self.shape}, dtype={self.dtype.name}, "
+                f"numpy={_array_repr(self.numpy())}>")
+
+    def __str__(self):
+        return f"tf.Tensor({_array_str(self.numpy())}, shape={self.shape}, dtype={self.dtype.name})"
+
+    def __format__(self, spec):
+        if self._value.ndim == 0 and spec:
+            return format(self._value.item(), spec)
+        return format(str(self), spec)
+
+
+def _constant_from_array(a):
+    return Tensor._wrap(np.asarray(a))
+
+
+class _Ref:
+    """A hashable reference to a tensor (`tensor.ref()`)."""
+    __slots__ = ("_t",)
+
+    def __init__(self, t):
+        self._t = t
+
+    def deref(self):
+        return self._t
+
+    def __hash__(self):
+        return id(self._t)
+
+    def __eq__(self, other):
+        return isinstance(other, _Ref) and other._t is self._t
+
+
+def _array_repr(a):
+    return np.array_repr(a) if isinstance(a, np.ndarray) else repr(a)
+
+
+def _array_str(a):
+    return np.array_str(a) if isinstance(a, np.ndarray) else str(a)
+
+
+# Set by tf.function while tracing: converting a traced tensor to a Python value is an error.
+_concrete_guard = [None]
+
+
+def _check_concrete(t, what):
+    guard = _concrete_guard[0]
+    if guard is not None:
+        guard(t, what)
+
+
+# ----------------------------------------------------------------------------------------
+# Conversion
+
+def _infer_numpy(value):
+    """NumPy array for a Python value with TensorFlow's inference: float -> float32, int -> int32."""
+    a = np.asarray(value)
+    k = a.dtype.kind
+    if k == "f" and a.dtype == np.float64 and not isinstance(value, np.ndarray):
+        return a.astype(np.float32)
+    if k == "i" and a.dtype == np.int64 and not isinstance(value, (np.ndarray, np.integer)):
+        if a.size == 0 or (a.min() >= -2**31 and a.max() < 2**31):
+            return a.astype(np.int32)
+        return a
+    if k == "O":
+        raise TypeError(f"Cannot convert {value!r} to a tensor: ragged or mixed nested "
+                        "lists are not supported; make every row the same length.")
+    if k == "U" or k == "S":
+        return a.astype(object)
+    return a
+
+
+def _is_weak_scalar(x):
+    """Python numbers (and NumPy scalars) adopt the dtype of the tensor they meet."""
+    return isinstance(x, (int, float, builtins.bool)) or isinstance(x, np.generic)
+
+
+def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
+    """Converts tensors, NumPy arrays, Python scalars and nested lists to a Tensor."""
+    if isinstance(value, Tensor):
+        if dtype is not None:
+            want = dtypes.as_dtype(dtype)
+            if want._np != value._value.dtype:
+                raise ValueError(f"Tensor conversion requested dtype {want.name} for a tensor "
+                                 f"of dtype {value.dtype.name}: use tf.cast to change it.")
+        if type(value) is not Tensor:  # a Variable: read it through a recorded op
+            from tenfold.ops._convert import read_variable
+            from tenfold.ops.array_ops import identity
+            v = read_variable(value)
+            return identity(v) if v is value else v
+        return value
+    to_tensor = getattr(value, "__tf_tensor__", None)
+    if to_tensor is not None:
+        return convert_to_tensor(to_tensor(dtype, name), dtype)
+    if dtype is not None:
+        want = dtypes.as_dtype(dtype)
+        arr = _convert_with_dtype(value, want)
+    else:
+        if isinstance(value, (list, tuple)) and _contains_tensor(value):
+            value = _unwrap_nested(value)
+        arr = _infer_numpy(value)
+        if dtype_hint is not None and _is_weak_scalar(value):
+            arr = _convert_with_dtype(value, dtypes.as_dtype(dtype_hint))
+    return Tensor._wrap(arr)
+
+
+def _convert_with_dtype(value, want):
+    if isinstance(value, (list, tuple)) and _contains_tensor(value):
+        value = _unwrap_nested(value)
+    src = np.asarray(value)
+    tgt = want._np
+    if src.dtype == tgt:
+        return src
+    sk, tk = src.dtype.kind, ("f" if want.is_floating else tgt.kind)
+    if sk == "f" and tk in "iub":
+        if not isinstance(value, np.ndarray) and np.all(np.mod(src, 1) == 0):
+            return src.astype(tgt)
+        raise TypeError(f"Cannot convert {_short(value)} to a tensor of dtype {want.name}: "
+                        "it holds non-integer values.")
+    if sk == "b" and tk != "b":
+        raise TypeError(f"Cannot convert {_short(value)} (bool) to a tensor of dtype {want.name}.")
+    if sk in "iu" and tk in "iu" and src.size:
+        info = np.iinfo(tgt)
+        if src.min() < info.min or src.max() > info.max:
+            raise TypeError(f"Cannot convert {_short(value)} to {want.name}: out of range "
+                            f"[{info.min}, {info.max}].")
+    if sk in "c" and tk not in "c":
+        raise TypeError(f"Cannot convert complex {_short(value)} to {want.name}.")
+    return src.astype(tgt)
+
+
+def _short(v):
+    s = repr(v)
+    return s if len(s) < 60 else s[:57] + "..."
+
+
+def _contains_tensor(seq):
+    for x in seq:
+        if isinstance(x, Tensor):
+            return True
+        if isinstance(x, (list, tuple)) and _contains_tensor(x):
+            return True
+    return False
+
+
+def _unwrap_nested(seq):
+    return [(_unwrap_nested(x) if isinstance(x, (list, tuple)) else
+             (x.numpy() if isinstance(x, Tensor) else x)) for x in seq]
+
+
+def constant(value, dtype=None, shape=None, name=None):
+    """A tensor from a Python value or NumPy array (`tf.constant`); copies NumPy input."""
+    t = convert_to_tensor(value, dtype=dtype)
+    if isinstance(value, np.ndarray) and t._value is value:
+        t = Tensor._wrap(value.copy())
+    if shape is not None:
+        shape = tuple(shape)
+        v = t._value
+        if v.size == 1 and int(np.prod(shape)) != 1:
+            v = np.broadcast_to(v.reshape(()), shape).copy()
+        else:
+            if v.size != int(np.prod(shape)):
+                raise TypeError(f"Eager execution of tf.constant with unsupported shape: value "
+                                f"has {v.size} elements, shape is {list(shape)} with "
+                                f"{int(np.prod(shape))} elements.")
+            v = v.reshape(shape)
+        t = Tensor._wrap(v)
+    return t
+
+
+def is_tensor(x):
+    return isinstance(x, Tensor)
+
+
+def raise_invalid(op, message):
+    raise InvalidArgumentError(f"{op}: {message}")

@@ -1,0 +1,183 @@
+"""Variable: a mutable tensor that training updates in place."""
+import contextlib
+import itertools
+
+import numpy as np
+
+from tenfold.framework import dtypes
+from tenfold.framework.tensor import Tensor, convert_to_tensor
+from tenfold.framework.tensor_shape import TensorShape
+from tenfold.framework.errors import InvalidArgumentError
+
+_uid = itertools.count()
+
+# Mixed precision: while a layer runs under a policy such as 'mixed_float16', this holds the
+# compute dtype (a NumPy dtype) and op inputs read autocast variables in it.
+autocast_dtype = [None]
+
+
+@contextlib.contextmanager
+def autocast_scope(dtype):
+    prev = autocast_dtype[0]
+    autocast_dtype[0] = None if dtype is None else dtypes.as_dtype(dtype)._np
+    try:
+        yield
+    finally:
+        autocast_dtype[0] = prev
+
+
+class VariableAggregation:
+    NONE = 0
+    SUM = 1
+    MEAN = 2
+    ONLY_FIRST_REPLICA = 3
+
+
+class VariableSynchronization:
+    AUTO = 0
+    NONE = 1
+    ON_WRITE = 2
+    ON_READ = 3
+
+
+class Variable(Tensor):
+    """A mutable tensor (`tf.Variable`). Usable wherever a tensor is; read at each use.
+
+    >>> v = Variable([1.0, 2.0]); v.assign_add([1.0, 1.0]).numpy()
+    array([2., 3.], dtype=float32)
+    """
+
+    __slots__ = ("_name", "_trainable", "_shape", "_constraint", "_uid", "__dict__")
+    _autocast = False  # Keras variables set True: they follow autocast_scope
+
+    def __init__(self, initial_value=None, trainable=None, validate_shape=True,
+                 caching_device=None, name=None, variable_def=None, dtype=None,
+                 import_scope=None, constraint=None, synchronization=None, aggregation=None,
+                 shape=None, experimental_enable_variable_lifting=True):
+        if initial_value is None:
+            raise ValueError("Variable needs an initial_value (a tensor, array, number, or a "
+                             "callable returning one).")
+        if callable(initial_value):
+            initial_value = initial_value()
+        value = convert_to_tensor(initial_value, dtype=dtype)._value
+        if dtype is None and isinstance(initial_value, Tensor):
+            value = value.copy()
+        elif value is initial_value:
+            value = value.copy()
+        if not value.flags.writeable:
+            value = value.copy()
+        self._value = value
+        self._trainable = True if trainable is None else bool(trainable)
+        if synchronization == VariableSynchronization.ON_READ and trainable is None:
+            self._trainable = False
+        self._name = _unique_name(name or "Variable")
+        self._shape = TensorShape(value.shape if validate_shape and shape is None else shape)
+        self._constraint = constraint
+        self._uid = next(_uid)
+
+    @property
+    def name(self):
+        return self._name + ":0"
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @property
+    def constraint(self):
+        return self._constraint
+
+    @property
+    def shape(self):
+        return TensorShape(self._value.shape)
+
+    @property
+    def handle(self):
+        return self
+
+    @property
+    def value(self):
+        return self.read_value()
+
+    def read_value(self):
+        """A tensor holding the current value (a snapshot: later assigns don't change it)."""
+        return Tensor._wrap(self._value.copy())
+
+    def numpy(self):
+        return self._value.copy() if self._value.ndim else self._value[()]
+
+    def __array__(self, dtype=None, copy=None):
+        v = np.array(self._value, copy=True) if type(self._value) is np.ndarray \
+            else Tensor.__array__(self)
+        return v if dtype is None else v.astype(dtype, copy=False)
+
+    def _checked(self, value, op):
+        v = convert_to_tensor(value, dtype_hint=self.dtype)._value
+        if v.dtype != self._value.dtype:
+            if isinstance(value, Tensor):
+                raise InvalidArgumentError(
+                    f"{op} on variable '{self._name}' of dtype {self.dtype.name} got a value "
+                    f"of dtype {dtypes.from_numpy(v.dtype).name}; cast it first.")
+            v = v.astype(self._value.dtype)
+        if v.shape != self._value.shape and not self._shape.is_compatible_with(v.shape):
+            raise InvalidArgumentError(
+                f"{op} on variable '{self._name}' of shape {tuple(self._value.shape)} got a "
+                f"value of shape {tuple(v.shape)}.")
+        return v
+
+    def assign(self, value, use_locking=None, name=None, read_value=True):
+        v = self._checked(value, "assign")
+        if v.shape == self._value.shape:
+            self._value[...] = v
+        else:
+            self._value = v.copy()
+        return self
+
+    def assign_add(self, delta, use_locking=None, name=None, read_value=True):
+        v = self._checked(delta, "assign_add")
+        if v.shape != self._value.shape:
+            raise InvalidArgumentError(f"assign_add on variable '{self._name}' of shape "
+                                       f"{tuple(self._value.shape)} got shape {tuple(v.shape)}")
+        self._value += v
+        return self
+
+    def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
+        v = self._checked(delta, "assign_sub")
+        if v.shape != self._value.shape:
+            raise InvalidArgumentError(f"assign_sub on variable '{self._name}' of shape "
+                                       f"{tuple(self._value.shape)} got shape {tuple(v.shape)}")
+        self._value -= v
+        return self
+
+    def scatter_nd_update(self, indices, updates):
+        from tenfold import ops
+        self.assign(ops.tensor_scatter_nd_update(self.read_value(), indices, updates))
+        return self
+
+    def __hash__(self):
+        return id(self)
+
+    def __reduce__(self):
+        return _rebuild_variable, (self.numpy(), self._trainable, self._name)
+
+    def __deepcopy__(self, memo):
+        return Variable(self.numpy(), trainable=self._trainable, name=self._name)
+
+    def __repr__(self):
+        return (f"<tf.Variable '{self.name}' shape={self.shape} dtype={self.dtype.name}, "
+                f"numpy={np.array_repr(self.numpy()) if self._value.ndim else self.numpy()!r}>")
+
+    def __str__(self):
+        return self.__repr__()
+
+
+def _rebuild_variable(value, trainable, name):
+    return Variable(value, trainable=trainable, name=name)
+
+
+def _unique_name(name):
+    return name[:-2] if name.endswith(":0") else name
+
+
+def is_variable(x):
+    return isinstance(x, Variable)

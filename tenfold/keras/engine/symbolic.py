@@ -1,0 +1,119 @@
+"""Calling a layer on KerasTensors: work out output shapes and record the call as a Node.
+
+Output shapes come from running the layer on placeholder data (zeros) of the input shapes,
+with unknown dimensions filled in; a dimension that changes when the filled-in sizes change is
+unknown (None) in the output. This needs no per-layer shape code and cannot disagree with call().
+"""
+import numpy as np
+
+from tenfold.framework import dtypes
+from tenfold.framework.tensor import Tensor
+from tenfold.keras.engine.keras_tensor import KerasTensor
+from tenfold.util import nest
+
+_FILL = (2, 3)  # sizes substituted for unknown dims in the two probe runs
+
+
+class Node:
+    """One call of `layer` on symbolic inputs: the edge list of a functional model."""
+
+    def __init__(self, layer, call_args, call_kwargs, outputs):
+        self.layer = layer
+        self.call_args = call_args
+        self.call_kwargs = call_kwargs
+        self.outputs = outputs
+        self.input_tensors = [x for x in nest.flatten((call_args, call_kwargs))
+                              if isinstance(x, KerasTensor)]
+        self.output_tensors = [x for x in nest.flatten(outputs) if isinstance(x, KerasTensor)]
+        self.parent_nodes = []
+        for x in self.input_tensors:
+            hist = x._keras_history
+            if hist is not None:
+                self.parent_nodes.append(hist[0]._inbound_nodes[hist[1]])
+
+    @property
+    def input_tensors_struct(self):
+        return self.call_args[0] if self.call_args else None
+
+    @property
+    def output_tensors_struct(self):
+        return self.outputs
+
+    @property
+    def is_input(self):
+        return not self.input_tensors
+
+
+def _placeholder(kt, fill):
+    shape = tuple(fill if d is None else d for d in kt.shape)
+    dt = dtypes.as_dtype(kt.dtype)._np
+    return Tensor._wrap(np.zeros(shape, dtype=dt) if dt.kind not in "iu" else
+                        np.zeros(shape, dtype=dt))
+
+
+def _run(layer, args, kwargs, fill):
+    from tenfold.ops import registry
+    conv = lambda x: _placeholder(x, fill) if isinstance(x, KerasTensor) else x  # noqa: E731
+    a = nest.map_structure(conv, args)
+    k = nest.map_structure(conv, kwargs)
+    saved = list(registry.observers)
+    registry.observers[:] = []  # probe runs are not training: keep tapes out of them
+    try:
+        return layer(*a, **k)
+    finally:
+        registry.observers[:] = saved
+
+
+def _has_unknown(args, kwargs):
+    return any(isinstance(x, KerasTensor) and any(d is None for d in x.shape[1:])
+               for x in nest.flatten((args, kwargs)))
+
+
+def infer_output_spec(layer, args, kwargs):
+    """KerasTensors (without history) describing the layer's outputs for symbolic inputs."""
+    out1 = _run(layer, args, kwargs, _FILL[0])
+    batch_unknown = any(isinstance(x, KerasTensor) and x.shape and x.shape[0] is None
+                        for x in nest.flatten((args, kwargs)))
+    out2 = _run(layer, args, kwargs, _FILL[1]) if (_has_unknown(args, kwargs) or
+                                                   batch_unknown) else out1
+
+    def spec(a, b):
+        if not isinstance(a, Tensor):
+            return a
+        sa, sb = tuple(a.shape), tuple(b.shape)
+        shape = tuple(None if (len(sa) == len(sb) and da != db) else da
+                      for da, db in zip(sa, sb)) if len(sa) == len(sb) else (None,) * len(sa)
+        kt = KerasTensor(shape, dtype=a.dtype.name)
+        mask = getattr(a, "_keras_mask", None)
+        if mask is not None:
+            kt._keras_mask = True
+        return kt
+    return nest.map_structure(spec, out1, out2)
+
+
+def infer_output_shape(layer, input_shape):
+    def to_kt(s):
+        return KerasTensor(tuple(s), dtype=layer.compute_dtype)
+    if isinstance(input_shape, (list, tuple)) and input_shape and \
+            isinstance(input_shape[0], (list, tuple)):
+        kts = [to_kt(s) for s in input_shape]
+    else:
+        kts = to_kt(input_shape)
+    out = infer_output_spec(layer, (kts,), {})
+    return nest.map_structure(lambda k: k.shape if isinstance(k, KerasTensor) else k, out)
+
+
+def symbolic_call(layer, args, kwargs):
+    """Layer called on KerasTensors: build the layer, infer outputs, record a Node."""
+    kwargs = dict(kwargs)
+    if not layer.built:
+        layer._maybe_build(args)  # with the symbolic shapes (None batch), not the probes'
+    outputs = infer_output_spec(layer, args, kwargs)
+    node_index = len(layer._inbound_nodes)
+    flat = [o for o in nest.flatten(outputs) if isinstance(o, KerasTensor)]
+    for i, o in enumerate(flat):
+        o._keras_history = (layer, node_index, i)
+        o.name = layer.name if len(flat) == 1 else f"{layer.name}_{i}"
+    node = Node(layer, args, kwargs, outputs)
+    layer._inbound_nodes.append(node)
+    return outputs

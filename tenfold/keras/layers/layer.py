@@ -1,0 +1,613 @@
+"""The Keras `Layer`: owns variables, builds them lazily from the first input, calls ops.
+
+Lifecycle (as Keras 3): `__init__` stores configuration; the first `__call__` runs
+`build(input_shape)` (creating weights with `add_weight`), then `call(inputs, ...)`.
+Variables and sub-layers assigned as attributes (also inside lists and dicts) are tracked,
+even when assigned before `super().__init__()`.
+"""
+import contextlib
+import inspect
+import re
+import threading
+
+import numpy as np
+
+from tenfold.framework import dtypes
+from tenfold.framework.tensor import Tensor, convert_to_tensor
+from tenfold.framework.variable import Variable as _CoreVariable, autocast_scope
+from tenfold.keras.engine.keras_tensor import KerasTensor
+from tenfold.keras.mixed_precision import policy as _policy
+from tenfold.util import nest
+
+_name_counters = {}
+
+
+def reset_name_counters():
+    _name_counters.clear()
+
+
+def unique_name(base):
+    n = _name_counters.get(base, 0)
+    _name_counters[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def to_snake_case(name):
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+    return s if not s.startswith("_") else "private" + s
+
+
+class _CallContext(threading.local):
+    def __init__(self):
+        self.stack = []  # (layer, training) of the calls in progress
+
+
+_ctx = _CallContext()
+
+
+def current_training():
+    """The `training` value of the innermost layer call in progress, or None."""
+    for _, training in reversed(_ctx.stack):
+        if training is not None:
+            return training
+    return None
+
+
+class InputSpec:
+    """What a layer accepts: ndim / min_ndim / max_ndim, dtype, and sizes of given axes."""
+
+    def __init__(self, dtype=None, shape=None, ndim=None, max_ndim=None, min_ndim=None,
+                 axes=None, allow_last_axis_squeeze=False, name=None, optional=False):
+        self.dtype = dtype
+        self.shape = shape
+        self.ndim = len(shape) if shape is not None else ndim
+        self.max_ndim = max_ndim
+        self.min_ndim = min_ndim
+        self.axes = {int(k): v for k, v in (axes or {}).items()}
+        self.name = name
+        self.optional = optional
+        self.allow_last_axis_squeeze = allow_last_axis_squeeze
+
+    def get_config(self):
+        return {"dtype": self.dtype, "shape": self.shape, "ndim": self.ndim,
+                "max_ndim": self.max_ndim, "min_ndim": self.min_ndim, "axes": self.axes}
+
+
+def _check_input_spec(layer, specs, inputs):
+    if specs is None:
+        return
+    specs = nest.flatten(specs)
+    flat = nest.flatten(inputs)
+    for i, (spec, x) in enumerate(zip(specs, flat)):
+        if spec is None:
+            continue
+        shape = tuple(x.shape)
+        nd = len(shape)
+        where = f"Input {i} of layer \"{layer.name}\" ({type(layer).__name__})"
+        if spec.ndim is not None and nd != spec.ndim:
+            raise ValueError(f"{where} is incompatible with the layer: expected ndim="
+                             f"{spec.ndim}, found ndim={nd}. Full shape received: {shape}")
+        if spec.min_ndim is not None and nd < spec.min_ndim:
+            raise ValueError(f"{where} is incompatible with the layer: expected min_ndim="
+                             f"{spec.min_ndim}, found ndim={nd}. Full shape received: {shape}")
+        if spec.max_ndim is not None and nd > spec.max_ndim:
+            raise ValueError(f"{where} is incompatible with the layer: expected max_ndim="
+                             f"{spec.max_ndim}, found ndim={nd}. Full shape received: {shape}")
+        for axis, value in spec.axes.items():
+            if value is None:
+                continue
+            d = shape[axis] if -nd <= axis < nd else None
+            if d is not None and d != value:
+                raise ValueError(
+                    f"{where} is incompatible with the layer: expected axis {axis} of input "
+                    f"shape to have value {value}, but received input with shape {shape}"
+                    + _hint(layer, value, shape))
+        if spec.shape is not None:
+            for a, (want, got) in enumerate(zip(spec.shape, shape)):
+                if want is not None and got is not None and want != got:
+                    raise ValueError(f"{where} is incompatible with the layer: expected shape="
+                                     f"{spec.shape}, found shape={shape}")
+
+
+def _hint(layer, want, shape):
+    if len(shape) > 2 and want == int(np.prod([d for d in shape[1:] if d])):
+        return (f". The input looks like unflattened data: add a Flatten() layer before "
+                f"\"{layer.name}\" or reshape the data to (-1, {want}).")
+    return ""
+
+
+class Layer:
+    """Base class of all layers (as `keras.layers.Layer`)."""
+
+    def __new__(cls, *args, **kwargs):
+        obj = super().__new__(cls)
+        Layer._init_tracking(obj)
+        return obj
+
+    def _init_tracking(self):
+        d = self.__dict__
+        d.setdefault("_own_variables", [])
+        d.setdefault("_losses", [])
+        d.setdefault("_tracking_ready", True)
+
+    def __init__(self, *, activity_regularizer=None, trainable=True, dtype=None, autocast=True,
+                 name=None, **kwargs):
+        Layer._init_tracking(self)
+        # Arguments Keras accepts on any layer (the first layer of a Sequential in particular).
+        input_shape = kwargs.pop("input_shape", None)
+        input_dim = kwargs.pop("input_dim", None)
+        batch_input_shape = kwargs.pop("batch_input_shape", None)
+        batch_size = kwargs.pop("batch_size", None)
+        input_length = kwargs.pop("input_length", None)
+        kwargs.pop("weights", None)
+        for legacy in ("input_dtype",):
+            kwargs.pop(legacy, None)
+        if kwargs:
+            bad = ", ".join(sorted(kwargs))
+            raise TypeError(f"{type(self).__name__}.__init__() got unexpected keyword "
+                            f"argument(s): {bad}. Check the spelling against the layer's "
+                            "documented arguments.")
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,) if input_length is None else (input_length, input_dim)
+        if batch_input_shape is not None:
+            batch_size = batch_input_shape[0]
+            input_shape = tuple(batch_input_shape[1:])
+        self._input_shape_arg = None if input_shape is None else (
+            tuple(input_shape) if isinstance(input_shape, (list, tuple)) else (input_shape,))
+        self._batch_size_arg = batch_size
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self._trainable = bool(trainable)
+        self.dtype_policy = _policy.get(dtype)
+        self.autocast = autocast
+        self.activity_regularizer = _get_regularizer(activity_regularizer)
+        self.built = False
+        self.supports_masking = getattr(self, "supports_masking", False)
+        self.input_spec = getattr(self, "input_spec", None)
+        self._inbound_nodes = []
+        self._call_signature = inspect.signature(self.call)
+        params = self._call_signature.parameters
+        self._call_has_training = "training" in params
+        self._call_has_mask = "mask" in params
+        self._call_var_kwargs = any(p.kind == p.VAR_KEYWORD for p in params.values())
+        self._build_shapes = None
+
+    # ------------------------------------------------------------------ attribute tracking
+    def __setattr__(self, name, value):
+        if "_tracking_ready" not in self.__dict__:
+            Layer._init_tracking(self)
+        if name == "trainable" and isinstance(getattr(type(self), "trainable", None), property):
+            object.__setattr__(self, name, value)
+            return
+        object.__setattr__(self, name, value)
+
+    def _sublayers(self):
+        """Direct sub-layers, in attribute order (lists and dicts looked into)."""
+        out, seen = [], set()
+        for key, v in self.__dict__.items():
+            if key in _UNTRACKED:
+                continue
+            for x in _walk(v):
+                if isinstance(x, Layer) and x is not self and id(x) not in seen:
+                    seen.add(id(x))
+                    out.append(x)
+        return out
+
+    @property
+    def _layers(self):
+        return self._sublayers()
+
+    def _own_vars(self):
+        own = list(self._own_variables)
+        seen = {id(v) for v in own}
+        for key, v in self.__dict__.items():
+            if key in _UNTRACKED or key == "_own_variables":
+                continue
+            for x in _walk(v):
+                if isinstance(x, _CoreVariable) and id(x) not in seen:
+                    seen.add(id(x))
+                    own.append(x)
+        return own
+
+    def _flatten_layers(self, include_self=True, recursive=True):
+        out = [self] if include_self else []
+        stack = list(reversed(self._sublayers()))
+        seen = {id(self)}
+        while stack:
+            layer = stack.pop()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            out.append(layer)
+            if recursive:
+                stack.extend(reversed(layer._sublayers()))
+        return out
+
+    # ------------------------------------------------------------------ weights
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        value = bool(value)
+        for layer in self._flatten_layers():
+            layer._trainable = value
+
+    def _collect(self, pick):
+        out, seen = [], set()
+        for layer in self._flatten_layers():
+            for v in pick(layer):
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
+
+    @property
+    def trainable_weights(self):
+        if not self._trainable:
+            return []
+        return self._collect(lambda l: [v for v in l._own_vars() if v.trainable]
+                             if l._trainable else [])
+
+    @property
+    def non_trainable_weights(self):
+        if not self._trainable:
+            return self.weights
+        return self._collect(lambda l: [v for v in l._own_vars()
+                                        if not v.trainable or not l._trainable])
+
+    @property
+    def weights(self):
+        own_t = [v for v in self._own_vars() if v.trainable]
+        own_n = [v for v in self._own_vars() if not v.trainable]
+        out, seen = [], set()
+        for v in own_t + own_n:
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+        for layer in self._sublayers():
+            for v in layer.weights:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
+
+    @property
+    def variables(self):
+        return self.weights
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        return self.non_trainable_weights
+
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
+                   regularizer=None, constraint=None, aggregation="none",
+                   overwrite_with_gradient=False, name=None, **kwargs):
+        """Creates a variable owned by this layer (Keras 3's signature; `name` may come first
+        as a keyword, as tf.keras code writes it)."""
+        from tenfold.keras import initializers
+        from tenfold.keras.variables import Variable
+        if "getter" in kwargs or "use_resource" in kwargs:
+            kwargs.pop("getter", None)
+            kwargs.pop("use_resource", None)
+        kwargs.pop("synchronization", None)
+        kwargs.pop("experimental_autocast", None)
+        if kwargs:
+            raise TypeError(f"add_weight() got unexpected keyword argument(s): "
+                            f"{', '.join(sorted(kwargs))}")
+        shape = () if shape is None else tuple(int(d) for d in shape)
+        dt = dtypes.as_dtype(dtype or self.dtype_policy.variable_dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if dt.is_floating else "zeros"
+        init = initializers.get(initializer)
+        value = init(shape, dtype=dt)
+        var = Variable(value, dtype=dt, trainable=trainable, autocast=autocast,
+                       aggregation=aggregation, name=name or f"variable_{len(self._own_variables)}")
+        var.path = f"{self.name}/{var.name}"
+        var.regularizer = _get_regularizer(regularizer)
+        var._constraint = _get_constraint(constraint)
+        var.overwrite_with_gradient = overwrite_with_gradient
+        self._own_variables.append(var)
+        return var
+
+    def add_variable(self, shape, initializer, dtype=None, trainable=True, autocast=True,
+                     regularizer=None, constraint=None, name=None):
+        return self.add_weight(shape=shape, initializer=initializer, dtype=dtype,
+                               trainable=trainable, autocast=autocast, regularizer=regularizer,
+                               constraint=constraint, name=name)
+
+    def get_weights(self):
+        return [v.numpy() for v in self.weights]
+
+    def set_weights(self, weights):
+        params = self.weights
+        weights = list(weights)
+        if len(params) != len(weights):
+            raise ValueError(
+                f"Layer {self.name!r} expected {len(params)} weights, but received "
+                f"{len(weights)} input weights." + (
+                    " The layer has no weights yet: call it on data (or build it) first."
+                    if not params else ""))
+        for v, w in zip(params, weights):
+            w = np.asarray(w)
+            if tuple(v.shape) != w.shape:
+                raise ValueError(f"Layer {self.name!r} weight shape {tuple(v.shape)} is not "
+                                 f"compatible with provided weight shape {w.shape} "
+                                 f"(weight {v.path if hasattr(v, 'path') else v.name}).")
+        for v, w in zip(params, weights):
+            v.assign(np.asarray(w, dtype=v._value.dtype))
+
+    def count_params(self):
+        if not self.built:
+            raise ValueError(f"You tried to call `count_params` on layer '{self.name}', but "
+                             "the layer isn't built. Build it first (call it on data or call "
+                             "`build(input_shape)`).")
+        return int(sum(int(np.prod(v.shape)) if len(v.shape) else 1 for v in self.weights))
+
+    # ------------------------------------------------------------------ losses
+    def add_loss(self, loss):
+        self._losses.append(loss)
+
+    @property
+    def losses(self):
+        out = []
+        for layer in self._flatten_layers():
+            out.extend(layer._losses)
+            for v in layer._own_vars():
+                reg = getattr(v, "regularizer", None)
+                if reg is not None and v.trainable:
+                    out.append(reg(v))
+        return out
+
+    def _clear_losses(self):
+        for layer in self._flatten_layers():
+            layer._losses.clear()
+
+    # ------------------------------------------------------------------ dtype
+    @property
+    def dtype(self):
+        return self.dtype_policy.variable_dtype
+
+    @property
+    def compute_dtype(self):
+        return self.dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self):
+        return self.dtype_policy.variable_dtype
+
+    @property
+    def input_dtype(self):
+        return self.dtype_policy.compute_dtype
+
+    # ------------------------------------------------------------------ build / call
+    def build(self, input_shape=None):
+        self.built = True
+
+    def call(self, inputs, *args, **kwargs):
+        raise NotImplementedError(f"Layer {type(self).__name__} does not implement call(); "
+                                  "subclasses define call(self, inputs, ...).")
+
+    def _maybe_build(self, args):
+        if self.built:
+            return
+        first = args[0] if args else None
+        shapes = nest.map_structure(lambda x: _shape_of(x), first) if first is not None else None
+        self._build_shapes = shapes
+        sig = inspect.signature(self.build)
+        if len(sig.parameters) == 0:
+            self.build()
+        else:
+            self.build(shapes)
+        self.built = True
+
+    def __call__(self, *args, **kwargs):
+        if "_tracking_ready" not in self.__dict__ or "_call_signature" not in self.__dict__:
+            raise RuntimeError(
+                f"Layer {type(self).__name__} was called before Layer.__init__ ran: did you "
+                "forget to call `super().__init__(**kwargs)` in its __init__?")
+        if args and any(isinstance(x, KerasTensor) for x in nest.flatten(args[0])):
+            from tenfold.keras.engine.symbolic import symbolic_call
+            return symbolic_call(self, args, kwargs)
+        if not args:
+            raise ValueError(f"Layer {self.name!r} was called without inputs.")
+        args = (self._convert_inputs(args[0]),) + args[1:]
+        outermost = not _ctx.stack
+        if outermost:
+            self._clear_losses()
+        # training: explicit > enclosing call > None (layers treat None as inference)
+        training = kwargs.get("training", None)
+        if training is None:
+            training = current_training()
+        if self._call_has_training or self._call_var_kwargs:
+            if training is not None or "training" in kwargs:
+                kwargs["training"] = training
+        else:
+            kwargs.pop("training", None)
+        mask = kwargs.get("mask", None)
+        if mask is None and self._call_has_mask:
+            masks = [getattr(x, "_keras_mask", None) for x in nest.flatten(args[0])
+                     if isinstance(x, Tensor)]
+            if any(m is not None for m in masks):
+                kwargs["mask"] = masks[0] if len(masks) == 1 else masks
+        elif not self._call_has_mask:
+            kwargs.pop("mask", None)
+        if not self.built:
+            self._maybe_build(args)
+        _check_input_spec(self, self.input_spec, args[0])
+        _ctx.stack.append((self, training))
+        try:
+            cdt = self.dtype_policy.compute_dtype
+            if cdt != self.dtype_policy.variable_dtype and self.autocast:
+                with autocast_scope(cdt):
+                    outputs = self.call(*args, **kwargs)
+            else:
+                with autocast_scope(None) if _needs_autocast_reset() else _null():
+                    outputs = self.call(*args, **kwargs)
+        finally:
+            _ctx.stack.pop()
+        if self.activity_regularizer is not None:
+            for o in nest.flatten(outputs):
+                self.add_loss(self.activity_regularizer(o))
+        if self.supports_masking or type(self).compute_mask is not Layer.compute_mask:
+            try:
+                out_mask = self.compute_mask(args[0], kwargs.get("mask"))
+            except Exception:
+                out_mask = None
+            if out_mask is not None:
+                for o, mk in zip(nest.flatten(outputs), nest.flatten(out_mask)
+                                 if isinstance(out_mask, (list, tuple)) else
+                                 [out_mask] * len(nest.flatten(outputs))):
+                    if isinstance(o, Tensor):
+                        o._keras_mask = mk
+        return outputs
+
+    def _convert_inputs(self, x):
+        cdt = dtypes.as_dtype(self.dtype_policy.compute_dtype)._np
+
+        def conv(v):
+            if isinstance(v, Tensor):
+                if v._value.dtype != cdt and v._value.dtype.kind == "f" and self.autocast \
+                        and type(v) is Tensor:
+                    from tenfold.ops.math_ops import cast
+                    mask = getattr(v, "_keras_mask", None)
+                    out = cast(v, cdt)
+                    if mask is not None:
+                        out._keras_mask = mask
+                    return out
+                return v
+            if isinstance(v, (np.ndarray, list, float, int, np.generic)):
+                arr = np.asarray(v)
+                if arr.dtype.kind == "f" and self.autocast:
+                    arr = arr.astype(cdt, copy=False)
+                return convert_to_tensor(arr)
+            return v
+        return nest.map_structure(conv, x) if nest.is_nested(x) else conv(x)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        if not self.supports_masking:
+            return None
+        return previous_mask
+
+    def compute_output_shape(self, input_shape):
+        """Output shape, found by running the layer on placeholder data of that shape."""
+        from tenfold.keras.engine.symbolic import infer_output_shape
+        return infer_output_shape(self, input_shape)
+
+    def compute_output_spec(self, *args, **kwargs):
+        from tenfold.keras.engine.symbolic import infer_output_spec
+        return infer_output_spec(self, args, kwargs)
+
+    # ------------------------------------------------------------------ config
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": _policy_config(self.dtype_policy)}
+        if self._input_shape_arg is not None and not isinstance(self, _InputLayerMarker):
+            config["batch_input_shape"] = (self._batch_size_arg,) + tuple(self._input_shape_arg)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if "dtype" in config and isinstance(config["dtype"], dict):
+            config["dtype"] = _policy.get(config["dtype"])
+        try:
+            return cls(**config)
+        except TypeError as e:
+            raise TypeError(f"Error when deserializing class '{cls.__name__}' using config="
+                            f"{config}.\n\nException encountered: {e}") from None
+
+    def get_build_config(self):
+        if self._build_shapes is not None:
+            return {"input_shape": self._build_shapes}
+        return None
+
+    def build_from_config(self, config):
+        if config and config.get("input_shape") is not None:
+            self.build(config["input_shape"])
+            self.built = True
+
+    # ------------------------------------------------------------------ misc
+    @property
+    def input(self):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer {self.name} has no inbound nodes: it has not been "
+                                 "called on a symbolic input.")
+        return self._inbound_nodes[0].input_tensors_struct
+
+    @property
+    def output(self):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer {self.name} has no inbound nodes: it has not been "
+                                 "called on a symbolic input.")
+        return self._inbound_nodes[0].output_tensors_struct
+
+    @property
+    def path(self):
+        return self.name
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+class _InputLayerMarker:
+    """Mixed into InputLayer so configs don't repeat the batch shape."""
+
+
+_UNTRACKED = frozenset({"_inbound_nodes", "_outbound_nodes", "_call_signature", "dtype_policy",
+                        "activity_regularizer", "_build_shapes", "input_spec", "_losses"})
+
+
+def _walk(v):
+    if isinstance(v, (Layer, _CoreVariable)):
+        yield v
+    elif isinstance(v, (list, tuple)):
+        for x in v:
+            if isinstance(x, (Layer, _CoreVariable, list, tuple, dict)):
+                yield from _walk(x)
+    elif isinstance(v, dict):
+        for x in v.values():
+            if isinstance(x, (Layer, _CoreVariable, list, tuple, dict)):
+                yield from _walk(x)
+
+
+def _shape_of(x):
+    if isinstance(x, (Tensor, KerasTensor)):
+        return tuple(x.shape)
+    if hasattr(x, "shape"):
+        return tuple(x.shape)
+    return None
+
+
+def _policy_config(p):
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": p.name},
+            "registered_name": None}
+
+
+def _needs_autocast_reset():
+    from tenfold.framework.variable import autocast_dtype
+    return autocast_dtype[0] is not None
+
+
+@contextlib.contextmanager
+def _null():
+    yield
+
+
+def _get_regularizer(r):
+    if r is None:
+        return None
+    from tenfold.keras import regularizers
+    return regularizers.get(r)
+
+
+def _get_constraint(c):
+    if c is None:
+        return None
+    from tenfold.keras import constraints
+    return constraints.get(c)

@@ -1,0 +1,63 @@
+"""The op catalogue. Importing this package installs Tensor's Python operators."""
+from tenfold.ops import registry, math_ops, array_ops, nn_ops, random_ops  # noqa: F401
+from tenfold.ops.math_ops import *  # noqa: F401,F403
+from tenfold.ops.array_ops import *  # noqa: F401,F403
+from tenfold.ops.array_ops import tensor_scatter_nd_update  # noqa: F401
+from tenfold.framework.tensor import Tensor as _Tensor
+
+
+def _install_operators():
+    m, a = math_ops, array_ops
+
+    def rev(fn):
+        return lambda self, other: fn(other, self)
+
+    def eq(self, other):
+        if other is None:
+            return False
+        try:
+            return m.equal(self, other)
+        except (TypeError, ValueError):
+            return False
+
+    def ne(self, other):
+        if other is None:
+            return True
+        try:
+            return m.not_equal(self, other)
+        except (TypeError, ValueError):
+            return True
+
+    def logical(fn, name):
+        def op(self, other):
+            if self.dtype.is_bool:
+                return fn(self, other)
+            raise TypeError(f"operator {name} needs bool tensors, got {self.dtype.name}")
+        return op
+
+    table = {
+        "__add__": m.add, "__radd__": rev(m.add),
+        "__sub__": m.subtract, "__rsub__": rev(m.subtract),
+        "__mul__": m.multiply, "__rmul__": rev(m.multiply),
+        "__truediv__": m.truediv, "__rtruediv__": rev(m.truediv),
+        "__floordiv__": m.floordiv, "__rfloordiv__": rev(m.floordiv),
+        "__mod__": m.floormod, "__rmod__": rev(m.floormod),
+        "__pow__": m.pow, "__rpow__": rev(m.pow),
+        "__matmul__": m.matmul, "__rmatmul__": rev(m.matmul),
+        "__lt__": m.less, "__le__": m.less_equal, "__gt__": m.greater, "__ge__": m.greater_equal,
+        "__eq__": eq, "__ne__": ne,
+        "__and__": logical(m.logical_and, "&"), "__rand__": rev(m.logical_and),
+        "__or__": logical(m.logical_or, "|"), "__ror__": rev(m.logical_or),
+        "__xor__": logical(m.logical_xor, "^"), "__rxor__": rev(m.logical_xor),
+        "__invert__": lambda self: m.logical_not(self),
+        "__neg__": lambda self: m.negative(self),
+        "__pos__": lambda self: self,
+        "__abs__": lambda self: m.abs(self),
+        "__getitem__": a.getitem,
+    }
+    for name, fn in table.items():
+        setattr(_Tensor, name, fn)
+    _Tensor.T = property(lambda self: a.transpose(self))
+
+
+_install_operators()

@@ -1,0 +1,72 @@
+"""Operand conversion shared by the op families: TensorFlow's rules plus one beginner rule.
+
+Two tensors must share a dtype (TensorFlow refuses int32 + float32). A Python number, NumPy
+scalar, list or array meeting a tensor takes the tensor's dtype; if it is a float meeting an
+integer tensor, both become float32 (so `uint8_images / 255.` works, unlike in TensorFlow).
+"""
+import numpy as np
+
+from tenfold.framework import dtypes
+from tenfold.framework.tensor import Tensor, convert_to_tensor, _convert_with_dtype
+from tenfold.ops.registry import check_same_dtype
+from tenfold.framework.variable import Variable, autocast_dtype
+
+_wrap = Tensor._wrap
+
+
+def tensor(x, dtype=None):
+    if type(x) is Tensor and dtype is None:
+        return x
+    if isinstance(x, Variable):
+        x = read_variable(x)
+        if dtype is None:
+            return x
+    return convert_to_tensor(x, dtype=dtype)
+
+
+def read_variable(v):
+    """A variable as an op input: itself (so tapes see it), or cast under autocast (mixed
+    precision: float32 variables are read in the layer's compute dtype)."""
+    target = autocast_dtype[0]
+    if target is not None and v._autocast and v._value.dtype != target and \
+            v._value.dtype.kind == "f":
+        from tenfold.ops.math_ops import _cast
+        return _cast(v, dtype=target)
+    return v
+
+
+def _adopt(value, like, op):
+    """Converts a non-tensor `value` to meet tensor `like`; may promote `like` to float32."""
+    td = like._value.dtype
+    arr = np.asarray(value)
+    k = arr.dtype.kind
+    if td.kind in "iu" and k in "fc":
+        promoted = np.float32 if k == "f" else np.complex64
+        return _wrap(like._value.astype(promoted)), _wrap(arr.astype(promoted))
+    if td.kind == "b" and k != "b":
+        raise TypeError(f"{op}: cannot combine a bool tensor with {value!r}; cast the tensor "
+                        "with tf.cast first.")
+    if isinstance(value, np.ndarray) and k == "f" and td.kind == "f":
+        return like, _wrap(arr.astype(td, copy=False))
+    return like, _wrap(_convert_with_dtype(value, dtypes.from_numpy(td)))
+
+
+def binary(x, y, op):
+    """Two tensors of one dtype from a binary op's operands."""
+    if type(x) is Tensor and type(y) is Tensor:
+        if x._value.dtype != y._value.dtype:
+            check_same_dtype(op, x, y)
+        return x, y
+    if isinstance(x, Variable):
+        x = read_variable(x)
+    if isinstance(y, Variable):
+        y = read_variable(y)
+    if isinstance(x, Tensor):
+        if isinstance(y, Tensor):
+            check_same_dtype(op, x, y)
+            return x, y
+        return _adopt(y, x, op)
+    if isinstance(y, Tensor):
+        y2, x2 = _adopt(x, y, op)
+        return x2, y2
+    return _adopt(y, convert_to_tensor(x), op)

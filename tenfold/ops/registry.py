@@ -1,0 +1,110 @@
+"""The primitive registry: each primitive is declared once, with its kernel and gradient rules.
+
+A primitive is the unit that eager execution, GradientTape, tf.function tracing and export all
+read. Everything else in `tenfold.ops` is composed from primitives in Python.
+
+Declaration:
+
+    add = primitive("add", kernel=lambda x, y: x + y,
+                    grads=(lambda g, out, x, y: g, lambda g, out, x, y: g))
+
+- `kernel(*arrays, **params)` computes the output from backend arrays; static attributes
+  (axis, keepdims, ...) are keyword params. It may raise InvalidArgumentError itself for
+  checks NumPy would not make (negative gather indices, say).
+- `grads`: one rule per input, `rule(g, out, *inputs, **params)` -> gradient for that input,
+  written with tenfold ops (so higher derivatives work). `None` marks an input as
+  non-differentiable. A single callable instead of a tuple gives all inputs' gradients at
+  once (for variadic primitives such as concat). `grads=None`: not differentiable at all.
+  The engine sums each gradient back to its input's shape (un-broadcasting), so rules don't.
+"""
+import numpy as np
+
+from tenfold.framework.tensor import Tensor
+from tenfold.framework.errors import InvalidArgumentError
+from tenfold.framework import dtypes
+
+_wrap = Tensor._wrap
+_ndarray = np.ndarray
+
+# Whoever records ops (GradientTape, tf.function tracing) registers here. Empty on the hot path.
+observers = []
+
+REGISTRY = {}
+
+
+class Primitive:
+    __slots__ = ("name", "kernel", "grads", "doc")
+
+    def __init__(self, name, kernel, grads=None, doc=None):
+        self.name = name
+        self.kernel = kernel
+        self.grads = grads
+        self.doc = doc
+
+    def __call__(self, *inputs, **params):
+        """Runs the kernel on tensors `inputs` (already converted) and records the call."""
+        try:
+            value = self.kernel(*[t._value for t in inputs], **params)
+        except InvalidArgumentError:
+            raise
+        except (ValueError, IndexError, np.linalg.LinAlgError) as e:
+            raise _op_error(self, inputs, params, e) from None
+        except TypeError as e:
+            raise TypeError(f"{self.name}: {e} (inputs: {_describe(inputs)})") from None
+        if type(value) is not _ndarray:
+            value = _as_array(value)
+        out = _wrap(value)
+        if observers:
+            for o in observers:
+                o.record(self, inputs, out, params)
+        return out
+
+    def differentiable_input(self, i):
+        g = self.grads
+        if g is None:
+            return False
+        if callable(g):
+            return True
+        return i < len(g) and g[i] is not None
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+
+def _as_array(value):
+    if isinstance(value, (np.generic, int, float, bool)):
+        return np.asarray(value)
+    return value  # a CuPy array
+
+
+def primitive(name, kernel, grads=None, doc=None):
+    """Declares a primitive and registers it by name."""
+    if name in REGISTRY:
+        raise ValueError(f"primitive {name!r} is declared twice")
+    p = Primitive(name, kernel, grads, doc)
+    REGISTRY[name] = p
+    return p
+
+
+def _describe(inputs):
+    return ", ".join(f"{t.dtype.name}{list(t._value.shape)}" for t in inputs)
+
+
+def _op_error(prim, inputs, params, err):
+    shown = {k: v for k, v in params.items() if not callable(v)}
+    extra = f" with {shown}" if shown else ""
+    return InvalidArgumentError(
+        f"{prim.name} cannot run on inputs {_describe(inputs)}{extra}: {err}")
+
+
+def check_same_dtype(op, x, y):
+    """Refuses mixed dtypes, as TensorFlow does (no silent promotion between tensors)."""
+    if x._value.dtype != y._value.dtype:
+        raise InvalidArgumentError(
+            f"{op} needs both inputs to have the same dtype, got {x.dtype.name} and "
+            f"{y.dtype.name} (shapes {list(x._value.shape)} and {list(y._value.shape)}). "
+            f"Use tf.cast(x, tf.{y.dtype.name}) on one of them.")
+
+
+def is_differentiable_dtype(np_dtype):
+    return np_dtype.kind in "fc" or np_dtype == dtypes.bfloat16._np
