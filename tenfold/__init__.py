@@ -7,7 +7,7 @@
         y = tf.reduce_sum(x ** 2)
     tape.gradient(y, x)   # [2, 4, 6]
 
-Heavier parts (`tf.keras`, `tf.data`, `tf.summary`, `tf.train`, ...) load on first use.
+Heavier parts (`tf.keras`, `tf.data`, `tf.linalg`, `tf.summary`, ...) load on first use.
 """
 import importlib as _importlib
 
@@ -23,19 +23,26 @@ from tenfold.framework.variable import (  # noqa: F401
     Variable, VariableAggregation, VariableSynchronization)
 from tenfold.framework.device import device  # noqa: F401
 from tenfold.framework import errors  # noqa: F401
+from tenfold.framework.context import (  # noqa: F401
+    executing_eagerly, name_scope, init_scope, control_dependencies, get_static_value)
 from tenfold.ops.math_ops import (  # noqa: F401
     add, subtract, multiply, divide, truediv, floordiv, floormod, mod, pow, negative, abs, sign,
     sqrt, square, exp, log, tanh, sigmoid, maximum, minimum, clip_by_value, round, floor, ceil,
     equal, not_equal, less, less_equal, greater, greater_equal, logical_and, logical_or,
     logical_not, logical_xor, matmul, reduce_sum, reduce_mean, reduce_max, reduce_min,
     reduce_prod, reduce_any, reduce_all, reduce_logsumexp, argmax, argmin, cumsum, cumprod, cast,
-    where, add_n, sin, cos, rsqrt, saturate_cast, squared_difference)
+    where, add_n, sin, cos, tan, asin, acos, atan, atan2, sinh, cosh, asinh, acosh, atanh, rsqrt,
+    saturate_cast, squared_difference, realdiv, truncatediv, truncatemod, scalar_mul, complex,
+    conj, accumulate_n)
 from tenfold.ops.array_ops import (  # noqa: F401
     zeros, ones, zeros_like, ones_like, fill, range, linspace, eye, one_hot, shape, shape_n, rank,
-    size, reshape, expand_dims, squeeze, transpose, concat, stack, unstack, split, tile, pad,
-    gather, gather_nd, scatter_nd, tensor_scatter_nd_update, tensor_scatter_nd_add, boolean_mask,
-    reverse, broadcast_to, broadcast_static_shape, broadcast_dynamic_shape, sort, argsort,
-    identity, stop_gradient, slice, strided_slice, unique)
+    size, reshape, expand_dims, squeeze, transpose, concat, stack, parallel_stack, unstack, split,
+    tile, pad, gather, gather_nd, scatter_nd, tensor_scatter_nd_update, tensor_scatter_nd_add,
+    tensor_scatter_nd_sub, tensor_scatter_nd_max, tensor_scatter_nd_min, boolean_mask, reverse,
+    reverse_sequence, broadcast_to, broadcast_static_shape, broadcast_dynamic_shape, sort,
+    argsort, identity, identity_n, stop_gradient, slice, strided_slice, unique,
+    unique_with_counts, meshgrid, repeat, roll, searchsorted, sequence_mask, ensure_shape,
+    bitcast, dynamic_partition, dynamic_stitch)
 from tenfold.ops.composite import tensordot, einsum, norm  # noqa: F401
 from tenfold.autodiff.tape import GradientTape, UnconnectedGradients  # noqa: F401
 from tenfold.autodiff.custom_gradient import custom_gradient, recompute_grad  # noqa: F401
@@ -43,11 +50,12 @@ from tenfold.util import nest  # noqa: F401
 from tenfold import config  # noqa: F401
 
 newaxis = None
+linspace_nd = linspace
 
 # Namespaces loaded on first attribute access: `tf.keras`, `tf.data`, ...
 _LAZY = {
     "math": "tenfold.api.math", "nn": "tenfold.api.nn", "linalg": "tenfold.api.linalg",
-    "random": "tenfold.api.random", "dtypes": "tenfold.framework.dtypes",
+    "random": "tenfold.api.random", "dtypes": "tenfold.api.dtypes",
     "keras": "tenfold.keras", "data": "tenfold.data", "summary": "tenfold.summary",
     "train": "tenfold.train", "saved_model": "tenfold.export.saved_model",
     "image": "tenfold.api.image", "signal": "tenfold.api.signal",
@@ -57,6 +65,7 @@ _LAZY = {
     "sparse": "tenfold.api.sparse", "mixed_precision": "tenfold.keras.mixed_precision",
     "test": "tenfold.api.test", "io": "tenfold.api.io", "compat": "tenfold.api.compat",
 }
+_F = "tenfold.ops.functional_ops"
 _LAZY_ATTRS = {
     "function": ("tenfold.graph.function", "function"),
     "TensorSpec": ("tenfold.graph.spec", "TensorSpec"),
@@ -64,7 +73,42 @@ _LAZY_ATTRS = {
     "while_loop": ("tenfold.graph.control_flow", "while_loop"),
     "case": ("tenfold.graph.control_flow", "case"),
     "switch_case": ("tenfold.graph.control_flow", "switch_case"),
+    "map_fn": (_F, "map_fn"), "vectorized_map": (_F, "vectorized_map"), "scan": (_F, "scan"),
+    "foldl": (_F, "foldl"), "foldr": (_F, "foldr"), "print": (_F, "print_"),
+    "Assert": (_F, "Assert"), "no_op": (_F, "no_op"), "group": (_F, "group"),
+    "py_function": (_F, "py_function"), "numpy_function": (_F, "numpy_function"),
+    "clip_by_norm": (_F, "clip_by_norm"), "clip_by_global_norm": (_F, "clip_by_global_norm"),
+    "clip_by_average_norm": (_F, "clip_by_average_norm"), "timestamp": (_F, "timestamp"),
+    "guarantee_const": (_F, "guarantee_const"), "check_numerics": (_F, "check_numerics"),
+    "histogram_fixed_width": ("tenfold.ops.segment_ops", "histogram_fixed_width"),
+    "histogram_fixed_width_bins": ("tenfold.ops.segment_ops", "histogram_fixed_width_bins"),
+    "bincount": ("tenfold.ops.segment_ops", "bincount"),
+    "Module": ("tenfold.framework.module", "Module"),
+    "IndexedSlices": ("tenfold.framework.indexed_slices", "IndexedSlices"),
+    "RaggedTensor": ("tenfold.framework.indexed_slices", "RaggedTensor"),
+    "SparseTensor": ("tenfold.api.sparse", "SparseTensor"),
+    "TensorArray": ("tenfold.ops.tensor_array", "TensorArray"),
+    "constant_initializer": ("tenfold.keras.initializers", "Constant"),
+    "zeros_initializer": ("tenfold.keras.initializers", "Zeros"),
+    "ones_initializer": ("tenfold.keras.initializers", "Ones"),
+    "random_normal_initializer": ("tenfold.keras.initializers", "RandomNormal"),
+    "random_uniform_initializer": ("tenfold.keras.initializers", "RandomUniform"),
 }
+
+
+def gradients(*args, **kwargs):
+    raise RuntimeError("tf.gradients is not supported when eager execution is enabled. Use "
+                       "tf.GradientTape instead.")
+
+
+def hessians(*args, **kwargs):
+    raise RuntimeError("tf.hessians is not supported when eager execution is enabled. Use "
+                       "nested tf.GradientTape instead.")
+
+
+def get_logger():
+    import logging
+    return logging.getLogger("tensorflow")
 
 
 def __getattr__(name):
@@ -77,8 +121,14 @@ def __getattr__(name):
         val = getattr(_importlib.import_module(mod), attr)
         globals()[name] = val
         return val
+    if name == "version":
+        import types
+        val = types.SimpleNamespace(VERSION=__version__, GIT_VERSION="", COMPILER_VERSION="",
+                                    GRAPH_DEF_VERSION=0)
+        globals()[name] = val
+        return val
     raise AttributeError(f"module 'tenfold' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(list(globals()) + list(_LAZY) + list(_LAZY_ATTRS))
+    return sorted(list(globals()) + list(_LAZY) + list(_LAZY_ATTRS) + ["version"])

@@ -94,6 +94,83 @@ def _set_intra(n):
             pass
 
 
+def set_logical_device_configuration(device, logical_devices):
+    """Accepted (virtual GPUs / memory limits); tenfold does not split devices."""
+    _check_device(device)
+    _logical_config[device.name] = list(logical_devices or [])
+
+
+def get_logical_device_configuration(device):
+    _check_device(device)
+    return _logical_config.get(device.name)
+
+
+class LogicalDeviceConfiguration:
+    """`tf.config.LogicalDeviceConfiguration(memory_limit=None, experimental_priority=None)`."""
+
+    def __init__(self, memory_limit=None, experimental_priority=None,
+                 experimental_device_ordinal=None):
+        self.memory_limit = memory_limit
+        self.experimental_priority = experimental_priority
+        self.experimental_device_ordinal = experimental_device_ordinal
+
+
+def get_device_details(device):
+    _check_device(device)
+    if device.device_type == "GPU":
+        try:
+            import cupy
+            idx = int(device.name.rsplit(":", 1)[1])
+            props = cupy.cuda.runtime.getDeviceProperties(idx)
+            name = props["name"]
+            return {"device_name": name.decode() if isinstance(name, bytes) else name,
+                    "compute_capability": (props["major"], props["minor"])}
+        except Exception:
+            return {}
+    return {}
+
+
+def get_memory_info(device):
+    """Current and peak bytes in use on a GPU ('GPU:0'); CPU memory is not tracked."""
+    name = device if isinstance(device, str) else device.name
+    if "GPU" not in name.upper():
+        raise ValueError(f"get_memory_info is only supported for GPUs, got {name!r}")
+    try:
+        import cupy
+        pool = cupy.get_default_memory_pool()
+        used = int(pool.used_bytes())
+        _peak[0] = max(_peak[0], used)
+        return {"current": used, "peak": _peak[0]}
+    except Exception:
+        raise ValueError(f"No GPU device {name!r} (CuPy and a GPU are needed)") from None
+
+
+def reset_memory_stats(device):
+    _peak[0] = 0
+
+
+_peak = [0]
+_logical_config = {}
+_tf32 = [True]
+_jit = [False]
+_optimizer_options = {}
+
+
+def enable_tensor_float_32_execution(enabled):
+    _tf32[0] = bool(enabled)
+
+
+def tensor_float_32_execution_enabled():
+    return _tf32[0]
+
+
+optimizer = types.SimpleNamespace(
+    set_jit=lambda enabled: _jit.__setitem__(0, enabled),
+    get_jit=lambda: _jit[0],
+    set_experimental_options=lambda options: _optimizer_options.update(options),
+    get_experimental_options=lambda: dict(_optimizer_options),
+)
+
 threading = types.SimpleNamespace(
     set_intra_op_parallelism_threads=_set_intra,
     get_intra_op_parallelism_threads=lambda: _state["intra"],
@@ -109,7 +186,28 @@ experimental = types.SimpleNamespace(
     get_visible_devices=get_visible_devices,
     set_visible_devices=set_visible_devices,
     enable_op_determinism=lambda: None,
+    set_virtual_device_configuration=set_logical_device_configuration,
+    get_virtual_device_configuration=get_logical_device_configuration,
+    VirtualDeviceConfiguration=LogicalDeviceConfiguration,
+    get_device_details=get_device_details,
+    get_memory_info=get_memory_info,
+    reset_memory_stats=reset_memory_stats,
+    get_memory_usage=lambda device: get_memory_info(device)["current"],
+    enable_tensor_float_32_execution=enable_tensor_float_32_execution,
+    tensor_float_32_execution_enabled=tensor_float_32_execution_enabled,
+    set_synchronous_execution=lambda enable: None,
+    enable_mlir_bridge=lambda: None,
+    disable_mlir_bridge=lambda: None,
 )
+
+
+def experimental_run_functions_eagerly(run_eagerly):
+    """Deprecated name of run_functions_eagerly."""
+    run_functions_eagerly(run_eagerly)
+
+
+def experimental_functions_run_eagerly():
+    return functions_run_eagerly()
 
 
 def enable_op_determinism():

@@ -37,6 +37,7 @@ class GradientTape:
         self._watch_vars = watch_accessed_variables
         self._entries = []
         self._tracked = {}  # id -> tensor: watched tensors and outputs of recorded ops
+        self._variables = {}  # id -> variable: the watched variables, in watch order
         self._recording = False
         self._used = False
 
@@ -76,24 +77,31 @@ class GradientTape:
         return _Pause()
 
     def reset(self):
+        """Forgets everything recorded so far (the tape keeps recording if inside `with`)."""
+        self._release()
+        self._variables.clear()
+
+    def _release(self):
         self._entries.clear()
         self._tracked.clear()
 
     # --- watching ---
     def watch(self, tensor):
+        """Records operations on `tensor` (a tensor, variable, or nested structure of them).
+        Integer tensors are ignored: they have no gradient."""
         for t in nest.flatten(tensor):
             if not isinstance(t, Tensor):
-                raise ValueError(f"tape.watch expects tensors or variables, got {type(t).__name__}")
+                raise ValueError(f"tape.watch expects tensors or variables, got "
+                                 f"{type(t).__name__}: {t!r}. Convert it with tf.constant "
+                                 f"first.")
             if is_differentiable_dtype(t._value.dtype):
                 self._tracked[id(t)] = t
+                if isinstance(t, Variable):
+                    self._variables[id(t)] = t
 
     def watched_variables(self):
-        seen, out = set(), []
-        for t in self._tracked.values():
-            if isinstance(t, Variable) and id(t) not in seen:
-                seen.add(id(t))
-                out.append(t)
-        return tuple(out)
+        """The variables this tape watched (explicitly or by being read), in order."""
+        return tuple(self._variables.values())
 
     # --- recording (called by Primitive.__call__) ---
     def record(self, prim, inputs, out, params):
@@ -107,6 +115,7 @@ class GradientTape:
             elif self._watch_vars and type(t) is not Tensor and isinstance(t, Variable) \
                     and t._trainable and is_differentiable_dtype(t._value.dtype):
                 tracked[id(t)] = t
+                self._variables[id(t)] = t
                 hit = True
         if hit:
             self._entries.append(_Entry(prim, inputs, out, params))
@@ -133,8 +142,7 @@ class GradientTape:
 
     def _gradient(self, target, sources, output_gradients, unconnected):
         from tenfold.ops import math_ops, array_ops
-        unconnected = UnconnectedGradients(unconnected) if isinstance(unconnected, str) \
-            else unconnected
+        unconnected = _unconnected(unconnected)
         flat_targets = [convert_to_tensor(t) if not isinstance(t, Tensor) else t
                         for t in nest.flatten(target)]
         flat_sources = nest.flatten(sources)
@@ -165,7 +173,14 @@ class GradientTape:
         for t, og in zip(flat_targets, flat_og):
             if id(t) not in needed:
                 continue
-            g = array_ops.ones_like(t) if og is None else convert_to_tensor(og, dtype=t.dtype)
+            if og is None:
+                g = array_ops.ones_like(t)
+            else:
+                g = og if isinstance(og, Tensor) else convert_to_tensor(og, dtype=t.dtype)
+                if g._value.shape != t._value.shape:
+                    raise ValueError(f"output_gradients entry of shape {list(g._value.shape)} "
+                                     f"does not match its target's shape "
+                                     f"{list(t._value.shape)}")
             _accumulate(grads, id(t), g, math_ops)
 
         for e in reversed(relevant):
@@ -195,16 +210,17 @@ class GradientTape:
 
         out = []
         for s in flat_sources:
+            if not is_differentiable_dtype(s._value.dtype):
+                out.append(None)  # integer sources have no gradient, as in TensorFlow
+                continue
             g = grads.get(id(s))
             if g is None and unconnected == UnconnectedGradients.ZERO:
                 g = array_ops.zeros_like(s)
-            if g is not None and not is_differentiable_dtype(s._value.dtype):
-                g = None
             if g is not None and g._value.dtype != s._value.dtype:
                 g = math_ops.cast(g, s.dtype)
             out.append(g)
         if not self._persistent:
-            self.reset()
+            self._release()
         return nest.pack_sequence_as(sources, out)
 
     def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
@@ -240,7 +256,7 @@ class GradientTape:
             self._persistent = persistent
             self._used = True
             if not persistent:
-                self.reset()
+                self._release()
         return nest.pack_sequence_as(sources, out)
 
     def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
@@ -257,6 +273,18 @@ class GradientTape:
         diag = array_ops.gather_nd(array_ops.transpose(j, [0, 2, 1, 3]),
                                    array_ops.stack([idx, idx], axis=1))
         return array_ops.reshape(diag, [b] + ty + sy)
+
+
+def _unconnected(value):
+    if isinstance(value, UnconnectedGradients):
+        return value
+    if isinstance(value, str):
+        try:
+            return UnconnectedGradients(value.lower())
+        except ValueError:
+            pass
+    raise ValueError(f"unconnected_gradients must be 'none', 'zero' or a "
+                     f"tf.UnconnectedGradients value, got {value!r}")
 
 
 def _prod(xs):

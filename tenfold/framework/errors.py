@@ -1,40 +1,90 @@
-"""Exception classes, as `tf.errors` names them."""
+"""Exception classes, as `tf.errors` names them.
+
+Constructed either as `InvalidArgumentError(message)` (ours) or with TensorFlow's order
+`InvalidArgumentError(node_def, op, message)`.
+"""
+
+OK = 0
+CANCELLED = 1
+UNKNOWN = 2
+INVALID_ARGUMENT = 3
+DEADLINE_EXCEEDED = 4
+NOT_FOUND = 5
+ALREADY_EXISTS = 6
+PERMISSION_DENIED = 7
+RESOURCE_EXHAUSTED = 8
+FAILED_PRECONDITION = 9
+ABORTED = 10
+OUT_OF_RANGE = 11
+UNIMPLEMENTED = 12
+INTERNAL = 13
+UNAVAILABLE = 14
+DATA_LOSS = 15
+UNAUTHENTICATED = 16
 
 
 class OpError(Exception):
     """Base of the errors an op raises (TensorFlow's `tf.errors.OpError`)."""
 
-    def __init__(self, message, node_def=None, op=None, error_code=None):
+    _code = UNKNOWN
+
+    def __init__(self, *args, **kwargs):
+        node_def = kwargs.pop("node_def", None)
+        op = kwargs.pop("op", None)
+        message = kwargs.pop("message", None)
+        error_code = kwargs.pop("error_code", None)
+        if kwargs:
+            raise TypeError(f"unexpected arguments {sorted(kwargs)}")
+        if len(args) >= 3:  # TensorFlow's order: (node_def, op, message, *error_code)
+            node_def, op, message = args[:3]
+            if len(args) > 3:
+                error_code = args[3]
+        elif len(args) == 2:
+            message, node_def = args
+        elif len(args) == 1:
+            message = args[0]
+        message = "" if message is None else str(message)
         super().__init__(message)
         self.message = message
         self.node_def = node_def
         self.op = op
-        self.error_code = error_code
+        self.error_code = self._code if error_code is None else error_code
+        self.experimental_payloads = {}
+
+    def __str__(self):
+        return self.message
+
+    def __reduce__(self):
+        return type(self), (self.node_def, self.op, self.message, self.error_code)
 
 
-class InvalidArgumentError(OpError, ValueError):
-    """An op got an argument it cannot work with: wrong shape, dtype, axis or index."""
+def _make(name, code, *bases, doc=""):
+    cls = type(name, (OpError,) + bases, {"_code": code, "__doc__": doc or name})
+    cls.__module__ = __name__
+    return cls
 
 
-class OutOfRangeError(OpError, IndexError):
-    """An iterator or index ran past its end."""
+InvalidArgumentError = _make(
+    "InvalidArgumentError", INVALID_ARGUMENT, ValueError,
+    doc="An op got an argument it cannot work with: wrong shape, dtype, axis or index.")
+OutOfRangeError = _make("OutOfRangeError", OUT_OF_RANGE, IndexError,
+                        doc="An iterator or index ran past its end.")
+ResourceExhaustedError = _make("ResourceExhaustedError", RESOURCE_EXHAUSTED, MemoryError)
+NotFoundError = _make("NotFoundError", NOT_FOUND, FileNotFoundError)
+FailedPreconditionError = _make("FailedPreconditionError", FAILED_PRECONDITION, RuntimeError)
+UnimplementedError = _make("UnimplementedError", UNIMPLEMENTED, NotImplementedError)
+DataLossError = _make("DataLossError", DATA_LOSS, IOError,
+                      doc="A file was truncated or corrupted.")
+CancelledError = _make("CancelledError", CANCELLED)
+UnknownError = _make("UnknownError", UNKNOWN)
+DeadlineExceededError = _make("DeadlineExceededError", DEADLINE_EXCEEDED)
+AlreadyExistsError = _make("AlreadyExistsError", ALREADY_EXISTS)
+PermissionDeniedError = _make("PermissionDeniedError", PERMISSION_DENIED, PermissionError)
+UnauthenticatedError = _make("UnauthenticatedError", UNAUTHENTICATED)
+AbortedError = _make("AbortedError", ABORTED)
+InternalError = _make("InternalError", INTERNAL, RuntimeError)
+UnavailableError = _make("UnavailableError", UNAVAILABLE)
 
 
-class ResourceExhaustedError(OpError, MemoryError):
-    pass
-
-
-class NotFoundError(OpError, FileNotFoundError):
-    pass
-
-
-class FailedPreconditionError(OpError, RuntimeError):
-    pass
-
-
-class UnimplementedError(OpError, NotImplementedError):
-    pass
-
-
-class DataLossError(OpError, IOError):
-    """A file was truncated or corrupted."""
+class OperatorNotAllowedInGraphError(TypeError):
+    """A traced tensor was used as a Python value (bool, int, .numpy()) inside tf.function."""

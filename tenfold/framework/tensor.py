@@ -55,8 +55,23 @@ class Tensor:
     def name(self):
         raise AttributeError("Tensor.name is undefined when eager execution is enabled.")
 
+    @property
+    def op(self):
+        raise AttributeError("Tensor.op is undefined when eager execution is enabled.")
+
+    @property
+    def graph(self):
+        raise AttributeError("Tensor.graph is undefined when eager execution is enabled.")
+
+    def set_shape(self, shape):
+        """Checks that `shape` is compatible with this tensor's (eager shapes are known)."""
+        if not TensorShape(self._value.shape).is_compatible_with(shape):
+            raise ValueError(f"Tensor's shape {TensorShape(self._value.shape)} is not "
+                             f"compatible with supplied shape {TensorShape(shape)}.")
+
     def numpy(self):
         """The value as a NumPy array (a 0-d tensor gives a NumPy scalar, as TensorFlow does)."""
+        _check_concrete(self, "numpy")  # an error inside tf.function (tenfold/graph)
         v = self._value
         if type(v) is not _ndarray:
             from tenfold.backend import to_numpy
@@ -64,6 +79,7 @@ class Tensor:
         return v[()] if v.ndim == 0 else v
 
     def __array__(self, dtype=None, copy=None):
+        _check_concrete(self, "numpy")  # an error inside tf.function (tenfold/graph)
         from tenfold.backend import to_numpy
         v = to_numpy(self._value)
         if dtype is not None:
@@ -163,11 +179,18 @@ class _Ref:
 
 
 def _array_repr(a):
-    return np.array_repr(a) if isinstance(a, np.ndarray) else repr(a)
+    """NumPy's repr for arrays; scalars as TensorFlow shows them (`1.0`, not `np.float32(1.0)`)."""
+    if isinstance(a, np.ndarray):
+        return np.array_repr(a)
+    if isinstance(a, (bytes, str)):
+        return repr(a)
+    return str(a)
 
 
 def _array_str(a):
-    return np.array_str(a) if isinstance(a, np.ndarray) else str(a)
+    if isinstance(a, np.ndarray):
+        return np.array_str(a)
+    return repr(a) if isinstance(a, (bytes, str)) else str(a)
 
 
 # Set by tf.function while tracing: converting a traced tensor to a Python value is an error.
@@ -185,19 +208,32 @@ def _check_concrete(t, what):
 
 def _infer_numpy(value):
     """NumPy array for a Python value with TensorFlow's inference: float -> float32, int -> int32."""
-    a = np.asarray(value)
+    if value is None:
+        raise ValueError("Attempt to convert a value (None) with an unsupported type "
+                         "(<class 'NoneType'>) to a Tensor.")
+    try:
+        a = np.asarray(value)
+    except ValueError:
+        raise ValueError(f"Can't convert non-rectangular Python sequence to Tensor: "
+                         f"{_short(value)}. Make every row the same length.") from None
     k = a.dtype.kind
-    if k == "f" and a.dtype == np.float64 and not isinstance(value, np.ndarray):
+    if k == "f" and a.dtype == np.float64 and not isinstance(value, (np.ndarray, np.generic)):
         return a.astype(np.float32)
     if k == "i" and a.dtype == np.int64 and not isinstance(value, (np.ndarray, np.integer)):
         if a.size == 0 or (a.min() >= -2**31 and a.max() < 2**31):
             return a.astype(np.int32)
         return a
-    if k == "O":
-        raise TypeError(f"Cannot convert {value!r} to a tensor: ragged or mixed nested "
-                        "lists are not supported; make every row the same length.")
-    if k == "U" or k == "S":
+    if k == "U":
+        return np.char.encode(a, "utf-8").astype(object)
+    if k == "S":
         return a.astype(object)
+    if k == "O":
+        flat = a.ravel()
+        if flat.size and all(isinstance(v, (bytes, str)) for v in flat):
+            return np.array([v.encode("utf-8") if isinstance(v, str) else v for v in flat],
+                            dtype=object).reshape(a.shape)
+        raise ValueError(f"Cannot convert {_short(value)} to a tensor: ragged or mixed nested "
+                         "lists are not supported; make every row the same length and type.")
     return a
 
 
@@ -229,16 +265,21 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
     else:
         if isinstance(value, (list, tuple)) and _contains_tensor(value):
             value = _unwrap_nested(value)
+        if dtype_hint is not None and not isinstance(value, (np.ndarray, np.generic)):
+            try:
+                return Tensor._wrap(_convert_with_dtype(value, dtypes.as_dtype(dtype_hint)))
+            except (TypeError, ValueError):
+                pass
         arr = _infer_numpy(value)
-        if dtype_hint is not None and _is_weak_scalar(value):
-            arr = _convert_with_dtype(value, dtypes.as_dtype(dtype_hint))
     return Tensor._wrap(arr)
 
 
 def _convert_with_dtype(value, want):
     if isinstance(value, (list, tuple)) and _contains_tensor(value):
         value = _unwrap_nested(value)
-    src = np.asarray(value)
+    if want is dtypes.string:
+        return _infer_numpy(value)
+    src = np.asarray(value) if value is not None else _infer_numpy(value)
     tgt = want._np
     if src.dtype == tgt:
         return src

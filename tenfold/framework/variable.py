@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 
 from tenfold.framework import dtypes
-from tenfold.framework.tensor import Tensor, convert_to_tensor
+from tenfold.framework.tensor import Tensor, convert_to_tensor, _check_concrete
 from tenfold.framework.tensor_shape import TensorShape
 from tenfold.framework.errors import InvalidArgumentError
 
@@ -14,6 +14,10 @@ _uid = itertools.count()
 # Mixed precision: while a layer runs under a policy such as 'mixed_float16', this holds the
 # compute dtype (a NumPy dtype) and op inputs read autocast variables in it.
 autocast_dtype = [None]
+
+# Set by tf.function while tracing (tenfold/graph/effects.py): `hook(var, op, value, array)`
+# records assign / assign_add / assign_sub / read_value as graph ops. None otherwise.
+_graph_hook = [None]
 
 
 @contextlib.contextmanager
@@ -74,6 +78,9 @@ class Variable(Tensor):
         self._shape = TensorShape(value.shape if validate_shape and shape is None else shape)
         self._constraint = constraint
         self._uid = next(_uid)
+        self._initial = value
+        self.aggregation = aggregation or VariableAggregation.NONE
+        self.synchronization = synchronization or VariableSynchronization.AUTO
 
     @property
     def name(self):
@@ -101,9 +108,12 @@ class Variable(Tensor):
 
     def read_value(self):
         """A tensor holding the current value (a snapshot: later assigns don't change it)."""
+        if _graph_hook[0] is not None:  # tracing: a recorded read (tenfold/graph)
+            return _graph_hook[0](self, "read_value", None, None)
         return Tensor._wrap(self._value.copy())
 
     def numpy(self):
+        _check_concrete(self, "numpy")  # an error inside tf.function (tenfold/graph)
         return self._value.copy() if self._value.ndim else self._value[()]
 
     def __array__(self, dtype=None, copy=None):
@@ -125,34 +135,89 @@ class Variable(Tensor):
                 f"value of shape {tuple(v.shape)}.")
         return v
 
+    # Updates replace `_value` with a new array instead of writing into it (copy on write):
+    # tensors computed from the variable earlier may be NumPy views of the old array
+    # (reshape, slicing, transpose), and must keep the value they had.
+
     def assign(self, value, use_locking=None, name=None, read_value=True):
         v = self._checked(value, "assign")
-        if v.shape == self._value.shape:
-            self._value[...] = v
-        else:
-            self._value = v.copy()
+        if _graph_hook[0] is not None:  # tracing: recorded as a graph op (tenfold/graph)
+            return _graph_hook[0](self, "assign", value, v)
+        # a plain tensor's array is immutable (and so is a variable's), so it can be shared
+        self._value = v if type(value) is Tensor and v is value._value else v.copy()
         return self
 
     def assign_add(self, delta, use_locking=None, name=None, read_value=True):
         v = self._checked(delta, "assign_add")
+        if _graph_hook[0] is not None:  # tracing: recorded as a graph op (tenfold/graph)
+            return _graph_hook[0](self, "assign_add", delta, v)
         if v.shape != self._value.shape:
             raise InvalidArgumentError(f"assign_add on variable '{self._name}' of shape "
                                        f"{tuple(self._value.shape)} got shape {tuple(v.shape)}")
-        self._value += v
+        self._value = self._value + v
         return self
 
     def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
         v = self._checked(delta, "assign_sub")
+        if _graph_hook[0] is not None:  # tracing: recorded as a graph op (tenfold/graph)
+            return _graph_hook[0](self, "assign_sub", delta, v)
         if v.shape != self._value.shape:
             raise InvalidArgumentError(f"assign_sub on variable '{self._name}' of shape "
                                        f"{tuple(self._value.shape)} got shape {tuple(v.shape)}")
-        self._value -= v
+        self._value = self._value - v
         return self
 
-    def scatter_nd_update(self, indices, updates):
-        from tenfold import ops
-        self.assign(ops.tensor_scatter_nd_update(self.read_value(), indices, updates))
-        return self
+    def scatter_nd_update(self, indices, updates, name=None):
+        from tenfold.ops import array_ops
+        return self.assign(array_ops.tensor_scatter_nd_update(self.read_value(), indices,
+                                                              updates))
+
+    def scatter_nd_add(self, indices, updates, name=None):
+        from tenfold.ops import array_ops
+        return self.assign(array_ops.tensor_scatter_nd_add(self.read_value(), indices, updates))
+
+    def scatter_nd_sub(self, indices, updates, name=None):
+        from tenfold.ops import array_ops
+        return self.assign(array_ops.tensor_scatter_nd_sub(self.read_value(), indices, updates))
+
+    def _scatter(self, sparse_delta, how):
+        from tenfold.ops import array_ops
+        idx = array_ops.expand_dims(sparse_delta.indices, -1)
+        fn = getattr(array_ops, "tensor_scatter_nd_" + how)
+        return self.assign(fn(self.read_value(), idx, sparse_delta.values))
+
+    def scatter_update(self, sparse_delta, use_locking=False, name=None):
+        """Updates rows given by an `IndexedSlices(values, indices)`."""
+        return self._scatter(sparse_delta, "update")
+
+    def scatter_add(self, sparse_delta, use_locking=False, name=None):
+        return self._scatter(sparse_delta, "add")
+
+    def scatter_sub(self, sparse_delta, use_locking=False, name=None):
+        return self._scatter(sparse_delta, "sub")
+
+    def sparse_read(self, indices, name=None):
+        from tenfold.ops import array_ops
+        return array_ops.gather(self, indices)
+
+    def gather_nd(self, indices, name=None):
+        from tenfold.ops import array_ops
+        return array_ops.gather_nd(self, indices)
+
+    def set_shape(self, shape):
+        self._shape = TensorShape(shape)
+
+    @property
+    def initial_value(self):
+        return Tensor._wrap(self._initial)
+
+    def initialized_value(self):
+        return self.read_value()
+
+    @property
+    def device(self):
+        from tenfold.framework.device import current_device_name
+        return current_device_name(self._value)
 
     def __hash__(self):
         return id(self)
@@ -164,8 +229,9 @@ class Variable(Tensor):
         return Variable(self.numpy(), trainable=self._trainable, name=self._name)
 
     def __repr__(self):
+        from tenfold.framework.tensor import _array_repr
         return (f"<tf.Variable '{self.name}' shape={self.shape} dtype={self.dtype.name}, "
-                f"numpy={np.array_repr(self.numpy()) if self._value.ndim else self.numpy()!r}>")
+                f"numpy={_array_repr(self.numpy())}>")
 
     def __str__(self):
         return self.__repr__()

@@ -28,12 +28,24 @@ def _install_operators():
         except (TypeError, ValueError):
             return True
 
-    def logical(fn, name):
+    def logical(fn, bitwise_name, name, reverse=False):
+        # bool tensors: logical ops; integer tensors: bitwise ops, as TensorFlow
         def op(self, other):
-            if self.dtype.is_bool:
-                return fn(self, other)
-            raise TypeError(f"operator {name} needs bool tensors, got {self.dtype.name}")
+            if self._value.dtype.kind == "b":
+                return fn(other, self) if reverse else fn(self, other)
+            if self._value.dtype.kind in "iu":
+                from tenfold.ops import bitwise_ops
+                bw = getattr(bitwise_ops, bitwise_name)
+                return bw(other, self) if reverse else bw(self, other)
+            raise TypeError(f"operator {name} needs bool or integer tensors, got "
+                            f"{self.dtype.name}")
         return op
+
+    def invert(self):
+        if self._value.dtype.kind in "iu":
+            from tenfold.ops import bitwise_ops
+            return bitwise_ops.invert(self)
+        return m.logical_not(self)
 
     table = {
         "__add__": m.add, "__radd__": rev(m.add),
@@ -46,10 +58,13 @@ def _install_operators():
         "__matmul__": m.matmul, "__rmatmul__": rev(m.matmul),
         "__lt__": m.less, "__le__": m.less_equal, "__gt__": m.greater, "__ge__": m.greater_equal,
         "__eq__": eq, "__ne__": ne,
-        "__and__": logical(m.logical_and, "&"), "__rand__": rev(m.logical_and),
-        "__or__": logical(m.logical_or, "|"), "__ror__": rev(m.logical_or),
-        "__xor__": logical(m.logical_xor, "^"), "__rxor__": rev(m.logical_xor),
-        "__invert__": lambda self: m.logical_not(self),
+        "__and__": logical(m.logical_and, "bitwise_and", "&"),
+        "__rand__": logical(m.logical_and, "bitwise_and", "&", reverse=True),
+        "__or__": logical(m.logical_or, "bitwise_or", "|"),
+        "__ror__": logical(m.logical_or, "bitwise_or", "|", reverse=True),
+        "__xor__": logical(m.logical_xor, "bitwise_xor", "^"),
+        "__rxor__": logical(m.logical_xor, "bitwise_xor", "^", reverse=True),
+        "__invert__": invert,
         "__neg__": lambda self: m.negative(self),
         "__pos__": lambda self: self,
         "__abs__": lambda self: m.abs(self),

@@ -8,7 +8,7 @@ import numpy as np
 
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor, convert_to_tensor, _convert_with_dtype
-from tenfold.ops.registry import check_same_dtype
+from tenfold.ops.registry import check_same_dtype, REGISTRY
 from tenfold.framework.variable import Variable, autocast_dtype
 
 _wrap = Tensor._wrap
@@ -38,11 +38,15 @@ def read_variable(v):
 def _adopt(value, like, op):
     """Converts a non-tensor `value` to meet tensor `like`; may promote `like` to float32."""
     td = like._value.dtype
+    tv = type(value)
+    if (tv is float or tv is int) and td.kind == "f":  # the common `x * 2.0` case
+        return like, _wrap(np.asarray(value, dtype=td))
     arr = np.asarray(value)
     k = arr.dtype.kind
     if td.kind in "iu" and k in "fc":
-        promoted = np.float32 if k == "f" else np.complex64
-        return _wrap(like._value.astype(promoted)), _wrap(arr.astype(promoted))
+        promoted = np.dtype(np.float32 if k == "f" else np.complex64)
+        cast = REGISTRY["cast"]  # recorded, so tracing sees the conversion
+        return cast(like, dtype=promoted), _wrap(arr.astype(promoted))
     if td.kind == "b" and k != "b":
         raise TypeError(f"{op}: cannot combine a bool tensor with {value!r}; cast the tensor "
                         "with tf.cast first.")

@@ -210,8 +210,8 @@ def _normalize_key(key, shape, op="slice"):
             dim += 1
             continue
         try:
-            i = int(k.__index__() if hasattr(k, "__index__") else k)
-        except TypeError:
+            i = k.__index__()
+        except (AttributeError, TypeError):
             raise TypeError(f"{op}: only integers, slices (`:`), ellipsis (`...`), "
                             f"tf.newaxis (`None`) and integer lists are valid indices; "
                             f"got {k!r}") from None
@@ -286,17 +286,39 @@ _concat = primitive("concat", lambda *xs, axis: np.concatenate(xs, axis=axis),
                     grads=_concat_grads)
 
 
+def _tensors_like_first(values, op):
+    """Converts a list of values; non-tensors take the dtype of the first tensor among them."""
+    values = list(values)
+    first = next((v for v in values if isinstance(v, Tensor)), None)
+    if first is None:
+        return [tensor(v) for v in values]
+    dt = first.dtype
+    out = []
+    for v in values:
+        if isinstance(v, Tensor):
+            out.append(tensor(v))
+        else:
+            try:
+                out.append(convert_to_tensor(v, dtype=dt))
+            except (TypeError, ValueError):
+                out.append(tensor(v))
+    return out
+
+
 def concat(values, axis, name=None):
-    vals = [tensor(v) for v in values]
+    """Joins tensors along an existing axis."""
+    if isinstance(values, Tensor):
+        values = unstack(values)
+    vals = _tensors_like_first(values, "concat")
     if not vals:
         raise ValueError("concat needs at least one tensor")
-    if len(vals) == 1:
-        return vals[0]
     first = vals[0]
     nd = first._value.ndim
     if nd == 0:
-        raise InvalidArgumentError("concat: cannot concatenate scalars; use tf.stack.")
+        raise InvalidArgumentError("concat: cannot concatenate scalars (rank 0); use tf.stack.")
     (ax,) = normalize_axis(axis, nd, "concat")
+    if len(vals) == 1:
+        return vals[0]
     for i, v in enumerate(vals[1:], 1):
         if v._value.dtype != first._value.dtype:
             raise InvalidArgumentError(f"concat: tensor {i} has dtype {v.dtype.name}, tensor 0 "
@@ -311,7 +333,8 @@ def concat(values, axis, name=None):
 
 
 def stack(values, axis=0, name=None):
-    vals = [tensor(v) for v in values]
+    """Joins same-shaped tensors along a new axis."""
+    vals = _tensors_like_first(values, "stack")
     if not vals:
         raise ValueError("stack needs at least one tensor")
     shape0 = vals[0]._value.shape
@@ -320,23 +343,32 @@ def stack(values, axis=0, name=None):
             raise InvalidArgumentError(f"stack: all tensors must have the same shape; tensor 0 "
                                        f"has {list(shape0)}, tensor {i} has "
                                        f"{list(v._value.shape)}")
+        if v._value.dtype != vals[0]._value.dtype:
+            raise InvalidArgumentError(f"stack: tensor {i} has dtype {v.dtype.name}, tensor 0 "
+                                       f"has {vals[0].dtype.name}; all must match.")
     nd = len(shape0) + 1
     if not -nd <= axis < nd:
-        raise InvalidArgumentError(f"stack: axis {axis} out of range for rank {nd} output")
+        raise InvalidArgumentError(f"stack: axis {axis} is out of range for stacking tensors "
+                                   f"of shape {list(shape0)} (expected -{nd} <= axis < {nd})")
     expanded = [expand_dims(v, axis) for v in vals]
     if len(expanded) == 1:
         return expanded[0]
-    return concat(expanded, axis)
+    return _concat(*expanded, axis=axis % nd)
+
+
+parallel_stack = stack
 
 
 def unstack(value, num=None, axis=0, name=None):
     x = tensor(value)
+    if x._value.ndim == 0:
+        raise InvalidArgumentError("unstack: cannot unstack a scalar (rank 0).")
     (ax,) = normalize_axis(axis, x._value.ndim, "unstack")
     n = x._value.shape[ax]
     if num is not None and num != n:
         raise InvalidArgumentError(f"unstack: num={num} but axis {ax} has size {n}")
     pre = (builtins.slice(None),) * ax
-    return [_strided_slice(x, key=pre + (i,)) for i in range(n)]
+    return [_strided_slice(x, key=pre + (i,)) for i in builtins.range(n)]
 
 
 def split(value, num_or_size_splits, axis=0, num=None, name=None):
@@ -347,15 +379,17 @@ def split(value, num_or_size_splits, axis=0, num=None, name=None):
             isinstance(num_or_size_splits, Tensor) and num_or_size_splits.ndim == 0):
         k = int(num_or_size_splits)
         if k <= 0 or n % k:
-            raise InvalidArgumentError(f"split: axis {ax} of size {n} cannot be split into "
-                                       f"{k} equal parts")
+            raise InvalidArgumentError(f"split: axis {ax} of size {n} (shape "
+                                       f"{list(x._value.shape)}) cannot be split into {k} "
+                                       f"equal parts")
         sizes = [n // k] * k
     else:
         sizes = list(_ints(num_or_size_splits, "size_splits"))
         if sizes.count(-1) == 1:
             sizes[sizes.index(-1)] = n - (builtins.sum(sizes) + 1)
         if builtins.sum(sizes) != n or builtins.any(s < 0 for s in sizes):
-            raise InvalidArgumentError(f"split: sizes {sizes} don't add up to axis {ax}'s size {n}")
+            raise InvalidArgumentError(f"split: sizes {sizes} don't add up to the size {n} of "
+                                       f"axis {ax} (shape {list(x._value.shape)})")
     pre = (builtins.slice(None),) * ax
     out, start = [], 0
     for s in sizes:
@@ -369,7 +403,8 @@ def _tile_grad(g, out, x, multiples):
     for m, d in zip(multiples, x._value.shape):
         shape += [m, d]
     r = _reshape(g, shape=tuple(shape))
-    return math_ops._reduce_sum(r, axis=tuple(range(0, 2 * len(multiples), 2)), keepdims=False)
+    return math_ops._reduce_sum(r, axis=tuple(builtins.range(0, 2 * len(multiples), 2)),
+                                keepdims=False)
 
 
 _tile = primitive("tile", lambda x, multiples: np.tile(x, multiples), grads=(_tile_grad,))
@@ -386,15 +421,11 @@ def tile(input, multiples, name=None):
     return _tile(x, multiples=m)
 
 
-def _pad_kernel(x, paddings, mode, constant_values):
-    if mode == "CONSTANT":
-        return np.pad(x, paddings, mode="constant", constant_values=constant_values)
-    return np.pad(x, paddings, mode="reflect" if mode == "REFLECT" else "symmetric")
+def _pad_kernel(x, paddings, constant_values):
+    return np.pad(x, paddings, mode="constant", constant_values=constant_values)
 
 
-def _pad_grad(g, out, x, paddings, mode, constant_values):
-    if mode != "CONSTANT":
-        return None
+def _pad_grad(g, out, x, paddings, constant_values):
     key = tuple(builtins.slice(a, a + d) for (a, b), d in zip(paddings, x._value.shape))
     return _strided_slice(g, key=key)
 
@@ -403,18 +434,36 @@ _pad = primitive("pad", _pad_kernel, grads=(_pad_grad,))
 
 
 def pad(tensor_, paddings, mode="CONSTANT", constant_values=0, name=None):
+    """Pads with a constant, or mirrors the edges (REFLECT excludes, SYMMETRIC repeats them)."""
     x = tensor(tensor_)
     p = np.asarray(paddings.numpy() if isinstance(paddings, Tensor) else paddings)
     if p.shape != (x._value.ndim, 2):
         raise InvalidArgumentError(f"pad: paddings must have shape [{x._value.ndim}, 2] for a "
                                    f"tensor of shape {list(x._value.shape)}, got {list(p.shape)}")
     if (p < 0).any():
-        raise InvalidArgumentError("pad: paddings must be non-negative")
+        raise InvalidArgumentError(f"pad: paddings must be non-negative, got {p.tolist()}")
     mode = mode.upper()
     if mode not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
         raise ValueError(f"pad: mode must be CONSTANT, REFLECT or SYMMETRIC, got {mode!r}")
-    return _pad(x, paddings=tuple(map(tuple, p.tolist())), mode=mode,
-                constant_values=constant_values)
+    pads = tuple(tuple(int(v) for v in row) for row in p.tolist())
+    if mode == "CONSTANT":
+        cv = constant_values.numpy() if isinstance(constant_values, Tensor) else constant_values
+        cv = np.asarray(cv).astype(x._value.dtype).item() if x._value.dtype != object else cv
+        return _pad(x, paddings=pads, constant_values=cv)
+    # mirror modes: one gather per padded axis (differentiable through gather)
+    out = x
+    for ax, (b, a) in enumerate(pads):
+        n = x._value.shape[ax]
+        limit = n - 1 if mode == "REFLECT" else n
+        if b > limit or a > limit:
+            raise InvalidArgumentError(
+                f"pad: {mode} paddings must be at most {limit} on axis {ax} of size {n} "
+                f"(shape {list(x._value.shape)}), got {[b, a]}")
+        if b or a:
+            idx = np.pad(np.arange(n), (b, a), mode="reflect" if mode == "REFLECT"
+                         else "symmetric")
+            out = _gather(out, _wrap(idx.astype(np.int64)), axis=ax, batch_dims=0)
+    return out
 
 
 _reverse = primitive("reverse", lambda x, axis: np.flip(x, axis),
@@ -427,6 +476,64 @@ def reverse(tensor_, axis, name=None):
     return _reverse(x, axis=ax) if ax else x
 
 
+def reverse_sequence(input, seq_lengths, seq_axis=None, batch_axis=None, name=None):
+    """Reverses the first seq_lengths[i] entries of each batch element i along seq_axis."""
+    x, lens = tensor(input), tensor(seq_lengths)
+    batch_axis = 0 if batch_axis is None else batch_axis
+    nd = x._value.ndim
+    (sa,) = normalize_axis(seq_axis, nd, "reverse_sequence")
+    (ba,) = normalize_axis(batch_axis, nd, "reverse_sequence")
+    n_t, n_b = x._value.shape[sa], x._value.shape[ba]
+    t = range(n_t, dtype=lens.dtype)
+    lens_c = expand_dims(lens, 1)
+    src = math_ops.where(math_ops.less(t, lens_c), math_ops.subtract(lens_c - 1, t),
+                         broadcast_to(t, (n_b, n_t)))
+    perm = [ba, sa] + [i for i in builtins.range(nd) if i not in (ba, sa)]
+    xt = transpose(x, perm)
+    out = gather(xt, src, axis=1, batch_dims=1)
+    return transpose(out, [int(i) for i in np.argsort(perm)])
+
+
+def roll(input, shift, axis, name=None):
+    """Rotates elements along axis (or axes) by shift positions."""
+    x = tensor(input)
+    shifts = _ints(shift, "shift")
+    axes = _ints(axis, "axis")
+    if len(shifts) != len(axes):
+        raise InvalidArgumentError(f"roll: shift {list(shifts)} and axis {list(axes)} must "
+                                   f"have the same length")
+    total = {}
+    for s, a in zip(shifts, axes):
+        (a,) = normalize_axis(a, x._value.ndim, "roll")
+        total[a] = total.get(a, 0) + s
+    out = x
+    for a, s in total.items():
+        n = x._value.shape[a]
+        if n == 0 or s % n == 0:
+            continue
+        idx = (np.arange(n) - s) % n
+        out = _gather(out, _wrap(idx.astype(np.int64)), axis=a, batch_dims=0)
+    return out
+
+
+def repeat(input, repeats, axis=None, name=None):
+    """Repeats each element `repeats` times along axis (on the flattened input if None)."""
+    x = tensor(input)
+    if axis is None:
+        x = reshape(x, [-1])
+        axis = 0
+    (ax,) = normalize_axis(axis, x._value.ndim, "repeat")
+    r = np.asarray(repeats.numpy() if isinstance(repeats, Tensor) else repeats)
+    n = x._value.shape[ax]
+    if r.ndim and r.shape[0] not in (1, n):
+        raise InvalidArgumentError(f"repeat: repeats has {r.shape[0]} entries but axis {ax} "
+                                   f"has size {n}")
+    if (r < 0).any():
+        raise InvalidArgumentError("repeat: repeats must be non-negative")
+    idx = np.repeat(np.arange(n), r.astype(np.int64))
+    return _gather(x, _wrap(idx.astype(np.int64)), axis=ax, batch_dims=0)
+
+
 # ------------------------------------------------------------------------------------------
 # gather / scatter
 
@@ -434,20 +541,23 @@ def _check_indices(idx, n, op, axis):
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         bad = idx[(idx < 0) | (idx >= n)].ravel()[0]
         raise InvalidArgumentError(f"{op}: indices[...] = {int(bad)} is not in [0, {n}) "
-                                   f"(axis {axis} has size {n})")
+                                   f"(axis {axis} has size {n}). Negative indices are not "
+                                   f"allowed.")
 
 
 def _gather_kernel(params, indices, axis, batch_dims):
     _check_indices(indices, params.shape[axis], "gather", axis)
     if batch_dims == 0:
         return np.take(params, indices, axis=axis)
-    # batch_dims > 0: gather per batch element
     b = params.shape[:batch_dims]
     pf = params.reshape((-1,) + params.shape[batch_dims:])
     inf = indices.reshape((-1,) + indices.shape[batch_dims:])
-    outs = [np.take(p, i, axis=axis - batch_dims) for p, i in zip(pf, inf)]
-    out = np.stack(outs)
-    return out.reshape(b + out.shape[1:])
+    a = axis - batch_dims
+    out_tail = params.shape[batch_dims:axis] + indices.shape[batch_dims:] + params.shape[axis + 1:]
+    if pf.shape[0] == 0:
+        return np.zeros(b + out_tail, dtype=params.dtype)
+    out = np.stack([np.take(p, i, axis=a) for p, i in zip(pf, inf)])
+    return out.reshape(b + out_tail)
 
 
 def _gather_grad(g, out, params, indices, axis, batch_dims):
@@ -458,10 +568,10 @@ def _gather_grad(g, out, params, indices, axis, batch_dims):
 def _gather_scatter_kernel(g, indices, shape, axis, batch_dims):
     out = np.zeros(shape, dtype=g.dtype)
     if batch_dims == 0:
-        # move axis to front, scatter-add rows
         o = np.moveaxis(out, axis, 0)
         gi = np.moveaxis(g.reshape(shape[:axis] + indices.shape + shape[axis + 1:]),
-                         list(range(axis, axis + indices.ndim)), list(range(indices.ndim)))
+                         list(builtins.range(axis, axis + indices.ndim)),
+                         list(builtins.range(indices.ndim)))
         np.add.at(o, indices, gi)
         return out
     of = out.reshape((-1,) + shape[batch_dims:])
@@ -470,7 +580,7 @@ def _gather_scatter_kernel(g, indices, shape, axis, batch_dims):
     a = axis - batch_dims
     for o, gg, ii in zip(of, gf, inf):
         o2 = np.moveaxis(o, a, 0)
-        g2 = np.moveaxis(gg, list(range(a, a + ii.ndim)), list(range(ii.ndim)))
+        g2 = np.moveaxis(gg, list(builtins.range(a, a + ii.ndim)), list(builtins.range(ii.ndim)))
         np.add.at(o2, ii, g2)
     return out
 
@@ -482,54 +592,80 @@ _gather_scatter = primitive(
            _gather(g, indices, axis=axis, batch_dims=batch_dims), None))
 
 
-def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name=None):
-    p = tensor(params)
-    idx = tensor(indices)
+def _int_indices(idx, op):
     if idx._value.dtype.kind not in "iu":
-        raise TypeError(f"gather: indices must be int32 or int64, got {idx.dtype.name}")
-    if axis is None:
-        axis = batch_dims
-    (ax,) = normalize_axis(axis, p._value.ndim, "gather")
+        raise TypeError(f"{op}: indices must be int32 or int64, got {idx.dtype.name}")
+    return idx
+
+
+def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name=None):
+    """Picks slices of params along axis at the given indices (out of range is an error)."""
+    p = tensor(params)
+    idx = _int_indices(tensor(indices), "gather")
+    batch_dims = int(batch_dims)
     if batch_dims < 0:
         batch_dims += idx._value.ndim
-    return _gather(p, idx, axis=ax, batch_dims=int(batch_dims))
-
-
-def _gather_nd_kernel(params, indices, batch_dims=0):
+    if axis is None:
+        axis = batch_dims
+    if p._value.ndim == 0:
+        raise InvalidArgumentError("gather: params must be at least rank 1, got a scalar")
+    (ax,) = normalize_axis(axis, p._value.ndim, "gather")
     if batch_dims:
-        b = params.shape[:batch_dims]
-        pf = params.reshape((-1,) + params.shape[batch_dims:])
-        inf = indices.reshape((-1,) + indices.shape[batch_dims:])
-        out = np.stack([_gather_nd_kernel(p, i) for p, i in zip(pf, inf)])
-        return out.reshape(b + out.shape[1:])
+        if not 0 <= batch_dims <= builtins.min(ax, idx._value.ndim):
+            raise InvalidArgumentError(f"gather: batch_dims={batch_dims} must be <= axis ({ax}) "
+                                       f"and <= rank(indices) ({idx._value.ndim})")
+        if p._value.shape[:batch_dims] != idx._value.shape[:batch_dims]:
+            raise InvalidArgumentError(
+                f"gather: params shape {list(p._value.shape)} and indices shape "
+                f"{list(idx._value.shape)} must agree on the first {batch_dims} (batch) axes")
+    return _gather(p, idx, axis=ax, batch_dims=batch_dims)
+
+
+def _gather_nd_kernel(params, indices):
     k = indices.shape[-1]
     if k > params.ndim:
         raise InvalidArgumentError(f"gather_nd: index depth {k} exceeds params rank {params.ndim}")
-    for j in range(k):
+    for j in builtins.range(k):
         _check_indices(indices[..., j], params.shape[j], "gather_nd", j)
     return params[tuple(np.moveaxis(indices, -1, 0))]
 
 
-def _gather_nd_grad(g, out, params, indices, batch_dims=0):
-    if batch_dims:
-        return None
-    return scatter_nd(indices, g, params._value.shape)
-
-
-_gather_nd = primitive("gather_nd", _gather_nd_kernel, grads=(_gather_nd_grad, None))
+_gather_nd = primitive(
+    "gather_nd", _gather_nd_kernel,
+    grads=(lambda g, o, params, indices: _scatter_nd(indices, g, shape=params._value.shape),
+           None))
 
 
 def gather_nd(params, indices, batch_dims=0, name=None):
-    p, idx = tensor(params), tensor(indices)
-    if idx._value.dtype.kind not in "iu":
-        raise TypeError(f"gather_nd: indices must be integers, got {idx.dtype.name}")
-    return _gather_nd(p, idx, batch_dims=int(batch_dims))
+    """Gathers slices of params addressed by the last axis of indices."""
+    p = tensor(params)
+    idx = _int_indices(tensor(indices), "gather_nd")
+    if idx._value.ndim == 0:
+        raise InvalidArgumentError("gather_nd: indices must be at least rank 1")
+    batch_dims = int(batch_dims)
+    if batch_dims:
+        # fold the batch axes into the index: prepend each element's batch coordinates
+        bshape = p._value.shape[:batch_dims]
+        if idx._value.shape[:batch_dims] != bshape:
+            raise InvalidArgumentError(
+                f"gather_nd: params shape {list(p._value.shape)} and indices shape "
+                f"{list(idx._value.shape)} must agree on the first {batch_dims} axes")
+        nb = int(np.prod(bshape))
+        pf = reshape(p, (nb,) + p._value.shape[batch_dims:])
+        inner = idx._value.shape[batch_dims:]
+        idf = reshape(idx, (nb,) + inner)
+        b = np.arange(nb, dtype=idx._value.dtype).reshape((nb,) + (1,) * len(inner))
+        b = np.broadcast_to(b, (nb,) + inner[:-1] + (1,))
+        full = _concat(_wrap(np.ascontiguousarray(b)), idf, axis=len(inner))
+        out = _gather_nd(pf, full)
+        return reshape(out, bshape + out._value.shape[1:])
+    return _gather_nd(p, idx)
 
 
 def _scatter_nd_kernel(indices, updates, shape):
     out = np.zeros(shape, dtype=updates.dtype)
     k = indices.shape[-1]
-    for j in range(k):
+    for j in builtins.range(k):
         _check_indices(indices[..., j], shape[j], "scatter_nd", j)
     np.add.at(out, tuple(np.moveaxis(indices, -1, 0)), updates)
     return out
@@ -539,81 +675,193 @@ _scatter_nd = primitive("scatter_nd", _scatter_nd_kernel,
                         grads=(None, lambda g, o, i, u, shape: _gather_nd(g, i)))
 
 
-def scatter_nd(indices, updates, shape, name=None):
-    idx, upd = tensor(indices), tensor(updates)
-    shape = _ints(shape, "shape")
-    k = idx._value.shape[-1]
+def _check_scatter(op, idx, upd, shape):
+    k = idx._value.shape[-1] if idx._value.ndim else 0
+    if idx._value.ndim == 0 or k > len(shape):
+        raise InvalidArgumentError(f"{op}: indices of shape {list(idx._value.shape)} must have "
+                                   f"a last axis of at most rank(shape) = {len(shape)}")
+    for j in builtins.range(k):
+        _check_indices(idx._value[..., j], shape[j], op, j)
     want = idx._value.shape[:-1] + tuple(shape[k:])
     if upd._value.shape != want:
-        raise InvalidArgumentError(f"scatter_nd: updates must have shape {list(want)} for indices "
+        raise InvalidArgumentError(f"{op}: updates must have shape {list(want)} for indices "
                                    f"{list(idx._value.shape)} and shape {list(shape)}, got "
                                    f"{list(upd._value.shape)}")
+
+
+def scatter_nd(indices, updates, shape, name=None):
+    """Zeros of `shape` with `updates` added at `indices` (duplicates add up)."""
+    idx = _int_indices(tensor(indices), "scatter_nd")
+    upd = tensor(updates)
+    shape = _ints(shape, "shape")
+    _check_scatter("scatter_nd", idx, upd, shape)
     return _scatter_nd(idx, upd, shape=shape)
 
 
+def _tensor_scatter_args(op, tensor_, indices, updates):
+    t = tensor(tensor_)
+    idx = _int_indices(tensor(indices), op)
+    upd = convert_to_tensor(updates, dtype=t.dtype) if not isinstance(updates, Tensor) \
+        else tensor(updates)
+    if upd._value.dtype != t._value.dtype:
+        raise InvalidArgumentError(f"{op}: updates dtype {upd.dtype.name} must match the "
+                                   f"tensor's {t.dtype.name}")
+    _check_scatter(op, idx, upd, t._value.shape)
+    return t, idx, upd
+
+
 def tensor_scatter_nd_update(tensor_, indices, updates, name=None):
-    t, idx, upd = tensor(tensor_), tensor(indices), tensor(updates)
-    k = idx._value.shape[-1]
-    for j in range(k):
-        _check_indices(idx._value[..., j], t._value.shape[j], "tensor_scatter_nd_update", j)
-    mask = _scatter_nd(idx, _wrap(np.ones(upd._value.shape, dtype=t._value.dtype)),
+    """A copy of tensor with the slices at indices replaced by updates."""
+    t, idx, upd = _tensor_scatter_args("tensor_scatter_nd_update", tensor_, indices, updates)
+    mask = _scatter_nd(idx, _wrap(np.ones(upd._value.shape, dtype=np.int8)),
                        shape=t._value.shape)
-    keep = math_ops.cast(math_ops.equal(mask, 0), t.dtype)
-    return _add(_mul(t, keep), _scatter_nd(idx, upd, shape=t._value.shape))
+    hit = math_ops.greater(mask, 0)
+    return math_ops._select(hit, _scatter_nd(idx, upd, shape=t._value.shape), t)
 
 
 def tensor_scatter_nd_add(tensor_, indices, updates, name=None):
-    t = tensor(tensor_)
-    return _add(t, scatter_nd(indices, updates, t._value.shape))
+    t, idx, upd = _tensor_scatter_args("tensor_scatter_nd_add", tensor_, indices, updates)
+    return _add(t, _scatter_nd(idx, upd, shape=t._value.shape))
+
+
+def tensor_scatter_nd_sub(tensor_, indices, updates, name=None):
+    t, idx, upd = _tensor_scatter_args("tensor_scatter_nd_sub", tensor_, indices, updates)
+    return math_ops._sub(t, _scatter_nd(idx, upd, shape=t._value.shape))
+
+
+def _scatter_minmax_kernel(t, indices, updates, how):
+    for j in builtins.range(indices.shape[-1]):
+        _check_indices(indices[..., j], t.shape[j], "tensor_scatter_nd_" + how, j)
+    out = t.copy()
+    ufunc = np.maximum if how == "max" else np.minimum
+    ufunc.at(out, tuple(np.moveaxis(indices, -1, 0)), updates)
+    return out
+
+
+def _scatter_minmax_grad_t(g, out, t, indices, updates, how):
+    return math_ops._mul(g, math_ops._cast(math_ops._equal(out, t), dtype=g._value.dtype))
+
+
+def _scatter_minmax_grad_u(g, out, t, indices, updates, how):
+    hit = math_ops._equal(_gather_nd(out, indices), updates)
+    return math_ops._mul(_gather_nd(g, indices), math_ops._cast(hit, dtype=g._value.dtype))
+
+
+_scatter_minmax = primitive("tensor_scatter_minmax", _scatter_minmax_kernel,
+                            grads=(_scatter_minmax_grad_t, None, _scatter_minmax_grad_u))
+
+
+def _tensor_scatter_minmax(op, how, tensor_, indices, updates):
+    t, idx, upd = _tensor_scatter_args(op, tensor_, indices, updates)
+    return _scatter_minmax(t, idx, upd, how=how)
+
+
+def tensor_scatter_nd_max(tensor_, indices, updates, name=None):
+    return _tensor_scatter_minmax("tensor_scatter_nd_max", "max", tensor_, indices, updates)
+
+
+def tensor_scatter_nd_min(tensor_, indices, updates, name=None):
+    return _tensor_scatter_minmax("tensor_scatter_nd_min", "min", tensor_, indices, updates)
+
+
+_where_indices = primitive("where_indices",
+                           lambda c: np.argwhere(c).astype(np.int64).reshape(-1, c.ndim))
 
 
 def where_indices(condition):
-    return _wrap(np.argwhere(condition._value).astype(np.int64))
+    c = tensor(condition)
+    if c._value.dtype != np.bool_:
+        c = math_ops._not_equal(c, math_ops._zeros_like(c))
+    return _where_indices(c)
 
 
 def boolean_mask(tensor_, mask, axis=None, name=None):
+    """The entries of tensor where mask is true (mask covers axes axis..axis+rank(mask))."""
     x, m = tensor(tensor_), tensor(mask)
     if m._value.dtype != np.bool_:
         raise TypeError(f"boolean_mask: mask must be bool, got {m.dtype.name}")
-    axis = 0 if axis is None else int(axis) % max(x._value.ndim, 1)
     k = m._value.ndim
+    if k == 0:
+        raise InvalidArgumentError("boolean_mask: mask cannot be a scalar")
+    axis = 0 if axis is None else int(axis)
+    if axis < 0:
+        axis += x._value.ndim
     if x._value.shape[axis:axis + k] != m._value.shape:
         raise InvalidArgumentError(f"boolean_mask: mask shape {list(m._value.shape)} must match "
                                    f"the tensor's shape {list(x._value.shape)} at axis {axis}")
     lead = x._value.shape[:axis]
     flat = reshape(x, lead + (-1,) + x._value.shape[axis + k:]) if k != 1 else x
-    idx = _wrap(np.flatnonzero(m._value.ravel()).astype(np.int64))
-    return gather(flat, idx, axis=axis)
+    idx = reshape(_where_indices(reshape(m, [-1])), [-1])
+    return _gather(flat, idx, axis=axis, batch_dims=0)
+
+
+def dynamic_partition(data, partitions, num_partitions, name=None):
+    x, p = tensor(data), tensor(partitions)
+    n = int(num_partitions)
+    pv = p._value
+    if pv.size and (pv.min() < 0 or pv.max() >= n):
+        raise InvalidArgumentError(f"dynamic_partition: partitions must be in [0, {n})")
+    return [boolean_mask(x, math_ops.equal(p, i)) for i in builtins.range(n)]
+
+
+def dynamic_stitch(indices, data, name=None):
+    """Interleaves data[i] into positions indices[i] (later entries win on duplicates)."""
+    idx = [tensor(i) for i in indices]
+    dat = [tensor(d) for d in data]
+    flat_idx = np.concatenate([i._value.reshape(-1) for i in idx]).astype(np.int64)
+    if flat_idx.size and flat_idx.min() < 0:
+        raise InvalidArgumentError("dynamic_stitch: indices must be non-negative")
+    n = int(flat_idx.max()) + 1 if flat_idx.size else 0
+    tail = dat[0]._value.shape[idx[0]._value.ndim:]
+    flat_data = concat([reshape(d, (-1,) + tail) for d, i in zip(dat, idx)], 0) \
+        if len(dat) > 1 else reshape(dat[0], (-1,) + tail)
+    last = np.full(n, -1, np.int64)
+    last[flat_idx] = np.arange(flat_idx.size)  # NumPy keeps the last write
+    if (last < 0).any():
+        raise InvalidArgumentError("dynamic_stitch: indices must cover 0..max(indices)")
+    return _gather(flat_data, _wrap(last), axis=0, batch_dims=0)
 
 
 # ------------------------------------------------------------------------------------------
 # creation
 
 def _dtype_np(dtype, default=np.float32):
-    return default if dtype is None else dtypes.as_dtype(dtype)._np
+    return np.dtype(default) if dtype is None else dtypes.as_dtype(dtype)._np
+
+
+def _shape_arg(shape, op):
+    s = _ints(shape, f"{op}'s shape")
+    if builtins.any(d < 0 for d in s):
+        raise InvalidArgumentError(f"{op}: shape {list(s)} has a negative dimension")
+    return s
 
 
 def zeros(shape, dtype=dtypes.float32, name=None):
-    return _wrap(np.zeros(_ints(shape, "shape"), dtype=_dtype_np(dtype)))
+    return _wrap(np.zeros(_shape_arg(shape, "zeros"), dtype=_dtype_np(dtype)))
 
 
 def ones(shape, dtype=dtypes.float32, name=None):
-    return _wrap(np.ones(_ints(shape, "shape"), dtype=_dtype_np(dtype)))
+    return _wrap(np.ones(_shape_arg(shape, "ones"), dtype=_dtype_np(dtype)))
 
 
 def zeros_like(input, dtype=None, name=None):
     x = tensor(input)
-    return _wrap(np.zeros(x._value.shape, dtype=_dtype_np(dtype, x._value.dtype)))
+    return math_ops._zeros_like(x, dtype=None if dtype is None else _dtype_np(dtype))
 
 
 def ones_like(input, dtype=None, name=None):
     x = tensor(input)
-    return _wrap(np.ones(x._value.shape, dtype=_dtype_np(dtype, x._value.dtype)))
+    return math_ops._ones_like(x, dtype=None if dtype is None else _dtype_np(dtype))
 
 
 def fill(dims, value, name=None):
-    v = convert_to_tensor(value)
-    return _wrap(np.full(_ints(dims, "dims"), v._value, dtype=v._value.dtype))
+    """A tensor of shape dims filled with the scalar value (differentiable in value)."""
+    v = tensor(value)
+    if v._value.ndim != 0:
+        raise InvalidArgumentError(f"fill: value must be a scalar, got shape "
+                                   f"{list(v._value.shape)}")
+    shape = _shape_arg(dims, "fill")
+    return _broadcast_to(v, shape=shape) if shape != () else v
 
 
 def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name=None):
@@ -625,55 +873,217 @@ def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name
 
 
 def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001
-    vals = [v.numpy() if isinstance(v, Tensor) else v for v in (start, limit, delta)]
+    """[start, start + delta, ...) up to limit (`tf.range`); int32 for ints, float32 for floats."""
+    args = [start, limit, delta]
+    tensor_dtypes = [a._value.dtype for a in args if isinstance(a, Tensor)]
+    vals = [a.numpy() if isinstance(a, Tensor) else a for a in args]
     start, limit, delta = vals
     if limit is None:
         start, limit = 0, start
     if delta == 0:
         raise InvalidArgumentError("range: delta must not be 0")
-    if dtype is None:
-        is_float = builtins.any(isinstance(v, (float, np.floating)) for v in (start, limit, delta))
-        dt = np.float32 if is_float else np.int32
-    else:
+    if (delta > 0 and start > limit) or (delta < 0 and start < limit):
+        raise InvalidArgumentError(f"range: requires start <= limit when delta > 0 (or "
+                                   f"start >= limit when delta < 0), got start={start}, "
+                                   f"limit={limit}, delta={delta}")
+    if dtype is not None:
         dt = dtypes.as_dtype(dtype)._np
+    elif tensor_dtypes:
+        order = [np.dtype(t) for t in (np.int32, np.int64, np.float32, np.float64)]
+        dt = builtins.max(tensor_dtypes, key=lambda d: order.index(d) if d in order else 0)
+        if builtins.any(isinstance(v, (float, np.floating)) for v in (start, limit, delta)) \
+                and dt.kind != "f":
+            dt = np.dtype(np.float32)
+    else:
+        is_float = builtins.any(isinstance(v, (float, np.floating)) for v in (start, limit, delta))
+        dt = np.dtype(np.float32 if is_float else np.int32)
+    if dt.kind == "f":
+        n = int(np.ceil((float(limit) - float(start)) / float(delta)))
+        return _wrap(np.asarray(start, dt) + np.arange(n, dtype=dt) * np.asarray(delta, dt))
     return _wrap(np.arange(start, limit, delta).astype(dt))
 
 
 def linspace(start, stop, num, name=None, axis=0):
-    s, e = tensor(start), tensor(stop)
-    dt = s._value.dtype if s._value.dtype.kind == "f" else np.float64
-    out = np.linspace(s._value, e._value, int(num), axis=axis).astype(dt)
-    return _wrap(out)
+    """num evenly spaced values from start to stop inclusive (tensors broadcast)."""
+    s = tensor(start)
+    if s._value.dtype.kind != "f" and s.dtype != dtypes.bfloat16:
+        s = math_ops.cast(s, dtypes.float32 if s._value.dtype.itemsize <= 2 else dtypes.float64)
+    e = convert_to_tensor(stop, dtype=s.dtype) if not isinstance(stop, Tensor) else tensor(stop)
+    if e._value.dtype != s._value.dtype:
+        e = math_ops.cast(e, s.dtype)
+    num = int(num)
+    if num < 0:
+        raise InvalidArgumentError(f"linspace: num must be >= 0, got {num}")
+    s_b, e_b = _broadcast_pair(s, e)
+    s1, e1 = expand_dims(s_b, axis), expand_dims(e_b, axis)
+    if num == 0:
+        return _strided_slice(s1, key=(builtins.slice(0, 0),) * 0 + _empty_key(s1, axis))
+    if num == 1:
+        return s1
+    delta = math_ops.divide(math_ops.subtract(e1, s1), float(num - 1))
+    shape = [1] * s1._value.ndim
+    ax = axis % s1._value.ndim
+    shape[ax] = num - 2
+    mid_i = _wrap(np.arange(1, num - 1, dtype=s._value.dtype).reshape(shape))
+    mid = math_ops.add(s1, math_ops.multiply(mid_i, delta))
+    return concat([s1, mid, e1], ax)
+
+
+def _broadcast_pair(a, b):
+    shp = np.broadcast_shapes(a._value.shape, b._value.shape)
+    return broadcast_to(a, shp), broadcast_to(b, shp)
+
+
+def _empty_key(t, axis):
+    ax = axis % t._value.ndim
+    return tuple(builtins.slice(0, 0) if i == ax else builtins.slice(None)
+                 for i in builtins.range(t._value.ndim))
+
+
+def _one_hot_kernel(v, depth, on, off, axis, dtype):
+    out = np.full(v.shape + (depth,), off, dtype=dtype)
+    valid = (v >= 0) & (v < depth)  # out-of-range indices give all-off rows, as TensorFlow
+    np.put_along_axis(out, np.where(valid, v, 0)[..., None].astype(np.intp),
+                      np.where(valid, np.asarray(on, dtype), np.asarray(off, dtype))[..., None],
+                      -1)
+    if axis is not None and axis != -1:
+        out = np.moveaxis(out, -1, axis)
+    return out
+
+
+_one_hot = primitive("one_hot", _one_hot_kernel)
 
 
 def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
+    """One-hot rows of length depth (out-of-range indices give rows of off_value)."""
     idx = tensor(indices)
     if idx._value.dtype.kind not in "iu":
         raise TypeError(f"one_hot: indices must be integers, got {idx.dtype.name}")
     depth = int(depth)
+    if depth < 0:
+        raise InvalidArgumentError(f"one_hot: depth must be non-negative, got {depth}")
     if dtype is None:
-        dtype = (convert_to_tensor(on_value).dtype if on_value is not None else
+        dtype = (on_value.dtype if isinstance(on_value, Tensor) else
+                 off_value.dtype if isinstance(off_value, Tensor) else
+                 convert_to_tensor(on_value).dtype if on_value is not None else
                  convert_to_tensor(off_value).dtype if off_value is not None else dtypes.float32)
     dt = dtypes.as_dtype(dtype)._np
     on = 1 if on_value is None else (on_value.numpy() if isinstance(on_value, Tensor) else on_value)
     off = 0 if off_value is None else (off_value.numpy() if isinstance(off_value, Tensor)
                                        else off_value)
-    v = idx._value
-    out = np.full(v.shape + (depth,), off, dtype=dt)
-    valid = (v >= 0) & (v < depth)  # out-of-range indices give all-off rows, as TensorFlow
-    np.put_along_axis(out, np.where(valid, v, 0)[..., None],
-                      np.where(valid, np.asarray(on, dt), np.asarray(off, dt))[..., None], -1)
-    if axis is not None and axis != -1:
-        out = np.moveaxis(out, -1, axis)
-    return _wrap(out)
+    nd = idx._value.ndim + 1
+    if axis is not None and not -1 <= axis < nd:
+        raise InvalidArgumentError(f"one_hot: axis {axis} must be -1 or in [0, {nd})")
+    return _one_hot(idx, depth=depth, on=np.asarray(on, dt).item(),
+                    off=np.asarray(off, dt).item(), axis=axis, dtype=dt)
+
+
+def sequence_mask(lengths, maxlen=None, dtype=dtypes.bool, name=None):
+    """mask[i, j] = j < lengths[i]."""
+    lens = tensor(lengths)
+    if lens._value.dtype.kind not in "iu":
+        raise TypeError(f"sequence_mask: lengths must be integers, got {lens.dtype.name}")
+    if maxlen is None:
+        maxlen = int(lens._value.max()) if lens._value.size else 0
+    r = range(int(maxlen), dtype=lens.dtype)
+    mask = math_ops.less(r, expand_dims(lens, -1))
+    return mask if dtypes.as_dtype(dtype) == dtypes.bool else math_ops.cast(mask, dtype)
+
+
+def meshgrid(*args, **kwargs):
+    """Coordinate grids from 1-D tensors; indexing='xy' (default) or 'ij'."""
+    indexing = kwargs.pop("indexing", "xy")
+    kwargs.pop("name", None)
+    if kwargs:
+        raise TypeError(f"meshgrid: unexpected arguments {sorted(kwargs)}")
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    xs = [reshape(tensor(a), [-1]) for a in args]
+    n = len(xs)
+    sizes = [x._value.shape[0] for x in xs]
+    if indexing == "xy" and n >= 2:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    out = []
+    for i, x in enumerate(xs):
+        pos = i
+        if indexing == "xy" and n >= 2 and i < 2:
+            pos = 1 - i
+        shape = [1] * n
+        shape[pos] = x._value.shape[0]
+        out.append(broadcast_to(reshape(x, shape), sizes))
+    return out
+
+
+def space_to_depth(input, block_size, data_format="NHWC", name=None):
+    x = tensor(input)
+    b = int(block_size)
+    if x._value.ndim != 4:
+        raise InvalidArgumentError(f"space_to_depth expects a 4-D tensor, got shape "
+                                   f"{list(x._value.shape)}")
+    if data_format == "NCHW":
+        x = transpose(x, [0, 2, 3, 1])
+    n, h, w, c = x._value.shape
+    if h % b or w % b:
+        raise InvalidArgumentError(f"space_to_depth: height {h} and width {w} must be "
+                                   f"divisible by block_size {b}")
+    y = reshape(x, [n, h // b, b, w // b, b, c])
+    y = reshape(transpose(y, [0, 1, 3, 2, 4, 5]), [n, h // b, w // b, b * b * c])
+    return transpose(y, [0, 3, 1, 2]) if data_format == "NCHW" else y
+
+
+def depth_to_space(input, block_size, data_format="NHWC", name=None):
+    x = tensor(input)
+    b = int(block_size)
+    if x._value.ndim != 4:
+        raise InvalidArgumentError(f"depth_to_space expects a 4-D tensor, got shape "
+                                   f"{list(x._value.shape)}")
+    if data_format == "NCHW":
+        x = transpose(x, [0, 2, 3, 1])
+    n, h, w, c = x._value.shape
+    if c % (b * b):
+        raise InvalidArgumentError(f"depth_to_space: depth {c} must be divisible by "
+                                   f"block_size**2 = {b * b}")
+    y = reshape(x, [n, h, w, b, b, c // (b * b)])
+    y = reshape(transpose(y, [0, 1, 3, 2, 4, 5]), [n, h * b, w * b, c // (b * b)])
+    return transpose(y, [0, 3, 1, 2]) if data_format == "NCHW" else y
+
+
+_bitcast = primitive("bitcast", lambda x, dtype: _bitcast_kernel(x, dtype))
+
+
+def _bitcast_kernel(x, dtype):
+    if dtype.itemsize == x.dtype.itemsize:
+        return x.view(dtype)
+    if dtype.itemsize < x.dtype.itemsize:
+        return np.ascontiguousarray(x).view(dtype).reshape(x.shape + (-1,))
+    if x.shape[-1] * x.dtype.itemsize != dtype.itemsize:
+        raise InvalidArgumentError("bitcast: the last axis must hold exactly one element of "
+                                   "the wider dtype")
+    return np.ascontiguousarray(x).view(dtype).reshape(x.shape[:-1])
+
+
+def bitcast(input, type, name=None):  # noqa: A002 - TensorFlow's name
+    return _bitcast(tensor(input), dtype=dtypes.as_dtype(type)._np)
 
 
 # ------------------------------------------------------------------------------------------
 # shape queries
 
+_shape = primitive("shape", lambda x, dtype: np.asarray(x.shape, dtype=dtype))
+_size = primitive("size", lambda x, dtype: np.asarray(x.size, dtype=dtype))
+_rank = primitive("rank", lambda x: np.asarray(x.ndim, dtype=np.int32))
+
+
+def _index_dtype(out_type, op):
+    d = dtypes.as_dtype(out_type)
+    if d not in (dtypes.int32, dtypes.int64):
+        raise TypeError(f"{op}: out_type must be int32 or int64, got {d.name}")
+    return d._np
+
+
 def shape(input, out_type=dtypes.int32, name=None):
-    x = tensor(input)
-    return _wrap(np.asarray(x._value.shape, dtype=dtypes.as_dtype(out_type)._np))
+    """The shape as a 1-D int32 tensor (`tf.shape`); `x.shape` gives the static TensorShape."""
+    return _shape(tensor(input), dtype=_index_dtype(out_type, "shape"))
 
 
 def shape_n(input, out_type=dtypes.int32, name=None):
@@ -681,15 +1091,19 @@ def shape_n(input, out_type=dtypes.int32, name=None):
 
 
 def rank(input, name=None):
-    return _wrap(np.asarray(tensor(input)._value.ndim, dtype=np.int32))
+    return _rank(tensor(input))
 
 
 def size(input, out_type=dtypes.int32, name=None):
-    return _wrap(np.asarray(tensor(input)._value.size, dtype=dtypes.as_dtype(out_type)._np))
+    return _size(tensor(input), dtype=_index_dtype(out_type, "size"))
 
 
 def identity(input, name=None):
     return _identity(tensor(input))
+
+
+def identity_n(input, name=None):
+    return [identity(x) for x in input]
 
 
 _identity = primitive("identity", lambda x: x.copy(), grads=(lambda g, o, x: g,))
@@ -697,35 +1111,54 @@ _stop_gradient = primitive("stop_gradient", lambda x: x)
 
 
 def stop_gradient(input, name=None):
+    """The same value, seen by GradientTape as a constant."""
     return _stop_gradient(tensor(input))
 
 
+def ensure_shape(x, shape, name=None):
+    """Returns x, or raises InvalidArgumentError if its shape doesn't match `shape`."""
+    x = tensor(x)
+    want = TensorShape(shape)
+    if not TensorShape(x._value.shape).is_compatible_with(want):
+        raise InvalidArgumentError(f"ensure_shape: shape of tensor {list(x._value.shape)} is "
+                                   f"not compatible with expected shape {want}.")
+    return x
+
+
 # ------------------------------------------------------------------------------------------
-# sort / argsort / top_k
+# sort / argsort / top_k / unique
+
+def _argsort_kernel(v, axis, descending):
+    if descending:
+        # stable descending: equal values keep their original order
+        idx = np.flip(np.argsort(np.flip(v, axis), axis=axis, kind="stable"), axis)
+        return (v.shape[axis] - 1 - idx).astype(np.int32)
+    return np.argsort(v, axis=axis, kind="stable").astype(np.int32)
+
+
+_argsort = primitive("argsort", _argsort_kernel)
+
 
 def sort(values, axis=-1, direction="ASCENDING", name=None):
     x = tensor(values)
     idx = argsort(x, axis=axis, direction=direction, stable=True)
     (ax,) = normalize_axis(axis, x._value.ndim, "sort")
-    return _take_along(x, idx, ax)
+    return _take_along(x, idx, axis=ax)
 
 
 def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None):
+    """Indices (int32) that sort values along axis; ties keep their order."""
     x = tensor(values)
     if direction not in ("ASCENDING", "DESCENDING"):
         raise ValueError(f"direction must be ASCENDING or DESCENDING, got {direction!r}")
+    if x._value.ndim == 0:
+        raise InvalidArgumentError("argsort: needs a tensor of rank >= 1, got a scalar")
     (ax,) = normalize_axis(axis, x._value.ndim, "argsort")
-    v = x._value
-    if direction == "DESCENDING":
-        idx = np.flip(np.argsort(np.flip(v, ax), axis=ax, kind="stable"), ax)
-        idx = v.shape[ax] - 1 - idx
-    else:
-        idx = np.argsort(v, axis=ax, kind="stable")
-    return _wrap(idx.astype(np.int32))
+    return _argsort(x, axis=ax, descending=direction == "DESCENDING")
 
 
 def _take_along_kernel(x, idx, axis):
-    return np.take_along_axis(x, idx, axis)
+    return np.take_along_axis(x, idx.astype(np.intp, copy=False), axis)
 
 
 def _take_along_grad(g, out, x, idx, axis):
@@ -734,14 +1167,10 @@ def _take_along_grad(g, out, x, idx, axis):
 
 def _take_along_scatter_kernel(g, idx, shape, axis):
     out = np.zeros(shape, g.dtype)
-    _add_along(out, idx, g, axis)
-    return out
-
-
-def _add_along(out, idx, g, axis):
     grids = list(np.indices(idx.shape, sparse=True))
-    grids[axis] = idx
+    grids[axis] = idx.astype(np.intp, copy=False)
     np.add.at(out, tuple(grids), g)
+    return out
 
 
 _take_along = primitive("take_along_axis", _take_along_kernel, grads=(_take_along_grad, None))
@@ -751,21 +1180,10 @@ _take_along_scatter = primitive(
 
 
 def take_along_axis(x, indices, axis):
-    x, idx = tensor(x), tensor(indices)
+    x, idx = tensor(x), _int_indices(tensor(indices), "take_along_axis")
     (ax,) = normalize_axis(axis, x._value.ndim, "take_along_axis")
+    _check_indices(idx._value, x._value.shape[ax], "take_along_axis", ax)
     return _take_along(x, idx, axis=ax)
-
-
-def top_k(input, k=1, sorted=True, index_type=dtypes.int32, name=None):
-    x = tensor(input)
-    k = int(k)
-    n = x._value.shape[-1]
-    if k < 0 or k > n:
-        raise InvalidArgumentError(f"top_k: k={k} must be in [0, {n}] for last axis of size {n}")
-    idx = argsort(x, axis=-1, direction="DESCENDING")._value[..., :k]
-    idx_t = _wrap(idx.astype(dtypes.as_dtype(index_type)._np))
-    vals = _take_along(x, _wrap(idx), axis=x._value.ndim - 1)
-    return _TopK(vals, idx_t)
 
 
 from collections import namedtuple as _nt  # noqa: E402
@@ -773,19 +1191,107 @@ from collections import namedtuple as _nt  # noqa: E402
 _TopK = _nt("TopKV2", ["values", "indices"])
 
 
+def top_k(input, k=1, sorted=True, index_type=dtypes.int32, name=None):
+    """The k largest entries of the last axis and their indices (ties: lower index first)."""
+    x = tensor(input)
+    if x._value.ndim == 0:
+        raise InvalidArgumentError("top_k: input must have rank >= 1, got a scalar")
+    k = int(k)
+    n = x._value.shape[-1]
+    if k < 0 or k > n:
+        raise InvalidArgumentError(f"top_k: k={k} must be in [0, {n}] for a last axis of size "
+                                   f"{n} (input shape {list(x._value.shape)})")
+    nd = x._value.ndim
+    order = _argsort(x, axis=nd - 1, descending=True)
+    idx = _strided_slice(order, key=(Ellipsis, builtins.slice(0, k)))
+    vals = _take_along(x, idx, axis=nd - 1)
+    it = dtypes.as_dtype(index_type)
+    if it != dtypes.int32:
+        idx = math_ops.cast(idx, it)
+    return _TopK(vals, idx)
+
+
 def in_top_k(targets, predictions, k, name=None):
+    """For each row, whether predictions[i, targets[i]] is among the k largest (ties count)."""
     p = tensor(predictions)
-    t = tensor(targets)
-    target_vals = _take_along_kernel(p._value, t._value.astype(np.int64)[:, None], 1)
-    greater = (p._value > target_vals).sum(axis=1)
-    return _wrap(greater < int(k))
+    t = _int_indices(tensor(targets), "in_top_k")
+    if p._value.ndim != 2 or t._value.ndim != 1 or t._value.shape[0] != p._value.shape[0]:
+        raise InvalidArgumentError(f"in_top_k: predictions must be [batch, classes] and "
+                                   f"targets [batch], got {list(p._value.shape)} and "
+                                   f"{list(t._value.shape)}")
+    n = p._value.shape[1]
+    valid = math_ops.logical_and(math_ops.greater_equal(t, 0), math_ops.less(t, n))
+    safe_t = math_ops.where(valid, t, math_ops._zeros_like(t))
+    target_vals = _take_along(p, expand_dims(safe_t, 1), axis=1)
+    n_greater = math_ops.reduce_sum(math_ops.cast(math_ops.greater(p, target_vals),
+                                                  dtypes.int32), axis=1)
+    finite = math_ops._is_finite(reshape(target_vals, [-1]))
+    return math_ops.logical_and(math_ops.logical_and(math_ops.less(n_greater, int(k)), finite),
+                                valid)
+
+
+def _unique_kernel(v, part, dtype):
+    vals, first, inv, counts = np.unique(v, return_index=True, return_inverse=True,
+                                         return_counts=True)
+    order = np.argsort(first, kind="stable")
+    if part == "y":
+        return vals[order]
+    if part == "count":
+        return counts[order].astype(dtype)
+    rank_ = np.empty_like(order)
+    rank_[order] = np.arange(len(order))
+    return rank_[inv.reshape(-1)].astype(dtype)
+
+
+_unique = primitive("unique", _unique_kernel)
 
 
 def unique(x, out_idx=dtypes.int32, name=None):
-    v = tensor(x)._value
-    vals, first, inv = np.unique(v, return_index=True, return_inverse=True)
-    order = np.argsort(first)
-    rank_ = np.empty_like(order)
-    rank_[order] = np.arange(len(order))
-    return _nt("Unique", ["y", "idx"])(_wrap(vals[order]),
-                                      _wrap(rank_[inv].astype(dtypes.as_dtype(out_idx)._np)))
+    """The distinct values of a 1-D tensor in order of first appearance, and each element's
+    index into them."""
+    t = tensor(x)
+    if t._value.ndim != 1:
+        raise InvalidArgumentError(f"unique expects a 1-D tensor, got shape "
+                                   f"{list(t._value.shape)}")
+    dt = dtypes.as_dtype(out_idx)._np
+    return _nt("Unique", ["y", "idx"])(_unique(t, part="y", dtype=dt),
+                                      _unique(t, part="idx", dtype=dt))
+
+
+def unique_with_counts(x, out_idx=dtypes.int32, name=None):
+    t = tensor(x)
+    y, idx = unique(t, out_idx)
+    dt = dtypes.as_dtype(out_idx)._np
+    return _nt("UniqueWithCounts", ["y", "idx", "count"])(
+        y, idx, _unique(t, part="count", dtype=dt))
+
+
+def searchsorted(sorted_sequence, values, side="left", out_type=dtypes.int32, name=None):
+    """Insertion indices of values into each row of sorted_sequence (along the last axis)."""
+    seq, vals = tensor(sorted_sequence), tensor(values)
+    if side not in ("left", "right"):
+        raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+    if seq._value.shape[:-1] != vals._value.shape[:-1]:
+        raise InvalidArgumentError(f"searchsorted: leading dimensions of sorted_sequence "
+                                   f"{list(seq._value.shape)} and values "
+                                   f"{list(vals._value.shape)} must match")
+    seq, vals = _same_dtype(seq, vals, "searchsorted")
+    return _searchsorted(seq, vals, side=side, dtype=_index_dtype(out_type, "searchsorted"))
+
+
+def _same_dtype(a, b, op):
+    from tenfold.ops._convert import binary
+    return binary(a, b, op)
+
+
+def _searchsorted_kernel(seq, vals, side, dtype):
+    if seq.ndim == 1:
+        return np.searchsorted(seq, vals, side=side).astype(dtype)
+    s2 = seq.reshape(-1, seq.shape[-1])
+    v2 = vals.reshape(-1, vals.shape[-1])
+    out = np.stack([np.searchsorted(a, b, side=side) for a, b in zip(s2, v2)]) \
+        if s2.shape[0] else np.zeros(v2.shape, np.int64)
+    return out.reshape(vals.shape).astype(dtype)
+
+
+_searchsorted = primitive("searchsorted", _searchsorted_kernel)

@@ -33,33 +33,40 @@ def tensordot(a_, b, axes, name=None):
 
 
 def einsum(equation, *inputs, **kwargs):
-    """Einstein summation, built from transposes, reshapes, matmul and reduce_sum."""
+    """Einstein summation (ellipsis and repeated indices included), built from transposes,
+    reshapes, matmul and reduce_sum, so it is fast and differentiable."""
+    kwargs.pop("name", None)
+    kwargs.pop("optimize", None)
+    if kwargs:
+        raise TypeError(f"einsum: unexpected arguments {sorted(kwargs)}")
+    if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)):
+        inputs = tuple(inputs[0])
     eq = equation.replace(" ", "")
     ins = [tensor(t) for t in inputs]
     if "->" in eq:
         lhs, out = eq.split("->")
     else:
-        lhs = eq
-        letters = "".join(c for c in lhs if c.isalpha())
-        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+        lhs, out = eq, None
     terms = lhs.split(",")
     if len(terms) != len(ins):
         raise ValueError(f"einsum: equation {equation!r} names {len(terms)} inputs but "
                          f"{len(ins)} were given")
-    if "." in eq:
-        raise NotImplementedError("einsum: ellipsis ('...') is not supported yet; "
-                                  "write the axes out")
+    terms, out = _expand_ellipsis(terms, out, ins, equation)
     for t, x in zip(terms, ins):
         if len(t) != x._value.ndim:
-            raise InvalidArgumentError(f"einsum: term {t!r} has {len(t)} indices but the input "
-                                       f"has shape {list(x._value.shape)}")
-    # reduce duplicate indices inside a term (diagonals) and indices appearing nowhere else
-    cur, cur_t = ins[0], terms[0]
-    cur, cur_t = _reduce_own(cur, cur_t, terms[1:], out)
-    for t, x in zip(terms[1:], ins[1:]):
-        x, t = _reduce_own(x, t, [cur_t], out)
-        cur, cur_t = _pair(cur, cur_t, x, t, out, [])
-    # final: sum remaining indices not in out, transpose to out order
+            raise InvalidArgumentError(f"einsum: term {t!r} of {equation!r} has {len(t)} "
+                                       f"indices but the input has shape {list(x._value.shape)}")
+    for c in out:
+        if not any(c in t for t in terms):
+            raise InvalidArgumentError(f"einsum: output index {c!r} of {equation!r} appears in "
+                                       f"no input")
+    ins = [_diagonals(x, t) for x, t in zip(ins, terms)]
+    terms = [t for _, t in ins]
+    ins = [x for x, _ in ins]
+    cur, cur_t = _reduce_own(ins[0], terms[0], terms[1:], out)
+    for i in range(1, len(ins)):
+        x, t = _reduce_own(ins[i], terms[i], [cur_t] + terms[i + 1:], out)
+        cur, cur_t = _pair(cur, cur_t, x, t, out + "".join(terms[i + 1:]))
     extra = [i for i, c in enumerate(cur_t) if c not in out]
     if extra:
         cur = m.reduce_sum(cur, axis=extra)
@@ -69,10 +76,51 @@ def einsum(equation, *inputs, **kwargs):
     return cur
 
 
+def _expand_ellipsis(terms, out, ins, equation):
+    used = set("".join(terms) + (out or ""))
+    free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used]
+    n_ell = 0
+    for t, x in zip(terms, ins):
+        if "..." in t:
+            n_ell = max(n_ell, x._value.ndim - (len(t) - 3))
+    ell = "".join(free[:n_ell])
+    new_terms = []
+    for t, x in zip(terms, ins):
+        if "..." in t:
+            k = x._value.ndim - (len(t) - 3)
+            if k < 0:
+                raise InvalidArgumentError(f"einsum: term {t!r} of {equation!r} has more "
+                                           f"indices than the input's rank {x._value.ndim}")
+            t = t.replace("...", ell[n_ell - k:] if k else "")
+        new_terms.append(t)
+    if out is None:
+        letters = "".join(new_terms)
+        single = sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ell)
+        out = ell + "".join(single)
+    else:
+        out = out.replace("...", ell)
+    return new_terms, out
+
+
+def _diagonals(x, t):
+    """Takes diagonals for indices repeated within one term ('ii->i')."""
+    while len(set(t)) != len(t):
+        c = next(ch for ch in t if t.count(ch) > 1)
+        p = t.index(c)
+        q = t.index(c, p + 1)
+        n = x._value.shape[p]
+        if x._value.shape[q] != n:
+            raise InvalidArgumentError(f"einsum: repeated index {c!r} has sizes {n} and "
+                                       f"{x._value.shape[q]}")
+        rest = [i for i in range(len(t)) if i not in (p, q)]
+        xt = a.transpose(x, rest + [p, q])
+        eye = a.eye(n, dtype=x.dtype)
+        x = m.reduce_sum(m.multiply(xt, eye), axis=-1)
+        t = "".join(t[i] for i in rest) + c
+    return x, t
+
+
 def _reduce_own(x, t, others, out):
-    if len(set(t)) != len(t):
-        raise NotImplementedError("einsum: repeated indices within one input (diagonals) are "
-                                  "not supported yet")
     keep = set(out).union(*[set(o) for o in others]) if others else set(out)
     drop = [i for i, c in enumerate(t) if c not in keep]
     if drop:
@@ -81,10 +129,10 @@ def _reduce_own(x, t, others, out):
     return x, t
 
 
-def _pair(x, tx, y, ty, out, rest):
-    """Contracts two operands: batch = in both and out; contract = in both, not in out."""
-    batch = [c for c in tx if c in ty and c in out]
-    contract = [c for c in tx if c in ty and c not in out]
+def _pair(x, tx, y, ty, keep):
+    """Contracts two operands: batch = in both and kept; contract = in both, not kept."""
+    batch = [c for c in tx if c in ty and c in keep]
+    contract = [c for c in tx if c in ty and c not in keep]
     fx = [c for c in tx if c not in ty]
     fy = [c for c in ty if c not in tx]
     sx = dict(zip(tx, x._value.shape))
@@ -93,16 +141,26 @@ def _pair(x, tx, y, ty, out, rest):
         if sx[c] != sy[c] and sx[c] != 1 and sy[c] != 1:
             raise InvalidArgumentError(f"einsum: index {c!r} has size {sx[c]} in one input and "
                                        f"{sy[c]} in another")
+    for c in contract:
+        if sx[c] != sy[c]:  # a broadcast contraction: sum the size-1 side's partner first
+            if sx[c] == 1:
+                x = m.reduce_sum(x, axis=[tx.index(c)], keepdims=True)
+                y = m.reduce_sum(y, axis=[ty.index(c)], keepdims=True)
+                sy[c] = 1
+            else:
+                x = m.reduce_sum(x, axis=[tx.index(c)], keepdims=True)
+                sx[c] = 1
+                y = m.reduce_sum(y, axis=[ty.index(c)], keepdims=True)
     xp = a.transpose(x, [tx.index(c) for c in batch + fx + contract])
     yp = a.transpose(y, [ty.index(c) for c in batch + contract + fy])
-    B = [sx[c] for c in batch]
     nx = int(np.prod([sx[c] for c in fx])) if fx else 1
     ny = int(np.prod([sy[c] for c in fy])) if fy else 1
     k = int(np.prod([sx[c] for c in contract])) if contract else 1
-    xr = a.reshape(xp, B + [nx, k])
-    yr = a.reshape(yp, B + [k, ny])
+    xr = a.reshape(xp, [sx[c] for c in batch] + [nx, k])
+    yr = a.reshape(yp, [sy[c] for c in batch] + [k, ny])
     r = m.matmul(xr, yr)
-    r = a.reshape(r, B + [sx[c] for c in fx] + [sy[c] for c in fy])
+    bshape = list(r._value.shape[:-2])
+    r = a.reshape(r, bshape + [sx[c] for c in fx] + [sy[c] for c in fy])
     return r, "".join(batch + fx + fy)
 
 
@@ -110,8 +168,24 @@ def norm(tensor_, ord="euclidean", axis=None, keepdims=None, name=None):
     """Vector or matrix norm (`tf.norm`): euclidean/2, 1, inf, 'fro' over `axis`."""
     x = tensor(tensor_)
     kd = bool(keepdims)
-    if ord in ("euclidean", 2, 2.0) and (axis is None or isinstance(axis, int) or
-                                         (ord == "euclidean")):
+    if isinstance(axis, (list, tuple)) and len(axis) == 1:
+        axis = axis[0]
+    is_matrix = isinstance(axis, (list, tuple))
+    if is_matrix:
+        if len(axis) != 2 or axis[0] % max(x.ndim, 1) == axis[1] % max(x.ndim, 1):
+            raise ValueError(f"norm: axis must be None, an int, or a pair of distinct ints, got "
+                             f"{axis!r}")
+        axis = [int(v) for v in axis]
+    if ord in (2, 2.0) and is_matrix:  # spectral norm: the largest singular value
+        from tenfold.ops.linalg_ops import svd
+        r, c = [v % x.ndim for v in axis]
+        perm = [i for i in range(x.ndim) if i not in (r, c)] + [r, c]
+        s = m.reduce_max(svd(a.transpose(x, perm), compute_uv=False), axis=-1)
+        if kd:
+            for ax in sorted((r, c)):
+                s = a.expand_dims(s, ax)
+        return s
+    if ord in ("euclidean", 2, 2.0) and (not is_matrix or ord == "euclidean"):
         return m.sqrt(m.reduce_sum(m.square(m.abs(x) if x.dtype.is_complex else x),
                                    axis=axis, keepdims=kd))
     if ord == "fro":

@@ -10,10 +10,34 @@ from tenfold.ops.registry import primitive
 from tenfold.ops._convert import binary, tensor
 
 _wrap = Tensor._wrap
+_is_float_np = dtypes.is_float_np
 
 
 def _np_dtype_for(dt):
     return dtypes.as_dtype(dt)._np
+
+
+def _scalar(v, like):
+    return _wrap(np.asarray(v, dtype=like._value.dtype))
+
+
+def _one(g):
+    return _wrap(np.ones((), dtype=g._value.dtype))
+
+
+# ------------------------------------------------------------------------------------------
+# Creation helpers used by gradient rules (primitives: under tracing their shape follows x).
+
+_zeros_like = primitive("zeros_like", lambda x, dtype=None: np.zeros_like(x, dtype=dtype))
+_ones_like = primitive("ones_like", lambda x, dtype=None: np.ones_like(x, dtype=dtype))
+
+
+def zeros_like(x):
+    return _zeros_like(x)
+
+
+def ones_like(x):
+    return _ones_like(x)
 
 
 # ------------------------------------------------------------------------------------------
@@ -22,30 +46,52 @@ def _np_dtype_for(dt):
 
 _add = primitive("add", np.add, grads=(lambda g, o, x, y: g, lambda g, o, x, y: g))
 _sub = primitive("subtract", np.subtract,
-                 grads=(lambda g, o, x, y: g, lambda g, o, x, y: negative(g)))
+                 grads=(lambda g, o, x, y: g, lambda g, o, x, y: _neg(g)))
 _mul = primitive("multiply", np.multiply,
                  grads=(lambda g, o, x, y: _mul(g, y), lambda g, o, x, y: _mul(g, x)))
 _div = primitive("divide", np.divide,
                  grads=(lambda g, o, x, y: _div(g, y),
-                        lambda g, o, x, y: negative(_div(_mul(g, o), y))))
+                        lambda g, o, x, y: _neg(_div(_mul(g, o), y))))
+
+
+def _check_int_zero(op, x, y):
+    if x.dtype.kind in "iu" and y.dtype.kind in "iu" and not np.all(y):
+        raise InvalidArgumentError(f"{op}: integer division by zero")
 
 
 def _floordiv_kernel(x, y):
-    if x.dtype.kind in "iu" and np.any(y == 0):
-        raise InvalidArgumentError("floordiv: integer division by zero")
+    _check_int_zero("floordiv", x, y)
     return np.floor_divide(x, y)
 
 
 def _floormod_kernel(x, y):
-    if x.dtype.kind in "iu" and np.any(y == 0):
-        raise InvalidArgumentError("floormod: integer division by zero")
+    _check_int_zero("floormod", x, y)
     return np.mod(x, y)
+
+
+def _truncatediv_kernel(x, y):
+    if x.dtype.kind in "iu":
+        _check_int_zero("truncatediv", x, y)
+        q = np.floor_divide(x, y)
+        # floor and trunc differ when the signs differ and the division is inexact
+        fix = (np.mod(x, y) != 0) & ((x < 0) != (y < 0))
+        return (q + fix.astype(q.dtype)).astype(x.dtype, copy=False)
+    return np.trunc(np.divide(x, y))
+
+
+def _truncatemod_kernel(x, y):
+    _check_int_zero("truncatemod", x, y)
+    return np.fmod(x, y)
 
 
 _floordiv = primitive("floordiv", _floordiv_kernel)
 _floormod = primitive("floormod", _floormod_kernel,
                       grads=(lambda g, o, x, y: g,
-                             lambda g, o, x, y: _mul(g, negative(floor(_div(x, y))))))
+                             lambda g, o, x, y: _mul(g, _neg(floor(_div(x, y))))))
+_truncatediv = primitive("truncatediv", _truncatediv_kernel)
+_truncatemod = primitive("truncatemod", _truncatemod_kernel,
+                         grads=(lambda g, o, x, y: g,
+                                lambda g, o, x, y: _mul(g, _neg(_trunc(_div(x, y))))))
 
 
 def _pow_kernel(x, y):
@@ -54,41 +100,40 @@ def _pow_kernel(x, y):
     return np.power(x, y)
 
 
+def _pow_grad_x(g, out, x, y):
+    return _mul(g, _mul(y, _pow(x, _sub(y, _one(y)))))
+
+
 def _pow_grad_y(g, out, x, y):
-    safe = where(greater(x, 0), x, ones_like(x))
-    return _mul(g, where(greater(x, 0), _mul(out, log(safe)), zeros_like(x)))
+    pos = _greater(x, _zeros_like(x))
+    safe = _select(pos, x, _ones_like(x))
+    return _mul(g, _select(pos, _mul(out, _log(safe)), _zeros_like(x)))
 
 
-_pow = primitive("pow", _pow_kernel,
-                 grads=(lambda g, o, x, y: _mul(g, _mul(y, _pow(x, _sub(y, ones_like(y))))),
-                        _pow_grad_y))
+_pow = primitive("pow", _pow_kernel, grads=(_pow_grad_x, _pow_grad_y))
 
 
-def _select_grad(pick_x):
+def _select_grad(kind, which):
     def rule(g, out, x, y):
-        mask = greater_equal(x, y) if pick_x[0] == "max" else less_equal(x, y)
-        if pick_x[1] == "y":
-            mask = logical_not(mask)
-        return _mul(g, cast(mask, g.dtype))
+        mask = _greater_equal(x, y) if kind == "max" else _less_equal(x, y)
+        return _select(mask, g, _zeros_like(g)) if which == "x" else \
+            _select(mask, _zeros_like(g), g)
     return rule
 
 
 _maximum = primitive("maximum", np.maximum,
-                     grads=(_select_grad(("max", "x")), _select_grad(("max", "y"))))
+                     grads=(_select_grad("max", "x"), _select_grad("max", "y")))
 _minimum = primitive("minimum", np.minimum,
-                     grads=(_select_grad(("min", "x")), _select_grad(("min", "y"))))
+                     grads=(_select_grad("min", "x"), _select_grad("min", "y")))
 _atan2 = primitive("atan2", np.arctan2,
-                   grads=(lambda g, o, y, x: _div(_mul(g, x), _add(square(x), square(y))),
-                          lambda g, o, y, x: negative(_div(_mul(g, y),
-                                                           _add(square(x), square(y))))))
+                   grads=(lambda g, o, y, x: _div(_mul(g, x), _add(_square(x), _square(y))),
+                          lambda g, o, y, x: _neg(_div(_mul(g, y),
+                                                       _add(_square(x), _square(y))))))
 _squared_difference = primitive(
     "squared_difference", lambda x, y: np.square(x - y),
     grads=(lambda g, o, x, y: _mul(_mul(g, _scalar(2, g)), _sub(x, y)),
            lambda g, o, x, y: _mul(_mul(g, _scalar(-2, g)), _sub(x, y))))
-
-
-def _scalar(v, like):
-    return _wrap(np.asarray(v, dtype=like._value.dtype))
+_nextafter = primitive("nextafter", np.nextafter)
 
 
 def add(x, y, name=None):
@@ -106,16 +151,23 @@ def multiply(x, y, name=None):
     return _mul(x, y)
 
 
+def scalar_mul(scalar, x, name=None):
+    return multiply(scalar, x)
+
+
 def _int_div_float(np_dtype):
     return np.float32 if np_dtype.itemsize <= 2 else np.float64
 
 
 def truediv(x, y, name=None):
-    """x / y; integer operands are converted to float (int8/16 -> float32, int32/64 -> float64)."""
+    """x / y; integer operands become float first (int8/16 -> float32, int32/64 -> float64)."""
     x, y = binary(x, y, "truediv")
-    if x._value.dtype.kind in "iub":
-        ft = _int_div_float(x._value.dtype)
-        x, y = _wrap(x._value.astype(ft)), _wrap(y._value.astype(ft))
+    k = x._value.dtype.kind
+    if k in "iub":
+        if k == "b":
+            raise TypeError("truediv: cannot divide bool tensors; cast them to a number first.")
+        ft = np.dtype(_int_div_float(x._value.dtype))
+        x, y = _cast(x, dtype=ft), _cast(y, dtype=ft)
     return _div(x, y)
 
 
@@ -123,21 +175,60 @@ def divide(x, y, name=None):
     return truediv(x, y)
 
 
+def realdiv(x, y, name=None):
+    x, y = binary(x, y, "realdiv")
+    return _div(x, y)
+
+
 def div_no_nan(x, y, name=None):
+    """x / y, but 0 wherever y is 0 (even if x is nan or inf)."""
     x, y = binary(x, y, "div_no_nan")
-    zero = equal(y, 0)
-    safe = where(zero, ones_like(y), y)
-    return where(zero, zeros_like(x) if x.shape == _bshape(x, y) else
-                 zeros_like(_div(x, safe)), _div(x, safe))
+    zero = _equal(y, _zeros_like(y))
+    safe = _select(zero, _ones_like(y), y)
+    q = truediv(x, safe)
+    return _select(zero, _zeros_like(q), q)
 
 
-def _bshape(x, y):
-    return np.broadcast_shapes(x._value.shape, y._value.shape)
+divide_no_nan = div_no_nan
+
+
+def multiply_no_nan(x, y, name=None):
+    """x * y, but 0 wherever y is 0 (even if x is nan or inf)."""
+    x, y = binary(x, y, "multiply_no_nan")
+    zero = _equal(y, _zeros_like(y))
+    p = _mul(x, y)
+    return _select(zero, _zeros_like(p), p)
+
+
+def reciprocal_no_nan(x, name=None):
+    x = tensor(x)
+    return div_no_nan(_ones_like(x), x)
+
+
+def _x_times(op, x, y, fn):
+    """where(x == 0, 0, x * fn(y)), with finite gradients where x == 0."""
+    x, y = binary(x, y, op)
+    zx = _equal(x, _zeros_like(x))
+    safe_y = _select(zx, _ones_like(y), y)
+    p = _mul(x, fn(safe_y))
+    return _select(zx, _zeros_like(p), p)
+
+
+def xlogy(x, y, name=None):
+    return _x_times("xlogy", x, y, log)
+
+
+def xlog1py(x, y, name=None):
+    return _x_times("xlog1py", x, y, log1p)
+
+
+def xdivy(x, y, name=None):
+    return _x_times("xdivy", x, y, reciprocal)
 
 
 def floordiv(x, y, name=None):
     x, y = binary(x, y, "floordiv")
-    if x._value.dtype.kind in "fc":
+    if x._value.dtype.kind in "fc" or x.dtype == dtypes.bfloat16:
         return floor(_div(x, y))
     return _floordiv(x, y)
 
@@ -151,6 +242,16 @@ def floormod(x, y, name=None):
 
 
 mod = floormod
+
+
+def truncatediv(x, y, name=None):
+    x, y = binary(x, y, "truncatediv")
+    return _truncatediv(x, y)
+
+
+def truncatemod(x, y, name=None):
+    x, y = binary(x, y, "truncatemod")
+    return _truncatemod(x, y)
 
 
 def pow(x, y, name=None):  # noqa: A001 - TensorFlow's name
@@ -178,6 +279,11 @@ def squared_difference(x, y, name=None):
     return _squared_difference(x, y)
 
 
+def nextafter(x1, x2, name=None):
+    x1, x2 = binary(x1, x2, "nextafter")
+    return _nextafter(x1, x2)
+
+
 # ------------------------------------------------------------------------------------------
 # Unary elementwise primitives.
 
@@ -190,13 +296,55 @@ def _softplus_kernel(x):
     return np.logaddexp(x.dtype.type(0), x)
 
 
-def _one(g):
-    return _wrap(np.ones((), dtype=g._value.dtype))
+def _special(name, fallback):
+    """A kernel from scipy.special when scipy is installed, else a NumPy fallback."""
+    def kernel(x):
+        try:
+            import scipy.special as sp
+        except ImportError:  # pragma: no cover - exercised only without scipy
+            return fallback(x).astype(x.dtype, copy=False)
+        work = x.astype(np.float32) if x.dtype.itemsize < 4 else x
+        return getattr(sp, name)(work).astype(x.dtype, copy=False)
+    return kernel
+
+
+def _vectorized(fn):
+    import math
+    f = getattr(math, fn)
+    return lambda x: np.vectorize(f, otypes=[np.float64])(x)
+
+
+def _digamma_fallback(x):
+    x = np.asarray(x, dtype=np.float64)
+    out = np.zeros_like(x)
+    reflect = x < 0.5
+    xr = np.where(reflect, 1 - x, x)
+    acc = np.zeros_like(x)
+    while True:
+        small = xr < 6
+        if not small.any():
+            break
+        acc -= np.where(small, 1 / xr, 0)
+        xr = np.where(small, xr + 1, xr)
+    inv = 1 / xr
+    inv2 = inv * inv
+    out = acc + np.log(xr) - 0.5 * inv - inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252)))
+    return np.where(reflect, out - np.pi / np.tan(np.pi * x), out)
+
+
+def _erfinv_fallback(y):
+    y = np.asarray(y, dtype=np.float64)
+    erf = np.vectorize(__import__("math").erf)
+    x = np.clip(y, -0.999999, 0.999999)
+    x = np.sqrt(-np.log((1 - x) / 2)) * np.sign(x) * 0.9  # rough start, refined by Newton
+    for _ in range(60):
+        x = x - (erf(x) - y) / (2 / np.sqrt(np.pi) * np.exp(-x * x))
+    return np.where(np.abs(y) == 1, np.sign(y) * np.inf, x)
 
 
 _neg = primitive("negative", np.negative, grads=(lambda g, o, x: _neg(g),))
-_abs = primitive("abs", np.abs, grads=(lambda g, o, x: _mul(g, sign(x)),))
-_sign = primitive("sign", np.sign, grads=(lambda g, o, x: zeros_like(g),))
+_abs = primitive("abs", np.abs, grads=(lambda g, o, x: _mul(g, _sign(x)),))
+_sign = primitive("sign", np.sign, grads=(lambda g, o, x: _zeros_like(g),))
 _sqrt = primitive("sqrt", np.sqrt,
                   grads=(lambda g, o, x: _div(g, _mul(o, _scalar(2, o))),))
 _rsqrt = primitive("rsqrt", lambda x: 1 / np.sqrt(x),
@@ -204,7 +352,7 @@ _rsqrt = primitive("rsqrt", lambda x: 1 / np.sqrt(x),
 _square = primitive("square", np.square,
                     grads=(lambda g, o, x: _mul(g, _mul(x, _scalar(2, x))),))
 _exp = primitive("exp", np.exp, grads=(lambda g, o, x: _mul(g, o),))
-_expm1 = primitive("expm1", np.expm1, grads=(lambda g, o, x: _mul(g, exp(x)),))
+_expm1 = primitive("expm1", np.expm1, grads=(lambda g, o, x: _mul(g, _exp(x)),))
 _log = primitive("log", np.log, grads=(lambda g, o, x: _div(g, x),))
 _log1p = primitive("log1p", np.log1p, grads=(lambda g, o, x: _div(g, _add(x, _one(x))),))
 _tanh = primitive("tanh", np.tanh,
@@ -212,34 +360,88 @@ _tanh = primitive("tanh", np.tanh,
 _sigmoid = primitive("sigmoid", _sigmoid_kernel,
                      grads=(lambda g, o, x: _mul(g, _mul(o, _sub(_one(o), o))),))
 _softplus = primitive("softplus", _softplus_kernel,
-                      grads=(lambda g, o, x: _mul(g, sigmoid(x)),))
-_sin = primitive("sin", np.sin, grads=(lambda g, o, x: _mul(g, cos(x)),))
-_cos = primitive("cos", np.cos, grads=(lambda g, o, x: _neg(_mul(g, sin(x))),))
+                      grads=(lambda g, o, x: _mul(g, _sigmoid(x)),))
+_sin = primitive("sin", np.sin, grads=(lambda g, o, x: _mul(g, _cos(x)),))
+_cos = primitive("cos", np.cos, grads=(lambda g, o, x: _neg(_mul(g, _sin(x))),))
 _tan = primitive("tan", np.tan, grads=(lambda g, o, x: _add(g, _mul(g, _mul(o, o))),))
-_asin = primitive("asin", np.arcsin, grads=(lambda g, o, x: _mul(g, rsqrt(_sub(_one(x), square(x)))),))
+_asin = primitive("asin", np.arcsin,
+                  grads=(lambda g, o, x: _mul(g, _rsqrt(_sub(_one(x), _square(x)))),))
 _acos = primitive("acos", np.arccos,
-                  grads=(lambda g, o, x: _neg(_mul(g, rsqrt(_sub(_one(x), square(x))))),))
-_atan = primitive("atan", np.arctan, grads=(lambda g, o, x: _div(g, _add(_one(x), square(x))),))
-_sinh = primitive("sinh", np.sinh, grads=(lambda g, o, x: _mul(g, cosh(x)),))
-_cosh = primitive("cosh", np.cosh, grads=(lambda g, o, x: _mul(g, sinh(x)),))
+                  grads=(lambda g, o, x: _neg(_mul(g, _rsqrt(_sub(_one(x), _square(x))))),))
+_atan = primitive("atan", np.arctan,
+                  grads=(lambda g, o, x: _div(g, _add(_one(x), _square(x))),))
+_sinh = primitive("sinh", np.sinh, grads=(lambda g, o, x: _mul(g, _cosh(x)),))
+_cosh = primitive("cosh", np.cosh, grads=(lambda g, o, x: _mul(g, _sinh(x)),))
+_asinh = primitive("asinh", np.arcsinh,
+                   grads=(lambda g, o, x: _mul(g, _rsqrt(_add(_square(x), _one(x)))),))
+_acosh = primitive("acosh", np.arccosh,
+                   grads=(lambda g, o, x: _div(g, _sinh(o)),))
+_atanh = primitive("atanh", np.arctanh,
+                   grads=(lambda g, o, x: _div(g, _sub(_one(x), _square(x))),))
 _relu = primitive("relu", lambda x: np.maximum(x, x.dtype.type(0)),
-                  grads=(lambda g, o, x: _mul(g, cast(greater(o, 0), g.dtype)),))
+                  grads=(lambda g, o, x: _mul(g, _cast(_greater(o, _zeros_like(o)),
+                                                       dtype=g._value.dtype)),))
 _floor = primitive("floor", np.floor)
 _ceil = primitive("ceil", np.ceil)
 _round = primitive("round", np.round)  # half to even, as TensorFlow
+_trunc = primitive("trunc", np.trunc)
 _reciprocal = primitive("reciprocal", np.reciprocal,
                         grads=(lambda g, o, x: _neg(_mul(g, _mul(o, o))),))
+_erf = primitive("erf", _special("erf", _vectorized("erf")),
+                 grads=(lambda g, o, x: _mul(g, _mul(_scalar(2 / np.sqrt(np.pi), x),
+                                                     _exp(_neg(_square(x))))),))
+_erfc = primitive("erfc", _special("erfc", _vectorized("erfc")),
+                  grads=(lambda g, o, x: _mul(g, _mul(_scalar(-2 / np.sqrt(np.pi), x),
+                                                      _exp(_neg(_square(x))))),))
+_erfinv = primitive("erfinv", _special("erfinv", _erfinv_fallback),
+                    grads=(lambda g, o, x: _mul(g, _mul(_scalar(np.sqrt(np.pi) / 2, o),
+                                                        _exp(_square(o)))),))
+_lgamma = primitive("lgamma", _special("gammaln", _vectorized("lgamma")),
+                    grads=(lambda g, o, x: _mul(g, _digamma(x)),))
+_digamma = primitive("digamma", _special("psi", _digamma_fallback),
+                     grads=(lambda g, o, x: _mul(g, _polygamma1(x)),))
 
 
-def _unary(prim, float_only=True):
+def _trigamma_fallback(x):
+    x = np.asarray(x, dtype=np.float64)
+    acc = np.zeros_like(x)
+    xr = x.copy()
+    while True:
+        small = xr < 6
+        if not small.any():
+            break
+        acc += np.where(small, 1 / (xr * xr), 0)
+        xr = np.where(small, xr + 1, xr)
+    inv = 1 / xr
+    inv2 = inv * inv
+    return acc + inv + inv2 / 2 + inv * inv2 * (1 / 6 - inv2 * (1 / 30 - inv2 / 42))
+
+
+def _trigamma_kernel(x):
+    try:
+        import scipy.special as sp
+        return sp.polygamma(1, x).astype(x.dtype, copy=False)
+    except ImportError:  # pragma: no cover
+        return _trigamma_fallback(x).astype(x.dtype, copy=False)
+
+
+_polygamma1 = primitive("trigamma", _trigamma_kernel)
+
+
+def _unary(prim, float_only=True, pub=None):
+    pub = pub or prim.name
+
     def op(x, name=None):
         x = tensor(x)
-        if float_only and x._value.dtype.kind not in "fc" and x.dtype != dtypes.bfloat16:
-            raise TypeError(f"{prim.name} expects a floating-point tensor, got {x.dtype.name}; "
-                            f"cast it first, e.g. tf.cast(x, tf.float32).")
+        if float_only:
+            d = x._value.dtype
+            if d.kind not in "fc" and d.name != "bfloat16":
+                raise TypeError(f"{pub} expects a floating-point tensor, got {x.dtype.name}; "
+                                f"cast it first, e.g. tf.cast(x, tf.float32).")
         return prim(x)
-    op.__name__ = prim.name
-    op.__doc__ = f"Elementwise {prim.name} (`tf.math.{prim.name}`)."
+    op.__name__ = pub
+    op.__qualname__ = pub
+    op.__doc__ = f"Elementwise {pub} (`tf.math.{pub}`)."
     return op
 
 
@@ -259,8 +461,98 @@ softplus = _unary(_softplus)
 sin, cos, tan = _unary(_sin), _unary(_cos), _unary(_tan)
 asin, acos, atan = _unary(_asin), _unary(_acos), _unary(_atan)
 sinh, cosh = _unary(_sinh), _unary(_cosh)
+asinh, acosh, atanh = _unary(_asinh), _unary(_acosh), _unary(_atanh)
 relu_ = _unary(_relu, float_only=False)
 reciprocal = _unary(_reciprocal)
+erf = _unary(_erf)
+erfc = _unary(_erfc)
+erfinv = _unary(_erfinv)
+lgamma = _unary(_lgamma)
+digamma = _unary(_digamma)
+
+
+def _scipy_kernel(name):
+    def kernel(*xs):
+        try:
+            import scipy.special as sp
+        except ImportError:
+            raise NotImplementedError(f"{name} needs scipy (pip install scipy)") from None
+        dt = xs[-1].dtype
+        return np.asarray(getattr(sp, name)(*xs)).astype(dt, copy=False)
+    return kernel
+
+
+_igamma = primitive("igamma", _scipy_kernel("gammainc"))
+_igammac = primitive("igammac", _scipy_kernel("gammaincc"))
+_betainc = primitive("betainc", _scipy_kernel("betainc"))
+_zeta = primitive("zeta", _scipy_kernel("zeta"))
+_polygamma = primitive("polygamma", _scipy_kernel("polygamma"))
+_bessel = {n: primitive("bessel_" + n, _scipy_kernel(n)) for n in ("i0", "i0e", "i1", "i1e")}
+
+
+def igamma(a, x, name=None):
+    """The regularized lower incomplete gamma function P(a, x)."""
+    return _igamma(*binary(a, x, "igamma"))
+
+
+def igammac(a, x, name=None):
+    return _igammac(*binary(a, x, "igammac"))
+
+
+def betainc(a, b, x, name=None):
+    a, b = binary(a, b, "betainc")
+    a, x = binary(a, x, "betainc")
+    return _betainc(a, b, x)
+
+
+def zeta(x, q, name=None):
+    return _zeta(*binary(x, q, "zeta"))
+
+
+def polygamma(a, x, name=None):
+    return _polygamma(*binary(a, x, "polygamma"))
+
+
+def bessel_i0(x, name=None):
+    return _bessel["i0"](_float_check(x, "bessel_i0"))
+
+
+def bessel_i0e(x, name=None):
+    return _bessel["i0e"](_float_check(x, "bessel_i0e"))
+
+
+def bessel_i1(x, name=None):
+    return _bessel["i1"](_float_check(x, "bessel_i1"))
+
+
+def bessel_i1e(x, name=None):
+    return _bessel["i1e"](_float_check(x, "bessel_i1e"))
+
+
+def erfcinv(x, name=None):
+    return erfinv(subtract(1.0, x))
+
+
+def lbeta(x, name=None):
+    """log(|Beta(x)|) reduced over the last axis: sum(lgamma(x)) - lgamma(sum(x))."""
+    x = tensor(x)
+    return subtract(reduce_sum(lgamma(x), axis=-1), lgamma(reduce_sum(x, axis=-1)))
+
+
+def invert_permutation(x, name=None):
+    from tenfold.ops import array_ops
+    x = tensor(x)
+    v = x._value
+    if v.ndim != 1 or sorted(v.tolist()) != list(builtins.range(v.shape[0])):
+        raise InvalidArgumentError(f"invert_permutation: x must be a permutation of "
+                                   f"0..n-1, got {v.tolist()[:10]}")
+    return cast(array_ops.argsort(x), x.dtype)
+
+
+def ndtri(x, name=None):
+    """The inverse of the standard normal CDF."""
+    x = tensor(x)
+    return multiply(erfinv(subtract(multiply(x, 2.0), 1.0)), np.sqrt(2.0))
 
 
 def floor(x, name=None):
@@ -274,28 +566,94 @@ def ceil(x, name=None):
 
 
 def round(x, name=None):  # noqa: A001
+    """Rounds half to even (banker's rounding), as TensorFlow."""
     x = tensor(x)
     return x if x._value.dtype.kind in "iub" else _round(x)
+
+
+rint = round
 
 
 def log_sigmoid(x, name=None):
     return negative(softplus(negative(x)))
 
 
-def square_(x):
-    return square(x)
+def softsign(features, name=None):
+    x = tensor(features)
+    return divide(x, add(abs(x), 1.0))
+
+
+# ------------------------------------------------------------------------------------------
+# Complex numbers
+
+def _complex_of(dt):
+    return np.dtype(np.complex128 if dt == np.float64 else np.complex64)
+
+
+def _real_of(dt):
+    return np.dtype(np.float64 if dt == np.complex128 else np.float32)
+
+
+_conj = primitive("conj", np.conj, grads=(lambda g, o, x: _conj(g),))
+_real = primitive("real", np.real,
+                  grads=(lambda g, o, x: _complex(g, _zeros_like(g)),))
+_imag = primitive("imag", np.imag,
+                  grads=(lambda g, o, x: _complex(_zeros_like(g), _neg(g)),))
+_complex = primitive("complex", lambda re, im: (re + 1j * im).astype(_complex_of(re.dtype)),
+                     grads=(lambda g, o, re, im: _real(g), lambda g, o, re, im: _imag(g)))
+_angle = primitive("angle", np.angle)
+
+
+def conj(x, name=None):
+    x = tensor(x)
+    return _conj(x) if x._value.dtype.kind == "c" else x
+
+
+def real(input, name=None):
+    x = tensor(input)
+    return _real(x) if x._value.dtype.kind == "c" else x
+
+
+def imag(input, name=None):
+    x = tensor(input)
+    if x._value.dtype.kind == "c":
+        return _imag(x)
+    return _zeros_like(x)
+
+
+def complex(real, imag, name=None):  # noqa: A001 - TensorFlow's name
+    re, im = binary(real, imag, "complex")
+    if re._value.dtype not in (np.float32, np.float64):
+        raise TypeError(f"complex: real and imag must be float32 or float64, got "
+                        f"{re.dtype.name}")
+    return _complex(re, im)
+
+
+def angle(input, name=None):
+    x = tensor(input)
+    if x._value.dtype.kind != "c":
+        return _select(_less(x, _zeros_like(x)), _scalar(np.pi, x) + _zeros_like(x),
+                       _zeros_like(x))
+    return _angle(x)
 
 
 # ------------------------------------------------------------------------------------------
 # Casts, comparisons and logic (not differentiable, except cast between floats).
 
+def _cast_kernel(x, dtype):
+    if x.dtype.kind == "c" and dtype.kind != "c":
+        x = x.real
+    return x.astype(dtype)
+
+
 def _cast_grad(g, out, x, dtype):
-    if x._value.dtype.kind in "fc" or x.dtype == dtypes.bfloat16:
-        return _cast(g, dtype=x._value.dtype)
+    d = x._value.dtype
+    if d.kind in "fc" or d.name == "bfloat16":
+        return _cast(g, dtype=d)
     return None
 
 
-_cast = primitive("cast", lambda x, dtype: x.astype(dtype), grads=(_cast_grad,))
+_cast = primitive("cast", _cast_kernel, grads=(_cast_grad,))
 
 
 def cast(x, dtype, name=None):
@@ -308,11 +666,14 @@ def cast(x, dtype, name=None):
 
 
 def saturate_cast(value, dtype, name=None):
+    """Casts, clipping values to the target dtype's range first."""
     value = tensor(value)
     d = dtypes.as_dtype(dtype)
-    if d.is_integer or d.is_floating:
-        value = clip_by_value(value, max(d.min, value.dtype.min), min(d.max, value.dtype.max)) \
-            if value.dtype.is_floating or value.dtype.is_integer else value
+    src = value.dtype
+    if (d.is_integer or d.is_floating) and (src.is_floating or src.is_integer):
+        lo, hi = builtins.max(d.min, src.min), builtins.min(d.max, src.max)
+        if lo > src.min or hi < src.max:
+            value = clip_by_value(value, lo, hi)
     return cast(value, d)
 
 
@@ -320,18 +681,19 @@ def _compare(name, fn):
     prim = primitive(name, fn)
 
     def op(x, y, name=None):
-        x, y = binary(x, y, name or prim.name)
+        x, y = binary(x, y, prim.name)
         return prim(x, y)
     op.__name__ = name
-    return op
+    op.__qualname__ = name
+    return op, prim
 
 
-equal = _compare("equal", np.equal)
-not_equal = _compare("not_equal", np.not_equal)
-less = _compare("less", np.less)
-less_equal = _compare("less_equal", np.less_equal)
-greater = _compare("greater", np.greater)
-greater_equal = _compare("greater_equal", np.greater_equal)
+equal, _equal = _compare("equal", np.equal)
+not_equal, _not_equal = _compare("not_equal", np.not_equal)
+less, _less = _compare("less", np.less)
+less_equal, _less_equal = _compare("less_equal", np.less_equal)
+greater, _greater = _compare("greater", np.greater)
+greater_equal, _greater_equal = _compare("greater_equal", np.greater_equal)
 
 _logical_and = primitive("logical_and", np.logical_and)
 _logical_or = primitive("logical_or", np.logical_or)
@@ -365,16 +727,43 @@ def logical_not(x, name=None):
     return _logical_not(_bool_operand(x, "logical_not"))
 
 
+def _float_check(x, op):
+    x = tensor(x)
+    d = x._value.dtype
+    if d.kind != "f" and d.name != "bfloat16":
+        raise TypeError(f"{op} expects a floating-point tensor, got {x.dtype.name}")
+    return x
+
+
 def is_nan(x, name=None):
-    return _is_nan(tensor(x))
+    return _is_nan(_float_check(x, "is_nan"))
 
 
 def is_inf(x, name=None):
-    return _is_inf(tensor(x))
+    return _is_inf(_float_check(x, "is_inf"))
 
 
 def is_finite(x, name=None):
-    return _is_finite(tensor(x))
+    return _is_finite(_float_check(x, "is_finite"))
+
+
+def is_non_decreasing(x, name=None):
+    x = reshape_flat(tensor(x))
+    if x._value.shape[0] < 2:
+        return _wrap(np.asarray(True))
+    return reduce_all(greater_equal(x[1:], x[:-1]))
+
+
+def is_strictly_increasing(x, name=None):
+    x = reshape_flat(tensor(x))
+    if x._value.shape[0] < 2:
+        return _wrap(np.asarray(True))
+    return reduce_all(greater(x[1:], x[:-1]))
+
+
+def reshape_flat(x):
+    from tenfold.ops import array_ops
+    return array_ops.reshape(x, [-1])
 
 
 # ------------------------------------------------------------------------------------------
@@ -383,8 +772,8 @@ def is_finite(x, name=None):
 _select = primitive(
     "select", lambda c, x, y: np.where(c, x, y),
     grads=(None,
-           lambda g, o, c, x, y: _select(c, g, zeros_like(g)),
-           lambda g, o, c, x, y: _select(c, zeros_like(g), g)))
+           lambda g, o, c, x, y: _select(c, g, _zeros_like(g)),
+           lambda g, o, c, x, y: _select(c, _zeros_like(g), g)))
 
 
 def where(condition, x=None, y=None, name=None):
@@ -403,8 +792,9 @@ def where(condition, x=None, y=None, name=None):
 
 
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
+    """min(max(t, clip_value_min), clip_value_max), in TensorFlow's order of operations."""
     t = tensor(t)
-    return minimum(maximum(t, clip_value_min), clip_value_max)
+    return maximum(minimum(t, clip_value_max), clip_value_min)
 
 
 # ------------------------------------------------------------------------------------------
@@ -415,6 +805,9 @@ def _mm_kernel(a, b, transpose_a=False, transpose_b=False):
         a = np.swapaxes(a, -1, -2)
     if transpose_b:
         b = np.swapaxes(b, -1, -2)
+    if a.dtype.kind == "f" and a.dtype.itemsize == 2 or a.dtype.name == "bfloat16":
+        # NumPy has no half-precision GEMM: accumulate in float32 (as TensorFlow's CPU kernel)
+        return np.matmul(a.astype(np.float32), b.astype(np.float32)).astype(a.dtype)
     return np.matmul(a, b)
 
 
@@ -443,6 +836,8 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
         raise InvalidArgumentError(
             f"matmul needs inputs of rank >= 2, got shapes {list(av.shape)} and "
             f"{list(bv.shape)}. For vectors use tf.tensordot or add an axis with tf.expand_dims.")
+    if av.dtype.kind == "b":
+        raise TypeError("matmul does not take bool tensors; cast them to a number first.")
     ta = transpose_a or adjoint_a
     tb = transpose_b or adjoint_b
     k_a = av.shape[-2] if ta else av.shape[-1]
@@ -453,44 +848,44 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
             f"{' (transposed)' if ta else ''} and b has shape {list(bv.shape)}"
             f"{' (transposed)' if tb else ''}; a's last axis ({k_a}) must equal b's "
             f"second-to-last ({k_b}).")
+    try:
+        np.broadcast_shapes(av.shape[:-2], bv.shape[:-2])
+    except ValueError:
+        raise InvalidArgumentError(
+            f"matmul: batch dimensions of a {list(av.shape)} and b {list(bv.shape)} cannot "
+            f"be broadcast together ({list(av.shape[:-2])} vs. {list(bv.shape[:-2])}).") from None
     if adjoint_a and av.dtype.kind == "c":
         a = conj(a)
     if adjoint_b and bv.dtype.kind == "c":
         b = conj(b)
-    return _matmul(a, b, transpose_a=ta, transpose_b=tb)
-
-
-_conj = primitive("conj", np.conj, grads=(lambda g, o, x: _conj(g),))
-
-
-def conj(x, name=None):
-    x = tensor(x)
-    return _conj(x) if x._value.dtype.kind == "c" else x
+    return _matmul(a, b, transpose_a=bool(ta), transpose_b=bool(tb))
 
 
 # ------------------------------------------------------------------------------------------
 # Reductions
 
 def normalize_axis(axis, ndim, op):
-    """A sorted tuple of non-negative axes, or None for all; range-checked."""
+    """A sorted tuple of non-negative axes, or None for all; range-checked as TensorFlow."""
     if axis is None:
         return None
     if isinstance(axis, Tensor):
         axis = axis.numpy().tolist()
     elif isinstance(axis, np.ndarray):
         axis = axis.tolist()
-    if isinstance(axis, (list, tuple)):
-        axes = [int(a) for a in axis]
-    else:
-        axes = [int(axis)]
+    try:
+        axes = [a.__index__() for a in axis] if isinstance(axis, (list, tuple)) \
+            else [axis.__index__()]
+    except (AttributeError, TypeError):
+        raise TypeError(f"{op}: axis must be an int or a list of ints, got {axis!r}") from None
     out = []
     for a in axes:
-        if not -max(ndim, 1) <= a < max(ndim, 1):
+        if not -ndim <= a < ndim:
             raise InvalidArgumentError(
-                f"{op}: axis {a} is out of range for a tensor of rank {ndim} "
-                f"(expected -{max(ndim, 1)} <= axis < {max(ndim, 1)}).")
-        out.append(a % ndim if ndim else 0)
-    return tuple(sorted(set(out))) if ndim else ()
+                f"{op}: axis {a} is out of range for a tensor of rank {ndim}"
+                + (f" (expected -{ndim} <= axis < {ndim})." if ndim else
+                   " (a scalar has no axes to reduce)."))
+        out.append(a % ndim)
+    return tuple(sorted(set(out)))
 
 
 def _kept_shape(shape, axis):
@@ -502,11 +897,13 @@ def _kept_shape(shape, axis):
 def _reduce_grad_broadcast(g, x, axis, keepdims):
     from tenfold.ops import array_ops
     if not keepdims:
-        g = array_ops.reshape(g, _kept_shape(x._value.shape, axis))
-    return array_ops.broadcast_to(g, x._value.shape)
+        g = array_ops._reshape(g, shape=_kept_shape(x._value.shape, axis))
+    return array_ops._broadcast_to(g, shape=x._value.shape)
 
 
 def _sum_kernel(x, axis=None, keepdims=False):
+    if x.dtype.itemsize == 2 and (x.dtype.kind == "f" or x.dtype.name == "bfloat16"):
+        return np.sum(x, axis=axis, keepdims=keepdims, dtype=np.float32).astype(x.dtype)
     return np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
 
 
@@ -518,21 +915,39 @@ _reduce_sum = primitive(
 def _minmax_grad(g, out, x, axis=None, keepdims=False):
     from tenfold.ops import array_ops
     shape = _kept_shape(x._value.shape, axis)
-    o = out if keepdims else array_ops.reshape(out, shape)
-    gg = g if keepdims else array_ops.reshape(g, shape)
-    mask = cast(equal(x, o), g.dtype)
+    o = out if keepdims else array_ops._reshape(out, shape=shape)
+    gg = g if keepdims else array_ops._reshape(g, shape=shape)
+    mask = _cast(_equal(x, o), dtype=g._value.dtype)
     count = _reduce_sum(mask, axis=axis, keepdims=True)
     return _mul(_div(mask, count), gg)
 
 
-_reduce_max = primitive("reduce_max", lambda x, axis=None, keepdims=False:
-                        np.max(x, axis=axis, keepdims=keepdims), grads=(_minmax_grad,))
-_reduce_min = primitive("reduce_min", lambda x, axis=None, keepdims=False:
-                        np.min(x, axis=axis, keepdims=keepdims), grads=(_minmax_grad,))
+def _lowest(d):
+    return -np.inf if d.kind == "f" or d.name == "bfloat16" else np.iinfo(d).min
+
+
+def _highest(d):
+    return np.inf if d.kind == "f" or d.name == "bfloat16" else np.iinfo(d).max
+
+
+def _max_kernel(x, axis=None, keepdims=False):
+    if x.size == 0:  # TensorFlow gives the lowest value of the dtype, NumPy would raise
+        return np.max(x, axis=axis, keepdims=keepdims, initial=_lowest(x.dtype))
+    return np.max(x, axis=axis, keepdims=keepdims)
+
+
+def _min_kernel(x, axis=None, keepdims=False):
+    if x.size == 0:
+        return np.min(x, axis=axis, keepdims=keepdims, initial=_highest(x.dtype))
+    return np.min(x, axis=axis, keepdims=keepdims)
+
+
+_reduce_max = primitive("reduce_max", _max_kernel, grads=(_minmax_grad,))
+_reduce_min = primitive("reduce_min", _min_kernel, grads=(_minmax_grad,))
 
 
 def _prod_grad(g, out, x, axis=None, keepdims=False):
-    # d prod / d x_i = prod / x_i, computed without dividing by zero via exclusive cumprods.
+    # d prod / d x_i = product of the others, via exclusive cumprods (no division by zero).
     from tenfold.ops import array_ops
     axes = tuple(range(x.ndim)) if axis is None else axis
     other = [i for i in range(x.ndim) if i not in axes]
@@ -547,7 +962,7 @@ def _prod_grad(g, out, x, axis=None, keepdims=False):
     gk = array_ops.reshape(array_ops.transpose(gk, perm), lead + [n])
     d = _mul(gk, _mul(left, right))
     d = array_ops.reshape(d, [x._value.shape[i] for i in perm])
-    return array_ops.transpose(d, list(np.argsort(perm)))
+    return array_ops.transpose(d, [int(i) for i in np.argsort(perm)])
 
 
 _reduce_prod = primitive("reduce_prod", lambda x, axis=None, keepdims=False:
@@ -560,8 +975,10 @@ _reduce_all = primitive("reduce_all", lambda x, axis=None, keepdims=False:
 
 
 def _logsumexp_kernel(x, axis=None, keepdims=False):
+    if x.size == 0:
+        return np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))
     m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
+    m = np.where(np.isfinite(m), m, 0).astype(x.dtype)
     out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
 
@@ -569,9 +986,9 @@ def _logsumexp_kernel(x, axis=None, keepdims=False):
 def _logsumexp_grad(g, out, x, axis=None, keepdims=False):
     from tenfold.ops import array_ops
     shape = _kept_shape(x._value.shape, axis)
-    o = out if keepdims else array_ops.reshape(out, shape)
-    gg = g if keepdims else array_ops.reshape(g, shape)
-    return _mul(gg, exp(_sub(x, o)))
+    o = out if keepdims else array_ops._reshape(out, shape=shape)
+    gg = g if keepdims else array_ops._reshape(g, shape=shape)
+    return _mul(gg, _exp(_sub(x, o)))
 
 
 _reduce_logsumexp = primitive("reduce_logsumexp", _logsumexp_kernel, grads=(_logsumexp_grad,))
@@ -585,8 +1002,10 @@ def _reduction(prim, opname, allow_bool=False, need_bool=False):
         if not allow_bool and x._value.dtype == np.bool_:
             raise TypeError(f"{opname} does not take bool tensors; cast to a number first.")
         ax = normalize_axis(axis, x._value.ndim, opname)
-        return prim(x, axis=ax, keepdims=bool(keepdims))
+        return prim(x, axis=ax, keepdims=builtins.bool(keepdims))
     op.__name__ = opname
+    op.__qualname__ = opname
+    op.__doc__ = f"`tf.{opname}`: reduces `axis` (all axes when None)."
     return op
 
 
@@ -600,9 +1019,7 @@ _reduce_logsumexp_op = _reduction(_reduce_logsumexp, "reduce_logsumexp")
 
 
 def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
-    x = tensor(input_tensor)
-    if x._value.dtype.kind not in "f" and x.dtype != dtypes.bfloat16:
-        raise TypeError(f"reduce_logsumexp expects a float tensor, got {x.dtype.name}")
+    x = _float_check(input_tensor, "reduce_logsumexp")
     return _reduce_logsumexp_op(x, axis, keepdims)
 
 
@@ -617,17 +1034,27 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     if x._value.dtype == np.bool_:
         raise TypeError("reduce_mean does not take bool tensors; cast to a number first.")
     ax = normalize_axis(axis, x._value.ndim, "reduce_mean")
-    s = _reduce_sum(x, axis=ax, keepdims=bool(keepdims))
+    s = _reduce_sum(x, axis=ax, keepdims=builtins.bool(keepdims))
     n = _count(x, ax)
-    if x._value.dtype.kind in "iu":
-        return _wrap(np.trunc(s._value / max(n, 1)).astype(x._value.dtype))
-    return _div(s, _wrap(np.asarray(n, dtype=x._value.dtype)))
+    if x._value.dtype.kind in "iu":  # integer mean truncates toward zero, as TensorFlow
+        return _truncatediv(s, _scalar(builtins.max(n, 1), s))
+    return _div(s, _scalar(n, s))
 
 
 def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
     x = tensor(input_tensor)
-    m = reduce_mean(x, axis=axis, keepdims=True)
-    return reduce_mean(square(_sub(x, m)), axis=axis, keepdims=keepdims)
+    if x._value.dtype.kind not in "fc" and x.dtype != dtypes.bfloat16:
+        raise TypeError(f"reduce_variance: input must be real or complex floating point, got "
+                        f"{x.dtype.name}")
+    m = stop_gradient_(reduce_mean(x, axis=axis, keepdims=True))
+    d = _sub(x, m)
+    sq = _square(_abs(d)) if x._value.dtype.kind == "c" else _square(d)
+    return reduce_mean(sq, axis=axis, keepdims=keepdims)
+
+
+def stop_gradient_(x):
+    from tenfold.ops import array_ops
+    return array_ops.stop_gradient(x)
 
 
 def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
@@ -635,17 +1062,36 @@ def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
 
 
 def reduce_euclidean_norm(input_tensor, axis=None, keepdims=False, name=None):
-    return sqrt(reduce_sum(square(input_tensor), axis=axis, keepdims=keepdims))
+    x = tensor(input_tensor)
+    if x._value.dtype.kind in "iu":  # TensorFlow keeps integer dtypes (and truncates)
+        r = sqrt(cast(reduce_sum(square(x), axis=axis, keepdims=keepdims), dtypes.float64))
+        return cast(r, x.dtype)
+    return sqrt(reduce_sum(square(x), axis=axis, keepdims=keepdims))
 
 
 def count_nonzero(input, axis=None, keepdims=None, dtype=dtypes.int64, name=None):
     x = tensor(input)
-    nz = not_equal(x, zeros_like(x)) if x._value.dtype != np.bool_ else x
+    nz = _not_equal(x, _zeros_like(x)) if x._value.dtype != np.bool_ else x
     return reduce_sum(cast(nz, dtype), axis=axis, keepdims=builtins.bool(keepdims))
 
 
+def accumulate_n(inputs, shape=None, tensor_dtype=None, name=None):
+    return add_n(inputs)
+
+
+def polyval(coeffs, x, name=None):
+    """coeffs[0] * x**(n-1) + ... + coeffs[n-1], by Horner's rule."""
+    x = tensor(x)
+    if not coeffs:
+        return _zeros_like(x)
+    out = tensor(coeffs[0])
+    for c in coeffs[1:]:
+        out = add(multiply(out, x), c)
+    return out
+
+
 # ------------------------------------------------------------------------------------------
-# cumsum / cumprod
+# cumsum / cumprod / cumulative_logsumexp
 
 def _cum_kernel(fn):
     def kernel(x, axis=0, exclusive=False, reverse=False):
@@ -670,7 +1116,7 @@ _cumsum = primitive("cumsum", _cum_kernel(np.cumsum),
 
 
 def _cumprod_grad(g, out, x, axis=0, exclusive=False, reverse=False):
-    # Valid for nonzero x: sum_{j>=i} g_j * out_j / x_i.
+    # Valid for nonzero x, as TensorFlow's: sum_{j>=i} g_j * out_j / x_i.
     s = _cumsum(_mul(g, out), axis=axis, exclusive=exclusive, reverse=not reverse)
     return _div(s, x)
 
@@ -678,16 +1124,64 @@ def _cumprod_grad(g, out, x, axis=0, exclusive=False, reverse=False):
 _cumprod = primitive("cumprod", _cum_kernel(np.cumprod), grads=(_cumprod_grad,))
 
 
+def _cum_axis(x, axis, op):
+    if x._value.ndim == 0:
+        raise InvalidArgumentError(f"{op} needs a tensor of rank >= 1, got a scalar.")
+    (ax,) = normalize_axis(axis, x._value.ndim, op)
+    return ax
+
+
 def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
     x = tensor(x)
-    (ax,) = normalize_axis(axis, x._value.ndim, "cumsum") or (0,)
-    return _cumsum(x, axis=ax, exclusive=bool(exclusive), reverse=bool(reverse))
+    ax = _cum_axis(x, axis, "cumsum")
+    return _cumsum(x, axis=ax, exclusive=builtins.bool(exclusive), reverse=builtins.bool(reverse))
 
 
 def cumprod(x, axis=0, exclusive=False, reverse=False, name=None):
     x = tensor(x)
-    (ax,) = normalize_axis(axis, x._value.ndim, "cumprod") or (0,)
-    return _cumprod(x, axis=ax, exclusive=bool(exclusive), reverse=bool(reverse))
+    ax = _cum_axis(x, axis, "cumprod")
+    return _cumprod(x, axis=ax, exclusive=builtins.bool(exclusive), reverse=builtins.bool(reverse))
+
+
+def _cumlse_kernel(x, axis=0, reverse=False):
+    if reverse:
+        x = np.flip(x, axis)
+    out = np.logaddexp.accumulate(x, axis=axis) if x.size else x.copy()
+    return np.ascontiguousarray(np.flip(out, axis) if reverse else out)
+
+
+def _cumlse_grad(g, out, x, axis=0, reverse=False):
+    # split g by sign so the logs stay real, as TensorFlow does
+    neg_inf = _scalar(-np.inf, g)
+    pos = _greater(g, _zeros_like(g))
+    neg = _less(g, _zeros_like(g))
+    one = _ones_like(g)
+    log_gp = _select(pos, _log(_select(pos, g, one)), neg_inf + _zeros_like(g))
+    log_gn = _select(neg, _log(_select(neg, _neg(g), one)), neg_inf + _zeros_like(g))
+    op = _cumlse(_sub(log_gp, out), axis=axis, reverse=not reverse)
+    on = _cumlse(_sub(log_gn, out), axis=axis, reverse=not reverse)
+    return _sub(_exp(_add(op, x)), _exp(_add(on, x)))
+
+
+_cumlse = primitive("cumulative_logsumexp", _cumlse_kernel, grads=(_cumlse_grad,))
+
+
+def cumulative_logsumexp(x, axis=0, exclusive=False, reverse=False, name=None):
+    from tenfold.ops import array_ops
+    x = _float_check(x, "cumulative_logsumexp")
+    ax = _cum_axis(x, axis, "cumulative_logsumexp")
+    out = _cumlse(x, axis=ax, reverse=builtins.bool(reverse))
+    if exclusive:
+        n = x._value.shape[ax]
+        pad_shape = list(x._value.shape)
+        pad_shape[ax] = 1
+        pad = _wrap(np.full(pad_shape, -np.inf, dtype=x._value.dtype))
+        pre = (builtins.slice(None),) * ax
+        if reverse:
+            out = array_ops.concat([out[pre + (builtins.slice(1, n),)], pad], ax)
+        else:
+            out = array_ops.concat([pad, out[pre + (builtins.slice(0, n - 1),)]], ax)
+    return out
 
 
 # ------------------------------------------------------------------------------------------
@@ -700,14 +1194,20 @@ def _arg(fn, opname):
         x = tensor(input)
         if x._value.ndim == 0:
             raise InvalidArgumentError(f"{opname} needs a tensor of rank >= 1, got a scalar.")
+        if x._value.dtype == np.bool_:
+            raise TypeError(f"{opname} does not take bool tensors; cast to a number first.")
         if axis is None:
             axis = 0
         (ax,) = normalize_axis(axis, x._value.ndim, opname)
         if x._value.shape[ax] == 0:
             raise InvalidArgumentError(f"{opname}: reduction axis {ax} of shape "
                                        f"{list(x._value.shape)} is empty.")
-        return prim(x, axis=ax, dtype=dtypes.as_dtype(output_type)._np)
+        out_t = dtypes.as_dtype(output_type)
+        if out_t not in (dtypes.int32, dtypes.int64, dtypes.int16, dtypes.uint16):
+            raise TypeError(f"{opname}: output_type must be int32 or int64, got {out_t.name}")
+        return prim(x, axis=ax, dtype=out_t._np)
     op.__name__ = opname
+    op.__qualname__ = opname
     return op
 
 
@@ -716,21 +1216,19 @@ argmin = _arg(np.argmin, "argmin")
 
 
 # ------------------------------------------------------------------------------------------
-# helpers used across families
-
-def zeros_like(x):
-    return _wrap(np.zeros_like(x._value))
-
-
-def ones_like(x):
-    return _wrap(np.ones_like(x._value))
-
 
 def add_n(inputs, name=None):
+    """Sums a list of tensors of the same shape and dtype."""
     inputs = list(inputs)
     if not inputs:
         raise ValueError("add_n needs at least one input")
-    out = tensor(inputs[0])
-    for t in inputs[1:]:
+    ts = [tensor(t) for t in inputs]
+    s0 = ts[0]._value.shape
+    for i, t in enumerate(ts[1:], 1):
+        if t._value.shape != s0:
+            raise InvalidArgumentError(f"add_n: all inputs must have the same shape; input 0 "
+                                       f"has {list(s0)}, input {i} has {list(t._value.shape)}")
+    out = ts[0]
+    for t in ts[1:]:
         out = add(out, t)
     return out

@@ -73,13 +73,31 @@ def relu(features, name=None):
 
 
 def relu6(features, name=None):
-    return m.clip_by_value(relu(features), 0, 6)
+    """min(max(x, 0), 6); the gradient is 0 at exactly 0 and 6, as TensorFlow's."""
+    x = tensor(features)
+    return m.minimum(6, m._relu(x))
+
+
+def crelu(features, axis=-1, name=None):
+    x = tensor(features)
+    return a.concat([relu(x), relu(m.negative(x))], axis)
+
+
+def _float_features(features, op):
+    x = tensor(features)
+    if x._value.dtype.kind in "iu":  # TensorFlow casts integer features to float32
+        x = m.cast(x, dtypes.float32)
+    return _float(x, op)
 
 
 def leaky_relu(features, alpha=0.2, name=None):
-    x = _float(features, "leaky_relu")
-    return m.maximum(x, m.multiply(x, alpha)) if 0 <= alpha <= 1 else \
-        m.where(m.greater(x, 0), x, m.multiply(x, alpha))
+    """max(alpha * x, x); the gradient at 0 is alpha, as TensorFlow's."""
+    x = _float_features(features, "leaky_relu")
+    if isinstance(alpha, Tensor):
+        alpha = float(alpha)
+    if alpha <= 1:
+        return m.maximum(m.multiply(x, alpha), x)
+    return m.where(m.greater(x, 0), x, m.multiply(x, alpha))
 
 
 def elu(features, name=None):
@@ -94,31 +112,16 @@ def selu(features, name=None):
                       scale)
 
 
-def _erf_kernel(x):
-    try:
-        from scipy.special import erf
-        return erf(x).astype(x.dtype, copy=False)
-    except ImportError:  # pragma: no cover - scipy is present wherever tests run
-        import math
-        return np.vectorize(math.erf, otypes=[x.dtype])(x)
-
-
-_erf = primitive("erf", _erf_kernel,
-                 grads=(lambda g, o, x: _mul(g, _mul(m._scalar(2 / np.sqrt(np.pi), x),
-                                                     m.exp(m.negative(m.square(x))))),))
-
-
-def erf(x, name=None):
-    return _erf(_float(x, "erf"))
+erf = m.erf
 
 
 def gelu(features, approximate=False, name=None):
+    """x * P(X <= x) for X ~ N(0, 1); `approximate=True` uses the tanh formula."""
     x = _float(features, "gelu")
     if approximate:
-        c = np.sqrt(2 / np.pi)
-        inner = m.multiply(m.add(x, m.multiply(m.pow(x, 3), 0.044715)), c)
+        inner = m.multiply(m.add(x, m.multiply(m.pow(x, 3), 0.044715)), 0.7978845608028654)
         return m.multiply(m.multiply(x, 0.5), m.add(m.tanh(inner), 1.0))
-    return m.multiply(m.multiply(x, 0.5), m.add(erf(m.multiply(x, 1 / np.sqrt(2))), 1.0))
+    return m.multiply(m.multiply(x, 0.5), m.add(m.erf(m.divide(x, 1.4142135623730951)), 1.0))
 
 
 def silu(features, beta=1.0, name=None):
@@ -134,13 +137,39 @@ def softsign(features, name=None):
     return m.divide(x, m.add(m.abs(x), 1.0))
 
 
+def softplus(features, name=None):
+    return m.softplus(features)
+
+
+def sigmoid(x, name=None):
+    return m.sigmoid(x)
+
+
+def tanh(x, name=None):
+    return m.tanh(x)
+
+
+def log_sigmoid(x, name=None):
+    return m.log_sigmoid(x)
+
+
 def bias_add(value, bias, data_format=None, name=None):
+    """value + bias along the channel axis (last, or 1 for channels-first formats)."""
     value, bias = binary(value, bias, "bias_add")
-    if data_format in ("NCHW", "NCW", "NCDHW", "channels_first") and value._value.ndim > 2:
+    if bias._value.ndim != 1:
+        raise InvalidArgumentError(f"bias_add: bias must be 1-D, got shape "
+                                   f"{list(bias._value.shape)}")
+    if value._value.ndim < 2:
+        raise InvalidArgumentError(f"bias_add: value must be at least 2-D, got shape "
+                                   f"{list(value._value.shape)}")
+    channels_first = data_format is not None and data_format.startswith("NC")
+    c = value._value.shape[1] if channels_first else value._value.shape[-1]
+    if bias._value.shape[0] != c:
+        raise InvalidArgumentError(
+            f"bias_add: bias of shape {list(bias._value.shape)} must match the channel axis "
+            f"({'1' if channels_first else 'last'}) of value {list(value._value.shape)}")
+    if channels_first:
         bias = a.reshape(bias, (-1,) + (1,) * (value._value.ndim - 2))
-    elif bias._value.shape[-1:] != value._value.shape[-1:]:
-        raise InvalidArgumentError(f"bias_add: bias of shape {list(bias._value.shape)} must match "
-                                   f"the last axis of value {list(value._value.shape)}")
     return _add(value, bias)
 
 
@@ -221,7 +250,8 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
 
 def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None):
     labels, logits = binary(labels, logits, "weighted_cross_entropy_with_logits")
-    log_weight = m.add(m.multiply(m.subtract(pos_weight, 1.0), labels), 1.0)
+    log_weight = m.add(m.multiply(labels, m.subtract(pos_weight, m._ones_like(labels))
+                                  if isinstance(pos_weight, Tensor) else pos_weight - 1.0), 1.0)
     return m.add(m.multiply(m.subtract(1.0, labels), logits),
                  m.multiply(log_weight, m.add(m.log1p(m.exp(m.negative(m.abs(logits)))),
                                               relu(m.negative(logits)))))
@@ -233,19 +263,69 @@ def l2_loss(t, name=None):
 
 
 def l2_normalize(x, axis=None, epsilon=1e-12, name=None, dim=None):
+    """x / sqrt(max(sum(x**2, axis), epsilon))."""
     x = _float(x, "l2_normalize")
     sq = m.reduce_sum(m.square(x), axis=axis if axis is not None else dim, keepdims=True)
     return m.multiply(x, m.rsqrt(m.maximum(sq, epsilon)))
 
 
 def moments(x, axes, shift=None, keepdims=False, name=None):
+    """Mean and variance over `axes` (float16 inputs are computed in float32)."""
     x = tensor(x)
-    mean = m.reduce_mean(x, axis=axes, keepdims=True)
-    var = m.reduce_mean(m.squared_difference(x, mean), axis=axes, keepdims=True)
+    y = m.cast(x, dtypes.float32) if x.dtype == dtypes.float16 else x
+    mean = m.reduce_mean(y, axis=axes, keepdims=True)
+    var = m.reduce_mean(m.squared_difference(y, a.stop_gradient(mean)), axis=axes,
+                        keepdims=True)
     if not keepdims:
         mean = a.squeeze(mean, axis=axes)
         var = a.squeeze(var, axis=axes)
+    if y is not x:
+        mean, var = m.cast(mean, x.dtype), m.cast(var, x.dtype)
     return mean, var
+
+
+def weighted_moments(x, axes, frequency_weights, keepdims=False, name=None):
+    x = tensor(x)
+    w = m.cast(frequency_weights, x.dtype)
+    wsum = m.reduce_sum(m.multiply(w, m._ones_like(x)), axis=axes, keepdims=True)
+    mean = m.div_no_nan(m.reduce_sum(m.multiply(x, w), axis=axes, keepdims=True), wsum)
+    var = m.div_no_nan(m.reduce_sum(m.multiply(w, m.squared_difference(x, a.stop_gradient(mean))),
+                                    axis=axes, keepdims=True), wsum)
+    if not keepdims:
+        mean, var = a.squeeze(mean, axis=axes), a.squeeze(var, axis=axes)
+    return mean, var
+
+
+def normalize_moments(counts, mean_ss, variance_ss, shift, name=None):
+    divisor = m.reciprocal(tensor(counts))
+    mean = m.multiply(mean_ss, divisor)
+    if shift is not None:
+        mean = m.add(mean, shift)
+    var = m.subtract(m.multiply(variance_ss, divisor),
+                     m.square(m.multiply(mean_ss, divisor)))
+    return mean, var
+
+
+def fused_batch_norm(x, scale, offset, mean=None, variance=None, epsilon=0.001,
+                     data_format="NHWC", is_training=True, name=None,
+                     exponential_avg_factor=1.0):
+    """Batch normalization over all axes but the channel axis; returns (y, mean, variance)."""
+    x = tensor(x)
+    nd = x._value.ndim
+    ch = 1 if data_format.startswith("NC") else nd - 1
+    axes = [i for i in range(nd) if i != ch]
+    shape = [1] * nd
+    shape[ch] = -1
+    if is_training:
+        bm, bv = moments(x, axes)
+        n = x._value.size // max(x._value.shape[ch], 1)
+        out_var = m.multiply(bv, n / max(n - 1, 1))  # TensorFlow reports the unbiased variance
+    else:
+        bm, bv = tensor(mean), tensor(variance)
+        out_var = bv
+    y = batch_normalization(x, a.reshape(bm, shape), a.reshape(bv, shape),
+                            a.reshape(offset, shape), a.reshape(scale, shape), epsilon)
+    return y, bm, out_var
 
 
 def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name=None):
@@ -259,20 +339,61 @@ def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name
     return m.add(out, shift)
 
 
-def dropout(x, rate, noise_shape=None, seed=None, name=None):
+def dropout(x, rate, noise_shape=None, seed=None, name=None, rng=None):
     """Zeroes elements with probability `rate` and scales the rest by 1 / (1 - rate)."""
     from tenfold.ops import random_ops
     x = _float(x, "dropout")
     if isinstance(rate, Tensor):
         rate = float(rate)
     if not 0 <= rate < 1:
-        raise ValueError(f"dropout: rate must be in [0, 1), got {rate}")
+        raise ValueError(f"dropout: rate must be a scalar tensor or a float in the range "
+                         f"[0, 1), got {rate}")
     if rate == 0:
         return x
-    shape = x._value.shape if noise_shape is None else tuple(
-        x._value.shape[i] if d is None else int(d) for i, d in enumerate(noise_shape))
-    keep = m.greater_equal(random_ops.uniform(shape, dtype=x.dtype, seed=seed), rate)
-    return m.multiply(x, m.cast(keep, x.dtype) * (1.0 / (1.0 - rate)))
+    if noise_shape is None:
+        shape = x._value.shape
+    else:
+        noise_shape = a._ints(noise_shape, "noise_shape")
+        if len(noise_shape) != x._value.ndim:
+            raise InvalidArgumentError(f"dropout: noise_shape {list(noise_shape)} must have "
+                                       f"the rank of x {list(x._value.shape)}")
+        shape = tuple(x._value.shape[i] if d == -1 else int(d) for i, d in enumerate(noise_shape))
+    u = random_ops.uniform(shape, dtype=x.dtype, seed=seed) if rng is None else rng(shape, x.dtype)
+    keep = m.cast(m.greater_equal(u, rate), x.dtype)
+    return m.multiply(m.multiply(x, 1.0 / (1.0 - rate)), keep)
+
+
+def stateless_dropout(x, rate, seed, rng_alg=None, noise_shape=None, name=None):
+    from tenfold.ops import random_ops
+    return dropout(x, rate, noise_shape,
+                   rng=lambda shape, dtype: random_ops.stateless_uniform(shape, seed, dtype=dtype))
+
+
+def embedding_lookup(params, ids, max_norm=None, name=None):
+    """Rows of params (a tensor, or a list of shards joined along axis 0) at ids."""
+    if isinstance(params, (list, tuple)):
+        params = a.concat(list(params), 0) if len(params) > 1 else params[0]
+    out = a.gather(params, ids)
+    if max_norm is not None:
+        norms = m.sqrt(m.reduce_sum(m.square(out), axis=-1, keepdims=True))
+        out = m.multiply(out, m.minimum(1.0, m.div_no_nan(m.cast(max_norm, out.dtype), norms)))
+    return out
+
+
+def log_poisson_loss(targets, log_input, compute_full_loss=False, name=None):
+    targets, log_input = binary(targets, log_input, "log_poisson_loss")
+    result = m.subtract(m.exp(log_input), m.multiply(log_input, targets))
+    if compute_full_loss:
+        stirling = m.add(m.subtract(m.multiply(targets, m.log(targets)), targets),
+                         m.multiply(0.5, m.log(m.multiply(2 * np.pi, targets))))
+        keep = m.logical_and(m.greater_equal(targets, 0), m.less_equal(targets, 1))
+        result = m.add(result, m.where(keep, m.zeros_like(targets), stirling))
+    return result
+
+
+def scale_regularization_loss(regularization_loss):
+    return m.add_n(regularization_loss) if isinstance(regularization_loss, (list, tuple)) \
+        else tensor(regularization_loss)
 
 
 def zero_fraction(value, name=None):
@@ -294,3 +415,15 @@ def softmax_v2(logits, axis=None, name=None):
 
 
 _ = _div
+
+
+def top_k(input, k=1, sorted=True, index_type=dtypes.int32, name=None):
+    return a.top_k(input, k, sorted, index_type)
+
+
+def in_top_k(targets, predictions, k, name=None):
+    return a.in_top_k(targets, predictions, k)
+
+
+space_to_depth = a.space_to_depth
+depth_to_space = a.depth_to_space

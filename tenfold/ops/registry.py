@@ -21,7 +21,6 @@ import numpy as np
 
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import InvalidArgumentError
-from tenfold.framework import dtypes
 
 _wrap = Tensor._wrap
 _ndarray = np.ndarray
@@ -91,10 +90,22 @@ def _describe(inputs):
 
 
 def _op_error(prim, inputs, params, err):
-    shown = {k: v for k, v in params.items() if not callable(v)}
+    text = str(err)
+    if "broadcast" in text and len(inputs) >= 2:
+        shapes = " vs. ".join(str(list(t._value.shape)) for t in inputs)
+        return InvalidArgumentError(
+            f"{prim.name}: incompatible shapes: {shapes}. Elementwise ops broadcast: each "
+            f"axis (aligned from the right) must be equal or 1. Reshape or tf.expand_dims "
+            f"one operand so the shapes line up.")
+    shown = {k: _short_param(v) for k, v in params.items() if not callable(v)}
     extra = f" with {shown}" if shown else ""
     return InvalidArgumentError(
-        f"{prim.name} cannot run on inputs {_describe(inputs)}{extra}: {err}")
+        f"{prim.name} cannot run on inputs {_describe(inputs)}{extra}: {text}")
+
+
+def _short_param(v):
+    s = repr(v)
+    return s if len(s) <= 80 else s[:77] + "..."
 
 
 def check_same_dtype(op, x, y):
@@ -107,4 +118,21 @@ def check_same_dtype(op, x, y):
 
 
 def is_differentiable_dtype(np_dtype):
-    return np_dtype.kind in "fc" or np_dtype == dtypes.bfloat16._np
+    return np_dtype.kind in "fc" or np_dtype.name == "bfloat16"
+
+
+_OP_MODULES = ("math_ops", "array_ops", "nn_ops", "random_ops", "linalg_ops", "segment_ops",
+               "image_ops", "functional_ops", "bitwise_ops", "string_ops", "conv_ops")
+
+
+def load_all():
+    """Imports every op module, so REGISTRY holds every primitive (for graph loaders and
+    exporters that look primitives up by name). Most modules load lazily otherwise."""
+    import importlib
+    for name in _OP_MODULES:
+        try:
+            importlib.import_module("tenfold.ops." + name)
+        except ImportError:
+            if name != "conv_ops":
+                raise
+    return REGISTRY

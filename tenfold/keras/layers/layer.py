@@ -306,6 +306,9 @@ class Layer:
             initializer = "glorot_uniform" if dt.is_floating else "zeros"
         init = initializers.get(initializer)
         value = init(shape, dtype=dt)
+        arr = value._value if isinstance(value, Tensor) else value
+        if isinstance(arr, np.ndarray) and not arr.flags.c_contiguous:
+            value = np.ascontiguousarray(arr)  # C order keeps matmuls on the BLAS fast path
         var = Variable(value, dtype=dt, trainable=trainable, autocast=autocast,
                        aggregation=aggregation, name=name or f"variable_{len(self._own_variables)}")
         var.path = f"{self.name}/{var.name}"
@@ -411,6 +414,11 @@ class Layer:
             raise RuntimeError(
                 f"Layer {type(self).__name__} was called before Layer.__init__ ran: did you "
                 "forget to call `super().__init__(**kwargs)` in its __init__?")
+        if not args and kwargs:
+            # the first input given by keyword, e.g. mha(query=x, value=y)
+            first = next(iter(self._call_signature.parameters), None)
+            if first in kwargs:
+                args = (kwargs.pop(first),)
         if args and any(isinstance(x, KerasTensor) for x in nest.flatten(args[0])):
             from tenfold.keras.engine.symbolic import symbolic_call
             return symbolic_call(self, args, kwargs)
@@ -429,13 +437,16 @@ class Layer:
                 kwargs["training"] = training
         else:
             kwargs.pop("training", None)
+        # Input masks go to compute_mask always, and to call() when it takes `mask`.
         mask = kwargs.get("mask", None)
-        if mask is None and self._call_has_mask:
+        if mask is None:
             masks = [getattr(x, "_keras_mask", None) for x in nest.flatten(args[0])
                      if isinstance(x, Tensor)]
             if any(m is not None for m in masks):
-                kwargs["mask"] = masks[0] if len(masks) == 1 else masks
-        elif not self._call_has_mask:
+                mask = masks[0] if len(masks) == 1 else masks
+                if self._call_has_mask:
+                    kwargs["mask"] = mask
+        if not self._call_has_mask:
             kwargs.pop("mask", None)
         if not self.built:
             self._maybe_build(args)
@@ -456,7 +467,7 @@ class Layer:
                 self.add_loss(self.activity_regularizer(o))
         if self.supports_masking or type(self).compute_mask is not Layer.compute_mask:
             try:
-                out_mask = self.compute_mask(args[0], kwargs.get("mask"))
+                out_mask = self.compute_mask(args[0], mask)
             except Exception:
                 out_mask = None
             if out_mask is not None:
@@ -472,7 +483,7 @@ class Layer:
 
         def conv(v):
             if isinstance(v, Tensor):
-                if v._value.dtype != cdt and v._value.dtype.kind == "f" and self.autocast \
+                if v._value.dtype != cdt and dtypes.is_float_np(v._value.dtype) and self.autocast \
                         and type(v) is Tensor:
                     from tenfold.ops.math_ops import cast
                     mask = getattr(v, "_keras_mask", None)
@@ -530,6 +541,10 @@ class Layer:
     def build_from_config(self, config):
         if config and config.get("input_shape") is not None:
             self.build(config["input_shape"])
+            self.built = True
+        elif config and config.get("shapes_dict"):
+            # several build arguments (Keras writes e.g. {"query_shape": .., "value_shape": ..})
+            self.build(**config["shapes_dict"])
             self.built = True
 
     # ------------------------------------------------------------------ misc

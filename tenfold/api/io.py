@@ -1,0 +1,95 @@
+"""`tf.io` (minimal): whole-file reads and writes, `gfile`, tensor (de)serialization."""
+import glob as _glob
+import io as _pyio
+import os as _os
+import shutil as _shutil
+import types as _types
+
+import numpy as _np
+
+from tenfold.framework.tensor import Tensor as _Tensor, convert_to_tensor as _to_tensor
+from tenfold.framework.errors import NotFoundError as _NotFound, InvalidArgumentError as _IAE
+
+
+def read_file(filename, name=None):
+    """The bytes of a file, as a scalar string tensor."""
+    path = _name(filename)
+    try:
+        with open(path, "rb") as f:
+            return _to_tensor(f.read())
+    except FileNotFoundError:
+        raise _NotFound(f"{path}; No such file or directory") from None
+
+
+def write_file(filename, contents, name=None):
+    data = contents.numpy() if isinstance(contents, _Tensor) else contents
+    with open(_name(filename), "wb") as f:
+        f.write(data if isinstance(data, bytes) else str(data).encode())
+
+
+def _name(x):
+    if isinstance(x, _Tensor):
+        x = x.numpy()
+    return x.decode() if isinstance(x, bytes) else str(x)
+
+
+def serialize_tensor(tensor, name=None):
+    """A scalar string tensor holding tensor's dtype, shape and data."""
+    buf = _pyio.BytesIO()
+    _np.save(buf, _np.asarray(_to_tensor(tensor).numpy()), allow_pickle=False)
+    return _to_tensor(buf.getvalue())
+
+
+def parse_tensor(serialized, out_type, name=None):
+    from tenfold.framework import dtypes
+    data = serialized.numpy() if isinstance(serialized, _Tensor) else serialized
+    arr = _np.load(_pyio.BytesIO(data), allow_pickle=False)
+    want = dtypes.as_dtype(out_type)
+    if dtypes.as_dtype(arr.dtype) != want:
+        raise _IAE(f"parse_tensor: type mismatch between parsed tensor ({arr.dtype}) and "
+                   f"dtype ({want.name})")
+    return _Tensor._wrap(arr)
+
+
+class GFile:
+    """File I/O as `tf.io.gfile.GFile` (local files)."""
+
+    def __init__(self, name, mode="r"):
+        self._f = open(_name(name), mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._f.close()
+
+    def __iter__(self):
+        return iter(self._f)
+
+    def __getattr__(self, attr):
+        return getattr(self._f, attr)
+
+
+def _listdir(path):
+    if not _os.path.isdir(path):
+        raise _NotFound(f"Could not find directory {path}")
+    return _os.listdir(path)
+
+
+def _stat(path):
+    st = _os.stat(path)
+    return _types.SimpleNamespace(length=st.st_size, mtime_nsec=st.st_mtime_ns,
+                                  is_directory=_os.path.isdir(path))
+
+
+gfile = _types.SimpleNamespace(
+    GFile=GFile, exists=lambda p: _os.path.exists(_name(p)), glob=lambda p: _glob.glob(_name(p)),
+    isdir=lambda p: _os.path.isdir(_name(p)), listdir=lambda p: _listdir(_name(p)),
+    makedirs=lambda p: _os.makedirs(_name(p), exist_ok=True), mkdir=lambda p: _os.mkdir(_name(p)),
+    remove=lambda p: _os.remove(_name(p)), rmtree=lambda p: _shutil.rmtree(_name(p)),
+    rename=lambda s, d, overwrite=False: _os.replace(_name(s), _name(d)) if overwrite
+    else _os.rename(_name(s), _name(d)),
+    copy=lambda s, d, overwrite=False: _shutil.copyfile(_name(s), _name(d)),
+    join=_os.path.join, stat=lambda p: _stat(_name(p)),
+    walk=lambda top, topdown=True, onerror=None: _os.walk(_name(top), topdown, onerror),
+)

@@ -1,0 +1,91 @@
+"""`tf.signal` (minimal): FFTs, window functions and framing."""
+import numpy as _np
+
+from tenfold.framework import dtypes as _dtypes
+from tenfold.framework.tensor import Tensor as _Tensor
+from tenfold.ops._convert import tensor as _tensor
+from tenfold.ops.registry import primitive as _primitive
+from tenfold.ops import array_ops as _a
+
+_c64 = _np.dtype(_np.complex64)
+_f32 = _np.dtype(_np.float32)
+
+
+def _cplx(x):
+    return x.astype(_np.complex128 if x.dtype in (_np.float64, _np.complex128) else _c64)
+
+
+def _real_of(x):
+    return _np.float64 if x.dtype in (_np.float64, _np.complex128) else _f32
+
+
+_fft = _primitive("fft", lambda x: _np.fft.fft(x).astype(_cplx(x).dtype))
+_ifft = _primitive("ifft", lambda x: _np.fft.ifft(x).astype(_cplx(x).dtype))
+_fft2d = _primitive("fft2d", lambda x: _np.fft.fft2(x).astype(_cplx(x).dtype))
+_ifft2d = _primitive("ifft2d", lambda x: _np.fft.ifft2(x).astype(_cplx(x).dtype))
+_rfft = _primitive("rfft", lambda x, n: _np.fft.rfft(x, n).astype(
+    _np.complex128 if x.dtype == _np.float64 else _c64))
+_irfft = _primitive("irfft", lambda x, n: _np.fft.irfft(x, n).astype(_real_of(x)))
+
+
+def fft(input, name=None):
+    return _fft(_tensor(input))
+
+
+def ifft(input, name=None):
+    return _ifft(_tensor(input))
+
+
+def fft2d(input, name=None):
+    return _fft2d(_tensor(input))
+
+
+def ifft2d(input, name=None):
+    return _ifft2d(_tensor(input))
+
+
+def rfft(input_tensor, fft_length=None, name=None):
+    x = _tensor(input_tensor)
+    n = None if fft_length is None else int(_np.ravel(_np.asarray(
+        fft_length.numpy() if isinstance(fft_length, _Tensor) else fft_length))[0])
+    return _rfft(x, n=n)
+
+
+def irfft(input_tensor, fft_length=None, name=None):
+    x = _tensor(input_tensor)
+    n = None if fft_length is None else int(_np.ravel(_np.asarray(
+        fft_length.numpy() if isinstance(fft_length, _Tensor) else fft_length))[0])
+    return _irfft(x, n=n)
+
+
+def _window(values):
+    def make(window_length, periodic=True, dtype=_dtypes.float32, name=None):
+        n = int(window_length)
+        if n == 1:
+            return _Tensor._wrap(_np.ones(1, _dtypes.as_dtype(dtype)._np))
+        denom = n if periodic else n - 1
+        k = _np.arange(n)
+        return _Tensor._wrap(values(k, denom).astype(_dtypes.as_dtype(dtype)._np))
+    return make
+
+
+hann_window = _window(lambda k, d: 0.5 - 0.5 * _np.cos(2 * _np.pi * k / d))
+hamming_window = _window(lambda k, d: 0.54 - 0.46 * _np.cos(2 * _np.pi * k / d))
+
+
+def frame(signal, frame_length, frame_step, pad_end=False, pad_value=0, axis=-1, name=None):
+    """Overlapping frames of length frame_length every frame_step samples along axis."""
+    x = _tensor(signal)
+    ax = axis % x.ndim
+    n = x.shape[ax]
+    fl, fs = int(frame_length), int(frame_step)
+    if pad_end:
+        num = -(-n // fs) if n else 0
+        need = max((num - 1) * fs + fl - n, 0)
+        pads = [[0, 0]] * x.ndim
+        pads[ax] = [0, need]
+        x = _a.pad(x, pads, constant_values=pad_value)
+    else:
+        num = max((n - fl) // fs + 1, 0)
+    idx = (_np.arange(num)[:, None] * fs + _np.arange(fl)[None, :]).astype(_np.int64)
+    return _a.gather(x, _Tensor._wrap(idx), axis=ax)

@@ -1,0 +1,727 @@
+"""Kernels NumPy lacks: convolution (im2col + one GEMM per chunk), its two adjoints, depthwise
+convolution, max/average pooling and their gradients.
+
+Plain array functions, no tensors and no argument checks (the public ops in
+`tenfold/ops/conv_ops.py` validate and compute padding). Conventions, for any number of spatial
+dimensions:
+
+- channels-last: `x` is (N, *spatial, C); a filter is (*kernel, C_in, C_out), TensorFlow's
+  HWIO, so NHWC inputs need no transposes at all;
+- `strides`, `dilations`: one int per spatial dim; `pads`: ((before, after), ...) per spatial
+  dim, already resolved from SAME/VALID/explicit;
+- float16/bfloat16 are computed in float32 and cast back (NumPy has no fast half GEMM).
+
+Speed notes (measured in bench/bench_conv.py, MNIST convnet, batch 128, 2 cores):
+- im2col is done a few images at a time into a reused buffer of about `_CHUNK_BYTES`, and each
+  chunk goes straight into BLAS: the columns stay in cache and a 17 MB im2col is never written
+  (about 1.5x faster than one big im2col + GEMM).
+- the adjoint col2im scatters with one strided `+=` per kernel offset (kh*kw adds) per chunk,
+  never `np.add.at`.
+- single-channel inputs (the first layer on images) use offset-major columns: one contiguous
+  row copy per kernel offset instead of a 6-d gather with unit inner runs (3x faster).
+- max pooling is a running `np.maximum` over the window offsets' strided views; its gradient
+  routes each window's gradient to the first maximum in row-major window order (TensorFlow's
+  rule for ties), using bool masks, with plain assignment when windows don't overlap.
+"""
+import contextlib
+import ctypes
+import itertools
+import math
+import os
+import threading
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+_CHUNK_BYTES = 1 << 20          # im2col buffer for the forward and input-gradient GEMMs
+_FILTER_CHUNK_BYTES = 4 << 20   # filter gradient: bigger chunks, its GEMM output is tiny
+_COL2IM_CHUNK_BYTES = 1 << 19   # input gradient: columns + their scatter stay in L2
+
+_F32 = np.dtype(np.float32)
+_MIN_PARALLEL_BYTES = 1 << 18   # below this, a thread hand-off costs more than it saves
+
+
+# ------------------------------------------------------------------------------------------
+# threads: chunks of images are shared out to a small pool of Python threads (NumPy releases
+# the GIL in copies, ufunc loops and BLAS calls) while BLAS runs single-threaded, so the
+# im2col copies, col2im adds, epilogues and pooling run in parallel too, not only the GEMMs.
+# On the shared 2-core machine this is also ~10x more robust than OpenBLAS's own threads,
+# whose lock-step workers stall whenever another process holds a core. When the BLAS thread
+# count cannot be controlled (not OpenBLAS), kernels run serially and BLAS threads itself.
+
+def _thread_count():
+    env = os.environ.get("TENFOLD_KERNEL_THREADS")
+    if env:
+        return max(1, int(env))
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
+
+
+class _BlasThreads:
+    """Sets the BLAS thread count to 1 while a parallel region runs (nests, thread-safe)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.saved = None
+        self.fns = None  # (get, set), or False once the search failed
+
+    def _find(self):
+        names = [("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
+                 ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
+                 ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
+                 ("openblas_get_num_threads", "openblas_set_num_threads")]
+        try:
+            with open("/proc/self/maps") as f:
+                paths = sorted({line.split()[-1] for line in f
+                                if "openblas" in line.lower() and ".so" in line})
+        except OSError:
+            paths = []
+        for path in paths:
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                continue
+            for get, set_ in names:
+                if hasattr(lib, get) and hasattr(lib, set_):
+                    g, st = getattr(lib, get), getattr(lib, set_)
+                    g.restype = ctypes.c_int
+                    st.argtypes = [ctypes.c_int]
+                    return g, st
+        return False
+
+    def available(self):
+        if self.fns is None:
+            np.dot(np.ones((2, 2)), np.ones((2, 2)))  # make sure BLAS is loaded
+            self.fns = self._find()
+        return bool(self.fns)
+
+    @contextlib.contextmanager
+    def single(self):
+        get, set_ = self.fns
+        with self.lock:
+            if self.depth == 0:
+                self.saved = get()
+                if self.saved != 1:
+                    set_(1)
+            self.depth += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.depth -= 1
+                if self.depth == 0 and self.saved != 1:
+                    set_(self.saved)
+
+
+_blas = _BlasThreads()
+_pool = [None]
+_threads = _thread_count()
+
+
+def _executor():
+    if _pool[0] is None:
+        from concurrent.futures import ThreadPoolExecutor
+        _pool[0] = ThreadPoolExecutor(_threads, thread_name_prefix="tenfold-kernel")
+    return _pool[0]
+
+
+def _workers(n_tasks, nbytes):
+    """How many threads to use for n_tasks tasks over about nbytes of data."""
+    if _threads <= 1 or n_tasks <= 1 or nbytes < _MIN_PARALLEL_BYTES or \
+            threading.current_thread().name.startswith("tenfold-kernel") or \
+            not _blas.available():
+        return 1
+    return min(_threads, n_tasks)
+
+
+def run_tasks(tasks, work, nbytes, make_state=None):
+    """Calls work(task, state) for every task, on up to `_threads` threads taking tasks in
+    order from a shared queue (so a thread slowed by another process just does fewer);
+    `state` is per-thread scratch from make_state(). Returns the states."""
+    n = _workers(len(tasks), nbytes)
+    if n == 1:
+        state = make_state() if make_state else None
+        for t in tasks:
+            work(t, state)
+        return [state]
+    counter = itertools.count()
+
+    def worker():
+        state = make_state() if make_state else None
+        while True:
+            i = next(counter)
+            if i >= len(tasks):
+                return state
+            work(tasks[i], state)
+
+    with _blas.single():
+        futures = [_executor().submit(worker) for _ in range(n)]
+        return [f.result() for f in futures]
+
+
+def batch_parallel(n, nbytes, fn):
+    """Calls fn(lo, hi) on contiguous slices of range(n), one per thread."""
+    k = _workers(n, nbytes)
+    bounds = [(i * n // k, (i + 1) * n // k) for i in range(k)]
+    run_tasks(bounds, lambda b, _: fn(*b), nbytes if k > 1 else 0)
+
+
+def _per_image(fn, out_shape, dtype, *arrays):
+    """fn(*arrays), where fn works image by image, computed on batch slices in parallel."""
+    n = out_shape[0]
+    nbytes = sum(a.nbytes for a in arrays)
+    if _workers(n, nbytes) == 1:
+        return fn(*arrays)
+    out = np.empty(out_shape, dtype)
+
+    def part(lo, hi):
+        out[lo:hi] = fn(*(a[lo:hi] for a in arrays))
+
+    batch_parallel(n, nbytes, part)
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# shared helpers
+
+def compute_dtype(dtype):
+    """The dtype kernels compute in: float32/float64/integers as is, half types in float32."""
+    dtype = np.dtype(dtype)
+    if (dtype.kind == "f" and dtype.itemsize >= 4) or dtype.kind in "iu":
+        return dtype
+    return _F32
+
+
+def out_sizes(in_sizes, ksize, strides, dilations, pads):
+    """Output spatial sizes of a sliding window (0 where the window does not fit)."""
+    return tuple(max(0, (n + a + b - (k - 1) * d - 1) // s + 1)
+                 for n, k, s, d, (a, b) in zip(in_sizes, ksize, strides, dilations, pads))
+
+
+def pad(x, pads, value=0):
+    """x with its spatial dims padded by `pads` (no copy when there is no padding)."""
+    if not any(a or b for a, b in pads):
+        return x
+    shape = (x.shape[0],) + tuple(n + a + b for n, (a, b) in zip(x.shape[1:-1], pads)) + \
+        (x.shape[-1],)
+    out = np.full(shape, value, dtype=x.dtype)
+    out[_interior(pads, x.shape)] = x
+    return out
+
+
+def _interior(pads, shape):
+    return (slice(None),) + tuple(slice(a, a + n) for (a, _), n in zip(pads, shape[1:-1])) + \
+        (slice(None),)
+
+
+def _unpad(xp, pads, shape):
+    if not any(a or b for a, b in pads):
+        return xp
+    return np.ascontiguousarray(xp[_interior(pads, shape)])
+
+
+def offsets(ksize):
+    """Kernel offsets in row-major window order."""
+    return itertools.product(*[range(k) for k in ksize])
+
+
+def offset_view(xp, k, out_sp, strides, dilations):
+    """The (N, *out_sp, C) view of padded `xp` that kernel offset `k` sees."""
+    return xp[(slice(None),) + tuple(
+        slice(ki * d, ki * d + (o - 1) * s + 1, s) if o > 0 else slice(0, 0)
+        for ki, o, s, d in zip(k, out_sp, strides, dilations)) + (slice(None),)]
+
+
+def windows(xp, out_sp, ksize, strides, dilations):
+    """A read-only (N, *out_sp, *ksize, C) view of every window of padded `xp`."""
+    st = xp.strides
+    nd = len(ksize)
+    shape = (xp.shape[0],) + tuple(out_sp) + tuple(ksize) + (xp.shape[-1],)
+    strides_ = (st[0],) + tuple(st[1 + i] * strides[i] for i in range(nd)) + \
+        tuple(st[1 + i] * dilations[i] for i in range(nd)) + (st[-1],)
+    return as_strided(xp, shape, strides_, writeable=False)
+
+
+def _chunk(n, bytes_per_image, budget):
+    return max(1, min(n, budget // max(1, bytes_per_image)))
+
+
+def _non_overlapping(ksize, strides, dilations, pads):
+    return all(d == 1 and s >= k for k, s, d in zip(ksize, strides, dilations)) and \
+        not any(a or b for a, b in pads)
+
+
+# ------------------------------------------------------------------------------------------
+# convolution: y = conv(x, w) and its adjoints in x (conv_backprop_input, the transposed
+# convolution) and in w (conv_backprop_filter). `groups` splits channels as TF does.
+
+def _im2col_into(buf, xp, n0, n1, out_sp, ksize, strides, dilations, offset_major):
+    """Fills `buf` with the columns of images n0:n1; returns the (rows, kdim) or, offset-major,
+    the (kdim, rows) matrix."""
+    m = n1 - n0
+    if offset_major:  # C_in == 1: buf is (K, m, *out_sp)
+        cols = buf[:, :m]
+        for i, k in enumerate(offsets(ksize)):
+            cols[i] = offset_view(xp[n0:n1], k, out_sp, strides, dilations)[..., 0]
+        return cols.reshape(cols.shape[0], -1)
+    cols = buf[:m]
+    np.copyto(cols, windows(xp[n0:n1], out_sp, ksize, strides, dilations))
+    return cols.reshape(m * math.prod(out_sp), -1)
+
+
+def _col_chunks(xp, out_sp, ksize, budget):
+    """(image ranges, offset-major?, per-thread buffer factory) for chunked im2col."""
+    cin = xp.shape[-1]
+    rows, kdim = math.prod(out_sp), math.prod(ksize) * cin
+    n = xp.shape[0]
+    b = _chunk(n, rows * kdim * xp.dtype.itemsize, budget)
+    ranges = [(n0, min(n, n0 + b)) for n0 in range(0, n, b)]
+    if cin == 1:
+        shape = (math.prod(ksize), b) + tuple(out_sp)
+    else:
+        shape = (b,) + tuple(out_sp) + tuple(ksize) + (cin,)
+    return ranges, cin == 1, lambda: np.empty(shape, xp.dtype)
+
+
+def _is_pointwise(ksize, strides, pads):
+    return all(k == 1 for k in ksize) and all(s == 1 for s in strides) and \
+        not any(a or b for a, b in pads)
+
+
+def _epilogue(block, bias, relu):
+    if bias is not None:
+        block += bias
+    if relu:
+        np.maximum(block, 0, out=block)
+
+
+def _conv1(xp, w, out, strides, dilations, bias=None, relu=False):
+    """One group: out[...] = conv of padded xp with w (out preallocated, channels-last), then
+    + bias and ReLU applied chunk by chunk while the chunk is in cache."""
+    ksize, cout = w.shape[:-2], w.shape[-1]
+    out_sp = out.shape[1:-1]
+    w2 = w.reshape(-1, cout)
+    o2 = out.reshape(-1, cout)
+    if _is_pointwise(ksize, strides, ((0, 0),)):
+        np.matmul(xp.reshape(-1, xp.shape[-1]), w2, out=o2)
+        _epilogue(o2, bias, relu)
+        return
+    rows = math.prod(out_sp)
+    ranges, offset_major, make_buf = _col_chunks(xp, out_sp, ksize, _CHUNK_BYTES)
+
+    def work(r, buf):
+        n0, n1 = r
+        cols = _im2col_into(buf, xp, n0, n1, out_sp, ksize, strides, dilations, offset_major)
+        block = o2[n0 * rows:n1 * rows]
+        np.matmul(cols.T if offset_major else cols, w2, out=block)
+        _epilogue(block, bias, relu)
+
+    run_tasks(ranges, work, out.nbytes + xp.nbytes, make_buf)
+
+
+def conv(x, w, strides, dilations, pads, groups=1):
+    """Convolution (cross-correlation, as TF): x (N, *S, C), w (*K, C // groups, O)."""
+    return conv_bias_act(x, w, None, strides, dilations, pads, groups)
+
+
+def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
+    """relu?(conv(x, w) + b) in one pass over the output (b may be None)."""
+    dt = x.dtype
+    ct = compute_dtype(dt)
+    xp = pad(x.astype(ct, copy=False), pads)
+    w = w.astype(ct, copy=False)
+    if b is not None:
+        b = b.astype(ct, copy=False)
+    ksize = w.shape[:-2]
+    out_sp = out_sizes(x.shape[1:-1], ksize, strides, dilations, pads)
+    cout = w.shape[-1]
+    out = np.empty((x.shape[0],) + out_sp + (cout,), ct)
+    if out.size == 0:
+        return out.astype(dt, copy=False)
+    if w.shape[-2] == 0:
+        out.fill(0)
+        _epilogue(out, b, relu)
+    elif groups == 1:
+        _conv1(xp, w, out, strides, dilations, b, relu)
+    else:
+        cg, og = w.shape[-2], cout // groups
+        for g in range(groups):
+            part = np.empty(out.shape[:-1] + (og,), ct)
+            _conv1(np.ascontiguousarray(xp[..., g * cg:(g + 1) * cg]),
+                   w[..., g * og:(g + 1) * og], part, strides, dilations,
+                   None if b is None else b[g * og:(g + 1) * og], relu)
+            out[..., g * og:(g + 1) * og] = part
+    return out.astype(dt, copy=False)
+
+
+def relu_backprop(g, y):
+    """g where y > 0, else 0 (the gradient through a ReLU whose output is y)."""
+    if g.shape != y.shape or g.ndim == 0:
+        return g * (y > 0)
+    out = np.empty(np.broadcast_shapes(g.shape, y.shape), np.result_type(g, y))
+    batch_parallel(len(out), out.nbytes * 2,
+                   lambda lo, hi: np.multiply(g[lo:hi], y[lo:hi] > 0, out=out[lo:hi]))
+    return out
+
+
+def bias_backprop(dz):
+    """The sum of dz over every axis but the last (a GEMV: 7x faster than np.sum over axes)."""
+    ct = compute_dtype(dz.dtype)
+    d2 = dz.reshape(-1, dz.shape[-1]).astype(ct, copy=False)
+    return (np.ones(d2.shape[0], ct) @ d2).astype(dz.dtype, copy=False)
+
+
+def _backprop_input1(dy, w, dxp, strides, dilations):
+    """One group: dxp (padded, zeroed) += col2im(dy @ w^T). The columns are made offset-major,
+    (K, rows, C_in), by one batched GEMM, so each of the K strided adds reads a contiguous
+    block (1.4x faster than (rows, K*C_in) columns for 3x3 convs)."""
+    ksize, cin, cout = w.shape[:-2], w.shape[-2], w.shape[-1]
+    out_sp = dy.shape[1:-1]
+    dy2 = dy.reshape(-1, cout)
+    if _is_pointwise(ksize, strides, ((0, 0),)) and dxp.shape[1:-1] == out_sp:
+        np.matmul(dy2, w.reshape(cin, cout).T, out=dxp.reshape(-1, cin))
+        return
+    kk = math.prod(ksize)
+    wt = np.ascontiguousarray(w.reshape(kk, cin, cout).transpose(0, 2, 1))  # (K, O, C)
+    rows = math.prod(out_sp)
+    n = dy.shape[0]
+    b = _chunk(n, rows * kk * cin * dy.dtype.itemsize, _COL2IM_CHUNK_BYTES)
+
+    def work(r, buf):
+        n0, n1 = r
+        m = n1 - n0
+        dcols = np.matmul(dy2[None, n0 * rows:n1 * rows], wt, out=buf[:, :m * rows])
+        dst = dxp[n0:n1]
+        for i, k in enumerate(offsets(ksize)):
+            view = offset_view(dst, k, out_sp, strides, dilations)
+            view += dcols[i].reshape(view.shape)
+
+    run_tasks([(n0, min(n, n0 + b)) for n0 in range(0, n, b)], work, dxp.nbytes + dy.nbytes,
+              lambda: np.empty((kk, b * rows, cin), dy.dtype))
+
+
+def conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups=1):
+    """The gradient of conv(x, w) in x for output gradient dy; also the transposed conv."""
+    dt = dy.dtype
+    ct = compute_dtype(dt)
+    dy = np.ascontiguousarray(dy, dtype=ct)
+    w = w.astype(ct, copy=False)
+    padded = (x_shape[0],) + tuple(n + a + b for n, (a, b) in zip(x_shape[1:-1], pads)) + \
+        (x_shape[-1],)
+    dxp = np.zeros(padded, ct)
+    if dy.size and w.size:
+        if groups == 1:
+            _backprop_input1(dy, w, dxp, strides, dilations)
+        else:
+            cg, og = w.shape[-2], w.shape[-1] // groups
+            for g in range(groups):
+                part = np.zeros(padded[:-1] + (cg,), ct)
+                _backprop_input1(np.ascontiguousarray(dy[..., g * og:(g + 1) * og]),
+                                 w[..., g * og:(g + 1) * og], part, strides, dilations)
+                dxp[..., g * cg:(g + 1) * cg] = part
+    return _unpad(dxp, pads, x_shape).astype(dt, copy=False)
+
+
+def _backprop_filter1(xp, dy, ksize, strides, dilations):
+    cin, cout = xp.shape[-1], dy.shape[-1]
+    out_sp = dy.shape[1:-1]
+    dy2 = dy.reshape(-1, cout)
+    if _is_pointwise(ksize, strides, ((0, 0),)) and xp.shape[1:-1] == out_sp:
+        return np.matmul(xp.reshape(-1, cin).T, dy2)
+    rows = math.prod(out_sp)
+    ranges, offset_major, make_buf = _col_chunks(xp, out_sp, ksize, _FILTER_CHUNK_BYTES)
+
+    partial = [None] * len(ranges)  # one small (kdim, O) product per chunk, summed in order
+    index = {r: i for i, r in enumerate(ranges)}  # so results do not depend on threading
+
+    def work(r, buf):
+        n0, n1 = r
+        cols = _im2col_into(buf, xp, n0, n1, out_sp, ksize, strides, dilations, offset_major)
+        partial[index[r]] = np.matmul(cols if offset_major else cols.T, dy2[n0 * rows:n1 * rows])
+
+    run_tasks(ranges, work, xp.nbytes + dy.nbytes, make_buf)
+    dw = partial[0]
+    for p in partial[1:]:
+        dw += p
+    return dw
+
+
+def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
+    """The gradient of conv(x, w) in w for output gradient dy."""
+    dt = x.dtype
+    ct = compute_dtype(dt)
+    xp = pad(x.astype(ct, copy=False), pads)
+    dy = np.ascontiguousarray(dy, dtype=ct)
+    ksize = tuple(w_shape[:-2])
+    if dy.size == 0 or xp.size == 0:
+        return np.zeros(w_shape, dt)
+    if groups == 1:
+        dw = _backprop_filter1(xp, dy, ksize, strides, dilations)
+    else:
+        cg, og = w_shape[-2], w_shape[-1] // groups
+        dw = np.empty((math.prod(ksize) * cg, w_shape[-1]), ct)
+        for g in range(groups):
+            dw[:, g * og:(g + 1) * og] = _backprop_filter1(
+                np.ascontiguousarray(xp[..., g * cg:(g + 1) * cg]),
+                np.ascontiguousarray(dy[..., g * og:(g + 1) * og]), ksize, strides, dilations)
+    return dw.reshape(w_shape).astype(dt, copy=False)
+
+
+# ------------------------------------------------------------------------------------------
+# depthwise convolution: x (N, *S, C), w (*K, C, M) -> (N, *S', C*M); one pass per offset.
+
+def depthwise_conv(x, w, strides, dilations, pads):
+    dt = x.dtype
+    ct = compute_dtype(dt)
+    xp = pad(x.astype(ct, copy=False), pads)
+    w = w.astype(ct, copy=False)
+    ksize, c, mult = w.shape[:-2], w.shape[-2], w.shape[-1]
+    out_sp = out_sizes(x.shape[1:-1], ksize, strides, dilations, pads)
+    acc = np.zeros((x.shape[0],) + out_sp + (c, mult), ct)
+    if acc.size:
+        tmp = np.empty_like(acc)
+        for k in offsets(ksize):
+            v = offset_view(xp, k, out_sp, strides, dilations)
+            np.multiply(v[..., None], w[k], out=tmp)
+            acc += tmp
+    return acc.reshape(acc.shape[:-2] + (c * mult,)).astype(dt, copy=False)
+
+
+def depthwise_backprop_input(dy, w, x_shape, strides, dilations, pads):
+    dt = dy.dtype
+    ct = compute_dtype(dt)
+    w = w.astype(ct, copy=False)
+    ksize, c, mult = w.shape[:-2], w.shape[-2], w.shape[-1]
+    dy = dy.astype(ct, copy=False).reshape(dy.shape[:-1] + (c, mult))
+    out_sp = dy.shape[1:-2]
+    padded = (x_shape[0],) + tuple(n + a + b for n, (a, b) in zip(x_shape[1:-1], pads)) + (c,)
+    dxp = np.zeros(padded, ct)
+    if dy.size:
+        for k in offsets(ksize):
+            view = offset_view(dxp, k, out_sp, strides, dilations)
+            if mult == 1:
+                view += dy[..., 0] * w[k][:, 0]
+            else:
+                view += np.einsum("...cm,cm->...c", dy, w[k])
+    return _unpad(dxp, pads, x_shape).astype(dt, copy=False)
+
+
+def depthwise_backprop_filter(x, dy, w_shape, strides, dilations, pads):
+    dt = x.dtype
+    ct = compute_dtype(dt)
+    xp = pad(x.astype(ct, copy=False), pads)
+    ksize, c, mult = tuple(w_shape[:-2]), w_shape[-2], w_shape[-1]
+    dy = dy.astype(ct, copy=False).reshape(dy.shape[:-1] + (c, mult))
+    out_sp = dy.shape[1:-2]
+    dw = np.zeros(tuple(w_shape), ct)
+    if dy.size:
+        dy2 = dy.reshape(-1, c, mult)
+        for k in offsets(ksize):
+            v = offset_view(xp, k, out_sp, strides, dilations).reshape(-1, c)
+            dw[k] = np.einsum("rc,rcm->cm", v, dy2)
+    return dw.astype(dt, copy=False)
+
+
+# ------------------------------------------------------------------------------------------
+# pooling: public functions split the batch over threads; the _nd versions do the work.
+
+def _lowest(dtype):
+    return -np.inf if dtype.kind == "f" or dtype.kind == "V" else np.iinfo(dtype).min
+
+
+def _is_2x2(ksize, strides, dilations, pads):
+    return tuple(ksize) == (2, 2) and tuple(strides) == (2, 2) and \
+        tuple(dilations) == (1, 1) and not any(a or b for a, b in pads)
+
+
+def _rows_2x2(x):
+    """(N, Ho, 2, Wo, 2, C) view of the 2x2 windows of x (N, H, W, C): window row i of every
+    window in an image row is x6[:, :, i] -- a contiguous run of 2*Wo*C elements."""
+    n, h, w, c = x.shape
+    st = x.strides
+    return as_strided(x, (n, h // 2, 2, w // 2, 2, c),
+                      (st[0], 2 * st[1], st[1], 2 * st[2], st[2], st[3]))
+
+
+def _max_pool_2x2(x, out):
+    """The common MaxPooling2D(2): max of the two window rows first (long contiguous runs),
+    then of the column pair (faster than four strided views)."""
+    x6 = _rows_2x2(x)
+    v = np.maximum(x6[:, :, 0], x6[:, :, 1])  # (N, Ho, Wo, 2, C)
+    np.maximum(v[..., 0, :], v[..., 1, :], out=out)
+
+
+def _max_pool_nd(x, ksize, strides, dilations, pads):
+    xp = pad(x, pads, _lowest(x.dtype))
+    out_sp = out_sizes(x.shape[1:-1], ksize, strides, dilations, pads)
+    ks = iter(offsets(ksize))
+    out = np.array(offset_view(xp, next(ks), out_sp, strides, dilations))
+    for k in ks:
+        np.maximum(out, offset_view(xp, k, out_sp, strides, dilations), out=out)
+    return out
+
+
+def _pool_shape(x_shape, ksize, strides, dilations, pads):
+    return (x_shape[0],) + out_sizes(x_shape[1:-1], ksize, strides, dilations, pads) + \
+        (x_shape[-1],)
+
+
+def max_pool(x, ksize, strides, dilations, pads):
+    dt = x.dtype
+    x = x.astype(compute_dtype(dt), copy=False)
+    shape = _pool_shape(x.shape, ksize, strides, dilations, pads)
+    if x.ndim == 4 and _is_2x2(ksize, strides, dilations, pads) and x.size:
+        out = np.empty(shape, x.dtype)
+        batch_parallel(shape[0], x.nbytes, lambda lo, hi: _max_pool_2x2(x[lo:hi], out[lo:hi]))
+    else:
+        out = _per_image(lambda t: _max_pool_nd(t, ksize, strides, dilations, pads), shape,
+                         x.dtype, x)
+    return out.astype(dt, copy=False)
+
+
+def _max_pool_2x2_grad(x, out, g, dx):
+    """Routes g to each 2x2 window's first maximum in row-major order, into dx, working on
+    whole window rows: out and g are repeated along W once, so the compares and the writes
+    run over contiguous rows instead of four strided views."""
+    n, h, w, c = x.shape
+    ho, wo = out.shape[1:3]
+    x6 = _rows_2x2(x)
+    up = np.repeat(out, 2, axis=2).reshape(n, ho, wo, 2, c)
+    e0 = x6[:, :, 0] == up  # (N, Ho, Wo, 2, C): window row 0 holds the max
+    e1 = x6[:, :, 1] == up
+    np.greater(e0[..., 1, :], e0[..., 0, :], out=e0[..., 1, :])  # ... and not left of it
+    row0 = e0[..., 0, :] | e0[..., 1, :]
+    np.greater(e1, row0[..., None, :], out=e1)  # row 1 only where row 0 has no max
+    np.greater(e1[..., 1, :], e1[..., 0, :], out=e1[..., 1, :])
+    gup = np.repeat(g, 2, axis=2).reshape(n, ho, wo, 2, c)
+    if (h, w) != (2 * ho, 2 * wo):
+        dx[...] = 0
+    d6 = _rows_2x2(dx)
+    np.multiply(gup, e0, out=d6[:, :, 0])
+    np.multiply(gup, e1, out=d6[:, :, 1])
+
+
+def _first_max_masks(xp, out, ksize, strides, dilations):
+    """Yields (offset, mask): mask marks the windows whose first maximum is at that offset."""
+    out_sp = out.shape[1:-1]
+    taken = None
+    last = math.prod(ksize) - 1
+    for i, k in enumerate(offsets(ksize)):
+        e = offset_view(xp, k, out_sp, strides, dilations) == out
+        if taken is None:
+            taken = e
+        else:
+            np.greater(e, taken, out=e)  # e and not taken
+            if i != last:
+                taken |= e
+        yield k, e
+
+
+def _max_pool_grad_nd(x, out, g, ksize, strides, dilations, pads):
+    xp = pad(x, pads, _lowest(x.dtype))
+    out_sp = out.shape[1:-1]
+    disjoint = _non_overlapping(ksize, strides, dilations, pads)
+    covered = disjoint and all(o * s == n for o, s, n in zip(out_sp, strides, x.shape[1:-1])) \
+        and all(k == s for k, s in zip(ksize, strides))
+    dxp = np.empty(xp.shape, x.dtype) if covered else np.zeros(xp.shape, x.dtype)
+    for k, e in _first_max_masks(xp, out, ksize, strides, dilations):
+        view = offset_view(dxp, k, out_sp, strides, dilations)
+        if disjoint:
+            np.multiply(g, e, out=view)
+        else:
+            view += g * e
+    return _unpad(dxp, pads, x.shape)
+
+
+def max_pool_grad(x, out, g, ksize, strides, dilations, pads):
+    """Routes g to each window's first maximum (TensorFlow's tie rule)."""
+    dt = x.dtype
+    ct = compute_dtype(dt)
+    x, out, g = (a.astype(ct, copy=False) for a in (x, out, g))
+    if x.ndim == 4 and _is_2x2(ksize, strides, dilations, pads) and x.size:
+        dx = np.empty(x.shape, ct)
+        batch_parallel(x.shape[0], 2 * x.nbytes, lambda lo, hi: _max_pool_2x2_grad(
+            x[lo:hi], out[lo:hi], g[lo:hi], dx[lo:hi]))
+    else:
+        dx = _per_image(lambda *a: _max_pool_grad_nd(*a, ksize, strides, dilations, pads),
+                        x.shape, ct, x, out, g)
+    return dx.astype(dt, copy=False)
+
+
+def _max_pool_grad_grad_nd(x, out, gg, ksize, strides, dilations, pads):
+    xp = pad(x, pads, _lowest(x.dtype))
+    gp = pad(gg, pads)
+    out_sp = out.shape[1:-1]
+    res = np.zeros(out.shape, x.dtype)
+    for k, e in _first_max_masks(xp, out, ksize, strides, dilations):
+        res += offset_view(gp, k, out_sp, strides, dilations) * e
+    return res
+
+
+def max_pool_grad_grad(x, out, gg, ksize, strides, dilations, pads):
+    """The adjoint of max_pool_grad in g: gg read at each window's first maximum."""
+    dt = x.dtype
+    ct = compute_dtype(dt)
+    x, out, gg = (a.astype(ct, copy=False) for a in (x, out, gg))
+    return _per_image(lambda *a: _max_pool_grad_grad_nd(*a, ksize, strides, dilations, pads),
+                      out.shape, ct, x, out, gg).astype(dt, copy=False)
+
+
+def _avg_counts(in_sp, ksize, strides, dilations, pads, out_sp, dtype):
+    """How many real (unpadded) elements each window holds: (1, *out_sp, 1), or a scalar."""
+    if not any(a or b for a, b in pads):
+        return dtype.type(math.prod(ksize))
+    counts = np.ones((), dtype)
+    for n, k, s, d, (a, _), o in zip(in_sp, ksize, strides, dilations, pads, out_sp):
+        pos = np.arange(o)[:, None] * s - a + np.arange(k)[None, :] * d
+        c = ((pos >= 0) & (pos < n)).sum(axis=1).astype(dtype)
+        counts = np.multiply.outer(counts, c)
+    return counts.reshape((1,) + tuple(out_sp) + (1,))
+
+
+def _avg_pool_nd(x, ksize, strides, dilations, pads):
+    xp = pad(x, pads)
+    out_sp = out_sizes(x.shape[1:-1], ksize, strides, dilations, pads)
+    ks = iter(offsets(ksize))
+    out = np.array(offset_view(xp, next(ks), out_sp, strides, dilations))
+    for k in ks:
+        out += offset_view(xp, k, out_sp, strides, dilations)
+    out /= _avg_counts(x.shape[1:-1], ksize, strides, dilations, pads, out_sp, x.dtype)
+    return out
+
+
+def avg_pool(x, ksize, strides, dilations, pads):
+    dt = x.dtype
+    ct = compute_dtype(dt)
+    x = x.astype(ct, copy=False)
+    return _per_image(lambda t: _avg_pool_nd(t, ksize, strides, dilations, pads),
+                      _pool_shape(x.shape, ksize, strides, dilations, pads), ct,
+                      x).astype(dt, copy=False)
+
+
+def _avg_pool_grad_nd(g, x_shape, ksize, strides, dilations, pads):
+    out_sp = g.shape[1:-1]
+    gs = g / _avg_counts(x_shape[1:-1], ksize, strides, dilations, pads, out_sp, g.dtype)
+    padded = (g.shape[0],) + tuple(n + a + b for n, (a, b) in zip(x_shape[1:-1], pads)) + \
+        (x_shape[-1],)
+    dxp = np.zeros(padded, g.dtype)
+    disjoint = _non_overlapping(ksize, strides, dilations, pads)
+    for k in offsets(ksize):
+        view = offset_view(dxp, k, out_sp, strides, dilations)
+        if disjoint:
+            view[...] = gs
+        else:
+            view += gs
+    return _unpad(dxp, pads, (g.shape[0],) + tuple(x_shape[1:]))
+
+
+def avg_pool_grad(g, x_shape, ksize, strides, dilations, pads):
+    dt = g.dtype
+    ct = compute_dtype(dt)
+    g = g.astype(ct, copy=False)
+    return _per_image(lambda t: _avg_pool_grad_nd(t, x_shape, ksize, strides, dilations, pads),
+                      tuple(x_shape), ct, g).astype(dt, copy=False)

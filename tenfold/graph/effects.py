@@ -1,0 +1,88 @@
+"""Side effects inside graphs: variable assignments and reads, and opaque stateful calls.
+
+While a tracer records, `Variable.assign`, `assign_add`, `assign_sub` and `read_value` call
+`variable_hook` (installed in `tenfold.framework.variable._graph_hook`), which runs them as the
+primitives below, so they are recorded with their inputs and kept in program order.
+
+`stateful_call(name, fn, tensors)` records any Python function on arrays with side effects as
+one graph node (the Keras optimizers' in-place update uses it): it runs now, and again each
+time the graph runs.
+"""
+import numpy as np
+
+from tenfold.framework.tensor import Tensor
+from tenfold.ops import registry
+from tenfold.ops.registry import primitive
+from tenfold.graph.graph import MultiOp, register_stateful
+
+_wrap = Tensor._wrap
+
+
+def _assign_kernel(ref, value, var):
+    new = value.copy()
+    var._value = new
+    return new
+
+
+def _assign_add_kernel(ref, value, var):
+    new = np.add(ref, value, out=np.empty_like(ref))
+    var._value = new
+    return new
+
+
+def _assign_sub_kernel(ref, value, var):
+    new = np.subtract(ref, value, out=np.empty_like(ref))
+    var._value = new
+    return new
+
+
+# Assignments replace the variable's array (copy on write, as eager execution does); the
+# executor turns them into in-place updates where no other tensor can see the old array.
+assign = primitive("assign", _assign_kernel)
+assign_add = primitive("assign_add", _assign_add_kernel)
+assign_sub = primitive("assign_sub", _assign_sub_kernel)
+for _n in ("assign", "assign_add", "assign_sub"):
+    register_stateful(_n)
+_PRIMS = {"assign": assign, "assign_add": assign_add, "assign_sub": assign_sub}
+
+
+def read_value(var):
+    """A recorded snapshot of a variable (identity copies)."""
+    return registry.REGISTRY["identity"](var)
+
+
+def variable_hook(var, op, value, array):
+    """Called by Variable methods while tracing (see tenfold/framework/variable.py)."""
+    from tenfold.graph.tracer import current_tracer
+    tracer = current_tracer()
+    if op == "read_value":
+        return read_value(var)
+    if tracer is not None:
+        tracer.note_assign(var)
+    vt = None
+    if isinstance(value, Tensor) and type(value) is Tensor and value._value is array:
+        vt = value
+    elif tracer is not None:
+        vt = tracer.tensor_for_array(array)
+    if vt is None:
+        vt = _wrap(array)
+    _PRIMS[op](var, vt, var=var)
+    return var
+
+
+def stateful_call(name, fn, tensors, n_outputs=0):
+    """Runs `fn(list_of_arrays)` now and records it as one stateful graph node.
+
+    `fn` returns None (when `n_outputs` is 0) or a list of `n_outputs` arrays.
+    """
+    def kernel(*arrays):
+        out = fn(list(arrays))
+        return [] if n_outputs == 0 else list(out)
+    op = MultiOp(name, kernel, stateful=True)
+    return op(*tensors)
+
+
+def recording():
+    """True while a tf.function is being traced in this thread."""
+    from tenfold.graph.tracer import active_tracers
+    return bool(active_tracers())

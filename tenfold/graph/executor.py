@@ -1,0 +1,514 @@
+"""The graph executor: a traced graph compiled into one straight-line Python function.
+
+`Plan(graph, options)` runs the optimization passes and generates the source of a function
+`run(args)` that calls each kernel directly on arrays, in program order, with every decision
+taken beforehand (no dispatch, conversion, checks or recording at run time):
+
+- ``constant_folding``: nodes whose inputs are all constants become constants (their value
+  was computed while tracing);
+- ``dead_code``: nodes whose results reach no output and have no side effect are dropped;
+- ``fusion``: known op chains are replaced by one kernel (the ReLU backward mask
+  ``g * cast(y > 0)`` becomes one ``np.multiply(g, y > 0)``);
+- ``inplace``: an elementwise op writes its result into the buffer of an input that nothing
+  reads afterwards (``np.add(a, b, out=a)``), and ``matmul`` into a dead buffer of its shape;
+- ``release``: each buffer is dropped right after its last reader has run, so peak memory
+  stays near the largest live set rather than the whole trace;
+- ``inplace_assign``: ``v.assign_add(d)`` / ``assign_sub`` / ``assign`` update the variable's
+  array in place when no other array can see it (the Keras optimizers already update in place).
+
+Every optimization can be switched off (`tenfold.graph.optimizations(inplace=False)`); the
+tests check that each gives the same numbers as eager execution.
+"""
+import contextlib
+import itertools
+import linecache
+import sys
+import threading
+
+import numpy as np
+
+from tenfold.framework.errors import InvalidArgumentError
+from tenfold.ops import registry
+from tenfold.ops.registry import primitive
+
+_DEFAULTS = {"constant_folding": True, "dead_code": True, "fusion": True, "inplace": True,
+             "release": True, "inplace_assign": True}
+_options = dict(_DEFAULTS)
+_lock = threading.Lock()
+
+
+def get_optimizations():
+    """The executor's optimization switches (a dict of name -> bool)."""
+    return dict(_options)
+
+
+def set_optimizations(**flags):
+    """Turns executor optimizations on or off, e.g. `set_optimizations(inplace=False)`.
+    Names: constant_folding, dead_code, fusion, inplace, release, inplace_assign."""
+    for k, v in flags.items():
+        if k not in _DEFAULTS:
+            raise ValueError(f"Unknown graph optimization {k!r}; known: {sorted(_DEFAULTS)}")
+        _options[k] = bool(v)
+
+
+@contextlib.contextmanager
+def optimizations(**flags):
+    """Context manager: `with tenfold.graph.optimizations(inplace=False): ...`; with
+    `all=False` every optimization starts off (then named ones can be turned on)."""
+    saved = dict(_options)
+    everything = flags.pop("all", None)
+    if everything is not None:
+        for k in _DEFAULTS:
+            _options[k] = bool(everything)
+    set_optimizations(**flags)
+    try:
+        yield get_optimizations()
+    finally:
+        _options.clear()
+        _options.update(saved)
+
+
+def options_key():
+    return tuple(_options[k] for k in sorted(_DEFAULTS))
+
+
+# ------------------------------------------------------------------------------------------
+# Kernels with an `out=` form, by primitive name: fn(*input_arrays, out=buffer, **params).
+
+def _unary(uf):
+    return lambda x, out: uf(x, out=out)
+
+
+def _binary(uf):
+    return lambda x, y, out: uf(x, y, out=out)
+
+
+def _relu_out(x, out):
+    return np.maximum(x, x.dtype.type(0), out=out)
+
+
+def _sigmoid_out(x, out):
+    h = x.dtype.type(0.5)
+    np.multiply(x, h, out=out)
+    np.tanh(out, out=out)
+    np.add(out, x.dtype.type(1), out=out)
+    return np.multiply(out, h, out=out)
+
+
+def _sqdiff_out(x, y, out):
+    np.subtract(x, y, out=out)
+    return np.square(out, out=out)
+
+
+def _mm_out(a, b, out, transpose_a=False, transpose_b=False):
+    if transpose_a:
+        a = np.swapaxes(a, -1, -2)
+    if transpose_b:
+        b = np.swapaxes(b, -1, -2)
+    return np.matmul(a, b, out=out)
+
+
+def _relu_grad_kernel(g, y):
+    return np.multiply(g, np.greater(y, y.dtype.type(0)))
+
+
+def _relu_grad_out(g, y, out):
+    return np.multiply(g, np.greater(y, y.dtype.type(0)), out=out)
+
+
+# The fused ReLU backward mask (a primitive, so graphs that contain it can be replayed).
+relu_grad = primitive("relu_grad", _relu_grad_kernel,
+                      grads=(lambda g, o, dy, y: relu_grad(g, y), None))
+
+ELEMENTWISE_OUT = {
+    "add": _binary(np.add), "subtract": _binary(np.subtract),
+    "multiply": _binary(np.multiply), "divide": _binary(np.divide),
+    "maximum": _binary(np.maximum), "minimum": _binary(np.minimum),
+    "negative": _unary(np.negative), "abs": _unary(np.abs), "sqrt": _unary(np.sqrt),
+    "square": _unary(np.square), "exp": _unary(np.exp), "expm1": _unary(np.expm1),
+    "log": _unary(np.log), "log1p": _unary(np.log1p), "tanh": _unary(np.tanh),
+    "sin": _unary(np.sin), "cos": _unary(np.cos), "reciprocal": _unary(np.reciprocal),
+    "relu": _relu_out, "sigmoid": _sigmoid_out, "squared_difference": _sqdiff_out,
+    "relu_grad": _relu_grad_out,
+}
+# View ops whose output may be written into once every buffer it shares is dead.
+WRITABLE_VIEWS = {"reshape", "transpose", "squeeze", "expand_dims", "strided_slice", "reverse"}
+
+# Ops that can write into a dead buffer that is not one of their inputs.
+OTHER_OUT = {"matmul": _mm_out}
+
+
+def _unshared(ref):
+    """True if the variable's array is seen by nobody but the variable (no view, no tensor)."""
+    return ref.base is None and sys.getrefcount(ref) <= _BASE_REFS and ref.flags.writeable
+
+
+def _calibrate_refs():
+    # the reference count of a variable's array when a generated line `k(V._value, ...)`
+    # passes it to a kernel that asks `_unshared` (slot, frames, call arguments)
+    class _Var:
+        pass
+    var = _Var()
+    var._value = np.ones(2)
+    seen = []
+
+    def kernel(ref, value, var):
+        seen.append(_count(ref))
+    env = {"k": kernel, "V": var}
+    exec("def run(a):\n    k(V._value, a, var=V)\n", env)
+    env["run"](None)
+    return seen[0]
+
+
+def _count(ref):
+    return sys.getrefcount(ref)
+
+
+_BASE_REFS = _calibrate_refs()
+
+
+def _assign_add_inplace(ref, value, var):
+    if _unshared(ref) and ref.shape == np.shape(value):
+        return np.add(ref, value, out=ref)
+    new = np.add(ref, value, out=np.empty_like(ref))
+    var._value = new
+    return new
+
+
+def _assign_sub_inplace(ref, value, var):
+    if _unshared(ref) and ref.shape == np.shape(value):
+        return np.subtract(ref, value, out=ref)
+    new = np.subtract(ref, value, out=np.empty_like(ref))
+    var._value = new
+    return new
+
+
+def _assign_inplace(ref, value, var):
+    if _unshared(ref) and ref.shape == np.shape(value) and ref.dtype == value.dtype:
+        np.copyto(ref, value)
+        return ref
+    new = value.copy()
+    var._value = new
+    return new
+
+
+INPLACE_ASSIGN = {"assign": _assign_inplace, "assign_add": _assign_add_inplace,
+                  "assign_sub": _assign_sub_inplace}
+
+
+# ------------------------------------------------------------------------------------------
+
+class Plan:
+    """A graph compiled for one set of options (see the module docstring)."""
+
+    _counter = itertools.count()
+
+    def __init__(self, graph, const_values, options=None):
+        self.graph = graph
+        self.options = dict(_options if options is None else options)
+        self._const_values = const_values
+        self._build()
+
+    # ---------------------------------------------------------------- passes
+    def _build(self):
+        g = self.graph
+        opt = self.options
+        values = g.values
+        # the value table the plan uses: constants folded in place of their nodes
+        kind = [v.kind for v in values]
+        const = {i: v.payload for i, v in enumerate(values) if v.kind == "const"}
+        nodes = []
+        for n in g.nodes:
+            if opt["constant_folding"] and not n.stateful and \
+                    all(o in self._const_values for o in n.outputs):
+                for o in n.outputs:
+                    kind[o] = "const"
+                    const[o] = self._const_values[o]
+                continue
+            nodes.append(_PNode(n.op, n.inputs, n.params, n.outputs, n.multi, n.stateful))
+        outputs = list(g.outputs)
+        if opt["fusion"]:
+            nodes = self._fuse(nodes, kind, const, outputs)
+        if opt["dead_code"]:
+            live = set(outputs)
+            kept = []
+            for n in reversed(nodes):
+                if n.stateful or any(o in live for o in n.outputs):
+                    kept.append(n)
+                    live.update(n.inputs)
+            nodes = kept[::-1]
+        self.nodes = nodes
+        self.kind = kind
+        self.const = const
+        self.outputs = outputs
+        self._plan_buffers()
+        self._generate()
+
+    def _fuse(self, nodes, kind, const, outputs):
+        """Pattern rewrites. Now: multiply(g, cast(greater(y, 0))) -> relu_grad(g, y)."""
+        producer = {}
+        uses = {}
+        for i, n in enumerate(nodes):
+            for o in n.outputs:
+                producer[o] = i
+            for v in n.inputs:
+                uses[v] = uses.get(v, 0) + 1
+        for v in outputs:
+            uses[v] = uses.get(v, 0) + 1
+        dead = set()
+        for i, n in enumerate(nodes):
+            if n.multi or n.op.name != "multiply" or len(n.inputs) != 2:
+                continue
+            for gi, ci in ((0, 1), (1, 0)):
+                g_v, c_v = n.inputs[gi], n.inputs[ci]
+                j = producer.get(c_v)
+                if j is None or uses.get(c_v) != 1 or nodes[j].multi or \
+                        nodes[j].op.name != "cast":
+                    continue
+                b_v = nodes[j].inputs[0]
+                k = producer.get(b_v)
+                if k is None or uses.get(b_v) != 1 or nodes[k].multi or \
+                        nodes[k].op.name != "greater":
+                    continue
+                y_v, zero_v = nodes[k].inputs
+                z = const.get(zero_v) if kind[zero_v] == "const" else None
+                vals = self.graph.values
+                if z is None or np.ndim(z) > len(vals[y_v].shape) or np.any(z != 0) or \
+                        vals[y_v].dtype != vals[g_v].dtype or \
+                        vals[g_v].shape != vals[n.outputs[0]].shape or \
+                        vals[y_v].shape != vals[g_v].shape or vals[g_v].dtype.kind != "f":
+                    continue
+                nodes[i] = _PNode(relu_grad, (g_v, y_v), {}, n.outputs, False, False)
+                dead.update((j, k))
+                break
+        return [n for i, n in enumerate(nodes) if i not in dead]
+
+    def _plan_buffers(self):
+        """Liveness, release points and in-place buffer choices."""
+        values = self.graph.values
+        nodes = self.nodes
+        n_nodes = len(nodes)
+        last_use = {}
+        for i, n in enumerate(nodes):
+            for v in n.inputs:
+                last_use[v] = i
+        INF = n_nodes + 1
+        pinned_roots = set()
+        for v in self.outputs:
+            last_use[v] = INF
+            pinned_roots.update(values[v].roots)
+        for n in nodes:
+            if n.op.name == "assign":
+                pinned_roots.update(values[n.inputs[1]].roots)
+        # a buffer (root) lives while any value that may share it is still to be read
+        root_last = {}
+        for v, i in last_use.items():
+            for r in values[v].roots or (v,):
+                if root_last.get(r, -1) < i:
+                    root_last[r] = i
+        for r in pinned_roots:
+            root_last[r] = INF
+        producer_prim = {}
+        for n in nodes:
+            for o in n.outputs:
+                producer_prim[o] = None if n.multi else n.op.name
+        from tenfold.graph.tracer import FRESH_PRIMS
+
+        def owned(u):
+            """u's buffer belongs to graph values only (no input, constant or variable)."""
+            vu = values[u]
+            if self.kind[u] != "op" or len(vu.shape) == 0:
+                return False
+            p = producer_prim.get(u)
+            if p not in FRESH_PRIMS and p not in WRITABLE_VIEWS:
+                return False
+            for r in vu.roots:
+                if r != u and (self.kind[r] != "op" or producer_prim.get(r) not in FRESH_PRIMS):
+                    return False
+            return True
+
+        def dies_at(u, i):
+            return all(root_last.get(r, -1) == i for r in values[u].roots)
+
+        self.donor = {}       # node index -> value id whose buffer receives the output
+        self.free_after = [[] for _ in range(n_nodes)]
+        taken_roots = set()
+
+        def taken(u):
+            return any(r in taken_roots for r in values[u].roots)
+
+        def take(u):
+            taken_roots.update(values[u].roots)
+
+        if self.options["inplace"]:
+            pool = {}         # (shape, dtype) -> value ids of owned buffers nobody reads again
+            for i, n in enumerate(nodes):
+                name = None if n.multi else n.op.name
+                if name in ELEMENTWISE_OUT or name in OTHER_OUT:
+                    o = n.outputs[0]
+                    vo = values[o]
+                    choice = None
+                    if name in ELEMENTWISE_OUT:
+                        for u in n.inputs:
+                            vu = values[u]
+                            if not taken(u) and owned(u) and dies_at(u, i) \
+                                    and vu.shape == vo.shape and vu.dtype == vo.dtype:
+                                choice = u
+                                break
+                    if choice is None and len(vo.shape) > 0 and o not in pinned_roots:
+                        lst = pool.get((vo.shape, vo.dtype))
+                        if lst:
+                            choice = lst.pop()
+                    if choice is not None:
+                        self.donor[i] = choice
+                        take(choice)
+                # buffers whose last reader is this node can take a later node's output
+                for u in set(n.inputs):
+                    if not taken(u) and owned(u) and dies_at(u, i):
+                        pool.setdefault((values[u].shape, values[u].dtype), []).append(u)
+                        take(u)  # in the pool: given to at most one later node
+        if self.options["release"]:
+            for v, i in last_use.items():
+                if i < INF and self.kind[v] == "op":
+                    self.free_after[i].append(v)
+        self.used = set(last_use)
+
+    # ---------------------------------------------------------------- code generation
+    def _generate(self, profile=False):
+        values = self.graph.values
+        env = {"_asarray": np.asarray}
+        if profile:
+            import time
+            env["_clock"] = time.perf_counter
+            env["_times"] = self._times = [0.0] * len(self.nodes)
+        lines = ["def run(args):"]
+        self._line_node = {}
+        ins = self.graph.inputs
+        if ins:
+            names = ", ".join(f"v{v}" for v in ins)
+            lines.append(f"    {names}, = args" if len(ins) == 1 else f"    {names} = args")
+
+        def ref(v):
+            k = self.kind[v]
+            if k == "const":
+                env[f"c{v}"] = self.const[v]
+                return f"c{v}"
+            if k == "var":
+                env[f"V{v}"] = values[v].payload
+                return f"V{v}._value"
+            return f"v{v}"
+
+        # a buffer given to a later node (from the pool) keeps its name until that node
+        given_at = {u: i for i, u in self.donor.items()}
+        for i, n in enumerate(self.nodes):
+            args = [ref(v) for v in n.inputs]
+            kname = f"k{i}"
+            pnames = []
+            for pk, pv in n.params.items():
+                gname = f"p{i}_{pk}"
+                env[gname] = pv
+                pnames.append(f"{pk}={gname}")
+            d = self.donor.get(i)
+            name = n.op.name
+            if d is not None:
+                env[kname] = ELEMENTWISE_OUT.get(name) or OTHER_OUT[name]
+                call = f"{kname}({', '.join(args + pnames + [f'out=v{d}'])})"
+            elif self.options["inplace_assign"] and name in INPLACE_ASSIGN:
+                env[kname] = INPLACE_ASSIGN[name]
+                call = f"{kname}({', '.join(args + pnames)})"
+            else:
+                env[kname] = n.op.kernel
+                call = f"{kname}({', '.join(args + pnames)})"
+            outs = [f"v{o}" if o in self.used else "_" for o in n.outputs]
+            if n.multi:
+                if not outs:
+                    line = f"    {call}"
+                elif len(outs) == 1:
+                    line = f"    {outs[0]}, = {call}"
+                else:
+                    line = f"    {', '.join(outs)} = {call}"
+            else:
+                o = n.outputs[0]
+                if o not in self.used:
+                    line = f"    {call}"
+                else:
+                    if len(values[o].shape) == 0 and d is None:
+                        call = f"_asarray({call})"
+                    line = f"    v{o} = {call}"
+            if profile:
+                lines.append("    _t0 = _clock()")
+            lines.append(line)
+            self._line_node[len(lines)] = i
+            if profile:
+                lines.append(f"    _times[{i}] += _clock() - _t0")
+            frees = set(v for v in self.free_after[i] if v not in n.outputs and
+                        not (v in given_at and given_at[v] > i))
+            if d is not None and d not in n.inputs:
+                frees.add(d)  # a pooled buffer now lives on as this node's output
+            if n.multi and "_" in outs:
+                frees.add("_")
+            if frees:
+                lines.append("    del " + ", ".join(sorted(
+                    "_" if v == "_" else f"v{v}" for v in frees)))
+        outs = []
+        for v in self.outputs:
+            outs.append(ref(v) if self.kind[v] != "var" else f"V{v}._value.copy()")
+        lines.append(f"    return [{', '.join(outs)}]")
+        src = "\n".join(lines) + "\n"
+        self.source = src
+        fname = f"<tenfold graph {next(Plan._counter)}: {self.graph.name}>"
+        self._filename = fname
+        code = compile(src, fname, "exec")
+        linecache.cache[fname] = (len(src), None, src.splitlines(True), fname)
+        exec(code, env)
+        if profile:
+            return env["run"]
+        self.run = env["run"]
+
+    def profile(self, args, repeat=100):
+        """Runs the plan `repeat` times on `args` (arrays) with a clock around each node;
+        returns [(seconds per run, node description)], slowest first."""
+        run = self._generate(profile=True)
+        self._generate()
+        for _ in range(repeat):
+            run(args)
+        vals = self.graph.values
+        out = []
+        for n, t in zip(self.nodes, self._times):
+            shapes = " ".join(str(tuple(vals[v].shape)) for v in n.inputs)
+            out.append((t / repeat, f"{n.op.name} {shapes}"))
+        return sorted(out, reverse=True)
+
+    # ---------------------------------------------------------------- errors
+    def translate_error(self, exc):
+        """An exception from the generated code, re-raised naming the op that failed."""
+        tb = exc.__traceback__
+        node = None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == self._filename:
+                node = self._line_node.get(tb.tb_lineno)
+            tb = tb.tb_next
+        if node is None or isinstance(exc, InvalidArgumentError):
+            return exc
+        n = self.nodes[node]
+        values = self.graph.values
+        shapes = ", ".join(f"{values[v].dtype}{list(values[v].shape)}" for v in n.inputs)
+        if isinstance(exc, (ValueError, IndexError, np.linalg.LinAlgError)):
+            return InvalidArgumentError(f"{n.op.name} (in graph {self.graph.name}) cannot run "
+                                        f"on inputs {shapes}: {exc}")
+        return exc
+
+    def __repr__(self):
+        return self.source
+
+
+class _PNode:
+    __slots__ = ("op", "inputs", "params", "outputs", "multi", "stateful")
+
+    def __init__(self, op, inputs, params, outputs, multi, stateful):
+        self.op = op
+        self.inputs = inputs
+        self.params = params
+        self.outputs = outputs
+        self.multi = multi
+        self.stateful = stateful

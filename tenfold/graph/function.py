@@ -1,0 +1,727 @@
+"""`tf.function`: trace a Python function into a graph once per input signature, then run the
+graph.
+
+    @tf.function
+    def step(x, y):
+        ...
+
+    step(x, y)                    # first call: traces (runs the Python code once, recording)
+    step(x2, y2)                  # same shapes/dtypes: runs the compiled graph
+    step.experimental_get_tracing_count()
+
+The signature of a call is, per argument: shape and dtype for tensors and NumPy arrays,
+identity for variables and other objects, the value for Python numbers, strings and None.
+A new signature traces again; past five traces each new one warns and says which argument
+changed and how to avoid it (`input_signature=` or `reduce_retracing=True`).
+
+Graphs are specialised to concrete shapes (that is what makes them fast on NumPy): with an
+`input_signature` that has `None` dimensions, or with `reduce_retracing=True`, a call with a
+new concrete shape counts no new trace but runs the Python function once more to build that
+shape's graph (its Python side effects, such as `print`, happen again for it).
+
+When a GradientTape is recording around the call, the graph is replayed op by op through the
+primitives so the tape sees every op (gradients then work as in eager execution).
+"""
+import functools
+import inspect
+import threading
+import warnings
+import weakref
+
+import numpy as np
+
+from tenfold import config as _config
+from tenfold.framework import dtypes
+from tenfold.framework.tensor import Tensor
+from tenfold.framework.variable import Variable
+from tenfold.ops import registry
+from tenfold.graph import tracer as _tracer
+from tenfold.graph.spec import TensorSpec, describe_shape
+from tenfold.graph import executor as _executor
+
+_wrap = Tensor._wrap
+_ndarray = np.ndarray
+_config_state = _config._state
+_observers = registry.observers
+
+MAX_QUIET_TRACES = 5  # as TensorFlow: more traces than this print why
+
+
+class RetracingWarning(UserWarning):
+    """A tf.function traced more than five times; the message says which argument changed."""
+
+
+# ------------------------------------------------------------------------------------------
+# Flattening arguments into leaves and a hashable key
+
+_SCALARS = (int, float, bool, str, bytes, type(None), complex)
+
+
+def _flatten(x, leaves, path, paths):
+    """Appends the leaves of `x` to `leaves` and returns a hashable key of its structure."""
+    t = type(x)
+    if t is list or t is tuple:
+        return (t.__name__,) + tuple(_flatten(c, leaves, f"{path}[{i}]", paths)
+                                     for i, c in enumerate(x))
+    if isinstance(x, dict):
+        keys = sorted(x, key=_sort_key)
+        return (t,) + tuple((k, _flatten(x[k], leaves, f"{path}[{k!r}]", paths))
+                            for k in keys)
+    if isinstance(x, tuple) and hasattr(x, "_fields"):  # namedtuple
+        return (t,) + tuple(_flatten(c, leaves, f"{path}.{f}", paths)
+                            for f, c in zip(x._fields, x))
+    if isinstance(x, (list, tuple)):
+        return (t,) + tuple(_flatten(c, leaves, f"{path}[{i}]", paths)
+                            for i, c in enumerate(x))
+    leaves.append(x)
+    if paths is not None:
+        paths.append(path)
+    return None
+
+
+def _sort_key(k):
+    return (str(type(k)), k) if not isinstance(k, str) else ("", k)
+
+
+def _unflatten(template, leaves):
+    """Rebuilds the containers of `template` (a real structure) around `leaves`, in the order
+    `_flatten` visits them."""
+    it = iter(leaves)
+
+    def build(x):
+        t = type(x)
+        if t is list or t is tuple:
+            return t([build(c) for c in x])
+        if isinstance(x, dict):
+            built = {k: build(x[k]) for k in sorted(x, key=_sort_key)}
+            try:
+                return t((k, built[k]) for k in x)
+            except TypeError:
+                return {k: built[k] for k in x}
+        if isinstance(x, tuple) and hasattr(x, "_fields"):
+            return t(*[build(c) for c in x])
+        if isinstance(x, (list, tuple)):
+            try:
+                return t([build(c) for c in x])
+            except TypeError:
+                return list(build(c) for c in x)
+        return next(it)
+    return build(template)
+
+
+def _leaf_key(x):
+    """The part of the signature one leaf contributes (and whether it is a tensor)."""
+    t = type(x)
+    if t is Tensor or t is _ndarray:
+        a = x._value if t is Tensor else x
+        return (a.shape, a.dtype), True
+    if isinstance(x, Variable):
+        return ("V", id(x)), False
+    if isinstance(x, Tensor):
+        return (x._value.shape, x._value.dtype), True
+    if isinstance(x, TensorSpec):
+        return (x.shape._dims, x.dtype._np), True
+    if t in _SCALARS:
+        return ("P", t, x), False
+    if isinstance(x, np.generic):
+        return ("P", t, x.item()), False
+    if isinstance(x, np.ndarray):
+        return (x.shape, x.dtype), True
+    if isinstance(x, (dtypes.DType,)):
+        return ("P", "dtype", x.name), False
+    return ("O", id(x)), False
+
+
+def _leaf_array(x):
+    t = type(x)
+    if t is Tensor:
+        return x._value
+    if t is _ndarray:
+        return x
+    if isinstance(x, Tensor):
+        return x._value
+    return np.asarray(x)
+
+
+# ------------------------------------------------------------------------------------------
+
+class _Program:
+    """One traced graph for one concrete signature, with its compiled plans."""
+
+    __slots__ = ("graph", "const_values", "out_template", "out_kinds", "plans", "keepalive",
+                 "n_inputs", "single")
+
+    def __init__(self, graph, const_values, out_template, out_kinds, keepalive):
+        self.graph = graph
+        self.const_values = const_values
+        self.out_template = out_template   # the returned structure, leaves set to None
+        self.out_kinds = out_kinds         # per output leaf: graph output index or ("py", v)
+        self.single = out_template is None and len(out_kinds) == 1 and \
+            type(out_kinds[0]) is int
+        self.plans = {}
+        self.keepalive = keepalive
+        self.n_inputs = len(graph.inputs)
+
+    def plan(self):
+        key = _executor.options_key()
+        p = self.plans.get(key)
+        if p is None:
+            p = self.plans[key] = _executor.Plan(self.graph, self.const_values)
+        return p
+
+    def run(self, arrays):
+        plan = self.plan()
+        try:
+            outs = plan.run(arrays)
+        except Exception as e:  # name the op that failed
+            err = plan.translate_error(e)
+            if err is e:
+                raise
+            raise err from None
+        return self.pack([_wrap(a) for a in outs])
+
+    def replay(self, tensors):
+        return self.pack(self.graph.replay(tensors))
+
+    def pack(self, out_tensors):
+        kinds = self.out_kinds
+        if self.single:
+            return out_tensors[0]
+        leaves = [out_tensors[k] if type(k) is int else k[1] for k in kinds]
+        return _unflatten(self.out_template, leaves)
+
+
+class ConcreteFunction:
+    """A traced function for one input signature (`f.get_concrete_function(...)`).
+
+    `graph` is the graph form (nodes over primitives); calling it runs the graph. With `None`
+    dimensions in its signature, each new concrete shape gets its own specialised graph.
+    """
+
+    def __init__(self, function, specs_key, arg_specs, leaf_paths):
+        self._function = function
+        self._specs_key = specs_key
+        self._arg_specs = arg_specs         # per leaf: TensorSpec or the Python value
+        self._leaf_paths = leaf_paths
+        self._programs = {}                 # exact key -> _Program
+        self._first = None
+
+    @property
+    def graph(self):
+        return self._first.graph if self._first is not None else None
+
+    @property
+    def structured_input_signature(self):
+        return self._function._rebuild_args(self._arg_specs)
+
+    @property
+    def structured_outputs(self):
+        p = self._first
+        if p is None:
+            return None
+        specs = []
+        for k in p.out_kinds:
+            if type(k) is int:
+                v = p.graph.values[p.graph.outputs[k]]
+                specs.append(TensorSpec(v.shape, dtypes.from_numpy(v.dtype)))
+            else:
+                specs.append(k[1])
+        return _unflatten(p.out_template, specs)
+
+    @property
+    def inputs(self):
+        return [s for s in self._arg_specs if isinstance(s, TensorSpec)]
+
+    @property
+    def outputs(self):
+        from tenfold.util import nest
+        return [s for s in nest.flatten(self.structured_outputs) if isinstance(s, TensorSpec)]
+
+    @property
+    def variables(self):
+        return self.graph.variables if self.graph is not None else []
+
+    @property
+    def trainable_variables(self):
+        return [v for v in self.variables if v.trainable]
+
+    @property
+    def captured_inputs(self):
+        return self.variables
+
+    @property
+    def name(self):
+        return self._function.__name__
+
+    def pretty_printed_signature(self, verbose=True):
+        names = self._leaf_paths
+        args = ", ".join(f"{n}: {s}" for n, s in zip(names, self._arg_specs))
+        return f"{self.name}({args}) -> {self.structured_outputs}"
+
+    def __call__(self, *args, **kwargs):
+        leaves = []
+        _flatten((args, kwargs), leaves, "", None)
+        tensors = [x for x in leaves if _leaf_key(x)[1]]
+        specs = [s for s in self._arg_specs if isinstance(s, TensorSpec)]
+        if len(tensors) != len(specs):
+            raise TypeError(f"{self.name}: this concrete function takes {len(specs)} tensor "
+                            f"argument(s) {specs}, got {len(tensors)}")
+        for x, s, name in zip(tensors, specs, [n for n, s in zip(self._leaf_paths,
+                                                                    self._arg_specs)
+                                                   if isinstance(s, TensorSpec)]):
+            if not s.is_compatible_with(x):
+                raise ValueError(_mismatch_message(self.name, name, x, s))
+        return self._function._call_concrete(self, args, kwargs)
+
+    def __repr__(self):
+        return f"<ConcreteFunction {self.pretty_printed_signature()}>"
+
+
+def _run_program(program, leaves):
+    tensor_leaves = [x for x in leaves if _leaf_key(x)[1]]
+    if _observers:  # a tape is recording: replay op by op on the caller's tensors
+        return program.replay([x if isinstance(x, Tensor) else _wrap(_leaf_array(x))
+                               for x in tensor_leaves])
+    return program.run([_leaf_array(x) for x in tensor_leaves])
+
+
+def _describe_leaf(x):
+    a = _leaf_array(x) if _leaf_key(x)[1] else None
+    if a is not None:
+        return f"shape {describe_shape(tuple(a.shape))} and dtype {dtypes.from_numpy(a.dtype).name}"
+    return f"value {x!r}"
+
+
+def _mismatch_message(fname, argname, x, spec):
+    return (f"{fname}(): argument '{argname}' has {_describe_leaf(x)}, which does not match "
+            f"its input_signature {spec}. Pass a tensor of that shape and dtype (None "
+            f"dimensions accept any size), or change input_signature.")
+
+
+class Function:
+    """The callable `tf.function` returns (see the module docstring)."""
+
+    def __init__(self, python_function, name=None, input_signature=None, autograph=True,
+                 jit_compile=None, reduce_retracing=False, experimental_implements=None,
+                 experimental_autograph_options=None, experimental_attributes=None,
+                 experimental_relax_shapes=None, experimental_compile=None,
+                 experimental_follow_type_hints=None):
+        if not callable(python_function):
+            raise TypeError(f"tf.function expects a callable, got {python_function!r}")
+        functools.update_wrapper(self, python_function, updated=())
+        self._python_function = python_function
+        self._name = name or getattr(python_function, "__name__", "function")
+        self._autograph = autograph
+        self._jit_compile = jit_compile if jit_compile is not None else experimental_compile
+        self._reduce_retracing = bool(reduce_retracing or experimental_relax_shapes)
+        self._input_signature = None
+        if input_signature is not None:
+            if not isinstance(input_signature, (list, tuple)):
+                raise TypeError("input_signature must be a list or tuple of tf.TensorSpec, got "
+                                f"{input_signature!r}")
+            self._input_signature = tuple(input_signature)
+        self._exact = {}            # exact key -> (ConcreteFunction, _Program)
+        self._concrete = {}         # signature key -> ConcreteFunction
+        self._trace_count = 0
+        self._history = []          # (leaf keys, leaf paths) of each counted trace
+        self._lock = threading.RLock()
+        self._bound = weakref.WeakKeyDictionary()
+        self._bound_ids = {}
+        try:
+            self._signature = inspect.signature(python_function)
+        except (TypeError, ValueError):
+            self._signature = None
+
+    # ------------------------------------------------------------ descriptor (methods)
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self
+        try:
+            bound = self._bound.get(instance)
+        except TypeError:
+            bound = self._bound_ids.get(id(instance))
+        if bound is None:
+            import types
+            bound = Function(types.MethodType(self._python_function, instance), self._name,
+                             self._input_signature, self._autograph, self._jit_compile,
+                             self._reduce_retracing)
+            try:
+                self._bound[instance] = bound
+            except TypeError:
+                self._bound_ids[id(instance)] = bound
+        return bound
+
+    # ------------------------------------------------------------ properties
+    @property
+    def python_function(self):
+        return self._python_function
+
+    @property
+    def input_signature(self):
+        return self._input_signature
+
+    @property
+    def function_spec(self):
+        return self._signature
+
+    def experimental_get_tracing_count(self):
+        """How many times the function has been traced (one per new signature)."""
+        return self._trace_count
+
+    def __repr__(self):
+        return f"<tf.function {self._name}>"
+
+    # ------------------------------------------------------------ calling
+    def __call__(self, *args, **kwargs):
+        if _config_state["run_functions_eagerly"] or _tracer.active_tracers():
+            # eager debugging, or a call inside another trace: the ops are recorded there
+            return self._python_function(*args, **kwargs)
+        # fast path: positional tensors only
+        if not kwargs:
+            key = []
+            simple = True
+            for a in args:
+                t = type(a)
+                if t is Tensor:
+                    v = a._value
+                    key.append((v.shape, v.dtype))
+                elif t is _ndarray:
+                    key.append((a.shape, a.dtype))
+                else:
+                    simple = False
+                    break
+            if simple:
+                hit = self._exact.get(("fast",) + tuple(key))
+                if hit is not None:
+                    program = hit[1]
+                    if _observers:  # a tape is recording: replay op by op on these tensors
+                        return program.replay([a if type(a) is Tensor else _wrap(a)
+                                               for a in args])
+                    return program.run([a._value if type(a) is Tensor else a for a in args])
+        return self._call_slow(args, kwargs)
+
+    def _call_slow(self, args, kwargs):
+        leaves = []
+        struct = _flatten((args, kwargs), leaves, "", None)
+        keys = []
+        for x in leaves:
+            k, is_t = _leaf_key(x)
+            keys.append(k)
+        exact = (struct, tuple(keys))
+        hit = self._exact.get(exact)
+        if hit is None:
+            with self._lock:
+                hit = self._exact.get(exact)
+                if hit is None:
+                    return self._trace_and_run(args, kwargs, leaves, struct, keys, exact)
+        return _run_program(hit[1], leaves)
+
+    def _call_concrete(self, cf, args, kwargs):
+        leaves = []
+        struct = _flatten((args, kwargs), leaves, "", None)
+        keys = [_leaf_key(x)[0] for x in leaves]
+        exact = (struct, tuple(keys))
+        program = cf._programs.get(exact)
+        if program is None:
+            with self._lock:
+                return self._specialize(cf, args, kwargs, leaves, struct, keys, exact)
+        return _run_program(program, leaves)
+
+    # ------------------------------------------------------------ signatures
+    def _leaf_paths(self, args, kwargs):
+        """Argument names per leaf ('x', 'batch[0]', ...) for messages."""
+        names = []
+        params = []
+        if self._signature is not None:
+            params = [p.name for p in self._signature.parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            var = [p.name for p in self._signature.parameters.values()
+                   if p.kind == p.VAR_POSITIONAL]
+        else:
+            var = []
+        leaves = []
+        for i, a in enumerate(args):
+            name = params[i] if i < len(params) else (f"{var[0]}[{i - len(params)}]" if var
+                                                      else f"args[{i}]")
+            _flatten(a, leaves, name, names)
+        for k in sorted(kwargs, key=_sort_key):
+            _flatten(kwargs[k], leaves, k, names)
+        return names
+
+    def _bind_signature(self, args, kwargs):
+        """Checks the call against input_signature; returns the per-leaf specs."""
+        sig = self._input_signature
+        if self._signature is not None:
+            params = [p for p in self._signature.parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        else:
+            params = []
+        if isinstance(self._python_function, functools.partial):
+            params = params[len(self._python_function.args):]
+        # keyword arguments named in the signature's range count as positional
+        args = list(args)
+        kwargs = dict(kwargs)
+        for p in params[len(args):len(sig)]:
+            if p.name in kwargs:
+                args.append(kwargs.pop(p.name))
+            else:
+                break
+        if len(args) != len(sig):
+            raise TypeError(f"{self._name}() takes {len(sig)} argument(s) per its "
+                            f"input_signature {list(sig)}, got {len(args)}.")
+        names = self._leaf_paths(args, {})
+        leaves = []
+        _flatten(list(args), leaves, "", None)
+        spec_leaves = []
+        _flatten(list(sig), spec_leaves, "", None)
+        if len(spec_leaves) != len(leaves):
+            raise TypeError(f"{self._name}(): the arguments' structure does not match "
+                            f"input_signature {list(sig)}.")
+        for x, s, n in zip(leaves, spec_leaves, names):
+            if not isinstance(s, TensorSpec):
+                continue
+            if not _leaf_key(x)[1] or not s.is_compatible_with(_leaf_array(x)):
+                raise ValueError(_mismatch_message(self._name, n, x, s))
+        return args, kwargs, spec_leaves
+
+    def _trace_and_run(self, args, kwargs, leaves, struct, keys, exact):
+        paths = self._leaf_paths(args, kwargs)
+        if self._input_signature is not None:
+            b_args, b_kwargs, spec_leaves = self._bind_signature(args, kwargs)
+            specs = list(spec_leaves) + [x for x in leaves[len(spec_leaves):]]
+            specs_key = ("signature",)
+        elif self._reduce_retracing:
+            specs, specs_key = self._relaxed_specs(struct, leaves, keys)
+        else:
+            specs = [TensorSpec(k[0], dtypes.from_numpy(k[1])) if is_t else x
+                     for x, k, is_t in ((x, k, _leaf_key(x)[1]) for x, k in zip(leaves, keys))]
+            specs_key = exact
+        cf = self._concrete.get(specs_key)
+        if cf is None:
+            cf = ConcreteFunction(self, specs_key, specs, paths)
+            self._concrete[specs_key] = cf
+            self._count_trace(keys, paths, leaves)
+        return self._specialize(cf, args, kwargs, leaves, struct, keys, exact)
+
+    def _relaxed_specs(self, struct, leaves, keys):
+        """reduce_retracing: generalise shapes that differ from an earlier trace's to None."""
+        tensor_flags = [_leaf_key(x)[1] for x in leaves]
+        for cf in self._concrete.values():
+            s = cf._specs_key
+            if not isinstance(s, tuple) or len(s) != 3 or s[0] != "relaxed" or s[1] != struct:
+                continue
+            old = cf._arg_specs
+            if len(old) != len(leaves):
+                continue
+            ok = True
+            for x, o, k, is_t in zip(leaves, old, keys, tensor_flags):
+                if is_t != isinstance(o, TensorSpec):
+                    ok = False
+                elif is_t:
+                    if not o.is_compatible_with(_leaf_array(x)):
+                        ok = False
+                elif _leaf_key(o)[0] != k:
+                    ok = False
+                if not ok:
+                    break
+            if ok:
+                return old, s
+        # a new relaxed signature: merge with a same-structure trace if there is one
+        specs = [TensorSpec(k[0], dtypes.from_numpy(k[1])) if is_t else x
+                 for x, k, is_t in zip(leaves, keys, tensor_flags)]
+        for cf in self._concrete.values():
+            s = cf._specs_key
+            if not isinstance(s, tuple) or len(s) != 3 or s[0] != "relaxed" or s[1] != struct:
+                continue
+            old = cf._arg_specs
+            merged = []
+            for new, o in zip(specs, old):
+                if isinstance(new, TensorSpec) and isinstance(o, TensorSpec):
+                    m = new.most_specific_common_supertype([o])
+                    if m is None:
+                        break
+                    merged.append(m)
+                elif _leaf_key(new)[0] == _leaf_key(o)[0]:
+                    merged.append(new)
+                else:
+                    break
+            else:
+                specs = merged
+                break
+        key = ("relaxed", struct, tuple(
+            (s.shape._dims, s.dtype.name) if isinstance(s, TensorSpec) else _leaf_key(s)[0]
+            for s in specs))
+        return specs, key
+
+    def _count_trace(self, keys, paths, leaves):
+        self._trace_count += 1
+        self._history.append((keys, paths))
+        if self._trace_count > MAX_QUIET_TRACES:
+            warnings.warn(self._retrace_message(keys, paths), RetracingWarning, stacklevel=4)
+
+    def _retrace_message(self, keys, paths):
+        prev_keys, prev_paths = self._history[-2] if len(self._history) > 1 else (None, None)
+        head = (f"tf.function '{self._name}' was traced {self._trace_count} times (more than "
+                f"{MAX_QUIET_TRACES}); tracing is slow, and each new signature traces again.")
+        if prev_keys is None or len(prev_keys) != len(keys) or prev_paths != paths:
+            return head + (" This time the arguments' structure or names changed; pass "
+                           "tensors with a stable structure.")
+        for i, (a, b, name) in enumerate(zip(prev_keys, keys, paths)):
+            if a == b:
+                continue
+            if a[0] == "P" or b[0] == "P":
+                return head + (f" This time argument '{name}' changed value from {a[-1]!r} to "
+                               f"{b[-1]!r}: Python values are part of the signature; pass "
+                               f"tensors instead (tf.constant(...)) to avoid retracing.")
+            if a[0] in ("V", "O") or b[0] in ("V", "O"):
+                return head + (f" This time argument '{name}' is a different object; pass the "
+                               f"same object or tensors.")
+            if a[1] != b[1]:
+                return head + (f" This time argument '{name}' changed dtype from "
+                               f"{dtypes.from_numpy(a[1]).name} to "
+                               f"{dtypes.from_numpy(b[1]).name}.")
+            # shape change: suggest a signature generalising every shape seen for this leaf
+            dims = list(b[0])
+            for hk, hp in self._history:
+                if len(hk) == len(keys) and hp == paths and hk[i][0] not in ("P", "V", "O") \
+                        and len(hk[i][0]) == len(dims):
+                    dims = [d if d == e else None for d, e in zip(dims, hk[i][0])]
+            spec = ", ".join("None" if d is None else str(d) for d in dims)
+            sig = ", ".join(
+                f"tf.TensorSpec([{spec}]{'' if b[1] == np.float32 else ', tf.' + dtypes.from_numpy(b[1]).name})"
+                if j == i else "..." for j in range(len(keys)) if keys[j][0] not in ("P", "V", "O"))
+            return head + (f" This time argument '{name}' changed shape from "
+                           f"{describe_shape(a[0])} to {describe_shape(b[0])}; pass "
+                           f"input_signature=[{sig}] or reduce_retracing=True.")
+        return head
+
+    def _rebuild_args(self, arg_specs):
+        return tuple(arg_specs), {}
+
+    # ------------------------------------------------------------ tracing
+    def _specialize(self, cf, args, kwargs, leaves, struct, keys, exact):
+        program, result = self._trace(args, kwargs, leaves, struct)
+        cf._programs[exact] = program
+        if cf._first is None:
+            cf._first = program
+        self._exact[exact] = (cf, program)
+        if not kwargs and all(type(a) in (Tensor, _ndarray) for a in args):
+            self._exact[("fast",) + tuple(keys)] = (cf, program)
+        return result
+
+    def _trace(self, args, kwargs, leaves, struct, dry_run=False):
+        tr = _tracer.Tracer(dry_run=dry_run, name=self._name)
+        new_leaves = []
+        for x in leaves:
+            if _leaf_key(x)[1]:
+                if isinstance(x, TensorSpec):
+                    shape = tuple(1 if d is None else d for d in x.shape._dims)
+                    t = _wrap(np.zeros(shape, x.dtype._np))
+                else:
+                    t = _wrap(_leaf_array(x))
+                tr.add_input(t)
+                new_leaves.append(t)
+            else:
+                new_leaves.append(x)
+        new_args, new_kwargs = _unflatten((args, kwargs), new_leaves)
+        keepalive = [x for x in leaves if not _leaf_key(x)[1] and _leaf_key(x)[0][0] in
+                     ("V", "O")]
+        with _tracer.tracing(tr):
+            result = self._python_function(*new_args, **new_kwargs)
+            out_leaves = []
+            template = _flatten(result, out_leaves, "", None)
+            kinds = []
+            real = []
+            for o in out_leaves:
+                if isinstance(o, Tensor):
+                    if isinstance(o, Variable):
+                        from tenfold.graph import effects
+                        o = effects.read_value(o)
+                    tr.graph.outputs.append(tr.output_id(o))
+                    kinds.append(len(tr.graph.outputs) - 1)
+                    real.append(o)
+                else:
+                    kinds.append(("py", o))
+                    real.append(o)
+        if dry_run:
+            tr.restore_variables()
+        graph = tr.graph
+        out_template = _unflatten(result, [None] * len(out_leaves))
+        program = _Program(graph, tr.const_values, out_template, kinds, keepalive)
+        tr.release()
+        return program, _unflatten(result, real)
+
+    # ------------------------------------------------------------ concrete functions
+    def get_concrete_function(self, *args, **kwargs):
+        """The ConcreteFunction for these arguments (TensorSpecs, tensors or Python values),
+        tracing without running if it is new; with no arguments, the input_signature's."""
+        if not args and not kwargs and self._input_signature is not None:
+            args = self._input_signature
+        if self._input_signature is not None:
+            specs_key = ("signature",)
+        leaves = []
+        struct = _flatten((args, kwargs), leaves, "", None)
+        keys = [_leaf_key(x)[0] for x in leaves]
+        paths = self._leaf_paths(args, kwargs)
+        if self._input_signature is not None:
+            specs = list(self._input_signature)
+            flat_specs = []
+            _flatten(specs, flat_specs, "", None)
+            specs = flat_specs + leaves[len(flat_specs):]
+        else:
+            specs = []
+            for x, k in zip(leaves, keys):
+                if isinstance(x, TensorSpec):
+                    specs.append(x)
+                elif _leaf_key(x)[1]:
+                    a = _leaf_array(x)
+                    specs.append(TensorSpec(a.shape, dtypes.from_numpy(a.dtype)))
+                else:
+                    specs.append(x)
+            specs_key = ("concrete", struct, tuple(
+                (s.shape._dims, s.dtype.name) if isinstance(s, TensorSpec) else _leaf_key(s)[0]
+                for s in specs))
+            exact_hit = self._exact.get((struct, tuple(keys)))
+            if exact_hit is not None:
+                return exact_hit[0]
+        with self._lock:
+            cf = self._concrete.get(specs_key)
+            if cf is not None and cf._first is not None:
+                return cf
+            if cf is None:
+                cf = ConcreteFunction(self, specs_key, specs, paths)
+                self._concrete[specs_key] = cf
+                self._count_trace(keys, paths, leaves)
+            dry_leaves = [s if isinstance(s, TensorSpec) else x for s, x in zip(specs, leaves)]
+            program, _ = self._trace(args, kwargs, dry_leaves, struct, dry_run=True)
+            cf._first = program
+            if all(not isinstance(s, TensorSpec) or s.shape.is_fully_defined() for s in specs):
+                ekeys = tuple(_leaf_key(s)[0] for s in dry_leaves)
+                cf._programs[(struct, ekeys)] = program
+                self._exact[(struct, ekeys)] = (cf, program)
+        return cf
+
+    def experimental_get_compiler_ir(self, *args, **kwargs):
+        cf = self.get_concrete_function(*args, **kwargs)
+        return lambda stage="hlo": repr(cf.graph)
+
+
+def function(func=None, input_signature=None, autograph=True, jit_compile=None,
+             reduce_retracing=False, experimental_implements=None,
+             experimental_autograph_options=None, experimental_attributes=None,
+             experimental_relax_shapes=None, experimental_compile=None,
+             experimental_follow_type_hints=None, name=None):
+    """Compiles a Python function into a graph function (`tf.function`): usable as
+    `@tf.function`, `@tf.function(input_signature=[...])` or `tf.function(f)`."""
+    kwargs = dict(input_signature=input_signature, autograph=autograph, jit_compile=jit_compile,
+                  reduce_retracing=reduce_retracing,
+                  experimental_relax_shapes=experimental_relax_shapes,
+                  experimental_compile=experimental_compile, name=name)
+
+    def decorate(f):
+        if isinstance(f, Function):
+            f = f.python_function
+        return Function(f, **kwargs)
+    if func is None:
+        return decorate
+    return decorate(func)

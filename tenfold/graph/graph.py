@@ -1,0 +1,189 @@
+"""The graph form: what `tf.function` traces into, what the executor runs and export reads.
+
+A `Graph` is a list of `Node`s in program order over numbered values:
+
+- value kinds: ``"input"`` (a placeholder for the i-th tensor argument), ``"var"`` (a captured
+  `Variable`, read at the moment a node runs), ``"const"`` (an array fixed at trace time) and
+  ``"op"`` (the output of a node);
+- a node applies one declared primitive (`tenfold.ops.registry.Primitive`) to its input values
+  with static keyword params, or a `MultiOp` (control flow, several outputs);
+- `graph.outputs` lists the value ids the function returns; `graph.effects` the nodes that must
+  run for their side effects (variable assignments, ...), which keep their program order.
+
+Every value carries the shape and dtype it had when traced; graphs are specialised to those
+(see `function.py`), which is what lets the executor plan buffers statically.
+"""
+import numpy as np
+
+from tenfold.framework.tensor import Tensor
+from tenfold.ops import registry
+
+_wrap = Tensor._wrap
+
+# Primitives with side effects or fresh randomness: never folded, removed or reordered.
+STATEFUL = {"assign", "assign_add", "assign_sub", "print", "numpy_function",
+            # tenfold/ops/random_ops.py: kernels that draw from a generator when they run
+            "random_standard_normal", "random_uniform", "random_uniform_int",
+            "truncated_normal", "random_shuffle", "multinomial", "random_gamma",
+            "random_poisson", "random_binomial"}
+
+
+def register_stateful(name):
+    """Marks a primitive name as having side effects (the executor keeps and orders it)."""
+    STATEFUL.add(name)
+
+
+class Value:
+    __slots__ = ("kind", "payload", "shape", "dtype", "dynamic", "roots")
+
+    def __init__(self, kind, payload, shape, dtype, dynamic):
+        self.kind = kind          # "input" | "var" | "const" | "op"
+        self.payload = payload    # input index | Variable | array | (node index, output index)
+        self.shape = shape
+        self.dtype = dtype
+        self.dynamic = dynamic    # depends on an input, a variable or a stateful op
+        self.roots = None         # value ids whose buffer this value may share (set by tracer)
+
+    def __repr__(self):
+        return f"Value({self.kind}, {self.shape}, {self.dtype})"
+
+
+class Node:
+    __slots__ = ("op", "inputs", "params", "outputs", "multi")
+
+    def __init__(self, op, inputs, params, outputs, multi=False):
+        self.op = op              # Primitive or MultiOp
+        self.inputs = inputs      # tuple of value ids
+        self.params = params      # dict of static params
+        self.outputs = outputs    # tuple of value ids
+        self.multi = multi
+
+    @property
+    def name(self):
+        return self.op.name
+
+    @property
+    def stateful(self):
+        return self.op.name in STATEFUL or getattr(self.op, "stateful", False)
+
+    def __repr__(self):
+        shown = {k: v for k, v in self.params.items() if not callable(v)}
+        return f"{list(self.outputs)} = {self.op.name}{list(self.inputs)}" + \
+            (f" {shown}" if shown else "")
+
+
+class Graph:
+    """A traced function's graph (see the module docstring)."""
+
+    def __init__(self):
+        self.values = []
+        self.nodes = []
+        self.inputs = []      # value ids of the placeholders, in flattened argument order
+        self.outputs = []     # value ids returned
+        self.captures = []    # for sub-graphs (cond branches, loop bodies): outer tensors read
+        self.name = "graph"
+
+    def add_value(self, kind, payload, shape, dtype, dynamic):
+        self.values.append(Value(kind, payload, shape, dtype, dynamic))
+        return len(self.values) - 1
+
+    @property
+    def variables(self):
+        """The variables the graph reads or assigns (captured by identity)."""
+        return [v.payload for v in self.values if v.kind == "var"]
+
+    def __repr__(self):
+        lines = [f"graph {self.name}: inputs {self.inputs} -> outputs {self.outputs}"]
+        for i, v in enumerate(self.values):
+            if v.kind == "var":
+                lines.append(f"  %{i} = var {getattr(v.payload, 'name', '?')} {v.shape}")
+            elif v.kind == "const":
+                lines.append(f"  %{i} = const {v.shape} {v.dtype}")
+        for n in self.nodes:
+            lines.append("  " + repr(n))
+        return "\n".join(lines)
+
+    # --- running the graph through the primitives (so observers such as tapes see it) ---
+    def replay(self, input_tensors, capture_tensors=()):
+        """Runs the graph op by op through `Primitive.__call__` (recorded by tapes and tracers)
+        and returns the output tensors. Used when a GradientTape watches a tf.function call."""
+        env = {}
+        for vid, t in zip(self.inputs, list(input_tensors) + list(capture_tensors)):
+            env[vid] = t
+        values = self.values
+        for node in self.nodes:
+            ins = []
+            for i in node.inputs:
+                t = env.get(i)
+                if t is None:
+                    t = _value_tensor(values[i])
+                    env[i] = t
+                ins.append(t)
+            if node.multi:
+                outs = node.op(*ins, **node.params)
+            else:
+                outs = (node.op(*ins, **node.params),)
+            for vid, t in zip(node.outputs, outs):
+                env[vid] = t
+        out = []
+        for vid in self.outputs:
+            t = env.get(vid)
+            out.append(t if t is not None else _value_tensor(values[vid]))
+        return out
+
+
+def _value_tensor(v):
+    if v.kind == "var":
+        return v.payload
+    if v.kind == "const":
+        return _wrap(v.payload)
+    raise RuntimeError(f"graph value {v} has no tensor (internal error)")
+
+
+class MultiOp:
+    """An op with several outputs that the graph runs as one node (tf.cond, tf.while_loop).
+
+    `kernel(*arrays, **params)` returns a list of arrays. `grad(index, g, inputs, outputs,
+    **params)`, if given, returns the gradients of all inputs for the output `index`, written
+    with tenfold ops. Calling the op runs the kernel and tells the observers: a tracer records
+    one node; a tape records one entry per output (so backprop works per output).
+    """
+
+    def __init__(self, name, kernel, grad=None, stateful=False):
+        self.name = name
+        self.kernel = kernel
+        self.grad = grad
+        self.stateful = stateful
+        self._out_prims = {}
+
+    def _out_prim(self, index):
+        p = self._out_prims.get(index)
+        if p is None:
+            op = self
+
+            def rule(g, out, *inputs, _i=index, **params):
+                return op.grad(_i, g, inputs, **params)
+            p = registry.Primitive(f"{self.name}:{index}", _no_kernel, grads=rule)
+            self._out_prims[index] = p
+        return p
+
+    def __call__(self, *inputs, **params):
+        from tenfold.graph.tracer import isolated
+        with isolated():
+            arrays = self.kernel(*[t._value for t in inputs], **params)
+        outs = [_wrap(a if type(a) is np.ndarray else np.asarray(a)) for a in arrays]
+        for o in registry.observers:
+            rec = getattr(o, "record_multi", None)
+            if rec is not None:
+                rec(self, inputs, outs, params)
+            elif self.grad is not None:
+                for i, out in enumerate(outs):
+                    o.record(self._out_prim(i), inputs, out, params)
+        return outs
+
+    def __repr__(self):
+        return f"<multi-op {self.name}>"
+
+
+def _no_kernel(*args, **kwargs):
+    raise RuntimeError("internal: per-output records of a multi-op are not executed")

@@ -1,0 +1,317 @@
+"""Tracing: running a Python function once on real values while recording every primitive.
+
+Design (see docs/internals.md, "Graphs"):
+
+- The tracer is an observer in `tenfold.ops.registry.observers`, like `GradientTape`. The traced
+  function runs eagerly, on the call's real values (or on zeros of the spec's shape for
+  `get_concrete_function(spec)`), and every primitive call is appended to a `Graph` with its
+  params. The first call therefore returns exactly what eager execution would.
+- A tensor is *dynamic* if it comes from an argument, a variable or a stateful op (assignment,
+  random numbers), directly or through recorded ops. Anything else that reaches an op is a
+  constant captured with its value. Variables are captured by identity and read when the node
+  runs, so graphs see later assignments.
+- Python control flow runs once, at trace time. Converting a dynamic tensor to a Python value
+  (`bool`, `int`, `float`, `.numpy()`) raises `OperatorNotAllowedInGraphError`, which says to
+  use `tf.cond` / `tf.while_loop` or `tf.config.run_functions_eagerly(True)`.
+- `Variable.assign*` and `read_value` are recorded as primitives (stateful, kept in program
+  order) through `tenfold.framework.variable._graph_hook`, set while tracing.
+- The tracer also notes, for each value, which buffers it may share (views of inputs, of
+  variables, of other values), so the executor only writes in place into buffers it owns.
+"""
+import contextlib
+import threading
+
+import numpy as np
+
+from tenfold.framework import tensor as _tensor_mod
+from tenfold.framework import variable as _variable_mod
+from tenfold.framework.tensor import Tensor
+from tenfold.framework.variable import Variable
+from tenfold.framework.errors import OperatorNotAllowedInGraphError
+from tenfold.ops import registry
+from tenfold.graph.graph import Graph, Node, STATEFUL
+
+_wrap = Tensor._wrap
+
+# Primitives whose output may be a view of (or the same array as) their first input.
+VIEW_PRIMS = {"reshape", "transpose", "broadcast_to", "strided_slice", "stop_gradient",
+              "reverse", "custom_gradient", "read_variable_view", "squeeze", "expand_dims"}
+
+# Primitives known to return a freshly allocated array (safe to overwrite once dead).
+FRESH_PRIMS = {
+    "add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "atan2",
+    "squared_difference", "floordiv", "floormod", "negative", "abs", "sign", "sqrt", "rsqrt",
+    "square", "exp", "expm1", "log", "log1p", "tanh", "sigmoid", "softplus", "sin", "cos", "tan",
+    "asin", "acos", "atan", "sinh", "cosh", "relu", "floor", "ceil", "round", "reciprocal",
+    "cast", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
+    "logical_and", "logical_or", "logical_xor", "logical_not", "is_nan", "is_inf", "is_finite",
+    "select", "matmul", "reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_any",
+    "reduce_all", "reduce_logsumexp", "cumsum", "cumprod", "argmax", "argmin", "softmax",
+    "log_softmax", "identity", "concat", "tile", "pad", "gather", "gather_nd", "scatter_nd",
+    "slice_grad", "gather_grad", "take_along_axis", "take_along_axis_grad",
+    "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
+    "relu_grad", "read_value", "one_hot", "random_standard_normal", "random_uniform",
+    "truncated_normal",
+}
+
+# Primitives whose output depends only on their inputs' shapes and dtypes, which a graph fixes:
+# their results are constants of the graph (and Python may branch on them while tracing).
+SHAPE_ONLY_PRIMS = {"zeros_like", "ones_like", "shape", "size", "rank"}
+
+_local = threading.local()
+
+
+def active_tracers():
+    """The tracers recording in this thread, outermost first."""
+    s = getattr(_local, "stack", None)
+    if s is None:
+        s = _local.stack = []
+    return s
+
+
+def current_tracer():
+    s = active_tracers()
+    return s[-1] if s else None
+
+
+def _base_id(a):
+    b = a.base
+    while isinstance(b, np.ndarray) and b.base is not None:
+        b = b.base
+    return id(a if b is None else b)
+
+
+class Tracer:
+    """Records primitive calls into a Graph (an observer in `registry.observers`)."""
+
+    def __init__(self, parent=None, dry_run=False, name="graph"):
+        self.graph = Graph()
+        self.graph.name = name
+        self.parent = parent
+        self.dry_run = dry_run        # restore assigned variables afterwards
+        self._vid = {}                # id(tensor) -> value id
+        self._dynamic = set()         # ids of dynamic tensors
+        self._keep = []               # every tensor seen, so that ids stay unique
+        self._bases = {}              # id(buffer base) -> owner value id
+        self._capture_src = []        # outer tensors captured (sub-graphs)
+        self._restore = {}            # id(var) -> (var, saved array) for dry runs / branches
+        self.const_values = {}        # value id -> trace-time array of non-dynamic op outputs
+        self._arrays = {}             # id(array) -> tensor holding it (assign links values)
+        self._thread = threading.get_ident()
+
+    # ------------------------------------------------------------ values
+    def is_dynamic(self, t):
+        if id(t) in self._dynamic:
+            return True
+        if isinstance(t, Variable):
+            return True
+        return self.parent is not None and self.parent.is_dynamic(t)
+
+    def add_input(self, t):
+        """Registers tensor `t` as the next placeholder (a dynamic graph input)."""
+        a = t._value
+        vid = self.graph.add_value("input", len(self.graph.inputs), a.shape, a.dtype, True)
+        self.graph.values[vid].roots = (vid,)
+        self.graph.inputs.append(vid)
+        self._vid[id(t)] = vid
+        self._dynamic.add(id(t))
+        self._keep.append(t)
+        self._bases.setdefault(_base_id(a), vid)
+        self._arrays.setdefault(id(a), t)
+        return vid
+
+    def tensor_for_array(self, a):
+        """The traced tensor whose array is `a` (None if none is known)."""
+        t = self._arrays.get(id(a))
+        if t is None and self.parent is not None:
+            return self.parent.tensor_for_array(a)
+        return t
+
+    def value_id(self, t):
+        """The value id of tensor `t` as a node input, capturing it if new."""
+        vid = self._vid.get(id(t))
+        if vid is not None:
+            return vid
+        g = self.graph
+        a = t._value
+        if isinstance(t, Variable):
+            vid = g.add_value("var", t, a.shape, a.dtype, True)
+        elif self.parent is not None and self.parent.is_dynamic(t):
+            # a tensor of the enclosing graph: an extra input of this sub-graph
+            vid = g.add_value("input", len(g.inputs), a.shape, a.dtype, True)
+            g.inputs.append(vid)
+            g.captures.append(vid)
+            self._capture_src.append(t)
+            self._dynamic.add(id(t))
+        else:
+            vid = g.add_value("const", a, a.shape, a.dtype, False)
+        g.values[vid].roots = (vid,)
+        self._vid[id(t)] = vid
+        self._keep.append(t)
+        self._bases.setdefault(_base_id(a), vid)
+        self._arrays.setdefault(id(a), t)
+        return vid
+
+    def _roots_for(self, prim_name, out_array, in_vids):
+        """Which value buffers the output may share: observed now, or possible for the op."""
+        values = self.graph.values
+        owner = self._bases.get(_base_id(out_array))
+        roots = set()
+        if owner is not None:
+            roots.update(values[owner].roots)
+        if prim_name in VIEW_PRIMS and in_vids:
+            roots.update(values[in_vids[0]].roots)
+        elif prim_name not in FRESH_PRIMS:
+            for i in in_vids:  # unknown kernel: assume it may return a view of any input
+                roots.update(values[i].roots)
+        return roots
+
+    # ------------------------------------------------------------ recording
+    def record(self, prim, inputs, out, params):
+        if threading.get_ident() == self._thread:  # ops of other threads are theirs
+            self._add_node(prim, inputs, [out], params, multi=False)
+
+    def record_multi(self, op, inputs, outs, params):
+        if threading.get_ident() == self._thread:
+            self._add_node(op, inputs, outs, params, multi=True)
+
+    def _add_node(self, op, inputs, outs, params, multi):
+        dynamic = op.name in STATEFUL or getattr(op, "stateful", False)
+        if not dynamic and not multi and op.name in SHAPE_ONLY_PRIMS:
+            pass  # a constant: the graph is specialised to its input's shape
+        else:
+            for t in inputs:
+                if self.is_dynamic(t):
+                    dynamic = True
+                    break
+        in_vids = tuple(self.value_id(t) for t in inputs)
+        g = self.graph
+        out_vids = []
+        node_index = len(g.nodes)
+        for k, o in enumerate(outs):
+            a = o._value
+            vid = g.add_value("op", (node_index, k), a.shape, a.dtype, dynamic)
+            roots = self._roots_for(op.name, a, in_vids) if not multi else set()
+            if multi:
+                for i in in_vids:  # a multi-op may pass an input straight through
+                    roots.update(g.values[i].roots)
+            roots.add(vid)
+            g.values[vid].roots = tuple(sorted(roots))
+            self._bases.setdefault(_base_id(a), vid)
+            self._vid[id(o)] = vid
+            self._arrays[id(a)] = o
+            self._keep.append(o)
+            if dynamic:
+                self._dynamic.add(id(o))
+            else:
+                self.const_values[vid] = a
+            out_vids.append(vid)
+        g.nodes.append(Node(op, in_vids, dict(params), tuple(out_vids), multi))
+
+    # ------------------------------------------------------------ variables
+    def note_assign(self, var):
+        """Called before a variable is assigned: dry runs restore it afterwards."""
+        if self.dry_run and id(var) not in self._restore:
+            self._restore[id(var)] = (var, var._value.copy())
+        if self.parent is not None:
+            self.parent.note_assign_from_child(var)
+
+    def note_assign_from_child(self, var):
+        if self.dry_run and id(var) not in self._restore:
+            self._restore[id(var)] = (var, var._value.copy())
+        if self.parent is not None:
+            self.parent.note_assign_from_child(var)
+
+    def restore_variables(self):
+        for var, saved in self._restore.values():
+            var._value = saved
+        self._restore.clear()
+
+    # ------------------------------------------------------------ outputs
+    def output_id(self, t):
+        """Value id for a returned tensor (variables are read at the end: a snapshot)."""
+        if isinstance(t, Variable):
+            from tenfold.graph import effects
+            t = effects.read_value(t)
+        return self.value_id(t)
+
+    def release(self):
+        self._keep = []
+        self._vid = {}
+        self._bases = {}
+        self._arrays = {}
+
+
+def _guard(t, what):
+    for tr in active_tracers():
+        if tr.is_dynamic(t):
+            shape = tuple(t._value.shape)
+            hint = ("use tf.cond(pred, true_fn, false_fn) for an `if` that depends on a tensor, "
+                    "tf.while_loop(cond, body, loop_vars) for a loop, or tf.where for an "
+                    "elementwise choice")
+            if what == "numpy":
+                raise OperatorNotAllowedInGraphError(
+                    f"Calling .numpy() (or np.asarray) on a tensor (shape {shape}, dtype "
+                    f"{t.dtype.name}) inside a tf.function is not allowed: its value is only "
+                    f"known when the graph runs. Compute with tenfold ops instead; "
+                    f"{hint}; or, to debug, run eagerly with "
+                    f"tf.config.run_functions_eagerly(True).")
+            raise OperatorNotAllowedInGraphError(
+                f"Using a tensor (shape {shape}, dtype {t.dtype.name}) as a Python {what} is "
+                f"not allowed inside a tf.function: the function is traced once and its value "
+                f"is only known when the graph runs. Instead, {hint}; or, to debug, run "
+                f"eagerly with tf.config.run_functions_eagerly(True).")
+
+
+@contextlib.contextmanager
+def tracing(tracer, exclusive=False):
+    """Makes `tracer` record: appends it to the observers (or, with `exclusive`, makes it the
+    only observer, for cond branches and loop bodies), installs the Python-value guard and the
+    variable hooks. Restores everything afterwards."""
+    from tenfold.graph import effects
+    stack = active_tracers()
+    saved_obs = list(registry.observers)
+    if exclusive:
+        registry.observers[:] = [tracer]
+    else:
+        registry.observers.append(tracer)
+    stack.append(tracer)
+    prev_guard = _tensor_mod._concrete_guard[0]
+    prev_hook = _variable_mod._graph_hook[0]
+    _tensor_mod._concrete_guard[0] = _guard
+    _variable_mod._graph_hook[0] = effects.variable_hook
+    try:
+        with np.errstate(all="ignore") if tracer.dry_run else _null():
+            yield tracer
+    finally:
+        stack.pop()
+        registry.observers[:] = saved_obs
+        _tensor_mod._concrete_guard[0] = prev_guard
+        _variable_mod._graph_hook[0] = prev_hook
+
+
+@contextlib.contextmanager
+def isolated():
+    """Nothing records inside: for kernels that run tenfold ops of their own (a cond branch's
+    gradient, an optimizer update) while a trace or a tape is active outside."""
+    stack = active_tracers()
+    saved_stack = list(stack)
+    saved_obs = list(registry.observers)
+    prev_guard = _tensor_mod._concrete_guard[0]
+    prev_hook = _variable_mod._graph_hook[0]
+    stack.clear()
+    registry.observers[:] = []
+    _tensor_mod._concrete_guard[0] = None
+    _variable_mod._graph_hook[0] = None
+    try:
+        yield
+    finally:
+        stack[:] = saved_stack
+        registry.observers[:] = saved_obs
+        _tensor_mod._concrete_guard[0] = prev_guard
+        _variable_mod._graph_hook[0] = prev_hook
+
+
+@contextlib.contextmanager
+def _null():
+    yield

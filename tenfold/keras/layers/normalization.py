@@ -1,0 +1,381 @@
+"""Normalization layers: BatchNormalization, LayerNormalization, GroupNormalization,
+UnitNormalization. Half-precision inputs are normalised in float32 (as Keras)."""
+from tenfold.framework import dtypes
+from tenfold.keras.layers.layer import Layer, InputSpec
+from tenfold.keras.layers import _utils as U
+from tenfold.ops import array_ops as a
+from tenfold.ops import math_ops as m
+from tenfold.ops import nn_ops as nn
+
+
+def _upcast(x):
+    """x in at least float32."""
+    if x.dtype in (dtypes.float16, dtypes.bfloat16):
+        return m.cast(x, "float32")
+    return x
+
+
+def _cast_like(v, x):
+    return v if v.dtype == x.dtype else m.cast(v, x.dtype)
+
+
+class BatchNormalization(Layer):
+    """Normalises each feature with the batch's mean and variance in training (updating
+    `moving_mean` / `moving_variance` with `momentum`), and with the moving statistics at
+    inference. Weights, in order: gamma, beta, moving_mean, moving_variance."""
+
+    supports_masking = True
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones",
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, synchronized=False, renorm=False, renorm_clipping=None,
+                 renorm_momentum=0.99, **kwargs):
+        kwargs.pop("fused", None)
+        kwargs.pop("virtual_batch_size", None)
+        kwargs.pop("adjustment", None)
+        super().__init__(**kwargs)
+        if renorm:
+            raise NotImplementedError("BatchNormalization(renorm=True) is not supported by "
+                                      "tenfold yet.")
+        if isinstance(axis, (list, tuple)):
+            if len(axis) != 1:
+                raise ValueError(f"BatchNormalization: `axis` must be a single integer, got "
+                                 f"{axis}")
+            axis = axis[0]
+        self.axis = int(axis)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.synchronized = synchronized
+        self.renorm = renorm
+        self.renorm_clipping = renorm_clipping
+        self.renorm_momentum = renorm_momentum
+        self.beta_initializer = U.get_init(beta_initializer)
+        self.gamma_initializer = U.get_init(gamma_initializer)
+        self.moving_mean_initializer = U.get_init(moving_mean_initializer)
+        self.moving_variance_initializer = U.get_init(moving_variance_initializer)
+        self.beta_regularizer = U.get_reg(beta_regularizer)
+        self.gamma_regularizer = U.get_reg(gamma_regularizer)
+        self.beta_constraint = U.get_con(beta_constraint)
+        self.gamma_constraint = U.get_con(gamma_constraint)
+        self.gamma = None
+        self.beta = None
+        self.moving_mean = None
+        self.moving_variance = None
+
+    def build(self, input_shape):
+        nd = len(input_shape)
+        if not -nd <= self.axis < nd:
+            raise ValueError(f"BatchNormalization layer \"{self.name}\": axis={self.axis} is "
+                             f"out of range for input shape {tuple(input_shape)}.")
+        ax = self.axis % nd
+        dim = input_shape[ax]
+        if dim is None:
+            raise ValueError(f"BatchNormalization layer \"{self.name}\": the normalised axis "
+                             f"{self.axis} must have a known size, got input shape "
+                             f"{tuple(input_shape)}.")
+        shape = (dim,)
+        if self.scale:
+            self.gamma = self.add_weight(shape=shape, name="gamma",
+                                         initializer=self.gamma_initializer,
+                                         regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint, autocast=False)
+        if self.center:
+            self.beta = self.add_weight(shape=shape, name="beta",
+                                        initializer=self.beta_initializer,
+                                        regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint, autocast=False)
+        self.moving_mean = self.add_weight(shape=shape, name="moving_mean",
+                                           initializer=self.moving_mean_initializer,
+                                           trainable=False, autocast=False)
+        self.moving_variance = self.add_weight(shape=shape, name="moving_variance",
+                                               initializer=self.moving_variance_initializer,
+                                               trainable=False, autocast=False)
+        self.input_spec = InputSpec(ndim=nd, axes={self.axis: dim})
+        self._reduction_axes = [i for i in range(nd) if i != ax]
+        self._bshape = [1] * nd
+        self._bshape[ax] = dim
+        self.built = True
+
+    def _b(self, v):
+        """A per-feature vector shaped to broadcast against the inputs."""
+        if self.axis in (-1, len(self._bshape) - 1):
+            return v
+        return a.reshape(v, self._bshape)
+
+    def _moments(self, x, mask):
+        axes = self._reduction_axes
+        if mask is None:
+            mean = m.reduce_mean(x, axis=axes, keepdims=True)
+            var = m.reduce_mean(m.square(m.subtract(x, mean)), axis=axes, keepdims=True)
+        else:
+            mk = a.broadcast_to(a.expand_dims(m.cast(mask, "bool"), -1), tuple(x.shape))
+            w = m.cast(mk, x.dtype)
+            from tenfold.keras import backend
+            eps = backend.epsilon()
+            cnt = m.add(m.reduce_sum(w, axis=axes, keepdims=True), eps)
+            mean = m.divide(m.reduce_sum(m.multiply(x, w), axis=axes, keepdims=True), cnt)
+            d = m.multiply(m.subtract(x, mean), w)
+            var = m.divide(m.reduce_sum(m.square(d), axis=axes, keepdims=True), cnt)
+        return a.reshape(mean, (-1,)), a.reshape(var, (-1,))
+
+    def call(self, inputs, training=None, mask=None):
+        if mask is not None and mask._value.ndim != inputs._value.ndim - 1:
+            raise ValueError(f"BatchNormalization layer \"{self.name}\": the mask must have one "
+                             f"dimension less than the inputs, got mask.shape="
+                             f"{tuple(mask.shape)}, inputs.shape={tuple(inputs.shape)}.")
+        x = _upcast(inputs)
+        mm = _cast_like(self.moving_mean, x)
+        mv = _cast_like(self.moving_variance, x)
+        if training and self.trainable:
+            mean, var = self._moments(x, mask)
+            mom = self.momentum
+            self.moving_mean.assign(_cast_like(
+                m.add(m.multiply(a.stop_gradient(mm), mom),
+                      m.multiply(a.stop_gradient(mean), 1.0 - mom)), self.moving_mean))
+            self.moving_variance.assign(_cast_like(
+                m.add(m.multiply(a.stop_gradient(mv), mom),
+                      m.multiply(a.stop_gradient(var), 1.0 - mom)), self.moving_variance))
+        else:
+            mean, var = mm, mv
+        inv = m.rsqrt(m.add(var, self.epsilon))
+        if self.gamma is not None:
+            inv = m.multiply(inv, _cast_like(self.gamma, x))
+        shift = m.negative(m.multiply(mean, inv))
+        if self.beta is not None:
+            shift = m.add(shift, _cast_like(self.beta, x))
+        out = m.add(m.multiply(x, self._b(inv)), self._b(shift))
+        if out.dtype.name != self.compute_dtype:
+            out = m.cast(out, self.compute_dtype)
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
+            "center": self.center, "scale": self.scale,
+            "beta_initializer": U.ser_init(self.beta_initializer),
+            "gamma_initializer": U.ser_init(self.gamma_initializer),
+            "moving_mean_initializer": U.ser_init(self.moving_mean_initializer),
+            "moving_variance_initializer": U.ser_init(self.moving_variance_initializer),
+            "beta_regularizer": U.ser_reg(self.beta_regularizer),
+            "gamma_regularizer": U.ser_reg(self.gamma_regularizer),
+            "beta_constraint": U.ser_con(self.beta_constraint),
+            "gamma_constraint": U.ser_con(self.gamma_constraint),
+            "synchronized": self.synchronized, "renorm": self.renorm,
+            "renorm_clipping": self.renorm_clipping, "renorm_momentum": self.renorm_momentum})
+        return config
+
+
+def _axes_list(axis):
+    if isinstance(axis, (list, tuple)):
+        return [int(v) for v in axis]
+    return [int(axis)]
+
+
+class LayerNormalization(Layer):
+    """Normalises each sample over `axis` (default the last): (x - mean) / sqrt(var + eps),
+    then scales by gamma and shifts by beta. Weights: gamma, beta."""
+
+    supports_masking = True
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = list(axis) if isinstance(axis, (list, tuple)) else int(axis)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.rms_scaling = bool(rms_scaling)
+        self.beta_initializer = U.get_init(beta_initializer)
+        self.gamma_initializer = U.get_init(gamma_initializer)
+        self.beta_regularizer = U.get_reg(beta_regularizer)
+        self.gamma_regularizer = U.get_reg(gamma_regularizer)
+        self.beta_constraint = U.get_con(beta_constraint)
+        self.gamma_constraint = U.get_con(gamma_constraint)
+        self.gamma = None
+        self.beta = None
+
+    def build(self, input_shape):
+        nd = len(input_shape)
+        axes = _axes_list(self.axis)
+        for ax in axes:
+            if not -nd <= ax < nd:
+                raise ValueError(f"LayerNormalization layer \"{self.name}\": axis={self.axis} "
+                                 f"is out of range for input shape {tuple(input_shape)}.")
+        self._axes = sorted(ax % nd for ax in axes)
+        shape = tuple(input_shape[ax] for ax in self._axes)
+        if self.scale:
+            self.gamma = self.add_weight(name="gamma", shape=shape,
+                                         initializer=self.gamma_initializer,
+                                         regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint, autocast=False)
+        if self.center:
+            self.beta = self.add_weight(name="beta", shape=shape,
+                                        initializer=self.beta_initializer,
+                                        regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint, autocast=False)
+        self._bshape = [1] * nd
+        for ax in self._axes:
+            self._bshape[ax] = input_shape[ax]
+        self._needs_reshape = self._axes != [nd - 1]
+        self.built = True
+
+    def _b(self, v):
+        v = v if not self._needs_reshape else a.reshape(v, self._bshape)
+        return v
+
+    def call(self, inputs):
+        x = _upcast(inputs)
+        axes = self._axes
+        if self.rms_scaling:
+            mean = m.reduce_mean(x, axis=axes, keepdims=True)
+            var = m.reduce_mean(m.square(m.subtract(x, mean)), axis=axes, keepdims=True)
+            out = m.multiply(x, m.rsqrt(m.add(var, self.epsilon)))
+            if self.gamma is not None:
+                out = m.multiply(out, self._b(_cast_like(self.gamma, x)))
+        else:
+            mean = m.reduce_mean(x, axis=axes, keepdims=True)
+            var = m.reduce_mean(m.square(m.subtract(x, mean)), axis=axes, keepdims=True)
+            inv = m.rsqrt(m.add(var, self.epsilon))
+            if self.gamma is not None:
+                inv = m.multiply(inv, self._b(_cast_like(self.gamma, x)))
+            res = m.negative(m.multiply(mean, inv))
+            if self.beta is not None:
+                res = m.add(res, self._b(_cast_like(self.beta, x)))
+            out = m.add(m.multiply(x, inv), res)
+        if out.dtype.name != self.compute_dtype:
+            out = m.cast(out, self.compute_dtype)
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
+            "scale": self.scale, "rms_scaling": self.rms_scaling,
+            "beta_initializer": U.ser_init(self.beta_initializer),
+            "gamma_initializer": U.ser_init(self.gamma_initializer),
+            "beta_regularizer": U.ser_reg(self.beta_regularizer),
+            "gamma_regularizer": U.ser_reg(self.gamma_regularizer),
+            "beta_constraint": U.ser_con(self.beta_constraint),
+            "gamma_constraint": U.ser_con(self.gamma_constraint)})
+        return config
+
+
+class GroupNormalization(Layer):
+    """Normalises groups of channels per sample (`groups` must divide the channels)."""
+
+    supports_masking = True
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        self.groups = int(groups)
+        self.axis = int(axis)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = U.get_init(beta_initializer)
+        self.gamma_initializer = U.get_init(gamma_initializer)
+        self.beta_regularizer = U.get_reg(beta_regularizer)
+        self.gamma_regularizer = U.get_reg(gamma_regularizer)
+        self.beta_constraint = U.get_con(beta_constraint)
+        self.gamma_constraint = U.get_con(gamma_constraint)
+        self.gamma = None
+        self.beta = None
+
+    def build(self, input_shape):
+        dim = input_shape[self.axis]
+        if dim is None:
+            raise ValueError(f"GroupNormalization layer \"{self.name}\": axis {self.axis} must "
+                             f"have a known size, got input shape {tuple(input_shape)}.")
+        if dim < self.groups or dim % self.groups:
+            raise ValueError(f"GroupNormalization layer \"{self.name}\": groups={self.groups} "
+                             f"must divide the number of channels ({dim}) of input shape "
+                             f"{tuple(input_shape)}.")
+        if self.scale:
+            self.gamma = self.add_weight(shape=(dim,), name="gamma",
+                                         initializer=self.gamma_initializer,
+                                         regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint)
+        if self.center:
+            self.beta = self.add_weight(shape=(dim,), name="beta",
+                                        initializer=self.beta_initializer,
+                                        regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint)
+        self.built = True
+
+    def call(self, inputs):
+        x = _upcast(inputs)
+        nd = x._value.ndim
+        ax = self.axis % nd
+        shape = tuple(x.shape)
+        c = shape[ax]
+        gshape = shape[:ax] + (self.groups, c // self.groups) + shape[ax + 1:]
+        xg = a.reshape(x, gshape)
+        red = [i for i in range(1, nd + 1) if i != ax]
+        mean = m.reduce_mean(xg, axis=red, keepdims=True)
+        var = m.reduce_mean(m.square(m.subtract(xg, mean)), axis=red, keepdims=True)
+        xn = m.multiply(m.subtract(xg, mean), m.rsqrt(m.add(var, self.epsilon)))
+        out = a.reshape(xn, shape)
+        bshape = [1] * nd
+        bshape[ax] = c
+        if self.gamma is not None:
+            out = m.multiply(out, a.reshape(_cast_like(self.gamma, x), bshape))
+        if self.beta is not None:
+            out = m.add(out, a.reshape(_cast_like(self.beta, x), bshape))
+        if out.dtype.name != self.compute_dtype:
+            out = m.cast(out, self.compute_dtype)
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
+            "center": self.center, "scale": self.scale,
+            "beta_initializer": U.ser_init(self.beta_initializer),
+            "gamma_initializer": U.ser_init(self.gamma_initializer),
+            "beta_regularizer": U.ser_reg(self.beta_regularizer),
+            "gamma_regularizer": U.ser_reg(self.gamma_regularizer),
+            "beta_constraint": U.ser_con(self.beta_constraint),
+            "gamma_constraint": U.ser_con(self.gamma_constraint)})
+        return config
+
+
+class UnitNormalization(Layer):
+    """Scales each sample to unit L2 norm over `axis`."""
+
+    supports_masking = True
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = list(axis) if isinstance(axis, (list, tuple)) else int(axis)
+
+    def call(self, inputs):
+        x = _upcast(inputs)
+        out = nn.l2_normalize(x, axis=self.axis, epsilon=1e-12)
+        if out.dtype.name != self.compute_dtype:
+            out = m.cast(out, self.compute_dtype)
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config["axis"] = self.axis
+        return config

@@ -1,0 +1,722 @@
+"""The Keras 3 optimizer base: variables, gradient clipping, weight decay, EMA, gradient
+accumulation, and a fast in-place update path.
+
+Built-in optimizers update the NumPy (or CuPy) buffers of the variables in place with ufuncs
+(`np.multiply(a, b, out=...)`), with slot variables and scratch buffers allocated once at
+`build`. That path runs whenever a subclass does not override `update_step`; an optimizer
+written the Keras way (overriding `build` and `update_step` with `ops`/`assign`) also works,
+one variable at a time.
+
+For a graph executor, `optimizer.make_update_fn(variables)` returns `fn(grad_arrays)` that runs
+one whole training update (clipping, weight decay, the update, EMA, constraints, iteration
+count) in a single Python call on backend arrays.
+"""
+import re
+import warnings
+
+import numpy as np
+
+from tenfold.framework import dtypes
+from tenfold.framework.tensor import Tensor
+from tenfold.framework.variable import Variable as _CoreVariable
+from tenfold.backend import get_array_module
+from tenfold.ops import registry as _registry
+from tenfold.keras.optimizers.schedules import LearningRateSchedule
+from tenfold.keras.optimizers import schedules as _schedules
+
+
+def _array(x):
+    """A backend array from a gradient (Tensor, array, number)."""
+    if isinstance(x, Tensor):
+        return x._value
+    if isinstance(x, np.ndarray):
+        return x
+    mod = type(x).__module__
+    if mod.startswith("cupy"):
+        return x
+    return np.asarray(x)
+
+
+def _auto_name(cls_name):
+    from tenfold.keras.layers.layer import unique_name, to_snake_case
+    return unique_name(to_snake_case(cls_name))
+
+
+class Optimizer:
+    """Base class of Keras optimizers (as `keras.optimizers.Optimizer`).
+
+    Subclasses either implement the Keras API (`build(variables)` creating slots with
+    `add_variable_from_reference`, and `update_step(gradient, variable, learning_rate)`), or,
+    as the built-in ones do, declare `_slot_groups` and an in-place `_kernel`.
+    """
+
+    _kernel = None  # built-ins: in-place update `_kernel(i, g, w, scalars, tmp1, tmp2)`
+
+    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, use_ema=False, ema_momentum=0.99,
+                 ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
+        self._lock = False
+        if kwargs.pop("decay", None) is not None:
+            warnings.warn("Argument `decay` is no longer supported and will be ignored.")
+        lr_legacy = kwargs.pop("lr", None)
+        if lr_legacy is not None:
+            learning_rate = lr_legacy
+        kwargs.pop("jit_compile", None)
+        kwargs.pop("is_legacy_optimizer", None)
+        if kwargs:
+            raise ValueError(f"Argument(s) not recognized: {kwargs}")
+        self.name = name if name is not None else _auto_name(type(self).__name__)
+        self.weight_decay = weight_decay
+        self.clipnorm = clipnorm
+        self.global_clipnorm = global_clipnorm
+        self.clipvalue = clipvalue
+        self.use_ema = use_ema
+        self.loss_scale_factor = loss_scale_factor
+        self.gradient_accumulation_steps = gradient_accumulation_steps
+        if gradient_accumulation_steps and not gradient_accumulation_steps >= 2:
+            raise ValueError("`gradient_accumulation_steps` must be an integer >= 2. Received: "
+                             f"gradient_accumulation_steps={gradient_accumulation_steps}")
+        if use_ema:
+            if ema_momentum > 1 or ema_momentum < 0:
+                raise ValueError("`ema_momentum` must be in the range [0, 1]. Received: "
+                                 f"ema_momentum={ema_momentum}")
+            if ema_overwrite_frequency and (not isinstance(ema_overwrite_frequency, int)
+                                            or ema_overwrite_frequency < 1):
+                raise ValueError("`ema_overwrite_frequency` must be an integer >= 1 or None. "
+                                 f"Received: ema_overwrite_frequency={ema_overwrite_frequency}")
+        self.ema_momentum = ema_momentum
+        self.ema_overwrite_frequency = ema_overwrite_frequency
+        if sum(a is not None for a in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be "
+                             f"set. Received: clipnorm={clipnorm}, clipvalue={clipvalue}, "
+                             f"global_clipnorm={global_clipnorm}")
+        self.built = False
+        self._variables = []
+        self._trainable_variables = []
+        self._trainable_variables_indices = {}
+        self._slots = {}          # slot name -> list (one per trainable variable, or None)
+        self._scratch = {}        # numpy dtype -> two flat scratch buffers
+        self._views = []          # per variable: (scratch view 1, scratch view 2)
+        self._accumulated_gradients = []
+        self._model_variables_moving_average = []
+        self._iterations = self._make_var(np.zeros((), np.int64), "iteration")
+        if isinstance(learning_rate, LearningRateSchedule) or (
+                callable(learning_rate) and not isinstance(learning_rate, (Tensor, float, int))):
+            self._learning_rate = learning_rate
+        else:
+            try:
+                lr = float(learning_rate)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    "Argument `learning_rate` should be float, or an instance of "
+                    "LearningRateSchedule, or a callable (that takes in the current iteration "
+                    "value and returns the corresponding learning rate value). Received "
+                    f"instead: learning_rate={learning_rate!r}") from None
+            from tenfold.keras import backend
+            self._learning_rate = self._make_var(
+                np.asarray(lr, dtype=dtypes.as_dtype(backend.floatx())._np), "learning_rate")
+
+    # ------------------------------------------------------------------ variables
+    def _make_var(self, value, name):
+        from tenfold.keras.variables import Variable
+        v = Variable(value, trainable=False, name=name, dtype=dtypes.from_numpy(value.dtype))
+        v.path = f"{self.name}/{name}"
+        self._variables.append(v)
+        return v
+
+    def _check_super_called(self):
+        if "_lock" not in self.__dict__:
+            raise RuntimeError(f"In optimizer '{type(self).__name__}', you forgot to call "
+                               "`super().__init__()` as the first statement in the "
+                               "`__init__()` method. Go add it!")
+
+    def add_variable(self, shape, initializer="zeros", dtype=None, aggregation="none",
+                     layout=None, name=None):
+        """A non-trainable optimizer variable (`initializer`: 'zeros', 'ones', a number, an
+        initializer object or a callable `(shape, dtype)`)."""
+        self._check_super_called()
+        from tenfold.keras import backend
+        dt = dtypes.as_dtype(dtype or backend.floatx())
+        shape = tuple(int(d) for d in shape)
+        value = _init_value(initializer, shape, dt)
+        return self._make_var(value, name or "variable")
+
+    def add_variable_from_reference(self, reference_variable, name=None, initializer="zeros"):
+        """A variable shaped like `reference_variable`, named `{ref path}_{name}`."""
+        name = name or "var"
+        path = getattr(reference_variable, "path", None)
+        if path is not None:
+            name = f"{path.replace('/', '_')}_{name}"
+        else:
+            ref = str(reference_variable.name).replace("/", "_").replace(":", "_")
+            name = f"{ref}_{name}"
+        return self.add_variable(shape=reference_variable._value.shape, initializer=initializer,
+                                 dtype=reference_variable.dtype, name=name)
+
+    def add_optimizer_variables(self, trainable_variables, name, initializer="zeros"):
+        """Slot variables for each trainable variable; several names give a tuple of lists
+        (created variable by variable, as Keras orders them)."""
+        names = [name] if isinstance(name, str) else list(name)
+        inits = initializer if isinstance(initializer, (list, tuple)) else \
+            [initializer] * len(names)
+        if len(inits) != len(names):
+            raise ValueError(f"The number of provided names must match the number of provided "
+                             f"initializers. Received name='{name}', initializer='{initializer}'")
+        out = tuple([] for _ in names)
+        for v in trainable_variables:
+            over = getattr(v, "overwrite_with_gradient", False)
+            for i, (n, init) in enumerate(zip(names, inits)):
+                out[i].append(None if over else
+                              self.add_variable_from_reference(v, name=n, initializer=init))
+        return out[0] if isinstance(name, str) else out
+
+    @property
+    def variables(self):
+        return self._variables[:]
+
+    @property
+    def iterations(self):
+        if self.gradient_accumulation_steps:
+            from tenfold.ops.math_ops import floordiv
+            return floordiv(self._iterations, self.gradient_accumulation_steps)
+        return self._iterations
+
+    @iterations.setter
+    def iterations(self, value):
+        self._iterations.assign(value)
+
+    def _var_key(self, variable):
+        return id(variable)
+
+    def _get_variable_index(self, variable):
+        return self._trainable_variables_indices[id(variable)]
+
+    def build(self, variables):
+        """Creates the slot variables for `variables` (the model's trainable variables)."""
+        self._check_super_called()
+        variables = list(variables)
+        if self.use_ema:
+            self._model_variables_moving_average = self.add_optimizer_variables(
+                variables, "average")
+        if self.gradient_accumulation_steps:
+            self._accumulated_gradients = []
+        for i, v in enumerate(variables):
+            self._trainable_variables_indices[id(v)] = i
+            if self.gradient_accumulation_steps:
+                self._accumulated_gradients.append(
+                    self.add_variable_from_reference(v, name="gradient_accumulator"))
+        self._trainable_variables = variables[:]
+        for names, inits in self._slot_groups():
+            made = self.add_optimizer_variables(variables, list(names), list(inits))
+            for n, lst in zip(names, made):
+                self._slots[n] = lst
+        self._make_scratch(variables)
+        self.built = True
+
+    def _slot_groups(self):
+        """Built-ins: [(slot names, initializers), ...]; each group is created variable by
+        variable, groups one after another (Keras's order, which saved files rely on)."""
+        return []
+
+    def _make_scratch(self, variables):
+        sizes = {}
+        for v in variables:
+            a = v._value
+            key = (a.dtype, get_array_module(a).__name__)
+            sizes[key] = max(sizes.get(key, 0), a.size)
+        for (dt, modname), n in sizes.items():
+            xp = np if modname == "numpy" else get_array_module(variables[0]._value)
+            old = self._scratch.get((dt, modname))
+            if old is None or old[0].size < n:
+                self._scratch[(dt, modname)] = (xp.empty(n, dt), xp.empty(n, dt))
+        self._views = []
+        for v in variables:
+            a = v._value
+            b1, b2 = self._scratch[(a.dtype, get_array_module(a).__name__)]
+            self._views.append((b1[:a.size].reshape(a.shape), b2[:a.size].reshape(a.shape)))
+
+    def _check_variables_are_known(self, variables):
+        idx = self._trainable_variables_indices
+        for v in variables:
+            if id(v) not in idx:
+                raise ValueError(f"Unknown variable: {v}. This optimizer can only be called for "
+                                 "the variables it was originally built with. When working "
+                                 "with a new set of variables, you should recreate a new "
+                                 "optimizer instance.")
+
+    # ------------------------------------------------------------------ learning rate
+    @property
+    def learning_rate(self):
+        return self._get_current_learning_rate()
+
+    @learning_rate.setter
+    def learning_rate(self, learning_rate):
+        if isinstance(learning_rate, _CoreVariable) and not isinstance(
+                self._learning_rate, LearningRateSchedule):
+            self._learning_rate = learning_rate
+        elif isinstance(learning_rate, LearningRateSchedule) or (
+                callable(learning_rate) and not isinstance(learning_rate, Tensor)):
+            if isinstance(self._learning_rate, _CoreVariable):
+                self._untrack(self._learning_rate)
+            self._learning_rate = learning_rate
+        else:
+            if not isinstance(self._learning_rate, _CoreVariable):
+                raise TypeError(
+                    "This optimizer was created with a `LearningRateSchedule` object as its "
+                    "`learning_rate` constructor argument, hence its learning rate is not "
+                    "settable. If you need the learning rate to be settable, you should "
+                    "instantiate the optimizer with a float `learning_rate` argument.")
+            self._learning_rate._value[...] = float(learning_rate)
+
+    lr = learning_rate  # tf.keras 2 alias
+
+    def _untrack(self, var):
+        self._variables = [v for v in self._variables if v is not var]
+
+    def _get_current_learning_rate(self):
+        lr = self._learning_rate
+        if isinstance(lr, LearningRateSchedule):
+            return lr(self._iterations)
+        if isinstance(lr, _CoreVariable):
+            return lr
+        if callable(lr):
+            return lr()
+        return lr
+
+    def _lr_float(self):
+        lr = self._learning_rate
+        if isinstance(lr, _CoreVariable):
+            return float(lr._value)
+        if isinstance(lr, _schedules.LearningRateSchedule):
+            return float(lr(self._iterations))
+        return float(lr())
+
+    # ------------------------------------------------------------------ assign helpers
+    def assign(self, variable, value):
+        variable.assign(value)
+
+    def assign_add(self, variable, value):
+        variable.assign_add(value)
+
+    def assign_sub(self, variable, value):
+        variable.assign_sub(value)
+
+    # ------------------------------------------------------------------ applying
+    def apply_gradients(self, grads_and_vars, name=None, skip_gradients_aggregation=False,
+                        **kwargs):
+        """Applies `[(gradient, variable), ...]`; returns the iterations variable."""
+        pairs = list(grads_and_vars)
+        if not pairs:
+            return self._iterations
+        grads, variables = zip(*pairs)
+        self.apply(list(grads), list(variables))
+        return self._iterations
+
+    def apply(self, grads, trainable_variables=None):
+        """Updates `trainable_variables` (the ones `build` saw, if omitted) in place."""
+        grads = list(grads)
+        if len(grads) == 0:
+            return
+        if trainable_variables is None:
+            if not self.built:
+                raise ValueError("When passing `grads` without `variables`, the optimizer must "
+                                 "already be built on a list of variables. Call "
+                                 "`optimizer.build(trainable_variables)` first.")
+            if len(grads) != len(self._trainable_variables_indices):
+                raise ValueError("When passing `grads` as a list of gradient tensors, the "
+                                 "gradients must match `optimizer.variables` one-to-one. "
+                                 f"Received a list of {len(grads)} gradients, but the optimizer "
+                                 f"is tracking {len(self._trainable_variables)} trainable "
+                                 "variables.")
+            trainable_variables = self._trainable_variables
+        else:
+            trainable_variables = list(trainable_variables)
+            if len(trainable_variables) != len(grads):
+                raise ValueError(f"apply() got {len(grads)} gradients for "
+                                 f"{len(trainable_variables)} variables; pass one gradient "
+                                 "per variable (None for variables without one).")
+            if not self.built:
+                self.build(trainable_variables)
+                self.built = True
+            self._check_variables_are_known(trainable_variables)
+        grads, trainable_variables = self._filter_empty_gradients(grads, trainable_variables)
+        grads, trainable_variables = self._overwrite_variables_directly_with_gradients(
+            grads, trainable_variables)
+        if grads:
+            arrays = []
+            for g, v in zip(grads, trainable_variables):
+                a = _array(g)
+                if a.shape != v._value.shape:
+                    raise ValueError(
+                        f"{self.name}: gradient of shape {tuple(a.shape)} does not match "
+                        f"variable '{getattr(v, 'path', v.name)}' of shape "
+                        f"{tuple(v._value.shape)}.")
+                arrays.append(a)
+            if _graph_recording():  # inside tf.function: one graph node (tenfold/graph)
+                from tenfold.graph.keras_steps import record_optimizer_update
+                record_optimizer_update(self, grads, trainable_variables)
+                return
+            self._apply_arrays(arrays, trainable_variables)
+        self._iterations._value += 1
+
+    def make_update_fn(self, trainable_variables):
+        """`fn(grad_arrays)`: one in-place training update of `trainable_variables` (builds the
+        optimizer if needed). Gradients are backend arrays (or Tensors) in the same order, none
+        missing. This is the call a graph executor makes once per step."""
+        variables = list(trainable_variables)
+        if not self.built:
+            self.build(variables)
+        self._check_variables_are_known(variables)
+        it = self._iterations
+
+        def update_fn(grads):
+            self._apply_arrays([_array(g) for g in grads], variables)
+            it._value += 1
+        return update_fn
+
+    def _apply_arrays(self, grads, variables):
+        """The update on backend arrays: scaling, accumulation, clipping, decay, step, EMA,
+        constraints. Does not count the iteration (the caller does)."""
+        scale = self.loss_scale_factor
+        if scale is not None:
+            grads = [g / g.dtype.type(scale) if g.dtype.kind == "f" else g / scale
+                     for g in grads]
+        steps = self.gradient_accumulation_steps
+        if steps:
+            idx = self._trainable_variables_indices
+            accs = [self._accumulated_gradients[idx[id(v)]] for v in variables]
+            if (int(self._iterations._value) + 1) % steps == 0:
+                grads = [(g + a._value) / a._value.dtype.type(steps) for g, a in zip(grads, accs)]
+                self._update(grads, variables)
+                for a in accs:
+                    a._value[...] = 0
+            else:
+                for g, a in zip(grads, accs):
+                    np.add(a._value, g, out=a._value, casting="unsafe")
+        else:
+            self._update(grads, variables)
+        if self.use_ema:
+            self._update_model_variables_moving_average(self._trainable_variables)
+            freq = self.ema_overwrite_frequency
+            if freq and (int(self._iterations_value()) + 1) % freq == 0:
+                self._overwrite_model_variables_with_average_value(self._trainable_variables)
+        for v in variables:
+            c = getattr(v, "_constraint", None)
+            if c is not None:
+                v.assign(c(v))
+
+    def _iterations_value(self):
+        it = int(self._iterations._value)
+        steps = self.gradient_accumulation_steps
+        return it // steps if steps else it
+
+    def _update(self, grads, variables):
+        grads = self._clip_gradients(grads)
+        lr = self._lr_float()
+        self._apply_weight_decay(variables, lr)
+        self._backend_update_step(grads, variables, lr)
+
+    def _backend_update_step(self, grads, variables, lr):
+        if self._kernel is not None and type(self).update_step is Optimizer.update_step:
+            self._prepare(lr)
+            idx = self._trainable_variables_indices
+            views = self._views
+            for g, v in zip(grads, variables):
+                i = idx[id(v)]
+                w = v._value
+                if g.dtype != w.dtype:
+                    g = g.astype(w.dtype)
+                t1, t2 = views[i]
+                if t1.shape != w.shape:  # the variable was reassigned with a new shape
+                    self._make_scratch(self._trainable_variables)
+                    t1, t2 = self._views[i]
+                self._kernel(i, g, w, self._scalars(w.dtype), t1, t2)
+        else:
+            lr_t = self.learning_rate
+            for g, v in zip(grads, variables):
+                self.update_step(Tensor._wrap(g), v, lr_t)
+
+    def _prepare(self, lr):
+        """Sets the per-step scalars (`self._step_lr`, `self._step_t`) used by `_scalars`."""
+        self._step_lr = lr
+        self._step_t = self._iterations_value() + 1
+        self._scalar_cache = {}
+
+    def _scalars(self, np_dtype):
+        s = self._scalar_cache.get(np_dtype)
+        if s is None:
+            s = self._scalar_cache[np_dtype] = self._compute_scalars(np_dtype.type)
+        return s
+
+    def _compute_scalars(self, f):
+        return {"lr": f(self._step_lr)}
+
+    def update_step(self, gradient, variable, learning_rate):
+        """Updates one variable (built-ins run their in-place kernel)."""
+        if self._kernel is None:
+            raise NotImplementedError(f"{type(self).__name__} must implement "
+                                      "update_step(gradient, variable, learning_rate).")
+        lr = float(learning_rate._value if isinstance(learning_rate, Tensor) else learning_rate)
+        self._prepare(lr)
+        i = self._get_variable_index(variable)
+        w = variable._value
+        g = _array(gradient)
+        if g.dtype != w.dtype:
+            g = g.astype(w.dtype)
+        t1, t2 = self._views[i]
+        self._kernel(i, g, w, self._scalars(w.dtype), t1, t2)
+
+    # ------------------------------------------------------------------ pieces of an update
+    def _filter_empty_gradients(self, grads, variables):
+        out_g, out_v, missing = [], [], []
+        for g, v in zip(grads, variables):
+            if g is None:
+                missing.append(getattr(v, "path", None) or v.name)
+            else:
+                out_g.append(g)
+                out_v.append(v)
+        if not out_g:
+            raise ValueError("No gradients provided for any variable.")
+        if missing:
+            warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the "
+                          "loss. If using `model.compile()`, did you forget to provide a `loss` "
+                          "argument?", stacklevel=3)
+        return out_g, out_v
+
+    def _overwrite_variables_directly_with_gradients(self, grads, variables):
+        if not any(getattr(v, "overwrite_with_gradient", False) for v in variables):
+            return grads, variables
+        keep_g, keep_v = [], []
+        for g, v in zip(grads, variables):
+            if getattr(v, "overwrite_with_gradient", False):
+                v.assign(g)
+            else:
+                keep_g.append(g)
+                keep_v.append(v)
+        return keep_g, keep_v
+
+    def _clip_gradients(self, grads):
+        if self.clipnorm and self.clipnorm > 0:
+            return [_clip_by_norm(g, self.clipnorm) for g in grads]
+        if self.global_clipnorm and self.global_clipnorm > 0:
+            return clip_by_global_norm(grads, self.global_clipnorm)
+        if self.clipvalue and self.clipvalue > 0:
+            c = self.clipvalue
+            return [np.clip(g, -g.dtype.type(c), g.dtype.type(c)) for g in grads]
+        return grads
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        """Excludes variables (or variables whose name contains one of `var_names`) from weight
+        decay. Call before the optimizer is built."""
+        if self.built:
+            raise ValueError("`exclude_from_weight_decay()` can only be configured before the "
+                             "optimizer is built.")
+        self._exclude_from_weight_decay = {id(v) for v in var_list} if var_list else set()
+        self._exclude_from_weight_decay_pattern = (
+            re.compile("|".join(set(var_names))) if var_names else None)
+        self._exclude_from_weight_decay_cache = {}
+
+    def _use_weight_decay(self, variable):
+        cache = self.__dict__.setdefault("_exclude_from_weight_decay_cache", {})
+        key = id(variable)
+        if key in cache:
+            return cache[key]
+        use = True
+        if key in getattr(self, "_exclude_from_weight_decay", set()):
+            use = False
+        pattern = getattr(self, "_exclude_from_weight_decay_pattern", None)
+        if use and pattern is not None and re.search(pattern, variable.name) is not None:
+            use = False
+        cache[key] = use
+        return use
+
+    def _apply_weight_decay(self, variables, lr):
+        if self.weight_decay is None:
+            return
+        for v in variables:
+            if self._use_weight_decay(v):
+                w = v._value
+                f = w.dtype.type
+                i = self._trainable_variables_indices.get(id(v))
+                t = self._views[i][0] if i is not None else np.empty_like(w)
+                np.multiply(w, f(self.weight_decay), out=t)
+                np.multiply(t, f(lr), out=t)
+                np.subtract(w, t, out=w)
+
+    def _update_model_variables_moving_average(self, variables):
+        first = self._iterations_value() == 0
+        for v, avg in zip(variables, self._model_variables_moving_average):
+            if avg is None:
+                continue
+            f = v._value.dtype.type
+            mom = f(0.0) if first else f(self.ema_momentum)
+            a = avg._value
+            np.multiply(a, mom, out=a)
+            a += v._value * (f(1) - mom)
+
+    def _overwrite_model_variables_with_average_value(self, variables):
+        if len(variables) != len(self._model_variables_moving_average):
+            raise ValueError(f"The length of model variables ({len(variables)}) to override "
+                             "does not match the length of model variables stored in the "
+                             f"optimizer ({len(self._model_variables_moving_average)}). Please "
+                             "check if the optimizer was called on your model.")
+        for v, avg in zip(variables, self._model_variables_moving_average):
+            if avg is not None:
+                v._value[...] = avg._value
+
+    def finalize_variable_values(self, var_list):
+        """With `use_ema`, sets the model variables to their moving averages (fit does this at
+        the end of training)."""
+        if self.use_ema:
+            self._overwrite_model_variables_with_average_value(var_list)
+
+    def scale_loss(self, loss):
+        if self.loss_scale_factor is not None:
+            return loss * self.loss_scale_factor
+        return loss
+
+    def minimize(self, loss, var_list, tape=None):
+        """tf.keras 2's `minimize`: gradients of `loss` (a tensor recorded on `tape`, or a
+        zero-argument callable) with respect to `var_list`, then `apply_gradients`."""
+        from tenfold.autodiff.tape import GradientTape
+        if callable(var_list):
+            var_list = var_list()
+        var_list = list(var_list)
+        if tape is None:
+            if not callable(loss):
+                raise ValueError("`tape` is required when a `Tensor` loss is passed. Received: "
+                                 f"loss={loss}, tape={tape}.")
+            with GradientTape() as tape:
+                for v in var_list:
+                    tape.watch(v)
+                value = loss()
+        else:
+            value = loss() if callable(loss) else loss
+        grads = tape.gradient(value, var_list)
+        return self.apply_gradients(zip(grads, var_list))
+
+    # ------------------------------------------------------------------ state
+    def get_weights(self):
+        return [v.numpy() for v in self._variables]
+
+    def set_weights(self, weights):
+        if not self.built:
+            raise ValueError("You are calling `set_weights()` on an optimizer that has not yet "
+                             "been built. Please call `optimizer.build(trainable_variables)` "
+                             "to create the optimizer weights before calling `set_weights()`.")
+        for v, w in zip(self._variables, weights):
+            w = np.asarray(w)
+            if tuple(v._value.shape) != tuple(w.shape):
+                raise ValueError(f"Optimizer variable {getattr(v, 'path', v.name)} has shape "
+                                 f"{tuple(v._value.shape)} not compatible with provided weight "
+                                 f"shape {tuple(w.shape)}.")
+            v._value[...] = w
+
+    def save_own_variables(self, store):
+        for i, v in enumerate(self._variables):
+            store[str(i)] = v.numpy()
+
+    def load_own_variables(self, store):
+        if len(store.keys()) != len(self._variables):
+            msg = (f"Skipping variable loading for optimizer '{self.name}', because it has "
+                   f"{len(self._variables)} variables whereas the saved optimizer has "
+                   f"{len(store.keys())} variables. ")
+            if len(self._variables) <= 2:
+                msg += "This is likely because the optimizer has not been called/built yet."
+            warnings.warn(msg, stacklevel=2)
+            return
+        for i, v in enumerate(self._variables):
+            v.assign(np.asarray(store[str(i)]))
+
+    def get_config(self):
+        lr = self._learning_rate
+        if isinstance(lr, LearningRateSchedule):
+            lr_cfg = _schedules.serialize(lr)
+        elif isinstance(lr, _CoreVariable):
+            lr_cfg = float(lr._value)
+        elif isinstance(lr, Tensor):
+            lr_cfg = float(lr)
+        elif callable(lr):
+            lr_cfg = _serialize_callable(lr)
+        else:
+            lr_cfg = 0.5
+        return {
+            "name": self.name, "learning_rate": lr_cfg, "weight_decay": self.weight_decay,
+            "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm,
+            "clipvalue": self.clipvalue, "use_ema": self.use_ema,
+            "ema_momentum": self.ema_momentum,
+            "ema_overwrite_frequency": self.ema_overwrite_frequency,
+            "loss_scale_factor": self.loss_scale_factor,
+            "gradient_accumulation_steps": self.gradient_accumulation_steps,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = _schedules.deserialize(config["learning_rate"],
+                                                             custom_objects=custom_objects)
+        return cls(**config)
+
+    def _obj_type(self):
+        return "Optimizer"
+
+    def __setattr__(self, name, value):
+        if name != "_lock" and "_lock" not in self.__dict__:
+            self._check_super_called()
+        object.__setattr__(self, name, value)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _graph_recording():
+    if not _registry.observers:  # the eager fast path: nothing records
+        return False
+    from tenfold.graph.tracer import active_tracers
+    return bool(active_tracers())
+
+
+def _serialize_callable(fn):
+    return {"module": None, "class_name": "function", "config": getattr(fn, "__name__", "fn"),
+            "registered_name": "function"}
+
+
+def _init_value(initializer, shape, dt):
+    if initializer is None or initializer == "zeros" or initializer == "Zeros":
+        return np.zeros(shape, dt._np)
+    if initializer == "ones" or initializer == "Ones":
+        return np.ones(shape, dt._np)
+    if isinstance(initializer, (int, float)):
+        return np.full(shape, initializer, dt._np)
+    if isinstance(initializer, str):
+        from tenfold.keras import initializers
+        initializer = initializers.get(initializer)
+    value = initializer(shape, dtype=dt)
+    if isinstance(value, Tensor):
+        value = value._value
+    return np.asarray(value, dt._np).reshape(shape).copy()
+
+
+def _clip_by_norm(g, clipnorm):
+    f = g.dtype.type
+    l2sum = np.sum(np.square(g))
+    l2norm = np.sqrt(l2sum) if l2sum > 0 else l2sum
+    return np.multiply(g, f(clipnorm)) / np.maximum(l2norm, f(clipnorm))
+
+
+def global_norm(arrays):
+    sq = [np.sum(np.square(_array(a))) for a in arrays if a is not None]
+    return np.sqrt(np.sum(np.stack(sq)))
+
+
+def clip_by_global_norm(grads, clip_norm):
+    """Scales all gradients by clip_norm / max(global_norm, clip_norm) (Keras's formula)."""
+    use_norm = global_norm(grads)
+    f = use_norm.dtype.type
+    c = f(clip_norm)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = c * np.minimum(f(1.0) / use_norm, f(1.0) / c)
+        scale = scale + (use_norm - use_norm)
+    return [g * g.dtype.type(scale) if g is not None else g for g in grads]

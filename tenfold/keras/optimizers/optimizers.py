@@ -1,0 +1,552 @@
+"""The built-in optimizers, with Keras 3's defaults and update rules.
+
+Each `_kernel(i, g, w, s, t1, t2)` updates variable array `w` (and its slots) in place from
+gradient `g`, with per-step scalars `s` (already in the variable's dtype) and two scratch
+arrays of `w`'s shape. The arithmetic follows Keras's operation order so results match it to
+the last bit in float32 wherever NumPy rounds as Keras's backend does.
+"""
+import numpy as np
+
+from tenfold.keras.optimizers.optimizer import Optimizer
+
+_COMMON = ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "use_ema", "ema_momentum",
+           "ema_overwrite_frequency", "loss_scale_factor", "gradient_accumulation_steps", "name")
+
+
+def _common(kw):
+    return {k: kw[k] for k in _COMMON if k in kw}
+
+
+class SGD(Optimizer):
+    """Gradient descent with optional momentum and Nesterov momentum.
+
+    momentum == 0: `w -= lr * g`; else `m = momentum * m - lr * g; w += m`
+    (Nesterov: `w += momentum * m - lr * g`).
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None,
+                 clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
+                 ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
+                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
+                         use_ema=use_ema, ema_momentum=ema_momentum,
+                         ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, name=name,
+                         **kwargs)
+        if not isinstance(momentum, (int, float)) or isinstance(momentum, bool) or \
+                momentum < 0 or momentum > 1:
+            raise ValueError("`momentum` must be a float between [0, 1].")
+        self.momentum = float(momentum)
+        self.nesterov = nesterov
+
+    def _slot_groups(self):
+        return [(("momentum",), ("zeros",))] if self.momentum != 0 else []
+
+    @property
+    def momentums(self):
+        return self._slots.get("momentum", [])
+
+    def _compute_scalars(self, f):
+        return (f(self._step_lr), f(self.momentum))
+
+    def _kernel(self, i, g, w, s, t1, t2):
+        lr, mom = s
+        np.multiply(g, lr, out=t1)
+        if self.momentum == 0:
+            np.subtract(w, t1, out=w)
+            return
+        m = self._slots["momentum"][i]._value
+        np.multiply(m, mom, out=m)
+        np.subtract(m, t1, out=m)
+        if self.nesterov:
+            np.multiply(m, mom, out=t2)
+            np.subtract(t2, t1, out=t2)
+            np.add(w, t2, out=w)
+        else:
+            np.add(w, m, out=w)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"momentum": self.momentum, "nesterov": self.nesterov})
+        return config
+
+
+class RMSprop(Optimizer):
+    """Divides the gradient by a moving root-mean-square of recent gradients."""
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
+                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
+                         use_ema=use_ema, ema_momentum=ema_momentum,
+                         ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, name=name,
+                         **kwargs)
+        self.rho = rho
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.centered = centered
+
+    def _slot_groups(self):
+        groups = [(("velocity",), ("zeros",))]
+        if self.momentum > 0:
+            groups.append((("momentum",), ("zeros",)))
+        if self.centered:
+            groups.append((("average_gradient",), ("zeros",)))
+        return groups
+
+    def _compute_scalars(self, f):
+        return (f(self._step_lr), f(self.rho), f(1 - self.rho), f(self.epsilon), f(self.momentum))
+
+    def _kernel(self, i, g, w, s, t1, t2):
+        lr, rho, one_m_rho, eps, mom = s
+        v = self._slots["velocity"][i]._value
+        np.multiply(v, rho, out=v)
+        np.square(g, out=t1)
+        np.multiply(t1, one_m_rho, out=t1)
+        np.add(v, t1, out=v)
+        if self.centered:
+            a = self._slots["average_gradient"][i]._value
+            np.multiply(a, rho, out=a)
+            np.multiply(g, one_m_rho, out=t1)
+            np.add(a, t1, out=a)
+            np.square(a, out=t1)
+            np.subtract(v, t1, out=t1)
+            np.add(t1, eps, out=t1)
+        else:
+            np.add(v, eps, out=t1)
+        np.sqrt(t1, out=t1)
+        np.multiply(g, lr, out=t2)
+        np.divide(t2, t1, out=t2)
+        if self.momentum > 0:
+            m = self._slots["momentum"][i]._value
+            np.multiply(m, mom, out=m)
+            np.add(m, t2, out=m)
+            np.subtract(w, m, out=w)
+        else:
+            np.subtract(w, t2, out=w)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
+                       "centered": self.centered})
+        return config
+
+
+class Adam(Optimizer):
+    """Adam: moving averages of the gradient and its square, bias-corrected."""
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, use_ema=False, ema_momentum=0.99,
+                 ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
+                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
+                         use_ema=use_ema, ema_momentum=ema_momentum,
+                         ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, name=name,
+                         **kwargs)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.amsgrad = amsgrad
+
+    def _slot_groups(self):
+        groups = [(("momentum", "velocity"), ("zeros", "zeros"))]
+        if self.amsgrad:
+            groups.append((("velocity_hat",), ("zeros",)))
+        return groups
+
+    def _compute_scalars(self, f):
+        t = f(self._step_t)
+        b1p = np.power(f(self.beta_1), t)
+        b2p = np.power(f(self.beta_2), t)
+        alpha = f(self._step_lr) * np.sqrt(f(1) - b2p) / (f(1) - b1p)
+        return (alpha, f(1 - self.beta_1), f(1 - self.beta_2), f(self.epsilon))
+
+    def _kernel(self, i, g, w, s, t1, t2):
+        alpha, c1, c2, eps = s
+        m = self._slots["momentum"][i]._value
+        v = self._slots["velocity"][i]._value
+        np.subtract(g, m, out=t1)
+        np.multiply(t1, c1, out=t1)
+        np.add(m, t1, out=m)
+        np.square(g, out=t1)
+        np.subtract(t1, v, out=t1)
+        np.multiply(t1, c2, out=t1)
+        np.add(v, t1, out=v)
+        if self.amsgrad:
+            vh = self._slots["velocity_hat"][i]._value
+            np.maximum(vh, v, out=vh)
+            v = vh
+        np.sqrt(v, out=t1)
+        np.add(t1, eps, out=t1)
+        np.multiply(m, alpha, out=t2)
+        np.divide(t2, t1, out=t2)
+        np.subtract(w, t2, out=w)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                       "amsgrad": self.amsgrad})
+        return config
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (`w -= w * weight_decay * lr` before each step)."""
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-7, amsgrad=False, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, use_ema=False, ema_momentum=0.99,
+                 ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
+                         epsilon=epsilon, amsgrad=amsgrad, weight_decay=weight_decay,
+                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
+                         use_ema=use_ema, ema_momentum=ema_momentum,
+                         ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, name=name,
+                         **kwargs)
+        if self.weight_decay is None:
+            raise ValueError("Argument `weight_decay` must be a float. Received: "
+                             "weight_decay=None")
+
+
+class Adagrad(Optimizer):
+    """Per-parameter learning rates scaled by the accumulated squared gradients."""
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
+                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
+                         use_ema=use_ema, ema_momentum=ema_momentum,
+                         ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, name=name,
+                         **kwargs)
+        self.initial_accumulator_value = initial_accumulator_value
+        self.epsilon = epsilon
+
+    def _slot_groups(self):
+        return [(("accumulator",), (float(self.initial_accumulator_value),))]
+
+    def _compute_scalars(self, f):
+        return (f(self._step_lr), f(self.epsilon))
+
+    def _kernel(self, i, g, w, s, t1, t2):
+        lr, eps = s
+        acc = self._slots["accumulator"][i]._value
+        np.square(g, out=t1)
+        np.add(acc, t1, out=acc)
+        np.add(acc, eps, out=t1)
+        np.sqrt(t1, out=t1)
+        np.multiply(g, lr, out=t2)
+        np.divide(t2, t1, out=t2)
+        np.subtract(w, t2, out=w)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"initial_accumulator_value": self.initial_accumulator_value,
+                       "epsilon": self.epsilon})
+        return config
+
+
+class Adadelta(Optimizer):
+    """Adadelta: step sizes from moving windows of gradient and update magnitudes."""
+
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, weight_decay=None,
+                 clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
+                 ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
+                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
+                         use_ema=use_ema, ema_momentum=ema_momentum,
+                         ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, name=name,
+                         **kwargs)
+        self.rho = rho
+        self.epsilon = epsilon
+
+    def _slot_groups(self):
+        return [(("accumulated_grad", "accumulated_delta_var"), ("zeros", "zeros"))]
+
+    def _compute_scalars(self, f):
+        return (f(self._step_lr), f(self.rho), f(1 - self.rho), f(self.epsilon))
+
+    def _kernel(self, i, g, w, s, t1, t2):
+        lr, rho, one_m_rho, eps = s
+        ag = self._slots["accumulated_grad"][i]._value
+        ad = self._slots["accumulated_delta_var"][i]._value
+        np.multiply(ag, rho, out=ag)
+        np.square(g, out=t1)
+        np.multiply(t1, one_m_rho, out=t1)
+        np.add(ag, t1, out=ag)
+        np.add(ad, eps, out=t1)
+        np.sqrt(t1, out=t1)
+        np.multiply(t1, g, out=t1)
+        np.add(ag, eps, out=t2)
+        np.sqrt(t2, out=t2)
+        np.divide(t1, t2, out=t1)
+        np.negative(t1, out=t1)          # delta
+        np.multiply(ad, rho, out=ad)
+        np.square(t1, out=t2)
+        np.multiply(t2, one_m_rho, out=t2)
+        np.add(ad, t2, out=ad)
+        np.multiply(t1, lr, out=t1)
+        np.add(w, t1, out=w)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"rho": self.rho, "epsilon": self.epsilon})
+        return config
+
+
+class Adamax(Optimizer):
+    """Adam's variant with the infinity norm."""
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
+                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
+                         use_ema=use_ema, ema_momentum=ema_momentum,
+                         ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, name=name,
+                         **kwargs)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+
+    def _slot_groups(self):
+        return [(("momentum", "norm"), ("zeros", "zeros"))]
+
+    def _compute_scalars(self, f):
+        b1p = np.power(f(self.beta_1), f(self._step_t))
+        return (f(self._step_lr), f(1 - self.beta_1), f(self.beta_2), f(self.epsilon),
+                f(1) - b1p)
+
+    def _kernel(self, i, g, w, s, t1, t2):
+        lr, c1, b2, eps, one_m_b1p = s
+        m = self._slots["momentum"][i]._value
+        u = self._slots["norm"][i]._value
+        np.subtract(g, m, out=t1)
+        np.multiply(t1, c1, out=t1)
+        np.add(m, t1, out=m)
+        np.multiply(u, b2, out=u)
+        np.abs(g, out=t1)
+        np.maximum(u, t1, out=u)
+        np.multiply(m, lr, out=t1)
+        np.add(u, eps, out=t2)
+        np.multiply(t2, one_m_b1p, out=t2)
+        np.divide(t1, t2, out=t1)
+        np.subtract(w, t1, out=w)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon})
+        return config
+
+
+class Nadam(Optimizer):
+    """Adam with Nesterov momentum (with Keras's momentum schedule, decay 0.96)."""
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
+                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
+                         use_ema=use_ema, ema_momentum=ema_momentum,
+                         ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, name=name,
+                         **kwargs)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+
+    def _slot_groups(self):
+        return [(("momentum", "velocity"), ("zeros", "zeros"))]
+
+    def build(self, var_list):
+        var_list = list(var_list)
+        from tenfold.keras import backend
+        dt = var_list[0]._value.dtype if var_list else np.dtype(backend.floatx())
+        super().build(var_list)
+        self._u_product = self._make_var(np.asarray(1.0, dtype=dt), "u_product")
+
+    def _backend_update_step(self, grads, variables, lr):
+        u = self._u_product._value
+        f = u.dtype.type
+        t = f(self._iterations_value() + 1)
+        u[...] = u * f(self.beta_1) * (f(1.0) - f(0.5) * np.power(f(0.96), t))
+        super()._backend_update_step(grads, variables, lr)
+
+    def _compute_scalars(self, f):
+        t = f(self._step_t)
+        t1 = f(self._step_t + 1)
+        decay = f(0.96)
+        b1, b2 = f(self.beta_1), f(self.beta_2)
+        u_t = b1 * (f(1.0) - f(0.5) * np.power(decay, t))
+        u_t_1 = b1 * (f(1.0) - f(0.5) * np.power(decay, t1))
+        u_prod = f(self._u_product._value)
+        u_prod_1 = u_prod * u_t_1
+        b2p = np.power(b2, t)
+        return (f(self._step_lr), f(1) - b1, f(1) - b2, u_t_1, f(1) - u_prod_1, f(1) - u_t,
+                f(1) - u_prod, f(1) - b2p, f(self.epsilon))
+
+    def _kernel(self, i, g, w, s, t1, t2):
+        lr, c1, c2, u_t_1, d1, one_m_ut, d2, one_m_b2p, eps = s
+        m = self._slots["momentum"][i]._value
+        v = self._slots["velocity"][i]._value
+        np.subtract(g, m, out=t1)
+        np.multiply(t1, c1, out=t1)
+        np.add(m, t1, out=m)
+        np.square(g, out=t1)
+        np.subtract(t1, v, out=t1)
+        np.multiply(t1, c2, out=t1)
+        np.add(v, t1, out=v)
+        np.multiply(m, u_t_1, out=t1)
+        np.divide(t1, d1, out=t1)
+        np.multiply(g, one_m_ut, out=t2)
+        np.divide(t2, d2, out=t2)
+        np.add(t1, t2, out=t1)            # m_hat
+        np.multiply(t1, lr, out=t1)
+        np.divide(v, one_m_b2p, out=t2)   # v_hat
+        np.sqrt(t2, out=t2)
+        np.add(t2, eps, out=t2)
+        np.divide(t1, t2, out=t1)
+        np.subtract(w, t1, out=w)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon})
+        return config
+
+
+class Ftrl(Optimizer):
+    """Follow The Regularized Leader (with L1/L2 and L2-shrinkage regularization)."""
+
+    def __init__(self, learning_rate=0.001, learning_rate_power=-0.5,
+                 initial_accumulator_value=0.1, l1_regularization_strength=0.0,
+                 l2_regularization_strength=0.0, l2_shrinkage_regularization_strength=0.0,
+                 beta=0.0, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, use_ema=False, ema_momentum=0.99,
+                 ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
+                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
+                         use_ema=use_ema, ema_momentum=ema_momentum,
+                         ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, name=name,
+                         **kwargs)
+        for arg, val, cond in (
+                ("initial_accumulator_value", initial_accumulator_value, "positive or zero"),
+                ("l1_regularization_strength", l1_regularization_strength, "positive or zero"),
+                ("l2_regularization_strength", l2_regularization_strength, "positive or zero"),
+                ("l2_shrinkage_regularization_strength", l2_shrinkage_regularization_strength,
+                 "positive or zero")):
+            if val < 0.0:
+                raise ValueError(f"`{arg}` needs to be {cond}. Received: {arg}={val}.")
+        if learning_rate_power > 0.0:
+            raise ValueError("`learning_rate_power` needs to be negative or zero. Received: "
+                             f"learning_rate_power={learning_rate_power}.")
+        self.learning_rate_power = learning_rate_power
+        self.initial_accumulator_value = initial_accumulator_value
+        self.l1_regularization_strength = l1_regularization_strength
+        self.l2_regularization_strength = l2_regularization_strength
+        self.l2_shrinkage_regularization_strength = l2_shrinkage_regularization_strength
+        self.beta = beta
+
+    def _slot_groups(self):
+        return [(("accumulator", "linear"), (float(self.initial_accumulator_value), "zeros"))]
+
+    def _compute_scalars(self, f):
+        lr = f(self._step_lr)
+        l2 = f(self.l2_regularization_strength) + f(self.beta) / (f(2.0) * lr)
+        return (lr, f(-self.learning_rate_power), f(2 * self.l2_shrinkage_regularization_strength),
+                f(2) * l2, f(self.l1_regularization_strength))
+
+    def _kernel(self, i, g, w, s, t1, t2):
+        lr, neg_p, shrink2, l2x2, l1 = s
+        acc = self._slots["accumulator"][i]._value
+        lin = self._slots["linear"][i]._value
+        grad_to_use = g + shrink2 * w
+        np.square(g, out=t1)
+        np.add(acc, t1, out=t1)                      # new_accum
+        new_pow = np.power(t1, neg_p)
+        lin += grad_to_use - ((new_pow - np.power(acc, neg_p)) / lr) * w
+        quadratic = new_pow / lr + l2x2
+        w[...] = (np.clip(lin, -l1, l1) - lin) / quadratic
+        acc[...] = t1
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "learning_rate_power": self.learning_rate_power,
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "l1_regularization_strength": self.l1_regularization_strength,
+            "l2_regularization_strength": self.l2_regularization_strength,
+            "l2_shrinkage_regularization_strength": self.l2_shrinkage_regularization_strength,
+            "beta": self.beta})
+        return config
+
+
+class Lion(Optimizer):
+    """Lion: the sign of an interpolated momentum."""
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, weight_decay=None,
+                 clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
+                 ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
+                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
+                         use_ema=use_ema, ema_momentum=ema_momentum,
+                         ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, name=name,
+                         **kwargs)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        if beta_1 <= 0 or beta_1 > 1:
+            raise ValueError("Argument `beta_1` must be in the [0, 1] range. Otherwise, the "
+                             f"optimizer degenerates to SignSGD. Received: beta_1={beta_1}.")
+
+    def _slot_groups(self):
+        return [(("momentum",), ("zeros",))]
+
+    def _compute_scalars(self, f):
+        b1, b2 = f(self.beta_1), f(self.beta_2)
+        return (f(self._step_lr), b1, f(1.0) - b1, b2, f(1.0) - b2)
+
+    def _kernel(self, i, g, w, s, t1, t2):
+        lr, b1, c1, b2, c2 = s
+        m = self._slots["momentum"][i]._value
+        np.multiply(m, b1, out=t1)
+        np.multiply(g, c1, out=t2)
+        np.add(t1, t2, out=t1)
+        np.sign(t1, out=t1)
+        np.multiply(t1, lr, out=t1)
+        np.subtract(w, t1, out=w)
+        np.multiply(m, b2, out=m)
+        np.multiply(g, c2, out=t2)
+        np.add(m, t2, out=m)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2})
+        return config

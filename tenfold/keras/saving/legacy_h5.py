@@ -1,0 +1,319 @@
+"""Legacy HDF5 model files (`model.save("model.h5")` in tf.keras 2 and Keras 3).
+
+Layout: root attributes `model_config` (JSON), `training_config`, `keras_version`, `backend`;
+group `model_weights` (attribute `layer_names`; one group per layer with attribute
+`weight_names`, datasets at those names); group `optimizer_weights`.
+
+Loading goes through the same safe deserializer as `.keras` files: a Keras 2 `Lambda` layer
+stores its function as marshalled bytecode, which is refused unless `safe_mode=False`
+(CVE-2024-3660 was exactly this path in Keras).
+"""
+import json
+import os
+import warnings
+
+import numpy as np
+
+from tenfold.keras.saving import serialization_lib as ser
+from tenfold.keras.saving.h5_store import H5Reader, h5py
+from tenfold.train import _fileio
+
+_MAX_CONFIG = 256 << 20
+
+
+def _text(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.ndarray) and value.dtype.kind in "SO":
+        value = value.item()
+        return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+    return str(value)
+
+
+def _names(attr):
+    out = []
+    for n in np.asarray(attr).ravel().tolist() if attr is not None else []:
+        out.append(n.decode("utf-8") if isinstance(n, bytes) else str(n))
+    return out
+
+
+# ---------------------------------------------------------------------------------- saving
+def save_model_to_hdf5(model, filepath, include_optimizer=True):
+    import io
+    from tenfold.keras._version import __version__ as keras_version
+    warnings.warn("You are saving your model as an HDF5 file via `model.save()`. This file "
+                  "format is considered legacy. We recommend using instead the native Keras "
+                  "format, e.g. `model.save('my_model.keras')`.", stacklevel=3)
+    config = ser.serialize_keras_object(model)
+    model_config = {"class_name": config["class_name"], "config": config["config"]}
+    bio = io.BytesIO()
+    f = h5py().File(bio, "w")
+    try:
+        f.attrs["backend"] = "tensorflow"
+        f.attrs["keras_version"] = keras_version
+        from tenfold.keras.saving.saving_lib import _json_default
+        f.attrs["model_config"] = json.dumps(model_config, default=_json_default)
+        grp = f.create_group("model_weights")
+        _save_weights_to_group(model, grp, keras_version)
+        cc = ser.compile_config_of(model)
+        opt = getattr(model, "optimizer", None)
+        if cc:
+            training = {k: v for k, v in ser.serialize_dict(cc).items() if k != "optimizer"}
+            if opt is not None:
+                oc = ser.serialize_keras_object(opt)
+                training["optimizer_config"] = {"class_name": oc["class_name"],
+                                                "config": oc["config"]}
+            f.attrs["training_config"] = json.dumps(training, default=_json_default)
+        if include_optimizer and opt is not None and getattr(opt, "variables", None):
+            og = f.create_group("optimizer_weights")
+            names = [f"{opt.name}/{getattr(v, 'name', 'var')}" for v in opt.variables]
+            names = _dedupe(names)
+            og.attrs["weight_names"] = _str_array(names)
+            for n, v in zip(names, opt.variables):
+                og.create_dataset(n, data=np.asarray(v.numpy()))
+    finally:
+        f.close()
+    _fileio.atomic_write_bytes(filepath, bio.getvalue())
+
+
+def _str_array(names):
+    return np.array([n.encode("utf-8") for n in names], dtype=h5py().string_dtype()) \
+        if names else np.zeros((0,))
+
+
+def _dedupe(names):
+    seen, out = {}, []
+    for n in names:
+        if n in seen:
+            seen[n] += 1
+            n = f"{n}_{seen[n]}"
+        else:
+            seen[n] = 0
+        out.append(n)
+    return out
+
+
+def _save_weights_to_group(model, grp, keras_version):
+    layers = list(getattr(model, "layers", []))
+    grp.attrs["layer_names"] = _str_array([l.name for l in layers])
+    grp.attrs["backend"] = "tensorflow"
+    grp.attrs["keras_version"] = keras_version
+    for layer in layers:
+        g = grp.create_group(layer.name)
+        weights = list(layer.weights)
+        names = _dedupe([f"{model.name}/{getattr(w, 'path', w.name)}" for w in weights])
+        g.attrs["weight_names"] = _str_array(names)
+        for n, w in zip(names, weights):
+            g.create_dataset(n, data=np.asarray(w.numpy()))
+
+
+# ---------------------------------------------------------------------------------- loading
+def load_model_from_hdf5(filepath, custom_objects=None, compile=True, safe_mode=True):
+    reader = H5Reader(filepath, filepath)
+    try:
+        f = reader.file
+        raw = f.attrs.get("model_config")
+        if raw is None:
+            raise ValueError(f"{filepath} has no model configuration: it is a weights file. "
+                             "Build the model in code and call model.load_weights() instead.")
+        text = _text(raw)
+        if len(text) > _MAX_CONFIG:
+            raise ValueError(f"{filepath}: model_config is too large.")
+        try:
+            config = json.loads(text)
+        except ValueError as e:
+            raise ValueError(f"{filepath}: model_config is not valid JSON ({e}); the file is "
+                             "corrupted.") from None
+        ser.scan_config(config, safe_mode if ser.in_safe_mode() is None else ser.in_safe_mode(),
+                        filepath)
+        config = upgrade_legacy_config(config, safe_mode)
+        with ser.ObjectSharingScope(), ser.SafeModeScope(safe_mode):
+            model = ser.deserialize_keras_object(config, custom_objects, safe_mode=safe_mode)
+        if "model_weights" in f:
+            load_weights_from_group(model, reader._group("model_weights"), filepath)
+        training = f.attrs.get("training_config")
+        if compile and training is not None:
+            _compile_from_training_config(model, json.loads(_text(training)), custom_objects,
+                                          filepath)
+            if "optimizer_weights" in f:
+                _load_optimizer_weights(model, reader, filepath)
+        return model
+    finally:
+        reader.close()
+
+
+def _compile_from_training_config(model, training, custom_objects, filepath):
+    opt_cfg = training.get("optimizer_config")
+    with ser.SafeModeScope(True):
+        optimizer = ser.deserialize_keras_object(opt_cfg, custom_objects) if opt_cfg else None
+        loss = _loss_or_metric(training.get("loss"), custom_objects)
+        metrics = _loss_or_metric(training.get("metrics"), custom_objects)
+        weighted = _loss_or_metric(training.get("weighted_metrics"), custom_objects)
+    try:
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
+                      weighted_metrics=weighted, loss_weights=training.get("loss_weights"))
+    except Exception as e:
+        warnings.warn(f"{filepath}: the model could not be compiled from its saved training "
+                      f"configuration ({e}); call compile() yourself.", stacklevel=3)
+        return
+    opt = getattr(model, "optimizer", None)
+    if opt is not None and getattr(model, "built", False) and hasattr(opt, "build"):
+        try:
+            opt.build(model.trainable_variables)
+        except Exception:
+            pass
+
+
+def _loss_or_metric(cfg, custom_objects):
+    if cfg is None or isinstance(cfg, str):
+        return cfg
+    if isinstance(cfg, list):
+        return [_loss_or_metric(c, custom_objects) for c in cfg]
+    if isinstance(cfg, dict) and "class_name" in cfg:
+        return ser.deserialize_keras_object(cfg, custom_objects)
+    if isinstance(cfg, dict):
+        return {k: _loss_or_metric(v, custom_objects) for k, v in cfg.items()}
+    return cfg
+
+
+def _load_optimizer_weights(model, reader, filepath):
+    opt = getattr(model, "optimizer", None)
+    if opt is None:
+        return
+    grp = reader._group("optimizer_weights")
+    names = _names(grp.attrs.get("weight_names"))
+    variables = list(getattr(opt, "variables", []))
+    if len(names) != len(variables):
+        warnings.warn(f"{filepath}: the saved optimizer state ({len(names)} values) does not "
+                      f"match the optimizer ({len(variables)} variables; files from tf.keras 2 "
+                      "use another layout); it starts fresh.", stacklevel=3)
+        return
+    values = [_read(reader, grp, n) for n in names]
+    if any(tuple(v.shape) != tuple(a.shape) for v, a in zip(variables, values)):
+        warnings.warn(f"{filepath}: the saved optimizer state has other shapes than the "
+                      "optimizer's variables; it starts fresh.", stacklevel=3)
+        return
+    for v, a in zip(variables, values):
+        v.assign(a.astype(v._value.dtype))
+
+
+def _read(reader, grp, name):
+    parts = name.split("/")
+    g = grp
+    for p in parts[:-1]:
+        g = g[p]
+    return reader._dataset(g, parts[-1], name)
+
+
+def load_weights_from_group(model, grp, display, by_name=False, skip_mismatch=False):
+    """Keras 2 style weights: layers matched by order (or by name), checked, then assigned."""
+    from tenfold.keras.saving.saving_lib import LoadError, assign_all
+    reader = _GroupReader(grp, display)
+    layer_names = _names(grp.attrs.get("layer_names"))
+    file_layers = []
+    for name in layer_names:
+        g = grp[name] if name in grp else None
+        wnames = _names(g.attrs.get("weight_names")) if g is not None else []
+        file_layers.append((name, g, wnames))
+    model_layers = list(getattr(model, "layers", [model]))
+    plan, errors = [], []
+    if by_name:
+        index = {name: (g, w) for name, g, w in file_layers}
+        pairs = [(l, index[l.name]) for l in model_layers if l.name in index]
+    else:
+        with_w = [l for l in model_layers if l.weights]
+        file_w = [(n, g, w) for n, g, w in file_layers if w]
+        if len(with_w) != len(file_w):
+            raise LoadError(f"Weights in {display} do not match the model: the file has "
+                            f"{len(file_w)} layers with weights, the model "
+                            f"{len(with_w)}; nothing was loaded. (Pass by_name=True to match "
+                            "layers by name.)")
+        pairs = [(l, (g, w)) for l, (n, g, w) in zip(with_w, file_w)]
+    for layer, (g, wnames) in pairs:
+        weights = list(layer.weights)
+        if len(weights) != len(wnames):
+            msg = (f"layer '{layer.name}' has {len(weights)} weights, the file "
+                   f"{len(wnames)}")
+            if skip_mismatch:
+                warnings.warn(f"Skipping {msg}.", stacklevel=3)
+                continue
+            errors.append(msg)
+            continue
+        arrays = [reader.read(g, n) for n in wnames]
+        bad = [(w, a) for w, a in zip(weights, arrays) if tuple(w.shape) != tuple(a.shape)]
+        if bad:
+            w, a = bad[0]
+            msg = (f"layer '{layer.name}': weight '{getattr(w, 'path', w.name)}' has shape "
+                   f"{tuple(w.shape)} in the model, {tuple(a.shape)} in the file")
+            if skip_mismatch:
+                warnings.warn(f"Skipping {msg}.", stacklevel=3)
+                continue
+            errors.append(msg)
+            continue
+        plan.extend(zip(weights, arrays))
+    if errors:
+        raise LoadError(f"Weights in {display} do not match the model; nothing was loaded:\n"
+                        "  - " + "\n  - ".join(errors))
+    assign_all(model, plan)
+
+
+class _GroupReader:
+    def __init__(self, grp, display):
+        self._grp = grp
+        self.name = display
+
+    def read(self, g, name):
+        parts = name.split("/")
+        cur = g
+        for p in parts[:-1]:
+            cur = cur[p]
+        r = H5Reader.__new__(H5Reader)
+        r.name = self.name
+        return r._dataset(cur, parts[-1], name)
+
+
+def upgrade_legacy_config(config, safe_mode=True):
+    """Keras 2 / tf.keras configs to the form tenfold's classes read (InputLayer shapes,
+    'Model' -> 'Functional', Lambda functions in the Keras 3 layout)."""
+    def fix(node):
+        if isinstance(node, list):
+            return [fix(x) for x in node]
+        if not isinstance(node, dict):
+            return node
+        node = {k: fix(v) for k, v in node.items()}
+        cname = node.get("class_name")
+        cfg = node.get("config")
+        if cname == "Model" and isinstance(cfg, dict) and "layers" in cfg:
+            node["class_name"] = "Functional"
+        if cname == "InputLayer" and isinstance(cfg, dict) and "batch_input_shape" in cfg:
+            cfg = dict(cfg)
+            cfg["batch_shape"] = cfg.pop("batch_input_shape")
+            node["config"] = cfg
+        if cname == "Lambda" and isinstance(cfg, dict) and \
+                isinstance(cfg.get("function"), (list, tuple)):
+            cfg = dict(cfg)
+            code, defaults, closure = (list(cfg["function"]) + [None, None])[:3]
+            cfg["function"] = {"class_name": "__lambda__",
+                               "config": {"code": code, "defaults": defaults,
+                                          "closure": closure}}
+            cfg.pop("function_type", None)
+            cfg.pop("module", None)
+            node["config"] = cfg
+        elif cname == "Lambda" and isinstance(cfg, dict) and \
+                cfg.get("function_type") == "function":
+            cfg = dict(cfg)
+            cfg["function"] = {"module": None, "class_name": "function",
+                               "config": cfg["function"], "registered_name": cfg["function"]}
+            cfg.pop("function_type", None)
+            cfg.pop("module", None)
+            node["config"] = cfg
+        return node
+    return fix(config)
+
+
+def is_hdf5(path):
+    try:
+        with open(os.fspath(path), "rb") as f:
+            return f.read(8) == b"\x89HDF\r\n\x1a\n"
+    except OSError:
+        return False

@@ -1,0 +1,588 @@
+"""`.keras` files (Keras 3's zip of config.json, metadata.json, model.weights.h5), weights files,
+JSON configs, and legacy Keras 2 `.h5` model files.
+
+Writes go to a temporary file that is renamed into place, so a crash mid-save never destroys
+the previous file. Loads read and check everything (zip CRCs, HDF5 structure, every weight's
+shape) before assigning anything; on any error the model in memory is left unchanged and the
+message names the file and what is wrong.
+"""
+import datetime
+import io
+import json
+import os
+import warnings
+import zipfile
+
+import numpy as np
+
+from tenfold.keras.saving import _walk
+from tenfold.keras.saving import serialization_lib as ser
+from tenfold.keras.saving.h5_store import H5Reader, H5Writer, h5py
+from tenfold.train import _fileio
+
+CONFIG_FILE = "config.json"
+METADATA_FILE = "metadata.json"
+WEIGHTS_FILE = "model.weights.h5"
+WEIGHTS_FILE_NPZ = "model.weights.npz"
+# Newest file layout this code reads: .keras files from Keras 3.x, tenfold format 1.
+SUPPORTED_KERAS_MAJOR = 3
+TENFOLD_FORMAT_VERSION = 1
+_MAX_JSON_BYTES = 256 << 20
+_ZIP_MAX_EXPANSION = 100
+_ZIP_BOMB_FLOOR = 1 << 28
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+class LoadError(ValueError):
+    """A file could not be loaded (corrupted, truncated, wrong kind, newer format, or not
+    matching the model); the message names the file."""
+
+
+# ================================================================================== saving
+def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
+    """Saves `model` (architecture, weights, optimizer state, compile arguments).
+
+    - `*.keras`: Keras 3's zip format (readable by Keras 3).
+    - `*.h5` / `*.hdf5`: the legacy Keras HDF5 format.
+    - `zipped=False` or a path without extension: the same content as `.keras`, unzipped in a
+      folder (tf.keras 2 code that saved to a folder keeps working).
+    """
+    include_optimizer = kwargs.pop("include_optimizer", True)
+    save_format = kwargs.pop("save_format", None)
+    kwargs.pop("save_traces", None)
+    kwargs.pop("options", None)
+    kwargs.pop("signatures", None)
+    if kwargs:
+        raise ValueError(f"save_model() got unexpected keyword arguments: {sorted(kwargs)}")
+    if not getattr(model, "built", True):
+        warnings.warn("You are saving a model that has not yet been built: it has no weights "
+                      "yet. Build it first by calling it on some data.", stacklevel=2)
+    if hasattr(filepath, "write") and not isinstance(filepath, (str, os.PathLike)):
+        filepath.write(_keras_zip_bytes(model, include_optimizer))
+        return
+    path = os.fspath(filepath)
+    if save_format in ("h5", "hdf5") or path.endswith((".h5", ".hdf5")):
+        _check_overwrite(path, overwrite)
+        from tenfold.keras.saving import legacy_h5
+        return legacy_h5.save_model_to_hdf5(model, path, include_optimizer)
+    if save_format == "tf":
+        zipped = False
+    if zipped is None:
+        zipped = path.endswith(".keras")
+    if zipped:
+        if not path.endswith(".keras"):
+            raise ValueError("Invalid filepath extension for saving. Please add either a "
+                             "`.keras` extension for the native Keras format (recommended) or "
+                             f"a `.h5` extension. Received: filepath={path}")
+        _check_overwrite(path, overwrite)
+        _fileio.atomic_write_bytes(path, _keras_zip_bytes(model, include_optimizer))
+        return
+    if path.endswith(".keras"):
+        raise ValueError("When using `zipped=False`, the `filepath` argument should not end in "
+                         f"`.keras`. Received: filepath={path}")
+    _check_overwrite(path, overwrite)
+    config_json, metadata_json = _serialize_model(model)
+    weights = _weights_h5_bytes(model, include_optimizer)
+    with _fileio.atomic_directory(path) as tmp:
+        for name, data in ((METADATA_FILE, metadata_json.encode()),
+                           (CONFIG_FILE, config_json.encode()), (WEIGHTS_FILE, weights)):
+            with open(os.path.join(tmp, name), "wb") as f:
+                f.write(data)
+
+
+def _check_overwrite(path, overwrite):
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(f"{path} already exists and overwrite=False: pick another name or "
+                              "pass overwrite=True.")
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if hasattr(o, "as_list"):
+        return o.as_list()
+    if hasattr(o, "name") and type(o).__name__ == "DType":
+        return o.name
+    raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable: {o!r}. Its "
+                    "get_config() should return plain Python values.")
+
+
+def model_to_config(model):
+    with ser.ObjectSharingScope():
+        return ser.serialize_keras_object(model)
+
+
+def _serialize_model(model):
+    config_json = json.dumps(model_to_config(model), default=_json_default)
+    from tenfold import __version__ as tenfold_version
+    from tenfold.keras._version import __version__ as keras_version
+    metadata_json = json.dumps({
+        "keras_version": keras_version,
+        "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+        "tenfold_version": tenfold_version,
+        "tenfold_format_version": TENFOLD_FORMAT_VERSION,
+    })
+    return config_json, metadata_json
+
+
+def collect_state(root, include_optimizer=True):
+    """[(path, name, {key: array})] for every saveable of `root`, in Keras's order."""
+    out = []
+    for path, obj, kind in _walk.iter_saveables(root):
+        if kind == "Optimizer" and not include_optimizer:
+            continue
+        name = obj.name if isinstance(getattr(obj, "name", None), str) else None
+        hook = _custom_hook(obj, kind, "save_own_variables")
+        if hook is not None:
+            store = {}
+            hook(store)
+            values = {str(k): _to_numpy(v) for k, v in store.items()}
+        else:
+            values = {str(i): _to_numpy(v) for i, v in
+                      enumerate(_walk.own_variables(obj, kind))}
+        out.append((path, name, values))
+    return out
+
+
+def _custom_hook(obj, kind, method):
+    """A save/load_own_variables defined by the object's class (not tenfold's base
+    classes, which the walk implements directly)."""
+    fn = getattr(type(obj), method, None)
+    if fn is None:
+        return None
+    for klass in type(obj).__mro__:
+        if method in vars(klass):
+            if klass.__module__ in ("tenfold.keras.layers.layer",
+                                    "tenfold.keras.optimizers.optimizer"):
+                return None
+            return getattr(obj, method)
+    return None
+
+
+def _to_numpy(v):
+    """A host NumPy copy of a variable's (or array's) value, whatever the backend."""
+    from tenfold.backend import to_numpy
+    value = getattr(v, "_value", v)
+    return np.array(to_numpy(value), copy=True)
+
+
+def _weights_h5_bytes(model, include_optimizer=True):
+    bio = io.BytesIO()
+    writer = H5Writer(bio)
+    try:
+        for path, name, values in collect_state(model, include_optimizer):
+            writer.write_group(path, values, name=name)
+    finally:
+        writer.close()
+    return bio.getvalue()
+
+
+def _keras_zip_bytes(model, include_optimizer=True):
+    config_json, metadata_json = _serialize_model(model)
+    weights = _weights_h5_bytes(model, include_optimizer)
+    bio = io.BytesIO()
+    with zipfile.ZipFile(bio, "w") as zf:
+        zf.writestr(METADATA_FILE, metadata_json)
+        zf.writestr(CONFIG_FILE, config_json)
+        zf.writestr(WEIGHTS_FILE, weights)
+    return bio.getvalue()
+
+
+def save_weights(model, filepath, overwrite=True, max_shard_size=None, **kwargs):
+    """Saves the weights (and optimizer state) of `model`.
+
+    `*.weights.h5` is Keras 3's weights format. A path without an HDF5 extension writes a
+    tenfold checkpoint (`path.index` + `path.data-00000-of-00001`), as tf.keras 2 wrote its
+    TensorFlow-format weights."""
+    path = os.fspath(filepath)
+    save_format = kwargs.pop("save_format", None)
+    kwargs.pop("options", None)
+    if not getattr(model, "built", True):
+        raise ValueError("You are saving a model that has not yet been built. Build the model "
+                         "first by calling it on some data or by using `build()`.")
+    if max_shard_size is not None:
+        raise NotImplementedError("Sharded weights (max_shard_size) are not supported yet; save "
+                                  "a single .weights.h5 file.")
+    _check_overwrite(path, overwrite)
+    if path.endswith((".h5", ".hdf5", ".keras")) or save_format == "h5":
+        if path.endswith(".keras"):
+            raise ValueError("The filename must end in `.weights.h5` for save_weights(); use "
+                             f"model.save() for .keras files. Received: filepath={path}")
+        _fileio.atomic_write_bytes(path, _weights_h5_bytes(model))
+        return
+    from tenfold.train.checkpoint import Checkpoint
+    Checkpoint(model=model).write(path)
+    from tenfold.train.checkpoint_management import update_checkpoint_state
+    update_checkpoint_state(os.path.dirname(os.path.abspath(path)), path)
+
+
+# ================================================================================== loading
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """Loads a model saved with `model.save()` by tenfold or Keras (`.keras` zip, a folder of
+    the same files, or a legacy `.h5` model file).
+
+    `safe_mode=True` (the default) refuses files that would run Python code on loading
+    (lambdas); only set it to False for files you trust.
+    """
+    if hasattr(filepath, "read") and not isinstance(filepath, (str, os.PathLike)):
+        data = filepath.read()
+        return _load_zip_bytes(data, "<file object>", custom_objects, compile, safe_mode)
+    path = os.fspath(filepath)
+    if os.path.isdir(path):
+        if os.path.exists(os.path.join(path, CONFIG_FILE)):
+            return _load_dir(path, custom_objects, compile, safe_mode)
+        if os.path.exists(os.path.join(path, "saved_model.pb")):
+            raise LoadError(f"{path} is a TensorFlow SavedModel folder. tenfold reads Keras "
+                            "model files (.keras, .h5); re-save the model from TensorFlow with "
+                            "model.save('model.keras').")
+        raise LoadError(f"{path} is a folder without {CONFIG_FILE}: not a saved Keras model.")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No file or directory found at {path}")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(_HDF5_MAGIC):
+        from tenfold.keras.saving import legacy_h5
+        return legacy_h5.load_model_from_hdf5(path, custom_objects, compile, safe_mode)
+    if not head.startswith(b"PK"):
+        hint = " (it is empty)" if not head else ""
+        raise LoadError(f"{path} is not a Keras model file{hint}: expected a .keras zip archive "
+                        "or an HDF5 (.h5) file. The file may be corrupted or truncated.")
+    with open(path, "rb") as f:
+        data = f.read()
+    return _load_zip_bytes(data, path, custom_objects, compile, safe_mode)
+
+
+def _open_zip(data, display):
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data), "r")
+        bad = zf.testzip()   # checks every member's CRC-32
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as e:
+        raise LoadError(f"{display} is not a valid .keras file: the zip archive is corrupted or "
+                        f"truncated ({e}).") from None
+    except Exception as e:   # zlib errors and the like, from damaged members
+        raise LoadError(f"{display} is corrupted: {type(e).__name__}: {e}") from None
+    if bad is not None:
+        raise LoadError(f"{display} is corrupted: member '{bad}' fails its CRC-32 check.")
+    for info in zf.infolist():
+        if info.file_size > _ZIP_BOMB_FLOOR and \
+                info.file_size > _ZIP_MAX_EXPANSION * max(info.compress_size, 1):
+            raise LoadError(f"Refusing to load {display}: member '{info.filename}' declares "
+                            f"{info.file_size} bytes but stores {info.compress_size} (a "
+                            "decompression bomb).")
+    return zf
+
+
+def _read_member(zf, name, display, limit=None):
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        raise LoadError(f"{display} is not a valid .keras file: it has no '{name}' (members: "
+                        f"{zf.namelist()}).") from None
+    if limit is not None and info.file_size > limit:
+        raise LoadError(f"{display}: '{name}' is {info.file_size} bytes, over the "
+                        f"{limit}-byte limit for that member.")
+    try:
+        return zf.read(name)
+    except Exception as e:
+        raise LoadError(f"{display} is corrupted: cannot read '{name}' "
+                        f"({type(e).__name__}: {e}).") from None
+
+
+def _parse_json(raw, display, member):
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise LoadError(f"{display}: '{member}' is not valid JSON ({e}); the file is corrupted "
+                        "or not a Keras model.") from None
+
+
+def check_metadata(meta, display):
+    """Refuses files written by a newer format than this version reads."""
+    if not isinstance(meta, dict):
+        raise LoadError(f"{display}: metadata.json is not a JSON object.")
+    fmt = meta.get("tenfold_format_version")
+    if isinstance(fmt, int) and fmt > TENFOLD_FORMAT_VERSION:
+        raise LoadError(f"{display} was written with tenfold file format version {fmt}, newer "
+                        f"than this tenfold reads ({TENFOLD_FORMAT_VERSION}). Upgrade tenfold to "
+                        "load it.")
+    kv = meta.get("keras_version")
+    if isinstance(kv, str):
+        try:
+            major = int(kv.split(".")[0])
+        except ValueError:
+            major = None
+        if major is not None and major > SUPPORTED_KERAS_MAJOR:
+            raise LoadError(f"{display} was saved by Keras {kv}, a newer file format than this "
+                            f"tenfold reads (Keras {SUPPORTED_KERAS_MAJOR}.x). Re-save it with "
+                            f"Keras {SUPPORTED_KERAS_MAJOR} or upgrade tenfold.")
+
+
+def _load_zip_bytes(data, display, custom_objects, compile, safe_mode):
+    zf = _open_zip(data, display)
+    with zf:
+        config_raw = _read_member(zf, CONFIG_FILE, display, _MAX_JSON_BYTES)
+        names = zf.namelist()
+        if METADATA_FILE in names:
+            check_metadata(_parse_json(_read_member(zf, METADATA_FILE, display, 1 << 20),
+                                       display, METADATA_FILE), display)
+        if WEIGHTS_FILE in names:
+            weights = ("h5", _read_member(zf, WEIGHTS_FILE, display))
+        elif WEIGHTS_FILE_NPZ in names:
+            weights = ("npz", _read_member(zf, WEIGHTS_FILE_NPZ, display))
+        else:
+            raise LoadError(f"{display} has no weights: expected '{WEIGHTS_FILE}' in the "
+                            f"archive (members: {names}).")
+    model = model_from_config_json(config_raw, custom_objects, compile, safe_mode, display)
+    reader = _weights_reader(weights, display)
+    try:
+        load_state(model, reader, display)
+    finally:
+        reader.close()
+    return model
+
+
+def _load_dir(path, custom_objects, compile, safe_mode):
+    meta_path = os.path.join(path, METADATA_FILE)
+    if os.path.exists(meta_path):
+        with open(meta_path, "rb") as f:
+            check_metadata(_parse_json(f.read(), path, METADATA_FILE), path)
+    with open(os.path.join(path, CONFIG_FILE), "rb") as f:
+        config_raw = f.read()
+    model = model_from_config_json(config_raw, custom_objects, compile, safe_mode, path)
+    wpath = os.path.join(path, WEIGHTS_FILE)
+    npz = os.path.join(path, WEIGHTS_FILE_NPZ)
+    if os.path.exists(wpath):
+        with open(wpath, "rb") as f:
+            reader = _weights_reader(("h5", f.read()), wpath)
+    elif os.path.exists(npz):
+        with open(npz, "rb") as f:
+            reader = _weights_reader(("npz", f.read()), npz)
+    else:
+        raise LoadError(f"{path} has no {WEIGHTS_FILE}.")
+    try:
+        load_state(model, reader, path)
+    finally:
+        reader.close()
+    return model
+
+
+class _NpzReader:
+    def __init__(self, data, display):
+        self.name = display
+        try:
+            self._npz = np.load(io.BytesIO(data), allow_pickle=False)
+            self._keys = set(self._npz.files)
+        except Exception as e:
+            raise LoadError(f"{display}: weights archive is corrupted ({e}).") from None
+
+    def get(self, path):
+        key = path or "__root__"
+        if key not in self._keys:
+            return {}
+        try:
+            arr = self._npz[key]
+        except ValueError as e:
+            raise LoadError(f"{self.name}: weights entry {key!r} cannot be read without "
+                            f"unpickling, which is refused ({e}).") from None
+        return {} if arr.dtype == object else dict(arr.tolist())
+
+    def has(self, path):
+        return (path or "__root__") in self._keys
+
+    def close(self):
+        self._npz.close()
+
+
+def _weights_reader(weights, display):
+    kind, data = weights
+    name = f"{display} ({WEIGHTS_FILE if kind == 'h5' else WEIGHTS_FILE_NPZ})"
+    if kind == "npz":
+        return _NpzReader(data, name)
+    return H5Reader(data, name)
+
+
+def model_from_config_json(config_raw, custom_objects=None, compile=True, safe_mode=True,
+                           display="the config"):
+    config = _parse_json(config_raw, display, CONFIG_FILE) if isinstance(
+        config_raw, (bytes, bytearray, str)) else config_raw
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise LoadError(f"{display}: config.json does not describe a Keras object (no "
+                        "'class_name').")
+    ser.scan_config(config, safe_mode if ser.in_safe_mode() is None else ser.in_safe_mode(),
+                    display)
+    if not compile:
+        config = dict(config)
+        config.pop("compile_config", None)
+    try:
+        with ser.ObjectSharingScope(), ser.SafeModeScope(safe_mode):
+            model = ser.deserialize_keras_object(config, custom_objects, safe_mode=safe_mode)
+    except ser.UnsafeConfigError:
+        raise
+    except (TypeError, ValueError, KeyError) as e:
+        msg = str(e) if not isinstance(e, KeyError) else f"missing key {e}"
+        raise type(e)(f"Could not rebuild the model from {display}: {msg}") from e
+    return model
+
+
+def model_from_json(json_string, custom_objects=None, safe_mode=True):
+    """A model from `model.to_json()` output (architecture only; weights are fresh)."""
+    return model_from_config_json(json_string, custom_objects, compile=False,
+                                  safe_mode=safe_mode, display="the JSON config")
+
+
+def model_to_json(model, **kwargs):
+    return json.dumps(model_to_config(model), default=_json_default, **kwargs)
+
+
+# ================================================================================== state I/O
+def load_state(root, reader, display, skip_mismatch=False, include_optimizer=True):
+    """Reads every saveable's variables from `reader`, checks counts and shapes, then assigns
+    them all. Nothing is assigned when anything is wrong (unless `skip_mismatch`, which skips
+    the mismatching objects with a warning, as Keras does)."""
+    entries = _walk.iter_saveables(root)
+    _maybe_build_optimizers(root, entries, reader)
+    entries = _walk.iter_saveables(root)
+    plan, hooks, errors = [], [], []
+    for path, obj, kind in entries:
+        if kind == "Optimizer" and not include_optimizer:
+            continue
+        group = reader.get(path)
+        hook = _custom_hook(obj, kind, "load_own_variables")
+        if hook is not None:
+            hooks.append((obj, hook, group))
+            continue
+        variables = _walk.own_variables(obj, kind)
+        where = f"{kind.lower() if kind != 'Layer' else 'layer'} '{getattr(obj, 'name', '?')}'"
+        where += f" (at '{path or '/'}')"
+        if len(group) != len(variables):
+            if kind == "Optimizer" or skip_mismatch:
+                if variables or group:
+                    warnings.warn(f"Skipping variable loading for {where}: it has "
+                                  f"{len(variables)} variables, {display} has {len(group)}."
+                                  + (" The optimizer was not built yet." if not variables
+                                     else ""), stacklevel=3)
+                continue
+            errors.append(f"{where} has {len(variables)} variables but the file has "
+                          f"{len(group)}" + (" (the layer is not built: call the model on "
+                                              "data first)" if not variables and
+                                              not getattr(obj, "built", True) else ""))
+            continue
+        pairs = []
+        for i, v in enumerate(variables):
+            arr = group.get(str(i))
+            if arr is None:
+                errors.append(f"{where}: the file has no variable '{i}' (keys: "
+                              f"{sorted(group)})")
+                break
+            want = tuple(v.shape)
+            if tuple(arr.shape) != want:
+                msg = (f"{where}: variable {i} ('{getattr(v, 'path', v.name)}') has shape "
+                       f"{want} in the model but {tuple(arr.shape)} in the file")
+                if skip_mismatch:
+                    warnings.warn(f"Skipping {msg}.", stacklevel=3)
+                    pairs = None
+                    break
+                errors.append(msg)
+                continue
+            if arr.dtype.kind not in "biufV" and arr.dtype.name != "bfloat16":
+                errors.append(f"{where}: variable {i} has unsupported dtype {arr.dtype}")
+                continue
+            pairs.append((v, arr))
+        if pairs:
+            plan.extend(pairs)
+    if errors:
+        shown = "\n  - ".join(errors[:10])
+        more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
+        raise LoadError(f"Weights in {display} do not match the model "
+                        f"'{getattr(root, 'name', type(root).__name__)}'; nothing was "
+                        f"loaded:\n  - {shown}{more}")
+    assign_all(root, plan, hooks)
+
+
+def assign_all(root, plan, hooks=()):
+    """Assigns (variable, array) pairs, then runs custom load hooks; restores every variable
+    of `root` if anything fails part way."""
+    touched = {id(v): v for v, _ in plan}
+    for path, obj, kind in _walk.iter_saveables(root) if hooks else ():
+        for v in _walk.own_variables(obj, kind):
+            touched.setdefault(id(v), v)
+    snapshot = [(v, v._value.copy()) for v in touched.values()]
+    try:
+        for v, arr in plan:
+            _assign(v, arr)
+        for obj, hook, group in hooks:
+            hook(group)
+    except BaseException:
+        for v, old in snapshot:
+            v._value = old
+        raise
+
+
+def _assign(v, arr):
+    dt = v._value.dtype
+    if arr.dtype != dt:
+        arr = arr.astype(dt)
+    v.assign(arr)
+
+
+def _maybe_build_optimizers(root, entries, reader):
+    """Creates the slot variables of an optimizer that the file has state for but that has not
+    been built yet, so training continues from the saved state."""
+    for path, obj, kind in entries:
+        if kind != "Optimizer" or getattr(obj, "built", True):
+            continue
+        if not reader.has(f"{path}/vars" if path else "vars"):
+            continue
+        model_vars = getattr(root, "trainable_variables", None)
+        if model_vars and not getattr(obj, "built", False) and hasattr(obj, "build"):
+            try:
+                obj.build(model_vars)
+            except Exception:
+                pass
+
+
+def load_weights(model, filepath, skip_mismatch=False, **kwargs):
+    """Loads weights saved by `save_weights` or `save` (tenfold or Keras): `.weights.h5`,
+    `.keras`, legacy `.h5`, or a tenfold/tf.keras checkpoint prefix."""
+    by_name = kwargs.pop("by_name", False)
+    kwargs.pop("options", None)
+    if kwargs:
+        raise ValueError(f"load_weights() got unexpected keyword arguments: {sorted(kwargs)}")
+    path = os.fspath(filepath)
+    if not os.path.exists(path):
+        if os.path.exists(path + ".index"):
+            from tenfold.train.checkpoint import Checkpoint
+            return Checkpoint(model=model).read(path).expect_partial()
+        raise FileNotFoundError(f"No such file: {path}")
+    if not getattr(model, "built", True):
+        raise ValueError(f"You are loading weights into model '{model.name}', which has not "
+                         "yet been built. Build it first by calling it on some data or by "
+                         "using `build()`.")
+    with open(path, "rb") as f:
+        data = f.read()
+    if data.startswith(b"PK"):
+        zf = _open_zip(data, path)
+        with zf:
+            if WEIGHTS_FILE not in zf.namelist():
+                raise LoadError(f"{path} has no {WEIGHTS_FILE}.")
+            data = _read_member(zf, WEIGHTS_FILE, path)
+        display = f"{path} ({WEIGHTS_FILE})"
+    elif data.startswith(_HDF5_MAGIC):
+        display = path
+    else:
+        raise LoadError(f"{path} is not a weights file: expected HDF5 (.weights.h5 / .h5) or a "
+                        ".keras archive; the file may be corrupted or truncated.")
+    reader = H5Reader(data, display)
+    try:
+        f = reader.file
+        if "layer_names" in f.attrs or "model_weights" in f:
+            from tenfold.keras.saving import legacy_h5
+            grp = f["model_weights"] if "model_weights" in f else f
+            legacy_h5.load_weights_from_group(model, grp, display, by_name=by_name,
+                                              skip_mismatch=skip_mismatch)
+        else:
+            load_state(model, reader, display, skip_mismatch=skip_mismatch)
+    finally:
+        reader.close()

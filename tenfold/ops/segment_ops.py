@@ -1,0 +1,249 @@
+"""Segment reductions, bincount, confusion matrices and histograms (`tf.math`).
+
+Two primitives (unsorted segment sum, and segment max/min/prod by scatter-reduce); every other
+segment op is composed from them. Segment ids out of range are errors, except that
+`unsorted_segment_*` drop negative ids, as TensorFlow does.
+"""
+import numpy as np
+
+from tenfold.framework import dtypes
+from tenfold.framework.tensor import Tensor
+from tenfold.framework.errors import InvalidArgumentError
+from tenfold.ops.registry import primitive
+from tenfold.ops._convert import tensor
+from tenfold.ops import math_ops as m
+from tenfold.ops import array_ops as a
+
+_wrap = Tensor._wrap
+
+
+def _seg_kernel(data, ids, num_segments, how):
+    k = ids.ndim
+    out_shape = (num_segments,) + data.shape[k:]
+    flat_ids = ids.reshape(-1)
+    flat = data.reshape((-1,) + data.shape[k:])
+    keep = flat_ids >= 0
+    if not keep.all():
+        flat_ids, flat = flat_ids[keep], flat[keep]
+    if flat_ids.size and flat_ids.max() >= num_segments:
+        raise InvalidArgumentError(f"segment ids must be < num_segments = {num_segments}, "
+                                   f"got {int(flat_ids.max())}")
+    if how == "sum":
+        out = np.zeros(out_shape, dtype=data.dtype)
+        np.add.at(out, flat_ids, flat)
+        return out
+    if how == "prod":
+        out = np.ones(out_shape, dtype=data.dtype)
+        np.multiply.at(out, flat_ids, flat)
+        return out
+    if data.dtype.kind == "f" or data.dtype.name == "bfloat16":
+        init = -np.inf if how == "max" else np.inf
+    else:
+        info = np.iinfo(data.dtype)
+        init = info.min if how == "max" else info.max
+    out = np.full(out_shape, init, dtype=data.dtype)
+    (np.maximum if how == "max" else np.minimum).at(out, flat_ids, flat)
+    return out
+
+
+def _gather_ids(t, ids):
+    """t[ids] for ids of any rank (negative ids give zeros)."""
+    valid = m.greater_equal(ids, 0)
+    safe = m.where(valid, ids, m._zeros_like(ids))
+    g = a.gather(t, safe)
+    mask_shape = ids._value.shape + (1,) * (g._value.ndim - ids._value.ndim)
+    return m.multiply(g, m.cast(a.reshape(valid, mask_shape), g.dtype))
+
+
+def _seg_grad(g, out, data, ids, num_segments, how):
+    if how == "sum":
+        return _gather_ids(g, ids)
+    if how in ("max", "min"):
+        picked = _gather_ids(out, ids)
+        hit = m.cast(m.equal(data, picked), g.dtype)
+        count = _gather_ids(_seg(hit, ids, num_segments=num_segments, how="sum"), ids)
+        return m.div_no_nan(m.multiply(hit, _gather_ids(g, ids)), count)
+    # prod: the product of the other entries, handling zeros as TensorFlow does
+    zero = m.equal(data, 0)
+    nonzero_data = m.where(zero, m.ones_like(data), data)
+    nz_prod = _seg(nonzero_data, ids, num_segments=num_segments, how="prod")
+    zeros = _seg(m.cast(zero, dtypes.int32), ids, num_segments=num_segments, how="sum")
+    gz = _gather_ids(zeros, ids)
+    others = m.where(zero, m.where(m.equal(gz, 1), _gather_ids(nz_prod, ids),
+                                   m.zeros_like(data)),
+                     m.div_no_nan(_gather_ids(out, ids), data))
+    return m.multiply(others, _gather_ids(g, ids))
+
+
+_seg = primitive("unsorted_segment_reduce", _seg_kernel, grads=(_seg_grad, None))
+
+
+def _seg_args(data, segment_ids, op):
+    x, ids = tensor(data), tensor(segment_ids)
+    if ids._value.dtype.kind not in "iu":
+        raise TypeError(f"{op}: segment_ids must be int32 or int64, got {ids.dtype.name}")
+    k = ids._value.ndim
+    if x._value.shape[:k] != ids._value.shape:
+        raise InvalidArgumentError(f"{op}: segment_ids shape {list(ids._value.shape)} must be a "
+                                   f"prefix of data shape {list(x._value.shape)}")
+    return x, ids
+
+
+def _unsorted(how):
+    def op(data, segment_ids, num_segments, name=None):
+        opname = f"unsorted_segment_{how}"
+        x, ids = _seg_args(data, segment_ids, opname)
+        n = int(num_segments)
+        out = _seg(x, ids, num_segments=n, how=how)
+        if how in ("max", "min") and x._value.dtype.kind == "f":
+            pass  # empty segments hold the lowest/highest value, as TensorFlow
+        return out
+    op.__name__ = f"unsorted_segment_{how}"
+    return op
+
+
+unsorted_segment_sum = _unsorted("sum")
+unsorted_segment_prod = _unsorted("prod")
+unsorted_segment_max = _unsorted("max")
+unsorted_segment_min = _unsorted("min")
+
+
+def _counts(ids, n, dtype):
+    ones = m.cast(m.greater_equal(ids, 0), dtype)
+    return _seg(ones, ids, num_segments=n, how="sum")
+
+
+def unsorted_segment_mean(data, segment_ids, num_segments, name=None):
+    x, ids = _seg_args(data, segment_ids, "unsorted_segment_mean")
+    n = int(num_segments)
+    s = _seg(x, ids, num_segments=n, how="sum")
+    c = _counts(ids, n, x.dtype)
+    c = a.reshape(c, c._value.shape + (1,) * (s._value.ndim - 1))
+    return m.div_no_nan(s, c)
+
+
+def unsorted_segment_sqrt_n(data, segment_ids, num_segments, name=None):
+    x, ids = _seg_args(data, segment_ids, "unsorted_segment_sqrt_n")
+    n = int(num_segments)
+    s = _seg(x, ids, num_segments=n, how="sum")
+    c = _counts(ids, n, x.dtype)
+    c = a.reshape(c, c._value.shape + (1,) * (s._value.ndim - 1))
+    return m.div_no_nan(s, m.sqrt(c))
+
+
+def _sorted(how):
+    def op(data, segment_ids, name=None):
+        opname = f"segment_{how}"
+        x, ids = _seg_args(data, segment_ids, opname)
+        v = ids._value
+        if v.ndim != 1:
+            raise InvalidArgumentError(f"{opname}: segment_ids must be 1-D, got shape "
+                                       f"{list(v.shape)}")
+        if v.size and ((v < 0).any() or (np.diff(v) < 0).any()):
+            raise InvalidArgumentError(f"{opname}: segment_ids must be sorted and "
+                                       f"non-negative, got {v.tolist()[:10]}")
+        n = int(v[-1]) + 1 if v.size else 0
+        if how == "mean":
+            return unsorted_segment_mean(x, ids, n)
+        if how == "sqrt_n":
+            return unsorted_segment_sqrt_n(x, ids, n)
+        out = _seg(x, ids, num_segments=n, how=how)
+        if how in ("max", "min"):  # empty segments are 0 in the sorted variants
+            c = _counts(ids, n, dtypes.int32)
+            c = a.reshape(c, c._value.shape + (1,) * (out._value.ndim - 1))
+            out = m.where(m.greater(c, 0), out, m.zeros_like(out))
+        return out
+    op.__name__ = f"segment_{how}"
+    return op
+
+
+segment_sum = _sorted("sum")
+segment_prod = _sorted("prod")
+segment_max = _sorted("max")
+segment_min = _sorted("min")
+segment_mean = _sorted("mean")
+segment_sqrt_n = _sorted("sqrt_n")
+
+
+def _bincount_kernel(arr, weights, length, dtype, binary):
+    flat = arr.reshape(-1).astype(np.int64)
+    keep = flat < length
+    w = None if weights is None else weights.reshape(-1)[keep]
+    if binary:
+        out = np.zeros(length, dtype=dtype)
+        out[flat[keep]] = 1
+        return out
+    return np.bincount(flat[keep], weights=w, minlength=length)[:length].astype(dtype)
+
+
+_bincount = primitive("bincount", lambda arr, length, dtype, binary:
+                      _bincount_kernel(arr, None, length, dtype, binary))
+_bincount_w = primitive("bincount_weighted", lambda arr, w, length, dtype, binary:
+                        _bincount_kernel(arr, w, length, dtype, binary))
+
+
+def bincount(arr, weights=None, minlength=None, maxlength=None, dtype=dtypes.int32, name=None,
+             axis=None, binary_output=False):
+    """Counts of each non-negative integer in arr (or sums of weights); 1-D output."""
+    x = tensor(arr)
+    if x._value.dtype.kind not in "iu":
+        raise TypeError(f"bincount: arr must be integers, got {x.dtype.name}")
+    if axis not in (None, 0, -1):
+        raise NotImplementedError("bincount: only axis=None (or 0) is supported")
+    v = x._value
+    if v.size and v.min() < 0:
+        raise InvalidArgumentError(f"bincount: input arr must be non-negative, got "
+                                   f"{int(v.min())}")
+    length = int(v.max()) + 1 if v.size else 0
+    if minlength is not None:
+        length = max(length, int(minlength))
+    if maxlength is not None:
+        length = min(length, int(maxlength))
+    if weights is not None:
+        w = tensor(weights)
+        if w._value.shape != v.shape:
+            raise InvalidArgumentError(f"bincount: weights shape {list(w._value.shape)} must "
+                                       f"match arr shape {list(v.shape)}")
+        return _bincount_w(x, w, length=length, dtype=w._value.dtype, binary=bool(binary_output))
+    return _bincount(x, length=length, dtype=dtypes.as_dtype(dtype)._np,
+                     binary=bool(binary_output))
+
+
+def confusion_matrix(labels, predictions, num_classes=None, weights=None, dtype=dtypes.int32,
+                     name=None):
+    """[num_classes, num_classes] counts: rows are labels, columns are predictions."""
+    lab = m.cast(a.reshape(tensor(labels), [-1]), dtypes.int64)
+    pred = m.cast(a.reshape(tensor(predictions), [-1]), dtypes.int64)
+    if lab._value.shape != pred._value.shape:
+        raise InvalidArgumentError(f"confusion_matrix: labels ({lab._value.shape[0]}) and "
+                                   f"predictions ({pred._value.shape[0]}) must have the same "
+                                   f"number of elements")
+    lv, pv = lab._value, pred._value
+    if (lv.size and lv.min() < 0) or (pv.size and pv.min() < 0):
+        raise InvalidArgumentError("confusion_matrix: labels and predictions must be "
+                                   "non-negative")
+    if num_classes is None:
+        num_classes = int(max(lv.max() if lv.size else -1, pv.max() if pv.size else -1)) + 1
+    n = int(num_classes)
+    if (lv.size and lv.max() >= n) or (pv.size and pv.max() >= n):
+        raise InvalidArgumentError(f"confusion_matrix: labels and predictions must be < "
+                                   f"num_classes = {n}")
+    dt = dtypes.as_dtype(dtype)
+    w = a.ones_like(lab, dtype=dt) if weights is None else \
+        m.cast(a.reshape(tensor(weights), [-1]), dt)
+    idx = a.stack([lab, pred], axis=1)
+    return a.scatter_nd(idx, w, [n, n])
+
+
+def histogram_fixed_width_bins(values, value_range, nbins=100, dtype=dtypes.int32, name=None):
+    v = tensor(values)
+    lo, hi = [float(x) for x in np.asarray(tensor(value_range)._value, np.float64)]
+    scaled = (v._value.astype(np.float64) - lo) / (hi - lo) * nbins
+    idx = np.clip(np.floor(scaled), 0, nbins - 1)
+    return _wrap(idx.astype(dtypes.as_dtype(dtype)._np))
+
+
+def histogram_fixed_width(values, value_range, nbins=100, dtype=dtypes.int32, name=None):
+    """Counts of values in nbins equal bins over value_range (outliers go to the end bins)."""
+    bins = histogram_fixed_width_bins(values, value_range, nbins, dtypes.int64)
+    return bincount(bins, minlength=int(nbins), maxlength=int(nbins), dtype=dtype)
