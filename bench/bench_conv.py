@@ -50,11 +50,16 @@ def make_params(rng):
             tf.Variable(glorot(1600, 10)), tf.Variable(np.zeros(10, np.float32))]
 
 
-def model_loss(x, y, params, mask):
+def model_loss(x, y, params, mask, fused=True):
     w1, b1, w2, b2, wd, bd = params
-    h = nn_ops.relu(conv_ops.conv2d(x, w1, 1, "VALID") + b1)
-    h = conv_ops.max_pool2d(h, 2, 2, "VALID")
-    h = nn_ops.relu(conv_ops.conv2d(h, w2, 1, "VALID") + b2)
+    if fused:  # what a Conv2D(activation="relu") layer can call
+        h = conv_ops.fused_conv(x, w1, b1, 1, "VALID", activation="relu")
+        h = conv_ops.max_pool2d(h, 2, 2, "VALID")
+        h = conv_ops.fused_conv(h, w2, b2, 1, "VALID", activation="relu")
+    else:  # plain tf.nn ops
+        h = nn_ops.relu(nn_ops.bias_add(conv_ops.conv2d(x, w1, 1, "VALID"), b1))
+        h = conv_ops.max_pool2d(h, 2, 2, "VALID")
+        h = nn_ops.relu(nn_ops.bias_add(conv_ops.conv2d(h, w2, 1, "VALID"), b2))
     h = conv_ops.max_pool2d(h, 2, 2, "VALID")
     h = tf.reshape(h, (-1, 1600)) * mask  # dropout 0.5 with a fixed mask
     logits = tf.matmul(h, wd) + bd
@@ -68,6 +73,8 @@ def layer_benchmarks(batch, repeats, rng):
     p1 = tf.constant(rng.standard_normal((batch, 13, 13, 32)).astype(np.float32))
     w2 = tf.Variable(rng.standard_normal((3, 3, 32, 64)).astype(np.float32) * 0.1)
     a2 = tf.constant(np.maximum(rng.standard_normal((batch, 11, 11, 64)), 0).astype(np.float32))
+    b1 = tf.Variable(rng.standard_normal(32).astype(np.float32) * 0.1)
+    b2 = tf.Variable(rng.standard_normal(64).astype(np.float32) * 0.1)
 
     def fwd_bwd(f, sources):
         def run():
@@ -85,6 +92,12 @@ def layer_benchmarks(batch, repeats, rng):
         ("conv2 3x3 32->64 (13x13)", lambda: conv_ops.conv2d(p1, w2, 1, "VALID"), [p1, w2]),
         ("maxpool2 2x2 (11x11x64)", lambda: conv_ops.max_pool2d(a2, 2, 2, "VALID"), [a2]),
     ]
+    fused = [
+        ("conv1 + bias + relu, fused", lambda: conv_ops.fused_conv(
+            x0, w1, b1, 1, "VALID", activation="relu"), [w1, b1]),
+        ("conv2 + bias + relu, fused", lambda: conv_ops.fused_conv(
+            p1, w2, b2, 1, "VALID", activation="relu"), [p1, w2, b2]),
+    ]
     print(f"\nper layer, batch {batch} (ms, median of {repeats})")
     print(f"  {'layer':28s} {'forward':>9s} {'fwd+bwd':>9s}")
     totals = [0.0, 0.0]
@@ -96,6 +109,9 @@ def layer_benchmarks(batch, repeats, rng):
         print(f"  {name:28s} {tf_:9.2f} {tb:9.2f}")
     print(f"  {'conv/pool layers total':28s} {totals[0]:9.2f} {totals[1]:9.2f}   "
           f"-> {batch / totals[0] * 1e3:,.0f} / {batch / totals[1] * 1e3:,.0f} samples/s")
+    for name, f, src in fused:
+        print(f"  {name:28s} {median_ms(f, repeats):9.2f} "
+              f"{median_ms(fwd_bwd(f, src), repeats):9.2f}")
 
 
 def model_benchmark(batch, repeats, rng):
@@ -104,21 +120,26 @@ def model_benchmark(batch, repeats, rng):
     y = tf.constant(np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)])
     mask = tf.constant((rng.random((batch, 1600)) < 0.5).astype(np.float32) * 2)
 
-    def fwd():
-        model_loss(x, y, params, mask)
+    print(f"\nwhole convnet, tenfold (GradientTape, no optimizer), batch {batch}")
+    results = {}
+    for fused in (False, True):
+        def fwd():
+            model_loss(x, y, params, mask, fused)
 
-    def step():
-        with tf.GradientTape() as tape:
-            loss = model_loss(x, y, params, mask)
-        tape.gradient(loss, params)
+        def step():
+            with tf.GradientTape() as tape:
+                loss = model_loss(x, y, params, mask, fused)
+            tape.gradient(loss, params)
 
-    t_f = median_ms(fwd, repeats)
-    t_b = median_ms(step, repeats)
-    print(f"\nwhole convnet, tenfold (plain ops + GradientTape), batch {batch}")
-    print(f"  forward          {t_f:7.2f} ms  {batch / t_f * 1e3:9,.0f} samples/s")
-    print(f"  forward+backward {t_b:7.2f} ms  {batch / t_b * 1e3:9,.0f} samples/s   "
-          f"({MODEL_FLOP_FWD * 3 * batch / t_b:.0f} GFLOP/s effective)")
-    return t_f, t_b
+        t_f = median_ms(fwd, repeats)
+        t_b = median_ms(step, repeats)
+        label = "fused_conv (conv+bias+relu)" if fused else "conv2d + bias_add + relu"
+        print(f"  {label}")
+        print(f"    forward          {t_f:7.2f} ms  {batch / t_f * 1e3:9,.0f} samples/s")
+        print(f"    forward+backward {t_b:7.2f} ms  {batch / t_b * 1e3:9,.0f} samples/s   "
+              f"({MODEL_FLOP_FWD * 3 * batch / t_b:.0f} GFLOP/s effective)")
+        results[fused] = (t_f, t_b)
+    return results
 
 
 PEER_TORCH = r"""
@@ -204,7 +225,10 @@ def main():
     args = ap.parse_args()
     MODEL_FLOP_FWD = 2 * (26 * 26 * 32 * 9 + 11 * 11 * 64 * 288 + 1600 * 10) / 1e3
     MODEL_FLOP_FWD /= 1e3  # MFLOP per sample
-    print(f"numpy {np.__version__}, BLAS: {_blas()}, {os.cpu_count()} cpus")
+    from tenfold.backend import kernels
+    print(f"numpy {np.__version__}, BLAS: {_blas()}, {os.cpu_count()} cpus, kernel threads: "
+          f"{kernels._threads} (BLAS thread control: {kernels._blas.available()}), "
+          f"load average {os.getloadavg()[0]:.1f}")
     rng = np.random.default_rng(0)
     if not args.no_layers:
         layer_benchmarks(args.batch, args.repeats, rng)

@@ -85,13 +85,10 @@ def get_soft_device_placement():
 
 
 def _set_intra(n):
+    """Threads for one op (BLAS matrix products); 0 = all cores (tenfold/graph/threads.py)."""
     _state["intra"] = int(n)
-    if n:
-        try:
-            from threadpoolctl import threadpool_limits
-            threadpool_limits(int(n))
-        except ImportError:
-            pass
+    from tenfold.graph.threads import set_blas_threads
+    set_blas_threads(int(n))
 
 
 def set_logical_device_configuration(device, logical_devices):

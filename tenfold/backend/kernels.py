@@ -34,7 +34,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 _CHUNK_BYTES = 1 << 20          # im2col buffer for the forward and input-gradient GEMMs
-_FILTER_CHUNK_BYTES = 4 << 20   # filter gradient: bigger chunks, its GEMM output is tiny
+_FILTER_CHUNK_BYTES = 2 << 20   # filter gradient: bigger chunks, its GEMM output is tiny
 _COL2IM_CHUNK_BYTES = 1 << 19   # input gradient: columns + their scatter stay in L2
 
 _F32 = np.dtype(np.float32)

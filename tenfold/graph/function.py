@@ -38,6 +38,7 @@ from tenfold.ops import registry
 from tenfold.graph import tracer as _tracer
 from tenfold.graph.spec import TensorSpec, describe_shape
 from tenfold.graph import executor as _executor
+from tenfold.graph.threads import adapt as _adapt_threads
 
 _wrap = Tensor._wrap
 _ndarray = np.ndarray
@@ -170,6 +171,7 @@ class _Program:
         return p
 
     def run(self, arrays):
+        _adapt_threads()
         plan = self.plan()
         try:
             outs = plan.run(arrays)

@@ -805,7 +805,7 @@ def _mm_kernel(a, b, transpose_a=False, transpose_b=False):
         a = np.swapaxes(a, -1, -2)
     if transpose_b:
         b = np.swapaxes(b, -1, -2)
-    if a.dtype.kind == "f" and a.dtype.itemsize == 2 or a.dtype.name == "bfloat16":
+    if a.dtype.itemsize == 2 and (a.dtype.kind == "f" or a.dtype.name == "bfloat16"):
         # NumPy has no half-precision GEMM: accumulate in float32 (as TensorFlow's CPU kernel)
         return np.matmul(a.astype(np.float32), b.astype(np.float32)).astype(a.dtype)
     return np.matmul(a, b)

@@ -204,13 +204,18 @@ def _tenfold_sub():
     """The tenfold twin of the Keras subclassed model, registered under the same name."""
     @tk.saving.register_keras_serializable(package="interop_test")
     class Sub(tk.Model):
+        # attribute names chosen so that Keras's walk reaches `zz` through `layers`
         def __init__(self, **kw):
             super().__init__(**kw)
-            self.d1 = tk.layers.Dense(3, activation="relu")
-            self.d2 = tk.layers.Dense(2)
+            self.zz = tk.layers.Dense(3, activation="relu")
+            self.aa = tk.layers.Dense(2)
+            self.blocks = [tk.layers.Dense(2), tk.layers.Dense(2)]
 
         def call(self, x):
-            return self.d2(self.d1(x))
+            x = self.aa(self.zz(x))
+            for b in self.blocks:
+                x = b(x)
+            return x
     return Sub
 
 
@@ -232,11 +237,15 @@ def test_optimizer_state_and_compile_config_from_keras(kind, tmp_path):
         class Sub(K.Model):
             def __init__(self, **kw):
                 super().__init__(**kw)
-                self.d1 = K.layers.Dense(3, activation="relu")
-                self.d2 = K.layers.Dense(2)
+                self.zz = K.layers.Dense(3, activation="relu")
+                self.aa = K.layers.Dense(2)
+                self.blocks = [K.layers.Dense(2), K.layers.Dense(2)]
 
             def call(self, x):
-                return self.d2(self.d1(x))
+                x = self.aa(self.zz(x))
+                for b in self.blocks:
+                    x = b(x)
+                return x
 
         _tenfold_sub()
         model = Sub()

@@ -269,6 +269,7 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
     for p in positions:
         widths.append(max(4, p - prev - 3))
         prev = p
+    widths[-1] = max(4, widths[-1] - 1)  # the closing border
 
     measured = measure(model)
     flops_by = measured[0] if measured else {}

@@ -45,6 +45,9 @@ class _CallContext(threading.local):
 
 _ctx = _CallContext()
 
+# How many losses layers hold from add_loss() (so a call clears them only when there are any).
+_pending_losses = [0]
+
 
 def current_training():
     """The `training` value of the innermost layer call in progress, or None."""
@@ -355,6 +358,7 @@ class Layer:
     # ------------------------------------------------------------------ losses
     def add_loss(self, loss):
         self._losses.append(loss)
+        _pending_losses[0] += 1
 
     @property
     def losses(self):
@@ -368,7 +372,11 @@ class Layer:
         return out
 
     def _clear_losses(self):
+        # (perf) the walk over all layers is skipped when no layer anywhere holds a loss
+        if not _pending_losses[0]:
+            return
         for layer in self._flatten_layers():
+            _pending_losses[0] = max(0, _pending_losses[0] - len(layer._losses))
             layer._losses.clear()
 
     # ------------------------------------------------------------------ dtype

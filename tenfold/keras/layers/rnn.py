@@ -614,7 +614,7 @@ class RNN(Layer):
                              "0 timesteps.")
         if self.stateful:
             for var, s in zip(nest.flatten(self.states), nest.flatten(states)):
-                var.assign(s.numpy())
+                var.assign(a.stop_gradient(s))
         output = a.stack(outputs, axis=1) if self.return_sequences else outputs[-1]
         if self.return_state:
             return [output] + list(states)

@@ -98,10 +98,9 @@ def apply_mask(sample_weight, mask, dtype, reduction):
         mask._value.dtype != np.bool_ else mask
     fm = m.cast(mask, dtype)
     if reduction in ("mean", "sum_over_batch_size"):
-        total = mask._value.size
-        valid = float(np.sum(mask._value))
-        w = total / valid if valid else 0.0
-        fm = m.multiply(fm, w)
+        # rescale so that dividing by the full size averages over the valid entries only
+        total = _wrap(np.asarray(mask._value.size, dtype=fm._value.dtype))
+        fm = m.multiply(fm, m.div_no_nan(total, m.reduce_sum(fm)))
     if sample_weight is not None:
         sample_weight = to_dtype(sample_weight, dtype)
         fm, sample_weight = squeeze_or_expand_to_same_rank(fm, sample_weight)

@@ -57,8 +57,6 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
             a = nest.map_structure(fill, args)
             k = nest.map_structure(fill, kw) if kw else {}
             out = call_function(nl, *a, **k) if call_function else nl(*a, **k)
-            node_outs = [t for t in nest.flatten(_node_outputs(layer, args)) if
-                         isinstance(t, KerasTensor)]
             for oid, o in zip(out_ids, nest.flatten(out)):
                 mapping[oid] = o
         outs = nest.pack_sequence_as(model._outputs_struct,
@@ -72,6 +70,3 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
         return type(model).from_config(config)
     raise ValueError(f"Expected `model` to be a `Model` instance; got {type(model).__name__}.")
 
-
-def _node_outputs(layer, args):
-    return []

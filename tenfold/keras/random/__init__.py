@@ -87,10 +87,12 @@ def global_seed_generator():
     return gen
 
 
-def _reset_global_seed_generator():
-    """Forgets the global generator; the next unseeded draw makes a new one from Python's
-    `random` (so `random.seed(s)` then this call makes unseeded draws reproducible)."""
-    _GLOBAL[0] = None
+def _reset_global_seed_generator(seed=None):
+    """Resets the global generator (`keras.utils.set_random_seed` calls this): to one seeded
+    with `seed`, or, without a seed, to a new one drawn from Python's `random` at the next
+    unseeded call."""
+    _GLOBAL[0] = None if seed is None else SeedGenerator(int(seed),
+                                                         name="global_seed_generator")
 
 
 def draw_seed(seed):

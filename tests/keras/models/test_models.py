@@ -5,7 +5,6 @@ import pathlib
 import numpy as np
 import pytest
 
-import tenfold as tf
 from tenfold import keras
 from tenfold.keras import layers as L
 
@@ -323,3 +322,46 @@ def test_to_json_and_model_from_json():
     m = keras.Sequential([keras.Input(shape=(4,)), L.Dense(2)])
     back = keras.models.model_from_json(m.to_json())
     assert back.output_shape == (None, 2)
+
+
+# ------------------------------------------------------------------------- summary
+def _summary_lines(model, **kw):
+    lines = []
+    model.summary(print_fn=lines.append, **kw)
+    return lines
+
+
+def test_summary_contents_like_keras():
+    keras.backend.clear_session()
+    m = keras.Sequential([L.Dense(64, activation="relu", input_shape=(100,)), L.Dense(10)])
+    lines = _summary_lines(m)
+    text = "\n".join(lines)
+    assert lines[0] == 'Model: "sequential"'
+    for s in ("Layer (type)", "Output Shape", "Param #", "dense (Dense)", "dense_1 (Dense)",
+              "(None, 64)", "(None, 10)", "6,464", "650"):
+        assert s in text
+    assert " Total params: 7,114 (27.79 KB)" in lines
+    assert " Trainable params: 7,114 (27.79 KB)" in lines
+    assert " Non-trainable params: 0 (0.00 B)" in lines
+    assert "Connected to" not in text
+    # beyond Keras: FLOPs per sample (matmul 2*M*N*K + bias + relu) and memory
+    flops = 2 * 100 * 64 + 64 + 64 + 2 * 64 * 10 + 10
+    assert f" FLOPs per sample (forward): {flops:,}" in lines
+    assert any(l.startswith(" Memory: parameters 27.79 KB") for l in lines)
+    assert all(len(l) <= 100 for l in lines[1:9])
+    narrow = _summary_lines(m, line_length=70)
+    assert all(len(l) <= 70 for l in narrow[1:5])
+
+
+def test_summary_functional_connected_to_and_non_trainable():
+    a = keras.Input(shape=(3,), name="a")
+    b = keras.Input(shape=(3,), name="b")
+    shared = L.Dense(2, name="shared")
+    s = L.Dense(1, name="head")(shared(a))
+    t = shared(b)
+    m = keras.Model([a, b], [s, t])
+    m.get_layer("head").trainable = False
+    text = "\n".join(_summary_lines(m))
+    assert "Connected to" in text and "a[0][0]" in text and "shared[0][0]" in text
+    assert "input_layer" not in text or "InputLayer" in text
+    assert "Non-trainable params: 3 (12.00 B)" in text

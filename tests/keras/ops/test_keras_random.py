@@ -86,3 +86,10 @@ def test_errors():
         kr.uniform((2,), dtype="int32")
     with pytest.raises(ValueError, match="integer"):
         kr.SeedGenerator(1.5)
+
+
+def test_reset_with_seed_makes_unseeded_draws_reproducible():
+    kr._reset_global_seed_generator(5)
+    a = kr.uniform((4,))
+    kr._reset_global_seed_generator(5)
+    np.testing.assert_array_equal(kr.uniform((4,)).numpy(), a.numpy())

@@ -98,7 +98,7 @@ def test_keras_io_sample_weight_and_test_step():
         def test_step(self, data):
             x, y = data
             y_pred = self(x, training=False)
-            loss = self.compute_loss(y=y, y_pred=y_pred)
+            self.compute_loss(y=y, y_pred=y_pred)
             for metric in self.metrics:
                 if metric.name != "loss":
                     metric.update_state(y, y_pred)

@@ -1,6 +1,5 @@
 """compile / fit / evaluate / predict on the data kinds Keras accepts, and their semantics."""
 import numpy as np
-import pytest
 
 import tenfold as tf
 from tenfold import keras
