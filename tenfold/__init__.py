@@ -56,7 +56,7 @@ linspace_nd = linspace
 _LAZY = {
     "math": "tenfold.api.math", "nn": "tenfold.api.nn", "linalg": "tenfold.api.linalg",
     "random": "tenfold.api.random", "dtypes": "tenfold.api.dtypes",
-    "keras": "tenfold.keras", "data": "tenfold.data", "summary": "tenfold.summary",
+    "keras": "tenfold.keras", "graph": "tenfold.graph", "data": "tenfold.data", "summary": "tenfold.summary",
     "train": "tenfold.train", "saved_model": "tenfold.export.saved_model",
     "image": "tenfold.api.image", "signal": "tenfold.api.signal",
     "experimental": "tenfold.api.experimental", "distribute": "tenfold.distribute",

@@ -397,7 +397,6 @@ class TextLineDataset(DatasetV2):
 
     def _iter(self):
         import gzip
-        import zlib  # noqa: F401 - gzip needs it
         for f in self._files:
             opener = gzip.open if self._compression == "GZIP" else open
             with opener(f, "rb") as fh:

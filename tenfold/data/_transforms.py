@@ -541,6 +541,8 @@ class _BatchDataset(DatasetV2):
         super().__init__(inp)
         self._b = _check_batch_size(batch_size, "batch")
         self._drop = bool(drop_remainder)
+        self._batch_size = Tensor._wrap(np.asarray(self._b, dtype=np.int64))  # as tf.data
+        self._drop_remainder = Tensor._wrap(np.asarray(self._drop))
 
     def _iter(self):
         plan = _input_plan(self)
@@ -982,3 +984,143 @@ class _WindowDataset(DatasetV2):
 
 
 WindowDataset = _WindowDataset
+
+
+# ----------------------------------------------------------------------------------------
+# scan / group_by_window
+
+class _ScanDataset(DatasetV2):
+    def __init__(self, inp, initial_state, scan_func):
+        super().__init__(inp)
+        self._state0 = S.normalize(initial_state, "scan's initial_state")
+        self._fn = scan_func
+
+    def _step(self, state, e, i):
+        out = _call_fn(self._fn, "scan", (S.to_tensors(state), S.to_tensors(e)), i)
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            raise TypeError(f"Dataset.scan: `scan_func` must return (new_state, "
+                            f"output_element), got {type(out).__name__} (on element {i}).")
+        new_state, value = S.from_tensors(out[0]), S.from_tensors(out[1])
+        if not S.same_structure(state, new_state):
+            raise TypeError(f"Dataset.scan: the new state {S.describe(new_state)} does not have "
+                            f"the structure of the initial state {S.describe(state)}.")
+        return new_state, value
+
+    def _iter(self):
+        state = self._state0
+        for i, e in enumerate(self._inputs[0]._iter()):
+            state, value = self._step(state, e, i)
+            yield value
+
+    def _compute_spec(self):
+        def fallback():
+            for e in self._iter():
+                return S.spec_of(e)
+            raise ValueError("Dataset.scan: cannot tell the element spec of an empty dataset.")
+        return _infer_spec(lambda ph: self._step(self._state0, ph, 0)[1],
+                           self._inputs[0].element_spec, fallback)
+
+    def _cardinality(self):
+        return self._inputs[0]._cardinality()
+
+
+ScanDataset = _ScanDataset
+
+
+class _GroupByWindowDataset(DatasetV2):
+    """Groups elements by `key_func`; each group, once `window_size` elements are in it (and
+    at the end), goes through `reduce_func(key, window_dataset)`, whose elements are output.
+    Left-over groups are flushed in increasing key order, as tf.data does."""
+
+    def __init__(self, inp, key_func, reduce_func, window_size, window_size_func):
+        super().__init__(inp)
+        if (window_size is None) == (window_size_func is None):
+            raise ValueError("group_by_window: give exactly one of window_size and "
+                             "window_size_func.")
+        self._key = key_func
+        self._reduce = reduce_func
+        self._size = (lambda k: window_size) if window_size_func is None else window_size_func
+
+    def _emit(self, key, elems, spec):
+        from tenfold.data._sources import _ListDataset
+        window = _ListDataset(elems, spec)
+        out = _call_fn(self._reduce, "group_by_window", (Tensor._wrap(np.asarray(key)), window),
+                       0)
+        if not isinstance(out, DatasetV2):
+            raise TypeError("group_by_window: reduce_func must return a Dataset, got "
+                            f"{type(out).__name__}.")
+        return out._iter()
+
+    def _iter(self):
+        groups, sizes = {}, {}
+        spec = None
+        for i, e in enumerate(self._inputs[0]._iter()):
+            k = _call_fn(self._key, "group_by_window", S.to_tensors(e), i)
+            k = int(getattr(k, "_value", k))
+            if k not in sizes:
+                sizes[k] = _int(self._size(Tensor._wrap(np.asarray(k, dtype=np.int64))),
+                                "window size")
+                if sizes[k] <= 0:
+                    raise InvalidArgumentError(f"group_by_window: window size for key {k} "
+                                               f"must be positive, got {sizes[k]}.")
+            groups.setdefault(k, []).append(e)
+            if len(groups[k]) == sizes[k]:
+                if spec is None:
+                    spec = self._inputs[0].element_spec
+                yield from self._emit(k, groups.pop(k), spec)
+        for k in sorted(groups):
+            if groups[k]:
+                if spec is None:
+                    spec = self._inputs[0].element_spec
+                yield from self._emit(k, groups[k], spec)
+
+    def _compute_spec(self):
+        from tenfold.data._sources import _ListDataset
+        spec = self._inputs[0].element_spec
+        try:
+            ph = S.placeholder(spec, 2)
+            return self._reduce(Tensor._wrap(np.asarray(0, dtype=np.int64)),
+                                _ListDataset([ph], spec)).element_spec
+        except Exception:  # noqa: BLE001
+            for e in self._iter():
+                return S.spec_of(e)
+            raise ValueError("group_by_window: cannot tell the element spec of an empty "
+                             "dataset.") from None
+
+
+GroupByWindowDataset = _GroupByWindowDataset
+
+
+def bucket_by_sequence_length(ds, element_length_func, bucket_boundaries, bucket_batch_sizes,
+                              padded_shapes=None, padding_values=None,
+                              pad_to_bucket_boundary=False, no_padding=False,
+                              drop_remainder=False):
+    bounds = [int(b) for b in bucket_boundaries]
+    sizes = [int(b) for b in bucket_batch_sizes]
+    if len(sizes) != len(bounds) + 1:
+        raise ValueError(f"bucket_by_sequence_length: len(bucket_batch_sizes) must be "
+                         f"len(bucket_boundaries) + 1 = {len(bounds) + 1}, got {len(sizes)}.")
+    if bounds != sorted(bounds):
+        raise ValueError("bucket_by_sequence_length: bucket_boundaries must be increasing.")
+
+    def key(*args):
+        n = int(element_length_func(*args))
+        return int(np.searchsorted(bounds, n, side="right"))
+
+    def reduce(k, window):
+        k = int(k)
+        if no_padding:
+            return window.batch(sizes[k], drop_remainder=drop_remainder)
+        shapes = padded_shapes
+        if pad_to_bucket_boundary:
+            if k >= len(bounds):
+                raise InvalidArgumentError(
+                    "bucket_by_sequence_length: with pad_to_bucket_boundary=True every "
+                    f"element must be shorter than the last boundary ({bounds[-1]}).")
+            spec = window.element_spec
+            shapes = S.map_leaves(
+                lambda s: [bounds[k] - 1] + [None] * (S.spec_shape(s).rank - 1), spec)
+        return window.padded_batch(sizes[k], padded_shapes=shapes,
+                                   padding_values=padding_values,
+                                   drop_remainder=drop_remainder)
+    return _GroupByWindowDataset(ds, key, reduce, None, lambda k: sizes[int(k)])

@@ -5,8 +5,6 @@ Elements flow as nested tuples / dicts of backend arrays and become `Tensor`s on
 leave the pipeline (iteration) or enter a user function (`map`, `filter`, ...). Chains over
 in-memory arrays run on index arrays instead of elements (`_index.py`).
 """
-import threading
-
 import numpy as np
 
 from tenfold.framework.tensor import Tensor
@@ -322,6 +320,27 @@ class DatasetV2:
         return _transforms.AssertCardinalityDataset(self, _int(expected_cardinality,
                                                                "expected_cardinality"))
 
+    def scan(self, initial_state, scan_func, name=None):
+        """A running state: `new_state, output = scan_func(state, element)`; yields outputs."""
+        return _transforms.ScanDataset(self, initial_state, scan_func)
+
+    def group_by_window(self, key_func, reduce_func, window_size=None, window_size_func=None,
+                        name=None):
+        """Groups elements by `key_func(element)` into windows of `window_size` and maps
+        each window (a dataset) through `reduce_func(key, window)`."""
+        return _transforms.GroupByWindowDataset(self, key_func, reduce_func, window_size,
+                                                window_size_func)
+
+    def bucket_by_sequence_length(self, element_length_func, bucket_boundaries,
+                                  bucket_batch_sizes, padded_shapes=None, padding_values=None,
+                                  pad_to_bucket_boundary=False, no_padding=False,
+                                  drop_remainder=False, name=None):
+        """Batches elements of similar length together (bucket i holds lengths in
+        [boundaries[i-1], boundaries[i])), padding each batch."""
+        return _transforms.bucket_by_sequence_length(
+            self, element_length_func, bucket_boundaries, bucket_batch_sizes, padded_shapes,
+            padding_values, pad_to_bucket_boundary, no_padding, drop_remainder)
+
     def take_while(self, predicate, name=None):
         return _transforms.TakeWhileDataset(self, predicate)
 
@@ -442,9 +461,6 @@ def _annotate(exc, note):
             exc.add_note(note)
     elif exc.args and isinstance(exc.args[0], str) and note not in exc.args[0]:
         exc.args = (f"{exc.args[0]}\n{note}",) + exc.args[1:]
-
-
-_seed_lock = threading.Lock()
 
 
 from tenfold.data import _sources, _transforms  # noqa: E402

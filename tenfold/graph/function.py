@@ -613,6 +613,7 @@ class Function:
 
     def _trace(self, args, kwargs, leaves, struct, dry_run=False):
         tr = _tracer.Tracer(dry_run=dry_run, name=self._name)
+        tr.jit = bool(self._jit_compile)
         new_leaves = []
         for x in leaves:
             if _leaf_key(x)[1]:

@@ -67,7 +67,13 @@ def record_optimizer_update(optimizer, grads, variables):
     """While tracing: one stateful node running `optimizer.make_update_fn(variables)` on the
     gradients each time the graph runs (it runs once now, too)."""
     from tenfold.graph.effects import stateful_call
-    update = optimizer.make_update_fn(variables)
+    from tenfold.graph.tracer import active_tracers
+    update = None
+    if any(t.jit for t in active_tracers()):  # jit_compile: one Numba pass per variable
+        from tenfold import jit
+        update = jit.fused_optimizer_update(optimizer, variables)
+    if update is None:
+        update = optimizer.make_update_fn(variables)
     tensors = [g if isinstance(g, Tensor) else convert_to_tensor(g) for g in grads]
     stateful_call(f"{getattr(optimizer, 'name', 'optimizer')}_update", update, tensors)
     return optimizer.iterations

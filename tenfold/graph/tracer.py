@@ -89,6 +89,7 @@ class Tracer:
         self.graph.name = name
         self.parent = parent
         self.dry_run = dry_run        # restore assigned variables afterwards
+        self.jit = parent.jit if parent is not None else False  # tf.function(jit_compile=)
         self._vid = {}                # id(tensor) -> value id
         self._dynamic = set()         # ids of dynamic tensors
         self._keep = []               # every tensor seen, so that ids stay unique

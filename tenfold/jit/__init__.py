@@ -32,6 +32,15 @@ def available():
     return _state["numba"]
 
 
+def installed():
+    """True if Numba is installed (found without importing it) and TENFOLD_JIT is not 0:
+    what Keras's `jit_compile="auto"` resolves to."""
+    if os.environ.get("TENFOLD_JIT") == "0":
+        return False
+    import importlib.util
+    return importlib.util.find_spec("numba") is not None
+
+
 def kernels():
     """The compiled kernels module (compiles on first use; cached on disk by Numba)."""
     if _state["kernels"] is None:

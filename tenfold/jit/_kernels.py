@@ -1,28 +1,13 @@
-"""Numba kernels: the built-in optimizers' in-place updates in one pass (imported lazily).
+"""Numba kernels (one thread: parallel loops lose badly on a busy machine): the built-in optimizers' in-place updates in one pass (imported lazily).
 
 Every expression keeps the dtype of the arrays (the scalars are passed in that dtype) and the
 operation order of the NumPy code in `tenfold/keras/optimizers/optimizers.py`; Numba does not
 contract a * b + c into a fused multiply-add unless fast-math is on, and it is off here.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 _OPTS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
-PARALLEL_MIN = 1 << 16   # elements: below this one thread is faster
-
-
-@njit(parallel=True, **_OPTS)
-def rmsprop_par(w, v, g, lr, rho, one_m_rho, eps):
-    for i in prange(w.size):
-        vi = v[i] * rho
-        t1 = g[i] * g[i]
-        t1 = t1 * one_m_rho
-        vi = vi + t1
-        v[i] = vi
-        t1 = np.sqrt(vi + eps)
-        t2 = g[i] * lr
-        t2 = t2 / t1
-        w[i] = w[i] - t2
 
 
 @njit(**_OPTS)
@@ -39,22 +24,6 @@ def rmsprop_seq(w, v, g, lr, rho, one_m_rho, eps):
         w[i] = w[i] - t2
 
 
-@njit(parallel=True, **_OPTS)
-def adam_par(w, m, v, g, alpha, c1, c2, eps):
-    for i in prange(w.size):
-        gi = g[i]
-        mi = m[i] + (gi - m[i]) * c1
-        m[i] = mi
-        t1 = gi * gi
-        t1 = t1 - v[i]
-        t1 = t1 * c2
-        vi = v[i] + t1
-        v[i] = vi
-        t1 = np.sqrt(vi) + eps
-        t2 = mi * alpha
-        w[i] = w[i] - t2 / t1
-
-
 @njit(**_OPTS)
 def adam_seq(w, m, v, g, alpha, c1, c2, eps):
     for i in range(w.size):
@@ -69,19 +38,6 @@ def adam_seq(w, m, v, g, alpha, c1, c2, eps):
         t1 = np.sqrt(vi) + eps
         t2 = mi * alpha
         w[i] = w[i] - t2 / t1
-
-
-@njit(parallel=True, **_OPTS)
-def sgd_momentum_par(w, m, g, lr, mom, nesterov):
-    for i in prange(w.size):
-        t1 = g[i] * lr
-        mi = m[i] * mom
-        mi = mi - t1
-        m[i] = mi
-        if nesterov:
-            w[i] = w[i] + (mi * mom - t1)
-        else:
-            w[i] = w[i] + mi
 
 
 @njit(**_OPTS)

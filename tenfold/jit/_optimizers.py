@@ -42,15 +42,13 @@ def fused_update(opt, variables):
 
         def step(i, g, w, s):
             lr, rho, omr, eps, _ = s
-            f = k.rmsprop_par if w.size >= k.PARALLEL_MIN else k.rmsprop_seq
-            f(w, vel[i]._value.reshape(-1), g, lr, rho, omr, eps)
+            k.rmsprop_seq(w, vel[i]._value.reshape(-1), g, lr, rho, omr, eps)
     elif cls is o.Adam:
         mom, vel = slots["momentum"], slots["velocity"]
 
         def step(i, g, w, s):
             alpha, c1, c2, eps = s
-            f = k.adam_par if w.size >= k.PARALLEL_MIN else k.adam_seq
-            f(w, mom[i]._value.reshape(-1), vel[i]._value.reshape(-1), g, alpha, c1, c2, eps)
+            k.adam_seq(w, mom[i]._value.reshape(-1), vel[i]._value.reshape(-1), g, alpha, c1, c2, eps)
     else:
         mom_slots = slots.get("momentum")
         nesterov = bool(opt.nesterov)
@@ -60,8 +58,7 @@ def fused_update(opt, variables):
             if opt.momentum == 0:
                 np.subtract(w, np.multiply(g, lr), out=w)
                 return
-            f = k.sgd_momentum_par if w.size >= k.PARALLEL_MIN else k.sgd_momentum_seq
-            f(w, mom_slots[i]._value.reshape(-1), g, lr, m, nesterov)
+            k.sgd_momentum_seq(w, mom_slots[i]._value.reshape(-1), g, lr, m, nesterov)
 
     def update(grads):
         opt._prepare(opt._lr_float())

@@ -689,6 +689,9 @@ def pool(input, window_shape, pooling_type, strides=None, padding="VALID", data_
     if any(s > 1 for s in st) and any(d > 1 for d in dl):
         raise ValueError(f"pool: strides > 1 not supported in conjunction with dilations > 1 "
                          f"(got strides {list(st)}, dilations {list(dl)})")
+    if any(d > 1 for d in dl) and isinstance(padding, str) and padding.upper() == "SAME":
+        raise ValueError(f"pool: pooling with 'SAME' padding is not implemented for dilations "
+                         f"> 1 (as in TensorFlow), got dilations {list(dl)}; use 'VALID'")
     if tensor(input)._value.ndim != nd + 2:
         raise InvalidArgumentError(
             f"pool: input must have rank {nd + 2} for a {nd}-d window {list(window_shape)}, "

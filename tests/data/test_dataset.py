@@ -351,3 +351,21 @@ def test_list_files_text_lines_and_sampling(tmp_path):
     chosen = Dataset.choose_from_datasets([Dataset.range(3), Dataset.range(10, 13)],
                                           Dataset.from_tensor_slices(np.array([1, 0, 1, 0])))
     assert items(chosen) == [10, 0, 11, 1]
+
+
+def test_scan_group_by_window_and_buckets():
+    running = Dataset.range(5).scan(np.int64(0), lambda s, x: (s + x, s + x))
+    assert items(running) == [0, 1, 3, 6, 10]
+    grouped = Dataset.range(10).group_by_window(
+        key_func=lambda x: x % 2, reduce_func=lambda k, w: w.batch(3), window_size=3)
+    assert [b.tolist() for b in items(grouped)] == [[0, 2, 4], [1, 3, 5], [6, 8], [7, 9]]
+    lengths = [1, 5, 2, 6, 3, 1, 7]
+    seqs = Dataset.from_generator(lambda: (np.arange(n) + 1 for n in lengths),
+                                  output_signature=tf.TensorSpec([None], tf.int64))
+    buckets = seqs.bucket_by_sequence_length(lambda s: tf.shape(s)[0], [4], [2, 2])
+    shapes = [b.shape for b in items(buckets)]
+    # short ones (< 4) batched together, long ones together; padded to the longest
+    assert shapes == [(2, 2), (2, 6), (2, 3), (1, 7)]
+    bounded = seqs.bucket_by_sequence_length(lambda s: tf.shape(s)[0], [4, 8], [2, 2, 2],
+                                             pad_to_bucket_boundary=True)
+    assert {b.shape[1] for b in items(bounded)} == {3, 7}

@@ -1,5 +1,6 @@
 """keras.datasets and keras.utils.get_file: the shared files, fake files in Keras's layouts,
 and downloads from a local HTTP server (hash check, atomic cache writes, cut-off downloads)."""
+import functools
 import gzip
 import hashlib
 import http.server
@@ -47,6 +48,8 @@ def test_fashion_mnist_from_shared(shared_dir, monkeypatch):
 
 def test_missing_file_says_what_and_where(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TENFOLD_DATASETS", str(tmp_path / "empty"))
+    small = functools.partial(synthetic_digits.load_data, num_train=600, num_test=100)
+    monkeypatch.setattr(synthetic_digits, "load_data", small)
     with pytest.raises(DownloadError) as info:
         mnist.load_data()
     msg = str(info.value)
@@ -57,7 +60,7 @@ def test_missing_file_says_what_and_where(tmp_path, monkeypatch, capsys):
     assert source == "synthetic_digits"
     assert "generated digits" in capsys.readouterr().out
     (x, y), (xt, yt) = data
-    assert x.shape == (60000, 28, 28) and x.dtype == np.uint8 and yt.shape == (10000,)
+    assert x.shape == (600, 28, 28) and x.dtype == np.uint8 and yt.shape == (100,)
 
 
 def test_corrupt_local_file_is_named(tmp_path, monkeypatch):
@@ -343,3 +346,31 @@ def test_mnist_downloads_through_the_cache(server, tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="hash"):
         mnist.load_data()
     assert not cached.exists()
+
+
+def test_split_dataset():
+    from tenfold.keras.utils.dataset_utils import split_dataset
+    import tenfold as tf
+    data = np.arange(40).reshape(20, 2)
+    left, right = split_dataset(data, left_size=0.8)
+    assert int(left.cardinality()) == 16 and int(right.cardinality()) == 4
+    np.testing.assert_array_equal(np.stack(list(right.as_numpy_iterator())), data[16:])
+    ds = tf.data.Dataset.from_tensor_slices((data, np.arange(20))).batch(3)
+    a, b = split_dataset(ds, right_size=5, shuffle=True, seed=1)
+    xa = np.concatenate([x for x, _ in a.as_numpy_iterator()])
+    xb = np.concatenate([x for x, _ in b.as_numpy_iterator()])
+    assert len(xa) == 15 and len(xb) == 5
+    assert sorted(np.concatenate([xa, xb])[:, 0].tolist()) == list(range(0, 40, 2))
+    with pytest.raises(ValueError, match="At least one"):
+        split_dataset(data)
+
+
+def test_public_names():
+    import tenfold as tf
+    from tenfold.keras.utils import image_dataset
+    assert tf.keras.utils.get_file is get_file
+    assert tf.keras.utils.image_dataset_from_directory is \
+        image_dataset.image_dataset_from_directory
+    assert tf.keras.datasets.mnist.load_data is mnist.load_data
+    assert callable(tf.keras.datasets.mnist.load_data_or_synthetic)
+    assert tf.data.Dataset is tf.data.DatasetV2

@@ -15,7 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def test_synthetic_digits_are_learnable_with_a_small_model():
-    (x, y), (xt, yt) = synthetic_digits.load_data(num_train=6000, num_test=1000, seed=0)
+    (x, y), (xt, yt) = synthetic_digits.load_data(num_train=4000, num_test=1000, seed=0)
     x = x.reshape(-1, 784).astype("float32") / 255.0
     xt = xt.reshape(-1, 784).astype("float32") / 255.0
     ds = tf.data.Dataset.from_tensor_slices((x, y.astype("int64"))).shuffle(1000, seed=0) \

@@ -172,3 +172,31 @@ def test_backup_and_restore_in_process(tmp_path):
 def test_backup_dir_must_be_given():
     with pytest.raises(ValueError, match="backup_dir"):
         keras.callbacks.BackupAndRestore("")
+
+
+def test_backup_every_n_batches_resumes_in_the_interrupted_epoch(tmp_path):
+    x, y = _data()
+    backup = str(tmp_path / "b")
+    seen = []
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append(epoch)
+
+        def on_train_batch_end(self, batch, logs=None):
+            if len(seen) == 2 and batch == 2:
+                raise RuntimeError("Interrupting!")
+
+    model = _model()
+    with pytest.raises(RuntimeError):
+        model.fit(x, y, epochs=4, batch_size=10, verbose=0,
+                  callbacks=[keras.callbacks.BackupAndRestore(backup, save_freq=2), Interrupt()])
+    starts = []
+
+    class Starts(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            starts.append(epoch)
+
+    model.fit(x, y, epochs=4, batch_size=10, verbose=0,
+              callbacks=[keras.callbacks.BackupAndRestore(backup, save_freq=2), Starts()])
+    assert starts == [1, 2, 3]

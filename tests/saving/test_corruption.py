@@ -1,6 +1,5 @@
 """Bad input gives a clear error naming the file and what is wrong, and leaves the model in
 memory unchanged; an interrupted save never destroys the previous file."""
-import io
 import json
 import os
 import zipfile
@@ -177,15 +176,6 @@ class _FailingFile:
         return False
 
 
-@pytest.fixture
-def failing_writes(monkeypatch):
-    real = os.fdopen
-
-    def fdopen(fd, mode="r", *a, **k):
-        return _FailingFile(real(fd, mode, *a, **k), 300)
-    monkeypatch.setattr(_fileio.os, "fdopen", fdopen)
-
-
 def test_interrupted_model_save_keeps_previous_file(saved, tmp_path, monkeypatch):
     model, path = saved
     x = np.ones((3, 4), "float32")
@@ -257,3 +247,12 @@ def test_checkpoint_shape_mismatch_restores_nothing(tmp_path):
     with pytest.raises(ValueError, match=r"'b'.*\(3, 2\).*\(2, 2\)"):
         tf.train.Checkpoint(a=a2, b=b2).read(prefix)
     np.testing.assert_array_equal(a2.numpy(), np.zeros(3))
+
+
+def test_missing_h5py_gives_install_hint(monkeypatch, tmp_path):
+    import sys
+    monkeypatch.setitem(sys.modules, "h5py", None)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    with pytest.raises(ImportError, match="pip install"):
+        model.save(str(tmp_path / "m.keras"))
+    assert not os.listdir(tmp_path)

@@ -9,7 +9,6 @@ import pytest
 
 from _helpers import inputs_for, randomize, real_keras
 
-import tenfold as tf
 from tenfold import keras as tk
 
 

@@ -204,3 +204,19 @@ def test_register_and_custom_objects(tmp_path):
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), x + 1)
     with keras.saving.CustomObjectScope({"Unregistered": Unregistered}):
         keras.models.load_model(path)
+
+
+def test_compile_false_and_untrained_optimizer(tmp_path):
+    import warnings
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
+    path = str(tmp_path / "u.keras")
+    model.save(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")       # an optimizer saved before training: no warning
+        loaded = keras.models.load_model(path)
+    assert abs(float(np.asarray(loaded.optimizer.learning_rate)) - 0.02) < 1e-7
+    bare = keras.models.load_model(path, compile=False)
+    assert getattr(bare, "optimizer", None) is None
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_array_equal(bare.predict(x, verbose=0), model.predict(x, verbose=0))

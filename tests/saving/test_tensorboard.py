@@ -146,3 +146,29 @@ def test_keras_tensorboard_callback(tmp_path):
                                history["loss"], rtol=1e-5)
     assert "keras" in tags and plugin(train, "keras") == "graph_keras_model"
     assert train.Tags()["graph"]
+
+
+def test_steps_per_second_tags(tmp_path):
+    x = np.ones((20, 3), "float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    cb = keras.callbacks.TensorBoard(log_dir=str(tmp_path), write_steps_per_second=True,
+                                     update_freq=2, write_graph=False)
+    model.fit(x, x[:, :1], epochs=2, batch_size=5, callbacks=[cb], verbose=0)
+    ea = accumulate(tmp_path / "train")
+    tags = set(ea.Tags()["tensors"])
+    assert {"epoch_steps_per_second", "batch_steps_per_second", "batch_loss"} <= tags
+    assert [s for s, _ in values(ea, "batch_loss")] == [2, 4, 6, 8]
+    assert all(float(v) > 0 for _, v in values(ea, "epoch_steps_per_second"))
+
+
+def test_missing_tensorboard_gives_install_hint(monkeypatch, tmp_path):
+    import sys
+    for name in list(sys.modules):
+        if name == "tensorboard" or name.startswith("tensorboard."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "tensorboard", None)
+    with pytest.raises(ImportError, match="pip install"):
+        tf.summary.create_file_writer(str(tmp_path))
+    with pytest.raises(ImportError, match="tensorboard"):
+        keras.callbacks.TensorBoard(log_dir=str(tmp_path))

@@ -105,8 +105,9 @@ class Trainer:
         if metrics is not None or weighted_metrics is not None:
             self._compile_metrics = CompileMetrics(metrics, weighted_metrics,
                                                    output_names=output_names)
-        if jit_compile == "auto":
-            jit_compile = False
+        if jit_compile == "auto":  # Numba kernels when installed (tenfold/jit)
+            from tenfold import jit as _jit
+            jit_compile = _jit.installed() and not run_eagerly
         if jit_compile and run_eagerly:
             warnings.warn("If `run_eagerly` is True, then `jit_compile` cannot also be True. "
                           "Disabling `jit_compile`.", stacklevel=2)

@@ -357,6 +357,7 @@ class Optimizer:
                 from tenfold.graph.keras_steps import record_optimizer_update
                 record_optimizer_update(self, grads, trainable_variables)
                 return
+            _adapt_threads()  # fewer BLAS threads while the machine is oversubscribed
             self._apply_arrays(arrays, trainable_variables)
         self._iterations._value += 1
 
@@ -676,6 +677,11 @@ def _graph_recording():
         return False
     from tenfold.graph.tracer import active_tracers
     return bool(active_tracers())
+
+
+def _adapt_threads():
+    from tenfold.graph.threads import adapt
+    adapt()
 
 
 def _serialize_callable(fn):

@@ -183,6 +183,13 @@ def _load_optimizer_weights(model, reader, filepath):
     grp = reader._group("optimizer_weights")
     names = _names(grp.attrs.get("weight_names"))
     variables = list(getattr(opt, "variables", []))
+    if 0 < len(names) <= 2 < len(variables):
+        # saved before the first training step: iterations and learning rate only
+        values = [_read(reader, grp, n) for n in names]
+        if all(a.shape == () == tuple(v.shape) for a, v in zip(values, variables)):
+            for v, a in zip(variables, values):
+                v.assign(a.astype(v._value.dtype))
+            return
     if len(names) != len(variables):
         warnings.warn(f"{filepath}: the saved optimizer state ({len(names)} values) does not "
                       f"match the optimizer ({len(variables)} variables; files from tf.keras 2 "

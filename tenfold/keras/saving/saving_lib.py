@@ -17,7 +17,7 @@ import numpy as np
 
 from tenfold.keras.saving import _walk
 from tenfold.keras.saving import serialization_lib as ser
-from tenfold.keras.saving.h5_store import H5Reader, H5Writer, h5py
+from tenfold.keras.saving.h5_store import H5Reader, H5Writer
 from tenfold.train import _fileio
 
 CONFIG_FILE = "config.json"
@@ -444,7 +444,7 @@ def load_state(root, reader, display, skip_mismatch=False, include_optimizer=Tru
     entries = _walk.iter_saveables(root)
     _maybe_build_optimizers(root, entries, reader)
     entries = _walk.iter_saveables(root)
-    plan, hooks, errors = [], [], []
+    plan, hooks, errors, notes = [], [], [], []
     for path, obj, kind in entries:
         if kind == "Optimizer" and not include_optimizer:
             continue
@@ -456,13 +456,19 @@ def load_state(root, reader, display, skip_mismatch=False, include_optimizer=Tru
         variables = _walk.own_variables(obj, kind)
         where = f"{kind.lower() if kind != 'Layer' else 'layer'} '{getattr(obj, 'name', '?')}'"
         where += f" (at '{path or '/'}')"
+        if kind == "Optimizer" and 0 < len(group) <= 2 < len(variables) and all(
+                tuple(np.shape(group.get(str(i)))) == tuple(variables[i].shape) == ()
+                for i in range(len(group))):
+            # saved before its first step (iterations, learning rate only): a fresh state
+            plan.extend((variables[i], group[str(i)]) for i in range(len(group)))
+            continue
         if len(group) != len(variables):
             if kind == "Optimizer" or skip_mismatch:
                 if variables or group:
-                    warnings.warn(f"Skipping variable loading for {where}: it has "
-                                  f"{len(variables)} variables, {display} has {len(group)}."
-                                  + (" The optimizer was not built yet." if not variables
-                                     else ""), stacklevel=3)
+                    notes.append(f"Skipping variable loading for {where}: it has "
+                                 f"{len(variables)} variables, {display} has {len(group)}."
+                                 + (" The optimizer was not built yet." if not variables
+                                    else ""))
                 continue
             errors.append(f"{where} has {len(variables)} variables but the file has "
                           f"{len(group)}" + (" (the layer is not built: call the model on "
@@ -481,7 +487,7 @@ def load_state(root, reader, display, skip_mismatch=False, include_optimizer=Tru
                 msg = (f"{where}: variable {i} ('{getattr(v, 'path', v.name)}') has shape "
                        f"{want} in the model but {tuple(arr.shape)} in the file")
                 if skip_mismatch:
-                    warnings.warn(f"Skipping {msg}.", stacklevel=3)
+                    notes.append(f"Skipping {msg}.")
                     pairs = None
                     break
                 errors.append(msg)
@@ -499,6 +505,8 @@ def load_state(root, reader, display, skip_mismatch=False, include_optimizer=Tru
                         f"'{getattr(root, 'name', type(root).__name__)}'; nothing was "
                         f"loaded:\n  - {shown}{more}")
     assign_all(root, plan, hooks)
+    for note in notes:
+        warnings.warn(note, stacklevel=3)
 
 
 def assign_all(root, plan, hooks=()):

@@ -13,7 +13,7 @@ try:
 except ImportError:
     pass
 try:
-    from tenfold.keras.utils.image_dataset_utils import image_dataset_from_directory  # noqa: F401
+    from tenfold.keras.utils.image_dataset import image_dataset_from_directory  # noqa: F401
 except ImportError:
     pass
 try:

@@ -1,0 +1,46 @@
+"""Numba kernels (optional): bit-identical to the NumPy optimizer updates they replace."""
+import numpy as np
+import pytest
+
+import tenfold as tf
+from tenfold import keras
+
+pytest.importorskip("numba")
+if not __import__("tenfold.jit", fromlist=["available"]).available():
+    pytest.skip("TENFOLD_JIT=0", allow_module_level=True)
+
+
+def _fit(opt_factory, jit, seed=0):
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((96, 20)).astype(np.float32)
+    y = rng.integers(0, 5, 96)
+    model = keras.Sequential([keras.layers.Dense(300, activation="relu"),
+                              keras.layers.Dense(5, activation="softmax")])
+    model.compile(optimizer=opt_factory(), loss="sparse_categorical_crossentropy",
+                  jit_compile=jit)
+    h = model.fit(x, y, epochs=2, batch_size=32, verbose=0, shuffle=False)
+    return h.history["loss"], model.get_weights(), model
+
+
+@pytest.mark.parametrize("make", [
+    lambda: keras.optimizers.RMSprop(),
+    lambda: keras.optimizers.Adam(learning_rate=0.01),
+    lambda: keras.optimizers.SGD(0.05, momentum=0.9),
+    lambda: keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+], ids=["rmsprop", "adam", "sgd_momentum", "nesterov"])
+def test_fused_updates_bit_identical(make):
+    l1, w1, _ = _fit(make, False)
+    l2, w2, m2 = _fit(make, True)
+    assert m2.jit_compile
+    assert l1 == l2
+    for a, b in zip(w1, w2):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_not_covered_options_fall_back():
+    from tenfold.jit import fused_optimizer_update
+    v = [tf.Variable(np.ones(3, np.float32))]
+    assert fused_optimizer_update(keras.optimizers.RMSprop(centered=True), v) is None
+    assert fused_optimizer_update(keras.optimizers.Adam(clipnorm=1.0), v) is None
+    assert fused_optimizer_update(keras.optimizers.Adam(), v) is not None
