@@ -229,11 +229,22 @@ def offsets(ksize):
     return itertools.product(*[range(k) for k in ksize])
 
 
+def offset_slices(k, out_sp, strides, dilations):
+    """The spatial slices that kernel offset `k` reads for outputs out_sp."""
+    return tuple(slice(ki * d, ki * d + (o - 1) * s + 1, s) if o > 0 else slice(0, 0)
+                 for ki, o, s, d in zip(k, out_sp, strides, dilations))
+
+
 def offset_view(xp, k, out_sp, strides, dilations):
     """The (N, *out_sp, C) view of padded `xp` that kernel offset `k` sees."""
-    return xp[(slice(None),) + tuple(
-        slice(ki * d, ki * d + (o - 1) * s + 1, s) if o > 0 else slice(0, 0)
-        for ki, o, s, d in zip(k, out_sp, strides, dilations)) + (slice(None),)]
+    return xp[(slice(None),) + offset_slices(k, out_sp, strides, dilations) + (slice(None),)]
+
+
+def _reshaped(a, shape):
+    """A view of `a` with a new shape; raises rather than copy (a copy would lose writes)."""
+    v = a.view()
+    v.shape = shape
+    return v
 
 
 def windows(xp, out_sp, ksize, strides, dilations):
@@ -259,32 +270,50 @@ def _non_overlapping(ksize, strides, dilations, pads):
 # convolution: y = conv(x, w) and its adjoints in x (conv_backprop_input, the transposed
 # convolution) and in w (conv_backprop_filter). `groups` splits channels as TF does.
 
-def _im2col_into(buf, xp, n0, n1, out_sp, ksize, strides, dilations, offset_major):
-    """Fills `buf` with the columns of images n0:n1; returns the (rows, kdim) or, offset-major,
-    the (kdim, rows) matrix."""
-    m = n1 - n0
-    if offset_major:  # C_in == 1: buf is (K, m, *out_sp)
-        cols = buf[:, :m]
-        for i, k in enumerate(offsets(ksize)):
-            cols[i] = offset_view(xp[n0:n1], k, out_sp, strides, dilations)[..., 0]
-        return cols.reshape(cols.shape[0], -1)
-    cols = buf[:m]
-    np.copyto(cols, windows(xp[n0:n1], out_sp, ksize, strides, dilations))
-    return cols.reshape(m * math.prod(out_sp), -1)
+class _Columns:
+    """Chunked im2col of padded xp (N, *S, C): `ranges` of images, a per-thread `buffer()`,
+    and `fill(buf, n0, n1)` giving the chunk's column matrix, (rows, K*C) -- or offset-major
+    (K, rows) when C == 1. `ones` appends a column (row) of ones, so a bias rides along in
+    the GEMM instead of costing a pass over the output."""
 
+    def __init__(self, xp, out_sp, ksize, strides, dilations, budget, ones=False):
+        self.xp, self.out_sp, self.ksize, self.ones = xp, tuple(out_sp), tuple(ksize), ones
+        self.cin = xp.shape[-1]
+        self.rows, self.kk = math.prod(out_sp), math.prod(ksize)
+        self.kdim = self.kk * self.cin
+        n = xp.shape[0]
+        self.b = _chunk(n, self.rows * (self.kdim + ones) * xp.dtype.itemsize, budget)
+        self.ranges = [(n0, min(n, n0 + self.b)) for n0 in range(0, n, self.b)]
+        self.offset_major = self.cin == 1
+        if self.offset_major:
+            self.slices = [offset_slices(k, out_sp, strides, dilations) + (0,)
+                           for k in offsets(ksize)]
+        else:
+            self.win = windows(xp, out_sp, ksize, strides, dilations)
 
-def _col_chunks(xp, out_sp, ksize, budget):
-    """(image ranges, offset-major?, per-thread buffer factory) for chunked im2col."""
-    cin = xp.shape[-1]
-    rows, kdim = math.prod(out_sp), math.prod(ksize) * cin
-    n = xp.shape[0]
-    b = _chunk(n, rows * kdim * xp.dtype.itemsize, budget)
-    ranges = [(n0, min(n, n0 + b)) for n0 in range(0, n, b)]
-    if cin == 1:
-        shape = (math.prod(ksize), b) + tuple(out_sp)
-    else:
-        shape = (b,) + tuple(out_sp) + tuple(ksize) + (cin,)
-    return ranges, cin == 1, lambda: np.empty(shape, xp.dtype)
+    def buffer(self):
+        if self.offset_major:
+            buf = np.empty((self.kk + self.ones, self.b) + self.out_sp, self.xp.dtype)
+            if self.ones:
+                buf[self.kk] = 1
+        else:
+            buf = np.empty((self.b * self.rows, self.kdim + self.ones), self.xp.dtype)
+            if self.ones:
+                buf[:, self.kdim] = 1
+        return buf
+
+    def fill(self, buf, n0, n1):
+        m = n1 - n0
+        if self.offset_major:
+            cols = buf[:, :m]
+            for i, sl in enumerate(self.slices):
+                cols[i] = self.xp[(slice(n0, n1),) + sl]
+            return cols.reshape(cols.shape[0], -1)
+        cols = buf[:m * self.rows]
+        target = cols[:, :self.kdim] if self.ones else cols
+        np.copyto(_reshaped(target, (m,) + self.out_sp + self.ksize + (self.cin,)),
+                  self.win[n0:n1])
+        return cols
 
 
 def _is_pointwise(ksize, strides, pads):
@@ -300,8 +329,8 @@ def _epilogue(block, bias, relu):
 
 
 def _conv1(xp, w, out, strides, dilations, bias=None, relu=False):
-    """One group: out[...] = conv of padded xp with w (out preallocated, channels-last), then
-    + bias and ReLU applied chunk by chunk while the chunk is in cache."""
+    """One group: out[...] = conv of padded xp with w (out preallocated, channels-last), plus
+    bias (a row of the GEMM) and ReLU applied chunk by chunk while the chunk is in cache."""
     ksize, cout = w.shape[:-2], w.shape[-1]
     out_sp = out.shape[1:-1]
     w2 = w.reshape(-1, cout)
@@ -310,17 +339,20 @@ def _conv1(xp, w, out, strides, dilations, bias=None, relu=False):
         np.matmul(xp.reshape(-1, xp.shape[-1]), w2, out=o2)
         _epilogue(o2, bias, relu)
         return
-    rows = math.prod(out_sp)
-    ranges, offset_major, make_buf = _col_chunks(xp, out_sp, ksize, _CHUNK_BYTES)
+    cols = _Columns(xp, out_sp, ksize, strides, dilations, _CHUNK_BYTES, ones=bias is not None)
+    if bias is not None:
+        w2 = np.concatenate([w2, bias.reshape(1, cout)])
+    rows = cols.rows
 
     def work(r, buf):
         n0, n1 = r
-        cols = _im2col_into(buf, xp, n0, n1, out_sp, ksize, strides, dilations, offset_major)
+        c = cols.fill(buf, n0, n1)
         block = o2[n0 * rows:n1 * rows]
-        np.matmul(cols.T if offset_major else cols, w2, out=block)
-        _epilogue(block, bias, relu)
+        np.matmul(c.T if cols.offset_major else c, w2, out=block)
+        if relu:
+            np.maximum(block, 0, out=block)
 
-    run_tasks(ranges, work, out.nbytes + xp.nbytes, make_buf)
+    run_tasks(cols.ranges, work, out.nbytes + xp.nbytes, cols.buffer)
 
 
 def conv(x, w, strides, dilations, pads, groups=1):
@@ -391,14 +423,18 @@ def _backprop_input1(dy, w, dxp, strides, dilations):
     n = dy.shape[0]
     b = _chunk(n, rows * kk * cin * dy.dtype.itemsize, _COL2IM_CHUNK_BYTES)
 
+    slices = [(Ellipsis,) + offset_slices(k, out_sp, strides, dilations) + (slice(None),)
+              for k in offsets(ksize)]
+
     def work(r, buf):
         n0, n1 = r
         m = n1 - n0
         dcols = np.matmul(dy2[None, n0 * rows:n1 * rows], wt, out=buf[:, :m * rows])
         dst = dxp[n0:n1]
-        for i, k in enumerate(offsets(ksize)):
-            view = offset_view(dst, k, out_sp, strides, dilations)
-            view += dcols[i].reshape(view.shape)
+        shape = (m,) + tuple(out_sp) + (cin,)
+        for i, sl in enumerate(slices):
+            view = dst[sl]
+            view += dcols[i].reshape(shape)
 
     run_tasks([(n0, min(n, n0 + b)) for n0 in range(0, n, b)], work, dxp.nbytes + dy.nbytes,
               lambda: np.empty((kk, b * rows, cin), dy.dtype))
@@ -433,17 +469,17 @@ def _backprop_filter1(xp, dy, ksize, strides, dilations):
     if _is_pointwise(ksize, strides, ((0, 0),)) and xp.shape[1:-1] == out_sp:
         return np.matmul(xp.reshape(-1, cin).T, dy2)
     rows = math.prod(out_sp)
-    ranges, offset_major, make_buf = _col_chunks(xp, out_sp, ksize, _FILTER_CHUNK_BYTES)
-
-    partial = [None] * len(ranges)  # one small (kdim, O) product per chunk, summed in order
-    index = {r: i for i, r in enumerate(ranges)}  # so results do not depend on threading
+    cols = _Columns(xp, out_sp, ksize, strides, dilations, _FILTER_CHUNK_BYTES)
+    partial = [None] * len(cols.ranges)  # one small (kdim, O) product per chunk, summed in
+    index = {r: i for i, r in enumerate(cols.ranges)}  # order: results do not depend on threads
 
     def work(r, buf):
         n0, n1 = r
-        cols = _im2col_into(buf, xp, n0, n1, out_sp, ksize, strides, dilations, offset_major)
-        partial[index[r]] = np.matmul(cols if offset_major else cols.T, dy2[n0 * rows:n1 * rows])
+        c = cols.fill(buf, n0, n1)
+        partial[index[r]] = np.matmul(c if cols.offset_major else c.T,
+                                      dy2[n0 * rows:n1 * rows])
 
-    run_tasks(ranges, work, xp.nbytes + dy.nbytes, make_buf)
+    run_tasks(cols.ranges, work, xp.nbytes + dy.nbytes, cols.buffer)
     dw = partial[0]
     for p in partial[1:]:
         dw += p
@@ -584,25 +620,35 @@ def max_pool(x, ksize, strides, dilations, pads):
 
 
 def _max_pool_2x2_grad(x, out, g, dx):
-    """Routes g to each 2x2 window's first maximum in row-major order, into dx, working on
-    whole window rows: out and g are repeated along W once, so the compares and the writes
-    run over contiguous rows instead of four strided views."""
+    """Routes g to each 2x2 window's first maximum in row-major order, into dx. The four
+    window offsets are gathered into contiguous arrays by copying whole channel vectors (a
+    void dtype of C floats per item, so each copy moves C*4-byte items, not floats), the
+    compares and masked products run on contiguous arrays, and one copy per offset scatters
+    the result back (1.3x faster than masks over strided views)."""
     n, h, w, c = x.shape
     ho, wo = out.shape[1:3]
-    x6 = _rows_2x2(x)
-    up = np.repeat(out, 2, axis=2).reshape(n, ho, wo, 2, c)
-    e0 = x6[:, :, 0] == up  # (N, Ho, Wo, 2, C): window row 0 holds the max
-    e1 = x6[:, :, 1] == up
-    np.greater(e0[..., 1, :], e0[..., 0, :], out=e0[..., 1, :])  # ... and not left of it
-    row0 = e0[..., 0, :] | e0[..., 1, :]
-    np.greater(e1, row0[..., None, :], out=e1)  # row 1 only where row 0 has no max
-    np.greater(e1[..., 1, :], e1[..., 0, :], out=e1[..., 1, :])
-    gup = np.repeat(g, 2, axis=2).reshape(n, ho, wo, 2, c)
+    item = np.dtype((np.void, c * x.dtype.itemsize))
+    xv = x.view(item).reshape(n, h, w) if x.flags.c_contiguous else None
+    dv = dx.view(item).reshape(n, h, w)
     if (h, w) != (2 * ho, 2 * wo):
         dx[...] = 0
-    d6 = _rows_2x2(dx)
-    np.multiply(gup, e0, out=d6[:, :, 0])
-    np.multiply(gup, e1, out=d6[:, :, 1])
+    buf = np.empty((n, ho, wo, c), x.dtype)
+    res = np.empty((n, ho, wo, c), x.dtype)
+    taken = None
+    for k, (i, j) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+        if xv is not None:
+            buf.view(item).reshape(n, ho, wo)[...] = xv[:, i:2 * ho:2, j:2 * wo:2]
+            e = buf == out
+        else:
+            e = x[:, i:2 * ho:2, j:2 * wo:2] == out
+        if taken is None:
+            taken = e
+        else:
+            np.greater(e, taken, out=e)  # e and not taken: the first maximum only
+            if k != 3:
+                taken |= e
+        np.multiply(g, e, out=res)
+        dv[:, i:2 * ho:2, j:2 * wo:2] = res.view(item).reshape(n, ho, wo)
 
 
 def _first_max_masks(xp, out, ksize, strides, dilations):

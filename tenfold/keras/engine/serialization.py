@@ -97,13 +97,7 @@ def _find_class(class_name, module, custom_objects):
         c = getattr(mod, class_name, None)
         if isinstance(c, type):
             return c
-    if module and module.startswith("tenfold"):
-        try:
-            c = getattr(importlib.import_module(module), class_name, None)
-            if c is not None:
-                return c
-        except ImportError:
-            pass
+    # Never import a module a config names: only known classes are instantiated.
     raise TypeError(f"Could not locate class '{class_name}' (module {module!r}). Make sure "
                     "custom classes are passed in `custom_objects`.")
 

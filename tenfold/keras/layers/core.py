@@ -281,7 +281,7 @@ def _unsafe_allowed(safe_mode):
     except Exception:
         pass
     try:
-        from tenfold.keras.saving import serialization as ser
+        from tenfold.keras.saving import serialization_lib as ser
         in_safe = getattr(ser, "in_safe_mode", None)
         if in_safe is not None and in_safe() is False:
             return True

@@ -33,8 +33,10 @@ def unique_name(base):
 
 
 def to_snake_case(name):
-    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+    """Keras's rule: `Conv2D` -> `conv2d`, `BatchNormalization` -> `batch_normalization`."""
+    s = re.sub(r"\W+", "", name)
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", s)
+    s = re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
     return s if not s.startswith("_") else "private" + s
 
 

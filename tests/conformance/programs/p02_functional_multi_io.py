@@ -27,7 +27,7 @@ def program(tf, keras, np):
                         outputs={"priority": pr, "department": de}, name="triage")
     init_weights(model, 3)
     model.compile(
-        optimizer=keras.optimizers.RMSprop(1e-2),
+        optimizer=keras.optimizers.SGD(0.05, momentum=0.9),  # linear in g: see p28
         loss={"priority": keras.losses.BinaryCrossentropy(from_logits=True),
               "department": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
         loss_weights={"priority": 1.0, "department": 0.2},
