@@ -11,6 +11,10 @@ SHARED = ROOT.parent / "shared"
 if "TENFOLD_DATASETS" not in os.environ and (SHARED / "datasets").is_dir():
     os.environ["TENFOLD_DATASETS"] = str(SHARED / "datasets")
 os.environ.setdefault("KERAS_BACKEND", "numpy")  # the keras oracle runs on NumPy
+# pytest -n 2 already uses both cores; BLAS threads on top of that oversubscribe them and
+# make small matmuls spin (tens of ms instead of µs).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(autouse=True)

@@ -104,7 +104,30 @@ class _RangeDataset(DatasetV2):
         self._start, self._stop, self._step = start, stop, step
         self._dtype = dtypes.as_dtype(output_type)
 
+    _PLAN_LIMIT = 1 << 24  # finite ranges up to this size run on the index fast path
+
+    def _index_plan(self):
+        from tenfold.data import _transforms
+        if self._stop is None or not _transforms.use_index_plans:
+            return None
+        n = len(range(self._start, self._stop, self._step))
+        if n > self._PLAN_LIMIT:
+            return None
+        values = getattr(self, "_values", None)
+        if values is None:
+            values = np.arange(self._start, self._stop, self._step).astype(self._dtype._np)
+            values.setflags(write=False)
+            self._values = values
+        return _index.IndexPlan(values, lambda: iter((range(n),)))
+
     def _iter(self):
+        plan = self._index_plan()
+        if plan is not None:
+            from tenfold.data.dataset import _elements_from_plan
+            return _elements_from_plan(plan)
+        return self._generate()
+
+    def _generate(self):
         np_t = self._dtype._np
         if self._stop is None:  # counter
             v = self._start
@@ -483,3 +506,15 @@ def choose_from_datasets(datasets, choice_dataset, stop_on_empty_dataset=True):
         for c in choice_dataset._iter():
             yield int(c)
     return _DirectedInterleaveDataset(datasets, selector, stop_on_empty_dataset)
+
+
+class TFRecordDataset(DatasetV2):
+    """Not supported: reading TFRecord files needs TensorFlow's protobuf records."""
+
+    def __init__(self, filenames, compression_type=None, buffer_size=None,
+                 num_parallel_reads=None, name=None):
+        from tenfold.framework.errors import UnimplementedError
+        raise UnimplementedError(
+            "tf.data.TFRecordDataset is not supported by tenfold: TFRecord files hold "
+            "tf.train.Example protobufs. Convert the data to NumPy arrays (np.save / np.savez) "
+            "and use Dataset.from_tensor_slices, or use TextLineDataset for text.")

@@ -82,10 +82,29 @@ def _map_workers(ds, num_parallel_calls):
     return n if n > 1 else 0
 
 
+class _Unrecorded:
+    """Runs spec inference without tapes or tf.function tracers recording its ops."""
+
+    def __enter__(self):
+        from tenfold.ops import registry
+        self._saved = list(registry.observers)
+        registry.observers[:] = []
+
+    def __exit__(self, *exc):
+        from tenfold.ops import registry
+        registry.observers[:] = self._saved
+        return False
+
+
 def _infer_spec(fn_on_element, in_spec, fallback):
     """Output spec of a function by running it on placeholder zeros (twice with different
     sizes for unknown dimensions; dimensions that change become None), as tracing would;
     `fallback()` (peeking at the first real element) if the function rejects zeros."""
+    with _Unrecorded():
+        return _infer_spec_unrecorded(fn_on_element, in_spec, fallback)
+
+
+def _infer_spec_unrecorded(fn_on_element, in_spec, fallback):
     try:
         has_unknown = any(S.spec_shape(s).rank is None or None in S.spec_shape(s).as_list()
                           for s in S.flatten(in_spec) if not isinstance(s, S.DatasetSpec))
@@ -861,10 +880,11 @@ class _FlatMapDataset(DatasetV2):
                 return _dataset_result(self._fn, self._what, e, i).element_spec
             raise ValueError(f"Dataset.{self._what}: cannot tell the element spec of an "
                              "empty dataset whose function rejects placeholder inputs.")
-        try:
-            return on(S.placeholder(self._inputs[0].element_spec, 2))
-        except Exception:  # noqa: BLE001
-            return fallback()
+        with _Unrecorded():
+            try:
+                return on(S.placeholder(self._inputs[0].element_spec, 2))
+            except Exception:  # noqa: BLE001
+                return fallback()
 
 
 FlatMapDataset = _FlatMapDataset
@@ -1077,15 +1097,15 @@ class _GroupByWindowDataset(DatasetV2):
     def _compute_spec(self):
         from tenfold.data._sources import _ListDataset
         spec = self._inputs[0].element_spec
-        try:
-            ph = S.placeholder(spec, 2)
-            return self._reduce(Tensor._wrap(np.asarray(0, dtype=np.int64)),
-                                _ListDataset([ph], spec)).element_spec
-        except Exception:  # noqa: BLE001
-            for e in self._iter():
-                return S.spec_of(e)
-            raise ValueError("group_by_window: cannot tell the element spec of an empty "
-                             "dataset.") from None
+        with _Unrecorded():
+            try:
+                ph = S.placeholder(spec, 2)
+                return self._reduce(Tensor._wrap(np.asarray(0, dtype=np.int64)),
+                                    _ListDataset([ph], spec)).element_spec
+            except Exception:  # noqa: BLE001
+                for e in self._iter():
+                    return S.spec_of(e)
+        raise ValueError("group_by_window: cannot tell the element spec of an empty dataset.")
 
 
 GroupByWindowDataset = _GroupByWindowDataset

@@ -3,8 +3,9 @@
 Each digit class has a few hand-designed variants, each a set of strokes (lines, arcs and
 quadratic curves) in a unit box. One image is made by
   1. picking a variant of its class and sampling points evenly along its strokes;
-  2. bending it with a smooth random warp (two low-frequency sine displacements), then a
-     random affine map: size, aspect, slant (shear), rotation and position;
+  2. moving each stroke a little on its own, bending the whole with a smooth random warp
+     (two low-frequency sine displacements), then a random affine map: size, aspect,
+     slant (shear), rotation and position;
   3. splatting the points onto the 28x28 grid (bilinear weights, one `bincount` for a whole
      chunk of images), blurring with a Gaussian of random width (the pen's thickness), and
      saturating (1 - exp(-gain * ink)) so strokes have a solid core and soft edges;
@@ -18,6 +19,7 @@ import numpy as np
 SIZE = 28
 _POINTS = 128          # points sampled along the strokes of each variant
 _CHUNK = 1024          # images per random stream / vectorised batch
+_MAX_STROKES = 4       # strokes per variant, at most
 _MARGIN = 3            # canvas margin (pixels) around the 28x28 image while splatting
 _SIGMAS = np.linspace(0.55, 1.05, 8)  # blur widths (pen thickness), quantised for speed
 
@@ -91,53 +93,65 @@ def _resample(strokes, n):
     total = float(sum(lengths))
     counts = np.maximum(2, np.round(np.array(lengths) / total * n).astype(int))
     counts[np.argmax(counts)] += n - counts.sum()
-    pts = []
-    for s, k in zip(strokes, counts):
+    pts, ids = [], []
+    for j, (s, k) in enumerate(zip(strokes, counts)):
         seg = np.linalg.norm(np.diff(s, axis=0), axis=1)
         cum = np.concatenate([[0.0], np.cumsum(seg)])
         t = np.linspace(0, cum[-1], k)
         pts.append(np.stack([np.interp(t, cum, s[:, 0]), np.interp(t, cum, s[:, 1])], axis=1))
-    return np.concatenate(pts), total / n
+        ids.append(np.full(k, j))
+    return np.concatenate(pts), total / n, np.concatenate(ids)
 
 
 _TEMPLATES = None
 
 
 def _templates():
-    """(points [V, P, 2], ink per point [V], class of each variant [V])."""
+    """(points [V, P, 2], ink per point [V], class of each variant [V], stroke of each
+    point [V, P])."""
     global _TEMPLATES
     if _TEMPLATES is None:
-        pts, ink, cls = [], [], []
+        pts, ink, cls, sid = [], [], [], []
         for digit, variants in _variants().items():
             for strokes in variants:
-                p, w = _resample(strokes, _POINTS)
+                p, w, ids = _resample(strokes, _POINTS)
                 pts.append(p - 0.5)  # centred on the box's middle
                 ink.append(w)
                 cls.append(digit)
-        _TEMPLATES = (np.stack(pts).astype(np.float32), np.array(ink), np.array(cls))
+                sid.append(ids)
+        _TEMPLATES = (np.stack(pts).astype(np.float32), np.array(ink), np.array(cls),
+                      np.stack(sid))
     return _TEMPLATES
 
 
-def _gaussian_matrix(sigma):
-    i = np.arange(SIZE)
-    g = np.exp(-0.5 * ((i[:, None] - i[None, :]) / sigma) ** 2)
-    return (g / g.sum(axis=1, keepdims=True)).astype(np.float32)
+_RADIUS = 3
 
 
-_BLURS = [_gaussian_matrix(s) for s in _SIGMAS]
+def _gaussian_taps(sigma):
+    k = np.exp(-0.5 * (np.arange(-_RADIUS, _RADIUS + 1) / sigma) ** 2)
+    return (k / k.sum()).astype(np.float32)
 
 
-def _blur(img, g):
-    """Separable blur of a stack [k, 28, 28] with matrix g: two plain matrix products."""
-    k = len(img)
-    y = (img.reshape(-1, SIZE) @ g.T).reshape(k, SIZE, SIZE)
-    y = (y.transpose(0, 2, 1).reshape(-1, SIZE) @ g.T).reshape(k, SIZE, SIZE)
-    return y.transpose(0, 2, 1)
+_BLURS = [_gaussian_taps(s) for s in _SIGMAS]
+
+
+def _blur(img, taps):
+    """Separable Gaussian blur of a stack [k, 28, 28] (shifted sums: no BLAS threads)."""
+    r = _RADIUS
+    p = np.pad(img, ((0, 0), (0, 0), (r, r)))
+    out = taps[0] * p[:, :, :SIZE]
+    for i in range(1, 2 * r + 1):
+        out += taps[i] * p[:, :, i:i + SIZE]
+    p = np.pad(out, ((0, 0), (r, r), (0, 0)))
+    out = taps[0] * p[:, :SIZE]
+    for i in range(1, 2 * r + 1):
+        out += taps[i] * p[:, i:i + SIZE]
+    return out
 
 
 def _render(labels, rng):
     """uint8 images [n, 28, 28] of the digits `labels`, drawn with random stream `rng`."""
-    pts, ink, cls = _templates()
+    pts, ink, cls, sid = _templates()
     n = len(labels)
     # 1. a variant of each image's class
     choice = np.empty(n, dtype=np.int64)
@@ -149,12 +163,17 @@ def _render(labels, rng):
     py = pts[choice, :, 1]
     w = ink[choice]
     f32 = np.float32
+    #    each stroke shifted a little on its own (a 4's bar, a 7's stem: hands vary)
+    shift = rng.normal(0.0, 0.03, (2, n, _MAX_STROKES)).astype(f32)
+    rows = np.arange(n)[:, None]
+    px = px + shift[0][rows, sid[choice]]
+    py = py + shift[1][rows, sid[choice]]
     # 2. smooth warp: two sine displacements of random direction, frequency and phase
     for _ in range(2):
         ang = rng.uniform(0, 2 * np.pi, n).astype(f32)
         freq = (rng.uniform(1.0, 2.5, n) * np.pi).astype(f32)[:, None]
         phase = rng.uniform(0, 2 * np.pi, n).astype(f32)[:, None]
-        amp = rng.uniform(0.0, 0.05, (2, n)).astype(f32)[:, :, None]
+        amp = rng.uniform(0.0, 0.07, (2, n)).astype(f32)[:, :, None]
         wave = np.sin(freq * (px * np.cos(ang)[:, None] + py * np.sin(ang)[:, None]) + phase)
         px = px + amp[0] * wave
         py = py + amp[1] * wave
@@ -162,7 +181,7 @@ def _render(labels, rng):
     scale = rng.uniform(17.0, 21.5, n)
     aspect = rng.uniform(0.8, 1.2, n)
     slant = rng.normal(0.0, 0.18, n)
-    rot = np.radians(rng.normal(0.0, 7.0, n))
+    rot = np.radians(rng.normal(0.0, 9.0, n))
     sx, sy = scale * aspect, scale
     c, s = np.cos(rot), np.sin(rot)
     # x' = c (sx px + slant sy py) - s (sy py),  y' = s (sx px + slant sy py) + c (sy py)

@@ -285,10 +285,10 @@ def _convert_with_dtype(value, want):
         return src
     sk, tk = src.dtype.kind, ("f" if want.is_floating else tgt.kind)
     if sk == "f" and tk in "iub":
-        if not isinstance(value, np.ndarray) and np.all(np.mod(src, 1) == 0):
+        if isinstance(value, (np.ndarray, np.generic)):  # NumPy values convert (truncating)
             return src.astype(tgt)
         raise TypeError(f"Cannot convert {_short(value)} to a tensor of dtype {want.name}: "
-                        "it holds non-integer values.")
+                        f"Python floats don't convert to integer tensors; use tf.cast.")
     if sk == "b" and tk != "b":
         raise TypeError(f"Cannot convert {_short(value)} (bool) to a tensor of dtype {want.name}.")
     if sk in "iu" and tk in "iu" and src.size:

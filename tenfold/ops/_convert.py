@@ -35,12 +35,29 @@ def read_variable(v):
     return v
 
 
+# 0-d arrays for Python numbers met in binary ops (`x * 2.0`), by (value, type, dtype).
+# Arrays are never written to, so one can be shared; zeros are not cached (0.0 == -0.0).
+_scalar_cache = {}
+
+
+def _scalar_array(value, td):
+    key = (value, type(value), td)
+    a = _scalar_cache.get(key)
+    if a is None:
+        a = np.asarray(value, dtype=td)
+        if value and value == value:  # not 0, -0.0 or nan
+            if len(_scalar_cache) > 512:
+                _scalar_cache.clear()
+            _scalar_cache[key] = a
+    return a
+
+
 def _adopt(value, like, op):
     """Converts a non-tensor `value` to meet tensor `like`; may promote `like` to float32."""
     td = like._value.dtype
     tv = type(value)
     if (tv is float or tv is int) and td.kind == "f":  # the common `x * 2.0` case
-        return like, _wrap(np.asarray(value, dtype=td))
+        return like, _wrap(_scalar_array(value, td))
     arr = np.asarray(value)
     k = arr.dtype.kind
     if td.kind in "iu" and k in "fc":
@@ -57,10 +74,17 @@ def _adopt(value, like, op):
 
 def binary(x, y, op):
     """Two tensors of one dtype from a binary op's operands."""
-    if type(x) is Tensor and type(y) is Tensor:
-        if x._value.dtype != y._value.dtype:
-            check_same_dtype(op, x, y)
-        return x, y
+    tx = type(x)
+    if tx is Tensor:
+        ty = type(y)
+        if ty is Tensor:
+            if x._value.dtype != y._value.dtype:
+                check_same_dtype(op, x, y)
+            return x, y
+        if ty is float or ty is int:
+            td = x._value.dtype
+            if td.kind == "f":
+                return x, _wrap(_scalar_array(y, td))
     if isinstance(x, Variable):
         x = read_variable(x)
     if isinstance(y, Variable):

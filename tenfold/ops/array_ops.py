@@ -45,6 +45,13 @@ def reshape(tensor_, shape, name=None):
         return x
     n = x._value.size
     known = int(np.prod([d for d in shape if d != -1])) if shape else 1
+    if -1 in shape and known == 0 and shape.count(-1) == 1 and n == 0:
+        # TensorFlow's rule for empty tensors: the zero dims of both shapes are left out
+        # when inferring the -1 (so [0, 3] -> [0, -1] is [0, 3])
+        rest = int(np.prod([d for d in x._value.shape if d > 0]))
+        nz = int(np.prod([d for d in shape if d > 0]))
+        shape = tuple(rest // max(nz, 1) if d == -1 else d for d in shape)
+        return _reshape(x, shape=shape)
     if shape.count(-1) > 1 or (-1 in shape and (known == 0 or n % known)) or \
             (-1 not in shape and known != n) or builtins.any(d < -1 for d in shape):
         raise InvalidArgumentError(
@@ -710,13 +717,23 @@ def _tensor_scatter_args(op, tensor_, indices, updates):
     return t, idx, upd
 
 
+def _scatter_update_kernel(t, indices, updates):
+    out = t.copy()
+    out[tuple(np.moveaxis(indices, -1, 0))] = updates  # repeated indices: the last one wins
+    return out
+
+
+_scatter_update = primitive(
+    "tensor_scatter_update", _scatter_update_kernel,
+    grads=(lambda g, o, t, i, u: _scatter_update(g, i, math_ops._zeros_like(u)), None,
+           lambda g, o, t, i, u: _gather_nd(g, i)))
+
+
 def tensor_scatter_nd_update(tensor_, indices, updates, name=None):
-    """A copy of tensor with the slices at indices replaced by updates."""
+    """A copy of tensor with the slices at indices replaced by updates (for repeated
+    indices the last update wins)."""
     t, idx, upd = _tensor_scatter_args("tensor_scatter_nd_update", tensor_, indices, updates)
-    mask = _scatter_nd(idx, _wrap(np.ones(upd._value.shape, dtype=np.int8)),
-                       shape=t._value.shape)
-    hit = math_ops.greater(mask, 0)
-    return math_ops._select(hit, _scatter_nd(idx, upd, shape=t._value.shape), t)
+    return _scatter_update(t, idx, upd)
 
 
 def tensor_scatter_nd_add(tensor_, indices, updates, name=None):

@@ -136,13 +136,25 @@ def foldr(fn, elems, initializer=None, parallel_iterations=10, back_prop=True,
 # ------------------------------------------------------------------------------------------
 # tf.print
 
-def _fmt_scalar(v):
+def _fmt_float(v):
+    """The shortest of %.6g / %.9g (float32) or %.15g / %.17g (float64) that reads back to
+    the same value, as TensorFlow prints floats."""
+    if isinstance(v, np.float64) or type(v) is float:
+        short, full, back = "%.15g", "%.17g", float
+    else:
+        short, full, back = "%.6g", "%.9g", np.float32
+    s = short % v
+    return s if not np.isfinite(v) or back(s) == back(v) else full % v
+
+
+def _fmt_scalar(v, quote=False):
     if isinstance(v, (bytes, np.bytes_)):
-        return v.decode("utf-8", "replace")
-    if isinstance(v, (float, np.floating)):
-        return f"{float(v):g}"
+        s = v.decode("utf-8", "replace")
+        return f'"{s}"' if quote else s
     if isinstance(v, (bool, np.bool_)):
         return "1" if v else "0"
+    if isinstance(v, (float, np.floating)):
+        return _fmt_float(v)
     return str(v)
 
 
@@ -155,9 +167,9 @@ def _fmt_array(a, summarize, indent=0):
     if cut:
         idx = idx[:summarize] + [None] + idx[n - summarize:]
     if a.ndim == 1:
-        parts = ["..." if i is None else _fmt_scalar(a[i]) for i in idx]
+        parts = ["..." if i is None else _fmt_scalar(a[i], quote=True) for i in idx]
         return "[" + " ".join(parts) + "]"
-    sep = "\n" + " " * (indent + 1)
+    sep = "\n" * (a.ndim - 1) + " " * (indent + 1)
     parts = ["..." if i is None else _fmt_array(a[i], summarize, indent + 1) for i in idx]
     return "[" + sep.join(parts) + "]"
 

@@ -71,6 +71,17 @@ def _linear_weights(in_size, out_size, antialias):
     return w / total
 
 
+def _area_weights(in_size, out_size):
+    """[out_size, in_size] box-filter weights: each output averages the input it covers."""
+    scale = in_size / out_size
+    w = np.zeros((out_size, in_size))
+    for i in range(out_size):
+        lo, hi = i * scale, (i + 1) * scale
+        for j in range(int(np.floor(lo)), min(int(np.ceil(hi)), in_size)):
+            w[i, j] = max(0.0, min(hi, j + 1) - max(lo, j))
+    return w / w.sum(axis=1, keepdims=True)
+
+
 def _nearest_index(in_size, out_size):
     scale = np.float32(in_size) / np.float32(out_size)
     idx = np.floor((np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * scale)
@@ -101,13 +112,16 @@ def resize(images, size, method=ResizeMethod.BILINEAR, preserve_aspect_ratio=Fal
     if x._value.dtype.kind != "f" or x._value.dtype.itemsize < 4:
         x = m.cast(x, dtypes.float32)
     dt = x._value.dtype
-    aa = bool(antialias) or method == ResizeMethod.AREA
+    aa = bool(antialias)
+    area = method == ResizeMethod.AREA
+    weights = (lambda n_in, n_out: _area_weights(n_in, n_out)) if area else \
+        (lambda n_in, n_out: _linear_weights(n_in, n_out, aa))
     out = x
-    if h_out != h or aa:
-        wh = _wrap(_linear_weights(h, h_out, aa).astype(dt))
+    if h_out != h:
+        wh = _wrap(weights(h, h_out).astype(dt))
         out = a.transpose(tensordot(wh, out, [[1], [1]]), [1, 0, 2, 3])
-    if w_out != w or aa:
-        ww = _wrap(_linear_weights(w, w_out, aa).astype(dt))
+    if w_out != w:
+        ww = _wrap(weights(w, w_out).astype(dt))
         out = a.transpose(tensordot(ww, out, [[1], [2]]), [1, 2, 0, 3])
     if x._value.dtype != np.float32 and tensor(images)._value.dtype.kind != "f":
         out = m.cast(out, dtypes.float32)

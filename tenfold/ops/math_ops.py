@@ -1116,9 +1116,9 @@ _cumsum = primitive("cumsum", _cum_kernel(np.cumsum),
 
 
 def _cumprod_grad(g, out, x, axis=0, exclusive=False, reverse=False):
-    # Valid for nonzero x, as TensorFlow's: sum_{j>=i} g_j * out_j / x_i.
+    # TensorFlow's rule: sum_{j>=i} g_j * out_j / x_i, taken as 0 where x_i == 0.
     s = _cumsum(_mul(g, out), axis=axis, exclusive=exclusive, reverse=not reverse)
-    return _div(s, x)
+    return div_no_nan(s, x)
 
 
 _cumprod = primitive("cumprod", _cum_kernel(np.cumprod), grads=(_cumprod_grad,))
@@ -1127,6 +1127,8 @@ _cumprod = primitive("cumprod", _cum_kernel(np.cumprod), grads=(_cumprod_grad,))
 def _cum_axis(x, axis, op):
     if x._value.ndim == 0:
         raise InvalidArgumentError(f"{op} needs a tensor of rank >= 1, got a scalar.")
+    if x._value.dtype == np.bool_:
+        raise TypeError(f"{op} does not take bool tensors; cast to a number first.")
     (ax,) = normalize_axis(axis, x._value.ndim, op)
     return ax
 
@@ -1187,8 +1189,18 @@ def cumulative_logsumexp(x, axis=0, exclusive=False, reverse=False, name=None):
 # ------------------------------------------------------------------------------------------
 # argmax / argmin
 
+def _arg_kernel(fn, fill):
+    def kernel(x, axis, dtype):
+        if x.dtype.kind == "f":
+            nan = np.isnan(x)
+            if nan.any():  # NaN never wins a comparison, as in TensorFlow's kernel
+                x = np.where(nan, fill, x)
+        return fn(x, axis=axis).astype(dtype)
+    return kernel
+
+
 def _arg(fn, opname):
-    prim = primitive(opname, lambda x, axis, dtype: fn(x, axis=axis).astype(dtype))
+    prim = primitive(opname, _arg_kernel(fn, -np.inf if fn is np.argmax else np.inf))
 
     def op(input, axis=None, output_type=dtypes.int64, name=None):
         x = tensor(input)

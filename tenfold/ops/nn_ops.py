@@ -373,10 +373,13 @@ def embedding_lookup(params, ids, max_norm=None, name=None):
     """Rows of params (a tensor, or a list of shards joined along axis 0) at ids."""
     if isinstance(params, (list, tuple)):
         params = a.concat(list(params), 0) if len(params) > 1 else params[0]
+    ids = tensor(ids)
     out = a.gather(params, ids)
-    if max_norm is not None:
-        norms = m.sqrt(m.reduce_sum(m.square(out), axis=-1, keepdims=True))
-        out = m.multiply(out, m.minimum(1.0, m.div_no_nan(m.cast(max_norm, out.dtype), norms)))
+    if max_norm is not None:  # each embedding (the axes after the ids' axes) clipped alone
+        from tenfold.ops.functional_ops import clip_by_norm
+        axes = list(range(ids._value.ndim, out._value.ndim))
+        out = clip_by_norm(out, max_norm, axes=axes if axes else None) if axes else \
+            m.multiply(m.sign(out), m.minimum(m.abs(out), m.cast(max_norm, out.dtype)))
     return out
 
 

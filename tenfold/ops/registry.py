@@ -23,6 +23,7 @@ from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import InvalidArgumentError
 
 _wrap = Tensor._wrap
+_new = object.__new__
 _ndarray = np.ndarray
 
 # Whoever records ops (GradientTape, tf.function tracing) registers here. Empty on the hot path.
@@ -43,7 +44,20 @@ class Primitive:
     def __call__(self, *inputs, **params):
         """Runs the kernel on tensors `inputs` (already converted) and records the call."""
         try:
-            value = self.kernel(*[t._value for t in inputs], **params)
+            # the common arities without building an argument list (the eager hot path)
+            n = len(inputs)
+            if n == 2:
+                if params:
+                    value = self.kernel(inputs[0]._value, inputs[1]._value, **params)
+                else:
+                    value = self.kernel(inputs[0]._value, inputs[1]._value)
+            elif n == 1:
+                if params:
+                    value = self.kernel(inputs[0]._value, **params)
+                else:
+                    value = self.kernel(inputs[0]._value)
+            else:
+                value = self.kernel(*[t._value for t in inputs], **params)
         except InvalidArgumentError:
             raise
         except (ValueError, IndexError, np.linalg.LinAlgError) as e:
@@ -52,7 +66,8 @@ class Primitive:
             raise TypeError(f"{self.name}: {e} (inputs: {_describe(inputs)})") from None
         if type(value) is not _ndarray:
             value = _as_array(value)
-        out = _wrap(value)
+        out = _new(Tensor)
+        out._value = value
         if observers:
             for o in observers:
                 o.record(self, inputs, out, params)

@@ -36,7 +36,10 @@ def _seg_kernel(data, ids, num_segments, how):
         out = np.ones(out_shape, dtype=data.dtype)
         np.multiply.at(out, flat_ids, flat)
         return out
-    if data.dtype.kind == "f" or data.dtype.name == "bfloat16":
+    if data.dtype.kind == "f":  # empty segments: the dtype's lowest (highest), as TensorFlow
+        info = np.finfo(data.dtype)
+        init = info.min if how == "max" else info.max
+    elif data.dtype.name == "bfloat16":
         init = -np.inf if how == "max" else np.inf
     else:
         info = np.iinfo(data.dtype)

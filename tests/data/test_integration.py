@@ -15,15 +15,15 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def test_synthetic_digits_are_learnable_with_a_small_model():
-    (x, y), (xt, yt) = synthetic_digits.load_data(num_train=4000, num_test=1000, seed=0)
+    (x, y), (xt, yt) = synthetic_digits.load_data(num_train=8000, num_test=1000, seed=0)
     x = x.reshape(-1, 784).astype("float32") / 255.0
     xt = xt.reshape(-1, 784).astype("float32") / 255.0
     ds = tf.data.Dataset.from_tensor_slices((x, y.astype("int64"))).shuffle(1000, seed=0) \
         .batch(64).prefetch(2)
     rng = np.random.default_rng(0)
-    w1 = tf.Variable(rng.normal(0, np.sqrt(2 / 784), (784, 64)).astype("float32"))
-    b1 = tf.Variable(np.zeros(64, "float32"))
-    w2 = tf.Variable(rng.normal(0, np.sqrt(1 / 64), (64, 10)).astype("float32"))
+    w1 = tf.Variable(rng.normal(0, np.sqrt(2 / 784), (784, 128)).astype("float32"))
+    b1 = tf.Variable(np.zeros(128, "float32"))
+    w2 = tf.Variable(rng.normal(0, np.sqrt(1 / 128), (128, 10)).astype("float32"))
     b2 = tf.Variable(np.zeros(10, "float32"))
     params = [w1, b1, w2, b2]
 

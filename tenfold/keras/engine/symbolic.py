@@ -58,10 +58,16 @@ def _run(layer, args, kwargs, fill):
     k = nest.map_structure(conv, kwargs)
     saved = list(registry.observers)
     registry.observers[:] = []  # probe runs are not training: keep tapes out of them
+    # Keras traces symbolic calls without running them, so a call's side effects on state
+    # (a counter's assign_add, moving statistics) must not happen here: put the values back.
+    # Updates replace a variable's array (copy on write), so keeping references suffices.
+    state = [(v, v._value) for v in layer.weights] if layer.built else []
     try:
         return layer(*a, **k)
     finally:
         registry.observers[:] = saved
+        for v, value in state:
+            v._value = value
 
 
 def _has_unknown(args, kwargs):

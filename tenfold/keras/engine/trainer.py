@@ -95,13 +95,12 @@ class Trainer:
             if lso is not None and not isinstance(opt, lso):
                 self.optimizer = lso(opt, name="loss_scale_optimizer")
         output_names = getattr(self, "output_names", None)
-        self._compile_loss = None
+        # As Keras 3: compiling again without a loss / metrics keeps the previous ones.
         if loss is not None:
             self._compile_loss = CompileLoss(loss, loss_weights, output_names=output_names)
             if isinstance(loss, str):
                 loss = _CallableLossName(loss, self)
-        self.loss = loss
-        self._compile_metrics = None
+            self.loss = loss
         if metrics is not None or weighted_metrics is not None:
             self._compile_metrics = CompileMetrics(metrics, weighted_metrics,
                                                    output_names=output_names)

@@ -293,9 +293,6 @@ class MultiHeadAttention(Layer):
         self._value_dense.build(value_shape)
         self._output_dense = self._dense("out", out_dim, "attention_output")
         self._output_dense.build((None, self.num_heads, self.value_dim))
-        for d in (self._query_dense, self._key_dense, self._value_dense, self._output_dense):
-            for v in d._own_variables:
-                v.path = f"{self.name}/{d.name}/{v.name}"
 
     @property
     def query_dense(self):

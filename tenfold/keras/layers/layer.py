@@ -6,6 +6,7 @@ Variables and sub-layers assigned as attributes (also inside lists and dicts) ar
 even when assigned before `super().__init__()`.
 """
 import contextlib
+import functools
 import inspect
 import re
 import threading
@@ -46,6 +47,62 @@ class _CallContext(threading.local):
 
 
 _ctx = _CallContext()
+
+
+class _ScopeStack(threading.local):
+    def __init__(self):
+        self.stack = []  # (name, layer, parent path or None): Keras 3's name scopes
+
+
+_scopes = _ScopeStack()
+
+
+def current_path():
+    """The name-scope path Keras 3 gives new variables: the enclosing layers' names, from where
+    the outermost of them was first called or built (e.g. "model/dense")."""
+    parts = []
+    for name, _, parent in _scopes.stack:
+        if parent is not None:
+            parts = [p for p in parent.split("/") if p]
+        parts.append(name)
+    return "/".join(parts)
+
+
+def _push_scope(layer, set_parent=True):
+    """Enters `layer`'s name scope (Keras 3's `name_scope(layer.name, caller=layer)`); returns
+    whether something was pushed (re-entering the innermost scope of the same layer is not)."""
+    d = layer.__dict__
+    if set_parent and d.get("_parent_path") is None:
+        d["_parent_path"] = current_path()
+    stack = _scopes.stack
+    name = d.get("name")
+    if stack and stack[-1][1] is layer and stack[-1][0] == name:
+        return False
+    stack.append((name, layer, d.get("_parent_path")))
+    return True
+
+
+@contextlib.contextmanager
+def name_scope(layer, set_parent=True):
+    pushed = _push_scope(layer, set_parent)
+    try:
+        yield
+    finally:
+        if pushed:
+            _scopes.stack.pop()
+
+
+def _scoped_build(build):
+    """Wraps a layer class's `build` so the variables it creates get Keras 3's paths and the
+    layer records its own `path`."""
+    @functools.wraps(build)
+    def wrapper(self, *args, **kwargs):
+        with name_scope(self):
+            if self.__dict__.get("_path") is None:
+                self.__dict__["_path"] = current_path()
+            return build(self, *args, **kwargs)
+    wrapper._name_scoped = True
+    return wrapper
 
 # How many losses layers hold from add_loss() (so a call clears them only when there are any).
 _pending_losses = [0]
@@ -129,6 +186,12 @@ class Layer:
         obj = super().__new__(cls)
         Layer._init_tracking(obj)
         return obj
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and callable(build) and not getattr(build, "_name_scoped", False):
+            cls.build = _scoped_build(build)
 
     def _init_tracking(self):
         d = self.__dict__
@@ -316,7 +379,8 @@ class Layer:
             value = np.ascontiguousarray(arr)  # C order keeps matmuls on the BLAS fast path
         var = Variable(value, dtype=dt, trainable=trainable, autocast=autocast,
                        aggregation=aggregation, name=name or f"variable_{len(self._own_variables)}")
-        var.path = f"{self.name}/{var.name}"
+        with name_scope(self, set_parent=False):
+            var.path = f"{current_path()}/{var.name}"
         var.regularizer = _get_regularizer(regularizer)
         var._constraint = _get_constraint(constraint)
         var.overwrite_with_gradient = overwrite_with_gradient
@@ -458,9 +522,15 @@ class Layer:
                     kwargs["mask"] = mask
         if not self._call_has_mask:
             kwargs.pop("mask", None)
-        if not self.built:
-            self._maybe_build(args)
-        _check_input_spec(self, self.input_spec, args[0])
+        pushed = _push_scope(self)
+        try:
+            if not self.built:
+                self._maybe_build(args)
+            _check_input_spec(self, self.input_spec, args[0])
+        except BaseException:
+            if pushed:
+                _scopes.stack.pop()
+            raise
         _ctx.stack.append((self, training))
         try:
             cdt = self.dtype_policy.compute_dtype
@@ -472,9 +542,16 @@ class Layer:
                     outputs = self.call(*args, **kwargs)
         finally:
             _ctx.stack.pop()
+            if pushed:
+                _scopes.stack.pop()
         if self.activity_regularizer is not None:
             for o in nest.flatten(outputs):
-                self.add_loss(self.activity_regularizer(o))
+                if isinstance(o, Tensor):
+                    loss = self.activity_regularizer(o)
+                    if len(o.shape):  # Keras 3 divides by the batch size
+                        n = o.shape[0]
+                        loss = loss / float(n) if n else loss * 0.0
+                    self.add_loss(loss)
         if self.supports_masking or type(self).compute_mask is not Layer.compute_mask:
             try:
                 out_mask = self.compute_mask(args[0], mask)
@@ -574,7 +651,8 @@ class Layer:
 
     @property
     def path(self):
-        return self.name
+        """Where the layer was built, e.g. "model/dense" (Keras 3's `Layer.path`)."""
+        return self.__dict__.get("_path") or self.name
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"

@@ -60,3 +60,12 @@ def dtype_name(x):
         return type(x).__name__
     name = getattr(d, "name", None)
     return str(name if name is not None else d)
+
+
+def attempt(fn):
+    """`fn()`'s value, or 'raised:<ExceptionClass>:<message>' (so one failing part of a
+    program is reported without hiding the others)."""
+    try:
+        return fn()
+    except Exception as e:  # noqa: BLE001
+        return f"raised:{type(e).__name__}:{str(e)[:300]}"
