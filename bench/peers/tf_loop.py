@@ -28,6 +28,8 @@ MNIST = os.environ.get("BENCH_MNIST") or os.path.join(
 
 with np.load(MNIST) as d:
     train_images, train_labels = d["x_train"], d["y_train"]
+if FW == "tf":  # TensorFlow refuses uint8 / float (tenfold's one friendlier rule): cast first
+    train_images = train_images.astype("float32")
 
 train_dataset = tf.data.Dataset.from_tensor_slices(
     (tf.reshape(train_images, (-1, 28 * 28)) / 255., tf.one_hot(train_labels, depth=10))

@@ -170,7 +170,30 @@ def _zeros_rule(i):
     return lambda g, out, *inputs, **params: _a.zeros_like(inputs[i])
 
 
-def _max_pool_grad_rule(g, out, x, ksize, strides, dilations, pads):
+# 2x2 stride-2 max pooling under a recorder (tape or tf.function tracer) keeps each window's
+# argmax, keyed on the output array, so its gradient is a scatter instead of re-finding the
+# maxima (TF's MaxPoolWithArgmax / PyTorch's indices, kept out of sight). The entry goes away
+# with the output array.
+_argmax = {}
+
+
+def _max_pool_kernel(x, ksize, strides, dilations, pads, keep_argmax=False):
+    if keep_argmax and K.is_2x2(x, ksize, strides, dilations, pads):
+        out, idx = K.max_pool_2x2_argmax(x)
+        key = id(out)
+        _argmax[key] = (weakref.ref(out, lambda _, key=key: _argmax.pop(key, None)), idx)
+        return out
+    return K.max_pool(x, ksize, strides, dilations, pads)
+
+
+def _max_pool_grad_kernel(x, out, g, ksize, strides, dilations, pads):
+    entry = _argmax.get(id(out))
+    if entry is not None and entry[0]() is out and g.dtype == x.dtype:
+        return K.max_pool_2x2_grad_from_argmax(entry[1], g, x.shape)
+    return K.max_pool_grad(x, out, g, ksize, strides, dilations, pads)
+
+
+def _max_pool_grad_rule(g, out, x, ksize, strides, dilations, pads, keep_argmax=False):
     return _max_pool_grad(x, out, g, ksize=ksize, **_p(strides, dilations, pads))
 
 
@@ -182,8 +205,8 @@ def _mpgg_grad_gg(g, out, x, y, gg, ksize, strides, dilations, pads):
     return _max_pool_grad(x, y, g, ksize=ksize, **_p(strides, dilations, pads))
 
 
-_max_pool = primitive("max_pool", K.max_pool, grads=(_max_pool_grad_rule,))
-_max_pool_grad = primitive("max_pool_grad", K.max_pool_grad,
+_max_pool = primitive("max_pool", _max_pool_kernel, grads=(_max_pool_grad_rule,))
+_max_pool_grad = primitive("max_pool_grad", _max_pool_grad_kernel,
                            grads=(_zeros_rule(0), _zeros_rule(1), _mpg_grad_g),
                            doc="routes g to each window's first maximum")
 _max_pool_gg = primitive("max_pool_grad_grad", K.max_pool_grad_grad,
@@ -618,8 +641,11 @@ def _pool(op, kind, input, ksize, strides, padding, data_format, nd, dilations=N
     if cf:
         x = _to_last(x, nd)
     pads, _ = _resolve(_shape(x)[1:-1], ksize, strides, dilations, pad_spec, op)
-    prim = _max_pool if kind == "MAX" else _avg_pool
-    y = prim(x, ksize=ksize, **_p(strides, dilations, pads))
+    if kind == "MAX":
+        y = _max_pool(x, ksize=ksize, keep_argmax=bool(registry.observers),
+                      **_p(strides, dilations, pads))
+    else:
+        y = _avg_pool(x, ksize=ksize, **_p(strides, dilations, pads))
     return _to_first(y, nd) if cf else y
 
 

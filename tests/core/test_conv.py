@@ -588,6 +588,40 @@ def test_max_pool_gradient_ties_go_to_the_first_max(xs, ksize, strides, padding,
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("xs", [(3, 8, 8, 3), (2, 7, 9, 2), (2, 6, 6, 1)])
+def test_max_pool_2x2_paths_agree(xs, chunks):
+    """The 2x2 kernels: with the argmax kept from the forward pass (under a tape) and with the
+    maxima found again (no argmax kept), on tie-heavy inputs, against the reference."""
+    x = RNG.integers(0, 3, xs).astype(np.float32)
+    p = dict(ksize=(2, 2), strides=(2, 2), dilations=(1, 1), pads=((0, 0), (0, 0)))
+    out, idx = kernels.max_pool_2x2_argmax(x)
+    np.testing.assert_array_equal(out, kernels.max_pool(x, **p))
+    np.testing.assert_array_equal(out, ref_max_pool(x.astype(np.float64), (2, 2), (2, 2),
+                                                    "VALID"))
+    g = rand(*out.shape, dtype=np.float32)
+    want = ref_max_pool_grad(x.astype(np.float64), g.astype(np.float64), (2, 2), (2, 2),
+                             "VALID")
+    np.testing.assert_allclose(kernels.max_pool_2x2_grad_from_argmax(idx, g, x.shape), want,
+                               rtol=1e-6)
+    np.testing.assert_allclose(kernels.max_pool_grad(x, out, g, **p), want, rtol=1e-6)
+
+
+def test_max_pool_argmax_entry_lives_as_long_as_the_output():
+    x = tf.constant(rand(2, 6, 6, 2))
+    before = len(nn._argmax)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = nn.max_pool2d(x, 2, 2, "VALID")
+    assert len(nn._argmax) == before + 1
+    tape.gradient(y, x)
+    del y, tape
+    import gc
+    gc.collect()
+    assert len(nn._argmax) == before
+    nn.max_pool2d(x, 2, 2, "VALID")  # nothing recording: nothing kept
+    assert len(nn._argmax) == before
+
+
 # --- second derivatives: the gradient rules are primitives with their own rules ---
 
 def test_conv_second_order():

@@ -220,10 +220,14 @@ def _per_output(spec, names, n, what):
     """A user spec (single, list, dict) -> one entry per output."""
     if n == 1:
         if isinstance(spec, dict):
-            if len(spec) == 1:
-                return [next(iter(spec.values()))]
             if names[0] in spec:
                 return [spec[names[0]]]
+            if names[0] is not None:
+                raise ValueError(f"Unknown output name(s) {sorted(spec)} in `{what}`: the "
+                                 f"model's output is named {names[0]!r}. Use "
+                                 f"{what}={{{names[0]!r}: ...}}.")
+            if len(spec) == 1:
+                return [next(iter(spec.values()))]
         if isinstance(spec, (list, tuple)) and len(spec) == 1 and what == "loss":
             return [spec[0]]
         return [spec]

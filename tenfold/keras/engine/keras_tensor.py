@@ -46,6 +46,45 @@ class KerasTensor:
     def __hash__(self):
         return id(self)
 
+    def __getitem__(self, key):
+        from tenfold.keras import ops
+        return ops.get_item(self, key)
+
+    def __round__(self, ndigits=None):
+        from tenfold.keras import ops
+        return ops.round(self, ndigits or 0)
+
+
+def _binary(op_name, reflected=False):
+    def method(self, other):
+        from tenfold.keras import ops
+        fn = getattr(ops, op_name)
+        return fn(other, self) if reflected else fn(self, other)
+    return method
+
+
+def _unary(op_name):
+    def method(self):
+        from tenfold.keras import ops
+        return getattr(ops, op_name)(self)
+    return method
+
+
+# Arithmetic on symbolic tensors becomes keras.ops calls, i.e. nodes of the functional model
+# (as Keras 3's KerasTensor); `==` stays identity, as there.
+for _dunder, _op in (("add", "add"), ("sub", "subtract"), ("mul", "multiply"),
+                     ("matmul", "matmul"), ("truediv", "true_divide"), ("div", "true_divide"),
+                     ("floordiv", "floor_divide"), ("mod", "mod"), ("pow", "power"),
+                     ("and", "logical_and"), ("or", "logical_or"), ("xor", "logical_xor")):
+    setattr(KerasTensor, f"__{_dunder}__", _binary(_op))
+    setattr(KerasTensor, f"__r{_dunder}__", _binary(_op, reflected=True))
+for _dunder, _op in (("lt", "less"), ("le", "less_equal"), ("gt", "greater"),
+                     ("ge", "greater_equal"), ("ne", "not_equal")):
+    setattr(KerasTensor, f"__{_dunder}__", _binary(_op))
+for _dunder, _op in (("neg", "negative"), ("abs", "absolute"), ("invert", "logical_not")):
+    setattr(KerasTensor, f"__{_dunder}__", _unary(_op))
+del _dunder, _op
+
 
 def is_keras_tensor(x):
     return isinstance(x, KerasTensor)

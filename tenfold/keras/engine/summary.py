@@ -1,14 +1,18 @@
-"""`model.summary()`: Keras 3's table, plus FLOPs per sample and memory.
+"""`model.summary()`: Keras 3's table, laid out as Keras lays it out (its `rich` table).
 
-The Keras columns (Layer (type), Output Shape, Param #, and Connected to for non-sequential
-graphs) and totals (parameters with their size in bytes) are as Keras prints them. Beyond
-Keras: a FLOPs column (forward pass, per sample) and lines for parameter and activation memory.
-FLOPs and activation sizes are measured, not estimated per layer type: the model runs once on a
-single placeholder sample while an op observer counts each primitive's work (2*M*N*K for
-matrix products and convolutions, one per element for the rest, none for reshapes and
-copies) and attributes it to the layer being called.
+The columns (Layer (type), Output Shape, Param #, Connected to for non-sequential graphs,
+Trainable with `show_trainable`), the column widths for a given line length, the word wrapping,
+and the totals (parameters with their size in bytes; Total includes the optimizer's variables)
+are as Keras prints them, and `print_fn` receives the whole text in one call, as in Keras.
+
+Beyond Keras, `show_flops=True` adds a FLOPs column (forward pass, per sample) and lines for
+parameter and activation memory. FLOPs and activation sizes are measured, not estimated per
+layer type: the model runs once on a single placeholder sample while an op observer counts each
+primitive's work (2*M*N*K for matrix products and convolutions, one per element for the rest,
+none for reshapes and copies) and attributes it to the layer being called.
 """
-import inspect
+import re
+import shutil
 
 import numpy as np
 
@@ -41,15 +45,44 @@ def _fmt_shape(shape):
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
+def _fmt_structure(struct, leaf):
+    """Keras prints several outputs as `str()` of their structure, quotes removed."""
+    if isinstance(struct, dict):
+        return "{" + ", ".join(f"{k}: {_fmt_structure(v, leaf)}" for k, v in struct.items()) + "}"
+    if isinstance(struct, list):
+        return "[" + ", ".join(_fmt_structure(v, leaf) for v in struct) + "]"
+    if isinstance(struct, tuple) and not _is_shape(struct):
+        inner = ", ".join(_fmt_structure(v, leaf) for v in struct)
+        return "(" + inner + ("," if len(struct) == 1 else "") + ")"
+    return leaf(struct)
+
+
+def _is_shape(x):
+    return isinstance(x, tuple) and all(d is None or isinstance(d, (int, np.integer)) for d in x)
+
+
 def layer_output_shape(layer):
+    """The Output Shape cell: from the layer's symbolic calls, else from the shape it was built
+    with (a subclassed model called on data), else "?"."""
+    from tenfold.keras.engine.keras_tensor import KerasTensor
     nodes = getattr(layer, "_inbound_nodes", [])
     if nodes:
-        outs = nodes[-1].output_tensors
-        shapes = [_fmt_shape(o.shape) for o in outs]
-        if len(shapes) == 1:
-            return shapes[0]
-        return "[" + ", ".join(shapes) + "]"
-    return "?"
+        outs = nodes[-1].output_tensors_struct
+        flat = [o for o in nest.flatten(outs) if isinstance(o, KerasTensor)]
+        if len(flat) == 1:
+            return _fmt_shape(flat[0].shape)
+        return _fmt_structure(outs, lambda o: _fmt_shape(o.shape) if isinstance(o, KerasTensor)
+                              else str(o))
+    shapes = getattr(layer, "_build_shapes", None)
+    if shapes is None:
+        return "?"
+    try:
+        out = layer.compute_output_shape(shapes)
+    except Exception:  # noqa: BLE001 - as Keras: "?" when the shape can't be worked out
+        return "?"
+    if _is_shape(tuple(out)) if isinstance(out, (tuple, list)) else False:
+        return _fmt_shape(tuple(out))
+    return _fmt_structure(out, lambda o: _fmt_shape(tuple(o)))
 
 
 # ---------------------------------------------------------------------------- FLOPs probe
@@ -187,153 +220,184 @@ def _connections(model, layer):
         for kt in node.input_tensors:
             op, ni, ti = kt._keras_history
             out.append(f"{op.name}[{ni}][{ti}]")
-    return out or ["-"]
+    return ", ".join(out) or "-"
+
+
+def _column_widths(positions, line_length, n_columns):
+    """Cell widths (padding included, borders not) as Keras's rich table comes out: each
+    column gets `int(position * line_length)` minus the previous, plus 2 for padding; what
+    overflows the line is taken off evenly (rounding half to even, as rich does)."""
+    widths, current = [], 0
+    for pos in positions:
+        w = int(pos * line_length) - current
+        if w < 4:
+            raise ValueError("Insufficient console width to print summary.")
+        widths.append(w)
+        current += w
+    widths = [w + 2 for w in widths]
+    room = line_length - (n_columns + 1)
+    excess = sum(widths) - room
+    if excess > 0:
+        remaining, ratio_left, out = excess, len(widths), []
+        for w in widths:
+            cut = min(w, round(remaining / ratio_left))
+            out.append(w - cut)
+            remaining -= cut
+            ratio_left -= 1
+        widths = out
+    return widths
 
 
 def _wrap_cell(text, width):
+    """rich's word wrap: break at spaces; a word longer than the cell ends in an ellipsis."""
     lines = []
     for part in str(text).split("\n"):
-        while len(part) > width:
-            cut = part.rfind(" ", 0, width)
-            cut = width if cut <= 0 else cut
-            lines.append(part[:cut])
-            part = part[cut:].lstrip()
-        lines.append(part)
-    return lines
+        words = re.findall(r"\s*\S+\s*", part) or [""]
+        line = ""
+        for word in words:
+            if line and len(line + word.rstrip()) > width:
+                lines.append(line.rstrip())
+                line = word.lstrip()
+            else:
+                line += word
+        lines.append(line.rstrip())
+    return [ln if len(ln) <= width else ln[:max(0, width - 1)] + "…" for ln in lines]
 
 
 def print_summary(model, line_length=None, positions=None, print_fn=None, expand_nested=False,
-                  show_trainable=False, layer_range=None):
+                  show_trainable=False, layer_range=None, show_flops=False):
     from tenfold.keras.models.functional import Functional
-    if print_fn is None:
-        from tenfold.keras.utils.progbar import print_msg
-
-        def print_fn(line):
-            print_msg(line)
-    else:
-        user_fn = print_fn
-        try:
-            takes_lb = "line_break" in inspect.signature(user_fn).parameters
-        except (TypeError, ValueError):
-            takes_lb = False
-
-        def print_fn(line):
-            if takes_lb:
-                user_fn(line, line_break=True)
-            else:
-                user_fn(line)
-
-    if not model.built and getattr(model, "_functional", None) is None and \
-            not isinstance(model, Functional):
-        if not model.layers or not all(l.built for l in model.layers):
-            raise ValueError(
-                "This model has not yet been built. Build the model first by calling "
-                "`build()` or by calling the model on a batch of data; or give the first layer "
-                "an input shape (`keras.Input(shape=...)` first, or `input_shape=` on the "
-                "first layer) so it is built right away.")
     graph = model if isinstance(model, Functional) else getattr(model, "_functional", None)
     sequential_like = _is_sequential_like(model)
     layers = model.layers
     if layer_range is not None:
-        names = [l.name for l in layers]
-        if len(layer_range) != 2:
-            raise ValueError("layer_range must be a list or tuple of two layer names.")
-        try:
-            lo, hi = names.index(layer_range[0]), names.index(layer_range[1])
-        except ValueError as e:
-            raise ValueError(f"layer_range names must be layers of the model: {e}") from None
-        layers = layers[lo:hi + 1]
-    headers = ["Layer (type)", "Output Shape", "Param #", "FLOPs"]
-    aligns = ["l", "l", "r", "r"]
-    if not sequential_like:
-        headers.append("Connected to")
-        aligns.append("l")
+        layers = layers[slice(*_layer_range_bounds(layers, layer_range))]
+    if sequential_like:
+        default_len, pos = 88, [0.45, 0.80, 1.0]
+        headers, aligns = ["Layer (type)", "Output Shape", "Param #"], ["l", "l", "r"]
+    else:
+        default_len, pos = 108, [0.3, 0.56, 0.74, 1.0]
+        headers = ["Layer (type)", "Output Shape", "Param #", "Connected to"]
+        aligns = ["l", "l", "r", "l"]
+    positions = list(positions or pos)
     if show_trainable:
+        default_len += 12
+        positions = [p * 0.90 for p in positions] + [1.0]
         headers.append("Trainable")
-        aligns.append("l")
-    default_len = (100 if sequential_like else 124) + (11 if show_trainable else 0)
-    line_length = line_length or default_len
-    if positions is None:
-        base = [0.40, 0.68, 0.84, 1.0] if sequential_like else [0.27, 0.49, 0.60, 0.70, 1.0]
-        if show_trainable:
-            base = [p * (line_length - 11) / line_length for p in base] + [1.0]
-        positions = base
-    positions = list(positions)
-    if positions[-1] <= 1:
-        positions = [int(line_length * p) for p in positions]
-    while len(positions) < len(headers):
-        positions.append(positions[-1] + 12)
-    positions = positions[:len(headers)]
-    widths = []
-    prev = 0
-    for p in positions:
-        widths.append(max(4, p - prev - 3))
-        prev = p
-    widths[-1] = max(4, widths[-1] - 1)  # the closing border
-
-    measured = measure(model)
+        aligns.append("c")
+    measured = measure(model) if show_flops else None
+    if show_flops:
+        default_len += 12  # a column a tenth of the line wide, after Param #
+        positions = [p * 0.90 for p in positions[:3]] + [positions[2] * 0.90 + 0.10] + \
+            [p * 0.90 + 0.10 for p in positions[3:]]
+        headers.insert(3, "FLOPs")
+        aligns.insert(3, "r")
+    line_length = line_length or min(default_len, shutil.get_terminal_size().columns - 4)
+    if positions[-1] > 1:  # absolute positions
+        positions = [p / line_length for p in positions]
+    widths = _column_widths(positions, line_length, len(headers))
     flops_by = measured[0] if measured else {}
+
+    def fields(layer, prefix):
+        name = f"{prefix}{layer.name} ({type(layer).__name__})"
+        if not getattr(layer, "built", True):
+            params = "0 (unbuilt)"
+        else:
+            try:
+                params = _fmt_int(layer.count_params())
+            except ValueError:
+                params = "0 (unbuilt)"
+        row = [name, layer_output_shape(layer), params]
+        if show_flops:
+            f = flops_by.get(id(layer)) if measured else None
+            row.append(_fmt_flops(0 if measured and f is None else f))
+        if not sequential_like:
+            row.append(_connections(graph, layer) if not prefix else "")
+        if show_trainable:
+            row.append(("Y" if layer.trainable else "N") if layer.weights else "-")
+        return row
+
+    def rows_for(layer, level=0):
+        out = [fields(layer, "   " * level + "└ " if level else "")]
+        if expand_nested:
+            sub = getattr(layer, "layers", None)
+            if isinstance(sub, list):
+                for child in sub:
+                    out.extend(rows_for(child, level + 1))
+        return out
 
     rows = []
     for layer in layers:
-        name = f"{layer.name} ({type(layer).__name__})"
-        try:
-            params = _fmt_int(layer.count_params()) if layer.built else "0 (unbuilt)"
-        except ValueError:
-            params = "0 (unbuilt)"
-        f = flops_by.get(id(layer)) if measured else None
-        if measured and f is None:
-            f = 0
-        row = [name, layer_output_shape(layer), params, _fmt_flops(f)]
-        if not sequential_like:
-            row.append("\n".join(_connections(graph, layer)))
-        if show_trainable:
-            row.append("Y" if layer.trainable else "N")
-        rows.append(row)
+        rows.extend(rows_for(layer))
 
     def hline(l, m, r, ch):
-        return l + m.join(ch * (w + 2) for w in widths) + r
+        return l + m.join(ch * w for w in widths) + r
 
-    def cells(vals, sep_l, sep_m, sep_r):
-        wrapped = [_wrap_cell(v, w) for v, w in zip(vals, widths)]
+    def cells(vals, sep):
+        wrapped = [_wrap_cell(v, w - 2) for v, w in zip(vals, widths)]
         height = max(len(c) for c in wrapped)
         out = []
         for i in range(height):
             parts = []
             for c, w, a in zip(wrapped, widths, aligns):
                 t = c[i] if i < len(c) else ""
-                parts.append(" " + (t.rjust(w) if a == "r" else t.ljust(w)) + " ")
-            out.append(sep_l + sep_m.join(parts) + sep_r)
+                t = t.rjust(w - 2) if a == "r" else t.center(w - 2) if a == "c" else \
+                    t.ljust(w - 2)
+                parts.append(" " + t + " ")
+            out.append(sep + sep.join(parts) + sep)
         return out
 
-    print_fn(f'Model: "{model.name}"')
-    print_fn(hline("┏", "┳", "┓", "━"))
-    for line in cells(headers, "┃", "┃", "┃"):
-        print_fn(line)
-    print_fn(hline("┡", "╇", "┩", "━"))
+    text = [f'Model: "{model.name}"', hline("┏", "┳", "┓", "━")]
+    text += cells(headers, "┃")
+    text.append(hline("┡", "╇", "┩", "━"))
     for i, row in enumerate(rows):
-        for line in cells(row, "│", "│", "│"):
-            print_fn(line)
+        text += cells(row, "│")
         if i != len(rows) - 1:
-            print_fn(hline("├", "┼", "┤", "─"))
-    print_fn(hline("└", "┴", "┘", "─"))
+            text.append(hline("├", "┼", "┤", "─"))
+    text.append(hline("└", "┴", "┘", "─"))
 
     trainable = model.trainable_weights
     non_trainable = model.non_trainable_weights
     t_count, n_count = _count(trainable), _count(non_trainable)
     t_bytes, n_bytes = _weights_bytes(trainable), _weights_bytes(non_trainable)
-    print_fn(f" Total params: {_fmt_int(t_count + n_count)} "
-             f"({readable_memory_size(t_bytes + n_bytes)})")
-    print_fn(f" Trainable params: {_fmt_int(t_count)} ({readable_memory_size(t_bytes)})")
-    print_fn(f" Non-trainable params: {_fmt_int(n_count)} ({readable_memory_size(n_bytes)})")
     opt = getattr(model, "optimizer", None)
-    opt_vars = getattr(opt, "variables", None) if opt is not None else None
-    if callable(opt_vars):
-        opt_vars = opt_vars()
-    if opt is not None and getattr(opt, "built", False) and opt_vars:
-        print_fn(f" Optimizer params: {_fmt_int(_count(opt_vars))} "
-                 f"({readable_memory_size(_weights_bytes(opt_vars))})")
+    opt_vars = None
+    if getattr(model, "compiled", False) and opt is not None and getattr(opt, "built", False):
+        opt_vars = opt.variables() if callable(opt.variables) else opt.variables
+    o_count = _count(opt_vars) if opt_vars is not None else 0
+    o_bytes = _weights_bytes(opt_vars) if opt_vars is not None else 0
+    text.append(f" Total params: {_fmt_int(t_count + n_count + o_count)} "
+                f"({readable_memory_size(t_bytes + n_bytes + o_bytes)})")
+    text.append(f" Trainable params: {_fmt_int(t_count)} ({readable_memory_size(t_bytes)})")
+    text.append(f" Non-trainable params: {_fmt_int(n_count)} ({readable_memory_size(n_bytes)})")
+    if opt_vars is not None:
+        text.append(f" Optimizer params: {_fmt_int(o_count)} ({readable_memory_size(o_bytes)})")
     if measured:
-        print_fn(f" FLOPs per sample (forward): {_fmt_int(int(measured[1]))}")
-        print_fn(f" Memory: parameters {readable_memory_size(t_bytes + n_bytes)}, activations "
-                 f"{readable_memory_size(measured[2])} per sample (forward)")
+        text.append(f" FLOPs per sample (forward): {_fmt_int(int(measured[1]))}")
+        text.append(f" Memory: parameters {readable_memory_size(t_bytes + n_bytes)}, "
+                    f"activations {readable_memory_size(measured[2])} per sample (forward)")
+    out = "\n".join(text) + "\n"
+    if print_fn is None:
+        from tenfold.keras.utils.progbar import print_msg
+        print_msg(out, line_break=False)
+    else:
+        print_fn(out)
+
+
+def _layer_range_bounds(layers, layer_range):
+    """Keras's `layer_range`: two layer names (or regexes), both ends included."""
+    if len(layer_range) != 2:
+        raise ValueError("layer_range must be a list or tuple of length 2. Received: "
+                         f"layer_range = {layer_range} of length {len(layer_range)}")
+    if not isinstance(layer_range[0], str) or not isinstance(layer_range[1], str):
+        raise ValueError(f"layer_range should contain string type only. Received: "
+                         f"{layer_range}")
+    names = [l.name for l in layers]
+    lo = [i for i, n in enumerate(names) if re.match(layer_range[0], n)]
+    hi = [i for i, n in enumerate(names) if re.match(layer_range[1], n)]
+    if not lo or not hi:
+        raise ValueError(f"Passed layer_names do not match the layer names in the model. "
+                         f"Received: {layer_range}")
+    if lo[0] > hi[-1]:
+        raise ValueError("layer_range[1] must come after layer_range[0] in the model.")
+    return lo[0], hi[-1] + 1

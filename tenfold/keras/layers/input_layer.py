@@ -8,8 +8,9 @@ from tenfold.keras.layers.layer import Layer, _InputLayerMarker
 def _standardize_shape(shape, what):
     if shape is None:
         return None
-    if isinstance(shape, int):
-        shape = (shape,)
+    if isinstance(shape, int):  # Keras 3 refuses a bare number too
+        raise ValueError(f"Cannot convert {what}={shape!r} to a shape: a shape is a tuple, "
+                         f"e.g. {what}=({shape},) for vectors of {shape} features.")
     try:
         return tuple(None if d is None else int(d) for d in shape)
     except (TypeError, ValueError):

@@ -156,13 +156,14 @@ class Model(Trainer, Layer):
 
     # ------------------------------------------------------------------ summary / weights
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
-                show_trainable=False, layer_range=None):
-        """Prints the layers, output shapes and parameter counts (and, beyond Keras, FLOPs
-        per sample and memory)."""
+                show_trainable=False, layer_range=None, show_flops=False):
+        """Prints the layers, output shapes and parameter counts as Keras does (`print_fn`, if
+        given, receives the whole text). Beyond Keras, `show_flops=True` adds FLOPs per sample
+        and memory."""
         from tenfold.keras.engine.summary import print_summary
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
                       expand_nested=expand_nested, show_trainable=show_trainable,
-                      layer_range=layer_range)
+                      layer_range=layer_range, show_flops=show_flops)
 
     def count_params(self):
         if not self.built or any(not l.built for l in self._flatten_layers(include_self=False)):
