@@ -32,25 +32,20 @@ from tenfold.ops.math_ops import (  # noqa: F401
     logical_not, logical_xor, matmul, reduce_sum, reduce_mean, reduce_max, reduce_min,
     reduce_prod, reduce_any, reduce_all, reduce_logsumexp, argmax, argmin, cumsum, cumprod, cast,
     where, add_n, sin, cos, tan, asin, acos, atan, atan2, sinh, cosh, asinh, acosh, atanh, rsqrt,
-    saturate_cast, squared_difference, realdiv, truncatediv, truncatemod, scalar_mul, complex,
-    conj, accumulate_n)
+    saturate_cast, squared_difference, realdiv, truncatediv, truncatemod, scalar_mul, conj)
 from tenfold.ops.array_ops import (  # noqa: F401
-    zeros, ones, zeros_like, ones_like, fill, range, linspace, eye, one_hot, shape, shape_n, rank,
-    size, reshape, expand_dims, squeeze, transpose, concat, stack, parallel_stack, unstack, split,
-    tile, pad, gather, gather_nd, scatter_nd, tensor_scatter_nd_update, tensor_scatter_nd_add,
-    tensor_scatter_nd_sub, tensor_scatter_nd_max, tensor_scatter_nd_min, boolean_mask, reverse,
-    reverse_sequence, broadcast_to, broadcast_static_shape, broadcast_dynamic_shape, sort,
-    argsort, identity, identity_n, stop_gradient, slice, strided_slice, unique,
-    unique_with_counts, meshgrid, repeat, roll, searchsorted, sequence_mask, ensure_shape,
-    bitcast, dynamic_partition, dynamic_stitch)
-from tenfold.ops.composite import tensordot, einsum, norm  # noqa: F401
+    zeros, ones, zeros_like, ones_like, fill, range, eye, one_hot, shape, shape_n, rank, size,
+    reshape, expand_dims, squeeze, transpose, concat, stack, parallel_stack, unstack, split, tile,
+    pad, gather, gather_nd, scatter_nd, tensor_scatter_nd_update, tensor_scatter_nd_add,
+    tensor_scatter_nd_sub, boolean_mask, reverse, broadcast_to, broadcast_static_shape,
+    broadcast_dynamic_shape, identity, identity_n, stop_gradient, slice, strided_slice,
+    ensure_shape)
 from tenfold.autodiff.tape import GradientTape, UnconnectedGradients  # noqa: F401
 from tenfold.autodiff.custom_gradient import custom_gradient, recompute_grad  # noqa: F401
 from tenfold.util import nest  # noqa: F401
 from tenfold import config  # noqa: F401
 
 newaxis = None
-linspace_nd = linspace
 
 # Namespaces loaded on first attribute access: `tf.keras`, `tf.data`, ...
 _LAZY = {
@@ -66,7 +61,15 @@ _LAZY = {
     "test": "tenfold.api.test", "io": "tenfold.api.io", "compat": "tenfold.api.compat",
 }
 _F = "tenfold.ops.functional_ops"
+_A = "tenfold.ops.array_extra"
 _LAZY_ATTRS = {
+    # less common ops live in modules loaded on first use
+    **{n: (_A, n) for n in (
+        "linspace", "sort", "argsort", "unique", "unique_with_counts", "meshgrid", "repeat",
+        "roll", "searchsorted", "sequence_mask", "bitcast", "dynamic_partition",
+        "dynamic_stitch", "reverse_sequence", "tensor_scatter_nd_max", "tensor_scatter_nd_min")},
+    **{n: ("tenfold.ops.math_extra", n) for n in ("complex", "accumulate_n")},
+    **{n: ("tenfold.ops.composite", n) for n in ("tensordot", "einsum", "norm")},
     "function": ("tenfold.graph.function", "function"),
     "TensorSpec": ("tenfold.graph.spec", "TensorSpec"),
     "cond": ("tenfold.graph.control_flow", "cond"),

@@ -7,7 +7,6 @@ f read, and the output itself; its gradient rule calls `grad_fn`, written with t
 an outer tape can differentiate it again.
 """
 import functools
-import inspect
 
 from tenfold.framework.tensor import Tensor, convert_to_tensor
 from tenfold.framework.variable import Variable
@@ -21,14 +20,16 @@ def _identity_kernel(*xs, index):
 
 
 class _VariableSpy:
-    """Notes the trainable variables the wrapped function reads (records nothing else)."""
+    """Notes the trainable variables the wrapped function reads (records nothing else).
+    Variables passed in as arguments are inputs, not captured variables."""
 
-    def __init__(self):
+    def __init__(self, argument_ids):
         self.accessed = []
+        self._skip = argument_ids
 
     def record(self, prim, inputs, out, params):
         for t in inputs:
-            if isinstance(t, Variable) and t.trainable and \
+            if isinstance(t, Variable) and t.trainable and id(t) not in self._skip and \
                     all(t is not v for v in self.accessed):
                 self.accessed.append(t)
 
@@ -43,6 +44,7 @@ def _as_input(a):
 
 
 def _accepts_variables(fn):
+    import inspect  # only needed on this path; costly to import with tenfold
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
@@ -69,7 +71,7 @@ def custom_gradient(f=None):
         if not saved:  # nothing records: just the forward value
             return f(*args, **kwargs)[0]
         from tenfold.autodiff.tape import GradientTape
-        spy = _VariableSpy()
+        spy = _VariableSpy({id(a) for a in nest.flatten(args) if isinstance(a, Variable)})
         registry.observers[:] = [o for o in saved if not isinstance(o, GradientTape)] + [spy]
         try:
             result, grad_fn = f(*args, **kwargs)

@@ -211,7 +211,9 @@ class GradientTape:
         out = []
         for s in flat_sources:
             if not is_differentiable_dtype(s._value.dtype):
-                out.append(None)  # integer sources have no gradient, as in TensorFlow
+                # integer sources have no gradient (zeros if asked for zeros), as TensorFlow
+                out.append(array_ops.zeros_like(s) if unconnected == UnconnectedGradients.ZERO
+                           else None)
                 continue
             g = grads.get(id(s))
             if g is None and unconnected == UnconnectedGradients.ZERO:

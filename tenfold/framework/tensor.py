@@ -259,6 +259,8 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
     to_tensor = getattr(value, "__tf_tensor__", None)
     if to_tensor is not None:
         return convert_to_tensor(to_tensor(dtype, name), dtype)
+    if isinstance(value, (list, tuple)) and value and _contains_tensor(value):
+        return _autopack(value, dtype)
     if dtype is not None:
         want = dtypes.as_dtype(dtype)
         arr = _convert_with_dtype(value, want)
@@ -313,6 +315,27 @@ def _contains_tensor(seq):
         if isinstance(x, (list, tuple)) and _contains_tensor(x):
             return True
     return False
+
+
+def _first_tensor(seq):
+    for x in seq:
+        if isinstance(x, Tensor):
+            return x
+        if isinstance(x, (list, tuple)):
+            t = _first_tensor(x)
+            if t is not None:
+                return t
+    return None
+
+
+def _autopack(seq, dtype):
+    """A list holding tensors becomes one tensor through tf.stack, so gradients flow to them
+    (TensorFlow's auto-packing); other entries take the dtype of the first tensor."""
+    from tenfold.ops.array_ops import stack
+    dt = dtypes.as_dtype(dtype) if dtype is not None else _first_tensor(seq).dtype
+    items = [_autopack(x, dt) if isinstance(x, (list, tuple)) and x and _contains_tensor(x)
+             else convert_to_tensor(x, dtype=dt) for x in seq]
+    return stack(items)
 
 
 def _unwrap_nested(seq):

@@ -120,6 +120,63 @@ def _relu_grad_out(g, y, out):
 relu_grad = primitive("relu_grad", _relu_grad_kernel,
                       grads=(lambda g, o, dy, y: relu_grad(g, y), None))
 
+
+def _bias_relu_kernel(x, b):
+    return _bias_relu_out(x, b, np.empty_like(x))
+
+
+def _bias_relu_out(x, b, out):
+    if x.flags.c_contiguous and out.flags.c_contiguous and x.dtype in _JIT_DTYPES and \
+            b.dtype == x.dtype and _jit_ok():
+        c = b.shape[0]
+        _jit_kernels().bias_relu(x.reshape(-1, c), b, out.reshape(-1, c), x.dtype.type(0))
+        return out
+    np.add(x, b, out=out)
+    return np.maximum(out, out.dtype.type(0), out=out)
+
+
+def _relu_grad_jit(g, y):
+    return _relu_grad_jit_out(g, y, np.empty_like(g))
+
+
+def _relu_grad_jit_out(g, y, out):
+    if g.flags.c_contiguous and y.flags.c_contiguous and out.flags.c_contiguous and \
+            g.dtype == y.dtype and g.dtype in _JIT_DTYPES:
+        t = g.dtype.type
+        _jit_kernels().relu_grad(g.reshape(-1), y.reshape(-1), out.reshape(-1), t(0), t(1))
+        return out
+    return _relu_grad_out(g, y, out)
+
+
+_JIT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # Numba has no float16
+
+
+def _jit_ok():
+    from tenfold import jit
+    return jit.available()
+
+
+def _jit_kernels():
+    from tenfold import jit
+    return jit.kernels()
+
+
+# relu(x + b) in one pass (Numba; graphs compiled with jit_compile): never recorded by tapes
+bias_relu = primitive("bias_relu", _bias_relu_kernel)
+def _reduce_sum_jit(x, axis=None, keepdims=False):
+    """Sums over every axis but the last with one sequential pass (Numba), else NumPy."""
+    if axis is not None and x.ndim >= 2 and tuple(axis) == tuple(range(x.ndim - 1)) and \
+            x.shape[-1] >= 8 and x.flags.c_contiguous and x.dtype in (np.float32, np.float64):
+        c = x.shape[-1]
+        out = np.empty(c, x.dtype)
+        _jit_kernels().column_sum(x.reshape(-1, c), out)
+        return out.reshape((1,) * (x.ndim - 1) + (c,)) if keepdims else out
+    return registry.REGISTRY["reduce_sum"].kernel(x, axis=axis, keepdims=keepdims)
+
+
+JIT_KERNELS = {"relu_grad": (_relu_grad_jit, _relu_grad_jit_out),
+               "reduce_sum": (_reduce_sum_jit, None)}
+
 ELEMENTWISE_OUT = {
     "add": _binary(np.add), "subtract": _binary(np.subtract),
     "multiply": _binary(np.multiply), "divide": _binary(np.divide),
@@ -129,7 +186,7 @@ ELEMENTWISE_OUT = {
     "log": _unary(np.log), "log1p": _unary(np.log1p), "tanh": _unary(np.tanh),
     "sin": _unary(np.sin), "cos": _unary(np.cos), "reciprocal": _unary(np.reciprocal),
     "relu": _relu_out, "sigmoid": _sigmoid_out, "squared_difference": _sqdiff_out,
-    "relu_grad": _relu_grad_out,
+    "relu_grad": _relu_grad_out, "bias_relu": _bias_relu_out,
 }
 # View ops whose output may be written into once every buffer it shares is dead.
 WRITABLE_VIEWS = {"reshape", "transpose", "squeeze", "expand_dims", "strided_slice", "reverse"}
@@ -227,8 +284,11 @@ class Plan:
                 continue
             nodes.append(_PNode(n.op, n.inputs, n.params, n.outputs, n.multi, n.stateful))
         outputs = list(g.outputs)
+        self.jit = opt["fusion"] and getattr(g, "jit", False) and _jit_ok()
         if opt["fusion"]:
             nodes = self._fuse(nodes, kind, const, outputs)
+            if self.jit:
+                nodes = self._fuse_jit(nodes, outputs)
         if opt["dead_code"]:
             live = set(outputs)
             kept = []
@@ -281,6 +341,35 @@ class Plan:
                 nodes[i] = _PNode(relu_grad, (g_v, y_v), {}, n.outputs, False, False)
                 dead.update((j, k))
                 break
+        return [n for i, n in enumerate(nodes) if i not in dead]
+
+    def _fuse_jit(self, nodes, outputs):
+        """With jit_compile and Numba: relu(add(x, b)) -> bias_relu(x, b) in one pass."""
+        vals = self.graph.values
+        producer, uses = {}, {}
+        for i, n in enumerate(nodes):
+            for o in n.outputs:
+                producer[o] = i
+            for v in n.inputs:
+                uses[v] = uses.get(v, 0) + 1
+        for v in outputs:
+            uses[v] = uses.get(v, 0) + 1
+        dead = set()
+        for i, n in enumerate(nodes):
+            if n.multi or n.op.name != "relu":
+                continue
+            a = n.inputs[0]
+            j = producer.get(a)
+            if j is None or uses.get(a) != 1 or nodes[j].multi or nodes[j].op.name != "add":
+                continue
+            x, b = nodes[j].inputs
+            vx, vb, vo = vals[x], vals[b], vals[n.outputs[0]]
+            if len(vb.shape) != 1 or len(vx.shape) < 1 or vx.shape[-1] != vb.shape[0] or \
+                    vx.shape != vo.shape or vx.dtype != vb.dtype or \
+                    vx.dtype not in (np.float32, np.float64):
+                continue
+            nodes[i] = _PNode(bias_relu, (x, b), {}, n.outputs, False, False)
+            dead.add(j)
         return [n for i, n in enumerate(nodes) if i not in dead]
 
     def _plan_buffers(self):
@@ -412,7 +501,12 @@ class Plan:
             name = n.op.name
             if d is not None:
                 env[kname] = ELEMENTWISE_OUT.get(name) or OTHER_OUT[name]
+                if self.jit and name in JIT_KERNELS:
+                    env[kname] = JIT_KERNELS[name][1]
                 call = f"{kname}({', '.join(args + pnames + [f'out=v{d}'])})"
+            elif self.jit and name in JIT_KERNELS:
+                env[kname] = JIT_KERNELS[name][0]
+                call = f"{kname}({', '.join(args + pnames)})"
             elif self.options["inplace_assign"] and name in INPLACE_ASSIGN:
                 env[kname] = INPLACE_ASSIGN[name]
                 call = f"{kname}({', '.join(args + pnames)})"

@@ -38,7 +38,8 @@ from tenfold.ops import registry
 from tenfold.graph import tracer as _tracer
 from tenfold.graph.spec import TensorSpec, describe_shape
 from tenfold.graph import executor as _executor
-from tenfold.graph.threads import adapt as _adapt_threads
+from tenfold.graph import threads as _threads
+from time import perf_counter as _clock
 
 _wrap = Tensor._wrap
 _ndarray = np.ndarray
@@ -150,7 +151,7 @@ class _Program:
     """One traced graph for one concrete signature, with its compiled plans."""
 
     __slots__ = ("graph", "const_values", "out_template", "out_kinds", "plans", "keepalive",
-                 "n_inputs", "single")
+                 "n_inputs", "single", "tuner")
 
     def __init__(self, graph, const_values, out_template, out_kinds, keepalive):
         self.graph = graph
@@ -162,6 +163,9 @@ class _Program:
         self.plans = {}
         self.keepalive = keepalive
         self.n_inputs = len(graph.inputs)
+        self.tuner = _threads.Tuner() if _threads.adaptive() and any(
+            n.op.name in ("matmul", "conv", "conv_backprop_input", "conv_backprop_filter")
+            for n in graph.nodes) else None
 
     def plan(self):
         key = _executor.options_key()
@@ -171,10 +175,16 @@ class _Program:
         return p
 
     def run(self, arrays):
-        _adapt_threads()
         plan = self.plan()
+        tuner = self.tuner
         try:
-            outs = plan.run(arrays)
+            if tuner is not None and _threads._state["user"] is None:
+                n = tuner.pick()
+                t0 = _clock()
+                outs = plan.run(arrays)
+                tuner.record(n, _clock() - t0)
+            else:
+                outs = plan.run(arrays)
         except Exception as e:  # name the op that failed
             err = plan.translate_error(e)
             if err is e:
@@ -613,7 +623,7 @@ class Function:
 
     def _trace(self, args, kwargs, leaves, struct, dry_run=False):
         tr = _tracer.Tracer(dry_run=dry_run, name=self._name)
-        tr.jit = bool(self._jit_compile)
+        tr.jit = tr.graph.jit = bool(self._jit_compile)
         new_leaves = []
         for x in leaves:
             if _leaf_key(x)[1]:

@@ -82,6 +82,7 @@ class Graph:
         self.outputs = []     # value ids returned
         self.captures = []    # for sub-graphs (cond branches, loop bodies): outer tensors read
         self.name = "graph"
+        self.jit = False      # traced under jit_compile: the executor may use Numba kernels
 
     def add_value(self, kind, payload, shape, dtype, dynamic):
         self.values.append(Value(kind, payload, shape, dtype, dynamic))

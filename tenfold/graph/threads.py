@@ -7,10 +7,13 @@ calls it.
 
 OpenBLAS's worker threads spin while they wait for work, which goes badly when other
 programs keep the cores busy: a product split over two threads then waits for the one that
-is not scheduled (ten times slower is common on a loaded two-core machine). With
-`adaptive=True` (the default unless TENFOLD_ADAPTIVE_THREADS=0, and only while the user has
-not fixed a number), graph functions look at the load average every few seconds and use one
-BLAS thread while the machine is oversubscribed, all cores otherwise.
+is not scheduled (ten times slower is common on a loaded two-core machine). So, unless
+TENFOLD_ADAPTIVE_THREADS=0 or the user fixed a number:
+- each graph program times its runs and, now and then, tries the other setting (all cores /
+  one thread), keeping whichever runs faster (`Tuner`); a setting that was much slower is
+  tried again less and less often;
+- eager training steps (`Optimizer.apply`) use one thread while the load average is above
+  twice the number of cores.
 """
 import ctypes
 import glob
@@ -81,8 +84,57 @@ def set_blas_threads(n):
     return _apply(n)
 
 
+def adaptive():
+    return _state["user"] is None and os.environ.get("TENFOLD_ADAPTIVE_THREADS") != "0" and \
+        (os.cpu_count() or 1) >= 2 and _find() is not None
+
+
+class Tuner:
+    """Chooses the BLAS thread count for one graph program from its measured run times."""
+
+    __slots__ = ("ema", "choice", "runs", "probe_left", "next_probe", "backoff")
+    MIN_RUN = 2e-4      # seconds: cheaper programs are not worth tuning
+
+    def __init__(self):
+        cores = os.cpu_count() or 1
+        self.ema = {cores: None, 1: None}
+        self.choice = cores
+        self.runs = 0
+        self.probe_left = 0
+        self.next_probe = 20
+        self.backoff = 1
+
+    def pick(self):
+        """The thread count for the next run (and sets it)."""
+        self.runs += 1
+        if self.probe_left == 0 and self.runs >= self.next_probe:
+            self.probe_left = 3
+        n = self.choice
+        if self.probe_left:
+            n = next(k for k in self.ema if k != self.choice)
+        if _state["current"] != n:
+            _apply(n)
+        return n
+
+    def record(self, n, seconds):
+        old = self.ema[n]
+        self.ema[n] = seconds if old is None else 0.7 * old + 0.3 * seconds
+        if self.probe_left:
+            self.probe_left -= 1
+            if self.probe_left == 0:
+                other, mine = self.ema[n], self.ema[self.choice]
+                if mine is not None and other < mine:
+                    self.choice, self.backoff = n, 1
+                elif mine is not None and other > 2 * mine:
+                    self.backoff = min(self.backoff * 2, 64)
+                self.next_probe = self.runs + 50 * self.backoff
+        elif seconds < self.MIN_RUN and self.runs > 5:
+            self.next_probe = self.runs + 10 ** 9  # too cheap to matter
+
+
 def adapt(now=None):
-    """Picks the BLAS thread count from the load average (at most every 3 seconds)."""
+    """Eager steps: one BLAS thread while the load average is above twice the cores
+    (checked at most every 3 seconds)."""
     if _state["user"] is not None or os.environ.get("TENFOLD_ADAPTIVE_THREADS") == "0":
         return
     now = time.monotonic() if now is None else now
@@ -96,5 +148,5 @@ def adapt(now=None):
         load = os.getloadavg()[0]
     except OSError:
         return
-    # our own busy threads count in the load: oversubscribed when clearly above the cores
-    _apply(1 if load > cores + 1.0 else cores)
+    # our own busy threads count in the load: oversubscribed when well above the cores
+    _apply(1 if load > 2 * cores else cores)

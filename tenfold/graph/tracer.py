@@ -50,7 +50,7 @@ FRESH_PRIMS = {
     "log_softmax", "identity", "concat", "tile", "pad", "gather", "gather_nd", "scatter_nd",
     "slice_grad", "gather_grad", "take_along_axis", "take_along_axis_grad",
     "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
-    "relu_grad", "read_value", "one_hot", "random_standard_normal", "random_uniform",
+    "relu_grad", "bias_relu", "read_value", "one_hot", "random_standard_normal", "random_uniform",
     "truncated_normal",
 }
 
@@ -90,6 +90,7 @@ class Tracer:
         self.parent = parent
         self.dry_run = dry_run        # restore assigned variables afterwards
         self.jit = parent.jit if parent is not None else False  # tf.function(jit_compile=)
+        self.graph.jit = self.jit
         self._vid = {}                # id(tensor) -> value id
         self._dynamic = set()         # ids of dynamic tensors
         self._keep = []               # every tensor seen, so that ids stay unique

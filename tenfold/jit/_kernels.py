@@ -51,3 +51,35 @@ def sgd_momentum_seq(w, m, g, lr, mom, nesterov):
             w[i] = w[i] + (mi * mom - t1)
         else:
             w[i] = w[i] + mi
+
+
+# --- elementwise kernels for graphs compiled with jit_compile (tenfold/graph/executor.py) ---
+
+@njit(**_OPTS)
+def bias_relu(x, b, out, zero):
+    """out = maximum(x + b, 0) over the rows of 2-D views (b broadcast over the last axis);
+    the select keeps NumPy's maximum for NaN (NaN) and signed zeros."""
+    rows, cols = x.shape
+    for i in range(rows):
+        for j in range(cols):
+            v = x[i, j] + b[j]
+            out[i, j] = v if (v >= zero or v != v) else zero
+
+
+@njit(**_OPTS)
+def relu_grad(g, y, out, zero, one):
+    """out = g * (y > 0) on flat arrays, multiplying by 0.0 too (so -0.0 and NaN as NumPy)."""
+    for i in range(g.size):
+        out[i] = g[i] * (one if y[i] > zero else zero)
+
+
+@njit(**_OPTS)
+def column_sum(x, out):
+    """out[j] = sum_i x[i, j], adding rows in order: what NumPy's sum over the leading axes
+    of a C-contiguous array with a last axis of 8 or more does (checked by the tests)."""
+    rows, cols = x.shape
+    for j in range(cols):
+        out[j] = 0
+    for i in range(rows):
+        for j in range(cols):
+            out[j] += x[i, j]

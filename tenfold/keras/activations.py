@@ -46,7 +46,8 @@ def softmax(x, axis=-1):
         raise ValueError("softmax needs an input of rank >= 1 (the axis to normalise over); "
                          "got a scalar.")
     out = nn.softmax(x, axis=axis)
-    return out
+    from tenfold.keras.ops import _logits
+    return _logits.tag(out, x)  # crossentropies use these logits, as in Keras
 
 
 def log_softmax(x, axis=-1):
@@ -100,7 +101,9 @@ def tanh(x):
 
 
 def sigmoid(x):
-    return m.sigmoid(_x(x))
+    x = _x(x)
+    from tenfold.keras.ops import _logits
+    return _logits.tag(m.sigmoid(x), x)  # crossentropies use these logits, as in Keras
 
 
 def exponential(x):

@@ -1,5 +1,9 @@
-"""The op catalogue. Importing this package installs Tensor's Python operators."""
-from tenfold.ops import registry, math_ops, array_ops, nn_ops, random_ops  # noqa: F401
+"""The op catalogue. Importing this package installs Tensor's Python operators.
+
+Only the modules the operators need load here; the other op families (nn_ops, random_ops,
+linalg_ops, ...) load when first imported (`registry.load_all()` loads every one).
+"""
+from tenfold.ops import registry, math_ops, array_ops  # noqa: F401
 from tenfold.ops.math_ops import *  # noqa: F401,F403
 from tenfold.ops.array_ops import *  # noqa: F401,F403
 from tenfold.ops.array_ops import tensor_scatter_nd_update  # noqa: F401

@@ -7,7 +7,8 @@ integer tensor, both become float32 (so `uint8_images / 255.` works, unlike in T
 import numpy as np
 
 from tenfold.framework import dtypes
-from tenfold.framework.tensor import Tensor, convert_to_tensor, _convert_with_dtype
+from tenfold.framework.tensor import (
+    Tensor, convert_to_tensor, _convert_with_dtype, _contains_tensor)
 from tenfold.ops.registry import check_same_dtype, REGISTRY
 from tenfold.framework.variable import Variable, autocast_dtype
 
@@ -58,6 +59,11 @@ def _adopt(value, like, op):
     tv = type(value)
     if (tv is float or tv is int) and td.kind == "f":  # the common `x * 2.0` case
         return like, _wrap(_scalar_array(value, td))
+    if (tv is list or tv is tuple) and _contains_tensor(value):
+        t = convert_to_tensor(value)  # packed with tf.stack: gradients reach the tensors
+        if t._value.dtype != td:
+            check_same_dtype(op, like, t)
+        return like, t
     arr = np.asarray(value)
     k = arr.dtype.kind
     if td.kind in "iu" and k in "fc":

@@ -10,16 +10,16 @@ import numpy as np
 
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor, convert_to_tensor
-from tenfold.framework.tensor_shape import TensorShape
 from tenfold.framework.errors import InvalidArgumentError
 from tenfold.ops.registry import primitive
 from tenfold.ops._convert import tensor
 from tenfold.ops import math_ops
 from tenfold.ops.math_ops import normalize_axis
 from tenfold.ops.array_ops import range as _tf_range
-from tenfold.ops.array_ops import (  # noqa: F401    _check_indices, _gather, _gather_nd, _index_dtype, _int_indices, _ints, _strided_slice,
+from tenfold.ops.array_ops import (  # noqa: F401
+    _check_indices, _gather, _gather_nd, _index_dtype, _int_indices, _ints, _strided_slice,
     _tensor_scatter_args, _wrap, boolean_mask, broadcast_to, concat, expand_dims, gather,
-    reshape, shape, transpose)
+    reshape, transpose)
 
 
 def reverse_sequence(input, seq_lengths, seq_axis=None, batch_axis=None, name=None):
@@ -327,7 +327,6 @@ def take_along_axis(x, indices, axis):
     return _take_along(x, idx, axis=ax)
 
 
-from collections import namedtuple as _nt  # noqa: E402
 
 
 _TopK = _nt("TopKV2", ["values", "indices"])

@@ -10,7 +10,7 @@ from tenfold.framework.errors import InvalidArgumentError
 from tenfold.ops.registry import primitive
 from tenfold.ops._convert import tensor
 from tenfold.ops import math_ops
-from tenfold.ops.math_ops import normalize_axis, _mul, _add
+from tenfold.ops.math_ops import normalize_axis, _add
 
 _wrap = Tensor._wrap
 

@@ -696,10 +696,6 @@ def avg_pool(input, ksize, strides, padding, data_format=None, name=None):
                  _rank_nd(input, "avg_pool"))
 
 
-avg_pool_v2 = avg_pool
-max_pool_v2 = max_pool
-
-
 def pool(input, window_shape, pooling_type, strides=None, padding="VALID", data_format=None,
          dilations=None, name=None):
     """`tf.nn.pool`: N-d 'MAX' or 'AVG' pooling, optionally dilated."""

@@ -7,13 +7,11 @@ import builtins
 
 import numpy as np
 
-from tenfold.framework import dtypes
-from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import InvalidArgumentError
 from tenfold.ops.registry import primitive
 from tenfold.ops._convert import binary, tensor
-from tenfold.ops.math_ops import normalize_axis
-from tenfold.ops.math_ops import (  # noqa: F401    _add, _cum_axis, _equal, _exp, _float_check, _greater, _less, _log, _mul, _neg, _ones_like,
+from tenfold.ops.math_ops import (  # noqa: F401
+    _add, _cum_axis, _equal, _exp, _float_check, _greater, _less, _log, _mul, _neg, _ones_like,
     _scalar, _select, _square, _sub, _unary, _wrap, _zeros_like, add, add_n, cast, greater,
     greater_equal, log, log1p, multiply, reciprocal, reduce_all, reduce_sum, subtract)
 
@@ -326,14 +324,15 @@ def accumulate_n(inputs, shape=None, tensor_dtype=None, name=None):
 
 
 def polyval(coeffs, x, name=None):
-    """coeffs[0] * x**(n-1) + ... + coeffs[n-1], by Horner's rule."""
+    """coeffs[0] * x**(n-1) + ... + coeffs[n-1], by Horner's rule (Python numbers take x's
+    dtype)."""
     x = tensor(x)
     if not coeffs:
         return _zeros_like(x)
-    out = tensor(coeffs[0])
+    out = coeffs[0]
     for c in coeffs[1:]:
         out = add(multiply(out, x), c)
-    return out
+    return out if len(coeffs) > 1 else add(_zeros_like(x), out)
 
 
 def _cumlse_kernel(x, axis=0, reverse=False):

@@ -136,8 +136,9 @@ def is_differentiable_dtype(np_dtype):
     return np_dtype.kind in "fc" or np_dtype.name == "bfloat16"
 
 
-_OP_MODULES = ("math_ops", "array_ops", "nn_ops", "random_ops", "linalg_ops", "segment_ops",
-               "image_ops", "functional_ops", "bitwise_ops", "string_ops", "conv_ops")
+_OP_MODULES = ("math_ops", "math_extra", "array_ops", "array_extra", "nn_ops", "random_ops",
+               "linalg_ops", "segment_ops", "image_ops", "functional_ops", "bitwise_ops",
+               "string_ops", "conv_ops")
 
 
 def load_all():

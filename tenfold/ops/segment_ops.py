@@ -96,11 +96,8 @@ def _unsorted(how):
     def op(data, segment_ids, num_segments, name=None):
         opname = f"unsorted_segment_{how}"
         x, ids = _seg_args(data, segment_ids, opname)
-        n = int(num_segments)
-        out = _seg(x, ids, num_segments=n, how=how)
-        if how in ("max", "min") and x._value.dtype.kind == "f":
-            pass  # empty segments hold the lowest/highest value, as TensorFlow
-        return out
+        # empty segments hold 0 (sum), 1 (prod) or the dtype's lowest / highest (max / min)
+        return _seg(x, ids, num_segments=int(num_segments), how=how)
     op.__name__ = f"unsorted_segment_{how}"
     return op
 
@@ -239,11 +236,12 @@ def confusion_matrix(labels, predictions, num_classes=None, weights=None, dtype=
 
 
 def histogram_fixed_width_bins(values, value_range, nbins=100, dtype=dtypes.int32, name=None):
-    v = tensor(values)
+    """The bin index of each value among nbins equal bins over value_range (clamped)."""
+    v = m.cast(tensor(values), dtypes.float64)
     lo, hi = [float(x) for x in np.asarray(tensor(value_range)._value, np.float64)]
-    scaled = (v._value.astype(np.float64) - lo) / (hi - lo) * nbins
-    idx = np.clip(np.floor(scaled), 0, nbins - 1)
-    return _wrap(idx.astype(dtypes.as_dtype(dtype)._np))
+    scaled = m.multiply(m.divide(m.subtract(v, lo), hi - lo), float(nbins))
+    idx = m.clip_by_value(m.floor(scaled), 0.0, float(nbins - 1))
+    return m.cast(idx, dtype)
 
 
 def histogram_fixed_width(values, value_range, nbins=100, dtype=dtypes.int32, name=None):

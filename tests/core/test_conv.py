@@ -25,6 +25,7 @@ def chunks(request, monkeypatch):
     on small inputs."""
     if request.param == "tiny":
         monkeypatch.setattr(kernels, "_MIN_PARALLEL_BYTES", 0)
+        monkeypatch.setattr(kernels, "_threads", 2)
         monkeypatch.setattr(kernels, "_CHUNK_BYTES", 3000)
         monkeypatch.setattr(kernels, "_FILTER_CHUNK_BYTES", 5000)
         monkeypatch.setattr(kernels, "_COL2IM_CHUNK_BYTES", 4000)

@@ -19,7 +19,8 @@ bool meshgrid repeat roll clip_by_norm clip_by_global_norm map_fn vectorized_map
 Assert no_op group ensure_shape numpy_function py_function searchsorted TensorShape DType
 as_dtype is_tensor newaxis Module TensorArray IndexedSlices SparseTensor executing_eagerly
 name_scope identity unique sequence_mask tensor_scatter_nd_update UnconnectedGradients
-get_static_value init_scope control_dependencies histogram_fixed_width""".split()
+get_static_value init_scope control_dependencies histogram_fixed_width function TensorSpec cond
+while_loop""".split()
 
 NAMESPACES = {
     "math": """top_k reduce_variance reduce_std log1p expm1 rsqrt softplus erf in_top_k

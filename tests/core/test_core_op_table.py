@@ -508,7 +508,61 @@ CASES = [
            lambda a, b: np.sqrt(np.sum(a * a) + np.sum(b * b)), [((3, 4), (2,))]),
     OpCase("clip_by_norm", lambda x: tf.clip_by_norm(x, 1.0),
            lambda x: x * 1.0 / max(np.sqrt(np.sum(x * x)), 1.0), [((3, 4),)]),
+    # --- more composed ops (values and gradients through their compositions) ---
+    OpCase("reverse_sequence", lambda x, n: tf.reverse_sequence(x, n, seq_axis=1, batch_axis=0),
+           lambda x, n: np.stack([np.concatenate([r[:k][::-1], r[k:]]) for r, k in zip(x, n)]),
+           [((3, 4), (3,))], domain=lambda r, s, d, i: r.standard_normal(s).astype(d) if i == 0
+           else np.array([1, 4, 2], np.int32)),
+    OpCase("space_to_depth", lambda x: tf.nn.space_to_depth(x, 2),
+           lambda x: x.reshape(1, 2, 2, 2, 2, 3).transpose(0, 1, 3, 2, 4, 5).reshape(1, 2, 2, 12),
+           [((1, 4, 4, 3),)]),
+    OpCase("depth_to_space", lambda x: tf.nn.depth_to_space(x, 2),
+           lambda x: x.reshape(1, 2, 2, 2, 2, 2).transpose(0, 1, 3, 2, 4, 5).reshape(1, 4, 4, 2),
+           [((1, 2, 2, 8),)]),
+    OpCase("dynamic_stitch", lambda a, b: tf.dynamic_stitch([[0, 2], [1, 3]], [a, b]),
+           lambda a, b: np.stack([a[0], b[0], a[1], b[1]]), [((2, 3), (2, 3))]),
+    OpCase("dynamic_partition", lambda x: tf.concat(tf.dynamic_partition(
+        x, [1, 0, 1, 2], 3), 0), lambda x: x[[1, 0, 2, 3]], [((4, 2),)]),
+    OpCase("crelu", tf.nn.crelu, lambda x: np.concatenate([np.maximum(x, 0), np.maximum(-x, 0)],
+                                                          -1), [((2, 3),)], domain="nonzero"),
+    OpCase("embedding_lookup", lambda p: tf.nn.embedding_lookup(p, tf.constant([[2, 0], [2, 2]])),
+           lambda p: p[[[2, 0], [2, 2]]], [((3, 4),)]),
+    OpCase("embedding_max_norm", lambda p: tf.nn.embedding_lookup(p, tf.constant([0, 2]),
+                                                                  max_norm=1.0),
+           lambda p: p[[0, 2]] / np.maximum(np.linalg.norm(p[[0, 2]], axis=1, keepdims=True),
+                                            1.0), [((3, 4),)]),
+    OpCase("log_poisson_loss", tf.nn.log_poisson_loss, lambda t, x: np.exp(x) - x * t,
+           [((3, 2), (3, 2))], domain=lambda r, s, d, i: r.uniform(0.5, 3, s).astype(d)),
+    OpCase("weighted_moments", lambda x, w: tf.stack(tf.nn.weighted_moments(x, [0], w)),
+           lambda x, w: np.stack([np.sum(x * w, 0) / np.sum(w * np.ones_like(x), 0),
+                                  np.sum(w * (x - np.sum(x * w, 0) / np.sum(
+                                      w * np.ones_like(x), 0)) ** 2, 0) / np.sum(
+                                      w * np.ones_like(x), 0)]),
+           [((4, 3), (4, 1))], domain=lambda r, s, d, i: (r.standard_normal(s) if i == 0 else
+                                                          r.uniform(0.5, 2, s)).astype(d)),
+    OpCase("segment_min", tf.math.segment_min, lambda x, i: _seg(np.minimum, np.inf, x, i),
+           [((6,), (6,))], domain=lambda r, s, d, i: r.permutation(6).astype(d) if i == 0 else
+           np.array([0, 0, 1, 1, 1, 2], np.int32)),
+    OpCase("unsorted_segment_sqrt_n", lambda x, i: tf.math.unsorted_segment_sqrt_n(x, i, 3),
+           lambda x, i: _seg(np.add, 0, x, i, 3) / np.sqrt(np.maximum(
+               _seg(np.add, 0, np.ones_like(x), i, 3), 1)), [((5, 2), (5,))],
+           domain=lambda r, s, d, i: r.standard_normal(s).astype(d) if i == 0 else
+           np.array([0, 2, 2, 0, 0], np.int32)),
+    OpCase("polyval", lambda x: tf.math.polyval([1.5, -2.0, 0.5], x),
+           lambda x: np.polyval([1.5, -2.0, 0.5], x), U),
+    OpCase("lbeta", tf.math.lbeta, lambda x: np.sum(sp.gammaln(x), -1) - sp.gammaln(
+        np.sum(x, -1)), [((2, 3),)], domain="positive", rtol=1e-4),
+    OpCase("scan_cumprod", lambda x: tf.scan(lambda a, v: a * v, x),
+           lambda x: np.cumprod(x, 0), [((4, 2),)], domain="nonzero"),
     # --- images ---
+    OpCase("resize_area", lambda x: tf.image.resize(x, [2, 3], method="area"),
+           lambda x: x.reshape(1, 2, 2, 3, 2, 1).mean(axis=(2, 4)), [((1, 4, 6, 1),)]),
+    OpCase("adjust_contrast", lambda x: tf.image.adjust_contrast(x, 1.7),
+           lambda x: (x - x.mean((-3, -2), keepdims=True)) * 1.7 + x.mean((-3, -2),
+                                                                        keepdims=True),
+           [((3, 4, 2),)]),
+    OpCase("total_variation", tf.image.total_variation, lambda x: np.abs(np.diff(
+        x, axis=0)).sum() + np.abs(np.diff(x, axis=1)).sum(), [((3, 4, 2),)], domain="distinct"),
     OpCase("resize_bilinear", lambda x: tf.image.resize(x, [5, 3]),
            lambda x: _resize_bilinear(x, 5, 3), [((2, 4, 6, 2),), ((3, 3, 1),)],
            rtol=1e-5, atol=1e-5),

@@ -426,3 +426,36 @@ def test_mixed_dtype_gradient_cast_to_source_dtype():
     g = tape.gradient(y, v)
     assert g.dtype == tf.float32
     np.testing.assert_allclose(g.numpy(), [2.0, 2.0])
+
+
+def test_lists_of_tensors_are_packed_differentiably():
+    x = tf.constant([1.0, 2.0, 3.0])
+    v = tf.Variable(2.0)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.nn.softmax_cross_entropy_with_logits([[0.2, 0.3, 0.5]], [x])
+        y = tf.reduce_sum(tf.constant([v, 1.0]) * [3.0, 4.0]) + tf.reduce_sum(loss)
+    gx, gv = tape.gradient(y, [x, v])
+    e = np.exp([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(gx.numpy(), e / e.sum() - [0.2, 0.3, 0.5], rtol=1e-6)
+    assert float(gv) == 3.0
+
+
+def test_integer_source_with_zero_unconnected_gives_integer_zeros():
+    i = tf.constant(3)
+    with tf.GradientTape() as tape:
+        tape.watch(i)
+        y = tf.cast(i, tf.float32) * 2.0
+    g = tape.gradient(y, i, unconnected_gradients="zero")
+    assert g.dtype == tf.int32 and int(g) == 0
+
+
+def test_custom_gradient_on_a_variable_argument():
+    @tf.custom_gradient
+    def clip_gradient(x):
+        return tf.identity(x), lambda dy: tf.clip_by_value(dy, -0.5, 0.5)
+
+    v = tf.Variable([1.0, 2.0])
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(clip_gradient(v) * tf.constant([3.0, 0.1]))
+    np.testing.assert_allclose(tape.gradient(y, v).numpy(), [0.5, 0.1], rtol=1e-6)

@@ -44,3 +44,37 @@ def test_not_covered_options_fall_back():
     assert fused_optimizer_update(keras.optimizers.RMSprop(centered=True), v) is None
     assert fused_optimizer_update(keras.optimizers.Adam(clipnorm=1.0), v) is None
     assert fused_optimizer_update(keras.optimizers.Adam(), v) is not None
+
+
+def test_jit_graph_fusions_bit_identical_and_used():
+    rng = np.random.default_rng(2)
+    w = tf.Variable(rng.standard_normal((6, 32)).astype(np.float32))
+    b = tf.Variable(rng.standard_normal(32).astype(np.float32))
+
+    def f(x):
+        with tf.GradientTape() as tape:
+            y = tf.nn.relu(tf.matmul(x, w) + b)
+            s = tf.reduce_sum(y * y)
+        return y, tape.gradient(s, [w, b])
+
+    x = tf.constant(rng.standard_normal((5, 6)).astype(np.float32))
+    plain = tf.function(f)
+    jitted = tf.function(f, jit_compile=True)
+    (y1, g1), (y2, g2) = plain(x), jitted(x)
+    np.testing.assert_array_equal(y1.numpy(), y2.numpy())
+    for a, c in zip(g1, g2):
+        np.testing.assert_array_equal(a.numpy(), c.numpy())
+    plan = list(jitted._exact.values())[0][1].plan()
+    assert "bias_relu" in [n.op.name for n in plan.nodes]
+
+
+@pytest.mark.parametrize("shape", [(64, 26, 26, 32), (128, 11, 11, 64), (128, 512), (33, 8),
+                                   (5, 3, 300)])
+def test_column_sum_matches_numpy_bitwise(shape):
+    from tenfold.graph.executor import _reduce_sum_jit
+    x = np.random.default_rng(4).standard_normal(shape).astype(np.float32)
+    axis = tuple(range(len(shape) - 1))
+    for keepdims in (False, True):
+        np.testing.assert_array_equal(
+            _reduce_sum_jit(x, axis=axis, keepdims=keepdims),
+            np.sum(x, axis=axis, keepdims=keepdims, dtype=np.float32))

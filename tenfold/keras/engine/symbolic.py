@@ -47,8 +47,12 @@ class Node:
 def _placeholder(kt, fill):
     shape = tuple(fill if d is None else d for d in kt.shape)
     dt = dtypes.as_dtype(kt.dtype)._np
-    return Tensor._wrap(np.zeros(shape, dtype=dt) if dt.kind not in "iu" else
-                        np.zeros(shape, dtype=dt))
+    t = Tensor._wrap(np.zeros(shape, dtype=dt))
+    mask = kt._keras_mask
+    if isinstance(mask, KerasTensor):  # a masked symbolic tensor: the probe carries a mask
+        mshape = tuple(fill if d is None else d for d in mask.shape)
+        t._keras_mask = Tensor._wrap(np.ones(mshape, dtype=dtypes.as_dtype(mask.dtype)._np))
+    return t
 
 
 def _run(layer, args, kwargs, fill):
@@ -91,7 +95,16 @@ def infer_output_spec(layer, args, kwargs):
                       for da, db in zip(sa, sb)) if len(sa) == len(sb) else (None,) * len(sa)
         kt = KerasTensor(shape, dtype=a.dtype.name)
         mask = getattr(a, "_keras_mask", None)
-        if mask is not None:
+        if isinstance(mask, Tensor):
+            mb = getattr(b, "_keras_mask", None)
+            ma, mb = tuple(mask.shape), tuple(mb.shape) if isinstance(mb, Tensor) else None
+            mshape = tuple(None if (mb is not None and len(mb) == len(ma) and x != y) else x
+                           for x, y in zip(ma, mb if mb is not None else ma))
+            # unknown batch stays unknown even when only one probe ran
+            if mshape and shape and shape[0] is None:
+                mshape = (None,) + mshape[1:]
+            kt._keras_mask = KerasTensor(mshape, dtype=mask.dtype.name)
+        elif mask is not None:
             kt._keras_mask = True
         return kt
     return nest.map_structure(spec, out1, out2)

@@ -388,9 +388,14 @@ class Trainer:
             from tenfold.ops import registry
             saved = list(registry.observers)
             registry.observers[:] = []
+            state = None
             try:
                 if need_model and hasattr(self, "_build_from_batch"):
                     self._build_from_batch(x)
+                # Keras builds from symbolic tensors, so this probe call must leave no trace
+                # in the model's state (counters, statistics): updates replace a variable's
+                # array, so keeping the arrays lets us put them back.
+                state = [(v, v._value) for v in self.weights]
                 try:
                     y_pred = self(x, training=False)
                 except NotImplementedError:
@@ -401,6 +406,8 @@ class Trainer:
                     self._compile_metrics.build(y, y_pred)
             finally:
                 registry.observers[:] = saved
+                for v, value in state or ():
+                    v._value = value
         opt = self.optimizer
         if training and opt is not None and hasattr(opt, "build") and \
                 not getattr(opt, "built", True):

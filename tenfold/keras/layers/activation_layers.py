@@ -5,6 +5,7 @@ from tenfold.keras.layers import _utils as U
 from tenfold.ops import math_ops as m
 from tenfold.ops import nn_ops as nn
 from tenfold.ops._convert import tensor
+from tenfold.keras.ops import _logits
 
 
 class _Elementwise(Layer):
@@ -84,9 +85,9 @@ class Softmax(_Elementwise):
                 out = m.exp(m.subtract(x, m.reduce_logsumexp(x, axis=list(self.axis),
                                                               keepdims=True)))
             else:
-                out = nn.softmax(x, axis=self.axis[0])
+                out = _logits.tag(nn.softmax(x, axis=self.axis[0]), x)
         else:
-            out = nn.softmax(x, axis=self.axis)
+            out = _logits.tag(nn.softmax(x, axis=self.axis), x)  # as activations.softmax
         if mask is not None:
             out = m.where(mask, out, m.zeros_like(out))
         return out

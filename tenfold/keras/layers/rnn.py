@@ -581,28 +581,30 @@ class RNN(Layer):
                 return out, ns
         masks = None
         if mask is not None:
-            mk = mask._value if isinstance(mask, Tensor) else np.asarray(mask)
-            mk = mk.astype(bool)
-            if mk.ndim == 3:
-                mk = mk.any(axis=-1)
-            masks = [mk[:, t:t + 1] for t in range(mk.shape[1])]
+            # With tenfold ops (not the mask's values): under tf.function the mask changes from
+            # batch to batch, so it must be part of the traced graph, not a constant of it.
+            from tenfold.ops._convert import tensor
+            mk = tensor(mask)
+            if mk.dtype != "bool":
+                mk = m.not_equal(mk, 0)
+            if len(mk.shape) == 3:
+                mk = m.reduce_any(mk, axis=-1)
+            mkf = m.cast(a.expand_dims(mk, -1), x.dtype)
+            masks = [(k, m.subtract(1.0, k)) for k in a.unstack(mkf, axis=1)]
         order = range(len(steps) - 1, -1, -1) if self.go_backwards else range(len(steps))
         outputs = []
         try:
             for t in order:
                 out, new_states = step(steps[t], states)
                 if masks is not None:
-                    keep = masks[t]
-                    if not keep.all():
-                        prev = nest.flatten(states[-1] if stacked else states[0])[0] \
-                            if not self.zero_output_for_mask else None
-                        kf = Tensor._wrap(keep.astype(out._value.dtype))
-                        drop = Tensor._wrap((~keep).astype(out._value.dtype))
-                        out = m.multiply(out, kf) if prev is None else \
-                            m.add(m.multiply(out, kf), m.multiply(prev, drop))
-                        new_states = nest.map_structure(
-                            lambda ns, s: m.add(m.multiply(ns, kf), m.multiply(s, drop)),
-                            new_states, states)
+                    kf, drop = masks[t]
+                    prev = nest.flatten(states[-1] if stacked else states[0])[0] \
+                        if not self.zero_output_for_mask else None
+                    out = m.multiply(out, kf) if prev is None else \
+                        m.add(m.multiply(out, kf), m.multiply(prev, drop))
+                    new_states = nest.map_structure(
+                        lambda ns, s: m.add(m.multiply(ns, kf), m.multiply(s, drop)),
+                        new_states, states)
                 states = new_states
                 outputs.append(out)
         finally:

@@ -13,6 +13,7 @@ from tenfold.ops import array_ops as a
 from tenfold.ops import nn_ops as nn
 from tenfold.keras.losses.loss import (
     Loss, squeeze_or_expand_to_same_rank, to_dtype, float_tensor)
+from tenfold.keras.ops import _logits
 
 _wrap = Tensor._wrap
 
@@ -200,6 +201,8 @@ def _categorical_crossentropy_op(target, output, from_logits=False, axis=-1):
     if output._value.ndim < 1:
         raise ValueError("Arguments `target` and `output` must be at least rank 1. Received: "
                          f"target.shape={target.shape}, output.shape={output.shape}")
+    output, from_logits = _logits.resolve(output, from_logits, "categorical_crossentropy",
+                                          "Softmax")
     if from_logits:
         return nn.softmax_cross_entropy_with_logits(target, output, axis=axis)
     output = m.divide(output, m.reduce_sum(output, axis=axis, keepdims=True))
@@ -219,6 +222,8 @@ def _sparse_categorical_crossentropy_op(target, output, from_logits=False, axis=
     ax = _canon_axis(axis, nd)
     if target._value.ndim == nd and target._value.shape[ax] == 1:
         target = a.squeeze(target, axis=ax)
+    output, from_logits = _logits.resolve(output, from_logits,
+                                          "sparse_categorical_crossentropy", "Softmax")
     if ax != nd - 1:
         perm = [i for i in range(nd) if i != ax] + [ax]
         output = a.transpose(output, perm)
@@ -249,6 +254,8 @@ def _binary_crossentropy_op(target, output, from_logits=False):
         raise ValueError(f"binary_crossentropy: y_true and y_pred must have the same shape. "
                          f"Received: y_true.shape={tuple(target._value.shape)}, y_pred.shape="
                          f"{tuple(output._value.shape)}.")
+    output, from_logits = _logits.resolve(output, from_logits, "binary_crossentropy",
+                                          "Sigmoid")
     if from_logits:
         return nn.sigmoid_cross_entropy_with_logits(labels=target, logits=output)
     eps = _eps()

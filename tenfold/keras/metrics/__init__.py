@@ -22,6 +22,10 @@ from tenfold.keras.metrics.accuracy import (  # noqa: F401
 from tenfold.keras.metrics.confusion import (  # noqa: F401
     TruePositives, FalsePositives, TrueNegatives, FalseNegatives, Precision, Recall, AUC,
     FBetaScore, F1Score)
+from tenfold.keras.metrics.more_metrics import (  # noqa: F401
+    SensitivityAtSpecificity, SpecificityAtSensitivity, PrecisionAtRecall, RecallAtPrecision,
+    R2Score, PearsonCorrelation, ConcordanceCorrelation, pearson_correlation,
+    concordance_correlation, IoU, BinaryIoU, MeanIoU, OneHotIoU, OneHotMeanIoU)
 from tenfold.keras.losses import (  # noqa: F401
     mean_squared_error, mean_absolute_error, mean_absolute_percentage_error,
     mean_squared_logarithmic_error, kl_divergence, poisson, hinge, squared_hinge,
@@ -48,8 +52,17 @@ ALL_OBJECTS = (
     top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, mean_squared_error,
     mean_absolute_error, mean_absolute_percentage_error, mean_squared_logarithmic_error,
     kl_divergence, poisson, hinge, squared_hinge, categorical_hinge, binary_crossentropy,
-    categorical_crossentropy, sparse_categorical_crossentropy, log_cosh)
+    categorical_crossentropy, sparse_categorical_crossentropy, log_cosh,
+    SensitivityAtSpecificity, SpecificityAtSensitivity, PrecisionAtRecall, RecallAtPrecision,
+    R2Score, PearsonCorrelation, ConcordanceCorrelation, IoU, BinaryIoU, MeanIoU, OneHotIoU,
+    OneHotMeanIoU, pearson_correlation, concordance_correlation)
 ALL_OBJECTS_DICT = {obj.__name__: obj for obj in ALL_OBJECTS}
+# As Keras 3: every class also by its snake_case name ("cosine_similarity", "r2_score", ...);
+# names of functions (e.g. "mean_squared_error") keep meaning the function.
+for _cls in [o for o in ALL_OBJECTS if isinstance(o, type)]:
+    from tenfold.keras.layers.layer import to_snake_case as _snake
+    ALL_OBJECTS_DICT.setdefault(_snake(_cls.__name__), _cls)
+del _cls
 ALL_OBJECTS_DICT.update({
     "bce": binary_crossentropy, "BCE": binary_crossentropy,
     "mse": mean_squared_error, "MSE": mean_squared_error,

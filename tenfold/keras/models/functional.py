@@ -285,6 +285,11 @@ class Functional(Model):
             else:
                 a = nest.map_structure(_filler(vals), args)
                 k = nest.map_structure(_filler(vals), kwargs) if kwargs else {}
+                if training is not None and "training" in k:
+                    # Keras 3: the model's own `training` (when given) overrides one fixed
+                    # in the graph, e.g. `base(x, training=False)` runs in training mode
+                    # under fit() once `base` is trainable.
+                    k["training"] = training
                 out = layer(*a, **k)
             if single_out:
                 vals[out_ids[0]] = out

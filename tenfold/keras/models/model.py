@@ -204,6 +204,13 @@ class Model(Trainer, Layer):
         from tenfold.keras import saving
         return saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
 
+    # Keras 3's deployment entry point; the formats live in tenfold/export (format="onnx").
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None,
+               **kwargs):
+        from tenfold.export import export_model
+        return export_model(self, filepath, format=format, verbose=verbose,
+                            input_signature=input_signature, **kwargs)
+
     def to_json(self, **kwargs):
         from tenfold.keras.engine.serialization import serialize_keras_object
         return json.dumps(serialize_keras_object(self), default=_json_default, **kwargs)

@@ -114,9 +114,10 @@ _NARROW = {"uint64": "uint32", "complex128": "complex64"}
 def standardize_dtype(dtype):
     if dtype is None:
         return _floatx()
-    if dtype in ("int", int):
+    # (identity, not `==`: NumPy's float64 / int64 dtypes compare equal to `float` / `int`)
+    if dtype is int or (isinstance(dtype, str) and dtype == "int"):
         return "int32"
-    if dtype in ("float", float):
+    if dtype is float or (isinstance(dtype, str) and dtype == "float"):
         return _floatx()
     if dtype is builtins.bool:
         return "bool"

@@ -8,6 +8,7 @@ from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
 from tenfold.ops import nn_ops as nn
 from tenfold.keras.ops._dtypes import tensor, to_float, promote, np_dtype, standardize_dtype
+from tenfold.keras.ops import _logits
 
 _wrap = Tensor._wrap
 
@@ -22,7 +23,8 @@ def relu6(x):
 
 
 def sigmoid(x):
-    return m.sigmoid(to_float(x))
+    x = to_float(x)
+    return _logits.tag(m.sigmoid(x), x)
 
 
 def hard_sigmoid(x):
@@ -99,12 +101,14 @@ def tanh_shrink(x):
 def softmax(x, axis=-1):
     x = to_float(x)
     if axis is None:
-        return a.reshape(nn.softmax(a.reshape(x, (-1,))), x._value.shape)
-    if isinstance(axis, (list, tuple)):
+        out = a.reshape(nn.softmax(a.reshape(x, (-1,))), x._value.shape)
+    elif isinstance(axis, (list, tuple)):
         mx = m.reduce_max(x, axis=list(axis), keepdims=True)
         e = m.exp(m.subtract(x, a.stop_gradient(mx)))
-        return m.divide(e, m.reduce_sum(e, axis=list(axis), keepdims=True))
-    return nn.softmax(x, axis=axis)
+        out = m.divide(e, m.reduce_sum(e, axis=list(axis), keepdims=True))
+    else:
+        out = nn.softmax(x, axis=axis)
+    return _logits.tag(out, x)
 
 
 def log_softmax(x, axis=-1):
@@ -139,15 +143,23 @@ def _move_last(nd, axis):
     return perm
 
 
+def _crossentropy_operands(target, output):
+    # An output that carries its logits (see _logits) keeps its dtype and identity; the
+    # target follows it (TensorFlow computes from the logits in their dtype).
+    if isinstance(output, Tensor) and _logits.logits_of(output) is not None:
+        return tensor(target, output.dtype.name), output
+    return promote(target, output, float_only=True)
+
+
 def binary_crossentropy(target, output, from_logits=False):
     from tenfold.keras.losses.losses import _binary_crossentropy_op
-    target, output = promote(target, output, float_only=True)
+    target, output = _crossentropy_operands(target, output)
     return _binary_crossentropy_op(target, output, from_logits)
 
 
 def categorical_crossentropy(target, output, from_logits=False, axis=-1):
     from tenfold.keras.losses.losses import _categorical_crossentropy_op
-    target, output = promote(target, output, float_only=True)
+    target, output = _crossentropy_operands(target, output)
     return _categorical_crossentropy_op(target, output, from_logits=from_logits, axis=axis)
 
 

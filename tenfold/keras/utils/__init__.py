@@ -4,6 +4,8 @@ from tenfold.keras.utils.rng_utils import set_random_seed  # noqa: F401
 from tenfold.keras.utils.progbar import Progbar  # noqa: F401
 from tenfold.keras.utils.py_dataset import PyDataset, Sequence  # noqa: F401
 from tenfold.keras.utils.model_visualization import plot_model, model_to_dot  # noqa: F401
+from tenfold.keras.utils.sequence_utils import (  # noqa: F401
+    pad_sequences, timeseries_dataset_from_array)
 from tenfold.keras.engine.data_adapter import (  # noqa: F401
     unpack_x_y_sample_weight, pack_x_y_sample_weight)
 
@@ -38,3 +40,38 @@ def custom_object_scope(*args):
 
 
 CustomObjectScope = custom_object_scope
+
+
+def serialize_keras_object(obj):
+    from tenfold.keras.saving.serialization_lib import serialize_keras_object as _s
+    return _s(obj)
+
+
+def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwargs):
+    from tenfold.keras.saving.serialization_lib import deserialize_keras_object as _d
+    return _d(config, custom_objects=custom_objects, safe_mode=safe_mode, **kwargs)
+
+
+def get_registered_name(obj):
+    from tenfold.keras.saving import get_registered_name as _g
+    return _g(obj)
+
+
+def get_registered_object(name, custom_objects=None, module_objects=None):
+    from tenfold.keras.saving import get_registered_object as _g
+    return _g(name, custom_objects=custom_objects, module_objects=module_objects)
+
+
+def clear_session(free_memory=True):
+    from tenfold.keras.backend import clear_session as _c
+    return _c(free_memory=free_memory)
+
+
+def is_keras_tensor(x):
+    from tenfold.keras.engine.keras_tensor import KerasTensor
+    return isinstance(x, KerasTensor)
+
+
+def standardize_dtype(dtype):
+    from tenfold.keras.ops._dtypes import standardize_dtype as _s
+    return _s(dtype)

@@ -50,15 +50,18 @@ def program(tf, keras, np):
         "miou": (M.MeanIoU(num_classes=5), ys, probs.argmax(1)),
         "f1": (M.F1Score(average="macro", threshold=0.3), yoh, probs),
     }
+    def snap(v):   # result() may be the state variable itself (Keras): copy it now
+        return np.array(v)
+
     for name, (m, yt, yp) in cases.items():
         m.update_state(yt[:25], yp[:25])
-        res[f"half/{name}"] = m.result()
+        res[f"half/{name}"] = snap(m.result())
         m.update_state(yt[25:], yp[25:])
-        res[f"full/{name}"] = m.result()
+        res[f"full/{name}"] = snap(m.result())
         m.reset_state()
-        res[f"reset/{name}"] = m.result()
+        res[f"reset/{name}"] = snap(m.result())
         m.update_state(yt, yp, sample_weight=sw)
-        res[f"weighted/{name}"] = m.result()
+        res[f"weighted/{name}"] = snap(m.result())
         res[f"name/{name}"] = m.name
         res[f"nvars/{name}"] = len(m.variables)
     mean = M.Mean()

@@ -82,5 +82,8 @@ def program(tf, keras, np):
     res["attention"] = att([q, v])
     res["attention_causal"] = L.Attention()([q, q], use_causal_mask=True)
     add_att = L.AdditiveAttention()
+    add_att([q, v, v])
+    add_att.set_weights([np.linspace(-1, 1, 6).astype("float32")])
     res["additive"] = add_att([q, v, v])
+    res["additive_nweights"] = len(add_att.weights)
     return res
