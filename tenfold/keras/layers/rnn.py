@@ -619,6 +619,10 @@ class RNN(Layer):
                 var.assign(a.stop_gradient(s))
         output = a.stack(outputs, axis=1) if self.return_sequences else outputs[-1]
         if self.return_state:
+            if stacked:  # as Keras: a cell with one state (an int state_size) gives a tensor
+                states = [s[0] if not isinstance(c.state_size, (list, tuple)) and
+                          isinstance(s, (list, tuple)) and len(s) == 1 else s
+                          for c, s in zip(cell.cells, states)]
             return [output] + list(states)
         return output
 
