@@ -112,10 +112,13 @@ class Builder:
                                                                    dtype.str))
 
     # ------------------------------------------------------------------ nodes
-    def op(self, op_type, inputs, base=None, outputs=1, **attrs):
-        """Appends a node; returns its output name (or a list of names)."""
-        outs = [self.name(f"{base or op_type}" + ("" if outputs == 1 else f"_out{i}"))
-                for i in range(outputs)]
+    def op(self, op_type, inputs, base=None, outputs=1, out_names=None, **attrs):
+        """Appends a node; returns its output name (or a list of names). `out_names` gives
+        exact (already reserved) output names."""
+        outs = list(out_names) if out_names is not None else [
+            self.name(f"{base or op_type}" + ("" if outputs == 1 else f"_out{i}"))
+            for i in range(outputs)]
+        outputs = len(outs)
         attrs = {k: v for k, v in attrs.items() if v is not None}
         self.nodes.append(self.helper.make_node(op_type, list(inputs), outs,
                                                 name=self.name(f"{base or op_type}_node"),

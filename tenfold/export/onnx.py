@@ -256,8 +256,7 @@ def export(model, path=None, opset=DEFAULT_OPSET, input_signature=None, *, check
 
     graph_outputs = []
     for v, name in zip(outs, out_names):
-        b.op("Identity", [b.as_layout(v, "keras")], name)
-        b.nodes[-1].output[0] = name  # the reserved public name
+        b.op("Identity", [b.as_layout(v, "keras")], name, out_names=[name])
         graph_outputs.append(helper.make_tensor_value_info(
             name, cx.onnx_dtype(v.dtype), _dims(v.shape, name)))
 

@@ -12,8 +12,8 @@ TENFOLD_ADAPTIVE_THREADS=0 or the user fixed a number:
 - each graph program times its runs and, now and then, tries the other setting (all cores /
   one thread), keeping whichever runs faster (`Tuner`); a setting that was much slower is
   tried again less and less often;
-- eager training steps (`Optimizer.apply`) use one thread while the load average is above
-  twice the number of cores.
+- eager training loops are tuned the same way, timing the interval between two
+  `Optimizer.apply` calls.
 """
 import ctypes
 import glob
@@ -132,21 +132,24 @@ class Tuner:
             self.next_probe = self.runs + 10 ** 9  # too cheap to matter
 
 
-def adapt(now=None):
-    """Eager steps: one BLAS thread while the load average is above twice the cores
-    (checked at most every 3 seconds)."""
-    if _state["user"] is not None or os.environ.get("TENFOLD_ADAPTIVE_THREADS") == "0":
+_eager = {"tuner": None, "last": None, "n": None}
+
+
+def adapt():
+    """Eager training steps (called by `Optimizer.apply`): the same tuning as graph programs,
+    timing the interval between two consecutive updates (gaps over a second are ignored)."""
+    if not adaptive():
         return
-    now = time.monotonic() if now is None else now
-    if now - _state["checked"] < 3.0:
-        return
-    _state["checked"] = now
-    cores = os.cpu_count() or 1
-    if cores < 2:
-        return
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        return
-    # our own busy threads count in the load: oversubscribed when well above the cores
-    _apply(1 if load > 2 * cores else cores)
+    import time
+    now = time.perf_counter()
+    tuner = _eager["tuner"]
+    if tuner is None:
+        tuner = _eager["tuner"] = Tuner()
+    last = _eager["last"]
+    if last is not None and now - last < 1.0:
+        tuner.record(_eager["n"], now - last)
+    elif tuner.probe_left:
+        tuner.probe_left = 0  # an interrupted probe: start over later
+        tuner.next_probe = tuner.runs + 50
+    _eager["n"] = tuner.pick()
+    _eager["last"] = now

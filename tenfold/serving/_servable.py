@@ -127,8 +127,9 @@ def _find_model_file(directory):
                              "and serve that.")
         raise ValueError(f"No model file ({', '.join(MODEL_SUFFIXES)}) found in {directory}.")
     if len(files) > 1:
-        raise ValueError(f"Several model files in {directory} ({[os.path.basename(f) for f in files]}): "
-                         "keep one per version directory, or pass the file itself.")
+        names = [os.path.basename(f) for f in files]
+        raise ValueError(f"Several model files in {directory} ({names}): keep one per version "
+                         "directory, or pass the file itself.")
     return files[0]
 
 

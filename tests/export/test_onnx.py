@@ -10,6 +10,7 @@ onnx = pytest.importorskip("onnx", reason="ONNX export tests need the `onnx` pac
 ort = pytest.importorskip("onnxruntime", reason="ONNX export tests run the exported models "
                                                 "with onnxruntime (pip install onnxruntime)")
 
+import tenfold as tf  # noqa: E402
 from tenfold import keras  # noqa: E402
 from tenfold.export import onnx as onnx_export  # noqa: E402
 
@@ -207,8 +208,7 @@ def test_image_preprocessing_and_reshaping():
 def test_uint8_input_signature():
     model = keras.Sequential([keras.Input((4, 4, 3)), L.Rescaling(1 / 255.0),
                               L.Conv2D(2, 3), L.GlobalMaxPooling2D()])
-    spec = keras.KerasTensor((None, 4, 4, 3), dtype="uint8") if hasattr(keras, "KerasTensor") \
-        else ((None, 4, 4, 3))
+    spec = tf.TensorSpec((None, 4, 4, 3), "uint8")
     proto = onnx_export.export(model, None, input_signature=[spec])
     sess = _session(proto)
     assert sess.get_inputs()[0].type == "tensor(uint8)"

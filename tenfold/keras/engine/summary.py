@@ -5,8 +5,8 @@ Trainable with `show_trainable`), the column widths for a given line length, the
 and the totals (parameters with their size in bytes; Total includes the optimizer's variables)
 are as Keras prints them, and `print_fn` receives the whole text in one call, as in Keras.
 
-Beyond Keras, `show_flops=True` adds a FLOPs column (forward pass, per sample) and lines for
-parameter and activation memory. FLOPs and activation sizes are measured, not estimated per
+Beyond Keras, a FLOPs column (forward pass, per sample) and lines for parameter and activation
+memory are added; `show_flops=False` prints exactly Keras's table. FLOPs and activation sizes are measured, not estimated per
 layer type: the model runs once on a single placeholder sample while an op observer counts each
 primitive's work (2*M*N*K for matrix products and convolutions, one per element for the rest,
 none for reshapes and copies) and attributes it to the layer being called.
@@ -265,7 +265,7 @@ def _wrap_cell(text, width):
 
 
 def print_summary(model, line_length=None, positions=None, print_fn=None, expand_nested=False,
-                  show_trainable=False, layer_range=None, show_flops=False):
+                  show_trainable=False, layer_range=None, show_flops=True):
     from tenfold.keras.models.functional import Functional
     graph = model if isinstance(model, Functional) else getattr(model, "_functional", None)
     sequential_like = _is_sequential_like(model)
@@ -286,10 +286,11 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
         headers.append("Trainable")
         aligns.append("c")
     measured = measure(model) if show_flops else None
+    show_flops = measured is not None  # an unbuilt model has nothing to measure yet
     if show_flops:
-        default_len += 12  # a column a tenth of the line wide, after Param #
-        positions = [p * 0.90 for p in positions[:3]] + [positions[2] * 0.90 + 0.10] + \
-            [p * 0.90 + 0.10 for p in positions[3:]]
+        default_len += 14  # a column 15% of the line wide, after Param #
+        positions = [p * 0.85 for p in positions[:3]] + [positions[2] * 0.85 + 0.15] + \
+            [p * 0.85 + 0.15 for p in positions[3:]]
         headers.insert(3, "FLOPs")
         aligns.insert(3, "r")
     line_length = line_length or min(default_len, shutil.get_terminal_size().columns - 4)

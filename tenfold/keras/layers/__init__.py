@@ -20,6 +20,10 @@ from tenfold.keras.layers.conv import (  # noqa: F401
 from tenfold.keras.layers.normalization import (  # noqa: F401
     BatchNormalization, LayerNormalization, GroupNormalization, UnitNormalization)
 from tenfold.keras.layers.preprocessing import Rescaling, Normalization  # noqa: F401
+from tenfold.keras.layers.image_preprocessing import (  # noqa: F401
+    Resizing, CenterCrop, RandomCrop, RandomFlip, RandomRotation, RandomZoom,
+    RandomTranslation, RandomContrast, RandomBrightness)
+from tenfold.keras.layers.encoding import CategoryEncoding, Discretization  # noqa: F401
 from tenfold.keras.layers.regularization import (  # noqa: F401
     GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, AlphaDropout,
     ActivityRegularization)

@@ -156,10 +156,10 @@ class Model(Trainer, Layer):
 
     # ------------------------------------------------------------------ summary / weights
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
-                show_trainable=False, layer_range=None, show_flops=False):
+                show_trainable=False, layer_range=None, show_flops=True):
         """Prints the layers, output shapes and parameter counts as Keras does (`print_fn`, if
-        given, receives the whole text). Beyond Keras, `show_flops=True` adds FLOPs per sample
-        and memory."""
+        given, receives the whole text). Beyond Keras, a FLOPs column (forward, per sample)
+        and parameter/activation memory are shown; `show_flops=False` prints Keras's table."""
         from tenfold.keras.engine.summary import print_summary
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
                       expand_nested=expand_nested, show_trainable=show_trainable,
