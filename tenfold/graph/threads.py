@@ -90,46 +90,54 @@ def adaptive():
 
 
 class Tuner:
-    """Chooses the BLAS thread count for one graph program from its measured run times."""
+    """Chooses the BLAS thread count for one graph program (or the eager loop) from measured
+    run times: every so often three runs try the other setting; the median wins."""
 
-    __slots__ = ("ema", "choice", "runs", "probe_left", "next_probe", "backoff")
     MIN_RUN = 2e-4      # seconds: cheaper programs are not worth tuning
 
     def __init__(self):
         cores = os.cpu_count() or 1
-        self.ema = {cores: None, 1: None}
+        self.settings = (cores, 1)
         self.choice = cores
+        self.recent = []
+        self.probe = []
+        self.probing = None
         self.runs = 0
-        self.probe_left = 0
-        self.next_probe = 20
+        self.next_probe = 8
         self.backoff = 1
 
     def pick(self):
         """The thread count for the next run (and sets it)."""
         self.runs += 1
-        if self.probe_left == 0 and self.runs >= self.next_probe:
-            self.probe_left = 3
-        n = self.choice
-        if self.probe_left:
-            n = next(k for k in self.ema if k != self.choice)
+        if self.probing is None and self.runs >= self.next_probe and len(self.recent) >= 3:
+            self.probing = self.settings[1] if self.choice == self.settings[0] \
+                else self.settings[0]
+            self.probe = []
+        n = self.probing if self.probing is not None else self.choice
         if _state["current"] != n:
             _apply(n)
         return n
 
     def record(self, n, seconds):
-        old = self.ema[n]
-        self.ema[n] = seconds if old is None else 0.7 * old + 0.3 * seconds
-        if self.probe_left:
-            self.probe_left -= 1
-            if self.probe_left == 0:
-                other, mine = self.ema[n], self.ema[self.choice]
-                if mine is not None and other < mine:
-                    self.choice, self.backoff = n, 1
-                elif mine is not None and other > 2 * mine:
-                    self.backoff = min(self.backoff * 2, 64)
-                self.next_probe = self.runs + 50 * self.backoff
-        elif seconds < self.MIN_RUN and self.runs > 5:
-            self.next_probe = self.runs + 10 ** 9  # too cheap to matter
+        if self.probing is not None and n == self.probing:
+            self.probe.append(seconds)
+            if len(self.probe) < 3:
+                return
+            p = sorted(self.probe)[1]
+            c = sorted(self.recent)[len(self.recent) // 2]
+            if p < 0.95 * c:
+                self.choice, self.backoff = self.probing, 1
+                self.recent = list(self.probe)
+            elif p > 1.5 * c:
+                self.backoff = min(self.backoff * 2, 32)
+            self.probing = None
+            self.next_probe = self.runs + 30 * self.backoff
+        elif n == self.choice:
+            self.recent.append(seconds)
+            if len(self.recent) > 7:
+                del self.recent[0]
+            if len(self.recent) >= 5 and max(self.recent) < self.MIN_RUN:
+                self.next_probe = self.runs + 10 ** 9  # too cheap to matter
 
 
 _eager = {"tuner": None, "last": None, "n": None}
@@ -148,8 +156,8 @@ def adapt():
     last = _eager["last"]
     if last is not None and now - last < 1.0:
         tuner.record(_eager["n"], now - last)
-    elif tuner.probe_left:
-        tuner.probe_left = 0  # an interrupted probe: start over later
-        tuner.next_probe = tuner.runs + 50
+    elif tuner.probing is not None:
+        tuner.probing = None  # an interrupted probe: try again later
+        tuner.next_probe = tuner.runs + 30
     _eager["n"] = tuner.pick()
     _eager["last"] = now

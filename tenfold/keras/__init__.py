@@ -6,8 +6,8 @@ import importlib as _importlib
 
 _SUBMODULES = ("layers", "models", "losses", "metrics", "optimizers", "callbacks",
                "initializers", "regularizers", "constraints", "activations", "datasets",
-               "utils", "mixed_precision", "saving", "ops", "random", "backend", "applications",
-               "preprocessing", "config", "dtype_policies", "export", "quantizers", "tree")
+               "utils", "mixed_precision", "saving", "ops", "random", "backend", "config",
+               "dtype_policies", "tree")
 
 _ATTRS = {
     "Input": ("tenfold.keras.layers.input_layer", "Input"),

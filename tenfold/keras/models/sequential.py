@@ -142,8 +142,9 @@ class Sequential(Model):
             return
         first = args[0] if args else None
         if first is not None and not nest.is_nested(first) and hasattr(first, "shape"):
-            shape = (None,) + tuple(first.shape)[1:]
-            self.build(shape)
+            # As Keras 3: built from data, the input keeps the batch size it was built with
+            # (other batch sizes still run).
+            self.build(tuple(first.shape))
         if not self.built:
             self.built = True  # nested inputs or no shape: layers build as the data flows
 
