@@ -8,7 +8,11 @@ Times (median of repeats, in ms and samples/s), with plain tenfold ops and Gradi
   - the whole model (conv 32 3x3 relu, maxpool 2, conv 64 3x3 relu, maxpool 2, flatten,
     dropout 0.5, dense 10, softmax cross-entropy), forward and forward+backward (no optimizer).
 Then the same model in PyTorch and TensorFlow when their venvs exist (.venvs/torch, .venvs/tf:
-run in a subprocess), else "not installed". The machine is shared: compare ratios within a run.
+run in a subprocess), else "not installed". The machine is shared: compare ratios within a run,
+and read the "best" figures next to the medians when the load average is above 2. On a busy
+machine OpenBLAS's own threads stall the small matmuls outside these kernels (the Dense layer);
+`OPENBLAS_NUM_THREADS=1 TENFOLD_KERNEL_THREADS=2 python bench/bench_conv.py` keeps the conv
+kernels on two threads and every other BLAS call on one.
 """
 import argparse
 import json
@@ -238,7 +242,8 @@ def main():
     from tenfold.backend import kernels
     print(f"numpy {np.__version__}, BLAS: {_blas()}, {os.cpu_count()} cpus, kernel threads: "
           f"{kernels._threads} (BLAS thread control: {kernels._blas.available()}), "
-          f"load average {os.getloadavg()[0]:.1f}")
+          f"load average {os.getloadavg()[0]:.1f}"
+          f"{' (busy machine: kernels run single-threaded)' if kernels._busy() else ''}")
     rng = np.random.default_rng(0)
     if not args.no_layers:
         layer_benchmarks(args.batch, args.repeats, rng)

@@ -20,13 +20,30 @@ class UnconnectedGradients(enum.Enum):
 
 
 class _Entry:
-    __slots__ = ("prim", "inputs", "out", "params")
+    __slots__ = ("prim", "inputs", "out", "params", "snap")
 
     def __init__(self, prim, inputs, out, params):
         self.prim = prim
         self.inputs = inputs
         self.out = out
         self.params = params
+        # The arrays that variable inputs held when the op ran: an `assign` later inside the
+        # tape replaces a variable's array (copy on write), and the gradient must use the value
+        # the op saw, as TensorFlow does.
+        self.snap = None
+        for i, t in enumerate(inputs):
+            if type(t) is not Tensor and isinstance(t, Variable):
+                if self.snap is None:
+                    self.snap = [None] * len(inputs)
+                self.snap[i] = t._value
+
+    def args(self):
+        """The inputs as the op saw them (variables assigned since: snapshots of their value)."""
+        snap = self.snap
+        if snap is None or all(a is None or a is t._value for a, t in zip(snap, self.inputs)):
+            return self.inputs
+        return tuple(t if a is None or a is t._value else Tensor._wrap(a)
+                     for a, t in zip(snap, self.inputs))
 
 
 class GradientTape:
@@ -100,8 +117,9 @@ class GradientTape:
                     self._variables[id(t)] = t
 
     def watched_variables(self):
-        """The variables this tape watched (explicitly or by being read), in order."""
-        return tuple(self._variables.values())
+        """The variables this tape watched (explicitly or by being read), in the order they
+        were created (as TensorFlow, which sorts them by id)."""
+        return tuple(sorted(self._variables.values(), key=lambda v: getattr(v, "_uid", 0)))
 
     # --- recording (called by Primitive.__call__) ---
     def record(self, prim, inputs, out, params):
@@ -190,15 +208,16 @@ class GradientTape:
                 continue
             rules = e.prim.grads
             inputs = e.inputs
+            args = e.args()
             if callable(rules):
                 if not any(id(t) in needed for t in inputs):
                     continue
-                results = rules(g, e.out, *inputs, **e.params)
+                results = rules(g, e.out, *args, **e.params)
             else:
                 results = [None] * len(inputs)
                 for i, t in enumerate(inputs):
                     if id(t) in needed and i < len(rules) and rules[i] is not None:
-                        results[i] = rules[i](g, e.out, *inputs, **e.params)
+                        results[i] = rules[i](g, e.out, *args, **e.params)
             for t, gi in zip(inputs, results):
                 if gi is None or id(t) not in needed:
                     continue

@@ -79,7 +79,7 @@ class DType:
     @property
     def min(self):
         if self.is_floating:
-            return float(_finfo(self._np).min)
+            return np.asarray(_finfo(self._np).min, dtype=self._np)[()]  # np scalar, as TF
         if self.is_bool:
             return False
         if self.is_complex or self.name == "string":
@@ -89,7 +89,7 @@ class DType:
     @property
     def max(self):
         if self.is_floating:
-            return float(_finfo(self._np).max)
+            return np.asarray(_finfo(self._np).max, dtype=self._np)[()]  # np scalar, as TF
         if self.is_bool:
             return True
         if self.is_complex or self.name == "string":

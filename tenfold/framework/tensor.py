@@ -206,6 +206,12 @@ def _check_concrete(t, what):
 # ----------------------------------------------------------------------------------------
 # Conversion
 
+def _first_leaf(value):
+    while isinstance(value, (list, tuple)) and value:
+        value = value[0]
+    return value
+
+
 def _infer_numpy(value):
     """NumPy array for a Python value with TensorFlow's inference: float -> float32, int -> int32."""
     if value is None:
@@ -218,6 +224,11 @@ def _infer_numpy(value):
                          f"{_short(value)}. Make every row the same length.") from None
     k = a.dtype.kind
     if k == "f" and a.dtype == np.float64 and not isinstance(value, (np.ndarray, np.generic)):
+        # A nested list takes the dtype of its first element when that is a NumPy float
+        # (TensorFlow: [np.float64(1), 2] -> float64, [2, np.float64(1)] -> float32).
+        first = _first_leaf(value)
+        if isinstance(first, np.floating):
+            return a.astype(first.dtype)
         return a.astype(np.float32)
     if k == "i" and a.dtype == np.int64 and not isinstance(value, (np.ndarray, np.integer)):
         if a.size == 0 or (a.min() >= -2**31 and a.max() < 2**31):

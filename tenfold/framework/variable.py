@@ -102,8 +102,9 @@ class Variable(Tensor):
     def handle(self):
         return self
 
-    @property
     def value(self):
+        """The current value as a tensor (a method, as `tf.Variable.value()`; Keras 3's
+        `keras.Variable.value` is a property and overrides this)."""
         return self.read_value()
 
     def read_value(self):

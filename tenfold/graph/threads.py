@@ -91,9 +91,10 @@ def adaptive():
 
 class Tuner:
     """Chooses the BLAS thread count for one graph program (or the eager loop) from measured
-    run times: every so often three runs try the other setting; the median wins."""
+    run times: every so often a few runs try the other setting; the median wins."""
 
     MIN_RUN = 2e-4      # seconds: cheaper programs are not worth tuning
+    PROBE = 5           # runs with the other setting per trial (their median counts)
 
     def __init__(self):
         cores = os.cpu_count() or 1
@@ -121,17 +122,17 @@ class Tuner:
     def record(self, n, seconds):
         if self.probing is not None and n == self.probing:
             self.probe.append(seconds)
-            if len(self.probe) < 3:
+            if len(self.probe) < self.PROBE:
                 return
-            p = sorted(self.probe)[1]
+            p = sorted(self.probe)[self.PROBE // 2]
             c = sorted(self.recent)[len(self.recent) // 2]
-            if p < 0.95 * c:
+            if p < 0.97 * c:
                 self.choice, self.backoff = self.probing, 1
                 self.recent = list(self.probe)
             elif p > 1.5 * c:
-                self.backoff = min(self.backoff * 2, 32)
+                self.backoff = min(self.backoff * 2, 8)
             self.probing = None
-            self.next_probe = self.runs + 30 * self.backoff
+            self.next_probe = self.runs + 25 * self.backoff
         elif n == self.choice:
             self.recent.append(seconds)
             if len(self.recent) > 7:

@@ -19,16 +19,28 @@ def _ints(v, what):
     """A tuple of Python ints from a shape-like value (list, tuple, tensor, TensorShape)."""
     if isinstance(v, TensorShape):
         v = v.as_list()
-    elif isinstance(v, Tensor):
-        v = v.numpy().tolist()
-    elif isinstance(v, np.ndarray):
-        v = v.tolist()
+    elif isinstance(v, (Tensor, np.ndarray)):
+        arr = v._value if isinstance(v, Tensor) else v
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"{what} must be integers, got a tensor of dtype {arr.dtype}: "
+                            f"{arr.tolist()!r}")
+        v = arr.tolist()
     if isinstance(v, (int, np.integer)):
         return (int(v),)
     try:
-        return tuple(-1 if d is None else int(d) for d in v)
+        out = tuple(-1 if d is None else _int_dim(d) for d in v)
     except TypeError:
         raise TypeError(f"{what} must be a list of ints, got {v!r}") from None
+    return out
+
+
+def _int_dim(d):
+    """A dimension as int: ints, integer tensors and Dimension-likes; floats are refused (as
+    TensorFlow, which cannot convert [2.5] to int32) instead of being truncated."""
+    if isinstance(d, (float, np.floating)) or (isinstance(d, Tensor) and
+                                               d._value.dtype.kind not in "iu"):
+        raise TypeError(f"got a non-integer dimension {d!r}")
+    return int(d)
 
 
 # ------------------------------------------------------------------------------------------

@@ -12,8 +12,35 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import harness  # noqa: E402
 
-# Discrepancies in parts still being written by their owners: program -> reason.
-KNOWN_FAILURES = {}
+# Known discrepancies in parts still being written by their owners:
+# program -> {key prefix: reason}. Problems under these keys make the test xfail (the rest of
+# the program is still checked); once fixed, the test simply passes.
+KNOWN_FAILURES = {
+    "p28_embedding_adam": {
+        "adam/": "gather's gradient is dense: TensorFlow's IndexedSlices squares each lookup's "
+                 "row before summing repeated ids (core autodiff + optimizers)",
+        "rmsprop/": "same as adam/ (IndexedSlices gradients of Embedding)",
+        "adagrad/": "same as adam/ (IndexedSlices gradients of Embedding)",
+    },
+    "p48_layer_model_api": {
+        "json_keys": "to_json() leaves out `compile_config` for an uncompiled model; Keras "
+                     "writes {} (saving: serialization_lib.compile_config_of)",
+        "lambda_to_json": "a Lambda whose function closes over a module (or another object "
+                          "without get_config) cannot be serialized; Keras writes a "
+                          "{'class_name': 'module', ...} entry (saving: serialization_lib)",
+    },
+    "p32_tf_low_level": {
+        "fn/collatz": "tf.function has no AutoGraph: a Python `while` on a tensor condition "
+                      "is not converted to tf.while_loop (graph engineer)",
+    },
+}
+
+
+def _known(name, problem):
+    for prefix, reason in KNOWN_FAILURES.get(name, {}).items():
+        if problem.startswith(prefix):
+            return reason
+    return None
 
 
 @pytest.mark.parametrize("name", harness.program_names())
@@ -21,11 +48,13 @@ def test_program_matches_tensorflow(name):
     want = harness.reference(name)
     if want is None:
         pytest.skip(f"no reference for {name}: run make_references.py with TensorFlow")
-    if name in KNOWN_FAILURES:
-        pytest.xfail(KNOWN_FAILURES[name])
     got = harness.run(name, "tenfold")
     problems = harness.compare(name, got, want)
-    assert not problems, f"{name} differs from TensorFlow:\n  " + "\n  ".join(problems)
+    unknown = [p for p in problems if _known(name, p) is None]
+    assert not unknown, f"{name} differs from TensorFlow:\n  " + "\n  ".join(unknown)
+    known = sorted({_known(name, p) for p in problems} - {None})
+    if known:
+        pytest.xfail("; ".join(known))
 
 
 def main(names):

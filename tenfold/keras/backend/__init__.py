@@ -60,3 +60,10 @@ def standardize_dtype(dtype):
 
 def result_type(*dtypes_):
     return np.result_type(*[standardize_dtype(d) for d in dtypes_]).name
+
+
+# tf.keras 2's backend functions (K.mean, K.set_value, K.int_shape, ...): see legacy.py.
+from tenfold.keras.backend import legacy as _legacy  # noqa: E402
+for _n in _legacy.__all__:
+    globals().setdefault(_n, getattr(_legacy, _n))
+del _n

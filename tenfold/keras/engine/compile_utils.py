@@ -69,7 +69,9 @@ def get_metric(identifier, y_true, y_pred):
         obj = _resolve(metrics, identifier, "metric")
     name = identifier if isinstance(identifier, str) else object_name(obj)
     if not _is_metric(obj):
-        obj = metrics.MeanMetricWrapper(obj, name=name)
+        # Keras creates the metric under its own name ("mean_absolute_error/total"), then
+        # renames it to what compile() was given ("mae").
+        obj = metrics.MeanMetricWrapper(obj, name=object_name(obj))
     try:
         obj.name = name
     except AttributeError:

@@ -199,6 +199,10 @@ class ArrayAdapter:
         self._flat = [nest.flatten(d) if d is not None else None
                       for d in (self.x, self.y, self.sample_weight)]
 
+    def reset(self):
+        """Start again from the first batch (Keras resets before each evaluation)."""
+        self._pos = 0
+
     @property
     def num_batches(self):
         return self.steps if self.steps is not None else self._num_full
@@ -329,6 +333,13 @@ class IterableAdapter:
         self._peeked = []
         self._exhausted_warned = False
         self._length = self._infer_length()
+
+    def reset(self):
+        """Start again from the first batch (a generator just goes on), as Keras's
+        `EpochIterator.reset()` before each evaluation."""
+        if not self._single_use:
+            self._iterator = None
+            self._peeked = []
 
     def _infer_length(self):
         if self._is_sequence:

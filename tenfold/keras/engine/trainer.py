@@ -158,14 +158,23 @@ class Trainer:
 
     @property
     def compiled_metrics(self):
-        """tf.keras's `self.compiled_metrics`: `update_state(y, y_pred, sample_weight)` updates
-        the metrics given to `compile` (the loss tracker is not touched)."""
+        """tf.keras's `self.compiled_metrics` (deprecated in Keras 3): `update_state(y, y_pred,
+        sample_weight)` updates every metric in `model.metrics` as Keras 3 does - `Mean`
+        metrics (the loss tracker among them) get `update_state(y_pred, sample_weight)`, so the
+        logged "loss" is then the mean prediction, exactly as in TensorFlow."""
         model = self
 
         class _CompiledMetrics:
             def update_state(self, y, y_pred, sample_weight=None):
-                if model._compile_metrics is not None:
-                    model._compile_metrics.update_state(y, y_pred, sample_weight)
+                warnings.warn("`model.compiled_metrics()` is deprecated. Instead, use e.g.:\n"
+                              "```\nfor metric in self.metrics:\n    metric.update_state(y, "
+                              "y_pred)\n```\n", stacklevel=2)
+                from tenfold.keras.metrics import Mean
+                for metric in model.metrics:
+                    if isinstance(metric, Mean):
+                        metric.update_state(y_pred, sample_weight=sample_weight)
+                    else:
+                        metric.update_state(y, y_pred, sample_weight=sample_weight)
 
             def reset_state(self):
                 if model._compile_metrics is not None:
@@ -498,6 +507,8 @@ class Trainer:
                                                  batch_size=validation_batch_size or batch_size,
                                                  steps=validation_steps, shuffle=False,
                                                  what="fit(validation_data=...)")
+                else:
+                    val_adapter.reset()  # as Keras: each validation starts from batch one
                 val_logs = self._evaluate_adapter(val_adapter, cbs)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)

@@ -253,10 +253,11 @@ class _BaseConvTranspose(_BaseConv):
 
     def _conv(self, x):
         strides, dil = self._pad2()
-        shape = tuple(x.shape)
-        out_sp = self.compute_output_shape(
-            (shape[0],) + ((shape[2],) if self.rank == 1 else shape[1:3]) + (shape[3],))
-        out_sp = out_sp[1:-1]
+        shape = tuple(x.shape)  # channels last here (call() moved the channels)
+        sp = (shape[2],) if self.rank == 1 else shape[1:3]
+        ops_ = self.output_padding or (None,) * self.rank
+        out_sp = tuple(_transpose_length(n, k, s, self.padding, op, d) for n, k, s, op, d in
+                       zip(sp, self.kernel_size, self.strides, ops_, self.dilation_rate))
         if self.rank == 1:
             out_sp = (1,) + tuple(out_sp)
         out_shape = (shape[0],) + tuple(out_sp) + (self.filters,)

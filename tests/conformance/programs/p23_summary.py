@@ -5,12 +5,35 @@ from _common import init_weights
 
 
 def parse(text):
-    rows, totals, header = [], [], []
+    """The table as rows of cells (a cell wrapped over several lines joined back into one),
+    and the totals. tenfold adds a per-layer "FLOPs" column and FLOPs / memory lines by
+    default (a documented extension; `show_flops=False` turns it off): they are left out
+    here, everything Keras prints is compared."""
+    rows, totals, header, drop, current = [], [], [], None, None
+
+    def flush():
+        if current is not None:
+            rows.append(" | ".join(" ".join(" ".join(parts).split()) for parts in current))
+
     for line in text.splitlines():
         s = line.strip()
-        if s.startswith("│") or s.startswith("┃"):
-            cells = [c.strip() for c in s.strip("│┃").replace("┃", "│").split("│")]
-            (header if s.startswith("┃") else rows).append(" | ".join(cells))
+        if s.startswith("┃"):
+            cells = [c.strip() for c in s.strip("┃").split("┃")]
+            if "FLOPs" in cells:
+                drop = cells.index("FLOPs")
+            header.append(" | ".join(c for i, c in enumerate(cells) if i != drop))
+        elif s.startswith("│"):
+            cells = [c.strip() for c in s.strip("│").split("│")]
+            if drop is not None:
+                cells = cells[:drop] + cells[drop + 1:]
+            if current is None:
+                current = [[c] for c in cells]
+            else:
+                for parts, c in zip(current, cells):
+                    parts.append(c)
+        elif s.startswith("├") or s.startswith("└"):
+            flush()
+            current = None
         elif "params:" in s or s.startswith("Model:"):
             totals.append(" ".join(s.split()))
     return {"header": header or ["(none)"], "rows": rows or ["(none)"], "totals": totals}

@@ -15,16 +15,17 @@ def program(tf, keras, np):
     res = {}
     events = []
 
-    class Tracer(keras.callbacks.Callback):
-        def __getattribute__(self, name):
-            if name.startswith("on_"):
-                def hook(*args, **kwargs):
-                    logs = args[-1] if args and isinstance(args[-1], dict) else \
-                        kwargs.get("logs")
-                    keys = ",".join(sorted(logs)) if isinstance(logs, dict) else "-"
-                    events.append(f"{name}:{keys}")
-                return hook
-            return object.__getattribute__(self, name)
+    def record(name):
+        def hook(self, *args, logs=None):
+            keys = ",".join(sorted(logs)) if isinstance(logs, dict) else "-"
+            events.append(f"{name}:{keys}")
+        return hook
+
+    hooks = ["on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+             "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
+             "on_test_batch_begin", "on_test_batch_end", "on_predict_begin", "on_predict_end",
+             "on_predict_batch_begin", "on_predict_batch_end"]
+    Tracer = type("Tracer", (keras.callbacks.Callback,), {h: record(h) for h in hooks})
 
     m = keras.Sequential([keras.Input((3,)), L.Dense(1)])
     init_weights(m, 117)

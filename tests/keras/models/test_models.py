@@ -45,7 +45,7 @@ def test_sequential_builds_on_first_data_with_unknown_batch():
     assert "0 (unbuilt)" in text and " Total params: 0 (0.00 B)" in text
     out = model(np.ones((7, 3), "float32"))
     assert tuple(out.shape) == (7, 2)
-    assert model.input_shape == (None, 3)
+    assert model.input_shape == (7, 3)  # as Keras 3: the batch size it was built with
     out = model(np.ones((2, 3), "float32"))  # another batch size works
     assert tuple(out.shape) == (2, 2)
 
