@@ -63,6 +63,7 @@ class Module:
                 if key in getattr(obj, "_TF_MODULE_IGNORED_PROPERTIES", ()):
                     continue
                 children.extend(_leaves(val))
+            submodules = []
             for c in children:
                 if id(c) in seen:
                     continue
@@ -70,7 +71,10 @@ class Module:
                 if predicate(c):
                     out.append(c)
                 if recursive and isinstance(c, Module):
-                    stack.append(c)
+                    submodules.append(c)
+            # as TensorFlow: this module's own leaves first, then each submodule in attribute
+            # order, depth first (the stack pops the first submodule next)
+            stack.extend(reversed(submodules))
         return out
 
     @classmethod

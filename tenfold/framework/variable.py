@@ -75,6 +75,11 @@ class Variable(Tensor):
         if synchronization == VariableSynchronization.ON_READ and trainable is None:
             self._trainable = False
         self._name = _unique_name(name or "Variable")
+        if type(self).__init__ is Variable.__init__:
+            # tf.Variable inside `with tf.name_scope('outer'):` is named 'outer/x:0'. Subclasses
+            # with their own constructor (keras.Variable) name themselves (Keras 3 paths).
+            from tenfold.framework.context import current_name_scope
+            self._name = current_name_scope() + self._name
         self._shape = TensorShape(value.shape if validate_shape and shape is None else shape)
         self._constraint = constraint
         self._uid = next(_uid)
