@@ -353,10 +353,19 @@ class Function:
         except TypeError:
             bound = self._bound_ids.get(id(instance))
         if bound is None:
-            import types
-            bound = Function(types.MethodType(self._python_function, instance), self._name,
-                             self._input_signature, self._autograph, self._jit_compile,
-                             self._reduce_retracing)
+            # the bound function holds the instance weakly, so the cache does not keep it alive
+            ref = weakref.ref(instance)
+            fn = self._python_function
+
+            def method(*args, **kwargs):
+                return fn(ref(), *args, **kwargs)
+            functools.update_wrapper(method, fn)
+            del method.__wrapped__
+            if self._signature is not None:
+                params = list(self._signature.parameters.values())[1:]
+                method.__signature__ = self._signature.replace(parameters=params)
+            bound = Function(method, self._name, self._input_signature, self._autograph,
+                             self._jit_compile, self._reduce_retracing)
             try:
                 self._bound[instance] = bound
             except TypeError:

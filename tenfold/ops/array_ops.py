@@ -814,6 +814,8 @@ def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001
 
 def _one_hot_kernel(v, depth, on, off, axis, dtype):
     out = np.full(v.shape + (depth,), off, dtype=dtype)
+    if depth == 0:  # every index is out of range: an empty last axis
+        return out if axis is None or axis == -1 else np.moveaxis(out, -1, axis)
     valid = (v >= 0) & (v < depth)  # out-of-range indices give all-off rows, as TensorFlow
     np.put_along_axis(out, np.where(valid, v, 0)[..., None].astype(np.intp),
                       np.where(valid, np.asarray(on, dtype), np.asarray(off, dtype))[..., None],

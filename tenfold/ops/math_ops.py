@@ -772,10 +772,16 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     if x._value.dtype == np.bool_:
         raise TypeError("reduce_mean does not take bool tensors; cast to a number first.")
     ax = normalize_axis(axis, x._value.ndim, "reduce_mean")
-    s = _reduce_sum(x, axis=ax, keepdims=builtins.bool(keepdims))
     n = _count(x, ax)
     if x._value.dtype.kind in "iu":  # integer mean truncates toward zero, as TensorFlow
-        return _truncatediv(s, _scalar(builtins.max(n, 1), s))
+        # summed in 64 bits (TensorFlow's mean of uint8 [250, 10] is 130, not (260 % 256) / 2)
+        wide = np.int64 if x._value.dtype.kind == "i" else np.uint64
+        narrow = x._value.dtype.itemsize < 8
+        xs = cast(x, dtypes.from_numpy(np.dtype(wide))) if narrow else x
+        s = _reduce_sum(xs, axis=ax, keepdims=builtins.bool(keepdims))
+        q = _truncatediv(s, _scalar(builtins.max(n, 1), s))
+        return cast(q, x.dtype) if narrow else q
+    s = _reduce_sum(x, axis=ax, keepdims=builtins.bool(keepdims))
     return _div(s, _scalar(n, s))
 
 
@@ -888,9 +894,7 @@ def _arg(fn, opname):
         x = tensor(input)
         if x._value.ndim == 0:
             raise InvalidArgumentError(f"{opname} needs a tensor of rank >= 1, got a scalar.")
-        if x._value.dtype == np.bool_:
-            raise TypeError(f"{opname} does not take bool tensors; cast to a number first.")
-        if axis is None:
+        if axis is None:  # bool tensors are accepted (True > False), as TensorFlow
             axis = 0
         (ax,) = normalize_axis(axis, x._value.ndim, opname)
         if x._value.shape[ax] == 0:

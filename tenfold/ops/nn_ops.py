@@ -28,10 +28,19 @@ def _float(x, op):
 
 # --- softmax family (primitives: composing them is slower and less stable) ---
 
+def _precise(x):
+    """Half-precision inputs are computed in float32 and rounded once at the end (as
+    TensorFlow's kernels do), not rounded at every step."""
+    return x.astype(np.float32) if x.dtype.itemsize < 4 else x
+
+
 def _softmax_kernel(x, axis):
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    if x.shape[axis] == 0:  # an empty axis gives an empty result, as TensorFlow
+        return x.copy()
+    xp = _precise(x)
+    e = np.exp(xp - np.max(xp, axis=axis, keepdims=True))
     e /= np.sum(e, axis=axis, keepdims=True)
-    return e
+    return e.astype(x.dtype, copy=False)
 
 
 def _softmax_grad(g, out, x, axis):
@@ -40,8 +49,11 @@ def _softmax_grad(g, out, x, axis):
 
 
 def _log_softmax_kernel(x, axis):
-    s = x - np.max(x, axis=axis, keepdims=True)
-    return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
+    if x.shape[axis] == 0:
+        return x.copy()
+    xp = _precise(x)
+    s = xp - np.max(xp, axis=axis, keepdims=True)
+    return (s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))).astype(x.dtype, copy=False)
 
 
 def _log_softmax_grad(g, out, x, axis):
@@ -176,8 +188,8 @@ def bias_add(value, bias, data_format=None, name=None):
 # --- losses ---
 
 def _xent_kernel(labels, logits, axis):
-    ls = _log_softmax_kernel(logits, axis)
-    return -np.sum(labels * ls, axis=axis)
+    ls = _log_softmax_kernel(_precise(logits), axis)
+    return (-np.sum(_precise(labels) * ls, axis=axis)).astype(logits.dtype, copy=False)
 
 
 def _xent_grad_logits(g, out, labels, logits, axis):
@@ -195,7 +207,13 @@ _softmax_xent = primitive("softmax_cross_entropy_with_logits", _xent_kernel,
 
 
 def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
-    labels, logits = binary(labels, logits, "softmax_cross_entropy_with_logits")
+    logits = tensor(logits)
+    labels = tensor(labels)
+    if labels._value.dtype != logits._value.dtype:  # TensorFlow casts labels to logits' dtype
+        if logits._value.dtype.kind not in "fV":
+            raise TypeError(f"softmax_cross_entropy_with_logits: logits must be floating, got "
+                            f"{logits.dtype.name} (shape {list(logits._value.shape)})")
+        labels = m.cast(labels, logits.dtype)
     if labels._value.shape != logits._value.shape:
         raise InvalidArgumentError(f"softmax_cross_entropy_with_logits: labels shape "
                                    f"{list(labels._value.shape)} must equal logits shape "

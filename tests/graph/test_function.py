@@ -420,3 +420,20 @@ def test_kernel_errors_name_the_op():
     f(tf.ones((3, 2)), tf.constant([0, 1]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="gather"):
         f(tf.ones((3, 2)), tf.constant([0, 5]))
+
+
+def test_methods_do_not_keep_instances_alive():
+    import gc
+    import weakref
+
+    class M:
+        @tf.function
+        def f(self, x):
+            return x * 2.0
+
+    m = M()
+    assert float(m.f(tf.constant(1.0))) == 2.0
+    r = weakref.ref(m)
+    del m
+    gc.collect()
+    assert r() is None
