@@ -37,12 +37,17 @@ def _with_batch_dim(spec, dim):
 
 
 class _PassThrough(DatasetV2):
-    """A node that keeps its input's elements (and index plan) as they are."""
+    """A node over one input, which by default keeps its input's elements (and index plan) as
+    they are. Subclasses that change them override `_index_plan` (the rewritten index stream,
+    or None) and `_iter_elements` (the element-by-element path used when there is no plan)."""
 
     def _iter(self):
         plan = self._index_plan()
         if plan is not None:
             return _elements_from_plan(plan)
+        return self._iter_elements()
+
+    def _iter_elements(self):
         return self._inputs[0]._iter()
 
     def _index_plan(self):
@@ -265,7 +270,7 @@ def _derive_seed(seed):
     return int(random_ops._generator(None).integers(0, 2 ** 62))
 
 
-class _ShuffleDataset(DatasetV2):
+class _ShuffleDataset(_PassThrough):
     def __init__(self, inp, buffer_size, seed, reshuffle_each_iteration):
         super().__init__(inp)
         b = _int(buffer_size, "shuffle's buffer_size")
@@ -296,15 +301,9 @@ class _ShuffleDataset(DatasetV2):
             return _index.shuffle(plan.stream(), b, rs, rd)
         return _index.IndexPlan(plan.source, stream)
 
-    def _iter(self):
-        plan = self._index_plan()
-        if plan is not None:
-            return _elements_from_plan(plan)
+    def _iter_elements(self):
         rs, rd = self._rngs()
         return _index.shuffle_elements(self._inputs[0]._iter(), self._buffer_size, rs, rd)
-
-    def _cardinality(self):
-        return self._inputs[0]._cardinality()
 
 
 ShuffleDataset = _ShuffleDataset
@@ -325,13 +324,7 @@ class _RepeatDataset(_PassThrough):
         count = self._count
         return _index.IndexPlan(plan.source, lambda: _index.repeat(plan.stream, count))
 
-    def _iter(self):
-        plan = self._index_plan()
-        if plan is not None:
-            return _elements_from_plan(plan)
-        return self._repeat()
-
-    def _repeat(self):
+    def _iter_elements(self):
         done = 0
         while self._count < 0 or done < self._count:
             empty = True
@@ -366,10 +359,7 @@ class _TakeDataset(_PassThrough):
         c = self._count
         return _index.IndexPlan(plan.source, lambda: _index.take(plan.stream(), c))
 
-    def _iter(self):
-        plan = self._index_plan()
-        if plan is not None:
-            return _elements_from_plan(plan)
+    def _iter_elements(self):
         it = self._inputs[0]._iter()
         return it if self._count < 0 else itertools.islice(it, self._count)
 
@@ -401,13 +391,7 @@ class _SkipDataset(_PassThrough):
             return _index.IndexPlan(plan.source, lambda: iter(()))
         return _index.IndexPlan(plan.source, lambda: _index.skip(plan.stream(), c))
 
-    def _iter(self):
-        plan = self._index_plan()
-        if plan is not None:
-            return _elements_from_plan(plan)
-        return self._skip()
-
-    def _skip(self):
+    def _iter_elements(self):
         it = self._inputs[0]._iter()
         if self._count < 0:
             for _ in it:
@@ -445,10 +429,7 @@ class _ShardDataset(_PassThrough):
         n, i = self._n, self._i
         return _index.IndexPlan(plan.source, lambda: _index.shard(plan.stream(), n, i))
 
-    def _iter(self):
-        plan = self._index_plan()
-        if plan is not None:
-            return _elements_from_plan(plan)
+    def _iter_elements(self):
         return itertools.islice(self._inputs[0]._iter(), self._i, None, self._n)
 
     def _cardinality(self):

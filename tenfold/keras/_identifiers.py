@@ -23,6 +23,12 @@ def instance_config(obj, module, known, registered_name=None):
             "config": obj.get_config(), "registered_name": registered}
 
 
+def registry_name(obj):
+    """The name `obj` is registered under ('package>Name'), else its `__name__`."""
+    from tenfold.keras.saving.object_registration import get_registered_name
+    return get_registered_name(obj)
+
+
 def registered_object(*names):
     """The first object registered (`register_keras_serializable`) or in a
     `custom_object_scope` under one of `names` (None entries are skipped), else None."""

@@ -1,5 +1,6 @@
 """`keras.constraints`: projections applied to weights after each optimizer update
 (`kernel_constraint=MaxNorm(2)`); the optimizer calls `variable.constraint(variable)`."""
+from tenfold.keras import _identifiers as _ids
 from tenfold.ops import math_ops as m
 from tenfold.ops._convert import tensor
 
@@ -95,53 +96,26 @@ _BY_NAME = {"Constraint": Constraint, "MaxNorm": MaxNorm, "NonNeg": NonNeg,
 
 
 def serialize(constraint):
-    if constraint is None:
-        return None
-    if isinstance(constraint, Constraint):
-        cls = type(constraint)
-        builtin = _BY_NAME.get(cls.__name__) is cls
-        return {"module": "keras.constraints" if builtin else cls.__module__,
-                "class_name": cls.__name__, "config": constraint.get_config(),
-                "registered_name": None if builtin else cls.__name__}
-    if isinstance(constraint, str):
-        return constraint
-    return getattr(constraint, "__name__", repr(constraint))
+    return _ids.serialize_instance_or_name(constraint, Constraint, "keras.constraints",
+                                           _BY_NAME)
 
 
 def deserialize(config, custom_objects=None):
-    if isinstance(config, str):
-        return get(config, custom_objects)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Cannot deserialize constraint from {config!r}")
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _BY_NAME.get(name)
-    if cls is None:
-        try:
-            from tenfold.keras.saving import get_registered_object
-            cls = get_registered_object(config.get("registered_name") or name)
-        except Exception:
-            cls = None
-    if cls is None:
-        raise ValueError(f"Unknown constraint: {name!r}. Known: MaxNorm, NonNeg, UnitNorm, "
-                         "MinMaxNorm (or pass custom_objects).")
-    cfg = config.get("config") or {}
-    return cls.from_config(cfg) if hasattr(cls, "from_config") else cls(**cfg)
+    return _ids.deserialize_class(config, custom_objects, kind="constraint", known=_BY_NAME,
+                                  get=get, unknown=_unknown_class)
 
 
 def get(identifier, custom_objects=None):
     """A constraint from None, a name ('non_neg'), a config dict, an instance or a callable."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, Constraint):
-        return identifier
-    if isinstance(identifier, dict):
-        return deserialize(identifier, custom_objects)
-    if isinstance(identifier, str):
-        cls = (custom_objects or {}).get(identifier) or _BY_NAME.get(identifier)
-        if cls is None:
-            raise ValueError(f"Unknown constraint: {identifier!r}. Known names: 'max_norm', "
-                             "'non_neg', 'unit_norm', 'min_max_norm'.")
-        return cls()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret constraint identifier: {identifier!r}")
+    return _ids.get_instance(identifier, custom_objects, kind="constraint", base=Constraint,
+                             known=_BY_NAME, deserialize=deserialize, unknown=_unknown_name)
+
+
+def _unknown_class(name):
+    return (f"Unknown constraint: {name!r}. Known: MaxNorm, NonNeg, UnitNorm, MinMaxNorm "
+            "(or pass custom_objects).")
+
+
+def _unknown_name(name):
+    return (f"Unknown constraint: {name!r}. Known names: 'max_norm', 'non_neg', 'unit_norm', "
+            "'min_max_norm'.")

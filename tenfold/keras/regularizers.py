@@ -3,6 +3,7 @@
 A regularizer is called on a weight and returns a scalar tensor; layers collect them in
 `layer.losses`.
 """
+from tenfold.keras import _identifiers as _ids
 from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
 from tenfold.ops._convert import tensor
@@ -126,53 +127,26 @@ _BY_NAME = {"L1": L1, "L2": L2, "L1L2": L1L2, "OrthogonalRegularizer": Orthogona
 
 
 def serialize(regularizer):
-    if regularizer is None:
-        return None
-    if isinstance(regularizer, Regularizer):
-        cls = type(regularizer)
-        builtin = _BY_NAME.get(cls.__name__) is cls
-        return {"module": "keras.regularizers" if builtin else cls.__module__,
-                "class_name": cls.__name__, "config": regularizer.get_config(),
-                "registered_name": None if builtin else cls.__name__}
-    if isinstance(regularizer, str):
-        return regularizer
-    return getattr(regularizer, "__name__", repr(regularizer))
+    return _ids.serialize_instance_or_name(regularizer, Regularizer, "keras.regularizers",
+                                           _BY_NAME)
 
 
 def deserialize(config, custom_objects=None):
-    if isinstance(config, str):
-        return get(config, custom_objects)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Cannot deserialize regularizer from {config!r}")
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _BY_NAME.get(name)
-    if cls is None:
-        try:
-            from tenfold.keras.saving import get_registered_object
-            cls = get_registered_object(config.get("registered_name") or name)
-        except Exception:
-            cls = None
-    if cls is None:
-        raise ValueError(f"Unknown regularizer: {name!r}. Known: L1, L2, L1L2, "
-                         "OrthogonalRegularizer (or pass custom_objects).")
-    cfg = config.get("config") or {}
-    return cls.from_config(cfg) if hasattr(cls, "from_config") else cls(**cfg)
+    return _ids.deserialize_class(config, custom_objects, kind="regularizer", known=_BY_NAME,
+                                  get=get, unknown=_unknown_class)
 
 
 def get(identifier, custom_objects=None):
     """A regularizer from None, a name ('l2'), a config dict, an instance or a callable."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, dict):
-        return deserialize(identifier, custom_objects)
-    if isinstance(identifier, str):
-        cls = (custom_objects or {}).get(identifier) or _BY_NAME.get(identifier)
-        if cls is None:
-            raise ValueError(f"Unknown regularizer: {identifier!r}. Known names: 'l1', 'l2', "
-                             "'l1_l2', 'orthogonal_regularizer'.")
-        return cls()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}")
+    return _ids.get_instance(identifier, custom_objects, kind="regularizer", base=Regularizer,
+                             known=_BY_NAME, deserialize=deserialize, unknown=_unknown_name)
+
+
+def _unknown_class(name):
+    return (f"Unknown regularizer: {name!r}. Known: L1, L2, L1L2, OrthogonalRegularizer "
+            "(or pass custom_objects).")
+
+
+def _unknown_name(name):
+    return (f"Unknown regularizer: {name!r}. Known names: 'l1', 'l2', 'l1_l2', "
+            "'orthogonal_regularizer'.")

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from tenfold.keras import _identifiers as _ids
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.ops import random_ops
@@ -343,11 +344,7 @@ def serialize(initializer):
     if initializer is None:
         return None
     if isinstance(initializer, Initializer):
-        cls = type(initializer)
-        builtin = _BY_NAME.get(cls.__name__) is cls
-        return {"module": "keras.initializers" if builtin else cls.__module__,
-                "class_name": cls.__name__, "config": initializer.get_config(),
-                "registered_name": None if builtin else cls.__name__}
+        return _ids.instance_config(initializer, "keras.initializers", _BY_NAME)
     if isinstance(initializer, str):
         return initializer
     if callable(initializer):
@@ -358,31 +355,17 @@ def serialize(initializer):
 def deserialize(config, custom_objects=None):
     if isinstance(config, str):
         return get(config, custom_objects)
-    if not isinstance(config, dict) or "class_name" not in config:
+    if not _ids.is_class_config(config):
         raise ValueError(f"Cannot deserialize initializer from {config!r}: expected a name or "
                          "a dict with 'class_name' and 'config'.")
     name = config["class_name"]
     cls = (custom_objects or {}).get(name) or _BY_NAME.get(name) or \
-        _custom(name, config.get("registered_name"))
+        _ids.registered_object(config.get("registered_name"), name)
     if cls is None:
         raise ValueError(f"Unknown initializer: {name!r}. Known names: "
                          f"{', '.join(sorted(_ALIASES))}. Register custom classes with "
                          "keras.saving.register_keras_serializable or pass custom_objects.")
-    cfg = config.get("config") or {}
-    return cls.from_config(cfg) if hasattr(cls, "from_config") else cls(**cfg)
-
-
-def _custom(name, registered_name):
-    try:
-        from tenfold.keras.saving import get_registered_object
-    except Exception:
-        return None
-    for key in (registered_name, name):
-        if key:
-            obj = get_registered_object(key)
-            if obj is not None:
-                return obj
-    return None
+    return _ids.from_class_config(cls, config)
 
 
 def get(identifier, custom_objects=None):
@@ -395,7 +378,7 @@ def get(identifier, custom_objects=None):
         return deserialize(identifier, custom_objects)
     if isinstance(identifier, str):
         cls = (custom_objects or {}).get(identifier) or _BY_NAME.get(identifier) or \
-            _BY_NAME.get(identifier.lower()) or _custom(identifier, None)
+            _BY_NAME.get(identifier.lower()) or _ids.registered_object(identifier)
         if cls is None:
             raise ValueError(f"Unknown initializer: {identifier!r}. Known names: "
                              f"{', '.join(sorted(_ALIASES))}.")

@@ -19,6 +19,47 @@ def _cast_like(v, x):
     return v if v.dtype == x.dtype else m.cast(v, x.dtype)
 
 
+def _set_gamma_beta_options(layer, center, scale, beta_initializer, gamma_initializer,
+                            beta_regularizer, gamma_regularizer, beta_constraint,
+                            gamma_constraint):
+    """The `center` / `scale` options and gamma's and beta's initializer, regularizer and
+    constraint, shared by Batch-, Layer- and GroupNormalization."""
+    layer.center = bool(center)
+    layer.scale = bool(scale)
+    layer.beta_initializer = U.get_init(beta_initializer)
+    layer.gamma_initializer = U.get_init(gamma_initializer)
+    layer.beta_regularizer = U.get_reg(beta_regularizer)
+    layer.gamma_regularizer = U.get_reg(gamma_regularizer)
+    layer.beta_constraint = U.get_con(beta_constraint)
+    layer.gamma_constraint = U.get_con(gamma_constraint)
+    layer.gamma = None
+    layer.beta = None
+
+
+def _add_gamma_beta(layer, shape, **kwargs):
+    """gamma (if `scale`) then beta (if `center`), of `shape`."""
+    if layer.scale:
+        layer.gamma = layer.add_weight(shape=shape, name="gamma",
+                                       initializer=layer.gamma_initializer,
+                                       regularizer=layer.gamma_regularizer,
+                                       constraint=layer.gamma_constraint, **kwargs)
+    if layer.center:
+        layer.beta = layer.add_weight(shape=shape, name="beta",
+                                      initializer=layer.beta_initializer,
+                                      regularizer=layer.beta_regularizer,
+                                      constraint=layer.beta_constraint, **kwargs)
+
+
+def _gamma_beta_config(layer):
+    return {"center": layer.center, "scale": layer.scale,
+            "beta_initializer": U.ser_init(layer.beta_initializer),
+            "gamma_initializer": U.ser_init(layer.gamma_initializer),
+            "beta_regularizer": U.ser_reg(layer.beta_regularizer),
+            "gamma_regularizer": U.ser_reg(layer.gamma_regularizer),
+            "beta_constraint": U.ser_con(layer.beta_constraint),
+            "gamma_constraint": U.ser_con(layer.gamma_constraint)}
+
+
 class BatchNormalization(Layer):
     """Normalises each feature with the batch's mean and variance in training (updating
     `moving_mean` / `moving_variance` with `momentum`), and with the moving statistics at
@@ -47,22 +88,15 @@ class BatchNormalization(Layer):
         self.axis = int(axis)
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
-        self.center = bool(center)
-        self.scale = bool(scale)
         self.synchronized = synchronized
         self.renorm = renorm
         self.renorm_clipping = renorm_clipping
         self.renorm_momentum = renorm_momentum
-        self.beta_initializer = U.get_init(beta_initializer)
-        self.gamma_initializer = U.get_init(gamma_initializer)
+        _set_gamma_beta_options(self, center, scale, beta_initializer, gamma_initializer,
+                                beta_regularizer, gamma_regularizer, beta_constraint,
+                                gamma_constraint)
         self.moving_mean_initializer = U.get_init(moving_mean_initializer)
         self.moving_variance_initializer = U.get_init(moving_variance_initializer)
-        self.beta_regularizer = U.get_reg(beta_regularizer)
-        self.gamma_regularizer = U.get_reg(gamma_regularizer)
-        self.beta_constraint = U.get_con(beta_constraint)
-        self.gamma_constraint = U.get_con(gamma_constraint)
-        self.gamma = None
-        self.beta = None
         self.moving_mean = None
         self.moving_variance = None
 
@@ -78,16 +112,7 @@ class BatchNormalization(Layer):
                              f"{self.axis} must have a known size, got input shape "
                              f"{tuple(input_shape)}.")
         shape = (dim,)
-        if self.scale:
-            self.gamma = self.add_weight(shape=shape, name="gamma",
-                                         initializer=self.gamma_initializer,
-                                         regularizer=self.gamma_regularizer,
-                                         constraint=self.gamma_constraint, autocast=False)
-        if self.center:
-            self.beta = self.add_weight(shape=shape, name="beta",
-                                        initializer=self.beta_initializer,
-                                        regularizer=self.beta_regularizer,
-                                        constraint=self.beta_constraint, autocast=False)
+        _add_gamma_beta(self, shape, autocast=False)
         self.moving_mean = self.add_weight(shape=shape, name="moving_mean",
                                            initializer=self.moving_mean_initializer,
                                            trainable=False, autocast=False)
@@ -159,15 +184,9 @@ class BatchNormalization(Layer):
         config = super().get_config()
         config.update({
             "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
-            "center": self.center, "scale": self.scale,
-            "beta_initializer": U.ser_init(self.beta_initializer),
-            "gamma_initializer": U.ser_init(self.gamma_initializer),
+            **_gamma_beta_config(self),
             "moving_mean_initializer": U.ser_init(self.moving_mean_initializer),
             "moving_variance_initializer": U.ser_init(self.moving_variance_initializer),
-            "beta_regularizer": U.ser_reg(self.beta_regularizer),
-            "gamma_regularizer": U.ser_reg(self.gamma_regularizer),
-            "beta_constraint": U.ser_con(self.beta_constraint),
-            "gamma_constraint": U.ser_con(self.gamma_constraint),
             "synchronized": self.synchronized, "renorm": self.renorm,
             "renorm_clipping": self.renorm_clipping, "renorm_momentum": self.renorm_momentum})
         return config
@@ -191,17 +210,10 @@ class LayerNormalization(Layer):
         super().__init__(**kwargs)
         self.axis = list(axis) if isinstance(axis, (list, tuple)) else int(axis)
         self.epsilon = float(epsilon)
-        self.center = bool(center)
-        self.scale = bool(scale)
         self.rms_scaling = bool(rms_scaling)
-        self.beta_initializer = U.get_init(beta_initializer)
-        self.gamma_initializer = U.get_init(gamma_initializer)
-        self.beta_regularizer = U.get_reg(beta_regularizer)
-        self.gamma_regularizer = U.get_reg(gamma_regularizer)
-        self.beta_constraint = U.get_con(beta_constraint)
-        self.gamma_constraint = U.get_con(gamma_constraint)
-        self.gamma = None
-        self.beta = None
+        _set_gamma_beta_options(self, center, scale, beta_initializer, gamma_initializer,
+                                beta_regularizer, gamma_regularizer, beta_constraint,
+                                gamma_constraint)
 
     def build(self, input_shape):
         nd = len(input_shape)
@@ -212,16 +224,7 @@ class LayerNormalization(Layer):
                                  f"is out of range for input shape {tuple(input_shape)}.")
         self._axes = sorted(ax % nd for ax in axes)
         shape = tuple(input_shape[ax] for ax in self._axes)
-        if self.scale:
-            self.gamma = self.add_weight(name="gamma", shape=shape,
-                                         initializer=self.gamma_initializer,
-                                         regularizer=self.gamma_regularizer,
-                                         constraint=self.gamma_constraint, autocast=False)
-        if self.center:
-            self.beta = self.add_weight(name="beta", shape=shape,
-                                        initializer=self.beta_initializer,
-                                        regularizer=self.beta_regularizer,
-                                        constraint=self.beta_constraint, autocast=False)
+        _add_gamma_beta(self, shape, autocast=False)
         self._bshape = [1] * nd
         for ax in self._axes:
             self._bshape[ax] = input_shape[ax]
@@ -261,14 +264,8 @@ class LayerNormalization(Layer):
     def get_config(self):
         config = super().get_config()
         config.update({
-            "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
-            "scale": self.scale, "rms_scaling": self.rms_scaling,
-            "beta_initializer": U.ser_init(self.beta_initializer),
-            "gamma_initializer": U.ser_init(self.gamma_initializer),
-            "beta_regularizer": U.ser_reg(self.beta_regularizer),
-            "gamma_regularizer": U.ser_reg(self.gamma_regularizer),
-            "beta_constraint": U.ser_con(self.beta_constraint),
-            "gamma_constraint": U.ser_con(self.gamma_constraint)})
+            "axis": self.axis, "epsilon": self.epsilon, **_gamma_beta_config(self),
+            "rms_scaling": self.rms_scaling})
         return config
 
 
@@ -284,16 +281,9 @@ class GroupNormalization(Layer):
         self.groups = int(groups)
         self.axis = int(axis)
         self.epsilon = float(epsilon)
-        self.center = bool(center)
-        self.scale = bool(scale)
-        self.beta_initializer = U.get_init(beta_initializer)
-        self.gamma_initializer = U.get_init(gamma_initializer)
-        self.beta_regularizer = U.get_reg(beta_regularizer)
-        self.gamma_regularizer = U.get_reg(gamma_regularizer)
-        self.beta_constraint = U.get_con(beta_constraint)
-        self.gamma_constraint = U.get_con(gamma_constraint)
-        self.gamma = None
-        self.beta = None
+        _set_gamma_beta_options(self, center, scale, beta_initializer, gamma_initializer,
+                                beta_regularizer, gamma_regularizer, beta_constraint,
+                                gamma_constraint)
 
     def build(self, input_shape):
         dim = input_shape[self.axis]
@@ -304,16 +294,7 @@ class GroupNormalization(Layer):
             raise ValueError(f"GroupNormalization layer \"{self.name}\": groups={self.groups} "
                              f"must divide the number of channels ({dim}) of input shape "
                              f"{tuple(input_shape)}.")
-        if self.scale:
-            self.gamma = self.add_weight(shape=(dim,), name="gamma",
-                                         initializer=self.gamma_initializer,
-                                         regularizer=self.gamma_regularizer,
-                                         constraint=self.gamma_constraint)
-        if self.center:
-            self.beta = self.add_weight(shape=(dim,), name="beta",
-                                        initializer=self.beta_initializer,
-                                        regularizer=self.beta_regularizer,
-                                        constraint=self.beta_constraint)
+        _add_gamma_beta(self, (dim,))
         self.built = True
 
     def call(self, inputs):
@@ -346,13 +327,7 @@ class GroupNormalization(Layer):
         config = super().get_config()
         config.update({
             "groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
-            "center": self.center, "scale": self.scale,
-            "beta_initializer": U.ser_init(self.beta_initializer),
-            "gamma_initializer": U.ser_init(self.gamma_initializer),
-            "beta_regularizer": U.ser_reg(self.beta_regularizer),
-            "gamma_regularizer": U.ser_reg(self.gamma_regularizer),
-            "beta_constraint": U.ser_con(self.beta_constraint),
-            "gamma_constraint": U.ser_con(self.gamma_constraint)})
+            **_gamma_beta_config(self)})
         return config
 
 

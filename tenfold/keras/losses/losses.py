@@ -438,6 +438,14 @@ KLDivergence = _simple("KLDivergence", kl_divergence, "kl_divergence")
 Poisson = _simple("Poisson", poisson, "poisson")
 
 
+def _config_with(loss, *names):
+    """`Loss.get_config` (without the wrapped function's arguments) plus the attributes
+    `names` of `loss`."""
+    config = Loss.get_config(loss)
+    config.update({k: getattr(loss, k) for k in names})
+    return config
+
+
 class CosineSimilarity(LossFunctionWrapper):
     def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity",
                  dtype=None):
@@ -469,10 +477,7 @@ class BinaryCrossentropy(LossFunctionWrapper):
         self.axis = axis
 
     def get_config(self):
-        config = Loss.get_config(self)
-        config.update({"from_logits": self.from_logits,
-                       "label_smoothing": self.label_smoothing, "axis": self.axis})
-        return config
+        return _config_with(self, "from_logits", "label_smoothing", "axis")
 
 
 class BinaryFocalCrossentropy(LossFunctionWrapper):
@@ -491,12 +496,8 @@ class BinaryFocalCrossentropy(LossFunctionWrapper):
         self.gamma = gamma
 
     def get_config(self):
-        config = Loss.get_config(self)
-        config.update({"from_logits": self.from_logits,
-                       "label_smoothing": self.label_smoothing, "axis": self.axis,
-                       "apply_class_balancing": self.apply_class_balancing,
-                       "alpha": self.alpha, "gamma": self.gamma})
-        return config
+        return _config_with(self, "from_logits", "label_smoothing", "axis", "apply_class_balancing",
+                            "alpha", "gamma")
 
 
 class CategoricalCrossentropy(LossFunctionWrapper):
@@ -512,10 +513,7 @@ class CategoricalCrossentropy(LossFunctionWrapper):
         self.axis = axis
 
     def get_config(self):
-        config = Loss.get_config(self)
-        config.update({"from_logits": self.from_logits,
-                       "label_smoothing": self.label_smoothing, "axis": self.axis})
-        return config
+        return _config_with(self, "from_logits", "label_smoothing", "axis")
 
 
 class CategoricalFocalCrossentropy(LossFunctionWrapper):
@@ -532,11 +530,7 @@ class CategoricalFocalCrossentropy(LossFunctionWrapper):
         self.gamma = gamma
 
     def get_config(self):
-        config = Loss.get_config(self)
-        config.update({"from_logits": self.from_logits,
-                       "label_smoothing": self.label_smoothing, "axis": self.axis,
-                       "alpha": self.alpha, "gamma": self.gamma})
-        return config
+        return _config_with(self, "from_logits", "label_smoothing", "axis", "alpha", "gamma")
 
 
 class SparseCategoricalCrossentropy(LossFunctionWrapper):
@@ -555,9 +549,7 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
     def get_config(self):
-        config = Loss.get_config(self)
-        config.update({"from_logits": self.from_logits, "ignore_class": self.ignore_class})
-        return config
+        return _config_with(self, "from_logits", "ignore_class")
 
 
 class Dice(LossFunctionWrapper):
@@ -566,9 +558,7 @@ class Dice(LossFunctionWrapper):
         self.axis = axis
 
     def get_config(self):
-        config = Loss.get_config(self)
-        config["axis"] = self.axis
-        return config
+        return _config_with(self, "axis")
 
 
 class Tversky(LossFunctionWrapper):
@@ -579,6 +569,4 @@ class Tversky(LossFunctionWrapper):
         self.alpha, self.beta, self.axis = alpha, beta, axis
 
     def get_config(self):
-        config = Loss.get_config(self)
-        config.update({"alpha": self.alpha, "beta": self.beta, "axis": self.axis})
-        return config
+        return _config_with(self, "alpha", "beta", "axis")

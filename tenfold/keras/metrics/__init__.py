@@ -8,6 +8,7 @@ functions, and `get` / `serialize` / `deserialize`.
 `get('accuracy')` gives the `Accuracy` metric (exact match); `compile(metrics=['accuracy'])`
 resolves the string by the loss (binary / categorical / sparse categorical), as Keras does.
 """
+from tenfold.keras import _identifiers as _ids
 from tenfold.keras.metrics.metric import (  # noqa: F401
     Metric, Mean, Sum, MeanMetricWrapper, reduce_to_samplewise_values)
 from tenfold.keras.metrics.accuracy import (  # noqa: F401
@@ -125,15 +126,7 @@ def serialize(metric):
     if metric is None:
         return None
     if isinstance(metric, Metric):
-        cls = type(metric)
-        builtin = ALL_OBJECTS_DICT.get(cls.__name__) is cls
-        registered = None
-        if not builtin:
-            from tenfold.keras.saving.object_registration import get_registered_name
-            registered = get_registered_name(cls)
-        return {"module": "keras.metrics" if builtin else cls.__module__,
-                "class_name": cls.__name__, "config": metric.get_config(),
-                "registered_name": registered}
+        return _ids.instance_config(metric, "keras.metrics", ALL_OBJECTS_DICT, _ids.registry_name)
     if callable(metric):
         return {"module": "keras.metrics", "class_name": "function",
                 "config": getattr(metric, "__name__", str(metric)),
@@ -142,53 +135,17 @@ def serialize(metric):
 
 
 def deserialize(config, custom_objects=None):
-    if isinstance(config, str):
-        obj = _lookup(config, custom_objects)
-        if obj is None:
-            raise ValueError(_unknown(config))
-        return obj
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Could not interpret metric config: {config!r}")
-    name = config["class_name"]
-    if name == "function":
-        return deserialize(config["config"], custom_objects)
-    obj = _lookup(config.get("registered_name") or name, custom_objects) or \
-        _lookup(name, custom_objects)
-    if obj is None:
-        raise ValueError(_unknown(name))
-    return obj.from_config(dict(config.get("config", {})))
-
-
-def _lookup(name, custom_objects=None):
-    if custom_objects and name in custom_objects:
-        return custom_objects[name]
-    obj = ALL_OBJECTS_DICT.get(name)
-    if obj is not None:
-        return obj
-    from tenfold.keras.saving.object_registration import get_registered_object
-    return get_registered_object(name, custom_objects)
+    return _ids.deserialize_named(config, custom_objects, kind="metric", known=ALL_OBJECTS_DICT,
+                                  unknown=_unknown)
 
 
 def _unknown(name):
-    import difflib
-    names = sorted(n for n in ALL_OBJECTS_DICT if n[0].islower())
-    close = difflib.get_close_matches(str(name), names, n=1)
-    hint = f" Did you mean '{close[0]}'?" if close else ""
-    return f"Could not interpret metric identifier: {name}.{hint}"
+    return (f"Could not interpret metric identifier: {name}."
+            f"{_ids.did_you_mean(name, ALL_OBJECTS_DICT)}")
 
 
 def get(identifier):
     """A metric from a name ('accuracy', 'mae', 'AUC', ...), a config dict, a Metric or a
     callable. Names of functions give the function, names of classes an instance."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        obj = _lookup(identifier)
-        if obj is None:
-            raise ValueError(_unknown(identifier))
-        return obj() if isinstance(obj, type) else obj
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret metric identifier: {identifier!r}")
+    return _ids.get_named(identifier, kind="metric", known=ALL_OBJECTS_DICT,
+                          deserialize=deserialize, unknown=_unknown)

@@ -32,39 +32,24 @@ def _sumlike_dtype(t):
     return None
 
 
+def _promoted(fn, name=None, float_only=False):
+    """The Keras op `name(x1, x2)`: `fn` on both arguments after Keras's dtype promotion."""
+    def op(x1, x2):
+        x1, x2 = promote(x1, x2, float_only=float_only)
+        return fn(x1, x2)
+    op.__name__ = op.__qualname__ = name or fn.__name__
+    return op
+
+
 # ------------------------------------------------------------------ arithmetic
 
-def add(x1, x2):
-    x1, x2 = promote(x1, x2)
-    return m.add(x1, x2)
-
-
-def subtract(x1, x2):
-    x1, x2 = promote(x1, x2)
-    return m.subtract(x1, x2)
-
-
-def multiply(x1, x2):
-    x1, x2 = promote(x1, x2)
-    return m.multiply(x1, x2)
-
-
-def divide(x1, x2):
-    x1, x2 = promote(x1, x2, float_only=True)
-    return m.divide(x1, x2)
-
-
+add = _promoted(m.add)
+subtract = _promoted(m.subtract)
+multiply = _promoted(m.multiply)
+divide = _promoted(m.divide, float_only=True)
 true_divide = divide
-
-
-def divide_no_nan(x1, x2):
-    x1, x2 = promote(x1, x2, float_only=True)
-    return m.div_no_nan(x1, x2)
-
-
-def floor_divide(x1, x2):
-    x1, x2 = promote(x1, x2)
-    return m.floordiv(x1, x2)
+divide_no_nan = _promoted(m.div_no_nan, "divide_no_nan", float_only=True)
+floor_divide = _promoted(m.floordiv, "floor_divide")
 
 
 def mod(x1, x2):
@@ -74,9 +59,7 @@ def mod(x1, x2):
     return m.floormod(x1, x2)
 
 
-def power(x1, x2):
-    x1, x2 = promote(x1, x2)
-    return m.pow(x1, x2)
+power = _promoted(m.pow, "power")
 
 
 def negative(x):
@@ -200,14 +183,8 @@ def clip(x, x_min, x_max):
     return m.minimum(m.maximum(x, lo), hi)
 
 
-def maximum(x1, x2):
-    x1, x2 = promote(x1, x2)
-    return m.maximum(x1, x2)
-
-
-def minimum(x1, x2):
-    x1, x2 = promote(x1, x2)
-    return m.minimum(x1, x2)
+maximum = _promoted(m.maximum)
+minimum = _promoted(m.minimum)
 
 
 def logaddexp(x1, x2):
@@ -227,20 +204,12 @@ def square_root(x):
 
 # ------------------------------------------------------------------ comparisons / logic
 
-def _cmp(fn):
-    def op(x1, x2):
-        x1, x2 = promote(x1, x2)
-        return fn(x1, x2)
-    op.__name__ = fn.__name__
-    return op
-
-
-equal = _cmp(m.equal)
-not_equal = _cmp(m.not_equal)
-greater = _cmp(m.greater)
-greater_equal = _cmp(m.greater_equal)
-less = _cmp(m.less)
-less_equal = _cmp(m.less_equal)
+equal = _promoted(m.equal)
+not_equal = _promoted(m.not_equal)
+greater = _promoted(m.greater)
+greater_equal = _promoted(m.greater_equal)
+less = _promoted(m.less)
+less_equal = _promoted(m.less_equal)
 
 
 def _as_bool(x):
@@ -975,29 +944,20 @@ def signbit(x):
     return _wrap(np.signbit(tensor(x)._value))
 
 
-def left_shift(x, y):
-    x, y = promote(x, y)
-    return _wrap(np.left_shift(x._value, y._value))
+def _bitwise(np_fn, name):
+    """The Keras op `name(x, y)`: NumPy's `np_fn` on the promoted (integer) values."""
+    def op(x, y):
+        x, y = promote(x, y)
+        return _wrap(np_fn(x._value, y._value))
+    op.__name__ = op.__qualname__ = name
+    return op
 
 
-def right_shift(x, y):
-    x, y = promote(x, y)
-    return _wrap(np.right_shift(x._value, y._value))
-
-
-def bitwise_and(x, y):
-    x, y = promote(x, y)
-    return _wrap(np.bitwise_and(x._value, y._value))
-
-
-def bitwise_or(x, y):
-    x, y = promote(x, y)
-    return _wrap(np.bitwise_or(x._value, y._value))
-
-
-def bitwise_xor(x, y):
-    x, y = promote(x, y)
-    return _wrap(np.bitwise_xor(x._value, y._value))
+left_shift = _bitwise(np.left_shift, "left_shift")
+right_shift = _bitwise(np.right_shift, "right_shift")
+bitwise_and = _bitwise(np.bitwise_and, "bitwise_and")
+bitwise_or = _bitwise(np.bitwise_or, "bitwise_or")
+bitwise_xor = _bitwise(np.bitwise_xor, "bitwise_xor")
 
 
 def bitwise_not(x):

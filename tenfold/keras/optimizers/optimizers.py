@@ -13,28 +13,40 @@ _COMMON = ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "use_ema"
            "ema_overwrite_frequency", "loss_scale_factor", "gradient_accumulation_steps", "name")
 
 
-def _common(kw):
-    return {k: kw[k] for k in _COMMON if k in kw}
+def _base_args(args, *own):
+    """The keyword arguments an optimizer's `__init__` passes up, from its `locals()`:
+    `learning_rate`, the arguments named in `own`, Keras's common arguments and `**kwargs`."""
+    forwarded = {k: args[k] for k in ("learning_rate",) + own + _COMMON}
+    forwarded.update(args["kwargs"])
+    return forwarded
 
 
-class SGD(Optimizer):
+class _KerasOptimizer(Optimizer):
+    """The base of the built-in optimizers: `get_config` adds the attributes named in
+    `_config_keys` (each optimizer's own constructor arguments) to the common config."""
+
+    _config_keys = ()
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({k: getattr(self, k) for k in self._config_keys})
+        return config
+
+
+class SGD(_KerasOptimizer):
     """Gradient descent with optional momentum and Nesterov momentum.
 
     momentum == 0: `w -= lr * g`; else `m = momentum * m - lr * g; w += m`
     (Nesterov: `w += momentum * m - lr * g`).
     """
 
+    _config_keys = ("momentum", "nesterov")
+
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
                  ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
-        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
-                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
-                         use_ema=use_ema, ema_momentum=ema_momentum,
-                         ema_overwrite_frequency=ema_overwrite_frequency,
-                         loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name,
-                         **kwargs)
+        super().__init__(**_base_args(locals()))
         if not isinstance(momentum, (int, float)) or isinstance(momentum, bool) or \
                 momentum < 0 or momentum > 1:
             raise ValueError("`momentum` must be a float between [0, 1].")
@@ -67,26 +79,18 @@ class SGD(Optimizer):
         else:
             np.add(w, m, out=w)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"momentum": self.momentum, "nesterov": self.nesterov})
-        return config
 
 
-class RMSprop(Optimizer):
+class RMSprop(_KerasOptimizer):
     """Divides the gradient by a moving root-mean-square of recent gradients."""
+
+    _config_keys = ("rho", "momentum", "epsilon", "centered")
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
                  use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
                  loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs):
-        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
-                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
-                         use_ema=use_ema, ema_momentum=ema_momentum,
-                         ema_overwrite_frequency=ema_overwrite_frequency,
-                         loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name,
-                         **kwargs)
+        super().__init__(**_base_args(locals()))
         self.rho = rho
         self.momentum = momentum
         self.epsilon = epsilon
@@ -131,28 +135,19 @@ class RMSprop(Optimizer):
         else:
             np.subtract(w, t2, out=w)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
-                       "centered": self.centered})
-        return config
 
 
-class Adam(Optimizer):
+class Adam(_KerasOptimizer):
     """Adam: moving averages of the gradient and its square, bias-corrected."""
+
+    _config_keys = ("beta_1", "beta_2", "epsilon", "amsgrad")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, use_ema=False, ema_momentum=0.99,
                  ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
-        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
-                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
-                         use_ema=use_ema, ema_momentum=ema_momentum,
-                         ema_overwrite_frequency=ema_overwrite_frequency,
-                         loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name,
-                         **kwargs)
+        super().__init__(**_base_args(locals()))
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
@@ -192,11 +187,6 @@ class Adam(Optimizer):
         np.divide(t2, t1, out=t2)
         np.subtract(w, t2, out=w)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
-                       "amsgrad": self.amsgrad})
-        return config
 
 
 class AdamW(Adam):
@@ -207,33 +197,22 @@ class AdamW(Adam):
                  global_clipnorm=None, use_ema=False, ema_momentum=0.99,
                  ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
-        super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
-                         epsilon=epsilon, amsgrad=amsgrad, weight_decay=weight_decay,
-                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
-                         use_ema=use_ema, ema_momentum=ema_momentum,
-                         ema_overwrite_frequency=ema_overwrite_frequency,
-                         loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name,
-                         **kwargs)
+        super().__init__(**_base_args(locals(), "beta_1", "beta_2", "epsilon", "amsgrad"))
         if self.weight_decay is None:
             raise ValueError("Argument `weight_decay` must be a float. Received: "
                              "weight_decay=None")
 
 
-class Adagrad(Optimizer):
+class Adagrad(_KerasOptimizer):
     """Per-parameter learning rates scaled by the accumulated squared gradients."""
+
+    _config_keys = ("initial_accumulator_value", "epsilon")
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
                  use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
                  loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs):
-        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
-                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
-                         use_ema=use_ema, ema_momentum=ema_momentum,
-                         ema_overwrite_frequency=ema_overwrite_frequency,
-                         loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name,
-                         **kwargs)
+        super().__init__(**_base_args(locals()))
         self.initial_accumulator_value = initial_accumulator_value
         self.epsilon = epsilon
 
@@ -254,27 +233,18 @@ class Adagrad(Optimizer):
         np.divide(t2, t1, out=t2)
         np.subtract(w, t2, out=w)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"initial_accumulator_value": self.initial_accumulator_value,
-                       "epsilon": self.epsilon})
-        return config
 
 
-class Adadelta(Optimizer):
+class Adadelta(_KerasOptimizer):
     """Adadelta: step sizes from moving windows of gradient and update magnitudes."""
+
+    _config_keys = ("rho", "epsilon")
 
     def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
                  ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
-        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
-                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
-                         use_ema=use_ema, ema_momentum=ema_momentum,
-                         ema_overwrite_frequency=ema_overwrite_frequency,
-                         loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name,
-                         **kwargs)
+        super().__init__(**_base_args(locals()))
         self.rho = rho
         self.epsilon = epsilon
 
@@ -306,26 +276,18 @@ class Adadelta(Optimizer):
         np.multiply(t1, lr, out=t1)
         np.add(w, t1, out=w)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"rho": self.rho, "epsilon": self.epsilon})
-        return config
 
 
-class Adamax(Optimizer):
+class Adamax(_KerasOptimizer):
     """Adam's variant with the infinity norm."""
+
+    _config_keys = ("beta_1", "beta_2", "epsilon")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
                  use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
                  loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs):
-        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
-                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
-                         use_ema=use_ema, ema_momentum=ema_momentum,
-                         ema_overwrite_frequency=ema_overwrite_frequency,
-                         loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name,
-                         **kwargs)
+        super().__init__(**_base_args(locals()))
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
@@ -354,26 +316,18 @@ class Adamax(Optimizer):
         np.divide(t1, t2, out=t1)
         np.subtract(w, t1, out=w)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon})
-        return config
 
 
-class Nadam(Optimizer):
+class Nadam(_KerasOptimizer):
     """Adam with Nesterov momentum (with Keras's momentum schedule, decay 0.96)."""
+
+    _config_keys = ("beta_1", "beta_2", "epsilon")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
                  use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
                  loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs):
-        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
-                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
-                         use_ema=use_ema, ema_momentum=ema_momentum,
-                         ema_overwrite_frequency=ema_overwrite_frequency,
-                         loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name,
-                         **kwargs)
+        super().__init__(**_base_args(locals()))
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
@@ -431,14 +385,14 @@ class Nadam(Optimizer):
         np.divide(t1, t2, out=t1)
         np.subtract(w, t1, out=w)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon})
-        return config
 
 
-class Ftrl(Optimizer):
+class Ftrl(_KerasOptimizer):
     """Follow The Regularized Leader (with L1/L2 and L2-shrinkage regularization)."""
+
+    _config_keys = ("learning_rate_power", "initial_accumulator_value",
+                    "l1_regularization_strength", "l2_regularization_strength",
+                    "l2_shrinkage_regularization_strength", "beta")
 
     def __init__(self, learning_rate=0.001, learning_rate_power=-0.5,
                  initial_accumulator_value=0.1, l1_regularization_strength=0.0,
@@ -447,13 +401,7 @@ class Ftrl(Optimizer):
                  global_clipnorm=None, use_ema=False, ema_momentum=0.99,
                  ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
-        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
-                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
-                         use_ema=use_ema, ema_momentum=ema_momentum,
-                         ema_overwrite_frequency=ema_overwrite_frequency,
-                         loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name,
-                         **kwargs)
+        super().__init__(**_base_args(locals()))
         for arg, val, cond in (
                 ("initial_accumulator_value", initial_accumulator_value, "positive or zero"),
                 ("l1_regularization_strength", l1_regularization_strength, "positive or zero"),
@@ -494,32 +442,18 @@ class Ftrl(Optimizer):
         w[...] = (np.clip(lin, -l1, l1) - lin) / quadratic
         acc[...] = t1
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({
-            "learning_rate_power": self.learning_rate_power,
-            "initial_accumulator_value": self.initial_accumulator_value,
-            "l1_regularization_strength": self.l1_regularization_strength,
-            "l2_regularization_strength": self.l2_regularization_strength,
-            "l2_shrinkage_regularization_strength": self.l2_shrinkage_regularization_strength,
-            "beta": self.beta})
-        return config
 
 
-class Lion(Optimizer):
+class Lion(_KerasOptimizer):
     """Lion: the sign of an interpolated momentum."""
+
+    _config_keys = ("beta_1", "beta_2")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
                  ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
-        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
-                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
-                         use_ema=use_ema, ema_momentum=ema_momentum,
-                         ema_overwrite_frequency=ema_overwrite_frequency,
-                         loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name,
-                         **kwargs)
+        super().__init__(**_base_args(locals()))
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         if beta_1 <= 0 or beta_1 > 1:
@@ -546,7 +480,3 @@ class Lion(Optimizer):
         np.multiply(g, c2, out=t2)
         np.add(m, t2, out=m)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2})
-        return config

@@ -52,11 +52,17 @@ def _check_steps(name, value):
         raise ValueError(f"Argument `{name}` must be > 0. Received: {name}={value}")
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """`initial_learning_rate * decay_rate ** (step / decay_steps)` (floored with staircase)."""
+def _initial(schedule):
+    """`(f, lr)`: the schedule's float type and its initial learning rate in that type."""
+    f = _lr_dtype(schedule.initial_learning_rate)
+    return f, f(_num(schedule.initial_learning_rate))
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name="ExponentialDecay"):
+
+class _RateDecay(LearningRateSchedule):
+    """What ExponentialDecay and InverseTimeDecay share: the arguments `decay_steps`,
+    `decay_rate`, `staircase` and the progress `step / decay_steps` (floored with staircase)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
         super().__init__()
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps
@@ -65,18 +71,30 @@ class ExponentialDecay(LearningRateSchedule):
         self.name = name
         _check_steps("decay_steps", decay_steps)
 
-    def __call__(self, step):
-        f = _lr_dtype(self.initial_learning_rate)
-        lr = f(_num(self.initial_learning_rate))
+    def _progress(self, step):
+        """`(f, lr, p)`: float type, initial learning rate, and progress through decay."""
+        f, lr = _initial(self)
         p = f(_step(step)) / f(self.decay_steps)
         if self.staircase:
             p = np.floor(p)
-        return _out(lr * np.power(f(self.decay_rate), p))
+        return f, lr, p
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate,
                 "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
                 "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_RateDecay):
+    """`initial_learning_rate * decay_rate ** (step / decay_steps)` (floored with staircase)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
+                 name="ExponentialDecay"):
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
+
+    def __call__(self, step):
+        f, lr, p = self._progress(step)
+        return _out(lr * np.power(f(self.decay_rate), p))
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -123,8 +141,7 @@ class PolynomialDecay(LearningRateSchedule):
         _check_steps("decay_steps", decay_steps)
 
     def __call__(self, step):
-        f = _lr_dtype(self.initial_learning_rate)
-        lr = f(_num(self.initial_learning_rate))
+        f, lr = _initial(self)
         end = f(self.end_learning_rate)
         s = f(_step(step))
         ds = f(self.decay_steps)
@@ -142,31 +159,16 @@ class PolynomialDecay(LearningRateSchedule):
                 "power": self.power, "cycle": self.cycle, "name": self.name}
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_RateDecay):
     """`initial_learning_rate / (1 + decay_rate * step / decay_steps)`."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="InverseTimeDecay"):
-        super().__init__()
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
-        _check_steps("decay_steps", decay_steps)
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
-        f = _lr_dtype(self.initial_learning_rate)
-        lr = f(_num(self.initial_learning_rate))
-        p = f(_step(step)) / f(self.decay_steps)
-        if self.staircase:
-            p = np.floor(p)
+        f, lr, p = self._progress(step)
         return _out(lr / (f(1) + f(self.decay_rate) * p))
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
 
 
 class CosineDecay(LearningRateSchedule):
@@ -190,8 +192,7 @@ class CosineDecay(LearningRateSchedule):
         return start * decayed
 
     def __call__(self, step):
-        f = _lr_dtype(self.initial_learning_rate)
-        lr = f(_num(self.initial_learning_rate))
+        f, lr = _initial(self)
         ds = f(self.decay_steps)
         s = f(_step(step))
         if self.warmup_target is None:
@@ -224,8 +225,7 @@ class CosineDecayRestarts(LearningRateSchedule):
         _check_steps("first_decay_steps", first_decay_steps)
 
     def __call__(self, step):
-        f = _lr_dtype(self.initial_learning_rate)
-        lr = f(_num(self.initial_learning_rate))
+        f, lr = _initial(self)
         alpha, t_mul, m_mul = f(self.alpha), f(self._t_mul), f(self._m_mul)
         frac = f(_step(step)) / f(self.first_decay_steps)
         if t_mul == 1.0:
