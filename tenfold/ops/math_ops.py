@@ -135,19 +135,20 @@ _squared_difference = primitive(
            lambda g, o, x, y: _mul(_mul(g, _scalar(-2, g)), _sub(x, y))))
 
 
-def add(x, y, name=None):
-    x, y = binary(x, y, "add")
-    return _add(x, y)
+def _binary_op(prim, pub):
+    """The public op `pub(x, y, name=None)`: converts both operands (`binary`) and applies
+    primitive `prim`."""
+    def op(x, y, name=None):
+        x, y = binary(x, y, pub)
+        return prim(x, y)
+    op.__name__ = op.__qualname__ = pub
+    op.__doc__ = f"Elementwise {pub} (`tf.math.{pub}`)."
+    return op
 
 
-def subtract(x, y, name=None):
-    x, y = binary(x, y, "subtract")
-    return _sub(x, y)
-
-
-def multiply(x, y, name=None):
-    x, y = binary(x, y, "multiply")
-    return _mul(x, y)
+add = _binary_op(_add, "add")
+subtract = _binary_op(_sub, "subtract")
+multiply = _binary_op(_mul, "multiply")
 
 
 def scalar_mul(scalar, x, name=None):
@@ -174,9 +175,7 @@ def divide(x, y, name=None):
     return truediv(x, y)
 
 
-def realdiv(x, y, name=None):
-    x, y = binary(x, y, "realdiv")
-    return _div(x, y)
+realdiv = _binary_op(_div, "realdiv")
 
 
 def div_no_nan(x, y, name=None):
@@ -214,37 +213,15 @@ def floordiv(x, y, name=None):
 floor_div = floordiv
 
 
-def floormod(x, y, name=None):
-    x, y = binary(x, y, "floormod")
-    return _floormod(x, y)
-
-
+floormod = _binary_op(_floormod, "floormod")
 mod = floormod
 
 
-def truncatediv(x, y, name=None):
-    x, y = binary(x, y, "truncatediv")
-    return _truncatediv(x, y)
-
-
-def truncatemod(x, y, name=None):
-    x, y = binary(x, y, "truncatemod")
-    return _truncatemod(x, y)
-
-
-def pow(x, y, name=None):  # noqa: A001 - TensorFlow's name
-    x, y = binary(x, y, "pow")
-    return _pow(x, y)
-
-
-def maximum(x, y, name=None):
-    x, y = binary(x, y, "maximum")
-    return _maximum(x, y)
-
-
-def minimum(x, y, name=None):
-    x, y = binary(x, y, "minimum")
-    return _minimum(x, y)
+truncatediv = _binary_op(_truncatediv, "truncatediv")
+truncatemod = _binary_op(_truncatemod, "truncatemod")
+pow = _binary_op(_pow, "pow")  # noqa: A001 - TensorFlow's name
+maximum = _binary_op(_maximum, "maximum")
+minimum = _binary_op(_minimum, "minimum")
 
 
 def atan2(y, x, name=None):
@@ -252,9 +229,7 @@ def atan2(y, x, name=None):
     return _atan2(y, x)
 
 
-def squared_difference(x, y, name=None):
-    x, y = binary(x, y, "squared_difference")
-    return _squared_difference(x, y)
+squared_difference = _binary_op(_squared_difference, "squared_difference")
 
 
 # ------------------------------------------------------------------------------------------

@@ -304,29 +304,26 @@ def mean(x, axis=None, keepdims=False):
     return m.reduce_mean(x, axis=_axis(axis), keepdims=keepdims)
 
 
-def max(x, axis=None, keepdims=False, initial=None):  # noqa: A001
+def _extreme(x, axis, keepdims, initial, reduce, reduce_bool, combine):
+    """max / min: `reduce` (`reduce_bool` on booleans) over `axis`, then `combine` with
+    `initial` when it is given."""
     x = tensor(x)
-    if x._value.dtype == np.bool_:
-        out = m.reduce_any(x, axis=_axis(axis), keepdims=keepdims)
-    else:
-        out = m.reduce_max(x, axis=_axis(axis), keepdims=keepdims)
+    fn = reduce_bool if x._value.dtype == np.bool_ else reduce
+    out = fn(x, axis=_axis(axis), keepdims=keepdims)
     if initial is not None:
-        out = m.maximum(out, _wrap(np.asarray(initial, out._value.dtype)))
+        out = combine(out, _wrap(np.asarray(initial, out._value.dtype)))
     return out
+
+
+def max(x, axis=None, keepdims=False, initial=None):  # noqa: A001
+    return _extreme(x, axis, keepdims, initial, m.reduce_max, m.reduce_any, m.maximum)
 
 
 amax = max
 
 
 def min(x, axis=None, keepdims=False, initial=None):  # noqa: A001
-    x = tensor(x)
-    if x._value.dtype == np.bool_:
-        out = m.reduce_all(x, axis=_axis(axis), keepdims=keepdims)
-    else:
-        out = m.reduce_min(x, axis=_axis(axis), keepdims=keepdims)
-    if initial is not None:
-        out = m.minimum(out, _wrap(np.asarray(initial, out._value.dtype)))
-    return out
+    return _extreme(x, axis, keepdims, initial, m.reduce_min, m.reduce_all, m.minimum)
 
 
 amin = min
