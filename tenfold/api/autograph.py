@@ -1,11 +1,15 @@
-"""`tf.autograph`: tf.function traces Python directly, so conversion switches are no-ops."""
+"""`tf.autograph`: the conversion tf.function applies (tenfold/graph/autograph.py)."""
 import types as _types
 
 
 def _do_not_convert(func=None):
-    """Marks a function as not to be converted (accepted, and a no-op here)."""
+    """Marks a function as not to be converted: tf.function traces it as written."""
     if func is None:
         return _do_not_convert
+    try:
+        func.__ag_do_not_convert__ = True
+    except (AttributeError, TypeError):
+        pass
     return func
 
 
@@ -19,7 +23,10 @@ def to_code(entity, recursive=True, experimental_optional_features=None):
 
 
 def to_graph(entity, recursive=True, experimental_optional_features=None):
-    return entity
+    """The converted function: Python `if` / `while` / `for` on tensors become tf.cond /
+    tf.while_loop when it runs inside tf.function (unchanged if it cannot be converted)."""
+    from tenfold.graph import autograph
+    return autograph.convert(entity)
 
 
 experimental = _types.SimpleNamespace(do_not_convert=_do_not_convert,

@@ -324,6 +324,11 @@ class Function:
         self._python_function = python_function
         self._name = name or getattr(python_function, "__name__", "function")
         self._autograph = autograph
+        # AutoGraph (tenfold/graph/autograph.py): the function traced, with Python `if` /
+        # `while` / `for` on tensors rewritten to tf.cond / tf.while_loop; converted lazily at
+        # the first trace, and the Python function itself when autograph=False or it cannot
+        # be converted.
+        self._traced_function = None
         self._jit_compile = jit_compile if jit_compile is not None else experimental_compile
         self._reduce_retracing = bool(reduce_retracing or experimental_relax_shapes)
         self._input_signature = None
@@ -355,7 +360,7 @@ class Function:
         if bound is None:
             # the bound function holds the instance weakly, so the cache does not keep it alive
             ref = weakref.ref(instance)
-            fn = self._python_function
+            fn = self._graph_function()
 
             def method(*args, **kwargs):
                 return fn(ref(), *args, **kwargs)
@@ -364,13 +369,23 @@ class Function:
             if self._signature is not None:
                 params = list(self._signature.parameters.values())[1:]
                 method.__signature__ = self._signature.replace(parameters=params)
-            bound = Function(method, self._name, self._input_signature, self._autograph,
+            bound = Function(method, self._name, self._input_signature, False,  # converted
                              self._jit_compile, self._reduce_retracing)
             try:
                 self._bound[instance] = bound
             except TypeError:
                 self._bound_ids[id(instance)] = bound
         return bound
+
+    def _graph_function(self):
+        """The Python function to trace: AutoGraph-converted unless autograph=False."""
+        if self._traced_function is None:
+            f = self._python_function
+            if self._autograph:
+                from tenfold.graph import autograph
+                f = autograph.convert(f)
+            self._traced_function = f
+        return self._traced_function
 
     # ------------------------------------------------------------ properties
     @property
@@ -396,6 +411,8 @@ class Function:
     def __call__(self, *args, **kwargs):
         if _config_state["run_functions_eagerly"] or _tracer.active_tracers():
             # eager debugging, or a call inside another trace: the ops are recorded there
+            if _tracer.active_tracers():
+                return self._graph_function()(*args, **kwargs)
             return self._python_function(*args, **kwargs)
         # fast path: positional tensors only
         if not kwargs:
@@ -649,7 +666,7 @@ class Function:
         keepalive = [x for x in leaves if not _leaf_key(x)[1] and _leaf_key(x)[0][0] in
                      ("V", "O")]
         with _tracer.tracing(tr):
-            result = self._python_function(*new_args, **new_kwargs)
+            result = self._graph_function()(*new_args, **new_kwargs)
             out_leaves = []
             template = _flatten(result, out_leaves, "", None)
             kinds = []

@@ -38,19 +38,6 @@ def _join(a, b):
     return f"{a}/{b}" if b else a
 
 
-def _custom_hook(obj, method):
-    fn = getattr(type(obj), method, None)
-    if fn is None:
-        return None
-    for klass in type(obj).__mro__:
-        if method in vars(klass):
-            if klass.__module__ in ("tenfold.keras.layers.layer",
-                                    "tenfold.keras.optimizers.optimizer"):
-                return None
-            return getattr(obj, method)
-    return None
-
-
 class _Graph:
     """The objects reachable from a checkpoint: key -> variable, custom-state objects, and
     Keras objects not built yet."""
@@ -73,7 +60,7 @@ class _Graph:
         if kind is not None:
             for sub, o, k in walk.iter_saveables(obj):
                 base = _join(path, sub)
-                if _custom_hook(o, "save_own_variables") is not None:
+                if walk.custom_hook(o, "save_own_variables") is not None:
                     self.hooks.setdefault(base, o)
                 else:
                     for i, v in enumerate(walk.own_variables(o, k)):

@@ -29,10 +29,6 @@ KNOWN_FAILURES = {
                           "without get_config) cannot be serialized; Keras writes a "
                           "{'class_name': 'module', ...} entry (saving: serialization_lib)",
     },
-    "p32_tf_low_level": {
-        "fn/collatz": "tf.function has no AutoGraph: a Python `while` on a tensor condition "
-                      "is not converted to tf.while_loop (graph engineer)",
-    },
 }
 
 

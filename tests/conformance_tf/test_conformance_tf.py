@@ -16,16 +16,15 @@ _spec.loader.exec_module(h)
 KNOWN = {
     ("p29_module_misc", "slice_assign"): "tf.Variable sliced assignment v[0, 1].assign(x) is "
                                          "not supported (a slice is a plain Tensor)",
-    ("p20_tf_function", "conditional"): "no AutoGraph: Python `if` on a tensor in tf.function",
-    ("p20_tf_function", "loop"): "no AutoGraph: Python `while` on a tensor in tf.function",
     ("p21_control_flow", "while_shape_inv"): "while_loop in tf.function ignores "
                                              "shape_invariants (shapes must stay fixed)",
     ("p28_function_more", "concrete/1/0"): "tf.function traces with the call's concrete "
                                            "shapes: None dims of a TensorSpec are not kept",
     ("p28_function_more", "tensor_shape_static/static/0"): "same: x.shape inside a traced "
                                                            "function is fully defined",
-    ("p28_function_more", "tensor_array"): "no AutoGraph: `for i in tf.range(n)` with a "
-                                           "tensor n in tf.function",
+    ("p28_function_more", "tensor_array"): "AutoGraph turns `for i in tf.range(n)` into a "
+                                           "tf.while_loop, but tf.TensorArray is a Python "
+                                           "list: write() needs a concrete index",
 }
 
 

@@ -282,7 +282,7 @@ def test_retracing_warning_says_what_changed():
 
 
 def test_tensor_dependent_if_raises_with_advice():
-    @tf.function
+    @tf.function(autograph=False)  # with AutoGraph the `if` becomes a tf.cond
     def f(x):
         if tf.reduce_sum(x) > 0:
             return x

@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from tenfold.keras.callbacks.callback import Callback
+from tenfold.keras.callbacks.callback import Callback, _save_due_on_batch
 from tenfold.train import _format
 
 _PREFIX = "latest"
@@ -103,16 +103,7 @@ class BackupAndRestore(Callback):
     def _should_save_on_batch(self, batch):
         if self.save_freq in ("epoch", False):
             return False
-        if batch <= self._last_batch_seen:
-            add = batch + 1
-        else:
-            add = batch - self._last_batch_seen
-        self._batches_seen_since_last_saving += add
-        self._last_batch_seen = batch
-        if self._batches_seen_since_last_saving >= self.save_freq:
-            self._batches_seen_since_last_saving = 0
-            return True
-        return False
+        return _save_due_on_batch(self, batch)
 
     def _save(self, batch):
         from tenfold.keras.saving import saving_lib

@@ -70,3 +70,19 @@ class Callback:
 
     def on_predict_end(self, logs=None):
         pass
+
+
+def _save_due_on_batch(callback, batch):
+    """Counts the batches `callback` (ModelCheckpoint, BackupAndRestore) has seen since it
+    last saved, and says whether `callback.save_freq` of them have passed (then restarting
+    the count). A batch index not above the last one seen starts a new epoch, as in Keras."""
+    last = callback._last_batch_seen
+    if last is None or batch <= last:
+        callback._batches_seen_since_last_saving += batch + 1
+    else:
+        callback._batches_seen_since_last_saving += batch - last
+    callback._last_batch_seen = batch
+    if callback._batches_seen_since_last_saving >= callback.save_freq:
+        callback._batches_seen_since_last_saving = 0
+        return True
+    return False

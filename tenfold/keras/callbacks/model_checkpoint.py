@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 
+from tenfold.keras.callbacks.callback import _save_due_on_batch
 from tenfold.keras.callbacks.monitor_callback import MonitorCallback
 
 
@@ -61,16 +62,7 @@ class ModelCheckpoint(MonitorCallback):
     def _should_save_on_batch(self, batch):
         if self.save_freq == "epoch":
             return False
-        if self._last_batch_seen is None or batch <= self._last_batch_seen:
-            add = batch + 1
-        else:
-            add = batch - self._last_batch_seen
-        self._batches_seen_since_last_saving += add
-        self._last_batch_seen = batch
-        if self._batches_seen_since_last_saving >= self.save_freq:
-            self._batches_seen_since_last_saving = 0
-            return True
-        return False
+        return _save_due_on_batch(self, batch)
 
     def _should_save(self, epoch, logs, filepath):
         logs = logs or {}

@@ -103,54 +103,55 @@ class _Random(Initializer):
         return {"seed": self.seed}
 
 
-class RandomNormal(_Random):
+class _Distribution(_Random):
+    """Draws from a two-parameter distribution: `_draw(shape, p1, p2, dtype=, rng=)` with the
+    attributes named in `_params` (also the config's keys, after `seed`)."""
+
+    _params = ()
+
+    def __call__(self, shape, dtype=None):
+        d = self._float(dtype)
+        p1, p2 = (getattr(self, k) for k in self._params)
+        return self._draw(_shape(shape), p1, p2, dtype=d, rng=self._rng())
+
+    def get_config(self):
+        return {"seed": self.seed, **{k: getattr(self, k) for k in self._params}}
+
+
+class RandomNormal(_Distribution):
     """Normal values: `RandomNormal(mean=0.0, stddev=0.05, seed=None)`."""
+
+    _params = ("mean", "stddev")
+    _draw = staticmethod(random_ops.normal)
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         super().__init__(seed)
         self.mean = mean
         self.stddev = stddev
 
-    def __call__(self, shape, dtype=None):
-        d = self._float(dtype)
-        return random_ops.normal(_shape(shape), self.mean, self.stddev, dtype=d, rng=self._rng())
 
-    def get_config(self):
-        return {"seed": self.seed, "mean": self.mean, "stddev": self.stddev}
-
-
-class RandomUniform(_Random):
+class RandomUniform(_Distribution):
     """Uniform values in [minval, maxval): `RandomUniform(minval=-0.05, maxval=0.05)`."""
+
+    _params = ("minval", "maxval")
+    _draw = staticmethod(random_ops.uniform)
 
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
         super().__init__(seed)
         self.minval = minval
         self.maxval = maxval
 
-    def __call__(self, shape, dtype=None):
-        d = self._float(dtype)
-        return random_ops.uniform(_shape(shape), self.minval, self.maxval, dtype=d,
-                                  rng=self._rng())
 
-    def get_config(self):
-        return {"seed": self.seed, "minval": self.minval, "maxval": self.maxval}
-
-
-class TruncatedNormal(_Random):
+class TruncatedNormal(_Distribution):
     """Normal values redrawn beyond two standard deviations: `TruncatedNormal(0.0, 0.05)`."""
+
+    _params = ("mean", "stddev")
+    _draw = staticmethod(random_ops.truncated_normal)
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         super().__init__(seed)
         self.mean = mean
         self.stddev = stddev
-
-    def __call__(self, shape, dtype=None):
-        d = self._float(dtype)
-        return random_ops.truncated_normal(_shape(shape), self.mean, self.stddev, dtype=d,
-                                           rng=self._rng())
-
-    def get_config(self):
-        return {"seed": self.seed, "mean": self.mean, "stddev": self.stddev}
 
 
 class VarianceScaling(_Random):

@@ -372,7 +372,9 @@ def count_nonzero(x, axis=None):
     return m.reduce_sum(m.cast(nz, np.int32), axis=_axis(axis))
 
 
-def cumsum(x, axis=None, dtype=None):
+def _cumulative(fn, x, axis, dtype):
+    """cumsum / cumprod: `fn` along `axis` (over the flattened values when None), in `dtype`
+    or the widened dtype small integers and booleans accumulate in."""
     x = tensor(x)
     dt = dtype or _sumlike_dtype(x)
     if dt is not None:
@@ -380,18 +382,15 @@ def cumsum(x, axis=None, dtype=None):
     if axis is None:
         x = a.reshape(x, (-1,))
         axis = 0
-    return m.cumsum(x, axis=int(axis))
+    return fn(x, axis=int(axis))
+
+
+def cumsum(x, axis=None, dtype=None):
+    return _cumulative(m.cumsum, x, axis, dtype)
 
 
 def cumprod(x, axis=None, dtype=None):
-    x = tensor(x)
-    dt = dtype or _sumlike_dtype(x)
-    if dt is not None:
-        x = tensor(x, dt)
-    if axis is None:
-        x = a.reshape(x, (-1,))
-        axis = 0
-    return m.cumprod(x, axis=int(axis))
+    return _cumulative(m.cumprod, x, axis, dtype)
 
 
 def logsumexp(x, axis=None, keepdims=False):

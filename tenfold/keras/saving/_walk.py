@@ -168,3 +168,19 @@ def custom_hooks(obj):
     save = getattr(type(obj), "save_own_variables", None)
     load = getattr(type(obj), "load_own_variables", None)
     return save, load
+
+
+def custom_hook(obj, method):
+    """`obj`'s bound `method` ('save_own_variables' / 'load_own_variables') when its class
+    defines one, else None (tenfold's base Layer and Optimizer define them, but the walk
+    implements those directly)."""
+    fn = getattr(type(obj), method, None)
+    if fn is None:
+        return None
+    for klass in type(obj).__mro__:
+        if method in vars(klass):
+            if klass.__module__ in ("tenfold.keras.layers.layer",
+                                    "tenfold.keras.optimizers.optimizer"):
+                return None
+            return getattr(obj, method)
+    return None

@@ -134,7 +134,7 @@ def collect_state(root, include_optimizer=True):
         if kind == "Optimizer" and not include_optimizer:
             continue
         name = obj.name if isinstance(getattr(obj, "name", None), str) else None
-        hook = _custom_hook(obj, kind, "save_own_variables")
+        hook = _walk.custom_hook(obj, "save_own_variables")
         if hook is not None:
             store = {}
             hook(store)
@@ -144,21 +144,6 @@ def collect_state(root, include_optimizer=True):
                       enumerate(_walk.own_variables(obj, kind))}
         out.append((path, name, values))
     return out
-
-
-def _custom_hook(obj, kind, method):
-    """A save/load_own_variables defined by the object's class (not tenfold's base
-    classes, which the walk implements directly)."""
-    fn = getattr(type(obj), method, None)
-    if fn is None:
-        return None
-    for klass in type(obj).__mro__:
-        if method in vars(klass):
-            if klass.__module__ in ("tenfold.keras.layers.layer",
-                                    "tenfold.keras.optimizers.optimizer"):
-                return None
-            return getattr(obj, method)
-    return None
 
 
 def _to_numpy(v):
@@ -449,7 +434,7 @@ def load_state(root, reader, display, skip_mismatch=False, include_optimizer=Tru
         if kind == "Optimizer" and not include_optimizer:
             continue
         group = reader.get(path)
-        hook = _custom_hook(obj, kind, "load_own_variables")
+        hook = _walk.custom_hook(obj, "load_own_variables")
         if hook is not None:
             hooks.append((obj, hook, group))
             continue
