@@ -186,10 +186,11 @@ class _DynamicRange:
 
 
 def range_call(fn, *args, **kwargs):
-    """Calls `fn(*args, **kwargs)`, the iterable of a converted `for`; `tf.range` with
-    bounds that depend on the traced inputs becomes a `_DynamicRange` instead."""
+    """Calls `fn(*args, **kwargs)`, the iterable of a converted `for`; `tf.range` (or Python's
+    `range`) with bounds that depend on the traced inputs becomes a `_DynamicRange` instead."""
     import tenfold as tf
-    if fn is not tf.range or not any(_is_dynamic(a) for a in list(args) + list(kwargs.values())):
+    values = list(args) + list(kwargs.values())
+    if (fn is not tf.range and fn is not range) or not any(_is_dynamic(a) for a in values):
         return fn(*args, **kwargs)
     names = ("start", "limit", "delta", "dtype", "name")
     bound = dict(zip(names, args))

@@ -1,4 +1,5 @@
-"""AutoGraph: Python `if` / `while` / `for` on tensors inside tf.function (tenfold/graph/autograph.py).
+"""AutoGraph: Python `if` / `while` / `for` on tensors inside tf.function
+(tenfold/graph/autograph.py).
 
 Expected values come from running the same logic in plain Python / NumPy."""
 import numpy as np
@@ -107,6 +108,15 @@ def test_for_over_tf_range_accumulates():
 
     assert int(g(tf.constant(2), tf.constant(14))) == sum(range(2, 14, 3))
 
+    @tf.function
+    def h(n):
+        s = 0
+        for i in range(n):    # Python's range of a tensor: converted like tf.range
+            s += i
+        return s
+
+    assert [int(h(tf.constant(n))) for n in (0, 3, 7)] == [sum(range(n)) for n in (0, 3, 7)]
+
 
 def test_for_over_tensor_rows():
     @tf.function
@@ -168,7 +178,7 @@ def test_variable_defined_in_one_branch_only_is_an_error():
     @tf.function
     def f(x):
         if tf.reduce_sum(x) > 0:
-            y = x + 1.0
+            y = x + 1.0  # noqa: F841 (assigned in one branch only)
         return x
 
     with pytest.raises(ValueError, match="'y' must also be initialized in the else branch"):

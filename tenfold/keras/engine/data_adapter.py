@@ -266,7 +266,8 @@ class ArrayAdapter:
             self._pos = (self._pos + 1) % self._num_full
 
     def peek(self):
-        hi = min(self.num_samples, 2)
+        # A whole first batch, so errors found while building show the user's batch shape.
+        hi = min(self.num_samples, self.batch_size)
         saved, self._order = self._order, None
         try:
             return self._take(0, hi)

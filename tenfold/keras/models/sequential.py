@@ -133,7 +133,7 @@ class Sequential(Model):
                                  f"'{layer.name}')") from None
         from tenfold.keras.models.functional import Functional
         self._functional = Functional(inputs=self._seq_layers[0].output, outputs=x,
-                                      name=f"{self.name}_functional")
+                                      name=self.name)  # errors name the user's model
         self._build_shapes = input_shape
         self.built = True
 
