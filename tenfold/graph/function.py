@@ -651,13 +651,24 @@ class Function:
         tr = _tracer.Tracer(dry_run=dry_run, name=self._name)
         tr.jit = tr.graph.jit = bool(self._jit_compile)
         new_leaves = []
+        tape_recording = bool(_observers)
+        used = set()
         for x in leaves:
             if _leaf_key(x)[1]:
                 if isinstance(x, TensorSpec):
                     shape = tuple(1 if d is None else d for d in x.shape._dims)
                     t = _wrap(np.zeros(shape, x.dtype._np))
+                elif tape_recording and type(x) is Tensor:
+                    # the caller's own tensor (or, passed twice, a recorded copy of it): a
+                    # tape recording this call links through the trace
+                    if id(x) not in used:
+                        t = x
+                    else:
+                        from tenfold.ops.array_ops import identity
+                        t = identity(x)
                 else:
                     t = _wrap(_leaf_array(x))
+                used.add(id(t))
                 tr.add_input(t)
                 new_leaves.append(t)
             else:

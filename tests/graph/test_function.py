@@ -437,3 +437,24 @@ def test_methods_do_not_keep_instances_alive():
     del m
     gc.collect()
     assert r() is None
+
+
+def test_tape_outside_links_through_the_first_traced_call():
+    """A tape recording around the call that traces the function sees its ops (also when one
+    tensor is passed twice); later calls replay on the caller's tensors."""
+    import tenfold as tf
+
+    @tf.function
+    def square(x):
+        return x * x
+
+    @tf.function
+    def product(a, b):
+        return a * b
+
+    x = tf.constant(3.0)
+    for _ in range(2):  # first call traces, second call runs the graph
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = square(x) + product(x, x)
+        assert float(tape.gradient(y, x)) == 12.0
