@@ -139,9 +139,6 @@ class GradientTape:
             self._entries.append(_Entry(prim, inputs, out, params))
             tracked[id(out)] = out
 
-    def _record_custom(self, prim, inputs, out, params):
-        self.record(prim, inputs, out, params)
-
     # --- differentiation ---
     def gradient(self, target, sources, output_gradients=None,
                  unconnected_gradients=UnconnectedGradients.NONE):
@@ -263,8 +260,8 @@ class GradientTape:
                                        target._value.shape)
                 gs = nest.flatten(self.gradient(target, flat_sources, output_gradients=og,
                                                 unconnected_gradients=unconnected_gradients))
-                for r, g, s in zip(rows, gs, flat_sources):
-                    r.append(g if g is not None else None)
+                for r, g in zip(rows, gs):
+                    r.append(g)
             out = []
             for r, s in zip(rows, flat_sources):
                 if any(g is None for g in r):

@@ -22,7 +22,6 @@ import numpy as np
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import InvalidArgumentError
 
-_wrap = Tensor._wrap
 _new = object.__new__
 _ndarray = np.ndarray
 

@@ -15,7 +15,8 @@ import numpy as np
 
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor, convert_to_tensor
-from tenfold.framework.variable import Variable as _CoreVariable, autocast_scope
+from tenfold.framework.variable import (
+    Variable as _CoreVariable, autocast_scope, autocast_dtype as _autocast_dtype)
 from tenfold.keras.engine.keras_tensor import KerasTensor
 from tenfold.keras.mixed_precision import policy as _policy
 from tenfold.util import nest
@@ -144,9 +145,9 @@ def _check_input_spec(layer, specs, inputs):
     for i, (spec, x) in enumerate(zip(specs, flat)):
         if spec is None:
             continue
-        shape = tuple(x.shape)
+        shape = tuple(x._value.shape) if isinstance(x, Tensor) else tuple(x.shape)
         nd = len(shape)
-        where = f"Input {i} of layer \"{layer.name}\" ({type(layer).__name__})"
+        where = _SpecWhere(layer, i)  # formatted only when an error is raised
         if spec.ndim is not None and nd != spec.ndim:
             raise ValueError(f"{where} is incompatible with the layer: expected ndim="
                              f"{spec.ndim}, found ndim={nd}. Full shape received: {shape}")
@@ -170,6 +171,16 @@ def _check_input_spec(layer, specs, inputs):
                 if want is not None and got is not None and want != got:
                     raise ValueError(f"{where} is incompatible with the layer: expected shape="
                                      f"{spec.shape}, found shape={shape}")
+
+
+class _SpecWhere:
+    __slots__ = ("layer", "i")
+
+    def __init__(self, layer, i):
+        self.layer, self.i = layer, i
+
+    def __str__(self):
+        return f"Input {self.i} of layer \"{self.layer.name}\" ({type(self.layer).__name__})"
 
 
 def _hint(layer, want, shape):
@@ -244,9 +255,6 @@ class Layer:
     def __setattr__(self, name, value):
         if "_tracking_ready" not in self.__dict__:
             Layer._init_tracking(self)
-        if name == "trainable" and isinstance(getattr(type(self), "trainable", None), property):
-            object.__setattr__(self, name, value)
-            return
         object.__setattr__(self, name, value)
 
     def _sublayers(self):
@@ -327,8 +335,9 @@ class Layer:
 
     @property
     def weights(self):
-        own_t = [v for v in self._own_vars() if v.trainable]
-        own_n = [v for v in self._own_vars() if not v.trainable]
+        own = self._own_vars()
+        own_t = [v for v in own if v.trainable]
+        own_n = [v for v in own if not v.trainable]
         out, seen = [], set()
         for v in own_t + own_n:
             if id(v) not in seen:
@@ -493,12 +502,16 @@ class Layer:
             first = next(iter(self._call_signature.parameters), None)
             if first in kwargs:
                 args = (kwargs.pop(first),)
-        if args and any(isinstance(x, KerasTensor) for x in nest.flatten(args[0])):
-            from tenfold.keras.engine.symbolic import symbolic_call
-            return symbolic_call(self, args, kwargs)
         if not args:
             raise ValueError(f"Layer {self.name!r} was called without inputs.")
-        args = (self._convert_inputs(args[0]),) + args[1:]
+        # flattened once; a single tensor (the common case) needs no walk
+        flat_in = [args[0]] if isinstance(args[0], Tensor) else nest.flatten(args[0])
+        if any(isinstance(x, KerasTensor) for x in flat_in):
+            from tenfold.keras.engine.symbolic import symbolic_call
+            return symbolic_call(self, args, kwargs)
+        x0 = self._convert_inputs(args[0])
+        args = (x0,) + args[1:]
+        flat_in = [x0] if isinstance(x0, Tensor) else nest.flatten(x0)
         outermost = not _ctx.stack
         if outermost:
             self._clear_losses()
@@ -514,8 +527,7 @@ class Layer:
         # Input masks go to compute_mask always, and to call() when it takes `mask`.
         mask = kwargs.get("mask", None)
         if mask is None:
-            masks = [getattr(x, "_keras_mask", None) for x in nest.flatten(args[0])
-                     if isinstance(x, Tensor)]
+            masks = [getattr(x, "_keras_mask", None) for x in flat_in if isinstance(x, Tensor)]
             if any(m is not None for m in masks):
                 mask = masks[0] if len(masks) == 1 else masks
                 if self._call_has_mask:
@@ -537,9 +549,11 @@ class Layer:
             if cdt != self.dtype_policy.variable_dtype and self.autocast:
                 with autocast_scope(cdt):
                     outputs = self.call(*args, **kwargs)
-            else:
-                with autocast_scope(None) if _needs_autocast_reset() else _null():
+            elif _autocast_dtype[0] is not None:  # a float32 layer inside a mixed one
+                with autocast_scope(None):
                     outputs = self.call(*args, **kwargs)
+            else:
+                outputs = self.call(*args, **kwargs)
         finally:
             _ctx.stack.pop()
             if pushed:
@@ -567,6 +581,8 @@ class Layer:
 
     def _convert_inputs(self, x):
         cdt = dtypes.as_dtype(self.dtype_policy.compute_dtype)._np
+        if type(x) is Tensor and x._value.dtype == cdt:
+            return x  # the common case: nothing to convert
 
         def conv(v):
             if isinstance(v, Tensor):
@@ -690,16 +706,6 @@ def _shape_of(x):
 def _policy_config(p):
     return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": p.name},
             "registered_name": None}
-
-
-def _needs_autocast_reset():
-    from tenfold.framework.variable import autocast_dtype
-    return autocast_dtype[0] is not None
-
-
-@contextlib.contextmanager
-def _null():
-    yield
 
 
 def _get_regularizer(r):
