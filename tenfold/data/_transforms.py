@@ -312,11 +312,15 @@ ShuffleDataset = _ShuffleDataset
 # ----------------------------------------------------------------------------------------
 # repeat / take / skip / shard
 
-class _RepeatDataset(_PassThrough):
+class _CountedPassThrough(_PassThrough):
+    """A pass-through node with an integer `count` (repeat, take, skip; negative: no limit)."""
+
     def __init__(self, inp, count):
         super().__init__(inp)
         self._count = count
 
+
+class _RepeatDataset(_CountedPassThrough):
     def _index_plan(self):
         plan = _input_plan(self)
         if plan is None:
@@ -347,11 +351,7 @@ class _RepeatDataset(_PassThrough):
 RepeatDataset = _RepeatDataset
 
 
-class _TakeDataset(_PassThrough):
-    def __init__(self, inp, count):
-        super().__init__(inp)
-        self._count = count
-
+class _TakeDataset(_CountedPassThrough):
     def _index_plan(self):
         plan = _input_plan(self)
         if plan is None or self._count < 0:
@@ -377,11 +377,7 @@ class _TakeDataset(_PassThrough):
 TakeDataset = _TakeDataset
 
 
-class _SkipDataset(_PassThrough):
-    def __init__(self, inp, count):
-        super().__init__(inp)
-        self._count = count
-
+class _SkipDataset(_CountedPassThrough):
     def _index_plan(self):
         plan = _input_plan(self)
         if plan is None:

@@ -218,6 +218,30 @@ def _output_names(y_pred, model_output_names):
     return [None] * n, False
 
 
+def _flat_outputs(y_pred, model_output_names):
+    """(names, pred_is_dict, flat predictions in `names` order) for a model's output."""
+    names, pred_is_dict = _output_names(y_pred, model_output_names)
+    flat_pred = [y_pred[nm] for nm in names] if pred_is_dict else nest.flatten(y_pred)
+    return names, pred_is_dict, flat_pred
+
+
+def _single_true(y_true):
+    """The targets of a single-output model as a one-item list (unwrapping a 1-item list,
+    tuple or dict)."""
+    if isinstance(y_true, (list, tuple)) and len(y_true) == 1:
+        return [y_true[0]]
+    if isinstance(y_true, dict) and len(y_true) == 1:
+        return [next(iter(y_true.values()))]
+    return [y_true]
+
+
+def _metric_variables(metrics):
+    out = []
+    for m in metrics:
+        out.extend(m.variables)
+    return out
+
+
 def _per_output(spec, names, n, what):
     """A user spec (single, list, dict) -> one entry per output."""
     if n == 1:
@@ -276,14 +300,10 @@ class CompileLoss:
 
     @property
     def variables(self):
-        out = []
-        for m in self._metrics:
-            out.extend(m.variables)
-        return out
+        return _metric_variables(self._metrics)
 
     def build(self, y_true, y_pred):
-        names, pred_is_dict = _output_names(y_pred, self.output_names)
-        flat_pred = [y_pred[nm] for nm in names] if pred_is_dict else nest.flatten(y_pred)
+        names, pred_is_dict, flat_pred = _flat_outputs(y_pred, self.output_names)
         n = len(flat_pred)
         losses = _per_output(self._user_loss, names, n, "loss")
         w = self._user_loss_weights
@@ -310,11 +330,7 @@ class CompileLoss:
 
     def _flat_true(self, y_true, names, n):
         if n == 1:
-            if isinstance(y_true, (list, tuple)) and len(y_true) == 1:
-                return [y_true[0]]
-            if isinstance(y_true, dict) and len(y_true) == 1:
-                return [next(iter(y_true.values()))]
-            return [y_true]
+            return _single_true(y_true)
         if isinstance(y_true, dict):
             return _flatten_by_names(y_true, names)
         flat = nest.flatten(y_true)
@@ -430,14 +446,10 @@ class CompileMetrics:
 
     @property
     def variables(self):
-        out = []
-        for m in self.metrics:
-            out.extend(m.variables)
-        return out
+        return _metric_variables(self.metrics)
 
     def build(self, y_true, y_pred):
-        names, pred_is_dict = _output_names(y_pred, self.output_names)
-        flat_pred = [y_pred[nm] for nm in names] if pred_is_dict else nest.flatten(y_pred)
+        names, pred_is_dict, flat_pred = _flat_outputs(y_pred, self.output_names)
         n = len(flat_pred)
         self._names = names
         self._pred_is_dict = pred_is_dict
@@ -449,11 +461,7 @@ class CompileMetrics:
 
     def _flat_true(self, y_true, n):
         if n == 1:
-            if isinstance(y_true, (list, tuple)) and len(y_true) == 1:
-                return [y_true[0]]
-            if isinstance(y_true, dict) and len(y_true) == 1:
-                return [next(iter(y_true.values()))]
-            return [y_true]
+            return _single_true(y_true)
         if isinstance(y_true, dict):
             return _flatten_by_names(y_true, self._names)
         return nest.flatten(y_true)

@@ -19,6 +19,11 @@ def _cast_like(v, x):
     return v if v.dtype == x.dtype else m.cast(v, x.dtype)
 
 
+def _to_compute_dtype(layer, out):
+    """`out` cast back to the layer's compute dtype (it may have been upcast)."""
+    return out if out.dtype.name == layer.compute_dtype else m.cast(out, layer.compute_dtype)
+
+
 def _set_gamma_beta_options(layer, center, scale, beta_initializer, gamma_initializer,
                             beta_regularizer, gamma_regularizer, beta_constraint,
                             gamma_constraint):
@@ -173,9 +178,7 @@ class BatchNormalization(Layer):
         if self.beta is not None:
             shift = m.add(shift, _cast_like(self.beta, x))
         out = m.add(m.multiply(x, self._b(inv)), self._b(shift))
-        if out.dtype.name != self.compute_dtype:
-            out = m.cast(out, self.compute_dtype)
-        return out
+        return _to_compute_dtype(self, out)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -254,9 +257,7 @@ class LayerNormalization(Layer):
             if self.beta is not None:
                 res = m.add(res, self._b(_cast_like(self.beta, x)))
             out = m.add(m.multiply(x, inv), res)
-        if out.dtype.name != self.compute_dtype:
-            out = m.cast(out, self.compute_dtype)
-        return out
+        return _to_compute_dtype(self, out)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -316,9 +317,7 @@ class GroupNormalization(Layer):
             out = m.multiply(out, a.reshape(_cast_like(self.gamma, x), bshape))
         if self.beta is not None:
             out = m.add(out, a.reshape(_cast_like(self.beta, x), bshape))
-        if out.dtype.name != self.compute_dtype:
-            out = m.cast(out, self.compute_dtype)
-        return out
+        return _to_compute_dtype(self, out)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -343,9 +342,7 @@ class UnitNormalization(Layer):
     def call(self, inputs):
         x = _upcast(inputs)
         out = nn.l2_normalize(x, axis=self.axis, epsilon=1e-12)
-        if out.dtype.name != self.compute_dtype:
-            out = m.cast(out, self.compute_dtype)
-        return out
+        return _to_compute_dtype(self, out)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
