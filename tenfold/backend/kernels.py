@@ -45,6 +45,7 @@ _FILTER_CHUNK_BYTES = 2 << 20   # filter gradient: bigger chunks, its GEMM outpu
 _COL2IM_CHUNK_BYTES = 1 << 19   # input gradient: columns + their scatter stay in L2
 
 _F32 = np.dtype(np.float32)
+GEMV_SUM_DTYPES = (_F32, np.dtype(np.float64))   # also: relu's fast path
 _MIN_PARALLEL_BYTES = 1 << 18   # below this, a thread hand-off costs more than it saves
 
 
@@ -320,13 +321,14 @@ class _Columns:
     (K, rows) when C == 1. `ones` appends a column (row) of ones, so a bias rides along in
     the GEMM instead of costing a pass over the output."""
 
-    def __init__(self, xp, out_sp, ksize, strides, dilations, budget, ones=False):
+    def __init__(self, xp, out_sp, ksize, strides, dilations, budget, ones=False, cout=0):
         self.xp, self.out_sp, self.ksize, self.ones = xp, tuple(out_sp), tuple(ksize), ones
         self.cin = xp.shape[-1]
         self.rows, self.kk = math.prod(out_sp), math.prod(ksize)
         self.kdim = self.kk * self.cin
         n = xp.shape[0]
-        self.b = _chunk(n, self.rows * (self.kdim + ones) * xp.dtype.itemsize, budget)
+        # `cout`: the chunk's output block counts too, so an epilogue finds it in cache
+        self.b = _chunk(n, self.rows * (self.kdim + ones + cout) * xp.dtype.itemsize, budget)
         self.ranges = [(n0, min(n, n0 + self.b)) for n0 in range(0, n, self.b)]
         self.offset_major = self.cin == 1
         if self.offset_major:
@@ -399,11 +401,38 @@ def _is_pointwise(ksize, strides, pads):
         not any(a or b for a, b in pads)
 
 
-def _epilogue(block, bias, relu):
+_ZERO_RUN = 1 << 14
+_zero_runs = {}
+
+
+def relu(x, out=None):
+    """max(x, 0). NumPy's maximum against a scalar takes a loop that is not vectorized (4x
+    slower than an array-array maximum with AVX-512, NumPy 2.4), so contiguous float arrays
+    are compared row by row with a 64 KB run of zeros that stays in L1/L2."""
+    if out is None:
+        out = np.empty_like(x)
+    n = x.size
+    if n < 4096 or x.dtype not in GEMV_SUM_DTYPES or not (x.flags.c_contiguous and
+                                                          out.flags.c_contiguous):
+        return np.maximum(x, x.dtype.type(0), out=out)
+    z = _zero_runs.get(x.dtype)
+    if z is None:
+        z = _zero_runs[x.dtype] = np.zeros(_ZERO_RUN, x.dtype)
+        z.flags.writeable = False
+    xf, of = x.reshape(-1), out.reshape(-1)
+    full = n - n % _ZERO_RUN
+    if full:
+        np.maximum(xf[:full].reshape(-1, _ZERO_RUN), z, out=of[:full].reshape(-1, _ZERO_RUN))
+    if full < n:
+        np.maximum(xf[full:], z[:n - full], out=of[full:])
+    return out
+
+
+def _epilogue(block, bias, relu_):
     if bias is not None:
         block += bias
-    if relu:
-        np.maximum(block, 0, out=block)
+    if relu_:
+        relu(block, block)
 
 
 def _conv1(xp, w, out, strides, dilations, bias=None, relu=False):
@@ -417,7 +446,10 @@ def _conv1(xp, w, out, strides, dilations, bias=None, relu=False):
         _chunked_matmul(xp.reshape(-1, xp.shape[-1]), w2, o2,
                         lambda block: _epilogue(block, bias, relu))
         return
-    cols = _Columns(xp, out_sp, ksize, strides, dilations, _CHUNK_BYTES, ones=bias is not None)
+    # the bias rides in the GEMM as a column (row) of ones; ReLU is applied to each block
+    # while it is in cache, so the chunk budget counts the output block too
+    cols = _Columns(xp, out_sp, ksize, strides, dilations, _CHUNK_BYTES,
+                    ones=bias is not None, cout=cout if relu else 0)
     if bias is not None:
         w2 = np.concatenate([w2, bias.reshape(1, cout)])
     rows = cols.rows
@@ -427,8 +459,7 @@ def _conv1(xp, w, out, strides, dilations, bias=None, relu=False):
         c = cols.fill(buf, n0, n1)
         block = o2[n0 * rows:n1 * rows]
         np.matmul(c.T if cols.offset_major else c, w2, out=block)
-        if relu:
-            np.maximum(block, 0, out=block)
+        _epilogue(block, None, relu)
 
     run_tasks(cols.ranges, work, out.nbytes + xp.nbytes, cols.buffer)
 

@@ -27,6 +27,7 @@ import threading
 
 import numpy as np
 
+from tenfold.backend import kernels as _kernels
 from tenfold.framework.errors import InvalidArgumentError
 from tenfold.ops import registry
 from tenfold.ops.registry import primitive
@@ -84,7 +85,7 @@ def _binary(uf):
 
 
 def _relu_out(x, out):
-    return np.maximum(x, x.dtype.type(0), out=out)
+    return _kernels.relu(x, out)
 
 
 def _sigmoid_out(x, out):
@@ -132,7 +133,7 @@ def _bias_relu_out(x, b, out):
         _jit_kernels().bias_relu(x.reshape(-1, c), b, out.reshape(-1, c), x.dtype.type(0))
         return out
     np.add(x, b, out=out)
-    return np.maximum(out, out.dtype.type(0), out=out)
+    return _kernels.relu(out, out)
 
 
 def _relu_grad_jit(g, y):

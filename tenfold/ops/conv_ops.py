@@ -33,6 +33,7 @@ from tenfold.ops import registry
 from tenfold.ops.registry import primitive
 from tenfold.ops._convert import tensor, binary
 from tenfold.ops import array_ops as _a
+from tenfold.ops import math_ops as _math
 
 __all__ = [
     "conv1d", "conv2d", "conv3d", "convolution", "conv1d_transpose", "conv2d_transpose",
@@ -142,7 +143,9 @@ def _fused_dz(g, out, relu):
     c = _dz_memo[0]
     if c is not None and c[0]() is g and c[1]() is out and c[2] == rec:
         return c[3]
-    dz = _relu_bp(g, out)
+    dz = _math.relu_mask_after_pool(g, out) if _math.pooled_grads else None
+    if dz is None:
+        dz = _relu_bp(g, out)
     _dz_memo[0] = (weakref.ref(g), weakref.ref(out), rec, dz)
     return dz
 
@@ -194,7 +197,18 @@ def _max_pool_grad_kernel(x, out, g, ksize, strides, dilations, pads):
 
 
 def _max_pool_grad_rule(g, out, x, ksize, strides, dilations, pads, keep_argmax=False):
-    return _max_pool_grad(x, out, g, ksize=ksize, **_p(strides, dilations, pads))
+    params = dict(ksize=ksize, **_p(strides, dilations, pads))
+    dx = _max_pool_grad(x, out, g, **params)
+    key = id(dx)
+    ref = weakref.ref(dx, lambda _, key=key: _math.pooled_grads.pop(key, None))
+
+    def masked(gx, y):
+        # see math_ops.pooled_grads: mask the pooled gradient g by out > 0, then route it
+        if ref() is not gx or y is not x:
+            return None
+        return _max_pool_grad(x, out, _relu_bp(g, out), **params)
+    _math.pooled_grads[key] = masked
+    return dx
 
 
 def _mpg_grad_g(gg, out, x, y, g, ksize, strides, dilations, pads):

@@ -3,6 +3,7 @@ import builtins
 
 import numpy as np
 
+from tenfold.backend import kernels as _kernels
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import InvalidArgumentError
@@ -280,9 +281,28 @@ _acosh = primitive("acosh", np.arccosh,
                    grads=(lambda g, o, x: _div(g, _sinh(o)),))
 _atanh = primitive("atanh", np.arctanh,
                    grads=(lambda g, o, x: _div(g, _sub(_one(x), _square(x))),))
-_relu = primitive("relu", lambda x: np.maximum(x, x.dtype.type(0)),
-                  grads=(lambda g, o, x: _mul(g, _cast(_greater(o, _zeros_like(o)),
-                                                       dtype=g._value.dtype)),))
+# Gradients made by max pooling, by id: id(g) -> fn(g, y) giving relu_backprop(g, y) computed
+# at the pooled size when g is max pooling's gradient for input y, else None. A ReLU (or a
+# conv + bias + ReLU) followed by max pooling then applies its mask to the 4x smaller pooled
+# gradient: the routed gradient only lands where y is the window's maximum, so mask(y) there
+# equals mask(pooled output). Filled by conv_ops' max pool gradient rule.
+pooled_grads = {}
+
+
+def relu_mask_after_pool(g, y):
+    """relu_backprop(g, y) computed before max pooling's gradient scatter, or None."""
+    fn = pooled_grads.get(id(g))
+    return None if fn is None else fn(g, y)
+
+
+def _relu_grad(g, o, x):
+    dz = relu_mask_after_pool(g, o) if pooled_grads else None
+    if dz is not None:
+        return dz
+    return _mul(g, _cast(_greater(o, _zeros_like(o)), dtype=g._value.dtype))
+
+
+_relu = primitive("relu", _kernels.relu, grads=(_relu_grad,))
 _floor = primitive("floor", np.floor)
 _ceil = primitive("ceil", np.ceil)
 _round = primitive("round", np.round)  # half to even, as TensorFlow
@@ -614,7 +634,16 @@ def _reduce_grad_broadcast(g, x, axis, keepdims):
     return array_ops._broadcast_to(g, shape=x._value.shape)
 
 
+_GEMV_SUM_MIN = 1 << 15
+
+
 def _sum_kernel(x, axis=None, keepdims=False):
+    if type(axis) is tuple and x.ndim >= 2 and x.size >= _GEMV_SUM_MIN and \
+            len(axis) == x.ndim - 1 and axis[-1] == x.ndim - 2 and \
+            x.dtype in _kernels.GEMV_SUM_DTYPES and x.flags.c_contiguous:
+        # a bias gradient: every axis but the last, as a GEMV (7x faster than np.sum here)
+        out = _kernels.bias_backprop(x)
+        return out.reshape((1,) * (x.ndim - 1) + out.shape) if keepdims else out
     if x.dtype.itemsize == 2 and (x.dtype.kind == "f" or x.dtype.name == "bfloat16"):
         return np.sum(x, axis=axis, keepdims=keepdims, dtype=np.float32).astype(x.dtype)
     return np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype)

@@ -148,16 +148,35 @@ class _BaseConv(Layer):
             x = _to_last(x, nd)
         if self.rank == 1:
             x = a.expand_dims(x, 1)
-        y = self._conv(x)
+        fused = self._fused_activation()
+        if fused is not None:
+            # conv + bias + ReLU as one op: bias and ReLU applied to each chunk of the
+            # output while it is in cache, one ReLU mask for all three gradients (what
+            # TF's grappler does with Conv2D + BiasAdd + Relu); same numbers up to rounding
+            strides, dil = self._pad2()
+            y = _ops().fused_conv(x, self._k2(self.kernel), self.bias, strides=strides,
+                                  padding=self.padding.upper(), dilations=dil,
+                                  activation=fused)
+        else:
+            y = self._conv(x)
         if self.rank == 1:
             y = a.squeeze(y, 1)
-        if self.bias is not None:
+        if fused is None and self.bias is not None:
             y = m.add(y, self.bias)
         if cf:
             y = _to_first(y, nd)
-        if self.activation is not activations.linear:
+        if fused is None and self.activation is not activations.linear:
             y = self.activation(y)
         return y
+
+    def _fused_activation(self):
+        """'relu' or 'linear' when call() can run conv + bias + activation as one op."""
+        if type(self)._conv is not _BaseConv._conv or self.padding == "causal" or \
+                self.bias is None:
+            return None
+        if self.activation is activations.relu:
+            return "relu"
+        return "linear" if self.activation is activations.linear else None
 
     def _k2(self, k):
         """A kernel as 2-D (1-D kernels get a height-1 axis)."""
