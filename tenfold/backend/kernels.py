@@ -435,33 +435,43 @@ def _epilogue(block, bias, relu_):
         relu(block, block)
 
 
-def _conv1(xp, w, out, strides, dilations, bias=None, relu=False):
+def _conv1(xp, w, out, strides, dilations, bias=None, relu=False, sink=None, out_sp=None):
     """One group: out[...] = conv of padded xp with w (out preallocated, channels-last), plus
-    bias (a row of the GEMM) and ReLU applied chunk by chunk while the chunk is in cache."""
+    bias (a row of the GEMM) and ReLU applied chunk by chunk while the chunk is in cache.
+    With `sink`, out is None and each chunk's block goes to sink(n0, n1, block) instead (a
+    per-thread buffer, reused)."""
     ksize, cout = w.shape[:-2], w.shape[-1]
-    out_sp = out.shape[1:-1]
+    out_sp = out.shape[1:-1] if out_sp is None else tuple(out_sp)
     w2 = w.reshape(-1, cout)
-    o2 = out.reshape(-1, cout)
+    o2 = None if out is None else out.reshape(-1, cout)
     if _is_pointwise(ksize, strides, ((0, 0),)):
         _chunked_matmul(xp.reshape(-1, xp.shape[-1]), w2, o2,
                         lambda block: _epilogue(block, bias, relu))
         return
     # the bias rides in the GEMM as a column (row) of ones; ReLU is applied to each block
     # while it is in cache, so the chunk budget counts the output block too
-    cols = _Columns(xp, out_sp, ksize, strides, dilations, _CHUNK_BYTES,
-                    ones=bias is not None, cout=cout if relu else 0)
+    # a sink's pooling costs a dozen NumPy calls per chunk: bigger chunks amortize them
+    cols = _Columns(xp, out_sp, ksize, strides, dilations,
+                    _CHUNK_BYTES if sink is None else 2 * _CHUNK_BYTES,
+                    ones=bias is not None, cout=cout if relu or sink else 0)
     if bias is not None:
         w2 = np.concatenate([w2, bias.reshape(1, cout)])
     rows = cols.rows
 
-    def work(r, buf):
+    def state():
+        return cols.buffer(), None if sink is None else np.empty((cols.b * rows, cout), xp.dtype)
+
+    def work(r, bufs):
         n0, n1 = r
-        c = cols.fill(buf, n0, n1)
-        block = o2[n0 * rows:n1 * rows]
+        c = cols.fill(bufs[0], n0, n1)
+        block = o2[n0 * rows:n1 * rows] if sink is None else bufs[1][:(n1 - n0) * rows]
         np.matmul(c.T if cols.offset_major else c, w2, out=block)
         _epilogue(block, None, relu)
+        if sink is not None:
+            sink(n0, n1, block)
 
-    run_tasks(cols.ranges, work, out.nbytes + xp.nbytes, cols.buffer)
+    out_bytes = xp.shape[0] * rows * cout * xp.dtype.itemsize
+    run_tasks(cols.ranges, work, out_bytes + xp.nbytes, state)
 
 
 def conv(x, w, strides, dilations, pads, groups=1):
@@ -550,15 +560,17 @@ def _backprop_input1(dy, w, dxp, strides, dilations):
               lambda: np.empty((kk, b * rows, cin), dy.dtype))
 
 
-def conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups=1):
-    """The gradient of conv(x, w) in x for output gradient dy; also the transposed conv."""
+def conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups=1, into=None):
+    """The gradient of conv(x, w) in x for output gradient dy; also the transposed conv.
+    `into`: a zeroed array (a view is fine) of x_shape to accumulate into, when there is no
+    padding (returned)."""
     dt = dy.dtype
     ct = compute_dtype(dt)
     dy = np.ascontiguousarray(dy, dtype=ct)
     w = w.astype(ct, copy=False)
     padded = (x_shape[0],) + tuple(n + a + b for n, (a, b) in zip(x_shape[1:-1], pads)) + \
         (x_shape[-1],)
-    dxp = np.zeros(padded, ct)
+    dxp = np.zeros(padded, ct) if into is None else into
     if dy.size and w.size:
         if groups == 1:
             _backprop_input1(dy, w, dxp, strides, dilations)
@@ -615,6 +627,65 @@ def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
                 np.ascontiguousarray(xp[..., g * cg:(g + 1) * cg]),
                 np.ascontiguousarray(dy[..., g * og:(g + 1) * og]), ksize, strides, dilations)
     return dw.reshape(w_shape).astype(dt, copy=False)
+
+
+def conv_backprop_filter_pooled(x, t, idx, y_shape, w_shape, pads):
+    """The filter gradient of a stride-1 convolution y = conv(x, w) whose output went through
+    2x2 stride-2 max pooling, from the pooled gradient t and the pooling's argmax idx
+    (max_pool_2x2_argmax): the gradient at y is t scattered to each window's maximum, so
+    y's full-size gradient is never made. With the window offset q = (qi, qj) of each
+    maximum, dw[k] = sum_q X[q + k]^T (t * [idx == q]), where X[o] reads x at pooled
+    positions shifted by o: one GEMM of the (kh+1)(kw+1) shifted copies of x against the four
+    masked copies of t. That is (kh+1)(kw+1)/(kh*kw) times the FLOPs of the plain filter
+    gradient but a quarter of its rows, so it pays when kh*kw*C_in is small (a first layer
+    on images: conv1 of the MNIST convnet, scatter + filter gradient 3.2 ms -> see
+    docs/benchmarks.md). Rows of y that pooling dropped (odd sizes) get no gradient."""
+    dt = x.dtype
+    ct = compute_dtype(dt)
+    xp = pad(x.astype(ct, copy=False), pads)
+    t = np.ascontiguousarray(t, dtype=ct)
+    kh, kw, cin, cout = w_shape
+    n, ha, wa = t.shape[:3]
+    rows = ha * wa
+    o_h, o_w = kh + 1, kw + 1
+    width = o_h * o_w * cin
+    b = _chunk(n, rows * (width + 4 * cout) * ct.itemsize, _CHUNK_BYTES)
+    ranges = [(n0, min(n, n0 + b)) for n0 in range(0, n, b)]
+    st = xp.strides
+    # (N, Ha, Wa, o_h, o_w, C): the (o_h, o_w) neighbourhood of every pooled position
+    shifted = as_strided(xp, (n, ha, wa, o_h, o_w, cin),
+                         (st[0], 2 * st[1], 2 * st[2], st[1], st[2], st[3]), writeable=False)
+    partial = [None] * len(ranges)
+    index = {r: i for i, r in enumerate(ranges)}
+
+    def make_state():
+        return (np.empty((b * rows, width), ct), np.empty((4, b * rows, cout), ct),
+                np.empty((b * rows, cout), bool))
+
+    def work(r, state):
+        cols_buf, g_buf, eq = state
+        n0, n1 = r
+        m = (n1 - n0) * rows
+        cols = cols_buf[:m]
+        np.copyto(_reshaped(cols, (n1 - n0, ha, wa, o_h, o_w, cin)), shifted[n0:n1])
+        g = g_buf[:, :m]   # one contiguous block per q: 2.7x faster than interleaved
+        tc = t[n0:n1].reshape(m, cout)
+        ic = idx[n0:n1].reshape(m, cout)
+        for q in range(4):
+            np.equal(ic, q, out=eq[:m])
+            np.multiply(tc, eq[:m], out=g[q])
+        partial[index[r]] = np.matmul(cols.T[None], g)   # (4, width, cout)
+
+    run_tasks(ranges, work, xp.nbytes + 2 * t.nbytes, make_state)
+    p = partial[0]
+    for more in partial[1:]:
+        p += more
+    p = p.reshape(2, 2, o_h, o_w, cin, cout)
+    dw = np.zeros(w_shape, ct)
+    for qi in range(2):
+        for qj in range(2):
+            dw += p[qi, qj, qi:qi + kh, qj:qj + kw]
+    return dw.astype(dt, copy=False)
 
 
 # ------------------------------------------------------------------------------------------
@@ -790,28 +861,50 @@ def max_pool_2x2_argmax(x):
     each window's first maximum in row-major order (0..3), kept so the gradient needs neither
     x nor compares (max_pool_2x2_grad_from_argmax: 2x faster than recomputing the masks)."""
     n, h, w, c = x.shape
-    ho, wo = h // 2, w // 2
-    out = np.empty((n, ho, wo, c), x.dtype)
-    idx = np.empty((n, ho, wo, c), np.uint8)
+    out = np.empty((n, h // 2, w // 2, c), x.dtype)
+    idx = np.empty(out.shape, np.uint8)
+    batch_parallel(n, x.nbytes,
+                   lambda lo, hi: _pool_2x2_argmax_into(x[lo:hi], out[lo:hi], idx[lo:hi]))
+    return out, idx
 
-    def part(lo, hi):
-        bufs = np.empty((4, hi - lo, ho, wo, c), x.dtype)
-        _gather_2x2(x[lo:hi], bufs)
-        a, b, cc, d = bufs
-        rt = b > a             # top row: right strictly greater (ties go left)
-        rb = d > cc            # bottom row
-        top = np.maximum(a, b, out=a)
-        bottom = np.maximum(cc, d, out=cc)
-        bt = bottom > top      # bottom row strictly greater (ties go up)
-        np.maximum(top, bottom, out=out[lo:hi])
-        np.logical_xor(rt, rb, out=rb)
-        np.logical_and(rb, bt, out=rb)
-        np.logical_xor(rt, rb, out=rt)  # the column: rb where bottom wins, else rt
-        dst = idx[lo:hi]
-        np.left_shift(bt.view(np.uint8), 1, out=dst)
-        np.bitwise_or(dst, rt.view(np.uint8), out=dst)
 
-    batch_parallel(n, x.nbytes, part)
+def _pool_2x2_argmax_into(x, out, idx):
+    n, ho, wo, c = out.shape
+    bufs = np.empty((4, n, ho, wo, c), x.dtype)
+    _gather_2x2(x, bufs)
+    a, b, cc, d = bufs
+    rt = b > a             # top row: right strictly greater (ties go left)
+    rb = d > cc            # bottom row
+    top = np.maximum(a, b, out=a)
+    bottom = np.maximum(cc, d, out=cc)
+    bt = bottom > top      # bottom row strictly greater (ties go up)
+    np.maximum(top, bottom, out=out)
+    np.logical_xor(rt, rb, out=rb)
+    np.logical_and(rb, bt, out=rb)
+    np.logical_xor(rt, rb, out=rt)  # the column: rb where bottom wins, else rt
+    np.left_shift(bt.view(np.uint8), 1, out=idx)
+    np.bitwise_or(idx, rt.view(np.uint8), out=idx)
+
+
+def conv_bias_act_pool(x, w, b, pads, relu=False):
+    """(out, idx) = max_pool_2x2_argmax(relu?(conv(x, w) + b)) for a stride-1 conv, groups
+    1, float32/float64: each chunk of the conv's output is pooled while it is in cache, and
+    the full-size output is never written (graph-only fusion: the gradients through the
+    pooling need only idx)."""
+    xp = pad(x, pads)
+    ksize, cout = w.shape[:-2], w.shape[-1]
+    out_sp = out_sizes(x.shape[1:-1], ksize, (1, 1), (1, 1), pads)
+    n = x.shape[0]
+    out = np.empty((n, out_sp[0] // 2, out_sp[1] // 2, cout), x.dtype)
+    idx = np.empty(out.shape, np.uint8)
+    if out.size == 0 or w.shape[-2] == 0 or _is_pointwise(ksize, (1, 1), pads):
+        return max_pool_2x2_argmax(conv_bias_act(x, w, b, (1, 1), (1, 1), pads, relu=relu))
+
+    def sink(n0, n1, block):
+        _pool_2x2_argmax_into(block.reshape((n1 - n0,) + out_sp + (cout,)), out[n0:n1],
+                              idx[n0:n1])
+
+    _conv1(xp, w, None, (1, 1), (1, 1), b, relu, sink=sink, out_sp=out_sp)
     return out, idx
 
 

@@ -162,6 +162,79 @@ def _jit_kernels():
     return jit.kernels()
 
 
+def _conv_bpf_pooled_kernel(x, y, out, g, w_shape, pads):
+    from tenfold.ops import conv_ops
+    return conv_ops.conv_backprop_filter_pooled(x, y, out, g, w_shape, pads)
+
+
+def _conv_bpi_pooled_kernel(y, out, g, w, x_shape, pads):
+    from tenfold.ops import conv_ops
+    return conv_ops.conv_backprop_input_pooled(y, out, g, w, x_shape, pads)
+
+
+# a stride-1 conv's gradients through 2x2 max pooling (graph-only fusions, never recorded by
+# tapes; see conv_ops.conv_backprop_input_pooled)
+conv_bpf_pooled = primitive("conv_backprop_filter_pooled", _conv_bpf_pooled_kernel)
+conv_bpi_pooled = primitive("conv_backprop_input_pooled", _conv_bpi_pooled_kernel)
+
+
+def _conv_bias_act_pool_kernel(x, w, b, pads, relu):
+    from tenfold.ops import conv_ops
+    return conv_ops.conv_bias_act_pool(x, w, b, pads, relu)
+
+
+# conv + bias + ReLU + 2x2 max pooling; y is a shape-only stand-in (graph-only fusion)
+conv_bias_act_pool = primitive("conv_bias_act_pool", _conv_bias_act_pool_kernel)
+_FLOAT_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# gradient nodes that read y = the pooling's input only for its shape once the argmax is kept
+_READS_ONLY_Y_SHAPE = ("max_pool_grad", "conv_backprop_input_pooled",
+                       "conv_backprop_filter_pooled")
+
+
+def _is_2x2_valid(params):
+    return tuple(params["ksize"]) == (2, 2) and tuple(params["strides"]) == (2, 2) and \
+        tuple(params["dilations"]) == (1, 1) and \
+        not any(a or b for a, b in params["pads"])
+
+
+def _rewrite_through_pool(n, name, vals, y, p, g):
+    """The node n reading dz = max_pool_grad(y, p, g), rewritten to read g (or None)."""
+    vy, vg = vals[y], vals[g]
+    if vy.dtype != vg.dtype or vg.dtype.kind != "f" or vg.dtype.itemsize < 4:
+        return None
+    if name in ("conv_backprop_filter", "conv_backprop_input"):
+        prm = n.params
+        if prm.get("groups", 1) != 1 or any(s != 1 for s in prm["strides"]) or \
+                any(d != 1 for d in prm["dilations"]) or len(vy.shape) != 4:
+            return None
+        cropped = tuple(vy.shape[1:3]) != tuple(2 * d for d in vals[p].shape[1:3]) and \
+            not any(a or b for a, b in prm["pads"])
+        if name == "conv_backprop_input":
+            w = n.inputs[1]
+            if not cropped or vals[w].dtype != vg.dtype:
+                return None
+            return _PNode(conv_bpi_pooled, (y, p, g, w),
+                          {"x_shape": tuple(prm["x_shape"]), "pads": prm["pads"]},
+                          n.outputs, False, False)
+        x = n.inputs[0]
+        w_shape = tuple(prm["w_shape"])
+        small = w_shape[0] * w_shape[1] * w_shape[2] <= _conv_ops().POOLED_FILTER_MAX
+        if not (small or cropped) or vals[x].dtype != vg.dtype:
+            return None
+        return _PNode(conv_bpf_pooled, (x, y, p, g), {"w_shape": w_shape, "pads": prm["pads"]},
+                      n.outputs, False, False)
+    if name == "reduce_sum":
+        axis = n.params.get("axis")
+        if type(axis) is not tuple or tuple(axis) != (0, 1, 2):
+            return None
+    return _PNode(n.op, (g,), n.params, n.outputs, False, False)
+
+
+def _conv_ops():
+    from tenfold.ops import conv_ops
+    return conv_ops
+
+
 # relu(x + b) in one pass (Numba; graphs compiled with jit_compile): never recorded by tapes
 bias_relu = primitive("bias_relu", _bias_relu_kernel)
 def _reduce_sum_jit(x, axis=None, keepdims=False):
@@ -288,6 +361,8 @@ class Plan:
         self.jit = opt["fusion"] and getattr(g, "jit", False) and _jit_ok()
         if opt["fusion"]:
             nodes = self._fuse(nodes, kind, const, outputs)
+            nodes = self._fuse_pooled_grads(nodes)
+            nodes = self._fuse_conv_pool(nodes, outputs)
             if self.jit:
                 nodes = self._fuse_jit(nodes, outputs)
         if opt["dead_code"]:
@@ -343,6 +418,72 @@ class Plan:
                 dead.update((j, k))
                 break
         return [n for i, n in enumerate(nodes) if i not in dead]
+
+    def _fuse_pooled_grads(self, nodes):
+        """Gradients that flow back through 2x2 stride-2 max pooling, dz =
+        max_pool_grad(y, out, g): a bias gradient (sum of dz over all axes but the last)
+        becomes the same sum of g (the scatter keeps sums; 4x fewer elements), and a small
+        stride-1 conv's filter gradient from dz becomes conv_backprop_filter_pooled, which
+        never makes dz (see kernels.conv_backprop_filter_pooled). max_pool_grad then often
+        has no reader left and dead-code removal drops it."""
+        vals = self.graph.values
+        producer = {o: n for n in nodes for o in n.outputs}
+        out = []
+        for n in nodes:
+            name = None if n.multi else n.op.name
+            if name in ("conv_backprop_filter", "conv_backprop_input", "bias_backprop",
+                        "reduce_sum"):
+                d = n.inputs[1] if name == "conv_backprop_filter" else n.inputs[0]
+                pg = producer.get(d)
+                if pg is not None and not pg.multi and pg.op.name == "max_pool_grad" and \
+                        _is_2x2_valid(pg.params) and len(vals[d].shape) == 4:
+                    y, p, g = pg.inputs
+                    n = _rewrite_through_pool(n, name, vals, y, p, g) or n
+            out.append(n)
+        return out
+
+    def _fuse_conv_pool(self, nodes, outputs):
+        """y = conv_bias_act(x, w, b) (stride 1) then out = max_pool(y) (2x2 stride 2,
+        keeping its argmax) -> one conv_bias_act_pool node, when every other reader of y is
+        a gradient through that pooling that needs only y's shape and the argmax: the
+        conv's output is pooled while in cache and never written (conv_ops)."""
+        vals = self.graph.values
+        readers = {}
+        for i, n in enumerate(nodes):
+            for v in n.inputs:
+                readers.setdefault(v, []).append(i)
+        pinned = set(outputs)
+        producer = {o: i for i, n in enumerate(nodes) for o in n.outputs}
+        replace, dead = {}, set()
+        for i, n in enumerate(nodes):
+            if n.multi or n.op.name != "max_pool" or not n.params.get("keep_argmax") or \
+                    not _is_2x2_valid(n.params):
+                continue
+            y = n.inputs[0]
+            j = producer.get(y)
+            if j is None or y in pinned or nodes[j].multi or \
+                    nodes[j].op.name != "conv_bias_act":
+                continue
+            a = nodes[j]
+            prm = a.params
+            vy = vals[y]
+            if len(vy.shape) != 4 or vy.dtype not in _FLOAT_KERNEL_DTYPES or \
+                    prm.get("groups", 1) != 1 or any(s != 1 for s in prm["strides"]) or \
+                    any(d != 1 for d in prm["dilations"]) or \
+                    any(vals[v].dtype != vy.dtype for v in a.inputs):
+                continue
+            p = n.outputs[0]
+            if not all(k == i or (nodes[k].op.name in _READS_ONLY_Y_SHAPE and
+                                  not nodes[k].multi and p in nodes[k].inputs and
+                                  nodes[k].inputs[0 if nodes[k].op.name !=
+                                                  "conv_backprop_filter_pooled" else 1] == y)
+                       for k in readers.get(y, ())):
+                continue
+            replace[j] = _PNode(conv_bias_act_pool, a.inputs,
+                                {"pads": prm["pads"], "relu": bool(prm.get("relu"))},
+                                (y, p), True, False)
+            dead.add(i)
+        return [replace.get(i, n) for i, n in enumerate(nodes) if i not in dead]
 
     def _fuse_jit(self, nodes, outputs):
         """With jit_compile and Numba: relu(add(x, b)) -> bias_relu(x, b) in one pass."""

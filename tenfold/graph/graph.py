@@ -25,7 +25,7 @@ STATEFUL = {"assign", "assign_add", "assign_sub", "print", "numpy_function",
             # tenfold/ops/random_ops.py: kernels that draw from a generator when they run
             "random_standard_normal", "random_uniform", "random_uniform_int",
             "truncated_normal", "random_shuffle", "multinomial", "random_gamma",
-            "random_poisson", "random_binomial"}
+            "random_poisson", "random_binomial", "dropout_mask"}
 
 
 def register_stateful(name):

@@ -84,19 +84,19 @@ _transpose = primitive("transpose", lambda x, perm: np.transpose(x, perm),
 def transpose(a, perm=None, conjugate=False, name=None):
     x = tensor(a)
     nd = x._value.ndim
-    perm = tuple(reversed(range(nd))) if perm is None else _ints(perm, "perm")
-    if sorted(p % nd if nd else p for p in perm) != list(range(nd)):
+    perm = tuple(reversed(builtins.range(nd))) if perm is None else _ints(perm, "perm")
+    if sorted(p % nd if nd else p for p in perm) != list(builtins.range(nd)):
         raise InvalidArgumentError(f"transpose: perm {list(perm)} is not a permutation of "
                                    f"the {nd} axes of a tensor of shape {list(x._value.shape)}")
     perm = tuple(p % nd for p in perm)
-    out = _transpose(x, perm=perm) if perm != tuple(range(nd)) else x
+    out = _transpose(x, perm=perm) if perm != tuple(builtins.range(nd)) else x
     return math_ops.conj(out) if conjugate else out
 
 
 def matrix_transpose(a, name=None, conjugate=False):
     x = tensor(a)
     nd = x._value.ndim
-    perm = list(range(nd - 2)) + [nd - 1, nd - 2]
+    perm = list(builtins.range(nd - 2)) + [nd - 1, nd - 2]
     return transpose(x, perm, conjugate=conjugate)
 
 
@@ -132,7 +132,7 @@ def unbroadcast(g, shape):
     """Sums gradient g down to `shape` (undoing NumPy broadcasting). Used by the tape."""
     gs = g._value.shape
     lead = len(gs) - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape)
+    axes = tuple(builtins.range(lead)) + tuple(i + lead for i, d in enumerate(shape)
                                       if d == 1 and gs[i + lead] != 1)
     if axes:
         g = math_ops._reduce_sum(g, axis=axes, keepdims=True)

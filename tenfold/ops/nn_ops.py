@@ -376,8 +376,9 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None, rng=None):
             raise InvalidArgumentError(f"dropout: noise_shape {list(noise_shape)} must have "
                                        f"the rank of x {list(x._value.shape)}")
         shape = tuple(x._value.shape[i] if d == -1 else int(d) for i, d in enumerate(noise_shape))
-    u = random_ops.uniform(shape, dtype=x.dtype, seed=seed) if rng is None else rng(shape, x.dtype)
-    keep = m.cast(m.greater_equal(u, rate), x.dtype)
+    if rng is None:
+        return m.multiply(x, random_ops.dropout_mask(shape, x.dtype, rate, seed))
+    keep = m.cast(m.greater_equal(rng(shape, x.dtype), rate), x.dtype)
     return m.multiply(m.multiply(x, 1.0 / (1.0 - rate)), keep)
 
 
