@@ -629,7 +629,7 @@ def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
     return dw.reshape(w_shape).astype(dt, copy=False)
 
 
-def conv_backprop_filter_pooled(x, t, idx, y_shape, w_shape, pads):
+def conv_backprop_filter_pooled(x, t, idx, y_shape, w_shape, pads, with_bias=False):
     """The filter gradient of a stride-1 convolution y = conv(x, w) whose output went through
     2x2 stride-2 max pooling, from the pooled gradient t and the pooling's argmax idx
     (max_pool_2x2_argmax): the gradient at y is t scattered to each window's maximum, so
@@ -639,7 +639,9 @@ def conv_backprop_filter_pooled(x, t, idx, y_shape, w_shape, pads):
     masked copies of t. That is (kh+1)(kw+1)/(kh*kw) times the FLOPs of the plain filter
     gradient but a quarter of its rows, so it pays when kh*kw*C_in is small (a first layer
     on images: conv1 of the MNIST convnet, scatter + filter gradient 3.2 ms -> see
-    docs/benchmarks.md). Rows of y that pooling dropped (odd sizes) get no gradient."""
+    docs/benchmarks.md). Rows of y that pooling dropped (odd sizes) get no gradient.
+    with_bias: returns (dw, db), db (the sum of the routed gradient) from a column of ones
+    riding in the same GEMM."""
     dt = x.dtype
     ct = compute_dtype(dt)
     xp = pad(x.astype(ct, copy=False), pads)
@@ -649,7 +651,8 @@ def conv_backprop_filter_pooled(x, t, idx, y_shape, w_shape, pads):
     rows = ha * wa
     o_h, o_w = kh + 1, kw + 1
     width = o_h * o_w * cin
-    b = _chunk(n, rows * (width + 4 * cout) * ct.itemsize, _CHUNK_BYTES)
+    ones = 1 if with_bias else 0
+    b = _chunk(n, rows * (width + ones + 4 * cout) * ct.itemsize, _CHUNK_BYTES)
     ranges = [(n0, min(n, n0 + b)) for n0 in range(0, n, b)]
     st = xp.strides
     # (N, Ha, Wa, o_h, o_w, C): the (o_h, o_w) neighbourhood of every pooled position
@@ -659,15 +662,18 @@ def conv_backprop_filter_pooled(x, t, idx, y_shape, w_shape, pads):
     index = {r: i for i, r in enumerate(ranges)}
 
     def make_state():
-        return (np.empty((b * rows, width), ct), np.empty((4, b * rows, cout), ct),
-                np.empty((b * rows, cout), bool))
+        cols = np.empty((b * rows, width + ones), ct)
+        if ones:
+            cols[:, width] = 1
+        return cols, np.empty((4, b * rows, cout), ct), np.empty((b * rows, cout), bool)
 
     def work(r, state):
         cols_buf, g_buf, eq = state
         n0, n1 = r
         m = (n1 - n0) * rows
         cols = cols_buf[:m]
-        np.copyto(_reshaped(cols, (n1 - n0, ha, wa, o_h, o_w, cin)), shifted[n0:n1])
+        np.copyto(_reshaped(cols[:, :width], (n1 - n0, ha, wa, o_h, o_w, cin)),
+                  shifted[n0:n1])
         g = g_buf[:, :m]   # one contiguous block per q: 2.7x faster than interleaved
         tc = t[n0:n1].reshape(m, cout)
         ic = idx[n0:n1].reshape(m, cout)
@@ -680,11 +686,14 @@ def conv_backprop_filter_pooled(x, t, idx, y_shape, w_shape, pads):
     p = partial[0]
     for more in partial[1:]:
         p += more
-    p = p.reshape(2, 2, o_h, o_w, cin, cout)
+    db = p[:, width].sum(axis=0) if ones else None
+    p = p[:, :width].reshape(2, 2, o_h, o_w, cin, cout)
     dw = np.zeros(w_shape, ct)
     for qi in range(2):
         for qj in range(2):
             dw += p[qi, qj, qi:qi + kh, qj:qj + kw]
+    if ones:
+        return dw.astype(dt, copy=False), db.astype(dt, copy=False)
     return dw.astype(dt, copy=False)
 
 
@@ -898,14 +907,28 @@ def conv_bias_act_pool(x, w, b, pads, relu=False):
     out = np.empty((n, out_sp[0] // 2, out_sp[1] // 2, cout), x.dtype)
     idx = np.empty(out.shape, np.uint8)
     if out.size == 0 or w.shape[-2] == 0 or _is_pointwise(ksize, (1, 1), pads):
-        return max_pool_2x2_argmax(conv_bias_act(x, w, b, (1, 1), (1, 1), pads, relu=relu))
+        out, idx = max_pool_2x2_argmax(conv_bias_act(x, w, b, (1, 1), (1, 1), pads, relu=relu))
+        if relu:
+            mask_argmax_by_relu(out, idx)
+        return out, idx
 
     def sink(n0, n1, block):
         _pool_2x2_argmax_into(block.reshape((n1 - n0,) + out_sp + (cout,)), out[n0:n1],
                               idx[n0:n1])
+        if relu:
+            mask_argmax_by_relu(out[n0:n1], idx[n0:n1])
 
     _conv1(xp, w, None, (1, 1), (1, 1), b, relu, sink=sink, out_sp=out_sp)
     return out, idx
+
+
+def mask_argmax_by_relu(out, idx):
+    """Marks windows whose maximum is not > 0 with an offset of 4 + q, which no gradient
+    routing matches: routing g with the marked idx then equals routing relu_backprop(g, out)
+    -- the ReLU before the pooling needs no pass of its own in the backward step."""
+    dead = np.greater(out, 0)
+    np.logical_not(dead, out=dead)
+    np.bitwise_or(idx, np.left_shift(dead.view(np.uint8), 2), out=idx)
 
 
 def max_pool_2x2_grad_from_argmax(idx, g, x_shape):

@@ -162,9 +162,9 @@ def _jit_kernels():
     return jit.kernels()
 
 
-def _conv_bpf_pooled_kernel(x, y, out, g, w_shape, pads):
+def _conv_bpf_pooled_kernel(x, y, out, g, w_shape, pads, with_bias=False):
     from tenfold.ops import conv_ops
-    return conv_ops.conv_backprop_filter_pooled(x, y, out, g, w_shape, pads)
+    return conv_ops.conv_backprop_filter_pooled(x, y, out, g, w_shape, pads, with_bias)
 
 
 def _conv_bpi_pooled_kernel(y, out, g, w, x_shape, pads):
@@ -454,7 +454,7 @@ class Plan:
                 readers.setdefault(v, []).append(i)
         pinned = set(outputs)
         producer = {o: i for i, n in enumerate(nodes) for o in n.outputs}
-        replace, dead = {}, set()
+        replace, dead, masked = {}, set(), set()
         for i, n in enumerate(nodes):
             if n.multi or n.op.name != "max_pool" or not n.params.get("keep_argmax") or \
                     not _is_2x2_valid(n.params):
@@ -483,7 +483,53 @@ class Plan:
                                 {"pads": prm["pads"], "relu": bool(prm.get("relu"))},
                                 (y, p), True, False)
             dead.add(i)
-        return [replace.get(i, n) for i, n in enumerate(nodes) if i not in dead]
+            if prm.get("relu"):
+                masked.add(p)
+        nodes = [replace.get(i, n) for i, n in enumerate(nodes) if i not in dead]
+        return self._drop_relu_masks(nodes, masked) if masked else nodes
+
+    def _drop_relu_masks(self, nodes, masked):
+        """After conv_bias_act_pool with ReLU, whose argmax marks the windows the ReLU
+        zeroes (kernels.mask_argmax_by_relu): gradient routing through that argmax reads
+        the pooled gradient itself instead of relu_backprop(g, out), and the bias gradient,
+        the sum of the masked gradient, comes out of the filter gradient's GEMM (a column of
+        ones). relu_backprop and bias_backprop then have no reader left."""
+        readers = {}
+        for i, n in enumerate(nodes):
+            for v in n.inputs:
+                readers.setdefault(v, []).append(i)
+        nodes = list(nodes)
+        for r in [n for n in nodes if not n.multi and n.op.name == "relu_backprop" and
+                  n.inputs[1] in masked]:
+            dp, p = r.inputs
+            t = r.outputs[0]
+            users = readers.get(t, [])
+            if self.graph.values[dp].dtype != self.graph.values[t].dtype:
+                continue
+            routes = [k for k in users if nodes[k].op.name in _READS_ONLY_Y_SHAPE and
+                      not nodes[k].multi and nodes[k].inputs[-2 if nodes[k].op.name ==
+                                                             "conv_backprop_input_pooled"
+                                                             else -1] == t and
+                      p in nodes[k].inputs]
+            sums = [k for k in users if nodes[k].op.name == "bias_backprop"]
+            filters = [k for k in routes if nodes[k].op.name == "conv_backprop_filter_pooled"]
+            if len(routes) + len(sums) != len(users) or len(sums) > 1 or \
+                    (sums and len(filters) != 1):
+                continue
+            for k in routes:
+                n = nodes[k]
+                nodes[k] = _PNode(n.op, tuple(dp if v == t else v for v in n.inputs),
+                                  n.params, n.outputs, False, False)
+            if sums:
+                k, b = filters[0], sums[0]
+                db = nodes[b].outputs[0]
+                if any(u <= k for u in readers.get(db, [])):
+                    continue  # the bias gradient is read before the filter gradient is made
+                n = nodes[k]
+                nodes[k] = _PNode(n.op, n.inputs, dict(n.params, with_bias=True),
+                                  (n.outputs[0], db), True, False)
+                nodes[b] = None
+        return [n for n in nodes if n is not None]
 
     def _fuse_jit(self, nodes, outputs):
         """With jit_compile and Numba: relu(add(x, b)) -> bias_relu(x, b) in one pass."""

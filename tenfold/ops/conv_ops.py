@@ -283,18 +283,22 @@ def conv_backprop_input_pooled(y, out, g, w, x_shape, pads):
     return dx
 
 
-def conv_backprop_filter_pooled(x, y, out, g, w_shape, pads):
-    """conv_backprop_filter(x, max_pool_grad(y, out, g), w_shape) of a stride-1 conv."""
+def conv_backprop_filter_pooled(x, y, out, g, w_shape, pads, with_bias=False):
+    """conv_backprop_filter(x, max_pool_grad(y, out, g), w_shape) of a stride-1 conv; with
+    with_bias, (dw, db) where db is the bias gradient, the sum of the routed gradient."""
     small = w_shape[0] * w_shape[1] * w_shape[2] <= POOLED_FILTER_MAX
     idx = pooled_argmax(out, g) if g.dtype == x.dtype else None
     if small and idx is not None:
-        return K.conv_backprop_filter_pooled(x, g, idx, y.shape, w_shape, pads)
+        return K.conv_backprop_filter_pooled(x, g, idx, y.shape, w_shape, pads, with_bias)
     cover = _covered_input(out, w_shape[:2], pads)
     dz = _pooled_dz(out, g) if cover is not None and idx is not None else None
     if dz is None:
-        return K.conv_backprop_filter(x, _plain_dz(y, out, g), w_shape, (1, 1), (1, 1), pads)
-    return K.conv_backprop_filter(x[:, :cover[0], :cover[1]], dz, w_shape, (1, 1), (1, 1),
-                                  pads)
+        dz = _plain_dz(y, out, g)
+        dw = K.conv_backprop_filter(x, dz, w_shape, (1, 1), (1, 1), pads)
+    else:
+        dw = K.conv_backprop_filter(x[:, :cover[0], :cover[1]], dz, w_shape, (1, 1), (1, 1),
+                                    pads)
+    return (dw, K.bias_backprop(dz)) if with_bias else dw
 
 
 POOLED_FILTER_MAX = 36   # kh * kw * C_in up to which the pooled filter gradient pays

@@ -116,15 +116,50 @@ def test_conv_bias_act_pool_kernel_matches_conv_then_pool():
         want = K.max_pool_2x2_argmax(K.conv_bias_act(x, w, b, (1, 1), (1, 1), pads, relu=relu))
         got = K.conv_bias_act_pool(x, w, b, pads, relu=relu)
         np.testing.assert_array_equal(got[0], want[0])
-        np.testing.assert_array_equal(got[1], want[1])
+        if relu:  # windows the ReLU zeroes are marked: offset + 4
+            dead = ~(want[0] > 0)
+            assert ((got[1] >= 4) == dead).all() and dead.any()
+            np.testing.assert_array_equal(got[1] & 3, want[1])
+        else:
+            np.testing.assert_array_equal(got[1], want[1])
 
 
-def test_fused_forward_keeps_ties_on_the_first_maximum():
-    """All-zero windows after the ReLU: the argmax is the window's first element, as in TF."""
-    x = np.zeros((1, 6, 6, 1), np.float32)
-    w = -np.ones((3, 3, 1, 2), np.float32)
-    out, idx = K.conv_bias_act_pool(x + 1, w, np.zeros(2, np.float32), VALID, relu=True)
-    assert not out.any() and not idx.any()
+def test_relu_marked_argmax_routes_like_relu_backprop():
+    rng = np.random.default_rng(5)
+    y = np.maximum(rng.standard_normal((3, 8, 6, 4)), 0)
+    y[0, :2, :2] = 0  # whole windows at zero: ties go to the first element, then masked
+    out, idx = K.max_pool_2x2_argmax(y)
+    g = rng.standard_normal(out.shape)
+    want = K.max_pool_2x2_grad_from_argmax(idx, g * (out > 0), y.shape) * (y > 0)
+    K.mask_argmax_by_relu(out, idx)
+    np.testing.assert_array_equal(K.max_pool_2x2_grad_from_argmax(idx, g, y.shape), want)
+
+
+def test_keras_conv_block_needs_no_relu_or_bias_pass_in_the_backward_step():
+    from tenfold import keras
+    model = keras.Sequential([keras.Input((12, 12, 1)),
+                              keras.layers.Conv2D(4, 3, activation="relu"),
+                              keras.layers.MaxPooling2D(2),
+                              keras.layers.Conv2D(6, 3, activation="relu"),
+                              keras.layers.MaxPooling2D(2), keras.layers.Flatten(),
+                              keras.layers.Dense(3)])
+    model.compile(loss="mse", optimizer="sgd")
+    rng = np.random.default_rng(6)
+    x, y = rng.random((8, 12, 12, 1)), rng.random((8, 3))
+    before = model.get_weights()
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)   # traces: eager numbers
+    model.set_weights(before)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)   # runs the fused plan
+    ops = _plan_ops(model.train_function.functions[0])
+    assert ops.count("conv_bias_act_pool") == 2
+    assert "relu_backprop" not in ops and "bias_backprop" not in ops
+    assert "max_pool_grad" not in ops and "conv" not in ops
+    eager = keras.models.clone_model(model)
+    eager.compile(loss="mse", optimizer="sgd", run_eagerly=True)
+    eager.set_weights(before)
+    eager.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    for a, b, w0 in zip(model.get_weights(), eager.get_weights(), before):
+        np.testing.assert_allclose(a - w0, b - w0, rtol=1e-4, atol=1e-7)
 
 
 def test_relu_kernel_matches_numpy_maximum():
