@@ -435,6 +435,8 @@ def _epilogue(block, bias, relu_):
         relu(block, block)
 
 
+relu_ = relu   # for functions whose `relu` argument is a flag
+
 def _conv1(xp, w, out, strides, dilations, bias=None, relu=False, sink=None, out_sp=None):
     """One group: out[...] = conv of padded xp with w (out preallocated, channels-last), plus
     bias (a row of the GEMM) and ReLU applied chunk by chunk while the chunk is in cache.
@@ -915,10 +917,11 @@ def conv_bias_act_pool(x, w, b, pads, relu=False):
     def sink(n0, n1, block):
         _pool_2x2_argmax_into(block.reshape((n1 - n0,) + out_sp + (cout,)), out[n0:n1],
                               idx[n0:n1])
-        if relu:
+        if relu:  # ReLU commutes with max: applied to the pooled quarter only
             mask_argmax_by_relu(out[n0:n1], idx[n0:n1])
+            relu_(out[n0:n1], out[n0:n1])
 
-    _conv1(xp, w, None, (1, 1), (1, 1), b, relu, sink=sink, out_sp=out_sp)
+    _conv1(xp, w, None, (1, 1), (1, 1), b, False, sink=sink, out_sp=out_sp)
     return out, idx
 
 
