@@ -95,6 +95,10 @@ class Variable(Tensor):
     def trainable(self):
         return self._trainable
 
+    @trainable.setter
+    def trainable(self, value):  # Keras 3's keras.Variable allows it (tf.Variable does not)
+        self._trainable = bool(value)
+
     @property
     def constraint(self):
         return self._constraint

@@ -86,7 +86,10 @@ def set_blas_threads(n):
 
 def adaptive():
     return _state["user"] is None and os.environ.get("TENFOLD_ADAPTIVE_THREADS") != "0" and \
-        (os.cpu_count() or 1) >= 2 and _find() is not None
+        _CORES >= 2 and _find() is not None
+
+
+_CORES = os.cpu_count() or 1
 
 
 class Tuner:

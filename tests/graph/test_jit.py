@@ -78,3 +78,43 @@ def test_column_sum_matches_numpy_bitwise(shape):
         np.testing.assert_array_equal(
             _reduce_sum_jit(x, axis=axis, keepdims=keepdims),
             np.sum(x, axis=axis, keepdims=keepdims, dtype=np.float32))
+
+
+def _eager_loop(make, monkeypatch, jit):
+    monkeypatch.setenv("TENFOLD_JIT", "1" if jit else "0")
+    keras.utils.set_random_seed(1)
+    rng = np.random.default_rng(1)
+    x = tf.constant(rng.standard_normal((32, 20)).astype(np.float32))
+    y = tf.constant(rng.integers(0, 5, 32))
+    model = keras.Sequential([keras.layers.Dense(300, activation="relu"),
+                              keras.layers.Dense(5, activation="softmax")])
+    opt = make()
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    for _ in range(3):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x))
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+    return model.get_weights(), opt
+
+
+@pytest.mark.parametrize("make", [
+    lambda: keras.optimizers.RMSprop(),
+    lambda: keras.optimizers.Adam(learning_rate=0.01),
+    lambda: keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+], ids=["rmsprop", "adam", "nesterov"])
+def test_eager_apply_uses_the_fused_update_with_the_same_numbers(make, monkeypatch):
+    w_numpy, opt_numpy = _eager_loop(make, monkeypatch, jit=False)
+    w_fused, opt_fused = _eager_loop(make, monkeypatch, jit=True)
+    assert opt_numpy._fused_eager[1] is None and opt_fused._fused_eager[1] is not None
+    assert int(opt_fused.iterations.numpy()) == int(opt_numpy.iterations.numpy()) == 3
+    for a, b in zip(w_numpy, w_fused):
+        np.testing.assert_array_equal(a, b)
+    # an option the fused update does not cover, set later, is honoured
+    opt_fused.clipnorm = 1e-3
+    before = [v.numpy() for v in opt_fused._trainable_variables]
+    grads = [tf.ones_like(v) * 100.0 for v in opt_fused._trainable_variables]
+    opt_fused.apply_gradients(zip(grads, opt_fused._trainable_variables))
+    assert opt_fused._fused_eager[1] is None
+    for v, b in zip(opt_fused._trainable_variables, before):
+        assert np.abs(v.numpy() - b).max() < 0.1

