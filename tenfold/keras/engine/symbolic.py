@@ -55,23 +55,39 @@ def _placeholder(kt, fill):
     return t
 
 
+class probe_run:
+    """`with probe_run() as probe:` a run that leaves no trace. Keras traces symbolic calls
+    without running them; tenfold runs them on placeholder values, so no tape or tracer may
+    record them, and their side effects on state (a counter's assign_add, moving statistics)
+    are undone: `probe.keep(variables)` notes arrays that get put back on exit. Updates
+    replace a variable's array (copy on write), so keeping references suffices."""
+
+    def __enter__(self):
+        from tenfold.ops import registry
+        self._observers = registry.observers
+        self._saved = list(registry.observers)
+        registry.observers[:] = []
+        self._state = []
+        return self
+
+    def keep(self, variables):
+        self._state.extend((v, v._value) for v in variables)
+
+    def __exit__(self, *exc):
+        self._observers[:] = self._saved
+        for v, value in self._state:
+            v._value = value
+        return False
+
+
 def _run(layer, args, kwargs, fill):
-    from tenfold.ops import registry
     conv = lambda x: _placeholder(x, fill) if isinstance(x, KerasTensor) else x  # noqa: E731
     a = nest.map_structure(conv, args)
     k = nest.map_structure(conv, kwargs)
-    saved = list(registry.observers)
-    registry.observers[:] = []  # probe runs are not training: keep tapes out of them
-    # Keras traces symbolic calls without running them, so a call's side effects on state
-    # (a counter's assign_add, moving statistics) must not happen here: put the values back.
-    # Updates replace a variable's array (copy on write), so keeping references suffices.
-    state = [(v, v._value) for v in layer.weights] if layer.built else []
-    try:
+    with probe_run() as probe:
+        if layer.built:
+            probe.keep(layer.weights)
         return layer(*a, **k)
-    finally:
-        registry.observers[:] = saved
-        for v, value in state:
-            v._value = value
 
 
 def _has_unknown(args, kwargs):

@@ -394,17 +394,11 @@ class Trainer:
         need_metrics = self._compile_metrics is not None and not self._compile_metrics.built \
             and y is not None
         if need_model or need_loss or need_metrics:
-            from tenfold.ops import registry
-            saved = list(registry.observers)
-            registry.observers[:] = []
-            state = None
-            try:
+            from tenfold.keras.engine.symbolic import probe_run
+            with probe_run() as probe:  # Keras builds from symbolic tensors: leave no trace
                 if need_model and hasattr(self, "_build_from_batch"):
                     self._build_from_batch(x)
-                # Keras builds from symbolic tensors, so this probe call must leave no trace
-                # in the model's state (counters, statistics): updates replace a variable's
-                # array, so keeping the arrays lets us put them back.
-                state = [(v, v._value) for v in self.weights]
+                probe.keep(self.weights)
                 try:
                     y_pred = self(x, training=False)
                 except NotImplementedError:
@@ -413,10 +407,6 @@ class Trainer:
                     self._compile_loss.build(y, y_pred)
                 if y_pred is not None and need_metrics:
                     self._compile_metrics.build(y, y_pred)
-            finally:
-                registry.observers[:] = saved
-                for v, value in state or ():
-                    v._value = value
         opt = self.optimizer
         if training and opt is not None and hasattr(opt, "build") and \
                 not getattr(opt, "built", True):
