@@ -562,6 +562,28 @@ def _backprop_input1(dy, w, dxp, strides, dilations):
               lambda: np.empty((kk, b * rows, cin), dy.dtype))
 
 
+def conv_backprop_input_col2im(dy, w, dx, col2im):
+    """dx (zeroed, a view is fine) += the input gradient of a stride-1, undilated, unpadded,
+    single-group convolution, as one (rows, C_out) x (C_out, K*C_in) GEMM per chunk and a
+    compiled scatter `col2im(h, dx, kh, kw)` (tenfold/jit): the GEMM runs at full width
+    instead of K narrow ones, and the scatter is one pass instead of K strided adds."""
+    kh, kw, cin, cout = w.shape
+    n, ho, wo = dy.shape[:3]
+    rows = ho * wo
+    wt = np.ascontiguousarray(w.reshape(kh * kw * cin, cout).T)
+    dy2 = dy.reshape(n * rows, cout)
+    b = _chunk(n, rows * kh * kw * cin * dy.dtype.itemsize, _COL2IM_CHUNK_BYTES)
+
+    def work(r, buf):
+        n0, n1 = r
+        h = np.matmul(dy2[n0 * rows:n1 * rows], wt, out=buf[:(n1 - n0) * rows])
+        col2im(h.reshape(n1 - n0, ho, wo, kh * kw * cin), dx[n0:n1], kh, kw)
+
+    run_tasks([(n0, min(n, n0 + b)) for n0 in range(0, n, b)], work, dx.nbytes + dy.nbytes,
+              lambda: np.empty((b * rows, kh * kw * cin), dy.dtype))
+    return dx
+
+
 def conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups=1, into=None):
     """The gradient of conv(x, w) in x for output gradient dy; also the transposed conv.
     `into`: a zeroed array (a view is fine) of x_shape to accumulate into, when there is no
@@ -897,7 +919,7 @@ def _pool_2x2_argmax_into(x, out, idx):
     np.bitwise_or(idx, rt.view(np.uint8), out=idx)
 
 
-def conv_bias_act_pool(x, w, b, pads, relu=False):
+def conv_bias_act_pool(x, w, b, pads, relu=False, jit=None):
     """(out, idx) = max_pool_2x2_argmax(relu?(conv(x, w) + b)) for a stride-1 conv, groups
     1, float32/float64: each chunk of the conv's output is pooled while it is in cache, and
     the full-size output is never written (graph-only fusion: the gradients through the
@@ -915,8 +937,11 @@ def conv_bias_act_pool(x, w, b, pads, relu=False):
         return out, idx
 
     def sink(n0, n1, block):
-        _pool_2x2_argmax_into(block.reshape((n1 - n0,) + out_sp + (cout,)), out[n0:n1],
-                              idx[n0:n1])
+        y = block.reshape((n1 - n0,) + out_sp + (cout,))
+        if jit is not None:  # the Numba kernels module: the same in one pass
+            jit.pool_2x2_argmax(y, out[n0:n1], idx[n0:n1], relu, out.dtype.type(0))
+            return
+        _pool_2x2_argmax_into(y, out[n0:n1], idx[n0:n1])
         if relu:  # ReLU commutes with max: applied to the pooled quarter only
             mask_argmax_by_relu(out[n0:n1], idx[n0:n1])
             relu_(out[n0:n1], out[n0:n1])

@@ -167,9 +167,9 @@ def _conv_bpf_pooled_kernel(x, y, out, g, w_shape, pads, with_bias=False):
     return conv_ops.conv_backprop_filter_pooled(x, y, out, g, w_shape, pads, with_bias)
 
 
-def _conv_bpi_pooled_kernel(y, out, g, w, x_shape, pads):
+def _conv_bpi_pooled_kernel(y, out, g, w, x_shape, pads, jit=False):
     from tenfold.ops import conv_ops
-    return conv_ops.conv_backprop_input_pooled(y, out, g, w, x_shape, pads)
+    return conv_ops.conv_backprop_input_pooled(y, out, g, w, x_shape, pads, jit)
 
 
 # a stride-1 conv's gradients through 2x2 max pooling (graph-only fusions, never recorded by
@@ -178,9 +178,9 @@ conv_bpf_pooled = primitive("conv_backprop_filter_pooled", _conv_bpf_pooled_kern
 conv_bpi_pooled = primitive("conv_backprop_input_pooled", _conv_bpi_pooled_kernel)
 
 
-def _conv_bias_act_pool_kernel(x, w, b, pads, relu):
+def _conv_bias_act_pool_kernel(x, w, b, pads, relu, jit=False):
     from tenfold.ops import conv_ops
-    return conv_ops.conv_bias_act_pool(x, w, b, pads, relu)
+    return conv_ops.conv_bias_act_pool(x, w, b, pads, relu, jit)
 
 
 # conv + bias + ReLU + 2x2 max pooling; y is a shape-only stand-in (graph-only fusion)
@@ -197,7 +197,7 @@ def _is_2x2_valid(params):
         not any(a or b for a, b in params["pads"])
 
 
-def _rewrite_through_pool(n, name, vals, y, p, g):
+def _rewrite_through_pool(n, name, vals, y, p, g, jit=False):
     """The node n reading dz = max_pool_grad(y, p, g), rewritten to read g (or None)."""
     vy, vg = vals[y], vals[g]
     if vy.dtype != vg.dtype or vg.dtype.kind != "f" or vg.dtype.itemsize < 4:
@@ -214,7 +214,7 @@ def _rewrite_through_pool(n, name, vals, y, p, g):
             if not cropped or vals[w].dtype != vg.dtype:
                 return None
             return _PNode(conv_bpi_pooled, (y, p, g, w),
-                          {"x_shape": tuple(prm["x_shape"]), "pads": prm["pads"]},
+                          {"x_shape": tuple(prm["x_shape"]), "pads": prm["pads"], "jit": jit},
                           n.outputs, False, False)
         x = n.inputs[0]
         w_shape = tuple(prm["w_shape"])
@@ -438,7 +438,7 @@ class Plan:
                 if pg is not None and not pg.multi and pg.op.name == "max_pool_grad" and \
                         _is_2x2_valid(pg.params) and len(vals[d].shape) == 4:
                     y, p, g = pg.inputs
-                    n = _rewrite_through_pool(n, name, vals, y, p, g) or n
+                    n = _rewrite_through_pool(n, name, vals, y, p, g, self.jit) or n
             out.append(n)
         return out
 
@@ -480,8 +480,8 @@ class Plan:
                        for k in readers.get(y, ())):
                 continue
             replace[j] = _PNode(conv_bias_act_pool, a.inputs,
-                                {"pads": prm["pads"], "relu": bool(prm.get("relu"))},
-                                (y, p), True, False)
+                                {"pads": prm["pads"], "relu": bool(prm.get("relu")),
+                                 "jit": self.jit}, (y, p), True, False)
             dead.add(i)
             if prm.get("relu"):
                 masked.add(p)

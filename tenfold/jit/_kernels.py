@@ -83,3 +83,56 @@ def column_sum(x, out):
     for i in range(rows):
         for j in range(cols):
             out[j] += x[i, j]
+
+
+# --- convolution-block kernels for graphs compiled with jit_compile (backend/kernels.py) ---
+
+@njit(**_OPTS)
+def _nan_max(a, b):
+    return a if (a > b or a != a) else b   # np.maximum: NaN wins, ties give b
+
+
+@njit(**_OPTS)
+def pool_2x2_argmax(x, out, idx, relu, zero):
+    """2x2 stride-2 max pooling of x (N, H, W, C) into out, with each window's first maximum
+    in row-major order in idx (0..3), in one pass: the same decisions, in the same order, as
+    kernels._pool_2x2_argmax_into (NaN propagates as in np.maximum). With relu, windows whose
+    maximum is not > 0 get idx + 4 (kernels.mask_argmax_by_relu) and out = max(out, 0)."""
+    m, ho, wo, c = out.shape
+    for n in range(m):
+        for i in range(ho):
+            for j in range(wo):
+                for ch in range(c):
+                    a = x[n, 2 * i, 2 * j, ch]
+                    b = x[n, 2 * i, 2 * j + 1, ch]
+                    cc = x[n, 2 * i + 1, 2 * j, ch]
+                    d = x[n, 2 * i + 1, 2 * j + 1, ch]
+                    rt = b > a
+                    rb = d > cc
+                    top = _nan_max(a, b)
+                    bottom = _nan_max(cc, d)
+                    bt = bottom > top
+                    v = _nan_max(top, bottom)
+                    q = (2 + (1 if rb else 0)) if bt else (1 if rt else 0)
+                    if relu and not v > zero:
+                        q += 4
+                        if v == v:
+                            v = zero
+                    out[n, i, j, ch] = v
+                    idx[n, i, j, ch] = q
+
+
+@njit(**_OPTS)
+def col2im_add(h, dx, kh, kw):
+    """dx[n, i + ki, j + kj, :] += h[n, i, j, (ki * kw + kj) * C : ... + C] for a stride-1,
+    undilated convolution: the input gradient's scatter from (rows, K*C) columns, one pass."""
+    m, ho, wo, _ = h.shape
+    c = dx.shape[3]
+    for n in range(m):
+        for i in range(ho):
+            for j in range(wo):
+                for ki in range(kh):
+                    for kj in range(kw):
+                        base = (ki * kw + kj) * c
+                        for ch in range(c):
+                            dx[n, i + ki, j + kj, ch] += h[n, i, j, base + ch]

@@ -193,13 +193,13 @@ def _max_pool_kernel(x, ksize, strides, dilations, pads, keep_argmax=False):
     return K.max_pool(x, ksize, strides, dilations, pads)
 
 
-def conv_bias_act_pool(x, w, b, pads, relu):
+def conv_bias_act_pool(x, w, b, pads, relu, jit=False):
     """Graph-only fusion (tenfold/graph/executor.py): (y, out) for y = conv_bias_act(x, w, b)
     of a stride-1 conv and out = 2x2 stride-2 max pooling of y, pooled chunk by chunk while
     the conv's output is in cache. y itself is never made: the y returned is a read-only
     stand-in with its shape (zero strides) for gradient kernels that need only its shape,
     which read the kept argmax instead (_no_stand_in guards their other paths)."""
-    out, idx = K.conv_bias_act_pool(x, w, b, pads, relu)
+    out, idx = K.conv_bias_act_pool(x, w, b, pads, relu, _jit_kernels() if jit else None)
     _keep_argmax(out, idx)
     y_shape = (x.shape[0],) + K.out_sizes(x.shape[1:-1], w.shape[:2], (1, 1), (1, 1), pads) + \
         (w.shape[-1],)
@@ -264,8 +264,14 @@ def _plain_dz(y, out, g):
     return _max_pool_grad_kernel(y, out, g, (2, 2), (2, 2), (1, 1), ((0, 0), (0, 0)))
 
 
-def conv_backprop_input_pooled(y, out, g, w, x_shape, pads):
-    """conv_backprop_input(max_pool_grad(y, out, g), w, x_shape) of a stride-1 conv."""
+def _jit_kernels():
+    from tenfold import jit
+    return jit.kernels()
+
+
+def conv_backprop_input_pooled(y, out, g, w, x_shape, pads, jit=False):
+    """conv_backprop_input(max_pool_grad(y, out, g), w, x_shape) of a stride-1 conv; with jit
+    (a graph compiled with jit_compile), one full-width GEMM and a Numba scatter."""
     cover = _covered_input(out, w.shape[:2], pads)
     dz = _pooled_dz(out, g) if cover is not None and g.dtype == y.dtype else None
     if dz is None:
@@ -279,7 +285,11 @@ def conv_backprop_input_pooled(y, out, g, w, x_shape, pads):
         dx[:, :cover[0], :cover[1]] = dxc
         return dx
     dx = np.zeros(x_shape, dz.dtype)  # the uncovered edge of the input gets no gradient
-    K.conv_backprop_input(dz, w, crop, (1, 1), (1, 1), pads, into=dx[:, :cover[0], :cover[1]])
+    inner = dx[:, :cover[0], :cover[1]]
+    if jit and w.dtype == dz.dtype:
+        K.conv_backprop_input_col2im(dz, w, inner, _jit_kernels().col2im_add)
+    else:
+        K.conv_backprop_input(dz, w, crop, (1, 1), (1, 1), pads, into=inner)
     return dx
 
 

@@ -41,13 +41,24 @@ def _two_block_step(h, dtype, first_layer="fused"):
     return step
 
 
+def _numba():
+    try:
+        from tenfold import jit
+        return jit.available()
+    except Exception:  # noqa: BLE001
+        return False
+
+
 @pytest.mark.parametrize("h", [16, 17, 18])   # conv2 output odd (cropped) or even
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("first_layer", ["fused", "ops"])
-def test_conv_pool_training_gradients_match_eager(h, dtype, first_layer):
+@pytest.mark.parametrize("jit", [False, True], ids=["numpy", "numba"])
+def test_conv_pool_training_gradients_match_eager(h, dtype, first_layer, jit):
+    if jit and not _numba():
+        pytest.skip("Numba is not installed (tenfold[jit])")
     step = _two_block_step(h, dtype, first_layer)
     eager = step()
-    fn = tf.function(step)
+    fn = tf.function(step, jit_compile=jit)
     fn()
     fused = fn()
     tol = 2e-6 if dtype == np.float32 else 1e-12

@@ -118,3 +118,39 @@ def test_eager_apply_uses_the_fused_update_with_the_same_numbers(make, monkeypat
     assert opt_fused._fused_eager[1] is None
     for v, b in zip(opt_fused._trainable_variables, before):
         assert np.abs(v.numpy() - b).max() < 0.1
+
+
+def test_numba_pool_argmax_matches_the_numpy_kernels():
+    from tenfold.backend import kernels as K
+    from tenfold.jit import kernels as jk
+    rng = np.random.default_rng(7)
+    for dt in (np.float32, np.float64):
+        x = rng.standard_normal((3, 9, 8, 5)).astype(dt)
+        x[0, :2, :2] = 0.0         # ties: the first maximum
+        x[1, 2, 2, 1] = np.nan     # NaN propagates as in np.maximum
+        x[2, :2, 2:4] = -1.0       # a window the ReLU kills
+        for relu in (False, True):
+            want_out, want_idx = K.max_pool_2x2_argmax(x)
+            if relu:
+                K.mask_argmax_by_relu(want_out, want_idx)
+                K.relu(want_out, want_out)
+            out = np.empty_like(want_out)
+            idx = np.empty_like(want_idx)
+            jk().pool_2x2_argmax(x, out, idx, relu, dt(0))
+            np.testing.assert_array_equal(out, want_out)
+            np.testing.assert_array_equal(idx, want_idx)
+
+
+def test_numba_col2im_input_gradient_matches_numpy():
+    from tenfold.backend import kernels as K
+    from tenfold.jit import kernels as jk
+    rng = np.random.default_rng(8)
+    for dt in (np.float32, np.float64):
+        dy = rng.standard_normal((5, 6, 7, 4)).astype(dt)
+        w = rng.standard_normal((3, 2, 3, 4)).astype(dt)
+        want = K.conv_backprop_input(dy, w, (5, 8, 8, 3), (1, 1), (1, 1), ((0, 0), (0, 0)))
+        full = np.zeros((5, 9, 8, 3), dt)        # into a view, as the pooled gradient does
+        got = K.conv_backprop_input_col2im(dy, w, full[:, :8], jk().col2im_add)
+        np.testing.assert_allclose(got, want, rtol=1e-5 if dt == np.float32 else 1e-12,
+                                   atol=1e-5 if dt == np.float32 else 1e-12)
+        assert not full[:, 8].any()
