@@ -653,7 +653,7 @@ def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
     return dw.reshape(w_shape).astype(dt, copy=False)
 
 
-def conv_backprop_filter_pooled(x, t, idx, y_shape, w_shape, pads, with_bias=False):
+def conv_backprop_filter_pooled(x, t, idx, y_shape, w_shape, pads, with_bias=False, jit=None):
     """The filter gradient of a stride-1 convolution y = conv(x, w) whose output went through
     2x2 stride-2 max pooling, from the pooled gradient t and the pooling's argmax idx
     (max_pool_2x2_argmax): the gradient at y is t scattered to each window's maximum, so
@@ -701,9 +701,12 @@ def conv_backprop_filter_pooled(x, t, idx, y_shape, w_shape, pads, with_bias=Fal
         g = g_buf[:, :m]   # one contiguous block per q: 2.7x faster than interleaved
         tc = t[n0:n1].reshape(m, cout)
         ic = idx[n0:n1].reshape(m, cout)
-        for q in range(4):
-            np.equal(ic, q, out=eq[:m])
-            np.multiply(tc, eq[:m], out=g[q])
+        if jit is not None:  # the Numba kernels module: the four blocks in one pass
+            jit.split_by_argmax(tc, ic, g, ct.type(0))
+        else:
+            for q in range(4):
+                np.equal(ic, q, out=eq[:m])
+                np.multiply(tc, eq[:m], out=g[q])
         partial[index[r]] = np.matmul(cols.T[None], g)   # (4, width, cout)
 
     run_tasks(ranges, work, xp.nbytes + 2 * t.nbytes, make_state)

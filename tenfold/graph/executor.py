@@ -162,9 +162,9 @@ def _jit_kernels():
     return jit.kernels()
 
 
-def _conv_bpf_pooled_kernel(x, y, out, g, w_shape, pads, with_bias=False):
+def _conv_bpf_pooled_kernel(x, y, out, g, w_shape, pads, with_bias=False, jit=False):
     from tenfold.ops import conv_ops
-    return conv_ops.conv_backprop_filter_pooled(x, y, out, g, w_shape, pads, with_bias)
+    return conv_ops.conv_backprop_filter_pooled(x, y, out, g, w_shape, pads, with_bias, jit)
 
 
 def _conv_bpi_pooled_kernel(y, out, g, w, x_shape, pads, jit=False):
@@ -221,7 +221,8 @@ def _rewrite_through_pool(n, name, vals, y, p, g, jit=False):
         small = w_shape[0] * w_shape[1] * w_shape[2] <= _conv_ops().POOLED_FILTER_MAX
         if not (small or cropped) or vals[x].dtype != vg.dtype:
             return None
-        return _PNode(conv_bpf_pooled, (x, y, p, g), {"w_shape": w_shape, "pads": prm["pads"]},
+        return _PNode(conv_bpf_pooled, (x, y, p, g),
+                      {"w_shape": w_shape, "pads": prm["pads"], "jit": jit},
                       n.outputs, False, False)
     if name == "reduce_sum":
         axis = n.params.get("axis")

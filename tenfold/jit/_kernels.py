@@ -136,3 +136,17 @@ def col2im_add(h, dx, kh, kw):
                         base = (ki * kw + kj) * c
                         for ch in range(c):
                             dx[n, i + ki, j + kj, ch] += h[n, i, j, base + ch]
+
+
+@njit(**_OPTS)
+def split_by_argmax(t, idx, g, zero):
+    """g[q, r, c] = t[r, c] where idx[r, c] == q, else 0, for q in 0..3 (offsets >= 4, the
+    windows a ReLU zeroes, go nowhere): kernels.conv_backprop_filter_pooled's four masked
+    copies of the pooled gradient in one pass."""
+    rows, c = t.shape
+    for r in range(rows):
+        for j in range(c):
+            q = idx[r, j]
+            v = t[r, j]
+            for k in range(4):
+                g[k, r, j] = v if q == k else zero

@@ -293,13 +293,14 @@ def conv_backprop_input_pooled(y, out, g, w, x_shape, pads, jit=False):
     return dx
 
 
-def conv_backprop_filter_pooled(x, y, out, g, w_shape, pads, with_bias=False):
+def conv_backprop_filter_pooled(x, y, out, g, w_shape, pads, with_bias=False, jit=False):
     """conv_backprop_filter(x, max_pool_grad(y, out, g), w_shape) of a stride-1 conv; with
     with_bias, (dw, db) where db is the bias gradient, the sum of the routed gradient."""
     small = w_shape[0] * w_shape[1] * w_shape[2] <= POOLED_FILTER_MAX
     idx = pooled_argmax(out, g) if g.dtype == x.dtype else None
     if small and idx is not None:
-        return K.conv_backprop_filter_pooled(x, g, idx, y.shape, w_shape, pads, with_bias)
+        return K.conv_backprop_filter_pooled(x, g, idx, y.shape, w_shape, pads, with_bias,
+                                             _jit_kernels() if jit else None)
     cover = _covered_input(out, w_shape[:2], pads)
     dz = _pooled_dz(out, g) if cover is not None and idx is not None else None
     if dz is None:

@@ -154,3 +154,14 @@ def test_numba_col2im_input_gradient_matches_numpy():
         np.testing.assert_allclose(got, want, rtol=1e-5 if dt == np.float32 else 1e-12,
                                    atol=1e-5 if dt == np.float32 else 1e-12)
         assert not full[:, 8].any()
+
+
+def test_numba_split_by_argmax_matches_masked_copies():
+    from tenfold.jit import kernels as jk
+    rng = np.random.default_rng(9)
+    t = rng.standard_normal((50, 6)).astype(np.float32)
+    idx = rng.integers(0, 8, (50, 6)).astype(np.uint8)   # 4..7: ReLU-dead windows
+    g = np.empty((4, 50, 6), np.float32)
+    jk().split_by_argmax(t, idx, g, np.float32(0))
+    for q in range(4):
+        np.testing.assert_array_equal(g[q], t * (idx == q))
