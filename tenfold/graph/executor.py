@@ -191,6 +191,18 @@ _READS_ONLY_Y_SHAPE = ("max_pool_grad", "conv_backprop_input_pooled",
                        "conv_backprop_filter_pooled")
 
 
+def _reads_only_shape(n, y, p, vals):
+    """Whether node n reads y = the input of the pooling whose output is p only for y's shape
+    (routing through p's kept argmax; its gradient input has y's dtype, as the argmax
+    lookup requires)."""
+    if n.multi or n.op.name not in _READS_ONLY_Y_SHAPE or p not in n.inputs:
+        return False
+    name = n.op.name
+    y_at, g_at = {"max_pool_grad": (0, 2), "conv_backprop_input_pooled": (0, 2),
+                  "conv_backprop_filter_pooled": (1, 3)}[name]
+    return n.inputs[y_at] == y and vals[n.inputs[g_at]].dtype == vals[y].dtype
+
+
 def _is_2x2_valid(params):
     return tuple(params["ksize"]) == (2, 2) and tuple(params["strides"]) == (2, 2) and \
         tuple(params["dilations"]) == (1, 1) and \
@@ -474,10 +486,7 @@ class Plan:
                     any(vals[v].dtype != vy.dtype for v in a.inputs):
                 continue
             p = n.outputs[0]
-            if not all(k == i or (nodes[k].op.name in _READS_ONLY_Y_SHAPE and
-                                  not nodes[k].multi and p in nodes[k].inputs and
-                                  nodes[k].inputs[0 if nodes[k].op.name !=
-                                                  "conv_backprop_filter_pooled" else 1] == y)
+            if not all(k == i or _reads_only_shape(nodes[k], y, p, vals)
                        for k in readers.get(y, ())):
                 continue
             replace[j] = _PNode(conv_bias_act_pool, a.inputs,
