@@ -180,15 +180,15 @@ def _zeros_rule(i):
 _argmax = {}
 
 
-def _keep_argmax(out, idx):
+def remember_argmax(out, idx):
     key = id(out)
     _argmax[key] = (weakref.ref(out, lambda _, key=key: _argmax.pop(key, None)), idx)
 
 
-def _max_pool_kernel(x, ksize, strides, dilations, pads, keep_argmax=False):
+def max_pool_kernel(x, ksize, strides, dilations, pads, keep_argmax=False):
     if keep_argmax and K.is_2x2(x, ksize, strides, dilations, pads):
         out, idx = K.max_pool_2x2_argmax(x)
-        _keep_argmax(out, idx)
+        remember_argmax(out, idx)
         return out
     return K.max_pool(x, ksize, strides, dilations, pads)
 
@@ -200,7 +200,7 @@ def conv_bias_act_pool(x, w, b, pads, relu, jit=False):
     stand-in with its shape (zero strides) for gradient kernels that need only its shape,
     which read the kept argmax instead (_no_stand_in guards their other paths)."""
     out, idx = K.conv_bias_act_pool(x, w, b, pads, relu, _jit_kernels() if jit else None)
-    _keep_argmax(out, idx)
+    remember_argmax(out, idx)
     y_shape = (x.shape[0],) + K.out_sizes(x.shape[1:-1], w.shape[:2], (1, 1), (1, 1), pads) + \
         (w.shape[-1],)
     return np.broadcast_to(np.zeros((), out.dtype), y_shape), out
@@ -338,7 +338,7 @@ def _mpgg_grad_gg(g, out, x, y, gg, ksize, strides, dilations, pads):
     return _max_pool_grad(x, y, g, ksize=ksize, **_p(strides, dilations, pads))
 
 
-_max_pool = primitive("max_pool", _max_pool_kernel, grads=(_max_pool_grad_rule,))
+_max_pool = primitive("max_pool", max_pool_kernel, grads=(_max_pool_grad_rule,))
 _max_pool_grad = primitive("max_pool_grad", _max_pool_grad_kernel,
                            grads=(_zeros_rule(0), _zeros_rule(1), _mpg_grad_g),
                            doc="routes g to each window's first maximum")

@@ -165,3 +165,35 @@ def test_numba_split_by_argmax_matches_masked_copies():
     jk().split_by_argmax(t, idx, g, np.float32(0))
     for q in range(4):
         np.testing.assert_array_equal(g[q], t * (idx == q))
+
+
+def test_jit_conv_input_gradient_and_pooling_in_a_general_convnet():
+    """SAME padding and BatchNorm between conv and pooling: no conv-block fusion applies, the
+    compiled conv_backprop_input and max_pool kernels do; the step matches eager."""
+    rng = np.random.default_rng(11)
+    x = tf.constant(rng.random((6, 10, 10, 3)).astype(np.float32))
+    w1 = tf.Variable(rng.standard_normal((3, 3, 3, 8)).astype(np.float32))
+    w2 = tf.Variable(rng.standard_normal((3, 3, 8, 4)).astype(np.float32))
+    w3 = tf.Variable(rng.standard_normal((5, 5, 4, 4)).astype(np.float32))
+    variables = [w1, w2, w3]
+
+    def step():
+        with tf.GradientTape() as tape:
+            y = tf.nn.conv2d(x, w1, 1, "SAME")
+            y = tf.nn.relu(y - tf.reduce_mean(y, axis=[0, 1, 2]))
+            p = tf.nn.max_pool2d(y, 2, 2, "VALID")
+            y2 = tf.nn.relu(tf.nn.conv2d(p, w2, 1, "SAME"))
+            y3 = tf.nn.conv2d(y2, w3, 1, [[0, 0], [2, 1], [1, 2], [0, 0]])
+            loss = tf.reduce_sum(y3 * y3)
+        return tape.gradient(loss, variables)
+
+    eager = step()
+    fn = tf.function(step, jit_compile=True)
+    fn()
+    got = fn()
+    _, program = list(fn._exact.values())[0]
+    plan = program.plan()
+    assert plan.jit and "conv_backprop_input" in [n.op.name for n in plan.nodes]
+    for e, g in zip(eager, got):
+        np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-5,
+                                   atol=1e-5 * np.abs(e.numpy()).max())
