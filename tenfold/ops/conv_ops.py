@@ -221,7 +221,7 @@ def pooled_argmax(out, g):
 
 
 def _max_pool_grad_kernel(x, out, g, ksize, strides, dilations, pads):
-    idx = pooled_argmax(out, g) if g.dtype == x.dtype else None
+    idx = pooled_argmax(out, g)
     if idx is not None:
         return K.max_pool_2x2_grad_from_argmax(idx, g, x.shape)
     _no_stand_in(x)
