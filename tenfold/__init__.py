@@ -13,6 +13,9 @@ import importlib as _importlib
 
 __version__ = "0.1.0"
 
+from tenfold.backend import memory as _memory
+_memory.tune()  # keep freed buffers in the process (see tenfold/backend/memory.py)
+
 from tenfold.framework import dtypes as _dtypes
 from tenfold.framework.dtypes import (  # noqa: F401
     DType, as_dtype, float16, half, bfloat16, float32, float64, double, int8, int16, int32, int64,
