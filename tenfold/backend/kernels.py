@@ -45,7 +45,8 @@ _FILTER_CHUNK_BYTES = 2 << 20   # filter gradient: bigger chunks, its GEMM outpu
 _COL2IM_CHUNK_BYTES = 1 << 19   # input gradient: columns + their scatter stay in L2
 
 _F32 = np.dtype(np.float32)
-GEMV_SUM_DTYPES = (_F32, np.dtype(np.float64))   # also: relu's fast path
+# dtypes with fast paths (GEMV sums, vectorized ReLU) and compiled (Numba) kernels
+FLOAT_DTYPES = (_F32, np.dtype(np.float64))
 _MIN_PARALLEL_BYTES = 1 << 18   # below this, a thread hand-off costs more than it saves
 
 
@@ -302,6 +303,11 @@ def windows(xp, out_sp, ksize, strides, dilations):
     return as_strided(xp, shape, strides_, writeable=False)
 
 
+def _image_ranges(n, b):
+    """(n0, n1) chunks of b images covering range(n)."""
+    return [(n0, min(n, n0 + b)) for n0 in range(0, n, b)]
+
+
 def _chunk(n, bytes_per_image, budget):
     return max(1, min(n, budget // max(1, bytes_per_image)))
 
@@ -329,7 +335,7 @@ class _Columns:
         n = xp.shape[0]
         # `cout`: the chunk's output block counts too, so an epilogue finds it in cache
         self.b = _chunk(n, self.rows * (self.kdim + ones + cout) * xp.dtype.itemsize, budget)
-        self.ranges = [(n0, min(n, n0 + self.b)) for n0 in range(0, n, self.b)]
+        self.ranges = _image_ranges(n, self.b)
         self.offset_major = self.cin == 1
         if self.offset_major:
             self.slices = [offset_slices(k, out_sp, strides, dilations) + (0,)
@@ -412,7 +418,7 @@ def relu(x, out=None):
     if out is None:
         out = np.empty_like(x)
     n = x.size
-    if n < 4096 or x.dtype not in GEMV_SUM_DTYPES or not (x.flags.c_contiguous and
+    if n < 4096 or x.dtype not in FLOAT_DTYPES or not (x.flags.c_contiguous and
                                                           out.flags.c_contiguous):
         return np.maximum(x, x.dtype.type(0), out=out)
     z = _zero_runs.get(x.dtype)
@@ -436,6 +442,7 @@ def _epilogue(block, bias, apply_relu):
 
 
 _relu_kernel = relu   # for functions whose `relu` argument is a flag
+
 
 def _conv1(xp, w, out, strides, dilations, bias=None, relu=False, sink=None, out_sp=None):
     """One group: out[...] = conv of padded xp with w (out preallocated, channels-last), plus
@@ -558,7 +565,7 @@ def _backprop_input1(dy, w, dxp, strides, dilations):
             view = dst[sl]
             view += dcols[i].reshape(shape)
 
-    run_tasks([(n0, min(n, n0 + b)) for n0 in range(0, n, b)], work, dxp.nbytes + dy.nbytes,
+    run_tasks(_image_ranges(n, b), work, dxp.nbytes + dy.nbytes,
               lambda: np.empty((kk, b * rows, cin), dy.dtype))
 
 
@@ -579,7 +586,7 @@ def conv_backprop_input_col2im(dy, w, dx, col2im):
         h = np.matmul(dy2[n0 * rows:n1 * rows], wt, out=buf[:(n1 - n0) * rows])
         col2im(h.reshape(n1 - n0, ho, wo, kh * kw * cin), dx[n0:n1], kh, kw)
 
-    run_tasks([(n0, min(n, n0 + b)) for n0 in range(0, n, b)], work, dx.nbytes + dy.nbytes,
+    run_tasks(_image_ranges(n, b), work, dx.nbytes + dy.nbytes,
               lambda: np.empty((b * rows, kh * kw * cin), dy.dtype))
     return dx
 
@@ -678,7 +685,7 @@ def conv_backprop_filter_pooled(x, t, idx, y_shape, w_shape, pads, with_bias=Fal
     width = o_h * o_w * cin
     ones = 1 if with_bias else 0
     b = _chunk(n, rows * (width + ones + 4 * cout) * ct.itemsize, _CHUNK_BYTES)
-    ranges = [(n0, min(n, n0 + b)) for n0 in range(0, n, b)]
+    ranges = _image_ranges(n, b)
     st = xp.strides
     # (N, Ha, Wa, o_h, o_w, C): the (o_h, o_w) neighbourhood of every pooled position
     shifted = as_strided(xp, (n, ha, wa, o_h, o_w, cin),

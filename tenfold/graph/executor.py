@@ -149,7 +149,7 @@ def _relu_grad_jit_out(g, y, out):
     return _relu_grad_out(g, y, out)
 
 
-_JIT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # Numba has no float16
+_JIT_DTYPES = _kernels.FLOAT_DTYPES  # Numba has no float16
 
 
 def _jit_ok():
@@ -185,7 +185,6 @@ def _conv_bias_act_pool_kernel(x, w, b, pads, relu, jit=False):
 
 # conv + bias + ReLU + 2x2 max pooling; y is a shape-only stand-in (graph-only fusion)
 conv_bias_act_pool = primitive("conv_bias_act_pool", _conv_bias_act_pool_kernel)
-_FLOAT_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # gradient nodes that read y = the pooling's input only for its shape once the argmax is kept
 _READS_ONLY_Y_SHAPE = ("max_pool_grad", "conv_backprop_input_pooled",
                        "conv_backprop_filter_pooled")
@@ -515,7 +514,7 @@ class Plan:
             a = nodes[j]
             prm = a.params
             vy = vals[y]
-            if len(vy.shape) != 4 or vy.dtype not in _FLOAT_KERNEL_DTYPES or \
+            if len(vy.shape) != 4 or vy.dtype not in _kernels.FLOAT_DTYPES or \
                     prm.get("groups", 1) != 1 or any(s != 1 for s in prm["strides"]) or \
                     any(d != 1 for d in prm["dilations"]) or \
                     any(vals[v].dtype != vy.dtype for v in a.inputs):

@@ -640,7 +640,7 @@ _GEMV_SUM_MIN = 1 << 15
 def _sum_kernel(x, axis=None, keepdims=False):
     if type(axis) is tuple and x.ndim >= 2 and x.size >= _GEMV_SUM_MIN and \
             len(axis) == x.ndim - 1 and axis[-1] == x.ndim - 2 and \
-            x.dtype in _kernels.GEMV_SUM_DTYPES and x.flags.c_contiguous:
+            x.dtype in _kernels.FLOAT_DTYPES and x.flags.c_contiguous:
         # a bias gradient: every axis but the last, as a GEMV (7x faster than np.sum here)
         out = _kernels.bias_backprop(x)
         return out.reshape((1,) * (x.ndim - 1) + out.shape) if keepdims else out
