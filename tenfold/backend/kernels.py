@@ -569,10 +569,10 @@ def _backprop_input1(dy, w, dxp, strides, dilations):
               lambda: np.empty((kk, b * rows, cin), dy.dtype))
 
 
-def conv_backprop_input_col2im(dy, w, dx, col2im):
-    """dx (zeroed, a view is fine) += the input gradient of a stride-1, undilated, unpadded,
+def _backprop_input_col2im(dy, w, dxp, col2im):
+    """dxp (zeroed, a view is fine) += the input gradient of a stride-1, undilated,
     single-group convolution, as one (rows, C_out) x (C_out, K*C_in) GEMM per chunk and a
-    compiled scatter `col2im(h, dx, kh, kw)` (tenfold/jit): the GEMM runs at full width
+    compiled scatter `col2im(h, dxp, kh, kw)` (tenfold/jit): the GEMM runs at full width
     instead of K narrow ones, and the scatter is one pass instead of K strided adds."""
     kh, kw, cin, cout = w.shape
     n, ho, wo = dy.shape[:3]
@@ -584,17 +584,18 @@ def conv_backprop_input_col2im(dy, w, dx, col2im):
     def work(r, buf):
         n0, n1 = r
         h = np.matmul(dy2[n0 * rows:n1 * rows], wt, out=buf[:(n1 - n0) * rows])
-        col2im(h.reshape(n1 - n0, ho, wo, kh * kw * cin), dx[n0:n1], kh, kw)
+        col2im(h.reshape(n1 - n0, ho, wo, kh * kw * cin), dxp[n0:n1], kh, kw)
 
-    run_tasks(_image_ranges(n, b), work, dx.nbytes + dy.nbytes,
+    run_tasks(_image_ranges(n, b), work, dxp.nbytes + dy.nbytes,
               lambda: np.empty((b * rows, kh * kw * cin), dy.dtype))
-    return dx
 
 
-def conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups=1, into=None):
+def conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups=1, into=None,
+                        col2im=None):
     """The gradient of conv(x, w) in x for output gradient dy; also the transposed conv.
     `into`: a zeroed array (a view is fine) of x_shape to accumulate into, when there is no
-    padding (returned)."""
+    padding (returned). `col2im`: a compiled scatter (tenfold/jit's col2im_add) for 4-d
+    stride-1, undilated, single-group float32/float64 convolutions (_backprop_input_col2im)."""
     dt = dy.dtype
     ct = compute_dtype(dt)
     dy = np.ascontiguousarray(dy, dtype=ct)
@@ -603,7 +604,10 @@ def conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups=1, into
         (x_shape[-1],)
     dxp = np.zeros(padded, ct) if into is None else into
     if dy.size and w.size:
-        if groups == 1:
+        if col2im is not None and groups == 1 and dy.ndim == 4 and ct in FLOAT_DTYPES and \
+                all(s == 1 for s in strides) and all(d == 1 for d in dilations):
+            _backprop_input_col2im(dy, w, dxp, col2im)
+        elif groups == 1:
             _backprop_input1(dy, w, dxp, strides, dilations)
         else:
             cg, og = w.shape[-2], w.shape[-1] // groups
@@ -900,16 +904,29 @@ def _gather_2x2(x, bufs):
         np.copyto(bufs[k].view(item).reshape(n, ho, wo), xv[:, i:2 * ho:2, j:2 * wo:2])
 
 
-def max_pool_2x2_argmax(x):
+def max_pool_2x2_argmax(x, jit=None):
     """(out, idx) for 2x2 stride-2 max pooling of x (N, H, W, C): idx (uint8) is the offset of
     each window's first maximum in row-major order (0..3), kept so the gradient needs neither
-    x nor compares (max_pool_2x2_grad_from_argmax: 2x faster than recomputing the masks)."""
+    x nor compares (max_pool_2x2_grad_from_argmax: 2x faster than recomputing the masks).
+    `jit`: tenfold/jit's kernels module, for one compiled pass."""
     n, h, w, c = x.shape
     out = np.empty((n, h // 2, w // 2, c), x.dtype)
     idx = np.empty(out.shape, np.uint8)
     batch_parallel(n, x.nbytes,
-                   lambda lo, hi: _pool_2x2_argmax_into(x[lo:hi], out[lo:hi], idx[lo:hi]))
+                   lambda lo, hi: _pool_into(x[lo:hi], out[lo:hi], idx[lo:hi], False, jit))
     return out, idx
+
+
+def _pool_into(x, out, idx, relu, jit):
+    """out, idx = 2x2 pooling of x with its argmax; with relu, the ReLU applied after the
+    pooling (it commutes with max) and its dead windows marked (mask_argmax_by_relu)."""
+    if jit is not None:  # the Numba kernels module: the same in one pass
+        jit.pool_2x2_argmax(x, out, idx, relu, out.dtype.type(0))
+        return
+    _pool_2x2_argmax_into(x, out, idx)
+    if relu:
+        mask_argmax_by_relu(out, idx)
+        _relu_kernel(out, out)
 
 
 def _pool_2x2_argmax_into(x, out, idx):
@@ -942,20 +959,12 @@ def conv_bias_act_pool(x, w, b, pads, relu=False, jit=None):
     out = np.empty((n, out_sp[0] // 2, out_sp[1] // 2, cout), x.dtype)
     idx = np.empty(out.shape, np.uint8)
     if out.size == 0 or w.shape[-2] == 0 or _is_pointwise(ksize, (1, 1), pads):
-        out, idx = max_pool_2x2_argmax(conv_bias_act(x, w, b, (1, 1), (1, 1), pads, relu=relu))
-        if relu:
-            mask_argmax_by_relu(out, idx)
+        _pool_into(conv_bias_act(x, w, b, (1, 1), (1, 1), pads), out, idx, relu, jit)
         return out, idx
 
     def sink(n0, n1, block):
-        y = block.reshape((n1 - n0,) + out_sp + (cout,))
-        if jit is not None:  # the Numba kernels module: the same in one pass
-            jit.pool_2x2_argmax(y, out[n0:n1], idx[n0:n1], relu, out.dtype.type(0))
-            return
-        _pool_2x2_argmax_into(y, out[n0:n1], idx[n0:n1])
-        if relu:  # ReLU commutes with max: applied to the pooled quarter only
-            mask_argmax_by_relu(out[n0:n1], idx[n0:n1])
-            _relu_kernel(out[n0:n1], out[n0:n1])
+        _pool_into(block.reshape((n1 - n0,) + out_sp + (cout,)), out[n0:n1], idx[n0:n1],
+                   relu, jit)
 
     _conv1(xp, w, None, (1, 1), (1, 1), b, False, sink=sink, out_sp=out_sp)
     return out, idx

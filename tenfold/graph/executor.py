@@ -261,36 +261,15 @@ def _reduce_sum_jit(x, axis=None, keepdims=False):
 
 
 def _conv_bpi_jit(dy, w, x_shape, strides, dilations, pads, groups=1):
-    """conv_backprop_input with one full-width GEMM and a compiled col2im (stride 1,
-    undilated, one group, float32/float64), else the NumPy kernel."""
-    if groups == 1 and all(s == 1 for s in strides) and all(d == 1 for d in dilations) and \
-            dy.ndim == 4 and dy.dtype in _JIT_DTYPES and w.dtype == dy.dtype and dy.size:
-        padded = (x_shape[0],) + tuple(n + a + b for n, (a, b) in zip(x_shape[1:-1], pads)) + \
-            (x_shape[-1],)
-        dxp = np.zeros(padded, dy.dtype)
-        _kernels.conv_backprop_input_col2im(np.ascontiguousarray(dy), w, dxp,
-                                            _jit_kernels().col2im_add)
-        if not any(a or b for a, b in pads):
-            return dxp
-        return np.ascontiguousarray(dxp[(slice(None),) + tuple(
-            slice(a, a + n) for (a, _), n in zip(pads, x_shape[1:-1])) + (slice(None),)])
-    return _kernels.conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups)
+    """conv_backprop_input with one full-width GEMM and a compiled col2im where it applies."""
+    return _kernels.conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups,
+                                        col2im=_jit_kernels().col2im_add)
 
 
 def _max_pool_jit(x, ksize, strides, dilations, pads, keep_argmax=False):
-    """2x2 stride-2 max pooling with its argmax in one compiled pass, else the plain kernel."""
-    from tenfold.ops import conv_ops
-    if keep_argmax and _kernels.is_2x2(x, ksize, strides, dilations, pads) and \
-            x.dtype in _JIT_DTYPES:
-        n, h, w, c = x.shape
-        out = np.empty((n, h // 2, w // 2, c), x.dtype)
-        idx = np.empty(out.shape, np.uint8)
-        jk = _jit_kernels()
-        _kernels.batch_parallel(n, x.nbytes, lambda lo, hi: jk.pool_2x2_argmax(
-            x[lo:hi], out[lo:hi], idx[lo:hi], False, x.dtype.type(0)))
-        conv_ops.remember_argmax(out, idx)
-        return out
-    return conv_ops.max_pool_kernel(x, ksize, strides, dilations, pads, keep_argmax)
+    """2x2 stride-2 max pooling with its argmax in one compiled pass where it applies."""
+    return _conv_ops().max_pool_kernel(x, ksize, strides, dilations, pads, keep_argmax,
+                                       jit=True)
 
 
 JIT_KERNELS = {"relu_grad": (_relu_grad_jit, _relu_grad_jit_out),

@@ -185,9 +185,9 @@ def remember_argmax(out, idx):
     _argmax[key] = (weakref.ref(out, lambda _, key=key: _argmax.pop(key, None)), idx)
 
 
-def max_pool_kernel(x, ksize, strides, dilations, pads, keep_argmax=False):
+def max_pool_kernel(x, ksize, strides, dilations, pads, keep_argmax=False, jit=False):
     if keep_argmax and K.is_2x2(x, ksize, strides, dilations, pads):
-        out, idx = K.max_pool_2x2_argmax(x)
+        out, idx = K.max_pool_2x2_argmax(x, _jit_kernels() if jit else None)
         remember_argmax(out, idx)
         return out
     return K.max_pool(x, ksize, strides, dilations, pads)
@@ -285,11 +285,8 @@ def conv_backprop_input_pooled(y, out, g, w, x_shape, pads, jit=False):
         dx[:, :cover[0], :cover[1]] = dxc
         return dx
     dx = np.zeros(x_shape, dz.dtype)  # the uncovered edge of the input gets no gradient
-    inner = dx[:, :cover[0], :cover[1]]
-    if jit and w.dtype == dz.dtype:
-        K.conv_backprop_input_col2im(dz, w, inner, _jit_kernels().col2im_add)
-    else:
-        K.conv_backprop_input(dz, w, crop, (1, 1), (1, 1), pads, into=inner)
+    K.conv_backprop_input(dz, w, crop, (1, 1), (1, 1), pads, into=dx[:, :cover[0], :cover[1]],
+                          col2im=_jit_kernels().col2im_add if jit else None)
     return dx
 
 

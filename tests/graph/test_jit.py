@@ -150,7 +150,8 @@ def test_numba_col2im_input_gradient_matches_numpy():
         w = rng.standard_normal((3, 2, 3, 4)).astype(dt)
         want = K.conv_backprop_input(dy, w, (5, 8, 8, 3), (1, 1), (1, 1), ((0, 0), (0, 0)))
         full = np.zeros((5, 9, 8, 3), dt)        # into a view, as the pooled gradient does
-        got = K.conv_backprop_input_col2im(dy, w, full[:, :8], jk().col2im_add)
+        got = K.conv_backprop_input(dy, w, (5, 8, 8, 3), (1, 1), (1, 1), ((0, 0), (0, 0)),
+                                    into=full[:, :8], col2im=jk().col2im_add)
         np.testing.assert_allclose(got, want, rtol=1e-5 if dt == np.float32 else 1e-12,
                                    atol=1e-5 if dt == np.float32 else 1e-12)
         assert not full[:, 8].any()
