@@ -185,21 +185,39 @@ def _conv_bias_act_pool_kernel(x, w, b, pads, relu, jit=False):
 
 # conv + bias + ReLU + 2x2 max pooling; y is a shape-only stand-in (graph-only fusion)
 conv_bias_act_pool = primitive("conv_bias_act_pool", _conv_bias_act_pool_kernel)
-# gradient nodes that read y = the pooling's input only for its shape once the argmax is kept
-_READS_ONLY_Y_SHAPE = ("max_pool_grad", "conv_backprop_input_pooled",
-                       "conv_backprop_filter_pooled")
+# Gradient nodes that route through 2x2 pooling's kept argmax, reading the pooling's input y
+# only for its shape: name -> (position of y, position of the pooled gradient g).
+_ROUTE_INPUTS = {"max_pool_grad": (0, 2), "conv_backprop_input_pooled": (0, 2),
+                 "conv_backprop_filter_pooled": (1, 3)}
 
 
 def _reads_only_shape(n, y, p, vals):
     """Whether node n reads y = the input of the pooling whose output is p only for y's shape
     (routing through p's kept argmax; its gradient input has y's dtype, as the argmax
     lookup requires)."""
-    if n.multi or n.op.name not in _READS_ONLY_Y_SHAPE or p not in n.inputs:
+    if n.multi or n.op.name not in _ROUTE_INPUTS or p not in n.inputs:
         return False
-    name = n.op.name
-    y_at, g_at = {"max_pool_grad": (0, 2), "conv_backprop_input_pooled": (0, 2),
-                  "conv_backprop_filter_pooled": (1, 3)}[name]
+    y_at, g_at = _ROUTE_INPUTS[n.op.name]
     return n.inputs[y_at] == y and vals[n.inputs[g_at]].dtype == vals[y].dtype
+
+
+def _index(nodes):
+    """({value: index of the node making it}, {value: [indices of the nodes reading it]})."""
+    producer, readers = {}, {}
+    for i, n in enumerate(nodes):
+        for o in n.outputs:
+            producer[o] = i
+        for v in n.inputs:
+            readers.setdefault(v, []).append(i)
+    return producer, readers
+
+
+def _use_counts(readers, outputs):
+    """How many times each value is read, a graph output counting as a read."""
+    uses = {v: len(r) for v, r in readers.items()}
+    for v in outputs:
+        uses[v] = uses.get(v, 0) + 1
+    return uses
 
 
 def _is_2x2_valid(params):
@@ -408,15 +426,8 @@ class Plan:
 
     def _fuse(self, nodes, kind, const, outputs):
         """Pattern rewrites. Now: multiply(g, cast(greater(y, 0))) -> relu_grad(g, y)."""
-        producer = {}
-        uses = {}
-        for i, n in enumerate(nodes):
-            for o in n.outputs:
-                producer[o] = i
-            for v in n.inputs:
-                uses[v] = uses.get(v, 0) + 1
-        for v in outputs:
-            uses[v] = uses.get(v, 0) + 1
+        producer, readers = _index(nodes)
+        uses = _use_counts(readers, outputs)
         dead = set()
         for i, n in enumerate(nodes):
             if n.multi or n.op.name != "multiply" or len(n.inputs) != 2:
@@ -453,14 +464,14 @@ class Plan:
         never makes dz (see kernels.conv_backprop_filter_pooled). max_pool_grad then often
         has no reader left and dead-code removal drops it."""
         vals = self.graph.values
-        producer = {o: n for n in nodes for o in n.outputs}
+        producer, _ = _index(nodes)
         out = []
         for n in nodes:
             name = None if n.multi else n.op.name
             if name in ("conv_backprop_filter", "conv_backprop_input", "bias_backprop",
                         "reduce_sum"):
                 d = n.inputs[1] if name == "conv_backprop_filter" else n.inputs[0]
-                pg = producer.get(d)
+                pg = None if producer.get(d) is None else nodes[producer[d]]
                 if pg is not None and not pg.multi and pg.op.name == "max_pool_grad" and \
                         _is_2x2_valid(pg.params) and len(vals[d].shape) == 4:
                     y, p, g = pg.inputs
@@ -474,12 +485,8 @@ class Plan:
         a gradient through that pooling that needs only y's shape and the argmax: the
         conv's output is pooled while in cache and never written (conv_ops)."""
         vals = self.graph.values
-        readers = {}
-        for i, n in enumerate(nodes):
-            for v in n.inputs:
-                readers.setdefault(v, []).append(i)
+        producer, readers = _index(nodes)
         pinned = set(outputs)
-        producer = {o: i for i, n in enumerate(nodes) for o in n.outputs}
         replace, dead, masked = {}, set(), set()
         for i, n in enumerate(nodes):
             if n.multi or n.op.name != "max_pool" or not n.params.get("keep_argmax") or \
@@ -517,10 +524,7 @@ class Plan:
         the pooled gradient itself instead of relu_backprop(g, out), and the bias gradient,
         the sum of the masked gradient, comes out of the filter gradient's GEMM (a column of
         ones). relu_backprop and bias_backprop then have no reader left."""
-        readers = {}
-        for i, n in enumerate(nodes):
-            for v in n.inputs:
-                readers.setdefault(v, []).append(i)
+        _, readers = _index(nodes)
         nodes = list(nodes)
         for r in [n for n in nodes if not n.multi and n.op.name == "relu_backprop" and
                   n.inputs[1] in masked]:
@@ -529,11 +533,9 @@ class Plan:
             users = readers.get(t, [])
             if self.graph.values[dp].dtype != self.graph.values[t].dtype:
                 continue
-            routes = [k for k in users if nodes[k].op.name in _READS_ONLY_Y_SHAPE and
-                      not nodes[k].multi and nodes[k].inputs[-2 if nodes[k].op.name ==
-                                                             "conv_backprop_input_pooled"
-                                                             else -1] == t and
-                      p in nodes[k].inputs]
+            routes = [k for k in users if not nodes[k].multi and
+                      nodes[k].op.name in _ROUTE_INPUTS and p in nodes[k].inputs and
+                      nodes[k].inputs[_ROUTE_INPUTS[nodes[k].op.name][1]] == t]
             sums = [k for k in users if nodes[k].op.name == "bias_backprop"]
             filters = [k for k in routes if nodes[k].op.name == "conv_backprop_filter_pooled"]
             if len(routes) + len(sums) != len(users) or len(sums) > 1 or \
@@ -557,14 +559,8 @@ class Plan:
     def _fuse_jit(self, nodes, outputs):
         """With jit_compile and Numba: relu(add(x, b)) -> bias_relu(x, b) in one pass."""
         vals = self.graph.values
-        producer, uses = {}, {}
-        for i, n in enumerate(nodes):
-            for o in n.outputs:
-                producer[o] = i
-            for v in n.inputs:
-                uses[v] = uses.get(v, 0) + 1
-        for v in outputs:
-            uses[v] = uses.get(v, 0) + 1
+        producer, readers = _index(nodes)
+        uses = _use_counts(readers, outputs)
         dead = set()
         for i, n in enumerate(nodes):
             if n.multi or n.op.name != "relu":
