@@ -24,6 +24,8 @@ _state = {"lib": None, "set": None, "get": None, "searched": False, "user": None
           "checked": 0.0, "current": None}
 
 
+_CORES = os.cpu_count() or 1
+
 def _find():
     if _state["searched"]:
         return _state["set"]
@@ -79,7 +81,7 @@ def set_blas_threads(n):
     if not n:
         _state["user"] = None
         _state["checked"] = 0.0
-        return _apply(os.cpu_count() or 1)
+        return _apply(_CORES)
     _state["user"] = int(n)
     return _apply(n)
 
@@ -88,8 +90,6 @@ def adaptive():
     return _state["user"] is None and os.environ.get("TENFOLD_ADAPTIVE_THREADS") != "0" and \
         _CORES >= 2 and _find() is not None
 
-
-_CORES = os.cpu_count() or 1
 
 
 class Tuner:
@@ -100,9 +100,8 @@ class Tuner:
     PROBE = 5           # runs with the other setting per trial (their median counts)
 
     def __init__(self):
-        cores = os.cpu_count() or 1
-        self.settings = (cores, 1)
-        self.choice = cores
+        self.settings = (_CORES, 1)
+        self.choice = _CORES
         self.recent = []
         self.probe = []
         self.probing = None

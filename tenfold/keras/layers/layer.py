@@ -269,10 +269,9 @@ class Layer:
         """Direct sub-layers, in attribute order (lists and dicts looked into)."""
         out, seen = [], set()
         for key, v in self.__dict__.items():
-            # most attributes are numbers, strings or callables: one type test, no generator
-            if not isinstance(v, _TRACKABLE) or key in _UNTRACKED:
+            if key in _UNTRACKED:
                 continue
-            for x in (v,) if isinstance(v, Layer) else _walk(v):
+            for x in _walk(v):
                 if isinstance(x, Layer) and x is not self and id(x) not in seen:
                     seen.add(id(x))
                     out.append(x)
@@ -303,9 +302,9 @@ class Layer:
         own = list(self._own_variables)
         seen = {id(v) for v in own}
         for key, v in self.__dict__.items():
-            if not isinstance(v, _TRACKABLE) or key in _UNTRACKED or key == "_own_variables":
+            if key in _UNTRACKED or key == "_own_variables":
                 continue
-            for x in (v,) if isinstance(v, _CoreVariable) else _walk(v):
+            for x in _walk(v):
                 if isinstance(x, _CoreVariable) and id(x) not in seen:
                     seen.add(id(x))
                     own.append(x)
@@ -793,8 +792,9 @@ class _TrackedDict(dict):
     clear = _changed(dict.clear)
 
 
-_UNTRACKED = frozenset({"_tracking_cache", "_inbound_nodes", "_outbound_nodes", "_call_signature", "dtype_policy",
-                        "activity_regularizer", "_build_shapes", "input_spec", "_losses"})
+_UNTRACKED = frozenset({"_tracking_cache", "_inbound_nodes", "_outbound_nodes",
+                        "_call_signature", "dtype_policy", "activity_regularizer",
+                        "_build_shapes", "input_spec", "_losses"})
 
 
 def _walk(v):
