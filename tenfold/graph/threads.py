@@ -26,6 +26,7 @@ _state = {"lib": None, "set": None, "get": None, "searched": False, "user": None
 
 _CORES = os.cpu_count() or 1
 
+
 def _find():
     if _state["searched"]:
         return _state["set"]
@@ -151,7 +152,6 @@ def adapt():
     timing the interval between two consecutive updates (gaps over a second are ignored)."""
     if not adaptive():
         return
-    import time
     now = time.perf_counter()
     tuner = _eager["tuner"]
     if tuner is None:
