@@ -34,6 +34,30 @@ def get_act(x):
     return activations.get(x)
 
 
+_WEIGHT_OPTIONS = (("initializer", get_init, ser_init), ("regularizer", get_reg, ser_reg),
+                   ("constraint", get_con, ser_con))
+
+
+def set_weight_options(layer, **options):
+    """Resolves and sets a layer's per-weight options: `kernel_initializer=...`,
+    `bias_regularizer=...`, `recurrent_constraint=...` (by the suffix of each name)."""
+    getters = {suffix: get for suffix, get, _ in _WEIGHT_OPTIONS}
+    for name, value in options.items():
+        setattr(layer, name, getters[name.rsplit("_", 1)[1]](value))
+
+
+def weight_options_config(layer, weights, activity=False):
+    """The config entries of set_weight_options' options for the named weights, in Keras's
+    order (initializers, regularizers[, activity_regularizer], constraints)."""
+    out = {}
+    for suffix, _, ser in _WEIGHT_OPTIONS:
+        for w in weights:
+            out[f"{w}_{suffix}"] = ser(getattr(layer, f"{w}_{suffix}"))
+        if activity and suffix == "regularizer":
+            out["activity_regularizer"] = ser_reg(layer.activity_regularizer)
+    return out
+
+
 def layer_name(layer):
     return f"{type(layer).__name__} layer \"{layer.name}\""
 

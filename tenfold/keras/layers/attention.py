@@ -233,12 +233,12 @@ class MultiHeadAttention(Layer):
         if attention_axes is not None and not isinstance(attention_axes, (list, tuple)):
             attention_axes = (attention_axes,)
         self.attention_axes = None if attention_axes is None else tuple(attention_axes)
-        self.kernel_initializer = U.get_init(kernel_initializer)
-        self.bias_initializer = U.get_init(bias_initializer)
-        self.kernel_regularizer = U.get_reg(kernel_regularizer)
-        self.bias_regularizer = U.get_reg(bias_regularizer)
-        self.kernel_constraint = U.get_con(kernel_constraint)
-        self.bias_constraint = U.get_con(bias_constraint)
+        U.set_weight_options(self, kernel_initializer=kernel_initializer,
+                             bias_initializer=bias_initializer,
+                             kernel_regularizer=kernel_regularizer,
+                             bias_regularizer=bias_regularizer,
+                             kernel_constraint=kernel_constraint,
+                             bias_constraint=bias_constraint)
         self.seed = seed
         self._inverse_sqrt_key_dim = 1.0 / float(np.sqrt(self.key_dim))
         # attribute order = weight order
@@ -423,11 +423,6 @@ class MultiHeadAttention(Layer):
             "value_dim": self.value_dim, "dropout": self.dropout, "use_bias": self.use_bias,
             "use_gate": False, "output_shape": self._output_shape,
             "attention_axes": self.attention_axes, "sliding_window": None,
-            "kernel_initializer": U.ser_init(self.kernel_initializer),
-            "bias_initializer": U.ser_init(self.bias_initializer),
-            "kernel_regularizer": U.ser_reg(self.kernel_regularizer),
-            "bias_regularizer": U.ser_reg(self.bias_regularizer),
-            "activity_regularizer": U.ser_reg(self.activity_regularizer),
-            "kernel_constraint": U.ser_con(self.kernel_constraint),
-            "bias_constraint": U.ser_con(self.bias_constraint), "seed": self.seed})
+            **U.weight_options_config(self, ("kernel", "bias"), activity=True),
+            "seed": self.seed})
         return config

@@ -50,12 +50,12 @@ class _BaseConv(Layer):
         self.data_format = U.normalize_data_format(data_format, cls)
         self.activation = U.get_act(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = U.get_init(kernel_initializer)
-        self.bias_initializer = U.get_init(bias_initializer)
-        self.kernel_regularizer = U.get_reg(kernel_regularizer)
-        self.bias_regularizer = U.get_reg(bias_regularizer)
-        self.kernel_constraint = U.get_con(kernel_constraint)
-        self.bias_constraint = U.get_con(bias_constraint)
+        U.set_weight_options(self, kernel_initializer=kernel_initializer,
+                             bias_initializer=bias_initializer,
+                             kernel_regularizer=kernel_regularizer,
+                             bias_regularizer=bias_regularizer,
+                             kernel_constraint=kernel_constraint,
+                             bias_constraint=bias_constraint)
         self.output_padding = None if output_padding is None else \
             U.normalize_tuple(output_padding, rank, "output_padding", cls, allow_zero=True)
         if self.groups <= 0:
@@ -204,13 +204,7 @@ class _BaseConv(Layer):
             "data_format": self.data_format, "dilation_rate": self.dilation_rate,
             "groups": self.groups, "activation": U.ser_act(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": U.ser_init(self.kernel_initializer),
-            "bias_initializer": U.ser_init(self.bias_initializer),
-            "kernel_regularizer": U.ser_reg(self.kernel_regularizer),
-            "bias_regularizer": U.ser_reg(self.bias_regularizer),
-            "activity_regularizer": U.ser_reg(self.activity_regularizer),
-            "kernel_constraint": U.ser_con(self.kernel_constraint),
-            "bias_constraint": U.ser_con(self.bias_constraint)})
+            **U.weight_options_config(self, ("kernel", "bias"), activity=True)})
         return config
 
 

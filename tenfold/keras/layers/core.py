@@ -34,12 +34,12 @@ class Dense(Layer):
         self.units = int(units)
         self.activation = U.get_act(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = U.get_init(kernel_initializer)
-        self.bias_initializer = U.get_init(bias_initializer)
-        self.kernel_regularizer = U.get_reg(kernel_regularizer)
-        self.bias_regularizer = U.get_reg(bias_regularizer)
-        self.kernel_constraint = U.get_con(kernel_constraint)
-        self.bias_constraint = U.get_con(bias_constraint)
+        U.set_weight_options(self, kernel_initializer=kernel_initializer,
+                             bias_initializer=bias_initializer,
+                             kernel_regularizer=kernel_regularizer,
+                             bias_regularizer=bias_regularizer,
+                             kernel_constraint=kernel_constraint,
+                             bias_constraint=bias_constraint)
         self.input_spec = InputSpec(min_ndim=2)
         self.kernel = None
         self.bias = None
@@ -82,13 +82,7 @@ class Dense(Layer):
         config = super().get_config()
         config.update({
             "units": self.units, "activation": U.ser_act(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": U.ser_init(self.kernel_initializer),
-            "bias_initializer": U.ser_init(self.bias_initializer),
-            "kernel_regularizer": U.ser_reg(self.kernel_regularizer),
-            "bias_regularizer": U.ser_reg(self.bias_regularizer),
-            "kernel_constraint": U.ser_con(self.kernel_constraint),
-            "bias_constraint": U.ser_con(self.bias_constraint),
+            "use_bias": self.use_bias, **U.weight_options_config(self, ("kernel", "bias")),
             "quantization_config": None})
         if self.activity_regularizer is not None:
             config["activity_regularizer"] = U.ser_reg(self.activity_regularizer)

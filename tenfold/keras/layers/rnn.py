@@ -108,15 +108,15 @@ class _BaseCell(Layer, DropoutRNNCell):
         self.activation = U.get_act(activation)
         self.recurrent_activation = U.get_act(recurrent_activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = U.get_init(kernel_initializer)
-        self.recurrent_initializer = U.get_init(recurrent_initializer)
-        self.bias_initializer = U.get_init(bias_initializer)
-        self.kernel_regularizer = U.get_reg(kernel_regularizer)
-        self.recurrent_regularizer = U.get_reg(recurrent_regularizer)
-        self.bias_regularizer = U.get_reg(bias_regularizer)
-        self.kernel_constraint = U.get_con(kernel_constraint)
-        self.recurrent_constraint = U.get_con(recurrent_constraint)
-        self.bias_constraint = U.get_con(bias_constraint)
+        U.set_weight_options(self, kernel_initializer=kernel_initializer,
+                             recurrent_initializer=recurrent_initializer,
+                             bias_initializer=bias_initializer,
+                             kernel_regularizer=kernel_regularizer,
+                             recurrent_regularizer=recurrent_regularizer,
+                             bias_regularizer=bias_regularizer,
+                             kernel_constraint=kernel_constraint,
+                             recurrent_constraint=recurrent_constraint,
+                             bias_constraint=bias_constraint)
         self._init_dropout(dropout, recurrent_dropout, seed)
         self.kernel = None
         self.recurrent_kernel = None
@@ -187,15 +187,7 @@ class _BaseCell(Layer, DropoutRNNCell):
             "units": self.units, "activation": U.ser_act(self.activation),
             "recurrent_activation": U.ser_act(self.recurrent_activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": U.ser_init(self.kernel_initializer),
-            "recurrent_initializer": U.ser_init(self.recurrent_initializer),
-            "bias_initializer": U.ser_init(self.bias_initializer),
-            "kernel_regularizer": U.ser_reg(self.kernel_regularizer),
-            "recurrent_regularizer": U.ser_reg(self.recurrent_regularizer),
-            "bias_regularizer": U.ser_reg(self.bias_regularizer),
-            "kernel_constraint": U.ser_con(self.kernel_constraint),
-            "recurrent_constraint": U.ser_con(self.recurrent_constraint),
-            "bias_constraint": U.ser_con(self.bias_constraint),
+            **U.weight_options_config(self, ("kernel", "recurrent", "bias")),
             "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed}
 
