@@ -46,6 +46,15 @@ def set_weight_options(layer, **options):
         setattr(layer, name, getters[name.rsplit("_", 1)[1]](value))
 
 
+def set_kernel_bias_options(layer, kernel_initializer, bias_initializer, kernel_regularizer,
+                            bias_regularizer, kernel_constraint, bias_constraint):
+    """set_weight_options for the usual kernel + bias pair, in Keras's argument order."""
+    set_weight_options(layer, kernel_initializer=kernel_initializer,
+                       bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+                       bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+                       bias_constraint=bias_constraint)
+
+
 def weight_options_config(layer, weights, activity=False):
     """The config entries of set_weight_options' options for the named weights, in Keras's
     order (initializers, regularizers[, activity_regularizer], constraints)."""

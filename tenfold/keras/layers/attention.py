@@ -233,12 +233,9 @@ class MultiHeadAttention(Layer):
         if attention_axes is not None and not isinstance(attention_axes, (list, tuple)):
             attention_axes = (attention_axes,)
         self.attention_axes = None if attention_axes is None else tuple(attention_axes)
-        U.set_weight_options(self, kernel_initializer=kernel_initializer,
-                             bias_initializer=bias_initializer,
-                             kernel_regularizer=kernel_regularizer,
-                             bias_regularizer=bias_regularizer,
-                             kernel_constraint=kernel_constraint,
-                             bias_constraint=bias_constraint)
+        U.set_kernel_bias_options(self, kernel_initializer, bias_initializer,
+                                  kernel_regularizer, bias_regularizer, kernel_constraint,
+                                  bias_constraint)
         self.seed = seed
         self._inverse_sqrt_key_dim = 1.0 / float(np.sqrt(self.key_dim))
         # attribute order = weight order

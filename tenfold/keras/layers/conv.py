@@ -50,12 +50,9 @@ class _BaseConv(Layer):
         self.data_format = U.normalize_data_format(data_format, cls)
         self.activation = U.get_act(activation)
         self.use_bias = bool(use_bias)
-        U.set_weight_options(self, kernel_initializer=kernel_initializer,
-                             bias_initializer=bias_initializer,
-                             kernel_regularizer=kernel_regularizer,
-                             bias_regularizer=bias_regularizer,
-                             kernel_constraint=kernel_constraint,
-                             bias_constraint=bias_constraint)
+        U.set_kernel_bias_options(self, kernel_initializer, bias_initializer,
+                                  kernel_regularizer, bias_regularizer, kernel_constraint,
+                                  bias_constraint)
         self.output_padding = None if output_padding is None else \
             U.normalize_tuple(output_padding, rank, "output_padding", cls, allow_zero=True)
         if self.groups <= 0:

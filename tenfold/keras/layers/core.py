@@ -34,12 +34,9 @@ class Dense(Layer):
         self.units = int(units)
         self.activation = U.get_act(activation)
         self.use_bias = bool(use_bias)
-        U.set_weight_options(self, kernel_initializer=kernel_initializer,
-                             bias_initializer=bias_initializer,
-                             kernel_regularizer=kernel_regularizer,
-                             bias_regularizer=bias_regularizer,
-                             kernel_constraint=kernel_constraint,
-                             bias_constraint=bias_constraint)
+        U.set_kernel_bias_options(self, kernel_initializer, bias_initializer,
+                                  kernel_regularizer, bias_regularizer, kernel_constraint,
+                                  bias_constraint)
         self.input_spec = InputSpec(min_ndim=2)
         self.kernel = None
         self.bias = None
