@@ -56,6 +56,7 @@ _LAZY = {
     "random": "tenfold.api.random", "dtypes": "tenfold.api.dtypes",
     "keras": "tenfold.keras", "graph": "tenfold.graph", "data": "tenfold.data", "summary": "tenfold.summary",
     "train": "tenfold.train", "saved_model": "tenfold.export.saved_model",
+    "lite": "tenfold.lite",
     "image": "tenfold.api.image", "signal": "tenfold.api.signal",
     "experimental": "tenfold.api.experimental", "distribute": "tenfold.distribute",
     "debugging": "tenfold.api.debugging", "bitwise": "tenfold.api.bitwise",

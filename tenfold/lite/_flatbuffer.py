@@ -1,0 +1,293 @@
+"""The converter's graph -> the bytes of a `.tflite` flatbuffer.
+
+Written with the `flatbuffers` runtime through the classes generated from TensorFlow Lite's
+published schema (`schema.fbs`), which the `tflite` package on PyPI carries; the schema
+fixes every table and field, so the runtime (LiteRT) reads the result as it reads
+TensorFlow's own.
+"""
+import importlib
+
+import numpy as np
+
+_FILE_ID = b"TFL3"
+_SCHEMA_VERSION = 3
+
+
+def _m(name):
+    """The generated module of one schema table (`tflite.X` itself is the class)."""
+    return importlib.import_module(f"tflite.{name}")
+
+
+def require_tflite_schema():
+    try:
+        import flatbuffers  # noqa: F401
+        import tflite  # noqa: F401
+        from tflite import Model  # noqa: F401
+    except ImportError as e:
+        raise ImportError(
+            "tf.lite needs the `flatbuffers` and `tflite` packages (the classes generated "
+            f"from TensorFlow Lite's schema), which are not installed ({e}). Install them with "
+            "`pip install \"tenfold[lite]\"` (or `pip install flatbuffers tflite`).") from e
+
+
+_TENSOR_TYPES = {"float32": "FLOAT32", "float16": "FLOAT16", "int32": "INT32",
+                 "uint8": "UINT8", "int64": "INT64", "int8": "INT8", "int16": "INT16",
+                 "bool": "BOOL"}
+
+
+def tensor_type(dtype):
+    from tflite.TensorType import TensorType
+    return getattr(TensorType, _TENSOR_TYPES[np.dtype(dtype).name])
+
+
+_ACTIVATIONS = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3, "TANH": 4}
+_PADDING = {"SAME": 0, "VALID": 1}
+
+
+def _options(b, op):
+    """(BuiltinOptions type, offset) for `op`, or (0, None) when its op has none."""
+    import tflite
+    from tflite.BuiltinOptions import BuiltinOptions as BO
+    o, k = op.opts, op.kind
+    act = _ACTIVATIONS[o.get("fused_activation", "NONE")]
+    if k == "FULLY_CONNECTED":
+        m = _m("FullyConnectedOptions")
+        m.Start(b)
+        m.AddFusedActivationFunction(b, act)
+        m.AddKeepNumDims(b, bool(o.get("keep_num_dims", False)))
+        m.AddAsymmetricQuantizeInputs(b, bool(o.get("asymmetric_quantize_inputs", False)))
+        return BO.FullyConnectedOptions, m.End(b)
+    if k in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        m = _m("Conv2DOptions") if k == "CONV_2D" else _m("DepthwiseConv2DOptions")
+        m.Start(b)
+        m.AddPadding(b, _PADDING[o["padding"]])
+        m.AddStrideW(b, o["stride_w"])
+        m.AddStrideH(b, o["stride_h"])
+        m.AddFusedActivationFunction(b, act)
+        m.AddDilationWFactor(b, o["dilation_w"])
+        m.AddDilationHFactor(b, o["dilation_h"])
+        if k == "DEPTHWISE_CONV_2D":
+            m.AddDepthMultiplier(b, o["depth_multiplier"])
+            return BO.DepthwiseConv2DOptions, m.End(b)
+        return BO.Conv2DOptions, m.End(b)
+    if k in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
+        m = _m("Pool2DOptions")
+        m.Start(b)
+        m.AddPadding(b, _PADDING[o["padding"]])
+        m.AddStrideW(b, o["stride_w"])
+        m.AddStrideH(b, o["stride_h"])
+        m.AddFilterWidth(b, o["filter_w"])
+        m.AddFilterHeight(b, o["filter_h"])
+        m.AddFusedActivationFunction(b, act)
+        return BO.Pool2DOptions, m.End(b)
+    if k == "RESHAPE":
+        m = _m("ReshapeOptions")
+        vec = b.CreateNumpyVector(np.asarray(o["new_shape"], np.int32))
+        m.Start(b)
+        m.AddNewShape(b, vec)
+        return BO.ReshapeOptions, m.End(b)
+    if k == "SOFTMAX":
+        m = _m("SoftmaxOptions")
+        m.Start(b)
+        m.AddBeta(b, float(o.get("beta", 1.0)))
+        return BO.SoftmaxOptions, m.End(b)
+    if k in ("ADD", "SUB", "MUL"):
+        m = {"ADD": _m("AddOptions"), "SUB": _m("SubOptions"), "MUL": _m("MulOptions")}[k]
+        m.Start(b)
+        m.AddFusedActivationFunction(b, act)
+        return getattr(BO, {"ADD": "AddOptions", "SUB": "SubOptions",
+                            "MUL": "MulOptions"}[k]), m.End(b)
+    if k == "CONCATENATION":
+        m = _m("ConcatenationOptions")
+        m.Start(b)
+        m.AddAxis(b, o["axis"])
+        m.AddFusedActivationFunction(b, act)
+        return BO.ConcatenationOptions, m.End(b)
+    if k in ("MEAN", "REDUCE_MAX"):
+        m = _m("ReducerOptions")
+        m.Start(b)
+        m.AddKeepDims(b, bool(o.get("keep_dims", False)))
+        return BO.ReducerOptions, m.End(b)
+    if k == "LEAKY_RELU":
+        m = _m("LeakyReluOptions")
+        m.Start(b)
+        m.AddAlpha(b, float(o["alpha"]))
+        return BO.LeakyReluOptions, m.End(b)
+    return 0, None
+
+
+def _bytes(b, data):
+    """A [ubyte] vector aligned to 16 bytes (constant data is read in place by the runtime)."""
+    n = len(data)
+    b.StartVector(1, n, 16)
+    b.head = b.head - n
+    b.Bytes[b.head:b.head + n] = data
+    return b.EndVector()
+
+
+def _quantization(b, q):
+    import tflite
+    m = _m("QuantizationParameters")
+    scale = b.CreateNumpyVector(q.scale.astype(np.float32))
+    zp = b.CreateNumpyVector(q.zero_point.astype(np.int64))
+    m.Start(b)
+    m.AddScale(b, scale)
+    m.AddZeroPoint(b, zp)
+    m.AddQuantizedDimension(b, q.axis)
+    return m.End(b)
+
+
+def _op_version(op):
+    """The op version TensorFlow's converter records for this kind and input type."""
+    x = op.inputs[0]
+    t = x.dtype if x is not None else np.dtype(np.float32)
+    w = op.inputs[1] if len(op.inputs) > 1 else None
+    if op.kind == "DEQUANTIZE":
+        return 3 if t == np.float16 else (2 if t == np.int8 else 1)
+    if op.kind == "QUANTIZE":
+        return 2 if op.outputs[0].dtype == np.int8 else 1
+    if t == np.int8:
+        return _INT8_VERSIONS.get(op.kind, 1)
+    if w is not None and w.dtype == np.int8 and op.kind in ("FULLY_CONNECTED", "CONV_2D",
+                                                              "DEPTHWISE_CONV_2D"):
+        return {"FULLY_CONNECTED": 9, "CONV_2D": 5, "DEPTHWISE_CONV_2D": 6}[op.kind]  # hybrid
+    if op.kind == "FULLY_CONNECTED" and op.opts.get("keep_num_dims"):
+        return 5
+    return 1
+
+
+# the first version of each op that takes int8 tensors (TensorFlow's op_version rules)
+_INT8_VERSIONS = {"FULLY_CONNECTED": 4, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 3,
+                  "MAX_POOL_2D": 2, "AVERAGE_POOL_2D": 2, "SOFTMAX": 2, "ADD": 2, "SUB": 2,
+                  "MUL": 2, "CONCATENATION": 2, "MEAN": 2, "REDUCE_MAX": 2, "LOGISTIC": 2,
+                  "TANH": 2, "RELU": 2, "RELU6": 2, "LEAKY_RELU": 2, "MAXIMUM": 2,
+                  "MINIMUM": 2}
+
+
+def write(graph, description="tenfold"):
+    """The flatbuffer bytes of `graph` (one subgraph, a `serving_default` signature)."""
+    require_tflite_schema()
+    import flatbuffers
+    import tflite
+    from tflite.BuiltinOperator import BuiltinOperator
+
+    b = flatbuffers.Builder(1024)
+    tensors = graph.tensors()
+    index = {id(t): i for i, t in enumerate(tensors)}
+
+    # buffers: 0 is the empty sentinel; each constant gets its own
+    buffer_data = [None]
+    buffer_of = {}
+    for t in tensors:
+        if t.is_const:
+            buffer_of[id(t)] = len(buffer_data)
+            buffer_data.append(np.ascontiguousarray(t.data, t.dtype).tobytes())
+    buffers = []
+    for data in buffer_data:
+        vec = _bytes(b, data) if data else None
+        _m("Buffer").Start(b)
+        if vec is not None:
+            _m("Buffer").AddData(b, vec)
+        buffers.append(_m("Buffer").End(b))
+
+    tensor_offs = []
+    for t in tensors:
+        name = b.CreateString(t.name)
+        shape = b.CreateNumpyVector(np.asarray([1 if d < 0 else d for d in t.shape], np.int32))
+        sig = b.CreateNumpyVector(np.asarray(t.shape, np.int32)) if -1 in t.shape else None
+        quant = _quantization(b, t.quant) if t.quant is not None else None
+        _m("Tensor").Start(b)
+        _m("Tensor").AddShape(b, shape)
+        if sig is not None:
+            _m("Tensor").AddShapeSignature(b, sig)
+        _m("Tensor").AddType(b, tensor_type(t.dtype))
+        _m("Tensor").AddBuffer(b, buffer_of.get(id(t), 0))
+        _m("Tensor").AddName(b, name)
+        if quant is not None:
+            _m("Tensor").AddQuantization(b, quant)
+        tensor_offs.append(_m("Tensor").End(b))
+
+    codes, code_index = [], {}
+    op_offs = []
+    for op in graph.ops:
+        key = (op.kind, _op_version(op))
+        if key not in code_index:
+            code_index[key] = len(codes)
+            codes.append(key)
+        ins = b.CreateNumpyVector(np.asarray(
+            [-1 if t is None else index[id(t)] for t in op.inputs], np.int32))
+        outs = b.CreateNumpyVector(np.asarray([index[id(t)] for t in op.outputs], np.int32))
+        opt_type, opt = _options(b, op)
+        _m("Operator").Start(b)
+        _m("Operator").AddOpcodeIndex(b, code_index[key])
+        _m("Operator").AddInputs(b, ins)
+        _m("Operator").AddOutputs(b, outs)
+        if opt is not None:
+            _m("Operator").AddBuiltinOptionsType(b, opt_type)
+            _m("Operator").AddBuiltinOptions(b, opt)
+        op_offs.append(_m("Operator").End(b))
+
+    def vector(start, offsets):
+        start(b, len(offsets))
+        for off in reversed(offsets):
+            b.PrependUOffsetTRelative(off)
+        return b.EndVector()
+
+    sg_name = b.CreateString(graph.name)
+    t_vec = vector(_m("SubGraph").StartTensorsVector, tensor_offs)
+    in_vec = b.CreateNumpyVector(np.asarray([index[id(t)] for t in graph.inputs], np.int32))
+    out_vec = b.CreateNumpyVector(np.asarray([index[id(t)] for t in graph.outputs], np.int32))
+    o_vec = vector(_m("SubGraph").StartOperatorsVector, op_offs)
+    _m("SubGraph").Start(b)
+    _m("SubGraph").AddTensors(b, t_vec)
+    _m("SubGraph").AddInputs(b, in_vec)
+    _m("SubGraph").AddOutputs(b, out_vec)
+    _m("SubGraph").AddOperators(b, o_vec)
+    _m("SubGraph").AddName(b, sg_name)
+    subgraph = _m("SubGraph").End(b)
+
+    code_offs = []
+    for kind, version in codes:
+        code = getattr(BuiltinOperator, kind)
+        _m("OperatorCode").Start(b)
+        _m("OperatorCode").AddDeprecatedBuiltinCode(b, min(code, 127))
+        _m("OperatorCode").AddBuiltinCode(b, code)
+        _m("OperatorCode").AddVersion(b, version)
+        code_offs.append(_m("OperatorCode").End(b))
+
+    def tensor_maps(ts, names):
+        offs = []
+        for t, name in zip(ts, names):
+            s = b.CreateString(name)
+            _m("TensorMap").Start(b)
+            _m("TensorMap").AddName(b, s)
+            _m("TensorMap").AddTensorIndex(b, index[id(t)])
+            offs.append(_m("TensorMap").End(b))
+        return offs
+
+    sig_in = vector(_m("SignatureDef").StartInputsVector,
+                    tensor_maps(graph.inputs, graph.input_names or [t.name for t in graph.inputs]))
+    sig_out = vector(_m("SignatureDef").StartOutputsVector,
+                     tensor_maps(graph.outputs, graph.output_names or [t.name for t in graph.outputs]))
+    key = b.CreateString("serving_default")
+    _m("SignatureDef").Start(b)
+    _m("SignatureDef").AddInputs(b, sig_in)
+    _m("SignatureDef").AddOutputs(b, sig_out)
+    _m("SignatureDef").AddSignatureKey(b, key)
+    _m("SignatureDef").AddSubgraphIndex(b, 0)
+    signature = _m("SignatureDef").End(b)
+
+    desc = b.CreateString(description)
+    codes_vec = vector(_m("Model").StartOperatorCodesVector, code_offs)
+    sg_vec = vector(_m("Model").StartSubgraphsVector, [subgraph])
+    buf_vec = vector(_m("Model").StartBuffersVector, buffers)
+    sig_vec = vector(_m("Model").StartSignatureDefsVector, [signature])
+    _m("Model").Start(b)
+    _m("Model").AddVersion(b, _SCHEMA_VERSION)
+    _m("Model").AddOperatorCodes(b, codes_vec)
+    _m("Model").AddSubgraphs(b, sg_vec)
+    _m("Model").AddDescription(b, desc)
+    _m("Model").AddBuffers(b, buf_vec)
+    _m("Model").AddSignatureDefs(b, sig_vec)
+    b.Finish(_m("Model").End(b), file_identifier=_FILE_ID)
+    return bytes(b.Output())
