@@ -1,0 +1,6 @@
+"""`python -m tenfold ...`: the `tenfold` command line."""
+import sys
+
+from tenfold.cli import main
+
+sys.exit(main())
