@@ -349,10 +349,9 @@ class Lowering:
         return fn(self, layer, ins, shapes)
 
     def lower_model(self, model, ins):
-        from tenfold.export.onnx import graph_of
         from tenfold.keras.engine.keras_tensor import KerasTensor
         from tenfold.util import nest
-        graph = graph_of(model)
+        graph = keras_graph(model)
         if len(ins) != len(graph.inputs):
             raise UnsupportedLayerError(
                 f"TFLite conversion: model \"{model.name}\" takes {len(graph.inputs)} inputs "
@@ -386,10 +385,29 @@ def static_shape(shape, where):
     return tuple(dims)
 
 
+def keras_graph(model):
+    """The functional graph of a Sequential or functional model, or an error that says what
+    the converter needs."""
+    from tenfold.export.onnx import graph_of
+    from tenfold.keras.models.functional import Functional
+    from tenfold.keras.models.sequential import Sequential
+    if isinstance(model, Sequential) and model._functional is None:
+        raise ValueError(
+            f"TFLite conversion: Sequential model \"{model.name}\" has no input shape yet. "
+            "Start it with keras.Input(shape=...), or call the model on data once, before "
+            "converting.")
+    if not isinstance(model, (Sequential, Functional)):
+        raise UnsupportedLayerError(
+            f"TFLite conversion: model \"{model.name}\" is a subclassed Model (class "
+            f"{type(model).__name__}) whose call() is Python code; the converter reads "
+            "Sequential and functional models. Rebuild it with keras.Input(...) and layer "
+            "calls (the functional API), or as a Sequential.")
+    return graph_of(model)
+
+
 def lower_keras_model(model):
     """The float32 TFLite graph of a Sequential or functional model."""
-    from tenfold.export.onnx import graph_of
-    graph = graph_of(model)
+    graph = keras_graph(model)
     lw = Lowering()
     ins = []
     for kt, name in zip(graph.inputs, graph.input_names):

@@ -18,6 +18,7 @@ _W_AXIS = {"FULLY_CONNECTED": 0, "CONV_2D": 0, "DEPTHWISE_CONV_2D": 3}
 _FIXED_OUT = {"SOFTMAX": (1.0 / 256.0, -128), "LOGISTIC": (1.0 / 256.0, -128),
               "TANH": (1.0 / 128.0, 0)}
 _SAME_AS_INPUT = {"MAX_POOL_2D", "AVERAGE_POOL_2D", "RESHAPE", "REDUCE_MAX"}
+_SAME_SCALE_INPUTS = {"CONCATENATION", "MAXIMUM", "MINIMUM"}
 DYNAMIC_RANGE_MIN_ELEMENTS = 1024
 
 
@@ -109,14 +110,14 @@ def full_integer(g, ranges, input_type=np.float32, output_type=np.float32):
             op.inputs[2] = g.const(b.name, bq, quant=Quant(bscale, np.zeros_like(bq, np.int64),
                                                          0))
             continue
+        same_scale = op.kind in _SAME_SCALE_INPUTS
         for j, t in enumerate(op.inputs):
             if t is None or not t.is_const or t.dtype != np.float32:
                 continue
-            lo, hi = float(t.data.min()), float(t.data.max())
-            tq = asymmetric_quant(lo, hi)
+            tq = y.quant if same_scale else asymmetric_quant(t.data.min(), t.data.max())
             data = np.clip(np.rint(t.data / tq.scale[0]) + tq.zero_point[0], -128, 127)
             op.inputs[j] = g.const(t.name, data.astype(np.int8), quant=tq)
-        if op.kind == "CONCATENATION":  # LiteRT wants one scale for all inputs
+        if same_scale:  # the int8 kernel compares / copies raw values: one scale for all
             for j, t in enumerate(op.inputs):
                 if not t.quant.same(y.quant):
                     r = g.tensor(t.name + "/requantize", t.shape, np.int8, y.quant)

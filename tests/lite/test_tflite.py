@@ -195,10 +195,14 @@ def test_from_concrete_functions():
     model = seed_mlp()
     f = tf.function(lambda x: model(x)).get_concrete_function(
         tf.TensorSpec((None, 64), tf.float32))
-    buf = tf.lite.TFLiteConverter.from_concrete_functions([f], model).convert()
     x = _data((64,))
-    np.testing.assert_allclose(run(LiteRT, buf, x), model.predict(x, verbose=0), rtol=1e-5,
-                               atol=1e-6)
+    for conv in (tf.lite.TFLiteConverter.from_concrete_functions([f], model),
+                 tf.lite.TFLiteConverter.from_concrete_functions([f])):  # found in the closure
+        np.testing.assert_allclose(run(LiteRT, conv.convert(), x), model.predict(x, verbose=0),
+                                   rtol=1e-5, atol=1e-6)
+    g = tf.function(lambda x: x * 2.0).get_concrete_function(tf.TensorSpec((None, 3)))
+    with pytest.raises(tf.lite.ConverterError, match="trackable_obj"):
+        tf.lite.TFLiteConverter.from_concrete_functions([g])
 
 
 # ---------------------------------------------------------------------------- bad input
@@ -206,6 +210,34 @@ def test_unsupported_layer_is_named():
     model = keras.Sequential([keras.Input((4, 8)), L.LSTM(3, name="my_lstm")])
     with pytest.raises(tf.lite.UnsupportedLayerError, match=r'LSTM layer "my_lstm"'):
         tf.lite.TFLiteConverter.from_keras_model(model).convert()
+
+
+def test_custom_layer_subclassed_model_and_mixed_precision_are_named():
+    class MyLayer(L.Layer):
+        def call(self, x):
+            return x * 2.0
+
+    model = keras.Sequential([keras.Input((4,)), MyLayer(name="mine")])
+    with pytest.raises(tf.lite.UnsupportedLayerError, match=r'MyLayer layer "mine": no TFLite'):
+        tf.lite.TFLiteConverter.from_keras_model(model).convert()
+
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = L.Dense(2)
+
+        def call(self, x):
+            return self.d(x)
+
+    net = Net()
+    net(np.zeros((1, 3), np.float32))
+    with pytest.raises(tf.lite.UnsupportedLayerError, match="subclassed Model"):
+        tf.lite.TFLiteConverter.from_keras_model(net).convert()
+    with pytest.raises(ValueError, match="no input shape yet"):
+        tf.lite.TFLiteConverter.from_keras_model(keras.Sequential([L.Dense(2)])).convert()
+    half = keras.Sequential([keras.Input((4,)), L.Dense(3, dtype="mixed_float16", name="d")])
+    with pytest.raises(tf.lite.UnsupportedLayerError, match=r'"d": it computes in float16'):
+        tf.lite.TFLiteConverter.from_keras_model(half).convert()
 
 
 def test_lambda_layer_is_named():
@@ -260,3 +292,74 @@ def test_interpreter_errors(tmp_path):
         it.set_tensor(d["index"], np.zeros((1, 64), np.float64))
     with pytest.raises(ValueError, match=r"got shape \(1, 63\)"):
         it.set_tensor(d["index"], np.zeros((1, 63), np.float32))
+
+
+# ---------------------------------------------------------------------------- layer zoo
+def _seq(shape, *layers):
+    return lambda: _randomize(keras.Sequential([keras.Input(shape), *layers]))
+
+
+def _two_branch(merge):
+    def build():
+        inp = keras.Input((6, 6, 4))
+        a = L.Conv2D(4, 1)(inp)
+        b = L.Conv2D(4, 3, padding="same", activation="sigmoid")(inp)
+        return _randomize(keras.Model(inp, L.Flatten()(merge()([a, b]))))
+    return build
+
+
+ZOO = {
+    "conv_strides_dilation": (_seq((9, 9, 3), L.Conv2D(5, 3, strides=2, padding="same"),
+                                   L.Conv2D(4, 3, dilation_rate=2, activation="relu6"),
+                                   L.GlobalAveragePooling2D())),
+    "depthwise_multiplier": (_seq((8, 8, 3), L.DepthwiseConv2D(3, depth_multiplier=2,
+                                                               strides=2, padding="same"),
+                                  L.BatchNormalization(), L.Activation("relu"),
+                                  L.GlobalMaxPooling2D())),
+    "separable": (_seq((8, 8, 3), L.SeparableConv2D(6, 3, padding="same", activation="relu"),
+                       L.AveragePooling2D(3, strides=2), L.Flatten())),
+    "reshape_rescale": (_seq((48,), L.Rescaling(1 / 4.0, offset=-0.5), L.Reshape((4, 4, 3)),
+                             L.Conv2D(2, 2), L.Reshape((18,)), L.Dense(3))),
+    "activations": (_seq((10,), L.Dense(8, activation="tanh"), L.Dense(8),
+                         L.LeakyReLU(0.1), L.Dense(8, activation="sigmoid"), L.Dense(8),
+                         L.ReLU(max_value=6.0), L.Dense(8, activation="elu"),
+                         L.Dense(4), L.Activation("softmax"))),
+    "dense_3d": (_seq((5, 6), L.Dense(4, activation="relu"), L.Flatten(), L.Dense(2))),
+    "standalone_bn": (_seq((6, 6, 2), L.MaxPooling2D(padding="same"), L.BatchNormalization(),
+                           L.Flatten())),
+    "add": (_two_branch(L.Add)),
+    "subtract": (_two_branch(L.Subtract)),
+    "multiply": (_two_branch(L.Multiply)),
+    "maximum": (_two_branch(L.Maximum)),
+    "concat": (_two_branch(L.Concatenate)),
+}
+
+
+def _input_shape(model):
+    return tuple(model.inputs[0].shape[1:])
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_zoo_float(name):
+    model = ZOO[name]()
+    x = _data(_input_shape(model), 5) * 2 - 0.5
+    buf = convert(model)
+    want = model.predict(x, verbose=0)
+    np.testing.assert_allclose(run(LiteRT, buf, x), want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(run(tf.lite.Interpreter, buf, x), want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_zoo_int8(name):
+    model = ZOO[name]()
+    x = _data(_input_shape(model), 24) * 2 - 0.5
+    buf = convert(model, "int8", x, tf.int8)
+    a = run(LiteRT, buf, x).astype(np.int64)
+    b = run(tf.lite.Interpreter, buf, x).astype(np.int64)
+    # LiteRT's XNNPACK kernels requantize with their own fixed-point rounding: one step apart
+    # at most on the odd element, two after several requantizations
+    assert np.abs(a - b).max() <= 2, np.abs(a - b).max()
+    assert np.mean(np.abs(a - b) <= 1) > 0.97
+    s, z = LiteRT(model_content=buf).get_output_details()[0]["quantization"]
+    want = model.predict(x, verbose=0)
+    np.testing.assert_allclose(s * (a - z), want, atol=0.1 * np.abs(want).max() + 2 * s)
