@@ -14,7 +14,12 @@ L = keras.layers
 
 
 def _randomize(model, seed=0):
+    """Seeded kernels, and non-trivial biases, normalization parameters and statistics."""
     rng = np.random.default_rng(seed)
+    for v in model.weights:
+        if "kernel" in (getattr(v, "path", None) or v.name).lower():
+            fan_in = int(np.prod(v.shape[:-1])) if len(v.shape) > 1 else 1
+            v.assign(rng.normal(0, 1 / np.sqrt(fan_in), tuple(v.shape)).astype(np.float32))
     for v in model.weights:
         path = (getattr(v, "path", None) or v.name).lower()
         if "moving_variance" in path:
@@ -166,8 +171,9 @@ def test_full_integer(name, io):
     if io is None:  # dequantized: the model's numbers within a few percent
         np.testing.assert_allclose(a, model.predict(x, verbose=0), atol=0.04)
         np.testing.assert_allclose(b, a, atol=2 / 256)
-    else:  # one quantization step from LiteRT
-        assert np.abs(a - b).max() <= 1
+    else:  # a quantization step or two from LiteRT (its own fixed-point requantization)
+        assert np.abs(a - b).max() <= 2
+        assert np.mean(np.abs(a - b) <= 1) > 0.97
         s, z = out["quantization"]
         np.testing.assert_allclose(s * (a - z), model.predict(x, verbose=0), atol=0.04)
 
