@@ -41,7 +41,8 @@ def _options(op, kind):
                 "SOFTMAX": "SoftmaxOptions", "ADD": "AddOptions", "SUB": "SubOptions",
                 "MUL": "MulOptions", "CONCATENATION": "ConcatenationOptions",
                 "MEAN": "ReducerOptions", "REDUCE_MAX": "ReducerOptions",
-                "LEAKY_RELU": "LeakyReluOptions"}.get(kind)
+                "LEAKY_RELU": "LeakyReluOptions", "STRIDED_SLICE": "StridedSliceOptions",
+                "PACK": "PackOptions"}.get(kind)
     if cls_name is None:
         return {}
     o = getattr(_m(cls_name), cls_name)()
@@ -68,6 +69,12 @@ def _options(op, kind):
         d["keep_dims"] = o.KeepDims()
     if kind == "LEAKY_RELU":
         d["alpha"] = o.Alpha()
+    if kind == "STRIDED_SLICE":
+        d.update(begin_mask=o.BeginMask(), end_mask=o.EndMask(),
+                 ellipsis_mask=o.EllipsisMask(), new_axis_mask=o.NewAxisMask(),
+                 shrink_axis_mask=o.ShrinkAxisMask())
+    if kind == "PACK":
+        d.update(axis=o.Axis(), values_count=o.ValuesCount())
     return d
 
 
@@ -409,6 +416,29 @@ class Interpreter:
         if x.dtype in (np.int8, np.uint8):  # requantize
             return K.quantize(K.dequantize(x, qs[0]), out_t.quant, out_t.dtype)
         return K.quantize(x.astype(np.float32), out_t.quant, out_t.dtype)
+
+    # the shape arithmetic TensorFlow's converter writes for Flatten/Reshape with a dynamic
+    # batch: SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE
+    def _op_shape(self, args, qs, out_t, opts):
+        return np.asarray(args[0].shape, dtype=out_t.dtype)
+
+    def _op_strided_slice(self, args, qs, out_t, opts):
+        x, begin, end, strides = args[0], args[1], args[2], args[3]
+        if opts.get("ellipsis_mask") or opts.get("new_axis_mask"):
+            raise ValueError("tf.lite.Interpreter: STRIDED_SLICE with ellipsis or new-axis "
+                             "masks is not supported; use LiteRT for this model.")
+        index = []
+        for i in range(len(begin)):
+            b = None if opts.get("begin_mask", 0) >> i & 1 else int(begin[i])
+            e = None if opts.get("end_mask", 0) >> i & 1 else int(end[i])
+            if opts.get("shrink_axis_mask", 0) >> i & 1:
+                index.append(int(begin[i]))
+            else:
+                index.append(slice(b, e, int(strides[i])))
+        return np.asarray(x[tuple(index)])
+
+    def _op_pack(self, args, qs, out_t, opts):
+        return np.stack([np.asarray(a) for a in args], axis=opts.get("axis", 0))
 
     def _op_dequantize(self, args, qs, out_t, opts):
         return self._float(args[0], qs[0])

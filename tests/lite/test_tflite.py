@@ -69,7 +69,7 @@ def vision_model():
     d = L.Concatenate()([c, a])
     d = L.MaxPooling2D()(d)
     d = L.Conv2D(8, 3, strides=2, activation="relu")(d)
-    e = L.AveragePooling2D(padding="same")(d)
+    e = L.AveragePooling2D(2, padding="same")(d)
     f = L.Flatten()(e)
     f = L.Dense(16, activation="tanh")(f)
     f = L.Dropout(0.3)(f)
