@@ -13,9 +13,19 @@ _FILE_ID = b"TFL3"
 _SCHEMA_VERSION = 3
 
 
-def _m(name):
-    """The generated module of one schema table (`tflite.X` itself is the class)."""
-    return importlib.import_module(f"tflite.{name}")
+class _Schema:
+    """The generated modules of the schema's tables, by name (`tflite.X` itself is the class,
+    the builder functions live in the module `tflite.X`)."""
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        mod = importlib.import_module(f"tflite.{name}")
+        setattr(self, name, mod)
+        return mod
+
+
+S = _Schema()
 
 
 def require_tflite_schema():
@@ -46,19 +56,18 @@ _PADDING = {"SAME": 0, "VALID": 1}
 
 def _options(b, op):
     """(BuiltinOptions type, offset) for `op`, or (0, None) when its op has none."""
-    import tflite
     from tflite.BuiltinOptions import BuiltinOptions as BO
     o, k = op.opts, op.kind
     act = _ACTIVATIONS[o.get("fused_activation", "NONE")]
     if k == "FULLY_CONNECTED":
-        m = _m("FullyConnectedOptions")
+        m = S.FullyConnectedOptions
         m.Start(b)
         m.AddFusedActivationFunction(b, act)
         m.AddKeepNumDims(b, bool(o.get("keep_num_dims", False)))
         m.AddAsymmetricQuantizeInputs(b, bool(o.get("asymmetric_quantize_inputs", False)))
         return BO.FullyConnectedOptions, m.End(b)
     if k in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-        m = _m("Conv2DOptions") if k == "CONV_2D" else _m("DepthwiseConv2DOptions")
+        m = S.Conv2DOptions if k == "CONV_2D" else S.DepthwiseConv2DOptions
         m.Start(b)
         m.AddPadding(b, _PADDING[o["padding"]])
         m.AddStrideW(b, o["stride_w"])
@@ -71,7 +80,7 @@ def _options(b, op):
             return BO.DepthwiseConv2DOptions, m.End(b)
         return BO.Conv2DOptions, m.End(b)
     if k in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
-        m = _m("Pool2DOptions")
+        m = S.Pool2DOptions
         m.Start(b)
         m.AddPadding(b, _PADDING[o["padding"]])
         m.AddStrideW(b, o["stride_w"])
@@ -81,35 +90,35 @@ def _options(b, op):
         m.AddFusedActivationFunction(b, act)
         return BO.Pool2DOptions, m.End(b)
     if k == "RESHAPE":
-        m = _m("ReshapeOptions")
+        m = S.ReshapeOptions
         vec = b.CreateNumpyVector(np.asarray(o["new_shape"], np.int32))
         m.Start(b)
         m.AddNewShape(b, vec)
         return BO.ReshapeOptions, m.End(b)
     if k == "SOFTMAX":
-        m = _m("SoftmaxOptions")
+        m = S.SoftmaxOptions
         m.Start(b)
         m.AddBeta(b, float(o.get("beta", 1.0)))
         return BO.SoftmaxOptions, m.End(b)
     if k in ("ADD", "SUB", "MUL"):
-        m = {"ADD": _m("AddOptions"), "SUB": _m("SubOptions"), "MUL": _m("MulOptions")}[k]
+        m = {"ADD": S.AddOptions, "SUB": S.SubOptions, "MUL": S.MulOptions}[k]
         m.Start(b)
         m.AddFusedActivationFunction(b, act)
         return getattr(BO, {"ADD": "AddOptions", "SUB": "SubOptions",
                             "MUL": "MulOptions"}[k]), m.End(b)
     if k == "CONCATENATION":
-        m = _m("ConcatenationOptions")
+        m = S.ConcatenationOptions
         m.Start(b)
         m.AddAxis(b, o["axis"])
         m.AddFusedActivationFunction(b, act)
         return BO.ConcatenationOptions, m.End(b)
     if k in ("MEAN", "REDUCE_MAX"):
-        m = _m("ReducerOptions")
+        m = S.ReducerOptions
         m.Start(b)
         m.AddKeepDims(b, bool(o.get("keep_dims", False)))
         return BO.ReducerOptions, m.End(b)
     if k == "LEAKY_RELU":
-        m = _m("LeakyReluOptions")
+        m = S.LeakyReluOptions
         m.Start(b)
         m.AddAlpha(b, float(o["alpha"]))
         return BO.LeakyReluOptions, m.End(b)
@@ -126,8 +135,7 @@ def _bytes(b, data):
 
 
 def _quantization(b, q):
-    import tflite
-    m = _m("QuantizationParameters")
+    m = S.QuantizationParameters
     scale = b.CreateNumpyVector(q.scale.astype(np.float32))
     zp = b.CreateNumpyVector(q.zero_point.astype(np.int64))
     m.Start(b)
@@ -168,7 +176,6 @@ def write(graph, description="tenfold"):
     """The flatbuffer bytes of `graph` (one subgraph, a `serving_default` signature)."""
     require_tflite_schema()
     import flatbuffers
-    import tflite
     from tflite.BuiltinOperator import BuiltinOperator
 
     b = flatbuffers.Builder(1024)
@@ -185,10 +192,10 @@ def write(graph, description="tenfold"):
     buffers = []
     for data in buffer_data:
         vec = _bytes(b, data) if data else None
-        _m("Buffer").Start(b)
+        S.Buffer.Start(b)
         if vec is not None:
-            _m("Buffer").AddData(b, vec)
-        buffers.append(_m("Buffer").End(b))
+            S.Buffer.AddData(b, vec)
+        buffers.append(S.Buffer.End(b))
 
     tensor_offs = []
     for t in tensors:
@@ -196,16 +203,16 @@ def write(graph, description="tenfold"):
         shape = b.CreateNumpyVector(np.asarray([1 if d < 0 else d for d in t.shape], np.int32))
         sig = b.CreateNumpyVector(np.asarray(t.shape, np.int32)) if -1 in t.shape else None
         quant = _quantization(b, t.quant) if t.quant is not None else None
-        _m("Tensor").Start(b)
-        _m("Tensor").AddShape(b, shape)
+        S.Tensor.Start(b)
+        S.Tensor.AddShape(b, shape)
         if sig is not None:
-            _m("Tensor").AddShapeSignature(b, sig)
-        _m("Tensor").AddType(b, tensor_type(t.dtype))
-        _m("Tensor").AddBuffer(b, buffer_of.get(id(t), 0))
-        _m("Tensor").AddName(b, name)
+            S.Tensor.AddShapeSignature(b, sig)
+        S.Tensor.AddType(b, tensor_type(t.dtype))
+        S.Tensor.AddBuffer(b, buffer_of.get(id(t), 0))
+        S.Tensor.AddName(b, name)
         if quant is not None:
-            _m("Tensor").AddQuantization(b, quant)
-        tensor_offs.append(_m("Tensor").End(b))
+            S.Tensor.AddQuantization(b, quant)
+        tensor_offs.append(S.Tensor.End(b))
 
     codes, code_index = [], {}
     op_offs = []
@@ -218,14 +225,14 @@ def write(graph, description="tenfold"):
             [-1 if t is None else index[id(t)] for t in op.inputs], np.int32))
         outs = b.CreateNumpyVector(np.asarray([index[id(t)] for t in op.outputs], np.int32))
         opt_type, opt = _options(b, op)
-        _m("Operator").Start(b)
-        _m("Operator").AddOpcodeIndex(b, code_index[key])
-        _m("Operator").AddInputs(b, ins)
-        _m("Operator").AddOutputs(b, outs)
+        S.Operator.Start(b)
+        S.Operator.AddOpcodeIndex(b, code_index[key])
+        S.Operator.AddInputs(b, ins)
+        S.Operator.AddOutputs(b, outs)
         if opt is not None:
-            _m("Operator").AddBuiltinOptionsType(b, opt_type)
-            _m("Operator").AddBuiltinOptions(b, opt)
-        op_offs.append(_m("Operator").End(b))
+            S.Operator.AddBuiltinOptionsType(b, opt_type)
+            S.Operator.AddBuiltinOptions(b, opt)
+        op_offs.append(S.Operator.End(b))
 
     def vector(start, offsets):
         start(b, len(offsets))
@@ -234,60 +241,60 @@ def write(graph, description="tenfold"):
         return b.EndVector()
 
     sg_name = b.CreateString(graph.name)
-    t_vec = vector(_m("SubGraph").StartTensorsVector, tensor_offs)
+    t_vec = vector(S.SubGraph.StartTensorsVector, tensor_offs)
     in_vec = b.CreateNumpyVector(np.asarray([index[id(t)] for t in graph.inputs], np.int32))
     out_vec = b.CreateNumpyVector(np.asarray([index[id(t)] for t in graph.outputs], np.int32))
-    o_vec = vector(_m("SubGraph").StartOperatorsVector, op_offs)
-    _m("SubGraph").Start(b)
-    _m("SubGraph").AddTensors(b, t_vec)
-    _m("SubGraph").AddInputs(b, in_vec)
-    _m("SubGraph").AddOutputs(b, out_vec)
-    _m("SubGraph").AddOperators(b, o_vec)
-    _m("SubGraph").AddName(b, sg_name)
-    subgraph = _m("SubGraph").End(b)
+    o_vec = vector(S.SubGraph.StartOperatorsVector, op_offs)
+    S.SubGraph.Start(b)
+    S.SubGraph.AddTensors(b, t_vec)
+    S.SubGraph.AddInputs(b, in_vec)
+    S.SubGraph.AddOutputs(b, out_vec)
+    S.SubGraph.AddOperators(b, o_vec)
+    S.SubGraph.AddName(b, sg_name)
+    subgraph = S.SubGraph.End(b)
 
     code_offs = []
     for kind, version in codes:
         code = getattr(BuiltinOperator, kind)
-        _m("OperatorCode").Start(b)
-        _m("OperatorCode").AddDeprecatedBuiltinCode(b, min(code, 127))
-        _m("OperatorCode").AddBuiltinCode(b, code)
-        _m("OperatorCode").AddVersion(b, version)
-        code_offs.append(_m("OperatorCode").End(b))
+        S.OperatorCode.Start(b)
+        S.OperatorCode.AddDeprecatedBuiltinCode(b, min(code, 127))
+        S.OperatorCode.AddBuiltinCode(b, code)
+        S.OperatorCode.AddVersion(b, version)
+        code_offs.append(S.OperatorCode.End(b))
 
     def tensor_maps(ts, names):
         offs = []
         for t, name in zip(ts, names):
             s = b.CreateString(name)
-            _m("TensorMap").Start(b)
-            _m("TensorMap").AddName(b, s)
-            _m("TensorMap").AddTensorIndex(b, index[id(t)])
-            offs.append(_m("TensorMap").End(b))
+            S.TensorMap.Start(b)
+            S.TensorMap.AddName(b, s)
+            S.TensorMap.AddTensorIndex(b, index[id(t)])
+            offs.append(S.TensorMap.End(b))
         return offs
 
-    sig_in = vector(_m("SignatureDef").StartInputsVector,
-                    tensor_maps(graph.inputs, graph.input_names or [t.name for t in graph.inputs]))
-    sig_out = vector(_m("SignatureDef").StartOutputsVector,
-                     tensor_maps(graph.outputs, graph.output_names or [t.name for t in graph.outputs]))
+    in_names = graph.input_names or [t.name for t in graph.inputs]
+    out_names = graph.output_names or [t.name for t in graph.outputs]
+    sig_in = vector(S.SignatureDef.StartInputsVector, tensor_maps(graph.inputs, in_names))
+    sig_out = vector(S.SignatureDef.StartOutputsVector, tensor_maps(graph.outputs, out_names))
     key = b.CreateString("serving_default")
-    _m("SignatureDef").Start(b)
-    _m("SignatureDef").AddInputs(b, sig_in)
-    _m("SignatureDef").AddOutputs(b, sig_out)
-    _m("SignatureDef").AddSignatureKey(b, key)
-    _m("SignatureDef").AddSubgraphIndex(b, 0)
-    signature = _m("SignatureDef").End(b)
+    S.SignatureDef.Start(b)
+    S.SignatureDef.AddInputs(b, sig_in)
+    S.SignatureDef.AddOutputs(b, sig_out)
+    S.SignatureDef.AddSignatureKey(b, key)
+    S.SignatureDef.AddSubgraphIndex(b, 0)
+    signature = S.SignatureDef.End(b)
 
     desc = b.CreateString(description)
-    codes_vec = vector(_m("Model").StartOperatorCodesVector, code_offs)
-    sg_vec = vector(_m("Model").StartSubgraphsVector, [subgraph])
-    buf_vec = vector(_m("Model").StartBuffersVector, buffers)
-    sig_vec = vector(_m("Model").StartSignatureDefsVector, [signature])
-    _m("Model").Start(b)
-    _m("Model").AddVersion(b, _SCHEMA_VERSION)
-    _m("Model").AddOperatorCodes(b, codes_vec)
-    _m("Model").AddSubgraphs(b, sg_vec)
-    _m("Model").AddDescription(b, desc)
-    _m("Model").AddBuffers(b, buf_vec)
-    _m("Model").AddSignatureDefs(b, sig_vec)
-    b.Finish(_m("Model").End(b), file_identifier=_FILE_ID)
+    codes_vec = vector(S.Model.StartOperatorCodesVector, code_offs)
+    sg_vec = vector(S.Model.StartSubgraphsVector, [subgraph])
+    buf_vec = vector(S.Model.StartBuffersVector, buffers)
+    sig_vec = vector(S.Model.StartSignatureDefsVector, [signature])
+    S.Model.Start(b)
+    S.Model.AddVersion(b, _SCHEMA_VERSION)
+    S.Model.AddOperatorCodes(b, codes_vec)
+    S.Model.AddSubgraphs(b, sg_vec)
+    S.Model.AddDescription(b, desc)
+    S.Model.AddBuffers(b, buf_vec)
+    S.Model.AddSignatureDefs(b, sig_vec)
+    b.Finish(S.Model.End(b), file_identifier=_FILE_ID)
     return bytes(b.Output())
