@@ -255,8 +255,9 @@ def calibrate(graph, dataset):
     lo = np.full(len(tensors), np.inf)
     hi = np.full(len(tensors), -np.inf)
     count = 0
-    for sample in _samples(dataset, graph):
-        for i, x in zip(ins, sample):
+
+    def run(chunk):
+        for i, x in zip(ins, chunk):
             if tuple(x.shape) != tuple(it._shapes[i]):
                 it.resize_tensor_input(i, x.shape)
             it.set_tensor(i, x)
@@ -269,7 +270,20 @@ def calibrate(graph, dataset):
             if v is not None and v.size:
                 lo[j] = min(lo[j], float(v.min()))
                 hi[j] = max(hi[j], float(v.max()))
+
+    # min/max over the samples is the same run one by one or stacked: stack up to 64
+    pending = []
+    for sample in _samples(dataset, graph):
         count += 1
+        if pending and [x.shape[1:] for x in sample] != [x.shape[1:] for x in pending[0]]:
+            run([np.concatenate(xs) for xs in zip(*pending)])
+            pending = []
+        pending.append(sample)
+        if len(pending) == 64:
+            run([np.concatenate(xs) for xs in zip(*pending)])
+            pending = []
+    if pending:
+        run([np.concatenate(xs) for xs in zip(*pending)])
     if count == 0:
         raise ConverterError("TFLiteConverter: representative_dataset yielded no samples; "
                              "give it at least one (a few hundred are typical).")
