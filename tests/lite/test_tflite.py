@@ -369,3 +369,27 @@ def test_zoo_int8(name):
     s, z = LiteRT(model_content=buf).get_output_details()[0]["quantization"]
     want = model.predict(x, verbose=0)
     np.testing.assert_allclose(s * (a - z), want, atol=0.1 * np.abs(want).max() + 2 * s)
+
+
+def test_two_inputs_two_outputs_int8_with_dict_samples():
+    a_in, b_in = keras.Input((6,), name="a"), keras.Input((4,), name="b")
+    h = L.Concatenate()([L.Dense(5, activation="relu")(a_in), L.Dense(3)(b_in)])
+    model = _randomize(keras.Model([a_in, b_in], [L.Dense(2, name="p")(h),
+                                                  L.Dense(3, activation="softmax", name="q")(h)]))
+    rng = np.random.default_rng(3)
+    xa, xb = rng.random((20, 6), dtype=np.float32), rng.random((20, 4), dtype=np.float32)
+    c = tf.lite.TFLiteConverter.from_keras_model(model)
+    c.optimizations = [tf.lite.Optimize.DEFAULT]
+    c.representative_dataset = lambda: ({"a": xa[i:i + 1], "b": xb[i:i + 1]}
+                                        for i in range(20))
+    buf = c.convert()
+    want = model.predict([xa, xb], verbose=0)
+    for cls in (LiteRT, tf.lite.Interpreter):
+        runner = cls(model_content=buf).get_signature_runner()
+        got = runner(a=xa, b=xb)
+        assert sorted(got) == ["p", "q"]
+        np.testing.assert_allclose(got["p"], want[0], atol=0.05)
+        np.testing.assert_allclose(got["q"], want[1], atol=0.03)
+    c.representative_dataset = lambda: ({"a": xa[i:i + 1]} for i in range(2))
+    with pytest.raises(tf.lite.ConverterError, match=r"lacks the inputs \['b'\]"):
+        c.convert()
