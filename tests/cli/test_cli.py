@@ -77,6 +77,15 @@ def test_train_small(tmp_path, capsys):
     assert "test accuracy" in text and os.path.isfile(out)
     model = keras.models.load_model(out)
     assert model.count_params() == 784 * 512 + 512 + 512 * 10 + 10
+    conv = str(tmp_path / "c.keras")
+    assert main(["train", "--model", "convnet", "--epochs", "1", "--limit", "128", "-o", conv,
+                 "-q"]) == 0
+    assert [type(l).__name__ for l in keras.models.load_model(conv).layers][:2] == \
+        ["Conv2D", "MaxPooling2D"]
+    assert main(["convert", conv, "--to", "tflite", "--quantize", "dynamic"]) == 0
+    assert os.path.isfile(conv[:-len(".keras")] + ".tflite")
+    assert main(["train", "--epochs", "0"]) == 2
+    assert "must be positive" in capsys.readouterr().err
 
 
 def test_convert_tflite_int8_and_onnx(mlp_file, tmp_path, capsys):
@@ -130,6 +139,8 @@ def test_convert_errors_leave_no_file(mlp_file, tmp_path, capsys):
     assert main(["convert", str(junk), "--to", "tflite"]) == 2
     assert "junk.keras" in capsys.readouterr().err
     assert main(["summary", str(tmp_path / "missing.keras")]) == 2
+    assert "missing.keras" in capsys.readouterr().err
+    assert main(["serve", str(tmp_path / "missing.keras")]) == 2
     assert "missing.keras" in capsys.readouterr().err
 
 
