@@ -132,12 +132,13 @@ class TFLiteConverter:
         ops = {o if isinstance(o, OpsSet) else OpsSet(str(o).split(".")[-1])
                for o in self.target_spec.supported_ops}
         types = {np.dtype(getattr(t, "name", t)) for t in self.target_spec.supported_types}
-        unsupported = ops - {OpsSet.TFLITE_BUILTINS, OpsSet.TFLITE_BUILTINS_INT8}
-        if unsupported:
-            raise ConverterError(f"TFLiteConverter: target_spec.supported_ops "
-                                 f"{sorted(o.name for o in unsupported)} is not supported by "
-                                 "tenfold's converter (it writes TFLite builtin ops).")
-        int8_only = ops == {OpsSet.TFLITE_BUILTINS_INT8}
+        if OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8 in ops:
+            raise ConverterError("TFLiteConverter: 16x8 quantization (EXPERIMENTAL_TFLITE_"
+                                 "BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8) is not supported by "
+                                 "tenfold's converter; use TFLITE_BUILTINS_INT8.")
+        # SELECT_TF_OPS only permits TensorFlow ops; tenfold writes builtins, so it changes
+        # nothing
+        int8_only = ops - {OpsSet.SELECT_TF_OPS} == {OpsSet.TFLITE_BUILTINS_INT8}
         in_t = _np_dtype(self.inference_input_type, "inference_input_type")
         out_t = _np_dtype(self.inference_output_type, "inference_output_type")
         quantize = bool(opts & {Optimize.DEFAULT, Optimize.OPTIMIZE_FOR_SIZE,

@@ -393,3 +393,16 @@ def test_two_inputs_two_outputs_int8_with_dict_samples():
     c.representative_dataset = lambda: ({"a": xa[i:i + 1]} for i in range(2))
     with pytest.raises(tf.lite.ConverterError, match=r"lacks the inputs \['b'\]"):
         c.convert()
+
+
+def test_select_tf_ops_is_accepted_and_16x8_refused():
+    model = seed_mlp()
+    c = tf.lite.TFLiteConverter.from_keras_model(model)
+    c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+    x = _data((64,), 2)
+    np.testing.assert_allclose(run(LiteRT, c.convert(), x), model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    c.target_spec.supported_ops = [
+        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    with pytest.raises(tf.lite.ConverterError, match="16x8"):
+        c.convert()
