@@ -165,7 +165,7 @@ def _op_version(op):
 
 
 # the first version of each op that takes int8 tensors (TensorFlow's op_version rules)
-_INT8_VERSIONS = {"FULLY_CONNECTED": 4, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 3,
+_INT8_VERSIONS = {"PAD": 3, "FULLY_CONNECTED": 4, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 3,
                   "MAX_POOL_2D": 2, "AVERAGE_POOL_2D": 2, "SOFTMAX": 2, "ADD": 2, "SUB": 2,
                   "MUL": 2, "CONCATENATION": 2, "MEAN": 2, "REDUCE_MAX": 2, "LOGISTIC": 2,
                   "TANH": 2, "RELU": 2, "RELU6": 2, "LEAKY_RELU": 2, "MAXIMUM": 2,

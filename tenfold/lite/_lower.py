@@ -266,6 +266,15 @@ def _global_pool(lw, layer, ins, shapes):
                   keep_dims=bool(layer.keepdims))]
 
 
+@lowers("ZeroPadding2D")
+def _zero_padding(lw, layer, ins, shapes):
+    _channels_last(layer)
+    (t, b), (l, r) = layer.padding
+    pads = np.asarray([[0, 0], [t, b], [l, r], [0, 0]], np.int32)
+    return [lw.op("PAD", [ins[0], lw.g.const(f"{layer.name}/paddings", pads)], shapes[0],
+                  layer)]
+
+
 # ---------------------------------------------------------------------------- merging
 def _merge_kind(layer):
     for cls in type(layer).__mro__:

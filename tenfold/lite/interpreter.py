@@ -417,6 +417,11 @@ class Interpreter:
             return K.quantize(K.dequantize(x, qs[0]), out_t.quant, out_t.dtype)
         return K.quantize(x.astype(np.float32), out_t.quant, out_t.dtype)
 
+    def _op_pad(self, args, qs, out_t, opts):
+        x = args[0]
+        fill = qs[0]["zero_point"][0] if x.dtype == np.int8 and qs[0] is not None else 0
+        return np.pad(x, np.asarray(args[1]).astype(np.int64), constant_values=fill)
+
     # the shape arithmetic TensorFlow's converter writes for Flatten/Reshape with a dynamic
     # batch: SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE
     def _op_shape(self, args, qs, out_t, opts):

@@ -322,6 +322,8 @@ ZOO = {
                                                                strides=2, padding="same"),
                                   L.BatchNormalization(), L.Activation("relu"),
                                   L.GlobalMaxPooling2D())),
+    "zero_padding": (_seq((7, 7, 2), L.ZeroPadding2D(((1, 2), (0, 1))), L.Conv2D(3, 3),
+                          L.ZeroPadding2D(1), L.DepthwiseConv2D(3, strides=2), L.Flatten())),
     "separable": (_seq((8, 8, 3), L.SeparableConv2D(6, 3, padding="same", activation="relu"),
                        L.AveragePooling2D(3, strides=2), L.Flatten())),
     "reshape_rescale": (_seq((48,), L.Rescaling(1 / 4.0, offset=-0.5), L.Reshape((4, 4, 3)),
