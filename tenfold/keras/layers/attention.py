@@ -207,6 +207,7 @@ class MultiHeadAttention(Layer):
     key/kernel, key/bias, value/kernel (dim_v, heads, value_dim), value/bias,
     attention_output/kernel (heads, value_dim, out_dim), attention_output/bias.
     """
+    _promotes_numeric_inputs = True  # bool / int inputs -> compute dtype (Layer)
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,
                  output_shape=None, attention_axes=None, kernel_initializer="glorot_uniform",

@@ -21,6 +21,7 @@ class Dense(Layer):
     >>> Dense(4, activation="relu")(tf.ones((2, 3))).shape
     TensorShape([2, 4])
     """
+    _promotes_numeric_inputs = True  # bool / int inputs -> compute dtype (Layer)
 
     supports_masking = True
 

@@ -609,15 +609,28 @@ class Layer:
                         o._keras_mask = mk
         return outputs
 
+    # Layers whose computation mixes the inputs with floating weights or float statistics
+    # (Dense, RNNs, convolutions, normalizations, attention, average pooling) take bool and
+    # integer inputs as the compute dtype: in Keras 3 their ops' type promotion turns
+    # `bool @ float32` into float32 (a boolean one-hot into Dense works). Layers that keep the
+    # input dtype (Embedding, preprocessing, Dropout, Flatten, merging, max pooling) leave
+    # them alone, as Keras does.
+    _promotes_numeric_inputs = False
+
     def _convert_inputs(self, x):
-        cdt = dtypes.as_dtype(self.dtype_policy.compute_dtype)._np
-        if type(x) is Tensor and x._value.dtype == cdt:
+        cdt = dtypes.as_dtype(self.dtype_policy.compute_dtype)
+        if type(x) is Tensor and x.dtype == cdt:
             return x  # the common case: nothing to convert
+        promote = self._promotes_numeric_inputs and (cdt.is_floating or cdt.is_complex)
 
         def conv(v):
             if isinstance(v, Tensor):
-                if v._value.dtype != cdt and dtypes.is_float_np(v._value.dtype) and self.autocast \
-                        and type(v) is Tensor:
+                if type(v) is not Tensor or v.dtype == cdt:
+                    return v
+                vd = v.dtype
+                float_in = vd.is_floating
+                if (float_in and self.autocast) or \
+                        (promote and (vd.is_integer or vd == dtypes.bool)):
                     from tenfold.ops.math_ops import cast
                     mask = getattr(v, "_keras_mask", None)
                     out = cast(v, cdt)
@@ -626,9 +639,10 @@ class Layer:
                     return out
                 return v
             if isinstance(v, (np.ndarray, list, float, int, np.generic)):
-                arr = np.asarray(v)
-                if arr.dtype.kind == "f" and self.autocast:
-                    arr = arr.astype(cdt, copy=False)
+                arr = np.asarray(v)  # host data given by the user, not a tensor
+                if (arr.dtype.kind == "f" and self.autocast) or \
+                        (promote and arr.dtype.kind in "iub"):
+                    arr = arr.astype(cdt.as_numpy_dtype, copy=False)
                 return convert_to_tensor(arr)
             return v
         return nest.map_structure(conv, x) if nest.is_nested(x) else conv(x)

@@ -69,6 +69,7 @@ class BatchNormalization(Layer):
     """Normalises each feature with the batch's mean and variance in training (updating
     `moving_mean` / `moving_variance` with `momentum`), and with the moving statistics at
     inference. Weights, in order: gamma, beta, moving_mean, moving_variance."""
+    _promotes_numeric_inputs = True  # bool / int inputs -> compute dtype (Layer)
 
     supports_masking = True
 
@@ -204,6 +205,7 @@ def _axes_list(axis):
 class LayerNormalization(Layer):
     """Normalises each sample over `axis` (default the last): (x - mean) / sqrt(var + eps),
     then scales by gamma and shifts by beta. Weights: gamma, beta."""
+    _promotes_numeric_inputs = True  # bool / int inputs -> compute dtype (Layer)
 
     supports_masking = True
 
@@ -272,6 +274,7 @@ class LayerNormalization(Layer):
 
 class GroupNormalization(Layer):
     """Normalises groups of channels per sample (`groups` must divide the channels)."""
+    _promotes_numeric_inputs = True  # bool / int inputs -> compute dtype (Layer)
 
     supports_masking = True
 

@@ -439,6 +439,7 @@ class RNN(Layer):
     returned sequence is in processing order); `stateful`: the final states of a batch are
     the initial states of the next. Masked steps keep the previous state and output.
     """
+    _promotes_numeric_inputs = True  # bool / int inputs -> compute dtype (Layer)
 
     supports_masking = True
 
