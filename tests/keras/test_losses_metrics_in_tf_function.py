@@ -226,3 +226,21 @@ def test_binary_crossentropy_in_a_custom_train_step():
     hist = model.fit(x, y, batch_size=4, epochs=2, verbose=0)
     losses = hist.history["loss"]
     assert len(losses) == 2 and all(np.isfinite(losses))
+
+
+def test_adjusted_r2_score_in_tf_function_matches_eager():
+    """R2Score(num_regressors=...) adjusts with the sample count held in a variable."""
+    graph_metric = keras.metrics.R2Score(num_regressors=2)
+    eager_metric = keras.metrics.R2Score(num_regressors=2)
+    first, second = _inputs("regression", 1), _inputs("regression", 2)
+
+    @tf.function
+    def step(yt, yp):
+        graph_metric.update_state(yt, yp)
+        return graph_metric.result()
+
+    step(*first)
+    got = step(*second)
+    eager_metric.update_state(*first)
+    eager_metric.update_state(*second)
+    _check(got, eager_metric.result(), "R2Score(num_regressors=2)")
