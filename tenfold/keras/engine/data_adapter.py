@@ -13,10 +13,12 @@ import warnings
 
 import numpy as np
 
+from tenfold.ops import array_ops as _array_ops
+from tenfold.util.host import from_host
+
 from tenfold.framework.tensor import Tensor
 from tenfold.util import nest
 
-_wrap = Tensor._wrap
 
 
 def unpack_x_y_sample_weight(data):
@@ -53,7 +55,7 @@ def _to_array(x, name):
     if x is None:
         return None
     if isinstance(x, Tensor):
-        a = x.numpy() if x._value.ndim else np.asarray(x.numpy())
+        a = x.numpy() if x.ndim else np.asarray(x.numpy())
         a = np.asarray(a)
     elif isinstance(x, np.ndarray):
         a = x
@@ -235,9 +237,9 @@ class ArrayAdapter:
             if data is None:
                 out.append(None)
             elif type(data) is np.ndarray:
-                out.append(_wrap(pick(data)))
+                out.append(from_host(pick(data)))
             else:
-                out.append(nest.pack_sequence_as(data, [_wrap(pick(a)) for a in flat]))
+                out.append(nest.pack_sequence_as(data, [from_host(pick(a)) for a in flat]))
         return _pack(*out)
 
     def _batch(self, i):
@@ -248,8 +250,8 @@ class ArrayAdapter:
             batch = self._take(lo, hi)
             # shuffle within the batch
             perm = np.random.permutation(hi - lo)
-            return nest.map_structure(lambda t: _wrap(t._value[perm]) if t is not None else None,
-                                      batch)
+            return nest.map_structure(
+                lambda t: _array_ops.gather(t, from_host(perm)) if t is not None else None, batch)
         lo = i * bs
         return self._take(lo, min(lo + bs, n))
 
@@ -289,12 +291,12 @@ def _to_tensor_leaf(v):
     if isinstance(v, np.ndarray):
         if v.dtype.kind == "f" and v.dtype != _floatx() and v.dtype != np.float16:
             v = v.astype(_floatx())
-        return _wrap(v)
+        return from_host(v)
     if hasattr(v, "__array__") or isinstance(v, (list, int, float, np.generic)):
         a = np.asarray(v)
         if a.dtype.kind == "f" and a.dtype != _floatx():
             a = a.astype(_floatx())
-        return _wrap(a)
+        return from_host(a)
     return v
 
 
@@ -387,7 +389,7 @@ class IterableAdapter:
         b = standardize_batch(b)
         if self.class_weight is not None and len(b) >= 2:
             sw = class_weight_to_sample_weights(nest.flatten(b[1])[0], self.class_weight)
-            b = (b[0], b[1], _wrap(sw))
+            b = (b[0], b[1], from_host(sw))
         return b
 
     def __iter__(self):

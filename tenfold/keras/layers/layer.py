@@ -20,6 +20,8 @@ from tenfold.framework.variable import (
 from tenfold.keras.engine.keras_tensor import KerasTensor
 from tenfold.keras.mixed_precision import policy as _policy
 from tenfold.util import nest
+from tenfold.ops.buffers import tensor_buffer
+from tenfold.util.tensor_meta import npd, shape_of
 
 _name_counters = {}
 
@@ -145,7 +147,7 @@ def _check_input_spec(layer, specs, inputs):
     for i, (spec, x) in enumerate(zip(specs, flat)):
         if spec is None:
             continue
-        shape = tuple(x._value.shape) if isinstance(x, Tensor) else tuple(x.shape)
+        shape = tuple(shape_of(x)) if isinstance(x, Tensor) else tuple(x.shape)
         nd = len(shape)
         where = _SpecWhere(layer, i)  # formatted only when an error is raised
         if spec.ndim is not None and nd != spec.ndim:
@@ -412,7 +414,7 @@ class Layer:
             initializer = "glorot_uniform" if dt.is_floating else "zeros"
         init = initializers.get(initializer)
         value = init(shape, dtype=dt)
-        arr = value._value if isinstance(value, Tensor) else value
+        arr = tensor_buffer(value) if isinstance(value, Tensor) else value
         if isinstance(arr, np.ndarray) and not arr.flags.c_contiguous:
             value = np.ascontiguousarray(arr)  # C order keeps matmuls on the BLAS fast path
         var = Variable(value, dtype=dt, trainable=trainable, autocast=autocast,
@@ -451,7 +453,7 @@ class Layer:
                                  f"compatible with provided weight shape {w.shape} "
                                  f"(weight {v.path if hasattr(v, 'path') else v.name}).")
         for v, w in zip(params, weights):
-            v.assign(np.asarray(w, dtype=v._value.dtype))
+            v.assign(np.asarray(w, dtype=npd(v)))
 
     def count_params(self):
         if not self.built:

@@ -154,7 +154,7 @@ class BatchNormalization(Layer):
         return a.reshape(mean, (-1,)), a.reshape(var, (-1,))
 
     def call(self, inputs, training=None, mask=None):
-        if mask is not None and mask._value.ndim != inputs._value.ndim - 1:
+        if mask is not None and mask.ndim != inputs.ndim - 1:
             raise ValueError(f"BatchNormalization layer \"{self.name}\": the mask must have one "
                              f"dimension less than the inputs, got mask.shape="
                              f"{tuple(mask.shape)}, inputs.shape={tuple(inputs.shape)}.")
@@ -303,7 +303,7 @@ class GroupNormalization(Layer):
 
     def call(self, inputs):
         x = _upcast(inputs)
-        nd = x._value.ndim
+        nd = x.ndim
         ax = self.axis % nd
         shape = tuple(x.shape)
         c = shape[ax]

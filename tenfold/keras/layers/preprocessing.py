@@ -5,6 +5,7 @@ from tenfold.framework.tensor import Tensor
 from tenfold.keras.layers.layer import Layer
 from tenfold.ops import array_ops as a
 from tenfold.ops import math_ops as m
+from tenfold.util.tensor_meta import npd
 
 
 def _plain(v):
@@ -32,8 +33,8 @@ class Rescaling(Layer):
         cdt = self.compute_dtype
         if x.dtype.name != cdt:
             x = m.cast(x, cdt)
-        scale = np.asarray(self.scale, dtype=x._value.dtype)
-        offset = np.asarray(self.offset, dtype=x._value.dtype)
+        scale = np.asarray(self.scale, dtype=npd(x))
+        offset = np.asarray(self.offset, dtype=npd(x))
         if scale.ndim:
             from tenfold.keras import backend
             if backend.image_data_format() == "channels_first":
@@ -183,8 +184,8 @@ class Normalization(Layer):
                 new_mean = mean * (1 - w) + bm * w
                 var = (var + (mean - new_mean) ** 2) * (1 - w) + (bv + (bm - new_mean) ** 2) * w
                 mean = new_mean
-        self.adapt_mean.assign(np.asarray(mean, dtype=self.adapt_mean._value.dtype))
-        self.adapt_variance.assign(np.asarray(var, dtype=self.adapt_variance._value.dtype))
+        self.adapt_mean.assign(np.asarray(mean, dtype=npd(self.adapt_mean)))
+        self.adapt_variance.assign(np.asarray(var, dtype=npd(self.adapt_variance)))
         self.finalize_state()
 
     def call(self, inputs):

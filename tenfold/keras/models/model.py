@@ -11,6 +11,7 @@ import numpy as np
 from tenfold.keras.engine.trainer import Trainer
 from tenfold.keras.layers.layer import Layer, _UNTRACKED, _walk, _ctx
 from tenfold.util import nest
+from tenfold.util.tensor_meta import npd
 
 # Model attributes that hold objects other than the model's own sub-layers.
 _MODEL_SKIP = frozenset({"_functional", "_compile_loss", "_compile_metrics", "_loss_tracker",
@@ -189,7 +190,7 @@ class Model(Trainer, Layer):
                                  f"{tuple(v.shape)}, but the provided array has shape "
                                  f"{w.shape}.")
         for v, w in zip(params, weights):
-            v.assign(np.asarray(w, dtype=v._value.dtype))
+            v.assign(np.asarray(w, dtype=npd(v)))
 
     # ------------------------------------------------------------------ saving
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):
