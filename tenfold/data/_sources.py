@@ -11,6 +11,7 @@ from tenfold.framework.errors import InvalidArgumentError
 from tenfold.data import _structure as S
 from tenfold.data import _index
 from tenfold.data.dataset import DatasetV2, INFINITE, UNKNOWN, _int
+from tenfold.ops.buffers import array_of, tensor_buffer
 
 
 def _private(a):
@@ -113,11 +114,11 @@ class _RangeDataset(DatasetV2):
         n = len(range(self._start, self._stop, self._step))
         if n > self._PLAN_LIMIT:
             return None
-        values = getattr(self, "_values", None)
+        values = getattr(self, "_range_values", None)
         if values is None:
             values = np.arange(self._start, self._stop, self._step).astype(self._dtype._np)
             values.setflags(write=False)
-            self._values = values
+            self._range_values = values
         return _index.IndexPlan(values, lambda: iter((range(n),)))
 
     def _iter(self):
@@ -271,7 +272,7 @@ def _check_leaf(value, spec, index, component):
     where = f"element {index}" + ("" if component is None else f", component {component}")
     try:
         if isinstance(value, Tensor):
-            arr = value._value
+            arr = tensor_buffer(value)
             if arr.dtype != dt._np:
                 arr = arr.astype(dt._np)
         elif dt == dtypes.string:
@@ -484,7 +485,7 @@ def sample_from_datasets(datasets, weights=None, seed=None, stop_on_empty_datase
     if weights is None:
         w = np.full(k, 1.0 / max(k, 1))
     else:
-        w = np.asarray(getattr(weights, "_value", weights), dtype=np.float64).ravel()
+        w = np.asarray(array_of(weights), dtype=np.float64).ravel()
         if w.shape != (k,) or (w < 0).any() or w.sum() <= 0:
             raise ValueError(f"sample_from_datasets: weights must be {k} non-negative numbers "
                              f"(not all zero), got {weights!r}.")

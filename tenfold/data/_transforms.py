@@ -13,6 +13,7 @@ from tenfold.data import _structure as S
 from tenfold.data import _index, _parallel
 from tenfold.data.dataset import (DatasetV2, AUTOTUNE, INFINITE, UNKNOWN, _int, _call_fn,
                                   _elements_from_plan, _fn_name)
+from tenfold.ops.buffers import array_of
 
 # Set to False to force the element-by-element path (tests compare the two).
 use_index_plans = True
@@ -171,7 +172,7 @@ def MapDataset(inp, fn, num_parallel_calls, deterministic):  # noqa: N802 - a no
 
 
 def _as_bool(value, index, what="filter"):
-    v = getattr(value, "_value", value)
+    v = array_of(value)
     if isinstance(v, (bool, np.bool_)):
         return bool(v)
     if isinstance(v, np.ndarray) and v.dtype == np.bool_ and v.ndim == 0:
@@ -589,7 +590,7 @@ class _PaddedBatchDataset(DatasetV2):
         super().__init__(inp)
         self._b = _check_batch_size(batch_size, "padded_batch")
         self._shapes = padded_shapes
-        self._values = padding_values
+        self._padding_values = padding_values
         self._drop = bool(drop_remainder)
 
     def _leaf_settings(self, template):
@@ -603,13 +604,13 @@ class _PaddedBatchDataset(DatasetV2):
         else:
             shapes = [self._shapes]
         shapes = [_shape_list(s, "padded_shapes") for s in shapes]
-        if self._values is None:
+        if self._padding_values is None:
             values = [None] * nleaves
-        elif S.is_structure(template) and S.is_structure(self._values):
+        elif S.is_structure(template) and S.is_structure(self._padding_values):
             values = [p.b for p in S.flatten(_zip_up_to(
-                template, self._values, "Dataset.padded_batch: padding_values"))]
+                template, self._padding_values, "Dataset.padded_batch: padding_values"))]
         else:
-            values = [self._values] * nleaves
+            values = [self._padding_values] * nleaves
         return shapes, values
 
     def _iter(self):
@@ -664,7 +665,7 @@ class _PaddedBatchDataset(DatasetV2):
             if value is None:
                 fill = b"" if dtype.kind == "O" else 0
             else:
-                fill = getattr(value, "_value", value)
+                fill = array_of(value)
                 fill = np.asarray(fill)
                 if fill.ndim != 0:
                     raise ValueError(f"Dataset.padded_batch: padding values must be scalars, "
@@ -1053,7 +1054,7 @@ class _GroupByWindowDataset(DatasetV2):
         spec = None
         for i, e in enumerate(self._inputs[0]._iter()):
             k = _call_fn(self._key, "group_by_window", S.to_tensors(e), i)
-            k = int(getattr(k, "_value", k))
+            k = int(array_of(k))
             if k not in sizes:
                 sizes[k] = _int(self._size(Tensor._wrap(np.asarray(k, dtype=np.int64))),
                                 "window size")

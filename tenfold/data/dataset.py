@@ -391,7 +391,7 @@ class Optional:
     """`tf.experimental.Optional`: a value that may be absent."""
 
     def __init__(self, value, empty=False):
-        self._value = value
+        self._payload = value
         self._empty = empty
 
     def has_value(self, name=None):
@@ -400,7 +400,7 @@ class Optional:
     def get_value(self, name=None):
         if self._empty:
             raise InvalidArgumentError("Optional.get_value: the optional has no value.")
-        return self._value
+        return self._payload
 
 
 class _NumpyIterator:
