@@ -12,6 +12,7 @@ from tenfold.data import _structure as S
 from tenfold.data import _index
 from tenfold.data.dataset import DatasetV2, INFINITE, UNKNOWN, _int
 from tenfold.ops.buffers import array_of, tensor_buffer
+from tenfold.util.host import to_host
 
 
 def _private(a):
@@ -248,7 +249,7 @@ def _shape(s):
     if s is None:
         return TensorShape(None)
     if isinstance(s, Tensor):
-        s = s.numpy().tolist()
+        s = to_host(s).tolist()
     return TensorShape([None if d is None or d == -1 else int(d) for d in s])
 
 
@@ -390,7 +391,7 @@ class _ListDataset(DatasetV2):
 
 def list_files(file_pattern, shuffle=None, seed=None):
     if isinstance(file_pattern, Tensor):
-        file_pattern = file_pattern.numpy()
+        file_pattern = to_host(file_pattern)[()]
     patterns = [file_pattern] if isinstance(file_pattern, (str, bytes, os.PathLike)) \
         else list(np.asarray(file_pattern, dtype=object).ravel())
     names = set()
@@ -413,7 +414,7 @@ class TextLineDataset(DatasetV2):
                  num_parallel_reads=None, name=None):
         super().__init__()
         if isinstance(filenames, Tensor):
-            filenames = filenames.numpy()
+            filenames = to_host(filenames)[()]
         if isinstance(filenames, (str, bytes, os.PathLike)):
             filenames = [filenames]
         self._files = [os.fsdecode(f) for f in np.asarray(filenames, dtype=object).ravel()]

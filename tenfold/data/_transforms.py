@@ -14,6 +14,7 @@ from tenfold.data import _index, _parallel
 from tenfold.data.dataset import (DatasetV2, AUTOTUNE, INFINITE, UNKNOWN, _int, _call_fn,
                                   _elements_from_plan, _fn_name)
 from tenfold.ops.buffers import array_of
+from tenfold.util.host import to_host
 
 # Set to False to force the element-by-element path (tests compare the two).
 use_index_plans = True
@@ -571,7 +572,7 @@ def _shape_list(s, what):
     if s is None:
         return None
     if isinstance(s, Tensor):
-        s = s.numpy().tolist()
+        s = to_host(s).tolist()
     if hasattr(s, "as_list"):
         if getattr(s, "rank", 0) is None:
             return None

@@ -21,7 +21,7 @@ _UNSET = object()
 
 def _int(value, what):
     if isinstance(value, Tensor):
-        value = value.numpy()
+        value = to_host(value)[()]
     try:
         out = int(value)
     except (TypeError, ValueError):
@@ -464,3 +464,4 @@ def _annotate(exc, note):
 
 
 from tenfold.data import _sources, _transforms  # noqa: E402
+from tenfold.util.host import to_host

@@ -259,7 +259,7 @@ def _weight_image(w):
 
 def _num(v):
     if hasattr(v, "numpy"):
-        v = v.numpy()
+        v = to_host(v)[()]
     return np.asarray(v).item() if np.ndim(v) == 0 else v
 
 

@@ -18,6 +18,7 @@ from tenfold.util.host import from_host
 
 from tenfold.framework.tensor import Tensor
 from tenfold.util import nest
+from tenfold.util.host import to_host
 
 
 
@@ -55,7 +56,7 @@ def _to_array(x, name):
     if x is None:
         return None
     if isinstance(x, Tensor):
-        a = x.numpy() if x.ndim else np.asarray(x.numpy())
+        a = to_host(x) if x.ndim else np.asarray(to_host(x))
         a = np.asarray(a)
     elif isinstance(x, np.ndarray):
         a = x
@@ -113,7 +114,7 @@ def _convert_structure(x, name):
 
 
 def class_weight_to_sample_weights(y, class_weight):
-    y = np.asarray(y.numpy() if isinstance(y, Tensor) else y)
+    y = np.asarray(to_host(y) if isinstance(y, Tensor) else y)
     sw = np.ones((y.shape[0],), dtype=_floatx())
     if y.ndim > 1:
         y = np.argmax(y, axis=-1) if y.shape[-1] != 1 else np.squeeze(y, axis=-1)
@@ -142,7 +143,7 @@ def train_validation_split(arrays, validation_split):
     def part(a, lo, hi):
         if a is None:
             return None
-        a = a.numpy() if isinstance(a, Tensor) else np.asarray(a)
+        a = to_host(a) if isinstance(a, Tensor) else np.asarray(a)
         return a[lo:hi]
     x, y, sw = arrays
     train = tuple(nest.map_structure(lambda a: part(a, 0, split_at), t) if t is not None else None

@@ -16,6 +16,7 @@ from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.ops import random_ops
 from tenfold.util.host import from_host
+from tenfold.util.host import to_host
 
 
 
@@ -28,7 +29,7 @@ def _dtype(dtype):
 
 def _shape(shape):
     if isinstance(shape, Tensor):
-        shape = shape.numpy().tolist()
+        shape = to_host(shape).tolist()
     if hasattr(shape, "as_list"):
         shape = shape.as_list()
     if isinstance(shape, (int, np.integer)):
@@ -244,7 +245,7 @@ class Constant(Initializer):
 
     def __init__(self, value=0.0):
         if isinstance(value, Tensor):
-            value = value.numpy()
+            value = to_host(value)[()]
         if isinstance(value, np.ndarray):
             value = value.item() if value.ndim == 0 else value.tolist()
         self.value = value

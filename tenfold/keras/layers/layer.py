@@ -22,6 +22,7 @@ from tenfold.keras.mixed_precision import policy as _policy
 from tenfold.util import nest
 from tenfold.ops.buffers import tensor_buffer
 from tenfold.util.tensor_meta import npd, shape_of
+from tenfold.util.host import to_host
 
 _name_counters = {}
 
@@ -435,7 +436,7 @@ class Layer:
                                constraint=constraint, name=name)
 
     def get_weights(self):
-        return [v.numpy() for v in self.weights]
+        return [to_host(v) for v in self.weights]
 
     def set_weights(self, weights):
         params = self.weights

@@ -6,11 +6,12 @@ from tenfold.keras.layers.layer import Layer
 from tenfold.ops import array_ops as a
 from tenfold.ops import math_ops as m
 from tenfold.util.tensor_meta import npd
+from tenfold.util.host import to_host
 
 
 def _plain(v):
     if isinstance(v, Tensor):
-        v = v.numpy()
+        v = to_host(v)[()]
     if isinstance(v, np.ndarray):
         return v.item() if v.ndim == 0 else v.tolist()
     if isinstance(v, np.generic):
@@ -125,9 +126,9 @@ class Normalization(Layer):
         if self.input_mean is not None or not self.built:
             return
         cdt = np.dtype(self.compute_dtype)
-        self.mean = Tensor._wrap(self.adapt_mean.numpy().reshape(self._broadcast_shape)
+        self.mean = Tensor._wrap(to_host(self.adapt_mean).reshape(self._broadcast_shape)
                                  .astype(cdt))
-        self.variance = Tensor._wrap(self.adapt_variance.numpy()
+        self.variance = Tensor._wrap(to_host(self.adapt_variance)
                                      .reshape(self._broadcast_shape).astype(cdt))
 
     def set_weights(self, weights):
@@ -138,7 +139,7 @@ class Normalization(Layer):
         """Learns the mean and variance of `data` (an array, a tensor, a Dataset or an
         iterable of batches) along the axes that are not kept."""
         if isinstance(data, Tensor):
-            data = data.numpy()
+            data = to_host(data)
         if isinstance(data, np.ndarray):
             batches, shape = None, data.shape
         else:
@@ -148,7 +149,7 @@ class Normalization(Layer):
                 raise ValueError("Normalization.adapt() received no data (an empty iterable).")
             if isinstance(first, (tuple, list)):
                 first = first[0]
-            first = np.asarray(first.numpy() if isinstance(first, Tensor) else first)
+            first = np.asarray(to_host(first) if isinstance(first, Tensor) else first)
             shape = first.shape
 
             def gen():
@@ -156,7 +157,7 @@ class Normalization(Layer):
                 for b in it:
                     if isinstance(b, (tuple, list)):
                         b = b[0]
-                    yield np.asarray(b.numpy() if isinstance(b, Tensor) else b)
+                    yield np.asarray(to_host(b) if isinstance(b, Tensor) else b)
             batches = gen()
         if not self.built:
             self.build(shape)

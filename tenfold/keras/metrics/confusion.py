@@ -13,6 +13,7 @@ from tenfold.keras.losses.loss import to_dtype, to_tensor, squeeze_or_expand_to_
 from tenfold.keras.metrics.metric import Metric
 from tenfold.util.tensor_meta import npd, shape_of
 from tenfold.util.host import from_host
+from tenfold.util.host import to_host
 
 NEG_INF = -1e10
 TP, FP, TN, FN = "tp", "fp", "tn", "fn"
@@ -404,7 +405,7 @@ class AUC(Metric):
                   "summation_method": self.summation_method, "multi_label": self.multi_label,
                   "num_labels": self.num_labels,
                   "label_weights": None if label_weights is None else
-                  label_weights.numpy().tolist(),
+                  to_host(label_weights).tolist(),
                   "from_logits": self._from_logits, "name": self.name, "dtype": self.dtype}
         if self._init_from_thresholds:
             config["thresholds"] = [float(t) for t in self._thresholds[1:-1]]

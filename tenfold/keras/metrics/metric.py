@@ -15,6 +15,7 @@ from tenfold.keras.losses.loss import (
     to_dtype, squeeze_or_expand_to_same_rank, apply_mask)
 from tenfold.util.tensor_meta import npd, shape_of
 from tenfold.ops.buffers import variable_buffer
+from tenfold.util.host import to_host
 
 
 
@@ -158,7 +159,7 @@ class Metric:
         for v, val in zip(self.variables, metric_variables):
             v.assign(val)
         self.update_state(*args, **kwargs)
-        new = [v.numpy() for v in self.variables]
+        new = [to_host(v) for v in self.variables]
         for v, val in zip(self.variables, saved):
             v.assign(val)
         return new

@@ -15,6 +15,7 @@ from tenfold.keras.layers.layer import Layer
 from tenfold.keras.models.model import Model
 from tenfold.util import nest
 from tenfold.util.tensor_meta import npd, shape_of
+from tenfold.util.host import to_host
 
 
 # ---------------------------------------------------------------------------- graph walking
@@ -502,7 +503,7 @@ def _ser_value(x):
         return {"class_name": "__numpy__", "config": {"value": x.tolist(),
                                                        "dtype": x.dtype.name}}
     if isinstance(x, Tensor):
-        return {"class_name": "__tensor__", "config": {"value": x.numpy().tolist(),
+        return {"class_name": "__tensor__", "config": {"value": to_host(x).tolist(),
                                                         "dtype": x.dtype.name}}
     from tenfold.keras.engine.serialization import serialize_keras_object
     return serialize_keras_object(x)

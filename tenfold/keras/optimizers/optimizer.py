@@ -25,6 +25,7 @@ from tenfold.keras.optimizers.schedules import LearningRateSchedule
 from tenfold.keras.optimizers import schedules as _schedules
 from tenfold.util.tensor_meta import npd, shape_of
 from tenfold.ops.buffers import tensor_buffer, increment_buffer, variable_buffer
+from tenfold.util.host import to_host
 
 
 def _array(x):
@@ -622,7 +623,7 @@ class Optimizer:
 
     # ------------------------------------------------------------------ state
     def get_weights(self):
-        return [v.numpy() for v in self._variables]
+        return [to_host(v) for v in self._variables]
 
     def set_weights(self, weights):
         if not self.built:
@@ -639,7 +640,7 @@ class Optimizer:
 
     def save_own_variables(self, store):
         for i, v in enumerate(self._variables):
-            store[str(i)] = v.numpy()
+            store[str(i)] = to_host(v)
 
     def load_own_variables(self, store):
         if len(store.keys()) != len(self._variables):
