@@ -10,9 +10,9 @@ import numpy as np
 
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor, convert_to_tensor
-from tenfold.ops.buffers import array_of, tensor_buffer, variable_buffer
+from tenfold.ops.buffers import array_of, from_buffer, tensor_buffer, variable_buffer
 
-_wrap = Tensor._wrap
+_wrap = from_buffer  # pipeline arrays become tensors without a copy
 _ndarray = np.ndarray
 _Mapping = collections.abc.Mapping
 

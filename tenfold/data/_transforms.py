@@ -14,7 +14,7 @@ from tenfold.data import _index, _parallel
 from tenfold.data.dataset import (DatasetV2, AUTOTUNE, INFINITE, UNKNOWN, _int, _call_fn,
                                   _elements_from_plan, _fn_name)
 from tenfold.ops.buffers import array_of
-from tenfold.util.host import to_host
+from tenfold.util.host import from_host, to_host
 
 # Set to False to force the element-by-element path (tests compare the two).
 use_index_plans = True
@@ -539,8 +539,8 @@ class _BatchDataset(DatasetV2):
         super().__init__(inp)
         self._b = _check_batch_size(batch_size, "batch")
         self._drop = bool(drop_remainder)
-        self._batch_size = Tensor._wrap(np.asarray(self._b, dtype=np.int64))  # as tf.data
-        self._drop_remainder = Tensor._wrap(np.asarray(self._drop))
+        self._batch_size = from_host(np.asarray(self._b, dtype=np.int64))  # as tf.data
+        self._drop_remainder = from_host(np.asarray(self._drop))
 
     def _iter(self):
         plan = _input_plan(self)
@@ -1043,7 +1043,7 @@ class _GroupByWindowDataset(DatasetV2):
     def _emit(self, key, elems, spec):
         from tenfold.data._sources import _ListDataset
         window = _ListDataset(elems, spec)
-        out = _call_fn(self._reduce, "group_by_window", (Tensor._wrap(np.asarray(key)), window),
+        out = _call_fn(self._reduce, "group_by_window", (from_host(np.asarray(key)), window),
                        0)
         if not isinstance(out, DatasetV2):
             raise TypeError("group_by_window: reduce_func must return a Dataset, got "
@@ -1057,7 +1057,7 @@ class _GroupByWindowDataset(DatasetV2):
             k = _call_fn(self._key, "group_by_window", S.to_tensors(e), i)
             k = int(array_of(k))
             if k not in sizes:
-                sizes[k] = _int(self._size(Tensor._wrap(np.asarray(k, dtype=np.int64))),
+                sizes[k] = _int(self._size(from_host(np.asarray(k, dtype=np.int64))),
                                 "window size")
                 if sizes[k] <= 0:
                     raise InvalidArgumentError(f"group_by_window: window size for key {k} "
@@ -1079,7 +1079,7 @@ class _GroupByWindowDataset(DatasetV2):
         with _Unrecorded():
             try:
                 ph = S.placeholder(spec, 2)
-                return self._reduce(Tensor._wrap(np.asarray(0, dtype=np.int64)),
+                return self._reduce(from_host(np.asarray(0, dtype=np.int64)),
                                     _ListDataset([ph], spec)).element_spec
             except Exception:  # noqa: BLE001
                 for e in self._iter():

@@ -81,7 +81,7 @@ class DatasetV2:
 
     def cardinality(self):
         """The number of elements as an int64 scalar tensor; -1 infinite, -2 unknown."""
-        return Tensor._wrap(np.asarray(self._cardinality(), dtype=np.int64))
+        return from_host(np.asarray(self._cardinality(), dtype=np.int64))
 
     def __len__(self):
         n = self._cardinality()
@@ -395,7 +395,7 @@ class Optional:
         self._empty = empty
 
     def has_value(self, name=None):
-        return Tensor._wrap(np.asarray(not self._empty))
+        return from_host(np.asarray(not self._empty))
 
     def get_value(self, name=None):
         if self._empty:
@@ -464,4 +464,4 @@ def _annotate(exc, note):
 
 
 from tenfold.data import _sources, _transforms  # noqa: E402
-from tenfold.util.host import to_host
+from tenfold.util.host import from_host, to_host

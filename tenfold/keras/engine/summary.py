@@ -18,6 +18,7 @@ import numpy as np
 
 from tenfold.util import nest
 from tenfold.util.tensor_meta import npd, shape_of, size_of
+from tenfold.util.host import from_host
 
 _FREE = ("reshape", "transpose", "identity", "cast", "getitem", "gather", "concat", "stack",
          "pad", "squeeze", "expand_dims", "broadcast", "tile", "slice", "zeros", "ones", "fill",
@@ -138,7 +139,7 @@ def _probe_inputs(model):
     if graph is None and hasattr(model, "_inputs_struct"):
         graph = model
     if graph is not None:
-        flat = [Tensor._wrap(np.zeros(tuple(1 if d is None else d for d in kt.shape),
+        flat = [from_host(np.zeros(tuple(1 if d is None else d for d in kt.shape),
                                       dtype=kt.dtype)) for kt in graph._inputs]
         struct = graph._inputs_struct
         return nest.pack_sequence_as(struct, flat) if nest.is_nested(struct) else flat[0]
@@ -147,7 +148,7 @@ def _probe_inputs(model):
         return None
 
     def z(s):
-        return Tensor._wrap(np.zeros(tuple(1 if d is None else int(d) for d in (
+        return from_host(np.zeros(tuple(1 if d is None else int(d) for d in (
             (None,) + tuple(s)[1:])), dtype=model.compute_dtype))
     if isinstance(shapes, dict):
         return {k: z(s) for k, s in shapes.items()}

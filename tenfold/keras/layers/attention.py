@@ -9,6 +9,7 @@ from tenfold.ops import array_ops as a
 from tenfold.ops import math_ops as m
 from tenfold.ops import nn_ops as nn
 from tenfold.ops._convert import tensor
+from tenfold.util.host import from_host
 
 
 def _bool(x):
@@ -17,7 +18,7 @@ def _bool(x):
 
 
 def _causal(tq, tv):
-    return Tensor._wrap(np.tril(np.ones((1, tq, tv), dtype=bool)))
+    return from_host(np.tril(np.ones((1, tq, tv), dtype=bool)))
 
 
 class _BaseDenseAttention(Layer):

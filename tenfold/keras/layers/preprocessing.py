@@ -6,7 +6,7 @@ from tenfold.keras.layers.layer import Layer
 from tenfold.ops import array_ops as a
 from tenfold.ops import math_ops as m
 from tenfold.util.tensor_meta import npd
-from tenfold.util.host import to_host
+from tenfold.util.host import from_host, to_host
 
 
 def _plain(v):
@@ -40,7 +40,7 @@ class Rescaling(Layer):
             from tenfold.keras import backend
             if backend.image_data_format() == "channels_first":
                 scale = scale.reshape(scale.shape + (1,) * (3 - scale.ndim))
-        return m.add(m.multiply(x, Tensor._wrap(scale)), Tensor._wrap(offset))
+        return m.add(m.multiply(x, from_host(scale)), from_host(offset))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -118,17 +118,17 @@ class Normalization(Layer):
             mean = np.broadcast_to(mean, self._broadcast_shape)
             var = np.broadcast_to(var, self._broadcast_shape)
             cdt = np.dtype(self.compute_dtype)
-            self.mean = Tensor._wrap(np.array(mean, dtype=cdt))
-            self.variance = Tensor._wrap(np.array(var, dtype=cdt))
+            self.mean = from_host(np.array(mean, dtype=cdt))
+            self.variance = from_host(np.array(var, dtype=cdt))
             self.built = True
 
     def finalize_state(self):
         if self.input_mean is not None or not self.built:
             return
         cdt = np.dtype(self.compute_dtype)
-        self.mean = Tensor._wrap(to_host(self.adapt_mean).reshape(self._broadcast_shape)
+        self.mean = from_host(to_host(self.adapt_mean).reshape(self._broadcast_shape)
                                  .astype(cdt))
-        self.variance = Tensor._wrap(to_host(self.adapt_variance)
+        self.variance = from_host(to_host(self.adapt_variance)
                                      .reshape(self._broadcast_shape).astype(cdt))
 
     def set_weights(self, weights):

@@ -7,6 +7,7 @@ from tenfold.keras.layers import _utils as U
 from tenfold.ops import array_ops as a
 from tenfold.ops import math_ops as m
 from tenfold.util.tensor_meta import npd, shape_of
+from tenfold.util.host import from_host
 
 
 def _pair_of_pairs(value, arg, cls_name):
@@ -82,7 +83,7 @@ class ZeroPadding2D(Layer):
 def _repeat(x, times, axis):
     """Each element along `axis` repeated `times` times (differentiable, via gather)."""
     n = shape_of(x)[axis]
-    idx = Tensor._wrap(np.repeat(np.arange(n, dtype=np.int32), times))
+    idx = from_host(np.repeat(np.arange(n, dtype=np.int32), times))
     return a.gather(x, idx, axis=axis)
 
 
@@ -104,7 +105,7 @@ def _resize_axis(x, factor, axis):
     """Bilinear upsampling of one axis by an integer factor, as a matmul (differentiable)."""
     nd = x.ndim
     n = shape_of(x)[axis]
-    mat = Tensor._wrap(_interp_matrix(n, n * factor).astype(npd(x)))
+    mat = from_host(_interp_matrix(n, n * factor).astype(npd(x)))
     perm = [i for i in range(nd) if i != axis] + [axis]
     xt = a.transpose(x, perm)
     y = m.matmul(a.reshape(xt, (-1, n)), mat, transpose_b=True)

@@ -18,6 +18,7 @@ from tenfold.ops import math_ops as m
 from tenfold.ops import nn_ops as nn
 from tenfold.util import nest
 from tenfold.util.tensor_meta import npd, shape_of
+from tenfold.util.host import from_host, to_host
 
 
 # --------------------------------------------------------------------------------------------
@@ -44,7 +45,7 @@ def _time_major_steps(x):
 
 
 def _zeros(batch, size, dtype):
-    return Tensor._wrap(np.zeros((batch, size), dtype=np.dtype(dtype)))
+    return from_host(np.zeros((batch, size), dtype=np.dtype(dtype)))
 
 
 class DropoutRNNCell:
@@ -262,9 +263,9 @@ class LSTMCell(_BaseCell):
         init, u = self.bias_initializer, self.units
 
         def bias_initializer(shape, dtype=None):
-            parts = [np.asarray(init((u,), dtype=dtype)), np.ones((u,)),
-                     np.asarray(init((2 * u,), dtype=dtype))]
-            return Tensor._wrap(np.concatenate(parts).astype(parts[0].dtype))
+            parts = [to_host(init((u,), dtype=dtype)), np.ones((u,)),
+                     to_host(init((2 * u,), dtype=dtype))]
+            return from_host(np.concatenate(parts).astype(parts[0].dtype))
         return bias_initializer
 
     def _step(self, xw, states, training, pre):

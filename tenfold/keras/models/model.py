@@ -12,6 +12,7 @@ from tenfold.keras.engine.trainer import Trainer
 from tenfold.keras.layers.layer import Layer, _UNTRACKED, _walk, _ctx
 from tenfold.util import nest
 from tenfold.util.tensor_meta import npd
+from tenfold.util.host import from_host
 
 # Model attributes that hold objects other than the model's own sub-layers.
 _MODEL_SKIP = frozenset({"_functional", "_compile_loss", "_compile_metrics", "_loss_tracker",
@@ -129,7 +130,7 @@ class Model(Trainer, Layer):
         from tenfold.ops import registry
 
         def zeros(shape):
-            return Tensor._wrap(np.zeros(tuple(1 if d is None else int(d) for d in shape),
+            return from_host(np.zeros(tuple(1 if d is None else int(d) for d in shape),
                                          dtype=self.compute_dtype))
         if isinstance(input_shape, dict):
             x = {k: zeros(s) for k, s in input_shape.items()}

@@ -24,7 +24,7 @@ from tenfold.ops import registry as _registry
 from tenfold.keras.optimizers.schedules import LearningRateSchedule
 from tenfold.keras.optimizers import schedules as _schedules
 from tenfold.util.tensor_meta import npd, shape_of
-from tenfold.ops.buffers import tensor_buffer, increment_buffer, variable_buffer
+from tenfold.ops.buffers import from_buffer, tensor_buffer, increment_buffer, variable_buffer
 from tenfold.util.host import to_host
 
 
@@ -459,7 +459,7 @@ class Optimizer:
         else:
             lr_t = self.learning_rate
             for g, v in zip(grads, variables):
-                self.update_step(Tensor._wrap(g), v, lr_t)
+                self.update_step(from_buffer(g), v, lr_t)
 
     def _prepare(self, lr):
         """Sets the per-step scalars (`self._step_lr`, `self._step_t`) used by `_scalars`."""

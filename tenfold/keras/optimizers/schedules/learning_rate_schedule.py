@@ -11,7 +11,7 @@ import numpy as np
 from tenfold.framework.tensor import Tensor
 from tenfold.util.tensor_meta import npd
 from tenfold.ops.buffers import variable_buffer
-from tenfold.util.host import to_host
+from tenfold.util.host import from_host, to_host
 
 _f = np.float32
 
@@ -23,7 +23,7 @@ def _step(step):
 
 
 def _out(value):
-    return Tensor._wrap(np.asarray(value, dtype=np.float32))
+    return from_host(np.asarray(value, dtype=np.float32))
 
 
 def _lr_dtype(initial):
@@ -146,7 +146,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         dt = np.asarray(vals[0]).dtype
         if not isinstance(vals[0], (np.ndarray, np.generic)):
             dt = np.float32 if dt.kind == "f" else np.int32 if dt.kind in "iu" else dt
-        return Tensor._wrap(np.asarray(v, dtype=dt))
+        return from_host(np.asarray(v, dtype=dt))
 
     def get_config(self):
         return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
