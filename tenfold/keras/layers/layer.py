@@ -447,8 +447,8 @@ class Layer:
                 f"{len(weights)} input weights." + (
                     " The layer has no weights yet: call it on data (or build it) first."
                     if not params else ""))
+        weights = [to_host(w) for w in weights]  # user data: arrays, lists or tensors
         for v, w in zip(params, weights):
-            w = np.asarray(w)
             if tuple(v.shape) != w.shape:
                 raise ValueError(f"Layer {self.name!r} weight shape {tuple(v.shape)} is not "
                                  f"compatible with provided weight shape {w.shape} "

@@ -34,8 +34,8 @@ class Rescaling(Layer):
         cdt = self.compute_dtype
         if x.dtype.name != cdt:
             x = m.cast(x, cdt)
-        scale = np.asarray(self.scale, dtype=npd(x))
-        offset = np.asarray(self.offset, dtype=npd(x))
+        scale = to_host(self.scale).astype(npd(x))  # config numbers (or arrays)
+        offset = to_host(self.offset).astype(npd(x))
         if scale.ndim:
             from tenfold.keras import backend
             if backend.image_data_format() == "channels_first":
