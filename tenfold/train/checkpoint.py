@@ -21,7 +21,6 @@ import numpy as np
 from tenfold.framework.variable import Variable as _CoreVariable
 from tenfold.train import _format
 from tenfold.util.tensor_meta import npd, shape_of
-from tenfold.ops.buffers import assign_buffer, variable_buffer
 from tenfold.util.host import to_host
 
 
@@ -155,7 +154,7 @@ def _match(graph, arrays, source, keys=None):
 
 
 def _assign(plan, hooks):
-    snapshot = [(v, variable_buffer(v).copy()) for v, _ in plan]
+    snapshot = [(v, v.read_value()) for v, _ in plan]
     try:
         for v, arr in plan:
             if arr.dtype != npd(v):
@@ -165,7 +164,7 @@ def _assign(plan, hooks):
             obj.load_own_variables(sub)
     except BaseException:
         for v, old in snapshot:
-            assign_buffer(v, old)
+            v.assign(old)
         raise
 
 

@@ -10,7 +10,6 @@ from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.keras.engine.keras_tensor import KerasTensor
 from tenfold.util import nest
-from tenfold.ops.buffers import assign_buffer, variable_buffer
 from tenfold.util.host import from_host
 
 _FILL = (2, 3)  # sizes substituted for unknown dims in the two probe runs
@@ -73,12 +72,12 @@ class probe_run:
         return self
 
     def keep(self, variables):
-        self._state.extend((v, variable_buffer(v)) for v in variables)
+        self._state.extend((v, v.read_value()) for v in variables)
 
     def __exit__(self, *exc):
         self._observers[:] = self._saved
         for v, value in self._state:
-            assign_buffer(v, value)
+            v.assign(value)
         return False
 
 

@@ -14,7 +14,6 @@ from tenfold.ops import array_ops as a
 from tenfold.keras.losses.loss import (
     to_dtype, squeeze_or_expand_to_same_rank, apply_mask)
 from tenfold.util.tensor_meta import npd, shape_of
-from tenfold.ops.buffers import variable_buffer
 from tenfold.util.host import to_host
 
 
@@ -155,7 +154,7 @@ class Metric:
         return cls(**config)
 
     def stateless_update_state(self, metric_variables, *args, **kwargs):
-        saved = [variable_buffer(v).copy() for v in self.variables]
+        saved = [v.read_value() for v in self.variables]
         for v, val in zip(self.variables, metric_variables):
             v.assign(val)
         self.update_state(*args, **kwargs)
@@ -165,7 +164,7 @@ class Metric:
         return new
 
     def stateless_result(self, metric_variables):
-        saved = [variable_buffer(v).copy() for v in self.variables]
+        saved = [v.read_value() for v in self.variables]
         for v, val in zip(self.variables, metric_variables):
             v.assign(val)
         r = self.result()

@@ -20,7 +20,6 @@ from tenfold.keras.saving import serialization_lib as ser
 from tenfold.keras.saving.h5_store import H5Reader, H5Writer
 from tenfold.train import _fileio
 from tenfold.util.tensor_meta import npd
-from tenfold.ops.buffers import assign_buffer, variable_buffer
 
 CONFIG_FILE = "config.json"
 METADATA_FILE = "metadata.json"
@@ -502,7 +501,7 @@ def assign_all(root, plan, hooks=()):
     for path, obj, kind in _walk.iter_saveables(root) if hooks else ():
         for v in _walk.own_variables(obj, kind):
             touched.setdefault(id(v), v)
-    snapshot = [(v, variable_buffer(v).copy()) for v in touched.values()]
+    snapshot = [(v, v.read_value()) for v in touched.values()]
     try:
         for v, arr in plan:
             _assign(v, arr)
@@ -510,7 +509,7 @@ def assign_all(root, plan, hooks=()):
             hook(group)
     except BaseException:
         for v, old in snapshot:
-            assign_buffer(v, old)
+            v.assign(old)
         raise
 
 
