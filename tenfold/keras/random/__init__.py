@@ -8,8 +8,8 @@
 The draws are tenfold's stateless random primitives keyed by the 2-word seed tensor, and a
 SeedGenerator advances its state with recorded variable updates, so inside tf.function every
 call draws new numbers (nothing is fixed at trace time). Streams are deterministic for a seed
-but not bit-identical to TensorFlow's. gamma / binomial / beta draw on the host (no stateless
-primitive yet): their seed is read with `to_host`, an error inside tf.function.
+but not bit-identical to TensorFlow's. gamma / binomial / beta (no stateless primitive yet) run
+as one recorded host-function node fed the seed tensor.
 """
 import random as _python_random
 
@@ -115,10 +115,19 @@ def draw_seed(seed):
                      f"`SeedGenerator`. Received: seed={seed} (of type {type(seed)})")
 
 
-def _rng(seed):
-    """A host generator for the draws without a stateless primitive (gamma, binomial, beta)."""
-    s = to_host(draw_seed(seed))
-    return np.random.default_rng([int(x) for x in s.ravel()] + [0x6B657261])
+def _host_draw(seed, draw, dtype, *params):
+    """A draw without a stateless primitive (gamma, binomial, beta): one recorded host-function
+    node fed the seed (and parameter) tensors, so a traced function draws anew on each call
+    from that call's seed."""
+    from tenfold.keras.ops._dtypes import tensor
+    from tenfold.ops.functional_ops import numpy_function
+
+    def run(seed_array, *values):
+        rng = np.random.default_rng([int(x) for x in seed_array.ravel()] + [0x6B657261])
+        return np.asarray(draw(rng, *values)).astype(dtype)
+    ins = [draw_seed(seed)] + [tensor(p) for p in params]
+    return numpy_function(run, ins, np.dtype(dtype).name if np.dtype(dtype).name != "bfloat16"
+                          else "bfloat16")
 
 
 def _shape(shape):
@@ -211,17 +220,20 @@ def categorical(logits, num_samples, dtype="int32", seed=None):
 
 def gamma(shape, alpha, dtype=None, seed=None):
     dt = _float_dtype(dtype, "gamma")
-    return from_host(_rng(seed).gamma(np.asarray(_num(alpha)), size=_shape(shape)).astype(dt))
+    size = _shape(shape)
+    return _host_draw(seed, lambda rng, a: rng.gamma(a, size=size), dt, alpha)
 
 
 def binomial(shape, counts, probabilities, dtype=None, seed=None):
     dt = _np_dtype(dtype or _floatx())
-    v = _rng(seed).binomial(np.asarray(_num(counts)).astype(np.int64),
-                            np.asarray(_num(probabilities)), size=_shape(shape))
-    return from_host(v.astype(dt))
+    size = _shape(shape)
+    return _host_draw(seed, lambda rng, n, p: rng.binomial(np.asarray(n).astype(np.int64), p,
+                                                           size=size), dt, counts, probabilities)
 
 
 def beta(shape, alpha, beta, dtype=None, seed=None):
     dt = _float_dtype(dtype, "beta")
-    v = _rng(seed).beta(np.asarray(_num(alpha)), np.asarray(_num(beta)), size=_shape(shape))
-    return from_host(v.astype(dt))
+    size = _shape(shape)
+    return _host_draw(seed, lambda rng, a, b: rng.beta(a, b, size=size), dt, alpha, beta)
+
+

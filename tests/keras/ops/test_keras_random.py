@@ -100,7 +100,9 @@ def test_reset_with_seed_makes_unseeded_draws_reproducible():
     lambda g: kr.truncated_normal((3,), seed=g), lambda g: kr.randint((3,), 0, 100, seed=g),
     lambda g: kr.dropout(tf.ones((4,)), 0.5, seed=g),
     lambda g: kr.shuffle(tf.range(6), seed=g),
-    lambda g: kr.categorical(tf.zeros((2, 5)), 3, seed=g)])
+    lambda g: kr.categorical(tf.zeros((2, 5)), 3, seed=g),
+    lambda g: kr.gamma((3,), 2.0, seed=g), lambda g: kr.binomial((3,), 10, 0.3, seed=g),
+    lambda g: kr.beta((3,), 2.0, 3.0, seed=g)])
 def test_seed_generator_streams_inside_tf_function_match_eager(draw):
     """A traced draw advances the generator on every call (nothing fixed at trace time)."""
     graph_gen, eager_gen = kr.SeedGenerator(5), kr.SeedGenerator(5)
