@@ -894,9 +894,18 @@ def nonzero(x):
 def unique(x, sorted=True, return_inverse=False, return_counts=False, axis=None, size=None,
            fill_value=None):
     from tenfold.ops.array_extra import unique as _unique
-    if axis is not None:
-        raise NotImplementedError("keras.ops.unique: only axis=None (the flattened values) "
-                                  "is supported")
+    if axis is not None:  # unique slices: one recorded host-function node (no gradient)
+        from tenfold.ops.functional_ops import numpy_function
+        t = tensor(x)
+        outs = [t.dtype.name] + ["int64"] * (bool(return_inverse) + bool(return_counts))
+
+        def run(v):
+            res = np.unique(v, return_inverse=return_inverse, return_counts=return_counts,
+                            axis=int(axis))
+            res = res if isinstance(res, tuple) else (res,)
+            return [np.asarray(r).astype(d) for r, d in zip(res, outs)]
+        got = numpy_function(run, [t], outs)
+        return tuple(got) if len(outs) > 1 else got[0]
     t = a.reshape(tensor(x), (-1,))
     values = _unique(a.sort(t)).y  # sorted input: first appearance is sorted order
     if not (return_inverse or return_counts):

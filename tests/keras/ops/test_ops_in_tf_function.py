@@ -344,3 +344,13 @@ def test_same_result_eagerly_and_in_tf_function_on_new_inputs(name):
         got = _to_np(graph_fn(kw2))
     want = _to_np(call(*_as_tensors(args2), **kw2))
     _close(got, want, name)
+
+
+def test_unique_along_an_axis_in_tf_function_matches_numpy():
+    f = tf.function(lambda v: ops.unique(v, axis=0, return_inverse=True, return_counts=True))
+    f(tf.constant(np.array([[1, 2], [3, 4], [1, 2]], np.int32)))
+    x = np.array([[5, 5], [0, 1], [5, 5], [0, 1]], np.int32)
+    got = [r.numpy() for r in f(tf.constant(x))]
+    want = np.unique(x, axis=0, return_inverse=True, return_counts=True)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, np.asarray(w).reshape(g.shape))
