@@ -11,6 +11,8 @@ from tenfold.framework.errors import InvalidArgumentError
 from tenfold.data import _structure as S
 from tenfold.data import _index
 from tenfold.data.dataset import DatasetV2, INFINITE, UNKNOWN, _int
+from tenfold.ops.buffers import array_of, tensor_buffer
+from tenfold.util.host import to_host
 
 
 def _private(a):
@@ -113,11 +115,11 @@ class _RangeDataset(DatasetV2):
         n = len(range(self._start, self._stop, self._step))
         if n > self._PLAN_LIMIT:
             return None
-        values = getattr(self, "_values", None)
+        values = getattr(self, "_range_values", None)
         if values is None:
             values = np.arange(self._start, self._stop, self._step).astype(self._dtype._np)
             values.setflags(write=False)
-            self._values = values
+            self._range_values = values
         return _index.IndexPlan(values, lambda: iter((range(n),)))
 
     def _iter(self):
@@ -247,7 +249,7 @@ def _shape(s):
     if s is None:
         return TensorShape(None)
     if isinstance(s, Tensor):
-        s = s.numpy().tolist()
+        s = to_host(s).tolist()
     return TensorShape([None if d is None or d == -1 else int(d) for d in s])
 
 
@@ -271,7 +273,7 @@ def _check_leaf(value, spec, index, component):
     where = f"element {index}" + ("" if component is None else f", component {component}")
     try:
         if isinstance(value, Tensor):
-            arr = value._value
+            arr = tensor_buffer(value)
             if arr.dtype != dt._np:
                 arr = arr.astype(dt._np)
         elif dt == dtypes.string:
@@ -389,7 +391,7 @@ class _ListDataset(DatasetV2):
 
 def list_files(file_pattern, shuffle=None, seed=None):
     if isinstance(file_pattern, Tensor):
-        file_pattern = file_pattern.numpy()
+        file_pattern = to_host(file_pattern)[()]
     patterns = [file_pattern] if isinstance(file_pattern, (str, bytes, os.PathLike)) \
         else list(np.asarray(file_pattern, dtype=object).ravel())
     names = set()
@@ -412,7 +414,7 @@ class TextLineDataset(DatasetV2):
                  num_parallel_reads=None, name=None):
         super().__init__()
         if isinstance(filenames, Tensor):
-            filenames = filenames.numpy()
+            filenames = to_host(filenames)[()]
         if isinstance(filenames, (str, bytes, os.PathLike)):
             filenames = [filenames]
         self._files = [os.fsdecode(f) for f in np.asarray(filenames, dtype=object).ravel()]
@@ -484,7 +486,7 @@ def sample_from_datasets(datasets, weights=None, seed=None, stop_on_empty_datase
     if weights is None:
         w = np.full(k, 1.0 / max(k, 1))
     else:
-        w = np.asarray(getattr(weights, "_value", weights), dtype=np.float64).ravel()
+        w = np.asarray(array_of(weights), dtype=np.float64).ravel()
         if w.shape != (k,) or (w < 0).any() or w.sum() <= 0:
             raise ValueError(f"sample_from_datasets: weights must be {k} non-negative numbers "
                              f"(not all zero), got {weights!r}.")

@@ -10,8 +10,9 @@ import numpy as np
 
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor, convert_to_tensor
+from tenfold.ops.buffers import array_of, from_buffer, tensor_buffer, variable_buffer
 
-_wrap = Tensor._wrap
+_wrap = from_buffer  # pipeline arrays become tensors without a copy
 _ndarray = np.ndarray
 _Mapping = collections.abc.Mapping
 
@@ -87,7 +88,7 @@ def same_structure(a, b):
 def describe(x):
     """A short text of an element's structure and leaf shapes, for error messages."""
     def leaf(a):
-        a = getattr(a, "_value", a)
+        a = array_of(a)
         if isinstance(a, _ndarray):
             return f"{dtypes.from_numpy(a.dtype).name}{list(a.shape)}" \
                 if a.dtype.kind != "O" else f"string{list(a.shape)}"
@@ -100,8 +101,8 @@ def describe(x):
 
 def to_array(value, what="element"):
     """One leaf as a backend array, with TensorFlow's inference for Python values."""
-    if type(value) is Tensor:
-        return value._value
+    if type(value) is Tensor:  # the pipeline carries backend arrays between its stages
+        return tensor_buffer(value)
     if isinstance(value, _ndarray):
         if value.dtype.kind in "US":
             return value.astype(object)
@@ -112,11 +113,11 @@ def to_array(value, what="element"):
     if isinstance(value, (str, bytes)):
         return np.array(value, dtype=object)
     if isinstance(value, Tensor):  # a Variable
-        return np.array(value._value)
+        return np.array(variable_buffer(value))  # a snapshot of the variable
     if isinstance(value, np.generic):
         return np.asarray(value)
     try:
-        return convert_to_tensor(value)._value
+        return tensor_buffer(convert_to_tensor(value))
     except (TypeError, ValueError) as e:
         raise type(e)(f"tf.data: cannot convert {what} to a tensor: {e}") from None
 

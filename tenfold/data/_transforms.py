@@ -13,6 +13,8 @@ from tenfold.data import _structure as S
 from tenfold.data import _index, _parallel
 from tenfold.data.dataset import (DatasetV2, AUTOTUNE, INFINITE, UNKNOWN, _int, _call_fn,
                                   _elements_from_plan, _fn_name)
+from tenfold.ops.buffers import array_of
+from tenfold.util.host import from_host, to_host
 
 # Set to False to force the element-by-element path (tests compare the two).
 use_index_plans = True
@@ -171,7 +173,7 @@ def MapDataset(inp, fn, num_parallel_calls, deterministic):  # noqa: N802 - a no
 
 
 def _as_bool(value, index, what="filter"):
-    v = getattr(value, "_value", value)
+    v = array_of(value)
     if isinstance(v, (bool, np.bool_)):
         return bool(v)
     if isinstance(v, np.ndarray) and v.dtype == np.bool_ and v.ndim == 0:
@@ -537,8 +539,8 @@ class _BatchDataset(DatasetV2):
         super().__init__(inp)
         self._b = _check_batch_size(batch_size, "batch")
         self._drop = bool(drop_remainder)
-        self._batch_size = Tensor._wrap(np.asarray(self._b, dtype=np.int64))  # as tf.data
-        self._drop_remainder = Tensor._wrap(np.asarray(self._drop))
+        self._batch_size = from_host(np.asarray(self._b, dtype=np.int64))  # as tf.data
+        self._drop_remainder = from_host(np.asarray(self._drop))
 
     def _iter(self):
         plan = _input_plan(self)
@@ -570,7 +572,7 @@ def _shape_list(s, what):
     if s is None:
         return None
     if isinstance(s, Tensor):
-        s = s.numpy().tolist()
+        s = to_host(s).tolist()
     if hasattr(s, "as_list"):
         if getattr(s, "rank", 0) is None:
             return None
@@ -589,7 +591,7 @@ class _PaddedBatchDataset(DatasetV2):
         super().__init__(inp)
         self._b = _check_batch_size(batch_size, "padded_batch")
         self._shapes = padded_shapes
-        self._values = padding_values
+        self._padding_values = padding_values
         self._drop = bool(drop_remainder)
 
     def _leaf_settings(self, template):
@@ -603,13 +605,13 @@ class _PaddedBatchDataset(DatasetV2):
         else:
             shapes = [self._shapes]
         shapes = [_shape_list(s, "padded_shapes") for s in shapes]
-        if self._values is None:
+        if self._padding_values is None:
             values = [None] * nleaves
-        elif S.is_structure(template) and S.is_structure(self._values):
+        elif S.is_structure(template) and S.is_structure(self._padding_values):
             values = [p.b for p in S.flatten(_zip_up_to(
-                template, self._values, "Dataset.padded_batch: padding_values"))]
+                template, self._padding_values, "Dataset.padded_batch: padding_values"))]
         else:
-            values = [self._values] * nleaves
+            values = [self._padding_values] * nleaves
         return shapes, values
 
     def _iter(self):
@@ -664,7 +666,7 @@ class _PaddedBatchDataset(DatasetV2):
             if value is None:
                 fill = b"" if dtype.kind == "O" else 0
             else:
-                fill = getattr(value, "_value", value)
+                fill = array_of(value)
                 fill = np.asarray(fill)
                 if fill.ndim != 0:
                     raise ValueError(f"Dataset.padded_batch: padding values must be scalars, "
@@ -1041,7 +1043,7 @@ class _GroupByWindowDataset(DatasetV2):
     def _emit(self, key, elems, spec):
         from tenfold.data._sources import _ListDataset
         window = _ListDataset(elems, spec)
-        out = _call_fn(self._reduce, "group_by_window", (Tensor._wrap(np.asarray(key)), window),
+        out = _call_fn(self._reduce, "group_by_window", (from_host(np.asarray(key)), window),
                        0)
         if not isinstance(out, DatasetV2):
             raise TypeError("group_by_window: reduce_func must return a Dataset, got "
@@ -1053,9 +1055,9 @@ class _GroupByWindowDataset(DatasetV2):
         spec = None
         for i, e in enumerate(self._inputs[0]._iter()):
             k = _call_fn(self._key, "group_by_window", S.to_tensors(e), i)
-            k = int(getattr(k, "_value", k))
+            k = int(array_of(k))
             if k not in sizes:
-                sizes[k] = _int(self._size(Tensor._wrap(np.asarray(k, dtype=np.int64))),
+                sizes[k] = _int(self._size(from_host(np.asarray(k, dtype=np.int64))),
                                 "window size")
                 if sizes[k] <= 0:
                     raise InvalidArgumentError(f"group_by_window: window size for key {k} "
@@ -1077,7 +1079,7 @@ class _GroupByWindowDataset(DatasetV2):
         with _Unrecorded():
             try:
                 ph = S.placeholder(spec, 2)
-                return self._reduce(Tensor._wrap(np.asarray(0, dtype=np.int64)),
+                return self._reduce(from_host(np.asarray(0, dtype=np.int64)),
                                     _ListDataset([ph], spec)).element_spec
             except Exception:  # noqa: BLE001
                 for e in self._iter():

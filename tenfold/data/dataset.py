@@ -21,7 +21,7 @@ _UNSET = object()
 
 def _int(value, what):
     if isinstance(value, Tensor):
-        value = value.numpy()
+        value = to_host(value)[()]
     try:
         out = int(value)
     except (TypeError, ValueError):
@@ -81,7 +81,7 @@ class DatasetV2:
 
     def cardinality(self):
         """The number of elements as an int64 scalar tensor; -1 infinite, -2 unknown."""
-        return Tensor._wrap(np.asarray(self._cardinality(), dtype=np.int64))
+        return from_host(np.asarray(self._cardinality(), dtype=np.int64))
 
     def __len__(self):
         n = self._cardinality()
@@ -391,16 +391,16 @@ class Optional:
     """`tf.experimental.Optional`: a value that may be absent."""
 
     def __init__(self, value, empty=False):
-        self._value = value
+        self._payload = value
         self._empty = empty
 
     def has_value(self, name=None):
-        return Tensor._wrap(np.asarray(not self._empty))
+        return from_host(np.asarray(not self._empty))
 
     def get_value(self, name=None):
         if self._empty:
             raise InvalidArgumentError("Optional.get_value: the optional has no value.")
-        return self._value
+        return self._payload
 
 
 class _NumpyIterator:
@@ -464,3 +464,4 @@ def _annotate(exc, note):
 
 
 from tenfold.data import _sources, _transforms  # noqa: E402
+from tenfold.util.host import from_host, to_host

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from tenfold.export._onnx_graph import Val
+from tenfold.util.host import to_host
 
 CONVERTERS = {}
 
@@ -39,7 +40,7 @@ def unsupported(layer, what):
 
 def _np(v):
     """A variable's (or tensor's) value as a NumPy array."""
-    return np.asarray(v.numpy() if hasattr(v, "numpy") else v)
+    return to_host(v)  # weights are written into the ONNX file
 
 
 def _out(node, ins, name, layout, i=0, mask=None, shape=None, dtype=None):

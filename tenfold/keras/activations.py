@@ -42,7 +42,7 @@ def relu6(x):
 
 def softmax(x, axis=-1):
     x = _x(x)
-    if x._value.ndim == 0:
+    if x.ndim == 0:
         raise ValueError("softmax needs an input of rank >= 1 (the axis to normalise over); "
                          "got a scalar.")
     out = nn.softmax(x, axis=axis)

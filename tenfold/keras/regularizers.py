@@ -95,7 +95,7 @@ class OrthogonalRegularizer(Regularizer):
 
     def __call__(self, x):
         x = tensor(x)
-        if x._value.ndim != 2:
+        if x.ndim != 2:
             raise ValueError(f"OrthogonalRegularizer needs a 2-D weight, got shape "
                              f"{tuple(x.shape)}")
         if self.mode == "columns":

@@ -3,6 +3,7 @@ import numpy as np
 
 from tenfold.framework import dtypes
 from tenfold.framework.variable import Variable as _CoreVariable
+from tenfold.util.tensor_meta import shape_of
 
 
 class Variable(_CoreVariable):
@@ -44,5 +45,5 @@ class Variable(_CoreVariable):
         return self._autocast
 
     def __repr__(self):
-        return (f"<Variable path={self.path}, shape={tuple(self._value.shape)}, "
+        return (f"<Variable path={self.path}, shape={tuple(shape_of(self))}, "
                 f"dtype={self.dtype.name}, value={self.numpy()!r}>")

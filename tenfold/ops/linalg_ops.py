@@ -348,6 +348,26 @@ def pinv(a_, rcond=None, validate_args=False, name=None):
     return _pinv(x, rcond=float(rcond))
 
 
+def _lu_kernel(x, part):
+    try:
+        import scipy.linalg as sl
+    except ImportError:  # pragma: no cover - scipy ships with the test extra
+        raise InvalidArgumentError("linalg.lu_factor needs scipy (pip install scipy)") from None
+    lu, piv = sl.lu_factor(x)
+    return lu if part == "lu" else piv.astype(np.int32)
+
+
+# No gradient: the pivots are a discrete choice (and integers); Keras's lu_factor is not
+# differentiable on its NumPy backend either.
+_lu = primitive("lu_factor", _linalg_kernel(_lu_kernel, "linalg.lu_factor"))
+
+
+def lu_factor(input, name=None):
+    """LAPACK-style LU factorisation of square matrices: (lu, pivots), as scipy's lu_factor."""
+    x = _square_check(input, "linalg.lu_factor")
+    return _lu(x, part="lu"), _lu(x, part="piv")
+
+
 def matrix_rank(a_, tol=None, validate_args=False, name=None):
     s = svd(a_, compute_uv=False)
     x = tensor(a_)

@@ -19,12 +19,14 @@ _wrap = Tensor._wrap
 
 def _seg_kernel(data, ids, num_segments, how):
     k = ids.ndim
-    out_shape = (num_segments,) + data.shape[k:]
     flat_ids = ids.reshape(-1)
     flat = data.reshape((-1,) + data.shape[k:])
     keep = flat_ids >= 0
     if not keep.all():
         flat_ids, flat = flat_ids[keep], flat[keep]
+    if num_segments is None:  # max id + 1, from the data (so a graph replay gets its own)
+        num_segments = int(flat_ids.max()) + 1 if flat_ids.size else 0
+    out_shape = (num_segments,) + data.shape[k:]
     if flat_ids.size and flat_ids.max() >= num_segments:
         raise InvalidArgumentError(f"segment ids must be < num_segments = {num_segments}, "
                                    f"got {int(flat_ids.max())}")
@@ -165,8 +167,18 @@ segment_mean = _sorted("mean")
 segment_sqrt_n = _sorted("sqrt_n")
 
 
-def _bincount_kernel(arr, weights, length, dtype, binary):
+def _bincount_kernel(arr, weights, minlength, maxlength, dtype, binary):
+    # The output length depends on the data (max + 1), so the kernel works it out: a graph
+    # replays this node on new values and gets the new length.
     flat = arr.reshape(-1).astype(np.int64)
+    if flat.size and flat.min() < 0:
+        raise InvalidArgumentError(f"bincount: input arr must be non-negative, got "
+                                   f"{int(flat.min())}")
+    length = int(flat.max()) + 1 if flat.size else 0
+    if minlength is not None:
+        length = max(length, minlength)
+    if maxlength is not None:
+        length = min(length, maxlength)
     keep = flat < length
     w = None if weights is None else weights.reshape(-1)[keep]
     if binary:
@@ -176,10 +188,12 @@ def _bincount_kernel(arr, weights, length, dtype, binary):
     return np.bincount(flat[keep], weights=w, minlength=length)[:length].astype(dtype)
 
 
-_bincount = primitive("bincount", lambda arr, length, dtype, binary:
-                      _bincount_kernel(arr, None, length, dtype, binary))
-_bincount_w = primitive("bincount_weighted", lambda arr, w, length, dtype, binary:
-                        _bincount_kernel(arr, w, length, dtype, binary))
+# No gradient: integer-valued counts (the weighted form's weights enter through a scatter
+# whose positions are data, so it is not differentiable in TensorFlow either).
+_bincount = primitive("bincount", lambda arr, minlength, maxlength, dtype, binary:
+                      _bincount_kernel(arr, None, minlength, maxlength, dtype, binary))
+_bincount_w = primitive("bincount_weighted", lambda arr, w, minlength, maxlength, dtype, binary:
+                        _bincount_kernel(arr, w, minlength, maxlength, dtype, binary))
 
 
 def bincount(arr, weights=None, minlength=None, maxlength=None, dtype=dtypes.int32, name=None,
@@ -190,22 +204,16 @@ def bincount(arr, weights=None, minlength=None, maxlength=None, dtype=dtypes.int
         raise TypeError(f"bincount: arr must be integers, got {x.dtype.name}")
     if axis not in (None, 0, -1):
         raise NotImplementedError("bincount: only axis=None (or 0) is supported")
-    v = x._value
-    if v.size and v.min() < 0:
-        raise InvalidArgumentError(f"bincount: input arr must be non-negative, got "
-                                   f"{int(v.min())}")
-    length = int(v.max()) + 1 if v.size else 0
-    if minlength is not None:
-        length = max(length, int(minlength))
-    if maxlength is not None:
-        length = min(length, int(maxlength))
+    lo = None if minlength is None else int(minlength)
+    hi = None if maxlength is None else int(maxlength)
     if weights is not None:
         w = tensor(weights)
-        if w._value.shape != v.shape:
+        if w._value.shape != x._value.shape:
             raise InvalidArgumentError(f"bincount: weights shape {list(w._value.shape)} must "
-                                       f"match arr shape {list(v.shape)}")
-        return _bincount_w(x, w, length=length, dtype=w._value.dtype, binary=bool(binary_output))
-    return _bincount(x, length=length, dtype=dtypes.as_dtype(dtype)._np,
+                                       f"match arr shape {list(x._value.shape)}")
+        return _bincount_w(x, w, minlength=lo, maxlength=hi, dtype=w._value.dtype,
+                           binary=bool(binary_output))
+    return _bincount(x, minlength=lo, maxlength=hi, dtype=dtypes.as_dtype(dtype)._np,
                      binary=bool(binary_output))
 
 

@@ -5,6 +5,7 @@ import os
 import threading
 
 import numpy as np
+from tenfold.util.host import to_host
 
 # TensorFlow's DataType names, as TF Serving's metadata writes them
 _TF_DTYPES = {"float32": "DT_FLOAT", "float64": "DT_DOUBLE", "float16": "DT_HALF",
@@ -108,7 +109,7 @@ class Servable:
         with self._lock:
             out = self.model(x, training=False)
         flat = nest.flatten(out)
-        result = [np.asarray(o.numpy() if hasattr(o, "numpy") else o) for o in flat]
+        result = [to_host(o) for o in flat]  # the response leaves the process
         if not getattr(self, "_outputs_known", True):
             self.outputs = [TensorInfo("output_0" if len(result) == 1 else f"output_{i}",
                                        r.dtype.name, (None,) + r.shape[1:])

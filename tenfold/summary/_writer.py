@@ -10,6 +10,7 @@ import weakref
 import zlib
 
 import numpy as np
+from tenfold.util.host import to_host
 
 
 def _tb():
@@ -41,7 +42,7 @@ def _to_py_step(step):
     if step is None:
         return None
     if hasattr(step, "numpy"):
-        step = step.numpy()
+        step = to_host(step)  # the step goes to the event file
     try:
         return int(np.asarray(step))
     except (TypeError, ValueError):
@@ -204,7 +205,7 @@ def _recording():
     for cond in _state.record:
         value = cond() if callable(cond) else cond
         if hasattr(value, "numpy"):
-            value = value.numpy()
+            value = to_host(value)
         if not bool(value):
             return False
     return True
@@ -242,9 +243,7 @@ def _resolve_step(step):
 
 
 def _numpy(data):
-    if hasattr(data, "numpy"):
-        data = data.numpy()
-    return np.asarray(data)
+    return to_host(data)  # summary data goes to the event file
 
 
 def _emit(make_summary, step):

@@ -20,6 +20,8 @@ import numpy as np
 
 from tenfold.framework.variable import Variable as _CoreVariable
 from tenfold.train import _format
+from tenfold.util.tensor_meta import npd, shape_of
+from tenfold.util.host import to_host
 
 
 def _walk_mod():
@@ -101,14 +103,12 @@ class _Graph:
                     self._visit(v, _join(path, name))
 
     def state(self):
-        from tenfold.backend import to_numpy
-        arrays = {k: np.array(to_numpy(v._value), copy=True) for k, v in self.targets.items()}
+        arrays = {k: np.array(to_host(v), copy=True) for k, v in self.targets.items()}
         for base, obj in self.hooks.items():
             store = {}
             obj.save_own_variables(store)
             for k, v in store.items():
-                arrays[f"{base}/vars/{k}"] = np.array(to_numpy(getattr(v, "_value", v)),
-                                                      copy=True)
+                arrays[f"{base}/vars/{k}"] = np.array(to_host(v), copy=True)
         return arrays
 
 
@@ -134,7 +134,7 @@ def _match(graph, arrays, source, keys=None):
         if arr is None:
             missing.append(key)
             continue
-        want = tuple(v._value.shape)
+        want = tuple(shape_of(v))
         if tuple(arr.shape) != want:
             errors.append(f"'{key}': the object has shape {want}, the checkpoint {arr.shape}")
             continue
@@ -154,17 +154,17 @@ def _match(graph, arrays, source, keys=None):
 
 
 def _assign(plan, hooks):
-    snapshot = [(v, v._value.copy()) for v, _ in plan]
+    snapshot = [(v, v.read_value()) for v, _ in plan]
     try:
         for v, arr in plan:
-            if arr.dtype != v._value.dtype:
-                arr = arr.astype(v._value.dtype)
+            if arr.dtype != npd(v):
+                arr = arr.astype(npd(v))
             v.assign(arr)
         for obj, sub in hooks:
             obj.load_own_variables(sub)
     except BaseException:
         for v, old in snapshot:
-            v._value = old
+            v.assign(old)
         raise
 
 
@@ -382,7 +382,7 @@ class Checkpoint:
         from tenfold.train.checkpoint_management import update_checkpoint_state
         counter = self.save_counter
         counter.assign_add(1)
-        path = f"{os.fspath(file_prefix)}-{int(counter.numpy())}"
+        path = f"{os.fspath(file_prefix)}-{int(to_host(counter))}"
         try:
             self.write(path)
         except BaseException:

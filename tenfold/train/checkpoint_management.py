@@ -9,6 +9,7 @@ import re
 import time
 
 from tenfold.train import _fileio, _format
+from tenfold.util.host import to_host
 
 STATE_FILE = "checkpoint"
 
@@ -230,5 +231,5 @@ class CheckpointManager:
 
 def _value(x):
     if hasattr(x, "numpy"):
-        return x.numpy()
+        return to_host(x)[()]
     return x

@@ -2,6 +2,7 @@
 exposes, e.g. `K.mean`, `K.set_value(model.optimizer.learning_rate, 1e-3)`, `K.int_shape`.
 Each is a thin name over a tenfold op, with the old argument names and defaults."""
 import numpy as np
+from tenfold.util.host import to_host
 
 
 def _tf():
@@ -37,7 +38,7 @@ def constant(value, dtype=None, shape=None, name=None):
 
 
 def get_value(x):
-    return x.numpy() if hasattr(x, "numpy") else np.asarray(x)
+    return to_host(x)[()] if hasattr(x, "numpy") else np.asarray(x)
 
 
 def batch_get_value(tensors):

@@ -16,6 +16,7 @@ import numpy as np
 
 from tenfold.keras.callbacks.callback import Callback, _save_due_on_batch
 from tenfold.train import _format
+from tenfold.util.host import to_host
 
 _PREFIX = "latest"
 _PREV = "latest.prev"
@@ -171,9 +172,9 @@ def get_random_state(model=None):
     kr = sys.modules.get("tenfold.keras.random")
     glob = getattr(kr, "_GLOBAL", [None])[0] if kr is not None else None
     if glob is not None and hasattr(glob, "state"):
-        arrays["rng/keras_global"] = np.array(glob.state._value, copy=True)
+        arrays["rng/keras_global"] = np.array(to_host(glob.state), copy=True)
     for key, gen in _seed_generators(model):
-        arrays[f"rng/{key}"] = np.array(gen.state._value, copy=True)
+        arrays[f"rng/{key}"] = np.array(to_host(gen.state), copy=True)
     return meta, arrays
 
 

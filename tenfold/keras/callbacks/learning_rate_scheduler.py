@@ -4,6 +4,7 @@ import numpy as np
 from tenfold.keras.callbacks.callback import Callback
 from tenfold.keras.callbacks.reduce_lr_on_plateau import get_lr, set_lr
 from tenfold.keras.utils.progbar import print_msg
+from tenfold.util.host import to_host
 
 
 class LearningRateScheduler(Callback):
@@ -21,7 +22,7 @@ class LearningRateScheduler(Callback):
         except TypeError:  # schedule(epoch), the old signature
             lr = self.schedule(epoch)
         if hasattr(lr, "numpy"):
-            lr = lr.numpy()
+            lr = to_host(lr)[()]
         if not isinstance(lr, (float, np.floating)):
             raise ValueError("The output of the `schedule` function should be a float. Got: "
                              f"{lr!r}")

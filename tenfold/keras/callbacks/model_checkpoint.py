@@ -6,6 +6,7 @@ import numpy as np
 
 from tenfold.keras.callbacks.callback import _save_due_on_batch
 from tenfold.keras.callbacks.monitor_callback import MonitorCallback
+from tenfold.util.host import to_host
 
 
 class ModelCheckpoint(MonitorCallback):
@@ -75,7 +76,7 @@ class ModelCheckpoint(MonitorCallback):
             warnings.warn(f"Can save best model only with {self.monitor} available.",
                           stacklevel=3)
             return True
-        arr = np.asarray(current.numpy() if hasattr(current, "numpy") else current)
+        arr = to_host(current)
         if arr.ndim > 0:
             warnings.warn(f"Can save best model only when `monitor` is a scalar value. "
                           f"Received: {current}. Falling back to `save_best_only=False`.",
@@ -97,7 +98,7 @@ class ModelCheckpoint(MonitorCallback):
 
     def _get_file_path(self, epoch, batch, logs):
         logs = dict(logs or {})
-        logs = {k: (float(np.asarray(v.numpy() if hasattr(v, "numpy") else v))
+        logs = {k: (float(to_host(v))
                     if _is_number(v) else v) for k, v in logs.items()}
         try:
             if batch is None or "batch" in logs:
@@ -129,7 +130,7 @@ class ModelCheckpoint(MonitorCallback):
 
 def _is_number(v):
     try:
-        arr = np.asarray(v.numpy() if hasattr(v, "numpy") else v)
+        arr = to_host(v)
     except Exception:
         return False
     return arr.ndim == 0 and arr.dtype.kind in "biuf"

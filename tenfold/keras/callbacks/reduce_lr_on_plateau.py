@@ -5,6 +5,7 @@ import numpy as np
 
 from tenfold.keras.callbacks.monitor_callback import MonitorCallback
 from tenfold.keras.utils.progbar import print_msg
+from tenfold.util.host import to_host
 
 
 def get_lr(optimizer):
@@ -12,7 +13,7 @@ def get_lr(optimizer):
     if callable(lr) and not hasattr(lr, "numpy"):
         it = getattr(optimizer, "iterations", 0)
         lr = lr(it)
-    return float(np.asarray(lr.numpy() if hasattr(lr, "numpy") else lr))
+    return float(to_host(lr))
 
 
 def set_lr(optimizer, value):

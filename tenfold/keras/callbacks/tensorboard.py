@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from tenfold.keras.callbacks.callback import Callback
+from tenfold.util.host import to_host
 
 
 class TensorBoard(Callback):
@@ -176,7 +177,7 @@ class TensorBoard(Callback):
                 for w in layer.weights:
                     name = getattr(w, "path", None) or w.name
                     name = name.replace(":", "_")
-                    value = np.asarray(w.numpy())
+                    value = to_host(w)
                     self._summary.histogram(f"{name}/histogram", value, step=epoch)
                     if self.write_images:
                         img = _weight_image(value)
@@ -258,13 +259,13 @@ def _weight_image(w):
 
 def _num(v):
     if hasattr(v, "numpy"):
-        v = v.numpy()
+        v = to_host(v)[()]
     return np.asarray(v).item() if np.ndim(v) == 0 else v
 
 
 def _is_scalar(v):
     try:
-        a = np.asarray(v.numpy() if hasattr(v, "numpy") else v)
+        a = to_host(v)
     except Exception:
         return False
     return a.ndim == 0 and a.dtype.kind in "biuf"

@@ -8,6 +8,7 @@ once, before any training, with the usual fix.
 import numpy as np
 
 from tenfold.util import nest
+from tenfold.util.tensor_meta import npd
 
 
 def _metrics_module():
@@ -394,7 +395,7 @@ def _to_float32(value):
     from tenfold.framework.tensor import Tensor, convert_to_tensor
     if not isinstance(value, Tensor):
         value = convert_to_tensor(value)
-    if value._value.dtype != np.float32 and value._value.dtype.kind == "f":
+    if npd(value) != np.float32 and npd(value).kind == "f":
         from tenfold.ops.math_ops import cast
         from tenfold.keras import backend
         value = cast(value, backend.floatx())

@@ -13,10 +13,13 @@ import warnings
 
 import numpy as np
 
+from tenfold.ops import array_ops as _array_ops
+from tenfold.util.host import from_host
+
 from tenfold.framework.tensor import Tensor
 from tenfold.util import nest
+from tenfold.util.host import to_host
 
-_wrap = Tensor._wrap
 
 
 def unpack_x_y_sample_weight(data):
@@ -53,7 +56,7 @@ def _to_array(x, name):
     if x is None:
         return None
     if isinstance(x, Tensor):
-        a = x.numpy() if x._value.ndim else np.asarray(x.numpy())
+        a = to_host(x) if x.ndim else np.asarray(to_host(x))
         a = np.asarray(a)
     elif isinstance(x, np.ndarray):
         a = x
@@ -111,7 +114,7 @@ def _convert_structure(x, name):
 
 
 def class_weight_to_sample_weights(y, class_weight):
-    y = np.asarray(y.numpy() if isinstance(y, Tensor) else y)
+    y = np.asarray(to_host(y) if isinstance(y, Tensor) else y)
     sw = np.ones((y.shape[0],), dtype=_floatx())
     if y.ndim > 1:
         y = np.argmax(y, axis=-1) if y.shape[-1] != 1 else np.squeeze(y, axis=-1)
@@ -140,7 +143,7 @@ def train_validation_split(arrays, validation_split):
     def part(a, lo, hi):
         if a is None:
             return None
-        a = a.numpy() if isinstance(a, Tensor) else np.asarray(a)
+        a = to_host(a) if isinstance(a, Tensor) else np.asarray(a)
         return a[lo:hi]
     x, y, sw = arrays
     train = tuple(nest.map_structure(lambda a: part(a, 0, split_at), t) if t is not None else None
@@ -235,9 +238,9 @@ class ArrayAdapter:
             if data is None:
                 out.append(None)
             elif type(data) is np.ndarray:
-                out.append(_wrap(pick(data)))
+                out.append(from_host(pick(data)))
             else:
-                out.append(nest.pack_sequence_as(data, [_wrap(pick(a)) for a in flat]))
+                out.append(nest.pack_sequence_as(data, [from_host(pick(a)) for a in flat]))
         return _pack(*out)
 
     def _batch(self, i):
@@ -248,8 +251,8 @@ class ArrayAdapter:
             batch = self._take(lo, hi)
             # shuffle within the batch
             perm = np.random.permutation(hi - lo)
-            return nest.map_structure(lambda t: _wrap(t._value[perm]) if t is not None else None,
-                                      batch)
+            return nest.map_structure(
+                lambda t: _array_ops.gather(t, from_host(perm)) if t is not None else None, batch)
         lo = i * bs
         return self._take(lo, min(lo + bs, n))
 
@@ -289,12 +292,12 @@ def _to_tensor_leaf(v):
     if isinstance(v, np.ndarray):
         if v.dtype.kind == "f" and v.dtype != _floatx() and v.dtype != np.float16:
             v = v.astype(_floatx())
-        return _wrap(v)
+        return from_host(v)
     if hasattr(v, "__array__") or isinstance(v, (list, int, float, np.generic)):
         a = np.asarray(v)
         if a.dtype.kind == "f" and a.dtype != _floatx():
             a = a.astype(_floatx())
-        return _wrap(a)
+        return from_host(a)
     return v
 
 
@@ -387,7 +390,7 @@ class IterableAdapter:
         b = standardize_batch(b)
         if self.class_weight is not None and len(b) >= 2:
             sw = class_weight_to_sample_weights(nest.flatten(b[1])[0], self.class_weight)
-            b = (b[0], b[1], _wrap(sw))
+            b = (b[0], b[1], from_host(sw))
         return b
 
     def __iter__(self):

@@ -17,6 +17,8 @@ import shutil
 import numpy as np
 
 from tenfold.util import nest
+from tenfold.util.tensor_meta import npd, shape_of, size_of
+from tenfold.util.host import from_host
 
 _FREE = ("reshape", "transpose", "identity", "cast", "getitem", "gather", "concat", "stack",
          "pad", "squeeze", "expand_dims", "broadcast", "tile", "slice", "zeros", "ones", "fill",
@@ -34,7 +36,7 @@ def readable_memory_size(n):
 
 
 def _weights_bytes(weights):
-    return sum(int(np.prod(v.shape)) * np.dtype(v._value.dtype).itemsize for v in weights)
+    return sum(int(np.prod(v.shape)) * np.dtype(npd(v)).itemsize for v in weights)
 
 
 def _count(weights):
@@ -90,21 +92,20 @@ def _prim_flops(prim, inputs, out, params):
     name = prim.name.lower()
     if any(f in name for f in _FREE):
         return 0
-    osize = int(out._value.size)
+    osize = int(size_of(out))
     if "matmul" in name or name in ("mat_mul", "dot", "batch_matmul"):
-        a = inputs[0]._value
-        k = a.shape[-2] if params.get("transpose_a") or params.get("adjoint_a") else \
-            (a.shape[-1] if a.ndim else 1)
+        a_shape = shape_of(inputs[0])
+        k = a_shape[-2] if params.get("transpose_a") or params.get("adjoint_a") else \
+            (a_shape[-1] if a_shape else 1)
         return 2 * osize * int(k)
     if "conv" in name and len(inputs) >= 2:
-        kern = inputs[1]._value
+        kern = shape_of(inputs[1])
         if "depthwise" in name:
-            return 2 * osize * int(np.prod(kern.shape[:-2]))
+            return 2 * osize * int(np.prod(kern[:-2]))
         if "transpose" in name or "backprop" in name:
-            return 2 * int(inputs[0]._value.size) * int(np.prod(kern.shape[:-2])) * \
-                int(kern.shape[-2])
-        return 2 * osize * int(np.prod(kern.shape[:-1]))
-    return max([osize] + [int(t._value.size) for t in inputs])
+            return 2 * int(size_of(inputs[0])) * int(np.prod(kern[:-2])) * int(kern[-2])
+        return 2 * osize * int(np.prod(kern[:-1]))
+    return max([osize] + [int(size_of(t)) for t in inputs])
 
 
 class _FlopCounter:
@@ -119,7 +120,7 @@ class _FlopCounter:
     def record(self, prim, inputs, out, params):
         f = _prim_flops(prim, inputs, out, params)
         self.total += f
-        self.act_bytes += int(out._value.nbytes)
+        self.act_bytes += size_of(out) * npd(out).itemsize
         stack = self._ctx.stack
         owner = None
         for i, (layer, _) in enumerate(stack):
@@ -138,7 +139,7 @@ def _probe_inputs(model):
     if graph is None and hasattr(model, "_inputs_struct"):
         graph = model
     if graph is not None:
-        flat = [Tensor._wrap(np.zeros(tuple(1 if d is None else d for d in kt.shape),
+        flat = [from_host(np.zeros(tuple(1 if d is None else d for d in kt.shape),
                                       dtype=kt.dtype)) for kt in graph._inputs]
         struct = graph._inputs_struct
         return nest.pack_sequence_as(struct, flat) if nest.is_nested(struct) else flat[0]
@@ -147,7 +148,7 @@ def _probe_inputs(model):
         return None
 
     def z(s):
-        return Tensor._wrap(np.zeros(tuple(1 if d is None else int(d) for d in (
+        return from_host(np.zeros(tuple(1 if d is None else int(d) for d in (
             (None,) + tuple(s)[1:])), dtype=model.compute_dtype))
     if isinstance(shapes, dict):
         return {k: z(s) for k, s in shapes.items()}

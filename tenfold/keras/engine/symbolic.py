@@ -10,6 +10,7 @@ from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.keras.engine.keras_tensor import KerasTensor
 from tenfold.util import nest
+from tenfold.util.host import from_host
 
 _FILL = (2, 3)  # sizes substituted for unknown dims in the two probe runs
 
@@ -47,11 +48,11 @@ class Node:
 def _placeholder(kt, fill):
     shape = tuple(fill if d is None else d for d in kt.shape)
     dt = dtypes.as_dtype(kt.dtype)._np
-    t = Tensor._wrap(np.zeros(shape, dtype=dt))
+    t = from_host(np.zeros(shape, dtype=dt))
     mask = kt._keras_mask
     if isinstance(mask, KerasTensor):  # a masked symbolic tensor: the probe carries a mask
         mshape = tuple(fill if d is None else d for d in mask.shape)
-        t._keras_mask = Tensor._wrap(np.ones(mshape, dtype=dtypes.as_dtype(mask.dtype)._np))
+        t._keras_mask = from_host(np.ones(mshape, dtype=dtypes.as_dtype(mask.dtype)._np))
     return t
 
 
@@ -71,12 +72,12 @@ class probe_run:
         return self
 
     def keep(self, variables):
-        self._state.extend((v, v._value) for v in variables)
+        self._state.extend((v, v.read_value()) for v in variables)
 
     def __exit__(self, *exc):
         self._observers[:] = self._saved
         for v, value in self._state:
-            v._value = value
+            v.assign(value)
         return False
 
 

@@ -16,6 +16,8 @@ from tenfold.framework.tensor import Tensor
 from tenfold.keras.engine import data_adapter as da
 from tenfold.keras.engine.compile_utils import CompileLoss, CompileMetrics
 from tenfold.util import nest
+from tenfold.util.tensor_meta import npd
+from tenfold.util.host import to_host
 
 
 def _callbacks_module():
@@ -49,11 +51,7 @@ def _batch_size_of(x):
 
 
 def _to_numpy(t):
-    if isinstance(t, Tensor):
-        return np.asarray(t._value) if type(t._value) is np.ndarray else np.asarray(t.numpy())
-    if hasattr(t, "numpy"):
-        return np.asarray(t.numpy())
-    return np.asarray(t)
+    return to_host(t)  # predictions / logs leave the model here
 
 
 class Trainer:
@@ -702,12 +700,12 @@ def _aggregate(loss):
     from tenfold.framework.tensor import convert_to_tensor
     from tenfold.ops import math_ops
     t = loss if isinstance(loss, Tensor) else convert_to_tensor(loss)
-    if t._value.dtype.kind != "f":
+    if npd(t).kind != "f":
         from tenfold.keras import backend
         t = math_ops.cast(t, backend.floatx())
-    elif t._value.dtype != np.float32:
+    elif npd(t) != np.float32:
         t = math_ops.cast(t, "float32")
-    if t._value.ndim:
+    if t.ndim:
         t = math_ops.reduce_sum(t)
     return t
 

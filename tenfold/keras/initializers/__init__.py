@@ -15,8 +15,9 @@ from tenfold.keras import _identifiers as _ids
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.ops import random_ops
+from tenfold.util.host import from_host
+from tenfold.util.host import to_host
 
-_wrap = Tensor._wrap
 
 
 def _dtype(dtype):
@@ -28,7 +29,7 @@ def _dtype(dtype):
 
 def _shape(shape):
     if isinstance(shape, Tensor):
-        shape = shape.numpy().tolist()
+        shape = to_host(shape).tolist()
     if hasattr(shape, "as_list"):
         shape = shape.as_list()
     if isinstance(shape, (int, np.integer)):
@@ -231,12 +232,12 @@ LecunNormal = _preset("LecunNormal", 1.0, "fan_in", "truncated_normal",
 
 class Zeros(Initializer):
     def __call__(self, shape, dtype=None):
-        return _wrap(np.zeros(_shape(shape), dtype=_dtype(dtype)._np))
+        return from_host(np.zeros(_shape(shape), dtype=_dtype(dtype)._np))
 
 
 class Ones(Initializer):
     def __call__(self, shape, dtype=None):
-        return _wrap(np.ones(_shape(shape), dtype=_dtype(dtype)._np))
+        return from_host(np.ones(_shape(shape), dtype=_dtype(dtype)._np))
 
 
 class Constant(Initializer):
@@ -244,7 +245,7 @@ class Constant(Initializer):
 
     def __init__(self, value=0.0):
         if isinstance(value, Tensor):
-            value = value.numpy()
+            value = to_host(value)[()]
         if isinstance(value, np.ndarray):
             value = value.item() if value.ndim == 0 else value.tolist()
         self.value = value
@@ -252,7 +253,7 @@ class Constant(Initializer):
     def __call__(self, shape, dtype=None):
         d = _dtype(dtype)
         v = np.broadcast_to(np.asarray(self.value, dtype=d._np), _shape(shape))
-        return _wrap(np.array(v, dtype=d._np))
+        return from_host(np.array(v, dtype=d._np))
 
     def get_config(self):
         return {"value": self.value}
@@ -270,7 +271,7 @@ class Identity(Initializer):
             raise ValueError(f"Identity initializer needs a 2-D shape, got shape={shape}; use "
                              "it for square-ish kernels such as (units, units).")
         d = _dtype(dtype)
-        return _wrap((self.gain * np.eye(*shape)).astype(d._np))
+        return from_host((self.gain * np.eye(*shape)).astype(d._np))
 
     def get_config(self):
         return {"gain": self.gain}
@@ -298,7 +299,7 @@ class Orthogonal(_Random):
         if rows < cols:
             q = q.T
         # C order: a transposed (Fortran-order) kernel makes every matmul with it far slower
-        return _wrap(np.ascontiguousarray((self.gain * q.reshape(shape)).astype(d._np)))
+        return from_host(np.ascontiguousarray((self.gain * q.reshape(shape)).astype(d._np)))
 
     def get_config(self):
         return {"seed": self.seed, "gain": self.gain}

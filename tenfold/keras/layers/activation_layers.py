@@ -72,7 +72,7 @@ class Softmax(_Elementwise):
         x = inputs
         if mask is not None:
             mask = tensor(mask)
-            if mask._value.ndim > x._value.ndim:
+            if mask.ndim > x.ndim:
                 raise ValueError(f"Softmax layer \"{self.name}\": the mask must be "
                                  f"broadcastable to the inputs, got inputs.shape="
                                  f"{tuple(x.shape)}, mask.shape={tuple(mask.shape)}")

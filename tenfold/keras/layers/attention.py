@@ -9,6 +9,7 @@ from tenfold.ops import array_ops as a
 from tenfold.ops import math_ops as m
 from tenfold.ops import nn_ops as nn
 from tenfold.ops._convert import tensor
+from tenfold.util.host import from_host
 
 
 def _bool(x):
@@ -17,7 +18,7 @@ def _bool(x):
 
 
 def _causal(tq, tv):
-    return Tensor._wrap(np.tril(np.ones((1, tq, tv), dtype=bool)))
+    return from_host(np.tril(np.ones((1, tq, tv), dtype=bool)))
 
 
 class _BaseDenseAttention(Layer):
@@ -46,7 +47,7 @@ class _BaseDenseAttention(Layer):
         self._validate(inputs, mask)
         q, v = inputs[0], inputs[1]
         k = inputs[2] if len(inputs) > 2 else v
-        if q._value.ndim != 3 or k._value.ndim != 3 or v._value.ndim != 3:
+        if q.ndim != 3 or k.ndim != 3 or v.ndim != 3:
             raise ValueError(f"{type(self).__name__} layer \"{self.name}\" expects query, value "
                              f"and key of shape (batch, steps, dim), got "
                              f"{[tuple(x.shape) for x in inputs]}.")
@@ -207,6 +208,7 @@ class MultiHeadAttention(Layer):
     key/kernel, key/bias, value/kernel (dim_v, heads, value_dim), value/bias,
     attention_output/kernel (heads, value_dim, out_dim), attention_output/bias.
     """
+    _promotes_numeric_inputs = True  # bool / int inputs -> compute dtype (Layer)
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,
                  output_shape=None, attention_axes=None, kernel_initializer="glorot_uniform",
@@ -339,15 +341,15 @@ class MultiHeadAttention(Layer):
         if key_mask is None and key is not value:
             key_mask = getattr(key, "_keras_mask", None)
         for name, x in (("query", query), ("value", value), ("key", key)):
-            if x._value.ndim < 3:
+            if x.ndim < 3:
                 raise ValueError(f"MultiHeadAttention layer \"{self.name}\": {name} must have "
                                  f"shape (batch, steps, dim), got {tuple(x.shape)}.")
         qs = tuple(query.shape)
         # rank > 3 with attention over all inner axes: flatten them
-        flat = query._value.ndim > 3
+        flat = query.ndim > 3
         if self.attention_axes is not None:
-            inner = tuple(range(1, query._value.ndim - 1))
-            if tuple(ax % query._value.ndim for ax in self.attention_axes) != inner:
+            inner = tuple(range(1, query.ndim - 1))
+            if tuple(ax % query.ndim for ax in self.attention_axes) != inner:
                 raise NotImplementedError(
                     "MultiHeadAttention: tenfold supports attention over all the axes between "
                     "batch and features (attention_axes=None) only.")
@@ -381,7 +383,7 @@ class MultiHeadAttention(Layer):
         scores = m.matmul(qh, kh, transpose_b=True)  # (B, H, T, S)
         zero_masked = self.dropout > 0 or return_attention_scores
         if mask is not None:
-            while mask._value.ndim < 4:
+            while mask.ndim < 4:
                 mask = a.expand_dims(mask, -3)
             big = -3e4 if scores.dtype.name == "float16" else -1e9
             scores = m.where(a.broadcast_to(mask, tuple(scores.shape)), scores,

@@ -25,6 +25,7 @@ def _to_first(x, nd):
 
 
 class _BaseConv(Layer):
+    _promotes_numeric_inputs = True  # bool / int inputs -> compute dtype (Layer)
     _rank = 2
     _transpose = False
 

@@ -13,6 +13,8 @@ from tenfold.keras.layers import _utils as U
 from tenfold.ops import array_ops as a
 from tenfold.ops import math_ops as m
 from tenfold.ops import nn_ops as nn
+from tenfold.util.host import eager_values
+from tenfold.util.tensor_meta import npd, shape_of
 
 
 class Dense(Layer):
@@ -21,6 +23,7 @@ class Dense(Layer):
     >>> Dense(4, activation="relu")(tf.ones((2, 3))).shape
     TensorShape([2, 4])
     """
+    _promotes_numeric_inputs = True  # bool / int inputs -> compute dtype (Layer)
 
     supports_masking = True
 
@@ -60,11 +63,11 @@ class Dense(Layer):
 
     def call(self, inputs, training=None):
         x = inputs
-        if x._value.ndim == 2:
+        if x.ndim == 2:
             y = m.matmul(x, self.kernel)
         else:
-            lead = x._value.shape[:-1]
-            y = m.matmul(a.reshape(x, (-1, x._value.shape[-1])), self.kernel)
+            lead = shape_of(x)[:-1]
+            y = m.matmul(a.reshape(x, (-1, shape_of(x)[-1])), self.kernel)
             y = a.reshape(y, lead + (self.units,))
         if self.bias is not None:
             y = m.add(y, self.bias)
@@ -152,10 +155,10 @@ class Flatten(Layer):
 
     def call(self, inputs):
         x = inputs
-        nd = x._value.ndim
+        nd = x.ndim
         if self.data_format == "channels_first" and nd > 2:
             x = a.transpose(x, (0,) + tuple(range(2, nd)) + (1,))
-        n = x._value.shape[0] if nd else 1
+        n = shape_of(x)[0] if nd else 1
         return a.reshape(x, (n, -1) if nd > 1 else (n, 1))
 
     def compute_output_shape(self, input_shape):
@@ -200,7 +203,7 @@ class Reshape(Layer):
                 "the same.")
 
     def call(self, inputs):
-        shape = tuple(inputs._value.shape)
+        shape = tuple(shape_of(inputs))
         return a.reshape(inputs, (shape[0],) + self._resolved(shape))
 
     def compute_output_shape(self, input_shape):
@@ -471,10 +474,10 @@ class Embedding(Layer):
 
     def call(self, inputs):
         x = inputs
-        if x._value.dtype.kind not in "iu":
+        if npd(x).kind not in "iu":
             x = m.cast(x, "int32")
-        v = x._value
-        if v.size and (v.min() < 0 or v.max() >= self.input_dim):
+        v = eager_values(x)  # a friendly error eagerly; gather checks indices in graphs
+        if v is not None and v.size and (v.min() < 0 or v.max() >= self.input_dim):
             bad = int(v.max()) if v.max() >= self.input_dim else int(v.min())
             raise ValueError(f"Embedding layer \"{self.name}\" received index {bad}, outside "
                              f"[0, input_dim={self.input_dim}). Make input_dim at least the "

@@ -20,6 +20,9 @@ from tenfold.framework.variable import (
 from tenfold.keras.engine.keras_tensor import KerasTensor
 from tenfold.keras.mixed_precision import policy as _policy
 from tenfold.util import nest
+from tenfold.ops.buffers import tensor_buffer
+from tenfold.util.tensor_meta import npd, shape_of
+from tenfold.util.host import to_host
 
 _name_counters = {}
 
@@ -145,7 +148,7 @@ def _check_input_spec(layer, specs, inputs):
     for i, (spec, x) in enumerate(zip(specs, flat)):
         if spec is None:
             continue
-        shape = tuple(x._value.shape) if isinstance(x, Tensor) else tuple(x.shape)
+        shape = tuple(shape_of(x)) if isinstance(x, Tensor) else tuple(x.shape)
         nd = len(shape)
         where = _SpecWhere(layer, i)  # formatted only when an error is raised
         if spec.ndim is not None and nd != spec.ndim:
@@ -412,7 +415,7 @@ class Layer:
             initializer = "glorot_uniform" if dt.is_floating else "zeros"
         init = initializers.get(initializer)
         value = init(shape, dtype=dt)
-        arr = value._value if isinstance(value, Tensor) else value
+        arr = tensor_buffer(value) if isinstance(value, Tensor) else value
         if isinstance(arr, np.ndarray) and not arr.flags.c_contiguous:
             value = np.ascontiguousarray(arr)  # C order keeps matmuls on the BLAS fast path
         var = Variable(value, dtype=dt, trainable=trainable, autocast=autocast,
@@ -433,7 +436,7 @@ class Layer:
                                constraint=constraint, name=name)
 
     def get_weights(self):
-        return [v.numpy() for v in self.weights]
+        return [to_host(v) for v in self.weights]
 
     def set_weights(self, weights):
         params = self.weights
@@ -444,14 +447,14 @@ class Layer:
                 f"{len(weights)} input weights." + (
                     " The layer has no weights yet: call it on data (or build it) first."
                     if not params else ""))
+        weights = [to_host(w) for w in weights]  # user data: arrays, lists or tensors
         for v, w in zip(params, weights):
-            w = np.asarray(w)
             if tuple(v.shape) != w.shape:
                 raise ValueError(f"Layer {self.name!r} weight shape {tuple(v.shape)} is not "
                                  f"compatible with provided weight shape {w.shape} "
                                  f"(weight {v.path if hasattr(v, 'path') else v.name}).")
         for v, w in zip(params, weights):
-            v.assign(np.asarray(w, dtype=v._value.dtype))
+            v.assign(np.asarray(w, dtype=npd(v)))
 
     def count_params(self):
         if not self.built:
@@ -609,15 +612,28 @@ class Layer:
                         o._keras_mask = mk
         return outputs
 
+    # Layers whose computation mixes the inputs with floating weights or float statistics
+    # (Dense, RNNs, convolutions, normalizations, attention, average pooling) take bool and
+    # integer inputs as the compute dtype: in Keras 3 their ops' type promotion turns
+    # `bool @ float32` into float32 (a boolean one-hot into Dense works). Layers that keep the
+    # input dtype (Embedding, preprocessing, Dropout, Flatten, merging, max pooling) leave
+    # them alone, as Keras does.
+    _promotes_numeric_inputs = False
+
     def _convert_inputs(self, x):
-        cdt = dtypes.as_dtype(self.dtype_policy.compute_dtype)._np
-        if type(x) is Tensor and x._value.dtype == cdt:
+        cdt = dtypes.as_dtype(self.dtype_policy.compute_dtype)
+        if type(x) is Tensor and x.dtype == cdt:
             return x  # the common case: nothing to convert
+        promote = self._promotes_numeric_inputs and (cdt.is_floating or cdt.is_complex)
 
         def conv(v):
             if isinstance(v, Tensor):
-                if v._value.dtype != cdt and dtypes.is_float_np(v._value.dtype) and self.autocast \
-                        and type(v) is Tensor:
+                if type(v) is not Tensor or v.dtype == cdt:
+                    return v
+                vd = v.dtype
+                float_in = vd.is_floating
+                if (float_in and self.autocast) or \
+                        (promote and (vd.is_integer or vd == dtypes.bool)):
                     from tenfold.ops.math_ops import cast
                     mask = getattr(v, "_keras_mask", None)
                     out = cast(v, cdt)
@@ -626,9 +642,10 @@ class Layer:
                     return out
                 return v
             if isinstance(v, (np.ndarray, list, float, int, np.generic)):
-                arr = np.asarray(v)
-                if arr.dtype.kind == "f" and self.autocast:
-                    arr = arr.astype(cdt, copy=False)
+                arr = np.asarray(v)  # host data given by the user, not a tensor
+                if (arr.dtype.kind == "f" and self.autocast) or \
+                        (promote and arr.dtype.kind in "iub"):
+                    arr = arr.astype(cdt.as_numpy_dtype, copy=False)
                 return convert_to_tensor(arr)
             return v
         return nest.map_structure(conv, x) if nest.is_nested(x) else conv(x)

@@ -57,8 +57,8 @@ class _Merge(Layer):
                              f"a list of tensors, got a single tensor of shape "
                              f"{tuple(inputs.shape)}.")
         inputs = list(inputs)
-        nd = max(x._value.ndim for x in inputs)
-        if any(x._value.ndim != nd for x in inputs):
+        nd = max(x.ndim for x in inputs)
+        if any(x.ndim != nd for x in inputs):
             inputs = [_expand_to(x, nd) for x in inputs]
         return self._merge(inputs)
 
@@ -80,7 +80,7 @@ class _Merge(Layer):
 
 
 def _expand_to(x, nd):
-    while x._value.ndim < nd:
+    while x.ndim < nd:
         x = a.expand_dims(x, 1)
     return x
 
@@ -191,7 +191,7 @@ class Concatenate(_Merge):
         for x, mk in zip(inputs, mask):
             if mk is None:
                 ms.append(m.cast(m.ones_like(x), "bool"))
-            elif mk._value.ndim < x._value.ndim:
+            elif mk.ndim < x.ndim:
                 ms.append(a.broadcast_to(a.expand_dims(mk, -1), tuple(x.shape)))
             else:
                 ms.append(mk)
@@ -212,8 +212,8 @@ class Concatenate(_Merge):
 
 def _normalize_axes(axes, x1, x2):
     if isinstance(axes, int):
-        return [axes % x1._value.ndim, axes % x2._value.ndim] if axes < 0 else [axes, axes]
-    return [ax % x._value.ndim if ax < 0 else ax for ax, x in zip(axes, (x1, x2))]
+        return [axes % x1.ndim, axes % x2.ndim] if axes < 0 else [axes, axes]
+    return [ax % x.ndim if ax < 0 else ax for ax, x in zip(axes, (x1, x2))]
 
 
 def batch_dot(x, y, axes):

@@ -69,6 +69,7 @@ class BatchNormalization(Layer):
     """Normalises each feature with the batch's mean and variance in training (updating
     `moving_mean` / `moving_variance` with `momentum`), and with the moving statistics at
     inference. Weights, in order: gamma, beta, moving_mean, moving_variance."""
+    _promotes_numeric_inputs = True  # bool / int inputs -> compute dtype (Layer)
 
     supports_masking = True
 
@@ -153,7 +154,7 @@ class BatchNormalization(Layer):
         return a.reshape(mean, (-1,)), a.reshape(var, (-1,))
 
     def call(self, inputs, training=None, mask=None):
-        if mask is not None and mask._value.ndim != inputs._value.ndim - 1:
+        if mask is not None and mask.ndim != inputs.ndim - 1:
             raise ValueError(f"BatchNormalization layer \"{self.name}\": the mask must have one "
                              f"dimension less than the inputs, got mask.shape="
                              f"{tuple(mask.shape)}, inputs.shape={tuple(inputs.shape)}.")
@@ -204,6 +205,7 @@ def _axes_list(axis):
 class LayerNormalization(Layer):
     """Normalises each sample over `axis` (default the last): (x - mean) / sqrt(var + eps),
     then scales by gamma and shifts by beta. Weights: gamma, beta."""
+    _promotes_numeric_inputs = True  # bool / int inputs -> compute dtype (Layer)
 
     supports_masking = True
 
@@ -272,6 +274,7 @@ class LayerNormalization(Layer):
 
 class GroupNormalization(Layer):
     """Normalises groups of channels per sample (`groups` must divide the channels)."""
+    _promotes_numeric_inputs = True  # bool / int inputs -> compute dtype (Layer)
 
     supports_masking = True
 
@@ -300,7 +303,7 @@ class GroupNormalization(Layer):
 
     def call(self, inputs):
         x = _upcast(inputs)
-        nd = x._value.ndim
+        nd = x.ndim
         ax = self.axis % nd
         shape = tuple(x.shape)
         c = shape[ax]

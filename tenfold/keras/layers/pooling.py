@@ -11,6 +11,7 @@ def _conv_ops():
 
 
 class _Pooling(Layer):
+    _promotes_numeric_inputs = True  # pooling windows run on floats
     _rank = 2
     _kind = "max"
 
@@ -105,6 +106,10 @@ class _GlobalPooling(Layer):
     _rank = 2
     _kind = "avg"
 
+    @property
+    def _promotes_numeric_inputs(self):  # a mean of bools / ints is a float (Keras's promotion)
+        return self._kind == "avg"
+
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
         self.data_format = U.normalize_data_format(data_format, type(self).__name__)
@@ -117,7 +122,10 @@ class _GlobalPooling(Layer):
         return list(range(2, self._rank + 2))
 
     def call(self, inputs):
-        fn = m.reduce_mean if self._kind == "avg" else m.reduce_max
+        if self._kind == "avg":
+            fn = m.reduce_mean
+        else:  # the max of booleans is `any`, and stays bool (as Keras)
+            fn = m.reduce_any if inputs.dtype == "bool" else m.reduce_max
         return fn(inputs, axis=self._axes(), keepdims=self.keepdims)
 
     def compute_output_shape(self, input_shape):

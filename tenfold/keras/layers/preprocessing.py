@@ -5,11 +5,13 @@ from tenfold.framework.tensor import Tensor
 from tenfold.keras.layers.layer import Layer
 from tenfold.ops import array_ops as a
 from tenfold.ops import math_ops as m
+from tenfold.util.tensor_meta import npd
+from tenfold.util.host import from_host, to_host
 
 
 def _plain(v):
     if isinstance(v, Tensor):
-        v = v.numpy()
+        v = to_host(v)[()]
     if isinstance(v, np.ndarray):
         return v.item() if v.ndim == 0 else v.tolist()
     if isinstance(v, np.generic):
@@ -32,13 +34,13 @@ class Rescaling(Layer):
         cdt = self.compute_dtype
         if x.dtype.name != cdt:
             x = m.cast(x, cdt)
-        scale = np.asarray(self.scale, dtype=x._value.dtype)
-        offset = np.asarray(self.offset, dtype=x._value.dtype)
+        scale = to_host(self.scale).astype(npd(x))  # config numbers (or arrays)
+        offset = to_host(self.offset).astype(npd(x))
         if scale.ndim:
             from tenfold.keras import backend
             if backend.image_data_format() == "channels_first":
                 scale = scale.reshape(scale.shape + (1,) * (3 - scale.ndim))
-        return m.add(m.multiply(x, Tensor._wrap(scale)), Tensor._wrap(offset))
+        return m.add(m.multiply(x, from_host(scale)), from_host(offset))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -116,17 +118,17 @@ class Normalization(Layer):
             mean = np.broadcast_to(mean, self._broadcast_shape)
             var = np.broadcast_to(var, self._broadcast_shape)
             cdt = np.dtype(self.compute_dtype)
-            self.mean = Tensor._wrap(np.array(mean, dtype=cdt))
-            self.variance = Tensor._wrap(np.array(var, dtype=cdt))
+            self.mean = from_host(np.array(mean, dtype=cdt))
+            self.variance = from_host(np.array(var, dtype=cdt))
             self.built = True
 
     def finalize_state(self):
         if self.input_mean is not None or not self.built:
             return
         cdt = np.dtype(self.compute_dtype)
-        self.mean = Tensor._wrap(self.adapt_mean.numpy().reshape(self._broadcast_shape)
+        self.mean = from_host(to_host(self.adapt_mean).reshape(self._broadcast_shape)
                                  .astype(cdt))
-        self.variance = Tensor._wrap(self.adapt_variance.numpy()
+        self.variance = from_host(to_host(self.adapt_variance)
                                      .reshape(self._broadcast_shape).astype(cdt))
 
     def set_weights(self, weights):
@@ -137,7 +139,7 @@ class Normalization(Layer):
         """Learns the mean and variance of `data` (an array, a tensor, a Dataset or an
         iterable of batches) along the axes that are not kept."""
         if isinstance(data, Tensor):
-            data = data.numpy()
+            data = to_host(data)
         if isinstance(data, np.ndarray):
             batches, shape = None, data.shape
         else:
@@ -147,7 +149,7 @@ class Normalization(Layer):
                 raise ValueError("Normalization.adapt() received no data (an empty iterable).")
             if isinstance(first, (tuple, list)):
                 first = first[0]
-            first = np.asarray(first.numpy() if isinstance(first, Tensor) else first)
+            first = np.asarray(to_host(first) if isinstance(first, Tensor) else first)
             shape = first.shape
 
             def gen():
@@ -155,7 +157,7 @@ class Normalization(Layer):
                 for b in it:
                     if isinstance(b, (tuple, list)):
                         b = b[0]
-                    yield np.asarray(b.numpy() if isinstance(b, Tensor) else b)
+                    yield np.asarray(to_host(b) if isinstance(b, Tensor) else b)
             batches = gen()
         if not self.built:
             self.build(shape)
@@ -183,8 +185,8 @@ class Normalization(Layer):
                 new_mean = mean * (1 - w) + bm * w
                 var = (var + (mean - new_mean) ** 2) * (1 - w) + (bv + (bm - new_mean) ** 2) * w
                 mean = new_mean
-        self.adapt_mean.assign(np.asarray(mean, dtype=self.adapt_mean._value.dtype))
-        self.adapt_variance.assign(np.asarray(var, dtype=self.adapt_variance._value.dtype))
+        self.adapt_mean.assign(np.asarray(mean, dtype=npd(self.adapt_mean)))
+        self.adapt_variance.assign(np.asarray(var, dtype=npd(self.adapt_variance)))
         self.finalize_state()
 
     def call(self, inputs):

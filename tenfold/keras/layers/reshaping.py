@@ -6,6 +6,8 @@ from tenfold.keras.layers.layer import Layer, InputSpec
 from tenfold.keras.layers import _utils as U
 from tenfold.ops import array_ops as a
 from tenfold.ops import math_ops as m
+from tenfold.util.tensor_meta import npd, shape_of
+from tenfold.util.host import from_host
 
 
 def _pair_of_pairs(value, arg, cls_name):
@@ -80,8 +82,8 @@ class ZeroPadding2D(Layer):
 
 def _repeat(x, times, axis):
     """Each element along `axis` repeated `times` times (differentiable, via gather)."""
-    n = x._value.shape[axis]
-    idx = Tensor._wrap(np.repeat(np.arange(n, dtype=np.int32), times))
+    n = shape_of(x)[axis]
+    idx = from_host(np.repeat(np.arange(n, dtype=np.int32), times))
     return a.gather(x, idx, axis=axis)
 
 
@@ -101,9 +103,9 @@ def _interp_matrix(n_in, n_out):
 
 def _resize_axis(x, factor, axis):
     """Bilinear upsampling of one axis by an integer factor, as a matmul (differentiable)."""
-    nd = x._value.ndim
-    n = x._value.shape[axis]
-    mat = Tensor._wrap(_interp_matrix(n, n * factor).astype(x._value.dtype))
+    nd = x.ndim
+    n = shape_of(x)[axis]
+    mat = from_host(_interp_matrix(n, n * factor).astype(npd(x)))
     perm = [i for i in range(nd) if i != axis] + [axis]
     xt = a.transpose(x, perm)
     y = m.matmul(a.reshape(xt, (-1, n)), mat, transpose_b=True)
@@ -179,7 +181,7 @@ class Cropping1D(Layer):
         self.input_spec = InputSpec(ndim=3)
 
     def call(self, inputs):
-        n = inputs._value.shape[1]
+        n = shape_of(inputs)[1]
         if sum(self.cropping) >= n:
             raise ValueError(f"Cropping1D layer \"{self.name}\": cropping {self.cropping} "
                              f"removes all {n} steps of input shape {tuple(inputs.shape)}.")
@@ -207,7 +209,7 @@ class Cropping2D(Layer):
     def call(self, inputs):
         key = [slice(None)] * 4
         for ax, (c0, c1) in zip(_spatial_axes(self.data_format, 2), self.cropping):
-            n = inputs._value.shape[ax]
+            n = shape_of(inputs)[ax]
             if c0 + c1 >= n:
                 raise ValueError(f"Cropping2D layer \"{self.name}\": cropping {self.cropping} "
                                  f"removes every row or column of input shape "

@@ -17,6 +17,8 @@ from tenfold.ops import array_ops as a
 from tenfold.ops import math_ops as m
 from tenfold.ops import nn_ops as nn
 from tenfold.util import nest
+from tenfold.util.tensor_meta import npd, shape_of
+from tenfold.util.host import from_host, to_host
 
 
 # --------------------------------------------------------------------------------------------
@@ -25,25 +27,25 @@ from tenfold.util import nest
 def _time_major_steps(x):
     """[x[:, t] for t] for x of shape (batch, time, ...), by recursive halving of the time axis
     so the backward pass costs O(T log T) instead of O(T^2)."""
-    nd = x._value.ndim
+    nd = x.ndim
     xt = a.transpose(x, (1, 0) + tuple(range(2, nd)))
     out = []
 
     def rec(piece):
-        n = piece._value.shape[0]
+        n = shape_of(piece)[0]
         if n == 1:
-            out.append(a.reshape(piece, piece._value.shape[1:]))
+            out.append(a.reshape(piece, shape_of(piece)[1:]))
             return
         h = n // 2
         rec(piece[:h])
         rec(piece[h:])
-    if xt._value.shape[0]:
+    if shape_of(xt)[0]:
         rec(xt)
     return out
 
 
 def _zeros(batch, size, dtype):
-    return Tensor._wrap(np.zeros((batch, size), dtype=np.dtype(dtype)))
+    return from_host(np.zeros((batch, size), dtype=np.dtype(dtype)))
 
 
 class DropoutRNNCell:
@@ -77,8 +79,8 @@ class DropoutRNNCell:
 
     def _drop_inputs(self, x, training):
         if training and 0.0 < self.dropout < 1.0:
-            mask = self.get_dropout_mask(x if x._value.ndim == 2 else x[:, 0])
-            if x._value.ndim == 3:
+            mask = self.get_dropout_mask(x if x.ndim == 2 else x[:, 0])
+            if x.ndim == 3:
                 mask = a.expand_dims(mask, 1)
             return m.multiply(x, mask)
         return x
@@ -159,7 +161,7 @@ class _BaseCell(Layer, DropoutRNNCell):
     def _project(self, x, training):
         """x (batch, [time,] features) -> dropout(x) @ kernel + input bias."""
         x = self._drop_inputs(x, training)
-        if x._value.ndim == 2:
+        if x.ndim == 2:
             y = m.matmul(x, self.kernel)
         else:
             s = tuple(x.shape)
@@ -261,9 +263,9 @@ class LSTMCell(_BaseCell):
         init, u = self.bias_initializer, self.units
 
         def bias_initializer(shape, dtype=None):
-            parts = [np.asarray(init((u,), dtype=dtype)), np.ones((u,)),
-                     np.asarray(init((2 * u,), dtype=dtype))]
-            return Tensor._wrap(np.concatenate(parts).astype(parts[0].dtype))
+            parts = [to_host(init((u,), dtype=dtype)), np.ones((u,)),
+                     to_host(init((2 * u,), dtype=dtype))]
+            return from_host(np.concatenate(parts).astype(parts[0].dtype))
         return bias_initializer
 
     def _step(self, xw, states, training, pre):
@@ -439,6 +441,7 @@ class RNN(Layer):
     returned sequence is in processing order); `stateful`: the final states of a batch are
     the initial states of the next. Masked steps keep the previous state and output.
     """
+    _promotes_numeric_inputs = True  # bool / int inputs -> compute dtype (Layer)
 
     supports_masking = True
 
@@ -515,7 +518,7 @@ class RNN(Layer):
     def reset_state(self):
         if self.states is not None:
             for v in nest.flatten(self.states):
-                v.assign(np.zeros(tuple(v.shape), dtype=v._value.dtype))
+                v.assign(np.zeros(tuple(v.shape), dtype=npd(v)))
 
     def reset_states(self):
         self.reset_state()
@@ -525,10 +528,10 @@ class RNN(Layer):
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         x = sequences
-        if x._value.ndim < 3:
+        if x.ndim < 3:
             raise ValueError(f"{type(self).__name__} layer \"{self.name}\" expects inputs of "
                              f"shape (batch, timesteps, features), got {tuple(x.shape)}.")
-        batch = x._value.shape[0]
+        batch = shape_of(x)[0]
         if initial_state is None:
             if self.stateful:
                 if self._expected_batch_size is not None and batch != self._expected_batch_size:

@@ -7,8 +7,9 @@ from tenfold.framework.variable import Variable
 from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
 from tenfold.util import nest
+from tenfold.util.tensor_meta import npd, shape_of, size_of
+from tenfold.util.host import from_host
 
-_wrap = Tensor._wrap
 _REDUCTIONS = ("sum_over_batch_size", "sum", None, "none", "mean", "mean_with_sample_weight")
 
 
@@ -25,13 +26,13 @@ def to_dtype(x, np_dtype):
         if isinstance(x, Variable):
             from tenfold.ops._convert import read_variable
             x = read_variable(x)
-        if x._value.dtype == np_dtype:
+        if npd(x) == np_dtype:
             return x
         return m.cast(x, np_dtype)
     if hasattr(x, "__tf_tensor__") or hasattr(x, "numpy") and not isinstance(x, np.ndarray):
         x = convert_to_tensor(x)
         return to_dtype(x, np_dtype)
-    return _wrap(np.asarray(x).astype(np_dtype, copy=False))
+    return from_host(np.asarray(x).astype(np_dtype, copy=False))
 
 
 def to_tensor(x):
@@ -48,7 +49,7 @@ def to_tensor(x):
 def float_tensor(x):
     """A floating tensor: integer / bool inputs are cast to float32 (floatx)."""
     t = to_tensor(x)
-    k = t._value.dtype.kind
+    k = npd(t).kind
     if k in "iub":
         from tenfold.keras import backend
         return m.cast(t, dtypes.as_dtype(backend.floatx())._np)
@@ -74,20 +75,20 @@ def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1=True):
 
 
 def reduce_values(values, sample_weight=None, reduction="sum_over_batch_size"):
-    shape = values._value.shape
+    shape = shape_of(values)
     if reduction is None or reduction == "none" or shape == () or shape == (0,):
         return values
     loss = m.reduce_sum(values)
     if reduction in ("sum_over_batch_size", "mean", "mean_with_sample_weight"):
         if reduction == "mean_with_sample_weight" and sample_weight is not None:
             divisor = m.reduce_sum(sample_weight)
-            if divisor._value.dtype != loss._value.dtype:
-                divisor = m.cast(divisor, loss._value.dtype)
+            if npd(divisor) != npd(loss):
+                divisor = m.cast(divisor, npd(loss))
             return m.div_no_nan(loss, divisor)
-        n = values._value.size
+        n = size_of(values)
         if n == 0:
             return m.multiply(loss, 0.0)
-        loss = m._div(loss, _wrap(np.asarray(n, dtype=loss._value.dtype)))
+        loss = m._div(loss, from_host(np.asarray(n, dtype=npd(loss))))
     return loss
 
 
@@ -95,11 +96,11 @@ def apply_mask(sample_weight, mask, dtype, reduction):
     if mask is None:
         return sample_weight
     mask = to_dtype(mask, np.bool_) if not isinstance(mask, Tensor) or \
-        mask._value.dtype != np.bool_ else mask
+        npd(mask) != np.bool_ else mask
     fm = m.cast(mask, dtype)
     if reduction in ("mean", "sum_over_batch_size"):
         # rescale so that dividing by the full size averages over the valid entries only
-        total = _wrap(np.asarray(mask._value.size, dtype=fm._value.dtype))
+        total = from_host(np.asarray(size_of(mask), dtype=npd(fm)))
         fm = m.multiply(fm, m.div_no_nan(total, m.reduce_sum(fm)))
     if sample_weight is not None:
         sample_weight = to_dtype(sample_weight, dtype)
@@ -114,7 +115,7 @@ def reduce_weighted_values(values, sample_weight=None, mask=None,
     reduction = standardize_reduction(reduction)
     dt = np.dtype(dtypes.as_dtype(dtype)._np) if dtype is not None else None
     values = to_dtype(values, dt) if dt is not None else to_tensor(values)
-    dt = values._value.dtype
+    dt = npd(values)
     if sample_weight is not None:
         sample_weight = to_dtype(sample_weight, dt)
     sample_weight = apply_mask(sample_weight, mask, dt, reduction)
@@ -124,8 +125,8 @@ def reduce_weighted_values(values, sample_weight=None, mask=None,
             values = m.multiply(values, sample_weight)
         except Exception:
             raise ValueError(
-                f"sample_weight of shape {tuple(sample_weight._value.shape)} cannot be applied "
-                f"to per-sample losses of shape {tuple(values._value.shape)}: give one weight "
+                f"sample_weight of shape {tuple(shape_of(sample_weight))} cannot be applied "
+                f"to per-sample losses of shape {tuple(shape_of(values))}: give one weight "
                 "per sample, shaped (batch_size,) or like the per-sample losses.") from None
     return reduce_values(values, sample_weight, reduction)
 

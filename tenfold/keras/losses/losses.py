@@ -14,8 +14,9 @@ from tenfold.ops import nn_ops as nn
 from tenfold.keras.losses.loss import (
     Loss, squeeze_or_expand_to_same_rank, to_dtype, float_tensor)
 from tenfold.keras.ops import _logits
+from tenfold.util.tensor_meta import npd, shape_of
+from tenfold.util.host import eager_values, from_host
 
-_wrap = Tensor._wrap
 
 
 def _eps():
@@ -24,18 +25,18 @@ def _eps():
 
 
 def _const(v, like):
-    return _wrap(np.asarray(v, dtype=like._value.dtype))
+    return from_host(np.asarray(v, dtype=npd(like)))
 
 
 def _pair(y_true, y_pred):
     """y_pred as a float tensor, y_true cast to its dtype."""
     y_pred = float_tensor(y_pred)
-    y_true = to_dtype(y_true, y_pred._value.dtype)
+    y_true = to_dtype(y_true, npd(y_pred))
     return y_true, y_pred
 
 
 def _check_broadcast(fn, y_true, y_pred):
-    st, sp = y_true._value.shape, y_pred._value.shape
+    st, sp = shape_of(y_true), shape_of(y_pred)
     if st == sp:
         return
     try:
@@ -171,7 +172,7 @@ def categorical_hinge(y_true, y_pred):
 # ------------------------------------------------------------------ cross-entropies
 
 def _check_same_shape(fn, y_true, y_pred, sparse_hint=False):
-    st, sp = tuple(y_true._value.shape), tuple(y_pred._value.shape)
+    st, sp = tuple(shape_of(y_true)), tuple(shape_of(y_pred))
     if st == sp:
         return
     msg = (f"{fn}: y_true and y_pred must have the same shape. Received: y_true.shape={st}, "
@@ -198,7 +199,7 @@ def _canon_axis(axis, ndim):
 def _categorical_crossentropy_op(target, output, from_logits=False, axis=-1):
     """`keras.ops.categorical_crossentropy`: both tensors of one float dtype and shape."""
     _check_same_shape("categorical_crossentropy", target, output, sparse_hint=True)
-    if output._value.ndim < 1:
+    if output.ndim < 1:
         raise ValueError("Arguments `target` and `output` must be at least rank 1. Received: "
                          f"target.shape={target.shape}, output.shape={output.shape}")
     output, from_logits = _logits.resolve(output, from_logits, "categorical_crossentropy",
@@ -213,31 +214,31 @@ def _categorical_crossentropy_op(target, output, from_logits=False, axis=-1):
 
 def _sparse_categorical_crossentropy_op(target, output, from_logits=False, axis=-1):
     """`keras.ops.sparse_categorical_crossentropy`: integer targets, class axis `axis`."""
-    if target._value.dtype.kind not in "iu":
+    if npd(target).kind not in "iu":
         target = m.cast(target, np.int32)
-    nd = output._value.ndim
+    nd = output.ndim
     if nd < 1:
         raise ValueError(f"Argument `output` must be at least rank 1. Received: "
-                         f"output.shape={tuple(output._value.shape)}")
+                         f"output.shape={tuple(shape_of(output))}")
     ax = _canon_axis(axis, nd)
-    if target._value.ndim == nd and target._value.shape[ax] == 1:
+    if target.ndim == nd and shape_of(target)[ax] == 1:
         target = a.squeeze(target, axis=ax)
     output, from_logits = _logits.resolve(output, from_logits,
                                           "sparse_categorical_crossentropy", "Softmax")
     if ax != nd - 1:
         perm = [i for i in range(nd) if i != ax] + [ax]
         output = a.transpose(output, perm)
-    if tuple(target._value.shape) != tuple(output._value.shape[:-1]):
+    if tuple(shape_of(target)) != tuple(shape_of(output)[:-1]):
         raise ValueError(
             "sparse_categorical_crossentropy: y_true must hold one class index per sample, "
             f"shaped like y_pred without its class axis. Received: y_true.shape="
-            f"{tuple(target._value.shape)}, y_pred.shape={tuple(output._value.shape)}"
+            f"{tuple(shape_of(target))}, y_pred.shape={tuple(shape_of(output))}"
             + (". The labels look one-hot encoded: use loss='categorical_crossentropy', or "
                "pass class indices (y.argmax(axis=-1))."
-               if tuple(target._value.shape) == tuple(output._value.shape) else "."))
-    n = output._value.shape[-1]
-    tv = target._value
-    if tv.size and (tv.min() < 0 or tv.max() >= n):
+               if tuple(shape_of(target)) == tuple(shape_of(output)) else "."))
+    n = shape_of(output)[-1]
+    tv = eager_values(target)
+    if tv is not None and tv.size and (tv.min() < 0 or tv.max() >= n):
         bad = int(tv[(tv < 0) | (tv >= n)].ravel()[0])
         raise ValueError(f"sparse_categorical_crossentropy: received a label value of {bad} "
                          f"which is outside the valid range of [0, {n}) for a model with {n} "
@@ -250,10 +251,10 @@ def _sparse_categorical_crossentropy_op(target, output, from_logits=False, axis=
 
 
 def _binary_crossentropy_op(target, output, from_logits=False):
-    if tuple(target._value.shape) != tuple(output._value.shape):
+    if tuple(shape_of(target)) != tuple(shape_of(output)):
         raise ValueError(f"binary_crossentropy: y_true and y_pred must have the same shape. "
-                         f"Received: y_true.shape={tuple(target._value.shape)}, y_pred.shape="
-                         f"{tuple(output._value.shape)}.")
+                         f"Received: y_true.shape={tuple(shape_of(target))}, y_pred.shape="
+                         f"{tuple(shape_of(output))}.")
     output, from_logits = _logits.resolve(output, from_logits, "binary_crossentropy",
                                           "Sigmoid")
     if from_logits:
@@ -271,14 +272,14 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
         raise ValueError(f"`axis` must be of type `int`. Received: axis={axis} of type "
                          f"{type(axis)}")
     y_true, y_pred = _pair(y_true, y_pred)
-    if y_pred._value.ndim and y_pred._value.shape[-1] == 1:
+    if y_pred.ndim and shape_of(y_pred)[-1] == 1:
         warnings.warn("In loss categorical_crossentropy, expected y_pred.shape to be "
                       f"(batch_size, num_classes) with num_classes > 1. Received: y_pred.shape="
-                      f"{tuple(y_pred._value.shape)}. Consider using 'binary_crossentropy' if "
+                      f"{tuple(shape_of(y_pred))}. Consider using 'binary_crossentropy' if "
                       "you only have 2 classes.", SyntaxWarning, stacklevel=2)
     if label_smoothing:
         _check_same_shape("categorical_crossentropy", y_true, y_pred, sparse_hint=True)
-        n = y_true._value.shape[-1]
+        n = shape_of(y_true)[-1]
         y_true = m.add(m.multiply(y_true, 1.0 - label_smoothing), label_smoothing / n)
     return _categorical_crossentropy_op(y_true, y_pred, from_logits=from_logits, axis=axis)
 
@@ -288,7 +289,7 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
     y_true, y_pred = _pair(y_true, y_pred)
     _check_same_shape("categorical_focal_crossentropy", y_true, y_pred, sparse_hint=True)
     if label_smoothing:
-        n = y_true._value.shape[-1]
+        n = shape_of(y_true)[-1]
         y_true = m.add(m.multiply(y_true, 1.0 - label_smoothing), label_smoothing / n)
     if from_logits:
         y_pred = nn.softmax(y_pred, axis=axis)
@@ -304,20 +305,20 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
                                     axis=-1):
     """Cross-entropy between integer class labels and predicted class probabilities."""
     y_pred = float_tensor(y_pred)
-    y_true = to_dtype(y_true, y_true._value.dtype if isinstance(y_true, Tensor) else
+    y_true = to_dtype(y_true, npd(y_true) if isinstance(y_true, Tensor) else
                       np.asarray(y_true).dtype)
-    nd = y_pred._value.ndim
-    if y_true._value.ndim == nd and nd and y_true._value.shape[axis] == 1:
+    nd = y_pred.ndim
+    if y_true.ndim == nd and nd and shape_of(y_true)[axis] == 1:
         y_true = a.squeeze(y_true, axis=axis)
     valid = None
     if ignore_class is not None:
         ax = _canon_axis(axis, nd)
-        valid = m.not_equal(y_true, to_dtype(ignore_class, y_true._value.dtype))
+        valid = m.not_equal(y_true, to_dtype(ignore_class, npd(y_true)))
         y_true = m.where(valid, y_true, m.zeros_like(y_true))
         y_pred = m.where(a.expand_dims(valid, ax), y_pred, m.zeros_like(y_pred))
-    if y_true._value.dtype.kind == "f":
-        tv = y_true._value
-        if tv.size and np.any(np.mod(tv, 1) != 0):
+    if npd(y_true).kind == "f":
+        tv = eager_values(y_true)
+        if tv is not None and tv.size and np.any(np.mod(tv, 1) != 0):
             raise ValueError(
                 "sparse_categorical_crossentropy: y_true must hold integer class indices, got "
                 f"non-integer values (shape {tuple(tv.shape)}). For one-hot or soft labels use "

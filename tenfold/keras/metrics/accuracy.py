@@ -8,8 +8,8 @@ from tenfold.keras import losses as _losses
 from tenfold.keras.losses.loss import (
     to_dtype, to_tensor, float_tensor, squeeze_or_expand_to_same_rank)
 from tenfold.keras.metrics.metric import Mean, MeanMetricWrapper
+from tenfold.util.tensor_meta import npd, shape_of
 
-_wrap = Tensor._wrap
 
 
 def _floatx():
@@ -26,7 +26,7 @@ def _matches(x, y):
 def accuracy(y_true, y_pred):
     """1.0 where y_true == y_pred exactly, else 0.0."""
     y_pred = to_tensor(y_pred)
-    y_true = to_dtype(y_true, y_pred._value.dtype)
+    y_true = to_dtype(y_true, npd(y_pred))
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     return _matches(y_true, y_pred)
 
@@ -36,8 +36,8 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
     y_pred = to_tensor(y_pred)
     y_true = to_tensor(y_true)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
-    pred = m.greater(y_pred, to_dtype(threshold, y_pred._value.dtype))
-    pred = m.cast(pred, y_true._value.dtype)
+    pred = m.greater(y_pred, to_dtype(threshold, npd(y_pred)))
+    pred = m.cast(pred, npd(y_true))
     return _matches(y_true, pred)
 
 
@@ -49,15 +49,15 @@ def categorical_accuracy(y_true, y_pred):
     """1.0 where argmax(y_true) == argmax(y_pred) (one-hot labels)."""
     y_pred = to_tensor(y_pred)
     y_true = to_tensor(y_true)
-    if y_true._value.ndim == 0:
+    if y_true.ndim == 0:
         raise ValueError("categorical_accuracy expects one-hot labels of shape (batch, classes); "
                          "got a scalar.")
-    if y_true._value.ndim < y_pred._value.ndim or (
-            y_true._value.shape[-1] == 1 and y_pred._value.shape[-1] > 1):
+    if y_true.ndim < y_pred.ndim or (
+            shape_of(y_true)[-1] == 1 and shape_of(y_pred)[-1] > 1):
         raise ValueError(
             f"categorical_accuracy expects one-hot labels shaped like the predictions; got "
-            f"y_true.shape={tuple(y_true._value.shape)}, y_pred.shape="
-            f"{tuple(y_pred._value.shape)}. For integer class labels use "
+            f"y_true.shape={tuple(shape_of(y_true))}, y_pred.shape="
+            f"{tuple(shape_of(y_pred))}. For integer class labels use "
             "'sparse_categorical_accuracy' (metrics=['accuracy'] picks it with "
             "loss='sparse_categorical_crossentropy').")
     t = _argmax(y_true)
@@ -68,17 +68,17 @@ def categorical_accuracy(y_true, y_pred):
 def sparse_categorical_accuracy(y_true, y_pred):
     """1.0 where the integer label equals argmax(y_pred)."""
     y_pred = to_tensor(y_pred)
-    y_true = to_dtype(y_true, y_pred._value.dtype)
-    shape = y_true._value.shape
+    y_true = to_dtype(y_true, npd(y_pred))
+    shape = shape_of(y_true)
     reshape = False
-    if y_true._value.ndim == y_pred._value.ndim and shape[-1] == 1:
+    if y_true.ndim == y_pred.ndim and shape[-1] == 1:
         y_true = a.squeeze(y_true, -1)
         reshape = True
-    p = m.cast(_argmax(y_pred), y_true._value.dtype)
+    p = m.cast(_argmax(y_pred), npd(y_true))
     matches = _matches(y_true, p)
     if reshape:
         matches = a.reshape(matches, shape)
-    if matches._value.ndim > 1 and matches._value.shape[-1] == 1:
+    if matches.ndim > 1 and shape_of(matches)[-1] == 1:
         matches = a.squeeze(matches, -1)
     return matches
 
@@ -93,11 +93,11 @@ def _in_top_k(targets, preds, k):
 
 def top_k_categorical_accuracy(y_true, y_pred, k=5):
     y_pred = float_tensor(y_pred)
-    y_true = _argmax(to_dtype(y_true, y_pred._value.dtype))
-    shape = y_true._value.shape
-    if y_pred._value.ndim > 2:
-        y_pred = a.reshape(y_pred, (-1, y_pred._value.shape[-1]))
-    if y_true._value.ndim > 1:
+    y_true = _argmax(to_dtype(y_true, npd(y_pred)))
+    shape = shape_of(y_true)
+    if y_pred.ndim > 2:
+        y_pred = a.reshape(y_pred, (-1, shape_of(y_pred)[-1]))
+    if y_true.ndim > 1:
         y_true = a.reshape(y_true, (-1,))
     matches = m.cast(_in_top_k(y_true, y_pred, k), _floatx())
     return a.reshape(matches, shape) if len(shape) > 1 else matches
@@ -105,11 +105,11 @@ def top_k_categorical_accuracy(y_true, y_pred, k=5):
 
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5, from_sorted_ids=False):
     y_pred = to_tensor(y_pred)
-    y_true = to_dtype(y_true, y_pred._value.dtype if from_sorted_ids else np.int32)
-    shape = y_true._value.shape
-    if y_pred._value.ndim > 2:
-        y_pred = a.reshape(y_pred, (-1, y_pred._value.shape[-1]))
-    if y_true._value.ndim > 1:
+    y_true = to_dtype(y_true, npd(y_pred) if from_sorted_ids else np.int32)
+    shape = shape_of(y_true)
+    if y_pred.ndim > 2:
+        y_pred = a.reshape(y_pred, (-1, shape_of(y_pred)[-1]))
+    if y_true.ndim > 1:
         y_true = a.reshape(y_true, (-1,))
     if from_sorted_ids:
         matches = m.reduce_any(m.equal(a.expand_dims(y_true, 1), y_pred[:, :k]), axis=1)
@@ -263,7 +263,7 @@ class RootMeanSquaredError(Mean):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = to_dtype(y_pred, np.dtype(self.dtype))
-        y_true = to_dtype(y_true, y_pred._value.dtype)
+        y_true = to_dtype(y_true, npd(y_pred))
         y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
         return super().update_state(m.squared_difference(y_pred, y_true),
                                     sample_weight=sample_weight)

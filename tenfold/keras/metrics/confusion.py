@@ -11,8 +11,10 @@ from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
 from tenfold.keras.losses.loss import to_dtype, to_tensor, squeeze_or_expand_to_same_rank
 from tenfold.keras.metrics.metric import Metric
+from tenfold.util.tensor_meta import npd, shape_of
+from tenfold.util.host import from_host
+from tenfold.util.host import to_host
 
-_wrap = Tensor._wrap
 NEG_INF = -1e10
 TP, FP, TN, FN = "tp", "fp", "tn", "fn"
 
@@ -46,7 +48,7 @@ def _evenly_spaced(thresholds):
 
 def _filter_top_k(x, k):
     idx = a.top_k(x, k).indices
-    depth = x._value.shape[-1]
+    depth = shape_of(x)[-1]
     mask = m.reduce_sum(a.one_hot(idx, depth, dtype=x.dtype), axis=-2)
     return m.add(m.multiply(x, mask), m.multiply(m.subtract(1.0, mask), NEG_INF))
 
@@ -56,17 +58,17 @@ def update_confusion_matrix_variables(variables, y_true, y_pred, thresholds, top
                                       label_weights=None, thresholds_distributed_evenly=False):
     """Adds this batch's weighted TP/FP/TN/FN counts per threshold to `variables` (a dict
     with any of the keys 'tp', 'fp', 'tn', 'fn')."""
-    var_dtype = next(iter(variables.values()))._value.dtype
+    var_dtype = npd(next(iter(variables.values())))
     y_true = to_dtype(y_true, var_dtype)
     y_pred = to_dtype(y_pred, var_dtype)
     y_pred, y_true = squeeze_or_expand_to_same_rank(y_pred, y_true)
-    if tuple(y_pred._value.shape) != tuple(y_true._value.shape):
+    if tuple(shape_of(y_pred)) != tuple(shape_of(y_true)):
         try:
-            np.broadcast_shapes(y_pred._value.shape, y_true._value.shape)
+            np.broadcast_shapes(shape_of(y_pred), shape_of(y_true))
         except ValueError:
             raise ValueError(f"y_true and y_pred must have compatible shapes; got "
-                             f"y_true.shape={tuple(y_true._value.shape)}, y_pred.shape="
-                             f"{tuple(y_pred._value.shape)}") from None
+                             f"y_true.shape={tuple(shape_of(y_true))}, y_pred.shape="
+                             f"{tuple(shape_of(y_pred))}") from None
     if sample_weight is not None:
         sample_weight = a.expand_dims(to_dtype(sample_weight, var_dtype), -1)
         _, sample_weight = squeeze_or_expand_to_same_rank(y_true, sample_weight,
@@ -74,13 +76,13 @@ def update_confusion_matrix_variables(variables, y_true, y_pred, thresholds, top
     if top_k is not None:
         y_pred = _filter_top_k(y_pred, top_k)
     if class_id is not None:
-        if y_pred._value.ndim == 1:
+        if y_pred.ndim == 1:
             raise ValueError("When class_id is provided, y_pred must be a 2D array with shape "
                              f"(num_samples, num_classes), found shape: "
-                             f"{tuple(y_pred._value.shape)}")
+                             f"{tuple(shape_of(y_pred))}")
         y_true = y_true[..., class_id, None]
         y_pred = y_pred[..., class_id, None]
-    shape = y_pred._value.shape
+    shape = shape_of(y_pred)
     weights = None
     if sample_weight is not None:
         weights = a.broadcast_to(sample_weight, shape)
@@ -97,8 +99,8 @@ def update_confusion_matrix_variables(variables, y_true, y_pred, thresholds, top
         _update_bucketed(variables, y_true, y_pred, thresholds, weights, multi_label)
         return
     # (T, N) or (T, N, L): pred > threshold, label is positive
-    th = np.asarray(thresholds, dtype=var_dtype).reshape((nt,) + (1,) * y_pred._value.ndim)
-    pred_pos = m.greater(a.expand_dims(y_pred, 0), _wrap(th))
+    th = np.asarray(thresholds, dtype=var_dtype).reshape((nt,) + (1,) * y_pred.ndim)
+    pred_pos = m.greater(a.expand_dims(y_pred, 0), from_host(th))
     label_pos = a.expand_dims(m.cast(y_true, np.bool_), 0)
     w = None if weights is None else a.expand_dims(weights, 0)
 
@@ -124,7 +126,7 @@ def update_confusion_matrix_variables(variables, y_true, y_pred, thresholds, top
 
 def _update_bucketed(variables, y_true, y_pred, thresholds, weights, multi_label):
     nt = len(thresholds)
-    dt = y_pred._value.dtype
+    dt = npd(y_pred)
     with_eps = thresholds[0] < 0.0 or thresholds[-1] > 1.0
     y_pred = m.clip_by_value(y_pred, 0.0, 1.0)
     y_true = m.cast(m.cast(y_true, np.bool_), dt)
@@ -144,8 +146,8 @@ def _update_bucketed(variables, y_true, y_pred, thresholds, weights, multi_label
     buckets = m.cast(m.maximum(buckets, 0.0), np.int64)
     if multi_label:
         # (N, L): add label index so each label gets its own row of buckets
-        n_labels = y_pred._value.shape[-1]
-        offs = _wrap((np.arange(n_labels, dtype=np.int64) * nt)[None, :])
+        n_labels = shape_of(y_pred)[-1]
+        offs = from_host((np.arange(n_labels, dtype=np.int64) * nt)[None, :])
         idx = a.reshape(m.add(buckets, offs), (-1, 1))
         size = (n_labels * nt,)
         tp_b = a.reshape(a.scatter_nd(idx, a.reshape(true_labels, (-1,)), size), (n_labels, nt))
@@ -242,7 +244,7 @@ class _PrecisionRecall(Metric):
 
     def reset_state(self):
         for v in self.variables:
-            v.assign(np.zeros(v._value.shape, v._value.dtype))
+            v.assign(np.zeros(shape_of(v), npd(v)))
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype, "thresholds": self.init_thresholds,
@@ -297,7 +299,7 @@ class AUC(Metric):
         self.multi_label = multi_label
         self.num_labels = num_labels
         self.label_weights = None if label_weights is None else \
-            _wrap(np.asarray(label_weights, dtype=np.dtype(self.dtype)))
+            from_host(np.asarray(label_weights, dtype=np.dtype(self.dtype)))
         self._from_logits = from_logits
         self._built = False
         if multi_label:
@@ -336,7 +338,7 @@ class AUC(Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = to_tensor(y_pred)
         if not self._built:
-            self._build(tuple(y_pred._value.shape))
+            self._build(tuple(shape_of(y_pred)))
         if self._from_logits:
             y_pred = m.sigmoid(to_dtype(y_pred, np.dtype(self.dtype)))
         update_confusion_matrix_variables(
@@ -395,7 +397,7 @@ class AUC(Metric):
         if self._built:
             for v in (self.true_positives, self.false_positives, self.true_negatives,
                       self.false_negatives):
-                v.assign(np.zeros(v._value.shape, v._value.dtype))
+                v.assign(np.zeros(shape_of(v), npd(v)))
 
     def get_config(self):
         label_weights = self.label_weights
@@ -403,7 +405,7 @@ class AUC(Metric):
                   "summation_method": self.summation_method, "multi_label": self.multi_label,
                   "num_labels": self.num_labels,
                   "label_weights": None if label_weights is None else
-                  label_weights.numpy().tolist(),
+                  to_host(label_weights).tolist(),
                   "from_logits": self._from_logits, "name": self.name, "dtype": self.dtype}
         if self._init_from_thresholds:
             config["thresholds"] = [float(t) for t in self._thresholds[1:-1]]
@@ -453,7 +455,7 @@ class FBetaScore(Metric):
         y_true = to_dtype(y_true, dt)
         y_pred = to_dtype(y_pred, dt)
         if not self._built:
-            self._build(tuple(y_true._value.shape), tuple(y_pred._value.shape))
+            self._build(tuple(shape_of(y_true)), tuple(shape_of(y_pred)))
         if self.threshold is None:
             mx = m.reduce_max(y_pred, axis=-1, keepdims=True)
             y_pred = m.logical_and(m.greater_equal(y_pred, mx), m.greater(m.abs(y_pred), 1e-9))
@@ -490,7 +492,7 @@ class FBetaScore(Metric):
     def reset_state(self):
         if self._built:
             for v in self.variables:
-                v.assign(np.zeros(v._value.shape, v._value.dtype))
+                v.assign(np.zeros(shape_of(v), npd(v)))
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype, "average": self.average,

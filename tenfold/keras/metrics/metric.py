@@ -13,8 +13,9 @@ from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
 from tenfold.keras.losses.loss import (
     to_dtype, squeeze_or_expand_to_same_rank, apply_mask)
+from tenfold.util.tensor_meta import npd, shape_of
+from tenfold.util.host import to_host
 
-_wrap = Tensor._wrap
 
 
 def _auto_name(cls_name):
@@ -129,7 +130,7 @@ class Metric:
     def reset_state(self):
         """Sets every state variable to zero."""
         for v in self.variables:
-            v.assign(np.zeros(v._value.shape, v._value.dtype))
+            v.assign(np.zeros(shape_of(v), npd(v)))
 
     reset_states = reset_state
 
@@ -153,17 +154,17 @@ class Metric:
         return cls(**config)
 
     def stateless_update_state(self, metric_variables, *args, **kwargs):
-        saved = [v._value.copy() for v in self.variables]
+        saved = [v.read_value() for v in self.variables]
         for v, val in zip(self.variables, metric_variables):
             v.assign(val)
         self.update_state(*args, **kwargs)
-        new = [v.numpy() for v in self.variables]
+        new = [to_host(v) for v in self.variables]
         for v, val in zip(self.variables, saved):
             v.assign(val)
         return new
 
     def stateless_result(self, metric_variables):
-        saved = [v._value.copy() for v in self.variables]
+        saved = [v.read_value() for v in self.variables]
         for v, val in zip(self.variables, metric_variables):
             v.assign(val)
         r = self.result()
@@ -191,22 +192,22 @@ def reduce_to_samplewise_values(values, sample_weight, reduce_fn, dtype):
         if mask is not None:
             sample_weight = apply_mask(sample_weight, mask, np_dt, "sum")
         values, sample_weight = squeeze_or_expand_to_same_rank(values, sample_weight)
-        wn, vn = sample_weight._value.ndim, values._value.ndim
+        wn, vn = sample_weight.ndim, values.ndim
         if vn > wn:
             values = reduce_fn(values, axis=list(range(wn, vn)))
-        if sample_weight._value.shape != values._value.shape:
+        if shape_of(sample_weight) != shape_of(values):
             try:
-                sample_weight = a.broadcast_to(sample_weight, values._value.shape)
+                sample_weight = a.broadcast_to(sample_weight, shape_of(values))
             except Exception:
                 raise ValueError(
-                    f"sample_weight of shape {tuple(sample_weight._value.shape)} does not "
-                    f"match the per-sample values of shape {tuple(values._value.shape)}: "
+                    f"sample_weight of shape {tuple(shape_of(sample_weight))} does not "
+                    f"match the per-sample values of shape {tuple(shape_of(values))}: "
                     "give one weight per sample.") from None
         values = m.multiply(values, sample_weight)
         if wn > 1:
             sample_weight = reduce_fn(sample_weight, axis=list(range(1, wn)))
-    if values._value.ndim > 1:
-        values = reduce_fn(values, axis=list(range(1, values._value.ndim)))
+    if values.ndim > 1:
+        values = reduce_fn(values, axis=list(range(1, values.ndim)))
     return values, sample_weight
 
 
@@ -247,12 +248,12 @@ class Mean(Metric):
         self.total.assign_add(m.reduce_sum(values))
         if sample_weight is not None:
             n = m.reduce_sum(sample_weight)
-        elif values._value.ndim >= 1:
-            n = values._value.shape[0]
+        elif values.ndim >= 1:
+            n = shape_of(values)[0]
         else:
             n = 1
         self.count.assign_add(m.cast(n, self.count.dtype) if isinstance(n, Tensor) else
-                              np.asarray(n, dtype=self.count._value.dtype))
+                              np.asarray(n, dtype=npd(self.count)))
 
     def reset_state(self):
         self.total.assign(0)

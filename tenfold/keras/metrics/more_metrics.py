@@ -11,6 +11,8 @@ from tenfold.keras.metrics.confusion import (
     TP, FP, TN, FN, _epsilon, update_confusion_matrix_variables)
 from tenfold.keras.metrics.metric import Metric, MeanMetricWrapper
 from tenfold.keras.losses.loss import squeeze_or_expand_to_same_rank
+from tenfold.util.tensor_meta import npd, shape_of
+from tenfold.util.host import eager_values
 
 
 def _ops():
@@ -219,22 +221,24 @@ class R2Score(Metric):
         else:
             r2 = raw
         if self.num_regressors != 0:
-            n = float(np.asarray(self.num_samples.numpy()))
             p = float(self.num_regressors)
-            if p > n - 1:
+            seen = eager_values(self.num_samples)  # the warnings are eager-only
+            if seen is not None and p > float(seen) - 1:
                 warnings.warn("More independent predictors than datapoints in adjusted R2 "
                               "score. Falling back to standard R2 score.", stacklevel=2)
-            elif p == n - 1:
+            elif seen is not None and p == float(seen) - 1:
                 warnings.warn("Division by zero in Adjusted R2 score. Falling back to "
                               "standard R2 score.", stacklevel=2)
-            else:
-                r2 = ops.subtract(1.0, ops.divide(ops.multiply(ops.subtract(1.0, r2), n - 1.0),
-                                                  n - p - 1.0))
+            n = ops.cast(self.num_samples, r2.dtype)
+            adjusted = ops.subtract(1.0, ops.divide(ops.multiply(ops.subtract(1.0, r2),
+                                                                 ops.subtract(n, 1.0)),
+                                                    ops.maximum(ops.subtract(n, p + 1.0), 1.0)))
+            r2 = ops.where(ops.less(p, ops.subtract(n, 1.0)), adjusted, r2)
         return r2
 
     def reset_state(self):
         for v in self.variables:
-            v.assign(np.zeros(v._value.shape, v._value.dtype))
+            v.assign(np.zeros(shape_of(v), npd(v)))
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype,
@@ -343,7 +347,7 @@ class _IoUBase(Metric):
         self.total_cm.assign(ops.add(self.total_cm, ops.reshape(cm, (n, n))))
 
     def reset_state(self):
-        self.total_cm.assign(np.zeros(self.total_cm._value.shape, self.total_cm._value.dtype))
+        self.total_cm.assign(np.zeros(shape_of(self.total_cm), npd(self.total_cm)))
 
 
 class IoU(_IoUBase):

@@ -19,6 +19,9 @@ import numpy as np
 
 from tenfold.framework.tensor import Tensor
 from tenfold.keras.optimizers.optimizer import Optimizer, _array
+from tenfold.util.tensor_meta import npd
+from tenfold.ops.buffers import assign_buffer, variable_buffer
+from tenfold.util.host import to_host
 
 
 def _all_finite(arrays, zeros_cache):
@@ -167,21 +170,21 @@ class LossScaleOptimizer(Optimizer):
         zeros = self._zeros
 
         def update(grads):
-            grads = [g if g.dtype == v._value.dtype else g.astype(v._value.dtype)
+            grads = [g if g.dtype == npd(v) else g.astype(npd(v))
                      for g, v in zip(grads, variables)]
             if _all_finite(grads, zeros):
                 if not self._unscaled_by_user:
-                    scale = scale_var._value
+                    scale = variable_buffer(scale_var)
                     grads = [np.divide(g, scale.astype(g.dtype)) for g in grads]
                 inner_update(grads)
-                if int(counter._value) >= growth - 1:
-                    counter._value = np.zeros((), np.int64)
-                    scale_var._value = np.asarray(scale_var._value * 2, np.float32)
+                if int(variable_buffer(counter)) >= growth - 1:
+                    assign_buffer(counter, np.zeros((), np.int64))
+                    assign_buffer(scale_var, np.asarray(variable_buffer(scale_var) * 2, np.float32))
                 else:
-                    counter._value = np.asarray(counter._value + 1, np.int64)
+                    assign_buffer(counter, np.asarray(variable_buffer(counter) + 1, np.int64))
             else:  # skip the step, halve the scale
-                counter._value = np.zeros((), np.int64)
-                scale_var._value = np.asarray(scale_var._value / 2, np.float32)
+                assign_buffer(counter, np.zeros((), np.int64))
+                assign_buffer(scale_var, np.asarray(variable_buffer(scale_var) / 2, np.float32))
         self._update_fns[key] = update
         return update
 
@@ -202,4 +205,4 @@ class LossScaleOptimizer(Optimizer):
 
     def __repr__(self):
         return f"<LossScaleOptimizer inner={self.inner_optimizer!r} scale=" \
-               f"{float(self.dynamic_scale._value)}>"
+               f"{float(to_host(self.dynamic_scale))}>"

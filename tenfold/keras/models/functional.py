@@ -14,6 +14,8 @@ from tenfold.keras.engine.keras_tensor import KerasTensor
 from tenfold.keras.layers.layer import Layer
 from tenfold.keras.models.model import Model
 from tenfold.util import nest
+from tenfold.util.tensor_meta import npd, shape_of
+from tenfold.util.host import to_host
 
 
 # ---------------------------------------------------------------------------- graph walking
@@ -347,15 +349,14 @@ class Functional(Model):
             raise ValueError(f"The input '{ref.name}' is not optional, but None was passed.")
         want = ref.dtype
         if not isinstance(x, Tensor):
-            x = convert_to_tensor(np.asarray(x, dtype=want) if not hasattr(x, "_value")
-                                  else x)
-        elif x._value.dtype.name != want and x._value.dtype.kind != "b":
+            x = convert_to_tensor(np.asarray(x, dtype=want))
+        elif npd(x).name != want and npd(x).kind != "b":
             from tenfold.ops.math_ops import cast
             mask = getattr(x, "_keras_mask", None)
             x = cast(x, want)
             if mask is not None:
                 x._keras_mask = mask
-        shape = tuple(x._value.shape)
+        shape = tuple(shape_of(x))
         rshape = ref.shape
         if len(shape) != len(rshape):
             from tenfold.ops import array_ops
@@ -365,7 +366,7 @@ class Functional(Model):
                 x = array_ops.expand_dims(x, axis=-1)
             else:
                 raise ValueError(self._shape_error(i, ref, shape))
-            shape = tuple(x._value.shape)
+            shape = tuple(shape_of(x))
         for d, rd in zip(shape[1:], rshape[1:]):
             if rd is not None and d != rd:
                 raise ValueError(self._shape_error(i, ref, shape))
@@ -502,7 +503,7 @@ def _ser_value(x):
         return {"class_name": "__numpy__", "config": {"value": x.tolist(),
                                                        "dtype": x.dtype.name}}
     if isinstance(x, Tensor):
-        return {"class_name": "__tensor__", "config": {"value": x.numpy().tolist(),
+        return {"class_name": "__tensor__", "config": {"value": to_host(x).tolist(),
                                                         "dtype": x.dtype.name}}
     from tenfold.keras.engine.serialization import serialize_keras_object
     return serialize_keras_object(x)

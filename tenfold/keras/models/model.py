@@ -11,6 +11,8 @@ import numpy as np
 from tenfold.keras.engine.trainer import Trainer
 from tenfold.keras.layers.layer import Layer, _UNTRACKED, _walk, _ctx
 from tenfold.util import nest
+from tenfold.util.tensor_meta import npd
+from tenfold.util.host import from_host
 
 # Model attributes that hold objects other than the model's own sub-layers.
 _MODEL_SKIP = frozenset({"_functional", "_compile_loss", "_compile_metrics", "_loss_tracker",
@@ -128,7 +130,7 @@ class Model(Trainer, Layer):
         from tenfold.ops import registry
 
         def zeros(shape):
-            return Tensor._wrap(np.zeros(tuple(1 if d is None else int(d) for d in shape),
+            return from_host(np.zeros(tuple(1 if d is None else int(d) for d in shape),
                                          dtype=self.compute_dtype))
         if isinstance(input_shape, dict):
             x = {k: zeros(s) for k, s in input_shape.items()}
@@ -189,7 +191,7 @@ class Model(Trainer, Layer):
                                  f"{tuple(v.shape)}, but the provided array has shape "
                                  f"{w.shape}.")
         for v, w in zip(params, weights):
-            v.assign(np.asarray(w, dtype=v._value.dtype))
+            v.assign(np.asarray(w, dtype=npd(v)))
 
     # ------------------------------------------------------------------ saving
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):

@@ -14,8 +14,8 @@ import numpy as np
 from tenfold.framework import dtypes as _d
 from tenfold.framework.tensor import Tensor, convert_to_tensor
 from tenfold.framework.variable import Variable
+from tenfold.util.tensor_meta import npd, shape_of, size_of  # noqa: F401 (re-exported)
 
-_wrap = Tensor._wrap
 
 WEAK_INT, WEAK_FLOAT = "int", "float"
 
@@ -62,7 +62,7 @@ def _lub(names):
 def dtype_key(x):
     """The lattice node of an operand: a dtype name, or 'int' / 'float' for Python scalars."""
     if isinstance(x, Tensor):
-        return _d.from_numpy(x._value.dtype).name
+        return x.dtype.name
     if isinstance(x, builtins.bool):
         return "bool"
     if isinstance(x, int):
@@ -144,8 +144,8 @@ def tensor(x, dtype=None):
             from tenfold.ops._convert import read_variable
             x = read_variable(x)
         if dtype is not None:
-            want = np_dtype(standardize_dtype(dtype))
-            if x._value.dtype != want:
+            want = standardize_dtype(dtype)
+            if x.dtype.name != want:
                 from tenfold.ops.math_ops import cast
                 return cast(x, want)
         return x
@@ -154,21 +154,22 @@ def tensor(x, dtype=None):
         if isinstance(x, (list, tuple)) and any(isinstance(e, Tensor) for e in _flat(x)):
             from tenfold.ops.array_ops import stack
             return tensor(stack([tensor(e) for e in x]), dtype)
-        return _wrap(np.asarray(x).astype(want, copy=False) if not isinstance(x, np.ndarray)
-                     else x.astype(want, copy=False))
+        return convert_to_tensor(np.asarray(x).astype(want, copy=False)
+                                 if not isinstance(x, np.ndarray) else x.astype(want, copy=False))
     if isinstance(x, builtins.bool):
-        return _wrap(np.asarray(x))
+        return convert_to_tensor(np.asarray(x))
     if isinstance(x, float):
-        return _wrap(np.asarray(x, dtype=np_dtype(_floatx())))
+        return convert_to_tensor(np.asarray(x, dtype=np_dtype(_floatx())))
     if isinstance(x, (list, tuple)) and any(isinstance(e, Tensor) for e in _flat(x)):
         from tenfold.ops.array_ops import stack
         parts = [tensor(e) for e in x]
         dt = result_type(*parts)
         return stack([tensor(p, dt) for p in parts])
     t = convert_to_tensor(x)
-    if t._value.dtype == np.float32 and _floatx() != "float32" and \
+    if t.dtype.name == "float32" and _floatx() != "float32" and \
             not isinstance(x, (np.ndarray, np.generic)):
-        return _wrap(t._value.astype(np_dtype(_floatx())))
+        from tenfold.ops.math_ops import cast
+        return cast(t, _floatx())
     return t
 
 
@@ -192,6 +193,9 @@ def promote(*args, float_only=False):
 def to_float(x):
     """x as a floating tensor (integers and bools become floatx, as Keras's unary math)."""
     t = tensor(x)
-    if t._value.dtype.kind in "fc" or t._value.dtype == _d.bfloat16._np:
+    if t.dtype.is_floating or t.dtype.is_complex:
         return t
     return tensor(t, _floatx())
+
+
+from tenfold.util.host import from_host as const  # noqa: E402,F401

@@ -7,9 +7,9 @@ from tenfold.framework.tensor import Tensor
 from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
 from tenfold.util import nest
-from tenfold.keras.ops._dtypes import tensor, standardize_dtype, np_dtype, promote
+from tenfold.keras.ops._dtypes import (const, npd, shape_of, tensor, standardize_dtype,
+                                     np_dtype, promote)
 
-_wrap = Tensor._wrap
 
 
 def cast(x, dtype):
@@ -26,10 +26,8 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
 
 
 def convert_to_numpy(x):
-    if isinstance(x, Tensor):
-        from tenfold.backend import to_numpy
-        return np.array(to_numpy(x._value))
-    return np.array(x)
+    from tenfold.util.host import to_host
+    return np.array(to_host(x))
 
 
 def is_tensor(x):
@@ -44,7 +42,7 @@ def shape(x):
     """The static shape as a tuple of ints."""
     if hasattr(x, "shape") and not isinstance(x, Tensor):
         return tuple(x.shape)
-    return tuple(tensor(x)._value.shape)
+    return shape_of(tensor(x))
 
 
 def dtype(x):
@@ -74,6 +72,10 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):
     in loop_vars' structure."""
     is_tuple = isinstance(loop_vars, (tuple, list))
     vars_ = tuple(loop_vars) if is_tuple else (loop_vars,)
+    # Python numbers become tensors (int32 / float32), as Keras converts loop variables, so
+    # the result is the same eagerly and in a graph
+    vars_ = tuple(tensor(v) if isinstance(v, (builtins.int, builtins.float, builtins.bool))
+                  else v for v in vars_)
     fn = _control("while_loop")
     if fn is not None:
         out = fn(lambda *v: cond(*v), lambda *v: _as_tuple(body(*v)), vars_,
@@ -110,13 +112,19 @@ def fori_loop(lower, upper, body_fun, init_val):
 
 
 def switch(index, branches, *operands):
-    i = builtins.min(builtins.max(int(index), 0), len(branches) - 1)
+    """`branches[index](*operands)`, the index clamped to the branches (tf.switch_case)."""
+    fn = _control("switch_case")
+    last = len(branches) - 1
+    if isinstance(index, Tensor) and fn is not None:
+        idx = m.minimum(m.maximum(tensor(index, "int32"), 0), last)
+        return fn(idx, [(lambda b=b: b(*operands)) for b in branches])
+    i = builtins.min(builtins.max(int(index), 0), last)
     return branches[i](*operands)
 
 
 def map(f, xs):  # noqa: A001 - Keras's name
     flat = nest.flatten(xs)
-    n = flat[0]._value.shape[0] if isinstance(flat[0], Tensor) else len(flat[0])
+    n = shape_of(flat[0])[0] if isinstance(flat[0], Tensor) else len(flat[0])
     outs = []
     for i in range(n):
         outs.append(f(nest.map_structure(lambda t: tensor(t)[i], xs)))
@@ -130,7 +138,7 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
         items = [None] * n
     else:
         flat = nest.flatten(xs)
-        n = tensor(flat[0])._value.shape[0]
+        n = shape_of(tensor(flat[0]))[0]
         items = [nest.map_structure(lambda t: tensor(t)[i], xs) for i in range(n)]
     order = range(n - 1, -1, -1) if reverse else range(n)
     carry = init
@@ -145,7 +153,7 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
 
 def associative_scan(f, elems, reverse=False, axis=0):
     x = tensor(elems)
-    n = x._value.shape[axis]
+    n = shape_of(x)[axis]
     parts = a.unstack(x, axis=axis)
     if reverse:
         parts = parts[::-1]
@@ -168,7 +176,7 @@ def unstack(x, num=None, axis=0):
 def scatter(indices, values, shape):
     """Zeros of `shape` with `values` added at `indices` (duplicates add up)."""
     idx = tensor(indices)
-    if idx._value.dtype.kind not in "iu":
+    if npd(idx).kind not in "iu":
         idx = tensor(idx, "int32")
     return a.scatter_nd(idx, tensor(values), shape)
 
@@ -176,28 +184,44 @@ def scatter(indices, values, shape):
 def scatter_update(inputs, indices, updates):
     x = tensor(inputs)
     idx = tensor(indices)
-    if idx._value.dtype.kind not in "iu":
+    if npd(idx).kind not in "iu":
         idx = tensor(idx, "int32")
     return a.tensor_scatter_nd_update(x, idx, tensor(updates, x.dtype.name))
 
 
 def slice(inputs, start_indices, shape):  # noqa: A001
+    """`inputs[start:start + shape]` per axis; `shape` is static, `start_indices` may be a
+    tensor (each start is clamped so the slice fits, as lax.dynamic_slice)."""
     x = tensor(inputs)
-    start = [int(s) for s in (start_indices.numpy() if isinstance(start_indices, Tensor)
-                              else start_indices)]
-    size = [int(s) for s in (shape.numpy() if isinstance(shape, Tensor) else shape)]
-    return a.slice(x, start, size)
+    size = [int(s) for s in _static_ints(shape, "slice", "shape")]
+    if not isinstance(start_indices, Tensor):
+        return a.slice(x, [int(s) for s in start_indices], size)
+    starts = tensor(start_indices, "int32")
+    dims = shape_of(x)
+    for ax, n in enumerate(size):
+        st = m.minimum(m.maximum(starts[ax], 0), dims[ax] - n)
+        idx = m.add(st, a.range(n, dtype="int32"))
+        x = a.gather(x, idx, axis=ax)
+    return x
+
+
+def _static_ints(v, op, what):
+    if isinstance(v, Tensor):
+        from tenfold.util.host import to_host  # a shape must be known when tracing
+        return to_host(v).tolist()
+    return list(v)
 
 
 def slice_update(inputs, start_indices, updates):
+    """`inputs` with the block at `start_indices` replaced by `updates` (starts may be a
+    tensor: the positions are the static offsets of `updates` plus the starts)."""
     x = tensor(inputs)
     u = tensor(updates, x.dtype.name)
-    start = [int(s) for s in (start_indices.numpy() if isinstance(start_indices, Tensor)
-                              else start_indices)]
-    grids = np.meshgrid(*[np.arange(s, s + d) for s, d in zip(start, u._value.shape)],
-                        indexing="ij")
-    idx = np.stack(grids, axis=-1).astype(np.int64)
-    return a.tensor_scatter_nd_update(x, _wrap(idx), u)
+    grids = np.meshgrid(*[np.arange(d) for d in shape_of(u)], indexing="ij")
+    offsets = const(np.stack(grids, axis=-1).astype(np.int32))  # from static shapes
+    starts = tensor(start_indices, "int32") if isinstance(start_indices, Tensor) else \
+        const(np.asarray([int(s) for s in start_indices], np.int32))
+    return a.tensor_scatter_nd_update(x, m.add(offsets, starts), u)
 
 
 def custom_gradient(f):

@@ -4,9 +4,8 @@ import numpy as np
 from tenfold.framework.tensor import Tensor
 from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
-from tenfold.keras.ops._dtypes import tensor, to_float
+from tenfold.keras.ops._dtypes import const, npd, shape_of, size_of, tensor, to_float
 
-_wrap = Tensor._wrap
 
 
 def _df(data_format):
@@ -33,32 +32,32 @@ def resize(images, size, interpolation="bilinear", antialias=False,
     """Resizes (batch of) images to `size` = (height, width)."""
     x = tensor(images)
     df = _df(data_format)
-    unbatched = x._value.ndim == 3
+    unbatched = x.ndim == 3
     if unbatched:
         x = a.expand_dims(x, 0)
-    if x._value.ndim != 4:
+    if x.ndim != 4:
         raise ValueError(f"resize: images must be rank 3 or 4, got shape "
-                         f"{tuple(tensor(images)._value.shape)}")
+                         f"{tuple(shape_of(tensor(images)))}")
     if df == "channels_first":
         x = a.transpose(x, (0, 2, 3, 1))
     orig_dtype = x.dtype.name
     x = to_float(x)
-    h, w = x._value.shape[1:3]
+    h, w = shape_of(x)[1:3]
     nh, nw = int(size[0]), int(size[1])
     if interpolation == "nearest":
         ri = np.minimum(np.floor((np.arange(nh) + 0.5) * h / nh), h - 1).astype(np.int64)
         ci = np.minimum(np.floor((np.arange(nw) + 0.5) * w / nw), w - 1).astype(np.int64)
-        out = a.gather(a.gather(x, _wrap(ri), axis=1), _wrap(ci), axis=2)
+        out = a.gather(a.gather(x, const(ri), axis=1), const(ci), axis=2)
     elif interpolation == "bilinear":
         lo, hi, wy = _axis_weights(h, nh)
-        top = a.gather(x, _wrap(lo), axis=1)
-        bot = a.gather(x, _wrap(hi), axis=1)
-        wy_t = _wrap(wy.reshape(1, -1, 1, 1).astype(x._value.dtype))
+        top = a.gather(x, const(lo), axis=1)
+        bot = a.gather(x, const(hi), axis=1)
+        wy_t = const(wy.reshape(1, -1, 1, 1).astype(npd(x)))
         rows = m.add(top, m.multiply(m.subtract(bot, top), wy_t))
         lo, hi, wx = _axis_weights(w, nw)
-        left = a.gather(rows, _wrap(lo), axis=2)
-        right = a.gather(rows, _wrap(hi), axis=2)
-        wx_t = _wrap(wx.reshape(1, 1, -1, 1).astype(x._value.dtype))
+        left = a.gather(rows, const(lo), axis=2)
+        right = a.gather(rows, const(hi), axis=2)
+        wx_t = const(wx.reshape(1, 1, -1, 1).astype(npd(x)))
         out = m.add(left, m.multiply(m.subtract(right, left), wx_t))
     else:
         raise ValueError(f"resize: interpolation {interpolation!r} is not supported; use "
@@ -73,9 +72,9 @@ def resize(images, size, interpolation="bilinear", antialias=False,
 def rgb_to_grayscale(images, data_format=None):
     x = to_float(images)
     df = _df(data_format)
-    wts = np.array([0.2989, 0.5870, 0.1140], dtype=x._value.dtype)
+    wts = np.array([0.2989, 0.5870, 0.1140], dtype=npd(x))
     if df == "channels_first":
-        shape = [1] * x._value.ndim
+        shape = [1] * x.ndim
         shape[-3] = 3
-        return m.reduce_sum(m.multiply(x, _wrap(wts.reshape(shape))), axis=-3, keepdims=True)
-    return m.reduce_sum(m.multiply(x, _wrap(wts)), axis=-1, keepdims=True)
+        return m.reduce_sum(m.multiply(x, const(wts.reshape(shape))), axis=-3, keepdims=True)
+    return m.reduce_sum(m.multiply(x, const(wts)), axis=-1, keepdims=True)

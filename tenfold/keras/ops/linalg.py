@@ -1,30 +1,18 @@
-"""`keras.ops.linalg`: norms and matrix decompositions (delegating to `tenfold.ops.linalg_ops`
-where it has them; NumPy otherwise, without gradients)."""
+"""`keras.ops.linalg`: norms and matrix decompositions, on `tenfold.ops.linalg_ops`."""
 import numpy as np
 
-from tenfold.framework.tensor import Tensor
 from tenfold.ops import math_ops as m
-from tenfold.keras.ops._dtypes import tensor, to_float
+from tenfold.ops import array_ops as a
+from tenfold.ops import linalg_ops
+from tenfold.keras.ops._dtypes import npd, shape_of, to_float
 
-_wrap = Tensor._wrap
-
-
-class _NoLinalg:
-    pass
-
-
-def _linalg():
-    try:
-        from tenfold.ops import linalg_ops
-        return linalg_ops
-    except ImportError:  # an older core without linalg_ops: NumPy fallbacks below
-        return _NoLinalg
+L = linalg_ops
 
 
 def norm(x, ord=None, axis=None, keepdims=False):
     """Vector norms (axis int or None on a vector) and matrix norms (2 axes), as np.linalg."""
     x = to_float(x)
-    nd = x._value.ndim
+    nd = x.ndim
     if axis is None:
         if ord is None:
             return m.sqrt(m.reduce_sum(m.square(x), keepdims=keepdims))
@@ -43,7 +31,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
         if ord == -np.inf:
             return m.reduce_min(ax_abs, axis=ax, keepdims=keepdims)
         if ord == 0:
-            return m.reduce_sum(m.cast(m.not_equal(x, 0.0), x._value.dtype), axis=ax,
+            return m.reduce_sum(m.cast(m.not_equal(x, 0.0), npd(x)), axis=ax,
                                 keepdims=keepdims)
         if ord == 1:
             return m.reduce_sum(ax_abs, axis=ax, keepdims=keepdims)
@@ -63,105 +51,75 @@ def norm(x, ord=None, axis=None, keepdims=False):
             from tenfold.ops import array_ops as a
             out = a.squeeze(out, axis=[r, c])
         return out
-    v = x._value
     if ord == "nuc" or ord in (2, -2):
-        moved = np.moveaxis(v, (r, c), (-2, -1))
-        s = np.linalg.svd(moved, compute_uv=False)
-        out = s.sum(-1) if ord == "nuc" else (s.max(-1) if ord == 2 else s.min(-1))
+        rest = [i for i in range(nd) if i not in (r, c)]
+        sv = L.svd(a.transpose(x, rest + [r, c]), compute_uv=False)
+        if ord == "nuc":
+            out = m.reduce_sum(sv, axis=-1)
+        else:
+            out = (m.reduce_max if ord == 2 else m.reduce_min)(sv, axis=-1)
         if keepdims:
-            out = np.expand_dims(np.expand_dims(out, min(r, c)), max(r, c))
-        return _wrap(np.asarray(out, v.dtype))
+            out = a.expand_dims(a.expand_dims(out, min(r, c)), max(r, c))
+        return out
     raise ValueError(f"Invalid `ord` argument for matrix norm. Received: ord={ord}")
 
 
-def _np1(fn, x, *args, **kw):
-    x = to_float(x)
-    return _wrap(np.asarray(fn(x._value, *args, **kw)).astype(x._value.dtype))
-
-
 def inv(x):
-    L = _linalg()
-    return L.inv(to_float(x)) if hasattr(L, "inv") else _np1(np.linalg.inv, x)
+    return L.inv(to_float(x))
 
 
 def det(x):
-    L = _linalg()
-    return L.det(to_float(x)) if hasattr(L, "det") else _np1(np.linalg.det, x)
+    return L.det(to_float(x))
 
 
 def cholesky(x, upper=False):
-    L = _linalg()
-    out = L.cholesky(to_float(x)) if hasattr(L, "cholesky") else _np1(np.linalg.cholesky, x)
+    out = L.cholesky(to_float(x))
     if upper:
-        from tenfold.keras.ops.numpy import swapaxes
-        out = swapaxes(out, -1, -2)
+        out = L.adjoint(out)
     return out
 
 
 def solve(a, b):
-    L = _linalg()
-    a_, b_ = to_float(a), to_float(b)
-    return L.solve(a_, b_) if hasattr(L, "solve") else \
-        _wrap(np.linalg.solve(a_._value, b_._value))
+    return L.solve(to_float(a), to_float(b))
 
 
 def solve_triangular(a, b, lower=False):
-    L = _linalg()
-    a_, b_ = to_float(a), to_float(b)
-    if hasattr(L, "triangular_solve"):
-        return L.triangular_solve(a_, b_, lower=lower)
-    import scipy.linalg as sl
-    return _wrap(sl.solve_triangular(a_._value, b_._value, lower=lower).astype(a_._value.dtype))
+    return L.triangular_solve(to_float(a), to_float(b), lower=lower)
 
 
 def qr(x, mode="reduced"):
     if mode not in ("reduced", "complete"):
         raise ValueError(f"`mode` argument value not supported. Expected one of {{'reduced', "
                          f"'complete'}}. Received: mode={mode}")
-    L = _linalg()
-    x = to_float(x)
-    if hasattr(L, "qr"):
-        return tuple(L.qr(x, full_matrices=(mode == "complete")))
-    q, r = np.linalg.qr(x._value, mode=mode)
-    return _wrap(q), _wrap(r)
+    return tuple(L.qr(to_float(x), full_matrices=(mode == "complete")))
 
 
 def svd(x, full_matrices=True, compute_uv=True):
+    """(u, s, vh) as NumPy orders them (TensorFlow's svd gives s, u, v)."""
     x = to_float(x)
     if not compute_uv:
-        return _wrap(np.linalg.svd(x._value, full_matrices=full_matrices,
-                                   compute_uv=False).astype(x._value.dtype))
-    u, s, vh = np.linalg.svd(x._value, full_matrices=full_matrices)
-    dt = x._value.dtype
-    return _wrap(u.astype(dt)), _wrap(s.astype(dt)), _wrap(vh.astype(dt))
+        return L.svd(x, full_matrices=full_matrices, compute_uv=False)
+    s, u, v = L.svd(x, full_matrices=full_matrices, compute_uv=True)
+    return u, s, L.adjoint(v)
 
 
 def eig(x):
-    x = to_float(x)
-    w, v = np.linalg.eig(x._value)
-    return _wrap(w), _wrap(v)
+    return tuple(L.eig(to_float(x)))
 
 
 def eigh(x):
-    x = to_float(x)
-    w, v = np.linalg.eigh(x._value)
-    return _wrap(w.astype(x._value.dtype)), _wrap(v.astype(x._value.dtype))
+    return tuple(L.eigh(to_float(x)))
 
 
 def lstsq(a, b, rcond=None):
+    """The least-squares solution through the pseudo-inverse (SVD cut-off as NumPy's)."""
     a_, b_ = to_float(a), to_float(b)
-    sol = np.linalg.lstsq(a_._value, b_._value, rcond=rcond)[0]
-    return _wrap(sol.astype(a_._value.dtype))
+    if rcond is None:
+        rcond = np.finfo(npd(a_)).eps * max(shape_of(a_)[-2:])
+    vec = b_.ndim == 1
+    sol = m.matmul(L.pinv(a_, rcond=rcond), a.reshape(b_, (-1, 1)) if vec else b_)
+    return a.reshape(sol, (-1,)) if vec else sol
 
 
 def lu_factor(x):
-    try:
-        import scipy.linalg as sl
-    except ImportError:  # pragma: no cover
-        raise ImportError("keras.ops.lu_factor needs scipy") from None
-    x = to_float(x)
-    lu, piv = sl.lu_factor(x._value)
-    return _wrap(lu), _wrap(piv.astype(np.int32))
-
-
-_ = tensor
+    return L.lu_factor(to_float(x))

@@ -7,10 +7,10 @@ from tenfold.framework.tensor import Tensor
 from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
 from tenfold.ops import nn_ops as nn
-from tenfold.keras.ops._dtypes import tensor, to_float, promote, np_dtype, standardize_dtype
+from tenfold.keras.ops._dtypes import (const, npd, shape_of, size_of, tensor, to_float, promote,
+                                     np_dtype, standardize_dtype)
 from tenfold.keras.ops import _logits
 
-_wrap = Tensor._wrap
 
 
 def relu(x):
@@ -19,7 +19,7 @@ def relu(x):
 
 def relu6(x):
     x = tensor(x)
-    return m.minimum(nn.relu(x), _wrap(np.asarray(6, x._value.dtype)))
+    return m.minimum(nn.relu(x), const(np.asarray(6, npd(x))))
 
 
 def sigmoid(x):
@@ -101,7 +101,7 @@ def tanh_shrink(x):
 def softmax(x, axis=-1):
     x = to_float(x)
     if axis is None:
-        out = a.reshape(nn.softmax(a.reshape(x, (-1,))), x._value.shape)
+        out = a.reshape(nn.softmax(a.reshape(x, (-1,))), shape_of(x))
     elif isinstance(axis, (list, tuple)):
         mx = m.reduce_max(x, axis=list(axis), keepdims=True)
         e = m.exp(m.subtract(x, a.stop_gradient(mx)))
@@ -114,13 +114,13 @@ def softmax(x, axis=-1):
 def log_softmax(x, axis=-1):
     x = to_float(x)
     if axis is None:
-        return a.reshape(nn.log_softmax(a.reshape(x, (-1,))), x._value.shape)
+        return a.reshape(nn.log_softmax(a.reshape(x, (-1,))), shape_of(x))
     return nn.log_softmax(x, axis=axis)
 
 
 def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
     x = tensor(x)
-    if x._value.dtype.kind not in "iu":
+    if npd(x).kind not in "iu":
         x = tensor(x, "int32")
     return a.one_hot(x, int(num_classes), axis=axis, dtype=standardize_dtype(dtype))
 
@@ -129,10 +129,10 @@ def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwa
     num_classes = num_classes or kwargs.get("num_tokens")
     x = tensor(inputs)
     oh = one_hot(x, num_classes, axis=-1, dtype=dtype)
-    red = -2 if x._value.ndim > 1 else 0
+    red = -2 if x.ndim > 1 else 0
     out = m.reduce_max(oh, axis=red)
     if axis != -1:
-        out = a.transpose(out, _move_last(out._value.ndim, axis))
+        out = a.transpose(out, _move_last(out.ndim, axis))
     return out
 
 
@@ -173,7 +173,7 @@ def moments(x, axes, keepdims=False, synchronized=False):
     x = tensor(x)
     orig = x.dtype.name
     cast_back = orig in ("float16", "bfloat16")
-    if x._value.dtype.kind in "iub":
+    if npd(x).kind in "iub":
         x = to_float(x)
     elif cast_back:
         x = tensor(x, "float32")
@@ -191,16 +191,16 @@ def moments(x, axes, keepdims=False, synchronized=False):
 
 def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
     x = tensor(x)
-    nd = x._value.ndim
+    nd = x.ndim
     axis = axis % nd
     shape = [1] * nd
-    shape[axis] = x._value.shape[axis]
+    shape[axis] = shape_of(x)[axis]
 
     def prep(v):
         if v is None:
             return None
         v = tensor(v, x.dtype.name)
-        return a.reshape(v, shape) if v._value.ndim == 1 else v
+        return a.reshape(v, shape) if v.ndim == 1 else v
     mean, variance, offset, scale = map(prep, (mean, variance, offset, scale))
     inv = m.rsqrt(m.add(variance, epsilon))
     if scale is not None:
@@ -247,7 +247,7 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
 def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
                    dilation_rate=1):
     x, w = promote(inputs, kernel)
-    nd = x._value.ndim - 2
+    nd = x.ndim - 2
     cv = _conv_ops()
     if nd == 1:
         cf = _df(data_format) == "channels_first"
@@ -271,13 +271,13 @@ def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, paddin
 def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None,
                    data_format=None, dilation_rate=1):
     x, w = promote(inputs, kernel)
-    nd = x._value.ndim - 2
+    nd = x.ndim - 2
     df = _df(data_format)
     cf = df == "channels_first"
-    sp = x._value.shape[2:] if cf else x._value.shape[1:-1]
+    sp = shape_of(x)[2:] if cf else shape_of(x)[1:-1]
     st = [strides] * nd if isinstance(strides, int) else list(strides)
     dil = [dilation_rate] * nd if isinstance(dilation_rate, int) else list(dilation_rate)
-    ks = w._value.shape[:nd]
+    ks = shape_of(w)[:nd]
     op = [None] * nd if output_padding is None else (
         [output_padding] * nd if isinstance(output_padding, int) else list(output_padding))
     out_sp = []
@@ -289,15 +289,15 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
             pad = (k // 2) * 2 if padding.lower() == "same" else 0
             n = (sp[i] - 1) * st[i] + k - pad + op[i]
         out_sp.append(n)
-    cout = w._value.shape[-2]
-    oshape = [x._value.shape[0]] + ([cout] + out_sp if cf else out_sp + [cout])
+    cout = shape_of(w)[-2]
+    oshape = [shape_of(x)[0]] + ([cout] + out_sp if cf else out_sp + [cout])
     return _conv_ops().conv_transpose(x, w, oshape, strides=st, padding=padding.upper(),
                                       data_format=df, dilations=dil)
 
 
 def _pool(kind, inputs, pool_size, strides, padding, data_format):
     x = tensor(inputs)
-    nd = x._value.ndim - 2
+    nd = x.ndim - 2
     ps = [pool_size] * nd if isinstance(pool_size, int) else list(pool_size)
     st = ps if strides is None else ([strides] * nd if isinstance(strides, int)
                                      else list(strides))
@@ -318,7 +318,7 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None,
                           is_causal=False, **kwargs):
     """softmax(q k^T * scale + bias, masked) v with (batch, seq, heads, dim) inputs."""
     q, k, v = promote(query, key, value, float_only=True)
-    d = q._value.shape[-1]
+    d = shape_of(q)[-1]
     scale = (1.0 / np.sqrt(d)) if scale is None else scale
     from tenfold.ops import composite as c
     logits = m.multiply(c.einsum("bqhd,bkhd->bhqk", q, k), float(scale))
@@ -326,11 +326,11 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None,
         logits = m.add(logits, tensor(bias, logits.dtype.name))
     big_neg = float(np.finfo(np_dtype(logits.dtype.name)).min) * 0.7
     if mask is not None:
-        logits = m.where(a.broadcast_to(tensor(mask, "bool"), logits._value.shape), logits,
+        logits = m.where(a.broadcast_to(tensor(mask, "bool"), shape_of(logits)), logits,
                          m.multiply(m.ones_like(logits), big_neg))
     if is_causal:
-        tq, tk = logits._value.shape[-2:]
-        cm = _wrap(np.broadcast_to(np.tril(np.ones((tq, tk), bool)), logits._value.shape))
+        tq, tk = shape_of(logits)[-2:]
+        cm = const(np.broadcast_to(np.tril(np.ones((tq, tk), bool)), shape_of(logits)))
         logits = m.where(cm, logits, m.multiply(m.ones_like(logits), big_neg))
     w = nn.softmax(logits, axis=-1)
     return c.einsum("bhqk,bkhd->bqhd", w, v)

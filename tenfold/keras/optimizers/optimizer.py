@@ -23,12 +23,15 @@ from tenfold.backend import get_array_module
 from tenfold.ops import registry as _registry
 from tenfold.keras.optimizers.schedules import LearningRateSchedule
 from tenfold.keras.optimizers import schedules as _schedules
+from tenfold.util.tensor_meta import npd, shape_of
+from tenfold.ops.buffers import from_buffer, tensor_buffer, increment_buffer, variable_buffer
+from tenfold.util.host import to_host
 
 
 def _array(x):
     """A backend array from a gradient (Tensor, array, number)."""
     if isinstance(x, Tensor):
-        return x._value
+        return tensor_buffer(x)
     if isinstance(x, np.ndarray):
         return x
     mod = type(x).__module__
@@ -151,7 +154,7 @@ class Optimizer:
         else:
             ref = str(reference_variable.name).replace("/", "_").replace(":", "_")
             name = f"{ref}_{name}"
-        return self.add_variable(shape=reference_variable._value.shape, initializer=initializer,
+        return self.add_variable(shape=shape_of(reference_variable), initializer=initializer,
                                  dtype=reference_variable.dtype, name=name)
 
     def add_optimizer_variables(self, trainable_variables, name, initializer="zeros"):
@@ -222,17 +225,17 @@ class Optimizer:
     def _make_scratch(self, variables):
         sizes = {}
         for v in variables:
-            a = v._value
+            a = variable_buffer(v)
             key = (a.dtype, get_array_module(a).__name__)
             sizes[key] = max(sizes.get(key, 0), a.size)
         for (dt, modname), n in sizes.items():
-            xp = np if modname == "numpy" else get_array_module(variables[0]._value)
+            xp = np if modname == "numpy" else get_array_module(variable_buffer(variables[0]))
             old = self._scratch.get((dt, modname))
             if old is None or old[0].size < n:
                 self._scratch[(dt, modname)] = (xp.empty(n, dt), xp.empty(n, dt))
         self._views = []
         for v in variables:
-            a = v._value
+            a = variable_buffer(v)
             b1, b2 = self._scratch[(a.dtype, get_array_module(a).__name__)]
             self._views.append((b1[:a.size].reshape(a.shape), b2[:a.size].reshape(a.shape)))
 
@@ -267,7 +270,7 @@ class Optimizer:
                     "`learning_rate` constructor argument, hence its learning rate is not "
                     "settable. If you need the learning rate to be settable, you should "
                     "instantiate the optimizer with a float `learning_rate` argument.")
-            self._learning_rate._value[...] = float(learning_rate)
+            variable_buffer(self._learning_rate)[...] = float(learning_rate)
 
     lr = learning_rate  # tf.keras 2 alias
 
@@ -287,7 +290,7 @@ class Optimizer:
     def _lr_float(self):
         lr = self._learning_rate
         if isinstance(lr, _CoreVariable):
-            return float(lr._value)
+            return float(variable_buffer(lr))
         if isinstance(lr, _schedules.LearningRateSchedule):
             return float(lr(self._iterations))
         return float(lr())
@@ -347,11 +350,11 @@ class Optimizer:
             arrays = []
             for g, v in zip(grads, trainable_variables):
                 a = _array(g)
-                if a.shape != v._value.shape:
+                if a.shape != shape_of(v):
                     raise ValueError(
                         f"{self.name}: gradient of shape {tuple(a.shape)} does not match "
                         f"variable '{getattr(v, 'path', v.name)}' of shape "
-                        f"{tuple(v._value.shape)}.")
+                        f"{tuple(shape_of(v))}.")
                 arrays.append(a)
             if _graph_recording():  # inside tf.function: one graph node (tenfold/graph)
                 from tenfold.graph.keras_steps import record_optimizer_update
@@ -363,7 +366,7 @@ class Optimizer:
                 fused(arrays)
                 return
             self._apply_arrays(arrays, trainable_variables)
-        self._iterations._value += 1
+        increment_buffer(self._iterations)
 
     def _eager_fused_update(self, variables):
         """The Numba one-pass update that compiled steps use (tenfold/jit: same numbers as
@@ -393,7 +396,7 @@ class Optimizer:
 
         def update_fn(grads):
             self._apply_arrays([_array(g) for g in grads], variables)
-            it._value += 1
+            increment_buffer(it)
         return update_fn
 
     def _apply_arrays(self, grads, variables):
@@ -407,14 +410,14 @@ class Optimizer:
         if steps:
             idx = self._trainable_variables_indices
             accs = [self._accumulated_gradients[idx[id(v)]] for v in variables]
-            if (int(self._iterations._value) + 1) % steps == 0:
-                grads = [(g + a._value) / a._value.dtype.type(steps) for g, a in zip(grads, accs)]
+            if (int(variable_buffer(self._iterations)) + 1) % steps == 0:
+                grads = [(g + variable_buffer(a)) / npd(a).type(steps) for g, a in zip(grads, accs)]
                 self._update(grads, variables)
                 for a in accs:
-                    a._value[...] = 0
+                    variable_buffer(a)[...] = 0
             else:
                 for g, a in zip(grads, accs):
-                    np.add(a._value, g, out=a._value, casting="unsafe")
+                    np.add(variable_buffer(a), g, out=variable_buffer(a), casting="unsafe")
         else:
             self._update(grads, variables)
         if self.use_ema:
@@ -428,7 +431,7 @@ class Optimizer:
                 v.assign(c(v))
 
     def _iterations_value(self):
-        it = int(self._iterations._value)
+        it = int(variable_buffer(self._iterations))
         steps = self.gradient_accumulation_steps
         return it // steps if steps else it
 
@@ -445,7 +448,7 @@ class Optimizer:
             views = self._views
             for g, v in zip(grads, variables):
                 i = idx[id(v)]
-                w = v._value
+                w = variable_buffer(v)
                 if g.dtype != w.dtype:
                     g = g.astype(w.dtype)
                 t1, t2 = views[i]
@@ -456,7 +459,7 @@ class Optimizer:
         else:
             lr_t = self.learning_rate
             for g, v in zip(grads, variables):
-                self.update_step(Tensor._wrap(g), v, lr_t)
+                self.update_step(from_buffer(g), v, lr_t)
 
     def _prepare(self, lr):
         """Sets the per-step scalars (`self._step_lr`, `self._step_t`) used by `_scalars`."""
@@ -478,10 +481,11 @@ class Optimizer:
         if self._kernel is None:
             raise NotImplementedError(f"{type(self).__name__} must implement "
                                       "update_step(gradient, variable, learning_rate).")
-        lr = float(learning_rate._value if isinstance(learning_rate, Tensor) else learning_rate)
+        lr = float(variable_buffer(learning_rate) if isinstance(learning_rate, Tensor)
+                   else learning_rate)
         self._prepare(lr)
         i = self._get_variable_index(variable)
-        w = variable._value
+        w = variable_buffer(variable)
         g = _array(gradient)
         if g.dtype != w.dtype:
             g = g.astype(w.dtype)
@@ -557,7 +561,7 @@ class Optimizer:
             return
         for v in variables:
             if self._use_weight_decay(v):
-                w = v._value
+                w = variable_buffer(v)
                 f = w.dtype.type
                 i = self._trainable_variables_indices.get(id(v))
                 t = self._views[i][0] if i is not None else np.empty_like(w)
@@ -570,11 +574,11 @@ class Optimizer:
         for v, avg in zip(variables, self._model_variables_moving_average):
             if avg is None:
                 continue
-            f = v._value.dtype.type
+            f = npd(v).type
             mom = f(0.0) if first else f(self.ema_momentum)
-            a = avg._value
+            a = variable_buffer(avg)
             np.multiply(a, mom, out=a)
-            a += v._value * (f(1) - mom)
+            a += variable_buffer(v) * (f(1) - mom)
 
     def _overwrite_model_variables_with_average_value(self, variables):
         if len(variables) != len(self._model_variables_moving_average):
@@ -584,7 +588,7 @@ class Optimizer:
                              "check if the optimizer was called on your model.")
         for v, avg in zip(variables, self._model_variables_moving_average):
             if avg is not None:
-                v._value[...] = avg._value
+                variable_buffer(v)[...] = variable_buffer(avg)
 
     def finalize_variable_values(self, var_list):
         """With `use_ema`, sets the model variables to their moving averages (fit does this at
@@ -619,7 +623,7 @@ class Optimizer:
 
     # ------------------------------------------------------------------ state
     def get_weights(self):
-        return [v.numpy() for v in self._variables]
+        return [to_host(v) for v in self._variables]
 
     def set_weights(self, weights):
         if not self.built:
@@ -628,15 +632,15 @@ class Optimizer:
                              "to create the optimizer weights before calling `set_weights()`.")
         for v, w in zip(self._variables, weights):
             w = np.asarray(w)
-            if tuple(v._value.shape) != tuple(w.shape):
+            if tuple(shape_of(v)) != tuple(w.shape):
                 raise ValueError(f"Optimizer variable {getattr(v, 'path', v.name)} has shape "
-                                 f"{tuple(v._value.shape)} not compatible with provided weight "
+                                 f"{tuple(shape_of(v))} not compatible with provided weight "
                                  f"shape {tuple(w.shape)}.")
-            v._value[...] = w
+            variable_buffer(v)[...] = w
 
     def save_own_variables(self, store):
         for i, v in enumerate(self._variables):
-            store[str(i)] = v.numpy()
+            store[str(i)] = to_host(v)
 
     def load_own_variables(self, store):
         if len(store.keys()) != len(self._variables):
@@ -655,7 +659,7 @@ class Optimizer:
         if isinstance(lr, LearningRateSchedule):
             lr_cfg = _schedules.serialize(lr)
         elif isinstance(lr, _CoreVariable):
-            lr_cfg = float(lr._value)
+            lr_cfg = float(variable_buffer(lr))
         elif isinstance(lr, Tensor):
             lr_cfg = float(lr)
         elif callable(lr):
@@ -727,7 +731,7 @@ def _init_value(initializer, shape, dt):
         initializer = initializers.get(initializer)
     value = initializer(shape, dtype=dt)
     if isinstance(value, Tensor):
-        value = value._value
+        value = variable_buffer(value)
     return np.asarray(value, dt._np).reshape(shape).copy()
 
 

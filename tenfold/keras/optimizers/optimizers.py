@@ -8,6 +8,8 @@ the last bit in float32 wherever NumPy rounds as Keras's backend does.
 import numpy as np
 
 from tenfold.keras.optimizers.optimizer import Optimizer
+from tenfold.util.tensor_meta import npd
+from tenfold.ops.buffers import variable_buffer
 
 _COMMON = ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "use_ema", "ema_momentum",
            "ema_overwrite_frequency", "loss_scale_factor", "gradient_accumulation_steps", "name")
@@ -69,7 +71,7 @@ class SGD(_KerasOptimizer):
         if self.momentum == 0:
             np.subtract(w, t1, out=w)
             return
-        m = self._slots["momentum"][i]._value
+        m = variable_buffer(self._slots["momentum"][i])
         np.multiply(m, mom, out=m)
         np.subtract(m, t1, out=m)
         if self.nesterov:
@@ -109,13 +111,13 @@ class RMSprop(_KerasOptimizer):
 
     def _kernel(self, i, g, w, s, t1, t2):
         lr, rho, one_m_rho, eps, mom = s
-        v = self._slots["velocity"][i]._value
+        v = variable_buffer(self._slots["velocity"][i])
         np.multiply(v, rho, out=v)
         np.square(g, out=t1)
         np.multiply(t1, one_m_rho, out=t1)
         np.add(v, t1, out=v)
         if self.centered:
-            a = self._slots["average_gradient"][i]._value
+            a = variable_buffer(self._slots["average_gradient"][i])
             np.multiply(a, rho, out=a)
             np.multiply(g, one_m_rho, out=t1)
             np.add(a, t1, out=a)
@@ -128,7 +130,7 @@ class RMSprop(_KerasOptimizer):
         np.multiply(g, lr, out=t2)
         np.divide(t2, t1, out=t2)
         if self.momentum > 0:
-            m = self._slots["momentum"][i]._value
+            m = variable_buffer(self._slots["momentum"][i])
             np.multiply(m, mom, out=m)
             np.add(m, t2, out=m)
             np.subtract(w, m, out=w)
@@ -168,8 +170,8 @@ class Adam(_KerasOptimizer):
 
     def _kernel(self, i, g, w, s, t1, t2):
         alpha, c1, c2, eps = s
-        m = self._slots["momentum"][i]._value
-        v = self._slots["velocity"][i]._value
+        m = variable_buffer(self._slots["momentum"][i])
+        v = variable_buffer(self._slots["velocity"][i])
         np.subtract(g, m, out=t1)
         np.multiply(t1, c1, out=t1)
         np.add(m, t1, out=m)
@@ -178,7 +180,7 @@ class Adam(_KerasOptimizer):
         np.multiply(t1, c2, out=t1)
         np.add(v, t1, out=v)
         if self.amsgrad:
-            vh = self._slots["velocity_hat"][i]._value
+            vh = variable_buffer(self._slots["velocity_hat"][i])
             np.maximum(vh, v, out=vh)
             v = vh
         np.sqrt(v, out=t1)
@@ -224,7 +226,7 @@ class Adagrad(_KerasOptimizer):
 
     def _kernel(self, i, g, w, s, t1, t2):
         lr, eps = s
-        acc = self._slots["accumulator"][i]._value
+        acc = variable_buffer(self._slots["accumulator"][i])
         np.square(g, out=t1)
         np.add(acc, t1, out=acc)
         np.add(acc, eps, out=t1)
@@ -256,8 +258,8 @@ class Adadelta(_KerasOptimizer):
 
     def _kernel(self, i, g, w, s, t1, t2):
         lr, rho, one_m_rho, eps = s
-        ag = self._slots["accumulated_grad"][i]._value
-        ad = self._slots["accumulated_delta_var"][i]._value
+        ag = variable_buffer(self._slots["accumulated_grad"][i])
+        ad = variable_buffer(self._slots["accumulated_delta_var"][i])
         np.multiply(ag, rho, out=ag)
         np.square(g, out=t1)
         np.multiply(t1, one_m_rho, out=t1)
@@ -302,8 +304,8 @@ class Adamax(_KerasOptimizer):
 
     def _kernel(self, i, g, w, s, t1, t2):
         lr, c1, b2, eps, one_m_b1p = s
-        m = self._slots["momentum"][i]._value
-        u = self._slots["norm"][i]._value
+        m = variable_buffer(self._slots["momentum"][i])
+        u = variable_buffer(self._slots["norm"][i])
         np.subtract(g, m, out=t1)
         np.multiply(t1, c1, out=t1)
         np.add(m, t1, out=m)
@@ -338,12 +340,12 @@ class Nadam(_KerasOptimizer):
     def build(self, var_list):
         var_list = list(var_list)
         from tenfold.keras import backend
-        dt = var_list[0]._value.dtype if var_list else np.dtype(backend.floatx())
+        dt = npd(var_list[0]) if var_list else np.dtype(backend.floatx())
         super().build(var_list)
         self._u_product = self._make_var(np.asarray(1.0, dtype=dt), "u_product")
 
     def _backend_update_step(self, grads, variables, lr):
-        u = self._u_product._value
+        u = variable_buffer(self._u_product)
         f = u.dtype.type
         t = f(self._iterations_value() + 1)
         u[...] = u * f(self.beta_1) * (f(1.0) - f(0.5) * np.power(f(0.96), t))
@@ -356,7 +358,7 @@ class Nadam(_KerasOptimizer):
         b1, b2 = f(self.beta_1), f(self.beta_2)
         u_t = b1 * (f(1.0) - f(0.5) * np.power(decay, t))
         u_t_1 = b1 * (f(1.0) - f(0.5) * np.power(decay, t1))
-        u_prod = f(self._u_product._value)
+        u_prod = f(variable_buffer(self._u_product))
         u_prod_1 = u_prod * u_t_1
         b2p = np.power(b2, t)
         return (f(self._step_lr), f(1) - b1, f(1) - b2, u_t_1, f(1) - u_prod_1, f(1) - u_t,
@@ -364,8 +366,8 @@ class Nadam(_KerasOptimizer):
 
     def _kernel(self, i, g, w, s, t1, t2):
         lr, c1, c2, u_t_1, d1, one_m_ut, d2, one_m_b2p, eps = s
-        m = self._slots["momentum"][i]._value
-        v = self._slots["velocity"][i]._value
+        m = variable_buffer(self._slots["momentum"][i])
+        v = variable_buffer(self._slots["velocity"][i])
         np.subtract(g, m, out=t1)
         np.multiply(t1, c1, out=t1)
         np.add(m, t1, out=m)
@@ -431,8 +433,8 @@ class Ftrl(_KerasOptimizer):
 
     def _kernel(self, i, g, w, s, t1, t2):
         lr, neg_p, shrink2, l2x2, l1 = s
-        acc = self._slots["accumulator"][i]._value
-        lin = self._slots["linear"][i]._value
+        acc = variable_buffer(self._slots["accumulator"][i])
+        lin = variable_buffer(self._slots["linear"][i])
         grad_to_use = g + shrink2 * w
         np.square(g, out=t1)
         np.add(acc, t1, out=t1)                      # new_accum
@@ -469,7 +471,7 @@ class Lion(_KerasOptimizer):
 
     def _kernel(self, i, g, w, s, t1, t2):
         lr, b1, c1, b2, c2 = s
-        m = self._slots["momentum"][i]._value
+        m = variable_buffer(self._slots["momentum"][i])
         np.multiply(m, b1, out=t1)
         np.multiply(g, c1, out=t2)
         np.add(t1, t2, out=t1)

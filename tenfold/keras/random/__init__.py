@@ -5,8 +5,11 @@
 - `seed=None`: the global SeedGenerator (reset by `keras.utils.set_random_seed`, which calls
   `_reset_global_seed_generator()` after seeding Python's `random`).
 
-Numbers come from NumPy's default generator (PCG64) keyed by the 2-word seed state, so
-streams are deterministic for a seed but are not bit-identical to TensorFlow's.
+The draws are tenfold's stateless random primitives keyed by the 2-word seed tensor, and a
+SeedGenerator advances its state with recorded variable updates, so inside tf.function every
+call draws new numbers (nothing is fixed at trace time). Streams are deterministic for a seed
+but not bit-identical to TensorFlow's. gamma / binomial / beta (no stateless primitive yet) run
+as one recorded host-function node fed the seed tensor.
 """
 import random as _python_random
 
@@ -15,8 +18,10 @@ import numpy as np
 from tenfold.framework.tensor import Tensor
 from tenfold.ops import math_ops as _m
 from tenfold.ops import array_ops as _a
+from tenfold.util.tensor_meta import shape_of
+from tenfold.ops import random_ops as _r
+from tenfold.util.host import from_host, to_host
 
-_wrap = Tensor._wrap
 _GLOBAL = [None]
 
 
@@ -60,14 +65,15 @@ class SeedGenerator:
         self.state.path = f"{name}/seed_generator_state"
 
     def next(self, ordered=True):
-        """The current state (a copy); then advances it."""
-        cur = self.state._value.copy()
+        """The current state (a snapshot); then advances it (recorded updates, so a traced
+        function advances it on every call)."""
+        cur = self.state.read_value()
         if ordered:
-            self.state._value[1] += np.uint32(1)
+            self.state.assign_add(from_host(np.array([0, 1], np.uint32)))
         else:
-            v = (cur.astype(np.uint64) + 1) * 5387 % 933199
-            self.state._value[...] = v.astype(np.uint32)
-        return _wrap(cur)
+            nxt = _m.floormod(_m.multiply(_m.add(_m.cast(cur, "int64"), 1), 5387), 933199)
+            self.state.assign(_m.cast(nxt, "uint32"))
+        return cur
 
     def get_config(self):
         return {"seed": self._initial_seed, "name": self.name}
@@ -77,7 +83,7 @@ class SeedGenerator:
         return cls(**config)
 
     def __repr__(self):
-        return f"<SeedGenerator name={self.name}, state={self.state._value.tolist()}>"
+        return f"<SeedGenerator name={self.name}, state={to_host(self.state).tolist()}>"
 
 
 def global_seed_generator():
@@ -100,30 +106,40 @@ def draw_seed(seed):
     if isinstance(seed, SeedGenerator):
         return seed.next()
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-        return _wrap(np.array([int(seed) & 0xFFFFFFFF, 0], dtype=np.uint32))
+        return from_host(np.array([int(seed) & 0xFFFFFFFF, 0], dtype=np.uint32))
     if seed is None:
         return global_seed_generator().next(ordered=False)
-    if isinstance(seed, Tensor) and seed._value.shape == (2,):
+    if isinstance(seed, Tensor) and shape_of(seed) == (2,):
         return seed
     raise ValueError("Argument `seed` must be either an integer or an instance of "
                      f"`SeedGenerator`. Received: seed={seed} (of type {type(seed)})")
 
 
-def _rng(seed):
-    s = draw_seed(seed)._value
-    return np.random.default_rng([int(x) for x in s.ravel()] + [0x6B657261])
+def _host_draw(seed, draw, dtype, *params):
+    """A draw without a stateless primitive (gamma, binomial, beta): one recorded host-function
+    node fed the seed (and parameter) tensors, so a traced function draws anew on each call
+    from that call's seed."""
+    from tenfold.keras.ops._dtypes import tensor
+    from tenfold.ops.functional_ops import numpy_function
+
+    def run(seed_array, *values):
+        rng = np.random.default_rng([int(x) for x in seed_array.ravel()] + [0x6B657261])
+        return np.asarray(draw(rng, *values)).astype(dtype)
+    ins = [draw_seed(seed)] + [tensor(p) for p in params]
+    return numpy_function(run, ins, np.dtype(dtype).name if np.dtype(dtype).name != "bfloat16"
+                          else "bfloat16")
 
 
 def _shape(shape):
     if isinstance(shape, int):
         return (shape,)
     if isinstance(shape, Tensor):
-        return tuple(int(d) for d in shape.numpy())
+        return tuple(int(d) for d in to_host(shape))  # a shape must be known when tracing
     return tuple(int(d) for d in shape)
 
 
 def _num(v):
-    return v._value if isinstance(v, Tensor) else v
+    return to_host(v) if isinstance(v, Tensor) else v
 
 
 def _float_dtype(dtype, op):
@@ -136,26 +152,26 @@ def _float_dtype(dtype, op):
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     dt = _float_dtype(dtype, "normal")
-    v = _rng(seed).standard_normal(_shape(shape))
-    return _wrap((v * _num(stddev) + _num(mean)).astype(dt))
+    return _r.stateless_normal(_shape(shape), draw_seed(seed), mean=mean, stddev=stddev,
+                               dtype=dt)
 
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
     dt = _float_dtype(dtype, "uniform")
-    lo, hi = _num(minval), _num(maxval)
-    v = _rng(seed).random(_shape(shape))
-    return _wrap((v * (hi - lo) + lo).astype(dt))
+    u = _r.stateless_uniform(_shape(shape), draw_seed(seed), dtype=dt)
+    lo, hi = _scalar(minval, dt), _scalar(maxval, dt)
+    return _m.add(_m.multiply(u, _m.subtract(hi, lo)), lo)
+
+
+def _scalar(v, dt):
+    from tenfold.keras.ops._dtypes import tensor
+    return tensor(v, np.dtype(dt).name if np.dtype(dt).name != "bfloat16" else "bfloat16")
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     dt = _float_dtype(dtype, "truncated_normal")
-    gen = _rng(seed)
-    v = gen.standard_normal(_shape(shape))
-    bad = np.abs(v) > 2
-    while bad.any():
-        v[bad] = gen.standard_normal(int(bad.sum()))
-        bad = np.abs(v) > 2
-    return _wrap((v * _num(stddev) + _num(mean)).astype(dt))
+    return _r.stateless_truncated_normal(_shape(shape), draw_seed(seed), mean=mean,
+                                         stddev=stddev, dtype=dt)
 
 
 def randint(shape, minval, maxval, dtype="int32", seed=None):
@@ -163,8 +179,8 @@ def randint(shape, minval, maxval, dtype="int32", seed=None):
     if dt.kind not in "iu":
         raise ValueError(f"`keras.random.randint` requires an integer `dtype`. Received: "
                          f"dtype={dt.name}")
-    v = _rng(seed).integers(int(_num(minval)), int(_num(maxval)), size=_shape(shape))
-    return _wrap(v.astype(dt))
+    return _r.stateless_uniform(_shape(shape), draw_seed(seed), minval=int(_num(minval)),
+                                maxval=int(_num(maxval)), dtype=dt)
 
 
 def dropout(inputs, rate, noise_shape=None, seed=None):
@@ -174,47 +190,50 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
     rate = float(_num(rate))
     if not 0 <= rate < 1:
         raise ValueError(f"dropout: `rate` must be in [0, 1), got {rate}")
-    shape = x._value.shape if noise_shape is None else tuple(
-        x._value.shape[i] if d is None else int(d) for i, d in enumerate(noise_shape))
+    shape = shape_of(x) if noise_shape is None else tuple(
+        shape_of(x)[i] if d is None else int(d) for i, d in enumerate(noise_shape))
     keep_prob = 1.0 - rate
-    mask = _rng(seed).random(shape) < keep_prob
-    mask = np.broadcast_to(mask, x._value.shape)
+    u = _r.stateless_uniform(shape, draw_seed(seed), dtype=np.float64)
+    mask = _a.broadcast_to(_m.less(u, keep_prob), shape_of(x))
     scaled = _m.divide(x, keep_prob)
-    return _m.where(_wrap(mask), scaled, _m.zeros_like(scaled))
+    return _m.where(mask, scaled, _m.zeros_like(scaled))
 
 
 def shuffle(x, axis=0, seed=None):
     from tenfold.keras.ops._dtypes import tensor
     x = tensor(x)
-    n = x._value.shape[axis]
-    perm = _rng(seed).permutation(n)
-    return _a.gather(x, _wrap(perm.astype(np.int64)), axis=axis % x._value.ndim)
+    n = shape_of(x)[axis]
+    keys = _r.stateless_uniform((n,), draw_seed(seed), dtype=np.float64)
+    perm = _a.argsort(keys, stable=True)  # a uniformly random permutation
+    return _a.gather(x, perm, axis=axis % x.ndim)
 
 
 def categorical(logits, num_samples, dtype="int32", seed=None):
     from tenfold.keras.ops._dtypes import tensor
-    lg = tensor(logits)._value.astype(np.float64)
+    lg = tensor(logits)
     if lg.ndim != 2:
         raise ValueError(f"`logits` should be a 2-D tensor with shape [batch_size, "
-                         f"num_classes]. Received: logits={lg.shape}")
-    u = _rng(seed).random((lg.shape[0], int(num_samples), lg.shape[1]))
-    gumbel = -np.log(-np.log(np.clip(u, 1e-20, 1.0)))
-    return _wrap(np.argmax(lg[:, None, :] + gumbel, axis=-1).astype(_np_dtype(dtype)))
+                         f"num_classes]. Received: logits={shape_of(lg)}")
+    return _r.stateless_categorical(lg, int(num_samples), draw_seed(seed),
+                                    dtype=_np_dtype(dtype))
 
 
 def gamma(shape, alpha, dtype=None, seed=None):
     dt = _float_dtype(dtype, "gamma")
-    return _wrap(_rng(seed).gamma(np.asarray(_num(alpha)), size=_shape(shape)).astype(dt))
+    size = _shape(shape)
+    return _host_draw(seed, lambda rng, a: rng.gamma(a, size=size), dt, alpha)
 
 
 def binomial(shape, counts, probabilities, dtype=None, seed=None):
     dt = _np_dtype(dtype or _floatx())
-    v = _rng(seed).binomial(np.asarray(_num(counts)).astype(np.int64),
-                            np.asarray(_num(probabilities)), size=_shape(shape))
-    return _wrap(v.astype(dt))
+    size = _shape(shape)
+    return _host_draw(seed, lambda rng, n, p: rng.binomial(np.asarray(n).astype(np.int64), p,
+                                                           size=size), dt, counts, probabilities)
 
 
 def beta(shape, alpha, beta, dtype=None, seed=None):
     dt = _float_dtype(dtype, "beta")
-    v = _rng(seed).beta(np.asarray(_num(alpha)), np.asarray(_num(beta)), size=_shape(shape))
-    return _wrap(v.astype(dt))
+    size = _shape(shape)
+    return _host_draw(seed, lambda rng, a, b: rng.beta(a, b, size=size), dt, alpha, beta)
+
+

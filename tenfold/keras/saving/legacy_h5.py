@@ -17,6 +17,8 @@ import numpy as np
 from tenfold.keras.saving import serialization_lib as ser
 from tenfold.keras.saving.h5_store import H5Reader, h5py
 from tenfold.train import _fileio
+from tenfold.util.tensor_meta import npd
+from tenfold.util.host import to_host
 
 _MAX_CONFIG = 256 << 20
 
@@ -70,7 +72,7 @@ def save_model_to_hdf5(model, filepath, include_optimizer=True):
             names = _dedupe(names)
             og.attrs["weight_names"] = _str_array(names)
             for n, v in zip(names, opt.variables):
-                og.create_dataset(n, data=np.asarray(v.numpy()))
+                og.create_dataset(n, data=to_host(v))
     finally:
         f.close()
     _fileio.atomic_write_bytes(filepath, bio.getvalue())
@@ -104,7 +106,7 @@ def _save_weights_to_group(model, grp, keras_version):
         names = _dedupe([f"{model.name}/{getattr(w, 'path', w.name)}" for w in weights])
         g.attrs["weight_names"] = _str_array(names)
         for n, w in zip(names, weights):
-            g.create_dataset(n, data=np.asarray(w.numpy()))
+            g.create_dataset(n, data=to_host(w))
 
 
 # ---------------------------------------------------------------------------------- loading
@@ -188,7 +190,7 @@ def _load_optimizer_weights(model, reader, filepath):
         values = [_read(reader, grp, n) for n in names]
         if all(a.shape == () == tuple(v.shape) for a, v in zip(values, variables)):
             for v, a in zip(variables, values):
-                v.assign(a.astype(v._value.dtype))
+                v.assign(a.astype(npd(v)))
             return
     if len(names) != len(variables):
         warnings.warn(f"{filepath}: the saved optimizer state ({len(names)} values) does not "
@@ -201,7 +203,7 @@ def _load_optimizer_weights(model, reader, filepath):
                       "optimizer's variables; it starts fresh.", stacklevel=3)
         return
     for v, a in zip(variables, values):
-        v.assign(a.astype(v._value.dtype))
+        v.assign(a.astype(npd(v)))
 
 
 def _read(reader, grp, name):

@@ -19,6 +19,7 @@ from tenfold.keras.saving import _walk
 from tenfold.keras.saving import serialization_lib as ser
 from tenfold.keras.saving.h5_store import H5Reader, H5Writer
 from tenfold.train import _fileio
+from tenfold.util.tensor_meta import npd
 
 CONFIG_FILE = "config.json"
 METADATA_FILE = "metadata.json"
@@ -148,9 +149,8 @@ def collect_state(root, include_optimizer=True):
 
 def _to_numpy(v):
     """A host NumPy copy of a variable's (or array's) value, whatever the backend."""
-    from tenfold.backend import to_numpy
-    value = getattr(v, "_value", v)
-    return np.array(to_numpy(value), copy=True)
+    from tenfold.util.host import to_host
+    return np.array(to_host(v), copy=True)
 
 
 def _weights_h5_bytes(model, include_optimizer=True):
@@ -501,7 +501,7 @@ def assign_all(root, plan, hooks=()):
     for path, obj, kind in _walk.iter_saveables(root) if hooks else ():
         for v in _walk.own_variables(obj, kind):
             touched.setdefault(id(v), v)
-    snapshot = [(v, v._value.copy()) for v in touched.values()]
+    snapshot = [(v, v.read_value()) for v in touched.values()]
     try:
         for v, arr in plan:
             _assign(v, arr)
@@ -509,12 +509,12 @@ def assign_all(root, plan, hooks=()):
             hook(group)
     except BaseException:
         for v, old in snapshot:
-            v._value = old
+            v.assign(old)
         raise
 
 
 def _assign(v, arr):
-    dt = v._value.dtype
+    dt = npd(v)
     if arr.dtype != dt:
         arr = arr.astype(dt)
     v.assign(arr)

@@ -7,6 +7,7 @@ methods use Pillow's filters).
 import os
 
 import numpy as np
+from tenfold.util.host import to_host
 
 ALLOWLIST_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 
@@ -191,7 +192,7 @@ def _make_dataset(paths, labels, label_mode, num_classes, image_size, num_channe
     args = (image_size, num_channels, interpolation, crop, pad, data_format)
 
     def load(path):
-        return load_image(path.numpy(), *args)
+        return load_image(to_host(path)[()], *args)
     if label_mode:
         return ds.map(lambda p, y: (load(p), y), num_parallel_calls=AUTOTUNE)
     return ds.map(load, num_parallel_calls=AUTOTUNE)

@@ -1,12 +1,13 @@
 """`to_categorical` and `normalize` (NumPy in, NumPy out, as Keras)."""
 import numpy as np
+from tenfold.util.host import to_host
 
 
 def to_categorical(x, num_classes=None):
     """One-hot encodes integer class labels: `to_categorical([0, 2], 3)` ->
     `[[1, 0, 0], [0, 0, 1]]` (float32). A trailing axis of size 1 is dropped first."""
     if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
-        x = x.numpy()
+        x = to_host(x)
     x = np.array(x, dtype="int64")
     input_shape = x.shape
     if input_shape and input_shape[-1] == 1 and len(input_shape) > 1:

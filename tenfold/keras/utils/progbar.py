@@ -80,8 +80,8 @@ class Progbar:
             self.stateless_metrics = None
         self._dynamic_display = _is_interactive()
         self._seen_so_far = 0
-        self._values = {}
-        self._values_order = []
+        self._averages = {}
+        self._order_of_keys = []
         self._start = time.time()
         self._last_update = 0
         self._time_after_first_step = None
@@ -111,17 +111,17 @@ class Progbar:
             finalize = False if self.target is None else current >= self.target
         values = values or []
         for k, v in values:
-            if k not in self._values_order:
-                self._values_order.append(k)
+            if k not in self._order_of_keys:
+                self._order_of_keys.append(k)
             if self._is_stateless(k) and not finalize:
                 base = max(current - self._seen_so_far, 1)
-                if k not in self._values:
-                    self._values[k] = [v * base, base]
+                if k not in self._averages:
+                    self._averages[k] = [v * base, base]
                 else:
-                    self._values[k][0] += v * base
-                    self._values[k][1] += base
+                    self._averages[k][0] += v * base
+                    self._averages[k][1] += base
             else:
-                self._values[k] = [v, 1]
+                self._averages[k] = [v, 1]
         self._seen_so_far = current
         now = time.time()
         time_per_unit = self._step_duration(current, now)
@@ -134,15 +134,15 @@ class Progbar:
             nd = int(math.log10(self.target)) + 1
             info = f"%{nd}d/%d" % (current, self.target)
             info += f" - {now - self._start:.0f}s -{self._format_time(time_per_unit)}"
-            info += self._values_text()
+            info += self._averages_text()
             print_msg(info)
         self._last_update = now
 
-    def _values_text(self):
+    def _averages_text(self):
         info = ""
-        for k in self._values_order:
+        for k in self._order_of_keys:
             info += f" - {k}:"
-            val = self._values[k]
+            val = self._averages[k]
             if isinstance(val, list):
                 total, count = val
                 if isinstance(total, (list, tuple, np.ndarray)):
@@ -192,7 +192,7 @@ class Progbar:
         if color:
             special += 8
         info += self._format_time(time_per_unit)
-        info += self._values_text()
+        info += self._averages_text()
         total_width = len(bar) + len(info) - special
         if self._prev_total_width > total_width:
             info += " " * (self._prev_total_width - total_width)

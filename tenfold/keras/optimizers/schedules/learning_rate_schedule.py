@@ -9,23 +9,26 @@ import math
 import numpy as np
 
 from tenfold.framework.tensor import Tensor
+from tenfold.util.tensor_meta import npd
+from tenfold.ops.buffers import variable_buffer
+from tenfold.util.host import from_host, to_host
 
 _f = np.float32
 
 
 def _step(step):
     if isinstance(step, Tensor):
-        return _f(step._value)
-    return _f(step)
+        return _f(variable_buffer(step))  # read in the optimizer's kernel, or eagerly
+    return _f(np.asarray(step))
 
 
 def _out(value):
-    return Tensor._wrap(np.asarray(value, dtype=np.float32))
+    return from_host(np.asarray(value, dtype=np.float32))
 
 
 def _lr_dtype(initial):
     if isinstance(initial, Tensor):
-        return initial._value.dtype.type
+        return npd(initial).type
     if isinstance(initial, np.ndarray) or isinstance(initial, np.generic):
         return np.asarray(initial).dtype.type if np.asarray(initial).dtype.kind == "f" else _f
     return _f
@@ -33,6 +36,16 @@ def _lr_dtype(initial):
 
 class LearningRateSchedule:
     """Base class: subclasses implement `__call__(step)` and `get_config()`."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # The built-in schedules compute on the host (the optimizers' fused update calls them
+        # with the current step inside its stateful kernel). Called on a step tensor while
+        # tf.function traces, they run as one recorded host-function node instead, so every
+        # call of the graph uses that call's step (not the step seen at trace time).
+        call = cls.__dict__.get("__call__")
+        if call is not None and cls.__module__ == __name__:
+            cls.__call__ = _graph_safe(call)
 
     def __call__(self, step):
         raise NotImplementedError(f"Learning rate schedule '{type(self).__name__}' must "
@@ -45,6 +58,19 @@ class LearningRateSchedule:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _graph_safe(call):
+    def __call__(self, step):
+        if isinstance(step, Tensor):
+            from tenfold.framework.context import executing_eagerly
+            if not executing_eagerly():
+                from tenfold.ops.functional_ops import numpy_function
+                return numpy_function(lambda s: to_host(call(self, s)).astype(np.float32),
+                                      [step], "float32")
+        return call(self, step)
+    __call__.__doc__ = call.__doc__
+    return __call__
 
 
 def _check_steps(name, value):
@@ -120,7 +146,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         dt = np.asarray(vals[0]).dtype
         if not isinstance(vals[0], (np.ndarray, np.generic)):
             dt = np.float32 if dt.kind == "f" else np.int32 if dt.kind in "iu" else dt
-        return Tensor._wrap(np.asarray(v, dtype=dt))
+        return from_host(np.asarray(v, dtype=dt))
 
     def get_config(self):
         return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
@@ -248,7 +274,7 @@ class CosineDecayRestarts(LearningRateSchedule):
 
 def _num(v):
     if isinstance(v, Tensor):
-        return v._value
+        return variable_buffer(v)
     return v
 
 
