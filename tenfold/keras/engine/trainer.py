@@ -14,6 +14,7 @@ import numpy as np
 
 from tenfold.framework.tensor import Tensor
 from tenfold.keras.engine import data_adapter as da
+from tenfold.keras.engine import nan_guard
 from tenfold.keras.engine.compile_utils import CompileLoss, CompileMetrics
 from tenfold.util import nest
 
@@ -456,15 +457,17 @@ class Trainer:
         adapter = da.get_adapter(x, y, sample_weight, batch_size=batch_size,
                                  steps=steps_per_epoch, shuffle=shuffle,
                                  class_weight=class_weight, what="fit")
-        self._prepare(adapter.peek(), training=True)
+        with nan_guard.quiet_numpy():
+            self._prepare(adapter.peek(), training=True)
         cbs = self._make_callbacks(callbacks, verbose, epochs, adapter.num_batches, True)
         self.stop_training = False
         train_function = self.make_train_function()
         self._start_loop(training=True)
         try:
-            return self._fit_loop(adapter, cbs, train_function, epochs, initial_epoch, val,
-                                  validation_freq, validation_batch_size, batch_size,
-                                  validation_steps)
+            with nan_guard.quiet_numpy():   # non-finite values are reported by the guard
+                return self._fit_loop(adapter, cbs, train_function, epochs, initial_epoch, val,
+                                      validation_freq, validation_batch_size, batch_size,
+                                      validation_steps)
         finally:
             self._end_loop()
 
@@ -476,6 +479,7 @@ class Trainer:
         training_logs = None
         logs = {}
         val_adapter = None
+        guard = nan_guard.FitGuard(self, cbs)   # one float check of the loss per batch
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             cbs.on_epoch_begin(epoch)
@@ -483,6 +487,7 @@ class Trainer:
             for step, data in enumerate(adapter):
                 cbs.on_train_batch_begin(step)
                 logs = train_function(data)
+                guard.check(logs, data, epoch, step)
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break

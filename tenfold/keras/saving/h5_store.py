@@ -11,6 +11,7 @@ Files written by tenfold carry a SHA-256 of their contents (`CHECKSUM_ATTR`, ove
 dataset's path, dtype, shape and bytes and the model-config attributes); a load checks it when
 it is present. Files from Keras have none and load as Keras loads them.
 """
+import contextlib
 import hashlib
 import io
 import math
@@ -19,6 +20,7 @@ import os
 import numpy as np
 
 CHECKSUM_ATTR = "tenfold_sha256"
+CONFIG_CHECKSUM_ATTR = "tenfold_config_sha256"
 _CHECKSUMMED_ATTRS = ("model_config", "training_config", "layer_names")
 MAX_RATIO = 1100            # deflate's limit is ~1032x; anything beyond is not real data
 SIZE_FLOOR = 1 << 20        # datasets under 1 MiB are never refused for size
@@ -38,6 +40,26 @@ def h5py():
 
 class H5FormatError(ValueError):
     """An HDF5 file is corrupted, hostile or not a weights file; names the file."""
+
+
+@contextlib.contextmanager
+def h5_errors(display):
+    """Turns an exception raised inside h5py (KeyError, RuntimeError, OSError... on a damaged
+    file) into an H5FormatError naming the file; other exceptions pass through."""
+    try:
+        yield
+    except H5FormatError:
+        raise
+    except Exception as e:
+        tb = e.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        module = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
+        if not (module.startswith("h5py") or type(e).__module__.startswith("h5py")):
+            raise
+        raise H5FormatError(f"{display} is corrupted: {type(e).__name__} from the HDF5 "
+                            f"library: {e}. The file is damaged or truncated; use another "
+                            "copy.") from None
 
 
 # ---------------------------------------------------------------------------------- checksum
@@ -73,8 +95,19 @@ def checksum(h5file, read=None):
     return h.hexdigest()
 
 
+def config_checksum(h5file):
+    """SHA-256 (hex) of the model-config attributes alone, checked before they are parsed."""
+    h = hashlib.sha256()
+    for name in _CHECKSUMMED_ATTRS:
+        if name in h5file.attrs:
+            h.update(f"attr:{name}:".encode() + _attr_bytes(h5file.attrs[name]) + b"\0")
+    return h.hexdigest()
+
+
 def stamp_checksum(h5file):
     h5file.attrs[CHECKSUM_ATTR] = checksum(h5file)
+    if "model_config" in h5file.attrs:
+        h5file.attrs[CONFIG_CHECKSUM_ATTR] = config_checksum(h5file)
 
 
 # ---------------------------------------------------------------------------------- writing
@@ -146,7 +179,8 @@ class H5Reader:
         self._cache = {}
         self._verified = False
         try:
-            self.declared_elements = self._scan()
+            with h5_errors(display_name):
+                self.declared_elements = self._scan()
         except BaseException:
             self.close()
             raise
@@ -169,7 +203,7 @@ class H5Reader:
             if depth > MAX_DEPTH:
                 raise H5FormatError(f"Refusing to load {self.name}: groups nest more than "
                                     f"{MAX_DEPTH} deep at {path!r}.")
-            for key in self._call(grp.keys, path):
+            for key in self._call(lambda: list(grp.keys()), path):
                 sub = f"{path}/{key}" if path else key
                 link = self._call(lambda: grp.get(key, getlink=True), sub)
                 if isinstance(link, (hp.SoftLink, hp.ExternalLink)):
@@ -234,6 +268,18 @@ class H5Reader:
                                 f"{self.file_size}-byte file holds {stored} bytes of it.")
         return elements
 
+    def verify_config(self):
+        """Checks the model-config attributes against their own checksum, when present."""
+        want = self._call(lambda: self.file.attrs.get(CONFIG_CHECKSUM_ATTR), "/")
+        if want is None:
+            return
+        if isinstance(want, bytes):
+            want = want.decode("ascii", "replace")
+        if self._call(lambda: config_checksum(self.file), "/") != str(want):
+            raise H5FormatError(f"{self.name} is corrupted: its model configuration does not "
+                                "match the SHA-256 checksum stored when it was written (a "
+                                "damaged copy or a modified file). Nothing was loaded.")
+
     def verify(self):
         """Checks the file's checksum, when it has one (reading, and caching, every dataset);
         raises H5FormatError naming the file when it does not match."""
@@ -269,7 +315,7 @@ class H5Reader:
         if grp is None:
             return {}
         out = {}
-        for key in self._call(grp.keys, path):
+        for key in self._call(lambda: list(grp.keys()), path):
             ds = self._call(lambda: grp[key], f"{grp.name}/{key}")
             if not isinstance(ds, h5py().Dataset):
                 raise H5FormatError(f"{self.name} is not a valid weights file: "

@@ -16,7 +16,8 @@ import numpy as np
 
 from tenfold.keras.saving import limits
 from tenfold.keras.saving import serialization_lib as ser
-from tenfold.keras.saving.h5_store import H5FormatError, H5Reader, h5py, stamp_checksum
+from tenfold.keras.saving.h5_store import (H5FormatError, H5Reader, h5_errors, h5py,
+                                           stamp_checksum)
 from tenfold.train import _fileio
 
 _MAX_CONFIG = 256 << 20
@@ -113,41 +114,53 @@ def _save_weights_to_group(model, grp, keras_version):
 def load_model_from_hdf5(filepath, custom_objects=None, compile=True, safe_mode=True):
     reader = H5Reader(filepath, filepath)
     try:
-        f = reader.file
-        raw = f.attrs.get("model_config")
-        if raw is None:
-            raise ValueError(f"{filepath} has no model configuration: it is a weights file. "
-                             "Build the model in code and call model.load_weights() instead.")
-        text = _text(raw)
-        if len(text) > _MAX_CONFIG:
-            raise ValueError(f"{filepath}: model_config is too large.")
-        config = _json(text, filepath, "model_config")
-        ser.scan_config(config, safe_mode if ser.in_safe_mode() is None else ser.in_safe_mode(),
-                        filepath)
-        config = upgrade_legacy_config(config, safe_mode)
-        try:
-            with ser.ObjectSharingScope(), ser.SafeModeScope(safe_mode), \
-                    limits.parameter_budget(filepath, reader.declared_elements):
-                model = ser.deserialize_keras_object(config, custom_objects,
-                                                     safe_mode=safe_mode)
-        except RecursionError:
-            raise limits.LoadLimitError(f"Refusing to load {filepath}: its model_config nests "
-                                        "too deeply to rebuild.") from None
-        if "model_weights" in f:
-            load_weights_from_group(model, reader._group("model_weights"), filepath,
-                                    reader=reader)
-        else:
-            reader.verify()
-        training = f.attrs.get("training_config")
-        if compile and training is not None:
-            _compile_from_training_config(model, _json(_text(training), filepath,
-                                                       "training_config"),
-                                          custom_objects, filepath)
-            if "optimizer_weights" in f:
-                _load_optimizer_weights(model, reader, filepath)
-        return model
+        with h5_errors(filepath):
+            return _load_model(reader, filepath, custom_objects, compile, safe_mode)
     finally:
         reader.close()
+
+
+def _load_model(reader, filepath, custom_objects, compile, safe_mode):
+    f = reader.file
+    reader.verify_config()
+    raw = f.attrs.get("model_config")
+    if raw is None:
+        raise ValueError(f"{filepath} has no model configuration: it is a weights file. "
+                         "Build the model in code and call model.load_weights() instead.")
+    text = _text(raw)
+    if len(text) > _MAX_CONFIG:
+        raise ValueError(f"{filepath}: model_config is too large.")
+    config = _json(text, filepath, "model_config")
+    ser.scan_config(config, safe_mode if ser.in_safe_mode() is None else ser.in_safe_mode(),
+                    filepath)
+    config = upgrade_legacy_config(config, safe_mode)
+    try:
+        with ser.ObjectSharingScope(), ser.SafeModeScope(safe_mode), \
+                limits.parameter_budget(filepath, reader.declared_elements):
+            model = ser.deserialize_keras_object(config, custom_objects,
+                                                 safe_mode=safe_mode)
+    except RecursionError:
+        raise limits.LoadLimitError(f"Refusing to load {filepath}: its model_config nests "
+                                    "too deeply to rebuild.") from None
+    except (TypeError, ValueError) as e:
+        from tenfold.keras.saving.saving_lib import _find_cause
+        limit = _find_cause(e, limits.LoadLimitError)
+        if limit is None:
+            raise
+        raise limits.LoadLimitError(str(limit)) from None
+    if "model_weights" in f:
+        load_weights_from_group(model, reader._group("model_weights"), filepath,
+                                reader=reader)
+    else:
+        reader.verify()
+    training = f.attrs.get("training_config")
+    if compile and training is not None:
+        _compile_from_training_config(model, _json(_text(training), filepath,
+                                                   "training_config"),
+                                      custom_objects, filepath)
+        if "optimizer_weights" in f:
+            _load_optimizer_weights(model, reader, filepath)
+    return model
 
 
 def _compile_from_training_config(model, training, custom_objects, filepath):

@@ -18,7 +18,7 @@ import numpy as np
 
 from tenfold.keras.saving import _walk, _zip_guard, limits
 from tenfold.keras.saving import serialization_lib as ser
-from tenfold.keras.saving.h5_store import H5Reader, H5Writer
+from tenfold.keras.saving.h5_store import H5Reader, H5Writer, h5_errors
 from tenfold.train import _fileio
 
 CONFIG_FILE = "config.json"
@@ -378,7 +378,8 @@ def _build_and_load(config_raw, weights, display, custom_objects, compile, safe_
     try:
         model = model_from_config_json(config_raw, custom_objects, compile, safe_mode, display,
                                        stored_elements=reader.declared_elements)
-        load_state(model, reader, display)
+        with h5_errors(reader.name):
+            load_state(model, reader, display)
     finally:
         reader.close()
     return model
@@ -484,9 +485,22 @@ def model_from_config_json(config_raw, custom_objects=None, compile=True, safe_m
         raise limits.LoadLimitError(f"Refusing to load {display}: its config nests too deeply "
                                     "to rebuild.") from None
     except (TypeError, ValueError, KeyError) as e:
+        limit = _find_cause(e, limits.LoadLimitError)
+        if limit is not None:     # a layer wrapped it (e.g. "while building ..."): unwrap
+            raise limits.LoadLimitError(str(limit)) from None
         msg = str(e) if not isinstance(e, KeyError) else f"missing key {e}"
         raise type(e)(f"Could not rebuild the model from {display}: {msg}") from e
     return model
+
+
+def _find_cause(error, kind):
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, kind):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def model_from_json(json_string, custom_objects=None, safe_mode=True):
@@ -663,13 +677,18 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs):
                         ".keras archive; the file may be corrupted or truncated.")
     reader = H5Reader(data, display)
     try:
-        f = reader.file
-        if "layer_names" in f.attrs or "model_weights" in f:
-            from tenfold.keras.saving import legacy_h5
-            grp = f["model_weights"] if "model_weights" in f else f
-            legacy_h5.load_weights_from_group(model, grp, display, by_name=by_name,
-                                              skip_mismatch=skip_mismatch, reader=reader)
-        else:
-            load_state(model, reader, display, skip_mismatch=skip_mismatch)
+        with h5_errors(display):
+            _load_weights_from_reader(model, reader, display, by_name, skip_mismatch)
     finally:
         reader.close()
+
+
+def _load_weights_from_reader(model, reader, display, by_name, skip_mismatch):
+    f = reader.file
+    if "layer_names" in f.attrs or "model_weights" in f:
+        from tenfold.keras.saving import legacy_h5
+        grp = f["model_weights"] if "model_weights" in f else f
+        legacy_h5.load_weights_from_group(model, grp, display, by_name=by_name,
+                                          skip_mismatch=skip_mismatch, reader=reader)
+    else:
+        load_state(model, reader, display, skip_mismatch=skip_mismatch)
