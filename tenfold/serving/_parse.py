@@ -79,7 +79,7 @@ def fast_parse(body):
     try:
         values = np.fromstring(text, dtype=np.float64, sep=",") if count else \
             np.zeros(0, np.float64)
-    except ValueError:
+    except (ValueError, DeprecationWarning):   # NumPy 2 raises; 1.x warns (maybe as error)
         values = None
     if values is None or values.size != count:
         raise BadRequest(f"JSON Parse error: '{key}' holds a malformed number (e.g. '1.2.3', "

@@ -86,3 +86,36 @@ def test_flipped_bytes(files, kind, flips):
         data[int(len(data) * where)] ^= mask
     bad = _damaged(str(folder), paths[kind], bytes(data))
     _check(kind, bad, want)
+
+
+_CD_FIELDS = [("compress_type", 10, "<H"), ("crc", 16, "<L"), ("compress_size", 20, "<L"),
+              ("file_size", 24, "<L"), ("header_offset", 42, "<L")]
+
+
+@_SETTINGS
+@given(member=st.integers(0, 2), field=st.integers(0, len(_CD_FIELDS) - 1),
+       value=st.one_of(st.integers(0, 2 ** 32 - 1), st.sampled_from([0, 1, 2 ** 31, 2 ** 32 - 1])))
+def test_central_directory_fields_fuzzed(files, member, field, value):
+    """Any one field of any member's central-directory entry set to any value: refused by
+    name or loaded intact, and the loader never holds much more than the file's size."""
+    import struct
+    import tracemalloc
+    folder, paths, want = files
+    data = bytearray(open(paths["keras"], "rb").read())
+    entries = []
+    i = data.find(b"PK\x01\x02")
+    while i >= 0:
+        entries.append(i)
+        i = data.find(b"PK\x01\x02", i + 4)
+    name, offset, fmt = _CD_FIELDS[field]
+    if fmt == "<H":
+        value &= 0xFFFF
+    struct.pack_into(fmt, data, entries[member] + offset, value)
+    bad = _damaged(str(folder), paths["keras"], bytes(data))
+    tracemalloc.start()
+    try:
+        _check("keras", bad, want)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20, (name, value, peak)
