@@ -37,7 +37,7 @@ def serve(model_or_path, model_name="model", host="127.0.0.1", port=8501, versio
         return the `ModelServer` at once (False; call `.stop()` when done).
       stop_after: stop by itself after this many seconds (None: never).
       max_body_bytes: the largest request body accepted (413 above).
-      memory_budget_bytes: memory that requests being parsed may hold together (about 6x
+      memory_budget_bytes: memory that requests being parsed may hold together (about 7x
         their bodies); a request beyond what is free gets 503 (retry), one that could never
         fit gets 413.
       log_requests: print one line per request to stderr.
