@@ -1,10 +1,10 @@
 """The HTTP side: a ThreadingHTTPServer whose handler passes requests to `_rest.handle`.
 
-Memory is budgeted: each request reserves about `PARSE_FACTOR` (7) times its body size (the body,
-its translated copy, index arrays and the parsed float64 array) from `memory_budget_bytes` before its body
-is read. A request that could never fit gets 413; one that does not fit now, because other
-large requests are being served, gets 503 with `Retry-After` (clients retry); a MemoryError
-while serving gets 503 too. None of them gets a 500 or takes the server down."""
+Memory is budgeted: each request reserves about `PARSE_FACTOR` (7) times its body size (the
+body, its translated copy, index arrays, the parsed float64 array) from `memory_budget_bytes`
+before its body is read. A request that could never fit gets 413; one that does not fit now,
+because other large requests are being served, gets 503 with `Retry-After` (clients retry); a
+MemoryError while serving gets 503 too. None of them gets a 500 or takes the server down."""
 import http.server
 import ipaddress
 import socket
