@@ -16,9 +16,11 @@ callback, if given, stops it). `TENFOLD_CHECK_NUMERICS=raise` raises `NonFiniteL
 instead, stopping at that batch; `TENFOLD_CHECK_NUMERICS=0` turns the check off.
 
 NumPy's floating-point RuntimeWarnings ("invalid value encountered in ...") raised inside
-the training loop are silenced (`quiet_numpy`): non-finite values are reported by this guard,
-in one message that names the cause, instead.
+fit, evaluate and predict are silenced (`quiet_numpy`, `quiet`), as TensorFlow's kernels never
+warn: non-finite values in training are reported by this guard, in one message that names the
+cause, instead.
 """
+import functools
 import math
 import os
 import warnings
@@ -45,6 +47,16 @@ def mode():
 def quiet_numpy():
     """Context: NumPy floating-point warnings off (they are reported by the guard instead)."""
     return np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore")
+
+
+def quiet(method):
+    """Decorator: runs `method` (Model.evaluate / predict) with NumPy's floating-point
+    warnings off, as TensorFlow's kernels never warn."""
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        with quiet_numpy():
+            return method(*args, **kwargs)
+    return wrapper
 
 
 class FitGuard:

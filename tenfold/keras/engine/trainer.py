@@ -537,6 +537,7 @@ class Trainer:
                          f"validation_freq={validation_freq!r}")
 
     # ------------------------------------------------------------------ evaluate
+    @nan_guard.quiet
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False, **kwargs):
         """Loss and metrics on the data: a scalar, a list, or a dict with return_dict."""
@@ -574,6 +575,7 @@ class Trainer:
         return logs
 
     # ------------------------------------------------------------------ predict
+    @nan_guard.quiet
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for the inputs, as NumPy arrays concatenated over batches."""
         adapter = da.get_adapter(x, None, None, batch_size=batch_size, steps=steps,

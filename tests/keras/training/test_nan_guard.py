@@ -166,3 +166,19 @@ def test_trains_on_like_keras_by_default_and_raise_mode_stops(monkeypatch):
         warnings.simplefilter("error")
         with pytest.raises(NonFiniteLossError, match="epoch 1, batch 2 .*Clean the data"):
             model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0)
+
+
+def test_evaluate_and_predict_on_nan_data_raise_no_numpy_warning():
+    x, y = data()
+    x[3, 0] = np.nan
+    x[5, 1] = np.inf
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4),
+                              keras.layers.Lambda(lambda t: keras.ops.log(t)),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("sgd", "binary_crossentropy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = model.predict(x, batch_size=8, verbose=0)
+        model.evaluate(x, (y > 0.5).astype("float32"), batch_size=8, verbose=0)
+    assert np.isnan(out[3]).all()
