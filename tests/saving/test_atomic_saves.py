@@ -1,6 +1,5 @@
 """Saves that cannot lose the last good copy, files with the user's umask, confined
 CheckpointManager paths, and Keras 3's save/save_weights path rules (issues 14 and 16)."""
-import json
 import os
 import signal
 import subprocess

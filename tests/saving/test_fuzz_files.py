@@ -2,7 +2,6 @@
 tenfold wrote gives either the saved values back (a byte no reader looks at) or a ValueError
 naming the file; never a raw h5py/zipfile/zlib exception, never different weights."""
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -14,7 +13,6 @@ from tenfold import keras
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 _SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
                      suppress_health_check=list(HealthCheck))
-_DIR = None
 
 
 def _model():

@@ -5,7 +5,6 @@ import json
 import os
 import struct
 import zipfile
-import zlib
 
 import h5py
 import numpy as np
