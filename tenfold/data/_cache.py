@@ -83,6 +83,8 @@ def _write(ds, path):
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".",
                                suffix=".part")
+    from tenfold.train._fileio import chmod_default
+    chmod_default(fd)    # the user's umask, not tempfile's private 0600
     done = False
     try:
         with os.fdopen(fd, "wb") as f:

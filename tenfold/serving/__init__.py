@@ -23,7 +23,8 @@ __all__ = ["serve", "ModelServer", "Servable", "load_servable"]
 
 
 def serve(model_or_path, model_name="model", host="127.0.0.1", port=8501, version=1, *,
-          block=True, stop_after=None, max_body_bytes=64 << 20, log_requests=False):
+          block=True, stop_after=None, max_body_bytes=64 << 20, log_requests=False,
+          memory_budget_bytes=1 << 30):
     """Serves a model over TensorFlow Serving's REST API.
 
     Args:
@@ -36,6 +37,9 @@ def serve(model_or_path, model_name="model", host="127.0.0.1", port=8501, versio
         return the `ModelServer` at once (False; call `.stop()` when done).
       stop_after: stop by itself after this many seconds (None: never).
       max_body_bytes: the largest request body accepted (413 above).
+      memory_budget_bytes: memory that requests being parsed may hold together (about 7x
+        their bodies); a request beyond what is free gets 503 (retry), one that could never
+        fit gets 413.
       log_requests: print one line per request to stderr.
 
     Returns:
@@ -43,7 +47,7 @@ def serve(model_or_path, model_name="model", host="127.0.0.1", port=8501, versio
     """
     servable = load_servable(model_or_path, model_name, version)
     server = ModelServer([servable], host=host, port=port, max_body_bytes=max_body_bytes,
-                         log_requests=log_requests)
+                         log_requests=log_requests, memory_budget_bytes=memory_budget_bytes)
     if not is_loopback(host):
         print(f"tenfold.serving: listening on {host}, reachable from the network, with no "
               "authentication or TLS.", file=sys.stderr)

@@ -20,6 +20,9 @@ def main(argv=None):
     p.add_argument("--version", type=int, default=1, help="model version (default 1)")
     p.add_argument("--max_body_mb", type=float, default=64.0,
                    help="largest request body accepted, in MiB (default 64)")
+    p.add_argument("--memory_budget_mb", type=float, default=1024.0,
+                   help="memory requests being parsed may hold together, in MiB (default "
+                        "1024); beyond it: 503, retry")
     p.add_argument("--stop_after", type=float, default=None,
                    help="stop by itself after this many seconds")
     p.add_argument("--log_requests", action="store_true", help="log each request to stderr")
@@ -29,6 +32,7 @@ def main(argv=None):
         serve(args.model, model_name=args.model_name, host=args.host, port=args.port,
               version=args.version, stop_after=args.stop_after,
               max_body_bytes=int(args.max_body_mb * (1 << 20)),
+              memory_budget_bytes=int(args.memory_budget_mb * (1 << 20)),
               log_requests=args.log_requests)
     except (OSError, ValueError, TypeError) as e:
         print(f"tenfold.serving: error: {e}", file=sys.stderr)

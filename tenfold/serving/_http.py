@@ -1,4 +1,10 @@
-"""The HTTP side: a ThreadingHTTPServer whose handler passes requests to `_rest.handle`."""
+"""The HTTP side: a ThreadingHTTPServer whose handler passes requests to `_rest.handle`.
+
+Memory is budgeted: each request reserves about `PARSE_FACTOR` (7) times its body size (the
+body, its translated copy, index arrays, the parsed float64 array) from `memory_budget_bytes`
+before its body is read. A request that could never fit gets 413; one that does not fit now,
+because other large requests are being served, gets 503 with `Retry-After` (clients retry); a
+MemoryError while serving gets 503 too. None of them gets a 500 or takes the server down."""
 import http.server
 import ipaddress
 import socket
@@ -6,7 +12,45 @@ import sys
 import threading
 import time
 
-from tenfold.serving import _rest
+from tenfold.serving import _parse, _rest
+
+PARSE_FACTOR = 7      # measured ~6.6x: body, translated copy, index arrays, float64, predict
+JSON_FACTOR = 12      # json.loads: a Python float and a list slot per number, then an array
+_SMALL_BODY = 1 << 20
+_BASE_RESERVATION = 1 << 20
+
+
+class MemoryBudget:
+    """Bytes that in-flight requests may hold, reserved without waiting."""
+
+    def __init__(self, total):
+        self.total = int(total)
+        self.used = 0
+        self.peak_requests = 0
+        self._in_flight = 0
+        self._lock = threading.Lock()
+
+    def need(self, length):
+        return PARSE_FACTOR * int(length) + _BASE_RESERVATION
+
+    def try_acquire(self, nbytes):
+        with self._lock:
+            if self.used + nbytes > self.total:
+                return False
+            self.used += nbytes
+            self._in_flight += 1
+            self.peak_requests = max(self.peak_requests, self._in_flight)
+            return True
+
+    def release(self, nbytes):
+        with self._lock:
+            self.used -= nbytes
+            self._in_flight -= 1
+
+    def release_count(self):
+        """Undoes the request count of a second reservation by the same request."""
+        with self._lock:
+            self._in_flight -= 1
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -18,6 +62,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         data = _rest.dumps(body)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        if status == 503:
+            self.send_header("Retry-After", "1")
         self.send_header("Content-Length", str(len(data)))
         if self.close_connection:
             self.send_header("Connection", "close")
@@ -27,6 +73,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _route(self, method, body=b""):
         try:
             status, out = _rest.handle(self.server.registry, method, self.path, body)
+        except MemoryError:
+            status, out = 503, _rest.error_body(
+                "The server ran out of memory for this request; retry later or send a smaller "
+                "batch.")
         except Exception as e:  # a bug or an unexpected model failure: report, keep serving
             status, out = 500, _rest.error_body(f"Internal error: {type(e).__name__}: {e}")
         self._send(status, out)
@@ -51,11 +101,55 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._send(413, _rest.error_body(
                 f"The request body ({length} bytes) is larger than the server's limit of "
                 f"{self.server.max_body_bytes} bytes (--max_body_mb)."))
-        body = self.rfile.read(length) if length else b""
-        if len(body) != length:
+        budget = self.server.budget
+        need = budget.need(length)
+        if need > budget.total:
+            self._drain(length)
             self.close_connection = True
-            return
-        self._route("POST", body)
+            return self._send(413, _rest.error_body(
+                f"The request body ({length} bytes) needs about {need >> 20} MiB to parse, "
+                f"more than the server's memory budget of {budget.total >> 20} MiB "
+                "(--memory_budget_mb): send smaller batches."))
+        if not budget.try_acquire(need):
+            self._drain(length)
+            self.close_connection = True
+            return self._send(503, _rest.error_body(
+                "The server is busy with other large requests (its memory budget is in use); "
+                "retry in a moment."))
+        try:
+            body = self.rfile.read(length) if length else b""
+            if len(body) != length:
+                self.close_connection = True
+                return
+            if length > _SMALL_BODY and not _parse.fits_fast_path(body):
+                # json.loads builds a Python object per number: ~10x the body, not 4x
+                more = (JSON_FACTOR - PARSE_FACTOR) * length
+                if not budget.try_acquire(more):
+                    self.close_connection = True
+                    return self._send(503, _rest.error_body(
+                        "The server is busy with other large requests (its memory budget is "
+                        "in use); retry in a moment. (Plain numeric 'instances'/'inputs' "
+                        "bodies need less memory than bodies with named inputs or strings.)"))
+                need += more
+                budget.release_count()
+            self._route("POST", body)
+        except MemoryError:
+            self.close_connection = True
+            self._send(503, _rest.error_body("The server ran out of memory for this request; "
+                                             "retry later or send a smaller batch."))
+        finally:
+            body = None
+            budget.release(need)
+
+    def _drain(self, length):
+        """Reads and drops a refused body in small chunks (so the client, still sending,
+        gets the answer instead of a broken pipe) without holding it in memory."""
+        left = length
+        while left > 0:
+            chunk = self.rfile.read(min(left, 1 << 16))
+            if not chunk:
+                break
+            left -= len(chunk)
 
     def _other(self):
         self.close_connection = True
@@ -74,7 +168,8 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, registry, max_body_bytes, log_requests):
+    def __init__(self, address, registry, max_body_bytes, log_requests,
+                 memory_budget_bytes=1 << 30):
         host = address[0]
         try:
             if ipaddress.ip_address(host).version == 6:
@@ -84,6 +179,7 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
         self.registry = registry
         self.max_body_bytes = int(max_body_bytes)
         self.log_requests = bool(log_requests)
+        self.budget = MemoryBudget(memory_budget_bytes)
         super().__init__(address, _Handler)
 
 
@@ -100,12 +196,13 @@ class ModelServer:
     """A running REST server for one or more Servables (see `tenfold.serving.serve`)."""
 
     def __init__(self, servables, host="127.0.0.1", port=8501, max_body_bytes=64 << 20,
-                 log_requests=False):
+                 log_requests=False, memory_budget_bytes=1 << 30):
         registry = {}
         for s in servables:
             registry.setdefault(s.name, {})[s.version] = s
         self.registry = registry
-        self._httpd = _HTTPServer((host, int(port)), registry, max_body_bytes, log_requests)
+        self._httpd = _HTTPServer((host, int(port)), registry, max_body_bytes, log_requests,
+                                  memory_budget_bytes)
         self.host = host
         self._thread = None
         self._timer = None

@@ -17,6 +17,8 @@ import urllib.parse
 
 import numpy as np
 
+from tenfold.serving import _parse
+
 SIGNATURE = "serving_default"
 PREDICT_METHOD = "tensorflow/serving/predict"
 
@@ -122,31 +124,72 @@ def metadata(servable):
 
 # ---------------------------------------------------------------------------- predict
 def parse_json(body):
-    if isinstance(body, (bytes, bytearray)):
-        try:
-            body = body.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise RestError(400, f"JSON Parse error: the body is not UTF-8 ({e})") from None
+    """The request object: the fast numeric path when the body allows it, else json."""
     try:
-        obj = json.loads(body)
-    except ValueError as e:
-        raise RestError(400, f"JSON Parse error: {e}") from None
+        if isinstance(body, (bytes, bytearray)):
+            fast = _parse.fast_parse(bytes(body))
+            if fast is not None:
+                return fast
+        obj = _parse.json_parse(body)
+    except _parse.BadRequest as e:
+        raise RestError(400, str(e)) from None
     if not isinstance(obj, dict):
-        raise RestError(400, f"JSON Value: {body[:200]} Is not object")
+        text = body.decode("utf-8", "replace") if isinstance(body, (bytes, bytearray)) else body
+        raise RestError(400, f"JSON Value: {text[:200]} Is not object")
     return obj
 
 
-def _to_array(value, info, what):
+def _to_array(value, info, what, path=None):
+    """`value` (nested lists of JSON numbers, or an array from the fast path) as an array of
+    the input's dtype; strings, null and non-integral values for integer inputs are refused
+    with the JSON path of the first bad value."""
+    path = path or what.strip("'")
     if _has_b64(value):
         raise RestError(400, f"{what}: {{\"b64\": ...}} values are for string inputs; input "
                         f"\"{info.name}\" has dtype {info.dtype}.")
+    want = info.np_dtype()
+    if isinstance(value, np.ndarray):
+        arr = value
+    else:
+        try:
+            arr = np.array(value)
+        except (ValueError, TypeError, OverflowError) as e:
+            bad = _parse.first_non_number(value, path, want.kind == "b")
+            if bad is not None:
+                raise _not_a_number(bad, info) from None
+            raise RestError(400, f"{what}: cannot convert the value of input \"{info.name}\" "
+                            f"to a {info.dtype} tensor ({e}). Every element must be a number "
+                            "and the nested lists must be rectangular (all rows the same "
+                            "length).") from None
+        if arr.dtype.kind not in "biuf":
+            bad = _parse.first_non_number(value, path, want.kind == "b")
+            if bad is not None:
+                raise _not_a_number(bad, info)
+            raise RestError(400, f"{what}: the value of input \"{info.name}\" is not a "
+                            f"{info.dtype} tensor.")
+    if want.kind in "iu" and arr.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            integral = np.isfinite(arr).all() and bool((arr == np.round(arr)).all())
+        lo, hi = np.iinfo(want).min, np.iinfo(want).max
+        if not integral or (arr.size and (arr.min() < lo or arr.max() > hi)):
+            raise RestError(400, f"{what}: input \"{info.name}\" has dtype {info.dtype}: "
+                            f"every value must be an integer in [{lo}, {hi}].")
     try:
-        arr = np.asarray(value, dtype=info.np_dtype())
+        with np.errstate(over="ignore", invalid="ignore"):
+            return arr.astype(want, copy=False)
     except (ValueError, TypeError, OverflowError) as e:
-        raise RestError(400, f"{what}: cannot convert the value of input \"{info.name}\" to a "
-                        f"{info.dtype} tensor ({e}). Every element must be a number and the "
-                        "nested lists must be rectangular (all rows the same length).") from None
-    return arr
+        raise RestError(400, f"{what}: cannot convert the value of input \"{info.name}\" to "
+                        f"a {info.dtype} tensor ({e}).") from None
+
+
+def _not_a_number(bad, info):
+    where, value = bad
+    shown = json.dumps(value)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    kind = "null" if value is None else type(value).__name__
+    return RestError(400, f"{where}: expected a number for input \"{info.name}\" (dtype "
+                     f"{info.dtype}), got {kind} {shown}. Send JSON numbers: strings are not "
+                     "converted and null is not NaN.")
 
 
 def _has_b64(value, depth=0):
@@ -175,6 +218,22 @@ def _check_shape(arr, info, what):
 
 
 def _rows(servable, instances):
+    if isinstance(instances, np.ndarray):      # the fast path: already one numeric array
+        if instances.ndim == 0:
+            raise RestError(400, "Expecting 'instances' to be an list/array")
+        if instances.shape[0] == 0:
+            raise RestError(400, "'instances' is empty: send at least one instance.")
+        instances_list = None
+    else:
+        instances_list = instances
+    if instances_list is None:
+        infos = servable.inputs
+        if len(infos) != 1:
+            names = [t.name for t in infos]
+            raise RestError(400, f"The model has {len(infos)} inputs ({names}): send each "
+                            "instance as an object keyed by input name, e.g. {\"instances\": "
+                            "[{" + ", ".join(f"\"{n}\": ..." for n in names) + "}]}.")
+        return [_to_array(instances, infos[0], "'instances'")]
     if not isinstance(instances, list):
         raise RestError(400, "Expecting 'instances' to be an list/array")
     if not instances:
@@ -194,8 +253,17 @@ def _rows(servable, instances):
                                 f"Error: Invalid argument: the model's inputs are {names}"
                                 + (f"; missing {missing}" if missing else "")
                                 + (f"; unknown {extra}" if extra else "") + ".")
-        return [_to_array([inst[t.name] for inst in instances], t, "'instances'")
-                for t in infos]
+        out = []
+        for t in infos:
+            for i, inst in enumerate(instances):
+                v = inst[t.name]
+                if not isinstance(v, (int, float, bool)) or v is None:
+                    bad = _parse.first_non_number(v, f"instances[{i}].{t.name}",
+                                                  t.np_dtype().kind == "b")
+                    if bad is not None:
+                        raise _not_a_number(bad, t)
+            out.append(_to_array([inst[t.name] for inst in instances], t, "'instances'"))
+        return out
     if len(infos) != 1:
         raise RestError(400, f"The model has {len(infos)} inputs ({names}): send each instance "
                         "as an object keyed by input name, e.g. {\"instances\": [{"
@@ -212,7 +280,7 @@ def _columns(servable, inputs):
             raise RestError(400, f"'inputs': the model's inputs are {names}"
                             + (f"; missing {missing}" if missing else "")
                             + (f"; unknown {extra}" if extra else "") + ".")
-        return [_to_array(inputs[t.name], t, "'inputs'") for t in infos]
+        return [_to_array(inputs[t.name], t, "'inputs'", f"inputs.{t.name}") for t in infos]
     if len(infos) != 1:
         raise RestError(400, f"The model has {len(infos)} inputs ({names}): send 'inputs' as an "
                         "object keyed by input name.")

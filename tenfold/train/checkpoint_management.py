@@ -12,6 +12,7 @@ from tenfold.train import _fileio, _format
 from tenfold.util.host import to_host
 
 STATE_FILE = "checkpoint"
+_MAX_STATE_BYTES = 16 << 20
 
 
 def _quote(s):
@@ -65,10 +66,13 @@ def get_checkpoint_state(checkpoint_dir, latest_filename=None):
     """The folder's CheckpointState, or None if it has no `checkpoint` file."""
     path = os.path.join(os.fspath(checkpoint_dir), latest_filename or STATE_FILE)
     try:
-        with open(path, "r", encoding="utf-8") as f:
-            text = f.read()
-    except (FileNotFoundError, NotADirectoryError):
+        with open(path, "r", encoding="utf-8", errors="replace") as f:
+            text = f.read(_MAX_STATE_BYTES + 1)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
+    if len(text) > _MAX_STATE_BYTES:
+        raise ValueError(f"Checkpoint state file {path} is over {_MAX_STATE_BYTES} bytes: it is "
+                         "not a checkpoint state file (TensorFlow's are a few lines).")
     latest, paths, stamps, preserved = None, [], [], None
     for line in text.splitlines():
         if ":" not in line:
@@ -111,6 +115,18 @@ def checkpoint_exists(prefix):
     return _format.exists(prefix)
 
 
+def _confined(directory, path):
+    """True when checkpoint prefix `path` names a file directly inside `directory` (after
+    resolving `..` and symbolic links), the only place a manager may read or delete."""
+    try:
+        folder = os.path.realpath(directory)
+        real = os.path.realpath(os.path.join(directory, path))
+    except (OSError, ValueError):
+        return False
+    name = os.path.basename(real)
+    return os.path.dirname(real) == folder and name not in ("", ".", "..", STATE_FILE)
+
+
 class CheckpointManager:
     """Numbers, keeps and deletes checkpoints in a folder (`tf.train.CheckpointManager`).
 
@@ -151,7 +167,14 @@ class CheckpointManager:
             paths = state.all_model_checkpoint_paths or [state.model_checkpoint_path]
             if len(stamps) != len(paths):
                 stamps = [time.time()] * len(paths)
-            self._maybe = [(p, t) for p, t in zip(paths, stamps) if _format.exists(p)]
+            kept = [(p, t) for p, t in zip(paths, stamps) if _confined(self._directory, p)]
+            if len(kept) != len(paths):
+                import warnings
+                state_file = os.path.join(self._directory, STATE_FILE)
+                warnings.warn(f"CheckpointManager: the state file {state_file} "
+                              "names checkpoints outside its folder; they are ignored (never "
+                              "read or deleted).", stacklevel=2)
+            self._maybe = [(p, t) for p, t in kept if _format.exists(p)]
             if state.last_preserved_timestamp is not None:
                 self._last_preserved = state.last_preserved_timestamp
 
@@ -210,7 +233,8 @@ class CheckpointManager:
         write_checkpoint_state(self._directory, path, self.checkpoints,
                                [t for _, t in self._maybe], self._last_preserved)
         for old in to_delete:
-            _format.remove(old)
+            if _confined(self._directory, old):
+                _format.remove(old)
         if self._step_counter is not None:
             self._last_checkpoint_step = int(_value(self._step_counter))
         return path

@@ -41,9 +41,15 @@ def saved(tmp_path):
     return m, path
 
 
-def _rewrite_member(path, name, transform):
+def _rewrite_member(path, name, transform, keep_checksums=False):
+    """Edits one member of a .keras file, as a person or tool would (dropping tenfold's
+    checksums from metadata.json unless `keep_checksums`)."""
     with zipfile.ZipFile(path) as z:
         members = {n: z.read(n) for n in z.namelist()}
+    if not keep_checksums:
+        meta = json.loads(members["metadata.json"])
+        meta.pop("tenfold_sha256", None)
+        members["metadata.json"] = json.dumps(meta).encode()
     members[name] = transform(members[name])
     with zipfile.ZipFile(path, "w") as z:
         for n, data in members.items():

@@ -116,11 +116,15 @@ def test_config_json_roundtrip(kind):
     assert type(again) is type(model)
 
 
-def test_unzipped_folder_and_extensionless_path(tmp_path):
+def test_unzipped_folder_and_extensionless_path(tmp_path, monkeypatch):
     x, y = data()
     model = make("functional")
     model.fit(x, y, epochs=1, verbose=0)
     folder = str(tmp_path / "saved")
+    with pytest.raises(ValueError, match="Invalid filepath extension.*zipped=False"):
+        model.save(folder)                 # Keras 3 refuses a path without extension
+    assert not os.path.exists(folder)
+    monkeypatch.setenv("TF_USE_LEGACY_KERAS", "1")
     model.save(folder)                     # tf.keras 2 style: no extension
     assert sorted(os.listdir(folder)) == ["config.json", "metadata.json", "model.weights.h5"]
     loaded = keras.models.load_model(folder)
@@ -130,12 +134,16 @@ def test_unzipped_folder_and_extensionless_path(tmp_path):
         model.save(str(tmp_path / "x.keras"), zipped=False)
 
 
-def test_tf_keras_style_weight_checkpoint(tmp_path):
-    """tf.keras 2 code saves weights to a prefix ("training/cp.ckpt") and loads them back."""
+def test_tf_keras_style_weight_checkpoint(tmp_path, monkeypatch):
+    """tf.keras 2 code saves weights to a prefix ("training/cp.ckpt") and loads them back,
+    when TF_USE_LEGACY_KERAS=1 (as TensorFlow's tf_keras does); Keras 3 refuses the name."""
     x, y = data()
     model = make("sequential")
     model.fit(x, y, epochs=1, verbose=0)
     prefix = str(tmp_path / "training" / "cp.ckpt")
+    with pytest.raises(ValueError, match=r"must end in `\.weights\.h5`.*cp\.weights\.h5"):
+        model.save_weights(prefix)
+    monkeypatch.setenv("TF_USE_LEGACY_KERAS", "1")
     model.save_weights(prefix)
     assert tf.train.latest_checkpoint(str(tmp_path / "training")) == prefix
     other = make("sequential")

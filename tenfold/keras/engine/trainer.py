@@ -14,6 +14,7 @@ import numpy as np
 
 from tenfold.framework.tensor import Tensor
 from tenfold.keras.engine import data_adapter as da
+from tenfold.keras.engine import nan_guard
 from tenfold.keras.engine.compile_utils import CompileLoss, CompileMetrics
 from tenfold.util import nest
 from tenfold.util.tensor_meta import npd
@@ -454,15 +455,17 @@ class Trainer:
         adapter = da.get_adapter(x, y, sample_weight, batch_size=batch_size,
                                  steps=steps_per_epoch, shuffle=shuffle,
                                  class_weight=class_weight, what="fit")
-        self._prepare(adapter.peek(), training=True)
+        with nan_guard.quiet_numpy():
+            self._prepare(adapter.peek(), training=True)
         cbs = self._make_callbacks(callbacks, verbose, epochs, adapter.num_batches, True)
         self.stop_training = False
         train_function = self.make_train_function()
         self._start_loop(training=True)
         try:
-            return self._fit_loop(adapter, cbs, train_function, epochs, initial_epoch, val,
-                                  validation_freq, validation_batch_size, batch_size,
-                                  validation_steps)
+            with nan_guard.quiet_numpy():   # non-finite values are reported by the guard
+                return self._fit_loop(adapter, cbs, train_function, epochs, initial_epoch, val,
+                                      validation_freq, validation_batch_size, batch_size,
+                                      validation_steps)
         finally:
             self._end_loop()
 
@@ -474,6 +477,7 @@ class Trainer:
         training_logs = None
         logs = {}
         val_adapter = None
+        guard = nan_guard.FitGuard(self, cbs)   # one float check of the loss per batch
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             cbs.on_epoch_begin(epoch)
@@ -481,6 +485,7 @@ class Trainer:
             for step, data in enumerate(adapter):
                 cbs.on_train_batch_begin(step)
                 logs = train_function(data)
+                guard.check(logs, data, epoch, step)
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
@@ -530,6 +535,7 @@ class Trainer:
                          f"validation_freq={validation_freq!r}")
 
     # ------------------------------------------------------------------ evaluate
+    @nan_guard.quiet
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False, **kwargs):
         """Loss and metrics on the data: a scalar, a list, or a dict with return_dict."""
@@ -567,6 +573,7 @@ class Trainer:
         return logs
 
     # ------------------------------------------------------------------ predict
+    @nan_guard.quiet
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for the inputs, as NumPy arrays concatenated over batches."""
         adapter = da.get_adapter(x, None, None, batch_size=batch_size, steps=steps,

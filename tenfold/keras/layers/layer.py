@@ -411,6 +411,8 @@ class Layer:
                             f"{', '.join(sorted(kwargs))}")
         shape = () if shape is None else tuple(int(d) for d in shape)
         dt = dtypes.as_dtype(dtype or self.dtype_policy.variable_dtype)
+        from tenfold.keras.saving.limits import charge_parameters
+        charge_parameters(self, shape, dt)   # a model rebuilt from a file: within budget?
         if initializer is None:
             initializer = "glorot_uniform" if dt.is_floating else "zeros"
         init = initializers.get(initializer)

@@ -6,7 +6,8 @@
 Loading is safe by default: it instantiates only tenfold's Keras classes and objects the caller
 registered or passed as `custom_objects`, never imports a module named in a file, and refuses
 Python bytecode (`Lambda` layers made from lambdas) unless `safe_mode=False`.
-h5py is needed for `.keras` and `.h5` files (`pip install tenfold[saving]`).
+Files are checked before they are trusted (zip bombs, HDF5 links, impossible dataset sizes,
+checksums, config depth, parameter counts: see `limits` for the limits and how to raise them).
 """
 import importlib as _importlib
 
@@ -26,6 +27,8 @@ _ATTRS = {
     "load_weights": "tenfold.keras.saving.saving_lib",
     "model_from_json": "tenfold.keras.saving.saving_lib",
     "model_to_json": "tenfold.keras.saving.saving_lib",
+    "set_max_load_parameters": "tenfold.keras.saving.limits",
+    "get_max_load_parameters": "tenfold.keras.saving.limits",
 }
 
 

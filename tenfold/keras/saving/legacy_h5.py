@@ -14,8 +14,10 @@ import warnings
 
 import numpy as np
 
+from tenfold.keras.saving import limits
 from tenfold.keras.saving import serialization_lib as ser
-from tenfold.keras.saving.h5_store import H5Reader, h5py
+from tenfold.keras.saving.h5_store import (H5FormatError, H5Reader, h5_errors, h5py,
+                                           stamp_checksum)
 from tenfold.train import _fileio
 from tenfold.util.tensor_meta import npd
 from tenfold.util.host import to_host
@@ -73,6 +75,7 @@ def save_model_to_hdf5(model, filepath, include_optimizer=True):
             og.attrs["weight_names"] = _str_array(names)
             for n, v in zip(names, opt.variables):
                 og.create_dataset(n, data=to_host(v))
+        stamp_checksum(f)
     finally:
         f.close()
     _fileio.atomic_write_bytes(filepath, bio.getvalue())
@@ -113,35 +116,53 @@ def _save_weights_to_group(model, grp, keras_version):
 def load_model_from_hdf5(filepath, custom_objects=None, compile=True, safe_mode=True):
     reader = H5Reader(filepath, filepath)
     try:
-        f = reader.file
-        raw = f.attrs.get("model_config")
-        if raw is None:
-            raise ValueError(f"{filepath} has no model configuration: it is a weights file. "
-                             "Build the model in code and call model.load_weights() instead.")
-        text = _text(raw)
-        if len(text) > _MAX_CONFIG:
-            raise ValueError(f"{filepath}: model_config is too large.")
-        try:
-            config = json.loads(text)
-        except ValueError as e:
-            raise ValueError(f"{filepath}: model_config is not valid JSON ({e}); the file is "
-                             "corrupted.") from None
-        ser.scan_config(config, safe_mode if ser.in_safe_mode() is None else ser.in_safe_mode(),
-                        filepath)
-        config = upgrade_legacy_config(config, safe_mode)
-        with ser.ObjectSharingScope(), ser.SafeModeScope(safe_mode):
-            model = ser.deserialize_keras_object(config, custom_objects, safe_mode=safe_mode)
-        if "model_weights" in f:
-            load_weights_from_group(model, reader._group("model_weights"), filepath)
-        training = f.attrs.get("training_config")
-        if compile and training is not None:
-            _compile_from_training_config(model, json.loads(_text(training)), custom_objects,
-                                          filepath)
-            if "optimizer_weights" in f:
-                _load_optimizer_weights(model, reader, filepath)
-        return model
+        with h5_errors(filepath):
+            return _load_model(reader, filepath, custom_objects, compile, safe_mode)
     finally:
         reader.close()
+
+
+def _load_model(reader, filepath, custom_objects, compile, safe_mode):
+    f = reader.file
+    reader.verify_config()
+    raw = f.attrs.get("model_config")
+    if raw is None:
+        raise ValueError(f"{filepath} has no model configuration: it is a weights file. "
+                         "Build the model in code and call model.load_weights() instead.")
+    text = _text(raw)
+    if len(text) > _MAX_CONFIG:
+        raise ValueError(f"{filepath}: model_config is too large.")
+    config = _json(text, filepath, "model_config")
+    ser.scan_config(config, safe_mode if ser.in_safe_mode() is None else ser.in_safe_mode(),
+                    filepath)
+    config = upgrade_legacy_config(config, safe_mode)
+    try:
+        with ser.ObjectSharingScope(), ser.SafeModeScope(safe_mode), \
+                limits.parameter_budget(filepath, reader.declared_elements):
+            model = ser.deserialize_keras_object(config, custom_objects,
+                                                 safe_mode=safe_mode)
+    except RecursionError:
+        raise limits.LoadLimitError(f"Refusing to load {filepath}: its model_config nests "
+                                    "too deeply to rebuild.") from None
+    except (TypeError, ValueError) as e:
+        from tenfold.keras.saving.saving_lib import _find_cause
+        limit = _find_cause(e, limits.LoadLimitError)
+        if limit is None:
+            raise
+        raise limits.LoadLimitError(str(limit)) from None
+    if "model_weights" in f:
+        load_weights_from_group(model, reader._group("model_weights"), filepath,
+                                reader=reader)
+    else:
+        reader.verify()
+    training = f.attrs.get("training_config")
+    if compile and training is not None:
+        _compile_from_training_config(model, _json(_text(training), filepath,
+                                                   "training_config"),
+                                      custom_objects, filepath)
+        if "optimizer_weights" in f:
+            _load_optimizer_weights(model, reader, filepath)
+    return model
 
 
 def _compile_from_training_config(model, training, custom_objects, filepath):
@@ -206,18 +227,40 @@ def _load_optimizer_weights(model, reader, filepath):
         v.assign(a.astype(npd(v)))
 
 
+def _json(text, filepath, what):
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise limits.LoadLimitError(f"Refusing to load {filepath}: {what} nests too deeply to "
+                                    "parse (the file is corrupted or hostile).") from None
+    except ValueError as e:
+        raise H5FormatError(f"{filepath}: {what} is not valid JSON ({e}); the file is "
+                            "corrupted.") from None
+    limits.check_depth(value, f"{filepath} ({what})")
+    return value
+
+
+def _dataset(reader, grp, name):
+    """The dataset `name` (a path relative to `grp`) as a LazyArray: shape and dtype only."""
+    ds = reader._call(lambda: grp[name], f"{grp.name}/{name}") if name else None
+    if ds is None or not isinstance(ds, h5py().Dataset):
+        raise H5FormatError(f"{reader.name} is not a valid weights file: "
+                            f"'{grp.name}/{name}' is not a dataset.")
+    return reader.lazy(ds)
+
+
 def _read(reader, grp, name):
-    parts = name.split("/")
-    g = grp
-    for p in parts[:-1]:
-        g = g[p]
-    return reader._dataset(g, parts[-1], name)
+    lazy = _dataset(reader, grp, name)
+    reader.verify()
+    return lazy.read()
 
 
-def load_weights_from_group(model, grp, display, by_name=False, skip_mismatch=False):
-    """Keras 2 style weights: layers matched by order (or by name), checked, then assigned."""
+def load_weights_from_group(model, grp, display, by_name=False, skip_mismatch=False,
+                            reader=None):
+    """Keras 2 style weights: layers matched by order (or by name); every dataset's shape
+    checked against the model before any is read; then read (checksum checked) and
+    assigned."""
     from tenfold.keras.saving.saving_lib import LoadError, assign_all
-    reader = _GroupReader(grp, display)
     layer_names = _names(grp.attrs.get("layer_names"))
     file_layers = []
     for name in layer_names:
@@ -248,12 +291,15 @@ def load_weights_from_group(model, grp, display, by_name=False, skip_mismatch=Fa
                 continue
             errors.append(msg)
             continue
-        arrays = [reader.read(g, n) for n in wnames]
+        arrays = [_dataset(reader, g, n) for n in wnames]
         bad = [(w, a) for w, a in zip(weights, arrays) if tuple(w.shape) != tuple(a.shape)]
+        bad += [(w, a) for w, a in zip(weights, arrays) if a.dtype.kind not in "biufV"
+                and a.dtype.name != "bfloat16"]
         if bad:
             w, a = bad[0]
             msg = (f"layer '{layer.name}': weight '{getattr(w, 'path', w.name)}' has shape "
-                   f"{tuple(w.shape)} in the model, {tuple(a.shape)} in the file")
+                   f"{tuple(w.shape)} in the model, {tuple(a.shape)} (dtype {a.dtype}) in the "
+                   "file")
             if skip_mismatch:
                 warnings.warn(f"Skipping {msg}.", stacklevel=3)
                 continue
@@ -263,22 +309,8 @@ def load_weights_from_group(model, grp, display, by_name=False, skip_mismatch=Fa
     if errors:
         raise LoadError(f"Weights in {display} do not match the model; nothing was loaded:\n"
                         "  - " + "\n  - ".join(errors))
-    assign_all(model, plan)
-
-
-class _GroupReader:
-    def __init__(self, grp, display):
-        self._grp = grp
-        self.name = display
-
-    def read(self, g, name):
-        parts = name.split("/")
-        cur = g
-        for p in parts[:-1]:
-            cur = cur[p]
-        r = H5Reader.__new__(H5Reader)
-        r.name = self.name
-        return r._dataset(cur, parts[-1], name)
+    reader.verify()
+    assign_all(model, [(w, a.read()) for w, a in plan])
 
 
 def upgrade_legacy_config(config, safe_mode=True):

@@ -7,6 +7,7 @@ shape) before assigning anything; on any error the model in memory is left uncha
 message names the file and what is wrong.
 """
 import datetime
+import hashlib
 import io
 import json
 import os
@@ -15,9 +16,9 @@ import zipfile
 
 import numpy as np
 
-from tenfold.keras.saving import _walk
+from tenfold.keras.saving import _walk, _zip_guard, limits
 from tenfold.keras.saving import serialization_lib as ser
-from tenfold.keras.saving.h5_store import H5Reader, H5Writer
+from tenfold.keras.saving.h5_store import H5Reader, H5Writer, h5_errors
 from tenfold.train import _fileio
 from tenfold.util.tensor_meta import npd
 
@@ -29,8 +30,8 @@ WEIGHTS_FILE_NPZ = "model.weights.npz"
 SUPPORTED_KERAS_MAJOR = 3
 TENFOLD_FORMAT_VERSION = 1
 _MAX_JSON_BYTES = 256 << 20
-_ZIP_MAX_EXPANSION = 100
-_ZIP_BOMB_FLOOR = 1 << 28
+_MAX_WEIGHTS_BYTES = 1 << 40
+CHECKSUMS_KEY = "tenfold_sha256"     # in metadata.json: member name -> SHA-256 hex
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
@@ -40,21 +41,31 @@ class LoadError(ValueError):
 
 
 # ================================================================================== saving
+def legacy_tf_keras():
+    """True when TF_USE_LEGACY_KERAS is set: TensorFlow's switch that makes `tf.keras` the
+    Keras 2 API (tf_keras), where `save("dir")` wrote a SavedModel folder and
+    `save_weights("prefix")` a TensorFlow checkpoint. tenfold then writes a model folder and
+    a tenfold checkpoint for those paths; otherwise the Keras 3 rules apply."""
+    return os.environ.get("TF_USE_LEGACY_KERAS", "").strip().lower() in ("1", "true", "yes")
+
+
 def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
     """Saves `model` (architecture, weights, optimizer state, compile arguments).
 
     - `*.keras`: Keras 3's zip format (readable by Keras 3).
     - `*.h5` / `*.hdf5`: the legacy Keras HDF5 format.
-    - `zipped=False` or a path without extension: the same content as `.keras`, unzipped in a
-      folder (tf.keras 2 code that saved to a folder keeps working).
+    - `zipped=False`: the same content as `.keras`, unzipped in a folder, replaced atomically.
+    Any other path is refused, as Keras 3 does, unless TF_USE_LEGACY_KERAS=1 (then a path
+    without extension, or `save_format="tf"`, writes the folder, as tf.keras 2 code expects).
     """
     include_optimizer = kwargs.pop("include_optimizer", True)
     save_format = kwargs.pop("save_format", None)
-    kwargs.pop("save_traces", None)
-    kwargs.pop("options", None)
-    kwargs.pop("signatures", None)
+    legacy = legacy_tf_keras()
+    for name in ("save_traces", "options", "signatures"):
+        if name in kwargs and (legacy or kwargs[name] is None):
+            kwargs.pop(name)
     if kwargs:
-        raise ValueError(f"save_model() got unexpected keyword arguments: {sorted(kwargs)}")
+        raise ValueError(f"The following argument(s) are not supported: {list(kwargs)}")
     if not getattr(model, "built", True):
         warnings.warn("You are saving a model that has not yet been built: it has no weights "
                       "yet. Build it first by calling it on some data.", stacklevel=2)
@@ -62,19 +73,34 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
         filepath.write(_keras_zip_bytes(model, include_optimizer))
         return
     path = os.fspath(filepath)
+    is_file_ext = path.endswith((".h5", ".hdf5", ".keras"))
+    if save_format and not legacy:
+        if not is_file_ext:
+            raise ValueError("The `save_format` argument is deprecated in Keras 3. Please "
+                             "remove this argument and pass a file path with either `.keras` "
+                             f"or `.h5` extension. Received: save_format={save_format}. (For "
+                             "tf.keras 2 behaviour set the environment variable "
+                             "TF_USE_LEGACY_KERAS=1; for a folder pass zipped=False.)")
+        warnings.warn("The `save_format` argument is deprecated in Keras 3. We recommend "
+                      "removing this argument as it can be inferred from the file path. "
+                      f"Received: save_format={save_format}", stacklevel=2)
+        save_format = None
     if save_format in ("h5", "hdf5") or path.endswith((".h5", ".hdf5")):
         _check_overwrite(path, overwrite)
         from tenfold.keras.saving import legacy_h5
         return legacy_h5.save_model_to_hdf5(model, path, include_optimizer)
-    if save_format == "tf":
+    if save_format == "tf" or (legacy and zipped is None and not path.endswith(".keras")):
         zipped = False
     if zipped is None:
-        zipped = path.endswith(".keras")
+        zipped = True
     if zipped:
         if not path.endswith(".keras"):
             raise ValueError("Invalid filepath extension for saving. Please add either a "
                              "`.keras` extension for the native Keras format (recommended) or "
-                             f"a `.h5` extension. Received: filepath={path}")
+                             "a `.h5` extension. Use `model.export(filepath)` if you want to "
+                             "export a SavedModel for use with TFLite/TFServing/etc. Received: "
+                             f"filepath={path}. (To write an unzipped folder pass "
+                             "zipped=False.)")
         _check_overwrite(path, overwrite)
         _fileio.atomic_write_bytes(path, _keras_zip_bytes(model, include_optimizer))
         return
@@ -82,13 +108,15 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
         raise ValueError("When using `zipped=False`, the `filepath` argument should not end in "
                          f"`.keras`. Received: filepath={path}")
     _check_overwrite(path, overwrite)
-    config_json, metadata_json = _serialize_model(model)
-    weights = _weights_h5_bytes(model, include_optimizer)
+    config_json, metadata_json, weights = _model_files(model, include_optimizer)
     with _fileio.atomic_directory(path) as tmp:
         for name, data in ((METADATA_FILE, metadata_json.encode()),
                            (CONFIG_FILE, config_json.encode()), (WEIGHTS_FILE, weights)):
             with open(os.path.join(tmp, name), "wb") as f:
                 f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            _fileio.step(f"wrote {name}")
 
 
 def _check_overwrite(path, overwrite):
@@ -115,8 +143,15 @@ def model_to_config(model):
         return ser.serialize_keras_object(model)
 
 
-def _serialize_model(model):
+def _sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def _model_files(model, include_optimizer=True):
+    """(config.json text, metadata.json text, weights bytes); the metadata carries the SHA-256
+    of the other two, checked on loading."""
     config_json = json.dumps(model_to_config(model), default=_json_default)
+    weights = _weights_h5_bytes(model, include_optimizer)
     from tenfold import __version__ as tenfold_version
     from tenfold.keras._version import __version__ as keras_version
     metadata_json = json.dumps({
@@ -124,8 +159,20 @@ def _serialize_model(model):
         "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
         "tenfold_version": tenfold_version,
         "tenfold_format_version": TENFOLD_FORMAT_VERSION,
+        CHECKSUMS_KEY: {CONFIG_FILE: _sha256(config_json.encode()),
+                        WEIGHTS_FILE: _sha256(weights)},
     })
-    return config_json, metadata_json
+    return config_json, metadata_json, weights
+
+
+def _check_member_sum(meta, member, data, display):
+    sums = meta.get(CHECKSUMS_KEY) if isinstance(meta, dict) else None
+    want = sums.get(member) if isinstance(sums, dict) else None
+    if want is not None and _sha256(data) != want:
+        raise LoadError(f"{display} is corrupted: '{member}' does not match the SHA-256 "
+                        "checksum recorded in metadata.json when it was saved (a damaged copy "
+                        "or a modified file). Nothing was loaded. If you edited it on purpose, "
+                        f"delete the '{CHECKSUMS_KEY}' entry from metadata.json.")
 
 
 def collect_state(root, include_optimizer=True):
@@ -165,8 +212,7 @@ def _weights_h5_bytes(model, include_optimizer=True):
 
 
 def _keras_zip_bytes(model, include_optimizer=True):
-    config_json, metadata_json = _serialize_model(model)
-    weights = _weights_h5_bytes(model, include_optimizer)
+    config_json, metadata_json, weights = _model_files(model, include_optimizer)
     bio = io.BytesIO()
     with zipfile.ZipFile(bio, "w") as zf:
         zf.writestr(METADATA_FILE, metadata_json)
@@ -176,25 +222,35 @@ def _keras_zip_bytes(model, include_optimizer=True):
 
 
 def save_weights(model, filepath, overwrite=True, max_shard_size=None, **kwargs):
-    """Saves the weights (and optimizer state) of `model`.
+    """Saves the weights (and optimizer state) of `model` to a `*.weights.h5` file (Keras 3's
+    weights format; any other name is refused, as Keras 3 does).
 
-    `*.weights.h5` is Keras 3's weights format. A path without an HDF5 extension writes a
-    tenfold checkpoint (`path.index` + `path.data-00000-of-00001`), as tf.keras 2 wrote its
+    With TF_USE_LEGACY_KERAS=1 (tf.keras 2 code), `*.h5` also writes a weights file and any
+    other path writes a tenfold checkpoint (`path.index`), as tf.keras 2 wrote its
     TensorFlow-format weights."""
     path = os.fspath(filepath)
     save_format = kwargs.pop("save_format", None)
     kwargs.pop("options", None)
-    if not getattr(model, "built", True):
-        raise ValueError("You are saving a model that has not yet been built. Build the model "
-                         "first by calling it on some data or by using `build()`.")
+    if kwargs:
+        raise ValueError(f"Invalid keyword arguments: {kwargs}")
+    legacy = legacy_tf_keras()
     if max_shard_size is not None:
         raise NotImplementedError("Sharded weights (max_shard_size) are not supported yet; save "
                                   "a single .weights.h5 file.")
+    if not path.endswith(".weights.h5") and not legacy:
+        hint = (" Use model.save() for .keras files." if path.endswith(".keras") else
+                f" Save to '{_weights_name_for(path)}' instead (tf.keras 2 code that needs the "
+                "old behaviour can set the environment variable TF_USE_LEGACY_KERAS=1).")
+        raise ValueError("The filename must end in `.weights.h5`. Received: "
+                         f"filepath={path}.{hint}")
+    if path.endswith(".keras"):
+        raise ValueError("The filename must end in `.weights.h5` for save_weights(); use "
+                         f"model.save() for .keras files. Received: filepath={path}")
+    if not getattr(model, "built", True):
+        raise ValueError("You are saving a model that has not yet been built. Build the model "
+                         "first by calling it on some data or by using `build()`.")
     _check_overwrite(path, overwrite)
-    if path.endswith((".h5", ".hdf5", ".keras")) or save_format == "h5":
-        if path.endswith(".keras"):
-            raise ValueError("The filename must end in `.weights.h5` for save_weights(); use "
-                             f"model.save() for .keras files. Received: filepath={path}")
+    if path.endswith((".h5", ".hdf5")) or save_format == "h5":
         _fileio.atomic_write_bytes(path, _weights_h5_bytes(model))
         return
     from tenfold.train.checkpoint import Checkpoint
@@ -203,18 +259,28 @@ def save_weights(model, filepath, overwrite=True, max_shard_size=None, **kwargs)
     update_checkpoint_state(os.path.dirname(os.path.abspath(path)), path)
 
 
+def _weights_name_for(path):
+    for ext in (".weights.h5", ".h5", ".hdf5", ".ckpt", ".weights"):
+        if path.endswith(ext):
+            return path[:-len(ext)] + ".weights.h5"
+    return path + ".weights.h5"
+
+
 # ================================================================================== loading
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Loads a model saved with `model.save()` by tenfold or Keras (`.keras` zip, a folder of
     the same files, or a legacy `.h5` model file).
 
     `safe_mode=True` (the default) refuses files that would run Python code on loading
-    (lambdas); only set it to False for files you trust.
+    (lambdas); only set it to False for files you trust. Every file is checked before it is
+    trusted (see the module docstring and `limits`).
     """
     if hasattr(filepath, "read") and not isinstance(filepath, (str, os.PathLike)):
         data = filepath.read()
-        return _load_zip_bytes(data, "<file object>", custom_objects, compile, safe_mode)
+        return _load_zip(data, "<file object>", custom_objects, compile, safe_mode)
     path = os.fspath(filepath)
+    if not os.path.exists(path) and not path.endswith((".keras", ".h5", ".hdf5")):
+        _fileio.recover_directory(path)     # a folder save killed between its two renames
     if os.path.isdir(path):
         if os.path.exists(os.path.join(path, CONFIG_FILE)):
             return _load_dir(path, custom_objects, compile, safe_mode)
@@ -234,53 +300,34 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         hint = " (it is empty)" if not head else ""
         raise LoadError(f"{path} is not a Keras model file{hint}: expected a .keras zip archive "
                         "or an HDF5 (.h5) file. The file may be corrupted or truncated.")
-    with open(path, "rb") as f:
-        data = f.read()
-    return _load_zip_bytes(data, path, custom_objects, compile, safe_mode)
+    return _load_zip(path, path, custom_objects, compile, safe_mode)
 
 
-def _open_zip(data, display):
+def _open_zip(source, display):
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data), "r")
-        bad = zf.testzip()   # checks every member's CRC-32
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as e:
-        raise LoadError(f"{display} is not a valid .keras file: the zip archive is corrupted or "
-                        f"truncated ({e}).") from None
-    except Exception as e:   # zlib errors and the like, from damaged members
-        raise LoadError(f"{display} is corrupted: {type(e).__name__}: {e}") from None
-    if bad is not None:
-        raise LoadError(f"{display} is corrupted: member '{bad}' fails its CRC-32 check.")
-    for info in zf.infolist():
-        if info.file_size > _ZIP_BOMB_FLOOR and \
-                info.file_size > _ZIP_MAX_EXPANSION * max(info.compress_size, 1):
-            raise LoadError(f"Refusing to load {display}: member '{info.filename}' declares "
-                            f"{info.file_size} bytes but stores {info.compress_size} (a "
-                            "decompression bomb).")
-    return zf
+        return _zip_guard.open_checked(source, display)
+    except _zip_guard.ZipRefused as e:
+        raise LoadError(str(e)) from None
 
 
-def _read_member(zf, name, display, limit=None):
+def _read_member(zf, name, display, limit=_MAX_WEIGHTS_BYTES):
     try:
-        info = zf.getinfo(name)
-    except KeyError:
-        raise LoadError(f"{display} is not a valid .keras file: it has no '{name}' (members: "
-                        f"{zf.namelist()}).") from None
-    if limit is not None and info.file_size > limit:
-        raise LoadError(f"{display}: '{name}' is {info.file_size} bytes, over the "
-                        f"{limit}-byte limit for that member.")
-    try:
-        return zf.read(name)
-    except Exception as e:
-        raise LoadError(f"{display} is corrupted: cannot read '{name}' "
-                        f"({type(e).__name__}: {e}).") from None
+        return _zip_guard.read_member(zf, name, display, limit)
+    except _zip_guard.ZipRefused as e:
+        raise LoadError(str(e)) from None
 
 
 def _parse_json(raw, display, member):
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
+    except RecursionError:
+        raise limits.LoadLimitError(f"Refusing to load {display}: '{member}' nests too deeply "
+                                    "to parse (the file is corrupted or hostile).") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise LoadError(f"{display}: '{member}' is not valid JSON ({e}); the file is corrupted "
                         "or not a Keras model.") from None
+    limits.check_depth(value, f"{display} ({member})")
+    return value
 
 
 def check_metadata(meta, display):
@@ -304,25 +351,35 @@ def check_metadata(meta, display):
                             f"Keras {SUPPORTED_KERAS_MAJOR} or upgrade tenfold.")
 
 
-def _load_zip_bytes(data, display, custom_objects, compile, safe_mode):
-    zf = _open_zip(data, display)
+def _load_zip(source, display, custom_objects, compile, safe_mode):
+    zf = _open_zip(source, display)
     with zf:
-        config_raw = _read_member(zf, CONFIG_FILE, display, _MAX_JSON_BYTES)
         names = zf.namelist()
+        meta = {}
         if METADATA_FILE in names:
-            check_metadata(_parse_json(_read_member(zf, METADATA_FILE, display, 1 << 20),
-                                       display, METADATA_FILE), display)
+            meta = _parse_json(_read_member(zf, METADATA_FILE, display, 1 << 20), display,
+                               METADATA_FILE)
+            check_metadata(meta, display)
+        config_raw = _read_member(zf, CONFIG_FILE, display, _MAX_JSON_BYTES)
+        _check_member_sum(meta, CONFIG_FILE, config_raw, display)
         if WEIGHTS_FILE in names:
             weights = ("h5", _read_member(zf, WEIGHTS_FILE, display))
+            _check_member_sum(meta, WEIGHTS_FILE, weights[1], display)
         elif WEIGHTS_FILE_NPZ in names:
             weights = ("npz", _read_member(zf, WEIGHTS_FILE_NPZ, display))
         else:
             raise LoadError(f"{display} has no weights: expected '{WEIGHTS_FILE}' in the "
                             f"archive (members: {names}).")
-    model = model_from_config_json(config_raw, custom_objects, compile, safe_mode, display)
+    return _build_and_load(config_raw, weights, display, custom_objects, compile, safe_mode)
+
+
+def _build_and_load(config_raw, weights, display, custom_objects, compile, safe_mode):
     reader = _weights_reader(weights, display)
     try:
-        load_state(model, reader, display)
+        model = model_from_config_json(config_raw, custom_objects, compile, safe_mode, display,
+                                       stored_elements=reader.declared_elements)
+        with h5_errors(reader.name):
+            load_state(model, reader, display)
     finally:
         reader.close()
     return model
@@ -330,30 +387,36 @@ def _load_zip_bytes(data, display, custom_objects, compile, safe_mode):
 
 def _load_dir(path, custom_objects, compile, safe_mode):
     meta_path = os.path.join(path, METADATA_FILE)
+    meta = {}
     if os.path.exists(meta_path):
-        with open(meta_path, "rb") as f:
-            check_metadata(_parse_json(f.read(), path, METADATA_FILE), path)
-    with open(os.path.join(path, CONFIG_FILE), "rb") as f:
-        config_raw = f.read()
-    model = model_from_config_json(config_raw, custom_objects, compile, safe_mode, path)
+        meta = _parse_json(_read_file(meta_path, 1 << 20), path, METADATA_FILE)
+        check_metadata(meta, path)
+    config_raw = _read_file(os.path.join(path, CONFIG_FILE), _MAX_JSON_BYTES)
+    _check_member_sum(meta, CONFIG_FILE, config_raw, path)
     wpath = os.path.join(path, WEIGHTS_FILE)
     npz = os.path.join(path, WEIGHTS_FILE_NPZ)
     if os.path.exists(wpath):
-        with open(wpath, "rb") as f:
-            reader = _weights_reader(("h5", f.read()), wpath)
+        weights = ("h5", _read_file(wpath, _MAX_WEIGHTS_BYTES))
+        _check_member_sum(meta, WEIGHTS_FILE, weights[1], path)
     elif os.path.exists(npz):
-        with open(npz, "rb") as f:
-            reader = _weights_reader(("npz", f.read()), npz)
+        weights = ("npz", _read_file(npz, _MAX_WEIGHTS_BYTES))
     else:
         raise LoadError(f"{path} has no {WEIGHTS_FILE}.")
-    try:
-        load_state(model, reader, path)
-    finally:
-        reader.close()
-    return model
+    return _build_and_load(config_raw, weights, path, custom_objects, compile, safe_mode)
+
+
+def _read_file(path, limit):
+    size = os.path.getsize(path)
+    if size > limit:
+        raise LoadError(f"{path} is {size} bytes, over the {limit}-byte limit for that file.")
+    with open(path, "rb") as f:
+        return f.read()
 
 
 class _NpzReader:
+    """Weights of tenfold's first file format (an .npz inside the .keras archive)."""
+    declared_elements = None
+
     def __init__(self, data, display):
         self.name = display
         try:
@@ -376,6 +439,12 @@ class _NpzReader:
     def has(self, path):
         return (path or "__root__") in self._keys
 
+    def verify(self):
+        pass
+
+    def read_group(self, group):
+        return group
+
     def close(self):
         self._npz.close()
 
@@ -389,9 +458,15 @@ def _weights_reader(weights, display):
 
 
 def model_from_config_json(config_raw, custom_objects=None, compile=True, safe_mode=True,
-                           display="the config"):
-    config = _parse_json(config_raw, display, CONFIG_FILE) if isinstance(
-        config_raw, (bytes, bytearray, str)) else config_raw
+                           display="the config", stored_elements=None):
+    """Rebuilds a model from its JSON config, within the limits of `limits` (nesting depth;
+    parameters, counted before each weight is allocated, at most `stored_elements` + 1M when
+    the file's weights store declares `stored_elements` values)."""
+    if isinstance(config_raw, (bytes, bytearray, str)):
+        config = _parse_json(config_raw, display, CONFIG_FILE)
+    else:
+        config = config_raw
+        limits.check_depth(config, display)
     if not isinstance(config, dict) or "class_name" not in config:
         raise LoadError(f"{display}: config.json does not describe a Keras object (no "
                         "'class_name').")
@@ -401,14 +476,31 @@ def model_from_config_json(config_raw, custom_objects=None, compile=True, safe_m
         config = dict(config)
         config.pop("compile_config", None)
     try:
-        with ser.ObjectSharingScope(), ser.SafeModeScope(safe_mode):
+        with ser.ObjectSharingScope(), ser.SafeModeScope(safe_mode), \
+                limits.parameter_budget(display, stored_elements):
             model = ser.deserialize_keras_object(config, custom_objects, safe_mode=safe_mode)
-    except ser.UnsafeConfigError:
+    except (ser.UnsafeConfigError, limits.LoadLimitError):
         raise
+    except RecursionError:
+        raise limits.LoadLimitError(f"Refusing to load {display}: its config nests too deeply "
+                                    "to rebuild.") from None
     except (TypeError, ValueError, KeyError) as e:
+        limit = _find_cause(e, limits.LoadLimitError)
+        if limit is not None:     # a layer wrapped it (e.g. "while building ..."): unwrap
+            raise limits.LoadLimitError(str(limit)) from None
         msg = str(e) if not isinstance(e, KeyError) else f"missing key {e}"
         raise type(e)(f"Could not rebuild the model from {display}: {msg}") from e
     return model
+
+
+def _find_cause(error, kind):
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, kind):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def model_from_json(json_string, custom_objects=None, safe_mode=True):
@@ -423,9 +515,10 @@ def model_to_json(model, **kwargs):
 
 # ================================================================================== state I/O
 def load_state(root, reader, display, skip_mismatch=False, include_optimizer=True):
-    """Reads every saveable's variables from `reader`, checks counts and shapes, then assigns
-    them all. Nothing is assigned when anything is wrong (unless `skip_mismatch`, which skips
-    the mismatching objects with a warning, as Keras does)."""
+    """Checks every saveable's variables in `reader` (names, counts, shapes, dtypes: from the
+    file's metadata, before any array is read), then reads them (checking the file's checksum)
+    and assigns them all. Nothing is assigned when anything is wrong (unless `skip_mismatch`,
+    which skips the mismatching objects with a warning, as Keras does)."""
     entries = _walk.iter_saveables(root)
     _maybe_build_optimizers(root, entries, reader)
     entries = _walk.iter_saveables(root)
@@ -442,7 +535,8 @@ def load_state(root, reader, display, skip_mismatch=False, include_optimizer=Tru
         where = f"{kind.lower() if kind != 'Layer' else 'layer'} '{getattr(obj, 'name', '?')}'"
         where += f" (at '{path or '/'}')"
         if kind == "Optimizer" and 0 < len(group) <= 2 < len(variables) and all(
-                tuple(np.shape(group.get(str(i)))) == tuple(variables[i].shape) == ()
+                tuple(getattr(group.get(str(i)), "shape", (None,))) ==
+                tuple(variables[i].shape) == ()
                 for i in range(len(group))):
             # saved before its first step (iterations, learning rate only): a fresh state
             plan.extend((variables[i], group[str(i)]) for i in range(len(group)))
@@ -489,9 +583,18 @@ def load_state(root, reader, display, skip_mismatch=False, include_optimizer=Tru
         raise LoadError(f"Weights in {display} do not match the model "
                         f"'{getattr(root, 'name', type(root).__name__)}'; nothing was "
                         f"loaded:\n  - {shown}{more}")
+    if hasattr(reader, "verify"):     # readers of checksummed stores check before reading
+        reader.verify()
+    plan = [(v, _materialize(a)) for v, a in plan]
+    hooks = [(obj, hook, {k: _materialize(a) for k, a in group.items()})
+             for obj, hook, group in hooks]
     assign_all(root, plan, hooks)
     for note in notes:
         warnings.warn(note, stacklevel=3)
+
+
+def _materialize(arr):
+    return arr.read() if hasattr(arr, "read") else arr
 
 
 def assign_all(root, plan, hooks=()):
@@ -554,28 +657,38 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs):
                          "yet been built. Build it first by calling it on some data or by "
                          "using `build()`.")
     with open(path, "rb") as f:
-        data = f.read()
-    if data.startswith(b"PK"):
-        zf = _open_zip(data, path)
+        head = f.read(8)
+    if head.startswith(b"PK"):
+        zf = _open_zip(path, path)
         with zf:
-            if WEIGHTS_FILE not in zf.namelist():
+            names = zf.namelist()
+            if WEIGHTS_FILE not in names:
                 raise LoadError(f"{path} has no {WEIGHTS_FILE}.")
             data = _read_member(zf, WEIGHTS_FILE, path)
+            if METADATA_FILE in names:
+                meta = _parse_json(_read_member(zf, METADATA_FILE, path, 1 << 20), path,
+                                   METADATA_FILE)
+                _check_member_sum(meta, WEIGHTS_FILE, data, path)
         display = f"{path} ({WEIGHTS_FILE})"
-    elif data.startswith(_HDF5_MAGIC):
-        display = path
+    elif head.startswith(_HDF5_MAGIC):
+        data, display = path, path
     else:
         raise LoadError(f"{path} is not a weights file: expected HDF5 (.weights.h5 / .h5) or a "
                         ".keras archive; the file may be corrupted or truncated.")
     reader = H5Reader(data, display)
     try:
-        f = reader.file
-        if "layer_names" in f.attrs or "model_weights" in f:
-            from tenfold.keras.saving import legacy_h5
-            grp = f["model_weights"] if "model_weights" in f else f
-            legacy_h5.load_weights_from_group(model, grp, display, by_name=by_name,
-                                              skip_mismatch=skip_mismatch)
-        else:
-            load_state(model, reader, display, skip_mismatch=skip_mismatch)
+        with h5_errors(display):
+            _load_weights_from_reader(model, reader, display, by_name, skip_mismatch)
     finally:
         reader.close()
+
+
+def _load_weights_from_reader(model, reader, display, by_name, skip_mismatch):
+    f = reader.file
+    if "layer_names" in f.attrs or "model_weights" in f:
+        from tenfold.keras.saving import legacy_h5
+        grp = f["model_weights"] if "model_weights" in f else f
+        legacy_h5.load_weights_from_group(model, grp, display, by_name=by_name,
+                                          skip_mismatch=skip_mismatch, reader=reader)
+    else:
+        load_state(model, reader, display, skip_mismatch=skip_mismatch)
