@@ -16,6 +16,7 @@ Every value carries the shape and dtype it had when traced; graphs are specialis
 import numpy as np
 
 from tenfold.framework.tensor import Tensor
+from tenfold.framework.state import STATE as _STATE
 from tenfold.ops import registry
 
 _wrap = Tensor._wrap
@@ -173,7 +174,7 @@ class MultiOp:
         with isolated():
             arrays = self.kernel(*[t._value for t in inputs], **params)
         outs = [_wrap(a if type(a) is np.ndarray else np.asarray(a)) for a in arrays]
-        for o in registry.observers:
+        for o in _STATE.observers:
             rec = getattr(o, "record_multi", None)
             if rec is not None:
                 rec(self, inputs, outs, params)

@@ -2,7 +2,7 @@
 
 Design (see docs/internals.md, "Graphs"):
 
-- The tracer is an observer in `tenfold.ops.registry.observers`, like `GradientTape`. The traced
+- The tracer is an observer in `this thread's observers (`tenfold.framework.state`), like `GradientTape`. The traced
   function runs eagerly, on the call's real values (or on zeros of the spec's shape for
   `get_concrete_function(spec)`), and every primitive call is appended to a `Graph` with its
   params. The first call therefore returns exactly what eager execution would.
@@ -23,8 +23,7 @@ import threading
 
 import numpy as np
 
-from tenfold.framework import tensor as _tensor_mod
-from tenfold.framework import variable as _variable_mod
+from tenfold.framework.state import STATE as _STATE
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.variable import Variable
 from tenfold.framework.errors import OperatorNotAllowedInGraphError
@@ -58,15 +57,9 @@ FRESH_PRIMS = {
 # their results are constants of the graph (and Python may branch on them while tracing).
 SHAPE_ONLY_PRIMS = {"zeros_like", "ones_like", "shape", "size", "rank"}
 
-_local = threading.local()
-
-
 def active_tracers():
     """The tracers recording in this thread, outermost first."""
-    s = getattr(_local, "stack", None)
-    if s is None:
-        s = _local.stack = []
-    return s
+    return _STATE.tracers
 
 
 def current_tracer():
@@ -82,7 +75,7 @@ def _base_id(a):
 
 
 class Tracer:
-    """Records primitive calls into a Graph (an observer in `registry.observers`)."""
+    """Records primitive calls into a Graph (an observer in this thread's `STATE.observers`)."""
 
     def __init__(self, parent=None, dry_run=False, name="graph"):
         self.graph = Graph()
@@ -271,47 +264,49 @@ def tracing(tracer, exclusive=False):
     only observer, for cond branches and loop bodies), installs the Python-value guard and the
     variable hooks. Restores everything afterwards."""
     from tenfold.graph import effects
-    stack = active_tracers()
-    saved_obs = list(registry.observers)
+    state = _STATE
+    stack = state.tracers
+    saved_obs = list(state.observers)
     if exclusive:
-        registry.observers[:] = [tracer]
+        state.observers[:] = [tracer]
     else:
-        registry.observers.append(tracer)
+        state.observers.append(tracer)
     stack.append(tracer)
-    prev_guard = _tensor_mod._concrete_guard[0]
-    prev_hook = _variable_mod._graph_hook[0]
-    _tensor_mod._concrete_guard[0] = _guard
-    _variable_mod._graph_hook[0] = effects.variable_hook
+    prev_guard = state.concrete_guard
+    prev_hook = state.variable_hook
+    state.concrete_guard = _guard
+    state.variable_hook = effects.variable_hook
     try:
         with np.errstate(all="ignore") if tracer.dry_run else _null():
             yield tracer
     finally:
         stack.pop()
-        registry.observers[:] = saved_obs
-        _tensor_mod._concrete_guard[0] = prev_guard
-        _variable_mod._graph_hook[0] = prev_hook
+        state.observers[:] = saved_obs
+        state.concrete_guard = prev_guard
+        state.variable_hook = prev_hook
 
 
 @contextlib.contextmanager
 def isolated():
     """Nothing records inside: for kernels that run tenfold ops of their own (a cond branch's
     gradient, an optimizer update) while a trace or a tape is active outside."""
-    stack = active_tracers()
+    state = _STATE
+    stack = state.tracers
     saved_stack = list(stack)
-    saved_obs = list(registry.observers)
-    prev_guard = _tensor_mod._concrete_guard[0]
-    prev_hook = _variable_mod._graph_hook[0]
+    saved_obs = list(state.observers)
+    prev_guard = state.concrete_guard
+    prev_hook = state.variable_hook
     stack.clear()
-    registry.observers[:] = []
-    _tensor_mod._concrete_guard[0] = None
-    _variable_mod._graph_hook[0] = None
+    state.observers[:] = []
+    state.concrete_guard = None
+    state.variable_hook = None
     try:
         yield
     finally:
         stack[:] = saved_stack
-        registry.observers[:] = saved_obs
-        _tensor_mod._concrete_guard[0] = prev_guard
-        _variable_mod._graph_hook[0] = prev_hook
+        state.observers[:] = saved_obs
+        state.concrete_guard = prev_guard
+        state.variable_hook = prev_hook
 
 
 @contextlib.contextmanager

@@ -7,6 +7,8 @@ from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor, convert_to_tensor
 from tenfold.framework.tensor_shape import TensorShape
 from tenfold.framework.errors import InvalidArgumentError
+from tenfold.backend import backend_of as _backend_of, NUMPY as _NUMPY, xp_of, kernels_of
+from tenfold.framework.state import STATE as _STATE
 from tenfold.ops.registry import primitive
 from tenfold.ops._convert import tensor
 from tenfold.ops import math_ops
@@ -178,8 +180,11 @@ def _getitem_grad(g, out, x, key):
 
 
 def _scatter_slice_kernel(g, shape, key):
-    out = np.zeros(shape, dtype=g.dtype)
-    np.add.at(out, key, g) if _is_advanced(key) else out.__setitem__(key, g)
+    out = xp_of(g).zeros(shape, dtype=g.dtype)
+    if _is_advanced(key):
+        kernels_of(g).scatter_add(out, key, g)
+    else:
+        out[key] = g
     return out
 
 
@@ -527,13 +532,14 @@ def _gather_grad(g, out, params, indices, axis, batch_dims):
 
 
 def _gather_scatter_kernel(g, indices, shape, axis, batch_dims):
-    out = np.zeros(shape, dtype=g.dtype)
+    out = xp_of(g).zeros(shape, dtype=g.dtype)
+    scatter_add = kernels_of(g).scatter_add
     if batch_dims == 0:
         o = np.moveaxis(out, axis, 0)
         gi = np.moveaxis(g.reshape(shape[:axis] + indices.shape + shape[axis + 1:]),
                          list(builtins.range(axis, axis + indices.ndim)),
                          list(builtins.range(indices.ndim)))
-        np.add.at(o, indices, gi)
+        scatter_add(o, indices, gi)
         return out
     of = out.reshape((-1,) + shape[batch_dims:])
     gf = g.reshape((-1,) + g.shape[batch_dims:])
@@ -542,7 +548,7 @@ def _gather_scatter_kernel(g, indices, shape, axis, batch_dims):
     for o, gg, ii in zip(of, gf, inf):
         o2 = np.moveaxis(o, a, 0)
         g2 = np.moveaxis(gg, list(builtins.range(a, a + ii.ndim)), list(builtins.range(ii.ndim)))
-        np.add.at(o2, ii, g2)
+        scatter_add(o2, ii, g2)
     return out
 
 
@@ -624,11 +630,11 @@ def gather_nd(params, indices, batch_dims=0, name=None):
 
 
 def _scatter_nd_kernel(indices, updates, shape):
-    out = np.zeros(shape, dtype=updates.dtype)
+    out = xp_of(updates).zeros(shape, dtype=updates.dtype)
     k = indices.shape[-1]
     for j in builtins.range(k):
         _check_indices(indices[..., j], shape[j], "scatter_nd", j)
-    np.add.at(out, tuple(np.moveaxis(indices, -1, 0)), updates)
+    kernels_of(updates).scatter_add(out, tuple(np.moveaxis(indices, -1, 0)), updates)
     return out
 
 
@@ -813,12 +819,12 @@ def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001
 
 
 def _one_hot_kernel(v, depth, on, off, axis, dtype):
-    out = np.full(v.shape + (depth,), off, dtype=dtype)
+    out = xp_of(v).full(v.shape + (depth,), off, dtype=dtype)
     if depth == 0:  # every index is out of range: an empty last axis
         return out if axis is None or axis == -1 else np.moveaxis(out, -1, axis)
     valid = (v >= 0) & (v < depth)  # out-of-range indices give all-off rows, as TensorFlow
     np.put_along_axis(out, np.where(valid, v, 0)[..., None].astype(np.intp),
-                      np.where(valid, np.asarray(on, dtype), np.asarray(off, dtype))[..., None],
+                      np.where(valid, np.dtype(dtype).type(on), np.dtype(dtype).type(off))[..., None],
                       -1)
     if axis is not None and axis != -1:
         out = np.moveaxis(out, -1, axis)
@@ -885,7 +891,29 @@ def size(input, out_type=dtypes.int32, name=None):
 
 
 def identity(input, name=None):
-    return _identity(tensor(input))
+    """The same value; inside `with tf.device(...)`, a copy on that device (TensorFlow's
+    explicit way to move a tensor between devices)."""
+    t = tensor(input)
+    if _STATE.device_stack:
+        target = _STATE.backend
+        src = _backend_of(t._value)
+        if (target or _NUMPY) is not src:
+            return _copy_to_device(t, device=(target or _NUMPY).name)
+    return _identity(t)
+
+
+def _copy_kernel(x, device):
+    from tenfold import backend
+    b = next(b for b in backend.backends() if b.name == device)
+    return b.from_host(backend.to_numpy(x))
+
+
+def _copy_grad(g, out, x, device):
+    from tenfold import backend
+    return _copy_to_device(g, device=backend.backend_of(x._value).name)
+
+
+_copy_to_device = primitive("copy_to_device", _copy_kernel, grads=(_copy_grad,), transfer=True)
 
 
 def identity_n(input, name=None):

@@ -7,6 +7,8 @@ import builtins
 
 import numpy as np
 
+from tenfold.backend import xp_of
+
 from tenfold.framework.errors import InvalidArgumentError
 from tenfold.ops.registry import primitive
 from tenfold.ops._convert import binary, tensor
@@ -339,7 +341,8 @@ def _cumlse_kernel(x, axis=0, reverse=False):
     if reverse:
         x = np.flip(x, axis)
     out = np.logaddexp.accumulate(x, axis=axis) if x.size else x.copy()
-    return np.ascontiguousarray(np.flip(out, axis) if reverse else out)
+    out = np.flip(out, axis) if reverse else out
+    return xp_of(out).ascontiguousarray(out)
 
 
 def _cumlse_grad(g, out, x, axis=0, reverse=False):

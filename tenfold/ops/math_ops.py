@@ -3,6 +3,8 @@ import builtins
 
 import numpy as np
 
+from tenfold.backend import xp_of
+
 from tenfold.backend import kernels as _kernels
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
@@ -836,10 +838,10 @@ def _cum_kernel(fn):
             pad = [(0, 0)] * x.ndim
             pad[axis] = (1, 0)
             out = np.pad(out, pad, constant_values=ident)
-            out = np.take(out, np.arange(x.shape[axis]), axis=axis)
+            out = out[(slice(None),) * axis + (slice(0, x.shape[axis]),)]
         if reverse:
             out = np.flip(out, axis)
-        return np.ascontiguousarray(out)
+        return xp_of(out).ascontiguousarray(out)
     return kernel
 
 

@@ -14,10 +14,13 @@ from tenfold.ops._convert import tensor
 from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
 
+from tenfold.backend import xp_of, kernels_of
+
 _wrap = Tensor._wrap
 
 
 def _seg_kernel(data, ids, num_segments, how):
+    xp = xp_of(data)
     k = ids.ndim
     out_shape = (num_segments,) + data.shape[k:]
     flat_ids = ids.reshape(-1)
@@ -29,11 +32,11 @@ def _seg_kernel(data, ids, num_segments, how):
         raise InvalidArgumentError(f"segment ids must be < num_segments = {num_segments}, "
                                    f"got {int(flat_ids.max())}")
     if how == "sum":
-        out = np.zeros(out_shape, dtype=data.dtype)
-        np.add.at(out, flat_ids, flat)
+        out = xp.zeros(out_shape, dtype=data.dtype)
+        kernels_of(data).scatter_add(out, flat_ids, flat)
         return out
     if how == "prod":
-        out = np.ones(out_shape, dtype=data.dtype)
+        out = xp.ones(out_shape, dtype=data.dtype)
         np.multiply.at(out, flat_ids, flat)
         return out
     if data.dtype.kind == "f":  # empty segments: the dtype's lowest (highest), as TensorFlow
@@ -44,7 +47,7 @@ def _seg_kernel(data, ids, num_segments, how):
     else:
         info = np.iinfo(data.dtype)
         init = info.min if how == "max" else info.max
-    out = np.full(out_shape, init, dtype=data.dtype)
+    out = xp.full(out_shape, init, dtype=data.dtype)
     (np.maximum if how == "max" else np.minimum).at(out, flat_ids, flat)
     return out
 
