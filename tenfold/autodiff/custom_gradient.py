@@ -11,7 +11,6 @@ import functools
 from tenfold.framework.tensor import Tensor, convert_to_tensor
 from tenfold.framework.variable import Variable
 from tenfold.framework.state import STATE as _STATE
-from tenfold.ops import registry
 from tenfold.ops.registry import Primitive
 from tenfold.util import nest
 

@@ -10,7 +10,6 @@ import enum
 from tenfold.framework.tensor import Tensor, convert_to_tensor
 from tenfold.framework.variable import Variable
 from tenfold.framework.state import STATE as _STATE
-from tenfold.ops import registry
 from tenfold.ops.registry import is_differentiable_dtype
 from tenfold.util import nest
 

@@ -87,6 +87,20 @@ def kernels_of(array):
     return backend_of(array).kernels
 
 
+def dispatching(name):
+    """A kernel the array namespace lacks (`kernels.<name>`), run by the backend of its first
+    array argument: NumPy's directly (one type check), others' through `backend.kernels`."""
+    numpy_fn = getattr(NUMPY.kernels, name)
+
+    def kernel(x, *args, **kwargs):
+        if type(x) is np.ndarray:
+            return numpy_fn(x, *args, **kwargs)
+        return getattr(backend_of(x).kernels, name)(x, *args, **kwargs)
+    kernel.__name__ = name
+    kernel.__doc__ = numpy_fn.__doc__
+    return kernel
+
+
 def to_numpy(array):
     """A host NumPy array for any backend array (the explicit transfer)."""
     if type(array) is np.ndarray:

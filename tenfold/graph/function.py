@@ -35,7 +35,6 @@ from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.variable import Variable
 from tenfold.framework.state import STATE as _STATE
-from tenfold.ops import registry
 from tenfold.graph import tracer as _tracer
 from tenfold.graph.spec import TensorSpec, describe_shape
 from tenfold.graph import executor as _executor
@@ -164,8 +163,7 @@ class _Program:
         self.keepalive = keepalive
         self.n_inputs = len(graph.inputs)
         self.tuner = _threads.Tuner() if _threads.adaptive() and any(
-            n.op.name in ("matmul", "conv", "conv_backprop_input", "conv_backprop_filter")
-            for n in graph.nodes) else None
+            getattr(n.op, "uses_blas", False) for n in graph.nodes) else None
 
     def plan(self):
         key = _executor.options_key()

@@ -11,7 +11,7 @@ import numpy as np
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor, convert_to_tensor
 from tenfold.framework.errors import InvalidArgumentError
-from tenfold.ops.registry import primitive
+from tenfold.ops.registry import primitive, FREE, INTEGER_VALUED
 from tenfold.ops._convert import tensor
 from tenfold.ops import math_ops
 from tenfold.ops.math_ops import normalize_axis
@@ -99,7 +99,7 @@ def _scatter_minmax_grad_u(g, out, t, indices, updates, how):
 
 
 _scatter_minmax = primitive("tensor_scatter_minmax", _scatter_minmax_kernel,
-                            grads=(_scatter_minmax_grad_t, None, _scatter_minmax_grad_u))
+                            grads=(_scatter_minmax_grad_t, None, _scatter_minmax_grad_u), flops=FREE)
 
 
 def _tensor_scatter_minmax(op, how, tensor_, indices, updates):
@@ -249,7 +249,7 @@ def depth_to_space(input, block_size, data_format="NHWC", name=None):
     return transpose(y, [0, 3, 1, 2]) if data_format == "NCHW" else y
 
 
-_bitcast = primitive("bitcast", lambda x, dtype: _bitcast_kernel(x, dtype))
+_bitcast = primitive("bitcast", lambda x, dtype: _bitcast_kernel(x, dtype), flops=FREE, no_grad=INTEGER_VALUED)
 
 
 def _bitcast_kernel(x, dtype):
@@ -275,7 +275,7 @@ def _argsort_kernel(v, axis, descending):
     return np.argsort(v, axis=axis, kind="stable").astype(np.int32)
 
 
-_argsort = primitive("argsort", _argsort_kernel)
+_argsort = primitive("argsort", _argsort_kernel, no_grad=INTEGER_VALUED)
 
 
 def sort(values, axis=-1, direction="ASCENDING", name=None):
@@ -312,12 +312,12 @@ def _take_along_scatter_kernel(g, idx, shape, axis):
     return out
 
 
-_take_along = primitive("take_along_axis", _take_along_kernel, grads=(_take_along_grad, None))
+_take_along = primitive("take_along_axis", _take_along_kernel, grads=(_take_along_grad, None), aliasing="fresh")
 
 
 _take_along_scatter = primitive(
     "take_along_axis_grad", _take_along_scatter_kernel,
-    grads=(lambda g, o, x, idx, shape, axis: _take_along(g, idx, axis=axis), None))
+    grads=(lambda g, o, x, idx, shape, axis: _take_along(g, idx, axis=axis), None), aliasing="fresh")
 
 
 def take_along_axis(x, indices, axis):
@@ -384,7 +384,7 @@ def _unique_kernel(v, part, dtype):
     return rank_[inv.reshape(-1)].astype(dtype)
 
 
-_unique = primitive("unique", _unique_kernel)
+_unique = primitive("unique", _unique_kernel, no_grad=INTEGER_VALUED)
 
 
 def unique(x, out_idx=dtypes.int32, name=None):
@@ -435,4 +435,4 @@ def _searchsorted_kernel(seq, vals, side, dtype):
     return out.reshape(vals.shape).astype(dtype)
 
 
-_searchsorted = primitive("searchsorted", _searchsorted_kernel)
+_searchsorted = primitive("searchsorted", _searchsorted_kernel, no_grad=INTEGER_VALUED)

@@ -36,9 +36,17 @@ composed from primitives in Python. One declaration holds:
   shares is dead.
 - `shape_only`: the output depends only on the inputs' shapes and dtypes (a graph constant).
 - `stateful`: side effects or fresh randomness: never folded, removed or reordered.
-- `out_kernel(*arrays, out=None, **params)`: a NumPy-backend variant writing into a given
-  buffer (the executor's in-place planning); `jit_kernel`: (kernel, out_kernel) compiled
-  variants for `jit_compile=True`.
+- `out_kernel(*arrays, out=buffer, **params)`: a NumPy-backend variant writing into a given
+  buffer (the executor's in-place planning); with `inplace=True` that buffer may be one of
+  its own inputs' (elementwise ops), else only a dead buffer of the output's shape.
+- `inplace_kernel(ref, value, var)`: a variable update that reuses the variable's array when
+  nothing else sees it (assign, assign_add, assign_sub).
+- `jit_kernel`: (kernel, out_kernel or None), compiled (Numba) variants for graphs compiled
+  with `jit_compile=True`.
+- `uses_blas`: runs a GEMM (matmul, convolutions): the executor tunes BLAS threads for graphs
+  that have one.
+- `pool_route`: for gradients that route through 2x2 max pooling's kept argmax, (position of
+  the pooling's input y, position of the pooled gradient g); y is read only for its shape.
 - `transfer`: a device copy (its kernel places its output; the only primitives that cross).
 - `onnx`: the ONNX operator this primitive lowers to (a name, or a callable building nodes).
 """
@@ -73,7 +81,8 @@ def elementwise_flops(inputs, out, params):
 
 
 _FACTS = ("kernels", "check", "flops", "aliasing", "writable_view", "shape_only", "stateful",
-          "out_kernel", "jit_kernel", "onnx", "no_grad", "transfer")
+          "out_kernel", "inplace", "inplace_kernel", "jit_kernel", "uses_blas", "pool_route",
+          "onnx", "no_grad", "transfer")
 
 
 class Primitive:
@@ -81,7 +90,8 @@ class Primitive:
 
     def __init__(self, name, kernel, grads=None, doc=None, *, kernels=None, check=None,
                  flops=None, aliasing=None, writable_view=False, shape_only=False,
-                 stateful=False, out_kernel=None, jit_kernel=None, onnx=None, no_grad=None,
+                 stateful=False, out_kernel=None, inplace=False, inplace_kernel=None,
+                 jit_kernel=None, uses_blas=False, pool_route=None, onnx=None, no_grad=None,
                  transfer=False):
         self.name = name
         self.kernel = kernel if check is None else _checked(kernel, check)
@@ -98,6 +108,10 @@ class Primitive:
         self.shape_only = shape_only
         self.stateful = stateful
         self.out_kernel = out_kernel
+        self.inplace = inplace
+        self.inplace_kernel = inplace_kernel
+        self.uses_blas = uses_blas
+        self.pool_route = pool_route
         self.jit_kernel = jit_kernel
         self.onnx = onnx
         self.no_grad = no_grad
@@ -292,7 +306,7 @@ def is_differentiable_dtype(np_dtype):
 
 _OP_MODULES = ("math_ops", "math_extra", "array_ops", "array_extra", "nn_ops", "random_ops",
                "linalg_ops", "segment_ops", "image_ops", "functional_ops", "bitwise_ops",
-               "string_ops", "conv_ops")
+               "string_ops", "conv_ops", "signal_ops", "fused_ops")
 
 
 def load_all():

@@ -9,7 +9,7 @@ import numpy as np
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import InvalidArgumentError
-from tenfold.ops.registry import primitive
+from tenfold.ops.registry import primitive, INTEGER_VALUED
 from tenfold.ops._convert import tensor
 from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
@@ -180,9 +180,9 @@ def _bincount_kernel(arr, weights, length, dtype, binary):
 
 
 _bincount = primitive("bincount", lambda arr, length, dtype, binary:
-                      _bincount_kernel(arr, None, length, dtype, binary))
+                      _bincount_kernel(arr, None, length, dtype, binary), no_grad=INTEGER_VALUED)
 _bincount_w = primitive("bincount_weighted", lambda arr, w, length, dtype, binary:
-                        _bincount_kernel(arr, w, length, dtype, binary))
+                        _bincount_kernel(arr, w, length, dtype, binary), no_grad=INTEGER_VALUED)
 
 
 def bincount(arr, weights=None, minlength=None, maxlength=None, dtype=dtypes.int32, name=None,
