@@ -74,11 +74,14 @@ def get_memory_growth(device):
 
 
 def run_functions_eagerly(run_eagerly):
+    from tenfold.graph.function import _config_state
     _state["run_functions_eagerly"] = bool(run_eagerly)
+    _config_state["run_functions_eagerly"] = bool(run_eagerly)
 
 
 def functions_run_eagerly():
-    return _state["run_functions_eagerly"]
+    from tenfold.graph.function import _config_state
+    return _config_state["run_functions_eagerly"]
 
 
 def set_soft_device_placement(enabled):

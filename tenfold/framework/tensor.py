@@ -260,10 +260,9 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
                 raise ValueError(f"Tensor conversion requested dtype {want.name} for a tensor "
                                  f"of dtype {value.dtype.name}: use tf.cast to change it.")
         if type(value) is not Tensor:  # a Variable: read it through a recorded op
-            from tenfold.ops._convert import read_variable
-            from tenfold.ops.array_ops import identity
-            v = read_variable(value)
-            return identity(v) if v is value else v
+            from tenfold.framework import hooks  # installed by tenfold.ops
+            v = hooks.read_variable(value)
+            return hooks.array_ops.identity(v) if v is value else v
         return value
     to_tensor = getattr(value, "__tf_tensor__", None)
     if to_tensor is not None:
@@ -358,7 +357,8 @@ def _first_tensor(seq):
 def _autopack(seq, dtype):
     """A list holding tensors becomes one tensor through tf.stack, so gradients flow to them
     (TensorFlow's auto-packing); other entries take the dtype of the first tensor."""
-    from tenfold.ops.array_ops import stack
+    from tenfold.framework import hooks  # installed by tenfold.ops
+    stack = hooks.array_ops.stack
     dt = dtypes.as_dtype(dtype) if dtype is not None else _first_tensor(seq).dtype
     items = [_autopack(x, dt) if isinstance(x, (list, tuple)) and x and _contains_tensor(x)
              else convert_to_tensor(x, dtype=dt) for x in seq]

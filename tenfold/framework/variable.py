@@ -178,20 +178,20 @@ class Variable(Tensor):
         return self
 
     def scatter_nd_update(self, indices, updates, name=None):
-        from tenfold.ops import array_ops
+        from tenfold.framework.hooks import array_ops  # installed by tenfold.ops
         return self.assign(array_ops.tensor_scatter_nd_update(self.read_value(), indices,
                                                               updates))
 
     def scatter_nd_add(self, indices, updates, name=None):
-        from tenfold.ops import array_ops
+        from tenfold.framework.hooks import array_ops  # installed by tenfold.ops
         return self.assign(array_ops.tensor_scatter_nd_add(self.read_value(), indices, updates))
 
     def scatter_nd_sub(self, indices, updates, name=None):
-        from tenfold.ops import array_ops
+        from tenfold.framework.hooks import array_ops  # installed by tenfold.ops
         return self.assign(array_ops.tensor_scatter_nd_sub(self.read_value(), indices, updates))
 
     def _scatter(self, sparse_delta, how):
-        from tenfold.ops import array_ops
+        from tenfold.framework.hooks import array_ops  # installed by tenfold.ops
         idx = array_ops.expand_dims(sparse_delta.indices, -1)
         fn = getattr(array_ops, "tensor_scatter_nd_" + how)
         return self.assign(fn(self.read_value(), idx, sparse_delta.values))
@@ -207,11 +207,11 @@ class Variable(Tensor):
         return self._scatter(sparse_delta, "sub")
 
     def sparse_read(self, indices, name=None):
-        from tenfold.ops import array_ops
+        from tenfold.framework.hooks import array_ops  # installed by tenfold.ops
         return array_ops.gather(self, indices)
 
     def gather_nd(self, indices, name=None):
-        from tenfold.ops import array_ops
+        from tenfold.framework.hooks import array_ops  # installed by tenfold.ops
         return array_ops.gather_nd(self, indices)
 
     def set_shape(self, shape):

@@ -30,7 +30,6 @@ import weakref
 
 import numpy as np
 
-from tenfold import config as _config
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.variable import Variable
@@ -43,7 +42,8 @@ from time import perf_counter as _clock
 
 _wrap = Tensor._wrap
 _ndarray = np.ndarray
-_config_state = _config._state
+# tf.config.run_functions_eagerly (tenfold/config.py sets it; the graph layer owns it)
+_config_state = {"run_functions_eagerly": False}
 
 MAX_QUIET_TRACES = 5  # as TensorFlow: more traces than this print why
 

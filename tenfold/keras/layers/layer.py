@@ -20,6 +20,7 @@ from tenfold.framework.variable import (
 from tenfold.keras.engine.keras_tensor import KerasTensor
 from tenfold.keras.mixed_precision import policy as _policy
 from tenfold.util import nest
+from tenfold.keras.saving import _walk as _checkpoint_walk  # noqa: F401 - registers it
 
 _name_counters = {}
 

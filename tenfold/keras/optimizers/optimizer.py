@@ -23,6 +23,7 @@ from tenfold.backend import get_array_module
 from tenfold.ops import registry as _registry
 from tenfold.keras.optimizers.schedules import LearningRateSchedule
 from tenfold.keras.optimizers import schedules as _schedules
+from tenfold.keras.saving import _walk as _checkpoint_walk  # noqa: F401 - registers it
 
 
 def _array(x):
@@ -354,7 +355,7 @@ class Optimizer:
                         f"{tuple(v._value.shape)}.")
                 arrays.append(a)
             if _graph_recording():  # inside tf.function: one graph node (tenfold/graph)
-                from tenfold.graph.keras_steps import record_optimizer_update
+                from tenfold.keras.engine.compiled_steps import record_optimizer_update
                 record_optimizer_update(self, grads, trainable_variables)
                 return
             _adapt_threads()  # fewer BLAS threads while the machine is oversubscribed
@@ -377,7 +378,8 @@ class Optimizer:
         fn = None
         from tenfold import jit
         if jit.installed() and jit.available():
-            fn = jit.fused_optimizer_update(self, variables)
+            from tenfold.keras.optimizers.fused_update import fused_optimizer_update
+            fn = fused_optimizer_update(self, variables)
         self.__dict__["_fused_eager"] = (key, fn)
         return fn
 
