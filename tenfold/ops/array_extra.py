@@ -8,6 +8,8 @@ from collections import namedtuple as _nt
 
 import numpy as np
 
+from tenfold.backend import xp_of, kernels_of, to_numpy
+
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor, convert_to_tensor
 from tenfold.framework.errors import InvalidArgumentError
@@ -128,7 +130,8 @@ def dynamic_stitch(indices, data, name=None):
     """Interleaves data[i] into positions indices[i] (later entries win on duplicates)."""
     idx = [tensor(i) for i in indices]
     dat = [tensor(d) for d in data]
-    flat_idx = np.concatenate([i._value.reshape(-1) for i in idx]).astype(np.int64)
+    # the output's size depends on the index values: read them on the host (explicitly)
+    flat_idx = np.concatenate([to_numpy(i._value).reshape(-1) for i in idx]).astype(np.int64)
     if flat_idx.size and flat_idx.min() < 0:
         raise InvalidArgumentError("dynamic_stitch: indices must be non-negative")
     n = int(flat_idx.max()) + 1 if flat_idx.size else 0
@@ -305,10 +308,11 @@ def _take_along_grad(g, out, x, idx, axis):
 
 
 def _take_along_scatter_kernel(g, idx, shape, axis):
-    out = np.zeros(shape, g.dtype)
-    grids = list(np.indices(idx.shape, sparse=True))
+    xp = xp_of(g)
+    out = xp.zeros(shape, g.dtype)
+    grids = list(xp.indices(idx.shape, sparse=True))
     grids[axis] = idx.astype(np.intp, copy=False)
-    np.add.at(out, tuple(grids), g)
+    kernels_of(g).scatter_add(out, tuple(grids), g)
     return out
 
 
@@ -380,7 +384,7 @@ def _unique_kernel(v, part, dtype):
     if part == "count":
         return counts[order].astype(dtype)
     rank_ = np.empty_like(order)
-    rank_[order] = np.arange(len(order))
+    rank_[order] = xp_of(order).arange(len(order))
     return rank_[inv.reshape(-1)].astype(dtype)
 
 

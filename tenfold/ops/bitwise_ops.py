@@ -15,7 +15,6 @@ def _int_pair(x, y, op):
 def _shift_kernel(fn):
     def kernel(x, y):
         bits = x.dtype.itemsize * 8
-        y = np.asarray(y)
         # shifts by negative amounts or by the width or more are 0 (or -1 for right shifts of
         # negative values), instead of C's undefined behaviour
         bad = (y < 0) | (y >= bits)

@@ -25,7 +25,7 @@ import weakref
 import numpy as np
 
 from tenfold.backend import kernels as K
-from tenfold.backend import dispatching as _bk
+from tenfold.backend import dispatching as _bk, kernels_of
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.tensor_shape import TensorShape
@@ -221,6 +221,8 @@ def remember_argmax(out, idx):
 
 
 def max_pool_kernel(x, ksize, strides, dilations, pads, keep_argmax=False, jit=False):
+    if type(x) is not np.ndarray:  # another backend: its own kernel (no kept argmax)
+        return kernels_of(x).max_pool(x, ksize, strides, dilations, pads)
     if keep_argmax and K.is_2x2(x, ksize, strides, dilations, pads):
         out, idx = K.max_pool_2x2_argmax(x, _jit_kernels() if jit else None)
         remember_argmax(out, idx)
@@ -256,6 +258,8 @@ def pooled_argmax(out, g):
 
 
 def _max_pool_grad_kernel(x, out, g, ksize, strides, dilations, pads):
+    if type(x) is not np.ndarray:  # another backend: its own kernel
+        return kernels_of(x).max_pool_grad(x, out, g, ksize, strides, dilations, pads)
     idx = pooled_argmax(out, g)
     if idx is not None:
         return K.max_pool_2x2_grad_from_argmax(idx, g, x.shape)
