@@ -70,6 +70,8 @@ class Variable(Tensor):
             value = value.copy()
         if not value.flags.writeable:
             value = value.copy()
+        if _STATE.backend is not None and type(value) is np.ndarray:
+            value = _STATE.backend.from_host(value)  # created inside tf.device(...)
         self._value = value
         self._trainable = True if trainable is None else bool(trainable)
         if synchronization == VariableSynchronization.ON_READ and trainable is None:
