@@ -30,7 +30,7 @@ def list_physical_devices(device_type=None):
     devices += [PhysicalDevice(f"/physical_device:GPU:{i}", "GPU") for i in range(_gpu_count())]
     from tenfold import backend as _backend  # other registered backends (the CI stand-in)
     for b in _backend.backends():
-        if b.device_type not in ("CPU", "GPU"):
+        if b.device_type not in ("CPU", "GPU") and b.listed:
             devices += [PhysicalDevice(f"/physical_device:{b.device_type}:{i}", b.device_type)
                         for i in range(b.device_count)]
     if device_type is None:

@@ -23,6 +23,7 @@ class Backend:
     array_types = ()       # the array classes this backend owns
     kernels = None         # the kernels the namespace lacks (see module docstring)
     device_count = 1
+    listed = True          # shown by tf.config.list_physical_devices (hardware, not a test fake)
 
     def device_name(self, index=0):
         return f"/job:localhost/replica:0/task:0/device:{self.device_type}:{index}"

@@ -246,6 +246,7 @@ class _StandinNamespace:
 class StandinBackend(Backend):
     name = "standin"
     device_type = "STANDIN"
+    listed = False  # a test device: tf.config.list_physical_devices stays as on this machine
     xp = _StandinNamespace()
     array_types = (StandinArray,)
     kernels = _StandinKernels()

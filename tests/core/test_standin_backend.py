@@ -143,3 +143,42 @@ def test_convolution_and_pooling_run_on_the_backends_kernels(pool):
     for g, e in zip(got, want):
         assert g.device == STANDIN_NAME
         np.testing.assert_allclose(g.numpy(), e, rtol=1e-5, atol=1e-5)
+
+
+def test_warn_and_int32_policies():
+    with standin_device():
+        a = tf.constant([1.0, 2.0])
+        i = tf.constant([1, 2])
+    host_f, host_i = tf.constant([3.0, 4.0]), tf.constant([3, 4])
+    tf.config.experimental.set_device_policy("warn")
+    try:
+        assert (a + host_f).device == STANDIN_NAME  # copied (and logged)
+    finally:
+        tf.config.experimental.set_device_policy(None)
+    tf.config.experimental.set_device_policy("silent_for_int32")
+    try:
+        np.testing.assert_array_equal((i + host_i).numpy(), [4, 6])
+        with pytest.raises(tf.errors.InvalidArgumentError, match="conflicting devices"):
+            a + host_f
+    finally:
+        tf.config.experimental.set_device_policy(None)
+
+
+def test_device_policy_is_per_thread():
+    import threading
+    seen = []
+    tf.config.experimental.set_device_policy("explicit")
+    try:
+        t = threading.Thread(target=lambda: seen.append(
+            tf.config.experimental.get_device_policy()))
+        t.start()
+        t.join()
+    finally:
+        tf.config.experimental.set_device_policy(None)
+    assert seen == ["silent"]  # TensorFlow: a new thread starts with the default policy
+
+
+def test_the_test_device_is_not_listed_as_hardware():
+    with standin_device():
+        pass
+    assert all(d.device_type in ("CPU", "GPU") for d in tf.config.list_physical_devices())
