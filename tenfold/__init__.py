@@ -11,7 +11,7 @@ Heavier parts (`tf.keras`, `tf.data`, `tf.linalg`, `tf.summary`, ...) load on fi
 """
 import importlib as _importlib
 
-__version__ = "0.1.0"
+from tenfold._version import __version__  # noqa: E402
 
 from tenfold.backend import memory as _memory
 _memory.tune()  # keep freed buffers in the process (see tenfold/backend/memory.py)

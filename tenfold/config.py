@@ -28,6 +28,11 @@ def list_physical_devices(device_type=None):
     """Devices of a type ('CPU' or 'GPU'); the GPU list is empty without CuPy and a GPU."""
     devices = [PhysicalDevice("/physical_device:CPU:0", "CPU")]
     devices += [PhysicalDevice(f"/physical_device:GPU:{i}", "GPU") for i in range(_gpu_count())]
+    from tenfold import backend as _backend  # other registered backends (the CI stand-in)
+    for b in _backend.backends():
+        if b.device_type not in ("CPU", "GPU") and b.listed:
+            devices += [PhysicalDevice(f"/physical_device:{b.device_type}:{i}", b.device_type)
+                        for i in range(b.device_count)]
     if device_type is None:
         return devices
     return [d for d in devices if d.device_type == device_type.upper()]
@@ -69,19 +74,39 @@ def get_memory_growth(device):
 
 
 def run_functions_eagerly(run_eagerly):
+    from tenfold.graph.function import _config_state
     _state["run_functions_eagerly"] = bool(run_eagerly)
+    _config_state["run_functions_eagerly"] = bool(run_eagerly)
 
 
 def functions_run_eagerly():
-    return _state["run_functions_eagerly"]
+    from tenfold.graph.function import _config_state
+    return _config_state["run_functions_eagerly"]
 
 
 def set_soft_device_placement(enabled):
+    """Soft placement (on by default, as in TensorFlow 2): a `tf.device` naming a device that
+    does not exist runs on the default device instead of raising."""
+    from tenfold.framework import device
     _state["soft_placement"] = bool(enabled)
+    device.set_soft_device_placement(enabled)
 
 
 def get_soft_device_placement():
-    return _state["soft_placement"]
+    from tenfold.framework import device
+    return device.get_soft_device_placement()
+
+
+def set_device_policy(device_policy):
+    """This thread's policy for op inputs on another device: None (the default, 'silent'),
+    'silent', 'warn', 'explicit' (an error) or 'silent_for_int32'."""
+    from tenfold.framework import device
+    device.set_device_policy(device_policy)
+
+
+def get_device_policy():
+    from tenfold.framework import device
+    return device.get_device_policy()
 
 
 def _set_intra(n):
@@ -182,6 +207,8 @@ experimental = types.SimpleNamespace(
     get_memory_growth=get_memory_growth,
     get_visible_devices=get_visible_devices,
     set_visible_devices=set_visible_devices,
+    set_device_policy=set_device_policy,
+    get_device_policy=get_device_policy,
     enable_op_determinism=lambda: None,
     set_virtual_device_configuration=set_logical_device_configuration,
     get_virtual_device_configuration=get_logical_device_configuration,

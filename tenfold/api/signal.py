@@ -4,29 +4,9 @@ import numpy as _np
 from tenfold.framework import dtypes as _dtypes
 from tenfold.framework.tensor import Tensor as _Tensor
 from tenfold.ops._convert import tensor as _tensor
-from tenfold.ops.registry import primitive as _primitive
 from tenfold.ops import array_ops as _a
 
-_c64 = _np.dtype(_np.complex64)
-_f32 = _np.dtype(_np.float32)
-
-
-def _cplx(x):
-    return x.astype(_np.complex128 if x.dtype in (_np.float64, _np.complex128) else _c64)
-
-
-def _real_of(x):
-    return _np.float64 if x.dtype in (_np.float64, _np.complex128) else _f32
-
-
-_fft = _primitive("fft", lambda x: _np.fft.fft(x).astype(_cplx(x).dtype))
-_ifft = _primitive("ifft", lambda x: _np.fft.ifft(x).astype(_cplx(x).dtype))
-_fft2d = _primitive("fft2d", lambda x: _np.fft.fft2(x).astype(_cplx(x).dtype))
-_ifft2d = _primitive("ifft2d", lambda x: _np.fft.ifft2(x).astype(_cplx(x).dtype))
-_rfft = _primitive("rfft", lambda x, n: _np.fft.rfft(x, n).astype(
-    _np.complex128 if x.dtype == _np.float64 else _c64))
-_irfft = _primitive("irfft", lambda x, n: _np.fft.irfft(x, n).astype(_real_of(x)))
-
+from tenfold.ops.signal_ops import _fft, _ifft, _fft2d, _ifft2d, _rfft, _irfft  # noqa: E402
 
 def fft(input, name=None):
     return _fft(_tensor(input))

@@ -10,7 +10,7 @@ import functools
 
 from tenfold.framework.tensor import Tensor, convert_to_tensor
 from tenfold.framework.variable import Variable
-from tenfold.ops import registry
+from tenfold.framework.state import STATE as _STATE
 from tenfold.ops.registry import Primitive
 from tenfold.util import nest
 
@@ -67,16 +67,16 @@ def custom_gradient(f=None):
 
     @functools.wraps(f)
     def wrapped(*args, **kwargs):
-        saved = list(registry.observers)
+        saved = list(_STATE.observers)
         if not saved:  # nothing records: just the forward value
             return f(*args, **kwargs)[0]
         from tenfold.autodiff.tape import GradientTape
         spy = _VariableSpy({id(a) for a in nest.flatten(args) if isinstance(a, Variable)})
-        registry.observers[:] = [o for o in saved if not isinstance(o, GradientTape)] + [spy]
+        _STATE.observers[:] = [o for o in saved if not isinstance(o, GradientTape)] + [spy]
         try:
             result, grad_fn = f(*args, **kwargs)
         finally:
-            registry.observers[:] = saved
+            _STATE.observers[:] = saved
         accessed = spy.accessed
         if accessed and not _accepts_variables(grad_fn):
             raise TypeError(f"@custom_gradient function {getattr(f, '__name__', f)!r} reads "
@@ -105,11 +105,11 @@ def custom_gradient(f=None):
                 res += [None] * (n_in - len(res))
             return res[:n_in] + [None]
 
-        prim = Primitive("custom_gradient", _identity_kernel, grads=grads_all)
+        prim = Primitive("custom_gradient", _identity_kernel, grads=grads_all, aliasing="view")
         outs = []
         for i, y in enumerate(flat_out):
             out = Tensor._wrap(y._value)
-            for o in registry.observers:
+            for o in _STATE.observers:
                 o.record(prim, all_inputs + [y], out, {"index": i})
             outs.append(out)
         return nest.pack_sequence_as(result, outs)

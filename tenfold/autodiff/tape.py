@@ -9,7 +9,7 @@ import enum
 
 from tenfold.framework.tensor import Tensor, convert_to_tensor
 from tenfold.framework.variable import Variable
-from tenfold.ops import registry
+from tenfold.framework.state import STATE as _STATE
 from tenfold.ops.registry import is_differentiable_dtype
 from tenfold.util import nest
 
@@ -71,12 +71,12 @@ class GradientTape:
         if self._recording:
             raise ValueError("This GradientTape is already recording.")
         self._recording = True
-        registry.observers.append(self)
+        _STATE.observers.append(self)
 
     def _stop(self):
         if self._recording:
             self._recording = False
-            registry.observers.remove(self)
+            _STATE.observers.remove(self)
 
     def stop_recording(self):
         """Context manager pausing this tape (`with tape.stop_recording():`)."""

@@ -93,13 +93,13 @@ class _Unrecorded:
     """Runs spec inference without tapes or tf.function tracers recording its ops."""
 
     def __enter__(self):
-        from tenfold.ops import registry
-        self._saved = list(registry.observers)
-        registry.observers[:] = []
+        from tenfold.framework.state import STATE
+        self._saved = list(STATE.observers)
+        STATE.observers[:] = []
 
     def __exit__(self, *exc):
-        from tenfold.ops import registry
-        registry.observers[:] = self._saved
+        from tenfold.framework.state import STATE
+        STATE.observers[:] = self._saved
         return False
 
 

@@ -74,14 +74,24 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
+def _primitive_lowering(activation_name):
+    """The ONNX operator declared by the primitive a built-in activation computes (its
+    `onnx` fact in tenfold/ops), or None. Keras calls exp 'exponential'."""
+    from tenfold.ops import registry
+    prim = registry.REGISTRY.get("exp" if activation_name == "exponential" else activation_name)
+    onnx_op = getattr(prim, "onnx", None)
+    return onnx_op if isinstance(onnx_op, str) else None
+
+
 def _unary(cx, name, x, dtype):
     """The built-in activation `name` applied to ONNX tensor x (layout-independent), or
     None if `name` is not elementwise / not known."""
     b = cx.b
-    simple = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "exponential": "Exp",
-              "softplus": "Softplus", "softsign": "Softsign"}
-    if name in simple:
-        return b.op(simple[name], [x], name)
+    onnx_op = _primitive_lowering(name)
+    if onnx_op is not None:  # the primitive the activation is declares its ONNX operator
+        return b.op(onnx_op, [x], name)
+    if name == "softsign":
+        return b.op("Softsign", [x], name)
     if name == "elu":
         return b.op("Elu", [x], name, alpha=1.0)
     if name == "selu":

@@ -2,13 +2,12 @@
 import contextlib
 
 from tenfold.framework import tensor as _tensor
-
-_name_stack = []
+from tenfold.framework.state import STATE
 
 
 def executing_eagerly():
-    """False while tf.function traces Python into a graph, True otherwise."""
-    return _tensor._concrete_guard[0] is None
+    """False while tf.function traces Python into a graph (in this thread), True otherwise."""
+    return STATE.concrete_guard is None
 
 
 class name_scope:  # noqa: N801 - TensorFlow's name
@@ -30,6 +29,7 @@ class name_scope:  # noqa: N801 - TensorFlow's name
         return self._name
 
     def __enter__(self):
+        _name_stack = STATE.name_stack
         if self._name.endswith("/"):  # an absolute scope
             full = self._name
             saved = list(_name_stack)
@@ -42,6 +42,7 @@ class name_scope:  # noqa: N801 - TensorFlow's name
         return current_name_scope()
 
     def __exit__(self, *exc):
+        _name_stack = STATE.name_stack
         if self._saved is not None:
             _name_stack[:] = self._saved
         else:
@@ -50,23 +51,22 @@ class name_scope:  # noqa: N801 - TensorFlow's name
 
 
 def current_name_scope():
-    parts = [p for p in _name_stack if p]
+    parts = [p for p in STATE.name_stack if p]
     return "/".join(parts) + "/" if parts else ""
 
 
 @contextlib.contextmanager
 def init_scope():
     """Runs the block eagerly and unrecorded: gradient tapes and tracing are paused."""
-    from tenfold.ops import registry
-    saved_obs = list(registry.observers)
-    saved_guard = _tensor._concrete_guard[0]
-    registry.observers[:] = []
-    _tensor._concrete_guard[0] = None
+    saved_obs = list(STATE.observers)
+    saved_guard = STATE.concrete_guard
+    STATE.observers[:] = []
+    STATE.concrete_guard = None
     try:
         yield
     finally:
-        registry.observers[:] = saved_obs
-        _tensor._concrete_guard[0] = saved_guard
+        STATE.observers[:] = saved_obs
+        STATE.concrete_guard = saved_guard
 
 
 @contextlib.contextmanager

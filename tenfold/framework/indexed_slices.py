@@ -21,7 +21,7 @@ class IndexedSlices:
         return TensorShape(self.dense_shape.numpy().tolist())
 
     def to_dense(self):
-        from tenfold.ops import array_ops
+        from tenfold.framework.hooks import array_ops  # installed by tenfold.ops
         if self.dense_shape is None:
             raise ValueError("IndexedSlices.to_dense needs dense_shape")
         shape = [int(d) for d in self.dense_shape.numpy()]

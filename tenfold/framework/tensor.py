@@ -10,6 +10,7 @@ import numpy as np
 from tenfold.framework import dtypes
 from tenfold.framework.tensor_shape import TensorShape
 from tenfold.framework.errors import InvalidArgumentError
+from tenfold.framework.state import STATE as _STATE
 
 _ndarray = np.ndarray
 
@@ -48,8 +49,8 @@ class Tensor:
 
     @property
     def device(self):
-        from tenfold.framework.device import current_device_name
-        return current_device_name(self._value)
+        from tenfold.framework.device import device_name_of
+        return device_name_of(self._value)
 
     @property
     def name(self):
@@ -193,12 +194,9 @@ def _array_str(a):
     return repr(a) if isinstance(a, (bytes, str)) else str(a)
 
 
-# Set by tf.function while tracing: converting a traced tensor to a Python value is an error.
-_concrete_guard = [None]
-
-
 def _check_concrete(t, what):
-    guard = _concrete_guard[0]
+    # set by tf.function while tracing (per thread): a traced tensor has no Python value
+    guard = _STATE.concrete_guard
     if guard is not None:
         guard(t, what)
 
@@ -262,16 +260,21 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
                 raise ValueError(f"Tensor conversion requested dtype {want.name} for a tensor "
                                  f"of dtype {value.dtype.name}: use tf.cast to change it.")
         if type(value) is not Tensor:  # a Variable: read it through a recorded op
-            from tenfold.ops._convert import read_variable
-            from tenfold.ops.array_ops import identity
-            v = read_variable(value)
-            return identity(v) if v is value else v
+            from tenfold.framework import hooks  # installed by tenfold.ops
+            v = hooks.read_variable(value)
+            return hooks.array_ops.identity(v) if v is value else v
         return value
     to_tensor = getattr(value, "__tf_tensor__", None)
     if to_tensor is not None:
         return convert_to_tensor(to_tensor(dtype, name), dtype)
     if isinstance(value, (list, tuple)) and value and _contains_tensor(value):
         return _autopack(value, dtype)
+    if not isinstance(value, _HOST_VALUES) and value is not None:
+        from tenfold.backend import backend_of
+        if backend_of(value).name != "numpy":  # another backend's array: kept on its device
+            if dtype is not None and dtypes.as_dtype(dtype)._np != value.dtype:
+                value = value.astype(dtypes.as_dtype(dtype)._np)
+            return Tensor._wrap(value)
     if dtype is not None:
         want = dtypes.as_dtype(dtype)
         arr = _convert_with_dtype(value, want)
@@ -280,11 +283,23 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
             value = _unwrap_nested(value)
         if dtype_hint is not None and not isinstance(value, (np.ndarray, np.generic)):
             try:
-                return Tensor._wrap(_convert_with_dtype(value, dtypes.as_dtype(dtype_hint)))
+                return _placed(_convert_with_dtype(value, dtypes.as_dtype(dtype_hint)))
             except (TypeError, ValueError):
                 pass
         arr = _infer_numpy(value)
+    return _placed(arr)
+
+
+def _placed(arr):
+    """A tensor for a host array, on the device of the enclosing tf.device scope."""
+    b = _STATE.backend
+    if b is not None:
+        arr = b.from_host(arr) if arr.dtype != object else arr
     return Tensor._wrap(arr)
+
+
+_HOST_VALUES = (int, float, complex, builtins.bool, str, bytes, list, tuple, np.ndarray,
+                np.generic)
 
 
 def _convert_with_dtype(value, want):
@@ -342,7 +357,8 @@ def _first_tensor(seq):
 def _autopack(seq, dtype):
     """A list holding tensors becomes one tensor through tf.stack, so gradients flow to them
     (TensorFlow's auto-packing); other entries take the dtype of the first tensor."""
-    from tenfold.ops.array_ops import stack
+    from tenfold.framework import hooks  # installed by tenfold.ops
+    stack = hooks.array_ops.stack
     dt = dtypes.as_dtype(dtype) if dtype is not None else _first_tensor(seq).dtype
     items = [_autopack(x, dt) if isinstance(x, (list, tuple)) and x and _contains_tensor(x)
              else convert_to_tensor(x, dtype=dt) for x in seq]
@@ -362,6 +378,9 @@ def constant(value, dtype=None, shape=None, name=None):
     if shape is not None:
         shape = tuple(shape)
         v = t._value
+        if type(v) is not _ndarray:  # on another device: shape it on the host, copy back
+            from tenfold.backend import to_numpy
+            v = to_numpy(v)
         if v.size == 1 and int(np.prod(shape)) != 1:
             v = np.broadcast_to(v.reshape(()), shape).copy()
         else:
@@ -370,7 +389,7 @@ def constant(value, dtype=None, shape=None, name=None):
                                 f"has {v.size} elements, shape is {list(shape)} with "
                                 f"{int(np.prod(shape))} elements.")
             v = v.reshape(shape)
-        t = Tensor._wrap(v)
+        t = _placed(v)
     return t
 
 

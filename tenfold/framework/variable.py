@@ -8,6 +8,7 @@ from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor, convert_to_tensor, _check_concrete
 from tenfold.framework.tensor_shape import TensorShape
 from tenfold.framework.errors import InvalidArgumentError
+from tenfold.framework.state import STATE as _STATE
 
 _uid = itertools.count()
 
@@ -17,7 +18,6 @@ autocast_dtype = [None]
 
 # Set by tf.function while tracing (tenfold/graph/effects.py): `hook(var, op, value, array)`
 # records assign / assign_add / assign_sub / read_value as graph ops. None otherwise.
-_graph_hook = [None]
 
 
 @contextlib.contextmanager
@@ -70,6 +70,8 @@ class Variable(Tensor):
             value = value.copy()
         if not value.flags.writeable:
             value = value.copy()
+        if _STATE.backend is not None and type(value) is np.ndarray:
+            value = _STATE.backend.from_host(value)  # created inside tf.device(...)
         self._value = value
         self._trainable = True if trainable is None else bool(trainable)
         if synchronization == VariableSynchronization.ON_READ and trainable is None:
@@ -118,8 +120,8 @@ class Variable(Tensor):
 
     def read_value(self):
         """A tensor holding the current value (a snapshot: later assigns don't change it)."""
-        if _graph_hook[0] is not None:  # tracing: a recorded read (tenfold/graph)
-            return _graph_hook[0](self, "read_value", None, None)
+        if _STATE.variable_hook is not None:  # tracing: a recorded read (tenfold/graph)
+            return _STATE.variable_hook(self, "read_value", None, None)
         return Tensor._wrap(self._value.copy())
 
     def numpy(self):
@@ -151,16 +153,16 @@ class Variable(Tensor):
 
     def assign(self, value, use_locking=None, name=None, read_value=True):
         v = self._checked(value, "assign")
-        if _graph_hook[0] is not None:  # tracing: recorded as a graph op (tenfold/graph)
-            return _graph_hook[0](self, "assign", value, v)
+        if _STATE.variable_hook is not None:  # tracing: recorded as a graph op (tenfold/graph)
+            return _STATE.variable_hook(self, "assign", value, v)
         # a plain tensor's array is immutable (and so is a variable's), so it can be shared
         self._value = v if type(value) is Tensor and v is value._value else v.copy()
         return self
 
     def assign_add(self, delta, use_locking=None, name=None, read_value=True):
         v = self._checked(delta, "assign_add")
-        if _graph_hook[0] is not None:  # tracing: recorded as a graph op (tenfold/graph)
-            return _graph_hook[0](self, "assign_add", delta, v)
+        if _STATE.variable_hook is not None:  # tracing: recorded as a graph op (tenfold/graph)
+            return _STATE.variable_hook(self, "assign_add", delta, v)
         if v.shape != self._value.shape:
             raise InvalidArgumentError(f"assign_add on variable '{self._name}' of shape "
                                        f"{tuple(self._value.shape)} got shape {tuple(v.shape)}")
@@ -169,8 +171,8 @@ class Variable(Tensor):
 
     def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
         v = self._checked(delta, "assign_sub")
-        if _graph_hook[0] is not None:  # tracing: recorded as a graph op (tenfold/graph)
-            return _graph_hook[0](self, "assign_sub", delta, v)
+        if _STATE.variable_hook is not None:  # tracing: recorded as a graph op (tenfold/graph)
+            return _STATE.variable_hook(self, "assign_sub", delta, v)
         if v.shape != self._value.shape:
             raise InvalidArgumentError(f"assign_sub on variable '{self._name}' of shape "
                                        f"{tuple(self._value.shape)} got shape {tuple(v.shape)}")
@@ -178,20 +180,20 @@ class Variable(Tensor):
         return self
 
     def scatter_nd_update(self, indices, updates, name=None):
-        from tenfold.ops import array_ops
+        from tenfold.framework.hooks import array_ops  # installed by tenfold.ops
         return self.assign(array_ops.tensor_scatter_nd_update(self.read_value(), indices,
                                                               updates))
 
     def scatter_nd_add(self, indices, updates, name=None):
-        from tenfold.ops import array_ops
+        from tenfold.framework.hooks import array_ops  # installed by tenfold.ops
         return self.assign(array_ops.tensor_scatter_nd_add(self.read_value(), indices, updates))
 
     def scatter_nd_sub(self, indices, updates, name=None):
-        from tenfold.ops import array_ops
+        from tenfold.framework.hooks import array_ops  # installed by tenfold.ops
         return self.assign(array_ops.tensor_scatter_nd_sub(self.read_value(), indices, updates))
 
     def _scatter(self, sparse_delta, how):
-        from tenfold.ops import array_ops
+        from tenfold.framework.hooks import array_ops  # installed by tenfold.ops
         idx = array_ops.expand_dims(sparse_delta.indices, -1)
         fn = getattr(array_ops, "tensor_scatter_nd_" + how)
         return self.assign(fn(self.read_value(), idx, sparse_delta.values))
@@ -207,11 +209,11 @@ class Variable(Tensor):
         return self._scatter(sparse_delta, "sub")
 
     def sparse_read(self, indices, name=None):
-        from tenfold.ops import array_ops
+        from tenfold.framework.hooks import array_ops  # installed by tenfold.ops
         return array_ops.gather(self, indices)
 
     def gather_nd(self, indices, name=None):
-        from tenfold.ops import array_ops
+        from tenfold.framework.hooks import array_ops  # installed by tenfold.ops
         return array_ops.gather_nd(self, indices)
 
     def set_shape(self, shape):
@@ -226,8 +228,8 @@ class Variable(Tensor):
 
     @property
     def device(self):
-        from tenfold.framework.device import current_device_name
-        return current_device_name(self._value)
+        from tenfold.framework.device import device_name_of
+        return device_name_of(self._value)
 
     def __hash__(self):
         return id(self)

@@ -151,7 +151,7 @@ def for_stmt(iterable, body_fn, state, names):
         for item in iterable:
             state = tuple(body_fn(item, *state))
         return state
-    import tenfold as tf
+    tf = _tf()
     if isinstance(iterable, _DynamicRange):
         start, limit, delta = iterable.start, iterable.limit, iterable.delta
 
@@ -185,10 +185,23 @@ class _DynamicRange:
         self.start, self.limit, self.delta = start, limit, delta
 
 
+def _tf():
+    """The few tf.* ops the loop helpers use, from the layers below (not the root package)."""
+    import types
+    from tenfold.framework import dtypes
+    from tenfold.framework.tensor import Tensor, constant, convert_to_tensor
+    from tenfold.ops import array_ops, math_ops
+    return types.SimpleNamespace(sign=math_ops.sign, shape=array_ops.shape,
+                                 gather=array_ops.gather, constant=constant,
+                                 range=array_ops.range, Tensor=Tensor,
+                                 convert_to_tensor=convert_to_tensor,
+                                 as_dtype=dtypes.as_dtype, cast=math_ops.cast)
+
+
 def range_call(fn, *args, **kwargs):
     """Calls `fn(*args, **kwargs)`, the iterable of a converted `for`; `tf.range` (or Python's
     `range`) with bounds that depend on the traced inputs becomes a `_DynamicRange` instead."""
-    import tenfold as tf
+    tf = _tf()
     values = list(args) + list(kwargs.values())
     if (fn is not tf.range and fn is not range) or not any(_is_dynamic(a) for a in values):
         return fn(*args, **kwargs)

@@ -1,7 +1,7 @@
 """Side effects inside graphs: variable assignments and reads, and opaque stateful calls.
 
 While a tracer records, `Variable.assign`, `assign_add`, `assign_sub` and `read_value` call
-`variable_hook` (installed in `tenfold.framework.variable._graph_hook`), which runs them as the
+`variable_hook` (installed in this thread's `STATE.variable_hook`), which runs them as the
 primitives below, so they are recorded with their inputs and kept in program order.
 
 `stateful_call(name, fn, tensors)` records any Python function on arrays with side effects as
@@ -13,7 +13,8 @@ import numpy as np
 from tenfold.framework.tensor import Tensor
 from tenfold.ops import registry
 from tenfold.ops.registry import primitive
-from tenfold.graph.graph import MultiOp, register_stateful
+from tenfold.backend import numpy_out as _out
+from tenfold.graph.graph import MultiOp
 
 _wrap = Tensor._wrap
 
@@ -38,12 +39,13 @@ def _assign_sub_kernel(ref, value, var):
 
 # Assignments replace the variable's array (copy on write, as eager execution does); the
 # executor turns them into in-place updates where no other tensor can see the old array.
-assign = primitive("assign", _assign_kernel)
-assign_add = primitive("assign_add", _assign_add_kernel)
-assign_sub = primitive("assign_sub", _assign_sub_kernel)
-for _n in ("assign", "assign_add", "assign_sub"):
-    register_stateful(_n)
-_PRIMS = {"assign": assign, "assign_add": assign_add, "assign_sub": assign_sub}
+_EFFECT = "a side effect, not a function of its inputs"
+assign = primitive("assign", _assign_kernel, stateful=True, no_grad=_EFFECT,
+                   inplace_kernel=_out.assign_inplace)
+assign_add = primitive("assign_add", _assign_add_kernel, stateful=True, no_grad=_EFFECT,
+                       inplace_kernel=_out.assign_add_inplace)
+assign_sub = primitive("assign_sub", _assign_sub_kernel, stateful=True, no_grad=_EFFECT,
+                       inplace_kernel=_out.assign_sub_inplace)
 
 
 def read_value(var):
@@ -66,7 +68,7 @@ def variable_hook(var, op, value, array):
         vt = tracer.tensor_for_array(array)
     if vt is None:
         vt = _wrap(array)
-    _PRIMS[op](var, vt, var=var)
+    registry.REGISTRY[op](var, vt, var=var)
     return var
 
 

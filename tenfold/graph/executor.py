@@ -22,15 +22,13 @@ tests check that each gives the same numbers as eager execution.
 import contextlib
 import itertools
 import linecache
-import sys
 import threading
 
 import numpy as np
 
 from tenfold.backend import kernels as _kernels
 from tenfold.framework.errors import InvalidArgumentError
-from tenfold.ops import registry
-from tenfold.ops.registry import primitive
+from tenfold.ops import fused_ops as _fused
 
 _DEFAULTS = {"constant_folding": True, "dead_code": True, "fusion": True, "inplace": True,
              "release": True, "inplace_assign": True}
@@ -73,131 +71,22 @@ def options_key():
     return tuple(_options[k] for k in sorted(_DEFAULTS))
 
 
-# ------------------------------------------------------------------------------------------
-# Kernels with an `out=` form, by primitive name: fn(*input_arrays, out=buffer, **params).
-
-def _unary(uf):
-    return lambda x, out: uf(x, out=out)
-
-
-def _binary(uf):
-    return lambda x, y, out: uf(x, y, out=out)
-
-
-def _relu_out(x, out):
-    return _kernels.relu(x, out)
-
-
-def _sigmoid_out(x, out):
-    h = x.dtype.type(0.5)
-    np.multiply(x, h, out=out)
-    np.tanh(out, out=out)
-    np.add(out, x.dtype.type(1), out=out)
-    return np.multiply(out, h, out=out)
-
-
-def _sqdiff_out(x, y, out):
-    np.subtract(x, y, out=out)
-    return np.square(out, out=out)
-
-
-def _mm_out(a, b, out, transpose_a=False, transpose_b=False):
-    if transpose_a:
-        a = np.swapaxes(a, -1, -2)
-    if transpose_b:
-        b = np.swapaxes(b, -1, -2)
-    return np.matmul(a, b, out=out)
-
-
-def _relu_grad_kernel(g, y):
-    return np.multiply(g, np.greater(y, y.dtype.type(0)))
-
-
-def _relu_grad_out(g, y, out):
-    return np.multiply(g, np.greater(y, y.dtype.type(0)), out=out)
-
-
-# The fused ReLU backward mask (a primitive, so graphs that contain it can be replayed).
-relu_grad = primitive("relu_grad", _relu_grad_kernel,
-                      grads=(lambda g, o, dy, y: relu_grad(g, y), None))
-
-
-def _bias_relu_kernel(x, b):
-    return _bias_relu_out(x, b, np.empty_like(x))
-
-
-def _bias_relu_out(x, b, out):
-    if x.flags.c_contiguous and out.flags.c_contiguous and x.dtype in _JIT_DTYPES and \
-            b.dtype == x.dtype and _jit_ok():
-        c = b.shape[0]
-        _jit_kernels().bias_relu(x.reshape(-1, c), b, out.reshape(-1, c), x.dtype.type(0))
-        return out
-    np.add(x, b, out=out)
-    return _kernels.relu(out, out)
-
-
-def _relu_grad_jit(g, y):
-    return _relu_grad_jit_out(g, y, np.empty_like(g))
-
-
-def _relu_grad_jit_out(g, y, out):
-    if g.flags.c_contiguous and y.flags.c_contiguous and out.flags.c_contiguous and \
-            g.dtype == y.dtype and g.dtype in _JIT_DTYPES:
-        t = g.dtype.type
-        _jit_kernels().relu_grad(g.reshape(-1), y.reshape(-1), out.reshape(-1), t(0), t(1))
-        return out
-    return _relu_grad_out(g, y, out)
-
-
-_JIT_DTYPES = _kernels.FLOAT_DTYPES  # Numba has no float16
-
-
-def _jit_ok():
-    from tenfold import jit
-    return jit.available()
-
-
-def _jit_kernels():
-    from tenfold import jit
-    return jit.kernels()
-
-
-def _conv_bpf_pooled_kernel(x, y, out, g, w_shape, pads, with_bias=False, jit=False):
-    from tenfold.ops import conv_ops
-    return conv_ops.conv_backprop_filter_pooled(x, y, out, g, w_shape, pads, with_bias, jit)
-
-
-def _conv_bpi_pooled_kernel(y, out, g, w, x_shape, pads, jit=False):
-    from tenfold.ops import conv_ops
-    return conv_ops.conv_backprop_input_pooled(y, out, g, w, x_shape, pads, jit)
-
-
-# a stride-1 conv's gradients through 2x2 max pooling (graph-only fusions, never recorded by
-# tapes; see conv_ops.conv_backprop_input_pooled)
-conv_bpf_pooled = primitive("conv_backprop_filter_pooled", _conv_bpf_pooled_kernel)
-conv_bpi_pooled = primitive("conv_backprop_input_pooled", _conv_bpi_pooled_kernel)
-
-
-def _conv_bias_act_pool_kernel(x, w, b, pads, relu, jit=False):
-    from tenfold.ops import conv_ops
-    return conv_ops.conv_bias_act_pool(x, w, b, pads, relu, jit)
-
-
-# conv + bias + ReLU + 2x2 max pooling; y is a shape-only stand-in (graph-only fusion)
-conv_bias_act_pool = primitive("conv_bias_act_pool", _conv_bias_act_pool_kernel)
-# Gradient nodes that route through 2x2 pooling's kept argmax, reading the pooling's input y
-# only for its shape: name -> (position of y, position of the pooled gradient g).
-_ROUTE_INPUTS = {"max_pool_grad": (0, 2), "conv_backprop_input_pooled": (0, 2),
-                 "conv_backprop_filter_pooled": (1, 3)}
+# The fusion-only primitives the passes below put in place of op chains (tenfold/ops/fused_ops.py)
+relu_grad = _fused.relu_grad
+bias_relu = _fused.bias_relu
+conv_bias_act_pool = _fused.conv_bias_act_pool
+conv_bpf_pooled = _fused.conv_bpf_pooled
+conv_bpi_pooled = _fused.conv_bpi_pooled
 
 
 def _reads_only_shape(n, y, p, vals):
     """Whether node n reads y = the input of the pooling whose output is p only for y's shape
     (routing through p's kept argmax; its gradient input has y's dtype, as the argmax
     lookup requires)."""
-    if n.multi or n.op.name not in _ROUTE_INPUTS or p not in n.inputs:
+    route = None if n.multi else n.op.pool_route
+    if route is None or p not in n.inputs:
         return False
-    y_at, g_at = _ROUTE_INPUTS[n.op.name]
+    y_at, g_at = route
     return n.inputs[y_at] == y and vals[n.inputs[g_at]].dtype == vals[y].dtype
 
 
@@ -265,112 +154,6 @@ def _conv_ops():
     return conv_ops
 
 
-# relu(x + b) in one pass (Numba; graphs compiled with jit_compile): never recorded by tapes
-bias_relu = primitive("bias_relu", _bias_relu_kernel)
-def _reduce_sum_jit(x, axis=None, keepdims=False):
-    """Sums over every axis but the last with one sequential pass (Numba), else NumPy."""
-    if axis is not None and x.ndim >= 2 and tuple(axis) == tuple(range(x.ndim - 1)) and \
-            x.shape[-1] >= 8 and x.flags.c_contiguous and x.dtype in (np.float32, np.float64):
-        c = x.shape[-1]
-        out = np.empty(c, x.dtype)
-        _jit_kernels().column_sum(x.reshape(-1, c), out)
-        return out.reshape((1,) * (x.ndim - 1) + (c,)) if keepdims else out
-    return registry.REGISTRY["reduce_sum"].kernel(x, axis=axis, keepdims=keepdims)
-
-
-def _conv_bpi_jit(dy, w, x_shape, strides, dilations, pads, groups=1):
-    """conv_backprop_input with one full-width GEMM and a compiled col2im where it applies."""
-    return _kernels.conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups,
-                                        col2im=_jit_kernels().col2im_add)
-
-
-def _max_pool_jit(x, ksize, strides, dilations, pads, keep_argmax=False):
-    """2x2 stride-2 max pooling with its argmax in one compiled pass where it applies."""
-    return _conv_ops().max_pool_kernel(x, ksize, strides, dilations, pads, keep_argmax,
-                                       jit=True)
-
-
-JIT_KERNELS = {"relu_grad": (_relu_grad_jit, _relu_grad_jit_out),
-               "reduce_sum": (_reduce_sum_jit, None),
-               "conv_backprop_input": (_conv_bpi_jit, None),
-               "max_pool": (_max_pool_jit, None)}
-
-ELEMENTWISE_OUT = {
-    "add": _binary(np.add), "subtract": _binary(np.subtract),
-    "multiply": _binary(np.multiply), "divide": _binary(np.divide),
-    "maximum": _binary(np.maximum), "minimum": _binary(np.minimum),
-    "negative": _unary(np.negative), "abs": _unary(np.abs), "sqrt": _unary(np.sqrt),
-    "square": _unary(np.square), "exp": _unary(np.exp), "expm1": _unary(np.expm1),
-    "log": _unary(np.log), "log1p": _unary(np.log1p), "tanh": _unary(np.tanh),
-    "sin": _unary(np.sin), "cos": _unary(np.cos), "reciprocal": _unary(np.reciprocal),
-    "relu": _relu_out, "sigmoid": _sigmoid_out, "squared_difference": _sqdiff_out,
-    "relu_grad": _relu_grad_out, "bias_relu": _bias_relu_out,
-}
-# View ops whose output may be written into once every buffer it shares is dead.
-WRITABLE_VIEWS = {"reshape", "transpose", "squeeze", "expand_dims", "strided_slice", "reverse"}
-
-# Ops that can write into a dead buffer that is not one of their inputs.
-OTHER_OUT = {"matmul": _mm_out}
-
-
-def _unshared(ref):
-    """True if the variable's array is seen by nobody but the variable (no view, no tensor)."""
-    return ref.base is None and sys.getrefcount(ref) <= _BASE_REFS and ref.flags.writeable
-
-
-def _calibrate_refs():
-    # the reference count of a variable's array when a generated line `k(V._value, ...)`
-    # passes it to a kernel that asks `_unshared` (slot, frames, call arguments)
-    class _Var:
-        pass
-    var = _Var()
-    var._value = np.ones(2)
-    seen = []
-
-    def kernel(ref, value, var):
-        seen.append(_count(ref))
-    env = {"k": kernel, "V": var}
-    exec("def run(a):\n    k(V._value, a, var=V)\n", env)
-    env["run"](None)
-    return seen[0]
-
-
-def _count(ref):
-    return sys.getrefcount(ref)
-
-
-_BASE_REFS = _calibrate_refs()
-
-
-def _assign_add_inplace(ref, value, var):
-    if _unshared(ref) and ref.shape == np.shape(value):
-        return np.add(ref, value, out=ref)
-    new = np.add(ref, value, out=np.empty_like(ref))
-    var._value = new
-    return new
-
-
-def _assign_sub_inplace(ref, value, var):
-    if _unshared(ref) and ref.shape == np.shape(value):
-        return np.subtract(ref, value, out=ref)
-    new = np.subtract(ref, value, out=np.empty_like(ref))
-    var._value = new
-    return new
-
-
-def _assign_inplace(ref, value, var):
-    if _unshared(ref) and ref.shape == np.shape(value) and ref.dtype == value.dtype:
-        np.copyto(ref, value)
-        return ref
-    new = value.copy()
-    var._value = new
-    return new
-
-
-INPLACE_ASSIGN = {"assign": _assign_inplace, "assign_add": _assign_add_inplace,
-                  "assign_sub": _assign_sub_inplace}
-
-
 # ------------------------------------------------------------------------------------------
 
 class Plan:
@@ -402,7 +185,7 @@ class Plan:
                 continue
             nodes.append(_PNode(n.op, n.inputs, n.params, n.outputs, n.multi, n.stateful))
         outputs = list(g.outputs)
-        self.jit = opt["fusion"] and getattr(g, "jit", False) and _jit_ok()
+        self.jit = opt["fusion"] and getattr(g, "jit", False) and _fused._jit_ok()
         if opt["fusion"]:
             nodes = self._fuse(nodes, kind, const, outputs)
             nodes = self._fuse_pooled_grads(nodes)
@@ -466,11 +249,12 @@ class Plan:
         vals = self.graph.values
         producer, _ = _index(nodes)
         out = []
+        readers = _fused.pooled_grad_readers()
         for n in nodes:
-            name = None if n.multi else n.op.name
-            if name in ("conv_backprop_filter", "conv_backprop_input", "bias_backprop",
-                        "reduce_sum"):
-                d = n.inputs[1] if name == "conv_backprop_filter" else n.inputs[0]
+            at = None if n.multi else readers.get(n.op)
+            if at is not None:
+                name = n.op.name
+                d = n.inputs[at]
                 pg = None if producer.get(d) is None else nodes[producer[d]]
                 if pg is not None and not pg.multi and pg.op.name == "max_pool_grad" and \
                         _is_2x2_valid(pg.params) and len(vals[d].shape) == 4:
@@ -534,8 +318,8 @@ class Plan:
             if self.graph.values[dp].dtype != self.graph.values[t].dtype:
                 continue
             routes = [k for k in users if not nodes[k].multi and
-                      nodes[k].op.name in _ROUTE_INPUTS and p in nodes[k].inputs and
-                      nodes[k].inputs[_ROUTE_INPUTS[nodes[k].op.name][1]] == t]
+                      nodes[k].op.pool_route is not None and p in nodes[k].inputs and
+                      nodes[k].inputs[nodes[k].op.pool_route[1]] == t]
             sums = [k for k in users if nodes[k].op.name == "bias_backprop"]
             filters = [k for k in routes if nodes[k].op.name == "conv_backprop_filter_pooled"]
             if len(routes) + len(sums) != len(users) or len(sums) > 1 or \
@@ -607,8 +391,10 @@ class Plan:
         producer_prim = {}
         for n in nodes:
             for o in n.outputs:
-                producer_prim[o] = None if n.multi else n.op.name
-        from tenfold.graph.tracer import FRESH_PRIMS
+                producer_prim[o] = None if n.multi else n.op
+
+        def fresh(p):  # a newly allocated array, per the primitive's declaration
+            return p is not None and p.aliasing == "fresh"
 
         def owned(u):
             """u's buffer belongs to graph values only (no input, constant or variable)."""
@@ -616,10 +402,10 @@ class Plan:
             if self.kind[u] != "op" or len(vu.shape) == 0:
                 return False
             p = producer_prim.get(u)
-            if p not in FRESH_PRIMS and p not in WRITABLE_VIEWS:
+            if not fresh(p) and not (p is not None and p.writable_view):
                 return False
             for r in vu.roots:
-                if r != u and (self.kind[r] != "op" or producer_prim.get(r) not in FRESH_PRIMS):
+                if r != u and (self.kind[r] != "op" or not fresh(producer_prim.get(r))):
                     return False
             return True
 
@@ -639,12 +425,12 @@ class Plan:
         if self.options["inplace"]:
             pool = {}         # (shape, dtype) -> value ids of owned buffers nobody reads again
             for i, n in enumerate(nodes):
-                name = None if n.multi else n.op.name
-                if name in ELEMENTWISE_OUT or name in OTHER_OUT:
+                op = None if n.multi else n.op
+                if op is not None and op.out_kernel is not None:
                     o = n.outputs[0]
                     vo = values[o]
                     choice = None
-                    if name in ELEMENTWISE_OUT:
+                    if op.inplace:  # elementwise: may write over a dying input
                         for u in n.inputs:
                             vu = values[u]
                             if not taken(u) and owned(u) and dies_at(u, i) \
@@ -705,17 +491,18 @@ class Plan:
                 env[gname] = pv
                 pnames.append(f"{pk}={gname}")
             d = self.donor.get(i)
-            name = n.op.name
+            op = n.op
+            jit_kernel = getattr(op, "jit_kernel", None) if self.jit else None
             if d is not None:
-                env[kname] = ELEMENTWISE_OUT.get(name) or OTHER_OUT[name]
-                if self.jit and name in JIT_KERNELS:
-                    env[kname] = JIT_KERNELS[name][1]
+                env[kname] = op.out_kernel
+                if jit_kernel is not None and jit_kernel[1] is not None:
+                    env[kname] = jit_kernel[1]
                 call = f"{kname}({', '.join(args + pnames + [f'out=v{d}'])})"
-            elif self.jit and name in JIT_KERNELS:
-                env[kname] = JIT_KERNELS[name][0]
+            elif jit_kernel is not None:
+                env[kname] = jit_kernel[0]
                 call = f"{kname}({', '.join(args + pnames)})"
-            elif self.options["inplace_assign"] and name in INPLACE_ASSIGN:
-                env[kname] = INPLACE_ASSIGN[name]
+            elif self.options["inplace_assign"] and getattr(op, "inplace_kernel", None):
+                env[kname] = op.inplace_kernel
                 call = f"{kname}({', '.join(args + pnames)})"
             else:
                 env[kname] = n.op.kernel

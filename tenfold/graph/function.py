@@ -30,11 +30,10 @@ import weakref
 
 import numpy as np
 
-from tenfold import config as _config
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.variable import Variable
-from tenfold.ops import registry
+from tenfold.framework.state import STATE as _STATE
 from tenfold.graph import tracer as _tracer
 from tenfold.graph.spec import TensorSpec, describe_shape
 from tenfold.graph import executor as _executor
@@ -43,8 +42,8 @@ from time import perf_counter as _clock
 
 _wrap = Tensor._wrap
 _ndarray = np.ndarray
-_config_state = _config._state
-_observers = registry.observers
+# tf.config.run_functions_eagerly (tenfold/config.py sets it; the graph layer owns it)
+_config_state = {"run_functions_eagerly": False}
 
 MAX_QUIET_TRACES = 5  # as TensorFlow: more traces than this print why
 
@@ -164,8 +163,7 @@ class _Program:
         self.keepalive = keepalive
         self.n_inputs = len(graph.inputs)
         self.tuner = _threads.Tuner() if _threads.adaptive() and any(
-            n.op.name in ("matmul", "conv", "conv_backprop_input", "conv_backprop_filter")
-            for n in graph.nodes) else None
+            getattr(n.op, "uses_blas", False) for n in graph.nodes) else None
 
     def plan(self):
         key = _executor.options_key()
@@ -291,7 +289,7 @@ class ConcreteFunction:
 
 def _run_program(program, leaves):
     tensor_leaves = [x for x in leaves if _leaf_key(x)[1]]
-    if _observers:  # a tape is recording: replay op by op on the caller's tensors
+    if _STATE.observers:  # a tape is recording: replay op by op on the caller's tensors
         return program.replay([x if isinstance(x, Tensor) else _wrap(_leaf_array(x))
                                for x in tensor_leaves])
     return program.run([_leaf_array(x) for x in tensor_leaves])
@@ -432,7 +430,7 @@ class Function:
                 hit = self._exact.get(("fast",) + tuple(key))
                 if hit is not None:
                     program = hit[1]
-                    if _observers:  # a tape is recording: replay op by op on these tensors
+                    if _STATE.observers:  # a tape is recording: replay op by op on these tensors
                         return program.replay([a if type(a) is Tensor else _wrap(a)
                                                for a in args])
                     return program.run([a._value if type(a) is Tensor else a for a in args])
@@ -651,7 +649,7 @@ class Function:
         tr = _tracer.Tracer(dry_run=dry_run, name=self._name)
         tr.jit = tr.graph.jit = bool(self._jit_compile)
         new_leaves = []
-        tape_recording = bool(_observers)
+        tape_recording = bool(_STATE.observers)
         used = set()
         for x in leaves:
             if _leaf_key(x)[1]:

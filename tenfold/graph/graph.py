@@ -16,21 +16,15 @@ Every value carries the shape and dtype it had when traced; graphs are specialis
 import numpy as np
 
 from tenfold.framework.tensor import Tensor
+from tenfold.framework.state import STATE as _STATE
 from tenfold.ops import registry
 
 _wrap = Tensor._wrap
 
-# Primitives with side effects or fresh randomness: never folded, removed or reordered.
-STATEFUL = {"assign", "assign_add", "assign_sub", "print", "numpy_function",
-            # tenfold/ops/random_ops.py: kernels that draw from a generator when they run
-            "random_standard_normal", "random_uniform", "random_uniform_int",
-            "truncated_normal", "random_shuffle", "multinomial", "random_gamma",
-            "random_poisson", "random_binomial", "dropout_mask"}
-
-
 def register_stateful(name):
-    """Marks a primitive name as having side effects (the executor keeps and orders it)."""
-    STATEFUL.add(name)
+    """Marks a declared primitive as having side effects (the executor keeps and orders it);
+    new primitives say `stateful=True` in their declaration instead."""
+    registry.declare(name, stateful=True)
 
 
 class Value:
@@ -64,7 +58,7 @@ class Node:
 
     @property
     def stateful(self):
-        return self.op.name in STATEFUL or getattr(self.op, "stateful", False)
+        return getattr(self.op, "stateful", False)
 
     def __repr__(self):
         shown = {k: v for k, v in self.params.items() if not callable(v)}
@@ -173,7 +167,7 @@ class MultiOp:
         with isolated():
             arrays = self.kernel(*[t._value for t in inputs], **params)
         outs = [_wrap(a if type(a) is np.ndarray else np.asarray(a)) for a in arrays]
-        for o in registry.observers:
+        for o in _STATE.observers:
             rec = getattr(o, "record_multi", None)
             if rec is not None:
                 rec(self, inputs, outs, params)

@@ -2,7 +2,7 @@
 
 Design (see docs/internals.md, "Graphs"):
 
-- The tracer is an observer in `tenfold.ops.registry.observers`, like `GradientTape`. The traced
+- The tracer is an observer in `this thread's observers (`tenfold.framework.state`), like `GradientTape`. The traced
   function runs eagerly, on the call's real values (or on zeros of the spec's shape for
   `get_concrete_function(spec)`), and every primitive call is appended to a `Graph` with its
   params. The first call therefore returns exactly what eager execution would.
@@ -23,50 +23,18 @@ import threading
 
 import numpy as np
 
-from tenfold.framework import tensor as _tensor_mod
-from tenfold.framework import variable as _variable_mod
+from tenfold.framework.state import STATE as _STATE
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.variable import Variable
 from tenfold.framework.errors import OperatorNotAllowedInGraphError
-from tenfold.ops import registry
-from tenfold.graph.graph import Graph, Node, STATEFUL
+from tenfold.graph.graph import Graph, Node
 
 _wrap = Tensor._wrap
-
-# Primitives whose output may be a view of (or the same array as) their first input.
-VIEW_PRIMS = {"reshape", "transpose", "broadcast_to", "strided_slice", "stop_gradient",
-              "reverse", "custom_gradient", "read_variable_view", "squeeze", "expand_dims"}
-
-# Primitives known to return a freshly allocated array (safe to overwrite once dead).
-FRESH_PRIMS = {
-    "add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "atan2",
-    "squared_difference", "floordiv", "floormod", "negative", "abs", "sign", "sqrt", "rsqrt",
-    "square", "exp", "expm1", "log", "log1p", "tanh", "sigmoid", "softplus", "sin", "cos", "tan",
-    "asin", "acos", "atan", "sinh", "cosh", "relu", "floor", "ceil", "round", "reciprocal",
-    "cast", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
-    "logical_and", "logical_or", "logical_xor", "logical_not", "is_nan", "is_inf", "is_finite",
-    "select", "matmul", "reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_any",
-    "reduce_all", "reduce_logsumexp", "cumsum", "cumprod", "argmax", "argmin", "softmax",
-    "log_softmax", "identity", "concat", "tile", "pad", "gather", "gather_nd", "scatter_nd",
-    "slice_grad", "gather_grad", "take_along_axis", "take_along_axis_grad",
-    "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
-    "relu_grad", "bias_relu", "read_value", "one_hot", "random_standard_normal", "random_uniform",
-    "truncated_normal",
-}
-
-# Primitives whose output depends only on their inputs' shapes and dtypes, which a graph fixes:
-# their results are constants of the graph (and Python may branch on them while tracing).
-SHAPE_ONLY_PRIMS = {"zeros_like", "ones_like", "shape", "size", "rank"}
-
-_local = threading.local()
 
 
 def active_tracers():
     """The tracers recording in this thread, outermost first."""
-    s = getattr(_local, "stack", None)
-    if s is None:
-        s = _local.stack = []
-    return s
+    return _STATE.tracers
 
 
 def current_tracer():
@@ -82,7 +50,7 @@ def _base_id(a):
 
 
 class Tracer:
-    """Records primitive calls into a Graph (an observer in `registry.observers`)."""
+    """Records primitive calls into a Graph (an observer in this thread's `STATE.observers`)."""
 
     def __init__(self, parent=None, dry_run=False, name="graph"):
         self.graph = Graph()
@@ -154,16 +122,17 @@ class Tracer:
         self._arrays.setdefault(id(a), t)
         return vid
 
-    def _roots_for(self, prim_name, out_array, in_vids):
+    def _roots_for(self, prim, out_array, in_vids):
         """Which value buffers the output may share: observed now, or possible for the op."""
         values = self.graph.values
         owner = self._bases.get(_base_id(out_array))
         roots = set()
         if owner is not None:
             roots.update(values[owner].roots)
-        if prim_name in VIEW_PRIMS and in_vids:
+        aliasing = getattr(prim, "aliasing", None)  # the primitive's declaration
+        if aliasing == "view" and in_vids:
             roots.update(values[in_vids[0]].roots)
-        elif prim_name not in FRESH_PRIMS:
+        elif aliasing != "fresh":
             for i in in_vids:  # unknown kernel: assume it may return a view of any input
                 roots.update(values[i].roots)
         return roots
@@ -178,8 +147,8 @@ class Tracer:
             self._add_node(op, inputs, outs, params, multi=True)
 
     def _add_node(self, op, inputs, outs, params, multi):
-        dynamic = op.name in STATEFUL or getattr(op, "stateful", False)
-        if not dynamic and not multi and op.name in SHAPE_ONLY_PRIMS:
+        dynamic = getattr(op, "stateful", False)
+        if not dynamic and not multi and op.shape_only:
             pass  # a constant: the graph is specialised to its input's shape
         else:
             for t in inputs:
@@ -193,7 +162,7 @@ class Tracer:
         for k, o in enumerate(outs):
             a = o._value
             vid = g.add_value("op", (node_index, k), a.shape, a.dtype, dynamic)
-            roots = self._roots_for(op.name, a, in_vids) if not multi else set()
+            roots = self._roots_for(op, a, in_vids) if not multi else set()
             if multi:
                 for i in in_vids:  # a multi-op may pass an input straight through
                     roots.update(g.values[i].roots)
@@ -271,47 +240,49 @@ def tracing(tracer, exclusive=False):
     only observer, for cond branches and loop bodies), installs the Python-value guard and the
     variable hooks. Restores everything afterwards."""
     from tenfold.graph import effects
-    stack = active_tracers()
-    saved_obs = list(registry.observers)
+    state = _STATE
+    stack = state.tracers
+    saved_obs = list(state.observers)
     if exclusive:
-        registry.observers[:] = [tracer]
+        state.observers[:] = [tracer]
     else:
-        registry.observers.append(tracer)
+        state.observers.append(tracer)
     stack.append(tracer)
-    prev_guard = _tensor_mod._concrete_guard[0]
-    prev_hook = _variable_mod._graph_hook[0]
-    _tensor_mod._concrete_guard[0] = _guard
-    _variable_mod._graph_hook[0] = effects.variable_hook
+    prev_guard = state.concrete_guard
+    prev_hook = state.variable_hook
+    state.concrete_guard = _guard
+    state.variable_hook = effects.variable_hook
     try:
         with np.errstate(all="ignore") if tracer.dry_run else _null():
             yield tracer
     finally:
         stack.pop()
-        registry.observers[:] = saved_obs
-        _tensor_mod._concrete_guard[0] = prev_guard
-        _variable_mod._graph_hook[0] = prev_hook
+        state.observers[:] = saved_obs
+        state.concrete_guard = prev_guard
+        state.variable_hook = prev_hook
 
 
 @contextlib.contextmanager
 def isolated():
     """Nothing records inside: for kernels that run tenfold ops of their own (a cond branch's
     gradient, an optimizer update) while a trace or a tape is active outside."""
-    stack = active_tracers()
+    state = _STATE
+    stack = state.tracers
     saved_stack = list(stack)
-    saved_obs = list(registry.observers)
-    prev_guard = _tensor_mod._concrete_guard[0]
-    prev_hook = _variable_mod._graph_hook[0]
+    saved_obs = list(state.observers)
+    prev_guard = state.concrete_guard
+    prev_hook = state.variable_hook
     stack.clear()
-    registry.observers[:] = []
-    _tensor_mod._concrete_guard[0] = None
-    _variable_mod._graph_hook[0] = None
+    state.observers[:] = []
+    state.concrete_guard = None
+    state.variable_hook = None
     try:
         yield
     finally:
         stack[:] = saved_stack
-        registry.observers[:] = saved_obs
-        _tensor_mod._concrete_guard[0] = prev_guard
-        _variable_mod._graph_hook[0] = prev_hook
+        state.observers[:] = saved_obs
+        state.concrete_guard = prev_guard
+        state.variable_hook = prev_hook
 
 
 @contextlib.contextmanager

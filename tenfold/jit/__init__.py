@@ -9,10 +9,9 @@ Each kernel performs exactly the float32 (or float64) operations of the NumPy co
 replaces, in the same order and with the same rounding (no fused multiply-add, no fast-math),
 so results are bit-identical; the tests check that.
 
-- `fused_optimizer_update(optimizer, variables)`: the whole in-place update of the built-in
-  SGD (momentum, Nesterov), RMSprop (plain) and Adam (plain) as one parallel loop per
-  variable, or None when the optimizer or its options are not covered (clipping, weight
-  decay, EMA, accumulation, constraints, loss scale factor, subclasses).
+The Keras optimizers' fused updates that use these kernels are in
+`tenfold/keras/optimizers/fused_update.py` (this package sits below the core and imports
+nothing above it).
 """
 import os
 
@@ -47,10 +46,3 @@ def kernels():
         from tenfold.jit import _kernels
         _state["kernels"] = _kernels
     return _state["kernels"]
-
-
-def fused_optimizer_update(optimizer, variables):
-    from tenfold.jit._optimizers import fused_update
-    if not available():
-        return None
-    return fused_update(optimizer, variables)

@@ -8,6 +8,12 @@ from tenfold.ops.math_ops import *  # noqa: F401,F403
 from tenfold.ops.array_ops import *  # noqa: F401,F403
 from tenfold.ops.array_ops import tensor_scatter_nd_update  # noqa: F401
 from tenfold.framework.tensor import Tensor as _Tensor
+from tenfold.framework import hooks as _hooks
+from tenfold.ops._convert import read_variable as _read_variable
+
+# what Tensor / Variable methods call in this layer (the framework never imports upward)
+_hooks.array_ops = array_ops
+_hooks.read_variable = _read_variable
 
 
 def _install_operators():

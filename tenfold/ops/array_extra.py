@@ -8,10 +8,12 @@ from collections import namedtuple as _nt
 
 import numpy as np
 
+from tenfold.backend import xp_of, kernels_of, to_numpy
+
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor, convert_to_tensor
 from tenfold.framework.errors import InvalidArgumentError
-from tenfold.ops.registry import primitive
+from tenfold.ops.registry import primitive, FREE, INTEGER_VALUED
 from tenfold.ops._convert import tensor
 from tenfold.ops import math_ops
 from tenfold.ops.math_ops import normalize_axis
@@ -99,7 +101,7 @@ def _scatter_minmax_grad_u(g, out, t, indices, updates, how):
 
 
 _scatter_minmax = primitive("tensor_scatter_minmax", _scatter_minmax_kernel,
-                            grads=(_scatter_minmax_grad_t, None, _scatter_minmax_grad_u))
+                            grads=(_scatter_minmax_grad_t, None, _scatter_minmax_grad_u), flops=FREE)
 
 
 def _tensor_scatter_minmax(op, how, tensor_, indices, updates):
@@ -128,7 +130,8 @@ def dynamic_stitch(indices, data, name=None):
     """Interleaves data[i] into positions indices[i] (later entries win on duplicates)."""
     idx = [tensor(i) for i in indices]
     dat = [tensor(d) for d in data]
-    flat_idx = np.concatenate([i._value.reshape(-1) for i in idx]).astype(np.int64)
+    # the output's size depends on the index values: read them on the host (explicitly)
+    flat_idx = np.concatenate([to_numpy(i._value).reshape(-1) for i in idx]).astype(np.int64)
     if flat_idx.size and flat_idx.min() < 0:
         raise InvalidArgumentError("dynamic_stitch: indices must be non-negative")
     n = int(flat_idx.max()) + 1 if flat_idx.size else 0
@@ -249,7 +252,7 @@ def depth_to_space(input, block_size, data_format="NHWC", name=None):
     return transpose(y, [0, 3, 1, 2]) if data_format == "NCHW" else y
 
 
-_bitcast = primitive("bitcast", lambda x, dtype: _bitcast_kernel(x, dtype))
+_bitcast = primitive("bitcast", lambda x, dtype: _bitcast_kernel(x, dtype), flops=FREE, no_grad=INTEGER_VALUED)
 
 
 def _bitcast_kernel(x, dtype):
@@ -275,7 +278,7 @@ def _argsort_kernel(v, axis, descending):
     return np.argsort(v, axis=axis, kind="stable").astype(np.int32)
 
 
-_argsort = primitive("argsort", _argsort_kernel)
+_argsort = primitive("argsort", _argsort_kernel, no_grad=INTEGER_VALUED)
 
 
 def sort(values, axis=-1, direction="ASCENDING", name=None):
@@ -305,19 +308,20 @@ def _take_along_grad(g, out, x, idx, axis):
 
 
 def _take_along_scatter_kernel(g, idx, shape, axis):
-    out = np.zeros(shape, g.dtype)
-    grids = list(np.indices(idx.shape, sparse=True))
+    xp = xp_of(g)
+    out = xp.zeros(shape, g.dtype)
+    grids = list(xp.indices(idx.shape, sparse=True))
     grids[axis] = idx.astype(np.intp, copy=False)
-    np.add.at(out, tuple(grids), g)
+    kernels_of(g).scatter_add(out, tuple(grids), g)
     return out
 
 
-_take_along = primitive("take_along_axis", _take_along_kernel, grads=(_take_along_grad, None))
+_take_along = primitive("take_along_axis", _take_along_kernel, grads=(_take_along_grad, None), aliasing="fresh")
 
 
 _take_along_scatter = primitive(
     "take_along_axis_grad", _take_along_scatter_kernel,
-    grads=(lambda g, o, x, idx, shape, axis: _take_along(g, idx, axis=axis), None))
+    grads=(lambda g, o, x, idx, shape, axis: _take_along(g, idx, axis=axis), None), aliasing="fresh")
 
 
 def take_along_axis(x, indices, axis):
@@ -380,11 +384,11 @@ def _unique_kernel(v, part, dtype):
     if part == "count":
         return counts[order].astype(dtype)
     rank_ = np.empty_like(order)
-    rank_[order] = np.arange(len(order))
+    rank_[order] = xp_of(order).arange(len(order))
     return rank_[inv.reshape(-1)].astype(dtype)
 
 
-_unique = primitive("unique", _unique_kernel)
+_unique = primitive("unique", _unique_kernel, no_grad=INTEGER_VALUED)
 
 
 def unique(x, out_idx=dtypes.int32, name=None):
@@ -435,4 +439,4 @@ def _searchsorted_kernel(seq, vals, side, dtype):
     return out.reshape(vals.shape).astype(dtype)
 
 
-_searchsorted = primitive("searchsorted", _searchsorted_kernel)
+_searchsorted = primitive("searchsorted", _searchsorted_kernel, no_grad=INTEGER_VALUED)

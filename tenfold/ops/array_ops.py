@@ -7,7 +7,9 @@ from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor, convert_to_tensor
 from tenfold.framework.tensor_shape import TensorShape
 from tenfold.framework.errors import InvalidArgumentError
-from tenfold.ops.registry import primitive
+from tenfold.backend import backend_of as _backend_of, NUMPY as _NUMPY, xp_of, kernels_of
+from tenfold.framework.state import STATE as _STATE
+from tenfold.ops.registry import primitive, FREE, INTEGER_VALUED
 from tenfold.ops._convert import tensor
 from tenfold.ops import math_ops
 from tenfold.ops.math_ops import normalize_axis, _add
@@ -47,7 +49,7 @@ def _int_dim(d):
 # reshape / transpose / broadcast
 
 _reshape = primitive("reshape", lambda x, shape: np.reshape(x, shape),
-                     grads=(lambda g, o, x, shape: _reshape(g, shape=x._value.shape),))
+                     grads=(lambda g, o, x, shape: _reshape(g, shape=x._value.shape),), aliasing="view", writable_view=True, flops=FREE)
 
 
 def reshape(tensor_, shape, name=None):
@@ -78,7 +80,7 @@ def _transpose_grad(g, o, x, perm):
 
 
 _transpose = primitive("transpose", lambda x, perm: np.transpose(x, perm),
-                       grads=(_transpose_grad,))
+                       grads=(_transpose_grad,), aliasing="view", writable_view=True, flops=FREE)
 
 
 def transpose(a, perm=None, conjugate=False, name=None):
@@ -101,7 +103,7 @@ def matrix_transpose(a, name=None, conjugate=False):
 
 
 _broadcast_to = primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
-                          grads=(lambda g, o, x, shape: g,))
+                          grads=(lambda g, o, x, shape: g,), aliasing="view", flops=FREE)
 
 
 def broadcast_to(input, shape, name=None):
@@ -178,8 +180,11 @@ def _getitem_grad(g, out, x, key):
 
 
 def _scatter_slice_kernel(g, shape, key):
-    out = np.zeros(shape, dtype=g.dtype)
-    np.add.at(out, key, g) if _is_advanced(key) else out.__setitem__(key, g)
+    out = xp_of(g).zeros(shape, dtype=g.dtype)
+    if _is_advanced(key):
+        kernels_of(g).scatter_add(out, key, g)
+    else:
+        out[key] = g
     return out
 
 
@@ -187,9 +192,9 @@ def _is_advanced(key):
     return builtins.any(isinstance(k, np.ndarray) for k in key)
 
 
-_strided_slice = primitive("strided_slice", lambda x, key: x[key], grads=(_getitem_grad,))
+_strided_slice = primitive("strided_slice", lambda x, key: x[key], grads=(_getitem_grad,), aliasing="view", writable_view=True, flops=FREE)
 _scatter_slice = primitive("slice_grad", _scatter_slice_kernel,
-                           grads=(lambda g, o, x, shape, key: _strided_slice(g, key=key),))
+                           grads=(lambda g, o, x, shape, key: _strided_slice(g, key=key),), aliasing="fresh", flops=FREE)
 
 
 def _normalize_key(key, shape, op="slice"):
@@ -302,7 +307,7 @@ def _concat_grads(g, out, *xs, axis):
 
 
 _concat = primitive("concat", lambda *xs, axis: np.concatenate(xs, axis=axis),
-                    grads=_concat_grads)
+                    grads=_concat_grads, aliasing="fresh", flops=FREE)
 
 
 def _tensors_like_first(values, op):
@@ -426,7 +431,7 @@ def _tile_grad(g, out, x, multiples):
                                 keepdims=False)
 
 
-_tile = primitive("tile", lambda x, multiples: np.tile(x, multiples), grads=(_tile_grad,))
+_tile = primitive("tile", lambda x, multiples: np.tile(x, multiples), grads=(_tile_grad,), aliasing="fresh", flops=FREE)
 
 
 def tile(input, multiples, name=None):
@@ -449,7 +454,7 @@ def _pad_grad(g, out, x, paddings, constant_values):
     return _strided_slice(g, key=key)
 
 
-_pad = primitive("pad", _pad_kernel, grads=(_pad_grad,))
+_pad = primitive("pad", _pad_kernel, grads=(_pad_grad,), aliasing="fresh", flops=FREE)
 
 
 def pad(tensor_, paddings, mode="CONSTANT", constant_values=0, name=None):
@@ -486,7 +491,7 @@ def pad(tensor_, paddings, mode="CONSTANT", constant_values=0, name=None):
 
 
 _reverse = primitive("reverse", lambda x, axis: np.flip(x, axis),
-                     grads=(lambda g, o, x, axis: _reverse(g, axis=axis),))
+                     grads=(lambda g, o, x, axis: _reverse(g, axis=axis),), aliasing="view", writable_view=True, flops=FREE)
 
 
 def reverse(tensor_, axis, name=None):
@@ -527,13 +532,14 @@ def _gather_grad(g, out, params, indices, axis, batch_dims):
 
 
 def _gather_scatter_kernel(g, indices, shape, axis, batch_dims):
-    out = np.zeros(shape, dtype=g.dtype)
+    out = xp_of(g).zeros(shape, dtype=g.dtype)
+    scatter_add = kernels_of(g).scatter_add
     if batch_dims == 0:
         o = np.moveaxis(out, axis, 0)
         gi = np.moveaxis(g.reshape(shape[:axis] + indices.shape + shape[axis + 1:]),
                          list(builtins.range(axis, axis + indices.ndim)),
                          list(builtins.range(indices.ndim)))
-        np.add.at(o, indices, gi)
+        scatter_add(o, indices, gi)
         return out
     of = out.reshape((-1,) + shape[batch_dims:])
     gf = g.reshape((-1,) + g.shape[batch_dims:])
@@ -542,15 +548,15 @@ def _gather_scatter_kernel(g, indices, shape, axis, batch_dims):
     for o, gg, ii in zip(of, gf, inf):
         o2 = np.moveaxis(o, a, 0)
         g2 = np.moveaxis(gg, list(builtins.range(a, a + ii.ndim)), list(builtins.range(ii.ndim)))
-        np.add.at(o2, ii, g2)
+        scatter_add(o2, ii, g2)
     return out
 
 
-_gather = primitive("gather", _gather_kernel, grads=(_gather_grad, None))
+_gather = primitive("gather", _gather_kernel, grads=(_gather_grad, None), aliasing="fresh", flops=FREE)
 _gather_scatter = primitive(
     "gather_grad", _gather_scatter_kernel,
     grads=(lambda g, o, x, indices, shape, axis, batch_dims:
-           _gather(g, indices, axis=axis, batch_dims=batch_dims), None))
+           _gather(g, indices, axis=axis, batch_dims=batch_dims), None), aliasing="fresh", flops=FREE)
 
 
 def _int_indices(idx, op):
@@ -594,7 +600,7 @@ def _gather_nd_kernel(params, indices):
 _gather_nd = primitive(
     "gather_nd", _gather_nd_kernel,
     grads=(lambda g, o, params, indices: _scatter_nd(indices, g, shape=params._value.shape),
-           None))
+           None), aliasing="fresh", flops=FREE)
 
 
 def gather_nd(params, indices, batch_dims=0, name=None):
@@ -624,16 +630,16 @@ def gather_nd(params, indices, batch_dims=0, name=None):
 
 
 def _scatter_nd_kernel(indices, updates, shape):
-    out = np.zeros(shape, dtype=updates.dtype)
+    out = xp_of(updates).zeros(shape, dtype=updates.dtype)
     k = indices.shape[-1]
     for j in builtins.range(k):
         _check_indices(indices[..., j], shape[j], "scatter_nd", j)
-    np.add.at(out, tuple(np.moveaxis(indices, -1, 0)), updates)
+    kernels_of(updates).scatter_add(out, tuple(np.moveaxis(indices, -1, 0)), updates)
     return out
 
 
 _scatter_nd = primitive("scatter_nd", _scatter_nd_kernel,
-                        grads=(None, lambda g, o, i, u, shape: _gather_nd(g, i)))
+                        grads=(None, lambda g, o, i, u, shape: _gather_nd(g, i)), aliasing="fresh", flops=FREE)
 
 
 def _check_scatter(op, idx, upd, shape):
@@ -680,7 +686,7 @@ def _scatter_update_kernel(t, indices, updates):
 _scatter_update = primitive(
     "tensor_scatter_update", _scatter_update_kernel,
     grads=(lambda g, o, t, i, u: _scatter_update(g, i, math_ops._zeros_like(u)), None,
-           lambda g, o, t, i, u: _gather_nd(g, i)))
+           lambda g, o, t, i, u: _gather_nd(g, i)), flops=FREE)
 
 
 def tensor_scatter_nd_update(tensor_, indices, updates, name=None):
@@ -701,7 +707,7 @@ def tensor_scatter_nd_sub(tensor_, indices, updates, name=None):
 
 
 _where_indices = primitive("where_indices",
-                           lambda c: np.argwhere(c).astype(np.int64).reshape(-1, c.ndim))
+                           lambda c: np.argwhere(c).astype(np.int64).reshape(-1, c.ndim), no_grad=INTEGER_VALUED)
 
 
 def where_indices(condition):
@@ -813,19 +819,19 @@ def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001
 
 
 def _one_hot_kernel(v, depth, on, off, axis, dtype):
-    out = np.full(v.shape + (depth,), off, dtype=dtype)
+    out = xp_of(v).full(v.shape + (depth,), off, dtype=dtype)
     if depth == 0:  # every index is out of range: an empty last axis
         return out if axis is None or axis == -1 else np.moveaxis(out, -1, axis)
     valid = (v >= 0) & (v < depth)  # out-of-range indices give all-off rows, as TensorFlow
     np.put_along_axis(out, np.where(valid, v, 0)[..., None].astype(np.intp),
-                      np.where(valid, np.asarray(on, dtype), np.asarray(off, dtype))[..., None],
+                      np.where(valid, np.dtype(dtype).type(on), np.dtype(dtype).type(off))[..., None],
                       -1)
     if axis is not None and axis != -1:
         out = np.moveaxis(out, -1, axis)
     return out
 
 
-_one_hot = primitive("one_hot", _one_hot_kernel)
+_one_hot = primitive("one_hot", _one_hot_kernel, aliasing="fresh", flops=FREE, no_grad=INTEGER_VALUED)
 
 
 def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
@@ -855,9 +861,9 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
 # ------------------------------------------------------------------------------------------
 # shape queries
 
-_shape = primitive("shape", lambda x, dtype: np.asarray(x.shape, dtype=dtype))
-_size = primitive("size", lambda x, dtype: np.asarray(x.size, dtype=dtype))
-_rank = primitive("rank", lambda x: np.asarray(x.ndim, dtype=np.int32))
+_shape = primitive("shape", lambda x, dtype: np.asarray(x.shape, dtype=dtype), shape_only=True, flops=FREE, no_grad=INTEGER_VALUED)
+_size = primitive("size", lambda x, dtype: np.asarray(x.size, dtype=dtype), shape_only=True, no_grad=INTEGER_VALUED)
+_rank = primitive("rank", lambda x: np.asarray(x.ndim, dtype=np.int32), shape_only=True, no_grad=INTEGER_VALUED)
 
 
 def _index_dtype(out_type, op):
@@ -885,15 +891,37 @@ def size(input, out_type=dtypes.int32, name=None):
 
 
 def identity(input, name=None):
-    return _identity(tensor(input))
+    """The same value; inside `with tf.device(...)`, a copy on that device (TensorFlow's
+    explicit way to move a tensor between devices)."""
+    t = tensor(input)
+    if _STATE.device_stack:
+        target = _STATE.backend
+        src = _backend_of(t._value)
+        if (target or _NUMPY) is not src:
+            return _copy_to_device(t, device=(target or _NUMPY).name)
+    return _identity(t)
+
+
+def _copy_kernel(x, device):
+    from tenfold import backend
+    b = next(b for b in backend.backends() if b.name == device)
+    return b.from_host(backend.to_numpy(x))
+
+
+def _copy_grad(g, out, x, device):
+    from tenfold import backend
+    return _copy_to_device(g, device=backend.backend_of(x._value).name)
+
+
+_copy_to_device = primitive("copy_to_device", _copy_kernel, grads=(_copy_grad,), transfer=True, flops=FREE)
 
 
 def identity_n(input, name=None):
     return [identity(x) for x in input]
 
 
-_identity = primitive("identity", lambda x: x.copy(), grads=(lambda g, o, x: g,))
-_stop_gradient = primitive("stop_gradient", lambda x: x)
+_identity = primitive("identity", lambda x: x.copy(), grads=(lambda g, o, x: g,), aliasing="fresh", flops=FREE)
+_stop_gradient = primitive("stop_gradient", lambda x: x, aliasing="view", flops=FREE, no_grad="blocks gradients by definition")
 
 
 def stop_gradient(input, name=None):

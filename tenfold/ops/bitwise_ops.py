@@ -1,7 +1,7 @@
 """Bitwise ops on integer tensors (`tf.bitwise`)."""
 import numpy as np
 
-from tenfold.ops.registry import primitive
+from tenfold.ops.registry import primitive, INTEGER_VALUED
 from tenfold.ops._convert import binary, tensor
 
 
@@ -15,7 +15,6 @@ def _int_pair(x, y, op):
 def _shift_kernel(fn):
     def kernel(x, y):
         bits = x.dtype.itemsize * 8
-        y = np.asarray(y)
         # shifts by negative amounts or by the width or more are 0 (or -1 for right shifts of
         # negative values), instead of C's undefined behaviour
         bad = (y < 0) | (y >= bits)
@@ -29,16 +28,16 @@ def _shift_kernel(fn):
     return kernel
 
 
-_and = primitive("bitwise_and", np.bitwise_and)
-_or = primitive("bitwise_or", np.bitwise_or)
-_xor = primitive("bitwise_xor", np.bitwise_xor)
-_invert = primitive("invert", np.invert)
-_left = primitive("left_shift", _shift_kernel(np.left_shift))
-_right = primitive("right_shift", _shift_kernel(np.right_shift))
+_and = primitive("bitwise_and", np.bitwise_and, no_grad=INTEGER_VALUED)
+_or = primitive("bitwise_or", np.bitwise_or, no_grad=INTEGER_VALUED)
+_xor = primitive("bitwise_xor", np.bitwise_xor, no_grad=INTEGER_VALUED)
+_invert = primitive("invert", np.invert, no_grad=INTEGER_VALUED)
+_left = primitive("left_shift", _shift_kernel(np.left_shift), no_grad=INTEGER_VALUED)
+_right = primitive("right_shift", _shift_kernel(np.right_shift), no_grad=INTEGER_VALUED)
 _popcount = primitive("population_count", lambda x: np.bitwise_count(x).astype(np.uint8)
                       if hasattr(np, "bitwise_count") else
                       np.vectorize(lambda v: bin(int(v) & ((1 << (x.dtype.itemsize * 8)) - 1))
-                                   .count("1"), otypes=[np.uint8])(x))
+                                   .count("1"), otypes=[np.uint8])(x), no_grad=INTEGER_VALUED)
 
 
 def bitwise_and(x, y, name=None):

@@ -25,6 +25,7 @@ import weakref
 import numpy as np
 
 from tenfold.backend import kernels as K
+from tenfold.backend import dispatching as _bk, kernels_of
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.tensor_shape import TensorShape
@@ -80,13 +81,45 @@ def _bpf_grad_dy(g, out, x, dy, w_shape, strides, dilations, pads, groups):
     return _conv(x, g, groups=groups, **_p(strides, dilations, pads))
 
 
-_conv = primitive("conv", K.conv, grads=(_conv_grad_x, _conv_grad_w),
-                  doc="N-d convolution, channels-last; filter (*kernel, in // groups, out)")
-_conv_bpi = primitive("conv_backprop_input", K.conv_backprop_input,
+def conv_flops(inputs, out, params):
+    """2 * multiply-adds: per output element, one per filter tap and input channel (the
+    adjoints count per input element); depthwise convolutions have one channel per tap."""
+    if len(inputs) < 2:
+        from tenfold.ops.registry import elementwise_flops
+        return elementwise_flops(inputs, out, params)
+    kern = inputs[1]._value
+    osize = int(out._value.size)
+    taps = int(np.prod(kern.shape[:-2]))
+    if params.get("depthwise"):
+        return 2 * osize * taps
+    if params.get("adjoint"):
+        return 2 * int(inputs[0]._value.size) * taps * int(kern.shape[-2])
+    return 2 * osize * taps * int(kern.shape[-2])
+
+
+def _conv_flops_as(**kind):
+    def flops(inputs, out, params):
+        return conv_flops(inputs, out, {**params, **kind})
+    return flops
+
+
+_conv = primitive("conv", _bk("conv"), grads=(_conv_grad_x, _conv_grad_w),
+                  doc="N-d convolution, channels-last; filter (*kernel, in // groups, out)",
+                  uses_blas=True, flops=conv_flops)
+def _conv_bpi_jit(dy, w, x_shape, strides, dilations, pads, groups=1):
+    """conv_backprop_input with one full-width GEMM and a compiled col2im where it applies."""
+    return K.conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups,
+                                 col2im=_jit_kernels().col2im_add)
+
+
+_conv_bpi = primitive("conv_backprop_input", _bk("conv_backprop_input"),
+                      jit_kernel=(_conv_bpi_jit, None),
                       grads=(_bpi_grad_dy, _bpi_grad_w),
-                      doc="adjoint of conv in x: the transposed convolution")
-_conv_bpf = primitive("conv_backprop_filter", K.conv_backprop_filter,
-                      grads=(_bpf_grad_x, _bpf_grad_dy), doc="adjoint of conv in the filter")
+                      doc="adjoint of conv in x: the transposed convolution", uses_blas=True,
+                      flops=_conv_flops_as(adjoint=True))
+_conv_bpf = primitive("conv_backprop_filter", _bk("conv_backprop_filter"),
+                      grads=(_bpf_grad_x, _bpf_grad_dy), doc="adjoint of conv in the filter",
+                      uses_blas=True, flops=_conv_flops_as(adjoint=True))
 
 
 def _dw_grad_x(g, out, x, w, strides, dilations, pads):
@@ -113,20 +146,21 @@ def _dwbpf_grad_dy(g, out, x, dy, w_shape, strides, dilations, pads):
     return _dw(x, g, **_p(strides, dilations, pads))
 
 
-_dw = primitive("depthwise_conv", K.depthwise_conv, grads=(_dw_grad_x, _dw_grad_w),
-                doc="depthwise convolution, filter (*kernel, C, multiplier)")
-_dw_bpi = primitive("depthwise_conv_backprop_input", K.depthwise_backprop_input,
-                    grads=(_dwbpi_grad_dy, _dwbpi_grad_w))
-_dw_bpf = primitive("depthwise_conv_backprop_filter", K.depthwise_backprop_filter,
-                    grads=(_dwbpf_grad_x, _dwbpf_grad_dy))
+_dw = primitive("depthwise_conv", _bk("depthwise_conv"), grads=(_dw_grad_x, _dw_grad_w),
+                doc="depthwise convolution, filter (*kernel, C, multiplier)",
+                flops=_conv_flops_as(depthwise=True))
+_dw_bpi = primitive("depthwise_conv_backprop_input", _bk("depthwise_backprop_input"),
+                    grads=(_dwbpi_grad_dy, _dwbpi_grad_w), flops=_conv_flops_as(depthwise=True))
+_dw_bpf = primitive("depthwise_conv_backprop_filter", _bk("depthwise_backprop_filter"),
+                    grads=(_dwbpf_grad_x, _dwbpf_grad_dy), flops=_conv_flops_as(depthwise=True))
 
 # --- fused conv + bias + ReLU (what TF's grappler turns Conv2D+BiasAdd+Relu into) ---
 
-_relu_bp = primitive("relu_backprop", K.relu_backprop,
+_relu_bp = primitive("relu_backprop", _bk("relu_backprop"),
                      grads=(lambda gg, out, g, y: _relu_bp(gg, y),
                             lambda gg, out, g, y: _a.zeros_like(y)),
                      doc="g where y > 0 else 0")
-_bias_bp = primitive("bias_backprop", K.bias_backprop,
+_bias_bp = primitive("bias_backprop", _bk("bias_backprop"),
                      grads=(lambda gg, out, dz: _a.broadcast_to(gg, dz._value.shape),),
                      doc="sum over all axes but the last")
 
@@ -164,9 +198,10 @@ def _fused_gb(g, out, x, w, b, strides, dilations, pads, groups, relu):
     return _bias_bp(_fused_dz(g, out, relu))
 
 
-_conv_bias_act = primitive("conv_bias_act", K.conv_bias_act,
+_conv_bias_act = primitive("conv_bias_act", _bk("conv_bias_act"),
                            grads=(_fused_gx, _fused_gw, _fused_gb),
-                           doc="relu?(conv(x, w) + b), computed chunk by chunk in cache")
+                           doc="relu?(conv(x, w) + b), computed chunk by chunk in cache",
+                           flops=conv_flops)
 
 
 def _zeros_rule(i):
@@ -186,6 +221,8 @@ def remember_argmax(out, idx):
 
 
 def max_pool_kernel(x, ksize, strides, dilations, pads, keep_argmax=False, jit=False):
+    if type(x) is not np.ndarray:  # another backend: its own kernel (no kept argmax)
+        return kernels_of(x).max_pool(x, ksize, strides, dilations, pads)
     if keep_argmax and K.is_2x2(x, ksize, strides, dilations, pads):
         out, idx = K.max_pool_2x2_argmax(x, _jit_kernels() if jit else None)
         remember_argmax(out, idx)
@@ -221,6 +258,8 @@ def pooled_argmax(out, g):
 
 
 def _max_pool_grad_kernel(x, out, g, ksize, strides, dilations, pads):
+    if type(x) is not np.ndarray:  # another backend: its own kernel
+        return kernels_of(x).max_pool_grad(x, out, g, ksize, strides, dilations, pads)
     idx = pooled_argmax(out, g)
     if idx is not None:
         return K.max_pool_2x2_grad_from_argmax(idx, g, x.shape)
@@ -335,11 +374,17 @@ def _mpgg_grad_gg(g, out, x, y, gg, ksize, strides, dilations, pads):
     return _max_pool_grad(x, y, g, ksize=ksize, **_p(strides, dilations, pads))
 
 
-_max_pool = primitive("max_pool", max_pool_kernel, grads=(_max_pool_grad_rule,))
+def _max_pool_jit(x, ksize, strides, dilations, pads, keep_argmax=False):
+    """2x2 stride-2 max pooling with its argmax in one compiled pass where it applies."""
+    return max_pool_kernel(x, ksize, strides, dilations, pads, keep_argmax, jit=True)
+
+
+_max_pool = primitive("max_pool", max_pool_kernel, grads=(_max_pool_grad_rule,),
+                      jit_kernel=(_max_pool_jit, None))
 _max_pool_grad = primitive("max_pool_grad", _max_pool_grad_kernel,
                            grads=(_zeros_rule(0), _zeros_rule(1), _mpg_grad_g),
-                           doc="routes g to each window's first maximum")
-_max_pool_gg = primitive("max_pool_grad_grad", K.max_pool_grad_grad,
+                           doc="routes g to each window's first maximum", pool_route=(0, 2))
+_max_pool_gg = primitive("max_pool_grad_grad", _bk("max_pool_grad_grad"),
                          grads=(_zeros_rule(0), _zeros_rule(1), _mpgg_grad_gg))
 
 
@@ -351,8 +396,8 @@ def _apg_grad(gg, out, g, x_shape, ksize, strides, dilations, pads):
     return _avg_pool(gg, ksize=ksize, **_p(strides, dilations, pads))
 
 
-_avg_pool = primitive("avg_pool", K.avg_pool, grads=(_avg_pool_grad_rule,))
-_avg_pool_grad = primitive("avg_pool_grad", K.avg_pool_grad, grads=(_apg_grad,))
+_avg_pool = primitive("avg_pool", _bk("avg_pool"), grads=(_avg_pool_grad_rule,))
+_avg_pool_grad = primitive("avg_pool_grad", _bk("avg_pool_grad"), grads=(_apg_grad,))
 
 
 # ------------------------------------------------------------------------------------------

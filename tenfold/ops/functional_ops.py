@@ -208,7 +208,7 @@ def _print_kernel(*arrays, template, stream, sep, end, summarize):
     return np.zeros((0,), np.int8)
 
 
-_print = primitive("print", _print_kernel)
+_print = primitive("print", _print_kernel, stateful=True, no_grad="a side effect, not a function of its inputs")
 
 
 def print_(*inputs, output_stream=None, summarize=3, sep=" ", end="\n", name=None, **kwargs):
@@ -239,7 +239,7 @@ def _assert_kernel(cond, *data, message, summarize):
     return np.zeros((0,), np.int8)
 
 
-_assert = primitive("assert", _assert_kernel)
+_assert = primitive("assert", _assert_kernel, no_grad="a side effect, not a function of its inputs")
 
 
 def Assert(condition, data, summarize=None, name=None):  # noqa: N802 - TensorFlow's name
@@ -332,7 +332,7 @@ def _numpy_function_kernel(*arrays, func, tout, index):
     return arr if dt is dtypes.string else arr.astype(dt._np, copy=False)
 
 
-_numpy_function = primitive("numpy_function", _numpy_function_kernel)
+_numpy_function = primitive("numpy_function", _numpy_function_kernel, stateful=True, no_grad="a side effect, not a function of its inputs")
 
 
 def numpy_function(func, inp, Tout, stateful=True, name=None):  # noqa: N803
@@ -413,7 +413,7 @@ def timestamp(name=None):
     return _timestamp()
 
 
-_timestamp_prim = primitive("timestamp", lambda: np.asarray(time.time(), np.float64))
+_timestamp_prim = primitive("timestamp", lambda: np.asarray(time.time(), np.float64), no_grad="a side effect, not a function of its inputs")
 
 
 def _timestamp():

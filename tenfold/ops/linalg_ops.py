@@ -80,7 +80,7 @@ def det(input, name=None):
     return _det(_square_check(input, "linalg.det"))
 
 
-_slogdet_sign = primitive("log_matrix_determinant_sign", lambda x: np.linalg.slogdet(x)[0])
+_slogdet_sign = primitive("log_matrix_determinant_sign", lambda x: np.linalg.slogdet(x)[0], no_grad="gradient not implemented yet (TensorFlow has one)")
 _log_abs_det = primitive(
     "log_matrix_determinant", lambda x: np.linalg.slogdet(x)[1].astype(x.real.dtype),
     grads=(lambda g, o, x: m._mul(_expand2(g), _mt(_inv(x))),))
@@ -256,9 +256,9 @@ def eigvalsh(tensor_, name=None):
 
 
 _eig_vals = primitive("eig_values", lambda x: np.linalg.eigvals(x).astype(
-    np.complex128 if x.dtype in (np.float64, np.complex128) else np.complex64))
+    np.complex128 if x.dtype in (np.float64, np.complex128) else np.complex64), no_grad="gradient not implemented yet (TensorFlow has one)")
 _eig_vecs = primitive("eig_vectors", lambda x: np.linalg.eig(x)[1].astype(
-    np.complex128 if x.dtype in (np.float64, np.complex128) else np.complex64))
+    np.complex128 if x.dtype in (np.float64, np.complex128) else np.complex64), no_grad="gradient not implemented yet (TensorFlow has one)")
 
 
 def eig(tensor_, name=None):
@@ -324,7 +324,7 @@ def _qr_kernel(x, full_matrices, part):
     return q if part == "q" else r
 
 
-_qr = primitive("qr", _linalg_kernel(_qr_kernel, "linalg.qr"))
+_qr = primitive("qr", _linalg_kernel(_qr_kernel, "linalg.qr"), no_grad="gradient not implemented yet (TensorFlow has one)")
 
 
 def qr(input, full_matrices=False, name=None):
@@ -338,7 +338,7 @@ def qr(input, full_matrices=False, name=None):
                                         _qr(x, full_matrices=bool(full_matrices), part="r"))
 
 
-_pinv = primitive("pinv", lambda x, rcond: np.linalg.pinv(x, rcond=rcond).astype(x.dtype))
+_pinv = primitive("pinv", lambda x, rcond: np.linalg.pinv(x, rcond=rcond).astype(x.dtype), no_grad="gradient not implemented yet (TensorFlow has one)")
 
 
 def pinv(a_, rcond=None, validate_args=False, name=None):

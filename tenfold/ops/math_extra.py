@@ -7,6 +7,8 @@ import builtins
 
 import numpy as np
 
+from tenfold.backend import xp_of
+
 from tenfold.framework.errors import InvalidArgumentError
 from tenfold.ops.registry import primitive
 from tenfold.ops._convert import binary, tensor
@@ -16,7 +18,7 @@ from tenfold.ops.math_ops import (  # noqa: F401
     greater_equal, log, log1p, multiply, reciprocal, reduce_all, reduce_sum, subtract)
 
 
-_nextafter = primitive("nextafter", np.nextafter)
+_nextafter = primitive("nextafter", np.nextafter, no_grad="gradient not implemented yet (TensorFlow has one)")
 
 
 def _x_times(op, x, y, fn):
@@ -137,7 +139,7 @@ def _trigamma_kernel(x):
         return _trigamma_fallback(x).astype(x.dtype, copy=False)
 
 
-_polygamma1 = primitive("trigamma", _trigamma_kernel)
+_polygamma1 = primitive("trigamma", _trigamma_kernel, no_grad="gradient not implemented yet (TensorFlow has one)")
 
 
 erf = _unary(_erf)
@@ -166,22 +168,24 @@ def _scipy_kernel(name):
     return kernel
 
 
-_igamma = primitive("igamma", _scipy_kernel("gammainc"))
+_igamma = primitive("igamma", _scipy_kernel("gammainc"), no_grad="gradient not implemented yet (TensorFlow has one)")
 
 
-_igammac = primitive("igammac", _scipy_kernel("gammaincc"))
+_igammac = primitive("igammac", _scipy_kernel("gammaincc"), no_grad="gradient not implemented yet (TensorFlow has one)")
 
 
-_betainc = primitive("betainc", _scipy_kernel("betainc"))
+_betainc = primitive("betainc", _scipy_kernel("betainc"), no_grad="gradient not implemented yet (TensorFlow has one)")
 
 
-_zeta = primitive("zeta", _scipy_kernel("zeta"))
+_zeta = primitive("zeta", _scipy_kernel("zeta"), no_grad="gradient not implemented yet (TensorFlow has one)")
 
 
-_polygamma = primitive("polygamma", _scipy_kernel("polygamma"))
+_polygamma = primitive("polygamma", _scipy_kernel("polygamma"), no_grad="gradient not implemented yet (TensorFlow has one)")
 
 
-_bessel = {n: primitive("bessel_" + n, _scipy_kernel(n)) for n in ("i0", "i0e", "i1", "i1e")}
+_bessel = {n: primitive("bessel_" + n, _scipy_kernel(n),
+                        no_grad="gradient not implemented yet (TensorFlow has one)")
+           for n in ("i0", "i0e", "i1", "i1e")}
 
 
 def igamma(a, x, name=None):
@@ -269,7 +273,7 @@ _complex = primitive("complex", lambda re, im: (re + 1j * im).astype(_complex_of
                      grads=(lambda g, o, re, im: _real(g), lambda g, o, re, im: _imag(g)))
 
 
-_angle = primitive("angle", np.angle)
+_angle = primitive("angle", np.angle, no_grad="gradient not implemented yet (TensorFlow has one)")
 
 
 def real(input, name=None):
@@ -339,7 +343,8 @@ def _cumlse_kernel(x, axis=0, reverse=False):
     if reverse:
         x = np.flip(x, axis)
     out = np.logaddexp.accumulate(x, axis=axis) if x.size else x.copy()
-    return np.ascontiguousarray(np.flip(out, axis) if reverse else out)
+    out = np.flip(out, axis) if reverse else out
+    return xp_of(out).ascontiguousarray(out)
 
 
 def _cumlse_grad(g, out, x, axis=0, reverse=False):

@@ -3,11 +3,14 @@ import builtins
 
 import numpy as np
 
+from tenfold.backend import xp_of
+
 from tenfold.backend import kernels as _kernels
+from tenfold.backend import numpy_out as _out
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import InvalidArgumentError
-from tenfold.ops.registry import primitive
+from tenfold.ops.registry import primitive, FREE, INTEGER_VALUED, NOT_DIFFERENTIABLE
 from tenfold.ops._convert import binary, tensor
 
 _wrap = Tensor._wrap
@@ -29,8 +32,8 @@ def _one(g):
 # ------------------------------------------------------------------------------------------
 # Creation helpers used by gradient rules (primitives: under tracing their shape follows x).
 
-_zeros_like = primitive("zeros_like", lambda x, dtype=None: np.zeros_like(x, dtype=dtype))
-_ones_like = primitive("ones_like", lambda x, dtype=None: np.ones_like(x, dtype=dtype))
+_zeros_like = primitive("zeros_like", lambda x, dtype=None: np.zeros_like(x, dtype=dtype), shape_only=True, flops=FREE, no_grad="its value does not depend on the input's values")
+_ones_like = primitive("ones_like", lambda x, dtype=None: np.ones_like(x, dtype=dtype), shape_only=True, flops=FREE, no_grad="its value does not depend on the input's values")
 
 
 def zeros_like(x):
@@ -45,14 +48,14 @@ def ones_like(x):
 # Binary elementwise primitives. Operands already share a dtype; broadcasting is NumPy's and
 # the tape un-broadcasts gradients, so rules return full-shape gradients.
 
-_add = primitive("add", np.add, grads=(lambda g, o, x, y: g, lambda g, o, x, y: g))
+_add = primitive("add", np.add, grads=(lambda g, o, x, y: g, lambda g, o, x, y: g), aliasing="fresh", out_kernel=_out.binary_out(np.add), inplace=True)
 _sub = primitive("subtract", np.subtract,
-                 grads=(lambda g, o, x, y: g, lambda g, o, x, y: _neg(g)))
+                 grads=(lambda g, o, x, y: g, lambda g, o, x, y: _neg(g)), aliasing="fresh", out_kernel=_out.binary_out(np.subtract), inplace=True)
 _mul = primitive("multiply", np.multiply,
-                 grads=(lambda g, o, x, y: _mul(g, y), lambda g, o, x, y: _mul(g, x)))
+                 grads=(lambda g, o, x, y: _mul(g, y), lambda g, o, x, y: _mul(g, x)), aliasing="fresh", out_kernel=_out.binary_out(np.multiply), inplace=True)
 _div = primitive("divide", np.divide,
                  grads=(lambda g, o, x, y: _div(g, y),
-                        lambda g, o, x, y: _neg(_div(_mul(g, o), y))))
+                        lambda g, o, x, y: _neg(_div(_mul(g, o), y))), aliasing="fresh", out_kernel=_out.binary_out(np.divide), inplace=True)
 
 
 def _check_int_zero(op, x, y):
@@ -85,11 +88,11 @@ def _truncatemod_kernel(x, y):
     return np.fmod(x, y)
 
 
-_floordiv = primitive("floordiv", _floordiv_kernel)
+_floordiv = primitive("floordiv", _floordiv_kernel, aliasing="fresh", no_grad=INTEGER_VALUED)
 _floormod = primitive("floormod", _floormod_kernel,
                       grads=(lambda g, o, x, y: g,
-                             lambda g, o, x, y: _mul(g, _neg(floor(_div(x, y))))))
-_truncatediv = primitive("truncatediv", _truncatediv_kernel)
+                             lambda g, o, x, y: _mul(g, _neg(floor(_div(x, y))))), aliasing="fresh")
+_truncatediv = primitive("truncatediv", _truncatediv_kernel, no_grad=INTEGER_VALUED)
 _truncatemod = primitive("truncatemod", _truncatemod_kernel,
                          grads=(lambda g, o, x, y: g,
                                 lambda g, o, x, y: _mul(g, _neg(_trunc(_div(x, y))))))
@@ -111,7 +114,7 @@ def _pow_grad_y(g, out, x, y):
     return _mul(g, _select(pos, _mul(out, _log(safe)), _zeros_like(x)))
 
 
-_pow = primitive("pow", _pow_kernel, grads=(_pow_grad_x, _pow_grad_y))
+_pow = primitive("pow", _pow_kernel, grads=(_pow_grad_x, _pow_grad_y), aliasing="fresh")
 
 
 def _select_grad(kind, which):
@@ -123,17 +126,17 @@ def _select_grad(kind, which):
 
 
 _maximum = primitive("maximum", np.maximum,
-                     grads=(_select_grad("max", "x"), _select_grad("max", "y")))
+                     grads=(_select_grad("max", "x"), _select_grad("max", "y")), aliasing="fresh", out_kernel=_out.binary_out(np.maximum), inplace=True)
 _minimum = primitive("minimum", np.minimum,
-                     grads=(_select_grad("min", "x"), _select_grad("min", "y")))
+                     grads=(_select_grad("min", "x"), _select_grad("min", "y")), aliasing="fresh", out_kernel=_out.binary_out(np.minimum), inplace=True)
 _atan2 = primitive("atan2", np.arctan2,
                    grads=(lambda g, o, y, x: _div(_mul(g, x), _add(_square(x), _square(y))),
                           lambda g, o, y, x: _neg(_div(_mul(g, y),
-                                                       _add(_square(x), _square(y))))))
+                                                       _add(_square(x), _square(y))))), aliasing="fresh")
 _squared_difference = primitive(
     "squared_difference", lambda x, y: np.square(x - y),
     grads=(lambda g, o, x, y: _mul(_mul(g, _scalar(2, g)), _sub(x, y)),
-           lambda g, o, x, y: _mul(_mul(g, _scalar(-2, g)), _sub(x, y))))
+           lambda g, o, x, y: _mul(_mul(g, _scalar(-2, g)), _sub(x, y))), aliasing="fresh", out_kernel=_out.squared_difference_out, inplace=True)
 
 
 def _binary_op(prim, pub):
@@ -245,36 +248,36 @@ def _softplus_kernel(x):
     return np.logaddexp(x.dtype.type(0), x)
 
 
-_neg = primitive("negative", np.negative, grads=(lambda g, o, x: _neg(g),))
-_abs = primitive("abs", np.abs, grads=(lambda g, o, x: _mul(g, _sign(x)),))
-_sign = primitive("sign", np.sign, grads=(lambda g, o, x: _zeros_like(g),))
+_neg = primitive("negative", np.negative, grads=(lambda g, o, x: _neg(g),), aliasing="fresh", out_kernel=_out.unary_out(np.negative), inplace=True)
+_abs = primitive("abs", np.abs, grads=(lambda g, o, x: _mul(g, _sign(x)),), aliasing="fresh", out_kernel=_out.unary_out(np.abs), inplace=True)
+_sign = primitive("sign", np.sign, grads=(lambda g, o, x: _zeros_like(g),), aliasing="fresh")
 _sqrt = primitive("sqrt", np.sqrt,
-                  grads=(lambda g, o, x: _div(g, _mul(o, _scalar(2, o))),))
+                  grads=(lambda g, o, x: _div(g, _mul(o, _scalar(2, o))),), aliasing="fresh", out_kernel=_out.unary_out(np.sqrt), inplace=True)
 _rsqrt = primitive("rsqrt", lambda x: 1 / np.sqrt(x),
-                   grads=(lambda g, o, x: _mul(g, _mul(_scalar(-0.5, o), _mul(o, _mul(o, o)))),))
+                   grads=(lambda g, o, x: _mul(g, _mul(_scalar(-0.5, o), _mul(o, _mul(o, o)))),), aliasing="fresh")
 _square = primitive("square", np.square,
-                    grads=(lambda g, o, x: _mul(g, _mul(x, _scalar(2, x))),))
-_exp = primitive("exp", np.exp, grads=(lambda g, o, x: _mul(g, o),))
-_expm1 = primitive("expm1", np.expm1, grads=(lambda g, o, x: _mul(g, _exp(x)),))
-_log = primitive("log", np.log, grads=(lambda g, o, x: _div(g, x),))
-_log1p = primitive("log1p", np.log1p, grads=(lambda g, o, x: _div(g, _add(x, _one(x))),))
+                    grads=(lambda g, o, x: _mul(g, _mul(x, _scalar(2, x))),), aliasing="fresh", out_kernel=_out.unary_out(np.square), inplace=True)
+_exp = primitive("exp", np.exp, grads=(lambda g, o, x: _mul(g, o),), aliasing="fresh", out_kernel=_out.unary_out(np.exp), inplace=True, onnx="Exp")
+_expm1 = primitive("expm1", np.expm1, grads=(lambda g, o, x: _mul(g, _exp(x)),), aliasing="fresh", out_kernel=_out.unary_out(np.expm1), inplace=True)
+_log = primitive("log", np.log, grads=(lambda g, o, x: _div(g, x),), aliasing="fresh", out_kernel=_out.unary_out(np.log), inplace=True)
+_log1p = primitive("log1p", np.log1p, grads=(lambda g, o, x: _div(g, _add(x, _one(x))),), aliasing="fresh", out_kernel=_out.unary_out(np.log1p), inplace=True)
 _tanh = primitive("tanh", np.tanh,
-                  grads=(lambda g, o, x: _mul(g, _sub(_one(o), _mul(o, o))),))
+                  grads=(lambda g, o, x: _mul(g, _sub(_one(o), _mul(o, o))),), aliasing="fresh", out_kernel=_out.unary_out(np.tanh), inplace=True, onnx="Tanh")
 _sigmoid = primitive("sigmoid", _sigmoid_kernel,
-                     grads=(lambda g, o, x: _mul(g, _mul(o, _sub(_one(o), o))),))
+                     grads=(lambda g, o, x: _mul(g, _mul(o, _sub(_one(o), o))),), aliasing="fresh", out_kernel=_out.sigmoid_out, inplace=True, onnx="Sigmoid")
 _softplus = primitive("softplus", _softplus_kernel,
-                      grads=(lambda g, o, x: _mul(g, _sigmoid(x)),))
-_sin = primitive("sin", np.sin, grads=(lambda g, o, x: _mul(g, _cos(x)),))
-_cos = primitive("cos", np.cos, grads=(lambda g, o, x: _neg(_mul(g, _sin(x))),))
-_tan = primitive("tan", np.tan, grads=(lambda g, o, x: _add(g, _mul(g, _mul(o, o))),))
+                      grads=(lambda g, o, x: _mul(g, _sigmoid(x)),), aliasing="fresh", onnx="Softplus")
+_sin = primitive("sin", np.sin, grads=(lambda g, o, x: _mul(g, _cos(x)),), aliasing="fresh", out_kernel=_out.unary_out(np.sin), inplace=True)
+_cos = primitive("cos", np.cos, grads=(lambda g, o, x: _neg(_mul(g, _sin(x))),), aliasing="fresh", out_kernel=_out.unary_out(np.cos), inplace=True)
+_tan = primitive("tan", np.tan, grads=(lambda g, o, x: _add(g, _mul(g, _mul(o, o))),), aliasing="fresh")
 _asin = primitive("asin", np.arcsin,
-                  grads=(lambda g, o, x: _mul(g, _rsqrt(_sub(_one(x), _square(x)))),))
+                  grads=(lambda g, o, x: _mul(g, _rsqrt(_sub(_one(x), _square(x)))),), aliasing="fresh")
 _acos = primitive("acos", np.arccos,
-                  grads=(lambda g, o, x: _neg(_mul(g, _rsqrt(_sub(_one(x), _square(x))))),))
+                  grads=(lambda g, o, x: _neg(_mul(g, _rsqrt(_sub(_one(x), _square(x))))),), aliasing="fresh")
 _atan = primitive("atan", np.arctan,
-                  grads=(lambda g, o, x: _div(g, _add(_one(x), _square(x))),))
-_sinh = primitive("sinh", np.sinh, grads=(lambda g, o, x: _mul(g, _cosh(x)),))
-_cosh = primitive("cosh", np.cosh, grads=(lambda g, o, x: _mul(g, _sinh(x)),))
+                  grads=(lambda g, o, x: _div(g, _add(_one(x), _square(x))),), aliasing="fresh")
+_sinh = primitive("sinh", np.sinh, grads=(lambda g, o, x: _mul(g, _cosh(x)),), aliasing="fresh")
+_cosh = primitive("cosh", np.cosh, grads=(lambda g, o, x: _mul(g, _sinh(x)),), aliasing="fresh")
 _asinh = primitive("asinh", np.arcsinh,
                    grads=(lambda g, o, x: _mul(g, _rsqrt(_add(_square(x), _one(x)))),))
 _acosh = primitive("acosh", np.arccosh,
@@ -302,13 +305,13 @@ def _relu_grad(g, o, x):
     return _mul(g, _cast(_greater(o, _zeros_like(o)), dtype=g._value.dtype))
 
 
-_relu = primitive("relu", _kernels.relu, grads=(_relu_grad,))
-_floor = primitive("floor", np.floor)
-_ceil = primitive("ceil", np.ceil)
-_round = primitive("round", np.round)  # half to even, as TensorFlow
-_trunc = primitive("trunc", np.trunc)
+_relu = primitive("relu", _kernels.relu, grads=(_relu_grad,), aliasing="fresh", out_kernel=_out.relu_out, inplace=True, onnx="Relu")
+_floor = primitive("floor", np.floor, aliasing="fresh", no_grad=NOT_DIFFERENTIABLE)
+_ceil = primitive("ceil", np.ceil, aliasing="fresh", no_grad=NOT_DIFFERENTIABLE)
+_round = primitive("round", np.round, aliasing="fresh", no_grad=NOT_DIFFERENTIABLE)  # half to even, as TensorFlow
+_trunc = primitive("trunc", np.trunc, no_grad=NOT_DIFFERENTIABLE)
 _reciprocal = primitive("reciprocal", np.reciprocal,
-                        grads=(lambda g, o, x: _neg(_mul(g, _mul(o, o))),))
+                        grads=(lambda g, o, x: _neg(_mul(g, _mul(o, o))),), aliasing="fresh", out_kernel=_out.unary_out(np.reciprocal), inplace=True)
 
 
 def _unary(prim, float_only=True, pub=None):
@@ -405,7 +408,7 @@ def _cast_grad(g, out, x, dtype):
     return None
 
 
-_cast = primitive("cast", _cast_kernel, grads=(_cast_grad,))
+_cast = primitive("cast", _cast_kernel, grads=(_cast_grad,), aliasing="fresh", flops=FREE)
 
 
 def cast(x, dtype, name=None):
@@ -430,7 +433,7 @@ def saturate_cast(value, dtype, name=None):
 
 
 def _compare(name, fn):
-    prim = primitive(name, fn)
+    prim = primitive(name, fn, no_grad=INTEGER_VALUED, aliasing="fresh")
 
     def op(x, y, name=None):
         x, y = binary(x, y, prim.name)
@@ -447,13 +450,13 @@ less_equal, _less_equal = _compare("less_equal", np.less_equal)
 greater, _greater = _compare("greater", np.greater)
 greater_equal, _greater_equal = _compare("greater_equal", np.greater_equal)
 
-_logical_and = primitive("logical_and", np.logical_and)
-_logical_or = primitive("logical_or", np.logical_or)
-_logical_xor = primitive("logical_xor", np.logical_xor)
-_logical_not = primitive("logical_not", np.logical_not)
-_is_nan = primitive("is_nan", np.isnan)
-_is_inf = primitive("is_inf", np.isinf)
-_is_finite = primitive("is_finite", np.isfinite)
+_logical_and = primitive("logical_and", np.logical_and, aliasing="fresh", no_grad=INTEGER_VALUED)
+_logical_or = primitive("logical_or", np.logical_or, aliasing="fresh", no_grad=INTEGER_VALUED)
+_logical_xor = primitive("logical_xor", np.logical_xor, aliasing="fresh", no_grad=INTEGER_VALUED)
+_logical_not = primitive("logical_not", np.logical_not, aliasing="fresh", no_grad=INTEGER_VALUED)
+_is_nan = primitive("is_nan", np.isnan, aliasing="fresh", no_grad=INTEGER_VALUED)
+_is_inf = primitive("is_inf", np.isinf, aliasing="fresh", no_grad=INTEGER_VALUED)
+_is_finite = primitive("is_finite", np.isfinite, aliasing="fresh", no_grad=INTEGER_VALUED)
 
 
 def _bool_operand(x, op):
@@ -506,7 +509,7 @@ _select = primitive(
     "select", lambda c, x, y: np.where(c, x, y),
     grads=(None,
            lambda g, o, c, x, y: _select(c, g, _zeros_like(g)),
-           lambda g, o, c, x, y: _select(c, _zeros_like(g), g)))
+           lambda g, o, c, x, y: _select(c, _zeros_like(g), g)), aliasing="fresh")
 
 
 def where(condition, x=None, y=None, name=None):
@@ -556,7 +559,16 @@ def _mm_grad_b(g, out, a, b, transpose_a=False, transpose_b=False):
     return _matmul(g, a, transpose_a=True, transpose_b=transpose_a)
 
 
-_matmul = primitive("matmul", _mm_kernel, grads=(_mm_grad_a, _mm_grad_b))
+def matmul_flops(inputs, out, params):
+    """2 * multiply-adds: the contracted size K per output element."""
+    a = inputs[0]._value
+    k = a.shape[-2] if params.get("transpose_a") or params.get("adjoint_a") else \
+        (a.shape[-1] if a.ndim else 1)
+    return 2 * int(out._value.size) * int(k)
+
+
+_matmul = primitive("matmul", _mm_kernel, grads=(_mm_grad_a, _mm_grad_b), aliasing="fresh",
+                    uses_blas=True, out_kernel=_out.matmul_out, flops=matmul_flops)
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,
@@ -649,9 +661,22 @@ def _sum_kernel(x, axis=None, keepdims=False):
     return np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
 
 
+def _reduce_sum_jit(x, axis=None, keepdims=False):
+    """Sums over every axis but the last with one sequential pass (Numba), else NumPy."""
+    if axis is not None and x.ndim >= 2 and tuple(axis) == tuple(range(x.ndim - 1)) and \
+            x.shape[-1] >= 8 and x.flags.c_contiguous and x.dtype in (np.float32, np.float64):
+        from tenfold import jit
+        c = x.shape[-1]
+        out = np.empty(c, x.dtype)
+        jit.kernels().column_sum(x.reshape(-1, c), out)
+        return out.reshape((1,) * (x.ndim - 1) + (c,)) if keepdims else out
+    return _sum_kernel(x, axis=axis, keepdims=keepdims)
+
+
 _reduce_sum = primitive(
     "reduce_sum", _sum_kernel,
-    grads=(lambda g, o, x, axis=None, keepdims=False: _reduce_grad_broadcast(g, x, axis, keepdims),))
+    grads=(lambda g, o, x, axis=None, keepdims=False: _reduce_grad_broadcast(g, x, axis, keepdims),),
+    aliasing="fresh", jit_kernel=(_reduce_sum_jit, None))
 
 
 def _minmax_grad(g, out, x, axis=None, keepdims=False):
@@ -684,8 +709,8 @@ def _min_kernel(x, axis=None, keepdims=False):
     return np.min(x, axis=axis, keepdims=keepdims)
 
 
-_reduce_max = primitive("reduce_max", _max_kernel, grads=(_minmax_grad,))
-_reduce_min = primitive("reduce_min", _min_kernel, grads=(_minmax_grad,))
+_reduce_max = primitive("reduce_max", _max_kernel, grads=(_minmax_grad,), aliasing="fresh")
+_reduce_min = primitive("reduce_min", _min_kernel, grads=(_minmax_grad,), aliasing="fresh")
 
 
 def _prod_grad(g, out, x, axis=None, keepdims=False):
@@ -709,11 +734,11 @@ def _prod_grad(g, out, x, axis=None, keepdims=False):
 
 _reduce_prod = primitive("reduce_prod", lambda x, axis=None, keepdims=False:
                          np.prod(x, axis=axis, keepdims=keepdims, dtype=x.dtype),
-                         grads=(_prod_grad,))
+                         grads=(_prod_grad,), aliasing="fresh")
 _reduce_any = primitive("reduce_any", lambda x, axis=None, keepdims=False:
-                        np.any(x, axis=axis, keepdims=keepdims))
+                        np.any(x, axis=axis, keepdims=keepdims), aliasing="fresh", no_grad=INTEGER_VALUED)
 _reduce_all = primitive("reduce_all", lambda x, axis=None, keepdims=False:
-                        np.all(x, axis=axis, keepdims=keepdims))
+                        np.all(x, axis=axis, keepdims=keepdims), aliasing="fresh", no_grad=INTEGER_VALUED)
 
 
 def _logsumexp_kernel(x, axis=None, keepdims=False):
@@ -733,7 +758,7 @@ def _logsumexp_grad(g, out, x, axis=None, keepdims=False):
     return _mul(gg, _exp(_sub(x, o)))
 
 
-_reduce_logsumexp = primitive("reduce_logsumexp", _logsumexp_kernel, grads=(_logsumexp_grad,))
+_reduce_logsumexp = primitive("reduce_logsumexp", _logsumexp_kernel, grads=(_logsumexp_grad,), aliasing="fresh")
 
 
 def _reduction(prim, opname, allow_bool=False, need_bool=False):
@@ -836,16 +861,16 @@ def _cum_kernel(fn):
             pad = [(0, 0)] * x.ndim
             pad[axis] = (1, 0)
             out = np.pad(out, pad, constant_values=ident)
-            out = np.take(out, np.arange(x.shape[axis]), axis=axis)
+            out = out[(slice(None),) * axis + (slice(0, x.shape[axis]),)]
         if reverse:
             out = np.flip(out, axis)
-        return np.ascontiguousarray(out)
+        return xp_of(out).ascontiguousarray(out)
     return kernel
 
 
 _cumsum = primitive("cumsum", _cum_kernel(np.cumsum),
                     grads=(lambda g, o, x, axis=0, exclusive=False, reverse=False:
-                           _cumsum(g, axis=axis, exclusive=exclusive, reverse=not reverse),))
+                           _cumsum(g, axis=axis, exclusive=exclusive, reverse=not reverse),), aliasing="fresh")
 
 
 def _cumprod_grad(g, out, x, axis=0, exclusive=False, reverse=False):
@@ -854,7 +879,7 @@ def _cumprod_grad(g, out, x, axis=0, exclusive=False, reverse=False):
     return div_no_nan(s, x)
 
 
-_cumprod = primitive("cumprod", _cum_kernel(np.cumprod), grads=(_cumprod_grad,))
+_cumprod = primitive("cumprod", _cum_kernel(np.cumprod), grads=(_cumprod_grad,), aliasing="fresh")
 
 
 def _cum_axis(x, axis, op):
@@ -892,7 +917,8 @@ def _arg_kernel(fn, fill):
 
 
 def _arg(fn, opname):
-    prim = primitive(opname, _arg_kernel(fn, -np.inf if fn is np.argmax else np.inf))
+    prim = primitive(opname, _arg_kernel(fn, -np.inf if fn is np.argmax else np.inf),
+                     no_grad=INTEGER_VALUED, aliasing="fresh")
 
     def op(input, axis=None, output_type=dtypes.int64, name=None):
         x = tensor(input)

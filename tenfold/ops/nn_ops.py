@@ -60,8 +60,8 @@ def _log_softmax_grad(g, out, x, axis):
     return _sub(g, _mul(m.exp(out), m._reduce_sum(g, axis=(axis,), keepdims=True)))
 
 
-_softmax = primitive("softmax", _softmax_kernel, grads=(_softmax_grad,))
-_log_softmax = primitive("log_softmax", _log_softmax_kernel, grads=(_log_softmax_grad,))
+_softmax = primitive("softmax", _softmax_kernel, grads=(_softmax_grad,), aliasing="fresh")
+_log_softmax = primitive("log_softmax", _log_softmax_kernel, grads=(_log_softmax_grad,), aliasing="fresh")
 
 
 def softmax(logits, axis=None, name=None):
@@ -203,7 +203,7 @@ def _xent_grad_labels(g, out, labels, logits, axis):
 
 
 _softmax_xent = primitive("softmax_cross_entropy_with_logits", _xent_kernel,
-                          grads=(_xent_grad_labels, _xent_grad_logits))
+                          grads=(_xent_grad_labels, _xent_grad_logits), aliasing="fresh")
 
 
 def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
@@ -239,7 +239,7 @@ def _sparse_xent_grad(g, out, labels, logits):
 
 
 _sparse_xent = primitive("sparse_softmax_cross_entropy_with_logits", _sparse_xent_kernel,
-                         grads=(None, _sparse_xent_grad))
+                         grads=(None, _sparse_xent_grad), aliasing="fresh")
 
 
 def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None):

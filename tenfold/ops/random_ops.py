@@ -17,7 +17,7 @@ import numpy as np
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import InvalidArgumentError
-from tenfold.ops.registry import primitive
+from tenfold.ops.registry import primitive, INTEGER_VALUED
 from tenfold.ops._convert import tensor
 
 _wrap = Tensor._wrap
@@ -171,33 +171,33 @@ def _binomial_kernel(counts, probs, shape, dtype, seed=None, gen=None):
     return rng.binomial(counts.astype(np.int64), probs, size=shape).astype(dtype)
 
 
-_random_normal = primitive("random_standard_normal", _normal_kernel)
-_random_uniform = primitive("random_uniform", _uniform_kernel)
-_random_uniform_int = primitive("random_uniform_int", _uniform_int_kernel)
-_dropout_mask = primitive("dropout_mask", _dropout_mask_kernel)
-_truncated_normal = primitive("truncated_normal", _truncated_kernel)
-_random_shuffle = primitive("random_shuffle", _shuffle_kernel)
-_multinomial = primitive("multinomial", _categorical_kernel)
-_random_gamma = primitive("random_gamma", _gamma_kernel)
-_random_poisson = primitive("random_poisson", _poisson_kernel)
-_random_binomial = primitive("random_binomial", _binomial_kernel)
+_random_normal = primitive("random_standard_normal", _normal_kernel, aliasing="fresh", stateful=True, no_grad="a random draw (no gradient, as in TensorFlow)")
+_random_uniform = primitive("random_uniform", _uniform_kernel, aliasing="fresh", stateful=True, no_grad="a random draw (no gradient, as in TensorFlow)")
+_random_uniform_int = primitive("random_uniform_int", _uniform_int_kernel, stateful=True, no_grad=INTEGER_VALUED)
+_dropout_mask = primitive("dropout_mask", _dropout_mask_kernel, stateful=True, no_grad="a random draw (no gradient, as in TensorFlow)")
+_truncated_normal = primitive("truncated_normal", _truncated_kernel, aliasing="fresh", stateful=True, no_grad="a random draw (no gradient, as in TensorFlow)")
+_random_shuffle = primitive("random_shuffle", _shuffle_kernel, stateful=True, no_grad="a random draw (no gradient, as in TensorFlow)")
+_multinomial = primitive("multinomial", _categorical_kernel, stateful=True, no_grad=INTEGER_VALUED)
+_random_gamma = primitive("random_gamma", _gamma_kernel, stateful=True, no_grad="a random draw (no gradient, as in TensorFlow)")
+_random_poisson = primitive("random_poisson", _poisson_kernel, stateful=True, no_grad="a random draw (no gradient, as in TensorFlow)")
+_random_binomial = primitive("random_binomial", _binomial_kernel, stateful=True, no_grad="a random draw (no gradient, as in TensorFlow)")
 
 # stateless: the seed is an input, the same seed gives the same numbers
 _stateless_normal = primitive(
     "stateless_random_normal", lambda seed, shape, dtype: _stateless_gen(seed).standard_normal(
-        shape, dtype=_work(dtype)).astype(dtype, copy=False))
+        shape, dtype=_work(dtype)).astype(dtype, copy=False), no_grad="a random draw (no gradient, as in TensorFlow)")
 _stateless_uniform = primitive(
     "stateless_random_uniform", lambda seed, shape, dtype: _stateless_gen(seed).random(
-        shape, dtype=_work(dtype)).astype(dtype, copy=False))
+        shape, dtype=_work(dtype)).astype(dtype, copy=False), no_grad="a random draw (no gradient, as in TensorFlow)")
 _stateless_uniform_int = primitive(
     "stateless_random_uniform_int", lambda seed, shape, dtype, lo, hi: _stateless_gen(
-        seed).integers(lo, hi, size=shape, dtype=np.int64).astype(dtype, copy=False))
+        seed).integers(lo, hi, size=shape, dtype=np.int64).astype(dtype, copy=False), no_grad=INTEGER_VALUED)
 _stateless_truncated = primitive(
     "stateless_truncated_normal",
-    lambda seed, shape, dtype: _truncated(_stateless_gen(seed), shape, dtype))
+    lambda seed, shape, dtype: _truncated(_stateless_gen(seed), shape, dtype), no_grad="a random draw (no gradient, as in TensorFlow)")
 _stateless_categorical = primitive(
     "stateless_multinomial", lambda seed, logits, num_samples, dtype: _gumbel_argmax(
-        _stateless_gen(seed), logits, num_samples, dtype))
+        _stateless_gen(seed), logits, num_samples, dtype), no_grad=INTEGER_VALUED)
 
 
 def _scale_shift(v, scale, shift, default_scale, default_shift):

@@ -1,74 +1,202 @@
-"""The primitive registry: each primitive is declared once, with its kernel and gradient rules.
+"""The primitive registry: each primitive is declared once, with everything anyone reads about it.
 
-A primitive is the unit that eager execution, GradientTape, tf.function tracing and export all
-read. Everything else in `tenfold.ops` is composed from primitives in Python.
+A primitive is the unit that eager execution, GradientTape, tf.function tracing, the graph
+executor, `summary()`'s FLOP count and export all read. Everything else in `tenfold.ops` is
+composed from primitives in Python. One declaration holds:
 
-Declaration:
+    add = primitive("add", kernel=np.add,
+                    grads=(lambda g, out, x, y: g, lambda g, out, x, y: g),
+                    flops=elementwise_flops, aliasing="fresh")
 
-    add = primitive("add", kernel=lambda x, y: x + y,
-                    grads=(lambda g, out, x, y: g, lambda g, out, x, y: g))
-
-- `kernel(*arrays, **params)` computes the output from backend arrays; static attributes
-  (axis, keepdims, ...) are keyword params. It may raise InvalidArgumentError itself for
-  checks NumPy would not make (negative gather indices, say).
+- `kernel(*arrays, **params)` computes the output from backend arrays, written against the
+  array namespace (`np.*` functions dispatch to other array libraries through NumPy's
+  `__array_ufunc__` / `__array_function__` protocols; kernels that create arrays take the
+  namespace from `tenfold.backend.get_array_module(x)`). Static attributes (axis,
+  keepdims, ...) are keyword params. It may raise InvalidArgumentError itself for checks NumPy
+  would not make (negative gather indices, say).
+- `kernels`: per-backend kernels, `{backend name: kernel}`, for backends that need their own
+  (the default `kernel` serves every other backend).
 - `grads`: one rule per input, `rule(g, out, *inputs, **params)` -> gradient for that input,
   written with tenfold ops (so higher derivatives work). `None` marks an input as
   non-differentiable. A single callable instead of a tuple gives all inputs' gradients at
-  once (for variadic primitives such as concat). `grads=None`: not differentiable at all.
-  The engine sums each gradient back to its input's shape (un-broadcasting), so rules don't.
+  once (for variadic primitives such as concat). The engine sums each gradient back to its
+  input's shape (un-broadcasting), so rules don't.
+- `no_grad`: why there is no gradient at all (`grads=None`): `NOT_DIFFERENTIABLE` (piecewise
+  constant, comparisons, random draws), `INTEGER_VALUED` (integer or boolean outputs), or a
+  sentence of your own. Every primitive has `grads` or a `no_grad` reason.
+- `check(*arrays, **params)`: the shape/dtype rule, raising the clear error for bad input
+  before the kernel runs, on every backend and in graphs (public ops usually check while
+  converting arguments instead).
+- `flops(inputs, out, params)`: the arithmetic work of one call (summary()'s FLOPs column);
+  `FREE` (no arithmetic: data movement) or `elementwise_flops` (one per element, the default).
+- `aliasing`: `"view"` (the output may share memory with the first input: reshape, transpose),
+  `"fresh"` (always a newly allocated array the executor may later overwrite), or None
+  (unknown: treated as shared).
+- `writable_view`: a view op whose output the executor may write into once every buffer it
+  shares is dead.
+- `shape_only`: the output depends only on the inputs' shapes and dtypes (a graph constant).
+- `stateful`: side effects or fresh randomness: never folded, removed or reordered.
+- `out_kernel(*arrays, out=buffer, **params)`: a NumPy-backend variant writing into a given
+  buffer (the executor's in-place planning); with `inplace=True` that buffer may be one of
+  its own inputs' (elementwise ops), else only a dead buffer of the output's shape.
+- `inplace_kernel(ref, value, var)`: a variable update that reuses the variable's array when
+  nothing else sees it (assign, assign_add, assign_sub).
+- `jit_kernel`: (kernel, out_kernel or None), compiled (Numba) variants for graphs compiled
+  with `jit_compile=True`.
+- `uses_blas`: runs a GEMM (matmul, convolutions): the executor tunes BLAS threads for graphs
+  that have one.
+- `pool_route`: for gradients that route through 2x2 max pooling's kept argmax, (position of
+  the pooling's input y, position of the pooled gradient g); y is read only for its shape.
+- `transfer`: a device copy (its kernel places its output; the only primitives that cross).
+- `onnx`: the ONNX operator this primitive lowers to (a name, or a callable building nodes).
 """
 import numpy as np
 
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import InvalidArgumentError
+from tenfold.framework.state import STATE as _STATE
 
 _new = object.__new__
 _ndarray = np.ndarray
 
-# Whoever records ops (GradientTape, tf.function tracing) registers here. Empty on the hot path.
-observers = []
-
 REGISTRY = {}
+
+NOT_DIFFERENTIABLE = "not differentiable (piecewise constant, a comparison or a random draw)"
+INTEGER_VALUED = "integer-valued (integer or boolean output)"
+
+
+def FREE(inputs, out, params):  # noqa: N802 - a constant-like marker
+    """No arithmetic: the primitive only moves or reinterprets data."""
+    return 0
+
+
+def elementwise_flops(inputs, out, params):
+    """One operation per element of the largest operand (the default FLOP count)."""
+    n = int(out._value.size)
+    for t in inputs:
+        s = int(t._value.size)
+        if s > n:
+            n = s
+    return n
+
+
+_FACTS = ("kernels", "check", "flops", "aliasing", "writable_view", "shape_only", "stateful",
+          "out_kernel", "inplace", "inplace_kernel", "jit_kernel", "uses_blas", "pool_route",
+          "onnx", "no_grad", "transfer")
 
 
 class Primitive:
-    __slots__ = ("name", "kernel", "grads", "doc")
+    __slots__ = ("name", "kernel", "grads", "doc") + _FACTS
 
-    def __init__(self, name, kernel, grads=None, doc=None):
+    def __init__(self, name, kernel, grads=None, doc=None, *, kernels=None, check=None,
+                 flops=None, aliasing=None, writable_view=False, shape_only=False,
+                 stateful=False, out_kernel=None, inplace=False, inplace_kernel=None,
+                 jit_kernel=None, uses_blas=False, pool_route=None, onnx=None, no_grad=None,
+                 transfer=False):
         self.name = name
-        self.kernel = kernel
+        self.kernel = kernel if check is None else _checked(kernel, check)
         self.grads = grads
         self.doc = doc
+        self.kernels = kernels
+        self.check = check
+        self.flops = flops if flops is not None else elementwise_flops
+        if aliasing not in (None, "view", "fresh"):
+            raise ValueError(f"primitive {name!r}: aliasing must be 'view', 'fresh' or None, "
+                             f"got {aliasing!r}")
+        self.aliasing = aliasing
+        self.writable_view = writable_view
+        self.shape_only = shape_only
+        self.stateful = stateful
+        self.out_kernel = out_kernel
+        self.inplace = inplace
+        self.inplace_kernel = inplace_kernel
+        self.uses_blas = uses_blas
+        self.pool_route = pool_route
+        self.jit_kernel = jit_kernel
+        self.onnx = onnx
+        self.no_grad = no_grad
+        self.transfer = transfer
 
     def __call__(self, *inputs, **params):
         """Runs the kernel on tensors `inputs` (already converted) and records the call."""
+        n = len(inputs)
         try:
-            # the common arities without building an argument list (the eager hot path)
-            n = len(inputs)
+            # the common arities without building an argument list (the eager hot path);
+            # one type check sends arrays of other backends to the dispatching path
             if n == 2:
+                a = inputs[0]._value
+                if type(a) is not _ndarray:
+                    return self._call_general(inputs, params)
                 if params:
-                    value = self.kernel(inputs[0]._value, inputs[1]._value, **params)
+                    value = self.kernel(a, inputs[1]._value, **params)
                 else:
-                    value = self.kernel(inputs[0]._value, inputs[1]._value)
+                    value = self.kernel(a, inputs[1]._value)
             elif n == 1:
+                a = inputs[0]._value
+                if type(a) is not _ndarray:
+                    return self._call_general(inputs, params)
                 if params:
-                    value = self.kernel(inputs[0]._value, **params)
+                    value = self.kernel(a, **params)
                 else:
-                    value = self.kernel(inputs[0]._value)
+                    value = self.kernel(a)
             else:
-                value = self.kernel(*[t._value for t in inputs], **params)
+                arrays = [t._value for t in inputs]
+                for a in arrays:
+                    if type(a) is not _ndarray:
+                        return self._call_general(inputs, params)
+                if not n and _STATE.backend is not None:  # creation under tf.device(...)
+                    return self._call_general(inputs, params)
+                value = self.kernel(*arrays, **params)
         except InvalidArgumentError:
             raise
         except (ValueError, IndexError, np.linalg.LinAlgError) as e:
             raise _op_error(self, inputs, params, e) from None
         except TypeError as e:
-            raise TypeError(f"{self.name}: {e} (inputs: {_describe(inputs)})") from None
+            for t in inputs:  # a later input on another device: dispatch (or the clear error)
+                if type(t._value) is not _ndarray:
+                    return self._call_general(inputs, params)
+            raise _type_error(self, inputs, e) from None
         if type(value) is not _ndarray:
-            value = _as_array(value)
+            value = _as_array(value, self, inputs)
         out = _new(Tensor)
         out._value = value
-        if observers:
-            for o in observers:
+        obs = _STATE.observers
+        if obs:
+            for o in obs:
+                o.record(self, inputs, out, params)
+        return out
+
+    def _call_general(self, inputs, params):
+        """Any arity and any backend: checks, dispatches on the inputs' backend, records."""
+        from tenfold.framework import device as _device
+        arrays = [t._value for t in inputs]
+        backend = _device.common_backend(self.name, arrays)
+        kernel = self.kernel
+        if backend is not None:  # not the default backend
+            arrays = _device.placed(self.name, backend, arrays)
+            if self.kernels is not None:
+                kernel = self.kernels.get(backend.name, kernel)
+        elif not inputs and _STATE.backend is not None:  # a creation op under tf.device
+            backend = _STATE.backend
+        try:
+            value = kernel(*arrays, **params)
+        except InvalidArgumentError:
+            raise
+        except (ValueError, IndexError, np.linalg.LinAlgError) as e:
+            raise _op_error(self, inputs, params, e) from None
+        except TypeError as e:
+            raise _type_error(self, inputs, e) from None
+        if self.transfer:  # a device copy places its output itself
+            pass
+        elif backend is not None:
+            value = _device.on_backend(self.name, backend, value)
+        elif type(value) is not _ndarray:
+            value = _as_array(value, self, inputs)
+        out = _new(Tensor)
+        out._value = value
+        obs = _STATE.observers
+        if obs:
+            for o in obs:
                 o.record(self, inputs, out, params)
         return out
 
@@ -84,19 +212,60 @@ class Primitive:
         return f"<primitive {self.name}>"
 
 
-def _as_array(value):
+def _checked(kernel, check):
+    def checked_kernel(*arrays, **params):
+        check(*arrays, **params)
+        return kernel(*arrays, **params)
+    checked_kernel.__name__ = getattr(kernel, "__name__", "kernel")
+    return checked_kernel
+
+
+def _as_array(value, prim=None, inputs=()):
     if isinstance(value, (np.generic, int, float, bool)):
         return np.asarray(value)
-    return value  # a CuPy array
+    if prim is not None and inputs:  # another backend's array out of NumPy inputs: mixed
+        from tenfold.framework import device as _device
+        _device.common_backend(prim.name, [t._value for t in inputs])
+    return value
 
 
-def primitive(name, kernel, grads=None, doc=None):
-    """Declares a primitive and registers it by name."""
+def _type_error(prim, inputs, err):
+    from tenfold.framework import device as _device
+    _device.common_backend(prim.name, [t._value for t in inputs])  # mixed devices: that error
+    return TypeError(f"{prim.name}: {err} (inputs: {_describe(inputs)})")
+
+
+def primitive(name, kernel, grads=None, doc=None, **facts):
+    """Declares a primitive and registers it by name (facts: see the module docstring)."""
     if name in REGISTRY:
         raise ValueError(f"primitive {name!r} is declared twice")
-    p = Primitive(name, kernel, grads, doc)
+    p = Primitive(name, kernel, grads, doc, **facts)
     REGISTRY[name] = p
     return p
+
+
+def declare(name_or_prim, **facts):
+    """Adds facts to a declared primitive (for primitives made by helpers that don't pass
+    them through); returns the primitive."""
+    p = REGISTRY[name_or_prim] if isinstance(name_or_prim, str) else name_or_prim
+    for k, v in facts.items():
+        if k not in _FACTS:
+            raise TypeError(f"declare({p.name!r}): unknown fact {k!r}; known: {_FACTS}")
+        setattr(p, k, v)
+    return p
+
+
+def active_observers():
+    """The objects recording ops in this thread (tapes, tracers): empty on the eager path."""
+    return _STATE.observers
+
+
+def __getattr__(name):
+    # `registry.observers`: this thread's list (kept for callers written before it became
+    # per-thread state; new code uses active_observers() / state.observing()).
+    if name == "observers":
+        return _STATE.observers
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _describe(inputs):
@@ -137,7 +306,7 @@ def is_differentiable_dtype(np_dtype):
 
 _OP_MODULES = ("math_ops", "math_extra", "array_ops", "array_extra", "nn_ops", "random_ops",
                "linalg_ops", "segment_ops", "image_ops", "functional_ops", "bitwise_ops",
-               "string_ops", "conv_ops")
+               "string_ops", "conv_ops", "signal_ops", "fused_ops")
 
 
 def load_all():

@@ -9,15 +9,18 @@ import numpy as np
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import InvalidArgumentError
-from tenfold.ops.registry import primitive
+from tenfold.ops.registry import primitive, INTEGER_VALUED
 from tenfold.ops._convert import tensor
 from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
+
+from tenfold.backend import xp_of, kernels_of
 
 _wrap = Tensor._wrap
 
 
 def _seg_kernel(data, ids, num_segments, how):
+    xp = xp_of(data)
     k = ids.ndim
     flat_ids = ids.reshape(-1)
     flat = data.reshape((-1,) + data.shape[k:])
@@ -31,11 +34,11 @@ def _seg_kernel(data, ids, num_segments, how):
         raise InvalidArgumentError(f"segment ids must be < num_segments = {num_segments}, "
                                    f"got {int(flat_ids.max())}")
     if how == "sum":
-        out = np.zeros(out_shape, dtype=data.dtype)
-        np.add.at(out, flat_ids, flat)
+        out = xp.zeros(out_shape, dtype=data.dtype)
+        kernels_of(data).scatter_add(out, flat_ids, flat)
         return out
     if how == "prod":
-        out = np.ones(out_shape, dtype=data.dtype)
+        out = xp.ones(out_shape, dtype=data.dtype)
         np.multiply.at(out, flat_ids, flat)
         return out
     if data.dtype.kind == "f":  # empty segments: the dtype's lowest (highest), as TensorFlow
@@ -46,7 +49,7 @@ def _seg_kernel(data, ids, num_segments, how):
     else:
         info = np.iinfo(data.dtype)
         init = info.min if how == "max" else info.max
-    out = np.full(out_shape, init, dtype=data.dtype)
+    out = xp.full(out_shape, init, dtype=data.dtype)
     (np.maximum if how == "max" else np.minimum).at(out, flat_ids, flat)
     return out
 
@@ -188,12 +191,13 @@ def _bincount_kernel(arr, weights, minlength, maxlength, dtype, binary):
     return np.bincount(flat[keep], weights=w, minlength=length)[:length].astype(dtype)
 
 
-# No gradient: integer-valued counts (the weighted form's weights enter through a scatter
-# whose positions are data, so it is not differentiable in TensorFlow either).
+# No gradient: integer-valued counts.
 _bincount = primitive("bincount", lambda arr, minlength, maxlength, dtype, binary:
-                      _bincount_kernel(arr, None, minlength, maxlength, dtype, binary))
+                      _bincount_kernel(arr, None, minlength, maxlength, dtype, binary),
+                      no_grad=INTEGER_VALUED)
 _bincount_w = primitive("bincount_weighted", lambda arr, w, minlength, maxlength, dtype, binary:
-                        _bincount_kernel(arr, w, minlength, maxlength, dtype, binary))
+                        _bincount_kernel(arr, w, minlength, maxlength, dtype, binary),
+                        no_grad=INTEGER_VALUED)
 
 
 def bincount(arr, weights=None, minlength=None, maxlength=None, dtype=dtypes.int32, name=None,

@@ -29,24 +29,24 @@ def _u(v):
 
 
 _length = primitive("string_length", lambda x, unit: _map(
-    (lambda s: len(_u(s))) if unit == "UTF8_CHAR" else (lambda s: len(_b(s))), np.int32)(x))
-_lower = primitive("string_lower", _map(lambda s: _u(s).lower().encode("utf-8")))
-_upper = primitive("string_upper", _map(lambda s: _u(s).upper().encode("utf-8")))
-_strip = primitive("string_strip", _map(lambda s: _b(s).strip()))
-_to_number = primitive("string_to_number", lambda x, dtype: _to_number_kernel(x, dtype))
+    (lambda s: len(_u(s))) if unit == "UTF8_CHAR" else (lambda s: len(_b(s))), np.int32)(x), no_grad="string-valued")
+_lower = primitive("string_lower", _map(lambda s: _u(s).lower().encode("utf-8")), no_grad="string-valued")
+_upper = primitive("string_upper", _map(lambda s: _u(s).upper().encode("utf-8")), no_grad="string-valued")
+_strip = primitive("string_strip", _map(lambda s: _b(s).strip()), no_grad="string-valued")
+_to_number = primitive("string_to_number", lambda x, dtype: _to_number_kernel(x, dtype), no_grad="string-valued")
 _as_string = primitive("as_string", lambda x, precision: _map(
     (lambda v: (f"{v:.{precision}f}" if precision >= 0 else f"{v:g}").encode()
-     if isinstance(v, (float, np.floating)) else str(v).encode()))(x))
-_join = primitive("string_join", lambda *xs, separator: _join_kernel(xs, separator))
+     if isinstance(v, (float, np.floating)) else str(v).encode()))(x), no_grad="string-valued")
+_join = primitive("string_join", lambda *xs, separator: _join_kernel(xs, separator), no_grad="string-valued")
 _reduce_join = primitive("reduce_join", lambda x, axis, keepdims, separator:
-                         _reduce_join_kernel(x, axis, keepdims, separator))
+                         _reduce_join_kernel(x, axis, keepdims, separator), no_grad="string-valued")
 _regex_full_match = primitive("regex_full_match", lambda x, pattern: _map(
-    lambda s: __import__("re").fullmatch(pattern, _u(s)) is not None, np.bool_)(x))
+    lambda s: __import__("re").fullmatch(pattern, _u(s)) is not None, np.bool_)(x), no_grad="string-valued")
 _regex_replace = primitive("regex_replace", lambda x, pattern, rewrite, replace_global: _map(
     lambda s: __import__("re").sub(pattern, rewrite, _u(s),
-                                   count=0 if replace_global else 1).encode("utf-8"))(x))
+                                   count=0 if replace_global else 1).encode("utf-8"))(x), no_grad="string-valued")
 _substr = primitive("substr", lambda x, pos, length: _map(
-    lambda s: _b(s)[pos:pos + length])(x))
+    lambda s: _b(s)[pos:pos + length])(x), no_grad="string-valued")
 
 
 def _to_number_kernel(x, dtype):

@@ -14,7 +14,6 @@ The file format is tenfold's own (see `_format`): a single checksummed file per 
 """
 import functools
 import os
-import sys
 
 import numpy as np
 
@@ -24,13 +23,18 @@ from tenfold.util.tensor_meta import npd, shape_of
 from tenfold.util.host import to_host
 
 
+# How Keras objects are walked (their paths, as `.keras` files name them): registered by
+# tenfold.keras when its layers or optimizers load (tenfold/keras/saving/_walk.py), since
+# this tool sits below Keras. None: no Keras object exists.
+_keras_walk = [None]
+
+
+def register_keras_walk(module):
+    _keras_walk[0] = module
+
+
 def _walk_mod():
-    """The Keras object walk, if tenfold.keras is in use (no Keras object exists otherwise)."""
-    if "tenfold.keras.layers.layer" not in sys.modules and \
-            "tenfold.keras.optimizers.optimizer" not in sys.modules:
-        return None
-    from tenfold.keras.saving import _walk
-    return _walk
+    return _keras_walk[0]
 
 
 def _join(a, b):
@@ -362,10 +366,10 @@ class Checkpoint:
     def save_counter(self):
         """How many times `save()` has run (restored with the checkpoint)."""
         if self._save_counter is None:
-            import tenfold
+            from tenfold.framework import dtypes
             object.__setattr__(self, "_save_counter", _CoreVariable(
                 np.zeros((), np.int64), trainable=False, name="save_counter",
-                dtype=tenfold.int64))
+                dtype=dtypes.int64))
         return self._save_counter
 
     # ---------------------------------------------------------------- writing
@@ -466,8 +470,8 @@ class _Reader:
         return {k: list(v.shape) for k, v in self._arrays.items()}
 
     def get_variable_to_dtype_map(self):
-        import tenfold
-        return {k: tenfold.as_dtype(v.dtype) for k, v in self._arrays.items()}
+        from tenfold.framework import dtypes
+        return {k: dtypes.as_dtype(v.dtype) for k, v in self._arrays.items()}
 
     def has_tensor(self, name):
         return name in self._arrays

@@ -39,7 +39,7 @@ def test_fused_updates_bit_identical(make):
 
 
 def test_not_covered_options_fall_back():
-    from tenfold.jit import fused_optimizer_update
+    from tenfold.keras.optimizers.fused_update import fused_optimizer_update
     v = [tf.Variable(np.ones(3, np.float32))]
     assert fused_optimizer_update(keras.optimizers.RMSprop(centered=True), v) is None
     assert fused_optimizer_update(keras.optimizers.Adam(clipnorm=1.0), v) is None

@@ -8,8 +8,9 @@ are as Keras prints them, and `print_fn` receives the whole text in one call, as
 Beyond Keras, a FLOPs column (forward pass, per sample) and lines for parameter and activation
 memory are added; `show_flops=False` prints exactly Keras's table. FLOPs and activation sizes are measured, not estimated per
 layer type: the model runs once on a single placeholder sample while an op observer counts each
-primitive's work (2*M*N*K for matrix products and convolutions, one per element for the rest,
-none for reshapes and copies) and attributes it to the layer being called.
+primitive's work as the primitive declares it (`flops` in tenfold/ops/registry.py: 2*M*N*K
+for matrix products and convolutions, one per element by default, none for reshapes and
+copies) and attributes it to the layer being called.
 """
 import re
 import shutil
@@ -19,12 +20,6 @@ import numpy as np
 from tenfold.util import nest
 from tenfold.util.tensor_meta import npd, shape_of, size_of
 from tenfold.util.host import from_host
-
-_FREE = ("reshape", "transpose", "identity", "cast", "getitem", "gather", "concat", "stack",
-         "pad", "squeeze", "expand_dims", "broadcast", "tile", "slice", "zeros", "ones", "fill",
-         "one_hot", "stop_gradient", "read", "split", "unstack", "reverse", "copy", "shape",
-         "strided", "scatter", "where_index", "range")
-
 
 def readable_memory_size(n):
     units = ["B", "KB", "MB", "GB", "TB", "PB"]
@@ -89,23 +84,11 @@ def layer_output_shape(layer):
 
 # ---------------------------------------------------------------------------- FLOPs probe
 def _prim_flops(prim, inputs, out, params):
-    name = prim.name.lower()
-    if any(f in name for f in _FREE):
-        return 0
-    osize = int(size_of(out))
-    if "matmul" in name or name in ("mat_mul", "dot", "batch_matmul"):
-        a_shape = shape_of(inputs[0])
-        k = a_shape[-2] if params.get("transpose_a") or params.get("adjoint_a") else \
-            (a_shape[-1] if a_shape else 1)
-        return 2 * osize * int(k)
-    if "conv" in name and len(inputs) >= 2:
-        kern = shape_of(inputs[1])
-        if "depthwise" in name:
-            return 2 * osize * int(np.prod(kern[:-2]))
-        if "transpose" in name or "backprop" in name:
-            return 2 * int(size_of(inputs[0])) * int(np.prod(kern[:-2])) * int(kern[-2])
-        return 2 * osize * int(np.prod(kern[:-1]))
-    return max([osize] + [int(size_of(t)) for t in inputs])
+    """The primitive's own FLOP count (its declaration's `flops`; one per element if none)."""
+    flops = getattr(prim, "flops", None)
+    if flops is None:
+        from tenfold.ops.registry import elementwise_flops as flops
+    return flops(inputs, out, params)
 
 
 class _FlopCounter:
@@ -159,7 +142,7 @@ def _probe_inputs(model):
 
 def measure(model):
     """(flops per direct sub-layer id, total FLOPs, activation bytes), per sample; or None."""
-    from tenfold.ops import registry
+    from tenfold.framework.state import observing
     try:
         x = _probe_inputs(model)
     except Exception:  # noqa: BLE001 - the summary works without the measurement
@@ -167,14 +150,11 @@ def measure(model):
     if x is None:
         return None
     counter = _FlopCounter(model)
-    saved = list(registry.observers)
-    registry.observers[:] = [counter]
     try:
-        model(x, training=False)
+        with observing([counter]):  # this thread only counts; tapes and traces pause
+            model(x, training=False)
     except Exception:  # noqa: BLE001
         return None
-    finally:
-        registry.observers[:] = saved
     return counter.flops, counter.total, counter.act_bytes
 
 

@@ -349,8 +349,8 @@ class Trainer:
         if self.train_function is not None and not force:
             return self.train_function
         self.train_function = self.train_step
-        if not self.run_eagerly:  # compiled with tf.function (tenfold/graph/keras_steps.py)
-            from tenfold.graph.keras_steps import compile_step
+        if not self.run_eagerly:  # compiled with tf.function (tenfold/keras/engine/compiled_steps.py)
+            from tenfold.keras.engine.compiled_steps import compile_step
             self.train_function = compile_step(self, self.train_step, "train_function")
         return self.train_function
 
@@ -358,8 +358,8 @@ class Trainer:
         if self.test_function is not None and not force:
             return self.test_function
         self.test_function = self.test_step
-        if not self.run_eagerly:  # compiled with tf.function (tenfold/graph/keras_steps.py)
-            from tenfold.graph.keras_steps import compile_step
+        if not self.run_eagerly:  # compiled with tf.function (tenfold/keras/engine/compiled_steps.py)
+            from tenfold.keras.engine.compiled_steps import compile_step
             self.test_function = compile_step(self, self.test_step, "test_function")
         return self.test_function
 
@@ -367,8 +367,8 @@ class Trainer:
         if self.predict_function is not None and not force:
             return self.predict_function
         self.predict_function = self.predict_step
-        if not self.run_eagerly:  # compiled with tf.function (tenfold/graph/keras_steps.py)
-            from tenfold.graph.keras_steps import compile_step
+        if not self.run_eagerly:  # compiled with tf.function (tenfold/keras/engine/compiled_steps.py)
+            from tenfold.keras.engine.compiled_steps import compile_step
             self.predict_function = compile_step(self, self.predict_step, "predict_function")
         return self.predict_function
 

@@ -26,6 +26,7 @@ from tenfold.keras.optimizers import schedules as _schedules
 from tenfold.util.tensor_meta import npd, shape_of
 from tenfold.ops.buffers import from_buffer, tensor_buffer, increment_buffer, variable_buffer
 from tenfold.util.host import to_host
+from tenfold.keras.saving import _walk as _checkpoint_walk  # noqa: F401 - registers it
 
 
 def _array(x):
@@ -357,7 +358,7 @@ class Optimizer:
                         f"{tuple(shape_of(v))}.")
                 arrays.append(a)
             if _graph_recording():  # inside tf.function: one graph node (tenfold/graph)
-                from tenfold.graph.keras_steps import record_optimizer_update
+                from tenfold.keras.engine.compiled_steps import record_optimizer_update
                 record_optimizer_update(self, grads, trainable_variables)
                 return
             _adapt_threads()  # fewer BLAS threads while the machine is oversubscribed
@@ -380,7 +381,8 @@ class Optimizer:
         fn = None
         from tenfold import jit
         if jit.installed() and jit.available():
-            fn = jit.fused_optimizer_update(self, variables)
+            from tenfold.keras.optimizers.fused_update import fused_optimizer_update
+            fn = fused_optimizer_update(self, variables)
         self.__dict__["_fused_eager"] = (key, fn)
         return fn
 

@@ -184,3 +184,12 @@ def custom_hook(obj, method):
                 return None
             return getattr(obj, method)
     return None
+
+
+def _register_with_checkpoints():
+    # tf.train.Checkpoint (a tool below Keras) walks Keras objects through this module
+    from tenfold.train import checkpoint
+    checkpoint.register_keras_walk(sys.modules[__name__])
+
+
+_register_with_checkpoints()

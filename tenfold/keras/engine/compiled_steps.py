@@ -70,8 +70,8 @@ def record_optimizer_update(optimizer, grads, variables):
     from tenfold.graph.tracer import active_tracers
     update = None
     if any(t.jit for t in active_tracers()):  # jit_compile: one Numba pass per variable
-        from tenfold import jit
-        update = jit.fused_optimizer_update(optimizer, variables)
+        from tenfold.keras.optimizers.fused_update import fused_optimizer_update
+        update = fused_optimizer_update(optimizer, variables)
     if update is None:
         update = optimizer.make_update_fn(variables)
     tensors = [g if isinstance(g, Tensor) else convert_to_tensor(g) for g in grads]

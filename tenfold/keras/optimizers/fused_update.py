@@ -1,4 +1,6 @@
-"""Fused in-place updates for the built-in Keras optimizers (see `tenfold.jit`)."""
+"""Fused in-place updates for the built-in Keras optimizers: one Numba pass per variable
+(the compiled kernels are in `tenfold.jit`, below the core; this Keras-level selection of
+which optimizers and options they cover lives with the optimizers)."""
 import numpy as np
 
 from tenfold.jit import kernels
@@ -6,6 +8,17 @@ from tenfold.jit import kernels
 
 def _flat(a):
     return a.reshape(-1) if a.flags.c_contiguous else None
+
+
+def fused_optimizer_update(optimizer, variables):
+    """`update(grad_arrays)` for the built-in SGD (momentum, Nesterov), RMSprop (plain) and
+    Adam (plain) as one parallel loop per variable, or None when Numba is unavailable or
+    the optimizer or its options are not covered (clipping, weight decay, EMA,
+    accumulation, constraints, loss scale factor, subclasses)."""
+    from tenfold import jit
+    if not jit.available():
+        return None
+    return fused_update(optimizer, variables)
 
 
 def fused_update(opt, variables):

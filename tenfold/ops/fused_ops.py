@@ -1,0 +1,138 @@
+"""Fusion-only primitives: the graph optimizer (tenfold/graph/executor.py) puts them in place
+of chains of ordinary primitives, after differentiation, so tapes never record them. Each
+sits beside the unfused ops it replaces; their numbers are those of the chain.
+
+| fused primitive               | replaces                                                  |
+|-------------------------------|-----------------------------------------------------------|
+| relu_grad(g, y)               | multiply(g, cast(greater(y, 0)))  (ReLU's backward mask)  |
+| bias_relu(x, b)               | relu(add(x, b))                   (jit_compile, Numba)    |
+| conv_bias_act_pool(x, w, b)   | max_pool(conv_bias_act(x, w, b))  (2x2/2, kept argmax)    |
+| conv_backprop_input_pooled    | conv_backprop_input(max_pool_grad(y, out, g), w)          |
+| conv_backprop_filter_pooled   | conv_backprop_filter(x, max_pool_grad(y, out, g))         |
+
+(`conv_bias_act`, conv + bias + ReLU in one pass, is not fusion-only: Keras convolution
+layers call it eagerly; it is declared in conv_ops.py.)
+"""
+import numpy as np
+
+from tenfold.backend import kernels as _kernels
+from tenfold.ops.registry import primitive
+
+GRAPH_ONLY = "a graph-only fusion, made after differentiation (the ops it replaces have grads)"
+_JIT_DTYPES = _kernels.FLOAT_DTYPES  # Numba has no float16
+
+
+def _jit_ok():
+    from tenfold import jit
+    return jit.available()
+
+
+def _jit_kernels():
+    from tenfold import jit
+    return jit.kernels()
+
+
+def _conv_ops():
+    from tenfold.ops import conv_ops
+    return conv_ops
+
+
+# ------------------------------------------------------------------------------------------
+# relu_grad: replaces multiply(g, cast(greater(y, 0), g.dtype))
+
+def _relu_grad_kernel(g, y):
+    return np.multiply(g, np.greater(y, y.dtype.type(0)))
+
+
+def _relu_grad_out(g, y, out):
+    return np.multiply(g, np.greater(y, y.dtype.type(0)), out=out)
+
+
+def _relu_grad_jit(g, y):
+    return _relu_grad_jit_out(g, y, np.empty_like(g))
+
+
+def _relu_grad_jit_out(g, y, out):
+    if g.flags.c_contiguous and y.flags.c_contiguous and out.flags.c_contiguous and \
+            g.dtype == y.dtype and g.dtype in _JIT_DTYPES:
+        t = g.dtype.type
+        _jit_kernels().relu_grad(g.reshape(-1), y.reshape(-1), out.reshape(-1), t(0), t(1))
+        return out
+    return _relu_grad_out(g, y, out)
+
+
+# a primitive with a gradient, so graphs that contain it can be replayed under a tape
+relu_grad = primitive("relu_grad", _relu_grad_kernel,
+                      grads=(lambda g, o, dy, y: relu_grad(g, y), None),
+                      aliasing="fresh", out_kernel=_relu_grad_out, inplace=True,
+                      jit_kernel=(_relu_grad_jit, _relu_grad_jit_out))
+
+
+# ------------------------------------------------------------------------------------------
+# bias_relu: replaces relu(add(x, b)) (graphs compiled with jit_compile)
+
+def _bias_relu_kernel(x, b):
+    return _bias_relu_out(x, b, np.empty_like(x))
+
+
+def _bias_relu_out(x, b, out):
+    if x.flags.c_contiguous and out.flags.c_contiguous and x.dtype in _JIT_DTYPES and \
+            b.dtype == x.dtype and _jit_ok():
+        c = b.shape[0]
+        _jit_kernels().bias_relu(x.reshape(-1, c), b, out.reshape(-1, c), x.dtype.type(0))
+        return out
+    np.add(x, b, out=out)
+    return _kernels.relu(out, out)
+
+
+bias_relu = primitive("bias_relu", _bias_relu_kernel, no_grad=GRAPH_ONLY, aliasing="fresh",
+                      out_kernel=_bias_relu_out, inplace=True)
+
+
+# ------------------------------------------------------------------------------------------
+# conv_bias_act_pool: replaces max_pool(conv_bias_act(x, w, b)) for a stride-1 conv and 2x2
+# stride-2 pooling; y (the conv output) is a shape-only stand-in
+
+def _conv_bias_act_pool_kernel(x, w, b, pads, relu, jit=False):
+    return _conv_ops().conv_bias_act_pool(x, w, b, pads, relu, jit)
+
+
+def _conv_flops(inputs, out, params):
+    return _conv_ops().conv_flops(inputs, out, params)
+
+
+def _conv_adjoint_flops(inputs, out, params):
+    return _conv_ops().conv_flops(inputs, out, {**params, "adjoint": True})
+
+
+conv_bias_act_pool = primitive("conv_bias_act_pool", _conv_bias_act_pool_kernel,
+                               no_grad=GRAPH_ONLY, flops=_conv_flops)
+
+
+# ------------------------------------------------------------------------------------------
+# a stride-1 conv's gradients through 2x2 max pooling: replace
+# conv_backprop_input(max_pool_grad(y, out, g), w) and conv_backprop_filter(x, max_pool_grad(..))
+# (see conv_ops.conv_backprop_input_pooled). `pool_route`: (position of y, position of the
+# pooled gradient g); y is read only for its shape.
+
+def _conv_bpf_pooled_kernel(x, y, out, g, w_shape, pads, with_bias=False, jit=False):
+    return _conv_ops().conv_backprop_filter_pooled(x, y, out, g, w_shape, pads, with_bias, jit)
+
+
+def _conv_bpi_pooled_kernel(y, out, g, w, x_shape, pads, jit=False):
+    return _conv_ops().conv_backprop_input_pooled(y, out, g, w, x_shape, pads, jit)
+
+
+conv_bpf_pooled = primitive("conv_backprop_filter_pooled", _conv_bpf_pooled_kernel,
+                            no_grad=GRAPH_ONLY, pool_route=(1, 3), flops=_conv_adjoint_flops)
+conv_bpi_pooled = primitive("conv_backprop_input_pooled", _conv_bpi_pooled_kernel,
+                            no_grad=GRAPH_ONLY, pool_route=(0, 2), flops=_conv_adjoint_flops)
+
+
+def pooled_grad_readers():
+    """The unfused readers of dz = max_pool_grad(y, out, g) that the executor rewrites to read
+    g instead (conv_backprop_* become the pooled primitives above; sums of dz become sums of
+    g): {primitive: position of dz among its inputs}."""
+    from tenfold.ops import conv_ops, math_ops
+    return {conv_ops._conv_bpf: 1, conv_ops._conv_bpi: 0, conv_ops._bias_bp: 0,
+            math_ops._reduce_sum: 0}
