@@ -83,7 +83,7 @@ def _write(ds, path):
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".",
                                suffix=".part")
-    from tenfold.train._fileio import chmod_default
+    from tenfold.util.fileio import chmod_default
     chmod_default(fd)    # the user's umask, not tempfile's private 0600
     done = False
     try:

@@ -12,7 +12,7 @@ from tenfold.data import _structure as S
 from tenfold.data import _index
 from tenfold.data.dataset import DatasetV2, INFINITE, UNKNOWN, _int
 from tenfold.ops.buffers import array_of, tensor_buffer
-from tenfold.util.host import to_host
+from tenfold.framework.host import to_host
 
 
 def _private(a):

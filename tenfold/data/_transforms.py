@@ -14,7 +14,7 @@ from tenfold.data import _index, _parallel
 from tenfold.data.dataset import (DatasetV2, AUTOTUNE, INFINITE, UNKNOWN, _int, _call_fn,
                                   _elements_from_plan, _fn_name)
 from tenfold.ops.buffers import array_of
-from tenfold.util.host import from_host, to_host
+from tenfold.framework.host import from_host, to_host
 
 # Set to False to force the element-by-element path (tests compare the two).
 use_index_plans = True

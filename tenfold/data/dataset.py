@@ -464,4 +464,4 @@ def _annotate(exc, note):
 
 
 from tenfold.data import _sources, _transforms  # noqa: E402
-from tenfold.util.host import from_host, to_host
+from tenfold.framework.host import from_host, to_host

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from tenfold.export._onnx_graph import Val
-from tenfold.util.host import to_host
+from tenfold.framework.host import to_host
 
 CONVERTERS = {}
 

@@ -11,7 +11,7 @@ import numpy as np
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import InvalidArgumentError
-from tenfold.ops.registry import primitive
+from tenfold.ops.registry import NOT_DIFFERENTIABLE, primitive
 from tenfold.ops._convert import tensor, binary
 from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
@@ -359,7 +359,8 @@ def _lu_kernel(x, part):
 
 # No gradient: the pivots are a discrete choice (and integers); Keras's lu_factor is not
 # differentiable on its NumPy backend either.
-_lu = primitive("lu_factor", _linalg_kernel(_lu_kernel, "linalg.lu_factor"))
+_lu = primitive("lu_factor", _linalg_kernel(_lu_kernel, "linalg.lu_factor"),
+                no_grad=NOT_DIFFERENTIABLE)
 
 
 def lu_factor(input, name=None):

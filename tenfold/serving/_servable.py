@@ -5,7 +5,7 @@ import os
 import threading
 
 import numpy as np
-from tenfold.util.host import to_host
+from tenfold.framework.host import to_host
 
 # TensorFlow's DataType names, as TF Serving's metadata writes them
 _TF_DTYPES = {"float32": "DT_FLOAT", "float64": "DT_DOUBLE", "float16": "DT_HALF",

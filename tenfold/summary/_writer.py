@@ -10,7 +10,7 @@ import weakref
 import zlib
 
 import numpy as np
-from tenfold.util.host import to_host
+from tenfold.framework.host import to_host
 
 
 def _tb():

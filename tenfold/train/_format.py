@@ -19,7 +19,7 @@ import zlib
 
 import numpy as np
 
-from tenfold.train import _fileio
+from tenfold.util import fileio as _fileio
 
 MAGIC = b"TFLDCKPT"
 FORMAT_VERSION = 1

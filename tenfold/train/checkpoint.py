@@ -20,7 +20,7 @@ import numpy as np
 from tenfold.framework.variable import Variable as _CoreVariable
 from tenfold.train import _format
 from tenfold.util.tensor_meta import npd, shape_of
-from tenfold.util.host import to_host
+from tenfold.framework.host import to_host
 
 
 # How Keras objects are walked (their paths, as `.keras` files name them): registered by

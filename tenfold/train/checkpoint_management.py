@@ -8,8 +8,9 @@ import os
 import re
 import time
 
-from tenfold.train import _fileio, _format
-from tenfold.util.host import to_host
+from tenfold.train import _format
+from tenfold.util import fileio as _fileio
+from tenfold.framework.host import to_host
 
 STATE_FILE = "checkpoint"
 _MAX_STATE_BYTES = 16 << 20

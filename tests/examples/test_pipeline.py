@@ -14,7 +14,7 @@ def _load():
 
 
 def test_pipeline_quick(tmp_path, capsys):
-    res = _load().main(["--epochs", "1", "--limit", "400", "--calibration-samples", "100",
+    res = _load().main(["--epochs", "1", "--limit", "2000", "--calibration-samples", "100",
                         "--workdir", str(tmp_path)])
     out = capsys.readouterr().out
     assert "TFLite int8" in out and "REST server" in out

@@ -11,7 +11,7 @@ import pytest
 
 import tenfold as tf
 from tenfold import keras
-from tenfold.train import _fileio
+from tenfold.util import fileio as _fileio
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -29,7 +29,7 @@ _CHILD = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     import numpy as np
     from tenfold import keras
-    from tenfold.train import _fileio
+    from tenfold.util import fileio as _fileio
     kill_at, path, value = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
     steps = []
     def step(name):

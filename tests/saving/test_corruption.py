@@ -9,7 +9,7 @@ import pytest
 
 import tenfold as tf
 from tenfold import keras
-from tenfold.train import _fileio
+from tenfold.util import fileio as _fileio
 
 
 def small(units=3):

@@ -2,7 +2,7 @@
 exposes, e.g. `K.mean`, `K.set_value(model.optimizer.learning_rate, 1e-3)`, `K.int_shape`.
 Each is a thin name over a tenfold op, with the old argument names and defaults."""
 import numpy as np
-from tenfold.util.host import to_host
+from tenfold.framework.host import to_host
 
 
 def _tf():

@@ -16,7 +16,7 @@ import numpy as np
 
 from tenfold.keras.callbacks.callback import Callback, _save_due_on_batch
 from tenfold.train import _format
-from tenfold.util.host import to_host
+from tenfold.framework.host import to_host
 
 _PREFIX = "latest"
 _PREV = "latest.prev"

@@ -4,7 +4,7 @@ import numpy as np
 from tenfold.keras.callbacks.callback import Callback
 from tenfold.keras.callbacks.reduce_lr_on_plateau import get_lr, set_lr
 from tenfold.keras.utils.progbar import print_msg
-from tenfold.util.host import to_host
+from tenfold.framework.host import to_host
 
 
 class LearningRateScheduler(Callback):

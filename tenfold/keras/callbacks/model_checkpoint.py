@@ -6,7 +6,7 @@ import numpy as np
 
 from tenfold.keras.callbacks.callback import _save_due_on_batch
 from tenfold.keras.callbacks.monitor_callback import MonitorCallback
-from tenfold.util.host import to_host
+from tenfold.framework.host import to_host
 
 
 class ModelCheckpoint(MonitorCallback):

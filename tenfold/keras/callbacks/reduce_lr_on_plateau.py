@@ -5,7 +5,7 @@ import numpy as np
 
 from tenfold.keras.callbacks.monitor_callback import MonitorCallback
 from tenfold.keras.utils.progbar import print_msg
-from tenfold.util.host import to_host
+from tenfold.framework.host import to_host
 
 
 def get_lr(optimizer):

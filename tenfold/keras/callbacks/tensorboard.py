@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from tenfold.keras.callbacks.callback import Callback
-from tenfold.util.host import to_host
+from tenfold.framework.host import to_host
 
 
 class TensorBoard(Callback):

@@ -14,11 +14,11 @@ import warnings
 import numpy as np
 
 from tenfold.ops import array_ops as _array_ops
-from tenfold.util.host import from_host
+from tenfold.framework.host import from_host
 
 from tenfold.framework.tensor import Tensor
 from tenfold.util import nest
-from tenfold.util.host import to_host
+from tenfold.framework.host import to_host
 
 
 

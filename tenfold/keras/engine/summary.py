@@ -19,7 +19,7 @@ import numpy as np
 
 from tenfold.util import nest
 from tenfold.util.tensor_meta import npd, shape_of, size_of
-from tenfold.util.host import from_host
+from tenfold.framework.host import from_host
 
 def readable_memory_size(n):
     units = ["B", "KB", "MB", "GB", "TB", "PB"]

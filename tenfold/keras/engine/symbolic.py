@@ -10,7 +10,7 @@ from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.keras.engine.keras_tensor import KerasTensor
 from tenfold.util import nest
-from tenfold.util.host import from_host
+from tenfold.framework.host import from_host
 
 _FILL = (2, 3)  # sizes substituted for unknown dims in the two probe runs
 

@@ -18,7 +18,7 @@ from tenfold.keras.engine import nan_guard
 from tenfold.keras.engine.compile_utils import CompileLoss, CompileMetrics
 from tenfold.util import nest
 from tenfold.util.tensor_meta import npd
-from tenfold.util.host import to_host
+from tenfold.framework.host import to_host
 
 
 def _callbacks_module():

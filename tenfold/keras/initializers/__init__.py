@@ -15,8 +15,8 @@ from tenfold.keras import _identifiers as _ids
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.ops import random_ops
-from tenfold.util.host import from_host
-from tenfold.util.host import to_host
+from tenfold.framework.host import from_host
+from tenfold.framework.host import to_host
 
 
 

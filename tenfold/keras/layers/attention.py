@@ -9,7 +9,7 @@ from tenfold.ops import array_ops as a
 from tenfold.ops import math_ops as m
 from tenfold.ops import nn_ops as nn
 from tenfold.ops._convert import tensor
-from tenfold.util.host import from_host
+from tenfold.framework.host import from_host
 
 
 def _bool(x):

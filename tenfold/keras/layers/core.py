@@ -13,7 +13,7 @@ from tenfold.keras.layers import _utils as U
 from tenfold.ops import array_ops as a
 from tenfold.ops import math_ops as m
 from tenfold.ops import nn_ops as nn
-from tenfold.util.host import eager_values
+from tenfold.framework.host import eager_values
 from tenfold.util.tensor_meta import npd, shape_of
 
 

@@ -22,7 +22,7 @@ from tenfold.keras.mixed_precision import policy as _policy
 from tenfold.util import nest
 from tenfold.ops.buffers import tensor_buffer
 from tenfold.util.tensor_meta import npd, shape_of
-from tenfold.util.host import to_host
+from tenfold.framework.host import to_host
 from tenfold.keras.saving import _walk as _checkpoint_walk  # noqa: F401 - registers it
 
 _name_counters = {}

@@ -6,7 +6,7 @@ from tenfold.keras.layers.layer import Layer
 from tenfold.ops import array_ops as a
 from tenfold.ops import math_ops as m
 from tenfold.util.tensor_meta import npd
-from tenfold.util.host import from_host, to_host
+from tenfold.framework.host import from_host, to_host
 
 
 def _plain(v):

@@ -7,7 +7,7 @@ from tenfold.keras.layers import _utils as U
 from tenfold.ops import array_ops as a
 from tenfold.ops import math_ops as m
 from tenfold.util.tensor_meta import npd, shape_of
-from tenfold.util.host import from_host
+from tenfold.framework.host import from_host
 
 
 def _pair_of_pairs(value, arg, cls_name):

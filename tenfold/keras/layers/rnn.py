@@ -18,7 +18,7 @@ from tenfold.ops import math_ops as m
 from tenfold.ops import nn_ops as nn
 from tenfold.util import nest
 from tenfold.util.tensor_meta import npd, shape_of
-from tenfold.util.host import from_host, to_host
+from tenfold.framework.host import from_host, to_host
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
 from tenfold.util import nest
 from tenfold.util.tensor_meta import npd, shape_of, size_of
-from tenfold.util.host import from_host
+from tenfold.framework.host import from_host
 
 _REDUCTIONS = ("sum_over_batch_size", "sum", None, "none", "mean", "mean_with_sample_weight")
 

@@ -15,7 +15,7 @@ from tenfold.keras.losses.loss import (
     Loss, squeeze_or_expand_to_same_rank, to_dtype, float_tensor)
 from tenfold.keras.ops import _logits
 from tenfold.util.tensor_meta import npd, shape_of
-from tenfold.util.host import eager_values, from_host
+from tenfold.framework.host import eager_values, from_host
 
 
 

@@ -12,8 +12,8 @@ from tenfold.ops import array_ops as a
 from tenfold.keras.losses.loss import to_dtype, to_tensor, squeeze_or_expand_to_same_rank
 from tenfold.keras.metrics.metric import Metric
 from tenfold.util.tensor_meta import npd, shape_of
-from tenfold.util.host import from_host
-from tenfold.util.host import to_host
+from tenfold.framework.host import from_host
+from tenfold.framework.host import to_host
 
 NEG_INF = -1e10
 TP, FP, TN, FN = "tp", "fp", "tn", "fn"

@@ -14,7 +14,7 @@ from tenfold.ops import array_ops as a
 from tenfold.keras.losses.loss import (
     to_dtype, squeeze_or_expand_to_same_rank, apply_mask)
 from tenfold.util.tensor_meta import npd, shape_of
-from tenfold.util.host import to_host
+from tenfold.framework.host import to_host
 
 
 

@@ -12,7 +12,7 @@ from tenfold.keras.metrics.confusion import (
 from tenfold.keras.metrics.metric import Metric, MeanMetricWrapper
 from tenfold.keras.losses.loss import squeeze_or_expand_to_same_rank
 from tenfold.util.tensor_meta import npd, shape_of
-from tenfold.util.host import eager_values
+from tenfold.framework.host import eager_values
 
 
 def _ops():

@@ -21,7 +21,7 @@ from tenfold.framework.tensor import Tensor
 from tenfold.keras.optimizers.optimizer import Optimizer, _array
 from tenfold.util.tensor_meta import npd
 from tenfold.ops.buffers import assign_buffer, variable_buffer
-from tenfold.util.host import to_host
+from tenfold.framework.host import to_host
 
 
 def _all_finite(arrays, zeros_cache):

@@ -15,7 +15,7 @@ from tenfold.keras.layers.layer import Layer
 from tenfold.keras.models.model import Model
 from tenfold.util import nest
 from tenfold.util.tensor_meta import npd, shape_of
-from tenfold.util.host import to_host
+from tenfold.framework.host import to_host
 
 
 # ---------------------------------------------------------------------------- graph walking

@@ -12,7 +12,7 @@ from tenfold.keras.engine.trainer import Trainer
 from tenfold.keras.layers.layer import Layer, _UNTRACKED, _walk, _ctx
 from tenfold.util import nest
 from tenfold.util.tensor_meta import npd
-from tenfold.util.host import from_host
+from tenfold.framework.host import from_host
 
 # Model attributes that hold objects other than the model's own sub-layers.
 _MODEL_SKIP = frozenset({"_functional", "_compile_loss", "_compile_metrics", "_loss_tracker",

@@ -198,4 +198,4 @@ def to_float(x):
     return tensor(t, _floatx())
 
 
-from tenfold.util.host import from_host as const  # noqa: E402,F401
+from tenfold.framework.host import from_host as const  # noqa: E402,F401

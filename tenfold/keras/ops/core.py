@@ -26,7 +26,7 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
 
 
 def convert_to_numpy(x):
-    from tenfold.util.host import to_host
+    from tenfold.framework.host import to_host
     return np.array(to_host(x))
 
 
@@ -207,7 +207,7 @@ def slice(inputs, start_indices, shape):  # noqa: A001
 
 def _static_ints(v, op, what):
     if isinstance(v, Tensor):
-        from tenfold.util.host import to_host  # a shape must be known when tracing
+        from tenfold.framework.host import to_host  # a shape must be known when tracing
         return to_host(v).tolist()
     return list(v)
 

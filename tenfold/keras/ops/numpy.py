@@ -9,7 +9,7 @@ from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
 from tenfold.ops import composite as c
 from tenfold.ops import bitwise_ops as _bw
-from tenfold.util.host import to_host  # repeat counts decide the output shape
+from tenfold.framework.host import to_host  # repeat counts decide the output shape
 from tenfold.keras.ops._dtypes import (
     const, npd, shape_of, size_of, tensor, promote, to_float, result_type, standardize_dtype, np_dtype, _floatx)
 

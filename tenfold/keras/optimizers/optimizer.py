@@ -25,7 +25,7 @@ from tenfold.keras.optimizers.schedules import LearningRateSchedule
 from tenfold.keras.optimizers import schedules as _schedules
 from tenfold.util.tensor_meta import npd, shape_of
 from tenfold.ops.buffers import from_buffer, tensor_buffer, increment_buffer, variable_buffer
-from tenfold.util.host import to_host
+from tenfold.framework.host import to_host
 from tenfold.keras.saving import _walk as _checkpoint_walk  # noqa: F401 - registers it
 
 

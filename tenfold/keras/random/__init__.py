@@ -20,7 +20,7 @@ from tenfold.ops import math_ops as _m
 from tenfold.ops import array_ops as _a
 from tenfold.util.tensor_meta import shape_of
 from tenfold.ops import random_ops as _r
-from tenfold.util.host import from_host, to_host
+from tenfold.framework.host import from_host, to_host
 
 _GLOBAL = [None]
 

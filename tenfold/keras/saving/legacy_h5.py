@@ -18,9 +18,9 @@ from tenfold.keras.saving import limits
 from tenfold.keras.saving import serialization_lib as ser
 from tenfold.keras.saving.h5_store import (H5FormatError, H5Reader, h5_errors, h5py,
                                            stamp_checksum)
-from tenfold.train import _fileio
+from tenfold.util import fileio as _fileio
 from tenfold.util.tensor_meta import npd
-from tenfold.util.host import to_host
+from tenfold.framework.host import to_host
 
 _MAX_CONFIG = 256 << 20
 

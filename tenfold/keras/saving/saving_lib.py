@@ -19,7 +19,7 @@ import numpy as np
 from tenfold.keras.saving import _walk, _zip_guard, limits
 from tenfold.keras.saving import serialization_lib as ser
 from tenfold.keras.saving.h5_store import H5Reader, H5Writer, h5_errors
-from tenfold.train import _fileio
+from tenfold.util import fileio as _fileio
 from tenfold.util.tensor_meta import npd
 
 CONFIG_FILE = "config.json"
@@ -196,7 +196,7 @@ def collect_state(root, include_optimizer=True):
 
 def _to_numpy(v):
     """A host NumPy copy of a variable's (or array's) value, whatever the backend."""
-    from tenfold.util.host import to_host
+    from tenfold.framework.host import to_host
     return np.array(to_host(v), copy=True)
 
 

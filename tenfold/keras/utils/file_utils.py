@@ -119,7 +119,7 @@ def download(origin, target, file_hash=None, hash_algorithm="auto"):
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(target) + ".",
                                suffix=".part")
-    from tenfold.train._fileio import chmod_default
+    from tenfold.util.fileio import chmod_default
     chmod_default(fd)    # the user's umask, not tempfile's private 0600
     ok = False
     try:
@@ -201,7 +201,7 @@ def extract_archive(file_path, path=".", archive_format="auto"):
         parent = os.path.dirname(os.path.abspath(path))
         os.makedirs(parent, exist_ok=True)
         tmp = tempfile.mkdtemp(dir=parent, prefix="." + os.path.basename(path) + ".")
-        from tenfold.train._fileio import chmod_default
+        from tenfold.util.fileio import chmod_default
         chmod_default(tmp, is_dir=True)
         try:
             with opener(file_path) as archive:

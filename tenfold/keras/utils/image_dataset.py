@@ -7,7 +7,7 @@ methods use Pillow's filters).
 import os
 
 import numpy as np
-from tenfold.util.host import to_host
+from tenfold.framework.host import to_host
 
 ALLOWLIST_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 

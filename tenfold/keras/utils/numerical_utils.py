@@ -1,6 +1,6 @@
 """`to_categorical` and `normalize` (NumPy in, NumPy out, as Keras)."""
 import numpy as np
-from tenfold.util.host import to_host
+from tenfold.framework.host import to_host
 
 
 def to_categorical(x, num_classes=None):

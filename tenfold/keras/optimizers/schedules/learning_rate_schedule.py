@@ -11,7 +11,7 @@ import numpy as np
 from tenfold.framework.tensor import Tensor
 from tenfold.util.tensor_meta import npd
 from tenfold.ops.buffers import variable_buffer
-from tenfold.util.host import from_host, to_host
+from tenfold.framework.host import from_host, to_host
 
 _f = np.float32
 
