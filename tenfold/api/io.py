@@ -93,3 +93,22 @@ gfile = _types.SimpleNamespace(
     join=_os.path.join, stat=lambda p: _stat(_name(p)),
     walk=lambda top, topdown=True, onerror=None: _os.walk(_name(top), topdown, onerror),
 )
+
+
+# TFRecord files and tf.train.Example parsing (tenfold/data/tfrecord.py,
+# tenfold/api/example_parsing.py), loaded on first use.
+_LAZY = {
+    **{n: ("tenfold.data.tfrecord", n) for n in ("TFRecordWriter", "TFRecordOptions",
+                                                  "tf_record_iterator")},
+    **{n: ("tenfold.api.example_parsing", n) for n in (
+        "FixedLenFeature", "FixedLenSequenceFeature", "VarLenFeature", "parse_example",
+        "parse_single_example")},
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        mod, attr = _LAZY[name]
+        return getattr(importlib.import_module(mod), attr)
+    raise AttributeError(f"module 'tenfold.io' has no attribute {name!r}")
