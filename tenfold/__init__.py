@@ -11,7 +11,11 @@ Heavier parts (`tf.keras`, `tf.data`, `tf.linalg`, `tf.summary`, ...) load on fi
 """
 import importlib as _importlib
 
-__version__ = "0.1.0"
+# `tf.__version__` is the TensorFlow API version tenfold mirrors, so that code checking it
+# (`tf.__version__ >= "2."`, `version.parse(tf.__version__)`) takes TensorFlow 2.21's branch;
+# tenfold's own release (the one pip shows) is `__tenfold_version__`. See docs/guide.md.
+__version__ = "2.21.0"
+__tenfold_version__ = "0.1.0"
 
 from tenfold.backend import memory as _memory
 _memory.tune()  # keep freed buffers in the process (see tenfold/backend/memory.py)
@@ -129,8 +133,9 @@ def __getattr__(name):
         return val
     if name == "version":
         import types
-        val = types.SimpleNamespace(VERSION=__version__, GIT_VERSION="", COMPILER_VERSION="",
-                                    GRAPH_DEF_VERSION=0)
+        val = types.SimpleNamespace(VERSION=__version__,
+                                    GIT_VERSION=f"tenfold-{__tenfold_version__}",
+                                    COMPILER_VERSION="", GRAPH_DEF_VERSION=0)
         globals()[name] = val
         return val
     raise AttributeError(f"module 'tenfold' has no attribute {name!r}")

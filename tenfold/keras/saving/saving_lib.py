@@ -116,7 +116,7 @@ def model_to_config(model):
 
 def _serialize_model(model):
     config_json = json.dumps(model_to_config(model), default=_json_default)
-    from tenfold import __version__ as tenfold_version
+    from tenfold import __tenfold_version__ as tenfold_version
     from tenfold.keras._version import __version__ as keras_version
     metadata_json = json.dumps({
         "keras_version": keras_version,
