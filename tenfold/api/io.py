@@ -100,6 +100,9 @@ gfile = _types.SimpleNamespace(
 _LAZY = {
     **{n: ("tenfold.data.tfrecord", n) for n in ("TFRecordWriter", "TFRecordOptions",
                                                   "tf_record_iterator")},
+    **{n: ("tenfold.api.image_codecs", n) for n in (
+        "decode_png", "decode_jpeg", "decode_gif", "decode_bmp", "decode_image", "encode_png",
+        "encode_jpeg", "is_jpeg")},
     **{n: ("tenfold.api.example_parsing", n) for n in (
         "FixedLenFeature", "FixedLenSequenceFeature", "VarLenFeature", "parse_example",
         "parse_single_example")},

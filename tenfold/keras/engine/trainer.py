@@ -14,6 +14,7 @@ import numpy as np
 
 from tenfold.framework.tensor import Tensor
 from tenfold.keras.engine import data_adapter as da
+from tenfold.keras.engine import beginner_hints
 from tenfold.keras.engine.compile_utils import CompileLoss, CompileMetrics
 from tenfold.util import nest
 
@@ -94,6 +95,9 @@ class Trainer:
             lso = _loss_scale_optimizer_class()
             if lso is not None and not isinstance(opt, lso):
                 self.optimizer = lso(opt, name="loss_scale_optimizer")
+        from tenfold.keras.engine import name_checks
+        name_checks.check_loss_names(loss)  # typos reported here, not inside fit
+        name_checks.check_metric_names(metrics, weighted_metrics)
         output_names = getattr(self, "output_names", None)
         # As Keras 3: compiling again without a loss / metrics keeps the previous ones.
         if loss is not None:
@@ -476,6 +480,7 @@ class Trainer:
         training_logs = None
         logs = {}
         val_adapter = None
+        loss_watch = beginner_hints.LossWatch(self)  # warns once if the loss explodes
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             cbs.on_epoch_begin(epoch)
@@ -502,6 +507,7 @@ class Trainer:
                 val_logs = self._evaluate_adapter(val_adapter, cbs)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
+            loss_watch.epoch_end(epoch, epoch_logs)
             training_logs = epoch_logs
             if self.stop_training:
                 break
@@ -571,6 +577,7 @@ class Trainer:
     # ------------------------------------------------------------------ predict
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for the inputs, as NumPy arrays concatenated over batches."""
+        beginner_hints.check_batch_axis(self, x, "predict")
         adapter = da.get_adapter(x, None, None, batch_size=batch_size, steps=steps,
                                  shuffle=False, what="predict")
         cbs = self._make_callbacks(callbacks, verbose, 1, adapter.num_batches, False)
