@@ -187,3 +187,13 @@ def test_parse_errors_are_clear():
 def test_missing_file(tmp_path):
     with pytest.raises(tf.errors.NotFoundError, match="nope"):
         list(tf.data.TFRecordDataset(str(tmp_path / "nope")))
+
+
+def test_sparse_in_dataset_says_to_densify():
+    spec = {"tags": tf.io.VarLenFeature(tf.string)}
+    ds = tf.data.TFRecordDataset(str(FIX / "examples.tfrecord"))
+    with pytest.raises(TypeError, match="SparseTensor.*tf.sparse.to_dense"):
+        next(iter(ds.map(lambda r: tf.io.parse_single_example(r, spec))))
+    dense = ds.map(lambda r: tf.sparse.to_dense(
+        tf.io.parse_single_example(r, spec)["tags"], default_value=b""))
+    assert [list(t) for t in dense.as_numpy_iterator()][:3] == [[], [b"t0"], [b"t0", b"t1"]]

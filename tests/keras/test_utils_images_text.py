@@ -246,3 +246,39 @@ def test_plot_history_draws_each_metric(tmp_path):
         keras.utils.plot_history(history, metrics=["acc"], to_file=tmp_path / "x.png")
     with pytest.raises(ValueError, match="History"):
         keras.utils.plot_history({}, to_file=tmp_path / "x.png")
+
+
+# --- plot_model to PNG through Graphviz's `dot` ----------------------------------------------
+
+def _model():
+    inp = keras.Input((4,), name="features")
+    out = keras.layers.Dense(2, name="head")(keras.layers.Dense(3, name="hidden")(inp))
+    return keras.Model(inp, out)
+
+
+def test_plot_model_png_runs_dot(tmp_path, monkeypatch):
+    # a stand-in `dot` on PATH records how it was called and writes a real PNG
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "dot"
+    fake.write_text(
+        "#!" + os.sys.executable + "\n"
+        "import sys\nfrom PIL import Image\n"
+        "src = sys.stdin.read()\n"
+        f"open({str(tmp_path / 'seen.dot')!r}, 'w').write(' '.join(sys.argv[1:]) + '\\n' + src)\n"
+        "Image.new('RGB', (4, 4)).save(sys.argv[sys.argv.index('-o') + 1], format='PNG')\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+    out = tmp_path / "model.png"
+    keras.utils.plot_model(_model(), to_file=str(out), show_shapes=True)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    args, dot = (tmp_path / "seen.dot").read_text().split("\n", 1)
+    assert args.startswith("-Tpng -o") and dot.startswith("digraph")
+    assert "hidden (Dense)" in dot and "head (Dense)" in dot and "->" in dot
+
+
+@pytest.mark.skipif(__import__("shutil").which("dot") is None, reason="Graphviz not installed")
+def test_plot_model_png_with_graphviz(tmp_path):
+    out = tmp_path / "model.png"
+    keras.utils.plot_model(_model(), to_file=str(out))
+    assert Image.open(out).size[0] > 10
