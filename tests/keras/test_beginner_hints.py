@@ -61,6 +61,19 @@ def test_missing_channel_axis_accepted_and_said_once():
     np.testing.assert_allclose(b, c)
 
 
+def test_keras3_also_accepts_missing_channel_axis():
+    import keras as real_keras  # the oracle (numpy backend): same acceptance, same numbers
+    ref = real_keras.Sequential([real_keras.Input((28, 28, 1)), real_keras.layers.Conv2D(2, 3),
+                                 real_keras.layers.Flatten(), real_keras.layers.Dense(3)])
+    model = _convnet()
+    model.set_weights(ref.get_weights())
+    x = np.random.default_rng(1).random((2, 28, 28)).astype("float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InputRankWarning)
+        np.testing.assert_allclose(model.predict(x, verbose=0), ref.predict(x, verbose=0),
+                                   rtol=1e-5, atol=1e-5)
+
+
 def test_unbuilt_conv_refuses_with_the_reshape():
     model = keras.Sequential([keras.layers.Conv2D(2, 3)])
     with pytest.raises(ValueError, match=r"channel axis.*\(n, 28, 28, 1\).*x\[\.\.\., None\]"):

@@ -8,9 +8,23 @@
   after each epoch).
 """
 import math
+import os
+import sys
 import warnings
 
 import numpy as np
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _user_stacklevel():
+    """The stacklevel of the first caller outside tenfold, so the warning shows user code."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 class LossExplosionWarning(UserWarning):
@@ -78,7 +92,8 @@ def note_rank_adjusted(model, data_shape, input_shape, added):
         how = (f"its last axis of size 1 was dropped, giving {tuple(data_shape)[:-1]}, as "
                "Keras 3 does. To do it yourself: x = x[..., 0].")
     warnings.warn(f"Model '{model.name}' expects inputs of shape {tuple(input_shape)} and got "
-                  f"data of shape {tuple(data_shape)}: {how}", InputRankWarning, stacklevel=4)
+                  f"data of shape {tuple(data_shape)}: {how}", InputRankWarning,
+                  stacklevel=_user_stacklevel())
 
 
 # ------------------------------------------------------------------ exploding loss
@@ -129,4 +144,4 @@ class LossWatch:
             fix = "The learning rate is probably too high: try a lower one."
         warnings.warn(f"{what[0].upper()}{what[1:]}. {fix} Also check that the inputs are "
                       "scaled (e.g. images divided by 255) and the targets are what the loss "
-                      "expects.", LossExplosionWarning, stacklevel=4)
+                      "expects.", LossExplosionWarning, stacklevel=_user_stacklevel())
