@@ -62,7 +62,7 @@ def fetch(fname, origin, file_hash=None, cache_subdir="datasets", extract=False,
         where = os.environ.get("TENFOLD_DATASETS")
         looked = (f"the folder named by TENFOLD_DATASETS ({where})" if where else
                   "TENFOLD_DATASETS (not set)")
-        looked += f", nor in Keras's cache ({os.path.join(keras_home(), cache_subdir)})"
+        looked += f", nor in Keras's cache ({os.path.join(keras_home(), cache_subdir)}),"
         shown = os.path.basename(origin)
         short = (f"{shown} is neither in {looked} nor in tenfold's cache, and downloading it "
                  f"failed ({e.reason})")
