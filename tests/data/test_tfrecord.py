@@ -197,3 +197,11 @@ def test_sparse_in_dataset_says_to_densify():
     dense = ds.map(lambda r: tf.sparse.to_dense(
         tf.io.parse_single_example(r, spec)["tags"], default_value=b""))
     assert [list(t) for t in dense.as_numpy_iterator()][:3] == [[], [b"t0"], [b"t0", b"t1"]]
+
+
+@pytest.mark.parametrize("reads", [2, 3])
+def test_num_parallel_reads_interleaves_like_tensorflow(reads):
+    files = [str(FIX / f"p{i}.tfrecord") for i in range(4)]
+    got = list(tf.data.TFRecordDataset(files, num_parallel_reads=reads).as_numpy_iterator())
+    assert got == EXP[f"parallel_{reads}"]
+    assert sorted(tf.data.TFRecordDataset(files).as_numpy_iterator()) == sorted(got)
