@@ -205,3 +205,12 @@ def test_num_parallel_reads_interleaves_like_tensorflow(reads):
     got = list(tf.data.TFRecordDataset(files, num_parallel_reads=reads).as_numpy_iterator())
     assert got == EXP[f"parallel_{reads}"]
     assert sorted(tf.data.TFRecordDataset(files).as_numpy_iterator()) == sorted(got)
+
+
+def test_experimental_writer_round_trip(tmp_path):
+    path = str(tmp_path / "d.tfrecord.gz")
+    ds = tf.data.Dataset.from_tensor_slices(tf.constant(EXP["serialized"]))
+    tf.data.experimental.TFRecordWriter(path, "GZIP").write(ds)
+    assert list(tf.data.TFRecordDataset(path, "GZIP").as_numpy_iterator()) == EXP["serialized"]
+    with pytest.raises(TypeError, match="scalar strings"):
+        tf.data.experimental.TFRecordWriter(path).write(tf.data.Dataset.range(3))
