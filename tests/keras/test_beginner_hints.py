@@ -181,3 +181,14 @@ def test_int_second_operand_named():
     with pytest.raises(InvalidArgumentError, match="Cast the second input: tf.cast\\(y, "
                                                    "tf.float32\\)"):
         tf.add(tf.zeros([2]), tf.constant([1, 2]))
+
+
+def test_string_labels_say_how_to_map_them():
+    model = _mlp()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    y = np.array(["cat", "dog"] * 4)
+    with pytest.raises(ValueError, match=r"strings \(for example 'cat'\).*np\.unique\(y, "
+                                         r"return_inverse=True\).*StringLookup"):
+        model.fit(np.zeros((8, 784), "float32"), y, verbose=0)
+    names, codes = np.unique(y, return_inverse=True)  # the fix works
+    model.fit(np.zeros((8, 784), "float32"), codes, verbose=0)

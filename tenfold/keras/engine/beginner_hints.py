@@ -78,6 +78,21 @@ def check_batch_axis(model, x, what):
             f"{(1,) + shown}.")
 
 
+def check_string_targets(y, what):
+    """Raises a ValueError with the fix when the targets are strings (class names)."""
+    if not isinstance(y, np.ndarray) or y.dtype.kind not in "USO" or y.size == 0:
+        return
+    first = y.ravel()[0]
+    if y.dtype.kind == "O" and not isinstance(first, (str, bytes)):
+        return
+    first = first.item() if isinstance(first, np.generic) else first
+    raise ValueError(
+        f"{what}() got targets that are strings (for example {first!r}); losses and metrics "
+        "need numbers. Map each class name to an integer first, e.g. "
+        "`class_names, y = np.unique(y, return_inverse=True)` (then "
+        "loss='sparse_categorical_crossentropy'), or use a keras.layers.StringLookup layer.")
+
+
 # ------------------------------------------------------------------ missing channel axis
 def note_rank_adjusted(model, data_shape, input_shape, added):
     """Says once per model that a trailing axis of size 1 was added (or removed)."""

@@ -451,6 +451,7 @@ class Trainer:
             validation_batch_size=None, validation_freq=1):
         """Trains the model for a number of epochs; returns a `History`."""
         self._assert_compile_called("fit")
+        beginner_hints.check_string_targets(y, "fit")
         if validation_split and validation_data is None:
             (x, y, sample_weight), validation_data = da.train_validation_split(
                 (x, y, sample_weight), validation_split)
