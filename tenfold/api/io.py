@@ -85,6 +85,8 @@ gfile = _types.SimpleNamespace(
 _LAZY = {
     **{n: ("tenfold.data.tfrecord", n) for n in ("TFRecordWriter", "TFRecordOptions",
                                                   "tf_record_iterator")},
+    **{n: ("tenfold.api.byte_codecs", n) for n in (
+        "decode_raw", "decode_compressed", "encode_base64", "decode_base64", "matching_files")},
     **{n: ("tenfold.api.image_codecs", n) for n in (
         "decode_png", "decode_jpeg", "decode_gif", "decode_bmp", "decode_image", "encode_png",
         "encode_jpeg", "is_jpeg")},
