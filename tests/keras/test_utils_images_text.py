@@ -282,3 +282,29 @@ def test_plot_model_png_with_graphviz(tmp_path):
     out = tmp_path / "model.png"
     keras.utils.plot_model(_model(), to_file=str(out))
     assert Image.open(out).size[0] > 10
+
+
+# --- keras.preprocessing ---------------------------------------------------------------------
+
+def test_preprocessing_namespace_is_keras_utils():
+    from tenfold.keras.preprocessing.image import load_img, img_to_array
+    from tenfold.keras.preprocessing.sequence import pad_sequences
+    assert load_img is keras.utils.load_img and img_to_array is keras.utils.img_to_array
+    assert pad_sequences is keras.utils.pad_sequences
+    assert tf.keras.preprocessing.text_dataset_from_directory is \
+        keras.utils.text_dataset_from_directory
+    assert tf.keras.preprocessing.image_dataset_from_directory is \
+        keras.utils.image_dataset_from_directory
+
+
+@pytest.mark.parametrize("shape,size", [((10, 20, 3), (8, 8)), ((2, 30, 12, 1), (10, 5)),
+                                        ((9, 9, 3), (4, 12))])
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+def test_smart_resize_matches_keras(shape, size, interpolation):
+    from keras.src.utils.image_utils import smart_resize as oracle
+    from tenfold.keras.preprocessing.image import smart_resize
+    x = np.random.default_rng(0).random(shape).astype("float32")
+    got = smart_resize(x, size, interpolation=interpolation)
+    want = np.asarray(oracle(x, size, interpolation=interpolation))
+    assert tuple(got.shape) == want.shape
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-5)
