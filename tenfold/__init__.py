@@ -11,7 +11,7 @@ Heavier parts (`tf.keras`, `tf.data`, `tf.linalg`, `tf.summary`, ...) load on fi
 """
 import importlib as _importlib
 
-from tenfold._version import __version__  # noqa: E402
+from tenfold._version import __version__, __tenfold_version__  # noqa: E402
 
 from tenfold.backend import memory as _memory
 _memory.tune()  # keep freed buffers in the process (see tenfold/backend/memory.py)
@@ -130,8 +130,9 @@ def __getattr__(name):
         return val
     if name == "version":
         import types
-        val = types.SimpleNamespace(VERSION=__version__, GIT_VERSION="", COMPILER_VERSION="",
-                                    GRAPH_DEF_VERSION=0)
+        val = types.SimpleNamespace(VERSION=__version__,
+                                    GIT_VERSION=f"tenfold-{__tenfold_version__}",
+                                    COMPILER_VERSION="", GRAPH_DEF_VERSION=0)
         globals()[name] = val
         return val
     raise AttributeError(f"module 'tenfold' has no attribute {name!r}")

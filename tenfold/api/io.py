@@ -1,6 +1,6 @@
-"""`tf.io` (minimal): whole-file reads and writes, `gfile`, tensor (de)serialization."""
+"""`tf.io`: whole-file reads and writes, `gfile`, tensor (de)serialization (TensorProto),
+image codecs, TFRecord files and tf.train.Example parsing."""
 import glob as _glob
-import io as _pyio
 import os as _os
 import shutil as _shutil
 import types as _types
@@ -8,7 +8,7 @@ import types as _types
 import numpy as _np
 
 from tenfold.framework.tensor import Tensor as _Tensor, convert_to_tensor as _to_tensor
-from tenfold.framework.errors import NotFoundError as _NotFound, InvalidArgumentError as _IAE
+from tenfold.framework.errors import NotFoundError as _NotFound
 
 
 def read_file(filename, name=None):
@@ -33,22 +33,7 @@ def _name(x):
     return x.decode() if isinstance(x, bytes) else str(x)
 
 
-def serialize_tensor(tensor, name=None):
-    """A scalar string tensor holding tensor's dtype, shape and data."""
-    buf = _pyio.BytesIO()
-    _np.save(buf, _np.asarray(_to_tensor(tensor).numpy()), allow_pickle=False)
-    return _to_tensor(buf.getvalue())
-
-
-def parse_tensor(serialized, out_type, name=None):
-    from tenfold.framework import dtypes
-    data = serialized.numpy() if isinstance(serialized, _Tensor) else serialized
-    arr = _np.load(_pyio.BytesIO(data), allow_pickle=False)
-    want = dtypes.as_dtype(out_type)
-    if dtypes.as_dtype(arr.dtype) != want:
-        raise _IAE(f"parse_tensor: type mismatch between parsed tensor ({arr.dtype}) and "
-                   f"dtype ({want.name})")
-    return _Tensor._wrap(arr)
+from tenfold.api.tensor_proto import serialize_tensor, parse_tensor  # noqa: E402,F401
 
 
 class GFile:
@@ -93,3 +78,27 @@ gfile = _types.SimpleNamespace(
     join=_os.path.join, stat=lambda p: _stat(_name(p)),
     walk=lambda top, topdown=True, onerror=None: _os.walk(_name(top), topdown, onerror),
 )
+
+
+# TFRecord files and tf.train.Example parsing (tenfold/data/tfrecord.py,
+# tenfold/api/example_parsing.py), loaded on first use.
+_LAZY = {
+    **{n: ("tenfold.data.tfrecord", n) for n in ("TFRecordWriter", "TFRecordOptions",
+                                                  "tf_record_iterator")},
+    **{n: ("tenfold.api.byte_codecs", n) for n in (
+        "decode_raw", "decode_compressed", "encode_base64", "decode_base64", "matching_files")},
+    **{n: ("tenfold.api.image_codecs", n) for n in (
+        "decode_png", "decode_jpeg", "decode_gif", "decode_bmp", "decode_image", "encode_png",
+        "encode_jpeg", "is_jpeg")},
+    **{n: ("tenfold.api.example_parsing", n) for n in (
+        "FixedLenFeature", "FixedLenSequenceFeature", "VarLenFeature", "parse_example",
+        "parse_single_example")},
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        mod, attr = _LAZY[name]
+        return getattr(importlib.import_module(mod), attr)
+    raise AttributeError(f"module 'tenfold.io' has no attribute {name!r}")

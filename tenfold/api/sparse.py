@@ -37,6 +37,12 @@ class SparseTensor:
 
 def to_dense(sp_input, default_value=None, validate_indices=True, name=None):
     shape = [int(d) for d in sp_input.dense_shape.numpy()]
+    if sp_input.values.dtype.name == "string":  # strings: no arithmetic, fill and place
+        out = _np.empty(shape, dtype=object)
+        out[...] = b"" if default_value is None else default_value
+        idx = sp_input.indices.numpy()
+        out[tuple(idx.T)] = sp_input.values.numpy()
+        return _Tensor._wrap(out)
     out = _a.scatter_nd(sp_input.indices, sp_input.values, shape)
     if default_value not in (None, 0):
         mask = _a.scatter_nd(sp_input.indices, _a.ones_like(sp_input.values, dtype="int8"), shape)

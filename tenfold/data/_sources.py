@@ -511,12 +511,47 @@ def choose_from_datasets(datasets, choice_dataset, stop_on_empty_dataset=True):
 
 
 class TFRecordDataset(DatasetV2):
-    """Not supported: reading TFRecord files needs TensorFlow's protobuf records."""
+    """The records of one or more TFRecord files, as scalar string tensors, file after file
+    (TensorFlow's format, CRCs checked; `compression_type` '', 'ZLIB' or 'GZIP')."""
 
     def __init__(self, filenames, compression_type=None, buffer_size=None,
                  num_parallel_reads=None, name=None):
-        from tenfold.framework.errors import UnimplementedError
-        raise UnimplementedError(
-            "tf.data.TFRecordDataset is not supported by tenfold: TFRecord files hold "
-            "tf.train.Example protobufs. Convert the data to NumPy arrays (np.save / np.savez) "
-            "and use Dataset.from_tensor_slices, or use TextLineDataset for text.")
+        from tenfold.data import tfrecord
+        super().__init__()
+        self._files = tfrecord.file_list(filenames)
+        self._compression = tfrecord._compression(compression_type, "TFRecordDataset")
+        # num_parallel_reads > 1: TensorFlow interleaves the files (one record from each of
+        # that many files in turn); tenfold reads them in that same order, in one thread
+        self._reads = 1 if num_parallel_reads is None else _int(num_parallel_reads,
+                                                                "num_parallel_reads")
+        if self._reads == -1:  # AUTOTUNE: TensorFlow picks the machine's core count
+            self._reads = os.cpu_count() or 1
+
+    def _iter(self):
+        from tenfold.data import tfrecord
+        if self._reads > 1 and len(self._files) > 1:
+            yield from self._interleaved()
+            return
+        for f in self._files:
+            for rec in tfrecord.read_records(f, self._compression):
+                yield np.array(rec, dtype=object)
+
+    def _interleaved(self):
+        from tenfold.data import tfrecord
+        pending = iter(self._files)
+        slots = [tfrecord.read_records(f, self._compression)
+                 for f in [next(pending) for _ in range(min(self._reads, len(self._files)))]]
+        i = 0
+        while any(s is not None for s in slots):
+            it = slots[i]
+            if it is not None:
+                try:
+                    yield np.array(next(it), dtype=object)
+                except StopIteration:  # refill the slot; its turn passes to the next one
+                    nxt = next(pending, None)
+                    slots[i] = None if nxt is None else tfrecord.read_records(
+                        nxt, self._compression)
+            i = (i + 1) % len(slots)
+
+    def _compute_spec(self):
+        return S.make_spec([], dtypes.string)

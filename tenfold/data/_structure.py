@@ -116,6 +116,12 @@ def to_array(value, what="element"):
         return np.array(variable_buffer(value))  # a snapshot of the variable
     if isinstance(value, np.generic):
         return np.asarray(value)
+    if type(value).__name__ == "SparseTensor":
+        raise TypeError(f"tf.data: {what} contains a tf.SparseTensor (a VarLenFeature parsed "
+                        "by tf.io.parse_example?); tenfold datasets hold dense tensors only. "
+                        "Densify it inside the map function: tf.sparse.to_dense(sparse), or "
+                        "parse the feature as tf.io.FixedLenSequenceFeature(..., "
+                        "allow_missing=True).")
     try:
         return tensor_buffer(convert_to_tensor(value))
     except (TypeError, ValueError) as e:

@@ -58,3 +58,25 @@ def bucket_by_sequence_length(element_length_func, bucket_boundaries, bucket_bat
 def choose_from_datasets(datasets, choice_dataset, stop_on_empty_dataset=True):
     from tenfold.data._sources import choose_from_datasets as impl
     return impl(datasets, choice_dataset, stop_on_empty_dataset)
+
+
+class TFRecordWriter:
+    """Writes a dataset of scalar strings to a TFRecord file
+    (`tf.data.experimental.TFRecordWriter(path, compression_type).write(dataset)`)."""
+
+    def __init__(self, filename, compression_type=None):
+        self._filename = filename
+        self._compression = compression_type
+
+    def write(self, dataset):
+        from tenfold.data.tfrecord import TFRecordWriter as _Writer
+        spec = dataset.element_spec
+        if getattr(spec, "dtype", None) is None or spec.dtype.name != "string" or \
+                spec.shape.rank != 0:
+            raise TypeError("tf.data.experimental.TFRecordWriter.write expects a dataset of "
+                            f"scalar strings (serialized records), got elements {spec}. Map "
+                            "them first, e.g. with tf.io.serialize_tensor or "
+                            "example.SerializeToString().")
+        with _Writer(self._filename, options=self._compression) as w:
+            for record in dataset.as_numpy_iterator():
+                w.write(record)

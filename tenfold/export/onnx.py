@@ -265,7 +265,7 @@ def export(model, path=None, opset=DEFAULT_OPSET, input_signature=None, *, check
     opset_ids = [helper.make_opsetid("", int(opset))]
     import tenfold
     proto = helper.make_model(onnx_graph, opset_imports=opset_ids, producer_name="tenfold",
-                              producer_version=tenfold.__version__,
+                              producer_version=tenfold.__tenfold_version__,
                               doc_string=f"Keras model \"{model.name}\" exported by tenfold")
     proto.ir_version = helper.find_min_ir_version_for(opset_ids)
     if check:

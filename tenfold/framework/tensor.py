@@ -210,6 +210,13 @@ def _first_leaf(value):
     return value
 
 
+def _nested_leaves(value, ndim):
+    """A nested list of bytes as an object array of the same bytes (no NumPy width padding)."""
+    out = np.empty(len(value), dtype=object)
+    out[:] = [_nested_leaves(v, ndim - 1) if ndim > 1 else v for v in value]
+    return np.array(out.tolist(), dtype=object) if ndim > 1 else out
+
+
 def _infer_numpy(value):
     """NumPy array for a Python value with TensorFlow's inference: float -> float32, int -> int32."""
     if value is None:
@@ -235,6 +242,12 @@ def _infer_numpy(value):
     if k == "U":
         return np.char.encode(a, "utf-8").astype(object)
     if k == "S":
+        if isinstance(value, (bytes, list, tuple)):
+            # NumPy's fixed-width bytes drop trailing NULs: keep the Python bytes as they are
+            # (serialized protos end in b"\x00" often)
+            out = np.empty(a.shape, dtype=object)
+            out[...] = value if a.ndim == 0 else _nested_leaves(value, a.ndim)
+            return out
         return a.astype(object)
     if k == "O":
         flat = a.ravel()

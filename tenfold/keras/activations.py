@@ -232,8 +232,10 @@ def get(identifier, custom_objects=None):
             except Exception:
                 fn = None
         if fn is None:
-            raise ValueError(f"Unknown activation function: {identifier!r}. Known names: "
-                             f"{', '.join(sorted(list(_ALL) + list(_ALIASES)))}.")
+            from tenfold.keras.engine.name_checks import closest
+            names = sorted(list(_ALL) + list(_ALIASES))
+            raise ValueError(f"Unknown activation function: {identifier!r}."
+                             f"{closest(identifier, names)} Known names: {', '.join(names)}.")
         return fn
     if isinstance(identifier, dict):
         return deserialize(identifier, custom_objects)

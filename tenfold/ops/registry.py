@@ -295,9 +295,43 @@ def check_same_dtype(op, x, y):
     """Refuses mixed dtypes, as TensorFlow does (no silent promotion between tensors)."""
     if x._value.dtype != y._value.dtype:
         raise InvalidArgumentError(
-            f"{op} needs both inputs to have the same dtype, got {x.dtype.name} and "
-            f"{y.dtype.name} (shapes {list(x._value.shape)} and {list(y._value.shape)}). "
-            f"Use tf.cast(x, tf.{y.dtype.name}) on one of them.")
+            f"{op} needs both inputs to have the same dtype, got {x.dtype.name} (shape "
+            f"{list(x._value.shape)}) and {y.dtype.name} (shape {list(y._value.shape)}). "
+            + _dtype_fix(op, x, y))
+
+
+def _dtype_fix(op, x, y):
+    """The cast to use (the integer input to the float one's dtype) and, for a matmul whose
+    first input also needs flattening (uint8 images into a Dense-like matmul), the reshape."""
+    kx, ky = x._value.dtype.kind, y._value.dtype.kind
+    if kx in "uib" and ky in "fc":
+        which, arg, to = "first", "x", y.dtype.name
+    elif ky in "uib" and kx in "fc":
+        which, arg, to = "second", "y", x.dtype.name
+    else:
+        return f"Use tf.cast(x, tf.{y.dtype.name}) on one of them."
+    cast = f"tf.cast({arg}, tf.{to})"
+    text = f"Cast the {which} input: {cast}"
+    scaled = cast
+    if x._value.dtype.name == "uint8" or y._value.dtype.name == "uint8":
+        text += f" (for images, usually {cast} / 255)"
+        scaled = f"{cast} / 255"
+    text += "."
+    xs, ys = x._value.shape, y._value.shape
+    if op == "matmul" and which == "first" and len(xs) >= 3 and len(ys) == 2 and \
+            xs[-1] != ys[0] and int(_np_prod(xs[1:])) == ys[0]:
+        text += (f" Its shape is wrong too: matmul multiplies the last axis of the first "
+                 f"input ({xs[-1]}) with the first axis of the second ({ys[0]}), so flatten "
+                 f"each sample: tf.reshape(x, [-1, {ys[0]}]). Both together: "
+                 f"tf.reshape({scaled}, [-1, {ys[0]}]).")
+    return text
+
+
+def _np_prod(shape):
+    out = 1
+    for d in shape:
+        out *= int(d)
+    return out
 
 
 def is_differentiable_dtype(np_dtype):

@@ -41,3 +41,15 @@ def checkpoints_iterator(checkpoint_dir, min_interval_secs=0, timeout=None, time
             time.sleep(max(min_interval_secs, 0.1))
         last = path
         yield path
+
+
+# tf.train.Example and its parts: protobuf classes, loaded on first use (need protobuf).
+_EXAMPLE_PROTOS = ("Example", "SequenceExample", "Features", "Feature", "FeatureList",
+                   "FeatureLists", "BytesList", "FloatList", "Int64List")
+
+
+def __getattr__(name):
+    if name in _EXAMPLE_PROTOS:
+        from tenfold.train import example_proto
+        return getattr(example_proto, name)
+    raise AttributeError(f"module 'tenfold.train' has no attribute {name!r}")

@@ -70,7 +70,7 @@ def encode(arrays, metadata=None):
         chunks.append(raw)
         offset += len(raw)
     data = b"".join(chunks)
-    from tenfold._version import __version__
+    from tenfold._version import __tenfold_version__ as __version__
     header = json.dumps({
         "format": "tenfold-checkpoint", "format_version": FORMAT_VERSION,
         "tenfold_version": __version__, "created": time.time(), "data_size": len(data),

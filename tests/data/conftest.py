@@ -7,6 +7,7 @@ import pytest
 def _offline_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TENFOLD_OFFLINE", "1")
     monkeypatch.setenv("TENFOLD_HOME", str(tmp_path / "tenfold_home"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))  # not the user's ~/.keras
     monkeypatch.delenv("TENFOLD_CACHE_DIR", raising=False)
     yield
 

@@ -50,8 +50,12 @@ def test_missing_file_says_what_and_where(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TENFOLD_DATASETS", str(tmp_path / "empty"))
     small = functools.partial(synthetic_digits.load_data, num_train=600, num_test=100)
     monkeypatch.setattr(synthetic_digits, "load_data", small)
+    # load_data() falls back to the generated digits, saying so and where mnist.npz goes
+    with pytest.warns(UserWarning, match="MNIST is not available.*generated.*~/.keras/datasets"):
+        (x, y), (xt, yt) = mnist.load_data()
+    assert x.shape == (600, 28, 28) and x.dtype == np.uint8 and yt.shape == (100,)
     with pytest.raises(DownloadError) as info:
-        mnist.load_data()
+        mnist._locate()
     msg = str(info.value)
     assert "mnist.npz" in msg and "TENFOLD_DATASETS" in msg
     assert "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz" in msg

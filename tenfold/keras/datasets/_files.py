@@ -1,5 +1,7 @@
 """Finding a dataset's file: the folder named by `TENFOLD_DATASETS` first (a file there is
-taken as it is), then the cache (checked by hash), then a download (checked by hash, written
+taken as it is), then Keras's own cache (`$KERAS_HOME/datasets`, by default
+`~/.keras/datasets`: a file Keras already downloaded, at the path Keras gives it, is taken as
+it is), then tenfold's cache (checked by hash), then a download (checked by hash, written
 atomically). With none of these, an error says which file is missing and where to put it."""
 import io
 import os
@@ -30,12 +32,27 @@ def find_local(*names):
     return None
 
 
+def keras_home():
+    """Keras's own folder, as Keras 3 finds it: `KERAS_HOME`, else `~/.keras`."""
+    return os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+
+
+def find_keras_cached(fname, cache_subdir="datasets"):
+    """A file (or, for archives, the extracted folder) that Keras's `get_file` already put
+    in its cache: `<keras home>/<cache_subdir>/<fname>`, or None."""
+    path = os.path.join(keras_home(), cache_subdir, fname)
+    return path if os.path.exists(path) else None
+
+
 def fetch(fname, origin, file_hash=None, cache_subdir="datasets", extract=False,
           local_names=()):
     """The path of a dataset file (or extracted folder), from wherever it can be had."""
     local = find_local(*(tuple(local_names) or (fname,)))
     if local is not None:
         return local
+    cached = find_keras_cached(fname, cache_subdir)
+    if cached is not None:
+        return cached
     try:
         return file_utils.get_file(fname, origin, file_hash=file_hash,
                                    cache_subdir=cache_subdir, extract=extract)
@@ -45,9 +62,10 @@ def fetch(fname, origin, file_hash=None, cache_subdir="datasets", extract=False,
         where = os.environ.get("TENFOLD_DATASETS")
         looked = (f"the folder named by TENFOLD_DATASETS ({where})" if where else
                   "TENFOLD_DATASETS (not set)")
+        looked += f", nor in Keras's cache ({os.path.join(keras_home(), cache_subdir)}),"
         shown = os.path.basename(origin)
-        short = (f"{shown} is neither in {looked} nor in the cache, and downloading it failed "
-                 f"({e.reason})")
+        short = (f"{shown} is neither in {looked} nor in tenfold's cache, and downloading it "
+                 f"failed ({e.reason})")
         raise DownloadError(
             f"The dataset file {short}. To use it offline, download {origin} and put it at "
             f"{target}, or put {' or '.join(local_names or (fname,))} in a folder and set "

@@ -14,8 +14,9 @@ _FOLDER = "cifar-10-batches-py"
 _BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 
 
-def _reader(source):
-    """A function `read(member) -> bytes` over an extracted folder or the .tar.gz itself."""
+def _reader(source, _FOLDER=_FOLDER):
+    """A function `read(member) -> bytes` over an extracted folder or the .tar.gz itself
+    (`_FOLDER`: the folder inside the archive, cifar-10-batches-py or cifar-100-python)."""
     if os.path.isdir(source):
         base = os.path.join(source, _FOLDER) if os.path.isdir(
             os.path.join(source, _FOLDER)) else source

@@ -15,10 +15,26 @@ def load_data(path="mnist.npz"):
     """Loads MNIST: `(x_train, y_train), (x_test, y_test)`, uint8 arrays of shapes
     (60000, 28, 28), (60000,), (10000, 28, 28), (10000,).
 
-    The file comes from the folder named by `TENFOLD_DATASETS`, else the cache
-    (`~/.tenfold/datasets`), else Keras's address (checked by SHA-256).
+    The file is looked for in the folder named by `TENFOLD_DATASETS`, then in Keras's own
+    cache (`~/.keras/datasets/mnist.npz`, or under `KERAS_HOME`), then in tenfold's cache
+    (`~/.tenfold/datasets`), then downloaded from Keras's address (checked by SHA-256). When
+    none of these works (offline, or `TENFOLD_OFFLINE=1`), tenfold's generated
+    handwritten-style digits are returned instead (same shapes and dtypes, ten classes),
+    with a warning that says so and where to put `mnist.npz`. A damaged file is an error.
     """
-    return _load(_locate(path))
+    try:
+        fpath = _locate(path)
+    except _files.DownloadError as e:
+        import warnings
+        from tenfold.keras.datasets import synthetic_digits
+        warnings.warn(
+            f"MNIST is not available: {e.reason}. Using tenfold's generated handwritten-style "
+            "digits instead (60000 train / 10000 test images, 28x28 uint8, 10 classes; "
+            "tenfold.keras.datasets.synthetic_digits). To use the real MNIST, put mnist.npz in "
+            "~/.keras/datasets/ or in a folder named by TENFOLD_DATASETS.",
+            UserWarning, stacklevel=2)
+        return synthetic_digits.load_data()
+    return _load(fpath)
 
 
 def _load(fpath):

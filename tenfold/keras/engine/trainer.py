@@ -15,6 +15,7 @@ import numpy as np
 from tenfold.framework.tensor import Tensor
 from tenfold.keras.engine import data_adapter as da
 from tenfold.keras.engine import nan_guard
+from tenfold.keras.engine import beginner_hints
 from tenfold.keras.engine.compile_utils import CompileLoss, CompileMetrics
 from tenfold.util import nest
 from tenfold.util.tensor_meta import npd
@@ -93,6 +94,9 @@ class Trainer:
             lso = _loss_scale_optimizer_class()
             if lso is not None and not isinstance(opt, lso):
                 self.optimizer = lso(opt, name="loss_scale_optimizer")
+        from tenfold.keras.engine import name_checks
+        name_checks.check_loss_names(loss)  # typos reported here, not inside fit
+        name_checks.check_metric_names(metrics, weighted_metrics)
         output_names = getattr(self, "output_names", None)
         # As Keras 3: compiling again without a loss / metrics keeps the previous ones.
         if loss is not None:
@@ -446,6 +450,7 @@ class Trainer:
             validation_batch_size=None, validation_freq=1):
         """Trains the model for a number of epochs; returns a `History`."""
         self._assert_compile_called("fit")
+        beginner_hints.check_string_targets(y, "fit")
         if validation_split and validation_data is None:
             (x, y, sample_weight), validation_data = da.train_validation_split(
                 (x, y, sample_weight), validation_split)
@@ -478,6 +483,7 @@ class Trainer:
         logs = {}
         val_adapter = None
         guard = nan_guard.FitGuard(self, cbs)   # one float check of the loss per batch
+        loss_watch = beginner_hints.LossWatch(self)  # warns once if the loss explodes
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             cbs.on_epoch_begin(epoch)
@@ -505,6 +511,7 @@ class Trainer:
                 val_logs = self._evaluate_adapter(val_adapter, cbs)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
+            loss_watch.epoch_end(epoch, epoch_logs)
             training_logs = epoch_logs
             if self.stop_training:
                 break
@@ -576,6 +583,7 @@ class Trainer:
     @nan_guard.quiet
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for the inputs, as NumPy arrays concatenated over batches."""
+        beginner_hints.check_batch_axis(self, x, "predict")
         adapter = da.get_adapter(x, None, None, batch_size=batch_size, steps=steps,
                                  shuffle=False, what="predict")
         cbs = self._make_callbacks(callbacks, verbose, 1, adapter.num_batches, False)

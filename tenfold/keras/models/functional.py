@@ -360,9 +360,12 @@ class Functional(Model):
         rshape = ref.shape
         if len(shape) != len(rshape):
             from tenfold.ops import array_ops
+            from tenfold.keras.engine.beginner_hints import note_rank_adjusted
             if len(shape) == len(rshape) + 1 and shape[-1] == 1:
+                note_rank_adjusted(self, shape, rshape, added=False)  # said once per model
                 x = array_ops.squeeze(x, axis=-1)
             elif len(shape) == len(rshape) - 1 and rshape[-1] == 1:
+                note_rank_adjusted(self, shape, rshape, added=True)
                 x = array_ops.expand_dims(x, axis=-1)
             else:
                 raise ValueError(self._shape_error(i, ref, shape))

@@ -79,8 +79,10 @@ def get(identifier):
     if isinstance(identifier, str):
         cls = _lookup(identifier)
         if cls is None:
-            raise ValueError(f"Could not interpret optimizer identifier: '{identifier}'. Use one "
-                             f"of: {', '.join(sorted(n for n in ALL_OBJECTS_DICT if n != 'optimizer'))}.")
+            from tenfold.keras.engine.name_checks import closest
+            names = sorted(n for n in ALL_OBJECTS_DICT if n != "optimizer")
+            raise ValueError(f"Could not interpret optimizer identifier: '{identifier}'."
+                             f"{closest(identifier, names)} Use one of: {', '.join(names)}.")
         return cls()
     if hasattr(identifier, "apply_gradients"):
         return identifier

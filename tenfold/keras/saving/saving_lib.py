@@ -152,7 +152,7 @@ def _model_files(model, include_optimizer=True):
     of the other two, checked on loading."""
     config_json = json.dumps(model_to_config(model), default=_json_default)
     weights = _weights_h5_bytes(model, include_optimizer)
-    from tenfold import __version__ as tenfold_version
+    from tenfold._version import __tenfold_version__ as tenfold_version
     from tenfold.keras._version import __version__ as keras_version
     metadata_json = json.dumps({
         "keras_version": keras_version,

@@ -22,6 +22,11 @@ try:
     from tenfold.keras.utils.dataset_utils import split_dataset  # noqa: F401
 except ImportError:
     pass
+from tenfold.keras.utils.text_dataset import text_dataset_from_directory  # noqa: F401
+# Pillow is imported only when one of these runs (an optional dependency).
+from tenfold.keras.utils.image_utils import (  # noqa: F401
+    load_img, img_to_array, array_to_img, save_img)
+from tenfold.keras.utils.history_plot import plot_history  # noqa: F401
 
 
 def get_custom_objects():
