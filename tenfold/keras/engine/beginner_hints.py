@@ -141,7 +141,9 @@ class LossWatch:
             return
         shown_epoch = epoch + 1  # as the progress bar counts them
         if not math.isfinite(loss):
-            self._warn(f"the training loss became {loss} at epoch {shown_epoch}")
+            # nan_guard reported it at its first batch (NonFiniteLossWarning, a
+            # LossExplosionWarning), or the user switched numeric checks off: one warning only.
+            self.warned = True
         elif self.best is not None and self.best > 0 and loss > self.GROWTH * self.best:
             self._warn(f"the training loss exploded at epoch {shown_epoch}: {loss:.4g}, up "
                        f"from {self.best:.4g} at epoch {self.best_epoch}")

@@ -27,12 +27,14 @@ import warnings
 
 import numpy as np
 
+from tenfold.keras.engine.beginner_hints import LossExplosionWarning
+
 
 class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite; the message names the cause and the fix."""
 
 
-class NonFiniteLossWarning(RuntimeWarning):
+class NonFiniteLossWarning(LossExplosionWarning, RuntimeWarning):
     """The training loss became NaN or infinite (training goes on, as in Keras)."""
 
 
