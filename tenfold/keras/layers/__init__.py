@@ -47,13 +47,18 @@ def _all_layer_classes():
     return out
 
 
+def _registered_name(cls):
+    from tenfold.keras.saving.object_registration import get_registered_name
+    return get_registered_name(cls)
+
+
 def serialize(layer):
     """Keras 3's serialized form of a layer: {'module', 'class_name', 'config', ...}."""
     cls = type(layer)
     builtin = _all_layer_classes().get(cls.__name__) is cls
     out = {"module": "keras.layers" if builtin else cls.__module__,
            "class_name": cls.__name__, "config": layer.get_config(),
-           "registered_name": None if builtin else cls.__name__}
+           "registered_name": None if builtin else _registered_name(cls)}
     build = layer.get_build_config() if getattr(layer, "built", False) else None
     if build is not None:
         out["build_config"] = build
