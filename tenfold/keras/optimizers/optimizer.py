@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 
 from tenfold.framework import dtypes
+from tenfold.framework.indexed_slices import IndexedSlices
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.variable import Variable as _CoreVariable
 from tenfold.backend import get_array_module
@@ -25,10 +26,61 @@ from tenfold.keras.optimizers.schedules import LearningRateSchedule
 from tenfold.keras.optimizers import schedules as _schedules
 
 
+class SparseRows:
+    """A gradient given by rows, as backend arrays (a `tf.IndexedSlices` from an `Embedding` /
+    `tf.gather`): the dense gradient is `dense[indices[k]] += values[k]`, repeats adding up.
+
+    Optimizers apply it with Keras-on-TensorFlow's arithmetic: where TensorFlow updates only the
+    looked-up rows (SGD, Adagrad, RMSprop's step), so does tenfold; where it squares (or takes
+    the absolute value of) the rows before summing repeats, so does tenfold."""
+    __slots__ = ("values", "indices", "shape")
+
+    def __init__(self, values, indices, shape):
+        self.values = values
+        # NumPy's scatter-add has its fast path for intp indices only
+        self.indices = indices.reshape(-1).astype(get_array_module(indices).intp, copy=False)
+        self.shape = tuple(shape)
+
+    @property
+    def dtype(self):
+        return self.values.dtype
+
+    def astype(self, dtype):
+        return SparseRows(self.values.astype(dtype), self.indices, self.shape)
+
+    def dense(self, values=None, out=None):
+        """The dense form of these rows (or of `values`, rows matching `indices`)."""
+        values = self.values if values is None else values
+        xp = get_array_module(values)
+        if out is None:
+            out = xp.zeros(self.shape, values.dtype)
+        else:
+            out[...] = 0
+        scatter_rows(out, self.indices, values)
+        return out
+
+
+def scatter_rows(out, indices, values):
+    """out[indices[k]] += values[k] for each k in order (repeats add one after another, as
+    TensorFlow's scatter ops and unsorted_segment_sum do). A subtraction is an addition of
+    the negated rows (the same IEEE result)."""
+    xp = get_array_module(out)
+    if xp is np:
+        np.add.at(out, indices, values)
+    else:  # CuPy
+        import cupyx
+        cupyx.scatter_add(out, indices, values)
+
+
 def _array(x):
-    """A backend array from a gradient (Tensor, array, number)."""
+    """A backend array from a gradient (Tensor, array, number); `SparseRows` from a
+    `tf.IndexedSlices`."""
     if isinstance(x, Tensor):
         return x._value
+    if isinstance(x, SparseRows):
+        return x
+    if isinstance(x, IndexedSlices):
+        return SparseRows(_array(x.values), _array(x.indices), x._static_shape("gradient"))
     if isinstance(x, np.ndarray):
         return x
     mod = type(x).__module__
@@ -358,7 +410,8 @@ class Optimizer:
                 record_optimizer_update(self, grads, trainable_variables)
                 return
             _adapt_threads()  # fewer BLAS threads while the machine is oversubscribed
-            fused = self._eager_fused_update(trainable_variables)
+            fused = None if any(type(a) is SparseRows for a in arrays) else \
+                self._eager_fused_update(trainable_variables)
             if fused is not None:  # counts the iteration itself
                 fused(arrays)
                 return
@@ -401,10 +454,10 @@ class Optimizer:
         constraints. Does not count the iteration (the caller does)."""
         scale = self.loss_scale_factor
         if scale is not None:
-            grads = [g / g.dtype.type(scale) if g.dtype.kind == "f" else g / scale
-                     for g in grads]
+            grads = [_divide(g, scale) for g in grads]
         steps = self.gradient_accumulation_steps
         if steps:
+            grads = [_dense(g) for g in grads]
             idx = self._trainable_variables_indices
             accs = [self._accumulated_gradients[idx[id(v)]] for v in variables]
             if (int(self._iterations._value) + 1) % steps == 0:
@@ -433,6 +486,8 @@ class Optimizer:
         return it // steps if steps else it
 
     def _update(self, grads, variables):
+        if self.clipnorm or self.global_clipnorm or self.clipvalue:
+            grads = [_dense(g) for g in grads]
         grads = self._clip_gradients(grads)
         lr = self._lr_float()
         self._apply_weight_decay(variables, lr)
@@ -452,11 +507,44 @@ class Optimizer:
                 if t1.shape != w.shape:  # the variable was reassigned with a new shape
                     self._make_scratch(self._trainable_variables)
                     t1, t2 = self._views[i]
-                self._kernel(i, g, w, self._scalars(w.dtype), t1, t2)
+                if type(g) is SparseRows:
+                    self._sparse_kernel(i, g, w, self._scalars(w.dtype), t1, t2)
+                else:
+                    self._kernel(i, g, w, self._scalars(w.dtype), t1, t2)
         else:
             lr_t = self.learning_rate
             for g, v in zip(grads, variables):
-                self.update_step(Tensor._wrap(g), v, lr_t)
+                if type(g) is SparseRows:  # a Keras-style update_step sees tf.IndexedSlices
+                    g = IndexedSlices(Tensor._wrap(g.values), Tensor._wrap(g.indices), g.shape)
+                else:
+                    g = Tensor._wrap(g)
+                self.update_step(g, v, lr_t)
+
+    # Where a sparse gradient does not allow updating only its rows (TensorFlow's arithmetic
+    # moves every row: momentum, Adam's moments), the optimizer runs its dense kernel on the
+    # summed rows, with `_square` / `_abs` giving TensorFlow's sum of squared (absolute) rows.
+    _rows = None
+
+    def _sparse_kernel(self, i, g, w, s, t1, t2):
+        self._rows = g
+        try:
+            self._kernel(i, g.dense(), w, s, t1, t2)
+        finally:
+            self._rows = None
+
+    def _square(self, g, out):
+        """g * g; for a sparse gradient, TensorFlow's `square(IndexedSlices)` made dense: the
+        squares of its rows summed (repeated ids: sum of squares, not square of the sum)."""
+        rows = self._rows
+        if rows is None:
+            return np.square(g, out=out)
+        return rows.dense(rows.values * rows.values, out=out)
+
+    def _abs(self, g, out):
+        rows = self._rows
+        if rows is None:
+            return np.abs(g, out=out)
+        return rows.dense(np.abs(rows.values), out=out)
 
     def _prepare(self, lr):
         """Sets the per-step scalars (`self._step_lr`, `self._step_t`) used by `_scalars`."""
@@ -486,7 +574,10 @@ class Optimizer:
         if g.dtype != w.dtype:
             g = g.astype(w.dtype)
         t1, t2 = self._views[i]
-        self._kernel(i, g, w, self._scalars(w.dtype), t1, t2)
+        if type(g) is SparseRows:
+            self._sparse_kernel(i, g, w, self._scalars(w.dtype), t1, t2)
+        else:
+            self._kernel(i, g, w, self._scalars(w.dtype), t1, t2)
 
     # ------------------------------------------------------------------ pieces of an update
     def _filter_empty_gradients(self, grads, variables):
@@ -729,6 +820,16 @@ def _init_value(initializer, shape, dt):
     if isinstance(value, Tensor):
         value = value._value
     return np.asarray(value, dt._np).reshape(shape).copy()
+
+
+def _dense(g):
+    return g.dense() if type(g) is SparseRows else g
+
+
+def _divide(g, scale):
+    if type(g) is SparseRows:
+        return SparseRows(_divide(g.values, scale), g.indices, g.shape)
+    return g / g.dtype.type(scale) if g.dtype.kind == "f" else g / scale
 
 
 def _clip_by_norm(g, clipnorm):
