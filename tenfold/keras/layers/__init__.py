@@ -17,6 +17,10 @@ from tenfold.keras.layers.conv import (  # noqa: F401
     Conv1D, Conv2D, Conv1DTranspose, Conv2DTranspose, DepthwiseConv1D, DepthwiseConv2D,
     SeparableConv1D, SeparableConv2D, Convolution1D, Convolution2D, Convolution1DTranspose,
     Convolution2DTranspose, SeparableConvolution1D, SeparableConvolution2D)
+from tenfold.keras.layers.conv3d import (  # noqa: F401
+    Conv3D, Conv3DTranspose, MaxPooling3D, AveragePooling3D, GlobalAveragePooling3D,
+    GlobalMaxPooling3D, Convolution3D, Convolution3DTranspose, MaxPool3D, AvgPool3D,
+    GlobalAvgPool3D, GlobalMaxPool3D)
 from tenfold.keras.layers.normalization import (  # noqa: F401
     BatchNormalization, LayerNormalization, GroupNormalization, UnitNormalization)
 from tenfold.keras.layers.preprocessing import Rescaling, Normalization  # noqa: F401
