@@ -23,6 +23,8 @@ from tenfold.keras.layers.conv3d import (  # noqa: F401
     GlobalAvgPool3D, GlobalMaxPool3D)
 from tenfold.keras.layers.einsum_dense import EinsumDense  # noqa: F401
 from tenfold.keras.layers.tfsm_layer import TFSMLayer  # noqa: F401
+from tenfold.keras.layers.index_lookup import StringLookup, IntegerLookup, Hashing  # noqa
+from tenfold.keras.layers.text_vectorization import TextVectorization  # noqa: F401
 from tenfold.keras.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D  # noqa: F401
 from tenfold.keras.layers.normalization import (  # noqa: F401
     BatchNormalization, LayerNormalization, GroupNormalization, UnitNormalization)
