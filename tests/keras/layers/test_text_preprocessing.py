@@ -1,4 +1,5 @@
-"""StringLookup, IntegerLookup, Hashing and TextVectorization against goldens Keras 3 on
+"""StringLookup, IntegerLookup, Hashing, TextVectorization, Discretization and CategoryEncoding
+against goldens Keras 3 on
 TensorFlow 2.21 made (these layers need TensorFlow, so the numpy-backend oracle cannot run
 them): tests/fixtures/preprocessing/make_goldens.py. Outputs, dtypes, vocabularies after
 adapt, configs, and .keras files with adapted vocabularies both ways."""
