@@ -65,11 +65,37 @@ def scatter_rows(out, indices, values):
     TensorFlow's scatter ops and unsorted_segment_sum do). A subtraction is an addition of
     the negated rows (the same IEEE result)."""
     xp = get_array_module(out)
-    if xp is np:
-        np.add.at(out, indices, values)
-    else:  # CuPy
+    if xp is not np:  # CuPy
         import cupyx
         cupyx.scatter_add(out, indices, values)
+        return
+    if indices.size > 64:
+        rounds = _repeat_rounds(indices)
+        if rounds is not None:
+            # the k-th occurrences of every index in one vectorized add (no index twice in a
+            # round, so fancy-index += is exact), rounds in order: the same sums as np.add.at
+            # (which is slow for rows of a 2-D array)
+            for sel in rounds:
+                out[indices[sel]] += values[sel]
+            return
+    np.add.at(out, indices, values)
+
+
+def _repeat_rounds(indices, max_rounds=8):
+    """[positions of the first occurrences, of the second ones, ...] of `indices`, each in
+    their original order; None when an index repeats more than `max_rounds` times."""
+    order = np.argsort(indices, kind="stable")
+    s = indices[order]
+    starts = np.empty(s.shape, bool)
+    starts[0] = True
+    np.not_equal(s[1:], s[:-1], out=starts[1:])
+    first = np.flatnonzero(starts)
+    rank_sorted = np.arange(s.size) - np.repeat(first, np.diff(np.append(first, s.size)))
+    if rank_sorted.max(initial=0) >= max_rounds:
+        return None
+    rank = np.empty_like(rank_sorted)
+    rank[order] = rank_sorted
+    return [np.flatnonzero(rank == r) for r in range(int(rank_sorted.max(initial=0)) + 1)]
 
 
 def _array(x):

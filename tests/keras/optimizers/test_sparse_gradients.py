@@ -143,3 +143,16 @@ def test_clipnorm_and_loss_scale_apply_to_sparse_gradients():
         opt.apply_gradients([(g if sparse else tf.convert_to_tensor(g), v)])
         results.append(v.numpy())
     np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("vocab,n", [(3, 200), (50, 100), (5000, 640), (20, 65)])
+def test_scatter_rows_adds_repeats_in_order_like_np_add_at(vocab, n):
+    from tenfold.keras.optimizers.optimizer import scatter_rows
+    rng = np.random.default_rng(vocab + n)
+    idx = rng.integers(0, vocab, n).astype(np.intp)
+    vals = rng.standard_normal((n, 5)).astype(np.float32)
+    want = rng.standard_normal((vocab, 5)).astype(np.float32)
+    got = want.copy()
+    np.add.at(want, idx, vals)
+    scatter_rows(got, idx, vals)
+    np.testing.assert_array_equal(got, want)   # bit for bit: the same order of additions
