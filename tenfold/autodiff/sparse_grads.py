@@ -17,6 +17,26 @@ def sparse_rule(prim):
     return SPARSE_RULES.get(prim.name)
 
 
+# ops whose gradient TensorFlow passes through as IndexedSlices (a variable read in a mixed
+# precision layer is a cast; Keras reads through identities)
+_PASS_THROUGH = ("cast", "identity")
+
+
+def pass_through(entry, g, needed):
+    """The IndexedSlices gradient of a cast / identity's input (values cast back to the
+    input's dtype), or None where the op is not one of those."""
+    if entry.prim.name not in _PASS_THROUGH or len(entry.inputs) != 1:
+        return None
+    x = entry.inputs[0]
+    if id(x) not in needed:
+        return None
+    values = g.values
+    if values.dtype != x.dtype:
+        from tenfold.ops import math_ops
+        values = math_ops.cast(values, x.dtype)
+    return IndexedSlices(values, g.indices, g.dense_shape)
+
+
 def densify(g):
     return g.to_dense() if isinstance(g, IndexedSlices) else g
 

@@ -205,8 +205,12 @@ class GradientTape:
             g = grads.get(oid) if oid in source_ids else grads.pop(oid, None)
             if g is None:
                 continue
-            if isinstance(g, IndexedSlices):  # a rule consumes it: dense, as in TensorFlow
-                g = g.to_dense()
+            if isinstance(g, IndexedSlices):
+                passed = sparse_grads.pass_through(e, g, needed)
+                if passed is not None:   # a read / cast of the variable: still sparse
+                    _accumulate(grads, id(e.inputs[0]), passed, math_ops)
+                    continue
+                g = g.to_dense()   # any other rule consumes it dense, as in TensorFlow
                 if oid in source_ids:
                     grads[oid] = g
             rules = e.prim.grads

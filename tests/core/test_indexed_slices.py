@@ -90,3 +90,23 @@ def test_gradient_inside_tf_function_is_indexed_slices():
     values, indices = step()
     np.testing.assert_array_equal(indices.numpy(), [3, 3])
     np.testing.assert_allclose(values.numpy(), np.ones((2, 3)))
+
+
+def test_reads_through_cast_and_identity_stay_sparse_as_in_tensorflow():
+    from tenfold import keras
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        emb = keras.layers.Embedding(10, 4)
+        with tf.GradientTape() as tape:
+            y = tf.reduce_sum(tf.cast(emb(np.array([[1, 1, 3]])), "float32"))
+        g = tape.gradient(y, emb.trainable_weights)[0]
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert isinstance(g, tf.IndexedSlices) and g.dtype == tf.float32
+    np.testing.assert_array_equal(g.indices.numpy(), [1, 1, 3])
+    v = _var()
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(tf.gather(tf.identity(v), [0, 0]))
+    g = tape.gradient(y, v)
+    assert isinstance(g, tf.IndexedSlices)
+    np.testing.assert_allclose(tf.convert_to_tensor(g).numpy()[0], [2.0, 2.0, 2.0])
