@@ -173,3 +173,22 @@ def test_files_move_between_keras_and_tenfold(tmp_path, keras, ext):
         with zipfile.ZipFile(path2) as z:
             cfg = json.loads(z.read("config.json"))
         assert cfg["compile_config"]["loss"]["config"] == f"{PACKAGE}>half_mse"
+
+
+def test_lambda_layer_with_a_registered_function_moves_between_keras_and_tenfold(tmp_path,
+                                                                                  keras):
+    def define(lib):
+        @lib.saving.register_keras_serializable(package=PACKAGE)
+        def plus_one(x):
+            return x + 1.0
+        return lib.Sequential([lib.Input((2,)), lib.layers.Lambda(plus_one)])
+
+    ours, theirs = define(tk), define(keras)
+    assert ours.get_config()["layers"][1]["config"]["function"] == \
+        theirs.get_config()["layers"][1]["config"]["function"]
+    x = np.ones((1, 2), "float32")
+    for model, loader, name in ((ours, keras.models.load_model, "t.keras"),
+                                (theirs, tk.models.load_model, "k.keras")):
+        path = str(tmp_path / name)
+        model.save(path)
+        np.testing.assert_allclose(np.asarray(loader(path)(x)), [[2.0, 2.0]])
