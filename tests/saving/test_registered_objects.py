@@ -192,3 +192,25 @@ def test_lambda_layer_with_a_registered_function_moves_between_keras_and_tenfold
         path = str(tmp_path / name)
         model.save(path)
         np.testing.assert_allclose(np.asarray(loader(path)(x)), [[2.0, 2.0]])
+
+
+def test_h5_files_name_objects_as_kerass_legacy_writer(tmp_path, keras):
+    import h5py
+    ours, theirs = _model(tk, _define(tk)), _model(keras, _define(keras))
+    configs = []
+    for model, name in ((ours, "t.h5"), (theirs, "k.h5")):
+        path = str(tmp_path / name)
+        model.save(path)
+        with h5py.File(path, "r") as f:
+            configs.append((json.loads(f.attrs["model_config"]),
+                            json.loads(f.attrs["training_config"])))
+    (om, ot), (km, kt) = configs
+    def entries(model_config):   # layer names depend on what the session made before
+        return [(e["class_name"], sorted(e),
+                 {k: v for k, v in e["config"].items() if k != "name"})
+                for e in model_config["config"]["layers"]]
+    assert entries(om) == entries(km)
+    assert km["config"]["layers"][2]["class_name"] == f"{PACKAGE}>Scale"
+    for key in ("loss", "metrics", "weighted_metrics", "loss_weights"):
+        assert ot[key] == kt[key], key
+    assert kt["loss"] == f"{PACKAGE}>half_mse"

@@ -580,11 +580,12 @@ def _retrieve(name, registered_name, module, kind, full_config, custom):
     for k in (key, name if kind == "class" else None):
         if k is not None and k in custom:
             return custom[k]
-    if kind == "function" and isinstance(name, str) and ">" in name:
-        # a registered function passed in custom_objects by its bare name
-        bare = name.split(">", 1)[1]
-        if bare in custom and callable(custom[bare]):
-            return custom[bare]
+    for k in (name, registered_name):
+        if isinstance(k, str) and ">" in k:
+            # a registered function or class passed in custom_objects by its bare name
+            bare = k.split(">", 1)[1]
+            if bare in custom and callable(custom[bare]):
+                return custom[bare]
     if module is _LEGACY or _is_keras_module(module) or module == "builtins" or module is None:
         if kind == "function":
             fn = _builtin_function(name)
