@@ -11,6 +11,8 @@ from tenfold.framework.tensor import Tensor, convert_to_tensor
 from tenfold.framework.variable import Variable
 from tenfold.framework.state import STATE as _STATE
 from tenfold.ops.registry import is_differentiable_dtype
+from tenfold.autodiff import sparse_grads
+from tenfold.framework.indexed_slices import IndexedSlices
 from tenfold.util import nest
 
 
@@ -203,6 +205,14 @@ class GradientTape:
             g = grads.get(oid) if oid in source_ids else grads.pop(oid, None)
             if g is None:
                 continue
+            if isinstance(g, IndexedSlices):
+                passed = sparse_grads.pass_through(e, g, needed)
+                if passed is not None:   # a read / cast of the variable: still sparse
+                    _accumulate(grads, id(e.inputs[0]), passed, math_ops)
+                    continue
+                g = g.to_dense()   # any other rule consumes it dense, as in TensorFlow
+                if oid in source_ids:
+                    grads[oid] = g
             rules = e.prim.grads
             inputs = e.inputs
             args = e.args()
@@ -212,11 +222,19 @@ class GradientTape:
                 results = rules(g, e.out, *args, **e.params)
             else:
                 results = [None] * len(inputs)
+                sparse = sparse_grads.sparse_rule(e.prim)
                 for i, t in enumerate(inputs):
                     if id(t) in needed and i < len(rules) and rules[i] is not None:
+                        if i == 0 and sparse is not None:
+                            results[i] = sparse(g, e.out, *args, **e.params)
+                            if results[i] is not None:
+                                continue
                         results[i] = rules[i](g, e.out, *args, **e.params)
             for t, gi in zip(inputs, results):
                 if gi is None or id(t) not in needed:
+                    continue
+                if isinstance(gi, IndexedSlices):
+                    _accumulate(grads, id(t), gi, math_ops)
                     continue
                 if not isinstance(gi, Tensor):
                     gi = convert_to_tensor(gi, dtype=t.dtype)
@@ -234,7 +252,10 @@ class GradientTape:
             g = grads.get(id(s))
             if g is None and unconnected == UnconnectedGradients.ZERO:
                 g = array_ops.zeros_like(s)
-            if g is not None and g._value.dtype != s._value.dtype:
+            if isinstance(g, IndexedSlices):
+                if g.values.dtype != s.dtype:
+                    g = sparse_grads.cast_values(g, s.dtype)
+            elif g is not None and g._value.dtype != s._value.dtype:
                 g = math_ops.cast(g, s.dtype)
             out.append(g)
         if not self._persistent:
@@ -314,4 +335,9 @@ def _prod(xs):
 
 def _accumulate(grads, key, g, math_ops):
     prev = grads.get(key)
-    grads[key] = g if prev is None else math_ops.add(prev, g)
+    if prev is None:
+        grads[key] = g
+    elif isinstance(prev, IndexedSlices) or isinstance(g, IndexedSlices):
+        grads[key] = sparse_grads.accumulate(prev, g, math_ops)
+    else:
+        grads[key] = math_ops.add(prev, g)

@@ -7,4 +7,5 @@ sets `hooks.array_ops` and `hooks.read_variable` as it is imported (always befor
 method can run: `import tenfold` loads the ops).
 """
 array_ops = None      # tenfold.ops.array_ops
+math_ops = None       # tenfold.ops.math_ops
 read_variable = None  # tenfold.ops._convert.read_variable

@@ -204,8 +204,8 @@ def serialize(activation):
     if name is None:
         raise ValueError(f"Cannot serialize activation {activation!r}: give it a __name__ or "
                          "register it with keras.saving.register_keras_serializable.")
-    return {"module": getattr(activation, "__module__", None), "class_name": "function",
-            "config": name, "registered_name": name}
+    from tenfold.keras.saving.serialization_lib import serialize_keras_object
+    return serialize_keras_object(activation)
 
 
 def deserialize(config, custom_objects=None):
@@ -215,6 +215,34 @@ def deserialize(config, custom_objects=None):
         from tenfold.keras.layers import deserialize as _deser_layer
         return _deser_layer(config, custom_objects)
     return get(config, custom_objects)
+
+
+def _registered_by_bare_name(name):
+    """Files from Keras <= 3.6 name registered functions without their package: the one
+    registered function whose name ends with `>name`, if exactly one does."""
+    from tenfold.keras.saving.object_registration import GLOBAL_CUSTOM_OBJECTS
+    found = [obj for key, obj in GLOBAL_CUSTOM_OBJECTS.items()
+             if key.endswith(f">{name}") and callable(obj)]
+    return found[0] if len(found) == 1 else None
+
+
+def _passed_by_bare_name(bare, custom_objects):
+    """A registered activation (`package>name` in the file) passed in `custom_objects` or a
+    `custom_object_scope` under its bare name."""
+    from tenfold.keras.saving.object_registration import scoped_custom_objects
+    for table in (custom_objects or {}, scoped_custom_objects()):
+        if bare in table and callable(table[bare]):
+            return table[bare]
+    return None
+
+
+def _close_registered(name):
+    import difflib
+    from tenfold.keras.saving.object_registration import GLOBAL_CUSTOM_OBJECTS
+    close = difflib.get_close_matches(name, list(GLOBAL_CUSTOM_OBJECTS), n=5, cutoff=0.6)
+    close += [k for k in GLOBAL_CUSTOM_OBJECTS
+              if k.split(">")[-1] == name.split(">")[-1] and k not in close]
+    return f" Registered names close to it: {', '.join(close[:5])}." if close else ""
 
 
 def get(identifier, custom_objects=None):
@@ -231,11 +259,16 @@ def get(identifier, custom_objects=None):
                 fn = get_registered_object(identifier)
             except Exception:
                 fn = None
+        if fn is None and ">" in identifier:
+            fn = _passed_by_bare_name(identifier.split(">", 1)[1], custom_objects)
+        if fn is None:
+            fn = _registered_by_bare_name(identifier)
         if fn is None:
             from tenfold.keras.engine.name_checks import closest
             names = sorted(list(_ALL) + list(_ALIASES))
             raise ValueError(f"Unknown activation function: {identifier!r}."
-                             f"{closest(identifier, names)} Known names: {', '.join(names)}.")
+                             f"{closest(identifier, names)} Known names: {', '.join(names)}."
+                             + _close_registered(identifier))
         return fn
     if isinstance(identifier, dict):
         return deserialize(identifier, custom_objects)

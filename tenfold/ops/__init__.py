@@ -13,6 +13,7 @@ from tenfold.ops._convert import read_variable as _read_variable
 
 # what Tensor / Variable methods call in this layer (the framework never imports upward)
 _hooks.array_ops = array_ops
+_hooks.math_ops = math_ops
 _hooks.read_variable = _read_variable
 
 

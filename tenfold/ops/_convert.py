@@ -59,8 +59,10 @@ def _adopt(value, like, op):
     tv = type(value)
     if (tv is float or tv is int) and td.kind == "f":  # the common `x * 2.0` case
         return like, _wrap(_scalar_array(value, td))
-    if (tv is list or tv is tuple) and _contains_tensor(value):
-        t = convert_to_tensor(value)  # packed with tf.stack: gradients reach the tensors
+    if (tv is list or tv is tuple) and _contains_tensor(value) or \
+            hasattr(value, "__tf_tensor__"):
+        # packed with tf.stack (or an IndexedSlices made dense) by ops: gradients reach them
+        t = convert_to_tensor(value)
         if t._value.dtype != td:
             check_same_dtype(op, like, t)
         return like, t

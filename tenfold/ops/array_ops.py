@@ -559,6 +559,27 @@ _gather_scatter = primitive(
            _gather(g, indices, axis=axis, batch_dims=batch_dims), None), aliasing="fresh", flops=FREE)
 
 
+def _gather_sparse_grad(g, out, params, indices, axis, batch_dims):
+    """TensorFlow's form of the params gradient of a gather along axis 0: `IndexedSlices`
+    (one row of `g` per looked-up index, repeats kept), which is what `tape.gradient` returns
+    for a variable read by `tf.gather` / `Embedding`. None where the dense rule applies."""
+    shape = tuple(params.shape)
+    if axis != 0 or batch_dims != 0 or any(d is None for d in shape):
+        return None
+    from tenfold.framework.indexed_slices import IndexedSlices
+    values = reshape(g, (-1,) + shape[1:])
+    return IndexedSlices(values, reshape(indices, (-1,)), np.array(shape, np.int32))
+
+
+
+def unsorted_rows_sum(values, indices, shape):
+    """A dense tensor of `shape` whose row `indices[i]` accumulates `values[i]` (repeated
+    indices add up, in order): how `IndexedSlices` become dense."""
+    values, indices = tensor(values), _int_indices(tensor(indices), "unsorted_rows_sum")
+    return _gather_scatter(values, indices, shape=tuple(int(d) for d in shape), axis=0,
+                           batch_dims=0)
+
+
 def _int_indices(idx, op):
     if idx._value.dtype.kind not in "iu":
         raise TypeError(f"{op}: indices must be int32 or int64, got {idx.dtype.name}")

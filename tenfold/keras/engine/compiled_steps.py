@@ -68,12 +68,28 @@ def record_optimizer_update(optimizer, grads, variables):
     gradients each time the graph runs (it runs once now, too)."""
     from tenfold.graph.effects import stateful_call
     from tenfold.graph.tracer import active_tracers
+    from tenfold.framework.indexed_slices import IndexedSlices
+    sparse = [g._static_shape("gradient") if isinstance(g, IndexedSlices) else None
+              for g in grads]
     update = None
-    if any(t.jit for t in active_tracers()):  # jit_compile: one Numba pass per variable
+    if any(t.jit for t in active_tracers()) and not any(sparse):  # jit_compile: one Numba pass per variable
         from tenfold.keras.optimizers.fused_update import fused_optimizer_update
         update = fused_optimizer_update(optimizer, variables)
     if update is None:
         update = optimizer.make_update_fn(variables)
-    tensors = [g if isinstance(g, Tensor) else convert_to_tensor(g) for g in grads]
+    tensors = []
+    for g in grads:
+        if isinstance(g, IndexedSlices):  # its rows and indices, made SparseRows again below
+            tensors += [g.values, g.indices]
+        else:
+            tensors.append(g if isinstance(g, Tensor) else convert_to_tensor(g))
+    if any(sparse):
+        from tenfold.keras.optimizers.optimizer import SparseRows
+        dense_update = update
+
+        def update(arrays):
+            it = iter(arrays)
+            dense_update([next(it) if shape is None else SparseRows(next(it), next(it), shape)
+                          for shape in sparse])
     stateful_call(f"{getattr(optimizer, 'name', 'optimizer')}_update", update, tensors)
     return optimizer.iterations

@@ -149,13 +149,24 @@ def _serialize_maybe(v):
 
 def deserialize_compile_config(cfg):
     out = dict(cfg)
-    lib = _saving_lib()
     for k in ("optimizer", "loss", "metrics", "weighted_metrics"):
-        v = out.get(k)
-        if isinstance(v, dict) and "class_name" in v and lib is not None:
-            out[k] = lib.deserialize_keras_object(v)
-        elif isinstance(v, dict) and "class_name" in v:
-            mod = {"optimizer": "optimizers", "loss": "losses"}.get(k, "metrics")
-            m = importlib.import_module(f"tenfold.keras.{mod}")
-            out[k] = m.deserialize(v) if hasattr(m, "deserialize") else m.get(v)
+        out[k] = _deserialize_nested(out.get(k), k)
     return out
+
+
+def _deserialize_nested(v, key):
+    """Saved compile arguments back to objects. Metrics and losses may be lists or per-output
+    dicts of serialized objects (`[{"class_name": "SparseCategoricalAccuracy", ...}, "accuracy"]`):
+    each serialized object inside is deserialized, names stay names."""
+    if isinstance(v, (list, tuple)):
+        return [_deserialize_nested(x, key) for x in v]
+    if not isinstance(v, dict):
+        return v
+    if "class_name" not in v:
+        return {name: _deserialize_nested(x, key) for name, x in v.items()}
+    lib = _saving_lib()
+    if lib is not None:
+        return lib.deserialize_keras_object(v)
+    mod = {"optimizer": "optimizers", "loss": "losses"}.get(key, "metrics")
+    m = importlib.import_module(f"tenfold.keras.{mod}")
+    return m.deserialize(v) if hasattr(m, "deserialize") else m.get(v)

@@ -17,6 +17,15 @@ from tenfold.keras.layers.conv import (  # noqa: F401
     Conv1D, Conv2D, Conv1DTranspose, Conv2DTranspose, DepthwiseConv1D, DepthwiseConv2D,
     SeparableConv1D, SeparableConv2D, Convolution1D, Convolution2D, Convolution1DTranspose,
     Convolution2DTranspose, SeparableConvolution1D, SeparableConvolution2D)
+from tenfold.keras.layers.conv3d import (  # noqa: F401
+    Conv3D, Conv3DTranspose, MaxPooling3D, AveragePooling3D, GlobalAveragePooling3D,
+    GlobalMaxPooling3D, Convolution3D, Convolution3DTranspose, MaxPool3D, AvgPool3D,
+    GlobalAvgPool3D, GlobalMaxPool3D)
+from tenfold.keras.layers.einsum_dense import EinsumDense  # noqa: F401
+from tenfold.keras.layers.tfsm_layer import TFSMLayer  # noqa: F401
+from tenfold.keras.layers.index_lookup import StringLookup, IntegerLookup, Hashing  # noqa
+from tenfold.keras.layers.text_vectorization import TextVectorization  # noqa: F401
+from tenfold.keras.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D  # noqa: F401
 from tenfold.keras.layers.normalization import (  # noqa: F401
     BatchNormalization, LayerNormalization, GroupNormalization, UnitNormalization)
 from tenfold.keras.layers.preprocessing import Rescaling, Normalization  # noqa: F401
@@ -47,13 +56,18 @@ def _all_layer_classes():
     return out
 
 
+def _registered_name(cls):
+    from tenfold.keras.saving.object_registration import get_registered_name
+    return get_registered_name(cls)
+
+
 def serialize(layer):
     """Keras 3's serialized form of a layer: {'module', 'class_name', 'config', ...}."""
     cls = type(layer)
     builtin = _all_layer_classes().get(cls.__name__) is cls
     out = {"module": "keras.layers" if builtin else cls.__module__,
            "class_name": cls.__name__, "config": layer.get_config(),
-           "registered_name": None if builtin else cls.__name__}
+           "registered_name": None if builtin else _registered_name(cls)}
     build = layer.get_build_config() if getattr(layer, "built", False) else None
     if build is not None:
         out["build_config"] = build

@@ -11,6 +11,9 @@ from tenfold.ops import array_ops as a
 from tenfold.ops import math_ops as m
 
 
+_SPATIAL_AXES = {1: "steps", 2: "height, width", 3: "depth, height, width"}
+
+
 def _ops():
     from tenfold.ops import conv_ops
     return conv_ops
@@ -85,7 +88,7 @@ class _BaseConv(Layer):
         if len(input_shape) != self.rank + 2:
             raise ValueError(
                 f"{cls} layer \"{self.name}\" expects inputs of rank {self.rank + 2} "
-                f"(batch, {'steps' if self.rank == 1 else 'height, width'}, channels), got "
+                f"(batch, {_SPATIAL_AXES[self.rank]}, channels), got "
                 f"input shape {tuple(input_shape)}." + (
                     " Grayscale images need a channel axis: reshape (n, 28, 28) to "
                     "(n, 28, 28, 1), e.g. with x[..., None] or Reshape((28, 28, 1))."

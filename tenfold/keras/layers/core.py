@@ -291,9 +291,10 @@ def _serialize_function(fn):
                 "config": {"code": code, "defaults": fn.__defaults__,
                            "closure": tuple(c.cell_contents for c in fn.__closure__)
                            if fn.__closure__ else None}}
-    name = getattr(fn, "__name__", None)
-    return {"module": getattr(fn, "__module__", None), "class_name": "function",
-            "config": name, "registered_name": name}
+    # a named function as Keras 3 writes one: ("builtins", "function", its registered name)
+    from tenfold.keras.saving.object_registration import get_registered_name
+    return {"module": "builtins", "class_name": "function",
+            "config": get_registered_name(fn), "registered_name": "function"}
 
 
 def _deserialize_function(config, custom_objects, safe_mode, what):
@@ -320,8 +321,10 @@ def _deserialize_function(config, custom_objects, safe_mode, what):
             return custom_objects[name]
         try:
             from tenfold.keras.saving import get_registered_object
-            obj = get_registered_object(config.get("registered_name") or name
-                                        if isinstance(config, dict) else name)
+            obj = get_registered_object(name)
+            if obj is None and isinstance(config, dict) and \
+                    config.get("registered_name") not in (None, "function"):
+                obj = get_registered_object(config["registered_name"])
             if obj is not None:
                 return obj
         except Exception:

@@ -64,8 +64,9 @@ class CategoryEncoding(Layer):
                                   count_weights)
 
     def get_config(self):
+        # Keras 3.15 writes no "sparse" (its from_config still takes it)
         return {**super().get_config(), "num_tokens": self.num_tokens,
-                "output_mode": self.output_mode, "sparse": self.sparse}
+                "output_mode": self.output_mode}
 
 
 # Keras's streaming quantile summary: sorted sample values with weights, merged and

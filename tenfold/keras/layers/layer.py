@@ -105,9 +105,41 @@ def _scoped_build(build):
         with name_scope(self):
             if self.__dict__.get("_path") is None:
                 self.__dict__["_path"] = current_path()
-            return build(self, *args, **kwargs)
+            result = build(self, *args, **kwargs)
+        # As Keras 3's build wrapper: a layer built by hand is built (its first call must not
+        # create the weights again) and remembers the shapes for `get_build_config`.
+        if self.__dict__.get("_build_shapes") is None and (args or kwargs):
+            self.__dict__["_build_shapes"] = _build_arguments(build, self, args, kwargs)
+        self.built = True
+        return result
     wrapper._name_scoped = True
     return wrapper
+
+
+def _plain_shape(shape):
+    """A `TensorShape` given to build() is kept as a tuple (what `get_build_config` writes)."""
+    as_list = getattr(shape, "as_list", None)
+    if as_list is not None and not isinstance(shape, (list, tuple, dict)):
+        try:
+            return tuple(as_list())
+        except ValueError:  # a shape of unknown rank
+            return None
+    return shape
+
+
+def _build_arguments(build, layer, args, kwargs):
+    """The shape given to a hand-called build(): one shape, or {argument name: shape} when
+    build takes several (Keras's `shapes_dict`)."""
+    try:
+        bound = inspect.signature(build).bind(layer, *args, **kwargs).arguments
+    except TypeError:
+        return None
+    bound.pop(next(iter(bound)), None)  # self
+    shapes = {k: nest.map_structure(_plain_shape, v) if nest.is_nested(v) else _plain_shape(v)
+              for k, v in bound.items() if v is not None}
+    if len(shapes) == 1:
+        return next(iter(shapes.values()))
+    return None
 
 # How many losses layers hold from add_loss() (so a call clears them only when there are any).
 _pending_losses = [0]

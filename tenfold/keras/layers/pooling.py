@@ -39,17 +39,19 @@ class _Pooling(Layer):
                 f"{tuple(inputs.shape)} is smaller than pool_size {self.pool_size}; the output "
                 "would be empty. Use padding='same', a smaller pool_size, or fewer "
                 "downsampling layers before this one.")
-        ops = _conv_ops()
-        pad = self.padding.upper()
-        if self._rank == 1:
-            fn = ops.max_pool1d if self._kind == "max" else ops.avg_pool1d
-            y = fn(x, self.pool_size[0], self.strides[0], pad)
-        else:
-            fn = ops.max_pool2d if self._kind == "max" else ops.avg_pool2d
-            y = fn(x, list(self.pool_size), list(self.strides), pad)
+        y = self._pool(x, self.padding.upper())
         if cf:
             y = a.transpose(y, (0, nd - 1) + tuple(range(1, nd - 1)))
         return y
+
+    def _pool(self, x, pad):
+        """The pooling op on channels-last `x` (3-D layers: tenfold/keras/layers/conv3d.py)."""
+        ops = _conv_ops()
+        if self._rank == 1:
+            fn = ops.max_pool1d if self._kind == "max" else ops.avg_pool1d
+            return fn(x, self.pool_size[0], self.strides[0], pad)
+        fn = ops.max_pool2d if self._kind == "max" else ops.avg_pool2d
+        return fn(x, list(self.pool_size), list(self.strides), pad)
 
     def compute_output_shape(self, input_shape):
         cf = self.data_format == "channels_first"

@@ -4,6 +4,7 @@ which optimizers and options they cover lives with the optimizers)."""
 import numpy as np
 
 from tenfold.jit import kernels
+from tenfold.ops.buffers import increment_buffer, variable_buffer
 
 
 def _flat(a):
@@ -43,8 +44,8 @@ def fused_update(opt, variables):
         opt.build(variables)
     opt._check_variables_are_known(variables)
     for v in variables:
-        if getattr(v, "_constraint", None) is not None or v._value.dtype.kind != "f" or \
-                v._value.dtype.itemsize < 4 or not v._value.flags.c_contiguous:
+        if getattr(v, "_constraint", None) is not None or variable_buffer(v).dtype.kind != "f" or \
+                variable_buffer(v).dtype.itemsize < 4 or not variable_buffer(v).flags.c_contiguous:
             return None
     k = kernels()
     index = [opt._trainable_variables_indices[id(v)] for v in variables]
@@ -55,13 +56,13 @@ def fused_update(opt, variables):
 
         def step(i, g, w, s):
             lr, rho, omr, eps, _ = s
-            k.rmsprop_seq(w, vel[i]._value.reshape(-1), g, lr, rho, omr, eps)
+            k.rmsprop_seq(w, variable_buffer(vel[i]).reshape(-1), g, lr, rho, omr, eps)
     elif cls is o.Adam:
         mom, vel = slots["momentum"], slots["velocity"]
 
         def step(i, g, w, s):
             alpha, c1, c2, eps = s
-            k.adam_seq(w, mom[i]._value.reshape(-1), vel[i]._value.reshape(-1), g, alpha, c1, c2, eps)
+            k.adam_seq(w, variable_buffer(mom[i]).reshape(-1), variable_buffer(vel[i]).reshape(-1), g, alpha, c1, c2, eps)
     else:
         mom_slots = slots.get("momentum")
         nesterov = bool(opt.nesterov)
@@ -71,12 +72,12 @@ def fused_update(opt, variables):
             if opt.momentum == 0:
                 np.subtract(w, np.multiply(g, lr), out=w)
                 return
-            k.sgd_momentum_seq(w, mom_slots[i]._value.reshape(-1), g, lr, m, nesterov)
+            k.sgd_momentum_seq(w, variable_buffer(mom_slots[i]).reshape(-1), g, lr, m, nesterov)
 
     def update(grads):
         opt._prepare(opt._lr_float())
         for i, v, g in zip(index, variables, grads):
-            w = v._value
+            w = variable_buffer(v)
             if g.dtype != w.dtype:
                 g = g.astype(w.dtype)
             flat_w = _flat(w)
@@ -85,5 +86,5 @@ def fused_update(opt, variables):
                 opt._kernel(i, g, w, opt._scalars(w.dtype), t1, t2)
                 continue
             step(i, np.ascontiguousarray(g).reshape(-1), flat_w, opt._scalars(w.dtype))
-        it._value += 1
+        increment_buffer(it)
     return update

@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 
 from tenfold.framework import dtypes
+from tenfold.framework.indexed_slices import IndexedSlices
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.variable import Variable as _CoreVariable
 from tenfold.backend import get_array_module
@@ -29,10 +30,87 @@ from tenfold.framework.host import to_host
 from tenfold.keras.saving import _walk as _checkpoint_walk  # noqa: F401 - registers it
 
 
+class SparseRows:
+    """A gradient given by rows, as backend arrays (a `tf.IndexedSlices` from an `Embedding` /
+    `tf.gather`): the dense gradient is `dense[indices[k]] += values[k]`, repeats adding up.
+
+    Optimizers apply it with Keras-on-TensorFlow's arithmetic: where TensorFlow updates only the
+    looked-up rows (SGD, Adagrad, RMSprop's step), so does tenfold; where it squares (or takes
+    the absolute value of) the rows before summing repeats, so does tenfold."""
+    __slots__ = ("values", "indices", "shape")
+
+    def __init__(self, values, indices, shape):
+        self.values = values
+        # NumPy's scatter-add has its fast path for intp indices only
+        self.indices = indices.reshape(-1).astype(get_array_module(indices).intp, copy=False)
+        self.shape = tuple(shape)
+
+    @property
+    def dtype(self):
+        return self.values.dtype
+
+    def astype(self, dtype):
+        return SparseRows(self.values.astype(dtype), self.indices, self.shape)
+
+    def dense(self, values=None, out=None):
+        """The dense form of these rows (or of `values`, rows matching `indices`)."""
+        values = self.values if values is None else values
+        xp = get_array_module(values)
+        if out is None:
+            out = xp.zeros(self.shape, values.dtype)
+        else:
+            out[...] = 0
+        scatter_rows(out, self.indices, values)
+        return out
+
+
+def scatter_rows(out, indices, values):
+    """out[indices[k]] += values[k] for each k in order (repeats add one after another, as
+    TensorFlow's scatter ops and unsorted_segment_sum do). A subtraction is an addition of
+    the negated rows (the same IEEE result)."""
+    xp = get_array_module(out)
+    if xp is not np:  # CuPy
+        import cupyx
+        cupyx.scatter_add(out, indices, values)
+        return
+    if indices.size > 64:
+        rounds = _repeat_rounds(indices)
+        if rounds is not None:
+            # the k-th occurrences of every index in one vectorized add (no index twice in a
+            # round, so fancy-index += is exact), rounds in order: the same sums as np.add.at
+            # (which is slow for rows of a 2-D array)
+            for sel in rounds:
+                out[indices[sel]] += values[sel]
+            return
+    np.add.at(out, indices, values)
+
+
+def _repeat_rounds(indices, max_rounds=8):
+    """[positions of the first occurrences, of the second ones, ...] of `indices`, each in
+    their original order; None when an index repeats more than `max_rounds` times."""
+    order = np.argsort(indices, kind="stable")
+    s = indices[order]
+    starts = np.empty(s.shape, bool)
+    starts[0] = True
+    np.not_equal(s[1:], s[:-1], out=starts[1:])
+    first = np.flatnonzero(starts)
+    rank_sorted = np.arange(s.size) - np.repeat(first, np.diff(np.append(first, s.size)))
+    if rank_sorted.max(initial=0) >= max_rounds:
+        return None
+    rank = np.empty_like(rank_sorted)
+    rank[order] = rank_sorted
+    return [np.flatnonzero(rank == r) for r in range(int(rank_sorted.max(initial=0)) + 1)]
+
+
 def _array(x):
-    """A backend array from a gradient (Tensor, array, number)."""
+    """A backend array from a gradient (Tensor, array, number); `SparseRows` from a
+    `tf.IndexedSlices`."""
     if isinstance(x, Tensor):
         return tensor_buffer(x)
+    if isinstance(x, SparseRows):
+        return x
+    if isinstance(x, IndexedSlices):
+        return SparseRows(_array(x.values), _array(x.indices), x._static_shape("gradient"))
     if isinstance(x, np.ndarray):
         return x
     mod = type(x).__module__
@@ -362,7 +440,8 @@ class Optimizer:
                 record_optimizer_update(self, grads, trainable_variables)
                 return
             _adapt_threads()  # fewer BLAS threads while the machine is oversubscribed
-            fused = self._eager_fused_update(trainable_variables)
+            fused = None if any(type(a) is SparseRows for a in arrays) else \
+                self._eager_fused_update(trainable_variables)
             if fused is not None:  # counts the iteration itself
                 fused(arrays)
                 return
@@ -406,10 +485,10 @@ class Optimizer:
         constraints. Does not count the iteration (the caller does)."""
         scale = self.loss_scale_factor
         if scale is not None:
-            grads = [g / g.dtype.type(scale) if g.dtype.kind == "f" else g / scale
-                     for g in grads]
+            grads = [_divide(g, scale) for g in grads]
         steps = self.gradient_accumulation_steps
         if steps:
+            grads = [_dense(g) for g in grads]
             idx = self._trainable_variables_indices
             accs = [self._accumulated_gradients[idx[id(v)]] for v in variables]
             if (int(variable_buffer(self._iterations)) + 1) % steps == 0:
@@ -438,6 +517,8 @@ class Optimizer:
         return it // steps if steps else it
 
     def _update(self, grads, variables):
+        if self.clipnorm or self.global_clipnorm or self.clipvalue:
+            grads = [_dense(g) for g in grads]
         grads = self._clip_gradients(grads)
         lr = self._lr_float()
         self._apply_weight_decay(variables, lr)
@@ -457,11 +538,44 @@ class Optimizer:
                 if t1.shape != w.shape:  # the variable was reassigned with a new shape
                     self._make_scratch(self._trainable_variables)
                     t1, t2 = self._views[i]
-                self._kernel(i, g, w, self._scalars(w.dtype), t1, t2)
+                if type(g) is SparseRows:
+                    self._sparse_kernel(i, g, w, self._scalars(w.dtype), t1, t2)
+                else:
+                    self._kernel(i, g, w, self._scalars(w.dtype), t1, t2)
         else:
             lr_t = self.learning_rate
             for g, v in zip(grads, variables):
-                self.update_step(from_buffer(g), v, lr_t)
+                if type(g) is SparseRows:  # a Keras-style update_step sees tf.IndexedSlices
+                    g = IndexedSlices(from_buffer(g.values), from_buffer(g.indices), g.shape)
+                else:
+                    g = from_buffer(g)
+                self.update_step(g, v, lr_t)
+
+    # Where a sparse gradient does not allow updating only its rows (TensorFlow's arithmetic
+    # moves every row: momentum, Adam's moments), the optimizer runs its dense kernel on the
+    # summed rows, with `_square` / `_abs` giving TensorFlow's sum of squared (absolute) rows.
+    _rows = None
+
+    def _sparse_kernel(self, i, g, w, s, t1, t2):
+        self._rows = g
+        try:
+            self._kernel(i, g.dense(), w, s, t1, t2)
+        finally:
+            self._rows = None
+
+    def _square(self, g, out):
+        """g * g; for a sparse gradient, TensorFlow's `square(IndexedSlices)` made dense: the
+        squares of its rows summed (repeated ids: sum of squares, not square of the sum)."""
+        rows = self._rows
+        if rows is None:
+            return np.square(g, out=out)
+        return rows.dense(rows.values * rows.values, out=out)
+
+    def _abs(self, g, out):
+        rows = self._rows
+        if rows is None:
+            return np.abs(g, out=out)
+        return rows.dense(np.abs(rows.values), out=out)
 
     def _prepare(self, lr):
         """Sets the per-step scalars (`self._step_lr`, `self._step_t`) used by `_scalars`."""
@@ -492,7 +606,10 @@ class Optimizer:
         if g.dtype != w.dtype:
             g = g.astype(w.dtype)
         t1, t2 = self._views[i]
-        self._kernel(i, g, w, self._scalars(w.dtype), t1, t2)
+        if type(g) is SparseRows:
+            self._sparse_kernel(i, g, w, self._scalars(w.dtype), t1, t2)
+        else:
+            self._kernel(i, g, w, self._scalars(w.dtype), t1, t2)
 
     # ------------------------------------------------------------------ pieces of an update
     def _filter_empty_gradients(self, grads, variables):
@@ -735,6 +852,16 @@ def _init_value(initializer, shape, dt):
     if isinstance(value, Tensor):
         value = variable_buffer(value)
     return np.asarray(value, dt._np).reshape(shape).copy()
+
+
+def _dense(g):
+    return g.dense() if type(g) is SparseRows else g
+
+
+def _divide(g, scale):
+    if type(g) is SparseRows:
+        return SparseRows(_divide(g.values, scale), g.indices, g.shape)
+    return g / g.dtype.type(scale) if g.dtype.kind == "f" else g / scale
 
 
 def _clip_by_norm(g, clipnorm):

@@ -4,10 +4,15 @@ Each `_kernel(i, g, w, s, t1, t2)` updates variable array `w` (and its slots) in
 gradient `g`, with per-step scalars `s` (already in the variable's dtype) and two scratch
 arrays of `w`'s shape. The arithmetic follows Keras's operation order so results match it to
 the last bit in float32 wherever NumPy rounds as Keras's backend does.
+
+A sparse gradient (`SparseRows`, from a `tf.IndexedSlices`) goes to `_sparse_kernel`: by
+default the dense kernel on the summed rows, with squares and absolute values taken row by row
+first (`_square` / `_abs`), as Keras on TensorFlow computes them; SGD, RMSprop, Adagrad and
+Adadelta override it to step only the looked-up rows where TensorFlow does.
 """
 import numpy as np
 
-from tenfold.keras.optimizers.optimizer import Optimizer
+from tenfold.keras.optimizers.optimizer import Optimizer, scatter_rows
 from tenfold.util.tensor_meta import npd
 from tenfold.ops.buffers import variable_buffer
 
@@ -81,6 +86,11 @@ class SGD(_KerasOptimizer):
         else:
             np.add(w, m, out=w)
 
+    def _sparse_kernel(self, i, g, w, s, t1, t2):
+        if self.momentum != 0:   # the momentum moves every row
+            return super()._sparse_kernel(i, g, w, s, t1, t2)
+        lr = s[0]
+        scatter_rows(w, g.indices, -(g.values * lr))   # TensorFlow's scatter_sub
 
 
 class RMSprop(_KerasOptimizer):
@@ -113,7 +123,7 @@ class RMSprop(_KerasOptimizer):
         lr, rho, one_m_rho, eps, mom = s
         v = variable_buffer(self._slots["velocity"][i])
         np.multiply(v, rho, out=v)
-        np.square(g, out=t1)
+        self._square(g, t1)
         np.multiply(t1, one_m_rho, out=t1)
         np.add(v, t1, out=v)
         if self.centered:
@@ -136,6 +146,30 @@ class RMSprop(_KerasOptimizer):
             np.subtract(w, m, out=w)
         else:
             np.subtract(w, t2, out=w)
+
+    def _sparse_kernel(self, i, g, w, s, t1, t2):
+        """Keras-on-TensorFlow: the moving averages are dense (sums of squared rows), the
+        step `lr * g / sqrt(v + eps)` touches only the looked-up rows (without momentum)."""
+        lr, rho, one_m_rho, eps, mom = s
+        rows, idx = g.values, g.indices
+        v = variable_buffer(self._slots["velocity"][i])
+        np.multiply(v, rho, out=v)
+        np.add(v, g.dense(rows * rows * one_m_rho, out=t1), out=v)
+        if self.centered:
+            a = variable_buffer(self._slots["average_gradient"][i])
+            np.multiply(a, rho, out=a)
+            np.add(a, g.dense(rows * one_m_rho, out=t1), out=a)
+            denominator = v[idx] - np.square(a[idx]) + eps
+        else:
+            denominator = v[idx] + eps
+        increment = (lr * rows) / np.sqrt(denominator)
+        if self.momentum > 0:
+            m = variable_buffer(self._slots["momentum"][i])
+            np.multiply(m, mom, out=m)
+            np.add(m, g.dense(increment, out=t2), out=m)
+            np.subtract(w, m, out=w)
+        else:
+            scatter_rows(w, idx, -increment)
 
 
 
@@ -175,7 +209,7 @@ class Adam(_KerasOptimizer):
         np.subtract(g, m, out=t1)
         np.multiply(t1, c1, out=t1)
         np.add(m, t1, out=m)
-        np.square(g, out=t1)
+        self._square(g, t1)
         np.subtract(t1, v, out=t1)
         np.multiply(t1, c2, out=t1)
         np.add(v, t1, out=v)
@@ -227,13 +261,22 @@ class Adagrad(_KerasOptimizer):
     def _kernel(self, i, g, w, s, t1, t2):
         lr, eps = s
         acc = variable_buffer(self._slots["accumulator"][i])
-        np.square(g, out=t1)
+        self._square(g, t1)
         np.add(acc, t1, out=acc)
         np.add(acc, eps, out=t1)
         np.sqrt(t1, out=t1)
         np.multiply(g, lr, out=t2)
         np.divide(t2, t1, out=t2)
         np.subtract(w, t2, out=w)
+
+    def _sparse_kernel(self, i, g, w, s, t1, t2):
+        """Keras-on-TensorFlow: only the looked-up rows of the accumulator and the weights
+        change (squared rows scatter-added, then the rows' steps scatter-subtracted)."""
+        lr, eps = s
+        rows, idx = g.values, g.indices
+        acc = variable_buffer(self._slots["accumulator"][i])
+        scatter_rows(acc, idx, rows * rows)
+        scatter_rows(w, idx, -((lr * rows) / np.sqrt(acc[idx] + eps)))
 
 
 
@@ -261,7 +304,7 @@ class Adadelta(_KerasOptimizer):
         ag = variable_buffer(self._slots["accumulated_grad"][i])
         ad = variable_buffer(self._slots["accumulated_delta_var"][i])
         np.multiply(ag, rho, out=ag)
-        np.square(g, out=t1)
+        self._square(g, t1)
         np.multiply(t1, one_m_rho, out=t1)
         np.add(ag, t1, out=ag)
         np.add(ad, eps, out=t1)
@@ -277,6 +320,20 @@ class Adadelta(_KerasOptimizer):
         np.add(ad, t2, out=ad)
         np.multiply(t1, lr, out=t1)
         np.add(w, t1, out=w)
+
+    def _sparse_kernel(self, i, g, w, s, t1, t2):
+        """Keras-on-TensorFlow: dense moving averages (of squared rows), the step on the
+        looked-up rows only."""
+        lr, rho, one_m_rho, eps = s
+        rows, idx = g.values, g.indices
+        ag = variable_buffer(self._slots["accumulated_grad"][i])
+        ad = variable_buffer(self._slots["accumulated_delta_var"][i])
+        np.multiply(ag, rho, out=ag)
+        np.add(ag, g.dense(rows * rows * one_m_rho, out=t1), out=ag)
+        delta = -((np.sqrt(ad[idx] + eps) * rows) / np.sqrt(ag[idx] + eps))
+        np.multiply(ad, rho, out=ad)
+        np.add(ad, g.dense(delta * delta * one_m_rho, out=t2), out=ad)
+        scatter_rows(w, idx, lr * delta)
 
 
 
@@ -310,7 +367,7 @@ class Adamax(_KerasOptimizer):
         np.multiply(t1, c1, out=t1)
         np.add(m, t1, out=m)
         np.multiply(u, b2, out=u)
-        np.abs(g, out=t1)
+        self._abs(g, t1)
         np.maximum(u, t1, out=u)
         np.multiply(m, lr, out=t1)
         np.add(u, eps, out=t2)
@@ -371,7 +428,7 @@ class Nadam(_KerasOptimizer):
         np.subtract(g, m, out=t1)
         np.multiply(t1, c1, out=t1)
         np.add(m, t1, out=m)
-        np.square(g, out=t1)
+        self._square(g, t1)
         np.subtract(t1, v, out=t1)
         np.multiply(t1, c2, out=t1)
         np.add(v, t1, out=v)
@@ -436,7 +493,7 @@ class Ftrl(_KerasOptimizer):
         acc = variable_buffer(self._slots["accumulator"][i])
         lin = variable_buffer(self._slots["linear"][i])
         grad_to_use = g + shrink2 * w
-        np.square(g, out=t1)
+        self._square(g, t1)
         np.add(acc, t1, out=t1)                      # new_accum
         new_pow = np.power(t1, neg_p)
         lin += grad_to_use - ((new_pow - np.power(acc, neg_p)) / lr) * w

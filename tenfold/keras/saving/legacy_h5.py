@@ -49,7 +49,8 @@ def save_model_to_hdf5(model, filepath, include_optimizer=True):
                   "format is considered legacy. We recommend using instead the native Keras "
                   "format, e.g. `model.save('my_model.keras')`.", stacklevel=3)
     config = ser.serialize_keras_object(model)
-    model_config = {"class_name": config["class_name"], "config": config["config"]}
+    model_config = {"class_name": config["class_name"],
+                    "config": _legacy_model_config(config["config"])}
     bio = io.BytesIO()
     f = h5py().File(bio, "w")
     try:
@@ -62,7 +63,8 @@ def save_model_to_hdf5(model, filepath, include_optimizer=True):
         cc = ser.compile_config_of(model)
         opt = getattr(model, "optimizer", None)
         if cc:
-            training = {k: v for k, v in ser.serialize_dict(cc).items() if k != "optimizer"}
+            training = {k: _legacy_compile_entry(v) if k in _COMPILE_OBJECTS else v
+                        for k, v in ser.serialize_dict(cc).items() if k != "optimizer"}
             if opt is not None:
                 oc = ser.serialize_keras_object(opt)
                 training["optimizer_config"] = {"class_name": oc["class_name"],
@@ -79,6 +81,47 @@ def save_model_to_hdf5(model, filepath, include_optimizer=True):
     finally:
         f.close()
     _fileio.atomic_write_bytes(filepath, bio.getvalue())
+
+
+# Keras 3 writes .h5 configs with its legacy serializer: a layer is {"class_name": its
+# registered name ("package>Name" for registered classes), "config": ...} (with "name" and
+# "inbound_nodes" in functional models), a function is its (registered) name.
+_COMPILE_OBJECTS = ("loss", "metrics", "weighted_metrics", "loss_weights")
+_LAYER_KEEP = ("name", "inbound_nodes")
+
+
+def _legacy_object(entry):
+    name = entry.get("registered_name") or entry["class_name"]
+    return {"class_name": name, "config": entry["config"]}
+
+
+def _legacy_model_config(config):
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        return config
+    out = dict(config)
+    layers = []
+    for entry in config["layers"]:
+        if isinstance(entry, dict) and "class_name" in entry and "config" in entry:
+            legacy = _legacy_object(entry)
+            legacy["config"] = _legacy_model_config(entry["config"])
+            legacy.update({k: entry[k] for k in _LAYER_KEEP if k in entry})
+            layers.append(legacy)
+        else:
+            layers.append(entry)
+    out["layers"] = layers
+    return out
+
+
+def _legacy_compile_entry(value):
+    if isinstance(value, list):
+        return [_legacy_compile_entry(v) for v in value]
+    if isinstance(value, dict) and "class_name" in value and "config" in value:
+        if value["class_name"] == "function" and isinstance(value["config"], str):
+            return value["config"]
+        return _legacy_object(value)
+    if isinstance(value, dict):
+        return {k: _legacy_compile_entry(v) for k, v in value.items()}
+    return value
 
 
 def _str_array(names):
@@ -188,7 +231,16 @@ def _compile_from_training_config(model, training, custom_objects, filepath):
 
 
 def _loss_or_metric(cfg, custom_objects):
-    if cfg is None or isinstance(cfg, str):
+    if cfg is None:
+        return cfg
+    if isinstance(cfg, str):
+        # a function by its (registered) name: custom_objects, also by its bare name
+        custom = custom_objects or {}
+        if cfg in custom:
+            return custom[cfg]
+        bare = cfg.split(">", 1)[1] if ">" in cfg else None
+        if bare is not None and bare in custom:
+            return custom[bare]
         return cfg
     if isinstance(cfg, list):
         return [_loss_or_metric(c, custom_objects) for c in cfg]

@@ -25,6 +25,7 @@ from tenfold.util.tensor_meta import npd
 CONFIG_FILE = "config.json"
 METADATA_FILE = "metadata.json"
 WEIGHTS_FILE = "model.weights.h5"
+ASSETS_DIR = "assets"
 WEIGHTS_FILE_NPZ = "model.weights.npz"
 # Newest file layout this code reads: .keras files from Keras 3.x, tenfold format 1.
 SUPPORTED_KERAS_MAJOR = 3
@@ -218,7 +219,49 @@ def _keras_zip_bytes(model, include_optimizer=True):
         zf.writestr(METADATA_FILE, metadata_json)
         zf.writestr(CONFIG_FILE, config_json)
         zf.writestr(WEIGHTS_FILE, weights)
+        for name, data in collect_assets(model):
+            zf.writestr(name, data)
     return bio.getvalue()
+
+
+def collect_assets(root):
+    """[(archive name, bytes)]: the files each saveable's `save_assets(dir)` writes (lookup
+    vocabularies), under Keras's `assets/<path>/`."""
+    import tempfile
+    out = []
+    for path, obj, kind in _walk.iter_saveables(root):
+        hook = getattr(obj, "save_assets", None)
+        if hook is None or not callable(hook):
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            hook(tmp)
+            for name in sorted(os.listdir(tmp)):
+                full = os.path.join(tmp, name)
+                if os.path.isfile(full):
+                    with open(full, "rb") as f:
+                        out.append((f"{ASSETS_DIR}/{path}/{name}" if path else
+                                    f"{ASSETS_DIR}/{name}", f.read()))
+    return out
+
+
+def load_assets(root, read_member, names, display):
+    """Gives each saveable with `load_assets(dir)` a folder holding its files from the
+    archive's `assets/<path>/` (names only: nothing outside that folder is written)."""
+    import tempfile
+    for path, obj, kind in _walk.iter_saveables(root):
+        hook = getattr(obj, "load_assets", None)
+        if hook is None or not callable(hook):
+            continue
+        prefix = f"{ASSETS_DIR}/{path}/" if path else f"{ASSETS_DIR}/"
+        mine = [n for n in names if n.startswith(prefix) and "/" not in n[len(prefix):]
+                and n[len(prefix):] not in ("", ".", "..")]
+        if not mine:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            for n in mine:
+                with open(os.path.join(tmp, n[len(prefix):]), "wb") as f:
+                    f.write(read_member(n))
+            hook(tmp)
 
 
 def save_weights(model, filepath, overwrite=True, max_shard_size=None, **kwargs):
@@ -370,10 +413,14 @@ def _load_zip(source, display, custom_objects, compile, safe_mode):
         else:
             raise LoadError(f"{display} has no weights: expected '{WEIGHTS_FILE}' in the "
                             f"archive (members: {names}).")
-    return _build_and_load(config_raw, weights, display, custom_objects, compile, safe_mode)
+        assets = {n: _read_member(zf, n, display) for n in names
+                  if n.startswith(ASSETS_DIR + "/") and not n.endswith("/")}
+    return _build_and_load(config_raw, weights, display, custom_objects, compile, safe_mode,
+                           assets)
 
 
-def _build_and_load(config_raw, weights, display, custom_objects, compile, safe_mode):
+def _build_and_load(config_raw, weights, display, custom_objects, compile, safe_mode,
+                    assets=None):
     reader = _weights_reader(weights, display)
     try:
         model = model_from_config_json(config_raw, custom_objects, compile, safe_mode, display,
@@ -382,6 +429,8 @@ def _build_and_load(config_raw, weights, display, custom_objects, compile, safe_
             load_state(model, reader, display)
     finally:
         reader.close()
+    if assets:
+        load_assets(model, assets.__getitem__, list(assets), display)
     return model
 
 

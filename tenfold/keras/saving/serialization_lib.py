@@ -15,6 +15,7 @@ Keras 2 `Lambda` layers) is refused unless `safe_mode=False`.
 """
 import base64
 import codecs
+import difflib
 import inspect
 import marshal
 import threading
@@ -392,16 +393,11 @@ def _dtype_name(dt):
 
 
 def _serialize_function(fn):
-    reg = _reg.GLOBAL_CUSTOM_NAMES.get(id(fn))
-    if reg is not None:
-        return {"module": fn.__module__, "class_name": "function", "config": reg,
-                "registered_name": reg}
-    if fn.__module__.startswith("tenfold."):
-        # Keras writes its own functions as ("builtins", "function", name).
-        return {"module": "builtins", "class_name": "function", "config": fn.__name__,
-                "registered_name": "function"}
-    return {"module": fn.__module__, "class_name": "function", "config": fn.__name__,
-            "registered_name": fn.__name__}
+    """Keras 3 writes every named function, its own and the user's, as
+    ("builtins", "function", name), the name being the registered one (`package>name`) for
+    functions registered with `register_keras_serializable`."""
+    return {"module": "builtins", "class_name": "function",
+            "config": _reg.get_registered_name(fn), "registered_name": "function"}
 
 
 def serialize_dict(obj):
@@ -584,6 +580,12 @@ def _retrieve(name, registered_name, module, kind, full_config, custom):
     for k in (key, name if kind == "class" else None):
         if k is not None and k in custom:
             return custom[k]
+    for k in (name, registered_name):
+        if isinstance(k, str) and ">" in k:
+            # a registered function or class passed in custom_objects by its bare name
+            bare = k.split(">", 1)[1]
+            if bare in custom and callable(custom[bare]):
+                return custom[bare]
     if module is _LEGACY or _is_keras_module(module) or module == "builtins" or module is None:
         if kind == "function":
             fn = _builtin_function(name)
@@ -603,11 +605,27 @@ def _retrieve(name, registered_name, module, kind, full_config, custom):
     else:
         origin = (f" The file says it comes from module '{module}'; tenfold never imports "
                   "modules named in a file.")
+    close = _close_registered_names(key if isinstance(key, str) else name, custom)
+    if close:
+        origin += f" Registered names close to it: {', '.join(close)}."
     raise TypeError(
         f"Could not locate {what} '{name}'.{origin} Make sure custom classes and functions are "
         "decorated with `@keras.saving.register_keras_serializable()` (and imported before "
         "loading), or pass them as `custom_objects={'" + str(name) + "': ...}`. "
         f"Full object config: {_short(full_config)}")
+
+
+def _close_registered_names(name, custom):
+    """Registered or passed names that look like `name` (a typo, another package prefix)."""
+    if not isinstance(name, str):
+        return []
+    names = [k for k in custom if isinstance(k, str)]
+    close = difflib.get_close_matches(name, names, n=5, cutoff=0.6)
+    bare = name.split(">")[-1]
+    close += [k for k in names if k.split(">")[-1] == bare and k not in close]
+    close += [k for k in difflib.get_close_matches(bare, names, n=5, cutoff=0.6)
+              if k not in close]
+    return close[:5]
 
 
 def _short(config, limit=600):

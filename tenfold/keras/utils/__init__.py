@@ -18,6 +18,7 @@ try:
     from tenfold.keras.utils.image_dataset import image_dataset_from_directory  # noqa: F401
 except ImportError:
     pass
+from tenfold.keras.utils.text_dataset import text_dataset_from_directory  # noqa: F401,E402
 try:
     from tenfold.keras.utils.dataset_utils import split_dataset  # noqa: F401
 except ImportError:

@@ -25,10 +25,11 @@ def _pil():
 # ----------------------------------------------------------------------------------------
 # Finding the files
 
-def _index_directory(directory, labels, formats, class_names, follow_links):
+def _index_directory(directory, labels, formats, class_names, follow_links,
+                     op="image_dataset_from_directory"):
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
-        raise ValueError(f"image_dataset_from_directory: {directory!r} is not a directory.")
+        raise ValueError(f"{op}: {directory!r} is not a directory.")
     if labels == "inferred":
         subdirs = sorted(d for d in os.listdir(directory)
                          if os.path.isdir(os.path.join(directory, d)) and not d.startswith("."))
@@ -42,7 +43,7 @@ def _index_directory(directory, labels, formats, class_names, follow_links):
     else:
         subdirs = [""]
         if class_names is not None:
-            raise ValueError("image_dataset_from_directory: `class_names` can only be given "
+            raise ValueError(f"{op}: `class_names` can only be given "
                              'with labels="inferred".')
     files, file_labels = [], []
     for k, sub in enumerate(subdirs):

@@ -1,0 +1,158 @@
+"""Optimizers apply the tf.IndexedSlices gradients of Embedding lookups with Keras-on-
+TensorFlow's arithmetic, repeated ids included, checked against goldens that Keras 3.15 on
+TensorFlow 2.21 made (tests/fixtures/sparse_optim/make_goldens.py)."""
+import os
+
+import numpy as np
+import pytest
+
+import tenfold as tf
+from tenfold import keras
+
+GOLDENS = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "sparse_optim",
+                       "goldens.npz")
+
+OPTIMIZERS = {
+    "sgd": lambda: keras.optimizers.SGD(0.1),
+    "sgd_momentum": lambda: keras.optimizers.SGD(0.1, momentum=0.9),
+    "sgd_nesterov": lambda: keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+    "adam": lambda: keras.optimizers.Adam(0.05),
+    "adam_amsgrad": lambda: keras.optimizers.Adam(0.05, amsgrad=True),
+    "adamw": lambda: keras.optimizers.AdamW(0.05, weight_decay=0.01),
+    "rmsprop": lambda: keras.optimizers.RMSprop(0.05),
+    "rmsprop_momentum": lambda: keras.optimizers.RMSprop(0.05, momentum=0.5),
+    "rmsprop_centered": lambda: keras.optimizers.RMSprop(0.05, centered=True),
+    "adagrad": lambda: keras.optimizers.Adagrad(0.3),
+    "adamax": lambda: keras.optimizers.Adamax(0.05),
+    "nadam": lambda: keras.optimizers.Nadam(0.05),
+    "adadelta": lambda: keras.optimizers.Adadelta(1.0),
+    "ftrl": lambda: keras.optimizers.Ftrl(0.1),
+    "lion": lambda: keras.optimizers.Lion(0.01),
+}
+
+
+@pytest.fixture(scope="module")
+def goldens():
+    with np.load(GOLDENS) as g:
+        return {k: g[k] for k in g.files}
+
+
+def _tape_steps(goldens, make, wrap=lambda f: f):
+    v = tf.Variable(goldens["tape/init"])
+    opt = make()
+
+    @wrap
+    def step(scale):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.gather(v, goldens["tape/ids"]) * goldens["tape/coef"]
+                                 * scale)
+        g = tape.gradient(loss, v)
+        opt.apply_gradients([(g, v)])
+        return g
+
+    grads = [step(tf.constant(1.0 + k)) for k in range(3)]
+    return v.numpy(), grads
+
+
+def test_tape_gradient_is_indexed_slices_as_tensorflow_returns_it(goldens):
+    _, grads = _tape_steps(goldens, OPTIMIZERS["sgd"])
+    g = grads[0]
+    assert isinstance(g, tf.IndexedSlices)
+    np.testing.assert_array_equal(g.indices.numpy(), goldens["tape/grad_indices"])
+    np.testing.assert_allclose(g.values.numpy(), goldens["tape/grad_values"], rtol=1e-6)
+    assert tuple(g.dense_shape.numpy()) == (20, 4) and g.dense_shape.dtype == tf.int32
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_eager_steps_match_keras_on_tensorflow(goldens, name):
+    got, _ = _tape_steps(goldens, OPTIMIZERS[name])
+    np.testing.assert_allclose(got, goldens[f"tape/{name}"], rtol=2e-6, atol=2e-6)
+
+
+@pytest.mark.parametrize("name", ["adam", "rmsprop", "adagrad", "sgd"])
+def test_steps_inside_tf_function_match(goldens, name):
+    got, _ = _tape_steps(goldens, OPTIMIZERS[name], wrap=tf.function)
+    np.testing.assert_allclose(got, goldens[f"tape/{name}"], rtol=2e-6, atol=2e-6)
+
+
+def _embedding_model():
+    return keras.Sequential([keras.Input((5,), dtype="int32"),
+                             keras.layers.Embedding(20, 4),
+                             keras.layers.GlobalAveragePooling1D(),
+                             keras.layers.Dense(1)])
+
+
+@pytest.mark.parametrize("run_eagerly", [False, True])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_one_epoch_of_fit_matches_keras_on_tensorflow(goldens, name, run_eagerly):
+    model = _embedding_model()
+    model.set_weights([goldens[f"init/{i}"] for i in range(3)])
+    model.compile(optimizer=OPTIMIZERS[name](), loss="mse", run_eagerly=run_eagerly)
+    model.fit(goldens["x"], goldens["y"], batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for i, w in enumerate(model.get_weights()):
+        np.testing.assert_allclose(w, goldens[f"fit/{name}/{i}"], rtol=2e-6, atol=2e-6,
+                                   err_msg=f"weight {i}")
+
+
+@pytest.mark.parametrize("name,moves_untouched_rows", [
+    ("sgd", False), ("adagrad", False), ("rmsprop", False), ("adadelta", False),
+    ("adam", True), ("sgd_momentum", True)])
+def test_rows_never_looked_up(name, moves_untouched_rows):
+    """Where TensorFlow's arithmetic touches only the looked-up rows, so does tenfold (rows
+    with state from earlier steps keep moving under Adam / momentum, as in TensorFlow)."""
+    start = np.arange(40, dtype="float32").reshape(10, 4) / 10
+    v = tf.Variable(start)
+    opt = OPTIMIZERS[name]()
+    after = []
+    for ids in ([1, 2, 2], [3, 3, 1]):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(tf.gather(v, ids)))
+        opt.apply_gradients([(tape.gradient(loss, v), v)])
+        after.append(v.numpy())
+    np.testing.assert_array_equal(after[1][4:], start[4:])          # never looked up
+    # row 2, looked up only in the first step: does the second step move it?
+    assert (not np.array_equal(after[0][2], after[1][2])) == moves_untouched_rows
+
+
+def test_custom_update_step_receives_indexed_slices():
+    seen = []
+
+    class Plain(keras.optimizers.Optimizer):
+        def update_step(self, gradient, variable, learning_rate):
+            seen.append(type(gradient).__name__)
+            self.assign_sub(variable, keras.ops.multiply(tf.convert_to_tensor(gradient),
+                                                         learning_rate))
+
+    v = tf.Variable(np.zeros((5, 2), "float32"))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.gather(v, [0, 0, 3]))
+    Plain(learning_rate=0.5).apply_gradients([(tape.gradient(loss, v), v)])
+    assert seen == ["IndexedSlices"]
+    np.testing.assert_allclose(v.numpy()[:, 0], [-1.0, 0, 0, -0.5, 0])
+
+
+def test_clipnorm_and_loss_scale_apply_to_sparse_gradients():
+    start = np.ones((6, 3), "float32")
+    results = []
+    for sparse in (True, False):
+        v = tf.Variable(start)
+        opt = keras.optimizers.SGD(0.1, clipnorm=1.0)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.gather(v, [1, 1, 4]) * 3.0)
+        g = tape.gradient(loss, v)
+        opt.apply_gradients([(g if sparse else tf.convert_to_tensor(g), v)])
+        results.append(v.numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("vocab,n", [(3, 200), (50, 100), (5000, 640), (20, 65)])
+def test_scatter_rows_adds_repeats_in_order_like_np_add_at(vocab, n):
+    from tenfold.keras.optimizers.optimizer import scatter_rows
+    rng = np.random.default_rng(vocab + n)
+    idx = rng.integers(0, vocab, n).astype(np.intp)
+    vals = rng.standard_normal((n, 5)).astype(np.float32)
+    want = rng.standard_normal((vocab, 5)).astype(np.float32)
+    got = want.copy()
+    np.add.at(want, idx, vals)
+    scatter_rows(got, idx, vals)
+    np.testing.assert_array_equal(got, want)   # bit for bit: the same order of additions
