@@ -48,7 +48,8 @@ class Node:
 def _placeholder(kt, fill):
     shape = tuple(fill if d is None else d for d in kt.shape)
     dt = dtypes.as_dtype(kt.dtype)._np
-    t = from_host(np.zeros(shape, dtype=dt))
+    # strings probe with empty strings (a zero is no string)
+    t = from_host(np.full(shape, b"", dtype=object) if dt == object else np.zeros(shape, dt))
     mask = kt._keras_mask
     if isinstance(mask, KerasTensor):  # a masked symbolic tensor: the probe carries a mask
         mshape = tuple(fill if d is None else d for d in mask.shape)

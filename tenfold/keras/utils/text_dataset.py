@@ -95,7 +95,7 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int",
 
     def build(p, lab, shuffled):
         if not p:
-            raise ValueError(f"{_OP}: no text files found in directory {directory}. Allowed "
+            raise ValueError(f"No text files found in directory {directory}. Allowed "
                              "format: .txt")
         ds = _make_dataset(p, lab, label_mode, num_classes, max_length, shuffled,
                            buffer_size, seed)
