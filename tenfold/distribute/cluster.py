@@ -128,13 +128,11 @@ def world_communicator(timeout=None, implementation="auto"):
         return _WORLD
     if comm_mpi.launched_by_mpi() or implementation in ("ring", "nccl"):
         mpi = comm_mpi.MPICommunicator(timeout=timeout)
-        check_tf_config(mpi.rank, mpi.size)
         comm = mpi
         if implementation == "nccl":
             from tenfold.distribute.comm_nccl import NCCLCommunicator
             comm = NCCLCommunicator(mpi)
     else:
-        check_tf_config(0, 1)
         from tenfold.distribute.comm_base import LocalCommunicator
         comm = LocalCommunicator()
     _WORLD = comm

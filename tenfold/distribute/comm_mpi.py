@@ -100,6 +100,8 @@ class MPICommunicator(comm_base.Communicator):
         self._thread = threading.Thread(target=self._serve, name="tenfold-mpi", daemon=True)
         self._thread.start()
         atexit.register(self._at_exit)
+        if self.size > 1:
+            _abort_on_uncaught_exception(MPI)
 
     # ------------------------------------------------------------------ the comm thread
     def _serve(self):
@@ -235,6 +237,25 @@ class MPICommunicator(comm_base.Communicator):
 
     def barrier(self):
         self._run(self._comm.Barrier, "barrier")
+
+
+def _abort_on_uncaught_exception(MPI):
+    """An exception that ends one worker's program ends the job (as `python -m mpi4py`
+    does): otherwise the other workers would wait at their next collective until the
+    timeout, and MPI_Finalize would wait for them."""
+    previous = sys.excepthook
+    if getattr(previous, "_tenfold_mpi", False):
+        return
+
+    def hook(kind, value, tb):
+        previous(kind, value, tb)
+        try:
+            sys.stderr.flush()
+            sys.stdout.flush()
+        finally:
+            MPI.COMM_WORLD.Abort(1)
+    hook._tenfold_mpi = True
+    sys.excepthook = hook
 
 
 def _wire_dtype(dtype):

@@ -41,8 +41,15 @@ def _multi(model):
 
 
 # ---------------------------------------------------------------------- loss scaling
+def _replicas_of_step():
+    """Replicas whose gradients are summed for the step running now: the strategy's count
+    inside `strategy.run` / a distributed fit step (a replica context), else 1."""
+    ctx = _st._replica_ctx()
+    return 1 if ctx is None else ctx.strategy.num_replicas_in_sync
+
+
 def scale_loss(loss):
-    n = _st.get_strategy().num_replicas_in_sync
+    n = _replicas_of_step()
     if n > 1:
         from tenfold.ops import math_ops
         return math_ops.multiply(loss, np.asarray(1.0 / n, dtype=loss.dtype.as_numpy_dtype))
@@ -50,7 +57,7 @@ def scale_loss(loss):
 
 
 def unscale_loss(loss):
-    n = _st.get_strategy().num_replicas_in_sync
+    n = _replicas_of_step()
     if n > 1:
         from tenfold.ops import math_ops
         return math_ops.multiply(loss, np.asarray(n, dtype=loss.dtype.as_numpy_dtype))
@@ -101,8 +108,8 @@ def shard_adapter(model, adapter):
 # ---------------------------------------------------------------------- steps
 def wrap_step(model, fn):
     s = strategy_of(model)
-    if s is None or s.num_replicas_in_sync == 1:
-        return fn
+    if s is None or s.num_replicas_in_sync == 1 or s._num_workers == 1:
+        return fn  # one process: its replicas' rows run as one batch (same mean gradient)
     multi = s._num_workers > 1
 
     def step(data):
@@ -197,8 +204,9 @@ def callbacks_for_worker(model, cbl):
             names = {k.__name__ for k in type(cb).__mro__}
             if names & set(_WRITERS):
                 continue
-            if "BackupAndRestore" in names:  # restore on every worker; worker 0 writes
-                cb._save = _no_save
+            if "BackupAndRestore" in names:  # worker 0 restores and writes; the others
+                cb._save = _no_save            # take its state in sync_from_chief, so no
+                cb.on_train_begin = _no_save   # shared filesystem is needed
                 cb.delete_checkpoint = False
             keep.append(cb)
         cbl.callbacks = keep
@@ -222,7 +230,7 @@ def sync_from_chief(model, s):
     """Every worker takes worker 0's weights, optimizer state, initial epoch (set by
     BackupAndRestore) and NumPy RNG state (so the shuffles agree). Checks the models match."""
     from tenfold.distribute.collective import check_same_variables
-    variables = list(model.weights)
+    variables = list(getattr(model, "variables", None) or model.weights)
     opt = getattr(model, "optimizer", None)
     if opt is not None and hasattr(opt, "variables"):
         seen = {id(v) for v in variables}

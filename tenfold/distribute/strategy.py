@@ -293,29 +293,32 @@ class Strategy:
     # ------------------------------------------------------------------ reductions
     def reduce(self, reduce_op, value, axis=None):
         """Reduces a per-replica value over every replica of every worker (cross-replica
-        context): `SUM` or `MEAN`; with `axis`, also along that axis of each component."""
+        context): `SUM` or `MEAN`; with `axis`, also along that axis of each component (MEAN
+        then divides by the number of elements along it, over all replicas)."""
         reduce_op = reduce_op_of(reduce_op)
-        from tenfold.framework.tensor import Tensor, convert_to_tensor
-        parts = [np.asarray(_to_array(v)) for v in dv.local_results(value)]
-        if axis is None:
-            total = parts[0].astype(parts[0].dtype, copy=True)
-            for p in parts[1:]:
-                total = total + p
-            count = len(parts)
-        else:
-            total = sum(p.sum(axis=axis) for p in parts)
-            count = sum(p.shape[axis] for p in parts)
+        from tenfold.framework.tensor import convert_to_tensor
+        from tenfold.ops import math_ops
+        parts = [convert_to_tensor(v) for v in dv.local_results(value)]
+        dtype = parts[0].dtype
+        if axis is not None:
+            count = sum(int(p.shape[axis]) for p in parts)
+            parts = [math_ops.reduce_sum(p, axis=axis) for p in parts]
+        total = parts[0] if len(parts) == 1 else math_ops.add_n(parts)
         if self._num_workers > 1:
-            total, cnt = self._comm.allreduce([np.asarray(total), np.asarray(count, np.int64)])
-            count = int(cnt)
-        else:
-            total = np.asarray(total)
             if axis is None:
-                count = self.num_replicas_in_sync
+                total, = collective.all_reduce_tensors(self._comm, [total], "sum",
+                                                       "strategy.reduce")
+            else:
+                total, cnt = collective.all_reduce_tensors(
+                    self._comm, [total, np.asarray(count, np.int64)], "sum", "strategy.reduce")
         if reduce_op is ReduceOp.MEAN:
-            total = total / np.asarray(max(count, 1), dtype=total.dtype) \
-                if total.dtype.kind in "fc" else total // max(count, 1)
-        return convert_to_tensor(np.asarray(total).astype(parts[0].dtype, copy=False))
+            if axis is None:
+                divisor = math_ops.cast(self.num_replicas_in_sync, dtype)
+            else:
+                divisor = math_ops.cast(cnt if self._num_workers > 1 else count, dtype)
+            total = math_ops.divide(total, divisor) if dtype.is_floating else \
+                math_ops.floordiv(total, divisor)
+        return total
 
     def _replica_all_reduce(self, reduce_op, value):
         if self._num_local > 1:
@@ -326,12 +329,10 @@ class Strategy:
                 "mpirun), or reduce the PerReplica results with strategy.reduce().")
         flat = nest.flatten(value)
         from tenfold.framework.tensor import convert_to_tensor
-        arrays = [np.asarray(_to_array(v)) for v in flat]
+        arrays = [convert_to_tensor(v) for v in flat]
         out = collective.all_reduce_tensors(self._comm, arrays,
                                             "sum" if reduce_op is ReduceOp.SUM else "mean",
                                             "ReplicaContext.all_reduce")
-        out = [o if isinstance(o, object) and hasattr(o, "_value") else convert_to_tensor(o)
-               for o in out]
         return nest.pack_sequence_as(value, out) if nest.is_nested(value) else out[0]
 
     def _replica_all_gather(self, value, axis):
@@ -385,7 +386,11 @@ class Strategy:
                 f"replicas_in_sync={self.num_replicas_in_sync}>")
 
     def __enter__(self):  # tf.distribute strategies are not context managers; scope() is
-        raise TypeError("Use `with strategy.scope():`, not `with strategy:`.")
+        raise TypeError(f"Use `with strategy.scope():`, not `with strategy:` "
+                        f"({type(self).__name__} is not a context manager).")
+
+    def __exit__(self, *exc):
+        return False
 
 
 class _DefaultDistributionStrategy(Strategy):
@@ -467,6 +472,7 @@ class MultiWorkerMirroredStrategy(Strategy):
         impl = {CommunicationImplementation.NCCL: "nccl",
                 CommunicationImplementation.RING: "ring"}.get(options.implementation, "auto")
         comm = cluster.world_communicator(timeout=options.timeout(), implementation=impl)
+        cluster.check_tf_config(comm.rank, comm.size)
         if getattr(comm, "timeout", None) is not None and options.timeout_seconds is not None:
             comm.timeout = options.timeout()
         rank = comm.rank
