@@ -89,6 +89,12 @@ def test_backup_and_restore_resumes_every_worker(compare):
     _close(r["resume_all_ranks"][0], r["resume_all_ranks"][1], tol=0)
 
 
+def test_keras_distribution_data_parallel_over_workers(compare):
+    r, _ = compare
+    assert r["data_parallel"]["devices"] == ["cpu:0", "cpu:1"]
+    _close(r["data_parallel"]["weights"], r["data_parallel"]["ref"])
+
+
 def test_only_worker_zero_writes(compare):
     _, d = compare
     assert (d / "rank0" / "ckpt.keras").is_file()

@@ -121,6 +121,16 @@ ref = make_model()
 ref.fit(x, y, batch_size=G, epochs=4, shuffle=False, verbose=0)
 res["resume_ref"] = {"weights": weights(ref)}
 
+# ---- 4. Keras 3's keras.distribution.DataParallel over the workers' devices
+devices = keras.distribution.list_devices()
+keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+dp = make_model()
+dp.fit(x, y, batch_size=G, epochs=1, shuffle=False, verbose=0)
+keras.distribution.set_distribution(None)
+ref = make_model()
+ref.fit(x, y, batch_size=G, epochs=1, shuffle=False, verbose=0)
+res["data_parallel"] = {"devices": devices, "weights": weights(dp), "ref": weights(ref)}
+
 if rank == 0:
     with open(out_path, "w") as f:
         json.dump(res, f)
