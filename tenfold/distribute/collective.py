@@ -9,6 +9,8 @@ gradients at once, so the reduction does not overlap the backward pass itself.)
 Inside `tf.function` a collective is one stateful graph node: it runs each time the graph
 runs, in program order, on every worker.
 """
+import time
+
 import numpy as np
 
 from tenfold.framework.tensor import Tensor, convert_to_tensor
@@ -138,9 +140,15 @@ class GradientReducer:
         comm = s._comm
         bucket_bytes = s._options.bucket_bytes()
         reducer = self
+        stats = s.stats
 
         def run(arrays):
-            return reducer._reduce_in_buckets(comm, arrays, bucket_bytes)
+            t0 = time.perf_counter()
+            out = reducer._reduce_in_buckets(comm, arrays, bucket_bytes)
+            stats["gradient_allreduce_s"] += time.perf_counter() - t0
+            stats["gradient_allreduces"] += 1
+            stats["gradient_bytes"] += sum(a.nbytes for a in out)
+            return out
         reduced = _as_collective_op("all_reduce_gradients", run, tensors)
         out = list(grads)
         for i, t in zip(present, reduced):

@@ -15,6 +15,8 @@ small marked hooks, only after `tenfold.distribute` was imported:
   worker 0's weights, optimizer state, initial epoch and shuffling RNG.
 - `aggregate_gradients` (optimizers) and `scale_loss` / `unscale_loss` (the loss).
 """
+import time
+
 import numpy as np
 
 from tenfold.distribute import strategy as _st
@@ -100,6 +102,9 @@ def shard_adapter(model, adapter):
     s = strategy_of(model)
     if s is None or s.num_replicas_in_sync == 1 or isinstance(adapter, ShardedAdapter):
         return adapter
+    if isinstance(getattr(adapter, "data", None), (_input.DistributedDataset,
+                                                    _input.DistributedDatasetsFromFunction)):
+        return adapter  # already this worker's part (strategy.experimental_distribute_...)
     if s._num_local > 1:  # one process: its replicas' rows are the whole batch
         return adapter
     return ShardedAdapter(s, adapter)
@@ -160,7 +165,9 @@ def global_metrics_result(model):
         return None
     variables = _metric_variables(model)
     local = [v._value for v in variables]
+    t0 = time.perf_counter()
     summed = s._comm.allreduce([np.asarray(a) for a in local], "sum")
+    s.stats["metric_allreduce_s"] += time.perf_counter() - t0
     try:
         for v, a in zip(variables, summed):
             agg = str(getattr(v, "aggregation", "sum")).lower()

@@ -208,6 +208,9 @@ class Strategy:
         self._checked = set()  # variable lists whose signatures all workers agreed on
         self._local_grads = None  # sum of local replicas' gradients (sequential replicas)
         self._reducer = collective.GradientReducer(self)
+        # seconds spent in collectives (read by bench/bench_distribute.py)
+        self.stats = {"gradient_allreduce_s": 0.0, "gradient_allreduces": 0,
+                      "gradient_bytes": 0, "metric_allreduce_s": 0.0}
 
     # ------------------------------------------------------------------ facts
     @property
