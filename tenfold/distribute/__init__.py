@@ -21,10 +21,9 @@ from tenfold.distribute.input import (  # noqa: F401
 from tenfold.distribute.values import DistributedValues  # noqa: F401
 from tenfold.distribute import cluster as _cluster
 
-OneDeviceStrategy = None  # defined below (one replica on one device)
 
 
-class OneDeviceStrategy(MirroredStrategy):  # noqa: F811
+class OneDeviceStrategy(MirroredStrategy):
     """`tf.distribute.OneDeviceStrategy`: everything on one device, one replica."""
 
     def __init__(self, device):
