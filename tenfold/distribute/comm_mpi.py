@@ -37,6 +37,11 @@ def import_mpi():
     # Open MPI's UCX one-sided component prints an error on machines without UCX devices;
     # the shared-memory window (_NodeTable) needs only the 'sm' one. Set before MPI_Init.
     os.environ.setdefault("OMPI_MCA_osc", "^ucx")
+    # A rank waiting in a collective yields its core instead of spinning: with workers
+    # sharing cores (or other programs running) the spinning steals the very time the slower
+    # worker needs (bench_distribute: 4x the MLP's samples/s on the shared 2-core machine).
+    # Set OMPI_MCA_mpi_yield_when_idle=0 on dedicated nodes for the lowest latency.
+    os.environ.setdefault("OMPI_MCA_mpi_yield_when_idle", "1")
     try:
         from mpi4py import MPI
     except ImportError as e:

@@ -128,6 +128,16 @@ def wrap_step(model, fn):
     return step
 
 
+def on_batch(model, data, fn):
+    """`train_on_batch` / `test_on_batch` under several workers: the batch is global (this
+    worker takes its rows), variables created in scope are synced first, logs are global."""
+    s = _multi(model)
+    if s is None:
+        return data, fn
+    s._sync_pending()
+    return _input.split_element(s, data), wrap_step(model, fn)
+
+
 def wrap_predict(model, fn):
     s = _multi(model)
     if s is None:

@@ -47,6 +47,7 @@ def worker_env(threads=1, base=None):
     env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
     env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
     env.setdefault("OMPI_MCA_osc", "^ucx")
+    env.setdefault("OMPI_MCA_mpi_yield_when_idle", "1")  # see comm_mpi.import_mpi
     if threads:
         for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                   "NUMBA_NUM_THREADS"):

@@ -103,6 +103,15 @@ def test_fit_on_datasets_from_function_shards_per_worker(compare):
     _close(r["from_function"]["tiny_predict"], r["from_function"]["tiny_ref"])
 
 
+def test_train_on_batch_splits_the_global_batch(compare):
+    r, _ = compare
+    _close(r["on_batch"]["weights"], r["on_batch"]["ref"])
+    for got, want in zip(r["on_batch"]["logs"], r["on_batch"]["ref_logs"]):
+        assert set(got) == set(want)
+        for k in want:
+            np.testing.assert_allclose(got[k], want[k], rtol=2e-5)
+
+
 def test_only_worker_zero_writes(compare):
     _, d = compare
     assert (d / "rank0" / "ckpt.keras").is_file()

@@ -653,6 +653,8 @@ class Trainer:
         data = self._single_batch(x, y, sample_weight)
         self._prepare(data, training=True)
         fn = self.make_train_function()
+        if _dist() is not None:  # tf.distribute: this worker's rows, global logs
+            data, fn = _dist().on_batch(self, data, fn)
         self.reset_metrics()
         from tenfold.keras.utils.progbar import pythonify_logs
         logs = pythonify_logs(fn(data))
@@ -665,6 +667,8 @@ class Trainer:
         data = self._single_batch(x, y, sample_weight)
         self._prepare(data, training=False)
         fn = self.make_test_function()
+        if _dist() is not None:  # tf.distribute: this worker's rows, global logs
+            data, fn = _dist().on_batch(self, data, fn)
         self.reset_metrics()
         from tenfold.keras.utils.progbar import pythonify_logs
         logs = pythonify_logs(fn(data))

@@ -147,6 +147,20 @@ res["from_function"] = {"weights": weights(sharded), "ref": weights(ref),
                         "tiny_predict": sharded.predict(x[:3], batch_size=3, verbose=0).tolist(),
                         "tiny_ref": ref.predict(x[:3], batch_size=3, verbose=0).tolist()}
 
+# ---- 6. train_on_batch / test_on_batch: the batch passed is global
+with strategy.scope():
+    tob = make_model()
+ref = make_model()
+logs, ref_logs = [], []
+for i in range(3):
+    rows = slice(i * G, (i + 1) * G)
+    logs.append(tob.train_on_batch(x[rows], y[rows], return_dict=True))
+    ref_logs.append(ref.train_on_batch(x[rows], y[rows], return_dict=True))
+logs.append(tob.test_on_batch(x[:G], y[:G], return_dict=True))
+ref_logs.append(ref.test_on_batch(x[:G], y[:G], return_dict=True))
+res["on_batch"] = {"weights": weights(tob), "ref": weights(ref), "logs": logs,
+                   "ref_logs": ref_logs}
+
 if rank == 0:
     with open(out_path, "w") as f:
         json.dump(res, f)
