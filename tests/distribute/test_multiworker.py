@@ -112,6 +112,18 @@ def test_train_on_batch_splits_the_global_batch(compare):
             np.testing.assert_allclose(got[k], want[k], rtol=2e-5)
 
 
+def test_replica_all_reduce_gather_and_reduce_across_workers(compare):
+    r, _ = compare
+    c = r["collectives"]
+    np.testing.assert_allclose(c["sum"], [1 + 2, 10 + 20])
+    np.testing.assert_allclose(c["mean"], [1.5, 15.0])
+    rows = np.concatenate([np.full((1, 2), 0.0), np.full((2, 2), 1.0)])  # rank r: r+1 rows
+    np.testing.assert_allclose(c["gather"], rows)
+    np.testing.assert_allclose(c["reduce_axis_sum"], rows.sum(0))
+    np.testing.assert_allclose(c["reduce_axis_mean"], rows.mean(0))
+    assert c["replica_ids"] == [0, 1]
+
+
 def test_only_worker_zero_writes(compare):
     _, d = compare
     assert (d / "rank0" / "ckpt.keras").is_file()

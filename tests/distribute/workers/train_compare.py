@@ -161,6 +161,24 @@ ref_logs.append(ref.test_on_batch(x[:G], y[:G], return_dict=True))
 res["on_batch"] = {"weights": weights(tob), "ref": weights(ref), "logs": logs,
                    "ref_logs": ref_logs}
 
+# ---- 7. ReplicaContext.all_reduce, strategy.gather, reduce along an axis (uneven rows)
+def replica_fn():
+    ctx = tf.distribute.get_replica_context()
+    v = tf.constant([rank + 1.0, 10.0 * (rank + 1)])
+    return (ctx.all_reduce(tf.distribute.ReduceOp.SUM, v),
+            ctx.all_reduce("MEAN", {"a": v}),
+            tf.fill([rank + 1, 2], float(rank)))
+
+
+summed, mean, rows = strategy.run(replica_fn)
+res["collectives"] = {
+    "sum": summed.numpy().tolist(), "mean": mean["a"].numpy().tolist(),
+    "gather": strategy.gather(rows, axis=0).numpy().tolist(),
+    "reduce_axis_mean": strategy.reduce("MEAN", rows, axis=0).numpy().tolist(),
+    "reduce_axis_sum": strategy.reduce("SUM", rows, axis=0).numpy().tolist(),
+    "replica_ids": strategy._comm.allgather_object(int(strategy.run(
+        lambda: tf.distribute.get_replica_context().replica_id_in_sync_group)))}
+
 if rank == 0:
     with open(out_path, "w") as f:
         json.dump(res, f)
