@@ -1,6 +1,7 @@
 """tf.distribute on this machine: 2 MPI processes x 1 thread against 1 process x 2 threads.
 
     python bench/bench_distribute.py [--quick] [--json PATH]
+    python bench/bench_distribute.py --report PATH     # the tables again from a saved run
 
 Measures, for the seed's MNIST MLP (784-512-10, RMSprop) and keras.io's MNIST convnet (Adam),
 both at global batch 128 on real MNIST:
@@ -157,41 +158,21 @@ def ring_model(alpha_s, beta_bps, nbytes, n):
 
 
 def fit_alpha_beta(rows):
-    """Per-step latency and link bandwidth from the 2-process measurements: at N = 2 a ring
-    all-reduce is 2 latency steps and moves n bytes over the link."""
+    """Per-step latency and link bandwidth from the 2-process measurements. At N = 2 a ring
+    all-reduce is 2 latency steps and moves n bytes over the link, so alpha is half the
+    smallest message's time and beta the median of n / (t - t_smallest) over 128 KiB ... 4 MiB
+    (the range of these models' gradients; larger messages switch protocol and, on the shared
+    machine, fall off a cliff - see the table)."""
     small = rows[0]["tenfold_us"] * 1e-6
-    big = rows[-1]
     alpha = small / 2
-    beta = big["bytes"] / max(big["tenfold_us"] * 1e-6 - small, 1e-9)
+    rates = [r["bytes"] / max(r["tenfold_us"] * 1e-6 - small, 1e-9) for r in rows
+             if 128 << 10 <= r["bytes"] <= 4 << 20]
+    beta = float(np.median(rates)) if rates else \
+        rows[-1]["bytes"] / max(rows[-1]["tenfold_us"] * 1e-6 - small, 1e-9)
     return alpha, beta
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--json")
-    p.add_argument("--child", choices=["single", "multi", "allreduce"])
-    p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--mlp-samples", type=int, default=12800)
-    p.add_argument("--conv-samples", type=int, default=3840)
-    args = p.parse_args()
-    if args.child in ("single", "multi"):
-        return child_fit(args)
-    if args.child == "allreduce":
-        return child_allreduce(args)
-
-    from tenfold.distribute import launch
-    me = [str(pathlib.Path(__file__).resolve())]
-    extra = ["--epochs", str(3 if args.quick else args.epochs),
-             "--mlp-samples", str(2560 if args.quick else args.mlp_samples),
-             "--conv-samples", str(1280 if args.quick else args.conv_samples)]
-    res = {"machine": f"{os.cpu_count()} cores", "global_batch": GLOBAL_BATCH}
-    res["one_process_2_threads"] = _run([sys.executable] + me + ["--child", "single"] + extra,
-                                        _env(2))
-    res["two_processes_1_thread"] = _run(launch.mpirun_command(2, me + ["--child", "multi"] +
-                                                               extra), _env(1))
-    res["allreduce"] = _run(launch.mpirun_command(2, me + ["--child", "allreduce"] +
-                                                  (["--quick"] if args.quick else [])), _env(1))
+def summarize(res):
     alpha, beta = fit_alpha_beta(res["allreduce"])
     res["alpha_us"], res["beta_GBps"] = alpha * 1e6, beta / 1e9
     model = {}
@@ -203,6 +184,7 @@ def main():
             ar_ms = 1e3 * ring_model(alpha, beta, nbytes, n)
             step = compute_ms + ar_ms
             model[f"{which}@{n}"] = {"compute_ms": compute_ms, "allreduce_ms": ar_ms,
+                                     "gradient_bytes": nbytes,
                                      "samples_per_s": n * (GLOBAL_BATCH / 2) / step * 1e3,
                                      "efficiency": compute_ms / step}
     res["model"] = model
@@ -226,6 +208,41 @@ def main():
     for k, v in model.items():
         print(f"  {k}: compute {v['compute_ms']:.2f} ms + all-reduce {v['allreduce_ms']:.2f} ms"
               f" -> {v['samples_per_s']:.0f} samples/s, efficiency {100 * v['efficiency']:.0f}%")
+    return res
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--json")
+    p.add_argument("--child", choices=["single", "multi", "allreduce"])
+    p.add_argument("--report", metavar="JSON", help="print the tables of a saved --json run")
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--mlp-samples", type=int, default=12800)
+    p.add_argument("--conv-samples", type=int, default=3840)
+    args = p.parse_args()
+    if args.child in ("single", "multi"):
+        return child_fit(args)
+    if args.child == "allreduce":
+        return child_allreduce(args)
+    if args.report:
+        with open(args.report) as f:
+            summarize(json.load(f))
+        return None
+
+    from tenfold.distribute import launch
+    me = [str(pathlib.Path(__file__).resolve())]
+    extra = ["--epochs", str(3 if args.quick else args.epochs),
+             "--mlp-samples", str(2560 if args.quick else args.mlp_samples),
+             "--conv-samples", str(1280 if args.quick else args.conv_samples)]
+    res = {"machine": f"{os.cpu_count()} cores", "global_batch": GLOBAL_BATCH}
+    res["one_process_2_threads"] = _run([sys.executable] + me + ["--child", "single"] + extra,
+                                        _env(2))
+    res["two_processes_1_thread"] = _run(launch.mpirun_command(2, me + ["--child", "multi"] +
+                                                               extra), _env(1))
+    res["allreduce"] = _run(launch.mpirun_command(2, me + ["--child", "allreduce"] +
+                                                  (["--quick"] if args.quick else [])), _env(1))
+    summarize(res)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=1)

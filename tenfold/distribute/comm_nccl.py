@@ -15,7 +15,7 @@ from tenfold.distribute.comm_base import SUM, MEAN, MAX, MIN
 
 def nccl_available():
     try:
-        from cupy.cuda import nccl  # noqa: F401
+        from cupy.cuda import nccl  # noqa: F401 - present only in CuPy builds with NCCL
         import cupy
         return cupy.cuda.runtime.getDeviceCount() > 0
     except Exception:

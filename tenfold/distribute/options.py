@@ -36,7 +36,10 @@ class CommunicationImplementation(enum.Enum):
     NCCL = "NCCL"
 
 
-DEFAULT_BUCKET_BYTES = 4 << 20  # gradients are all-reduced in packs of about this many bytes
+# Gradients are all-reduced in packs of about this many bytes. 2 MiB: on Open MPI's shared
+# memory transport larger messages switch protocol and were ~40x slower per byte on the
+# shared test machine (bench/bench_distribute.py's table).
+DEFAULT_BUCKET_BYTES = 2 << 20
 DEFAULT_TIMEOUT_S = 300.0
 
 
@@ -44,7 +47,7 @@ class CommunicationOptions:
     """`tf.distribute.experimental.CommunicationOptions`.
 
     bytes_per_pack: the gradient bucket size in bytes (0: TENFOLD_ALLREDUCE_BUCKET_BYTES or
-        4 MiB). Gradients are packed into buckets of about this size, last layers first, and
+        2 MiB). Gradients are packed into buckets of about this size, last layers first, and
         each bucket's all-reduce starts while the next one is packed.
     timeout_seconds: how long a worker waits for the others at a collective before raising
         an error naming the lost rank (None: TENFOLD_DISTRIBUTE_TIMEOUT or 300 s).

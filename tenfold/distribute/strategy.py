@@ -205,7 +205,6 @@ class Strategy:
         self._cluster_resolver = cluster_resolver
         self._extended = StrategyExtended(self)
         self._pending = []  # weakrefs of variables created in scope, not yet synced
-        self._checked = set()  # variable lists whose signatures all workers agreed on
         self._local_grads = None  # sum of local replicas' gradients (sequential replicas)
         self._reducer = collective.GradientReducer(self)
         # seconds spent in collectives (read by bench/bench_distribute.py)
