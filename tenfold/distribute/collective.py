@@ -39,13 +39,19 @@ def _tracing():
     return recording()
 
 
-def _as_collective_op(name, fn, tensors):
-    """Runs `fn(arrays) -> arrays` eagerly, or records it as one graph node while tracing."""
+def as_stateful_op(name, fn, tensors, n_outputs):
+    """Runs `fn(arrays) -> n_outputs arrays` eagerly, or records it as one stateful graph node
+    while tracing (run each time the graph runs, in program order)."""
     if _tracing():
         from tenfold.graph.effects import stateful_call
-        return list(stateful_call(name, fn, tensors, n_outputs=len(tensors)))
+        out = stateful_call(name, fn, tensors, n_outputs=n_outputs)
+        return [] if n_outputs == 0 else list(out)
     out = fn([t._value for t in tensors])
-    return [Tensor._wrap(np.asarray(o)) for o in out]
+    return [Tensor._wrap(np.asarray(o)) for o in (out or [])]
+
+
+def _as_collective_op(name, fn, tensors):
+    return as_stateful_op(name, fn, tensors, len(tensors))
 
 
 def variable_signature(v):
@@ -125,12 +131,21 @@ class GradientReducer:
             grads = [None if a is None else Tensor._wrap(a) for a in local.sums]
         if s._num_workers == 1:
             return grads
+        done = ()
+        session = s.__dict__.get("_overlap_session")
+        if session is not None:  # buckets started during the backward pass (overlap.py)
+            grads, done = session.take(grads)
+            if len(done) == sum(g is not None for g in grads):
+                return grads
         key = tuple(id(v) for v in variables)
         if key not in self._checked:
             check_same_variables(s._comm, list(variables), "gradients' variables (at the "
                                  "first all-reduce)")
             self._checked.add(key)
-        present = [i for i, g in enumerate(grads) if g is not None]
+        taken = set(done)
+        present = [i for i, g in enumerate(grads) if g is not None and i not in taken]
+        if not present:
+            return grads
         tensors = []
         for i in present:
             g = grads[i]

@@ -21,6 +21,7 @@ import numpy as np
 
 from tenfold.distribute import strategy as _st
 from tenfold.distribute import input as _input
+from tenfold.distribute import overlap
 from tenfold.util import nest
 
 
@@ -118,7 +119,7 @@ def wrap_step(model, fn):
     multi = s._num_workers > 1
 
     def step(data):
-        with _st.ReplicaContext(s, s._rank * s._num_local):
+        with _st.ReplicaContext(s, s._rank * s._num_local), overlap.session_for(s):
             logs = fn(data)
         if multi:
             return model.get_metrics_result()

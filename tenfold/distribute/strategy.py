@@ -15,6 +15,7 @@ import numpy as np
 
 from tenfold.distribute import values as dv
 from tenfold.distribute import collective
+from tenfold.distribute import overlap
 from tenfold.distribute.options import (CommunicationOptions, CommunicationImplementation,
                                         ReduceOp, reduce_op_of)
 from tenfold.util import nest
@@ -286,7 +287,7 @@ class Strategy:
                 k = dv.select_replica(i, kwargs) if kwargs else kwargs
                 if self._local_grads is not None:
                     self._local_grads.replica = i
-                with ReplicaContext(self, base + i):
+                with ReplicaContext(self, base + i), overlap.session_for(self):
                     results.append(fn(*a, **k))
         finally:
             self._local_grads = prev

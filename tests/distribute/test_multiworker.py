@@ -124,6 +124,14 @@ def test_replica_all_reduce_gather_and_reduce_across_workers(compare):
     assert c["replica_ids"] == [0, 1]
 
 
+def test_gradient_buckets_start_during_the_backward_pass(compare):
+    r, _ = compare
+    # 64-byte buckets (set by the worker): each step's gradients go in several buckets, the
+    # first ones started by the tape before it finished the earlier layers' gradients
+    assert r["stats"].get("buckets_started_in_backward", 0) > 0
+    assert r["stats"]["gradient_allreduces"] > 0
+
+
 def test_only_worker_zero_writes(compare):
     _, d = compare
     assert (d / "rank0" / "ckpt.keras").is_file()

@@ -12,6 +12,8 @@ import tenfold as tf
 from tenfold import keras
 
 out_path, write_dir = sys.argv[1], sys.argv[2]
+# small gradient buckets, so each step has several and they start during the backward pass
+os.environ["TENFOLD_ALLREDUCE_BUCKET_BYTES"] = "64"
 strategy = tf.distribute.MultiWorkerMirroredStrategy()
 rank, n = strategy.cluster_resolver.task_id, strategy.num_replicas_in_sync
 B = 6                     # per-worker batch
@@ -178,6 +180,8 @@ res["collectives"] = {
     "reduce_axis_sum": strategy.reduce("SUM", rows, axis=0).numpy().tolist(),
     "replica_ids": strategy._comm.allgather_object(int(strategy.run(
         lambda: tf.distribute.get_replica_context().replica_id_in_sync_group)))}
+
+res["stats"] = strategy.stats
 
 if rank == 0:
     with open(out_path, "w") as f:
