@@ -16,6 +16,12 @@ from tenfold.framework.indexed_slices import IndexedSlices
 from tenfold.util import nest
 
 
+# tf.distribute (tenfold/distribute/overlap.py) sets an object here while a distributed step
+# runs: `plan(sources, relevant)` -> a notifier whose `until(pos, grads)` is told, during the
+# backward loop, which sources' gradients are final (so their all-reduce can start early).
+_ready_hook = [None]
+
+
 class UnconnectedGradients(enum.Enum):
     NONE = "none"
     ZERO = "zero"
@@ -200,7 +206,13 @@ class GradientTape:
                                      f"{list(t._value.shape)}")
             _accumulate(grads, id(t), g, math_ops)
 
-        for e in reversed(relevant):
+        notify = None
+        if _ready_hook[0] is not None:  # tf.distribute: start all-reduces during backward
+            notify = _ready_hook[0].plan(flat_sources, relevant)
+        for pos in range(len(relevant) - 1, -1, -1):
+            e = relevant[pos]
+            if notify is not None:
+                notify.until(pos, grads)
             oid = id(e.out)
             g = grads.get(oid) if oid in source_ids else grads.pop(oid, None)
             if g is None:
@@ -242,6 +254,8 @@ class GradientTape:
                     gi = array_ops.unbroadcast(gi, t._value.shape)
                 _accumulate(grads, id(t), gi, math_ops)
 
+        if notify is not None:
+            notify.until(-1, grads)
         out = []
         for s in flat_sources:
             if not is_differentiable_dtype(s._value.dtype):

@@ -19,6 +19,10 @@ autocast_dtype = [None]
 # Set by tf.function while tracing (tenfold/graph/effects.py): `hook(var, op, value, array)`
 # records assign / assign_add / assign_sub / read_value as graph ops. None otherwise.
 
+# tf.distribute: `strategy.scope()` pushes a function called with each Variable created inside
+# (tenfold/distribute/strategy.py syncs their initial values across workers).
+_creation_hooks = []
+
 
 @contextlib.contextmanager
 def autocast_scope(dtype):
@@ -88,6 +92,8 @@ class Variable(Tensor):
         self._initial = value
         self.aggregation = aggregation or VariableAggregation.NONE
         self.synchronization = synchronization or VariableSynchronization.AUTO
+        if _creation_hooks:  # tf.distribute scope (tenfold/distribute)
+            _creation_hooks[-1](self)
 
     @property
     def name(self):

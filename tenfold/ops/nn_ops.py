@@ -413,9 +413,19 @@ def log_poisson_loss(targets, log_input, compute_full_loss=False, name=None):
     return result
 
 
+def _num_replicas_in_sync():
+    """tf.distribute's replica count (1 unless a strategy is in use: tenfold/distribute)."""
+    import sys
+    mod = sys.modules.get("tenfold.distribute.strategy")
+    return 1 if mod is None else mod.get_strategy().num_replicas_in_sync
+
+
 def scale_regularization_loss(regularization_loss):
-    return m.add_n(regularization_loss) if isinstance(regularization_loss, (list, tuple)) \
+    """The regularization loss divided by the number of replicas in sync (TF's definition)."""
+    loss = m.add_n(regularization_loss) if isinstance(regularization_loss, (list, tuple)) \
         else tensor(regularization_loss)
+    n = _num_replicas_in_sync()
+    return loss if n == 1 else m.divide(loss, m.cast(n, loss.dtype))
 
 
 def zero_fraction(value, name=None):
@@ -427,8 +437,10 @@ def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size
     loss = tensor(per_example_loss)
     if sample_weight is not None:
         loss = m.multiply(loss, sample_weight)
+    # without global_batch_size: this replica's batch times the replicas in sync (as TF)
     n = global_batch_size if global_batch_size is not None else max(loss._value.shape[0] if
-                                                                    loss._value.ndim else 1, 1)
+                                                                    loss._value.ndim else 1, 1) \
+        * _num_replicas_in_sync()
     return m.divide(m.reduce_sum(loss), float(n))
 
 

@@ -8,6 +8,7 @@ gets the function it calls from `make_train_function()` (and `make_test_function
 only: slice the batch, call the step function, call the callbacks that listen per batch.
 """
 import inspect
+import sys
 import warnings
 
 import numpy as np
@@ -20,6 +21,15 @@ from tenfold.keras.engine.compile_utils import CompileLoss, CompileMetrics
 from tenfold.util import nest
 from tenfold.util.tensor_meta import npd
 from tenfold.framework.host import to_host
+
+
+def _dist():
+    """tf.distribute's Keras hooks (tenfold/distribute/keras_hooks.py), or None when
+    tenfold.distribute was never imported (then no strategy can be in use)."""
+    if "tenfold.distribute.strategy" not in sys.modules:
+        return None
+    from tenfold.distribute import keras_hooks
+    return keras_hooks
 
 
 def _callbacks_module():
@@ -118,6 +128,8 @@ class Trainer:
         self._run_eagerly = bool(run_eagerly)
         self.stop_training = False
         self.compiled = True
+        if _dist() is not None:  # tf.distribute: train with the strategy in scope
+            _dist().record_strategy(self)
         from tenfold.keras import metrics as metrics_module
         self._loss_tracker = metrics_module.Mean(name="loss")
         self.steps_per_execution = int(steps_per_execution or 1)
@@ -227,6 +239,10 @@ class Trainer:
             m.reset_state()
 
     def get_metrics_result(self):
+        if _dist() is not None:  # tf.distribute: metrics summed over the workers
+            out = _dist().global_metrics_result(self)
+            if out is not None:
+                return out
         out = {}
         for m in self.metrics:
             r = m.result()
@@ -253,6 +269,8 @@ class Trainer:
         if len(losses) > 1:
             from tenfold.ops import math_ops
             total = math_ops.add_n(losses)
+        if _dist() is not None:  # tf.distribute: / num_replicas_in_sync, as Keras 3
+            total = _dist().scale_loss(total)
         return total
 
     def _compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -324,7 +342,7 @@ class Trainer:
                                       training=True)
             scaled = opt.scale_loss(loss) if opt is not None and hasattr(opt, "scale_loss") \
                 else loss
-        self._loss_tracker.update_state(loss, sample_weight=_batch_size_of(x))
+        self._loss_tracker.update_state(_unscaled(loss), sample_weight=_batch_size_of(x))
         cache = self.__dict__.get("_loop_cache")
         weights = cache.weights if cache is not None else None
         if weights is None:
@@ -341,7 +359,7 @@ class Trainer:
         y_pred = self(x, training=False)
         loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
                                   training=False)
-        self._loss_tracker.update_state(loss, sample_weight=_batch_size_of(x))
+        self._loss_tracker.update_state(_unscaled(loss), sample_weight=_batch_size_of(x))
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def predict_step(self, data):
@@ -439,9 +457,14 @@ class Trainer:
     def _make_callbacks(self, callbacks, verbose, epochs, steps, add_history):
         cbm = _callbacks_module()
         if isinstance(callbacks, cbm.CallbackList):
-            return callbacks
-        return cbm.CallbackList(callbacks, add_history=add_history, add_progbar=verbose != 0,
-                                verbose=verbose, epochs=epochs, steps=steps, model=self)
+            cbl = callbacks
+        else:
+            cbl = cbm.CallbackList(callbacks, add_history=add_history,
+                                   add_progbar=verbose != 0, verbose=verbose, epochs=epochs,
+                                   steps=steps, model=self)
+        if _dist() is not None:  # tf.distribute: worker 0 alone writes; sync at train begin
+            cbl = _dist().callbacks_for_worker(self, cbl)
+        return cbl
 
     # ------------------------------------------------------------------ fit
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
@@ -460,11 +483,15 @@ class Trainer:
         adapter = da.get_adapter(x, y, sample_weight, batch_size=batch_size,
                                  steps=steps_per_epoch, shuffle=shuffle,
                                  class_weight=class_weight, what="fit")
+        if _dist() is not None:  # tf.distribute: this worker's rows of each global batch
+            adapter = _dist().shard_adapter(self, adapter)
         with nan_guard.quiet_numpy():
             self._prepare(adapter.peek(), training=True)
         cbs = self._make_callbacks(callbacks, verbose, epochs, adapter.num_batches, True)
         self.stop_training = False
         train_function = self.make_train_function()
+        if _dist() is not None:  # tf.distribute: replica context, global logs
+            train_function = _dist().wrap_step(self, train_function)
         self._start_loop(training=True)
         try:
             with nan_guard.quiet_numpy():   # non-finite values are reported by the guard
@@ -551,6 +578,8 @@ class Trainer:
             raise ValueError(f"Arguments not recognized: {kwargs}")
         adapter = da.get_adapter(x, y, sample_weight, batch_size=batch_size, steps=steps,
                                  shuffle=False, what="evaluate")
+        if _dist() is not None:  # tf.distribute: this worker's rows of each global batch
+            adapter = _dist().shard_adapter(self, adapter)
         self._prepare(adapter.peek(), training=False)
         cbs = self._make_callbacks(callbacks, verbose, 1, adapter.num_batches, False)
         self._start_loop(training=False)
@@ -564,6 +593,9 @@ class Trainer:
 
     def _evaluate_adapter(self, adapter, cbs):
         test_function = self.make_test_function()
+        if _dist() is not None:  # tf.distribute: sharded batches, global logs
+            adapter = _dist().shard_adapter(self, adapter)
+            test_function = _dist().wrap_step(self, test_function)
         self.stop_evaluating = False
         cbs.on_test_begin()
         logs = {}
@@ -588,6 +620,9 @@ class Trainer:
                                  shuffle=False, what="predict")
         cbs = self._make_callbacks(callbacks, verbose, 1, adapter.num_batches, False)
         predict_function = self.make_predict_function()
+        if _dist() is not None:  # tf.distribute: predict a share, gather all in order
+            adapter = _dist().shard_adapter(self, adapter)
+            predict_function = _dist().wrap_predict(self, predict_function)
         self.stop_predicting = False
         cbs.on_predict_begin()
         outputs = None
@@ -631,6 +666,8 @@ class Trainer:
         data = self._single_batch(x, y, sample_weight)
         self._prepare(data, training=True)
         fn = self.make_train_function()
+        if _dist() is not None:  # tf.distribute: this worker's rows, global logs
+            data, fn = _dist().on_batch(self, data, fn)
         self.reset_metrics()
         from tenfold.keras.utils.progbar import pythonify_logs
         logs = pythonify_logs(fn(data))
@@ -643,6 +680,8 @@ class Trainer:
         data = self._single_batch(x, y, sample_weight)
         self._prepare(data, training=False)
         fn = self.make_test_function()
+        if _dist() is not None:  # tf.distribute: this worker's rows, global logs
+            data, fn = _dist().on_batch(self, data, fn)
         self.reset_metrics()
         from tenfold.keras.utils.progbar import pythonify_logs
         logs = pythonify_logs(fn(data))
@@ -673,6 +712,11 @@ class Trainer:
         opt = self.optimizer
         if opt is not None and self.built and hasattr(opt, "build"):
             opt.build(self.trainable_variables)
+
+
+def _unscaled(loss):
+    """The loss as logged: undoes tf.distribute's 1 / num_replicas_in_sync scaling."""
+    return loss if _dist() is None else _dist().unscale_loss(loss)
 
 
 def _as_arrays(v):

@@ -15,6 +15,8 @@ in one automatically under the 'mixed_float16' policy, as Keras does.
 The whole update (finite check, unscaling, the inner optimizer's step, the scale's update) runs
 on NumPy arrays in one call, so inside tf.function it is one graph node.
 """
+import sys
+
 import numpy as np
 
 from tenfold.framework.tensor import Tensor
@@ -133,6 +135,11 @@ class LossScaleOptimizer(Optimizer):
         if trainable_variables is None:
             trainable_variables = self.inner_optimizer._trainable_variables
         variables = list(trainable_variables)
+        if "tenfold.distribute.strategy" in sys.modules:  # tf.distribute: sum over replicas
+            from tenfold.distribute.keras_hooks import aggregate_gradients
+            grads = aggregate_gradients(grads, variables)
+            if grads is None:  # a local replica that only contributes; the last one applies
+                return
         pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
         if not pairs:
             raise ValueError("No gradients provided for any variable.")

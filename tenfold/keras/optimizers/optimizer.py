@@ -12,6 +12,7 @@ one whole training update (clipping, weight decay, the update, EMA, constraints,
 count) in a single Python call on backend arrays.
 """
 import re
+import sys
 import warnings
 
 import numpy as np
@@ -422,6 +423,11 @@ class Optimizer:
                 self.build(trainable_variables)
                 self.built = True
             self._check_variables_are_known(trainable_variables)
+        if "tenfold.distribute.strategy" in sys.modules:  # tf.distribute: sum over replicas
+            from tenfold.distribute.keras_hooks import aggregate_gradients
+            grads = aggregate_gradients(grads, trainable_variables)
+            if grads is None:  # a local replica that only contributes; the last one applies
+                return
         grads, trainable_variables = self._filter_empty_gradients(grads, trainable_variables)
         grads, trainable_variables = self._overwrite_variables_directly_with_gradients(
             grads, trainable_variables)

@@ -1,0 +1,267 @@
+"""What Keras `fit` / `evaluate` / `predict` and the optimizers do under a strategy.
+
+The training loop (tenfold/keras/engine/trainer.py) and the optimizers call these through
+small marked hooks, only after `tenfold.distribute` was imported:
+
+- `strategy_of(model)`: the strategy the model was compiled under (Keras trains a model with
+  the strategy whose scope it was compiled in), or the one in scope now.
+- `shard_adapter`: each worker iterates over its replicas' rows of every global batch.
+- `wrap_step`: runs the step in the replica context (so the loss is scaled by
+  1 / num_replicas_in_sync and the optimizer sums gradients over replicas) and returns the
+  global metric results, computed from metric variables summed over the workers.
+- `wrap_predict`: gathers every worker's predictions, in input order.
+- `callbacks_for_worker`: worker 0 alone writes (checkpoints, TensorBoard, CSV, backups,
+  progress bar); after `on_train_begin` (where BackupAndRestore restores) every worker takes
+  worker 0's weights, optimizer state, initial epoch and shuffling RNG.
+- `aggregate_gradients` (optimizers) and `scale_loss` / `unscale_loss` (the loss).
+"""
+import time
+
+import numpy as np
+
+from tenfold.distribute import strategy as _st
+from tenfold.distribute import input as _input
+from tenfold.distribute import overlap
+from tenfold.util import nest
+
+
+def strategy_of(model):
+    s = model.__dict__.get("_distribute_strategy")
+    if s is None and _st.has_strategy():
+        s = _st.get_strategy()
+    return s
+
+
+def record_strategy(model):
+    """At compile: remember the strategy in scope (as Keras does)."""
+    if _st.has_strategy():
+        model.__dict__["_distribute_strategy"] = _st.get_strategy()
+
+
+def _multi(model):
+    s = strategy_of(model)
+    return s if s is not None and s._num_workers > 1 else None
+
+
+# ---------------------------------------------------------------------- loss scaling
+def _replicas_of_step():
+    """Replicas whose gradients are summed for the step running now: the strategy's count
+    inside `strategy.run` / a distributed fit step (a replica context), else 1."""
+    ctx = _st._replica_ctx()
+    return 1 if ctx is None else ctx.strategy.num_replicas_in_sync
+
+
+def scale_loss(loss):
+    n = _replicas_of_step()
+    if n > 1:
+        from tenfold.ops import math_ops
+        return math_ops.multiply(loss, np.asarray(1.0 / n, dtype=loss.dtype.as_numpy_dtype))
+    return loss
+
+
+def unscale_loss(loss):
+    n = _replicas_of_step()
+    if n > 1:
+        from tenfold.ops import math_ops
+        return math_ops.multiply(loss, np.asarray(n, dtype=loss.dtype.as_numpy_dtype))
+    return loss
+
+
+def aggregate_gradients(grads, variables):
+    """The optimizer's hook: gradients summed over replicas, or None (contribute only)."""
+    s = _st.get_strategy()
+    if s.num_replicas_in_sync == 1:
+        return grads
+    return s._aggregate_gradients(grads, variables)
+
+
+# ---------------------------------------------------------------------- input
+class ShardedAdapter:
+    """A data adapter whose batches are this worker's rows of each global batch."""
+
+    def __init__(self, strategy, adapter):
+        self._strategy = strategy
+        self._adapter = adapter
+
+    def __getattr__(self, name):
+        return getattr(self._adapter, name)
+
+    def __iter__(self):
+        for data in self._adapter:
+            yield _input.split_element(self._strategy, data)
+
+    def peek(self):
+        data = self._adapter.peek()
+        if data is None:
+            return None
+        part = _input.split_element(self._strategy, data)
+        n = _input.batch_rows(part)
+        return part if n else data  # build from the full batch if this worker's part is empty
+
+
+def shard_adapter(model, adapter):
+    s = strategy_of(model)
+    if s is None or s.num_replicas_in_sync == 1 or isinstance(adapter, ShardedAdapter):
+        return adapter
+    if isinstance(getattr(adapter, "data", None), (_input.DistributedDataset,
+                                                    _input.DistributedDatasetsFromFunction)):
+        return adapter  # already this worker's part (strategy.experimental_distribute_...)
+    if s._num_local > 1:  # one process: its replicas' rows are the whole batch
+        return adapter
+    return ShardedAdapter(s, adapter)
+
+
+# ---------------------------------------------------------------------- steps
+def wrap_step(model, fn):
+    s = strategy_of(model)
+    if s is None or s.num_replicas_in_sync == 1 or s._num_workers == 1:
+        return fn  # one process: its replicas' rows run as one batch (same mean gradient)
+    multi = s._num_workers > 1
+
+    def step(data):
+        with _st.ReplicaContext(s, s._rank * s._num_local), overlap.session_for(s):
+            logs = fn(data)
+        if multi:
+            return model.get_metrics_result()
+        return logs
+    step.__name__ = getattr(fn, "__name__", "step")
+    step.__wrapped__ = fn
+    return step
+
+
+def on_batch(model, data, fn):
+    """`train_on_batch` / `test_on_batch` under several workers: the batch is global (this
+    worker takes its rows), variables created in scope are synced first, logs are global."""
+    s = _multi(model)
+    if s is None:
+        return data, fn
+    s._sync_pending()
+    return _input.split_element(s, data), wrap_step(model, fn)
+
+
+def wrap_predict(model, fn):
+    s = _multi(model)
+    if s is None:
+        return fn
+
+    def step(data):
+        with _st.ReplicaContext(s, s._rank):
+            out = fn(data)
+        flat = nest.flatten(out)
+        gathered = []
+        for t in flat:
+            a = np.asarray(t.numpy() if hasattr(t, "numpy") else t)
+            gathered.append(np.concatenate(s._comm.allgather(a), axis=0))
+        return nest.pack_sequence_as(out, gathered) if nest.is_nested(out) else gathered[0]
+    return step
+
+
+# ---------------------------------------------------------------------- metrics
+def _metric_variables(model):
+    out = []
+    for m in model.metrics:
+        out.extend(getattr(m, "variables", []))
+    return out
+
+
+def global_metrics_result(model):
+    """`model.get_metrics_result()` over every worker: each metric variable is summed
+    (averaged where its aggregation says mean) over the workers, the results read, and the
+    local values put back. None when not applicable (one worker, or while tracing)."""
+    s = _multi(model)
+    if s is None:
+        return None
+    from tenfold.distribute.collective import _tracing
+    if _tracing():
+        return None
+    variables = _metric_variables(model)
+    local = [v._value for v in variables]
+    t0 = time.perf_counter()
+    summed = s._comm.allreduce([np.asarray(a) for a in local], "sum")
+    s.stats["metric_allreduce_s"] += time.perf_counter() - t0
+    try:
+        for v, a in zip(variables, summed):
+            agg = str(getattr(v, "aggregation", "sum")).lower()
+            if "mean" in agg:
+                a = (a / s._num_workers).astype(a.dtype, copy=False)
+            elif "first" in agg:
+                continue
+            v._value = a
+        out = {}
+        for m in model.metrics:
+            r = m.result()
+            if isinstance(r, dict):
+                out.update({k: _detach(x) for k, x in r.items()})
+            else:
+                out[m.name] = _detach(r)
+    finally:
+        for v, a in zip(variables, local):
+            v._value = a
+    return out
+
+
+def _detach(x):
+    from tenfold.framework.tensor import Tensor
+    if isinstance(x, Tensor):
+        return Tensor._wrap(np.array(x._value, copy=True))
+    return x
+
+
+# ---------------------------------------------------------------------- callbacks
+_WRITERS = ("ModelCheckpoint", "TensorBoard", "CSVLogger", "ProgbarLogger")
+
+
+def callbacks_for_worker(model, cbl):
+    s = _multi(model)
+    if s is None or getattr(cbl, "_tf_distribute_done", False):
+        return cbl
+    cbl._tf_distribute_done = True
+    if s._rank != 0:
+        keep = []
+        for cb in cbl.callbacks:
+            names = {k.__name__ for k in type(cb).__mro__}
+            if names & set(_WRITERS):
+                continue
+            if "BackupAndRestore" in names:  # worker 0 restores and writes; the others
+                cb._save = _no_save            # take its state in sync_from_chief, so no
+                cb.on_train_begin = _no_save   # shared filesystem is needed
+                cb.delete_checkpoint = False
+            keep.append(cb)
+        cbl.callbacks = keep
+        if cbl._progbar is not None and cbl._progbar not in keep:
+            cbl._progbar = None
+        cbl._hooked.clear()
+    begin = cbl.on_train_begin
+
+    def on_train_begin(logs=None):
+        begin(logs)
+        sync_from_chief(model, s)
+    cbl.on_train_begin = on_train_begin
+    return cbl
+
+
+def _no_save(batch=None, *args, **kwargs):
+    return None
+
+
+def sync_from_chief(model, s):
+    """Every worker takes worker 0's weights, optimizer state, initial epoch (set by
+    BackupAndRestore) and NumPy RNG state (so the shuffles agree). Checks the models match."""
+    from tenfold.distribute.collective import check_same_variables
+    variables = list(getattr(model, "variables", None) or model.weights)
+    opt = getattr(model, "optimizer", None)
+    if opt is not None and hasattr(opt, "variables"):
+        seen = {id(v) for v in variables}
+        variables += [v for v in opt.variables if id(v) not in seen]
+    check_same_variables(s._comm, variables, "model and optimizer variables (at the start of "
+                         "fit)")
+    s.broadcast_variables(variables)
+    s._pending = []
+    state = s._comm.broadcast_object((model.__dict__.get("_initial_epoch"),
+                                      np.random.get_state()), root=0)
+    epoch, rng = state
+    if epoch is None:
+        model.__dict__.pop("_initial_epoch", None)
+    else:
+        model.__dict__["_initial_epoch"] = epoch
+    np.random.set_state(rng)
