@@ -9,6 +9,7 @@ from tenfold.framework.tensor_shape import TensorShape
 from tenfold.framework.errors import InvalidArgumentError
 from tenfold.ops.registry import primitive
 from tenfold.ops._convert import tensor
+from tenfold.ops import _checks
 from tenfold.ops import math_ops
 from tenfold.ops.math_ops import normalize_axis, _add
 
@@ -738,19 +739,23 @@ def _dtype_np(dtype, default=np.float32):
     return np.dtype(default) if dtype is None else dtypes.as_dtype(dtype)._np
 
 
-def _shape_arg(shape, op):
+def _shape_arg(shape, op, dtype=None):
     s = _ints(shape, f"{op}'s shape")
     if builtins.any(d < 0 for d in s):
         raise InvalidArgumentError(f"{op}: shape {list(s)} has a negative dimension")
+    if dtype is not None:
+        _checks.check_alloc(op, s, dtype)
     return s
 
 
 def zeros(shape, dtype=dtypes.float32, name=None):
-    return _wrap(np.zeros(_shape_arg(shape, "zeros"), dtype=_dtype_np(dtype)))
+    dt = _dtype_np(dtype)
+    return _wrap(np.zeros(_shape_arg(shape, "zeros", dt), dtype=dt))
 
 
 def ones(shape, dtype=dtypes.float32, name=None):
-    return _wrap(np.ones(_shape_arg(shape, "ones"), dtype=_dtype_np(dtype)))
+    dt = _dtype_np(dtype)
+    return _wrap(np.ones(_shape_arg(shape, "ones", dt), dtype=dt))
 
 
 def zeros_like(input, dtype=None, name=None):
@@ -763,30 +768,61 @@ def ones_like(input, dtype=None, name=None):
     return math_ops._ones_like(x, dtype=None if dtype is None else _dtype_np(dtype))
 
 
+_fill = primitive("fill", lambda v, shape: np.full(shape, v, dtype=v.dtype),
+                  grads=(lambda g, o, v, shape: math_ops.reduce_sum(g),))
+
+
 def fill(dims, value, name=None):
     """A tensor of shape dims filled with the scalar value (differentiable in value)."""
     v = tensor(value)
     if v._value.ndim != 0:
         raise InvalidArgumentError(f"fill: value must be a scalar, got shape "
                                    f"{list(v._value.shape)}")
-    shape = _shape_arg(dims, "fill")
-    return _broadcast_to(v, shape=shape) if shape != () else v
+    shape = _shape_arg(dims, "fill", v._value.dtype)
+    # a real array, not a broadcast view: a tensor too big for memory fails here, not later
+    return _fill(v, shape=shape) if shape != () else v
 
 
 def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name=None):
-    e = np.eye(int(num_rows), None if num_columns is None else int(num_columns),
-               dtype=_dtype_np(dtype))
-    if batch_shape is not None:
-        e = np.broadcast_to(e, tuple(_ints(batch_shape, "batch_shape")) + e.shape).copy()
+    rows = _checks.non_negative_int(num_rows, "eye", "num_rows")
+    cols = rows if num_columns is None else _checks.non_negative_int(num_columns, "eye",
+                                                                      "num_columns")
+    batch = () if batch_shape is None else _shape_arg(batch_shape, "eye")
+    dt = _dtype_np(dtype)
+    _checks.check_alloc("eye", batch + (rows, cols), dt)
+    e = np.eye(rows, cols, dtype=dt)
+    if batch:
+        e = np.broadcast_to(e, batch + e.shape).copy()
     return _wrap(e)
+
+
+def _range_value(v, what):
+    if isinstance(v, Tensor):
+        if v._value.size != 1:
+            raise InvalidArgumentError(f"range: {what} must be a scalar, got shape "
+                                       f"{list(v._value.shape)}")
+        v = v._value.reshape(()).item()
+    elif isinstance(v, np.ndarray):
+        if v.size != 1:
+            raise InvalidArgumentError(f"range: {what} must be a scalar, got shape "
+                                       f"{list(v.shape)}")
+        v = v.reshape(()).item()
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, builtins.bool) or not isinstance(v, (int, float)):
+        raise TypeError(f"range: {what} must be a number, got {type(v).__name__} {v!r}")
+    if isinstance(v, float) and not np.isfinite(v):
+        raise InvalidArgumentError(f"range: {what} must be finite, got {v}")
+    return v
 
 
 def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001
     """[start, start + delta, ...) up to limit (`tf.range`); int32 for ints, float32 for floats."""
     args = [start, limit, delta]
     tensor_dtypes = [a._value.dtype for a in args if isinstance(a, Tensor)]
-    vals = [a.numpy() if isinstance(a, Tensor) else a for a in args]
-    start, limit, delta = vals
+    start = _range_value(start, "start")
+    limit = None if limit is None else _range_value(limit, "limit")
+    delta = _range_value(delta, "delta")
     if limit is None:
         start, limit = 0, start
     if delta == 0:
@@ -800,16 +836,32 @@ def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001
     elif tensor_dtypes:
         order = [np.dtype(t) for t in (np.int32, np.int64, np.float32, np.float64)]
         dt = builtins.max(tensor_dtypes, key=lambda d: order.index(d) if d in order else 0)
-        if builtins.any(isinstance(v, (float, np.floating)) for v in (start, limit, delta)) \
+        if builtins.any(isinstance(v, float) for v in (start, limit, delta)) \
                 and dt.kind != "f":
             dt = np.dtype(np.float32)
     else:
-        is_float = builtins.any(isinstance(v, (float, np.floating)) for v in (start, limit, delta))
-        dt = np.dtype(np.float32 if is_float else np.int32)
+        is_float = builtins.any(isinstance(v, float) for v in (start, limit, delta))
+        big = builtins.any(not -2 ** 31 <= v < 2 ** 31 for v in (start, limit, delta))
+        # as TensorFlow: Python ints beyond int32 convert to int64, and so does the result
+        dt = np.dtype(np.float32 if is_float else np.int64 if big else np.int32)
+    if dt.kind not in "iuf":
+        raise TypeError(f"range: dtype must be an integer or floating-point type, got {dt.name}")
     if dt.kind == "f":
         n = int(np.ceil((float(limit) - float(start)) / float(delta)))
+    else:
+        n = int(builtins.max(-(-(limit - start) // delta), 0))
+        info = np.iinfo(dt)
+        for what, v in (("start", start), ("limit", limit), ("delta", delta)):
+            # TensorFlow converts start/limit/delta to the dtype first: a value that does not
+            # fit is an error, never a wrapped-around sequence
+            if not info.min <= v <= info.max:
+                raise InvalidArgumentError(
+                    f"range: {what}={v} does not fit in {dt.name} [{info.min}, {info.max}]; "
+                    f"pass dtype=tf.int64 for larger values")
+    _checks.check_alloc("range", (n,), dt)
+    if dt.kind == "f":
         return _wrap(np.asarray(start, dt) + np.arange(n, dtype=dt) * np.asarray(delta, dt))
-    return _wrap(np.arange(start, limit, delta).astype(dt))
+    return _wrap(np.arange(start, limit, delta, dtype=dt))
 
 
 def _one_hot_kernel(v, depth, on, off, axis, dtype):
