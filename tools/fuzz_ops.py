@@ -41,7 +41,9 @@ def worker(args):
     sys.path.insert(0, ROOT)
     import warnings
     warnings.simplefilter("ignore")
-    from hypothesis import given, settings, Phase, HealthCheck
+    import random
+    import zlib
+    from hypothesis import given, seed, settings, Phase, HealthCheck
     from tenfold.testing import op_fuzz
 
     out = os.fdopen(args.fd, "w", buffering=1)
@@ -50,9 +52,9 @@ def worker(args):
     for qual, fn in ops[args.start:]:
         out.write(json.dumps({"op": qual, "event": "begin"}) + "\n")
 
+        @seed(zlib.crc32(qual.encode()) if not args.random else random.getrandbits(32))
         @settings(max_examples=args.examples, deadline=None, database=None,
-                  derandomize=not args.random, phases=[Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+                  phases=[Phase.generate], suppress_health_check=list(HealthCheck))
         @given(op_fuzz.call_args(fn))
         def one(call):
             a, kw = call

@@ -15,6 +15,7 @@ _state = {"check_numerics": False, "log_device_placement": False}
 
 
 def _msg(message, what):
+    message = "" if message is None else str(message)  # TensorFlow formats any message
     return f"{message + ': ' if message else ''}{what}"
 
 

@@ -45,7 +45,7 @@ def set_max_tensor_bytes(n):
     return old
 
 
-def check_alloc(op, shape, dtype, what="output"):
+def check_alloc(op, shape, dtype, what="the output tensor"):
     """Raises ResourceExhaustedError if a tensor of `shape` and `dtype` is over the limit.
 
     Computed with Python ints, so huge shapes can't overflow on the way."""
@@ -58,7 +58,7 @@ def check_alloc(op, shape, dtype, what="output"):
     if nbytes > limit:
         name = getattr(np.dtype(dtype), "name", str(dtype)) if not isinstance(dtype, int) else ""
         raise ResourceExhaustedError(
-            f"{op}: OOM when allocating the {what} tensor with shape {list(shape)} and type "
+            f"{op}: OOM when allocating {what} with shape {list(shape)} and type "
             f"{name}: {nbytes:,} bytes, more than the limit of {limit:,} bytes (the machine's "
             f"memory unless TENFOLD_MAX_TENSOR_BYTES says otherwise). Use a smaller shape.")
     return nbytes
@@ -146,3 +146,32 @@ def finite_number(v, op, arg):
 def _short(v):
     s = repr(v)
     return s if len(s) < 60 else s[:57] + "..."
+
+
+def tensor_list(values, op, arg):
+    """A list from a list/tuple of tensors, or a tensor of rank >= 1 (its rows), as
+    TensorFlow's list-taking ops; anything else is a TypeError naming the op."""
+    if isinstance(values, (list, tuple)):
+        return list(values)
+    shape = getattr(values, "shape", None)
+    if shape is not None and hasattr(values, "dtype"):
+        if len(shape) >= 1:
+            return list(values)
+    elif hasattr(values, "__iter__") and not isinstance(values, (str, bytes, dict)):
+        return list(values)  # generators, dict views, ...
+    raise TypeError(f"{op}: {arg} must be a list of tensors, got {type(values).__name__} "
+                    f"{_short(values)}")
+
+
+def matrices(x, op, arg="input", float_only=False):
+    """Checks that tensor x is a batch of matrices [..., M, N] (of a float type)."""
+    v = x._value
+    if v.ndim < 2:
+        raise InvalidArgumentError(f"{op}: {arg} must be a matrix or a batch of matrices "
+                                   f"[..., M, N], got shape {list(v.shape)}")
+    if float_only and v.dtype.kind not in "fc":
+        raise TypeError(f"{op}: {arg} must be a floating-point or complex tensor, got "
+                        f"{x.dtype.name}; cast it first, e.g. tf.cast(x, tf.float32)")
+    if v.dtype == object:
+        raise TypeError(f"{op}: {arg} must be numeric, got a string tensor")
+    return v.shape[-2:]

@@ -85,10 +85,12 @@ _transpose = primitive("transpose", lambda x, perm: np.transpose(x, perm),
 def transpose(a, perm=None, conjugate=False, name=None):
     x = tensor(a)
     nd = x._value.ndim
-    perm = tuple(reversed(builtins.range(nd))) if perm is None else _ints(perm, "perm")
-    if sorted(p % nd if nd else p for p in perm) != list(builtins.range(nd)):
+    perm = tuple(reversed(builtins.range(nd))) if perm is None else _ints(perm, "transpose's perm")
+    if len(perm) != nd or builtins.any(not -nd <= p < nd for p in perm) or \
+            sorted(p % nd for p in perm) != list(builtins.range(nd)):
         raise InvalidArgumentError(f"transpose: perm {list(perm)} is not a permutation of "
-                                   f"the {nd} axes of a tensor of shape {list(x._value.shape)}")
+                                   f"the {nd} axes of a tensor of shape {list(x._value.shape)}; "
+                                   f"expected each of 0..{nd - 1} once")
     perm = tuple(p % nd for p in perm)
     out = _transpose(x, perm=perm) if perm != tuple(builtins.range(nd)) else x
     return math_ops.conj(out) if conjugate else out
@@ -120,13 +122,42 @@ def broadcast_to(input, shape, name=None):
     return _broadcast_to(x, shape=shape)
 
 
+def _broadcast_shapes(a, b, op):
+    """TensorFlow's broadcasting of two shapes; None is an unknown dimension."""
+    def dims(v, what):
+        if isinstance(v, TensorShape):
+            return v.as_list()
+        return list(_ints(v, f"{op}'s {what}"))
+    sa, sb = dims(a, "shape_x"), dims(b, "shape_y")
+    if builtins.any(d is not None and d < 0 for d in sa + sb):
+        raise InvalidArgumentError(f"{op}: shapes {sa} and {sb} have a negative dimension")
+    out = []
+    for i in builtins.range(1, builtins.max(len(sa), len(sb)) + 1):
+        x = sa[-i] if i <= len(sa) else 1
+        y = sb[-i] if i <= len(sb) else 1
+        if x == 1 or x == y:
+            out.append(y)
+        elif y == 1:
+            out.append(x)
+        elif x is None:
+            out.append(y)
+        elif y is None:
+            out.append(x)
+        else:
+            raise InvalidArgumentError(f"{op}: incompatible shapes for broadcasting: {sa} and "
+                                       f"{sb}")
+    return out[::-1]
+
+
 def broadcast_static_shape(a, b):
-    return TensorShape(np.broadcast_shapes(tuple(a), tuple(b)))
+    if (isinstance(a, TensorShape) and a.rank is None) or \
+            (isinstance(b, TensorShape) and b.rank is None):
+        return TensorShape(None)
+    return TensorShape(_broadcast_shapes(a, b, "broadcast_static_shape"))
 
 
 def broadcast_dynamic_shape(a, b):
-    return convert_to_tensor(np.broadcast_shapes(tuple(_ints(a, "shape")),
-                                                 tuple(_ints(b, "shape"))), dtype="int32")
+    return convert_to_tensor(_broadcast_shapes(a, b, "broadcast_dynamic_shape"), dtype="int32")
 
 
 def unbroadcast(g, shape):
@@ -264,10 +295,16 @@ def getitem(x, key):
 
 def slice(input_, begin, size, name=None):  # noqa: A001 - TensorFlow's name
     x = tensor(input_)
-    begin, size = _ints(begin, "begin"), _ints(size, "size")
+    begin, size = _ints(begin, "slice's begin"), _ints(size, "slice's size")
+    nd = x._value.ndim
+    if len(begin) != nd or len(size) != nd:
+        raise InvalidArgumentError(f"slice: begin {list(begin)} and size {list(size)} must both "
+                                   f"have length {nd}, the rank of the input (shape "
+                                   f"{list(x._value.shape)})")
     key = tuple(builtins.slice(b, None if s == -1 else b + s) for b, s in zip(begin, size))
     for a, (b, s) in enumerate(zip(begin, size)):
-        if b < 0 or (s != -1 and b + s > x._value.shape[a]):
+        if b < 0 or s < -1 or (s != -1 and b + s > x._value.shape[a]) or \
+                b > x._value.shape[a]:
             raise InvalidArgumentError(f"slice: begin {list(begin)} / size {list(size)} out of "
                                        f"bounds for shape {list(x._value.shape)}")
     return _strided_slice(x, key=key)
@@ -275,8 +312,14 @@ def slice(input_, begin, size, name=None):  # noqa: A001 - TensorFlow's name
 
 def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, ellipsis_mask=0,
                   new_axis_mask=0, shrink_axis_mask=0, name=None):
-    begin, end = _ints(begin, "begin"), _ints(end, "end")
-    strides = _ints(strides, "strides") if strides is not None else (1,) * len(begin)
+    begin, end = _ints(begin, "strided_slice's begin"), _ints(end, "strided_slice's end")
+    strides = _ints(strides, "strided_slice's strides") if strides is not None else \
+        (1,) * len(begin)
+    if not len(begin) == len(end) == len(strides):
+        raise InvalidArgumentError(f"strided_slice: begin {list(begin)}, end {list(end)} and "
+                                   f"strides {list(strides)} must all have the same length")
+    if builtins.any(s == 0 for s in strides):
+        raise InvalidArgumentError(f"strided_slice: strides {list(strides)} must be non-zero")
     key = []
     for i, (b, e, s) in enumerate(zip(begin, end, strides)):
         if ellipsis_mask >> i & 1:
@@ -327,9 +370,9 @@ def _tensors_like_first(values, op):
 
 def concat(values, axis, name=None):
     """Joins tensors along an existing axis."""
-    if isinstance(values, Tensor):
+    if isinstance(values, Tensor) and values._value.ndim:
         values = unstack(values)
-    vals = _tensors_like_first(values, "concat")
+    vals = _tensors_like_first(_checks.tensor_list(values, "concat", "values"), "concat")
     if not vals:
         raise ValueError("concat needs at least one tensor")
     first = vals[0]
@@ -354,7 +397,7 @@ def concat(values, axis, name=None):
 
 def stack(values, axis=0, name=None):
     """Joins same-shaped tensors along a new axis."""
-    vals = _tensors_like_first(values, "stack")
+    vals = _tensors_like_first(_checks.tensor_list(values, "stack", "values"), "stack")
     if not vals:
         raise ValueError("stack needs at least one tensor")
     shape0 = vals[0]._value.shape
@@ -398,13 +441,16 @@ def split(value, num_or_size_splits, axis=0, num=None, name=None):
     if isinstance(num_or_size_splits, (int, np.integer)) or (
             isinstance(num_or_size_splits, Tensor) and num_or_size_splits.ndim == 0):
         k = int(num_or_size_splits)
+        if k > 0:  # each output is an object: ~256 bytes a piece, however empty
+            _checks.check_alloc("split", (k, 256), np.uint8,
+                                what=f"the {k} outputs (about 256 bytes each)")
         if k <= 0 or n % k:
             raise InvalidArgumentError(f"split: axis {ax} of size {n} (shape "
                                        f"{list(x._value.shape)}) cannot be split into {k} "
                                        f"equal parts")
         sizes = [n // k] * k
     else:
-        sizes = list(_ints(num_or_size_splits, "size_splits"))
+        sizes = list(_ints(num_or_size_splits, "split's size_splits"))
         if sizes.count(-1) == 1:
             sizes[sizes.index(-1)] = n - (builtins.sum(sizes) + 1)
         if builtins.sum(sizes) != n or builtins.any(s < 0 for s in sizes):
@@ -432,12 +478,14 @@ _tile = primitive("tile", lambda x, multiples: np.tile(x, multiples), grads=(_ti
 
 def tile(input, multiples, name=None):
     x = tensor(input)
-    m = _ints(multiples, "multiples")
+    m = _ints(multiples, "tile's multiples")
     if len(m) != x._value.ndim:
         raise InvalidArgumentError(f"tile: multiples has length {len(m)} but the input has rank "
                                    f"{x._value.ndim} (shape {list(x._value.shape)})")
     if builtins.any(v < 0 for v in m):
         raise InvalidArgumentError(f"tile: multiples must be non-negative, got {list(m)}")
+    _checks.check_alloc("tile", tuple(a * b for a, b in zip(m, x._value.shape)),
+                        x._value.dtype)
     return _tile(x, multiples=m)
 
 
@@ -621,6 +669,13 @@ def gather_nd(params, indices, batch_dims=0, name=None):
         full = _concat(_wrap(np.ascontiguousarray(b)), idf, axis=len(inner))
         out = _gather_nd(pf, full)
         return reshape(out, bshape + out._value.shape[1:])
+    if idx._value.shape[-1] == 0:
+        # an empty index addresses the whole of params: one copy per index (TensorFlow's
+        # shape indices.shape[:-1] + params.shape)
+        lead = idx._value.shape[:-1]
+        _checks.check_alloc("gather_nd", lead + p._value.shape, p._value.dtype)
+        return _gather(expand_dims(p, 0), _wrap(np.zeros(lead, np.int64)), axis=0,
+                       batch_dims=0)
     return _gather_nd(p, idx)
 
 
@@ -655,7 +710,7 @@ def scatter_nd(indices, updates, shape, name=None):
     """Zeros of `shape` with `updates` added at `indices` (duplicates add up)."""
     idx = _int_indices(tensor(indices), "scatter_nd")
     upd = tensor(updates)
-    shape = _ints(shape, "shape")
+    shape = _shape_arg(shape, "scatter_nd", upd._value.dtype)
     _check_scatter("scatter_nd", idx, upd, shape)
     return _scatter_nd(idx, upd, shape=shape)
 
@@ -885,9 +940,7 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     idx = tensor(indices)
     if idx._value.dtype.kind not in "iu":
         raise TypeError(f"one_hot: indices must be integers, got {idx.dtype.name}")
-    depth = int(depth)
-    if depth < 0:
-        raise InvalidArgumentError(f"one_hot: depth must be non-negative, got {depth}")
+    depth = _checks.non_negative_int(depth, "one_hot", "depth")
     if dtype is None:
         dtype = (on_value.dtype if isinstance(on_value, Tensor) else
                  off_value.dtype if isinstance(off_value, Tensor) else
@@ -898,10 +951,17 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     off = 0 if off_value is None else (off_value.numpy() if isinstance(off_value, Tensor)
                                        else off_value)
     nd = idx._value.ndim + 1
-    if axis is not None and not -1 <= axis < nd:
-        raise InvalidArgumentError(f"one_hot: axis {axis} must be -1 or in [0, {nd})")
-    return _one_hot(idx, depth=depth, on=np.asarray(on, dt).item(),
-                    off=np.asarray(off, dt).item(), axis=axis, dtype=dt)
+    if axis is not None:
+        axis = _checks.scalar_int(axis, "one_hot", "axis")
+        if not -1 <= axis < nd:
+            raise InvalidArgumentError(f"one_hot: axis {axis} must be -1 or in [0, {nd})")
+    _checks.check_alloc("one_hot", idx._value.shape + (depth,), dt)
+    try:
+        on, off = np.asarray(on, dt).item(), np.asarray(off, dt).item()
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidArgumentError(f"one_hot: on_value {on!r} / off_value {off!r} must be "
+                                   f"scalars of dtype {dt}") from None
+    return _one_hot(idx, depth=depth, on=on, off=off, axis=axis, dtype=dt)
 
 
 # ------------------------------------------------------------------------------------------
@@ -925,7 +985,7 @@ def shape(input, out_type=dtypes.int32, name=None):
 
 
 def shape_n(input, out_type=dtypes.int32, name=None):
-    return [shape(x, out_type) for x in input]
+    return [shape(x, out_type) for x in _checks.tensor_list(input, "shape_n", "input")]
 
 
 def rank(input, name=None):
@@ -941,7 +1001,7 @@ def identity(input, name=None):
 
 
 def identity_n(input, name=None):
-    return [identity(x) for x in input]
+    return [identity(x) for x in _checks.tensor_list(input, "identity_n", "input")]
 
 
 _identity = primitive("identity", lambda x: x.copy(), grads=(lambda g, o, x: g,))

@@ -425,7 +425,18 @@ def saturate_cast(value, dtype, name=None):
     if (d.is_integer or d.is_floating) and (src.is_floating or src.is_integer):
         lo, hi = builtins.max(d.min, src.min), builtins.min(d.max, src.max)
         if lo > src.min or hi < src.max:
-            value = clip_by_value(value, lo, hi)
+            if src.is_floating and d.is_integer:
+                # the bounds as source floats, rounded inwards: float32(2**31 - 1) is 2**31,
+                # which would wrap to int32's minimum (a sign flip) after the cast
+                f = np.dtype(src._np)
+                lo_f, hi_f = np.asarray(lo, f), np.asarray(hi, f)
+                if float(lo_f) < lo:
+                    lo_f = np.nextafter(lo_f, np.asarray(np.inf, f))
+                if float(hi_f) > hi:
+                    hi_f = np.nextafter(hi_f, np.asarray(-np.inf, f))
+                value = clip_by_value(value, lo_f, hi_f)
+            else:
+                value = clip_by_value(value, lo, hi)
     return cast(value, d)
 
 
@@ -921,7 +932,8 @@ argmin = _arg(np.argmin, "argmin")
 
 def add_n(inputs, name=None):
     """Sums a list of tensors of the same shape and dtype."""
-    inputs = list(inputs)
+    from tenfold.ops import _checks
+    inputs = _checks.tensor_list(inputs, "add_n", "inputs")
     if not inputs:
         raise ValueError("add_n needs at least one input")
     ts = [tensor(t) for t in inputs]

@@ -11,6 +11,7 @@ from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import InvalidArgumentError
 from tenfold.ops.registry import primitive
 from tenfold.ops._convert import tensor
+from tenfold.ops import _checks
 from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
 
@@ -97,7 +98,9 @@ def _unsorted(how):
         opname = f"unsorted_segment_{how}"
         x, ids = _seg_args(data, segment_ids, opname)
         # empty segments hold 0 (sum), 1 (prod) or the dtype's lowest / highest (max / min)
-        return _seg(x, ids, num_segments=int(num_segments), how=how)
+        n = _checks.non_negative_int(num_segments, opname, "num_segments")
+        _checks.check_alloc(opname, (n,) + x._value.shape[ids._value.ndim:], x._value.dtype)
+        return _seg(x, ids, num_segments=n, how=how)
     op.__name__ = f"unsorted_segment_{how}"
     return op
 
@@ -196,9 +199,10 @@ def bincount(arr, weights=None, minlength=None, maxlength=None, dtype=dtypes.int
                                    f"{int(v.min())}")
     length = int(v.max()) + 1 if v.size else 0
     if minlength is not None:
-        length = max(length, int(minlength))
+        length = max(length, _checks.non_negative_int(minlength, "bincount", "minlength"))
     if maxlength is not None:
-        length = min(length, int(maxlength))
+        length = min(length, _checks.non_negative_int(maxlength, "bincount", "maxlength"))
+    _checks.check_alloc("bincount", (length,), np.float64)
     if weights is not None:
         w = tensor(weights)
         if w._value.shape != v.shape:
@@ -237,8 +241,21 @@ def confusion_matrix(labels, predictions, num_classes=None, weights=None, dtype=
 
 def histogram_fixed_width_bins(values, value_range, nbins=100, dtype=dtypes.int32, name=None):
     """The bin index of each value among nbins equal bins over value_range (clamped)."""
-    v = m.cast(tensor(values), dtypes.float64)
-    lo, hi = [float(x) for x in np.asarray(tensor(value_range)._value, np.float64)]
+    op = "histogram_fixed_width_bins"
+    vals = tensor(values)
+    rng = tensor(value_range)
+    if vals._value.dtype.kind not in "iuf" or rng._value.dtype.kind not in "iuf":
+        raise TypeError(f"{op}: values and value_range must be numeric, got "
+                        f"{vals.dtype.name} and {rng.dtype.name}")
+    if rng._value.shape != (2,):
+        raise InvalidArgumentError(f"{op}: value_range must have shape [2], got "
+                                   f"{list(rng._value.shape)}")
+    nbins = _checks.positive_int(nbins, op, "nbins")
+    v = m.cast(vals, dtypes.float64)
+    lo, hi = [float(x) for x in np.asarray(rng._value, np.float64)]
+    if not lo < hi:
+        raise InvalidArgumentError(f"{op}: value_range[0] must be < value_range[1], got "
+                                   f"{[lo, hi]}")
     scaled = m.multiply(m.divide(m.subtract(v, lo), hi - lo), float(nbins))
     idx = m.clip_by_value(m.floor(scaled), 0.0, float(nbins - 1))
     return m.cast(idx, dtype)
