@@ -101,7 +101,7 @@ def binary(x, y, op):
 def _naming(e, op):
     """The conversion error, its message led by the op's name (the op's own errors already
     are)."""
-    msg = str(e)
+    msg, op = str(e), str(op)
     if isinstance(e, OpError) or msg.startswith(op):
         return e
     return type(e)(f"{op}: {msg}")

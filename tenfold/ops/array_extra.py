@@ -123,7 +123,9 @@ def tensor_scatter_nd_min(tensor_, indices, updates, name=None):
 
 def dynamic_partition(data, partitions, num_partitions, name=None):
     x, p = tensor(data), tensor(partitions)
-    n = int(num_partitions)
+    n = _checks.non_negative_int(num_partitions, "dynamic_partition", "num_partitions")
+    if p._value.dtype.kind not in "iu":
+        raise TypeError(f"dynamic_partition: partitions must be int32, got {p.dtype.name}")
     pv = p._value
     if pv.size and (pv.min() < 0 or pv.max() >= n):
         raise InvalidArgumentError(f"dynamic_partition: partitions must be in [0, {n})")
@@ -362,7 +364,7 @@ def top_k(input, k=1, sorted=True, index_type=dtypes.int32, name=None):
     order = _argsort(x, axis=nd - 1, descending=True)
     idx = _strided_slice(order, key=(Ellipsis, builtins.slice(0, k)))
     vals = _take_along(x, idx, axis=nd - 1)
-    it = dtypes.as_dtype(index_type)
+    it = dtypes.as_dtype(_index_dtype(index_type, "top_k", "index_type"))
     if it != dtypes.int32:
         idx = math_ops.cast(idx, it)
     return _TopK(vals, idx)

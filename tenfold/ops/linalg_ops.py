@@ -442,12 +442,19 @@ def diag(diagonal, name=None, k=0, num_rows=-1, num_cols=-1, padding_value=0,
     if d._value.ndim < 1:
         raise InvalidArgumentError("linalg.diag expects rank >= 1")
     n = d._value.shape[-1]
-    rows = n if num_rows == -1 else int(num_rows)
-    cols = n if num_cols == -1 else int(num_cols)
+    num_rows = _checks.scalar_int(num_rows, "linalg.diag", "num_rows")
+    num_cols = _checks.scalar_int(num_cols, "linalg.diag", "num_cols")
+    for arg, v in (("num_rows", num_rows), ("num_cols", num_cols)):
+        if v != -1 and v < n:
+            raise InvalidArgumentError(f"linalg.diag: {arg}={v} must be -1 or at least the "
+                                       f"diagonal's length {n}")
+    rows = n if num_rows == -1 else num_rows
+    cols = n if num_cols == -1 else num_cols
     if num_rows != -1 and num_cols == -1:
         cols = rows
     if num_cols != -1 and num_rows == -1:
         rows = cols
+    _checks.check_alloc("linalg.diag", d._value.shape[:-1] + (rows, cols), d._value.dtype)
     out = _diag_embed(d, rows, cols)
     if padding_value:
         mask = _wrap(np.eye(rows, cols, dtype=bool))

@@ -388,7 +388,12 @@ def stateless_split(seed, num=2):
 
 
 def stateless_fold_in(seed, data, alg=None):
+    from tenfold.ops import _checks
     s = tensor(seed).numpy()
+    if s.shape != (2,) or s.dtype.kind not in "iu":
+        raise InvalidArgumentError(f"random.stateless_fold_in: seed must be an integer tensor "
+                                   f"of shape [2], got {s.dtype} of shape {list(s.shape)}")
+    data = _checks.scalar_int(data, "random.stateless_fold_in", "data")
     rng = np.random.default_rng([int(v) & 0xFFFFFFFF for v in s] + [int(_num(data)) & 0xFFFFFFFF,
                                                                      0xF01D])
     return _wrap(rng.integers(0, 2**31 - 1, size=(2,)).astype(s.dtype))

@@ -93,13 +93,18 @@ def _seg_args(data, segment_ids, op):
     return x, ids
 
 
+def _segments_arg(num_segments, x, ids, op):
+    n = _checks.non_negative_int(num_segments, op, "num_segments")
+    _checks.check_alloc(op, (n,) + x._value.shape[ids._value.ndim:], x._value.dtype)
+    return n
+
+
 def _unsorted(how):
     def op(data, segment_ids, num_segments, name=None):
         opname = f"unsorted_segment_{how}"
         x, ids = _seg_args(data, segment_ids, opname)
         # empty segments hold 0 (sum), 1 (prod) or the dtype's lowest / highest (max / min)
-        n = _checks.non_negative_int(num_segments, opname, "num_segments")
-        _checks.check_alloc(opname, (n,) + x._value.shape[ids._value.ndim:], x._value.dtype)
+        n = _segments_arg(num_segments, x, ids, opname)
         return _seg(x, ids, num_segments=n, how=how)
     op.__name__ = f"unsorted_segment_{how}"
     return op
@@ -118,7 +123,7 @@ def _counts(ids, n, dtype):
 
 def unsorted_segment_mean(data, segment_ids, num_segments, name=None):
     x, ids = _seg_args(data, segment_ids, "unsorted_segment_mean")
-    n = int(num_segments)
+    n = _segments_arg(num_segments, x, ids, "unsorted_segment_mean")
     s = _seg(x, ids, num_segments=n, how="sum")
     c = _counts(ids, n, x.dtype)
     c = a.reshape(c, c._value.shape + (1,) * (s._value.ndim - 1))
@@ -127,7 +132,7 @@ def unsorted_segment_mean(data, segment_ids, num_segments, name=None):
 
 def unsorted_segment_sqrt_n(data, segment_ids, num_segments, name=None):
     x, ids = _seg_args(data, segment_ids, "unsorted_segment_sqrt_n")
-    n = int(num_segments)
+    n = _segments_arg(num_segments, x, ids, "unsorted_segment_sqrt_n")
     s = _seg(x, ids, num_segments=n, how="sum")
     c = _counts(ids, n, x.dtype)
     c = a.reshape(c, c._value.shape + (1,) * (s._value.ndim - 1))

@@ -245,4 +245,4 @@ def split(input, sep=None, maxsplit=-1, name=None):
     if t._value.ndim == 0:
         parts = _b(t._value[()]).split(s, maxsplit)
         return Tensor._wrap(np.array(parts, dtype=object))
-    return [split(Tensor._wrap(v)) for v in t._value]
+    return [split(Tensor._wrap(np.asarray(v, dtype=object)), sep, maxsplit) for v in t._value]

@@ -206,7 +206,17 @@ HUGE = [2 ** 40]
     lambda: tf.random.uniform(HUGE), lambda: tf.image.resize(tf.zeros([1, 2, 2, 1]),
                                                              [2 ** 20, 2 ** 20]),
     lambda: tf.sparse.to_dense(tf.sparse.SparseTensor([[0]], [1.], HUGE)),
-], ids=["zeros", "ones", "fill", "eye", "range", "normal", "uniform", "resize", "sparse"])
+    lambda: tf.tile(tf.ones([2]), HUGE), lambda: tf.one_hot([1], 2 ** 40),
+    lambda: tf.linspace(0., 1., 2 ** 40), lambda: tf.repeat([1], 2 ** 40),
+    lambda: tf.math.bincount([1], minlength=2 ** 40),
+    lambda: tf.math.unsorted_segment_sum([1.], [0], 2 ** 40),
+    lambda: tf.math.unsorted_segment_mean([1.], [0], 2 ** 40),
+    lambda: tf.signal.hann_window(2 ** 40), lambda: tf.signal.rfft(tf.ones([3]), [2 ** 40]),
+    lambda: tf.linalg.diag([1., 2.], num_cols=2 ** 40), lambda: tf.scatter_nd([[0]], [1.], HUGE),
+    lambda: tf.split(tf.zeros([0]), 2 ** 40),
+], ids=["zeros", "ones", "fill", "eye", "range", "normal", "uniform", "resize", "sparse", "tile",
+        "one_hot", "linspace", "repeat", "bincount", "segment_sum", "segment_mean", "window",
+        "rfft", "diag", "scatter_nd", "split"])
 def test_huge_sizes_are_refused_before_allocating(make):
     err = _raises(ResourceExhaustedError, "OOM when allocating", make)
     msg = str(err)
@@ -294,3 +304,28 @@ def test_regex_results():
     np.testing.assert_array_equal(tf.strings.regex_replace(s, "l+", r"[\0]").numpy()[0],
                                   b"he[ll]o wor[l]d")
     assert tf.strings.regex_full_match(tf.constant("été"), "..." ).numpy()  # UTF-8 characters
+
+
+# -- a hang in LAPACK ---------------------------------------------------------------------
+
+def test_svd_and_pinv_of_a_matrix_holding_inf_give_nan():
+    # LAPACK's gesdd never returns on inf; such matrices give NaN, the rest of the batch is
+    # computed as usual. Run in a subprocess so a regression fails instead of hanging.
+    code = ("import numpy as np, tenfold as tf\n"
+            "a = np.array([[[np.inf, 1., 0.], [1., 2., 3.], [0., 0., 1.]],\n"
+            "              np.diag([1., 2., 3.])])\n"
+            "s = tf.linalg.svd(a, compute_uv=False).numpy()\n"
+            "p = tf.linalg.pinv(a).numpy()\n"
+            "print(np.isnan(s[0]).all(), s[1].tolist(), np.isnan(p[0]).all(), "
+            "np.allclose(p[1], np.diag([1., .5, 1. / 3])))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True [3.0, 2.0, 1.0] True True"
+
+
+def test_conversion_errors_name_the_op():
+    with pytest.raises(TypeError, match="^add: Cannot convert 1099511627776 to int32"):
+        tf.add(2 ** 40, tf.constant([1]))
+    with pytest.raises(TypeError, match="add_n: inputs must be a list of tensors"):
+        tf.add_n(3.)
