@@ -175,3 +175,10 @@ def matrices(x, op, arg="input", float_only=False):
     if v.dtype == object:
         raise TypeError(f"{op}: {arg} must be numeric, got a string tensor")
     return v.shape[-2:]
+
+
+def numeric(x, op, arg="x"):
+    """Refuses string tensors where an op needs numbers (NumPy would fail deep inside)."""
+    if x._value.dtype == object:
+        raise TypeError(f"{op}: {arg} must be a numeric tensor, got a string tensor")
+    return x

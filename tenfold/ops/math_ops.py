@@ -8,6 +8,7 @@ from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import InvalidArgumentError
 from tenfold.ops.registry import primitive
+from tenfold.ops import _checks
 from tenfold.ops._convert import binary, tensor
 
 _wrap = Tensor._wrap
@@ -81,6 +82,8 @@ def _truncatediv_kernel(x, y):
 
 
 def _truncatemod_kernel(x, y):
+    if x.dtype == object:
+        raise TypeError("x and y must be numeric tensors, got string tensors")
     _check_int_zero("truncatemod", x, y)
     return np.fmod(x, y)
 
@@ -227,6 +230,7 @@ minimum = _binary_op(_minimum, "minimum")
 
 def atan2(y, x, name=None):
     y, x = binary(y, x, "atan2")
+    _checks.numeric(y, "atan2", "y")
     return _atan2(y, x)
 
 
@@ -537,7 +541,7 @@ def where(condition, x=None, y=None, name=None):
 
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
     """min(max(t, clip_value_min), clip_value_max), in TensorFlow's order of operations."""
-    t = tensor(t)
+    t = _checks.numeric(tensor(t), "clip_by_value", "t")
     return maximum(minimum(t, clip_value_max), clip_value_min)
 
 
@@ -783,7 +787,7 @@ def _count(x, axis):
 
 
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
-    x = tensor(input_tensor)
+    x = _checks.numeric(tensor(input_tensor), "reduce_mean", "input_tensor")
     if x._value.dtype == np.bool_:
         raise TypeError("reduce_mean does not take bool tensors; cast to a number first.")
     ax = normalize_axis(axis, x._value.ndim, "reduce_mean")
@@ -932,7 +936,6 @@ argmin = _arg(np.argmin, "argmin")
 
 def add_n(inputs, name=None):
     """Sums a list of tensors of the same shape and dtype."""
-    from tenfold.ops import _checks
     inputs = _checks.tensor_list(inputs, "add_n", "inputs")
     if not inputs:
         raise ValueError("add_n needs at least one input")
