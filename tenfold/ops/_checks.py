@@ -182,3 +182,15 @@ def numeric(x, op, arg="x"):
     if x._value.dtype == object:
         raise TypeError(f"{op}: {arg} must be a numeric tensor, got a string tensor")
     return x
+
+
+def convert(value, op, arg, dtype=None):
+    """convert_to_tensor, its errors naming the op and the argument."""
+    from tenfold.framework.errors import OpError
+    from tenfold.framework.tensor import convert_to_tensor
+    try:
+        return convert_to_tensor(value, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        if isinstance(e, OpError):
+            raise
+        raise type(e)(f"{op}: {arg}: {e}") from None

@@ -718,8 +718,8 @@ def scatter_nd(indices, updates, shape, name=None):
 def _tensor_scatter_args(op, tensor_, indices, updates):
     t = tensor(tensor_)
     idx = _int_indices(tensor(indices), op)
-    upd = convert_to_tensor(updates, dtype=t.dtype) if not isinstance(updates, Tensor) \
-        else tensor(updates)
+    upd = _checks.convert(updates, op, "updates", dtype=t.dtype) \
+        if not isinstance(updates, Tensor) else tensor(updates)
     if upd._value.dtype != t._value.dtype:
         raise InvalidArgumentError(f"{op}: updates dtype {upd.dtype.name} must match the "
                                    f"tensor's {t.dtype.name}")

@@ -32,8 +32,6 @@ PENDING = {
     "nn.conv_transpose", "nn.depthwise_conv2d_backprop_filter",
     "nn.depthwise_conv2d_backprop_input", "nn.weighted_cross_entropy_with_logits",
     "nn.weighted_moments", "reverse_sequence", "searchsorted", "sort", "strings.reduce_join",
-    "tensor_scatter_nd_add", "tensor_scatter_nd_max", "tensor_scatter_nd_sub",
-    "tensor_scatter_nd_update",
 }
 
 
