@@ -7,6 +7,7 @@ from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import InvalidArgumentError
 from tenfold.ops._convert import tensor, binary
 from tenfold.ops import math_ops as _m
+from tenfold.ops import _checks
 from tenfold.ops.functional_ops import (  # noqa: F401
     Assert, check_numerics, assert_that as _check)
 from tenfold.ops.math_ops import is_non_decreasing, is_strictly_increasing  # noqa: F401
@@ -15,6 +16,7 @@ _state = {"check_numerics": False, "log_device_placement": False}
 
 
 def _msg(message, what):
+    message = "" if message is None else str(message)  # TensorFlow formats any message
     return f"{message + ': ' if message else ''}{what}"
 
 
@@ -81,7 +83,7 @@ def assert_all_finite(t, msg, name=None, x=None, message=None):
 
 def assert_rank(x, rank, message=None, name=None):
     x = tensor(x)
-    r = int(rank)
+    r = _checks.scalar_int(rank, "assert_rank", "rank")
     if x._value.ndim != r:
         raise InvalidArgumentError(_msg(message, f"Tensor must have rank {r}. Received rank "
                                                  f"{x._value.ndim}, shape "
@@ -90,17 +92,20 @@ def assert_rank(x, rank, message=None, name=None):
 
 def assert_rank_at_least(x, rank, message=None, name=None):
     x = tensor(x)
-    if x._value.ndim < int(rank):
-        raise InvalidArgumentError(_msg(message, f"Tensor must have rank at least {int(rank)}. "
+    rank = _checks.scalar_int(rank, "assert_rank_at_least", "rank")
+    if x._value.ndim < rank:
+        raise InvalidArgumentError(_msg(message, f"Tensor must have rank at least {rank}. "
                                                  f"Received rank {x._value.ndim}, shape "
                                                  f"{list(x._value.shape)}"))
 
 
 def assert_rank_in(x, ranks, message=None, name=None):
     x = tensor(x)
-    if x._value.ndim not in [int(r) for r in ranks]:
+    ranks = [_checks.scalar_int(r, "assert_rank_in", "ranks")
+             for r in _checks.tensor_list(ranks, "assert_rank_in", "ranks")]
+    if x._value.ndim not in ranks:
         raise InvalidArgumentError(_msg(message, f"Tensor rank {x._value.ndim} is not one of "
-                                                 f"{[int(r) for r in ranks]}"))
+                                                 f"{ranks}"))
 
 
 def assert_scalar(tensor_, message=None, name=None):
@@ -112,13 +117,15 @@ def assert_type(tensor_, tf_type, message=None, name=None):
     t = tensor(tensor_)
     want = dtypes.as_dtype(tf_type)
     if t.dtype != want:
-        raise TypeError(_msg(message, f"tensor has dtype {t.dtype.name}, expected {want.name}"))
+        raise TypeError(_msg(message, f"assert_type: tensor has dtype {t.dtype.name}, expected "
+                                      f"{want.name}"))
 
 
 def assert_integer(x, message=None, name=None):
     t = tensor(x)
     if not t.dtype.is_integer:
-        raise TypeError(_msg(message, f"Expected integer tensor, got dtype {t.dtype.name}"))
+        raise TypeError(_msg(message, f"assert_integer: expected an integer tensor, got dtype "
+                                      f"{t.dtype.name}"))
 
 
 def assert_proper_iterable(values):

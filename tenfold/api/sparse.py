@@ -4,7 +4,7 @@ import numpy as _np
 from tenfold.framework.tensor import Tensor as _Tensor, convert_to_tensor as _to_tensor
 from tenfold.framework.tensor_shape import TensorShape as _TensorShape
 from tenfold.framework.errors import InvalidArgumentError as _IAE
-from tenfold.ops import array_ops as _a, math_ops as _m
+from tenfold.ops import array_ops as _a, math_ops as _m, _checks
 
 
 class SparseTensor:
@@ -14,9 +14,12 @@ class SparseTensor:
         self.indices = _m.cast(_to_tensor(indices), "int64")
         self.values = _to_tensor(values)
         self.dense_shape = _m.cast(_to_tensor(dense_shape), "int64")
-        if self.indices.ndim != 2 or self.indices.shape[0] != self.values.shape[0]:
-            raise _IAE(f"SparseTensor: indices must be [N, rank] and values [N], got "
-                       f"{self.indices.shape} and {self.values.shape}")
+        if self.indices.ndim != 2 or self.values.ndim != 1 or self.dense_shape.ndim != 1 or \
+                self.indices.shape[0] != self.values.shape[0] or \
+                self.indices.shape[1] != self.dense_shape.shape[0]:
+            raise _IAE(f"SparseTensor: indices must be [N, rank], values [N] and dense_shape "
+                       f"[rank], got {self.indices.shape}, {self.values.shape} and "
+                       f"{self.dense_shape.shape}")
 
     @property
     def dtype(self):
@@ -35,8 +38,45 @@ class SparseTensor:
         return value
 
 
+def _check_sparse(sp, op):
+    if not isinstance(sp, SparseTensor):
+        raise TypeError(f"{op}: sp_input must be a tf.sparse.SparseTensor, got "
+                        f"{type(sp).__name__}")
+    shape = [int(d) for d in sp.dense_shape.numpy().reshape(-1)]
+    if any(d < 0 for d in shape):
+        raise _IAE(f"{op}: dense_shape {shape} has a negative dimension")
+    return shape
+
+
+def _check_indices(idx, shape, op, validate_order):
+    """Indices inside dense_shape; with validate_order, sorted and without repeats (as
+    TensorFlow's validate_indices=True)."""
+    if idx.shape[1] != len(shape):
+        raise _IAE(f"{op}: indices have {idx.shape[1]} columns but dense_shape {shape} has "
+                   f"rank {len(shape)}")
+    if idx.size:
+        bad = _np.nonzero(((idx < 0) | (idx >= _np.asarray(shape, _np.int64))).any(axis=1))[0]
+        if bad.size:
+            i = int(bad[0])
+            raise _IAE(f"{op}: indices[{i}] = {idx[i].tolist()} is out of bounds for "
+                       f"dense_shape {shape}")
+    if validate_order and len(idx) > 1:
+        # lexicographic comparison of each row with the next
+        diff = idx[1:] - idx[:-1]
+        first = _np.argmax(diff != 0, axis=1)
+        lead = diff[_np.arange(len(diff)), first]
+        bad = _np.nonzero(lead <= 0)[0]
+        if bad.size:
+            i = int(bad[0]) + 1
+            what = "is repeated" if lead[i - 1] == 0 else "is out of order"
+            raise _IAE(f"{op}: indices[{i}] = {idx[i].tolist()} {what}: sort the indices "
+                       f"and merge repeats first, or pass validate_indices=False")
+
+
 def to_dense(sp_input, default_value=None, validate_indices=True, name=None):
-    shape = [int(d) for d in sp_input.dense_shape.numpy()]
+    shape = _check_sparse(sp_input, "sparse.to_dense")
+    _check_indices(sp_input.indices.numpy(), shape, "sparse.to_dense", validate_indices)
+    _checks.check_alloc("sparse.to_dense", shape, sp_input.values.dtype.as_numpy_dtype)
     if sp_input.values.dtype.name == "string":  # strings: no arithmetic, fill and place
         out = _np.empty(shape, dtype=object)
         out[...] = b"" if default_value is None else default_value
@@ -68,9 +108,11 @@ matmul = sparse_dense_matmul
 
 
 def eye(num_rows, num_columns=None, dtype="float32", name=None):
-    n = int(num_rows)
-    mcols = n if num_columns is None else int(num_columns)
+    n = _checks.non_negative_int(num_rows, "sparse.eye", "num_rows")
+    mcols = n if num_columns is None else _checks.non_negative_int(num_columns, "sparse.eye",
+                                                                    "num_columns")
     k = min(n, mcols)
+    _checks.check_alloc("sparse.eye", (k, 3), _np.int64)
     idx = _np.stack([_np.arange(k), _np.arange(k)], axis=1)
     return SparseTensor(idx, _a.ones([k], dtype=dtype), [n, mcols])
 

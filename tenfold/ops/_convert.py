@@ -11,6 +11,7 @@ from tenfold.framework.tensor import (
     Tensor, convert_to_tensor, _convert_with_dtype, _contains_tensor)
 from tenfold.ops.registry import check_same_dtype, REGISTRY
 from tenfold.framework.variable import Variable, autocast_dtype
+from tenfold.framework.errors import OpError
 
 _wrap = Tensor._wrap
 
@@ -93,6 +94,22 @@ def binary(x, y, op):
             td = x._value.dtype
             if td.kind == "f":
                 return x, _wrap(_scalar_array(y, td))
+    try:
+        return _binary_general(x, y, op)
+    except (TypeError, ValueError) as e:
+        raise _naming(e, op) from None
+
+
+def _naming(e, op):
+    """The conversion error, its message led by the op's name (the op's own errors already
+    are)."""
+    msg, op = str(e), str(op)
+    if isinstance(e, OpError) or msg.startswith(op):
+        return e
+    return type(e)(f"{op}: {msg}")
+
+
+def _binary_general(x, y, op):
     if isinstance(x, Variable):
         x = read_variable(x)
     if isinstance(y, Variable):

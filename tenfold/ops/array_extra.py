@@ -15,6 +15,7 @@ from tenfold.framework.tensor import Tensor, convert_to_tensor
 from tenfold.framework.errors import InvalidArgumentError
 from tenfold.ops.registry import primitive, FREE, INTEGER_VALUED
 from tenfold.ops._convert import tensor
+from tenfold.ops import _checks
 from tenfold.ops import math_ops
 from tenfold.ops.math_ops import normalize_axis
 from tenfold.ops.array_ops import range as _tf_range
@@ -45,8 +46,8 @@ def reverse_sequence(input, seq_lengths, seq_axis=None, batch_axis=None, name=No
 def roll(input, shift, axis, name=None):
     """Rotates elements along axis (or axes) by shift positions."""
     x = tensor(input)
-    shifts = _ints(shift, "shift")
-    axes = _ints(axis, "axis")
+    shifts = _ints(shift, "roll's shift")
+    axes = _ints(axis, "roll's axis")
     if len(shifts) != len(axes):
         raise InvalidArgumentError(f"roll: shift {list(shifts)} and axis {list(axes)} must "
                                    f"have the same length")
@@ -76,8 +77,13 @@ def repeat(input, repeats, axis=None, name=None):
     if r.ndim and r.shape[0] not in (1, n):
         raise InvalidArgumentError(f"repeat: repeats has {r.shape[0]} entries but axis {ax} "
                                    f"has size {n}")
+    if r.dtype.kind not in "iu":
+        raise TypeError(f"repeat: repeats must be integers, got {r.dtype}")
     if (r < 0).any():
         raise InvalidArgumentError("repeat: repeats must be non-negative")
+    total = int(r.astype(object).sum()) * (1 if r.ndim else n)
+    _checks.check_alloc("repeat", x._value.shape[:ax] + (total,) + x._value.shape[ax + 1:],
+                        x._value.dtype)
     idx = np.repeat(np.arange(n), r.astype(np.int64))
     return _gather(x, _wrap(idx.astype(np.int64)), axis=ax, batch_dims=0)
 
@@ -119,7 +125,9 @@ def tensor_scatter_nd_min(tensor_, indices, updates, name=None):
 
 def dynamic_partition(data, partitions, num_partitions, name=None):
     x, p = tensor(data), tensor(partitions)
-    n = int(num_partitions)
+    n = _checks.non_negative_int(num_partitions, "dynamic_partition", "num_partitions")
+    if p._value.dtype.kind not in "iu":
+        raise TypeError(f"dynamic_partition: partitions must be int32, got {p.dtype.name}")
     pv = p._value
     if pv.size and (pv.min() < 0 or pv.max() >= n):
         raise InvalidArgumentError(f"dynamic_partition: partitions must be in [0, {n})")
@@ -128,8 +136,8 @@ def dynamic_partition(data, partitions, num_partitions, name=None):
 
 def dynamic_stitch(indices, data, name=None):
     """Interleaves data[i] into positions indices[i] (later entries win on duplicates)."""
-    idx = [tensor(i) for i in indices]
-    dat = [tensor(d) for d in data]
+    idx = [tensor(i) for i in _checks.tensor_list(indices, "dynamic_stitch", "indices")]
+    dat = [tensor(d) for d in _checks.tensor_list(data, "dynamic_stitch", "data")]
     # the output's size depends on the index values: read them on the host (explicitly)
     flat_idx = np.concatenate([to_numpy(i._value).reshape(-1) for i in idx]).astype(np.int64)
     if flat_idx.size and flat_idx.min() < 0:
@@ -153,10 +161,9 @@ def linspace(start, stop, num, name=None, axis=0):
     e = convert_to_tensor(stop, dtype=s.dtype) if not isinstance(stop, Tensor) else tensor(stop)
     if e._value.dtype != s._value.dtype:
         e = math_ops.cast(e, s.dtype)
-    num = int(num)
-    if num < 0:
-        raise InvalidArgumentError(f"linspace: num must be >= 0, got {num}")
+    num = _checks.non_negative_int(num, "linspace", "num")
     s_b, e_b = _broadcast_pair(s, e)
+    _checks.check_alloc("linspace", s_b._value.shape + (num,), s_b._value.dtype)
     s1, e1 = expand_dims(s_b, axis), expand_dims(e_b, axis)
     if num == 0:
         return _strided_slice(s1, key=(builtins.slice(0, 0),) * 0 + _empty_key(s1, axis))
@@ -220,7 +227,12 @@ def meshgrid(*args, **kwargs):
 
 def space_to_depth(input, block_size, data_format="NHWC", name=None):
     x = tensor(input)
-    b = int(block_size)
+    b = _checks.scalar_int(block_size, "space_to_depth", "block_size")
+    if b < 2:
+        raise InvalidArgumentError(f"space_to_depth: block_size must be at least 2, got {b}")
+    if data_format not in ("NHWC", "NCHW"):
+        raise InvalidArgumentError(f"space_to_depth: data_format must be 'NHWC' or 'NCHW', got "
+                                   f"{data_format!r}")
     if x._value.ndim != 4:
         raise InvalidArgumentError(f"space_to_depth expects a 4-D tensor, got shape "
                                    f"{list(x._value.shape)}")
@@ -237,7 +249,12 @@ def space_to_depth(input, block_size, data_format="NHWC", name=None):
 
 def depth_to_space(input, block_size, data_format="NHWC", name=None):
     x = tensor(input)
-    b = int(block_size)
+    b = _checks.scalar_int(block_size, "depth_to_space", "block_size")
+    if b < 2:
+        raise InvalidArgumentError(f"depth_to_space: block_size must be at least 2, got {b}")
+    if data_format not in ("NHWC", "NCHW"):
+        raise InvalidArgumentError(f"depth_to_space: data_format must be 'NHWC' or 'NCHW', got "
+                                   f"{data_format!r}")
     if x._value.ndim != 4:
         raise InvalidArgumentError(f"depth_to_space expects a 4-D tensor, got shape "
                                    f"{list(x._value.shape)}")
@@ -292,7 +309,8 @@ def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None):
     """Indices (int32) that sort values along axis; ties keep their order."""
     x = tensor(values)
     if direction not in ("ASCENDING", "DESCENDING"):
-        raise ValueError(f"direction must be ASCENDING or DESCENDING, got {direction!r}")
+        raise ValueError(f"argsort: direction must be ASCENDING or DESCENDING, got "
+                         f"{direction!r}")
     if x._value.ndim == 0:
         raise InvalidArgumentError("argsort: needs a tensor of rank >= 1, got a scalar")
     (ax,) = normalize_axis(axis, x._value.ndim, "argsort")
@@ -350,7 +368,7 @@ def top_k(input, k=1, sorted=True, index_type=dtypes.int32, name=None):
     order = _argsort(x, axis=nd - 1, descending=True)
     idx = _strided_slice(order, key=(Ellipsis, builtins.slice(0, k)))
     vals = _take_along(x, idx, axis=nd - 1)
-    it = dtypes.as_dtype(index_type)
+    it = dtypes.as_dtype(_index_dtype(index_type, "top_k", "index_type"))
     if it != dtypes.int32:
         idx = math_ops.cast(idx, it)
     return _TopK(vals, idx)
@@ -391,6 +409,16 @@ def _unique_kernel(v, part, dtype):
 _unique = primitive("unique", _unique_kernel, no_grad=INTEGER_VALUED)
 
 
+def _index_dtype(d, op, arg="out_idx"):
+    try:
+        dt = dtypes.as_dtype(d)
+    except (TypeError, ValueError):
+        dt = None
+    if dt not in (dtypes.int32, dtypes.int64):
+        raise TypeError(f"{op}: {arg} must be tf.int32 or tf.int64, got {d!r}")
+    return dt._np
+
+
 def unique(x, out_idx=dtypes.int32, name=None):
     """The distinct values of a 1-D tensor in order of first appearance, and each element's
     index into them."""
@@ -398,7 +426,7 @@ def unique(x, out_idx=dtypes.int32, name=None):
     if t._value.ndim != 1:
         raise InvalidArgumentError(f"unique expects a 1-D tensor, got shape "
                                    f"{list(t._value.shape)}")
-    dt = dtypes.as_dtype(out_idx)._np
+    dt = _index_dtype(out_idx, "unique")
     return _nt("Unique", ["y", "idx"])(_unique(t, part="y", dtype=dt),
                                       _unique(t, part="idx", dtype=dt))
 
@@ -406,7 +434,7 @@ def unique(x, out_idx=dtypes.int32, name=None):
 def unique_with_counts(x, out_idx=dtypes.int32, name=None):
     t = tensor(x)
     y, idx = unique(t, out_idx)
-    dt = dtypes.as_dtype(out_idx)._np
+    dt = _index_dtype(out_idx, "unique_with_counts")
     return _nt("UniqueWithCounts", ["y", "idx", "count"])(
         y, idx, _unique(t, part="count", dtype=dt))
 

@@ -11,6 +11,7 @@ from tenfold.backend import backend_of as _backend_of, NUMPY as _NUMPY, xp_of, k
 from tenfold.framework.state import STATE as _STATE
 from tenfold.ops.registry import primitive, FREE, INTEGER_VALUED
 from tenfold.ops._convert import tensor
+from tenfold.ops import _checks
 from tenfold.ops import math_ops
 from tenfold.ops.math_ops import normalize_axis, _add
 
@@ -86,10 +87,12 @@ _transpose = primitive("transpose", lambda x, perm: np.transpose(x, perm),
 def transpose(a, perm=None, conjugate=False, name=None):
     x = tensor(a)
     nd = x._value.ndim
-    perm = tuple(reversed(builtins.range(nd))) if perm is None else _ints(perm, "perm")
-    if sorted(p % nd if nd else p for p in perm) != list(builtins.range(nd)):
+    perm = tuple(reversed(builtins.range(nd))) if perm is None else _ints(perm, "transpose's perm")
+    if len(perm) != nd or builtins.any(not -nd <= p < nd for p in perm) or \
+            sorted(p % nd for p in perm) != list(builtins.range(nd)):
         raise InvalidArgumentError(f"transpose: perm {list(perm)} is not a permutation of "
-                                   f"the {nd} axes of a tensor of shape {list(x._value.shape)}")
+                                   f"the {nd} axes of a tensor of shape {list(x._value.shape)}; "
+                                   f"expected each of 0..{nd - 1} once")
     perm = tuple(p % nd for p in perm)
     out = _transpose(x, perm=perm) if perm != tuple(builtins.range(nd)) else x
     return math_ops.conj(out) if conjugate else out
@@ -121,13 +124,42 @@ def broadcast_to(input, shape, name=None):
     return _broadcast_to(x, shape=shape)
 
 
+def _broadcast_shapes(a, b, op):
+    """TensorFlow's broadcasting of two shapes; None is an unknown dimension."""
+    def dims(v, what):
+        if isinstance(v, TensorShape):
+            return v.as_list()
+        return list(_ints(v, f"{op}'s {what}"))
+    sa, sb = dims(a, "shape_x"), dims(b, "shape_y")
+    if builtins.any(d is not None and d < 0 for d in sa + sb):
+        raise InvalidArgumentError(f"{op}: shapes {sa} and {sb} have a negative dimension")
+    out = []
+    for i in builtins.range(1, builtins.max(len(sa), len(sb)) + 1):
+        x = sa[-i] if i <= len(sa) else 1
+        y = sb[-i] if i <= len(sb) else 1
+        if x == 1 or x == y:
+            out.append(y)
+        elif y == 1:
+            out.append(x)
+        elif x is None:
+            out.append(y)
+        elif y is None:
+            out.append(x)
+        else:
+            raise InvalidArgumentError(f"{op}: incompatible shapes for broadcasting: {sa} and "
+                                       f"{sb}")
+    return out[::-1]
+
+
 def broadcast_static_shape(a, b):
-    return TensorShape(np.broadcast_shapes(tuple(a), tuple(b)))
+    if (isinstance(a, TensorShape) and a.rank is None) or \
+            (isinstance(b, TensorShape) and b.rank is None):
+        return TensorShape(None)
+    return TensorShape(_broadcast_shapes(a, b, "broadcast_static_shape"))
 
 
 def broadcast_dynamic_shape(a, b):
-    return convert_to_tensor(np.broadcast_shapes(tuple(_ints(a, "shape")),
-                                                 tuple(_ints(b, "shape"))), dtype="int32")
+    return convert_to_tensor(_broadcast_shapes(a, b, "broadcast_dynamic_shape"), dtype="int32")
 
 
 def unbroadcast(g, shape):
@@ -268,10 +300,16 @@ def getitem(x, key):
 
 def slice(input_, begin, size, name=None):  # noqa: A001 - TensorFlow's name
     x = tensor(input_)
-    begin, size = _ints(begin, "begin"), _ints(size, "size")
+    begin, size = _ints(begin, "slice's begin"), _ints(size, "slice's size")
+    nd = x._value.ndim
+    if len(begin) != nd or len(size) != nd:
+        raise InvalidArgumentError(f"slice: begin {list(begin)} and size {list(size)} must both "
+                                   f"have length {nd}, the rank of the input (shape "
+                                   f"{list(x._value.shape)})")
     key = tuple(builtins.slice(b, None if s == -1 else b + s) for b, s in zip(begin, size))
     for a, (b, s) in enumerate(zip(begin, size)):
-        if b < 0 or (s != -1 and b + s > x._value.shape[a]):
+        if b < 0 or s < -1 or (s != -1 and b + s > x._value.shape[a]) or \
+                b > x._value.shape[a]:
             raise InvalidArgumentError(f"slice: begin {list(begin)} / size {list(size)} out of "
                                        f"bounds for shape {list(x._value.shape)}")
     return _strided_slice(x, key=key)
@@ -279,8 +317,14 @@ def slice(input_, begin, size, name=None):  # noqa: A001 - TensorFlow's name
 
 def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, ellipsis_mask=0,
                   new_axis_mask=0, shrink_axis_mask=0, name=None):
-    begin, end = _ints(begin, "begin"), _ints(end, "end")
-    strides = _ints(strides, "strides") if strides is not None else (1,) * len(begin)
+    begin, end = _ints(begin, "strided_slice's begin"), _ints(end, "strided_slice's end")
+    strides = _ints(strides, "strided_slice's strides") if strides is not None else \
+        (1,) * len(begin)
+    if not len(begin) == len(end) == len(strides):
+        raise InvalidArgumentError(f"strided_slice: begin {list(begin)}, end {list(end)} and "
+                                   f"strides {list(strides)} must all have the same length")
+    if builtins.any(s == 0 for s in strides):
+        raise InvalidArgumentError(f"strided_slice: strides {list(strides)} must be non-zero")
     key = []
     for i, (b, e, s) in enumerate(zip(begin, end, strides)):
         if ellipsis_mask >> i & 1:
@@ -331,9 +375,9 @@ def _tensors_like_first(values, op):
 
 def concat(values, axis, name=None):
     """Joins tensors along an existing axis."""
-    if isinstance(values, Tensor):
+    if isinstance(values, Tensor) and values._value.ndim:
         values = unstack(values)
-    vals = _tensors_like_first(values, "concat")
+    vals = _tensors_like_first(_checks.tensor_list(values, "concat", "values"), "concat")
     if not vals:
         raise ValueError("concat needs at least one tensor")
     first = vals[0]
@@ -358,7 +402,7 @@ def concat(values, axis, name=None):
 
 def stack(values, axis=0, name=None):
     """Joins same-shaped tensors along a new axis."""
-    vals = _tensors_like_first(values, "stack")
+    vals = _tensors_like_first(_checks.tensor_list(values, "stack", "values"), "stack")
     if not vals:
         raise ValueError("stack needs at least one tensor")
     shape0 = vals[0]._value.shape
@@ -402,13 +446,16 @@ def split(value, num_or_size_splits, axis=0, num=None, name=None):
     if isinstance(num_or_size_splits, (int, np.integer)) or (
             isinstance(num_or_size_splits, Tensor) and num_or_size_splits.ndim == 0):
         k = int(num_or_size_splits)
+        if k > 0:  # each output is an object: ~256 bytes a piece, however empty
+            _checks.check_alloc("split", (k, 256), np.uint8,
+                                what=f"the {k} outputs (about 256 bytes each)")
         if k <= 0 or n % k:
             raise InvalidArgumentError(f"split: axis {ax} of size {n} (shape "
                                        f"{list(x._value.shape)}) cannot be split into {k} "
                                        f"equal parts")
         sizes = [n // k] * k
     else:
-        sizes = list(_ints(num_or_size_splits, "size_splits"))
+        sizes = list(_ints(num_or_size_splits, "split's size_splits"))
         if sizes.count(-1) == 1:
             sizes[sizes.index(-1)] = n - (builtins.sum(sizes) + 1)
         if builtins.sum(sizes) != n or builtins.any(s < 0 for s in sizes):
@@ -436,12 +483,14 @@ _tile = primitive("tile", lambda x, multiples: np.tile(x, multiples), grads=(_ti
 
 def tile(input, multiples, name=None):
     x = tensor(input)
-    m = _ints(multiples, "multiples")
+    m = _ints(multiples, "tile's multiples")
     if len(m) != x._value.ndim:
         raise InvalidArgumentError(f"tile: multiples has length {len(m)} but the input has rank "
                                    f"{x._value.ndim} (shape {list(x._value.shape)})")
     if builtins.any(v < 0 for v in m):
         raise InvalidArgumentError(f"tile: multiples must be non-negative, got {list(m)}")
+    _checks.check_alloc("tile", tuple(a * b for a, b in zip(m, x._value.shape)),
+                        x._value.dtype)
     return _tile(x, multiples=m)
 
 
@@ -647,6 +696,13 @@ def gather_nd(params, indices, batch_dims=0, name=None):
         full = _concat(_wrap(np.ascontiguousarray(b)), idf, axis=len(inner))
         out = _gather_nd(pf, full)
         return reshape(out, bshape + out._value.shape[1:])
+    if idx._value.shape[-1] == 0:
+        # an empty index addresses the whole of params: one copy per index (TensorFlow's
+        # shape indices.shape[:-1] + params.shape)
+        lead = idx._value.shape[:-1]
+        _checks.check_alloc("gather_nd", lead + p._value.shape, p._value.dtype)
+        return _gather(expand_dims(p, 0), _wrap(np.zeros(lead, np.int64)), axis=0,
+                       batch_dims=0)
     return _gather_nd(p, idx)
 
 
@@ -681,7 +737,7 @@ def scatter_nd(indices, updates, shape, name=None):
     """Zeros of `shape` with `updates` added at `indices` (duplicates add up)."""
     idx = _int_indices(tensor(indices), "scatter_nd")
     upd = tensor(updates)
-    shape = _ints(shape, "shape")
+    shape = _shape_arg(shape, "scatter_nd", upd._value.dtype)
     _check_scatter("scatter_nd", idx, upd, shape)
     return _scatter_nd(idx, upd, shape=shape)
 
@@ -689,8 +745,8 @@ def scatter_nd(indices, updates, shape, name=None):
 def _tensor_scatter_args(op, tensor_, indices, updates):
     t = tensor(tensor_)
     idx = _int_indices(tensor(indices), op)
-    upd = convert_to_tensor(updates, dtype=t.dtype) if not isinstance(updates, Tensor) \
-        else tensor(updates)
+    upd = _checks.convert(updates, op, "updates", dtype=t.dtype) \
+        if not isinstance(updates, Tensor) else tensor(updates)
     if upd._value.dtype != t._value.dtype:
         raise InvalidArgumentError(f"{op}: updates dtype {upd.dtype.name} must match the "
                                    f"tensor's {t.dtype.name}")
@@ -765,19 +821,23 @@ def _dtype_np(dtype, default=np.float32):
     return np.dtype(default) if dtype is None else dtypes.as_dtype(dtype)._np
 
 
-def _shape_arg(shape, op):
+def _shape_arg(shape, op, dtype=None):
     s = _ints(shape, f"{op}'s shape")
     if builtins.any(d < 0 for d in s):
         raise InvalidArgumentError(f"{op}: shape {list(s)} has a negative dimension")
+    if dtype is not None:
+        _checks.check_alloc(op, s, dtype)
     return s
 
 
 def zeros(shape, dtype=dtypes.float32, name=None):
-    return _wrap(np.zeros(_shape_arg(shape, "zeros"), dtype=_dtype_np(dtype)))
+    dt = _dtype_np(dtype)
+    return _wrap(np.zeros(_shape_arg(shape, "zeros", dt), dtype=dt))
 
 
 def ones(shape, dtype=dtypes.float32, name=None):
-    return _wrap(np.ones(_shape_arg(shape, "ones"), dtype=_dtype_np(dtype)))
+    dt = _dtype_np(dtype)
+    return _wrap(np.ones(_shape_arg(shape, "ones", dt), dtype=dt))
 
 
 def zeros_like(input, dtype=None, name=None):
@@ -790,30 +850,61 @@ def ones_like(input, dtype=None, name=None):
     return math_ops._ones_like(x, dtype=None if dtype is None else _dtype_np(dtype))
 
 
+_fill = primitive("fill", lambda v, shape: np.full(shape, v, dtype=v.dtype),
+                  grads=(lambda g, o, v, shape: math_ops.reduce_sum(g),))
+
+
 def fill(dims, value, name=None):
     """A tensor of shape dims filled with the scalar value (differentiable in value)."""
     v = tensor(value)
     if v._value.ndim != 0:
         raise InvalidArgumentError(f"fill: value must be a scalar, got shape "
                                    f"{list(v._value.shape)}")
-    shape = _shape_arg(dims, "fill")
-    return _broadcast_to(v, shape=shape) if shape != () else v
+    shape = _shape_arg(dims, "fill", v._value.dtype)
+    # a real array, not a broadcast view: a tensor too big for memory fails here, not later
+    return _fill(v, shape=shape) if shape != () else v
 
 
 def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name=None):
-    e = np.eye(int(num_rows), None if num_columns is None else int(num_columns),
-               dtype=_dtype_np(dtype))
-    if batch_shape is not None:
-        e = np.broadcast_to(e, tuple(_ints(batch_shape, "batch_shape")) + e.shape).copy()
+    rows = _checks.non_negative_int(num_rows, "eye", "num_rows")
+    cols = rows if num_columns is None else _checks.non_negative_int(num_columns, "eye",
+                                                                      "num_columns")
+    batch = () if batch_shape is None else _shape_arg(batch_shape, "eye")
+    dt = _dtype_np(dtype)
+    _checks.check_alloc("eye", batch + (rows, cols), dt)
+    e = np.eye(rows, cols, dtype=dt)
+    if batch:
+        e = np.broadcast_to(e, batch + e.shape).copy()
     return _wrap(e)
+
+
+def _range_value(v, what):
+    if isinstance(v, Tensor):
+        if v._value.size != 1:
+            raise InvalidArgumentError(f"range: {what} must be a scalar, got shape "
+                                       f"{list(v._value.shape)}")
+        v = v._value.reshape(()).item()
+    elif isinstance(v, np.ndarray):
+        if v.size != 1:
+            raise InvalidArgumentError(f"range: {what} must be a scalar, got shape "
+                                       f"{list(v.shape)}")
+        v = v.reshape(()).item()
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, builtins.bool) or not isinstance(v, (int, float)):
+        raise TypeError(f"range: {what} must be a number, got {type(v).__name__} {v!r}")
+    if isinstance(v, float) and not np.isfinite(v):
+        raise InvalidArgumentError(f"range: {what} must be finite, got {v}")
+    return v
 
 
 def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001
     """[start, start + delta, ...) up to limit (`tf.range`); int32 for ints, float32 for floats."""
     args = [start, limit, delta]
     tensor_dtypes = [a._value.dtype for a in args if isinstance(a, Tensor)]
-    vals = [a.numpy() if isinstance(a, Tensor) else a for a in args]
-    start, limit, delta = vals
+    start = _range_value(start, "start")
+    limit = None if limit is None else _range_value(limit, "limit")
+    delta = _range_value(delta, "delta")
     if limit is None:
         start, limit = 0, start
     if delta == 0:
@@ -827,16 +918,32 @@ def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001
     elif tensor_dtypes:
         order = [np.dtype(t) for t in (np.int32, np.int64, np.float32, np.float64)]
         dt = builtins.max(tensor_dtypes, key=lambda d: order.index(d) if d in order else 0)
-        if builtins.any(isinstance(v, (float, np.floating)) for v in (start, limit, delta)) \
+        if builtins.any(isinstance(v, float) for v in (start, limit, delta)) \
                 and dt.kind != "f":
             dt = np.dtype(np.float32)
     else:
-        is_float = builtins.any(isinstance(v, (float, np.floating)) for v in (start, limit, delta))
-        dt = np.dtype(np.float32 if is_float else np.int32)
+        is_float = builtins.any(isinstance(v, float) for v in (start, limit, delta))
+        big = builtins.any(not -2 ** 31 <= v < 2 ** 31 for v in (start, limit, delta))
+        # as TensorFlow: Python ints beyond int32 convert to int64, and so does the result
+        dt = np.dtype(np.float32 if is_float else np.int64 if big else np.int32)
+    if dt.kind not in "iuf":
+        raise TypeError(f"range: dtype must be an integer or floating-point type, got {dt.name}")
     if dt.kind == "f":
         n = int(np.ceil((float(limit) - float(start)) / float(delta)))
+    else:
+        n = int(builtins.max(-(-(limit - start) // delta), 0))
+        info = np.iinfo(dt)
+        for what, v in (("start", start), ("limit", limit), ("delta", delta)):
+            # TensorFlow converts start/limit/delta to the dtype first: a value that does not
+            # fit is an error, never a wrapped-around sequence
+            if not info.min <= v <= info.max:
+                raise InvalidArgumentError(
+                    f"range: {what}={v} does not fit in {dt.name} [{info.min}, {info.max}]; "
+                    f"pass dtype=tf.int64 for larger values")
+    _checks.check_alloc("range", (n,), dt)
+    if dt.kind == "f":
         return _wrap(np.asarray(start, dt) + np.arange(n, dtype=dt) * np.asarray(delta, dt))
-    return _wrap(np.arange(start, limit, delta).astype(dt))
+    return _wrap(np.arange(start, limit, delta, dtype=dt))
 
 
 def _one_hot_kernel(v, depth, on, off, axis, dtype):
@@ -860,9 +967,7 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     idx = tensor(indices)
     if idx._value.dtype.kind not in "iu":
         raise TypeError(f"one_hot: indices must be integers, got {idx.dtype.name}")
-    depth = int(depth)
-    if depth < 0:
-        raise InvalidArgumentError(f"one_hot: depth must be non-negative, got {depth}")
+    depth = _checks.non_negative_int(depth, "one_hot", "depth")
     if dtype is None:
         dtype = (on_value.dtype if isinstance(on_value, Tensor) else
                  off_value.dtype if isinstance(off_value, Tensor) else
@@ -873,10 +978,17 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     off = 0 if off_value is None else (off_value.numpy() if isinstance(off_value, Tensor)
                                        else off_value)
     nd = idx._value.ndim + 1
-    if axis is not None and not -1 <= axis < nd:
-        raise InvalidArgumentError(f"one_hot: axis {axis} must be -1 or in [0, {nd})")
-    return _one_hot(idx, depth=depth, on=np.asarray(on, dt).item(),
-                    off=np.asarray(off, dt).item(), axis=axis, dtype=dt)
+    if axis is not None:
+        axis = _checks.scalar_int(axis, "one_hot", "axis")
+        if not -1 <= axis < nd:
+            raise InvalidArgumentError(f"one_hot: axis {axis} must be -1 or in [0, {nd})")
+    _checks.check_alloc("one_hot", idx._value.shape + (depth,), dt)
+    try:
+        on, off = np.asarray(on, dt).item(), np.asarray(off, dt).item()
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidArgumentError(f"one_hot: on_value {on!r} / off_value {off!r} must be "
+                                   f"scalars of dtype {dt}") from None
+    return _one_hot(idx, depth=depth, on=on, off=off, axis=axis, dtype=dt)
 
 
 # ------------------------------------------------------------------------------------------
@@ -900,7 +1012,7 @@ def shape(input, out_type=dtypes.int32, name=None):
 
 
 def shape_n(input, out_type=dtypes.int32, name=None):
-    return [shape(x, out_type) for x in input]
+    return [shape(x, out_type) for x in _checks.tensor_list(input, "shape_n", "input")]
 
 
 def rank(input, name=None):
@@ -938,7 +1050,7 @@ _copy_to_device = primitive("copy_to_device", _copy_kernel, grads=(_copy_grad,),
 
 
 def identity_n(input, name=None):
-    return [identity(x) for x in input]
+    return [identity(x) for x in _checks.tensor_list(input, "identity_n", "input")]
 
 
 _identity = primitive("identity", lambda x: x.copy(), grads=(lambda g, o, x: g,), aliasing="fresh", flops=FREE)

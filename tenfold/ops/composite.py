@@ -5,21 +5,36 @@ from tenfold.framework.errors import InvalidArgumentError
 from tenfold.ops._convert import tensor, binary
 from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
+from tenfold.ops import _checks
 
 
 def tensordot(a_, b, axes, name=None):
     """Contracts `axes` of a with axes of b (an int N: last N of a with first N of b)."""
     x, y = binary(a_, b, "tensordot")
     xs, ys = list(x._value.shape), list(y._value.shape)
+    if hasattr(axes, "numpy"):
+        axes = axes.numpy().tolist()
     if isinstance(axes, (int, np.integer)):
         n = int(axes)
+        if not 0 <= n <= min(len(xs), len(ys)):
+            raise InvalidArgumentError(f"tensordot: axes={n} must be in [0, "
+                                       f"{min(len(xs), len(ys))}] for shapes {xs} and {ys}")
         ax_a, ax_b = list(range(len(xs) - n, len(xs))), list(range(n))
     else:
-        ax_a, ax_b = axes
-        ax_a = [ax_a] if isinstance(ax_a, int) else list(ax_a)
-        ax_b = [ax_b] if isinstance(ax_b, int) else list(ax_b)
-    ax_a = [i % len(xs) for i in ax_a]
-    ax_b = [i % len(ys) for i in ax_b]
+        try:
+            ax_a, ax_b = axes
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(f"tensordot: axes must be an int or a pair of axis "
+                                       f"lists [axes_a, axes_b], got {axes!r}") from None
+        ax_a = _checks.int_list(ax_a, "tensordot", "axes[0]")
+        ax_b = _checks.int_list(ax_b, "tensordot", "axes[1]")
+        if len(ax_a) != len(ax_b):
+            raise InvalidArgumentError(f"tensordot: axes[0] {list(ax_a)} and axes[1] "
+                                       f"{list(ax_b)} must have the same length")
+    ax_a = [_checks.axis(i, len(xs), "tensordot", "axes[0]") for i in ax_a]
+    ax_b = [_checks.axis(i, len(ys), "tensordot", "axes[1]") for i in ax_b]
+    if len(set(ax_a)) != len(ax_a) or len(set(ax_b)) != len(ax_b):
+        raise InvalidArgumentError(f"tensordot: axes {ax_a} / {ax_b} repeat an axis")
     if [xs[i] for i in ax_a] != [ys[i] for i in ax_b]:
         raise InvalidArgumentError(f"tensordot: contracted axes of a {xs} (axes {ax_a}) and b "
                                    f"{ys} (axes {ax_b}) have different sizes")
@@ -41,6 +56,9 @@ def einsum(equation, *inputs, **kwargs):
         raise TypeError(f"einsum: unexpected arguments {sorted(kwargs)}")
     if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)):
         inputs = tuple(inputs[0])
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: equation must be a string such as 'ij,jk->ik', got "
+                        f"{type(equation).__name__}")
     eq = equation.replace(" ", "")
     ins = [tensor(t) for t in inputs]
     if "->" in eq:

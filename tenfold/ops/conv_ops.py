@@ -532,6 +532,13 @@ def _check_rank(t, rank, op, what, layout):
                                    f"rank {r} with shape {list(t._value.shape)}.{hint}")
 
 
+def _check_filter_size(w, op, what="filters"):
+    """TensorFlow refuses an empty filter (a zero-size kernel window or channel count)."""
+    if 0 in w._value.shape:
+        raise InvalidArgumentError(f"{op}: {what} must not have zero elements (every dimension "
+                                   f"non-zero), got shape {list(w._value.shape)}")
+
+
 def _to_last(x, nd):
     return _a.transpose(x, (0,) + tuple(range(2, nd + 2)) + (1,))
 
@@ -556,6 +563,7 @@ def _conv_args(op, input, filters, strides, padding, data_format, dilations, nd)
     cf = _channels_first(data_format, nd, op)
     _check_rank(x, nd + 2, op, "input", _DIMS.get(nd, f"with {nd} spatial dims"))
     _check_rank(w, nd + 2, op, "filters", _filter_layout(nd))
+    _check_filter_size(w, op)
     strides = _spatial(strides, nd, "strides", op, cf)
     dilations = _spatial(dilations, nd, "dilations", op, cf)
     pad_spec = _padding(padding, nd, op, cf)
@@ -643,6 +651,7 @@ def _conv_transpose(op, input, filters, output_shape, strides, padding, data_for
     cf = _channels_first(data_format, nd, op)
     _check_rank(x, nd + 2, op, "input", _DIMS.get(nd, f"with {nd} spatial dims"))
     _check_rank(w, nd + 2, op, "filters", _filter_layout(nd, transpose=True))
+    _check_filter_size(w, op)
     strides = _spatial(strides, nd, "strides", op, cf)
     dilations = _spatial(dilations, nd, "dilations", op, cf)
     pad_spec = _padding(padding, nd, op, cf)
@@ -712,6 +721,7 @@ def _depthwise_args(op, input, filter, strides, padding, data_format, dilations)
     cf = _channels_first(data_format, 2, op)
     _check_rank(x, 4, op, "input", _DIMS[2])
     _check_rank(w, 4, op, "filter", "[height, width, in_channels, channel_multiplier]")
+    _check_filter_size(w, op, "filter")
     strides = _spatial(strides, 2, "strides", op, cf)
     dilations = _spatial(dilations, 2, "dilations", op, cf)
     pad_spec = _padding(padding, 2, op, cf)

@@ -10,6 +10,7 @@ from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import InvalidArgumentError
 from tenfold.ops._convert import tensor
+from tenfold.ops import _checks
 from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
 from tenfold.ops.composite import tensordot
@@ -45,7 +46,7 @@ def _unbatch(x, squeeze):
 
 
 def _size_arg(size, op):
-    s = a._ints(size, "size")
+    s = a._ints(size, f"{op}'s size")
     if len(s) != 2 or s[0] <= 0 or s[1] <= 0:
         raise InvalidArgumentError(f"{op}: size must be [new_height, new_width] with positive "
                                    f"entries, got {list(s)}")
@@ -95,10 +96,15 @@ def resize(images, size, method=ResizeMethod.BILINEAR, preserve_aspect_ratio=Fal
     x, squeeze = _batched(images, "image.resize")
     h_out, w_out = _size_arg(size, "image.resize")
     n, h, w, c = x._value.shape
+    if h == 0 or w == 0:
+        raise InvalidArgumentError(f"image.resize: input image must be of non-zero size, got "
+                                   f"height {h} and width {w} (shape "
+                                   f"{list(tensor(images)._value.shape)})")
     if preserve_aspect_ratio:
         scale = min(h_out / h, w_out / w)
         h_out, w_out = max(int(round(h * scale)), 1), max(int(round(w * scale)), 1)
     method = getattr(method, "value", method)
+    _checks.check_alloc("image.resize", (n, h_out, w_out, c), np.float32)
     if method == ResizeMethod.NEAREST_NEIGHBOR:
         out = x
         if h_out != h:
@@ -132,7 +138,12 @@ def resize_with_pad(image, target_height, target_width, method=ResizeMethod.BILI
                     antialias=False):
     x, squeeze = _batched(image, "image.resize_with_pad")
     _, h, w, _ = x._value.shape
-    th, tw = int(target_height), int(target_width)
+    op = "image.resize_with_pad"
+    th = _checks.positive_int(target_height, op, "target_height")
+    tw = _checks.positive_int(target_width, op, "target_width")
+    if h == 0 or w == 0:
+        raise InvalidArgumentError(f"{op}: input image must be of non-zero size, got height "
+                                   f"{h} and width {w}")
     scale = min(th / h, tw / w)
     nh, nw = max(int(h * scale), 1), max(int(w * scale), 1)
     r = resize(x, [nh, nw], method=method, antialias=antialias)
@@ -235,7 +246,7 @@ def random_flip_up_down(image, seed=None):
 def random_crop(value, size, seed=None, name=None):
     from tenfold.ops import random_ops
     x = tensor(value)
-    size = a._ints(size, "size")
+    size = a._ints(size, "image.random_crop's size")
     shape = x._value.shape
     if len(size) != len(shape) or any(s > d for s, d in zip(size, shape)):
         raise InvalidArgumentError(f"image.random_crop: size {list(size)} must have the rank "

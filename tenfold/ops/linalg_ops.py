@@ -12,6 +12,7 @@ from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import InvalidArgumentError
 from tenfold.ops.registry import NOT_DIFFERENTIABLE, primitive
+from tenfold.ops import _checks
 from tenfold.ops._convert import tensor, binary
 from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
@@ -198,7 +199,8 @@ def cholesky_solve(chol, rhs, name=None):
 def lstsq(matrix, rhs, l2_regularizer=0.0, fast=True, name=None):
     """Least-squares solutions of matrix @ x = rhs (regularized normal equations)."""
     mat, r = binary(matrix, rhs, "linalg.lstsq")
-    mm_, nn_ = mat._value.shape[-2:]
+    mm_, nn_ = _checks.matrices(mat, "linalg.lstsq", "matrix", float_only=True)
+    _checks.matrices(r, "linalg.lstsq", "rhs")
     reg = float(l2_regularizer)
     if mm_ >= nn_:
         gram = m.matmul(mat, mat, adjoint_a=True)
@@ -270,12 +272,31 @@ def eigvals(tensor_, name=None):
     return _eig_vals(_square_check(tensor_, "linalg.eig"))
 
 
+def _nan_where_not_finite(kernel):
+    """LAPACK's SVD (gesdd) never returns on a matrix holding inf: such matrices give NaN
+    results instead, and the rest of the batch is computed as usual."""
+    def run(x, **kw):
+        if x.dtype.kind not in "fc" or x.size == 0:
+            return kernel(x, **kw)
+        bad = ~np.isfinite(x).all(axis=(-2, -1))
+        if not bad.any():
+            return kernel(x, **kw)
+        out = kernel(np.where(bad[..., None, None], np.zeros((), x.dtype), x), **kw)
+        out = np.array(out, copy=True)
+        out[bad] = np.nan
+        return out
+    return run
+
+
 def _svd_kernel(x, full_matrices):
     u, s, vh = np.linalg.svd(x, full_matrices=full_matrices)
     v = np.conj(np.swapaxes(vh, -1, -2))
     k = builtins.max(u.shape[-1], v.shape[-1])
     pad = lambda t: np.pad(t, [(0, 0)] * (t.ndim - 1) + [(0, k - t.shape[-1])])  # noqa: E731
     return np.concatenate([pad(s.astype(u.dtype)[..., None, :]), pad(u), pad(v)], axis=-2)
+
+
+_svd_kernel = _nan_where_not_finite(_svd_kernel)
 
 
 def _svd_grad(g, packed, x, full_matrices):
@@ -338,11 +359,14 @@ def qr(input, full_matrices=False, name=None):
                                         _qr(x, full_matrices=bool(full_matrices), part="r"))
 
 
-_pinv = primitive("pinv", lambda x, rcond: np.linalg.pinv(x, rcond=rcond).astype(x.dtype), no_grad="gradient not implemented yet (TensorFlow has one)")
+_pinv = primitive("pinv", _nan_where_not_finite(
+    lambda x, rcond: np.linalg.pinv(x, rcond=rcond).astype(x.dtype)),
+    no_grad="gradient not implemented yet (TensorFlow has one)")
 
 
 def pinv(a_, rcond=None, validate_args=False, name=None):
     x = tensor(a_)
+    _checks.matrices(x, "linalg.pinv", "a", float_only=True)
     if rcond is None:
         rcond = 10. * builtins.max(x._value.shape[-2:]) * np.finfo(x._value.dtype).eps
     return _pinv(x, rcond=float(rcond))
@@ -370,8 +394,9 @@ def lu_factor(input, name=None):
 
 
 def matrix_rank(a_, tol=None, validate_args=False, name=None):
-    s = svd(a_, compute_uv=False)
     x = tensor(a_)
+    _checks.matrices(x, "linalg.matrix_rank", "a", float_only=True)
+    s = svd(x, compute_uv=False)
     if tol is None:
         tol = m.multiply(m.reduce_max(s, axis=-1, keepdims=True),
                          float(builtins.max(x._value.shape[-2:]) * np.finfo(x._value.dtype).eps))
@@ -439,12 +464,19 @@ def diag(diagonal, name=None, k=0, num_rows=-1, num_cols=-1, padding_value=0,
     if d._value.ndim < 1:
         raise InvalidArgumentError("linalg.diag expects rank >= 1")
     n = d._value.shape[-1]
-    rows = n if num_rows == -1 else int(num_rows)
-    cols = n if num_cols == -1 else int(num_cols)
+    num_rows = _checks.scalar_int(num_rows, "linalg.diag", "num_rows")
+    num_cols = _checks.scalar_int(num_cols, "linalg.diag", "num_cols")
+    for arg, v in (("num_rows", num_rows), ("num_cols", num_cols)):
+        if v != -1 and v < n:
+            raise InvalidArgumentError(f"linalg.diag: {arg}={v} must be -1 or at least the "
+                                       f"diagonal's length {n}")
+    rows = n if num_rows == -1 else num_rows
+    cols = n if num_cols == -1 else num_cols
     if num_rows != -1 and num_cols == -1:
         cols = rows
     if num_cols != -1 and num_rows == -1:
         rows = cols
+    _checks.check_alloc("linalg.diag", d._value.shape[:-1] + (rows, cols), d._value.dtype)
     out = _diag_embed(d, rows, cols)
     if padding_value:
         mask = _wrap(np.eye(rows, cols, dtype=bool))
@@ -459,7 +491,7 @@ def set_diag(input, diagonal, name=None, k=0, align="RIGHT_LEFT"):
     x, d = binary(input, diagonal, "linalg.set_diag")
     if k != 0:
         raise NotImplementedError("linalg.set_diag: only k=0 is supported")
-    mm_, nn_ = x._value.shape[-2:]
+    mm_, nn_ = _checks.matrices(x, "linalg.set_diag")
     if d._value.shape != x._value.shape[:-2] + (builtins.min(mm_, nn_),):
         raise InvalidArgumentError(f"linalg.set_diag: diagonal must have shape "
                                    f"{list(x._value.shape[:-2]) + [builtins.min(mm_, nn_)]}, "
@@ -474,8 +506,9 @@ matrix_set_diag = set_diag
 def band_part(input, num_lower, num_upper, name=None):
     """Keeps entries with -num_lower <= j - i <= num_upper (negative: keep that whole side)."""
     x = tensor(input)
-    mm_, nn_ = x._value.shape[-2:]
-    lo, up = int(num_lower), int(num_upper)
+    mm_, nn_ = _checks.matrices(x, "linalg.band_part")
+    lo = _checks.scalar_int(num_lower, "linalg.band_part", "num_lower")
+    up = _checks.scalar_int(num_upper, "linalg.band_part", "num_upper")
     i = np.arange(mm_)[:, None]
     j = np.arange(nn_)[None, :]
     keep = np.ones((mm_, nn_), bool)
@@ -523,6 +556,7 @@ def cross(a_, b, name=None):
 
 def global_norm(t_list, name=None):
     """sqrt(sum of squares of every entry of every tensor in t_list); None entries skipped."""
+    t_list = _checks.tensor_list(t_list, "linalg.global_norm", "t_list")
     ts = [tensor(t.values if hasattr(t, "dense_shape") else t) for t in t_list if t is not None]
     if not ts:
         return _wrap(np.asarray(0.0, np.float32))

@@ -241,6 +241,8 @@ def invert_permutation(x, name=None):
     from tenfold.ops import array_ops
     x = tensor(x)
     v = x._value
+    if v.dtype.kind not in "iu":
+        raise TypeError(f"invert_permutation: x must be int32 or int64, got {x.dtype.name}")
     if v.ndim != 1 or sorted(v.tolist()) != list(builtins.range(v.shape[0])):
         raise InvalidArgumentError(f"invert_permutation: x must be a permutation of "
                                    f"0..n-1, got {v.tolist()[:10]}")
@@ -331,6 +333,9 @@ def polyval(coeffs, x, name=None):
     """coeffs[0] * x**(n-1) + ... + coeffs[n-1], by Horner's rule (Python numbers take x's
     dtype)."""
     x = tensor(x)
+    if not isinstance(coeffs, (list, tuple)):
+        raise TypeError(f"polyval: coeffs must be a list of tensors or numbers, got "
+                        f"{type(coeffs).__name__}")
     if not coeffs:
         return _zeros_like(x)
     out = coeffs[0]

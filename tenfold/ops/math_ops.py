@@ -11,6 +11,7 @@ from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import InvalidArgumentError
 from tenfold.ops.registry import primitive, FREE, INTEGER_VALUED, NOT_DIFFERENTIABLE
+from tenfold.ops import _checks
 from tenfold.ops._convert import binary, tensor
 
 _wrap = Tensor._wrap
@@ -84,6 +85,8 @@ def _truncatediv_kernel(x, y):
 
 
 def _truncatemod_kernel(x, y):
+    if x.dtype == object:
+        raise TypeError("x and y must be numeric tensors, got string tensors")
     _check_int_zero("truncatemod", x, y)
     return np.fmod(x, y)
 
@@ -230,6 +233,7 @@ minimum = _binary_op(_minimum, "minimum")
 
 def atan2(y, x, name=None):
     y, x = binary(y, x, "atan2")
+    _checks.numeric(y, "atan2", "y")
     return _atan2(y, x)
 
 
@@ -428,7 +432,18 @@ def saturate_cast(value, dtype, name=None):
     if (d.is_integer or d.is_floating) and (src.is_floating or src.is_integer):
         lo, hi = builtins.max(d.min, src.min), builtins.min(d.max, src.max)
         if lo > src.min or hi < src.max:
-            value = clip_by_value(value, lo, hi)
+            if src.is_floating and d.is_integer:
+                # the bounds as source floats, rounded inwards: float32(2**31 - 1) is 2**31,
+                # which would wrap to int32's minimum (a sign flip) after the cast
+                f = np.dtype(src._np)
+                lo_f, hi_f = np.asarray(lo, f), np.asarray(hi, f)
+                if float(lo_f) < lo:
+                    lo_f = np.nextafter(lo_f, np.asarray(np.inf, f))
+                if float(hi_f) > hi:
+                    hi_f = np.nextafter(hi_f, np.asarray(-np.inf, f))
+                value = clip_by_value(value, lo_f, hi_f)
+            else:
+                value = clip_by_value(value, lo, hi)
     return cast(value, d)
 
 
@@ -529,7 +544,7 @@ def where(condition, x=None, y=None, name=None):
 
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
     """min(max(t, clip_value_min), clip_value_max), in TensorFlow's order of operations."""
-    t = tensor(t)
+    t = _checks.numeric(tensor(t), "clip_by_value", "t")
     return maximum(minimum(t, clip_value_max), clip_value_min)
 
 
@@ -797,7 +812,7 @@ def _count(x, axis):
 
 
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
-    x = tensor(input_tensor)
+    x = _checks.numeric(tensor(input_tensor), "reduce_mean", "input_tensor")
     if x._value.dtype == np.bool_:
         raise TypeError("reduce_mean does not take bool tensors; cast to a number first.")
     ax = normalize_axis(axis, x._value.ndim, "reduce_mean")
@@ -947,7 +962,7 @@ argmin = _arg(np.argmin, "argmin")
 
 def add_n(inputs, name=None):
     """Sums a list of tensors of the same shape and dtype."""
-    inputs = list(inputs)
+    inputs = _checks.tensor_list(inputs, "add_n", "inputs")
     if not inputs:
         raise ValueError("add_n needs at least one input")
     ts = [tensor(t) for t in inputs]

@@ -330,6 +330,12 @@ def fused_batch_norm(x, scale, offset, mean=None, variance=None, epsilon=0.001,
     """Batch normalization over all axes but the channel axis; returns (y, mean, variance)."""
     x = tensor(x)
     nd = x._value.ndim
+    if nd not in (4, 5):  # TensorFlow's FusedBatchNorm takes 4-D (or 5-D) inputs
+        raise InvalidArgumentError(f"fused_batch_norm: x must be a 4-D or 5-D tensor, got "
+                                   f"shape {list(x._value.shape)}")
+    if data_format not in ("NHWC", "NCHW", "NDHWC", "NCDHW"):
+        raise InvalidArgumentError(f"fused_batch_norm: data_format must be NHWC, NCHW, NDHWC "
+                                   f"or NCDHW, got {data_format!r}")
     ch = 1 if data_format.startswith("NC") else nd - 1
     axes = [i for i in range(nd) if i != ch]
     shape = [1] * nd
@@ -371,7 +377,7 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None, rng=None):
     if noise_shape is None:
         shape = x._value.shape
     else:
-        noise_shape = a._ints(noise_shape, "noise_shape")
+        noise_shape = a._ints(noise_shape, "dropout's noise_shape")
         if len(noise_shape) != x._value.ndim:
             raise InvalidArgumentError(f"dropout: noise_shape {list(noise_shape)} must have "
                                        f"the rank of x {list(x._value.shape)}")
@@ -391,6 +397,9 @@ def stateless_dropout(x, rate, seed, rng_alg=None, noise_shape=None, name=None):
 def embedding_lookup(params, ids, max_norm=None, name=None):
     """Rows of params (a tensor, or a list of shards joined along axis 0) at ids."""
     if isinstance(params, (list, tuple)):
+        if not params:
+            raise InvalidArgumentError("embedding_lookup: params must be a tensor or a "
+                                       "non-empty list of shards, got an empty list")
         params = a.concat(list(params), 0) if len(params) > 1 else params[0]
     ids = tensor(ids)
     out = a.gather(params, ids)

@@ -73,11 +73,13 @@ def _stateless_gen(seed):
     return np.random.default_rng([int(v) & 0xFFFFFFFFFFFFFFFF for v in s] + [0x57A7E1E55])
 
 
-def _shape(shape):
+def _shape(shape, dtype=None, op="random ops"):
     from tenfold.ops.array_ops import _ints
-    s = _ints(shape, "shape")
+    from tenfold.ops import _checks
+    s = _ints(shape, f"{op}'s shape")
     if any(d < 0 for d in s):
-        raise InvalidArgumentError(f"random ops: shape {list(s)} has a negative dimension")
+        raise InvalidArgumentError(f"{op}: shape {list(s)} has a negative dimension")
+    _checks.check_alloc(op, s, dtypes.as_dtype(dtype or "float32")._np)
     return s
 
 
@@ -226,16 +228,24 @@ class _RngBox:
         self._rng = rng
 
 
-def _gen(gen, rng):
-    return _RngBox(rng) if rng is not None else gen
+def _gen(gen, rng, op="random ops"):
+    if rng is not None:
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"{op}: rng must be a numpy.random.Generator, got "
+                            f"{type(rng).__name__}")
+        return _RngBox(rng)
+    if gen is not None and not isinstance(getattr(gen, "_rng", None), np.random.Generator):
+        raise TypeError(f"{op}: gen must be a tf.random.Generator, got "
+                        f"{type(gen).__name__}")
+    return gen
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None, gen=None,
            rng=None):
     """Samples from N(mean, stddev**2). `rng`: an explicit NumPy Generator (internal use)."""
-    gen = _gen(gen, rng)
+    gen = _gen(gen, rng, "random.normal")
     d = _float_dtype(dtype, "random.normal")
-    v = _random_normal(shape=_shape(shape), dtype=d._np, seed=seed, gen=gen)
+    v = _random_normal(shape=_shape(shape, dtype, "random.normal"), dtype=d._np, seed=seed, gen=gen)
     return _scale_shift(v, stddev, mean, 1.0, 0.0)
 
 
@@ -248,14 +258,19 @@ def dropout_mask(shape, dtype, rate, seed=None):
 def uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=None, gen=None,
             rng=None):
     """Samples from [minval, maxval) (maxval defaults to 1 for floats; required for ints)."""
-    gen = _gen(gen, rng)
+    gen = _gen(gen, rng, "random.uniform")
     d = dtypes.as_dtype(dtype)
-    shape = _shape(shape)
+    shape = _shape(shape, dtype, "random.uniform")
     if d.is_integer:
         if maxval is None:
             raise ValueError("random.uniform: must specify maxval for integer dtype "
                              f"{d.name}")
         lo, hi = int(_num(minval)), int(_num(maxval))
+        info = np.iinfo(d._np)
+        for what, v in (("minval", lo), ("maxval", hi)):
+            if not info.min <= v <= info.max:  # as TensorFlow: never a wrapped-around bound
+                raise TypeError(f"random.uniform: {what}={v} does not fit in {d.name} "
+                                f"[{info.min}, {info.max}]; use dtype=tf.int64")
         if lo >= hi:
             raise InvalidArgumentError(f"random.uniform: need minval < maxval, got {lo} >= {hi}")
         return _random_uniform_int(shape=shape, dtype=d._np, lo=lo, hi=hi, seed=seed, gen=gen)
@@ -276,9 +291,10 @@ def uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None,
                      gen=None, rng=None):
     """Normal values redrawn until within two standard deviations of the mean."""
-    gen = _gen(gen, rng)
+    gen = _gen(gen, rng, "random.truncated_normal")
     d = _float_dtype(dtype, "random.truncated_normal")
-    v = _truncated_normal(shape=_shape(shape), dtype=d._np, seed=seed, gen=gen)
+    v = _truncated_normal(shape=_shape(shape, dtype, "random.truncated_normal"),
+                          dtype=d._np, seed=seed, gen=gen)
     return _scale_shift(v, stddev, mean, 1.0, 0.0)
 
 
@@ -308,19 +324,22 @@ def gamma(shape, alpha, beta=None, dtype=dtypes.float32, seed=None, name=None):
     d = _float_dtype(dtype, "random.gamma")
     al = tensor(alpha) if isinstance(alpha, Tensor) else _wrap(np.asarray(alpha, d._np))
     be = _wrap(np.asarray(1.0 if beta is None else _num(beta), d._np))
-    return _random_gamma(al, be, shape=_shape(shape), dtype=d._np, seed=seed, gen=None)
+    return _random_gamma(al, be, shape=_shape(shape, dtype, "random.gamma"),
+                         dtype=d._np, seed=seed, gen=None)
 
 
 def poisson(shape, lam, dtype=dtypes.float32, seed=None, name=None):
     lam_t = tensor(lam) if isinstance(lam, Tensor) else _wrap(np.asarray(lam, np.float64))
-    return _random_poisson(lam_t, shape=_shape(shape), dtype=dtypes.as_dtype(dtype)._np,
+    return _random_poisson(lam_t, shape=_shape(shape, dtype, "random.poisson"),
+                           dtype=dtypes.as_dtype(dtype)._np,
                            seed=seed, gen=None)
 
 
 def stateless_normal(shape, seed, mean=0.0, stddev=1.0, dtype=dtypes.float32, name=None,
                      alg=None):
     d = _float_dtype(dtype, "random.stateless_normal")
-    v = _stateless_normal(_seed_tensor(seed), shape=_shape(shape), dtype=d._np)
+    v = _stateless_normal(_seed_tensor(seed),
+                          shape=_shape(shape, dtype, "random.stateless_normal"), dtype=d._np)
     return _scale_shift(v, stddev, mean, 1.0, 0.0)
 
 
@@ -328,7 +347,7 @@ def stateless_uniform(shape, seed, minval=0, maxval=None, dtype=dtypes.float32, 
                       alg=None):
     d = dtypes.as_dtype(dtype)
     s = _seed_tensor(seed)
-    shape = _shape(shape)
+    shape = _shape(shape, dtype, "random.stateless_uniform")
     if d.is_integer:
         if maxval is None:
             raise ValueError("random.stateless_uniform: must specify maxval for integer dtype")
@@ -346,7 +365,9 @@ def stateless_uniform(shape, seed, minval=0, maxval=None, dtype=dtypes.float32, 
 def stateless_truncated_normal(shape, seed, mean=0.0, stddev=1.0, dtype=dtypes.float32,
                                name=None, alg=None):
     d = _float_dtype(dtype, "random.stateless_truncated_normal")
-    v = _stateless_truncated(_seed_tensor(seed), shape=_shape(shape), dtype=d._np)
+    v = _stateless_truncated(_seed_tensor(seed),
+                             shape=_shape(shape, dtype, "random.stateless_truncated_normal"),
+                             dtype=d._np)
     return _scale_shift(v, stddev, mean, 1.0, 0.0)
 
 
@@ -367,7 +388,12 @@ def stateless_split(seed, num=2):
 
 
 def stateless_fold_in(seed, data, alg=None):
+    from tenfold.ops import _checks
     s = tensor(seed).numpy()
+    if s.shape != (2,) or s.dtype.kind not in "iu":
+        raise InvalidArgumentError(f"random.stateless_fold_in: seed must be an integer tensor "
+                                   f"of shape [2], got {s.dtype} of shape {list(s.shape)}")
+    data = _checks.scalar_int(data, "random.stateless_fold_in", "data")
     rng = np.random.default_rng([int(v) & 0xFFFFFFFF for v in s] + [int(_num(data)) & 0xFFFFFFFF,
                                                                      0xF01D])
     return _wrap(rng.integers(0, 2**31 - 1, size=(2,)).astype(s.dtype))
@@ -417,13 +443,15 @@ class Generator:
     def uniform_full_int(self, shape, dtype=dtypes.uint64, name=None):
         d = dtypes.as_dtype(dtype)
         info = np.iinfo(d._np)
-        return _wrap(self._rng.integers(info.min, info.max, size=_shape(shape), dtype=d._np,
+        size = _shape(shape, dtype, "Generator.uniform_full_int")
+        return _wrap(self._rng.integers(info.min, info.max, size=size, dtype=d._np,
                                         endpoint=True))
 
     def binomial(self, shape, counts, probs, dtype=dtypes.int32, name=None):
         c = tensor(counts) if isinstance(counts, Tensor) else _wrap(np.asarray(counts, np.float64))
         p = tensor(probs) if isinstance(probs, Tensor) else _wrap(np.asarray(probs, np.float64))
-        return _random_binomial(c, p, shape=_shape(shape), dtype=dtypes.as_dtype(dtype)._np,
+        return _random_binomial(c, p, shape=_shape(shape, dtype, "random.binomial"),
+                                dtype=dtypes.as_dtype(dtype)._np,
                                 seed=None, gen=self)
 
     def categorical(self, logits, num_samples, dtype=None, name=None):

@@ -11,6 +11,7 @@ from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import InvalidArgumentError
 from tenfold.ops.registry import primitive, INTEGER_VALUED
 from tenfold.ops._convert import tensor
+from tenfold.ops import _checks
 from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
 
@@ -97,12 +98,19 @@ def _seg_args(data, segment_ids, op):
     return x, ids
 
 
+def _segments_arg(num_segments, x, ids, op):
+    n = _checks.non_negative_int(num_segments, op, "num_segments")
+    _checks.check_alloc(op, (n,) + x._value.shape[ids._value.ndim:], x._value.dtype)
+    return n
+
+
 def _unsorted(how):
     def op(data, segment_ids, num_segments, name=None):
         opname = f"unsorted_segment_{how}"
         x, ids = _seg_args(data, segment_ids, opname)
         # empty segments hold 0 (sum), 1 (prod) or the dtype's lowest / highest (max / min)
-        return _seg(x, ids, num_segments=int(num_segments), how=how)
+        n = _segments_arg(num_segments, x, ids, opname)
+        return _seg(x, ids, num_segments=n, how=how)
     op.__name__ = f"unsorted_segment_{how}"
     return op
 
@@ -120,7 +128,7 @@ def _counts(ids, n, dtype):
 
 def unsorted_segment_mean(data, segment_ids, num_segments, name=None):
     x, ids = _seg_args(data, segment_ids, "unsorted_segment_mean")
-    n = int(num_segments)
+    n = _segments_arg(num_segments, x, ids, "unsorted_segment_mean")
     s = _seg(x, ids, num_segments=n, how="sum")
     c = _counts(ids, n, x.dtype)
     c = a.reshape(c, c._value.shape + (1,) * (s._value.ndim - 1))
@@ -129,7 +137,7 @@ def unsorted_segment_mean(data, segment_ids, num_segments, name=None):
 
 def unsorted_segment_sqrt_n(data, segment_ids, num_segments, name=None):
     x, ids = _seg_args(data, segment_ids, "unsorted_segment_sqrt_n")
-    n = int(num_segments)
+    n = _segments_arg(num_segments, x, ids, "unsorted_segment_sqrt_n")
     s = _seg(x, ids, num_segments=n, how="sum")
     c = _counts(ids, n, x.dtype)
     c = a.reshape(c, c._value.shape + (1,) * (s._value.ndim - 1))
@@ -182,6 +190,7 @@ def _bincount_kernel(arr, weights, minlength, maxlength, dtype, binary):
         length = max(length, minlength)
     if maxlength is not None:
         length = min(length, maxlength)
+    _checks.check_alloc("bincount", (length,), np.float64)
     keep = flat < length
     w = None if weights is None else weights.reshape(-1)[keep]
     if binary:
@@ -208,8 +217,8 @@ def bincount(arr, weights=None, minlength=None, maxlength=None, dtype=dtypes.int
         raise TypeError(f"bincount: arr must be integers, got {x.dtype.name}")
     if axis not in (None, 0, -1):
         raise NotImplementedError("bincount: only axis=None (or 0) is supported")
-    lo = None if minlength is None else int(minlength)
-    hi = None if maxlength is None else int(maxlength)
+    lo = None if minlength is None else _checks.non_negative_int(minlength, "bincount", "minlength")
+    hi = None if maxlength is None else _checks.non_negative_int(maxlength, "bincount", "maxlength")
     if weights is not None:
         w = tensor(weights)
         if w._value.shape != x._value.shape:
@@ -249,8 +258,21 @@ def confusion_matrix(labels, predictions, num_classes=None, weights=None, dtype=
 
 def histogram_fixed_width_bins(values, value_range, nbins=100, dtype=dtypes.int32, name=None):
     """The bin index of each value among nbins equal bins over value_range (clamped)."""
-    v = m.cast(tensor(values), dtypes.float64)
-    lo, hi = [float(x) for x in np.asarray(tensor(value_range)._value, np.float64)]
+    op = "histogram_fixed_width_bins"
+    vals = tensor(values)
+    rng = tensor(value_range)
+    if vals._value.dtype.kind not in "iuf" or rng._value.dtype.kind not in "iuf":
+        raise TypeError(f"{op}: values and value_range must be numeric, got "
+                        f"{vals.dtype.name} and {rng.dtype.name}")
+    if rng._value.shape != (2,):
+        raise InvalidArgumentError(f"{op}: value_range must have shape [2], got "
+                                   f"{list(rng._value.shape)}")
+    nbins = _checks.positive_int(nbins, op, "nbins")
+    v = m.cast(vals, dtypes.float64)
+    lo, hi = [float(x) for x in np.asarray(rng._value, np.float64)]
+    if not lo < hi:
+        raise InvalidArgumentError(f"{op}: value_range[0] must be < value_range[1], got "
+                                   f"{[lo, hi]}")
     scaled = m.multiply(m.divide(m.subtract(v, lo), hi - lo), float(nbins))
     idx = m.clip_by_value(m.floor(scaled), 0.0, float(nbins - 1))
     return m.cast(idx, dtype)

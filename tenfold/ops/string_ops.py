@@ -41,10 +41,12 @@ _join = primitive("string_join", lambda *xs, separator: _join_kernel(xs, separat
 _reduce_join = primitive("reduce_join", lambda x, axis, keepdims, separator:
                          _reduce_join_kernel(x, axis, keepdims, separator), no_grad="string-valued")
 _regex_full_match = primitive("regex_full_match", lambda x, pattern: _map(
-    lambda s: __import__("re").fullmatch(pattern, _u(s)) is not None, np.bool_)(x), no_grad="string-valued")
+    (lambda rx: lambda s: rx.fullmatch(_b(s)) is not None)(
+        _compile(pattern, "strings.regex_full_match")), np.bool_)(x), no_grad="string-valued")
 _regex_replace = primitive("regex_replace", lambda x, pattern, rewrite, replace_global: _map(
-    lambda s: __import__("re").sub(pattern, rewrite, _u(s),
-                                   count=0 if replace_global else 1).encode("utf-8"))(x), no_grad="string-valued")
+    (lambda rx: lambda s: rx.sub(lambda m: _rewrite(rewrite, m), _b(s),
+                                 count=0 if replace_global else 1))(
+        _compile(pattern, "strings.regex_replace")))(x), no_grad="string-valued")
 _substr = primitive("substr", lambda x, pos, length: _map(
     lambda s: _b(s)[pos:pos + length])(x), no_grad="string-valued")
 
@@ -105,7 +107,10 @@ def as_string(input, precision=-1, scientific=False, shortest=False, width=-1, f
 
 
 def join(inputs, separator="", name=None):
-    return _join(*[_str_tensor(x, "strings.join") for x in inputs], separator=separator)
+    from tenfold.ops import _checks
+    inputs = _checks.tensor_list(inputs, "strings.join", "inputs")
+    sep = _scalar_bytes(separator, "strings.join", "separator")
+    return _join(*[_str_tensor(x, "strings.join") for x in inputs], separator=sep)
 
 
 def reduce_join(inputs, axis=None, keepdims=False, separator="", name=None):
@@ -115,13 +120,100 @@ def reduce_join(inputs, axis=None, keepdims=False, separator="", name=None):
     return _reduce_join(x, axis=axis, keepdims=bool(keepdims), separator=separator)
 
 
+# Regular expressions are RE2's, as TensorFlow's: linear time (no catastrophic backtracking),
+# RE2 syntax (no lookaround or backreferences) and RE2's error messages. The google-re2
+# binding is imported on the first regex op.
+_re2_cache = {}
+
+
+def _scalar_bytes(v, op, what):
+    if isinstance(v, Tensor):
+        if v._value.dtype != object or v._value.size != 1:
+            raise InvalidArgumentError(f"{op}: {what} must be a scalar string, got a tensor of "
+                                       f"dtype {v.dtype.name} and shape {list(v._value.shape)}")
+        v = v._value.reshape(())[()]
+    if isinstance(v, str):
+        return v.encode("utf-8")
+    if isinstance(v, bytes):
+        return v
+    raise TypeError(f"{op}: {what} must be a string, got {type(v).__name__} {v!r}")
+
+
+def _compile(pattern, op):
+    pat = _scalar_bytes(pattern, op, "pattern")
+    rx = _re2_cache.get(pat)
+    if rx is None:
+        try:
+            import re2
+        except ImportError:
+            raise ImportError(f"{op} needs the google-re2 package (RE2, the regex engine "
+                              f"TensorFlow uses): pip install google-re2") from None
+        options = re2.Options()
+        options.log_errors = False
+        try:
+            rx = re2.compile(pat, options=options)
+        except re2.error as e:
+            msg = e.args[0].decode("utf-8", "replace") if e.args and isinstance(
+                e.args[0], bytes) else str(e)
+            raise InvalidArgumentError(f"{op}: Invalid pattern: {pat.decode('utf-8', 'replace')}"
+                                       f", error: {msg}") from None
+        if len(_re2_cache) > 256:
+            _re2_cache.clear()
+        _re2_cache[pat] = rx
+    return rx
+
+
+def _check_rewrite(rewrite, rx, op):
+    """RE2's rewrite syntax: \\0..\\9 name groups, \\\\ is a backslash; anything else after
+    a backslash, or a group the pattern lacks, is an error (as RE2::CheckRewriteString)."""
+    i, most = 0, 0
+    while i < len(rewrite):
+        if rewrite[i:i + 1] == b"\\":
+            nxt = rewrite[i + 1:i + 2]
+            if nxt.isdigit():
+                most = max(most, int(nxt))
+            elif nxt != b"\\":
+                raise InvalidArgumentError(
+                    f"{op}: invalid rewrite pattern {rewrite.decode('utf-8', 'replace')!r}: "
+                    f"a backslash must be followed by a digit or another backslash")
+            i += 2
+        else:
+            i += 1
+    if most > rx.groups:
+        raise InvalidArgumentError(
+            f"{op}: the rewrite {rewrite.decode('utf-8', 'replace')!r} asks for group {most}, "
+            f"but the pattern has only {rx.groups} parenthesized subexpressions")
+
+
+def _rewrite(rewrite, m):
+    out, i = [], 0
+    while i < len(rewrite):
+        c = rewrite[i:i + 1]
+        if c == b"\\":
+            nxt = rewrite[i + 1:i + 2]
+            out.append((m.group(int(nxt)) or b"") if nxt.isdigit() else b"\\")
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return b"".join(out)
+
+
 def regex_full_match(input, pattern, name=None):
-    return _regex_full_match(_str_tensor(input, "strings.regex_full_match"), pattern=pattern)
+    op = "strings.regex_full_match"
+    x = _str_tensor(input, op)
+    pat = _scalar_bytes(pattern, op, "pattern")
+    _compile(pat, op)  # errors here, before the kernel
+    return _regex_full_match(x, pattern=pat)
 
 
 def regex_replace(input, pattern, rewrite, replace_global=True, name=None):
-    return _regex_replace(_str_tensor(input, "strings.regex_replace"), pattern=pattern,
-                          rewrite=rewrite, replace_global=bool(replace_global))
+    op = "strings.regex_replace"
+    x = _str_tensor(input, op)
+    pat = _scalar_bytes(pattern, op, "pattern")
+    rw = _scalar_bytes(rewrite, op, "rewrite")
+    _check_rewrite(rw, _compile(pat, op), op)
+    return _regex_replace(x, pattern=pat, rewrite=rw, replace_global=bool(replace_global))
 
 
 def substr(input, pos, len, unit="BYTE", name=None):  # noqa: A002 - TensorFlow's name
@@ -131,6 +223,11 @@ def substr(input, pos, len, unit="BYTE", name=None):  # noqa: A002 - TensorFlow'
 def format(template, inputs, placeholder="{}", summarize=3, name=None):  # noqa: A001
     from tenfold.ops.functional_ops import format_value
     inputs = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+    template = _scalar_bytes(template, "strings.format", "template").decode("utf-8", "replace")
+    placeholder = _scalar_bytes(placeholder, "strings.format", "placeholder").decode(
+        "utf-8", "replace")
+    if not placeholder:
+        raise InvalidArgumentError("strings.format: placeholder must not be empty")
     parts = template.split(placeholder)
     if len(parts) - 1 != len(inputs):
         raise InvalidArgumentError(f"strings.format: {len(parts) - 1} placeholders but "
@@ -148,4 +245,4 @@ def split(input, sep=None, maxsplit=-1, name=None):
     if t._value.ndim == 0:
         parts = _b(t._value[()]).split(s, maxsplit)
         return Tensor._wrap(np.array(parts, dtype=object))
-    return [split(Tensor._wrap(v)) for v in t._value]
+    return [split(Tensor._wrap(np.asarray(v, dtype=object)), sep, maxsplit) for v in t._value]

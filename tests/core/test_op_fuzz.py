@@ -1,0 +1,131 @@
+"""Property test over every public op: hostile arguments end in a result or a clear error.
+
+Each op gets a fixed number of derandomized Hypothesis examples drawn from its signature (see
+tenfold/testing/op_fuzz.py for the strategies and the outcome classes). An example passes when
+the op returns (and its cheap oracle, if any, agrees) or raises a tenfold error that names the
+op; it fails on a leaked Python/NumPy exception, a wrong result, or a hang (an alarm). The
+longer run with per-class counts is `python3 tools/fuzz_ops.py --examples N`.
+"""
+import contextlib
+import faulthandler
+import resource
+import signal
+import zlib
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, seed, settings
+
+from tenfold.ops import _checks
+from tenfold.testing import op_fuzz
+
+EXAMPLES = 8
+CASE_SECONDS = 20  # generous: a hang, not a slow machine, is what this catches
+OPS = op_fuzz.public_ops()
+
+# Ops whose fuzzing still finds leaked (foreign) errors, to be hardened next (xfail; run
+# tools/fuzz_ops.py to see which of their cases leak). Every other op must pass.
+PENDING = {
+    "as_dtype", "constant", "convert_to_tensor", "debugging.assert_shapes",
+    "debugging.assert_type", "dynamic_stitch", "ensure_shape", "histogram_fixed_width",
+    "image.central_crop", "image.random_brightness", "image.random_contrast", "linalg.pinv",
+    "math.invert_permutation", "nn.batch_normalization", "nn.compute_average_loss",
+    "nn.conv_transpose", "nn.depthwise_conv2d_backprop_filter",
+    "nn.depthwise_conv2d_backprop_input", "nn.weighted_cross_entropy_with_logits",
+    "nn.weighted_moments", "reverse_sequence", "searchsorted", "sort", "strings.reduce_join",
+}
+
+
+class _Hang(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _guards():
+    """A small tensor-size limit and a capped address space, so a missed size check fails the
+    test instead of exhausting the machine; an alarm for hangs."""
+    old_limit = _checks.set_max_tensor_bytes(1 << 28)
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    try:
+        with open("/proc/self/status") as f:
+            vm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize"))
+        cap = vm + (3 << 30)
+        if hard == resource.RLIM_INFINITY or cap < hard:
+            resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    except (OSError, StopIteration, ValueError):
+        pass
+
+    def on_alarm(signum, frame):
+        raise _Hang()
+    old_handler = signal.signal(signal.SIGALRM, on_alarm)
+    # a hang inside C code (LAPACK, a regex engine) can't see the alarm: as a last resort
+    # end the worker with a traceback rather than hang CI
+    faulthandler.dump_traceback_later(CASE_SECONDS * EXAMPLES + 60, exit=True)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old_handler)
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        _checks.set_max_tensor_bytes(old_limit)
+
+
+def _params():
+    for qual, fn in OPS:
+        marks = [pytest.mark.xfail(strict=False, reason="leaks foreign errors (pending)")] \
+            if qual in PENDING else []
+        yield pytest.param(qual, fn, id=qual, marks=marks)
+
+
+@pytest.mark.parametrize("qual,fn", list(_params()))
+def test_op_gives_result_or_clear_error(qual, fn):
+    bad = []
+
+    # a seed from the op's name: the same examples in every process (derandomize would hash
+    # the strategies' reprs, which hold addresses)
+    @seed(zlib.crc32(qual.encode()))
+    @settings(max_examples=EXAMPLES, deadline=None, database=None,
+              phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(op_fuzz.call_args(fn))
+    def one(call):
+        args, kwargs = call
+        signal.setitimer(signal.ITIMER_REAL, CASE_SECONDS)
+        try:
+            cls, detail = op_fuzz.run_case(qual, fn, args, kwargs)
+        except _Hang:
+            cls, detail = "timeout", f"no result in {CASE_SECONDS} s"
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        if cls not in ("ok", "clear"):
+            bad.append(f"{cls}: {detail}\n    <- {qual}({op_fuzz.describe(args, kwargs)})")
+
+    with _guards():
+        one()
+    assert not bad, f"{len(bad)} of the fuzzed calls of tf.{qual} misbehaved:\n" + \
+        "\n".join(bad[:5])
+
+
+def test_every_namespace_is_fuzzed():
+    names = {q for q, _ in OPS}
+    for must in ("zeros", "range", "transpose", "nn.space_to_depth", "image.resize",
+                 "strings.regex_full_match", "sparse.to_dense", "signal.frame",
+                 "random.uniform", "linalg.inv", "bitwise.left_shift", "math.top_k"):
+        assert must in names
+    assert len(OPS) > 300
+
+
+def test_classification_of_errors():
+    fn = dict(OPS)["nn.space_to_depth"]
+    from tenfold.framework.errors import InvalidArgumentError
+    try:
+        1 / 0
+    except ZeroDivisionError as e:
+        assert op_fuzz.classify_exception(e, "nn.space_to_depth", fn) == "foreign"
+    assert op_fuzz.classify_exception(InvalidArgumentError("x"), "nn.space_to_depth",
+                                      fn) == "clear"
+    # a ValueError raised inside NumPy is foreign even if it is a ValueError
+    import numpy as np
+    try:
+        np.eye(-1)
+    except ValueError as e:
+        assert op_fuzz.classify_exception(e, "eye", fn) == "foreign"
