@@ -7,8 +7,8 @@ as TensorFlow's own), plus `SavedModel`, generated here from TensorFlow's saved_
 def _missing(e):
     return ImportError(
         f"TensorFlow graph / SavedModel export needs the `tensorboard` and `protobuf` "
-        f"packages (TensorFlow's compiled protobuf messages): pip install "
-        f"'tenfold[tensorboard]' ({e})")
+        f"packages (TensorFlow's compiled protobuf messages; protobuf >= 6.31.1): pip "
+        f"install 'tenfold[saved_model]' ({type(e).__name__}: {e})")
 
 
 try:
@@ -16,7 +16,7 @@ try:
                                           node_def_pb2, tensor_pb2, tensor_shape_pb2,
                                           types_pb2, versions_pb2)
     from tenfold.export._proto import saved_model_pb2  # noqa: F401
-except ImportError as _e:  # pragma: no cover - depends on the environment
+except Exception as _e:  # pragma: no cover - missing, or a protobuf runtime too old
     raise _missing(_e) from None
 
 import numpy as np
