@@ -324,9 +324,9 @@ def _matmul(lw, node, ins):
     return [lw.node("BatchMatMulV2", ins, T=type_attr(dt), adj_x=ta, adj_y=tb)]
 
 
-def _padding(lw, node, in_vid, ksize, strides, dilations, pads, allow_explicit):
-    """TensorFlow's padding attribute for explicit `pads` (SAME / VALID when they match)."""
-    spatial = lw.shape(in_vid)[1:-1]
+def _padding(lw, node, spatial, ksize, strides, dilations, pads, allow_explicit):
+    """TensorFlow's padding attribute for explicit `pads` of an input of `spatial` size
+    (SAME / VALID when they match, else EXPLICIT with the paddings list)."""
     pads = tuple(tuple(int(x) for x in p) for p in pads)
     if all(p == (0, 0) for p in pads):
         return "VALID", None
@@ -361,7 +361,8 @@ def _conv_common(lw, node, ins, depthwise):
     w_vid = node.inputs[1]
     ksize = lw.shape(w_vid)[:-2]
     strides, dilations, pads = tuple(p["strides"]), tuple(p["dilations"]), p["pads"]
-    padding, explicit = _padding(lw, node, x_vid, ksize, strides, dilations, pads, True)
+    padding, explicit = _padding(lw, node, lw.shape(x_vid)[1:-1], ksize, strides, dilations,
+                                 pads, True)
     x, w = ins[0], ins[1]
     if nd == 3:  # 1-D: a 2-D convolution over a height of 1, as TensorFlow's conv1d
         ax1 = lw.const(np.int32(1), name="axis")
@@ -396,6 +397,85 @@ def _depthwise(lw, node, ins):
     return _conv_common(lw, node, ins, True)
 
 
+@lowers("conv_backprop_input")
+def _conv_transpose(lw, node, ins):
+    """Conv2DTranspose: the input gradient of a convolution (Conv2DBackpropInput); the output
+    size's batch follows the input's when it varies."""
+    p = node.params
+    dt = _out_dtype(lw, node)
+    x_shape = tuple(p["x_shape"])
+    if len(x_shape) != 4 or p.get("groups", 1) != 1:
+        raise UnsupportedOpError(
+            f"TensorFlow graph export: '{node.op.name}' of rank {len(x_shape)} with groups="
+            f"{p.get('groups', 1)} has no lowering here (2-D, groups=1 does).")
+    ksize = lw.shape(node.inputs[1])[:-2]
+    strides, dilations = tuple(p["strides"]), tuple(p["dilations"])
+    padding, explicit = _padding(lw, node, x_shape[1:-1], ksize, strides, dilations,
+                                 p["pads"], True)
+    if 0 in lw.batch_dims.get(node.outputs[0], ()):
+        i32 = type_attr(np.int32)
+        shp = lw.node("Shape", [ins[0]], T=type_attr(lw.dtype(node.inputs[0])), out_type=i32)
+        n = lw.node("StridedSlice", [shp, lw.const(np.int32([0]), name="begin"),
+                                     lw.const(np.int32([1]), name="end"),
+                                     lw.const(np.int32([1]), name="strides")],
+                    T=i32, Index=i32, begin_mask=0, end_mask=0, ellipsis_mask=0,
+                    new_axis_mask=0, shrink_axis_mask=0)
+        rest = lw.const(np.asarray(x_shape[1:], np.int32), name="size")
+        sizes = lw.node("ConcatV2", [n, rest, lw.const(np.int32(0), name="axis")], T=i32,
+                        N=2, Tidx=i32)
+    else:
+        sizes = lw.const(np.asarray(x_shape, np.int32), name="input_sizes")
+    attrs = dict(T=type_attr(dt), strides=[1, *strides, 1], padding=padding,
+                 dilations=[1, *dilations, 1], data_format="NHWC")
+    if explicit is not None:
+        attrs["explicit_paddings"] = explicit
+    return [lw.node("Conv2DBackpropInput", [sizes, ins[1], ins[0]], **attrs)]
+
+
+@lowers("strided_slice")
+def _strided_slice(lw, node, ins):
+    key = node.params["key"]
+    key = key if isinstance(key, tuple) else (key,)
+    begin, end, strides = [], [], []
+    masks = dict(begin_mask=0, end_mask=0, ellipsis_mask=0, new_axis_mask=0,
+                 shrink_axis_mask=0)
+    for i, k in enumerate(key):
+        bit = 1 << i
+        if k is Ellipsis:
+            masks["ellipsis_mask"] |= bit
+            begin.append(0), end.append(0), strides.append(1)
+        elif k is None:
+            masks["new_axis_mask"] |= bit
+            begin.append(0), end.append(0), strides.append(1)
+        elif isinstance(k, slice):
+            if k.start is None:
+                masks["begin_mask"] |= bit
+            if k.stop is None:
+                masks["end_mask"] |= bit
+            begin.append(0 if k.start is None else int(k.start))
+            end.append(0 if k.stop is None else int(k.stop))
+            strides.append(1 if k.step is None else int(k.step))
+        elif isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+            masks["shrink_axis_mask"] |= bit
+            begin.append(int(k)), end.append(int(k) + 1), strides.append(1)
+        else:
+            raise UnsupportedOpError(
+                f"TensorFlow graph export: indexing with {type(k).__name__} (gather-style "
+                "indexing) has no StridedSlice lowering; use tf.gather.")
+    i32 = type_attr(np.int32)
+    return [lw.node("StridedSlice", [ins[0], lw.const(np.int32(begin), name="begin"),
+                                     lw.const(np.int32(end), name="end"),
+                                     lw.const(np.int32(strides), name="strides")],
+                    T=type_attr(_out_dtype(lw, node)), Index=i32, **masks)]
+
+
+@lowers("tile")
+def _tile(lw, node, ins):
+    m = lw.const(np.asarray(node.params["multiples"], np.int32), name="multiples")
+    return [lw.node("Tile", [ins[0], m], T=type_attr(_out_dtype(lw, node)),
+                    Tmultiples=type_attr(np.int32))]
+
+
 @lowers("max_pool", "avg_pool")
 def _pool(lw, node, ins):
     p = node.params
@@ -408,7 +488,8 @@ def _pool(lw, node, ins):
         raise UnsupportedOpError(
             f"TensorFlow graph export: '{node.op.name}' on a rank-{nd} input with dilations "
             f"{dilations} has no lowering (1-D and 2-D undilated pooling do).")
-    padding, _ = _padding(lw, node, x_vid, ksize, strides, dilations, p["pads"], False)
+    padding, _ = _padding(lw, node, lw.shape(x_vid)[1:-1], ksize, strides, dilations,
+                          p["pads"], False)
     x = ins[0]
     if nd == 3:
         ax = lw.const(np.int32(1), name="axis")

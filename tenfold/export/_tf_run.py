@@ -154,6 +154,31 @@ def _pool(node, x):
               padding=_a(node, "padding"))
 
 
+@op("Conv2DBackpropInput")
+def _conv_transpose(node, sizes, w, dy):
+    _nhwc(node)
+    return _tf().nn.conv2d_transpose(dy, w, output_shape=sizes, strides=_a(node, "strides"),
+                                     padding=_conv_padding(node),
+                                     dilations=_a(node, "dilations", [1, 1, 1, 1]))
+
+
+@op("Shape")
+def _shape(node, x):
+    return _tf().shape(x, out_type=_a(node, "out_type", np.int32))
+
+
+@op("StridedSlice")
+def _strided_slice(node, x, begin, end, strides):
+    masks = {k: int(_a(node, k, 0)) for k in ("begin_mask", "end_mask", "ellipsis_mask",
+                                              "new_axis_mask", "shrink_axis_mask")}
+    return _tf().strided_slice(x, begin, end, strides, **masks)
+
+
+@op("Tile")
+def _tile(node, x, multiples):
+    return _tf().tile(x, multiples)
+
+
 @op("Reshape")
 def _reshape(node, x, shape):
     return _tf().reshape(x, shape)

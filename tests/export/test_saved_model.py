@@ -31,7 +31,8 @@ TF_OPS = {"Placeholder", "Const", "Identity", "AddV2", "Sub", "Mul", "RealDiv", 
           "Relu", "Erf", "Softmax", "LogSoftmax", "MatMul", "BatchMatMulV2", "Conv2D",
           "DepthwiseConv2dNative", "BiasAdd", "MaxPool", "AvgPool", "Reshape", "Transpose",
           "ConcatV2", "PadV2", "Sum", "Max", "Mean", "ExpandDims", "Squeeze", "Cast",
-          "SelectV2", "Greater", "GreaterEqual", "Less", "Abs", "Sign", "Softplus", "Expm1"}
+          "SelectV2", "Greater", "GreaterEqual", "Less", "Abs", "Sign", "Softplus", "Expm1",
+          "Conv2DBackpropInput", "Shape", "StridedSlice", "Tile", "GatherV2"}
 
 
 def _read(path):
