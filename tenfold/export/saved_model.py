@@ -497,6 +497,9 @@ def load(export_dir, tags=None, options=None):
     except Exception as e:  # protobuf's DecodeError: name the file
         raise ValueError(f"tf.saved_model.load: '{path}' is not a SavedModel protobuf "
                          f"({e})") from None
+    if not sm.meta_graphs:
+        raise ValueError(f"tf.saved_model.load: '{path}' is not a usable SavedModel: it holds "
+                         "no MetaGraph.")
     want = {tags} if isinstance(tags, str) else set(tags or [_SERVE_TAG])
     metas = [m for m in sm.meta_graphs if want <= set(m.meta_info_def.tags)]
     if not metas:

@@ -286,3 +286,29 @@ def test_cli_convert_to_saved_model(tmp_path, capsys):
     np.testing.assert_allclose(got.numpy(), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
     assert main(["convert", path, "--to", "saved_model"]) == 2  # never overwrites
     assert "exists" in capsys.readouterr().err
+
+
+def test_serve_saved_model_directory(tmp_path):
+    """tenfold's REST server serves a SavedModel in TF Serving's layout base/<version>/."""
+    import json
+    import urllib.request
+    from tenfold import serving
+    model = cases.two_inputs()
+    model.export(tmp_path / "base" / "3", verbose=False)
+    srv = serving.serve(tmp_path / "base", model_name="sig", port=0, block=False)
+    try:
+        with urllib.request.urlopen(f"{srv.url}/v1/models/sig/metadata", timeout=30) as r:
+            meta = json.loads(r.read())
+        sd = meta["metadata"]["signature_def"]["signature_def"]["serving_default"]
+        assert sorted(sd["inputs"]) == ["features", "signal"]
+        assert list(sd["outputs"]) == ["output_0"]
+        xs = cases.inputs_for(model, batch=2)
+        body = {"inputs": {k: v.tolist() for k, v in xs.items()}}
+        req = urllib.request.Request(f"{srv.url}/v1/models/sig:predict",
+                                     data=json.dumps(body).encode(), method="POST")
+        with urllib.request.urlopen(req, timeout=30) as r:
+            out = json.loads(r.read())
+        np.testing.assert_allclose(np.array(out["outputs"]), _predict(model, xs)[0],
+                                   rtol=1e-5, atol=1e-6)
+    finally:
+        srv.stop()
