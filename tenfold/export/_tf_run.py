@@ -174,6 +174,16 @@ def _strided_slice(node, x, begin, end, strides):
     return _tf().strided_slice(x, begin, end, strides, **masks)
 
 
+@op("Pack")
+def _pack(node, *xs):
+    return _tf().stack(list(xs), axis=int(_a(node, "axis", 0)))
+
+
+@op("Fill")
+def _fill(node, dims, value):
+    return _tf().fill(dims, value)
+
+
 @op("Tile")
 def _tile(node, x, multiples):
     return _tf().tile(x, multiples)

@@ -312,3 +312,22 @@ def test_serve_saved_model_directory(tmp_path):
                                    rtol=1e-5, atol=1e-6)
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize("name", ["tf_mlp", "tf_vision"])
+def test_reads_tensorflow_written_frozen_saved_models(name):
+    """SavedModels written by TensorFlow's own SavedModelBuilder from frozen Keras 3 graphs
+    (make_tf_frozen.py): TensorFlow's graphs of the same layers (Shape/StridedSlice/Pack for
+    Flatten, Mean for global pooling, BatchNormalization as Mul/Sub/Rsqrt)."""
+    d = os.path.join(FIXTURES, "tf_frozen", name)
+    out = tf.saved_model.load(os.path.join(d, "saved_model")).signatures["serving_default"](
+        **_npz(os.path.join(d, "inputs.npz")))
+    np.testing.assert_allclose(out["output_0"].numpy(),
+                               _npz(os.path.join(d, "tf_outputs.npz"))["output_0"],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_refuses_variable_saved_models_by_name():
+    """Keras 3 on TensorFlow's own export keeps weights in variables/: refused clearly."""
+    with pytest.raises(ValueError, match="weights in variables"):
+        tf.saved_model.load(os.path.join(FIXTURES, "tf_frozen", "keras_export"))
