@@ -78,6 +78,8 @@ def test_keras_case_matches_tensorflow(name, tmp_path):
     model = keras.models.load_model(os.path.join(d, "model.keras"))
     xs = _npz(os.path.join(d, "inputs.npz"))
     tf_out = _npz(os.path.join(d, "tf_outputs.npz"))
+    # float16 compute: TensorFlow's half kernels round at other points (one float16 step)
+    tol = dict(rtol=2e-3, atol=2e-3) if "mixed" in name else dict(rtol=1e-5, atol=1e-6)
     # (a) the same SavedModel as the one TensorFlow ran
     model.export(tmp_path / "sm", verbose=False)
     assert _canonical(_read(tmp_path / "sm")) == _canonical(_read(os.path.join(d,
@@ -88,10 +90,10 @@ def test_keras_case_matches_tensorflow(name, tmp_path):
         out = loaded.signatures[key](**xs)
         assert sorted(out) == sorted(tf_out)
         for k, v in tf_out.items():
-            np.testing.assert_allclose(out[k].numpy(), v, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(out[k].numpy(), v, **tol)
     # (c) and so does the model itself
     for i, r in enumerate(_predict(model, xs)):
-        np.testing.assert_allclose(r, tf_out[f"output_{i}"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(r, tf_out[f"output_{i}"], **tol)
 
 
 def test_module_case_matches_tensorflow(tmp_path):
