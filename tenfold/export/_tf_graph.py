@@ -109,6 +109,7 @@ class Lowering:
         self.values = graph.values
         self.batch_dims = batch_dims or {}
         self.scope = scope
+        self._layer_scope = ""       # "<layer name>/" while lowering a node a layer recorded
         self.env = dict(zip(graph.inputs, inputs))
         self._var_names = {}
 
@@ -142,14 +143,18 @@ class Lowering:
         return t
 
     def node(self, op, inputs=(), name=None, **attrs):
-        return self.b.node(op, inputs, name=self.scope + (name or op), **attrs)
+        return self.b.node(op, inputs, name=self.scope + self._layer_scope + (name or op),
+                           **attrs)
 
     def const(self, value, dtype=None, name="Const"):
-        return self.b.const(value, name=self.scope + name, dtype=dtype)
+        return self.b.const(value, name=self.scope + self._layer_scope + name, dtype=dtype)
 
     # ---------------------------------------------------------------- run
     def run(self):
         for k, node in enumerate(self.graph.nodes):
+            owner = self.owners.get(k)
+            # nodes grouped by layer ("dense/MatMul"), as TensorFlow's name scopes group them
+            self._layer_scope = f"{owner.name}/" if owner is not None else ""
             try:
                 outs = self._lower(node)
             except UnsupportedOpError as e:
@@ -160,6 +165,7 @@ class Lowering:
                                          f"{e}") from None
             for vid, t in zip(node.outputs, outs):
                 self.env[vid] = t
+        self._layer_scope = ""
         return [self.tensor(v) for v in self.graph.outputs]
 
     def _lower(self, node):
@@ -235,7 +241,19 @@ for _n in _UNARY:
 def _binary(lw, node, ins):
     dt = _out_dtype(lw, node)
     a, b = (lw.cast_to(t, v, dt) for t, v in zip(ins, node.inputs))
+    if node.op.name == "add" and _is_bias(lw, node):
+        # x + bias (a 1-D variable along the last axis): BiasAdd, as TensorFlow's Dense and
+        # Conv graphs have it (and as graph optimizers fuse it into the MatMul / Conv)
+        return [lw.node("BiasAdd", [a, b], T=type_attr(dt), data_format="NHWC")]
     return [lw.node(_BINARY[node.op.name], [a, b], T=type_attr(dt))]
+
+
+def _is_bias(lw, node):
+    x, b = node.inputs
+    xs, bs = lw.shape(x), lw.shape(b)
+    return (lw.values[b].kind == "var" and len(bs) == 1 and len(xs) >= 2 and
+            xs[-1] == bs[0] and lw.shape(node.outputs[0]) == xs and
+            lw.dtype(x) == lw.dtype(b) == _out_dtype(lw, node))
 
 
 for _n in _BINARY:

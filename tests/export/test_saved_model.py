@@ -141,10 +141,12 @@ def test_saved_model_structure(tmp_path):
     assert [d.size for d in sd.outputs["output_1"].tensor_shape.dim] == [-1, 12]
     ops = {n.op for n in mg.graph_def.node}
     assert ops <= TF_OPS, ops - TF_OPS
-    assert {"Conv2D", "DepthwiseConv2dNative", "MaxPool", "AvgPool", "ConcatV2",
+    assert {"Conv2D", "DepthwiseConv2dNative", "BiasAdd", "MaxPool", "AvgPool", "ConcatV2",
             "AddV2", "MatMul", "Softmax", "Reshape", "PadV2"} <= ops
     names = [n.name for n in mg.graph_def.node]
     assert len(names) == len(set(names))
+    assert "probs/Softmax" in names  # ops grouped by the layer that made them
+    assert sum(n.endswith("/BiasAdd") for n in names) >= 2  # Dense: MatMul + BiasAdd
     # weights are frozen under their variable paths
     consts = {n.name for n in mg.graph_def.node if n.op == "Const"}
     assert any(c.endswith("kernel") for c in consts)
