@@ -392,6 +392,150 @@ def export_keras(model, filepath, input_signature=None, verbose=True):
               f"available:\n\n* Endpoint 'serve'\n{args}")
 
 
+class ExportArchive:
+    """`keras.export.ExportArchive`: endpoints of tracked models written as one SavedModel.
+
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.add_endpoint("serve", model.call,
+                             input_signature=[keras.InputSpec((None, 28, 28), "float32")])
+        archive.write_out("digits/1")
+
+    Every endpoint becomes a signature of that name, and the first one is also
+    `serving_default` (unless an endpoint has that name), as Keras writes them. Weights are
+    frozen (see the module docstring), so `add_variable_collection` is refused.
+    """
+
+    def __init__(self):
+        self._tracked = []
+        self._endpoints = {}
+
+    def track(self, resource):
+        self._tracked.append(resource)
+        return resource
+
+    @property
+    def variables(self):
+        return [v for r in self._tracked for v in getattr(r, "variables", [])]
+
+    def add_endpoint(self, name, fn, input_signature=None, **kwargs):
+        from tenfold.graph.function import Function
+        if name in self._endpoints:
+            raise ValueError(f"Endpoint name '{name}' is already taken.")
+        if "jax2tf_kwargs" in kwargs or "is_static" in kwargs:
+            raise ValueError("'jax2tf_kwargs' and 'is_static' are only supported with the "
+                             "jax backend.")
+        where = f"ExportArchive.add_endpoint('{name}')"
+        if input_signature is None:
+            if not isinstance(fn, Function):
+                raise ValueError(
+                    f"{where}: if `fn` is not a tf.function, you must provide an "
+                    "`input_signature` argument to specify the shape and dtype of the "
+                    "function arguments, e.g. input_signature=[keras.InputSpec(shape=(None, "
+                    "224, 224, 3), dtype='float32')].")
+            if fn.input_signature is not None:
+                sig = _function_signature(fn, where)
+            else:
+                concrete = [c for c in fn._concrete.values() if c._first is not None]
+                if not concrete:
+                    raise ValueError(
+                        f"{where}: the tf.function '{fn.__name__}' has never been called. "
+                        "Call it once, or pass an `input_signature` argument.")
+                sig = _function_signature(concrete[0], where)
+                sig.specs = [_unbatched(s) for s in sig.specs]
+        else:
+            sig = _endpoint_signature(fn, input_signature)
+        self._endpoints[name] = sig
+        return fn
+
+    def track_and_add_endpoint(self, name, resource, input_signature, **kwargs):
+        self.track(resource)
+        return self.add_endpoint(name, resource.__call__, input_signature, **kwargs)
+
+    def add_variable_collection(self, name, variables):
+        raise NotImplementedError(
+            f"ExportArchive.add_variable_collection('{name}'): tenfold's SavedModels freeze "
+            "the weights into the graph, so there are no variables to reload. Save the "
+            "weights separately (model.save_weights) if you need them.")
+
+    def write_out(self, filepath, options=None, verbose=True):
+        if not self._endpoints:
+            raise ValueError("No endpoints have been set yet. Call add_endpoint().")
+        if options is not None and not isinstance(options, SaveOptions):
+            raise TypeError(f"write_out: options must be a tf.saved_model.SaveOptions, got "
+                            f"{type(options).__name__}")
+        sigs = dict(self._endpoints)
+        if _DEFAULT_KEY not in sigs:
+            sigs = {_DEFAULT_KEY: next(iter(self._endpoints.values())), **sigs}
+        tags = [_SERVE_TAG] + [t for t in (options.extra_tags if options else [])
+                               if t != _SERVE_TAG]
+        _write(filepath, _meta_graph(sigs, tags))
+        if verbose:
+            lines = []
+            for name, sig in self._endpoints.items():
+                args = "\n".join(f"  {n}: TensorSpec(shape={tuple(s.shape.as_list())}, "
+                                 f"dtype={s.dtype.name})" for n, s in zip(sig.names, sig.specs))
+                lines.append(f"* Endpoint '{name}'\n{args}")
+            print(f"Saved artifact at '{os.fspath(filepath)}'. The following endpoints are "
+                  "available:\n\n" + "\n\n".join(lines))
+
+
+def _unbatched(spec):
+    """A traced concrete shape with its batch left open, as Keras's endpoints have it."""
+    from tenfold.graph.spec import TensorSpec
+    dims = spec.shape.as_list()
+    return TensorSpec([None] + dims[1:] if dims else dims, spec.dtype, name=spec.name)
+
+
+def _endpoint_signature(fn, input_signature):
+    """A _Signature for `fn` called with `input_signature` (TensorSpecs, keras.InputSpecs or
+    KerasTensors; one nested list is passed to `fn` as one list argument)."""
+    import inspect
+    from tenfold.graph.spec import TensorSpec
+
+    def spec_of(x, i):
+        shape = getattr(x, "shape", None)
+        dtype = getattr(x, "dtype", None) or "float32"
+        if shape is None:
+            raise TypeError(f"input_signature[{i}]: expected a tf.TensorSpec, keras.InputSpec "
+                            f"or KerasTensor with a shape, got {x!r}")
+        name = getattr(x, "name", None)
+        name = str(name).split(":")[0] if isinstance(name, str) and name else None
+        return TensorSpec(tuple(shape), dtype, name=name)
+
+    sig = list(input_signature)
+    as_list = len(sig) == 1 and isinstance(sig[0], (list, tuple))
+    leaves = list(sig[0]) if as_list else sig
+    specs = [spec_of(x, i) for i, x in enumerate(leaves)]
+    try:
+        params = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    names = []
+    for i, s in enumerate(specs):
+        if s.name:
+            names.append(s.name)
+        elif not as_list and i < len(params):
+            names.append(params[i].name)
+        else:
+            names.append(f"args_{i}" if not as_list else f"args_0_{i}")
+    seen = set()
+    for i, n in enumerate(names):  # signature input names must be unique
+        if n in seen:
+            names[i] = f"{n}_{i}"
+        seen.add(names[i])
+    if as_list:
+        def call(*xs):
+            return fn(list(xs))
+    else:
+        def call(*xs):
+            return fn(*xs)
+    model = getattr(fn, "__self__", None)
+    from tenfold.keras.layers.layer import Layer
+    return _Signature(call, specs, names, model=model if isinstance(model, Layer) else None)
+
+
 # ---------------------------------------------------------------------------- load
 class SignatureFunction:
     """A loaded signature: call it with its inputs by name (keyword arguments); returns a

@@ -360,3 +360,42 @@ def test_op_round_trip(name, tmp_path):
     x = np.random.default_rng(1).normal(size=(4, 5)).astype(np.float32)
     out = tf.saved_model.load(tmp_path / "sm").signatures["serving_default"](x=x)
     np.testing.assert_allclose(out["output_0"].numpy(), fn(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_export_archive_matches_tensorflow(tmp_path):
+    """keras.export.ExportArchive: endpoints as signatures, the first also serving_default."""
+    d = os.path.join(CASES, "archive")
+    cases.archive(tmp_path / "sm")
+    assert _canonical(_read(tmp_path / "sm")) == _canonical(_read(os.path.join(d,
+                                                                                 "saved_model")))
+    x = _npz(os.path.join(d, "inputs.npz"))
+    tf_out = _npz(os.path.join(d, "tf_outputs.npz"))
+    loaded = tf.saved_model.load(os.path.join(d, "saved_model"))
+    assert sorted(loaded.signatures) == ["predict", "serving_default", "total"]
+    for key, fn in loaded.signatures.items():
+        assert list(fn.inputs) == ["inputs"]
+        np.testing.assert_allclose(fn(**x)["output_0"].numpy(), tf_out[f"{key}__output_0"],
+                                   rtol=1e-6, atol=1e-7)
+
+
+def test_export_archive_errors(tmp_path):
+    model = cases.mlp()
+    arc = keras.export.ExportArchive()
+    with pytest.raises(ValueError, match="No endpoints"):
+        arc.write_out(tmp_path / "a")
+    with pytest.raises(ValueError, match="input_signature"):
+        arc.add_endpoint("serve", model.call)
+
+    @tf.function
+    def never_called(x):
+        return model(x)
+    with pytest.raises(ValueError, match="never been called"):
+        arc.add_endpoint("serve", never_called)
+    arc.add_endpoint("serve", model.call, input_signature=[tf.TensorSpec([None, 28, 28])])
+    with pytest.raises(ValueError, match="already taken"):
+        arc.add_endpoint("serve", model.call, input_signature=[tf.TensorSpec([None, 28, 28])])
+    with pytest.raises(NotImplementedError, match="freeze"):
+        arc.add_variable_collection("weights", model.weights)
+    arc.write_out(tmp_path / "b", verbose=False)
+    assert set(_read(tmp_path / "b").meta_graphs[0].signature_def) == {"serve",
+                                                                       "serving_default"}
