@@ -399,3 +399,20 @@ def test_export_archive_errors(tmp_path):
     arc.write_out(tmp_path / "b", verbose=False)
     assert set(_read(tmp_path / "b").meta_graphs[0].signature_def) == {"serve",
                                                                        "serving_default"}
+
+
+def test_summary_graph_for_tensorboard(tmp_path):
+    """tf.summary.graph(concrete_function.graph) writes the GraphDef TensorBoard's Graphs
+    dashboard reads (checked with tensorboard's own event reader)."""
+    from tensorboard.backend.event_processing import event_accumulator
+    model = cases.convnet()
+    f = tf.function(lambda x: model(x, training=False))
+    cf = f.get_concrete_function(tf.TensorSpec([1, 28, 28, 1], tf.float32))
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    with writer.as_default():
+        assert tf.summary.graph(cf.graph)
+    writer.flush()
+    acc = event_accumulator.EventAccumulator(str(tmp_path))
+    acc.Reload()
+    ops = [n.op for n in acc.Graph().node]
+    assert ops.count("Conv2D") == 2 and "MaxPool" in ops and "Softmax" in ops
