@@ -12,7 +12,7 @@ def _missing(e):
 
 
 try:
-    from tensorboard.compat.proto import (attr_value_pb2, graph_pb2, meta_graph_pb2,  # noqa
+    from tensorboard.compat.proto import (attr_value_pb2, graph_pb2, meta_graph_pb2,  # noqa: F401
                                           node_def_pb2, tensor_pb2, tensor_shape_pb2,
                                           types_pb2, versions_pb2)
     from tenfold.export._proto import saved_model_pb2  # noqa: F401

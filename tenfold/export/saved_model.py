@@ -137,7 +137,6 @@ def _function_signature(fn, where):
         if len(specs) != len(fn._arg_specs):
             raise ValueError(f"{where}: a concrete function with non-tensor arguments cannot "
                              "be a signature (signatures take tensors only).")
-        paths = fn._leaf_paths
     elif isinstance(fn, Function):
         if fn.input_signature is None:
             raise ValueError(
@@ -148,7 +147,6 @@ def _function_signature(fn, where):
         from tenfold.graph.function import _flatten
         specs = []
         _flatten(list(fn.input_signature), specs, "", None)
-        paths = func._leaf_paths(tuple(fn.input_signature), {})
     else:
         raise TypeError(f"{where}: expected a tf.function or a ConcreteFunction, got "
                         f"{type(fn).__name__}")
@@ -164,7 +162,6 @@ def _function_signature(fn, where):
             names.append(params[i])
         else:
             names.append(f"args_{i}")
-    del paths
     py = func._python_function
     return _Signature(lambda *xs: py(*xs), specs, names, autograph=func._autograph)
 
@@ -552,7 +549,7 @@ class SignatureFunction:
         self._shapes = {k: [d.size for d in v.tensor_shape.dim] if not
                         v.tensor_shape.unknown_rank else None for k, v in self.inputs.items()}
         runner.needed([v.name for v in self.outputs.values()],
-                      {GraphRunnerName(v.name) for v in self.inputs.values()})
+                      {_node_name(v.name) for v in self.inputs.values()})
 
     @property
     def structured_input_signature(self):
@@ -586,13 +583,14 @@ class SignatureFunction:
                 raise ValueError(f"signature '{self.name}': input '{k}' has shape "
                                  f"{tuple(x.shape)}, expected "
                                  f"{tuple(None if d == -1 else d for d in shape)}")
-            feeds[GraphRunnerName(self.inputs[k].name)] = x
+            feeds[_node_name(self.inputs[k].name)] = x
         keys = list(self.outputs)
         outs = self._runner.run(feeds, [self.outputs[k].name for k in keys])
         return dict(zip(keys, outs))
 
 
-def GraphRunnerName(tensor_name):  # noqa: N802 - a small helper named after what it returns
+def _node_name(tensor_name):
+    """The node of a tensor name ("dense/MatMul:0" -> "dense/MatMul")."""
     return tensor_name.lstrip("^").partition(":")[0]
 
 
