@@ -238,9 +238,6 @@ def convert(args):
     if args.to != "tflite" and (args.quantize or args.calibration):
         raise CommandError(f"--quantize and --calibration apply to --to tflite, not "
                            f"--to {args.to}.")
-    if args.to == "saved_model":
-        import tenfold as tf
-        save = tf.saved_model.save
     model = load_model(args.model)
     stem = os.path.splitext(args.model)[0]
     out = args.output or stem + {"onnx": ".onnx", "tflite": ".tflite",
@@ -263,13 +260,9 @@ def convert(args):
         else:
             if os.path.exists(out):
                 raise CommandError(f"'{out}' exists; SavedModel output needs a new folder.")
+            from tenfold.export import saved_model
             with _atomic_path(out, directory=True) as tmp:
-                try:
-                    save(model, tmp)
-                except NotImplementedError as e:
-                    raise CommandError(f"SavedModel export is not available in this version "
-                                       f"of tenfold ({e}). Convert to 'onnx' or 'tflite' "
-                                       "instead.") from e
+                saved_model.export_keras(model, tmp, verbose=False)
     except (ValueError, TypeError, ImportError) as e:
         raise CommandError(f"{type(e).__name__}: {e}") from e
     size = os.path.getsize(out) if os.path.isfile(out) else sum(

@@ -2,6 +2,7 @@
 
 - `tenfold.export.onnx.export(model, "model.onnx")`: ONNX (ONNX Runtime, TensorRT, OpenVINO).
 - `model.export(path, format="onnx")`: the same, through Keras 3's entry point.
+- `tf.saved_model.save` / `model.export(path)`: TensorFlow SavedModels (TensorFlow Serving).
 - Serving over TensorFlow Serving's REST API: see `tenfold.serving`.
 
 Submodules load on first use (the `onnx` package only when an ONNX export runs).
@@ -26,12 +27,15 @@ def export_model(model, filepath, format="tf_saved_model", verbose=None, input_s
             print(f"Saved the ONNX model (opset {opset}) to {filepath}")
         return proto
     if fmt == "tf_saved_model":
-        from tenfold.export.saved_model import _not_supported
-        raise _not_supported("model.export(filepath) (format='tf_saved_model', Keras's default)")
+        from tenfold.export import saved_model as _sm
+        if kwargs:
+            raise TypeError(f"model.export(format='tf_saved_model') got unexpected keyword "
+                            f"argument(s): {', '.join(sorted(kwargs))}")
+        _sm.export_keras(model, filepath, input_signature=input_signature,
+                         verbose=True if verbose is None else verbose)
+        return None
     raise ValueError(f"model.export: unknown or unsupported format {format!r}. tenfold writes "
-                     "format='onnx'; for TensorFlow Serving's REST API, save the model with "
-                     "model.save('model.keras') and run `python -m tenfold.serving --model "
-                     "model.keras`.")
+                     "format='tf_saved_model' (the default) and format='onnx'.")
 
 
 def __getattr__(name):

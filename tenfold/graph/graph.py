@@ -87,6 +87,13 @@ class Graph:
         """The variables the graph reads or assigns (captured by identity)."""
         return [v.payload for v in self.values if v.kind == "var"]
 
+    def as_graph_def(self, from_version=None, add_shapes=False):
+        """This graph as a TensorFlow `GraphDef` message (TensorFlow ops, variables frozen
+        as constants, shapes as traced), e.g. for TensorBoard's graph view. The lowering
+        lives in tenfold/export/_tf_graph.py (needs the `tensorboard` package's protos)."""
+        from tenfold.export._tf_graph import graph_def
+        return graph_def(self)[0]
+
     def __repr__(self):
         lines = [f"graph {self.name}: inputs {self.inputs} -> outputs {self.outputs}"]
         for i, v in enumerate(self.values):

@@ -118,14 +118,41 @@ class Servable:
         return result
 
 
+class SavedModelServable(Servable):
+    """A SavedModel directory (as tf.saved_model.save / model.export write them), served
+    through its `serving_default` signature with tenfold's reader."""
+
+    def __init__(self, directory, name="model", version=1):
+        from tenfold.export import saved_model
+        loaded = saved_model.load(directory)
+        sig = loaded.signatures.get(saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY)
+        if sig is None:
+            raise ValueError(f"{directory}: the SavedModel has no 'serving_default' signature "
+                             f"(it has {sorted(loaded.signatures)}).")
+        self.model = loaded
+        self.name = str(name)
+        self.version = int(version)
+        self.source = directory
+        self._lock = threading.Lock()
+        self._dict_inputs = False
+        self._signature = sig
+        self.inputs = [TensorInfo(k, s.dtype.name, s.shape.as_list())
+                       for k, s in sig.structured_input_signature[1].items()]
+        self.outputs = [TensorInfo(k, s.dtype.name, s.shape.as_list())
+                        for k, s in sig.structured_outputs.items()]
+
+    def predict(self, arrays):
+        with self._lock:
+            out = self._signature(**dict(zip(self.input_names, arrays)))
+        return [np.asarray(out[t.name].numpy()) for t in self.outputs]
+
+
 def _find_model_file(directory):
     files = sorted(f for f in glob.glob(os.path.join(directory, "*"))
                    if f.lower().endswith(MODEL_SUFFIXES) and os.path.isfile(f))
     if not files:
         if os.path.exists(os.path.join(directory, "saved_model.pb")):
-            raise ValueError(f"{directory} holds a TensorFlow SavedModel, which tenfold cannot "
-                             "load. Save the model as a Keras file (model.save('model.keras')) "
-                             "and serve that.")
+            return directory  # a SavedModel directory
         raise ValueError(f"No model file ({', '.join(MODEL_SUFFIXES)}) found in {directory}.")
     if len(files) > 1:
         names = [os.path.basename(f) for f in files]
@@ -136,7 +163,8 @@ def _find_model_file(directory):
 
 def resolve_model_path(path, version=None):
     """(model file, version) for a file, a directory holding one model file, or a
-    TensorFlow-Serving-style base path `base/<version>/model.keras` (the highest version)."""
+    TensorFlow-Serving-style base path `base/<version>/model.keras` (the highest version);
+    a SavedModel directory (holding saved_model.pb) stands for the model file."""
     path = os.fspath(path)
     if os.path.isfile(path):
         return path, version
@@ -161,6 +189,8 @@ def load_servable(model_or_path, name="model", version=1):
         raise TypeError(f"serve() takes a Keras model or the path of a saved model, got "
                         f"{type(model_or_path).__name__}.")
     path, v = resolve_model_path(model_or_path, version)
+    if os.path.isdir(path):  # a SavedModel directory (resolve_model_path checked it)
+        return SavedModelServable(path, name, version if v is None else v)
     from tenfold.keras.models import load_model
     model = load_model(path, compile=False, safe_mode=True)
     return Servable(model, name, version if v is None else v, source=path)

@@ -419,10 +419,13 @@ def write_raw_pb(tensor, step=None, name=None):
 
 
 def graph(graph_data):
-    """Writes a graph (a GraphDef proto, or its serialized bytes) for TensorBoard's Graphs tab."""
+    """Writes a graph (a GraphDef proto, its serialized bytes, or a traced graph such as
+    `concrete_function.graph`) for TensorBoard's Graphs tab."""
     if not should_record_summaries():
         return False
     event_pb2 = _tb()[0]
+    if hasattr(graph_data, "as_graph_def"):
+        graph_data = graph_data.as_graph_def()
     data = graph_data if isinstance(graph_data, (bytes, bytearray)) else \
         graph_data.SerializeToString()
     _state.writer._write_event(event_pb2.Event(wall_time=time.time(), graph_def=bytes(data)))

@@ -61,8 +61,8 @@ def test_no_lists_of_op_names_outside_the_registry():
     names = set(_all_primitives())
     found = []
     for path in sorted(ROOT.rglob("*.py")):
-        if path == ROOT / "ops" / "registry.py":
-            continue
+        if path == ROOT / "ops" / "registry.py" or ROOT / "testing" in path.parents:
+            continue  # tenfold/testing's tables map public ops to references by design
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for line, strs in _string_collections(tree):
             prims = [s for s in strs if s in names]

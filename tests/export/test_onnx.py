@@ -350,7 +350,7 @@ def test_model_export_method(tmp_path):
     x = _x((2, 4))
     np.testing.assert_allclose(sess.run(None, {sess.get_inputs()[0].name: x})[0],
                                model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
-    with pytest.raises(NotImplementedError, match="SavedModel"):
-        model.export(os.fspath(tmp_path / "sm"))
+    model.export(os.fspath(tmp_path / "sm"), verbose=False)  # the default: a SavedModel
+    assert (tmp_path / "sm" / "saved_model.pb").is_file()
     with pytest.raises(ValueError, match="format"):
         model.export(path, format="torchscript")
