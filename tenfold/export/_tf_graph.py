@@ -18,12 +18,22 @@ from tenfold.export import _tf_protos as P
 LOWERINGS = {}
 
 
+def lowered_ops():
+    """Names of the primitives with a TensorFlow lowering (a function here or a `tf_op`)."""
+    from tenfold.ops.registry import REGISTRY
+    return sorted(set(LOWERINGS) | {n for n, p in REGISTRY.items() if p.tf_op})
+
+
 class UnsupportedOpError(ValueError):
     """A primitive (or a setting of one) that has no TensorFlow lowering."""
 
 
-def lowers(*names):
+def lowers(*names, batch_free_params=False):
+    """Registers a lowering for primitives `names`. `batch_free_params`: the primitive's params
+    hold a traced shape that this lowering makes batch-independent itself (reshape's target
+    shape, say), so export may see them differ between batch sizes."""
     def register(fn):
+        fn.batch_free_params = batch_free_params
         for n in names:
             LOWERINGS[n] = fn
         return fn
@@ -175,12 +185,14 @@ class Lowering:
                 "multi-output op) has no lowering; export a function without tf.cond / "
                 "tf.while_loop / optimizer steps (an inference function).")
         fn = LOWERINGS.get(node.op.name)
+        if fn is None and node.op.tf_op is not None:  # declared on the primitive: one node
+            fn = _one_for_one
         if fn is None:
             raise UnsupportedOpError(
                 f"TensorFlow graph export: op '{node.op.name}' has no TensorFlow lowering "
                 f"(traced with inputs of shapes "
                 f"{[self.shape(i) for i in node.inputs]}). Ops with a lowering: "
-                f"{', '.join(sorted(LOWERINGS))}.")
+                f"{', '.join(lowered_ops())}.")
         return fn(self, node, [self.tensor(i) for i in node.inputs])
 
     # ---------------------------------------------------------------- helpers
@@ -202,40 +214,37 @@ def _out_dtype(lw, node, k=0):
 
 
 # ------------------------------------------------------------------------ elementwise
-_UNARY = {
-    "negative": "Neg", "abs": "Abs", "sign": "Sign", "sqrt": "Sqrt", "rsqrt": "Rsqrt",
-    "square": "Square", "exp": "Exp", "expm1": "Expm1", "log": "Log", "log1p": "Log1p",
-    "tanh": "Tanh", "sigmoid": "Sigmoid", "softplus": "Softplus", "sin": "Sin", "cos": "Cos",
-    "tan": "Tan", "asin": "Asin", "acos": "Acos", "atan": "Atan", "sinh": "Sinh",
-    "cosh": "Cosh", "asinh": "Asinh", "acosh": "Acosh", "atanh": "Atanh", "relu": "Relu",
-    "floor": "Floor", "ceil": "Ceil", "round": "Round", "reciprocal": "Reciprocal",
-    "erf": "Erf", "erfc": "Erfc", "identity": "Identity", "stop_gradient": "StopGradient",
-    "logical_not": "LogicalNot", "is_nan": "IsNan", "is_inf": "IsInf",
-    "is_finite": "IsFinite",
-}
 
-_BINARY = {
-    "add": "AddV2", "subtract": "Sub", "multiply": "Mul", "maximum": "Maximum",
-    "minimum": "Minimum", "pow": "Pow", "floordiv": "FloorDiv", "floormod": "FloorMod",
-    "atan2": "Atan2", "squared_difference": "SquaredDifference",
-}
 
-_COMPARE = {"greater": "Greater", "greater_equal": "GreaterEqual", "less": "Less",
-            "less_equal": "LessEqual", "equal": "Equal", "not_equal": "NotEqual"}
 
-_LOGICAL = {"logical_and": "LogicalAnd", "logical_or": "LogicalOr"}
+
+
+# TensorFlow ops (not tenfold primitive names) whose one-for-one lowering needs more than the
+# plain unary/binary form: their input casting and attributes differ
+_TF_COMPARISONS = {"Greater", "GreaterEqual", "Less", "LessEqual", "Equal", "NotEqual"}
+_TF_LOGICAL = {"LogicalAnd", "LogicalOr"}
+_TF_REDUCTIONS = {"Sum", "Max", "Min", "Prod", "Mean", "All", "Any"}
+
+
+def _one_for_one(lw, node, ins):
+    """The lowering of a primitive that declares `tf_op` (tenfold/ops/registry.py)."""
+    op = node.op.tf_op
+    if op in _TF_REDUCTIONS:
+        return _reduce(lw, node, ins)
+    if op in _TF_COMPARISONS:
+        return _compare(lw, node, ins)
+    if op in _TF_LOGICAL:
+        return _logical(lw, node, ins)
+    return _unary(lw, node, ins) if len(ins) == 1 else _binary(lw, node, ins)
 
 
 def _unary(lw, node, ins):
-    op = _UNARY[node.op.name]
+    op = node.op.tf_op
     if op in ("LogicalNot",):
         return [lw.node(op, ins)]
     dt = lw.dtype(node.inputs[0])
     return [lw.node(op, ins, T=type_attr(dt))]
 
-
-for _n in _UNARY:
-    LOWERINGS[_n] = _unary
 
 
 def _binary(lw, node, ins):
@@ -245,7 +254,7 @@ def _binary(lw, node, ins):
         # x + bias (a 1-D variable along the last axis): BiasAdd, as TensorFlow's Dense and
         # Conv graphs have it (and as graph optimizers fuse it into the MatMul / Conv)
         return [lw.node("BiasAdd", [a, b], T=type_attr(dt), data_format="NHWC")]
-    return [lw.node(_BINARY[node.op.name], [a, b], T=type_attr(dt))]
+    return [lw.node(node.op.tf_op, [a, b], T=type_attr(dt))]
 
 
 def _is_bias(lw, node):
@@ -255,9 +264,6 @@ def _is_bias(lw, node):
             xs[-1] == bs[0] and lw.shape(node.outputs[0]) == xs and
             lw.dtype(x) == lw.dtype(b) == _out_dtype(lw, node))
 
-
-for _n in _BINARY:
-    LOWERINGS[_n] = _binary
 
 
 @lowers("divide")
@@ -273,19 +279,13 @@ def _compare(lw, node, ins):
     a, b = (lw.cast_to(t, v, dt) for t, v in zip(ins, node.inputs))
     extra = {"incompatible_shape_error": True} if node.op.name in ("equal", "not_equal") \
         else {}
-    return [lw.node(_COMPARE[node.op.name], [a, b], T=type_attr(dt), **extra)]
+    return [lw.node(node.op.tf_op, [a, b], T=type_attr(dt), **extra)]
 
-
-for _n in _COMPARE:
-    LOWERINGS[_n] = _compare
 
 
 def _logical(lw, node, ins):
-    return [lw.node(_LOGICAL[node.op.name], ins)]
+    return [lw.node(node.op.tf_op, ins)]
 
-
-for _n in _LOGICAL:
-    LOWERINGS[_n] = _logical
 
 
 @lowers("select")
@@ -415,7 +415,7 @@ def _depthwise(lw, node, ins):
     return _conv_common(lw, node, ins, True)
 
 
-@lowers("conv_backprop_input")
+@lowers("conv_backprop_input", batch_free_params=True)
 def _conv_transpose(lw, node, ins):
     """Conv2DTranspose: the input gradient of a convolution (Conv2DBackpropInput); the output
     size's batch follows the input's when it varies."""
@@ -522,7 +522,7 @@ def _pool(lw, node, ins):
 
 
 # ------------------------------------------------------------------------ shapes
-@lowers("reshape")
+@lowers("reshape", batch_free_params=True)
 def _reshape(lw, node, ins):
     target = lw.dynamic_shape(node.outputs[0])
     if sum(1 for d in target if d == -1) > 1:
@@ -564,9 +564,6 @@ def _pad(lw, node, ins):
                     Tpaddings=type_attr(np.int32))]
 
 
-_REDUCE = {"reduce_sum": "Sum", "reduce_max": "Max", "reduce_min": "Min",
-           "reduce_prod": "Prod", "reduce_mean": "Mean", "reduce_all": "All",
-           "reduce_any": "Any"}
 
 
 def _reduce(lw, node, ins):
@@ -576,7 +573,7 @@ def _reduce(lw, node, ins):
     axes = list(range(nd)) if axis is None else \
         [int(a) + nd if int(a) < 0 else int(a) for a in np.atleast_1d(axis)]
     a = lw.const(np.asarray(axes, np.int32), name="reduction_indices")
-    op = _REDUCE[node.op.name]
+    op = node.op.tf_op
     attrs = dict(keep_dims=bool(node.params.get("keepdims", False)), Tidx=type_attr(np.int32))
     if op not in ("All", "Any"):
         attrs["T"] = type_attr(lw.dtype(x_vid))
@@ -587,11 +584,8 @@ def _reduce(lw, node, ins):
     return [y]
 
 
-for _n in _REDUCE:
-    LOWERINGS[_n] = _reduce
 
-
-@lowers("broadcast_to")
+@lowers("broadcast_to", batch_free_params=True)
 def _broadcast_to(lw, node, ins):
     s = lw.const(np.asarray(lw.dynamic_shape(node.outputs[0]), np.int32), name="shape")
     if any(d == -1 for d in lw.dynamic_shape(node.outputs[0])):

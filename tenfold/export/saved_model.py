@@ -286,7 +286,7 @@ def _varying_dims(g1, g2, owners=None):
                 "the batch size (it was computed from the input's shape while tracing); this "
                 "has no batch-independent graph. Give the input signature a fixed batch size.")
     for a, b in zip(g1.nodes, g2.nodes):
-        if _strip(a.params) != _strip(b.params) and a.op.name not in _SHAPE_PARAM_OPS:
+        if _strip(a.params) != _strip(b.params) and not _batch_free_params(a.op.name):
             raise ValueError(
                 f"tf.saved_model.save: op '{a.op.name}' has parameters that depend on the "
                 f"batch size ({_strip(a.params)} vs {_strip(b.params)}); give the input "
@@ -294,8 +294,10 @@ def _varying_dims(g1, g2, owners=None):
     return varying
 
 
-# ops whose params hold a traced shape that the lowering makes batch-independent itself
-_SHAPE_PARAM_OPS = ("reshape", "broadcast_to", "conv_backprop_input")
+def _batch_free_params(name):
+    """Whether the lowering of primitive `name` makes its traced-shape params batch-free."""
+    from tenfold.export._tf_graph import LOWERINGS
+    return getattr(LOWERINGS.get(name), "batch_free_params", False)
 
 
 def _strip(params):

@@ -1053,8 +1053,8 @@ def identity_n(input, name=None):
     return [identity(x) for x in _checks.tensor_list(input, "identity_n", "input")]
 
 
-_identity = primitive("identity", lambda x: x.copy(), grads=(lambda g, o, x: g,), aliasing="fresh", flops=FREE)
-_stop_gradient = primitive("stop_gradient", lambda x: x, aliasing="view", flops=FREE, no_grad="blocks gradients by definition")
+_identity = primitive("identity", lambda x: x.copy(), grads=(lambda g, o, x: g,), aliasing="fresh", flops=FREE, tf_op="Identity")
+_stop_gradient = primitive("stop_gradient", lambda x: x, aliasing="view", flops=FREE, no_grad="blocks gradients by definition", tf_op="StopGradient")
 
 
 def stop_gradient(input, name=None):

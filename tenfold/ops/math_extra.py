@@ -95,12 +95,12 @@ def _erfinv_fallback(y):
 
 _erf = primitive("erf", _special("erf", _vectorized("erf")),
                  grads=(lambda g, o, x: _mul(g, _mul(_scalar(2 / np.sqrt(np.pi), x),
-                                                     _exp(_neg(_square(x))))),))
+                                                     _exp(_neg(_square(x))))),), tf_op="Erf")
 
 
 _erfc = primitive("erfc", _special("erfc", _vectorized("erfc")),
                   grads=(lambda g, o, x: _mul(g, _mul(_scalar(-2 / np.sqrt(np.pi), x),
-                                                      _exp(_neg(_square(x))))),))
+                                                      _exp(_neg(_square(x))))),), tf_op="Erfc")
 
 
 _erfinv = primitive("erfinv", _special("erfinv", _erfinv_fallback),

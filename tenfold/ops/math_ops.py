@@ -49,11 +49,11 @@ def ones_like(x):
 # Binary elementwise primitives. Operands already share a dtype; broadcasting is NumPy's and
 # the tape un-broadcasts gradients, so rules return full-shape gradients.
 
-_add = primitive("add", np.add, grads=(lambda g, o, x, y: g, lambda g, o, x, y: g), aliasing="fresh", out_kernel=_out.binary_out(np.add), inplace=True)
+_add = primitive("add", np.add, grads=(lambda g, o, x, y: g, lambda g, o, x, y: g), aliasing="fresh", out_kernel=_out.binary_out(np.add), inplace=True, tf_op="AddV2")
 _sub = primitive("subtract", np.subtract,
-                 grads=(lambda g, o, x, y: g, lambda g, o, x, y: _neg(g)), aliasing="fresh", out_kernel=_out.binary_out(np.subtract), inplace=True)
+                 grads=(lambda g, o, x, y: g, lambda g, o, x, y: _neg(g)), aliasing="fresh", out_kernel=_out.binary_out(np.subtract), inplace=True, tf_op="Sub")
 _mul = primitive("multiply", np.multiply,
-                 grads=(lambda g, o, x, y: _mul(g, y), lambda g, o, x, y: _mul(g, x)), aliasing="fresh", out_kernel=_out.binary_out(np.multiply), inplace=True)
+                 grads=(lambda g, o, x, y: _mul(g, y), lambda g, o, x, y: _mul(g, x)), aliasing="fresh", out_kernel=_out.binary_out(np.multiply), inplace=True, tf_op="Mul")
 _div = primitive("divide", np.divide,
                  grads=(lambda g, o, x, y: _div(g, y),
                         lambda g, o, x, y: _neg(_div(_mul(g, o), y))), aliasing="fresh", out_kernel=_out.binary_out(np.divide), inplace=True)
@@ -91,10 +91,10 @@ def _truncatemod_kernel(x, y):
     return np.fmod(x, y)
 
 
-_floordiv = primitive("floordiv", _floordiv_kernel, aliasing="fresh", no_grad=INTEGER_VALUED)
+_floordiv = primitive("floordiv", _floordiv_kernel, aliasing="fresh", no_grad=INTEGER_VALUED, tf_op="FloorDiv")
 _floormod = primitive("floormod", _floormod_kernel,
                       grads=(lambda g, o, x, y: g,
-                             lambda g, o, x, y: _mul(g, _neg(floor(_div(x, y))))), aliasing="fresh")
+                             lambda g, o, x, y: _mul(g, _neg(floor(_div(x, y))))), aliasing="fresh", tf_op="FloorMod")
 _truncatediv = primitive("truncatediv", _truncatediv_kernel, no_grad=INTEGER_VALUED)
 _truncatemod = primitive("truncatemod", _truncatemod_kernel,
                          grads=(lambda g, o, x, y: g,
@@ -117,7 +117,7 @@ def _pow_grad_y(g, out, x, y):
     return _mul(g, _select(pos, _mul(out, _log(safe)), _zeros_like(x)))
 
 
-_pow = primitive("pow", _pow_kernel, grads=(_pow_grad_x, _pow_grad_y), aliasing="fresh")
+_pow = primitive("pow", _pow_kernel, grads=(_pow_grad_x, _pow_grad_y), aliasing="fresh", tf_op="Pow")
 
 
 def _select_grad(kind, which):
@@ -129,17 +129,17 @@ def _select_grad(kind, which):
 
 
 _maximum = primitive("maximum", np.maximum,
-                     grads=(_select_grad("max", "x"), _select_grad("max", "y")), aliasing="fresh", out_kernel=_out.binary_out(np.maximum), inplace=True)
+                     grads=(_select_grad("max", "x"), _select_grad("max", "y")), aliasing="fresh", out_kernel=_out.binary_out(np.maximum), inplace=True, tf_op="Maximum")
 _minimum = primitive("minimum", np.minimum,
-                     grads=(_select_grad("min", "x"), _select_grad("min", "y")), aliasing="fresh", out_kernel=_out.binary_out(np.minimum), inplace=True)
+                     grads=(_select_grad("min", "x"), _select_grad("min", "y")), aliasing="fresh", out_kernel=_out.binary_out(np.minimum), inplace=True, tf_op="Minimum")
 _atan2 = primitive("atan2", np.arctan2,
                    grads=(lambda g, o, y, x: _div(_mul(g, x), _add(_square(x), _square(y))),
                           lambda g, o, y, x: _neg(_div(_mul(g, y),
-                                                       _add(_square(x), _square(y))))), aliasing="fresh")
+                                                       _add(_square(x), _square(y))))), aliasing="fresh", tf_op="Atan2")
 _squared_difference = primitive(
     "squared_difference", lambda x, y: np.square(x - y),
     grads=(lambda g, o, x, y: _mul(_mul(g, _scalar(2, g)), _sub(x, y)),
-           lambda g, o, x, y: _mul(_mul(g, _scalar(-2, g)), _sub(x, y))), aliasing="fresh", out_kernel=_out.squared_difference_out, inplace=True)
+           lambda g, o, x, y: _mul(_mul(g, _scalar(-2, g)), _sub(x, y))), aliasing="fresh", out_kernel=_out.squared_difference_out, inplace=True, tf_op="SquaredDifference")
 
 
 def _binary_op(prim, pub):
@@ -252,42 +252,42 @@ def _softplus_kernel(x):
     return np.logaddexp(x.dtype.type(0), x)
 
 
-_neg = primitive("negative", np.negative, grads=(lambda g, o, x: _neg(g),), aliasing="fresh", out_kernel=_out.unary_out(np.negative), inplace=True)
-_abs = primitive("abs", np.abs, grads=(lambda g, o, x: _mul(g, _sign(x)),), aliasing="fresh", out_kernel=_out.unary_out(np.abs), inplace=True)
-_sign = primitive("sign", np.sign, grads=(lambda g, o, x: _zeros_like(g),), aliasing="fresh")
+_neg = primitive("negative", np.negative, grads=(lambda g, o, x: _neg(g),), aliasing="fresh", out_kernel=_out.unary_out(np.negative), inplace=True, tf_op="Neg")
+_abs = primitive("abs", np.abs, grads=(lambda g, o, x: _mul(g, _sign(x)),), aliasing="fresh", out_kernel=_out.unary_out(np.abs), inplace=True, tf_op="Abs")
+_sign = primitive("sign", np.sign, grads=(lambda g, o, x: _zeros_like(g),), aliasing="fresh", tf_op="Sign")
 _sqrt = primitive("sqrt", np.sqrt,
-                  grads=(lambda g, o, x: _div(g, _mul(o, _scalar(2, o))),), aliasing="fresh", out_kernel=_out.unary_out(np.sqrt), inplace=True)
+                  grads=(lambda g, o, x: _div(g, _mul(o, _scalar(2, o))),), aliasing="fresh", out_kernel=_out.unary_out(np.sqrt), inplace=True, tf_op="Sqrt")
 _rsqrt = primitive("rsqrt", lambda x: 1 / np.sqrt(x),
-                   grads=(lambda g, o, x: _mul(g, _mul(_scalar(-0.5, o), _mul(o, _mul(o, o)))),), aliasing="fresh")
+                   grads=(lambda g, o, x: _mul(g, _mul(_scalar(-0.5, o), _mul(o, _mul(o, o)))),), aliasing="fresh", tf_op="Rsqrt")
 _square = primitive("square", np.square,
-                    grads=(lambda g, o, x: _mul(g, _mul(x, _scalar(2, x))),), aliasing="fresh", out_kernel=_out.unary_out(np.square), inplace=True)
-_exp = primitive("exp", np.exp, grads=(lambda g, o, x: _mul(g, o),), aliasing="fresh", out_kernel=_out.unary_out(np.exp), inplace=True, onnx="Exp")
-_expm1 = primitive("expm1", np.expm1, grads=(lambda g, o, x: _mul(g, _exp(x)),), aliasing="fresh", out_kernel=_out.unary_out(np.expm1), inplace=True)
-_log = primitive("log", np.log, grads=(lambda g, o, x: _div(g, x),), aliasing="fresh", out_kernel=_out.unary_out(np.log), inplace=True)
-_log1p = primitive("log1p", np.log1p, grads=(lambda g, o, x: _div(g, _add(x, _one(x))),), aliasing="fresh", out_kernel=_out.unary_out(np.log1p), inplace=True)
+                    grads=(lambda g, o, x: _mul(g, _mul(x, _scalar(2, x))),), aliasing="fresh", out_kernel=_out.unary_out(np.square), inplace=True, tf_op="Square")
+_exp = primitive("exp", np.exp, grads=(lambda g, o, x: _mul(g, o),), aliasing="fresh", out_kernel=_out.unary_out(np.exp), inplace=True, onnx="Exp", tf_op="Exp")
+_expm1 = primitive("expm1", np.expm1, grads=(lambda g, o, x: _mul(g, _exp(x)),), aliasing="fresh", out_kernel=_out.unary_out(np.expm1), inplace=True, tf_op="Expm1")
+_log = primitive("log", np.log, grads=(lambda g, o, x: _div(g, x),), aliasing="fresh", out_kernel=_out.unary_out(np.log), inplace=True, tf_op="Log")
+_log1p = primitive("log1p", np.log1p, grads=(lambda g, o, x: _div(g, _add(x, _one(x))),), aliasing="fresh", out_kernel=_out.unary_out(np.log1p), inplace=True, tf_op="Log1p")
 _tanh = primitive("tanh", np.tanh,
-                  grads=(lambda g, o, x: _mul(g, _sub(_one(o), _mul(o, o))),), aliasing="fresh", out_kernel=_out.unary_out(np.tanh), inplace=True, onnx="Tanh")
+                  grads=(lambda g, o, x: _mul(g, _sub(_one(o), _mul(o, o))),), aliasing="fresh", out_kernel=_out.unary_out(np.tanh), inplace=True, onnx="Tanh", tf_op="Tanh")
 _sigmoid = primitive("sigmoid", _sigmoid_kernel,
-                     grads=(lambda g, o, x: _mul(g, _mul(o, _sub(_one(o), o))),), aliasing="fresh", out_kernel=_out.sigmoid_out, inplace=True, onnx="Sigmoid")
+                     grads=(lambda g, o, x: _mul(g, _mul(o, _sub(_one(o), o))),), aliasing="fresh", out_kernel=_out.sigmoid_out, inplace=True, onnx="Sigmoid", tf_op="Sigmoid")
 _softplus = primitive("softplus", _softplus_kernel,
-                      grads=(lambda g, o, x: _mul(g, _sigmoid(x)),), aliasing="fresh", onnx="Softplus")
-_sin = primitive("sin", np.sin, grads=(lambda g, o, x: _mul(g, _cos(x)),), aliasing="fresh", out_kernel=_out.unary_out(np.sin), inplace=True)
-_cos = primitive("cos", np.cos, grads=(lambda g, o, x: _neg(_mul(g, _sin(x))),), aliasing="fresh", out_kernel=_out.unary_out(np.cos), inplace=True)
-_tan = primitive("tan", np.tan, grads=(lambda g, o, x: _add(g, _mul(g, _mul(o, o))),), aliasing="fresh")
+                      grads=(lambda g, o, x: _mul(g, _sigmoid(x)),), aliasing="fresh", onnx="Softplus", tf_op="Softplus")
+_sin = primitive("sin", np.sin, grads=(lambda g, o, x: _mul(g, _cos(x)),), aliasing="fresh", out_kernel=_out.unary_out(np.sin), inplace=True, tf_op="Sin")
+_cos = primitive("cos", np.cos, grads=(lambda g, o, x: _neg(_mul(g, _sin(x))),), aliasing="fresh", out_kernel=_out.unary_out(np.cos), inplace=True, tf_op="Cos")
+_tan = primitive("tan", np.tan, grads=(lambda g, o, x: _add(g, _mul(g, _mul(o, o))),), aliasing="fresh", tf_op="Tan")
 _asin = primitive("asin", np.arcsin,
-                  grads=(lambda g, o, x: _mul(g, _rsqrt(_sub(_one(x), _square(x)))),), aliasing="fresh")
+                  grads=(lambda g, o, x: _mul(g, _rsqrt(_sub(_one(x), _square(x)))),), aliasing="fresh", tf_op="Asin")
 _acos = primitive("acos", np.arccos,
-                  grads=(lambda g, o, x: _neg(_mul(g, _rsqrt(_sub(_one(x), _square(x))))),), aliasing="fresh")
+                  grads=(lambda g, o, x: _neg(_mul(g, _rsqrt(_sub(_one(x), _square(x))))),), aliasing="fresh", tf_op="Acos")
 _atan = primitive("atan", np.arctan,
-                  grads=(lambda g, o, x: _div(g, _add(_one(x), _square(x))),), aliasing="fresh")
-_sinh = primitive("sinh", np.sinh, grads=(lambda g, o, x: _mul(g, _cosh(x)),), aliasing="fresh")
-_cosh = primitive("cosh", np.cosh, grads=(lambda g, o, x: _mul(g, _sinh(x)),), aliasing="fresh")
+                  grads=(lambda g, o, x: _div(g, _add(_one(x), _square(x))),), aliasing="fresh", tf_op="Atan")
+_sinh = primitive("sinh", np.sinh, grads=(lambda g, o, x: _mul(g, _cosh(x)),), aliasing="fresh", tf_op="Sinh")
+_cosh = primitive("cosh", np.cosh, grads=(lambda g, o, x: _mul(g, _sinh(x)),), aliasing="fresh", tf_op="Cosh")
 _asinh = primitive("asinh", np.arcsinh,
-                   grads=(lambda g, o, x: _mul(g, _rsqrt(_add(_square(x), _one(x)))),))
+                   grads=(lambda g, o, x: _mul(g, _rsqrt(_add(_square(x), _one(x)))),), tf_op="Asinh")
 _acosh = primitive("acosh", np.arccosh,
-                   grads=(lambda g, o, x: _div(g, _sinh(o)),))
+                   grads=(lambda g, o, x: _div(g, _sinh(o)),), tf_op="Acosh")
 _atanh = primitive("atanh", np.arctanh,
-                   grads=(lambda g, o, x: _div(g, _sub(_one(x), _square(x))),))
+                   grads=(lambda g, o, x: _div(g, _sub(_one(x), _square(x))),), tf_op="Atanh")
 # Gradients made by max pooling, by id: id(g) -> fn(g, y) giving relu_backprop(g, y) computed
 # at the pooled size when g is max pooling's gradient for input y, else None. A ReLU (or a
 # conv + bias + ReLU) followed by max pooling then applies its mask to the 4x smaller pooled
@@ -309,13 +309,13 @@ def _relu_grad(g, o, x):
     return _mul(g, _cast(_greater(o, _zeros_like(o)), dtype=g._value.dtype))
 
 
-_relu = primitive("relu", _kernels.relu, grads=(_relu_grad,), aliasing="fresh", out_kernel=_out.relu_out, inplace=True, onnx="Relu")
-_floor = primitive("floor", np.floor, aliasing="fresh", no_grad=NOT_DIFFERENTIABLE)
-_ceil = primitive("ceil", np.ceil, aliasing="fresh", no_grad=NOT_DIFFERENTIABLE)
-_round = primitive("round", np.round, aliasing="fresh", no_grad=NOT_DIFFERENTIABLE)  # half to even, as TensorFlow
+_relu = primitive("relu", _kernels.relu, grads=(_relu_grad,), aliasing="fresh", out_kernel=_out.relu_out, inplace=True, onnx="Relu", tf_op="Relu")
+_floor = primitive("floor", np.floor, aliasing="fresh", no_grad=NOT_DIFFERENTIABLE, tf_op="Floor")
+_ceil = primitive("ceil", np.ceil, aliasing="fresh", no_grad=NOT_DIFFERENTIABLE, tf_op="Ceil")
+_round = primitive("round", np.round, aliasing="fresh", no_grad=NOT_DIFFERENTIABLE, tf_op="Round")  # half to even, as TensorFlow
 _trunc = primitive("trunc", np.trunc, no_grad=NOT_DIFFERENTIABLE)
 _reciprocal = primitive("reciprocal", np.reciprocal,
-                        grads=(lambda g, o, x: _neg(_mul(g, _mul(o, o))),), aliasing="fresh", out_kernel=_out.unary_out(np.reciprocal), inplace=True)
+                        grads=(lambda g, o, x: _neg(_mul(g, _mul(o, o))),), aliasing="fresh", out_kernel=_out.unary_out(np.reciprocal), inplace=True, tf_op="Reciprocal")
 
 
 def _unary(prim, float_only=True, pub=None):
@@ -447,8 +447,8 @@ def saturate_cast(value, dtype, name=None):
     return cast(value, d)
 
 
-def _compare(name, fn):
-    prim = primitive(name, fn, no_grad=INTEGER_VALUED, aliasing="fresh")
+def _compare(name, fn, tf_op):
+    prim = primitive(name, fn, no_grad=INTEGER_VALUED, aliasing="fresh", tf_op=tf_op)
 
     def op(x, y, name=None):
         x, y = binary(x, y, prim.name)
@@ -458,20 +458,20 @@ def _compare(name, fn):
     return op, prim
 
 
-equal, _equal = _compare("equal", np.equal)
-not_equal, _not_equal = _compare("not_equal", np.not_equal)
-less, _less = _compare("less", np.less)
-less_equal, _less_equal = _compare("less_equal", np.less_equal)
-greater, _greater = _compare("greater", np.greater)
-greater_equal, _greater_equal = _compare("greater_equal", np.greater_equal)
+equal, _equal = _compare("equal", np.equal, "Equal")
+not_equal, _not_equal = _compare("not_equal", np.not_equal, "NotEqual")
+less, _less = _compare("less", np.less, "Less")
+less_equal, _less_equal = _compare("less_equal", np.less_equal, "LessEqual")
+greater, _greater = _compare("greater", np.greater, "Greater")
+greater_equal, _greater_equal = _compare("greater_equal", np.greater_equal, "GreaterEqual")
 
-_logical_and = primitive("logical_and", np.logical_and, aliasing="fresh", no_grad=INTEGER_VALUED)
-_logical_or = primitive("logical_or", np.logical_or, aliasing="fresh", no_grad=INTEGER_VALUED)
+_logical_and = primitive("logical_and", np.logical_and, aliasing="fresh", no_grad=INTEGER_VALUED, tf_op="LogicalAnd")
+_logical_or = primitive("logical_or", np.logical_or, aliasing="fresh", no_grad=INTEGER_VALUED, tf_op="LogicalOr")
 _logical_xor = primitive("logical_xor", np.logical_xor, aliasing="fresh", no_grad=INTEGER_VALUED)
-_logical_not = primitive("logical_not", np.logical_not, aliasing="fresh", no_grad=INTEGER_VALUED)
-_is_nan = primitive("is_nan", np.isnan, aliasing="fresh", no_grad=INTEGER_VALUED)
-_is_inf = primitive("is_inf", np.isinf, aliasing="fresh", no_grad=INTEGER_VALUED)
-_is_finite = primitive("is_finite", np.isfinite, aliasing="fresh", no_grad=INTEGER_VALUED)
+_logical_not = primitive("logical_not", np.logical_not, aliasing="fresh", no_grad=INTEGER_VALUED, tf_op="LogicalNot")
+_is_nan = primitive("is_nan", np.isnan, aliasing="fresh", no_grad=INTEGER_VALUED, tf_op="IsNan")
+_is_inf = primitive("is_inf", np.isinf, aliasing="fresh", no_grad=INTEGER_VALUED, tf_op="IsInf")
+_is_finite = primitive("is_finite", np.isfinite, aliasing="fresh", no_grad=INTEGER_VALUED, tf_op="IsFinite")
 
 
 def _bool_operand(x, op):
@@ -691,7 +691,7 @@ def _reduce_sum_jit(x, axis=None, keepdims=False):
 _reduce_sum = primitive(
     "reduce_sum", _sum_kernel,
     grads=(lambda g, o, x, axis=None, keepdims=False: _reduce_grad_broadcast(g, x, axis, keepdims),),
-    aliasing="fresh", jit_kernel=(_reduce_sum_jit, None))
+    aliasing="fresh", jit_kernel=(_reduce_sum_jit, None), tf_op="Sum")
 
 
 def _minmax_grad(g, out, x, axis=None, keepdims=False):
@@ -724,8 +724,8 @@ def _min_kernel(x, axis=None, keepdims=False):
     return np.min(x, axis=axis, keepdims=keepdims)
 
 
-_reduce_max = primitive("reduce_max", _max_kernel, grads=(_minmax_grad,), aliasing="fresh")
-_reduce_min = primitive("reduce_min", _min_kernel, grads=(_minmax_grad,), aliasing="fresh")
+_reduce_max = primitive("reduce_max", _max_kernel, grads=(_minmax_grad,), aliasing="fresh", tf_op="Max")
+_reduce_min = primitive("reduce_min", _min_kernel, grads=(_minmax_grad,), aliasing="fresh", tf_op="Min")
 
 
 def _prod_grad(g, out, x, axis=None, keepdims=False):
@@ -749,11 +749,11 @@ def _prod_grad(g, out, x, axis=None, keepdims=False):
 
 _reduce_prod = primitive("reduce_prod", lambda x, axis=None, keepdims=False:
                          np.prod(x, axis=axis, keepdims=keepdims, dtype=x.dtype),
-                         grads=(_prod_grad,), aliasing="fresh")
+                         grads=(_prod_grad,), aliasing="fresh", tf_op="Prod")
 _reduce_any = primitive("reduce_any", lambda x, axis=None, keepdims=False:
-                        np.any(x, axis=axis, keepdims=keepdims), aliasing="fresh", no_grad=INTEGER_VALUED)
+                        np.any(x, axis=axis, keepdims=keepdims), aliasing="fresh", no_grad=INTEGER_VALUED, tf_op="Any")
 _reduce_all = primitive("reduce_all", lambda x, axis=None, keepdims=False:
-                        np.all(x, axis=axis, keepdims=keepdims), aliasing="fresh", no_grad=INTEGER_VALUED)
+                        np.all(x, axis=axis, keepdims=keepdims), aliasing="fresh", no_grad=INTEGER_VALUED, tf_op="All")
 
 
 def _logsumexp_kernel(x, axis=None, keepdims=False):

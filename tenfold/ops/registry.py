@@ -49,6 +49,9 @@ composed from primitives in Python. One declaration holds:
   the pooling's input y, position of the pooled gradient g); y is read only for its shape.
 - `transfer`: a device copy (its kernel places its output; the only primitives that cross).
 - `onnx`: the ONNX operator this primitive lowers to (a name, or a callable building nodes).
+- `tf_op`: the TensorFlow op this primitive lowers to one-for-one in a GraphDef / SavedModel
+  (`"Neg"`, `"AddV2"`, `"Sum"`); primitives needing more than one node have a lowering
+  function in `tenfold/export/_tf_graph.py`.
 """
 import numpy as np
 
@@ -82,7 +85,7 @@ def elementwise_flops(inputs, out, params):
 
 _FACTS = ("kernels", "check", "flops", "aliasing", "writable_view", "shape_only", "stateful",
           "out_kernel", "inplace", "inplace_kernel", "jit_kernel", "uses_blas", "pool_route",
-          "onnx", "no_grad", "transfer")
+          "onnx", "tf_op", "no_grad", "transfer")
 
 
 class Primitive:
@@ -91,8 +94,8 @@ class Primitive:
     def __init__(self, name, kernel, grads=None, doc=None, *, kernels=None, check=None,
                  flops=None, aliasing=None, writable_view=False, shape_only=False,
                  stateful=False, out_kernel=None, inplace=False, inplace_kernel=None,
-                 jit_kernel=None, uses_blas=False, pool_route=None, onnx=None, no_grad=None,
-                 transfer=False):
+                 jit_kernel=None, uses_blas=False, pool_route=None, onnx=None, tf_op=None,
+                 no_grad=None, transfer=False):
         self.name = name
         self.kernel = kernel if check is None else _checked(kernel, check)
         self.grads = grads
@@ -114,6 +117,7 @@ class Primitive:
         self.pool_route = pool_route
         self.jit_kernel = jit_kernel
         self.onnx = onnx
+        self.tf_op = tf_op
         self.no_grad = no_grad
         self.transfer = transfer
 
