@@ -19,7 +19,28 @@ Masks (bool (batch, time)) keep the previous state where false, as Keras does. A
 are Keras's defaults: tanh and sigmoid (the layers fall back to the per-step path for others).
 Written against the array namespace `xp` of the inputs (NumPy or CuPy).
 """
+import numpy as np
+
+from tenfold.backend import kernels as _kernels
 from tenfold.backend import xp_of
+
+
+def _over_rows(n, loop, xp):
+    """Runs loop(rows) over the batch. Batch rows recur independently, so on NumPy the batch
+    is cut in two halves run on the kernel threads (tenfold.backend.kernels.run_tasks: serial
+    when the machine is busy), with single-threaded BLAS: the per-step GEMMs are small, and
+    OpenBLAS's own threads stall in lock-step whenever another process holds a core."""
+    if xp is not np or n < 16:
+        if xp is np:
+            with _kernels.single_threaded_blas():
+                loop(slice(None))
+        else:
+            loop(slice(None))
+        return
+    half = n // 2
+    with _kernels.single_threaded_blas():
+        _kernels.run_tasks([slice(0, half), slice(half, n)], lambda r, _state: loop(r),
+                           nbytes=1 << 30)
 
 
 def _sigmoid(z, out, xp):
@@ -115,10 +136,17 @@ def lstm_forward(x, w, u, b, h0, c0, mask=None, go_backwards=False):
     _, z = _input_projection(x, w, b, go_backwards, xp)
     mk = _mask_steps(mask, go_backwards, xp)
     ws = xp.empty((t, n, 6 * hs), dtype=x.dtype)
-    rec = xp.empty((n, 4 * hs), dtype=x.dtype)
-    tmp = xp.empty((n, hs), dtype=x.dtype)
+    _over_rows(n, lambda r: _lstm_loop(z[:, r], u, ws[:, r], h0[r], c0[r],
+                                       None if mk is None else mk[:, r], hs, xp), xp)
+    return ws
+
+
+def _lstm_loop(z, u, ws, h0, c0, mk, hs, xp):
+    n = ws.shape[1]
+    rec = xp.empty((n, 4 * hs), dtype=ws.dtype)
+    tmp = xp.empty((n, hs), dtype=ws.dtype)
     h, c = h0, c0
-    for k in range(t):
+    for k in range(ws.shape[0]):
         zk = z[k]
         xp.matmul(h, u, out=rec)
         zk += rec
@@ -137,7 +165,6 @@ def lstm_forward(x, w, u, b, h0, c0, mask=None, go_backwards=False):
             xp.copyto(hk, h, where=keep)
             xp.copyto(ck, c, where=keep)
         h, c = hk, ck
-    return ws
 
 
 def lstm_grad_shapes(x, w, u):
@@ -155,11 +182,23 @@ def lstm_backward(gws, ws, x, w, u, h0, c0, mask=None, go_backwards=False):
     mk = _mask_steps(mask, go_backwards, xp)
     mf = None if mk is None else mk.astype(dt)
     dz = xp.empty((t, n, 4 * hs), dtype=dt)
+    dh0 = xp.empty((n, hs), dtype=dt)
+    dc0 = xp.empty((n, hs), dtype=dt)
+    ut = xp.ascontiguousarray(u.T)
+    _over_rows(n, lambda r: _lstm_back_loop(
+        gws[:, r], ws[:, r], c0[r], None if mf is None else mf[:, r], dz[:, r], ut, dh0, dc0, r,
+        hs, xp), xp)
+    return _weight_grads(dz, dz, ws, x, w, u, h0, dh0, [dc0], go_backwards, xp,
+                         lstm_grad_shapes(x, w, u))
+
+
+def _lstm_back_loop(gws, ws, c0, mf, dz, ut, dh0, dc0, rows, hs, xp):
+    t, n = ws.shape[0], ws.shape[1]
+    dt = ws.dtype
     dh = xp.zeros((n, hs), dtype=dt)
     dc = xp.zeros((n, hs), dtype=dt)
     tc = xp.empty((n, hs), dtype=dt)
     tmp = xp.empty((n, hs), dtype=dt)
-    ut = xp.ascontiguousarray(u.T)
     for k in range(t - 1, -1, -1):
         gk = gws[k]
         dh += gk[:, :hs]
@@ -213,8 +252,8 @@ def lstm_backward(gws, ws, x, w, u, h0, c0, mask=None, go_backwards=False):
         if mf is not None:
             dh += carry_h
             dc += carry_c
-    return _weight_grads(dz, dz, ws, x, w, u, h0, dh, [dc], go_backwards, xp,
-                         lstm_grad_shapes(x, w, u))
+    dh0[rows] = dh
+    dc0[rows] = dc
 
 
 def _weight_grads(dzx, dzr, ws, x, w, u, h0, dh0, extra_state_grads, go_backwards, xp, shapes,
@@ -250,11 +289,18 @@ def gru_forward(x, w, u, b, rb, h0, mask=None, go_backwards=False, reset_after=T
     _, z = _input_projection(x, w, b, go_backwards, xp)
     mk = _mask_steps(mask, go_backwards, xp)
     ws = xp.empty((t, n, 5 * hs), dtype=x.dtype)
-    rec = xp.empty((n, 3 * hs), dtype=x.dtype)
-    tmp = xp.empty((n, hs), dtype=x.dtype)
+    _over_rows(n, lambda r: _gru_loop(z[:, r], u, rb, ws[:, r], h0[r],
+                                      None if mk is None else mk[:, r], reset_after, hs, xp), xp)
+    return ws
+
+
+def _gru_loop(z, u, rb, ws, h0, mk, reset_after, hs, xp):
+    n = ws.shape[1]
+    rec = xp.empty((n, 3 * hs), dtype=ws.dtype)
+    tmp = xp.empty((n, hs), dtype=ws.dtype)
     u_zr, u_h = u[:, :2 * hs], u[:, 2 * hs:]
     h = h0
-    for k in range(t):
+    for k in range(ws.shape[0]):
         zk = z[k]
         wk = ws[k]
         hk, zr, hh, rh = wk[:, :hs], wk[:, hs:3 * hs], wk[:, 3 * hs:4 * hs], wk[:, 4 * hs:]
@@ -282,7 +328,6 @@ def gru_forward(x, w, u, b, rb, h0, mask=None, go_backwards=False, reset_after=T
         if mk is not None:
             xp.copyto(hk, h, where=~mk[k])
         h = hk
-    return ws
 
 
 def gru_grad_shapes(x, w, u):
@@ -301,13 +346,33 @@ def gru_backward(gws, ws, x, w, u, h0, mask=None, go_backwards=False, reset_afte
     mf = None if mk is None else mk.astype(dt)
     dzx = xp.empty((t, n, 3 * hs), dtype=dt)
     dzr = xp.empty((t, n, 3 * hs), dtype=dt)
-    dh = xp.zeros((n, hs), dtype=dt)
-    tmp = xp.empty((n, hs), dtype=dt)
     hprev = _prev_states(ws, h0, slice(0, hs))
     ut = xp.ascontiguousarray(u.T)
     u_zr_t = xp.ascontiguousarray(u[:, :2 * hs].T)
     u_h_t = xp.ascontiguousarray(u[:, 2 * hs:].T)
     rhp = None if reset_after else xp.empty((t, n, hs), dtype=dt)  # r * h_prev per step
+    dh0 = xp.empty((n, hs), dtype=dt)
+    _over_rows(n, lambda r: _gru_back_loop(
+        gws[:, r], ws[:, r], hprev[:, r], None if mf is None else mf[:, r], dzx[:, r],
+        dzr[:, r], None if rhp is None else rhp[:, r], ut, u_zr_t, u_h_t, dh0, r,
+        reset_after, hs, xp), xp)
+    shapes = gru_grad_shapes(x, w, u)
+    flat = _weight_grads(dzx, dzr, ws, x, w, u, h0, dh0, [], go_backwards, xp, shapes,
+                         hprev=hprev, drb=True)
+    if not reset_after:  # du's candidate columns multiply r * h_prev, not h_prev
+        o_du, _, du_shape = unpack(shapes)[2]
+        du = flat[o_du:o_du + u.size].reshape(du_shape)
+        du[:, 2 * hs:] = xp.matmul(rhp.reshape(t * n, hs).T,
+                                   dzr[:, :, 2 * hs:].reshape(t * n, hs))
+    return flat
+
+
+def _gru_back_loop(gws, ws, hprev, mf, dzx, dzr, rhp, ut, u_zr_t, u_h_t, dh0, rows,
+                   reset_after, hs, xp):
+    t, n = ws.shape[0], ws.shape[1]
+    dt = ws.dtype
+    dh = xp.zeros((n, hs), dtype=dt)
+    tmp = xp.empty((n, hs), dtype=dt)
     for k in range(t - 1, -1, -1):
         gk = gws[k]
         dh += gk[:, :hs]
@@ -363,17 +428,7 @@ def gru_backward(gws, ws, x, w, u, h0, mask=None, go_backwards=False, reset_afte
         if mf is not None:
             dh_prev += carry
         dh = dh_prev
-    shapes = gru_grad_shapes(x, w, u)
-    if reset_after:
-        return _weight_grads(dzx, dzr, ws, x, w, u, h0, dh, [], go_backwards, xp, shapes,
-                             hprev=hprev, drb=True)
-    # du's candidate columns multiply r * h_prev, not h_prev: two GEMMs
-    flat = _weight_grads(dzx, dzr, ws, x, w, u, h0, dh, [], go_backwards, xp, shapes,
-                         hprev=hprev, drb=True)
-    o_du, _, du_shape = unpack(shapes)[2]
-    du = flat[o_du:o_du + u.size].reshape(du_shape)
-    du[:, 2 * hs:] = xp.matmul(rhp.reshape(t * n, hs).T, dzr[:, :, 2 * hs:].reshape(t * n, hs))
-    return flat
+    dh0[rows] = dh
 
 
 # ------------------------------------------------------------------------------------------
@@ -386,9 +441,15 @@ def simple_rnn_forward(x, w, u, b, h0, mask=None, go_backwards=False):
     _, z = _input_projection(x, w, b, go_backwards, xp)
     mk = _mask_steps(mask, go_backwards, xp)
     ws = xp.empty((t, n, hs), dtype=x.dtype)
-    rec = xp.empty((n, hs), dtype=x.dtype)
+    _over_rows(n, lambda r: _simple_loop(z[:, r], u, ws[:, r], h0[r],
+                                         None if mk is None else mk[:, r], xp), xp)
+    return ws
+
+
+def _simple_loop(z, u, ws, h0, mk, xp):
+    rec = xp.empty(ws.shape[1:], dtype=ws.dtype)
     h = h0
-    for k in range(t):
+    for k in range(ws.shape[0]):
         xp.matmul(h, u, out=rec)
         hk = ws[k]
         xp.add(z[k], rec, out=hk)
@@ -396,7 +457,6 @@ def simple_rnn_forward(x, w, u, b, h0, mask=None, go_backwards=False):
         if mk is not None:
             xp.copyto(hk, h, where=~mk[k])
         h = hk
-    return ws
 
 
 def simple_rnn_grad_shapes(x, w, u):
@@ -414,8 +474,18 @@ def simple_rnn_backward(gws, ws, x, w, u, h0, mask=None, go_backwards=False):
     mk = _mask_steps(mask, go_backwards, xp)
     mf = None if mk is None else mk.astype(dt)
     dz = xp.empty((t, n, hs), dtype=dt)
-    dh = xp.zeros((n, hs), dtype=dt)
     ut = xp.ascontiguousarray(u.T)
+    dh0 = xp.empty((n, hs), dtype=dt)
+    _over_rows(n, lambda r: _simple_back_loop(gws[:, r], ws[:, r],
+                                              None if mf is None else mf[:, r], dz[:, r], ut,
+                                              dh0, r, xp), xp)
+    return _weight_grads(dz, dz, ws, x, w, u, h0, dh0, [], go_backwards, xp,
+                         simple_rnn_grad_shapes(x, w, u))
+
+
+def _simple_back_loop(gws, ws, mf, dz, ut, dh0, rows, xp):
+    t = ws.shape[0]
+    dh = xp.zeros(ws.shape[1:], dtype=ws.dtype)
     for k in range(t - 1, -1, -1):
         dh += gws[k]
         if mf is not None:
@@ -429,5 +499,4 @@ def simple_rnn_backward(gws, ws, x, w, u, h0, mask=None, go_backwards=False):
         dh = xp.matmul(dzk, ut)
         if mf is not None:
             dh += carry
-    return _weight_grads(dz, dz, ws, x, w, u, h0, dh, [], go_backwards, xp,
-                         simple_rnn_grad_shapes(x, w, u))
+    dh0[rows] = dh

@@ -274,3 +274,20 @@ def test_fit_under_tf_function_matches_eager():
         h = model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
         losses.append(h.history["loss"])
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_batch_split_over_kernel_threads(kind):
+    # batches of 16+ rows run as two halves on the kernel threads (recurrent_kernels._over_rows)
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((21, 5, 4))
+    mask = rng.random((21, 5)) > 0.3
+    kw = dict(return_sequences=True, return_state=True)
+    layers = [_make(kind, "float64", **kw) for _ in range(2)]
+    for layer in layers:
+        layer.build((21, 5, 4))
+    layers[1].set_weights(layers[0].get_weights())
+    out_f, g_f = _run(layers[0], x, mask, True, "float64")
+    out_s, g_s = _run(layers[1], x, mask, False, "float64")
+    for a, b in zip(out_f + g_f, out_s + g_s):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)
