@@ -1,10 +1,13 @@
 """Recurrent layers: SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells, RNN, SimpleRNN, LSTM,
 GRU.
 
-The time loop is unrolled in Python with tenfold ops (gradients come from the tape). For the
-built-in cells the input projection `x @ kernel + bias` is one matmul over the whole sequence;
-each step then costs one matmul (`h @ recurrent_kernel`, all gates at once) and a few
-elementwise ops. Weight layouts are Keras's: LSTM gates i, f, c, o; GRU gates z, r, h with
+The built-in cells with Keras's default activations (tanh, sigmoid) and no recurrent dropout
+in training run the whole sequence as one primitive (lstm_sequence, gru_sequence,
+simple_rnn_sequence in tenfold/ops/fused_ops.py: one GEMM for all input projections, a tight
+loop for the recurrence, one reverse loop for the gradient). Otherwise the time loop is
+unrolled in Python with tenfold ops (gradients come from the tape). For the built-in cells
+the input projection `x @ kernel + bias` is one matmul over the whole sequence; each step
+then costs one matmul (`h @ recurrent_kernel`, all gates at once) and a few elementwise ops. Weight layouts are Keras's: LSTM gates i, f, c, o; GRU gates z, r, h with
 `reset_after=True` bias of shape (2, 3 * units).
 """
 import numpy as np
