@@ -3,7 +3,7 @@ PyTorch, each framework in its own subprocess, one command:
 
     python bench/bench_models.py [--models lstm,gru] [--steps 20] [--warmup 5]
                                  [--tf-python /work/tfenv/bin/python] [--json PATH]
-                                 [--profile]
+                                 [--profile] [--baseline]
 
 Models (issue 17): Embedding(20000, 128) -> LSTM(128) -> Dense(1, sigmoid), sequences of
 length 80, batch 64, random tokens and labels, Adam, binary cross-entropy; and its GRU twin.
@@ -12,6 +12,7 @@ given by --tf-python or $TENFOLD_TF_PYTHON, default /work/tfenv/bin/python) and 
 JAX (this interpreter, KERAS_BACKEND=jax); PyTorch (when importable here) runs the same
 network written the PyTorch way. Each figure is steady training samples/s: the batch size
 over the median time of `--steps` train_on_batch calls after `--warmup` untimed ones.
+`--baseline` also times tenfold's per-step recurrent path (before the fused primitives).
 `--profile` also prints where tenfold's LSTM step spends its time (cProfile, top entries).
 The machine may be shared: compare ratios within one run, and report the load.
 """
@@ -61,9 +62,13 @@ def worker(framework, kind, warmup, steps, profile):
     x, y = _data()
     if framework == "torch":
         return _torch_worker(kind, x, y, warmup, steps)
-    if framework == "tenfold":
+    if framework.startswith("tenfold"):
         sys.path.insert(0, ROOT)
         from tenfold import keras
+        if framework == "tenfold-per-step":  # the unfused path, for before/after figures
+            import importlib
+            rnn = importlib.import_module("tenfold.keras.layers.rnn")
+            rnn._fused_ok = lambda *a: False
     elif framework == "tf":
         from tensorflow import keras
     else:  # Keras 3 on JAX
@@ -147,6 +152,8 @@ def main():
                                                           "/work/tfenv/bin/python"))
     ap.add_argument("--json", default=None)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--baseline", action="store_true",
+                    help="also time tenfold's per-step (unfused) recurrent path")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -154,6 +161,8 @@ def main():
                                 args.profile)))
         return
     peers = [("tenfold", sys.executable, None)]
+    if args.baseline:
+        peers.append(("tenfold-per-step", sys.executable, None))
     if os.path.exists(args.tf_python):
         peers.append(("tf", args.tf_python, {"TF_CPP_MIN_LOG_LEVEL": "2"}))
     else:
@@ -171,11 +180,11 @@ def main():
             results[kind][name] = r
             fig = f"{r['samples_per_s']:8.1f} samples/s" if "samples_per_s" in r \
                 else r["error"]
-            print(f"{kind:5s} {name:8s} {fig}", flush=True)
+            print(f"{kind:5s} {name:16s} {fig}", flush=True)
             if "profile" in r:
                 print(r["profile"])
         best = max((r["samples_per_s"] for n, r in results[kind].items()
-                    if n != "tenfold" and "samples_per_s" in r), default=None)
+                    if not n.startswith("tenfold") and "samples_per_s" in r), default=None)
         mine = results[kind]["tenfold"].get("samples_per_s")
         if best and mine:
             print(f"{kind:5s} tenfold / best peer = {mine / best:.2f}")
