@@ -7,8 +7,9 @@ simple_rnn_sequence in tenfold/ops/fused_ops.py: one GEMM for all input projecti
 loop for the recurrence, one reverse loop for the gradient). Otherwise the time loop is
 unrolled in Python with tenfold ops (gradients come from the tape). For the built-in cells
 the input projection `x @ kernel + bias` is one matmul over the whole sequence; each step
-then costs one matmul (`h @ recurrent_kernel`, all gates at once) and a few elementwise ops. Weight layouts are Keras's: LSTM gates i, f, c, o; GRU gates z, r, h with
-`reset_after=True` bias of shape (2, 3 * units).
+then costs one matmul (`h @ recurrent_kernel`, all gates at once) and a few elementwise ops.
+Weight layouts are Keras's: LSTM gates i, f, c, o; GRU gates z, r, h with `reset_after=True`
+bias of shape (2, 3 * units).
 """
 import numpy as np
 
