@@ -12,10 +12,26 @@ sits beside the unfused ops it replaces; their numbers are those of the chain.
 
 (`conv_bias_act`, conv + bias + ReLU in one pass, is not fusion-only: Keras convolution
 layers call it eagerly; it is declared in conv_ops.py.)
+
+Whole-sequence recurrent primitives: not graph rewrites but called by Keras's LSTM, GRU and
+SimpleRNN layers (tenfold/keras/layers/rnn.py) when their configuration allows (tanh /
+sigmoid, no recurrent dropout in training), so eager, tf.function and the tape all run the
+same declaration. Kernels: tenfold/ops/recurrent_kernels.py. Each output is a time-major
+workspace (see there); the layers slice the states out of it.
+
+| primitive                        | replaces (the per-step composition in rnn.py)            |
+|----------------------------------|-----------------------------------------------------------|
+| lstm_sequence(x, w, u, b, h0, c0[, mask]) | for each t: z = x_t @ w + b + h @ u; i, f, o =    |
+|                                  | sigmoid, g = tanh; c = f*c + i*g; h = o*tanh(c); masked   |
+|                                  | steps keep (h, c)                                         |
+| gru_sequence(x, w, u, b, rb, h0[, mask])  | GRUCell steps (reset_after True/False)            |
+| simple_rnn_sequence(x, w, u, b, h0[, mask]) | h = tanh(x_t @ w + b + h @ u)                   |
+| *_sequence_grad                  | the reverse loop: the tape's backward of the above        |
 """
 import numpy as np
 
 from tenfold.backend import kernels as _kernels
+from tenfold.ops import recurrent_kernels as _rk
 from tenfold.ops.registry import primitive
 
 GRAPH_ONLY = "a graph-only fusion, made after differentiation (the ops it replaces have grads)"
@@ -136,3 +152,68 @@ def pooled_grad_readers():
     from tenfold.ops import conv_ops, math_ops
     return {conv_ops._conv_bpf: 1, conv_ops._conv_bpi: 0, conv_ops._bias_bp: 0,
             math_ops._reduce_sum: 0}
+
+
+# ------------------------------------------------------------------------------------------
+# whole-sequence recurrent layers (see the table above). Inputs: x (batch, time, D), w (D, G),
+# u (H, G), biases, initial states (batch, H), then optionally a bool mask (batch, time).
+# The gradient runs the reverse loop as its own primitive and slices its flat result.
+
+NO_DOUBLE_BACKWARD = ("the reverse loop of a whole-sequence recurrent op: no second derivative "
+                      "(use the layer's per-step path, e.g. unroll=True, for higher orders)")
+
+
+def _split_flat(flat, shapes):
+    from tenfold.ops import array_ops
+    return [array_ops.reshape(flat[o:o + k], shape) for o, k, shape in _rk.unpack(shapes)]
+
+
+def _recurrent_flops(gates, backward=False):
+    def flops(inputs, out, params):
+        x, u = inputs[0 if not backward else 2]._value, inputs[2 if not backward else 4]._value
+        n, t, d = x.shape
+        h = u.shape[0]
+        f = 2 * n * t * (d + h) * gates * h + 8 * n * t * gates * h
+        return 3 * f if backward else f
+    return flops
+
+
+def _lstm_grads(g, ws, x, w, u, b, h0, c0, *mask, go_backwards=False):
+    flat = lstm_sequence_grad(g, ws, x, w, u, h0, c0, *mask, go_backwards=go_backwards)
+    return _split_flat(flat, _rk.lstm_grad_shapes(x._value, w._value, u._value)) + \
+        [None] * len(mask)
+
+
+lstm_sequence = primitive("lstm_sequence", _rk.lstm_forward, grads=_lstm_grads,
+                          aliasing="fresh", uses_blas=True, flops=_recurrent_flops(4))
+lstm_sequence_grad = primitive("lstm_sequence_grad", _rk.lstm_backward,
+                               no_grad=NO_DOUBLE_BACKWARD, aliasing="fresh", uses_blas=True,
+                               flops=_recurrent_flops(4, backward=True))
+
+
+def _gru_grads(g, ws, x, w, u, b, rb, h0, *mask, go_backwards=False, reset_after=True):
+    flat = gru_sequence_grad(g, ws, x, w, u, h0, *mask, go_backwards=go_backwards,
+                             reset_after=reset_after)
+    return _split_flat(flat, _rk.gru_grad_shapes(x._value, w._value, u._value)) + \
+        [None] * len(mask)
+
+
+gru_sequence = primitive("gru_sequence", _rk.gru_forward, grads=_gru_grads,
+                         aliasing="fresh", uses_blas=True, flops=_recurrent_flops(3))
+gru_sequence_grad = primitive("gru_sequence_grad", _rk.gru_backward,
+                              no_grad=NO_DOUBLE_BACKWARD, aliasing="fresh", uses_blas=True,
+                              flops=_recurrent_flops(3, backward=True))
+
+
+def _simple_rnn_grads(g, ws, x, w, u, b, h0, *mask, go_backwards=False):
+    flat = simple_rnn_sequence_grad(g, ws, x, w, u, h0, *mask, go_backwards=go_backwards)
+    return _split_flat(flat, _rk.simple_rnn_grad_shapes(x._value, w._value, u._value)) + \
+        [None] * len(mask)
+
+
+simple_rnn_sequence = primitive("simple_rnn_sequence", _rk.simple_rnn_forward,
+                                grads=_simple_rnn_grads, aliasing="fresh", uses_blas=True,
+                                flops=_recurrent_flops(1))
+simple_rnn_sequence_grad = primitive("simple_rnn_sequence_grad", _rk.simple_rnn_backward,
+                                     no_grad=NO_DOUBLE_BACKWARD, aliasing="fresh",
+                                     uses_blas=True, flops=_recurrent_flops(1, backward=True))

@@ -1,11 +1,15 @@
 """Recurrent layers: SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells, RNN, SimpleRNN, LSTM,
 GRU.
 
-The time loop is unrolled in Python with tenfold ops (gradients come from the tape). For the
-built-in cells the input projection `x @ kernel + bias` is one matmul over the whole sequence;
-each step then costs one matmul (`h @ recurrent_kernel`, all gates at once) and a few
-elementwise ops. Weight layouts are Keras's: LSTM gates i, f, c, o; GRU gates z, r, h with
-`reset_after=True` bias of shape (2, 3 * units).
+The built-in cells with Keras's default activations (tanh, sigmoid) and no recurrent dropout
+in training run the whole sequence as one primitive (lstm_sequence, gru_sequence,
+simple_rnn_sequence in tenfold/ops/fused_ops.py: one GEMM for all input projections, a tight
+loop for the recurrence, one reverse loop for the gradient). Otherwise the time loop is
+unrolled in Python with tenfold ops (gradients come from the tape). For the built-in cells
+the input projection `x @ kernel + bias` is one matmul over the whole sequence; each step
+then costs one matmul (`h @ recurrent_kernel`, all gates at once) and a few elementwise ops.
+Weight layouts are Keras's: LSTM gates i, f, c, o; GRU gates z, r, h with `reset_after=True`
+bias of shape (2, 3 * units).
 """
 import numpy as np
 
@@ -553,6 +557,8 @@ class RNN(Layer):
             from tenfold.ops._convert import tensor
             states = nest.map_structure(lambda s: tensor(s), states)
         cell = self.cell
+        if _fused_ok(cell, x, training):
+            return self._call_fused(x, states, mask, training)
         stacked = isinstance(cell, StackedRNNCells)
         if self._fast():
             if training and cell.dropout > 0:
@@ -621,6 +627,70 @@ class RNN(Layer):
             return [output] + list(states)
         return output
 
+    def _call_fused(self, x, states, mask, training):
+        """The whole sequence as one primitive (tenfold/ops/fused_ops.py): the built-in cells
+        with Keras's default activations."""
+        from tenfold.ops import fused_ops
+        from tenfold.ops._convert import tensor
+        cell = self.cell
+        hs = cell.units
+        dtype = x.dtype
+        try:
+            xin = cell._drop_inputs(x, training)
+        finally:
+            cell.reset_dropout_mask()
+        w, u = tensor(cell.kernel), tensor(cell.recurrent_kernel)
+        states = [tensor(s) for s in nest.flatten(states)]
+        mk = None
+        if mask is not None:
+            mk = tensor(mask)
+            if mk.dtype != "bool":
+                mk = m.not_equal(mk, 0)
+            if len(mk.shape) == 3:
+                mk = m.reduce_any(mk, axis=-1)
+        extra = [] if mk is None else [mk]
+        kind = type(cell)
+        bias = None if cell.bias is None else tensor(cell.bias)
+        gb = self.go_backwards
+        if kind is GRUCell:
+            if bias is None:
+                b = rb = _zeros_vec(3 * hs, x)
+            elif cell.reset_after:
+                b, rb = bias[0], bias[1]
+            else:
+                b, rb = bias, _zeros_vec(3 * hs, x)
+            ws = fused_ops.gru_sequence(xin, w, u, b, rb, states[0], *extra, go_backwards=gb,
+                                        reset_after=cell.reset_after)
+        else:
+            b = _zeros_vec(cell._gates * hs, x) if bias is None else bias
+            if kind is LSTMCell:
+                ws = fused_ops.lstm_sequence(xin, w, u, b, states[0], states[1], *extra,
+                                             go_backwards=gb)
+            else:
+                ws = fused_ops.simple_rnn_sequence(xin, w, u, b, states[0], *extra,
+                                                   go_backwards=gb)
+        last = ws[-1]
+        new_states = [last[:, :hs], last[:, hs:2 * hs]] if kind is LSTMCell else [last[:, :hs]]
+        zero_masked = mk is not None and self.zero_output_for_mask
+        if self.return_sequences:
+            output = a.transpose(ws[:, :, :hs], (1, 0, 2))
+            if zero_masked:
+                kf = m.cast(mk, dtype)
+                if gb:
+                    kf = a.reverse(kf, axis=[1])
+                output = m.multiply(output, a.expand_dims(kf, -1))
+        else:
+            output = new_states[0]
+            if zero_masked:
+                kf = m.cast(mk[:, 0 if gb else -1], dtype)
+                output = m.multiply(output, a.expand_dims(kf, -1))
+        if self.stateful:
+            for var, s in zip(nest.flatten(self.states), new_states):
+                var.assign(a.stop_gradient(s))
+        if self.return_state:
+            return [output] + new_states
+        return output
+
     def compute_mask(self, inputs, mask=None):
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
@@ -664,6 +734,37 @@ class RNN(Layer):
         if isinstance(config.get("cell"), dict):
             config["cell"] = deserialize(config["cell"], custom_objects)
         return super().from_config.__func__(cls, config)
+
+
+def _zeros_vec(n, like):
+    return from_host(np.zeros((n,), dtype=npd(like)))
+
+
+_FUSED_DTYPES = ("float32", "float64")
+
+
+def _fused_ok(cell, x, training):
+    """Whether RNN.call can run the whole sequence as one primitive: a built-in cell (not a
+    subclass) with Keras's default activations, no recurrent dropout while training, and
+    float32/float64 inputs of shape (batch, time, features)."""
+    kind = type(cell)
+    if kind not in (LSTMCell, GRUCell, SimpleRNNCell):
+        return False
+    if cell.activation is not activations.tanh:
+        return False
+    if kind is not SimpleRNNCell and cell.recurrent_activation is not activations.sigmoid:
+        return False
+    if training and cell.recurrent_dropout > 0:
+        return False
+    if x.ndim != 3 or x.dtype not in _FUSED_DTYPES or shape_of(x)[1] == 0:
+        return False
+    k = cell.kernel
+    return k is not None and _read_dtype(k) == x.dtype
+
+
+def _read_dtype(v):
+    from tenfold.ops._convert import read_variable
+    return read_variable(v).dtype
 
 
 class _BuiltinRNN(RNN):

@@ -1,0 +1,502 @@
+"""Kernels of the whole-sequence recurrent primitives (declared in fused_ops.py): LSTM, GRU and
+SimpleRNN forward and backward over all time steps in one call.
+
+Forward: the input projections of every step are one GEMM; the recurrence is a loop over
+preallocated buffers (one `h @ recurrent_kernel` GEMM per step, gate nonlinearities written in
+place). It returns one time-major workspace `ws` of shape (time, batch, K) in processing order
+(reversed time under go_backwards) whose columns are the states after each step followed by
+the activated gates, so the backward pass reads what it needs instead of recomputing it:
+
+    LSTM       K = 6H: h, c, i, f, g, o
+    GRU        K = 5H: h, z, r, hh (candidate), rh (the recurrent part added to hh's input)
+    SimpleRNN  K = H:  h
+
+Backward: one reverse loop (one GEMM per step for the state gradient), then the weight
+gradients as single GEMMs over all steps. Its result is one flat array holding the input
+gradients one after another (see `unpack`).
+
+Masks (bool (batch, time)) keep the previous state where false, as Keras does. Activations
+are Keras's defaults: tanh and sigmoid (the layers fall back to the per-step path for others).
+Written against the array namespace `xp` of the inputs (NumPy or CuPy).
+"""
+import numpy as np
+
+from tenfold.backend import kernels as _kernels
+from tenfold.backend import xp_of
+
+
+def _over_rows(n, loop, xp):
+    """Runs loop(rows) over the batch. Batch rows recur independently, so on NumPy the batch
+    is cut in two halves run on the kernel threads (tenfold.backend.kernels.run_tasks: serial
+    when the machine is busy), with single-threaded BLAS: the per-step GEMMs are small, and
+    OpenBLAS's own threads stall in lock-step whenever another process holds a core."""
+    if xp is not np or n < 16:
+        if xp is np:
+            with _kernels.single_threaded_blas():
+                loop(slice(None))
+        else:
+            loop(slice(None))
+        return
+    half = n // 2
+    with _kernels.single_threaded_blas():
+        _kernels.run_tasks([slice(0, half), slice(half, n)], lambda r, _state: loop(r),
+                           nbytes=1 << 30)
+
+
+def _sigmoid(z, out, xp):
+    # 0.5 * tanh(z / 2) + 0.5: no overflow for large |z|, all in place
+    xp.multiply(z, 0.5, out=out)
+    xp.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
+
+
+def _time_major(x, go_backwards, xp):
+    """(batch, time, D) -> contiguous (time, batch, D) in processing order."""
+    xt = x.transpose(1, 0, 2)
+    if go_backwards:
+        xt = xt[::-1]
+    return xp.ascontiguousarray(xt)
+
+
+def _mask_steps(mask, go_backwards, xp):
+    """bool (batch, time) -> bool (time, batch, 1) in processing order, or None."""
+    if mask is None:
+        return None
+    mt = mask.astype(bool).T
+    if go_backwards:
+        mt = mt[::-1]
+    return xp.ascontiguousarray(mt)[:, :, None]
+
+
+def _input_projection(x, w, b, go_backwards, xp):
+    t, n, d = x.shape[1], x.shape[0], x.shape[2]
+    xs = _time_major(x, go_backwards, xp)
+    z = xp.matmul(xs.reshape(t * n, d), w).reshape(t, n, w.shape[1])
+    z += b
+    return xs, z
+
+
+def _prev_states(ws, h0, cols):
+    """(time, batch, H) states before each step: h0, then the stored states."""
+    t, n = ws.shape[0], ws.shape[1]
+    xp = xp_of(ws)
+    out = xp.empty((t, n, cols.stop - cols.start), dtype=ws.dtype)
+    out[0] = h0
+    out[1:] = ws[:-1, :, cols]
+    return out
+
+
+def _finish(dzx, xs, w, go_backwards, xp, flat, offset):
+    """dx = dzx @ w.T back in (batch, time, D) input order, written into flat[offset:]."""
+    t, n, d = xs.shape
+    dxs = xp.matmul(dzx.reshape(t * n, -1), w.T).reshape(t, n, d)
+    if go_backwards:
+        dxs = dxs[::-1]
+    flat[offset:offset + n * t * d].reshape(n, t, d)[...] = dxs.transpose(1, 0, 2)
+    return offset + n * t * d
+
+
+def _flat_out(shapes, dtype, xp):
+    size = 0
+    for s in shapes:
+        k = 1
+        for v in s:
+            k *= int(v)
+        size += k
+    return xp.empty((size,), dtype=dtype)
+
+
+def unpack(flat_shapes):
+    """[(offset, size, shape)] of the pieces of a backward kernel's flat result."""
+    out, o = [], 0
+    for s in flat_shapes:
+        k = 1
+        for v in s:
+            k *= int(v)
+        out.append((o, k, tuple(s)))
+        o += k
+    return out
+
+
+def _put(flat, offset, value):
+    n = value.size
+    flat[offset:offset + n].reshape(value.shape)[...] = value
+    return offset + n
+
+
+# ------------------------------------------------------------------------------------------
+# LSTM (gates i, f, g, o)
+
+def lstm_forward(x, w, u, b, h0, c0, mask=None, go_backwards=False):
+    xp = xp_of(x)
+    n, t = x.shape[0], x.shape[1]
+    hs = u.shape[0]
+    _, z = _input_projection(x, w, b, go_backwards, xp)
+    mk = _mask_steps(mask, go_backwards, xp)
+    ws = xp.empty((t, n, 6 * hs), dtype=x.dtype)
+    _over_rows(n, lambda r: _lstm_loop(z[:, r], u, ws[:, r], h0[r], c0[r],
+                                       None if mk is None else mk[:, r], hs, xp), xp)
+    return ws
+
+
+def _lstm_loop(z, u, ws, h0, c0, mk, hs, xp):
+    n = ws.shape[1]
+    rec = xp.empty((n, 4 * hs), dtype=ws.dtype)
+    tmp = xp.empty((n, hs), dtype=ws.dtype)
+    h, c = h0, c0
+    for k in range(ws.shape[0]):
+        zk = z[k]
+        xp.matmul(h, u, out=rec)
+        zk += rec
+        wk = ws[k]
+        hk, ck, gates = wk[:, :hs], wk[:, hs:2 * hs], wk[:, 2 * hs:]
+        _sigmoid(zk, gates, xp)
+        xp.tanh(zk[:, 2 * hs:3 * hs], out=gates[:, 2 * hs:3 * hs])
+        i, f, g, o = (gates[:, j * hs:(j + 1) * hs] for j in range(4))
+        xp.multiply(f, c, out=ck)
+        xp.multiply(i, g, out=tmp)
+        ck += tmp
+        xp.tanh(ck, out=hk)
+        hk *= o
+        if mk is not None:
+            keep = ~mk[k]
+            xp.copyto(hk, h, where=keep)
+            xp.copyto(ck, c, where=keep)
+        h, c = hk, ck
+
+
+def lstm_grad_shapes(x, w, u):
+    n, t, d = x.shape
+    hs = u.shape[0]
+    return [(n, t, d), w.shape, u.shape, (4 * hs,), (n, hs), (n, hs)]
+
+
+def lstm_backward(gws, ws, x, w, u, h0, c0, mask=None, go_backwards=False):
+    """Gradients of (x, w, u, b, h0, c0), flattened one after another."""
+    xp = xp_of(ws)
+    t, n = ws.shape[0], ws.shape[1]
+    hs = u.shape[0]
+    dt = ws.dtype
+    mk = _mask_steps(mask, go_backwards, xp)
+    mf = None if mk is None else mk.astype(dt)
+    dz = xp.empty((t, n, 4 * hs), dtype=dt)
+    dh0 = xp.empty((n, hs), dtype=dt)
+    dc0 = xp.empty((n, hs), dtype=dt)
+    ut = xp.ascontiguousarray(u.T)
+    _over_rows(n, lambda r: _lstm_back_loop(
+        gws[:, r], ws[:, r], c0[r], None if mf is None else mf[:, r], dz[:, r], ut, dh0, dc0, r,
+        hs, xp), xp)
+    return _weight_grads(dz, dz, ws, x, w, u, h0, dh0, [dc0], go_backwards, xp,
+                         lstm_grad_shapes(x, w, u))
+
+
+def _lstm_back_loop(gws, ws, c0, mf, dz, ut, dh0, dc0, rows, hs, xp):
+    t, n = ws.shape[0], ws.shape[1]
+    dt = ws.dtype
+    dh = xp.zeros((n, hs), dtype=dt)
+    dc = xp.zeros((n, hs), dtype=dt)
+    tc = xp.empty((n, hs), dtype=dt)
+    tmp = xp.empty((n, hs), dtype=dt)
+    for k in range(t - 1, -1, -1):
+        gk = gws[k]
+        dh += gk[:, :hs]
+        dc += gk[:, hs:2 * hs]
+        if mf is not None:
+            keep = mf[k]
+            carry_h = dh * (1 - keep)
+            carry_c = dc * (1 - keep)
+            dh *= keep
+            dc *= keep
+        wk = ws[k]
+        ck = wk[:, hs:2 * hs]
+        i, f, g, o = (wk[:, (2 + j) * hs:(3 + j) * hs] for j in range(4))
+        gi, gf, gg, go = (gk[:, (2 + j) * hs:(3 + j) * hs] for j in range(4))
+        c_prev = ws[k - 1, :, hs:2 * hs] if k else c0
+        xp.tanh(ck, out=tc)
+        dzk = dz[k]
+        di, df, dg, do = (dzk[:, j * hs:(j + 1) * hs] for j in range(4))
+        # o
+        xp.multiply(dh, tc, out=do)
+        do += go
+        xp.subtract(1, o, out=tmp)
+        tmp *= o
+        do *= tmp
+        # c: dc += dh * o * (1 - tanh(c)^2)
+        xp.multiply(tc, tc, out=tc)
+        xp.subtract(1, tc, out=tc)
+        tc *= o
+        tc *= dh
+        dc += tc
+        # i
+        xp.multiply(dc, g, out=di)
+        di += gi
+        xp.subtract(1, i, out=tmp)
+        tmp *= i
+        di *= tmp
+        # f
+        xp.multiply(dc, c_prev, out=df)
+        df += gf
+        xp.subtract(1, f, out=tmp)
+        tmp *= f
+        df *= tmp
+        # g
+        xp.multiply(dc, i, out=dg)
+        dg += gg
+        xp.multiply(g, g, out=tmp)
+        xp.subtract(1, tmp, out=tmp)
+        dg *= tmp
+        dc *= f
+        dh = xp.matmul(dzk, ut)
+        if mf is not None:
+            dh += carry_h
+            dc += carry_c
+    dh0[rows] = dh
+    dc0[rows] = dc
+
+
+def _weight_grads(dzx, dzr, ws, x, w, u, h0, dh0, extra_state_grads, go_backwards, xp, shapes,
+                  hprev=None, drb=False):
+    """Packs dx, dw, du, db[, drb], dh0[, dc0] from the per-step gradients of the input
+    projection (dzx) and of the recurrent product (dzr)."""
+    t, n = ws.shape[0], ws.shape[1]
+    hs = u.shape[0]
+    flat = _flat_out(shapes, ws.dtype, xp)
+    xs = _time_major(x, go_backwards, xp)
+    o = _finish(dzx, xs, w, go_backwards, xp, flat, 0)
+    dzx2 = dzx.reshape(t * n, -1)
+    o = _put(flat, o, xp.matmul(xs.reshape(t * n, -1).T, dzx2))
+    if hprev is None:
+        hprev = _prev_states(ws, h0, slice(0, hs))
+    o = _put(flat, o, xp.matmul(hprev.reshape(t * n, hs).T, dzr.reshape(t * n, -1)))
+    o = _put(flat, o, dzx2.sum(axis=0))
+    if drb:
+        o = _put(flat, o, dzr.reshape(t * n, -1).sum(axis=0))
+    o = _put(flat, o, dh0)
+    for s in extra_state_grads:
+        o = _put(flat, o, s)
+    return flat
+
+
+# ------------------------------------------------------------------------------------------
+# GRU (gates z, r, hh); rb: the recurrent bias (reset_after) or zeros
+
+def gru_forward(x, w, u, b, rb, h0, mask=None, go_backwards=False, reset_after=True):
+    xp = xp_of(x)
+    n, t = x.shape[0], x.shape[1]
+    hs = u.shape[0]
+    _, z = _input_projection(x, w, b, go_backwards, xp)
+    mk = _mask_steps(mask, go_backwards, xp)
+    ws = xp.empty((t, n, 5 * hs), dtype=x.dtype)
+    _over_rows(n, lambda r: _gru_loop(z[:, r], u, rb, ws[:, r], h0[r],
+                                      None if mk is None else mk[:, r], reset_after, hs, xp), xp)
+    return ws
+
+
+def _gru_loop(z, u, rb, ws, h0, mk, reset_after, hs, xp):
+    n = ws.shape[1]
+    rec = xp.empty((n, 3 * hs), dtype=ws.dtype)
+    tmp = xp.empty((n, hs), dtype=ws.dtype)
+    u_zr, u_h = u[:, :2 * hs], u[:, 2 * hs:]
+    h = h0
+    for k in range(ws.shape[0]):
+        zk = z[k]
+        wk = ws[k]
+        hk, zr, hh, rh = wk[:, :hs], wk[:, hs:3 * hs], wk[:, 3 * hs:4 * hs], wk[:, 4 * hs:]
+        if reset_after:
+            xp.matmul(h, u, out=rec)
+            rec += rb
+            zk[:, :2 * hs] += rec[:, :2 * hs]
+            _sigmoid(zk[:, :2 * hs], zr, xp)
+            rh[...] = rec[:, 2 * hs:]
+            xp.multiply(zr[:, hs:], rh, out=hh)
+        else:
+            zk[:, :2 * hs] += xp.matmul(h, u_zr)
+            zk[:, :2 * hs] += rb[:2 * hs]
+            _sigmoid(zk[:, :2 * hs], zr, xp)
+            xp.multiply(zr[:, hs:], h, out=tmp)
+            rh[...] = xp.matmul(tmp, u_h)
+            rh += rb[2 * hs:]
+            hh[...] = rh
+        hh += zk[:, 2 * hs:]
+        xp.tanh(hh, out=hh)
+        # h = hh + z * (h_prev - hh)
+        xp.subtract(h, hh, out=hk)
+        hk *= zr[:, :hs]
+        hk += hh
+        if mk is not None:
+            xp.copyto(hk, h, where=~mk[k])
+        h = hk
+
+
+def gru_grad_shapes(x, w, u):
+    n, t, d = x.shape
+    hs = u.shape[0]
+    return [(n, t, d), w.shape, u.shape, (3 * hs,), (3 * hs,), (n, hs)]
+
+
+def gru_backward(gws, ws, x, w, u, h0, mask=None, go_backwards=False, reset_after=True):
+    """Gradients of (x, w, u, b, rb, h0), flattened one after another."""
+    xp = xp_of(ws)
+    t, n = ws.shape[0], ws.shape[1]
+    hs = u.shape[0]
+    dt = ws.dtype
+    mk = _mask_steps(mask, go_backwards, xp)
+    mf = None if mk is None else mk.astype(dt)
+    dzx = xp.empty((t, n, 3 * hs), dtype=dt)
+    dzr = xp.empty((t, n, 3 * hs), dtype=dt)
+    hprev = _prev_states(ws, h0, slice(0, hs))
+    ut = xp.ascontiguousarray(u.T)
+    u_zr_t = xp.ascontiguousarray(u[:, :2 * hs].T)
+    u_h_t = xp.ascontiguousarray(u[:, 2 * hs:].T)
+    rhp = None if reset_after else xp.empty((t, n, hs), dtype=dt)  # r * h_prev per step
+    dh0 = xp.empty((n, hs), dtype=dt)
+    _over_rows(n, lambda r: _gru_back_loop(
+        gws[:, r], ws[:, r], hprev[:, r], None if mf is None else mf[:, r], dzx[:, r],
+        dzr[:, r], None if rhp is None else rhp[:, r], ut, u_zr_t, u_h_t, dh0, r,
+        reset_after, hs, xp), xp)
+    shapes = gru_grad_shapes(x, w, u)
+    flat = _weight_grads(dzx, dzr, ws, x, w, u, h0, dh0, [], go_backwards, xp, shapes,
+                         hprev=hprev, drb=True)
+    if not reset_after:  # du's candidate columns multiply r * h_prev, not h_prev
+        o_du, _, du_shape = unpack(shapes)[2]
+        du = flat[o_du:o_du + u.size].reshape(du_shape)
+        du[:, 2 * hs:] = xp.matmul(rhp.reshape(t * n, hs).T,
+                                   dzr[:, :, 2 * hs:].reshape(t * n, hs))
+    return flat
+
+
+def _gru_back_loop(gws, ws, hprev, mf, dzx, dzr, rhp, ut, u_zr_t, u_h_t, dh0, rows,
+                   reset_after, hs, xp):
+    t, n = ws.shape[0], ws.shape[1]
+    dt = ws.dtype
+    dh = xp.zeros((n, hs), dtype=dt)
+    tmp = xp.empty((n, hs), dtype=dt)
+    for k in range(t - 1, -1, -1):
+        gk = gws[k]
+        dh += gk[:, :hs]
+        if mf is not None:
+            keep = mf[k]
+            carry = dh * (1 - keep)
+            dh *= keep
+        wk = ws[k]
+        zg, r, hh, rh = wk[:, hs:2 * hs], wk[:, 2 * hs:3 * hs], wk[:, 3 * hs:4 * hs], \
+            wk[:, 4 * hs:]
+        gz, gr, ghh, grh = gk[:, hs:2 * hs], gk[:, 2 * hs:3 * hs], gk[:, 3 * hs:4 * hs], \
+            gk[:, 4 * hs:]
+        hp = hprev[k]
+        dxk, drk = dzx[k], dzr[k]
+        da_z, da_r, da_h = dxk[:, :hs], dxk[:, hs:2 * hs], dxk[:, 2 * hs:]
+        # candidate: dhh = dh * (1 - z) + g_hh; its pre-activation da_h = dhh * (1 - hh^2)
+        xp.subtract(1, zg, out=da_h)
+        da_h *= dh
+        da_h += ghh
+        xp.multiply(hh, hh, out=tmp)
+        xp.subtract(1, tmp, out=tmp)
+        da_h *= tmp
+        # update gate: dz = dh * (h_prev - hh) + g_z, times z (1 - z)
+        xp.subtract(hp, hh, out=da_z)
+        da_z *= dh
+        da_z += gz
+        xp.subtract(1, zg, out=tmp)
+        tmp *= zg
+        da_z *= tmp
+        dh_prev = dh * zg
+        # the recurrent part of the candidate, and the reset gate
+        d_rh = drk[:, 2 * hs:]
+        if reset_after:
+            xp.multiply(da_h, r, out=d_rh)
+            d_rh += grh
+            xp.multiply(da_h, rh, out=da_r)
+        else:
+            xp.add(da_h, grh, out=d_rh)
+            d_rhp = xp.matmul(d_rh, u_h_t)
+            xp.multiply(d_rhp, hp, out=da_r)
+            d_rhp *= r
+            dh_prev += d_rhp
+            xp.multiply(r, hp, out=rhp[k])
+        da_r += gr
+        xp.subtract(1, r, out=tmp)
+        tmp *= r
+        da_r *= tmp
+        drk[:, :2 * hs] = dxk[:, :2 * hs]
+        if reset_after:
+            dh_prev += xp.matmul(drk, ut)
+        else:
+            dh_prev += xp.matmul(drk[:, :2 * hs], u_zr_t)
+        if mf is not None:
+            dh_prev += carry
+        dh = dh_prev
+    dh0[rows] = dh
+
+
+# ------------------------------------------------------------------------------------------
+# SimpleRNN (tanh)
+
+def simple_rnn_forward(x, w, u, b, h0, mask=None, go_backwards=False):
+    xp = xp_of(x)
+    n, t = x.shape[0], x.shape[1]
+    hs = u.shape[0]
+    _, z = _input_projection(x, w, b, go_backwards, xp)
+    mk = _mask_steps(mask, go_backwards, xp)
+    ws = xp.empty((t, n, hs), dtype=x.dtype)
+    _over_rows(n, lambda r: _simple_loop(z[:, r], u, ws[:, r], h0[r],
+                                         None if mk is None else mk[:, r], xp), xp)
+    return ws
+
+
+def _simple_loop(z, u, ws, h0, mk, xp):
+    rec = xp.empty(ws.shape[1:], dtype=ws.dtype)
+    h = h0
+    for k in range(ws.shape[0]):
+        xp.matmul(h, u, out=rec)
+        hk = ws[k]
+        xp.add(z[k], rec, out=hk)
+        xp.tanh(hk, out=hk)
+        if mk is not None:
+            xp.copyto(hk, h, where=~mk[k])
+        h = hk
+
+
+def simple_rnn_grad_shapes(x, w, u):
+    n, t, d = x.shape
+    hs = u.shape[0]
+    return [(n, t, d), w.shape, u.shape, (hs,), (n, hs)]
+
+
+def simple_rnn_backward(gws, ws, x, w, u, h0, mask=None, go_backwards=False):
+    """Gradients of (x, w, u, b, h0), flattened one after another."""
+    xp = xp_of(ws)
+    t, n = ws.shape[0], ws.shape[1]
+    hs = u.shape[0]
+    dt = ws.dtype
+    mk = _mask_steps(mask, go_backwards, xp)
+    mf = None if mk is None else mk.astype(dt)
+    dz = xp.empty((t, n, hs), dtype=dt)
+    ut = xp.ascontiguousarray(u.T)
+    dh0 = xp.empty((n, hs), dtype=dt)
+    _over_rows(n, lambda r: _simple_back_loop(gws[:, r], ws[:, r],
+                                              None if mf is None else mf[:, r], dz[:, r], ut,
+                                              dh0, r, xp), xp)
+    return _weight_grads(dz, dz, ws, x, w, u, h0, dh0, [], go_backwards, xp,
+                         simple_rnn_grad_shapes(x, w, u))
+
+
+def _simple_back_loop(gws, ws, mf, dz, ut, dh0, rows, xp):
+    t = ws.shape[0]
+    dh = xp.zeros(ws.shape[1:], dtype=ws.dtype)
+    for k in range(t - 1, -1, -1):
+        dh += gws[k]
+        if mf is not None:
+            keep = mf[k]
+            carry = dh * (1 - keep)
+            dh *= keep
+        dzk = dz[k]
+        xp.multiply(ws[k], ws[k], out=dzk)
+        xp.subtract(1, dzk, out=dzk)
+        dzk *= dh
+        dh = xp.matmul(dzk, ut)
+        if mf is not None:
+            dh += carry
+    dh0[rows] = dh
