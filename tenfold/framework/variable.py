@@ -126,7 +126,12 @@ class Variable(Tensor):
 
     def numpy(self):
         _check_concrete(self, "numpy")  # an error inside tf.function (tenfold/graph)
-        return self._value.copy() if self._value.ndim else self._value[()]
+        v = self._value
+        if type(v) is not np.ndarray:  # a device variable: the backend's copy to the host
+            from tenfold.backend import to_numpy
+            v = to_numpy(v)
+            return v if v.ndim else v[()]
+        return v.copy() if v.ndim else v[()]
 
     def __array__(self, dtype=None, copy=None):
         v = np.array(self._value, copy=True) if type(self._value) is np.ndarray \

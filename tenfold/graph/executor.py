@@ -71,6 +71,39 @@ def options_key():
     return tuple(_options[k] for k in sorted(_DEFAULTS))
 
 
+# The passes that are NumPy-only: fusion into the CPU kernels (strided views, Numba) and
+# in-place planning with NumPy `out=` kernels. A graph run on device arrays (CuPy, the CI
+# stand-in) gets a plan without them (docs/gpu.md: the GPU's own fusion is future work).
+_CPU_ONLY = ("fusion", "inplace", "inplace_assign")
+
+
+def device_options():
+    """The options of a plan run on a non-NumPy backend's arrays."""
+    opts = dict(_options)
+    for k in _CPU_ONLY:
+        opts[k] = False
+    return opts
+
+
+def _device_asarray(backend):
+    """0-d results on a device: kept when already a device array (CuPy's reductions give
+    0-d arrays), else made on the device (a NumPy scalar from a host-side kernel)."""
+    types = backend.array_types
+
+    def asarray(v):
+        return v if isinstance(v, types) else backend.from_host(np.asarray(v))
+    return asarray
+
+
+def device_backend_of(a):
+    """The non-NumPy backend owning an input array, or None (host scalars, lists, NumPy)."""
+    from tenfold.backend import backend_of
+    if not hasattr(a, "shape"):
+        return None
+    b = backend_of(a)
+    return None if b.name == "numpy" else b
+
+
 # The fusion-only primitives the passes below put in place of op chains (tenfold/ops/fused_ops.py)
 relu_grad = _fused.relu_grad
 bias_relu = _fused.bias_relu
@@ -161,9 +194,10 @@ class Plan:
 
     _counter = itertools.count()
 
-    def __init__(self, graph, const_values, options=None):
+    def __init__(self, graph, const_values, options=None, backend=None):
         self.graph = graph
         self.options = dict(_options if options is None else options)
+        self.backend = backend  # a non-NumPy backend: the plan's constants are copied there
         self._const_values = const_values
         self._build()
 
@@ -202,6 +236,9 @@ class Plan:
             nodes = kept[::-1]
         self.nodes = nodes
         self.kind = kind
+        if self.backend is not None:  # constants live where the graph runs (as TF places them)
+            const = {i: self.backend.from_host(c) if type(c) is np.ndarray else c
+                     for i, c in const.items()}
         self.const = const
         self.outputs = outputs
         self._plan_buffers()
@@ -458,7 +495,7 @@ class Plan:
     # ---------------------------------------------------------------- code generation
     def _generate(self, profile=False):
         values = self.graph.values
-        env = {"_asarray": np.asarray}
+        env = {"_asarray": np.asarray if self.backend is None else _device_asarray(self.backend)}
         if profile:
             import time
             env["_clock"] = time.perf_counter

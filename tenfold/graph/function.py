@@ -165,15 +165,24 @@ class _Program:
         self.tuner = _threads.Tuner() if _threads.adaptive() and any(
             getattr(n.op, "uses_blas", False) for n in graph.nodes) else None
 
-    def plan(self):
+    def plan(self, device=None):
         key = _executor.options_key()
+        if device is not None:  # device arrays (CuPy, the CI stand-in): no CPU-only passes
+            key = key + (device.name,)
         p = self.plans.get(key)
         if p is None:
-            p = self.plans[key] = _executor.Plan(self.graph, self.const_values)
+            options = _executor.device_options() if device is not None else None
+            p = self.plans[key] = _executor.Plan(self.graph, self.const_values, options,
+                                                 backend=device)
         return p
 
     def run(self, arrays):
-        plan = self.plan()
+        device = None
+        for a in arrays:
+            if type(a) is not _ndarray:
+                device = _executor.device_backend_of(a)
+                break
+        plan = self.plan(device)
         tuner = self.tuner
         try:
             if tuner is not None and _threads._state["user"] is None:
