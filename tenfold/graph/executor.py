@@ -27,7 +27,7 @@ import threading
 import numpy as np
 
 from tenfold.backend import kernels as _kernels
-from tenfold.framework.errors import InvalidArgumentError
+from tenfold.framework.errors import InvalidArgumentError, ResourceExhaustedError, out_of_device_memory
 from tenfold.ops import fused_ops as _fused
 
 _DEFAULTS = {"constant_folding": True, "dead_code": True, "fusion": True, "inplace": True,
@@ -621,6 +621,10 @@ class Plan:
         if isinstance(exc, (ValueError, IndexError, np.linalg.LinAlgError)):
             return InvalidArgumentError(f"{n.op.name} (in graph {self.graph.name}) cannot run "
                                         f"on inputs {shapes}: {exc}")
+        if isinstance(exc, MemoryError) and self.backend is not None and \
+                not isinstance(exc, ResourceExhaustedError):  # the device ran out of memory
+            return out_of_device_memory(f"{n.op.name} (in graph {self.graph.name})", shapes,
+                                        self.backend.device_name(0), exc)
         return exc
 
     def __repr__(self):
