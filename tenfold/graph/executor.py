@@ -91,8 +91,21 @@ def _device_asarray(backend):
     types = backend.array_types
 
     def asarray(v):
-        return v if isinstance(v, types) else backend.from_host(np.asarray(v))
+        if isinstance(v, types):
+            return v
+        if isinstance(v, (np.ndarray, np.generic, int, float, bool)) and \
+                np.asarray(v).dtype != object:  # strings stay on the host, as in TF
+            return backend.from_host(np.asarray(v))
+        return v
     return asarray
+
+
+def _device_all(asarray):
+    def on_device(values):
+        if isinstance(values, (list, tuple)):
+            return type(values)(asarray(v) for v in values)
+        return values
+    return on_device
 
 
 def device_backend_of(a):
@@ -543,8 +556,15 @@ class Plan:
                 call = f"{kname}({', '.join(args + pnames)})"
             else:
                 env[kname] = n.op.kernel
+                if self.backend is not None and getattr(op, "kernels", None):
+                    env[kname] = op.kernels.get(self.backend.name, n.op.kernel)
                 call = f"{kname}({', '.join(args + pnames)})"
             outs = [f"v{o}" if o in self.used else "_" for o in n.outputs]
+            if self.backend is not None:
+                # on a device, host results (random draws, shapes, creation ops) are copied over
+                # as the eager dispatch does (registry._call_general)
+                call = f"_on_device({call})" if n.multi else f"_asarray({call})"
+                env["_on_device"] = _device_all(env["_asarray"])
             if n.multi:
                 if not outs:
                     line = f"    {call}"
@@ -557,7 +577,7 @@ class Plan:
                 if o not in self.used:
                     line = f"    {call}"
                 else:
-                    if len(values[o].shape) == 0 and d is None:
+                    if len(values[o].shape) == 0 and d is None and self.backend is None:
                         call = f"_asarray({call})"
                     line = f"    v{o} = {call}"
             if profile:

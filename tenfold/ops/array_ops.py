@@ -17,6 +17,13 @@ from tenfold.ops.math_ops import normalize_axis, _add
 _wrap = Tensor._wrap
 
 
+def _new_on_device(array):
+    """A creation op's result on the current device (a tf.device scope, or GPU:0 by default
+    when a GPU is usable); on the CPU this is one attribute read."""
+    b = _STATE.backend
+    return _wrap(array if b is None else b.from_host(array))
+
+
 def _ints(v, what):
     """A tuple of Python ints from a shape-like value (list, tuple, tensor, TensorShape)."""
     if isinstance(v, TensorShape):
@@ -752,11 +759,11 @@ def _shape_arg(shape, op):
 
 
 def zeros(shape, dtype=dtypes.float32, name=None):
-    return _wrap(np.zeros(_shape_arg(shape, "zeros"), dtype=_dtype_np(dtype)))
+    return _new_on_device(np.zeros(_shape_arg(shape, "zeros"), dtype=_dtype_np(dtype)))
 
 
 def ones(shape, dtype=dtypes.float32, name=None):
-    return _wrap(np.ones(_shape_arg(shape, "ones"), dtype=_dtype_np(dtype)))
+    return _new_on_device(np.ones(_shape_arg(shape, "ones"), dtype=_dtype_np(dtype)))
 
 
 def zeros_like(input, dtype=None, name=None):
@@ -784,7 +791,7 @@ def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name
                dtype=_dtype_np(dtype))
     if batch_shape is not None:
         e = np.broadcast_to(e, tuple(_ints(batch_shape, "batch_shape")) + e.shape).copy()
-    return _wrap(e)
+    return _new_on_device(e)
 
 
 def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001
@@ -814,8 +821,9 @@ def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001
         dt = np.dtype(np.float32 if is_float else np.int32)
     if dt.kind == "f":
         n = int(np.ceil((float(limit) - float(start)) / float(delta)))
-        return _wrap(np.asarray(start, dt) + np.arange(n, dtype=dt) * np.asarray(delta, dt))
-    return _wrap(np.arange(start, limit, delta).astype(dt))
+        return _new_on_device(np.asarray(start, dt) + np.arange(n, dtype=dt) *
+                              np.asarray(delta, dt))
+    return _new_on_device(np.arange(start, limit, delta).astype(dt))
 
 
 def _one_hot_kernel(v, depth, on, off, axis, dtype):

@@ -287,3 +287,24 @@ def standin_device(policy="explicit"):
             yield STANDIN
     finally:
         _device.set_device_policy(saved)
+
+
+@contextlib.contextmanager
+def standin_accelerator(policy=None):
+    """Runs the block as on a machine whose accelerator is the stand-in: it is the default
+    device of new tensors and variables outside tf.device scopes (as GPU:0 is when a GPU is
+    usable), so the placement logic, Keras's batch transfers and saving through the host run
+    in CI without a GPU. `policy`: the device policy for the block (None: TF's default)."""
+    from tenfold.framework import device as _device
+    register()
+    saved_default = _device.default_backend()
+    saved_policy = _device.get_device_policy() if policy is not None else None
+    if policy is not None:
+        _device.set_device_policy(policy)
+    _device.set_default_backend(STANDIN)
+    try:
+        yield STANDIN
+    finally:
+        _device.set_default_backend(saved_default)
+        if policy is not None:
+            _device.set_device_policy(saved_policy)
