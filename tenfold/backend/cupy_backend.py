@@ -62,23 +62,8 @@ def _sgd_momentum_kernel():
     return _SGD_MOMENTUM
 
 
-class _CupyKernels:
+class _CupyKernels(_xk.XpKernels):
     """The kernels CuPy lacks (names and arguments of tenfold/backend/kernels.py)."""
-
-    conv = staticmethod(_xk.conv)
-    conv_bias_act = staticmethod(_xk.conv_bias_act)
-    conv_backprop_input = staticmethod(_xk.conv_backprop_input)
-    conv_backprop_filter = staticmethod(_xk.conv_backprop_filter)
-    depthwise_conv = staticmethod(_xk.depthwise_conv)
-    depthwise_backprop_input = staticmethod(_xk.depthwise_backprop_input)
-    depthwise_backprop_filter = staticmethod(_xk.depthwise_backprop_filter)
-    relu_backprop = staticmethod(_xk.relu_backprop)
-    bias_backprop = staticmethod(_xk.bias_backprop)
-    max_pool = staticmethod(_xk.max_pool)
-    max_pool_grad = staticmethod(_xk.max_pool_grad)
-    max_pool_grad_grad = staticmethod(_xk.max_pool_grad_grad)
-    avg_pool = staticmethod(_xk.avg_pool)
-    avg_pool_grad = staticmethod(_xk.avg_pool_grad)
 
     @staticmethod
     def scatter_add(target, indices, updates):
@@ -97,11 +82,6 @@ class _CupyKernels:
         """One SGD-with-momentum step in place on w and m (one kernel launch)."""
         t = w.dtype.type
         _sgd_momentum_kernel()(g, t(lr), t(momentum), bool(nesterov), w, m)
-
-    def __getattr__(self, name):
-        raise AttributeError(
-            f"the CuPy backend has no kernel {name!r}: add it to "
-            f"tenfold/backend/xp_kernels.py (namespace-generic) or to _CupyKernels")
 
 
 def _device_index(key):

@@ -341,3 +341,30 @@ def avg_pool_grad(g, x_shape, ksize, strides, dilations, pads):
         view = _view(dxp, k, out_sp, strides, dilations)
         view += gs
     return _unpad(dxp, pads, tuple(x_shape)).astype(dt, copy=False)
+
+
+class XpKernels:
+    """The kernel table of a device backend built on these functions (`backend.kernels`);
+    a backend adds what needs its own library (scatter-add, fused optimizer updates)."""
+
+    conv = staticmethod(conv)
+    conv_bias_act = staticmethod(conv_bias_act)
+    conv_backprop_input = staticmethod(conv_backprop_input)
+    conv_backprop_filter = staticmethod(conv_backprop_filter)
+    depthwise_conv = staticmethod(depthwise_conv)
+    depthwise_backprop_input = staticmethod(depthwise_backprop_input)
+    depthwise_backprop_filter = staticmethod(depthwise_backprop_filter)
+    relu_backprop = staticmethod(relu_backprop)
+    bias_backprop = staticmethod(bias_backprop)
+    max_pool = staticmethod(max_pool)
+    max_pool_grad = staticmethod(max_pool_grad)
+    max_pool_grad_grad = staticmethod(max_pool_grad_grad)
+    avg_pool = staticmethod(avg_pool)
+    avg_pool_grad = staticmethod(avg_pool_grad)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(
+            f"{type(self).__name__} has no kernel {name!r}: add it to "
+            f"tenfold/backend/xp_kernels.py (namespace-generic) or to the backend's table")
