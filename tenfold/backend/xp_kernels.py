@@ -36,6 +36,14 @@ def compute_dtype(dtype):
     return np.dtype(np.float32)
 
 
+def gemm_dtype(x):
+    """The dtype a convolution GEMM runs in: on NumPy, half types in float32 (no fast half
+    GEMM); on a device, float16 as is (cuBLAS accumulates in float32 and uses tensor cores)."""
+    if x.dtype == np.float16 and type(x) is not np.ndarray:
+        return x.dtype
+    return compute_dtype(x.dtype)
+
+
 def out_sizes(in_sizes, ksize, strides, dilations, pads):
     return tuple(max(0, (n + a + b - (k - 1) * d - 1) // s + 1)
                  for n, k, s, d, (a, b) in zip(in_sizes, ksize, strides, dilations, pads))
@@ -94,7 +102,7 @@ def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
     """relu?(conv(x, w) + b); b may be None."""
     xp = _xp(x)
     dt = x.dtype
-    ct = compute_dtype(dt)
+    ct = gemm_dtype(x)
     x = x.astype(ct, copy=False)
     w = w.astype(ct, copy=False)
     if groups == 1:
@@ -133,7 +141,7 @@ def conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups=1, into
                         **_ignored):
     xp = _xp(dy)
     dt = dy.dtype
-    ct = compute_dtype(dt)
+    ct = gemm_dtype(dy)
     dy = dy.astype(ct, copy=False)
     w = w.astype(ct, copy=False)
     if groups == 1:
@@ -154,7 +162,7 @@ def conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups=1, into
 def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
     xp = _xp(x)
     dt = x.dtype
-    ct = compute_dtype(dt)
+    ct = gemm_dtype(x)
     x = x.astype(ct, copy=False)
     dy = dy.astype(ct, copy=False)
     ksize = tuple(w_shape[:-2])

@@ -609,6 +609,11 @@ class Plan:
         if profile:
             return env["run"]
         self.run = env["run"]
+        # the device backend's hook on a compiled step (docs/gpu.md): it may replace the
+        # generated run (e.g. CUDA graph capture and replay once shapes are stable)
+        hook = getattr(self.backend, "wrap_plan", None) if self.backend is not None else None
+        if hook is not None:
+            self.run = hook(self, self.run)
 
     def profile(self, args, repeat=100):
         """Runs the plan `repeat` times on `args` (arrays) with a clock around each node;

@@ -193,3 +193,32 @@ def test_tf_function_runs_on_the_accelerator():
         assert w.device == DEV
     assert losses[1] < losses[0]
     assert STANDIN.name == "standin"
+
+
+def test_device_backends_can_wrap_a_compiled_step(monkeypatch):
+    # the hook where CUDA graph capture plugs in (docs/gpu.md): the backend gets the plan and
+    # its generated run, and what it returns runs the step
+    seen = []
+
+    def wrap_plan(plan, run):
+        seen.append((plan.backend, plan.options["fusion"], plan.options["inplace"]))
+
+        def wrapped(args):
+            seen.append("ran")
+            return run(args)
+        return wrapped
+
+    monkeypatch.setattr(STANDIN, "wrap_plan", wrap_plan, raising=False)
+
+    @tf.function
+    def f(x):
+        return tf.nn.relu(x) * 2.0
+
+    with standin_accelerator():
+        x = tf.constant([-1.0, 3.0])
+        for _ in range(3):  # the first call traces (its result comes from the trace)
+            np.testing.assert_array_equal(f(x).numpy(), [0.0, 6.0])
+    assert seen[0] == (STANDIN, False, False)  # a device plan: no CPU-only passes
+    assert seen.count("ran") == 2
+    np.testing.assert_array_equal(f(tf.constant([-1.0, 3.0])).numpy(), [0.0, 6.0])  # host
+    assert seen.count("ran") == 2

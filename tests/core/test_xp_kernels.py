@@ -118,3 +118,18 @@ def test_kernels_stay_on_a_device_that_refuses_host_conversion():
         assert type(got) is StandinArray, name
         np.testing.assert_allclose(STANDIN.to_host(got), want, rtol=1e-10, atol=1e-12,
                                    err_msg=name)
+
+
+def test_on_a_device_float16_convolutions_multiply_in_float16():
+    # cuBLAS half GEMMs (tensor cores, float32 accumulation); the stand-in multiplies in
+    # float16 with NumPy, which is close enough to check the routing and the result
+    register()
+    x, w = _rng_arrays((2, 6, 6, 3), (3, 3, 3, 4), dtype="float16")
+    pads = ((1, 1), (1, 1))
+    assert X.gemm_dtype(STANDIN.from_host(x)) == np.float16
+    assert X.gemm_dtype(x) == np.float32
+    got = X.conv(STANDIN.from_host(x), STANDIN.from_host(w), (1, 1), (1, 1), pads)
+    assert got.dtype == np.float16
+    np.testing.assert_allclose(STANDIN.to_host(got).astype("float32"),
+                               K.conv(x, w, (1, 1), (1, 1), pads).astype("float32"),
+                               rtol=2e-2, atol=2e-2)
