@@ -106,6 +106,11 @@ class CupyBackend(Backend):
     def from_host(self, array):
         if type(array) is cupy.ndarray:
             return array
+        if array.dtype.name == "bfloat16":
+            raise TypeError(
+                "bfloat16 tensors cannot be placed on the GPU: CuPy has no bfloat16 dtype. "
+                "Use float16 (the 'mixed_float16' policy) on the GPU, or create the tensor "
+                "under `with tf.device('/CPU:0'):`.")
         return cupy.asarray(array)
 
     def to_host(self, array):

@@ -68,7 +68,8 @@ class Variable(Tensor):
             value = value.copy()
         elif value is initial_value:
             value = value.copy()
-        if not value.flags.writeable:
+        if type(value) is np.ndarray and not value.flags.writeable:  # (CuPy's flags have no
+            # `writeable`: device arrays made by a conversion are always fresh and writable)
             value = value.copy()
         if _STATE.backend is not None and type(value) is np.ndarray:
             value = _STATE.backend.from_host(value)  # created inside tf.device(...)
