@@ -150,7 +150,7 @@ class _Program:
     """One traced graph for one concrete signature, with its compiled plans."""
 
     __slots__ = ("graph", "const_values", "out_template", "out_kinds", "plans", "keepalive",
-                 "n_inputs", "single", "tuner")
+                 "n_inputs", "single", "tuner", "_variables_device")
 
     def __init__(self, graph, const_values, out_template, out_kinds, keepalive):
         self.graph = graph
@@ -164,6 +164,22 @@ class _Program:
         self.n_inputs = len(graph.inputs)
         self.tuner = _threads.Tuner() if _threads.adaptive() and any(
             getattr(n.op, "uses_blas", False) for n in graph.nodes) else None
+
+    @property
+    def variables_device(self):
+        """The non-host backend holding the graph's captured variables (None: the host);
+        variables never change device, so it is found once."""
+        try:
+            return self._variables_device
+        except AttributeError:
+            found = None
+            for v in self.graph.values:
+                if v.kind == "var":
+                    found = _executor.device_backend_of(v.payload._value)
+                    if found is not None:
+                        break
+            self._variables_device = found
+            return found
 
     def plan(self, device=None):
         key = _executor.options_key()
@@ -181,7 +197,10 @@ class _Program:
         for a in arrays:
             if type(a) is not _ndarray:
                 device = _executor.device_backend_of(a)
-                break
+                if device is not None:
+                    break
+        if device is None:  # no device input: the captured variables' device, if any
+            device = self.variables_device
         plan = self.plan(device)
         tuner = self.tuner
         try:

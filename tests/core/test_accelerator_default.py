@@ -222,3 +222,19 @@ def test_device_backends_can_wrap_a_compiled_step(monkeypatch):
     assert seen.count("ran") == 2
     np.testing.assert_array_equal(f(tf.constant([-1.0, 3.0])).numpy(), [0.0, 6.0])  # host
     assert seen.count("ran") == 2
+
+
+def test_tf_function_without_inputs_runs_where_its_variables_are():
+    with standin_accelerator():
+        v = tf.Variable(np.zeros(3, "float32"))
+
+        @tf.function
+        def bump():
+            v.assign_add(tf.ones(3) * 2.0)
+            return tf.reduce_sum(v)
+
+        for _ in range(3):
+            total = bump()
+        assert v.device == DEV and type(v._value) is StandinArray
+    np.testing.assert_array_equal(v.numpy(), [6.0, 6.0, 6.0])
+    assert float(total.numpy()) == 18.0
