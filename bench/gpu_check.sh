@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check, prepared to run on the device machine in ONE call (about 8 minutes):
 #   run(command="bash bench/gpu_check.sh", timeout_s=560)   # carry=[".gpu_vendor"] if made
-# 1. the machine, CuPy and what tenfold sees; 2. `pytest -m gpu tests/gpu` (the GPU tests);
-# 3. bench/bench_gpu.py: tenfold on CuPy vs PyTorch CUDA eager vs Keras 3 on JAX, seed MLP and
+# 1. the machine, CuPy and what tenfold sees; 2. `pytest -m gpu tests/gpu` (the GPU tests,
+# the op table last, each stage with its own time limit); 3. bench/bench_gpu.py: tenfold on CuPy vs PyTorch CUDA eager vs Keras 3 on JAX, seed MLP and
 #    simple convnet, batch 128 (samples/s, GPU memory peak). Everything goes to
 #    $OUT/gpu_log.txt (and $OUT/bench_gpu.json); each stage has its own time limit so a hang
 #    in one leaves the others' output.
@@ -37,10 +37,14 @@ from tenfold.backend import gpu
 print("GPUs:", tf.config.list_physical_devices("GPU"), "| why none:", gpu.why_no_gpu())
 print("default device:", tf.constant(1.0).device)
 PYEOF
-  echo "=== pytest -m gpu"
-  timeout 300 $PY -m pytest -m gpu -q -rfEsx -p no:cacheprovider tests/gpu 2>&1 | tail -120
-  echo "=== bench_gpu (exit codes above are per stage)"
-  timeout 200 $PY bench/bench_gpu.py --steps 150 --timeout 60 --json "$OUT/bench_gpu.json" 2>&1
+  echo "=== pytest -m gpu (all but the op table)"
+  timeout 150 $PY -m pytest -m gpu -q -rfEsx -p no:cacheprovider tests/gpu -k "not op_table" \
+    2>&1 | tail -80
+  echo "=== bench_gpu"
+  timeout 180 $PY bench/bench_gpu.py --steps 150 --timeout 55 --json "$OUT/bench_gpu.json" 2>&1
+  echo "=== pytest -m gpu: the op table on CuPy (values + gradients; the slowest stage, last)"
+  timeout 170 $PY -m pytest -m gpu -q -rfEx -p no:cacheprovider tests/gpu -k op_table \
+    2>&1 | tail -80
   echo "=== done $(date -u)"
 } > "$LOG" 2>&1
 tail -60 "$LOG"
