@@ -1,5 +1,4 @@
 """`tf.config`: devices, threading and debugging switches."""
-import os
 import types
 from collections import namedtuple
 

@@ -27,7 +27,8 @@ import threading
 import numpy as np
 
 from tenfold.backend import kernels as _kernels
-from tenfold.framework.errors import InvalidArgumentError, ResourceExhaustedError, out_of_device_memory
+from tenfold.framework.errors import (InvalidArgumentError, ResourceExhaustedError,
+                                      out_of_device_memory)
 from tenfold.ops import fused_ops as _fused
 
 _DEFAULTS = {"constant_folding": True, "dead_code": True, "fusion": True, "inplace": True,

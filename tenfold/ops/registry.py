@@ -53,7 +53,8 @@ composed from primitives in Python. One declaration holds:
 import numpy as np
 
 from tenfold.framework.tensor import Tensor
-from tenfold.framework.errors import InvalidArgumentError, ResourceExhaustedError, out_of_device_memory
+from tenfold.framework.errors import (InvalidArgumentError, ResourceExhaustedError,
+                                      out_of_device_memory)
 from tenfold.framework.state import STATE as _STATE
 
 _new = object.__new__
