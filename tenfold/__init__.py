@@ -47,6 +47,11 @@ from tenfold.autodiff.tape import GradientTape, UnconnectedGradients  # noqa: F4
 from tenfold.autodiff.custom_gradient import custom_gradient, recompute_grad  # noqa: F401
 from tenfold.util import nest  # noqa: F401
 from tenfold import config  # noqa: F401
+from tenfold.framework.device import activate_default_gpu as _activate_default_gpu
+
+# A usable GPU becomes the default device, as in TensorFlow (tenfold/backend/gpu.py). Without
+# CuPy installed this only checks that the module is absent: nothing is imported.
+_activate_default_gpu()
 
 newaxis = None
 

@@ -1,5 +1,4 @@
 """`tf.config`: devices, threading and debugging switches."""
-import os
 import types
 from collections import namedtuple
 
@@ -12,16 +11,34 @@ _state = {"run_functions_eagerly": False, "soft_placement": True, "intra": 0, "i
 
 
 def _gpu_count():
-    if os.environ.get("TENFOLD_DISABLE_GPU"):
-        return 0
+    """GPUs tenfold can compute on (tenfold/backend/gpu.py: CuPy importable and a device
+    answering); 0 otherwise, whatever is installed."""
+    from tenfold.backend import gpu
+    return gpu.usable_gpu_count()
+
+
+def _gpu_backend(device, what):
+    """The CuPy backend for a listed GPU PhysicalDevice (or 'GPU:0' string), else ValueError."""
+    name = device if isinstance(device, str) else device.name
+    from tenfold.backend import gpu
+    b = gpu.cupy_backend()
     try:
-        import importlib.util
-        if importlib.util.find_spec("cupy") is None:
-            return 0
-        import cupy
-        return int(cupy.cuda.runtime.getDeviceCount())
-    except Exception:
-        return 0
+        dtype, index = _parse_device(name)
+    except ValueError:
+        dtype, index = None, None
+    if dtype != "GPU":
+        raise ValueError(f"{what} is only supported for GPU devices, got {name!r}.")
+    if b is None or index >= b.device_count:
+        why = gpu.why_no_gpu() or "no such index"
+        raise ValueError(f"{what}: no GPU device {name!r} here ({why}). "
+                         f"tf.config.list_physical_devices('GPU') lists the GPUs tenfold "
+                         f"can use.")
+    return b
+
+
+def _parse_device(name):
+    from tenfold.framework import device
+    return device.parse(name.replace("/physical_device:", "/device:"))
 
 
 def list_physical_devices(device_type=None):
@@ -54,6 +71,14 @@ def set_visible_devices(devices, device_type=None):
         devices = [devices]
     _state["visible"] = list(devices) + [d for d in list_physical_devices("CPU")
                                          if d not in devices]
+    # hiding every GPU (as `tf.config.set_visible_devices([], 'GPU')`) puts new tensors on
+    # the CPU; showing one again brings the default back to GPU:0
+    from tenfold.framework import device
+    from tenfold.backend import gpu
+    b = gpu.cupy_backend() if _gpu_count() else None
+    if b is not None:
+        shown = any(d.device_type == "GPU" for d in _state["visible"])
+        device.set_default_backend(b if shown else None)
 
 
 def _check_device(device):
@@ -62,9 +87,15 @@ def _check_device(device):
 
 
 def set_memory_growth(device, enable):
+    """As TensorFlow's: with growth on, GPU memory is taken as needed. CuPy's memory pool
+    always grows on demand (it never preallocates the card), so both settings behave as
+    growth on; the setting is kept for get_memory_growth."""
     _check_device(device)
     if device.device_type != "GPU":
         raise ValueError("Cannot set memory growth on a non-GPU device")
+    if device not in list_physical_devices("GPU"):
+        raise ValueError(f"Unrecognized device: {device!r} is not among "
+                         f"tf.config.list_physical_devices('GPU') on this machine.")
     _memory_growth[device.name] = bool(enable)
 
 
@@ -117,9 +148,21 @@ def _set_intra(n):
 
 
 def set_logical_device_configuration(device, logical_devices):
-    """Accepted (virtual GPUs / memory limits); tenfold does not split devices."""
+    """Virtual devices / memory limits. On a GPU, one LogicalDeviceConfiguration with a
+    `memory_limit` (MB, as TensorFlow) caps CuPy's memory pool: allocations beyond it raise
+    ResourceExhaustedError. tenfold does not split a GPU into several logical devices."""
     _check_device(device)
-    _logical_config[device.name] = list(logical_devices or [])
+    configs = list(logical_devices or [])
+    if device.device_type == "GPU":
+        b = _gpu_backend(device, "set_logical_device_configuration")
+        if len(configs) > 1:
+            raise ValueError(f"set_logical_device_configuration: tenfold runs one logical "
+                             f"device per GPU; got {len(configs)} configurations for "
+                             f"{device.name}. Pass one LogicalDeviceConfiguration("
+                             f"memory_limit=...) to cap its memory.")
+        limit = getattr(configs[0], "memory_limit", None) if configs else None
+        b.set_memory_limit(0 if limit is None else int(limit) * (1 << 20))
+    _logical_config[device.name] = configs
 
 
 def get_logical_device_configuration(device):
@@ -153,25 +196,18 @@ def get_device_details(device):
 
 
 def get_memory_info(device):
-    """Current and peak bytes in use on a GPU ('GPU:0'); CPU memory is not tracked."""
-    name = device if isinstance(device, str) else device.name
-    if "GPU" not in name.upper():
-        raise ValueError(f"get_memory_info is only supported for GPUs, got {name!r}")
-    try:
-        import cupy
-        pool = cupy.get_default_memory_pool()
-        used = int(pool.used_bytes())
-        _peak[0] = max(_peak[0], used)
-        return {"current": used, "peak": _peak[0]}
-    except Exception:
-        raise ValueError(f"No GPU device {name!r} (CuPy and a GPU are needed)") from None
+    """{'current': bytes in use, 'peak': bytes} for a GPU ('GPU:0'), from CuPy's memory pool:
+    'peak' is the pool's reserve since the last reset_memory_stats, an upper bound on the
+    bytes in use at any moment (the pool reuses freed blocks before reserving more)."""
+    b = _gpu_backend(device, "get_memory_info")
+    return b.memory_info()
 
 
 def reset_memory_stats(device):
-    _peak[0] = 0
+    """Restarts the peak of get_memory_info (frees the pool's cached, unused blocks)."""
+    _gpu_backend(device, "reset_memory_stats").reset_memory_stats()
 
 
-_peak = [0]
 _logical_config = {}
 _tf32 = [True]
 _jit = [False]

@@ -109,18 +109,10 @@ def to_numpy(array):
 
 
 def _cupy_fallback():
-    import cupy
-
-    class _CupyBackend(Backend):
-        name = "cupy"
-        device_type = "GPU"
-        xp = cupy
-        array_types = (cupy.ndarray,)
-
-        def from_host(self, array):
-            return cupy.asarray(array)
-
-        def to_host(self, array):
-            return array.get()
-
-    return register(_CupyBackend())
+    """A CuPy array met before the CuPy backend registered (user code made it): register it."""
+    from tenfold.backend import gpu
+    b = gpu.cupy_backend()
+    if b is None:
+        from tenfold.backend.cupy_backend import CupyBackend
+        b = register(CupyBackend())
+    return b

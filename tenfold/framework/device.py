@@ -22,7 +22,7 @@ import re
 import numpy as np
 
 from tenfold.framework.errors import InvalidArgumentError
-from tenfold.framework.state import STATE
+from tenfold.framework.state import STATE, DEFAULT_BACKEND
 
 _ndarray = np.ndarray
 _POLICIES = (None, "silent", "warn", "explicit", "silent_for_int32")
@@ -47,6 +47,38 @@ def set_device_policy(policy):
 
 def get_device_policy():
     return STATE.device_policy or "silent"
+
+
+def set_default_backend(backend):
+    """Makes `backend` (None: the CPU) the device of new tensors outside tf.device scopes, in
+    this thread (unless inside a scope) and in threads started later."""
+    if backend is not None and backend.name == "numpy":
+        backend = None
+    DEFAULT_BACKEND[0] = backend
+    if not STATE.device_stack:
+        STATE.backend = backend
+
+
+def default_backend():
+    """The backend of new tensors outside tf.device scopes (None: the CPU)."""
+    return DEFAULT_BACKEND[0]
+
+
+def default_device_is_accelerator():
+    """Whether new tensors in this thread go to a non-host device (a GPU, the CI stand-in)."""
+    return STATE.backend is not None
+
+
+def activate_default_gpu():
+    """Called by `import tenfold`: when a usable GPU exists, GPU:0 becomes the default device
+    (as in TensorFlow). Without CuPy installed this only looks for the module (no import)."""
+    from tenfold.backend import gpu
+    if not gpu.cupy_installed():
+        return None
+    b = gpu.cupy_backend()
+    if b is not None:
+        set_default_backend(b)
+    return b
 
 
 def _backend_module():

@@ -88,3 +88,19 @@ UnavailableError = _make("UnavailableError", UNAVAILABLE)
 
 class OperatorNotAllowedInGraphError(TypeError):
     """A traced tensor was used as a Python value (bool, int, .numpy()) inside tf.function."""
+
+
+def out_of_device_memory(op_name, inputs_text, device_name, err):
+    """The ResourceExhaustedError for an op whose device allocation failed (CuPy's
+    OutOfMemoryError, a MemoryError): the op, its inputs' shapes, the bytes asked for and
+    what to do, instead of the array library's own traceback."""
+    import re
+    m = re.search(r"allocating ([\d,]+) bytes", str(err))
+    asked = f"{int(m.group(1).replace(',', '')):,} bytes" if m else "memory"
+    m = re.search(r"allocated so far: ([\d,]+) bytes", str(err))
+    held = f" ({int(m.group(1).replace(',', '')):,} bytes already in use)" if m else ""
+    return ResourceExhaustedError(
+        f"OOM when allocating {asked} for {op_name} on {device_name}{held}; inputs: "
+        f"{inputs_text}. Use a smaller batch size (or a smaller model); with "
+        f"tf.config.experimental.set_memory_growth(gpu, True) memory is taken as needed, and "
+        f"a LogicalDeviceConfiguration memory_limit caps what tenfold may use.")

@@ -12,6 +12,12 @@ import contextlib
 import threading
 
 
+# The device new tensors go to when no tf.device scope says otherwise: None (the CPU, NumPy)
+# or a backend (GPU:0 when one is usable, as TensorFlow places ops on GPU:0 by default).
+# Process-wide, as TensorFlow's; each thread's STATE.backend starts from it.
+DEFAULT_BACKEND = [None]
+
+
 class _ThreadState(threading.local):
     """Fields start empty in every thread (threading.local runs __init__ once per thread)."""
 
@@ -22,7 +28,7 @@ class _ThreadState(threading.local):
         self.tracers = []           # tf.function tracers recording in this thread, outermost first
         self.name_stack = []        # tf.name_scope parts
         self.device_stack = []      # tf.device specs as entered
-        self.backend = None         # the backend new tensors go to (None: the default backend)
+        self.backend = DEFAULT_BACKEND[0]  # the backend new tensors go to (None: NumPy)
         self.device_policy = None   # tf.config.experimental.set_device_policy (None: default)
 
 

@@ -72,7 +72,8 @@ class Variable(Tensor):
             value = value.copy()
         elif value is initial_value:
             value = value.copy()
-        if not value.flags.writeable:
+        if type(value) is np.ndarray and not value.flags.writeable:  # (CuPy's flags have no
+            # `writeable`: device arrays made by a conversion are always fresh and writable)
             value = value.copy()
         if _STATE.backend is not None and type(value) is np.ndarray:
             value = _STATE.backend.from_host(value)  # created inside tf.device(...)
@@ -132,7 +133,12 @@ class Variable(Tensor):
 
     def numpy(self):
         _check_concrete(self, "numpy")  # an error inside tf.function (tenfold/graph)
-        return self._value.copy() if self._value.ndim else self._value[()]
+        v = self._value
+        if type(v) is not np.ndarray:  # a device variable: the backend's copy to the host
+            from tenfold.backend import to_numpy
+            v = to_numpy(v)
+            return v if v.ndim else v[()]
+        return v.copy() if v.ndim else v[()]
 
     def __array__(self, dtype=None, copy=None):
         v = np.array(self._value, copy=True) if type(self._value) is np.ndarray \

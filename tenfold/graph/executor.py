@@ -27,7 +27,8 @@ import threading
 import numpy as np
 
 from tenfold.backend import kernels as _kernels
-from tenfold.framework.errors import InvalidArgumentError
+from tenfold.framework.errors import (InvalidArgumentError, ResourceExhaustedError,
+                                      out_of_device_memory)
 from tenfold.ops import fused_ops as _fused
 
 _DEFAULTS = {"constant_folding": True, "dead_code": True, "fusion": True, "inplace": True,
@@ -69,6 +70,52 @@ def optimizations(**flags):
 
 def options_key():
     return tuple(_options[k] for k in sorted(_DEFAULTS))
+
+
+# The passes that are NumPy-only: fusion into the CPU kernels (strided views, Numba) and
+# in-place planning with NumPy `out=` kernels. A graph run on device arrays (CuPy, the CI
+# stand-in) gets a plan without them (docs/gpu.md: the GPU's own fusion is future work).
+_CPU_ONLY = ("fusion", "inplace", "inplace_assign")
+
+
+def device_options():
+    """The options of a plan run on a non-NumPy backend's arrays."""
+    opts = dict(_options)
+    for k in _CPU_ONLY:
+        opts[k] = False
+    return opts
+
+
+def _device_asarray(backend):
+    """0-d results on a device: kept when already a device array (CuPy's reductions give
+    0-d arrays), else made on the device (a NumPy scalar from a host-side kernel)."""
+    types = backend.array_types
+
+    def asarray(v):
+        if isinstance(v, types):
+            return v
+        if isinstance(v, (np.ndarray, np.generic, int, float, bool)) and \
+                np.asarray(v).dtype != object:  # strings stay on the host, as in TF
+            return backend.from_host(np.asarray(v))
+        return v
+    return asarray
+
+
+def _device_all(asarray):
+    def on_device(values):
+        if isinstance(values, (list, tuple)):
+            return type(values)(asarray(v) for v in values)
+        return values
+    return on_device
+
+
+def device_backend_of(a):
+    """The non-NumPy backend owning an input array, or None (host scalars, lists, NumPy)."""
+    from tenfold.backend import backend_of
+    if not hasattr(a, "shape"):
+        return None
+    b = backend_of(a)
+    return None if b.name == "numpy" else b
 
 
 # The fusion-only primitives the passes below put in place of op chains (tenfold/ops/fused_ops.py)
@@ -161,9 +208,10 @@ class Plan:
 
     _counter = itertools.count()
 
-    def __init__(self, graph, const_values, options=None):
+    def __init__(self, graph, const_values, options=None, backend=None):
         self.graph = graph
         self.options = dict(_options if options is None else options)
+        self.backend = backend  # a non-NumPy backend: the plan's constants are copied there
         self._const_values = const_values
         self._build()
 
@@ -202,6 +250,9 @@ class Plan:
             nodes = kept[::-1]
         self.nodes = nodes
         self.kind = kind
+        if self.backend is not None:  # constants live where the graph runs (as TF places them)
+            const = {i: self.backend.from_host(c) if type(c) is np.ndarray else c
+                     for i, c in const.items()}
         self.const = const
         self.outputs = outputs
         self._plan_buffers()
@@ -458,7 +509,7 @@ class Plan:
     # ---------------------------------------------------------------- code generation
     def _generate(self, profile=False):
         values = self.graph.values
-        env = {"_asarray": np.asarray}
+        env = {"_asarray": np.asarray if self.backend is None else _device_asarray(self.backend)}
         if profile:
             import time
             env["_clock"] = time.perf_counter
@@ -506,8 +557,15 @@ class Plan:
                 call = f"{kname}({', '.join(args + pnames)})"
             else:
                 env[kname] = n.op.kernel
+                if self.backend is not None and getattr(op, "kernels", None):
+                    env[kname] = op.kernels.get(self.backend.name, n.op.kernel)
                 call = f"{kname}({', '.join(args + pnames)})"
             outs = [f"v{o}" if o in self.used else "_" for o in n.outputs]
+            if self.backend is not None:
+                # on a device, host results (random draws, shapes, creation ops) are copied over
+                # as the eager dispatch does (registry._call_general)
+                call = f"_on_device({call})" if n.multi else f"_asarray({call})"
+                env["_on_device"] = _device_all(env["_asarray"])
             if n.multi:
                 if not outs:
                     line = f"    {call}"
@@ -520,7 +578,7 @@ class Plan:
                 if o not in self.used:
                     line = f"    {call}"
                 else:
-                    if len(values[o].shape) == 0 and d is None:
+                    if len(values[o].shape) == 0 and d is None and self.backend is None:
                         call = f"_asarray({call})"
                     line = f"    v{o} = {call}"
             if profile:
@@ -552,6 +610,11 @@ class Plan:
         if profile:
             return env["run"]
         self.run = env["run"]
+        # the device backend's hook on a compiled step (docs/gpu.md): it may replace the
+        # generated run (e.g. CUDA graph capture and replay once shapes are stable)
+        hook = getattr(self.backend, "wrap_plan", None) if self.backend is not None else None
+        if hook is not None:
+            self.run = hook(self, self.run)
 
     def profile(self, args, repeat=100):
         """Runs the plan `repeat` times on `args` (arrays) with a clock around each node;
@@ -584,6 +647,10 @@ class Plan:
         if isinstance(exc, (ValueError, IndexError, np.linalg.LinAlgError)):
             return InvalidArgumentError(f"{n.op.name} (in graph {self.graph.name}) cannot run "
                                         f"on inputs {shapes}: {exc}")
+        if isinstance(exc, MemoryError) and self.backend is not None and \
+                not isinstance(exc, ResourceExhaustedError):  # the device ran out of memory
+            return out_of_device_memory(f"{n.op.name} (in graph {self.graph.name})", shapes,
+                                        self.backend.device_name(0), exc)
         return exc
 
     def __repr__(self):

@@ -150,7 +150,7 @@ class _Program:
     """One traced graph for one concrete signature, with its compiled plans."""
 
     __slots__ = ("graph", "const_values", "out_template", "out_kinds", "plans", "keepalive",
-                 "n_inputs", "single", "tuner")
+                 "n_inputs", "single", "tuner", "_variables_device")
 
     def __init__(self, graph, const_values, out_template, out_kinds, keepalive):
         self.graph = graph
@@ -165,15 +165,43 @@ class _Program:
         self.tuner = _threads.Tuner() if _threads.adaptive() and any(
             getattr(n.op, "uses_blas", False) for n in graph.nodes) else None
 
-    def plan(self):
+    @property
+    def variables_device(self):
+        """The non-host backend holding the graph's captured variables (None: the host);
+        variables never change device, so it is found once."""
+        try:
+            return self._variables_device
+        except AttributeError:
+            found = None
+            for v in self.graph.values:
+                if v.kind == "var":
+                    found = _executor.device_backend_of(v.payload._value)
+                    if found is not None:
+                        break
+            self._variables_device = found
+            return found
+
+    def plan(self, device=None):
         key = _executor.options_key()
+        if device is not None:  # device arrays (CuPy, the CI stand-in): no CPU-only passes
+            key = key + (device.name,)
         p = self.plans.get(key)
         if p is None:
-            p = self.plans[key] = _executor.Plan(self.graph, self.const_values)
+            options = _executor.device_options() if device is not None else None
+            p = self.plans[key] = _executor.Plan(self.graph, self.const_values, options,
+                                                 backend=device)
         return p
 
     def run(self, arrays):
-        plan = self.plan()
+        device = None
+        for a in arrays:
+            if type(a) is not _ndarray:
+                device = _executor.device_backend_of(a)
+                if device is not None:
+                    break
+        if device is None:  # no device input: the captured variables' device, if any
+            device = self.variables_device
+        plan = self.plan(device)
         tuner = self.tuner
         try:
             if tuner is not None and _threads._state["user"] is None:

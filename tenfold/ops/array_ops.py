@@ -18,6 +18,13 @@ from tenfold.ops.math_ops import normalize_axis, _add
 _wrap = Tensor._wrap
 
 
+def _new_on_device(array):
+    """A creation op's result on the current device (a tf.device scope, or GPU:0 by default
+    when a GPU is usable); on the CPU this is one attribute read."""
+    b = _STATE.backend
+    return _wrap(array if b is None else b.from_host(array))
+
+
 def _ints(v, what):
     """A tuple of Python ints from a shape-like value (list, tuple, tensor, TensorShape)."""
     if isinstance(v, TensorShape):
@@ -832,12 +839,12 @@ def _shape_arg(shape, op, dtype=None):
 
 def zeros(shape, dtype=dtypes.float32, name=None):
     dt = _dtype_np(dtype)
-    return _wrap(np.zeros(_shape_arg(shape, "zeros", dt), dtype=dt))
+    return _new_on_device(np.zeros(_shape_arg(shape, "zeros", dt), dtype=dt))
 
 
 def ones(shape, dtype=dtypes.float32, name=None):
     dt = _dtype_np(dtype)
-    return _wrap(np.ones(_shape_arg(shape, "ones", dt), dtype=dt))
+    return _new_on_device(np.ones(_shape_arg(shape, "ones", dt), dtype=dt))
 
 
 def zeros_like(input, dtype=None, name=None):
@@ -875,7 +882,7 @@ def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name
     e = np.eye(rows, cols, dtype=dt)
     if batch:
         e = np.broadcast_to(e, batch + e.shape).copy()
-    return _wrap(e)
+    return _new_on_device(e)
 
 
 def _range_value(v, what):
@@ -942,8 +949,9 @@ def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001
                     f"pass dtype=tf.int64 for larger values")
     _checks.check_alloc("range", (n,), dt)
     if dt.kind == "f":
-        return _wrap(np.asarray(start, dt) + np.arange(n, dtype=dt) * np.asarray(delta, dt))
-    return _wrap(np.arange(start, limit, delta, dtype=dt))
+        return _new_on_device(np.asarray(start, dt) + np.arange(n, dtype=dt) *
+                              np.asarray(delta, dt))
+    return _new_on_device(np.arange(start, limit, delta, dtype=dt))
 
 
 def _one_hot_kernel(v, depth, on, off, axis, dtype):

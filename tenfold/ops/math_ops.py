@@ -582,8 +582,18 @@ def matmul_flops(inputs, out, params):
     return 2 * int(out._value.size) * int(k)
 
 
+def _mm_kernel_device(a, b, transpose_a=False, transpose_b=False):
+    # on a GPU, half types multiply as they are: cuBLAS accumulates in float32 on tensor cores
+    if transpose_a:
+        a = np.swapaxes(a, -1, -2)
+    if transpose_b:
+        b = np.swapaxes(b, -1, -2)
+    return np.matmul(a, b)
+
+
 _matmul = primitive("matmul", _mm_kernel, grads=(_mm_grad_a, _mm_grad_b), aliasing="fresh",
-                    uses_blas=True, out_kernel=_out.matmul_out, flops=matmul_flops)
+                    uses_blas=True, out_kernel=_out.matmul_out, flops=matmul_flops,
+                    kernels={"cupy": _mm_kernel_device})
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,

@@ -56,7 +56,8 @@ composed from primitives in Python. One declaration holds:
 import numpy as np
 
 from tenfold.framework.tensor import Tensor
-from tenfold.framework.errors import InvalidArgumentError
+from tenfold.framework.errors import (InvalidArgumentError, ResourceExhaustedError,
+                                      out_of_device_memory)
 from tenfold.framework.state import STATE as _STATE
 
 _new = object.__new__
@@ -190,6 +191,11 @@ class Primitive:
             raise _op_error(self, inputs, params, e) from None
         except TypeError as e:
             raise _type_error(self, inputs, e) from None
+        except MemoryError as e:  # a device out of memory (CuPy's OutOfMemoryError)
+            if backend is None or isinstance(e, ResourceExhaustedError):
+                raise
+            raise out_of_device_memory(self.name, _describe(inputs), backend.device_name(0),
+                                       e) from None
         if self.transfer:  # a device copy places its output itself
             pass
         elif backend is not None:

@@ -57,6 +57,20 @@ def _index(key):
     return key
 
 
+class _Flags:
+    """CuPy's ndarray.flags: c_contiguous, f_contiguous, owndata only (no `writeable`)."""
+
+    __slots__ = ("c_contiguous", "f_contiguous", "owndata")
+
+    def __init__(self, f):
+        self.c_contiguous, self.f_contiguous, self.owndata = \
+            f.c_contiguous, f.f_contiguous, f.owndata
+
+    def __getitem__(self, key):
+        return getattr(self, {"C_CONTIGUOUS": "c_contiguous", "F_CONTIGUOUS": "f_contiguous",
+                              "OWNDATA": "owndata"}[key])
+
+
 class StandinArray:
     """A device array that is not a NumPy array (see the module docstring)."""
 
@@ -99,7 +113,7 @@ class StandinArray:
     nbytes = property(lambda self: self._a.nbytes)
     itemsize = property(lambda self: self._a.itemsize)
     strides = property(lambda self: self._a.strides)
-    flags = property(lambda self: self._a.flags)
+    flags = property(lambda self: _Flags(self._a.flags))  # CuPy's: no `writeable`
     base = property(lambda self: None)
     T = property(lambda self: StandinArray(self._a.T))
     real = property(lambda self: StandinArray(self._a.real))
@@ -287,3 +301,24 @@ def standin_device(policy="explicit"):
             yield STANDIN
     finally:
         _device.set_device_policy(saved)
+
+
+@contextlib.contextmanager
+def standin_accelerator(policy=None):
+    """Runs the block as on a machine whose accelerator is the stand-in: it is the default
+    device of new tensors and variables outside tf.device scopes (as GPU:0 is when a GPU is
+    usable), so the placement logic, Keras's batch transfers and saving through the host run
+    in CI without a GPU. `policy`: the device policy for the block (None: TF's default)."""
+    from tenfold.framework import device as _device
+    register()
+    saved_default = _device.default_backend()
+    saved_policy = _device.get_device_policy() if policy is not None else None
+    if policy is not None:
+        _device.set_device_policy(policy)
+    _device.set_default_backend(STANDIN)
+    try:
+        yield STANDIN
+    finally:
+        _device.set_default_backend(saved_default)
+        if policy is not None:
+            _device.set_device_policy(saved_policy)

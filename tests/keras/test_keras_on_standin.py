@@ -9,10 +9,6 @@ from tenfold import keras
 from tenfold.testing.standin_backend import standin_device, StandinArray
 
 
-@pytest.mark.xfail(strict=True, reason="tenfold.keras still reads Tensor._value and computes "
-                   "with NumPy on it (first leak: the optimizer update, optimizer.py _array's "
-                   "np.asarray on the variables' arrays; issue 12 'No bypass', another "
-                   "engineer's part); flip this when that lands")
 def test_sequential_round_trip_on_standin(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 4)).astype("float32")

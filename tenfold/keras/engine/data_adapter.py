@@ -472,3 +472,36 @@ def get_adapter(x, y=None, sample_weight=None, batch_size=None, steps=None, shuf
                         "Pass NumPy arrays or tensors, a tenfold.data.Dataset, a "
                         "keras.utils.PyDataset or a Python generator.")
     return IterableAdapter(x, steps=steps, class_weight=class_weight)
+
+
+class DeviceBatches:
+    """An adapter's batches, one ahead when new tensors go to a device (a GPU): after a step is
+    launched, `fetch_ahead()` slices, converts and copies the next batch to the device while the
+    device computes (device kernels run asynchronously; the host waits only when it reads a
+    result). On the CPU, and for datasets / generators (an extra element taken ahead could be
+    lost at a `stop_training` break), it is the adapter's iteration unchanged."""
+
+    def __init__(self, adapter):
+        from tenfold.framework import device
+        self._it = iter(adapter)
+        self.ahead = device.default_device_is_accelerator() and isinstance(adapter, ArrayAdapter)
+        self._next = None
+        self._has_next = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._has_next:
+            self._has_next = False
+            item, self._next = self._next, None
+            return item
+        return next(self._it)
+
+    def fetch_ahead(self):
+        if self.ahead and not self._has_next:
+            try:
+                self._next = next(self._it)
+                self._has_next = True
+            except StopIteration:
+                self.ahead = False

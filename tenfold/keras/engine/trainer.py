@@ -515,9 +515,11 @@ class Trainer:
             self.reset_metrics()
             cbs.on_epoch_begin(epoch)
             step = -1
-            for step, data in enumerate(adapter):
+            batches = da.DeviceBatches(adapter)
+            for step, data in enumerate(batches):
                 cbs.on_train_batch_begin(step)
                 logs = train_function(data)
+                batches.fetch_ahead()  # the next batch to the device while this step runs
                 guard.check(logs, data, epoch, step)
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
@@ -600,9 +602,11 @@ class Trainer:
         cbs.on_test_begin()
         logs = {}
         self.reset_metrics()
-        for step, data in enumerate(adapter):
+        batches = da.DeviceBatches(adapter)
+        for step, data in enumerate(batches):
             cbs.on_test_batch_begin(step)
             logs = test_function(data)
+            batches.fetch_ahead()
             cbs.on_test_batch_end(step, logs)
             if self.stop_evaluating:
                 break
@@ -627,9 +631,11 @@ class Trainer:
         cbs.on_predict_begin()
         outputs = None
         struct = None
-        for step, data in enumerate(adapter):
+        batches = da.DeviceBatches(adapter)
+        for step, data in enumerate(batches):
             cbs.on_predict_batch_begin(step)
             batch_out = predict_function(data)
+            batches.fetch_ahead()
             if struct is None:
                 struct = batch_out
                 outputs = [[] for _ in nest.flatten(batch_out)]

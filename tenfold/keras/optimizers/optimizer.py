@@ -28,6 +28,7 @@ from tenfold.keras.optimizers import schedules as _schedules
 from tenfold.util.tensor_meta import npd, shape_of
 from tenfold.ops.buffers import from_buffer, tensor_buffer, increment_buffer, variable_buffer
 from tenfold.framework.host import to_host
+from tenfold.backend import backend_of as _backend_of
 from tenfold.keras.saving import _walk as _checkpoint_walk  # noqa: F401 - registers it
 
 
@@ -114,8 +115,7 @@ def _array(x):
         return SparseRows(_array(x.values), _array(x.indices), x._static_shape("gradient"))
     if isinstance(x, np.ndarray):
         return x
-    mod = type(x).__module__
-    if mod.startswith("cupy"):
+    if _backend_of(x).name != "numpy":  # a device array (CuPy, the CI stand-in): stays there
         return x
     return np.asarray(x)
 
@@ -303,20 +303,23 @@ class Optimizer:
         return []
 
     def _make_scratch(self, variables):
-        sizes = {}
+        # scratch buffers per (dtype, array type), made by that array's backend (device
+        # variables get device scratch: CuPy, the CI stand-in)
+        sizes, spaces = {}, {}
         for v in variables:
             a = variable_buffer(v)
-            key = (a.dtype, get_array_module(a).__name__)
+            key = (a.dtype, type(a))
             sizes[key] = max(sizes.get(key, 0), a.size)
-        for (dt, modname), n in sizes.items():
-            xp = np if modname == "numpy" else get_array_module(variable_buffer(variables[0]))
-            old = self._scratch.get((dt, modname))
+            spaces[key] = get_array_module(a)
+        for key, n in sizes.items():
+            old = self._scratch.get(key)
             if old is None or old[0].size < n:
-                self._scratch[(dt, modname)] = (xp.empty(n, dt), xp.empty(n, dt))
+                xp = spaces[key]
+                self._scratch[key] = (xp.empty(n, key[0]), xp.empty(n, key[0]))
         self._views = []
         for v in variables:
             a = variable_buffer(v)
-            b1, b2 = self._scratch[(a.dtype, get_array_module(a).__name__)]
+            b1, b2 = self._scratch[(a.dtype, type(a))]
             self._views.append((b1[:a.size].reshape(a.shape), b2[:a.size].reshape(a.shape)))
 
     def _check_variables_are_known(self, variables):

@@ -28,6 +28,14 @@ def _base_args(args, *own):
     return forwarded
 
 
+
+def _fused_update(w, name):
+    """A device backend's fused in-place update kernel (the CuPy backend's ElementwiseKernels),
+    or None: then the ufunc sequence below runs, on any backend."""
+    from tenfold.backend import kernels_of
+    return getattr(kernels_of(w), name, None)
+
+
 class _KerasOptimizer(Optimizer):
     """The base of the built-in optimizers: `get_config` adds the attributes named in
     `_config_keys` (each optimizer's own constructor arguments) to the common config."""
@@ -77,6 +85,11 @@ class SGD(_KerasOptimizer):
             np.subtract(w, t1, out=w)
             return
         m = variable_buffer(self._slots["momentum"][i])
+        if type(w) is not np.ndarray:  # a device: one fused kernel
+            fused = _fused_update(w, "sgd_momentum_update")
+            if fused is not None:
+                fused(g, w, m, lr, mom, self.nesterov)
+                return
         np.multiply(m, mom, out=m)
         np.subtract(m, t1, out=m)
         if self.nesterov:
@@ -206,6 +219,11 @@ class Adam(_KerasOptimizer):
         alpha, c1, c2, eps = s
         m = variable_buffer(self._slots["momentum"][i])
         v = variable_buffer(self._slots["velocity"][i])
+        if type(w) is not np.ndarray and not self.amsgrad:  # a device: one fused kernel
+            fused = _fused_update(w, "adam_update")
+            if fused is not None:
+                fused(g, w, m, v, alpha, c1, c2, eps)
+                return
         np.subtract(g, m, out=t1)
         np.multiply(t1, c1, out=t1)
         np.add(m, t1, out=m)
