@@ -242,6 +242,8 @@ class Variable(Tensor):
 
     def __repr__(self):
         from tenfold.framework.tensor import _array_repr
+        if _STATE.tracers:  # inside tf.function: no value shown (TensorFlow's graph form)
+            return f"<tf.Variable '{self.name}' shape={self.shape} dtype={self.dtype.name}>"
         return (f"<tf.Variable '{self.name}' shape={self.shape} dtype={self.dtype.name}, "
                 f"numpy={_array_repr(self.numpy())}>")
 

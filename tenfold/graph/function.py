@@ -636,7 +636,7 @@ class Function:
 
     # ------------------------------------------------------------ tracing
     def _specialize(self, cf, args, kwargs, leaves, struct, keys, exact):
-        program, result = self._trace(args, kwargs, leaves, struct)
+        program, result = self._trace(args, kwargs, leaves, struct, specs=cf._arg_specs)
         cf._programs[exact] = program
         if cf._first is None:
             cf._first = program
@@ -645,14 +645,22 @@ class Function:
             self._exact[("fast",) + tuple(keys)] = (cf, program)
         return result
 
-    def _trace(self, args, kwargs, leaves, struct, dry_run=False):
+    def _trace(self, args, kwargs, leaves, struct, dry_run=False, specs=None):
         tr = _tracer.Tracer(dry_run=dry_run, name=self._name)
         tr.jit = tr.graph.jit = bool(self._jit_compile)
         new_leaves = []
         tape_recording = bool(_STATE.observers)
         used = set()
-        for x in leaves:
+        try:
+            paths = self._leaf_paths(args, kwargs)
+        except Exception:  # names are for printing only
+            paths = []
+        for i, x in enumerate(leaves):
             if _leaf_key(x)[1]:
+                spec = x if isinstance(x, TensorSpec) else (
+                    specs[i] if specs is not None and i < len(specs) else None)
+                spec_shape = spec.shape if isinstance(spec, TensorSpec) else None
+                path = paths[i] if i < len(paths) else None
                 if isinstance(x, TensorSpec):
                     shape = tuple(1 if d is None else d for d in x.shape._dims)
                     t = _wrap(np.zeros(shape, x.dtype._np))
@@ -667,7 +675,7 @@ class Function:
                 else:
                     t = _wrap(_leaf_array(x))
                 used.add(id(t))
-                tr.add_input(t)
+                tr.add_input(t, path, spec_shape)
                 new_leaves.append(t)
             else:
                 new_leaves.append(x)
