@@ -63,6 +63,7 @@ _LAZY = {
     "strings": "tenfold.api.strings", "autograph": "tenfold.api.autograph",
     "sparse": "tenfold.api.sparse", "mixed_precision": "tenfold.keras.mixed_precision",
     "test": "tenfold.api.test", "io": "tenfold.api.io", "compat": "tenfold.api.compat",
+    "types": "tenfold.api.types", "ragged": "tenfold.api.ragged",
 }
 _F = "tenfold.ops.functional_ops"
 _A = "tenfold.ops.array_extra"
@@ -94,6 +95,7 @@ _LAZY_ATTRS = {
     "IndexedSlices": ("tenfold.framework.indexed_slices", "IndexedSlices"),
     "RaggedTensor": ("tenfold.framework.indexed_slices", "RaggedTensor"),
     "SparseTensor": ("tenfold.api.sparse", "SparseTensor"),
+    "RaggedTensor": ("tenfold.ops.ragged", "RaggedTensor"),
     "TensorArray": ("tenfold.ops.tensor_array", "TensorArray"),
     "constant_initializer": ("tenfold.keras.initializers", "Constant"),
     "zeros_initializer": ("tenfold.keras.initializers", "Zeros"),

@@ -85,6 +85,8 @@ class Variable(Tensor):
         self._shape = TensorShape(value.shape if validate_shape and shape is None else shape)
         self._constraint = constraint
         self._uid = next(_uid)
+        for tracer in _STATE.tracers:  # tf.function allows variables on its first trace only
+            tracer.note_variable_created(self)
         self._initial = value
         self.aggregation = aggregation or VariableAggregation.NONE
         self.synchronization = synchronization or VariableSynchronization.AUTO

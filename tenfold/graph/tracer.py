@@ -69,7 +69,8 @@ class Tracer:
         self._arrays = {}             # id(array) -> tensor holding it (assign links values)
         self._thread = threading.get_ident()
         self._naming = _Naming()      # TensorFlow-style names, for printing traced tensors
-        self.poisoned = {}            # id(tensor) -> deferred error (see `defer_error`)
+        self.poisoned = {}            # id(tensor) -> deferred error (see `poison`)
+        self.created_variables = []   # tf.Variables made while tracing (first trace only)
 
     # ------------------------------------------------------------ values
     def is_dynamic(self, t):
@@ -217,6 +218,9 @@ class Tracer:
             self.parent.raise_if_poisoned(tensors)
 
     # ------------------------------------------------------------ variables
+    def note_variable_created(self, var):
+        self.created_variables.append(var)
+
     def note_assign(self, var):
         """Called before a variable is assigned: dry runs restore it afterwards."""
         if self.dry_run and id(var) not in self._restore:

@@ -168,3 +168,114 @@ def test_py_function_decorator_eager_and_graph():
     assert f(tf.constant(1.0)).numpy() == 3.0
     assert f(tf.constant(4.0)).numpy() == 9.0
     assert seen == [3.0, 1.0, 4.0]
+
+
+# ------------------------------------------------------------------------------------------
+# signatures, tf.types and misuse (goldens: make_signature_goldens.py)
+
+with open(os.path.join(os.path.dirname(__file__), "..", "fixtures", "tfgraph",
+                       "tf_signatures.json")) as fh:
+    SIG = json.load(fh)
+
+
+def test_pretty_printed_concrete_signatures():
+    @tf.function
+    def f(x, y=2):
+        return x * y
+
+    f(tf.constant(1.0))
+    f(tf.constant([1.0, 2.0]), 3)
+    f(tf.constant(1), y=tf.constant(2))
+    assert f.pretty_printed_concrete_signatures() == SIG["pretty_f"]
+
+    @tf.function
+    def g(x):
+        return tf.reduce_sum(x), {"a": x}
+
+    g(tf.zeros((2, 3)))
+    assert g.pretty_printed_concrete_signatures() == SIG["pretty_g"]
+
+
+def _error_type(fn):
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 - comparing the type with TensorFlow's
+        return type(e).__name__
+    return None
+
+
+def test_misuse_raises_tensorflow_exception_types():
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+    def s(x):
+        return x
+
+    @tf.function
+    def plain(x):
+        return x
+
+    made = []
+
+    @tf.function
+    def make_var(x):
+        made.append(tf.Variable(x))
+        return x
+
+    make_var(tf.constant(1.0))  # tenfold traces once: the first trace may create variables
+    got = {
+        "signature_extra_arg": _error_type(lambda: s(tf.zeros(2), tf.zeros(2))),
+        "signature_dtype": _error_type(lambda: s(tf.zeros(2, tf.int32))),
+        "signature_shape": _error_type(lambda: s(tf.zeros((2, 2)))),
+        "signature_missing": _error_type(lambda: s()),
+        "signature_unknown_kw": _error_type(lambda: s(tf.zeros(2), z=1)),
+        "signature_not_spec": _error_type(lambda: tf.function(lambda x: x,
+                                                             input_signature=[1])),
+        "signature_too_long": _error_type(lambda: tf.function(
+            lambda x: x, input_signature=[tf.TensorSpec([]), tf.TensorSpec([])])),
+        "plain_extra_arg": _error_type(lambda: plain(1, 2)),
+        "plain_unknown_kw": _error_type(lambda: plain(1, z=2)),
+        "plain_missing": _error_type(lambda: plain()),
+        "variable_on_retrace": _error_type(lambda: make_var(tf.constant([1.0]))),
+        "not_callable": _error_type(lambda: tf.function(3)),
+    }
+    assert got == SIG["errors"]
+    with pytest.raises(TypeError, match="too many positional arguments"):
+        plain(1, 2)
+    with pytest.raises(ValueError, match="singleton tf.Variables"):
+        make_var(tf.constant([[1.0]]))
+
+
+def test_guarded_variable_creation_is_allowed():
+    class M:
+        v = None
+
+        @tf.function
+        def __call__(self, x):
+            if self.v is None:
+                self.v = tf.Variable(2.0)
+            return x * self.v
+
+    m = M()
+    assert m(tf.constant(1.0)).numpy() == 2.0
+    assert m(tf.constant([1.0, 3.0])).numpy().tolist() == [2.0, 6.0]
+
+
+def test_tf_types():
+    want = SIG["types"]
+    assert sorted(n for n in dir(tf.types.experimental) if not n.startswith("_")) == \
+        want["experimental"]
+    assert dir(tf.types) == ["experimental"]
+
+    @tf.function
+    def f(x):
+        return x
+
+    assert isinstance(f, tf.types.experimental.GenericFunction) == want["function_is_generic"]
+    assert isinstance(f, tf.types.experimental.PolymorphicFunction) == \
+        want["function_is_polymorphic"]
+    assert isinstance(f.get_concrete_function(tf.constant(1.0)),
+                      tf.types.experimental.ConcreteFunction) == want["concrete"]
+    like = tf.types.experimental.TensorLike
+    assert [isinstance(v, like) for v in (tf.constant(1), 1.0, tf.Variable(1.0), [1], "s")] \
+        == want["tensor_like"]
+    assert [isinstance(v, like) for v in (None, {})] == want["not_tensor_like"]
+    assert not isinstance(lambda x: x, tf.types.experimental.GenericFunction)
