@@ -58,7 +58,7 @@ _LAZY = {
     "train": "tenfold.train", "saved_model": "tenfold.export.saved_model",
     "lite": "tenfold.lite",
     "image": "tenfold.api.image", "signal": "tenfold.api.signal",
-    "experimental": "tenfold.api.experimental", "distribute": "tenfold.distribute",
+    "experimental": "tenfold.experimental", "distribute": "tenfold.distribute",
     "debugging": "tenfold.api.debugging", "bitwise": "tenfold.api.bitwise",
     "strings": "tenfold.api.strings", "autograph": "tenfold.api.autograph",
     "sparse": "tenfold.api.sparse", "mixed_precision": "tenfold.keras.mixed_precision",
