@@ -387,6 +387,47 @@ class RaggedTensor:
     def __invert__(self):
         return self.with_flat_values(_m.logical_not(self.flat_values))
 
+    def _ragged_reduce(self, opname, axis=None, keepdims=False):
+        """tf.reduce_* of a ragged tensor (dispatched from tenfold/ops/math_ops.py): all
+        values, or each row along the ragged axis 1 (empty rows give the reduction's
+        identity, or NaN for a mean, as TensorFlow)."""
+        if keepdims:
+            raise NotImplementedError(f"tf.{opname} of a RaggedTensor with keepdims=True is "
+                                      f"not supported.")
+        whole = getattr(_m, opname)
+        if axis is None:
+            return whole(self.flat_values)
+        rank = self.shape.rank
+        if isinstance(axis, (list, tuple)) and len(axis) == 1:
+            axis = axis[0]
+        if isinstance(axis, int) and axis < 0:
+            axis += rank
+        if axis != 1 or self.ragged_rank != 1:
+            raise NotImplementedError(
+                f"tf.{opname} of a RaggedTensor supports axis=None or the ragged axis 1 (with "
+                f"ragged_rank 1); got axis={axis}. Reduce rt.to_tensor() instead.")
+        from tenfold.ops import segment_ops as _s
+        ids, n = self.value_rowids(), self.nrows()
+        v = self._values
+        if opname == "reduce_mean":
+            total = _s.unsorted_segment_sum(v, ids, n)
+            count = _m.cast(self.row_lengths(), v.dtype)
+            while count.shape.rank < total.shape.rank:
+                count = _a.expand_dims(count, -1)
+            with np.errstate(invalid="ignore", divide="ignore"):  # empty rows: NaN, silently
+                return _m.divide(total, count)
+        if opname in ("reduce_any", "reduce_all"):
+            # count the true (any) or false (all) values per row
+            flags = v if opname == "reduce_any" else _m.logical_not(v)
+            hits = _s.unsorted_segment_sum(_m.cast(flags, dtypes.int32), ids, n)
+            return _m.greater(hits, 0) if opname == "reduce_any" else _m.equal(hits, 0)
+        seg = {"reduce_sum": _s.unsorted_segment_sum, "reduce_max": _s.unsorted_segment_max,
+               "reduce_min": _s.unsorted_segment_min,
+               "reduce_prod": _s.unsorted_segment_prod}.get(opname)
+        if seg is None:
+            raise NotImplementedError(f"tf.{opname} of a RaggedTensor is not supported.")
+        return seg(v, ids, n)
+
     def __tf_tensor__(self, dtype=None, name=None):
         raise ValueError(f"Failed to convert a tf.RaggedTensor of shape {self.shape} to a "
                         f"Tensor: its rows have different lengths. Use rt.to_tensor() (padded) "

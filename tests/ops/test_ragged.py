@@ -69,6 +69,29 @@ def test_matches_tensorflow(name):
     assert desc(CASES[name]()) == GOLD[name]
 
 
+@pytest.mark.parametrize("op", ["reduce_sum", "reduce_max", "reduce_min", "reduce_mean",
+                                "reduce_prod"])
+def test_reductions_match_tensorflow(op):
+    fr = tf.ragged.constant([[1., 2.], [3.], [], [4., 5., 6.]])
+    ri = tf.ragged.constant([[1, 2], [3], []])
+    fn = getattr(tf, op)
+    for key, got in ((f"{op}_rows", fn(fr, axis=1)), (f"{op}_all", fn(fr)),
+                     (f"{op}_int_rows", fn(ri, axis=-1))):
+        want = GOLD[key]
+        d = desc(got)
+        assert (d["dtype"], d["shape"]) == (want["dtype"], want["shape"]), key
+        np.testing.assert_allclose(np.asarray(d["dense"], float),
+                                   np.asarray(want["dense"], float), rtol=1e-6)
+
+
+def test_boolean_reductions_match_tensorflow():
+    bo = tf.ragged.constant([[True, False], [], [True]])
+    assert desc(tf.reduce_any(bo, axis=1)) == GOLD["reduce_any_rows"]
+    assert desc(tf.reduce_all(bo, axis=1)) == GOLD["reduce_all_rows"]
+    with pytest.raises(NotImplementedError, match="axis"):
+        tf.reduce_sum(tf.ragged.constant([[1, 2], [3]]), axis=0)
+
+
 def test_uniform_inner_dims_and_nrows():
     u = tf.ragged.constant([[[1, 2]], [[3, 4], [5, 6]]], ragged_rank=1)
     got = desc(u)
