@@ -421,9 +421,9 @@ class RaggedTensor:
             flags = v if opname == "reduce_any" else _m.logical_not(v)
             hits = _s.unsorted_segment_sum(_m.cast(flags, dtypes.int32), ids, n)
             return _m.greater(hits, 0) if opname == "reduce_any" else _m.equal(hits, 0)
-        seg = {"reduce_sum": _s.unsorted_segment_sum, "reduce_max": _s.unsorted_segment_max,
-               "reduce_min": _s.unsorted_segment_min,
-               "reduce_prod": _s.unsorted_segment_prod}.get(opname)
+        seg = {_m.reduce_sum: _s.unsorted_segment_sum, _m.reduce_max: _s.unsorted_segment_max,
+               _m.reduce_min: _s.unsorted_segment_min,
+               _m.reduce_prod: _s.unsorted_segment_prod}.get(whole)
         if seg is None:
             raise NotImplementedError(f"tf.{opname} of a RaggedTensor is not supported.")
         return seg(v, ids, n)
