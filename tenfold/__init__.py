@@ -63,11 +63,12 @@ _LAZY = {
     "train": "tenfold.train", "saved_model": "tenfold.export.saved_model",
     "lite": "tenfold.lite",
     "image": "tenfold.api.image", "signal": "tenfold.api.signal",
-    "experimental": "tenfold.api.experimental", "distribute": "tenfold.distribute",
+    "experimental": "tenfold.experimental", "distribute": "tenfold.distribute",
     "debugging": "tenfold.api.debugging", "bitwise": "tenfold.api.bitwise",
     "strings": "tenfold.api.strings", "autograph": "tenfold.api.autograph",
     "sparse": "tenfold.api.sparse", "mixed_precision": "tenfold.keras.mixed_precision",
     "test": "tenfold.api.test", "io": "tenfold.api.io", "compat": "tenfold.api.compat",
+    "types": "tenfold.api.types", "ragged": "tenfold.api.ragged",
 }
 _F = "tenfold.ops.functional_ops"
 _A = "tenfold.ops.array_extra"
@@ -99,6 +100,7 @@ _LAZY_ATTRS = {
     "IndexedSlices": ("tenfold.framework.indexed_slices", "IndexedSlices"),
     "RaggedTensor": ("tenfold.framework.indexed_slices", "RaggedTensor"),
     "SparseTensor": ("tenfold.api.sparse", "SparseTensor"),
+    "RaggedTensor": ("tenfold.ops.ragged", "RaggedTensor"),
     "TensorArray": ("tenfold.ops.tensor_array", "TensorArray"),
     "constant_initializer": ("tenfold.keras.initializers", "Constant"),
     "zeros_initializer": ("tenfold.keras.initializers", "Zeros"),

@@ -165,6 +165,10 @@ class DatasetV2:
     @staticmethod
     def from_tensor_slices(tensors, name=None):
         """A dataset of the slices of `tensors` along their first axis (tuples / dicts kept)."""
+        from tenfold.ops.ragged import RaggedTensor
+        if isinstance(tensors, RaggedTensor):  # its rows, tensors of different lengths
+            from tenfold.data._ragged import RaggedSliceDataset
+            return RaggedSliceDataset(tensors)
         return _sources.TensorSliceDataset(tensors)
 
     @staticmethod
@@ -250,6 +254,13 @@ class DatasetV2:
         (None dimensions: to the longest in the batch) with `padding_values` (0 / b"")."""
         return _transforms.PaddedBatchDataset(self, batch_size, padded_shapes, padding_values,
                                               drop_remainder)
+
+    def ragged_batch(self, batch_size, drop_remainder=False, row_splits_dtype=None, name=None):
+        """Batches elements of different lengths: components whose shape is not fully known
+        become RaggedTensors (rows of different lengths), the others are stacked as `batch`
+        does."""
+        from tenfold.data._ragged import RaggedBatchDataset
+        return RaggedBatchDataset(self, batch_size, drop_remainder)
 
     def unbatch(self, name=None):
         """Splits each element along its first axis (the inverse of batch)."""

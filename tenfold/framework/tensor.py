@@ -146,13 +146,21 @@ class Tensor:
         return _constant_from_array, (self.numpy(),)
 
     def __repr__(self):
+        sym = _symbolic(self) if _STATE.tracers else None
+        if sym is not None:  # inside tf.function: TensorFlow's graph-tensor form
+            return f"<tf.Tensor '{sym[0]}' shape={sym[1]} dtype={self.dtype.name}>"
         return (f"<tf.Tensor: shape={self.shape}, dtype={self.dtype.name}, "
                 f"numpy={_array_repr(self.numpy())}>")
 
     def __str__(self):
+        sym = _symbolic(self) if _STATE.tracers else None
+        if sym is not None:
+            return f'Tensor("{sym[0]}", shape={sym[1]}, dtype={self.dtype.name})'
         return f"tf.Tensor({_array_str(self.numpy())}, shape={self.shape}, dtype={self.dtype.name})"
 
     def __format__(self, spec):
+        if _STATE.tracers and _symbolic(self) is not None:  # a traced value is not known yet
+            return format(str(self), spec)
         if self._value.ndim == 0 and spec:
             return format(self._value.item(), spec)
         return format(str(self), spec)
@@ -192,6 +200,16 @@ def _array_str(a):
     if isinstance(a, np.ndarray):
         return np.array_str(a)
     return repr(a) if isinstance(a, (bytes, str)) else str(a)
+
+
+def _symbolic(t):
+    """(graph name, TensorShape) of a tensor a tf.function is tracing, else None (the tracers
+    in this thread's state answer `symbolic(t)`; see tenfold/graph/tracer.py)."""
+    for tr in reversed(_STATE.tracers):
+        sym = tr.symbolic(t)
+        if sym is not None:
+            return sym
+    return None
 
 
 def _check_concrete(t, what):

@@ -90,6 +90,8 @@ class Variable(Tensor):
         self._shape = TensorShape(value.shape if validate_shape and shape is None else shape)
         self._constraint = constraint
         self._uid = next(_uid)
+        for tracer in _STATE.tracers:  # tf.function allows variables on its first trace only
+            tracer.note_variable_created(self)
         self._initial = value
         self.aggregation = aggregation or VariableAggregation.NONE
         self.synchronization = synchronization or VariableSynchronization.AUTO
@@ -254,6 +256,8 @@ class Variable(Tensor):
 
     def __repr__(self):
         from tenfold.framework.tensor import _array_repr
+        if _STATE.tracers:  # inside tf.function: no value shown (TensorFlow's graph form)
+            return f"<tf.Variable '{self.name}' shape={self.shape} dtype={self.dtype.name}>"
         return (f"<tf.Variable '{self.name}' shape={self.shape} dtype={self.dtype.name}, "
                 f"numpy={_array_repr(self.numpy())}>")
 

@@ -292,9 +292,31 @@ class ConcreteFunction:
         return self._function.__name__
 
     def pretty_printed_signature(self, verbose=True):
+        """The signature as TensorFlow prints it: "Input Parameters:", "Output Type:" and
+        "Captures:" sections (the variables the graph reads)."""
         names = self._leaf_paths
-        args = ", ".join(f"{n}: {s}" for n, s in zip(names, self._arg_specs))
-        return f"{self.name}({args}) -> {self.structured_outputs}"
+        lines = ["Input Parameters:"]
+        kinds = self._function._param_kinds()
+        given = {}
+        for n, spec in zip(names, self._arg_specs):
+            given.setdefault(n.split("[", 1)[0].split(".", 1)[0], []).append((n, spec))
+        order = list(kinds) + [b for b in given if b not in kinds]
+        for base in order:
+            kind = kinds.get(base, ("POSITIONAL_OR_KEYWORD", None))
+            if base in given:
+                for n, spec in given[base]:
+                    lines.append(f"  {n} ({kind[0]}): {_type_repr(spec)}")
+            elif kind[1] is not inspect.Parameter.empty and kind[1] is not None:
+                lines.append(f"  {base} ({kind[0]}): {_type_repr(kind[1])}")
+        lines.append("Output Type:")
+        lines.append(f"  {_type_repr(self.structured_outputs)}")
+        lines.append("Captures:")
+        captured = self.variables
+        if not captured:
+            lines.append("  None")
+        for v in captured:
+            lines.append(f"  {id(v)}: TensorSpec(shape=(), dtype=tf.resource, name=None)")
+        return "\n".join(lines)
 
     def __call__(self, *args, **kwargs):
         leaves = []
@@ -312,7 +334,24 @@ class ConcreteFunction:
         return self._function._call_concrete(self, args, kwargs)
 
     def __repr__(self):
-        return f"<ConcreteFunction {self.pretty_printed_signature()}>"
+        return f"<ConcreteFunction {self.name} at 0x{id(self):X}>"
+
+
+def _type_repr(x):
+    """A value's trace type as TensorFlow prints it in signatures."""
+    if isinstance(x, TensorSpec):
+        return repr(x)
+    if isinstance(x, tuple) and not hasattr(x, "_fields"):
+        return "Tuple[" + ", ".join(_type_repr(v) for v in x) + "]"
+    if isinstance(x, list):
+        return "List[" + ", ".join(_type_repr(v) for v in x) + "]"
+    if isinstance(x, dict):
+        return "Dict[" + ", ".join(f"[{k!r}, {_type_repr(v)}]" for k, v in x.items()) + "]"
+    if x is None:
+        return "NoneType"
+    if isinstance(x, (bool, int, float, str, bytes)):
+        return f"Literal[{x!r}]"
+    return type(x).__name__
 
 
 def _run_program(program, leaves):
@@ -336,6 +375,32 @@ def _mismatch_message(fname, argname, x, spec):
             f"dimensions accept any size), or change input_signature.")
 
 
+def _check_input_signature(sig, py_signature):
+    """TensorFlow's checks of `input_signature` when tf.function is applied (TypeError)."""
+    leaves = []
+    _flatten(list(sig), leaves, "", None)
+    bad = [x for x in leaves if not isinstance(x, TensorSpec) and
+           (isinstance(x, (int, float, complex, str, bytes)) or not hasattr(x, "dtype"))]
+    if bad:
+        raise TypeError(f"input_signature must be a possibly nested sequence of TensorSpec "
+                        f"objects, got invalid args {bad} with types "
+                        f"{[type(x) for x in bad]}.")
+    if py_signature is None:
+        return
+    params = list(py_signature.parameters.values())
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(sig) > len(positional):
+        raise TypeError(f"input_signature contains {len(sig) - len(positional)} extra type "
+                        f"constraints.")
+
+
+def _binding_error(fname, reason, args, kwargs, signature):
+    return TypeError(f"Binding inputs to tf.function failed due to `{reason}`. Received args: "
+                     f"{tuple(args)} and kwargs: {dict(kwargs)} for signature: {signature}.")
+
+
 class Function:
     """The callable `tf.function` returns (see the module docstring)."""
 
@@ -345,7 +410,7 @@ class Function:
                  experimental_relax_shapes=None, experimental_compile=None,
                  experimental_follow_type_hints=None):
         if not callable(python_function):
-            raise TypeError(f"tf.function expects a callable, got {python_function!r}")
+            raise TypeError(f"{python_function!r} is not a callable object")
         functools.update_wrapper(self, python_function, updated=())
         self._python_function = python_function
         self._name = name or getattr(python_function, "__name__", "function")
@@ -366,6 +431,7 @@ class Function:
         self._exact = {}            # exact key -> (ConcreteFunction, _Program)
         self._concrete = {}         # signature key -> ConcreteFunction
         self._trace_count = 0
+        self._traced_before = False  # variables may be created by the first trace only
         self._history = []          # (leaf keys, leaf paths) of each counted trace
         self._lock = threading.RLock()
         self._bound = weakref.WeakKeyDictionary()
@@ -374,6 +440,8 @@ class Function:
             self._signature = inspect.signature(python_function)
         except (TypeError, ValueError):
             self._signature = None
+        if self._input_signature is not None:
+            _check_input_signature(self._input_signature, self._signature)
 
     # ------------------------------------------------------------ descriptor (methods)
     def __get__(self, instance, owner):
@@ -417,6 +485,17 @@ class Function:
     @property
     def python_function(self):
         return self._python_function
+
+    def _param_kinds(self):
+        if self._signature is None:
+            return {}
+        return {p.name: (p.kind.name, p.default) for p in self._signature.parameters.values()
+                if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self"}
+
+    def pretty_printed_concrete_signatures(self, verbose=True):
+        """Every concrete function's signature (TensorFlow's format), one block each."""
+        return "\n\n".join(cf.pretty_printed_signature(verbose)
+                            for cf in self._concrete.values() if cf._first is not None)
 
     @property
     def input_signature(self):
@@ -474,6 +553,7 @@ class Function:
         exact = (struct, tuple(keys))
         hit = self._exact.get(exact)
         if hit is None:
+            self._check_binding(args, kwargs)
             with self._lock:
                 hit = self._exact.get(exact)
                 if hit is None:
@@ -492,6 +572,23 @@ class Function:
         return _run_program(program, leaves)
 
     # ------------------------------------------------------------ signatures
+    def _check_binding(self, args, kwargs):
+        """Arguments that do not fit the Python signature: TensorFlow's TypeError, before
+        anything is traced."""
+        sig = self._signature
+        if sig is None or isinstance(self._python_function, functools.partial):
+            return
+        try:
+            sig.bind(*args, **kwargs)
+        except TypeError as e:
+            shown = sig
+            if self._input_signature is not None:
+                specs = list(self._input_signature)
+                shown = "(" + ", ".join(
+                    f"{p}: {specs[i]}" if i < len(specs) else str(p)
+                    for i, p in enumerate(sig.parameters.values())) + ")"
+            raise _binding_error(self._name, e, args, kwargs, shown) from None
+
     def _leaf_paths(self, args, kwargs):
         """Argument names per leaf ('x', 'batch[0]', ...) for messages."""
         names = []
@@ -545,7 +642,8 @@ class Function:
             if not isinstance(s, TensorSpec):
                 continue
             if not _leaf_key(x)[1] or not s.is_compatible_with(_leaf_array(x)):
-                raise ValueError(_mismatch_message(self._name, n, x, s))
+                # TensorFlow: a TypeError ("Binding inputs to tf.function failed ...")
+                raise TypeError(_mismatch_message(self._name, n, x, s))
         return args, kwargs, spec_leaves
 
     def _trace_and_run(self, args, kwargs, leaves, struct, keys, exact):
@@ -664,7 +762,7 @@ class Function:
 
     # ------------------------------------------------------------ tracing
     def _specialize(self, cf, args, kwargs, leaves, struct, keys, exact):
-        program, result = self._trace(args, kwargs, leaves, struct)
+        program, result = self._trace(args, kwargs, leaves, struct, specs=cf._arg_specs)
         cf._programs[exact] = program
         if cf._first is None:
             cf._first = program
@@ -673,14 +771,22 @@ class Function:
             self._exact[("fast",) + tuple(keys)] = (cf, program)
         return result
 
-    def _trace(self, args, kwargs, leaves, struct, dry_run=False):
+    def _trace(self, args, kwargs, leaves, struct, dry_run=False, specs=None):
         tr = _tracer.Tracer(dry_run=dry_run, name=self._name)
         tr.jit = tr.graph.jit = bool(self._jit_compile)
         new_leaves = []
         tape_recording = bool(_STATE.observers)
         used = set()
-        for x in leaves:
+        try:
+            paths = self._leaf_paths(args, kwargs)
+        except Exception:  # names are for printing only
+            paths = []
+        for i, x in enumerate(leaves):
             if _leaf_key(x)[1]:
+                spec = x if isinstance(x, TensorSpec) else (
+                    specs[i] if specs is not None and i < len(specs) else None)
+                spec_shape = spec.shape if isinstance(spec, TensorSpec) else None
+                path = paths[i] if i < len(paths) else None
                 if isinstance(x, TensorSpec):
                     shape = tuple(1 if d is None else d for d in x.shape._dims)
                     t = _wrap(np.zeros(shape, x.dtype._np))
@@ -695,7 +801,7 @@ class Function:
                 else:
                     t = _wrap(_leaf_array(x))
                 used.add(id(t))
-                tr.add_input(t)
+                tr.add_input(t, path, spec_shape)
                 new_leaves.append(t)
             else:
                 new_leaves.append(x)
@@ -704,6 +810,13 @@ class Function:
                      ("V", "O")]
         with _tracer.tracing(tr):
             result = self._graph_function()(*new_args, **new_kwargs)
+            if tr.created_variables and self._traced_before:
+                raise ValueError(
+                    f"tf.function only supports singleton tf.Variables created on the first "
+                    f"call. Make sure the tf.Variable is only created once or created outside "
+                    f"tf.function ('{self._name}' created {len(tr.created_variables)} "
+                    f"variable(s) while tracing again for new arguments): create them in "
+                    f"__init__ or guard creation with `if self.v is None:`.")
             out_leaves = []
             template = _flatten(result, out_leaves, "", None)
             kinds = []
@@ -721,6 +834,7 @@ class Function:
                     real.append(o)
         if dry_run:
             tr.restore_variables()
+        self._traced_before = True
         graph = tr.graph
         out_template = _unflatten(result, [None] * len(out_leaves))
         program = _Program(graph, tr.const_values, out_template, kinds, keepalive)

@@ -68,6 +68,9 @@ class Tracer:
         self.const_values = {}        # value id -> trace-time array of non-dynamic op outputs
         self._arrays = {}             # id(array) -> tensor holding it (assign links values)
         self._thread = threading.get_ident()
+        self._naming = _Naming()      # TensorFlow-style names, for printing traced tensors
+        self.poisoned = {}            # id(tensor) -> deferred error (see `poison`)
+        self.created_variables = []   # tf.Variables made while tracing (first trace only)
 
     # ------------------------------------------------------------ values
     def is_dynamic(self, t):
@@ -77,10 +80,12 @@ class Tracer:
             return True
         return self.parent is not None and self.parent.is_dynamic(t)
 
-    def add_input(self, t):
-        """Registers tensor `t` as the next placeholder (a dynamic graph input)."""
+    def add_input(self, t, name=None, spec_shape=None):
+        """Registers tensor `t` as the next placeholder (a dynamic graph input); `name` (the
+        argument's) and `spec_shape` (its TensorSpec's, None dimensions kept) are for printing."""
         a = t._value
         vid = self.graph.add_value("input", len(self.graph.inputs), a.shape, a.dtype, True)
+        self._naming.name_input(vid, name or "args_0", spec_shape)
         self.graph.values[vid].roots = (vid,)
         self.graph.inputs.append(vid)
         self._vid[id(t)] = vid
@@ -137,6 +142,16 @@ class Tracer:
                 roots.update(values[i].roots)
         return roots
 
+    def symbolic(self, t):
+        """(name, TensorShape) as TensorFlow prints this traced tensor, or None if the tensor is
+        not one of this graph's inputs or op outputs (an eager value captured from outside)."""
+        vid = self._vid.get(id(t))
+        if vid is None:
+            return self.parent.symbolic(t) if self.parent is not None else None
+        if self.graph.values[vid].kind not in ("input", "op"):
+            return None
+        return self._naming.describe(self.graph, vid)
+
     # ------------------------------------------------------------ recording
     def record(self, prim, inputs, out, params):
         if threading.get_ident() == self._thread:  # ops of other threads are theirs
@@ -147,6 +162,8 @@ class Tracer:
             self._add_node(op, inputs, outs, params, multi=True)
 
     def _add_node(self, op, inputs, outs, params, multi):
+        if self.poisoned:
+            self.raise_if_poisoned(inputs)
         dynamic = getattr(op, "stateful", False)
         if not dynamic and not multi and op.shape_only:
             pass  # a constant: the graph is specialised to its input's shape
@@ -179,7 +196,31 @@ class Tracer:
             out_vids.append(vid)
         g.nodes.append(Node(op, in_vids, dict(params), tuple(out_vids), multi))
 
+    # ------------------------------------------------------------ deferred errors
+    def poison(self, t, err):
+        """`t` stands in for the result of an op that failed while tracing (see
+        `registry._traced_failure`): it is never folded, and using it raises `err`."""
+        self.poisoned[id(t)] = err
+        vid = self._vid.get(id(t))
+        if vid is not None:
+            self._dynamic.add(id(t))
+            self.graph.values[vid].dynamic = True
+            self.const_values.pop(vid, None)
+
+    def raise_if_poisoned(self, tensors):
+        """An op failed while tracing and its result is now used: TensorFlow would raise when
+        the graph runs it, so raise its error now."""
+        for t in tensors:
+            err = self.poisoned.get(id(t))
+            if err is not None:
+                raise err
+        if self.parent is not None and self.parent.poisoned:
+            self.parent.raise_if_poisoned(tensors)
+
     # ------------------------------------------------------------ variables
+    def note_variable_created(self, var):
+        self.created_variables.append(var)
+
     def note_assign(self, var):
         """Called before a variable is assigned: dry runs restore it afterwards."""
         if self.dry_run and id(var) not in self._restore:
@@ -204,6 +245,8 @@ class Tracer:
         if isinstance(t, Variable):
             from tenfold.graph import effects
             t = effects.read_value(t)
+        if self.poisoned:
+            self.raise_if_poisoned((t,))
         return self.value_id(t)
 
     def release(self):
@@ -211,6 +254,77 @@ class Tracer:
         self._vid = {}
         self._bases = {}
         self._arrays = {}
+
+
+def _tf_op_name(op):
+    name = getattr(op, "tf_name", None)  # the primitive's declared TensorFlow op type
+    if name is None:
+        name = "".join(part.capitalize() for part in op.name.split(":", 1)[0].split("_"))
+    return name or "Op"
+
+
+class _Naming:
+    """Names values as TensorFlow names graph tensors: inputs by their argument name, op
+    outputs by the op's type, made unique per graph case-insensitively ("add", "Add_1",
+    "add_2"), each output `name:k`. Op names are given lazily, in program order."""
+
+    def __init__(self):
+        self.used = {}
+        self.names = {}        # value id -> "name:k"
+        self.shapes = {}       # value id -> TensorShape of an input's spec
+        self.named_nodes = 0
+
+    def unique(self, name):
+        key = name.lower()
+        i = self.used.get(key, 0)
+        self.used[key] = i + 1
+        if i > 0:
+            base = key
+            while key in self.used:  # skip names already taken explicitly
+                key = f"{base}_{i}"
+                i += 1
+            self.used[key] = 1
+            name = f"{name}_{i - 1}"
+        return name
+
+    def name_input(self, vid, path, spec_shape):
+        base = path.split("[", 1)[0].split(".", 1)[0] or "args_0"
+        self.names[vid] = self.unique(base) + ":0"
+        if spec_shape is not None:
+            self.shapes[vid] = spec_shape
+
+    def describe(self, graph, vid):
+        from tenfold.framework.tensor_shape import TensorShape
+        if vid not in self.names:
+            nodes = graph.nodes
+            while self.named_nodes < len(nodes):
+                node = nodes[self.named_nodes]
+                self.named_nodes += 1
+                op_name = self.unique(_tf_op_name(node.op))
+                for k, out in enumerate(node.outputs):
+                    self.names[out] = f"{op_name}:{k}"
+        name = self.names.get(vid)
+        if name is None:
+            return None
+        return name, self._shape(graph, vid, TensorShape)
+
+    def _shape(self, graph, vid, TensorShape):
+        shape = self.shapes.get(vid)
+        if shape is not None:
+            return shape
+        v = graph.values[vid]
+        shape = TensorShape(v.shape)
+        if v.kind == "op" and self.shapes:
+            # an op keeping its input's shape (elementwise) keeps that input's None dimensions
+            node = graph.nodes[v.payload[0]]
+            for i in node.inputs:
+                if graph.values[i].shape == v.shape and graph.values[i].kind in ("op", "input"):
+                    s = self._shape(graph, i, TensorShape)
+                    if s.rank is not None and not s.is_fully_defined():
+                        shape = s
+                        break
+        self.shapes[vid] = shape
+        return shape
 
 
 def _guard(t, what):

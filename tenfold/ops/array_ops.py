@@ -608,7 +608,13 @@ def _gather_scatter_kernel(g, indices, shape, axis, batch_dims):
     return out
 
 
-_gather = primitive("gather", _gather_kernel, grads=(_gather_grad, None), aliasing="fresh", flops=FREE)
+def _gather_out_spec(params, indices, axis, batch_dims):
+    shape = params.shape[:axis] + indices.shape[batch_dims:] + params.shape[axis + 1:]
+    return shape, params.dtype
+
+
+_gather = primitive("gather", _gather_kernel, grads=(_gather_grad, None), aliasing="fresh",
+                    flops=FREE, out_spec=_gather_out_spec)
 _gather_scatter = primitive(
     "gather_grad", _gather_scatter_kernel,
     grads=(lambda g, o, x, indices, shape, axis, batch_dims:
@@ -677,7 +683,9 @@ def _gather_nd_kernel(params, indices):
 _gather_nd = primitive(
     "gather_nd", _gather_nd_kernel,
     grads=(lambda g, o, params, indices: _scatter_nd(indices, g, shape=params._value.shape),
-           None), aliasing="fresh", flops=FREE)
+           None), aliasing="fresh", flops=FREE,
+    out_spec=lambda params, indices: (indices.shape[:-1] + params.shape[indices.shape[-1]:],
+                                      params.dtype))
 
 
 def gather_nd(params, indices, batch_dims=0, name=None):

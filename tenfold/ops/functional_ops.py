@@ -12,6 +12,7 @@ import numpy as np
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor, convert_to_tensor
 from tenfold.framework.errors import InvalidArgumentError
+from tenfold.framework.state import STATE as _STATE
 from tenfold.ops.registry import primitive
 from tenfold.ops._convert import tensor
 from tenfold.ops import math_ops as m
@@ -239,7 +240,10 @@ def _assert_kernel(cond, *data, message, summarize):
     return np.zeros((0,), np.int8)
 
 
-_assert = primitive("assert", _assert_kernel, no_grad="a side effect, not a function of its inputs")
+# stateful (as TensorFlow's Assert and CheckNumerics ops): a graph keeps them although
+# nothing uses their result
+_assert = primitive("assert", _assert_kernel, stateful=True,
+                    no_grad="a side effect, not a function of its inputs")
 
 
 def Assert(condition, data, summarize=None, name=None):  # noqa: N802 - TensorFlow's name
@@ -272,7 +276,7 @@ def _check_numerics_kernel(x, message):
 
 
 _check_numerics = primitive(
-    "check_numerics", _check_numerics_kernel,
+    "check_numerics", _check_numerics_kernel, stateful=True,
     grads=(lambda g, o, x, message: _check_numerics(
         g, message="Not a number (NaN) or infinity (Inf) values detected in gradient. "
                    + message),))
@@ -286,10 +290,67 @@ def check_numerics(tensor_, message, name=None):
 # ------------------------------------------------------------------------------------------
 # Python functions as ops
 
-def py_function(func, inp, Tout, name=None):  # noqa: N803 - TensorFlow's names
-    """Runs func(*inp) eagerly on tensors (differentiable through the ops it runs)."""
+def py_function(func=None, inp=None, Tout=None, name=None):  # noqa: N803 - TensorFlow's names
+    """Runs func(*inp) eagerly on tensors (differentiable through the ops it runs). Inside
+    tf.function it is one stateful graph node: func runs each time the graph runs (and the
+    node is kept even if nothing uses its result). Without `func` it is a decorator, as in
+    TensorFlow: `@tf.py_function(Tout=tf.float32)` makes `f(*inp)`."""
+    if func is None:
+        def decorate(f):
+            import functools
+
+            @functools.wraps(f)
+            def wrapper(*args):
+                return py_function(f, list(args), Tout, name)
+            return wrapper
+        return decorate
+    if inp is None:
+        inp = []
+    if _STATE.tracers:
+        return _py_function_node(func, inp, Tout)
     out = func(*[tensor(x) if isinstance(x, Tensor) else x for x in inp])
     return _convert_outputs(out, Tout)
+
+
+def _py_function_kernel(*arrays, func, tout, index, cache):
+    """Runs the Python function on tensors with nothing recording (it is the graph node's
+    body, not part of the graph); `cache` shares one run between the node's outputs."""
+    if index == 0 or "res" not in cache:
+        saved = (list(_STATE.observers), list(_STATE.tracers), _STATE.concrete_guard,
+                 _STATE.variable_hook)
+        _STATE.observers[:] = []
+        _STATE.tracers[:] = []
+        _STATE.concrete_guard = None
+        _STATE.variable_hook = None
+        try:
+            out = func(*[Tensor._wrap(x) for x in arrays])
+            res = _convert_outputs(out, tout)
+        finally:
+            _STATE.observers[:] = saved[0]
+            _STATE.tracers[:] = saved[1]
+            _STATE.concrete_guard, _STATE.variable_hook = saved[2], saved[3]
+        cache["res"] = res
+    res = cache["res"]
+    if isinstance(tout, tuple):
+        return res[index]._value if tout else np.zeros((0,), np.int8)
+    return res._value if res is not None else np.zeros((0,), np.int8)
+
+
+_py_function = primitive("py_function", _py_function_kernel, stateful=True,
+                         no_grad="a Python function run by the graph (not traced)")
+
+
+def _py_function_node(func, inp, tout):
+    ins = [tensor(x) for x in inp]
+    if isinstance(tout, list):
+        tout = tuple(tout)
+    cache = {}
+    if isinstance(tout, tuple):
+        outs = [_py_function(*ins, func=func, tout=tout, index=i, cache=cache)
+                for i in range(max(len(tout), 1))]
+        return outs[:len(tout)]
+    out = _py_function(*ins, func=func, tout=tout, index=0, cache=cache)
+    return None if tout is None else out
 
 
 eager_py_func = py_function
@@ -299,6 +360,8 @@ def _convert_outputs(out, tout):
     if tout is None:
         return None
     if isinstance(tout, (list, tuple)):
+        if not tout and out is None:
+            return []
         outs = list(out) if isinstance(out, (list, tuple)) else [out]
         if len(outs) != len(tout):
             raise ValueError(f"the function returned {len(outs)} values but Tout lists "

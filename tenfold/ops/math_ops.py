@@ -788,6 +788,8 @@ _reduce_logsumexp = primitive("reduce_logsumexp", _logsumexp_kernel, grads=(_log
 
 def _reduction(prim, opname, allow_bool=False, need_bool=False):
     def op(input_tensor, axis=None, keepdims=False, name=None):
+        if type(input_tensor) is not Tensor and hasattr(input_tensor, "_ragged_reduce"):
+            return input_tensor._ragged_reduce(opname, axis, keepdims)  # tf.RaggedTensor
         x = tensor(input_tensor)
         if need_bool and x._value.dtype != np.bool_:
             raise TypeError(f"{opname} expects a bool tensor, got {x.dtype.name}")
@@ -822,6 +824,8 @@ def _count(x, axis):
 
 
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
+    if type(input_tensor) is not Tensor and hasattr(input_tensor, "_ragged_reduce"):
+        return input_tensor._ragged_reduce("reduce_mean", axis, keepdims)  # tf.RaggedTensor
     x = _checks.numeric(tensor(input_tensor), "reduce_mean", "input_tensor")
     if x._value.dtype == np.bool_:
         raise TypeError("reduce_mean does not take bool tensors; cast to a number first.")

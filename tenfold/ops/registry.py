@@ -47,6 +47,11 @@ composed from primitives in Python. One declaration holds:
   that have one.
 - `pool_route`: for gradients that route through 2x2 max pooling's kept argmax, (position of
   the pooling's input y, position of the pooled gradient g); y is read only for its shape.
+- `out_spec(*arrays, **params)`: the output's (shape, dtype) without running the kernel, for
+  ops whose kernel can fail on values (out-of-range indices): while tracing, such a failure is
+  deferred to the graph run, so an unused op fails no more than in TensorFlow (which prunes it).
+- `tf_name`: TensorFlow's op type, for the names of printed graph tensors ("MatMul:0");
+  default: the primitive's name in CamelCase (`_TF_OP_NAMES` lists the ones that differ).
 - `transfer`: a device copy (its kernel places its output; the only primitives that cross).
 - `onnx`: the ONNX operator this primitive lowers to (a name, or a callable building nodes).
 - `tf_op`: the TensorFlow op this primitive lowers to one-for-one in a GraphDef / SavedModel
@@ -86,7 +91,25 @@ def elementwise_flops(inputs, out, params):
 
 _FACTS = ("kernels", "check", "flops", "aliasing", "writable_view", "shape_only", "stateful",
           "out_kernel", "inplace", "inplace_kernel", "jit_kernel", "uses_blas", "pool_route",
-          "onnx", "tf_op", "no_grad", "transfer")
+          "onnx", "tf_op", "no_grad", "transfer", "out_spec", "tf_name")
+
+
+
+# TensorFlow's op type where it is not the primitive's name in CamelCase; binary arithmetic
+# takes the name of its Python operator (`a + b` is "add"), the usual way to write it.
+_TF_OP_NAMES = {
+    "add": "add", "subtract": "sub", "multiply": "mul", "divide": "truediv",
+    "floordiv": "floordiv", "floormod": "mod", "pow": "pow", "negative": "Neg",
+    "matmul": "MatMul", "reduce_sum": "Sum", "reduce_max": "Max", "reduce_min": "Min",
+    "reduce_prod": "Prod", "reduce_any": "Any", "reduce_all": "All", "gather": "GatherV2",
+    "gather_nd": "GatherNd", "argmax": "ArgMax", "argmin": "ArgMin", "select": "SelectV2",
+    "strided_slice": "strided_slice", "transpose": "transpose", "concat": "concat",
+    "random_standard_normal": "random_normal", "random_uniform": "random_uniform",
+    "one_hot": "one_hot", "log_softmax": "LogSoftmax", "bias_relu": "Relu",
+    "is_nan": "IsNan", "is_inf": "IsInf", "is_finite": "IsFinite", "zeros_like": "zeros_like",
+    "ones_like": "ones_like", "unsorted_segment_reduce": "UnsortedSegmentSum",
+    "py_function": "EagerPyFunc", "numpy_function": "PyFunc",
+}
 
 
 class Primitive:
@@ -96,7 +119,7 @@ class Primitive:
                  flops=None, aliasing=None, writable_view=False, shape_only=False,
                  stateful=False, out_kernel=None, inplace=False, inplace_kernel=None,
                  jit_kernel=None, uses_blas=False, pool_route=None, onnx=None, tf_op=None,
-                 no_grad=None, transfer=False):
+                 no_grad=None, transfer=False, out_spec=None, tf_name=None):
         self.name = name
         self.kernel = kernel if check is None else _checked(kernel, check)
         self.grads = grads
@@ -121,6 +144,8 @@ class Primitive:
         self.tf_op = tf_op
         self.no_grad = no_grad
         self.transfer = transfer
+        self.out_spec = out_spec
+        self.tf_name = tf_name if tf_name is not None else _TF_OP_NAMES.get(name)
 
     def __call__(self, *inputs, **params):
         """Runs the kernel on tensors `inputs` (already converted) and records the call."""
@@ -152,10 +177,19 @@ class Primitive:
                 if not n and _STATE.backend is not None:  # creation under tf.device(...)
                     return self._call_general(inputs, params)
                 value = self.kernel(*arrays, **params)
-        except InvalidArgumentError:
+        except InvalidArgumentError as e:
+            if _STATE.tracers:
+                out = _traced_failure(self, inputs, params, e)
+                if out is not None:
+                    return out
             raise
         except (ValueError, IndexError, np.linalg.LinAlgError) as e:
-            raise _op_error(self, inputs, params, e) from None
+            err = _op_error(self, inputs, params, e)
+            if _STATE.tracers:
+                out = _traced_failure(self, inputs, params, err)
+                if out is not None:
+                    return out
+            raise err from None
         except TypeError as e:
             for t in inputs:  # a later input on another device: dispatch (or the clear error)
                 if type(t._value) is not _ndarray:
@@ -185,10 +219,19 @@ class Primitive:
             backend = _STATE.backend
         try:
             value = kernel(*arrays, **params)
-        except InvalidArgumentError:
+        except InvalidArgumentError as e:
+            if _STATE.tracers:
+                out = _traced_failure(self, inputs, params, e)
+                if out is not None:
+                    return out
             raise
         except (ValueError, IndexError, np.linalg.LinAlgError) as e:
-            raise _op_error(self, inputs, params, e) from None
+            err = _op_error(self, inputs, params, e)
+            if _STATE.tracers:
+                out = _traced_failure(self, inputs, params, err)
+                if out is not None:
+                    return out
+            raise err from None
         except TypeError as e:
             raise _type_error(self, inputs, e) from None
         except MemoryError as e:  # a device out of memory (CuPy's OutOfMemoryError)
@@ -220,6 +263,27 @@ class Primitive:
 
     def __repr__(self):
         return f"<primitive {self.name}>"
+
+
+def _traced_failure(prim, inputs, params, err):
+    """A kernel failed while tf.function traces. An op on the result of an earlier deferred
+    failure raises that one; an op declaring `out_spec` (and no side effect) gets a stand-in
+    result of its shape, recorded as usual and marked with the error: the tracer raises it if
+    anything uses the result, else the graph prunes the op as TensorFlow does. None: raise."""
+    tracers = _STATE.tracers
+    for tr in tracers:
+        if tr.poisoned:
+            tr.raise_if_poisoned(inputs)
+    if prim.out_spec is None or prim.stateful:
+        return None
+    shape, dtype = prim.out_spec(*[t._value for t in inputs], **params)
+    out = _new(Tensor)
+    out._value = np.zeros(shape, dtype)
+    for o in _STATE.observers:
+        o.record(prim, inputs, out, params)
+    for tr in tracers:
+        tr.poison(out, err)
+    return out
 
 
 def _checked(kernel, check):

@@ -250,9 +250,9 @@ def test_input_signature_mismatch_names_argument_and_spec():
     def f(images):
         return images
 
-    with pytest.raises(ValueError, match=r"argument 'images'.*TensorSpec\(shape=\(None, 3\)"):
+    with pytest.raises(TypeError, match=r"argument 'images'.*TensorSpec\(shape=\(None, 3\)"):
         f(tf.ones((2, 4)))
-    with pytest.raises(ValueError, match="images"):
+    with pytest.raises(TypeError, match="images"):
         f(tf.ones((2, 3), tf.float64))
 
 
