@@ -865,13 +865,14 @@ def ones_like(input, dtype=None, name=None):
     return math_ops._ones_like(x, dtype=None if dtype is None else _dtype_np(dtype))
 
 
-_fill = primitive("fill", lambda v, shape: np.full(shape, v, dtype=v.dtype),
+_fill = primitive("fill", lambda v, shape: xp_of(v).full(shape, v, dtype=v.dtype),
                   grads=(lambda g, o, v, shape: math_ops.reduce_sum(g),))
 
 
 def fill(dims, value, name=None):
     """A tensor of shape dims filled with the scalar value (differentiable in value)."""
-    v = tensor(value)
+    # a Python / NumPy value is made on the current device, like the other creation ops
+    v = tensor(value) if isinstance(value, Tensor) else _new_on_device(tensor(value)._value)
     if v._value.ndim != 0:
         raise InvalidArgumentError(f"fill: value must be a scalar, got shape "
                                    f"{list(v._value.shape)}")
