@@ -8,6 +8,7 @@ from tenfold.framework.errors import InvalidArgumentError
 from tenfold.ops._convert import tensor, binary
 from tenfold.ops import math_ops as _m
 from tenfold.ops import _checks
+from tenfold.util.tensor_meta import npd as _npd, shape_of as _shape_of
 from tenfold.ops.functional_ops import (  # noqa: F401
     Assert, check_numerics, assert_that as _check)
 from tenfold.ops.math_ops import is_non_decreasing, is_strictly_increasing  # noqa: F401
@@ -24,12 +25,12 @@ def _compare(op, fn, what):
     def check(x, y, message=None, summarize=None, name=None):
         x, y = binary(x, y, op)
         try:
-            np.broadcast_shapes(x._value.shape, y._value.shape)
+            np.broadcast_shapes(_shape_of(x), _shape_of(y))
         except ValueError:
-            raise InvalidArgumentError(_msg(message, f"{op}: shapes {list(x._value.shape)} and "
-                                            f"{list(y._value.shape)} are incompatible")) from None
+            raise InvalidArgumentError(_msg(message, f"{op}: shapes {list(_shape_of(x))} and "
+                                            f"{list(_shape_of(y))} are incompatible")) from None
         _check(fn(x, y), _msg(message, f"Condition x {what} y did not hold. x (shape "
-                                       f"{list(x._value.shape)}) = "), [x, _wrap_text(" y = "), y],
+                                       f"{list(_shape_of(x))}) = "), [x, _wrap_text(" y = "), y],
                summarize=3 if summarize is None else summarize)
         return None
     check.__name__ = op
@@ -66,7 +67,7 @@ assert_non_positive = _sign_check("assert_non_positive", _m.less_equal, "<= 0")
 
 def assert_near(x, y, rtol=None, atol=None, message=None, summarize=None, name=None):
     x, y = binary(x, y, "assert_near")
-    eps = np.finfo(x._value.dtype).eps if x._value.dtype.kind == "f" else 0
+    eps = np.finfo(_npd(x)).eps if _npd(x).kind == "f" else 0
     rtol = 10 * eps if rtol is None else rtol
     atol = 10 * eps if atol is None else atol
     diff = _m.abs(_m.subtract(x, y))
@@ -84,27 +85,27 @@ def assert_all_finite(t, msg, name=None, x=None, message=None):
 def assert_rank(x, rank, message=None, name=None):
     x = tensor(x)
     r = _checks.scalar_int(rank, "assert_rank", "rank")
-    if x._value.ndim != r:
+    if x.ndim != r:
         raise InvalidArgumentError(_msg(message, f"Tensor must have rank {r}. Received rank "
-                                                 f"{x._value.ndim}, shape "
-                                                 f"{list(x._value.shape)}"))
+                                                 f"{x.ndim}, shape "
+                                                 f"{list(_shape_of(x))}"))
 
 
 def assert_rank_at_least(x, rank, message=None, name=None):
     x = tensor(x)
     rank = _checks.scalar_int(rank, "assert_rank_at_least", "rank")
-    if x._value.ndim < rank:
+    if x.ndim < rank:
         raise InvalidArgumentError(_msg(message, f"Tensor must have rank at least {rank}. "
-                                                 f"Received rank {x._value.ndim}, shape "
-                                                 f"{list(x._value.shape)}"))
+                                                 f"Received rank {x.ndim}, shape "
+                                                 f"{list(_shape_of(x))}"))
 
 
 def assert_rank_in(x, ranks, message=None, name=None):
     x = tensor(x)
     ranks = [_checks.scalar_int(r, "assert_rank_in", "ranks")
              for r in _checks.tensor_list(ranks, "assert_rank_in", "ranks")]
-    if x._value.ndim not in ranks:
-        raise InvalidArgumentError(_msg(message, f"Tensor rank {x._value.ndim} is not one of "
+    if x.ndim not in ranks:
+        raise InvalidArgumentError(_msg(message, f"Tensor rank {x.ndim} is not one of "
                                                  f"{ranks}"))
 
 
@@ -139,7 +140,7 @@ def assert_shapes(shapes, data=None, summarize=None, message=None, name=None):
     items = shapes.items() if isinstance(shapes, dict) else shapes
     sizes = {}
     for t, spec in items:
-        shape = tensor(t)._value.shape
+        shape = _shape_of(tensor(t))
         spec = list(spec)
         if spec and spec[0] == "..." or Ellipsis in spec:
             spec = spec[1:]

@@ -6,6 +6,7 @@ from tenfold.framework.tensor import Tensor as _Tensor
 from tenfold.ops._convert import tensor as _tensor
 from tenfold.ops import array_ops as _a
 from tenfold.ops import _checks
+from tenfold.util.tensor_meta import npd as _npd
 from tenfold.framework.errors import InvalidArgumentError as _IAE
 
 from tenfold.ops.signal_ops import _fft, _ifft, _fft2d, _ifft2d, _rfft, _irfft  # noqa: E402
@@ -74,7 +75,7 @@ def frame(signal, frame_length, frame_step, pad_end=False, pad_value=0, axis=-1,
     fl = _checks.positive_int(frame_length, "signal.frame", "frame_length")
     fs = _checks.positive_int(frame_step, "signal.frame", "frame_step")
     _checks.check_alloc("signal.frame", tuple(x.shape[:ax]) + (-(-n // fs) + 1, fl) +
-                        tuple(x.shape[ax + 1:]), x._value.dtype)
+                        tuple(x.shape[ax + 1:]), _npd(x))
     if pad_end:
         num = -(-n // fs) if n else 0
         need = max((num - 1) * fs + fl - n, 0)

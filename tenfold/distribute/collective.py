@@ -14,13 +14,15 @@ import time
 import numpy as np
 
 from tenfold.framework.tensor import Tensor, convert_to_tensor
+from tenfold.ops.buffers import from_buffer, tensor_buffer
+from tenfold.util.tensor_meta import npd, shape_of
 
 
 def _grad_array(g):
     if g is None:
         return None
-    if isinstance(g, Tensor):
-        return g._value
+    if isinstance(g, Tensor):  # the backend array handed to the MPI/NCCL buffers
+        return tensor_buffer(g)
     if hasattr(g, "indices") and hasattr(g, "dense_shape"):  # IndexedSlices -> dense
         vals = np.asarray(_grad_array(g.values))
         idx = np.asarray(_grad_array(g.indices))
@@ -46,8 +48,9 @@ def as_stateful_op(name, fn, tensors, n_outputs):
         from tenfold.graph.effects import stateful_call
         out = stateful_call(name, fn, tensors, n_outputs=n_outputs)
         return [] if n_outputs == 0 else list(out)
-    out = fn([t._value for t in tensors])
-    return [Tensor._wrap(np.asarray(o)) for o in (out or [])]
+    # a stateful kernel over backend arrays (communication buffers), as in a graph node
+    out = fn([tensor_buffer(t) for t in tensors])
+    return [from_buffer(np.asarray(o)) for o in (out or [])]
 
 
 def _as_collective_op(name, fn, tensors):
@@ -56,7 +59,7 @@ def _as_collective_op(name, fn, tensors):
 
 def variable_signature(v):
     name = getattr(v, "path", None) or getattr(v, "name", "?")
-    return (str(name), tuple(int(s) for s in np.shape(v._value)), str(v._value.dtype))
+    return (str(name), tuple(int(s) for s in shape_of(v)), str(npd(v)))
 
 
 def check_same_variables(comm, variables, what):

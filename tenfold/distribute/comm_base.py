@@ -53,10 +53,10 @@ class _Done:
     """A finished handle (for engines that completed the work at start)."""
 
     def __init__(self, value):
-        self._value = value
+        self._result = value
 
     def wait(self, timeout=None):
-        return self._value
+        return self._result
 
     def done(self):
         return True

@@ -66,11 +66,11 @@ class _Handle:
         self._seq = seq
         self._what = what
         self._event = threading.Event()
-        self._value = None
+        self._result = None
         self._error = None
 
     def _set(self, value=None, error=None):
-        self._value, self._error = value, error
+        self._result, self._error = value, error
         self._event.set()
 
     def done(self):
@@ -82,7 +82,7 @@ class _Handle:
             self._comm._timed_out(self._seq, self._what, limit)
         if self._error is not None:
             raise self._error
-        return self._value
+        return self._result
 
 
 class MPICommunicator(comm_base.Communicator):

@@ -59,7 +59,7 @@ def _rows(x, lo, hi):
     if x is None:
         return None
     if isinstance(x, Tensor):
-        return Tensor._wrap(x._value[lo:hi])
+        return x[lo:hi]  # a tenfold slice op: this replica's rows
     if hasattr(x, "shape") and len(getattr(x, "shape", ())):
         return x[lo:hi]
     return x
@@ -189,14 +189,14 @@ class DistributedIterator:
 
 class _Optional:
     def __init__(self, value):
-        self._value = value
+        self._element = value
 
     def has_value(self):
         from tenfold.framework.tensor import constant
-        return constant(self._value is not None)
+        return constant(self._element is not None)
 
     def get_value(self):
-        if self._value is None:
+        if self._element is None:
             from tenfold.framework import errors
             raise errors.InvalidArgumentError(None, None, "The optional has no value.")
-        return self._value
+        return self._element

@@ -22,6 +22,7 @@ import numpy as np
 from tenfold.distribute import strategy as _st
 from tenfold.distribute import input as _input
 from tenfold.distribute import overlap
+from tenfold.ops.buffers import array_of, assign_buffer, from_buffer, variable_buffer
 from tenfold.util import nest
 
 
@@ -175,7 +176,8 @@ def global_metrics_result(model):
     if _tracing():
         return None
     variables = _metric_variables(model)
-    local = [v._value for v in variables]
+    # MPI buffers: the metric variables' backend arrays, swapped for the sums and restored
+    local = [variable_buffer(v) for v in variables]
     t0 = time.perf_counter()
     summed = s._comm.allreduce([np.asarray(a) for a in local], "sum")
     s.stats["metric_allreduce_s"] += time.perf_counter() - t0
@@ -186,7 +188,7 @@ def global_metrics_result(model):
                 a = (a / s._num_workers).astype(a.dtype, copy=False)
             elif "first" in agg:
                 continue
-            v._value = a
+            assign_buffer(v, a)
         out = {}
         for m in model.metrics:
             r = m.result()
@@ -196,14 +198,14 @@ def global_metrics_result(model):
                 out[m.name] = _detach(r)
     finally:
         for v, a in zip(variables, local):
-            v._value = a
+            assign_buffer(v, a)
     return out
 
 
 def _detach(x):
     from tenfold.framework.tensor import Tensor
-    if isinstance(x, Tensor):
-        return Tensor._wrap(np.array(x._value, copy=True))
+    if isinstance(x, Tensor):  # a copy of the backend array: the local values come back
+        return from_buffer(np.array(array_of(x), copy=True))
     return x
 
 

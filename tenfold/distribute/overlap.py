@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from tenfold.distribute import collective
+from tenfold.util.tensor_meta import npd, shape_of, size_of
 
 _ids = itertools.count()
 
@@ -64,7 +65,7 @@ class OverlapSession:
         variables (inputs, nested derivatives...)."""
         from tenfold.framework.variable import Variable
         if not sources or not all(isinstance(v, Variable) and v.trainable and
-                                  v._value.dtype.kind == "f" for v in sources):
+                                  npd(v).kind == "f" for v in sources):
             return None
         reducer = self._s._reducer
         key = tuple(id(v) for v in sources)
@@ -119,8 +120,8 @@ class OverlapSession:
 
     def _wait(self, bucket):
         slots, stats = self._slots, self._s.stats
-        shapes = [tuple(t._value.shape) for t in bucket.tensors]
-        dtypes = [t._value.dtype for t in bucket.tensors]
+        shapes = [shape_of(t) for t in bucket.tensors]
+        dtypes = [npd(t) for t in bucket.tensors]
 
         def wait(arrays):
             t0 = time.perf_counter()
@@ -155,14 +156,13 @@ class _Notifier:
             self._next += 1
             v = self._sources[i]
             g = grads.get(id(v))
-            if g is None or g._value.dtype != v._value.dtype or \
-                    g._value.shape != v._value.shape:
+            if g is None or npd(g) != npd(v) or shape_of(g) != shape_of(v):
                 continue  # cast or reshaped later: reduced by the optimizer's hook instead
-            if self._bucket and g._value.dtype != self._dtype:
+            if self._bucket and npd(g) != self._dtype:
                 self._flush(pos >= 0)
             self._bucket.append(g)
-            self._bytes += g._value.nbytes
-            self._dtype = g._value.dtype
+            self._bytes += size_of(g) * npd(g).itemsize
+            self._dtype = npd(g)
             if self._bytes >= self._limit:
                 self._flush(pos >= 0)
         if pos < 0 and self._bucket:

@@ -18,6 +18,7 @@ from tenfold.distribute import collective
 from tenfold.distribute import overlap
 from tenfold.distribute.options import (CommunicationOptions, CommunicationImplementation,
                                         ReduceOp, reduce_op_of)
+from tenfold.ops.buffers import array_of, variable_buffer
 from tenfold.util import nest
 
 _tls = threading.local()
@@ -263,11 +264,13 @@ class Strategy:
         """Overwrites each variable with worker `root`'s value (on every worker)."""
         if self._num_workers == 1 or not variables:
             return
-        arrays = [np.ascontiguousarray(v._value) for v in variables]
+        # MPI buffers: the variables' backend arrays, overwritten in place by the broadcast
+        arrays = [np.ascontiguousarray(variable_buffer(v)) for v in variables]
         self._comm.broadcast(arrays, root=root)
         for v, a in zip(variables, arrays):
-            if v._value is not a:
-                v._value[...] = a
+            buf = variable_buffer(v)
+            if buf is not a:
+                buf[...] = a
 
     # ------------------------------------------------------------------ run
     def run(self, fn, args=(), kwargs=None, options=None):
@@ -491,7 +494,8 @@ class MultiWorkerMirroredStrategy(Strategy):
 def _to_array(v):
     from tenfold.framework.tensor import Tensor
     if isinstance(v, Tensor):
-        return v._value if isinstance(v._value, np.ndarray) else v.numpy()
+        a = array_of(v)  # a host array is passed to the communicator as is (no copy)
+        return a if isinstance(a, np.ndarray) else v.numpy()
     if hasattr(v, "numpy"):
         return v.numpy()
     return np.asarray(v)

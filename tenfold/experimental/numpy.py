@@ -18,6 +18,7 @@ from tenfold.framework.tensor import Tensor as ndarray, convert_to_tensor as _co
 from tenfold.ops import array_ops as _a, array_extra as _ax, math_ops as _m
 from tenfold.ops import linalg_ops as _la
 from tenfold.ops import composite as _c
+from tenfold.util.tensor_meta import npd as _npd, size_of as _size_of
 
 _state = {"prefer_float32": False, "methods": False}
 
@@ -57,7 +58,7 @@ def asarray(a, dtype=None):
     """A tensor of `a`; Python and NumPy values keep NumPy's dtype inference."""
     want = _np_dtype(dtype)
     if isinstance(a, ndarray):
-        if want is not None and a._value.dtype != want:
+        if want is not None and _npd(a) != want:
             return _m.cast(a, _dt.from_numpy(_np.dtype(want)))
         return _convert(a)
     if isinstance(a, (list, tuple)) and builtins.any(isinstance(x, ndarray) for x in _leaves(a)):
@@ -98,7 +99,7 @@ def _result_type(*xs):
     parts = []
     for x in xs:
         if isinstance(x, ndarray):
-            parts.append(x._value.dtype)
+            parts.append(_npd(x))
         elif isinstance(x, (bool, int, float, complex)):
             parts.append(x)
         else:
@@ -108,14 +109,14 @@ def _result_type(*xs):
 
 def result_type(*arrays_and_dtypes):
     return _dt.from_numpy(_np.result_type(*[
-        a._value.dtype if isinstance(a, ndarray) else _np_dtype(a) if not isinstance(
+        _npd(a) if isinstance(a, ndarray) else _np_dtype(a) if not isinstance(
             a, (bool, int, float, complex)) else a for a in arrays_and_dtypes]))
 
 
 def _promoted(*xs):
     dt = _result_type(*xs)
     if _state["prefer_float32"] and dt == _np.float64 and not builtins.any(
-            isinstance(x, ndarray) and x._value.dtype == _np.float64 for x in xs):
+            isinstance(x, ndarray) and _npd(x) == _np.float64 for x in xs):
         dt = _np.dtype(_np.float32)
     return [asarray(x, dt) for x in xs]
 
@@ -592,7 +593,7 @@ def _t_property(self):
 
 
 def _size_property(self):
-    return int(_np.prod(self._value.shape))
+    return _size_of(self)
 
 
 def _reshape_method(self, *args, order="C"):
