@@ -7,7 +7,7 @@ import importlib as _importlib
 _SUBMODULES = ("layers", "models", "losses", "metrics", "optimizers", "callbacks",
                "initializers", "regularizers", "constraints", "activations", "datasets",
                "utils", "mixed_precision", "saving", "ops", "random", "backend", "config",
-               "dtype_policies", "tree")
+               "dtype_policies", "tree", "applications")
 
 _ATTRS = {
     "Input": ("tenfold.keras.layers.input_layer", "Input"),
