@@ -10,21 +10,21 @@ import tenfold.keras as tk
 
 keras = __import__("pytest").importorskip("keras")
 
-# Keras names unnamed layers from a per-process counter (`max_pooling2d_3`): compare those by type.
-_AUTO = re.compile(r"^[a-z0-9_]+?(_\d+)?$")
-
 
 def _named(model):
-    return [layer.name for layer in model.layers]
+    return [layer.name for layer in model.layers if not _is_op_node(layer)]
+
+
+def _is_op_node(layer):
+    # Keras 3 keeps `x + 3.0` on KerasTensors as an Operation outside `model.layers`; tenfold
+    # records it as a weightless op layer. Compare the real layers only.
+    return type(layer).__name__ == "_OpLayer"
 
 
 def _strip_auto(names, model):
-    out = []
-    for name, layer in zip(names, model.layers):
-        auto = re.sub(r"(?<!^)(?=[A-Z])", "_", type(layer).__name__).lower()
-        auto = auto.replace("2_d", "2d").replace("1_d", "1d").replace("3_d", "3d")
-        out.append(f"<{auto}>" if re.fullmatch(rf"{auto}(_\d+)?", name) else name)
-    return out
+    """Generated names carry a per-process counter (`re_lu_12`): drop numeric suffixes on both
+    sides so the comparison does not depend on what ran before."""
+    return [re.sub(r"_\d+$", "", name) for name in names]
 
 
 def legacy_h5_save(kmodel, path):
@@ -54,7 +54,9 @@ def cross_check(tmp_path, family, ctor, input_shape, batch=2, rtol=1e-4, atol=1e
     """Builds `family.ctor` in Keras and tenfold, moves Keras's random weights across and
     compares; returns (keras_model, tenfold_model)."""
     keras.utils.set_random_seed(1234)
-    kmod = getattr(getattr(keras.applications, family), ctor)(
+    kctor = (getattr(getattr(keras.applications, family), ctor, None) or
+             getattr(keras.applications, ctor))  # keras exports some only at the top level
+    kmod = kctor(
         weights=None, input_shape=input_shape, **kwargs)
     _randomize(kmod)
     path = tmp_path / "k.weights.h5"
