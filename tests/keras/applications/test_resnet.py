@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pytest
 
@@ -10,12 +12,22 @@ def test_resnet50_matches_keras_weights_and_predictions(tmp_path):
     legacy_check(tmp_path, "resnet", "ResNet50", kmod, x, want, (32, 32, 3), classes=10)
 
 
-def test_resnet50v2_notop_pooling_matches_keras(tmp_path):
+def test_resnet50v2_notop_pooling_matches_keras(tmp_path, monkeypatch):
     kmod, tmod, x, want = cross_check(tmp_path, "resnet_v2", "ResNet50V2", (32, 32, 3),
                                       include_top=False, pooling="avg")
     assert want.shape == (2, 2048)
     legacy_check(tmp_path, "resnet_v2", "ResNet50V2", kmod, x, want, (32, 32, 3),
                  include_top=False, pooling="avg")
+    # weights="imagenet" uses Keras's cached download when it is there
+    cache = tmp_path / "keras_home" / "models"
+    cache.mkdir(parents=True)
+    shutil.copy(tmp_path / "legacy.h5",
+                cache / "resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    cached = tk.applications.ResNet50V2(weights="imagenet", include_top=False, pooling="avg",
+                                        input_shape=(32, 32, 3))
+    np.testing.assert_allclose(np.asarray(cached.predict(x, verbose=0)), want, rtol=1e-4,
+                               atol=1e-5)
 
 
 # Parameter counts of the ImageNet models (Keras's documented table / Keras 3 builds).
