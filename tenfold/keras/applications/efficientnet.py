@@ -163,7 +163,8 @@ def _make_variant(i):
                             input_shape=input_shape, pooling=pooling, classes=classes,
                             classifier_activation=classifier_activation, weights_name=f"b{i}")
     ctor.__name__ = ctor.__qualname__ = f"EfficientNetB{i}"
-    ctor.__doc__ = f"Instantiates the EfficientNetB{i} architecture (default input {_VARIANTS[i][2]}px)."
+    ctor.__doc__ = (f"Instantiates the EfficientNetB{i} architecture "
+                    f"(default input {_VARIANTS[i][2]}px).")
     return ctor
 
 

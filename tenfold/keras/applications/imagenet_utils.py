@@ -183,7 +183,8 @@ def obtain_input_shape(input_shape, default_size, min_size, data_format, require
         ch = input_shape[0] if channels_first else input_shape[-1]
         spatial = input_shape[1:] if channels_first else input_shape[:2]
         if ch != 3 and weights == "imagenet":
-            raise ValueError(f"The input must have 3 channels; Received `input_shape={input_shape}`")
+            raise ValueError("The input must have 3 channels; Received "
+                             f"`input_shape={input_shape}`")
         if any(d is not None and d < min_size for d in spatial):
             raise ValueError(f"Input size must be at least {min_size}x{min_size}; Received: "
                              f"input_shape={input_shape}")

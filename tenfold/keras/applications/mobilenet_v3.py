@@ -105,7 +105,8 @@ def MobileNetV3(stack_fn, last_point_ch, input_shape=None, alpha=1.0, model_type
     input_shape = tuple(input_shape)
     rows, cols = (input_shape[0], input_shape[1]) if channels_last else input_shape[1:]
     if rows and cols and (rows < 32 or cols < 32):
-        raise ValueError(f"Input size must be at least 32x32; Received `input_shape={input_shape}`")
+        raise ValueError("Input size must be at least 32x32; Received "
+                         f"`input_shape={input_shape}`")
     if weights == "imagenet":
         if (not minimalistic and alpha not in (0.75, 1.0)) or (minimalistic and alpha != 1.0):
             raise ValueError("If imagenet weights are being loaded, alpha can be one of "
