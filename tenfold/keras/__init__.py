@@ -7,7 +7,8 @@ import importlib as _importlib
 _SUBMODULES = ("layers", "models", "losses", "metrics", "optimizers", "callbacks",
                "initializers", "regularizers", "constraints", "activations", "datasets",
                "utils", "mixed_precision", "saving", "ops", "random", "backend", "config",
-               "dtype_policies", "tree", "preprocessing", "distribution", "export")
+               "dtype_policies", "tree", "preprocessing", "distribution", "export",
+               "applications")
 
 _ATTRS = {
     "Input": ("tenfold.keras.layers.input_layer", "Input"),

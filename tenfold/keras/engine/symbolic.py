@@ -98,13 +98,39 @@ def _has_unknown(args, kwargs):
                for x in nest.flatten((args, kwargs)))
 
 
+# Unknown image dims (rank >= 4) get bigger probes: under a stride-2 pooling 2 and 3 both give
+# 1, which would read as a static size, and a 3x3 'valid' kernel cannot run on 2x2 at all.
+_FILL_SPATIAL = (8, 13)
+_FILL_RETRY = (32, 47)  # when a layer refuses the small probes (big kernels, deep strides)
+
+
+def _has_unknown_spatial(args, kwargs):
+    return any(isinstance(x, KerasTensor) and len(x.shape) >= 4 and
+               any(d is None for d in x.shape[1:]) for x in nest.flatten((args, kwargs)))
+
+
+def _probe_pair(layer, args, kwargs, fills, twice):
+    out1 = _run(layer, args, kwargs, fills[0])
+    return out1, (_run(layer, args, kwargs, fills[1]) if twice else out1)
+
+
 def infer_output_spec(layer, args, kwargs):
     """KerasTensors (without history) describing the layer's outputs for symbolic inputs."""
-    out1 = _run(layer, args, kwargs, _FILL[0])
     batch_unknown = any(isinstance(x, KerasTensor) and x.shape and x.shape[0] is None
                         for x in nest.flatten((args, kwargs)))
-    out2 = _run(layer, args, kwargs, _FILL[1]) if (_has_unknown(args, kwargs) or
-                                                   batch_unknown) else out1
+    unknown = _has_unknown(args, kwargs)
+    twice = unknown or batch_unknown
+    fills = _FILL_SPATIAL if _has_unknown_spatial(args, kwargs) else _FILL
+    if not unknown:
+        out1, out2 = _probe_pair(layer, args, kwargs, fills, twice)
+    else:
+        try:
+            out1, out2 = _probe_pair(layer, args, kwargs, fills, twice)
+        except Exception:  # too small for this layer: retry bigger, else report that error
+            try:
+                out1, out2 = _probe_pair(layer, args, kwargs, _FILL_RETRY, twice)
+            except Exception:
+                out1, out2 = _probe_pair(layer, args, kwargs, fills, twice)
 
     def spec(a, b):
         if not isinstance(a, Tensor):
