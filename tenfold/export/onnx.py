@@ -18,6 +18,7 @@ custom subclass that overrides `call`) raises `UnsupportedLayerError` naming it.
 """
 import numpy as np
 
+from tenfold.export._layer_lookup import lowering_for
 from tenfold.export._onnx_graph import Builder, Val
 from tenfold.export._onnx_layers import CONVERTERS, UnsupportedLayerError, unsupported
 
@@ -60,15 +61,7 @@ class Converter:
 
     # ------------------------------------------------------------------ layers
     def _converter_for(self, layer):
-        for cls in type(layer).__mro__:
-            fn = CONVERTERS.get(cls.__name__)
-            if fn is not None and cls.__module__.startswith("tenfold.keras"):
-                if type(layer).call is not cls.call:
-                    raise unsupported(layer, f"the class overrides `call()` of "
-                                      f"{cls.__name__}, so its computation is Python code the "
-                                      "exporter cannot translate")
-                return fn
-        return None
+        return lowering_for(CONVERTERS, layer, unsupported, "exporter")
 
     def convert_layer(self, layer, node, ins):
         from tenfold.keras.models.model import Model

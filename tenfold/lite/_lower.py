@@ -7,6 +7,7 @@ graph is `lw.g`). Inference behaviour only: Dropout and the noise layers are the
 """
 import numpy as np
 
+from tenfold.export._layer_lookup import lowering_for
 from tenfold.lite._ir import Graph
 
 LOWERINGS = {}
@@ -326,15 +327,7 @@ class Lowering:
         raise unsupported(layer, f"the activation {name!r} has no TFLite lowering yet")
 
     def _lowering_for(self, layer):
-        for cls in type(layer).__mro__:
-            fn = LOWERINGS.get(cls.__name__)
-            if fn is not None and cls.__module__.startswith("tenfold.keras"):
-                if type(layer).call is not cls.call:
-                    raise unsupported(layer, f"the class overrides `call()` of "
-                                      f"{cls.__name__}, so its computation is Python code "
-                                      "the converter cannot translate")
-                return fn
-        return None
+        return lowering_for(LOWERINGS, layer, unsupported, "converter")
 
     def lower_layer(self, layer, ins, shapes):
         from tenfold.keras.models.model import Model
