@@ -296,11 +296,23 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     common = (label_mode, num_classes, image_size, num_channels, interpolation,
               crop_to_aspect_ratio, pad_to_aspect_ratio, data_format)
 
-    def build(p, lab, shuffled):
+    def make(p, lab, shuffled):
         if not p:
             raise ValueError(f"No images found in directory {directory}. Allowed formats: "
                              f"{ALLOWLIST_FORMATS}")
-        ds = _make_dataset(p, lab, *common, shuffled, buffer_size, seed)
+        return _make_dataset(p, lab, *common, shuffled, buffer_size, seed)
+
+    return batched_splits(make, paths, file_labels, validation_split, subset, shuffle,
+                          batch_size, names)
+
+
+def batched_splits(make, paths, file_labels, validation_split, subset, shuffle, batch_size,
+                   names):
+    """The dataset (or [training, validation] for subset="both") of a `*_from_directory`
+    loader: `make(paths, labels, shuffled)` builds one split; batched, prefetched, with
+    Keras's `class_names` and `file_paths`."""
+    def build(p, lab, shuffled):
+        ds = make(p, lab, shuffled)
         if batch_size is not None:
             ds = ds.batch(batch_size)
         ds = ds.prefetch(-1)

@@ -4,7 +4,7 @@ by class then name, shuffled with `np.random.RandomState(seed)` (so `file_paths`
 train/validation split are Keras's), texts as string tensors of the files' bytes."""
 import numpy as np
 
-from tenfold.keras.utils.image_dataset import _index_directory, _labels_array, _split
+from tenfold.keras.utils.image_dataset import _index_directory, _labels_array, batched_splits
 
 _OP = "text_dataset_from_directory"
 
@@ -93,22 +93,12 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int",
     num_classes = len(names) if names else 0
     buffer_size = batch_size * 8 if batch_size is not None else 1024
 
-    def build(p, lab, shuffled):
+    def make(p, lab, shuffled):
         if not p:
             raise ValueError(f"No text files found in directory {directory}. Allowed "
                              "format: .txt")
-        ds = _make_dataset(p, lab, label_mode, num_classes, max_length, shuffled,
-                           buffer_size, seed)
-        if batch_size is not None:
-            ds = ds.batch(batch_size)
-        ds = ds.prefetch(-1)
-        ds.class_names = names
-        ds.file_paths = list(p)
-        return ds
+        return _make_dataset(p, lab, label_mode, num_classes, max_length, shuffled,
+                             buffer_size, seed)
 
-    if subset == "both":
-        tp, tl = _split(paths, file_labels, validation_split, "training")
-        vp, vl = _split(paths, file_labels, validation_split, "validation")
-        return [build(tp, tl, shuffle), build(vp, vl, False)]
-    p, lab = _split(paths, file_labels, validation_split, subset)
-    return build(p, lab, shuffle)
+    return batched_splits(make, paths, file_labels, validation_split, subset, shuffle,
+                          batch_size, names)
