@@ -4,6 +4,8 @@ Two tensors must share a dtype (TensorFlow refuses int32 + float32). A Python nu
 scalar, list or array meeting a tensor takes the tensor's dtype; if it is a float meeting an
 integer tensor, both become float32 (so `uint8_images / 255.` works, unlike in TensorFlow).
 """
+import sys
+
 import numpy as np
 
 from tenfold.framework import dtypes
@@ -19,11 +21,38 @@ _wrap = Tensor._wrap
 def tensor(x, dtype=None):
     if type(x) is Tensor and dtype is None:
         return x
-    if isinstance(x, Variable):
-        x = read_variable(x)
-        if dtype is None:
-            return x
-    return convert_to_tensor(x, dtype=dtype)
+    try:
+        if isinstance(x, Variable):
+            x = read_variable(x)
+            if dtype is None:
+                return x
+        return convert_to_tensor(x, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise _naming_caller(e, x) from None
+
+
+def _naming_caller(e, value):
+    """A conversion error, led by the name of the public op that converted `value` and of its
+    argument (found in the op's frame; only on the failure path, so the success path stays
+    free). Ops that already name themselves (OpError, or a message led by the name) keep
+    theirs."""
+    if isinstance(e, OpError):
+        return e
+    frame = sys._getframe(2)  # the caller of tensor()
+    # private helpers (`_str_tensor`) stand for the public op above them
+    for _ in range(4):
+        if frame is None or not frame.f_code.co_name.startswith("_"):
+            break
+        frame = frame.f_back
+    if frame is None or not frame.f_globals.get("__name__", "").startswith("tenfold"):
+        return e
+    op = frame.f_code.co_name
+    msg = str(e)
+    if msg.startswith(op) or op.startswith("<"):
+        return e
+    arg = next((k for k, v in frame.f_locals.items() if v is value), None)
+    lead = f"{op}: {arg}: " if arg else f"{op}: "
+    return type(e)(lead + msg)
 
 
 def read_variable(v):

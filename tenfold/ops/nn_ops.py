@@ -268,6 +268,8 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
 
 def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None):
     labels, logits = binary(labels, logits, "weighted_cross_entropy_with_logits")
+    if not isinstance(pos_weight, (Tensor, int, float)):
+        _, pos_weight = binary(labels, pos_weight, "weighted_cross_entropy_with_logits")
     log_weight = m.add(m.multiply(labels, m.subtract(pos_weight, m._ones_like(labels))
                                   if isinstance(pos_weight, Tensor) else pos_weight - 1.0), 1.0)
     return m.add(m.multiply(m.subtract(1.0, labels), logits),
