@@ -10,7 +10,7 @@ import numpy as np
 
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import (
-    Tensor, convert_to_tensor, _convert_with_dtype, _contains_tensor)
+    Tensor, convert_to_tensor, _convert_with_dtype, _contains_tensor, name_error)
 from tenfold.ops.registry import check_same_dtype, REGISTRY
 from tenfold.framework.variable import Variable, autocast_dtype
 from tenfold.framework.errors import OpError
@@ -47,12 +47,10 @@ def _naming_caller(e, value):
     if frame is None or not frame.f_globals.get("__name__", "").startswith("tenfold"):
         return e
     op = frame.f_code.co_name
-    msg = str(e)
-    if msg.startswith(op) or op.startswith("<"):
+    if op.startswith("<"):
         return e
     arg = next((k for k, v in frame.f_locals.items() if v is value), None)
-    lead = f"{op}: {arg}: " if arg else f"{op}: "
-    return type(e)(lead + msg)
+    return name_error(e, op, arg)
 
 
 def read_variable(v):
@@ -132,10 +130,7 @@ def binary(x, y, op):
 def _naming(e, op):
     """The conversion error, its message led by the op's name (the op's own errors already
     are)."""
-    msg, op = str(e), str(op)
-    if isinstance(e, OpError) or msg.startswith(op):
-        return e
-    return type(e)(f"{op}: {msg}")
+    return name_error(e, str(op), None)
 
 
 def _binary_general(x, y, op):

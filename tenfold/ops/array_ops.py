@@ -1082,7 +1082,11 @@ def stop_gradient(input, name=None):
 def ensure_shape(x, shape, name=None):
     """Returns x, or raises InvalidArgumentError if its shape doesn't match `shape`."""
     x = tensor(x)
-    want = TensorShape(shape)
+    try:
+        want = TensorShape(shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"ensure_shape: shape must be a list of integers or None, got "
+                        f"{_checks._short(shape)}") from None
     if not TensorShape(x._value.shape).is_compatible_with(want):
         raise InvalidArgumentError(f"ensure_shape: shape of tensor {list(x._value.shape)} is "
                                    f"not compatible with expected shape {want}.")

@@ -25,8 +25,7 @@ OPS = op_fuzz.public_ops()
 # Ops whose fuzzing still finds leaked (foreign) errors, to be hardened next (xfail; run
 # tools/fuzz_ops.py to see which of their cases leak). Every other op must pass.
 PENDING = {
-    "as_dtype", "constant", "convert_to_tensor", "debugging.assert_shapes",
-    "debugging.assert_type", "ensure_shape",
+    "debugging.assert_shapes",
     "image.central_crop", "image.random_brightness", "image.random_contrast", "linalg.pinv",
     "nn.batch_normalization", "nn.compute_average_loss",
     "nn.conv_transpose", "nn.depthwise_conv2d_backprop_filter",
@@ -147,3 +146,21 @@ def test_conversion_errors_name_the_op_and_argument():
         tf.dynamic_stitch([], [[1, 2]])
     # the success path is untouched
     assert tf.sort([3.0, 1.0]).numpy().tolist() == [1.0, 3.0]
+
+
+def test_dtype_and_constant_errors_name_the_op():
+    import tenfold as tf
+    from tenfold.framework.errors import InvalidArgumentError, ResourceExhaustedError
+    with pytest.raises(TypeError, match="^as_dtype: cannot convert"):
+        tf.as_dtype([])
+    with pytest.raises(ValueError, match="^convert_to_tensor: value: .*requested dtype int32"):
+        tf.convert_to_tensor(tf.constant(1.0), dtype=tf.int32)
+    with pytest.raises(TypeError, match="^constant: value: .*out of range"):
+        tf.constant(300, dtype=tf.uint8)
+    with pytest.raises(InvalidArgumentError, match="^constant: shape must have non-negative"):
+        tf.constant(1.0, shape=[2, -1])
+    with pytest.raises(ResourceExhaustedError, match="constant"):
+        tf.constant(1.0, shape=[2 ** 60])
+    with pytest.raises(TypeError, match="^ensure_shape: shape must be"):
+        tf.ensure_shape(tf.zeros([2]), [[1]])
+    assert tf.constant(2.0, shape=[2, 2]).numpy().tolist() == [[2.0, 2.0], [2.0, 2.0]]
