@@ -25,11 +25,7 @@ OPS = op_fuzz.public_ops()
 # Ops whose fuzzing still finds leaked (foreign) errors, to be hardened next (xfail; run
 # tools/fuzz_ops.py to see which of their cases leak). Every other op must pass.
 PENDING = {
-    "debugging.assert_shapes",
-    "image.central_crop", "image.random_brightness", "image.random_contrast", "linalg.pinv",
-    "nn.batch_normalization", "nn.compute_average_loss",
-    "nn.conv_transpose", "nn.depthwise_conv2d_backprop_filter",
-    "nn.depthwise_conv2d_backprop_input",
+    "debugging.assert_shapes", "nn.batch_normalization", "nn.compute_average_loss",
     "nn.weighted_moments",
 }
 
@@ -164,3 +160,22 @@ def test_dtype_and_constant_errors_name_the_op():
     with pytest.raises(TypeError, match="^ensure_shape: shape must be"):
         tf.ensure_shape(tf.zeros([2]), [[1]])
     assert tf.constant(2.0, shape=[2, 2]).numpy().tolist() == [[2.0, 2.0], [2.0, 2.0]]
+
+
+def test_scalar_arguments_are_checked():
+    import tenfold as tf
+    from tenfold.framework.errors import InvalidArgumentError
+    img = tf.zeros([4, 4, 3])
+    with pytest.raises(InvalidArgumentError, match="image.central_crop: central_fraction"):
+        tf.image.central_crop(img, [0.5, 0.5])
+    with pytest.raises(InvalidArgumentError, match="image.random_brightness: max_delta"):
+        tf.image.random_brightness(img, [0.1, 0.2])
+    with pytest.raises(InvalidArgumentError, match="image.random_contrast: lower"):
+        tf.image.random_contrast(img, [0.1, 0.2], 0.5)
+    with pytest.raises(InvalidArgumentError, match="linalg.pinv: rcond"):
+        tf.linalg.pinv(tf.eye(2), rcond=[1e-3, 1e-3])
+    with pytest.raises(ValueError, match="nn.conv_transpose: filters must have rank"):
+        tf.nn.conv_transpose(tf.zeros([1, 4, 4, 1]), tf.zeros([]), [1, 4, 4, 1], 1)
+    with pytest.raises(ValueError, match="filter_sizes"):
+        tf.nn.depthwise_conv2d_backprop_filter(tf.zeros([1, 4, 4, 1]), tf.constant(b"x"),
+                                              tf.zeros([1, 4, 4, 1]), [1, 1, 1, 1], "SAME")
