@@ -202,6 +202,8 @@ def sequence_mask(lengths, maxlen=None, dtype=dtypes.bool, name=None):
         raise TypeError(f"sequence_mask: lengths must be integers, got {lens.dtype.name}")
     if maxlen is None:
         maxlen = int(lens._value.max()) if lens._value.size else 0
+    else:
+        maxlen = _checks.scalar_int(maxlen, "sequence_mask", "maxlen")
     r = _tf_range(int(maxlen), dtype=lens.dtype)
     mask = math_ops.less(r, expand_dims(lens, -1))
     return mask if dtypes.as_dtype(dtype) == dtypes.bool else math_ops.cast(mask, dtype)

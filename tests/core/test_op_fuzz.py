@@ -179,3 +179,8 @@ def test_scalar_arguments_are_checked():
     with pytest.raises(ValueError, match="filter_sizes"):
         tf.nn.depthwise_conv2d_backprop_filter(tf.zeros([1, 4, 4, 1]), tf.constant(b"x"),
                                               tf.zeros([1, 4, 4, 1]), [1, 1, 1, 1], "SAME")
+    with pytest.raises(TypeError, match="sequence_mask: maxlen must be an integer"):
+        tf.sequence_mask([1, 2], maxlen="float64")
+    with pytest.raises(InvalidArgumentError, match="nn.compute_average_loss: global_batch_size"):
+        tf.nn.compute_average_loss([1.0, 2.0], global_batch_size=[[1, 2]])
+    assert tf.nn.compute_average_loss([1.0, 2.0], global_batch_size=4).numpy() == 0.75
