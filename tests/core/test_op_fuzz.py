@@ -25,7 +25,7 @@ OPS = op_fuzz.public_ops()
 # Ops whose fuzzing still finds leaked (foreign) errors, to be hardened next (xfail; run
 # tools/fuzz_ops.py to see which of their cases leak). Every other op must pass.
 PENDING = {
-    "debugging.assert_shapes", "nn.batch_normalization", "nn.compute_average_loss",
+    "nn.batch_normalization", "nn.compute_average_loss",
     "nn.weighted_moments",
 }
 
@@ -184,3 +184,18 @@ def test_scalar_arguments_are_checked():
     with pytest.raises(InvalidArgumentError, match="nn.compute_average_loss: global_batch_size"):
         tf.nn.compute_average_loss([1.0, 2.0], global_batch_size=[[1, 2]])
     assert tf.nn.compute_average_loss([1.0, 2.0], global_batch_size=4).numpy() == 0.75
+
+
+def test_assert_shapes_checks_its_spec():
+    import tenfold as tf
+    from tenfold.framework.errors import InvalidArgumentError
+    x = tf.zeros([2, 3])
+    with pytest.raises(ValueError, match="assert_shapes: shapes must be"):
+        tf.debugging.assert_shapes(3)
+    with pytest.raises(ValueError, match="assert_shapes: each entry must be a"):
+        tf.debugging.assert_shapes([(x,)])
+    with pytest.raises(ValueError, match="assert_shapes: dimension 1.5"):
+        tf.debugging.assert_shapes([(x, ("N", 1.5))])
+    tf.debugging.assert_shapes([(x, ("N", 3))])
+    with pytest.raises(InvalidArgumentError, match="assert_shapes"):
+        tf.debugging.assert_shapes([(x, ("N", 4))])
