@@ -199,3 +199,13 @@ def test_assert_shapes_checks_its_spec():
     tf.debugging.assert_shapes([(x, ("N", 3))])
     with pytest.raises(InvalidArgumentError, match="assert_shapes"):
         tf.debugging.assert_shapes([(x, ("N", 4))])
+
+
+def test_strided_slice_masks_and_gamma_params_are_checked():
+    import tenfold as tf
+    x = tf.reshape(tf.range(6), [2, 3])
+    with pytest.raises(TypeError, match="strided_slice: ellipsis_mask must be an integer"):
+        tf.strided_slice(x, [0, 0], [1, 1], ellipsis_mask="x")
+    assert tf.strided_slice(x, [0, 0], [2, 3], begin_mask=tf.constant(1)).shape == (2, 3)
+    with pytest.raises(ValueError, match="random.gamma: alpha and beta"):
+        tf.random.gamma([2], 1.0, beta="bogus")
