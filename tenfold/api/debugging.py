@@ -139,9 +139,8 @@ def assert_shapes(shapes, data=None, summarize=None, message=None, name=None):
     """Checks tensors against symbolic shapes, e.g. [(x, ('N', 3)), (y, ('N',))]."""
     items = shapes.items() if isinstance(shapes, dict) else shapes
     sizes = {}
-    for t, spec in items:
+    for t, spec in _shape_pairs(items):
         shape = _shape_of(tensor(t))
-        spec = list(spec)
         if spec and spec[0] == "..." or Ellipsis in spec:
             spec = spec[1:]
             shape = shape[len(shape) - len(spec):] if len(spec) <= len(shape) else shape
@@ -159,6 +158,35 @@ def assert_shapes(shapes, data=None, summarize=None, message=None, name=None):
                 raise InvalidArgumentError(_msg(message, f"assert_shapes: tensor of shape "
                                                          f"{list(shape)} does not match "
                                                          f"{spec}"))
+
+
+def _shape_pairs(items):
+    """(tensor, [dim, ...]) pairs from assert_shapes' argument; each dim a name, int or None."""
+    usage = ("expected a list of (tensor, shape) pairs or a dict, each shape a list of "
+             "dimension names, integers or None, e.g. [(x, ('N', 3))]")
+    try:
+        pairs = [tuple(p) for p in items]
+    except TypeError:
+        raise ValueError(f"assert_shapes: shapes must be {usage}; got "
+                         f"{type(items).__name__}") from None
+    out = []
+    for p in pairs:
+        if len(p) != 2:
+            raise ValueError(f"assert_shapes: each entry must be a (tensor, shape) pair, got "
+                             f"one of length {len(p)}; {usage}")
+        t, spec = p
+        if hasattr(spec, "as_list"):
+            spec = spec.as_list()
+        if isinstance(spec, (str, bytes)) or not isinstance(spec, (list, tuple)):
+            raise ValueError(f"assert_shapes: a shape must be a list or tuple, got "
+                             f"{type(spec).__name__} {spec!r:.40}; {usage}")
+        for d in spec:
+            if not (d is None or d is Ellipsis or isinstance(d, str) or
+                    isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_))):
+                raise ValueError(f"assert_shapes: dimension {d!r:.40} in shape {spec!r:.60} "
+                                 f"is not a name, integer or None; {usage}")
+        out.append((t, list(spec)))
+    return out
 
 
 def is_numeric_tensor(tensor_):

@@ -234,9 +234,10 @@ def as_dtype(value):
         d = _BY_ENUM.get(value)
         if d is not None:
             return d
-        raise TypeError(f"Cannot convert {value!r} to a dtype: no DataType enum {value}.")
+        raise TypeError(f"as_dtype: cannot convert {value!r} to a dtype: no DataType enum "
+                        f"{value}.")
     if value is None:
-        raise TypeError("Cannot convert None to a dtype.")
+        raise TypeError("as_dtype: cannot convert None to a dtype.")
     dt = getattr(value, "dtype", None)  # a Tensor, array or policy-like object
     if isinstance(dt, DType):
         return dt
@@ -246,4 +247,9 @@ def as_dtype(value):
     try:
         return from_numpy(np.dtype(value))
     except TypeError as e:
-        raise TypeError(f"Cannot convert {value!r} to a dtype: {e}") from None
+        raise TypeError(f"as_dtype: cannot convert {_short(value)} to a dtype: {e}") from None
+
+
+def _short(v):
+    s = repr(v)
+    return s if len(s) < 60 else s[:57] + "..."

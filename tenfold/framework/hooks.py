@@ -9,3 +9,4 @@ method can run: `import tenfold` loads the ops).
 array_ops = None      # tenfold.ops.array_ops
 math_ops = None       # tenfold.ops.math_ops
 read_variable = None  # tenfold.ops._convert.read_variable
+check_alloc = None    # tenfold.ops._checks.check_alloc

@@ -9,7 +9,7 @@ import numpy as np
 
 from tenfold.framework import dtypes
 from tenfold.framework.tensor_shape import TensorShape
-from tenfold.framework.errors import InvalidArgumentError
+from tenfold.framework.errors import InvalidArgumentError, OpError
 from tenfold.framework.state import STATE as _STATE
 
 _ndarray = np.ndarray
@@ -284,41 +284,63 @@ def _is_weak_scalar(x):
 
 def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
     """Converts tensors, NumPy arrays, Python scalars and nested lists to a Tensor."""
-    if isinstance(value, Tensor):
+    try:  # free on the success path (zero-cost exceptions)
+        if isinstance(value, Tensor):
+            if dtype is not None:
+                want = dtypes.as_dtype(dtype)
+                if want._np != value._value.dtype:
+                    raise ValueError(f"Tensor conversion requested dtype {want.name} for a "
+                                     f"tensor of dtype {value.dtype.name}: use tf.cast to "
+                                     f"change it.")
+            if type(value) is not Tensor:  # a Variable: read it through a recorded op
+                from tenfold.framework import hooks  # installed by tenfold.ops
+                v = hooks.read_variable(value)
+                return hooks.array_ops.identity(v) if v is value else v
+            return value
+        to_tensor = getattr(value, "__tf_tensor__", None)
+        if to_tensor is not None:
+            return convert_to_tensor(to_tensor(dtype, name), dtype)
+        if isinstance(value, (list, tuple)) and value and _contains_tensor(value):
+            return _autopack(value, dtype)
+        if not isinstance(value, _HOST_VALUES) and value is not None:
+            from tenfold.backend import backend_of
+            if backend_of(value).name != "numpy":  # another backend's array: stays on device
+                if dtype is not None and dtypes.as_dtype(dtype)._np != value.dtype:
+                    value = value.astype(dtypes.as_dtype(dtype)._np)
+                return Tensor._wrap(value)
         if dtype is not None:
             want = dtypes.as_dtype(dtype)
-            if want._np != value._value.dtype:
-                raise ValueError(f"Tensor conversion requested dtype {want.name} for a tensor "
-                                 f"of dtype {value.dtype.name}: use tf.cast to change it.")
-        if type(value) is not Tensor:  # a Variable: read it through a recorded op
-            from tenfold.framework import hooks  # installed by tenfold.ops
-            v = hooks.read_variable(value)
-            return hooks.array_ops.identity(v) if v is value else v
-        return value
-    to_tensor = getattr(value, "__tf_tensor__", None)
-    if to_tensor is not None:
-        return convert_to_tensor(to_tensor(dtype, name), dtype)
-    if isinstance(value, (list, tuple)) and value and _contains_tensor(value):
-        return _autopack(value, dtype)
-    if not isinstance(value, _HOST_VALUES) and value is not None:
-        from tenfold.backend import backend_of
-        if backend_of(value).name != "numpy":  # another backend's array: kept on its device
-            if dtype is not None and dtypes.as_dtype(dtype)._np != value.dtype:
-                value = value.astype(dtypes.as_dtype(dtype)._np)
-            return Tensor._wrap(value)
-    if dtype is not None:
-        want = dtypes.as_dtype(dtype)
-        arr = _convert_with_dtype(value, want)
-    else:
-        if isinstance(value, (list, tuple)) and _contains_tensor(value):
-            value = _unwrap_nested(value)
-        if dtype_hint is not None and not isinstance(value, (np.ndarray, np.generic)):
-            try:
-                return _placed(_convert_with_dtype(value, dtypes.as_dtype(dtype_hint)))
-            except (TypeError, ValueError):
-                pass
-        arr = _infer_numpy(value)
-    return _placed(arr)
+            arr = _convert_with_dtype(value, want)
+        else:
+            if isinstance(value, (list, tuple)) and _contains_tensor(value):
+                value = _unwrap_nested(value)
+            if dtype_hint is not None and not isinstance(value, (np.ndarray, np.generic)):
+                try:
+                    return _placed(_convert_with_dtype(value, dtypes.as_dtype(dtype_hint)))
+                except (TypeError, ValueError):
+                    pass
+            arr = _infer_numpy(value)
+        return _placed(arr)
+    except (TypeError, ValueError) as e:
+        raise name_error(e, "convert_to_tensor", "value") from None
+
+
+_LEAD = "convert_to_tensor: value: "
+
+
+def name_error(e, op, arg):
+    """The conversion error `e`, its message led by `op` and `arg`: what an op raises when
+    converting its argument `arg` fails (a nested convert_to_tensor's lead is replaced)."""
+    if isinstance(e, OpError):  # an OpError names its op already
+        return e
+    msg = str(e)
+    nested = msg.startswith(_LEAD)
+    if nested:
+        msg = msg[len(_LEAD):]
+    if msg.startswith(op + ":"):
+        return type(e)(msg) if nested else e
+    lead = f"{op}: {arg}: " if arg else f"{op}: "
+    return type(e)(lead + msg)
 
 
 def _placed(arr):
@@ -403,16 +425,21 @@ def _unwrap_nested(seq):
 
 def constant(value, dtype=None, shape=None, name=None):
     """A tensor from a Python value or NumPy array (`tf.constant`); copies NumPy input."""
-    t = convert_to_tensor(value, dtype=dtype)
+    try:
+        t = convert_to_tensor(value, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise name_error(e, "constant", "value") from None
     if isinstance(value, np.ndarray) and t._value is value:
         t = Tensor._wrap(value.copy())
     if shape is not None:
-        shape = tuple(shape)
+        shape = _constant_shape(shape)
         v = t._value
         if type(v) is not _ndarray:  # on another device: shape it on the host, copy back
             from tenfold.backend import to_numpy
             v = to_numpy(v)
         if v.size == 1 and int(np.prod(shape)) != 1:
+            from tenfold.framework import hooks  # installed by tenfold.ops
+            hooks.check_alloc("constant", shape, v.dtype)
             v = np.broadcast_to(v.reshape(()), shape).copy()
         else:
             if v.size != int(np.prod(shape)):
@@ -422,6 +449,27 @@ def constant(value, dtype=None, shape=None, name=None):
             v = v.reshape(shape)
         t = _placed(v)
     return t
+
+
+def _constant_shape(shape):
+    """tf.constant's shape argument as a tuple of non-negative ints."""
+    if isinstance(shape, TensorShape):
+        shape = shape.as_list()
+    if isinstance(shape, Tensor):
+        shape = shape.numpy().tolist()
+    try:
+        dims = tuple(shape)
+        if not all(isinstance(d, (int, np.integer)) and not isinstance(d, (builtins.bool,
+                                                                         np.bool_))
+                   for d in dims):
+            raise TypeError
+    except TypeError:
+        raise TypeError(f"constant: shape must be a list of integers, got "
+                        f"{_short(shape)}") from None
+    if any(d < 0 for d in dims):
+        raise InvalidArgumentError(f"constant: shape must have non-negative dimensions, got "
+                                   f"{list(dims)}")
+    return tuple(int(d) for d in dims)
 
 
 def is_tensor(x):

@@ -10,11 +10,13 @@ from tenfold.ops.array_ops import tensor_scatter_nd_update  # noqa: F401
 from tenfold.framework.tensor import Tensor as _Tensor
 from tenfold.framework import hooks as _hooks
 from tenfold.ops._convert import read_variable as _read_variable
+from tenfold.ops._checks import check_alloc as _check_alloc
 
 # what Tensor / Variable methods call in this layer (the framework never imports upward)
 _hooks.array_ops = array_ops
 _hooks.math_ops = math_ops
 _hooks.read_variable = _read_variable
+_hooks.check_alloc = _check_alloc
 
 
 def _install_operators():

@@ -186,11 +186,8 @@ def numeric(x, op, arg="x"):
 
 def convert(value, op, arg, dtype=None):
     """convert_to_tensor, its errors naming the op and the argument."""
-    from tenfold.framework.errors import OpError
-    from tenfold.framework.tensor import convert_to_tensor
+    from tenfold.framework.tensor import convert_to_tensor, name_error
     try:
         return convert_to_tensor(value, dtype=dtype)
     except (TypeError, ValueError) as e:
-        if isinstance(e, OpError):
-            raise
-        raise type(e)(f"{op}: {arg}: {e}") from None
+        raise name_error(e, op, arg) from None

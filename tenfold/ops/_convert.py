@@ -4,11 +4,13 @@ Two tensors must share a dtype (TensorFlow refuses int32 + float32). A Python nu
 scalar, list or array meeting a tensor takes the tensor's dtype; if it is a float meeting an
 integer tensor, both become float32 (so `uint8_images / 255.` works, unlike in TensorFlow).
 """
+import sys
+
 import numpy as np
 
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import (
-    Tensor, convert_to_tensor, _convert_with_dtype, _contains_tensor)
+    Tensor, convert_to_tensor, _convert_with_dtype, _contains_tensor, name_error)
 from tenfold.ops.registry import check_same_dtype, REGISTRY
 from tenfold.framework.variable import Variable, autocast_dtype
 from tenfold.framework.errors import OpError
@@ -19,11 +21,36 @@ _wrap = Tensor._wrap
 def tensor(x, dtype=None):
     if type(x) is Tensor and dtype is None:
         return x
-    if isinstance(x, Variable):
-        x = read_variable(x)
-        if dtype is None:
-            return x
-    return convert_to_tensor(x, dtype=dtype)
+    try:
+        if isinstance(x, Variable):
+            x = read_variable(x)
+            if dtype is None:
+                return x
+        return convert_to_tensor(x, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise _naming_caller(e, x) from None
+
+
+def _naming_caller(e, value):
+    """A conversion error, led by the name of the public op that converted `value` and of its
+    argument (found in the op's frame; only on the failure path, so the success path stays
+    free). Ops that already name themselves (OpError, or a message led by the name) keep
+    theirs."""
+    if isinstance(e, OpError):
+        return e
+    frame = sys._getframe(2)  # the caller of tensor()
+    # private helpers (`_str_tensor`) stand for the public op above them
+    for _ in range(4):
+        if frame is None or not frame.f_code.co_name.startswith("_"):
+            break
+        frame = frame.f_back
+    if frame is None or not frame.f_globals.get("__name__", "").startswith("tenfold"):
+        return e
+    op = frame.f_code.co_name
+    if op.startswith("<"):
+        return e
+    arg = next((k for k, v in frame.f_locals.items() if v is value), None)
+    return name_error(e, op, arg)
 
 
 def read_variable(v):
@@ -103,10 +130,7 @@ def binary(x, y, op):
 def _naming(e, op):
     """The conversion error, its message led by the op's name (the op's own errors already
     are)."""
-    msg, op = str(e), str(op)
-    if isinstance(e, OpError) or msg.startswith(op):
-        return e
-    return type(e)(f"{op}: {msg}")
+    return name_error(e, str(op), None)
 
 
 def _binary_general(x, y, op):

@@ -28,6 +28,9 @@ from tenfold.ops.array_ops import (  # noqa: F401
 def reverse_sequence(input, seq_lengths, seq_axis=None, batch_axis=None, name=None):
     """Reverses the first seq_lengths[i] entries of each batch element i along seq_axis."""
     x, lens = tensor(input), tensor(seq_lengths)
+    if seq_axis is None:
+        raise ValueError("reverse_sequence: seq_axis is required (the axis to reverse along), "
+                         "got None")
     batch_axis = 0 if batch_axis is None else batch_axis
     nd = x._value.ndim
     (sa,) = normalize_axis(seq_axis, nd, "reverse_sequence")
@@ -138,6 +141,9 @@ def dynamic_stitch(indices, data, name=None):
     """Interleaves data[i] into positions indices[i] (later entries win on duplicates)."""
     idx = [tensor(i) for i in _checks.tensor_list(indices, "dynamic_stitch", "indices")]
     dat = [tensor(d) for d in _checks.tensor_list(data, "dynamic_stitch", "data")]
+    if not idx or len(idx) != len(dat):
+        raise InvalidArgumentError(f"dynamic_stitch: indices and data must be non-empty lists "
+                                   f"of the same length, got {len(idx)} and {len(dat)}")
     # the output's size depends on the index values: read them on the host (explicitly)
     flat_idx = np.concatenate([to_numpy(i._value).reshape(-1) for i in idx]).astype(np.int64)
     if flat_idx.size and flat_idx.min() < 0:
@@ -196,6 +202,8 @@ def sequence_mask(lengths, maxlen=None, dtype=dtypes.bool, name=None):
         raise TypeError(f"sequence_mask: lengths must be integers, got {lens.dtype.name}")
     if maxlen is None:
         maxlen = int(lens._value.max()) if lens._value.size else 0
+    else:
+        maxlen = _checks.scalar_int(maxlen, "sequence_mask", "maxlen")
     r = _tf_range(int(maxlen), dtype=lens.dtype)
     mask = math_ops.less(r, expand_dims(lens, -1))
     return mask if dtypes.as_dtype(dtype) == dtypes.bool else math_ops.cast(mask, dtype)

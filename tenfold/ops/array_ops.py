@@ -327,6 +327,11 @@ def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, el
     begin, end = _ints(begin, "strided_slice's begin"), _ints(end, "strided_slice's end")
     strides = _ints(strides, "strided_slice's strides") if strides is not None else \
         (1,) * len(begin)
+    masks = (begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_axis_mask)
+    if builtins.any(type(v) is not int for v in masks):  # tensors, NumPy ints or bad values
+        names = ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")
+        begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_axis_mask = (
+            _checks.scalar_int(v, "strided_slice", n) for v, n in zip(masks, names))
     if not len(begin) == len(end) == len(strides):
         raise InvalidArgumentError(f"strided_slice: begin {list(begin)}, end {list(end)} and "
                                    f"strides {list(strides)} must all have the same length")
@@ -1082,7 +1087,11 @@ def stop_gradient(input, name=None):
 def ensure_shape(x, shape, name=None):
     """Returns x, or raises InvalidArgumentError if its shape doesn't match `shape`."""
     x = tensor(x)
-    want = TensorShape(shape)
+    try:
+        want = TensorShape(shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"ensure_shape: shape must be a list of integers or None, got "
+                        f"{_checks._short(shape)}") from None
     if not TensorShape(x._value.shape).is_compatible_with(want):
         raise InvalidArgumentError(f"ensure_shape: shape of tensor {list(x._value.shape)} is "
                                    f"not compatible with expected shape {want}.")

@@ -427,7 +427,8 @@ def _channels_first(data_format, nd, op):
 
 def _ints(v, what, op):
     if isinstance(v, Tensor):
-        v = v.numpy().tolist()
+        v = v.numpy()  # a scalar string tensor gives bytes: refused below
+        v = v.tolist() if isinstance(v, np.ndarray) else v
     elif isinstance(v, TensorShape):
         v = v.as_list()
     elif isinstance(v, np.ndarray):
@@ -709,6 +710,9 @@ def conv3d_transpose(input, filters, output_shape, strides, padding="SAME",
 def conv_transpose(input, filters, output_shape, strides, padding="SAME", data_format=None,
                    dilations=None, name=None):
     nd = tensor(filters)._value.ndim - 2
+    if nd not in (1, 2, 3):
+        raise ValueError(f"nn.conv_transpose: filters must have rank 3, 4 or 5 (1 to 3 spatial "
+                         f"dims), got rank {nd + 2}")
     return _conv_transpose("conv_transpose", input, filters, output_shape, strides, padding,
                            data_format, dilations, nd)
 

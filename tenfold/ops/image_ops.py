@@ -192,7 +192,7 @@ def resize_with_crop_or_pad(image, target_height, target_width):
 
 def central_crop(image, central_fraction):
     x, squeeze = _batched(image, "image.central_crop")
-    f = float(central_fraction)
+    f = _checks.finite_number(central_fraction, "image.central_crop", "central_fraction")
     if not 0 < f <= 1:
         raise ValueError(f"image.central_crop: central_fraction must be in (0, 1], got {f}")
     _, h, w, _ = x._value.shape
@@ -296,6 +296,7 @@ def adjust_contrast(images, contrast_factor):
 
 def random_brightness(image, max_delta, seed=None):
     from tenfold.ops import random_ops
+    max_delta = _checks.finite_number(max_delta, "image.random_brightness", "max_delta")
     if max_delta < 0:
         raise ValueError("image.random_brightness: max_delta must be non-negative")
     delta = random_ops.uniform([], -max_delta, max_delta, seed=seed)
@@ -304,6 +305,8 @@ def random_brightness(image, max_delta, seed=None):
 
 def random_contrast(image, lower, upper, seed=None):
     from tenfold.ops import random_ops
+    lower = _checks.finite_number(lower, "image.random_contrast", "lower")
+    upper = _checks.finite_number(upper, "image.random_contrast", "upper")
     if upper <= lower or lower < 0:
         raise ValueError("image.random_contrast: need 0 <= lower < upper")
     factor = random_ops.uniform([], lower, upper, seed=seed)

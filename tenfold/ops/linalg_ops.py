@@ -369,7 +369,7 @@ def pinv(a_, rcond=None, validate_args=False, name=None):
     _checks.matrices(x, "linalg.pinv", "a", float_only=True)
     if rcond is None:
         rcond = 10. * builtins.max(x._value.shape[-2:]) * np.finfo(x._value.dtype).eps
-    return _pinv(x, rcond=float(rcond))
+    return _pinv(x, rcond=_checks.finite_number(rcond, "linalg.pinv", "rcond"))
 
 
 def _lu_kernel(x, part):

@@ -243,7 +243,10 @@ def invert_permutation(x, name=None):
     v = x._value
     if v.dtype.kind not in "iu":
         raise TypeError(f"invert_permutation: x must be int32 or int64, got {x.dtype.name}")
-    if v.ndim != 1 or sorted(v.tolist()) != list(builtins.range(v.shape[0])):
+    if v.ndim != 1:
+        raise InvalidArgumentError(f"invert_permutation: x must be a vector (rank 1), got "
+                                   f"shape {list(v.shape)}")
+    if sorted(v.tolist()) != list(builtins.range(v.shape[0])):
         raise InvalidArgumentError(f"invert_permutation: x must be a permutation of "
                                    f"0..n-1, got {v.tolist()[:10]}")
     return cast(array_ops.argsort(x), x.dtype)

@@ -7,6 +7,7 @@ from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import InvalidArgumentError
 from tenfold.ops.registry import primitive
 from tenfold.ops._convert import tensor, binary
+from tenfold.ops import _checks
 from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
 from tenfold.ops.math_ops import _mul, _sub, _add, _div
@@ -268,6 +269,8 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
 
 def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None):
     labels, logits = binary(labels, logits, "weighted_cross_entropy_with_logits")
+    if not isinstance(pos_weight, (Tensor, int, float)):
+        _, pos_weight = binary(labels, pos_weight, "weighted_cross_entropy_with_logits")
     log_weight = m.add(m.multiply(labels, m.subtract(pos_weight, m._ones_like(labels))
                                   if isinstance(pos_weight, Tensor) else pos_weight - 1.0), 1.0)
     return m.add(m.multiply(m.subtract(1.0, labels), logits),
@@ -450,7 +453,8 @@ def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size
     n = global_batch_size if global_batch_size is not None else max(loss._value.shape[0] if
                                                                     loss._value.ndim else 1, 1) \
         * _num_replicas_in_sync()
-    return m.divide(m.reduce_sum(loss), float(n))
+    n = _checks.finite_number(n, "nn.compute_average_loss", "global_batch_size")
+    return m.divide(m.reduce_sum(loss), n)
 
 
 def softmax_v2(logits, axis=None, name=None):

@@ -322,8 +322,12 @@ multinomial = categorical
 
 def gamma(shape, alpha, beta=None, dtype=dtypes.float32, seed=None, name=None):
     d = _float_dtype(dtype, "random.gamma")
-    al = tensor(alpha) if isinstance(alpha, Tensor) else _wrap(np.asarray(alpha, d._np))
-    be = _wrap(np.asarray(1.0 if beta is None else _num(beta), d._np))
+    try:
+        al = tensor(alpha) if isinstance(alpha, Tensor) else _wrap(np.asarray(alpha, d._np))
+        be = _wrap(np.asarray(1.0 if beta is None else _num(beta), d._np))
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"random.gamma: alpha and beta must be numbers or numeric tensors: "
+                      f"{e}") from None
     return _random_gamma(al, be, shape=_shape(shape, dtype, "random.gamma"),
                          dtype=d._np, seed=seed, gen=None)
 

@@ -25,13 +25,8 @@ OPS = op_fuzz.public_ops()
 # Ops whose fuzzing still finds leaked (foreign) errors, to be hardened next (xfail; run
 # tools/fuzz_ops.py to see which of their cases leak). Every other op must pass.
 PENDING = {
-    "as_dtype", "constant", "convert_to_tensor", "debugging.assert_shapes",
-    "debugging.assert_type", "dynamic_stitch", "ensure_shape", "histogram_fixed_width",
-    "image.central_crop", "image.random_brightness", "image.random_contrast", "linalg.pinv",
-    "math.invert_permutation", "nn.batch_normalization", "nn.compute_average_loss",
-    "nn.conv_transpose", "nn.depthwise_conv2d_backprop_filter",
-    "nn.depthwise_conv2d_backprop_input", "nn.weighted_cross_entropy_with_logits",
-    "nn.weighted_moments", "reverse_sequence", "searchsorted", "sort", "strings.reduce_join",
+    "nn.batch_normalization", "nn.compute_average_loss",
+    "nn.weighted_moments",
 }
 
 
@@ -129,3 +124,88 @@ def test_classification_of_errors():
         np.eye(-1)
     except ValueError as e:
         assert op_fuzz.classify_exception(e, "eye", fn) == "foreign"
+
+
+def test_conversion_errors_name_the_op_and_argument():
+    import tenfold as tf
+    from tenfold.framework.errors import InvalidArgumentError
+    mixed = [tf.constant(1.0), tf.constant(2)]
+    with pytest.raises(ValueError, match=r"^sort: values: .*requested dtype"):
+        tf.sort(mixed)
+    with pytest.raises(ValueError, match=r"^searchsorted: sorted_sequence: "):
+        tf.searchsorted(None, [1])
+    with pytest.raises(ValueError, match=r"^reverse_sequence: seq_axis is required"):
+        tf.reverse_sequence(tf.zeros([2, 3]), [1, 2])
+    with pytest.raises(InvalidArgumentError, match="invert_permutation: x must be a vector"):
+        tf.math.invert_permutation(3)
+    with pytest.raises(InvalidArgumentError, match="dynamic_stitch: indices and data"):
+        tf.dynamic_stitch([], [[1, 2]])
+    # the success path is untouched
+    assert tf.sort([3.0, 1.0]).numpy().tolist() == [1.0, 3.0]
+
+
+def test_dtype_and_constant_errors_name_the_op():
+    import tenfold as tf
+    from tenfold.framework.errors import InvalidArgumentError, ResourceExhaustedError
+    with pytest.raises(TypeError, match="^as_dtype: cannot convert"):
+        tf.as_dtype([])
+    with pytest.raises(ValueError, match="^convert_to_tensor: value: .*requested dtype int32"):
+        tf.convert_to_tensor(tf.constant(1.0), dtype=tf.int32)
+    with pytest.raises(TypeError, match="^constant: value: .*out of range"):
+        tf.constant(300, dtype=tf.uint8)
+    with pytest.raises(InvalidArgumentError, match="^constant: shape must have non-negative"):
+        tf.constant(1.0, shape=[2, -1])
+    with pytest.raises(ResourceExhaustedError, match="constant"):
+        tf.constant(1.0, shape=[2 ** 60])
+    with pytest.raises(TypeError, match="^ensure_shape: shape must be"):
+        tf.ensure_shape(tf.zeros([2]), [[1]])
+    assert tf.constant(2.0, shape=[2, 2]).numpy().tolist() == [[2.0, 2.0], [2.0, 2.0]]
+
+
+def test_scalar_arguments_are_checked():
+    import tenfold as tf
+    from tenfold.framework.errors import InvalidArgumentError
+    img = tf.zeros([4, 4, 3])
+    with pytest.raises(InvalidArgumentError, match="image.central_crop: central_fraction"):
+        tf.image.central_crop(img, [0.5, 0.5])
+    with pytest.raises(InvalidArgumentError, match="image.random_brightness: max_delta"):
+        tf.image.random_brightness(img, [0.1, 0.2])
+    with pytest.raises(InvalidArgumentError, match="image.random_contrast: lower"):
+        tf.image.random_contrast(img, [0.1, 0.2], 0.5)
+    with pytest.raises(InvalidArgumentError, match="linalg.pinv: rcond"):
+        tf.linalg.pinv(tf.eye(2), rcond=[1e-3, 1e-3])
+    with pytest.raises(ValueError, match="nn.conv_transpose: filters must have rank"):
+        tf.nn.conv_transpose(tf.zeros([1, 4, 4, 1]), tf.zeros([]), [1, 4, 4, 1], 1)
+    with pytest.raises(ValueError, match="filter_sizes"):
+        tf.nn.depthwise_conv2d_backprop_filter(tf.zeros([1, 4, 4, 1]), tf.constant(b"x"),
+                                              tf.zeros([1, 4, 4, 1]), [1, 1, 1, 1], "SAME")
+    with pytest.raises(TypeError, match="sequence_mask: maxlen must be an integer"):
+        tf.sequence_mask([1, 2], maxlen="float64")
+    with pytest.raises(InvalidArgumentError, match="nn.compute_average_loss: global_batch_size"):
+        tf.nn.compute_average_loss([1.0, 2.0], global_batch_size=[[1, 2]])
+    assert tf.nn.compute_average_loss([1.0, 2.0], global_batch_size=4).numpy() == 0.75
+
+
+def test_assert_shapes_checks_its_spec():
+    import tenfold as tf
+    from tenfold.framework.errors import InvalidArgumentError
+    x = tf.zeros([2, 3])
+    with pytest.raises(ValueError, match="assert_shapes: shapes must be"):
+        tf.debugging.assert_shapes(3)
+    with pytest.raises(ValueError, match="assert_shapes: each entry must be a"):
+        tf.debugging.assert_shapes([(x,)])
+    with pytest.raises(ValueError, match="assert_shapes: dimension 1.5"):
+        tf.debugging.assert_shapes([(x, ("N", 1.5))])
+    tf.debugging.assert_shapes([(x, ("N", 3))])
+    with pytest.raises(InvalidArgumentError, match="assert_shapes"):
+        tf.debugging.assert_shapes([(x, ("N", 4))])
+
+
+def test_strided_slice_masks_and_gamma_params_are_checked():
+    import tenfold as tf
+    x = tf.reshape(tf.range(6), [2, 3])
+    with pytest.raises(TypeError, match="strided_slice: ellipsis_mask must be an integer"):
+        tf.strided_slice(x, [0, 0], [1, 1], ellipsis_mask="x")
+    assert tf.strided_slice(x, [0, 0], [2, 3], begin_mask=tf.constant(1)).shape == (2, 3)
+    with pytest.raises(ValueError, match="random.gamma: alpha and beta"):
+        tf.random.gamma([2], 1.0, beta="bogus")
