@@ -178,18 +178,9 @@ class Primitive:
                     return self._call_general(inputs, params)
                 value = self.kernel(*arrays, **params)
         except InvalidArgumentError as e:
-            if _STATE.tracers:
-                out = _traced_failure(self, inputs, params, e)
-                if out is not None:
-                    return out
-            raise
+            return self._failed(inputs, params, e)
         except (ValueError, IndexError, np.linalg.LinAlgError) as e:
-            err = _op_error(self, inputs, params, e)
-            if _STATE.tracers:
-                out = _traced_failure(self, inputs, params, err)
-                if out is not None:
-                    return out
-            raise err from None
+            return self._failed(inputs, params, _op_error(self, inputs, params, e))
         except TypeError as e:
             for t in inputs:  # a later input on another device: dispatch (or the clear error)
                 if type(t._value) is not _ndarray:
@@ -204,6 +195,16 @@ class Primitive:
             for o in obs:
                 o.record(self, inputs, out, params)
         return out
+
+    def _failed(self, inputs, params, err):
+        """A kernel failed with `err` (already naming this op): raises it, or while tracing
+        returns the stand-in output of an op whose failure may be pruned (see
+        `_traced_failure`)."""
+        if _STATE.tracers:
+            out = _traced_failure(self, inputs, params, err)
+            if out is not None:
+                return out
+        raise err from None
 
     def _call_general(self, inputs, params):
         """Any arity and any backend: checks, dispatches on the inputs' backend, records."""
@@ -220,18 +221,9 @@ class Primitive:
         try:
             value = kernel(*arrays, **params)
         except InvalidArgumentError as e:
-            if _STATE.tracers:
-                out = _traced_failure(self, inputs, params, e)
-                if out is not None:
-                    return out
-            raise
+            return self._failed(inputs, params, e)
         except (ValueError, IndexError, np.linalg.LinAlgError) as e:
-            err = _op_error(self, inputs, params, e)
-            if _STATE.tracers:
-                out = _traced_failure(self, inputs, params, err)
-                if out is not None:
-                    return out
-            raise err from None
+            return self._failed(inputs, params, _op_error(self, inputs, params, e))
         except TypeError as e:
             raise _type_error(self, inputs, e) from None
         except MemoryError as e:  # a device out of memory (CuPy's OutOfMemoryError)
