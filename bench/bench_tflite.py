@@ -31,7 +31,7 @@ if "TENFOLD_DATASETS" not in os.environ and _shared.is_dir():
 import tenfold as tf  # noqa: E402
 from tenfold import keras  # noqa: E402
 
-FORMS = ["float32", "float16", "dynamic", "int8"]
+from bench.tflite_common import FORMS, accuracy, convert, interpreter, latency_ms, mnist  # noqa: E402,E501
 
 
 def build(kind):
@@ -43,61 +43,6 @@ def build(kind):
         keras.Input((28, 28, 1)), L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(),
         L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(), L.Flatten(), L.Dropout(0.5),
         L.Dense(10, activation="softmax")])
-
-
-def data(kind):
-    (xtr, ytr), (xte, yte) = keras.datasets.mnist.load_data()
-    shape = (-1, 784) if kind == "mlp" else (-1, 28, 28, 1)
-    return (xtr.reshape(shape).astype("float32") / 255, ytr), \
-        (xte.reshape(shape).astype("float32") / 255, yte)
-
-
-def convert(model, form, calib):
-    c = tf.lite.TFLiteConverter.from_keras_model(model)
-    if form != "float32":
-        c.optimizations = [tf.lite.Optimize.DEFAULT]
-    if form == "float16":
-        c.target_spec.supported_types = [tf.float16]
-    if form == "int8":
-        c.representative_dataset = lambda: ([calib[i:i + 1]] for i in range(len(calib)))
-        c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    return c.convert()
-
-
-def litert(buf):
-    from ai_edge_litert.interpreter import Interpreter
-    return Interpreter(model_content=buf, num_threads=1)
-
-
-def accuracy(buf, x, y, batch=1000):
-    it = litert(buf)
-    d = it.get_input_details()[0]
-    o = it.get_output_details()[0]
-    it.resize_tensor_input(d["index"], (batch,) + x.shape[1:])
-    it.allocate_tensors()
-    hits = 0
-    for i in range(0, len(x), batch):
-        it.set_tensor(d["index"], x[i:i + batch])
-        it.invoke()
-        hits += int(np.sum(np.argmax(it.get_tensor(o["index"]), axis=1) == y[i:i + batch]))
-    return hits / len(x)
-
-
-def latency_ms(buf, x, runs=200):
-    it = litert(buf)
-    d = it.get_input_details()[0]
-    it.allocate_tensors()  # batch 1: the file's own shape
-    one = x[:1]
-    for _ in range(20):
-        it.set_tensor(d["index"], one)
-        it.invoke()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        it.set_tensor(d["index"], one)
-        it.invoke()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * float(np.median(times))
 
 
 def main():
@@ -112,7 +57,7 @@ def main():
                           f"load {os.getloadavg()[0]:.1f}",
                "tenfold": tf.__version__, "epochs": a.epochs, "models": {}}
     for kind in a.models.split(","):
-        (xtr, ytr), (xte, yte) = data(kind)
+        (xtr, ytr), (xte, yte) = mnist(kind, os.environ["TENFOLD_DATASETS"])
         path = os.path.join(a.out, f"{kind}.keras")
         if a.reuse and os.path.exists(path):
             model = keras.models.load_model(path)
@@ -129,12 +74,13 @@ def main():
         row = {"keras_accuracy": keras_acc}
         for form in FORMS:
             t0 = time.perf_counter()
-            buf = convert(model, form, calib)
+            buf = convert(tf, model, form, calib)
             conv_s = time.perf_counter() - t0
             with open(os.path.join(a.out, f"{kind}_{form}.tflite"), "wb") as f:
                 f.write(buf)
-            row[form] = {"bytes": len(buf), "accuracy": accuracy(buf, xte, yte),
-                         "latency_ms_batch1": latency_ms(buf, xte), "convert_s": conv_s}
+            row[form] = {"bytes": len(buf), "accuracy": accuracy(interpreter(buf), xte, yte),
+                         "latency_ms_batch1": latency_ms(interpreter(buf), xte),
+                         "convert_s": conv_s}
             print(f"{kind:8s} {form:8s} {len(buf) / 1024:9.1f} KiB  acc "
                   f"{row[form]['accuracy']:.4f}  {row[form]['latency_ms_batch1']:.3f} ms",
                   flush=True)

@@ -15,71 +15,15 @@ import json
 import os
 import pathlib
 import platform
-import time
+import sys
 
 import numpy as np
 import tensorflow as tf
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-FORMS = ["float32", "float16", "dynamic", "int8"]
-
-
-def data(kind, datasets):
-    with np.load(os.path.join(datasets, "mnist.npz")) as f:
-        xtr, ytr, xte, yte = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
-    shape = (-1, 784) if kind == "mlp" else (-1, 28, 28, 1)
-    return (xtr.reshape(shape).astype("float32") / 255, ytr), \
-        (xte.reshape(shape).astype("float32") / 255, yte)
-
-
-def convert(model, form, calib):
-    c = tf.lite.TFLiteConverter.from_keras_model(model)
-    if form != "float32":
-        c.optimizations = [tf.lite.Optimize.DEFAULT]
-    if form == "float16":
-        c.target_spec.supported_types = [tf.float16]
-    if form == "int8":
-        c.representative_dataset = lambda: ([calib[i:i + 1]] for i in range(len(calib)))
-        c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    return c.convert()
-
-
-def interpreter(buf):
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-        return Interpreter(model_content=buf, num_threads=1), "LiteRT"
-    except ImportError:
-        return tf.lite.Interpreter(model_content=buf, num_threads=1), "tf.lite.Interpreter"
-
-
-def accuracy(buf, x, y, batch=1000):
-    it, _ = interpreter(buf)
-    d, o = it.get_input_details()[0], it.get_output_details()[0]
-    it.resize_tensor_input(d["index"], (batch,) + x.shape[1:])
-    it.allocate_tensors()
-    hits = 0
-    for i in range(0, len(x), batch):
-        it.set_tensor(d["index"], x[i:i + batch])
-        it.invoke()
-        hits += int(np.sum(np.argmax(it.get_tensor(o["index"]), 1) == y[i:i + batch]))
-    return hits / len(x)
-
-
-def latency_ms(buf, x, runs=200):
-    it, _ = interpreter(buf)
-    d = it.get_input_details()[0]
-    it.allocate_tensors()
-    for _ in range(20):
-        it.set_tensor(d["index"], x[:1])
-        it.invoke()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        it.set_tensor(d["index"], x[:1])
-        it.invoke()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * float(np.median(times))
+sys.path.insert(0, str(ROOT))
+from bench.tflite_common import FORMS, accuracy, convert, interpreter, latency_ms, mnist  # noqa: E402,E501
 
 
 def main():
@@ -99,14 +43,15 @@ def main():
             print(f"skipping {kind}: {path} not found (run bench/bench_tflite.py first)")
             continue
         model = tf.keras.models.load_model(path)
-        (xtr, _), (xte, yte) = data(kind, a.datasets)
+        (xtr, _), (xte, yte) = mnist(kind, a.datasets)
         calib = xtr[:500]
         row = {"keras_accuracy": float(np.mean(np.argmax(model.predict(xte, verbose=0), 1)
                                                == yte))}
         for form in FORMS:
-            buf = convert(model, form, calib)
-            row[form] = {"bytes": len(buf), "accuracy": accuracy(buf, xte, yte),
-                         "latency_ms_batch1": latency_ms(buf, xte)}
+            buf = convert(tf, model, form, calib)
+            lite = tf.lite.Interpreter
+            row[form] = {"bytes": len(buf), "accuracy": accuracy(interpreter(buf, lite), xte, yte),
+                         "latency_ms_batch1": latency_ms(interpreter(buf, lite), xte)}
             print(kind, form, row[form], flush=True)
         row["int8_minus_float_points"] = 100 * (row["int8"]["accuracy"] -
                                                 row["float32"]["accuracy"])

@@ -2,6 +2,7 @@
 TensorFlow's arithmetic, repeated ids included, checked against goldens that Keras 3.15 on
 TensorFlow 2.21 made (tests/fixtures/sparse_optim/make_goldens.py)."""
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -9,26 +10,12 @@ import pytest
 import tenfold as tf
 from tenfold import keras
 
-GOLDENS = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "sparse_optim",
-                       "goldens.npz")
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "sparse_optim")
+GOLDENS = os.path.join(FIXTURES, "goldens.npz")
+sys.path.insert(0, FIXTURES)
+from sparse_optim_cases import embedding_model, optimizers  # noqa: E402
 
-OPTIMIZERS = {
-    "sgd": lambda: keras.optimizers.SGD(0.1),
-    "sgd_momentum": lambda: keras.optimizers.SGD(0.1, momentum=0.9),
-    "sgd_nesterov": lambda: keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
-    "adam": lambda: keras.optimizers.Adam(0.05),
-    "adam_amsgrad": lambda: keras.optimizers.Adam(0.05, amsgrad=True),
-    "adamw": lambda: keras.optimizers.AdamW(0.05, weight_decay=0.01),
-    "rmsprop": lambda: keras.optimizers.RMSprop(0.05),
-    "rmsprop_momentum": lambda: keras.optimizers.RMSprop(0.05, momentum=0.5),
-    "rmsprop_centered": lambda: keras.optimizers.RMSprop(0.05, centered=True),
-    "adagrad": lambda: keras.optimizers.Adagrad(0.3),
-    "adamax": lambda: keras.optimizers.Adamax(0.05),
-    "nadam": lambda: keras.optimizers.Nadam(0.05),
-    "adadelta": lambda: keras.optimizers.Adadelta(1.0),
-    "ftrl": lambda: keras.optimizers.Ftrl(0.1),
-    "lion": lambda: keras.optimizers.Lion(0.01),
-}
+OPTIMIZERS = optimizers(keras)
 
 
 @pytest.fixture(scope="module")
@@ -76,10 +63,7 @@ def test_steps_inside_tf_function_match(goldens, name):
 
 
 def _embedding_model():
-    return keras.Sequential([keras.Input((5,), dtype="int32"),
-                             keras.layers.Embedding(20, 4),
-                             keras.layers.GlobalAveragePooling1D(),
-                             keras.layers.Dense(1)])
+    return embedding_model(keras)
 
 
 @pytest.mark.parametrize("run_eagerly", [False, True])
