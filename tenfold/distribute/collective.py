@@ -84,6 +84,26 @@ def check_same_variables(comm, variables, what):
                     "model (same layers, shapes and order) from the same code.")
 
 
+def sum_local_gradients(per_replica_grads):
+    """Per variable, the sum of the local replicas' gradients (None where every replica has
+    None); IndexedSlices are made dense first."""
+    from tenfold.ops import math_ops
+    out = []
+    for parts in zip(*per_replica_grads):
+        present = [_dense_gradient(g) for g in parts if g is not None]
+        out.append(None if not present else
+                   present[0] if len(present) == 1 else math_ops.add_n(present))
+    return out
+
+
+def _dense_gradient(g):
+    if isinstance(g, Tensor):
+        return g
+    if hasattr(g, "to_dense"):  # IndexedSlices (an Embedding's gradient)
+        return g.to_dense()
+    return convert_to_tensor(g)
+
+
 def all_reduce_tensors(comm, arrays, op, what):
     """All-reduce a list of arrays/tensors (op 'sum' / 'mean'); returns Tensors."""
     tensors = [t if isinstance(t, Tensor) else convert_to_tensor(np.asarray(t))
@@ -92,24 +112,6 @@ def all_reduce_tensors(comm, arrays, op, what):
     def run(arrs):
         return comm.allreduce([np.asarray(a) for a in arrs], op)
     return _as_collective_op("collective_all_reduce", run, tensors)
-
-
-class LocalGradientSum:
-    """Gradients of the replicas of one process, summed until the last one applies them."""
-
-    def __init__(self, num_local):
-        self.num_local = num_local
-        self.replica = 0
-        self.sums = None
-
-    def add(self, arrays):
-        if self.sums is None:
-            self.sums = [None if a is None else np.array(a, copy=True) for a in arrays]
-        else:
-            for i, a in enumerate(arrays):
-                if a is not None:
-                    self.sums[i] = a if self.sums[i] is None else self.sums[i] + a
-        return self.replica == self.num_local - 1
 
 
 class GradientReducer:
@@ -123,15 +125,6 @@ class GradientReducer:
     def __call__(self, grads, variables):
         s = self._strategy
         grads = list(grads)
-        local = s._local_grads
-        if local is not None:
-            if _tracing():
-                raise NotImplementedError(
-                    "Several replicas in one process inside tf.function: run the replicas "
-                    "eagerly or use one replica per process (MultiWorkerMirroredStrategy).")
-            if not local.add([_grad_array(g) for g in grads]):
-                return None  # a later replica applies the sum
-            grads = [None if a is None else Tensor._wrap(a) for a in local.sums]
         if s._num_workers == 1:
             return grads
         done = ()

@@ -15,6 +15,7 @@ small marked hooks, only after `tenfold.distribute` was imported:
   worker 0's weights, optimizer state, initial epoch and shuffling RNG.
 - `aggregate_gradients` (optimizers) and `scale_loss` / `unscale_loss` (the loss).
 """
+import threading
 import time
 
 import numpy as np
@@ -68,17 +69,48 @@ def unscale_loss(loss):
     return loss
 
 
-def aggregate_gradients(grads, variables):
-    """The optimizer's hook: gradients summed over replicas, or None (contribute only)."""
+def aggregate_gradients(grads, variables, optimizer=None):
+    """The optimizer's hook: the gradients summed over every replica; or None when the update
+    was applied here already (several local replicas: a merge_call sums the replicas'
+    gradients, reduces them over the workers and applies them once)."""
+    if getattr(_applying, "active", False):
+        return grads  # inside that merge_call: already summed
     s = _st.get_strategy()
     if s.num_replicas_in_sync == 1:
         return grads
+    ctx = _st._replica_ctx()
+    if ctx is not None and ctx._thread is not None:
+        if optimizer is None:
+            raise RuntimeError("tf.distribute: an optimizer applied gradients in a replica "
+                               "context without naming itself to aggregate_gradients.")
+        ctx.merge_call(_apply_summed, args=(optimizer, list(grads), list(variables)))
+        return None
+    if ctx is None and _st.in_cross_replica_context() and s._num_local > 1:
+        return grads  # cross-replica context (merge_call, or outside run): already summed
     return s._aggregate_gradients(grads, variables)
+
+
+_applying = threading.local()
+
+
+def _apply_summed(strategy, optimizer, grads, variables):
+    """merge_fn of the optimizer's update with several local replicas."""
+    from tenfold.distribute.collective import sum_local_gradients
+    per_replica = [list(g) for g in _st.dv.local_results(grads)]
+    summed = sum_local_gradients(per_replica)
+    if strategy._num_workers > 1:
+        summed = strategy._reducer(summed, variables)
+    _applying.active = True
+    try:
+        optimizer.apply(summed, variables)
+    finally:
+        _applying.active = False
 
 
 # ---------------------------------------------------------------------- input
 class ShardedAdapter:
-    """A data adapter whose batches are this worker's rows of each global batch."""
+    """A data adapter whose batches are this worker's rows of each global batch (one batch
+    of the rows of all its replicas; the replicated step splits it, see `local_parts`)."""
 
     def __init__(self, strategy, adapter):
         self._strategy = strategy
@@ -87,15 +119,26 @@ class ShardedAdapter:
     def __getattr__(self, name):
         return getattr(self._adapter, name)
 
+    def _part(self, data):
+        s = self._strategy
+        n = _input.batch_rows(data)
+        if n is None or s._num_local == 1:
+            return _input.split_element(s, data)
+        s._global_rows = n
+        slices = _input.worker_slices(n, s)
+        lo, hi = slices[0][0], slices[-1][1]
+        return nest.map_structure(lambda t: _input._rows(t, lo, hi), data) \
+            if nest.is_nested(data) else _input._rows(data, lo, hi)
+
     def __iter__(self):
         for data in self._adapter:
-            yield _input.split_element(self._strategy, data)
+            yield self._part(data)
 
     def peek(self):
         data = self._adapter.peek()
         if data is None:
             return None
-        part = _input.split_element(self._strategy, data)
+        part = self._part(data)
         n = _input.batch_rows(part)
         return part if n else data  # build from the full batch if this worker's part is empty
 
@@ -107,7 +150,7 @@ def shard_adapter(model, adapter):
     if isinstance(getattr(adapter, "data", None), (_input.DistributedDataset,
                                                     _input.DistributedDatasetsFromFunction)):
         return adapter  # already this worker's part (strategy.experimental_distribute_...)
-    if s._num_local > 1:  # one process: its replicas' rows are the whole batch
+    if s._num_workers == 1:  # one process: its replicas' rows are the whole batch
         return adapter
     return ShardedAdapter(s, adapter)
 
@@ -115,8 +158,12 @@ def shard_adapter(model, adapter):
 # ---------------------------------------------------------------------- steps
 def wrap_step(model, fn):
     s = strategy_of(model)
-    if s is None or s.num_replicas_in_sync == 1 or s._num_workers == 1:
-        return fn  # one process: its replicas' rows run as one batch (same mean gradient)
+    if s is None or s.num_replicas_in_sync == 1:
+        return fn
+    if s._num_local > 1 and _is_train_step(fn):
+        return _replicated_train_step(model, s, fn)
+    if s._num_workers == 1:
+        return fn  # evaluation in one process: its replicas' rows as one batch (same numbers)
     multi = s._num_workers > 1
 
     def step(data):
@@ -127,6 +174,55 @@ def wrap_step(model, fn):
         return logs
     step.__name__ = getattr(fn, "__name__", "step")
     step.__wrapped__ = fn
+    return step
+
+
+def _is_train_step(fn):
+    base = getattr(fn, "_step", fn)
+    return getattr(base, "__name__", "") == "train_step"
+
+
+def local_parts(strategy, data):
+    """This worker's batch split into its local replicas' batches, as the global batch is
+    split (TensorFlow's rebatching; see input.py)."""
+    n = _input.batch_rows(data)
+    total = strategy.__dict__.pop("_global_rows", None) or n
+    slices = _input.worker_slices(total, strategy)
+    first = slices[0][0]
+    parts = []
+    for lo, hi in slices:
+        lo, hi = lo - first, hi - first
+        parts.append(nest.map_structure(lambda t: _input._rows(t, lo, hi), data)
+                     if nest.is_nested(data) else _input._rows(data, lo, hi))
+    return tuple(parts)
+
+
+def _replicated_train_step(model, s, fn):
+    """Keras's train step under several local replicas: `strategy.run(train_step)` on each
+    replica's part of the batch (one thread per replica, the optimizer update applied once in
+    a merge_call), compiled with tf.function as a whole when the model's step is."""
+    cache = model.__dict__.setdefault("_tf_distribute_steps", {})
+    key = (id(fn), id(s))
+    hit = cache.get(key)
+    if hit is not None and hit[0] is fn:
+        return hit[1]
+    base = getattr(fn, "_step", fn)
+
+    def replicated_train_step(parts):
+        results = s.run(base, args=(_st.dv.PerReplica(parts),))
+        return _st.dv.local_results(results)[-1]  # the last replica's logs include them all
+    run = replicated_train_step
+    if hasattr(fn, "_step"):  # a CompiledStep: compile the replicated step the same way
+        from tenfold.keras.engine.compiled_steps import compile_step
+        run = compile_step(model, replicated_train_step, "train_function")
+    multi = s._num_workers > 1
+
+    def step(data):
+        logs = run(local_parts(s, data))
+        return model.get_metrics_result() if multi else logs
+    step.__name__ = "train_function"
+    step.__wrapped__ = fn
+    cache[key] = (fn, step)
     return step
 
 
