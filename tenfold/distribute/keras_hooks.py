@@ -363,3 +363,46 @@ def sync_from_chief(model, s):
     else:
         model.__dict__["_initial_epoch"] = epoch
     np.random.set_state(rng)
+
+
+# ---------------------------------------------------------------------- batch normalization
+def _step_replicas():
+    """The replica context of a step with several replicas in sync, else None."""
+    ctx = _st._replica_ctx()
+    if ctx is None or ctx.strategy.num_replicas_in_sync == 1:
+        return None
+    return ctx
+
+
+def several_replicas():
+    return _step_replicas() is not None
+
+
+def synchronized_moments(x, axes):
+    """BatchNormalization(synchronized=True): the mean and variance over the batches of every
+    replica (in-process and over the workers), as Keras 3 computes them on TensorFlow: sums of
+    x and x², and the row counts, all-reduced; variance = E[x²] - E[x]² (at least 0). None
+    outside a step with several replicas (the layer then uses its own batch)."""
+    ctx = _step_replicas()
+    if ctx is None:
+        return None
+    from tenfold.ops import array_ops, math_ops
+    local_sum = math_ops.reduce_sum(x, axis=axes, keepdims=True)
+    local_sq = math_ops.reduce_sum(math_ops.square(x), axis=axes, keepdims=True)
+    local_count = math_ops.reduce_sum(array_ops.ones_like(x), axis=axes, keepdims=True)
+    total, total_sq, count = ctx.all_reduce("SUM", [local_sum, local_sq, local_count])
+    mean = math_ops.divide_no_nan(total, count)
+    var = math_ops.maximum(math_ops.subtract(math_ops.divide_no_nan(total_sq, count),
+                                             math_ops.square(mean)), 0.0)
+    return mean, var
+
+
+def replica_mean_of_statistics(stats):
+    """The statistics a BatchNormalization folds into its moving mean and variance, averaged
+    over the replicas, as tf.keras's moving statistics (variables aggregated by MEAN) end up;
+    unchanged outside a step with several replicas."""
+    ctx = _step_replicas()
+    if ctx is None:
+        return stats
+    from tenfold.ops import array_ops
+    return ctx.all_reduce("MEAN", [array_ops.stop_gradient(t) for t in stats])

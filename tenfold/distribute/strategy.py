@@ -409,11 +409,14 @@ class Strategy:
         tensors = [convert_to_tensor(v) for v in flat]
         thread = getattr(ctx, "_thread", None)
         if thread is not None:  # several local replicas: in-process, then over the workers
-            out = _differentiable_all_reduce(thread, reduce_op, tensors)
+            def reduce_fn(ts):
+                return list(thread.sync("all_reduce", (reduce_op, list(ts))))
         else:
-            out = collective.all_reduce_tensors(self._comm, tensors,
-                                                "sum" if reduce_op is ReduceOp.SUM else "mean",
-                                                "ReplicaContext.all_reduce")
+            def reduce_fn(ts):
+                return collective.all_reduce_tensors(
+                    self._comm, list(ts), "sum" if reduce_op is ReduceOp.SUM else "mean",
+                    "ReplicaContext.all_reduce")
+        out = _differentiable_all_reduce(reduce_fn, tensors)
         return nest.pack_sequence_as(value, out) if nest.is_nested(value) else out[0]
 
     def _replica_all_gather(self, value, axis, ctx=None):
@@ -567,24 +570,24 @@ class MultiWorkerMirroredStrategy(Strategy):
                          cluster_resolver)
 
 
-def _differentiable_all_reduce(thread, reduce_op, tensors):
-    """All-reduce over the local replicas (then the workers) whose gradient is the all-reduce
-    of the incoming gradients, as TensorFlow's (every replica calls tape.gradient). Under a
-    tape each tensor is reduced on its own (one gradient call each, in the same order on every
-    replica); otherwise all in one exchange."""
+def _differentiable_all_reduce(reduce_fn, tensors):
+    """`reduce_fn` (an all-reduce over every replica) made differentiable: its gradient is the
+    same all-reduce of the incoming gradients, as TensorFlow's (every replica calls
+    tape.gradient). Under a tape each tensor is reduced on its own (one gradient call each, in
+    the same order on every replica); otherwise all in one exchange."""
     from tenfold.framework.state import STATE
     if not STATE.observers or not tensors:
-        return list(thread.sync("all_reduce", (reduce_op, list(tensors))))
+        return list(reduce_fn(tensors))
     from tenfold.autodiff.custom_gradient import custom_gradient
     from tenfold.ops import array_ops
 
     @custom_gradient
     def reduce_one(x):
-        y, = thread.sync("all_reduce", (reduce_op, [x]))
+        y, = reduce_fn([x])
 
         def grad(dy):
             dy = array_ops.zeros_like(x) if dy is None else dy
-            g, = thread.sync("all_reduce", (reduce_op, [dy]))
+            g, = reduce_fn([dy])
             return g
         return y, grad
     return [reduce_one(t) for t in tensors]

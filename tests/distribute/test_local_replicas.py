@@ -228,3 +228,67 @@ def test_keras_fit_with_two_local_replicas_matches_one(run_eagerly):
     np.testing.assert_allclose(e2, e1, rtol=1e-5)
     for a, b in zip(w2, w1):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _bn_step(strategy, layer_fn, x):
+    """One training call of a BN layer on each replica's rows; returns the outputs (in row
+    order) and the moving statistics after it."""
+    with strategy.scope():
+        bn = layer_fn()
+        bn.build((None, x.shape[1]))
+    ds = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices(x)
+                                                  .batch(len(x)))
+    out = strategy.run(lambda xb: bn(xb, training=True), args=(next(iter(ds)),))
+    rows = np.concatenate([o.numpy() for o in strategy.experimental_local_results(out)])
+    return rows, bn.moving_mean.numpy(), bn.moving_variance.numpy()
+
+
+@pytest.mark.parametrize("layer_fn", [
+    lambda: keras.layers.BatchNormalization(synchronized=True, momentum=0.5),
+    lambda: keras.layers.experimental.SyncBatchNormalization(momentum=0.5)])
+def test_synchronized_batch_norm_uses_the_global_batch(layer_fn):
+    rng = np.random.RandomState(2)
+    x = (rng.randn(8, 3) * [1.0, 3.0, 0.5] + [0.0, 2.0, -1.0]).astype("float32")
+    x[4:] += 5.0  # the two replicas' halves have different statistics
+    got, mm, mv = _bn_step(two_cpu(), layer_fn, x)
+    want, wmm, wmv = _bn_step(tf.distribute.get_strategy(), layer_fn, x)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(mm, wmm, rtol=1e-5)
+    np.testing.assert_allclose(mv, wmv, rtol=1e-4)
+    np.testing.assert_allclose(mm, 0.5 * x.mean(0), rtol=1e-5)
+
+
+def test_batch_norm_without_synchronized_uses_each_replicas_batch():
+    rng = np.random.RandomState(2)
+    x = rng.randn(8, 3).astype("float32")
+    x[4:] += 5.0
+    got, mm, mv = _bn_step(two_cpu(), lambda: keras.layers.BatchNormalization(momentum=0.5), x)
+    for rows in (slice(0, 4), slice(4, 8)):  # each replica: its own batch's statistics
+        half = x[rows]
+        want = (half - half.mean(0)) / np.sqrt(half.var(0) + 1e-3)
+        np.testing.assert_allclose(got[rows], want, rtol=1e-4, atol=1e-4)
+    # the moving statistics take the mean over the replicas of their batch statistics
+    np.testing.assert_allclose(mm, 0.5 * (x[:4].mean(0) + x[4:].mean(0)) / 2, rtol=1e-5)
+    np.testing.assert_allclose(mv, 0.5 + 0.5 * (x[:4].var(0) + x[4:].var(0)) / 2, rtol=1e-4)
+
+
+def test_keras_fit_with_synchronized_batch_norm_matches_one_replica():
+    rng = np.random.RandomState(4)
+    x = rng.randn(32, 4).astype("float32")
+    x[16:] *= 3.0
+    y = (x.sum(1, keepdims=True) > 0).astype("float32")
+
+    def run(strategy, synchronized):
+        with strategy.scope():
+            keras.utils.set_random_seed(7)
+            m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8),
+                                  keras.layers.BatchNormalization(synchronized=synchronized),
+                                  keras.layers.Activation("relu"), keras.layers.Dense(1)])
+            m.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+        m.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+        return m.get_weights()
+    ref = run(tf.distribute.get_strategy(), True)
+    for a, b in zip(run(two_cpu(), True), ref):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    unsynced = run(two_cpu(), False)  # per-replica statistics: a different training
+    assert max(np.abs(a - b).max() for a, b in zip(unsynced, ref)) > 1e-4
