@@ -542,12 +542,32 @@ class MirroredStrategy(Strategy):
         super().__init__(_cpu_or_gpu_devices(devices), LocalCommunicator())
 
 
+def _worker_devices(rank, local_devices):
+    prefix = f"/job:worker/replica:0/task:{rank}"
+    if local_devices is not None:
+        devices = _cpu_or_gpu_devices(local_devices)
+        return [prefix + "/device:" + d.rsplit("/", 1)[-1].replace("device:", "").upper()
+                for d in devices]
+    from tenfold import config
+    gpus = config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return [prefix + "/device:" + g.name.rsplit("/", 1)[-1].replace("device:", "")
+                for g in gpus]
+    return [prefix + "/device:CPU:0"]
+
+
 class MultiWorkerMirroredStrategy(Strategy):
     """Synchronous training across processes (`tf.distribute.MultiWorkerMirroredStrategy`):
     one replica per worker, workers joined over MPI (`mpirun -n N python train.py`, `srun`),
-    gradients all-reduced in buckets (`communication_options.bytes_per_pack`)."""
+    gradients all-reduced in buckets (`communication_options.bytes_per_pack`).
 
-    def __init__(self, cluster_resolver=None, communication_options=None):
+    Each worker has one replica per local GPU when there are several (as TensorFlow), else
+    one on the CPU; `local_devices=[...]` (tenfold's extension) names them, e.g.
+    `["/cpu:0", "/cpu:1"]` for N processes x 2 replicas: the local replicas reduce in-process
+    first, then the workers over MPI."""
+
+    def __init__(self, cluster_resolver=None, communication_options=None, *,
+                 local_devices=None):
         from tenfold.distribute import cluster
         options = communication_options or CommunicationOptions()
         if not isinstance(options, CommunicationOptions):
@@ -566,8 +586,7 @@ class MultiWorkerMirroredStrategy(Strategy):
             if cluster_resolver.task_type is None:
                 cluster_resolver.task_type = "worker"
                 cluster_resolver.task_id = rank
-        super().__init__([f"/job:worker/replica:0/task:{rank}/device:CPU:0"], comm, options,
-                         cluster_resolver)
+        super().__init__(_worker_devices(rank, local_devices), comm, options, cluster_resolver)
 
 
 def _differentiable_all_reduce(reduce_fn, tensors):
