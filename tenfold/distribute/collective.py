@@ -50,7 +50,7 @@ def as_stateful_op(name, fn, tensors, n_outputs):
         return [] if n_outputs == 0 else list(out)
     # a stateful kernel over backend arrays (communication buffers), as in a graph node
     out = fn([tensor_buffer(t) for t in tensors])
-    return [from_buffer(np.asarray(o)) for o in (out or [])]
+    return [from_buffer(_host_or_device(o)) for o in (out or [])]
 
 
 def _as_collective_op(name, fn, tensors):
@@ -114,6 +114,21 @@ def all_reduce_tensors(comm, arrays, op, what):
     return _as_collective_op("collective_all_reduce", run, tensors)
 
 
+def _host_or_device(a):
+    """A NumPy array, or the device array as it is (CuPy arrays refuse np.asarray)."""
+    if hasattr(a, "__cuda_array_interface__"):
+        return a
+    return np.asarray(a)
+
+
+def _array_module(arrays):
+    for a in arrays:
+        if hasattr(a, "__cuda_array_interface__") and not isinstance(a, np.ndarray):
+            import cupy
+            return cupy
+    return np
+
+
 class GradientReducer:
     """Sums gradients over every replica, in buckets (see the module docstring)."""
 
@@ -167,7 +182,8 @@ class GradientReducer:
         return out
 
     def _reduce_in_buckets(self, comm, arrays, bucket_bytes):
-        arrays = [np.asarray(a) for a in arrays]
+        arrays = [_host_or_device(a) for a in arrays]
+        xp = _array_module(arrays)
         order = list(range(len(arrays)))[::-1]  # last layers' gradients first
         buckets, current, size, dtype = [], [], 0, None
         for i in order:
@@ -183,7 +199,7 @@ class GradientReducer:
         self.last_bucket_count = len(buckets)
         started = []
         for idx in buckets:  # pack and start each; the comm thread works meanwhile
-            flat = np.concatenate([arrays[i].ravel() for i in idx]) if len(idx) > 1 \
+            flat = xp.concatenate([arrays[i].ravel() for i in idx]) if len(idx) > 1 \
                 else arrays[idx[0]].ravel()
             started.append((idx, comm.allreduce_start(flat, "sum")))
         out = [None] * len(arrays)
