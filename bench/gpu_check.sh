@@ -39,7 +39,7 @@ print("GPUs:", tf.config.list_physical_devices("GPU"), "| why none:", gpu.why_no
 print("default device:", tf.constant(1.0).device)
 PYEOF
   echo "=== NCCL smoke test (tools/nccl_smoke.py: real cupy.cuda.nccl, one rank per GPU)"
-  timeout 60 $PY tools/nccl_smoke.py 2>&1 | tail -40
+  timeout 40 $PY tools/nccl_smoke.py 2>&1 | tail -40
   echo "=== pytest -m gpu (all but the op table)"
   timeout 150 $PY -m pytest -m gpu -q -rfEsx -p no:cacheprovider tests/gpu -k "not op_table" \
     2>&1 | tail -80
