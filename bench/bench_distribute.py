@@ -142,7 +142,9 @@ def summarize_local(res):
     print(f"2 replicas: {res['samples_per_s_2_replicas']:.0f} samples/s (median epoch)")
     print(f"time ratio 2 replicas / 1 replica per round: median {q[2]:.3f}, quartiles "
           f"{q[1]:.3f}-{q[3]:.3f}, range {q[0]:.3f}-{q[4]:.3f}")
-    print(f"weights after training differ by at most {res['max_weight_difference']:.2e}")
+    print(f"weights after training differ by at most {res['max_weight_difference']:.2e} "
+          "(RMSprop turns the rounding differences of two half-batch gradient sums into "
+          "steps of its learning rate; with SGD the two stay within ~1e-5)")
 
 
 def _collective_s(strategy):

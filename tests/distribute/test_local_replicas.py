@@ -121,6 +121,25 @@ def test_a_failing_replica_stops_the_others_with_its_error():
     assert s.run(lambda: ctx().all_reduce("SUM", tf.constant(2.0))) is not None  # usable
 
 
+def test_an_error_in_merge_fn_reaches_the_caller():
+    s = two_cpu()
+
+    def merge_fn(strategy, value):
+        raise RuntimeError("merge failed")
+    with pytest.raises(RuntimeError, match="merge failed"):
+        s.run(lambda: ctx().merge_call(merge_fn, args=(1.0,)))
+
+
+def test_all_gather_over_local_replicas():
+    s = two_cpu()
+
+    def fn():
+        r = tf.cast(ctx().replica_id_in_sync_group, "float32")
+        return ctx().all_gather(tf.fill([r.numpy().astype(int) + 1, 2], r), axis=0)
+    for v in s.experimental_local_results(s.run(fn)):
+        np.testing.assert_array_equal(v.numpy(), [[0, 0], [1, 1], [1, 1]])
+
+
 def test_replicas_that_disagree_get_an_error_not_a_hang():
     s = two_cpu()
 
