@@ -176,3 +176,9 @@ def test_processes_times_local_replicas_reduce_in_process_then_over_mpi(tmp_path
     for k in r["fit"]["ref_history"]:
         np.testing.assert_allclose(r["fit"]["history"][k], r["fit"]["ref_history"][k],
                                    rtol=1e-4)
+    bn = r["per_replica_bn"]
+    _close(bn["2x2"], bn["1x4"], tol=1e-4)   # BN statistics per replica, wherever it runs
+    _close(bn["2x1"], bn["1x2"], tol=1e-4)
+    # and those statistics are not the global batch's (the comparison can fail)
+    assert max(np.abs(np.asarray(a) - np.asarray(b)).max()
+               for a, b in zip(bn["2x2"], bn["sync_ref"])) > 1e-4

@@ -32,10 +32,10 @@ x[::2] *= 3.0
 y = (x @ rng.randn(5, 1)).astype("float32")
 
 
-def make_model():
+def make_model(synchronized=True):
     keras.utils.set_random_seed(1)
     mdl = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8),
-                            keras.layers.BatchNormalization(synchronized=True),
+                            keras.layers.BatchNormalization(synchronized=synchronized),
                             keras.layers.Activation("tanh"), keras.layers.Dense(1)])
     # SGD: the Dense bias before the BatchNormalization gets gradients at rounding level,
     # which Adam would blow up to steps of its learning rate
@@ -54,6 +54,25 @@ res["fit"] = {"weights": [w.tolist() for w in model.get_weights()],
               "history": h.history, "ref_history": h_ref.history}
 all_weights = strategy._comm.allgather_object(res["fit"]["weights"])
 res["ranks_agree"] = all(a == all_weights[0] for a in all_weights)
+
+
+# Per-replica BatchNormalization statistics (synchronized=False): the same replicas spread
+# over processes or kept in one process train alike: 2 processes x 2 replicas against one
+# process with 4, and 2 processes x 1 replica against one process with 2.
+def fit_weights(strat):
+    with strat.scope():
+        mdl = make_model(synchronized=False)
+    mdl.fit(x, y, batch_size=G, epochs=2, shuffle=False, verbose=0)
+    return [w.tolist() for w in mdl.get_weights()]
+
+
+one_per_worker = tf.distribute.MultiWorkerMirroredStrategy()
+res["per_replica_bn"] = {
+    "2x2": fit_weights(strategy),
+    "1x4": fit_weights(tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(R)])),
+    "2x1": fit_weights(one_per_worker),
+    "1x2": fit_weights(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])),
+    "sync_ref": res["fit"]["ref"]}
 if rank == 0:
     with open(sys.argv[1], "w") as f:
         json.dump(res, f)
