@@ -143,13 +143,50 @@ class ShardedAdapter:
         return part if n else data  # build from the full batch if this worker's part is empty
 
 
+class JoinedReplicaBatches:
+    """A distributed dataset's PerReplica elements as one batch of this worker's rows; the
+    replicas' sizes are kept for `local_parts`."""
+
+    def __init__(self, strategy, adapter):
+        self._strategy = strategy
+        self._adapter = adapter
+
+    def __getattr__(self, name):
+        return getattr(self._adapter, name)
+
+    def _join(self, data):
+        from tenfold.ops import array_ops
+        parts = _st.dv.local_results(data)
+        if len(parts) == 1:
+            return data
+        self._strategy._local_sizes = [_input.batch_rows(p) or 0 for p in parts]
+        flats = [nest.flatten(p) for p in parts]
+        joined = [None if f[0] is None else array_ops.concat(list(f), axis=0)
+                  for f in zip(*flats)]
+        return nest.pack_sequence_as(parts[0], joined)
+
+    def __iter__(self):  # the distributed dataset itself: its PerReplica elements intact
+        steps = getattr(self._adapter, "steps", None)
+        for i, data in enumerate(self._adapter.data):
+            if steps is not None and i >= steps:
+                break
+            yield self._join(data)
+
+    def peek(self):
+        for data in self._adapter.data:
+            return self._join(data)
+        return None
+
+
 def shard_adapter(model, adapter):
     s = strategy_of(model)
     if s is None or s.num_replicas_in_sync == 1 or isinstance(adapter, ShardedAdapter):
         return adapter
     if isinstance(getattr(adapter, "data", None), (_input.DistributedDataset,
                                                     _input.DistributedDatasetsFromFunction)):
-        return adapter  # already this worker's part (strategy.experimental_distribute_...)
+        # already this worker's part (strategy.experimental_distribute_...): one batch per
+        # step, the replicas' parts concatenated (the replicated step splits them again)
+        return JoinedReplicaBatches(s, adapter) if s._num_local > 1 else adapter
     if s._num_workers == 1:  # one process: its replicas' rows are the whole batch
         return adapter
     return ShardedAdapter(s, adapter)
@@ -185,9 +222,14 @@ def _is_train_step(fn):
 def local_parts(strategy, data):
     """This worker's batch split into its local replicas' batches, as the global batch is
     split (TensorFlow's rebatching; see input.py)."""
-    n = _input.batch_rows(data)
-    total = strategy.__dict__.pop("_global_rows", None) or n
-    slices = _input.worker_slices(total, strategy)
+    sizes = strategy.__dict__.pop("_local_sizes", None)
+    if sizes is not None and sum(sizes) == _input.batch_rows(data):  # a distributed dataset's
+        bounds = np.concatenate([[0], np.cumsum(sizes)]).tolist()      # own split
+        slices = list(zip(bounds[:-1], bounds[1:]))
+    else:
+        n = _input.batch_rows(data)
+        total = strategy.__dict__.pop("_global_rows", None) or n
+        slices = _input.worker_slices(total, strategy)
     first = slices[0][0]
     parts = []
     for lo, hi in slices:

@@ -311,3 +311,33 @@ def test_keras_fit_with_synchronized_batch_norm_matches_one_replica():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     unsynced = run(two_cpu(), False)  # per-replica statistics: a different training
     assert max(np.abs(a - b).max() for a, b in zip(unsynced, ref)) > 1e-4
+
+
+@pytest.mark.parametrize("source", ["distribute_dataset", "from_function"])
+def test_keras_fit_on_a_distributed_dataset_with_local_replicas(source):
+    rng = np.random.RandomState(3)
+    x = rng.randn(32, 3).astype("float32")
+    y = rng.randn(32, 1).astype("float32")
+
+    def make(strategy):
+        with strategy.scope():
+            keras.utils.set_random_seed(2)
+            m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"),
+                                  keras.layers.Dense(1)])
+            m.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+        return m
+    ref = make(tf.distribute.get_strategy())
+    ref.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    s = two_cpu()
+    m = make(s)
+    if source == "distribute_dataset":
+        data = s.experimental_distribute_dataset(
+            tf.data.Dataset.from_tensor_slices((x, y)).batch(8))
+    else:
+        def fn(ctx):  # each replica's batches of 4, in the order one 8-row batch splits
+            b = ctx.get_per_replica_batch_size(8)
+            return tf.data.Dataset.from_tensor_slices((x, y)).batch(b)
+        data = s.distribute_datasets_from_function(fn)
+    m.fit(data, epochs=2, verbose=0)
+    for a, b in zip(m.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
