@@ -107,6 +107,9 @@ def _record_from(tracers, ident):
     # A tracer records the ops of one thread (graph/tracer.py); the thread whose turn it is
     # records now. Only one thread runs at a time, so the graph is built as by one thread.
     for tr in tracers:
+        if not hasattr(tr, "_thread"):  # the coupling to graph/tracer.py, checked loudly
+            raise RuntimeError("tf.distribute: graph/tracer.py's Tracer no longer keeps the "
+                               "`_thread` it records; update distribute/replicas.py.")
         tr._thread = ident
 
 
