@@ -311,7 +311,7 @@ class Strategy:
 
     def _replica_device(self, i):
         dev = self._devices[i]
-        if "GPU" not in dev.upper():
+        if "CPU" in dev.upper():
             return contextlib.nullcontext()  # the CPU replicas share the host's arrays
         from tenfold.framework.device import device
         return device(dev)

@@ -341,3 +341,30 @@ def test_keras_fit_on_a_distributed_dataset_with_local_replicas(source):
     m.fit(data, epochs=2, verbose=0)
     for a, b in zip(m.get_weights(), ref.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_replicas_on_an_accelerator_backend():
+    """Replicas on accelerator devices (the CI stand-in for a CuPy GPU, whose arrays refuse
+    implicit host conversion): each replica runs under its device's scope, the in-process
+    reduction and the synchronized BatchNormalization stay on the device, and fit matches one
+    replica."""
+    from tenfold.testing.standin_backend import standin_accelerator
+    rng = np.random.RandomState(1)
+    x = rng.randn(32, 3).astype("float32")
+    y = rng.randn(32, 1).astype("float32")
+
+    def run(strategy):
+        with strategy.scope():
+            keras.utils.set_random_seed(5)
+            m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"),
+                                  keras.layers.BatchNormalization(synchronized=True),
+                                  keras.layers.Dense(1)])
+            m.compile(optimizer="adam", loss="mse")
+        m.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        return m
+    with standin_accelerator():
+        ref = run(tf.distribute.get_strategy())
+        two = run(tf.distribute.MirroredStrategy(["/device:STANDIN:0", "/device:STANDIN:1"]))
+        assert "STANDIN" in two.weights[0].device
+        for a, b in zip(two.get_weights(), ref.get_weights()):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
