@@ -110,7 +110,9 @@ def all_reduce_tensors(comm, arrays, op, what):
                for t in arrays]
 
     def run(arrs):
-        return comm.allreduce([np.asarray(a) for a in arrs], op)
+        if getattr(comm, "name", "") == "nccl":
+            return comm.allreduce([_host_or_device(a) for a in arrs], op)
+        return comm.allreduce([_to_host(a) for a in arrs], op)
     return _as_collective_op("collective_all_reduce", run, tensors)
 
 
@@ -121,12 +123,16 @@ def _host_or_device(a):
     return np.asarray(a)
 
 
+def _to_host(a):
+    if isinstance(a, np.ndarray):
+        return a
+    from tenfold import backend
+    return backend.to_numpy(a)
+
+
 def _array_module(arrays):
-    for a in arrays:
-        if hasattr(a, "__cuda_array_interface__") and not isinstance(a, np.ndarray):
-            import cupy
-            return cupy
-    return np
+    from tenfold import backend
+    return backend.get_array_module(*arrays)
 
 
 class GradientReducer:
@@ -182,7 +188,10 @@ class GradientReducer:
         return out
 
     def _reduce_in_buckets(self, comm, arrays, bucket_bytes):
-        arrays = [_host_or_device(a) for a in arrays]
+        if getattr(comm, "name", "") == "nccl":  # device buffers stay on the device
+            arrays = [_host_or_device(a) for a in arrays]
+        else:  # MPI reduces host buffers: device gradients come to the host
+            arrays = [_to_host(a) for a in arrays]
         xp = _array_module(arrays)
         order = list(range(len(arrays)))[::-1]  # last layers' gradients first
         buckets, current, size, dtype = [], [], 0, None
