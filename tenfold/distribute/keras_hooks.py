@@ -17,6 +17,7 @@ small marked hooks, only after `tenfold.distribute` was imported:
 """
 import threading
 import time
+import weakref
 
 import numpy as np
 
@@ -243,11 +244,11 @@ def _replicated_train_step(model, s, fn):
     """Keras's train step under several local replicas: `strategy.run(train_step)` on each
     replica's part of the batch (one thread per replica, the optimizer update applied once in
     a merge_call), compiled with tf.function as a whole when the model's step is."""
-    cache = model.__dict__.setdefault("_tf_distribute_steps", {})
-    key = (id(fn), id(s))
-    hit = cache.get(key)
-    if hit is not None and hit[0] is fn:
-        return hit[1]
+    # kept on the strategy (a model stays picklable): model -> (its step function, ours)
+    cache = s.__dict__.setdefault("_keras_train_steps", weakref.WeakValueDictionary())
+    holder = cache.get(id(model))
+    if holder is not None and holder.model is model and holder.fn is fn:
+        return holder.step
     base = getattr(fn, "_step", fn)
 
     def replicated_train_step(parts):
@@ -264,8 +265,24 @@ def _replicated_train_step(model, s, fn):
         return model.get_metrics_result() if multi else logs
     step.__name__ = "train_function"
     step.__wrapped__ = fn
-    cache[key] = (fn, step)
+    holder = _StepHolder(model, fn, step)
+    model.__dict__["_tf_distribute_step_holder"] = holder  # lives as long as the model
+    cache[id(model)] = holder
     return step
+
+
+class _StepHolder:
+    def __init__(self, model, fn, step):
+        self._model = weakref.ref(model)
+        self.fn = fn
+        self.step = step
+
+    @property
+    def model(self):
+        return self._model()
+
+    def __reduce__(self):  # not saved with the model: rebuilt at the next fit
+        return (type(None), ())
 
 
 def on_batch(model, data, fn):
