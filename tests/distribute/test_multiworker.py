@@ -182,3 +182,5 @@ def test_processes_times_local_replicas_reduce_in_process_then_over_mpi(tmp_path
     # and those statistics are not the global batch's (the comparison can fail)
     assert max(np.abs(np.asarray(a) - np.asarray(b)).max()
                for a, b in zip(bn["2x2"], bn["sync_ref"])) > 1e-4
+    assert r["data_parallel"]["replicas"] == 4  # keras.distribution.DataParallel, 2 x 2
+    _close(r["data_parallel"]["weights"], r["fit"]["ref"], tol=1e-4)

@@ -73,6 +73,14 @@ res["per_replica_bn"] = {
     "2x1": fit_weights(one_per_worker),
     "1x2": fit_weights(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])),
     "sync_ref": res["fit"]["ref"]}
+# Keras 3's DataParallel over 2 devices per worker: the same 2 x 2 replicas
+keras.distribution.set_distribution(keras.distribution.DataParallel(
+    devices=[f"cpu:{i}" for i in range(R)]))
+dp = make_model()
+dp.fit(x, y, batch_size=G, epochs=2, shuffle=False, verbose=0)
+keras.distribution.set_distribution(None)
+res["data_parallel"] = {"replicas": dp.__dict__["_distribute_strategy"].num_replicas_in_sync,
+                        "weights": [w.tolist() for w in dp.get_weights()]}
 if rank == 0:
     with open(sys.argv[1], "w") as f:
         json.dump(res, f)
