@@ -14,6 +14,14 @@ both at global batch 128 on real MNIST:
 and prints the ring all-reduce model of a step at 8 and 64 workers built from them (the
 arithmetic of docs/distribute.md). Each figure is a median over epochs / repetitions; the
 machine is shared, so compare within one run.
+
+    python bench/bench_distribute.py --local-replicas [--rounds 9] [--json PATH]
+
+measures only several replicas in ONE process: the seed MLP's `fit` under
+MirroredStrategy(["/cpu:0", "/cpu:1"]) (2 replicas, one thread each, taking turns) against
+the same model with no strategy, same global batch, in the same process; epochs of the two
+alternate (A B, B A, ...) so that load on a shared machine hits both alike, and the result
+is the per-round time ratio 2 replicas / 1 replica: median, quartiles and range.
 """
 import argparse
 import json
@@ -92,6 +100,51 @@ def child_fit(args):
                       "gradient_bytes": 4 * params, "params": params}
     if strategy is None or strategy.cluster_resolver.task_id == 0:
         print("RESULT " + json.dumps(out), flush=True)
+
+
+def child_local(args):
+    """1 replica vs 2 local replicas of the seed MLP, epochs interleaved (see the docstring)."""
+    import tenfold as tf
+    from tenfold import keras
+    x, y = _mnist(args.mlp_samples, False)
+    one = _model(keras, "mlp")
+    two_strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with two_strategy.scope():
+        two = _model(keras, "mlp")
+
+    def epoch(m):
+        t0 = time.perf_counter()
+        m.fit(x, y, batch_size=GLOBAL_BATCH, epochs=1, verbose=0, shuffle=False)
+        return time.perf_counter() - t0
+    epoch(one), epoch(two)  # warm-up: build, trace
+    t_one, t_two = [], []
+    for r in range(args.rounds):
+        order = (one, two) if r % 2 == 0 else (two, one)
+        for m in order:
+            (t_one if m is one else t_two).append(epoch(m))
+    ratios = [b / a for a, b in zip(t_one, t_two)]
+    q = np.percentile(ratios, [0, 25, 50, 75, 100])
+    same = max(float(np.abs(a - b).max()) for a, b in zip(one.get_weights(), two.get_weights()))
+    out = {"samples": len(x), "rounds": args.rounds, "epoch_s_1_replica": t_one,
+           "epoch_s_2_replicas": t_two, "ratio_2_over_1": ratios,
+           "ratio_quantiles_0_25_50_75_100": q.tolist(),
+           "samples_per_s_1_replica": len(x) / float(np.median(t_one)),
+           "samples_per_s_2_replicas": len(x) / float(np.median(t_two)),
+           "max_weight_difference": same}
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def summarize_local(res):
+    q = res["ratio_quantiles_0_25_50_75_100"]
+    print(f"\n## 2 local replicas vs 1 replica, seed MLP, {res['samples']} MNIST images, global "
+          f"batch {GLOBAL_BATCH}, {res['rounds']} interleaved rounds")
+    print(f"1 replica:  {res['samples_per_s_1_replica']:.0f} samples/s (median epoch)")
+    print(f"2 replicas: {res['samples_per_s_2_replicas']:.0f} samples/s (median epoch)")
+    print(f"time ratio 2 replicas / 1 replica per round: median {q[2]:.3f}, quartiles "
+          f"{q[1]:.3f}-{q[3]:.3f}, range {q[0]:.3f}-{q[4]:.3f}")
+    print(f"weights after training differ by at most {res['max_weight_difference']:.2e} "
+          "(RMSprop turns the rounding differences of two half-batch gradient sums into "
+          "steps of its learning rate; with SGD the two stay within ~1e-5)")
 
 
 def _collective_s(strategy):
@@ -215,7 +268,11 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json")
-    p.add_argument("--child", choices=["single", "multi", "allreduce"])
+    p.add_argument("--child", choices=["single", "multi", "allreduce", "local"])
+    p.add_argument("--local-replicas", action="store_true",
+                   help="only 2 local replicas vs 1 replica in one process")
+    p.add_argument("--rounds", type=int, default=9)
+    p.add_argument("--threads", type=int, default=2)
     p.add_argument("--report", metavar="JSON", help="print the tables of a saved --json run")
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--mlp-samples", type=int, default=12800)
@@ -225,9 +282,15 @@ def main():
         return child_fit(args)
     if args.child == "allreduce":
         return child_allreduce(args)
+    if args.child == "local":
+        return child_local(args)
     if args.report:
         with open(args.report) as f:
-            summarize(json.load(f))
+            saved = json.load(f)
+        if "allreduce" in saved:
+            summarize(saved)
+        if "local_replicas" in saved:
+            summarize_local(saved["local_replicas"])
         return None
 
     from tenfold.distribute import launch
@@ -236,6 +299,16 @@ def main():
              "--mlp-samples", str(2560 if args.quick else args.mlp_samples),
              "--conv-samples", str(1280 if args.quick else args.conv_samples)]
     res = {"machine": f"{os.cpu_count()} cores", "global_batch": GLOBAL_BATCH}
+    local = _run([sys.executable] + me + ["--child", "local", "--rounds",
+                                          str(3 if args.quick else args.rounds)] + extra,
+                 _env(args.threads))
+    res["local_replicas"] = local
+    if args.local_replicas:
+        summarize_local(local)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(res, f, indent=1)
+        return None
     res["one_process_2_threads"] = _run([sys.executable] + me + ["--child", "single"] + extra,
                                         _env(2))
     res["two_processes_1_thread"] = _run(launch.mpirun_command(2, me + ["--child", "multi"] +
@@ -243,6 +316,7 @@ def main():
     res["allreduce"] = _run(launch.mpirun_command(2, me + ["--child", "allreduce"] +
                                                   (["--quick"] if args.quick else [])), _env(1))
     summarize(res)
+    summarize_local(local)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=1)

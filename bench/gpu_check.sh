@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check, prepared to run on the device machine in ONE call (about 8 minutes):
 #   run(command="bash bench/gpu_check.sh", timeout_s=560)   # carry=[".gpu_vendor"] if made
-# 1. the machine, CuPy and what tenfold sees; 2. `pytest -m gpu tests/gpu` (the GPU tests,
+# 1. the machine, CuPy and what tenfold sees; 1b. tools/nccl_smoke.py (tenfold's NCCL engine
+# on the real cupy.cuda.nccl, one rank); 2. `pytest -m gpu tests/gpu` (the GPU tests,
 # the op table last, each stage with its own time limit); 3. bench/bench_gpu.py: tenfold on CuPy vs PyTorch CUDA eager vs Keras 3 on JAX, seed MLP and
 #    simple convnet, batch 128 (samples/s, GPU memory peak). Everything goes to
 #    $OUT/gpu_log.txt (and $OUT/bench_gpu.json); each stage has its own time limit so a hang
@@ -37,6 +38,8 @@ from tenfold.backend import gpu
 print("GPUs:", tf.config.list_physical_devices("GPU"), "| why none:", gpu.why_no_gpu())
 print("default device:", tf.constant(1.0).device)
 PYEOF
+  echo "=== NCCL smoke test (tools/nccl_smoke.py: real cupy.cuda.nccl, one rank per GPU)"
+  timeout 40 $PY tools/nccl_smoke.py 2>&1 | tail -40
   echo "=== pytest -m gpu (all but the op table)"
   timeout 150 $PY -m pytest -m gpu -q -rfEsx -p no:cacheprovider tests/gpu -k "not op_table" \
     2>&1 | tail -80

@@ -56,8 +56,16 @@ def list_physical_devices(device_type=None):
 
 
 def list_logical_devices(device_type=None):
-    return [LogicalDevice(d.name.replace("/physical_device:", "/device:"), d.device_type)
-            for d in list_physical_devices(device_type)]
+    out = []
+    for d in list_physical_devices(device_type):
+        name = d.name.replace("/physical_device:", "/device:")
+        configs = _logical_config.get(d.name) if d.device_type == "CPU" else None
+        if configs and len(configs) > 1:  # virtual CPUs (tf.distribute replicas), as TF
+            base = name.rsplit(":", 1)[0]
+            out.extend(LogicalDevice(f"{base}:{i}", "CPU") for i in range(len(configs)))
+        else:
+            out.append(LogicalDevice(name, d.device_type))
+    return out
 
 
 def get_visible_devices(device_type=None):

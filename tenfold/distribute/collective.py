@@ -50,7 +50,7 @@ def as_stateful_op(name, fn, tensors, n_outputs):
         return [] if n_outputs == 0 else list(out)
     # a stateful kernel over backend arrays (communication buffers), as in a graph node
     out = fn([tensor_buffer(t) for t in tensors])
-    return [from_buffer(np.asarray(o)) for o in (out or [])]
+    return [from_buffer(_host_or_device(o)) for o in (out or [])]
 
 
 def _as_collective_op(name, fn, tensors):
@@ -84,32 +84,55 @@ def check_same_variables(comm, variables, what):
                     "model (same layers, shapes and order) from the same code.")
 
 
+def sum_local_gradients(per_replica_grads):
+    """Per variable, the sum of the local replicas' gradients (None where every replica has
+    None); IndexedSlices are made dense first."""
+    from tenfold.ops import math_ops
+    out = []
+    for parts in zip(*per_replica_grads):
+        present = [_dense_gradient(g) for g in parts if g is not None]
+        out.append(None if not present else
+                   present[0] if len(present) == 1 else math_ops.add_n(present))
+    return out
+
+
+def _dense_gradient(g):
+    if isinstance(g, Tensor):
+        return g
+    if hasattr(g, "to_dense"):  # IndexedSlices (an Embedding's gradient)
+        return g.to_dense()
+    return convert_to_tensor(g)
+
+
 def all_reduce_tensors(comm, arrays, op, what):
     """All-reduce a list of arrays/tensors (op 'sum' / 'mean'); returns Tensors."""
     tensors = [t if isinstance(t, Tensor) else convert_to_tensor(np.asarray(t))
                for t in arrays]
 
     def run(arrs):
-        return comm.allreduce([np.asarray(a) for a in arrs], op)
+        if getattr(comm, "name", "") == "nccl":
+            return comm.allreduce([_host_or_device(a) for a in arrs], op)
+        return comm.allreduce([_to_host(a) for a in arrs], op)
     return _as_collective_op("collective_all_reduce", run, tensors)
 
 
-class LocalGradientSum:
-    """Gradients of the replicas of one process, summed until the last one applies them."""
+def _host_or_device(a):
+    """A NumPy array, or the device array as it is (CuPy arrays refuse np.asarray)."""
+    if hasattr(a, "__cuda_array_interface__"):
+        return a
+    return np.asarray(a)
 
-    def __init__(self, num_local):
-        self.num_local = num_local
-        self.replica = 0
-        self.sums = None
 
-    def add(self, arrays):
-        if self.sums is None:
-            self.sums = [None if a is None else np.array(a, copy=True) for a in arrays]
-        else:
-            for i, a in enumerate(arrays):
-                if a is not None:
-                    self.sums[i] = a if self.sums[i] is None else self.sums[i] + a
-        return self.replica == self.num_local - 1
+def _to_host(a):
+    if isinstance(a, np.ndarray):
+        return a
+    from tenfold import backend
+    return backend.to_numpy(a)
+
+
+def _array_module(arrays):
+    from tenfold import backend
+    return backend.get_array_module(*arrays)
 
 
 class GradientReducer:
@@ -123,15 +146,6 @@ class GradientReducer:
     def __call__(self, grads, variables):
         s = self._strategy
         grads = list(grads)
-        local = s._local_grads
-        if local is not None:
-            if _tracing():
-                raise NotImplementedError(
-                    "Several replicas in one process inside tf.function: run the replicas "
-                    "eagerly or use one replica per process (MultiWorkerMirroredStrategy).")
-            if not local.add([_grad_array(g) for g in grads]):
-                return None  # a later replica applies the sum
-            grads = [None if a is None else Tensor._wrap(a) for a in local.sums]
         if s._num_workers == 1:
             return grads
         done = ()
@@ -174,7 +188,11 @@ class GradientReducer:
         return out
 
     def _reduce_in_buckets(self, comm, arrays, bucket_bytes):
-        arrays = [np.asarray(a) for a in arrays]
+        if getattr(comm, "name", "") == "nccl":  # device buffers stay on the device
+            arrays = [_host_or_device(a) for a in arrays]
+        else:  # MPI reduces host buffers: device gradients come to the host
+            arrays = [_to_host(a) for a in arrays]
+        xp = _array_module(arrays)
         order = list(range(len(arrays)))[::-1]  # last layers' gradients first
         buckets, current, size, dtype = [], [], 0, None
         for i in order:
@@ -190,7 +208,7 @@ class GradientReducer:
         self.last_bucket_count = len(buckets)
         started = []
         for idx in buckets:  # pack and start each; the comm thread works meanwhile
-            flat = np.concatenate([arrays[i].ravel() for i in idx]) if len(idx) > 1 \
+            flat = xp.concatenate([arrays[i].ravel() for i in idx]) if len(idx) > 1 \
                 else arrays[idx[0]].ravel()
             started.append((idx, comm.allreduce_start(flat, "sum")))
         out = [None] * len(arrays)

@@ -3,9 +3,10 @@
 A strategy has `num_workers` processes (joined by a communicator, see `comm_base.py`) and
 `num_local` replicas in each; `num_replicas_in_sync = num_workers * num_local`. Variables are
 one object per process ("mirrored": every worker applies the same all-reduced update, and
-variables created under `scope()` start from worker 0's values). Local replicas of one process
-run one after the other in the calling thread; their gradients are summed and applied once,
-by the last one.
+variables created under `scope()` start from worker 0's values). Several local replicas run
+in one thread each, synchronised in-process (`replicas.py`): `ReplicaContext.all_reduce` and
+`merge_call` reduce over the local replicas first, then over the workers; the optimizer's
+update is a `merge_call` that sums the gradients and applies them once.
 """
 import contextlib
 import threading
@@ -86,9 +87,10 @@ def experimental_set_strategy(strategy):
 class ReplicaContext:
     """`tf.distribute.ReplicaContext`: what a replica sees inside `strategy.run`."""
 
-    def __init__(self, strategy, replica_id_in_sync_group):
+    def __init__(self, strategy, replica_id_in_sync_group, thread=None):
         self.strategy = strategy
         self._replica_id = replica_id_in_sync_group
+        self._thread = thread  # the replica's thread when the process has several replicas
 
     @property
     def num_replicas_in_sync(self):
@@ -109,21 +111,18 @@ class ReplicaContext:
     def all_reduce(self, reduce_op, value, options=None):
         """Reduces `value` (a nested structure of tensors) over all replicas: every replica
         gets the result."""
-        return self.strategy._replica_all_reduce(reduce_op_of(reduce_op), value)
+        return self.strategy._replica_all_reduce(reduce_op_of(reduce_op), value, self)
 
     def all_gather(self, value, axis, options=None):
-        return self.strategy._replica_all_gather(value, axis)
+        return self.strategy._replica_all_gather(value, axis, self)
 
     def merge_call(self, merge_fn, args=(), kwargs=None):
-        """Runs `merge_fn(strategy, *args, **kwargs)` in the cross-replica context."""
-        prev = _replica_ctx()
-        _tls.replica = None
-        _stack().append(self.strategy)
-        try:
-            return merge_fn(self.strategy, *args, **(kwargs or {}))
-        finally:
-            _stack().pop()
-            _tls.replica = prev
+        """Runs `merge_fn(strategy, *args, **kwargs)` once, in the cross-replica context, when
+        every replica has called it: each argument that differs between replicas arrives as a
+        PerReplica value; each replica gets its component of the result."""
+        if self._thread is not None:
+            return self._thread.sync("merge_call", (merge_fn, tuple(args), dict(kwargs or {})))
+        return _merge_here(self.strategy, merge_fn, args, kwargs)
 
     def __enter__(self):
         self._prev = _replica_ctx()
@@ -132,6 +131,18 @@ class ReplicaContext:
 
     def __exit__(self, *exc):
         _tls.replica = self._prev
+
+
+def _merge_here(strategy, merge_fn, args, kwargs):
+    """`merge_fn` in the cross-replica context, in this thread."""
+    prev = _replica_ctx()
+    _tls.replica = None
+    _stack().append(strategy)
+    try:
+        return merge_fn(strategy, *args, **(kwargs or {}))
+    finally:
+        _stack().pop()
+        _tls.replica = prev
 
 
 class StrategyExtended:
@@ -207,7 +218,6 @@ class Strategy:
         self._cluster_resolver = cluster_resolver
         self._extended = StrategyExtended(self)
         self._pending = []  # weakrefs of variables created in scope, not yet synced
-        self._local_grads = None  # sum of local replicas' gradients (sequential replicas)
         self._reducer = collective.GradientReducer(self)
         # seconds spent in collectives (read by bench/bench_distribute.py)
         self.stats = {"gradient_allreduce_s": 0.0, "gradient_allreduces": 0,
@@ -276,25 +286,92 @@ class Strategy:
     def run(self, fn, args=(), kwargs=None, options=None):
         """Runs `fn(*args, **kwargs)` once per local replica (args may hold PerReplica values,
         each replica gets its component); returns the results (PerReplica when this worker
-        has several replicas)."""
+        has several replicas). Several local replicas run in one thread each (replicas.py)."""
         kwargs = kwargs or {}
         self._sync_pending()
-        results = []
         base = self._rank * self._num_local
-        prev = self._local_grads
-        self._local_grads = collective.LocalGradientSum(self._num_local) \
-            if self._num_local > 1 else None
-        try:
-            for i in range(self._num_local):
-                a = dv.select_replica(i, args) if args else args
-                k = dv.select_replica(i, kwargs) if kwargs else kwargs
-                if self._local_grads is not None:
-                    self._local_grads.replica = i
-                with ReplicaContext(self, base + i), overlap.session_for(self):
-                    results.append(fn(*a, **k))
-        finally:
-            self._local_grads = prev
-        return dv.regroup(results)
+        if self._num_local == 1:
+            with ReplicaContext(self, base), overlap.session_for(self):
+                return fn(*args, **kwargs)
+        from tenfold.distribute.replicas import ReplicaRunner
+        scopes = list(_stack())
+
+        def body_for(i):
+            a = dv.select_replica(i, args) if args else args
+            k = dv.select_replica(i, kwargs) if kwargs else kwargs
+
+            def body(thread):
+                _tls.scopes = list(scopes)
+                with ReplicaContext(self, base + i, thread), self._replica_device(i):
+                    return fn(*a, **k)
+            return body
+        runner = ReplicaRunner(self._num_local, self._combine)
+        return dv.regroup(runner.run([body_for(i) for i in range(self._num_local)]),
+                          always_wrap=True)
+
+    def _replica_device(self, i):
+        dev = self._devices[i]
+        if "CPU" in dev.upper():
+            return contextlib.nullcontext()  # the CPU replicas share the host's arrays
+        from tenfold.framework.device import device
+        return device(dev)
+
+    # ------------------------------------------------------------------ in-process collectives
+    def _combine(self, kind, payloads):
+        """The cross-replica step of a synchronisation point, in the calling thread, once every
+        local replica reached it: returns each replica's reply (see replicas.py)."""
+        if kind == "all_reduce":
+            op = payloads[0][0]
+            return [self._local_then_global_reduce(op, [p[1] for p in payloads])] * len(payloads)
+        if kind == "all_gather":
+            axis = payloads[0][0]
+            out = self._local_then_global_gather(axis, [p[1] for p in payloads])
+            return [out] * len(payloads)
+        if kind == "merge_call":
+            merge_fn, _, _ = payloads[0]
+            args = dv.regroup([p[1] for p in payloads])
+            kwargs = dv.regroup([p[2] for p in payloads])
+            result = _merge_here(self, merge_fn, args, kwargs)
+            return [dv.select_replica(i, result) for i in range(len(payloads))]
+        raise ValueError(f"tf.distribute: unknown synchronisation {kind!r}")
+
+    def _local_then_global_reduce(self, reduce_op, per_replica_lists):
+        """Sums position by position over the local replicas, then over the workers (MPI);
+        MEAN divides by num_replicas_in_sync."""
+        from tenfold.ops import math_ops
+        n = len(per_replica_lists[0])
+        for r, lst in enumerate(per_replica_lists):
+            if len(lst) != n:
+                raise ValueError(f"ReplicaContext.all_reduce: replica 0 passed {n} tensors but "
+                                 f"replica {r} passed {len(lst)}; every replica must reduce the "
+                                 "same structure.")
+            for k, (a, b) in enumerate(zip(per_replica_lists[0], lst)):
+                if tuple(a.shape) != tuple(b.shape) or a.dtype != b.dtype:
+                    raise ValueError(
+                        f"ReplicaContext.all_reduce: value #{k} has shape {tuple(a.shape)} "
+                        f"{a.dtype.name} on replica 0 but {tuple(b.shape)} {b.dtype.name} on "
+                        f"replica {r}; every replica must reduce the same shapes and dtypes.")
+        sums = [math_ops.add_n([lst[k] for lst in per_replica_lists]) for k in range(n)]
+        if self._num_workers > 1 and sums:
+            sums = collective.all_reduce_tensors(self._comm, sums, "sum",
+                                                 "ReplicaContext.all_reduce")
+        if reduce_op is ReduceOp.MEAN:
+            sums = [math_ops.divide(t, math_ops.cast(self.num_replicas_in_sync, t.dtype))
+                    if t.dtype.is_floating else
+                    math_ops.floordiv(t, math_ops.cast(self.num_replicas_in_sync, t.dtype))
+                    for t in sums]
+        return sums
+
+    def _local_then_global_gather(self, axis, per_replica_values):
+        from tenfold.ops import array_ops
+        local = array_ops.concat(list(per_replica_values), axis=axis)
+        if self._num_workers == 1:
+            return local
+        if collective._tracing():
+            raise NotImplementedError(
+                "ReplicaContext.all_gather across several workers inside tf.function is not "
+                "supported; call it eagerly or use strategy.gather() on the results.")
+        return self.gather(local, axis)
 
     # ------------------------------------------------------------------ reductions
     def reduce(self, reduce_op, value, axis=None):
@@ -326,26 +403,28 @@ class Strategy:
                 math_ops.floordiv(total, divisor)
         return total
 
-    def _replica_all_reduce(self, reduce_op, value):
-        if self._num_local > 1:
-            raise NotImplementedError(
-                "ReplicaContext.all_reduce with several replicas in one process: tenfold runs "
-                "a worker's replicas one after the other, so one replica cannot wait for the "
-                "others. Use one replica per process (MultiWorkerMirroredStrategy under "
-                "mpirun), or reduce the PerReplica results with strategy.reduce().")
+    def _replica_all_reduce(self, reduce_op, value, ctx=None):
         flat = nest.flatten(value)
         from tenfold.framework.tensor import convert_to_tensor
-        arrays = [convert_to_tensor(v) for v in flat]
-        out = collective.all_reduce_tensors(self._comm, arrays,
-                                            "sum" if reduce_op is ReduceOp.SUM else "mean",
-                                            "ReplicaContext.all_reduce")
+        tensors = [convert_to_tensor(v) for v in flat]
+        thread = getattr(ctx, "_thread", None)
+        if thread is not None:  # several local replicas: in-process, then over the workers
+            def reduce_fn(ts):
+                return list(thread.sync("all_reduce", (reduce_op, list(ts))))
+        else:
+            def reduce_fn(ts):
+                return collective.all_reduce_tensors(
+                    self._comm, list(ts), "sum" if reduce_op is ReduceOp.SUM else "mean",
+                    "ReplicaContext.all_reduce")
+        out = _differentiable_all_reduce(reduce_fn, tensors)
         return nest.pack_sequence_as(value, out) if nest.is_nested(value) else out[0]
 
-    def _replica_all_gather(self, value, axis):
-        if self._num_local > 1:
-            raise NotImplementedError("ReplicaContext.all_gather with several replicas in one "
-                                      "process is not supported; use strategy.gather().")
-        return self.gather(value, axis)
+    def _replica_all_gather(self, value, axis, ctx=None):
+        thread = getattr(ctx, "_thread", None)
+        if thread is None:
+            return self.gather(value, axis)
+        from tenfold.framework.tensor import convert_to_tensor
+        return thread.sync("all_gather", (axis, convert_to_tensor(value)))
 
     def gather(self, value, axis):
         """Concatenates the per-replica components of every worker along `axis`."""
@@ -463,12 +542,32 @@ class MirroredStrategy(Strategy):
         super().__init__(_cpu_or_gpu_devices(devices), LocalCommunicator())
 
 
+def _worker_devices(rank, local_devices):
+    prefix = f"/job:worker/replica:0/task:{rank}"
+    if local_devices is not None:
+        devices = _cpu_or_gpu_devices(local_devices)
+        return [prefix + "/device:" + d.rsplit("/", 1)[-1].replace("device:", "").upper()
+                for d in devices]
+    from tenfold import config
+    gpus = config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return [prefix + "/device:" + g.name.rsplit("/", 1)[-1].replace("device:", "")
+                for g in gpus]
+    return [prefix + "/device:CPU:0"]
+
+
 class MultiWorkerMirroredStrategy(Strategy):
     """Synchronous training across processes (`tf.distribute.MultiWorkerMirroredStrategy`):
     one replica per worker, workers joined over MPI (`mpirun -n N python train.py`, `srun`),
-    gradients all-reduced in buckets (`communication_options.bytes_per_pack`)."""
+    gradients all-reduced in buckets (`communication_options.bytes_per_pack`).
 
-    def __init__(self, cluster_resolver=None, communication_options=None):
+    Each worker has one replica per local GPU when there are several (as TensorFlow), else
+    one on the CPU; `local_devices=[...]` (tenfold's extension) names them, e.g.
+    `["/cpu:0", "/cpu:1"]` for N processes x 2 replicas: the local replicas reduce in-process
+    first, then the workers over MPI."""
+
+    def __init__(self, cluster_resolver=None, communication_options=None, *,
+                 local_devices=None):
         from tenfold.distribute import cluster
         options = communication_options or CommunicationOptions()
         if not isinstance(options, CommunicationOptions):
@@ -487,8 +586,30 @@ class MultiWorkerMirroredStrategy(Strategy):
             if cluster_resolver.task_type is None:
                 cluster_resolver.task_type = "worker"
                 cluster_resolver.task_id = rank
-        super().__init__([f"/job:worker/replica:0/task:{rank}/device:CPU:0"], comm, options,
-                         cluster_resolver)
+        super().__init__(_worker_devices(rank, local_devices), comm, options, cluster_resolver)
+
+
+def _differentiable_all_reduce(reduce_fn, tensors):
+    """`reduce_fn` (an all-reduce over every replica) made differentiable: its gradient is the
+    same all-reduce of the incoming gradients, as TensorFlow's (every replica calls
+    tape.gradient). Under a tape each tensor is reduced on its own (one gradient call each, in
+    the same order on every replica); otherwise all in one exchange."""
+    from tenfold.framework.state import STATE
+    if not STATE.observers or not tensors:
+        return list(reduce_fn(tensors))
+    from tenfold.autodiff.custom_gradient import custom_gradient
+    from tenfold.ops import array_ops
+
+    @custom_gradient
+    def reduce_one(x):
+        y, = reduce_fn([x])
+
+        def grad(dy):
+            dy = array_ops.zeros_like(x) if dy is None else dy
+            g, = reduce_fn([dy])
+            return g
+        return y, grad
+    return [reduce_one(t) for t in tensors]
 
 
 def _to_array(v):

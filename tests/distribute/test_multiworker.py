@@ -161,3 +161,26 @@ def test_stuck_worker_times_out_naming_the_rank(tmp_path):
     assert p.returncode != 0
     err = p.stdout + p.stderr
     assert "UnavailableError" in err and "Lost or stuck: rank 1" in err
+
+
+def test_processes_times_local_replicas_reduce_in_process_then_over_mpi(tmp_path):
+    out = tmp_path / "local.json"
+    p = run_workers("local_replicas.py", [str(out)], timeout=240, cwd=str(tmp_path))
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    r = json.loads(out.read_text())
+    assert r["replicas"] == 4  # 2 processes x 2 replicas
+    sums, means = r["all_reduce"]
+    assert sums == [10.0, 10.0] and means == [1.5, 1.5]  # (1+2+3+4), mean of 0..3
+    assert r["ranks_agree"]
+    _close(r["fit"]["weights"], r["fit"]["ref"], tol=1e-4)
+    for k in r["fit"]["ref_history"]:
+        np.testing.assert_allclose(r["fit"]["history"][k], r["fit"]["ref_history"][k],
+                                   rtol=1e-4)
+    bn = r["per_replica_bn"]
+    _close(bn["2x2"], bn["1x4"], tol=1e-4)   # BN statistics per replica, wherever it runs
+    _close(bn["2x1"], bn["1x2"], tol=1e-4)
+    # and those statistics are not the global batch's (the comparison can fail)
+    assert max(np.abs(np.asarray(a) - np.asarray(b)).max()
+               for a, b in zip(bn["2x2"], bn["sync_ref"])) > 1e-4
+    assert r["data_parallel"]["replicas"] == 4  # keras.distribution.DataParallel, 2 x 2
+    _close(r["data_parallel"]["weights"], r["fit"]["ref"], tol=1e-4)

@@ -126,11 +126,14 @@ class DataParallel(Distribution):
         n = self.num_model_replicas
         world = _world().size
         if world > 1:
-            if n != world:
+            if n % world:
                 raise ValueError(f"DataParallel: {n} devices but {world} worker processes; "
-                                 "tenfold runs one replica per worker process, so use "
-                                 "keras.distribution.list_devices() (one device per worker).")
-            return distribute.MultiWorkerMirroredStrategy()
+                                 "each worker process runs the same number of replicas, so "
+                                 "pass a multiple of the worker count (keras.distribution."
+                                 "list_devices() gives one device per worker).")
+            local = n // world  # several per worker: N processes x M replicas
+            return distribute.MultiWorkerMirroredStrategy(
+                local_devices=[f"/cpu:{i}" for i in range(local)] if local > 1 else None)
         return distribute.MirroredStrategy(
             [f"/cpu:{i}" for i in range(n)] if n > 1 else None)
 

@@ -114,3 +114,12 @@ def get(identifier, custom_objects=None):
         if cls is not None:
             return cls()
     raise ValueError(f"Could not interpret layer identifier: {identifier!r}")
+
+
+def _experimental():  # tf.keras.layers.experimental (tf.keras 2)
+    import types
+    from tenfold.keras.layers.normalization import SyncBatchNormalization
+    return types.SimpleNamespace(SyncBatchNormalization=SyncBatchNormalization)
+
+
+experimental = _experimental()

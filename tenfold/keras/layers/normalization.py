@@ -65,6 +65,16 @@ def _gamma_beta_config(layer):
             "gamma_constraint": U.ser_con(layer.gamma_constraint)}
 
 
+def _distribute():
+    """tf.distribute's Keras hooks (distribute/keras_hooks.py), or None when tf.distribute was
+    never imported (then there is one replica)."""
+    import sys
+    if "tenfold.distribute.strategy" not in sys.modules:
+        return None
+    from tenfold.distribute import keras_hooks
+    return keras_hooks
+
+
 class BatchNormalization(Layer):
     """Normalises each feature with the batch's mean and variance in training (updating
     `moving_mean` / `moving_variance` with `momentum`), and with the moving statistics at
@@ -139,7 +149,11 @@ class BatchNormalization(Layer):
 
     def _moments(self, x, mask):
         axes = self._reduction_axes
-        if mask is None:
+        synced = _distribute().synchronized_moments(x, axes) \
+            if self.synchronized and mask is None and _distribute() is not None else None
+        if synced is not None:  # tf.distribute: over every replica's batch
+            mean, var = synced
+        elif mask is None:
             mean = m.reduce_mean(x, axis=axes, keepdims=True)
             var = m.reduce_mean(m.square(m.subtract(x, mean)), axis=axes, keepdims=True)
         else:
@@ -162,14 +176,21 @@ class BatchNormalization(Layer):
         mm = _cast_like(self.moving_mean, x)
         mv = _cast_like(self.moving_variance, x)
         if training and self.trainable:
+            if _distribute() is not None and _distribute().several_replicas():
+                # tf.distribute: read the moving statistics before the replicas synchronise,
+                # so every replica computes (and writes) the same new values
+                mm, mv = a.identity(mm), a.identity(mv)
             mean, var = self._moments(x, mask)
             mom = self.momentum
+            new_mean, new_var = mean, var
+            if _distribute() is not None and not self.synchronized:  # tf.distribute: the
+                new_mean, new_var = _distribute().replica_mean_of_statistics([mean, var])
             self.moving_mean.assign(_cast_like(
                 m.add(m.multiply(a.stop_gradient(mm), mom),
-                      m.multiply(a.stop_gradient(mean), 1.0 - mom)), self.moving_mean))
+                      m.multiply(a.stop_gradient(new_mean), 1.0 - mom)), self.moving_mean))
             self.moving_variance.assign(_cast_like(
                 m.add(m.multiply(a.stop_gradient(mv), mom),
-                      m.multiply(a.stop_gradient(var), 1.0 - mom)), self.moving_variance))
+                      m.multiply(a.stop_gradient(new_var), 1.0 - mom)), self.moving_variance))
         else:
             mean, var = mm, mv
         inv = m.rsqrt(m.add(var, self.epsilon))
@@ -194,6 +215,16 @@ class BatchNormalization(Layer):
             "synchronized": self.synchronized, "renorm": self.renorm,
             "renorm_clipping": self.renorm_clipping, "renorm_momentum": self.renorm_momentum})
         return config
+
+
+class SyncBatchNormalization(BatchNormalization):
+    """`tf.keras.layers.experimental.SyncBatchNormalization`: BatchNormalization whose batch
+    statistics cover every replica's batch under tf.distribute (`synchronized=True`)."""
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, **kwargs):
+        kwargs.pop("synchronized", None)
+        super().__init__(axis=axis, momentum=momentum, epsilon=epsilon, synchronized=True,
+                         **kwargs)
 
 
 def _axes_list(axis):

@@ -137,8 +137,8 @@ class LossScaleOptimizer(Optimizer):
         variables = list(trainable_variables)
         if "tenfold.distribute.strategy" in sys.modules:  # tf.distribute: sum over replicas
             from tenfold.distribute.keras_hooks import aggregate_gradients
-            grads = aggregate_gradients(grads, variables)
-            if grads is None:  # a local replica that only contributes; the last one applies
+            grads = aggregate_gradients(grads, variables, self)
+            if grads is None:  # several local replicas: applied once, in a merge_call
                 return
         pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
         if not pairs:

@@ -428,8 +428,8 @@ class Optimizer:
             self._check_variables_are_known(trainable_variables)
         if "tenfold.distribute.strategy" in sys.modules:  # tf.distribute: sum over replicas
             from tenfold.distribute.keras_hooks import aggregate_gradients
-            grads = aggregate_gradients(grads, trainable_variables)
-            if grads is None:  # a local replica that only contributes; the last one applies
+            grads = aggregate_gradients(grads, trainable_variables, self)
+            if grads is None:  # several local replicas: applied once, in a merge_call
                 return
         grads, trainable_variables = self._filter_empty_gradients(grads, trainable_variables)
         grads, trainable_variables = self._overwrite_variables_directly_with_gradients(
