@@ -86,6 +86,7 @@ def _trace_sub(fn, parent, inputs, name):
                 kinds.append(("py", o))
                 real.append(o)
     sub.restore_variables()
+    sub.prune_failed()
     captures = list(sub._capture_src)
     template = _unflatten(result, [None] * len(leaves))
     graph = sub.graph
