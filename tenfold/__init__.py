@@ -102,6 +102,7 @@ _LAZY_ATTRS = {
     "RaggedTensor": ("tenfold.framework.indexed_slices", "RaggedTensor"),
     "SparseTensor": ("tenfold.api.sparse", "SparseTensor"),
     "RaggedTensor": ("tenfold.ops.ragged", "RaggedTensor"),
+    "RaggedTensorSpec": ("tenfold.ops.ragged", "RaggedTensorSpec"),
     "TensorArray": ("tenfold.ops.tensor_array", "TensorArray"),
     "constant_initializer": ("tenfold.keras.initializers", "Constant"),
     "zeros_initializer": ("tenfold.keras.initializers", "Zeros"),
