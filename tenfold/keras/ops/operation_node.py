@@ -13,6 +13,11 @@ and ConvNeXt files are full of them. Here each becomes an `OperationLayer` runni
 up in the family the module names, then in the others) with the constructor arguments as
 keywords, and it is saved back in Keras's form. An operation tenfold has no function for is
 refused with its name (`unknown_operation_error`).
+
+The other way, a `tenfold.keras.ops` call on symbolic tensors becomes such a node too
+(`keras_operation_call`), with Keras's class and Keras's split of the arguments between the
+operation's config and its call (the generated table `_keras_operations.TABLE`), so files
+tenfold saves load in Keras and in tenfold.
 """
 import inspect
 
@@ -145,3 +150,42 @@ def operation_class(module, class_name):
 
     _Operation.__name__ = class_name
     return _Operation
+
+
+def keras_operation_call(fn, args, kwargs):
+    """(OperationLayer, call args) for `fn(*args, **kwargs)` on symbolic tensors as Keras
+    records it, or None when Keras has no such operation or splits the arguments another
+    way (the caller then keeps a plain op layer)."""
+    from tenfold.keras.engine.keras_tensor import KerasTensor
+    from tenfold.keras.layers.layer import unique_name
+    from tenfold.keras.ops._keras_operations import TABLE
+    from tenfold.util import nest
+    entry = TABLE.get(getattr(fn, "__name__", None))
+    if entry is None:
+        return None
+    module, class_name, call_params, init_params = entry
+    try:
+        sig = inspect.signature(fn)
+        if any(p.kind == p.VAR_POSITIONAL for p in sig.parameters.values()):
+            return None
+        bound = sig.bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return None
+    bound.apply_defaults()
+    config = {}
+    for name, value in bound.arguments.items():
+        if name in call_params:
+            continue
+        if name not in init_params or \
+                any(isinstance(v, KerasTensor) for v in nest.flatten(value)):
+            return None
+        config[name] = list(value) if isinstance(value, tuple) else value
+    call_args = []
+    for name in call_params:
+        if name not in bound.arguments:
+            break
+        call_args.append(bound.arguments[name])
+    if len(call_args) != sum(1 for n in call_params if n in bound.arguments):
+        return None
+    layer = OperationLayer(fn, module, class_name, config, name=unique_name(fn.__name__))
+    return layer, call_args

@@ -153,3 +153,46 @@ def test_every_resolved_keras_operation_takes_its_constructor_arguments():
         missing = {p for p in init if p not in names}
         assert missing == _KNOWN_ARG_GAPS.get(name, set()), (module, name, missing)
     assert resolved >= 200   # most of keras.ops (219 of 333 classes in Keras 3.15)
+
+
+def _many_ops_tenfold_model():
+    ops = tk.ops
+    x = tk.Input((4,))
+    outs = [ops.add(x, 3.0), x * 2, 1.0 - x, ops.sum(x, axis=1, keepdims=True),
+            ops.hard_sigmoid(x), ops.relu(x), ops.reshape(ops.expand_dims(x, -1), (-1, 4)),
+            x[:, 1:3], ops.concatenate([x, x], axis=-1), ops.mean(x, axis=-1),
+            ops.where(x > 0, x, 0.0), ops.clip(x, -1.0, 1.0), ops.softmax(x, axis=-1),
+            ops.cast(x, "int32"), ops.sqrt(ops.abs(x)), ops.exp(x) / (1.0 + ops.square(x)),
+            ops.maximum(x, 0.5), ops.tanh(x)]
+    return tk.Model(x, outs)
+
+
+def test_tenfold_operation_nodes_load_in_keras_and_back(tmp_path):
+    tmod = _many_ops_tenfold_model()
+    x = np.random.default_rng(2).normal(size=(3, 4)).astype("float32")
+    want = tmod.predict(x, verbose=0)
+    path = tmp_path / "t.keras"
+    tmod.save(str(path))
+    modules = {m for m, _ in _op_classes(_config(path))}
+    assert modules <= {"keras.src.ops.numpy", "keras.src.ops.nn", "keras.src.ops.core"}
+    kmod = keras.models.load_model(path)
+    for g, w in zip(kmod.predict(x, verbose=0), want):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-5, atol=1e-6)
+    again = tk.models.load_model(str(path))
+    for g, w in zip(again.predict(x, verbose=0), want):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("family,ctor", [("mobilenet_v3", "MobileNetV3Small"),
+                                         ("convnext", "ConvNeXtTiny")])
+def test_tenfold_built_application_file_loads_in_keras(tmp_path, family, ctor):
+    tmod = getattr(getattr(tk.applications, family), ctor)(weights=None,
+                                                            input_shape=(32, 32, 3), classes=3)
+    x = np.random.default_rng(3).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+    want = tmod.predict(x, verbose=0)
+    path = tmp_path / "t.keras"
+    tmod.save(str(path))
+    np.testing.assert_allclose(keras.models.load_model(path).predict(x, verbose=0), want,
+                               rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(tk.models.load_model(str(path)).predict(x, verbose=0), want,
+                               rtol=1e-5, atol=1e-6)
