@@ -24,8 +24,10 @@ FAMILIES = ("numpy", "nn", "core", "math", "linalg", "image")
 
 
 def params(fn, skip=("self", "name")):
-    return tuple(p for p, v in inspect.signature(fn).parameters.items()
-                 if p not in skip and v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL))
+    """Parameter names; a variadic one (`*operands`) keeps its star."""
+    return tuple(("*" + p) if v.kind == v.VAR_POSITIONAL else p
+                 for p, v in inspect.signature(fn).parameters.items()
+                 if p not in skip and v.kind != v.VAR_KEYWORD)
 
 
 def main():

@@ -124,7 +124,33 @@ class OperationLayer(Layer):
     def call(self, *args, **kwargs):
         if self._accepts is not None:  # training= / mask= given to every layer
             kwargs = {k: v for k, v in kwargs.items() if k in self._accepts}
-        return self._fn(*args, **self._op_config, **kwargs)
+        positional, config = self._arranged(args)
+        return self._fn(*positional, **config, **kwargs)
+
+    def _arranged(self, args):
+        """The function's positional arguments in its own order: the node's call arguments
+        with the config's values in between where the function takes them positionally
+        (`einsum(subscripts, *operands)` from Keras's `Einsum(subscripts)(*operands)`)."""
+        config = dict(self._op_config)
+        try:
+            params = inspect.signature(getattr(self._fn, "__wrapped_op__", self._fn)).parameters
+        except (TypeError, ValueError):
+            return args, config
+        positional, rest = [], list(args)
+        for p in params.values():
+            if p.kind == p.VAR_POSITIONAL:
+                positional.extend(rest)
+                rest = []
+                break
+            if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                break
+            if p.name in config and rest:
+                positional.append(config.pop(p.name))
+            elif rest:
+                positional.append(rest.pop(0))
+            else:
+                break
+        return positional + rest, config
 
     def get_config(self):
         return {"name": self.name, **self._op_config}
@@ -166,26 +192,35 @@ def keras_operation_call(fn, args, kwargs):
     module, class_name, call_params, init_params = entry
     try:
         sig = inspect.signature(fn)
-        if any(p.kind == p.VAR_POSITIONAL for p in sig.parameters.values()):
-            return None
         bound = sig.bind(*args, **kwargs)
     except (TypeError, ValueError):
         return None
     bound.apply_defaults()
+    variadic = {p.name for p in sig.parameters.values() if p.kind == p.VAR_POSITIONAL}
+    if any(p.kind == p.VAR_KEYWORD and bound.arguments.get(p.name)
+           for p in sig.parameters.values()):
+        return None
     config = {}
     for name, value in bound.arguments.items():
-        if name in call_params:
+        if name in variadic:  # `*operands`: Keras's call must take them the same way
+            if "*" + name not in call_params:
+                return None
+            continue
+        if name in call_params or sig.parameters[name].kind == inspect.Parameter.VAR_KEYWORD:
             continue
         if name not in init_params or \
                 any(isinstance(v, KerasTensor) for v in nest.flatten(value)):
             return None
         config[name] = list(value) if isinstance(value, tuple) else value
-    call_args = []
+    call_args, gap = [], False
     for name in call_params:
-        if name not in bound.arguments:
-            break
-        call_args.append(bound.arguments[name])
-    if len(call_args) != sum(1 for n in call_params if n in bound.arguments):
-        return None
+        if name.startswith("*"):
+            call_args.extend(bound.arguments.get(name[1:], ()))
+        elif name in bound.arguments:
+            if gap:  # a later call argument after a missing one: not positional in Keras
+                return None
+            call_args.append(bound.arguments[name])
+        else:
+            gap = True
     layer = OperationLayer(fn, module, class_name, config, name=unique_name(fn.__name__))
     return layer, call_args

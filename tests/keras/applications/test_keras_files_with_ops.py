@@ -66,7 +66,8 @@ def _many_ops_model():
             ops.where(x > 0, x, 0.0), ops.clip(x, -1.0, 1.0), ops.softmax(x, axis=-1),
             ops.cast(x, "int32"), ops.sqrt(ops.abs(x)),
             ops.matmul(x, ops.transpose(ops.expand_dims(ops.ones_like(x)[0], 0))),
-            ops.exp(x) / (1.0 + ops.square(x)), ops.maximum(x, 0.5), ops.tanh(x)]
+            ops.exp(x) / (1.0 + ops.square(x)), ops.maximum(x, 0.5), ops.tanh(x),
+            ops.einsum("bi,bi->b", x, x)]
     return keras.Model(x, outs)
 
 
@@ -163,7 +164,7 @@ def _many_ops_tenfold_model():
             x[:, 1:3], ops.concatenate([x, x], axis=-1), ops.mean(x, axis=-1),
             ops.where(x > 0, x, 0.0), ops.clip(x, -1.0, 1.0), ops.softmax(x, axis=-1),
             ops.cast(x, "int32"), ops.sqrt(ops.abs(x)), ops.exp(x) / (1.0 + ops.square(x)),
-            ops.maximum(x, 0.5), ops.tanh(x)]
+            ops.maximum(x, 0.5), ops.tanh(x), ops.einsum("bi,bi->b", x, x)]
     return tk.Model(x, outs)
 
 
