@@ -31,11 +31,14 @@ def _input_plan(ds):
 
 
 def _with_batch_dim(spec, dim):
-    return S.map_leaves(lambda s: _ragged_batch_spec(s, dim) if S.is_ragged_spec(s) else S.make_spec(
-        [dim] + (S.spec_shape(s).as_list() if S.spec_shape(s).rank is not None else []),
-        S.spec_dtype(s)) if S.spec_shape(s).rank is not None else S.make_spec(None,
-                                                                             S.spec_dtype(s)),
-        spec)
+    def leaf(s):
+        if S.is_ragged_spec(s):
+            return _ragged_batch_spec(s, dim)
+        shape = S.spec_shape(s)
+        if shape.rank is None:
+            return S.make_spec(None, S.spec_dtype(s))
+        return S.make_spec([dim] + shape.as_list(), S.spec_dtype(s))
+    return S.map_leaves(leaf, spec)
 
 
 def _ragged_batch_spec(s, dim):

@@ -279,9 +279,10 @@ class Tracer:
         return self.value_id(t)
 
     def prune_failed(self):
-        """Drops the nodes of ops that failed while tracing (see `poison`): nothing used their
-        results (a use raises), so TensorFlow would prune them and so do we, before the graph
-        is planned, replayed by tapes or exported."""
+        """Drops the nodes of ops that failed while tracing and of ops computed from them (see
+        `poison`): none reached an output, a side effect or control flow (that raises), so
+        TensorFlow would prune them and so do we, before the graph is planned, replayed by
+        tapes or exported."""
         if not self.poisoned:
             return
         failed = {vid for vid in (self._vid.get(i) for i in self.poisoned) if vid is not None}

@@ -262,12 +262,12 @@ class Primitive:
 def _traced_failure(prim, inputs, params, err):
     """A kernel failed while tf.function traces. A failure TensorFlow would only meet when the
     graph runs (a value error: out-of-range indices, a bad string, a division by zero, a
-    non-invertible matrix) of an op without side effects is deferred: the op gets a stand-in result, recorded as usual
-    and marked with the error, and so are the results of ops computed from it; the tracer
-    raises it if one reaches an output, a side effect or control flow, else the ops are
-    pruned from the graph as TensorFlow prunes them. Shape errors (the primitive's `check`,
-    operands that do not broadcast) are TensorFlow's trace-time errors and stateful ops always
-    run (TensorFlow keeps them): those raise now (None)."""
+    non-invertible matrix) of an op without side effects is deferred: the op gets a stand-in
+    result, recorded as usual and marked with the error, and so are the results of ops
+    computed from it; the tracer raises it if one reaches an output, a side effect or control
+    flow, else the ops are pruned from the graph as TensorFlow prunes them. Shape errors (the
+    primitive's `check`, operands that do not broadcast) are TensorFlow's trace-time errors
+    and stateful ops always run (TensorFlow keeps them): those raise now (None)."""
     tracers = _STATE.tracers
     inherited = None
     for tr in tracers:
