@@ -79,7 +79,7 @@ def _trace_sub(fn, parent, inputs, name):
                 if isinstance(o, Variable):
                     from tenfold.graph import effects
                     o = effects.read_value(o)
-                sub.graph.outputs.append(sub.output_id(o))
+                sub.graph.outputs.append(sub.output_id(o, failed_ok=True))
                 kinds.append(len(sub.graph.outputs) - 1)
                 real.append(o)
             else:

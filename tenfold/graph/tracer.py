@@ -70,6 +70,7 @@ class Tracer:
         self._thread = threading.get_ident()
         self._naming = _Naming()      # TensorFlow-style names, for printing traced tensors
         self.poisoned = {}            # id(tensor) -> deferred error (see `poison`)
+        self.guessed = set()          # ids of poisoned tensors whose shape is a guess
         self.created_variables = []   # tf.Variables made while tracing (first trace only)
 
     # ------------------------------------------------------------ values
@@ -212,14 +213,18 @@ class Tracer:
             out_vids.append(vid)
         g.nodes.append(Node(op, in_vids, dict(params), tuple(out_vids), multi))
         if failed is not None:
+            guessed = any(self.is_guessed(t) for t in inputs)
             for o in outs:
-                self.poison(o, failed)
+                self.poison(o, failed, guessed)
 
     # ------------------------------------------------------------ deferred errors
-    def poison(self, t, err):
+    def poison(self, t, err, guessed=False):
         """`t` stands in for the result of an op that failed while tracing (see
-        `registry._traced_failure`): it is never folded, and using it raises `err`."""
+        `registry._traced_failure`): it is never folded, and using it raises `err`;
+        `guessed`: its shape is not known to be the op's."""
         self.poisoned[id(t)] = err
+        if guessed:
+            self.guessed.add(id(t))
         vid = self._vid.get(id(t))
         if vid is not None:
             self._dynamic.add(id(t))
@@ -238,6 +243,14 @@ class Tracer:
                         return err
             tr = tr.parent
         return None
+
+    def is_guessed(self, t):
+        tr = self
+        while tr is not None:
+            if id(t) in tr.guessed:
+                return True
+            tr = tr.parent
+        return False
 
     def raise_if_poisoned(self, tensors):
         """A failed op's result reaches an output, a side effect or control flow: TensorFlow
@@ -269,13 +282,17 @@ class Tracer:
         self._restore.clear()
 
     # ------------------------------------------------------------ outputs
-    def output_id(self, t):
-        """Value id for a returned tensor (variables are read at the end: a snapshot)."""
+    def output_id(self, t, failed_ok=False):
+        """Value id for a returned tensor (variables are read at the end: a snapshot).
+        `failed_ok` (branches and loop bodies): the result of an op that failed while tracing
+        may be returned, its nodes kept, so the sub-graph fails when it runs (a cond branch
+        not taken does not), as in TensorFlow; not when its traced shape is only a guess."""
         if isinstance(t, Variable):
             from tenfold.graph import effects
             t = effects.read_value(t)
         if self.poisoned:
-            self.raise_if_poisoned((t,))
+            if not (failed_ok and id(t) in self.poisoned and not self.is_guessed(t)):
+                self.raise_if_poisoned((t,))
         return self.value_id(t)
 
     def prune_failed(self):
@@ -286,8 +303,13 @@ class Tracer:
         if not self.poisoned:
             return
         failed = {vid for vid in (self._vid.get(i) for i in self.poisoned) if vid is not None}
-        self.graph.remove_nodes(
-            [k for k, n in enumerate(self.graph.nodes) if failed.intersection(n.outputs)])
+        live = set(self.graph.outputs)   # a sub-graph may return a failed result (output_id)
+        for n in reversed(self.graph.nodes):
+            if live.intersection(n.outputs):
+                live.update(n.inputs)
+        self.graph.remove_nodes([k for k, n in enumerate(self.graph.nodes)
+                                 if failed.intersection(n.outputs) and
+                                 not live.intersection(n.outputs)])
 
     def release(self):
         self._keep = []

@@ -298,8 +298,9 @@ def _traced_failure(prim, inputs, params, err):
     out._value = np.zeros(shape, dtype)
     for o in _STATE.observers:
         o.record(prim, inputs, out, params)
+    guessed = prim.out_spec is None or any(tr.is_guessed(t) for tr in tracers for t in inputs)
     for tr in tracers:
-        tr.poison(out, err)
+        tr.poison(out, err, guessed)
     return out
 
 

@@ -227,3 +227,25 @@ def test_pruned_failing_op_under_a_tape():
     with tf.GradientTape() as tape:
         y = f(x)
     assert np.allclose(tape.gradient(y, x).numpy(), [2.0, 4.0])
+
+
+def test_failing_op_in_a_cond_branch_fails_only_when_taken():
+    @tf.function
+    def guarded_gather(x, i):
+        return tf.cond(i < tf.shape(x)[0], lambda: tf.gather(x, i), lambda: tf.constant(-1.0))
+
+    x = tf.constant([1.0, 2.0])
+    # the first call traces with an out-of-range index (the branch taken is the guard's)
+    assert [_outcome(guarded_gather, x, tf.constant(i)) for i in (5, 1, 7, 0)] == \
+        GOLD["guarded_gather"]
+    assert guarded_gather.experimental_get_tracing_count() == 1
+
+
+def test_failing_op_in_a_loop_body_fails_only_when_run():
+    @tf.function
+    def loop_gather(x, n):
+        return tf.while_loop(lambda k, s: k < n, lambda k, s: (k + 1, s + tf.gather(x, k)),
+                             (tf.constant(0), tf.constant(0.0)))[1]
+
+    x = tf.constant([1.0, 2.0])
+    assert [_outcome(loop_gather, x, tf.constant(n)) for n in (0, 2, 3)] == GOLD["loop_gather"]
