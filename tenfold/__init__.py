@@ -22,6 +22,7 @@ from tenfold.framework.dtypes import (  # noqa: F401
     uint8, uint16, uint32, uint64, bool, complex64, complex128, string)
 from tenfold.framework.tensor_shape import TensorShape  # noqa: F401
 from tenfold.framework.tensor import Tensor, constant, convert_to_tensor, is_tensor  # noqa: F401
+from tenfold.framework.tensor import convert_to_tensor_v2 as convert_to_tensor  # noqa: F401,E501
 from tenfold.framework.variable import (  # noqa: F401
     Variable, VariableAggregation, VariableSynchronization)
 from tenfold.framework.device import device  # noqa: F401
@@ -101,6 +102,7 @@ _LAZY_ATTRS = {
     "RaggedTensor": ("tenfold.framework.indexed_slices", "RaggedTensor"),
     "SparseTensor": ("tenfold.api.sparse", "SparseTensor"),
     "RaggedTensor": ("tenfold.ops.ragged", "RaggedTensor"),
+    "RaggedTensorSpec": ("tenfold.ops.ragged", "RaggedTensorSpec"),
     "TensorArray": ("tenfold.ops.tensor_array", "TensorArray"),
     "constant_initializer": ("tenfold.keras.initializers", "Constant"),
     "zeros_initializer": ("tenfold.keras.initializers", "Zeros"),

@@ -2,7 +2,8 @@
 
 tf.data treats tuples, dicts and namedtuples as structure and everything else (lists
 included) as one tensor. Inside the pipeline each leaf is a backend array (a 0-d array for a
-scalar, never a NumPy scalar); iteration wraps the leaves in `Tensor`s at the very end.
+scalar, never a NumPy scalar), or a `tf.RaggedTensor` kept whole (its spec is a
+`RaggedTensorSpec`); iteration wraps the array leaves in `Tensor`s at the very end.
 """
 import collections.abc
 
@@ -85,9 +86,31 @@ def same_structure(a, b):
     return not is_structure(b)
 
 
+_RAGGED = []
+
+
+def ragged_module():
+    """tenfold.ops.ragged, imported on first use (most pipelines hold no ragged values)."""
+    if not _RAGGED:
+        from tenfold.ops import ragged
+        _RAGGED.append(ragged)
+    return _RAGGED[0]
+
+
+def is_ragged(x):
+    return type(x).__name__ == "RaggedTensor" and isinstance(x, ragged_module().RaggedTensor)
+
+
+def is_ragged_spec(s):
+    return type(s).__name__ == "RaggedTensorSpec" and \
+        isinstance(s, ragged_module().RaggedTensorSpec)
+
+
 def describe(x):
     """A short text of an element's structure and leaf shapes, for error messages."""
     def leaf(a):
+        if is_ragged(a):
+            return f"ragged {a.dtype.name}{a.shape.as_list()}"
         a = array_of(a)
         if isinstance(a, _ndarray):
             return f"{dtypes.from_numpy(a.dtype).name}{list(a.shape)}" \
@@ -116,6 +139,8 @@ def to_array(value, what="element"):
         return np.array(variable_buffer(value))  # a snapshot of the variable
     if isinstance(value, np.generic):
         return np.asarray(value)
+    if is_ragged(value):
+        return value   # a RaggedTensor travels whole (RaggedTensorSpec)
     if type(value).__name__ == "SparseTensor":
         raise TypeError(f"tf.data: {what} contains a tf.SparseTensor (a VarLenFeature parsed "
                         "by tf.io.parse_example?); tenfold datasets hold dense tensors only. "
@@ -189,10 +214,22 @@ def leaf_spec(a, batch=False):
                           else dtypes.string)
 
 
+def ragged_spec(rt, slices=False):
+    """RaggedTensorSpec of a RaggedTensor leaf; `slices=True`: of its rows (TensorFlow gives
+    rows of a ragged_rank-1 tensor a ragged_rank-0 spec: dense tensors of varying length)."""
+    shape = rt.shape.as_list()
+    rank = rt.ragged_rank
+    if slices:
+        shape, rank = shape[1:], rank - 1
+    return ragged_module().RaggedTensorSpec(shape, rt.dtype, rank)
+
+
 def spec_of(elem, slices=False):
     from tenfold.data.dataset import DatasetV2
     if isinstance(elem, DatasetV2):
         return DatasetSpec(elem.element_spec)
+    if is_ragged(elem):
+        return ragged_spec(elem, slices)
     return map_leaves(lambda a: leaf_spec(a, slices) if isinstance(a, _ndarray) else
                       spec_of(a, slices), elem)
 
@@ -212,6 +249,12 @@ def make_spec(shape, dtype):
 
 def relax(a, b):
     """The most specific spec compatible with both leaf specs (differing dims become None)."""
+    if is_ragged_spec(a) or is_ragged_spec(b):
+        sa, sb = spec_shape(a), spec_shape(b)
+        dims = None if sa.rank != sb.rank or sa.rank is None else \
+            [x if x == y else None for x, y in zip(sa.as_list(), sb.as_list())]
+        rank = a.ragged_rank if is_ragged_spec(a) else b.ragged_rank
+        return ragged_module().RaggedTensorSpec(dims, spec_dtype(a), rank)
     sa, sb = spec_shape(a), spec_shape(b)
     if sa.rank is None or sb.rank is None or sa.rank != sb.rank:
         return make_spec(None, spec_dtype(a))
@@ -246,7 +289,22 @@ def placeholder(spec, unknown):
             raise TypeError("unknown rank")
         dims = [unknown if d is None else d for d in shape.as_list()]
         d = spec_dtype(s)
-        if d == dtypes.string:
-            return np.full(dims, b"", dtype=object)
+        if is_ragged_spec(s) and s.ragged_rank > 0:
+            return _ragged_placeholder(dims, s.ragged_rank, d)
+        if d == dtypes.string:  # two runs see different text (split lengths differ)
+            return np.full(dims, b" ".join([b"a"] * (unknown - 2)), dtype=object)
         return np.zeros(dims, dtype=d._np)
     return map_leaves(leaf, spec)
+
+
+def _ragged_placeholder(dims, ragged_rank, dtype):
+    """A RaggedTensor of shape `dims` (every row of a ragged dimension `dims[k]` long)."""
+    rows = dims[0]
+    lengths = []
+    for k in range(1, ragged_rank + 1):
+        lengths.append(np.full(rows, dims[k], np.int64))
+        rows *= dims[k]
+    flat = np.full([rows] + dims[ragged_rank + 1:], b"a", dtype=object) \
+        if dtype == dtypes.string else np.zeros([rows] + dims[ragged_rank + 1:], dtype._np)
+    return ragged_module().RaggedTensor.from_nested_row_lengths(
+        convert_to_tensor(flat), lengths, validate=False)

@@ -31,11 +31,36 @@ def _input_plan(ds):
 
 
 def _with_batch_dim(spec, dim):
-    return S.map_leaves(lambda s: S.make_spec(
-        [dim] + (S.spec_shape(s).as_list() if S.spec_shape(s).rank is not None else []),
-        S.spec_dtype(s)) if S.spec_shape(s).rank is not None else S.make_spec(None,
-                                                                             S.spec_dtype(s)),
-        spec)
+    def leaf(s):
+        if S.is_ragged_spec(s):
+            return _ragged_batch_spec(s, dim)
+        shape = S.spec_shape(s)
+        if shape.rank is None:
+            return S.make_spec(None, S.spec_dtype(s))
+        return S.make_spec([dim] + shape.as_list(), S.spec_dtype(s))
+    return S.map_leaves(leaf, spec)
+
+
+def _ragged_batch_spec(s, dim):
+    shape = S.spec_shape(s)
+    dims = [dim] + shape.as_list() if shape.rank is not None else None
+    return S.ragged_module().RaggedTensorSpec(dims, S.spec_dtype(s), s.ragged_rank + 1)
+
+
+def _ragged_components(ds):
+    """Per component of `ds`'s elements, whether its spec is a RaggedTensorSpec (so `batch`
+    makes a RaggedTensor of it even from dense rows), or None when the pipeline has no ragged
+    source (the spec is not computed then: it may run map functions)."""
+    todo, seen = [ds], set()
+    while todo:
+        d = todo.pop()
+        if id(d) in seen:
+            continue
+        seen.add(id(d))
+        if type(d).__name__ in ("RaggedSliceDataset", "RaggedBatchDataset"):
+            return [S.is_ragged_spec(s) for s in S.flatten(ds.element_spec)]
+        todo.extend(getattr(d, "_inputs", ()))
+    return None
 
 
 class _PassThrough(DatasetV2):
@@ -113,7 +138,10 @@ def _infer_spec(fn_on_element, in_spec, fallback):
 
 def _infer_spec_unrecorded(fn_on_element, in_spec, fallback):
     try:
-        has_unknown = any(S.spec_shape(s).rank is None or None in S.spec_shape(s).as_list()
+        # a second run with other sizes (and other text: string ops have data-dependent
+        # shapes) shows which output dimensions vary
+        has_unknown = any(S.spec_shape(s).rank is None or None in S.spec_shape(s).as_list() or
+                          S.spec_dtype(s) == dtypes.string
                           for s in S.flatten(in_spec) if not isinstance(s, S.DatasetSpec))
         outs = [fn_on_element(S.placeholder(in_spec, 2))]
         if has_unknown:
@@ -485,7 +513,7 @@ def _batched_cardinality(n, b, drop):
     return n // b if drop else -(-n // b)
 
 
-def _stack(elems, what="batch"):
+def _stack(elems, what="batch", ragged=None):
     template = elems[0]
     flats = [S.flatten(e) for e in elems]
     k = len(flats[0])
@@ -497,6 +525,10 @@ def _stack(elems, what="batch"):
     out = []
     for p in range(k):
         arrs = [f[p] for f in flats]
+        if (ragged is not None and ragged[p]) or any(S.is_ragged(a) for a in arrs):
+            from tenfold.data._ragged import batch_component
+            out.append(batch_component(arrs))
+            continue
         s0 = arrs[0].shape
         for j, a in enumerate(arrs):
             if a.shape != s0:
@@ -550,13 +582,14 @@ class _BatchDataset(DatasetV2):
 
     def _batches(self):
         buf, b = [], self._b
+        ragged = _ragged_components(self._inputs[0])
         for e in self._inputs[0]._iter():
             buf.append(e)
             if len(buf) == b:
-                yield _stack(buf)
+                yield _stack(buf, ragged=ragged)
                 buf = []
         if buf and not self._drop:
-            yield _stack(buf)
+            yield _stack(buf, ragged=ragged)
 
     def _compute_spec(self):
         return _with_batch_dim(self._inputs[0].element_spec, self._b if self._drop else None)
@@ -714,7 +747,12 @@ class _UnbatchDataset(DatasetV2):
             if any(a.shape[0] != n for a in leaves):
                 raise InvalidArgumentError(f"Dataset.unbatch: the components have different "
                                            f"batch sizes: {S.describe(e)}.")
-            if not S.is_structure(e):
+            if any(S.is_ragged(a) for a in leaves):
+                from tenfold.data._ragged import unbatch_row
+                for i in range(n):
+                    yield S.pack(e, [unbatch_row(a, i) for a in leaves]) \
+                        if S.is_structure(e) else unbatch_row(e, i)
+            elif not S.is_structure(e):
                 for i in range(n):
                     yield e[i, ...]
             else:
@@ -723,6 +761,9 @@ class _UnbatchDataset(DatasetV2):
 
     def _compute_spec(self):
         def drop(s):
+            if S.is_ragged_spec(s):
+                from tenfold.data._ragged import unbatched_spec
+                return unbatched_spec(s)
             sh = S.spec_shape(s)
             if sh.rank is None:
                 return S.make_spec(None, S.spec_dtype(s))

@@ -165,8 +165,7 @@ class DatasetV2:
     @staticmethod
     def from_tensor_slices(tensors, name=None):
         """A dataset of the slices of `tensors` along their first axis (tuples / dicts kept)."""
-        from tenfold.ops.ragged import RaggedTensor
-        if isinstance(tensors, RaggedTensor):  # its rows, tensors of different lengths
+        if any(S.is_ragged(t) for t in S.flatten(tensors)):  # rows of different lengths
             from tenfold.data._ragged import RaggedSliceDataset
             return RaggedSliceDataset(tensors)
         return _sources.TensorSliceDataset(tensors)

@@ -71,7 +71,7 @@ class Converter:
         if fn is None:
             name = type(layer).__name__
             hint = ""
-            if name == "_OpLayer":
+            if name in ("_OpLayer", "OperationLayer"):
                 hint = (" (a keras.ops call or tensor arithmetic applied to symbolic tensors "
                         "in the functional API; use the equivalent layer, e.g. Add, Multiply, "
                         "Rescaling, Activation)")

@@ -448,6 +448,23 @@ def constant(value, dtype=None, shape=None, name=None):
                                 f"{int(np.prod(shape))} elements.")
             v = v.reshape(shape)
         t = _placed(v)
+    if _STATE.tracers and t is not value:
+        _note_constant(t, name)
+    return t
+
+
+def _note_constant(t, name):
+    """Inside tf.function, a tensor made from a Python / NumPy value is TensorFlow's "Const"
+    op: the tracer names it for printing (`Tensor("Const_1:0", ...)`)."""
+    _STATE.tracers[-1].note_constant(t, name if isinstance(name, str) and name else None)
+
+
+def convert_to_tensor_v2(value, dtype=None, dtype_hint=None, name=None):
+    """`tf.convert_to_tensor`: convert_to_tensor, with a value made inside tf.function named
+    as TensorFlow's Const op (internal conversions of op arguments are not)."""
+    t = convert_to_tensor(value, dtype=dtype, dtype_hint=dtype_hint, name=name)
+    if _STATE.tracers and t is not value and not isinstance(value, Tensor):
+        _note_constant(t, name)
     return t
 
 

@@ -79,13 +79,14 @@ def _trace_sub(fn, parent, inputs, name):
                 if isinstance(o, Variable):
                     from tenfold.graph import effects
                     o = effects.read_value(o)
-                sub.graph.outputs.append(sub.output_id(o))
+                sub.graph.outputs.append(sub.output_id(o, failed_ok=True))
                 kinds.append(len(sub.graph.outputs) - 1)
                 real.append(o)
             else:
                 kinds.append(("py", o))
                 real.append(o)
     sub.restore_variables()
+    sub.prune_failed()
     captures = list(sub._capture_src)
     template = _unflatten(result, [None] * len(leaves))
     graph = sub.graph

@@ -835,6 +835,7 @@ class Function:
         if dry_run:
             tr.restore_variables()
         self._traced_before = True
+        tr.prune_failed()
         graph = tr.graph
         out_template = _unflatten(result, [None] * len(out_leaves))
         program = _Program(graph, tr.const_values, out_template, kinds, keepalive)

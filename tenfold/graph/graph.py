@@ -82,6 +82,23 @@ class Graph:
         self.values.append(Value(kind, payload, shape, dtype, dynamic))
         return len(self.values) - 1
 
+    def remove_nodes(self, indices):
+        """Removes the nodes at `indices`, whose outputs nothing reads (pruned ops); their
+        output values stay in the table, unreferenced."""
+        drop = set(indices)
+        if not drop:
+            return
+        kept = [n for k, n in enumerate(self.nodes) if k not in drop]
+        for k, n in enumerate(self.nodes):
+            if k in drop:
+                for out in n.outputs:
+                    self.values[out].kind = "pruned"
+                    self.values[out].payload = None
+        for j, n in enumerate(kept):
+            for k, out in enumerate(n.outputs):
+                self.values[out].payload = (j, k)
+        self.nodes = kept
+
     @property
     def variables(self):
         """The variables the graph reads or assigns (captured by identity)."""

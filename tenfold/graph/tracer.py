@@ -70,6 +70,7 @@ class Tracer:
         self._thread = threading.get_ident()
         self._naming = _Naming()      # TensorFlow-style names, for printing traced tensors
         self.poisoned = {}            # id(tensor) -> deferred error (see `poison`)
+        self.guessed = set()          # ids of poisoned tensors whose shape is a guess
         self.created_variables = []   # tf.Variables made while tracing (first trace only)
 
     # ------------------------------------------------------------ values
@@ -144,13 +145,24 @@ class Tracer:
 
     def symbolic(self, t):
         """(name, TensorShape) as TensorFlow prints this traced tensor, or None if the tensor is
-        not one of this graph's inputs or op outputs (an eager value captured from outside)."""
+        not one of this graph's inputs, op outputs or constants made by `tf.constant` while
+        tracing (an eager value captured from outside)."""
+        if id(t) in self._naming.const_ids:
+            return self._naming.describe_const(self.graph, id(t), t)
         vid = self._vid.get(id(t))
         if vid is None:
             return self.parent.symbolic(t) if self.parent is not None else None
         if self.graph.values[vid].kind not in ("input", "op"):
             return None
         return self._naming.describe(self.graph, vid)
+
+    def note_constant(self, t, name=None):
+        """`t` was made by tf.constant / tf.convert_to_tensor while tracing: TensorFlow makes it
+        a "Const" op of the graph, which prints as `Tensor("Const:0", ...)` and takes its place
+        in the naming order."""
+        if threading.get_ident() == self._thread:
+            self._naming.note_const(len(self.graph.nodes), id(t), name or "Const")
+            self._keep.append(t)
 
     # ------------------------------------------------------------ recording
     def record(self, prim, inputs, out, params):
@@ -162,8 +174,13 @@ class Tracer:
             self._add_node(op, inputs, outs, params, multi=True)
 
     def _add_node(self, op, inputs, outs, params, multi):
-        if self.poisoned:
-            self.raise_if_poisoned(inputs)
+        failed = None
+        if self.poisoned or self.parent is not None:
+            failed = self.poisoned_error(inputs)
+            # an op on a failed op's result fails too when it runs: deferred in the same way,
+            # unless it has side effects or is control flow (TensorFlow runs those)
+            if failed is not None and (multi or getattr(op, "stateful", False)):
+                raise failed
         dynamic = getattr(op, "stateful", False)
         if not dynamic and not multi and op.shape_only:
             pass  # a constant: the graph is specialised to its input's shape
@@ -195,27 +212,52 @@ class Tracer:
                 self.const_values[vid] = a
             out_vids.append(vid)
         g.nodes.append(Node(op, in_vids, dict(params), tuple(out_vids), multi))
+        if failed is not None:
+            guessed = any(self.is_guessed(t) for t in inputs)
+            for o in outs:
+                self.poison(o, failed, guessed)
 
     # ------------------------------------------------------------ deferred errors
-    def poison(self, t, err):
+    def poison(self, t, err, guessed=False):
         """`t` stands in for the result of an op that failed while tracing (see
-        `registry._traced_failure`): it is never folded, and using it raises `err`."""
+        `registry._traced_failure`): it is never folded, and using it raises `err`;
+        `guessed`: its shape is not known to be the op's."""
         self.poisoned[id(t)] = err
+        if guessed:
+            self.guessed.add(id(t))
         vid = self._vid.get(id(t))
         if vid is not None:
             self._dynamic.add(id(t))
             self.graph.values[vid].dynamic = True
             self.const_values.pop(vid, None)
 
+    def poisoned_error(self, tensors):
+        """The deferred error of the first of `tensors` that stands in for a failed op's result
+        (in this graph or an enclosing one), else None."""
+        tr = self
+        while tr is not None:
+            if tr.poisoned:
+                for t in tensors:
+                    err = tr.poisoned.get(id(t))
+                    if err is not None:
+                        return err
+            tr = tr.parent
+        return None
+
+    def is_guessed(self, t):
+        tr = self
+        while tr is not None:
+            if id(t) in tr.guessed:
+                return True
+            tr = tr.parent
+        return False
+
     def raise_if_poisoned(self, tensors):
-        """An op failed while tracing and its result is now used: TensorFlow would raise when
-        the graph runs it, so raise its error now."""
-        for t in tensors:
-            err = self.poisoned.get(id(t))
-            if err is not None:
-                raise err
-        if self.parent is not None and self.parent.poisoned:
-            self.parent.raise_if_poisoned(tensors)
+        """A failed op's result reaches an output, a side effect or control flow: TensorFlow
+        would raise when the graph runs it, so raise its error now."""
+        err = self.poisoned_error(tensors)
+        if err is not None:
+            raise err
 
     # ------------------------------------------------------------ variables
     def note_variable_created(self, var):
@@ -240,14 +282,34 @@ class Tracer:
         self._restore.clear()
 
     # ------------------------------------------------------------ outputs
-    def output_id(self, t):
-        """Value id for a returned tensor (variables are read at the end: a snapshot)."""
+    def output_id(self, t, failed_ok=False):
+        """Value id for a returned tensor (variables are read at the end: a snapshot).
+        `failed_ok` (branches and loop bodies): the result of an op that failed while tracing
+        may be returned, its nodes kept, so the sub-graph fails when it runs (a cond branch
+        not taken does not), as in TensorFlow; not when its traced shape is only a guess."""
         if isinstance(t, Variable):
             from tenfold.graph import effects
             t = effects.read_value(t)
         if self.poisoned:
-            self.raise_if_poisoned((t,))
+            if not (failed_ok and id(t) in self.poisoned and not self.is_guessed(t)):
+                self.raise_if_poisoned((t,))
         return self.value_id(t)
+
+    def prune_failed(self):
+        """Drops the nodes of ops that failed while tracing and of ops computed from them (see
+        `poison`): none reached an output, a side effect or control flow (that raises), so
+        TensorFlow would prune them and so do we, before the graph is planned, replayed by
+        tapes or exported."""
+        if not self.poisoned:
+            return
+        failed = {vid for vid in (self._vid.get(i) for i in self.poisoned) if vid is not None}
+        live = set(self.graph.outputs)   # a sub-graph may return a failed result (output_id)
+        for n in reversed(self.graph.nodes):
+            if live.intersection(n.outputs):
+                live.update(n.inputs)
+        self.graph.remove_nodes([k for k, n in enumerate(self.graph.nodes)
+                                 if failed.intersection(n.outputs) and
+                                 not live.intersection(n.outputs)])
 
     def release(self):
         self._keep = []
@@ -273,6 +335,10 @@ class _Naming:
         self.names = {}        # value id -> "name:k"
         self.shapes = {}       # value id -> TensorShape of an input's spec
         self.named_nodes = 0
+        self.consts = []       # (nodes recorded before it, tensor id, name) of tf.constant calls
+        self.const_ids = set()
+        self.const_names = {}  # tensor id -> "Const_1:0"
+        self.named_consts = 0
 
     def unique(self, name):
         key = name.lower()
@@ -293,16 +359,37 @@ class _Naming:
         if spec_shape is not None:
             self.shapes[vid] = spec_shape
 
+    def note_const(self, position, tid, name):
+        self.consts.append((position, tid, name))
+        self.const_ids.add(tid)
+
+    def _catch_up(self, graph):
+        """Names every op and constant recorded so far, in program order (a constant made
+        when `position` nodes existed comes before node `position`)."""
+        nodes, consts = graph.nodes, self.consts
+        while self.named_nodes < len(nodes) or self.named_consts < len(consts):
+            if self.named_consts < len(consts) and \
+                    consts[self.named_consts][0] <= self.named_nodes:
+                _, tid, name = consts[self.named_consts]
+                self.named_consts += 1
+                self.const_names[tid] = self.unique(name) + ":0"
+                continue
+            node = nodes[self.named_nodes]
+            self.named_nodes += 1
+            op_name = self.unique(_tf_op_name(node.op))
+            for k, out in enumerate(node.outputs):
+                self.names[out] = f"{op_name}:{k}"
+
+    def describe_const(self, graph, tid, t):
+        from tenfold.framework.tensor_shape import TensorShape
+        if tid not in self.const_names:
+            self._catch_up(graph)
+        return self.const_names[tid], TensorShape(t._value.shape)
+
     def describe(self, graph, vid):
         from tenfold.framework.tensor_shape import TensorShape
         if vid not in self.names:
-            nodes = graph.nodes
-            while self.named_nodes < len(nodes):
-                node = nodes[self.named_nodes]
-                self.named_nodes += 1
-                op_name = self.unique(_tf_op_name(node.op))
-                for k, out in enumerate(node.outputs):
-                    self.names[out] = f"{op_name}:{k}"
+            self._catch_up(graph)
         name = self.names.get(vid)
         if name is None:
             return None

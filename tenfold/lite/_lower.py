@@ -339,7 +339,7 @@ class Lowering:
             hint = ""
             if name == "Lambda":
                 hint = " (its Python function cannot be translated)"
-            elif name == "_OpLayer":
+            elif name in ("_OpLayer", "OperationLayer"):
                 hint = (" (a keras.ops call or tensor arithmetic on symbolic tensors; use the "
                         "equivalent layer, e.g. Add, Multiply, Rescaling, Activation)")
             raise unsupported(layer, f"no TFLite lowering for layers of class {name}{hint}")

@@ -852,12 +852,22 @@ def _shape_arg(shape, op, dtype=None):
 
 def zeros(shape, dtype=dtypes.float32, name=None):
     dt = _dtype_np(dtype)
-    return _new_on_device(np.zeros(_shape_arg(shape, "zeros", dt), dtype=dt))
+    return _named(_new_on_device(np.zeros(_shape_arg(shape, "zeros", dt), dtype=dt)),
+                  name or "zeros")
 
 
 def ones(shape, dtype=dtypes.float32, name=None):
     dt = _dtype_np(dtype)
-    return _new_on_device(np.ones(_shape_arg(shape, "ones", dt), dtype=dt))
+    return _named(_new_on_device(np.ones(_shape_arg(shape, "ones", dt), dtype=dt)),
+                  name or "ones")
+
+
+def _named(t, name):
+    """A creation op's result inside tf.function takes TF's op name for printing."""
+    if _STATE.tracers:
+        from tenfold.framework.tensor import _note_constant
+        _note_constant(t, name)
+    return t
 
 
 def zeros_like(input, dtype=None, name=None):

@@ -48,8 +48,10 @@ composed from primitives in Python. One declaration holds:
 - `pool_route`: for gradients that route through 2x2 max pooling's kept argmax, (position of
   the pooling's input y, position of the pooled gradient g); y is read only for its shape.
 - `out_spec(*arrays, **params)`: the output's (shape, dtype) without running the kernel, for
-  ops whose kernel can fail on values (out-of-range indices): while tracing, such a failure is
-  deferred to the graph run, so an unused op fails no more than in TensorFlow (which prunes it).
+  ops whose kernel can fail on values (out-of-range indices): while tracing, a kernel failure
+  of any op without side effects is deferred to the graph run, so an unused op fails no more
+  than in TensorFlow (which prunes it); its stand-in result has this shape (else the inputs'
+  broadcast shape).
 - `tf_name`: TensorFlow's op type, for the names of printed graph tensors ("MatMul:0");
   default: the primitive's name in CamelCase (`_TF_OP_NAMES` lists the ones that differ).
 - `transfer`: a device copy (its kernel places its output; the only primitives that cross).
@@ -258,23 +260,47 @@ class Primitive:
 
 
 def _traced_failure(prim, inputs, params, err):
-    """A kernel failed while tf.function traces. An op on the result of an earlier deferred
-    failure raises that one; an op declaring `out_spec` (and no side effect) gets a stand-in
-    result of its shape, recorded as usual and marked with the error: the tracer raises it if
-    anything uses the result, else the graph prunes the op as TensorFlow does. None: raise."""
+    """A kernel failed while tf.function traces. A failure TensorFlow would only meet when the
+    graph runs (a value error: out-of-range indices, a bad string, a division by zero, a
+    non-invertible matrix) of an op without side effects is deferred: the op gets a stand-in
+    result, recorded as usual and marked with the error, and so are the results of ops
+    computed from it; the tracer raises it if one reaches an output, a side effect or control
+    flow, else the ops are pruned from the graph as TensorFlow prunes them. Shape errors (the
+    primitive's `check`, operands that do not broadcast) are TensorFlow's trace-time errors
+    and stateful ops always run (TensorFlow keeps them): those raise now (None)."""
     tracers = _STATE.tracers
+    inherited = None
     for tr in tracers:
-        if tr.poisoned:
-            tr.raise_if_poisoned(inputs)
-    if prim.out_spec is None or prim.stateful:
+        inherited = tr.poisoned_error(inputs)
+        if inherited is not None:
+            break
+    if inherited is not None:  # ran on a stand-in: the first failure is the one to report
+        if prim.stateful:
+            raise inherited
+        err = inherited
+    elif prim.stateful or getattr(err, "static_shape_error", False):
         return None
-    shape, dtype = prim.out_spec(*[t._value for t in inputs], **params)
+    arrays = [t._value for t in inputs]
+    if inherited is None and prim.check is not None:
+        try:
+            prim.check(*arrays, **params)
+        except Exception:  # noqa: BLE001 - the shape/dtype rule fails: a trace-time error
+            return None
+    if prim.out_spec is not None:
+        shape, dtype = prim.out_spec(*arrays, **params)
+    else:  # the result's shape is unknown without running: the inputs' broadcast one
+        try:
+            shape = np.broadcast_shapes(*[a.shape for a in arrays]) if arrays else ()
+        except ValueError:
+            shape = ()
+        dtype = arrays[0].dtype if arrays else np.float32
     out = _new(Tensor)
     out._value = np.zeros(shape, dtype)
     for o in _STATE.observers:
         o.record(prim, inputs, out, params)
+    guessed = prim.out_spec is None or any(tr.is_guessed(t) for tr in tracers for t in inputs)
     for tr in tracers:
-        tr.poison(out, err)
+        tr.poison(out, err, guessed)
     return out
 
 
@@ -342,14 +368,20 @@ def _op_error(prim, inputs, params, err):
     text = str(err)
     if "broadcast" in text and len(inputs) >= 2:
         shapes = " vs. ".join(str(list(t._value.shape)) for t in inputs)
-        return InvalidArgumentError(
+        return _static(InvalidArgumentError(
             f"{prim.name}: incompatible shapes: {shapes}. Elementwise ops broadcast: each "
             f"axis (aligned from the right) must be equal or 1. Reshape or tf.expand_dims "
-            f"one operand so the shapes line up.")
+            f"one operand so the shapes line up."))
     shown = {k: _short_param(v) for k, v in params.items() if not callable(v)}
     extra = f" with {shown}" if shown else ""
     return InvalidArgumentError(
         f"{prim.name} cannot run on inputs {_describe(inputs)}{extra}: {text}")
+
+
+def _static(err):
+    """Marks `err` as a shape error TensorFlow raises while tracing (never deferred)."""
+    err.static_shape_error = True
+    return err
 
 
 def _short_param(v):

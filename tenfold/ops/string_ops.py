@@ -4,7 +4,7 @@ import numpy as np
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor, convert_to_tensor
 from tenfold.framework.errors import InvalidArgumentError
-from tenfold.ops.registry import primitive
+from tenfold.ops.registry import primitive, INTEGER_VALUED
 from tenfold.ops._convert import tensor
 
 
@@ -238,11 +238,57 @@ def format(template, inputs, placeholder="{}", summarize=3, name=None):  # noqa:
     return convert_to_tensor(out)
 
 
+def _split_parts(x, sep, maxsplit):
+    parts = []
+    for v in x.ravel():
+        parts.extend(_b(v).split(sep, maxsplit))
+    return np.array(parts, dtype=object)
+
+
+def _split_row_splits(x, sep, maxsplit):
+    lengths = [len(_b(v).split(sep, maxsplit)) for v in x.ravel()]
+    return np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64)
+
+
+# the parts and the row splits of tf.strings.split: two graph ops (each splits the strings)
+_split_values = primitive("string_split_values", _split_parts, aliasing="fresh",
+                          tf_name="StringSplitV2", no_grad="string-valued")
+_split_splits = primitive("string_split_row_splits", _split_row_splits, aliasing="fresh",
+                          tf_name="StringSplitV2", no_grad=INTEGER_VALUED)
+
+
 def split(input, sep=None, maxsplit=-1, name=None):
-    """Splits a scalar string (a 1-D string tensor of the parts); ragged results are lists."""
+    """Splits strings at `sep` (runs of whitespace when None): a scalar gives a 1-D string
+    tensor of its parts, a vector a RaggedTensor of them (one row per string), as TensorFlow
+    does. Graph ops, so it works inside tf.function on traced strings."""
     t = _str_tensor(input, "strings.split")
+    if t._value.ndim > 1:
+        raise NotImplementedError(f"strings.split: inputs of rank {t._value.ndim} are not "
+                                  "supported; reshape to a vector first (tf.reshape(x, [-1])).")
     s = None if sep is None else _b(sep)
+    if s == b"":
+        raise InvalidArgumentError("strings.split: sep must not be empty.")
+    parts = _split_values(t, sep=s, maxsplit=int(maxsplit))
     if t._value.ndim == 0:
-        parts = _b(t._value[()]).split(s, maxsplit)
-        return Tensor._wrap(np.array(parts, dtype=object))
-    return [split(Tensor._wrap(np.asarray(v, dtype=object)), sep, maxsplit) for v in t._value]
+        return parts
+    from tenfold.ops.ragged import RaggedTensor
+    return RaggedTensor.from_row_splits(parts, _split_splits(t, sep=s, maxsplit=int(maxsplit)),
+                                        validate=False)
+
+
+# ------------------------------------------------------------------------ lookup tables
+def _table_find_kernel(*arrays, table):
+    return table(*arrays)
+
+
+lookup_table_find = primitive(
+    "lookup_table_find", _table_find_kernel, aliasing="fresh", tf_name="LookupTableFindV2",
+    no_grad="a table lookup (indices or tokens)")
+
+
+def table_find(*inputs, table):
+    """One graph op looking `inputs` up in `table`, a function of their arrays returning the
+    result array (the text preprocessing layers' vocabularies, hashes and tokenizers). It is
+    called each time the op runs, so a graph traced before the table is filled (`adapt`)
+    reads the new contents, as TensorFlow's lookup-table resources behave."""
+    return lookup_table_find(*[tensor(x) for x in inputs], table=table)

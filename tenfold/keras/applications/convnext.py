@@ -43,6 +43,8 @@ class StochasticDepth(Layer):
 class LayerScale(Layer):
     """Multiplies the input by a learned per-channel `gamma` (initialized to `init_values`)."""
 
+    _keras_public_name = ("keras.src.applications.convnext", "LayerScale")  # Keras's class
+
     def __init__(self, init_values, projection_dim, **kwargs):
         super().__init__(**kwargs)
         self.init_values = init_values

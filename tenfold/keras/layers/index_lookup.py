@@ -7,9 +7,12 @@ vocabulary tokens go to the OOV index; with several OOV indices, strings are spr
 TensorFlow's FarmHash Fingerprint64 (`tf.strings.to_hash_bucket_fast`, from the `pyfarmhash`
 package) and integers by `floormod`, so indices are the ones Keras on TensorFlow gives.
 
-These layers turn strings into numbers before a model runs: they compute on the host with
-NumPy (their outputs carry no gradient). A vocabulary adapted from data is saved in `.keras`
-files as Keras saves it (`assets/<layer path>/vocabulary.txt`).
+The lookup itself is one graph op (`tenfold.ops.string_ops.table_find`) whose table is the
+layer's host code (NumPy and a dict), read when the op runs: the layers work eagerly, inside
+`tf.function`, in `Dataset.map` and in compiled Keras models on string tensors, and a graph
+traced before `adapt()` sees the adapted vocabulary, as TensorFlow's table resources do
+(outputs carry no gradient). A vocabulary adapted from data is saved in `.keras` files as
+Keras saves it (`assets/<layer path>/vocabulary.txt`).
 """
 import os
 
@@ -17,6 +20,7 @@ import numpy as np
 
 from tenfold.framework.tensor import convert_to_tensor
 from tenfold.keras.layers.layer import Layer
+from tenfold.ops.string_ops import table_find
 from tenfold.keras.layers.encoding import encode_categorical
 
 _MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
@@ -249,11 +253,17 @@ class _IndexLookup(Layer):
         return np.array(flat, dtype=np.int64).reshape(idx.shape)
 
     def call(self, inputs):
-        arr = _host(inputs)
+        x = convert_to_tensor(inputs)
         if self.invert:
-            return convert_to_tensor(self._inverse(arr))
-        ids = self._lookup(arr)
-        return self._encode(ids)
+            return table_find(x, table=self._inverse_table)
+        return self._encode(table_find(x, table=self._lookup_table))
+
+    # the tables of the lookup graph op (run on the input's array when the op runs)
+    def _lookup_table(self, arr):
+        return self._lookup(_host(arr))
+
+    def _inverse_table(self, arr):
+        return self._inverse(arr)
 
     def _depth(self):
         if self.pad_to_max_tokens and self.max_tokens is not None:
@@ -261,9 +271,10 @@ class _IndexLookup(Layer):
         return self.vocabulary_size()
 
     def _encode(self, ids):
+        """Indices (a tensor) in the output mode."""
         mode = self.output_mode
         if mode == "int":
-            return convert_to_tensor(ids)
+            return ids
         depth = self._depth()
         if mode == "tf_idf":
             counts = encode_categorical(ids, "count", depth, "float32")
@@ -427,10 +438,18 @@ class Hashing(Layer):
         return x
 
     def call(self, inputs):
-        arr = _host(inputs)
-        if arr.dtype.kind == "f":
+        x = convert_to_tensor(inputs)
+        if x.dtype.is_floating:
             raise ValueError(f"Hashing layer \"{self.name}\" hashes strings or integers, got "
-                             f"float inputs ({arr.dtype}). Cast ids to int64 first.")
+                             f"float inputs ({x.dtype.name}). Cast ids to int64 first.")
+        ids = table_find(x, table=self._hash_table)
+        if self.output_mode == "int":
+            return ids
+        return encode_categorical(ids, self.output_mode, self.num_bins, "float32")
+
+    def _hash_table(self, arr):
+        """The bins of an input array (the lookup graph op's table)."""
+        arr = _host(arr)
         flat = [v if isinstance(v, str) else str(int(v)) for v in arr.ravel()]
         mask = self.mask_value
         bins = self.num_bins - (1 if mask is not None else 0)
@@ -439,10 +458,7 @@ class Hashing(Layer):
             is_mask = np.array([v == (mask if isinstance(mask, str) else str(int(mask)))
                                 for v in flat], bool)
             h = np.where(is_mask, 0, h + 1)
-        ids = h.reshape(arr.shape)
-        if self.output_mode == "int":
-            return convert_to_tensor(ids)
-        return encode_categorical(ids, self.output_mode, self.num_bins, "float32")
+        return h.reshape(arr.shape)
 
     def get_config(self):
         config = super().get_config()

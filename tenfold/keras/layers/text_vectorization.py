@@ -1,12 +1,17 @@
 """`TextVectorization` (Keras 3's): standardize -> split -> n-grams -> vocabulary lookup, with
-`adapt()` building the vocabulary (and idf weights) from text. Runs on the host with NumPy and
-Python's `re` (strings in, integer ids or bag-of-words vectors out)."""
+`adapt()` building the vocabulary (and idf weights) from text. The built-in standardize /
+split, the n-grams and the lookup are one graph op (`table_find`, running the layer's NumPy
+and `re` code when the op runs), so the layer works eagerly, in `tf.function`, in
+`Dataset.map` and in compiled models on string tensors; callable `standardize` / `split`
+run as the tenfold ops they are made of, before that op (strings in, integer ids or
+bag-of-words vectors out)."""
 import re
 
 import numpy as np
 
-from tenfold.framework.tensor import convert_to_tensor
+from tenfold.framework.tensor import Tensor, convert_to_tensor
 from tenfold.keras.layers.layer import Layer
+from tenfold.ops.string_ops import table_find
 from tenfold.keras.layers.index_lookup import StringLookup, _batches, _host
 
 # Keras's default punctuation (",-." is a range: comma, hyphen, period)
@@ -68,12 +73,11 @@ class TextVectorization(Layer):
 
     # ------------------------------------------------------------------ text -> tokens
     def _standardize(self, text):
+        """The built-in standardization of one string (a callable one runs on the batch
+        tensor, in `_token_rows`)."""
         s = self.standardize
-        if s is None:
+        if s is None or callable(s):
             return text
-        if callable(s):
-            out = s(convert_to_tensor(np.array([text.encode("utf-8")], dtype=object)))
-            return _host(out).ravel()[0]
         if s in ("lower", "lower_and_strip_punctuation"):
             text = text.lower()
         if s in ("strip_punctuation", "lower_and_strip_punctuation"):
@@ -81,15 +85,13 @@ class TextVectorization(Layer):
         return text
 
     def _split(self, text):
+        """The built-in split of one string (a callable one runs on the batch tensor)."""
         s = self.split
-        if s is None:
+        if s is None or callable(s):
             return [text]
         if s == "whitespace":
             return text.split()
-        if s == "character":
-            return list(text)
-        out = s(convert_to_tensor(np.array([text.encode("utf-8")], dtype=object)))
-        return [str(t) for t in _host(out).ravel()]
+        return list(text)  # "character"
 
     def _ngrams(self, tokens):
         if self._ngram_sizes is None:
@@ -100,15 +102,37 @@ class TextVectorization(Layer):
         return out
 
     def _rows(self, inputs):
-        arr = _host(inputs)
-        if arr.ndim == 2 and arr.shape[1] == 1:
-            arr = arr[:, 0]
-        if arr.ndim == 0:
-            arr = arr.reshape(1)
-        if arr.ndim != 1:
-            raise ValueError(f"TextVectorization layer \"{self.name}\" expects a batch of "
-                             f"strings, shape (batch,) or (batch, 1); got shape {arr.shape}.")
-        return [self._ngrams(self._split(self._standardize(t))) for t in arr]
+        """Rows of tokens (n-grams included) of a batch of strings, computed eagerly (adapt)."""
+        x, table, args = self._token_rows(convert_to_tensor(inputs))
+        return table(*[a.numpy() for a in args])
+
+    def _token_rows(self, x):
+        """(strings, rows function, its tensor arguments): callable standardize / split run
+        here as tenfold ops on the batch; the rows function turns their arrays into token
+        rows (the built-in steps and the n-grams) when called."""
+        x = self._batch_of_strings(x)
+        if callable(self.standardize):
+            x = self.standardize(x)
+        if callable(self.split):
+            parts = self.split(x)
+            values = getattr(parts, "flat_values", None)
+            if values is not None:   # a RaggedTensor: one row of tokens per string
+                return x, self._rows_of_ragged_tokens, (values, parts.row_splits)
+            return x, self._rows_of_token_matrix, (parts,)
+        return x, self._rows_of_text, (x,)
+
+    def _rows_of_text(self, arr):
+        return [self._ngrams(self._split(self._standardize(t))) for t in _host(arr).ravel()]
+
+    def _rows_of_ragged_tokens(self, values, row_splits):
+        tokens = [str(t) for t in _host(values).ravel()]
+        return [self._ngrams(tokens[a:b]) for a, b in zip(row_splits[:-1], row_splits[1:])]
+
+    def _rows_of_token_matrix(self, arr):
+        arr = _host(arr)
+        if arr.ndim == 1:
+            arr = arr.reshape(-1, 1)
+        return [self._ngrams([str(t) for t in row]) for row in arr]
 
     # ------------------------------------------------------------------ adapt / vocabulary
     def adapt(self, data, batch_size=None, steps=None):
@@ -133,7 +157,27 @@ class TextVectorization(Layer):
         return x
 
     def call(self, inputs):
-        rows = self._rows(inputs)
+        _, rows, args = self._token_rows(convert_to_tensor(inputs))
+        ids = table_find(*args, table=lambda *arrays: self._ids_of_rows(rows(*arrays)))
+        if self.output_mode == "int":
+            return ids
+        return self._lookup_layer._encode(ids)
+
+    def _batch_of_strings(self, x):
+        """(batch,) or (batch, 1) strings -> (batch,); a scalar -> (1,) (static shapes)."""
+        from tenfold.ops import array_ops
+        shape = tuple(x.shape)
+        if len(shape) == 2 and shape[1] == 1:
+            return array_ops.reshape(x, (-1,))
+        if len(shape) == 0:
+            return array_ops.reshape(x, (1,))
+        if len(shape) != 1:
+            raise ValueError(f"TextVectorization layer \"{self.name}\" expects a batch of "
+                             f"strings, shape (batch,) or (batch, 1); got shape {shape}.")
+        return x
+
+    # the table of the lookup graph op: token rows in (when the op runs), index array out
+    def _ids_of_rows(self, rows):
         lookup = self._lookup_layer
         if self.output_mode == "int":
             length = self.output_sequence_length
@@ -144,14 +188,14 @@ class TextVectorization(Layer):
                 row = row[:length]
                 if row:
                     ids[k, :len(row)] = lookup._lookup(np.array(row, dtype=object))
-            return convert_to_tensor(ids)
+            return ids
         width = max((len(r) for r in rows), default=0)
         # rows padded with an index no encoding counts (-1 is outside every depth)
         ids = np.full((len(rows), max(width, 1)), -1, np.int64)
         for k, row in enumerate(rows):
             if row:
                 ids[k, :len(row)] = lookup._lookup(np.array(row, dtype=object))
-        return lookup._encode(ids)
+        return ids
 
     # ------------------------------------------------------------------ saving
     def save_assets(self, dir_path):

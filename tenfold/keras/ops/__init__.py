@@ -22,6 +22,11 @@ def _symbolic_call(fn, args, kwargs):
     kts = [x for x in flat if isinstance(x, KerasTensor)]
     if not kts:
         return None
+    from tenfold.keras.ops.operation_node import keras_operation_call
+    as_keras = keras_operation_call(fn, args, kwargs)
+    if as_keras is not None:  # Keras's operation node (saved as Keras saves it)
+        layer, call_args = as_keras
+        return layer(*call_args)
 
     class _OpLayer(Layer):
         def call(self, inputs):

@@ -1120,6 +1120,8 @@ def get_item(x, key):
     if isinstance(key, Tensor) and key.ndim == 0 and npd(key).kind in "iu":
         # a tensor index: a gather, so a graph reads the index when it runs
         return a.gather(x, _wrap_negative(key, shape_of(x)[0]), axis=0)
+    if isinstance(key, list):  # as Keras's GetItem: a list key (from a saved config) indexes
+        key = tuple(key)       # one axis per entry
     return x[key]
 
 

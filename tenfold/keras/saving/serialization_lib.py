@@ -200,6 +200,27 @@ def _builtin_function(name):
     return None
 
 
+def _operation_module(module):
+    return isinstance(module, str) and (module.startswith("keras.src.ops.") or
+                                        module.startswith("keras.ops."))
+
+
+def _application_class(name, module):
+    """A helper layer of keras.applications (ConvNeXt's `LayerScale`) from tenfold's own
+    module of the same family; only tenfold's modules are imported, never the file's."""
+    import pkgutil
+    import tenfold.keras.applications as apps
+    family = module.rsplit(".", 1)[-1]
+    if family not in {m.name for m in pkgutil.iter_modules(apps.__path__)}:
+        return None
+    mod = _namespace(f"tenfold.keras.applications.{family}")
+    obj = getattr(mod, name, None) if mod is not None else None
+    if inspect.isclass(obj) and hasattr(obj, "from_config") and \
+            obj.__module__ == mod.__name__:
+        return obj
+    return None
+
+
 def _is_keras_module(module):
     return isinstance(module, str) and any(module == p or module.startswith(p + ".")
                                            for p in _KERAS_PREFIXES)
@@ -373,10 +394,15 @@ def serialize_keras_object(obj):
         raise TypeError(f"The get_config() method of {obj!r} should return a dict; it returned "
                         f"{config!r}")
     inner = serialize_dict(config)
-    pub = public_name(type(obj))
+    pub = getattr(obj, "_keras_public_name", None) or public_name(type(obj))
     if pub is not None:
         out = {"module": pub[0], "class_name": pub[1], "config": inner,
                "registered_name": "Functional" if pub[1] == "Functional" else None}
+        if pub[0].startswith("keras.src.applications."):  # a helper layer (LayerScale)
+            out["registered_name"] = pub[1]
+        if _operation_module(pub[0]):  # Keras names its operation nodes' class twice
+            out["registered_name"] = pub[1]  # and gives them no build config
+            return out
     else:
         cls = type(obj)
         module = cls.__module__
@@ -586,6 +612,15 @@ def _retrieve(name, registered_name, module, kind, full_config, custom):
             bare = k.split(">", 1)[1]
             if bare in custom and callable(custom[bare]):
                 return custom[bare]
+    if kind == "class" and _operation_module(module):
+        # a keras.ops call on symbolic tensors (Keras 3's operation node)
+        from tenfold.keras.ops.operation_node import operation_class
+        return operation_class(module, name)
+    if kind == "class" and isinstance(module, str) and \
+            module.startswith("keras.src.applications."):
+        cls = _application_class(name, module)
+        if cls is not None:
+            return cls
     if module is _LEGACY or _is_keras_module(module) or module == "builtins" or module is None:
         if kind == "function":
             fn = _builtin_function(name)

@@ -18,7 +18,7 @@ def _named(model):
 def _is_op_node(layer):
     # Keras 3 keeps `x + 3.0` on KerasTensors as an Operation outside `model.layers`; tenfold
     # records it as a weightless op layer. Compare the real layers only.
-    return type(layer).__name__ == "_OpLayer"
+    return type(layer).__name__ in ("_OpLayer", "OperationLayer")
 
 
 def _strip_auto(names, model):
