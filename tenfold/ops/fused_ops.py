@@ -31,6 +31,7 @@ workspace (see there); the layers slice the states out of it.
 import numpy as np
 
 from tenfold.backend import kernels as _kernels
+from tenfold.backend import xp_of
 from tenfold.ops import recurrent_kernels as _rk
 from tenfold.ops.registry import primitive
 
@@ -264,27 +265,57 @@ def _from_last_axis(out2, shape, axis, ndim):
     return np.ascontiguousarray(np.moveaxis(out2.reshape(moved), -1, axis))
 
 
+_ONES = {}
+
+
+def _row_sum(x2):
+    """Sums of the rows of 2-D x2 as a column, by a matrix-vector product: NumPy's reduction
+    over a short last axis costs about 100 ns per row; the GEMV streams."""
+    key = (x2.shape[1], x2.dtype)
+    ones = _ONES.get(key)
+    if ones is None:
+        ones = _ONES[key] = np.ones((x2.shape[1], 1), x2.dtype)
+    return np.matmul(x2, ones)
+
+
+def _col_sum(x2):
+    """Sums of the columns of 2-D x2 (a vector-matrix product)."""
+    key = (x2.shape[0], x2.dtype)
+    ones = _ONES.get(key)
+    if ones is None:
+        ones = _ONES[key] = np.ones((x2.shape[0], 1), x2.dtype)
+    return np.matmul(ones[:, 0], x2)
+
+
+# |x| below this needs no shift by the row maximum before exp (float32 exp overflows at 88.7
+# and a row of e^-60 still sums to a normal number), saving NumPy's slow per-row maximum
+_NO_SHIFT = 60.0
+
+
 def softmax_rows(x2, out2):
     """Row softmax of the 2-D x2 into out2 (same shape; may be x2 itself), block by block."""
     for r in _row_blocks(x2):
         xb, ob = x2[r], out2[r]
-        mx = np.max(xb, axis=1, keepdims=True)
-        np.subtract(xb, mx, out=ob)
-        np.exp(ob, out=ob)
-        s = np.sum(ob, axis=1, keepdims=True)
-        np.divide(ob, s, out=ob)
+        if xb.size and -_NO_SHIFT <= np.min(xb) and np.max(xb) <= _NO_SHIFT:
+            np.exp(xb, out=ob)
+        else:
+            mx = np.max(xb, axis=1, keepdims=True)
+            np.subtract(xb, mx, out=ob)
+            np.exp(ob, out=ob)
+        np.divide(ob, _row_sum(ob), out=ob)
     return out2
 
 
 def _softmax_grad_kernel(g, y, axis=-1):
-    if g.dtype.itemsize < 4 or g.shape != y.shape or g.dtype != y.dtype:
+    if type(g) is not np.ndarray or type(y) is not np.ndarray or g.dtype.itemsize < 4 or \
+            g.shape != y.shape or g.dtype != y.dtype:
         return _softmax_grad_reference(g, y, axis)
     g2, y2 = _last_axis_2d(g, axis), _last_axis_2d(y, axis)
     out = np.empty(g2.shape, g.dtype)
     for r in _row_blocks(g2):
         gb, yb, ob = g2[r], y2[r], out[r]
         np.multiply(gb, yb, out=ob)
-        s = np.sum(ob, axis=1, keepdims=True)
+        s = _row_sum(ob)
         np.subtract(gb, s, out=ob)
         np.multiply(ob, yb, out=ob)
     return _from_last_axis(out, g.shape, axis, g.ndim)
@@ -327,10 +358,23 @@ def _softmax_of(logits, axis):
     return out, x.dtype
 
 
+def _softmax_generic(x, axis):
+    """softmax in the array namespace of x (other backends; no out= buffers)."""
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
 def _softmax_xent_grad_kernel(g, labels, logits, axis=-1):
+    if type(logits) is not np.ndarray:
+        x = logits.astype("float32") if logits.dtype.itemsize < 4 else logits
+        p = _softmax_generic(x, axis)
+        lab = labels.astype(x.dtype)
+        p = (p * np.sum(lab, axis=axis, keepdims=True) - lab) * \
+            np.expand_dims(g.astype(x.dtype), axis)
+        return p.astype(logits.dtype)
     p, dt = _softmax_of(logits, axis)
     l2 = _last_axis_2d(labels.astype(dt, copy=False), axis)
-    lsum = np.sum(l2, axis=1, keepdims=True)
+    lsum = _row_sum(l2)
     p *= lsum
     p -= l2
     p *= g.reshape(-1, 1).astype(dt, copy=False)
@@ -362,6 +406,12 @@ def softmax_xent_grad_unfused(g, labels, logits, axis=-1):
 
 
 def _sparse_xent_grad_kernel(g, labels, logits):
+    if type(logits) is not np.ndarray:
+        xp = xp_of(logits)
+        x = logits.astype("float32") if logits.dtype.itemsize < 4 else logits
+        p = _softmax_generic(x, -1)
+        onehot = (xp.arange(x.shape[-1]) == labels[..., None]).astype(x.dtype)
+        return ((p - onehot) * g[..., None].astype(x.dtype)).astype(logits.dtype)
     p, dt = _softmax_of(logits, -1)
     rows = np.arange(p.shape[0])
     p[rows, labels.reshape(-1).astype(np.intp)] -= dt.type(1)
@@ -394,7 +444,8 @@ def sparse_softmax_xent_grad_unfused(g, labels, logits):
 
 def _ln_stats(xb, cb, epsilon):
     """Centres block xb into cb (x - mean) and returns 1 / sqrt(var + eps) per row."""
-    mean = np.mean(xb, axis=1, keepdims=True)
+    mean = _row_sum(xb)
+    mean /= xb.dtype.type(xb.shape[1])
     np.subtract(xb, mean, out=cb)
     var = np.einsum("ij,ij->i", cb, cb)[:, None]
     var /= xb.dtype.type(xb.shape[1])
@@ -403,7 +454,17 @@ def _ln_stats(xb, cb, epsilon):
     return np.divide(xb.dtype.type(1), var, out=var)
 
 
+def _layer_norm_generic(x, epsilon):
+    """(x - mean) and 1 / sqrt(var + eps) over the last axis, in x's array namespace."""
+    xc = x - np.mean(x, axis=-1, keepdims=True)
+    var = np.mean(xc * xc, axis=-1, keepdims=True)
+    return xc, 1 / np.sqrt(var + x.dtype.type(epsilon))
+
+
 def _layer_norm_kernel(x, gamma, beta, epsilon=1e-3):
+    if type(x) is not np.ndarray:
+        xc, rstd = _layer_norm_generic(x, epsilon)
+        return xc * rstd * gamma + beta
     x2 = x.reshape(-1, x.shape[-1])
     out = np.empty(x2.shape, x.dtype)
     for r in _row_blocks(x2):
@@ -418,6 +479,15 @@ def _layer_norm_kernel(x, gamma, beta, epsilon=1e-3):
 def _layer_norm_grad_kernel(g, x, gamma, epsilon=1e-3):
     """[dx, dgamma, dbeta] flattened one after another (see _layer_norm_grads)."""
     c = x.shape[-1]
+    if type(x) is not np.ndarray:
+        xp = xp_of(x)
+        xc, rstd = _layer_norm_generic(x, epsilon)
+        xhat = xc * rstd
+        dxh = g * gamma
+        dx = rstd * (dxh - np.mean(dxh, axis=-1, keepdims=True) -
+                     xhat * np.mean(dxh * xhat, axis=-1, keepdims=True))
+        return xp.concatenate([dx.reshape(-1), (g * xhat).reshape(-1, c).sum(axis=0),
+                               g.reshape(-1, c).sum(axis=0)])
     x2, g2 = x.reshape(-1, c), g.reshape(-1, c)
     flat = np.empty(x.size + 2 * c, x.dtype)
     dx = flat[:x.size].reshape(x2.shape)
@@ -430,9 +500,9 @@ def _layer_norm_grad_kernel(g, x, gamma, epsilon=1e-3):
         rstd = _ln_stats(xb, hb, epsilon)
         hb *= rstd                                   # xhat
         np.multiply(gb, hb, out=db)
-        dgamma += db.sum(axis=0)                     # sum of g * xhat
+        dgamma += _col_sum(db)                       # sum of g * xhat
         np.multiply(gb, gamma, out=db)               # dxhat
-        m1 = db.sum(axis=1, keepdims=True)
+        m1 = _row_sum(db)
         m2 = np.einsum("ij,ij->i", db, hb)[:, None]
         m1 *= inv_c
         m2 *= inv_c
@@ -441,7 +511,7 @@ def _layer_norm_grad_kernel(g, x, gamma, epsilon=1e-3):
         db -= hb
         db *= rstd
     flat[x.size:x.size + c] = dgamma
-    flat[x.size + c:] = g2.sum(axis=0)
+    flat[x.size + c:] = _col_sum(g2)
     return flat
 
 

@@ -153,3 +153,25 @@ def test_fused_primitives_in_a_compiled_train_step_match_eager():
                       run_eagerly=eager)
         losses.append([float(np.asarray(model.train_on_batch(x, y))) for _ in range(3)])
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
+
+
+def test_fused_kernels_on_the_standin_backend():
+    """The fused kernels run in the array namespace of non-NumPy arrays (CuPy's rules)."""
+    from tenfold.testing.standin_backend import standin_device
+    x = RNG.standard_normal((4, 5))
+    gamma, beta, g = RNG.standard_normal(5), RNG.standard_normal(5), RNG.standard_normal((4, 5))
+    lab = RNG.random((4, 5))
+    il = RNG.integers(0, 5, (4,))
+    gv = RNG.standard_normal(4)
+    host = [F.layer_norm(_c(x), _c(gamma), _c(beta)), F.layer_norm_grad(_c(g), _c(x), _c(gamma)),
+            F.softmax_grad(_c(g), _c(x)), F.softmax_xent_grad(_c(gv), _c(lab), _c(x)),
+            F.sparse_softmax_xent_grad(_c(gv), _c(il), _c(x))]
+    with standin_device():
+        dev = [F.layer_norm(_c(x), _c(gamma), _c(beta)),
+               F.layer_norm_grad(_c(g), _c(x), _c(gamma)), F.softmax_grad(_c(g), _c(x)),
+               F.softmax_xent_grad(_c(gv), _c(lab), _c(x)),
+               F.sparse_softmax_xent_grad(_c(gv), _c(il), _c(x))]
+        assert all("STANDIN" in t.device for t in dev)
+        dev = [t.numpy() for t in dev]
+    for a, b in zip(host, dev):
+        np.testing.assert_allclose(a.numpy(), b, rtol=1e-10, atol=1e-10)
