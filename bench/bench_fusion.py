@@ -20,7 +20,9 @@ repetition (after, before, peers, then the next repetition), so a load change on
 machine hits all of them; the table shows each repetition and the median, and the ratios
 are taken within a repetition. `--before PATH` is a tenfold checkout to compare against
 (e.g. `git worktree add /tmp/tf-before <commit>`); `tenfold` is this checkout.
-`--profile MODEL` prints this checkout's compiled train step profile (slowest nodes) instead.
+`--profile MODEL` prints this checkout's compiled train step profile (slowest nodes) instead;
+`--ab-chains` times the executor's elementwise-chain pass on and off, alternating step by
+step in one process, for each model of `--models`.
 """
 import argparse
 import json
@@ -256,6 +258,28 @@ def profile(kind, steps=30):
         print(f"  {t * 1e3:7.3f} ms  {what}")
 
 
+def ab_chains(kind, rounds=40):
+    """The executor's `chains` pass on and off, alternating step by step in one process
+    (both plans compiled; the same model, data and weights): median step times and ratio."""
+    sys.path.insert(0, ROOT)
+    import tenfold
+    from tenfold import keras
+    keras.utils.set_random_seed(0)
+    x, y = _data(kind)
+    model = _keras_model(keras, kind)
+    times = {True: [], False: []}
+    for r in range(rounds + 3):
+        for on in ((True, False) if r % 2 else (False, True)):
+            with tenfold.graph.optimizations(chains=on):
+                t0 = time.perf_counter()
+                model.train_on_batch(x, y)
+                if r >= 3:
+                    times[on].append(time.perf_counter() - t0)
+    on, off = statistics.median(times[True]), statistics.median(times[False])
+    print(f"{kind:11s} chains on {on * 1e3:.2f} ms, off {off * 1e3:.2f} ms per step: "
+          f"off / on = {off / on:.3f} (load {os.getloadavg()[0]:.1f})")
+
+
 def _run_child(python, framework, kind, args, root, env_extra=None, timeout=900):
     cmd = [python, os.path.abspath(__file__), "--worker", framework, "--models", kind,
            "--warmup", str(args.warmup), "--steps", str(args.steps), "--root", root]
@@ -291,9 +315,15 @@ def main():
     ap.add_argument("--root", default=ROOT, help=argparse.SUPPRESS)
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--profile", default=None, metavar="MODEL")
+    ap.add_argument("--ab-chains", action="store_true",
+                    help="time the executor's chains pass on/off, alternating, per model")
     args = ap.parse_args()
     if args.profile:
         profile(args.profile)
+        return
+    if args.ab_chains:
+        for kind in args.models.split(","):
+            ab_chains(kind)
         return
     if args.worker:
         print(json.dumps(worker(args.worker, args.models, args.warmup, args.steps,
