@@ -20,7 +20,9 @@ repetition (after, before, peers, then the next repetition), so a load change on
 machine hits all of them; the table shows each repetition and the median, and the ratios
 are taken within a repetition. `--before PATH` is a tenfold checkout to compare against
 (e.g. `git worktree add /tmp/tf-before <commit>`); `tenfold` is this checkout.
-`--profile MODEL` prints this checkout's compiled train step profile (slowest nodes) instead;
+`--cpu` runs every framework on one thread and times steps in process CPU time: the work per
+step, a comparison that holds when other programs load the machine (wall-clock figures then
+mostly measure the scheduler). `--profile MODEL` prints this checkout's compiled train step profile (slowest nodes) instead;
 `--ab-chains` times the executor's elementwise-chain pass on and off, alternating step by
 step in one process, for each model of `--models`.
 """
@@ -122,14 +124,17 @@ def _keras_model(keras, kind):
     return model
 
 
+_CLOCK = time.perf_counter
+
+
 def _time_steps(step, warmup, steps, batch):
     for _ in range(warmup):
         step()
     times = []
     for _ in range(steps):
-        t0 = time.perf_counter()
+        t0 = _CLOCK()
         step()
-        times.append(time.perf_counter() - t0)
+        times.append(_CLOCK() - t0)
     med = statistics.median(times)
     return {"samples_per_s": batch / med, "median_step_ms": med * 1e3,
             "min_step_ms": min(times) * 1e3}
@@ -214,7 +219,10 @@ def _torch_worker(kind, warmup, steps):
     return _time_steps(step, warmup, steps, BATCH[kind])
 
 
-def worker(framework, kind, warmup, steps, root):
+def worker(framework, kind, warmup, steps, root, cpu=False):
+    global _CLOCK
+    if cpu:  # the process's CPU time (all its threads): the work of a step, whatever the load
+        _CLOCK = time.process_time
     if framework == "torch":
         return _torch_worker(kind, warmup, steps)
     if framework in ("tenfold", "before"):
@@ -284,6 +292,9 @@ def _run_child(python, framework, kind, args, root, env_extra=None, timeout=900)
     cmd = [python, os.path.abspath(__file__), "--worker", framework, "--models", kind,
            "--warmup", str(args.warmup), "--steps", str(args.steps), "--root", root]
     env = dict(os.environ, **(env_extra or {}))
+    if args.cpu:
+        cmd.append("--cpu")
+        env.update(_ONE_THREAD)
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
                            cwd=ROOT)
@@ -294,6 +305,14 @@ def _run_child(python, framework, kind, args, root, env_extra=None, timeout=900)
             return json.loads(line)
     tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
     return {"error": " | ".join(tail) or f"exit status {p.returncode}"}
+
+
+# --cpu: every framework on one thread (BLAS, tenfold's kernels, TF's and XLA's pools)
+_ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "TENFOLD_KERNEL_THREADS": "1", "TENFOLD_ADAPTIVE_THREADS": "0",
+               "TF_NUM_INTRAOP_THREADS": "1",
+               "TF_NUM_INTEROP_THREADS": "1",
+               "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
 
 
 def _importable(module):
@@ -312,6 +331,9 @@ def main():
     ap.add_argument("--tf-python", default=os.environ.get("TENFOLD_TF_PYTHON",
                                                           "/work/tfenv/bin/python"))
     ap.add_argument("--json", default=None)
+    ap.add_argument("--cpu", action="store_true",
+                    help="one thread per framework, steps timed in process CPU time (a "
+                         "comparison of work that holds on a loaded machine)")
     ap.add_argument("--root", default=ROOT, help=argparse.SUPPRESS)
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--profile", default=None, metavar="MODEL")
@@ -327,7 +349,7 @@ def main():
         return
     if args.worker:
         print(json.dumps(worker(args.worker, args.models, args.warmup, args.steps,
-                                args.root)))
+                                args.root, args.cpu)))
         return
     runs = [("tenfold", sys.executable, None, ROOT)]
     if args.before:
