@@ -14,7 +14,9 @@ taken beforehand (no dispatch, conversion, checks or recording at run time):
 - ``release``: each buffer is dropped right after its last reader has run, so peak memory
   stays near the largest live set rather than the whole trace;
 - ``inplace_assign``: ``v.assign_add(d)`` / ``assign_sub`` / ``assign`` update the variable's
-  array in place when no other array can see it (the Keras optimizers already update in place).
+  array in place when no other array can see it (the Keras optimizers already update in place);
+- ``chains``: chains of elementwise primitives (by their records' `out_kernel` / `inplace`
+  facts) run as one node into one buffer, in cache-sized blocks (tenfold/graph/elementwise.py).
 
 Every optimization can be switched off (`tenfold.graph.optimizations(inplace=False)`); the
 tests check that each gives the same numbers as eager execution.
@@ -30,9 +32,10 @@ from tenfold.backend import kernels as _kernels
 from tenfold.framework.errors import (InvalidArgumentError, ResourceExhaustedError,
                                       out_of_device_memory)
 from tenfold.ops import fused_ops as _fused
+from tenfold.graph import elementwise as _elementwise
 
 _DEFAULTS = {"constant_folding": True, "dead_code": True, "fusion": True, "inplace": True,
-             "release": True, "inplace_assign": True}
+             "release": True, "inplace_assign": True, "chains": True}
 _options = dict(_DEFAULTS)
 _lock = threading.Lock()
 
@@ -44,7 +47,7 @@ def get_optimizations():
 
 def set_optimizations(**flags):
     """Turns executor optimizations on or off, e.g. `set_optimizations(inplace=False)`.
-    Names: constant_folding, dead_code, fusion, inplace, release, inplace_assign."""
+    Names: constant_folding, dead_code, fusion, inplace, release, inplace_assign, chains."""
     for k, v in flags.items():
         if k not in _DEFAULTS:
             raise ValueError(f"Unknown graph optimization {k!r}; known: {sorted(_DEFAULTS)}")
@@ -75,7 +78,7 @@ def options_key():
 # The passes that are NumPy-only: fusion into the CPU kernels (strided views, Numba) and
 # in-place planning with NumPy `out=` kernels. A graph run on device arrays (CuPy, the CI
 # stand-in) gets a plan without them (docs/gpu.md: the GPU's own fusion is future work).
-_CPU_ONLY = ("fusion", "inplace", "inplace_assign")
+_CPU_ONLY = ("fusion", "inplace", "inplace_assign", "chains")
 
 
 def device_options():
@@ -248,6 +251,8 @@ class Plan:
                     kept.append(n)
                     live.update(n.inputs)
             nodes = kept[::-1]
+        if opt.get("chains") and not self.jit:  # elementwise chains: one node, one buffer
+            nodes = _elementwise.fuse_chains(nodes, g.values, outputs)
         self.nodes = nodes
         self.kind = kind
         if self.backend is not None:  # constants live where the graph runs (as TF places them)
@@ -482,7 +487,9 @@ class Plan:
                     vo = values[o]
                     choice = None
                     if op.inplace:  # elementwise: may write over a dying input
-                        for u in n.inputs:
+                        # (`inplace` may name the input positions allowed: chain nodes)
+                        for u in (n.inputs if op.inplace is True else
+                                  [n.inputs[k] for k in op.inplace]):
                             vu = values[u]
                             if not taken(u) and owned(u) and dies_at(u, i) \
                                     and vu.shape == vo.shape and vu.dtype == vo.dtype:

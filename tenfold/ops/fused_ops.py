@@ -31,6 +31,7 @@ workspace (see there); the layers slice the states out of it.
 import numpy as np
 
 from tenfold.backend import kernels as _kernels
+from tenfold.backend import xp_of
 from tenfold.ops import recurrent_kernels as _rk
 from tenfold.ops.registry import primitive
 
@@ -217,3 +218,331 @@ simple_rnn_sequence = primitive("simple_rnn_sequence", _rk.simple_rnn_forward,
 simple_rnn_sequence_grad = primitive("simple_rnn_sequence_grad", _rk.simple_rnn_backward,
                                      no_grad=NO_DOUBLE_BACKWARD, aliasing="fresh",
                                      uses_blas=True, flops=_recurrent_flops(1, backward=True))
+
+
+# ------------------------------------------------------------------------------------------
+# Normalization and softmax in one kernel call each (issue 17). Each replaces a composition
+# of ordinary primitives, kept below as its unfused twin (the tests compare the two, and
+# check the gradients against finite differences). Large inputs are processed in blocks of
+# rows that stay in the core's cache, so the kernel's passes over a block read it from cache:
+# one trip through memory for the whole op instead of one per NumPy call.
+#
+# | fused primitive                          | unfused twin (what ran before)                |
+# |------------------------------------------|-----------------------------------------------|
+# | softmax_grad(g, y, axis)                 | gy = g * y; gy - y * reduce_sum(gy, axis)     |
+# | softmax_xent_grad(g, labels, logits)     | expand_dims(g) * (softmax(logits) *           |
+# |                                          |   reduce_sum(labels) - labels)                |
+# | sparse_softmax_xent_grad(g, labels, lg)  | expand_dims(g) * (softmax(lg) - one_hot(lab)) |
+# | layer_norm(x, gamma, beta, epsilon)      | LayerNormalization's moments, rsqrt, scale    |
+# |                                          | and shift over the last axis (9 primitives)   |
+# | layer_norm_grad(g, x, gamma, epsilon)    | the tape's backward of those (about 25)       |
+
+_BLOCK_ELEMS = 1 << 15  # 128 KiB of float32 per block: several live buffers fit in L2
+
+
+def _row_blocks(x2):
+    """Slices of rows of the 2-D view `x2` sized to stay in cache (one slice when small)."""
+    rows, cols = x2.shape
+    step = max(1, _BLOCK_ELEMS // max(cols, 1))
+    if step >= rows:
+        return (slice(None),)
+    return tuple(slice(i, min(i + step, rows)) for i in range(0, rows, step))
+
+
+def _last_axis_2d(a, axis):
+    """a with `axis` moved last, as a 2-D (rows, axis) array (a view when axis is last)."""
+    if axis != a.ndim - 1 and axis != -1:
+        a = np.moveaxis(a, axis, -1)
+    return a.reshape(-1, a.shape[-1]) if a.ndim != 2 else a
+
+
+def _from_last_axis(out2, shape, axis, ndim):
+    """Undoes _last_axis_2d for a freshly made result."""
+    if axis in (-1, ndim - 1):
+        return out2.reshape(shape)
+    moved = list(shape)
+    moved.append(moved.pop(axis))
+    return np.ascontiguousarray(np.moveaxis(out2.reshape(moved), -1, axis))
+
+
+_ONES = {}
+
+
+def _row_sum(x2):
+    """Sums of the rows of 2-D x2 as a column, by a matrix-vector product: NumPy's reduction
+    over a short last axis costs about 100 ns per row; the GEMV streams."""
+    key = (x2.shape[1], x2.dtype)
+    ones = _ONES.get(key)
+    if ones is None:
+        ones = _ONES[key] = np.ones((x2.shape[1], 1), x2.dtype)
+    return np.matmul(x2, ones)
+
+
+def _col_sum(x2):
+    """Sums of the columns of 2-D x2 (a vector-matrix product)."""
+    key = (x2.shape[0], x2.dtype)
+    ones = _ONES.get(key)
+    if ones is None:
+        ones = _ONES[key] = np.ones((x2.shape[0], 1), x2.dtype)
+    return np.matmul(ones[:, 0], x2)
+
+
+# |x| below this needs no shift by the row maximum before exp (float32 exp overflows at 88.7
+# and a row of e^-60 still sums to a normal number), saving NumPy's slow per-row maximum
+_NO_SHIFT = 60.0
+
+
+def softmax_rows(x2, out2):
+    """Row softmax of the 2-D x2 into out2 (same shape; may be x2 itself), block by block."""
+    for r in _row_blocks(x2):
+        xb, ob = x2[r], out2[r]
+        if xb.size and -_NO_SHIFT <= np.min(xb) and np.max(xb) <= _NO_SHIFT:
+            np.exp(xb, out=ob)
+        else:
+            mx = np.max(xb, axis=1, keepdims=True)
+            np.subtract(xb, mx, out=ob)
+            np.exp(ob, out=ob)
+        np.divide(ob, _row_sum(ob), out=ob)
+    return out2
+
+
+def _softmax_grad_kernel(g, y, axis=-1):
+    if type(g) is not np.ndarray or type(y) is not np.ndarray or g.dtype.itemsize < 4 or \
+            g.shape != y.shape or g.dtype != y.dtype:
+        return _softmax_grad_reference(g, y, axis)
+    g2, y2 = _last_axis_2d(g, axis), _last_axis_2d(y, axis)
+    out = np.empty(g2.shape, g.dtype)
+    for r in _row_blocks(g2):
+        gb, yb, ob = g2[r], y2[r], out[r]
+        np.multiply(gb, yb, out=ob)
+        s = _row_sum(ob)
+        np.subtract(gb, s, out=ob)
+        np.multiply(ob, yb, out=ob)
+    return _from_last_axis(out, g.shape, axis, g.ndim)
+
+
+def _softmax_grad_reference(g, y, axis):
+    """The unfused twin's arithmetic in NumPy (half precision computes in float32)."""
+    dt = np.result_type(g.dtype, y.dtype)
+    g32, y32 = g.astype(np.float32) if g.dtype.itemsize < 4 else g, \
+        y.astype(np.float32) if y.dtype.itemsize < 4 else y
+    gy = g32 * y32
+    return (gy - y32 * np.sum(gy, axis=axis, keepdims=True)).astype(dt, copy=False)
+
+
+def _softmax_grad_grads(G, out, g, y, axis=-1):
+    """dx = y * (g - s), s = sum(g * y): d/dg = softmax_grad(G, y);
+    d/dy = G * (g - s) - g * sum(G * y)."""
+    from tenfold.ops import math_ops as m
+    s = m._reduce_sum(m._mul(g, y), axis=(axis,), keepdims=True)
+    t = m._reduce_sum(m._mul(G, y), axis=(axis,), keepdims=True)
+    dy = m._sub(m._mul(G, m._sub(g, s)), m._mul(g, t))
+    return [softmax_grad(G, y, axis=axis), dy]
+
+
+softmax_grad = primitive("softmax_grad", _softmax_grad_kernel, grads=_softmax_grad_grads,
+                         aliasing="fresh")
+
+
+def softmax_grad_unfused(g, y, axis=-1):
+    """The twin: softmax's gradient as the tape recorded it before (tenfold ops)."""
+    from tenfold.ops import math_ops as m
+    gy = m._mul(g, y)
+    return m._sub(gy, m._mul(y, m._reduce_sum(gy, axis=(axis,), keepdims=True)))
+
+
+def _softmax_of(logits, axis):
+    x = logits.astype(np.float32) if logits.dtype.itemsize < 4 else logits
+    x2 = _last_axis_2d(x, axis)
+    out = softmax_rows(x2, np.empty(x2.shape, x.dtype))
+    return out, x.dtype
+
+
+def _softmax_generic(x, axis):
+    """softmax in the array namespace of x (other backends; no out= buffers)."""
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _softmax_xent_grad_kernel(g, labels, logits, axis=-1):
+    if type(logits) is not np.ndarray:
+        x = logits.astype("float32") if logits.dtype.itemsize < 4 else logits
+        p = _softmax_generic(x, axis)
+        lab = labels.astype(x.dtype)
+        p = (p * np.sum(lab, axis=axis, keepdims=True) - lab) * \
+            np.expand_dims(g.astype(x.dtype), axis)
+        return p.astype(logits.dtype)
+    p, dt = _softmax_of(logits, axis)
+    l2 = _last_axis_2d(labels.astype(dt, copy=False), axis)
+    lsum = _row_sum(l2)
+    p *= lsum
+    p -= l2
+    p *= g.reshape(-1, 1).astype(dt, copy=False)
+    return _from_last_axis(p, logits.shape, axis, logits.ndim).astype(logits.dtype, copy=False)
+
+
+def _xent_grad_grads(G, out, g, labels, logits, axis=-1):
+    from tenfold.ops import array_ops as a, math_ops as m, nn_ops as nn
+    sm = nn.softmax(logits, axis=axis)
+    lsum = m._reduce_sum(labels, axis=(axis,), keepdims=True)
+    inner = m._sub(m._mul(sm, lsum), labels)
+    dg = m._reduce_sum(m._mul(G, inner), axis=(axis,))
+    gx = a.expand_dims(g, axis)
+    dlab = m._mul(gx, m._sub(m._reduce_sum(m._mul(G, sm), axis=(axis,), keepdims=True), G))
+    dlogits = softmax_grad(m._mul(m._mul(G, gx), lsum), sm, axis=axis)
+    return [dg, dlab, dlogits]
+
+
+softmax_xent_grad = primitive("softmax_xent_grad", _softmax_xent_grad_kernel,
+                              grads=_xent_grad_grads, aliasing="fresh")
+
+
+def softmax_xent_grad_unfused(g, labels, logits, axis=-1):
+    """The twin: softmax_cross_entropy_with_logits's logits gradient, composed."""
+    from tenfold.ops import array_ops as a, math_ops as m, nn_ops as nn
+    sm = nn.softmax(logits, axis=axis)
+    lsum = m._reduce_sum(labels, axis=(axis,), keepdims=True)
+    return m._mul(a.expand_dims(g, axis), m._sub(m._mul(sm, lsum), labels))
+
+
+def _sparse_xent_grad_kernel(g, labels, logits):
+    if type(logits) is not np.ndarray:
+        xp = xp_of(logits)
+        x = logits.astype("float32") if logits.dtype.itemsize < 4 else logits
+        p = _softmax_generic(x, -1)
+        onehot = (xp.arange(x.shape[-1]) == labels[..., None]).astype(x.dtype)
+        return ((p - onehot) * g[..., None].astype(x.dtype)).astype(logits.dtype)
+    p, dt = _softmax_of(logits, -1)
+    rows = np.arange(p.shape[0])
+    p[rows, labels.reshape(-1).astype(np.intp)] -= dt.type(1)
+    p *= g.reshape(-1, 1).astype(dt, copy=False)
+    return p.reshape(logits.shape).astype(logits.dtype, copy=False)
+
+
+def _sparse_xent_grad_grads(G, out, g, labels, logits):
+    from tenfold.ops import array_ops as a, math_ops as m, nn_ops as nn
+    sm = nn.softmax(logits)
+    oh = a.one_hot(labels, logits._value.shape[-1], dtype=logits.dtype)
+    dg = m._reduce_sum(m._mul(G, m._sub(sm, oh)), axis=(-1,))
+    dlogits = softmax_grad(m._mul(G, a.expand_dims(g, -1)), sm, axis=-1)
+    return [dg, None, dlogits]
+
+
+sparse_softmax_xent_grad = primitive("sparse_softmax_xent_grad", _sparse_xent_grad_kernel,
+                                     grads=_sparse_xent_grad_grads, aliasing="fresh")
+
+
+def sparse_softmax_xent_grad_unfused(g, labels, logits):
+    """The twin: sparse_softmax_cross_entropy_with_logits's logits gradient, composed."""
+    from tenfold.ops import array_ops as a, math_ops as m, nn_ops as nn
+    sm = nn.softmax(logits)
+    oh = a.one_hot(labels, logits._value.shape[-1], dtype=logits.dtype)
+    return m._mul(a.expand_dims(g, -1), m._sub(sm, oh))
+
+
+# ---- LayerNormalization over the last axis, with gamma and beta (float32 / float64)
+
+def _ln_stats(xb, cb, epsilon):
+    """Centres block xb into cb (x - mean) and returns 1 / sqrt(var + eps) per row."""
+    mean = _row_sum(xb)
+    mean /= xb.dtype.type(xb.shape[1])
+    np.subtract(xb, mean, out=cb)
+    var = np.einsum("ij,ij->i", cb, cb)[:, None]
+    var /= xb.dtype.type(xb.shape[1])
+    var += xb.dtype.type(epsilon)
+    np.sqrt(var, out=var)
+    return np.divide(xb.dtype.type(1), var, out=var)
+
+
+def _layer_norm_generic(x, epsilon):
+    """(x - mean) and 1 / sqrt(var + eps) over the last axis, in x's array namespace."""
+    xc = x - np.mean(x, axis=-1, keepdims=True)
+    var = np.mean(xc * xc, axis=-1, keepdims=True)
+    return xc, 1 / np.sqrt(var + x.dtype.type(epsilon))
+
+
+def _layer_norm_kernel(x, gamma, beta, epsilon=1e-3):
+    if type(x) is not np.ndarray:
+        xc, rstd = _layer_norm_generic(x, epsilon)
+        return xc * rstd * gamma + beta
+    x2 = x.reshape(-1, x.shape[-1])
+    out = np.empty(x2.shape, x.dtype)
+    for r in _row_blocks(x2):
+        ob = out[r]
+        rstd = _ln_stats(x2[r], ob, epsilon)
+        ob *= rstd
+        ob *= gamma
+        ob += beta
+    return out.reshape(x.shape)
+
+
+def _layer_norm_grad_kernel(g, x, gamma, epsilon=1e-3):
+    """[dx, dgamma, dbeta] flattened one after another (see _layer_norm_grads)."""
+    c = x.shape[-1]
+    if type(x) is not np.ndarray:
+        xp = xp_of(x)
+        xc, rstd = _layer_norm_generic(x, epsilon)
+        xhat = xc * rstd
+        dxh = g * gamma
+        dx = rstd * (dxh - np.mean(dxh, axis=-1, keepdims=True) -
+                     xhat * np.mean(dxh * xhat, axis=-1, keepdims=True))
+        return xp.concatenate([dx.reshape(-1), (g * xhat).reshape(-1, c).sum(axis=0),
+                               g.reshape(-1, c).sum(axis=0)])
+    x2, g2 = x.reshape(-1, c), g.reshape(-1, c)
+    flat = np.empty(x.size + 2 * c, x.dtype)
+    dx = flat[:x.size].reshape(x2.shape)
+    dgamma = np.zeros(c, x.dtype)
+    xhat = np.empty((min(x2.shape[0], max(1, _BLOCK_ELEMS // c)), c), x.dtype)
+    inv_c = x.dtype.type(1.0 / c)
+    for r in _row_blocks(x2):
+        xb, gb, db = x2[r], g2[r], dx[r]
+        hb = xhat[:xb.shape[0]]
+        rstd = _ln_stats(xb, hb, epsilon)
+        hb *= rstd                                   # xhat
+        np.multiply(gb, hb, out=db)
+        dgamma += _col_sum(db)                       # sum of g * xhat
+        np.multiply(gb, gamma, out=db)               # dxhat
+        m1 = _row_sum(db)
+        m2 = np.einsum("ij,ij->i", db, hb)[:, None]
+        m1 *= inv_c
+        m2 *= inv_c
+        hb *= m2
+        db -= m1
+        db -= hb
+        db *= rstd
+    flat[x.size:x.size + c] = dgamma
+    flat[x.size + c:] = _col_sum(g2)
+    return flat
+
+
+def _layer_norm_grads(g, out, x, gamma, beta, epsilon=1e-3):
+    from tenfold.ops import array_ops as a
+    c = x._value.shape[-1]
+    n = x._value.size
+    flat = layer_norm_grad(g, x, gamma, epsilon=epsilon)
+    return [a.reshape(flat[:n], tuple(x._value.shape)), flat[n:n + c], flat[n + c:]]
+
+
+def _layer_norm_flops(inputs, out, params):
+    return 8 * int(out._value.size)
+
+
+LN_NO_DOUBLE_BACKWARD = (
+    "the one-pass backward of layer normalization: no second derivative (layers fall back to "
+    "the composed ops when a tape records the gradient computation itself)")
+
+layer_norm = primitive("layer_norm", _layer_norm_kernel, grads=_layer_norm_grads,
+                       aliasing="fresh", flops=_layer_norm_flops, tf_name="LayerNorm")
+layer_norm_grad = primitive("layer_norm_grad", _layer_norm_grad_kernel,
+                            no_grad=LN_NO_DOUBLE_BACKWARD, aliasing="fresh",
+                            flops=_layer_norm_flops)
+
+
+def layer_norm_unfused(x, gamma, beta, epsilon=1e-3):
+    """The twin: LayerNormalization's composition over the last axis (tenfold ops)."""
+    from tenfold.ops import math_ops as m
+    mean = m.reduce_mean(x, axis=[-1], keepdims=True)
+    var = m.reduce_mean(m.square(m.subtract(x, mean)), axis=[-1], keepdims=True)
+    inv = m.multiply(m.rsqrt(m.add(var, epsilon)), gamma)
+    res = m.add(m.negative(m.multiply(mean, inv)), beta)
+    return m.add(m.multiply(x, inv), res)

@@ -8,6 +8,7 @@ from tenfold.framework.errors import InvalidArgumentError
 from tenfold.ops.registry import primitive
 from tenfold.ops._convert import tensor, binary
 from tenfold.ops import _checks
+from tenfold.ops import fused_ops as _fused
 from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
 from tenfold.ops.math_ops import _mul, _sub, _add, _div
@@ -38,6 +39,10 @@ def _precise(x):
 def _softmax_kernel(x, axis):
     if x.shape[axis] == 0:  # an empty axis gives an empty result, as TensorFlow
         return x.copy()
+    if type(x) is np.ndarray and x.dtype.itemsize >= 4 and axis in (-1, x.ndim - 1):
+        # in blocks of rows that stay in cache, without temporaries (fused_ops)
+        x2 = x.reshape(-1, x.shape[-1])
+        return _fused.softmax_rows(x2, np.empty(x2.shape, x.dtype)).reshape(x.shape)
     xp = _precise(x)
     e = np.exp(xp - np.max(xp, axis=axis, keepdims=True))
     e /= np.sum(e, axis=axis, keepdims=True)
@@ -45,8 +50,8 @@ def _softmax_kernel(x, axis):
 
 
 def _softmax_grad(g, out, x, axis):
-    gy = _mul(g, out)
-    return _sub(gy, _mul(out, m._reduce_sum(gy, axis=(axis,), keepdims=True)))
+    # one kernel call (fused_ops.softmax_grad; its unfused twin is softmax_grad_unfused)
+    return _fused.softmax_grad(g, out, axis=axis)
 
 
 def _log_softmax_kernel(x, axis):
@@ -194,9 +199,8 @@ def _xent_kernel(labels, logits, axis):
 
 
 def _xent_grad_logits(g, out, labels, logits, axis):
-    sm = softmax(logits, axis=axis)
-    lsum = m._reduce_sum(labels, axis=(axis,), keepdims=True)
-    return _mul(a.expand_dims(g, axis), _sub(_mul(sm, lsum), labels))
+    # one kernel call (fused_ops.softmax_xent_grad; twin: softmax_xent_grad_unfused)
+    return _fused.softmax_xent_grad(g, labels, logits, axis=axis)
 
 
 def _xent_grad_labels(g, out, labels, logits, axis):
@@ -234,9 +238,8 @@ def _sparse_xent_kernel(labels, logits):
 
 
 def _sparse_xent_grad(g, out, labels, logits):
-    sm = softmax(logits)
-    oh = a.one_hot(labels, logits._value.shape[-1], dtype=logits.dtype)
-    return _mul(a.expand_dims(g, -1), _sub(sm, oh))
+    # one kernel call (fused_ops.sparse_softmax_xent_grad; twin: ..._unfused)
+    return _fused.sparse_softmax_xent_grad(g, labels, logits)
 
 
 _sparse_xent = primitive("sparse_softmax_cross_entropy_with_logits", _sparse_xent_kernel,

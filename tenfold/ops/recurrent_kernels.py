@@ -30,7 +30,9 @@ def _over_rows(n, loop, xp):
     is cut in two halves run on the kernel threads (tenfold.backend.kernels.run_tasks: serial
     when the machine is busy), with single-threaded BLAS: the per-step GEMMs are small, and
     OpenBLAS's own threads stall in lock-step whenever another process holds a core."""
-    if xp is not np or n < 16:
+    if xp is not np or n < 16 or _kernels._threads < 2 or _kernels._busy():
+        # one loop over the whole batch: halves run one after the other would pay every
+        # per-step NumPy call twice (a busy machine: run_tasks would not run them at once)
         if xp is np:
             with _kernels.single_threaded_blas():
                 loop(slice(None))
@@ -195,14 +197,34 @@ def lstm_backward(gws, ws, x, w, u, h0, c0, mask=None, go_backwards=False):
 def _lstm_back_loop(gws, ws, c0, mf, dz, ut, dh0, dc0, rows, hs, xp):
     t, n = ws.shape[0], ws.shape[1]
     dt = ws.dtype
+    # the factors that depend on the forward pass only, for all steps at once (a few large
+    # operations instead of small ones in every step of the loop)
+    i_all, f_all = ws[:, :, 2 * hs:3 * hs], ws[:, :, 3 * hs:4 * hs]
+    g_all, o_all = ws[:, :, 4 * hs:5 * hs], ws[:, :, 5 * hs:]
+    tc_all = xp.tanh(ws[:, :, hs:2 * hs])             # tanh(c)
+    d_c = xp.multiply(tc_all, tc_all)
+    xp.subtract(1, d_c, out=d_c)
+    d_c *= o_all                                      # (1 - tanh(c)^2) o
+    d_o = xp.subtract(1, o_all)
+    d_o *= o_all                                      # (1 - o) o
+    d_i = xp.subtract(1, i_all)
+    d_i *= i_all
+    d_f = xp.subtract(1, f_all)
+    d_f *= f_all
+    d_g = xp.multiply(g_all, g_all)
+    xp.subtract(1, d_g, out=d_g)                      # 1 - g^2
+    # the gradient reaching the cell and gate columns is usually zero (the layer returns h
+    # and c of the last step only): then its additions are skipped
+    c_grad = bool(gws[:, :, hs:2 * hs].any())
+    gates_grad = bool(gws[:, :, 2 * hs:].any())
     dh = xp.zeros((n, hs), dtype=dt)
     dc = xp.zeros((n, hs), dtype=dt)
-    tc = xp.empty((n, hs), dtype=dt)
     tmp = xp.empty((n, hs), dtype=dt)
     for k in range(t - 1, -1, -1):
         gk = gws[k]
         dh += gk[:, :hs]
-        dc += gk[:, hs:2 * hs]
+        if c_grad:
+            dc += gk[:, hs:2 * hs]
         if mf is not None:
             keep = mf[k]
             carry_h = dh * (1 - keep)
@@ -210,43 +232,29 @@ def _lstm_back_loop(gws, ws, c0, mf, dz, ut, dh0, dc0, rows, hs, xp):
             dh *= keep
             dc *= keep
         wk = ws[k]
-        ck = wk[:, hs:2 * hs]
-        i, f, g, o = (wk[:, (2 + j) * hs:(3 + j) * hs] for j in range(4))
-        gi, gf, gg, go = (gk[:, (2 + j) * hs:(3 + j) * hs] for j in range(4))
+        i, f = wk[:, 2 * hs:3 * hs], wk[:, 3 * hs:4 * hs]
         c_prev = ws[k - 1, :, hs:2 * hs] if k else c0
-        xp.tanh(ck, out=tc)
         dzk = dz[k]
         di, df, dg, do = (dzk[:, j * hs:(j + 1) * hs] for j in range(4))
         # o
-        xp.multiply(dh, tc, out=do)
-        do += go
-        xp.subtract(1, o, out=tmp)
-        tmp *= o
-        do *= tmp
+        xp.multiply(dh, tc_all[k], out=do)
+        if gates_grad:
+            do += gk[:, 5 * hs:]
+        do *= d_o[k]
         # c: dc += dh * o * (1 - tanh(c)^2)
-        xp.multiply(tc, tc, out=tc)
-        xp.subtract(1, tc, out=tc)
-        tc *= o
-        tc *= dh
-        dc += tc
-        # i
-        xp.multiply(dc, g, out=di)
-        di += gi
-        xp.subtract(1, i, out=tmp)
-        tmp *= i
-        di *= tmp
-        # f
+        xp.multiply(d_c[k], dh, out=tmp)
+        dc += tmp
+        # i, f, g
+        xp.multiply(dc, wk[:, 4 * hs:5 * hs], out=di)
         xp.multiply(dc, c_prev, out=df)
-        df += gf
-        xp.subtract(1, f, out=tmp)
-        tmp *= f
-        df *= tmp
-        # g
         xp.multiply(dc, i, out=dg)
-        dg += gg
-        xp.multiply(g, g, out=tmp)
-        xp.subtract(1, tmp, out=tmp)
-        dg *= tmp
+        if gates_grad:
+            di += gk[:, 2 * hs:3 * hs]
+            df += gk[:, 3 * hs:4 * hs]
+            dg += gk[:, 4 * hs:5 * hs]
+        di *= d_i[k]
+        df *= d_f[k]
+        dg *= d_g[k]
         dc *= f
         dh = xp.matmul(dzk, ut)
         if mf is not None:
@@ -371,8 +379,21 @@ def _gru_back_loop(gws, ws, hprev, mf, dzx, dzr, rhp, ut, u_zr_t, u_h_t, dh0, ro
                    reset_after, hs, xp):
     t, n = ws.shape[0], ws.shape[1]
     dt = ws.dtype
+    # the factors that depend on the forward pass only, for all steps at once (a few large
+    # operations instead of small ones in every step of the loop)
+    zg_all, r_all = ws[:, :, hs:2 * hs], ws[:, :, 2 * hs:3 * hs]
+    hh_all = ws[:, :, 3 * hs:4 * hs]
+    one_m_z = xp.subtract(1, zg_all)                 # 1 - z
+    d_hh = xp.multiply(hh_all, hh_all)
+    xp.subtract(1, d_hh, out=d_hh)                   # 1 - hh^2
+    d_z = xp.multiply(one_m_z, zg_all)               # (1 - z) z
+    h_m_hh = xp.subtract(hprev, hh_all)              # h_prev - hh
+    d_r = xp.subtract(1, r_all)
+    d_r *= r_all                                     # (1 - r) r
+    # the gradient reaching the gate columns of the workspace is usually zero (the layer
+    # returns states only): then its additions are skipped
+    gates_grad = bool(gws[:, :, hs:].any())
     dh = xp.zeros((n, hs), dtype=dt)
-    tmp = xp.empty((n, hs), dtype=dt)
     for k in range(t - 1, -1, -1):
         gk = gws[k]
         dh += gk[:, :hs]
@@ -381,46 +402,43 @@ def _gru_back_loop(gws, ws, hprev, mf, dzx, dzr, rhp, ut, u_zr_t, u_h_t, dh0, ro
             carry = dh * (1 - keep)
             dh *= keep
         wk = ws[k]
-        zg, r, hh, rh = wk[:, hs:2 * hs], wk[:, 2 * hs:3 * hs], wk[:, 3 * hs:4 * hs], \
-            wk[:, 4 * hs:]
-        gz, gr, ghh, grh = gk[:, hs:2 * hs], gk[:, 2 * hs:3 * hs], gk[:, 3 * hs:4 * hs], \
-            gk[:, 4 * hs:]
+        zg, r, rh = wk[:, hs:2 * hs], wk[:, 2 * hs:3 * hs], wk[:, 4 * hs:]
         hp = hprev[k]
         dxk, drk = dzx[k], dzr[k]
-        da_z, da_r, da_h = dxk[:, :hs], dxk[:, hs:2 * hs], dxk[:, 2 * hs:]
+        # z and r's pre-activation gradients go straight into drk (the recurrent GEMM's
+        # input); dzx takes them in one copy after the loop
+        da_z, da_r, da_h, d_rh = drk[:, :hs], drk[:, hs:2 * hs], dxk[:, 2 * hs:], \
+            drk[:, 2 * hs:]
         # candidate: dhh = dh * (1 - z) + g_hh; its pre-activation da_h = dhh * (1 - hh^2)
-        xp.subtract(1, zg, out=da_h)
-        da_h *= dh
-        da_h += ghh
-        xp.multiply(hh, hh, out=tmp)
-        xp.subtract(1, tmp, out=tmp)
-        da_h *= tmp
+        xp.multiply(one_m_z[k], dh, out=da_h)
+        if gates_grad:
+            da_h += gk[:, 3 * hs:4 * hs]
+        da_h *= d_hh[k]
         # update gate: dz = dh * (h_prev - hh) + g_z, times z (1 - z)
-        xp.subtract(hp, hh, out=da_z)
-        da_z *= dh
-        da_z += gz
-        xp.subtract(1, zg, out=tmp)
-        tmp *= zg
-        da_z *= tmp
+        xp.multiply(h_m_hh[k], dh, out=da_z)
+        if gates_grad:
+            da_z += gk[:, hs:2 * hs]
+        da_z *= d_z[k]
         dh_prev = dh * zg
         # the recurrent part of the candidate, and the reset gate
-        d_rh = drk[:, 2 * hs:]
         if reset_after:
             xp.multiply(da_h, r, out=d_rh)
-            d_rh += grh
+            if gates_grad:
+                d_rh += gk[:, 4 * hs:]
             xp.multiply(da_h, rh, out=da_r)
         else:
-            xp.add(da_h, grh, out=d_rh)
+            if gates_grad:
+                xp.add(da_h, gk[:, 4 * hs:], out=d_rh)
+            else:
+                d_rh[...] = da_h
             d_rhp = xp.matmul(d_rh, u_h_t)
             xp.multiply(d_rhp, hp, out=da_r)
             d_rhp *= r
             dh_prev += d_rhp
             xp.multiply(r, hp, out=rhp[k])
-        da_r += gr
-        xp.subtract(1, r, out=tmp)
-        tmp *= r
-        da_r *= tmp
-        drk[:, :2 * hs] = dxk[:, :2 * hs]
+        if gates_grad:
+            da_r += gk[:, 2 * hs:3 * hs]
+        da_r *= d_r[k]
         if reset_after:
             dh_prev += xp.matmul(drk, ut)
         else:
@@ -428,6 +446,7 @@ def _gru_back_loop(gws, ws, hprev, mf, dzx, dzr, rhp, ut, u_zr_t, u_h_t, dh0, ro
         if mf is not None:
             dh_prev += carry
         dh = dh_prev
+    dzx[:, :, :2 * hs] = dzr[:, :, :2 * hs]
     dh0[rows] = dh
 
 

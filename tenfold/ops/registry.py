@@ -38,7 +38,8 @@ composed from primitives in Python. One declaration holds:
 - `stateful`: side effects or fresh randomness: never folded, removed or reordered.
 - `out_kernel(*arrays, out=buffer, **params)`: a NumPy-backend variant writing into a given
   buffer (the executor's in-place planning); with `inplace=True` that buffer may be one of
-  its own inputs' (elementwise ops), else only a dead buffer of the output's shape.
+  its own inputs' (elementwise ops), with a tuple of input positions only those inputs'
+  (the executor's chain nodes), else only a dead buffer of the output's shape.
 - `inplace_kernel(ref, value, var)`: a variable update that reuses the variable's array when
   nothing else sees it (assign, assign_add, assign_sub).
 - `jit_kernel`: (kernel, out_kernel or None), compiled (Numba) variants for graphs compiled

@@ -1,6 +1,8 @@
 """Normalization layers: BatchNormalization, LayerNormalization, GroupNormalization,
 UnitNormalization. Half-precision inputs are normalised in float32 (as Keras)."""
+from tenfold.autodiff.tape import GradientTape as _GradientTape
 from tenfold.framework import dtypes
+from tenfold.framework.state import STATE as _STATE
 from tenfold.keras.layers.layer import Layer, InputSpec
 from tenfold.keras.layers import _utils as U
 from tenfold.ops import array_ops as a
@@ -280,6 +282,11 @@ class LayerNormalization(Layer):
             out = m.multiply(x, m.rsqrt(m.add(var, self.epsilon)))
             if self.gamma is not None:
                 out = m.multiply(out, self._b(_cast_like(self.gamma, x)))
+        elif self._fusable(x):
+            # one kernel each way (fused_ops.layer_norm; its twin is the branch below)
+            from tenfold.ops import fused_ops
+            out = fused_ops.layer_norm(x, _cast_like(self.gamma, x), _cast_like(self.beta, x),
+                                       epsilon=self.epsilon)
         else:
             mean = m.reduce_mean(x, axis=axes, keepdims=True)
             var = m.reduce_mean(m.square(m.subtract(x, mean)), axis=axes, keepdims=True)
@@ -291,6 +298,18 @@ class LayerNormalization(Layer):
                 res = m.add(res, self._b(_cast_like(self.beta, x)))
             out = m.add(m.multiply(x, inv), res)
         return _to_compute_dtype(self, out)
+
+    def _fusable(self, x):
+        """Whether the one-kernel layer_norm primitive applies: the last axis, gamma and beta,
+        float32/float64, and one (non-persistent) GradientTape recording — a training step.
+        Without a tape the composed ops run (inference graphs keep the ops that export
+        lowers, as TensorFlow's); with nested or persistent tapes too, since the one-pass
+        backward has no second derivative."""
+        if self._needs_reshape or self.gamma is None or self.beta is None or \
+                x.dtype.name not in ("float32", "float64"):
+            return False
+        tapes = [o for o in _STATE.observers if isinstance(o, _GradientTape)]
+        return len(tapes) == 1 and not tapes[0]._persistent
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

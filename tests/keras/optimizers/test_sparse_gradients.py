@@ -140,3 +140,32 @@ def test_scatter_rows_adds_repeats_in_order_like_np_add_at(vocab, n):
     np.add.at(want, idx, vals)
     scatter_rows(got, idx, vals)
     np.testing.assert_array_equal(got, want)   # bit for bit: the same order of additions
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("rows,width", [(20000, 16), (50, 3), (7, 1)])
+def test_adam_row_path_is_bit_identical_to_the_dense_kernel(rows, width, amsgrad):
+    """Adam's sparse path (rows without a gradient decay in blocks, the looked-up rows take
+    the full formula) gives the dense kernel's numbers on the summed rows, bit for bit."""
+    from tenfold.keras.optimizers.optimizer import Optimizer, SparseRows
+    rng = np.random.default_rng(rows)
+    init = rng.standard_normal((rows, width)).astype("float32")
+    idx = rng.integers(0, rows, 300).astype("int32")
+    idx[:20] = idx[20]  # repeats
+    results = []
+    for sparse_path in (True, False):
+        opt = keras.optimizers.Adam(learning_rate=0.01, amsgrad=amsgrad)
+        var = keras.Variable(init.copy())
+        opt.build([var])
+        if not sparse_path:  # the base class's dense kernel on the summed rows
+            opt._sparse_kernel = lambda *a, _o=opt: Optimizer._sparse_kernel(_o, *a)
+        for step in range(3):
+            vals = rng.standard_normal((300, width)).astype("float32") * (step + 1)
+            g = SparseRows(vals, idx, (rows, width))
+            opt.make_update_fn([var])([g])
+        results.append([var.numpy()] + [v.numpy() for v in opt.variables[1:]])
+        rng = np.random.default_rng(rows)
+        rng.standard_normal((rows, width))
+        rng.integers(0, rows, 300)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

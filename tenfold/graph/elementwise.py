@@ -1,0 +1,154 @@
+"""The executor's elementwise-chain pass (option ``chains``, part of tenfold.graph's
+optimizations): chains of elementwise primitives become one node that runs them into one
+buffer, block by block.
+
+A chain is a run of nodes n1 -> n2 -> ... -> nk where each node is elementwise by its
+primitive record (`out_kernel` with `inplace=True`: it may write over its own input), each
+intermediate result is read by the next node only (and is no graph output), and every
+result has the chain's shape and dtype. The nodes' other inputs ("side inputs": biases,
+masks, constants, other values) may broadcast. No stateful node may sit between the first
+and last node (the chain runs where its last node was, so a variable or a buffer it reads
+must not change in between).
+
+The chain node allocates its result once (or receives, from the in-place planning, the
+buffer of a dying side input that only its first step reads, or a dead buffer of its shape) and runs every step's `out_kernel` into it: no intermediate array is
+made. Results larger than a block are computed in blocks of leading-axis rows that stay in
+the core's cache (side inputs with that leading axis are sliced to the block, the others
+broadcast whole), so k steps read and write memory once instead of k times. Values are
+those of the unfused nodes, bit for bit: the same ufuncs on the same elements.
+"""
+import numpy as np
+
+from tenfold.ops.registry import Primitive
+
+BLOCK_ELEMS = 1 << 15   # 128 KiB of float32: a block and its side inputs stay in L2
+MIN_STEPS = 2
+
+
+def _elementwise(n):
+    op = n.op
+    return (not n.multi and not n.stateful and op.out_kernel is not None and op.inplace and
+            len(n.outputs) == 1 and getattr(op, "jit_kernel", None) is None)
+
+
+def fuse_chains(nodes, values, outputs):
+    """The node list with maximal elementwise chains replaced by chain nodes (`_PNode`s made
+    by `make_node(op, inputs, params, outputs)`)."""
+    from tenfold.graph.executor import _PNode
+    producer, readers = {}, {}
+    for i, n in enumerate(nodes):
+        for o in n.outputs:
+            producer[o] = i
+        for v in n.inputs:
+            readers.setdefault(v, []).append(i)
+    pinned = set(outputs)
+    stateful_at = [i for i, n in enumerate(nodes) if n.stateful]
+
+    def chain_value(i):
+        """The result of node i, if it can continue into its single reader (the index)."""
+        n = nodes[i]
+        o = n.outputs[0]
+        rd = readers.get(o, [])
+        if o in pinned or len(rd) != 1:
+            return None
+        j = rd[0]
+        nj = nodes[j]
+        if not _elementwise(nj) or nj.inputs.count(o) != 1:
+            return None
+        vo, vj = values[o], values[nj.outputs[0]]
+        if vo.shape != vj.shape or vo.dtype != vj.dtype:
+            return None
+        if any(i < s < j for s in stateful_at):
+            return None
+        return j
+
+    in_chain = set()
+    chains = []
+    for i, n in enumerate(nodes):
+        if i in in_chain or not _elementwise(n):
+            continue
+        vo = values[n.outputs[0]]
+        if len(vo.shape) == 0 or vo.dtype.kind not in "fc":
+            continue
+        # start only where no elementwise predecessor would continue into this node
+        if any(producer.get(v) is not None and _elementwise(nodes[producer[v]]) and
+               producer[v] not in in_chain and chain_value(producer[v]) == i
+               for v in n.inputs):
+            continue
+        chain = [i]
+        j = chain_value(i)
+        while j is not None and j not in in_chain:  # (a node two chains reach: the first)
+            chain.append(j)
+            j = chain_value(j)
+        if len(chain) >= MIN_STEPS:
+            chains.append(chain)
+            in_chain.update(chain)
+    if not chains:
+        return nodes
+    replace, drop = {}, set()
+    for chain in chains:
+        op, ins, outs = _chain_node(nodes, chain, values)
+        replace[chain[-1]] = _PNode(op, ins, {}, outs, False, False)
+        drop.update(chain[:-1])
+    return [replace.get(i, n) for i, n in enumerate(nodes) if i not in drop]
+
+
+def _chain_node(nodes, chain, values):
+    """(the chain's primitive, its input value ids, its outputs)."""
+    ext = []          # side inputs, in first-use order
+    steps = []        # (out_kernel, params, [("run",) or ("ext", k)])
+    prev = None
+    for i in chain:
+        n = nodes[i]
+        args = []
+        for v in n.inputs:
+            if v == prev:
+                args.append(-1)
+            else:
+                if v not in ext:
+                    ext.append(v)
+                args.append(ext.index(v))
+        steps.append((n.op.out_kernel, dict(n.params), tuple(args)))
+        prev = n.outputs[0]
+    last = values[prev]
+    shape, dtype = tuple(last.shape), np.dtype(last.dtype)
+    lead = [len(values[v].shape) == len(shape) and len(shape) > 0 and
+            values[v].shape[0] == shape[0] and shape[0] > 1 for v in ext]
+    kernel, out_kernel = _make_kernel(steps, shape, dtype, lead)
+    name = "chain[" + ">".join(nodes[i].op.name for i in chain) + "]"
+    # the result may go into the buffer of a side input that only the first step reads
+    # (each block of it is read before that block is written)
+    later = {a for _, _, args in steps[1:] for a in args}
+    first_only = tuple(k for k in steps[0][2] if k >= 0 and k not in later)
+    op = Primitive(name, kernel, no_grad="an executor-only chain node (never traced)",
+                   aliasing="fresh", out_kernel=out_kernel, inplace=first_only or False)
+    return op, tuple(ext), nodes[chain[-1]].outputs
+
+
+def _make_kernel(steps, shape, dtype, lead):
+    size = 1
+    for d in shape:
+        size *= int(d)
+    rows = shape[0] if shape else 1
+    per_row = size // max(rows, 1)
+    step_rows = max(1, BLOCK_ELEMS // max(per_row, 1))
+    blocks = None
+    if any(lead) and rows > step_rows and size >= 2 * BLOCK_ELEMS:
+        blocks = [slice(r, min(r + step_rows, rows)) for r in range(0, rows, step_rows)]
+
+    def run(arrays, out):
+        for k, params, args in steps:
+            k(*[out if a < 0 else arrays[a] for a in args], out=out, **params)
+
+    def out_kernel(*arrays, out):
+        if blocks is None:
+            run(arrays, out)
+            return out
+        for r in blocks:
+            run([a[r] if is_lead else a for a, is_lead in zip(arrays, lead)], out[r])
+        return out
+
+    def kernel(*arrays):
+        return out_kernel(*arrays, out=np.empty(shape, dtype))
+
+    return kernel, out_kernel
