@@ -1,131 +1,204 @@
-"""Recurrent-model training throughput: tenfold side by side with tf.keras, Keras 3 on JAX and
-PyTorch, each framework in its own subprocess, one command:
+"""Issue 17 in one command: training throughput of real models, tenfold side by side with
+tf.keras, Keras 3 on JAX and PyTorch, each framework in its own subprocess.
 
-    python bench/bench_models.py [--models lstm,gru] [--steps 20] [--warmup 5]
-                                 [--tf-python /work/tfenv/bin/python] [--json PATH]
-                                 [--profile] [--baseline]
+    python bench/bench_models.py [--models all | mlp,convnet,resnet20,...]
+                                 [--frameworks tenfold,tf,jax,torch] [--load N]
+                                 [--epochs 3] [--scale 1.0] [--repeat 1]
+                                 [--tf-python /work/tfenv/bin/python]
+                                 [--tenfold-before PATH] [--json PATH]
+    python bench/bench_models.py --table results.json     # a saved run's markdown table
 
-Models (issue 17): Embedding(20000, 128) -> LSTM(128) -> Dense(1, sigmoid), sequences of
-length 80, batch 64, random tokens and labels, Adam, binary cross-entropy; and its GRU twin.
-The same Keras code runs on tenfold (`tenfold.keras`), tf.keras (the TensorFlow interpreter
-given by --tf-python or $TENFOLD_TF_PYTHON, default /work/tfenv/bin/python) and Keras 3 on
-JAX (this interpreter, KERAS_BACKEND=jax); PyTorch (when importable here) runs the same
-network written the PyTorch way. Each figure is steady training samples/s: the batch size
-over the median time of `--steps` train_on_batch calls after `--warmup` untimed ones.
-`--baseline` also times tenfold's per-step recurrent path (before the fused primitives).
-`--profile` also prints where tenfold's LSTM step spends its time (cProfile, top entries).
-The machine may be shared: compare ratios within one run, and report the load.
+Models (bench/peers/keras_models.py, one Keras definition for every Keras framework; the
+MLP and the convnet are bench_train.py's definitions): mlp, convnet, resnet20, mobilenet,
+lstm, gru, transformer, dcgan, siamese; random data of the model's input shape. tf.keras
+runs in the TensorFlow interpreter given by --tf-python (or $TENFOLD_TF_PYTHON), Keras 3 on
+JAX in this interpreter with KERAS_BACKEND=jax (the DCGAN's custom train_step uses
+GradientTapes, so on JAX it is written the JAX way: stateless_call + jax.value_and_grad),
+PyTorch (written the PyTorch way, bench/peers/torch_models.py) when it is importable here.
+
+Each figure: `model.fit` over `--epochs` timed epochs after one warm-up epoch (which
+traces/compiles); an epoch is a fixed number of batches per model (times --scale);
+samples/s of the median epoch, with the spread (slowest..fastest epoch, over all --repeat
+runs). `peak RSS` is the worker process's ru_maxrss. `tenfold / best` divides tenfold's
+median by the best peer's (tf.keras, JAX, PyTorch). `--load N` keeps N busy-loop processes
+(one core each, pinned) running during the whole run: `--load 1` is the issue's "one core
+busy". `--tenfold-before PATH` adds a column for another tenfold checkout (e.g. an
+exported older commit) run by the same worker code. The machine may be shared: compare
+ratios within one run, and report the load average (printed, and kept in the JSON).
 """
 import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VOCAB, LENGTH, BATCH, UNITS, EMBED = 20000, 80, 64, 128, 128
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PEERS = os.path.join(HERE, "peers")
+MODELS = ["mlp", "convnet", "resnet20", "mobilenet", "lstm", "gru", "transformer", "dcgan",
+          "siamese"]
+# batches per epoch, chosen so that an epoch takes roughly 0.3-3 s on two cores
+STEPS = {"mlp": 200, "convnet": 40, "resnet20": 6, "mobilenet": 8, "lstm": 8, "gru": 8,
+         "transformer": 24, "dcgan": 4, "siamese": 120}
+LABELS = {"tenfold": "tenfold", "tenfold-before": "tenfold (before)", "tf": "tf.keras",
+          "jax": "Keras 3 on JAX", "torch": "PyTorch"}
+PEER_NAMES = ("tf", "jax", "torch")
 
 
-def _data(seed=0):
-    import numpy as np
-    rng = np.random.default_rng(seed)
-    x = rng.integers(1, VOCAB, size=(BATCH, LENGTH)).astype("int32")
-    y = rng.integers(0, 2, size=(BATCH, 1)).astype("float32")
-    return x, y
+# ------------------------------------------------------------------------------------------
+# worker side: runs inside the framework's own process
+
+def _peak_rss_mb():
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _keras_model(keras, kind):
-    layer = keras.layers.LSTM(UNITS) if kind == "lstm" else keras.layers.GRU(UNITS)
-    model = keras.Sequential([keras.Input(shape=(LENGTH,), dtype="int32"),
-                              keras.layers.Embedding(VOCAB, EMBED), layer,
-                              keras.layers.Dense(1, activation="sigmoid")])
-    model.compile(optimizer="adam", loss="binary_crossentropy")
-    return model
+def _epoch_result(batch, steps, times):
+    rates = [batch * steps / t for t in times]
+    ordered = sorted(rates)
+    return {"samples_per_s": ordered[len(ordered) // 2], "epoch_samples_per_s": rates,
+            "batch": batch, "steps_per_epoch": steps}
 
 
-def _time_steps(step, warmup, steps):
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    med = times[len(times) // 2]
-    return {"samples_per_s": BATCH / med, "median_step_s": med,
-            "spread": [BATCH / times[-1], BATCH / times[0]]}
-
-
-def worker(framework, kind, warmup, steps, profile):
-    x, y = _data()
-    if framework == "torch":
-        return _torch_worker(kind, x, y, warmup, steps)
+def keras_worker(framework, name, epochs, steps, root):
     if framework.startswith("tenfold"):
-        sys.path.insert(0, ROOT)
-        from tenfold import keras
-        if framework == "tenfold-per-step":  # the unfused path, for before/after figures
-            import importlib
-            rnn = importlib.import_module("tenfold.keras.layers.rnn")
-            rnn._fused_ok = lambda *a: False
+        sys.path.insert(0, root)
+        import tenfold as tf
+        keras = tf.keras
     elif framework == "tf":
-        from tensorflow import keras
-    else:  # Keras 3 on JAX
+        import tensorflow as tf
+        keras = tf.keras
+    else:
         os.environ["KERAS_BACKEND"] = "jax"
         import keras
-    model = _keras_model(keras, kind)
-    result = _time_steps(lambda: model.train_on_batch(x, y), warmup, steps)
-    if profile:
-        import cProfile
-        import io
-        import pstats
-        pr = cProfile.Profile()
-        pr.enable()
-        for _ in range(5):
-            model.train_on_batch(x, y)
-        pr.disable()
-        s = io.StringIO()
-        pstats.Stats(pr, stream=s).sort_stats("tottime").print_stats(15)
-        result["profile"] = s.getvalue()
-    return result
+        tf = None
+    sys.path.insert(0, PEERS)
+    import keras_models
+    batch = keras_models.BATCH[name]
+    x, y = keras_models.data(name, batch * steps)
+    keras.utils.set_random_seed(0)
+    if name == "dcgan" and framework == "jax":
+        return _jax_gan(keras, keras_models, x, batch, steps, epochs)
+    model = keras_models.build(name, keras, tf)
+    times = []
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.t0)
+
+    model.fit(x, y, batch_size=batch, epochs=epochs + 1, verbose=0, shuffle=False,
+              callbacks=[EpochTimer()])
+    out = _epoch_result(batch, steps, times[1:])
+    out["version"] = getattr(tf, "__version__", None) or keras.__version__
+    if framework.startswith("tenfold"):
+        out.update(_tenfold_threads())
+    return out
 
 
-def _torch_worker(kind, x, y, warmup, steps):
+def _tenfold_threads():
+    """Which BLAS thread count tenfold ended on, and what its load monitor saw."""
+    info = {}
+    try:
+        from tenfold.graph import threads
+        info["blas_threads_at_end"] = threads.blas_threads()
+        monitor = getattr(threads, "load_snapshot", None)
+        if monitor is not None:
+            info["load_seen"] = monitor()
+    except Exception as e:  # noqa: BLE001 - an older checkout: report what is missing
+        info["threads_info_error"] = repr(e)
+    return info
+
+
+def _jax_gan(keras, keras_models, x, batch, steps, epochs):
+    import jax
+    state, step = keras_models.dcgan_jax_step(keras)
+    key = jax.random.PRNGKey(0)
+    times = []
+    for _ in range(epochs + 1):
+        t0 = time.perf_counter()
+        for i in range(steps):
+            key, sub = jax.random.split(key)
+            state, d_loss, g_loss = step(state, x[i * batch:(i + 1) * batch], sub)
+        jax.block_until_ready(g_loss)
+        times.append(time.perf_counter() - t0)
+    out = _epoch_result(batch, steps, times[1:])
+    out["version"] = f"keras {keras.__version__}, jax {jax.__version__}"
+    return out
+
+
+def torch_worker(name, epochs, steps):
+    sys.path.insert(0, PEERS)
     import torch
-    torch.manual_seed(0)
-
-    class Net(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.emb = torch.nn.Embedding(VOCAB, EMBED)
-            rnn = torch.nn.LSTM if kind == "lstm" else torch.nn.GRU
-            self.rnn = rnn(EMBED, UNITS, batch_first=True)
-            self.out = torch.nn.Linear(UNITS, 1)
-
-        def forward(self, t):
-            seq, _ = self.rnn(self.emb(t))
-            return torch.sigmoid(self.out(seq[:, -1]))
-
-    net = Net()
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    xt, yt = torch.from_numpy(x.astype("int64")), torch.from_numpy(y)
-    loss_fn = torch.nn.BCELoss()
-
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(net(xt), yt)
-        loss.backward()
-        opt.step()
-    return _time_steps(step, warmup, steps)
+    import torch_models
+    run_epoch, batch = torch_models.trainer(name, steps)
+    times = []
+    for _ in range(epochs + 1):
+        t0 = time.perf_counter()
+        run_epoch()
+        times.append(time.perf_counter() - t0)
+    out = _epoch_result(batch, steps, times[1:])
+    out["version"] = torch.__version__
+    out["threads"] = torch.get_num_threads()
+    return out
 
 
-def _run_child(python, framework, kind, args, env_extra=None, timeout=1200):
-    cmd = [python, os.path.abspath(__file__), "--worker", framework, "--models", kind,
-           "--warmup", str(args.warmup), "--steps", str(args.steps)]
-    if args.profile and framework == "tenfold":
-        cmd.append("--profile")
-    env = dict(os.environ, **(env_extra or {}))
+def worker(args):
+    steps = max(1, round(STEPS[args.models] * args.scale))
+    if args.worker == "torch":
+        out = torch_worker(args.models, args.epochs, steps)
+    else:
+        out = keras_worker(args.worker, args.models, args.epochs, steps, args.root or ROOT)
+    out["peak_rss_mb"] = _peak_rss_mb()
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# driver side
+
+def _importable(module):
+    import importlib.util
+    return importlib.util.find_spec(module) is not None
+
+
+def frameworks(args):
+    """[(name, python, extra env, tenfold root)] of the frameworks that can run here."""
+    wanted = args.frameworks.split(",")
+    found, skipped = [], []
+    if "tenfold" in wanted:
+        found.append(("tenfold", sys.executable, {}, ROOT))
+        if args.tenfold_before:
+            found.append(("tenfold-before", sys.executable, {},
+                          os.path.abspath(args.tenfold_before)))
+    if "tf" in wanted:
+        if os.path.exists(args.tf_python):
+            found.append(("tf", args.tf_python, {"TF_CPP_MIN_LOG_LEVEL": "3"}, None))
+        else:
+            skipped.append(f"tf.keras: no interpreter at {args.tf_python} (--tf-python)")
+    if "jax" in wanted:
+        if _importable("jax") and _importable("keras"):
+            found.append(("jax", sys.executable, {"KERAS_BACKEND": "jax"}, None))
+        else:
+            skipped.append("Keras 3 on JAX: jax or keras not importable here")
+    if "torch" in wanted:
+        if _importable("torch"):
+            found.append(("torch", sys.executable, {}, None))
+        else:
+            skipped.append("PyTorch: torch not importable here")
+    return found, skipped
+
+
+def run_child(name, python, env_extra, root, model, args, timeout=900):
+    cmd = [python, os.path.abspath(__file__), "--worker", name, "--models", model,
+           "--epochs", str(args.epochs), "--scale", str(args.scale)]
+    if root:
+        cmd += ["--root", root]
+    env = dict(os.environ, **env_extra)
+    t0 = time.time()
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
                            cwd=ROOT)
@@ -133,66 +206,196 @@ def _run_child(python, framework, kind, args, env_extra=None, timeout=1200):
         return {"error": f"timed out after {timeout}s"}
     for line in reversed(p.stdout.splitlines()):
         if line.startswith("{"):
-            return json.loads(line)
-    tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
-    return {"error": " | ".join(tail) or f"exit status {p.returncode}"}
+            res = json.loads(line)
+            res["wall_s"] = round(time.time() - t0, 1)
+            return res
+    tail = [ln for ln in (p.stderr or p.stdout).strip().splitlines() if ln.strip()][-2:]
+    return {"error": " | ".join(tail)[-300:] or f"exit status {p.returncode}"}
 
 
-def _importable(module):
-    import importlib.util
-    return importlib.util.find_spec(module) is not None
+class BackgroundLoad:
+    """N busy-loop processes, each pinned to its own core (the last cores of this process's
+    affinity set), for the duration of a `with` block."""
+
+    def __init__(self, n):
+        self.n, self.procs = n, []
+
+    def __enter__(self):
+        try:
+            cores = sorted(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            cores = list(range(os.cpu_count() or 1))
+        for i in range(self.n):
+            core = cores[-1 - (i % len(cores))]
+            p = subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                os.sched_setaffinity(p.pid, {core})
+            except (AttributeError, OSError):
+                pass
+            self.procs.append(p)
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            p.kill()
+            p.wait()
+
+
+def machine():
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        usable = os.cpu_count()
+    return {"cpu": cpu, "cores": os.cpu_count(), "usable_cores": usable,
+            "python": platform.python_version(), "date_utc": time.strftime(
+                "%Y-%m-%d %H:%M", time.gmtime())}
+
+
+def summarize(runs):
+    """One framework's runs of one model -> median samples/s, spread, peak RSS."""
+    ok = [r for r in runs if "samples_per_s" in r]
+    if not ok:
+        return {"error": runs[0].get("error", "failed") if runs else "not run"}
+    meds = sorted(r["samples_per_s"] for r in ok)
+    epochs = [s for r in ok for s in r["epoch_samples_per_s"]]
+    return {"samples_per_s": meds[len(meds) // 2], "min": min(epochs), "max": max(epochs),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in ok), "runs": len(ok)}
+
+
+def ratios(summary):
+    """tenfold / best peer, for throughput and for peak RSS (lower RSS is better)."""
+    peers = {k: v for k, v in summary.items() if k in PEER_NAMES and "samples_per_s" in v}
+    out = {}
+    for mine in ("tenfold", "tenfold-before"):
+        s = summary.get(mine)
+        if not s or "samples_per_s" not in s or not peers:
+            continue
+        best = max(peers, key=lambda k: peers[k]["samples_per_s"])
+        b = peers[best]
+        out[mine] = {"best_peer": best, "ratio": s["samples_per_s"] / b["samples_per_s"],
+                     # pessimistic..optimistic: slowest epoch vs the peer's fastest and back
+                     "ratio_range": [s["min"] / b["max"], s["max"] / b["min"]],
+                     "rss_ratio": s["peak_rss_mb"] / min(v["peak_rss_mb"]
+                                                         for v in peers.values())}
+    return out
+
+
+def _fmt(x):
+    return f"{x:,.0f}" if x >= 100 else f"{x:.1f}"
+
+
+def markdown(results):
+    """The run's table: samples/s (epoch spread), ratios to the best peer, peak RSS."""
+    fws = [f for f in LABELS if any(f in results["models"][m]["summary"]
+                                    for m in results["models"])]
+    head = ["model"] + [LABELS[f] for f in fws] + ["tenfold / best peer (range)",
+                                                   "peak RSS MB (" + ", ".join(
+                                                       LABELS[f] for f in fws) + ")"]
+    if "tenfold-before" in fws:
+        head.insert(-1, "before / best peer")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for model, entry in results["models"].items():
+        s, r = entry["summary"], entry["ratios"]
+        row = [model]
+        for f in fws:
+            v = s.get(f, {})
+            row.append(f"{_fmt(v['samples_per_s'])} ({_fmt(v['min'])}-{_fmt(v['max'])})"
+                       if "samples_per_s" in v else f"error: {v.get('error', '-')[:60]}")
+        t = r.get("tenfold")
+        row.append(f"**{t['ratio']:.2f}** ({t['ratio_range'][0]:.2f}-"
+                   f"{t['ratio_range'][1]:.2f}) vs {LABELS[t['best_peer']]}" if t else "-")
+        if "tenfold-before" in fws:
+            b = r.get("tenfold-before")
+            row.append(f"{b['ratio']:.2f} ({b['ratio_range'][0]:.2f}-"
+                       f"{b['ratio_range'][1]:.2f})" if b else "-")
+        row.append(" / ".join(f"{s[f]['peak_rss_mb']:.0f}" if "peak_rss_mb" in s.get(f, {})
+                              else "-" for f in fws))
+        lines.append("| " + " | ".join(row) + " |")
+    m = results["machine"]
+    lines.append("")
+    lines.append(f"{m['cpu']}, {m['usable_cores']} usable cores, background load "
+                 f"{results['load']} busy process(es); load average "
+                 f"{results['loadavg_min']:.2f}-{results['loadavg_max']:.2f} during the run "
+                 f"({m['date_utc']} UTC).")
+    return "\n".join(lines)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default="lstm,gru")
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--models", default="all")
+    ap.add_argument("--frameworks", default="tenfold,tf,jax,torch")
+    ap.add_argument("--epochs", type=int, default=3, help="timed epochs (after 1 warm-up)")
+    ap.add_argument("--scale", type=float, default=1.0, help="scales the batches per epoch")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs per framework and model, in alternating order")
+    ap.add_argument("--load", type=int, default=0, help="busy-loop processes in the background")
     ap.add_argument("--tf-python", default=os.environ.get("TENFOLD_TF_PYTHON",
                                                           "/work/tfenv/bin/python"))
+    ap.add_argument("--tenfold-before", default=None, metavar="PATH",
+                    help="another tenfold checkout to time side by side")
     ap.add_argument("--json", default=None)
-    ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--baseline", action="store_true",
-                    help="also time tenfold's per-step (unfused) recurrent path")
+    ap.add_argument("--table", default=None, metavar="JSON", help="print a saved run's table")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--root", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.models, args.warmup, args.steps,
-                                args.profile)))
-        return
-    peers = [("tenfold", sys.executable, None)]
-    if args.baseline:
-        peers.append(("tenfold-per-step", sys.executable, None))
-    if os.path.exists(args.tf_python):
-        peers.append(("tf", args.tf_python, {"TF_CPP_MIN_LOG_LEVEL": "2"}))
-    else:
-        print(f"tf.keras: no interpreter at {args.tf_python} (--tf-python): skipped")
-    if _importable("jax") and _importable("keras"):
-        peers.append(("jax", sys.executable, {"KERAS_BACKEND": "jax"}))
-    if _importable("torch"):
-        peers.append(("torch", sys.executable, None))
-    print(f"load average before: {os.getloadavg()}; cpus: {os.cpu_count()}")
-    results = {}
-    for kind in args.models.split(","):
-        results[kind] = {}
-        for name, python, env in peers:
-            r = _run_child(python, name, kind, args, env)
-            results[kind][name] = r
-            fig = f"{r['samples_per_s']:8.1f} samples/s" if "samples_per_s" in r \
-                else r["error"]
-            print(f"{kind:5s} {name:16s} {fig}", flush=True)
-            if "profile" in r:
-                print(r["profile"])
-        best = max((r["samples_per_s"] for n, r in results[kind].items()
-                    if not n.startswith("tenfold") and "samples_per_s" in r), default=None)
-        mine = results[kind]["tenfold"].get("samples_per_s")
-        if best and mine:
-            print(f"{kind:5s} tenfold / best peer = {mine / best:.2f}")
-    print(f"load average after: {os.getloadavg()}")
+        print(json.dumps(worker(args)))
+        return 0
+    if args.table:
+        with open(args.table) as f:
+            print(markdown(json.load(f)))
+        return 0
+    models = MODELS if args.models == "all" else args.models.split(",")
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        ap.error(f"unknown model(s) {unknown}; expected some of {MODELS}")
+    fws, skipped = frameworks(args)
+    for line in skipped:
+        print(f"skipped: {line}")
+    results = {"machine": machine(), "load": args.load, "args": vars(args), "models": {},
+               "skipped": skipped}
+    loads = [os.getloadavg()[0]]
+    print(f"{results['machine']['cpu']}, {results['machine']['usable_cores']} usable cores; "
+          f"load average {loads[0]:.2f}; background load {args.load}", flush=True)
+    with BackgroundLoad(args.load):
+        for model in models:
+            runs = {name: [] for name, *_ in fws}
+            for rep in range(args.repeat):
+                order = fws if rep % 2 == 0 else fws[::-1]
+                for name, python, env, root in order:
+                    r = run_child(name, python, env, root, model, args)
+                    runs[name].append(r)
+                    loads.append(os.getloadavg()[0])
+                    fig = (f"{r['samples_per_s']:9.1f} samples/s, peak RSS "
+                           f"{r['peak_rss_mb']:.0f} MB" if "samples_per_s" in r
+                           else r["error"])
+                    print(f"{model:11s} {LABELS[name]:17s} {fig}", flush=True)
+            summary = {name: summarize(rs) for name, rs in runs.items()}
+            entry = {"runs": runs, "summary": summary, "ratios": ratios(summary)}
+            results["models"][model] = entry
+            t = entry["ratios"].get("tenfold")
+            if t:
+                print(f"{model:11s} tenfold / best peer ({LABELS[t['best_peer']]}) = "
+                      f"{t['ratio']:.2f} ({t['ratio_range'][0]:.2f}-"
+                      f"{t['ratio_range'][1]:.2f}); peak RSS ratio {t['rss_ratio']:.2f}",
+                      flush=True)
+    results["loadavg_min"], results["loadavg_max"] = min(loads), max(loads)
+    results["loadavg_samples"] = loads
+    print()
+    print(markdown(results))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
+        print(f"\nraw results: {args.json}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

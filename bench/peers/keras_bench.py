@@ -36,6 +36,9 @@ elif FW == "jax":
 else:
     raise SystemExit(f"unknown framework {FW!r}")
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import keras_models  # noqa: E402  (the model definitions, shared with bench_models.py)
+
 MNIST = os.environ.get("BENCH_MNIST") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "datasets",
     "mnist.npz")
@@ -73,11 +76,7 @@ def mlp(epochs, samples):
     y = keras.utils.to_categorical(y)
     x, y = x[:samples], y[:samples]
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.layers.Dense(512, activation="relu", input_shape=(28 * 28,)),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
-    model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
+    model = keras_models.mlp(keras)
     timer = EpochTimer()
     hist = model.fit(x, y, epochs=epochs, batch_size=128, verbose=0, callbacks=[timer])
     t = float(np.median(timer.times[1:]))
@@ -91,18 +90,7 @@ def convnet(epochs, samples):
     x = np.expand_dims(x.astype("float32") / 255, -1)[:samples]
     y = keras.utils.to_categorical(y, 10)[:samples]
     keras.utils.set_random_seed(0)
-    layers = keras.layers
-    model = keras.Sequential([
-        keras.Input(shape=(28, 28, 1)),
-        layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
-        layers.MaxPooling2D(pool_size=(2, 2)),
-        layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
-        layers.MaxPooling2D(pool_size=(2, 2)),
-        layers.Flatten(),
-        layers.Dropout(0.5),
-        layers.Dense(10, activation="softmax"),
-    ])
-    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    model = keras_models.convnet(keras)
     timer = EpochTimer()
     hist = model.fit(x, y, batch_size=128, epochs=epochs, verbose=0, callbacks=[timer])
     t = float(np.median(timer.times[1:]))

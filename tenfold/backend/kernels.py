@@ -40,6 +40,8 @@ import threading
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from tenfold.backend import cpu_load as _cpu_load
+
 _CHUNK_BYTES = 1 << 20          # im2col buffer for the forward and input-gradient GEMMs
 _FILTER_CHUNK_BYTES = 2 << 20   # filter gradient: bigger chunks, its GEMM output is tiny
 _COL2IM_CHUNK_BYTES = 1 << 19   # input gradient: columns + their scatter stay in L2
@@ -146,14 +148,13 @@ _threads = _thread_count()
 
 
 def _busy():
-    """Whether other processes keep the cores busy (1-minute load average above our threads
-    + 1). Then one thread with single-threaded BLAS is fastest: helper threads that lose their
-    core leave the caller waiting at the end of each call (measured under load 4-6: median
-    step 73 ms serial vs 156 ms with 2 threads and 223 ms with OpenBLAS's own threads)."""
-    try:
-        return os.getloadavg()[0] > _threads + 1
-    except OSError:  # pragma: no cover
-        return False
+    """Whether other processes hold so many of our cores that fewer than two are free. Then
+    one thread with single-threaded BLAS is fastest: helper threads that lose their core
+    leave the caller waiting at the end of each call (measured under load 4-6: median step
+    73 ms serial vs 156 ms with 2 threads and 223 ms with OpenBLAS's own threads). Measured
+    from /proc/stat without our own CPU time (`cpu_load`), not the 1-minute load average,
+    which lags a minute and counts our own threads."""
+    return _cpu_load.free_cores() < 2
 
 
 def _executor():

@@ -9,9 +9,10 @@ OpenBLAS's worker threads spin while they wait for work, which goes badly when o
 programs keep the cores busy: a product split over two threads then waits for the one that
 is not scheduled (ten times slower is common on a loaded two-core machine). So, unless
 TENFOLD_ADAPTIVE_THREADS=0 or the user fixed a number:
-- each graph program times its runs and, now and then, tries the other setting (all cores /
-  one thread), keeping whichever runs faster (`Tuner`); a setting that was much slower is
-  tried again less and less often;
+- each graph program times its runs and, now and then, tries the other setting (the cores
+  other processes leave free / one thread), keeping whichever runs faster (`Tuner`); a
+  setting that was much slower is tried again less and less often, the free cores are
+  re-read twice a second and a run-time drift triggers a new trial;
 - eager training loops are tuned the same way, timing the interval between two
   `Optimizer.apply` calls.
 """
@@ -19,6 +20,8 @@ import ctypes
 import glob
 import os
 import time
+
+from tenfold.backend import cpu_load as _cpu_load
 
 _state = {"lib": None, "set": None, "get": None, "searched": False, "user": None,
           "checked": 0.0, "current": None}
@@ -95,25 +98,54 @@ def adaptive():
 
 class Tuner:
     """Chooses the BLAS thread count for one graph program (or the eager loop) from measured
-    run times: every so often a few runs try the other setting; the median wins."""
+    run times and the machine's load.
+
+    - The wide setting is the number of cores other processes leave free
+      (`tenfold.backend.cpu_load`, sampled twice a second), not all cores: with one of two
+      cores busy it is 1, and two-thread runs, which then wait a scheduler slice for the
+      thread without a core, are not even probed. When that number changes the tuner starts
+      over from it.
+    - Every so often a few runs try the other setting; the median wins. A probe whose first
+      run takes over twice the current median stops there (under load the losing setting
+      can be 10x slower, and five such runs cost more than the tuning gains).
+    - When the median run time drifts above 1.3x what it was when the choice was made (a
+      neighbour started, or left), the next run probes again instead of waiting its turn.
+    """
 
     MIN_RUN = 2e-4      # seconds: cheaper programs are not worth tuning
     PROBE = 5           # runs with the other setting per trial (their median counts)
+    DRIFT = 1.3         # median rise over the chosen setting's baseline that re-tunes
 
     def __init__(self):
-        self.settings = (_CORES, 1)
-        self.choice = _CORES
+        self.free = _free_cores()
+        self.settings = (self.free, 1)
+        self.choice = self.free
         self.recent = []
+        self.baseline = None
         self.probe = []
         self.probing = None
         self.runs = 0
         self.next_probe = 8
         self.backoff = 1
 
+    def _restart(self, free):
+        """The free cores changed: start over with all of them as the choice."""
+        self.free = free
+        self.settings = (free, 1)
+        self.choice = free
+        self.recent, self.probe, self.baseline = [], [], None
+        self.probing = None
+        self.backoff = 1
+        self.next_probe = self.runs + 8
+
     def pick(self):
         """The thread count for the next run (and sets it)."""
         self.runs += 1
-        if self.probing is None and self.runs >= self.next_probe and len(self.recent) >= 3:
+        free = _free_cores()
+        if free != self.free:
+            self._restart(free)
+        if self.probing is None and self.runs >= self.next_probe and len(self.recent) >= 3 \
+                and self.settings[0] != self.settings[1]:
             self.probing = self.settings[1] if self.choice == self.settings[0] \
                 else self.settings[0]
             self.probe = []
@@ -122,26 +154,60 @@ class Tuner:
             _apply(n)
         return n
 
+    def _median(self):
+        return sorted(self.recent)[len(self.recent) // 2]
+
     def record(self, n, seconds):
         if self.probing is not None and n == self.probing:
             self.probe.append(seconds)
+            c = self._median()
+            if len(self.probe) == 1 and seconds > 2.0 * c:  # clearly worse: stop early
+                self._probe_done(lost_badly=True)
+                return
             if len(self.probe) < self.PROBE:
                 return
             p = sorted(self.probe)[self.PROBE // 2]
-            c = sorted(self.recent)[len(self.recent) // 2]
             if p < 0.97 * c:
                 self.choice, self.backoff = self.probing, 1
                 self.recent = list(self.probe)
-            elif p > 1.5 * c:
-                self.backoff = min(self.backoff * 2, 8)
-            self.probing = None
-            self.next_probe = self.runs + 25 * self.backoff
+                self.baseline = p
+                self._probe_done(lost_badly=False, won=True)
+            else:
+                self._probe_done(lost_badly=p > 1.5 * c)
         elif n == self.choice:
             self.recent.append(seconds)
             if len(self.recent) > 7:
                 del self.recent[0]
-            if len(self.recent) >= 5 and max(self.recent) < self.MIN_RUN:
-                self.next_probe = self.runs + 10 ** 9  # too cheap to matter
+            if len(self.recent) >= 5:
+                if max(self.recent) < self.MIN_RUN:
+                    self.next_probe = self.runs + 10 ** 9  # too cheap to matter
+                    return
+                med = self._median()
+                if self.baseline is None:
+                    self.baseline = med
+                elif med > self.DRIFT * self.baseline and self.probing is None:
+                    self.next_probe = self.runs  # slower than when chosen: re-tune now
+                    self.baseline = med
+                    self.backoff = 1
+                elif med < self.baseline:
+                    self.baseline = med
+
+    def _probe_done(self, lost_badly, won=False):
+        if lost_badly:
+            self.backoff = min(self.backoff * 2, 16)
+        self.probing = None
+        self.probe = []
+        self.next_probe = self.runs + 25 * self.backoff
+
+
+def _free_cores():
+    """Cores not held by other processes, at most the machine's (tenfold.backend.cpu_load)."""
+    return max(1, min(_CORES, _cpu_load.free_cores()))
+
+
+def load_snapshot():
+    """What the load monitor saw last and the BLAS threads in use (for benchmarks)."""
+    return dict(_cpu_load.snapshot(), blas_threads=_state["current"])
 
 
 _eager = {"tuner": None, "last": None, "n": None}
