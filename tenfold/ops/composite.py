@@ -185,7 +185,7 @@ def _pair(x, tx, y, ty, keep):
 def norm(tensor_, ord="euclidean", axis=None, keepdims=None, name=None):
     """Vector or matrix norm (`tf.norm`): euclidean/2, 1, inf, 'fro' over `axis`."""
     x = tensor(tensor_)
-    kd = bool(keepdims)
+    kd = _checks.boolean(keepdims, "norm", "keepdims")
     if isinstance(axis, (list, tuple)) and len(axis) == 1:
         axis = axis[0]
     is_matrix = isinstance(axis, (list, tuple))

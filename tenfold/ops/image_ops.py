@@ -346,11 +346,22 @@ def grayscale_to_rgb(images, name=None):
 
 
 def psnr(a_, b, max_val, name=None):
+    """Peak signal-to-noise ratio in dB over the last three axes. As in TensorFlow, max_val is
+    cast to the images' dtype and rescaled with them (255 for uint8 images becomes 1.0), and
+    it broadcasts against the per-image result."""
     x, y = tensor(a_), tensor(b)
+    if x.dtype != y.dtype:
+        raise TypeError(f"image.psnr: a and b must have the same dtype, got {x.dtype.name} "
+                        f"and {y.dtype.name}")
+    if x._value.ndim < 3:
+        raise InvalidArgumentError(f"image.psnr: images must have rank >= 3 [..., height, "
+                                   f"width, channels], got shape {list(x._value.shape)}")
+    mv = convert_image_dtype(m.cast(_checks.convert(max_val, "image.psnr", "max_val"),
+                                    x.dtype), dtypes.float32)
     x = convert_image_dtype(x, dtypes.float32)
     y = convert_image_dtype(y, dtypes.float32)
     mse = m.reduce_mean(m.squared_difference(x, y), axis=[-3, -2, -1])
-    return m.subtract(20.0 * float(np.log10(float(max_val))),
+    return m.subtract(m.multiply(20.0 / np.log(10.0), m.log(mv)),
                       m.multiply(10.0 / np.log(10.0), m.log(mse)))
 
 

@@ -64,6 +64,7 @@ from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import (InvalidArgumentError, ResourceExhaustedError,
                                       out_of_device_memory)
 from tenfold.framework.state import STATE as _STATE
+from tenfold.framework import numpy_warnings as _numpy_warnings
 
 _new = object.__new__
 _ndarray = np.ndarray
@@ -186,6 +187,18 @@ class Primitive:
                 if type(t._value) is not _ndarray:
                     return self._call_general(inputs, params)
             raise _type_error(self, inputs, e) from None
+        except (AttributeError, OverflowError) as e:
+            # NumPy's object loops call methods of the elements (bytes.arctan2, b"x" * 2**40)
+            if not _has_strings(inputs):
+                raise
+            return self._failed(inputs, params, _string_error(self, inputs))
+        except (FloatingPointError, RuntimeWarning):
+            # the user's np.seterr(all="raise") or an "error" warnings filter met log(0):
+            # TensorFlow computes -inf silently (see framework/numpy_warnings.py)
+            if self.stateful:
+                raise
+            value = _numpy_warnings.rerun_quietly(self.kernel, [t._value for t in inputs],
+                                                  params)
         if type(value) is not _ndarray:
             value = _as_array(value, self, inputs)
         out = _new(Tensor)
@@ -226,6 +239,14 @@ class Primitive:
             return self._failed(inputs, params, _op_error(self, inputs, params, e))
         except TypeError as e:
             raise _type_error(self, inputs, e) from None
+        except (AttributeError, OverflowError) as e:
+            if not _has_strings(inputs):
+                raise
+            return self._failed(inputs, params, _string_error(self, inputs))
+        except (FloatingPointError, RuntimeWarning):
+            if self.stateful:
+                raise
+            value = _numpy_warnings.rerun_quietly(kernel, arrays, params)
         except MemoryError as e:  # a device out of memory (CuPy's OutOfMemoryError)
             if backend is None or isinstance(e, ResourceExhaustedError):
                 raise
@@ -289,6 +310,8 @@ def _checked(kernel, check):
 def _as_array(value, prim=None, inputs=()):
     if isinstance(value, (np.generic, int, float, bool)):
         return np.asarray(value)
+    if isinstance(value, (bytes, str)):  # a 0-d string result: NumPy returns the element
+        return np.asarray(value.encode() if isinstance(value, str) else value, dtype=object)
     if prim is not None and inputs:  # another backend's array out of NumPy inputs: mixed
         from tenfold.framework import device as _device
         _device.common_backend(prim.name, [t._value for t in inputs])
@@ -298,7 +321,21 @@ def _as_array(value, prim=None, inputs=()):
 def _type_error(prim, inputs, err):
     from tenfold.framework import device as _device
     _device.common_backend(prim.name, [t._value for t in inputs])  # mixed devices: that error
+    if _has_strings(inputs):
+        return _string_error(prim, inputs)
     return TypeError(f"{prim.name}: {err} (inputs: {_describe(inputs)})")
+
+
+def _has_strings(inputs):
+    return any(getattr(t._value, "dtype", None) == object for t in inputs)
+
+
+def _string_error(prim, inputs):
+    """A numeric kernel met a string tensor: TensorFlow's InvalidArgumentError (its op has
+    no string kernel)."""
+    return InvalidArgumentError(
+        f"{prim.name}: string tensors are not supported (inputs: {_describe(inputs)}); it takes "
+        f"numbers. Convert strings with tf.strings.to_number first.")
 
 
 def primitive(name, kernel, grads=None, doc=None, **facts):
