@@ -16,7 +16,14 @@ Two user settings turn NumPy's events into exceptions before any filter can help
 `np.seterr(all="raise")` (FloatingPointError from the ufunc) and a filter added after importing
 tenfold that makes RuntimeWarnings errors (`warnings.simplefilter("error")`, pytest's
 `-W error`). A primitive's kernel that fails with either is rerun quietly (`rerun_quietly`), on
-the failure path only. `warnings.resetwarnings()` removes the filter; `install()` puts it back.
+the failure path only.
+
+A `warnings.catch_warnings()` block restores the filter list it started with: `import tenfold`
+inside one (pytest imports test modules inside one while collecting; scripts do it to quiet
+imports) would lose the filter at the block's end. So each primitive call compares the filter
+list it sees with the one the filter was installed in (`filters_seen`, one identity test: ~20
+ns) and installs again when the list was replaced. `warnings.resetwarnings()` empties the list
+in place: call `install()` after it.
 """
 import warnings
 
@@ -31,9 +38,12 @@ MODULES = r"tenfold(\.|$)"
 
 _FILTER = ("ignore", MESSAGES, RuntimeWarning, MODULES)
 
+filters_seen = [None]  # the warnings.filters list the filter was last installed in
+
 
 def install():
     """Adds the filter unless it is already there (idempotent)."""
+    filters_seen[0] = warnings.filters
     for f in warnings.filters:
         if f[0] == "ignore" and f[2] is RuntimeWarning and getattr(f[1], "pattern", None) \
                 == MESSAGES and getattr(f[3], "pattern", None) == MODULES:

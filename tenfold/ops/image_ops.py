@@ -55,6 +55,8 @@ def _size_arg(size, op):
 
 def _linear_weights(in_size, out_size, antialias):
     """[out_size, in_size] weights of TensorFlow's half-pixel triangle filter."""
+    _checks.check_alloc("image.resize", (out_size, in_size), np.float64,
+                        "the interpolation weights")
     inv = np.float32(in_size) / np.float32(out_size)
     kscale = max(float(inv), 1.0) if antialias else 1.0
     centers = (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * inv
@@ -177,7 +179,10 @@ def pad_to_bounding_box(image, offset_height, offset_width, target_height, targe
 def resize_with_crop_or_pad(image, target_height, target_width):
     x, squeeze = _batched(image, "image.resize_with_crop_or_pad")
     _, h, w, _ = x._value.shape
-    th, tw = int(target_height), int(target_width)
+    th = _checks.positive_int(target_height, "image.resize_with_crop_or_pad", "target_height")
+    tw = _checks.positive_int(target_width, "image.resize_with_crop_or_pad", "target_width")
+    _checks.check_alloc("image.resize_with_crop_or_pad", (x._value.shape[0], th, tw,
+                                                          x._value.shape[3]), x._value.dtype)
     if h > th:
         off = (h - th) // 2
         x = x[:, off:off + th]

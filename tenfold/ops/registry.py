@@ -65,6 +65,9 @@ from tenfold.framework.errors import (InvalidArgumentError, ResourceExhaustedErr
                                       out_of_device_memory)
 from tenfold.framework.state import STATE as _STATE
 from tenfold.framework import numpy_warnings as _numpy_warnings
+import warnings as _warnings
+
+_filters_seen = _numpy_warnings.filters_seen
 
 _new = object.__new__
 _ndarray = np.ndarray
@@ -150,6 +153,8 @@ class Primitive:
 
     def __call__(self, *inputs, **params):
         """Runs the kernel on tensors `inputs` (already converted) and records the call."""
+        if _warnings.filters is not _filters_seen[0]:  # replaced by a catch_warnings block
+            _numpy_warnings.install()
         n = len(inputs)
         try:
             # the common arities without building an argument list (the eager hot path);
@@ -199,6 +204,10 @@ class Primitive:
                 raise
             value = _numpy_warnings.rerun_quietly(self.kernel, [t._value for t in inputs],
                                                   params)
+        except MemoryError as e:  # NumPy could not allocate: a size check missed it
+            if isinstance(e, ResourceExhaustedError):
+                raise
+            raise _host_oom(self, inputs, e) from None
         if type(value) is not _ndarray:
             value = _as_array(value, self, inputs)
         out = _new(Tensor)
@@ -248,8 +257,10 @@ class Primitive:
                 raise
             value = _numpy_warnings.rerun_quietly(kernel, arrays, params)
         except MemoryError as e:  # a device out of memory (CuPy's OutOfMemoryError)
-            if backend is None or isinstance(e, ResourceExhaustedError):
+            if isinstance(e, ResourceExhaustedError):
                 raise
+            if backend is None:
+                raise _host_oom(self, inputs, e) from None
             raise out_of_device_memory(self.name, _describe(inputs), backend.device_name(0),
                                        e) from None
         if self.transfer:  # a device copy places its output itself
@@ -324,6 +335,11 @@ def _type_error(prim, inputs, err):
     if _has_strings(inputs):
         return _string_error(prim, inputs)
     return TypeError(f"{prim.name}: {err} (inputs: {_describe(inputs)})")
+
+
+def _host_oom(prim, inputs, err):
+    return ResourceExhaustedError(f"{prim.name}: OOM when running on inputs "
+                                  f"{_describe(inputs)}: {err}")
 
 
 def _has_strings(inputs):
