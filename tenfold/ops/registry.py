@@ -54,6 +54,11 @@ composed from primitives in Python. One declaration holds:
   default: the primitive's name in CamelCase (`_TF_OP_NAMES` lists the ones that differ).
 - `transfer`: a device copy (its kernel places its output; the only primitives that cross).
 - `onnx`: the ONNX operator this primitive lowers to (a name, or a callable building nodes).
+- `quiet`: the kernel calls library code written in Python (SciPy's `polygamma`), whose NumPy
+  floating-point warnings are attributed to that library, not to tenfold, so the import-time
+  filter can't tell them apart from the user's: such a kernel runs under
+  `np.errstate(all="ignore")` (about 1 us; ufunc kernels need nothing, see
+  framework/numpy_warnings.py).
 - `tf_op`: the TensorFlow op this primitive lowers to one-for-one in a GraphDef / SavedModel
   (`"Neg"`, `"AddV2"`, `"Sum"`); primitives needing more than one node have a lowering
   function in `tenfold/export/_tf_graph.py`.
@@ -95,7 +100,7 @@ def elementwise_flops(inputs, out, params):
 
 _FACTS = ("kernels", "check", "flops", "aliasing", "writable_view", "shape_only", "stateful",
           "out_kernel", "inplace", "inplace_kernel", "jit_kernel", "uses_blas", "pool_route",
-          "onnx", "tf_op", "no_grad", "transfer", "out_spec", "tf_name")
+          "onnx", "tf_op", "no_grad", "transfer", "out_spec", "tf_name", "quiet")
 
 
 
@@ -123,8 +128,11 @@ class Primitive:
                  flops=None, aliasing=None, writable_view=False, shape_only=False,
                  stateful=False, out_kernel=None, inplace=False, inplace_kernel=None,
                  jit_kernel=None, uses_blas=False, pool_route=None, onnx=None, tf_op=None,
-                 no_grad=None, transfer=False, out_spec=None, tf_name=None):
+                 no_grad=None, transfer=False, out_spec=None, tf_name=None, quiet=False):
         self.name = name
+        self.quiet = quiet
+        if quiet:
+            kernel = _quieted(kernel)
         self.kernel = kernel if check is None else _checked(kernel, check)
         self.grads = grads
         self.doc = doc
@@ -310,6 +318,14 @@ def _traced_failure(prim, inputs, params, err):
     return out
 
 
+def _quieted(kernel):
+    def quiet_kernel(*arrays, **params):
+        with np.errstate(all="ignore"):
+            return kernel(*arrays, **params)
+    quiet_kernel.__name__ = getattr(kernel, "__name__", "kernel")
+    return quiet_kernel
+
+
 def _checked(kernel, check):
     def checked_kernel(*arrays, **params):
         check(*arrays, **params)
@@ -370,6 +386,8 @@ def declare(name_or_prim, **facts):
     for k, v in facts.items():
         if k not in _FACTS:
             raise TypeError(f"declare({p.name!r}): unknown fact {k!r}; known: {_FACTS}")
+        if k == "quiet" and v and not p.quiet:
+            p.kernel = _quieted(p.kernel)
         setattr(p, k, v)
     return p
 
