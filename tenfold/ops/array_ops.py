@@ -47,8 +47,8 @@ def _ints(v, what):
 def _int_dim(d):
     """A dimension as int: ints, integer tensors and Dimension-likes; floats are refused (as
     TensorFlow, which cannot convert [2.5] to int32) instead of being truncated."""
-    if isinstance(d, (float, np.floating)) or (isinstance(d, Tensor) and
-                                               d._value.dtype.kind not in "iu"):
+    if isinstance(d, (float, np.floating, str, bytes)) or (
+            isinstance(d, Tensor) and d._value.dtype.kind not in "iu"):
         raise TypeError(f"got a non-integer dimension {d!r}")
     return int(d)
 

@@ -431,3 +431,9 @@ def test_other_argument_classes_of_round_3():
             lambda: tf.tensordot(3., 4., axes=[0, 0]))
     out = tf.linalg.expm(tf.constant([[np.inf, 0.], [0., 1.]])).numpy()
     assert np.isnan(out).any()
+
+
+def test_string_dimensions_are_refused():
+    _raises(TypeError, "eye.*must be a list of ints", lambda: tf.eye(2, batch_shape="ab"))
+    _raises(TypeError, "must be a list of ints", lambda: tf.zeros(["3"]))
+    assert tf.eye(2, batch_shape=[3]).shape == (3, 2, 2)
