@@ -16,6 +16,9 @@ from tenfold._version import __version__, __tenfold_version__  # noqa: E402
 from tenfold.backend import memory as _memory
 _memory.tune()  # keep freed buffers in the process (see tenfold/backend/memory.py)
 
+from tenfold.framework import numpy_warnings as _numpy_warnings
+_numpy_warnings.install()  # NumPy's RuntimeWarnings from tenfold's own code stay silent
+
 from tenfold.framework import dtypes as _dtypes
 from tenfold.framework.dtypes import (  # noqa: F401
     DType, as_dtype, float16, half, bfloat16, float32, float64, double, int8, int16, int32, int64,

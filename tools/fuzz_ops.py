@@ -4,7 +4,8 @@
     python3 tools/fuzz_ops.py --examples 200 --ops range,eye --show 20
 
 Outcome classes: ok / clear (a tenfold error naming the op) / foreign (a leaked Python or NumPy
-error) / wrong (an oracle rejected the result) / crash (the process died) / timeout (no answer
+error) / wrong (an oracle rejected the result) / warns (a NumPy RuntimeWarning reached the user)
+/ crash (the process died) / timeout (no answer
 within --timeout seconds: a hang). Cases run in a worker subprocess with a capped address space
 and tenfold's tensor-size limit lowered, so a missed size check can't eat the machine; the parent
 restarts the worker after a crash or a hang. See tenfold/testing/op_fuzz.py.
@@ -20,7 +21,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLASSES = ("ok", "clear", "foreign", "wrong", "crash", "timeout")
+CLASSES = ("ok", "clear", "foreign", "wrong", "warns", "crash", "timeout")
 
 
 def _limit_memory(extra_bytes):
@@ -165,7 +166,7 @@ def main():
         bad = {k: v for k, v in c.items() if k not in ("ok", "clear")}
         if bad:
             print(f"  {op}: " + ", ".join(f"{k} {v}" for k, v in sorted(bad.items())))
-            for cls in ("foreign", "wrong", "crash", "timeout"):
+            for cls in ("foreign", "wrong", "warns", "crash", "timeout"):
                 for s in list(dict.fromkeys(samples[(op, cls)]))[:args.show]:
                     print(f"      {cls}: {s[:400]}")
     ops_bad = {cls: sum(1 for op in order if per_op[op].get(cls)) for cls in CLASSES}

@@ -1,11 +1,11 @@
 """`tf.debugging`: assertions raise InvalidArgumentError naming what failed; each is a
 recorded op, so a traced function checks again every time it runs."""
-import numpy as np
+import numpy as _np
 
-from tenfold.framework import dtypes
-from tenfold.framework.tensor import Tensor
-from tenfold.framework.errors import InvalidArgumentError
-from tenfold.ops._convert import tensor, binary
+from tenfold.framework import dtypes as _dtypes
+from tenfold.framework.tensor import Tensor as _Tensor
+from tenfold.framework.errors import InvalidArgumentError as _InvalidArgumentError
+from tenfold.ops._convert import tensor as _tensor, binary as _binary
 from tenfold.ops import math_ops as _m
 from tenfold.ops import _checks
 from tenfold.util.tensor_meta import npd as _npd, shape_of as _shape_of
@@ -23,11 +23,11 @@ def _msg(message, what):
 
 def _compare(op, fn, what):
     def check(x, y, message=None, summarize=None, name=None):
-        x, y = binary(x, y, op)
+        x, y = _binary(x, y, op)
         try:
-            np.broadcast_shapes(_shape_of(x), _shape_of(y))
+            _np.broadcast_shapes(_shape_of(x), _shape_of(y))
         except ValueError:
-            raise InvalidArgumentError(_msg(message, f"{op}: shapes {list(_shape_of(x))} and "
+            raise _InvalidArgumentError(_msg(message, f"{op}: shapes {list(_shape_of(x))} and "
                                             f"{list(_shape_of(y))} are incompatible")) from None
         _check(fn(x, y), _msg(message, f"Condition x {what} y did not hold. x (shape "
                                        f"{list(_shape_of(x))}) = "), [x, _wrap_text(" y = "), y],
@@ -38,7 +38,7 @@ def _compare(op, fn, what):
 
 
 def _wrap_text(s):
-    return Tensor._wrap(np.asarray(s.encode(), dtype=object))
+    return _Tensor._wrap(_np.asarray(s.encode(), dtype=object))
 
 
 assert_equal = _compare("assert_equal", _m.equal, "==")
@@ -51,7 +51,7 @@ assert_greater_equal = _compare("assert_greater_equal", _m.greater_equal, ">=")
 
 def _sign_check(op, fn, what):
     def check(x, message=None, summarize=None, name=None):
-        x = tensor(x)
+        x = _tensor(x)
         _check(fn(x, _m.zeros_like(x)), _msg(message, f"Condition x {what} did not hold. x = "),
                [x], summarize=3 if summarize is None else summarize)
         return None
@@ -66,8 +66,8 @@ assert_non_positive = _sign_check("assert_non_positive", _m.less_equal, "<= 0")
 
 
 def assert_near(x, y, rtol=None, atol=None, message=None, summarize=None, name=None):
-    x, y = binary(x, y, "assert_near")
-    eps = np.finfo(_npd(x)).eps if _npd(x).kind == "f" else 0
+    x, y = _binary(x, y, "assert_near")
+    eps = _np.finfo(_npd(x)).eps if _npd(x).kind == "f" else 0
     rtol = 10 * eps if rtol is None else rtol
     atol = 10 * eps if atol is None else atol
     diff = _m.abs(_m.subtract(x, y))
@@ -83,54 +83,54 @@ def assert_all_finite(t, msg, name=None, x=None, message=None):
 
 
 def assert_rank(x, rank, message=None, name=None):
-    x = tensor(x)
+    x = _tensor(x)
     r = _checks.scalar_int(rank, "assert_rank", "rank")
     if x.ndim != r:
-        raise InvalidArgumentError(_msg(message, f"Tensor must have rank {r}. Received rank "
+        raise _InvalidArgumentError(_msg(message, f"Tensor must have rank {r}. Received rank "
                                                  f"{x.ndim}, shape "
                                                  f"{list(_shape_of(x))}"))
 
 
 def assert_rank_at_least(x, rank, message=None, name=None):
-    x = tensor(x)
+    x = _tensor(x)
     rank = _checks.scalar_int(rank, "assert_rank_at_least", "rank")
     if x.ndim < rank:
-        raise InvalidArgumentError(_msg(message, f"Tensor must have rank at least {rank}. "
+        raise _InvalidArgumentError(_msg(message, f"Tensor must have rank at least {rank}. "
                                                  f"Received rank {x.ndim}, shape "
                                                  f"{list(_shape_of(x))}"))
 
 
 def assert_rank_in(x, ranks, message=None, name=None):
-    x = tensor(x)
+    x = _tensor(x)
     ranks = [_checks.scalar_int(r, "assert_rank_in", "ranks")
              for r in _checks.tensor_list(ranks, "assert_rank_in", "ranks")]
     if x.ndim not in ranks:
-        raise InvalidArgumentError(_msg(message, f"Tensor rank {x.ndim} is not one of "
+        raise _InvalidArgumentError(_msg(message, f"Tensor rank {x.ndim} is not one of "
                                                  f"{ranks}"))
 
 
 def assert_scalar(tensor_, message=None, name=None):
     assert_rank(tensor_, 0, message)
-    return tensor(tensor_)
+    return _tensor(tensor_)
 
 
 def assert_type(tensor_, tf_type, message=None, name=None):
-    t = tensor(tensor_)
-    want = dtypes.as_dtype(tf_type)
+    t = _tensor(tensor_)
+    want = _dtypes.as_dtype(tf_type)
     if t.dtype != want:
         raise TypeError(_msg(message, f"assert_type: tensor has dtype {t.dtype.name}, expected "
                                       f"{want.name}"))
 
 
 def assert_integer(x, message=None, name=None):
-    t = tensor(x)
+    t = _tensor(x)
     if not t.dtype.is_integer:
         raise TypeError(_msg(message, f"assert_integer: expected an integer tensor, got dtype "
                                       f"{t.dtype.name}"))
 
 
 def assert_proper_iterable(values):
-    if isinstance(values, (str, bytes, Tensor, np.ndarray)) or not hasattr(values, "__iter__"):
+    if isinstance(values, (str, bytes, _Tensor, _np.ndarray)) or not hasattr(values, "__iter__"):
         raise TypeError(f"Expected argument 'values' to be a \"proper\" iterable, got "
                         f"{type(values).__name__}")
 
@@ -140,22 +140,22 @@ def assert_shapes(shapes, data=None, summarize=None, message=None, name=None):
     items = shapes.items() if isinstance(shapes, dict) else shapes
     sizes = {}
     for t, spec in _shape_pairs(items):
-        shape = _shape_of(tensor(t))
+        shape = _shape_of(_tensor(t))
         if spec and spec[0] == "..." or Ellipsis in spec:
             spec = spec[1:]
             shape = shape[len(shape) - len(spec):] if len(spec) <= len(shape) else shape
         if len(shape) != len(spec):
-            raise InvalidArgumentError(_msg(message, f"assert_shapes: tensor of shape "
+            raise _InvalidArgumentError(_msg(message, f"assert_shapes: tensor of shape "
                                                      f"{list(shape)} must have rank {len(spec)}"))
         for d, s in zip(shape, spec):
             if isinstance(s, str):
                 if s in sizes and sizes[s] != d:
-                    raise InvalidArgumentError(_msg(message, f"assert_shapes: dimension {s!r} "
+                    raise _InvalidArgumentError(_msg(message, f"assert_shapes: dimension {s!r} "
                                                              f"is {sizes[s]} in one tensor and "
                                                              f"{d} in another"))
                 sizes[s] = d
             elif s is not None and int(s) != d:
-                raise InvalidArgumentError(_msg(message, f"assert_shapes: tensor of shape "
+                raise _InvalidArgumentError(_msg(message, f"assert_shapes: tensor of shape "
                                                          f"{list(shape)} does not match "
                                                          f"{spec}"))
 
@@ -182,7 +182,7 @@ def _shape_pairs(items):
                              f"{type(spec).__name__} {spec!r:.40}; {usage}")
         for d in spec:
             if not (d is None or d is Ellipsis or isinstance(d, str) or
-                    isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_))):
+                    isinstance(d, (int, _np.integer)) and not isinstance(d, (bool, _np.bool_))):
                 raise ValueError(f"assert_shapes: dimension {d!r:.40} in shape {spec!r:.60} "
                                  f"is not a name, integer or None; {usage}")
         out.append((t, list(spec)))
@@ -190,7 +190,7 @@ def _shape_pairs(items):
 
 
 def is_numeric_tensor(tensor_):
-    return isinstance(tensor_, Tensor) and tensor_.dtype.is_numeric
+    return isinstance(tensor_, _Tensor) and tensor_.dtype.is_numeric
 
 
 def enable_check_numerics(stack_height_limit=30, path_length_limit=50):

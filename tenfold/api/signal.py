@@ -84,5 +84,7 @@ def frame(signal, frame_length, frame_step, pad_end=False, pad_value=0, axis=-1,
         x = _a.pad(x, pads, constant_values=pad_value)
     else:
         num = max((n - fl) // fs + 1, 0)
-    idx = (_np.arange(num)[:, None] * fs + _np.arange(fl)[None, :]).astype(_np.int64)
+    _checks.check_alloc("signal.frame", (max(num, 1), fl), _np.int64, "the frame index table")
+    idx = (_np.arange(num)[:, None] * fs + _np.arange(fl)[None, :]).astype(_np.int64) \
+        if num else _np.zeros((0, fl), _np.int64)
     return _a.gather(x, _Tensor._wrap(idx), axis=ax)

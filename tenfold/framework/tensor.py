@@ -359,8 +359,15 @@ def _convert_with_dtype(value, want):
     if isinstance(value, (list, tuple)) and _contains_tensor(value):
         value = _unwrap_nested(value)
     if want is dtypes.string:
-        return _infer_numpy(value)
+        out = _infer_numpy(value)
+        if out.dtype != object:
+            raise TypeError(f"Cannot convert {_short(value)} to a tensor of dtype string: "
+                            f"numbers don't convert to strings; use tf.strings.as_string.")
+        return out
     src = np.asarray(value) if value is not None else _infer_numpy(value)
+    if src.dtype.kind in "SUO" and not isinstance(value, (np.ndarray, np.generic)):
+        raise TypeError(f"Cannot convert {_short(value)} to a tensor of dtype {want.name}: "
+                        f"strings don't convert to numbers; use tf.strings.to_number.")
     tgt = want._np
     if src.dtype == tgt:
         return src

@@ -516,7 +516,8 @@ class Plan:
     # ---------------------------------------------------------------- code generation
     def _generate(self, profile=False):
         values = self.graph.values
-        env = {"_asarray": np.asarray if self.backend is None else _device_asarray(self.backend)}
+        env = {"_asarray": np.asarray if self.backend is None else _device_asarray(self.backend),
+               "__name__": __name__}  # NumPy warnings from the generated code are tenfold's
         if profile:
             import time
             env["_clock"] = time.perf_counter

@@ -131,6 +131,19 @@ def axis(v, rank, op, arg="axis"):
     return a % rank if rank else 0
 
 
+def boolean(v, op, arg, default=False):
+    """A Python bool from a bool, a number or a one-element tensor (TensorFlow's `bool(v)`);
+    None gives `default`."""
+    if v is None:
+        return default
+    raw = _value_of(v)
+    if isinstance(raw, (bool, np.bool_, int, np.integer)):
+        return bool(raw)
+    if isinstance(raw, np.ndarray) and raw.size == 1 and raw.dtype.kind in "biuf":
+        return bool(raw.reshape(()))
+    raise TypeError(f"{op}: {arg} must be a bool, got {type(raw).__name__} {_short(raw)}")
+
+
 def finite_number(v, op, arg):
     raw = _value_of(v)
     try:

@@ -150,6 +150,7 @@ def dynamic_stitch(indices, data, name=None):
         raise InvalidArgumentError("dynamic_stitch: indices must be non-negative")
     n = int(flat_idx.max()) + 1 if flat_idx.size else 0
     tail = dat[0]._value.shape[idx[0]._value.ndim:]
+    _checks.check_alloc("dynamic_stitch", (n,) + tuple(tail), dat[0]._value.dtype)
     flat_data = concat([reshape(d, (-1,) + tail) for d, i in zip(dat, idx)], 0) \
         if len(dat) > 1 else reshape(dat[0], (-1,) + tail)
     last = np.full(n, -1, np.int64)
@@ -170,6 +171,7 @@ def linspace(start, stop, num, name=None, axis=0):
     num = _checks.non_negative_int(num, "linspace", "num")
     s_b, e_b = _broadcast_pair(s, e)
     _checks.check_alloc("linspace", s_b._value.shape + (num,), s_b._value.dtype)
+    _checks.check_alloc("linspace", (num,), np.float64, "the steps")
     s1, e1 = expand_dims(s_b, axis), expand_dims(e_b, axis)
     if num == 0:
         return _strided_slice(s1, key=(builtins.slice(0, 0),) * 0 + _empty_key(s1, axis))

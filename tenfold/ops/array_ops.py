@@ -47,8 +47,8 @@ def _ints(v, what):
 def _int_dim(d):
     """A dimension as int: ints, integer tensors and Dimension-likes; floats are refused (as
     TensorFlow, which cannot convert [2.5] to int32) instead of being truncated."""
-    if isinstance(d, (float, np.floating)) or (isinstance(d, Tensor) and
-                                               d._value.dtype.kind not in "iu"):
+    if isinstance(d, (float, np.floating, str, bytes)) or (
+            isinstance(d, Tensor) and d._value.dtype.kind not in "iu"):
         raise TypeError(f"got a non-integer dimension {d!r}")
     return int(d)
 
@@ -531,6 +531,8 @@ def pad(tensor_, paddings, mode="CONSTANT", constant_values=0, name=None):
     if mode not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
         raise ValueError(f"pad: mode must be CONSTANT, REFLECT or SYMMETRIC, got {mode!r}")
     pads = tuple(tuple(int(v) for v in row) for row in p.tolist())
+    _checks.check_alloc("pad", [n + b + a for n, (b, a) in zip(x._value.shape, pads)],
+                        x._value.dtype)
     if mode == "CONSTANT":
         cv = constant_values.numpy() if isinstance(constant_values, Tensor) else constant_values
         cv = np.asarray(cv).astype(x._value.dtype).item() if x._value.dtype != object else cv
@@ -699,7 +701,12 @@ def gather_nd(params, indices, batch_dims=0, name=None):
     idx = _int_indices(tensor(indices), "gather_nd")
     if idx._value.ndim == 0:
         raise InvalidArgumentError("gather_nd: indices must be at least rank 1")
-    batch_dims = int(batch_dims)
+    batch_dims = _checks.scalar_int(batch_dims, "gather_nd", "batch_dims")
+    if not 0 <= batch_dims < idx._value.ndim or batch_dims > p._value.ndim:
+        raise InvalidArgumentError(
+            f"gather_nd: batch_dims={batch_dims} must be in [0, rank(indices)) and at most "
+            f"rank(params); got indices of shape {list(idx._value.shape)} and params of "
+            f"shape {list(p._value.shape)}")
     if batch_dims:
         # fold the batch axes into the index: prepend each element's batch coordinates
         bshape = p._value.shape[:batch_dims]

@@ -31,6 +31,9 @@ def tensordot(a_, b, axes, name=None):
         if len(ax_a) != len(ax_b):
             raise InvalidArgumentError(f"tensordot: axes[0] {list(ax_a)} and axes[1] "
                                        f"{list(ax_b)} must have the same length")
+    if (ax_a and not xs) or (ax_b and not ys):
+        raise InvalidArgumentError(f"tensordot: axes {list(ax_a)} / {list(ax_b)} are out of "
+                                   f"range for a of shape {list(xs)} and b of shape {list(ys)}")
     ax_a = [_checks.axis(i, len(xs), "tensordot", "axes[0]") for i in ax_a]
     ax_b = [_checks.axis(i, len(ys), "tensordot", "axes[1]") for i in ax_b]
     if len(set(ax_a)) != len(ax_a) or len(set(ax_b)) != len(ax_b):
@@ -185,7 +188,7 @@ def _pair(x, tx, y, ty, keep):
 def norm(tensor_, ord="euclidean", axis=None, keepdims=None, name=None):
     """Vector or matrix norm (`tf.norm`): euclidean/2, 1, inf, 'fro' over `axis`."""
     x = tensor(tensor_)
-    kd = bool(keepdims)
+    kd = _checks.boolean(keepdims, "norm", "keepdims")
     if isinstance(axis, (list, tuple)) and len(axis) == 1:
         axis = axis[0]
     is_matrix = isinstance(axis, (list, tuple))

@@ -55,6 +55,8 @@ def _size_arg(size, op):
 
 def _linear_weights(in_size, out_size, antialias):
     """[out_size, in_size] weights of TensorFlow's half-pixel triangle filter."""
+    _checks.check_alloc("image.resize", (out_size, in_size), np.float64,
+                        "the interpolation weights")
     inv = np.float32(in_size) / np.float32(out_size)
     kscale = max(float(inv), 1.0) if antialias else 1.0
     centers = (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * inv
@@ -177,7 +179,10 @@ def pad_to_bounding_box(image, offset_height, offset_width, target_height, targe
 def resize_with_crop_or_pad(image, target_height, target_width):
     x, squeeze = _batched(image, "image.resize_with_crop_or_pad")
     _, h, w, _ = x._value.shape
-    th, tw = int(target_height), int(target_width)
+    th = _checks.positive_int(target_height, "image.resize_with_crop_or_pad", "target_height")
+    tw = _checks.positive_int(target_width, "image.resize_with_crop_or_pad", "target_width")
+    _checks.check_alloc("image.resize_with_crop_or_pad", (x._value.shape[0], th, tw,
+                                                          x._value.shape[3]), x._value.dtype)
     if h > th:
         off = (h - th) // 2
         x = x[:, off:off + th]
@@ -346,11 +351,22 @@ def grayscale_to_rgb(images, name=None):
 
 
 def psnr(a_, b, max_val, name=None):
+    """Peak signal-to-noise ratio in dB over the last three axes. As in TensorFlow, max_val is
+    cast to the images' dtype and rescaled with them (255 for uint8 images becomes 1.0), and
+    it broadcasts against the per-image result."""
     x, y = tensor(a_), tensor(b)
+    if x.dtype != y.dtype:
+        raise TypeError(f"image.psnr: a and b must have the same dtype, got {x.dtype.name} "
+                        f"and {y.dtype.name}")
+    if x._value.ndim < 3:
+        raise InvalidArgumentError(f"image.psnr: images must have rank >= 3 [..., height, "
+                                   f"width, channels], got shape {list(x._value.shape)}")
+    mv = convert_image_dtype(m.cast(_checks.convert(max_val, "image.psnr", "max_val"),
+                                    x.dtype), dtypes.float32)
     x = convert_image_dtype(x, dtypes.float32)
     y = convert_image_dtype(y, dtypes.float32)
     mse = m.reduce_mean(m.squared_difference(x, y), axis=[-3, -2, -1])
-    return m.subtract(20.0 * float(np.log10(float(max_val))),
+    return m.subtract(m.multiply(20.0 / np.log(10.0), m.log(mv)),
                       m.multiply(10.0 / np.log(10.0), m.log(mse)))
 
 

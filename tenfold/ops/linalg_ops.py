@@ -407,7 +407,8 @@ def expm(input, name=None):
     """Matrix exponential by scaling and squaring with a Taylor series (differentiable)."""
     x = _square_check(input, "linalg.expm")
     nrm = float(np.max(np.sum(np.abs(x._value), axis=-1))) if x._value.size else 0.0
-    k = builtins.max(0, int(np.ceil(np.log2(nrm))) + 1) if nrm > 0.5 else 0
+    # a non-finite norm (inf/nan entries) leaves nothing to scale: the series gives nan
+    k = builtins.max(0, int(np.ceil(np.log2(nrm))) + 1) if 0.5 < nrm < np.inf else 0
     y = m.multiply(x, 1.0 / (2 ** k))
     n = x._value.shape[-1]
     eye = a._broadcast_to(_wrap(np.eye(n, dtype=x._value.dtype)), shape=x._value.shape)

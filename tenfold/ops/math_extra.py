@@ -139,7 +139,7 @@ def _trigamma_kernel(x):
         return _trigamma_fallback(x).astype(x.dtype, copy=False)
 
 
-_polygamma1 = primitive("trigamma", _trigamma_kernel, no_grad="gradient not implemented yet (TensorFlow has one)")
+_polygamma1 = primitive("trigamma", _trigamma_kernel, quiet=True, no_grad="gradient not implemented yet (TensorFlow has one)")
 
 
 erf = _unary(_erf)
@@ -168,19 +168,19 @@ def _scipy_kernel(name):
     return kernel
 
 
-_igamma = primitive("igamma", _scipy_kernel("gammainc"), no_grad="gradient not implemented yet (TensorFlow has one)")
+_igamma = primitive("igamma", _scipy_kernel("gammainc"), quiet=True, no_grad="gradient not implemented yet (TensorFlow has one)")
 
 
-_igammac = primitive("igammac", _scipy_kernel("gammaincc"), no_grad="gradient not implemented yet (TensorFlow has one)")
+_igammac = primitive("igammac", _scipy_kernel("gammaincc"), quiet=True, no_grad="gradient not implemented yet (TensorFlow has one)")
 
 
-_betainc = primitive("betainc", _scipy_kernel("betainc"), no_grad="gradient not implemented yet (TensorFlow has one)")
+_betainc = primitive("betainc", _scipy_kernel("betainc"), quiet=True, no_grad="gradient not implemented yet (TensorFlow has one)")
 
 
-_zeta = primitive("zeta", _scipy_kernel("zeta"), no_grad="gradient not implemented yet (TensorFlow has one)")
+_zeta = primitive("zeta", _scipy_kernel("zeta"), quiet=True, no_grad="gradient not implemented yet (TensorFlow has one)")
 
 
-_polygamma = primitive("polygamma", _scipy_kernel("polygamma"), no_grad="gradient not implemented yet (TensorFlow has one)")
+_polygamma = primitive("polygamma", _scipy_kernel("polygamma"), quiet=True, no_grad="gradient not implemented yet (TensorFlow has one)")
 
 
 _bessel = {n: primitive("bessel_" + n, _scipy_kernel(n),

@@ -674,6 +674,15 @@ def _reduce_grad_broadcast(g, x, axis, keepdims):
 _GEMV_SUM_MIN = 1 << 15
 
 
+def _np_reduce(ufunc, wrapper, x, axis, keepdims, dtype):
+    """ufunc.reduce called from here, not from NumPy's Python wrapper (np.sum, np.prod): a
+    floating-point warning (overflow) is then attributed to tenfold and filtered (see
+    framework/numpy_warnings.py). Other backends' arrays go through the wrapper."""
+    if type(x) is np.ndarray:
+        return ufunc.reduce(x, axis=axis, keepdims=keepdims, dtype=dtype)
+    return wrapper(x, axis=axis, keepdims=keepdims, dtype=dtype)
+
+
 def _sum_kernel(x, axis=None, keepdims=False):
     if type(axis) is tuple and x.ndim >= 2 and x.size >= _GEMV_SUM_MIN and \
             len(axis) == x.ndim - 1 and axis[-1] == x.ndim - 2 and \
@@ -682,8 +691,8 @@ def _sum_kernel(x, axis=None, keepdims=False):
         out = _kernels.bias_backprop(x)
         return out.reshape((1,) * (x.ndim - 1) + out.shape) if keepdims else out
     if x.dtype.itemsize == 2 and (x.dtype.kind == "f" or x.dtype.name == "bfloat16"):
-        return np.sum(x, axis=axis, keepdims=keepdims, dtype=np.float32).astype(x.dtype)
-    return np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
+        return _np_reduce(np.add, np.sum, x, axis, keepdims, np.float32).astype(x.dtype)
+    return _np_reduce(np.add, np.sum, x, axis, keepdims, x.dtype)
 
 
 def _reduce_sum_jit(x, axis=None, keepdims=False):
@@ -758,7 +767,7 @@ def _prod_grad(g, out, x, axis=None, keepdims=False):
 
 
 _reduce_prod = primitive("reduce_prod", lambda x, axis=None, keepdims=False:
-                         np.prod(x, axis=axis, keepdims=keepdims, dtype=x.dtype),
+                         _np_reduce(np.multiply, np.prod, x, axis, keepdims, x.dtype),
                          grads=(_prod_grad,), aliasing="fresh", tf_op="Prod")
 _reduce_any = primitive("reduce_any", lambda x, axis=None, keepdims=False:
                         np.any(x, axis=axis, keepdims=keepdims), aliasing="fresh", no_grad=INTEGER_VALUED, tf_op="Any")
@@ -768,10 +777,10 @@ _reduce_all = primitive("reduce_all", lambda x, axis=None, keepdims=False:
 
 def _logsumexp_kernel(x, axis=None, keepdims=False):
     if x.size == 0:
-        return np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))
+        return np.log(_np_reduce(np.add, np.sum, np.exp(x), axis, keepdims, None))
     m = np.max(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0).astype(x.dtype)
-    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    out = np.log(_np_reduce(np.add, np.sum, np.exp(x - m), axis, True, None)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
@@ -874,7 +883,8 @@ def reduce_euclidean_norm(input_tensor, axis=None, keepdims=False, name=None):
 def count_nonzero(input, axis=None, keepdims=None, dtype=dtypes.int64, name=None):
     x = tensor(input)
     nz = _not_equal(x, _zeros_like(x)) if x._value.dtype != np.bool_ else x
-    return reduce_sum(cast(nz, dtype), axis=axis, keepdims=builtins.bool(keepdims))
+    kd = _checks.boolean(keepdims, "math.count_nonzero", "keepdims")
+    return reduce_sum(cast(nz, dtype), axis=axis, keepdims=kd)
 
 
 # ------------------------------------------------------------------------------------------
@@ -884,7 +894,11 @@ def _cum_kernel(fn):
     def kernel(x, axis=0, exclusive=False, reverse=False):
         if reverse:
             x = np.flip(x, axis)
-        out = fn(x, axis=axis, dtype=x.dtype)
+        if type(x) is np.ndarray:  # called here, so a warning is tenfold's (see _np_reduce)
+            out = (np.add if fn is np.cumsum else np.multiply).accumulate(x, axis=axis,
+                                                                          dtype=x.dtype)
+        else:
+            out = fn(x, axis=axis, dtype=x.dtype)
         if exclusive:
             ident = 0 if fn is np.cumsum else 1
             pad = [(0, 0)] * x.ndim

@@ -314,6 +314,9 @@ def categorical(logits, num_samples, dtype=None, seed=None, name=None, gen=None)
         raise InvalidArgumentError(f"random.categorical: logits must be 2-D [batch, classes], "
                                    f"got shape {list(lg._value.shape)}")
     dt = dtypes.as_dtype(dtype or dtypes.int64)
+    if gen is not None and not isinstance(gen, Generator):
+        raise TypeError(f"random.categorical: gen must be a tf.random.Generator or None, got "
+                        f"{type(gen).__name__}")
     return _multinomial(lg, num_samples=int(num_samples), dtype=dt._np, seed=seed, gen=gen)
 
 

@@ -57,6 +57,11 @@ composed from primitives in Python. One declaration holds:
   default: the primitive's name in CamelCase (`_TF_OP_NAMES` lists the ones that differ).
 - `transfer`: a device copy (its kernel places its output; the only primitives that cross).
 - `onnx`: the ONNX operator this primitive lowers to (a name, or a callable building nodes).
+- `quiet`: the kernel calls library code written in Python (SciPy's `polygamma`), whose NumPy
+  floating-point warnings are attributed to that library, not to tenfold, so the import-time
+  filter can't tell them apart from the user's: such a kernel runs under
+  `np.errstate(all="ignore")` (about 1 us; ufunc kernels need nothing, see
+  framework/numpy_warnings.py).
 - `tf_op`: the TensorFlow op this primitive lowers to one-for-one in a GraphDef / SavedModel
   (`"Neg"`, `"AddV2"`, `"Sum"`); primitives needing more than one node have a lowering
   function in `tenfold/export/_tf_graph.py`.
@@ -67,6 +72,10 @@ from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import (InvalidArgumentError, ResourceExhaustedError,
                                       out_of_device_memory)
 from tenfold.framework.state import STATE as _STATE
+from tenfold.framework import numpy_warnings as _numpy_warnings
+import warnings as _warnings
+
+_filters_seen = _numpy_warnings.filters_seen
 
 _new = object.__new__
 _ndarray = np.ndarray
@@ -94,7 +103,7 @@ def elementwise_flops(inputs, out, params):
 
 _FACTS = ("kernels", "check", "flops", "aliasing", "writable_view", "shape_only", "stateful",
           "out_kernel", "inplace", "inplace_kernel", "jit_kernel", "uses_blas", "pool_route",
-          "onnx", "tf_op", "no_grad", "transfer", "out_spec", "tf_name")
+          "onnx", "tf_op", "no_grad", "transfer", "out_spec", "tf_name", "quiet")
 
 
 
@@ -122,8 +131,11 @@ class Primitive:
                  flops=None, aliasing=None, writable_view=False, shape_only=False,
                  stateful=False, out_kernel=None, inplace=False, inplace_kernel=None,
                  jit_kernel=None, uses_blas=False, pool_route=None, onnx=None, tf_op=None,
-                 no_grad=None, transfer=False, out_spec=None, tf_name=None):
+                 no_grad=None, transfer=False, out_spec=None, tf_name=None, quiet=False):
         self.name = name
+        self.quiet = quiet
+        if quiet:
+            kernel = _quieted(kernel)
         self.kernel = kernel if check is None else _checked(kernel, check)
         self.grads = grads
         self.doc = doc
@@ -152,6 +164,8 @@ class Primitive:
 
     def __call__(self, *inputs, **params):
         """Runs the kernel on tensors `inputs` (already converted) and records the call."""
+        if _warnings.filters is not _filters_seen[0]:  # replaced by a catch_warnings block
+            _numpy_warnings.install()
         n = len(inputs)
         try:
             # the common arities without building an argument list (the eager hot path);
@@ -189,6 +203,22 @@ class Primitive:
                 if type(t._value) is not _ndarray:
                     return self._call_general(inputs, params)
             raise _type_error(self, inputs, e) from None
+        except (AttributeError, OverflowError) as e:
+            # NumPy's object loops call methods of the elements (bytes.arctan2, b"x" * 2**40)
+            if not _has_strings(inputs):
+                raise
+            return self._failed(inputs, params, _string_error(self, inputs))
+        except (FloatingPointError, RuntimeWarning):
+            # the user's np.seterr(all="raise") or an "error" warnings filter met log(0):
+            # TensorFlow computes -inf silently (see framework/numpy_warnings.py)
+            if self.stateful:
+                raise
+            value = _numpy_warnings.rerun_quietly(self.kernel, [t._value for t in inputs],
+                                                  params)
+        except MemoryError as e:  # NumPy could not allocate: a size check missed it
+            if isinstance(e, ResourceExhaustedError):
+                raise
+            raise _host_oom(self, inputs, e) from None
         if type(value) is not _ndarray:
             value = _as_array(value, self, inputs)
         out = _new(Tensor)
@@ -229,9 +259,19 @@ class Primitive:
             return self._failed(inputs, params, _op_error(self, inputs, params, e))
         except TypeError as e:
             raise _type_error(self, inputs, e) from None
-        except MemoryError as e:  # a device out of memory (CuPy's OutOfMemoryError)
-            if backend is None or isinstance(e, ResourceExhaustedError):
+        except (AttributeError, OverflowError) as e:
+            if not _has_strings(inputs):
                 raise
+            return self._failed(inputs, params, _string_error(self, inputs))
+        except (FloatingPointError, RuntimeWarning):
+            if self.stateful:
+                raise
+            value = _numpy_warnings.rerun_quietly(kernel, arrays, params)
+        except MemoryError as e:  # a device out of memory (CuPy's OutOfMemoryError)
+            if isinstance(e, ResourceExhaustedError):
+                raise
+            if backend is None:
+                raise _host_oom(self, inputs, e) from None
             raise out_of_device_memory(self.name, _describe(inputs), backend.device_name(0),
                                        e) from None
         if self.transfer:  # a device copy places its output itself
@@ -305,6 +345,14 @@ def _traced_failure(prim, inputs, params, err):
     return out
 
 
+def _quieted(kernel):
+    def quiet_kernel(*arrays, **params):
+        with np.errstate(all="ignore"):
+            return kernel(*arrays, **params)
+    quiet_kernel.__name__ = getattr(kernel, "__name__", "kernel")
+    return quiet_kernel
+
+
 def _checked(kernel, check):
     def checked_kernel(*arrays, **params):
         check(*arrays, **params)
@@ -316,6 +364,8 @@ def _checked(kernel, check):
 def _as_array(value, prim=None, inputs=()):
     if isinstance(value, (np.generic, int, float, bool)):
         return np.asarray(value)
+    if isinstance(value, (bytes, str)):  # a 0-d string result: NumPy returns the element
+        return np.asarray(value.encode() if isinstance(value, str) else value, dtype=object)
     if prim is not None and inputs:  # another backend's array out of NumPy inputs: mixed
         from tenfold.framework import device as _device
         _device.common_backend(prim.name, [t._value for t in inputs])
@@ -325,7 +375,26 @@ def _as_array(value, prim=None, inputs=()):
 def _type_error(prim, inputs, err):
     from tenfold.framework import device as _device
     _device.common_backend(prim.name, [t._value for t in inputs])  # mixed devices: that error
+    if _has_strings(inputs):
+        return _string_error(prim, inputs)
     return TypeError(f"{prim.name}: {err} (inputs: {_describe(inputs)})")
+
+
+def _host_oom(prim, inputs, err):
+    return ResourceExhaustedError(f"{prim.name}: OOM when running on inputs "
+                                  f"{_describe(inputs)}: {err}")
+
+
+def _has_strings(inputs):
+    return any(getattr(t._value, "dtype", None) == object for t in inputs)
+
+
+def _string_error(prim, inputs):
+    """A numeric kernel met a string tensor: TensorFlow's InvalidArgumentError (its op has
+    no string kernel)."""
+    return InvalidArgumentError(
+        f"{prim.name}: string tensors are not supported (inputs: {_describe(inputs)}); it takes "
+        f"numbers. Convert strings with tf.strings.to_number first.")
 
 
 def primitive(name, kernel, grads=None, doc=None, **facts):
@@ -344,6 +413,8 @@ def declare(name_or_prim, **facts):
     for k, v in facts.items():
         if k not in _FACTS:
             raise TypeError(f"declare({p.name!r}): unknown fact {k!r}; known: {_FACTS}")
+        if k == "quiet" and v and not p.quiet:
+            p.kernel = _quieted(p.kernel)
         setattr(p, k, v)
     return p
 

@@ -31,6 +31,7 @@ def _seg_kernel(data, ids, num_segments, how):
     if num_segments is None:  # max id + 1, from the data (so a graph replay gets its own)
         num_segments = int(flat_ids.max()) + 1 if flat_ids.size else 0
     out_shape = (num_segments,) + data.shape[k:]
+    _checks.check_alloc(f"segment_{how}", out_shape, data.dtype)
     if flat_ids.size and flat_ids.max() >= num_segments:
         raise InvalidArgumentError(f"segment ids must be < num_segments = {num_segments}, "
                                    f"got {int(flat_ids.max())}")

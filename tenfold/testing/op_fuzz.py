@@ -12,6 +12,9 @@ outcome class:
 - ``foreign``: anything else (ZeroDivisionError, IndexError, OverflowError, KeyError, NumPy's own
   ValueError/MemoryError, a message that names nothing);
 - ``wrong``: a result that an oracle rejects (silently wrong numbers or shape);
+- ``warns``: a NumPy RuntimeWarning ("divide by zero encountered in log") reached the user,
+  whose warning filters are Python's defaults plus what `import tenfold` installs
+  (tenfold/framework/numpy_warnings.py); TensorFlow's kernels never warn;
 - ``crash`` / ``timeout``: only the subprocess runner (`tools/fuzz_ops.py`) can see these.
 
 Used by tests/core/test_op_fuzz.py (a fixed number of examples per op) and tools/fuzz_ops.py.
@@ -21,12 +24,14 @@ import math
 import os
 import re
 import traceback
+import warnings
 
 import numpy as np
 from hypothesis import strategies as st
 
 import tenfold as tf
 from tenfold.framework import errors as _errors
+from tenfold.framework import numpy_warnings as _numpy_warnings
 
 NAMESPACES = ("", "math", "nn", "linalg", "image", "signal", "strings", "sparse", "random",
               "bitwise", "dtypes", "debugging")
@@ -303,7 +308,8 @@ def _materialise(result):
             arr = result.numpy()
         except AttributeError:
             return
-        np.asarray(arr).sum() if np.asarray(arr).dtype.kind in "biufc" else None
+        with np.errstate(all="ignore"):  # the fuzzer's own arithmetic
+            np.asarray(arr).sum() if np.asarray(arr).dtype.kind in "biufc" else None
     elif isinstance(result, (list, tuple)):
         for r in result:
             _materialise(r)
@@ -415,23 +421,38 @@ ORACLES = {
 }
 
 
+def _warned(log):
+    """'warns' and where, if a RuntimeWarning reached the user."""
+    for w in log:
+        if issubclass(w.category, RuntimeWarning):
+            return "warns", (f"{w.category.__name__}: {w.message}  [at "
+                             f"{os.path.basename(w.filename)}:{w.lineno}]")
+    return None
+
+
 def run_case(qual, fn, args, kwargs):
     """Calls the op; returns (outcome class, detail)."""
-    try:
-        with np.errstate(all="ignore"):
+    with warnings.catch_warnings(record=True) as log:
+        warnings.resetwarnings()  # a user's default settings...
+        _numpy_warnings.install()  # ...with what `import tenfold` adds
+        warnings.simplefilter("always", RuntimeWarning, append=True)  # each, not once a place
+        try:
             out = fn(*args, **kwargs)
             _materialise(out)
-    except RecursionError as e:
-        return "foreign", f"RecursionError: {str(e)[:200]}"
-    except Exception as e:  # noqa: BLE001 - classifying every exception is the point
-        cls = classify_exception(e, qual, fn)
-        detail = f"{type(e).__name__}: {str(e)[:300]}"
-        if cls == "foreign":
-            frames = traceback.extract_tb(e.__traceback__)
-            if frames:
-                f = frames[-1]
-                detail += f"  [at {os.path.basename(f.filename)}:{f.lineno}]"
-        return cls, detail
+        except RecursionError as e:
+            return "foreign", f"RecursionError: {str(e)[:200]}"
+        except Exception as e:  # noqa: BLE001 - classifying every exception is the point
+            cls = classify_exception(e, qual, fn)
+            detail = f"{type(e).__name__}: {str(e)[:300]}"
+            if cls == "foreign":
+                frames = traceback.extract_tb(e.__traceback__)
+                if frames:
+                    f = frames[-1]
+                    detail += f"  [at {os.path.basename(f.filename)}:{f.lineno}]"
+            return (_warned(log) or (cls, detail)) if cls == "clear" else (cls, detail)
+    warned = _warned(log)
+    if warned:
+        return warned
     oracle = ORACLES.get(qual)
     if oracle is not None:
         try:

@@ -153,8 +153,9 @@ def test_out_of_device_memory_inside_tf_function_names_the_op(monkeypatch):
             f(a, b)
 
 
-def test_out_of_memory_on_the_host_is_left_alone(monkeypatch):
-    # only device backends are wrapped: NumPy's own MemoryError keeps its meaning
+def test_out_of_memory_on_the_host_names_the_op_not_a_device(monkeypatch):
+    # NumPy's own MemoryError in a kernel is TensorFlow's ResourceExhaustedError naming the op
+    # (issue 14; still a MemoryError), and names no device
     import tenfold.ops.math_ops as m
     prim = next(p for p in vars(m).values() if getattr(p, "name", None) == "matmul" and
                 hasattr(p, "kernel"))
@@ -164,4 +165,6 @@ def test_out_of_memory_on_the_host_is_left_alone(monkeypatch):
     monkeypatch.setattr(prim, "kernel", boom)
     with pytest.raises(MemoryError) as e:
         tf.matmul(tf.ones((2, 2)), tf.ones((2, 2)))
-    assert not isinstance(e.value, tf.errors.ResourceExhaustedError)
+    assert isinstance(e.value, tf.errors.ResourceExhaustedError)
+    assert str(e.value).startswith("matmul: OOM") and "host" in str(e.value)
+    assert "GPU" not in str(e.value)

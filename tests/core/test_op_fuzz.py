@@ -22,12 +22,6 @@ EXAMPLES = 8
 CASE_SECONDS = 20  # generous: a hang, not a slow machine, is what this catches
 OPS = op_fuzz.public_ops()
 
-# Ops whose fuzzing still finds leaked (foreign) errors, to be hardened next (xfail; run
-# tools/fuzz_ops.py to see which of their cases leak). Every other op must pass.
-PENDING = {
-    "nn.batch_normalization", "nn.compute_average_loss",
-    "nn.weighted_moments",
-}
 
 
 class _Hang(Exception):
@@ -65,14 +59,7 @@ def _guards():
         _checks.set_max_tensor_bytes(old_limit)
 
 
-def _params():
-    for qual, fn in OPS:
-        marks = [pytest.mark.xfail(strict=False, reason="leaks foreign errors (pending)")] \
-            if qual in PENDING else []
-        yield pytest.param(qual, fn, id=qual, marks=marks)
-
-
-@pytest.mark.parametrize("qual,fn", list(_params()))
+@pytest.mark.parametrize("qual,fn", [pytest.param(q, f, id=q) for q, f in OPS])
 def test_op_gives_result_or_clear_error(qual, fn):
     bad = []
 

@@ -329,3 +329,111 @@ def test_conversion_errors_name_the_op():
         tf.add(2 ** 40, tf.constant([1]))
     with pytest.raises(TypeError, match="add_n: inputs must be a list of tensors"):
         tf.add_n(3.)
+
+
+# -- strings meeting numbers (round 3 of the fuzzer) --------------------------------------
+
+S = tf.constant(b"ab")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: tf.constant(1, dtype=tf.string), lambda: tf.constant([1.5], dtype=tf.string),
+    lambda: tf.add(tf.constant(["a"]), 1), lambda: tf.math.scalar_mul(np.int64(3), S),
+    lambda: tf.math.atan2(np.int8(1), S), lambda: tf.truncatemod(2 ** 31 - 1, S),
+], ids=["constant", "constant_list", "add", "scalar_mul", "atan2", "truncatemod"])
+def test_numbers_do_not_convert_to_strings(make):
+    _raises(TypeError, "Cannot convert .* dtype string: numbers don't convert", make)
+
+
+def test_python_strings_do_not_convert_to_numbers_but_numpy_bytes_do():
+    _raises(TypeError, "constant: value: .*strings don't convert to numbers",
+            lambda: tf.constant("1.5", dtype=tf.float32))
+    _raises(TypeError, "strings don't convert", lambda: tf.constant(["1"], dtype=tf.int32))
+    # TensorFlow converts NumPy byte strings holding numbers
+    assert tf.convert_to_tensor(np.array(b"1.5"), dtype=tf.float32).numpy() == 1.5
+
+
+@pytest.mark.parametrize("make", [
+    lambda: tf.multiply(S, S), lambda: tf.negative(S), lambda: tf.math.atan2(S, S),
+    lambda: tf.nn.compute_average_loss(tf.constant(["a", "b"])),
+    lambda: tf.nn.batch_normalization(S, S, S, None, None, S),
+], ids=["multiply", "negative", "atan2", "compute_average_loss", "batch_normalization"])
+def test_numeric_ops_refuse_string_tensors(make):
+    # TensorFlow: InvalidArgumentError (its kernels have no string type); here naming the op
+    with pytest.raises((InvalidArgumentError, TypeError), match="string"):
+        make()
+
+
+def test_scalar_string_results_are_tensors():
+    out = tf.add(S, S)
+    assert out.dtype == tf.string and out.shape == () and out.numpy() == b"abab"
+    rows = list(tf.constant([b"a", b"b"]))
+    assert [r.numpy() for r in rows] == [b"a", b"b"] and rows[0].dtype == tf.string
+    assert tf.reshape(tf.add(S, tf.constant(b"c")), [1]).numpy().tolist() == [b"abc"]
+
+
+def test_bool_arguments_are_checked():
+    _raises(TypeError, "norm: keepdims must be a bool",
+            lambda: tf.norm(tf.constant([3., 4.]), keepdims=tf.zeros([3], tf.int32)))
+    _raises(TypeError, "count_nonzero: keepdims must be a bool",
+            lambda: tf.math.count_nonzero([1, 0], keepdims=np.zeros([0])))
+    assert tf.norm(tf.constant([3., 4.]), keepdims=tf.constant(True)).shape == (1,)
+
+
+def test_categorical_gen_must_be_a_generator():
+    _raises(TypeError, "random.categorical: gen must be a tf.random.Generator",
+            lambda: tf.random.categorical([[1., 2.]], 3, gen=5))
+    g = tf.random.Generator.from_seed(1)
+    assert tf.random.categorical([[1., 2.]], 3, gen=g).shape == (1, 3)
+
+
+def test_psnr_matches_tensorflow_for_uint8_and_broadcasts_max_val():
+    rng = np.random.RandomState(0)
+    a = rng.randint(0, 255, (2, 4, 4, 3)).astype(np.uint8)
+    b = rng.randint(0, 255, (2, 4, 4, 3)).astype(np.uint8)
+    mse = ((a / 255. - b / 255.) ** 2).mean(axis=(1, 2, 3))
+    want = -10 * np.log10(mse)  # max_val 255 -> 1.0 once cast and rescaled with the images
+    np.testing.assert_allclose(tf.image.psnr(a, b, 255).numpy(), want, rtol=1e-5)
+    np.testing.assert_allclose(tf.image.psnr(a / 255., b / 255., 1.0).numpy(), want,
+                               rtol=1e-5)
+    # a max_val tensor broadcasts against the per-image result, as in TensorFlow
+    assert tf.image.psnr(a[:1], b[:1], max_val=tf.fill([1, 4, 4, 2], 255)).shape == (1, 4, 4, 2)
+    _raises(InvalidArgumentError, "incompatible shapes",
+            lambda: tf.image.psnr(tf.zeros([0, 4, 4, 2], tf.uint8),
+                                  tf.zeros([0, 4, 4, 2], tf.uint8),
+                                  max_val=tf.zeros([0, 4, 4, 2], tf.uint8)))
+
+
+def test_debugging_namespace_exports_no_helpers():
+    public = {n for n in dir(tf.debugging) if not n.startswith("_")}
+    assert not public & {"binary", "tensor", "np", "Tensor", "dtypes", "InvalidArgumentError"}
+
+
+@pytest.mark.parametrize("make", [
+    lambda: tf.pad(tf.zeros([2]), [[0, 2 ** 40]]),
+    lambda: tf.dynamic_stitch([[2 ** 40]], [[1.]]),
+    lambda: tf.math.segment_min([1., 2.], [0, 2 ** 40]),
+    lambda: tf.image.resize_with_crop_or_pad(tf.zeros([2, 2, 2, 3]), 2 ** 40, 3),
+    lambda: tf.linspace(tf.zeros([0]), tf.zeros([0]), 2 ** 40),
+    lambda: tf.signal.frame(tf.zeros([0]), 2 ** 62, 2 ** 62),
+    lambda: tf.image.resize_with_pad(tf.zeros([1, 2, 2, 0]), 2 ** 31 - 1, 2 ** 31 - 1),
+], ids=["pad", "dynamic_stitch", "segment_min", "crop_or_pad", "linspace", "frame",
+        "resize_with_pad"])
+def test_huge_intermediates_are_refused_before_allocating(make):
+    _raises(ResourceExhaustedError, "OOM when allocating", make)
+
+
+def test_other_argument_classes_of_round_3():
+    _raises(InvalidArgumentError, "gather_nd: batch_dims=",
+            lambda: tf.gather_nd([1, -2], [2, 5], batch_dims=2 ** 40))
+    assert tf.gather_nd([[1, 2], [3, 4]], [[1], [0]], batch_dims=1).numpy().tolist() == [2, 3]
+    _raises(InvalidArgumentError, "tensordot: axes .* out of range",
+            lambda: tf.tensordot(3., 4., axes=[0, 0]))
+    out = tf.linalg.expm(tf.constant([[np.inf, 0.], [0., 1.]])).numpy()
+    assert np.isnan(out).any()
+
+
+def test_string_dimensions_are_refused():
+    _raises(TypeError, "eye.*must be a list of ints", lambda: tf.eye(2, batch_shape="ab"))
+    _raises(TypeError, "must be a list of ints", lambda: tf.zeros(["3"]))
+    assert tf.eye(2, batch_shape=[3]).shape == (3, 2, 2)
