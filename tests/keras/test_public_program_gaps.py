@@ -39,3 +39,79 @@ def test_lookup_accepts_tf_idf_with_a_dash():
 def test_unknown_mode_still_names_the_layer():
     with pytest.raises(ValueError, match="unknown output_mode 'bits'"):
         keras.layers.StringLookup(output_mode="bits")
+
+
+class _RecordsData(keras.Model):
+    """Records what `fit` hands to `train_step`, then does a real update on `x`."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(1)
+        self.seen = []
+
+    def call(self, x):
+        return self.dense(x)
+
+    def train_step(self, data):
+        self.seen.append(data)
+        x = data if not isinstance(data, tuple) else data[0]
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(self(x)))
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        return {"loss": loss}
+
+
+def _fit_and_record(*args, **kwargs):
+    model = _RecordsData()
+    model.compile(optimizer="sgd")
+    model.fit(*args, epochs=1, verbose=0, **kwargs)
+    return model.seen
+
+
+@pytest.mark.parametrize("run_eagerly", [False, True])
+def test_train_step_gets_x_alone_without_targets(run_eagerly):
+    # Keras 3 packs a batch without targets as `x` itself (pack_x_y_sample_weight), which the
+    # keras.io VAE relies on: `keras.losses.binary_crossentropy(data, reconstruction)`.
+    x = np.random.RandomState(0).rand(8, 3).astype("float32")
+    model = _RecordsData()
+    model.compile(optimizer="sgd", run_eagerly=run_eagerly)
+    model.fit(x, batch_size=4, epochs=1, verbose=0)
+    assert all(isinstance(d, tf.Tensor) and tuple(d.shape) in ((4, 3), (None, 3))
+               for d in model.seen)
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(4)
+    assert all(isinstance(d, tf.Tensor) for d in _fit_and_record(ds))
+
+
+def test_train_step_keeps_tuples_and_targets():
+    x = np.ones((4, 3), "float32")
+    y = np.zeros((4, 1), "float32")
+    seen = _fit_and_record(x, y, batch_size=4)
+    assert isinstance(seen[0], tuple) and len(seen[0]) == 2
+    # A dataset that yields a 1-tuple keeps it, as tf.data does for Keras.
+    ds = tf.data.Dataset.from_tensor_slices((x,)).batch(4)
+    seen = _fit_and_record(ds)
+    assert isinstance(seen[0], tuple) and len(seen[0]) == 1
+
+
+def test_loss_on_the_batch_inside_a_compiled_train_step():
+    class AutoEncoder(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(3, activation="sigmoid")
+
+        def call(self, x):
+            return self.dense(x)
+
+        def train_step(self, data):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(keras.losses.binary_crossentropy(data, self(data)))
+            grads = tape.gradient(loss, self.trainable_weights)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+            return {"loss": loss}
+
+    x = np.random.RandomState(1).rand(16, 3).astype("float32")
+    model = AutoEncoder()
+    model.compile(optimizer="adam")
+    history = model.fit(x, batch_size=8, epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
