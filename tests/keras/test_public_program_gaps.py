@@ -115,3 +115,16 @@ def test_loss_on_the_batch_inside_a_compiled_train_step():
     model.compile(optimizer="adam")
     history = model.fit(x, batch_size=8, epochs=2, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
+
+
+def test_add_metric_raises_what_keras3_raises():
+    # tf.keras 2 programs call Layer.add_metric; Keras 3 raises NotImplementedError naming the
+    # replacement, and so do we (not an AttributeError).
+    class Logs(keras.layers.Layer):
+        def call(self, x):
+            self.add_metric(tf.reduce_mean(x), name="mean")
+            return x
+
+    with pytest.raises(NotImplementedError, match=r"(?s)Logs \"logs.*add_metric\(\)"
+                                                  r".*Model.compile\(metrics="):
+        Logs()(np.ones((2, 2), "float32"))
