@@ -254,6 +254,25 @@ def markdown(rows, base):
     return "\n".join(out) + "\n"
 
 
+def compare_table(ours_path, ref_path, base):
+    """One row per program: tenfold's outcome and figures beside the reference run's."""
+    with open(ours_path) as f:
+        ours = json.load(f)
+    with open(ref_path) as f:
+        ref = {r["program"]: r for r in json.load(f)}
+    name = ours[0]["framework"] if ours else "tenfold"
+    ref_name = next(iter(ref.values()))["framework"] if ref else "reference"
+    out = [f"| program | {name} | time (s) | last figures | {ref_name} | time (s) | last figures |",
+           "|---|---|---|---|---|---|---|"]
+    for r in ours:
+        other = ref.get(r["program"], {"outcome": "not run", "seconds": "", "metrics": ""})
+        prog = os.path.relpath(r["program"], base) if base else r["program"]
+        cells = [prog, r["outcome"], r["seconds"], r["metrics"], other["outcome"],
+                 other["seconds"], other["metrics"]]
+        out.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(out) + "\n"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("paths", nargs="*", help="program files or folders of them")
@@ -266,10 +285,16 @@ def main(argv=None):
     ap.add_argument("--out", default="", help="write the markdown table here")
     ap.add_argument("--json", default="", help="write the rows as JSON here")
     ap.add_argument("--logs", default=os.path.join(tempfile.gettempdir(), "run_programs_logs"))
+    ap.add_argument("--compare", nargs=2, metavar=("OURS_JSON", "REF_JSON"),
+                    help="print the table of two earlier --json runs side by side and exit")
     ap.add_argument("--child", nargs=2, metavar=("FRAMEWORK", "PROGRAM"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         child_main(*args.child)
+        return 0
+    if args.compare:
+        base = os.path.commonpath([os.path.abspath(p) for p in args.paths]) if args.paths else ""
+        print(compare_table(*args.compare, base), end="")
         return 0
     programs = find_programs(args.paths)
     if args.only:
