@@ -187,10 +187,15 @@ class _Ref:
         return isinstance(other, _Ref) and other._t is self._t
 
 
+def _multiline(text):
+    """TensorFlow starts the numbers on a new line when they take several lines."""
+    return "\n" + text if "\n" in text else text
+
+
 def _array_repr(a):
     """NumPy's repr for arrays; scalars as TensorFlow shows them (`1.0`, not `np.float32(1.0)`)."""
     if isinstance(a, np.ndarray):
-        return np.array_repr(a)
+        return _multiline(np.array_repr(a))
     if isinstance(a, (bytes, str)):
         return repr(a)
     return str(a)
@@ -198,7 +203,7 @@ def _array_repr(a):
 
 def _array_str(a):
     if isinstance(a, np.ndarray):
-        return np.array_str(a)
+        return _multiline(np.array_str(a))
     return repr(a) if isinstance(a, (bytes, str)) else str(a)
 
 

@@ -24,6 +24,17 @@ def test_repr_and_str_like_tensorflow():
     assert str(tf.constant("hi")) == "tf.Tensor(b'hi', shape=(), dtype=string)"
 
 
+def test_multiline_values_start_on_their_own_line_as_in_tensorflow():
+    # TensorFlow 2.21 prints these exact strings (checked with its own repr/str).
+    t = tf.constant([[1, 2], [3, 4]])
+    assert repr(t) == ("<tf.Tensor: shape=(2, 2), dtype=int32, numpy=\n"
+                       "array([[1, 2],\n       [3, 4]], dtype=int32)>")
+    assert str(t) == "tf.Tensor(\n[[1 2]\n [3 4]], shape=(2, 2), dtype=int32)"
+    v = tf.Variable([[1.0, 2.0], [3.0, 4.0]], name="w")
+    assert repr(v) == ("<tf.Variable 'w:0' shape=(2, 2) dtype=float32, numpy=\n"
+                       "array([[1., 2.],\n       [3., 4.]], dtype=float32)>")
+
+
 def test_variable_repr():
     v = tf.Variable([1.0, 2.0], name="w")
     assert repr(v) == ("<tf.Variable 'w:0' shape=(2,) dtype=float32, "

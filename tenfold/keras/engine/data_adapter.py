@@ -4,8 +4,9 @@ Arrays (NumPy, tenfold tensors, lists/dicts of them) are converted once, floats 
 once, and sliced per batch by index (no per-epoch copy of the data). Anything else iterable
 (Python generators, `keras.utils.PyDataset` / `Sequence`, `tenfold.data.Dataset`, any
 re-iterable object yielding `(x, y)` or `(x, y, sample_weight)`) is consumed batch by batch.
-Each batch given to a step function is a tuple `(x,)`, `(x, y)` or `(x, y, sample_weight)` of
-tenfold Tensors (structures kept).
+Each batch given to a step function is what Keras gives it: `x` alone when there are no
+targets (a tuple `(x,)` only when `x` itself is a tuple or list of inputs), else `(x, y)` or
+`(x, y, sample_weight)`, of tenfold Tensors (structures kept).
 """
 import math
 import types
@@ -280,7 +281,7 @@ class ArrayAdapter:
 
 def _pack(x, y, sw):
     if y is None and sw is None:
-        return (x,)
+        return pack_x_y_sample_weight(x)
     if sw is None:
         return (x, y)
     return (x, y, sw)
@@ -302,11 +303,14 @@ def _to_tensor_leaf(v):
 
 
 def standardize_batch(batch):
-    """A batch from an iterable, as a tuple `(x,)`, `(x, y)` or `(x, y, sw)` of Tensors."""
+    """A batch from an iterable as Tensors: `x` alone (as Keras passes a batch without targets
+    to `train_step`), or a tuple `(x,)`, `(x, y)` or `(x, y, sw)`."""
     if isinstance(batch, list):
         batch = tuple(batch)
     if not isinstance(batch, tuple) or (hasattr(batch, "_fields")):
-        batch = (batch,)
+        if isinstance(batch, dict) or hasattr(batch, "_fields"):
+            return nest.map_structure(_to_tensor_leaf, batch)
+        return _to_tensor_leaf(batch)
     if len(batch) > 3:
         raise ValueError("Each batch from a dataset or generator must be `x`, `(x, y)` or "
                          f"`(x, y, sample_weight)`; got a tuple of {len(batch)} elements. Wrap "
@@ -388,7 +392,7 @@ class IterableAdapter:
 
     def _finish(self, b):
         b = standardize_batch(b)
-        if self.class_weight is not None and len(b) >= 2:
+        if self.class_weight is not None and isinstance(b, tuple) and len(b) >= 2:
             sw = class_weight_to_sample_weights(nest.flatten(b[1])[0], self.class_weight)
             b = (b[0], b[1], from_host(sw))
         return b

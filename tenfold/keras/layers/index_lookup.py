@@ -50,6 +50,14 @@ def fingerprint64(strings):
                      for s in strings], dtype=np.uint64)
 
 
+# Keras still accepts the Keras 2 spellings of two modes and stores the new name.
+_DEPRECATED_MODES = {"binary": "multi_hot", "tf-idf": "tf_idf"}
+
+
+def canonical_mode(output_mode):
+    return _DEPRECATED_MODES.get(output_mode, output_mode)
+
+
 def _check_mode(layer, output_mode):
     if output_mode not in _MODES:
         raise ValueError(f"{type(layer).__name__} layer \"{layer.name}\": unknown output_mode "
@@ -68,6 +76,7 @@ class _IndexLookup(Layer):
                  idf_weights, invert, output_mode, pad_to_max_tokens, sparse, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
+        output_mode = canonical_mode(output_mode)
         _check_mode(self, output_mode)
         if sparse:
             _unsupported(self, "sparse=True")

@@ -499,6 +499,16 @@ class Layer:
         return int(sum(int(np.prod(v.shape)) if len(v.shape) else 1 for v in self.weights))
 
     # ------------------------------------------------------------------ losses
+    def add_metric(self, *args, **kwargs):
+        # Keras 3 removed it (tf.keras 2 code still calls it); raise what Keras raises, with
+        # the layer named.
+        raise NotImplementedError(
+            f"{type(self).__name__} \"{self.name}\": Layer `add_metric()` method is deprecated "
+            "(removed in Keras 3). Add your metric in `Model.compile(metrics=[...])`, or create "
+            "metric trackers (e.g. `keras.metrics.Mean`) in __init__() or build() when "
+            "subclassing the layer or model, then call `metric.update_state()` whenever "
+            "necessary.")
+
     def add_loss(self, loss):
         self._losses.append(loss)
         _pending_losses[0] += 1

@@ -12,7 +12,7 @@ import numpy as np
 from tenfold.framework.tensor import Tensor, convert_to_tensor
 from tenfold.keras.layers.layer import Layer
 from tenfold.ops.string_ops import table_find
-from tenfold.keras.layers.index_lookup import StringLookup, _batches, _host
+from tenfold.keras.layers.index_lookup import StringLookup, _batches, _host, canonical_mode
 
 # Keras's default punctuation (",-." is a range: comma, hyphen, period)
 _PUNCTUATION = re.compile(r'[!"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~\']')
@@ -35,6 +35,7 @@ class TextVectorization(Layer):
         kwargs.pop("vocabulary_size", None)
         super().__init__(name=name, **kwargs)
         cls = f"TextVectorization layer \"{self.name}\""
+        output_mode = canonical_mode(output_mode)
         if not (standardize is None or callable(standardize) or standardize in _STANDARDIZE):
             raise ValueError(f"{cls}: standardize must be None, a callable or one of "
                              f"{', '.join(_STANDARDIZE)}; got {standardize!r}.")
