@@ -335,6 +335,11 @@ def _traced_failure(prim, inputs, params, err):
         except ValueError:
             shape = ()
         dtype = arrays[0].dtype if arrays else np.float32
+        if params.get("dtype") is not None:  # an op given its result's dtype (to_number, ...)
+            try:
+                dtype = np.dtype(params["dtype"])
+            except TypeError:
+                pass
     out = _new(Tensor)
     out._value = np.zeros(shape, dtype)
     for o in _STATE.observers:
