@@ -177,3 +177,101 @@ from tests.keras.layers.layers_oracle import compare_with_keras  # noqa: E402
 def test_layers_match_keras(name, kwargs, shape):
     x = np.random.default_rng(4).standard_normal(shape).astype(np.float32)
     compare_with_keras(name, kwargs, x, atol=1e-4, rtol=1e-4)
+
+
+# --- fused batch normalization (ops/fused_ops.py) against its unfused twin -----------------
+
+from tenfold.ops import fused_ops  # noqa: E402
+from tenfold.keras.layers import normalization as _norm  # noqa: E402
+
+
+def _unfused_bn(x, gamma, beta, eps):
+    mean = tf.reduce_mean(x, axis=list(range(x.ndim - 1)), keepdims=True)
+    var = tf.reduce_mean(tf.square(x - mean), axis=list(range(x.ndim - 1)), keepdims=True)
+    return (x - mean) * tf.math.rsqrt(var + eps) * gamma + beta
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 4, 5, 6), (2, 3, 7)])
+def test_batch_norm_train_matches_the_unfused_chain_and_finite_differences(shape):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape) * 2 + 1
+    gamma, beta = rng.standard_normal(shape[-1]), rng.standard_normal(shape[-1])
+    y = fused_ops.batch_norm_train(tf.constant(x), tf.constant(gamma), tf.constant(beta),
+                                   epsilon=1e-3)
+    ref = _unfused_bn(tf.constant(x), gamma, beta, 1e-3)
+    np.testing.assert_allclose(y.numpy(), ref.numpy(), atol=1e-12)
+    stats = fused_ops.batch_norm_stats(tf.constant(x), y).numpy()
+    axes = tuple(range(len(shape) - 1))
+    np.testing.assert_allclose(stats, [x.mean(axes), x.var(axes)], atol=1e-12)
+    gradient_check(lambda a, g, b: fused_ops.batch_norm_train(a, g, b, epsilon=1e-3),
+                   [x, gamma, beta], rtol=1e-5, atol=1e-7)
+    # and the same gradients as the tape through the unfused chain
+    w = rng.standard_normal(shape)
+    grads = []
+    for f in (lambda a, g, b: fused_ops.batch_norm_train(a, g, b, epsilon=1e-3),
+              lambda a, g, b: _unfused_bn(a, g, b, 1e-3)):
+        xs = [tf.constant(v) for v in (x, gamma, beta)]
+        with tf.GradientTape() as tape:
+            for v in xs:
+                tape.watch(v)
+            loss = tf.reduce_sum(f(*xs) * w)
+        grads.append([v.numpy() for v in tape.gradient(loss, xs)])
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, atol=1e-10)
+
+
+def test_batch_norm_stats_recomputes_without_a_kept_forward():
+    x = np.random.default_rng(6).standard_normal((5, 3))
+    y = tf.constant(np.zeros((5, 3)))
+    np.testing.assert_allclose(fused_ops.batch_norm_stats(tf.constant(x), y).numpy(),
+                               [x.mean(0), x.var(0)], atol=1e-12)
+
+
+@pytest.mark.parametrize("center, scale", [(True, True), (False, True), (True, False)])
+def test_batch_norm_layer_fused_training_matches_keras_and_unfused(center, scale, monkeypatch):
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal((4, 5, 5, 3)) * 3 + 2).astype(np.float32)
+    kl = keras.layers.BatchNormalization(center=center, scale=scale, momentum=0.9)
+    tl = tf.keras.layers.BatchNormalization(center=center, scale=scale, momentum=0.9)
+    kl(x)
+    tl(x)
+    weights = [rng.standard_normal(np.shape(w)).astype(np.float32) for w in kl.get_weights()]
+    weights[-1] = np.abs(weights[-1]) + 0.5
+    kl.set_weights(weights)
+    tl.set_weights(weights)
+    ky = np.asarray(kl(x, training=True))
+    ty = tl(x, training=True).numpy()
+    np.testing.assert_allclose(ty, ky, atol=1e-4, rtol=1e-4)
+    for a, b in zip(tl.get_weights(), kl.get_weights()):
+        np.testing.assert_allclose(a, np.asarray(b), atol=1e-5, rtol=1e-5)
+    # the unfused twin gives the same gradients under a tape
+    results = []
+    for fused in (True, False):
+        monkeypatch.setattr(_norm, "_fused_ok", (lambda *a: True) if fused else
+                            (lambda *a: False))
+        xt = tf.constant(x.astype(np.float64))
+        layer = tf.keras.layers.BatchNormalization(center=center, scale=scale,
+                                                   dtype="float64")
+        layer(xt)
+        layer.set_weights([w.astype(np.float64) for w in weights])
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            loss = tf.reduce_sum(layer(xt, training=True) * np.arange(3.0))
+        results.append([g.numpy() for g in tape.gradient(loss, [xt] +
+                                                         layer.trainable_weights)])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, atol=1e-9)
+
+
+def test_batch_norm_under_nested_tapes_uses_the_unfused_chain():
+    x = tf.constant(np.random.default_rng(8).standard_normal((6, 2)))
+    layer = tf.keras.layers.BatchNormalization(dtype="float64")
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            y = tf.reduce_sum(layer(x, training=True) ** 3)
+        g = inner.gradient(y, x)
+        s = tf.reduce_sum(g * g)
+    assert outer.gradient(s, x) is not None
