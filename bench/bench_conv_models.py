@@ -3,7 +3,7 @@ Keras 3 on JAX, one command:
 
     python bench/bench_conv_models.py [--models resnet20,mobilenet,dcgan,siamese]
         [--steps 10] [--warmup 3] [--peers tf,jax] [--tf-python /work/tfenv/bin/python]
-        [--ab] [--profile MODEL] [--json PATH]
+        [--ab] [--inproc-ab] [--profile MODEL] [--json PATH]
 
 Models (random data; Adam; the same Keras code for every framework, only the import differs):
   - resnet20: keras.io's CIFAR ResNet v1 (depth 20) on 32x32x3: conv3x3+BN+ReLU, three stages
@@ -26,7 +26,8 @@ Models (random data; Adam; the same Keras code for every framework, only the imp
 Each figure is samples/s over the median of --steps train_on_batch steps after --warmup. Each
 framework runs in its own subprocess. `--ab` also runs tenfold with the conv kernels of
 before this work (TENFOLD_CONV_LEGACY=1, the dispatch switch in tenfold/backend/kernels.py and
-the BN primitive's switch) in the same run, so before/after compare within one run. The
+the BN primitive's switch) in the same run, so before/after compare within one run;
+`--inproc-ab` alternates before/after steps in one process (the fairest on a busy machine). The
 machine may be shared: compare ratios within one run and run it several times.
 """
 import argparse
@@ -223,6 +224,31 @@ def worker(framework, kind, warmup, steps, profile=False):
     return result
 
 
+def inproc_ab(kind, warmup, steps):
+    """Before/after in one process, alternating steps: model A built and traced with the new
+    kernels, model B with TENFOLD_CONV_LEGACY's switch on (its step runs with it on)."""
+    sys.path.insert(0, ROOT)
+    from tenfold import keras
+    from tenfold.backend import kernels
+    kernels.LEGACY = True   # built first, so any first-model advantage goes to "before"
+    old = make_step(keras, kind)
+    kernels.LEGACY = False
+    new = make_step(keras, kind)
+    ta, tb = [], []
+    for i in range(warmup + steps):
+        for legacy, step, acc in ((False, new, ta), (True, old, tb)):
+            kernels.LEGACY = legacy
+            t0 = time.perf_counter()
+            step()
+            if i >= warmup:
+                acc.append(time.perf_counter() - t0)
+    kernels.LEGACY = False
+    ta.sort()
+    tb.sort()
+    return {"after_ms": ta[len(ta) // 2] * 1e3, "before_ms": tb[len(tb) // 2] * 1e3,
+            "after_over_before_speed": tb[len(tb) // 2] / ta[len(ta) // 2]}
+
+
 def _run_child(python, framework, kind, args, env_extra=None, timeout=1800):
     cmd = [python, os.path.abspath(__file__), "--worker", framework, "--models", kind,
            "--warmup", str(args.warmup), "--steps", str(args.steps)]
@@ -251,11 +277,20 @@ def main():
                                                           "/work/tfenv/bin/python"))
     ap.add_argument("--ab", action="store_true",
                     help="also run tenfold with the conv kernels of before (legacy switch)")
+    ap.add_argument("--inproc-ab", action="store_true",
+                    help="tenfold only: before/after alternating steps in one process")
     ap.add_argument("--profile", default=None, help="print tenfold's cProfile for this model")
     ap.add_argument("--json", default=None)
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--profile-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.inproc_ab:
+        for kind in args.models.split(","):
+            r = inproc_ab(kind, args.warmup, args.steps)
+            print(f"{kind:10s} after {r['after_ms']:8.1f} ms  before {r['before_ms']:8.1f} ms  "
+                  f"speed-up {r['after_over_before_speed']:.2f}  (load {os.getloadavg()[0]:.1f})",
+                  flush=True)
+        return
     if args.worker:
         print(json.dumps(worker(args.worker, args.models, args.warmup, args.steps,
                                 args.profile_worker)))

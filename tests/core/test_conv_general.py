@@ -275,3 +275,30 @@ def test_batch_norm_under_nested_tapes_uses_the_unfused_chain():
         g = inner.gradient(y, x)
         s = tf.reduce_sum(g * g)
     assert outer.gradient(s, x) is not None
+
+
+@pytest.mark.parametrize("xs, k, mult, strides, dil, pads", [
+    ((3, 7, 7, 4), (3, 3), 1, (1, 1), (1, 1), ((1, 1), (1, 1))),
+    ((3, 8, 8, 4), (3, 3), 1, (2, 2), (1, 1), ((0, 1), (0, 1))),
+    ((2, 9, 7, 3), (3, 2), 2, (1, 2), (2, 1), ((2, 1), (0, 2))),
+    ((40, 5, 5, 2), (2, 2), 3, (1, 1), (1, 1), ((0, 0), (0, 0))),   # several chunks
+    ((2, 9, 3), (4,), 1, (2,), (1,), ((1, 2),)),                      # 1-d
+])
+def test_depthwise_kernels_against_a_grouped_reference(xs, k, mult, strides, dil, pads):
+    """Depthwise = grouped convolution with one input channel per group."""
+    rng = np.random.default_rng(9)
+    c = xs[-1]
+    x, w = rng.standard_normal(xs), rng.standard_normal(k + (c, mult))
+    wg = w.reshape(k + (1, c * mult))
+    y = K.depthwise_conv(x, w, strides, dil, pads)
+    np.testing.assert_allclose(y, ref_conv(x, wg, strides, dil, pads, groups=c), atol=1e-10)
+    dy = rng.standard_normal(y.shape)
+    dx = K.depthwise_backprop_input(dy, w, xs, strides, dil, pads)
+    np.testing.assert_allclose(dx, K.conv_backprop_input(dy, wg, xs, strides, dil, pads, c),
+                               atol=1e-10)
+    np.testing.assert_allclose(np.sum(y * dy), np.sum(x * dx), rtol=1e-10)
+    dw = K.depthwise_backprop_filter(x, dy, w.shape, strides, dil, pads)
+    np.testing.assert_allclose(np.sum(y * dy), np.sum(w * dw), rtol=1e-10)
+    gradient_check(lambda a, b: tf.nn.depthwise_conv2d(a, b, [1, 2, 2, 1], "SAME"),
+                   [x[:1, :5, :5] if len(xs) == 4 else rng.standard_normal((1, 5, 5, c)),
+                    rng.standard_normal((3, 3, c, mult))]) if len(xs) == 4 else None
