@@ -224,16 +224,19 @@ def worker(framework, kind, warmup, steps, profile=False):
     return result
 
 
-def inproc_ab(kind, warmup, steps):
+def inproc_ab(kind, warmup, steps, before_first=True):
     """Before/after in one process, alternating steps: model A built and traced with the new
     kernels, model B with TENFOLD_CONV_LEGACY's switch on (its step runs with it on)."""
     sys.path.insert(0, ROOT)
     from tenfold import keras
     from tenfold.backend import kernels
-    kernels.LEGACY = True   # built first, so any first-model advantage goes to "before"
-    old = make_step(keras, kind)
-    kernels.LEGACY = False
-    new = make_step(keras, kind)
+    # the model built first has measured slower under load: main() runs both build orders
+    for legacy in ((True, False) if before_first else (False, True)):
+        kernels.LEGACY = legacy
+        if legacy:
+            old = make_step(keras, kind)
+        else:
+            new = make_step(keras, kind)
     ta, tb = [], []
     for i in range(warmup + steps):
         for legacy, step, acc in ((False, new, ta), (True, old, tb)):
@@ -286,10 +289,12 @@ def main():
     args = ap.parse_args()
     if args.inproc_ab:
         for kind in args.models.split(","):
-            r = inproc_ab(kind, args.warmup, args.steps)
-            print(f"{kind:10s} after {r['after_ms']:8.1f} ms  before {r['before_ms']:8.1f} ms  "
-                  f"speed-up {r['after_over_before_speed']:.2f}  (load {os.getloadavg()[0]:.1f})",
-                  flush=True)
+            for before_first in (True, False):
+                r = inproc_ab(kind, args.warmup, args.steps, before_first)
+                print(f"{kind:10s} after {r['after_ms']:8.1f} ms  before {r['before_ms']:8.1f} "
+                      f"ms  speed-up {r['after_over_before_speed']:.2f}  (built first: "
+                      f"{'before' if before_first else 'after'}; load "
+                      f"{os.getloadavg()[0]:.1f})", flush=True)
         return
     if args.worker:
         print(json.dumps(worker(args.worker, args.models, args.warmup, args.steps,

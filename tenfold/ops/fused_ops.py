@@ -10,6 +10,9 @@ sits beside the unfused ops it replaces; their numbers are those of the chain.
 | conv_backprop_input_pooled    | conv_backprop_input(max_pool_grad(y, out, g), w)          |
 | conv_backprop_filter_pooled   | conv_backprop_filter(x, max_pool_grad(y, out, g))         |
 
+Training-mode BatchNormalization (`batch_norm_train`, `batch_norm_stats`,
+`batch_norm_train_grad`): called by the Keras layer, not a graph rewrite; see its table below.
+
 (`conv_bias_act`, conv + bias + ReLU in one pass, is not fusion-only: Keras convolution
 layers call it eagerly; it is declared in conv_ops.py.)
 
