@@ -527,16 +527,17 @@ def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
     return out.astype(dt, copy=False)
 
 
-# A stride-1 convolution with few output channels (C_out * 4 <= C_in: the DCGAN generator's
+# A stride-1 convolution with few output channels (C_out * 8 <= C_in: the DCGAN generator's
 # last Conv2D(1, 7) on 128 channels) would copy K * C_in im2col values per output position
 # for a GEMM only C_out wide. Instead: one GEMM of the input (C_in deep, K * C_out wide),
-# then K shifted adds of C_out channels (_conv_by_scatter). Measured (2 cores, load ~6, best
-# of 9, float32, b64, alternating in one process; noisy):
-#   7x7 128->1 28x28 SAME: 99 ms vs 373 ms for im2col + GEMV;
-#   3x3 64->16 16x16: 17 vs 22;  3x3 32->16: 5.0 vs 8.8;  3x3 32->8: 6.1 vs 8.4.
+# then K shifted adds of C_out channels (_conv_by_scatter). Measured (2 cores, load 6-12,
+# best of 9 / 3, float32, b64, alternating in one process, bench/bench_conv_kernels.py
+# --scatter; noisy): 7x7 128->1 28x28 SAME: 99 ms vs 373 ms, and 84 vs 493, for im2col +
+# GEMV; at C_out * 4 == C_in it is a tie (3x3 64->16 16x16: 17 vs 22, then 28.5 vs 26.6;
+# 3x3 32->8: 6.1 vs 8.4, then 3.6 vs 3.3), so the threshold is 8x.
 
 def _scatter_wins(w, strides):
-    return not LEGACY and all(s == 1 for s in strides) and w.shape[-1] * 4 <= w.shape[-2]
+    return not LEGACY and all(s == 1 for s in strides) and w.shape[-1] * 8 <= w.shape[-2]
 
 
 def _conv_by_scatter(xp, w, out, dilations):
@@ -881,8 +882,8 @@ def conv_backprop_filter_pooled(x, t, idx, y_shape, w_shape, pads, with_bias=Fal
 # Chunked by images (a few hundred KB of output per chunk, shared out to the threads), each
 # chunk's accumulator and product stay in L2 across the K taps, and the first tap writes the
 # accumulator directly (no zero fill). Measured against the whole-batch loops of before
-# (3x3 depthwise, b32, float32, 2 cores, load 6-7, best of 9, old -> new ms; /tmp A/B script
-# alternating both in one process; the machine was noisy, +-30% between runs):
+# (3x3 depthwise, b32, float32, 2 cores, load 6-7, best of 9, old -> new ms;
+# bench/bench_conv_kernels.py --depthwise, +-30% between runs):
 #   32x32x64 /1: forward 37 -> 23, input gradient 39 -> 40, filter gradient 22 -> 7.7;
 #   32x32x128 /2: 24 -> 17, 25 -> 26, 16 -> 8.6;   8x8x256 /1: 7.2 -> 5.5, 12 -> 8.4, 3.9 -> 2.6.
 # (1 MB chunks instead of 256 KB measured no better.) The filter gradient sums per-chunk

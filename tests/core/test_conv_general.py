@@ -32,7 +32,8 @@ def ref_conv(x, w, strides, dilations, pads, groups=1):
                    for ki, d, o, s in zip(k, dilations, out_sp, strides))
         v = xp[(slice(None),) + sl + (slice(None),)]
         for g in range(groups):
-            y[..., g * og:(g + 1) * og] += v[..., g * cg:(g + 1) * cg] @ w[k][:, g * og:(g + 1) * og]
+            wk = w[k][:, g * og:(g + 1) * og]
+            y[..., g * og:(g + 1) * og] += v[..., g * cg:(g + 1) * cg] @ wk
     return y
 
 
@@ -55,7 +56,7 @@ CASES = [  # (x shape, filter shape, strides, dilations, pads, groups)
     ((2, 7, 7, 6), (4, 4, 6, 3), (2, 2), (1, 1), ((1, 2), (1, 2)), 1),
     ((2, 9, 8, 8), (3, 2, 8, 2), (3, 2), (2, 1), ((2, 0), (1, 3)), 1),
     ((1, 6, 6, 8), (7, 7, 8, 1), (1, 1), (1, 1), ((3, 3), (3, 3)), 1),   # scatter forward
-    ((2, 5, 5, 8), (3, 3, 8, 2), (1, 1), (2, 2), ((2, 2), (2, 2)), 1),   # scatter, dilated
+    ((2, 5, 5, 16), (3, 3, 16, 2), (1, 1), (2, 2), ((2, 2), (2, 2)), 1),  # scatter, dilated
     ((2, 6, 6, 4), (3, 3, 2, 6), (2, 1), (1, 1), ((1, 1), (1, 1)), 2),   # grouped
     ((2, 9, 5), (3, 5, 2), (2,), (1,), ((1, 1),), 1),                     # 1-d
     ((1, 4, 5, 4, 3), (2, 3, 2, 3, 2), (2, 1, 1), (1, 1, 2), ((0, 1), (1, 1), (1, 1)), 1),
