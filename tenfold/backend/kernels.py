@@ -46,6 +46,10 @@ _CHUNK_BYTES = 1 << 20          # im2col buffer for the forward and input-gradie
 _FILTER_CHUNK_BYTES = 2 << 20   # filter gradient: bigger chunks, its GEMM output is tiny
 _COL2IM_CHUNK_BYTES = 1 << 19   # input gradient: columns + their scatter stay in L2
 
+# TENFOLD_CONV_LEGACY=1 runs the kernels of before the general conv work (issue 17), for
+# before/after figures in one run (bench/bench_conv_models.py --ab); never needed otherwise.
+LEGACY = os.environ.get("TENFOLD_CONV_LEGACY", "") not in ("", "0")
+
 _F32 = np.dtype(np.float32)
 # dtypes with fast paths (GEMV sums, vectorized ReLU) and compiled (Numba) kernels
 FLOAT_DTYPES = (_F32, np.dtype(np.float64))
@@ -508,6 +512,9 @@ def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
     if w.shape[-2] == 0:
         out.fill(0)
         _epilogue(out, b, relu)
+    elif groups == 1 and _scatter_wins(w, strides):
+        _conv_by_scatter(xp, w, out, dilations)
+        _epilogue(out, b, relu)
     elif groups == 1:
         _conv1(xp, w, out, strides, dilations, b, relu)
     else:
@@ -519,6 +526,50 @@ def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
                    None if b is None else b[g * og:(g + 1) * og], relu)
             out[..., g * og:(g + 1) * og] = part
     return out.astype(dt, copy=False)
+
+
+# A stride-1 convolution with few output channels (C_out * 8 <= C_in: the DCGAN generator's
+# last Conv2D(1, 7) on 128 channels) would copy K * C_in im2col values per output position
+# for a GEMM only C_out wide. Instead: one GEMM of the input (C_in deep, K * C_out wide),
+# then K shifted adds of C_out channels (_conv_by_scatter). Measured (2 cores, load 6-12,
+# best of 9 / 3, float32, b64, alternating in one process, bench/bench_conv_kernels.py
+# --scatter; noisy): 7x7 128->1 28x28 SAME: 99 ms vs 373 ms, and 84 vs 493, for im2col +
+# GEMV; at C_out * 4 == C_in it is a tie (3x3 64->16 16x16: 17 vs 22, then 28.5 vs 26.6;
+# 3x3 32->8: 6.1 vs 8.4, then 3.6 vs 3.3), so the threshold is 8x.
+
+def _scatter_wins(w, strides):
+    return not LEGACY and all(s == 1 for s in strides) and w.shape[-1] * 8 <= w.shape[-2]
+
+
+def _conv_by_scatter(xp, w, out, dilations):
+    """out = stride-1 conv of padded xp with w, as Z = xp @ [w_0 .. w_K-1] (one GEMM per chunk
+    of images, C_in deep and K * C_out wide) and out[o] = sum_k Z[o + k*d, k]."""
+    ksize, cin, cout = w.shape[:-2], w.shape[-2], w.shape[-1]
+    kk = math.prod(ksize)
+    wall = np.ascontiguousarray(w.reshape(kk, cin, cout).transpose(1, 0, 2)).reshape(
+        cin, kk * cout)
+    sp = xp.shape[1:-1]
+    out_sp = out.shape[1:-1]
+    rows = math.prod(sp)
+    n = xp.shape[0]
+    x2 = xp.reshape(n * rows, cin) if xp.flags.c_contiguous else \
+        np.ascontiguousarray(xp).reshape(n * rows, cin)
+    b = _chunk(n, rows * (kk * cout + cin) * xp.dtype.itemsize, 2 * _CHUNK_BYTES)
+    slices = [(slice(None),) + offset_slices(k, out_sp, (1,) * len(ksize), dilations) +
+              (i, slice(None)) for i, k in enumerate(offsets(ksize))]
+
+    def work(r, buf):
+        n0, n1 = r
+        m = n1 - n0
+        z = np.matmul(x2[n0 * rows:n1 * rows], wall, out=buf[:m * rows])
+        z = z.reshape((m,) + sp + (kk, cout))
+        dst = out[n0:n1]
+        np.copyto(dst, z[slices[0]])
+        for sl in slices[1:]:
+            dst += z[sl]
+
+    run_tasks(_image_ranges(n, b), work, xp.nbytes + out.nbytes,
+              lambda: np.empty((b * rows, kk * cout), xp.dtype))
 
 
 def relu_backprop(g, y):
@@ -605,6 +656,12 @@ def conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups=1, into
     w = w.astype(ct, copy=False)
     padded = (x_shape[0],) + tuple(n + a + b for n, (a, b) in zip(x_shape[1:-1], pads)) + \
         (x_shape[-1],)
+    # by phases when the im2col it copies (K * C_out per row) is no more than the strided adds
+    # of _backprop_input1 (K * C_in per row): measured in _backprop_input_phases's comment
+    if into is None and groups == 1 and not LEGACY and dy.size and w.size and \
+            w.shape[-1] <= w.shape[-2]:
+        return _backprop_input_phases(dy, w, tuple(x_shape), strides, dilations,
+                                      pads).astype(dt, copy=False)
     dxp = np.zeros(padded, ct) if into is None else into
     if dy.size and w.size:
         if col2im is not None and groups == 1 and dy.ndim == 4 and ct in FLOAT_DTYPES and \
@@ -620,6 +677,87 @@ def conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups=1, into
                                  w[..., g * og:(g + 1) * og], part, strides, dilations)
                 dxp[..., g * cg:(g + 1) * cg] = part
     return _unpad(dxp, pads, x_shape).astype(dt, copy=False)
+
+
+# ------------------------------------------------------------------------------------------
+# the input gradient (= the transposed convolution) by output phases: for strides s, the
+# input positions i = r + s*j of one phase r (per dim) receive dy[j + q_k] @ w[k]^T from the
+# taps k with (r + pad_before - k*d) divisible by s, q_k = (r + pad_before - k*d) / s. Each
+# phase is then an ordinary correlation of (zero-padded) dy with the phase's taps: one im2col
+# of dy (contiguous C_out runs per tap) and one GEMM (rows, T*C_out) x (T*C_out, C_in), with
+# the FLOPs of the adjoint exactly (no zero-inserted dy), written straight into dx. Stride 1
+# is one phase: a forward convolution with the flipped, transposed filter.
+# Measured against _backprop_input1 (K narrow GEMMs + K strided adds) on the 2-core machine,
+# float32, alternating A/B in one process (bench/bench_conv_kernels.py --bpi):
+#   ResNet-20 3x3 16->16 32x32 b64: 28.3 ms vs 26.9 (a tie); 3x3 64->64 8x8: 5.8 vs 6.4;
+#   DCGAN Conv2DTranspose 4x4/2 128->128 7x7->14x14 b64: 49 vs 51;
+#   DCGAN Conv2D 7x7 128->1 28x28 (input gradient): 33 vs 1787 (49 adds of 128 channels);
+#   ResNet-20 3x3/2 16->32 16x16 b64: 2.6 vs 2.0 (C_out > C_in: the im2col copies more than
+#   the adds). Under load (load average 6), best of 9.
+# So it is used when C_out <= C_in (see conv_backprop_input).
+
+def _phase_plan(n, k, s, d, pb, out):
+    """Per spatial dim: [(r, J, taps, offsets)] for each phase r with J = #{i = r + s*j < n}."""
+    plan = []
+    for r in range(min(s, n)):
+        j = len(range(r, n, s))
+        taps = [t for t in range(k) if (r + pb - t * d) % s == 0]
+        plan.append((r, j, taps, [(r + pb - t * d) // s for t in taps]))
+    return plan
+
+
+def _backprop_input_phases(dy, w, x_shape, strides, dilations, pads):
+    """dx (x_shape, unpadded) of a single-group convolution, by output phases."""
+    ksize, cin, cout = w.shape[:-2], w.shape[-2], w.shape[-1]
+    nd = len(ksize)
+    n = x_shape[0]
+    out_sp = dy.shape[1:-1]
+    plans = [_phase_plan(x_shape[1 + i], ksize[i], strides[i], dilations[i], pads[i][0],
+                         out_sp[i]) for i in range(nd)]
+    # zero-pad dy once so that every tap's window j + q stays inside
+    lo = [max([0] + [-min(q) for _, _, _, q in p if q]) for p in plans]
+    hi = [max([0] + [jj - 1 + max(q) - (o - 1) for _, jj, _, q in p if q])
+          for p, o in zip(plans, out_sp)]
+    dyp = pad(dy, list(zip(lo, hi)))
+    dx = np.empty(x_shape, dy.dtype)
+    for phase in itertools.product(*plans):
+        sl = (slice(None),) + tuple(slice(r, None, s) for (r, _, _, _), s in
+                                    zip(phase, strides)) + (slice(None),)
+        dst = dx[sl]
+        jshape = tuple(p[1] for p in phase)
+        taps = list(itertools.product(*[p[2] for p in phase]))
+        if not taps:
+            dst[...] = 0
+            continue
+        qs = list(itertools.product(*[p[3] for p in phase]))
+        wt = np.stack([w[t] for t in taps])            # (T, C_in, C_out)
+        wt = np.ascontiguousarray(wt.transpose(0, 2, 1)).reshape(len(taps) * cout, cin)
+        rows = math.prod(jshape)
+        b = _chunk(n, rows * (len(taps) * cout + cin) * dy.dtype.itemsize, _CHUNK_BYTES)
+        srcs = [(Ellipsis,) + tuple(slice(l + q, l + q + j) for l, q, j in zip(lo, qv, jshape))
+                + (slice(None),) for qv in qs]
+        direct = dst.flags.c_contiguous
+
+        def work(r, buf, dst=dst, srcs=srcs, wt=wt, rows=rows, jshape=jshape):
+            n0, n1 = r
+            m = n1 - n0
+            cols = buf[0][:m * rows]
+            c5 = _reshaped(cols, (m,) + jshape + (len(srcs), cout))
+            chunk = dyp[n0:n1]
+            for t, src in enumerate(srcs):
+                c5[..., t, :] = chunk[src]
+            if direct:
+                np.matmul(cols, wt, out=dst[n0:n1].reshape(m * rows, cin))
+            else:
+                res = np.matmul(cols, wt, out=buf[1][:m * rows])
+                dst[n0:n1] = res.reshape((m,) + jshape + (cin,))
+
+        def state(b=b, rows=rows, t=len(taps)):
+            return (np.empty((b * rows, t * cout), dy.dtype),
+                    None if direct else np.empty((b * rows, cin), dy.dtype))
+
+        run_tasks(_image_ranges(n, b), work, dy.nbytes + dx.nbytes, state)
+    return dx
 
 
 def _backprop_filter1(xp, dy, ksize, strides, dilations):
@@ -742,7 +880,130 @@ def conv_backprop_filter_pooled(x, t, idx, y_shape, w_shape, pads, with_bias=Fal
 # ------------------------------------------------------------------------------------------
 # depthwise convolution: x (N, *S, C), w (*K, C, M) -> (N, *S', C*M); one pass per offset.
 
+# Chunked by images (a few hundred KB of output per chunk, shared out to the threads), each
+# chunk's accumulator and product stay in L2 across the K taps, and the first tap writes the
+# accumulator directly (no zero fill). Measured against the whole-batch loops of before
+# (3x3 depthwise, b32, float32, 2 cores, load 6-7, best of 9, old -> new ms;
+# bench/bench_conv_kernels.py --depthwise, +-30% between runs):
+#   32x32x64 /1: forward 37 -> 23, input gradient 39 -> 40, filter gradient 22 -> 7.7;
+#   32x32x128 /2: 24 -> 17, 25 -> 26, 16 -> 8.6;   8x8x256 /1: 7.2 -> 5.5, 12 -> 8.4, 3.9 -> 2.6.
+# (1 MB chunks instead of 256 KB measured no better.) The filter gradient sums per-chunk
+# partials in chunk order, so results do not depend on threading.
+_DW_CHUNK_BYTES = 1 << 18
+
+
+def _dw_ranges(n, per_image_bytes):
+    return _image_ranges(n, _chunk(n, per_image_bytes, _DW_CHUNK_BYTES))
+
+
+def _dw_taps(w):
+    """[(offset, (C, M) filter slice)] in window order."""
+    return [(k, w[k]) for k in offsets(w.shape[:-2])]
+
+
 def depthwise_conv(x, w, strides, dilations, pads):
+    if LEGACY:
+        return _depthwise_conv_legacy(x, w, strides, dilations, pads)
+    dt = x.dtype
+    ct = compute_dtype(dt)
+    xp = pad(x.astype(ct, copy=False), pads)
+    w = w.astype(ct, copy=False)
+    ksize, c, mult = w.shape[:-2], w.shape[-2], w.shape[-1]
+    out_sp = out_sizes(x.shape[1:-1], ksize, strides, dilations, pads)
+    out = np.empty((x.shape[0],) + out_sp + (c, mult), ct)
+    if out.size:
+        taps = [(offset_slices(k, out_sp, strides, dilations), wk) for k, wk in _dw_taps(w)]
+        per = out[0].nbytes
+
+        def work(r, tmp):
+            n0, n1 = r
+            acc = out[n0:n1]
+            t = tmp[:n1 - n0]
+            if mult == 1:  # plain (..., C) products: no broadcast over a trailing unit axis
+                acc, t = acc[..., 0], t[..., 0]
+            for i, (sl, wk) in enumerate(taps):
+                v = xp[(slice(n0, n1),) + sl + (slice(None),)]
+                np.multiply(v, wk[:, 0], out=acc if i == 0 else t) if mult == 1 else \
+                    np.multiply(v[..., None], wk, out=acc if i == 0 else t)
+                if i:
+                    acc += t
+
+        b = _chunk(x.shape[0], per, _DW_CHUNK_BYTES)
+        run_tasks(_image_ranges(x.shape[0], b), work, xp.nbytes + out.nbytes,
+                  lambda: np.empty((b,) + out.shape[1:], ct))
+    return out.reshape(out.shape[:-2] + (c * mult,)).astype(dt, copy=False)
+
+
+def depthwise_backprop_input(dy, w, x_shape, strides, dilations, pads):
+    if LEGACY:
+        return _depthwise_backprop_input_legacy(dy, w, x_shape, strides, dilations, pads)
+    dt = dy.dtype
+    ct = compute_dtype(dt)
+    w = w.astype(ct, copy=False)
+    ksize, c, mult = w.shape[:-2], w.shape[-2], w.shape[-1]
+    dy = dy.astype(ct, copy=False).reshape(dy.shape[:-1] + (c, mult))
+    out_sp = dy.shape[1:-2]
+    padded = (x_shape[0],) + tuple(n + a + b for n, (a, b) in zip(x_shape[1:-1], pads)) + (c,)
+    dxp = np.zeros(padded, ct)
+    if dy.size:
+        taps = [(offset_slices(k, out_sp, strides, dilations), wk) for k, wk in _dw_taps(w)]
+        n = x_shape[0]
+        b = _chunk(n, dy[0].nbytes + dxp[0].nbytes, _DW_CHUNK_BYTES)
+
+        def work(r, tmp):
+            n0, n1 = r
+            d = dy[n0:n1]
+            t = tmp[:n1 - n0]
+            for sl, wk in taps:
+                view = dxp[(slice(n0, n1),) + sl + (slice(None),)]
+                if mult == 1:
+                    np.multiply(d[..., 0], wk[:, 0], out=t)
+                else:
+                    np.einsum("...cm,cm->...c", d, wk, out=t)
+                view += t
+
+        run_tasks(_image_ranges(n, b), work, dxp.nbytes + dy.nbytes,
+                  lambda: np.empty((b,) + out_sp + (c,), ct))
+    return _unpad(dxp, pads, x_shape).astype(dt, copy=False)
+
+
+def depthwise_backprop_filter(x, dy, w_shape, strides, dilations, pads):
+    if LEGACY:
+        return _depthwise_backprop_filter_legacy(x, dy, w_shape, strides, dilations, pads)
+    dt = x.dtype
+    ct = compute_dtype(dt)
+    xp = pad(x.astype(ct, copy=False), pads)
+    ksize, c, mult = tuple(w_shape[:-2]), w_shape[-2], w_shape[-1]
+    dy = dy.astype(ct, copy=False).reshape(dy.shape[:-1] + (c, mult))
+    out_sp = dy.shape[1:-2]
+    if not dy.size:
+        return np.zeros(tuple(w_shape), dt)
+    slices = [offset_slices(k, out_sp, strides, dilations) for k in offsets(ksize)]
+    n = x.shape[0]
+    ranges = _image_ranges(n, _chunk(n, dy[0].nbytes, _DW_CHUNK_BYTES))
+    partial = [None] * len(ranges)
+    index = {r: i for i, r in enumerate(ranges)}
+    nsp = len(out_sp)
+    letters = "pqrstu"[:nsp]
+    spec = f"n{letters}c,n{letters}cm->cm"
+
+    def work(r, _):
+        n0, n1 = r
+        d = dy[n0:n1]
+        part = np.empty((len(slices), c, mult), ct)
+        for i, sl in enumerate(slices):
+            v = xp[(slice(n0, n1),) + sl + (slice(None),)]
+            part[i] = np.einsum(spec, v, d)
+        partial[index[r]] = part
+
+    run_tasks(ranges, work, xp.nbytes + dy.nbytes)
+    dw = partial[0]
+    for p in partial[1:]:
+        dw += p
+    return dw.reshape(tuple(w_shape)).astype(dt, copy=False)
+
+
+def _depthwise_conv_legacy(x, w, strides, dilations, pads):
     dt = x.dtype
     ct = compute_dtype(dt)
     xp = pad(x.astype(ct, copy=False), pads)
@@ -759,7 +1020,7 @@ def depthwise_conv(x, w, strides, dilations, pads):
     return acc.reshape(acc.shape[:-2] + (c * mult,)).astype(dt, copy=False)
 
 
-def depthwise_backprop_input(dy, w, x_shape, strides, dilations, pads):
+def _depthwise_backprop_input_legacy(dy, w, x_shape, strides, dilations, pads):
     dt = dy.dtype
     ct = compute_dtype(dt)
     w = w.astype(ct, copy=False)
@@ -778,7 +1039,7 @@ def depthwise_backprop_input(dy, w, x_shape, strides, dilations, pads):
     return _unpad(dxp, pads, x_shape).astype(dt, copy=False)
 
 
-def depthwise_backprop_filter(x, dy, w_shape, strides, dilations, pads):
+def _depthwise_backprop_filter_legacy(x, dy, w_shape, strides, dilations, pads):
     dt = x.dtype
     ct = compute_dtype(dt)
     xp = pad(x.astype(ct, copy=False), pads)

@@ -149,6 +149,24 @@ class BatchNormalization(Layer):
             return v
         return a.reshape(v, self._bshape)
 
+    def _fused_train(self, x, mm, mv):
+        """Training forward as one primitive (ops/fused_ops.batch_norm_train, the chain in
+        call() is its unfused twin); the moving statistics from the moments it kept."""
+        from tenfold.ops import fused_ops
+        c = int(x.shape[-1])
+        gamma = _cast_like(self.gamma, x) if self.gamma is not None else a.ones((c,), x.dtype)
+        beta = _cast_like(self.beta, x) if self.beta is not None else a.zeros((c,), x.dtype)
+        y = fused_ops.batch_norm_train(x, gamma, beta, epsilon=self.epsilon)
+        stats = a.stop_gradient(fused_ops.batch_norm_stats(x, y))
+        mom = self.momentum
+        self.moving_mean.assign(_cast_like(
+            m.add(m.multiply(a.stop_gradient(mm), mom), m.multiply(stats[0], 1.0 - mom)),
+            self.moving_mean))
+        self.moving_variance.assign(_cast_like(
+            m.add(m.multiply(a.stop_gradient(mv), mom), m.multiply(stats[1], 1.0 - mom)),
+            self.moving_variance))
+        return y
+
     def _moments(self, x, mask):
         axes = self._reduction_axes
         synced = _distribute().synchronized_moments(x, axes) \
@@ -177,6 +195,8 @@ class BatchNormalization(Layer):
         x = _upcast(inputs)
         mm = _cast_like(self.moving_mean, x)
         mv = _cast_like(self.moving_variance, x)
+        if training and self.trainable and _fused_ok(self, x, mask):
+            return _to_compute_dtype(self, self._fused_train(x, mm, mv))
         if training and self.trainable:
             if _distribute() is not None and _distribute().several_replicas():
                 # tf.distribute: read the moving statistics before the replicas synchronise,
@@ -227,6 +247,22 @@ class SyncBatchNormalization(BatchNormalization):
         kwargs.pop("synchronized", None)
         super().__init__(axis=axis, momentum=momentum, epsilon=epsilon, synchronized=True,
                          **kwargs)
+
+
+def _fused_ok(layer, x, mask):
+    """Whether BatchNormalization's training forward can be the fused primitive: no mask,
+    the last axis normalised, float32/float64, and at most one tape recording (the fused
+    backward has no second derivative; nested tapes get the unfused chain)."""
+    from tenfold.backend import kernels
+    if kernels.LEGACY or mask is not None or x.dtype not in (dtypes.float32, dtypes.float64):
+        return False
+    if layer.axis not in (-1, len(layer._bshape) - 1) or len(layer._bshape) < 2:
+        return False
+    from tenfold.framework.state import STATE
+    from tenfold.autodiff.tape import GradientTape
+    if _distribute() is not None and _distribute()._step_replicas() is not None:
+        return False  # tf.distribute: the chain, whose statistics the replicas share
+    return sum(isinstance(o, GradientTape) for o in STATE.observers) <= 1
 
 
 def _axes_list(axis):

@@ -1,0 +1,84 @@
+"""Kernel-level before/after for the conv dispatch rules in tenfold/backend/kernels.py (issue 17):
+each shape timed with the new kernels and with TENFOLD_CONV_LEGACY's switch, alternating in
+one process, best of --repeats (the machine is shared: read ratios, not absolute times).
+
+    python bench/bench_conv_kernels.py [--bpi] [--scatter] [--depthwise] [--repeats 9]
+(no flag: all three groups)
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tenfold.backend import kernels as K  # noqa: E402
+
+
+def ab(fn, repeats):
+    new, old = [], []
+    for _ in range(repeats):
+        for legacy, acc in ((False, new), (True, old)):
+            K.LEGACY = legacy
+            t = time.perf_counter()
+            fn()
+            acc.append(time.perf_counter() - t)
+    K.LEGACY = False
+    return min(new) * 1e3, min(old) * 1e3
+
+
+def report(label, fn, repeats):
+    n, o = ab(fn, repeats)
+    print(f"  {label:48s} new {n:8.1f} ms   before {o:8.1f} ms   x{o / n:5.2f}", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for g in ("bpi", "scatter", "depthwise"):
+        ap.add_argument(f"--{g}", action="store_true")
+    ap.add_argument("--repeats", type=int, default=9)
+    a = ap.parse_args()
+    every = not (a.bpi or a.scatter or a.depthwise)
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    print(f"load average {os.getloadavg()[0]:.1f}")
+    if a.bpi or every:
+        print("input gradient / transposed conv (by phases vs K GEMMs + strided adds)")
+        for xs, k, co, s, pads, what in [
+                ((64, 32, 32, 16), 3, 16, 1, ((1, 1), (1, 1)), "ResNet 3x3 16->16 32x32"),
+                ((64, 8, 8, 64), 3, 64, 1, ((1, 1), (1, 1)), "ResNet 3x3 64->64 8x8"),
+                ((64, 16, 16, 16), 3, 32, 2, ((0, 1), (0, 1)), "ResNet 3x3/2 16->32"),
+                ((64, 14, 14, 128), 4, 128, 2, ((1, 1), (1, 1)), "GAN Conv2DTranspose 4x4/2"),
+                ((64, 28, 28, 128), 7, 1, 1, ((3, 3), (3, 3)), "GAN Conv2D(1, 7) dx")]:
+            out = K.out_sizes(xs[1:3], (k, k), (s, s), (1, 1), pads)
+            dy = rng.standard_normal((xs[0],) + out + (co,)).astype(f32)
+            w = rng.standard_normal((k, k, xs[-1], co)).astype(f32)
+            report(what, lambda: K.conv_backprop_input(dy, w, xs, (s, s), (1, 1), pads),
+                   a.repeats)
+    if a.scatter or every:
+        print("forward, few output channels (wide GEMM + shifted adds vs im2col)")
+        for xs, k, co, p in [((64, 28, 28, 128), 7, 1, 3), ((64, 16, 16, 64), 3, 16, 1),
+                             ((64, 16, 16, 32), 3, 8, 1)]:
+            x = rng.standard_normal(xs).astype(f32)
+            w = rng.standard_normal((k, k, xs[-1], co)).astype(f32)
+            report(f"{k}x{k} {xs[-1]}->{co} {xs[1]}x{xs[2]}",
+                   lambda: K.conv(x, w, (1, 1), (1, 1), ((p, p), (p, p))), a.repeats)
+    if a.depthwise or every:
+        print("depthwise 3x3 (chunked + threaded vs whole-batch loops)")
+        for xs, s in [((32, 32, 32, 64), 1), ((32, 32, 32, 128), 2), ((32, 8, 8, 256), 1)]:
+            x = rng.standard_normal(xs).astype(f32)
+            w = rng.standard_normal((3, 3, xs[-1], 1)).astype(f32)
+            p = ((1, 1), (1, 1)) if s == 1 else ((0, 1), (0, 1))
+            dy = np.ones_like(K.depthwise_conv(x, w, (s, s), (1, 1), p))
+            tag = f"{xs[1]}x{xs[2]}x{xs[3]} /{s}"
+            report(tag + " forward", lambda: K.depthwise_conv(x, w, (s, s), (1, 1), p),
+                   a.repeats)
+            report(tag + " input gradient", lambda: K.depthwise_backprop_input(
+                dy, w, xs, (s, s), (1, 1), p), a.repeats)
+            report(tag + " filter gradient", lambda: K.depthwise_backprop_filter(
+                x, dy, w.shape, (s, s), (1, 1), p), a.repeats)
+
+
+if __name__ == "__main__":
+    main()
