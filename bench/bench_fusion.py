@@ -55,73 +55,11 @@ def _data(kind, seed=0):
     return x, y
 
 
-def _transformer(keras):
-    layers = keras.layers
-    ops = keras.ops
-
-    class TransformerBlock(layers.Layer):
-        def __init__(self, embed_dim, num_heads, ff_dim, rate=0.1):
-            super().__init__()
-            self.att = layers.MultiHeadAttention(num_heads=num_heads, key_dim=embed_dim)
-            self.ffn = keras.Sequential([layers.Dense(ff_dim, activation="relu"),
-                                         layers.Dense(embed_dim)])
-            self.layernorm1 = layers.LayerNormalization(epsilon=1e-6)
-            self.layernorm2 = layers.LayerNormalization(epsilon=1e-6)
-            self.dropout1 = layers.Dropout(rate)
-            self.dropout2 = layers.Dropout(rate)
-
-        def call(self, inputs):
-            attn_output = self.att(inputs, inputs)
-            attn_output = self.dropout1(attn_output)
-            out1 = self.layernorm1(inputs + attn_output)
-            ffn_output = self.ffn(out1)
-            ffn_output = self.dropout2(ffn_output)
-            return self.layernorm2(out1 + ffn_output)
-
-    class TokenAndPositionEmbedding(layers.Layer):
-        def __init__(self, maxlen, vocab_size, embed_dim):
-            super().__init__()
-            self.token_emb = layers.Embedding(input_dim=vocab_size, output_dim=embed_dim)
-            self.pos_emb = layers.Embedding(input_dim=maxlen, output_dim=embed_dim)
-
-        def call(self, x):
-            maxlen = ops.shape(x)[-1]
-            positions = ops.arange(start=0, stop=maxlen, step=1)
-            positions = self.pos_emb(positions)
-            x = self.token_emb(x)
-            return x + positions
-
-    maxlen, embed_dim = 64, 32
-    inputs = layers.Input(shape=(maxlen,))
-    x = TokenAndPositionEmbedding(maxlen, VOCAB, embed_dim)(inputs)
-    x = TransformerBlock(embed_dim, 2, 32)(x)
-    x = layers.GlobalAveragePooling1D()(x)
-    x = layers.Dropout(0.1)(x)
-    x = layers.Dense(20, activation="relu")(x)
-    x = layers.Dropout(0.1)(x)
-    outputs = layers.Dense(2, activation="softmax")(x)
-    model = keras.Model(inputs=inputs, outputs=outputs)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    return model
-
-
 def _keras_model(keras, kind):
-    if kind == "mlp":
-        model = keras.Sequential([keras.Input(shape=(784,)),
-                                  keras.layers.Dense(512, activation="relu"),
-                                  keras.layers.Dense(10, activation="softmax")])
-        model.compile(optimizer="rmsprop", loss="categorical_crossentropy",
-                      metrics=["accuracy"])
-        return model
-    if kind == "transformer":
-        return _transformer(keras)
-    layer = keras.layers.LSTM(128) if kind == "lstm" else keras.layers.GRU(128)
-    model = keras.Sequential([keras.Input(shape=(80,), dtype="int32"),
-                              keras.layers.Embedding(VOCAB, 128), layer,
-                              keras.layers.Dense(1, activation="sigmoid")])
-    model.compile(optimizer="adam", loss="binary_crossentropy")
-    return model
+    """The compiled model, from the one Keras definition bench_models.py also runs."""
+    sys.path.insert(0, os.path.join(ROOT, "bench", "peers"))
+    import keras_models
+    return keras_models.build(kind, keras)
 
 
 _CLOCK = time.perf_counter
