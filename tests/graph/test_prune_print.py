@@ -4,6 +4,7 @@ Const ops, and any op without side effects whose result nothing uses is pruned e
 would fail, while stateful ops always run."""
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -11,52 +12,28 @@ import pytest
 import tenfold as tf
 from tenfold.framework.errors import InvalidArgumentError
 
-with open(os.path.join(os.path.dirname(__file__), "..", "fixtures", "tfgraph",
-                       "tf_prune_print.json")) as fh:
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "tfgraph")
+sys.path.insert(0, FIXTURES)
+import prune_print_cases as cases  # noqa: E402
+
+with open(os.path.join(FIXTURES, "tf_prune_print.json")) as fh:
     GOLD = json.load(fh)
 
 
 def _outcome(fn, *args):
-    try:
-        return ["ok", np.asarray(fn(*args)).tolist()]
-    except Exception as e:  # noqa: BLE001 - the exception type is compared
-        return ["error", type(e).__name__]
+    return cases.outcome(np, fn, *args)
 
 
 def test_constants_print_as_const_ops_in_program_order():
     lines = []
-
-    @tf.function
-    def consts(x):
-        a = tf.constant(3)
-        lines.append(str(a))
-        lines.append(repr(a))
-        b = tf.constant([1.0, 2.0])
-        c = x + 1
-        d = tf.constant(5, name="five")
-        e = tf.constant(6, name="five")
-        k = tf.convert_to_tensor(7)
-        n = tf.constant(np.arange(3))
-        z = tf.zeros((2,))
-        f = tf.constant(8)
-        for v in [b, c, d, e, k, n, z, f]:
-            lines.append(str(v))
-        return c
-
+    consts = cases.print_consts(tf, np, lines)
     assert consts(tf.constant(1)).numpy() == 2
     assert lines == GOLD["print_consts"]
 
 
 def test_constant_in_function_without_arguments():
     lines = []
-
-    @tf.function
-    def noarg():
-        t = tf.constant(3)
-        lines.append(str(t))
-        lines.append(f"{t}")
-        return t
-
+    noarg = cases.print_noarg(tf, lines)
     assert noarg().numpy() == 3
     assert lines == GOLD["print_noarg"]
     assert noarg().numpy() == 3   # the graph run: no trace, nothing printed
@@ -79,32 +56,7 @@ def test_constant_outside_trace_prints_its_value():
 @pytest.mark.parametrize("case", ["unused_cholesky", "unused_to_number",
                                   "unused_int_div_zero", "unused_gather_chain"])
 def test_unused_failing_ops_are_pruned(case):
-    @tf.function
-    def unused_cholesky(x):
-        tf.linalg.cholesky(x)
-        return x + 1
-
-    @tf.function
-    def unused_to_number(s):
-        tf.strings.to_number(s)
-        return tf.strings.length(s)
-
-    @tf.function
-    def unused_int_div_zero(x):
-        tf.math.floordiv(x, tf.zeros_like(x))
-        return x * 2
-
-    @tf.function
-    def unused_gather_chain(x):
-        y = tf.gather(x, 7)
-        y * 2  # noqa: B018 - an unused op on a failing one: the use raises in TF? no: pruned
-        return x
-
-    fns = {"unused_cholesky": (unused_cholesky, tf.constant([[1.0, 2.0], [2.0, 1.0]])),
-           "unused_to_number": (unused_to_number, tf.constant(["abc", "1"])),
-           "unused_int_div_zero": (unused_int_div_zero, tf.constant([1, 2])),
-           "unused_gather_chain": (unused_gather_chain, tf.constant([1.0, 2.0]))}
-    fn, arg = fns[case]
+    fn, (arg,) = cases.pruning(tf)[case]
     with np.errstate(all="ignore"):
         for _ in range(2):   # the trace, then the graph run
             assert _outcome(fn, arg) == GOLD[case]
@@ -118,13 +70,8 @@ def test_used_failing_ops_raise():
     assert GOLD["used_to_number"] == GOLD["used_int_div_zero"] == ["error",
                                                                    "InvalidArgumentError"]
 
-    @tf.function
-    def used_to_number(s):
-        return tf.strings.to_number(s) + 1
-
-    @tf.function
-    def used_int_div_zero(x):
-        return tf.math.floordiv(x, tf.zeros_like(x))
+    fns = cases.pruning(tf)
+    used_to_number, used_int_div_zero = fns["used_to_number"][0], fns["used_int_div_zero"][0]
 
     with pytest.raises(InvalidArgumentError, match="abc"):
         used_to_number(tf.constant(["abc", "1"]))
@@ -147,15 +94,9 @@ def test_shape_errors_raise_while_tracing_even_if_unused():
     assert GOLD["unused_matmul_mismatch"] == GOLD["unused_broadcast_mismatch"] == \
         ["error", "ValueError"]
 
-    @tf.function
-    def unused_matmul_mismatch(a, b):
-        tf.matmul(a, b)
-        return a
-
-    @tf.function
-    def unused_broadcast_mismatch(a, b):
-        a + b  # noqa: B018
-        return a
+    fns = cases.pruning(tf)
+    unused_matmul_mismatch = fns["unused_matmul_mismatch"][0]
+    unused_broadcast_mismatch = fns["unused_broadcast_mismatch"][0]
 
     assert _outcome(unused_matmul_mismatch, tf.ones((2, 3)), tf.ones((4, 5))) == \
         ["error", "InvalidArgumentError"]  # a ValueError subclass, as TF's is
@@ -230,10 +171,7 @@ def test_pruned_failing_op_under_a_tape():
 
 
 def test_failing_op_in_a_cond_branch_fails_only_when_taken():
-    @tf.function
-    def guarded_gather(x, i):
-        return tf.cond(i < tf.shape(x)[0], lambda: tf.gather(x, i), lambda: tf.constant(-1.0))
-
+    guarded_gather = cases.guarded_gather(tf)
     x = tf.constant([1.0, 2.0])
     # the first call traces with an out-of-range index (the branch taken is the guard's)
     assert [_outcome(guarded_gather, x, tf.constant(i)) for i in (5, 1, 7, 0)] == \
@@ -242,10 +180,6 @@ def test_failing_op_in_a_cond_branch_fails_only_when_taken():
 
 
 def test_failing_op_in_a_loop_body_fails_only_when_run():
-    @tf.function
-    def loop_gather(x, n):
-        return tf.while_loop(lambda k, s: k < n, lambda k, s: (k + 1, s + tf.gather(x, k)),
-                             (tf.constant(0), tf.constant(0.0)))[1]
-
+    loop_gather = cases.loop_gather(tf)
     x = tf.constant([1.0, 2.0])
     assert [_outcome(loop_gather, x, tf.constant(n)) for n in (0, 2, 3)] == GOLD["loop_gather"]
