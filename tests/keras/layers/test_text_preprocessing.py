@@ -14,23 +14,8 @@ import tenfold as tf
 from tenfold import keras
 from tenfold.keras import layers as L
 
-HERE = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "preprocessing")
-with open(os.path.join(HERE, "goldens.json")) as _f:
-    GOLDENS = json.load(_f)
-
-
-def _np(y):
-    arr = np.asarray(y.numpy())
-    if arr.dtype == object:
-        arr = np.vectorize(lambda b: b.decode("utf-8"), otypes=[object])(arr)
-    return arr
-
-
-def _build(case):
-    layer = getattr(L, case["class"])(**case["kwargs"])
-    if case["adapt"] is not None:
-        layer.adapt(case["adapt"])
-    return layer
+from preprocessing_goldens import GOLDENS, HERE  # noqa: E402
+from preprocessing_goldens import as_numpy as _np, build as _build  # noqa: E402
 
 
 @pytest.mark.parametrize("name", sorted(GOLDENS))

@@ -3,9 +3,6 @@ TextVectorization, CategoryEncoding, Discretization) inside tf.function, inside
 tf.data.Dataset.map and inside compiled Keras models, against the goldens Keras 3 on
 TensorFlow 2.21 made (tests/fixtures/preprocessing/make_goldens.py): as in TensorFlow, the
 layers run as graph ops on string tensors, not only eagerly."""
-import json
-import os
-
 import numpy as np
 import pytest
 
@@ -13,23 +10,8 @@ import tenfold as tf
 from tenfold import keras
 from tenfold.keras import layers as L
 
-HERE = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "preprocessing")
-with open(os.path.join(HERE, "goldens.json")) as _f:
-    GOLDENS = json.load(_f)
-
-
-def _np(y):
-    arr = np.asarray(y.numpy())
-    if arr.dtype == object:
-        arr = np.vectorize(lambda b: b.decode("utf-8"), otypes=[object])(arr)
-    return arr
-
-
-def _build(case):
-    layer = getattr(L, case["class"])(**case["kwargs"])
-    if case["adapt"] is not None:
-        layer.adapt(case["adapt"])
-    return layer
+from preprocessing_goldens import GOLDENS  # noqa: E402
+from preprocessing_goldens import as_numpy as _np, build as _build  # noqa: E402
 
 
 def _check(y, case):
