@@ -128,3 +128,20 @@ def test_add_metric_raises_what_keras3_raises():
     with pytest.raises(NotImplementedError, match=r"(?s)Logs \"logs.*add_metric\(\)"
                                                   r".*Model.compile\(metrics="):
         Logs()(np.ones((2, 2), "float32"))
+
+
+@pytest.mark.parametrize("targets, hint", [
+    (np.random.random((8,)), "as many units"),            # float targets: not class labels
+    (np.arange(8) % 10, "integer class labels"),
+])
+def test_target_shape_hint_names_labels_only_for_integer_targets(targets, hint):
+    # guides/customizing_saving_and_serialization.py: a (8, 10) output against (8,) float
+    # targets under MSE fails on TF too (incompatible shapes); tenfold's hint must not call
+    # float targets class labels.
+    model = keras.Sequential([keras.Input((10,)), keras.layers.Dense(10)])
+    model.compile(optimizer="adam", loss="mean_squared_error")
+    with pytest.raises(ValueError, match="incompatible with the model output") as err:
+        model.fit(np.random.random((8, 10)), targets, verbose=0)
+    assert hint in str(err.value)
+    other = "integer class labels" if hint == "as many units" else "as many units"
+    assert other not in str(err.value)

@@ -184,7 +184,7 @@ def check_targets(loss_obj, y_true, y_pred, output_name=None):
             if not bad:
                 return
         hint = ""
-        if kind is None and ps and ps[-1] and ps[-1] > 1 and len(ts) == len(ps) - 1:
+        if kind is None and is_int and ps and ps[-1] and ps[-1] > 1 and len(ts) == len(ps) - 1:
             hint = (" The targets look like integer class labels: for classification use "
                     "loss='sparse_categorical_crossentropy', or one-hot encode them with "
                     "keras.utils.to_categorical.")
