@@ -145,3 +145,53 @@ def test_target_shape_hint_names_labels_only_for_integer_targets(targets, hint):
     assert hint in str(err.value)
     other = "integer class labels" if hint == "as many units" else "as many units"
     assert other not in str(err.value)
+
+
+def _standardized_conv_classes(keras):
+    """Weight-standardized convolutions written the two ways keras.io's recipe writes them:
+    overriding Keras 3's `convolution_op`, and a `call()` that calls it."""
+    ops = keras.ops
+
+    def standardize(kernel):
+        mean, var = ops.moments(kernel, axes=[0, 1, 2], keepdims=True)
+        return (kernel - mean) / ops.sqrt(var + 1e-10)
+
+    class ByOp(keras.layers.Conv2D):
+        def convolution_op(self, inputs, kernel):
+            return super().convolution_op(inputs, standardize(kernel))
+
+    class ByCall(keras.layers.Conv2D):
+        def call(self, inputs):
+            out = self.convolution_op(inputs, standardize(self.kernel))
+            return out + self.bias if self.use_bias else out
+
+    return ByOp, ByCall
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_convolution_op_is_the_hook_keras_documents(data_format):
+    import os
+    os.environ.setdefault("KERAS_BACKEND", "numpy")
+    import keras as real_keras
+    x = np.random.default_rng(0).normal(size=(2, 3, 7, 7)).astype("float32")
+    if data_format == "channels_last":
+        x = x.transpose(0, 2, 3, 1)
+    pairs = list(zip(_standardized_conv_classes(keras), _standardized_conv_classes(real_keras)))
+    if data_format == "channels_first":
+        pairs = pairs[:1]   # the call() variant adds its bias channels-last, as the recipe does
+    for ours, theirs in pairs:
+        kw = dict(filters=4, kernel_size=3, strides=2, activation="relu",
+                  data_format=data_format)
+        a, b = ours(**kw), theirs(**kw)
+        a(x), b(x)
+        w = [np.random.default_rng(1).normal(size=v.shape).astype("float32")
+             for v in b.get_weights()]
+        a.set_weights(w), b.set_weights(w)
+        np.testing.assert_allclose(np.asarray(a(x)), np.asarray(b(x)), rtol=1e-4, atol=1e-5)
+
+
+def test_convolution_op_on_a_layer_without_it_names_the_layer():
+    layer = keras.layers.DepthwiseConv2D(3, name="dw")
+    layer.build((None, 5, 5, 2))
+    with pytest.raises(NotImplementedError, match="DepthwiseConv2D 'dw'"):
+        layer.convolution_op(np.zeros((1, 5, 5, 2), "float32"), layer.kernel)

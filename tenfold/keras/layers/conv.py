@@ -142,6 +142,8 @@ class _BaseConv(Layer):
 
     # -- call
     def call(self, inputs):
+        if type(self).convolution_op is not _BaseConv.convolution_op:
+            return self._call_through_convolution_op(inputs)
         x = inputs
         nd = self.rank + 2
         cf = self.data_format == "channels_first"
@@ -187,14 +189,46 @@ class _BaseConv(Layer):
         return (1,) + self.strides if self.rank == 1 else self.strides, \
             (1,) + self.dilation_rate if self.rank == 1 else self.dilation_rate
 
+    def convolution_op(self, inputs, kernel):
+        """Keras 3's hook: `inputs` (in the layer's data_format) convolved with `kernel` (the
+        layer's kernel layout), without bias or activation. Subclasses override it to change
+        the kernel (e.g. weight standardization) and `call()` then goes through it."""
+        nd = self.rank + 2
+        cf = self.data_format == "channels_first"
+        x = _to_last(inputs, nd) if cf else inputs
+        if self.rank == 1:
+            x = a.expand_dims(x, 1)
+        y = self._conv_with(x, kernel)
+        if self.rank == 1:
+            y = a.squeeze(y, 1)
+        return _to_first(y, nd) if cf else y
+
+    def _call_through_convolution_op(self, inputs):
+        y = self.convolution_op(inputs, self.kernel)
+        if self.bias is not None:
+            bias = self.bias if self.data_format != "channels_first" else \
+                a.reshape(self.bias, (-1,) + (1,) * self.rank)
+            y = m.add(y, bias)
+        if self.activation is not activations.linear:
+            y = self.activation(y)
+        return y
+
     def _conv(self, x):
+        return self._conv_with(x, self.kernel)
+
+    def _conv_with(self, x, kernel):
+        """The convolution of channels-last `x` (1-D inputs with a height-1 axis) by `kernel`."""
+        if type(self)._conv is not _BaseConv._conv:
+            raise NotImplementedError(
+                f"{type(self).__name__} '{self.name}': convolution_op() is defined for Conv1D, "
+                "Conv2D and Conv3D (as in Keras 3); this layer computes its own convolution.")
         strides, dil = self._pad2()
         padding = self.padding
         if padding == "causal":
             left = self.dilation_rate[0] * (self.kernel_size[0] - 1)
             x = a.pad(x, [[0, 0], [0, 0], [left, 0], [0, 0]])
             padding = "valid"
-        return _ops().conv2d(x, self._k2(self.kernel), strides=[1, *strides, 1],
+        return _ops().conv2d(x, self._k2(kernel), strides=[1, *strides, 1],
                              padding=padding.upper(), dilations=[1, *dil, 1])
 
     def get_config(self):

@@ -29,7 +29,10 @@ class Conv3D(_BaseConv):
         return None   # the fused conv + bias + ReLU op is 2-D
 
     def _conv(self, x):
-        return _ops().conv3d(x, self.kernel, strides=[1, *self.strides, 1],
+        return self._conv_with(x, self.kernel)
+
+    def _conv_with(self, x, kernel):
+        return _ops().conv3d(x, kernel, strides=[1, *self.strides, 1],
                              padding=self.padding.upper(),
                              dilations=[1, *self.dilation_rate, 1])
 
