@@ -577,8 +577,11 @@ _bn_memo = {}
 def _bn_remember(y, x, mean, var):
     key = id(y)
     import weakref
-    _bn_memo[key] = (weakref.ref(y, lambda _, key=key: _bn_memo.pop(key, None)),
-                     weakref.ref(x), mean, var)
+    try:
+        _bn_memo[key] = (weakref.ref(y, lambda _, key=key: _bn_memo.pop(key, None)),
+                         weakref.ref(x), mean, var)
+    except TypeError:  # a backend's arrays that take no weak references: recomputed later
+        pass
 
 
 def _bn_recall(x, y):
@@ -594,6 +597,7 @@ def _bn_rows(x):
 
 
 def _bn_moments(x2, n):
+    np = xp_of(x2)  # any backend's array namespace (NumPy's on the host)
     ones = np.ones(x2.shape[0], x2.dtype)
     with _kernels.single_threaded_blas():
         mean = (ones @ x2) / x2.dtype.type(n)
@@ -603,6 +607,7 @@ def _bn_moments(x2, n):
 
 
 def _batch_norm_train_kernel(x, gamma, beta, epsilon):
+    np = xp_of(x)  # any backend's array namespace (NumPy's on the host)
     x = np.ascontiguousarray(x)
     x2, n = _bn_rows(x)
     mean, var, d = _bn_moments(x2, n)
@@ -615,6 +620,7 @@ def _batch_norm_train_kernel(x, gamma, beta, epsilon):
 
 
 def _batch_norm_stats_kernel(x, y):
+    np = xp_of(x)  # any backend's array namespace (NumPy's on the host)
     kept = _bn_recall(x, y)
     if kept is None:
         x2, n = _bn_rows(np.ascontiguousarray(x))
@@ -625,6 +631,7 @@ def _batch_norm_stats_kernel(x, y):
 
 
 def _batch_norm_train_grad_kernel(g, x, y, gamma, epsilon):
+    np = xp_of(x)  # any backend's array namespace (NumPy's on the host)
     x = np.ascontiguousarray(x)
     g = np.ascontiguousarray(g, dtype=x.dtype)
     x2, n = _bn_rows(x)

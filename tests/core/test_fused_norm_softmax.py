@@ -165,12 +165,16 @@ def test_fused_kernels_on_the_standin_backend():
     gv = RNG.standard_normal(4)
     host = [F.layer_norm(_c(x), _c(gamma), _c(beta)), F.layer_norm_grad(_c(g), _c(x), _c(gamma)),
             F.softmax_grad(_c(g), _c(x)), F.softmax_xent_grad(_c(gv), _c(lab), _c(x)),
-            F.sparse_softmax_xent_grad(_c(gv), _c(il), _c(x))]
+            F.sparse_softmax_xent_grad(_c(gv), _c(il), _c(x)),
+            F.batch_norm_train(_c(x), _c(gamma), _c(beta), epsilon=1e-3)]
+    host += [F.batch_norm_train_grad(_c(g), _c(x), host[-1], _c(gamma), epsilon=1e-3)]
     with standin_device():
         dev = [F.layer_norm(_c(x), _c(gamma), _c(beta)),
                F.layer_norm_grad(_c(g), _c(x), _c(gamma)), F.softmax_grad(_c(g), _c(x)),
                F.softmax_xent_grad(_c(gv), _c(lab), _c(x)),
-               F.sparse_softmax_xent_grad(_c(gv), _c(il), _c(x))]
+               F.sparse_softmax_xent_grad(_c(gv), _c(il), _c(x)),
+               F.batch_norm_train(_c(x), _c(gamma), _c(beta), epsilon=1e-3)]
+        dev += [F.batch_norm_train_grad(_c(g), _c(x), dev[-1], _c(gamma), epsilon=1e-3)]
         assert all("STANDIN" in t.device for t in dev)
         dev = [t.numpy() for t in dev]
     for a, b in zip(host, dev):

@@ -260,8 +260,6 @@ def _fused_ok(layer, x, mask):
         return False
     from tenfold.framework.state import STATE
     from tenfold.autodiff.tape import GradientTape
-    if "CPU" not in (x.device or "CPU"):
-        return False  # the fused kernels are NumPy's; another backend runs the chain
     if _distribute() is not None and _distribute()._step_replicas() is not None:
         return False  # tf.distribute: the chain, whose statistics the replicas share
     return sum(isinstance(o, GradientTape) for o in STATE.observers) <= 1
