@@ -3,6 +3,7 @@ made by make_goldens.py there): printing traced tensors, pruning unused ops whil
 stateful ones, tf.py_function as a graph node and as a decorator."""
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -10,66 +11,27 @@ import pytest
 import tenfold as tf
 from tenfold.framework.errors import InvalidArgumentError
 
-with open(os.path.join(os.path.dirname(__file__), "..", "fixtures", "tfgraph",
-                       "tf_behaviour.json")) as fh:
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "tfgraph")
+sys.path.insert(0, FIXTURES)
+import print_cases as cases  # noqa: E402
+
+with open(os.path.join(FIXTURES, "tf_behaviour.json")) as fh:
     GOLD = json.load(fh)
 
 
 def test_print_traced_tensors_as_tensorflow():
-    lines = []
-
-    @tf.function
-    def f(a, b):
-        c = a + b
-        e = a * 2
-        g = tf.matmul(tf.reshape(a, (1, 1)), tf.reshape(b, (1, 1)))
-        s = tf.reduce_sum(g)
-        k = c + 1
-        m = tf.nn.relu(k)
-        n = -k
-        o = k - 1
-        r = tf.exp(tf.cast(k, tf.float32))
-        for v in [a, b, c, e, g, s, k, m, n, o, r]:
-            lines.append([str(v), repr(v)])
-        return c
-
-    assert f(tf.constant(1), tf.constant(2)).numpy() == 3
+    result, lines = cases.print_ops(tf)
+    assert result.numpy() == 3
     assert lines == GOLD["print_ops"]
 
 
 def test_print_keeps_signature_none_dims_and_format():
-    lines = []
-
-    @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32)])
-    def g(x):
-        y = x * 2
-        lines.extend([str(x), str(y), f"{y}"])
-        return y
-
-    g(tf.zeros((2, 3)))
-    assert lines == GOLD["print_signature"]
+    assert cases.print_signature(tf) == GOLD["print_signature"]
 
 
 def test_print_nested_argument_names_and_variables():
-    lines = []
-
-    @tf.function
-    def h(x):
-        lines.append(repr(x))
-        return x
-
-    h([tf.zeros((2,)), tf.ones(())])
-    assert lines == GOLD["print_nested"]
-    v = tf.Variable(1.0, name="v")
-    var_lines = []
-
-    @tf.function
-    def pv():
-        var_lines.append(repr(v))
-        return v + 0
-
-    pv()
-    assert var_lines == GOLD["print_variable"]
+    assert cases.print_nested(tf) == GOLD["print_nested"]
+    assert cases.print_variable(tf) == GOLD["print_variable"]
 
 
 def test_print_outside_trace_is_eager_form():
