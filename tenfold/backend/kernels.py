@@ -218,6 +218,41 @@ def batch_parallel(n, nbytes, fn):
     run_tasks(bounds, lambda b, _: fn(*b), nbytes if k > 1 else 0)
 
 
+# Elementwise sequences (optimizer updates): each pass of a big array streams it through
+# memory, so the whole sequence runs block by block with each block's arrays in L2 (2 MB per
+# core here). A 784x512 float32 RMSprop step (9 passes, single thread, process time): 1.03 ms
+# whole arrays; blocks of 8K elements 0.89, 32K 0.70, 64K 0.68 (Python overhead per block
+# eats the gain below 8K). 32K elements of float32 (128 KB) x up to 7 arrays stays in L2.
+_BLOCK_BYTES = 1 << 17
+
+
+def blockwise(body, arrays, n_scratch=0):
+    """body(*block_views, *scratch) over contiguous blocks of the flat, C-contiguous,
+    same-size `arrays`, the blocks shared out to the kernel threads; `scratch` are per-thread
+    1-D buffers of a block's length. Elementwise bodies only: every element sees the same
+    arithmetic as body(*arrays) would give it. Returns False (running nothing) when the
+    arrays are too small to gain or not all C-contiguous, so the caller runs its whole-array
+    path."""
+    a0 = arrays[0]
+    n = a0.size
+    block = _BLOCK_BYTES // a0.itemsize
+    if n < 2 * block or any(not a.flags.c_contiguous or a.size != n for a in arrays):
+        return False
+    flats = [a.reshape(-1) for a in arrays]
+    bounds = list(range(0, n, block))
+    dt = a0.dtype
+
+    def work(lo, scratch):
+        hi = min(n, lo + block)
+        if hi - lo != block:
+            scratch = [s[:hi - lo] for s in scratch]
+        body(*[f[lo:hi] for f in flats], *scratch)
+
+    run_tasks(bounds, work, n * a0.itemsize * len(arrays),
+              lambda: [np.empty(block, dt) for _ in range(n_scratch)])
+    return True
+
+
 def _per_image(fn, out_shape, dtype, *arrays):
     """fn(*arrays), where fn works image by image, computed on batch slices in parallel."""
     n = out_shape[0]

@@ -37,6 +37,17 @@ def _fused_update(w, name):
     return getattr(kernels_of(w), name, None)
 
 
+def _blocked(opt, body, arrays, s):
+    """Runs body(*block_views, t1, t2, s) block by block over the flat arrays (each block's
+    passes in L2, blocks shared out to the kernel threads: `kernels.blockwise`); False when
+    that does not apply (small or non-contiguous arrays, device arrays, a sparse gradient's
+    row-wise squares), and the caller runs body on the whole arrays."""
+    if opt._rows is not None or type(arrays[1]) is not np.ndarray or \
+            type(arrays[0]) is not np.ndarray:
+        return False
+    return _kernels.blockwise(lambda *a: body(*a, s), arrays, 2)
+
+
 class _KerasOptimizer(Optimizer):
     """The base of the built-in optimizers: `get_config` adds the attributes named in
     `_config_keys` (each optimizer's own constructor arguments) to the common config."""
@@ -81,9 +92,9 @@ class SGD(_KerasOptimizer):
 
     def _kernel(self, i, g, w, s, t1, t2):
         lr, mom = s
-        np.multiply(g, lr, out=t1)
         if self.momentum == 0:
-            np.subtract(w, t1, out=w)
+            if not _blocked(self, self._plain_body, (g, w), s):
+                self._plain_body(g, w, t1, t2, s)
             return
         m = variable_buffer(self._slots["momentum"][i])
         if type(w) is not np.ndarray:  # a device: one fused kernel
@@ -91,6 +102,17 @@ class SGD(_KerasOptimizer):
             if fused is not None:
                 fused(g, w, m, lr, mom, self.nesterov)
                 return
+        if not _blocked(self, self._momentum_body, (g, w, m), s):
+            self._momentum_body(g, w, m, t1, t2, s)
+
+    @staticmethod
+    def _plain_body(g, w, t1, _t2, s):
+        np.multiply(g, s[0], out=t1)
+        np.subtract(w, t1, out=w)
+
+    def _momentum_body(self, g, w, m, t1, t2, s):
+        lr, mom = s
+        np.multiply(g, lr, out=t1)
         np.multiply(m, mom, out=m)
         np.subtract(m, t1, out=m)
         if self.nesterov:
@@ -134,14 +156,23 @@ class RMSprop(_KerasOptimizer):
         return (f(self._step_lr), f(self.rho), f(1 - self.rho), f(self.epsilon), f(self.momentum))
 
     def _kernel(self, i, g, w, s, t1, t2):
+        arrays = [g, w, variable_buffer(self._slots["velocity"][i])]
+        if self.centered:
+            arrays.append(variable_buffer(self._slots["average_gradient"][i]))
+        if self.momentum > 0:
+            arrays.append(variable_buffer(self._slots["momentum"][i]))
+        if not _blocked(self, self._body, arrays, s):
+            self._body(*arrays, t1, t2, s)
+
+    def _body(self, g, w, v, *rest):
+        *slots, t1, t2, s = rest
         lr, rho, one_m_rho, eps, mom = s
-        v = variable_buffer(self._slots["velocity"][i])
         np.multiply(v, rho, out=v)
         self._square(g, t1)
         np.multiply(t1, one_m_rho, out=t1)
         np.add(v, t1, out=v)
         if self.centered:
-            a = variable_buffer(self._slots["average_gradient"][i])
+            a = slots[0]
             np.multiply(a, rho, out=a)
             np.multiply(g, one_m_rho, out=t1)
             np.add(a, t1, out=a)
@@ -154,7 +185,7 @@ class RMSprop(_KerasOptimizer):
         np.multiply(g, lr, out=t2)
         np.divide(t2, t1, out=t2)
         if self.momentum > 0:
-            m = variable_buffer(self._slots["momentum"][i])
+            m = slots[-1]
             np.multiply(m, mom, out=m)
             np.add(m, t2, out=m)
             np.subtract(w, m, out=w)
@@ -225,6 +256,15 @@ class Adam(_KerasOptimizer):
             if fused is not None:
                 fused(g, w, m, v, alpha, c1, c2, eps)
                 return
+        arrays = [g, w, m, v]
+        if self.amsgrad:
+            arrays.append(variable_buffer(self._slots["velocity_hat"][i]))
+        if not _blocked(self, self._body, arrays, s):
+            self._body(*arrays, t1, t2, s)
+
+    def _body(self, g, w, m, v, *rest):
+        *vh, t1, t2, s = rest
+        alpha, c1, c2, eps = s
         np.subtract(g, m, out=t1)
         np.multiply(t1, c1, out=t1)
         np.add(m, t1, out=m)
@@ -232,16 +272,14 @@ class Adam(_KerasOptimizer):
         np.subtract(t1, v, out=t1)
         np.multiply(t1, c2, out=t1)
         np.add(v, t1, out=v)
-        if self.amsgrad:
-            vh = variable_buffer(self._slots["velocity_hat"][i])
-            np.maximum(vh, v, out=vh)
-            v = vh
+        if vh:
+            np.maximum(vh[0], v, out=vh[0])
+            v = vh[0]
         np.sqrt(v, out=t1)
         np.add(t1, eps, out=t1)
         np.multiply(m, alpha, out=t2)
         np.divide(t2, t1, out=t2)
         np.subtract(w, t2, out=w)
-
 
     def _sparse_kernel(self, i, g, w, s, t1, t2):
         """Keras-on-TensorFlow's Adam moves every row's moments (the IndexedSlices gradient
