@@ -87,6 +87,50 @@ def scatter_rows(out, indices, values):
     np.add.at(out, indices, values)
 
 
+def _stable_order(indices):
+    """np.argsort(indices, kind="stable"), faster: NumPy radix-sorts 16-bit keys, and
+    quicksorts distinct keys (index * n + position) into the same order. 4096 ids below
+    20000 (the Transformer's batch), process time: stable int64 258 us, uint16 36 us,
+    distinct keys 76 us."""
+    n = indices.size
+    if n == 0:
+        return np.zeros(0, np.intp)
+    lo, hi = int(indices.min()), int(indices.max())
+    if lo >= 0 and hi < (1 << 16):
+        return np.argsort(indices.astype(np.uint16), kind="stable")
+    if lo >= 0 and hi < (1 << 62) // max(n, 1):
+        return np.argsort(indices.astype(np.int64) * n + np.arange(n))
+    return np.argsort(indices, kind="stable")
+
+
+def summed_rows(indices, values):
+    """(uniq, sums, square_sums): the sorted distinct `indices`, `values`' rows summed per
+    index -- `sums[k] = 0 + rows of uniq[k] in their order`, the numbers `scatter_rows` gives
+    into zeros -- and the same sums of the rows' squares (TensorFlow squares the rows of an
+    IndexedSlices, then sums repeats). Rounds of distinct indices: the first occurrences,
+    then the second ones, ...; only the rows are gathered, never the whole sorted array."""
+    order = _stable_order(indices)
+    s = indices[order]
+    starts = np.empty(s.shape, bool)
+    starts[:1] = True
+    np.not_equal(s[1:], s[:-1], out=starts[1:])
+    first = np.flatnonzero(starts)
+    uniq = s[first]
+    counts = np.diff(first, append=s.size)
+    shape = (uniq.size,) + values.shape[1:]
+    sums = np.zeros(shape, values.dtype)
+    squares = np.zeros(shape, values.dtype)
+    rows = values[order[first]]
+    sums += rows            # 0 + x (not a copy: -0.0 becomes +0.0, as in the scatter)
+    squares += np.multiply(rows, rows, out=rows)
+    for r in range(1, int(counts.max(initial=1))):
+        sel = np.flatnonzero(counts > r)
+        rows = values[order[first[sel] + r]]
+        sums[sel] += rows
+        squares[sel] += np.multiply(rows, rows, out=rows)
+    return uniq, sums, squares
+
+
 def _repeat_rounds(indices, max_rounds=8):
     """[positions of the first occurrences, of the second ones, ...] of `indices`, each in
     their original order; None when an index repeats more than `max_rounds` times."""

@@ -13,7 +13,7 @@ Adadelta override it to step only the looked-up rows where TensorFlow does.
 import numpy as np
 
 from tenfold.backend import kernels as _kernels
-from tenfold.keras.optimizers.optimizer import Optimizer, scatter_rows
+from tenfold.keras.optimizers.optimizer import Optimizer, scatter_rows, summed_rows
 from tenfold.util.tensor_meta import npd
 from tenfold.ops.buffers import variable_buffer
 
@@ -294,21 +294,19 @@ class Adam(_KerasOptimizer):
         alpha, c1, c2, eps = s
         m = variable_buffer(self._slots["momentum"][i])
         v = variable_buffer(self._slots["velocity"][i])
-        uniq, inv = np.unique(g.indices, return_inverse=True)
-        rows = (uniq.size,) + w.shape[1:]
-        gsum = np.zeros(rows, w.dtype)
-        scatter_rows(gsum, inv.reshape(-1), g.values)
-        sqsum = np.zeros(rows, w.dtype)
-        scatter_rows(sqsum, inv.reshape(-1), g.values * g.values)
+        vals = g.values.reshape((g.indices.size,) + w.shape[1:])
+        uniq, gsum, sqsum = summed_rows(g.indices, vals)
         row_elems = max(1, w.size // max(w.shape[0], 1))
-        step = max(1, (1 << 16) // row_elems)
+        step = max(1, (_kernels._BLOCK_BYTES // w.itemsize) // row_elems)
         bounds = list(range(0, w.shape[0], step)) + [w.shape[0]]
         cuts = np.searchsorted(uniq, bounds)
+        tail = w.shape[1:]
 
-        def block(k, _state):
+        def block(k, scratch):
             lo, hi = bounds[k], bounds[k + 1]
             a, b = cuts[k], cuts[k + 1]
-            mm, vv, ww, x1, x2 = m[lo:hi], v[lo:hi], w[lo:hi], t1[lo:hi], t2[lo:hi]
+            mm, vv, ww = m[lo:hi], v[lo:hi], w[lo:hi]
+            x1, x2 = (x[:(hi - lo) * row_elems].reshape((hi - lo,) + tail) for x in scratch)
             if b > a:  # the looked-up rows of this block, before the decay below
                 u = uniq[a:b] - lo
                 mu, vu = mm[u], vv[u]
@@ -331,7 +329,9 @@ class Adam(_KerasOptimizer):
             np.divide(x2, x1, out=x2)
             np.subtract(ww, x2, out=ww)
 
-        _kernels.run_tasks(list(range(len(bounds) - 1)), block, 3 * w.nbytes)
+        n = step * row_elems
+        _kernels.run_tasks(list(range(len(bounds) - 1)), block, 3 * w.nbytes,
+                           lambda: (np.empty(n, w.dtype), np.empty(n, w.dtype)))
 
 
 class AdamW(Adam):

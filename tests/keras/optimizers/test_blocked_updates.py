@@ -56,3 +56,64 @@ def test_blockwise_declines_small_and_strided():
     assert kernels.blockwise(lambda *x: None, [a, a]) is False
     big = np.zeros((4, 1 << 16), np.float32)
     assert kernels.blockwise(lambda *x: None, [big[:, ::2], big[:, 1::2]]) is False
+
+
+# ------------------------------------------------------------------------------------------
+# sparse (IndexedSlices) gradients: rows summed per id with one sort, Adam block by block
+
+from tenfold.keras.optimizers.optimizer import SparseRows, scatter_rows, summed_rows  # noqa
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ids", ["few", "many_repeats", "wide", "int32", "empty"])
+def test_summed_rows_matches_scatter(ids, dtype):
+    rng = np.random.default_rng(3)
+    n_rows = {"few": 50, "many_repeats": 7, "wide": 1 << 40, "int32": 70000, "empty": 5}[ids]
+    n = 0 if ids == "empty" else 300
+    idx = rng.integers(0, n_rows, n)
+    if ids == "int32":
+        idx = idx.astype(np.int32)
+    values = rng.standard_normal((n, 3, 2)).astype(dtype)
+    values[::7] = -0.0
+    uniq, sums, squares = summed_rows(idx, values)
+    np.testing.assert_array_equal(uniq, np.unique(idx))
+    pos = np.searchsorted(uniq, idx)
+    for got, rows in ((sums, values), (squares, values * values)):
+        want = np.zeros((uniq.size, 3, 2), dtype)
+        scatter_rows(want, pos.astype(np.intp), rows)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+class _DenseAdam(keras.optimizers.Adam):
+    """Takes the generic sparse path: the dense kernel on the summed rows."""
+
+    def _kernel(self, *args):
+        return keras.optimizers.Adam._kernel(self, *args)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_sparse_adam_blocks_match_dense_kernel(monkeypatch, dtype, threads):
+    monkeypatch.setattr(kernels, "_BLOCK_BYTES", 1 << 10)
+    monkeypatch.setattr(kernels, "_threads", threads)
+    monkeypatch.setattr(kernels, "_busy", lambda: False)
+    monkeypatch.setattr(kernels, "_MIN_PARALLEL_BYTES", 0)
+    rng = np.random.default_rng(4)
+    shape = (203, 9)
+    init = rng.standard_normal(shape).astype(dtype)
+    results = []
+    for cls in (keras.optimizers.Adam, _DenseAdam):
+        v = keras.Variable(init.copy())
+        opt = cls(0.01)
+        opt.build([v])
+        r = np.random.default_rng(5)
+        for k in range(4):
+            idx = r.integers(0, 203, 150)
+            rows = r.standard_normal((150, 9)).astype(dtype)
+            opt._backend_update_step([SparseRows(rows, idx, shape)], [v], 0.01)
+            opt.iterations.assign_add(1)
+        results.append([np.asarray(x.numpy()) for x in [v] + list(opt.variables)])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
