@@ -220,10 +220,13 @@ def batch_parallel(n, nbytes, fn):
 
 # Elementwise sequences (optimizer updates): each pass of a big array streams it through
 # memory, so the whole sequence runs block by block with each block's arrays in L2 (2 MB per
-# core here). A 784x512 float32 RMSprop step (9 passes, single thread, process time): 1.03 ms
-# whole arrays; blocks of 8K elements 0.89, 32K 0.70, 64K 0.68 (Python overhead per block
-# eats the gain below 8K). 32K elements of float32 (128 KB) x up to 7 arrays stays in L2.
-_BLOCK_BYTES = 1 << 17
+# core here). Single thread, process time, medians; whole arrays -> blocks of 16K/32K/64K/
+# 128K/256K/512K bytes per array: 784x512 float32 RMSprop step (9 passes) 1.44 -> 2.37/1.68/
+# 1.30/1.15/1.19/1.26 ms; Adam 2.21 -> 3.02/2.22/1.64/1.54/1.55/1.67; sparse Adam on a
+# 20000x32 embedding 3.65 -> 6.13/4.51/3.62/3.19/2.99/2.97 (a busy machine, load 4 on 2
+# cores; quiet, 784x512 RMSprop: 1.03 whole, 0.70 at 128K, 0.68 at 256K). Python overhead
+# per block eats the gain below 64K.
+_BLOCK_BYTES = 1 << 18
 
 
 def blockwise(body, arrays, n_scratch=0):

@@ -297,7 +297,7 @@ class Adam(_KerasOptimizer):
         vals = g.values.reshape((g.indices.size,) + w.shape[1:])
         uniq, gsum, sqsum = summed_rows(g.indices, vals)
         row_elems = max(1, w.size // max(w.shape[0], 1))
-        step = max(1, (_kernels._BLOCK_BYTES // w.itemsize) // row_elems)
+        step = min(max(1, (_kernels._BLOCK_BYTES // w.itemsize) // row_elems), max(w.shape[0], 1))
         bounds = list(range(0, w.shape[0], step)) + [w.shape[0]]
         cuts = np.searchsorted(uniq, bounds)
         tail = w.shape[1:]
