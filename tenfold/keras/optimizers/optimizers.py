@@ -105,6 +105,15 @@ class SGD(_KerasOptimizer):
         if not _blocked(self, self._momentum_body, (g, w, m), s):
             self._momentum_body(g, w, m, t1, t2, s)
 
+    def _group_spec(self):
+        if type(self)._kernel is not SGD._kernel:
+            return None
+        if self.momentum == 0:
+            return (self._plain_body, ()) if type(self)._plain_body is SGD._plain_body else None
+        if type(self)._momentum_body is not SGD._momentum_body:
+            return None
+        return self._momentum_body, ("momentum",)
+
     @staticmethod
     def _plain_body(g, w, t1, _t2, s):
         np.multiply(g, s[0], out=t1)
@@ -163,6 +172,13 @@ class RMSprop(_KerasOptimizer):
             arrays.append(variable_buffer(self._slots["momentum"][i]))
         if not _blocked(self, self._body, arrays, s):
             self._body(*arrays, t1, t2, s)
+
+    def _group_spec(self):
+        if type(self)._kernel is not RMSprop._kernel or type(self)._body is not RMSprop._body:
+            return None
+        names = ("velocity",) + (("average_gradient",) if self.centered else ()) + \
+            (("momentum",) if self.momentum > 0 else ())
+        return self._body, names
 
     def _body(self, g, w, v, *rest):
         *slots, t1, t2, s = rest
@@ -261,6 +277,11 @@ class Adam(_KerasOptimizer):
             arrays.append(variable_buffer(self._slots["velocity_hat"][i]))
         if not _blocked(self, self._body, arrays, s):
             self._body(*arrays, t1, t2, s)
+
+    def _group_spec(self):
+        if type(self)._kernel is not Adam._kernel or type(self)._body is not Adam._body:
+            return None
+        return self._body, ("momentum", "velocity") + (("velocity_hat",) if self.amsgrad else ())
 
     def _body(self, g, w, m, v, *rest):
         *vh, t1, t2, s = rest
