@@ -252,8 +252,25 @@ def blockwise(body, arrays, n_scratch=0):
         body(*[f[lo:hi] for f in flats], *scratch)
 
     run_tasks(bounds, work, n * a0.itemsize * len(arrays),
-              lambda: [np.empty(block, dt) for _ in range(n_scratch)])
+              lambda: thread_scratch(block, dt, n_scratch))
     return True
+
+
+_scratch_local = threading.local()
+
+
+def thread_scratch(n, dtype, count):
+    """`count` 1-D arrays of `n` elements of `dtype`, kept per thread and reused from call
+    to call (a fresh 256 KB buffer is a fresh mapping: page faults on every first touch)."""
+    cache = getattr(_scratch_local, "bufs", None)
+    if cache is None:
+        cache = _scratch_local.bufs = {}
+    dtype = np.dtype(dtype)
+    bufs = cache.get(dtype)
+    if bufs is None or len(bufs) < count or bufs[0].size < n:
+        bufs = cache[dtype] = [np.empty(max(n, bufs[0].size if bufs else 0), dtype)
+                               for _ in range(max(count, len(bufs) if bufs else 0))]
+    return [b[:n] for b in bufs[:count]]
 
 
 def _per_image(fn, out_shape, dtype, *arrays):

@@ -118,12 +118,9 @@ def summed_rows(indices, values):
     first = np.flatnonzero(starts)
     uniq = s[first]
     counts = np.diff(first, append=s.size)
-    shape = (uniq.size,) + values.shape[1:]
-    sums = np.zeros(shape, values.dtype)
-    squares = np.zeros(shape, values.dtype)
-    rows = values[order[first]]
-    sums += rows            # 0 + x (not a copy: -0.0 becomes +0.0, as in the scatter)
-    squares += np.multiply(rows, rows, out=rows)
+    sums = np.take(values, order[first], axis=0)
+    np.add(sums, 0, out=sums)   # 0 + x, as the scatter into zeros: -0.0 becomes +0.0
+    squares = np.multiply(sums, sums)
     for r in range(1, int(counts.max(initial=1))):
         sel = np.flatnonzero(counts > r)
         rows = values[order[first[sel] + r]]

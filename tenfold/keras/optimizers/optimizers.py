@@ -352,7 +352,7 @@ class Adam(_KerasOptimizer):
 
         n = step * row_elems
         _kernels.run_tasks(list(range(len(bounds) - 1)), block, 3 * w.nbytes,
-                           lambda: (np.empty(n, w.dtype), np.empty(n, w.dtype)))
+                           lambda: _kernels.thread_scratch(n, w.dtype, 2))
 
 
 class AdamW(Adam):
