@@ -618,14 +618,19 @@ class Optimizer:
         back): the per-variable Python overhead of ~10 ufunc calls on tiny arrays goes.
         Elementwise, so every number is what the per-variable kernel gives. Returns the
         gradients and variables left to the per-variable loop."""
-        group = self.__dict__.get("_small_group")
+        groups = self.__dict__.get("_small_groups")
+        if groups is None:
+            groups = self.__dict__["_small_groups"] = {}
         ids = tuple(map(id, variables))
-        if group is None or group.ids != ids or group.names != spec[1] or \
+        group = groups.get(ids, 0)   # one per list of variables (a GAN's two halves, ...)
+        if group is None:            # nothing to group in this list
+            return grads, variables
+        if group == 0 or group.names != spec[1] or \
                 not group.run(spec[0], grads, self._scalars(group.dt)):
-            group = _SmallGroup.make(self, ids, spec[1], grads, variables)
-            self.__dict__["_small_group"] = group
+            if len(groups) >= 4:
+                groups.clear()
+            group = groups[ids] = _SmallGroup.make(self, ids, spec[1], grads, variables)
             if group is None or not group.run(spec[0], grads, self._scalars(group.dt)):
-                self.__dict__["_small_group"] = None
                 return grads, variables
         if not group.rest:
             return (), ()
