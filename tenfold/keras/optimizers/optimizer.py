@@ -10,6 +10,13 @@ one variable at a time.
 For a graph executor, `optimizer.make_update_fn(variables)` returns `fn(grad_arrays)` that runs
 one whole training update (clipping, weight decay, the update, EMA, constraints, iteration
 count) in a single Python call on backend arrays.
+
+Speed without changing a number (issue 17; every path computes each element with the same
+ufunc sequence): big variables run their sequence block by block, each block's arrays in L2,
+the blocks shared out to the kernel threads (`kernels.blockwise`); small variables of one
+dtype are updated as one flat array (`_update_small_together`: their slots live in one flat
+buffer); sparse Embedding gradients are summed per id with one fast stable sort
+(`summed_rows`).
 """
 import re
 import sys
