@@ -128,12 +128,22 @@ def summed_rows(indices, values):
     sums = np.take(values, order[first], axis=0)
     np.add(sums, 0, out=sums)   # 0 + x, as the scatter into zeros: -0.0 becomes +0.0
     squares = np.multiply(sums, sums)
-    for r in range(1, int(counts.max(initial=1))):
+    most = int(counts.max(initial=1))
+    for r in range(1, min(most, _ROUNDS)):
         sel = np.flatnonzero(counts > r)
-        rows = values[order[first[sel] + r]]
+        rows = np.take(values, order[first[sel] + r], axis=0)
         sums[sel] += rows
         squares[sel] += np.multiply(rows, rows, out=rows)
+    if most > _ROUNDS:  # an id repeated many times (padding): its later rows one by one
+        seg = np.repeat(np.arange(uniq.size), counts)
+        late = np.flatnonzero(np.arange(s.size) - np.repeat(first, counts) >= _ROUNDS)
+        rows = np.take(values, order[late], axis=0)
+        np.add.at(sums, seg[late], rows)       # in order: each id's rows by occurrence
+        np.add.at(squares, seg[late], np.multiply(rows, rows, out=rows))
     return uniq, sums, squares
+
+
+_ROUNDS = 8
 
 
 def _repeat_rounds(indices, max_rounds=8):
