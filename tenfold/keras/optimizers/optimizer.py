@@ -925,8 +925,10 @@ def _graph_recording():
 
 
 # options that decide whether (and how) the fused update applies: a change rebuilds it
-# Variables of up to this many elements are updated as one flat group. 20 small Adam
-# variables of the Transformer (11358 elements): 209 us one by one, process time.
+# Variables of up to this many elements are updated as one flat group. Adam, process time,
+# medians, one thread: the Transformer's 20 small variables (11358 elements) 0.37 -> 0.13 ms;
+# ResNet-20's 63 variables, grouping up to 0/8K/16K/32K/64K elements: 2.01/1.34/1.29/1.41/
+# 1.72 ms (bigger ones pay more for the gather and write-back than they save in calls).
 _GROUP_MAX = 1 << 13
 
 
