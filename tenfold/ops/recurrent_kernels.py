@@ -122,51 +122,90 @@ def unpack(flat_shapes):
     return out
 
 
-def _put(flat, offset, value):
+def _put(flat, offset, value, rot=0):
     n = value.size
-    flat[offset:offset + n].reshape(value.shape)[...] = value
+    dst = flat[offset:offset + n].reshape(value.shape)
+    if rot:  # columns rotated by `rot`: put them back in place
+        dst[..., :-rot] = value[..., rot:]
+        dst[..., -rot:] = value[..., :rot]
+    else:
+        dst[...] = value
     return offset + n
 
 
 # ------------------------------------------------------------------------------------------
-# LSTM (gates i, f, g, o)
+# LSTM (Keras's gate order i, f, g, o; the kernels use o, i, f, g, see _lstm_weights)
+
+_CHUNK = 8  # steps whose backward factors are computed together (arrays that stay in cache)
+
+
+def _lstm_rotate(a, hs, xp):
+    """Gate columns i, f, g, o -> o, i, f, g: the sigmoid gates o, i, f are one contiguous
+    block, and i, f, g (whose gradients all start from the cell's) another."""
+    return xp.concatenate([a[..., 3 * hs:], a[..., :3 * hs]], axis=-1)
+
+
+def _lstm_weights(w, u, b, hs, xp):
+    """w, u, b in the kernels' gate order, the sigmoid gates' columns halved (exact: a power
+    of two): then sigmoid(z) = 0.5 * tanh(z / 2) + 0.5 and tanh(g) are one tanh over all four
+    gates, and no pass scales z by a half."""
+    out = []
+    for a in (w, u, b):
+        p = _lstm_rotate(a, hs, xp)
+        p[..., :3 * hs] *= 0.5
+        out.append(p)
+    return out
+
 
 def lstm_forward(x, w, u, b, h0, c0, mask=None, go_backwards=False):
     xp = xp_of(x)
     n, t = x.shape[0], x.shape[1]
     hs = u.shape[0]
-    _, z = _input_projection(x, w, b, go_backwards, xp)
+    wh, uh, bh = _lstm_weights(w, u, b, hs, xp)
+    xs = _time_major(x, go_backwards, xp)
     mk = _mask_steps(mask, go_backwards, xp)
     ws = xp.empty((t, n, 6 * hs), dtype=x.dtype)
-    _over_rows(n, lambda r: _lstm_loop(z[:, r], u, ws[:, r], h0[r], c0[r],
+    _over_rows(n, lambda r: _lstm_loop(xs[:, r], wh, bh, uh, ws[:, r], h0[r], c0[r],
                                        None if mk is None else mk[:, r], hs, xp), xp)
     return ws
 
 
-def _lstm_loop(z, u, ws, h0, c0, mk, hs, xp):
-    n = ws.shape[1]
+def _lstm_loop(xs, w, b, u, ws, h0, c0, mk, hs, xp):
+    # ws columns per step: h, c, o, i, f, g. The input projections are one GEMM per _CHUNK
+    # steps, just before those steps: their result is read from cache, not memory.
+    t, n = ws.shape[0], ws.shape[1]
+    m = min(_CHUNK, t)
+    zbuf = xp.empty((m * n, 4 * hs), dtype=ws.dtype)
     rec = xp.empty((n, 4 * hs), dtype=ws.dtype)
     tmp = xp.empty((n, hs), dtype=ws.dtype)
     h, c = h0, c0
-    for k in range(ws.shape[0]):
-        zk = z[k]
-        xp.matmul(h, u, out=rec)
-        zk += rec
-        wk = ws[k]
-        hk, ck, gates = wk[:, :hs], wk[:, hs:2 * hs], wk[:, 2 * hs:]
-        _sigmoid(zk, gates, xp)
-        xp.tanh(zk[:, 2 * hs:3 * hs], out=gates[:, 2 * hs:3 * hs])
-        i, f, g, o = (gates[:, j * hs:(j + 1) * hs] for j in range(4))
-        xp.multiply(f, c, out=ck)
-        xp.multiply(i, g, out=tmp)
-        ck += tmp
-        xp.tanh(ck, out=hk)
-        hk *= o
-        if mk is not None:
-            keep = ~mk[k]
-            xp.copyto(hk, h, where=keep)
-            xp.copyto(ck, c, where=keep)
-        h, c = hk, ck
+    for k0 in range(0, t, m):
+        k1 = min(t, k0 + m)
+        zc = zbuf[:(k1 - k0) * n]
+        xp.matmul(xs[k0:k1].reshape(-1, xs.shape[2]), w, out=zc)
+        zc += b
+        zc = zc.reshape(k1 - k0, n, 4 * hs)
+        for k in range(k0, k1):
+            xp.matmul(h, u, out=rec)
+            wk = ws[k]
+            gates = wk[:, 2 * hs:]
+            xp.add(zc[k - k0], rec, out=gates)
+            xp.tanh(gates, out=gates)
+            sg = gates[:, :3 * hs]     # o, i, f: tanh(z / 2) -> sigmoid(z)
+            sg *= 0.5
+            sg += 0.5
+            hk, ck = wk[:, :hs], wk[:, hs:2 * hs]
+            o, i, f, g = (gates[:, j * hs:(j + 1) * hs] for j in range(4))
+            xp.multiply(f, c, out=ck)
+            xp.multiply(i, g, out=tmp)
+            ck += tmp
+            xp.tanh(ck, out=hk)
+            hk *= o
+            if mk is not None:
+                keep = ~mk[k]
+                xp.copyto(hk, h, where=keep)
+                xp.copyto(ck, c, where=keep)
+            h, c = hk, ck
 
 
 def lstm_grad_shapes(x, w, u):
@@ -179,106 +218,164 @@ def lstm_backward(gws, ws, x, w, u, h0, c0, mask=None, go_backwards=False):
     """Gradients of (x, w, u, b, h0, c0), flattened one after another."""
     xp = xp_of(ws)
     t, n = ws.shape[0], ws.shape[1]
+    d = x.shape[2]
     hs = u.shape[0]
     dt = ws.dtype
     mk = _mask_steps(mask, go_backwards, xp)
     mf = None if mk is None else mk.astype(dt)
-    dz = xp.empty((t, n, 4 * hs), dtype=dt)
+    shapes = lstm_grad_shapes(x, w, u)
+    flat = _flat_out(shapes, dt, xp)
+    dx = flat[:n * t * d].reshape(n, t, d)
     dh0 = xp.empty((n, hs), dtype=dt)
     dc0 = xp.empty((n, hs), dtype=dt)
-    ut = xp.ascontiguousarray(u.T)
-    _over_rows(n, lambda r: _lstm_back_loop(
-        gws[:, r], ws[:, r], c0[r], None if mf is None else mf[:, r], dz[:, r], ut, dh0, dc0, r,
-        hs, xp), xp)
-    return _weight_grads(dz, dz, ws, x, w, u, h0, dh0, [dc0], go_backwards, xp,
-                         lstm_grad_shapes(x, w, u))
-
-
-def _lstm_back_loop(gws, ws, c0, mf, dz, ut, dh0, dc0, rows, hs, xp):
-    t, n = ws.shape[0], ws.shape[1]
-    dt = ws.dtype
-    # the factors that depend on the forward pass only, for all steps at once (a few large
-    # operations instead of small ones in every step of the loop)
-    i_all, f_all = ws[:, :, 2 * hs:3 * hs], ws[:, :, 3 * hs:4 * hs]
-    g_all, o_all = ws[:, :, 4 * hs:5 * hs], ws[:, :, 5 * hs:]
-    tc_all = xp.tanh(ws[:, :, hs:2 * hs])             # tanh(c)
-    d_c = xp.multiply(tc_all, tc_all)
-    xp.subtract(1, d_c, out=d_c)
-    d_c *= o_all                                      # (1 - tanh(c)^2) o
-    d_o = xp.subtract(1, o_all)
-    d_o *= o_all                                      # (1 - o) o
-    d_i = xp.subtract(1, i_all)
-    d_i *= i_all
-    d_f = xp.subtract(1, f_all)
-    d_f *= f_all
-    d_g = xp.multiply(g_all, g_all)
-    xp.subtract(1, d_g, out=d_g)                      # 1 - g^2
+    up = _lstm_rotate(u, hs, xp)
+    ut = xp.ascontiguousarray(up.T)
+    wt = xp.ascontiguousarray(_lstm_rotate(w, hs, xp).T)
+    xs = _time_major(x, go_backwards, xp)
     # the gradient reaching the cell and gate columns is usually zero (the layer returns h
     # and c of the last step only): then its additions are skipped
     c_grad = bool(gws[:, :, hs:2 * hs].any())
     gates_grad = bool(gws[:, :, 2 * hs:].any())
+    parts = {}
+    _over_rows(n, lambda r: _lstm_back_loop(
+        gws[:, r], ws[:, r], xs[:, r], h0[r], c0[r], None if mf is None else mf[:, r], dx[r],
+        ut, wt, dh0, dc0, r, parts, hs, c_grad, gates_grad, go_backwards, xp), xp)
+    # the halves' weight gradients, summed in a fixed order
+    keys = sorted(parts)
+    dw, du, db = parts[keys[0]]
+    for key in keys[1:]:
+        dw += parts[key][0]
+        du += parts[key][1]
+        db += parts[key][2]
+    o = n * t * d
+    o = _put(flat, o, dw, hs)
+    o = _put(flat, o, du, hs)
+    o = _put(flat, o, db, hs)
+    o = _put(flat, o, dh0)
+    _put(flat, o, dc0)
+    return flat
+
+
+def _lstm_back_loop(gws, ws, xs, h0, c0, mf, dx, ut, wt, dh0, dc0, rows, parts, hs, c_grad,
+                    gates_grad, go_backwards, xp):
+    """The reverse loop over the steps, _CHUNK steps at a time: each chunk's gradients of
+    the gate pre-activations (dz) stay in cache, where the chunk's share of dx, dw, du and db
+    is computed from them (GEMMs over its steps), so no (time, batch, 4H) array goes to
+    memory and back."""
+    t, n = ws.shape[0], ws.shape[1]
+    dt = ws.dtype
     dh = xp.zeros((n, hs), dtype=dt)
     dc = xp.zeros((n, hs), dtype=dt)
     tmp = xp.empty((n, hs), dtype=dt)
-    for k in range(t - 1, -1, -1):
-        gk = gws[k]
-        dh += gk[:, :hs]
-        if c_grad:
-            dc += gk[:, hs:2 * hs]
-        if mf is not None:
-            keep = mf[k]
-            carry_h = dh * (1 - keep)
-            carry_c = dc * (1 - keep)
-            dh *= keep
-            dc *= keep
-        wk = ws[k]
-        i, f = wk[:, 2 * hs:3 * hs], wk[:, 3 * hs:4 * hs]
-        c_prev = ws[k - 1, :, hs:2 * hs] if k else c0
-        dzk = dz[k]
-        di, df, dg, do = (dzk[:, j * hs:(j + 1) * hs] for j in range(4))
-        # o
-        xp.multiply(dh, tc_all[k], out=do)
+    gtmp = xp.empty((n, 4 * hs), dtype=dt) if gates_grad else None
+    m = min(_CHUNK, t)
+    fac = xp.empty((m, n, 4 * hs), dtype=dt)
+    fc = xp.empty((m, n, hs), dtype=dt)
+    tc = xp.empty((m, n, hs), dtype=dt)
+    der = xp.empty((m, n, 4 * hs), dtype=dt) if gates_grad else None
+    dzb = xp.empty((m, n, 4 * hs), dtype=dt)
+    hpb = xp.empty((m, n, hs), dtype=dt)
+    dxb = xp.empty((m * n, xs.shape[2]), dtype=dt)
+    dw = xp.zeros((xs.shape[2], 4 * hs), dtype=dt)
+    du = xp.zeros((hs, 4 * hs), dtype=dt)
+    db = xp.zeros((4 * hs,), dtype=dt)
+    wtmp = xp.empty_like(dw)
+    utmp = xp.empty_like(du)
+    for k1 in range(t, 0, -m):
+        k0 = max(0, k1 - m)
+        j = k1 - k0
+        # the factors that depend on the forward pass only, for the chunk's steps at once:
+        # with the activations' derivatives d (sigmoid: s (1 - s), tanh: 1 - g^2),
+        #   dz_o = dh * [d_o tanh(c)],  dc += dh * [o (1 - tanh(c)^2)],
+        #   dz_i, dz_f, dz_g = dc * [d_i g, d_f c_prev, d_g i]
+        blk = ws[k0:k1]
+        c = blk[:, :, hs:2 * hs]
+        gates = blk[:, :, 2 * hs:]
+        o, i, f, g = (gates[:, :, q * hs:(q + 1) * hs] for q in range(4))
+        F, Fc, Tc = fac[:j], fc[:j], tc[:j]
+        sg, Fg = F[:, :, :3 * hs], F[:, :, 3 * hs:]
+        xp.subtract(1, gates[:, :, :3 * hs], out=sg)
+        sg *= gates[:, :, :3 * hs]
+        xp.multiply(g, g, out=Fg)
+        xp.subtract(1, Fg, out=Fg)
         if gates_grad:
-            do += gk[:, 5 * hs:]
-        do *= d_o[k]
-        # c: dc += dh * o * (1 - tanh(c)^2)
-        xp.multiply(d_c[k], dh, out=tmp)
-        dc += tmp
-        # i, f, g
-        xp.multiply(dc, wk[:, 4 * hs:5 * hs], out=di)
-        xp.multiply(dc, c_prev, out=df)
-        xp.multiply(dc, i, out=dg)
-        if gates_grad:
-            di += gk[:, 2 * hs:3 * hs]
-            df += gk[:, 3 * hs:4 * hs]
-            dg += gk[:, 4 * hs:5 * hs]
-        di *= d_i[k]
-        df *= d_f[k]
-        dg *= d_g[k]
-        dc *= f
-        dh = xp.matmul(dzk, ut)
-        if mf is not None:
-            dh += carry_h
-            dc += carry_c
+            der[:j] = F
+        xp.tanh(c, out=Tc)
+        xp.multiply(Tc, Tc, out=Fc)
+        xp.subtract(1, Fc, out=Fc)
+        Fc *= o
+        F[:, :, :hs] *= Tc
+        F[:, :, hs:2 * hs] *= g
+        hp = hpb[:j]                    # the states before each step
+        hp[1:] = blk[:-1, :, :hs]
+        hp[0] = ws[k0 - 1, :, :hs] if k0 else h0
+        Ff = F[:, :, 2 * hs:3 * hs]
+        Ff[1:] *= blk[:-1, :, hs:2 * hs]
+        Ff[0] *= ws[k0 - 1, :, hs:2 * hs] if k0 else c0
+        Fg *= i
+        F4 = F.reshape(j, n, 4, hs)
+        dz = dzb[:j]
+        dz4 = dz.reshape(j, n, 4, hs)
+        for k in range(k1 - 1, k0 - 1, -1):
+            q = k - k0
+            gk = gws[k]
+            dh += gk[:, :hs]
+            if c_grad:
+                dc += gk[:, hs:2 * hs]
+            if mf is not None:
+                keep = mf[k]
+                carry_h = dh * (1 - keep)
+                carry_c = dc * (1 - keep)
+                dh *= keep
+                dc *= keep
+            dzk = dz[q]
+            xp.multiply(dh, F[q, :, :hs], out=dzk[:, :hs])
+            xp.multiply(dh, Fc[q], out=tmp)
+            dc += tmp
+            xp.multiply(dc[:, None, :], F4[q, :, 1:], out=dz4[q, :, 1:])
+            if gates_grad:  # the gates' own gradients, times their activations' derivatives
+                xp.multiply(gk[:, 2 * hs:], der[q], out=gtmp)
+                dzk += gtmp
+            dc *= f[q]
+            xp.matmul(dzk, ut, out=dh)
+            if mf is not None:
+                dh += carry_h
+                dc += carry_c
+        # the chunk's share of the input and weight gradients
+        dz2 = dz.reshape(j * n, 4 * hs)
+        dxc = dxb[:j * n]
+        xp.matmul(dz2, wt, out=dxc)
+        dxc = dxc.reshape(j, n, -1).transpose(1, 0, 2)
+        if go_backwards:
+            dx[:, t - k1:t - k0] = dxc[:, ::-1]
+        else:
+            dx[:, k0:k1] = dxc
+        xp.matmul(xs[k0:k1].reshape(j * n, -1).T, dz2, out=wtmp)
+        dw += wtmp
+        xp.matmul(hp.reshape(j * n, hs).T, dz2, out=utmp)
+        du += utmp
+        db += dz2.sum(axis=0)
     dh0[rows] = dh
     dc0[rows] = dc
+    parts[rows.start or 0] = (dw, du, db)
 
 
 def _weight_grads(dzx, dzr, ws, x, w, u, h0, dh0, extra_state_grads, go_backwards, xp, shapes,
-                  hprev=None, drb=False):
+                  hprev=None, drb=False, rot=0):
     """Packs dx, dw, du, db[, drb], dh0[, dc0] from the per-step gradients of the input
-    projection (dzx) and of the recurrent product (dzr)."""
+    projection (dzx) and of the recurrent product (dzr). rot: the gradients' gate columns
+    are rotated (w and u given so): the first `rot` columns go back to the end."""
     t, n = ws.shape[0], ws.shape[1]
     hs = u.shape[0]
     flat = _flat_out(shapes, ws.dtype, xp)
     xs = _time_major(x, go_backwards, xp)
     o = _finish(dzx, xs, w, go_backwards, xp, flat, 0)
     dzx2 = dzx.reshape(t * n, -1)
-    o = _put(flat, o, xp.matmul(xs.reshape(t * n, -1).T, dzx2))
+    o = _put(flat, o, xp.matmul(xs.reshape(t * n, -1).T, dzx2), rot)
     if hprev is None:
         hprev = _prev_states(ws, h0, slice(0, hs))
-    o = _put(flat, o, xp.matmul(hprev.reshape(t * n, hs).T, dzr.reshape(t * n, -1)))
-    o = _put(flat, o, dzx2.sum(axis=0))
+    o = _put(flat, o, xp.matmul(hprev.reshape(t * n, hs).T, dzr.reshape(t * n, -1)), rot)
+    o = _put(flat, o, dzx2.sum(axis=0), rot)
     if drb:
         o = _put(flat, o, dzr.reshape(t * n, -1).sum(axis=0))
     o = _put(flat, o, dh0)
