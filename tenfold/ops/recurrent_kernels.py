@@ -388,6 +388,8 @@ def _weight_grads(dzx, dzr, ws, x, w, u, h0, dh0, extra_state_grads, go_backward
 # GRU (gates z, r, hh); rb: the recurrent bias (reset_after) or zeros
 
 def gru_forward(x, w, u, b, rb, h0, mask=None, go_backwards=False, reset_after=True):
+    if reset_after:
+        return _gru_forward_ra(x, w, u, b, rb, h0, mask, go_backwards)
     xp = xp_of(x)
     n, t = x.shape[0], x.shape[1]
     hs = u.shape[0]
@@ -443,6 +445,8 @@ def gru_grad_shapes(x, w, u):
 
 def gru_backward(gws, ws, x, w, u, h0, mask=None, go_backwards=False, reset_after=True):
     """Gradients of (x, w, u, b, rb, h0), flattened one after another."""
+    if reset_after:
+        return _gru_backward_ra(gws, ws, x, w, u, h0, mask, go_backwards)
     xp = xp_of(ws)
     t, n = ws.shape[0], ws.shape[1]
     hs = u.shape[0]
@@ -545,6 +549,211 @@ def _gru_back_loop(gws, ws, hprev, mf, dzx, dzr, rhp, ut, u_zr_t, u_h_t, dh0, ro
         dh = dh_prev
     dzx[:, :, :2 * hs] = dzr[:, :, :2 * hs]
     dh0[rows] = dh
+
+
+# reset_after=True (Keras's default): chunked like the LSTM above
+
+def _gru_forward_ra(x, w, u, b, rb, h0, mask, go_backwards):
+    xp = xp_of(x)
+    n, t = x.shape[0], x.shape[1]
+    hs = u.shape[0]
+    # z and r's columns halved (exact: a power of two), so sigmoid(a) = 0.5 tanh(a / 2) + 0.5
+    # needs no pass scaling a; their recurrent bias joins the input bias (added once per
+    # step instead of twice)
+    wh = w.copy()
+    wh[:, :2 * hs] *= 0.5
+    uh = u.copy()
+    uh[:, :2 * hs] *= 0.5
+    bh = b.copy()
+    bh[:2 * hs] += rb[:2 * hs]
+    bh[:2 * hs] *= 0.5
+    xs = _time_major(x, go_backwards, xp)
+    mk = _mask_steps(mask, go_backwards, xp)
+    ws = xp.empty((t, n, 5 * hs), dtype=x.dtype)
+    _over_rows(n, lambda r: _gru_loop_ra(xs[:, r], wh, bh, uh, rb[2 * hs:], ws[:, r], h0[r],
+                                         None if mk is None else mk[:, r], hs, xp), xp)
+    return ws
+
+
+def _gru_loop_ra(xs, w, b, u, rbh, ws, h0, mk, hs, xp):
+    # ws columns per step: h, z, r, hh (candidate), rh (its recurrent part)
+    t, n = ws.shape[0], ws.shape[1]
+    m = min(_CHUNK, t)
+    zbuf = xp.empty((m * n, 3 * hs), dtype=ws.dtype)
+    rec = xp.empty((n, 3 * hs), dtype=ws.dtype)
+    h = h0
+    for k0 in range(0, t, m):
+        k1 = min(t, k0 + m)
+        zc = zbuf[:(k1 - k0) * n]
+        xp.matmul(xs[k0:k1].reshape(-1, xs.shape[2]), w, out=zc)
+        zc += b
+        zc = zc.reshape(k1 - k0, n, 3 * hs)
+        for k in range(k0, k1):
+            zk = zc[k - k0]
+            xp.matmul(h, u, out=rec)
+            wk = ws[k]
+            hk, zr, hh, rh = wk[:, :hs], wk[:, hs:3 * hs], wk[:, 3 * hs:4 * hs], wk[:, 4 * hs:]
+            xp.add(zk[:, :2 * hs], rec[:, :2 * hs], out=zr)
+            xp.tanh(zr, out=zr)
+            zr *= 0.5
+            zr += 0.5
+            xp.add(rec[:, 2 * hs:], rbh, out=rh)
+            xp.multiply(zr[:, hs:], rh, out=hh)
+            hh += zk[:, 2 * hs:]
+            xp.tanh(hh, out=hh)
+            # h = hh + z * (h_prev - hh)
+            xp.subtract(h, hh, out=hk)
+            hk *= zr[:, :hs]
+            hk += hh
+            if mk is not None:
+                xp.copyto(hk, h, where=~mk[k])
+            h = hk
+
+
+def _gru_backward_ra(gws, ws, x, w, u, h0, mask, go_backwards):
+    xp = xp_of(ws)
+    t, n = ws.shape[0], ws.shape[1]
+    d = x.shape[2]
+    hs = u.shape[0]
+    dt = ws.dtype
+    mk = _mask_steps(mask, go_backwards, xp)
+    mf = None if mk is None else mk.astype(dt)
+    shapes = gru_grad_shapes(x, w, u)
+    flat = _flat_out(shapes, dt, xp)
+    dx = flat[:n * t * d].reshape(n, t, d)
+    dh0 = xp.empty((n, hs), dtype=dt)
+    ut = xp.ascontiguousarray(u.T)
+    # the input projection's gradient has its gate columns in the order hh, z, r
+    wt = xp.ascontiguousarray(xp.concatenate([w[:, 2 * hs:], w[:, :2 * hs]], axis=1).T)
+    xs = _time_major(x, go_backwards, xp)
+    # the gradient reaching the gate columns of the workspace is usually zero (the layer
+    # returns states only): then its additions are skipped
+    gates_grad = bool(gws[:, :, hs:].any())
+    parts = {}
+    _over_rows(n, lambda r: _gru_back_loop_ra(
+        gws[:, r], ws[:, r], xs[:, r], h0[r], None if mf is None else mf[:, r], dx[r], ut, wt,
+        dh0, r, parts, hs, gates_grad, go_backwards, xp), xp)
+    keys = sorted(parts)
+    acc = parts[keys[0]]
+    for key in keys[1:]:
+        for a, b in zip(acc, parts[key]):
+            a += b
+    dw, du, db, drb = acc
+    o = n * t * d
+    o = _put(flat, o, dw, hs)
+    o = _put(flat, o, du)
+    o = _put(flat, o, db, hs)
+    o = _put(flat, o, drb)
+    _put(flat, o, dh0)
+    return flat
+
+
+def _gru_back_loop_ra(gws, ws, xs, h0, mf, dx, ut, wt, dh0, rows, parts, hs, gates_grad,
+                      go_backwards, xp):
+    """The reverse loop, _CHUNK steps at a time (see _lstm_back_loop). Per step the
+    pre-activation gradients go to one block [da_hh, da_z, da_r, d_rh]: its first three
+    columns are the input projection's gradient (gate order hh, z, r), its last three the
+    recurrent product's (z, r, rh: Keras's order)."""
+    t, n = ws.shape[0], ws.shape[1]
+    dt = ws.dtype
+    d = xs.shape[2]
+    m = min(_CHUNK, t)
+    dh = xp.zeros((n, hs), dtype=dt)
+    dhn = xp.empty((n, hs), dtype=dt)
+    rec = xp.empty((n, hs), dtype=dt)
+    gtmp = xp.empty((n, hs), dtype=dt) if gates_grad else None
+    der = xp.empty((m, n, 3 * hs), dtype=dt) if gates_grad else None
+    fh = xp.empty((m, n, hs), dtype=dt)
+    fz = xp.empty((m, n, hs), dtype=dt)
+    f2 = xp.empty((m, n, 2 * hs), dtype=dt)
+    hpb = xp.empty((m, n, hs), dtype=dt)
+    bb = xp.empty((m, n, 4 * hs), dtype=dt)
+    dxb = xp.empty((m * n, d), dtype=dt)
+    dw = xp.zeros((d, 3 * hs), dtype=dt)
+    du = xp.zeros((hs, 3 * hs), dtype=dt)
+    db = xp.zeros((3 * hs,), dtype=dt)
+    drb = xp.zeros((3 * hs,), dtype=dt)
+    wtmp = xp.empty_like(dw)
+    utmp = xp.empty_like(du)
+    for k1 in range(t, 0, -m):
+        k0 = max(0, k1 - m)
+        j = k1 - k0
+        blk = ws[k0:k1]
+        zg, r = blk[:, :, hs:2 * hs], blk[:, :, 2 * hs:3 * hs]
+        hh, rh = blk[:, :, 3 * hs:4 * hs], blk[:, :, 4 * hs:]
+        hp = hpb[:j]                    # the states before each step
+        hp[1:] = blk[:-1, :, :hs]
+        hp[0] = ws[k0 - 1, :, :hs] if k0 else h0
+        # the factors that depend on the forward pass only, for the chunk's steps at once:
+        #   da_hh = dh * [(1 - z)(1 - hh^2)],  da_z = dh * [(h_prev - hh) z (1 - z)],
+        #   da_r, d_rh = da_hh * [rh r (1 - r), r],  dh_prev = dh * z + [da_z, da_r, d_rh] u^T
+        Fh, Fz, F2 = fh[:j], fz[:j], f2[:j]
+        Fr = F2[:, :, :hs]
+        xp.subtract(1, zg, out=Fh)
+        xp.subtract(hp, hh, out=Fz)
+        Fz *= Fh
+        Fz *= zg
+        xp.multiply(hh, hh, out=Fr)
+        xp.subtract(1, Fr, out=Fr)
+        if gates_grad:
+            xp.multiply(Fh, zg, out=der[:j, :, :hs])
+            der[:j, :, 2 * hs:] = Fr
+        Fh *= Fr
+        xp.subtract(1, r, out=Fr)
+        Fr *= r
+        if gates_grad:
+            der[:j, :, hs:2 * hs] = Fr
+        Fr *= rh
+        F2[:, :, hs:] = r
+        F24 = F2.reshape(j, n, 2, hs)
+        bc = bb[:j]
+        b4 = bc.reshape(j, n, 4, hs)
+        for k in range(k1 - 1, k0 - 1, -1):
+            q = k - k0
+            gk = gws[k]
+            dh += gk[:, :hs]
+            if mf is not None:
+                keep = mf[k]
+                carry = dh * (1 - keep)
+                dh *= keep
+            bk = bc[q]
+            da_h, da_z = bk[:, :hs], bk[:, hs:2 * hs]
+            xp.multiply(dh, Fh[q], out=da_h)
+            xp.multiply(dh, Fz[q], out=da_z)
+            if gates_grad:  # the gates' own gradients, times their activations' derivatives
+                xp.multiply(gk[:, 3 * hs:4 * hs], der[q, :, 2 * hs:], out=gtmp)
+                da_h += gtmp
+                xp.multiply(gk[:, hs:2 * hs], der[q, :, :hs], out=gtmp)
+                da_z += gtmp
+            xp.multiply(da_h[:, None, :], F24[q], out=b4[q, :, 2:])
+            if gates_grad:
+                xp.multiply(gk[:, 2 * hs:3 * hs], der[q, :, hs:2 * hs], out=gtmp)
+                bk[:, 2 * hs:3 * hs] += gtmp
+                bk[:, 3 * hs:] += gk[:, 4 * hs:]
+            xp.multiply(dh, zg[q], out=dhn)
+            xp.matmul(bk[:, hs:], ut, out=rec)
+            dhn += rec
+            if mf is not None:
+                dhn += carry
+            dh, dhn = dhn, dh
+        # the chunk's share of the input and weight gradients
+        b2 = bc.reshape(j * n, 4 * hs)
+        dzx, dzr = b2[:, :3 * hs], b2[:, hs:]
+        dxc = dxb[:j * n]
+        xp.matmul(dzx, wt, out=dxc)
+        dxc = dxc.reshape(j, n, -1).transpose(1, 0, 2)
+        if go_backwards:
+            dx[:, t - k1:t - k0] = dxc[:, ::-1]
+        else:
+            dx[:, k0:k1] = dxc
+        xp.matmul(xs[k0:k1].reshape(j * n, -1).T, dzx, out=wtmp)
+        dw += wtmp
+        xp.matmul(hp.reshape(j * n, hs).T, dzr, out=utmp)
+        du += utmp
+        db += dzx.sum(axis=0)
+        drb += dzr.sum(axis=0)
+    dh0[rows] = dh
+    parts[rows.start or 0] = (dw, du, db, drb)
 
 
 # ------------------------------------------------------------------------------------------
