@@ -164,19 +164,22 @@ def lstm_forward(x, w, u, b, h0, c0, mask=None, go_backwards=False):
     wh, uh, bh = _lstm_weights(w, u, b, hs, xp)
     xs = _time_major(x, go_backwards, xp)
     mk = _mask_steps(mask, go_backwards, xp)
-    ws = xp.empty((t, n, 6 * hs), dtype=x.dtype)
-    _over_rows(n, lambda r: _lstm_loop(xs[:, r], wh, bh, uh, ws[:, r], h0[r], c0[r],
+    ws = xp.empty((t, 6, n, hs), dtype=x.dtype)
+    _over_rows(n, lambda r: _lstm_loop(xs[:, r], wh, bh, uh, ws[:, :, r], h0[r], c0[r],
                                        None if mk is None else mk[:, r], hs, xp), xp)
     return ws
 
 
 def _lstm_loop(xs, w, b, u, ws, h0, c0, mk, hs, xp):
-    # ws columns per step: h, c, o, i, f, g. The input projections are one GEMM per _CHUNK
-    # steps, just before those steps: their result is read from cache, not memory.
-    t, n = ws.shape[0], ws.shape[1]
+    # ws[k]: h, c, o, i, f, g, each a contiguous (batch, H) block (NumPy's elementwise passes
+    # over contiguous blocks are 2-4x faster than over the columns of a (batch, 6H) row).
+    # The input projections are one GEMM per _CHUNK steps, just before those steps: their
+    # result is read from cache, not memory.
+    t, n = ws.shape[0], ws.shape[2]
     m = min(_CHUNK, t)
     zbuf = xp.empty((m * n, 4 * hs), dtype=ws.dtype)
     rec = xp.empty((n, 4 * hs), dtype=ws.dtype)
+    rec3 = rec.reshape(n, 4, hs)
     tmp = xp.empty((n, hs), dtype=ws.dtype)
     h, c = h0, c0
     for k0 in range(0, t, m):
@@ -187,15 +190,14 @@ def _lstm_loop(xs, w, b, u, ws, h0, c0, mk, hs, xp):
         zc = zc.reshape(k1 - k0, n, 4 * hs)
         for k in range(k0, k1):
             xp.matmul(h, u, out=rec)
+            rec += zc[k - k0]
             wk = ws[k]
-            gates = wk[:, 2 * hs:]
-            xp.add(zc[k - k0], rec, out=gates)
-            xp.tanh(gates, out=gates)
-            sg = gates[:, :3 * hs]     # o, i, f: tanh(z / 2) -> sigmoid(z)
+            gates = wk[2:]
+            xp.tanh(rec3, out=gates.transpose(1, 0, 2))
+            sg = wk[2:5]               # o, i, f: tanh(z / 2) -> sigmoid(z)
             sg *= 0.5
             sg += 0.5
-            hk, ck = wk[:, :hs], wk[:, hs:2 * hs]
-            o, i, f, g = (gates[:, j * hs:(j + 1) * hs] for j in range(4))
+            hk, ck, o, i, f, g = wk
             xp.multiply(f, c, out=ck)
             xp.multiply(i, g, out=tmp)
             ck += tmp
@@ -217,7 +219,7 @@ def lstm_grad_shapes(x, w, u):
 def lstm_backward(gws, ws, x, w, u, h0, c0, mask=None, go_backwards=False):
     """Gradients of (x, w, u, b, h0, c0), flattened one after another."""
     xp = xp_of(ws)
-    t, n = ws.shape[0], ws.shape[1]
+    t, n = ws.shape[0], ws.shape[2]
     d = x.shape[2]
     hs = u.shape[0]
     dt = ws.dtype
@@ -228,25 +230,24 @@ def lstm_backward(gws, ws, x, w, u, h0, c0, mask=None, go_backwards=False):
     dx = flat[:n * t * d].reshape(n, t, d)
     dh0 = xp.empty((n, hs), dtype=dt)
     dc0 = xp.empty((n, hs), dtype=dt)
-    up = _lstm_rotate(u, hs, xp)
-    ut = xp.ascontiguousarray(up.T)
+    ut = xp.ascontiguousarray(_lstm_rotate(u, hs, xp).T)
     wt = xp.ascontiguousarray(_lstm_rotate(w, hs, xp).T)
     xs = _time_major(x, go_backwards, xp)
-    # the gradient reaching the cell and gate columns is usually zero (the layer returns h
+    # the gradient reaching the cell and gate blocks is usually zero (the layer returns h
     # and c of the last step only): then its additions are skipped
-    c_grad = bool(gws[:, :, hs:2 * hs].any())
-    gates_grad = bool(gws[:, :, 2 * hs:].any())
+    c_grad = bool(gws[:, 1].any())
+    gates_grad = bool(gws[:, 2:].any())
     parts = {}
     _over_rows(n, lambda r: _lstm_back_loop(
-        gws[:, r], ws[:, r], xs[:, r], h0[r], c0[r], None if mf is None else mf[:, r], dx[r],
-        ut, wt, dh0, dc0, r, parts, hs, c_grad, gates_grad, go_backwards, xp), xp)
+        gws[:, :, r], ws[:, :, r], xs[:, r], h0[r], c0[r], None if mf is None else mf[:, r],
+        dx[r], ut, wt, dh0, dc0, r, parts, hs, c_grad, gates_grad, go_backwards, xp), xp)
     # the halves' weight gradients, summed in a fixed order
     keys = sorted(parts)
-    dw, du, db = parts[keys[0]]
+    acc = parts[keys[0]]
     for key in keys[1:]:
-        dw += parts[key][0]
-        du += parts[key][1]
-        db += parts[key][2]
+        for s, v in zip(acc, parts[key]):
+            s += v
+    dw, du, db = acc
     o = n * t * d
     o = _put(flat, o, dw, hs)
     o = _put(flat, o, du, hs)
@@ -259,24 +260,25 @@ def lstm_backward(gws, ws, x, w, u, h0, c0, mask=None, go_backwards=False):
 def _lstm_back_loop(gws, ws, xs, h0, c0, mf, dx, ut, wt, dh0, dc0, rows, parts, hs, c_grad,
                     gates_grad, go_backwards, xp):
     """The reverse loop over the steps, _CHUNK steps at a time: each chunk's gradients of
-    the gate pre-activations (dz) stay in cache, where the chunk's share of dx, dw, du and db
-    is computed from them (GEMMs over its steps), so no (time, batch, 4H) array goes to
-    memory and back."""
-    t, n = ws.shape[0], ws.shape[1]
+    the gate pre-activations (dz, gate order o, i, f, g) stay in cache, where the chunk's
+    share of dx, dw, du and db is computed from them (GEMMs over its steps), so no
+    (time, batch, 4H) array goes to memory and back."""
+    t, n = ws.shape[0], ws.shape[2]
     dt = ws.dtype
+    d = xs.shape[2]
     dh = xp.zeros((n, hs), dtype=dt)
     dc = xp.zeros((n, hs), dtype=dt)
     tmp = xp.empty((n, hs), dtype=dt)
-    gtmp = xp.empty((n, 4 * hs), dtype=dt) if gates_grad else None
+    gtmp = xp.empty((4, n, hs), dtype=dt) if gates_grad else None
     m = min(_CHUNK, t)
-    fac = xp.empty((m, n, 4 * hs), dtype=dt)
+    fac = xp.empty((m, 4, n, hs), dtype=dt)
     fc = xp.empty((m, n, hs), dtype=dt)
     tc = xp.empty((m, n, hs), dtype=dt)
-    der = xp.empty((m, n, 4 * hs), dtype=dt) if gates_grad else None
+    der = xp.empty((m, 4, n, hs), dtype=dt) if gates_grad else None
     dzb = xp.empty((m, n, 4 * hs), dtype=dt)
     hpb = xp.empty((m, n, hs), dtype=dt)
-    dxb = xp.empty((m * n, xs.shape[2]), dtype=dt)
-    dw = xp.zeros((xs.shape[2], 4 * hs), dtype=dt)
+    dxb = xp.empty((m * n, d), dtype=dt)
+    dw = xp.zeros((d, 4 * hs), dtype=dt)
     du = xp.zeros((hs, 4 * hs), dtype=dt)
     db = xp.zeros((4 * hs,), dtype=dt)
     wtmp = xp.empty_like(dw)
@@ -289,13 +291,11 @@ def _lstm_back_loop(gws, ws, xs, h0, c0, mf, dx, ut, wt, dh0, dc0, rows, parts, 
         #   dz_o = dh * [d_o tanh(c)],  dc += dh * [o (1 - tanh(c)^2)],
         #   dz_i, dz_f, dz_g = dc * [d_i g, d_f c_prev, d_g i]
         blk = ws[k0:k1]
-        c = blk[:, :, hs:2 * hs]
-        gates = blk[:, :, 2 * hs:]
-        o, i, f, g = (gates[:, :, q * hs:(q + 1) * hs] for q in range(4))
+        c, o, i, g = blk[:, 1], blk[:, 2], blk[:, 3], blk[:, 5]
         F, Fc, Tc = fac[:j], fc[:j], tc[:j]
-        sg, Fg = F[:, :, :3 * hs], F[:, :, 3 * hs:]
-        xp.subtract(1, gates[:, :, :3 * hs], out=sg)
-        sg *= gates[:, :, :3 * hs]
+        sg, Fg = F[:, :3], F[:, 3]
+        xp.subtract(1, blk[:, 2:5], out=sg)
+        sg *= blk[:, 2:5]
         xp.multiply(g, g, out=Fg)
         xp.subtract(1, Fg, out=Fg)
         if gates_grad:
@@ -304,40 +304,38 @@ def _lstm_back_loop(gws, ws, xs, h0, c0, mf, dx, ut, wt, dh0, dc0, rows, parts, 
         xp.multiply(Tc, Tc, out=Fc)
         xp.subtract(1, Fc, out=Fc)
         Fc *= o
-        F[:, :, :hs] *= Tc
-        F[:, :, hs:2 * hs] *= g
+        F[:, 0] *= Tc
+        F[:, 1] *= g
         hp = hpb[:j]                    # the states before each step
-        hp[1:] = blk[:-1, :, :hs]
-        hp[0] = ws[k0 - 1, :, :hs] if k0 else h0
-        Ff = F[:, :, 2 * hs:3 * hs]
-        Ff[1:] *= blk[:-1, :, hs:2 * hs]
-        Ff[0] *= ws[k0 - 1, :, hs:2 * hs] if k0 else c0
+        hp[1:] = blk[:-1, 0]
+        hp[0] = ws[k0 - 1, 0] if k0 else h0
+        F[1:, 2] *= blk[:-1, 1]
+        F[0, 2] *= ws[k0 - 1, 1] if k0 else c0
         Fg *= i
-        F4 = F.reshape(j, n, 4, hs)
         dz = dzb[:j]
         dz4 = dz.reshape(j, n, 4, hs)
         for k in range(k1 - 1, k0 - 1, -1):
             q = k - k0
             gk = gws[k]
-            dh += gk[:, :hs]
+            dh += gk[0]
             if c_grad:
-                dc += gk[:, hs:2 * hs]
+                dc += gk[1]
             if mf is not None:
                 keep = mf[k]
                 carry_h = dh * (1 - keep)
                 carry_c = dc * (1 - keep)
                 dh *= keep
                 dc *= keep
-            dzk = dz[q]
-            xp.multiply(dh, F[q, :, :hs], out=dzk[:, :hs])
+            dzk = dz4[q]
+            xp.multiply(dh, F[q, 0], out=dzk[:, 0])
             xp.multiply(dh, Fc[q], out=tmp)
             dc += tmp
-            xp.multiply(dc[:, None, :], F4[q, :, 1:], out=dz4[q, :, 1:])
+            xp.multiply(dc, F[q, 1:], out=dzk[:, 1:].transpose(1, 0, 2))
             if gates_grad:  # the gates' own gradients, times their activations' derivatives
-                xp.multiply(gk[:, 2 * hs:], der[q], out=gtmp)
-                dzk += gtmp
-            dc *= f[q]
-            xp.matmul(dzk, ut, out=dh)
+                xp.multiply(gk[2:], der[q], out=gtmp)
+                dzk += gtmp.transpose(1, 0, 2)
+            dc *= blk[q, 4]
+            xp.matmul(dz[q], ut, out=dh)
             if mf is not None:
                 dh += carry_h
                 dc += carry_c
@@ -390,6 +388,23 @@ def _weight_grads(dzx, dzr, ws, x, w, u, h0, dh0, extra_state_grads, go_backward
 def gru_forward(x, w, u, b, rb, h0, mask=None, go_backwards=False, reset_after=True):
     if reset_after:
         return _gru_forward_ra(x, w, u, b, rb, h0, mask, go_backwards)
+    # reset_after=False: the kernels below run on a (time, batch, 5H) workspace, handed out
+    # in the (time, 5, batch, H) layout of the reset_after kernels (the layer reads that)
+    xp = xp_of(x)
+    hs = u.shape[0]
+    ws = _gru_forward_rb(x, w, u, b, rb, h0, mask, go_backwards)
+    return xp.ascontiguousarray(
+        ws.reshape(ws.shape[0], ws.shape[1], 5, hs).transpose(0, 2, 1, 3))
+
+
+def _gru_to_rows(ws):
+    """(time, 5, batch, H) -> (time, batch, 5H)."""
+    xp = xp_of(ws)
+    t, k, n, hs = ws.shape
+    return xp.ascontiguousarray(ws.transpose(0, 2, 1, 3)).reshape(t, n, k * hs)
+
+
+def _gru_forward_rb(x, w, u, b, rb, h0, mask, go_backwards, reset_after=False):
     xp = xp_of(x)
     n, t = x.shape[0], x.shape[1]
     hs = u.shape[0]
@@ -447,6 +462,7 @@ def gru_backward(gws, ws, x, w, u, h0, mask=None, go_backwards=False, reset_afte
     """Gradients of (x, w, u, b, rb, h0), flattened one after another."""
     if reset_after:
         return _gru_backward_ra(gws, ws, x, w, u, h0, mask, go_backwards)
+    gws, ws = _gru_to_rows(gws), _gru_to_rows(ws)
     xp = xp_of(ws)
     t, n = ws.shape[0], ws.shape[1]
     hs = u.shape[0]
@@ -569,18 +585,21 @@ def _gru_forward_ra(x, w, u, b, rb, h0, mask, go_backwards):
     bh[:2 * hs] *= 0.5
     xs = _time_major(x, go_backwards, xp)
     mk = _mask_steps(mask, go_backwards, xp)
-    ws = xp.empty((t, n, 5 * hs), dtype=x.dtype)
-    _over_rows(n, lambda r: _gru_loop_ra(xs[:, r], wh, bh, uh, rb[2 * hs:], ws[:, r], h0[r],
+    ws = xp.empty((t, 5, n, hs), dtype=x.dtype)
+    _over_rows(n, lambda r: _gru_loop_ra(xs[:, r], wh, bh, uh, rb[2 * hs:], ws[:, :, r], h0[r],
                                          None if mk is None else mk[:, r], hs, xp), xp)
     return ws
 
 
 def _gru_loop_ra(xs, w, b, u, rbh, ws, h0, mk, hs, xp):
-    # ws columns per step: h, z, r, hh (candidate), rh (its recurrent part)
-    t, n = ws.shape[0], ws.shape[1]
+    # ws[k]: h, z, r, hh (candidate), rh (its recurrent part), each a contiguous (batch, H)
+    # block (see _lstm_loop)
+    t, n = ws.shape[0], ws.shape[2]
     m = min(_CHUNK, t)
     zbuf = xp.empty((m * n, 3 * hs), dtype=ws.dtype)
     rec = xp.empty((n, 3 * hs), dtype=ws.dtype)
+    rzr = rec[:, :2 * hs]
+    rzr3 = rzr.reshape(n, 2, hs)
     h = h0
     for k0 in range(0, t, m):
         k1 = min(t, k0 + m)
@@ -592,18 +611,19 @@ def _gru_loop_ra(xs, w, b, u, rbh, ws, h0, mk, hs, xp):
             zk = zc[k - k0]
             xp.matmul(h, u, out=rec)
             wk = ws[k]
-            hk, zr, hh, rh = wk[:, :hs], wk[:, hs:3 * hs], wk[:, 3 * hs:4 * hs], wk[:, 4 * hs:]
-            xp.add(zk[:, :2 * hs], rec[:, :2 * hs], out=zr)
-            xp.tanh(zr, out=zr)
+            hk, zg, r, hh, rh = wk
+            rzr += zk[:, :2 * hs]
+            xp.tanh(rzr3, out=wk[1:3].transpose(1, 0, 2))
+            zr = wk[1:3]               # tanh(a / 2) -> sigmoid(a)
             zr *= 0.5
             zr += 0.5
             xp.add(rec[:, 2 * hs:], rbh, out=rh)
-            xp.multiply(zr[:, hs:], rh, out=hh)
+            xp.multiply(r, rh, out=hh)
             hh += zk[:, 2 * hs:]
             xp.tanh(hh, out=hh)
             # h = hh + z * (h_prev - hh)
             xp.subtract(h, hh, out=hk)
-            hk *= zr[:, :hs]
+            hk *= zg
             hk += hh
             if mk is not None:
                 xp.copyto(hk, h, where=~mk[k])
@@ -612,7 +632,7 @@ def _gru_loop_ra(xs, w, b, u, rbh, ws, h0, mk, hs, xp):
 
 def _gru_backward_ra(gws, ws, x, w, u, h0, mask, go_backwards):
     xp = xp_of(ws)
-    t, n = ws.shape[0], ws.shape[1]
+    t, n = ws.shape[0], ws.shape[2]
     d = x.shape[2]
     hs = u.shape[0]
     dt = ws.dtype
@@ -626,18 +646,18 @@ def _gru_backward_ra(gws, ws, x, w, u, h0, mask, go_backwards):
     # the input projection's gradient has its gate columns in the order hh, z, r
     wt = xp.ascontiguousarray(xp.concatenate([w[:, 2 * hs:], w[:, :2 * hs]], axis=1).T)
     xs = _time_major(x, go_backwards, xp)
-    # the gradient reaching the gate columns of the workspace is usually zero (the layer
+    # the gradient reaching the gate blocks of the workspace is usually zero (the layer
     # returns states only): then its additions are skipped
-    gates_grad = bool(gws[:, :, hs:].any())
+    gates_grad = bool(gws[:, 1:].any())
     parts = {}
     _over_rows(n, lambda r: _gru_back_loop_ra(
-        gws[:, r], ws[:, r], xs[:, r], h0[r], None if mf is None else mf[:, r], dx[r], ut, wt,
-        dh0, r, parts, hs, gates_grad, go_backwards, xp), xp)
+        gws[:, :, r], ws[:, :, r], xs[:, r], h0[r], None if mf is None else mf[:, r], dx[r],
+        ut, wt, dh0, r, parts, hs, gates_grad, go_backwards, xp), xp)
     keys = sorted(parts)
     acc = parts[keys[0]]
     for key in keys[1:]:
-        for a, b in zip(acc, parts[key]):
-            a += b
+        for s, v in zip(acc, parts[key]):
+            s += v
     dw, du, db, drb = acc
     o = n * t * d
     o = _put(flat, o, dw, hs)
@@ -654,18 +674,19 @@ def _gru_back_loop_ra(gws, ws, xs, h0, mf, dx, ut, wt, dh0, rows, parts, hs, gat
     pre-activation gradients go to one block [da_hh, da_z, da_r, d_rh]: its first three
     columns are the input projection's gradient (gate order hh, z, r), its last three the
     recurrent product's (z, r, rh: Keras's order)."""
-    t, n = ws.shape[0], ws.shape[1]
+    t, n = ws.shape[0], ws.shape[2]
     dt = ws.dtype
     d = xs.shape[2]
     m = min(_CHUNK, t)
     dh = xp.zeros((n, hs), dtype=dt)
     dhn = xp.empty((n, hs), dtype=dt)
+    dah = xp.empty((n, hs), dtype=dt)
     rec = xp.empty((n, hs), dtype=dt)
     gtmp = xp.empty((n, hs), dtype=dt) if gates_grad else None
-    der = xp.empty((m, n, 3 * hs), dtype=dt) if gates_grad else None
+    der = xp.empty((m, 3, n, hs), dtype=dt) if gates_grad else None
     fh = xp.empty((m, n, hs), dtype=dt)
     fz = xp.empty((m, n, hs), dtype=dt)
-    f2 = xp.empty((m, n, 2 * hs), dtype=dt)
+    f2 = xp.empty((m, 2, n, hs), dtype=dt)
     hpb = xp.empty((m, n, hs), dtype=dt)
     bb = xp.empty((m, n, 4 * hs), dtype=dt)
     dxb = xp.empty((m * n, d), dtype=dt)
@@ -679,16 +700,15 @@ def _gru_back_loop_ra(gws, ws, xs, h0, mf, dx, ut, wt, dh0, rows, parts, hs, gat
         k0 = max(0, k1 - m)
         j = k1 - k0
         blk = ws[k0:k1]
-        zg, r = blk[:, :, hs:2 * hs], blk[:, :, 2 * hs:3 * hs]
-        hh, rh = blk[:, :, 3 * hs:4 * hs], blk[:, :, 4 * hs:]
+        zg, r, hh, rh = blk[:, 1], blk[:, 2], blk[:, 3], blk[:, 4]
         hp = hpb[:j]                    # the states before each step
-        hp[1:] = blk[:-1, :, :hs]
-        hp[0] = ws[k0 - 1, :, :hs] if k0 else h0
+        hp[1:] = blk[:-1, 0]
+        hp[0] = ws[k0 - 1, 0] if k0 else h0
         # the factors that depend on the forward pass only, for the chunk's steps at once:
         #   da_hh = dh * [(1 - z)(1 - hh^2)],  da_z = dh * [(h_prev - hh) z (1 - z)],
         #   da_r, d_rh = da_hh * [rh r (1 - r), r],  dh_prev = dh * z + [da_z, da_r, d_rh] u^T
         Fh, Fz, F2 = fh[:j], fz[:j], f2[:j]
-        Fr = F2[:, :, :hs]
+        Fr = F2[:, 0]
         xp.subtract(1, zg, out=Fh)
         xp.subtract(hp, hh, out=Fz)
         Fz *= Fh
@@ -696,42 +716,41 @@ def _gru_back_loop_ra(gws, ws, xs, h0, mf, dx, ut, wt, dh0, rows, parts, hs, gat
         xp.multiply(hh, hh, out=Fr)
         xp.subtract(1, Fr, out=Fr)
         if gates_grad:
-            xp.multiply(Fh, zg, out=der[:j, :, :hs])
-            der[:j, :, 2 * hs:] = Fr
+            xp.multiply(Fh, zg, out=der[:j, 0])
+            der[:j, 2] = Fr
         Fh *= Fr
         xp.subtract(1, r, out=Fr)
         Fr *= r
         if gates_grad:
-            der[:j, :, hs:2 * hs] = Fr
+            der[:j, 1] = Fr
         Fr *= rh
-        F2[:, :, hs:] = r
-        F24 = F2.reshape(j, n, 2, hs)
+        F2[:, 1] = r
         bc = bb[:j]
         b4 = bc.reshape(j, n, 4, hs)
         for k in range(k1 - 1, k0 - 1, -1):
             q = k - k0
             gk = gws[k]
-            dh += gk[:, :hs]
+            dh += gk[0]
             if mf is not None:
                 keep = mf[k]
                 carry = dh * (1 - keep)
                 dh *= keep
-            bk = bc[q]
-            da_h, da_z = bk[:, :hs], bk[:, hs:2 * hs]
-            xp.multiply(dh, Fh[q], out=da_h)
-            xp.multiply(dh, Fz[q], out=da_z)
+            bk = b4[q]
+            xp.multiply(dh, Fh[q], out=dah)
+            xp.multiply(dh, Fz[q], out=bk[:, 1])
             if gates_grad:  # the gates' own gradients, times their activations' derivatives
-                xp.multiply(gk[:, 3 * hs:4 * hs], der[q, :, 2 * hs:], out=gtmp)
-                da_h += gtmp
-                xp.multiply(gk[:, hs:2 * hs], der[q, :, :hs], out=gtmp)
-                da_z += gtmp
-            xp.multiply(da_h[:, None, :], F24[q], out=b4[q, :, 2:])
+                xp.multiply(gk[3], der[q, 2], out=gtmp)
+                dah += gtmp
+                xp.multiply(gk[1], der[q, 0], out=gtmp)
+                bk[:, 1] += gtmp
+            bk[:, 0] = dah
+            xp.multiply(dah, F2[q], out=bk[:, 2:].transpose(1, 0, 2))
             if gates_grad:
-                xp.multiply(gk[:, 2 * hs:3 * hs], der[q, :, hs:2 * hs], out=gtmp)
-                bk[:, 2 * hs:3 * hs] += gtmp
-                bk[:, 3 * hs:] += gk[:, 4 * hs:]
+                xp.multiply(gk[2], der[q, 1], out=gtmp)
+                bk[:, 2] += gtmp
+                bk[:, 3] += gk[4]
             xp.multiply(dh, zg[q], out=dhn)
-            xp.matmul(bk[:, hs:], ut, out=rec)
+            xp.matmul(bc[q, :, hs:], ut, out=rec)
             dhn += rec
             if mf is not None:
                 dhn += carry
