@@ -45,6 +45,16 @@ def _over_rows(n, loop, xp):
                            nbytes=1 << 30)
 
 
+def _nonzero(a, xp):
+    """Whether a has a nonzero element: for 4-byte floats the max of its bits read as
+    uint64 (0.17 ms instead of any()'s 0.73 ms over an LSTM's (80, 4, 64, 128) gate blocks;
+    -0.0 counts as nonzero, which only takes the general path)."""
+    if xp is np and a.dtype.itemsize == 4 and a.shape[-1] % 2 == 0 and a.strides[-1] == 4 \
+            and a.size:
+        return bool(a.view(np.uint64).max())
+    return bool(a.any())
+
+
 def _sigmoid(z, out, xp):
     # 0.5 * tanh(z / 2) + 0.5: no overflow for large |z|, all in place
     xp.multiply(z, 0.5, out=out)
@@ -235,8 +245,8 @@ def lstm_backward(gws, ws, x, w, u, h0, c0, mask=None, go_backwards=False):
     xs = _time_major(x, go_backwards, xp)
     # the gradient reaching the cell and gate blocks is usually zero (the layer returns h
     # and c of the last step only): then its additions are skipped
-    c_grad = bool(gws[:, 1].any())
-    gates_grad = bool(gws[:, 2:].any())
+    c_grad = _nonzero(gws[:, 1], xp)
+    gates_grad = _nonzero(gws[:, 2:], xp)
     parts = {}
     _over_rows(n, lambda r: _lstm_back_loop(
         gws[:, :, r], ws[:, :, r], xs[:, r], h0[r], c0[r], None if mf is None else mf[:, r],
@@ -648,7 +658,7 @@ def _gru_backward_ra(gws, ws, x, w, u, h0, mask, go_backwards):
     xs = _time_major(x, go_backwards, xp)
     # the gradient reaching the gate blocks of the workspace is usually zero (the layer
     # returns states only): then its additions are skipped
-    gates_grad = bool(gws[:, 1:].any())
+    gates_grad = _nonzero(gws[:, 1:], xp)
     parts = {}
     _over_rows(n, lambda r: _gru_back_loop_ra(
         gws[:, :, r], ws[:, :, r], xs[:, r], h0[r], None if mf is None else mf[:, r], dx[r],
