@@ -1,19 +1,26 @@
 """Kernels of the whole-sequence recurrent primitives (declared in fused_ops.py): LSTM, GRU and
 SimpleRNN forward and backward over all time steps in one call.
 
-Forward: the input projections of every step are one GEMM; the recurrence is a loop over
-preallocated buffers (one `h @ recurrent_kernel` GEMM per step, gate nonlinearities written in
-place). It returns one time-major workspace `ws` of shape (time, batch, K) in processing order
-(reversed time under go_backwards) whose columns are the states after each step followed by
-the activated gates, so the backward pass reads what it needs instead of recomputing it:
+Forward: a loop over preallocated buffers, one `h @ recurrent_kernel` GEMM per step, gate
+nonlinearities written in place; the input projections are one GEMM per chunk of _CHUNK steps
+(LSTM, GRU). It returns one time-major workspace `ws` in processing order (reversed time
+under go_backwards) holding the states after each step and the activated gates, so the
+backward pass reads what it needs instead of recomputing it:
 
-    LSTM       K = 6H: h, c, i, f, g, o
-    GRU        K = 5H: h, z, r, hh (candidate), rh (the recurrent part added to hh's input)
-    SimpleRNN  K = H:  h
+    LSTM       (time, 6, batch, H): h, c, o, i, f, g
+    GRU        (time, 5, batch, H): h, z, r, hh (candidate), rh (the recurrent part added
+               to hh's input)
+    SimpleRNN  (time, batch, H):    h
 
-Backward: one reverse loop (one GEMM per step for the state gradient), then the weight
-gradients as single GEMMs over all steps. Its result is one flat array holding the input
-gradients one after another (see `unpack`).
+Each (batch, H) block is contiguous: NumPy's elementwise passes over contiguous blocks are
+2-4x faster than over the H columns of a (batch, K*H) row (measured: a multiply of
+(64, 128) 3.0 us contiguous vs 6.9 us strided; over 8 steps 9 vs 35 us).
+
+Backward: one reverse loop (one GEMM per step for the state gradient), chunk by chunk: the
+factors that depend on the forward pass only are computed for a chunk's steps at once, and
+the chunk's gradients of the gate pre-activations give its share of dx, dw, du and db as
+GEMMs while they are in cache. Its result is one flat array holding the input gradients one
+after another (see `unpack`).
 
 Masks (bool (batch, time)) keep the previous state where false, as Keras does. Activations
 are Keras's defaults: tanh and sigmoid (the layers fall back to the per-step path for others).
