@@ -603,40 +603,49 @@ def _gru_forward_ra(x, w, u, b, rb, h0, mask, go_backwards):
     xs = _time_major(x, go_backwards, xp)
     mk = _mask_steps(mask, go_backwards, xp)
     ws = xp.empty((t, 5, n, hs), dtype=x.dtype)
-    _over_rows(n, lambda r: _gru_loop_ra(xs[:, r], wh, bh, uh, rb[2 * hs:], ws[:, :, r], h0[r],
-                                         None if mk is None else mk[:, r], hs, xp), xp)
+    # z, r and the candidate's products as separate GEMMs: each result a contiguous block
+    wzr, wc = xp.ascontiguousarray(wh[:, :2 * hs]), xp.ascontiguousarray(wh[:, 2 * hs:])
+    uzr, uc = xp.ascontiguousarray(uh[:, :2 * hs]), xp.ascontiguousarray(uh[:, 2 * hs:])
+    _over_rows(n, lambda r: _gru_loop_ra(xs[:, r], wzr, wc, bh, uzr, uc, rb[2 * hs:],
+                                         ws[:, :, r], h0[r], None if mk is None else mk[:, r],
+                                         hs, xp), xp)
     return ws
 
 
-def _gru_loop_ra(xs, w, b, u, rbh, ws, h0, mk, hs, xp):
+def _gru_loop_ra(xs, wzr, wc, b, uzr, uc, rbh, ws, h0, mk, hs, xp):
     # ws[k]: h, z, r, hh (candidate), rh (its recurrent part), each a contiguous (batch, H)
     # block (see _lstm_loop)
     t, n = ws.shape[0], ws.shape[2]
     m = min(_CHUNK, t)
-    zbuf = xp.empty((m * n, 3 * hs), dtype=ws.dtype)
-    rec = xp.empty((n, 3 * hs), dtype=ws.dtype)
-    rzr = rec[:, :2 * hs]
+    zrbuf = xp.empty((m * n, 2 * hs), dtype=ws.dtype)
+    cbuf = xp.empty((m * n, hs), dtype=ws.dtype)
+    rzr = xp.empty((n, 2 * hs), dtype=ws.dtype)
     rzr3 = rzr.reshape(n, 2, hs)
     h = h0
     for k0 in range(0, t, m):
         k1 = min(t, k0 + m)
-        zc = zbuf[:(k1 - k0) * n]
-        xp.matmul(xs[k0:k1].reshape(-1, xs.shape[2]), w, out=zc)
-        zc += b
-        zc = zc.reshape(k1 - k0, n, 3 * hs)
+        j = k1 - k0
+        xc = xs[k0:k1].reshape(-1, xs.shape[2])
+        zzr = xp.matmul(xc, wzr, out=zrbuf[:j * n])
+        zzr += b[:2 * hs]
+        zzr = zzr.reshape(j, n, 2 * hs)
+        zh = xp.matmul(xc, wc, out=cbuf[:j * n])
+        zh += b[2 * hs:]
+        zh = zh.reshape(j, n, hs)
         for k in range(k0, k1):
-            zk = zc[k - k0]
-            xp.matmul(h, u, out=rec)
+            q = k - k0
             wk = ws[k]
             hk, zg, r, hh, rh = wk
-            rzr += zk[:, :2 * hs]
-            xp.tanh(rzr3, out=wk[1:3].transpose(1, 0, 2))
+            xp.matmul(h, uzr, out=rzr)
+            rzr += zzr[q]
+            xp.tanh(rzr, out=rzr)
             zr = wk[1:3]               # tanh(a / 2) -> sigmoid(a)
-            zr *= 0.5
+            xp.multiply(rzr3, 0.5, out=zr.transpose(1, 0, 2))
             zr += 0.5
-            xp.add(rec[:, 2 * hs:], rbh, out=rh)
+            xp.matmul(h, uc, out=rh)
+            rh += rbh
             xp.multiply(r, rh, out=hh)
-            hh += zk[:, 2 * hs:]
+            hh += zh[q]
             xp.tanh(hh, out=hh)
             # h = hh + z * (h_prev - hh)
             xp.subtract(h, hh, out=hk)
