@@ -298,13 +298,13 @@ def _lstm_back_loop(gws, ws, xs, h0, c0, mf, dx, ut, wt, dh0, dc0, rows, parts, 
     tc = xp.empty((m, n, hs), dtype=dt)
     der = xp.empty((m, 4, n, hs), dtype=dt) if gates_grad else None
     dzb = xp.empty((m, n, 4 * hs), dtype=dt)
-    hpb = xp.empty((m, n, hs), dtype=dt)
+    # the chunk's inputs and previous states side by side: dw and du are one GEMM
+    xhb = xp.empty((m * n, d + hs), dtype=dt)
     dxb = xp.empty((m * n, d), dtype=dt)
     dw = xp.zeros((d, 4 * hs), dtype=dt)
     du = xp.zeros((hs, 4 * hs), dtype=dt)
     db = xp.zeros((4 * hs,), dtype=dt)
-    wtmp = xp.empty_like(dw)
-    utmp = xp.empty_like(du)
+    wutmp = xp.empty((d + hs, 4 * hs), dtype=dt)
     for k1 in range(t, 0, -m):
         k0 = max(0, k1 - m)
         j = k1 - k0
@@ -328,7 +328,9 @@ def _lstm_back_loop(gws, ws, xs, h0, c0, mf, dx, ut, wt, dh0, dc0, rows, parts, 
         Fc *= o
         F[:, 0] *= Tc
         F[:, 1] *= g
-        hp = hpb[:j]                    # the states before each step
+        xh = xhb[:j * n]
+        xh[:, :d].reshape(j, n, d)[...] = xs[k0:k1]
+        hp = xh[:, d:].reshape(j, n, hs)  # the states before each step
         hp[1:] = blk[:-1, 0]
         hp[0] = ws[k0 - 1, 0] if k0 else h0
         F[1:, 2] *= blk[:-1, 1]
@@ -370,10 +372,9 @@ def _lstm_back_loop(gws, ws, xs, h0, c0, mf, dx, ut, wt, dh0, dc0, rows, parts, 
             dx[:, t - k1:t - k0] = dxc[:, ::-1]
         else:
             dx[:, k0:k1] = dxc
-        xp.matmul(xs[k0:k1].reshape(j * n, -1).T, dz2, out=wtmp)
-        dw += wtmp
-        xp.matmul(hp.reshape(j * n, hs).T, dz2, out=utmp)
-        du += utmp
+        xp.matmul(xh.T, dz2, out=wutmp)
+        dw += wutmp[:d]
+        du += wutmp[d:]
         db += dz2.sum(axis=0)
     dh0[rows] = dh
     dc0[rows] = dc
