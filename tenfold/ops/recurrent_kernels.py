@@ -712,7 +712,6 @@ def _gru_back_loop_ra(gws, ws, xs, h0, mf, dx, ut, wt, dh0, rows, parts, hs, gat
     m = max(1, min(_CHUNK, t))
     dh = xp.zeros((n, hs), dtype=dt)
     dhn = xp.empty((n, hs), dtype=dt)
-    dah = xp.empty((n, hs), dtype=dt)
     rec = xp.empty((n, hs), dtype=dt)
     gtmp = xp.empty((n, hs), dtype=dt) if gates_grad else None
     der = xp.empty((m, 3, n, hs), dtype=dt) if gates_grad else None
@@ -768,6 +767,7 @@ def _gru_back_loop_ra(gws, ws, xs, h0, mf, dx, ut, wt, dh0, rows, parts, hs, gat
                 carry = dh * (1 - keep)
                 dh *= keep
             bk = b4[q]
+            dah = bk[:, 0]
             xp.multiply(dh, Fh[q], out=dah)
             xp.multiply(dh, Fz[q], out=bk[:, 1])
             if gates_grad:  # the gates' own gradients, times their activations' derivatives
@@ -775,7 +775,6 @@ def _gru_back_loop_ra(gws, ws, xs, h0, mf, dx, ut, wt, dh0, rows, parts, hs, gat
                 dah += gtmp
                 xp.multiply(gk[1], der[q, 0], out=gtmp)
                 bk[:, 1] += gtmp
-            bk[:, 0] = dah
             xp.multiply(dah, F2[q], out=bk[:, 2:].transpose(1, 0, 2))
             if gates_grad:
                 xp.multiply(gk[2], der[q, 1], out=gtmp)
