@@ -168,9 +168,10 @@ def _lstm_rotate(a, hs, xp):
 
 
 def _lstm_weights(w, u, b, hs, xp):
-    """w, u, b in the kernels' gate order, the sigmoid gates' columns halved (exact: a power
-    of two): then sigmoid(z) = 0.5 * tanh(z / 2) + 0.5 and tanh(g) are one tanh over all four
-    gates, and no pass scales z by a half."""
+    """w, u, b in the kernels' gate order, the sigmoid gates' columns halved (a power of two:
+    the products and sums are exactly half of the unscaled ones, barring subnormals): then
+    sigmoid(z) = 0.5 * tanh(z / 2) + 0.5 and tanh(g) are one tanh over all four gates, and no
+    pass scales z by a half. The forward's numbers are those of the unscaled formulas."""
     out = []
     for a in (w, u, b):
         p = _lstm_rotate(a, hs, xp)
@@ -596,9 +597,9 @@ def _gru_forward_ra(x, w, u, b, rb, h0, mask, go_backwards):
     xp = xp_of(x)
     n, t = x.shape[0], x.shape[1]
     hs = u.shape[0]
-    # z and r's columns halved (exact: a power of two), so sigmoid(a) = 0.5 tanh(a / 2) + 0.5
-    # needs no pass scaling a; their recurrent bias joins the input bias (added once per
-    # step instead of twice)
+    # z and r's columns halved (a power of two, see _lstm_weights), so sigmoid(a) =
+    # 0.5 tanh(a / 2) + 0.5 needs no pass scaling a; their recurrent bias joins the input bias
+    # (added once per step instead of twice; this sum rounds differently: ~1 ulp)
     wh = w.copy()
     wh[:, :2 * hs] *= 0.5
     uh = u.copy()
