@@ -669,11 +669,15 @@ class RNN(Layer):
             else:
                 ws = fused_ops.simple_rnn_sequence(xin, w, u, b, states[0], *extra,
                                                    go_backwards=gb)
+        # LSTM, GRU: ws is (time, K, batch, H), its blocks h, c / h first; SimpleRNN: the
+        # states (time, batch, H)
         last = ws[-1]
-        new_states = [last[:, :hs], last[:, hs:2 * hs]] if kind is LSTMCell else [last[:, :hs]]
+        new_states = [last[0], last[1]] if kind is LSTMCell else \
+            [last[0]] if kind is GRUCell else [last]
         zero_masked = mk is not None and self.zero_output_for_mask
         if self.return_sequences:
-            output = a.transpose(ws[:, :, :hs], (1, 0, 2))
+            seq = ws[:, 0] if kind is LSTMCell or kind is GRUCell else ws
+            output = a.transpose(seq, (1, 0, 2))
             if zero_masked:
                 kf = m.cast(mk, dtype)
                 if gb:

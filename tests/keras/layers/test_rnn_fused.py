@@ -291,3 +291,100 @@ def test_batch_split_over_kernel_threads(kind):
     out_s, g_s = _run(layers[1], x, mask, False, "float64")
     for a, b in zip(out_f + g_f, out_s + g_s):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)
+
+
+# several chunks of steps (recurrent_kernels._CHUNK): the forward's per-chunk input
+# projection, the backward's per-chunk factors and GEMMs, the state carried across chunks
+
+def _split_rows(monkeypatch):
+    """Runs the batch as two halves, one after the other (what the kernel threads do)."""
+    rk = importlib.import_module("tenfold.ops.recurrent_kernels")
+
+    def split(n, loop, xp):
+        loop(slice(0, n // 2))
+        loop(slice(n // 2, n))
+    monkeypatch.setattr(rk, "_over_rows", split)
+
+
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_several_chunks_match_per_step_path(kind, go_backwards, split, monkeypatch):
+    from tenfold.ops import recurrent_kernels as rk
+    if split:
+        _split_rows(monkeypatch)
+    rng = np.random.default_rng(13)
+    n, t = 6, 2 * rk._CHUNK + 3
+    x = rng.standard_normal((n, t, 4))
+    mask = rng.random((n, t)) > 0.25
+    kw = dict(return_sequences=True, return_state=True, go_backwards=go_backwards)
+    layers = [_make(kind, "float64", **kw) for _ in range(2)]
+    for layer in layers:
+        layer.build((n, t, 4))
+    layers[1].set_weights(layers[0].get_weights())
+    for m in (None, mask):
+        out_f, g_f = _run(layers[0], x, m, True, "float64")
+        out_s, g_s = _run(layers[1], x, m, False, "float64")
+        for a, b in zip(out_f + g_f, out_s + g_s):
+            np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_several_chunks_primitive_finite_differences(kind, go_backwards):
+    from tenfold.ops import recurrent_kernels as rk
+    rng = np.random.default_rng(14)
+    n, t, d, h = 2, rk._CHUNK + 2, 2, 2
+    gates = 4 if kind == "lstm" else 3
+    w, u, b = _weights(rng, d, h, gates)
+    arrays = [rng.standard_normal((n, t, d)), w, u, b]
+    if kind == "gru":
+        arrays.append(rng.standard_normal((gates * h,)) * 0.5)
+    arrays += [rng.standard_normal((n, h)) for _ in range(2 if kind == "lstm" else 1)]
+    mask = [tf.constant(rng.random((n, t)) > 0.3)]
+    prim = fused_ops.lstm_sequence if kind == "lstm" else fused_ops.gru_sequence
+
+    def fn(*xs):  # every block of the workspace: states and gates
+        return prim(*xs, *mask, go_backwards=go_backwards)
+    gradient_check(fn, arrays, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_float32_gate_gradients_match_float64(kind):
+    # a gradient reaching the gate blocks of the workspace (the general path of the backward
+    # loops, found by recurrent_kernels._nonzero on float32)
+    rng = np.random.default_rng(15)
+    n, t, d, h = 4, 11, 3, 5
+    gates = 4 if kind == "lstm" else 3
+    w, u, b = _weights(rng, d, h, gates)
+    arrays = [rng.standard_normal((n, t, d)), w, u, b]
+    if kind == "gru":
+        arrays.append(rng.standard_normal((gates * h,)) * 0.5)
+    arrays += [rng.standard_normal((n, h)) for _ in range(2 if kind == "lstm" else 1)]
+    prim = fused_ops.lstm_sequence if kind == "lstm" else fused_ops.gru_sequence
+    grads = []
+    for dtype in ("float64", "float32"):
+        xs = [tf.constant(a.astype(dtype)) for a in arrays]
+        with tf.GradientTape() as tape:
+            for v in xs:
+                tape.watch(v)
+            ws = prim(*xs)
+            r = np.random.default_rng(16).standard_normal(tuple(ws.shape)).astype(dtype)
+            loss = tf.reduce_sum(ws * tf.constant(r))
+        grads.append([g.numpy() for g in tape.gradient(loss, xs)])
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(b, a, rtol=2e-4, atol=2e-4)
+
+
+def test_nonzero_check():
+    from tenfold.ops.recurrent_kernels import _nonzero
+    a = np.zeros((3, 2, 4, 6), np.float32)
+    assert not _nonzero(a, np) and not _nonzero(a[:, 1:], np)
+    a[2, 1, 3, 5] = 1e-30
+    assert _nonzero(a, np) and _nonzero(a[:, 1:], np) and not _nonzero(a[:, :1], np)
+    a[2, 1, 3, 5] = -0.0  # counts as nonzero: only takes the general path
+    assert _nonzero(a, np)
+    odd = np.zeros((2, 3), np.float32)
+    assert not _nonzero(odd, np)
+    odd[1, 2] = 2
+    assert _nonzero(odd, np) and _nonzero(odd.astype(np.float64), np)
