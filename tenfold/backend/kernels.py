@@ -233,6 +233,78 @@ def _per_image(fn, out_shape, dtype, *arrays):
     return out
 
 
+def sum_axes(x, axes):
+    """The sum of float x over `axes` (a tuple of distinct non-negative axes, not all of
+    them) by matrix-vector products with a vector of ones, or None where that does not apply.
+    x's axes are taken in memory order (so a transposed view needs no copy: attention's bias
+    gradients sum (B, T, H, K) views of (B, H, T, K) arrays over B and T), adjacent summed or
+    kept axes are merged, and each run of summed axes is one GEMV (a batch of GEMVs when kept
+    axes precede it). NumPy's reduction over leading axes of these shapes runs a short inner
+    loop per row: (64, 64, 2, 32) over (0, 1), single-thread CPU, 0.14 ms contiguous and
+    0.35 ms as the transposed view, against 0.03 / 0.05 ms here."""
+    if x.dtype not in FLOAT_DTYPES or not axes or len(axes) >= x.ndim:
+        return None
+    order = sorted(range(x.ndim), key=lambda a: -x.strides[a])
+    xp = x.transpose(order)
+    if not xp.flags.c_contiguous:
+        return None
+    groups = []  # [summed?, size] runs in memory order
+    for a, n in zip(order, xp.shape):
+        r = a in axes
+        if groups and groups[-1][0] == r:
+            groups[-1][1] *= n
+        else:
+            groups.append([r, n])
+    y = xp.reshape([n for _, n in groups])
+    with _single_blas():  # OpenBLAS's threaded GEMV stalls on a busy machine
+        while any(r for r, _ in groups):
+            j = next(i for i, (r, _) in enumerate(groups) if r)
+            a = math.prod(n for _, n in groups[:j])
+            m = groups[j][1]
+            b = math.prod(n for _, n in groups[j + 1:])
+            ones = np.ones(m, x.dtype)
+            if b == 1:
+                y = y.reshape(a, m) @ ones
+            else:
+                y = np.matmul(ones, y.reshape(a, m, b))
+            del groups[j]
+    kept = [a for a in order if a not in axes]
+    y = y.reshape([x.shape[a] for a in kept])
+    return y.transpose(np.argsort(kept)) if kept != sorted(kept) else y
+
+
+def matmul_stack(a, b, out=None):
+    """np.matmul(a, b, out=out) where a and b are stacks of small matrices with the same
+    leading dimension (attention's (batch, heads, T, K) products): NumPy calls one small GEMM
+    per matrix, serially, so the stack is split along its first axis and shared out to the
+    threads (each slice one np.matmul, GIL released, BLAS single-threaded). Results equal
+    np.matmul's bit for bit (the same GEMM per matrix). Measured (64, 2, 64, 32) @ (.., 32, 64),
+    float32, on the quiet 2-core Xeon: see `_STACK_MIN_BYTES`."""
+    n = a.shape[0] if a.ndim >= 3 else 0
+    if n < 2 or b.ndim != a.ndim or b.shape[0] != n or a.dtype != b.dtype or \
+            a.dtype not in FLOAT_DTYPES:
+        return np.matmul(a, b, out=out)
+    nbytes = a.nbytes + b.nbytes
+    k = _workers(n, nbytes) if nbytes >= _STACK_MIN_BYTES else 1
+    if k == 1:
+        return np.matmul(a, b, out=out)
+    if out is None:
+        out = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) +
+                       (a.shape[-2], b.shape[-1]), a.dtype)
+    parts = min(n, 2 * k)
+    bounds = [(i * n // parts, (i + 1) * n // parts) for i in range(parts)]
+
+    def work(r, _):
+        lo, hi = r
+        np.matmul(a[lo:hi], b[lo:hi], out=out[lo:hi])
+
+    run_tasks(bounds, work, nbytes)
+    return out
+
+
+_STACK_MIN_BYTES = 1 << 18
+
+
 # ------------------------------------------------------------------------------------------
 # shared helpers
 
