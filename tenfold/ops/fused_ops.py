@@ -471,6 +471,80 @@ def sparse_softmax_xent_grad_unfused(g, labels, logits):
     return m._mul(a.expand_dims(g, -1), m._sub(sm, oh))
 
 
+# ---- Multi-head attention's batched products, in the layouts their neighbours use
+#
+# MultiHeadAttention projects to (B, T, H, K), multiplies per (batch, head) on (B, H, T, K)
+# transposed views, and its output projection wants the context back as (B, T, H, V): with
+# plain matmul, the context and the gradients of q, k and v come out as (B, H, ...) arrays
+# whose (B, T, H, K) views the projections' GEMMs must copy first (a reshape of a
+# non-contiguous view). heads_matmul has matmul's value, optionally swapped to (B, T, H, V)
+# (`swap_out`), and its input gradients computed the same way, each written by the GEMMs
+# straight into the (B, T, H, K) layout (`swap_grads`) and returned as a transposed view.
+#
+# | fused primitive                          | unfused twin                                  |
+# |------------------------------------------|-----------------------------------------------|
+# | heads_matmul(a, b, ta, tb, swap_out)     | transpose(matmul(a, b, ta, tb), (0, 2, 1, 3)) |
+# |                                          | when swap_out, else matmul(a, b, ta, tb)      |
+
+_SWAP = (0, 2, 1, 3)
+
+
+def _heads_matmul_kernel(a, b, transpose_a=False, transpose_b=False, swap_out=False,
+                         swap_grads=(False, False)):
+    if transpose_a:
+        a = a.swapaxes(-1, -2)
+    if transpose_b:
+        b = b.swapaxes(-1, -2)
+    if type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype != b.dtype or \
+            a.dtype not in _kernels.FLOAT_DTYPES or a.ndim != 4 or b.ndim != 4 or \
+            a.shape[:2] != b.shape[:2]:
+        from tenfold.ops import math_ops as m
+        y = m._mm_kernel(a, b)
+        return xp_of(y).ascontiguousarray(y.transpose(_SWAP)) if swap_out else y
+    if not swap_out:
+        return _kernels.matmul_stack(a, b)
+    out = np.empty((a.shape[0], a.shape[2], a.shape[1], b.shape[3]), a.dtype)
+    _kernels.matmul_stack(a, b, out=out.transpose(_SWAP))  # BLAS writes the swapped layout
+    return out
+
+
+def _heads_matmul_grads(g, out, a, b, transpose_a=False, transpose_b=False, swap_out=False,
+                        swap_grads=(False, False)):
+    """matmul's gradients (math_ops._mm_grad_a / _mm_grad_b), each a heads_matmul whose
+    result is swapped when swap_grads says so, then viewed back."""
+    from tenfold.ops import array_ops as arr
+    if swap_out:
+        g = arr.transpose(g, _SWAP)
+    ta, tb = transpose_a, transpose_b
+
+    def mm(x, y, tx, ty, swap):
+        r = heads_matmul(x, y, transpose_a=tx, transpose_b=ty, swap_out=swap,
+                         swap_grads=(swap, swap))
+        return arr.transpose(r, _SWAP) if swap else r
+
+    da = mm(g, b, False, not tb, swap_grads[0]) if not ta else \
+        mm(b, g, tb, True, swap_grads[0])
+    db = mm(a, g, not ta, False, swap_grads[1]) if not tb else \
+        mm(g, a, True, ta, swap_grads[1])
+    return [da, db]
+
+
+def _heads_flops(inputs, out, params):
+    from tenfold.ops import math_ops as m
+    return m.matmul_flops(inputs, out, params)
+
+
+heads_matmul = primitive("heads_matmul", _heads_matmul_kernel, grads=_heads_matmul_grads,
+                         aliasing="fresh", uses_blas=True, flops=_heads_flops)
+
+
+def heads_matmul_unfused(a, b, transpose_a=False, transpose_b=False, swap_out=False):
+    """The twin: matmul, then the (0, 2, 1, 3) transpose when swap_out (tenfold ops)."""
+    from tenfold.ops import array_ops as arr, math_ops as m
+    y = m.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+    return arr.transpose(y, _SWAP) if swap_out else y
+
+
 # ---- LayerNormalization over the last axis, with gamma and beta (float32 / float64)
 
 def _ln_stats(xb, cb, epsilon):
