@@ -22,13 +22,6 @@ def _c(a):
     return tf.constant(a)
 
 
-@pytest.fixture
-def threads(monkeypatch):
-    """Kernel threads on, even when other processes hold the cores."""
-    monkeypatch.setattr(K, "_busy", lambda: False)
-    monkeypatch.setattr(K, "_threads", 2)
-
-
 def _operands(ta, tb, dtype, b=3, h=2, t=5, s=4, k=3):
     a = RNG.standard_normal((b, h, k, t) if ta else (b, h, t, k)).astype(dtype)
     bb = RNG.standard_normal((b, h, s, k) if tb else (b, h, k, s)).astype(dtype)
@@ -74,8 +67,11 @@ def test_heads_matmul_half_precision_and_layout():
     np.testing.assert_array_equal(out, np.matmul(a, b).transpose(0, 2, 1, 3))
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_matmul_stack_threads_equal_numpy(threads, dtype):
+def test_matmul_stack_equals_numpy(monkeypatch, dtype, n_threads):
+    monkeypatch.setattr(K, "_busy", lambda: False)
+    monkeypatch.setattr(K, "_threads", n_threads)
     q = RNG.standard_normal((64, 64, 2, 32)).astype(dtype).transpose(0, 2, 1, 3)
     k = RNG.standard_normal((64, 64, 2, 32)).astype(dtype).transpose(0, 2, 1, 3)
     ref = np.matmul(q, k.swapaxes(-1, -2))
@@ -86,6 +82,11 @@ def test_matmul_stack_threads_equal_numpy(threads, dtype):
     # broadcast batch dims and mismatched stacks fall back to np.matmul
     np.testing.assert_array_equal(K.matmul_stack(q, k[:1].swapaxes(-1, -2)),
                                   np.matmul(q, k[:1].swapaxes(-1, -2)))
+    # row-major b, an odd stack length (a short last chunk)
+    np.testing.assert_array_equal(K.matmul_stack(q[:61], k[:61].swapaxes(-1, -2).copy()),
+                                  np.matmul(q[:61], k[:61].swapaxes(-1, -2)))
+    np.testing.assert_array_equal(K.matmul_stack(q[:61], k[:61].swapaxes(-1, -2)),
+                                  np.matmul(q[:61], k[:61].swapaxes(-1, -2)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
