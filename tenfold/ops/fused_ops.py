@@ -566,45 +566,19 @@ def _layer_norm_generic(x, epsilon):
     return xc, 1 / np.sqrt(var + x.dtype.type(epsilon))
 
 
-def _tiled(v, cols):
-    """v (the last axis's per-column vector) repeated to span `cols` columns: gamma and beta
-    applied to a block viewed as (rows * c / cols, cols) run NumPy's inner loop over `cols`
-    elements instead of c (32: the loop's per-row overhead doubled the op's time)."""
-    return v if cols == v.shape[0] else np.tile(v, cols // v.shape[0])
-
-
-def _wide(b, cols):
-    """Block b (rows, c), C-contiguous, viewed with `cols` columns (a multiple of c)."""
-    return b if cols == b.shape[1] else b.reshape(-1, cols)
-
-
-def _wide_cols(x2):
-    """Columns of the wide view of x2's blocks: a multiple of c dividing each block's size."""
-    rows, c = x2.shape
-    step = max(1, _BLOCK_ELEMS // max(c, 1))
-    k = 1
-    while c and c * k * 2 <= 1024 and step % (k * 2) == 0 and rows % (k * 2) == 0:
-        k *= 2
-    return c * k
-
-
 def _layer_norm_kernel(x, gamma, beta, epsilon=1e-3):
     if type(x) is not np.ndarray:
         xc, rstd = _layer_norm_generic(x, epsilon)
         return xc * rstd * gamma + beta
     x2 = x.reshape(-1, x.shape[-1])
     out = np.empty(x2.shape, x.dtype)
-    cols = _wide_cols(x2)
-    gw, bw = _tiled(gamma.astype(x.dtype, copy=False), cols), \
-        _tiled(beta.astype(x.dtype, copy=False), cols)
 
     def work(i, r):
         ob = out[r]
         rstd = _ln_stats(x2[r], ob, epsilon)
         ob *= rstd
-        ow = _wide(ob, cols)
-        ow *= gw
-        ow += bw
+        ob *= gamma
+        ob += beta
 
     _each_block(x2, work, 2 * x2.nbytes)
     return out.reshape(x.shape)
@@ -636,8 +610,6 @@ def _layer_norm_grad_kernel(g, x, gamma, epsilon=1e-3):
     dgammas = np.empty((len(blocks), c), x.dtype)
     rows = min(x2.shape[0], max(1, _BLOCK_ELEMS // c))
     inv_c = x.dtype.type(1.0 / c)
-    cols = _wide_cols(x2)
-    gw = _tiled(gamma, cols)
 
     def scratch():
         return np.empty((rows, c), x.dtype), np.empty((rows, c), x.dtype)
@@ -655,8 +627,7 @@ def _layer_norm_grad_kernel(g, x, gamma, epsilon=1e-3):
         k *= inv_c
         k *= rstd[:, 0]
         k *= rstd[:, 0]                              # mean(dxhat * xhat) * r
-        dw = _wide(db, cols)
-        np.multiply(_wide(gb, cols), gw, out=dw)     # dxhat
+        np.multiply(gb, gamma, out=db)               # dxhat
         db -= m1[:, None]
         np.multiply(cb, k[:, None], out=gx)
         db -= gx
