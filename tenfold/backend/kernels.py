@@ -284,7 +284,9 @@ def matmul_stack(a, b, out=None):
     is first copied to row-major order: OpenBLAS's small transposed-B GEMMs run at half speed
     ((64, 2, 64, 32) @ (64, 2, 32, 64)^T views, float32, single-thread CPU: 0.70-0.88 ms
     as one np.matmul, 0.44 ms in chunks of 8 with the copy, 0.57 ms copying all of b first).
-    Results equal np.matmul's (the same GEMM per matrix, whatever the threads)."""
+    The same GEMMs whatever the threads, so results do not depend on them; they equal
+    np.matmul's (the copy only changes which of OpenBLAS's kernels reads b: equal in the
+    tests' shapes, within rounding in general)."""
     n = a.shape[0] if a.ndim >= 3 else 0
     if n < 2 or b.ndim != a.ndim or b.shape[0] != n or a.dtype != b.dtype or \
             a.dtype not in FLOAT_DTYPES or a.nbytes + b.nbytes < _STACK_MIN_BYTES:
