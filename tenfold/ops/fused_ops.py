@@ -12,6 +12,8 @@ sits beside the unfused ops it replaces; their numbers are those of the chain.
 
 Training-mode BatchNormalization (`batch_norm_train`, `batch_norm_stats`,
 `batch_norm_train_grad`): called by the Keras layer, not a graph rewrite; see its table below.
+Likewise `heads_matmul`, MultiHeadAttention's batched products with their results and
+gradients in the projections' layouts (see its table below).
 
 (`conv_bias_act`, conv + bias + ReLU in one pass, is not fusion-only: Keras convolution
 layers call it eagerly; it is declared in conv_ops.py.)
