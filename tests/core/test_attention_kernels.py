@@ -150,3 +150,17 @@ def test_multi_head_attention_gradients_match_plain_matmul(monkeypatch):
         results.append([y.numpy()] + [g.numpy() for g in grads])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_heads_matmul_on_the_standin_backend():
+    """heads_matmul runs in the array namespace of non-NumPy arrays (CuPy's rules)."""
+    from tenfold.testing.standin_backend import standin_device
+    a, b = _operands(False, True, "float64")
+    host = [F.heads_matmul(_c(a), _c(b), transpose_b=True, swap_out=s).numpy()
+            for s in (False, True)]
+    with standin_device():
+        dev = [F.heads_matmul(_c(a), _c(b), transpose_b=True, swap_out=s) for s in (False, True)]
+        assert all("STANDIN" in t.device for t in dev)
+        dev = [t.numpy() for t in dev]
+    for x, y in zip(host, dev):
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12)
