@@ -122,7 +122,8 @@ def _dropout_mask_kernel(shape, dtype, rate, seed=None, gen=None):
     compare (the bits come straight from the bit generator). 16 bits per element when
     rate * 2**16 is within 0.1% of rate (and of 1 - rate) of a whole number (0.1, 0.2, 0.5,
     0.01, ...: the keep probability is then off by less than 2**-17), halving the bit
-    generator's work (a (64, 64, 32) mask: 0.09 ms instead of 0.18 ms of draws), else 32."""
+    generator's work (a (64, 64, 32) float32 mask, single-thread CPU: 0.19 ms against
+    0.26 ms), else 32."""
     rng = _pick(seed, gen, "dropout", dtype)
     n = int(np.prod(shape, dtype=np.int64))
     t16 = rate * 65536.0
