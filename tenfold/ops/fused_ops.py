@@ -302,7 +302,7 @@ def _each_block(x2, work, nbytes):
     """work(i, rows) for each block of rows of x2 (`_row_blocks`), the blocks shared out to
     the kernel threads when the arrays are big enough (kernels.run_tasks: serial when small
     or when other processes hold the cores). Blocks write disjoint rows, so results do not
-    depend on the threads. Two threads cost 10-15% more CPU in all than one (softmax of
+    depend on the threads. Two threads cost 10-50% more CPU in all than one (softmax of
     (8192, 64) float32: 1.12 against 0.99 ms; layer_norm_grad of (64, 64, 32): 1.13 against
     0.74 ms), so they pay wherever the second core is free; the wall-clock gain could not be
     timed on the shared machine (load 5 on 2 cores while this was written)."""
