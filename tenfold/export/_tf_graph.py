@@ -342,6 +342,19 @@ def _matmul(lw, node, ins):
     return [lw.node("BatchMatMulV2", ins, T=type_attr(dt), adj_x=ta, adj_y=tb)]
 
 
+@lowers("heads_matmul")
+def _heads_matmul(lw, node, ins):
+    """fused_ops.heads_matmul: BatchMatMulV2, then a (0, 2, 1, 3) Transpose when swap_out."""
+    dt = _out_dtype(lw, node)
+    y = lw.node("BatchMatMulV2", ins, T=type_attr(dt),
+                adj_x=bool(node.params.get("transpose_a", False)),
+                adj_y=bool(node.params.get("transpose_b", False)))
+    if not node.params.get("swap_out", False):
+        return [y]
+    perm = lw.const(np.asarray((0, 2, 1, 3), np.int32), name="perm")
+    return [lw.node("Transpose", [y, perm], T=type_attr(dt), Tperm=type_attr(np.int32))]
+
+
 def _padding(lw, node, spatial, ksize, strides, dilations, pads, allow_explicit):
     """TensorFlow's padding attribute for explicit `pads` of an input of `spatial` size
     (SAME / VALID when they match, else EXPLICIT with the paddings list)."""

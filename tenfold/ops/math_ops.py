@@ -559,6 +559,8 @@ def _mm_kernel(a, b, transpose_a=False, transpose_b=False):
     if a.dtype.itemsize == 2 and (a.dtype.kind == "f" or a.dtype.name == "bfloat16"):
         # NumPy has no half-precision GEMM: accumulate in float32 (as TensorFlow's CPU kernel)
         return np.matmul(a.astype(np.float32), b.astype(np.float32)).astype(a.dtype)
+    if a.ndim >= 3 and type(a) is np.ndarray:
+        return _kernels.matmul_stack(a, b)  # stacks of small matrices: over the threads
     return np.matmul(a, b)
 
 
@@ -690,6 +692,11 @@ def _sum_kernel(x, axis=None, keepdims=False):
         # a bias gradient: every axis but the last, as a GEMV (7x faster than np.sum here)
         out = _kernels.bias_backprop(x)
         return out.reshape((1,) * (x.ndim - 1) + out.shape) if keepdims else out
+    if type(axis) is tuple and x.ndim >= 3 and x.size >= _GEMV_SUM_MIN and type(x) is np.ndarray:
+        # other partial sums (attention's bias gradients over (B, T) of (B, T, H, K)): GEMVs
+        out = _kernels.sum_axes(x, tuple(a % x.ndim for a in axis))
+        if out is not None:
+            return np.expand_dims(out, axis) if keepdims else out
     if x.dtype.itemsize == 2 and (x.dtype.kind == "f" or x.dtype.name == "bfloat16"):
         return _np_reduce(np.add, np.sum, x, axis, keepdims, np.float32).astype(x.dtype)
     return _np_reduce(np.add, np.sum, x, axis, keepdims, x.dtype)

@@ -118,12 +118,21 @@ def _uniform_int_kernel(shape, dtype, lo, hi, seed=None, gen=None):
 
 def _dropout_mask_kernel(shape, dtype, rate, seed=None, gen=None):
     """Dropout's scaled keep mask: 1 / (1 - rate) with probability 1 - rate, else 0. Drawn as
-    32 random bits per element compared with rate * 2**32: 3x faster than uniform floats
-    and a compare (the bits come straight from the bit generator)."""
+    random bits per element compared with a threshold: 3x faster than uniform floats and a
+    compare (the bits come straight from the bit generator). 16 bits per element when
+    rate * 2**16 is within 0.1% of rate (and of 1 - rate) of a whole number (0.1, 0.2, 0.5,
+    0.01, ...: the keep probability is then off by less than 2**-17), halving the bit
+    generator's work (a (64, 64, 32) float32 mask, single-thread CPU: 0.19 ms against
+    0.26 ms), else 32."""
     rng = _pick(seed, gen, "dropout", dtype)
     n = int(np.prod(shape, dtype=np.int64))
-    bits = rng.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n].reshape(shape)
-    keep = bits >= np.uint32(min(round(rate * 2.0 ** 32), 2 ** 32 - 1))
+    t16 = rate * 65536.0
+    if 0 < round(t16) < 65536 and abs(round(t16) - t16) <= 1e-3 * min(rate, 1 - rate) * 65536:
+        bits = rng.bit_generator.random_raw((n + 3) // 4).view(np.uint16)[:n].reshape(shape)
+        keep = bits >= np.uint16(round(t16))
+    else:
+        bits = rng.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n].reshape(shape)
+        keep = bits >= np.uint32(min(round(rate * 2.0 ** 32), 2 ** 32 - 1))
     ct = np.dtype(_work(dtype))
     return np.multiply(keep, ct.type(1.0 / (1.0 - rate)), dtype=ct).astype(dtype, copy=False)
 

@@ -8,6 +8,7 @@ from tenfold.keras.layers import _utils as U
 from tenfold.ops import array_ops as a
 from tenfold.ops import math_ops as m
 from tenfold.ops import nn_ops as nn
+from tenfold.ops import fused_ops as _fused
 from tenfold.ops._convert import tensor
 from tenfold.framework.host import from_host
 
@@ -380,7 +381,10 @@ class MultiHeadAttention(Layer):
         qh = a.transpose(q, (0, 2, 1, 3))
         kh = a.transpose(k, (0, 2, 1, 3))
         vh = a.transpose(v, (0, 2, 1, 3))
-        scores = m.matmul(qh, kh, transpose_b=True)  # (B, H, T, S)
+        # heads_matmul: matmul, with the gradients of q, k, v and the context written in the
+        # (B, T, H, K) layouts the projections use (no copies before their GEMMs)
+        scores = _fused.heads_matmul(qh, kh, transpose_b=True,
+                                     swap_grads=(True, True))  # (B, H, T, S)
         zero_masked = self.dropout > 0 or return_attention_scores
         if mask is not None:
             while mask.ndim < 4:
@@ -394,7 +398,8 @@ class MultiHeadAttention(Layer):
         dropped = probs
         if training and self.dropout > 0:
             dropped = nn.dropout(probs, self.dropout, seed=self.seed)
-        out = a.transpose(m.matmul(dropped, vh), (0, 2, 1, 3))  # (B, T, H, V)
+        out = _fused.heads_matmul(dropped, vh, swap_out=True,
+                                  swap_grads=(False, True))  # (B, T, H, V)
         out = self._output_dense(out)
         if flat:
             out = a.reshape(out, qs[:-1] + (out.shape[-1],))
