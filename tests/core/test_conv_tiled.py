@@ -1,0 +1,155 @@
+"""The output-tiled 2-D convolution kernels (tenfold/backend/kernels.py: _conv2d_tiled,
+_backprop_filter_tiled and the stride-1 input gradient as a flipped forward convolution):
+against a direct NumPy reference in float64 and the legacy kernels in float32, on odd shapes
+(odd widths, asymmetric and large pads, non-square kernels, several chunks, threads), and
+the fallbacks around them (strides, dilations, groups, pads beyond the kernel)."""
+import itertools
+
+import numpy as np
+import pytest
+
+from tenfold.backend import kernels as K
+
+
+def ref_conv(x, w, strides, dilations, pads, groups=1):
+    """Direct cross-correlation, one kernel tap at a time (float64)."""
+    x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
+    xp = np.pad(x, [(0, 0)] + [tuple(p) for p in pads] + [(0, 0)])
+    ksize = w.shape[:-2]
+    cg, cout = w.shape[-2], w.shape[-1]
+    og = cout // groups
+    out_sp = K.out_sizes(x.shape[1:-1], ksize, strides, dilations, pads)
+    y = np.zeros((x.shape[0],) + tuple(out_sp) + (cout,))
+    for k in itertools.product(*[range(n) for n in ksize]):
+        sl = tuple(slice(ki * d, ki * d + (o - 1) * s + 1, s)
+                   for ki, d, o, s in zip(k, dilations, out_sp, strides))
+        v = xp[(slice(None),) + sl + (slice(None),)]
+        for g in range(groups):
+            y[..., g * og:(g + 1) * og] += v[..., g * cg:(g + 1) * cg] @ \
+                w[k][:, g * og:(g + 1) * og]
+    return y
+
+
+def ref_grads(x, w, dy, strides, dilations, pads, groups=1):
+    """(dx, dw) of <dy, conv(x, w)> by linearity: one basis vector at a time (small shapes)."""
+    dx = np.array([np.sum(ref_conv(e.reshape(x.shape), w, strides, dilations, pads, groups)
+                          * dy) for e in np.eye(x.size)]).reshape(x.shape)
+    dw = np.array([np.sum(ref_conv(x, e.reshape(w.shape), strides, dilations, pads, groups)
+                          * dy) for e in np.eye(w.size)]).reshape(w.shape)
+    return dx, dw
+
+
+TILED = [  # (x shape, filter shape, pads): stride 1, undilated, one group -> tiled path
+    ((2, 6, 6, 3), (3, 3, 3, 5), ((1, 1), (1, 1))),      # 1x2 tiles, SAME
+    ((3, 5, 7, 4), (3, 3, 4, 4), ((1, 1), (1, 1))),      # odd width: 1x1 tiles
+    ((2, 7, 8, 2), (2, 3, 2, 6), ((0, 1), (2, 1))),      # non-square, asymmetric pads
+    ((2, 8, 6, 5), (5, 5, 5, 3), ((2, 2), (2, 2))),      # 5x5
+    ((2, 6, 9, 3), (3, 3, 3, 2), ((0, 0), (0, 0))),      # VALID
+    ((1, 4, 4, 40), (3, 3, 40, 36), ((1, 1), (1, 1))),   # > 32 channels: 1x1 tiles
+    ((2, 4, 6, 3), (1, 1, 3, 4), ((0, 0), (0, 0))),      # 1x1 kernel
+]
+
+
+@pytest.mark.parametrize("xs, ws, pads", TILED)
+def test_tiled_path_is_taken_and_matches_a_direct_reference_float64(xs, ws, pads):
+    assert K._tiled_ok(xs, ws, (1, 1), (1, 1), pads, 1)
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[-1])
+    y = K.conv_bias_act(x, w, b, (1, 1), (1, 1), pads, relu=True)
+    np.testing.assert_allclose(y, np.maximum(ref_conv(x, w, (1, 1), (1, 1), pads) + b, 0),
+                               atol=1e-10)
+    dy = rng.standard_normal(y.shape)
+    dx = K.conv_backprop_input(dy, w, xs, (1, 1), (1, 1), pads)
+    dw = K.conv_backprop_filter(x, dy, ws, (1, 1), (1, 1), pads)
+    if x.size * y[0].size < 40000:
+        rdx, rdw = ref_grads(x, w, dy, (1, 1), (1, 1), pads)
+        np.testing.assert_allclose(dx, rdx, atol=1e-9)
+        np.testing.assert_allclose(dw, rdw, atol=1e-9)
+    # adjoint identities hold for any size
+    y0 = K.conv(x, w, (1, 1), (1, 1), pads)
+    np.testing.assert_allclose(np.sum(y0 * dy), np.sum(x * dx), rtol=1e-10)
+    np.testing.assert_allclose(np.sum(y0 * dy), np.sum(w * dw), rtol=1e-10)
+    assert y.dtype == dx.dtype == dw.dtype == np.float64
+
+
+@pytest.mark.parametrize("xs, ws, pads", TILED + [
+    ((2, 5, 6, 4), (3, 3, 4, 4), ((3, 0), (4, 1))),   # pads beyond k-1: input gradient falls back
+    ((2, 8, 8, 4), (3, 3, 4, 4), ((1, 1), (1, 1)))])
+@pytest.mark.parametrize("with_bias, relu", [(True, True), (True, False), (False, False)])
+def test_tiled_path_matches_the_legacy_kernels_float32(xs, ws, pads, with_bias, relu,
+                                                      monkeypatch):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    b = rng.standard_normal(ws[-1]).astype(np.float32) if with_bias else None
+    y = K.conv_bias_act(x, w, b, (1, 1), (1, 1), pads, relu=relu)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx = K.conv_backprop_input(dy, w, xs, (1, 1), (1, 1), pads)
+    dw = K.conv_backprop_filter(x, dy, ws, (1, 1), (1, 1), pads)
+    assert y.dtype == dx.dtype == dw.dtype == np.float32
+    monkeypatch.setattr(K, "LEGACY", True)
+    tol = dict(rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(y, K.conv_bias_act(x, w, b, (1, 1), (1, 1), pads, relu=relu),
+                               **tol)
+    np.testing.assert_allclose(dx, K.conv_backprop_input(dy, w, xs, (1, 1), (1, 1), pads),
+                               **tol)
+    np.testing.assert_allclose(dw, K.conv_backprop_filter(x, dy, ws, (1, 1), (1, 1), pads),
+                               **tol)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_tiled_path_over_many_chunks_and_threads(threads, monkeypatch):
+    """Small chunk budgets (one image per chunk, a last partial chunk) and two threads give
+    the same numbers as the whole-batch reference."""
+    monkeypatch.setattr(K, "_TILED_BYTES", 1)
+    monkeypatch.setattr(K, "_FILTER_TILED_BYTES", 1)
+    monkeypatch.setattr(K, "_threads", threads)
+    monkeypatch.setattr(K, "_MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(K, "_busy", lambda: False)
+    rng = np.random.default_rng(2)
+    xs, ws, pads = (5, 8, 6, 16), (3, 3, 16, 16), ((1, 1), (1, 1))
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(16)
+    y = K.conv_bias_act(x, w, b, (1, 1), (1, 1), pads)
+    np.testing.assert_allclose(y, ref_conv(x, w, (1, 1), (1, 1), pads) + b, atol=1e-10)
+    dy = rng.standard_normal(y.shape)
+    dx = K.conv_backprop_input(dy, w, xs, (1, 1), (1, 1), pads)
+    dw = K.conv_backprop_filter(x, dy, ws, (1, 1), (1, 1), pads)
+    y0 = ref_conv(x, w, (1, 1), (1, 1), pads)
+    np.testing.assert_allclose(np.sum(y0 * dy), np.sum(x * dx), rtol=1e-10)
+    np.testing.assert_allclose(np.sum(y0 * dy), np.sum(w * dw), rtol=1e-10)
+    # the filter gradient sums its chunks in order: the same bits on any thread count
+    monkeypatch.setattr(K, "_threads", 1)
+    np.testing.assert_array_equal(dw, K.conv_backprop_filter(x, dy, ws, (1, 1), (1, 1), pads))
+
+
+@pytest.mark.parametrize("xs, ws, strides, dil, pads, groups", [
+    ((2, 7, 7, 4), (3, 3, 4, 4), (2, 2), (1, 1), ((1, 1), (1, 1)), 1),   # strided
+    ((2, 7, 7, 4), (3, 3, 4, 4), (1, 1), (2, 2), ((2, 2), (2, 2)), 1),   # dilated
+    ((2, 6, 6, 4), (3, 3, 2, 6), (1, 1), (1, 1), ((1, 1), (1, 1)), 2),   # grouped
+    ((2, 6, 6, 1), (3, 3, 1, 8), (1, 1), (1, 1), ((1, 1), (1, 1)), 1),   # one input channel
+    ((2, 9, 5), (3, 5, 2), (1,), (1,), ((1, 1),), 1),                    # 1-d
+])
+def test_fallbacks_around_the_tiled_path(xs, ws, strides, dil, pads, groups):
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    y = K.conv(x, w, strides, dil, pads, groups)
+    np.testing.assert_allclose(y, ref_conv(x, w, strides, dil, pads, groups), atol=1e-10)
+    dy = rng.standard_normal(y.shape)
+    dx = K.conv_backprop_input(dy, w, xs, strides, dil, pads, groups)
+    dw = K.conv_backprop_filter(x, dy, ws, strides, dil, pads, groups)
+    rdx, rdw = ref_grads(x, w, dy, strides, dil, pads, groups)
+    np.testing.assert_allclose(dx, rdx, atol=1e-9)
+    np.testing.assert_allclose(dw, rdw, atol=1e-9)
+
+
+def test_half_precision_keeps_its_dtype_on_the_tiled_path():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 6, 6, 4)).astype(np.float16)
+    w = rng.standard_normal((3, 3, 4, 4)).astype(np.float16)
+    pads = ((1, 1), (1, 1))
+    y = K.conv(x, w, (1, 1), (1, 1), pads)
+    dx = K.conv_backprop_input(y, w, x.shape, (1, 1), (1, 1), pads)
+    dw = K.conv_backprop_filter(x, y, w.shape, (1, 1), (1, 1), pads)
+    assert y.dtype == dx.dtype == dw.dtype == np.float16
+    ref = ref_conv(x.astype(np.float64), w.astype(np.float64), (1, 1), (1, 1), pads)
+    np.testing.assert_allclose(y.astype(np.float64), ref, atol=0.05, rtol=0.02)
