@@ -610,6 +610,8 @@ def _tiled_ok(x_shape, w_shape, strides, dilations, pads, groups):
 #                 2x2 6.3 / 7.4 / 6.2
 #   64->64 8x8:   old 5.7 / 4.0 / 6.1;   1x1 5.6 / 3.3 / 5.6;  1x2 6.6 / 3.9 / 6.6
 # (the input gradient's win is mostly the phase path's nine small copies per image going).
+#   3->16 32x32 (ResNet's first conv): old 3.0 / - / 4.2;  1x1 3.0 / 4.1;  1x2 2.2 / 2.8;
+#                 1x4 2.0 / 2.7;  2x2 2.3 / 3.1 (forward / filter gradient)
 # Above 64 channels, or C_in == 1 (offset-major columns), the plain path stays: unmeasured.
 _TILE_MAX_CHANNELS = 64
 
@@ -618,10 +620,11 @@ def _tile_for(cin, cout, ksize, out_sp):
     """The output tile (th, tw) for a stride-1 undilated 2-D conv, or None for the plain
     im2col path."""
     c = max(cin, cout)
-    if cin < 2 or c > _TILE_MAX_CHANNELS or any(k > 7 for k in ksize):
-        return None
-    tw = 2 if c <= 32 and out_sp[1] % 2 == 0 else 1
-    return 1, tw
+    if cin < 2 or c > _TILE_MAX_CHANNELS or any(k > 7 for k in ksize) or cout * 8 <= cin:
+        return None   # (C_out * 8 <= C_in: the scatter forms, see _scatter_wins)
+    for tw in (4 if c <= 8 else 2 if c <= 32 else 1, 2, 1):
+        if out_sp[1] % tw == 0:
+            return 1, tw
 
 
 def _tile_weight(w, th, tw):

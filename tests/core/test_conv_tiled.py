@@ -41,6 +41,7 @@ def ref_grads(x, w, dy, strides, dilations, pads, groups=1):
 
 TILED = [  # (x shape, filter shape, pads): stride 1, undilated, one group -> tiled path
     ((2, 6, 6, 3), (3, 3, 3, 5), ((1, 1), (1, 1))),      # 1x2 tiles, SAME
+    ((2, 5, 8, 3), (3, 3, 3, 4), ((1, 1), (1, 1))),      # 1x4 tiles (few channels)
     ((3, 5, 7, 4), (3, 3, 4, 4), ((1, 1), (1, 1))),      # odd width: 1x1 tiles
     ((2, 7, 8, 2), (2, 3, 2, 6), ((0, 1), (2, 1))),      # non-square, asymmetric pads
     ((2, 8, 6, 5), (5, 5, 5, 3), ((2, 2), (2, 2))),      # 5x5
@@ -53,6 +54,8 @@ TILED = [  # (x shape, filter shape, pads): stride 1, undilated, one group -> ti
 @pytest.mark.parametrize("xs, ws, pads", TILED)
 def test_tiled_path_is_taken_and_matches_a_direct_reference_float64(xs, ws, pads):
     assert K._tiled_ok(xs, ws, (1, 1), (1, 1), pads, 1)
+    assert K._tile_for(ws[-2], ws[-1], ws[:2], K.out_sizes(xs[1:3], ws[:2], (1, 1), (1, 1),
+                                                           pads)) is not None
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[-1])
     y = K.conv_bias_act(x, w, b, (1, 1), (1, 1), pads, relu=True)
