@@ -45,7 +45,7 @@ TILED = [  # (x shape, filter shape, pads): stride 1, undilated, one group -> ti
     ((3, 5, 7, 4), (3, 3, 4, 4), ((1, 1), (1, 1))),      # odd width: 1x1 tiles
     ((2, 7, 8, 2), (2, 3, 2, 6), ((0, 1), (2, 1))),      # non-square, asymmetric pads
     ((2, 8, 6, 5), (5, 5, 5, 3), ((2, 2), (2, 2))),      # 5x5
-    ((2, 6, 9, 3), (3, 3, 3, 2), ((0, 0), (0, 0))),      # VALID
+    ((2, 6, 10, 3), (3, 3, 3, 2), ((0, 0), (0, 0))),     # VALID (no padded buffer)
     ((1, 4, 4, 40), (3, 3, 40, 36), ((1, 1), (1, 1))),   # > 32 channels: 1x1 tiles
     ((2, 4, 6, 3), (1, 1, 3, 4), ((0, 0), (0, 0))),      # 1x1 kernel
 ]
@@ -156,3 +156,16 @@ def test_half_precision_keeps_its_dtype_on_the_tiled_path():
     assert y.dtype == dx.dtype == dw.dtype == np.float16
     ref = ref_conv(x.astype(np.float64), w.astype(np.float64), (1, 1), (1, 1), pads)
     np.testing.assert_allclose(y.astype(np.float64), ref, atol=0.05, rtol=0.02)
+
+
+def test_tiled_path_reads_a_strided_input_view():
+    """The pooled-gradient fusions pass a cropped, non-contiguous x."""
+    rng = np.random.default_rng(5)
+    full = rng.standard_normal((3, 9, 9, 4))
+    x = full[:, :8, :8]
+    w = rng.standard_normal((3, 3, 4, 4))
+    for pads in (((1, 1), (1, 1)), ((0, 0), (0, 0))):
+        y = K.conv(x, w, (1, 1), (1, 1), pads)
+        np.testing.assert_allclose(y, ref_conv(x, w, (1, 1), (1, 1), pads), atol=1e-10)
+        dw = K.conv_backprop_filter(x, y, w.shape, (1, 1), (1, 1), pads)
+        np.testing.assert_allclose(np.sum(y * y), np.sum(w * dw), rtol=1e-10)
