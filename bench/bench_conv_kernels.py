@@ -97,22 +97,28 @@ def main():
             report(tag + " filter gradient", lambda: K.depthwise_backprop_filter(
                 x, dy, w.shape, (s, s), (1, 1), p), a.repeats)
     if a.tiled or every:
-        print("stride-1 3x3 convs by output tiles vs plain im2col / phases (CPU ms, medians)")
-        for xs, co, what in [((64, 32, 32, 3), 16, "ResNet conv1 3->16 32x32"),
-                             ((64, 32, 32, 16), 16, "ResNet 3x3 16->16 32x32"),
-                             ((64, 16, 16, 32), 32, "ResNet 3x3 32->32 16x16"),
-                             ((64, 8, 8, 64), 64, "ResNet 3x3 64->64 8x8")]:
+        print("3x3 convs by output tiles vs plain im2col / phases (CPU ms, medians)")
+        for xs, co, s, what in [((64, 32, 32, 3), 16, 1, "ResNet conv1 3->16 32x32"),
+                                ((64, 32, 32, 16), 16, 1, "ResNet 3x3 16->16 32x32"),
+                                ((64, 16, 16, 32), 32, 1, "ResNet 3x3 32->32 16x16"),
+                                ((64, 8, 8, 64), 64, 1, "ResNet 3x3 64->64 8x8"),
+                                ((64, 32, 32, 16), 32, 2, "ResNet 3x3/2 16->32 32x32"),
+                                ((64, 16, 16, 32), 64, 2, "ResNet 3x3/2 32->64 16x16"),
+                                ((32, 64, 64, 3), 32, 2, "MobileNet stem 3x3/2 3->32")]:
             x = rng.standard_normal(xs).astype(f32)
             w = rng.standard_normal((3, 3, xs[-1], co)).astype(f32)
             b = rng.standard_normal(co).astype(f32)
-            p = ((1, 1), (1, 1))
-            dy = rng.standard_normal(xs[:3] + (co,)).astype(f32)
+            p = ((1, 1), (1, 1)) if s == 1 else ((0, 1), (0, 1))
+            st = (s, s)
+            dy = rng.standard_normal((xs[0], xs[1] // s, xs[2] // s, co)).astype(f32)
             for label, fn in [
-                    ("forward + bias", lambda: K.conv_bias_act(x, w, b, (1, 1), (1, 1), p)),
+                    ("forward + bias", lambda: K.conv_bias_act(x, w, b, st, (1, 1), p)),
                     ("input gradient",
-                     lambda: K.conv_backprop_input(dy, w, xs, (1, 1), (1, 1), p)),
+                     lambda: K.conv_backprop_input(dy, w, xs, st, (1, 1), p)),
                     ("filter gradient",
-                     lambda: K.conv_backprop_filter(x, dy, w.shape, (1, 1), (1, 1), p))]:
+                     lambda: K.conv_backprop_filter(x, dy, w.shape, st, (1, 1), p))]:
+                if s > 1 and label == "input gradient":
+                    continue   # strided input gradients are not tiled
                 n, o = ab_tiled(fn, a.repeats)
                 print(f"  {what + ' ' + label:48s} new {n:8.2f} ms   before {o:8.2f} ms   "
                       f"x{o / n:5.2f}", flush=True)

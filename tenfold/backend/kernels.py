@@ -512,11 +512,11 @@ def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
     if out.size == 0:
         return out.astype(dt, copy=False)
     tile = None
-    if _tiled_ok(x.shape, w.shape, strides, dilations, pads, groups) and \
+    if _tiled_ok(x.shape, w.shape, strides, dilations, pads, groups, strided=True) and \
             not _scatter_wins(w, strides):
-        tile = _untiled_unpadded(_tile_for(w.shape[-2], cout, ksize, out_sp), pads)
+        tile = _untiled_unpadded(_tile_for(w.shape[-2], cout, ksize, out_sp, strides), pads)
     if tile is not None:  # pads each chunk itself
-        _conv2d_tiled(x, w, out, pads, tile, b, relu)
+        _conv2d_tiled(x, w, out, pads, tile, b, relu, tuple(strides))
         return out.astype(dt, copy=False)
     xp = pad(x, pads)
     if w.shape[-2] == 0:
@@ -594,9 +594,9 @@ def _conv_by_scatter(xp, w, out, dilations):
 # convolution is the same kernel on dy with the flipped, transposed filter, and the filter
 # gradient multiplies the same columns by dy laid out in tiles.
 
-def _tiled_ok(x_shape, w_shape, strides, dilations, pads, groups):
+def _tiled_ok(x_shape, w_shape, strides, dilations, pads, groups, strided=False):
     return (not LEGACY and groups == 1 and len(x_shape) == 4 and
-            all(s == 1 for s in strides) and all(d == 1 for d in dilations) and
+            (strided or all(s == 1 for s in strides)) and all(d == 1 for d in dilations) and
             all(a >= 0 and b >= 0 for a, b in pads) and w_shape[-2] > 0 and w_shape[-1] > 0)
 
 
@@ -612,17 +612,27 @@ def _tiled_ok(x_shape, w_shape, strides, dilations, pads, groups):
 # (the input gradient's win is mostly the phase path's nine small copies per image going).
 #   3->16 32x32 (ResNet's first conv): old 3.0 / - / 4.2;  1x1 3.0 / 4.1;  1x2 2.2 / 2.8;
 #                 1x4 2.0 / 2.7;  2x2 2.3 / 3.1 (forward / filter gradient)
+# Strided convs (forward and filter gradient; ResNet's 3x3/2 SAME, pads (0, 1), and the
+# MobileNet-style stem), same method:
+#   3x3/2 16->32 32x32: old 5.3 / 6.3;  1x1 tile 4.1 / 4.8;  1x2 4.7 / 5.6
+#   3x3/2 32->64 16x16: old 3.5 / 3.7;  1x1 3.0 / 3.0;  1x2 3.9 / 4.0
+#   3x3/2 3->32 64x64:  old 4.9 / 5.5;  1x1 4.4 / 5.0;  1x2 4.2 / 4.6
+#   1x1/2 16->32 32x32: old 0.85 / 0.82;  1x1 0.87 / 0.84 (unpadded 1x1 tiles: plain path)
 # Above 64 channels, or C_in == 1 (offset-major columns), the plain path stays: unmeasured.
 _TILE_MAX_CHANNELS = 64
 
 
-def _tile_for(cin, cout, ksize, out_sp):
-    """The output tile (th, tw) for a stride-1 undilated 2-D conv, or None for the plain
-    im2col path."""
+def _tile_for(cin, cout, ksize, out_sp, strides=(1, 1)):
+    """The output tile (th, tw) for an undilated 2-D conv, or None for the plain im2col
+    path."""
     c = max(cin, cout)
     if cin < 2 or c > _TILE_MAX_CHANNELS or any(k > 7 for k in ksize) or cout * 8 <= cin:
         return None   # (C_out * 8 <= C_in: the scatter forms, see _scatter_wins)
-    for tw in (4 if c <= 8 else 2 if c <= 32 else 1, 2, 1):
+    if any(s > 1 for s in strides):
+        first = 2 if cin <= 4 else 1
+    else:
+        first = 4 if c <= 8 else 2 if c <= 32 else 1
+    for tw in (first, 2, 1):
         if out_sp[1] % tw == 0:
             return 1, tw
 
@@ -636,14 +646,17 @@ def _untiled_unpadded(tile, pads):
     return tile
 
 
-def _tile_weight(w, th, tw):
-    """(th+kh-1, tw+kw-1, C_in, th, tw, C_out) zeros with w at each tile position, flat."""
+def _tile_weight(w, th, tw, strides=(1, 1)):
+    """(ph, pw, C_in, th, tw, C_out) zeros with w at each tile position, flat (the patch
+    ph = (th-1)*s + kh by pw = (tw-1)*s + kw)."""
     kh, kw, cin, cout = w.shape
-    wb = np.zeros((th + kh - 1, tw + kw - 1, cin, th, tw, cout), w.dtype)
+    sh, sw = strides
+    ph, pw = (th - 1) * sh + kh, (tw - 1) * sw + kw
+    wb = np.zeros((ph, pw, cin, th, tw, cout), w.dtype)
     for a in range(th):
         for b in range(tw):
-            wb[a:a + kh, b:b + kw, :, a, b, :] = w
-    return wb.reshape((th + kh - 1) * (tw + kw - 1) * cin, th * tw * cout)
+            wb[a * sh:a * sh + kh, b * sw:b * sw + kw, :, a, b, :] = w
+    return wb.reshape(ph * pw * cin, th * tw * cout)
 
 
 class _TiledColumns:
@@ -651,18 +664,19 @@ class _TiledColumns:
     with kernel (kh, kw), pads ((pt, pb), (pl, pr)) and output tile (th, tw). Without
     padding the columns are copied from x itself (no padded buffer)."""
 
-    def __init__(self, x, ksize, pads, tile, out_per_row, budget):
+    def __init__(self, x, ksize, pads, tile, out_per_row, budget, strides=(1, 1)):
         n, h, w, c = x.shape
         (kh, kw), ((pt, pb), (pl, pr)), (th, tw) = ksize, pads, tile
-        self.x, self.pads, self.tile = x, pads, tile
-        self.ho, self.wo = h + pt + pb - kh + 1, w + pl + pr - kw + 1
+        self.x, self.pads, self.tile, self.strides = x, pads, tile, strides
+        sh, sw = strides
+        self.ho, self.wo = (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1
         self.ht, self.wt = self.ho // th, self.wo // tw
-        self.hp, self.wp = self.ho + kh - 1, self.wo + kw - 1
-        self.ph, self.pw = th + kh - 1, tw + kw - 1
+        # the padded extent the windows read (a stride may leave the last rows unread)
+        self.hp, self.wp = (self.ho - 1) * sh + kh, (self.wo - 1) * sw + kw
+        self.ph, self.pw = (th - 1) * sh + kh, (tw - 1) * sw + kw
         self.rows = self.ht * self.wt
         self.kdim = self.ph * self.pw * c
-        # rows of x beyond the padded extent (a negative "after" pad cannot happen: pads >= 0)
-        self.h_in, self.w_in = min(h, self.hp - pt), min(w, self.wp - pl)
+        self.h_in, self.w_in = max(0, min(h, self.hp - pt)), max(0, min(w, self.wp - pl))
         self.padded = bool(pt or pb or pl or pr)
         per_image = ((self.hp * self.wp * c if self.padded else 0) +
                      self.rows * (self.kdim + out_per_row)) * x.dtype.itemsize
@@ -671,9 +685,10 @@ class _TiledColumns:
 
     def _windows(self, a):
         s = a.strides
-        th, tw = self.tile
+        (th, tw), (sh, sw) = self.tile, self.strides
         return as_strided(a, (a.shape[0], self.ht, self.wt, self.ph, self.pw, a.shape[-1]),
-                          (s[0], s[1] * th, s[2] * tw, s[1], s[2], s[3]), writeable=False)
+                          (s[0], s[1] * th * sh, s[2] * tw * sw, s[1], s[2], s[3]),
+                          writeable=False)
 
     def buffers(self):
         c = self.x.shape[-1]
@@ -698,15 +713,16 @@ class _TiledColumns:
         return c
 
 
-def _conv2d_tiled(x, w, out, pads, tile, bias=None, relu=False):
-    """out = relu?(conv(x, w) + bias), stride 1, undilated, one group, 2-D, by output tiles."""
+def _conv2d_tiled(x, w, out, pads, tile, bias=None, relu=False, strides=(1, 1)):
+    """out = relu?(conv(x, w) + bias), undilated, one group, 2-D, by output tiles."""
     th, tw = tile
     cout = w.shape[-1]
     width = th * tw * cout
     # the GEMM writes straight into out when a row of tiles is a row of out (th == 1)
     direct = th == 1 and out.flags.c_contiguous
-    cols = _TiledColumns(x, w.shape[:2], pads, tile, 0 if direct else width, _TILED_BYTES)
-    wb = _tile_weight(w, th, tw)
+    cols = _TiledColumns(x, w.shape[:2], pads, tile, 0 if direct else width, _TILED_BYTES,
+                         strides)
+    wb = _tile_weight(w, th, tw, strides)
     rows, ht, wt = cols.rows, cols.ht, cols.wt
     # the bias repeated over a whole image's output: one long add per image instead of a
     # broadcast over short rows (16 channels, 32x32: 0.30 ms vs 0.56 per batch of 64)
@@ -730,7 +746,7 @@ def _conv2d_tiled(x, w, out, pads, tile, bias=None, relu=False):
     run_tasks(cols.ranges, work, x.nbytes + out.nbytes, state)
 
 
-def _backprop_filter_tiled(x, dy, ksize, pads, tile):
+def _backprop_filter_tiled(x, dy, ksize, pads, tile, strides=(1, 1)):
     """The filter gradient (kh*kw*C_in, C_out) of a stride-1 undilated 2-D conv: per chunk,
     P = cols^T @ dy_tiles ((th+kh-1)(tw+kw-1)C_in x th*tw*C_out), summed over the chunks in
     order; then dw[i, j] = sum over tile positions (a, b) of P[a + i, b + j, :, a, b, :]."""
@@ -739,7 +755,7 @@ def _backprop_filter_tiled(x, dy, ksize, pads, tile):
     cin, cout = x.shape[-1], dy.shape[-1]
     width = th * tw * cout
     direct = th == 1   # dy's rows are already rows of 1 x tw tiles
-    cols = _TiledColumns(x, ksize, pads, tile, width, _FILTER_TILED_BYTES)
+    cols = _TiledColumns(x, ksize, pads, tile, width, _FILTER_TILED_BYTES, strides)
     rows, ht, wt = cols.rows, cols.ht, cols.wt
     partial = [None] * len(cols.ranges)
     index = {r: i for i, r in enumerate(cols.ranges)}
@@ -765,9 +781,10 @@ def _backprop_filter_tiled(x, dy, ksize, pads, tile):
         p += more
     p = p.reshape(cols.ph, cols.pw, cin, th, tw, cout)
     dw = np.zeros((kh, kw, cin, cout), p.dtype)
+    sh, sw = strides
     for a in range(th):
         for b in range(tw):
-            dw += p[a:a + kh, b:b + kw, :, a, b, :]
+            dw += p[a * sh:a * sh + kh, b * sw:b * sw + kw, :, a, b, :]
     return dw.reshape(kh * kw * cin, cout)
 
 
@@ -1014,11 +1031,11 @@ def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
     ksize = tuple(w_shape[:-2])
     if dy.size == 0 or x.size == 0:
         return np.zeros(w_shape, dt)
-    tile = _untiled_unpadded(_tile_for(w_shape[-2], w_shape[-1], ksize, dy.shape[1:-1]),
-                             pads) if _tiled_ok(x.shape, w_shape, strides, dilations, pads,
-                                                groups) else None
+    tile = _untiled_unpadded(_tile_for(w_shape[-2], w_shape[-1], ksize, dy.shape[1:-1],
+                                       strides), pads) \
+        if _tiled_ok(x.shape, w_shape, strides, dilations, pads, groups, strided=True) else None
     if tile is not None:  # pads each chunk itself
-        dw = _backprop_filter_tiled(x, dy, ksize, pads, tile)
+        dw = _backprop_filter_tiled(x, dy, ksize, pads, tile, tuple(strides))
         return dw.reshape(w_shape).astype(dt, copy=False)
     xp = pad(x, pads)
     if groups == 1:

@@ -1,5 +1,6 @@
 """The output-tiled 2-D convolution kernels (tenfold/backend/kernels.py: _conv2d_tiled,
-_backprop_filter_tiled and the stride-1 input gradient as a flipped forward convolution):
+_backprop_filter_tiled, strided or not, and the stride-1 input gradient as a flipped forward
+convolution):
 against a direct NumPy reference in float64 and the legacy kernels in float32, on odd shapes
 (odd widths, asymmetric and large pads, non-square kernels, several chunks, threads), and
 the fallbacks around them (strides, dilations, groups, pads beyond the kernel)."""
@@ -126,7 +127,7 @@ def test_tiled_path_over_many_chunks_and_threads(threads, monkeypatch):
 
 
 @pytest.mark.parametrize("xs, ws, strides, dil, pads, groups", [
-    ((2, 7, 7, 4), (3, 3, 4, 4), (2, 2), (1, 1), ((1, 1), (1, 1)), 1),   # strided
+    ((2, 7, 7, 4), (3, 3, 4, 4), (2, 2), (1, 1), ((1, 1), (1, 1)), 1),   # strided input grad
     ((2, 7, 7, 4), (3, 3, 4, 4), (1, 1), (2, 2), ((2, 2), (2, 2)), 1),   # dilated
     ((2, 6, 6, 4), (3, 3, 2, 6), (1, 1), (1, 1), ((1, 1), (1, 1)), 2),   # grouped
     ((2, 6, 6, 1), (3, 3, 1, 8), (1, 1), (1, 1), ((1, 1), (1, 1)), 1),   # one input channel
@@ -169,3 +170,48 @@ def test_tiled_path_reads_a_strided_input_view():
         np.testing.assert_allclose(y, ref_conv(x, w, (1, 1), (1, 1), pads), atol=1e-10)
         dw = K.conv_backprop_filter(x, y, w.shape, (1, 1), (1, 1), pads)
         np.testing.assert_allclose(np.sum(y * y), np.sum(w * dw), rtol=1e-10)
+
+
+STRIDED = [  # (x shape, filter shape, strides, pads): forward and filter gradient tiled
+    ((2, 8, 8, 5), (3, 3, 5, 6), (2, 2), ((0, 1), (0, 1))),    # ResNet's 3x3/2 SAME
+    ((2, 9, 10, 3), (3, 3, 3, 4), (2, 2), ((1, 1), (0, 1))),   # few channels: 1x2 tiles
+    ((2, 9, 7, 6), (3, 2, 6, 5), (2, 1), ((1, 0), (2, 1))),    # mixed strides, asymmetric
+    ((2, 10, 11, 4), (3, 3, 4, 4), (3, 3), ((1, 1), (1, 1))),  # stride 3, rows left unread
+    ((2, 7, 8, 6), (1, 1, 6, 3), (2, 2), ((0, 1), (1, 0))),    # padded 1x1/2
+]
+
+
+@pytest.mark.parametrize("xs, ws, strides, pads", STRIDED)
+def test_strided_tiled_path_matches_a_direct_reference_float64(xs, ws, strides, pads):
+    assert K._tiled_ok(xs, ws, strides, (1, 1), pads, 1, strided=True)
+    out_sp = K.out_sizes(xs[1:3], ws[:2], strides, (1, 1), pads)
+    assert K._tile_for(ws[-2], ws[-1], ws[:2], out_sp, strides) is not None
+    rng = np.random.default_rng(6)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[-1])
+    y = K.conv_bias_act(x, w, b, strides, (1, 1), pads, relu=True)
+    np.testing.assert_allclose(y, np.maximum(ref_conv(x, w, strides, (1, 1), pads) + b, 0),
+                               atol=1e-10)
+    dy = rng.standard_normal(y.shape)
+    dx = K.conv_backprop_input(dy, w, xs, strides, (1, 1), pads)
+    dw = K.conv_backprop_filter(x, dy, ws, strides, (1, 1), pads)
+    rdx, rdw = ref_grads(x, w, dy, strides, (1, 1), pads)
+    np.testing.assert_allclose(dx, rdx, atol=1e-9)
+    np.testing.assert_allclose(dw, rdw, atol=1e-9)
+
+
+@pytest.mark.parametrize("xs, ws, strides, pads", STRIDED)
+def test_strided_tiled_path_matches_the_legacy_kernels_float32(xs, ws, strides, pads,
+                                                              monkeypatch):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    b = rng.standard_normal(ws[-1]).astype(np.float32)
+    y = K.conv_bias_act(x, w, b, strides, (1, 1), pads)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dw = K.conv_backprop_filter(x, dy, ws, strides, (1, 1), pads)
+    assert y.dtype == dw.dtype == np.float32
+    monkeypatch.setattr(K, "LEGACY", True)
+    np.testing.assert_allclose(y, K.conv_bias_act(x, w, b, strides, (1, 1), pads),
+                               rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(dw, K.conv_backprop_filter(x, dy, ws, strides, (1, 1), pads),
+                               rtol=1e-5, atol=1e-4)
