@@ -623,6 +623,7 @@ def _tiled_ok(x_shape, w_shape, strides, dilations, pads, groups, strided=False)
 #   3x3/2 32->64 16x16: old 3.5 / 3.7;  1x1 3.0 / 3.0;  1x2 3.9 / 4.0
 #   3x3/2 3->32 64x64:  old 4.9 / 5.5;  1x1 4.4 / 5.0;  1x2 4.2 / 4.6
 #   1x1/2 16->32 32x32: old 0.85 / 0.82;  1x1 0.87 / 0.84 (unpadded 1x1 tiles: plain path)
+#   Siamese 5x5 4->16 12x12 VALID b16 (1x2): 0.25 / 0.26 -> 0.25 / 0.23.
 # Above 64 channels, or C_in == 1 (offset-major columns), the plain path stays: unmeasured.
 _TILE_MAX_CHANNELS = 64
 
@@ -633,6 +634,8 @@ def _tile_for(cin, cout, ksize, out_sp, strides=(1, 1)):
     c = max(cin, cout)
     if cin < 2 or c > _TILE_MAX_CHANNELS or any(k > 7 for k in ksize) or cout * 8 <= cin:
         return None   # (C_out * 8 <= C_in: the scatter forms, see _scatter_wins)
+    if all(k == 1 for k in ksize) and all(s == 1 for s in strides):
+        return None   # pointwise: one plain GEMM, no columns to save
     if any(s > 1 for s in strides):
         first = 2 if cin <= 4 else 1
     else:

@@ -48,7 +48,6 @@ TILED = [  # (x shape, filter shape, pads): stride 1, undilated, one group -> ti
     ((2, 8, 6, 5), (5, 5, 5, 3), ((2, 2), (2, 2))),      # 5x5
     ((2, 6, 10, 3), (3, 3, 3, 2), ((0, 0), (0, 0))),     # VALID (no padded buffer)
     ((1, 4, 4, 40), (3, 3, 40, 36), ((1, 1), (1, 1))),   # > 32 channels: 1x1 tiles
-    ((2, 4, 6, 3), (1, 1, 3, 4), ((0, 0), (0, 0))),      # 1x1 kernel
 ]
 
 
@@ -132,6 +131,7 @@ def test_tiled_path_over_many_chunks_and_threads(threads, monkeypatch):
     ((2, 6, 6, 4), (3, 3, 2, 6), (1, 1), (1, 1), ((1, 1), (1, 1)), 2),   # grouped
     ((2, 6, 6, 1), (3, 3, 1, 8), (1, 1), (1, 1), ((1, 1), (1, 1)), 1),   # one input channel
     ((2, 9, 5), (3, 5, 2), (1,), (1,), ((1, 1),), 1),                    # 1-d
+    ((2, 4, 6, 3), (1, 1, 3, 4), (1, 1), (1, 1), ((1, 0), (0, 1)), 1),  # 1x1, stride 1
 ])
 def test_fallbacks_around_the_tiled_path(xs, ws, strides, dil, pads, groups):
     rng = np.random.default_rng(3)
@@ -215,3 +215,8 @@ def test_strided_tiled_path_matches_the_legacy_kernels_float32(xs, ws, strides, 
                                rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(dw, K.conv_backprop_filter(x, dy, ws, strides, (1, 1), pads),
                                rtol=1e-5, atol=1e-4)
+
+
+def test_pointwise_convs_stay_one_plain_gemm():
+    assert K._tile_for(16, 32, (1, 1), (8, 8)) is None
+    assert K._tile_for(16, 32, (1, 1), (8, 8), (2, 2)) is not None   # strided: columns
