@@ -220,3 +220,49 @@ def test_strided_tiled_path_matches_the_legacy_kernels_float32(xs, ws, strides, 
 def test_pointwise_convs_stay_one_plain_gemm():
     assert K._tile_for(16, 32, (1, 1), (8, 8)) is None
     assert K._tile_for(16, 32, (1, 1), (8, 8), (2, 2)) is not None   # strided: columns
+
+
+SUBPIXEL = [  # (x shape, filter shape, strides, pads): strided input gradient, C_out > C_in
+    ((2, 8, 8, 3), (3, 3, 3, 6), (2, 2), ((0, 1), (0, 1))),     # ResNet's 3x3/2 SAME
+    ((2, 9, 7, 2), (3, 3, 2, 5), (2, 2), ((1, 1), (1, 0))),     # odd sizes: phase by phase
+    ((2, 10, 11, 2), (4, 4, 2, 3), (3, 2), ((1, 2), (2, 0))),   # mixed strides, 4x4
+    ((2, 7, 9, 3), (2, 3, 3, 4), (2, 3), ((0, 0), (1, 1))),     # non-square, rows unread
+    ((1, 6, 6, 2), (3, 3, 2, 4), (2, 2), ((3, 0), (0, 3))),     # pads past the kernel
+]
+
+
+@pytest.mark.parametrize("xs, ws, strides, pads", SUBPIXEL)
+def test_subpixel_input_gradient_matches_a_direct_reference_float64(xs, ws, strides, pads):
+    rng = np.random.default_rng(8)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    y = K.conv(x, w, strides, (1, 1), pads)
+    assert K._subpixel_wins(y.shape, ws, xs, strides, (1, 1), pads, 1)
+    dy = rng.standard_normal(y.shape)
+    dx = K.conv_backprop_input(dy, w, xs, strides, (1, 1), pads)
+    rdx, _ = ref_grads(x, w, dy, strides, (1, 1), pads)
+    np.testing.assert_allclose(dx, rdx, atol=1e-9)
+    assert dx.dtype == np.float64
+
+
+@pytest.mark.parametrize("xs, ws, strides, pads", SUBPIXEL)
+def test_subpixel_input_gradient_matches_the_legacy_kernel_float32(xs, ws, strides, pads,
+                                                                   monkeypatch):
+    rng = np.random.default_rng(9)
+    w = rng.standard_normal(ws).astype(np.float32)
+    y_sp = K.out_sizes(xs[1:3], ws[:2], strides, (1, 1), pads)
+    dy = rng.standard_normal((xs[0],) + y_sp + (ws[-1],)).astype(np.float32)
+    dx = K.conv_backprop_input(dy, w, xs, strides, (1, 1), pads)
+    assert dx.dtype == np.float32
+    monkeypatch.setattr(K, "LEGACY", True)
+    np.testing.assert_allclose(dx, K.conv_backprop_input(dy, w, xs, strides, (1, 1), pads),
+                               rtol=1e-5, atol=1e-4)
+
+
+def test_subpixel_rule_leaves_wide_and_pointwise_cases_alone():
+    # 1x1/2 would be 4x the FLOPs; 64 channels measured slower; C_out <= C_in: phases
+    assert not K._subpixel_wins((2, 4, 4, 8), (1, 1, 4, 8), (2, 8, 8, 4), (2, 2), (1, 1),
+                                ((0, 0), (0, 0)), 1)
+    assert not K._subpixel_wins((2, 4, 4, 64), (3, 3, 32, 64), (2, 8, 8, 32), (2, 2), (1, 1),
+                                ((0, 1), (0, 1)), 1)
+    assert not K._subpixel_wins((2, 4, 4, 4), (3, 3, 8, 4), (2, 8, 8, 8), (2, 2), (1, 1),
+                                ((0, 1), (0, 1)), 1)
