@@ -506,7 +506,6 @@ def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
     """relu?(conv(x, w) + b) in one pass over the output (b may be None)."""
     dt = x.dtype
     ct = compute_dtype(dt)
-    x = x.astype(ct, copy=False)
     w = w.astype(ct, copy=False)
     if b is not None:
         b = b.astype(ct, copy=False)
@@ -516,21 +515,21 @@ def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
     out = np.empty((x.shape[0],) + out_sp + (cout,), ct)
     if out.size == 0:
         return out.astype(dt, copy=False)
-    tile = None
-    if _tiled_ok(x.shape, w.shape, strides, dilations, pads, groups, strided=True) and \
-            not _scatter_wins(w, strides):
-        tile = _untiled_unpadded(_tile_for(w.shape[-2], cout, ksize, out_sp, strides), pads)
-    if tile is not None:  # pads each chunk itself
-        _conv2d_tiled(x, w, out, pads, tile, b, relu, tuple(strides))
-        return out.astype(dt, copy=False)
-    xp = pad(x, pads)
     if w.shape[-2] == 0:
         out.fill(0)
         _epilogue(out, b, relu)
-    elif groups == 1 and _scatter_wins(w, strides):
-        _conv_by_scatter(xp, w, out, dilations)
+        return out.astype(dt, copy=False)
+    if groups == 1 and _scatter_wins(w, strides):
+        _conv_by_scatter(pad(x.astype(ct, copy=False), pads), w, out, dilations)
         _epilogue(out, b, relu)
-    elif groups == 1:
+        return out.astype(dt, copy=False)
+    tile = _untiled_unpadded(_tile_for(w.shape[-2], cout, ksize, out_sp, strides), pads) \
+        if _tiled_ok(x.shape, w.shape, strides, dilations, pads, groups, strided=True) else None
+    if tile is not None:  # by output tiles; pads each chunk itself
+        _conv2d_tiled(x.astype(ct, copy=False), w, out, pads, tile, b, relu, tuple(strides))
+        return out.astype(dt, copy=False)
+    xp = pad(x.astype(ct, copy=False), pads)
+    if groups == 1:
         _conv1(xp, w, out, strides, dilations, b, relu)
     else:
         cg, og = w.shape[-2], cout // groups
@@ -1096,7 +1095,6 @@ def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
     """The gradient of conv(x, w) in w for output gradient dy."""
     dt = x.dtype
     ct = compute_dtype(dt)
-    x = x.astype(ct, copy=False)
     dy = np.ascontiguousarray(dy, dtype=ct)
     ksize = tuple(w_shape[:-2])
     if dy.size == 0 or x.size == 0:
@@ -1104,10 +1102,11 @@ def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
     tile = _untiled_unpadded(_tile_for(w_shape[-2], w_shape[-1], ksize, dy.shape[1:-1],
                                        strides), pads) \
         if _tiled_ok(x.shape, w_shape, strides, dilations, pads, groups, strided=True) else None
-    if tile is not None:  # pads each chunk itself
-        dw = _backprop_filter_tiled(x, dy, ksize, pads, tile, tuple(strides))
+    if tile is not None:  # by output tiles; pads each chunk itself
+        dw = _backprop_filter_tiled(x.astype(ct, copy=False), dy, ksize, pads, tile,
+                                    tuple(strides))
         return dw.reshape(w_shape).astype(dt, copy=False)
-    xp = pad(x, pads)
+    xp = pad(x.astype(ct, copy=False), pads)
     if groups == 1:
         dw = _backprop_filter1(xp, dy, ksize, strides, dilations)
     else:
