@@ -127,6 +127,8 @@ bias_relu = _fused.bias_relu
 conv_bias_act_pool = _fused.conv_bias_act_pool
 conv_bpf_pooled = _fused.conv_bpf_pooled
 conv_bpi_pooled = _fused.conv_bpi_pooled
+batch_norm_relu_train = _fused.batch_norm_relu_train
+batch_norm_relu_train_grad = _fused.batch_norm_relu_train_grad
 
 
 def _reads_only_shape(n, y, p, vals):
@@ -241,6 +243,7 @@ class Plan:
             nodes = self._fuse(nodes, kind, const, outputs)
             nodes = self._fuse_pooled_grads(nodes)
             nodes = self._fuse_conv_pool(nodes, outputs)
+            nodes = self._fuse_bn_relu(nodes, outputs)
             if self.jit:
                 nodes = self._fuse_jit(nodes, outputs)
         if opt["dead_code"]:
@@ -395,6 +398,66 @@ class Plan:
                                   (n.outputs[0], db), True, False)
                 nodes[b] = None
         return [n for n in nodes if n is not None]
+
+    def _fuse_bn_relu(self, nodes, outputs):
+        """r = relu(y), y = batch_norm_train(x, gamma, beta) -> r = batch_norm_relu_train(x,
+        gamma, beta), when y's other readers are batch_norm_stats(x, y) and
+        batch_norm_train_grad(g, x, y, gamma), which use y only as the key of the moments the
+        forward kept: they read r instead, and y is never made. Then
+        batch_norm_train_grad(relu_grad(g, r), x, r, gamma) -> batch_norm_relu_train_grad(g,
+        x, r, gamma) when the masked gradient has no other reader (fused_ops)."""
+        producer, readers = _index(nodes)
+        pinned = set(outputs)
+        replace, dead, swap = {}, set(), {}
+        for i, n in enumerate(nodes):
+            if n.multi or n.op.name != "relu" or len(n.inputs) != 1:
+                continue
+            y = n.inputs[0]
+            j = producer.get(y)
+            if j is None or y in pinned or nodes[j].multi or \
+                    nodes[j].op.name != "batch_norm_train":
+                continue
+            x = nodes[j].inputs[0]
+            ok = True
+            for k in readers.get(y, ()):
+                rd = nodes[k]
+                at = {"batch_norm_stats": 1, "batch_norm_train_grad": 2}.get(
+                    None if rd.multi else rd.op.name)
+                if k != i and (at is None or rd.inputs[at] != y or rd.inputs[at - 1] != x or
+                               list(rd.inputs).count(y) != 1):
+                    ok = False
+            if not ok:
+                continue
+            r = n.outputs[0]
+            replace[j] = _PNode(batch_norm_relu_train, nodes[j].inputs, nodes[j].params,
+                                (r,), False, False)
+            dead.add(i)
+            for k in readers.get(y, ()):
+                if k != i:
+                    swap[k] = (y, r)
+        if not replace:
+            return nodes
+        for k, (y, r) in swap.items():
+            n = nodes[k]
+            nodes[k] = _PNode(n.op, tuple(r if v == y else v for v in n.inputs), n.params,
+                              n.outputs, False, False)
+        nodes = [replace.get(i, n) for i, n in enumerate(nodes) if i not in dead]
+        fused_out = {n.outputs[0] for n in nodes if n.op is batch_norm_relu_train}
+        producer, readers = _index(nodes)
+        uses = _use_counts(readers, outputs)
+        dead = set()
+        for k, n in enumerate(nodes):
+            if n.multi or n.op.name != "batch_norm_train_grad" or n.inputs[2] not in fused_out:
+                continue
+            gy, x, r, gamma = n.inputs
+            p = producer.get(gy)
+            if p is None or uses.get(gy) != 1 or nodes[p].multi or \
+                    nodes[p].op is not relu_grad or nodes[p].inputs[1] != r:
+                continue
+            nodes[k] = _PNode(batch_norm_relu_train_grad, (nodes[p].inputs[0], x, r, gamma),
+                              n.params, n.outputs, False, False)
+            dead.add(p)
+        return [n for i, n in enumerate(nodes) if i not in dead]
 
     def _fuse_jit(self, nodes, outputs):
         """With jit_compile and Numba: relu(add(x, b)) -> bias_relu(x, b) in one pass."""
