@@ -129,6 +129,9 @@ conv_bpf_pooled = _fused.conv_bpf_pooled
 conv_bpi_pooled = _fused.conv_bpi_pooled
 batch_norm_relu_train = _fused.batch_norm_relu_train
 batch_norm_relu_train_grad = _fused.batch_norm_relu_train_grad
+# where the BatchNormalization output y sits among the inputs of the ops that read it only
+# as the key of the moments its forward kept (after x, just before it)
+_BN_KEY_AT = {_fused.batch_norm_stats: 1, _fused.batch_norm_train_grad: 2}
 
 
 def _reads_only_shape(n, y, p, vals):
@@ -421,8 +424,7 @@ class Plan:
             ok = True
             for k in readers.get(y, ()):
                 rd = nodes[k]
-                at = {"batch_norm_stats": 1, "batch_norm_train_grad": 2}.get(
-                    None if rd.multi else rd.op.name)
+                at = None if rd.multi else _BN_KEY_AT.get(rd.op)
                 if k != i and (at is None or rd.inputs[at] != y or rd.inputs[at - 1] != x or
                                list(rd.inputs).count(y) != 1):
                     ok = False
