@@ -129,6 +129,7 @@ conv_bpf_pooled = _fused.conv_bpf_pooled
 conv_bpi_pooled = _fused.conv_bpi_pooled
 batch_norm_relu_train = _fused.batch_norm_relu_train
 batch_norm_relu_train_grad = _fused.batch_norm_relu_train_grad
+batch_norm_add_relu_train = _fused.batch_norm_add_relu_train
 # where the BatchNormalization output y sits among the inputs of the ops that read it only
 # as the key of the moments its forward kept (after x, just before it)
 _BN_KEY_AT = {_fused.batch_norm_stats: 1, _fused.batch_norm_train_grad: 2}
@@ -404,38 +405,62 @@ class Plan:
 
     def _fuse_bn_relu(self, nodes, outputs):
         """r = relu(y), y = batch_norm_train(x, gamma, beta) -> r = batch_norm_relu_train(x,
-        gamma, beta), when y's other readers are batch_norm_stats(x, y) and
-        batch_norm_train_grad(g, x, y, gamma), which use y only as the key of the moments the
-        forward kept: they read r instead, and y is never made. Then
-        batch_norm_train_grad(relu_grad(g, r), x, r, gamma) -> batch_norm_relu_train_grad(g,
-        x, r, gamma) when the masked gradient has no other reader (fused_ops)."""
+        gamma, beta), and r = relu(add(y, s)) (s of y's shape, made before y: a residual
+        block's end) -> r = batch_norm_add_relu_train(x, gamma, beta, s), when y's other
+        readers are batch_norm_stats(x, y) and batch_norm_train_grad(g, x, y, gamma), which
+        use y only as the key of the moments the forward kept: they read r instead, and y is
+        never made. Then batch_norm_train_grad(relu_grad(g, r), x, r, gamma) ->
+        batch_norm_relu_train_grad(g, x, r, gamma) when the masked gradient has no other
+        reader (fused_ops)."""
+        vals = self.graph.values
         producer, readers = _index(nodes)
+        uses = _use_counts(readers, outputs)
         pinned = set(outputs)
         replace, dead, swap = {}, set(), {}
-        for i, n in enumerate(nodes):
-            if n.multi or n.op.name != "relu" or len(n.inputs) != 1:
-                continue
-            y = n.inputs[0]
+
+        def bn_of(y, reader):
+            """The batch_norm_train node making y, if `reader` and the key readers are all
+            that read y."""
             j = producer.get(y)
             if j is None or y in pinned or nodes[j].multi or \
-                    nodes[j].op.name != "batch_norm_train":
-                continue
+                    nodes[j].op.name != "batch_norm_train" or j in replace:
+                return None
             x = nodes[j].inputs[0]
-            ok = True
             for k in readers.get(y, ()):
                 rd = nodes[k]
                 at = None if rd.multi else _BN_KEY_AT.get(rd.op)
-                if k != i and (at is None or rd.inputs[at] != y or rd.inputs[at - 1] != x or
-                               list(rd.inputs).count(y) != 1):
-                    ok = False
-            if not ok:
+                if k != reader and (at is None or rd.inputs[at] != y or
+                                    rd.inputs[at - 1] != x or list(rd.inputs).count(y) != 1):
+                    return None
+            return j
+
+        for i, n in enumerate(nodes):
+            if n.multi or n.op.name != "relu" or len(n.inputs) != 1:
                 continue
+            a = n.inputs[0]
             r = n.outputs[0]
-            replace[j] = _PNode(batch_norm_relu_train, nodes[j].inputs, nodes[j].params,
-                                (r,), False, False)
-            dead.add(i)
+            j = bn_of(a, i)
+            if j is not None:
+                y, op, ins, gone = a, batch_norm_relu_train, nodes[j].inputs, (i,)
+            else:  # relu(add(y, s))
+                ja = producer.get(a)
+                if ja is None or a in pinned or uses.get(a) != 1 or nodes[ja].multi or \
+                        nodes[ja].op.name != "add" or len(nodes[ja].inputs) != 2:
+                    continue
+                p, q = nodes[ja].inputs
+                for y, s_ in ((p, q), (q, p)):
+                    j = bn_of(y, ja) if y != s_ else None
+                    if j is not None and vals[s_].shape == vals[y].shape == vals[r].shape and \
+                            vals[s_].dtype == vals[y].dtype and \
+                            producer.get(s_, -1) < j:
+                        break
+                else:
+                    continue
+                op, ins, gone = batch_norm_add_relu_train, tuple(nodes[j].inputs) + (s_,), (i, ja)
+            replace[j] = _PNode(op, tuple(ins), nodes[j].params, (r,), False, False)
+            dead.update(gone)
             for k in readers.get(y, ()):
-                if k != i:
+                if k not in gone:
                     swap[k] = (y, r)
         if not replace:
             return nodes
@@ -444,7 +469,8 @@ class Plan:
             nodes[k] = _PNode(n.op, tuple(r if v == y else v for v in n.inputs), n.params,
                               n.outputs, False, False)
         nodes = [replace.get(i, n) for i, n in enumerate(nodes) if i not in dead]
-        fused_out = {n.outputs[0] for n in nodes if n.op is batch_norm_relu_train}
+        fused_out = {n.outputs[0] for n in nodes
+                     if n.op is batch_norm_relu_train or n.op is batch_norm_add_relu_train}
         producer, readers = _index(nodes)
         uses = _use_counts(readers, outputs)
         dead = set()

@@ -702,8 +702,10 @@ batch_norm_train_grad = primitive("batch_norm_train_grad", _batch_norm_train_gra
 # | fused primitive                         | replaces                                        |
 # |-----------------------------------------|-------------------------------------------------|
 # | batch_norm_relu_train(x, gamma, beta)   | relu(batch_norm_train(x, gamma, beta))          |
+# | batch_norm_add_relu_train(x, gamma,     | relu(add(batch_norm_train(x, gamma, beta), s))  |
+# |   beta, s)                              | (s of y's shape: a residual block's end)       |
 # | batch_norm_relu_train_grad(g, x, r,     | batch_norm_train_grad(relu_grad(g, r), x, y,    |
-# |   gamma)                                | gamma), r = relu(y) the fused forward's output  |
+# |   gamma)                                | gamma), r = relu(y [+ s]) the fused output      |
 #
 # The ReLU is applied while the normalised rows are in cache, the backward masks g in its
 # first pass; y (the BatchNormalization output) is never made, so the step keeps one tensor
@@ -724,6 +726,21 @@ def _batch_norm_relu_train_kernel(x, gamma, beta, epsilon):
     return r
 
 
+def _batch_norm_add_relu_train_kernel(x, gamma, beta, s, epsilon):
+    if _norm.fast_ok(x, gamma, beta, s) and s.shape == x.shape:
+        r, mean, var = _norm.bn_forward(x, gamma, beta, epsilon, relu=True, residual=s)
+        _bn_remember(r, x, mean, var)
+        return r
+    y = _batch_norm_train_kernel(x, gamma, beta, epsilon)
+    np = xp_of(y)
+    kept = _bn_recall(x, y)
+    r = np.add(y, s)
+    r = np.maximum(r, r.dtype.type(0), out=r)
+    if kept is not None:
+        _bn_remember(r, x, *kept)
+    return r
+
+
 def _batch_norm_relu_train_grad_kernel(g, x, r, gamma, epsilon):
     return _batch_norm_train_grad_kernel(g, x, r, gamma, epsilon, relu=True)
 
@@ -734,6 +751,18 @@ batch_norm_relu_train = primitive("batch_norm_relu_train", _batch_norm_relu_trai
 batch_norm_relu_train_grad = primitive("batch_norm_relu_train_grad",
                                        _batch_norm_relu_train_grad_kernel, no_grad=GRAPH_ONLY,
                                        aliasing="fresh", flops=_bn_flops)
+
+
+batch_norm_add_relu_train = primitive(
+    "batch_norm_add_relu_train", _batch_norm_add_relu_train_kernel, no_grad=GRAPH_ONLY,
+    aliasing="fresh", flops=_bn_flops,
+    doc="relu(batch_norm_train(x, gamma, beta) + s) in one kernel (a residual block's end)")
+
+
+def batch_norm_add_relu_unfused(x, gamma, beta, s, epsilon=1e-3):
+    """The twin of batch_norm_add_relu_train: the three primitives it replaces."""
+    from tenfold.ops import math_ops, nn_ops
+    return nn_ops.relu(math_ops.add(batch_norm_train(x, gamma, beta, epsilon=epsilon), s))
 
 
 def batch_norm_relu_unfused(x, gamma, beta, epsilon=1e-3):

@@ -67,6 +67,27 @@ def test_kernels_match_numpy(shape, dtype, relu):
     np.testing.assert_allclose(flat[n + c:], dbeta, rtol=tol * 10, atol=tol * 10 * scale)
 
 
+@pytest.mark.parametrize("shape", [(64, 32, 32, 16), (6, 5, 5, 24), (13, 17)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_forward_with_a_residual_matches_numpy(shape, dtype):
+    x64, s64 = RNG.standard_normal(shape) * 2 + 3, RNG.standard_normal(shape)
+    c = shape[-1]
+    gamma64, beta64 = RNG.standard_normal(c), RNG.standard_normal(c)
+    x, s, gamma, beta = (a.astype(dtype) for a in (x64, s64, gamma64, beta64))
+    y, _, _ = N.bn_forward(x, gamma, beta, 1e-3, relu=True, residual=s)
+    ref = np.maximum(_reference(x64, gamma64, beta64, 1e-3)[0] + s64, 0)
+    np.testing.assert_allclose(y, ref, atol=2e-4 if dtype == np.float32 else 1e-11)
+
+
+def test_moments_are_stable_far_from_zero():
+    """Large mean, small spread: the per-task moments combined (Chan) keep the variance."""
+    x64 = RNG.standard_normal((64, 16, 16, 8)) * 0.01 + 1000.0
+    y, mean, var = N.bn_forward(x64.astype(np.float32), np.ones(8, np.float32),
+                                np.zeros(8, np.float32), 1e-8)
+    np.testing.assert_allclose(var, x64.var((0, 1, 2)), rtol=1e-3)
+    np.testing.assert_allclose(mean, x64.mean((0, 1, 2)), rtol=1e-6)
+
+
 def test_kernels_do_not_depend_on_the_thread_count(monkeypatch):
     from tenfold.backend import kernels as K
     x = RNG.standard_normal((32, 16, 16, 32)).astype(np.float32)
@@ -109,6 +130,26 @@ def test_fused_bn_relu_matches_the_twin_and_finite_differences(shape):
     np.testing.assert_allclose(flat[n + c:], want[2], atol=1e-10)
 
 
+@pytest.mark.parametrize("shape", [(4, 3), (3, 4, 5, 6)])
+def test_fused_bn_add_relu_matches_the_twin(shape):
+    x = RNG.standard_normal(shape) * 2 + 1
+    s = RNG.standard_normal(shape)
+    gamma, beta = RNG.standard_normal(shape[-1]), RNG.standard_normal(shape[-1])
+    xs = [tf.constant(v) for v in (x, gamma, beta, s)]
+    r = F.batch_norm_add_relu_train(*xs, epsilon=1e-3)
+    np.testing.assert_allclose(r.numpy(), F.batch_norm_add_relu_unfused(*xs, epsilon=1e-3)
+                               .numpy(), atol=1e-12)
+    axes = tuple(range(len(shape) - 1))
+    np.testing.assert_allclose(F.batch_norm_stats(xs[0], r).numpy(),
+                               [x.mean(axes), x.var(axes)], atol=1e-12)
+    # the BN backward keyed by r finds the moments (the same numbers as keyed by y)
+    g = tf.constant(RNG.standard_normal(shape))
+    y = F.batch_norm_train(*xs[:3], epsilon=1e-3)
+    np.testing.assert_allclose(F.batch_norm_train_grad(g, xs[0], r, xs[1], epsilon=1e-3).numpy(),
+                               F.batch_norm_train_grad(g, xs[0], y, xs[1], epsilon=1e-3).numpy(),
+                               atol=1e-12)
+
+
 def test_fused_bn_relu_on_the_standin_backend():
     """The fused BN + ReLU runs in the array namespace of non-NumPy arrays (the slow path)."""
     from tenfold.testing.standin_backend import standin_device
@@ -116,10 +157,12 @@ def test_fused_bn_relu_on_the_standin_backend():
     gamma, beta = RNG.standard_normal(5), RNG.standard_normal(5)
     c = tf.constant
     r = F.batch_norm_relu_train(c(x), c(gamma), c(beta), epsilon=1e-3)
-    host = [r, F.batch_norm_relu_train_grad(c(g), c(x), r, c(gamma), epsilon=1e-3)]
+    host = [r, F.batch_norm_relu_train_grad(c(g), c(x), r, c(gamma), epsilon=1e-3),
+            F.batch_norm_add_relu_train(c(x), c(gamma), c(beta), c(g), epsilon=1e-3)]
     with standin_device():
         r = F.batch_norm_relu_train(c(x), c(gamma), c(beta), epsilon=1e-3)
-        dev = [r, F.batch_norm_relu_train_grad(c(g), c(x), r, c(gamma), epsilon=1e-3)]
+        dev = [r, F.batch_norm_relu_train_grad(c(g), c(x), r, c(gamma), epsilon=1e-3),
+               F.batch_norm_add_relu_train(c(x), c(gamma), c(beta), c(g), epsilon=1e-3)]
         assert all("STANDIN" in t.device for t in dev)
         dev = [t.numpy() for t in dev]
     for a, b in zip(host, dev):
@@ -134,8 +177,8 @@ def _plan_ops(fn):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_compiled_step_fuses_bn_relu_and_matches_eager(dtype):
     """conv -> BN -> ReLU -> conv -> BN -> (+ shortcut) -> ReLU, as in resnet20: the first BN
-    and its ReLU become one node forward and one backward; the second BN, whose gradient
-    also feeds the shortcut, keeps the separate relu_grad."""
+    and its ReLU become one node forward and one backward; the second BN, the add and the
+    ReLU one node forward (the masked gradient also feeds the shortcut: relu_grad stays)."""
     rng = np.random.default_rng(3)
     x = tf.constant(rng.standard_normal((4, 6, 6, 3)).astype(dtype))
     w1 = tf.Variable(rng.standard_normal((3, 3, 3, 8)).astype(dtype))
@@ -166,7 +209,11 @@ def test_compiled_step_fuses_bn_relu_and_matches_eager(dtype):
     ops = _plan_ops(fn)
     assert ops.count("batch_norm_relu_train") == 1
     assert ops.count("batch_norm_relu_train_grad") == 1
-    assert ops.count("batch_norm_train") == 1 and ops.count("batch_norm_train_grad") == 1
+    # the second BN, the shortcut add and the ReLU: one node; its gradient is read by the
+    # shortcut too, so the BN backward takes it masked
+    assert ops.count("batch_norm_add_relu_train") == 1 and ops.count("relu_grad") == 1
+    assert ops.count("batch_norm_train") == 0 and ops.count("batch_norm_train_grad") == 1
+    assert "relu" not in ops
     with graph.optimizations(fusion=False):
         plain = tf.function(step)
         plain()
