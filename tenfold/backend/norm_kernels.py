@@ -1,22 +1,31 @@
 """Training-mode BatchNormalization kernels over NumPy arrays, channels-last (normalised over
-every axis but the last), optionally with the ReLU that follows folded in.
+every axis but the last), optionally with the ReLU (and a residual add) that follows folded
+in (the fused primitives of ops/fused_ops.py).
 
-How they are made fast (single-thread CPU ms for one (64, 32, 32, 16) float32 tensor, the
-biggest of resnet20, `OPENBLAS_NUM_THREADS=1`, process time, medians):
-- column sums are GEMVs with a vector of ones (single-threaded BLAS, the tasks are threaded);
+How they are made fast (single-thread process-time medians, float32, inputs rotated over
+300 MB so each call starts from memory: bench/bench_batch_norm.py;
+old = the previous kernels, relu / relu_grad counted separately there):
 - a "wide" view: x is (rows, C) with C as small as 16, where NumPy's broadcasting loops run
-  16 elements at a time (x - mean: 1.01 ms); viewed as (rows / k, k * C) with the per-channel
-  vectors tiled k times, each loop runs ~1024 elements (0.57 ms); per-channel sums are the
-  wide column sums folded back, and the sum of squares is a wide `einsum` (0.21 ms vs
-  0.64 ms narrow);
-- forward: one pass for the moments (each task's own two-pass moments while its rows are in
-  cache, combined by Chan's update), one that writes y = (x - mean) * scale + beta (and
-  clamps it) row block by row block; backward: one pass that (masks and) sums g and
-  g * x, one that writes dx = g * a + x * b + c; so BN + ReLU's forward is [2.2] instead of
-  [3.1] + [0.6] for relu, its backward [3.0] instead of [3.8] + [1.0] for relu_grad;
+  16 elements at a time (x - mean: 1.01 ms for 4 MB); viewed as (rows / k, k * C) with the
+  per-channel vectors tiled k times, each loop runs ~1024 elements (0.57 ms), and the sums
+  of squares are a wide `einsum` (0.21 ms vs 0.64 ms narrow); per-channel sums are the wide
+  column sums folded back; column sums are GEMVs with a vector of ones;
+- in-place ops against a full tiled block rather than a broadcast row, and a copy then an
+  in-place op rather than one op into a third array (measured in cache, see the helpers);
 - the rows are cut into tasks of about `_TASK_BYTES`, run on the kernel threads
-  (kernels.run_tasks); the sums are per task, added in task order, so results do not depend
-  on the thread count.
+  (kernels.run_tasks, BLAS single-threaded); sums are per task, added in task order, so
+  results do not depend on the thread count;
+- forward above `_CACHED_BYTES`: two passes over memory, one for the moments (each task's
+  corrected two-pass moments while its rows are in cache, combined by Chan's update: as
+  accurate as the old two-pass kernel or better), one that writes y = (x - mean) * scale +
+  beta (+ residual, then clamped) block by block; the first pass runs the last rows first,
+  which the producer of x has just written. Up to `_CACHED_BYTES` x stays in cache and three
+  lighter passes (mean, centre + squares, scale) do less arithmetic;
+- backward: one pass that (masks g by r > 0 and) sums g and g * x, one that writes dx = g *
+  a + x * b + c.
+(64, 32, 32, 16) [ms]: forward + ReLU 3.39 -> 2.85, backward through ReLU 5.94 -> 3.81,
+plain backward 4.80 -> 3.17; (32, 32, 32, 64): 9.18 -> 7.54, 11.48 -> 7.56; (64, 8, 8, 64):
+0.59 -> 0.63, 1.13 -> 0.96 (on par single-threaded below 2 MB; both cores help there).
 """
 import numpy as np
 

@@ -566,11 +566,13 @@ def layer_norm_unfused(x, gamma, beta, epsilon=1e-3):
 # | batch_norm_train_grad(g, x, y, gamma)   | the tape's backward through the chain above:   |
 # |                                         | [dx | dgamma | dbeta] flattened               |
 #
-# Forward: one GEMV for the mean, one pass for x - mean, one for the variance (einsum), the
-# scale and shift in place: 5 passes over x instead of the chain's 8 plus allocations.
-# Backward, with xhat = (x - mean) * inv: dbeta = sum g, dgamma = inv * (sum g*x - mean *
-# dbeta), dx = g * a + x * b + c per channel (a = gamma * inv, b = -a * inv * dgamma / n,
-# c = -a * dbeta / n - b * mean): 4 passes instead of about 12.
+# NumPy float32/float64 arrays go to the blocked, threaded kernels of backend/norm_kernels.py
+# (two passes over memory forward, two backward); other backends' arrays (CuPy, the stand-in)
+# to the array-namespace code below: forward, one GEMV for the mean, one pass for x - mean,
+# one for the variance (einsum), the scale and shift in place. Backward (both), with xhat =
+# (x - mean) * inv: dbeta = sum g, dgamma = inv * (sum g*x - mean * dbeta), dx = g * a + x *
+# b + c per channel (a = gamma * inv, b = -a * inv * dgamma / n, c = -a * dbeta / n - b *
+# mean).
 
 _bn_memo = {}
 
