@@ -8,7 +8,8 @@ taken beforehand (no dispatch, conversion, checks or recording at run time):
   was computed while tracing);
 - ``dead_code``: nodes whose results reach no output and have no side effect are dropped;
 - ``fusion``: known op chains are replaced by one kernel (the ReLU backward mask
-  ``g * cast(y > 0)`` becomes one ``np.multiply(g, y > 0)``);
+  ``g * cast(y > 0)`` becomes one ``np.multiply(g, y > 0)``; conv + max pooling; training
+  BatchNormalization + ReLU);
 - ``inplace``: an elementwise op writes its result into the buffer of an input that nothing
   reads afterwards (``np.add(a, b, out=a)``), and ``matmul`` into a dead buffer of its shape;
 - ``release``: each buffer is dropped right after its last reader has run, so peak memory
