@@ -5,7 +5,8 @@ array-namespace kernels of ops/fused_ops.py, in one process, alternating, from m
         python bench/bench_batch_norm.py ["(64, 32, 32, 16)"]
 
 Each call gets inputs not touched for ~300 MB of other traffic (the tensors rotate), as in
-a training step; process-time medians in ms, float32. "old" runs fused_ops with the NumPy
+a training step; process-time medians in ms, float32 (BN_CLOCK=wall: wall-clock medians,
+for the threaded kernels on an otherwise idle machine). "old" runs fused_ops with the NumPy
 kernels switched off (their previous code), and relu / relu_grad as separate NumPy passes.
 """
 import os
@@ -20,6 +21,7 @@ from tenfold.backend import norm_kernels as N  # noqa: E402
 from tenfold.ops import fused_ops as F  # noqa: E402
 
 _FAST = N.fast_ok
+_CLOCK = time.perf_counter if os.environ.get("BN_CLOCK") == "wall" else time.process_time
 
 
 def _mode(new):
@@ -54,7 +56,7 @@ def main():
                             y = np.maximum(y0, 0)
                         for j in range(1, 4):
                             sets[(i + j) % nsets][0].sum()
-                    t = time.process_time()
+                    t = _CLOCK()
                     if name == "fwd":
                         F._batch_norm_train_kernel(x, gm, bt, 1e-3)
                     elif name == "fwd+relu":
@@ -69,7 +71,7 @@ def main():
                     else:
                         F._batch_norm_train_grad_kernel(np.multiply(g, np.greater(y, 0)), x, y0,
                                                         gm, 1e-3)
-                    res[name][new].append(time.process_time() - t)
+                    res[name][new].append(_CLOCK() - t)
         _mode(True)
         print(shp, " | ".join(f"{n}: old {np.median(o) * 1e3:.2f} new {np.median(w) * 1e3:.2f}"
                               for n, (o, w) in res.items()))
