@@ -8,7 +8,8 @@ taken beforehand (no dispatch, conversion, checks or recording at run time):
   was computed while tracing);
 - ``dead_code``: nodes whose results reach no output and have no side effect are dropped;
 - ``fusion``: known op chains are replaced by one kernel (the ReLU backward mask
-  ``g * cast(y > 0)`` becomes one ``np.multiply(g, y > 0)``);
+  ``g * cast(y > 0)`` becomes one ``np.multiply(g, y > 0)``; conv + max pooling; training
+  BatchNormalization + ReLU);
 - ``inplace``: an elementwise op writes its result into the buffer of an input that nothing
   reads afterwards (``np.add(a, b, out=a)``), and ``matmul`` into a dead buffer of its shape;
 - ``release``: each buffer is dropped right after its last reader has run, so peak memory
@@ -127,6 +128,12 @@ bias_relu = _fused.bias_relu
 conv_bias_act_pool = _fused.conv_bias_act_pool
 conv_bpf_pooled = _fused.conv_bpf_pooled
 conv_bpi_pooled = _fused.conv_bpi_pooled
+batch_norm_relu_train = _fused.batch_norm_relu_train
+batch_norm_relu_train_grad = _fused.batch_norm_relu_train_grad
+batch_norm_add_relu_train = _fused.batch_norm_add_relu_train
+# where the BatchNormalization output y sits among the inputs of the ops that read it only
+# as the key of the moments its forward kept (after x, just before it)
+_BN_KEY_AT = {_fused.batch_norm_stats: 1, _fused.batch_norm_train_grad: 2}
 
 
 def _reads_only_shape(n, y, p, vals):
@@ -241,6 +248,7 @@ class Plan:
             nodes = self._fuse(nodes, kind, const, outputs)
             nodes = self._fuse_pooled_grads(nodes)
             nodes = self._fuse_conv_pool(nodes, outputs)
+            nodes = self._fuse_bn_relu(nodes, outputs)
             if self.jit:
                 nodes = self._fuse_jit(nodes, outputs)
         if opt["dead_code"]:
@@ -395,6 +403,90 @@ class Plan:
                                   (n.outputs[0], db), True, False)
                 nodes[b] = None
         return [n for n in nodes if n is not None]
+
+    def _fuse_bn_relu(self, nodes, outputs):
+        """r = relu(y), y = batch_norm_train(x, gamma, beta) -> r = batch_norm_relu_train(x,
+        gamma, beta), and r = relu(add(y, s)) (s of y's shape, made before y: a residual
+        block's end) -> r = batch_norm_add_relu_train(x, gamma, beta, s), when y's other
+        readers are batch_norm_stats(x, y) and batch_norm_train_grad(g, x, y, gamma), which
+        use y only as the key of the moments the forward kept: they read r instead, and y is
+        never made. Then batch_norm_train_grad(relu_grad(g, r), x, r, gamma) ->
+        batch_norm_relu_train_grad(g, x, r, gamma) when the masked gradient has no other
+        reader (fused_ops)."""
+        vals = self.graph.values
+        producer, readers = _index(nodes)
+        uses = _use_counts(readers, outputs)
+        pinned = set(outputs)
+        replace, dead, swap = {}, set(), {}
+
+        def bn_of(y, reader):
+            """The batch_norm_train node making y, if `reader` and the key readers are all
+            that read y."""
+            j = producer.get(y)
+            if j is None or y in pinned or nodes[j].multi or \
+                    nodes[j].op.name != "batch_norm_train" or j in replace:
+                return None
+            x = nodes[j].inputs[0]
+            for k in readers.get(y, ()):
+                rd = nodes[k]
+                at = None if rd.multi else _BN_KEY_AT.get(rd.op)
+                if k != reader and (at is None or rd.inputs[at] != y or
+                                    rd.inputs[at - 1] != x or list(rd.inputs).count(y) != 1):
+                    return None
+            return j
+
+        for i, n in enumerate(nodes):
+            if n.multi or n.op.name != "relu" or len(n.inputs) != 1:
+                continue
+            a = n.inputs[0]
+            r = n.outputs[0]
+            j = bn_of(a, i)
+            if j is not None:
+                y, op, ins, gone = a, batch_norm_relu_train, nodes[j].inputs, (i,)
+            else:  # relu(add(y, s))
+                ja = producer.get(a)
+                if ja is None or a in pinned or uses.get(a) != 1 or nodes[ja].multi or \
+                        nodes[ja].op.name != "add" or len(nodes[ja].inputs) != 2:
+                    continue
+                p, q = nodes[ja].inputs
+                for y, s_ in ((p, q), (q, p)):
+                    j = bn_of(y, ja) if y != s_ else None
+                    if j is not None and vals[s_].shape == vals[y].shape == vals[r].shape and \
+                            vals[s_].dtype == vals[y].dtype and \
+                            producer.get(s_, -1) < j:
+                        break
+                else:
+                    continue
+                op, ins, gone = batch_norm_add_relu_train, tuple(nodes[j].inputs) + (s_,), (i, ja)
+            replace[j] = _PNode(op, tuple(ins), nodes[j].params, (r,), False, False)
+            dead.update(gone)
+            for k in readers.get(y, ()):
+                if k not in gone:
+                    swap[k] = (y, r)
+        if not replace:
+            return nodes
+        for k, (y, r) in swap.items():
+            n = nodes[k]
+            nodes[k] = _PNode(n.op, tuple(r if v == y else v for v in n.inputs), n.params,
+                              n.outputs, False, False)
+        nodes = [replace.get(i, n) for i, n in enumerate(nodes) if i not in dead]
+        fused_out = {n.outputs[0] for n in nodes
+                     if n.op is batch_norm_relu_train or n.op is batch_norm_add_relu_train}
+        producer, readers = _index(nodes)
+        uses = _use_counts(readers, outputs)
+        dead = set()
+        for k, n in enumerate(nodes):
+            if n.multi or n.op.name != "batch_norm_train_grad" or n.inputs[2] not in fused_out:
+                continue
+            gy, x, r, gamma = n.inputs
+            p = producer.get(gy)
+            if p is None or uses.get(gy) != 1 or nodes[p].multi or \
+                    nodes[p].op is not relu_grad or nodes[p].inputs[1] != r:
+                continue
+            nodes[k] = _PNode(batch_norm_relu_train_grad, (nodes[p].inputs[0], x, r, gamma),
+                              n.params, n.outputs, False, False)
+            dead.add(p)
+        return [n for i, n in enumerate(nodes) if i not in dead]
 
     def _fuse_jit(self, nodes, outputs):
         """With jit_compile and Numba: relu(add(x, b)) -> bias_relu(x, b) in one pass."""

@@ -36,6 +36,7 @@ workspace (see there); the layers slice the states out of it.
 import numpy as np
 
 from tenfold.backend import kernels as _kernels
+from tenfold.backend import norm_kernels as _norm
 from tenfold.backend import xp_of
 from tenfold.ops import recurrent_kernels as _rk
 from tenfold.ops.registry import primitive
@@ -698,11 +699,13 @@ def layer_norm_unfused(x, gamma, beta, epsilon=1e-3):
 # | batch_norm_train_grad(g, x, y, gamma)   | the tape's backward through the chain above:   |
 # |                                         | [dx | dgamma | dbeta] flattened               |
 #
-# Forward: one GEMV for the mean, one pass for x - mean, one for the variance (einsum), the
-# scale and shift in place: 5 passes over x instead of the chain's 8 plus allocations.
-# Backward, with xhat = (x - mean) * inv: dbeta = sum g, dgamma = inv * (sum g*x - mean *
-# dbeta), dx = g * a + x * b + c per channel (a = gamma * inv, b = -a * inv * dgamma / n,
-# c = -a * dbeta / n - b * mean): 4 passes instead of about 12.
+# NumPy float32/float64 arrays go to the blocked, threaded kernels of backend/norm_kernels.py
+# (two passes over memory forward, two backward); other backends' arrays (CuPy, the stand-in)
+# to the array-namespace code below: forward, one GEMV for the mean, one pass for x - mean,
+# one for the variance (einsum), the scale and shift in place. Backward (both), with xhat =
+# (x - mean) * inv: dbeta = sum g, dgamma = inv * (sum g*x - mean * dbeta), dx = g * a + x *
+# b + c per channel (a = gamma * inv, b = -a * inv * dgamma / n, c = -a * dbeta / n - b *
+# mean).
 
 _bn_memo = {}
 
@@ -740,6 +743,10 @@ def _bn_moments(x2, n):
 
 
 def _batch_norm_train_kernel(x, gamma, beta, epsilon):
+    if _norm.fast_ok(x, gamma, beta):  # NumPy float32/64: the wide-view kernels (norm_kernels)
+        y, mean, var = _norm.bn_forward(x, gamma, beta, epsilon)
+        _bn_remember(y, x, mean, var)
+        return y
     np = xp_of(x)  # any backend's array namespace (NumPy's on the host)
     x = np.ascontiguousarray(x)
     x2, n = _bn_rows(x)
@@ -763,17 +770,21 @@ def _batch_norm_stats_kernel(x, y):
     return np.stack([mean, var])
 
 
-def _batch_norm_train_grad_kernel(g, x, y, gamma, epsilon):
+def _batch_norm_train_grad_kernel(g, x, y, gamma, epsilon, relu=False):
     np = xp_of(x)  # any backend's array namespace (NumPy's on the host)
     x = np.ascontiguousarray(x)
     g = np.ascontiguousarray(g, dtype=x.dtype)
     x2, n = _bn_rows(x)
-    g2 = g.reshape(x2.shape)
     kept = _bn_recall(x, y)
     if kept is None:
         mean, var, _ = _bn_moments(x2, n)
     else:
         mean, var = kept
+    if _norm.fast_ok(x, g, gamma, mean, var) and (not relu or _norm.fast_ok(x, y)):
+        return _norm.bn_backward(g, x, y, gamma, mean, var, epsilon, relu=relu)
+    if relu:  # g is the gradient of y = relu(the normalised x): ReLU's mask first
+        g = np.multiply(g, np.greater(y, y.dtype.type(0)))
+    g2 = g.reshape(x2.shape)
     t = x.dtype.type
     inv = 1 / np.sqrt(var + t(epsilon))
     ones = np.ones(x2.shape[0], x.dtype)
@@ -819,3 +830,77 @@ batch_norm_stats = primitive("batch_norm_stats", _batch_norm_stats_kernel,
 batch_norm_train_grad = primitive("batch_norm_train_grad", _batch_norm_train_grad_kernel,
                                   no_grad=BN_NO_DOUBLE_BACKWARD, aliasing="fresh",
                                   flops=_bn_flops)
+
+
+# BatchNormalization + ReLU (graph-only, executor._fuse_bn_relu):
+#
+# | fused primitive                         | replaces                                        |
+# |-----------------------------------------|-------------------------------------------------|
+# | batch_norm_relu_train(x, gamma, beta)   | relu(batch_norm_train(x, gamma, beta))          |
+# | batch_norm_add_relu_train(x, gamma,     | relu(add(batch_norm_train(x, gamma, beta), s))  |
+# |   beta, s)                              | (s of y's shape: a residual block's end)       |
+# | batch_norm_relu_train_grad(g, x, r,     | batch_norm_train_grad(relu_grad(g, r), x, y,    |
+# |   gamma)                                | gamma), r = relu(y [+ s]) the fused output      |
+#
+# The ReLU is applied while the normalised rows are in cache, the backward masks g in its
+# first pass; y (the BatchNormalization output) is never made, so the step keeps one tensor
+# less per layer for the backward. batch_norm_stats(x, r) and batch_norm_train_grad(g, x, r,
+# gamma) find the moments the fused forward kept under r (y is only their key).
+
+def _batch_norm_relu_train_kernel(x, gamma, beta, epsilon):
+    if _norm.fast_ok(x, gamma, beta):
+        r, mean, var = _norm.bn_forward(x, gamma, beta, epsilon, relu=True)
+        _bn_remember(r, x, mean, var)
+        return r
+    y = _batch_norm_train_kernel(x, gamma, beta, epsilon)
+    np = xp_of(y)
+    kept = _bn_recall(x, y)
+    r = np.maximum(y, y.dtype.type(0))
+    if kept is not None:
+        _bn_remember(r, x, *kept)
+    return r
+
+
+def _batch_norm_add_relu_train_kernel(x, gamma, beta, s, epsilon):
+    if _norm.fast_ok(x, gamma, beta, s) and s.shape == x.shape:
+        r, mean, var = _norm.bn_forward(x, gamma, beta, epsilon, relu=True, residual=s)
+        _bn_remember(r, x, mean, var)
+        return r
+    y = _batch_norm_train_kernel(x, gamma, beta, epsilon)
+    np = xp_of(y)
+    kept = _bn_recall(x, y)
+    r = np.add(y, s)
+    r = np.maximum(r, r.dtype.type(0), out=r)
+    if kept is not None:
+        _bn_remember(r, x, *kept)
+    return r
+
+
+def _batch_norm_relu_train_grad_kernel(g, x, r, gamma, epsilon):
+    return _batch_norm_train_grad_kernel(g, x, r, gamma, epsilon, relu=True)
+
+
+batch_norm_relu_train = primitive("batch_norm_relu_train", _batch_norm_relu_train_kernel,
+                                  no_grad=GRAPH_ONLY, aliasing="fresh", flops=_bn_flops,
+                                  doc="relu(batch_norm_train(x, gamma, beta)) in one kernel")
+batch_norm_relu_train_grad = primitive("batch_norm_relu_train_grad",
+                                       _batch_norm_relu_train_grad_kernel, no_grad=GRAPH_ONLY,
+                                       aliasing="fresh", flops=_bn_flops)
+
+
+batch_norm_add_relu_train = primitive(
+    "batch_norm_add_relu_train", _batch_norm_add_relu_train_kernel, no_grad=GRAPH_ONLY,
+    aliasing="fresh", flops=_bn_flops,
+    doc="relu(batch_norm_train(x, gamma, beta) + s) in one kernel (a residual block's end)")
+
+
+def batch_norm_add_relu_unfused(x, gamma, beta, s, epsilon=1e-3):
+    """The twin of batch_norm_add_relu_train: the three primitives it replaces."""
+    from tenfold.ops import math_ops, nn_ops
+    return nn_ops.relu(math_ops.add(batch_norm_train(x, gamma, beta, epsilon=epsilon), s))
+
+
+def batch_norm_relu_unfused(x, gamma, beta, epsilon=1e-3):
+    """The twin of batch_norm_relu_train: the two primitives it replaces."""
+    from tenfold.ops import nn_ops
+    return nn_ops.relu(batch_norm_train(x, gamma, beta, epsilon=epsilon))
