@@ -60,6 +60,8 @@ CASES = [  # (x shape, filter shape, strides, dilations, pads, groups)
     ((2, 6, 6, 4), (3, 3, 2, 6), (2, 1), (1, 1), ((1, 1), (1, 1)), 2),   # grouped
     ((2, 9, 5), (3, 5, 2), (2,), (1,), ((1, 1),), 1),                     # 1-d
     ((1, 4, 5, 4, 3), (2, 3, 2, 3, 2), (2, 1, 1), (1, 1, 2), ((0, 1), (1, 1), (1, 1)), 1),
+    ((2, 6, 5, 8), (3, 2, 8, 1), (1, 1), (2, 1), ((0, 3), (2, 0)), 1),   # scatter, uneven pads
+    ((3, 7, 16), (4, 16, 2), (1,), (1,), ((0, 0),), 1),                  # scatter 1-d, VALID
 ]
 
 
@@ -96,6 +98,12 @@ def test_new_paths_match_the_legacy_kernels_float32(xs, ws, strides, dil, pads, 
                                rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(dx, K.conv_backprop_input(dy, w, xs, strides, dil, pads,
                                                          groups), rtol=1e-5, atol=1e-5)
+    monkeypatch.setattr(K, "LEGACY", False)
+    dw = K.conv_backprop_filter(x, dy, ws, strides, dil, pads, groups)
+    monkeypatch.setattr(K, "LEGACY", True)
+    assert dw.dtype == np.float32
+    np.testing.assert_allclose(dw, K.conv_backprop_filter(x, dy, ws, strides, dil, pads,
+                                                          groups), rtol=1e-4, atol=1e-4)
 
 
 def test_half_precision_input_gradient_keeps_its_dtype():
