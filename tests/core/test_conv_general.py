@@ -293,6 +293,8 @@ def test_batch_norm_under_nested_tapes_uses_the_unfused_chain():
     ((2, 9, 7, 3), (3, 2), 2, (1, 2), (2, 1), ((2, 1), (0, 2))),
     ((40, 5, 5, 2), (2, 2), 3, (1, 1), (1, 1), ((0, 0), (0, 0))),   # several chunks
     ((2, 9, 3), (4,), 1, (2,), (1,), ((1, 2),)),                      # 1-d
+    ((2, 10, 7, 3), (3, 2), 1, (3, 2), (1, 2), ((1, 2), (2, 0))),    # phases without taps
+    ((2, 5, 6, 4, 3), (3, 2, 2), 1, (1, 2, 1), (1, 1, 1), ((1, 1), (0, 1), (1, 0))),  # 3-d
 ])
 def test_depthwise_kernels_against_a_grouped_reference(xs, k, mult, strides, dil, pads):
     """Depthwise = grouped convolution with one input channel per group."""
@@ -312,3 +314,24 @@ def test_depthwise_kernels_against_a_grouped_reference(xs, k, mult, strides, dil
     gradient_check(lambda a, b: tf.nn.depthwise_conv2d(a, b, [1, 2, 2, 1], "SAME"),
                    [x[:1, :5, :5] if len(xs) == 4 else rng.standard_normal((1, 5, 5, c)),
                     rng.standard_normal((3, 3, c, mult))]) if len(xs) == 4 else None
+
+
+@pytest.mark.parametrize("xs, strides, pads", [
+    ((64, 16, 16, 32), (1, 1), ((1, 1), (1, 1))),     # several chunks, threads
+    ((64, 16, 16, 32), (2, 2), ((0, 1), (0, 1))),
+    ((8, 40, 40, 48), (1, 1), ((1, 1), (1, 1))),      # weights tiled per row only
+])
+def test_depthwise_multiplier_one_matches_the_legacy_kernels_float32(xs, strides, pads,
+                                                                      monkeypatch):
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal((3, 3, xs[-1], 1)).astype(np.float32)
+    y = K.depthwise_conv(x, w, strides, (1, 1), pads)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx = K.depthwise_backprop_input(dy, w, xs, strides, (1, 1), pads)
+    monkeypatch.setattr(K, "LEGACY", True)
+    assert y.dtype == dx.dtype == np.float32
+    np.testing.assert_allclose(y, K.depthwise_conv(x, w, strides, (1, 1), pads),
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dx, K.depthwise_backprop_input(dy, w, xs, strides, (1, 1), pads),
+                               rtol=1e-5, atol=1e-5)
