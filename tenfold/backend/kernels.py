@@ -596,79 +596,55 @@ _relu_kernel = relu   # for functions whose `relu` argument is a flag
 
 # LeakyReLU, y = max(x * alpha, x) for alpha <= 1, and its gradient, each in one pass over
 # memory: the ufuncs of the unfused chain (multiply, maximum; and for the gradient the
-# maximum's tie rule, alpha * x >= x, then g * alpha or g), run on blocks that stay in L1/L2
-# with per-thread temporaries, so the values are the chain's bit for bit. The gradient reads
-# the output y: alpha * y >= y exactly where alpha * x >= x (y = alpha * x there, else y = x,
-# for 0 < alpha <= 1), so the pre-activation need not be kept. Measured (64x28x28x128
-# float32, the DCGAN generator's, one thread, process time, median of 7,
-# /work/scratch/dcgan/leaky.py, alternating): forward 13 ms (multiply then maximum) -> 8.4 ms;
-# gradient 99-106 ms (multiply, greater_equal, 2 selects, multiply, add) -> 16-18 ms.
-_EW_BLOCK = 1 << 14   # elements
-
-
-def _blocked(n, nbytes, dtype, fn):
-    """fn(lo, hi, t, u) over cache-sized blocks of range(n), t and u two scratch blocks of
-    the thread's, contiguous ranges shared out to the threads."""
-    def part(lo, hi):
-        t, m = np.empty(_EW_BLOCK, dtype), np.empty(_EW_BLOCK, dtype)
-        for b in range(lo, hi, _EW_BLOCK):
-            e = min(hi, b + _EW_BLOCK)
-            fn(b, e, t[:e - b], m[:e - b])
-
-    batch_parallel(n, nbytes, part)
-
-
-def _flat_ok(*arrays):
-    return all(type(a) is np.ndarray and a.flags.c_contiguous for a in arrays) and \
-        arrays[0].size >= 2 * _EW_BLOCK
-
+# maximum's tie rule, alpha * x >= x, then g * alpha or g), run by `blockwise` on blocks that
+# stay in L2 with per-thread temporaries, so the values are the chain's bit for bit. The
+# gradient reads the output y: alpha * y >= y exactly where alpha * x >= x (y = alpha * x
+# there, else y = x, for 0 < alpha <= 1), so the pre-activation need not be kept. Measured
+# (64x28x28x128 float32, the DCGAN generator's, one thread, process time, median of 7,
+# alternating, /work/scratch/dcgan/leaky.py): forward 11.7 ms (multiply then maximum) -> 7.3
+# ms; gradient 111-119 ms (multiply, greater_equal, 2 selects, multiply, add) -> 14.5 ms.
 
 def leaky_relu(x, alpha, out=None):
     """max(x * alpha, x), alpha <= 1 (out may be x)."""
     a = x.dtype.type(alpha)
-    if not _flat_ok(x, x if out is None else out):
-        return np.maximum(np.multiply(x, a), x, out=out)
-    if out is None:
-        out = np.empty_like(x)
-    xf, of = x.reshape(-1), out.reshape(-1)
+    if type(x) is np.ndarray and (out is None or type(out) is np.ndarray):
+        o = np.empty_like(x) if out is None else out
 
-    def block(lo, hi, t, _):
-        np.multiply(xf[lo:hi], a, out=t)
-        np.maximum(t, xf[lo:hi], out=of[lo:hi])
+        def body(xb, ob, t):
+            np.multiply(xb, a, out=t)
+            np.maximum(t, xb, out=ob)
 
-    _blocked(xf.size, 2 * x.nbytes, x.dtype, block)
-    return out
+        if blockwise(body, [x, o], 1):
+            return o
+    return np.maximum(np.multiply(x, a), x, out=out)
 
 
 def leaky_relu_backprop(g, y, alpha, out=None):
     """The gradient through y = leaky_relu(x, alpha), 0 < alpha <= 1, from y: g * alpha where
     alpha * y >= y (maximum's tie rule picks x * alpha there), else g (out may be g or y)."""
     a = y.dtype.type(alpha)
-    if g.shape != y.shape or g.dtype != y.dtype or \
-            not _flat_ok(g, y, g if out is None else out):
-        mask = np.greater_equal(np.multiply(y, a), y)
-        res = np.where(mask, np.multiply(g, a), g)
-        if out is None:
-            return res
-        np.copyto(out, res)
-        return out
-    if out is None:
-        out = np.empty_like(g)
-    gf, yf, of = g.reshape(-1), y.reshape(-1), out.reshape(-1)
-
     one = y.dtype.type(1)
+    if type(g) is np.ndarray and type(y) is np.ndarray and g.shape == y.shape and \
+            g.dtype == y.dtype and (out is None or type(out) is np.ndarray):
+        o = np.empty_like(g) if out is None else out
 
-    def block(lo, hi, t, u):
-        # the factor alpha or 1 by exact arithmetic on the mask as 0.0 / 1.0 (a masked
-        # multiply or np.where branches per element: 100x slower on a random mask)
-        np.multiply(yf[lo:hi], a, out=t)
-        np.greater_equal(t, yf[lo:hi], out=t)       # before out (which may be y) is written
-        np.subtract(one, t, out=u)
-        np.multiply(t, a, out=t)
-        np.add(t, u, out=t)
-        np.multiply(gf[lo:hi], t, out=of[lo:hi])
+        def body(gb, yb, ob, t, u):
+            # the factor alpha or 1 by exact arithmetic on the mask as 0.0 / 1.0 (a masked
+            # multiply or np.where branches per element: 100x slower on a random mask)
+            np.multiply(yb, a, out=t)
+            np.greater_equal(t, yb, out=t)        # before ob (which may be y) is written
+            np.subtract(one, t, out=u)
+            np.multiply(t, a, out=t)
+            np.add(t, u, out=t)
+            np.multiply(gb, t, out=ob)
 
-    _blocked(gf.size, 3 * g.nbytes, g.dtype, block)
+        if blockwise(body, [g, y, o], 2):
+            return o
+    mask = np.greater_equal(np.multiply(y, a), y)
+    res = np.where(mask, np.multiply(g, a), g)
+    if out is None:
+        return res
+    np.copyto(out, res)
     return out
 
 
