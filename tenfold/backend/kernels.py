@@ -601,6 +601,60 @@ def _epilogue(block, bias, apply_relu):
 _relu_kernel = relu   # for functions whose `relu` argument is a flag
 
 
+# LeakyReLU, y = max(x * alpha, x) for alpha <= 1, and its gradient, each in one pass over
+# memory: the ufuncs of the unfused chain (multiply, maximum; and for the gradient the
+# maximum's tie rule, alpha * x >= x, then g * alpha or g), run by `blockwise` on blocks that
+# stay in L2 with per-thread temporaries, so the values are the chain's bit for bit. The
+# gradient reads the output y: alpha * y >= y exactly where alpha * x >= x (y = alpha * x
+# there, else y = x, for 0 < alpha <= 1), so the pre-activation need not be kept. Measured
+# (64x28x28x128 float32, the DCGAN generator's, one thread, process time, median of 7,
+# alternating, /work/scratch/dcgan/leaky.py): forward 11.7 ms (multiply then maximum) -> 7.3
+# ms; gradient 111-119 ms (multiply, greater_equal, 2 selects, multiply, add) -> 14.5 ms.
+
+def leaky_relu(x, alpha, out=None):
+    """max(x * alpha, x), alpha <= 1 (out may be x)."""
+    a = x.dtype.type(alpha)
+    if type(x) is np.ndarray and (out is None or type(out) is np.ndarray):
+        o = np.empty_like(x) if out is None else out
+
+        def body(xb, ob, t):
+            np.multiply(xb, a, out=t)
+            np.maximum(t, xb, out=ob)
+
+        if blockwise(body, [x, o], 1):
+            return o
+    return np.maximum(np.multiply(x, a), x, out=out)
+
+
+def leaky_relu_backprop(g, y, alpha, out=None):
+    """The gradient through y = leaky_relu(x, alpha), 0 < alpha <= 1, from y: g * alpha where
+    alpha * y >= y (maximum's tie rule picks x * alpha there), else g (out may be g or y)."""
+    a = y.dtype.type(alpha)
+    one = y.dtype.type(1)
+    if type(g) is np.ndarray and type(y) is np.ndarray and g.shape == y.shape and \
+            g.dtype == y.dtype and (out is None or type(out) is np.ndarray):
+        o = np.empty_like(g) if out is None else out
+
+        def body(gb, yb, ob, t, u):
+            # the factor alpha or 1 by exact arithmetic on the mask as 0.0 / 1.0 (a masked
+            # multiply or np.where branches per element: 100x slower on a random mask)
+            np.multiply(yb, a, out=t)
+            np.greater_equal(t, yb, out=t)        # before ob (which may be y) is written
+            np.subtract(one, t, out=u)
+            np.multiply(t, a, out=t)
+            np.add(t, u, out=t)
+            np.multiply(gb, t, out=ob)
+
+        if blockwise(body, [g, y, o], 2):
+            return o
+    mask = np.greater_equal(np.multiply(y, a), y)
+    res = np.where(mask, np.multiply(g, a), g)
+    if out is None:
+        return res
+    np.copyto(out, res)
+    return out
+
+
 def _conv1(xp, w, out, strides, dilations, bias=None, relu=False, sink=None, out_sp=None):
     """One group: out[...] = conv of padded xp with w (out preallocated, channels-last), plus
     bias (a row of the GEMM) and ReLU applied chunk by chunk while the chunk is in cache.
@@ -662,8 +716,8 @@ def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
         out.fill(0)
         _epilogue(out, b, relu)
         return out.astype(dt, copy=False)
-    if groups == 1 and _scatter_wins(w, strides):
-        _conv_by_scatter(pad(x.astype(ct, copy=False), pads), w, out, dilations)
+    if groups == 1 and _scatter_wins(w, strides):  # reads x unpadded
+        _conv_by_scatter(x.astype(ct, copy=False), w, out, dilations, pads)
         _epilogue(out, b, relu)
         return out.astype(dt, copy=False)
     tile = _untiled_unpadded(_tile_for(w.shape[-2], cout, ksize, out_sp, strides), pads) \
@@ -693,27 +747,47 @@ def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
 # --scatter; noisy): 7x7 128->1 28x28 SAME: 99 ms vs 373 ms, and 84 vs 493, for im2col +
 # GEMV; at C_out * 4 == C_in it is a tie (3x3 64->16 16x16: 17 vs 22, then 28.5 vs 26.6;
 # 3x3 32->8: 6.1 vs 8.4, then 3.6 vs 3.3), so the threshold is 8x.
+# x is not padded: the GEMM runs over the input's rows and each tap adds only where it lands
+# inside x (7x7 128->1 28x28 SAME b64, one thread, process time, median of 5, alternating:
+# 42 -> 23 ms, /work/scratch/dcgan/ab.py).
 
 def _scatter_wins(w, strides):
     return not LEGACY and all(s == 1 for s in strides) and w.shape[-1] * 8 <= w.shape[-2]
 
 
-def _conv_by_scatter(xp, w, out, dilations):
-    """out = stride-1 conv of padded xp with w, as Z = xp @ [w_0 .. w_K-1] (one GEMM per chunk
-    of images, C_in deep and K * C_out wide) and out[o] = sum_k Z[o + k*d, k]."""
+def _conv_by_scatter(x, w, out, dilations, pads):
+    """out = stride-1 conv of x (unpadded; `pads` the conv's) with w, as Z = x @ [w_0 ..
+    w_K-1] (one GEMM per chunk of images, C_in deep and K * C_out wide) and out[o] =
+    sum_k Z[o - pad + k*d, k] over the taps whose position is inside x (no padded copy of x,
+    and the GEMM has the input's rows, not the padded input's)."""
     ksize, cin, cout = w.shape[:-2], w.shape[-2], w.shape[-1]
     kk = math.prod(ksize)
     wall = np.ascontiguousarray(w.reshape(kk, cin, cout).transpose(1, 0, 2)).reshape(
         cin, kk * cout)
-    sp = xp.shape[1:-1]
+    sp = x.shape[1:-1]
     out_sp = out.shape[1:-1]
     rows = math.prod(sp)
-    n = xp.shape[0]
-    x2 = xp.reshape(n * rows, cin) if xp.flags.c_contiguous else \
-        np.ascontiguousarray(xp).reshape(n * rows, cin)
-    b = _chunk(n, rows * (kk * cout + cin) * xp.dtype.itemsize, 2 * _CHUNK_BYTES)
-    slices = [(slice(None),) + offset_slices(k, out_sp, (1,) * len(ksize), dilations) +
-              (i, slice(None)) for i, k in enumerate(offsets(ksize))]
+    n = x.shape[0]
+    x2 = x.reshape(n * rows, cin) if x.flags.c_contiguous else \
+        np.ascontiguousarray(x).reshape(n * rows, cin)
+    b = _chunk(n, rows * (kk * cout + cin) * x.dtype.itemsize, 2 * _CHUNK_BYTES)
+    adds = []   # per tap: (the outputs it reaches, the input positions p = o + shift)
+    for i, k in enumerate(offsets(ksize)):
+        dst, src = [], []
+        for ki, d, (pb, _), ni, no in zip(k, dilations, pads, sp, out_sp):
+            shift = ki * d - pb
+            lo, hi = max(0, -shift), min(no, ni - shift)
+            dst.append(slice(lo, max(lo, hi)))
+            src.append(slice(lo + shift, max(lo, hi) + shift))
+        if all(sl.stop > sl.start for sl in dst):
+            adds.append(((slice(None),) + tuple(dst) + (slice(None),),
+                         (slice(None),) + tuple(src) + (i, slice(None))))
+    # the first tap that covers every output is copied, not added (no zero fill)
+    full = next((j for j, (dsl, _) in enumerate(adds)
+                 if all(sl.start == 0 and sl.stop == no for sl, no in zip(dsl[1:-1], out_sp))),
+                None)
+    if full is not None:
+        adds.insert(0, adds.pop(full))
 
     def work(r, buf):
         n0, n1 = r
@@ -721,12 +795,16 @@ def _conv_by_scatter(xp, w, out, dilations):
         z = np.matmul(x2[n0 * rows:n1 * rows], wall, out=buf[:m * rows])
         z = z.reshape((m,) + sp + (kk, cout))
         dst = out[n0:n1]
-        np.copyto(dst, z[slices[0]])
-        for sl in slices[1:]:
-            dst += z[sl]
+        if full is None:
+            dst.fill(0)
+        for j, (dsl, ssl) in enumerate(adds):
+            if j == 0 and full is not None:
+                np.copyto(dst, z[ssl])
+            else:
+                dst[dsl] += z[ssl]
 
-    run_tasks(_image_ranges(n, b), work, xp.nbytes + out.nbytes,
-              lambda: np.empty((b * rows, kk * cout), xp.dtype))
+    run_tasks(_image_ranges(n, b), work, x.nbytes + out.nbytes,
+              lambda: np.empty((b * rows, kk * cout), x.dtype))
 
 
 # ------------------------------------------------------------------------------------------
@@ -1234,6 +1312,66 @@ def _backprop_filter1(xp, dy, ksize, strides, dilations):
     return dw
 
 
+# The filter gradient of a stride-1 convolution with few output channels (the same rule as
+# _conv_by_scatter, the DCGAN generator's last Conv2D(1, 7) on 128 channels): the im2col of x
+# would copy K * C_in values per output position for a GEMM only C_out wide (a GEMV). Instead
+# the im2col is made of dy over the (unpadded) input's grid, D[k, p] = dy[p + pad - k*d]
+# (K * C_out values per input position, zeros where that is outside dy), and dw = D @ x: one
+# GEMM K * C_out by C_in, as deep as the input, and x is neither padded nor copied.
+# Measured (float32, b64, one thread, process time, median of 7, alternating,
+# /work/scratch/dcgan/bpf.py): 7x7 128->1 28x28 SAME 140-198 ms (im2col + GEMV) -> 13 ms;
+# 3x3 64->8 16x16: 9.1 -> 6.1; 3x3 32->4 32x32: 16 -> 8.6.
+
+def _backprop_filter_by_scatter(x, dy, ksize, dilations, pads):
+    """dw (K, C_in, C_out) of a stride-1 conv of x (unpadded; `pads` the conv's), by one
+    GEMM D @ x per chunk of images, D offset-major (K * C_out, rows): each tap's copy of dy
+    is a block of contiguous rows. Per-chunk products are summed in chunk order."""
+    cin, cout = x.shape[-1], dy.shape[-1]
+    kk = math.prod(ksize)
+    sp = x.shape[1:-1]
+    out_sp = dy.shape[1:-1]
+    rows = math.prod(sp)
+    n = x.shape[0]
+    x2 = x.reshape(n * rows, cin) if x.flags.c_contiguous else \
+        np.ascontiguousarray(x).reshape(n * rows, cin)
+    # D is what is reused in cache; x streams through the GEMM once
+    b = _chunk(n, rows * kk * cout * x.dtype.itemsize, _FILTER_CHUNK_BYTES)
+    ranges = _image_ranges(n, b)
+    # per tap: the input positions p it pairs with dy (p = o - pad + k*d) and those o;
+    # the rest of D stays zero (written once per buffer)
+    copies = []
+    for i, k in enumerate(offsets(ksize)):
+        dst, src = [], []
+        for ki, d, (pb, _), ni, no in zip(k, dilations, pads, sp, out_sp):
+            shift = ki * d - pb                       # p = o + shift
+            lo, hi = max(0, shift), min(ni, no + shift)
+            dst.append(slice(lo, max(lo, hi)))
+            src.append(slice(lo - shift, max(lo, hi) - shift))
+        copies.append(((i, slice(None), slice(None)) + tuple(dst),
+                       (slice(None), slice(None)) + tuple(src)))
+    dyt = np.moveaxis(dy, -1, 0)   # (C_out, N, *out_sp): a view
+    partial = [None] * len(ranges)
+    index = {r: i for i, r in enumerate(ranges)}
+
+    def work(r, buf):
+        n0, n1 = r
+        m = n1 - n0
+        # (K, C_out, m, *sp); a short last chunk gets its own zeros
+        d = buf if m == b else np.zeros((kk, cout, m) + sp, x.dtype)
+        src = dyt[:, n0:n1]
+        for dsl, ssl in copies:
+            d[dsl] = src[ssl]
+        partial[index[r]] = np.matmul(d.reshape(kk * cout, m * rows),
+                                      x2[n0 * rows:n1 * rows])    # (K * C_out, C_in)
+
+    run_tasks(ranges, work, x.nbytes + dy.nbytes,
+              lambda: np.zeros((kk, cout, b) + sp, x.dtype))
+    dw = partial[0]
+    for p in partial[1:]:
+        dw += p
+    return dw.reshape(kk, cout, cin).transpose(0, 2, 1)
+
+
 def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
     """The gradient of conv(x, w) in w for output gradient dy."""
     dt = x.dtype
@@ -1242,6 +1380,10 @@ def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
     ksize = tuple(w_shape[:-2])
     if dy.size == 0 or x.size == 0:
         return np.zeros(w_shape, dt)
+    if groups == 1 and not LEGACY and all(s == 1 for s in strides) and \
+            w_shape[-1] * 8 <= w_shape[-2]:   # as _scatter_wins: see its comment
+        dw = _backprop_filter_by_scatter(x.astype(ct, copy=False), dy, ksize, dilations, pads)
+        return dw.reshape(w_shape).astype(dt)
     tile = _untiled_unpadded(_tile_for(w_shape[-2], w_shape[-1], ksize, dy.shape[1:-1],
                                        strides), pads) \
         if _tiled_ok(x.shape, w_shape, strides, dilations, pads, groups, strided=True) else None
@@ -1358,6 +1500,123 @@ def _dw_taps(w):
     return [(k, w[k]) for k in offsets(w.shape[:-2])]
 
 
+# Multiplier 1 (MobileNet's DepthwiseConv2D) has a faster form: each tap's weights are tiled
+# to one image's output (*out_sp, C), so NumPy runs contiguous loops over whole images instead
+# of broadcasting C weights (an inner loop of C = 32..256 values per call), and each tap is a
+# copy of its (strided) view into a block, a product in place and an add (an out-of-place
+# product into a third array is 1.5x slower in L2, NumPy 2.4). The input gradient is the
+# same correlation, of the zero-padded dy with the flipped taps, per output phase (the
+# _phase_plan of the transposed convolution): every output is written once (no zero fill,
+# no += into strided views of a padded dx). Measured (b32 float32, one thread, process time,
+# median of 5, alternating with the kernels above, /work/scratch/dcgan/dw.py; forward /
+# input gradient, ms; load 5): 32x32x32 /1: 10.9 -> 6.5, 13.2 -> 7.1; 32x32x64 /2: 7.3 ->
+# 5.8, 9.0 -> 5.6; 16x16x128 /1: 11.6 -> 7.5, 14.9 -> 9.1; 16x16x128 /2: 3.6 -> 2.9, 6.9 ->
+# 4.9; 8x8x256 /1: 5.3 -> 3.7, 6.7 -> 4.0. The filter gradient keeps its einsums (the same
+# copy + product + a GEMV row sum measured no better: 7.4 vs 8.8, 6.6 vs 5.8, 7.4 vs 6.7).
+
+_DW_TILE_BYTES = 1 << 17
+
+
+def _dw_tiles(ws, out_sp):
+    """Each (C,) tap weight tiled, contiguous, to one image's output (*out_sp, C) when that is
+    small (NumPy then runs one contiguous inner loop per image: a product with (C,) weights
+    broadcast iterates C values at a time, 2x slower), else to (W_out, C)."""
+    if not ws:
+        return []
+    c = ws[0].shape[-1]
+    sp = tuple(out_sp) if math.prod(out_sp) * c * ws[0].itemsize <= _DW_TILE_BYTES \
+        else tuple(out_sp[-1:])
+    return [np.ascontiguousarray(np.broadcast_to(wk, sp + (c,))) for wk in ws]
+
+
+def _dw_correlate(src, offs, tiles, strides, out, tmp):
+    """out (m, *out_sp, C) = sum over taps of src[off + s*j] * tile (first tap written)."""
+    out_sp = out.shape[1:-1]
+    for i, (off, wt) in enumerate(zip(offs, tiles)):
+        v = src[(slice(None),) + tuple(slice(o, o + (n - 1) * st + 1, st)
+                                       for o, n, st in zip(off, out_sp, strides))]
+        # the (strided) view copied to a contiguous block, then an in-place product: 1.5x
+        # faster than the product into a third array (NumPy 2.4, in L2), and a strided tap
+        # is gathered by that copy (faster than per-chunk phase copies of xp: 7.9 -> 6.6 ms
+        # at 32x32x64 /2)
+        t = out if i == 0 else tmp
+        np.copyto(t, v)
+        t *= wt
+        if i:
+            out += t
+
+
+def _dw_forward1(xp, w, strides, dilations, out):
+    """Multiplier-1 depthwise conv of padded xp with w (*K, C), into out (contiguous)."""
+    ksize = w.shape[:-1]
+    out_sp = out.shape[1:-1]
+    taps = list(offsets(ksize))
+    offs = [tuple(ki * d for ki, d in zip(k, dilations)) for k in taps]
+    tiles = _dw_tiles([w[k] for k in taps], out_sp)
+    n = xp.shape[0]
+    b = _chunk(n, out[0].nbytes, _DW_CHUNK_BYTES)
+
+    def work(r, tmp):
+        n0, n1 = r
+        _dw_correlate(xp[n0:n1], offs, tiles, strides, out[n0:n1], tmp[:n1 - n0])
+
+    run_tasks(_image_ranges(n, b), work, xp.nbytes + out.nbytes,
+              lambda: np.empty((b,) + out.shape[1:], out.dtype))
+
+
+def _dw_backprop_input1(dy, w, x_shape, strides, dilations, pads):
+    """dx (x_shape) of a multiplier-1 depthwise conv: per output phase (see _phase_plan), a
+    stride-1 correlation of the zero-padded dy with that phase's taps."""
+    ksize, c = w.shape[:-1], w.shape[-1]
+    nd = len(ksize)
+    n = x_shape[0]
+    out_sp = dy.shape[1:-1]
+    plans = [_phase_plan(x_shape[1 + i], ksize[i], strides[i], dilations[i], pads[i][0],
+                         out_sp[i]) for i in range(nd)]
+    lo = [max([0] + [-min(q) for _, _, _, q in p if q]) for p in plans]
+    hi = [max([0] + [jj - 1 + max(q) - (o - 1) for _, jj, _, q in p if q])
+          for p, o in zip(plans, out_sp)]
+    dyp = pad(dy, list(zip(lo, hi)))
+    dx = np.empty(x_shape, dy.dtype)
+    single = all(st == 1 for st in strides)
+    phases = []
+    for phase in itertools.product(*plans):
+        jshape = tuple(p[1] for p in phase)
+        taps = list(itertools.product(*[p[2] for p in phase]))
+        offs = [tuple(l + q for l, q in zip(lo, qv))
+                for qv in itertools.product(*[p[3] for p in phase])]
+        dst = (slice(None),) + tuple(slice(p[0], None, st) for p, st in zip(phase, strides))
+        phases.append((dst, jshape, offs, _dw_tiles([w[t] for t in taps], jshape)))
+    ones = (1,) * nd
+    per = dx[0].nbytes + dy[0].nbytes
+    b = _chunk(n, per, _DW_CHUNK_BYTES)
+
+    def work(r, state):
+        n0, n1 = r
+        m = n1 - n0
+        tmp, outs = state
+        for dst, jshape, offs, tiles in phases:
+            target = dx[n0:n1] if single else dx[(slice(n0, n1),) + dst[1:]]
+            if not offs:
+                target[...] = 0
+                continue
+            if single:
+                o = target
+            else:
+                key = jshape
+                if key not in outs:
+                    outs[key] = (np.empty((b,) + jshape + (c,), dy.dtype),
+                                 np.empty((b,) + jshape + (c,), dy.dtype))
+                o, t = outs[key][0][:m], outs[key][1][:m]
+            _dw_correlate(dyp[n0:n1], offs, tiles, ones, o, tmp[:m] if single else t)
+            if not single:
+                target[...] = o
+
+    run_tasks(_image_ranges(n, b), work, dx.nbytes + dy.nbytes,
+              lambda: (np.empty((b,) + x_shape[1:], dy.dtype) if single else None, {}))
+    return dx
+
+
 def depthwise_conv(x, w, strides, dilations, pads):
     if LEGACY:
         return _depthwise_conv_legacy(x, w, strides, dilations, pads)
@@ -1368,7 +1627,9 @@ def depthwise_conv(x, w, strides, dilations, pads):
     ksize, c, mult = w.shape[:-2], w.shape[-2], w.shape[-1]
     out_sp = out_sizes(x.shape[1:-1], ksize, strides, dilations, pads)
     out = np.empty((x.shape[0],) + out_sp + (c, mult), ct)
-    if out.size:
+    if out.size and mult == 1 and len(out_sp):
+        _dw_forward1(xp, w[..., 0], strides, dilations, out[..., 0])
+    elif out.size:
         taps = [(offset_slices(k, out_sp, strides, dilations), wk) for k, wk in _dw_taps(w)]
         per = out[0].nbytes
 
@@ -1398,6 +1659,10 @@ def depthwise_backprop_input(dy, w, x_shape, strides, dilations, pads):
     ct = compute_dtype(dt)
     w = w.astype(ct, copy=False)
     ksize, c, mult = w.shape[:-2], w.shape[-2], w.shape[-1]
+    if mult == 1 and dy.size and len(dy.shape) > 2:
+        return _dw_backprop_input1(np.ascontiguousarray(dy, dtype=ct), w[..., 0],
+                                   tuple(x_shape), strides, dilations, pads).astype(
+                                       dt, copy=False)
     dy = dy.astype(ct, copy=False).reshape(dy.shape[:-1] + (c, mult))
     out_sp = dy.shape[1:-2]
     padded = (x_shape[0],) + tuple(n + a + b for n, (a, b) in zip(x_shape[1:-1], pads)) + (c,)

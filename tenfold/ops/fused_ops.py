@@ -10,6 +10,10 @@ sits beside the unfused ops it replaces; their numbers are those of the chain.
 | conv_backprop_input_pooled    | conv_backprop_input(max_pool_grad(y, out, g), w)          |
 | conv_backprop_filter_pooled   | conv_backprop_filter(x, max_pool_grad(y, out, g))         |
 
+`leaky_relu(x, alpha)` (maximum(multiply(x, alpha), x), 0 < alpha <= 1) and its gradient
+`leaky_relu_grad(g, y, alpha)`: called by `tf.nn.leaky_relu` (so by Keras's LeakyReLU), not
+a graph rewrite; one blocked pass each, bit for bit the chain's values (`leaky_relu_unfused`).
+
 Training-mode BatchNormalization (`batch_norm_train`, `batch_norm_stats`,
 `batch_norm_train_grad`): called by the Keras layer, not a graph rewrite; see its table below.
 Likewise `heads_matmul`, MultiHeadAttention's batched products with their results and
@@ -89,6 +93,38 @@ relu_grad = primitive("relu_grad", _relu_grad_kernel,
                       grads=(lambda g, o, dy, y: relu_grad(g, y), None),
                       aliasing="fresh", out_kernel=_relu_grad_out, inplace=True,
                       jit_kernel=(_relu_grad_jit, _relu_grad_jit_out))
+
+
+# ------------------------------------------------------------------------------------------
+# leaky_relu: maximum(multiply(x, alpha), x) for 0 < alpha <= 1, in one pass (kernels.
+# leaky_relu); its gradient reads the output only (kernels.leaky_relu_backprop), so the
+# pre-activation is not kept for the backward pass, and both are elementwise (the executor
+# chains them with a bias add before, say)
+
+def _leaky_relu_out(x, out, alpha):
+    return _kernels.leaky_relu(x, alpha, out)
+
+
+def _leaky_relu_grad_out(g, y, out, alpha):
+    return _kernels.leaky_relu_backprop(g, y, alpha, out)
+
+
+leaky_relu_grad = primitive(
+    "leaky_relu_grad", lambda g, y, alpha: _kernels.leaky_relu_backprop(g, y, alpha),
+    # linear in g; piecewise constant in y
+    grads=(lambda gg, o, g, y, alpha: leaky_relu_grad(gg, y, alpha=alpha), None),
+    aliasing="fresh", out_kernel=_leaky_relu_grad_out, inplace=True)
+
+leaky_relu = primitive(
+    "leaky_relu", lambda x, alpha: _kernels.leaky_relu(x, alpha),
+    grads=(lambda g, o, x, alpha: leaky_relu_grad(g, o, alpha=alpha),),
+    aliasing="fresh", out_kernel=_leaky_relu_out, inplace=True)
+
+
+def leaky_relu_unfused(x, alpha):
+    """The chain leaky_relu replaces (tenfold ops), for tests."""
+    from tenfold.ops import math_ops as m
+    return m.maximum(m.multiply(x, alpha), x)
 
 
 # ------------------------------------------------------------------------------------------

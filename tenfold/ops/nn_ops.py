@@ -113,6 +113,8 @@ def leaky_relu(features, alpha=0.2, name=None):
     x = _float_features(features, "leaky_relu")
     if isinstance(alpha, Tensor):
         alpha = float(alpha)
+    if 0 < alpha <= 1:  # one pass, its gradient from the output (fused_ops.leaky_relu)
+        return _fused.leaky_relu(x, alpha=float(alpha))
     if alpha <= 1:
         return m.maximum(m.multiply(x, alpha), x)
     return m.where(m.greater(x, 0), x, m.multiply(x, alpha))

@@ -60,6 +60,9 @@ CASES = [  # (x shape, filter shape, strides, dilations, pads, groups)
     ((2, 6, 6, 4), (3, 3, 2, 6), (2, 1), (1, 1), ((1, 1), (1, 1)), 2),   # grouped
     ((2, 9, 5), (3, 5, 2), (2,), (1,), ((1, 1),), 1),                     # 1-d
     ((1, 4, 5, 4, 3), (2, 3, 2, 3, 2), (2, 1, 1), (1, 1, 2), ((0, 1), (1, 1), (1, 1)), 1),
+    ((2, 6, 5, 8), (3, 2, 8, 1), (1, 1), (2, 1), ((0, 3), (2, 0)), 1),   # scatter, uneven pads
+    ((3, 7, 16), (4, 16, 2), (1,), (1,), ((0, 0),), 1),                  # scatter 1-d, VALID
+    ((2, 4, 4, 16), (3, 3, 16, 1), (1, 1), (1, 1), ((4, 0), (0, 4)), 1),  # taps off x
 ]
 
 
@@ -96,6 +99,12 @@ def test_new_paths_match_the_legacy_kernels_float32(xs, ws, strides, dil, pads, 
                                rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(dx, K.conv_backprop_input(dy, w, xs, strides, dil, pads,
                                                          groups), rtol=1e-5, atol=1e-5)
+    monkeypatch.setattr(K, "LEGACY", False)
+    dw = K.conv_backprop_filter(x, dy, ws, strides, dil, pads, groups)
+    monkeypatch.setattr(K, "LEGACY", True)
+    assert dw.dtype == np.float32
+    np.testing.assert_allclose(dw, K.conv_backprop_filter(x, dy, ws, strides, dil, pads,
+                                                          groups), rtol=1e-4, atol=1e-4)
 
 
 def test_half_precision_input_gradient_keeps_its_dtype():
@@ -284,6 +293,8 @@ def test_batch_norm_under_nested_tapes_uses_the_unfused_chain():
     ((2, 9, 7, 3), (3, 2), 2, (1, 2), (2, 1), ((2, 1), (0, 2))),
     ((40, 5, 5, 2), (2, 2), 3, (1, 1), (1, 1), ((0, 0), (0, 0))),   # several chunks
     ((2, 9, 3), (4,), 1, (2,), (1,), ((1, 2),)),                      # 1-d
+    ((2, 10, 7, 3), (3, 2), 1, (3, 2), (1, 2), ((1, 2), (2, 0))),    # phases without taps
+    ((2, 5, 6, 4, 3), (3, 2, 2), 1, (1, 2, 1), (1, 1, 1), ((1, 1), (0, 1), (1, 0))),  # 3-d
 ])
 def test_depthwise_kernels_against_a_grouped_reference(xs, k, mult, strides, dil, pads):
     """Depthwise = grouped convolution with one input channel per group."""
@@ -303,3 +314,24 @@ def test_depthwise_kernels_against_a_grouped_reference(xs, k, mult, strides, dil
     gradient_check(lambda a, b: tf.nn.depthwise_conv2d(a, b, [1, 2, 2, 1], "SAME"),
                    [x[:1, :5, :5] if len(xs) == 4 else rng.standard_normal((1, 5, 5, c)),
                     rng.standard_normal((3, 3, c, mult))]) if len(xs) == 4 else None
+
+
+@pytest.mark.parametrize("xs, strides, pads", [
+    ((64, 16, 16, 32), (1, 1), ((1, 1), (1, 1))),     # several chunks, threads
+    ((64, 16, 16, 32), (2, 2), ((0, 1), (0, 1))),
+    ((8, 40, 40, 48), (1, 1), ((1, 1), (1, 1))),      # weights tiled per row only
+])
+def test_depthwise_multiplier_one_matches_the_legacy_kernels_float32(xs, strides, pads,
+                                                                      monkeypatch):
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal((3, 3, xs[-1], 1)).astype(np.float32)
+    y = K.depthwise_conv(x, w, strides, (1, 1), pads)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx = K.depthwise_backprop_input(dy, w, xs, strides, (1, 1), pads)
+    monkeypatch.setattr(K, "LEGACY", True)
+    assert y.dtype == dx.dtype == np.float32
+    np.testing.assert_allclose(y, K.depthwise_conv(x, w, strides, (1, 1), pads),
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dx, K.depthwise_backprop_input(dy, w, xs, strides, (1, 1), pads),
+                               rtol=1e-5, atol=1e-5)
