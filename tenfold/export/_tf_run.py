@@ -73,6 +73,11 @@ for _tfop, _fn in {"Relu": "relu", "Relu6": "relu6", "Elu": "elu", "Selu": "selu
     _simple(_tfop, _fn, "nn")
 
 
+@op("LeakyRelu")
+def _leaky_relu(node, x):
+    return _tf().nn.leaky_relu(x, alpha=_a(node, "alpha", 0.2))
+
+
 @op("Identity", "StopGradient", "Snapshot")
 def _identity(node, x, *control):
     return _tf().identity(x)

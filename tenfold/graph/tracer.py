@@ -17,9 +17,15 @@ Design (see docs/internals.md, "Graphs"):
   order) through `tenfold.framework.variable._graph_hook`, set while tracing.
 - The tracer also notes, for each value, which buffers it may share (views of inputs, of
   variables, of other values), so the executor only writes in place into buffers it owns.
+- The tracer holds the tensors it has seen only weakly: each one's id keys its maps while it
+  lives and is forgotten when it dies (a weakref callback, run before the id can be reused).
+  So a value the traced program drops is freed at once, as in eager execution, and the
+  tracing call's peak memory is the program's own, not every intermediate of the trace.
 """
 import contextlib
+import functools
 import threading
+import weakref
 
 import numpy as np
 
@@ -42,11 +48,26 @@ def current_tracer():
     return s[-1] if s else None
 
 
-def _base_id(a):
+def _root_base(a):
     b = a.base
     while isinstance(b, np.ndarray) and b.base is not None:
         b = b.base
-    return id(a if b is None else b)
+    return a if b is None else b
+
+
+def _ref(obj):
+    """A weak reference to obj, or (for objects that take none: bytes, mmap) a callable
+    holding it strongly."""
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return lambda: obj
+
+
+def _forget(tracer_ref, tid, _dead):
+    tracer = tracer_ref()
+    if tracer is not None:
+        tracer._forget(tid)
 
 
 class Tracer:
@@ -59,17 +80,20 @@ class Tracer:
         self.dry_run = dry_run        # restore assigned variables afterwards
         self.jit = parent.jit if parent is not None else False  # tf.function(jit_compile=)
         self.graph.jit = self.jit
-        self._vid = {}                # id(tensor) -> value id
+        self._vid = {}                # id(tensor) -> value id, while the tensor lives
         self._dynamic = set()         # ids of dynamic tensors
-        self._keep = []               # every tensor seen, so that ids stay unique
-        self._bases = {}              # id(buffer base) -> owner value id
+        self._refs = {}               # id(tensor) -> weakref whose callback forgets the id
+        self._keep = []               # tensors held strongly (tf.constant's: named by id)
+        self._bases = {}              # id(buffer base) -> (ref to the base, owner value id)
         self._capture_src = []        # outer tensors captured (sub-graphs)
         self._restore = {}            # id(var) -> (var, saved array) for dry runs / branches
         self.const_values = {}        # value id -> trace-time array of non-dynamic op outputs
-        self._arrays = {}             # id(array) -> tensor holding it (assign links values)
+        self._arrays = {}             # id(array) -> (ref to tensor, ref to array, value id,
+                                      # dynamic): assign links values (tensor_for_array)
         self._thread = threading.get_ident()
         self._naming = _Naming()      # TensorFlow-style names, for printing traced tensors
         self.poisoned = {}            # id(tensor) -> deferred error (see `poison`)
+        self._failed_vids = set()     # value ids of failed results that died (dropped)
         self.guessed = set()          # ids of poisoned tensors whose shape is a guess
         self.created_variables = []   # tf.Variables made while tracing (first trace only)
 
@@ -91,16 +115,49 @@ class Tracer:
         self.graph.inputs.append(vid)
         self._vid[id(t)] = vid
         self._dynamic.add(id(t))
-        self._keep.append(t)
-        self._bases.setdefault(_base_id(a), vid)
-        self._arrays.setdefault(id(a), t)
+        self._track(t, a, vid, True)
         return vid
+
+    # ------------------------------------------------------------ the tensors seen
+    def _track(self, t, a, vid, dynamic, replace=False):
+        """Notes tensor t (array a, value vid) until t dies; `replace`: a is newly t's."""
+        tid = id(t)
+        if tid not in self._refs:
+            self._refs[tid] = weakref.ref(t, functools.partial(_forget, weakref.ref(self), tid))
+        base = _root_base(a)
+        rec = self._bases.get(id(base))
+        if rec is None or rec[0]() is not base:
+            self._bases[id(base)] = (_ref(base), vid)
+        rec = self._arrays.get(id(a))
+        if replace or rec is None or rec[1]() is not a:
+            self._arrays[id(a)] = (weakref.ref(t), _ref(a), vid, dynamic)
+
+    def _forget(self, tid):
+        """Tensor `tid` died: its id may now be reused by a new tensor."""
+        self._refs.pop(tid, None)
+        vid = self._vid.pop(tid, None)
+        self._dynamic.discard(tid)
+        if self.poisoned.pop(tid, None) is not None and vid is not None:
+            self._failed_vids.add(vid)   # a dropped failed result: pruned (prune_failed)
+        self.guessed.discard(tid)
+
+    def _owner_of_base(self, a):
+        base = _root_base(a)
+        rec = self._bases.get(id(base))
+        return rec[1] if rec is not None and rec[0]() is base else None
 
     def tensor_for_array(self, a):
         """The traced tensor whose array is `a` (None if none is known)."""
-        t = self._arrays.get(id(a))
-        if t is None and self.parent is not None:
-            return self.parent.tensor_for_array(a)
+        rec = self._arrays.get(id(a))
+        if rec is None or rec[1]() is not a:
+            return self.parent.tensor_for_array(a) if self.parent is not None else None
+        t = rec[0]()
+        if t is None:  # the tensor died but its array lives on: a new tensor for the value
+            t = _wrap(a)
+            self._vid[id(t)] = rec[2]
+            if rec[3]:
+                self._dynamic.add(id(t))
+            self._track(t, a, rec[2], rec[3], replace=True)
         return t
 
     def value_id(self, t):
@@ -123,15 +180,13 @@ class Tracer:
             vid = g.add_value("const", a, a.shape, a.dtype, False)
         g.values[vid].roots = (vid,)
         self._vid[id(t)] = vid
-        self._keep.append(t)
-        self._bases.setdefault(_base_id(a), vid)
-        self._arrays.setdefault(id(a), t)
+        self._track(t, a, vid, isinstance(t, Variable) or id(t) in self._dynamic)
         return vid
 
     def _roots_for(self, prim, out_array, in_vids):
         """Which value buffers the output may share: observed now, or possible for the op."""
         values = self.graph.values
-        owner = self._bases.get(_base_id(out_array))
+        owner = self._owner_of_base(out_array)
         roots = set()
         if owner is not None:
             roots.update(values[owner].roots)
@@ -202,10 +257,8 @@ class Tracer:
                     roots.update(g.values[i].roots)
             roots.add(vid)
             g.values[vid].roots = tuple(sorted(roots))
-            self._bases.setdefault(_base_id(a), vid)
             self._vid[id(o)] = vid
-            self._arrays[id(a)] = o
-            self._keep.append(o)
+            self._track(o, a, vid, dynamic, replace=True)
             if dynamic:
                 self._dynamic.add(id(o))
             else:
@@ -300,9 +353,10 @@ class Tracer:
         `poison`): none reached an output, a side effect or control flow (that raises), so
         TensorFlow would prune them and so do we, before the graph is planned, replayed by
         tapes or exported."""
-        if not self.poisoned:
+        if not self.poisoned and not self._failed_vids:
             return
         failed = {vid for vid in (self._vid.get(i) for i in self.poisoned) if vid is not None}
+        failed |= self._failed_vids
         live = set(self.graph.outputs)   # a sub-graph may return a failed result (output_id)
         for n in reversed(self.graph.nodes):
             if live.intersection(n.outputs):
@@ -312,6 +366,7 @@ class Tracer:
                                  not live.intersection(n.outputs)])
 
     def release(self):
+        self._refs = {}   # the weakrefs die with the dict: no callback runs after this
         self._keep = []
         self._vid = {}
         self._bases = {}

@@ -32,7 +32,7 @@ TF_OPS = {"Placeholder", "Const", "Identity", "AddV2", "Sub", "Mul", "RealDiv", 
           "DepthwiseConv2dNative", "BiasAdd", "MaxPool", "AvgPool", "Reshape", "Transpose",
           "ConcatV2", "PadV2", "Sum", "Max", "Mean", "ExpandDims", "Squeeze", "Cast",
           "SelectV2", "Greater", "GreaterEqual", "Less", "Abs", "Sign", "Softplus", "Expm1",
-          "Conv2DBackpropInput", "Shape", "StridedSlice", "Tile", "GatherV2"}
+          "Conv2DBackpropInput", "Shape", "StridedSlice", "Tile", "GatherV2", "LeakyRelu"}
 
 
 def _read(path):
