@@ -1234,19 +1234,23 @@ def _phase_plan(n, k, s, d, pb, out):
     return plan
 
 
-def _backprop_input_phases(dy, w, x_shape, strides, dilations, pads):
-    """dx (x_shape, unpadded) of a single-group convolution, by output phases."""
-    ksize, cin, cout = w.shape[:-2], w.shape[-2], w.shape[-1]
-    nd = len(ksize)
-    n = x_shape[0]
+def _phases_of(dy, ksize, x_shape, strides, dilations, pads):
+    """(per-dim phase plans, the zero padding before dy, dy zero-padded once so that every
+    tap's window j + q stays inside) for an input gradient by output phases."""
     out_sp = dy.shape[1:-1]
     plans = [_phase_plan(x_shape[1 + i], ksize[i], strides[i], dilations[i], pads[i][0],
-                         out_sp[i]) for i in range(nd)]
-    # zero-pad dy once so that every tap's window j + q stays inside
+                         out_sp[i]) for i in range(len(ksize))]
     lo = [max([0] + [-min(q) for _, _, _, q in p if q]) for p in plans]
     hi = [max([0] + [jj - 1 + max(q) - (o - 1) for _, jj, _, q in p if q])
           for p, o in zip(plans, out_sp)]
-    dyp = pad(dy, list(zip(lo, hi)))
+    return plans, lo, pad(dy, list(zip(lo, hi)))
+
+
+def _backprop_input_phases(dy, w, x_shape, strides, dilations, pads):
+    """dx (x_shape, unpadded) of a single-group convolution, by output phases."""
+    ksize, cin, cout = w.shape[:-2], w.shape[-2], w.shape[-1]
+    n = x_shape[0]
+    plans, lo, dyp = _phases_of(dy, ksize, x_shape, strides, dilations, pads)
     dx = np.empty(x_shape, dy.dtype)
     for phase in itertools.product(*plans):
         sl = (slice(None),) + tuple(slice(r, None, s) for (r, _, _, _), s in
@@ -1570,13 +1574,7 @@ def _dw_backprop_input1(dy, w, x_shape, strides, dilations, pads):
     ksize, c = w.shape[:-1], w.shape[-1]
     nd = len(ksize)
     n = x_shape[0]
-    out_sp = dy.shape[1:-1]
-    plans = [_phase_plan(x_shape[1 + i], ksize[i], strides[i], dilations[i], pads[i][0],
-                         out_sp[i]) for i in range(nd)]
-    lo = [max([0] + [-min(q) for _, _, _, q in p if q]) for p in plans]
-    hi = [max([0] + [jj - 1 + max(q) - (o - 1) for _, jj, _, q in p if q])
-          for p, o in zip(plans, out_sp)]
-    dyp = pad(dy, list(zip(lo, hi)))
+    plans, lo, dyp = _phases_of(dy, ksize, x_shape, strides, dilations, pads)
     dx = np.empty(x_shape, dy.dtype)
     single = all(st == 1 for st in strides)
     phases = []
@@ -1658,7 +1656,7 @@ def depthwise_backprop_input(dy, w, x_shape, strides, dilations, pads):
     dt = dy.dtype
     ct = compute_dtype(dt)
     w = w.astype(ct, copy=False)
-    ksize, c, mult = w.shape[:-2], w.shape[-2], w.shape[-1]
+    c, mult = w.shape[-2], w.shape[-1]
     if mult == 1 and dy.size and len(dy.shape) > 2:
         return _dw_backprop_input1(np.ascontiguousarray(dy, dtype=ct), w[..., 0],
                                    tuple(x_shape), strides, dilations, pads).astype(

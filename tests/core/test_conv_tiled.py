@@ -4,31 +4,11 @@ convolution):
 against a direct NumPy reference in float64 and the legacy kernels in float32, on odd shapes
 (odd widths, asymmetric and large pads, non-square kernels, several chunks, threads), and
 the fallbacks around them (strides, dilations, groups, pads beyond the kernel)."""
-import itertools
-
 import numpy as np
 import pytest
 
 from tenfold.backend import kernels as K
-
-
-def ref_conv(x, w, strides, dilations, pads, groups=1):
-    """Direct cross-correlation, one kernel tap at a time (float64)."""
-    x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
-    xp = np.pad(x, [(0, 0)] + [tuple(p) for p in pads] + [(0, 0)])
-    ksize = w.shape[:-2]
-    cg, cout = w.shape[-2], w.shape[-1]
-    og = cout // groups
-    out_sp = K.out_sizes(x.shape[1:-1], ksize, strides, dilations, pads)
-    y = np.zeros((x.shape[0],) + tuple(out_sp) + (cout,))
-    for k in itertools.product(*[range(n) for n in ksize]):
-        sl = tuple(slice(ki * d, ki * d + (o - 1) * s + 1, s)
-                   for ki, d, o, s in zip(k, dilations, out_sp, strides))
-        v = xp[(slice(None),) + sl + (slice(None),)]
-        for g in range(groups):
-            y[..., g * og:(g + 1) * og] += v[..., g * cg:(g + 1) * cg] @ \
-                w[k][:, g * og:(g + 1) * og]
-    return y
+from tests.core.test_conv_general import ref_conv  # the direct reference, one tap at a time
 
 
 def ref_grads(x, w, dy, strides, dilations, pads, groups=1):

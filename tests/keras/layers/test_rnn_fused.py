@@ -329,18 +329,23 @@ def test_several_chunks_match_per_step_path(kind, go_backwards, split, monkeypat
             np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)
 
 
+def _sequence_args(rng, kind, n, t, d, h):
+    """(x, w, u, b[, recurrent bias], h0[, c0]) for lstm_sequence / gru_sequence."""
+    gates = 4 if kind == "lstm" else 3
+    w, u, b = _weights(rng, d, h, gates)
+    arrays = [rng.standard_normal((n, t, d)), w, u, b]
+    if kind == "gru":
+        arrays.append(rng.standard_normal((gates * h,)) * 0.5)
+    return arrays + [rng.standard_normal((n, h)) for _ in range(2 if kind == "lstm" else 1)]
+
+
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 def test_several_chunks_primitive_finite_differences(kind, go_backwards):
     from tenfold.ops import recurrent_kernels as rk
     rng = np.random.default_rng(14)
     n, t, d, h = 2, rk._CHUNK + 2, 2, 2
-    gates = 4 if kind == "lstm" else 3
-    w, u, b = _weights(rng, d, h, gates)
-    arrays = [rng.standard_normal((n, t, d)), w, u, b]
-    if kind == "gru":
-        arrays.append(rng.standard_normal((gates * h,)) * 0.5)
-    arrays += [rng.standard_normal((n, h)) for _ in range(2 if kind == "lstm" else 1)]
+    arrays = _sequence_args(rng, kind, n, t, d, h)
     mask = [tf.constant(rng.random((n, t)) > 0.3)]
     prim = fused_ops.lstm_sequence if kind == "lstm" else fused_ops.gru_sequence
 
@@ -355,12 +360,7 @@ def test_float32_gate_gradients_match_float64(kind):
     # loops, found by recurrent_kernels._nonzero on float32)
     rng = np.random.default_rng(15)
     n, t, d, h = 4, 11, 3, 5
-    gates = 4 if kind == "lstm" else 3
-    w, u, b = _weights(rng, d, h, gates)
-    arrays = [rng.standard_normal((n, t, d)), w, u, b]
-    if kind == "gru":
-        arrays.append(rng.standard_normal((gates * h,)) * 0.5)
-    arrays += [rng.standard_normal((n, h)) for _ in range(2 if kind == "lstm" else 1)]
+    arrays = _sequence_args(rng, kind, n, t, d, h)
     prim = fused_ops.lstm_sequence if kind == "lstm" else fused_ops.gru_sequence
     grads = []
     for dtype in ("float64", "float32"):
