@@ -347,7 +347,8 @@ def _each_block(x2, work, nbytes):
     if len(blocks) == 1:
         work(0, blocks[0])
         return
-    _kernels.run_tasks(list(enumerate(blocks)), lambda t, _: work(*t), nbytes)
+    _kernels.run_tasks(list(enumerate(blocks)), lambda t, _: work(*t), nbytes,
+                       min_bytes=_kernels.BANDWIDTH_MIN_BYTES)
 
 
 def softmax_rows(x2, out2):
@@ -682,7 +683,8 @@ def _layer_norm_grad_kernel(g, x, gamma, epsilon=1e-3):
         work(0, blocks[0], scratch())
     else:
         _kernels.run_tasks(list(enumerate(blocks)), lambda t, st: work(*t, st),
-                           3 * x2.nbytes, make_state=scratch)
+                           3 * x2.nbytes, make_state=scratch,
+                           min_bytes=_kernels.BANDWIDTH_MIN_BYTES)
     np.sum(dgammas, axis=0, out=flat[x.size:x.size + c])  # in block order: thread-independent
     flat[x.size + c:] = _col_sum(g2)
     return flat

@@ -352,7 +352,8 @@ class Adam(_KerasOptimizer):
 
         n = step * row_elems
         _kernels.run_tasks(list(range(len(bounds) - 1)), block, 3 * w.nbytes,
-                           lambda: _kernels.thread_scratch(n, w.dtype, 2))
+                           lambda: _kernels.thread_scratch(n, w.dtype, 2),
+                           min_bytes=_kernels.BANDWIDTH_MIN_BYTES)
 
 
 class AdamW(Adam):
