@@ -726,7 +726,7 @@ def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
         out.fill(0)
         _epilogue(out, b, relu)
         return out.astype(dt, copy=False)
-    if groups == 1 and _scatter_wins(w, strides):  # reads x unpadded
+    if groups == 1 and _scatter_wins(w.shape, strides):  # reads x unpadded
         _conv_by_scatter(x.astype(ct, copy=False), w, out, dilations, pads)
         _epilogue(out, b, relu)
         return out.astype(dt, copy=False)
@@ -761,8 +761,8 @@ def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
 # inside x (7x7 128->1 28x28 SAME b64, one thread, process time, median of 5, alternating:
 # 42 -> 23 ms, /work/scratch/dcgan/ab.py).
 
-def _scatter_wins(w, strides):
-    return not LEGACY and all(s == 1 for s in strides) and w.shape[-1] * 8 <= w.shape[-2]
+def _scatter_wins(w_shape, strides):
+    return not LEGACY and all(s == 1 for s in strides) and w_shape[-1] * 8 <= w_shape[-2]
 
 
 def _conv_by_scatter(x, w, out, dilations, pads):
@@ -1394,10 +1394,9 @@ def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
     ksize = tuple(w_shape[:-2])
     if dy.size == 0 or x.size == 0:
         return np.zeros(w_shape, dt)
-    if groups == 1 and not LEGACY and all(s == 1 for s in strides) and \
-            w_shape[-1] * 8 <= w_shape[-2]:   # as _scatter_wins: see its comment
+    if groups == 1 and _scatter_wins(w_shape, strides):
         dw = _backprop_filter_by_scatter(x.astype(ct, copy=False), dy, ksize, dilations, pads)
-        return dw.reshape(w_shape).astype(dt)
+        return np.ascontiguousarray(dw.reshape(w_shape), dtype=dt)  # dw is a transposed view
     tile = _untiled_unpadded(_tile_for(w_shape[-2], w_shape[-1], ksize, dy.shape[1:-1],
                                        strides), pads) \
         if _tiled_ok(x.shape, w_shape, strides, dilations, pads, groups, strided=True) else None

@@ -81,6 +81,8 @@ def test_kernels_against_direct_reference(xs, ws, strides, dil, pads, groups):
     num = np.array([np.sum(ref_conv(x, e.reshape(ws), strides, dil, pads, groups) * dy)
                     for e in np.eye(int(np.prod(ws)))]).reshape(ws)
     np.testing.assert_allclose(dw, num, atol=1e-10)
+    # gradients are C-contiguous, as the optimizers' blocked updates take them
+    assert y.flags.c_contiguous and dx.flags.c_contiguous and dw.flags.c_contiguous
 
 
 @pytest.mark.parametrize("xs, ws, strides, dil, pads, groups", CASES[:6])
