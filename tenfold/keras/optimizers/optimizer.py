@@ -117,6 +117,7 @@ def summed_rows(indices, values):
     into zeros -- and the same sums of the rows' squares (TensorFlow squares the rows of an
     IndexedSlices, then sums repeats). Rounds of distinct indices: the first occurrences,
     then the second ones, ...; only the rows are gathered, never the whole sorted array."""
+    indices = indices.reshape(-1)   # values: (indices.size, ...), as the callers pass them
     order = _stable_order(indices)
     s = indices[order]
     starts = np.empty(s.shape, bool)
@@ -349,6 +350,7 @@ class Optimizer:
                 self._accumulated_gradients.append(
                     self.add_variable_from_reference(v, name="gradient_accumulator"))
         self._trainable_variables = variables[:]
+        self.__dict__.pop("_small_groups", None)   # groups hold the slots of an earlier build
         for names, inits in self._slot_groups():
             made = self.add_optimizer_variables(variables, list(names), list(inits))
             for n, lst in zip(names, made):
