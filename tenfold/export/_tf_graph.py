@@ -319,13 +319,6 @@ def _leaky_relu(lw, node, ins):
                     alpha=float(node.params["alpha"]))]
 
 
-@lowers("leaky_relu_grad")
-def _leaky_relu_grad(lw, node, ins):
-    # TensorFlow's LeakyReluGrad reads the features; y > 0 exactly where x > 0 (alpha > 0)
-    return [lw.node("LeakyReluGrad", ins, T=type_attr(_out_dtype(lw, node)),
-                    alpha=float(node.params["alpha"]))]
-
-
 @lowers("softmax", "log_softmax")
 def _softmax(lw, node, ins):
     dt = _out_dtype(lw, node)

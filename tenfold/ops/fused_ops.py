@@ -360,7 +360,8 @@ def softmax_rows(x2, out2):
     scaling take most of it); the blocks then share out to the threads."""
     def work(i, r):
         xb, ob = x2[r], out2[r]
-        if xb.size and -_NO_SHIFT <= np.min(xb):
+        # (in place, a row that fails the check would be lost: then always shift)
+        if xb.size and ob is not xb and -_NO_SHIFT <= np.min(xb):
             np.exp(xb, out=ob)
             s = _row_sum(ob)
             if np.max(s) <= _NO_SHIFT_SUM:  # also False for inf / nan
@@ -820,10 +821,10 @@ def _batch_norm_stats_kernel(x, y):
 
 def _batch_norm_train_grad_kernel(g, x, y, gamma, epsilon, relu=False):
     np = xp_of(x)  # any backend's array namespace (NumPy's on the host)
+    kept = _bn_recall(x, y)   # the forward's x, before a contiguous copy replaces it
     x = np.ascontiguousarray(x)
     g = np.ascontiguousarray(g, dtype=x.dtype)
     x2, n = _bn_rows(x)
-    kept = _bn_recall(x, y)
     if kept is None:
         mean, var, _ = _bn_moments(x2, n)
     else:
