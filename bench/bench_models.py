@@ -5,7 +5,8 @@ tf.keras, Keras 3 on JAX and PyTorch, each framework in its own subprocess.
                                  [--frameworks tenfold,tf,jax,torch] [--load N]
                                  [--epochs 3] [--scale 1.0] [--repeat 1]
                                  [--tf-python /work/tfenv/bin/python]
-                                 [--tenfold-before PATH] [--json PATH]
+                                 [--tenfold-before PATH [--before-env VAR=VALUE]]
+                                 [--json PATH]
     python bench/bench_models.py --table results.json     # a saved run's markdown table
 
 Models (bench/peers/keras_models.py, one Keras definition for every Keras framework; the
@@ -172,7 +173,8 @@ def frameworks(args):
     if "tenfold" in wanted:
         found.append(("tenfold", sys.executable, {}, ROOT))
         if args.tenfold_before:
-            found.append(("tenfold-before", sys.executable, {},
+            env = dict(kv.split("=", 1) for kv in args.before_env)
+            found.append(("tenfold-before", sys.executable, env,
                           os.path.abspath(args.tenfold_before)))
     if "tf" in wanted:
         if os.path.exists(args.tf_python):
@@ -340,6 +342,10 @@ def main():
                                                           "/work/tfenv/bin/python"))
     ap.add_argument("--tenfold-before", default=None, metavar="PATH",
                     help="another tenfold checkout to time side by side")
+    ap.add_argument("--before-env", action="append", default=[], metavar="VAR=VALUE",
+                    help="environment of the --tenfold-before column (repeatable): e.g. "
+                         "`--tenfold-before . --before-env TENFOLD_NATIVE=0` times this "
+                         "checkout's NumPy kernels beside its native ones")
     ap.add_argument("--json", default=None)
     ap.add_argument("--table", default=None, metavar="JSON", help="print a saved run's table")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)

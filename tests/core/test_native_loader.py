@@ -135,3 +135,17 @@ def test_usable_checks_layout_and_dtype():
     assert not native.usable(a[:, ::2])
     assert not native.usable(a.astype(np.int32))
     assert native.suffix(np.float64) == "f64"
+
+
+def _families():
+    return sorted(f[:-2] for f in os.listdir(native._HERE) if f.endswith(".c"))
+
+
+@needs_cc
+@pytest.mark.parametrize("family", _families())
+def test_every_family_builds_here(family):
+    """Where a compiler exists every family must build: a failed build would otherwise only
+    send the kernels to their NumPy twins and skip the native tests without a word."""
+    if not native.enabled():
+        pytest.skip("TENFOLD_NATIVE=0")
+    assert native.load(family) is not None, native.info()[family]
