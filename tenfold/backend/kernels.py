@@ -704,6 +704,13 @@ def _conv1(xp, w, out, strides, dilations, bias=None, relu=False, sink=None, out
     run_tasks(cols.ranges, work, out_bytes + xp.nbytes, state)
 
 
+def _native_conv():
+    """The native implicit-GEMM convolutions (backend/conv_native.py; imported on first use:
+    it imports this module)."""
+    from tenfold.backend import conv_native
+    return conv_native
+
+
 def conv(x, w, strides, dilations, pads, groups=1):
     """Convolution (cross-correlation, as TF): x (N, *S, C), w (*K, C // groups, O)."""
     return conv_bias_act(x, w, None, strides, dilations, pads, groups)
@@ -730,6 +737,9 @@ def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
         _conv_by_scatter(x.astype(ct, copy=False), w, out, dilations, pads)
         _epilogue(out, b, relu)
         return out.astype(dt, copy=False)
+    y = _native_conv().conv(x, w, b, strides, dilations, pads, relu) if groups == 1 else None
+    if y is not None:
+        return y
     tile = _untiled_unpadded(_tile_for(w.shape[-2], cout, ksize, out_sp, strides), pads) \
         if _tiled_ok(x.shape, w.shape, strides, dilations, pads, groups, strided=True) else None
     if tile is not None:  # by output tiles; pads each chunk itself
@@ -1180,6 +1190,10 @@ def conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups=1, into
     w = w.astype(ct, copy=False)
     padded = (x_shape[0],) + tuple(n + a + b for n, (a, b) in zip(x_shape[1:-1], pads)) + \
         (x_shape[-1],)
+    if into is None and col2im is None and groups == 1 and dy.size:
+        dx = _native_conv().backprop_input(dy, w, tuple(x_shape), strides, dilations, pads)
+        if dx is not None:
+            return dx.astype(dt, copy=False)
     # stride 1: a forward convolution of dy with the flipped filter, by output tiles
     # (C_out > C_in keeps _backprop_input1: MNIST convnet 3x3 32->64 13x13 VALID b128,
     # one thread: 10.4 ms vs 14.7 for the tiled form)
@@ -1397,6 +1411,10 @@ def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
     if groups == 1 and _scatter_wins(w_shape, strides):
         dw = _backprop_filter_by_scatter(x.astype(ct, copy=False), dy, ksize, dilations, pads)
         return np.ascontiguousarray(dw.reshape(w_shape), dtype=dt)  # dw is a transposed view
+    dw = _native_conv().backprop_filter(x, dy, w_shape, strides, dilations, pads) \
+        if groups == 1 else None
+    if dw is not None:
+        return dw.astype(dt, copy=False)
     tile = _untiled_unpadded(_tile_for(w_shape[-2], w_shape[-1], ksize, dy.shape[1:-1],
                                        strides), pads) \
         if _tiled_ok(x.shape, w_shape, strides, dilations, pads, groups, strided=True) else None
