@@ -46,6 +46,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from tenfold.backend import cpu_load as _cpu_load
+from tenfold.backend import native as _native
 
 _CHUNK_BYTES = 1 << 20          # im2col buffer for the forward and input-gradient GEMMs
 _FILTER_CHUNK_BYTES = 2 << 20   # filter gradient: bigger chunks, its GEMM output is tiny
@@ -1624,9 +1625,171 @@ def _dw_backprop_input1(dy, w, x_shape, strides, dilations, pads):
     return dx
 
 
+# Native 2-D multiplier-1 kernels (native/depthwise.c): x read unpadded (no padded copy),
+# each output (or dx element) summing its taps in registers, channels the vector loop, images
+# chunked to the threads; the filter gradient sums each chunk in double, the chunks' partials
+# added in chunk order (fixed chunks: results do not depend on the thread count). NumPy twin
+# (the kernels above) -> native, b32 float32 3x3 pads 1, one thread, process time, medians
+# of 9 alternating runs (forward / input gradient / filter gradient, ms):
+#   (figures filled in below by the measurement)
+_DW_NATIVE_MAX = 1 << 30   # strides, dilations, pads: far below int64 overflow in C
+_dw_fns = {}
+
+
+def _dw_native(name, dtype):
+    """The ctypes function `name`_f32/_f64 of native/depthwise.c (argtypes set once), or
+    None where the library cannot be had (no compiler, TENFOLD_NATIVE=0)."""
+    if _native.load("depthwise") is None:
+        return None
+    key = (name, np.dtype(dtype))
+    fn = _dw_fns.get(key)
+    if fn is None:
+        fn = getattr(_native.load("depthwise"), f"{name}_{_native.suffix(dtype)}")
+        n_ptr = {"dw_forward1": 3, "dw_backprop_input1": 5, "dw_backprop_filter1": 3}[name]
+        n_int = {"dw_forward1": 15, "dw_backprop_input1": 9, "dw_backprop_filter1": 15}[name]
+        fn.argtypes = [ctypes.c_void_p] * n_ptr + [_native.i64] * n_int
+        fn.restype = None
+        _dw_fns[key] = fn
+    return fn
+
+
+def _dw_native_geometry(x_shape, w_shape, strides, dilations, pads):
+    """(strides, dilations, pads) as ints when the native multiplier-1 2-D kernels take this
+    case (NHWC, filter (KH, KW, C, 1), strides/dilations >= 1, pads >= 0), else None."""
+    if len(x_shape) != 4 or len(w_shape) != 4 or w_shape[-1] != 1 or \
+            w_shape[-2] != x_shape[-1] or len(strides) != 2 or len(dilations) != 2 or \
+            len(pads) != 2:
+        return None
+    try:
+        st = tuple(int(v) for v in strides)
+        di = tuple(int(v) for v in dilations)
+        pd = tuple((int(a), int(b)) for a, b in pads)
+    except (TypeError, ValueError):
+        return None
+    if not all(1 <= v <= _DW_NATIVE_MAX for v in st + di) or \
+            not all(0 <= v <= _DW_NATIVE_MAX for ab in pd for v in ab):
+        return None
+    return st, di, pd
+
+
+def _dw_filter3(w, ct):
+    """The (KH, KW, C, 1) filter as a contiguous (KH, KW, C) array of dtype ct."""
+    return np.ascontiguousarray(w.reshape(w.shape[:-1]), dtype=ct)
+
+
+def _dw_forward_native(x, w, strides, dilations, pads):
+    """y of a multiplier-1 2-D depthwise conv in C, or None (then the NumPy kernels run)."""
+    geo = _dw_native_geometry(x.shape, w.shape, strides, dilations, pads)
+    if geo is None or not isinstance(x, np.ndarray):
+        return None
+    (sh, sw), (dh, dw), ((ph, _), (pw, _)) = geo
+    ct = compute_dtype(x.dtype)
+    if ct not in FLOAT_DTYPES or (fn := _dw_native("dw_forward1", ct)) is None:
+        return None
+    x = x.astype(ct, copy=False)
+    if not _native.usable(x):
+        return None
+    w3 = _dw_filter3(w, ct)
+    n, h, wd, c = x.shape
+    oh, ow = out_sizes((h, wd), w3.shape[:2], geo[0], geo[1], geo[2])
+    y = np.empty((n, oh, ow, c), ct)
+    if y.size:
+        px, pk, py = _native.ptr(x), _native.ptr(w3), _native.ptr(y)
+        kh, kw = w3.shape[:2]
+
+        def work(r, _):
+            fn(px, pk, py, r[0], r[1], h, wd, c, kh, kw, oh, ow, sh, sw, dh, dw, ph, pw)
+
+        b = _chunk(n, x[0].nbytes + y[0].nbytes, _DW_CHUNK_BYTES)
+        run_tasks(_image_ranges(n, b), work, x.nbytes + y.nbytes)
+    return y
+
+
+def _dw_tap_table(n, k, s, d, p, o):
+    """(n, k) int64: the output index that tap t of input index i feeds (i + p - t*d = o*s,
+    0 <= o < `o`), else -1: the input gradient's gather plan along one spatial dim."""
+    t = np.arange(n, dtype=np.int64)[:, None] + p - np.arange(k, dtype=np.int64)[None, :] * d
+    q = t // s
+    return np.ascontiguousarray(np.where((t >= 0) & (t % s == 0) & (q < o), q, -1),
+                                dtype=np.int64)
+
+
+def _dw_backprop_input_native(dy, w, x_shape, strides, dilations, pads):
+    """dx of a multiplier-1 2-D depthwise conv in C, or None (then the NumPy kernels run)."""
+    x_shape = tuple(int(v) for v in x_shape)
+    geo = _dw_native_geometry(x_shape, w.shape, strides, dilations, pads)
+    if geo is None or not isinstance(dy, np.ndarray):
+        return None
+    (sh, sw), (dh, dw), ((ph, _), (pw, _)) = geo
+    ct = compute_dtype(dy.dtype)
+    if ct not in FLOAT_DTYPES or (fn := _dw_native("dw_backprop_input1", ct)) is None:
+        return None
+    dy = dy.astype(ct, copy=False)
+    n, h, wd, c = x_shape
+    kh, kw = w.shape[:2]
+    oh, ow = out_sizes((h, wd), (kh, kw), geo[0], geo[1], geo[2])
+    if not _native.usable(dy) or dy.shape != (n, oh, ow, c) or \
+            min(x_shape) < 0:
+        return None
+    w3 = _dw_filter3(w, ct)
+    dx = np.empty(x_shape, ct)
+    if dx.size:
+        if not dy.size:
+            dx[...] = 0
+            return dx
+        th = _dw_tap_table(h, kh, sh, dh, ph, oh)
+        tw = _dw_tap_table(wd, kw, sw, dw, pw, ow)
+        pg, pk, pdx, pth, ptw = (_native.ptr(a) for a in (dy, w3, dx, th, tw))
+
+        def work(r, _):
+            fn(pg, pk, pdx, pth, ptw, r[0], r[1], h, wd, c, kh, kw, oh, ow)
+
+        b = _chunk(n, dx[0].nbytes + dy[0].nbytes, _DW_CHUNK_BYTES)
+        run_tasks(_image_ranges(n, b), work, dx.nbytes + dy.nbytes)
+    return dx
+
+
+def _dw_backprop_filter_native(x, dy, w_shape, strides, dilations, pads):
+    """dw (w_shape, compute dtype) of a multiplier-1 2-D depthwise conv in C, or None."""
+    w_shape = tuple(int(v) for v in w_shape)
+    geo = _dw_native_geometry(x.shape, w_shape, strides, dilations, pads)
+    if geo is None or not isinstance(x, np.ndarray) or not isinstance(dy, np.ndarray):
+        return None
+    (sh, sw), (dh, dw), ((ph, _), (pw, _)) = geo
+    ct = compute_dtype(x.dtype)
+    if ct not in FLOAT_DTYPES or (fn := _dw_native("dw_backprop_filter1", ct)) is None:
+        return None
+    x, dy = x.astype(ct, copy=False), dy.astype(ct, copy=False)
+    n, h, wd, c = x.shape
+    kh, kw = w_shape[:2]
+    oh, ow = out_sizes((h, wd), (kh, kw), geo[0], geo[1], geo[2])
+    if not _native.usable(x, dy) or dy.shape != (n, oh, ow, c) or \
+            min(w_shape) < 0:
+        return None
+    if not dy.size:
+        return np.zeros(w_shape, ct)
+    ranges = _image_ranges(n, _chunk(n, x[0].nbytes + dy[0].nbytes, _DW_CHUNK_BYTES))
+    part = np.empty((len(ranges), kh * kw * c), np.float64)
+    px, pg = _native.ptr(x), _native.ptr(dy)
+    index = {r: i for i, r in enumerate(ranges)}
+
+    def work(r, _):
+        fn(px, pg, _native.ptr(part[index[r]]), r[0], r[1], h, wd, c, kh, kw, oh, ow,
+           sh, sw, dh, dw, ph, pw)
+
+    run_tasks(ranges, work, x.nbytes + dy.nbytes)
+    total = part[0]
+    for p in part[1:]:  # chunk order: the same bits on any thread count
+        total += p
+    return total.reshape(w_shape).astype(ct)
+
+
 def depthwise_conv(x, w, strides, dilations, pads):
     if LEGACY:
         return _depthwise_conv_legacy(x, w, strides, dilations, pads)
+    y = _dw_forward_native(x, w, strides, dilations, pads)
+    if y is not None:
+        return y.astype(x.dtype, copy=False)
     dt = x.dtype
     ct = compute_dtype(dt)
     xp = pad(x.astype(ct, copy=False), pads)
@@ -1662,6 +1825,9 @@ def depthwise_conv(x, w, strides, dilations, pads):
 def depthwise_backprop_input(dy, w, x_shape, strides, dilations, pads):
     if LEGACY:
         return _depthwise_backprop_input_legacy(dy, w, x_shape, strides, dilations, pads)
+    dx = _dw_backprop_input_native(dy, w, x_shape, strides, dilations, pads)
+    if dx is not None:
+        return dx.astype(dy.dtype, copy=False)
     dt = dy.dtype
     ct = compute_dtype(dt)
     w = w.astype(ct, copy=False)
@@ -1699,6 +1865,9 @@ def depthwise_backprop_input(dy, w, x_shape, strides, dilations, pads):
 def depthwise_backprop_filter(x, dy, w_shape, strides, dilations, pads):
     if LEGACY:
         return _depthwise_backprop_filter_legacy(x, dy, w_shape, strides, dilations, pads)
+    dw = _dw_backprop_filter_native(x, dy, w_shape, strides, dilations, pads)
+    if dw is not None:
+        return dw.astype(x.dtype, copy=False)
     dt = x.dtype
     ct = compute_dtype(dt)
     xp = pad(x.astype(ct, copy=False), pads)
