@@ -1632,21 +1632,27 @@ def _dw_backprop_input1(dy, w, x_shape, strides, dilations, pads):
 # (the kernels above) -> native, b32 float32 3x3 pads 1, one thread, process time, medians
 # of 9 alternating runs (forward / input gradient / filter gradient, ms):
 #   (figures filled in below by the measurement)
-_DW_NATIVE_MAX = 1 << 30   # strides, dilations, pads: far below int64 overflow in C
+_DW_NATIVE_MAX = 1 << 30   # strides, dilations, pads, kernel sizes: no int64 overflow in C
+# name -> (pointer arguments, int64 arguments)
+_DW_SIGNATURES = {"dw_forward1": (3, 15), "dw_backprop_input1": (5, 9),
+                  "dw_backprop_filter1": (3, 15), "dw_expand": (2, 3), "dw_reduce": (2, 3)}
 _dw_fns = {}
 
 
 def _dw_native(name, dtype):
     """The ctypes function `name`_f32/_f64 of native/depthwise.c (argtypes set once), or
-    None where the library cannot be had (no compiler, TENFOLD_NATIVE=0)."""
-    if _native.load("depthwise") is None:
+    None where it cannot be had (not float32/float64, no compiler, TENFOLD_NATIVE=0)."""
+    dtype = np.dtype(dtype)
+    if dtype not in FLOAT_DTYPES:
         return None
-    key = (name, np.dtype(dtype))
+    lib = _native.load("depthwise")
+    if lib is None:
+        return None
+    key = (name, dtype)
     fn = _dw_fns.get(key)
     if fn is None:
-        fn = getattr(_native.load("depthwise"), f"{name}_{_native.suffix(dtype)}")
-        n_ptr = {"dw_forward1": 3, "dw_backprop_input1": 5, "dw_backprop_filter1": 3}[name]
-        n_int = {"dw_forward1": 15, "dw_backprop_input1": 9, "dw_backprop_filter1": 15}[name]
+        fn = getattr(lib, f"{name}_{_native.suffix(dtype)}")
+        n_ptr, n_int = _DW_SIGNATURES[name]
         fn.argtypes = [ctypes.c_void_p] * n_ptr + [_native.i64] * n_int
         fn.restype = None
         _dw_fns[key] = fn
@@ -1654,11 +1660,12 @@ def _dw_native(name, dtype):
 
 
 def _dw_native_geometry(x_shape, w_shape, strides, dilations, pads):
-    """(strides, dilations, pads) as ints when the native multiplier-1 2-D kernels take this
-    case (NHWC, filter (KH, KW, C, 1), strides/dilations >= 1, pads >= 0), else None."""
-    if len(x_shape) != 4 or len(w_shape) != 4 or w_shape[-1] != 1 or \
+    """(strides, dilations, pads) as ints when the native 2-D kernels take this case (NHWC,
+    filter (KH, KW, C, M), strides/dilations >= 1, pads >= 0), else None."""
+    if len(x_shape) != 4 or len(w_shape) != 4 or w_shape[-1] < 1 or \
             w_shape[-2] != x_shape[-1] or len(strides) != 2 or len(dilations) != 2 or \
-            len(pads) != 2:
+            len(pads) != 2 or min(x_shape) < 0 or min(w_shape) < 0 or \
+            max(w_shape[:2]) > _DW_NATIVE_MAX:
         return None
     try:
         st = tuple(int(v) for v in strides)
@@ -1672,36 +1679,56 @@ def _dw_native_geometry(x_shape, w_shape, strides, dilations, pads):
     return st, di, pd
 
 
-def _dw_filter3(w, ct):
-    """The (KH, KW, C, 1) filter as a contiguous (KH, KW, C) array of dtype ct."""
-    return np.ascontiguousarray(w.reshape(w.shape[:-1]), dtype=ct)
+def _addr(a, i=0):
+    """The address of a[i] (a C-contiguous array), as ctypes takes it."""
+    return ctypes.c_void_p(a.__array_interface__["data"][0] + i * a.strides[0])
+
+
+def _dw_expander(x, mult, b):
+    """For multiplier M > 1: (make_state, expand(state, n0, n1) -> address of images
+    n0..n1 of x with each channel repeated M times, in the thread's scratch); for M = 1,
+    x itself."""
+    if mult == 1:
+        return None, lambda state, n0, n1: _addr(x, n0)
+    expand = _dw_native("dw_expand", x.dtype)
+    per = x[0].size * mult
+    rows = x.shape[1] * x.shape[2]
+
+    def run(state, n0, n1):
+        expand(_addr(x, n0), _native.ptr(state), (n1 - n0) * rows, x.shape[3], mult)
+        return _native.ptr(state)
+
+    return (lambda: np.empty(b * per, x.dtype)), run
 
 
 def _dw_forward_native(x, w, strides, dilations, pads):
-    """y of a multiplier-1 2-D depthwise conv in C, or None (then the NumPy kernels run)."""
+    """y of a 2-D depthwise conv in C, or None (then the NumPy kernels run)."""
     geo = _dw_native_geometry(x.shape, w.shape, strides, dilations, pads)
     if geo is None or not isinstance(x, np.ndarray):
         return None
     (sh, sw), (dh, dw), ((ph, _), (pw, _)) = geo
     ct = compute_dtype(x.dtype)
-    if ct not in FLOAT_DTYPES or (fn := _dw_native("dw_forward1", ct)) is None:
+    fn = _dw_native("dw_forward1", ct)
+    if fn is None:
         return None
     x = x.astype(ct, copy=False)
     if not _native.usable(x):
         return None
-    w3 = _dw_filter3(w, ct)
+    wc = np.ascontiguousarray(w, dtype=ct)   # tiny: copied where it is not contiguous
     n, h, wd, c = x.shape
-    oh, ow = out_sizes((h, wd), w3.shape[:2], geo[0], geo[1], geo[2])
-    y = np.empty((n, oh, ow, c), ct)
+    kh, kw, _, mult = w.shape
+    oh, ow = out_sizes((h, wd), (kh, kw), *geo)
+    y = np.empty((n, oh, ow, c * mult), ct)
     if y.size:
-        px, pk, py = _native.ptr(x), _native.ptr(w3), _native.ptr(y)
-        kh, kw = w3.shape[:2]
+        b = _chunk(n, x[0].nbytes * mult + y[0].nbytes, _DW_CHUNK_BYTES)
+        make_state, source = _dw_expander(x, mult, b)
+        pk = _native.ptr(wc)
 
-        def work(r, _):
-            fn(px, pk, py, r[0], r[1], h, wd, c, kh, kw, oh, ow, sh, sw, dh, dw, ph, pw)
+        def work(r, state):
+            fn(source(state, *r), pk, _addr(y, r[0]), 0, r[1] - r[0], h, wd, c * mult,
+               kh, kw, oh, ow, sh, sw, dh, dw, ph, pw)
 
-        b = _chunk(n, x[0].nbytes + y[0].nbytes, _DW_CHUNK_BYTES)
-        run_tasks(_image_ranges(n, b), work, x.nbytes + y.nbytes)
+        run_tasks(_image_ranges(n, b), work, x.nbytes + y.nbytes, make_state)
     return y
 
 
@@ -1715,69 +1742,77 @@ def _dw_tap_table(n, k, s, d, p, o):
 
 
 def _dw_backprop_input_native(dy, w, x_shape, strides, dilations, pads):
-    """dx of a multiplier-1 2-D depthwise conv in C, or None (then the NumPy kernels run)."""
+    """dx of a 2-D depthwise conv in C, or None (then the NumPy kernels run). Multiplier
+    M > 1: the gradient of the C*M repeated channels, per chunk, summed over m."""
     x_shape = tuple(int(v) for v in x_shape)
     geo = _dw_native_geometry(x_shape, w.shape, strides, dilations, pads)
     if geo is None or not isinstance(dy, np.ndarray):
         return None
     (sh, sw), (dh, dw), ((ph, _), (pw, _)) = geo
     ct = compute_dtype(dy.dtype)
-    if ct not in FLOAT_DTYPES or (fn := _dw_native("dw_backprop_input1", ct)) is None:
+    fn = _dw_native("dw_backprop_input1", ct)
+    if fn is None:
         return None
     dy = dy.astype(ct, copy=False)
     n, h, wd, c = x_shape
-    kh, kw = w.shape[:2]
-    oh, ow = out_sizes((h, wd), (kh, kw), geo[0], geo[1], geo[2])
-    if not _native.usable(dy) or dy.shape != (n, oh, ow, c) or \
-            min(x_shape) < 0:
+    kh, kw, _, mult = w.shape
+    oh, ow = out_sizes((h, wd), (kh, kw), *geo)
+    if not _native.usable(dy) or dy.shape != (n, oh, ow, c * mult):
         return None
-    w3 = _dw_filter3(w, ct)
     dx = np.empty(x_shape, ct)
-    if dx.size:
-        if not dy.size:
-            dx[...] = 0
-            return dx
+    if dx.size and not dy.size:
+        dx[...] = 0
+    elif dx.size:
+        wc = np.ascontiguousarray(w, dtype=ct)
         th = _dw_tap_table(h, kh, sh, dh, ph, oh)
         tw = _dw_tap_table(wd, kw, sw, dw, pw, ow)
-        pg, pk, pdx, pth, ptw = (_native.ptr(a) for a in (dy, w3, dx, th, tw))
+        pk, pth, ptw = _native.ptr(wc), _native.ptr(th), _native.ptr(tw)
+        b = _chunk(n, dx[0].nbytes * mult + dy[0].nbytes, _DW_CHUNK_BYTES)
+        reduce = _dw_native("dw_reduce", ct) if mult > 1 else None
 
-        def work(r, _):
-            fn(pg, pk, pdx, pth, ptw, r[0], r[1], h, wd, c, kh, kw, oh, ow)
+        def work(r, state):
+            m = r[1] - r[0]
+            dst = _addr(dx, r[0]) if mult == 1 else _native.ptr(state)
+            fn(_addr(dy, r[0]), pk, dst, pth, ptw, 0, m, h, wd, c * mult, kh, kw, oh, ow)
+            if mult > 1:
+                reduce(dst, _addr(dx, r[0]), m * h * wd, c, mult)
 
-        b = _chunk(n, dx[0].nbytes + dy[0].nbytes, _DW_CHUNK_BYTES)
-        run_tasks(_image_ranges(n, b), work, dx.nbytes + dy.nbytes)
+        run_tasks(_image_ranges(n, b), work, dx.nbytes + dy.nbytes,
+                  (lambda: np.empty(b * dx[0].size * mult, ct)) if mult > 1 else None)
     return dx
 
 
 def _dw_backprop_filter_native(x, dy, w_shape, strides, dilations, pads):
-    """dw (w_shape, compute dtype) of a multiplier-1 2-D depthwise conv in C, or None."""
+    """dw (w_shape, compute dtype) of a 2-D depthwise conv in C, or None: each chunk of
+    images sums into its own float64 partial, the partials added in chunk order."""
     w_shape = tuple(int(v) for v in w_shape)
     geo = _dw_native_geometry(x.shape, w_shape, strides, dilations, pads)
     if geo is None or not isinstance(x, np.ndarray) or not isinstance(dy, np.ndarray):
         return None
     (sh, sw), (dh, dw), ((ph, _), (pw, _)) = geo
     ct = compute_dtype(x.dtype)
-    if ct not in FLOAT_DTYPES or (fn := _dw_native("dw_backprop_filter1", ct)) is None:
+    fn = _dw_native("dw_backprop_filter1", ct)
+    if fn is None:
         return None
     x, dy = x.astype(ct, copy=False), dy.astype(ct, copy=False)
     n, h, wd, c = x.shape
-    kh, kw = w_shape[:2]
-    oh, ow = out_sizes((h, wd), (kh, kw), geo[0], geo[1], geo[2])
-    if not _native.usable(x, dy) or dy.shape != (n, oh, ow, c) or \
-            min(w_shape) < 0:
+    kh, kw, _, mult = w_shape
+    oh, ow = out_sizes((h, wd), (kh, kw), *geo)
+    if not _native.usable(x, dy) or dy.shape != (n, oh, ow, c * mult):
         return None
     if not dy.size:
         return np.zeros(w_shape, ct)
-    ranges = _image_ranges(n, _chunk(n, x[0].nbytes + dy[0].nbytes, _DW_CHUNK_BYTES))
-    part = np.empty((len(ranges), kh * kw * c), np.float64)
-    px, pg = _native.ptr(x), _native.ptr(dy)
+    b = _chunk(n, x[0].nbytes * mult + dy[0].nbytes, _DW_CHUNK_BYTES)
+    ranges = _image_ranges(n, b)
+    part = np.empty((len(ranges), kh * kw * c * mult), np.float64)
     index = {r: i for i, r in enumerate(ranges)}
+    make_state, source = _dw_expander(x, mult, b)
 
-    def work(r, _):
-        fn(px, pg, _native.ptr(part[index[r]]), r[0], r[1], h, wd, c, kh, kw, oh, ow,
-           sh, sw, dh, dw, ph, pw)
+    def work(r, state):
+        fn(source(state, *r), _addr(dy, r[0]), _addr(part, index[r]), 0, r[1] - r[0],
+           h, wd, c * mult, kh, kw, oh, ow, sh, sw, dh, dw, ph, pw)
 
-    run_tasks(ranges, work, x.nbytes + dy.nbytes)
+    run_tasks(ranges, work, x.nbytes + dy.nbytes, make_state)
     total = part[0]
     for p in part[1:]:  # chunk order: the same bits on any thread count
         total += p

@@ -1,8 +1,8 @@
-"""The native depthwise kernels (tenfold/backend/native/depthwise.c, multiplier 1, 2-D): forward,
-input gradient and filter gradient against a direct float64 reference and against their NumPy
-twins (TENFOLD_NATIVE=0), over strides, dilations, asymmetric pads, kernel shapes, odd sizes,
-empty arrays, float32/float64, a Hypothesis search over configurations, and the fallbacks
-(non-contiguous inputs, multiplier > 1, 1-D/3-D) that keep the NumPy path."""
+"""The native depthwise kernels (tenfold/backend/native/depthwise.c, 2-D, any channel multiplier):
+forward, input gradient and filter gradient against a direct float64 reference and against their
+NumPy twins (TENFOLD_NATIVE=0), over strides, dilations, asymmetric pads, kernel shapes,
+multipliers, odd sizes, empty arrays, float32/float64, a Hypothesis search over configurations,
+and the fallbacks (non-contiguous inputs, 1-D/3-D, negative pads) that keep the NumPy path."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -25,11 +25,11 @@ def ref_forward(x, w, strides, dilations, pads):
     x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
     xp = np.pad(x, [(0, 0)] + [tuple(p) for p in pads] + [(0, 0)])
     out_sp = K.out_sizes(x.shape[1:3], w.shape[:2], strides, dilations, pads)
-    y = np.zeros((x.shape[0],) + out_sp + (x.shape[3],))
+    y = np.zeros((x.shape[0],) + out_sp + w.shape[2:])
     if y.size:
         for k in np.ndindex(*w.shape[:2]):
-            y += _views(xp, k, out_sp, strides, dilations) * w[k][:, 0]
-    return y
+            y += _views(xp, k, out_sp, strides, dilations)[..., None] * w[k]
+    return y.reshape(y.shape[:3] + (w.shape[2] * w.shape[3],))
 
 
 def ref_backprop_input(dy, w, x_shape, strides, dilations, pads):
@@ -37,9 +37,11 @@ def ref_backprop_input(dy, w, x_shape, strides, dilations, pads):
     n, h, wd, c = x_shape
     (a, b), (e, f) = pads
     dxp = np.zeros((n, h + a + b, wd + e + f, c))
+    dy = dy.reshape(dy.shape[:3] + w.shape[2:])
     if dy.size:
         for k in np.ndindex(*w.shape[:2]):
-            _views(dxp, k, dy.shape[1:3], strides, dilations)[...] += dy * w[k][:, 0]
+            _views(dxp, k, dy.shape[1:3], strides, dilations)[...] += \
+                np.einsum("nhwcm,cm->nhwc", dy, w[k])
     return dxp[:, a:a + h, e:e + wd]
 
 
@@ -47,10 +49,11 @@ def ref_backprop_filter(x, dy, w_shape, strides, dilations, pads):
     x, dy = np.asarray(x, np.float64), np.asarray(dy, np.float64)
     xp = np.pad(x, [(0, 0)] + [tuple(p) for p in pads] + [(0, 0)])
     dw = np.zeros(w_shape)
+    dy = dy.reshape(dy.shape[:3] + tuple(w_shape[2:]))
     if dy.size:
         for k in np.ndindex(*w_shape[:2]):
             v = _views(xp, k, dy.shape[1:3], strides, dilations)
-            dw[k][:, 0] = np.einsum("nhwc,nhwc->c", v, dy)
+            dw[k] = np.einsum("nhwc,nhwcm->cm", v, dy)
     return dw
 
 
@@ -58,12 +61,12 @@ def _tol(dtype):
     return dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
 
 
-def _case(xs, k, strides, dilations, pads, dtype, seed=0):
+def _case(xs, k, strides, dilations, pads, dtype, seed=0, mult=1):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(xs).astype(dtype)
-    w = rng.standard_normal(tuple(k) + (xs[-1], 1)).astype(dtype)
+    w = rng.standard_normal(tuple(k) + (xs[-1], mult)).astype(dtype)
     out_sp = K.out_sizes(xs[1:3], k, strides, dilations, pads)
-    dy = rng.standard_normal((xs[0],) + out_sp + (xs[-1],)).astype(dtype)
+    dy = rng.standard_normal((xs[0],) + out_sp + (xs[-1] * mult,)).astype(dtype)
     return x, w, dy
 
 
@@ -73,14 +76,14 @@ def _all_three(x, w, dy, strides, dilations, pads):
             K.depthwise_backprop_filter(x, dy, w.shape, strides, dilations, pads))
 
 
-def _check(xs, k, strides, dilations, pads, dtype, monkeypatch, seed=0):
-    x, w, dy = _case(xs, k, strides, dilations, pads, dtype, seed)
+def _check(xs, k, strides, dilations, pads, dtype, monkeypatch, seed=0, mult=1):
+    x, w, dy = _case(xs, k, strides, dilations, pads, dtype, seed, mult)
     got = _all_three(x, w, dy, strides, dilations, pads)
     want = (ref_forward(x, w, strides, dilations, pads),
             ref_backprop_input(dy, w, xs, strides, dilations, pads),
             ref_backprop_filter(x, dy, w.shape, strides, dilations, pads))
     # the filter gradient sums N*OH*OW products: scale its tolerance with that count
-    scale = [1, 1, max(1, dy.size // max(1, xs[-1]))]
+    scale = [1, mult, max(1, dy.size // max(1, xs[-1] * mult))]
     for g, r, s in zip(got, want, scale):
         assert g.dtype == dtype and g.shape == r.shape
         tol = _tol(dtype)
@@ -88,9 +91,13 @@ def _check(xs, k, strides, dilations, pads, dtype, monkeypatch, seed=0):
     monkeypatch.setenv("TENFOLD_NATIVE", "0")
     twin = _all_three(x, w, dy, strides, dilations, pads)
     monkeypatch.delenv("TENFOLD_NATIVE")
-    # forward and input gradient: the same products summed in the same order as the twin
+    # the forward (and the multiplier-1 input gradient): the same products summed in the
+    # same order as the twin (the twin's einsum over the multiplier sums in its own order)
     np.testing.assert_array_equal(got[0], twin[0])
-    np.testing.assert_array_equal(got[1], twin[1])
+    if mult == 1:
+        np.testing.assert_array_equal(got[1], twin[1])
+    else:
+        np.testing.assert_allclose(got[1], twin[1], **_tol(dtype))
     np.testing.assert_allclose(got[2], twin[2], rtol=_tol(dtype)["rtol"] * 10,
                                atol=_tol(dtype)["atol"] * np.sqrt(scale[2]))
 
@@ -119,6 +126,24 @@ CASES = [
 def test_native_matches_reference_and_twin(xs, k, strides, dilations, pads, dtype,
                                            monkeypatch):
     _check(xs, k, strides, dilations, pads, dtype, monkeypatch)
+
+
+MULT_CASES = [
+    ((2, 7, 9, 5), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), 2),
+    ((3, 8, 8, 4), (3, 3), (2, 2), (1, 1), ((0, 1), (0, 1)), 3),
+    ((2, 10, 7, 3), (3, 2), (3, 2), (1, 2), ((1, 2), (2, 0)), 4),
+    ((1, 9, 8, 1), (5, 5), (1, 1), (2, 2), ((3, 0), (0, 4)), 2),
+    ((40, 5, 5, 2), (2, 2), (1, 1), (1, 1), ((0, 0), (0, 0)), 3),   # several chunks
+    ((2, 5, 5, 8), (3, 3), (1, 1), (3, 3), ((4, 4), (4, 4)), 2),
+]
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs, k, strides, dilations, pads, mult", MULT_CASES)
+def test_native_multiplier_matches_reference_and_twin(xs, k, strides, dilations, pads, mult,
+                                                      dtype, monkeypatch):
+    _check(xs, k, strides, dilations, pads, dtype, monkeypatch, mult=mult)
 
 
 @needs_native
@@ -168,8 +193,6 @@ def test_fallbacks_keep_the_numpy_path():
     assert K._dw_backprop_input_native(dy[:, ::-1], w, x.shape, (1, 1), (1, 1), pads) is None
     assert K._dw_backprop_filter_native(x, dy[..., ::-1], w.shape, (1, 1), (1, 1),
                                         pads) is None
-    w2 = rng.standard_normal((3, 3, 8, 2)).astype(np.float32)   # multiplier 2
-    assert K._dw_forward_native(x, w2, (1, 1), (1, 1), pads) is None
     assert K._dw_forward_native(x[:, 0], w[0], (1,), (1,), pads[:1]) is None   # 1-D
     assert K._dw_forward_native(x, w, (1, 1), (1, 1), ((-1, 1), (1, 1))) is None
     assert K._dw_forward_native(x, w, (0, 1), (1, 1), pads) is None
@@ -213,9 +236,9 @@ def test_twin_without_native_matches_reference(monkeypatch):
        kh=st.integers(1, 4), kw=st.integers(1, 4), sh=st.integers(1, 3), sw=st.integers(1, 3),
        dh=st.integers(1, 3), dw=st.integers(1, 3), pads=st.lists(st.integers(0, 4), min_size=4,
                                                                 max_size=4),
-       f64=st.booleans(), seed=st.integers(0, 1000))
-def test_native_property(n, h, w, c, kh, kw, sh, sw, dh, dw, pads, f64, seed):
+       mult=st.sampled_from([1, 1, 2, 3]), f64=st.booleans(), seed=st.integers(0, 1000))
+def test_native_property(n, h, w, c, kh, kw, sh, sw, dh, dw, pads, mult, f64, seed):
     pads = ((pads[0], pads[1]), (pads[2], pads[3]))
     dtype = np.float64 if f64 else np.float32
     with pytest.MonkeyPatch.context() as mp:
-        _check((n, h, w, c), (kh, kw), (sh, sw), (dh, dw), pads, dtype, mp, seed)
+        _check((n, h, w, c), (kh, kw), (sh, sw), (dh, dw), pads, dtype, mp, seed, mult)

@@ -1,4 +1,4 @@
-/* Depthwise 2-D convolution with channel multiplier 1 (MobileNet's DepthwiseConv2D), NHWC:
+/* Depthwise 2-D convolution, NHWC, channel multiplier 1 (MobileNet's DepthwiseConv2D):
    x (N, H, W, C), filter w (KH, KW, C), output y (N, OH, OW, C). Any strides, dilations
    and explicit (possibly asymmetric, non-negative) pads; x is read unpadded, every tap's
    position checked against the image, so no padded copy is made. Channels are the
@@ -278,6 +278,33 @@ TF_EXPORT void NAME(dw_backprop_filter1)(const T *restrict x, const T *restrict 
                 }
             }
         }
+    }
+}
+
+/* Channel multiplier M > 1 (filter (KH, KW, C, M), output channel c*M + m = input channel c
+   times w[..., c, m]) runs the kernels above on C*M channels: the forward and the filter
+   gradient on x with each channel repeated M times (dw_expand, a chunk of images at a time
+   into a scratch array), the input gradient into a (.., C*M) scratch then summed over m
+   (dw_reduce). */
+
+/* xe (rows, C, M) = x (rows, C), each value repeated M times. */
+TF_EXPORT void NAME(dw_expand)(const T *restrict x, T *restrict xe, int64_t rows, int64_t C,
+                               int64_t M)
+{
+    for (int64_t r = 0; r < rows * C; r++)
+        for (int64_t m = 0; m < M; m++)
+            xe[r * M + m] = x[r];
+}
+
+/* dx (rows, C) = the sum over m (in order) of dxe (rows, C, M). */
+TF_EXPORT void NAME(dw_reduce)(const T *restrict dxe, T *restrict dx, int64_t rows, int64_t C,
+                               int64_t M)
+{
+    for (int64_t r = 0; r < rows * C; r++) {
+        T s = dxe[r * M];
+        for (int64_t m = 1; m < M; m++)
+            s += dxe[r * M + m];
+        dx[r] = s;
     }
 }
 
