@@ -1625,13 +1625,27 @@ def _dw_backprop_input1(dy, w, x_shape, strides, dilations, pads):
     return dx
 
 
-# Native 2-D multiplier-1 kernels (native/depthwise.c): x read unpadded (no padded copy),
-# each output (or dx element) summing its taps in registers, channels the vector loop, images
-# chunked to the threads; the filter gradient sums each chunk in double, the chunks' partials
-# added in chunk order (fixed chunks: results do not depend on the thread count). NumPy twin
-# (the kernels above) -> native, b32 float32 3x3 pads 1, one thread, process time, medians
-# of 9 alternating runs (forward / input gradient / filter gradient, ms):
-#   (figures filled in below by the measurement)
+# Native 2-D kernels (native/depthwise.c), taken where the library loads and the arrays are
+# C-contiguous float32/float64 (else the NumPy kernels above, their twins, run): x read
+# unpadded (no padded copy), each output (or dx element: gathered, written once) summing its
+# taps in registers in window order as the twins do (forward and multiplier-1 input gradient
+# give the twins' bits; taps in the padding are skipped, not added as zero products: only
+# a zero's sign, or a NaN from an infinite weight there, can differ), channels the vector loop, chunks of images shared out to the
+# threads. The filter gradient sums each chunk in float64, the chunks' partials added in
+# chunk order (fixed chunks: results do not depend on the thread count). Multiplier M > 1
+# runs the same kernels on C*M channels (x repeated M times per chunk). NumPy twin ->
+# native, MobileNet's depthwise layers (b32 float32 3x3 pads 1), one thread, process time,
+# medians of 9 alternating runs in one process (/work/scratch/dw/bench.py, load 0.6), ms:
+#                  forward        input gradient   filter gradient
+#   32x32x32 /1:   9.05 -> 1.79   9.49 -> 2.15     8.06 -> 1.94
+#   32x32x64 /2:   6.82 -> 1.28   7.38 -> 1.96     5.71 -> 1.51
+#   16x16x128 /1:  8.72 -> 1.75   10.18 -> 2.07    6.21 -> 2.06
+#   16x16x128 /2:  3.70 -> 0.74   4.89 -> 1.05     2.65 -> 0.99
+#   8x8x256 /1:    4.44 -> 0.86   4.74 -> 0.97     2.97 -> 1.10
+#   8x8x256 /2:    2.06 -> 0.43   2.28 -> 0.56     1.44 -> 0.52
+# (load 5: 32x32x32 /1 6.4 -> 1.9, 8.0 -> 2.3, 8.6 -> 2.3). Multiplier 2, 16x16x32 /1:
+# 24.7 -> 1.5, 17.0 -> 1.5, 19.4 -> 2.5. The C loops run near memory bandwidth (a 512-bit
+# vector preference measured no faster).
 _DW_NATIVE_MAX = 1 << 30   # strides, dilations, pads, kernel sizes: no int64 overflow in C
 # name -> (pointer arguments, int64 arguments)
 _DW_SIGNATURES = {"dw_forward1": (3, 15), "dw_backprop_input1": (5, 9),
