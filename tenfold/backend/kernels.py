@@ -37,6 +37,7 @@ MNIST convnet at batch 128, 2 cores, OpenBLAS; single-thread CPU ms in brackets)
 """
 import contextlib
 import ctypes
+import functools
 import itertools
 import math
 import os
@@ -1746,13 +1747,17 @@ def _dw_forward_native(x, w, strides, dilations, pads):
     return y
 
 
+@functools.lru_cache(maxsize=64)
 def _dw_tap_table(n, k, s, d, p, o):
-    """(n, k) int64: the output index that tap t of input index i feeds (i + p - t*d = o*s,
-    0 <= o < `o`), else -1: the input gradient's gather plan along one spatial dim."""
+    """(n, k) int64, read-only: the output index that tap t of input index i feeds
+    (i + p - t*d = o*s, 0 <= o < `o`), else -1: the input gradient's gather plan along one
+    spatial dim (cached: building it costs more than a small layer's kernel)."""
     t = np.arange(n, dtype=np.int64)[:, None] + p - np.arange(k, dtype=np.int64)[None, :] * d
     q = t // s
-    return np.ascontiguousarray(np.where((t >= 0) & (t % s == 0) & (q < o), q, -1),
-                                dtype=np.int64)
+    table = np.ascontiguousarray(np.where((t >= 0) & (t % s == 0) & (q < o), q, -1),
+                                 dtype=np.int64)
+    table.flags.writeable = False
+    return table
 
 
 def _dw_backprop_input_native(dy, w, x_shape, strides, dilations, pads):
