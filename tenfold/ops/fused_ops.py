@@ -730,16 +730,18 @@ def layer_norm_unfused(x, gamma, beta, epsilon=1e-3):
 # | fused primitive                         | replaces (keras BatchNormalization.call)       |
 # |-----------------------------------------|-------------------------------------------------|
 # | batch_norm_train(x, gamma, beta)        | mean = reduce_mean(x); var = reduce_mean(square |
-# |                                         | (x - mean)); (x - mean) * rsqrt(var + eps) *    |
-# |                                         | gamma + beta  (its unfused twin, still used    |
-# |                                         | with masks, other axes, integer or half types) |
+# |                                         | (x - mean)); s = rsqrt(var + eps) * gamma;      |
+# |                                         | x * s + (beta - mean * s)  (its unfused twin,  |
+# |                                         | still used with masks, other axes, integer or  |
+# |                                         | half types)                                    |
 # | batch_norm_stats(x, y)                  | [mean; var] of that forward (for the moving    |
 # |                                         | averages), kept by the forward, no second pass |
 # | batch_norm_train_grad(g, x, y, gamma)   | the tape's backward through the chain above:   |
 # |                                         | [dx | dgamma | dbeta] flattened               |
 #
 # NumPy float32/float64 arrays go to the blocked, threaded kernels of backend/norm_kernels.py
-# (two passes over memory forward, two backward); other backends' arrays (CuPy, the stand-in)
+# (two passes over memory forward, two backward; native C loops where they build, at any size,
+# else its NumPy twin above _NORM_MIN_ELEMS); other backends' arrays (CuPy, the stand-in)
 # to the array-namespace code below: forward, one GEMV for the mean, one pass for x - mean,
 # one for the variance (einsum), the scale and shift in place. Backward (both), with xhat =
 # (x - mean) * inv: dbeta = sum g, dgamma = inv * (sum g*x - mean * dbeta), dx = g * a + x *
@@ -756,7 +758,10 @@ _NORM_MIN_ELEMS = 1 << 15
 
 
 def _norm_ok(*arrays):
-    return arrays[0].size > _NORM_MIN_ELEMS and _norm.fast_ok(*arrays)
+    """Whether the kernels of backend/norm_kernels take these arrays: the native ones (one
+    C call per pass, a few us fixed cost) at any size, the NumPy twin above _NORM_MIN_ELEMS."""
+    return arrays[0].size > 0 and _norm.fast_ok(*arrays) and \
+        (arrays[0].size > _NORM_MIN_ELEMS or _norm.native_ok(*arrays))
 
 
 def _bn_remember(y, x, mean, var):
@@ -801,8 +806,8 @@ def _batch_norm_train_kernel(x, gamma, beta, epsilon):
     x2, n = _bn_rows(x)
     mean, var, d = _bn_moments(x2, n)
     scale = gamma / np.sqrt(var + x.dtype.type(epsilon))
-    np.multiply(d, scale, out=d)
-    d += beta
+    np.multiply(x2, scale, out=d)  # x * scale + shift, as Keras and tf.nn.batch_normalization
+    d += beta - mean * scale
     y = d.reshape(x.shape)
     _bn_remember(y, x, mean, var)
     return y
