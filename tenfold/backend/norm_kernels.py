@@ -2,7 +2,11 @@
 every axis but the last), optionally with the ReLU (and a residual add) that follows folded
 in (the fused primitives of ops/fused_ops.py).
 
-How they are made fast (single-thread process-time medians, float32, inputs rotated over
+Where the native library (native/batch_norm.c) builds, C-contiguous float32/float64 arrays
+go to it (see the end of this file): the same passes as below, each one C loop, the sums in
+double. The NumPy code below is its twin (TENFOLD_NATIVE=0, other arrays).
+
+How the NumPy twin is made fast (single-thread process-time medians, float32, inputs rotated over
 300 MB so each call starts from memory: bench/bench_batch_norm.py;
 old = the previous kernels, relu / relu_grad counted separately there):
 - a "wide" view: x is (rows, C) with C as small as 16, where NumPy's broadcasting loops run
@@ -17,10 +21,11 @@ old = the previous kernels, relu / relu_grad counted separately there):
   results do not depend on the thread count;
 - forward above `_CACHED_BYTES`: two passes over memory, one for the moments (each task's
   corrected two-pass moments while its rows are in cache, combined by Chan's update: as
-  accurate as the old two-pass kernel or better), one that writes y = (x - mean) * scale +
-  beta (+ residual, then clamped) block by block; the first pass runs the last rows first,
-  which the producer of x has just written. Up to `_CACHED_BYTES` x stays in cache and three
-  lighter passes (mean, centre + squares, scale) do less arithmetic;
+  accurate as the old two-pass kernel or better), one that writes y = x * scale + shift
+  (shift = beta - mean * scale, as Keras; + residual, then clamped) block by block; the
+  first pass runs the last rows first, which the producer of x has just written. Up to
+  `_CACHED_BYTES` x stays in cache and three lighter passes (mean, centre + squares, scale)
+  do less arithmetic;
 - backward: one pass that (masks g by r > 0 and) sums g and g * x, one that writes dx = g *
   a + x * b + c.
 (64, 32, 32, 16) [ms]: forward + ReLU 3.39 -> 2.85, backward through ReLU 5.94 -> 3.81,
@@ -188,7 +193,7 @@ def bn_forward(x, gamma, beta, epsilon, relu=False, residual=None):
 
     def affine(lo, hi):  # y = x * scale + shift (then ReLU) while the rows are in cache
         d = yw[lo:hi]
-        np.copyto(d, xw[lo:hi])  # then in place: 31 vs 50 us per 128K for x * scale
+        np.copyto(d, xw[lo:hi])  # then in place: 31 vs 50 us per 128K (for x - mean)
         np.multiply(d, scale_w[:hi - lo], out=d)
         np.add(d, shift_w[:hi - lo], out=d)
         if sw is not None:
@@ -296,10 +301,21 @@ def bn_backward(g, x, r, gamma, mean, var, epsilon, relu=False):
 # blocks of about _BLOCK_ELEMS elements (each block's sums in its own slot, combined in block
 # order: results do not depend on the thread count); tasks of about _TASK_BYTES of blocks go
 # to the kernel threads from _NATIVE_PARALLEL_BYTES on (a hand-off costs ~30 us, more than
-# a pass over a smaller tensor in cache).
-# FIGURES
+# a pass over a smaller tensor in cache; not measured threaded: the 2 shared cores were busy).
+# Single thread, process-time medians of >= 9 alternating calls, inputs from memory, float32
+# (bench/bench_batch_norm_native.py, a loaded machine: load 5-6 on 2 cores), twin -> native
+# [ms], forward + ReLU / forward + residual + ReLU / backward / backward through the ReLU:
+#   (64, 32, 32, 16)   3.68 -> 1.93 | 3.98 -> 2.33 | 4.59 -> 2.68 | 6.11 -> 3.71
+#   (64, 16, 16, 32)   2.14 -> 1.10 | 2.40 -> 1.29 | 2.67 -> 1.43 | 3.39 -> 1.82
+#   (64, 8, 8, 64)     1.32 -> 0.58 | 1.48 -> 0.75 | 1.50 -> 0.81 | 2.22 -> 1.06
+#   (32, 32, 32, 32)   3.89 -> 2.25 | 6.40 -> 3.18 | 5.43 -> 3.04 | 6.02 -> 3.60
+#   (32, 32, 32, 64)   8.11 -> 4.29 | 9.13 -> 5.13 | 10.41 -> 5.80 | 11.62 -> 7.55
+#   (32, 16, 16, 128)  4.37 -> 2.41 | 5.06 -> 2.85 | 5.56 -> 3.08 | 6.30 -> 3.95
+#   (32, 8, 8, 256)    2.28 -> 1.16 | 2.76 -> 1.40 | 3.32 -> 1.59 | 3.89 -> 2.03
+# Each native pass runs at about the speed of a copy of its arrays (0.8 ms to read 4 MB
+# here): the forward reads x twice and writes y, the backward reads g, x (and r) twice.
 
-_BLOCK_ELEMS = 8192
+_BLOCK_ELEMS = 16384
 _NATIVE_PARALLEL_BYTES = 1 << 20
 _WIDE_C = 256        # BN_WIDE in batch_norm.c: rows of fewer channels are run k at a time
 _native_layouts = {}
@@ -376,7 +392,7 @@ def _native_forward(fns, x, gamma, beta, epsilon, relu, residual, rows, c):
     (usable, gamma and beta of shape (c,), residual of x's size, rows >= 1)."""
     dt = x.dtype
     blk, nblk, tasks, spans = _native_layout(rows, c, dt.itemsize)
-    part = np.empty(nblk * 2 * c)
+    part = np.empty((nblk + 1) * 2 * c)  # + a slot to combine them in
     vec = np.empty((4, c), dt)  # mean, var, scale, shift
     y = np.empty(x.shape, dt)
     px, pp, pv, py = _addr(x), _addr(part), _addr(vec), _addr(y)
@@ -397,7 +413,7 @@ def _native_backward(fns, g, x, r, gamma, mean, var, epsilon, rows, c):
     x's size, gamma, mean and var of shape (c,), rows >= 1); r is None without a ReLU."""
     dt = x.dtype
     blk, nblk, tasks, spans = _native_layout(rows, c, dt.itemsize)
-    part = np.empty(nblk * 2 * c)
+    part = np.empty((nblk + 1) * 2 * c)  # + a slot to combine them in
     coef = np.empty((3, c), dt)  # a, b, c of dx = g' * a + (x - mean) * b + c
     flat = np.empty(x.size + 2 * c, dt)
     pg, px, pm, pp, pc, pf = _addr(g), _addr(x), _addr(mean), _addr(part), _addr(coef), \

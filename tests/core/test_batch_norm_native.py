@@ -17,9 +17,10 @@ needs_native = pytest.mark.skipif(native.load("batch_norm") is None,
                                   reason="the native batch_norm kernels do not build here")
 RNG = np.random.default_rng(23)
 EPS = 1e-3
+BLK16 = N._native_layout(10 ** 6, 16, 4)[0]  # rows per block at 16 channels
 SHAPES = [(1, 1), (1, 4), (2, 3), (13, 17), (6, 5, 5, 24), (1000, 3), (4097, 1),
-          (511, 16), (512, 16), (513, 16), (2049, 16), (5, 256), (5, 257), (7, 300),
-          (3, 1, 1, 2048), (64, 8, 8, 64), (16, 16, 16, 32)]
+          (BLK16 - 1, 16), (BLK16, 16), (BLK16 + 1, 16), (2 * BLK16 + 1, 16), (5, 256),
+          (5, 257), (7, 300), (3, 1, 1, 2048), (64, 8, 8, 64), (16, 16, 16, 32)]
 TOL = {np.float32: 2e-5, np.float64: 1e-11}
 
 

@@ -2,8 +2,9 @@
    tenfold/backend/norm_kernels.py, which checks every size before a call).
 
    The rows are cut into blocks of `blk` rows (the last one may be shorter); each block's
-   partial sums go to its own slot of `part` (nblk x 2 x c doubles), and the slots are
-   combined in block order, so the results do not depend on which thread ran which block.
+   partial sums go to its own slot of `part` ((nblk + 1) x 2 x c doubles: the last slot is
+   where they are combined), in block order, so the results do not depend on which thread
+   ran which block.
 
    Forward:  bn_moments (per block: mean, then the sum of squared deviations from it, in
              double while the block is in cache), bn_stats (blocks combined; mean, biased
@@ -104,24 +105,30 @@ TF_EXPORT void bn_moments_##S(const T *x, int64_t rows, int64_t c, int64_t blk, 
 }                                                                                             \
                                                                                               \
 /* The blocks' moments combined in block order (mean = sum of n_b * mean_b / rows; M2 = sum   \
-   of M2_b + n_b * (mean_b - mean)^2); then mean, biased var, scale and shift in T, computed  \
-   as NumPy computes them from mean and var (norm_kernels' twin). */                          \
-TF_EXPORT void bn_stats_##S(const double *part, int64_t nblk, int64_t rows, int64_t c,        \
-                            int64_t blk, const T *gamma, const T *beta, double eps,           \
-                            T *mean, T *var, T *scale, T *shift) {                            \
+   of M2_b + n_b * (mean_b - mean)^2), in part's extra slot nblk (block by block, so the      \
+   channel loops vectorize); then mean, biased var, scale and shift in T, computed as NumPy   \
+   computes them from mean and var (norm_kernels' twin). */                                   \
+TF_EXPORT void bn_stats_##S(double *part, int64_t nblk, int64_t rows, int64_t c, int64_t blk, \
+                            const T *gamma, const T *beta, double eps, T *mean, T *var,       \
+                            T *scale, T *shift) {                                             \
+    double *mu = part + nblk * 2 * c, *m2 = mu + c;                                           \
+    bn_zero(mu, 2 * c);                                                                       \
+    for (int64_t b = 0; b < nblk; b++) {                                                      \
+        double nb = (double)(b < nblk - 1 ? blk : rows - b * blk);                            \
+        const double *mb = part + b * 2 * c;                                                  \
+        for (int64_t j = 0; j < c; j++) mu[j] += mb[j] * nb;                                  \
+    }                                                                                         \
+    for (int64_t j = 0; j < c; j++) mu[j] /= (double)rows;                                    \
+    for (int64_t b = 0; b < nblk; b++) {                                                      \
+        double nb = (double)(b < nblk - 1 ? blk : rows - b * blk);                            \
+        const double *mb = part + b * 2 * c, *qb = mb + c;                                    \
+        for (int64_t j = 0; j < c; j++) {                                                     \
+            double d = mb[j] - mu[j];                                                         \
+            m2[j] += qb[j] + nb * d * d;                                                      \
+        }                                                                                     \
+    }                                                                                         \
     for (int64_t j = 0; j < c; j++) {                                                         \
-        double s = 0.0;                                                                       \
-        for (int64_t b = 0; b < nblk; b++) {                                                  \
-            int64_t nb = b < nblk - 1 ? blk : rows - b * blk;                                 \
-            s += part[b * 2 * c + j] * (double)nb;                                            \
-        }                                                                                     \
-        double mu = s / (double)rows, m2 = 0.0;                                               \
-        for (int64_t b = 0; b < nblk; b++) {                                                  \
-            int64_t nb = b < nblk - 1 ? blk : rows - b * blk;                                 \
-            double d = part[b * 2 * c + j] - mu;                                              \
-            m2 += part[b * 2 * c + c + j] + (double)nb * d * d;                               \
-        }                                                                                     \
-        T mt = (T)mu, vt = (T)(m2 / (double)rows);                                            \
+        T mt = (T)mu[j], vt = (T)(m2[j] / (double)rows);                                      \
         T sc = gamma[j] / SQRT(vt + (T)eps);                                                  \
         mean[j] = mt;                                                                         \
         var[j] = vt;                                                                          \
@@ -215,26 +222,30 @@ TF_EXPORT void bn_grad_sums_##S(const T *g, const T *x, const T *r, const T *mea
     }                                                                                         \
 }                                                                                             \
                                                                                               \
-/* The blocks' sums combined in block order; per channel, in double (inv = 1 / sqrt(var +     \
-   eps), n = rows): dbeta = sum g', dgamma = inv * sum g' (x - mean), a = gamma * inv,        \
-   b = -a * inv * dgamma / n, c = -a * dbeta / n (dx = g' a + (x - mean) b + c). */           \
-TF_EXPORT void bn_grad_coef_##S(const double *part, int64_t nblk, int64_t rows, int64_t c,   \
+/* The blocks' sums combined in block order (in part's extra slot nblk); per channel, in     \
+   double (inv = 1 / sqrt(var + eps), n = rows): dbeta = sum g', dgamma = inv * sum g' (x -   \
+   mean), a = gamma * inv, b = -a * inv * dgamma / n, c = -a * dbeta / n (dx = g' a + (x -    \
+   mean) b + c). */                                                                           \
+TF_EXPORT void bn_grad_coef_##S(double *part, int64_t nblk, int64_t rows, int64_t c,         \
                                 const T *gamma, const T *var, double eps, T *a, T *b, T *cc,  \
                                 T *dgamma, T *dbeta) {                                        \
-    double n = (double)rows;                                                                  \
-    for (int64_t j = 0; j < c; j++) {                                                         \
-        double sg = 0.0, sx = 0.0;                                                            \
-        for (int64_t k = 0; k < nblk; k++) {                                                  \
-            sg += part[k * 2 * c + j];                                                        \
-            sx += part[k * 2 * c + c + j];                                                    \
+    double n = (double)rows, *sg = part + nblk * 2 * c, *sx = sg + c;                         \
+    bn_zero(sg, 2 * c);                                                                       \
+    for (int64_t k = 0; k < nblk; k++) {                                                      \
+        const double *pg = part + k * 2 * c, *px = pg + c;                                    \
+        for (int64_t j = 0; j < c; j++) {                                                     \
+            sg[j] += pg[j];                                                                   \
+            sx[j] += px[j];                                                                   \
         }                                                                                     \
+    }                                                                                         \
+    for (int64_t j = 0; j < c; j++) {                                                         \
         double inv = 1.0 / sqrt((double)var[j] + eps);                                        \
-        double dg = inv * sx, aj = (double)gamma[j] * inv;                                    \
-        dbeta[j] = (T)sg;                                                                     \
+        double dg = inv * sx[j], aj = (double)gamma[j] * inv;                                 \
+        dbeta[j] = (T)sg[j];                                                                  \
         dgamma[j] = (T)dg;                                                                    \
         a[j] = (T)aj;                                                                         \
         b[j] = (T)(-aj * inv * dg / n);                                                       \
-        cc[j] = (T)(-aj * sg / n);                                                            \
+        cc[j] = (T)(-aj * sg[j] / n);                                                         \
     }                                                                                         \
 }                                                                                             \
                                                                                               \
