@@ -126,7 +126,7 @@ def bn_forward(x, gamma, beta, epsilon, relu=False, residual=None):
     c = x.shape[-1]
     dt = x.dtype
     x = np.ascontiguousarray(x)
-    rows = x.size // c
+    rows = x.size // c if c else 0
     if residual is not None:
         residual = np.ascontiguousarray(residual, dt)
     fns = _native_fns(dt)
@@ -225,7 +225,7 @@ def bn_backward(g, x, r, gamma, mean, var, epsilon, relu=False):
     dt = x.dtype
     x = np.ascontiguousarray(x)
     g = np.ascontiguousarray(g)
-    rows = x.size // c
+    rows = x.size // c if c else 0
     r = np.ascontiguousarray(r) if relu else None
     fns = _native_fns(dt)
     if fns is not None and rows > 0 and _native.usable(g, x, gamma, mean, var) and \

@@ -152,6 +152,9 @@ def test_empty_batch(off, monkeypatch):
     np.testing.assert_array_equal(flat, np.zeros(6, np.float32))
     # the fused primitives keep their own empty-batch path (the array-namespace code)
     assert F._batch_norm_relu_train_kernel(x, gamma, beta, EPS).shape == x.shape
+    none = np.zeros(0, np.float32)
+    y, mean, var = N.bn_forward(np.zeros((4, 0), np.float32), none, none, EPS)
+    assert y.shape == (4, 0) and mean.shape == var.shape == (0,)
 
 
 @needs_native
