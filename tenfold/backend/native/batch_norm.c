@@ -12,7 +12,7 @@
              Keras and tf.nn.batch_normalization), bn_apply (y = x * scale + shift [+ res]
              [then ReLU], one pass).
    Backward: bn_grad_sums (per block: sum g' and sum g' * (x - mean), in double; g' = g, or
-             g where r > 0 under a ReLU), bn_grad_coef (per channel a, b, c, dgamma, dbeta),
+             g * (r > 0) under a ReLU), bn_grad_coef (per channel a, b, c, dgamma, dbeta),
              bn_grad_apply (dx = g' * a + (x - mean) * b + c, one pass).
 
    Small c: the loops run over "wide rows" of k whole rows (k * c <= BN_WIDE elements, one
