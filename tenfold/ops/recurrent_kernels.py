@@ -301,7 +301,7 @@ def _lstm_loop_native(fn, xs, w, b, u, ws, h0, c0, mk, hs):
     for k0 in range(0, t, m):
         k1 = min(t, k0 + m)
         zc = zbuf[:(k1 - k0) * n]
-        np.matmul(xs[k0:k1].reshape(-1, xs.shape[2]), w, out=zc)
+        np.matmul(xs[k0:k1].reshape(zc.shape[0], xs.shape[2]), w, out=zc)
         zc += b
         for k in range(k0, k1):
             np.matmul(h, u, out=rec)
@@ -326,7 +326,7 @@ def _lstm_loop(xs, w, b, u, ws, h0, c0, mk, hs, xp):
     for k0 in range(0, t, m):
         k1 = min(t, k0 + m)
         zc = zbuf[:(k1 - k0) * n]
-        xp.matmul(xs[k0:k1].reshape(-1, xs.shape[2]), w, out=zc)
+        xp.matmul(xs[k0:k1].reshape(zc.shape[0], xs.shape[2]), w, out=zc)
         zc += b
         zc = zc.reshape(k1 - k0, n, 4 * hs)
         for k in range(k0, k1):
@@ -499,7 +499,7 @@ def _lstm_chunk_grads(dz, xh, dxb, wt, wutmp, dx, dw, du, db, k0, k1, t, go_back
     dz2 = dz.reshape(j * n, dz.shape[2])
     dxc = dxb[:j * n]
     xp.matmul(dz2, wt, out=dxc)
-    dxc = dxc.reshape(j, n, -1).transpose(1, 0, 2)
+    dxc = dxc.reshape(j, n, dxc.shape[1]).transpose(1, 0, 2)
     if go_backwards:
         dx[:, t - k1:t - k0] = dxc[:, ::-1]
     else:
@@ -823,7 +823,7 @@ def _gru_loop_ra_native(fn, xs, wzr, wc, b, uzr, uc, rbh, ws, h0, mk, hs, xp):
     for k0 in range(0, t, m):
         k1 = min(t, k0 + m)
         j = k1 - k0
-        xc = xs[k0:k1].reshape(-1, xs.shape[2])
+        xc = xs[k0:k1].reshape(j * n, xs.shape[2])
         zzr = np.matmul(xc, wzr, out=zrbuf[:j * n])
         zzr += b[:2 * hs]
         zh = np.matmul(xc, wc, out=cbuf[:j * n])
@@ -851,7 +851,7 @@ def _gru_loop_ra(xs, wzr, wc, b, uzr, uc, rbh, ws, h0, mk, hs, xp):
     for k0 in range(0, t, m):
         k1 = min(t, k0 + m)
         j = k1 - k0
-        xc = xs[k0:k1].reshape(-1, xs.shape[2])
+        xc = xs[k0:k1].reshape(j * n, xs.shape[2])
         zzr = xp.matmul(xc, wzr, out=zrbuf[:j * n])
         zzr += b[:2 * hs]
         zzr = zzr.reshape(j, n, 2 * hs)
@@ -1025,12 +1025,12 @@ def _gru_chunk_grads(bc, xs, hp, dxb, wt, wtmp, utmp, dx, dw, du, db, drb, k0, k
     dzx, dzr = b2[:, :3 * hs], b2[:, hs:]
     dxc = dxb[:j * n]
     xp.matmul(dzx, wt, out=dxc)
-    dxc = dxc.reshape(j, n, -1).transpose(1, 0, 2)
+    dxc = dxc.reshape(j, n, dxc.shape[1]).transpose(1, 0, 2)
     if go_backwards:
         dx[:, t - k1:t - k0] = dxc[:, ::-1]
     else:
         dx[:, k0:k1] = dxc
-    xp.matmul(xs[k0:k1].reshape(j * n, -1).T, dzx, out=wtmp)
+    xp.matmul(xs[k0:k1].reshape(j * n, xs.shape[2]).T, dzx, out=wtmp)
     dw += wtmp
     xp.matmul(hp.reshape(j * n, hs).T, dzr, out=utmp)
     du += utmp
