@@ -221,15 +221,15 @@ def _addr(a):
 
 def _native_step(name, xp, dtype, blocks, rows=(), masks=()):
     """The step kernel when the arrays qualify: blocks [(array, shape)] (see _blocks_ok),
-    rows: more arrays of dtype that must be C-contiguous, masks: [(bool mask, t, n)]."""
+    rows [(array, shape)]: C-contiguous arrays of dtype, masks [(bool mask, t, n)]."""
     if xp is not np:
         return None
     fn = _step_fn(name, dtype)
     if fn is None:
         return None
     if all(_blocks_ok(a, dtype, s) for a, s in blocks) \
-            and all(type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous
-                    for a in rows) \
+            and all(type(a) is np.ndarray and a.dtype == dtype and a.shape == s
+                    and a.flags.c_contiguous and a.flags.aligned for a, s in rows) \
             and all(_mask_ok(*m) for m in masks):
         return fn
     return None
@@ -798,7 +798,7 @@ def _gru_forward_ra(x, w, u, b, rb, h0, mask, go_backwards):
     uzr, uc = xp.ascontiguousarray(uh[:, :2 * hs]), xp.ascontiguousarray(uh[:, 2 * hs:])
     rbh = rb[2 * hs:]
     fn = _native_step("gru_fwd_step", xp, x.dtype, [(ws, ws.shape), (h0, (n, hs))],
-                      rows=[rbh], masks=[(mk, t, n)])
+                      rows=[(rbh, (hs,))], masks=[(mk, t, n)])
     loop = _gru_loop_ra if fn is None else functools.partial(_gru_loop_ra_native, fn)
     _over_rows(n, lambda r: loop(xs[:, r], wzr, wc, bh, uzr, uc, rbh, ws[:, :, r], h0[r],
                                  None if mk is None else mk[:, r], hs, xp), xp)

@@ -225,3 +225,15 @@ def test_native_matches_twin_property(kind, n, t, d, hs, masked, back, dtype, va
         check(mp, n, t, d, hs, dtype, masked, back, variant, seed)
     finally:
         mp.undo()
+
+
+@needs_native
+def test_wrong_sizes_never_reach_c(monkeypatch):
+    """A recurrent bias too short for the candidate's columns: the wrapper's checks send it
+    to the NumPy loop (which raises), the C kernel never reads past it."""
+    rng = np.random.default_rng(8)
+    x, w, u, b, rb, h0, mask = _gru_args(rng, 3, 4, 2, 5, np.float32, False)
+    fwd = _spy(monkeypatch, "_gru_loop_ra_native")
+    with pytest.raises(ValueError):
+        rk.gru_forward(x, w, u, b, rb[:-2], h0)
+    assert not fwd
