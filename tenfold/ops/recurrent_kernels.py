@@ -25,6 +25,12 @@ after another (see `unpack`).
 Masks (bool (batch, time)) keep the previous state where false, as Keras does. Activations
 are Keras's defaults: tanh and sigmoid (the layers fall back to the per-step path for others).
 Written against the array namespace `xp` of the inputs (NumPy or CuPy).
+
+On NumPy, the LSTM and the GRU (reset_after) run each step's elementwise work (activations,
+state updates, masks; in the backward the gate gradients) as one call of a C kernel
+(tenfold/backend/native/recurrent.c) between the step's GEMMs, which stay in NumPy; the
+NumPy loops are their twins (no compiler, TENFOLD_NATIVE=0, other arrays). See "Native step
+kernels" below.
 """
 import ctypes
 import functools

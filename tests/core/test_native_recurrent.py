@@ -180,16 +180,16 @@ def test_gru_native_taken_and_fallbacks(monkeypatch):
     assert (len(fwd), len(bwd)) == (1, 1)
 
 
-def _c_tanh(x):
-    """The C float tanh, read back from an LSTM step whose g gate gets x (z = 0, c_prev = 0)."""
-    fn = rk._step_fn("lstm_fwd_step", np.float32)
-    x = np.ascontiguousarray(x, np.float32).ravel()
+def _c_tanh(x, dtype=np.float32):
+    """The C tanh, read back from an LSTM step whose g gate gets x (z = 0, c_prev = 0)."""
+    fn = rk._step_fn("lstm_fwd_step", dtype)
+    x = np.ascontiguousarray(x, dtype).ravel()
     m = x.size
-    rec = np.zeros((1, 4 * m), np.float32)
+    rec = np.zeros((1, 4 * m), dtype)
     rec[0, 3 * m:] = x
     z = np.full_like(rec, -0.0)  # x + -0.0 keeps -0.0
-    wk = np.empty((6, 1, m), np.float32)
-    prev = np.zeros((1, m), np.float32)
+    wk = np.empty((6, 1, m), dtype)
+    prev = np.zeros((1, m), dtype)
     a = rk._addr
     fn(a(rec), a(z), a(wk), m, a(prev), a(prev), None, 1, m)
     return wk[5, 0]
@@ -208,6 +208,20 @@ def test_float_tanh_accuracy():
     special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 20.0, 3e38,
                         -3e38], np.float32)
     got = _c_tanh(special)
+    np.testing.assert_array_equal(got, np.tanh(special))
+    assert np.signbit(got[1]) and not np.signbit(got[0])
+
+
+@needs_native
+def test_double_tanh_accuracy():
+    rng = np.random.default_rng(9)
+    x = np.concatenate([rng.uniform(-25, 25, 200000), rng.uniform(-1, 1, 200000),
+                        np.logspace(-300, 1.4, 20000), -np.logspace(-300, 1.4, 20000)])
+    want = np.tanh(x)  # within about an ulp itself
+    got = _c_tanh(x, np.float64)
+    assert (np.abs(got - want) / np.spacing(np.abs(want))).max() <= 4
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324, 30.0, 1e308])
+    got = _c_tanh(special, np.float64)
     np.testing.assert_array_equal(got, np.tanh(special))
     assert np.signbit(got[1]) and not np.signbit(got[0])
 
