@@ -251,3 +251,18 @@ def test_wrong_sizes_never_reach_c(monkeypatch):
     with pytest.raises(ValueError):
         rk.gru_forward(x, w, u, b, rb[:-2], h0)
     assert not fwd
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gru_backward_bits(monkeypatch, dtype):
+    """The GRU backward's step has no tanh: the same operations in the same order as the
+    twin, so the same bits."""
+    rng = np.random.default_rng(10)
+    x, w, u, b, rb, h0, mask = _gru_args(rng, 6, 11, 4, 7, dtype, True)
+    ws = rk.gru_forward(x, w, u, b, rb, h0, mask=mask)
+    g = rng.standard_normal(ws.shape).astype(dtype)
+    for gg in (g, np.where(np.arange(5)[None, :, None, None] == 0, g, 0).astype(dtype)):
+        got = rk.gru_backward(gg, ws, x, w, u, h0, mask=mask)
+        want = _twin(monkeypatch, rk.gru_backward, gg, ws, x, w, u, h0, mask=mask)
+        np.testing.assert_array_equal(got, want)
