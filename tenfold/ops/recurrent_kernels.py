@@ -171,9 +171,9 @@ def _put(flat, offset, value, rot=0):
 # float32): see _NATIVE_AB below.
 
 _STEP_ARGS = {  # p: pointer, i: int64
-    "lstm_fwd_step": "pppipppii",
+    "lstm_fwd_step": "ppppipppii",
     "lstm_bwd_step": "ppppipiiipipppii",
-    "gru_fwd_step": "pppppippii",
+    "gru_fwd_step": "ppppppippii",
     "gru_bwd_step": "pppipiipipppii",
 }
 _step_fns = {}
@@ -280,7 +280,8 @@ def lstm_forward(x, w, u, b, h0, c0, mask=None, go_backwards=False):
     mk = _mask_steps(mask, go_backwards, xp)
     ws = xp.empty((t, 6, n, hs), dtype=x.dtype)
     fn = _native_step("lstm_fwd_step", xp, x.dtype, [(ws, ws.shape), (h0, (n, hs)),
-                                                    (c0, (n, hs))], masks=[(mk, t, n)])
+                                                    (c0, (n, hs))],
+                      rows=[(bh, (4 * hs,))], masks=[(mk, t, n)])
     if fn is not None:
         _over_rows(n, lambda r: _lstm_loop_native(
             fn, xs[:, r], wh, bh, uh, ws[:, :, r], h0[r], c0[r],
@@ -300,7 +301,7 @@ def _lstm_loop_native(fn, xs, w, b, u, ws, h0, c0, mk, hs):
     zbuf = np.empty((m * n, 4 * hs), dtype=dt)
     rec = np.empty((n, 4 * hs), dtype=dt)
     base, s0, bs = _addr(ws), ws.strides[0], ws.strides[1] // it
-    pz, pr, zstep = _addr(zbuf), _addr(rec), n * 4 * hs * it
+    pz, pr, pb, zstep = _addr(zbuf), _addr(rec), _addr(b), n * 4 * hs * it
     pm = None if mk is None else _addr(mk)
     ms = 0 if mk is None else mk.strides[0]
     h, hp, cp = h0, _addr(h0), _addr(c0)
@@ -308,12 +309,11 @@ def _lstm_loop_native(fn, xs, w, b, u, ws, h0, c0, mk, hs):
         k1 = min(t, k0 + m)
         zc = zbuf[:(k1 - k0) * n]
         np.matmul(xs[k0:k1].reshape(zc.shape[0], xs.shape[2]), w, out=zc)
-        zc += b
-        for k in range(k0, k1):
+        for k in range(k0, k1):  # (the bias b joins zc in the C step)
             np.matmul(h, u, out=rec)
             wk = base + k * s0
-            fn(pr, pz + (k - k0) * zstep, wk, bs, hp, cp, None if pm is None else pm + k * ms,
-               n, hs)
+            fn(pr, pz + (k - k0) * zstep, pb, wk, bs, hp, cp,
+               None if pm is None else pm + k * ms, n, hs)
             h, hp, cp = ws[k, 0], wk, wk + bs * it
 
 
@@ -804,7 +804,7 @@ def _gru_forward_ra(x, w, u, b, rb, h0, mask, go_backwards):
     uzr, uc = xp.ascontiguousarray(uh[:, :2 * hs]), xp.ascontiguousarray(uh[:, 2 * hs:])
     rbh = rb[2 * hs:]
     fn = _native_step("gru_fwd_step", xp, x.dtype, [(ws, ws.shape), (h0, (n, hs))],
-                      rows=[(rbh, (hs,))], masks=[(mk, t, n)])
+                      rows=[(rbh, (hs,)), (bh, (3 * hs,))], masks=[(mk, t, n)])
     loop = _gru_loop_ra if fn is None else functools.partial(_gru_loop_ra_native, fn)
     _over_rows(n, lambda r: loop(xs[:, r], wzr, wc, bh, uzr, uc, rbh, ws[:, :, r], h0[r],
                                  None if mk is None else mk[:, r], hs, xp), xp)
@@ -822,7 +822,7 @@ def _gru_loop_ra_native(fn, xs, wzr, wc, b, uzr, uc, rbh, ws, h0, mk, hs, xp):
     cbuf = np.empty((m * n, hs), dtype=dt)
     rzr = np.empty((n, 2 * hs), dtype=dt)
     base, s0, bs = _addr(ws), ws.strides[0], ws.strides[1] // it
-    pzr, pc, prz, prb = _addr(zrbuf), _addr(cbuf), _addr(rzr), _addr(rbh)
+    pzr, pc, prz, pb, prb = _addr(zrbuf), _addr(cbuf), _addr(rzr), _addr(b), _addr(rbh)
     pm = None if mk is None else _addr(mk)
     ms = 0 if mk is None else mk.strides[0]
     h, hp = h0, _addr(h0)
@@ -830,16 +830,14 @@ def _gru_loop_ra_native(fn, xs, wzr, wc, b, uzr, uc, rbh, ws, h0, mk, hs, xp):
         k1 = min(t, k0 + m)
         j = k1 - k0
         xc = xs[k0:k1].reshape(j * n, xs.shape[2])
-        zzr = np.matmul(xc, wzr, out=zrbuf[:j * n])
-        zzr += b[:2 * hs]
-        zh = np.matmul(xc, wc, out=cbuf[:j * n])
-        zh += b[2 * hs:]
-        for k in range(k0, k1):
+        np.matmul(xc, wzr, out=zrbuf[:j * n])
+        np.matmul(xc, wc, out=cbuf[:j * n])
+        for k in range(k0, k1):  # (the bias b joins them in the C step)
             q = k - k0
             np.matmul(h, uzr, out=rzr)
             np.matmul(h, uc, out=ws[k, 4])
             wk = base + k * s0
-            fn(prz, pzr + q * n * 2 * hs * it, pc + q * n * hs * it, prb, wk, bs, hp,
+            fn(prz, pzr + q * n * 2 * hs * it, pc + q * n * hs * it, pb, prb, wk, bs, hp,
                None if pm is None else pm + k * ms, n, hs)
             h, hp = ws[k, 0], wk
 

@@ -191,7 +191,8 @@ def _c_tanh(x, dtype=np.float32):
     wk = np.empty((6, 1, m), dtype)
     prev = np.zeros((1, m), dtype)
     a = rk._addr
-    fn(a(rec), a(z), a(wk), m, a(prev), a(prev), None, 1, m)
+    bias = np.full(4 * m, -0.0, dtype)
+    fn(a(rec), a(z), a(bias), a(wk), m, a(prev), a(prev), None, 1, m)
     return wk[5, 0]
 
 

@@ -89,10 +89,12 @@ static inline double tf_tanh_f64(double x) {
 #define RECURRENT_KERNELS(T, SUF)                                                              \
                                                                                                \
 /* LSTM forward step (gate order o, i, f, g; o, i, f's pre-activations halved, so sigmoid =    \
-   0.5 tanh + 0.5): wk[2..5] = activated gates of rec + z; wk[1] = c = f cp + i g;             \
+   0.5 tanh + 0.5): wk[2..5] = activated gates of rec + (z + b) (z: the input projection,      \
+   b its bias: added here, not in a pass of its own); wk[1] = c = f cp + i g;                  \
    wk[0] = h = o tanh(c); masked rows keep hp, cp. */                                          \
-TF_EXPORT void lstm_fwd_step_##SUF(const T *rec, const T *z, T *wk, int64_t bs, const T *hp,   \
-                                   const T *cp, const uint8_t *keep, int64_t n, int64_t hs) {  \
+TF_EXPORT void lstm_fwd_step_##SUF(const T *rec, const T *z, const T *b, T *wk, int64_t bs,    \
+                                   const T *hp, const T *cp, const uint8_t *keep, int64_t n,   \
+                                   int64_t hs) {                                               \
     for (int64_t r = 0; r < n; r++) {                                                          \
         const T *rr = rec + r * 4 * hs, *zr = z + r * 4 * hs;                                  \
         T *h = wk + r * hs, *c = wk + bs + r * hs;                                             \
@@ -101,10 +103,12 @@ TF_EXPORT void lstm_fwd_step_##SUF(const T *rec, const T *z, T *wk, int64_t bs, 
         const T *hr = hp + r * hs, *cr = cp + r * hs;                                          \
         _Pragma("omp simd")                                                                    \
         for (int64_t j = 0; j < hs; j++) {                                                     \
-            T to = tf_tanh_##SUF(rr[j] + zr[j]);                                               \
-            T ti = tf_tanh_##SUF(rr[hs + j] + zr[hs + j]);                                     \
-            T tf = tf_tanh_##SUF(rr[2 * hs + j] + zr[2 * hs + j]);                             \
-            T tg = tf_tanh_##SUF(rr[3 * hs + j] + zr[3 * hs + j]);                             \
+            T to = tf_tanh_##SUF(rr[j] + (zr[j] + b[j]));                                      \
+            T ti = tf_tanh_##SUF(rr[hs + j] + (zr[hs + j] + b[hs + j]));                       \
+            T tf = tf_tanh_##SUF(rr[2 * hs + j] +                                              \
+                                (zr[2 * hs + j] + b[2 * hs + j]));                             \
+            T tg = tf_tanh_##SUF(rr[3 * hs + j] +                                              \
+                                (zr[3 * hs + j] + b[3 * hs + j]));                             \
             T so = to * (T)0.5 + (T)0.5, si = ti * (T)0.5 + (T)0.5;                            \
             T sf = tf * (T)0.5 + (T)0.5;                                                       \
             o[j] = so; i[j] = si; f[j] = sf; g[j] = tg;                                        \
@@ -193,10 +197,11 @@ TF_EXPORT void lstm_bwd_step_##SUF(T *dh, T *dc, T *carry_h, T *carry_c, int64_t
 }                                                                                              \
                                                                                                \
                                                                                                \
-/* GRU (reset_after) forward step: wk[1], wk[2] = z, r = sigmoid of rzr + zzr (halved,         \
-   0.5 tanh + 0.5); wk[4] (h @ u_hh, put there by the caller) += rb; wk[3] = hh =              \
-   tanh(r wk[4] + zh); wk[0] = h = (hp - hh) z + hh; masked rows keep hp. */                   \
-TF_EXPORT void gru_fwd_step_##SUF(const T *rzr, const T *zzr, const T *zh, const T *rb,        \
+/* GRU (reset_after) forward step: wk[1], wk[2] = z, r = sigmoid of rzr + (zzr + b[:2hs])      \
+   (halved, 0.5 tanh + 0.5); wk[4] (h @ u_hh, put there by the caller) += rb; wk[3] = hh =     \
+   tanh(r wk[4] + (zh + b[2hs:])); wk[0] = h = (hp - hh) z + hh; masked rows keep hp. */       \
+TF_EXPORT void gru_fwd_step_##SUF(const T *rzr, const T *zzr, const T *zh, const T *b,         \
+                                  const T *rb,                                                 \
                                   T *wk, int64_t bs, const T *hp, const uint8_t *keep,         \
                                   int64_t n, int64_t hs) {                                     \
     for (int64_t r = 0; r < n; r++) {                                                          \
@@ -206,10 +211,11 @@ TF_EXPORT void gru_fwd_step_##SUF(const T *rzr, const T *zzr, const T *zh, const
         T *hh = wk + 3 * bs + row, *rh = wk + 4 * bs + row;                                    \
         _Pragma("omp simd")                                                                    \
         for (int64_t j = 0; j < hs; j++) {                                                     \
-            T sz = tf_tanh_##SUF(ar[j] + xr[j]) * (T)0.5 + (T)0.5;                             \
-            T sr = tf_tanh_##SUF(ar[hs + j] + xr[hs + j]) * (T)0.5 + (T)0.5;                   \
+            T sz = tf_tanh_##SUF(ar[j] + (xr[j] + b[j])) * (T)0.5 + (T)0.5;                    \
+            T sr = tf_tanh_##SUF(ar[hs + j] + (xr[hs + j] + b[hs + j])) * (T)0.5               \
+                   + (T)0.5;                                                                   \
             T rhv = rh[j] + rb[j];                                                             \
-            T c = tf_tanh_##SUF(sr * rhv + zhr[j]);                                            \
+            T c = tf_tanh_##SUF(sr * rhv + (zhr[j] + b[2 * hs + j]));                          \
             zg[j] = sz; rg[j] = sr; rh[j] = rhv; hh[j] = c;                                    \
             h[j] = (hr[j] - c) * sz + c;                                                       \
         }                                                                                      \
