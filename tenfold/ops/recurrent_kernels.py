@@ -167,8 +167,14 @@ def _put(flat, offset, value, rot=0):
 # twins', so either forward feeds either backward. Taken only on NumPy arrays of one float
 # dtype whose (batch, H) blocks are contiguous (checked below, once per call, for the whole
 # batch: the halves of _over_rows are row ranges of the same blocks); else the NumPy loops.
-# A/B, one thread, CPU time, medians of 11 alternating runs (batch 64, length 80, 128 units,
-# float32): see _NATIVE_AB below.
+# A/B, in process, TENFOLD_KERNEL_THREADS=1, time.process_time medians of 11-21 alternating
+# runs, batch 64, length 80, 128 units, float32 (bench/peers/keras_models.py `recurrent`), on
+# the shared 2-core machine under load 3-3.5, whole calls, NumPy -> native, ms (5 runs):
+#   lstm_forward  22.3-30.9 -> 18.2-25.4     lstm_backward  37.0-58.7 -> 30.9-51.0
+#   gru_forward   16.3-30.3 -> 13.4-22.7     gru_backward   29.6-54.9 -> 25.9-48.6
+# (15-25% less in every run; float64: lstm 52.8 -> 42.2 and 136 -> 119). The step's
+# elementwise work is now ~10% of a call: the rest is GEMMs (forward ~1.3 GFLOP, backward
+# ~2.7 per call) and the chunks' copies.
 
 _STEP_ARGS = {  # p: pointer, i: int64
     "lstm_fwd_step": "ppppipppii",
