@@ -13,6 +13,7 @@ Adadelta override it to step only the looked-up rows where TensorFlow does.
 import numpy as np
 
 from tenfold.backend import kernels as _kernels
+from tenfold.keras.optimizers import native_updates as _native
 from tenfold.keras.optimizers.optimizer import Optimizer, scatter_rows, summed_rows
 from tenfold.util.tensor_meta import npd
 from tenfold.ops.buffers import variable_buffer
@@ -46,6 +47,23 @@ def _blocked(opt, body, arrays, s):
             type(arrays[0]) is not np.ndarray:
         return False
     return _kernels.blockwise(lambda *a: body(*a, s), arrays, 2)
+
+
+def _native_ok(opt, base, *bodies):
+    """Whether `opt` runs `base`'s own NumPy bodies (named) on a dense gradient, so that
+    their one-pass C twins (native_updates) may run instead: not for a subclass that
+    overrides a body, nor while a sparse gradient's rows are squared row-wise (`_rows`)."""
+    if opt._rows is not None:
+        return False
+    cls = type(opt)
+    ok = _NATIVE_OK.get((cls, base))
+    if ok is None:
+        ok = _NATIVE_OK[(cls, base)] = all(
+            getattr(cls, b) is getattr(base, b) for b in bodies + ("_square",))
+    return ok
+
+
+_NATIVE_OK = {}
 
 
 class _KerasOptimizer(Optimizer):
@@ -93,7 +111,8 @@ class SGD(_KerasOptimizer):
     def _kernel(self, i, g, w, s, t1, t2):
         lr, mom = s
         if self.momentum == 0:
-            if not _blocked(self, self._plain_body, (g, w), s):
+            if not self._native_body(g, w, s=s) and \
+                    not _blocked(self, self._plain_body, (g, w), s):
                 self._plain_body(g, w, t1, t2, s)
             return
         m = variable_buffer(self._slots["momentum"][i])
@@ -102,17 +121,30 @@ class SGD(_KerasOptimizer):
             if fused is not None:
                 fused(g, w, m, lr, mom, self.nesterov)
                 return
-        if not _blocked(self, self._momentum_body, (g, w, m), s):
+        if not self._native_body(g, w, m, s=s) and \
+                not _blocked(self, self._momentum_body, (g, w, m), s):
+            self._momentum_body(g, w, m, t1, t2, s)
+
+    def _native_body(self, *arrays, s):
+        body = "_plain_body" if len(arrays) == 2 else "_momentum_body"
+        return _native_ok(self, SGD, body) and _native.sgd(list(arrays), s, self.nesterov)
+
+    def _group_plain(self, g, w, t1, t2, s):
+        if not self._native_body(g, w, s=s):
+            self._plain_body(g, w, t1, t2, s)
+
+    def _group_momentum(self, g, w, m, t1, t2, s):
+        if not self._native_body(g, w, m, s=s):
             self._momentum_body(g, w, m, t1, t2, s)
 
     def _group_spec(self):
         if type(self)._kernel is not SGD._kernel:
             return None
         if self.momentum == 0:
-            return (self._plain_body, ()) if type(self)._plain_body is SGD._plain_body else None
+            return (self._group_plain, ()) if type(self)._plain_body is SGD._plain_body else None
         if type(self)._momentum_body is not SGD._momentum_body:
             return None
-        return self._momentum_body, ("momentum",)
+        return self._group_momentum, ("momentum",)
 
     @staticmethod
     def _plain_body(g, w, t1, _t2, s):
@@ -170,7 +202,16 @@ class RMSprop(_KerasOptimizer):
             arrays.append(variable_buffer(self._slots["average_gradient"][i]))
         if self.momentum > 0:
             arrays.append(variable_buffer(self._slots["momentum"][i]))
-        if not _blocked(self, self._body, arrays, s):
+        if not self._native_body(arrays, s) and not _blocked(self, self._body, arrays, s):
+            self._body(*arrays, t1, t2, s)
+
+    def _native_body(self, arrays, s):
+        return _native_ok(self, RMSprop, "_body") and \
+            _native.rmsprop(arrays, s, self.centered, self.momentum > 0)
+
+    def _group_body(self, *arrays):
+        *arrays, t1, t2, s = arrays
+        if not self._native_body(arrays, s):
             self._body(*arrays, t1, t2, s)
 
     def _group_spec(self):
@@ -178,7 +219,7 @@ class RMSprop(_KerasOptimizer):
             return None
         names = ("velocity",) + (("average_gradient",) if self.centered else ()) + \
             (("momentum",) if self.momentum > 0 else ())
-        return self._body, names
+        return self._group_body, names
 
     def _body(self, g, w, v, *rest):
         *slots, t1, t2, s = rest
@@ -275,13 +316,22 @@ class Adam(_KerasOptimizer):
         arrays = [g, w, m, v]
         if self.amsgrad:
             arrays.append(variable_buffer(self._slots["velocity_hat"][i]))
-        if not _blocked(self, self._body, arrays, s):
+        if not self._native_body(arrays, s) and not _blocked(self, self._body, arrays, s):
+            self._body(*arrays, t1, t2, s)
+
+    def _native_body(self, arrays, s):
+        return _native_ok(self, Adam, "_body") and _native.adam(arrays, s)
+
+    def _group_body(self, *arrays):
+        *arrays, t1, t2, s = arrays
+        if not self._native_body(arrays, s):
             self._body(*arrays, t1, t2, s)
 
     def _group_spec(self):
         if type(self)._kernel is not Adam._kernel or type(self)._body is not Adam._body:
             return None
-        return self._body, ("momentum", "velocity") + (("velocity_hat",) if self.amsgrad else ())
+        return self._group_body, ("momentum", "velocity") + \
+            (("velocity_hat",) if self.amsgrad else ())
 
     def _body(self, g, w, m, v, *rest):
         *vh, t1, t2, s = rest
@@ -317,6 +367,8 @@ class Adam(_KerasOptimizer):
         v = variable_buffer(self._slots["velocity"][i])
         vals = g.values.reshape((g.indices.size,) + w.shape[1:])
         uniq, gsum, sqsum = summed_rows(g.indices, vals)
+        if _native.adam_rows(w, m, v, uniq, gsum, sqsum, s):
+            return
         row_elems = max(1, w.size // max(w.shape[0], 1))
         step = min(max(1, (_kernels._BLOCK_BYTES // w.itemsize) // row_elems), max(w.shape[0], 1))
         bounds = list(range(0, w.shape[0], step)) + [w.shape[0]]

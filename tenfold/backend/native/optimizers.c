@@ -1,0 +1,154 @@
+/* The Keras optimizers' dense updates in one pass over the gradient, the weights and the
+   slots (tenfold/keras/optimizers/optimizers.py runs the same arithmetic as 8-12 NumPy
+   passes). Each element sees exactly the NumPy body's operations, in its order and in T:
+   every scalar is converted to T first (the bodies' scalars are of the variables' dtype),
+   no contraction (-ffp-contract=off), sqrt correctly rounded in both. Optional slots are
+   NULL; each variant is its own loop so that it vectorizes. The Python wrapper
+   (tenfold/keras/optimizers/native_updates.py) checks sizes, dtypes and contiguity; these
+   loops touch only [0, n) of each array (rows [0, nrows) for the sparse Adam). */
+#include "tf_native.h"
+
+/* np.maximum(a, b): a NaN in either gives NaN, a tie (+0 / -0) gives b */
+#define TF_MAXIMUM(a, b) (((a) > (b) || (a) != (a)) ? (a) : (b))
+
+#define OPTIMIZER_KERNELS(T, SUF)                                                           \
+/* Adam._body: m += (g - m) * c1; v += (g * g - v) * c2; [vh = maximum(vh, v); v = vh];     \
+   w -= (m * alpha) / (sqrt(v) + eps) */                                                     \
+TF_EXPORT void adam_##SUF(const T *restrict g, T *restrict w, T *restrict m,                 \
+                          T *restrict v, T *restrict vh, int64_t n, double alpha_,           \
+                          double c1_, double c2_, double eps_) {                             \
+    const T alpha = (T)alpha_, c1 = (T)c1_, c2 = (T)c2_, eps = (T)eps_;                      \
+    if (vh == NULL) {                                                                        \
+        for (int64_t i = 0; i < n; i++) {                                                    \
+            T gi = g[i];                                                                     \
+            T mi = m[i] + (gi - m[i]) * c1;                                                  \
+            T vi = v[i] + (gi * gi - v[i]) * c2;                                             \
+            m[i] = mi;                                                                       \
+            v[i] = vi;                                                                       \
+            w[i] = w[i] - (mi * alpha) / (TF_SQRT_##SUF(vi) + eps);                              \
+        }                                                                                    \
+    } else {                                                                                 \
+        for (int64_t i = 0; i < n; i++) {                                                    \
+            T gi = g[i];                                                                     \
+            T mi = m[i] + (gi - m[i]) * c1;                                                  \
+            T vi = v[i] + (gi * gi - v[i]) * c2;                                             \
+            T hi = vh[i];                                                                    \
+            hi = TF_MAXIMUM(hi, vi);                                                         \
+            m[i] = mi;                                                                       \
+            v[i] = vi;                                                                       \
+            vh[i] = hi;                                                                      \
+            w[i] = w[i] - (mi * alpha) / (TF_SQRT_##SUF(hi) + eps);                              \
+        }                                                                                    \
+    }                                                                                        \
+}                                                                                            \
+                                                                                             \
+/* Adam._sparse_kernel on rows [r0, r1) of `row` elements each: the looked-up rows         \
+   (uniq[k0..k1), ascending, with their summed rows gsum[k] and summed squares sqsum[k])    \
+   take the full formula, the others m - m * c1, v - v * c2; then every row's step. A uniq  \
+   entry is only used when it equals the row being visited (any uniq stays inside). */      \
+TF_EXPORT void adam_rows_##SUF(T *restrict w, T *restrict m, T *restrict v, int64_t r0,     \
+                               int64_t r1, int64_t row, const int64_t *restrict uniq,        \
+                               int64_t k0, int64_t k1, const T *restrict gsum,               \
+                               const T *restrict sqsum, double alpha_, double c1_,           \
+                               double c2_, double eps_) {                                    \
+    const T alpha = (T)alpha_, c1 = (T)c1_, c2 = (T)c2_, eps = (T)eps_;                      \
+    int64_t k = k0;                                                                          \
+    for (int64_t r = r0; r < r1; r++) {                                                      \
+        T *restrict wr = w + r * row, *restrict mr = m + r * row, *restrict vr = v + r * row; \
+        if (k < k1 && uniq[k] == r) {                                                        \
+            const T *restrict gr = gsum + k * row, *restrict sr = sqsum + k * row;           \
+            for (int64_t j = 0; j < row; j++) {                                              \
+                T mi = mr[j] + (gr[j] - mr[j]) * c1;                                         \
+                T vi = vr[j] + (sr[j] - vr[j]) * c2;                                         \
+                mr[j] = mi;                                                                  \
+                vr[j] = vi;                                                                  \
+                wr[j] = wr[j] - (mi * alpha) / (TF_SQRT_##SUF(vi) + eps);                    \
+            }                                                                                \
+            k++;                                                                             \
+        } else {                                                                             \
+            for (int64_t j = 0; j < row; j++) {                                              \
+                T mi = mr[j] - mr[j] * c1;                                                   \
+                T vi = vr[j] - vr[j] * c2;                                                   \
+                mr[j] = mi;                                                                  \
+                vr[j] = vi;                                                                  \
+                wr[j] = wr[j] - (mi * alpha) / (TF_SQRT_##SUF(vi) + eps);                    \
+            }                                                                                \
+        }                                                                                    \
+    }                                                                                        \
+}                                                                                            \
+                                                                                             \
+/* RMSprop._body: v = v * rho + (g * g) * one_m_rho; centered: a = a * rho + g * one_m_rho, \
+   d = (v - a * a) + eps, else d = v + eps; step = (g * lr) / sqrt(d); momentum:            \
+   m = m * mom + step, w -= m; else w -= step */                                             \
+TF_EXPORT void rmsprop_##SUF(const T *restrict g, T *restrict w, T *restrict v,              \
+                             T *restrict a, T *restrict m, int64_t n, double lr_,            \
+                             double rho_, double one_m_rho_, double eps_, double mom_) {     \
+    const T lr = (T)lr_, rho = (T)rho_, one_m_rho = (T)one_m_rho_, eps = (T)eps_,            \
+        mom = (T)mom_;                                                                       \
+    if (a == NULL && m == NULL) {                                                            \
+        for (int64_t i = 0; i < n; i++) {                                                    \
+            T gi = g[i];                                                                     \
+            T vi = v[i] * rho + (gi * gi) * one_m_rho;                                       \
+            v[i] = vi;                                                                       \
+            w[i] = w[i] - (gi * lr) / TF_SQRT_##SUF(vi + eps);                                   \
+        }                                                                                    \
+    } else if (a == NULL) {                                                                  \
+        for (int64_t i = 0; i < n; i++) {                                                    \
+            T gi = g[i];                                                                     \
+            T vi = v[i] * rho + (gi * gi) * one_m_rho;                                       \
+            T mi = m[i] * mom + (gi * lr) / TF_SQRT_##SUF(vi + eps);                             \
+            v[i] = vi;                                                                       \
+            m[i] = mi;                                                                       \
+            w[i] = w[i] - mi;                                                                \
+        }                                                                                    \
+    } else if (m == NULL) {                                                                  \
+        for (int64_t i = 0; i < n; i++) {                                                    \
+            T gi = g[i];                                                                     \
+            T vi = v[i] * rho + (gi * gi) * one_m_rho;                                       \
+            T ai = a[i] * rho + gi * one_m_rho;                                              \
+            v[i] = vi;                                                                       \
+            a[i] = ai;                                                                       \
+            w[i] = w[i] - (gi * lr) / TF_SQRT_##SUF((vi - ai * ai) + eps);                       \
+        }                                                                                    \
+    } else {                                                                                 \
+        for (int64_t i = 0; i < n; i++) {                                                    \
+            T gi = g[i];                                                                     \
+            T vi = v[i] * rho + (gi * gi) * one_m_rho;                                       \
+            T ai = a[i] * rho + gi * one_m_rho;                                              \
+            T mi = m[i] * mom + (gi * lr) / TF_SQRT_##SUF((vi - ai * ai) + eps);                 \
+            v[i] = vi;                                                                       \
+            a[i] = ai;                                                                       \
+            m[i] = mi;                                                                       \
+            w[i] = w[i] - mi;                                                                \
+        }                                                                                    \
+    }                                                                                        \
+}                                                                                            \
+                                                                                             \
+/* SGD: plain w -= g * lr; momentum m = m * mom - g * lr, then w += m, or (Nesterov)        \
+   w += m * mom - g * lr */                                                                  \
+TF_EXPORT void sgd_##SUF(const T *restrict g, T *restrict w, T *restrict m, int64_t n,       \
+                         double lr_, double mom_, int64_t nesterov) {                        \
+    const T lr = (T)lr_, mom = (T)mom_;                                                      \
+    if (m == NULL) {                                                                         \
+        for (int64_t i = 0; i < n; i++)                                                      \
+            w[i] = w[i] - g[i] * lr;                                                         \
+    } else if (!nesterov) {                                                                  \
+        for (int64_t i = 0; i < n; i++) {                                                    \
+            T mi = m[i] * mom - g[i] * lr;                                                   \
+            m[i] = mi;                                                                       \
+            w[i] = w[i] + mi;                                                                \
+        }                                                                                    \
+    } else {                                                                                 \
+        for (int64_t i = 0; i < n; i++) {                                                    \
+            T step = g[i] * lr;                                                              \
+            T mi = m[i] * mom - step;                                                        \
+            m[i] = mi;                                                                       \
+            w[i] = w[i] + (mi * mom - step);                                                 \
+        }                                                                                    \
+    }                                                                                        \
+}
+
+#define TF_SQRT_f32 sqrtf
+#define TF_SQRT_f64 sqrt
+OPTIMIZER_KERNELS(float, f32)
+OPTIMIZER_KERNELS(double, f64)
