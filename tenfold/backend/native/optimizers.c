@@ -146,9 +146,91 @@ TF_EXPORT void sgd_##SUF(const T *restrict g, T *restrict w, T *restrict m, int6
             w[i] = w[i] + (mi * mom - step);                                                 \
         }                                                                                    \
     }                                                                                        \
+}                                                                                            \
+                                                                                             \
+/* Adagrad: acc += g * g; w -= (g * lr) / sqrt(acc + eps) */                                \
+TF_EXPORT void adagrad_##SUF(const T *restrict g, T *restrict w, T *restrict acc, int64_t n, \
+                             double lr_, double eps_) {                                      \
+    const T lr = (T)lr_, eps = (T)eps_;                                                      \
+    for (int64_t i = 0; i < n; i++) {                                                        \
+        T gi = g[i];                                                                         \
+        T ai = acc[i] + gi * gi;                                                             \
+        acc[i] = ai;                                                                         \
+        w[i] = w[i] - (gi * lr) / TF_SQRT_##SUF(ai + eps);                                   \
+    }                                                                                        \
+}                                                                                            \
+                                                                                             \
+/* Adadelta: ag = ag * rho + (g * g) * one_m_rho;                                           \
+   delta = -((sqrt(ad + eps) * g) / sqrt(ag + eps));                                        \
+   ad = ad * rho + (delta * delta) * one_m_rho; w += delta * lr */                           \
+TF_EXPORT void adadelta_##SUF(const T *restrict g, T *restrict w, T *restrict ag,            \
+                              T *restrict ad, int64_t n, double lr_, double rho_,            \
+                              double one_m_rho_, double eps_) {                              \
+    const T lr = (T)lr_, rho = (T)rho_, one_m_rho = (T)one_m_rho_, eps = (T)eps_;            \
+    for (int64_t i = 0; i < n; i++) {                                                        \
+        T gi = g[i];                                                                         \
+        T agi = ag[i] * rho + (gi * gi) * one_m_rho;                                         \
+        T delta = -((TF_SQRT_##SUF(ad[i] + eps) * gi) / TF_SQRT_##SUF(agi + eps));           \
+        ag[i] = agi;                                                                         \
+        ad[i] = ad[i] * rho + (delta * delta) * one_m_rho;                                   \
+        w[i] = w[i] + delta * lr;                                                            \
+    }                                                                                        \
+}                                                                                            \
+                                                                                             \
+/* Adamax: m += (g - m) * c1; u = maximum(u * b2, |g|);                                     \
+   w -= (m * lr) / ((u + eps) * one_m_b1p) */                                                \
+TF_EXPORT void adamax_##SUF(const T *restrict g, T *restrict w, T *restrict m,               \
+                            T *restrict u, int64_t n, double lr_, double c1_, double b2_,    \
+                            double eps_, double one_m_b1p_) {                                \
+    const T lr = (T)lr_, c1 = (T)c1_, b2 = (T)b2_, eps = (T)eps_, one_m_b1p = (T)one_m_b1p_; \
+    for (int64_t i = 0; i < n; i++) {                                                        \
+        T gi = g[i];                                                                         \
+        T mi = m[i] + (gi - m[i]) * c1;                                                      \
+        T ui = u[i] * b2;                                                                    \
+        T ag = TF_ABS_##SUF(gi);                                                             \
+        ui = TF_MAXIMUM(ui, ag);                                                             \
+        m[i] = mi;                                                                           \
+        u[i] = ui;                                                                           \
+        w[i] = w[i] - (mi * lr) / ((ui + eps) * one_m_b1p);                                  \
+    }                                                                                        \
+}                                                                                            \
+                                                                                             \
+/* Nadam: m += (g - m) * c1; v += (g * g - v) * c2;                                         \
+   w -= (((m * u_t_1) / d1 + (g * one_m_ut) / d2) * lr) / (sqrt(v / one_m_b2p) + eps) */    \
+TF_EXPORT void nadam_##SUF(const T *restrict g, T *restrict w, T *restrict m,                \
+                           T *restrict v, int64_t n, double lr_, double c1_, double c2_,     \
+                           double u_t_1_, double d1_, double one_m_ut_, double d2_,          \
+                           double one_m_b2p_, double eps_) {                                 \
+    const T lr = (T)lr_, c1 = (T)c1_, c2 = (T)c2_, u_t_1 = (T)u_t_1_, d1 = (T)d1_,           \
+        one_m_ut = (T)one_m_ut_, d2 = (T)d2_, one_m_b2p = (T)one_m_b2p_, eps = (T)eps_;      \
+    for (int64_t i = 0; i < n; i++) {                                                        \
+        T gi = g[i];                                                                         \
+        T mi = m[i] + (gi - m[i]) * c1;                                                      \
+        T vi = v[i] + (gi * gi - v[i]) * c2;                                                 \
+        T m_hat = (mi * u_t_1) / d1 + (gi * one_m_ut) / d2;                                  \
+        m[i] = mi;                                                                           \
+        v[i] = vi;                                                                           \
+        w[i] = w[i] - (m_hat * lr) / (TF_SQRT_##SUF(vi / one_m_b2p) + eps);                  \
+    }                                                                                        \
+}                                                                                            \
+                                                                                             \
+/* Lion: w -= sign(m * b1 + g * c1) * lr; m = m * b2 + g * c2 (np.sign: +-0 -> +0, NaN      \
+   stays itself) */                                                                          \
+TF_EXPORT void lion_##SUF(const T *restrict g, T *restrict w, T *restrict m, int64_t n,      \
+                          double lr_, double b1_, double c1_, double b2_, double c2_) {      \
+    const T lr = (T)lr_, b1 = (T)b1_, c1 = (T)c1_, b2 = (T)b2_, c2 = (T)c2_;                 \
+    for (int64_t i = 0; i < n; i++) {                                                        \
+        T gi = g[i];                                                                         \
+        T x = m[i] * b1 + gi * c1;                                                           \
+        T sg = x > 0 ? (T)1 : x < 0 ? (T)-1 : x == 0 ? (T)0 : x;                             \
+        w[i] = w[i] - sg * lr;                                                               \
+        m[i] = m[i] * b2 + gi * c2;                                                          \
+    }                                                                                        \
 }
 
 #define TF_SQRT_f32 sqrtf
 #define TF_SQRT_f64 sqrt
+#define TF_ABS_f32 fabsf
+#define TF_ABS_f64 fabs
 OPTIMIZER_KERNELS(float, f32)
 OPTIMIZER_KERNELS(double, f64)

@@ -36,7 +36,14 @@ _ARGS = {
     "adam_rows": [_P, _P, _P, _I, _I, _I, _P, _I, _I, _P, _P, _D, _D, _D, _D],
     "rmsprop": [_P, _P, _P, _P, _P, _I, _D, _D, _D, _D, _D],
     "sgd": [_P, _P, _P, _I, _D, _D, _I],
+    # name: [g, w, slots...] + [n] + scalars (the bodies' `s`, in order)
+    "adagrad": [_P] * 3 + [_I] + [_D] * 2,
+    "adadelta": [_P] * 4 + [_I] + [_D] * 4,
+    "adamax": [_P] * 4 + [_I] + [_D] * 5,
+    "nadam": [_P] * 4 + [_I] + [_D] * 9,
+    "lion": [_P] * 3 + [_I] + [_D] * 5,
 }
+_SIMPLE = {"adagrad": 3, "adadelta": 4, "adamax": 4, "nadam": 4, "lion": 3}   # arrays
 _CHUNK_BYTES = 1 << 18   # per array, for the threads (elementwise: any cut gives the same)
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _fns = {}
@@ -153,6 +160,19 @@ def sgd(arrays, s, nesterov):
         ptrs.append(None)
     _elementwise(fn, ptrs, arrays[0].size, arrays[0].itemsize,
                  [float(s[0]), float(s[1]), int(bool(nesterov))])
+    return True
+
+
+def simple(name, arrays, s):
+    """The body of Adagrad, Adadelta, Adamax, Nadam or Lion (`name`, lower case) on
+    [g, w, *slots] (the slots in the order of the optimizer's `_slot_groups`), with its
+    scalars `s` in the order its `_compute_scalars` gives them."""
+    ptrs = _pointers(arrays) if len(arrays) == _SIMPLE[name] else None
+    fn = ptrs is not None and len(s) == len(_ARGS[name]) - len(arrays) - 1 and \
+        _fn(name, arrays[0].dtype)
+    if not fn:
+        return False
+    _elementwise(fn, ptrs, arrays[0].size, arrays[0].itemsize, [float(x) for x in s])
     return True
 
 

@@ -59,7 +59,7 @@ def _native_ok(opt, base, *bodies):
     ok = _NATIVE_OK.get((cls, base))
     if ok is None:
         ok = _NATIVE_OK[(cls, base)] = all(
-            getattr(cls, b) is getattr(base, b) for b in bodies + ("_square",))
+            getattr(cls, b) is getattr(base, b) for b in bodies + ("_square", "_abs"))
     return ok
 
 
@@ -76,6 +76,40 @@ class _KerasOptimizer(Optimizer):
         config = super().get_config()
         config.update({k: getattr(self, k) for k in self._config_keys})
         return config
+
+
+class _OnePass(_KerasOptimizer):
+    """An optimizer whose dense update is `_body(g, w, *slots, t1, t2, s)`, elementwise, on
+    the slots named `_body_slots`: it runs as one C pass (`native_updates.simple`, the kernel
+    `_native_name`)
+    where it can, and small variables are updated together."""
+
+    _native_name = None
+    _body_slots = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "_native_name" in cls.__dict__:
+            cls._native_base = cls
+
+    def _kernel(self, i, g, w, s, t1, t2):
+        arrays = [g, w] + [variable_buffer(self._slots[n][i]) for n in self._body_slots]
+        if not self._native_body(arrays, s):
+            self._body(*arrays, t1, t2, s)
+
+    def _native_body(self, arrays, s):
+        return _native_ok(self, self._native_base, "_body") and \
+            _native.simple(self._native_name, arrays, s)
+
+    def _group_body(self, *arrays):
+        *arrays, t1, t2, s = arrays
+        if not self._native_body(arrays, s):
+            self._body(*arrays, t1, t2, s)
+
+    def _group_spec(self):
+        if type(self)._kernel is not _OnePass._kernel:
+            return None
+        return self._group_body, self._body_slots
 
 
 class SGD(_KerasOptimizer):
@@ -422,7 +456,7 @@ class AdamW(Adam):
                              "weight_decay=None")
 
 
-class Adagrad(_KerasOptimizer):
+class Adagrad(_OnePass):
     """Per-parameter learning rates scaled by the accumulated squared gradients."""
 
     _config_keys = ("initial_accumulator_value", "epsilon")
@@ -441,9 +475,10 @@ class Adagrad(_KerasOptimizer):
     def _compute_scalars(self, f):
         return (f(self._step_lr), f(self.epsilon))
 
-    def _kernel(self, i, g, w, s, t1, t2):
+    _native_name, _body_slots = "adagrad", ("accumulator",)
+
+    def _body(self, g, w, acc, t1, t2, s):
         lr, eps = s
-        acc = variable_buffer(self._slots["accumulator"][i])
         self._square(g, t1)
         np.add(acc, t1, out=acc)
         np.add(acc, eps, out=t1)
@@ -463,7 +498,7 @@ class Adagrad(_KerasOptimizer):
 
 
 
-class Adadelta(_KerasOptimizer):
+class Adadelta(_OnePass):
     """Adadelta: step sizes from moving windows of gradient and update magnitudes."""
 
     _config_keys = ("rho", "epsilon")
@@ -482,10 +517,10 @@ class Adadelta(_KerasOptimizer):
     def _compute_scalars(self, f):
         return (f(self._step_lr), f(self.rho), f(1 - self.rho), f(self.epsilon))
 
-    def _kernel(self, i, g, w, s, t1, t2):
+    _native_name, _body_slots = "adadelta", ("accumulated_grad", "accumulated_delta_var")
+
+    def _body(self, g, w, ag, ad, t1, t2, s):
         lr, rho, one_m_rho, eps = s
-        ag = variable_buffer(self._slots["accumulated_grad"][i])
-        ad = variable_buffer(self._slots["accumulated_delta_var"][i])
         np.multiply(ag, rho, out=ag)
         self._square(g, t1)
         np.multiply(t1, one_m_rho, out=t1)
@@ -520,7 +555,7 @@ class Adadelta(_KerasOptimizer):
 
 
 
-class Adamax(_KerasOptimizer):
+class Adamax(_OnePass):
     """Adam's variant with the infinity norm."""
 
     _config_keys = ("beta_1", "beta_2", "epsilon")
@@ -542,10 +577,10 @@ class Adamax(_KerasOptimizer):
         return (f(self._step_lr), f(1 - self.beta_1), f(self.beta_2), f(self.epsilon),
                 f(1) - b1p)
 
-    def _kernel(self, i, g, w, s, t1, t2):
+    _native_name, _body_slots = "adamax", ("momentum", "norm")
+
+    def _body(self, g, w, m, u, t1, t2, s):
         lr, c1, b2, eps, one_m_b1p = s
-        m = variable_buffer(self._slots["momentum"][i])
-        u = variable_buffer(self._slots["norm"][i])
         np.subtract(g, m, out=t1)
         np.multiply(t1, c1, out=t1)
         np.add(m, t1, out=m)
@@ -560,7 +595,7 @@ class Adamax(_KerasOptimizer):
 
 
 
-class Nadam(_KerasOptimizer):
+class Nadam(_OnePass):
     """Adam with Nesterov momentum (with Keras's momentum schedule, decay 0.96)."""
 
     _config_keys = ("beta_1", "beta_2", "epsilon")
@@ -604,10 +639,10 @@ class Nadam(_KerasOptimizer):
         return (f(self._step_lr), f(1) - b1, f(1) - b2, u_t_1, f(1) - u_prod_1, f(1) - u_t,
                 f(1) - u_prod, f(1) - b2p, f(self.epsilon))
 
-    def _kernel(self, i, g, w, s, t1, t2):
+    _native_name, _body_slots = "nadam", ("momentum", "velocity")
+
+    def _body(self, g, w, m, v, t1, t2, s):
         lr, c1, c2, u_t_1, d1, one_m_ut, d2, one_m_b2p, eps = s
-        m = variable_buffer(self._slots["momentum"][i])
-        v = variable_buffer(self._slots["velocity"][i])
         np.subtract(g, m, out=t1)
         np.multiply(t1, c1, out=t1)
         np.add(m, t1, out=m)
@@ -686,7 +721,7 @@ class Ftrl(_KerasOptimizer):
 
 
 
-class Lion(_KerasOptimizer):
+class Lion(_OnePass):
     """Lion: the sign of an interpolated momentum."""
 
     _config_keys = ("beta_1", "beta_2")
@@ -709,9 +744,10 @@ class Lion(_KerasOptimizer):
         b1, b2 = f(self.beta_1), f(self.beta_2)
         return (f(self._step_lr), b1, f(1.0) - b1, b2, f(1.0) - b2)
 
-    def _kernel(self, i, g, w, s, t1, t2):
+    _native_name, _body_slots = "lion", ("momentum",)
+
+    def _body(self, g, w, m, t1, t2, s):
         lr, b1, c1, b2, c2 = s
-        m = variable_buffer(self._slots["momentum"][i])
         np.multiply(m, b1, out=t1)
         np.multiply(g, c1, out=t2)
         np.add(t1, t2, out=t1)

@@ -15,7 +15,7 @@ from tenfold.keras.optimizers.optimizer import SparseRows
 needs_native = pytest.mark.skipif(native.load("optimizers") is None,
                                   reason="no native optimizers kernels here")
 
-# name -> (make the optimizer, number of slot arrays, whether slot k is non-negative)
+# name -> (make the optimizer, number of slot arrays)
 VARIANTS = {
     "sgd": (lambda: keras.optimizers.SGD(0.1), 0),
     "sgd_momentum": (lambda: keras.optimizers.SGD(0.1, momentum=0.9), 1),
@@ -28,12 +28,22 @@ VARIANTS = {
     "adam": (lambda: keras.optimizers.Adam(0.01), 2),
     "adam_amsgrad": (lambda: keras.optimizers.Adam(0.01, amsgrad=True), 3),
     "adamw": (lambda: keras.optimizers.AdamW(0.01), 2),
+    "adagrad": (lambda: keras.optimizers.Adagrad(0.01), 1),
+    "adadelta": (lambda: keras.optimizers.Adadelta(0.5), 2),
+    "adamax": (lambda: keras.optimizers.Adamax(0.01), 2),
+    "nadam": (lambda: keras.optimizers.Nadam(0.01), 2),
+    "lion": (lambda: keras.optimizers.Lion(0.01), 1),
 }
+SIMPLE = ("adagrad", "adadelta", "adamax", "nadam", "lion")
+# the arrays ([g, w, *slots]) that hold squares or norms: non-negative
+NON_NEGATIVE = {"adagrad": (2,), "adadelta": (2, 3), "adamax": (3,), "nadam": (3,)}
 # tiny, odd, one and more than one block of kernels.blockwise (65536 float32), big
 SIZES = [0, 1, 2, 7, 33, 1000, 65536, 65536 * 2 + 13, 300 * 517]
 
 
 def _scalars(opt, dtype, t=3):
+    if not opt.built:   # Nadam's scalars read its u_product variable
+        opt.build([keras.Variable(np.zeros(1, dtype))])
     opt._prepare(float(np.asarray(opt.learning_rate.numpy())))
     opt._step_t = t
     return opt._scalars(np.dtype(dtype))
@@ -58,6 +68,8 @@ def _native_update(opt, name, arrays, s):
         return nu.sgd(arrays, s, opt.nesterov)
     if name.startswith("rmsprop"):
         return nu.rmsprop(arrays, s, opt.centered, opt.momentum > 0)
+    if name in SIMPLE:
+        return nu.simple(name, arrays, s)
     return nu.adam(arrays, s)
 
 
@@ -72,6 +84,10 @@ def _arrays(name, n, dtype, rng, special=False):
             out[4][::3] = out[3][::3]
     elif name.startswith("rmsprop"):
         out[2] = np.abs(out[2]) + dtype(1)   # v - a * a stays positive when centered
+    for k in NON_NEGATIVE.get(name, ()):
+        out[k] = np.abs(out[k])
+        if name == "adamax":   # ties of u * b2 and |g|
+            out[k][::4] = np.abs(out[0][::4]) / dtype(0.999)
     if special and n:
         g = out[0]
         tiny = np.finfo(dtype).smallest_subnormal
@@ -121,6 +137,23 @@ def test_kernel_matches_numpy_body_property(name, n, f64, t, seed):
     _assert_same(arrays, want)
 
 
+class _OwnBodyAdam(keras.optimizers.Adam):
+    def _body(self, g, w, m, v, t1, t2, s):
+        super()._body(g, w, m, v, t1, t2, s)
+        w *= w.dtype.type(0.5)
+
+
+@needs_native
+def test_an_overridden_body_runs_itself():
+    """A subclass's own `_body` runs (not the C twin of Adam's), grouped or not."""
+    shapes = [(300, 517), (7, 5), (3,)]
+    ws = [keras.Variable(np.ones(sh, np.float32)) for sh in shapes]
+    opt = _OwnBodyAdam(0.01)
+    opt.apply_gradients([(np.ones(sh, np.float32), w) for sh, w in zip(shapes, ws)])
+    for w in ws:
+        assert float(w.numpy().max()) < 0.5
+
+
 @needs_native
 def test_arrays_the_kernels_cannot_take_go_to_numpy(monkeypatch):
     rng = np.random.default_rng(1)
@@ -138,6 +171,8 @@ def test_arrays_the_kernels_cannot_take_go_to_numpy(monkeypatch):
     assert nu.adam([g, ro, m, v], s) is False                         # read-only weights
     assert nu.sgd([g, w, m, v], (s[0], s[1]), False) is False         # wrong arity
     assert nu.rmsprop([g, w, v], (s[0],) * 5, True, False) is False   # slot missing
+    assert nu.simple("adamax", [g, w, m], s) is False                 # slot missing
+    assert nu.simple("lion", [g, w, m], s) is False                   # scalar missing
     assert nu.adam([g, w, m, v], s) is True
     monkeypatch.setenv("TENFOLD_NATIVE", "0")
     assert nu.adam([g, w, m, v], s) is False
@@ -171,7 +206,7 @@ def test_training_matches_numpy(monkeypatch, name, dtype, threads):
         m.setenv("TENFOLD_NATIVE", "0")
         want = _train(make, dtype)
     calls = []
-    for fn in ("adam", "rmsprop", "sgd"):
+    for fn in ("adam", "rmsprop", "sgd", "simple"):
         real = getattr(nu, fn)
         monkeypatch.setattr(nu, fn, lambda *a, _real=real, **k: calls.append(_real(*a, **k))
                             or calls[-1])
