@@ -80,16 +80,17 @@ def _addr(a):
 
 def _pointers(arrays, n_inputs=1):
     """The addresses of `arrays` (the first n_inputs read, the rest written) where the C
-    loops may take them, else None: NumPy arrays of one float dtype, one size, C-contiguous,
+    loops may take them, else None: NumPy arrays of one float dtype, one shape, C-contiguous,
     aligned, the outputs writeable, no two overlapping (the loops read and write element by
     element)."""
     a0 = arrays[0]
-    dt, n = a0.dtype, a0.size
+    dt, shape, n = a0.dtype, a0.shape, a0.size
     if dt != _F32 and dt != _F64:
         return None
     out = []
     for k, a in enumerate(arrays):
-        if type(a) is not np.ndarray or a.dtype != dt or a.size != n or not a.flags.aligned:
+        if type(a) is not np.ndarray or a.dtype != dt or a.shape != shape or \
+                not a.flags.aligned:
             return None
         try:   # checks C-contiguity and writeability
             out.append(ctypes.addressof(_VIEW.from_buffer(a)))

@@ -12,11 +12,12 @@ one whole training update (clipping, weight decay, the update, EMA, constraints,
 count) in a single Python call on backend arrays.
 
 Speed without changing a number (issue 17; every path computes each element with the same
-ufunc sequence): big variables run their sequence block by block, each block's arrays in L2,
-the blocks shared out to the kernel threads (`kernels.blockwise`); small variables of one
-dtype are updated as one flat array (`_update_small_together`: their slots live in one flat
-buffer); sparse Embedding gradients are summed per id with one fast stable sort
-(`summed_rows`).
+ufunc sequence): the built-ins' updates run as one native C pass where native kernels load
+(optimizers.native_updates), else big variables run their sequence block by block, each
+block's arrays in L2, the blocks shared out to the kernel threads (`kernels.blockwise`);
+small variables of one dtype are updated as one flat array (`_update_small_together`: their
+slots live in one flat buffer); sparse Embedding gradients are summed per id with one fast
+stable sort (`summed_rows`).
 """
 import re
 import sys

@@ -5,6 +5,11 @@ gradient `g`, with per-step scalars `s` (already in the variable's dtype) and tw
 arrays of `w`'s shape. The arithmetic follows Keras's operation order so results match it to
 the last bit in float32 wherever NumPy rounds as Keras's backend does.
 
+Where the native kernels load (tenfold/backend/native/optimizers.c), the dense bodies of SGD,
+RMSprop, Adam, Adagrad, Adadelta, Adamax, Nadam and Lion, and the sparse Adam's row update,
+run as one C pass each (native_updates.py: the same operations in the same order, the same
+bits); the NumPy bodies run everywhere else (TENFOLD_NATIVE=0, devices, other dtypes).
+
 A sparse gradient (`SparseRows`, from a `tf.IndexedSlices`) goes to `_sparse_kernel`: by
 default the dense kernel on the summed rows, with squares and absolute values taken row by row
 first (`_square` / `_abs`), as Keras on TensorFlow computes them; SGD, RMSprop, Adagrad and
@@ -49,21 +54,14 @@ def _blocked(opt, body, arrays, s):
     return _kernels.blockwise(lambda *a: body(*a, s), arrays, 2)
 
 
-def _native_ok(opt, base, *bodies):
-    """Whether `opt` runs `base`'s own NumPy bodies (named) on a dense gradient, so that
-    their one-pass C twins (native_updates) may run instead: not for a subclass that
-    overrides a body, nor while a sparse gradient's rows are squared row-wise (`_rows`)."""
-    if opt._rows is not None:
-        return False
+def _native_ok(opt, base, body):
+    """Whether `opt` runs `base`'s own NumPy `body` (a method name) on a dense gradient, so
+    that its one-pass C twin (native_updates) may run instead: not for a subclass that
+    overrides the body or the squares, nor while a sparse gradient's rows are squared
+    row-wise (`_rows`)."""
     cls = type(opt)
-    ok = _NATIVE_OK.get((cls, base))
-    if ok is None:
-        ok = _NATIVE_OK[(cls, base)] = all(
-            getattr(cls, b) is getattr(base, b) for b in bodies + ("_square", "_abs"))
-    return ok
-
-
-_NATIVE_OK = {}
+    return opt._rows is None and getattr(cls, body) is getattr(base, body) and \
+        cls._square is base._square and cls._abs is base._abs
 
 
 class _KerasOptimizer(Optimizer):
@@ -80,9 +78,8 @@ class _KerasOptimizer(Optimizer):
 
 class _OnePass(_KerasOptimizer):
     """An optimizer whose dense update is `_body(g, w, *slots, t1, t2, s)`, elementwise, on
-    the slots named `_body_slots`: it runs as one C pass (`native_updates.simple`, the kernel
-    `_native_name`)
-    where it can, and small variables are updated together."""
+    the slots named `_body_slots`: it runs as one C pass (`native_updates.simple`, kernel
+    `_native_name`) where it can, and small variables are updated together."""
 
     _native_name = None
     _body_slots = ()

@@ -162,6 +162,7 @@ def test_arrays_the_kernels_cannot_take_go_to_numpy(monkeypatch):
     assert nu.adam([g[::2], w[::2], m[::2], v[::2]], s) is False      # strided
     assert nu.adam([g, w, m.astype(np.float64), v], s) is False       # mixed dtypes
     assert nu.adam([g[:32], w, m, v], s) is False                     # sizes differ
+    assert nu.adam([g.reshape(8, 8), w, m, v], s) is False            # shapes differ
     assert nu.adam([g.astype(np.float16), w, m, v], s) is False       # another dtype
     assert nu.adam([g, w, w, v], s) is False                          # aliased slots
     buf = np.zeros(100, np.float32)
