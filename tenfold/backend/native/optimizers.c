@@ -42,29 +42,55 @@ TF_EXPORT void adam_##SUF(const T *restrict g, T *restrict w, T *restrict m,    
     }                                                                                        \
 }                                                                                            \
                                                                                              \
-/* Adam._sparse_kernel on rows [r0, r1) of `row` elements each: the looked-up rows         \
-   (uniq[k0..k1), ascending, with their summed rows gsum[k] and summed squares sqsum[k])    \
-   take the full formula, the others m - m * c1, v - v * c2; then every row's step. A uniq  \
-   entry is only used when it equals the row being visited (any uniq stays inside). */      \
-TF_EXPORT void adam_rows_##SUF(T *restrict w, T *restrict m, T *restrict v, int64_t r0,     \
-                               int64_t r1, int64_t row, const int64_t *restrict uniq,        \
-                               int64_t k0, int64_t k1, const T *restrict gsum,               \
-                               const T *restrict sqsum, double alpha_, double c1_,           \
-                               double c2_, double eps_) {                                    \
+/* Adam._sparse_kernel on rows [r0, r1) of `row` elements each, the gradient given as rows  \
+   `values` (n_ids of them) of ids grouped by a stable sort: id uniq[k] (ascending) has the \
+   rows order[first[k]], ..., order[first[k + 1] - 1], in their order. A looked-up row      \
+   takes the full formula with its rows' sum gs = ((0 + x0) + x1) + ... and the sum of     \
+   their squares sq = (gs0 * gs0 + x1 * x1) + ... (summed_rows' numbers; in the scratch gs, \
+   sq of `row` elements), the others m - m * c1, v - v * c2; then every row's step. Ids,   \
+   bounds and positions are used only where they point inside the arrays. */               \
+TF_EXPORT void adam_sparse_##SUF(T *restrict w, T *restrict m, T *restrict v, int64_t r0,   \
+                                 int64_t r1, int64_t row, const int64_t *restrict uniq,      \
+                                 const int64_t *restrict first, int64_t k0, int64_t k1,      \
+                                 const int64_t *restrict order, int64_t n_ids,               \
+                                 const T *restrict values, T *restrict gs, T *restrict sq,   \
+                                 double alpha_, double c1_, double c2_, double eps_) {       \
     const T alpha = (T)alpha_, c1 = (T)c1_, c2 = (T)c2_, eps = (T)eps_;                      \
     int64_t k = k0;                                                                          \
     for (int64_t r = r0; r < r1; r++) {                                                      \
         T *restrict wr = w + r * row, *restrict mr = m + r * row, *restrict vr = v + r * row; \
         if (k < k1 && uniq[k] == r) {                                                        \
-            const T *restrict gr = gsum + k * row, *restrict sr = sqsum + k * row;           \
+            int64_t p0 = first[k], p1 = first[k + 1], seen = 0;                              \
+            k++;                                                                             \
             for (int64_t j = 0; j < row; j++) {                                              \
-                T mi = mr[j] + (gr[j] - mr[j]) * c1;                                         \
-                T vi = vr[j] + (sr[j] - vr[j]) * c2;                                         \
+                gs[j] = 0;                                                                   \
+                sq[j] = 0;                                                                   \
+            }                                                                                \
+            for (int64_t p = p0 < 0 ? 0 : p0; p < p1 && p < n_ids; p++) {                   \
+                int64_t o = order[p];                                                        \
+                if (o < 0 || o >= n_ids)                                                     \
+                    continue;                                                                \
+                const T *restrict x = values + o * row;                                      \
+                if (seen++ == 0) {                                                           \
+                    for (int64_t j = 0; j < row; j++) {                                      \
+                        T x0 = x[j] + (T)0;                                                  \
+                        gs[j] = x0;                                                          \
+                        sq[j] = x0 * x0;                                                     \
+                    }                                                                        \
+                } else {                                                                     \
+                    for (int64_t j = 0; j < row; j++) {                                      \
+                        gs[j] = gs[j] + x[j];                                                \
+                        sq[j] = sq[j] + x[j] * x[j];                                         \
+                    }                                                                        \
+                }                                                                            \
+            }                                                                                \
+            for (int64_t j = 0; j < row; j++) {                                              \
+                T mi = mr[j] + (gs[j] - mr[j]) * c1;                                         \
+                T vi = vr[j] + (sq[j] - vr[j]) * c2;                                         \
                 mr[j] = mi;                                                                  \
                 vr[j] = vi;                                                                  \
                 wr[j] = wr[j] - (mi * alpha) / (TF_SQRT_##SUF(vi) + eps);                    \
             }                                                                                \
-            k++;                                                                             \
         } else {                                                                             \
             for (int64_t j = 0; j < row; j++) {                                              \
                 T mi = mr[j] - mr[j] * c1;                                                   \

@@ -1,4 +1,4 @@
-"""The built-in optimizers' dense updates (and the sparse Adam's row update) as one C pass
+"""The built-in optimizers' dense updates (and the sparse Adam's, rows summed) as one C pass
 over the gradient, the weights and the slots (tenfold/backend/native/optimizers.c), where
 the NumPy bodies in optimizers.py run 4-12 passes. Same operations in the same order in the
 variables' dtype: the numbers are the NumPy bodies', bit for bit.
@@ -33,7 +33,8 @@ _I = _native.i64
 _D = _native.f64
 _ARGS = {
     "adam": [_P, _P, _P, _P, _P, _I, _D, _D, _D, _D],
-    "adam_rows": [_P, _P, _P, _I, _I, _I, _P, _I, _I, _P, _P, _D, _D, _D, _D],
+    "adam_sparse": [_P] * 3 + [_I] * 3 + [_P] * 2 + [_I] * 2 + [_P, _I] + [_P] * 3 +
+                   [_D] * 4,
     "rmsprop": [_P, _P, _P, _P, _P, _I, _D, _D, _D, _D, _D],
     "sgd": [_P, _P, _P, _I, _D, _D, _I],
     # name: [g, w, slots...] + [n] + scalars (the bodies' `s`, in order)
@@ -177,39 +178,47 @@ def simple(name, arrays, s):
     return True
 
 
-def adam_rows(w, m, v, uniq, gsum, sqsum, s):
-    """Adam's sparse update (Adam._sparse_kernel): rows `uniq` (ascending, distinct, from
-    summed_rows) with summed rows `gsum` and summed squares `sqsum` take the full formula,
-    every other row of m and v decays; then every row's step."""
+def adam_sparse(w, m, v, groups, values, s):
+    """Adam's sparse update (Adam._sparse_kernel) of `w` and its slots m, v from the rows
+    `values` of the ids grouped by `groups` (optimizer.row_groups: order, first, uniq): each
+    looked-up row's summed rows and summed squares (summed_rows' numbers) are made in the
+    pass, every other row of m and v decays; then every row's step."""
     if type(w) is not np.ndarray or w.ndim < 1:
         return False
     ptrs = _pointers([w, m, v], 0)
-    fn = ptrs is not None and _fn("adam_rows", w.dtype)
-    if not fn or not _native.usable(gsum, sqsum) or gsum.dtype != w.dtype or \
-            w.shape != m.shape or w.shape != v.shape:
+    fn = ptrs is not None and _fn("adam_sparse", w.dtype)
+    if not fn:
         return False
-    nrows = w.shape[0]
-    if type(uniq) is not np.ndarray or uniq.dtype != np.int64 or uniq.ndim != 1 or \
-            not uniq.flags.c_contiguous or not uniq.flags.aligned or \
-            gsum.shape != (uniq.size,) + w.shape[1:] or sqsum.shape != gsum.shape:
+    order, first, uniq = groups
+    n_ids = order.size
+    nrows, tail = w.shape[0], w.shape[1:]
+    if not _native.usable(values) or values.dtype != w.dtype or \
+            values.shape != (n_ids,) + tail or not all(
+                type(a) is np.ndarray and a.dtype == np.int64 and a.ndim == 1 and
+                a.flags.c_contiguous and a.flags.aligned for a in (order, first, uniq)) or \
+            first.size != uniq.size or uniq.size > n_ids:
         return False
     if uniq.size and (uniq[0] < 0 or uniq[-1] >= nrows):
         return False   # the NumPy path's handling of such ids stays theirs
+    bounds = np.append(first, n_ids)   # the C reads first[k + 1] for the last group too
     row = w.size // nrows if nrows else 0
-    args = ptrs
-    rest = [_addr(uniq)]
-    tail = [_addr(gsum), _addr(sqsum)] + [float(x) for x in s]
+    ids = [_addr(uniq), _addr(bounds)]
+    rows = [_addr(order), n_ids, _addr(values)]
+    scalars = [float(x) for x in s]
+
+    def run(r0, r1, k0, k1, scratch):
+        gs, sq = scratch
+        fn(*ptrs, r0, r1, row, *ids, k0, k1, *rows, _addr(gs), _addr(sq), *scalars)
+
     nbytes = 3 * w.nbytes
     if nbytes < _kernels.BANDWIDTH_MIN_BYTES or _kernels._threads <= 1 or row == 0:
-        fn(*args, 0, nrows, row, *rest, 0, uniq.size, *tail)
+        run(0, nrows, 0, uniq.size, _kernels.thread_scratch(max(row, 1), w.dtype, 2))
         return True
     step = max(1, (_CHUNK_BYTES // w.itemsize) // row)
-    bounds = list(range(0, nrows, step)) + [nrows]
-    cuts = np.searchsorted(uniq, bounds).tolist()
-
-    def work(k, _):
-        fn(*args, bounds[k], bounds[k + 1], row, *rest, cuts[k], cuts[k + 1], *tail)
-
-    _kernels.run_tasks(list(range(len(bounds) - 1)), work, nbytes,
+    cuts = list(range(0, nrows, step)) + [nrows]
+    ks = np.searchsorted(uniq, cuts).tolist()
+    _kernels.run_tasks(list(range(len(cuts) - 1)),
+                       lambda t, scratch: run(cuts[t], cuts[t + 1], ks[t], ks[t + 1], scratch),
+                       nbytes, lambda: _kernels.thread_scratch(row, w.dtype, 2),
                        min_bytes=_kernels.BANDWIDTH_MIN_BYTES)
     return True

@@ -112,21 +112,31 @@ def _stable_order(indices):
     return np.argsort(indices, kind="stable")
 
 
-def summed_rows(indices, values):
-    """(uniq, sums, square_sums): the sorted distinct `indices`, `values`' rows summed per
-    index -- `sums[k] = 0 + rows of uniq[k] in their order`, the numbers `scatter_rows` gives
-    into zeros -- and the same sums of the rows' squares (TensorFlow squares the rows of an
-    IndexedSlices, then sums repeats). Rounds of distinct indices: the first occurrences,
-    then the second ones, ...; only the rows are gathered, never the whole sorted array."""
-    indices = indices.reshape(-1)   # values: (indices.size, ...), as the callers pass them
+def row_groups(indices):
+    """(order, first, uniq): the stable order sorting `indices`, where each distinct index
+    starts in it, and the sorted distinct indices: uniq[k]'s occurrences are the positions
+    order[first[k]:first[k + 1]] (the last group runs to the end), in their order."""
+    indices = indices.reshape(-1)
     order = _stable_order(indices)
     s = indices[order]
     starts = np.empty(s.shape, bool)
     starts[:1] = True
     np.not_equal(s[1:], s[:-1], out=starts[1:])
     first = np.flatnonzero(starts)
-    uniq = s[first]
-    counts = np.diff(first, append=s.size)
+    return order, first, s[first]
+
+
+def summed_rows(indices, values, groups=None):
+    """(uniq, sums, square_sums): the sorted distinct `indices`, `values`' rows summed per
+    index -- `sums[k] = 0 + rows of uniq[k] in their order`, the numbers `scatter_rows` gives
+    into zeros -- and the same sums of the rows' squares (TensorFlow squares the rows of an
+    IndexedSlices, then sums repeats). Rounds of distinct indices: the first occurrences,
+    then the second ones, ...; only the rows are gathered, never the whole sorted array.
+    `groups`: `row_groups(indices)` when the caller has it already."""
+    # values: (indices.size, ...), as the callers pass them
+    order, first, uniq = row_groups(indices) if groups is None else groups
+    n = order.size
+    counts = np.diff(first, append=n)
     sums = np.take(values, order[first], axis=0)
     np.add(sums, 0, out=sums)   # 0 + x, as the scatter into zeros: -0.0 becomes +0.0
     squares = np.multiply(sums, sums)
@@ -138,7 +148,7 @@ def summed_rows(indices, values):
         squares[sel] += np.multiply(rows, rows, out=rows)
     if most > _ROUNDS:  # an id repeated many times (padding): its later rows one by one
         seg = np.repeat(np.arange(uniq.size), counts)
-        late = np.flatnonzero(np.arange(s.size) - np.repeat(first, counts) >= _ROUNDS)
+        late = np.flatnonzero(np.arange(n) - np.repeat(first, counts) >= _ROUNDS)
         rows = np.take(values, order[late], axis=0)
         np.add.at(sums, seg[late], rows)       # in order: each id's rows by occurrence
         np.add.at(squares, seg[late], np.multiply(rows, rows, out=rows))

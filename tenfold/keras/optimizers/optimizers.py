@@ -19,7 +19,7 @@ import numpy as np
 
 from tenfold.backend import kernels as _kernels
 from tenfold.keras.optimizers import native_updates as _native
-from tenfold.keras.optimizers.optimizer import Optimizer, scatter_rows, summed_rows
+from tenfold.keras.optimizers.optimizer import Optimizer, row_groups, scatter_rows, summed_rows
 from tenfold.util.tensor_meta import npd
 from tenfold.ops.buffers import variable_buffer
 
@@ -397,9 +397,10 @@ class Adam(_KerasOptimizer):
         m = variable_buffer(self._slots["momentum"][i])
         v = variable_buffer(self._slots["velocity"][i])
         vals = g.values.reshape((g.indices.size,) + w.shape[1:])
-        uniq, gsum, sqsum = summed_rows(g.indices, vals)
-        if _native.adam_rows(w, m, v, uniq, gsum, sqsum, s):
+        groups = row_groups(g.indices)
+        if _native.adam_sparse(w, m, v, groups, vals, s):   # one C pass, the sums in it
             return
+        uniq, gsum, sqsum = summed_rows(g.indices, vals, groups)
         row_elems = max(1, w.size // max(w.shape[0], 1))
         step = min(max(1, (_kernels._BLOCK_BYTES // w.itemsize) // row_elems), max(w.shape[0], 1))
         bounds = list(range(0, w.shape[0], step)) + [w.shape[0]]
