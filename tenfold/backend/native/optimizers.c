@@ -174,6 +174,13 @@ TF_EXPORT void sgd_##SUF(const T *restrict g, T *restrict w, T *restrict m, int6
     }                                                                                        \
 }                                                                                            \
                                                                                              \
+/* Optimizer._apply_weight_decay: w -= (w * wd) * lr */                                    \
+TF_EXPORT void weight_decay_##SUF(T *restrict w, int64_t n, double wd_, double lr_) {        \
+    const T wd = (T)wd_, lr = (T)lr_;                                                        \
+    for (int64_t i = 0; i < n; i++)                                                          \
+        w[i] = w[i] - (w[i] * wd) * lr;                                                      \
+}                                                                                            \
+                                                                                             \
 /* Adagrad: acc += g * g; w -= (g * lr) / sqrt(acc + eps) */                                \
 TF_EXPORT void adagrad_##SUF(const T *restrict g, T *restrict w, T *restrict acc, int64_t n, \
                              double lr_, double eps_) {                                      \

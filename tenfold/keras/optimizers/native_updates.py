@@ -37,6 +37,7 @@ _ARGS = {
                    [_D] * 4,
     "rmsprop": [_P, _P, _P, _P, _P, _I, _D, _D, _D, _D, _D],
     "sgd": [_P, _P, _P, _I, _D, _D, _I],
+    "weight_decay": [_P, _I, _D, _D],
     # name: [g, w, slots...] + [n] + scalars (the bodies' `s`, in order)
     "adagrad": [_P] * 3 + [_I] + [_D] * 2,
     "adadelta": [_P] * 4 + [_I] + [_D] * 4,
@@ -162,6 +163,17 @@ def sgd(arrays, s, nesterov):
         ptrs.append(None)
     _elementwise(fn, ptrs, arrays[0].size, arrays[0].itemsize,
                  [float(s[0]), float(s[1]), int(bool(nesterov))])
+    return True
+
+
+def weight_decay(w, wd, lr):
+    """Optimizer._apply_weight_decay's `w -= (w * wd) * lr` (wd, lr: scalars of w's
+    dtype) in place."""
+    ptrs = _pointers([w], 0)
+    fn = ptrs is not None and _fn("weight_decay", w.dtype)
+    if not fn:
+        return False
+    _elementwise(fn, ptrs, w.size, w.itemsize, [float(wd), float(lr)])
     return True
 
 

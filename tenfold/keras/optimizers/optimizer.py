@@ -39,6 +39,7 @@ from tenfold.ops.buffers import (from_buffer, tensor_buffer, increment_buffer, v
 from tenfold.framework.host import to_host
 from tenfold.backend import backend_of as _backend_of
 from tenfold.keras.saving import _walk as _checkpoint_walk  # noqa: F401 - registers it
+from tenfold.keras.optimizers import native_updates as _native
 
 
 class SparseRows:
@@ -797,6 +798,8 @@ class Optimizer:
             if self._use_weight_decay(v):
                 w = variable_buffer(v)
                 f = w.dtype.type
+                if _native.weight_decay(w, f(self.weight_decay), f(lr)):   # one C pass
+                    continue
                 i = self._trainable_variables_indices.get(id(v))
                 t = self._views[i][0] if i is not None else np.empty_like(w)
                 np.multiply(w, f(self.weight_decay), out=t)

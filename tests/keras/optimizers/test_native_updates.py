@@ -28,6 +28,7 @@ VARIANTS = {
     "adam": (lambda: keras.optimizers.Adam(0.01), 2),
     "adam_amsgrad": (lambda: keras.optimizers.Adam(0.01, amsgrad=True), 3),
     "adamw": (lambda: keras.optimizers.AdamW(0.01), 2),
+    "rmsprop_decay": (lambda: keras.optimizers.RMSprop(0.01, weight_decay=0.01), 1),
     "adagrad": (lambda: keras.optimizers.Adagrad(0.01), 1),
     "adadelta": (lambda: keras.optimizers.Adadelta(0.5), 2),
     "adamax": (lambda: keras.optimizers.Adamax(0.01), 2),
@@ -135,6 +136,21 @@ def test_kernel_matches_numpy_body_property(name, n, f64, t, seed):
     want = _numpy_update(opt, name, arrays, s)
     assert _native_update(opt, name, arrays, s) is True
     _assert_same(arrays, want)
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weight_decay_matches_numpy(dtype):
+    rng = np.random.default_rng(3)
+    wd, lr = dtype(0.004), dtype(0.01)
+    for n in SIZES:
+        w = rng.standard_normal(n).astype(dtype)
+        w[:3] = [-0.0, np.finfo(dtype).smallest_subnormal, np.nan][:min(n, 3)] if n else []
+        t = np.multiply(w, wd)
+        np.multiply(t, lr, out=t)
+        want = np.subtract(w, t)
+        assert nu.weight_decay(w, wd, lr) is True
+        _assert_same([w], [want])
 
 
 class _OwnBodyAdam(keras.optimizers.Adam):
