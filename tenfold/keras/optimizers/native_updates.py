@@ -1,24 +1,27 @@
-"""The built-in optimizers' dense updates (and the sparse Adam's, rows summed) as one C pass
-over the gradient, the weights and the slots (tenfold/backend/native/optimizers.c), where
+"""The built-in optimizers' dense updates (the sparse Adam's too, rows summed, and the weight
+decay) as one C pass over the gradient, the weights and the slots (tenfold/backend/native/optimizers.c), where
 the NumPy bodies in optimizers.py run 4-12 passes. Same operations in the same order in the
 variables' dtype: the numbers are the NumPy bodies', bit for bit.
 
 Each function returns False, running nothing, when the arrays do not suit the C kernels (no
 compiler or TENFOLD_NATIVE=0, device arrays, another dtype, not C-contiguous, unaligned,
-read-only, sizes that differ, overlapping arrays); the caller then runs its NumPy body.
+read-only, shapes that differ, overlapping arrays); the caller then runs its NumPy body.
 Big updates are cut into fixed chunks shared out to the kernel threads from
 kernels.BANDWIDTH_MIN_BYTES on (elementwise: the result does not depend on the cut).
 
 A/B, `Optimizer._backend_update_step` on the benchmark models' variables (random float32
-gradients, the Embeddings' as rows: batch x length ids), process time, medians of 11
+gradients, the Embeddings' as rows: batch x length ids), process time, medians of 31
 alternating runs of 5 steps, one thread, the NumPy bodies (TENFOLD_NATIVE=0: blocked, small
-variables grouped, as before) -> C, ms per step (a busy 2-core machine):
-  MLP RMSprop, 4 variables         0.86 -> 0.31   784x512 alone  0.80 -> 0.26
-  LSTM Adam, 6 variables           9.82 -> 3.36   20000x128 embedding, 5120 ids  9.54 -> 3.09,
-                                                  128x512  0.17 -> 0.065
-  Transformer Adam, 22 variables   2.56 -> 1.10   20000x32 embedding, 4096 ids  2.20 -> 0.84
-  convnet Adam, 6 variables        0.15 -> 0.09   3x3x32x64  0.060 -> 0.032
-  ResNet-20 Adam, 82 variables     2.23 -> 0.70   3x3x64x64  0.117 -> 0.050
+variables grouped, as before) -> C, ms per step (a busy 2-core machine: +-30% from run to
+run, the ratios steadier):
+  MLP RMSprop, 4 variables         1.69 -> 0.52   784x512 alone  1.25 -> 0.36
+  LSTM Adam, 6 variables          12.7  -> 3.74   20000x128 embedding, 5120 ids  11.9 -> 2.66,
+                                                  128x512  0.18 -> 0.068
+  Transformer Adam, 22 variables   2.67 -> 0.83   20000x32 embedding, 4096 ids  2.46 -> 0.68
+  convnet Adam, 6 variables        0.17 -> 0.09   3x3x32x64  0.071 -> 0.035
+  ResNet-20 Adam, 82 variables     1.47 -> 0.83   3x3x64x64  0.13 -> 0.06
+The dense kernels are bound by the sqrt and the division (~1.2 ns per float32 element here);
+the sparse Adam's pass also sums the ids' rows (summed_rows' gathers, ~1 ms of the LSTM's).
 """
 import ctypes
 
