@@ -388,8 +388,9 @@ class Adam(_KerasOptimizer):
         is made dense), so this computes the same numbers as the dense kernel on the summed
         rows, bit for bit, with fewer passes: rows without a gradient take the dense
         kernel's arithmetic with g = 0 (m - m * c1 is what m + (0 - m) * c1 rounds to), the
-        looked-up rows the full formula, and the three steps run block by block (rows that
-        stay in cache), the blocks shared out to the kernel threads."""
+        looked-up rows the full formula: one C pass that sums each id's rows too where the
+        native kernels load (native_updates.adam_sparse), else the three steps block by
+        block (rows that stay in cache), the blocks shared out to the kernel threads."""
         if self.amsgrad or type(self)._kernel is not Adam._kernel or \
                 type(w) is not np.ndarray or w.ndim < 1 or not w.flags.c_contiguous:
             return super()._sparse_kernel(i, g, w, s, t1, t2)
