@@ -12,11 +12,12 @@ one whole training update (clipping, weight decay, the update, EMA, constraints,
 count) in a single Python call on backend arrays.
 
 Speed without changing a number (issue 17; every path computes each element with the same
-ufunc sequence): big variables run their sequence block by block, each block's arrays in L2,
-the blocks shared out to the kernel threads (`kernels.blockwise`); small variables of one
-dtype are updated as one flat array (`_update_small_together`: their slots live in one flat
-buffer); sparse Embedding gradients are summed per id with one fast stable sort
-(`summed_rows`).
+ufunc sequence): the built-ins' updates run as one native C pass where native kernels load
+(optimizers.native_updates), else big variables run their sequence block by block, each
+block's arrays in L2, the blocks shared out to the kernel threads (`kernels.blockwise`);
+small variables of one dtype are updated as one flat array (`_update_small_together`: their
+slots live in one flat buffer); sparse Embedding gradients are summed per id with one fast
+stable sort (`summed_rows`).
 """
 import re
 import sys
@@ -38,6 +39,7 @@ from tenfold.ops.buffers import (from_buffer, tensor_buffer, increment_buffer, v
 from tenfold.framework.host import to_host
 from tenfold.backend import backend_of as _backend_of
 from tenfold.keras.saving import _walk as _checkpoint_walk  # noqa: F401 - registers it
+from tenfold.keras.optimizers import native_updates as _native
 
 
 class SparseRows:
@@ -111,21 +113,31 @@ def _stable_order(indices):
     return np.argsort(indices, kind="stable")
 
 
-def summed_rows(indices, values):
-    """(uniq, sums, square_sums): the sorted distinct `indices`, `values`' rows summed per
-    index -- `sums[k] = 0 + rows of uniq[k] in their order`, the numbers `scatter_rows` gives
-    into zeros -- and the same sums of the rows' squares (TensorFlow squares the rows of an
-    IndexedSlices, then sums repeats). Rounds of distinct indices: the first occurrences,
-    then the second ones, ...; only the rows are gathered, never the whole sorted array."""
-    indices = indices.reshape(-1)   # values: (indices.size, ...), as the callers pass them
+def row_groups(indices):
+    """(order, first, uniq): the stable order sorting `indices`, where each distinct index
+    starts in it, and the sorted distinct indices: uniq[k]'s occurrences are the positions
+    order[first[k]:first[k + 1]] (the last group runs to the end), in their order."""
+    indices = indices.reshape(-1)
     order = _stable_order(indices)
     s = indices[order]
     starts = np.empty(s.shape, bool)
     starts[:1] = True
     np.not_equal(s[1:], s[:-1], out=starts[1:])
     first = np.flatnonzero(starts)
-    uniq = s[first]
-    counts = np.diff(first, append=s.size)
+    return order, first, s[first]
+
+
+def summed_rows(indices, values, groups=None):
+    """(uniq, sums, square_sums): the sorted distinct `indices`, `values`' rows summed per
+    index -- `sums[k] = 0 + rows of uniq[k] in their order`, the numbers `scatter_rows` gives
+    into zeros -- and the same sums of the rows' squares (TensorFlow squares the rows of an
+    IndexedSlices, then sums repeats). Rounds of distinct indices: the first occurrences,
+    then the second ones, ...; only the rows are gathered, never the whole sorted array.
+    `groups`: `row_groups(indices)` when the caller has it already."""
+    # values: (indices.size, ...), as the callers pass them
+    order, first, uniq = row_groups(indices) if groups is None else groups
+    n = order.size
+    counts = np.diff(first, append=n)
     sums = np.take(values, order[first], axis=0)
     np.add(sums, 0, out=sums)   # 0 + x, as the scatter into zeros: -0.0 becomes +0.0
     squares = np.multiply(sums, sums)
@@ -137,7 +149,7 @@ def summed_rows(indices, values):
         squares[sel] += np.multiply(rows, rows, out=rows)
     if most > _ROUNDS:  # an id repeated many times (padding): its later rows one by one
         seg = np.repeat(np.arange(uniq.size), counts)
-        late = np.flatnonzero(np.arange(s.size) - np.repeat(first, counts) >= _ROUNDS)
+        late = np.flatnonzero(np.arange(n) - np.repeat(first, counts) >= _ROUNDS)
         rows = np.take(values, order[late], axis=0)
         np.add.at(sums, seg[late], rows)       # in order: each id's rows by occurrence
         np.add.at(squares, seg[late], np.multiply(rows, rows, out=rows))
@@ -786,6 +798,8 @@ class Optimizer:
             if self._use_weight_decay(v):
                 w = variable_buffer(v)
                 f = w.dtype.type
+                if _native.weight_decay(w, f(self.weight_decay), f(lr)):   # one C pass
+                    continue
                 i = self._trainable_variables_indices.get(id(v))
                 t = self._views[i][0] if i is not None else np.empty_like(w)
                 np.multiply(w, f(self.weight_decay), out=t)

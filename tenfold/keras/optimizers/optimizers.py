@@ -5,6 +5,11 @@ gradient `g`, with per-step scalars `s` (already in the variable's dtype) and tw
 arrays of `w`'s shape. The arithmetic follows Keras's operation order so results match it to
 the last bit in float32 wherever NumPy rounds as Keras's backend does.
 
+Where the native kernels load (tenfold/backend/native/optimizers.c), the dense bodies of SGD,
+RMSprop, Adam, Adagrad, Adadelta, Adamax, Nadam and Lion, and the sparse Adam's row update,
+run as one C pass each (native_updates.py: the same operations in the same order, the same
+bits); the NumPy bodies run everywhere else (TENFOLD_NATIVE=0, devices, other dtypes).
+
 A sparse gradient (`SparseRows`, from a `tf.IndexedSlices`) goes to `_sparse_kernel`: by
 default the dense kernel on the summed rows, with squares and absolute values taken row by row
 first (`_square` / `_abs`), as Keras on TensorFlow computes them; SGD, RMSprop, Adagrad and
@@ -13,7 +18,8 @@ Adadelta override it to step only the looked-up rows where TensorFlow does.
 import numpy as np
 
 from tenfold.backend import kernels as _kernels
-from tenfold.keras.optimizers.optimizer import Optimizer, scatter_rows, summed_rows
+from tenfold.keras.optimizers import native_updates as _native
+from tenfold.keras.optimizers.optimizer import Optimizer, row_groups, scatter_rows, summed_rows
 from tenfold.util.tensor_meta import npd
 from tenfold.ops.buffers import variable_buffer
 
@@ -48,6 +54,16 @@ def _blocked(opt, body, arrays, s):
     return _kernels.blockwise(lambda *a: body(*a, s), arrays, 2)
 
 
+def _native_ok(opt, base, body):
+    """Whether `opt` runs `base`'s own NumPy `body` (a method name) on a dense gradient, so
+    that its one-pass C twin (native_updates) may run instead: not for a subclass that
+    overrides the body or the squares, nor while a sparse gradient's rows are squared
+    row-wise (`_rows`)."""
+    cls = type(opt)
+    return opt._rows is None and getattr(cls, body) is getattr(base, body) and \
+        cls._square is base._square and cls._abs is base._abs
+
+
 class _KerasOptimizer(Optimizer):
     """The base of the built-in optimizers: `get_config` adds the attributes named in
     `_config_keys` (each optimizer's own constructor arguments) to the common config."""
@@ -58,6 +74,39 @@ class _KerasOptimizer(Optimizer):
         config = super().get_config()
         config.update({k: getattr(self, k) for k in self._config_keys})
         return config
+
+
+class _OnePass(_KerasOptimizer):
+    """An optimizer whose dense update is `_body(g, w, *slots, t1, t2, s)`, elementwise, on
+    the slots named `_body_slots`: it runs as one C pass (`native_updates.simple`, kernel
+    `_native_name`) where it can, and small variables are updated together."""
+
+    _native_name = None
+    _body_slots = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "_native_name" in cls.__dict__:
+            cls._native_base = cls
+
+    def _kernel(self, i, g, w, s, t1, t2):
+        arrays = [g, w] + [variable_buffer(self._slots[n][i]) for n in self._body_slots]
+        if not self._native_body(arrays, s):
+            self._body(*arrays, t1, t2, s)
+
+    def _native_body(self, arrays, s):
+        return _native_ok(self, self._native_base, "_body") and \
+            _native.simple(self._native_name, arrays, s)
+
+    def _group_body(self, *arrays):
+        *arrays, t1, t2, s = arrays
+        if not self._native_body(arrays, s):
+            self._body(*arrays, t1, t2, s)
+
+    def _group_spec(self):
+        if type(self)._kernel is not _OnePass._kernel:
+            return None
+        return self._group_body, self._body_slots
 
 
 class SGD(_KerasOptimizer):
@@ -93,7 +142,8 @@ class SGD(_KerasOptimizer):
     def _kernel(self, i, g, w, s, t1, t2):
         lr, mom = s
         if self.momentum == 0:
-            if not _blocked(self, self._plain_body, (g, w), s):
+            if not self._native_body(g, w, s=s) and \
+                    not _blocked(self, self._plain_body, (g, w), s):
                 self._plain_body(g, w, t1, t2, s)
             return
         m = variable_buffer(self._slots["momentum"][i])
@@ -102,17 +152,30 @@ class SGD(_KerasOptimizer):
             if fused is not None:
                 fused(g, w, m, lr, mom, self.nesterov)
                 return
-        if not _blocked(self, self._momentum_body, (g, w, m), s):
+        if not self._native_body(g, w, m, s=s) and \
+                not _blocked(self, self._momentum_body, (g, w, m), s):
+            self._momentum_body(g, w, m, t1, t2, s)
+
+    def _native_body(self, *arrays, s):
+        body = "_plain_body" if len(arrays) == 2 else "_momentum_body"
+        return _native_ok(self, SGD, body) and _native.sgd(list(arrays), s, self.nesterov)
+
+    def _group_plain(self, g, w, t1, t2, s):
+        if not self._native_body(g, w, s=s):
+            self._plain_body(g, w, t1, t2, s)
+
+    def _group_momentum(self, g, w, m, t1, t2, s):
+        if not self._native_body(g, w, m, s=s):
             self._momentum_body(g, w, m, t1, t2, s)
 
     def _group_spec(self):
         if type(self)._kernel is not SGD._kernel:
             return None
         if self.momentum == 0:
-            return (self._plain_body, ()) if type(self)._plain_body is SGD._plain_body else None
+            return (self._group_plain, ()) if type(self)._plain_body is SGD._plain_body else None
         if type(self)._momentum_body is not SGD._momentum_body:
             return None
-        return self._momentum_body, ("momentum",)
+        return self._group_momentum, ("momentum",)
 
     @staticmethod
     def _plain_body(g, w, t1, _t2, s):
@@ -170,7 +233,16 @@ class RMSprop(_KerasOptimizer):
             arrays.append(variable_buffer(self._slots["average_gradient"][i]))
         if self.momentum > 0:
             arrays.append(variable_buffer(self._slots["momentum"][i]))
-        if not _blocked(self, self._body, arrays, s):
+        if not self._native_body(arrays, s) and not _blocked(self, self._body, arrays, s):
+            self._body(*arrays, t1, t2, s)
+
+    def _native_body(self, arrays, s):
+        return _native_ok(self, RMSprop, "_body") and \
+            _native.rmsprop(arrays, s, self.centered, self.momentum > 0)
+
+    def _group_body(self, *arrays):
+        *arrays, t1, t2, s = arrays
+        if not self._native_body(arrays, s):
             self._body(*arrays, t1, t2, s)
 
     def _group_spec(self):
@@ -178,7 +250,7 @@ class RMSprop(_KerasOptimizer):
             return None
         names = ("velocity",) + (("average_gradient",) if self.centered else ()) + \
             (("momentum",) if self.momentum > 0 else ())
-        return self._body, names
+        return self._group_body, names
 
     def _body(self, g, w, v, *rest):
         *slots, t1, t2, s = rest
@@ -275,13 +347,22 @@ class Adam(_KerasOptimizer):
         arrays = [g, w, m, v]
         if self.amsgrad:
             arrays.append(variable_buffer(self._slots["velocity_hat"][i]))
-        if not _blocked(self, self._body, arrays, s):
+        if not self._native_body(arrays, s) and not _blocked(self, self._body, arrays, s):
+            self._body(*arrays, t1, t2, s)
+
+    def _native_body(self, arrays, s):
+        return _native_ok(self, Adam, "_body") and _native.adam(arrays, s)
+
+    def _group_body(self, *arrays):
+        *arrays, t1, t2, s = arrays
+        if not self._native_body(arrays, s):
             self._body(*arrays, t1, t2, s)
 
     def _group_spec(self):
         if type(self)._kernel is not Adam._kernel or type(self)._body is not Adam._body:
             return None
-        return self._body, ("momentum", "velocity") + (("velocity_hat",) if self.amsgrad else ())
+        return self._group_body, ("momentum", "velocity") + \
+            (("velocity_hat",) if self.amsgrad else ())
 
     def _body(self, g, w, m, v, *rest):
         *vh, t1, t2, s = rest
@@ -307,8 +388,9 @@ class Adam(_KerasOptimizer):
         is made dense), so this computes the same numbers as the dense kernel on the summed
         rows, bit for bit, with fewer passes: rows without a gradient take the dense
         kernel's arithmetic with g = 0 (m - m * c1 is what m + (0 - m) * c1 rounds to), the
-        looked-up rows the full formula, and the three steps run block by block (rows that
-        stay in cache), the blocks shared out to the kernel threads."""
+        looked-up rows the full formula: one C pass that sums each id's rows too where the
+        native kernels load (native_updates.adam_sparse), else the three steps block by
+        block (rows that stay in cache), the blocks shared out to the kernel threads."""
         if self.amsgrad or type(self)._kernel is not Adam._kernel or \
                 type(w) is not np.ndarray or w.ndim < 1 or not w.flags.c_contiguous:
             return super()._sparse_kernel(i, g, w, s, t1, t2)
@@ -316,7 +398,10 @@ class Adam(_KerasOptimizer):
         m = variable_buffer(self._slots["momentum"][i])
         v = variable_buffer(self._slots["velocity"][i])
         vals = g.values.reshape((g.indices.size,) + w.shape[1:])
-        uniq, gsum, sqsum = summed_rows(g.indices, vals)
+        groups = row_groups(g.indices)
+        if _native.adam_sparse(w, m, v, groups, vals, s):   # one C pass, the sums in it
+            return
+        uniq, gsum, sqsum = summed_rows(g.indices, vals, groups)
         row_elems = max(1, w.size // max(w.shape[0], 1))
         step = min(max(1, (_kernels._BLOCK_BYTES // w.itemsize) // row_elems), max(w.shape[0], 1))
         bounds = list(range(0, w.shape[0], step)) + [w.shape[0]]
@@ -370,7 +455,7 @@ class AdamW(Adam):
                              "weight_decay=None")
 
 
-class Adagrad(_KerasOptimizer):
+class Adagrad(_OnePass):
     """Per-parameter learning rates scaled by the accumulated squared gradients."""
 
     _config_keys = ("initial_accumulator_value", "epsilon")
@@ -389,9 +474,10 @@ class Adagrad(_KerasOptimizer):
     def _compute_scalars(self, f):
         return (f(self._step_lr), f(self.epsilon))
 
-    def _kernel(self, i, g, w, s, t1, t2):
+    _native_name, _body_slots = "adagrad", ("accumulator",)
+
+    def _body(self, g, w, acc, t1, t2, s):
         lr, eps = s
-        acc = variable_buffer(self._slots["accumulator"][i])
         self._square(g, t1)
         np.add(acc, t1, out=acc)
         np.add(acc, eps, out=t1)
@@ -411,7 +497,7 @@ class Adagrad(_KerasOptimizer):
 
 
 
-class Adadelta(_KerasOptimizer):
+class Adadelta(_OnePass):
     """Adadelta: step sizes from moving windows of gradient and update magnitudes."""
 
     _config_keys = ("rho", "epsilon")
@@ -430,10 +516,10 @@ class Adadelta(_KerasOptimizer):
     def _compute_scalars(self, f):
         return (f(self._step_lr), f(self.rho), f(1 - self.rho), f(self.epsilon))
 
-    def _kernel(self, i, g, w, s, t1, t2):
+    _native_name, _body_slots = "adadelta", ("accumulated_grad", "accumulated_delta_var")
+
+    def _body(self, g, w, ag, ad, t1, t2, s):
         lr, rho, one_m_rho, eps = s
-        ag = variable_buffer(self._slots["accumulated_grad"][i])
-        ad = variable_buffer(self._slots["accumulated_delta_var"][i])
         np.multiply(ag, rho, out=ag)
         self._square(g, t1)
         np.multiply(t1, one_m_rho, out=t1)
@@ -468,7 +554,7 @@ class Adadelta(_KerasOptimizer):
 
 
 
-class Adamax(_KerasOptimizer):
+class Adamax(_OnePass):
     """Adam's variant with the infinity norm."""
 
     _config_keys = ("beta_1", "beta_2", "epsilon")
@@ -490,10 +576,10 @@ class Adamax(_KerasOptimizer):
         return (f(self._step_lr), f(1 - self.beta_1), f(self.beta_2), f(self.epsilon),
                 f(1) - b1p)
 
-    def _kernel(self, i, g, w, s, t1, t2):
+    _native_name, _body_slots = "adamax", ("momentum", "norm")
+
+    def _body(self, g, w, m, u, t1, t2, s):
         lr, c1, b2, eps, one_m_b1p = s
-        m = variable_buffer(self._slots["momentum"][i])
-        u = variable_buffer(self._slots["norm"][i])
         np.subtract(g, m, out=t1)
         np.multiply(t1, c1, out=t1)
         np.add(m, t1, out=m)
@@ -508,7 +594,7 @@ class Adamax(_KerasOptimizer):
 
 
 
-class Nadam(_KerasOptimizer):
+class Nadam(_OnePass):
     """Adam with Nesterov momentum (with Keras's momentum schedule, decay 0.96)."""
 
     _config_keys = ("beta_1", "beta_2", "epsilon")
@@ -552,10 +638,10 @@ class Nadam(_KerasOptimizer):
         return (f(self._step_lr), f(1) - b1, f(1) - b2, u_t_1, f(1) - u_prod_1, f(1) - u_t,
                 f(1) - u_prod, f(1) - b2p, f(self.epsilon))
 
-    def _kernel(self, i, g, w, s, t1, t2):
+    _native_name, _body_slots = "nadam", ("momentum", "velocity")
+
+    def _body(self, g, w, m, v, t1, t2, s):
         lr, c1, c2, u_t_1, d1, one_m_ut, d2, one_m_b2p, eps = s
-        m = variable_buffer(self._slots["momentum"][i])
-        v = variable_buffer(self._slots["velocity"][i])
         np.subtract(g, m, out=t1)
         np.multiply(t1, c1, out=t1)
         np.add(m, t1, out=m)
@@ -634,7 +720,7 @@ class Ftrl(_KerasOptimizer):
 
 
 
-class Lion(_KerasOptimizer):
+class Lion(_OnePass):
     """Lion: the sign of an interpolated momentum."""
 
     _config_keys = ("beta_1", "beta_2")
@@ -657,9 +743,10 @@ class Lion(_KerasOptimizer):
         b1, b2 = f(self.beta_1), f(self.beta_2)
         return (f(self._step_lr), b1, f(1.0) - b1, b2, f(1.0) - b2)
 
-    def _kernel(self, i, g, w, s, t1, t2):
+    _native_name, _body_slots = "lion", ("momentum",)
+
+    def _body(self, g, w, m, t1, t2, s):
         lr, b1, c1, b2, c2 = s
-        m = variable_buffer(self._slots["momentum"][i])
         np.multiply(m, b1, out=t1)
         np.multiply(g, c1, out=t2)
         np.add(t1, t2, out=t1)

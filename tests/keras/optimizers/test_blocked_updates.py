@@ -37,6 +37,7 @@ def _run(make, dtype, steps=3):
 @pytest.mark.parametrize("name,make", CONFIGS, ids=[c[0] for c in CONFIGS])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_blocked_update_matches_whole_arrays(monkeypatch, name, make, dtype, threads):
+    monkeypatch.setenv("TENFOLD_NATIVE", "0")   # the NumPy twins' blocks (C: test_native_updates)
     with monkeypatch.context() as m:
         m.setattr(kernels, "_BLOCK_BYTES", 1 << 40)   # never blocked: the reference
         want = _run(make, dtype)
@@ -97,7 +98,10 @@ class _DenseAdam(keras.optimizers.Adam):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_sparse_adam_blocks_match_dense_kernel(monkeypatch, dtype, threads):
+@pytest.mark.parametrize("native", [False, True])
+def test_sparse_adam_blocks_match_dense_kernel(monkeypatch, dtype, threads, native):
+    if not native:   # the NumPy twin's blocks; else its one C pass (test_native_updates)
+        monkeypatch.setenv("TENFOLD_NATIVE", "0")
     monkeypatch.setattr(kernels, "_BLOCK_BYTES", 1 << 10)
     monkeypatch.setattr(kernels, "_threads", threads)
     monkeypatch.setattr(kernels, "_busy", lambda: False)
