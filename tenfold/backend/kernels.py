@@ -704,6 +704,12 @@ def _conv1(xp, w, out, strides, dilations, bias=None, relu=False, sink=None, out
     run_tasks(cols.ranges, work, out_bytes + xp.nbytes, state)
 
 
+def _direct():
+    """The native direct convolution for few input channels (imported on first use)."""
+    from tenfold.backend import conv_direct
+    return conv_direct
+
+
 def conv(x, w, strides, dilations, pads, groups=1):
     """Convolution (cross-correlation, as TF): x (N, *S, C), w (*K, C // groups, O)."""
     return conv_bias_act(x, w, None, strides, dilations, pads, groups)
@@ -726,6 +732,11 @@ def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
         out.fill(0)
         _epilogue(out, b, relu)
         return out.astype(dt, copy=False)
+    if groups == 1 and not LEGACY:  # few input channels: native direct conv (or None)
+        y = _direct().conv_bias_act(x.astype(ct, copy=False), w, b, strides, dilations, pads,
+                                    relu)
+        if y is not None:
+            return y.astype(dt, copy=False)
     if groups == 1 and _scatter_wins(w.shape, strides):  # reads x unpadded
         _conv_by_scatter(x.astype(ct, copy=False), w, out, dilations, pads)
         _epilogue(out, b, relu)
@@ -1394,6 +1405,11 @@ def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
     ksize = tuple(w_shape[:-2])
     if dy.size == 0 or x.size == 0:
         return np.zeros(w_shape, dt)
+    if groups == 1 and not LEGACY:  # few input channels: native direct (or None)
+        dw = _direct().conv_backprop_filter(x.astype(ct, copy=False), dy, w_shape, strides,
+                                            dilations, pads)
+        if dw is not None:
+            return dw.astype(dt, copy=False)
     if groups == 1 and _scatter_wins(w_shape, strides):
         dw = _backprop_filter_by_scatter(x.astype(ct, copy=False), dy, ksize, dilations, pads)
         return np.ascontiguousarray(dw.reshape(w_shape), dtype=dt)  # dw is a transposed view
@@ -1433,8 +1449,14 @@ def conv_backprop_filter_pooled(x, t, idx, y_shape, w_shape, pads, with_bias=Fal
     riding in the same GEMM."""
     dt = x.dtype
     ct = compute_dtype(dt)
-    xp = pad(x.astype(ct, copy=False), pads)
     t = np.ascontiguousarray(t, dtype=ct)
+    if not LEGACY:  # native direct (or None)
+        res = _direct().conv_backprop_filter_pooled(x.astype(ct, copy=False), t, idx, w_shape,
+                                                    pads, with_bias)
+        if res is not None:
+            return tuple(r.astype(dt, copy=False) for r in res) if with_bias else \
+                res.astype(dt, copy=False)
+    xp = pad(x.astype(ct, copy=False), pads)
     kh, kw, cin, cout = w_shape
     n, ha, wa = t.shape[:3]
     rows = ha * wa
@@ -1945,6 +1967,10 @@ def conv_bias_act_pool(x, w, b, pads, relu=False, jit=None):
     1, float32/float64: each chunk of the conv's output is pooled while it is in cache, and
     the full-size output is never written (graph-only fusion: the gradients through the
     pooling need only idx)."""
+    if not LEGACY:  # native direct conv with the pooling as its epilogue (or None)
+        res = _direct().conv_bias_act_pool(x, w, b, pads, relu)
+        if res is not None:
+            return res
     xp = pad(x, pads)
     ksize, cout = w.shape[:-2], w.shape[-1]
     out_sp = out_sizes(x.shape[1:-1], ksize, (1, 1), (1, 1), pads)

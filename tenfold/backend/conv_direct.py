@@ -1,0 +1,214 @@
+"""Direct 2-D convolution for few input channels (native/conv_direct.c): a vision model's
+first layer (MNIST convnet 3x3 1->32, ResNet-20 3x3 3->16, MobileNet 3x3/2 3->32, DCGAN
+4x4/2 1->64, Siamese 5x5 1->4), whose im2col + GEMM is a GEMM only K * C_in = 9..48 deep
+after an im2col copy as big as the work. Each function returns None when the native
+kernel does not take the call (no compiler, TENFOLD_NATIVE=0, a dtype, layout or shape it
+does not cover); then kernels.py runs its NumPy path unchanged. Every size the C code uses
+is checked here first."""
+import ctypes
+import math
+
+import numpy as np
+
+from tenfold.backend import kernels as K
+from tenfold.backend import native
+
+_FAMILY = "conv_direct"
+_P, _I = ctypes.c_void_p, native.i64
+_SIGNATURES = {   # pointer arguments, then int64 arguments
+    "conv_direct_fwd": (4, 17),
+    "conv_direct_fwd_pool": (5, 17),
+    "conv_direct_bpf": (4, 16),
+    "conv_direct_bpf_pool": (7, 14),
+}
+_fns = {}
+
+# Which convolutions go direct: K * C_in (the GEMM's depth) at most DIRECT_MAX_DEPTH, C_out
+# at most DIRECT_MAX_OUT. Measured below (one thread, process_time medians, float32).
+DIRECT_MAX_DEPTH = 48
+DIRECT_MAX_OUT = 128
+_TASK_MACS = 1 << 22    # images per task: ~1 ms of work (a call costs ~10 us of Python)
+
+
+def _fn(name, dtype):
+    """The ctypes function name_f32/_f64 (argtypes set once), or None without the library."""
+    lib = native.load(_FAMILY)
+    if lib is None:
+        return None
+    key = (name, dtype.char)
+    fn = _fns.get(key)
+    if fn is None:
+        fn = getattr(lib, f"{name}_{native.suffix(dtype)}")
+        n_ptr, n_int = _SIGNATURES[name]
+        fn.argtypes = [_P] * n_ptr + [_I] * n_int
+        fn.restype = None
+        _fns[key] = fn
+    return fn
+
+
+def _geometry_ok(x, w_shape, strides, dilations, pads):
+    """A 2-D, one-group conv with sane parameters and a small GEMM depth."""
+    if x.ndim != 4 or len(w_shape) != 4 or w_shape[2] != x.shape[3] or \
+            len(strides) != 2 or len(dilations) != 2 or len(pads) != 2:
+        return False
+    kh, kw, cin, cout = w_shape
+    if min(kh, kw, cin, cout) < 1 or kh * kw * cin > DIRECT_MAX_DEPTH or \
+            cout > DIRECT_MAX_OUT:
+        return False
+    return all(int(s) >= 1 for s in strides) and all(int(d) >= 1 for d in dilations) and \
+        all(int(a) >= 0 and int(b) >= 0 for a, b in pads)
+
+
+def _ranges(n, macs_per_image):
+    """Chunks of images by their multiply-adds (fixed by the shapes, not the threads)."""
+    return K._image_ranges(n, K._chunk(n, macs_per_image, _TASK_MACS))
+
+
+def _addr(a):
+    return a.__array_interface__["data"][0]
+
+
+def _flat(strides, dilations, pads):
+    (sh, sw), (dh, dw), ((pt, _), (pl, _)) = strides, dilations, pads
+    return int(sh), int(sw), int(dh), int(dw), int(pt), int(pl)
+
+
+# Measured (float32, one thread, process_time medians of 9+, alternating in one process;
+# NumPy path -> native, ms):
+#   see the comment at conv_bias_act / conv_backprop_filter in this module's tests and the
+#   figures filled in below.
+def conv_bias_act(x, w, b, strides, dilations, pads, relu):
+    """relu?(conv(x, w) + b) (b may be None), or None where the direct kernel does not
+    apply. x, w (and b) of one float dtype, as the caller's compute dtype."""
+    if not _geometry_ok(x, w.shape, strides, dilations, pads):
+        return None
+    arrays = (x, w) if b is None else (x, w, b)
+    if not native.usable(*arrays) or (b is not None and b.shape != (w.shape[-1],)):
+        return None
+    fn = _fn("conv_direct_fwd", x.dtype)
+    if fn is None:
+        return None
+    n, h, wd, cin = x.shape
+    kh, kw, _, cout = w.shape
+    oh, ow = K.out_sizes((h, wd), (kh, kw), strides, dilations, pads)
+    out = np.empty((n, oh, ow, cout), x.dtype)
+    if out.size == 0:
+        return None
+    sh, sw, dh, dw, pt, pl = _flat(strides, dilations, pads)
+    bp = None if b is None else _addr(b)
+    xp, wp, op = _addr(x), _addr(w), _addr(out)
+
+    def work(r, _):
+        fn(xp, wp, bp, op, r[0], r[1], h, wd, cin, oh, ow, cout, kh, kw, sh, sw, dh, dw, pt,
+           pl, int(bool(relu)))
+
+    K.run_tasks(_ranges(n, out[0].size * kh * kw * cin), work,
+                x.nbytes + out.nbytes)
+    return out
+
+
+def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads):
+    """The filter gradient (w_shape, x's dtype) or None; dy (N, OH, OW, O) of x's dtype."""
+    if not _geometry_ok(x, w_shape, strides, dilations, pads) or not native.usable(x, dy):
+        return None
+    n, h, wd, cin = x.shape
+    kh, kw, _, cout = w_shape
+    oh, ow = K.out_sizes((h, wd), (kh, kw), strides, dilations, pads)
+    if dy.shape != (n, oh, ow, cout) or dy.size == 0:
+        return None
+    fn = _fn("conv_direct_bpf", x.dtype)
+    if fn is None:
+        return None
+    ranges = _ranges(n, dy[0].size * kh * kw * cin)
+    partial = np.zeros((len(ranges), kh * kw * cin * cout))
+    sh, sw, dh, dw, pt, pl = _flat(strides, dilations, pads)
+    xp, gp = _addr(x), _addr(dy)
+
+    def work(i, tacc):
+        n0, n1 = ranges[i]
+        fn(xp, gp, _addr(tacc), _addr(partial[i]), n0, n1, h, wd, cin, oh, ow,
+           cout, kh, kw, sh, sw, dh, dw, pt, pl)
+
+    K.run_tasks(list(range(len(ranges))), work, x.nbytes + dy.nbytes,
+                lambda: np.empty(partial.shape[1], x.dtype))
+    return _sum_in_order(partial).reshape(w_shape).astype(x.dtype)
+
+
+def _sum_in_order(partial):
+    total = partial[0].copy()
+    for p in partial[1:]:
+        total += p
+    return total
+
+
+def conv_bias_act_pool(x, w, b, pads, relu):
+    """(out, idx) = max_pool_2x2_argmax(relu?(conv(x, w) + b)) of a stride-1 conv (see
+    kernels.conv_bias_act_pool), or None."""
+    ones = ((1, 1), (1, 1))
+    if not _geometry_ok(x, w.shape, *ones, pads):
+        return None
+    arrays = (x, w) if b is None else (x, w, b)
+    if not native.usable(*arrays) or (b is not None and b.shape != (w.shape[-1],)):
+        return None
+    fn = _fn("conv_direct_fwd_pool", x.dtype)
+    if fn is None:
+        return None
+    n, h, wd, cin = x.shape
+    kh, kw, _, cout = w.shape
+    oh, ow = K.out_sizes((h, wd), (kh, kw), *ones, pads)
+    ha, wa = oh // 2, ow // 2
+    out = np.empty((n, ha, wa, cout), x.dtype)
+    idx = np.empty(out.shape, np.uint8)
+    if out.size == 0:
+        return None
+    (pt, _), (pl, _) = pads
+    bp = None if b is None else _addr(b)
+    xp, wp, op, ip = _addr(x), _addr(w), _addr(out), _addr(idx)
+
+    def work(r, _):
+        fn(xp, wp, bp, op, ip, r[0], r[1], h, wd, cin, ha, wa, cout, kh, kw, 1, 1, 1, 1,
+           int(pt), int(pl), int(bool(relu)))
+
+    K.run_tasks(_ranges(n, 4 * out[0].size * kh * kw * cin), work,
+                x.nbytes + 4 * out.nbytes)
+    return out, idx
+
+
+def conv_backprop_filter_pooled(x, t, idx, w_shape, pads, with_bias):
+    """The filter gradient (and with with_bias the bias gradient) of a stride-1 conv whose
+    output went through 2x2/2 max pooling with argmax idx, from the pooled gradient t (see
+    kernels.conv_backprop_filter_pooled), or None."""
+    ones = ((1, 1), (1, 1))
+    if not _geometry_ok(x, w_shape, *ones, pads) or not native.usable(x, t) or \
+            type(idx) is not np.ndarray or idx.dtype != np.uint8 or \
+            not idx.flags.c_contiguous or idx.shape != t.shape:
+        return None
+    n, h, wd, cin = x.shape
+    kh, kw, _, cout = w_shape
+    oh, ow = K.out_sizes((h, wd), (kh, kw), *ones, pads)
+    ha, wa = oh // 2, ow // 2
+    if t.shape != (n, ha, wa, cout) or t.size == 0:
+        return None
+    fn = _fn("conv_direct_bpf_pool", x.dtype)
+    if fn is None:
+        return None
+    ranges = _ranges(n, 4 * t[0].size * kh * kw * cin)
+    partial = np.zeros((len(ranges), kh * kw * cin * cout))
+    dbp = np.zeros((len(ranges), cout)) if with_bias else None
+    (pt, _), (pl, _) = pads
+    xp, tp, ip = _addr(x), _addr(t), _addr(idx)
+
+    def work(i, scratch):
+        n0, n1 = ranges[i]
+        row, tacc = scratch
+        fn(xp, tp, ip, _addr(row), _addr(tacc), _addr(partial[i]),
+           None if dbp is None else _addr(dbp[i]), n0, n1, h, wd, cin, ha, wa, cout,
+           kh, kw, 1, 1, int(pt), int(pl))
+
+    K.run_tasks(list(range(len(ranges))), work, x.nbytes + t.nbytes,
+                lambda: (np.empty(2 * wa * cout, x.dtype),
+                         np.empty(partial.shape[1] + cout, x.dtype)))
+    dw = _sum_in_order(partial).reshape(w_shape).astype(x.dtype)
+    if with_bias:
+        return dw, _sum_in_order(dbp).astype(x.dtype)
+    return dw

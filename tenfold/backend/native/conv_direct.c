@@ -1,0 +1,381 @@
+/* Direct 2-D convolution for few input channels (a vision model's first layer: K * C_in of
+   9..48, where im2col + GEMM is a GEMM too shallow to run fast and an im2col copy as big as
+   the work). NHWC, w (KH, KW, C, O), groups 1, any strides, dilations and (non-negative,
+   asymmetric) pads; x is read unpadded: every tap range is clipped to the image, so nothing
+   outside x is read.
+   - forward: per output pixel, a block of O (a compile-time width, kept in registers) sums
+     x * w[ky, kx, c, :] over the taps inside the image, in (ky, kx, c) order, then + bias
+     and ReLU, written once;
+   - forward + 2x2/2 max pooling (conv_bias_act_pool): the four pixels of each window, then
+     the pooling with its argmax (the NumPy twin's tie and NaN rules), only the pooled output
+     written;
+   - filter gradient: per output row, dw[ky, kx, c, :] += sum over the row's pixels of
+     x * dy (a row sum in T, kept in registers), added into a double partial per call (one
+     call per chunk of images; the caller sums the partials in chunk order);
+   - the pooled filter gradient: the same from the pooled gradient t and the argmax, each
+     conv row's gradient made from them in a scratch row.
+   Compiled once per type: this file includes itself with CD_T float and double. The Python
+   wrapper (tenfold/backend/conv_direct.py) checks every size before a call. */
+#ifndef CD_T
+#include "tf_native.h"
+
+/* ceil(a / b) for b > 0 */
+static inline int64_t cd_cdiv(int64_t a, int64_t b) {
+    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
+
+static inline int64_t cd_clamp(int64_t v, int64_t lo, int64_t hi) {
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* [*lo, *hi): the k in [0, K) with 0 <= base + k * d < n (d > 0) */
+static inline void cd_range(int64_t base, int64_t d, int64_t n, int64_t K, int64_t *lo,
+                            int64_t *hi) {
+    if (d == 1) {   /* most convolutions: no division */
+        *lo = cd_clamp(-base, 0, K);
+        *hi = cd_clamp(n - base, *lo, K);
+        return;
+    }
+    *lo = cd_clamp(cd_cdiv(-base, d), 0, K);
+    *hi = cd_clamp(cd_cdiv(n - base, d), *lo, K);
+}
+
+
+#define CD_T float
+#define CD_S(name) name##_f32
+#include "conv_direct.c"
+#undef CD_T
+#undef CD_S
+
+#define CD_T double
+#define CD_S(name) name##_f64
+#include "conv_direct.c"
+
+#else  /* the kernels over T = CD_T */
+typedef CD_T CD_S(t);
+#define T CD_S(t)
+
+/* The geometry of one call, as the wrapper checked it. */
+typedef struct {
+    int64_t H, W, C, OH, OW, O, KH, KW, sh, sw, dh, dw, pt, pl;
+} CD_S(geo);
+
+/* the clipped tap ranges of one output pixel */
+typedef struct { int64_t iy0, ky0, ky1, ix0, kx0, kx1; } CD_S(taps);
+
+static inline CD_S(taps) CD_S(taps_of)(const CD_S(geo) *g, int64_t oy, int64_t ox) {
+    CD_S(taps) t;
+    t.iy0 = oy * g->sh - g->pt;
+    t.ix0 = ox * g->sw - g->pl;
+    cd_range(t.iy0, g->dh, g->H, g->KH, &t.ky0, &t.ky1);
+    cd_range(t.ix0, g->dw, g->W, g->KW, &t.kx0, &t.kx1);
+    return t;
+}
+
+/* Vectors of 64, 32, 16 bytes and one T (GCC/Clang vector extensions, mapped to the
+   machine's registers or split where it has none), unaligned; with the uint8 vectors of as
+   many lanes (the argmax). All arithmetic stays in these vectors: a result stored as one
+   width and read back as another stalls store forwarding (measured: a quarter of the
+   time). */
+typedef T CD_S(v64) __attribute__((vector_size(64), aligned(sizeof(T)), may_alias));
+typedef T CD_S(v32) __attribute__((vector_size(32), aligned(sizeof(T)), may_alias));
+typedef T CD_S(v16) __attribute__((vector_size(16), aligned(sizeof(T)), may_alias));
+typedef T CD_S(v1) __attribute__((vector_size(sizeof(T)), aligned(sizeof(T)), may_alias));
+typedef uint8_t CD_S(u64) __attribute__((vector_size(64 / sizeof(T)), aligned(1), may_alias));
+typedef uint8_t CD_S(u32) __attribute__((vector_size(32 / sizeof(T)), aligned(1), may_alias));
+typedef uint8_t CD_S(u16) __attribute__((vector_size(16 / sizeof(T)), aligned(1), may_alias));
+typedef uint8_t CD_S(u1) __attribute__((vector_size(1), aligned(1), may_alias));
+
+/* select(m, a, b): a where the lane mask m is set, else b (bitwise: NaNs pass unchanged) */
+#define CD_SEL(IV, m, a, b) ((__typeof__(a))(((IV)(a) & (m)) | ((IV)(b) & ~(m))))
+
+/* The kernels for blocks of NV vectors VT of output channels (o0.. of O), held in
+   registers; U8: the uint8 vector of VT's lane count.
+   - pixels: acc[p] = the conv at P output pixels of one row, ox + p (P = 1, or 4 pixels
+             whose taps are all inside the image in x: they share the weight loads and
+             give the adds independent chains), taps in (ky, kx, c) order;
+   - fwd:    out = relu?(acc + bias);
+   - pool:   per 2x2 window the four pixels (+ bias), their maximum and the offset of the
+             first maximum in row-major order (kernels._pool_2x2_argmax_into: ties go
+             left, then up; NaN as np.maximum), with relu the dead windows marked
+             (idx + 4, kernels.mask_argmax_by_relu) and the ReLU (np.maximum(m, 0));
+   - bpf:    dst[o] += sum over x in [x0, x1) of xr[x * step] * dyr[x, o] (even and odd x
+             in two chains, then added), dst an image's sums in T. */
+#define CD_PIXELS(NAME, VT, NV, P)                                                          \
+static inline __attribute__((always_inline)) void CD_S(pixels##P##_##NAME)(                \
+        const T *restrict xi, const T *restrict w, const CD_S(geo) *g,                       \
+        const CD_S(taps) *t, int64_t o0, VT (*acc)[NV]) {                                    \
+    const int64_t C = g->C, O = g->O, xs = g->sw * C;                                        \
+    for (int p = 0; p < P; p++)                                                              \
+        for (int k = 0; k < NV; k++) acc[p][k] = (VT){0};                                    \
+    for (int64_t ky = t->ky0; ky < t->ky1; ky++) {                                           \
+        const T *xr = xi + (t->iy0 + ky * g->dh) * g->W * C;                                 \
+        const T *wr = w + ky * g->KW * C * O + o0;                                           \
+        for (int64_t kx = t->kx0; kx < t->kx1; kx++) {                                       \
+            const T *xp = xr + (t->ix0 + kx * g->dw) * C;                                    \
+            const T *wp = wr + kx * C * O;                                                   \
+            for (int64_t c = 0; c < C; c++) {                                                \
+                const VT *wc = (const VT *)(wp + c * O);                                     \
+                VT wv[NV];                                                                   \
+                for (int k = 0; k < NV; k++) wv[k] = wc[k];                                  \
+                for (int p = 0; p < P; p++) {                                                \
+                    const T v = xp[p * xs + c];                                              \
+                    for (int k = 0; k < NV; k++) acc[p][k] += v * wv[k];                     \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+    }                                                                                        \
+}
+
+#define CD_KIND(NAME, VT, NV, U8)                                                           \
+CD_PIXELS(NAME, VT, NV, 1)                                                                   \
+CD_PIXELS(NAME, VT, NV, 4)                                                                   \
+                                                                                             \
+static inline __attribute__((always_inline)) void CD_S(fwd_##NAME)(                        \
+        const T *restrict xi, const T *restrict w, const T *restrict bias,                   \
+        const CD_S(geo) *g, const CD_S(taps) *t, int64_t o0, int64_t relu, int P,            \
+        T *restrict out) {                                                                   \
+    typedef __typeof__((VT){0} < (VT){0}) IV;                                                \
+    VT acc[4][NV];                                                                           \
+    if (P == 4) CD_S(pixels4_##NAME)(xi, w, g, t, o0, acc);                                  \
+    else CD_S(pixels1_##NAME)(xi, w, g, t, o0, acc);                                         \
+    for (int p = 0; p < P; p++)                                                              \
+        for (int k = 0; k < NV; k++) {                                                       \
+            VT a = acc[p][k];                                                                \
+            if (bias) a += ((const VT *)(bias + o0))[k];                                     \
+            if (relu) a = (VT)((IV)a & ~(a < (VT){0}));                                      \
+            ((VT *)(out + p * g->O))[k] = a;                                                 \
+        }                                                                                    \
+}                                                                                            \
+                                                                                             \
+static inline __attribute__((always_inline)) void CD_S(pool_##NAME)(                       \
+        const T *restrict xi, const T *restrict w, const T *restrict bias,                   \
+        const CD_S(geo) *g, const CD_S(taps) *t, int64_t o0, int64_t relu, int P,            \
+        T *restrict out, uint8_t *restrict idx) {                                            \
+    typedef __typeof__((VT){0} < (VT){0}) IV;                                                \
+    VT v[2][4][NV];   /* [row of the windows][pixel][vector] */                              \
+    for (int r = 0; r < 2; r++) {                                                            \
+        if (P == 4) CD_S(pixels4_##NAME)(xi, w, g, t + r, o0, v[r]);                         \
+        else {                                                                               \
+            CD_S(pixels1_##NAME)(xi, w, g, t + 2 * r, o0, v[r]);                             \
+            CD_S(pixels1_##NAME)(xi, w, g, t + 2 * r + 1, o0, v[r] + 1);                     \
+        }                                                                                    \
+        if (bias)                                                                            \
+            for (int p = 0; p < P; p++)                                                      \
+                for (int k = 0; k < NV; k++) v[r][p][k] += ((const VT *)(bias + o0))[k];     \
+    }                                                                                        \
+    for (int h = 0; h < P / 2; h++)                                                          \
+        for (int k = 0; k < NV; k++) {                                                       \
+            const VT a = v[0][2 * h][k], b = v[0][2 * h + 1][k];                             \
+            const VT c = v[1][2 * h][k], d = v[1][2 * h + 1][k];                             \
+            const IV rt = b > a, rb = d > c;                                                 \
+            const VT top = CD_SEL(IV, (a >= b) | (a != a), a, b);                            \
+            const VT bottom = CD_SEL(IV, (c >= d) | (c != c), c, d);                         \
+            const IV bt = bottom > top;                                                      \
+            VT m = CD_SEL(IV, (top >= bottom) | (top != top), top, bottom);                  \
+            IV q = (bt & 2) | (((rb & bt) | (rt & ~bt)) & 1);                                \
+            if (relu) {                                                                      \
+                q |= ~(m > (VT){0}) & 4;                                                     \
+                m = (VT)((IV)m & ~(m < (VT){0}));                                            \
+            }                                                                                \
+            ((VT *)(out + h * g->O))[k] = m;                                                 \
+            ((U8 *)(idx + h * g->O))[k] = __builtin_convertvector(q, U8);                    \
+        }                                                                                    \
+}                                                                                            \
+                                                                                             \
+static inline __attribute__((always_inline)) void CD_S(bpf_##NAME)(                        \
+        const T *restrict xr, const T *restrict dyr, T *restrict dst, int64_t x0,            \
+        int64_t x1, int64_t step, int64_t O, int64_t o0) {                                   \
+    VT acc[2][NV];                                                                           \
+    for (int k = 0; k < NV; k++) acc[0][k] = acc[1][k] = (VT){0};                            \
+    int64_t x = x0;                                                                          \
+    for (; x + 2 <= x1; x += 2)                                                              \
+        for (int e = 0; e < 2; e++) {                                                        \
+            const T v = xr[(x + e) * step];                                                  \
+            const VT *gp = (const VT *)(dyr + (x + e) * O + o0);                             \
+            for (int k = 0; k < NV; k++) acc[e][k] += v * gp[k];                             \
+        }                                                                                    \
+    if (x < x1) {                                                                            \
+        const T v = xr[x * step];                                                            \
+        const VT *gp = (const VT *)(dyr + x * O + o0);                                       \
+        for (int k = 0; k < NV; k++) acc[0][k] += v * gp[k];                                 \
+    }                                                                                        \
+    for (int k = 0; k < NV; k++) ((VT *)(dst + o0))[k] += acc[0][k] + acc[1][k];            \
+}
+CD_KIND(w2, CD_S(v64), 2, CD_S(u64))
+CD_KIND(w1, CD_S(v64), 1, CD_S(u64))
+CD_KIND(wh, CD_S(v32), 1, CD_S(u32))
+CD_KIND(wq, CD_S(v16), 1, CD_S(u16))
+CD_KIND(ws, CD_S(v1), 1, CD_S(u1))
+
+/* CALL(kind, o0) over the channel blocks of O, widest first: 2 and 1 vectors of 64 bytes,
+   1 of 32, 1 of 16, one element */
+#define CD_BLOCKS(O, CALL)                                                                  \
+    do {                                                                                     \
+        const int64_t w1_ = 64 / (int64_t)sizeof(T);                                         \
+        int64_t o0 = 0;                                                                      \
+        for (; o0 + 2 * w1_ <= (O); o0 += 2 * w1_) CALL(w2, o0);                             \
+        for (; o0 + w1_ <= (O); o0 += w1_) CALL(w1, o0);                                     \
+        for (; o0 + w1_ / 2 <= (O); o0 += w1_ / 2) CALL(wh, o0);                             \
+        for (; o0 + w1_ / 4 <= (O); o0 += w1_ / 4) CALL(wq, o0);                             \
+        for (; o0 < (O); o0++) CALL(ws, o0);                                                 \
+    } while (0)
+
+/* whether the taps of pixels ox .. ox + 3 of a row are all inside the image in x (then
+   they run as one block of 4) */
+static inline int CD_S(inner4)(const CD_S(geo) *g, const CD_S(taps) *t, int64_t ox) {
+    if (ox + 4 > g->OW || t->kx0 != 0 || t->kx1 != g->KW) return 0;
+    const int64_t last = (ox + 3) * g->sw - g->pl + (g->KW - 1) * g->dw;
+    return last < g->W;
+}
+
+/* out[n0:n1] = relu?(conv(x, w) + bias) (bias may be NULL); out (N, OH, OW, O) */
+TF_EXPORT void CD_S(conv_direct_fwd)(
+        const T *restrict x, const T *restrict w, const T *restrict bias, T *restrict out,
+        int64_t n0, int64_t n1, int64_t H, int64_t W, int64_t C, int64_t OH, int64_t OW,
+        int64_t O, int64_t KH, int64_t KW, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
+        int64_t pt, int64_t pl, int64_t relu) {
+    const CD_S(geo) g = {H, W, C, OH, OW, O, KH, KW, sh, sw, dh, dw, pt, pl};
+    for (int64_t n = n0; n < n1; n++) {
+        const T *xi = x + n * H * W * C;
+        for (int64_t oy = 0; oy < OH; oy++)
+            for (int64_t ox = 0; ox < OW;) {
+                T *op = out + ((n * OH + oy) * OW + ox) * O;
+                const CD_S(taps) t = CD_S(taps_of)(&g, oy, ox);
+                const int P = CD_S(inner4)(&g, &t, ox) ? 4 : 1;
+#define CD_FWD(kind, o0) CD_S(fwd_##kind)(xi, w, bias, &g, &t, o0, relu, P, op + o0)
+                if (P == 4) CD_BLOCKS(O, CD_FWD);
+                else CD_BLOCKS(O, CD_FWD);   /* (two copies: each sees its P as a constant) */
+#undef CD_FWD
+                ox += P;
+            }
+    }
+}
+
+/* out, idx [n0:n1] = 2x2/2 max pooling (with argmax) of relu?(conv(x, w) + bias) over the
+   pooled (HA, WA) = (OH // 2, OW // 2) windows; out and idx (N, HA, WA, O) */
+TF_EXPORT void CD_S(conv_direct_fwd_pool)(
+        const T *restrict x, const T *restrict w, const T *restrict bias, T *restrict out,
+        uint8_t *restrict idx, int64_t n0, int64_t n1, int64_t H, int64_t W, int64_t C,
+        int64_t HA, int64_t WA, int64_t O, int64_t KH, int64_t KW, int64_t sh, int64_t sw,
+        int64_t dh, int64_t dw, int64_t pt, int64_t pl, int64_t relu) {
+    const CD_S(geo) g = {H, W, C, 2 * HA, 2 * WA, O, KH, KW, sh, sw, dh, dw, pt, pl};
+    for (int64_t n = n0; n < n1; n++) {
+        const T *xi = x + n * H * W * C;
+        for (int64_t py = 0; py < HA; py++)
+            for (int64_t px = 0; px < WA;) {
+                const int64_t at = ((n * HA + py) * WA + px) * O;
+                T *op = out + at;
+                uint8_t *ip = idx + at;
+                /* two windows side by side (4 pixels of each row) where their taps are
+                   inside the image in x, else one: t[row] or t[2 * row + column] */
+                CD_S(taps) t[4];
+                t[0] = CD_S(taps_of)(&g, 2 * py, 2 * px);
+                const int P = px + 2 <= WA && CD_S(inner4)(&g, t, 2 * px) ? 4 : 2;
+                if (P == 4) {
+                    t[1] = CD_S(taps_of)(&g, 2 * py + 1, 2 * px);
+                } else {
+                    t[1] = CD_S(taps_of)(&g, 2 * py, 2 * px + 1);
+                    t[2] = CD_S(taps_of)(&g, 2 * py + 1, 2 * px);
+                    t[3] = CD_S(taps_of)(&g, 2 * py + 1, 2 * px + 1);
+                }
+#define CD_POOL(kind, o0) CD_S(pool_##kind)(xi, w, bias, &g, t, o0, relu, P, op + o0, ip + o0)
+                if (P == 4) CD_BLOCKS(O, CD_POOL);
+                else CD_BLOCKS(O, CD_POOL);
+#undef CD_POOL
+                px += P / 2;
+            }
+    }
+}
+
+/* tacc (KH, KW, C, O) += the filter gradient from conv output row oy of image xi, whose
+   gradient is dyr (ow, O): its first ow pixels */
+static void CD_S(bpf_row)(const T *restrict xi, const T *restrict dyr, T *restrict tacc,
+                          const CD_S(geo) *g, int64_t oy, int64_t ow) {
+    const int64_t C = g->C, O = g->O;
+    const int64_t iy0 = oy * g->sh - g->pt;
+    int64_t ky0, ky1;
+    cd_range(iy0, g->dh, g->H, g->KH, &ky0, &ky1);
+    for (int64_t ky = ky0; ky < ky1; ky++) {
+        const T *xrow = xi + (iy0 + ky * g->dh) * g->W * C;
+        for (int64_t kx = 0; kx < g->KW; kx++) {
+            const int64_t off = kx * g->dw - g->pl;
+            int64_t x0, x1;   /* the pixels x with 0 <= x * sw + off < W */
+            cd_range(off, g->sw, g->W, ow, &x0, &x1);
+            if (x0 >= x1) continue;
+            for (int64_t c = 0; c < C; c++) {
+                const T *xr = xrow + off * C + c;
+                T *dst = tacc + ((ky * g->KW + kx) * C + c) * O;
+                const int64_t step = g->sw * C;
+#define CD_BPF(kind, o0) CD_S(bpf_##kind)(xr, dyr, dst, x0, x1, step, O, o0)
+                CD_BLOCKS(O, CD_BPF);
+#undef CD_BPF
+            }
+        }
+    }
+}
+
+/* the sums of one image (tacc, m values in T, then zeroed) added into the double dwp */
+static void CD_S(bpf_flush)(T *restrict tacc, double *restrict dwp, int64_t m) {
+    for (int64_t i = 0; i < m; i++) dwp[i] += (double)tacc[i];
+    for (int64_t i = 0; i < m; i++) tacc[i] = 0;
+}
+
+/* dwp (KH, KW, C, O), double, += the filter gradient of images [n0, n1) for output
+   gradient dy (N, OH, OW, O), each image summed in tacc (KH * KW * C * O scratch) */
+TF_EXPORT void CD_S(conv_direct_bpf)(
+        const T *restrict x, const T *restrict dy, T *restrict tacc, double *restrict dwp,
+        int64_t n0, int64_t n1, int64_t H, int64_t W, int64_t C, int64_t OH, int64_t OW,
+        int64_t O, int64_t KH, int64_t KW, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
+        int64_t pt, int64_t pl) {
+    const CD_S(geo) g = {H, W, C, OH, OW, O, KH, KW, sh, sw, dh, dw, pt, pl};
+    const int64_t m = KH * KW * C * O;
+    for (int64_t i = 0; i < m; i++) tacc[i] = 0;
+    for (int64_t n = n0; n < n1; n++) {
+        for (int64_t oy = 0; oy < OH; oy++)
+            CD_S(bpf_row)(x + n * H * W * C, dy + (n * OH + oy) * OW * O, tacc, &g, oy, OW);
+        CD_S(bpf_flush)(tacc, dwp, m);
+    }
+}
+
+/* The same for a stride-1 conv whose output went through 2x2/2 max pooling, from the pooled
+   gradient t and the argmax idx (N, HA, WA, O): conv row 2 * py + qi gets t where
+   idx == 2 * qi + qj at column 2 * px + qj (a dead window's idx >= 4 matches nothing), made
+   in `row` (2 * WA, O) scratch. tacc: KH * KW * C * O + O scratch, the last O the routed
+   gradient's sum; with db (O, double, or NULL), db += that sum. */
+TF_EXPORT void CD_S(conv_direct_bpf_pool)(
+        const T *restrict x, const T *restrict t, const uint8_t *restrict idx,
+        T *restrict row, T *restrict tacc, double *restrict dwp, double *restrict db,
+        int64_t n0, int64_t n1, int64_t H, int64_t W, int64_t C, int64_t HA, int64_t WA,
+        int64_t O, int64_t KH, int64_t KW, int64_t dh, int64_t dw, int64_t pt, int64_t pl) {
+    const CD_S(geo) g = {H, W, C, 2 * HA, 2 * WA, O, KH, KW, 1, 1, dh, dw, pt, pl};
+    const int64_t m = KH * KW * C * O;
+    T *restrict bsum = tacc + m;
+    for (int64_t i = 0; i < m + O; i++) tacc[i] = 0;
+    for (int64_t n = n0; n < n1; n++) {
+        for (int64_t py = 0; py < HA; py++)
+            for (int64_t qi = 0; qi < 2; qi++) {
+                const T *tr = t + (n * HA + py) * WA * O;
+                const uint8_t *ir = idx + (n * HA + py) * WA * O;
+                for (int64_t px = 0; px < WA; px++)
+                    for (int64_t qj = 0; qj < 2; qj++) {
+                        const uint8_t q = (uint8_t)(2 * qi + qj);
+                        const T *tp = tr + px * O;
+                        const uint8_t *ip = ir + px * O;
+                        T *rp = row + (2 * px + qj) * O;
+                        for (int64_t o = 0; o < O; o++) rp[o] = ip[o] == q ? tp[o] : (T)0;
+                        for (int64_t o = 0; o < O; o++) bsum[o] += rp[o];
+                    }
+                CD_S(bpf_row)(x + n * H * W * C, row, tacc, &g, 2 * py + qi, 2 * WA);
+            }
+        CD_S(bpf_flush)(tacc, dwp, m);
+        if (db) CD_S(bpf_flush)(bsum, db, O);
+        else for (int64_t o = 0; o < O; o++) bsum[o] = 0;
+    }
+}
+
+#undef T
+#undef CD_KIND
+#undef CD_PIXELS
+#undef CD_BLOCKS
+#endif
