@@ -23,10 +23,14 @@ _SIGNATURES = {   # pointer arguments, then int64 arguments
 }
 _fns = {}
 
-# Which convolutions go direct: K * C_in (the GEMM's depth) at most DIRECT_MAX_DEPTH, C_out
-# at most DIRECT_MAX_OUT. Measured below (one thread, process_time medians, float32).
-DIRECT_MAX_DEPTH = 48
-DIRECT_MAX_OUT = 128
+# Which convolutions go direct (from the A/B figures below): the forward (and the pooled
+# forward) up to a GEMM depth K * C_in of FWD_MAX_DEPTH and C_out of MAX_OUT; the filter
+# gradient only for BPF_MIN_TAPS..BPF_MAX_TAPS taps (not 1x1) with K * C_in up to BPF_MAX_DEPTH:
+# beyond, the GEMM's filter gradient (a long reduction, which BLAS does well) wins.
+FWD_MAX_DEPTH = 144
+BPF_MAX_DEPTH = 36
+BPF_MIN_TAPS, BPF_MAX_TAPS = 2, 9
+MAX_OUT = 128
 _TASK_MACS = 1 << 22    # images per task: ~1 ms of work (a call costs ~10 us of Python)
 
 
@@ -46,17 +50,22 @@ def _fn(name, dtype):
     return fn
 
 
-def _geometry_ok(x, w_shape, strides, dilations, pads):
-    """A 2-D, one-group conv with sane parameters and a small GEMM depth."""
+def _geometry_ok(x, w_shape, strides, dilations, pads, max_depth):
+    """A 2-D, one-group conv with sane parameters and a GEMM depth up to max_depth."""
     if x.ndim != 4 or len(w_shape) != 4 or w_shape[2] != x.shape[3] or \
             len(strides) != 2 or len(dilations) != 2 or len(pads) != 2:
         return False
     kh, kw, cin, cout = w_shape
-    if min(kh, kw, cin, cout) < 1 or kh * kw * cin > DIRECT_MAX_DEPTH or \
-            cout > DIRECT_MAX_OUT:
+    if min(kh, kw, cin, cout) < 1 or kh * kw * cin > max_depth or cout > MAX_OUT:
         return False
     return all(int(s) >= 1 for s in strides) and all(int(d) >= 1 for d in dilations) and \
         all(int(a) >= 0 and int(b) >= 0 for a, b in pads)
+
+
+def _bpf_ok(x, w_shape, strides, dilations, pads):
+    taps = w_shape[0] * w_shape[1] if len(w_shape) == 4 else 0
+    return BPF_MIN_TAPS <= taps <= BPF_MAX_TAPS and \
+        _geometry_ok(x, w_shape, strides, dilations, pads, BPF_MAX_DEPTH)
 
 
 def _ranges(n, macs_per_image):
@@ -73,14 +82,29 @@ def _flat(strides, dilations, pads):
     return int(sh), int(sw), int(dh), int(dw), int(pt), int(pl)
 
 
-# Measured (float32, one thread, process_time medians of 9+, alternating in one process;
-# NumPy path -> native, ms):
-#   see the comment at conv_bias_act / conv_backprop_filter in this module's tests and the
-#   figures filled in below.
+# Measured: float32, TENFOLD_KERNEL_THREADS=1 and OPENBLAS_NUM_THREADS=1, process_time
+# medians of 11, NumPy twin (TENFOLD_NATIVE=0) and native alternating in one process, the
+# shared 2-core machine under load 3-5 (+-10%); NumPy -> native, ms (forward with bias and
+# ReLU where the model has it; filter gradient):
+#   MNIST convnet conv1 3x3 1->32 28x28 VALID b128: fwd 3.23 -> 2.04, bpf 2.89 -> 2.76
+#     conv_bias_act_pool (ReLU, 2x2 pool): 9.47 -> 3.25; pooled filter gradient with the
+#     bias gradient: 5.47 -> 3.46
+#   ResNet-20 conv0 3x3 3->16 32x32 SAME b64: fwd 2.72 -> 1.30, bpf 2.45 -> 2.13
+#   MobileNet stem 3x3/2 3->32 64x64 SAME b32: fwd 2.26 -> 0.96, bpf 2.34 -> 1.89
+#   DCGAN disc. 3x3/2 1->64 28x28 SAME b64: fwd 0.94 -> 0.58, bpf 1.01 -> 0.74
+#   4x4/2 1->64 28x28 b64: fwd 1.31 -> 0.98, bpf 1.33 -> 1.56 (NumPy kept: > 9 taps)
+#   Siamese 5x5 1->4 28x28 VALID b16: fwd 0.41 -> 0.38, bpf 0.39 -> 0.46 (kept);
+#     5x5 4->16 12x12: fwd 0.26 -> 0.14, bpf 0.23 -> 0.33 (kept)
+#   3x3 4->32 28x28 SAME b64: fwd 3.80 -> 1.76, bpf 3.48 -> 2.79
+#   3x3 8->32 28x28 SAME b64: fwd 5.77 -> 2.79, bpf 5.58 -> 6.53 (kept: depth 72 > 36)
+#   3x3 16->16 32x32 SAME b64: fwd 8.46 -> 5.60, bpf 8.04 -> 9.62 (kept)
+#   3x3 16->64 16x16 SAME b64: fwd 8.50 -> 6.56;  3x3 3->128 32x32 b16: fwd 5.01 -> 3.41
+#   1x1 16->32 32x32 b32: fwd 2.50 -> 1.09, bpf 1.52 -> 1.84 (kept: pointwise)
+#   3x3 32->64 13x13 VALID b128 (MNIST conv2, depth 288): fwd 8.25 -> 9.29 (kept)
 def conv_bias_act(x, w, b, strides, dilations, pads, relu):
     """relu?(conv(x, w) + b) (b may be None), or None where the direct kernel does not
     apply. x, w (and b) of one float dtype, as the caller's compute dtype."""
-    if not _geometry_ok(x, w.shape, strides, dilations, pads):
+    if not _geometry_ok(x, w.shape, strides, dilations, pads, FWD_MAX_DEPTH):
         return None
     arrays = (x, w) if b is None else (x, w, b)
     if not native.usable(*arrays) or (b is not None and b.shape != (w.shape[-1],)):
@@ -109,7 +133,7 @@ def conv_bias_act(x, w, b, strides, dilations, pads, relu):
 
 def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads):
     """The filter gradient (w_shape, x's dtype) or None; dy (N, OH, OW, O) of x's dtype."""
-    if not _geometry_ok(x, w_shape, strides, dilations, pads) or not native.usable(x, dy):
+    if not _bpf_ok(x, w_shape, strides, dilations, pads) or not native.usable(x, dy):
         return None
     n, h, wd, cin = x.shape
     kh, kw, _, cout = w_shape
@@ -145,7 +169,7 @@ def conv_bias_act_pool(x, w, b, pads, relu):
     """(out, idx) = max_pool_2x2_argmax(relu?(conv(x, w) + b)) of a stride-1 conv (see
     kernels.conv_bias_act_pool), or None."""
     ones = ((1, 1), (1, 1))
-    if not _geometry_ok(x, w.shape, *ones, pads):
+    if not _geometry_ok(x, w.shape, *ones, pads, FWD_MAX_DEPTH):
         return None
     arrays = (x, w) if b is None else (x, w, b)
     if not native.usable(*arrays) or (b is not None and b.shape != (w.shape[-1],)):
@@ -179,7 +203,7 @@ def conv_backprop_filter_pooled(x, t, idx, w_shape, pads, with_bias):
     output went through 2x2/2 max pooling with argmax idx, from the pooled gradient t (see
     kernels.conv_backprop_filter_pooled), or None."""
     ones = ((1, 1), (1, 1))
-    if not _geometry_ok(x, w_shape, *ones, pads) or not native.usable(x, t) or \
+    if not _geometry_ok(x, w_shape, *ones, pads, BPF_MAX_DEPTH) or not native.usable(x, t) or \
             type(idx) is not np.ndarray or idx.dtype != np.uint8 or \
             not idx.flags.c_contiguous or idx.shape != t.shape:
         return None

@@ -17,6 +17,22 @@ pytestmark = pytest.mark.skipif(native.load("conv_direct") is None,
                                 reason="no native conv_direct here")
 
 VALID = ((0, 0), (0, 0))
+DEFAULTS = {k: getattr(CD, k) for k in ("FWD_MAX_DEPTH", "BPF_MAX_DEPTH", "BPF_MIN_TAPS",
+                                        "BPF_MAX_TAPS", "MAX_OUT")}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def every_shape_direct():
+    """The kernels must be right for every shape, not only where the dispatch sends them."""
+    with pytest.MonkeyPatch.context() as m:
+        for k in DEFAULTS:
+            m.setattr(CD, k, 1 if k == "BPF_MIN_TAPS" else 10**9)
+        yield
+
+
+def _default_rules(monkeypatch):
+    for k, v in DEFAULTS.items():
+        monkeypatch.setattr(CD, k, v)
 
 
 def ref_conv(x, w, strides, dilations, pads):
@@ -219,8 +235,9 @@ def test_falls_back_where_it_does_not_apply(monkeypatch):
     assert CD.conv_bias_act(x, w.astype(np.float64), b, s1, s1, pads, False) is None
     assert CD.conv_bias_act(x.astype(np.int32), w.astype(np.int32), None, s1, s1, pads,
                             False) is None
-    deep = rng.standard_normal((3, 3, 16, 8)).astype(np.float32)
-    assert CD.conv_bias_act(rng.standard_normal((1, 5, 5, 16)).astype(np.float32), deep,
+    _default_rules(monkeypatch)
+    deep = rng.standard_normal((3, 3, 32, 8)).astype(np.float32)
+    assert CD.conv_bias_act(rng.standard_normal((1, 5, 5, 32)).astype(np.float32), deep,
                             None, s1, s1, pads, False) is None
     assert CD.conv_bias_act(x, w[:, :, :1], None, s1, s1, pads, False) is None  # groups 3
     assert CD.conv_bias_act(x[0], w[0], None, (1,), (1,), ((1, 1),), False) is None
@@ -233,6 +250,26 @@ def test_falls_back_where_it_does_not_apply(monkeypatch):
                                rtol=2e-4, atol=2e-4)
     monkeypatch.setenv("TENFOLD_NATIVE", "0")
     assert CD.conv_bias_act(x, w, b, s1, s1, pads, False) is None
+
+
+def test_dispatch_rules(monkeypatch):
+    """Where the direct kernels win (measured, see conv_direct.py): the forward up to a GEMM
+    depth of 144, the filter gradient for 2..9 taps up to a depth of 36."""
+    _default_rules(monkeypatch)
+    rng = np.random.default_rng(9)
+
+    def takes(cin, k, cout=16, grad=False):
+        x, w, _ = _data(rng, 2, 12, 12, cin, (k, k), cout, np.float32)
+        if not grad:
+            return CD.conv_bias_act(x, w, None, (1, 1), (1, 1), VALID, False) is not None
+        dy = np.ones((2, 13 - k, 13 - k, cout), np.float32)
+        return CD.conv_backprop_filter(x, dy, w.shape, (1, 1), (1, 1), VALID) is not None
+
+    assert takes(1, 3) and takes(3, 3) and takes(16, 3) and takes(32, 1) and takes(1, 5)
+    assert not takes(32, 3) and not takes(3, 3, cout=129)
+    assert takes(1, 3, grad=True) and takes(4, 3, grad=True) and takes(3, 2, grad=True)
+    assert not takes(8, 3, grad=True) and not takes(1, 5, grad=True) and \
+        not takes(3, 1, grad=True)
 
 
 def test_empty_outputs_take_the_numpy_path():
@@ -260,7 +297,7 @@ def test_property_forward_and_filter_gradient(n, h, w_, kh, kw, cin, cout, sh, s
     rng = np.random.default_rng(seed)
     x, w, b = _data(rng, n, h, w_, cin, (kh, kw), cout, dt)
     y = CD.conv_bias_act(x, w, b, s, d, p, True)
-    if oh * ow == 0 or kh * kw * cin > CD.DIRECT_MAX_DEPTH:
+    if oh * ow == 0:
         assert y is None
         return
     np.testing.assert_allclose(y, np.maximum(ref_conv(x, w, s, d, p) + b, 0), **_tol(dt))
