@@ -732,7 +732,8 @@ def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
         out.fill(0)
         _epilogue(out, b, relu)
         return out.astype(dt, copy=False)
-    if groups == 1 and not LEGACY:  # few input channels: native direct conv (or None)
+    if groups == 1 and not LEGACY and not _scatter_wins(w.shape, strides):
+        # few input channels: native direct conv (or None)
         y = _direct().conv_bias_act(x.astype(ct, copy=False), w, b, strides, dilations, pads,
                                     relu)
         if y is not None:
