@@ -730,16 +730,18 @@ def layer_norm_unfused(x, gamma, beta, epsilon=1e-3):
 # | fused primitive                         | replaces (keras BatchNormalization.call)       |
 # |-----------------------------------------|-------------------------------------------------|
 # | batch_norm_train(x, gamma, beta)        | mean = reduce_mean(x); var = reduce_mean(square |
-# |                                         | (x - mean)); (x - mean) * rsqrt(var + eps) *    |
-# |                                         | gamma + beta  (its unfused twin, still used    |
-# |                                         | with masks, other axes, integer or half types) |
+# |                                         | (x - mean)); s = rsqrt(var + eps) * gamma;      |
+# |                                         | x * s + (beta - mean * s)  (its unfused twin,  |
+# |                                         | still used with masks, other axes, integer or  |
+# |                                         | half types)                                    |
 # | batch_norm_stats(x, y)                  | [mean; var] of that forward (for the moving    |
 # |                                         | averages), kept by the forward, no second pass |
 # | batch_norm_train_grad(g, x, y, gamma)   | the tape's backward through the chain above:   |
 # |                                         | [dx | dgamma | dbeta] flattened               |
 #
 # NumPy float32/float64 arrays go to the blocked, threaded kernels of backend/norm_kernels.py
-# (two passes over memory forward, two backward); other backends' arrays (CuPy, the stand-in)
+# (two passes over memory forward, two backward; native C loops where they build, at any size,
+# else its NumPy twin above _NORM_MIN_ELEMS); other backends' arrays (CuPy, the stand-in)
 # to the array-namespace code below: forward, one GEMV for the mean, one pass for x - mean,
 # one for the variance (einsum), the scale and shift in place. Backward (both), with xhat =
 # (x - mean) * inv: dbeta = sum g, dgamma = inv * (sum g*x - mean * dbeta), dx = g * a + x *
@@ -752,11 +754,19 @@ _bn_memo = {}
 # outweighs their passes: one thread, process time, median of 300 (us, fwd / bwd, new vs
 # the code below): (16, 256) 96/116 vs 36/52; (16, 28, 28, 1) 78/84 vs 30/39; (64, 512)
 # 95/112 vs 52/66; (16, 28, 28, 4) 120/159 vs 337/363; (64, 16, 16, 8) 213/304 vs 464/542.
+# The native kernels (norm_kernels' end: three C calls, ~30 us fixed) are taken at any size:
+# on par with the code below at a few K elements, faster from ~16K (us, forward + ReLU /
+# backward through it, old path vs native, busy machine): (16, 256) 59/90 vs 57/94; (8, 8,
+# 8, 8) 84/100 vs 67/90; (64, 512) 111/148 vs 79/117; (16, 28, 28, 4) 263/415 vs 145/200;
+# (64, 16, 16, 8) 521/743 vs 279/372.
 _NORM_MIN_ELEMS = 1 << 15
 
 
 def _norm_ok(*arrays):
-    return arrays[0].size > _NORM_MIN_ELEMS and _norm.fast_ok(*arrays)
+    """Whether the kernels of backend/norm_kernels take these arrays: the native ones (one
+    C call per pass, a few us fixed cost) at any size, the NumPy twin above _NORM_MIN_ELEMS."""
+    return arrays[0].size > 0 and _norm.fast_ok(*arrays) and \
+        (arrays[0].size > _NORM_MIN_ELEMS or _norm.native_ok(*arrays))
 
 
 def _bn_remember(y, x, mean, var):
@@ -801,8 +811,8 @@ def _batch_norm_train_kernel(x, gamma, beta, epsilon):
     x2, n = _bn_rows(x)
     mean, var, d = _bn_moments(x2, n)
     scale = gamma / np.sqrt(var + x.dtype.type(epsilon))
-    np.multiply(d, scale, out=d)
-    d += beta
+    np.multiply(x2, scale, out=d)  # x * scale + shift, as Keras and tf.nn.batch_normalization
+    d += beta - mean * scale
     y = d.reshape(x.shape)
     _bn_remember(y, x, mean, var)
     return y

@@ -25,10 +25,20 @@ after another (see `unpack`).
 Masks (bool (batch, time)) keep the previous state where false, as Keras does. Activations
 are Keras's defaults: tanh and sigmoid (the layers fall back to the per-step path for others).
 Written against the array namespace `xp` of the inputs (NumPy or CuPy).
+
+On NumPy, the LSTM and the GRU (reset_after) run each step's elementwise work (activations,
+state updates, masks; in the backward the gate gradients) as one call of a C kernel
+(tenfold/backend/native/recurrent.c) between the step's GEMMs, which stay in NumPy; the
+NumPy loops are their twins (no compiler, TENFOLD_NATIVE=0, other arrays). See "Native step
+kernels" below.
 """
+import ctypes
+import functools
+
 import numpy as np
 
 from tenfold.backend import kernels as _kernels
+from tenfold.backend import native as _native
 from tenfold.backend import xp_of
 
 
@@ -151,6 +161,93 @@ def _put(flat, offset, value, rot=0):
 
 
 # ------------------------------------------------------------------------------------------
+# Native step kernels (tenfold/backend/native/recurrent.c): the elementwise work of a step
+# between its GEMMs in one C pass over the batch rows, instead of a dozen NumPy passes over
+# (batch, H) blocks. The GEMMs stay in NumPy (OpenBLAS); the workspace layouts are the
+# twins', so either forward feeds either backward. Taken only on NumPy arrays of one float
+# dtype whose (batch, H) blocks are contiguous (checked below, once per call, for the whole
+# batch: the halves of _over_rows are row ranges of the same blocks); else the NumPy loops.
+# A/B, in process, TENFOLD_KERNEL_THREADS=1, time.process_time medians of 11-21 alternating
+# runs, batch 64, length 80, 128 units, float32 (bench/peers/keras_models.py `recurrent`), on
+# the shared 2-core machine under load 3-3.5, whole calls, NumPy -> native, ms (5 runs):
+#   lstm_forward  22.3-30.9 -> 18.2-25.4     lstm_backward  37.0-58.7 -> 30.9-51.0
+#   gru_forward   16.3-30.3 -> 13.4-22.7     gru_backward   29.6-54.9 -> 25.9-48.6
+# (15-25% less in every run; float64: lstm 52.8 -> 42.2 and 136 -> 119). The step's
+# elementwise work is now ~10% of a call: the rest is GEMMs (forward ~1.3 GFLOP, backward
+# ~2.7 per call) and the chunks' copies.
+
+_STEP_ARGS = {  # p: pointer, i: int64
+    "lstm_fwd_step": "ppppipppii",
+    "lstm_bwd_step": "ppppipiiipipppii",
+    "gru_fwd_step": "ppppppippii",
+    "gru_bwd_step": "pppipiipipppii",
+}
+_step_fns = {}
+
+
+def _step_fn(name, dtype):
+    """The C step kernel `name` for dtype (argtypes set once), or None (no native build,
+    TENFOLD_NATIVE=0, another dtype)."""
+    if dtype not in (np.float32, np.float64) or _native.load("recurrent") is None:
+        return None
+    key = (name, np.dtype(dtype))
+    fn = _step_fns.get(key)
+    if fn is None:
+        fn = _native.function("recurrent", f"{name}_{_native.suffix(dtype)}")
+        if fn is None:
+            return None
+        fn.argtypes = [_native.i64 if c == "i" else ctypes.c_void_p for c in _STEP_ARGS[name]]
+        _step_fns[key] = fn
+    return fn
+
+
+def _blocks_ok(a, dtype, shape):
+    """Whether a is a NumPy array of `shape` and dtype whose last two axes are contiguous
+    (n, H) blocks and whose other strides are whole elements >= 0: then the C kernels' reads
+    and writes at (block offsets) + row * H + column stay inside it. Axes of size 1 may have
+    any stride (only their index 0 is used)."""
+    if type(a) is not np.ndarray or a.dtype != dtype or a.shape != tuple(shape) \
+            or not a.flags.aligned:
+        return False
+    it = a.dtype.itemsize
+    want = [None] * (a.ndim - 2) + [shape[-1] * it, it]
+    for size, st, w in zip(a.shape, a.strides, want):
+        if size > 1 and (st != w if w is not None else (st < 0 or st % it)):
+            return False
+    return True
+
+
+def _mask_ok(mk, t, n):
+    return mk is None or (type(mk) is np.ndarray and mk.dtype == np.bool_
+                          and mk.shape == (t, n, 1) and mk.flags.c_contiguous)
+
+
+def _mask_block(mf, t, n):
+    """The backward's float mask (time, batch, 1) as a block to check, if any."""
+    return [] if mf is None else [(mf, (t, n, 1))]
+
+
+def _addr(a):
+    return a.__array_interface__["data"][0]
+
+
+def _native_step(name, xp, dtype, blocks, rows=(), masks=()):
+    """The step kernel when the arrays qualify: blocks [(array, shape)] (see _blocks_ok),
+    rows [(array, shape)]: C-contiguous arrays of dtype, masks [(bool mask, t, n)]."""
+    if xp is not np:
+        return None
+    fn = _step_fn(name, dtype)
+    if fn is None:
+        return None
+    if all(_blocks_ok(a, dtype, s) for a, s in blocks) \
+            and all(type(a) is np.ndarray and a.dtype == dtype and a.shape == s
+                    and a.flags.c_contiguous and a.flags.aligned for a, s in rows) \
+            and all(_mask_ok(*m) for m in masks):
+        return fn
+    return None
+
+
+# ------------------------------------------------------------------------------------------
 # LSTM (Keras's gate order i, f, g, o; the kernels use o, i, f, g, see _lstm_weights)
 
 # Steps per chunk: the input projection (forward) and the factors and gradient GEMMs
@@ -188,9 +285,42 @@ def lstm_forward(x, w, u, b, h0, c0, mask=None, go_backwards=False):
     xs = _time_major(x, go_backwards, xp)
     mk = _mask_steps(mask, go_backwards, xp)
     ws = xp.empty((t, 6, n, hs), dtype=x.dtype)
+    fn = _native_step("lstm_fwd_step", xp, x.dtype, [(ws, ws.shape), (h0, (n, hs)),
+                                                    (c0, (n, hs))],
+                      rows=[(bh, (4 * hs,))], masks=[(mk, t, n)])
+    if fn is not None:
+        _over_rows(n, lambda r: _lstm_loop_native(
+            fn, xs[:, r], wh, bh, uh, ws[:, :, r], h0[r], c0[r],
+            None if mk is None else mk[:, r], hs), xp)
+        return ws
     _over_rows(n, lambda r: _lstm_loop(xs[:, r], wh, bh, uh, ws[:, :, r], h0[r], c0[r],
                                        None if mk is None else mk[:, r], hs, xp), xp)
     return ws
+
+
+def _lstm_loop_native(fn, xs, w, b, u, ws, h0, c0, mk, hs):
+    """_lstm_loop with each step's gate work one C call (lstm_fwd_step in recurrent.c)."""
+    t, n = ws.shape[0], ws.shape[2]
+    dt = ws.dtype
+    it = dt.itemsize
+    m = max(1, min(_CHUNK, t))
+    zbuf = np.empty((m * n, 4 * hs), dtype=dt)
+    rec = np.empty((n, 4 * hs), dtype=dt)
+    base, s0, bs = _addr(ws), ws.strides[0], ws.strides[1] // it
+    pz, pr, pb, zstep = _addr(zbuf), _addr(rec), _addr(b), n * 4 * hs * it
+    pm = None if mk is None else _addr(mk)
+    ms = 0 if mk is None else mk.strides[0]
+    h, hp, cp = h0, _addr(h0), _addr(c0)
+    for k0 in range(0, t, m):
+        k1 = min(t, k0 + m)
+        zc = zbuf[:(k1 - k0) * n]
+        np.matmul(xs[k0:k1].reshape(zc.shape[0], xs.shape[2]), w, out=zc)
+        for k in range(k0, k1):  # (the bias b joins zc in the C step)
+            np.matmul(h, u, out=rec)
+            wk = base + k * s0
+            fn(pr, pz + (k - k0) * zstep, pb, wk, bs, hp, cp,
+               None if pm is None else pm + k * ms, n, hs)
+            h, hp, cp = ws[k, 0], wk, wk + bs * it
 
 
 def _lstm_loop(xs, w, b, u, ws, h0, c0, mk, hs, xp):
@@ -208,7 +338,7 @@ def _lstm_loop(xs, w, b, u, ws, h0, c0, mk, hs, xp):
     for k0 in range(0, t, m):
         k1 = min(t, k0 + m)
         zc = zbuf[:(k1 - k0) * n]
-        xp.matmul(xs[k0:k1].reshape(-1, xs.shape[2]), w, out=zc)
+        xp.matmul(xs[k0:k1].reshape(zc.shape[0], xs.shape[2]), w, out=zc)
         zc += b
         zc = zc.reshape(k1 - k0, n, 4 * hs)
         for k in range(k0, k1):
@@ -261,7 +391,10 @@ def lstm_backward(gws, ws, x, w, u, h0, c0, mask=None, go_backwards=False):
     c_grad = _nonzero(gws[:, 1], xp)
     gates_grad = _nonzero(gws[:, 2:], xp)
     parts = {}
-    _over_rows(n, lambda r: _lstm_back_loop(
+    fn = _native_step("lstm_bwd_step", xp, dt, [(ws, (t, 6, n, hs)), (gws, (t, 6, n, hs)),
+                                               (c0, (n, hs))] + _mask_block(mf, t, n))
+    loop = _lstm_back_loop if fn is None else functools.partial(_lstm_back_loop_native, fn)
+    _over_rows(n, lambda r: loop(
         gws[:, :, r], ws[:, :, r], xs[:, r], h0[r], c0[r], None if mf is None else mf[:, r],
         dx[r], ut, wt, dh0, dc0, r, parts, hs, c_grad, gates_grad, go_backwards, xp), xp)
     # the halves' weight gradients, summed in a fixed order
@@ -364,19 +497,81 @@ def _lstm_back_loop(gws, ws, xs, h0, c0, mf, dx, ut, wt, dh0, dc0, rows, parts, 
             if mf is not None:
                 dh += carry_h
                 dc += carry_c
-        # the chunk's share of the input and weight gradients
-        dz2 = dz.reshape(j * n, 4 * hs)
-        dxc = dxb[:j * n]
-        xp.matmul(dz2, wt, out=dxc)
-        dxc = dxc.reshape(j, n, -1).transpose(1, 0, 2)
-        if go_backwards:
-            dx[:, t - k1:t - k0] = dxc[:, ::-1]
-        else:
-            dx[:, k0:k1] = dxc
-        xp.matmul(xh.T, dz2, out=wutmp)
-        dw += wutmp[:d]
-        du += wutmp[d:]
-        db += dz2.sum(axis=0)
+        _lstm_chunk_grads(dz, xh, dxb, wt, wutmp, dx, dw, du, db, k0, k1, t, go_backwards, xp)
+    dh0[rows] = dh
+    dc0[rows] = dc
+    parts[rows.start or 0] = (dw, du, db)
+
+
+def _lstm_chunk_grads(dz, xh, dxb, wt, wutmp, dx, dw, du, db, k0, k1, t, go_backwards, xp):
+    """A chunk's share of the input and weight gradients, from its gate gradients dz
+    (j, n, 4H) and its inputs and previous states side by side (xh)."""
+    j, n = dz.shape[0], dz.shape[1]
+    d = dw.shape[0]
+    dz2 = dz.reshape(j * n, dz.shape[2])
+    dxc = dxb[:j * n]
+    xp.matmul(dz2, wt, out=dxc)
+    dxc = dxc.reshape(j, n, dxc.shape[1]).transpose(1, 0, 2)
+    if go_backwards:
+        dx[:, t - k1:t - k0] = dxc[:, ::-1]
+    else:
+        dx[:, k0:k1] = dxc
+    xp.matmul(xh.T, dz2, out=wutmp)
+    dw += wutmp[:d]
+    du += wutmp[d:]
+    db += dz2.sum(axis=0)
+
+
+def _lstm_back_loop_native(fn, gws, ws, xs, h0, c0, mf, dx, ut, wt, dh0, dc0, rows, parts, hs,
+                           c_grad, gates_grad, go_backwards, xp):
+    """_lstm_back_loop with each step's gate-gradient work one C call (lstm_bwd_step in
+    recurrent.c): it reads the activated gates from the workspace, so no per-chunk factors."""
+    t, n = ws.shape[0], ws.shape[2]
+    dt = ws.dtype
+    it = dt.itemsize
+    d = xs.shape[2]
+    dh = np.zeros((n, hs), dtype=dt)
+    dc = np.zeros((n, hs), dtype=dt)
+    carry_h = np.zeros((n, hs), dtype=dt)
+    carry_c = np.zeros((n, hs), dtype=dt)
+    m = max(1, min(_CHUNK, t))
+    dzb = np.empty((m, n, 4 * hs), dtype=dt)
+    xhb = np.empty((m * n, d + hs), dtype=dt)
+    dxb = np.empty((m * n, d), dtype=dt)
+    dw = np.zeros((d, 4 * hs), dtype=dt)
+    du = np.zeros((hs, 4 * hs), dtype=dt)
+    db = np.zeros((4 * hs,), dtype=dt)
+    wutmp = np.empty((d + hs, 4 * hs), dtype=dt)
+    wbase, ws0, bs = _addr(ws), ws.strides[0], ws.strides[1] // it
+    gbase, gs0, gbs = _addr(gws), gws.strides[0], gws.strides[1] // it
+    pdh, pdc, pch, pcc = _addr(dh), _addr(dc), _addr(carry_h), _addr(carry_c)
+    pdz, dzs = _addr(dzb), n * 4 * hs * it
+    pm = None if mf is None else _addr(mf)
+    ms = 0 if mf is None else mf.strides[0]
+    pc0 = _addr(c0)
+    pending = 0
+    for k1 in range(t, 0, -m):
+        k0 = max(0, k1 - m)
+        j = k1 - k0
+        blk = ws[k0:k1]
+        xh = xhb[:j * n]
+        xh[:, :d].reshape(j, n, d)[...] = xs[k0:k1]
+        hp = xh[:, d:].reshape(j, n, hs)  # the states before each step
+        hp[1:] = blk[:-1, 0]
+        hp[0] = ws[k0 - 1, 0] if k0 else h0
+        dz = dzb[:j]
+        for k in range(k1 - 1, k0 - 1, -1):
+            q = k - k0
+            cp = wbase + (k - 1) * ws0 + bs * it if k else pc0
+            fn(pdh, pdc, pch, pcc, pending, gbase + k * gs0, gbs, c_grad, gates_grad,
+               wbase + k * ws0, bs, cp, None if pm is None else pm + k * ms, pdz + q * dzs,
+               n, hs)
+            np.matmul(dz[q], ut, out=dh)
+            pending = 1
+        _lstm_chunk_grads(dz, xh, dxb, wt, wutmp, dx, dw, du, db, k0, k1, t, go_backwards, xp)
+    if mf is not None:  # the last step's masked rows
+        dh += carry_h
+        dc += carry_c
     dh0[rows] = dh
     dc0[rows] = dc
     parts[rows.start or 0] = (dw, du, db)
@@ -613,10 +808,44 @@ def _gru_forward_ra(x, w, u, b, rb, h0, mask, go_backwards):
     # z, r and the candidate's products as separate GEMMs: each result a contiguous block
     wzr, wc = xp.ascontiguousarray(wh[:, :2 * hs]), xp.ascontiguousarray(wh[:, 2 * hs:])
     uzr, uc = xp.ascontiguousarray(uh[:, :2 * hs]), xp.ascontiguousarray(uh[:, 2 * hs:])
-    _over_rows(n, lambda r: _gru_loop_ra(xs[:, r], wzr, wc, bh, uzr, uc, rb[2 * hs:],
-                                         ws[:, :, r], h0[r], None if mk is None else mk[:, r],
-                                         hs, xp), xp)
+    rbh = rb[2 * hs:]
+    fn = _native_step("gru_fwd_step", xp, x.dtype, [(ws, ws.shape), (h0, (n, hs))],
+                      rows=[(rbh, (hs,)), (bh, (3 * hs,))], masks=[(mk, t, n)])
+    loop = _gru_loop_ra if fn is None else functools.partial(_gru_loop_ra_native, fn)
+    _over_rows(n, lambda r: loop(xs[:, r], wzr, wc, bh, uzr, uc, rbh, ws[:, :, r], h0[r],
+                                 None if mk is None else mk[:, r], hs, xp), xp)
     return ws
+
+
+def _gru_loop_ra_native(fn, xs, wzr, wc, b, uzr, uc, rbh, ws, h0, mk, hs, xp):
+    """_gru_loop_ra with each step's gate work one C call (gru_fwd_step in recurrent.c),
+    after both of the step's GEMMs (h @ u_zr into a scratch block, h @ u_hh into ws's rh)."""
+    t, n = ws.shape[0], ws.shape[2]
+    dt = ws.dtype
+    it = dt.itemsize
+    m = max(1, min(_CHUNK, t))
+    zrbuf = np.empty((m * n, 2 * hs), dtype=dt)
+    cbuf = np.empty((m * n, hs), dtype=dt)
+    rzr = np.empty((n, 2 * hs), dtype=dt)
+    base, s0, bs = _addr(ws), ws.strides[0], ws.strides[1] // it
+    pzr, pc, prz, pb, prb = _addr(zrbuf), _addr(cbuf), _addr(rzr), _addr(b), _addr(rbh)
+    pm = None if mk is None else _addr(mk)
+    ms = 0 if mk is None else mk.strides[0]
+    h, hp = h0, _addr(h0)
+    for k0 in range(0, t, m):
+        k1 = min(t, k0 + m)
+        j = k1 - k0
+        xc = xs[k0:k1].reshape(j * n, xs.shape[2])
+        np.matmul(xc, wzr, out=zrbuf[:j * n])
+        np.matmul(xc, wc, out=cbuf[:j * n])
+        for k in range(k0, k1):  # (the bias b joins them in the C step)
+            q = k - k0
+            np.matmul(h, uzr, out=rzr)
+            np.matmul(h, uc, out=ws[k, 4])
+            wk = base + k * s0
+            fn(prz, pzr + q * n * 2 * hs * it, pc + q * n * hs * it, pb, prb, wk, bs, hp,
+               None if pm is None else pm + k * ms, n, hs)
+            h, hp = ws[k, 0], wk
 
 
 def _gru_loop_ra(xs, wzr, wc, b, uzr, uc, rbh, ws, h0, mk, hs, xp):
@@ -632,7 +861,7 @@ def _gru_loop_ra(xs, wzr, wc, b, uzr, uc, rbh, ws, h0, mk, hs, xp):
     for k0 in range(0, t, m):
         k1 = min(t, k0 + m)
         j = k1 - k0
-        xc = xs[k0:k1].reshape(-1, xs.shape[2])
+        xc = xs[k0:k1].reshape(j * n, xs.shape[2])
         zzr = xp.matmul(xc, wzr, out=zrbuf[:j * n])
         zzr += b[:2 * hs]
         zzr = zzr.reshape(j, n, 2 * hs)
@@ -683,7 +912,10 @@ def _gru_backward_ra(gws, ws, x, w, u, h0, mask, go_backwards):
     # returns states only): then its additions are skipped
     gates_grad = _nonzero(gws[:, 1:], xp)
     parts = {}
-    _over_rows(n, lambda r: _gru_back_loop_ra(
+    fn = _native_step("gru_bwd_step", xp, dt, [(ws, (t, 5, n, hs)), (gws, (t, 5, n, hs))]
+                      + _mask_block(mf, t, n))
+    loop = _gru_back_loop_ra if fn is None else functools.partial(_gru_back_loop_ra_native, fn)
+    _over_rows(n, lambda r: loop(
         gws[:, :, r], ws[:, :, r], xs[:, r], h0[r], None if mf is None else mf[:, r], dx[r],
         ut, wt, dh0, r, parts, hs, gates_grad, go_backwards, xp), xp)
     keys = sorted(parts)
@@ -787,22 +1019,83 @@ def _gru_back_loop_ra(gws, ws, xs, h0, mf, dx, ut, wt, dh0, rows, parts, hs, gat
             if mf is not None:
                 dhn += carry
             dh, dhn = dhn, dh
-        # the chunk's share of the input and weight gradients
-        b2 = bc.reshape(j * n, 4 * hs)
-        dzx, dzr = b2[:, :3 * hs], b2[:, hs:]
-        dxc = dxb[:j * n]
-        xp.matmul(dzx, wt, out=dxc)
-        dxc = dxc.reshape(j, n, -1).transpose(1, 0, 2)
-        if go_backwards:
-            dx[:, t - k1:t - k0] = dxc[:, ::-1]
-        else:
-            dx[:, k0:k1] = dxc
-        xp.matmul(xs[k0:k1].reshape(j * n, -1).T, dzx, out=wtmp)
-        dw += wtmp
-        xp.matmul(hp.reshape(j * n, hs).T, dzr, out=utmp)
-        du += utmp
-        db += dzx.sum(axis=0)
-        drb += dzr.sum(axis=0)
+        _gru_chunk_grads(bc, xs, hp, dxb, wt, wtmp, utmp, dx, dw, du, db, drb, k0, k1, t,
+                         go_backwards, xp)
+    dh0[rows] = dh
+    parts[rows.start or 0] = (dw, du, db, drb)
+
+
+def _gru_chunk_grads(bc, xs, hp, dxb, wt, wtmp, utmp, dx, dw, du, db, drb, k0, k1, t,
+                     go_backwards, xp):
+    """A chunk's share of the input and weight gradients, from its blocks
+    [da_hh, da_z, da_r, d_rh] (j, n, 4H) and its previous states hp."""
+    j, n = bc.shape[0], bc.shape[1]
+    hs = hp.shape[2]
+    b2 = bc.reshape(j * n, 4 * hs)
+    dzx, dzr = b2[:, :3 * hs], b2[:, hs:]
+    dxc = dxb[:j * n]
+    xp.matmul(dzx, wt, out=dxc)
+    dxc = dxc.reshape(j, n, dxc.shape[1]).transpose(1, 0, 2)
+    if go_backwards:
+        dx[:, t - k1:t - k0] = dxc[:, ::-1]
+    else:
+        dx[:, k0:k1] = dxc
+    xp.matmul(xs[k0:k1].reshape(j * n, xs.shape[2]).T, dzx, out=wtmp)
+    dw += wtmp
+    xp.matmul(hp.reshape(j * n, hs).T, dzr, out=utmp)
+    du += utmp
+    db += dzx.sum(axis=0)
+    drb += dzr.sum(axis=0)
+
+
+def _gru_back_loop_ra_native(fn, gws, ws, xs, h0, mf, dx, ut, wt, dh0, rows, parts, hs,
+                             gates_grad, go_backwards, xp):
+    """_gru_back_loop_ra with each step's gate-gradient work one C call (gru_bwd_step in
+    recurrent.c), which also finishes the previous step (dh = dh z + rec (+ carry))."""
+    t, n = ws.shape[0], ws.shape[2]
+    dt = ws.dtype
+    it = dt.itemsize
+    d = xs.shape[2]
+    m = max(1, min(_CHUNK, t))
+    dh = np.zeros((n, hs), dtype=dt)
+    rec = np.zeros((n, hs), dtype=dt)
+    carry = np.zeros((n, hs), dtype=dt)
+    hpb = np.empty((m, n, hs), dtype=dt)
+    bb = np.empty((m, n, 4 * hs), dtype=dt)
+    dxb = np.empty((m * n, d), dtype=dt)
+    dw = np.zeros((d, 3 * hs), dtype=dt)
+    du = np.zeros((hs, 3 * hs), dtype=dt)
+    db = np.zeros((3 * hs,), dtype=dt)
+    drb = np.zeros((3 * hs,), dtype=dt)
+    wtmp = np.empty_like(dw)
+    utmp = np.empty_like(du)
+    wbase, ws0, bs = _addr(ws), ws.strides[0], ws.strides[1] // it
+    gbase, gs0, gbs = _addr(gws), gws.strides[0], gws.strides[1] // it
+    pdh, prec, pca, php, pb = _addr(dh), _addr(rec), _addr(carry), _addr(hpb), _addr(bb)
+    step = n * hs * it
+    pm = None if mf is None else _addr(mf)
+    ms = 0 if mf is None else mf.strides[0]
+    pending = 0
+    for k1 in range(t, 0, -m):
+        k0 = max(0, k1 - m)
+        j = k1 - k0
+        blk = ws[k0:k1]
+        hp = hpb[:j]                    # the states before each step
+        hp[1:] = blk[:-1, 0]
+        hp[0] = ws[k0 - 1, 0] if k0 else h0
+        bc = bb[:j]
+        for k in range(k1 - 1, k0 - 1, -1):
+            q = k - k0
+            fn(pdh, prec, pca, pending, gbase + k * gs0, gbs, gates_grad, wbase + k * ws0, bs,
+               php + q * step, None if pm is None else pm + k * ms, pb + q * 4 * step, n, hs)
+            np.matmul(bc[q, :, hs:], ut, out=rec)
+            pending = 1
+        _gru_chunk_grads(bc, xs, hp, dxb, wt, wtmp, utmp, dx, dw, du, db, drb, k0, k1, t,
+                         go_backwards, xp)
+    if pending:  # the last step's dh = dh z + rec (+ carry)
+        dh += rec
+        if mf is not None:
+            dh += carry
     dh0[rows] = dh
     parts[rows.start or 0] = (dw, du, db, drb)
 

@@ -99,3 +99,25 @@ def test_in_a_graph_with_a_bias_add_before_it():
     np.testing.assert_allclose(g0.numpy(), g1.numpy(), rtol=1e-5)
     want = _chain(x.numpy() + b.numpy(), 0.2)
     np.testing.assert_array_equal(y1.numpy(), want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [0, 1, 7, 70000, 200001])
+def test_native_kernels_are_bit_identical_to_numpy(monkeypatch, dtype, n):
+    from tenfold.backend import kernels as K
+    from tenfold.backend import native
+    if native.load("activations") is None:
+        pytest.skip("no native kernels here")
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal(n).astype(dtype)
+    if n > 3:
+        x[:3] = [np.nan, -0.0, np.inf]
+    g = rng.standard_normal(n).astype(dtype)
+    y = K.leaky_relu(x, 0.3)
+    d = K.leaky_relu_backprop(g, y, 0.3)
+    y2 = y.copy()
+    d_in_place = K.leaky_relu_backprop(g, y2, 0.3, out=y2)  # out may be y
+    monkeypatch.setenv("TENFOLD_NATIVE", "0")
+    np.testing.assert_array_equal(y, K.leaky_relu(x, 0.3))
+    np.testing.assert_array_equal(d, K.leaky_relu_backprop(g, y, 0.3))
+    np.testing.assert_array_equal(d_in_place, d)

@@ -106,6 +106,7 @@ def test_a_compile_error_is_reported_with_the_compiler_message(cache):
 
 
 def test_no_compiler_means_none_and_a_reason(monkeypatch, tmp_path):
+    monkeypatch.delenv("TENFOLD_NATIVE", raising=False)
     monkeypatch.setenv("TENFOLD_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(native, "_compiler", lambda: None)
     monkeypatch.setattr(native, "_libs", {})
@@ -121,6 +122,7 @@ def test_disabled_by_environment(monkeypatch):
 
 
 def test_unknown_family_is_none(monkeypatch, tmp_path):
+    monkeypatch.delenv("TENFOLD_NATIVE", raising=False)
     monkeypatch.setenv("TENFOLD_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(native, "_libs", {})
     monkeypatch.setattr(native, "_why", {})

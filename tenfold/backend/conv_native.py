@@ -1,0 +1,264 @@
+"""2-D convolutions (float32, channels-last, one group) through the native implicit-GEMM
+kernels of native/conv_gemm.c: the forward (with bias and ReLU), the filter gradient, and
+the stride-1 input gradient (the forward on the padded dy with the flipped, transposed
+filter). Each function returns None where it does not apply (another dtype or rank, groups,
+no native library or no AVX-512 build: the im2col + GEMM kernels in kernels.py run then).
+
+Why: im2col + OpenBLAS runs these narrow GEMMs (16..64 output channels, depth K*K*C_in) at
+a fraction of the CPU's peak and copies K*K times the input first; the micro-kernels keep
+a block of outputs in registers and read the input in place. Measured (single thread,
+process time, medians, float32, batch 64, 3x3 pads 1, ResNet-20's shapes; im2col path ->
+native, ms) in the comments at each entry point below.
+
+The images are cut into fixed chunks (about `_CHUNK_BYTES` of input each) shared out to
+the kernel threads; each chunk is padded into a per-thread buffer (borders zeroed, interior
+copied). The filter gradient sums the chunks' partials in chunk order, so no result depends
+on the thread count.
+"""
+import ctypes
+
+import numpy as np
+
+from tenfold.backend import kernels as _k
+from tenfold.backend import native
+
+_CHUNK_BYTES = 1 << 19
+_F32 = np.dtype(np.float32)
+_fns = {}
+
+
+def _lib():
+    """(conv_fwd, conv_dw) ctypes functions, or None where native conv is not to be used."""
+    got = _fns.get("fns", False)
+    if got is not False:
+        return got
+    lib = native.load("conv_gemm")
+    got = None
+    if lib is not None:
+        lib.conv_simd.restype = ctypes.c_int64
+        if lib.conv_simd():
+            P, I = ctypes.c_void_p, native.i64
+            fwd = lib.conv_fwd_f32
+            fwd.argtypes = [P, I, I, I, I, P, I, I, I, I, I, I, I, P, I, P, I, I]
+            fwd.restype = None
+            dw = lib.conv_dw_f32
+            dw.argtypes = [P, I, I, I, I, P, I, I, I, I, I, I, I, I, I, P]
+            dw.restype = None
+            got = (fwd, dw)
+    _fns["fns"] = got
+    return got
+
+
+# the kernels' vectors run along the output channels (the input's, for the input gradient):
+# below 8 most lanes would be masked off, and im2col + GEMM wins
+_MIN_CHANNELS = 8
+# The forward kernel streams the filter once per block of output pixels, so it wins while
+# the filter stays in L1/L2 and the GEMM is narrow; wider, OpenBLAS's packed GEMM wins.
+# Measured (one thread, process time, medians, b64/b32): 3x3 16->16 32x32 8.6 -> 5.1 ms,
+# 3x3 64->64 8x8 5.3 -> 3.8, 1x1 32->64 32x32 2.8 -> 1.8; but 4x4 128->128 /2 (DCGAN)
+# 82 -> 98 and 1x1 128->128 4.1 -> 4.9.
+_MAX_FWD_OUT = 64
+_MAX_FWD_FILTER_BYTES = 160 << 10
+
+
+def _forward_wins(w_shape):
+    kh, kw, c, o = w_shape
+    return _MIN_CHANNELS <= o <= _MAX_FWD_OUT and kh * kw * c * o * 4 <= _MAX_FWD_FILTER_BYTES
+
+
+def _filter_grad_wins(w_shape):
+    """The filter gradient keeps its block of dw in registers over all pixels: it wins but
+    for 1x1 filters wider than 64 (1x1 128->128 16x16 b32: 4.5 -> 4.7 ms; 4x4 128->128 /2
+    14x14: 25.7 -> 21.6; 3x3 16->16 32x32: 9.6 -> 6.8)."""
+    kh, kw, c, o = w_shape
+    return o >= _MIN_CHANNELS and (kh * kw > 1 or o <= _MAX_FWD_OUT)
+
+
+def _applies(x, w_shape, groups, pads):
+    return x.ndim == 4 and len(w_shape) == 4 and groups == 1 and x.dtype == _F32 and \
+        type(x) is np.ndarray and x.size > 0 and all(a >= 0 and b >= 0 for a, b in pads) and \
+        native.enabled() and _lib() is not None
+
+
+def _padded_chunks(x, pads, n_per):
+    """[(n0, n1)] chunks and a function giving chunk (n0, n1) padded, in a per-thread
+    buffer (or a view of x when there is no padding)."""
+    (pt, pb), (pl, pr) = pads
+    n, h, w, c = x.shape
+    hp, wp = h + pt + pb, w + pl + pr
+    ranges = _k._image_ranges(n, n_per)
+    if not (pt or pb or pl or pr):
+        return ranges, hp, wp, (lambda n0, n1, buf: x[n0:n1]), None
+
+    def padded(n0, n1, buf):
+        b = buf[:n1 - n0]
+        if pt:
+            b[:, :pt] = 0
+        if pb:
+            b[:, hp - pb:] = 0
+        if pl:
+            b[:, pt:hp - pb, :pl] = 0
+        if pr:
+            b[:, pt:hp - pb, wp - pr:] = 0
+        b[:, pt:pt + h, pl:pl + w] = x[n0:n1]
+        return b
+
+    return ranges, hp, wp, padded, (lambda: np.empty((n_per, hp, wp, c), x.dtype))
+
+
+def _per_chunk(x, pads):
+    n, h, w, c = x.shape
+    (pt, pb), (pl, pr) = pads
+    per_image = (h + pt + pb) * (w + pl + pr) * c * x.itemsize
+    return _k._chunk(n, per_image, _CHUNK_BYTES)
+
+
+def conv(x, w, b, strides, dilations, pads, relu=False):
+    """relu?(conv(x, w) + b) as (N, Ho, Wo, O) float32, or None (see the module doc)."""
+    if w.ndim != 4 or not _forward_wins(w.shape) or not _applies(x, w.shape, 1, pads) or \
+            w.dtype != _F32 or w.shape[2] != x.shape[3] or \
+            (b is not None and (b.dtype != _F32 or b.shape != (w.shape[3],))):
+        return None
+    fwd, _ = _lib()
+    kh, kw, c, o = w.shape
+    ho, wo = _k.out_sizes(x.shape[1:3], (kh, kw), strides, dilations, pads)
+    if ho <= 0 or wo <= 0 or o == 0 or c == 0:
+        return None
+    x = np.ascontiguousarray(x)
+    w = np.ascontiguousarray(w)
+    bias = None if b is None else np.ascontiguousarray(b)
+    y = np.empty((x.shape[0], ho, wo, o), _F32)
+    n_per = _per_chunk(x, pads)
+    ranges, hp, wp, padded, scratch = _padded_chunks(x, pads, n_per)
+    sh, sw = strides
+    dh, dw = dilations
+    wptr = native.ptr(w)
+    bptr = None if bias is None else native.ptr(bias)
+
+    def work(r, buf):
+        n0, n1 = r
+        xb = padded(n0, n1, buf)
+        fwd(native.ptr(xb), n1 - n0, hp, wp, c, wptr, kh, kw, o, sh, sw, dh, dw,
+            bptr, int(relu), native.ptr(y[n0:n1]), ho, wo)
+
+    _k.run_tasks(ranges, work, x.nbytes + y.nbytes, scratch)
+    return y
+
+
+def backprop_filter(x, dy, w_shape, strides, dilations, pads):
+    """The filter gradient (KH, KW, C, O) float32 of conv(x, w), or None."""
+    if len(w_shape) != 4 or not _filter_grad_wins(tuple(w_shape)) or \
+            not _applies(x, w_shape, 1, pads) or dy.dtype != _F32 or type(dy) is not np.ndarray:
+        return None
+    _, dwfn = _lib()
+    kh, kw, c, o = (int(v) for v in w_shape)
+    ho, wo = _k.out_sizes(x.shape[1:3], (kh, kw), strides, dilations, pads)
+    if dy.shape != (x.shape[0], ho, wo, o) or c != x.shape[3] or o == 0 or c == 0 or \
+            ho <= 0 or wo <= 0:
+        return None
+    x = np.ascontiguousarray(x)
+    dy = np.ascontiguousarray(dy)
+    n_per = _per_chunk(x, pads)
+    ranges, hp, wp, padded, scratch = _padded_chunks(x, pads, n_per)
+    partial = np.empty((len(ranges), kh, kw, c, o), _F32)
+    index = {r: i for i, r in enumerate(ranges)}
+    sh, sw = strides
+    dh, dw = dilations
+
+    def work(r, buf):
+        n0, n1 = r
+        xb = padded(n0, n1, buf)
+        dwfn(native.ptr(xb), n1 - n0, hp, wp, c, native.ptr(dy[n0:n1]), ho, wo, o,
+             kh, kw, sh, sw, dh, dw, native.ptr(partial[index[r]]))
+
+    _k.run_tasks(ranges, work, x.nbytes + dy.nbytes, scratch)
+    out = partial[0]
+    for p in partial[1:]:
+        out += p
+    return out
+
+
+def _phase_taps(phase):
+    """(taps in the order of their dy offsets, first offset, offset step) of one spatial
+    phase (r, J, taps, offsets) of kernels._phase_plan, or None when the offsets are not
+    evenly spaced."""
+    _, _, taps, qs = phase
+    if not taps:
+        return [], 0, 1
+    order = sorted(range(len(taps)), key=lambda i: qs[i])
+    q = [qs[i] for i in order]
+    step = q[1] - q[0] if len(q) > 1 else 1
+    if step <= 0 or any(b - a != step for a, b in zip(q, q[1:])):
+        return None
+    return [taps[i] for i in order], q[0], step
+
+
+def _backprop_input_phases(dy, w, x_shape, strides, dilations, pads):
+    """The input gradient of a strided conv by output phases: each phase (the dx rows
+    r + s*j) is a stride-1 correlation of the zero-padded dy with that phase's taps, run by
+    the forward kernel in place on dy's padded copy, then copied into dx's strided rows."""
+    fwd, _ = _lib()
+    kh, kw, c, o = w.shape
+    plans, lo, dyp = _k._phases_of(dy, (kh, kw), x_shape, strides, dilations, pads)
+    dyp = np.ascontiguousarray(dyp)
+    n, hp, wp = dyp.shape[0], dyp.shape[1], dyp.shape[2]
+    dx = np.empty(x_shape, _F32)
+    jobs = []
+    for py in plans[0]:
+        for px in plans[1]:
+            dst = dx[:, py[0]::strides[0], px[0]::strides[1]]
+            ty, tx = _phase_taps(py), _phase_taps(px)
+            if not py[2] or not px[2]:
+                dst[...] = 0
+                continue
+            if ty is None or tx is None:
+                return None
+            wsub = np.ascontiguousarray(
+                w[np.ix_(ty[0], tx[0])].transpose(0, 1, 3, 2))  # (KHp, KWp, O, C)
+            origin = (lo[0] + ty[1]) * wp * o + (lo[1] + tx[1]) * o
+            jobs.append((dst, wsub, origin, ty[2], tx[2], py[1], px[1]))
+    base = dyp.__array_interface__["data"][0]
+    per = _k._chunk(n, dyp[0].nbytes + dx[0].nbytes, _CHUNK_BYTES)
+    ranges = _k._image_ranges(n, per)
+
+    def work(r, _):
+        n0, n1 = r
+        for dst, wsub, origin, sy, sx, jy, jx in jobs:
+            out = np.empty((n1 - n0, jy, jx, c), _F32)
+            start = base + (n0 * hp * wp * o + origin) * 4
+            fwd(ctypes.c_void_p(start), n1 - n0, hp, wp, o, native.ptr(wsub), wsub.shape[0],
+                wsub.shape[1], c, 1, 1, sy, sx, None, 0, native.ptr(out), jy, jx)
+            dst[n0:n1] = out
+
+    _k.run_tasks(ranges, work, dyp.nbytes + dx.nbytes)
+    return dx
+
+
+def backprop_input(dy, w, x_shape, strides, dilations, pads):
+    """The input gradient (x_shape) float32 of a stride-1 conv(x, w), or None: the forward
+    convolution of dy, padded by (K - 1) * d - pad before and the rest after, with the
+    filter flipped in space and its channel axes swapped."""
+    if len(x_shape) != 4 or type(w) is not np.ndarray or type(dy) is not np.ndarray or \
+            w.dtype != _F32 or dy.dtype != _F32 or w.ndim != 4 or dy.ndim != 4 or \
+            not _forward_wins((w.shape[0], w.shape[1], w.shape[3], w.shape[2])) or \
+            w.shape[2] != x_shape[3] or \
+            dy.shape[3] != w.shape[3] or not native.enabled() or _lib() is None or \
+            any(a < 0 or b < 0 for a, b in pads) or 0 in x_shape:
+        return None
+    if tuple(strides) != (1, 1):
+        return _backprop_input_phases(dy, w, tuple(x_shape), tuple(strides),
+                                      tuple(dilations), pads)
+    kh, kw, c, o = w.shape
+    (pt, pb), (pl, pr) = pads
+    dh, dwl = dilations
+    h, wd = x_shape[1], x_shape[2]
+    top, left = (kh - 1) * dh - pt, (kw - 1) * dwl - pl
+    bottom = h + (kh - 1) * dh - dy.shape[1] - top
+    right = wd + (kw - 1) * dwl - dy.shape[2] - left
+    # a negative amount: dy rows (a padding wider than the filter reaches) that no x row
+    # receives: cropped
+    dy = dy[:, max(0, -top):dy.shape[1] - max(0, -bottom),
+            max(0, -left):dy.shape[2] - max(0, -right)]
+    wt = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
+    return conv(dy, wt, None, (1, 1), dilations,
+                ((max(0, top), max(0, bottom)), (max(0, left), max(0, right))))

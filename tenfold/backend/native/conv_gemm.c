@@ -1,0 +1,298 @@
+/* 2-D convolution as an implicit GEMM over channels-last arrays (float32): no im2col copy.
+   The output's channels are the GEMM's columns, its pixels the rows; each row's K operand is
+   read straight from the (already padded) input: for a tap (ky, kx), pixel j of output row i
+   reads x[i*sh + ky*dh, j*sw + kx*dw, :].
+
+   With AVX-512 a micro-kernel keeps an R pixels x (16 V) channels block of the output in
+   registers (R * V accumulators) over the whole reduction, loading each weight vector once per
+   R pixels and broadcasting each input value once per V vectors: 14x1, 12x2 and 4x4 blocks
+   (forward; 6x4 for the filter gradient) use 14, 24 and 16 of the 32 vector registers (a
+   6x4 forward block measured slower: spills). Without AVX-512 the same loops run over
+   memory rows that the compiler vectorizes.
+
+   conv_fwd:  y[n,i,j,:] = bias + sum_{ky,kx,c} xp[n, i*sh+ky*dh, j*sw+kx*dw, c] * w[ky,kx,c,:]
+              (then ReLU if asked);
+   conv_dw:   dw[ky,kx,c,:] = sum_{n,i,j} xp[n, i*sh+ky*dh, j*sw+kx*dw, c] * dy[n,i,j,:].
+   Every index is bounded by the shapes the caller passes (checked in Python): xp is
+   (n, hp, wp, c) with hp >= (ho-1)*sh + (kh-1)*dh + 1 and wp likewise. */
+#include "tf_native.h"
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#if defined(__AVX512F__)
+
+static inline __mmask16 tail_mask(int64_t left) {
+    return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+}
+
+/* R pixels x V vectors of 16 channels, channels [ob, ob + 16 V); the last vector masked by
+   `tail` (all ones unless the block ends past O). */
+#define FWD_MK_AS(NAME, V, R, OFF)                                                                         \
+static inline __attribute__((always_inline)) void NAME(const float *x0, int64_t pix, int64_t rs, int64_t c,             \
+                             int64_t kh, int64_t kw, int64_t dh, int64_t dwc,                  \
+                             const float *w, int64_t o, int64_t ob, __mmask16 tail,           \
+                             const float *bias, int relu, float *y, int64_t rows) {           \
+    __m512 acc[R][V];                                                                        \
+    for (int v = 0; v < V; v++) {                                                            \
+        __mmask16 m = v == V - 1 ? tail : (__mmask16)0xFFFF;                                 \
+        __m512 b0 = bias ? _mm512_maskz_loadu_ps(m, bias + ob + 16 * v) : _mm512_setzero_ps(); \
+        for (int r = 0; r < R; r++) acc[r][v] = b0;                                          \
+    }                                                                                        \
+    /* undilated in x: a tap row's (kx, c) pairs are one contiguous run of kw * c values */ \
+    const int64_t kxs = dwc == c ? 1 : kw, cs = dwc == c ? kw * c : c;                        \
+    for (int64_t ky = 0; ky < kh; ky++) {                                                    \
+        for (int64_t kx = 0; kx < kxs; kx++) {                                               \
+            const float *xk = x0 + ky * dh * rs + kx * dwc;                                  \
+            const float *wk = w + (ky * kw + kx) * c * o + ob;                               \
+            for (int64_t ci = 0; ci < cs; ci++) {                                            \
+                __m512 b[V];                                                                 \
+                for (int v = 0; v < V; v++)                                                  \
+                    b[v] = _mm512_maskz_loadu_ps(v == V - 1 ? tail : (__mmask16)0xFFFF,       \
+                                                 wk + ci * o + 16 * v);                      \
+                for (int r = 0; r < R; r++) {                                                \
+                    __m512 a = _mm512_set1_ps(xk[(OFF) + ci]);                               \
+                    for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]); \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+    }                                                                                        \
+    for (int r = 0; r < R && r < rows; r++)                                                  \
+        for (int v = 0; v < V; v++) {                                                        \
+            __m512 s = relu ? _mm512_max_ps(acc[r][v], _mm512_setzero_ps()) : acc[r][v];     \
+            _mm512_mask_storeu_ps(y + r * o + ob + 16 * v,                                   \
+                                  v == V - 1 ? tail : (__mmask16)0xFFFF, s);                 \
+        }                                                                                    \
+}
+/* a full block (the offsets fold into the addressing) and a last, short block whose
+   pixels past `rows` read the last one again and are not stored */
+#define FWD_MK(V, R)                                                                         \
+FWD_MK_AS(fwd_mk_##V##_##R, V, R, r * pix)                                                   \
+FWD_MK_AS(fwd_tail_##V##_##R, V, R, (r < rows ? r : rows - 1) * pix)
+FWD_MK(4, 4)
+FWD_MK(4, 2)
+FWD_MK(2, 8)
+FWD_MK(2, 4)
+FWD_MK(1, 8)
+FWD_MK(1, 4)
+
+/* one output row: pixels in blocks of R, then one of R / 2, then a short block of at most
+   R / 2 (the clamped kernel, slower, runs on the fewest pixels) */
+#define FWD_ROW(V, R, H)                                                                     \
+static inline __attribute__((always_inline)) void fwd_row_##V(                              \
+        const float *xrow, int64_t wo, int64_t pix, int64_t rs, int64_t c, int64_t kh,       \
+        int64_t kw, int64_t dh, int64_t dwc, const float *w, int64_t o, int64_t ob,          \
+        __mmask16 tail, const float *bias, int relu, float *yrow) {                          \
+    int64_t j = 0;                                                                           \
+    for (; j + R <= wo; j += R)                                                              \
+        fwd_mk_##V##_##R(xrow + j * pix, pix, rs, c, kh, kw, dh, dwc, w, o, ob, tail, bias,  \
+                         relu, yrow + j * o, R);                                             \
+    if (j + H <= wo) {                                                                       \
+        fwd_mk_##V##_##H(xrow + j * pix, pix, rs, c, kh, kw, dh, dwc, w, o, ob, tail, bias,  \
+                         relu, yrow + j * o, H);                                             \
+        j += H;                                                                              \
+    }                                                                                        \
+    if (j < wo)                                                                              \
+        fwd_tail_##V##_##H(xrow + j * pix, pix, rs, c, kh, kw, dh, dwc, w, o, ob, tail, bias,\
+                           relu, yrow + j * o, wo - j);                                      \
+}
+FWD_ROW(4, 4, 2)
+FWD_ROW(2, 8, 4)
+FWD_ROW(1, 8, 4)
+
+
+static inline __attribute__((always_inline)) void fwd_all(
+        const float *xp, int64_t n, int64_t hp, int64_t wp, int64_t c, const float *w,
+        int64_t kh, int64_t kw, int64_t o, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
+        const float *bias, int relu, float *y, int64_t ho, int64_t wo) {
+    const int64_t rs = wp * c, pix = sw * c, dwc = dw * c;
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t i = 0; i < ho; i++) {
+            const float *xrow = xp + (b * hp + i * sh) * rs;
+            float *yrow = y + (b * ho + i) * wo * o;
+            int64_t ob = 0;
+            for (; ob + 64 <= o; ob += 64)
+                fwd_row_4(xrow, wo, pix, rs, c, kh, kw, dh, dwc, w, o, ob, 0xFFFF, bias, relu,
+                          yrow);
+            for (; ob < o; ob += 32) {
+                int64_t left = o - ob;
+                if (left > 16)
+                    fwd_row_2(xrow, wo, pix, rs, c, kh, kw, dh, dwc, w, o, ob,
+                              tail_mask(left - 16), bias, relu, yrow);
+                else {
+                    fwd_row_1(xrow, wo, pix, rs, c, kh, kw, dh, dwc, w, o, ob,
+                              tail_mask(left), bias, relu, yrow);
+                    break;
+                }
+            }
+        }
+}
+
+TF_EXPORT void conv_fwd_f32(const float *xp, int64_t n, int64_t hp, int64_t wp, int64_t c,
+                            const float *w, int64_t kh, int64_t kw, int64_t o,
+                            int64_t sh, int64_t sw, int64_t dh, int64_t dw,
+                            const float *bias, int64_t relu,
+                            float *y, int64_t ho, int64_t wo) {
+    /* the common channel counts as constants: the compiler then folds the weight and output
+       strides into the addressing (about 1.5x faster than with o in a register) */
+    switch (o) {
+    case 16: fwd_all(xp, n, hp, wp, c, w, kh, kw, 16, sh, sw, dh, dw, bias, (int)relu, y, ho, wo); break;
+    case 32: fwd_all(xp, n, hp, wp, c, w, kh, kw, 32, sh, sw, dh, dw, bias, (int)relu, y, ho, wo); break;
+    case 64: fwd_all(xp, n, hp, wp, c, w, kh, kw, 64, sh, sw, dh, dw, bias, (int)relu, y, ho, wo); break;
+    case 128: fwd_all(xp, n, hp, wp, c, w, kh, kw, 128, sh, sw, dh, dw, bias, (int)relu, y, ho, wo); break;
+    default: fwd_all(xp, n, hp, wp, c, w, kh, kw, o, sh, sw, dh, dw, bias, (int)relu, y, ho, wo);
+    }
+}
+
+/* dw block: `rows` (<= R) input channels [c0, c0 + rows) x V vectors of output channels, one
+   tap, summed over every pixel of the n images. Rows past `rows` read the last valid channel
+   again (never past the pixel) and are not stored. */
+#define DW_MK(V, R)                                                                          \
+static inline __attribute__((always_inline)) void dw_mk_##V##_##R(const float *xt, int64_t n, int64_t hp, int64_t rs, int64_t pix, \
+                            int64_t sh, const float *dy, int64_t ho, int64_t wo, int64_t o,  \
+                            int64_t ob, __mmask16 tail, float *out, int64_t rows) {          \
+    __m512 acc[R][V];                                                                        \
+    int64_t off[R];                                                                          \
+    for (int r = 0; r < R; r++) off[r] = r < rows ? r : rows - 1;                            \
+    for (int r = 0; r < R; r++) for (int v = 0; v < V; v++) acc[r][v] = _mm512_setzero_ps(); \
+    for (int64_t b = 0; b < n; b++)                                                          \
+        for (int64_t i = 0; i < ho; i++) {                                                   \
+            const float *xr = xt + (b * hp + i * sh) * rs;                                   \
+            const float *dr = dy + ((b * ho + i) * wo) * o + ob;                             \
+            for (int64_t j = 0; j < wo; j++) {                                               \
+                __m512 g[V];                                                                 \
+                for (int v = 0; v < V; v++)                                                  \
+                    g[v] = _mm512_maskz_loadu_ps(v == V - 1 ? tail : (__mmask16)0xFFFF,       \
+                                                 dr + j * o + 16 * v);                       \
+                const float *a = xr + j * pix;                                               \
+                for (int r = 0; r < R; r++) {                                                \
+                    __m512 av = _mm512_set1_ps(a[off[r]]);                                   \
+                    for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(av, g[v], acc[r][v]); \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+    for (int r = 0; r < R && r < rows; r++)                                                  \
+        for (int v = 0; v < V; v++)                                                          \
+            _mm512_mask_storeu_ps(out + r * o + ob + 16 * v,                                 \
+                                  v == V - 1 ? tail : (__mmask16)0xFFFF, acc[r][v]);         \
+}
+#define DW_R4 6
+#define DW_R2 12
+#define DW_R1 14
+#define DW_NAME(V, R) dw_mk_##V##_##R
+#define DW_CALL(V, R) DW_NAME(V, R)
+DW_MK(4, 6)
+DW_MK(2, 12)
+DW_MK(1, 14)
+
+static inline __attribute__((always_inline)) void dw_all(
+        const float *xp, int64_t n, int64_t hp, int64_t wp, int64_t c, const float *dy,
+        int64_t ho, int64_t wo, int64_t o, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+        int64_t dh, int64_t dw, float *out) {
+    const int64_t rs = wp * c, pix = sw * c;
+    /* undilated in x: a tap row's (kx, c) pairs are kw * c contiguous values in x and rows
+       of out, handled as one block of rows */
+    const int64_t kxs = dw == 1 ? 1 : kw, cs = dw == 1 ? kw * c : c;
+    for (int64_t ky = 0; ky < kh; ky++)
+        for (int64_t kx = 0; kx < kxs; kx++) {
+            const float *xt = xp + ky * dh * rs + kx * dw * c;
+            float *ot = out + (ky * kw + kx) * c * o;
+            for (int64_t ob = 0; ob < o;) {
+                int64_t left = o - ob;
+                if (left >= 64) {
+                    for (int64_t c0 = 0; c0 < cs; c0 += DW_R4)
+                        DW_CALL(4, DW_R4)(xt + c0, n, hp, rs, pix, sh, dy, ho, wo, o, ob, 0xFFFF,
+                                  ot + c0 * o, cs - c0 < DW_R4 ? cs - c0 : DW_R4);
+                    ob += 64;
+                } else if (left > 16) {
+                    __mmask16 t = tail_mask(left - 16);
+                    for (int64_t c0 = 0; c0 < cs; c0 += DW_R2)
+                        DW_CALL(2, DW_R2)(xt + c0, n, hp, rs, pix, sh, dy, ho, wo, o, ob, t,
+                                   ot + c0 * o, cs - c0 < DW_R2 ? cs - c0 : DW_R2);
+                    ob += 32;
+                } else {
+                    __mmask16 t = tail_mask(left);
+                    for (int64_t c0 = 0; c0 < cs; c0 += DW_R1)
+                        DW_CALL(1, DW_R1)(xt + c0, n, hp, rs, pix, sh, dy, ho, wo, o, ob, t,
+                                   ot + c0 * o, cs - c0 < DW_R1 ? cs - c0 : DW_R1);
+                    ob += 16;
+                }
+            }
+        }
+}
+
+TF_EXPORT void conv_dw_f32(const float *xp, int64_t n, int64_t hp, int64_t wp, int64_t c,
+                           const float *dy, int64_t ho, int64_t wo, int64_t o,
+                           int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t dh,
+                           int64_t dw, float *out) {
+    /* out (kh, kw, c, o), every element written */
+    switch (o) {
+    case 16: dw_all(xp, n, hp, wp, c, dy, ho, wo, 16, kh, kw, sh, sw, dh, dw, out); break;
+    case 32: dw_all(xp, n, hp, wp, c, dy, ho, wo, 32, kh, kw, sh, sw, dh, dw, out); break;
+    case 64: dw_all(xp, n, hp, wp, c, dy, ho, wo, 64, kh, kw, sh, sw, dh, dw, out); break;
+    case 128: dw_all(xp, n, hp, wp, c, dy, ho, wo, 128, kh, kw, sh, sw, dh, dw, out); break;
+    default: dw_all(xp, n, hp, wp, c, dy, ho, wo, o, kh, kw, sh, sw, dh, dw, out);
+    }
+}
+
+#else  /* no AVX-512: loops the compiler vectorizes over the output channels */
+
+TF_EXPORT void conv_fwd_f32(const float *xp, int64_t n, int64_t hp, int64_t wp, int64_t c,
+                            const float *w, int64_t kh, int64_t kw, int64_t o,
+                            int64_t sh, int64_t sw, int64_t dh, int64_t dw,
+                            const float *bias, int64_t relu,
+                            float *y, int64_t ho, int64_t wo) {
+    const int64_t rs = wp * c;
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t i = 0; i < ho; i++)
+            for (int64_t j = 0; j < wo; j++) {
+                float *acc = y + ((b * ho + i) * wo + j) * o;
+                for (int64_t q = 0; q < o; q++) acc[q] = bias ? bias[q] : 0.f;
+                for (int64_t ky = 0; ky < kh; ky++)
+                    for (int64_t kx = 0; kx < kw; kx++) {
+                        const float *a = xp + (b * hp + i * sh + ky * dh) * rs + (j * sw + kx * dw) * c;
+                        const float *wk = w + (ky * kw + kx) * c * o;
+                        for (int64_t ci = 0; ci < c; ci++) {
+                            const float av = a[ci];
+                            const float *wr = wk + ci * o;
+                            for (int64_t q = 0; q < o; q++) acc[q] += av * wr[q];
+                        }
+                    }
+                if (relu)
+                    for (int64_t q = 0; q < o; q++) acc[q] = acc[q] > 0.f ? acc[q] : 0.f;
+            }
+}
+
+TF_EXPORT void conv_dw_f32(const float *xp, int64_t n, int64_t hp, int64_t wp, int64_t c,
+                           const float *dy, int64_t ho, int64_t wo, int64_t o,
+                           int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t dh,
+                           int64_t dw, float *out) {
+    const int64_t rs = wp * c;
+    for (int64_t t = 0; t < kh * kw * c * o; t++) out[t] = 0.f;
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t i = 0; i < ho; i++)
+            for (int64_t j = 0; j < wo; j++) {
+                const float *g = dy + ((b * ho + i) * wo + j) * o;
+                for (int64_t ky = 0; ky < kh; ky++)
+                    for (int64_t kx = 0; kx < kw; kx++) {
+                        const float *a = xp + (b * hp + i * sh + ky * dh) * rs + (j * sw + kx * dw) * c;
+                        float *ot = out + (ky * kw + kx) * c * o;
+                        for (int64_t ci = 0; ci < c; ci++) {
+                            const float av = a[ci];
+                            float *orow = ot + ci * o;
+                            for (int64_t q = 0; q < o; q++) orow[q] += av * g[q];
+                        }
+                    }
+            }
+}
+#endif
+
+/* 1 where the AVX-512 micro-kernels were compiled in (the plain loops are no faster than
+   im2col + GEMM, so the Python side takes this path only then) */
+TF_EXPORT int64_t conv_simd(void) {
+#if defined(__AVX512F__)
+    return 1;
+#else
+    return 0;
+#endif
+}

@@ -1,0 +1,116 @@
+"""The native implicit-GEMM convolutions (tenfold/backend/conv_native.py, native/conv_gemm.c)
+against a float64 reference (the NumPy kernels in float64), on shapes chosen at random by
+Hypothesis and on the models' shapes; the size rules that pick them are widened here so that
+every kernel variant (channel blocks of 16/32/64 and masked tails, pixel blocks and short
+rows, strides, dilations, phases) runs."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from tenfold.backend import conv_native as cn
+from tenfold.backend import kernels as K
+
+pytestmark = pytest.mark.skipif(cn._lib() is None,
+                                reason="native conv kernels not built here (no compiler or "
+                                       "no AVX-512)")
+
+
+@pytest.fixture
+def every_shape(monkeypatch):
+    monkeypatch.setattr(cn, "_MAX_FWD_OUT", 1 << 30)
+    monkeypatch.setattr(cn, "_MAX_FWD_FILTER_BYTES", 1 << 40)
+    monkeypatch.setattr(cn, "_MIN_CHANNELS", 1)
+
+
+def _reference(x, w, b, strides, dilations, pads, relu, dy):
+    f = np.float64
+    y = K.conv_bias_act(x.astype(f), w.astype(f), None if b is None else b.astype(f),
+                        strides, dilations, pads, relu=relu)
+    dw = K.conv_backprop_filter(x.astype(f), dy.astype(f), w.shape, strides, dilations, pads)
+    dx = K.conv_backprop_input(dy.astype(f), w.astype(f), x.shape, strides, dilations, pads)
+    return y, dw, dx
+
+
+def _close(got, want):
+    assert got is not None
+    assert got.dtype == np.float32 and got.shape == want.shape
+    scale = np.abs(want).max() + 1
+    assert np.abs(got - want).max() <= 2e-6 * scale * max(1, np.sqrt(want.size / 64))
+
+
+def _check(n, h, w_, c, o, kh, kw, strides, dilations, pads, relu, bias, seed=0):
+    rng = np.random.default_rng(seed)
+    ho, wo = K.out_sizes((h, w_), (kh, kw), strides, dilations, pads)
+    if ho <= 0 or wo <= 0:
+        return
+    x = rng.standard_normal((n, h, w_, c)).astype(np.float32)
+    w = rng.standard_normal((kh, kw, c, o)).astype(np.float32)
+    b = rng.standard_normal(o).astype(np.float32) if bias else None
+    dy = rng.standard_normal((n, ho, wo, o)).astype(np.float32)
+    y, dw, dx = _reference(x, w, b, strides, dilations, pads, relu, dy)
+    _close(cn.conv(x, w, b, strides, dilations, pads, relu), y)
+    _close(cn.backprop_filter(x, dy, w.shape, strides, dilations, pads), dw)
+    got = cn.backprop_input(dy, w, x.shape, strides, dilations, pads)
+    if got is not None or strides == (1, 1):
+        _close(got, dx)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # it only widens limits
+@given(n=st.integers(1, 3), h=st.integers(1, 11), w_=st.integers(1, 11),
+       c=st.integers(1, 20), o=st.sampled_from([1, 5, 8, 15, 16, 17, 31, 32, 40, 64, 65, 80,
+                                                 128, 130]),
+       kh=st.integers(1, 5), kw=st.integers(1, 5), sh=st.integers(1, 3), sw=st.integers(1, 3),
+       dh=st.integers(1, 2), dw=st.integers(1, 2),
+       pads=st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3),
+                      st.integers(0, 3)),
+       relu=st.booleans(), bias=st.booleans())
+def test_matches_the_float64_reference(every_shape, n, h, w_, c, o, kh, kw, sh, sw, dh, dw,
+                                       pads, relu, bias):
+    _check(n, h, w_, c, o, kh, kw, (sh, sw), (dh, dw), ((pads[0], pads[1]), (pads[2], pads[3])),
+           relu, bias)
+
+
+@pytest.mark.parametrize("shape", [
+    (4, 32, 32, 16, 16, 3, 1), (4, 32, 32, 16, 32, 3, 2), (4, 16, 16, 32, 32, 3, 1),
+    (4, 8, 8, 64, 64, 3, 1), (4, 32, 32, 3, 16, 3, 1), (4, 28, 28, 1, 32, 3, 1),
+    (4, 14, 14, 128, 128, 4, 2), (2, 64, 64, 3, 32, 3, 2)])
+def test_model_shapes(every_shape, shape):
+    n, h, w_, c, o, k, s = shape
+    _check(n, h, w_, c, o, k, k, (s, s), (1, 1), ((1, 1), (1, 1)), True, True)
+
+
+def test_kernels_take_the_native_path_where_it_wins(monkeypatch):
+    calls = []
+    real = cn.conv
+    monkeypatch.setattr(cn, "conv", lambda *a, **k: calls.append(1) or real(*a, **k))
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 8, 8, 16)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 16, 16)).astype(np.float32)
+    y = K.conv(x, w, (1, 1), (1, 1), ((1, 1), (1, 1)))
+    assert calls
+    monkeypatch.setenv("TENFOLD_NATIVE", "0")
+    np.testing.assert_allclose(y, K.conv(x, w, (1, 1), (1, 1), ((1, 1), (1, 1))),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_declines_what_it_does_not_cover():
+    x32 = np.zeros((1, 5, 5, 16), np.float32)
+    w = np.zeros((3, 3, 16, 16), np.float32)
+    p = ((1, 1), (1, 1))
+    assert cn.conv(x32.astype(np.float64), w, None, (1, 1), (1, 1), p) is None
+    assert cn.conv(x32[..., ::2], w[:, :, :8], None, (1, 1), (1, 1), p) is not None  # copies
+    assert cn.conv(x32, w, None, (1, 1), (1, 1), ((-1, 1), (1, 1))) is None
+    assert cn.conv(np.zeros((0, 5, 5, 16), np.float32), w, None, (1, 1), (1, 1), p) is None
+    assert cn.conv(x32, np.zeros((3, 3, 16, 4), np.float32), None, (1, 1), (1, 1), p) is None
+
+
+def test_filter_gradient_does_not_depend_on_the_chunking(monkeypatch):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((9, 12, 12, 16)).astype(np.float32)
+    dy = rng.standard_normal((9, 12, 12, 32)).astype(np.float32)
+    args = ((3, 3, 16, 32), (1, 1), (1, 1), ((1, 1), (1, 1)))
+    a = cn.backprop_filter(x, dy, *args)
+    monkeypatch.setattr(K, "_threads", 1)
+    b = cn.backprop_filter(x, dy, *args)
+    np.testing.assert_array_equal(a, b)
