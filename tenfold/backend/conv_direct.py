@@ -23,11 +23,15 @@ _SIGNATURES = {   # pointer arguments, then int64 arguments
 }
 _fns = {}
 
-# Which convolutions go direct (from the A/B figures below): the forward (and the pooled
-# forward) up to a GEMM depth K * C_in of FWD_MAX_DEPTH and C_out of MAX_OUT; the filter
-# gradient only for BPF_MIN_TAPS..BPF_MAX_TAPS taps (not 1x1) with K * C_in up to BPF_MAX_DEPTH:
-# beyond, the GEMM's filter gradient (a long reduction, which BLAS does well) wins.
+# Which convolutions go direct (from the A/B figures below). kernels.py asks the implicit-
+# GEMM kernels of conv_native.py first (float32, AVX-512, 8..64 output channels: faster
+# than these), except for the filter gradient at stride 1 with up to BPF_FIRST_MAX_CHANNELS
+# input channels, where these win (a first layer on grey images: 1.3-2.3x). Where
+# those do not apply: the forward (and the pooled forward, always direct) up to a depth of
+# FWD_MAX_DEPTH and C_out of MAX_OUT; the filter gradient for BPF_MIN_TAPS..BPF_MAX_TAPS
+# taps (not 1x1) up to a depth of BPF_MAX_DEPTH: beyond, the GEMM's long reduction wins.
 FWD_MAX_DEPTH = 144
+BPF_FIRST_MAX_CHANNELS = 2
 BPF_MAX_DEPTH = 36
 BPF_MIN_TAPS, BPF_MAX_TAPS = 2, 9
 MAX_OUT = 128
@@ -83,13 +87,15 @@ def _flat(strides, dilations, pads):
 
 
 # Measured: float32, TENFOLD_KERNEL_THREADS=1 and OPENBLAS_NUM_THREADS=1, process_time
-# medians of 11, NumPy twin (TENFOLD_NATIVE=0) and native alternating in one process, the
-# shared 2-core machine under load 3-5 (+-10%); NumPy -> native, ms (forward with bias and
-# ReLU where the model has it; filter gradient):
+# medians of 9-11, alternating in one process, the shared 2-core machine under load 2-5
+# (+-10-20%). NumPy twin (TENFOLD_NATIVE=0) -> direct, ms (forward with bias and ReLU;
+# filter gradient):
 #   MNIST convnet conv1 3x3 1->32 28x28 VALID b128: fwd 3.23 -> 2.04, bpf 2.89 -> 2.76
-#     conv_bias_act_pool (ReLU, 2x2 pool): 9.47 -> 3.25; pooled filter gradient with the
-#     bias gradient: 5.47 -> 3.46
-#   ResNet-20 conv0 3x3 3->16 32x32 SAME b64: fwd 2.72 -> 1.30, bpf 2.45 -> 2.13
+#     conv_bias_act_pool (ReLU, 2x2 pool): 9.47 -> 3.25 (the implicit GEMM's conv then
+#     the NumPy pooling: 15.8 vs 3.35 direct); pooled filter gradient with the bias
+#     gradient: 5.47 -> 3.46
+#   ResNet-20 conv0 3x3 3->16 32x32 SAME b64: fwd 2.72 -> 1.30, bpf 2.45 -> 2.13;
+#     pool 7.56 -> 2.67, pooled bpf 5.53 -> 3.21
 #   MobileNet stem 3x3/2 3->32 64x64 SAME b32: fwd 2.26 -> 0.96, bpf 2.34 -> 1.89
 #   DCGAN disc. 3x3/2 1->64 28x28 SAME b64: fwd 0.94 -> 0.58, bpf 1.01 -> 0.74
 #   4x4/2 1->64 28x28 b64: fwd 1.31 -> 0.98, bpf 1.33 -> 1.56 (NumPy kept: > 9 taps)
@@ -101,6 +107,13 @@ def _flat(strides, dilations, pads):
 #   3x3 16->64 16x16 SAME b64: fwd 8.50 -> 6.56;  3x3 3->128 32x32 b16: fwd 5.01 -> 3.41
 #   1x1 16->32 32x32 b32: fwd 2.50 -> 1.09, bpf 1.52 -> 1.84 (kept: pointwise)
 #   3x3 32->64 13x13 VALID b128 (MNIST conv2, depth 288): fwd 8.25 -> 9.29 (kept)
+# Against the implicit GEMM (conv_native.py; NumPy / implicit GEMM / direct, same run):
+#   the forward: the GEMM wins wherever it applies (MNIST conv1 3.9 / 1.7 / 2.3; ResNet
+#   conv0 2.8 / 0.9 / 1.3; 3x3 16->16 7.5 / 3.4 / 5.1), so it goes first;
+#   the filter gradient at stride 1 with 1-2 input channels: direct wins (MNIST conv1
+#   3.6 / 4.4 / 1.9, and in another run 4.7 / 7.6 / 3.3; 3x3 1->32 SAME b64 2.6 / 2.4 /
+#   1.2; 3x3 1->64 4.4 / 6.2 / 3.0; 3x3 2->32 28x28 3.3 / 3.7 / 2.4), else about even
+#   or the GEMM (3x3 3->16 32x32 2.4 / 1.3 / 1.5; 3x3/2 3->32 2.3 / 1.2 / 1.7).
 def conv_bias_act(x, w, b, strides, dilations, pads, relu):
     """relu?(conv(x, w) + b) (b may be None), or None where the direct kernel does not
     apply. x, w (and b) of one float dtype, as the caller's compute dtype."""
@@ -131,8 +144,13 @@ def conv_bias_act(x, w, b, strides, dilations, pads, relu):
     return out
 
 
-def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads):
-    """The filter gradient (w_shape, x's dtype) or None; dy (N, OH, OW, O) of x's dtype."""
+def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, before_gemm=False):
+    """The filter gradient (w_shape, x's dtype) or None; dy (N, OH, OW, O) of x's dtype.
+    before_gemm: asked before the implicit-GEMM kernels (conv_native.py), which win but at
+    stride 1 with up to BPF_FIRST_MAX_CHANNELS input channels."""
+    if before_gemm and (any(int(s) != 1 for s in strides) or len(w_shape) != 4 or
+                        w_shape[2] > BPF_FIRST_MAX_CHANNELS):
+        return None
     if not _bpf_ok(x, w_shape, strides, dilations, pads) or not native.usable(x, dy):
         return None
     n, h, wd, cin = x.shape

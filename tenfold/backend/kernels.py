@@ -789,12 +789,6 @@ def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
         out.fill(0)
         _epilogue(out, b, relu)
         return out.astype(dt, copy=False)
-    if groups == 1 and not LEGACY and not _scatter_wins(w.shape, strides):
-        # few input channels: native direct conv (or None)
-        y = _direct().conv_bias_act(x.astype(ct, copy=False), w, b, strides, dilations, pads,
-                                    relu)
-        if y is not None:
-            return y.astype(dt, copy=False)
     if groups == 1 and _scatter_wins(w.shape, strides):  # reads x unpadded
         _conv_by_scatter(x.astype(ct, copy=False), w, out, dilations, pads)
         _epilogue(out, b, relu)
@@ -802,6 +796,11 @@ def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
     y = _native_conv().conv(x, w, b, strides, dilations, pads, relu) if groups == 1 else None
     if y is not None:
         return y
+    if groups == 1 and not LEGACY:  # few input channels where the above does not apply
+        y = _direct().conv_bias_act(x.astype(ct, copy=False), w, b, strides, dilations, pads,
+                                    relu)
+        if y is not None:
+            return y.astype(dt, copy=False)
     tile = _untiled_unpadded(_tile_for(w.shape[-2], cout, ksize, out_sp, strides), pads) \
         if _tiled_ok(x.shape, w.shape, strides, dilations, pads, groups, strided=True) else None
     if tile is not None:  # by output tiles; pads each chunk itself
@@ -1470,9 +1469,10 @@ def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
     ksize = tuple(w_shape[:-2])
     if dy.size == 0 or x.size == 0:
         return np.zeros(w_shape, dt)
-    if groups == 1 and not LEGACY:  # few input channels: native direct (or None)
+    direct = groups == 1 and not LEGACY
+    if direct:  # native direct, first for 1-3 input channels at stride 1 (conv_direct.py)
         dw = _direct().conv_backprop_filter(x.astype(ct, copy=False), dy, w_shape, strides,
-                                            dilations, pads)
+                                            dilations, pads, before_gemm=True)
         if dw is not None:
             return dw.astype(dt, copy=False)
     if groups == 1 and _scatter_wins(w_shape, strides):
@@ -1482,6 +1482,11 @@ def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
         if groups == 1 else None
     if dw is not None:
         return dw.astype(dt, copy=False)
+    if direct:  # where the implicit GEMM does not apply (float64, narrow, no AVX-512)
+        dw = _direct().conv_backprop_filter(x.astype(ct, copy=False), dy, w_shape, strides,
+                                            dilations, pads)
+        if dw is not None:
+            return dw.astype(dt, copy=False)
     tile = _untiled_unpadded(_tile_for(w_shape[-2], w_shape[-1], ksize, dy.shape[1:-1],
                                        strides), pads) \
         if _tiled_ok(x.shape, w_shape, strides, dilations, pads, groups, strided=True) else None

@@ -107,7 +107,7 @@ def test_forward_matches_reference_and_numpy_twin(case, dt, monkeypatch):
             want = np.maximum(want, 0)
         np.testing.assert_allclose(got, want, **_tol(dt))
         via = K.conv_bias_act(x, w, bias, strides, dil, pads, relu=relu)  # the dispatch
-        np.testing.assert_array_equal(via, got)
+        np.testing.assert_allclose(via, got, **_tol(dt))   # (or the implicit GEMM's)
         twin = _numpy_twin(monkeypatch, K.conv_bias_act, x, w, bias, strides, dil, pads,
                            relu=relu)
         np.testing.assert_allclose(got, twin, **_tol(dt))
@@ -126,7 +126,7 @@ def test_filter_gradient_matches_reference_and_numpy_twin(case, dt, monkeypatch)
     np.testing.assert_allclose(got, ref_filter_grad(x, dy, w.shape, strides, dil, pads),
                                **_tol(dt))
     via = K.conv_backprop_filter(x, dy, w.shape, strides, dil, pads)
-    np.testing.assert_array_equal(via, got)
+    np.testing.assert_allclose(via, got, **_tol(dt))
     twin = _numpy_twin(monkeypatch, K.conv_backprop_filter, x, dy, w.shape, strides, dil,
                        pads)
     np.testing.assert_allclose(got, twin, **_tol(dt))
@@ -304,3 +304,30 @@ def test_property_forward_and_filter_gradient(n, h, w_, kh, kw, cin, cout, sh, s
     dy = rng.standard_normal((n, oh, ow, cout)).astype(dt)
     np.testing.assert_allclose(CD.conv_backprop_filter(x, dy, w.shape, s, d, p),
                                ref_filter_grad(x, dy, w.shape, s, d, p), **_tol(dt))
+
+
+def test_kernels_take_the_direct_path(monkeypatch):
+    """kernels.py asks the direct kernels: the filter gradient of a 1-channel stride-1 conv
+    first, the forward where the implicit GEMM does not apply (here float64), the pooled
+    forms always."""
+    _default_rules(monkeypatch)
+    taken = []
+    for name in ("conv_bias_act", "conv_backprop_filter", "conv_bias_act_pool",
+                 "conv_backprop_filter_pooled"):
+        def spy(*a, _f=getattr(CD, name), _n=name, **kw):
+            r = _f(*a, **kw)
+            taken.append((_n, r is not None))
+            return r
+        monkeypatch.setattr(CD, name, spy)
+    rng = np.random.default_rng(4)
+    x, w, b = _data(rng, 2, 10, 10, 1, (3, 3), 32, np.float32)
+    dy = rng.standard_normal((2, 8, 8, 32)).astype(np.float32)
+    K.conv_backprop_filter(x, dy, w.shape, (1, 1), (1, 1), VALID)
+    assert taken == [("conv_backprop_filter", True)]
+    out, idx = K.conv_bias_act_pool(x, w, b, VALID, relu=True)
+    K.conv_backprop_filter_pooled(x, out, idx, (2, 8, 8, 32), w.shape, VALID, with_bias=True)
+    assert taken[1:] == [("conv_bias_act_pool", True), ("conv_backprop_filter_pooled", True)]
+    del taken[:]
+    K.conv_bias_act(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64),
+                    (1, 1), (1, 1), VALID, relu=True)
+    assert taken == [("conv_bias_act", True)]
