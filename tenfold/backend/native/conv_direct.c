@@ -111,29 +111,39 @@ typedef uint8_t CD_S(u1) __attribute__((vector_size(1), aligned(1), may_alias));
              (idx + 4, kernels.mask_argmax_by_relu) and the ReLU (np.maximum(m, 0));
    - bpf:    dst[o] += sum over x in [x0, x1) of xr[x * step] * dyr[x, o] (even and odd x
              in two chains, then added), dst an image's sums in T. */
-#define CD_PIXELS(NAME, VT, NV, P)                                                          \
-static inline __attribute__((always_inline)) void CD_S(pixels##P##_##NAME)(                \
-        const T *restrict xi, const T *restrict w, const CD_S(geo) *g,                       \
-        const CD_S(taps) *t, int64_t o0, VT (*acc)[NV]) {                                    \
-    const int64_t C = g->C, O = g->O, xs = g->sw * C;                                        \
-    for (int p = 0; p < P; p++)                                                              \
-        for (int k = 0; k < NV; k++) acc[p][k] = (VT){0};                                    \
+/* the loops of CD_PIXELS for C input channels (C a constant 1 where it is, so the channel
+   loop goes) */
+#define CD_PIXEL_LOOPS(VT, NV, P, C)                                                         \
     for (int64_t ky = t->ky0; ky < t->ky1; ky++) {                                           \
-        const T *xr = xi + (t->iy0 + ky * g->dh) * g->W * C;                                 \
-        const T *wr = w + ky * g->KW * C * O + o0;                                           \
+        const T *xr = xi + (t->iy0 + ky * g->dh) * g->W * (C);                               \
+        const T *wr = w + ky * g->KW * (C) * O + o0;                                         \
         for (int64_t kx = t->kx0; kx < t->kx1; kx++) {                                       \
-            const T *xp = xr + (t->ix0 + kx * g->dw) * C;                                    \
-            const T *wp = wr + kx * C * O;                                                   \
-            for (int64_t c = 0; c < C; c++) {                                                \
+            const T *xp = xr + (t->ix0 + kx * g->dw) * (C);                                  \
+            const T *wp = wr + kx * (C) * O;                                                 \
+            for (int64_t c = 0; c < (C); c++) {                                              \
                 const VT *wc = (const VT *)(wp + c * O);                                     \
                 VT wv[NV];                                                                   \
                 for (int k = 0; k < NV; k++) wv[k] = wc[k];                                  \
                 for (int p = 0; p < P; p++) {                                                \
-                    const T v = xp[p * xs + c];                                              \
+                    const T v = xp[p * g->sw * (C) + c];                                     \
                     for (int k = 0; k < NV; k++) acc[p][k] += v * wv[k];                     \
                 }                                                                            \
             }                                                                                \
         }                                                                                    \
+    }
+
+#define CD_PIXELS(NAME, VT, NV, P)                                                          \
+static inline __attribute__((always_inline)) void CD_S(pixels##P##_##NAME)(                \
+        const T *restrict xi, const T *restrict w, const CD_S(geo) *g,                       \
+        const CD_S(taps) *t, int64_t o0, VT (*acc)[NV]) {                                    \
+    const int64_t O = g->O;                                                                  \
+    for (int p = 0; p < P; p++)                                                              \
+        for (int k = 0; k < NV; k++) acc[p][k] = (VT){0};                                    \
+    if (g->C == 1) {                                                                         \
+        CD_PIXEL_LOOPS(VT, NV, P, 1)                                                         \
+    } else {                                                                                 \
+        const int64_t C = g->C;                                                              \
+        CD_PIXEL_LOOPS(VT, NV, P, C)                                                         \
     }                                                                                        \
 }
 
@@ -416,5 +426,6 @@ TF_EXPORT void CD_S(conv_direct_bpf_pool)(
 #undef T
 #undef CD_KIND
 #undef CD_PIXELS
+#undef CD_PIXEL_LOOPS
 #undef CD_BLOCKS
 #endif
