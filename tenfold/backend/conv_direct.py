@@ -248,7 +248,7 @@ def conv_backprop_filter_pooled(x, t, idx, w_shape, pads, with_bias):
            kh, kw, 1, 1, int(pt), int(pl))
 
     K.run_tasks(list(range(len(ranges))), work, x.nbytes + t.nbytes,
-                lambda: (np.empty(2 * wa * cout, x.dtype),
+                lambda: (np.empty(4 * wa * cout, x.dtype),
                          np.empty(partial.shape[1] + cout, x.dtype)))
     dw = _sum_in_order(partial).reshape(w_shape).astype(x.dtype)
     if with_bias:

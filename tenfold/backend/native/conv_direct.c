@@ -368,55 +368,54 @@ TF_EXPORT void CD_S(conv_direct_bpf)(
     }
 }
 
-/* rp = tp * (ip == q) (the twin's routing: t times 0 or 1), bsum += rp; vectorized by
-   hand (the compiler leaves this uint8-to-float mix scalar) */
-static inline void CD_S(route)(const T *restrict tp, const uint8_t *restrict ip, uint8_t q,
-                               T *restrict rp, T *restrict bsum, int64_t O) {
-    typedef __typeof__((CD_S(v32)){0} < (CD_S(v32)){0}) IV;
+/* One pooled position's gradient routed to its window's four conv pixels, as the twin:
+   r[q] = tp * (ip == q) (t times 0 or 1; r[q] = row q >> 1, column 2 * px + (q & 1)), and
+   bsum += tp * (ip < 4) (the routed gradient's sum: a dead window's ip >= 4 routes none).
+   Vectorized by hand (the compiler leaves this uint8-to-float mix scalar). */
+static inline void CD_S(route)(const T *restrict tp, const uint8_t *restrict ip,
+                               T *restrict r0, T *restrict r1, T *restrict bsum, int64_t O) {
+    typedef CD_S(v32) V;
+    typedef __typeof__((V){0} < (V){0}) IV;
     const int64_t L = 32 / (int64_t)sizeof(T);
+    T *const r[4] = {r0, r0 + O, r1, r1 + O};
     int64_t o = 0;
     for (; o + L <= O; o += L) {
-        const CD_S(u32) iv = *(const CD_S(u32) *)(ip + o);
-        const IV m = __builtin_convertvector(iv == (iv * 0 + q), IV) & 1;
-        const CD_S(v32) r = *(const CD_S(v32) *)(tp + o) * __builtin_convertvector(m, CD_S(v32));
-        *(CD_S(v32) *)(rp + o) = r;
-        *(CD_S(v32) *)(bsum + o) += r;
+        const IV iv = __builtin_convertvector(*(const CD_S(u32) *)(ip + o), IV);
+        const V tv = *(const V *)(tp + o);
+        for (int q = 0; q < 4; q++)
+            *(V *)(r[q] + o) = tv * __builtin_convertvector((iv == q) & 1, V);
+        *(V *)(bsum + o) += tv * __builtin_convertvector((iv < 4) & 1, V);
     }
     for (; o < O; o++) {
-        rp[o] = tp[o] * (T)(ip[o] == q);
-        bsum[o] += rp[o];
+        for (int q = 0; q < 4; q++) r[q][o] = tp[o] * (T)(ip[o] == q);
+        bsum[o] += tp[o] * (T)(ip[o] < 4);
     }
 }
 
 /* The same for a stride-1 conv whose output went through 2x2/2 max pooling, from the pooled
    gradient t and the argmax idx (N, HA, WA, O): conv row 2 * py + qi gets t where
-   idx == 2 * qi + qj at column 2 * px + qj (a dead window's idx >= 4 matches nothing), made
-   in `row` (2 * WA, O) scratch. tacc: KH * KW * C * O + O scratch, the last O the routed
-   gradient's sum; with db (O, double, or NULL), db += that sum. */
+   idx == 2 * qi + qj at column 2 * px + qj (a dead window's idx >= 4 matches nothing), the
+   two rows made in `rows` (2, 2 * WA, O) scratch. tacc: KH * KW * C * O + O scratch, the
+   last O the routed gradient's sum; with db (O, double, or NULL), db += that sum. */
 TF_EXPORT void CD_S(conv_direct_bpf_pool)(
         const T *restrict x, const T *restrict t, const uint8_t *restrict idx,
-        T *restrict row, T *restrict tacc, double *restrict dwp, double *restrict db,
+        T *restrict rows, T *restrict tacc, double *restrict dwp, double *restrict db,
         int64_t n0, int64_t n1, int64_t H, int64_t W, int64_t C, int64_t HA, int64_t WA,
         int64_t O, int64_t KH, int64_t KW, int64_t dh, int64_t dw, int64_t pt, int64_t pl) {
     const CD_S(geo) g = {H, W, C, 2 * HA, 2 * WA, O, KH, KW, 1, 1, dh, dw, pt, pl};
-    const int64_t m = KH * KW * C * O;
+    const int64_t m = KH * KW * C * O, rl = 2 * WA * O;
     T *restrict bsum = tacc + m;
     for (int64_t i = 0; i < m + O; i++) tacc[i] = 0;
     for (int64_t n = n0; n < n1; n++) {
-        for (int64_t py = 0; py < HA; py++)
-            for (int64_t qi = 0; qi < 2; qi++) {
-                const T *tr = t + (n * HA + py) * WA * O;
-                const uint8_t *ir = idx + (n * HA + py) * WA * O;
-                for (int64_t px = 0; px < WA; px++)
-                    for (int64_t qj = 0; qj < 2; qj++) {
-                        const uint8_t q = (uint8_t)(2 * qi + qj);
-                        const T *tp = tr + px * O;
-                        const uint8_t *ip = ir + px * O;
-                        T *rp = row + (2 * px + qj) * O;
-                        CD_S(route)(tp, ip, q, rp, bsum, O);
-                    }
-                CD_S(bpf_row)(x + n * H * W * C, row, tacc, &g, 2 * py + qi, 2 * WA);
-            }
+        for (int64_t py = 0; py < HA; py++) {
+            const int64_t at = (n * HA + py) * WA * O;
+            for (int64_t px = 0; px < WA; px++)
+                CD_S(route)(t + at + px * O, idx + at + px * O, rows + 2 * px * O,
+                            rows + rl + 2 * px * O, bsum, O);
+            for (int64_t qi = 0; qi < 2; qi++)
+                CD_S(bpf_row)(x + n * H * W * C, rows + qi * rl, tacc, &g, 2 * py + qi,
+                              2 * WA);
+        }
         CD_S(bpf_flush)(tacc, dwp, m);
         if (db) CD_S(bpf_flush)(bsum, db, O);
         else for (int64_t o = 0; o < O; o++) bsum[o] = 0;
