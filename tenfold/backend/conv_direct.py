@@ -91,11 +91,12 @@ def _flat(strides, dilations, pads):
 # (+-10-20%). NumPy twin (TENFOLD_NATIVE=0) -> direct, ms (forward with bias and ReLU;
 # filter gradient):
 #   MNIST convnet conv1 3x3 1->32 28x28 VALID b128: fwd 3.23 -> 2.04, bpf 2.89 -> 2.76
-#     conv_bias_act_pool (ReLU, 2x2 pool): 9.47 -> 3.25 (the implicit GEMM's conv then
-#     the NumPy pooling: 15.8 vs 3.35 direct); pooled filter gradient with the bias
-#     gradient: 5.47 -> 3.46
+#     conv_bias_act_pool (ReLU, 2x2 pool): 9.47 -> 3.25, after the one-channel forward
+#     loop 7.49 -> 2.18 (the implicit GEMM's conv then the NumPy pooling: 15.8 vs 3.35
+#     direct); the pooled filter gradient with the bias gradient: 5.47 -> 3.46, then
+#     5.36 -> 2.92
 #   ResNet-20 conv0 3x3 3->16 32x32 SAME b64: fwd 2.72 -> 1.30, bpf 2.45 -> 2.13;
-#     pool 7.56 -> 2.67, pooled bpf 5.53 -> 3.21
+#     pooled forward 6.21 -> 2.49, pooled filter gradient 4.71 -> 2.76
 #   MobileNet stem 3x3/2 3->32 64x64 SAME b32: fwd 2.26 -> 0.96, bpf 2.34 -> 1.89
 #   DCGAN disc. 3x3/2 1->64 28x28 SAME b64: fwd 0.94 -> 0.58, bpf 1.01 -> 0.74
 #   4x4/2 1->64 28x28 b64: fwd 1.31 -> 0.98, bpf 1.33 -> 1.56 (NumPy kept: > 9 taps)
@@ -108,12 +109,12 @@ def _flat(strides, dilations, pads):
 #   1x1 16->32 32x32 b32: fwd 2.50 -> 1.09, bpf 1.52 -> 1.84 (kept: pointwise)
 #   3x3 32->64 13x13 VALID b128 (MNIST conv2, depth 288): fwd 8.25 -> 9.29 (kept)
 # Against the implicit GEMM (conv_native.py; NumPy / implicit GEMM / direct, same run):
-#   the forward: the GEMM wins wherever it applies (MNIST conv1 3.9 / 1.7 / 2.3; ResNet
-#   conv0 2.8 / 0.9 / 1.3; 3x3 16->16 7.5 / 3.4 / 5.1), so it goes first;
+#   the forward: the GEMM wins wherever it applies (MNIST conv1 3.3 / 1.3 / 1.9; ResNet
+#   conv0 3.2 / 1.3 / 2.0; 3x3 16->16 7.5 / 3.4 / 5.1), so it goes first;
 #   the filter gradient at stride 1 with 1-2 input channels: direct wins (MNIST conv1
-#   3.6 / 4.4 / 1.9, and in another run 4.7 / 7.6 / 3.3; 3x3 1->32 SAME b64 2.6 / 2.4 /
-#   1.2; 3x3 1->64 4.4 / 6.2 / 3.0; 3x3 2->32 28x28 3.3 / 3.7 / 2.4), else about even
-#   or the GEMM (3x3 3->16 32x32 2.4 / 1.3 / 1.5; 3x3/2 3->32 2.3 / 1.2 / 1.7).
+#   2.6 / 2.8 / 2.1, another run 4.7 / 7.6 / 3.3; 3x3 1->32 SAME b64 1.7 / 1.5 / 1.0;
+#   3x3 1->64 4.4 / 6.2 / 3.0; 3x3 2->32 28x28 3.3 / 3.7 / 2.4), else about even or the
+#   GEMM (3x3 3->16 32x32 2.8 / 1.6 / 2.3; 3x3/2 3->32 2.7 / 1.3 / 1.8).
 def conv_bias_act(x, w, b, strides, dilations, pads, relu):
     """relu?(conv(x, w) + b) (b may be None), or None where the direct kernel does not
     apply. x, w (and b) of one float dtype, as the caller's compute dtype."""
