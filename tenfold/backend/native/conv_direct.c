@@ -109,8 +109,8 @@ typedef uint8_t CD_S(u1) __attribute__((vector_size(1), aligned(1), may_alias));
              first maximum in row-major order (kernels._pool_2x2_argmax_into: ties go
              left, then up; NaN as np.maximum), with relu the dead windows marked
              (idx + 4, kernels.mask_argmax_by_relu) and the ReLU (np.maximum(m, 0));
-   - bpf:    dst[o] += sum over x in [x0, x1) of xr[x * step] * dyr[x, o] (even and odd x
-             in two chains, then added), dst an image's sums in T. */
+   - bpf:    dst[o] += sum over x in [x0, x1) of xr[base + x * step] * dyr[x, o] (even
+             and odd x in two chains, then added), dst an image's sums in T. */
 /* the loops of CD_PIXELS for C input channels (C a constant 1 where it is, so the channel
    loop goes) */
 #define CD_PIXEL_LOOPS(VT, NV, P, C)                                                         \
@@ -214,29 +214,53 @@ static inline __attribute__((always_inline)) void CD_S(pool_##NAME)(            
 }                                                                                            \
                                                                                              \
 static inline __attribute__((always_inline)) void CD_S(bpf_##NAME)(                        \
-        const T *restrict xr, const T *restrict dyr, T *restrict dst, int64_t x0,            \
-        int64_t x1, int64_t step, int64_t O, int64_t o0) {                                   \
+        const T *restrict xr, int64_t base, const T *restrict dyr, T *restrict dst,          \
+        int64_t x0, int64_t x1, int64_t step, int64_t O, int64_t o0) {                       \
     VT acc[2][NV];                                                                           \
     for (int k = 0; k < NV; k++) acc[0][k] = acc[1][k] = (VT){0};                            \
     int64_t x = x0;                                                                          \
     for (; x + 2 <= x1; x += 2)                                                              \
         for (int e = 0; e < 2; e++) {                                                        \
-            const T v = xr[(x + e) * step];                                                  \
+            const T v = xr[base + (x + e) * step];                                           \
             const VT *gp = (const VT *)(dyr + (x + e) * O + o0);                             \
             for (int k = 0; k < NV; k++) acc[e][k] += v * gp[k];                             \
         }                                                                                    \
     if (x < x1) {                                                                            \
-        const T v = xr[x * step];                                                            \
+        const T v = xr[base + x * step];                                                     \
         const VT *gp = (const VT *)(dyr + x * O + o0);                                       \
         for (int k = 0; k < NV; k++) acc[0][k] += v * gp[k];                                 \
     }                                                                                        \
     for (int k = 0; k < NV; k++) ((VT *)(dst + o0))[k] += acc[0][k] + acc[1][k];            \
 }
-CD_KIND(w2, CD_S(v64), 2, CD_S(u64))
-CD_KIND(w1, CD_S(v64), 1, CD_S(u64))
-CD_KIND(wh, CD_S(v32), 1, CD_S(u32))
-CD_KIND(wq, CD_S(v16), 1, CD_S(u16))
-CD_KIND(ws, CD_S(v1), 1, CD_S(u1))
+/* patch_NAME: tacc[j, o0..] += sum over x in [x0, x1) of
+   xr[base + ky * rs + x * sw + kx * dw] * dyr[x, o0..] for the nine taps j = 3 * ky + kx
+   of a 3x3 filter on one channel */
+#define CD_PATCH_KERNEL(NAME, VT, NV)                                                       \
+static inline __attribute__((always_inline)) void CD_S(patch_##NAME)(                      \
+        const T *restrict xr, int64_t base, int64_t rs, const T *restrict dyr,               \
+        T *restrict tacc, int64_t x0, int64_t x1, int64_t sw, int64_t dw, int64_t O,         \
+        int64_t o0) {                                                                        \
+    VT acc[9][NV];                                                                           \
+    for (int j = 0; j < 9; j++)                                                              \
+        for (int k = 0; k < NV; k++) acc[j][k] = (VT){0};                                    \
+    for (int64_t x = x0; x < x1; x++) {                                                      \
+        const VT *gp = (const VT *)(dyr + x * O + o0);                                       \
+        VT gv[NV];                                                                           \
+        for (int k = 0; k < NV; k++) gv[k] = gp[k];                                          \
+        for (int j = 0; j < 9; j++) {                                                        \
+            const T v = xr[base + x * sw + (j / 3) * rs + (j % 3) * dw];                     \
+            for (int k = 0; k < NV; k++) acc[j][k] += v * gv[k];                             \
+        }                                                                                    \
+    }                                                                                        \
+    for (int j = 0; j < 9; j++)                                                              \
+        for (int k = 0; k < NV; k++) ((VT *)(tacc + j * O + o0))[k] += acc[j][k];            \
+}
+#define CD_KINDP(NAME, VT, NV, U8) CD_KIND(NAME, VT, NV, U8) CD_PATCH_KERNEL(NAME, VT, NV)
+CD_KINDP(w2, CD_S(v64), 2, CD_S(u64))
+CD_KINDP(w1, CD_S(v64), 1, CD_S(u64))
+CD_KINDP(wh, CD_S(v32), 1, CD_S(u32))
+CD_KINDP(wq, CD_S(v16), 1, CD_S(u16))
+CD_KINDP(ws, CD_S(v1), 1, CD_S(u1))
 
 /* CALL(kind, o0) over the channel blocks of O, widest first: 2 and 1 vectors of 64 bytes,
    1 of 32, 1 of 16, one element. (64-byte loads at NumPy's 16-byte alignment span two
@@ -320,9 +344,10 @@ TF_EXPORT void CD_S(conv_direct_fwd_pool)(
 }
 
 /* tacc (KH, KW, C, O) += the filter gradient from conv output row oy of image xi, whose
-   gradient is dyr (ow, O): its first ow pixels */
-static void CD_S(bpf_row)(const T *restrict xi, const T *restrict dyr, T *restrict tacc,
-                          const CD_S(geo) *g, int64_t oy, int64_t ow) {
+   gradient is dyr (ow, O): its pixels in [xlo, xhi), tap by tap */
+static void CD_S(bpf_taps)(const T *restrict xi, const T *restrict dyr, T *restrict tacc,
+                           const CD_S(geo) *g, int64_t oy, int64_t ow, int64_t xlo,
+                           int64_t xhi) {
     const int64_t C = g->C, O = g->O, step = g->sw * C;
     const int64_t iy0 = oy * g->sh - g->pt;
     int64_t ky0, ky1;
@@ -333,16 +358,45 @@ static void CD_S(bpf_row)(const T *restrict xi, const T *restrict dyr, T *restri
             const int64_t off = kx * g->dw - g->pl;
             int64_t x0, x1;   /* the pixels x with 0 <= x * sw + off < W */
             cd_range(off, g->sw, g->W, ow, &x0, &x1);
+            x0 = x0 < xlo ? xlo : x0;
+            x1 = x1 > xhi ? xhi : x1;
             if (x0 >= x1) continue;
             for (int64_t c = 0; c < C; c++) {
-                const T *xr = xrow + off * C + c;
                 T *dst = tacc + ((ky * g->KW + kx) * C + c) * O;
-#define CD_BPF(kind, o0) CD_S(bpf_##kind)(xr, dyr, dst, x0, x1, step, O, o0)
+#define CD_BPF(kind, o0) CD_S(bpf_##kind)(xrow, off * C + c, dyr, dst, x0, x1, step, O, o0)
                 CD_BLOCKS(O, CD_BPF);
 #undef CD_BPF
             }
         }
     }
+}
+
+/* The same for the whole row: a 3x3 filter on one channel (a first layer on grey images)
+   takes the pixels whose nine taps are all inside the image together (patch_*: each dy
+   vector loaded once for the nine taps, in registers), the others tap by tap. */
+static void CD_S(bpf_row)(const T *restrict xi, const T *restrict dyr, T *restrict tacc,
+                          const CD_S(geo) *g, int64_t oy, int64_t ow) {
+    const int64_t iy0 = oy * g->sh - g->pt;
+    int64_t ky0, ky1, xa, xb, ya, yb;
+    if (g->C != 1 || g->KH != 3 || g->KW != 3) {
+        CD_S(bpf_taps)(xi, dyr, tacc, g, oy, ow, 0, ow);
+        return;
+    }
+    cd_range(iy0, g->dh, g->H, 3, &ky0, &ky1);
+    cd_range(-g->pl, g->sw, g->W, ow, &xa, &xb);               /* kx = 0 */
+    cd_range(2 * g->dw - g->pl, g->sw, g->W, ow, &ya, &yb);    /* kx = 2 */
+    if (ky0 != 0 || ky1 != 3 || yb <= xa) {
+        CD_S(bpf_taps)(xi, dyr, tacc, g, oy, ow, 0, ow);
+        return;
+    }
+    const T *xr = xi + iy0 * g->W;   /* (iy0 >= 0: ky0 == 0) */
+    const int64_t O = g->O, rs = g->dh * g->W;
+#define CD_PATCH(kind, o0) \
+    CD_S(patch_##kind)(xr, -g->pl, rs, dyr, tacc, xa, yb, g->sw, g->dw, O, o0)
+    CD_BLOCKS(O, CD_PATCH);
+#undef CD_PATCH
+    if (xa > 0) CD_S(bpf_taps)(xi, dyr, tacc, g, oy, ow, 0, xa);
+    if (yb < ow) CD_S(bpf_taps)(xi, dyr, tacc, g, oy, ow, yb, ow);
 }
 
 /* the sums of one image (tacc, m values in T, then zeroed) added into the double dwp */
@@ -426,5 +480,7 @@ TF_EXPORT void CD_S(conv_direct_bpf_pool)(
 #undef CD_KIND
 #undef CD_PIXELS
 #undef CD_PIXEL_LOOPS
+#undef CD_PATCH_KERNEL
+#undef CD_KINDP
 #undef CD_BLOCKS
 #endif
