@@ -26,12 +26,12 @@ _fns = {}
 # Which convolutions go direct (from the A/B figures below). kernels.py asks the implicit-
 # GEMM kernels of conv_native.py first (float32, AVX-512, 8..64 output channels: faster
 # than these), except for the filter gradient at stride 1 with up to BPF_FIRST_MAX_CHANNELS
-# input channels, where these win (a first layer on grey images: 1.3-2.3x). Where
+# input channels, where these win (a first layer on grey images: 1.3-2.9x). Where
 # those do not apply: the forward (and the pooled forward, always direct) up to a depth of
 # FWD_MAX_DEPTH and C_out of MAX_OUT; the filter gradient for BPF_MIN_TAPS..BPF_MAX_TAPS
 # taps (not 1x1) up to a depth of BPF_MAX_DEPTH: beyond, the GEMM's long reduction wins.
 FWD_MAX_DEPTH = 144
-BPF_FIRST_MAX_CHANNELS = 2
+BPF_FIRST_MAX_CHANNELS = 1
 BPF_MAX_DEPTH = 36
 BPF_MIN_TAPS, BPF_MAX_TAPS = 2, 9
 MAX_OUT = 128
@@ -90,13 +90,12 @@ def _flat(strides, dilations, pads):
 # medians of 9-11, alternating in one process, the shared 2-core machine under load 2-5
 # (+-10-20%). NumPy twin (TENFOLD_NATIVE=0) -> direct, ms (forward with bias and ReLU;
 # filter gradient):
-#   MNIST convnet conv1 3x3 1->32 28x28 VALID b128: fwd 3.23 -> 2.04, bpf 2.89 -> 2.76
-#     conv_bias_act_pool (ReLU, 2x2 pool): 9.47 -> 3.25, after the one-channel forward
-#     loop 7.49 -> 2.18 (the implicit GEMM's conv then the NumPy pooling: 15.8 vs 3.35
-#     direct); the pooled filter gradient with the bias gradient: 5.47 -> 3.46, then
-#     5.36 -> 2.92
+#   MNIST convnet conv1 3x3 1->32 28x28 VALID b128: fwd 3.23 -> 2.04, bpf 2.77 -> 1.04
+#     conv_bias_act_pool (ReLU, 2x2 pool): 5.67 -> 1.38 (the implicit GEMM's conv then
+#     the NumPy pooling: 15.8 vs 3.35 direct, an earlier build); the pooled filter
+#     gradient with the bias gradient: 3.85 -> 1.31
 #   ResNet-20 conv0 3x3 3->16 32x32 SAME b64: fwd 2.72 -> 1.30, bpf 2.45 -> 2.13;
-#     pooled forward 6.21 -> 2.49, pooled filter gradient 4.71 -> 2.76
+#     pooled forward 4.32 -> 1.52, pooled filter gradient 3.38 -> 1.74
 #   MobileNet stem 3x3/2 3->32 64x64 SAME b32: fwd 2.26 -> 0.96, bpf 2.34 -> 1.89
 #   DCGAN disc. 3x3/2 1->64 28x28 SAME b64: fwd 0.94 -> 0.58, bpf 1.01 -> 0.74
 #   4x4/2 1->64 28x28 b64: fwd 1.31 -> 0.98, bpf 1.33 -> 1.56 (NumPy kept: > 9 taps)
@@ -111,10 +110,11 @@ def _flat(strides, dilations, pads):
 # Against the implicit GEMM (conv_native.py; NumPy / implicit GEMM / direct, same run):
 #   the forward: the GEMM wins wherever it applies (MNIST conv1 3.3 / 1.3 / 1.9; ResNet
 #   conv0 3.2 / 1.3 / 2.0; 3x3 16->16 7.5 / 3.4 / 5.1), so it goes first;
-#   the filter gradient at stride 1 with 1-2 input channels: direct wins (MNIST conv1
-#   2.6 / 2.8 / 2.1, another run 4.7 / 7.6 / 3.3; 3x3 1->32 SAME b64 1.7 / 1.5 / 1.0;
-#   3x3 1->64 4.4 / 6.2 / 3.0; 3x3 2->32 28x28 3.3 / 3.7 / 2.4), else about even or the
-#   GEMM (3x3 3->16 32x32 2.8 / 1.6 / 2.3; 3x3/2 3->32 2.7 / 1.3 / 1.8).
+#   the filter gradient at stride 1 with one input channel (3x3: nine taps per dy load):
+#   direct wins (MNIST conv1 2.8 / 2.7 / 1.0; 3x3 1->16 28x28 b128 1.6 / 1.9 / 0.6; 3x3
+#   1->64 2.5 / 1.9 / 1.1; 3x3 1->32 SAME b64 1.5 / 1.5 / 1.2); with more channels or a
+#   stride, the GEMM (3x3 2->32 28x28 2.3 / 1.4 / 1.7; 3x3 3->16 32x32 3.0 / 1.7 / 2.3;
+#   3x3/2 1->64 0.9 / 0.6 / 0.6).
 def conv_bias_act(x, w, b, strides, dilations, pads, relu):
     """relu?(conv(x, w) + b) (b may be None), or None where the direct kernel does not
     apply. x, w (and b) of one float dtype, as the caller's compute dtype."""
