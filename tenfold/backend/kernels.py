@@ -754,6 +754,12 @@ def _conv1(xp, w, out, strides, dilations, bias=None, relu=False, sink=None, out
     run_tasks(cols.ranges, work, out_bytes + xp.nbytes, state)
 
 
+def _direct():
+    """The native direct convolution for few input channels (imported on first use)."""
+    from tenfold.backend import conv_direct
+    return conv_direct
+
+
 def _native_conv():
     """The native implicit-GEMM convolutions (backend/conv_native.py; imported on first use:
     it imports this module)."""
@@ -790,6 +796,11 @@ def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
     y = _native_conv().conv(x, w, b, strides, dilations, pads, relu) if groups == 1 else None
     if y is not None:
         return y
+    if groups == 1 and not LEGACY:  # few input channels where the above does not apply
+        y = _direct().conv_bias_act(x.astype(ct, copy=False), w, b, strides, dilations, pads,
+                                    relu)
+        if y is not None:
+            return y.astype(dt, copy=False)
     tile = _untiled_unpadded(_tile_for(w.shape[-2], cout, ksize, out_sp, strides), pads) \
         if _tiled_ok(x.shape, w.shape, strides, dilations, pads, groups, strided=True) else None
     if tile is not None:  # by output tiles; pads each chunk itself
@@ -1458,6 +1469,12 @@ def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
     ksize = tuple(w_shape[:-2])
     if dy.size == 0 or x.size == 0:
         return np.zeros(w_shape, dt)
+    direct = groups == 1 and not LEGACY
+    if direct:  # native direct, first for 1-3 input channels at stride 1 (conv_direct.py)
+        dw = _direct().conv_backprop_filter(x.astype(ct, copy=False), dy, w_shape, strides,
+                                            dilations, pads, before_gemm=True)
+        if dw is not None:
+            return dw.astype(dt, copy=False)
     if groups == 1 and _scatter_wins(w_shape, strides):
         dw = _backprop_filter_by_scatter(x.astype(ct, copy=False), dy, ksize, dilations, pads)
         return np.ascontiguousarray(dw.reshape(w_shape), dtype=dt)  # dw is a transposed view
@@ -1465,6 +1482,11 @@ def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
         if groups == 1 else None
     if dw is not None:
         return dw.astype(dt, copy=False)
+    if direct:  # where the implicit GEMM does not apply (float64, narrow, no AVX-512)
+        dw = _direct().conv_backprop_filter(x.astype(ct, copy=False), dy, w_shape, strides,
+                                            dilations, pads)
+        if dw is not None:
+            return dw.astype(dt, copy=False)
     tile = _untiled_unpadded(_tile_for(w_shape[-2], w_shape[-1], ksize, dy.shape[1:-1],
                                        strides), pads) \
         if _tiled_ok(x.shape, w_shape, strides, dilations, pads, groups, strided=True) else None
@@ -1501,8 +1523,14 @@ def conv_backprop_filter_pooled(x, t, idx, y_shape, w_shape, pads, with_bias=Fal
     riding in the same GEMM."""
     dt = x.dtype
     ct = compute_dtype(dt)
-    xp = pad(x.astype(ct, copy=False), pads)
     t = np.ascontiguousarray(t, dtype=ct)
+    if not LEGACY:  # native direct (or None)
+        res = _direct().conv_backprop_filter_pooled(x.astype(ct, copy=False), t, idx, w_shape,
+                                                    pads, with_bias)
+        if res is not None:
+            return tuple(r.astype(dt, copy=False) for r in res) if with_bias else \
+                res.astype(dt, copy=False)
+    xp = pad(x.astype(ct, copy=False), pads)
     kh, kw, cin, cout = w_shape
     n, ha, wa = t.shape[:3]
     rows = ha * wa
@@ -2234,6 +2262,10 @@ def conv_bias_act_pool(x, w, b, pads, relu=False, jit=None):
     1, float32/float64: each chunk of the conv's output is pooled while it is in cache, and
     the full-size output is never written (graph-only fusion: the gradients through the
     pooling need only idx)."""
+    if not LEGACY:  # native direct conv with the pooling as its epilogue (or None)
+        res = _direct().conv_bias_act_pool(x, w, b, pads, relu)
+        if res is not None:
+            return res
     xp = pad(x, pads)
     ksize, cout = w.shape[:-2], w.shape[-1]
     out_sp = out_sizes(x.shape[1:-1], ksize, (1, 1), (1, 1), pads)

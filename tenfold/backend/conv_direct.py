@@ -1,0 +1,257 @@
+"""Direct 2-D convolution for few input channels (native/conv_direct.c): a vision model's
+first layer (MNIST convnet 3x3 1->32, ResNet-20 3x3 3->16, MobileNet 3x3/2 3->32, DCGAN
+4x4/2 1->64, Siamese 5x5 1->4), whose im2col + GEMM is a GEMM only K * C_in = 9..48 deep
+after an im2col copy as big as the work. Each function returns None when the native
+kernel does not take the call (no compiler, TENFOLD_NATIVE=0, a dtype, layout or shape it
+does not cover); then kernels.py runs its NumPy path unchanged. Every size the C code uses
+is checked here first."""
+import ctypes
+import math
+
+import numpy as np
+
+from tenfold.backend import kernels as K
+from tenfold.backend import native
+
+_FAMILY = "conv_direct"
+_P, _I = ctypes.c_void_p, native.i64
+_SIGNATURES = {   # pointer arguments, then int64 arguments
+    "conv_direct_fwd": (4, 17),
+    "conv_direct_fwd_pool": (5, 17),
+    "conv_direct_bpf": (4, 16),
+    "conv_direct_bpf_pool": (7, 14),
+}
+_fns = {}
+
+# Which convolutions go direct (from the A/B figures below). kernels.py asks the implicit-
+# GEMM kernels of conv_native.py first (float32, AVX-512, 8..64 output channels: faster
+# than these), except for the filter gradient at stride 1 with up to BPF_FIRST_MAX_CHANNELS
+# input channels, where these win (a first layer on grey images: 1.3-2.9x). Where
+# those do not apply: the forward (and the pooled forward, always direct) up to a depth of
+# FWD_MAX_DEPTH and C_out of MAX_OUT; the filter gradient for BPF_MIN_TAPS..BPF_MAX_TAPS
+# taps (not 1x1) up to a depth of BPF_MAX_DEPTH: beyond, the GEMM's long reduction wins.
+FWD_MAX_DEPTH = 144
+BPF_FIRST_MAX_CHANNELS = 1
+BPF_MAX_DEPTH = 36
+BPF_MIN_TAPS, BPF_MAX_TAPS = 2, 9
+MAX_OUT = 128
+_TASK_MACS = 1 << 22    # images per task: ~1 ms of work (a call costs ~10 us of Python)
+
+
+def _fn(name, dtype):
+    """The ctypes function name_f32/_f64 (argtypes set once), or None without the library."""
+    lib = native.load(_FAMILY)
+    if lib is None:
+        return None
+    key = (name, dtype.char)
+    fn = _fns.get(key)
+    if fn is None:
+        fn = getattr(lib, f"{name}_{native.suffix(dtype)}")
+        n_ptr, n_int = _SIGNATURES[name]
+        fn.argtypes = [_P] * n_ptr + [_I] * n_int
+        fn.restype = None
+        _fns[key] = fn
+    return fn
+
+
+def _geometry_ok(x, w_shape, strides, dilations, pads, max_depth):
+    """A 2-D, one-group conv with sane parameters and a GEMM depth up to max_depth."""
+    if x.ndim != 4 or len(w_shape) != 4 or w_shape[2] != x.shape[3] or \
+            len(strides) != 2 or len(dilations) != 2 or len(pads) != 2:
+        return False
+    kh, kw, cin, cout = w_shape
+    if min(kh, kw, cin, cout) < 1 or kh * kw * cin > max_depth or cout > MAX_OUT:
+        return False
+    return all(int(s) >= 1 for s in strides) and all(int(d) >= 1 for d in dilations) and \
+        all(int(a) >= 0 and int(b) >= 0 for a, b in pads)
+
+
+def _bpf_ok(x, w_shape, strides, dilations, pads):
+    taps = w_shape[0] * w_shape[1] if len(w_shape) == 4 else 0
+    return BPF_MIN_TAPS <= taps <= BPF_MAX_TAPS and \
+        _geometry_ok(x, w_shape, strides, dilations, pads, BPF_MAX_DEPTH)
+
+
+def _ranges(n, macs_per_image):
+    """Chunks of images by their multiply-adds (fixed by the shapes, not the threads)."""
+    return K._image_ranges(n, K._chunk(n, macs_per_image, _TASK_MACS))
+
+
+def _addr(a):
+    return a.__array_interface__["data"][0]
+
+
+def _flat(strides, dilations, pads):
+    (sh, sw), (dh, dw), ((pt, _), (pl, _)) = strides, dilations, pads
+    return int(sh), int(sw), int(dh), int(dw), int(pt), int(pl)
+
+
+# Measured: float32, TENFOLD_KERNEL_THREADS=1 and OPENBLAS_NUM_THREADS=1, process_time
+# medians of 9-11, alternating in one process, the shared 2-core machine under load 2-5
+# (+-10-20%). NumPy twin (TENFOLD_NATIVE=0) -> direct, ms (forward with bias and ReLU;
+# filter gradient):
+#   MNIST convnet conv1 3x3 1->32 28x28 VALID b128: fwd 3.23 -> 2.04, bpf 2.77 -> 1.04
+#     conv_bias_act_pool (ReLU, 2x2 pool): 5.67 -> 1.38 (the implicit GEMM's conv then
+#     the NumPy pooling: 15.8 vs 3.35 direct, an earlier build); the pooled filter
+#     gradient with the bias gradient: 3.85 -> 1.31
+#   ResNet-20 conv0 3x3 3->16 32x32 SAME b64: fwd 2.72 -> 1.30, bpf 2.45 -> 2.13;
+#     pooled forward 4.32 -> 1.52, pooled filter gradient 3.38 -> 1.74
+#   MobileNet stem 3x3/2 3->32 64x64 SAME b32: fwd 2.26 -> 0.96, bpf 2.34 -> 1.89
+#   DCGAN disc. 3x3/2 1->64 28x28 SAME b64: fwd 0.94 -> 0.58, bpf 1.01 -> 0.74
+#   4x4/2 1->64 28x28 b64: fwd 1.31 -> 0.98, bpf 1.33 -> 1.56 (NumPy kept: > 9 taps)
+#   Siamese 5x5 1->4 28x28 VALID b16: fwd 0.41 -> 0.38, bpf 0.39 -> 0.46 (kept);
+#     5x5 4->16 12x12: fwd 0.26 -> 0.14, bpf 0.23 -> 0.33 (kept)
+#   3x3 4->32 28x28 SAME b64: fwd 3.80 -> 1.76, bpf 3.48 -> 2.79
+#   3x3 8->32 28x28 SAME b64: fwd 5.77 -> 2.79, bpf 5.58 -> 6.53 (kept: depth 72 > 36)
+#   3x3 16->16 32x32 SAME b64: fwd 8.46 -> 5.60, bpf 8.04 -> 9.62 (kept)
+#   3x3 16->64 16x16 SAME b64: fwd 8.50 -> 6.56;  3x3 3->128 32x32 b16: fwd 5.01 -> 3.41
+#   1x1 16->32 32x32 b32: fwd 2.50 -> 1.09, bpf 1.52 -> 1.84 (kept: pointwise)
+#   3x3 32->64 13x13 VALID b128 (MNIST conv2, depth 288): fwd 8.25 -> 9.29 (kept)
+# Against the implicit GEMM (conv_native.py; NumPy / implicit GEMM / direct, same run):
+#   the forward: the GEMM wins wherever it applies (MNIST conv1 3.3 / 1.3 / 1.9; ResNet
+#   conv0 3.2 / 1.3 / 2.0; 3x3 16->16 7.5 / 3.4 / 5.1), so it goes first;
+#   the filter gradient at stride 1 with one input channel (3x3: nine taps per dy load):
+#   direct wins (MNIST conv1 2.8 / 2.7 / 1.0; 3x3 1->16 28x28 b128 1.6 / 1.9 / 0.6; 3x3
+#   1->64 2.5 / 1.9 / 1.1; 3x3 1->32 SAME b64 1.5 / 1.5 / 1.2); with more channels or a
+#   stride, the GEMM (3x3 2->32 28x28 2.3 / 1.4 / 1.7; 3x3 3->16 32x32 3.0 / 1.7 / 2.3;
+#   3x3/2 1->64 0.9 / 0.6 / 0.6).
+def conv_bias_act(x, w, b, strides, dilations, pads, relu):
+    """relu?(conv(x, w) + b) (b may be None), or None where the direct kernel does not
+    apply. x, w (and b) of one float dtype, as the caller's compute dtype."""
+    if not _geometry_ok(x, w.shape, strides, dilations, pads, FWD_MAX_DEPTH):
+        return None
+    arrays = (x, w) if b is None else (x, w, b)
+    if not native.usable(*arrays) or (b is not None and b.shape != (w.shape[-1],)):
+        return None
+    fn = _fn("conv_direct_fwd", x.dtype)
+    if fn is None:
+        return None
+    n, h, wd, cin = x.shape
+    kh, kw, _, cout = w.shape
+    oh, ow = K.out_sizes((h, wd), (kh, kw), strides, dilations, pads)
+    out = np.empty((n, oh, ow, cout), x.dtype)
+    if out.size == 0:
+        return None
+    sh, sw, dh, dw, pt, pl = _flat(strides, dilations, pads)
+    bp = None if b is None else _addr(b)
+    xp, wp, op = _addr(x), _addr(w), _addr(out)
+
+    def work(r, _):
+        fn(xp, wp, bp, op, r[0], r[1], h, wd, cin, oh, ow, cout, kh, kw, sh, sw, dh, dw, pt,
+           pl, int(bool(relu)))
+
+    K.run_tasks(_ranges(n, out[0].size * kh * kw * cin), work,
+                x.nbytes + out.nbytes)
+    return out
+
+
+def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, before_gemm=False):
+    """The filter gradient (w_shape, x's dtype) or None; dy (N, OH, OW, O) of x's dtype.
+    before_gemm: asked before the implicit-GEMM kernels (conv_native.py), which win but at
+    stride 1 with up to BPF_FIRST_MAX_CHANNELS input channels."""
+    if before_gemm and (any(int(s) != 1 for s in strides) or len(w_shape) != 4 or
+                        w_shape[2] > BPF_FIRST_MAX_CHANNELS):
+        return None
+    if not _bpf_ok(x, w_shape, strides, dilations, pads) or not native.usable(x, dy):
+        return None
+    n, h, wd, cin = x.shape
+    kh, kw, _, cout = w_shape
+    oh, ow = K.out_sizes((h, wd), (kh, kw), strides, dilations, pads)
+    if dy.shape != (n, oh, ow, cout) or dy.size == 0:
+        return None
+    fn = _fn("conv_direct_bpf", x.dtype)
+    if fn is None:
+        return None
+    ranges = _ranges(n, dy[0].size * kh * kw * cin)
+    partial = np.zeros((len(ranges), kh * kw * cin * cout))
+    sh, sw, dh, dw, pt, pl = _flat(strides, dilations, pads)
+    xp, gp = _addr(x), _addr(dy)
+
+    def work(i, tacc):
+        n0, n1 = ranges[i]
+        fn(xp, gp, _addr(tacc), _addr(partial[i]), n0, n1, h, wd, cin, oh, ow,
+           cout, kh, kw, sh, sw, dh, dw, pt, pl)
+
+    K.run_tasks(list(range(len(ranges))), work, x.nbytes + dy.nbytes,
+                lambda: np.empty(partial.shape[1], x.dtype))
+    return _sum_in_order(partial).reshape(w_shape).astype(x.dtype)
+
+
+def _sum_in_order(partial):
+    total = partial[0].copy()
+    for p in partial[1:]:
+        total += p
+    return total
+
+
+def conv_bias_act_pool(x, w, b, pads, relu):
+    """(out, idx) = max_pool_2x2_argmax(relu?(conv(x, w) + b)) of a stride-1 conv (see
+    kernels.conv_bias_act_pool), or None."""
+    ones = ((1, 1), (1, 1))
+    if not _geometry_ok(x, w.shape, *ones, pads, FWD_MAX_DEPTH):
+        return None
+    arrays = (x, w) if b is None else (x, w, b)
+    if not native.usable(*arrays) or (b is not None and b.shape != (w.shape[-1],)):
+        return None
+    fn = _fn("conv_direct_fwd_pool", x.dtype)
+    if fn is None:
+        return None
+    n, h, wd, cin = x.shape
+    kh, kw, _, cout = w.shape
+    oh, ow = K.out_sizes((h, wd), (kh, kw), *ones, pads)
+    ha, wa = oh // 2, ow // 2
+    out = np.empty((n, ha, wa, cout), x.dtype)
+    idx = np.empty(out.shape, np.uint8)
+    if out.size == 0:
+        return None
+    (pt, _), (pl, _) = pads
+    bp = None if b is None else _addr(b)
+    xp, wp, op, ip = _addr(x), _addr(w), _addr(out), _addr(idx)
+
+    def work(r, _):
+        fn(xp, wp, bp, op, ip, r[0], r[1], h, wd, cin, ha, wa, cout, kh, kw, 1, 1, 1, 1,
+           int(pt), int(pl), int(bool(relu)))
+
+    K.run_tasks(_ranges(n, 4 * out[0].size * kh * kw * cin), work,
+                x.nbytes + 4 * out.nbytes)
+    return out, idx
+
+
+def conv_backprop_filter_pooled(x, t, idx, w_shape, pads, with_bias):
+    """The filter gradient (and with with_bias the bias gradient) of a stride-1 conv whose
+    output went through 2x2/2 max pooling with argmax idx, from the pooled gradient t (see
+    kernels.conv_backprop_filter_pooled), or None."""
+    ones = ((1, 1), (1, 1))
+    if not _geometry_ok(x, w_shape, *ones, pads, BPF_MAX_DEPTH) or not native.usable(x, t) or \
+            type(idx) is not np.ndarray or idx.dtype != np.uint8 or \
+            not idx.flags.c_contiguous or idx.shape != t.shape:
+        return None
+    n, h, wd, cin = x.shape
+    kh, kw, _, cout = w_shape
+    oh, ow = K.out_sizes((h, wd), (kh, kw), *ones, pads)
+    ha, wa = oh // 2, ow // 2
+    if t.shape != (n, ha, wa, cout) or t.size == 0:
+        return None
+    fn = _fn("conv_direct_bpf_pool", x.dtype)
+    if fn is None:
+        return None
+    ranges = _ranges(n, 4 * t[0].size * kh * kw * cin)
+    partial = np.zeros((len(ranges), kh * kw * cin * cout))
+    dbp = np.zeros((len(ranges), cout)) if with_bias else None
+    (pt, _), (pl, _) = pads
+    xp, tp, ip = _addr(x), _addr(t), _addr(idx)
+
+    def work(i, scratch):
+        n0, n1 = ranges[i]
+        row, tacc = scratch
+        fn(xp, tp, ip, _addr(row), _addr(tacc), _addr(partial[i]),
+           None if dbp is None else _addr(dbp[i]), n0, n1, h, wd, cin, ha, wa, cout,
+           kh, kw, 1, 1, int(pt), int(pl))
+
+    K.run_tasks(list(range(len(ranges))), work, x.nbytes + t.nbytes,
+                lambda: (np.empty(4 * wa * cout, x.dtype),
+                         np.empty(partial.shape[1] + cout, x.dtype)))
+    dw = _sum_in_order(partial).reshape(w_shape).astype(x.dtype)
+    if with_bias:
+        return dw, _sum_in_order(dbp).astype(x.dtype)
+    return dw
