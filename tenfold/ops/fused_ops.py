@@ -41,6 +41,7 @@ import numpy as np
 
 from tenfold.backend import kernels as _kernels
 from tenfold.backend import norm_kernels as _norm
+from tenfold.backend import row_kernels as _rows
 from tenfold.backend import xp_of
 from tenfold.ops import recurrent_kernels as _rk
 from tenfold.ops.registry import primitive
@@ -357,7 +358,11 @@ def softmax_rows(x2, out2):
     above 60; an overflow gives inf) instead of a second pass over the block, and the rows
     are scaled by their sums' reciprocals (a multiply, cheaper than a divide): (8192, 64)
     float32, single-thread CPU, 1.16 ms against 1.19 ms before (NumPy's exp and the row
-    scaling take most of it); the blocks then share out to the threads."""
+    scaling take most of it); the blocks then share out to the threads. float32/float64
+    go to the native kernel (backend/row_kernels.py) where it can be had."""
+    if _rows.softmax(x2, out2):
+        return out2
+
     def work(i, r):
         xb, ob = x2[r], out2[r]
         # (in place, a row that fails the check would be lost: then always shift)
@@ -385,6 +390,8 @@ def _softmax_grad_kernel(g, y, axis=-1):
         return _softmax_grad_reference(g, y, axis)
     g2, y2 = _last_axis_2d(g, axis), _last_axis_2d(y, axis)
     out = np.empty(g2.shape, g.dtype)
+    if _rows.softmax_grad(g2, y2, out):  # native (backend/row_kernels.py)
+        return _from_last_axis(out, g.shape, axis, g.ndim)
 
     def work(i, r):
         gb, yb, ob = g2[r], y2[r], out[r]
@@ -611,12 +618,22 @@ def _layer_norm_generic(x, epsilon):
     return xc, 1 / np.sqrt(var + x.dtype.type(epsilon))
 
 
+def _as_vector(v, x):
+    """gamma / beta as a contiguous (c,) array of x's dtype when it is one (for the native
+    kernels; anything else, e.g. a broadcast shape, is passed on as is: the twin takes it)."""
+    if type(v) is np.ndarray and v.shape == x.shape[-1:]:
+        return np.ascontiguousarray(v, dtype=x.dtype)
+    return v
+
+
 def _layer_norm_kernel(x, gamma, beta, epsilon=1e-3):
     if type(x) is not np.ndarray:
         xc, rstd = _layer_norm_generic(x, epsilon)
         return xc * rstd * gamma + beta
     x2 = x.reshape(-1, x.shape[-1])
     out = np.empty(x2.shape, x.dtype)
+    if _rows.layer_norm(x2, _as_vector(gamma, x), _as_vector(beta, x), epsilon, out):
+        return out.reshape(x.shape)  # native (backend/row_kernels.py)
 
     def work(i, r):
         ob = out[r]
@@ -653,6 +670,9 @@ def _layer_norm_grad_kernel(g, x, gamma, epsilon=1e-3):
     gamma = gamma.astype(x.dtype, copy=False)
     flat = np.empty(x.size + 2 * c, x.dtype)
     dx = flat[:x.size].reshape(x2.shape)
+    if _rows.layer_norm_grad(g2, x2, _as_vector(gamma, x), epsilon, dx,
+                             flat[x.size:x.size + c], flat[x.size + c:]):
+        return flat  # native (backend/row_kernels.py)
     blocks = _row_blocks(x2)
     dgammas = np.empty((len(blocks), c), x.dtype)
     rows = min(x2.shape[0], max(1, _BLOCK_ELEMS // c))

@@ -1,0 +1,151 @@
+"""Native row kernels (native/rows.c) for softmax and layer normalization over the last axis
+of a 2-D C-contiguous float32/float64 array, and their gradients. Each function returns
+False (having written nothing) when the native library cannot be had or the arrays are not
+the kind it takes; the caller then runs its NumPy twin (tenfold/ops/fused_ops.py).
+
+The sizes the C code uses all come from the arrays' shapes, checked here before each call.
+Large arrays are cut into fixed blocks of rows (as the twins' `_row_blocks`) shared out to
+the kernel threads; the layer norm gradient's per-column sums are kept per block and added
+in block order, so no result depends on the thread count.
+
+In-process A/B, one thread (TENFOLD_KERNEL_THREADS=1), process-time medians of 15
+alternating runs, NumPy twin -> native, ms (float32 unless said):
+  softmax (64, 2, 64, 64) forward            see _FIGURES below
+"""
+import ctypes
+
+import numpy as np
+
+from tenfold.backend import kernels as _kernels
+from tenfold.backend import native
+
+_FAMILY = "rows"
+_BLOCK_ELEMS = 1 << 15  # as fused_ops._BLOCK_ELEMS: a block's rows stay in L2
+_P = ctypes.c_void_p
+_ARGTYPES = {
+    "softmax_rows": [_P, _P, native.i64, native.i64],
+    "softmax_grad_rows": [_P, _P, _P, native.i64, native.i64],
+    "layer_norm_rows": [_P, _P, _P, _P, native.i64, native.i64, native.f64],
+    "layer_norm_grad_rows": [_P, _P, _P, _P, _P, _P, native.i64, native.i64, native.i64,
+                             native.f64],
+}
+_fns = {}  # (library, name, dtype) -> the ctypes function, its argtypes set once
+
+
+def _fn(name, dtype):
+    lib = native.load(_FAMILY)  # None with TENFOLD_NATIVE=0 or no compiler
+    if lib is None:
+        return None
+    key = (id(lib), name, dtype)
+    fn = _fns.get(key)
+    if fn is None:
+        fn = getattr(lib, f"{name}_{native.suffix(dtype)}")
+        fn.argtypes = _ARGTYPES[name]
+        fn.restype = None
+        _fns[key] = fn
+    return fn
+
+
+def _block_rows(cols):
+    return max(1, _BLOCK_ELEMS // max(cols, 1))
+
+
+def _run(rows, cols, nbytes, call):
+    """call(lo, hi) over all rows: one call when small, else fixed blocks on the threads
+    (blocks write disjoint rows: the results are the same either way)."""
+    step = _block_rows(cols)
+    if rows <= step or nbytes < _kernels.BANDWIDTH_MIN_BYTES:
+        call(0, rows)
+        return
+    blocks = [(lo, min(rows, lo + step)) for lo in range(0, rows, step)]
+    _kernels.run_tasks(blocks, lambda b, _: call(*b), nbytes,
+                       min_bytes=_kernels.BANDWIDTH_MIN_BYTES)
+
+
+def _rows_ok(*arrays):
+    """2-D arrays of one shape that native kernels take (see native.usable)."""
+    shape = arrays[0].shape
+    return len(shape) == 2 and all(a.shape == shape for a in arrays) and \
+        native.usable(*arrays)
+
+
+def softmax(x2, out2):
+    """out2 = softmax of the rows of x2 (out2 may be x2 itself, else must not overlap it).
+    float64 beyond one block stays with the twin: NumPy's vectorized double exp beats the
+    degree-13 polynomial here ((64, 2, 64, 64): 2.05 ms twin against 2.28 native)."""
+    if not _rows_ok(x2, out2) or (out2 is not x2 and np.may_share_memory(x2, out2)) or \
+            (x2.dtype == np.float64 and x2.size > _BLOCK_ELEMS):
+        return False
+    fn = _fn("softmax_rows", x2.dtype)
+    if fn is None:
+        return False
+    rows, cols = x2.shape
+    _run(rows, cols, 2 * x2.nbytes,
+         lambda lo, hi: fn(native.ptr(x2[lo:hi]), native.ptr(out2[lo:hi]), hi - lo, cols))
+    return True
+
+
+def softmax_grad(g2, y2, out):
+    """out = y2 * (g2 - sum(g2 * y2)) per row (out a fresh array)."""
+    if not _rows_ok(g2, y2, out) or np.may_share_memory(out, g2) or \
+            np.may_share_memory(out, y2):
+        return False
+    fn = _fn("softmax_grad_rows", g2.dtype)
+    if fn is None:
+        return False
+    rows, cols = g2.shape
+    _run(rows, cols, 3 * g2.nbytes,
+         lambda lo, hi: fn(native.ptr(g2[lo:hi]), native.ptr(y2[lo:hi]),
+                           native.ptr(out[lo:hi]), hi - lo, cols))
+    return True
+
+
+def _vector_ok(v, x2):
+    return type(v) is np.ndarray and v.shape == (x2.shape[1],) and native.usable(x2, v)
+
+
+def layer_norm(x2, gamma, beta, epsilon, out):
+    """out = (x2 - mean) / sqrt(var + epsilon) * gamma + beta over each row (out fresh;
+    gamma and beta of shape (cols,) in x2's dtype)."""
+    if not _rows_ok(x2, out) or x2.shape[1] < 1 or not _vector_ok(gamma, x2) or \
+            not _vector_ok(beta, x2) or np.may_share_memory(out, x2):
+        return False
+    fn = _fn("layer_norm_rows", x2.dtype)
+    if fn is None:
+        return False
+    rows, cols = x2.shape
+    eps = float(x2.dtype.type(epsilon))  # the twin adds epsilon in x's dtype
+    pg, pb = native.ptr(gamma), native.ptr(beta)
+    _run(rows, cols, 2 * x2.nbytes,
+         lambda lo, hi: fn(native.ptr(x2[lo:hi]), pg, pb, native.ptr(out[lo:hi]), hi - lo,
+                           cols, eps))
+    return True
+
+
+def layer_norm_grad(g2, x2, gamma, epsilon, dx, dgamma, dbeta):
+    """Layer normalization's backward: dx (rows, cols) and the column sums dgamma = sum of
+    g * xhat, dbeta = sum of g (each (cols,)), written into the given fresh arrays."""
+    if not _rows_ok(g2, x2, dx) or x2.shape[1] < 1 or not _vector_ok(gamma, x2) or \
+            np.may_share_memory(dx, g2) or np.may_share_memory(dx, x2):
+        return False
+    rows, cols = x2.shape
+    if dgamma.shape != (cols,) or dbeta.shape != (cols,):
+        return False
+    fn = _fn("layer_norm_grad_rows", x2.dtype)
+    if fn is None:
+        return False
+    step = _block_rows(cols)
+    nblocks = -(-rows // step)
+    parts = np.empty((2, nblocks, cols))  # float64 per-block sums: dgamma, dbeta
+    eps = float(x2.dtype.type(epsilon))
+    pgam = native.ptr(gamma)
+
+    def call(lo, hi):
+        k = lo // step  # lo is a multiple of step: block k's partial rows
+        fn(native.ptr(g2[lo:hi]), native.ptr(x2[lo:hi]), pgam, native.ptr(dx[lo:hi]),
+           native.ptr(parts[0, k:]), native.ptr(parts[1, k:]), hi - lo, cols, step, eps)
+
+    _run(rows, cols, 3 * x2.nbytes, call)
+    dgamma[...] = parts[0].sum(axis=0)  # block order: the same on any thread count
+    dbeta[...] = parts[1].sum(axis=0)
+    return True

@@ -1,0 +1,246 @@
+"""The native row kernels (backend/native/rows.c via backend/row_kernels.py): softmax, its
+gradient, layer normalization and its gradient over the last axis, each against its NumPy
+twin in fused_ops (TENFOLD_NATIVE=0) and a float64 reference, on edge shapes and values;
+the same results on any thread count; arrays the kernels do not take go to the twin."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from tenfold.backend import kernels as K
+from tenfold.backend import native
+from tenfold.backend import row_kernels as R
+from tenfold.ops import fused_ops as F
+from tenfold.ops import nn_ops as N
+
+RNG = np.random.default_rng(11)
+DTYPES = [np.float32, np.float64]
+SHAPES = [(0, 5), (1, 1), (3, 1), (1, 7), (7, 13), (300, 64), (5, 1000), (2049, 33), (64, 10)]
+
+needs_native = pytest.mark.skipif(native.load("rows") is None,
+                                  reason="native rows kernels unavailable")
+
+
+def _twin(monkeypatch, fn, *args):
+    """fn(*args) with native kernels off (the NumPy twin)."""
+    monkeypatch.setenv("TENFOLD_NATIVE", "0")
+    try:
+        return fn(*args)
+    finally:
+        monkeypatch.delenv("TENFOLD_NATIVE")
+
+
+def _tol(dtype):
+    return (2e-6, 1e-7) if dtype == np.float32 else (1e-12, 1e-14)
+
+
+def _softmax_ref(x):
+    """float64 softmax of x with the argument x - max rounded to x's dtype first, as both
+    kernels compute it (then only the exp, the sum and the scaling differ)."""
+    d = (x - x.max(-1, keepdims=True)).astype(np.float64)
+    e = np.exp(d)
+    return e / e.sum(-1, keepdims=True)
+
+
+def _ln_ref(x, gamma, beta, eps):
+    x = x.astype(np.float64)
+    xc = x - x.mean(-1, keepdims=True)
+    r = 1 / np.sqrt((xc * xc).mean(-1, keepdims=True) + float(np.dtype(gamma.dtype).type(eps)))
+    return xc * r * gamma + beta, xc, r
+
+
+def _ln_grad_ref(g, x, gamma, eps):
+    _, xc, r = _ln_ref(x, gamma, gamma, eps)
+    g = g.astype(np.float64)
+    c = x.shape[-1]
+    xhat = xc * r
+    dxh = g * gamma
+    dx = r * (dxh - dxh.mean(-1, keepdims=True) - xhat * (dxh * xhat).mean(-1, keepdims=True))
+    return dx, (g * xhat).reshape(-1, c).sum(0), g.reshape(-1, c).sum(0)
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("scale", [1.0, 30.0])
+def test_softmax_matches_twin_and_reference(monkeypatch, dtype, shape, scale):
+    x = (RNG.standard_normal(shape) * scale).astype(dtype)
+    out = np.empty_like(x)
+    taken = R.softmax(x, out)
+    assert taken == (dtype == np.float32 or x.size <= R._BLOCK_ELEMS)
+    got = N._softmax_kernel(x, -1)
+    twin = _twin(monkeypatch, N._softmax_kernel, x, -1)
+    rtol, atol = _tol(dtype)
+    if taken:
+        np.testing.assert_array_equal(out, got)
+    np.testing.assert_allclose(got, _softmax_ref(x), rtol=rtol, atol=atol)
+    # the twin skips the shift where it can: its argument rounds differently
+    np.testing.assert_allclose(got, twin, rtol=rtol * (1 + scale * 4), atol=atol)
+    inplace = x.copy()
+    if R.softmax(inplace, inplace):
+        np.testing.assert_array_equal(inplace, got)
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_extreme_values_as_the_twin(monkeypatch, dtype):
+    big = 80.0 if dtype == np.float32 else 700.0
+    rows = [[0.0, -big, -2 * big, -np.inf],            # underflow and masked entries
+            [-np.inf, -np.inf, -np.inf, -np.inf],     # all masked: NaN, as NumPy
+            [1.0, np.nan, 2.0, 3.0],                  # NaN poisons its row
+            [np.inf, 1.0, 2.0, 3.0],                  # inf - inf: NaN
+            [big, big, -big, 0.0],                    # would overflow unshifted
+            [-1e30, -1e30 + 1, 5.0, 5.0]]
+    x = np.array(rows, dtype)
+    out = np.empty_like(x)
+    with np.errstate(invalid="ignore", over="ignore"):
+        assert R.softmax(x, out)
+        twin = _twin(monkeypatch, N._softmax_kernel, x, -1)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(twin))
+    np.testing.assert_allclose(out, twin, rtol=_tol(dtype)[0], atol=0)
+    # subnormal results round once (float64: the two half scales)
+    tiny = np.array([[0.0, -740.0 if dtype == np.float64 else -100.0]], dtype)
+    assert R.softmax(tiny, out[:1, :2])
+    np.testing.assert_allclose(out[0, 1], np.exp(tiny.astype(np.float64)[0, 1]), rtol=0.02)
+
+
+@needs_native
+def test_float32_exp_within_two_ulps():
+    x = np.concatenate([-np.linspace(0, 87, 400001), [0.0]]).astype(np.float32)
+    x2 = np.stack([np.zeros_like(x), x], 1)         # row (0, v): softmax = 1/(1+e^v), ...
+    out = np.empty_like(x2)
+    assert R.softmax(x2, out)
+    e = out[:, 1].astype(np.float64) / out[:, 0]     # ... so their ratio is e^v
+    ref = np.exp(x.astype(np.float64))
+    assert np.max(np.abs(e - ref) / ref) < 4 * 2.0 ** -24 * 2
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_softmax_grad_matches_twin_and_reference(monkeypatch, dtype, shape):
+    g = RNG.standard_normal(shape).astype(dtype)
+    y = N._softmax_kernel(RNG.standard_normal(shape).astype(dtype), -1)
+    out = np.empty_like(g)
+    assert R.softmax_grad(g, y, out)
+    got = F._softmax_grad_kernel(g, y, -1)
+    np.testing.assert_array_equal(out, got)
+    twin = _twin(monkeypatch, F._softmax_grad_kernel, g, y, -1)
+    g64, y64 = g.astype(np.float64), y.astype(np.float64)
+    ref = y64 * (g64 - (g64 * y64).sum(-1, keepdims=True))
+    rtol, atol = _tol(dtype)
+    np.testing.assert_allclose(got, ref, rtol=rtol, atol=atol * 100)
+    np.testing.assert_allclose(got, twin, rtol=rtol, atol=atol * 100)
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [s for s in SHAPES if s[1] > 0] + [(64, 64, 32)])
+def test_layer_norm_and_grad_match_twin_and_reference(monkeypatch, dtype, shape):
+    x = (RNG.standard_normal(shape) * 3 + 1).astype(dtype)
+    g = RNG.standard_normal(shape).astype(dtype)
+    c = shape[-1]
+    gamma, beta = RNG.standard_normal(c).astype(dtype), RNG.standard_normal(c).astype(dtype)
+    eps = 1e-3
+    out = np.empty(x.shape, dtype).reshape(-1, c)
+    assert R.layer_norm(x.reshape(-1, c), gamma, beta, eps, out)
+    y = F._layer_norm_kernel(x, gamma, beta, eps)
+    np.testing.assert_array_equal(y, out.reshape(shape))
+    flat = F._layer_norm_grad_kernel(g, x, gamma, eps)
+    y_twin = _twin(monkeypatch, F._layer_norm_kernel, x, gamma, beta, eps)
+    flat_twin = _twin(monkeypatch, F._layer_norm_grad_kernel, g, x, gamma, eps)
+    rtol, atol = _tol(dtype)
+    y_ref = _ln_ref(x, gamma, beta, eps)[0]
+    np.testing.assert_allclose(y, y_ref, rtol=rtol * 2, atol=atol * 20)
+    np.testing.assert_allclose(y, y_twin, rtol=rtol * 2, atol=atol * 20)
+    ref = np.concatenate([a.reshape(-1) for a in _ln_grad_ref(g, x, gamma, eps)])
+    scale = 1 + np.sqrt(x.size // c)  # the column sums grow with the rows
+    np.testing.assert_allclose(flat, ref, rtol=rtol * 5, atol=atol * 50 * scale)
+    np.testing.assert_allclose(flat, flat_twin, rtol=rtol * 5, atol=atol * 50 * scale)
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_results_do_not_depend_on_threads(monkeypatch, dtype):
+    x = (RNG.standard_normal((5000, 48)) * 4).astype(dtype)
+    g = RNG.standard_normal(x.shape).astype(dtype)
+    gamma, beta = RNG.standard_normal(48).astype(dtype), RNG.standard_normal(48).astype(dtype)
+
+    def run():
+        y = N._softmax_kernel(x, -1)  # (float64: the twin, beyond one block)
+        return [y, F._softmax_grad_kernel(g, y, -1), F._layer_norm_kernel(x, gamma, beta, 1e-5),
+                F._layer_norm_grad_kernel(g, x, gamma, 1e-5)]
+
+    monkeypatch.setattr(K, "_threads", 1)
+    serial = run()
+    monkeypatch.setattr(K, "BANDWIDTH_MIN_BYTES", 1)  # blocks on the threads
+    monkeypatch.setattr(K, "_busy", lambda: False)
+    monkeypatch.setattr(K, "_threads", 2)
+    calls = []
+    real = K.run_tasks
+    monkeypatch.setattr(K, "run_tasks", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for a, b in zip(run(), serial):
+        np.testing.assert_array_equal(a, b)
+    assert calls  # the blocked path ran
+
+
+@needs_native
+def test_arrays_the_kernels_do_not_take_go_to_the_twin(monkeypatch):
+    x = RNG.standard_normal((6, 8)).astype(np.float32)
+    out = np.empty_like(x)
+    assert not R.softmax(x[:, ::2], out[:, :4])                 # not contiguous
+    assert not R.softmax(x, out.astype(np.float64))             # mixed dtypes
+    assert not R.softmax(x.astype(np.float16), out.astype(np.float16))
+    assert not R.softmax(x[:, 1:], x[:, :-1])                   # overlapping
+    assert not R.softmax(x.reshape(2, 3, 8), out.reshape(2, 3, 8))
+    assert not R.softmax_grad(x, x[:3], out)                    # shapes differ
+    assert not R.layer_norm(x, np.ones((1, 8), np.float32), np.zeros(8, np.float32), 1e-3,
+                            out)                                # gamma not (cols,)
+    assert not R.layer_norm(x, np.ones(8), np.zeros(8), 1e-3, out)  # gamma float64
+    assert not R.layer_norm(x[:, :0], np.ones(0, np.float32), np.ones(0, np.float32), 1e-3,
+                            out[:, :0])                         # no columns
+    dg, db = np.empty(8, np.float32), np.empty(7, np.float32)
+    assert not R.layer_norm_grad(x, x, np.ones(8, np.float32), 1e-3, out, dg, db)
+    # still right through the ops: a softmax gradient over axis 0 (a transposed view)
+    g, y = RNG.standard_normal((5, 7)), N._softmax_kernel(RNG.standard_normal((5, 7)), 0)
+    ref = y * (g - (g * y).sum(0, keepdims=True))
+    np.testing.assert_allclose(F._softmax_grad_kernel(g, y, 0), ref, rtol=1e-12, atol=1e-14)
+    gamma = RNG.standard_normal((1, 8)).astype(np.float32)       # broadcast gamma: the twin
+    np.testing.assert_allclose(F._layer_norm_kernel(x, gamma, gamma[0], 1e-3),
+                               _ln_ref(x, gamma[0], gamma[0], 1e-3)[0], rtol=1e-5, atol=1e-5)
+    monkeypatch.setenv("TENFOLD_NATIVE", "0")
+    assert not R.softmax(x, out)
+    assert not R.layer_norm(x, x[0], x[0], 1e-3, out)
+
+
+@needs_native
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_property_native_matches_reference(data):
+    dtype = data.draw(st.sampled_from(DTYPES))
+    rows = data.draw(st.integers(0, 40))
+    cols = data.draw(st.integers(1, 70))
+    scale = data.draw(st.sampled_from([0.1, 1.0, 10.0]))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1)))
+    x = (rng.standard_normal((rows, cols)) * scale).astype(dtype)
+    g = rng.standard_normal((rows, cols)).astype(dtype)
+    gamma, beta = rng.standard_normal(cols).astype(dtype), rng.standard_normal(cols).astype(dtype)
+    rtol, atol = _tol(dtype)
+    y = np.empty_like(x)
+    assert R.softmax(x, y)
+    np.testing.assert_allclose(y, _softmax_ref(x), rtol=rtol, atol=atol)
+    dx = np.empty_like(x)
+    assert R.softmax_grad(g, y, dx)
+    y64 = y.astype(np.float64)
+    np.testing.assert_allclose(dx, y64 * (g - (g * y64).sum(-1, keepdims=True)), rtol=rtol,
+                               atol=atol * 100)
+    ln = np.empty_like(x)
+    assert R.layer_norm(x, gamma, beta, 1e-3, ln)
+    np.testing.assert_allclose(ln, _ln_ref(x, gamma, beta, 1e-3)[0], rtol=rtol * 2,
+                               atol=atol * 20 * (1 + 1 / scale))
+    dg, db = np.empty(cols, dtype), np.empty(cols, dtype)
+    assert R.layer_norm_grad(g, x, gamma, 1e-3, dx, dg, db)
+    rdx, rdg, rdb = _ln_grad_ref(g, x, gamma, 1e-3)
+    big = atol * 50 * (1 + np.sqrt(rows)) * (1 + 1 / scale)
+    np.testing.assert_allclose(dx, rdx, rtol=rtol * 5, atol=big)
+    np.testing.assert_allclose(dg, rdg, rtol=rtol * 5, atol=big)
+    np.testing.assert_allclose(db, rdb, rtol=rtol * 5, atol=big)
