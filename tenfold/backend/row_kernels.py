@@ -28,6 +28,8 @@ _ARGTYPES = {
     "layer_norm_rows": [_P, _P, _P, _P, native.i64, native.i64, native.f64],
     "layer_norm_grad_rows": [_P, _P, _P, _P, _P, _P, native.i64, native.i64, native.i64,
                              native.f64],
+    "keep_mask_u16": [_P, _P, native.i64, native.i64, native.f64],
+    "keep_mask_u32": [_P, _P, native.i64, native.i64, native.f64],
 }
 _fns = {}  # (library, name, dtype) -> the ctypes function, its argtypes set once
 
@@ -148,4 +150,23 @@ def layer_norm_grad(g2, x2, gamma, epsilon, dx, dgamma, dbeta):
     _run(rows, cols, 3 * x2.nbytes, call)
     dgamma[...] = parts[0].sum(axis=0)  # block order: the same on any thread count
     dbeta[...] = parts[1].sum(axis=0)
+    return True
+
+
+_BITS = {np.dtype(np.uint16): "keep_mask_u16", np.dtype(np.uint32): "keep_mask_u32"}
+
+
+def keep_mask(bits, threshold, scale, out):
+    """Dropout's mask from random bits in one pass: out = scale where bits >= threshold,
+    else 0 (bits uint16 / uint32, C-contiguous, as many as out; threshold in their range;
+    scale a value of out's dtype)."""
+    name = _BITS.get(bits.dtype)
+    if name is None or type(bits) is not np.ndarray or not bits.flags.c_contiguous or \
+            not bits.flags.aligned or bits.size != out.size or not native.usable(out) or \
+            not 0 <= int(threshold) <= np.iinfo(bits.dtype).max:
+        return False
+    fn = _fn(name, out.dtype)
+    if fn is None:
+        return False
+    fn(native.ptr(bits), native.ptr(out), out.size, int(threshold), float(scale))
     return True

@@ -14,6 +14,7 @@ that replays it draws new numbers each time, as TensorFlow's stateful random ops
 """
 import numpy as np
 
+from tenfold.backend import row_kernels as _rows
 from tenfold.framework import dtypes
 from tenfold.framework.tensor import Tensor
 from tenfold.framework.errors import InvalidArgumentError
@@ -129,12 +130,16 @@ def _dropout_mask_kernel(shape, dtype, rate, seed=None, gen=None):
     t16 = rate * 65536.0
     if 0 < round(t16) < 65536 and abs(round(t16) - t16) <= 1e-3 * min(rate, 1 - rate) * 65536:
         bits = rng.bit_generator.random_raw((n + 3) // 4).view(np.uint16)[:n].reshape(shape)
-        keep = bits >= np.uint16(round(t16))
+        thr = np.uint16(round(t16))
     else:
         bits = rng.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n].reshape(shape)
-        keep = bits >= np.uint32(min(round(rate * 2.0 ** 32), 2 ** 32 - 1))
+        thr = np.uint32(min(round(rate * 2.0 ** 32), 2 ** 32 - 1))
     ct = np.dtype(_work(dtype))
-    return np.multiply(keep, ct.type(1.0 / (1.0 - rate)), dtype=ct).astype(dtype, copy=False)
+    scale = ct.type(1.0 / (1.0 - rate))
+    out = np.empty(shape, ct)
+    if _rows.keep_mask(bits, thr, scale, out):  # native: one pass, no bool temporary
+        return out.astype(dtype, copy=False)
+    return np.multiply(bits >= thr, scale, dtype=ct).astype(dtype, copy=False)
 
 
 def _truncated(rng, shape, dtype):

@@ -244,3 +244,37 @@ def test_property_native_matches_reference(data):
     np.testing.assert_allclose(dx, rdx, rtol=rtol * 5, atol=big)
     np.testing.assert_allclose(dg, rdg, rtol=rtol * 5, atol=big)
     np.testing.assert_allclose(db, rdb, rtol=rtol * 5, atol=big)
+
+
+@needs_native
+@pytest.mark.parametrize("bits_dtype", [np.uint16, np.uint32])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(0,), (1,), (7, 3), (64, 64, 32)])
+def test_dropout_keep_mask_equals_the_twin(bits_dtype, dtype, shape):
+    top = np.iinfo(bits_dtype).max
+    bits = RNG.integers(0, top, size=shape, dtype=bits_dtype, endpoint=True)
+    scale = dtype(1 / (1 - 0.1))
+    for thr in (0, 1, int(top * 0.1), top):
+        out = np.empty(shape, dtype)
+        assert R.keep_mask(bits, bits_dtype(thr), scale, out)
+        ref = np.multiply(bits >= bits_dtype(thr), scale, dtype=dtype)
+        np.testing.assert_array_equal(out, ref)
+    out = np.empty(shape, dtype)
+    assert not R.keep_mask(bits.astype(np.int32), 3, scale, out)      # not random bits
+    assert not R.keep_mask(bits, top + 1, scale, out)                  # threshold out of range
+    if bits.size > 1:
+        assert not R.keep_mask(bits[..., ::2], 3, scale, out[..., ::2])  # not contiguous
+        assert not R.keep_mask(bits, 3, scale, out.astype(np.float16))
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_dropout_mask_values_and_rate(dtype):
+    from tenfold.ops import random_ops
+    for rate in (0.1, 0.5, 1 / 3):
+        m = random_ops._dropout_mask_kernel((64, 64, 32), np.dtype(dtype), rate, seed=4)
+        assert m.dtype == np.dtype(dtype) and m.shape == (64, 64, 32)
+        scale = np.dtype(dtype).type(np.float32(1 / (1 - rate)) if dtype != "float64"
+                                     else 1 / (1 - rate))
+        assert set(np.unique(m).tolist()) <= {0.0, float(scale)}
+        assert abs((m == 0).mean() - rate) < 0.01

@@ -74,19 +74,22 @@ static inline double exp_neg_f64(double x) {
     return p * of_bits_f64((h + 1023u) << 52) * of_bits_f64((k - h + 1023u) << 52);
 }
 
-/* acc[l] += EXPR for J = j + l over the row in steps of LANES, the tail into acc[0]; EXPR
-   is an expression in J (no commas). The caller adds the lanes with lanes_total. */
-#define ACC_LANES(acc, n, EXPR)                                                             \
+/* BODY for each element J of a row of n, with L = J % LANES while whole steps of LANES
+   last and L = 0 for the tail: BODY adds into lane L of its accumulators (arrays of LANES
+   doubles), which the caller totals with lanes_total. BODY has no commas outside
+   parentheses. */
+#define LANE_LOOP(n, BODY)                                                                  \
     do {                                                                                    \
         int64_t j_ = 0;                                                                     \
         for (; j_ + LANES <= (n); j_ += LANES)                                              \
-            for (int l_ = 0; l_ < LANES; l_++) {                                            \
-                int64_t J = j_ + l_;                                                        \
-                acc[l_] += (EXPR);                                                          \
+            for (int L = 0; L < LANES; L++) {                                               \
+                int64_t J = j_ + L;                                                         \
+                BODY                                                                        \
             }                                                                               \
         for (; j_ < (n); j_++) {                                                            \
+            const int L = 0;                                                                \
             int64_t J = j_;                                                                 \
-            acc[0] += (EXPR);                                                               \
+            BODY                                                                            \
         }                                                                                   \
     } while (0)
 
@@ -103,7 +106,7 @@ TF_EXPORT void softmax_rows_##SUF(const T *x, T *y, int64_t rows, int64_t cols) 
         _Pragma("omp simd")                                                                 \
         for (int64_t j = 0; j < cols; j++) yr[j] = exp_neg_##SUF(xr[j] - mx);               \
         double acc[LANES] = {0};                                                            \
-        ACC_LANES(acc, cols, (double)yr[J]);                                                \
+        LANE_LOOP(cols, acc[L] += (double)yr[J];);                                        \
         T inv = (T)(1.0 / lanes_total(acc));                                                \
         _Pragma("omp simd")                                                                 \
         for (int64_t j = 0; j < cols; j++) yr[j] *= inv;                                    \
@@ -117,22 +120,18 @@ TF_EXPORT void softmax_grad_rows_##SUF(const T *restrict g, const T *restrict y,
         const T *gr = g + i * cols, *yr = y + i * cols;                                     \
         T *dr = dx + i * cols;                                                              \
         double acc[LANES] = {0};                                                            \
-        ACC_LANES(acc, cols, (double)gr[J] * (double)yr[J]);                                \
+        LANE_LOOP(cols, acc[L] += (double)gr[J] * (double)yr[J];);                        \
         T s = (T)lanes_total(acc);                                                          \
         _Pragma("omp simd")                                                                 \
         for (int64_t j = 0; j < cols; j++) dr[j] = (gr[j] - s) * yr[j];                     \
     }                                                                                       \
 }                                                                                           \
                                                                                             \
-/* the row's mean and 1 / sqrt(var + eps) in double, by two passes over the row */        \
-static inline void ln_stats_##SUF(const T *xr, int64_t cols, double eps, double *mean,      \
-                                  double *rstd) {                                           \
-    double s[LANES] = {0}, v[LANES] = {0};                                                  \
-    ACC_LANES(s, cols, (double)xr[J]);                                                      \
-    double m = lanes_total(s) / (double)cols;                                               \
-    ACC_LANES(v, cols, ((double)xr[J] - m) * ((double)xr[J] - m));                          \
-    *mean = m;                                                                              \
-    *rstd = 1.0 / sqrt(lanes_total(v) / (double)cols + eps);                                \
+/* the row's mean in double */                                                             \
+static inline double ln_mean_##SUF(const T *xr, int64_t cols) {                             \
+    double s[LANES] = {0};                                                                  \
+    LANE_LOOP(cols, s[L] += (double)xr[J];);                                                \
+    return lanes_total(s) / (double)cols;                                                   \
 }                                                                                           \
                                                                                             \
 /* y = (x - mean) / sqrt(var + eps) * gamma + beta over each row (cols >= 1), the last     \
@@ -143,9 +142,9 @@ TF_EXPORT void layer_norm_rows_##SUF(const T *restrict x, const T *restrict gamm
     for (int64_t i = 0; i < rows; i++) {                                                    \
         const T *xr = x + i * cols;                                                         \
         T *yr = y + i * cols;                                                               \
-        double m, r;                                                                        \
-        ln_stats_##SUF(xr, cols, eps, &m, &r);                                              \
-        T mt = (T)m, rt = (T)r;                                                             \
+        double m = ln_mean_##SUF(xr, cols), v[LANES] = {0};                                 \
+        LANE_LOOP(cols, v[L] += ((double)xr[J] - m) * ((double)xr[J] - m););                 \
+        T mt = (T)m, rt = (T)(1.0 / sqrt(lanes_total(v) / (double)cols + eps));             \
         _Pragma("omp simd")                                                                 \
         for (int64_t j = 0; j < cols; j++) yr[j] = (xr[j] - mt) * rt * gamma[j] + beta[j];  \
     }                                                                                       \
@@ -169,11 +168,17 @@ TF_EXPORT void layer_norm_grad_rows_##SUF(const T *restrict g, const T *restrict
         for (int64_t i = lo; i < hi; i++) {                                                 \
             const T *gr = g + i * cols, *xr = x + i * cols;                                 \
             T *dr = dx + i * cols;                                                          \
-            double m, r, a[LANES] = {0}, b[LANES] = {0};                                    \
-            ln_stats_##SUF(xr, cols, eps, &m, &r);                                          \
+            double m = ln_mean_##SUF(xr, cols);                                             \
+            double v[LANES] = {0}, a[LANES] = {0}, b[LANES] = {0};                          \
+            LANE_LOOP(cols, {                                                               \
+                double d = (double)xr[J] - m;                                               \
+                double dh = (double)(gr[J] * gamma[J]);                                     \
+                v[L] += d * d;                                                              \
+                a[L] += dh;                                                                 \
+                b[L] += dh * d;                                                             \
+            });                                                                             \
+            double r = 1.0 / sqrt(lanes_total(v) / (double)cols + eps);                     \
             T mt = (T)m, rt = (T)r;                                                         \
-            ACC_LANES(a, cols, (double)(gr[J] * gamma[J]));                                 \
-            ACC_LANES(b, cols, (double)(gr[J] * gamma[J]) * (double)(xr[J] - mt));          \
             T m1 = (T)(lanes_total(a) / (double)cols);                                      \
             T kk = (T)(lanes_total(b) / (double)cols * r * r);                              \
             _Pragma("omp simd")                                                             \
@@ -187,5 +192,20 @@ TF_EXPORT void layer_norm_grad_rows_##SUF(const T *restrict g, const T *restrict
     }                                                                                       \
 }
 
+/* Dropout's keep mask from random bits: out = bits >= thr ? scale : 0 (UINT: uint16_t or
+   uint32_t, thr in its range, checked by the caller) */
+#define KEEP_MASK(T, SUF, UINT, BITS)                                                       \
+TF_EXPORT void keep_mask_u##BITS##_##SUF(const UINT *restrict bits, T *restrict out,        \
+                                         int64_t n, int64_t thr, double scale) {            \
+    const UINT t = (UINT)thr;                                                               \
+    const T s = (T)scale;                                                                   \
+    _Pragma("omp simd")                                                                     \
+    for (int64_t i = 0; i < n; i++) out[i] = bits[i] >= t ? s : (T)0;                       \
+}
+
 ROWS_KERNELS(float, f32)
 ROWS_KERNELS(double, f64)
+KEEP_MASK(float, f32, uint16_t, 16)
+KEEP_MASK(double, f64, uint16_t, 16)
+KEEP_MASK(float, f32, uint32_t, 32)
+KEEP_MASK(double, f64, uint32_t, 32)
