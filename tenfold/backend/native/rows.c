@@ -1,37 +1,48 @@
 /* Row-wise kernels of attention models over the last axis of a C-contiguous (rows, cols)
-   array: softmax and its gradient, layer normalization and its gradient. Each row is read
-   from memory once (its later passes hit the cache), where the NumPy twins
-   (tenfold/ops/fused_ops.py) stream every block through 4-9 ufunc/BLAS calls.
+   array: softmax and its gradient, layer normalization and its gradient, and dropout's keep
+   mask. Each row is read from memory once (its later passes hit the cache), where the NumPy
+   twins (tenfold/ops/fused_ops.py) stream every block through 4-9 ufunc/BLAS calls.
 
-   Numerics: the row sums accumulate in double, in 8 lanes added in a fixed order at the end
-   (the lanes vectorize without reassociation: no -ffast-math needed, and the order never
-   depends on the thread count); elementwise steps run in T as the twins' ufuncs do. The
-   exponential is a polynomial in T that the compiler vectorizes (libm's exp is a scalar
-   call: without -ffast-math glibc offers no vector variant): float32 within 1.2 ulp of
-   the exact value (NumPy's own float32 exp: 2.4), float64 within a few ulps. */
+   Numerics: the row sums accumulate in 8 double lanes (GCC/Clang vector extensions:
+   explicit SIMD, so nothing is left to reassociate and no -ffast-math is needed), added in
+   a fixed order at the end: the same sums on every call and thread count. Elementwise
+   steps run in T as the twins' ufuncs do. The exponential is a polynomial in T that
+   vectorizes (libm's exp is a scalar call: without -ffast-math glibc offers no vector
+   variant): float32 within 1.2 ulp of the exact value (NumPy's own float32 exp: 2.4),
+   float64 within a few ulps. */
 #include "tf_native.h"
 
-#define LANES 8
+#if defined(__GNUC__) && !defined(__clang__)
+/* the vector types below are only passed between inlined functions: no ABI is at stake */
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
 
-static inline double lanes_total(const double *a) {
+typedef double vd8 __attribute__((vector_size(8 * sizeof(double))));
+typedef float vt8_f32 __attribute__((vector_size(8 * sizeof(float))));
+typedef double vt8_f64 __attribute__((vector_size(8 * sizeof(double))));
+
+static inline double total8(vd8 a) {
     return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
 }
 
-/* exp(x) for x <= 0 or NaN (softmax arguments x - max): x = n ln2 + r with |r| <= ln2/2,
-   e^r by its Taylor polynomial, 2^n put into exponent bits as two half powers (each normal,
-   so a result in the subnormal range is rounded once). Below `lo` the result rounds to 0;
-   NaN stays NaN (the comparison is false, the polynomial propagates it). Written for T in
-   T's own arithmetic: GCC vectorizes a compare-and-select only in a loop of one lane width. */
+static inline vt8_f32 ld8_f32(const float *p) {
+    vt8_f32 v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline vt8_f64 ld8_f64(const double *p) {
+    vt8_f64 v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+}
+
+#define WIDE(v) __builtin_convertvector((v), vd8)
+
 static inline uint32_t bits_f32(float d) {
     uint32_t u;
     __builtin_memcpy(&u, &d, sizeof u);
     return u;
-}
-
-static inline float of_bits_f32(uint32_t u) {
-    float d;
-    __builtin_memcpy(&d, &u, sizeof d);
-    return d;
 }
 
 static inline uint64_t bits_f64(double d) {
@@ -40,74 +51,136 @@ static inline uint64_t bits_f64(double d) {
     return u;
 }
 
-static inline double of_bits_f64(uint64_t u) {
-    double d;
-    __builtin_memcpy(&d, &u, sizeof d);
-    return d;
-}
+/* exp(x) on whole vectors (GCC/Clang vector extensions) for x <= 0 or NaN (softmax
+   arguments x - max): x = n ln2 + r with |r| <= ln2/2, e^r by its Taylor polynomial, 2^n put
+   into exponent bits as two half powers (each normal, so a result in the subnormal range is
+   rounded once). Lanes below `lo` (e^lo rounds to 0: masked scores, -inf, a row's padding)
+   are computed at 0 and then zeroed, never by an underflowing multiply: each of those costs a
+   microcode assist (a (64, 16) softmax with one large logit per row: 30 us against 9).
+   NaN stays NaN (its comparison is false, the polynomial propagates it). */
+typedef float vf16 __attribute__((vector_size(16 * sizeof(float))));
+typedef int32_t vi16 __attribute__((vector_size(16 * sizeof(int32_t))));
+typedef uint32_t vu16 __attribute__((vector_size(16 * sizeof(uint32_t))));
+typedef int64_t vl8 __attribute__((vector_size(8 * sizeof(int64_t))));
+typedef uint64_t vq8 __attribute__((vector_size(8 * sizeof(uint64_t))));
+typedef vf16 vec_f32;
+typedef vd8 vec_f64;
+#define VW_f32 16
+#define VW_f64 8
 
-static inline float exp_neg_f32(float x) {
+static inline vf16 exp_vec_f32(vf16 x) {
     const float shifter = 12582912.0f;              /* 1.5 * 2^23: t - shifter = round */
-    x = x < -104.0f ? -104.0f : x;                  /* e^-104 < half the least float */
-    float t = x * 1.44269504f + shifter;
-    float n = t - shifter;
-    float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;  /* ln2 = hi + lo, n*hi exact */
-    float p = 1.0f + r * (1.0f + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 +
-              r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))));
-    uint32_t k = bits_f32(t) - bits_f32(shifter);  /* n, wrapped */
-    uint32_t h = (uint32_t)((int32_t)k >> 1);
-    return p * of_bits_f32((h + 127u) << 23) * of_bits_f32((k - h + 127u) << 23);
+    vi16 under = x < -104.0f;                       /* e^-104 < half the least float */
+    x = (vf16)((vi16)x & ~under);
+    vf16 t = x * 1.44269504f + shifter;
+    vf16 n = t - shifter;
+    vf16 r = (x - n * 0.693359375f) - n * -2.12194440e-4f;  /* ln2 = hi + lo, n*hi exact */
+    vf16 p = 1.0f + r * (1.0f + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 +
+             r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))));
+    vu16 k = (vu16)t - bits_f32(shifter);          /* n, wrapped */
+    vu16 h = (vu16)((vi16)k >> 1);
+    vf16 e = p * (vf16)((h + 127u) << 23) * (vf16)((k - h + 127u) << 23);
+    return (vf16)((vi16)e & ~under);
 }
 
-static inline double exp_neg_f64(double x) {
+static inline vd8 exp_vec_f64(vd8 x) {
     const double shifter = 6755399441055744.0;      /* 1.5 * 2^52 */
-    x = x < -750.0 ? -750.0 : x;                    /* e^-750 rounds to 0 */
-    double t = x * 1.4426950408889634 + shifter;
-    double n = t - shifter;
-    double r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
-    double p = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 +
-               r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 +
-               r * (1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600 +
-               r * (1.0 / 6227020800.0)))))))))))));     /* degree 13: error < 1e-17 */
-    uint64_t k = bits_f64(t) - bits_f64(shifter);
-    uint64_t h = (uint64_t)((int64_t)k >> 1);
-    return p * of_bits_f64((h + 1023u) << 52) * of_bits_f64((k - h + 1023u) << 52);
+    vl8 under = x < -750.0;                         /* e^-750 rounds to 0 */
+    x = (vd8)((vl8)x & ~under);
+    vd8 t = x * 1.4426950408889634 + shifter;
+    vd8 n = t - shifter;
+    vd8 r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+    vd8 p = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 +
+            r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 +
+            r * (1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600 +
+            r * (1.0 / 6227020800.0)))))))))))));     /* degree 13: error < 1e-17 */
+    vq8 k = (vq8)t - bits_f64(shifter);
+    vq8 h = (vq8)((vl8)k >> 1);
+    vd8 e = p * (vd8)((h + 1023u) << 52) * (vd8)((k - h + 1023u) << 52);
+    return (vd8)((vl8)e & ~under);
 }
 
-/* BODY for each element J of a row of n, with L = J % LANES while whole steps of LANES
-   last and L = 0 for the tail: BODY adds into lane L of its accumulators (arrays of LANES
-   doubles), which the caller totals with lanes_total. BODY has no commas outside
-   parentheses. */
-#define LANE_LOOP(n, BODY)                                                                  \
-    do {                                                                                    \
-        int64_t j_ = 0;                                                                     \
-        for (; j_ + LANES <= (n); j_ += LANES)                                              \
-            for (int L = 0; L < LANES; L++) {                                               \
-                int64_t J = j_ + L;                                                         \
-                BODY                                                                        \
-            }                                                                               \
-        for (; j_ < (n); j_++) {                                                            \
-            const int L = 0;                                                                \
-            int64_t J = j_;                                                                 \
-            BODY                                                                            \
-        }                                                                                   \
-    } while (0)
+static inline vf16 ldv_f32(const float *p) {
+    vf16 v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline vd8 ldv_f64(const double *p) {
+    vd8 v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void stv_f32(float *p, vf16 v) { __builtin_memcpy(p, &v, sizeof v); }
+static inline void stv_f64(double *p, vd8 v) { __builtin_memcpy(p, &v, sizeof v); }
+
+/* acc + the lanes of v in double (float: its low 8 lanes, then its high 8) */
+typedef double vd16 __attribute__((vector_size(16 * sizeof(double))));
+
+static inline vd8 add_wide_f32(vd8 acc, vf16 v) {
+    union { vd16 w; vd8 h[2]; } u = {__builtin_convertvector(v, vd16)};  /* two registers */
+    return (acc + u.h[0]) + u.h[1];
+}
+
+static inline vd8 add_wide_f64(vd8 acc, vd8 v) { return acc + v; }
+
+/* Whole-vector helpers for the softmax rows: a row's last, partial vector is loaded into a
+   vector filled with -inf (whose exponential is 0) and stored back element by element, so
+   short rows (10 classes, 64 keys) take the vector code too. */
+typedef vi16 mask_f32;
+typedef vl8 mask_f64;
+
+#define SOFTMAX_VEC_HELPERS(T, SUF)                                                         \
+static inline vec_##SUF splat_##SUF(T v) { return (vec_##SUF){0} + v; }                     \
+                                                                                            \
+static inline vec_##SUF ld_tail_##SUF(const T *p, int64_t n) {                              \
+    vec_##SUF v = splat_##SUF(-(T)INFINITY);                                                \
+    for (int64_t j = 0; j < n; j++) v[j] = p[j];                                            \
+    return v;                                                                               \
+}                                                                                           \
+                                                                                            \
+static inline void st_tail_##SUF(T *p, vec_##SUF v, int64_t n) {                            \
+    for (int64_t j = 0; j < n; j++) p[j] = v[j];                                            \
+}                                                                                           \
+                                                                                            \
+static inline vec_##SUF vmax_##SUF(vec_##SUF a, vec_##SUF b) {                              \
+    mask_##SUF gt = a > b;                                                                  \
+    return (vec_##SUF)(((mask_##SUF)a & gt) | ((mask_##SUF)b & ~gt));                      \
+}                                                                                           \
+                                                                                            \
+static inline T hmax_##SUF(vec_##SUF v) {                                                   \
+    T m = v[0];                                                                             \
+    for (int l = 1; l < VW_##SUF; l++) m = v[l] > m ? v[l] : m;                             \
+    return m;                                                                               \
+}
+
+SOFTMAX_VEC_HELPERS(float, f32)
+SOFTMAX_VEC_HELPERS(double, f64)
 
 #define ROWS_KERNELS(T, SUF)                                                                 \
 /* y = softmax(x) row by row; y may be x itself (each element is read before written) */  \
 TF_EXPORT void softmax_rows_##SUF(const T *x, T *y, int64_t rows, int64_t cols) {          \
     if (cols <= 0) return;                                                                  \
+    const int64_t whole = cols - cols % VW_##SUF, rest = cols - whole;                      \
     for (int64_t i = 0; i < rows; i++) {                                                    \
         const T *xr = x + i * cols;                                                         \
         T *yr = y + i * cols;                                                               \
-        T mx = xr[0];                                                                       \
-        _Pragma("omp simd reduction(max:mx)")  /* from 0: a whole number of vectors */      \
-        for (int64_t j = 0; j < cols; j++) mx = xr[j] > mx ? xr[j] : mx;                    \
-        _Pragma("omp simd")                                                                 \
-        for (int64_t j = 0; j < cols; j++) yr[j] = exp_neg_##SUF(xr[j] - mx);               \
-        double acc[LANES] = {0};                                                            \
-        LANE_LOOP(cols, acc[L] += (double)yr[J];);                                        \
-        T inv = (T)(1.0 / lanes_total(acc));                                                \
+        vec_##SUF vm = rest ? ld_tail_##SUF(xr + whole, rest) : ldv_##SUF(xr);              \
+        for (int64_t j = 0; j < whole; j += VW_##SUF) vm = vmax_##SUF(vm, ldv_##SUF(xr + j)); \
+        T mx = hmax_##SUF(vm);                                                              \
+        vd8 acc = {0};                                                                      \
+        for (int64_t j = 0; j < whole; j += VW_##SUF) {                                     \
+            vec_##SUF e = exp_vec_##SUF(ldv_##SUF(xr + j) - mx);                            \
+            stv_##SUF(yr + j, e);                                                           \
+            acc = add_wide_##SUF(acc, e);                                                   \
+        }                                                                                   \
+        if (rest) {                         /* the padding's exponentials are 0 */          \
+            vec_##SUF e = exp_vec_##SUF(ld_tail_##SUF(xr + whole, rest) - mx);              \
+            st_tail_##SUF(yr + whole, e, rest);                                             \
+            acc = add_wide_##SUF(acc, e);                                                   \
+        }                                                                                   \
+        T inv = (T)(1.0 / total8(acc));                                                     \
         _Pragma("omp simd")                                                                 \
         for (int64_t j = 0; j < cols; j++) yr[j] *= inv;                                    \
     }                                                                                       \
@@ -119,19 +192,39 @@ TF_EXPORT void softmax_grad_rows_##SUF(const T *restrict g, const T *restrict y,
     for (int64_t i = 0; i < rows; i++) {                                                    \
         const T *gr = g + i * cols, *yr = y + i * cols;                                     \
         T *dr = dx + i * cols;                                                              \
-        double acc[LANES] = {0};                                                            \
-        LANE_LOOP(cols, acc[L] += (double)gr[J] * (double)yr[J];);                        \
-        T s = (T)lanes_total(acc);                                                          \
+        vd8 acc = {0};                                                                      \
+        double tail = 0.0;                                                                  \
+        int64_t j = 0;                                                                      \
+        for (; j + 8 <= cols; j += 8)                                                       \
+            acc += WIDE(ld8_##SUF(gr + j)) * WIDE(ld8_##SUF(yr + j));                       \
+        for (; j < cols; j++) tail += (double)gr[j] * (double)yr[j];                        \
+        T s = (T)(total8(acc) + tail);                                                      \
         _Pragma("omp simd")                                                                 \
-        for (int64_t j = 0; j < cols; j++) dr[j] = (gr[j] - s) * yr[j];                     \
+        for (j = 0; j < cols; j++) dr[j] = (gr[j] - s) * yr[j];                             \
     }                                                                                       \
 }                                                                                           \
                                                                                             \
-/* the row's mean in double */                                                             \
+/* the row's mean, in double */                                                             \
 static inline double ln_mean_##SUF(const T *xr, int64_t cols) {                             \
-    double s[LANES] = {0};                                                                  \
-    LANE_LOOP(cols, s[L] += (double)xr[J];);                                                \
-    return lanes_total(s) / (double)cols;                                                   \
+    vd8 acc = {0};                                                                          \
+    double tail = 0.0;                                                                      \
+    int64_t j = 0;                                                                          \
+    for (; j + 8 <= cols; j += 8) acc += WIDE(ld8_##SUF(xr + j));                           \
+    for (; j < cols; j++) tail += (double)xr[j];                                            \
+    return (total8(acc) + tail) / (double)cols;                                             \
+}                                                                                           \
+                                                                                            \
+/* 1 / sqrt(var + eps) of the row given its mean m (a second pass: no cancellation) */      \
+static inline double ln_rstd_##SUF(const T *xr, int64_t cols, double m, double eps) {      \
+    vd8 acc = {0};                                                                          \
+    double tail = 0.0;                                                                      \
+    int64_t j = 0;                                                                          \
+    for (; j + 8 <= cols; j += 8) {                                                         \
+        vd8 d = WIDE(ld8_##SUF(xr + j)) - m;                                                \
+        acc += d * d;                                                                       \
+    }                                                                                       \
+    for (; j < cols; j++) tail += ((double)xr[j] - m) * ((double)xr[j] - m);                \
+    return 1.0 / sqrt((total8(acc) + tail) / (double)cols + eps);                           \
 }                                                                                           \
                                                                                             \
 /* y = (x - mean) / sqrt(var + eps) * gamma + beta over each row (cols >= 1), the last     \
@@ -142,9 +235,8 @@ TF_EXPORT void layer_norm_rows_##SUF(const T *restrict x, const T *restrict gamm
     for (int64_t i = 0; i < rows; i++) {                                                    \
         const T *xr = x + i * cols;                                                         \
         T *yr = y + i * cols;                                                               \
-        double m = ln_mean_##SUF(xr, cols), v[LANES] = {0};                                 \
-        LANE_LOOP(cols, v[L] += ((double)xr[J] - m) * ((double)xr[J] - m););                 \
-        T mt = (T)m, rt = (T)(1.0 / sqrt(lanes_total(v) / (double)cols + eps));             \
+        double m = ln_mean_##SUF(xr, cols);                                                 \
+        T mt = (T)m, rt = (T)ln_rstd_##SUF(xr, cols, m, eps);                               \
         _Pragma("omp simd")                                                                 \
         for (int64_t j = 0; j < cols; j++) yr[j] = (xr[j] - mt) * rt * gamma[j] + beta[j];  \
     }                                                                                       \
@@ -169,20 +261,25 @@ TF_EXPORT void layer_norm_grad_rows_##SUF(const T *restrict g, const T *restrict
             const T *gr = g + i * cols, *xr = x + i * cols;                                 \
             T *dr = dx + i * cols;                                                          \
             double m = ln_mean_##SUF(xr, cols);                                             \
-            double v[LANES] = {0}, a[LANES] = {0}, b[LANES] = {0};                          \
-            LANE_LOOP(cols, {                                                               \
-                double d = (double)xr[J] - m;                                               \
-                double dh = (double)(gr[J] * gamma[J]);                                     \
-                v[L] += d * d;                                                              \
-                a[L] += dh;                                                                 \
-                b[L] += dh * d;                                                             \
-            });                                                                             \
-            double r = 1.0 / sqrt(lanes_total(v) / (double)cols + eps);                     \
+            double r = ln_rstd_##SUF(xr, cols, m, eps);                                     \
+            vd8 a = {0}, b = {0};                                                           \
+            double ta = 0.0, tb = 0.0;                                                      \
+            int64_t j = 0;                                                                  \
+            for (; j + 8 <= cols; j += 8) {                                                 \
+                vd8 dh = WIDE(ld8_##SUF(gr + j) * ld8_##SUF(gamma + j));                    \
+                a += dh;                                                                    \
+                b += dh * (WIDE(ld8_##SUF(xr + j)) - m);                                    \
+            }                                                                               \
+            for (; j < cols; j++) {                                                         \
+                double dh = (double)(gr[j] * gamma[j]);                                     \
+                ta += dh;                                                                   \
+                tb += dh * ((double)xr[j] - m);                                             \
+            }                                                                               \
             T mt = (T)m, rt = (T)r;                                                         \
-            T m1 = (T)(lanes_total(a) / (double)cols);                                      \
-            T kk = (T)(lanes_total(b) / (double)cols * r * r);                              \
+            T m1 = (T)((total8(a) + ta) / (double)cols);                                    \
+            T kk = (T)((total8(b) + tb) / (double)cols * r * r);                            \
             _Pragma("omp simd")                                                             \
-            for (int64_t j = 0; j < cols; j++) {                                            \
+            for (j = 0; j < cols; j++) {                                                    \
                 T xc = xr[j] - mt;                                                          \
                 dr[j] = (gr[j] * gamma[j] - m1 - xc * kk) * rt;                             \
                 dgk[j] += (double)(gr[j] * xc) * r;                                         \
