@@ -130,6 +130,14 @@ static inline vd8 add_wide_f64(vd8 acc, vd8 v) { return acc + v; }
    short rows (10 classes, 64 keys) take the vector code too. */
 typedef vi16 mask_f32;
 typedef vl8 mask_f64;
+typedef vt8_f32 half_f32;                  /* halves and quarters of a vector, for hmax */
+typedef int32_t hmask_f32 __attribute__((vector_size(8 * sizeof(int32_t))));
+typedef float quarter_f32 __attribute__((vector_size(4 * sizeof(float))));
+typedef int32_t qmask_f32 __attribute__((vector_size(4 * sizeof(int32_t))));
+typedef double half_f64 __attribute__((vector_size(4 * sizeof(double))));
+typedef int64_t hmask_f64 __attribute__((vector_size(4 * sizeof(int64_t))));
+typedef double quarter_f64 __attribute__((vector_size(2 * sizeof(double))));
+typedef int64_t qmask_f64 __attribute__((vector_size(2 * sizeof(int64_t))));
 
 #define SOFTMAX_VEC_HELPERS(T, SUF)                                                         \
 static inline vec_##SUF splat_##SUF(T v) { return (vec_##SUF){0} + v; }                     \
@@ -149,9 +157,17 @@ static inline vec_##SUF vmax_##SUF(vec_##SUF a, vec_##SUF b) {                  
     return (vec_##SUF)(((mask_##SUF)a & gt) | ((mask_##SUF)b & ~gt));                      \
 }                                                                                           \
                                                                                             \
-static inline T hmax_##SUF(vec_##SUF v) {                                                   \
-    T m = v[0];                                                                             \
-    for (int l = 1; l < VW_##SUF; l++) m = v[l] > m ? v[l] : m;                             \
+static inline T hmax_##SUF(vec_##SUF v) {   /* halves: 2 vector steps, then 4 lanes */      \
+    union { vec_##SUF w; half_##SUF h[2]; } a = {v};                                        \
+    half_##SUF m1 = a.h[0], m2 = a.h[1];                                                    \
+    hmask_##SUF gt = m1 > m2;                                                               \
+    union { half_##SUF w; quarter_##SUF q[2]; } b =                                         \
+        {(half_##SUF)(((hmask_##SUF)m1 & gt) | ((hmask_##SUF)m2 & ~gt))};                   \
+    quarter_##SUF q1 = b.q[0], q2 = b.q[1];                                                 \
+    qmask_##SUF qg = q1 > q2;                                                               \
+    quarter_##SUF q = (quarter_##SUF)(((qmask_##SUF)q1 & qg) | ((qmask_##SUF)q2 & ~qg));    \
+    T m = q[0];                                                                             \
+    for (int l = 1; l < VW_##SUF / 4; l++) m = q[l] > m ? q[l] : m;                         \
     return m;                                                                               \
 }
 
