@@ -52,13 +52,15 @@ def _block_rows(cols):
     return max(1, _BLOCK_ELEMS // max(cols, 1))
 
 
-def _run(rows, cols, nbytes, call):
-    """call(lo, hi) over all rows: one call when small, else fixed blocks on the threads
-    (blocks write disjoint rows: the results are the same either way)."""
+def _one_call(rows, cols, nbytes):
+    """Whether the rows go to C in one call (small arrays: no thread would pay)."""
+    return rows <= _block_rows(cols) or nbytes < _kernels.BANDWIDTH_MIN_BYTES
+
+
+def _blocks(rows, cols, nbytes, call):
+    """call(lo, hi) for fixed blocks of rows shared out to the kernel threads (blocks write
+    disjoint rows: the results are those of one call)."""
     step = _block_rows(cols)
-    if rows <= step or nbytes < _kernels.BANDWIDTH_MIN_BYTES:
-        call(0, rows)
-        return
     blocks = [(lo, min(rows, lo + step)) for lo in range(0, rows, step)]
     _kernels.run_tasks(blocks, lambda b, _: call(*b), nbytes,
                        min_bytes=_kernels.BANDWIDTH_MIN_BYTES)
@@ -82,8 +84,11 @@ def softmax(x2, out2):
     if fn is None:
         return False
     rows, cols = x2.shape
-    _run(rows, cols, 2 * x2.nbytes,
-         lambda lo, hi: fn(native.ptr(x2[lo:hi]), native.ptr(out2[lo:hi]), hi - lo, cols))
+    if _one_call(rows, cols, 2 * x2.nbytes):
+        fn(native.ptr(x2), native.ptr(out2), rows, cols)
+    else:
+        _blocks(rows, cols, 2 * x2.nbytes, lambda lo, hi: fn(
+            native.ptr(x2[lo:hi]), native.ptr(out2[lo:hi]), hi - lo, cols))
     return True
 
 
@@ -96,9 +101,12 @@ def softmax_grad(g2, y2, out):
     if fn is None:
         return False
     rows, cols = g2.shape
-    _run(rows, cols, 3 * g2.nbytes,
-         lambda lo, hi: fn(native.ptr(g2[lo:hi]), native.ptr(y2[lo:hi]),
-                           native.ptr(out[lo:hi]), hi - lo, cols))
+    if _one_call(rows, cols, 3 * g2.nbytes):
+        fn(native.ptr(g2), native.ptr(y2), native.ptr(out), rows, cols)
+    else:
+        _blocks(rows, cols, 3 * g2.nbytes, lambda lo, hi: fn(
+            native.ptr(g2[lo:hi]), native.ptr(y2[lo:hi]), native.ptr(out[lo:hi]), hi - lo,
+            cols))
     return True
 
 
@@ -118,9 +126,11 @@ def layer_norm(x2, gamma, beta, epsilon, out):
     rows, cols = x2.shape
     eps = float(x2.dtype.type(epsilon))  # the twin adds epsilon in x's dtype
     pg, pb = native.ptr(gamma), native.ptr(beta)
-    _run(rows, cols, 2 * x2.nbytes,
-         lambda lo, hi: fn(native.ptr(x2[lo:hi]), pg, pb, native.ptr(out[lo:hi]), hi - lo,
-                           cols, eps))
+    if _one_call(rows, cols, 2 * x2.nbytes):
+        fn(native.ptr(x2), pg, pb, native.ptr(out), rows, cols, eps)
+    else:
+        _blocks(rows, cols, 2 * x2.nbytes, lambda lo, hi: fn(
+            native.ptr(x2[lo:hi]), pg, pb, native.ptr(out[lo:hi]), hi - lo, cols, eps))
     return True
 
 
@@ -147,7 +157,10 @@ def layer_norm_grad(g2, x2, gamma, epsilon, dx, dgamma, dbeta):
         fn(native.ptr(g2[lo:hi]), native.ptr(x2[lo:hi]), pgam, native.ptr(dx[lo:hi]),
            native.ptr(parts[0, k:]), native.ptr(parts[1, k:]), hi - lo, cols, step, eps)
 
-    _run(rows, cols, 3 * x2.nbytes, call)
+    if _one_call(rows, cols, 3 * x2.nbytes):
+        call(0, rows)
+    else:
+        _blocks(rows, cols, 3 * x2.nbytes, call)
     dgamma[...] = parts[0].sum(axis=0)  # block order: the same on any thread count
     dbeta[...] = parts[1].sum(axis=0)
     return True
