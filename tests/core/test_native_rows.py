@@ -278,3 +278,41 @@ def test_dropout_mask_values_and_rate(dtype):
                                      else 1 / (1 - rate))
         assert set(np.unique(m).tolist()) <= {0.0, float(scale)}
         assert abs((m == 0).mean() - rate) < 0.01
+
+
+@needs_native
+def test_generic_build_gives_the_same_bits(tmp_path, monkeypatch):
+    """Built without -march=native (the loader's fallback), the vector code lowers to other
+    instructions but the same IEEE operations in the same order: the same results."""
+    import ctypes
+    built = native.load("rows")  # (loaded before the flags change)
+    monkeypatch.setenv("TENFOLD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(native, "_ARCH_FLAGS", [])
+    generic = native._build_and_load(*native._sources("rows"))
+    P, I, D = ctypes.c_void_p, native.i64, native.f64
+    for dtype in DTYPES:
+        suf = native.suffix(dtype)
+        for shape in [(37, 13), (64, 64), (5, 100), (3, 1)]:
+            x = (RNG.standard_normal(shape) * 5).astype(dtype)
+            g = RNG.standard_normal(shape).astype(dtype)
+            gam = RNG.standard_normal(shape[1]).astype(dtype)
+            outs = []
+            for lib in (generic, built):
+                y, dx, ln, lg = (np.empty_like(x) for _ in range(4))
+                parts = np.zeros((2, 1, shape[1]))
+                f = getattr(lib, "softmax_rows_" + suf)
+                f.argtypes = [P, P, I, I]
+                f(native.ptr(x), native.ptr(y), *shape)
+                f = getattr(lib, "softmax_grad_rows_" + suf)
+                f.argtypes = [P, P, P, I, I]
+                f(native.ptr(g), native.ptr(y), native.ptr(dx), *shape)
+                f = getattr(lib, "layer_norm_rows_" + suf)
+                f.argtypes = [P, P, P, P, I, I, D]
+                f(native.ptr(x), native.ptr(gam), native.ptr(gam), native.ptr(ln), *shape, 1e-3)
+                f = getattr(lib, "layer_norm_grad_rows_" + suf)
+                f.argtypes = [P, P, P, P, P, P, I, I, I, D]
+                f(native.ptr(g), native.ptr(x), native.ptr(gam), native.ptr(lg),
+                  native.ptr(parts[0]), native.ptr(parts[1]), shape[0], shape[1], shape[0], 1e-3)
+                outs.append([y, dx, ln, lg, parts])
+            for a, b in zip(*outs):
+                np.testing.assert_array_equal(a, b)
