@@ -51,13 +51,6 @@ static inline uint64_t bits_f64(double d) {
     return u;
 }
 
-/* exp(x) on whole vectors (GCC/Clang vector extensions) for x <= 0 or NaN (softmax
-   arguments x - max): x = n ln2 + r with |r| <= ln2/2, e^r by its Taylor polynomial, 2^n put
-   into exponent bits as two half powers (each normal, so a result in the subnormal range is
-   rounded once). Lanes below `lo` (e^lo rounds to 0: masked scores, -inf, a row's padding)
-   are computed at 0 and then zeroed, never by an underflowing multiply: each of those costs a
-   microcode assist (a (64, 16) softmax with one large logit per row: 30 us against 9).
-   NaN stays NaN (its comparison is false, the polynomial propagates it). */
 typedef float vf16 __attribute__((vector_size(16 * sizeof(float))));
 typedef int32_t vi16 __attribute__((vector_size(16 * sizeof(int32_t))));
 typedef uint32_t vu16 __attribute__((vector_size(16 * sizeof(uint32_t))));
@@ -68,6 +61,14 @@ typedef vd8 vec_f64;
 #define VW_f32 16
 #define VW_f64 8
 
+/* exp(x) on whole vectors (GCC/Clang vector extensions) for x <= 0 or NaN (softmax
+   arguments x - max): x = n ln2 + r with |r| <= ln2/2, e^r by its Taylor polynomial, 2^n put
+   into exponent bits as two half powers (each normal, so a result in the subnormal range is
+   rounded once). Lanes below -104 (float) / -750 (double), whose e^x rounds to 0 (masked
+   scores, -inf, a row's padding), are computed at 0 and then zeroed, never by an
+   underflowing multiply: each of those costs a microcode assist (a (64, 16) softmax with one
+   large logit per row: 30 us against 9).
+   NaN stays NaN (its comparison is false, the polynomial propagates it). */
 static inline vf16 exp_vec_f32(vf16 x) {
     const float shifter = 12582912.0f;              /* 1.5 * 2^23: t - shifter = round */
     vi16 under = x < -104.0f;                       /* e^-104 < half the least float */
