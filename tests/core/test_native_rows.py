@@ -326,3 +326,22 @@ def test_byte_swapped_arrays_go_to_the_twin():
     y = N._softmax_kernel(x, -1)
     e = np.exp(x.astype(np.float64) - x.max(-1, keepdims=True))
     np.testing.assert_allclose(y, e / e.sum(-1, keepdims=True), rtol=1e-6)
+
+
+@needs_native
+def test_read_only_inputs_are_taken():
+    x = RNG.standard_normal((9, 20)).astype(np.float32)
+    g = RNG.standard_normal(x.shape).astype(np.float32)
+    gamma, beta = np.ones(20, np.float32), np.zeros(20, np.float32)
+    ref = [N._softmax_kernel(x, -1), F._layer_norm_kernel(x, gamma, beta, 1e-3),
+           F._layer_norm_grad_kernel(g, x, gamma, 1e-3)]
+    for a in (x, g, gamma, beta):
+        a.setflags(write=False)
+    out = np.empty_like(x)
+    assert R.softmax(x, out)
+    np.testing.assert_array_equal(out, ref[0])
+    y = N._softmax_kernel(x, -1)
+    y.setflags(write=False)
+    assert R.softmax_grad(g, y, out)
+    np.testing.assert_array_equal(F._layer_norm_kernel(x, gamma, beta, 1e-3), ref[1])
+    np.testing.assert_array_equal(F._layer_norm_grad_kernel(g, x, gamma, 1e-3), ref[2])
