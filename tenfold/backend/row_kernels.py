@@ -43,8 +43,25 @@ _ARGTYPES = {
 _fns = {}  # (library, name, dtype) -> the ctypes function, its argtypes set once
 
 
+_wide = {}  # id(library) -> whether its vector code maps onto the machine (rows.c)
+
+
+def _lib(row_kernel=True):
+    """The loaded rows library, or None (TENFOLD_NATIVE=0, no compiler; for the row kernels
+    also where the build's 64-byte vectors are not the machine's: see rows_vectors_native)."""
+    lib = native.load(_FAMILY)
+    if lib is None or not row_kernel:
+        return lib
+    wide = _wide.get(id(lib))
+    if wide is None:
+        fn = lib.rows_vectors_native
+        fn.argtypes, fn.restype = [], ctypes.c_int
+        wide = _wide[id(lib)] = bool(fn())
+    return lib if wide else None
+
+
 def _fn(name, dtype):
-    lib = native.load(_FAMILY)  # None with TENFOLD_NATIVE=0 or no compiler
+    lib = _lib(row_kernel=not name.startswith("keep_mask"))
     if lib is None:
         return None
     key = (id(lib), name, dtype)

@@ -16,8 +16,10 @@ RNG = np.random.default_rng(11)
 DTYPES = [np.float32, np.float64]
 SHAPES = [(0, 5), (1, 1), (3, 1), (1, 7), (7, 13), (300, 64), (5, 1000), (2049, 33), (64, 10)]
 
-needs_native = pytest.mark.skipif(native.load("rows") is None,
-                                  reason="native rows kernels unavailable")
+needs_native = pytest.mark.skipif(R._lib() is None,
+                                  reason="native row kernels unavailable (or not AVX-512)")
+needs_library = pytest.mark.skipif(native.load("rows") is None,
+                                   reason="native rows library unavailable")
 
 
 def _twin(monkeypatch, fn, *args):
@@ -246,7 +248,7 @@ def test_property_native_matches_reference(data):
     np.testing.assert_allclose(db, rdb, rtol=rtol * 5, atol=big)
 
 
-@needs_native
+@needs_library
 @pytest.mark.parametrize("bits_dtype", [np.uint16, np.uint32])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(0,), (1,), (7, 3), (64, 64, 32)])
@@ -267,7 +269,7 @@ def test_dropout_keep_mask_equals_the_twin(bits_dtype, dtype, shape):
         assert not R.keep_mask(bits, 3, scale, np.zeros(shape, np.float16))
 
 
-@needs_native
+@needs_library
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
 def test_dropout_mask_values_and_rate(dtype):
     from tenfold.ops import random_ops
@@ -280,7 +282,7 @@ def test_dropout_mask_values_and_rate(dtype):
         assert abs((m == 0).mean() - rate) < 0.01
 
 
-@needs_native
+@needs_library
 def test_generic_build_gives_the_same_bits(tmp_path, monkeypatch):
     """Built without -march=native (the loader's fallback), the vector code lowers to other
     instructions but the same IEEE operations in the same order: the same results."""
@@ -345,3 +347,21 @@ def test_read_only_inputs_are_taken():
     assert R.softmax_grad(g, y, out)
     np.testing.assert_array_equal(F._layer_norm_kernel(x, gamma, beta, 1e-3), ref[1])
     np.testing.assert_array_equal(F._layer_norm_grad_kernel(g, x, gamma, 1e-3), ref[2])
+
+
+@needs_library
+def test_row_kernels_stay_with_the_twins_where_vectors_are_not_native(monkeypatch):
+    """Where the build's 64-byte vectors are not the machine's (no AVX-512) the row kernels
+    would run slower than the twins: the twins run; the keep mask (plain loops) stays."""
+    lib = native.load("rows")
+    monkeypatch.setitem(R._wide, id(lib), False)
+    x = RNG.standard_normal((5, 7)).astype(np.float32)
+    out = np.empty_like(x)
+    assert not R.softmax(x, out) and not R.softmax_grad(x, x, out)
+    assert not R.layer_norm(x, x[0], x[0], 1e-3, out)
+    e = np.exp(x.astype(np.float64) - x.max(-1, keepdims=True))
+    np.testing.assert_allclose(N._softmax_kernel(x, -1), e / e.sum(-1, keepdims=True),
+                               rtol=1e-6)
+    bits = np.arange(35, dtype=np.uint16).reshape(5, 7)
+    assert R.keep_mask(bits, 10, np.float32(2), out)
+    np.testing.assert_array_equal(out, np.where(bits >= 10, 2, 0))

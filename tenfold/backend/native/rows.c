@@ -363,6 +363,18 @@ TF_EXPORT void keep_mask_u##BITS##_##SUF(const UINT *restrict bits, T *restrict 
     for (int64_t i = 0; i < n; i++) out[i] = bits[i] >= t ? s : (T)0;                       \
 }
 
+/* 1 where the vector types above map onto the machine's registers (AVX-512: 64 bytes).
+   Elsewhere the compiler splits them and keeps them in memory: the kernels still give the
+   same values but run ~4x slower (an AVX2 build: a (4096, 32) layer norm 0.58 ms against
+   0.13), slower than the NumPy twins, so the caller takes the twins there. */
+TF_EXPORT int rows_vectors_native(void) {
+#if defined(__AVX512F__)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 ROWS_KERNELS(float, f32)
 ROWS_KERNELS(double, f64)
 KEEP_MASK(float, f32, uint16_t, 16)
