@@ -9,17 +9,21 @@ Large arrays are cut into fixed blocks of rows (as the twins' `_row_blocks`) sha
 the kernel threads; the layer norm gradient's per-column sums are kept per block and added
 in block order, so no result depends on the thread count.
 
+rows.c uses vectors of the machine's width (64 bytes with AVX-512, 32 with AVX, else 16),
+with the same results on each (the sums' lanes are fixed); the softmax runs natively only
+on an AVX-512 build (narrower, its polynomial exp is slower than NumPy's) and for the
+shapes `softmax_taken` names, the other kernels on any build.
+
 In-process A/B (bench/bench_rows_native.py: the kernels as the ops call them), one thread
 (TENFOLD_KERNEL_THREADS=1, OPENBLAS_NUM_THREADS=1), process-time medians of 41 alternating
-runs, on the shared 2-core machine under load 1.5-2.5; NumPy twin -> native, ms:
-  softmax (64, 2, 64, 64) float32          1.32  -> 1.06
-  softmax gradient (64, 2, 64, 64)         1.04  -> 0.56    float64 2.20 -> 1.11
-  layer norm (64, 64, 32)                  0.55  -> 0.25    float64 0.72 -> 0.22
-  layer norm gradient (64, 64, 32)         1.03  -> 0.50    float64 1.45 -> 0.40
-  dropout mask (64, 64, 32), rate 0.1      0.33  -> 0.28    (the random bits take most)
-  softmax (64, 10) / (64, 2)               0.031 -> 0.025 / 0.026 -> 0.022
-The softmax's exponentials take about half of its time (as NumPy's own exp pass does);
-float64 softmax beyond one block stays with the twin (see `softmax`).
+runs, the shared 2-core machine (AVX-512) under load 1-2; NumPy twin -> native, ms:
+  softmax (64, 2, 64, 64) float32          0.80  -> 0.69
+  softmax gradient (64, 2, 64, 64)         0.82  -> 0.41    float64 1.84 -> 0.89
+  layer norm (64, 64, 32)                  0.41  -> 0.17    float64 0.57 -> 0.14
+  layer norm gradient (64, 64, 32)         0.63  -> 0.27    float64 1.12 -> 0.24
+  dropout mask (64, 64, 32), rate 0.1      0.17  -> 0.15    (the random bits take most)
+  softmax (64, 10) / (64, 2)               0.018 -> 0.013 / 0.016 -> 0.012
+The softmax's exponentials take about half of its time (as NumPy's own exp pass does).
 """
 import ctypes
 
@@ -43,25 +47,25 @@ _ARGTYPES = {
 _fns = {}  # (library, name, dtype) -> the ctypes function, its argtypes set once
 
 
-_wide = {}  # id(library) -> whether its vector code maps onto the machine (rows.c)
+_width = {}  # id(library) -> the machine vector bytes its build uses (rows.c: VB)
 
 
-def _lib(row_kernel=True):
-    """The loaded rows library, or None (TENFOLD_NATIVE=0, no compiler; for the row kernels
-    also where the build's 64-byte vectors are not the machine's: see rows_vectors_native)."""
+def _lib(need=16):
+    """The loaded rows library, or None (TENFOLD_NATIVE=0, no compiler, or a build whose
+    vectors are narrower than `need` bytes: see `softmax`)."""
     lib = native.load(_FAMILY)
-    if lib is None or not row_kernel:
-        return lib
-    wide = _wide.get(id(lib))
-    if wide is None:
-        fn = lib.rows_vectors_native
+    if lib is None:
+        return None
+    width = _width.get(id(lib))
+    if width is None:
+        fn = lib.rows_vector_bytes
         fn.argtypes, fn.restype = [], ctypes.c_int
-        wide = _wide[id(lib)] = bool(fn())
-    return lib if wide else None
+        width = _width[id(lib)] = fn()
+    return lib if width >= need else None
 
 
-def _fn(name, dtype):
-    lib = _lib(row_kernel=not name.startswith("keep_mask"))
+def _fn(name, dtype, need=16):
+    lib = _lib(need)
     if lib is None:
         return None
     key = (id(lib), name, dtype)
@@ -124,14 +128,31 @@ def _rows_ok(*arrays):
     return True
 
 
+def softmax_taken(shape, dtype):
+    """Whether `softmax` runs natively for a (rows, cols) array of `dtype` (where the library
+    and an AVX-512 build are had). Its fixed cost per row (~90 ns: a whole vector's
+    exponentials however short the row, the row's max and sum across the lanes) loses to
+    the twin's passes over whole blocks on narrow rows; float64's degree-13 polynomial
+    loses to NumPy's exp (ms, twin -> native, one thread, float32 unless said): (64, 10)
+    0.031 -> 0.018; (16, 64) 0.025 -> 0.010; (8192, 64) 0.83 -> 0.75; (512, 256) 0.22 ->
+    0.17; (64, 1000) 0.115 -> 0.090; but (4096, 10) 0.19 -> 0.47; (2048, 2) 0.035 -> 0.21;
+    (4096, 32) 0.20 -> 0.22; (1024, 100) 0.20 -> 0.25; float64 (8192, 64) 1.9 -> 2.9."""
+    rows, cols = shape
+    if rows * cols <= _SMALL:
+        return True  # the twin's fixed cost (several NumPy calls) dominates
+    return dtype == np.float32 and cols >= 64 and (cols % 16 == 0 or cols >= 256)
+
+
+_SMALL = 2048
+
+
 def softmax(x2, out2):
-    """out2 = softmax of the rows of x2 (out2 may be x2 itself, else must not overlap it).
-    float64 beyond one block stays with the twin: NumPy's vectorized double exp beats the
-    degree-13 polynomial there ((8192, 64): 3.6 ms twin against 4.1 native, loaded machine)."""
+    """out2 = softmax of the rows of x2 (out2 may be x2 itself, else must not overlap it),
+    for the shapes `softmax_taken` says."""
     if not _rows_ok(x2, out2) or (out2 is not x2 and np.may_share_memory(x2, out2)) or \
-            (x2.dtype == np.float64 and x2.size > _BLOCK_ELEMS):
+            not softmax_taken(x2.shape, x2.dtype):
         return False
-    fn = _fn("softmax_rows", x2.dtype)
+    fn = _fn("softmax_rows", x2.dtype, need=64)  # an AVX-512 build: see rows_vector_bytes
     if fn is None:
         return False
     rows, cols = x2.shape
@@ -229,7 +250,7 @@ def keep_mask(bits, threshold, scale, out):
             not bits.flags.aligned or bits.size != out.size or not native.usable(out) or \
             not 0 <= int(threshold) <= np.iinfo(bits.dtype).max:
         return False
-    fn = _fn(name, out.dtype)
+    fn = _fn(name, out.dtype, need=0)  # plain loops: any build
     if fn is None:
         return False
     fn(_addr(bits), _addr(out), out.size, int(threshold), float(scale))

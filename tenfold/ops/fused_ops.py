@@ -358,8 +358,8 @@ def softmax_rows(x2, out2):
     above 60; an overflow gives inf) instead of a second pass over the block, and the rows
     are scaled by their sums' reciprocals (a multiply, cheaper than a divide): (8192, 64)
     float32, single-thread CPU, 1.16 ms against 1.19 ms before (NumPy's exp and the row
-    scaling take most of it); the blocks then share out to the threads. float32 (and small
-    float64) go to the native kernel where it can be had (backend/row_kernels.py)."""
+    scaling take most of it); the blocks then share out to the threads. The shapes that
+    row_kernels.softmax_taken names go to the native kernel where it can be had."""
     if _rows.softmax(x2, out2):
         return out2
 

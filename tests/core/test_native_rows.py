@@ -17,7 +17,9 @@ DTYPES = [np.float32, np.float64]
 SHAPES = [(0, 5), (1, 1), (3, 1), (1, 7), (7, 13), (300, 64), (5, 1000), (2049, 33), (64, 10)]
 
 needs_native = pytest.mark.skipif(R._lib() is None,
-                                  reason="native row kernels unavailable (or not AVX-512)")
+                                  reason="native row kernels unavailable")
+needs_softmax = pytest.mark.skipif(R._lib(64) is None,
+                                   reason="native softmax unavailable (or not AVX-512)")
 needs_library = pytest.mark.skipif(native.load("rows") is None,
                                    reason="native rows library unavailable")
 
@@ -29,6 +31,11 @@ def _twin(monkeypatch, fn, *args):
         return fn(*args)
     finally:
         monkeypatch.delenv("TENFOLD_NATIVE")
+
+
+def _softmax_native(x, y):
+    """The C softmax on x into y, whatever softmax_taken says of the shape."""
+    R._fn("softmax_rows", x.dtype, need=64)(R._addr(x), R._addr(y), *x.shape)
 
 
 def _tol(dtype):
@@ -60,15 +67,19 @@ def _ln_grad_ref(g, x, gamma, eps):
     return dx, (g * xhat).reshape(-1, c).sum(0), g.reshape(-1, c).sum(0)
 
 
-@needs_native
+@needs_softmax
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("shape", SHAPES + [(300, 128), (7, 300), (40, 64)])
 @pytest.mark.parametrize("scale", [1.0, 30.0])
 def test_softmax_matches_twin_and_reference(monkeypatch, dtype, shape, scale):
     x = (RNG.standard_normal(shape) * scale).astype(dtype)
     out = np.empty_like(x)
     taken = R.softmax(x, out)
-    assert taken == (dtype == np.float32 or x.size <= R._BLOCK_ELEMS)
+    assert taken == R.softmax_taken(shape, dtype)
+    if not taken:
+        _softmax_native(x, out)  # the kernel itself, on the shapes the twin keeps too
+        np.testing.assert_allclose(out, _softmax_ref(x), rtol=_tol(dtype)[0],
+                                   atol=_tol(dtype)[1])
     got = N._softmax_kernel(x, -1)
     twin = _twin(monkeypatch, N._softmax_kernel, x, -1)
     rtol, atol = _tol(dtype)
@@ -82,7 +93,7 @@ def test_softmax_matches_twin_and_reference(monkeypatch, dtype, shape, scale):
         np.testing.assert_array_equal(inplace, got)
 
 
-@needs_native
+@needs_softmax
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_softmax_extreme_values_as_the_twin(monkeypatch, dtype):
     big = 80.0 if dtype == np.float32 else 700.0
@@ -105,12 +116,12 @@ def test_softmax_extreme_values_as_the_twin(monkeypatch, dtype):
     np.testing.assert_allclose(out[0, 1], np.exp(tiny.astype(np.float64)[0, 1]), rtol=0.02)
 
 
-@needs_native
+@needs_softmax
 def test_float32_exp_within_two_ulps():
     x = np.concatenate([-np.linspace(0, 87, 400001), [0.0]]).astype(np.float32)
     x2 = np.stack([np.zeros_like(x), x], 1)         # row (0, v): softmax = 1/(1+e^v), ...
     out = np.empty_like(x2)
-    assert R.softmax(x2, out)
+    _softmax_native(x2, out)
     e = out[:, 1].astype(np.float64) / out[:, 0]     # ... so their ratio is e^v
     ref = np.exp(x.astype(np.float64))
     assert np.max(np.abs(e - ref) / ref) < 4 * 2.0 ** -24 * 2
@@ -163,9 +174,9 @@ def test_layer_norm_and_grad_match_twin_and_reference(monkeypatch, dtype, shape)
 @needs_native
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_results_do_not_depend_on_threads(monkeypatch, dtype):
-    x = (RNG.standard_normal((5000, 48)) * 4).astype(dtype)
+    x = (RNG.standard_normal((5000, 64)) * 4).astype(dtype)
     g = RNG.standard_normal(x.shape).astype(dtype)
-    gamma, beta = RNG.standard_normal(48).astype(dtype), RNG.standard_normal(48).astype(dtype)
+    gamma, beta = RNG.standard_normal(64).astype(dtype), RNG.standard_normal(64).astype(dtype)
 
     def run():
         y = N._softmax_kernel(x, -1)  # (float64: the twin, beyond one block)
@@ -228,8 +239,11 @@ def test_property_native_matches_reference(data):
     gamma, beta = rng.standard_normal(cols).astype(dtype), rng.standard_normal(cols).astype(dtype)
     rtol, atol = _tol(dtype)
     y = np.empty_like(x)
-    assert R.softmax(x, y)
-    np.testing.assert_allclose(y, _softmax_ref(x), rtol=rtol, atol=atol)
+    if R._lib(64) is not None:
+        _softmax_native(x, y)
+        np.testing.assert_allclose(y, _softmax_ref(x), rtol=rtol, atol=atol)
+    else:
+        y = N._softmax_kernel(x, -1)
     dx = np.empty_like(x)
     assert R.softmax_grad(g, y, dx)
     y64 = y.astype(np.float64)
@@ -330,7 +344,7 @@ def test_byte_swapped_arrays_go_to_the_twin():
     np.testing.assert_allclose(y, e / e.sum(-1, keepdims=True), rtol=1e-6)
 
 
-@needs_native
+@needs_softmax
 def test_read_only_inputs_are_taken():
     x = RNG.standard_normal((9, 20)).astype(np.float32)
     g = RNG.standard_normal(x.shape).astype(np.float32)
@@ -350,18 +364,21 @@ def test_read_only_inputs_are_taken():
 
 
 @needs_library
-def test_row_kernels_stay_with_the_twins_where_vectors_are_not_native(monkeypatch):
-    """Where the build's 64-byte vectors are not the machine's (no AVX-512) the row kernels
-    would run slower than the twins: the twins run; the keep mask (plain loops) stays."""
+def test_kernels_stay_with_the_twins_where_vectors_are_narrow(monkeypatch):
+    """The softmax only on an AVX-512 build (64-byte vectors; narrower ones run its
+    polynomial slower than NumPy's exp), the other row kernels on any; the keep mask
+    (plain loops) always."""
     lib = native.load("rows")
-    monkeypatch.setitem(R._wide, id(lib), False)
     x = RNG.standard_normal((5, 7)).astype(np.float32)
     out = np.empty_like(x)
-    assert not R.softmax(x, out) and not R.softmax_grad(x, x, out)
-    assert not R.layer_norm(x, x[0], x[0], 1e-3, out)
-    e = np.exp(x.astype(np.float64) - x.max(-1, keepdims=True))
-    np.testing.assert_allclose(N._softmax_kernel(x, -1), e / e.sum(-1, keepdims=True),
-                               rtol=1e-6)
     bits = np.arange(35, dtype=np.uint16).reshape(5, 7)
-    assert R.keep_mask(bits, 10, np.float32(2), out)
-    np.testing.assert_array_equal(out, np.where(bits >= 10, 2, 0))
+    for width, row_kernels in [(32, True), (16, True), (8, False)]:
+        monkeypatch.setitem(R._width, id(lib), width)
+        assert not R.softmax(x, out)
+        assert R.softmax_grad(x, x, out) == row_kernels
+        assert R.layer_norm(x, x[0], x[0], 1e-3, out) == row_kernels
+        e = np.exp(x.astype(np.float64) - x.max(-1, keepdims=True))
+        np.testing.assert_allclose(N._softmax_kernel(x, -1), e / e.sum(-1, keepdims=True),
+                                   rtol=1e-6)
+        assert R.keep_mask(bits, 10, np.float32(2), out)
+        np.testing.assert_array_equal(out, np.where(bits >= 10, 2, 0))

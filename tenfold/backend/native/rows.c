@@ -3,13 +3,15 @@
    mask. Each row is read from memory once (its later passes hit the cache), where the NumPy
    twins (tenfold/ops/fused_ops.py) stream every block through 4-9 ufunc/BLAS calls.
 
-   Numerics: the row sums accumulate in 8 double lanes (GCC/Clang vector extensions:
-   explicit SIMD, so nothing is left to reassociate and no -ffast-math is needed), added in
-   a fixed order at the end: the same sums on every call and thread count. Elementwise
-   steps run in T as the twins' ufuncs do. The exponential is a polynomial in T that
-   vectorizes (libm's exp is a scalar call: without -ffast-math glibc offers no vector
-   variant): float32 within 1.2 ulp of the exact value (NumPy's own float32 exp: 2.4),
-   float64 within a few ulps. */
+   Vectors: GCC/Clang vector extensions of the machine's width (VB bytes: 64 with AVX-512,
+   32 with AVX, else 16; wider types would be split and kept in memory, ~4x slower).
+   Numerics: the row sums accumulate in 8 logical double lanes (element j into lane j % 8,
+   in element order, held as 8 / (VB / 8) machine vectors), added in a fixed order at the
+   end: the same sums on every call, thread count and vector width (explicit SIMD: nothing
+   is left to reassociate, no -ffast-math). Elementwise steps run in T as the twins' ufuncs
+   do. The exponential is a polynomial in T on whole vectors (libm's exp is a scalar call:
+   without -ffast-math glibc offers no vector variant): float32 within 1.2 ulp of the exact
+   value (NumPy's own float32 exp: 2.4), float64 within a few ulps. */
 #include "tf_native.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -17,27 +19,66 @@
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
-typedef double vd8 __attribute__((vector_size(8 * sizeof(double))));
-typedef float vt8_f32 __attribute__((vector_size(8 * sizeof(float))));
-typedef double vt8_f64 __attribute__((vector_size(8 * sizeof(double))));
+#if defined(__AVX512F__)
+#define VB 64
+#elif defined(__AVX__)
+#define VB 32
+#else
+#define VB 16
+#endif
+#define NL (VB / 8)        /* doubles per machine vector */
+#define NACC (8 / NL)      /* machine vectors per 8 logical lanes */
 
-static inline double total8(vd8 a) {
-    return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+typedef double vdn __attribute__((vector_size(VB)));        /* NL doubles */
+typedef int64_t vln __attribute__((vector_size(VB)));
+typedef uint64_t vqn __attribute__((vector_size(VB)));
+typedef float vfn __attribute__((vector_size(VB)));         /* 2 NL floats */
+typedef int32_t vin __attribute__((vector_size(VB)));
+typedef uint32_t vun __attribute__((vector_size(VB)));
+typedef float vfh __attribute__((vector_size(VB / 2)));     /* NL floats: half a vfn */
+
+/* 8 logical double lanes */
+typedef struct { vdn v[NACC]; } acc8;
+
+static inline acc8 zero8(void) {
+    acc8 a;
+    for (int p = 0; p < NACC; p++) a.v[p] = (vdn){0};
+    return a;
 }
 
-static inline vt8_f32 ld8_f32(const float *p) {
-    vt8_f32 v;
+typedef double vd4 __attribute__((vector_size(4 * sizeof(double))));
+typedef double vd2 __attribute__((vector_size(2 * sizeof(double))));
+
+/* ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) by vector halves, whatever the width */
+static inline double total8(acc8 a) {
+#if NACC == 1
+    union { vdn w; vd4 h[2]; } u = {a.v[0]};
+    union { vd4 w; vd2 h[2]; } t = {u.h[0] + u.h[1]};
+    vd2 s = t.h[0] + t.h[1];
+#elif NACC == 2
+    union { vd4 w; vd2 h[2]; } t = {a.v[0] + a.v[1]};
+    vd2 s = t.h[0] + t.h[1];
+#else
+    vd2 s = (a.v[0] + a.v[2]) + (a.v[1] + a.v[3]);
+#endif
+    return s[0] + s[1];
+}
+
+/* NL elements of T as a T vector (ldh), and widened to doubles (WIDE_T) */
+static inline vfh ldh_f32(const float *p) {
+    vfh v;
     __builtin_memcpy(&v, p, sizeof v);
     return v;
 }
 
-static inline vt8_f64 ld8_f64(const double *p) {
-    vt8_f64 v;
+static inline vdn ldh_f64(const double *p) {
+    vdn v;
     __builtin_memcpy(&v, p, sizeof v);
     return v;
 }
 
-#define WIDE(v) __builtin_convertvector((v), vd8)
+#define WIDE_f32(v) __builtin_convertvector((v), vdn)
+#define WIDE_f64(v) (v)
 
 static inline uint32_t bits_f32(float d) {
     uint32_t u;
@@ -51,95 +92,106 @@ static inline uint64_t bits_f64(double d) {
     return u;
 }
 
-typedef float vf16 __attribute__((vector_size(16 * sizeof(float))));
-typedef int32_t vi16 __attribute__((vector_size(16 * sizeof(int32_t))));
-typedef uint32_t vu16 __attribute__((vector_size(16 * sizeof(uint32_t))));
-typedef int64_t vl8 __attribute__((vector_size(8 * sizeof(int64_t))));
-typedef uint64_t vq8 __attribute__((vector_size(8 * sizeof(uint64_t))));
-typedef vf16 vec_f32;
-typedef vd8 vec_f64;
-#define VW_f32 16
-#define VW_f64 8
+typedef vfn vec_f32;
+typedef vdn vec_f64;
+typedef vin mask_f32;
+typedef vln mask_f64;
+#define VW_f32 (2 * NL)
+#define VW_f64 NL
 
-/* exp(x) on whole vectors (GCC/Clang vector extensions) for x <= 0 or NaN (softmax
-   arguments x - max): x = n ln2 + r with |r| <= ln2/2, e^r by its Taylor polynomial, 2^n put
-   into exponent bits as two half powers (each normal, so a result in the subnormal range is
-   rounded once). Lanes below -104 (float) / -750 (double), whose e^x rounds to 0 (masked
-   scores, -inf, a row's padding), are computed at 0 and then zeroed, never by an
-   underflowing multiply: each of those costs a microcode assist (a (64, 16) softmax with one
-   large logit per row: 30 us against 9).
-   NaN stays NaN (its comparison is false, the polynomial propagates it). */
-static inline vf16 exp_vec_f32(vf16 x) {
+/* exp(x) on whole vectors for x <= 0 or NaN (softmax arguments x - max): x = n ln2 + r
+   with |r| <= ln2/2, e^r by its Taylor polynomial, 2^n put into exponent bits as two half
+   powers (each normal, so a result in the subnormal range is rounded once). Lanes below
+   -104 (float) / -750 (double), whose e^x rounds to 0 (masked scores, -inf, a row's
+   padding), are computed at 0 and then zeroed, never by an underflowing multiply: each of
+   those costs a microcode assist (a (64, 16) softmax with one large logit per row: 30 us
+   against 9). NaN stays NaN (its comparison is false, the polynomial propagates it). */
+static inline vfn exp_vec_f32(vfn x) {
     const float shifter = 12582912.0f;              /* 1.5 * 2^23: t - shifter = round */
-    vi16 under = x < -104.0f;                       /* e^-104 < half the least float */
-    x = (vf16)((vi16)x & ~under);
-    vf16 t = x * 1.44269504f + shifter;
-    vf16 n = t - shifter;
-    vf16 r = (x - n * 0.693359375f) - n * -2.12194440e-4f;  /* ln2 = hi + lo, n*hi exact */
-    vf16 p = 1.0f + r * (1.0f + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 +
-             r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))));
-    vu16 k = (vu16)t - bits_f32(shifter);          /* n, wrapped */
-    vu16 h = (vu16)((vi16)k >> 1);
-    vf16 e = p * (vf16)((h + 127u) << 23) * (vf16)((k - h + 127u) << 23);
-    return (vf16)((vi16)e & ~under);
+    vin under = x < -104.0f;                        /* e^-104 < half the least float */
+    x = (vfn)((vin)x & ~under);
+    vfn t = x * 1.44269504f + shifter;
+    vfn n = t - shifter;
+    vfn r = (x - n * 0.693359375f) - n * -2.12194440e-4f;  /* ln2 = hi + lo, n*hi exact */
+    vfn p = 1.0f + r * (1.0f + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 +
+            r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))));
+    vun k = (vun)t - bits_f32(shifter);            /* n, wrapped */
+    vun h = (vun)((vin)k >> 1);
+    vfn e = p * (vfn)((h + 127u) << 23) * (vfn)((k - h + 127u) << 23);
+    return (vfn)((vin)e & ~under);
 }
 
-static inline vd8 exp_vec_f64(vd8 x) {
+static inline vdn exp_vec_f64(vdn x) {
     const double shifter = 6755399441055744.0;      /* 1.5 * 2^52 */
-    vl8 under = x < -750.0;                         /* e^-750 rounds to 0 */
-    x = (vd8)((vl8)x & ~under);
-    vd8 t = x * 1.4426950408889634 + shifter;
-    vd8 n = t - shifter;
-    vd8 r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
-    vd8 p = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 +
+    vln under = x < -750.0;                         /* e^-750 rounds to 0 */
+    x = (vdn)((vln)x & ~under);
+    vdn t = x * 1.4426950408889634 + shifter;
+    vdn n = t - shifter;
+    vdn r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+    vdn p = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 +
             r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 +
             r * (1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600 +
             r * (1.0 / 6227020800.0)))))))))))));     /* degree 13: error < 1e-17 */
-    vq8 k = (vq8)t - bits_f64(shifter);
-    vq8 h = (vq8)((vl8)k >> 1);
-    vd8 e = p * (vd8)((h + 1023u) << 52) * (vd8)((k - h + 1023u) << 52);
-    return (vd8)((vl8)e & ~under);
+    vqn k = (vqn)t - bits_f64(shifter);
+    vqn h = (vqn)((vln)k >> 1);
+    vdn e = p * (vdn)((h + 1023u) << 52) * (vdn)((k - h + 1023u) << 52);
+    return (vdn)((vln)e & ~under);
 }
 
-static inline vf16 ldv_f32(const float *p) {
-    vf16 v;
+static inline vfn ldv_f32(const float *p) {
+    vfn v;
     __builtin_memcpy(&v, p, sizeof v);
     return v;
 }
 
-static inline vd8 ldv_f64(const double *p) {
-    vd8 v;
+static inline vdn ldv_f64(const double *p) {
+    vdn v;
     __builtin_memcpy(&v, p, sizeof v);
     return v;
 }
 
-static inline void stv_f32(float *p, vf16 v) { __builtin_memcpy(p, &v, sizeof v); }
-static inline void stv_f64(double *p, vd8 v) { __builtin_memcpy(p, &v, sizeof v); }
+static inline void stv_f32(float *p, vfn v) { __builtin_memcpy(p, &v, sizeof v); }
+static inline void stv_f64(double *p, vdn v) { __builtin_memcpy(p, &v, sizeof v); }
 
-/* acc + the lanes of v in double (float: its low 8 lanes, then its high 8) */
-typedef double vd16 __attribute__((vector_size(16 * sizeof(double))));
-
-static inline vd8 add_wide_f32(vd8 acc, vf16 v) {
-    union { vd16 w; vd8 h[2]; } u = {__builtin_convertvector(v, vd16)};  /* two registers */
-    return (acc + u.h[0]) + u.h[1];
+/* a += the VW lanes of v, the elements j.. of a row (j a multiple of VW): element i into
+   logical lane i % 8. float: v's two halves, NL lanes each; double: one piece of NL. */
+static inline void add_wide_f32(acc8 *a, vfn v, int64_t j) {
+    union { vfn w; vfh h[2]; } u = {v};
+    int p = (int)((j % 8) / NL);
+    a->v[p % NACC] += WIDE_f32(u.h[0]);
+    a->v[(p + 1) % NACC] += WIDE_f32(u.h[1]);
 }
 
-static inline vd8 add_wide_f64(vd8 acc, vd8 v) { return acc + v; }
+static inline void add_wide_f64(acc8 *a, vdn v, int64_t j) {
+    a->v[(j % 8) / NL] += v;
+}
+
+/* hmax's first steps on AVX-512 (where the softmax runs): the vector's halves, then
+   quarters, compared as vectors, leaving 4 / 2 lanes for the scalar tree */
+#if VB == 64
+typedef float f32x8 __attribute__((vector_size(8 * sizeof(float))));
+typedef int32_t i32x8 __attribute__((vector_size(8 * sizeof(int32_t))));
+typedef float f32x4 __attribute__((vector_size(4 * sizeof(float))));
+typedef int32_t i32x4 __attribute__((vector_size(4 * sizeof(int32_t))));
+typedef int64_t i64x4 __attribute__((vector_size(4 * sizeof(int64_t))));
+typedef int64_t i64x2 __attribute__((vector_size(2 * sizeof(int64_t))));
+#define VMAX2(H, M, a, b) ((H)(((M)(a) & ((a) > (b))) | ((M)(b) & ~((a) > (b)))))
+#define HMAX_HALVES_2(V, H, M, Q, N)                                                        \
+    union { V w; H h[2]; } hu_ = {v};                                                       \
+    union { H w; Q q[2]; } qu_ = {VMAX2(H, M, hu_.h[0], hu_.h[1])};                         \
+    Q src_ = VMAX2(Q, N, qu_.q[0], qu_.q[1]);
+#define HMAX_HALVES_f32 HMAX_HALVES_2(vfn, f32x8, i32x8, f32x4, i32x4)
+#define HMAX_HALVES_f64 HMAX_HALVES_2(vdn, vd4, i64x4, vd2, i64x2)
+#define HMAX_HALVES(SUF) HMAX_HALVES_##SUF
+#define HMAX_LANES(SUF) (VW_##SUF / 4)
+#else
+#define HMAX_HALVES(SUF) vec_##SUF src_ = v;
+#define HMAX_LANES(SUF) VW_##SUF
+#endif
 
 /* Whole-vector helpers for the softmax rows: a row's last, partial vector is loaded into a
    vector filled with -inf (whose exponential is 0) and stored back element by element, so
    short rows (10 classes, 64 keys) take the vector code too. */
-typedef vi16 mask_f32;
-typedef vl8 mask_f64;
-typedef vt8_f32 half_f32;                  /* halves and quarters of a vector, for hmax */
-typedef int32_t hmask_f32 __attribute__((vector_size(8 * sizeof(int32_t))));
-typedef float quarter_f32 __attribute__((vector_size(4 * sizeof(float))));
-typedef int32_t qmask_f32 __attribute__((vector_size(4 * sizeof(int32_t))));
-typedef double half_f64 __attribute__((vector_size(4 * sizeof(double))));
-typedef int64_t hmask_f64 __attribute__((vector_size(4 * sizeof(int64_t))));
-typedef double quarter_f64 __attribute__((vector_size(2 * sizeof(double))));
-typedef int64_t qmask_f64 __attribute__((vector_size(2 * sizeof(int64_t))));
-
 #define SOFTMAX_VEC_HELPERS(T, SUF)                                                         \
 static inline vec_##SUF splat_##SUF(T v) { return (vec_##SUF){0} + v; }                     \
                                                                                             \
@@ -158,18 +210,13 @@ static inline vec_##SUF vmax_##SUF(vec_##SUF a, vec_##SUF b) {                  
     return (vec_##SUF)(((mask_##SUF)a & gt) | ((mask_##SUF)b & ~gt));                      \
 }                                                                                           \
                                                                                             \
-static inline T hmax_##SUF(vec_##SUF v) {   /* halves: 2 vector steps, then 4 lanes */      \
-    union { vec_##SUF w; half_##SUF h[2]; } a = {v};                                        \
-    half_##SUF m1 = a.h[0], m2 = a.h[1];                                                    \
-    hmask_##SUF gt = m1 > m2;                                                               \
-    union { half_##SUF w; quarter_##SUF q[2]; } b =                                         \
-        {(half_##SUF)(((hmask_##SUF)m1 & gt) | ((hmask_##SUF)m2 & ~gt))};                   \
-    quarter_##SUF q1 = b.q[0], q2 = b.q[1];                                                 \
-    qmask_##SUF qg = q1 > q2;                                                               \
-    quarter_##SUF q = (quarter_##SUF)(((qmask_##SUF)q1 & qg) | ((qmask_##SUF)q2 & ~qg));    \
-    T m = q[0];                                                                             \
-    for (int l = 1; l < VW_##SUF / 4; l++) m = q[l] > m ? q[l] : m;                         \
-    return m;                                                                               \
+static inline T hmax_##SUF(vec_##SUF v) {   /* a tree over the lanes */                     \
+    HMAX_HALVES(SUF)                                                                        \
+    T l[HMAX_LANES(SUF)];                                                                   \
+    for (int k = 0; k < HMAX_LANES(SUF); k++) l[k] = src_[k];                               \
+    for (int w = HMAX_LANES(SUF) / 2; w > 0; w /= 2)                                        \
+        for (int k = 0; k < w; k++) l[k] = l[k + w] > l[k] ? l[k + w] : l[k];               \
+    return l[0];                                                                            \
 }
 
 SOFTMAX_VEC_HELPERS(float, f32)
@@ -206,16 +253,16 @@ TF_EXPORT void softmax_rows_##SUF(const T *x, T *y, int64_t rows, int64_t cols) 
             for (int64_t j = 0; j < whole; j += VW_##SUF)                                   \
                 vm = vmax_##SUF(vm, ldv_##SUF(xr + j));                                     \
             T mx = hmax_##SUF(vm);                                                          \
-            vd8 acc = {0};                                                                  \
+            acc8 acc = zero8();                                                               \
             for (int64_t j = 0; j < whole; j += VW_##SUF) {                                 \
                 vec_##SUF e = exp_vec_##SUF(ldv_##SUF(xr + j) - mx);                        \
                 stv_##SUF(yr + j, e);                                                       \
-                acc = add_wide_##SUF(acc, e);                                               \
+                add_wide_##SUF(&acc, e, j);                                                 \
             }                                                                               \
             if (rest) {                     /* the padding's exponentials are 0 */          \
                 vec_##SUF e = exp_vec_##SUF(ld_tail_##SUF(xr + whole, rest) - mx);          \
                 st_tail_##SUF(yr + whole, e, rest);                                         \
-                acc = add_wide_##SUF(acc, e);                                               \
+                add_wide_##SUF(&acc, e, whole);                                             \
             }                                                                               \
             s[k] = total8(acc);                                                             \
         }                                                                                   \
@@ -234,11 +281,13 @@ TF_EXPORT void softmax_grad_rows_##SUF(const T *restrict g, const T *restrict y,
     for (int64_t i = 0; i < rows; i++) {                                                    \
         const T *gr = g + i * cols, *yr = y + i * cols;                                     \
         T *dr = dx + i * cols;                                                              \
-        vd8 acc = {0};                                                                      \
+        acc8 acc = zero8();                                                                   \
         double tail = 0.0;                                                                  \
         int64_t j = 0;                                                                      \
         for (; j + 8 <= cols; j += 8)                                                       \
-            acc += WIDE(ld8_##SUF(gr + j)) * WIDE(ld8_##SUF(yr + j));                       \
+            for (int p = 0; p < NACC; p++)                                                  \
+                acc.v[p] += WIDE_##SUF(ldh_##SUF(gr + j + p * NL)) *                        \
+                            WIDE_##SUF(ldh_##SUF(yr + j + p * NL));                         \
         for (; j < cols; j++) tail += (double)gr[j] * (double)yr[j];                        \
         T s = (T)(total8(acc) + tail);                                                      \
         _Pragma("omp simd")                                                                 \
@@ -248,23 +297,25 @@ TF_EXPORT void softmax_grad_rows_##SUF(const T *restrict g, const T *restrict y,
                                                                                             \
 /* the row's mean, in double */                                                             \
 static inline double ln_mean_##SUF(const T *xr, int64_t cols) {                             \
-    vd8 acc = {0};                                                                          \
+    acc8 acc = zero8();                                                                       \
     double tail = 0.0;                                                                      \
     int64_t j = 0;                                                                          \
-    for (; j + 8 <= cols; j += 8) acc += WIDE(ld8_##SUF(xr + j));                           \
+    for (; j + 8 <= cols; j += 8)                                                           \
+        for (int p = 0; p < NACC; p++) acc.v[p] += WIDE_##SUF(ldh_##SUF(xr + j + p * NL));  \
     for (; j < cols; j++) tail += (double)xr[j];                                            \
     return (total8(acc) + tail) / (double)cols;                                             \
 }                                                                                           \
                                                                                             \
 /* the row's sum of squared deviations from its mean m (a second pass: no cancellation) */ \
 static inline double ln_sqdev_##SUF(const T *xr, int64_t cols, double m) {                  \
-    vd8 acc = {0};                                                                          \
+    acc8 acc = zero8();                                                                       \
     double tail = 0.0;                                                                      \
     int64_t j = 0;                                                                          \
-    for (; j + 8 <= cols; j += 8) {                                                         \
-        vd8 d = WIDE(ld8_##SUF(xr + j)) - m;                                                \
-        acc += d * d;                                                                       \
-    }                                                                                       \
+    for (; j + 8 <= cols; j += 8)                                                           \
+        for (int p = 0; p < NACC; p++) {                                                    \
+            vdn d = WIDE_##SUF(ldh_##SUF(xr + j + p * NL)) - m;                             \
+            acc.v[p] += d * d;                                                              \
+        }                                                                                   \
     for (; j < cols; j++) tail += ((double)xr[j] - m) * ((double)xr[j] - m);                \
     return total8(acc) + tail;                                                              \
 }                                                                                           \
@@ -316,14 +367,16 @@ TF_EXPORT void layer_norm_grad_rows_##SUF(const T *restrict g, const T *restrict
                 const T *gr = g + (i0 + k) * cols, *xr = x + (i0 + k) * cols;               \
                 double mk = m[k] = ln_mean_##SUF(xr, cols);                                 \
                 r[k] = ln_sqdev_##SUF(xr, cols, mk);                                        \
-                vd8 a = {0}, b = {0};                                                       \
+                acc8 a = zero8(), b = zero8();                                              \
                 double ta = 0.0, tb = 0.0;                                                  \
                 int64_t j = 0;                                                              \
-                for (; j + 8 <= cols; j += 8) {                                             \
-                    vd8 dh = WIDE(ld8_##SUF(gr + j) * ld8_##SUF(gamma + j));                \
-                    a += dh;                                                                \
-                    b += dh * (WIDE(ld8_##SUF(xr + j)) - mk);                               \
-                }                                                                           \
+                for (; j + 8 <= cols; j += 8)                                               \
+                    for (int p = 0; p < NACC; p++) {                                        \
+                        int64_t o = j + p * NL;                                             \
+                        vdn dh = WIDE_##SUF(ldh_##SUF(gr + o) * ldh_##SUF(gamma + o));      \
+                        a.v[p] += dh;                                                       \
+                        b.v[p] += dh * (WIDE_##SUF(ldh_##SUF(xr + o)) - mk);                \
+                    }                                                                       \
                 for (; j < cols; j++) {                                                     \
                     double dh = (double)(gr[j] * gamma[j]);                                 \
                     ta += dh;                                                               \
@@ -363,17 +416,8 @@ TF_EXPORT void keep_mask_u##BITS##_##SUF(const UINT *restrict bits, T *restrict 
     for (int64_t i = 0; i < n; i++) out[i] = bits[i] >= t ? s : (T)0;                       \
 }
 
-/* 1 where the vector types above map onto the machine's registers (AVX-512: 64 bytes).
-   Elsewhere the compiler splits them and keeps them in memory: the kernels still give the
-   same values but run ~4x slower (an AVX2 build: a (4096, 32) layer norm 0.58 ms against
-   0.13), slower than the NumPy twins, so the caller takes the twins there. */
-TF_EXPORT int rows_vectors_native(void) {
-#if defined(__AVX512F__)
-    return 1;
-#else
-    return 0;
-#endif
-}
+/* The machine vector width the build uses, in bytes (VB above) */
+TF_EXPORT int rows_vector_bytes(void) { return VB; }
 
 ROWS_KERNELS(float, f32)
 ROWS_KERNELS(double, f64)
