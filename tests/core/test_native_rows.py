@@ -297,13 +297,15 @@ def test_dropout_mask_values_and_rate(dtype):
 
 
 @needs_library
-def test_generic_build_gives_the_same_bits(tmp_path, monkeypatch):
-    """Built without -march=native (the loader's fallback), the vector code lowers to other
-    instructions but the same IEEE operations in the same order: the same results."""
+@pytest.mark.parametrize("arch", [[], ["-march=native", "-mno-avx512f"]])
+def test_other_vector_widths_give_the_same_bits(tmp_path, monkeypatch, arch):
+    """Built without -march=native (the loader's fallback: 16-byte vectors) or without
+    AVX-512 (32-byte; where the compiler takes the flags, else the fallback again), the
+    vector code runs the same IEEE operations in the same order: the same results."""
     import ctypes
     built = native.load("rows")  # (loaded before the flags change)
     monkeypatch.setenv("TENFOLD_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(native, "_ARCH_FLAGS", [])
+    monkeypatch.setattr(native, "_ARCH_FLAGS", arch)
     generic = native._build_and_load(*native._sources("rows"))
     P, I, D = ctypes.c_void_p, native.i64, native.f64
     for dtype in DTYPES:
