@@ -45,14 +45,12 @@ _ARGTYPES = {
     "keep_mask_u32": [_P, _P, native.i64, native.i64, native.f64],
 }
 _fns = {}  # (library, name, dtype) -> the ctypes function, its argtypes set once
-
-
 _width = {}  # id(library) -> the machine vector bytes its build uses (rows.c: VB)
 
 
 def _lib(need=16):
     """The loaded rows library, or None (TENFOLD_NATIVE=0, no compiler, or a build whose
-    vectors are narrower than `need` bytes: see `softmax`)."""
+    vectors are narrower than `need` bytes: rows_vector_bytes in rows.c)."""
     lib = native.load(_FAMILY)
     if lib is None:
         return None
