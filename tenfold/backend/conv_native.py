@@ -67,11 +67,14 @@ def _forward_wins(w_shape):
 
 
 def _filter_grad_wins(w_shape):
-    """The filter gradient keeps its block of dw in registers over all pixels: it wins but
-    for 1x1 filters wider than 64 (1x1 128->128 16x16 b32: 4.5 -> 4.7 ms; 4x4 128->128 /2
-    14x14: 25.7 -> 21.6; 3x3 16->16 32x32: 9.6 -> 6.8)."""
+    """The filter gradient keeps a block of dw in registers over all pixels, sweeping the
+    pixels once per block: it wins while the filter is small (3x3 16->16 32x32 b64: 9.6 ->
+    6.8 ms; 3x3 64->64 8x8: 5.5 -> 3.8), not for 1x1 filters wider than 64 (1x1 128->128
+    16x16 b32: 4.5 -> 4.7) nor for big filters, whose many blocks re-read dy (the DCGAN's
+    4x4 128->128 /2 14x14 b64, two threads, wall: 15.4 -> 27.2)."""
     kh, kw, c, o = w_shape
-    return o >= _MIN_CHANNELS and (kh * kw > 1 or o <= _MAX_FWD_OUT)
+    return o >= _MIN_CHANNELS and (kh * kw > 1 or o <= _MAX_FWD_OUT) and \
+        kh * kw * c * min(o, _MAX_FWD_OUT) * 4 <= _MAX_FWD_FILTER_BYTES
 
 
 def _applies(x, w_shape, groups, pads):
@@ -113,8 +116,10 @@ def _per_chunk(x, pads):
     return _k._chunk(n, per_image, _CHUNK_BYTES)
 
 
-def conv(x, w, b, strides, dilations, pads, relu=False):
-    """relu?(conv(x, w) + b) as (N, Ho, Wo, O) float32, or None (see the module doc)."""
+def conv(x, w, b, strides, dilations, pads, relu=False, sink=None):
+    """relu?(conv(x, w) + b) as (N, Ho, Wo, O) float32, or None (see the module doc).
+    With `sink`, no output is made: each chunk of images is computed into a per-thread
+    buffer and handed to sink(n0, n1, block) while it is in cache (returns True)."""
     if w.ndim != 4 or not _forward_wins(w.shape) or not _applies(x, w.shape, 1, pads) or \
             w.dtype != _F32 or w.shape[2] != x.shape[3] or \
             (b is not None and (b.dtype != _F32 or b.shape != (w.shape[3],))):
@@ -127,7 +132,7 @@ def conv(x, w, b, strides, dilations, pads, relu=False):
     x = np.ascontiguousarray(x)
     w = np.ascontiguousarray(w)
     bias = None if b is None else np.ascontiguousarray(b)
-    y = np.empty((x.shape[0], ho, wo, o), _F32)
+    y = None if sink is not None else np.empty((x.shape[0], ho, wo, o), _F32)
     n_per = _per_chunk(x, pads)
     ranges, hp, wp, padded, scratch = _padded_chunks(x, pads, n_per)
     sh, sw = strides
@@ -135,14 +140,21 @@ def conv(x, w, b, strides, dilations, pads, relu=False):
     wptr = native.ptr(w)
     bptr = None if bias is None else native.ptr(bias)
 
-    def work(r, buf):
+    def work(r, bufs):
         n0, n1 = r
-        xb = padded(n0, n1, buf)
+        xb = padded(n0, n1, bufs[0])
+        out = y[n0:n1] if sink is None else bufs[1][:n1 - n0]
         fwd(native.ptr(xb), n1 - n0, hp, wp, c, wptr, kh, kw, o, sh, sw, dh, dw,
-            bptr, int(relu), native.ptr(y[n0:n1]), ho, wo)
+            bptr, int(relu), native.ptr(out), ho, wo)
+        if sink is not None:
+            sink(n0, n1, out)
 
-    _k.run_tasks(ranges, work, x.nbytes + y.nbytes, scratch)
-    return y
+    def buffers():
+        return (scratch() if scratch else None,
+                np.empty((n_per, ho, wo, o), _F32) if sink is not None else None)
+
+    _k.run_tasks(ranges, work, x.nbytes + x.shape[0] * ho * wo * o * 4, buffers)
+    return y if sink is None else True
 
 
 def backprop_filter(x, dy, w_shape, strides, dilations, pads):
@@ -158,7 +170,11 @@ def backprop_filter(x, dy, w_shape, strides, dilations, pads):
         return None
     x = np.ascontiguousarray(x)
     dy = np.ascontiguousarray(dy)
-    n_per = _per_chunk(x, pads)
+    # each chunk writes a whole dw partial, summed afterwards: chunks of at least 4 partials'
+    # worth of input, so a big filter (the DCGAN's 4x4 128->128: 1 MB) is not written and
+    # summed once per image (b64: 64 MB)
+    dw_bytes = kh * kw * c * o * 4
+    n_per = max(_per_chunk(x, pads), min(x.shape[0], -(-4 * dw_bytes // max(1, x[0].nbytes))))
     ranges, hp, wp, padded, scratch = _padded_chunks(x, pads, n_per)
     partial = np.empty((len(ranges), kh, kw, c, o), _F32)
     index = {r: i for i, r in enumerate(ranges)}

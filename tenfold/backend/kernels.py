@@ -2266,7 +2266,6 @@ def conv_bias_act_pool(x, w, b, pads, relu=False, jit=None):
         res = _direct().conv_bias_act_pool(x, w, b, pads, relu)
         if res is not None:
             return res
-    xp = pad(x, pads)
     ksize, cout = w.shape[:-2], w.shape[-1]
     out_sp = out_sizes(x.shape[1:-1], ksize, (1, 1), (1, 1), pads)
     n = x.shape[0]
@@ -2280,7 +2279,8 @@ def conv_bias_act_pool(x, w, b, pads, relu=False, jit=None):
         _pool_into(block.reshape((n1 - n0,) + out_sp + (cout,)), out[n0:n1], idx[n0:n1],
                    relu, jit)
 
-    _conv1(xp, w, None, (1, 1), (1, 1), b, False, sink=sink, out_sp=out_sp)
+    if _native_conv().conv(x, w, b, (1, 1), (1, 1), pads, sink=sink) is None:
+        _conv1(pad(x, pads), w, None, (1, 1), (1, 1), b, False, sink=sink, out_sp=out_sp)
     return out, idx
 
 
