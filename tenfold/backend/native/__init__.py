@@ -25,18 +25,15 @@ oneDNN 156 MiB); these sources are a few hundred KB of text, compiled in about a
   (kernels.run_tasks) run native kernels in parallel.
 """
 import ctypes
-import hashlib
 import os
-import platform
-import shutil
 import stat
-import subprocess
 import sys
-import sysconfig
-import tempfile
 import threading
 
 import numpy as np
+
+# hashlib, subprocess, tempfile, shutil, sysconfig and platform are imported where a build
+# needs them: `import tenfold` imports this module, and they cost ~20 ms together
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _BASE_FLAGS = ["-O3", "-std=c11", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno",
@@ -128,6 +125,8 @@ class _NativeUnavailable(Exception):
 
 def _compiler():
     """The C compiler command: $CC, else Python's own CC, else cc / gcc / clang on PATH."""
+    import shutil
+    import sysconfig
     for cand in (os.environ.get("CC"), sysconfig.get_config_var("CC"), "cc", "gcc", "clang"):
         if not cand:
             continue
@@ -162,6 +161,7 @@ def _check_private(path):
 
 def _cpu_key():
     """What the CPU can do (-march=native builds differ between CPUs)."""
+    import platform
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -173,6 +173,7 @@ def _cpu_key():
 
 
 def _compiler_version(cc):
+    import subprocess
     try:
         r = subprocess.run(cc + ["--version"], capture_output=True, text=True, timeout=30)
         return r.stdout.splitlines()[0] if r.stdout else ""
@@ -192,6 +193,7 @@ def _sources(family):
 def _build_and_load(src, deps):
     """The loaded library of the C file `src` (built if its cached build is missing), whose
     build depends on the files `deps` (src and its headers)."""
+    import hashlib
     family = os.path.splitext(os.path.basename(src))[0]
     cc = _compiler()
     if cc is None:
@@ -229,6 +231,8 @@ def _build_and_load(src, deps):
 def _compile(cc, src, target):
     """Compiles into a private temporary file beside `target`, then renames it into place
     (atomic: concurrent processes each build and the last rename wins, never a torn file)."""
+    import subprocess
+    import tempfile
     fd, tmp = tempfile.mkstemp(prefix=".build-", suffix=os.path.splitext(target)[1],
                                dir=os.path.dirname(target))
     os.close(fd)
