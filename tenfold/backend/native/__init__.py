@@ -140,7 +140,14 @@ def _cache_dir():
     env = os.environ.get("TENFOLD_CACHE_DIR")
     if env:
         return os.path.join(env, "native")
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        home = os.path.expanduser("~")
+        if home.startswith("~"):  # no home folder (a service account): a per-user temp dir
+            import tempfile
+            uid = os.getuid() if hasattr(os, "getuid") else "user"
+            return os.path.join(tempfile.gettempdir(), f"tenfold-{uid}", "native")
+        base = os.path.join(home, ".cache")
     return os.path.join(base, "tenfold", "native")
 
 
