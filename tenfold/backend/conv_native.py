@@ -39,7 +39,7 @@ def _lib():
         if lib.conv_simd():
             P, I = ctypes.c_void_p, native.i64
             fwd = lib.conv_fwd_f32
-            fwd.argtypes = [P, I, I, I, I, P, I, I, I, I, I, I, I, P, I, P, I, I]
+            fwd.argtypes = [P, I, I, I, I, P, I, I, I, I, I, I, I, P, I, P, I, I, I]
             fwd.restype = None
             dw = lib.conv_dw_f32
             dw.argtypes = [P, I, I, I, I, P, I, I, I, I, I, I, I, I, I, P]
@@ -61,9 +61,26 @@ _MAX_FWD_OUT = 64
 _MAX_FWD_FILTER_BYTES = 160 << 10
 
 
+# Bigger filters run one tap at a time over each chunk: the tap's C x O weights stay in L1,
+# the chunk's partial sums in L2. Measured (b64, two threads, wall, medians of 5, NumPy ->
+# native, ms; /work/scratch/tap_ab.py): the DCGAN discriminator's 4x4/2 64->128 conv as its
+# input gradient (dy's 128 channels in, 64 out) 31.6 -> 23.8; but with 128 outputs (two
+# blocks of 64, each re-reading x) it loses: 4x4/2 128->128 28x28 forward 55.6 -> 63.7.
+_TAP_OUTER_FILTER_BYTES = _MAX_FWD_FILTER_BYTES
+_MAX_TAP_BYTES = 48 << 10
+
+
 def _forward_wins(w_shape):
     kh, kw, c, o = w_shape
-    return _MIN_CHANNELS <= o <= _MAX_FWD_OUT and kh * kw * c * o * 4 <= _MAX_FWD_FILTER_BYTES
+    if not _MIN_CHANNELS <= o <= _MAX_FWD_OUT:
+        return False
+    return kh * kw * c * o * 4 <= _MAX_FWD_FILTER_BYTES or _tap_outer(w_shape)
+
+
+def _tap_outer(w_shape):
+    kh, kw, c, o = w_shape
+    return kh * kw * c * min(o, 64) * 4 > _TAP_OUTER_FILTER_BYTES and \
+        c * min(o, 64) * 4 <= _MAX_TAP_BYTES
 
 
 def _filter_grad_wins(w_shape):
@@ -139,13 +156,14 @@ def conv(x, w, b, strides, dilations, pads, relu=False, sink=None):
     dh, dw = dilations
     wptr = native.ptr(w)
     bptr = None if bias is None else native.ptr(bias)
+    tap_outer = int(_tap_outer(w.shape))
 
     def work(r, bufs):
         n0, n1 = r
         xb = padded(n0, n1, bufs[0])
         out = y[n0:n1] if sink is None else bufs[1][:n1 - n0]
         fwd(native.ptr(xb), n1 - n0, hp, wp, c, wptr, kh, kw, o, sh, sw, dh, dw,
-            bptr, int(relu), native.ptr(out), ho, wo)
+            bptr, int(relu), native.ptr(out), ho, wo, tap_outer)
         if sink is not None:
             sink(n0, n1, out)
 
@@ -243,7 +261,8 @@ def _backprop_input_phases(dy, w, x_shape, strides, dilations, pads):
             out = np.empty((n1 - n0, jy, jx, c), _F32)
             start = base + (n0 * hp * wp * o + origin) * 4
             fwd(ctypes.c_void_p(start), n1 - n0, hp, wp, o, native.ptr(wsub), wsub.shape[0],
-                wsub.shape[1], c, 1, 1, sy, sx, None, 0, native.ptr(out), jy, jx)
+                wsub.shape[1], c, 1, 1, sy, sx, None, 0, native.ptr(out), jy, jx,
+                int(_tap_outer(wsub.shape)))
             dst[n0:n1] = out
 
     _k.run_tasks(ranges, work, dyp.nbytes + dx.nbytes)

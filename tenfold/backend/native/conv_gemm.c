@@ -32,17 +32,30 @@ static inline __mmask16 tail_mask(int64_t left) {
 static inline __attribute__((always_inline)) void NAME(const float *x0, int64_t pix, int64_t rs, int64_t c,             \
                              int64_t kh, int64_t kw, int64_t dh, int64_t dwc,                  \
                              const float *w, int64_t o, int64_t ob, __mmask16 tail,           \
-                             const float *bias, int relu, float *y, int64_t rows) {           \
+                             const float *bias, int relu, float *y, int64_t rows,            \
+                             int64_t t) {                                                     \
+    /* t < 0: every tap; t >= 0: tap t only, added to y's partial sums unless t == 0 */     \
     __m512 acc[R][V];                                                                        \
     for (int v = 0; v < V; v++) {                                                            \
         __mmask16 m = v == V - 1 ? tail : (__mmask16)0xFFFF;                                 \
-        __m512 b0 = bias ? _mm512_maskz_loadu_ps(m, bias + ob + 16 * v) : _mm512_setzero_ps(); \
-        for (int r = 0; r < R; r++) acc[r][v] = b0;                                          \
+        if (t > 0) {                                                                         \
+            for (int r = 0; r < R; r++)                                                      \
+                acc[r][v] = r < rows ? _mm512_maskz_loadu_ps(m, y + r * o + ob + 16 * v)    \
+                                     : _mm512_setzero_ps();                                  \
+        } else {                                                                             \
+            __m512 b0 = bias ? _mm512_maskz_loadu_ps(m, bias + ob + 16 * v)                 \
+                             : _mm512_setzero_ps();                                          \
+            for (int r = 0; r < R; r++) acc[r][v] = b0;                                      \
+        }                                                                                    \
     }                                                                                        \
     /* undilated in x: a tap row's (kx, c) pairs are one contiguous run of kw * c values */ \
-    const int64_t kxs = dwc == c ? 1 : kw, cs = dwc == c ? kw * c : c;                        \
-    for (int64_t ky = 0; ky < kh; ky++) {                                                    \
-        for (int64_t kx = 0; kx < kxs; kx++) {                                               \
+    const int merged = dwc == c && t < 0;                                                    \
+    const int64_t ky0 = t < 0 ? 0 : t / kw, ky1 = t < 0 ? kh : ky0 + 1;                      \
+    const int64_t kx0 = t < 0 ? 0 : t % kw, kx1 = t < 0 ? (merged ? 1 : kw) : kx0 + 1;       \
+    const int64_t cs = merged ? kw * c : c;                                                  \
+    if (t >= 0 && t != kh * kw - 1) relu = 0;  /* ReLU once every tap is in */              \
+    for (int64_t ky = ky0; ky < ky1; ky++) {                                                 \
+        for (int64_t kx = kx0; kx < kx1; kx++) {                                             \
             const float *xk = x0 + ky * dh * rs + kx * dwc;                                  \
             const float *wk = w + (ky * kw + kx) * c * o + ob;                               \
             for (int64_t ci = 0; ci < cs; ci++) {                                            \
@@ -82,19 +95,19 @@ FWD_MK(1, 4)
 static inline __attribute__((always_inline)) void fwd_row_##V(                              \
         const float *xrow, int64_t wo, int64_t pix, int64_t rs, int64_t c, int64_t kh,       \
         int64_t kw, int64_t dh, int64_t dwc, const float *w, int64_t o, int64_t ob,          \
-        __mmask16 tail, const float *bias, int relu, float *yrow) {                          \
+        __mmask16 tail, const float *bias, int relu, float *yrow, int64_t t) {                          \
     int64_t j = 0;                                                                           \
     for (; j + R <= wo; j += R)                                                              \
         fwd_mk_##V##_##R(xrow + j * pix, pix, rs, c, kh, kw, dh, dwc, w, o, ob, tail, bias,  \
-                         relu, yrow + j * o, R);                                             \
+                         relu, yrow + j * o, R, t);                                             \
     if (j + H <= wo) {                                                                       \
         fwd_mk_##V##_##H(xrow + j * pix, pix, rs, c, kh, kw, dh, dwc, w, o, ob, tail, bias,  \
-                         relu, yrow + j * o, H);                                             \
+                         relu, yrow + j * o, H, t);                                             \
         j += H;                                                                              \
     }                                                                                        \
     if (j < wo)                                                                              \
         fwd_tail_##V##_##H(xrow + j * pix, pix, rs, c, kh, kw, dh, dwc, w, o, ob, tail, bias,\
-                           relu, yrow + j * o, wo - j);                                      \
+                           relu, yrow + j * o, wo - j, t);                                      \
 }
 FWD_ROW(4, 4, 2)
 FWD_ROW(2, 8, 4)
@@ -104,7 +117,7 @@ FWD_ROW(1, 8, 4)
 static inline __attribute__((always_inline)) void fwd_all(
         const float *xp, int64_t n, int64_t hp, int64_t wp, int64_t c, const float *w,
         int64_t kh, int64_t kw, int64_t o, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
-        const float *bias, int relu, float *y, int64_t ho, int64_t wo) {
+        const float *bias, int relu, float *y, int64_t ho, int64_t wo, int64_t t) {
     const int64_t rs = wp * c, pix = sw * c, dwc = dw * c;
     for (int64_t b = 0; b < n; b++)
         for (int64_t i = 0; i < ho; i++) {
@@ -113,34 +126,46 @@ static inline __attribute__((always_inline)) void fwd_all(
             int64_t ob = 0;
             for (; ob + 64 <= o; ob += 64)
                 fwd_row_4(xrow, wo, pix, rs, c, kh, kw, dh, dwc, w, o, ob, 0xFFFF, bias, relu,
-                          yrow);
+                          yrow, t);
             for (; ob < o; ob += 32) {
                 int64_t left = o - ob;
                 if (left > 16)
                     fwd_row_2(xrow, wo, pix, rs, c, kh, kw, dh, dwc, w, o, ob,
-                              tail_mask(left - 16), bias, relu, yrow);
+                              tail_mask(left - 16), bias, relu, yrow, t);
                 else {
                     fwd_row_1(xrow, wo, pix, rs, c, kh, kw, dh, dwc, w, o, ob,
-                              tail_mask(left), bias, relu, yrow);
+                              tail_mask(left), bias, relu, yrow, t);
                     break;
                 }
             }
         }
 }
 
+static inline __attribute__((always_inline)) void fwd_taps(
+        const float *xp, int64_t n, int64_t hp, int64_t wp, int64_t c, const float *w,
+        int64_t kh, int64_t kw, int64_t o, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
+        const float *bias, int relu, float *y, int64_t ho, int64_t wo, int64_t tap_outer) {
+    if (!tap_outer)
+        fwd_all(xp, n, hp, wp, c, w, kh, kw, o, sh, sw, dh, dw, bias, relu, y, ho, wo, -1);
+    else  /* one tap at a time over the chunk: its c x 64 weights stay in L1 (big filters) */
+        for (int64_t t = 0; t < kh * kw; t++)
+            fwd_all(xp, n, hp, wp, c, w, kh, kw, o, sh, sw, dh, dw, bias, relu, y, ho, wo, t);
+}
+
 TF_EXPORT void conv_fwd_f32(const float *xp, int64_t n, int64_t hp, int64_t wp, int64_t c,
                             const float *w, int64_t kh, int64_t kw, int64_t o,
                             int64_t sh, int64_t sw, int64_t dh, int64_t dw,
                             const float *bias, int64_t relu,
-                            float *y, int64_t ho, int64_t wo) {
+                            float *y, int64_t ho, int64_t wo, int64_t tap_outer) {
     /* the common channel counts as constants: the compiler then folds the weight and output
        strides into the addressing (about 1.5x faster than with o in a register) */
+    const int r = (int)relu;
     switch (o) {
-    case 16: fwd_all(xp, n, hp, wp, c, w, kh, kw, 16, sh, sw, dh, dw, bias, (int)relu, y, ho, wo); break;
-    case 32: fwd_all(xp, n, hp, wp, c, w, kh, kw, 32, sh, sw, dh, dw, bias, (int)relu, y, ho, wo); break;
-    case 64: fwd_all(xp, n, hp, wp, c, w, kh, kw, 64, sh, sw, dh, dw, bias, (int)relu, y, ho, wo); break;
-    case 128: fwd_all(xp, n, hp, wp, c, w, kh, kw, 128, sh, sw, dh, dw, bias, (int)relu, y, ho, wo); break;
-    default: fwd_all(xp, n, hp, wp, c, w, kh, kw, o, sh, sw, dh, dw, bias, (int)relu, y, ho, wo);
+    case 16: fwd_taps(xp, n, hp, wp, c, w, kh, kw, 16, sh, sw, dh, dw, bias, r, y, ho, wo, tap_outer); break;
+    case 32: fwd_taps(xp, n, hp, wp, c, w, kh, kw, 32, sh, sw, dh, dw, bias, r, y, ho, wo, tap_outer); break;
+    case 64: fwd_taps(xp, n, hp, wp, c, w, kh, kw, 64, sh, sw, dh, dw, bias, r, y, ho, wo, tap_outer); break;
+    case 128: fwd_taps(xp, n, hp, wp, c, w, kh, kw, 128, sh, sw, dh, dw, bias, r, y, ho, wo, tap_outer); break;
+    default: fwd_taps(xp, n, hp, wp, c, w, kh, kw, o, sh, sw, dh, dw, bias, r, y, ho, wo, tap_outer);
     }
 }
 
@@ -241,7 +266,8 @@ TF_EXPORT void conv_fwd_f32(const float *xp, int64_t n, int64_t hp, int64_t wp, 
                             const float *w, int64_t kh, int64_t kw, int64_t o,
                             int64_t sh, int64_t sw, int64_t dh, int64_t dw,
                             const float *bias, int64_t relu,
-                            float *y, int64_t ho, int64_t wo) {
+                            float *y, int64_t ho, int64_t wo, int64_t tap_outer) {
+    (void)tap_outer;
     const int64_t rs = wp * c;
     for (int64_t b = 0; b < n; b++)
         for (int64_t i = 0; i < ho; i++)
