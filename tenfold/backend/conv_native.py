@@ -77,6 +77,17 @@ def _forward_wins(w_shape):
     return kh * kw * c * o * 4 <= _MAX_FWD_FILTER_BYTES or _tap_outer(w_shape)
 
 
+def _input_grad_wins(w_shape):
+    """The input gradient runs the forward kernel with dy's channels in and x's out. With a
+    single output channel (a generator's or a segmentation head's last conv) its K is tiny
+    and up to 128 input channels win: the DCGAN's 7x7 128->1 b64 28x28, two threads, wall,
+    15.6 -> 8.2 ms."""
+    kh, kw, c, o = w_shape
+    if o == 1 and _MIN_CHANNELS <= c <= 2 * _MAX_FWD_OUT:
+        return True
+    return _forward_wins((kh, kw, o, c))
+
+
 def _tap_outer(w_shape):
     kh, kw, c, o = w_shape
     return kh * kw * c * min(o, 64) * 4 > _TAP_OUTER_FILTER_BYTES and \
@@ -275,7 +286,7 @@ def backprop_input(dy, w, x_shape, strides, dilations, pads):
     filter flipped in space and its channel axes swapped."""
     if len(x_shape) != 4 or type(w) is not np.ndarray or type(dy) is not np.ndarray or \
             w.dtype != _F32 or dy.dtype != _F32 or w.ndim != 4 or dy.ndim != 4 or \
-            not _forward_wins((w.shape[0], w.shape[1], w.shape[3], w.shape[2])) or \
+            not _input_grad_wins(w.shape) or \
             w.shape[2] != x_shape[3] or \
             dy.shape[3] != w.shape[3] or not native.enabled() or _lib() is None or \
             any(a < 0 or b < 0 for a, b in pads) or 0 in x_shape:

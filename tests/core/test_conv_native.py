@@ -74,10 +74,10 @@ def test_matches_the_float64_reference(every_shape, n, h, w_, c, o, kh, kw, sh, 
 @pytest.mark.parametrize("shape", [
     (4, 32, 32, 16, 16, 3, 1), (4, 32, 32, 16, 32, 3, 2), (4, 16, 16, 32, 32, 3, 1),
     (4, 8, 8, 64, 64, 3, 1), (4, 32, 32, 3, 16, 3, 1), (4, 28, 28, 1, 32, 3, 1),
-    (4, 14, 14, 128, 128, 4, 2), (2, 64, 64, 3, 32, 3, 2)])
+    (4, 14, 14, 128, 128, 4, 2), (2, 64, 64, 3, 32, 3, 2), (2, 28, 28, 128, 1, 7, 1)])
 def test_model_shapes(every_shape, shape):
     n, h, w_, c, o, k, s = shape
-    _check(n, h, w_, c, o, k, k, (s, s), (1, 1), ((1, 1), (1, 1)), True, True)
+    _check(n, h, w_, c, o, k, k, (s, s), (1, 1), ((k // 2, (k - 1) // 2),) * 2, True, True)
 
 
 def test_kernels_take_the_native_path_where_it_wins(monkeypatch):
@@ -92,6 +92,18 @@ def test_kernels_take_the_native_path_where_it_wins(monkeypatch):
     monkeypatch.setenv("TENFOLD_NATIVE", "0")
     np.testing.assert_allclose(y, K.conv(x, w, (1, 1), (1, 1), ((1, 1), (1, 1))),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_one_output_channel_input_gradient_is_native():
+    """The generator's last 7x7 128->1 conv: its input gradient takes the native kernel."""
+    assert cn._input_grad_wins((7, 7, 128, 1))
+    rng = np.random.default_rng(3)
+    dy = rng.standard_normal((2, 9, 9, 1)).astype(np.float32)
+    w = rng.standard_normal((7, 7, 128, 1)).astype(np.float32)
+    got = cn.backprop_input(dy, w, (2, 9, 9, 128), (1, 1), (1, 1), ((3, 3), (3, 3)))
+    want = K.conv_backprop_input(dy.astype(np.float64), w.astype(np.float64), (2, 9, 9, 128),
+                                 (1, 1), (1, 1), ((3, 3), (3, 3)))
+    _close(got, want)
 
 
 def test_declines_what_it_does_not_cover():
