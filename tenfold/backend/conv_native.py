@@ -144,11 +144,13 @@ def _per_chunk(x, pads):
     return _k._chunk(n, per_image, _CHUNK_BYTES)
 
 
-def conv(x, w, b, strides, dilations, pads, relu=False, sink=None):
+def conv(x, w, b, strides, dilations, pads, relu=False, sink=None, chosen=False):
     """relu?(conv(x, w) + b) as (N, Ho, Wo, O) float32, or None (see the module doc).
     With `sink`, no output is made: each chunk of images is computed into a per-thread
-    buffer and handed to sink(n0, n1, block) while it is in cache (returns True)."""
-    if w.ndim != 4 or not _forward_wins(w.shape) or not _applies(x, w.shape, 1, pads) or \
+    buffer and handed to sink(n0, n1, block) while it is in cache (returns True).
+    `chosen`: the caller has already decided that the kernel wins (the input gradient)."""
+    if w.ndim != 4 or not (chosen or _forward_wins(w.shape)) or \
+            not _applies(x, w.shape, 1, pads) or \
             w.dtype != _F32 or w.shape[2] != x.shape[3] or \
             (b is not None and (b.dtype != _F32 or b.shape != (w.shape[3],))):
         return None
@@ -307,4 +309,4 @@ def backprop_input(dy, w, x_shape, strides, dilations, pads):
             max(0, -left):dy.shape[2] - max(0, -right)]
     wt = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
     return conv(dy, wt, None, (1, 1), dilations,
-                ((max(0, top), max(0, bottom)), (max(0, left), max(0, right))))
+                ((max(0, top), max(0, bottom)), (max(0, left), max(0, right))), chosen=True)
