@@ -6,7 +6,6 @@ kernel does not take the call (no compiler, TENFOLD_NATIVE=0, a dtype, layout or
 does not cover); then kernels.py runs its NumPy path unchanged. Every size the C code uses
 is checked here first."""
 import ctypes
-import math
 
 import numpy as np
 
@@ -77,10 +76,6 @@ def _ranges(n, macs_per_image):
     return K._image_ranges(n, K._chunk(n, macs_per_image, _TASK_MACS))
 
 
-def _addr(a):
-    return a.__array_interface__["data"][0]
-
-
 def _flat(strides, dilations, pads):
     (sh, sw), (dh, dw), ((pt, _), (pl, _)) = strides, dilations, pads
     return int(sh), int(sw), int(dh), int(dw), int(pt), int(pl)
@@ -133,8 +128,8 @@ def conv_bias_act(x, w, b, strides, dilations, pads, relu):
     if out.size == 0:
         return None
     sh, sw, dh, dw, pt, pl = _flat(strides, dilations, pads)
-    bp = None if b is None else _addr(b)
-    xp, wp, op = _addr(x), _addr(w), _addr(out)
+    bp = None if b is None else native.addr(b)
+    xp, wp, op = native.addr(x), native.addr(w), native.addr(out)
 
     def work(r, _):
         fn(xp, wp, bp, op, r[0], r[1], h, wd, cin, oh, ow, cout, kh, kw, sh, sw, dh, dw, pt,
@@ -165,11 +160,11 @@ def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, before_gemm=F
     ranges = _ranges(n, dy[0].size * kh * kw * cin)
     partial = np.zeros((len(ranges), kh * kw * cin * cout))
     sh, sw, dh, dw, pt, pl = _flat(strides, dilations, pads)
-    xp, gp = _addr(x), _addr(dy)
+    xp, gp = native.addr(x), native.addr(dy)
 
     def work(i, tacc):
         n0, n1 = ranges[i]
-        fn(xp, gp, _addr(tacc), _addr(partial[i]), n0, n1, h, wd, cin, oh, ow,
+        fn(xp, gp, native.addr(tacc), native.addr(partial[i]), n0, n1, h, wd, cin, oh, ow,
            cout, kh, kw, sh, sw, dh, dw, pt, pl)
 
     K.run_tasks(list(range(len(ranges))), work, x.nbytes + dy.nbytes,
@@ -205,8 +200,8 @@ def conv_bias_act_pool(x, w, b, pads, relu):
     if out.size == 0:
         return None
     (pt, _), (pl, _) = pads
-    bp = None if b is None else _addr(b)
-    xp, wp, op, ip = _addr(x), _addr(w), _addr(out), _addr(idx)
+    bp = None if b is None else native.addr(b)
+    xp, wp, op, ip = native.addr(x), native.addr(w), native.addr(out), native.addr(idx)
 
     def work(r, _):
         fn(xp, wp, bp, op, ip, r[0], r[1], h, wd, cin, ha, wa, cout, kh, kw, 1, 1, 1, 1,
@@ -239,13 +234,13 @@ def conv_backprop_filter_pooled(x, t, idx, w_shape, pads, with_bias):
     partial = np.zeros((len(ranges), kh * kw * cin * cout))
     dbp = np.zeros((len(ranges), cout)) if with_bias else None
     (pt, _), (pl, _) = pads
-    xp, tp, ip = _addr(x), _addr(t), _addr(idx)
+    xp, tp, ip = native.addr(x), native.addr(t), native.addr(idx)
 
     def work(i, scratch):
         n0, n1 = ranges[i]
         row, tacc = scratch
-        fn(xp, tp, ip, _addr(row), _addr(tacc), _addr(partial[i]),
-           None if dbp is None else _addr(dbp[i]), n0, n1, h, wd, cin, ha, wa, cout,
+        fn(xp, tp, ip, native.addr(row), native.addr(tacc), native.addr(partial[i]),
+           None if dbp is None else native.addr(dbp[i]), n0, n1, h, wd, cin, ha, wa, cout,
            kh, kw, 1, 1, int(pt), int(pl))
 
     K.run_tasks(list(range(len(ranges))), work, x.nbytes + t.nbytes,

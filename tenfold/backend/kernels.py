@@ -1790,7 +1790,7 @@ def _dw_native_geometry(x_shape, w_shape, strides, dilations, pads):
 
 def _addr(a, i=0):
     """The address of a[i] (a C-contiguous array), as ctypes takes it."""
-    return ctypes.c_void_p(a.__array_interface__["data"][0] + i * a.strides[0])
+    return ctypes.c_void_p(_native.addr(a) + i * a.strides[0])
 
 
 def _dw_expander(x, mult, b):

@@ -375,10 +375,6 @@ def _native_layout(rows, c, itemsize):
     return got
 
 
-def _addr(a):
-    return a.__array_interface__["data"][0]
-
-
 def _each(tasks, call, nbytes):
     """call(*task) for every task: directly when one, else on the kernel threads."""
     if len(tasks) == 1:
@@ -395,12 +391,12 @@ def _native_forward(fns, x, gamma, beta, epsilon, relu, residual, rows, c):
     part = np.empty((nblk + 1) * 2 * c)  # + a slot to combine them in
     vec = np.empty((4, c), dt)  # mean, var, scale, shift
     y = np.empty(x.shape, dt)
-    px, pp, pv, py = _addr(x), _addr(part), _addr(vec), _addr(y)
-    pr = None if residual is None else _addr(residual)
+    px, pp, pv, py = _native.addr(x), _native.addr(part), _native.addr(vec), _native.addr(y)
+    pr = None if residual is None else _native.addr(residual)
     step = c * dt.itemsize
     moments = fns.moments
     _each(tasks[::-1], lambda b0, b1: moments(px, rows, c, blk, b0, b1, pp), x.nbytes)
-    fns.stats(pp, nblk, rows, c, blk, _addr(gamma), _addr(beta), float(epsilon), pv,
+    fns.stats(pp, nblk, rows, c, blk, _native.addr(gamma), _native.addr(beta), float(epsilon), pv,
               pv + step, pv + 2 * step, pv + 3 * step)
     apply, flag = fns.apply, 1 if relu else 0
     _each(spans, lambda lo, hi: apply(px, pr, py, pv + 2 * step, pv + 3 * step, c, lo, hi,
@@ -416,15 +412,15 @@ def _native_backward(fns, g, x, r, gamma, mean, var, epsilon, rows, c):
     part = np.empty((nblk + 1) * 2 * c)  # + a slot to combine them in
     coef = np.empty((3, c), dt)  # a, b, c of dx = g' * a + (x - mean) * b + c
     flat = np.empty(x.size + 2 * c, dt)
-    pg, px, pm, pp, pc, pf = _addr(g), _addr(x), _addr(mean), _addr(part), _addr(coef), \
-        _addr(flat)
-    pr, flag = (None, 0) if r is None else (_addr(r), 1)
+    pg, px, pm, pp, pc, pf = _native.addr(g), _native.addr(x), _native.addr(mean), _native.addr(part), _native.addr(coef), \
+        _native.addr(flat)
+    pr, flag = (None, 0) if r is None else (_native.addr(r), 1)
     step = c * dt.itemsize
     sums = fns.grad_sums
     _each(tasks[::-1], lambda b0, b1: sums(pg, px, pr, pm, rows, c, blk, b0, b1, flag, pp),
           (3 if flag else 2) * x.nbytes)
     tail = pf + x.size * dt.itemsize
-    fns.grad_coef(pp, nblk, rows, c, _addr(gamma), _addr(var), float(epsilon), pc, pc + step,
+    fns.grad_coef(pp, nblk, rows, c, _native.addr(gamma), _native.addr(var), float(epsilon), pc, pc + step,
                   pc + 2 * step, tail, tail + step)
     apply = fns.grad_apply
     _each(spans, lambda lo, hi: apply(pg, px, pr, pm, pc, pc + step, pc + 2 * step, pf, c, lo,

@@ -76,19 +76,6 @@ def _fn(name, dtype, need=16):
     return fn
 
 
-_VIEW = ctypes.c_byte * 0  # a ctypes view of an array's memory: its address in 0.5 us,
-                           # against 1.8 for native.ptr (__array_interface__): ~1 us of a
-                           # (64, 10) softmax's 10 saved per array
-
-
-def _addr(a):
-    """The address of a C-contiguous array's first element (an int, as c_void_p takes)."""
-    try:
-        return ctypes.addressof(_VIEW.from_buffer(a))
-    except TypeError:  # read-only (from_buffer wants a writeable buffer)
-        return a.__array_interface__["data"][0]
-
-
 def _block_rows(cols):
     return max(1, _BLOCK_ELEMS // max(cols, 1))
 
@@ -155,10 +142,10 @@ def softmax(x2, out2):
         return False
     rows, cols = x2.shape
     if _one_call(rows, cols, 2 * x2.nbytes):
-        fn(_addr(x2), _addr(out2), rows, cols)
+        fn(native.addr(x2), native.addr(out2), rows, cols)
     else:
         _blocks(rows, cols, 2 * x2.nbytes, lambda lo, hi: fn(
-            _addr(x2[lo:hi]), _addr(out2[lo:hi]), hi - lo, cols))
+            native.addr(x2[lo:hi]), native.addr(out2[lo:hi]), hi - lo, cols))
     return True
 
 
@@ -172,10 +159,10 @@ def softmax_grad(g2, y2, out):
         return False
     rows, cols = g2.shape
     if _one_call(rows, cols, 3 * g2.nbytes):
-        fn(_addr(g2), _addr(y2), _addr(out), rows, cols)
+        fn(native.addr(g2), native.addr(y2), native.addr(out), rows, cols)
     else:
         _blocks(rows, cols, 3 * g2.nbytes, lambda lo, hi: fn(
-            _addr(g2[lo:hi]), _addr(y2[lo:hi]), _addr(out[lo:hi]), hi - lo,
+            native.addr(g2[lo:hi]), native.addr(y2[lo:hi]), native.addr(out[lo:hi]), hi - lo,
             cols))
     return True
 
@@ -195,12 +182,12 @@ def layer_norm(x2, gamma, beta, epsilon, out):
         return False
     rows, cols = x2.shape
     eps = float(x2.dtype.type(epsilon))  # the twin adds epsilon in x's dtype
-    pg, pb = _addr(gamma), _addr(beta)
+    pg, pb = native.addr(gamma), native.addr(beta)
     if _one_call(rows, cols, 2 * x2.nbytes):
-        fn(_addr(x2), pg, pb, _addr(out), rows, cols, eps)
+        fn(native.addr(x2), pg, pb, native.addr(out), rows, cols, eps)
     else:
         _blocks(rows, cols, 2 * x2.nbytes, lambda lo, hi: fn(
-            _addr(x2[lo:hi]), pg, pb, _addr(out[lo:hi]), hi - lo, cols, eps))
+            native.addr(x2[lo:hi]), pg, pb, native.addr(out[lo:hi]), hi - lo, cols, eps))
     return True
 
 
@@ -220,12 +207,12 @@ def layer_norm_grad(g2, x2, gamma, epsilon, dx, dgamma, dbeta):
     nblocks = -(-rows // step)
     parts = np.empty((2, nblocks, cols))  # float64 per-block sums: dgamma, dbeta
     eps = float(x2.dtype.type(epsilon))
-    pgam = _addr(gamma)
+    pgam = native.addr(gamma)
 
     def call(lo, hi):
         k = lo // step  # lo is a multiple of step: block k's partial rows
-        fn(_addr(g2[lo:hi]), _addr(x2[lo:hi]), pgam, _addr(dx[lo:hi]),
-           _addr(parts[0, k:]), _addr(parts[1, k:]), hi - lo, cols, step, eps)
+        fn(native.addr(g2[lo:hi]), native.addr(x2[lo:hi]), pgam, native.addr(dx[lo:hi]),
+           native.addr(parts[0, k:]), native.addr(parts[1, k:]), hi - lo, cols, step, eps)
 
     if _one_call(rows, cols, 3 * x2.nbytes):
         call(0, rows)
@@ -251,5 +238,5 @@ def keep_mask(bits, threshold, scale, out):
     fn = _fn(name, out.dtype, need=0)  # plain loops: any build
     if fn is None:
         return False
-    fn(_addr(bits), _addr(out), out.size, int(threshold), float(scale))
+    fn(native.addr(bits), native.addr(out), out.size, int(threshold), float(scale))
     return True

@@ -227,10 +227,6 @@ def _mask_block(mf, t, n):
     return [] if mf is None else [(mf, (t, n, 1))]
 
 
-def _addr(a):
-    return a.__array_interface__["data"][0]
-
-
 def _native_step(name, xp, dtype, blocks, rows=(), masks=()):
     """The step kernel when the arrays qualify: blocks [(array, shape)] (see _blocks_ok),
     rows [(array, shape)]: C-contiguous arrays of dtype, masks [(bool mask, t, n)]."""
@@ -306,11 +302,11 @@ def _lstm_loop_native(fn, xs, w, b, u, ws, h0, c0, mk, hs):
     m = max(1, min(_CHUNK, t))
     zbuf = np.empty((m * n, 4 * hs), dtype=dt)
     rec = np.empty((n, 4 * hs), dtype=dt)
-    base, s0, bs = _addr(ws), ws.strides[0], ws.strides[1] // it
-    pz, pr, pb, zstep = _addr(zbuf), _addr(rec), _addr(b), n * 4 * hs * it
-    pm = None if mk is None else _addr(mk)
+    base, s0, bs = _native.addr(ws), ws.strides[0], ws.strides[1] // it
+    pz, pr, pb, zstep = _native.addr(zbuf), _native.addr(rec), _native.addr(b), n * 4 * hs * it
+    pm = None if mk is None else _native.addr(mk)
     ms = 0 if mk is None else mk.strides[0]
-    h, hp, cp = h0, _addr(h0), _addr(c0)
+    h, hp, cp = h0, _native.addr(h0), _native.addr(c0)
     for k0 in range(0, t, m):
         k1 = min(t, k0 + m)
         zc = zbuf[:(k1 - k0) * n]
@@ -542,13 +538,13 @@ def _lstm_back_loop_native(fn, gws, ws, xs, h0, c0, mf, dx, ut, wt, dh0, dc0, ro
     du = np.zeros((hs, 4 * hs), dtype=dt)
     db = np.zeros((4 * hs,), dtype=dt)
     wutmp = np.empty((d + hs, 4 * hs), dtype=dt)
-    wbase, ws0, bs = _addr(ws), ws.strides[0], ws.strides[1] // it
-    gbase, gs0, gbs = _addr(gws), gws.strides[0], gws.strides[1] // it
-    pdh, pdc, pch, pcc = _addr(dh), _addr(dc), _addr(carry_h), _addr(carry_c)
-    pdz, dzs = _addr(dzb), n * 4 * hs * it
-    pm = None if mf is None else _addr(mf)
+    wbase, ws0, bs = _native.addr(ws), ws.strides[0], ws.strides[1] // it
+    gbase, gs0, gbs = _native.addr(gws), gws.strides[0], gws.strides[1] // it
+    pdh, pdc, pch, pcc = _native.addr(dh), _native.addr(dc), _native.addr(carry_h), _native.addr(carry_c)
+    pdz, dzs = _native.addr(dzb), n * 4 * hs * it
+    pm = None if mf is None else _native.addr(mf)
     ms = 0 if mf is None else mf.strides[0]
-    pc0 = _addr(c0)
+    pc0 = _native.addr(c0)
     pending = 0
     for k1 in range(t, 0, -m):
         k0 = max(0, k1 - m)
@@ -827,11 +823,11 @@ def _gru_loop_ra_native(fn, xs, wzr, wc, b, uzr, uc, rbh, ws, h0, mk, hs, xp):
     zrbuf = np.empty((m * n, 2 * hs), dtype=dt)
     cbuf = np.empty((m * n, hs), dtype=dt)
     rzr = np.empty((n, 2 * hs), dtype=dt)
-    base, s0, bs = _addr(ws), ws.strides[0], ws.strides[1] // it
-    pzr, pc, prz, pb, prb = _addr(zrbuf), _addr(cbuf), _addr(rzr), _addr(b), _addr(rbh)
-    pm = None if mk is None else _addr(mk)
+    base, s0, bs = _native.addr(ws), ws.strides[0], ws.strides[1] // it
+    pzr, pc, prz, pb, prb = _native.addr(zrbuf), _native.addr(cbuf), _native.addr(rzr), _native.addr(b), _native.addr(rbh)
+    pm = None if mk is None else _native.addr(mk)
     ms = 0 if mk is None else mk.strides[0]
-    h, hp = h0, _addr(h0)
+    h, hp = h0, _native.addr(h0)
     for k0 in range(0, t, m):
         k1 = min(t, k0 + m)
         j = k1 - k0
@@ -1069,11 +1065,11 @@ def _gru_back_loop_ra_native(fn, gws, ws, xs, h0, mf, dx, ut, wt, dh0, rows, par
     drb = np.zeros((3 * hs,), dtype=dt)
     wtmp = np.empty_like(dw)
     utmp = np.empty_like(du)
-    wbase, ws0, bs = _addr(ws), ws.strides[0], ws.strides[1] // it
-    gbase, gs0, gbs = _addr(gws), gws.strides[0], gws.strides[1] // it
-    pdh, prec, pca, php, pb = _addr(dh), _addr(rec), _addr(carry), _addr(hpb), _addr(bb)
+    wbase, ws0, bs = _native.addr(ws), ws.strides[0], ws.strides[1] // it
+    gbase, gs0, gbs = _native.addr(gws), gws.strides[0], gws.strides[1] // it
+    pdh, prec, pca, php, pb = _native.addr(dh), _native.addr(rec), _native.addr(carry), _native.addr(hpb), _native.addr(bb)
     step = n * hs * it
-    pm = None if mf is None else _addr(mf)
+    pm = None if mf is None else _native.addr(mf)
     ms = 0 if mf is None else mf.strides[0]
     pending = 0
     for k1 in range(t, 0, -m):

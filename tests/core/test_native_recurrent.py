@@ -190,7 +190,7 @@ def _c_tanh(x, dtype=np.float32):
     z = np.full_like(rec, -0.0)  # x + -0.0 keeps -0.0
     wk = np.empty((6, 1, m), dtype)
     prev = np.zeros((1, m), dtype)
-    a = rk._addr
+    a = native.addr
     bias = np.full(4 * m, -0.0, dtype)
     fn(a(rec), a(z), a(bias), a(wk), m, a(prev), a(prev), None, 1, m)
     return wk[5, 0]

@@ -35,7 +35,7 @@ def _twin(monkeypatch, fn, *args):
 
 def _softmax_native(x, y):
     """The C softmax on x into y, whatever softmax_taken says of the shape."""
-    R._fn("softmax_rows", x.dtype, need=64)(R._addr(x), R._addr(y), *x.shape)
+    R._fn("softmax_rows", x.dtype, need=64)(native.addr(x), native.addr(y), *x.shape)
 
 
 def _tol(dtype):

@@ -93,9 +93,27 @@ def function(family, name, restype=None):
     return fn
 
 
+_VIEW = ctypes.c_byte * 0   # a ctypes view of an array's memory: its address in ~0.5 us,
+                            # against ~1.8 us through __array_interface__
+
+
+def writable_addr(a):
+    """The address (an int) of a writeable, C-contiguous array's first element, else None."""
+    try:
+        return ctypes.addressof(_VIEW.from_buffer(a))
+    except (TypeError, ValueError):
+        return None
+
+
+def addr(a):
+    """The address (an int) of a NumPy array's first element."""
+    got = writable_addr(a)
+    return a.__array_interface__["data"][0] if got is None else got
+
+
 def ptr(a):
     """The address of a NumPy array's first element, as ctypes takes it (c_void_p)."""
-    return ctypes.c_void_p(a.__array_interface__["data"][0])
+    return ctypes.c_void_p(addr(a))
 
 
 i64 = ctypes.c_int64

@@ -75,14 +75,6 @@ def _fn(name, dtype):
     return fn
 
 
-_VIEW = ctypes.c_byte * 0   # from_buffer: a ctypes view of an array's memory, ~3x faster to
-                            # get the address of than __array_interface__ (0.8 vs 2.5 us)
-
-
-def _addr(a):
-    return a.__array_interface__["data"][0]
-
-
 def _pointers(arrays, n_inputs=1):
     """The addresses of `arrays` (the first n_inputs read, the rest written) where the C
     loops may take them, else None: NumPy arrays of one float dtype, one shape, C-contiguous,
@@ -97,12 +89,12 @@ def _pointers(arrays, n_inputs=1):
         if type(a) is not np.ndarray or a.dtype != dt or a.shape != shape or \
                 not a.flags.aligned:
             return None
-        try:   # checks C-contiguity and writeability
-            out.append(ctypes.addressof(_VIEW.from_buffer(a)))
-        except TypeError:
+        got = _native.writable_addr(a)   # None unless C-contiguous and writeable
+        if got is None:
             if k >= n_inputs or not a.flags.c_contiguous:
                 return None
-            out.append(_addr(a))   # a read-only input
+            got = _native.addr(a)   # a read-only input
+        out.append(got)
     if n:
         nbytes = a0.nbytes
         starts = sorted(out)
@@ -217,13 +209,13 @@ def adam_sparse(w, m, v, groups, values, s):
         return False   # the NumPy path's handling of such ids stays theirs
     bounds = np.append(first, n_ids)   # the C reads first[k + 1] for the last group too
     row = w.size // nrows if nrows else 0
-    ids = [_addr(uniq), _addr(bounds)]
-    rows = [_addr(order), n_ids, _addr(values)]
+    ids = [_native.addr(uniq), _native.addr(bounds)]
+    rows = [_native.addr(order), n_ids, _native.addr(values)]
     scalars = [float(x) for x in s]
 
     def run(r0, r1, k0, k1, scratch):
         gs, sq = scratch
-        fn(*ptrs, r0, r1, row, *ids, k0, k1, *rows, _addr(gs), _addr(sq), *scalars)
+        fn(*ptrs, r0, r1, row, *ids, k0, k1, *rows, _native.addr(gs), _native.addr(sq), *scalars)
 
     nbytes = 3 * w.nbytes
     if nbytes < _kernels.BANDWIDTH_MIN_BYTES or _kernels._threads <= 1 or row == 0:

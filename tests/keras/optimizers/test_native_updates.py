@@ -309,7 +309,7 @@ def test_sparse_adam_kernel_survives_garbage_groups():
         uniq = rng.integers(-3, 8, 3)
         bounds = rng.integers(-5, 9, 4)
         order = rng.integers(-5, 9, 4)
-        fn(nu._addr(w), nu._addr(m), nu._addr(v), 0, 5, 3, nu._addr(uniq), nu._addr(bounds),
-           0, 3, nu._addr(order), 4, nu._addr(values), nu._addr(gs), nu._addr(sq),
+        fn(native.addr(w), native.addr(m), native.addr(v), 0, 5, 3, native.addr(uniq), native.addr(bounds),
+           0, 3, native.addr(order), 4, native.addr(values), native.addr(gs), native.addr(sq),
            0.1, 0.1, 0.01, 1e-7)
     assert (guard == 7.0).all()
