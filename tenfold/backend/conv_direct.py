@@ -39,18 +39,7 @@ _TASK_MACS = 1 << 22    # images per task: ~1 ms of work (a call costs ~10 us of
 
 def _fn(name, dtype):
     """The ctypes function name_f32/_f64 (argtypes set once), or None without the library."""
-    lib = native.load(_FAMILY)
-    if lib is None:
-        return None
-    key = (name, dtype.char)
-    fn = _fns.get(key)
-    if fn is None:
-        fn = getattr(lib, f"{name}_{native.suffix(dtype)}")
-        n_ptr, n_int = _SIGNATURES[name]
-        fn.argtypes = [_P] * n_ptr + [_I] * n_int
-        fn.restype = None
-        _fns[key] = fn
-    return fn
+    return native.kernel(_FAMILY, name, dtype, native.pointers_and_ints(*_SIGNATURES[name]))
 
 
 def _geometry_ok(x, w_shape, strides, dilations, pads, max_depth):

@@ -628,22 +628,12 @@ _relu_kernel = relu   # for functions whose `relu` argument is a flag
 # 7 alternating, with other jobs on the machine (/work/scratch/lr_ab.py): forward (with
 # its output's allocation) 20.7 -> 15.5 ms, gradient 31.6 -> 19.0 ms.
 _NATIVE_CHUNK = 1 << 16
-_activation_fns = {}
 
 
 def _activation(name, dt, n_arrays):
     """The native `name` kernel for dtype dt (arrays..., n, alpha), or None."""
-    key = (name, dt)
-    fn = _activation_fns.get(key, False)
-    if fn is False:
-        lib = _native.load("activations")
-        fn = None
-        if lib is not None:
-            fn = getattr(lib, f"{name}_{_native.suffix(dt)}")
-            fn.argtypes = [ctypes.c_void_p] * n_arrays + [_native.i64, _native.f64]
-            fn.restype = None
-        _activation_fns[key] = fn
-    return fn
+    return _native.kernel("activations", name, dt,
+                          _native.pointers_and_ints(n_arrays, 1) + [_native.f64])
 
 
 def _native_elementwise(name, arrays, alpha):
@@ -1751,21 +1741,8 @@ _dw_fns = {}
 def _dw_native(name, dtype):
     """The ctypes function `name`_f32/_f64 of native/depthwise.c (argtypes set once), or
     None where it cannot be had (not float32/float64, no compiler, TENFOLD_NATIVE=0)."""
-    dtype = np.dtype(dtype)
-    if dtype not in FLOAT_DTYPES:
-        return None
-    lib = _native.load("depthwise")
-    if lib is None:
-        return None
-    key = (name, dtype)
-    fn = _dw_fns.get(key)
-    if fn is None:
-        fn = getattr(lib, f"{name}_{_native.suffix(dtype)}")
-        n_ptr, n_int = _DW_SIGNATURES[name]
-        fn.argtypes = [ctypes.c_void_p] * n_ptr + [_native.i64] * n_int
-        fn.restype = None
-        _dw_fns[key] = fn
-    return fn
+    return _native.kernel("depthwise", name, dtype,
+                          _native.pointers_and_ints(*_DW_SIGNATURES[name]))
 
 
 def _dw_native_geometry(x_shape, w_shape, strides, dilations, pads):

@@ -63,17 +63,9 @@ def _lib(need=16):
 
 
 def _fn(name, dtype, need=16):
-    lib = _lib(need)
-    if lib is None:
+    if _lib(need) is None:
         return None
-    key = (id(lib), name, dtype)
-    fn = _fns.get(key)
-    if fn is None:
-        fn = getattr(lib, f"{name}_{native.suffix(dtype)}")
-        fn.argtypes = _ARGTYPES[name]
-        fn.restype = None
-        _fns[key] = fn
-    return fn
+    return native.kernel(_FAMILY, name, dtype, _ARGTYPES[name])
 
 
 def _block_rows(cols):

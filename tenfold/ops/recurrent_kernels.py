@@ -188,16 +188,8 @@ _step_fns = {}
 def _step_fn(name, dtype):
     """The C step kernel `name` for dtype (argtypes set once), or None (no native build,
     TENFOLD_NATIVE=0, another dtype)."""
-    if dtype not in (np.float32, np.float64) or _native.load("recurrent") is None:
-        return None
-    key = (name, np.dtype(dtype))
-    fn = _step_fns.get(key)
-    if fn is None:
-        fn = _native.function("recurrent", f"{name}_{_native.suffix(dtype)}")
-        if fn is None:
-            return None
-        fn.argtypes = [_native.i64 if c == "i" else ctypes.c_void_p for c in _STEP_ARGS[name]]
-        _step_fns[key] = fn
+    fn = _native.kernel("recurrent", name, dtype,
+                        [_native.i64 if c == "i" else ctypes.c_void_p for c in _STEP_ARGS[name]])
     return fn
 
 

@@ -267,3 +267,4 @@ def test_gru_backward_bits(monkeypatch, dtype):
         got = rk.gru_backward(gg, ws, x, w, u, h0, mask=mask)
         want = _twin(monkeypatch, rk.gru_backward, gg, ws, x, w, u, h0, mask=mask)
         np.testing.assert_array_equal(got, want)
+

@@ -82,15 +82,33 @@ def info():
     return out
 
 
-def function(family, name, restype=None):
-    """`name` from the family's library with all-pointer/int64 arguments declared lazily by
-    the caller (see `args`), or None when the library cannot be had."""
+_kernels = {}   # (library id, name, dtype) -> the ctypes function, argtypes set
+
+
+def kernel(family, name, dtype, argtypes, restype=None):
+    """The C function `<name>_f32` / `<name>_f64` (by dtype) of the family's library with its
+    argtypes and restype set once and cached, or None where the library cannot be had
+    (TENFOLD_NATIVE=0, no compiler, a failed build) or dtype is not float32/float64.
+    argtypes: ctypes types (c_void_p for arrays, i64, f64)."""
+    dtype = np.dtype(dtype)
+    if dtype not in _SUFFIX:
+        return None
     lib = load(family)
     if lib is None:
         return None
-    fn = getattr(lib, name)
-    fn.restype = restype
+    key = (id(lib), name, dtype)
+    fn = _kernels.get(key)
+    if fn is None:
+        fn = getattr(lib, f"{name}_{_SUFFIX[dtype]}")
+        fn.argtypes = list(argtypes)
+        fn.restype = restype
+        _kernels[key] = fn
     return fn
+
+
+def pointers_and_ints(n_ptr, n_int):
+    """argtypes of a kernel taking n_ptr arrays then n_int int64 sizes."""
+    return [ctypes.c_void_p] * n_ptr + [i64] * n_int
 
 
 _VIEW = ctypes.c_byte * 0   # a ctypes view of an array's memory: its address in ~0.5 us,
@@ -129,9 +147,12 @@ def usable(*arrays, dtypes=(np.float32, np.float64)):
         for a in arrays)
 
 
+_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+
+
 def suffix(dtype):
     """The C function suffix for a dtype: f32 / f64."""
-    return {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}[np.dtype(dtype)]
+    return _SUFFIX[np.dtype(dtype)]
 
 
 # ------------------------------------------------------------------------------------------

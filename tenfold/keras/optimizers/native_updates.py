@@ -57,22 +57,7 @@ _lib = [None]
 
 def _fn(name, dtype):
     """The ctypes function `name_f32/f64` with its argtypes set (cached), or None."""
-    if dtype != _F32 and dtype != _F64:
-        return None
-    lib = _native.load(_FAMILY)
-    if lib is None:
-        return None
-    if lib is not _lib[0]:
-        _fns.clear()
-        _lib[0] = lib
-    key = (name, dtype)
-    fn = _fns.get(key)
-    if fn is None:
-        fn = getattr(lib, f"{name}_{_native.suffix(dtype)}")
-        fn.argtypes = _ARGS[name]
-        fn.restype = None
-        _fns[key] = fn
-    return fn
+    return _native.kernel(_FAMILY, name, dtype, _ARGS[name])
 
 
 def _pointers(arrays, n_inputs=1):
