@@ -42,11 +42,20 @@ from tenfold.backend import native as _native
 from tenfold.backend import xp_of
 
 
-def _over_rows(n, loop, xp):
+def _over_rows(n, loop, xp, fixed=False):
     """Runs loop(rows) over the batch. Batch rows recur independently, so on NumPy the batch
     is cut in two halves run on the kernel threads (tenfold.backend.kernels.run_tasks: serial
     when the machine is busy), with single-threaded BLAS: the per-step GEMMs are small, and
-    OpenBLAS's own threads stall in lock-step whenever another process holds a core."""
+    OpenBLAS's own threads stall in lock-step whenever another process holds a core.
+    fixed: the backward passes, whose weight gradients are summed over the parts: the batch
+    is always cut the same way from 16 rows on (serially when threads are off or the machine
+    is busy), so the gradients' rounding does not depend on the threads or the load."""
+    if fixed and xp is np and n >= 16 and (_kernels._threads < 2 or _kernels._busy()):
+        half = n // 2
+        with _kernels.single_threaded_blas():
+            loop(slice(0, half))
+            loop(slice(half, n))
+        return
     if xp is not np or n < 16 or _kernels._threads < 2 or _kernels._busy():
         # one loop over the whole batch: halves run one after the other would pay every
         # per-step NumPy call twice (a busy machine: run_tasks would not run them at once)
@@ -384,7 +393,8 @@ def lstm_backward(gws, ws, x, w, u, h0, c0, mask=None, go_backwards=False):
     loop = _lstm_back_loop if fn is None else functools.partial(_lstm_back_loop_native, fn)
     _over_rows(n, lambda r: loop(
         gws[:, :, r], ws[:, :, r], xs[:, r], h0[r], c0[r], None if mf is None else mf[:, r],
-        dx[r], ut, wt, dh0, dc0, r, parts, hs, c_grad, gates_grad, go_backwards, xp), xp)
+        dx[r], ut, wt, dh0, dc0, r, parts, hs, c_grad, gates_grad, go_backwards, xp), xp,
+        fixed=True)
     # the halves' weight gradients, summed in a fixed order
     keys = sorted(parts)
     acc = parts[keys[0]]
@@ -905,7 +915,7 @@ def _gru_backward_ra(gws, ws, x, w, u, h0, mask, go_backwards):
     loop = _gru_back_loop_ra if fn is None else functools.partial(_gru_back_loop_ra_native, fn)
     _over_rows(n, lambda r: loop(
         gws[:, :, r], ws[:, :, r], xs[:, r], h0[r], None if mf is None else mf[:, r], dx[r],
-        ut, wt, dh0, r, parts, hs, gates_grad, go_backwards, xp), xp)
+        ut, wt, dh0, r, parts, hs, gates_grad, go_backwards, xp), xp, fixed=True)
     keys = sorted(parts)
     acc = parts[keys[0]]
     for key in keys[1:]:

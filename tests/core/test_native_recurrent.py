@@ -268,3 +268,27 @@ def test_gru_backward_bits(monkeypatch, dtype):
         want = _twin(monkeypatch, rk.gru_backward, gg, ws, x, w, u, h0, mask=mask)
         np.testing.assert_array_equal(got, want)
 
+
+@pytest.mark.parametrize("native_on", ["1", "0"])
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gradients_do_not_depend_on_the_threads(monkeypatch, native_on, kind, dtype):
+    """The weight gradients are summed over the same batch halves whether the halves run on
+    two threads or one after the other (one thread, or a busy machine): the same bits."""
+    from tenfold.backend import kernels as K
+    monkeypatch.setenv("TENFOLD_NATIVE", native_on)
+    rng = np.random.default_rng(5)
+    if kind == "lstm":
+        x, w, u, b, h0, c0, mask = _lstm_args(rng, 32, 6, 5, 8, dtype, True)
+        ws = rk.lstm_forward(x, w, u, b, h0, c0, mask)
+        back = lambda g: rk.lstm_backward(g, ws, x, w, u, h0, c0, mask)  # noqa: E731
+    else:
+        x, w, u, b, rb, h0, mask = _gru_args(rng, 32, 6, 5, 8, dtype, True)
+        ws = rk.gru_forward(x, w, u, b, rb, h0, mask)
+        back = lambda g: rk.gru_backward(g, ws, x, w, u, h0, mask)  # noqa: E731
+    g = _grads(rng, ws, "all")
+    monkeypatch.setattr(K, "_busy", lambda: False)
+    monkeypatch.setattr(K, "_threads", 2)
+    two = back(g)
+    monkeypatch.setattr(K, "_threads", 1)
+    np.testing.assert_array_equal(back(g), two)
