@@ -362,11 +362,13 @@ def softmax_rows(x2, out2):
     row_kernels.softmax_taken names go to the native kernel where it can be had."""
     if _rows.softmax(x2, out2):
         return out2
+    # in place, a row that fails the check would be lost: then always shift (the blocks are
+    # fresh views, so this is asked of the arrays, not of each block)
+    inplace = out2 is x2 or np.may_share_memory(x2, out2)
 
     def work(i, r):
         xb, ob = x2[r], out2[r]
-        # (in place, a row that fails the check would be lost: then always shift)
-        if xb.size and ob is not xb and -_NO_SHIFT <= np.min(xb):
+        if xb.size and not inplace and -_NO_SHIFT <= np.min(xb):
             np.exp(xb, out=ob)
             s = _row_sum(ob)
             if np.max(s) <= _NO_SHIFT_SUM:  # also False for inf / nan

@@ -179,3 +179,17 @@ def test_fused_kernels_on_the_standin_backend():
         dev = [t.numpy() for t in dev]
     for a, b in zip(host, dev):
         np.testing.assert_allclose(a.numpy(), b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("native_on", ["1", "0"])
+def test_softmax_rows_in_place_with_big_values(monkeypatch, native_on):
+    """In place, a row above the no-shift limit must still be shifted from x, not from an
+    exp(x) the fast path already wrote over it."""
+    from tenfold.ops import fused_ops as F
+    monkeypatch.setenv("TENFOLD_NATIVE", native_on)
+    x = np.array([[70.0, 0.0, 1.0], [1.0, 2.0, 3.0]], np.float32)
+    want = np.exp(x - x.max(1, keepdims=True))
+    want /= want.sum(1, keepdims=True)
+    y = x.copy()
+    F.softmax_rows(y, y)
+    np.testing.assert_allclose(y, want, rtol=1e-6)
