@@ -769,10 +769,19 @@ def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
     w = w.astype(ct, copy=False)
     if b is not None:
         b = b.astype(ct, copy=False)
+    x = x.astype(ct, copy=False)  # once (a half-precision x is copied here, and only here)
     ksize = w.shape[:-2]
     out_sp = out_sizes(x.shape[1:-1], ksize, strides, dilations, pads)
     cout = w.shape[-1]
-    out = np.empty((x.shape[0],) + out_sp + (cout,), ct)
+    out_shape = (x.shape[0],) + out_sp + (cout,)
+    if math.prod(out_shape) and w.shape[-2] and groups == 1 and \
+            not _scatter_wins(w.shape, strides):
+        y = _native_conv().conv(x, w, b, strides, dilations, pads, relu)
+        if y is None and not LEGACY:  # few input channels where the above does not apply
+            y = _direct().conv_bias_act(x, w, b, strides, dilations, pads, relu)
+        if y is not None:
+            return y.astype(dt, copy=False)
+    out = np.empty(out_shape, ct)
     if out.size == 0:
         return out.astype(dt, copy=False)
     if w.shape[-2] == 0:
@@ -780,23 +789,15 @@ def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
         _epilogue(out, b, relu)
         return out.astype(dt, copy=False)
     if groups == 1 and _scatter_wins(w.shape, strides):  # reads x unpadded
-        _conv_by_scatter(x.astype(ct, copy=False), w, out, dilations, pads)
+        _conv_by_scatter(x, w, out, dilations, pads)
         _epilogue(out, b, relu)
         return out.astype(dt, copy=False)
-    y = _native_conv().conv(x, w, b, strides, dilations, pads, relu) if groups == 1 else None
-    if y is not None:
-        return y
-    if groups == 1 and not LEGACY:  # few input channels where the above does not apply
-        y = _direct().conv_bias_act(x.astype(ct, copy=False), w, b, strides, dilations, pads,
-                                    relu)
-        if y is not None:
-            return y.astype(dt, copy=False)
     tile = _untiled_unpadded(_tile_for(w.shape[-2], cout, ksize, out_sp, strides), pads) \
         if _tiled_ok(x.shape, w.shape, strides, dilations, pads, groups, strided=True) else None
     if tile is not None:  # by output tiles; pads each chunk itself
-        _conv2d_tiled(x.astype(ct, copy=False), w, out, pads, tile, b, relu, tuple(strides))
+        _conv2d_tiled(x, w, out, pads, tile, b, relu, tuple(strides))
         return out.astype(dt, copy=False)
-    xp = pad(x.astype(ct, copy=False), pads)
+    xp = pad(x, pads)
     if groups == 1:
         _conv1(xp, w, out, strides, dilations, b, relu)
     else:
@@ -1456,24 +1457,25 @@ def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
     dt = x.dtype
     ct = compute_dtype(dt)
     dy = np.ascontiguousarray(dy, dtype=ct)
+    x = x.astype(ct, copy=False)  # once (a half-precision x is copied here, and only here)
     ksize = tuple(w_shape[:-2])
     if dy.size == 0 or x.size == 0:
         return np.zeros(w_shape, dt)
     direct = groups == 1 and not LEGACY
     if direct:  # native direct, first for 1-3 input channels at stride 1 (conv_direct.py)
-        dw = _direct().conv_backprop_filter(x.astype(ct, copy=False), dy, w_shape, strides,
+        dw = _direct().conv_backprop_filter(x, dy, w_shape, strides,
                                             dilations, pads, before_gemm=True)
         if dw is not None:
             return dw.astype(dt, copy=False)
     if groups == 1 and _scatter_wins(w_shape, strides):
-        dw = _backprop_filter_by_scatter(x.astype(ct, copy=False), dy, ksize, dilations, pads)
+        dw = _backprop_filter_by_scatter(x, dy, ksize, dilations, pads)
         return np.ascontiguousarray(dw.reshape(w_shape), dtype=dt)  # dw is a transposed view
     dw = _native_conv().backprop_filter(x, dy, w_shape, strides, dilations, pads) \
         if groups == 1 else None
     if dw is not None:
         return dw.astype(dt, copy=False)
     if direct:  # where the implicit GEMM does not apply (float64, narrow, no AVX-512)
-        dw = _direct().conv_backprop_filter(x.astype(ct, copy=False), dy, w_shape, strides,
+        dw = _direct().conv_backprop_filter(x, dy, w_shape, strides,
                                             dilations, pads)
         if dw is not None:
             return dw.astype(dt, copy=False)
@@ -1481,10 +1483,10 @@ def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
                                        strides), pads) \
         if _tiled_ok(x.shape, w_shape, strides, dilations, pads, groups, strided=True) else None
     if tile is not None:  # by output tiles; pads each chunk itself
-        dw = _backprop_filter_tiled(x.astype(ct, copy=False), dy, ksize, pads, tile,
+        dw = _backprop_filter_tiled(x, dy, ksize, pads, tile,
                                     tuple(strides))
         return dw.reshape(w_shape).astype(dt, copy=False)
-    xp = pad(x.astype(ct, copy=False), pads)
+    xp = pad(x, pads)
     if groups == 1:
         dw = _backprop_filter1(xp, dy, ksize, strides, dilations)
     else:
@@ -1797,7 +1799,7 @@ def _dw_forward_native(x, w, strides, dilations, pads):
     fn = _dw_native("dw_forward1", ct)
     if fn is None:
         return None
-    x = x.astype(ct, copy=False)
+    x = np.ascontiguousarray(x, dtype=ct)  # a view is copied (the NumPy path copies too)
     if not _native.usable(x):
         return None
     wc = np.ascontiguousarray(w, dtype=ct)   # tiny: copied where it is not contiguous
@@ -1843,7 +1845,7 @@ def _dw_backprop_input_native(dy, w, x_shape, strides, dilations, pads):
     fn = _dw_native("dw_backprop_input1", ct)
     if fn is None:
         return None
-    dy = dy.astype(ct, copy=False)
+    dy = np.ascontiguousarray(dy, dtype=ct)
     n, h, wd, c = x_shape
     kh, kw, _, mult = w.shape
     oh, ow = out_sizes((h, wd), (kh, kw), *geo)
@@ -1884,7 +1886,7 @@ def _dw_backprop_filter_native(x, dy, w_shape, strides, dilations, pads):
     fn = _dw_native("dw_backprop_filter1", ct)
     if fn is None:
         return None
-    x, dy = x.astype(ct, copy=False), dy.astype(ct, copy=False)
+    x, dy = np.ascontiguousarray(x, dtype=ct), np.ascontiguousarray(dy, dtype=ct)
     n, h, wd, c = x.shape
     kh, kw, _, mult = w_shape
     oh, ow = out_sizes((h, wd), (kh, kw), *geo)
