@@ -355,7 +355,9 @@ class Tracer:
         tapes or exported."""
         if not self.poisoned and not self._failed_vids:
             return
-        failed = {vid for vid in (self._vid.get(i) for i in self.poisoned) if vid is not None}
+        # a copy: a tensor dying meanwhile pops its id from poisoned (the weakref callback)
+        poisoned = list(self.poisoned)
+        failed = {vid for vid in (self._vid.get(i) for i in poisoned) if vid is not None}
         failed |= self._failed_vids
         live = set(self.graph.outputs)   # a sub-graph may return a failed result (output_id)
         for n in reversed(self.graph.nodes):
