@@ -219,7 +219,7 @@ def backprop_filter(x, dy, w_shape, strides, dilations, pads):
              kh, kw, sh, sw, dh, dw, native.ptr(partial[index[r]]))
 
     _k.run_tasks(ranges, work, x.nbytes + dy.nbytes, scratch)
-    out = partial[0]
+    out = partial[0].copy()  # not a view: it would keep every chunk's partial alive
     for p in partial[1:]:
         out += p
     return out

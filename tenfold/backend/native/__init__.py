@@ -218,7 +218,18 @@ def _cpu_key():
     return platform.processor() + platform.machine()
 
 
+_versions = {}
+
+
 def _compiler_version(cc):
+    """The compiler's first --version line (asked once per compiler and process)."""
+    key = tuple(cc)
+    if key not in _versions:
+        _versions[key] = _ask_version(cc)
+    return _versions[key]
+
+
+def _ask_version(cc):
     import subprocess
     try:
         r = subprocess.run(cc + ["--version"], capture_output=True, text=True, timeout=30)
