@@ -5,10 +5,10 @@
 
    With AVX-512 a micro-kernel keeps an R pixels x (16 V) channels block of the output in
    registers (R * V accumulators) over the whole reduction, loading each weight vector once per
-   R pixels and broadcasting each input value once per V vectors: 14x1, 12x2 and 4x4 blocks
-   (forward; 6x4 for the filter gradient) use 14, 24 and 16 of the 32 vector registers (a
-   6x4 forward block measured slower: spills). Without AVX-512 the same loops run over
-   memory rows that the compiler vectorizes.
+   R pixels and broadcasting each input value once per V vectors: the forward's 8x1, 8x2 and
+   4x4 blocks use 8, 16 and 16 of the 32 vector registers (bigger ones spilled and measured
+   up to 2x slower), the filter gradient's 14x1, 12x2 and 6x4 blocks 14, 24 and 24. Without
+   AVX-512 only conv_simd is built (it says 0) and the callers keep im2col + GEMM.
 
    conv_fwd:  y[n,i,j,:] = bias + sum_{ky,kx,c} xp[n, i*sh+ky*dh, j*sw+kx*dw, c] * w[ky,kx,c,:]
               (then ReLU if asked);
@@ -260,58 +260,8 @@ TF_EXPORT void conv_dw_f32(const float *xp, int64_t n, int64_t hp, int64_t wp, i
     }
 }
 
-#else  /* no AVX-512: loops the compiler vectorizes over the output channels */
+#endif  /* without AVX-512 nothing here is built but conv_simd: im2col + GEMM runs then */
 
-TF_EXPORT void conv_fwd_f32(const float *xp, int64_t n, int64_t hp, int64_t wp, int64_t c,
-                            const float *w, int64_t kh, int64_t kw, int64_t o,
-                            int64_t sh, int64_t sw, int64_t dh, int64_t dw,
-                            const float *bias, int64_t relu,
-                            float *y, int64_t ho, int64_t wo, int64_t tap_outer) {
-    (void)tap_outer;
-    const int64_t rs = wp * c;
-    for (int64_t b = 0; b < n; b++)
-        for (int64_t i = 0; i < ho; i++)
-            for (int64_t j = 0; j < wo; j++) {
-                float *acc = y + ((b * ho + i) * wo + j) * o;
-                for (int64_t q = 0; q < o; q++) acc[q] = bias ? bias[q] : 0.f;
-                for (int64_t ky = 0; ky < kh; ky++)
-                    for (int64_t kx = 0; kx < kw; kx++) {
-                        const float *a = xp + (b * hp + i * sh + ky * dh) * rs + (j * sw + kx * dw) * c;
-                        const float *wk = w + (ky * kw + kx) * c * o;
-                        for (int64_t ci = 0; ci < c; ci++) {
-                            const float av = a[ci];
-                            const float *wr = wk + ci * o;
-                            for (int64_t q = 0; q < o; q++) acc[q] += av * wr[q];
-                        }
-                    }
-                if (relu)
-                    for (int64_t q = 0; q < o; q++) acc[q] = acc[q] > 0.f ? acc[q] : 0.f;
-            }
-}
-
-TF_EXPORT void conv_dw_f32(const float *xp, int64_t n, int64_t hp, int64_t wp, int64_t c,
-                           const float *dy, int64_t ho, int64_t wo, int64_t o,
-                           int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t dh,
-                           int64_t dw, float *out) {
-    const int64_t rs = wp * c;
-    for (int64_t t = 0; t < kh * kw * c * o; t++) out[t] = 0.f;
-    for (int64_t b = 0; b < n; b++)
-        for (int64_t i = 0; i < ho; i++)
-            for (int64_t j = 0; j < wo; j++) {
-                const float *g = dy + ((b * ho + i) * wo + j) * o;
-                for (int64_t ky = 0; ky < kh; ky++)
-                    for (int64_t kx = 0; kx < kw; kx++) {
-                        const float *a = xp + (b * hp + i * sh + ky * dh) * rs + (j * sw + kx * dw) * c;
-                        float *ot = out + (ky * kw + kx) * c * o;
-                        for (int64_t ci = 0; ci < c; ci++) {
-                            const float av = a[ci];
-                            float *orow = ot + ci * o;
-                            for (int64_t q = 0; q < o; q++) orow[q] += av * g[q];
-                        }
-                    }
-            }
-}
-#endif
 
 /* 1 where the AVX-512 micro-kernels were compiled in (the plain loops are no faster than
    im2col + GEMM, so the Python side takes this path only then) */
