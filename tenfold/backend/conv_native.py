@@ -39,7 +39,7 @@ def _lib():
         if lib.conv_simd():
             P, I = ctypes.c_void_p, native.i64
             fwd = lib.conv_fwd_f32
-            fwd.argtypes = [P, I, I, I, I, P, I, I, I, I, I, I, I, P, I, P, I, I, I]
+            fwd.argtypes = [P, I, I, I, I, P, I, I, I, I, I, I, I, P, I, P, I, I, I, P, I, I, I]
             fwd.restype = None
             dw = lib.conv_dw_f32
             dw.argtypes = [P, I, I, I, I, P, I, I, I, I, I, I, I, I, I, P]
@@ -53,26 +53,38 @@ def _lib():
 # below 8 most lanes would be masked off, and im2col + GEMM wins
 _MIN_CHANNELS = 8
 # The forward kernel streams the filter once per block of output pixels, so it wins while
-# the filter stays in L1/L2 and the GEMM is narrow; wider, OpenBLAS's packed GEMM wins.
-# Measured (one thread, process time, medians, b64/b32): 3x3 16->16 32x32 8.6 -> 5.1 ms,
-# 3x3 64->64 8x8 5.3 -> 3.8, 1x1 32->64 32x32 2.8 -> 1.8; but 4x4 128->128 /2 (DCGAN)
-# 82 -> 98 and 1x1 128->128 4.1 -> 4.9.
+# the filter stays in L1/L2 and the GEMM is narrow. Measured (one thread, process time,
+# medians, b64/b32): 3x3 16->16 32x32 8.6 -> 5.1 ms, 3x3 64->64 8x8 5.3 -> 3.8, 1x1 32->64
+# 32x32 2.8 -> 1.8.
 _MAX_FWD_OUT = 64
 _MAX_FWD_FILTER_BYTES = 160 << 10
 
 
-# Bigger filters run one tap at a time over each chunk: the tap's C x O weights stay in L1,
+# Wider filters (O > 64) run as blocks of 64 output channels, each block's filter packed
+# into one contiguous run (read in place, a C x 64 panel is C runs 4*O bytes apart that
+# fall into a fraction of L1's sets) and, with more than one tap, one tap at a time (below):
+# they win while a tap's C x 64 panel fits L1, so while C <= 192. Measured (one thread,
+# process time, min of 9, alternating, im2col + OpenBLAS -> native, ms;
+# /work/scratch/wide_ab4.py): the DCGAN's 4x4/2 128->128 28x28 b64 69.5 -> 57.2 and 14x14
+# 23.3 -> 18.5, its discriminator's 3x3/2 64->128 14x14 b128 10.9 -> 8.4, MobileNet's 1x1
+# 128->128 16x16 b32 3.8 -> 2.7, 1x1 64->128 1.10 -> 0.95, 1x1 128->256 8x8 1.09 -> 0.96;
+# but with C = 256 the panel spills L1 and it loses (1x1 256->256 8x8 2.0 -> 2.5).
+
+# Bigger filters run one tap at a time over each chunk: the tap's C x 64 panel stays in L1,
 # the chunk's partial sums in L2. Measured (b64, two threads, wall, medians of 5, NumPy ->
 # native, ms; /work/scratch/tap_ab.py): the DCGAN discriminator's 4x4/2 64->128 conv as its
-# input gradient (dy's 128 channels in, 64 out) 31.6 -> 23.8; but with 128 outputs (two
-# blocks of 64, each re-reading x) it loses: 4x4/2 128->128 28x28 forward 55.6 -> 63.7.
+# input gradient (dy's 128 channels in, 64 out) 31.6 -> 23.8. With O > 64 each block sweeps
+# the chunk on its own (the DCGAN's 4x4/2 128->128 forward above: 64.6 ms with every tap per
+# pixel block, 57.2 one tap at a time).
 _TAP_OUTER_FILTER_BYTES = _MAX_FWD_FILTER_BYTES
 _MAX_TAP_BYTES = 48 << 10
 
 
 def _forward_wins(w_shape):
     kh, kw, c, o = w_shape
-    if not _MIN_CHANNELS <= o <= _MAX_FWD_OUT:
+    if o > _MAX_FWD_OUT:
+        return c * _MAX_FWD_OUT * 4 <= _MAX_TAP_BYTES
+    if o < _MIN_CHANNELS:
         return False
     return kh * kw * c * o * 4 <= _MAX_FWD_FILTER_BYTES or _tap_outer(w_shape)
 
@@ -90,8 +102,9 @@ def _input_grad_wins(w_shape):
 
 def _tap_outer(w_shape):
     kh, kw, c, o = w_shape
-    return kh * kw * c * min(o, 64) * 4 > _TAP_OUTER_FILTER_BYTES and \
-        c * min(o, 64) * 4 <= _MAX_TAP_BYTES
+    panel = c * min(o, 64) * 4
+    return panel <= _MAX_TAP_BYTES and kh * kw > 1 and \
+        (kh * kw * panel > _TAP_OUTER_FILTER_BYTES or o > 64)
 
 
 def _filter_grad_wins(w_shape):
@@ -109,6 +122,19 @@ def _applies(x, w_shape, groups, pads):
     return x.ndim == 4 and len(w_shape) == 4 and groups == 1 and x.dtype == _F32 and \
         type(x) is np.ndarray and x.size > 0 and all(a >= 0 and b >= 0 for a, b in pads) and \
         native.enabled() and _lib() is not None
+
+
+def _packed(w):
+    """The filter's full blocks of 64 output channels as (O // 64, KH, KW, C, 64), each tap's
+    panel one contiguous run (read from w itself, a panel is C runs 4*O bytes apart, which
+    map to a fraction of L1's sets); None where O has one block or fewer."""
+    o = w.shape[-1]
+    if o < 128:
+        return None
+    kh, kw, c = w.shape[:3]
+    full = o // 64 * 64
+    return np.ascontiguousarray(w[..., :full].reshape(kh, kw, c, o // 64, 64)
+                                .transpose(3, 0, 1, 2, 4))
 
 
 def _padded_chunks(x, pads, n_per):
@@ -170,13 +196,16 @@ def conv(x, w, b, strides, dilations, pads, relu=False, sink=None, chosen=False)
     wptr = native.ptr(w)
     bptr = None if bias is None else native.ptr(bias)
     tap_outer = int(_tap_outer(w.shape))
+    wpk = _packed(w)
+    wpk_ptr = None if wpk is None else native.ptr(wpk)
 
     def work(r, bufs):
         n0, n1 = r
         xb = padded(n0, n1, bufs[0])
         out = y[n0:n1] if sink is None else bufs[1][:n1 - n0]
         fwd(native.ptr(xb), n1 - n0, hp, wp, c, wptr, kh, kw, o, sh, sw, dh, dw,
-            bptr, int(relu), native.ptr(out), ho, wo, tap_outer)
+            bptr, int(relu), native.ptr(out), ho, wo, tap_outer, wpk_ptr, ho * wo * o,
+            wo * o, o)
         if sink is not None:
             sink(n0, n1, out)
 
@@ -243,7 +272,8 @@ def _phase_taps(phase):
 def _backprop_input_phases(dy, w, x_shape, strides, dilations, pads):
     """The input gradient of a strided conv by output phases: each phase (the dx rows
     r + s*j) is a stride-1 correlation of the zero-padded dy with that phase's taps, run by
-    the forward kernel in place on dy's padded copy, then copied into dx's strided rows."""
+    the forward kernel in place on dy's padded copy and written straight into dx's strided
+    rows and columns."""
     fwd, _ = _lib()
     kh, kw, c, o = w.shape
     plans, lo, dyp = _k._phases_of(dy, (kh, kw), x_shape, strides, dilations, pads)
@@ -263,20 +293,24 @@ def _backprop_input_phases(dy, w, x_shape, strides, dilations, pads):
             wsub = np.ascontiguousarray(
                 w[np.ix_(ty[0], tx[0])].transpose(0, 1, 3, 2))  # (KHp, KWp, O, C)
             origin = (lo[0] + ty[1]) * wp * o + (lo[1] + tx[1]) * o
-            jobs.append((dst, wsub, origin, ty[2], tx[2], py[1], px[1]))
+            jobs.append((py[0], px[0], wsub, _packed(wsub), origin, ty[2], tx[2], py[1],
+                         px[1]))
     base = dyp.__array_interface__["data"][0]
+    dx_base = dx.__array_interface__["data"][0]
+    xh, xw = x_shape[1], x_shape[2]
     per = _k._chunk(n, dyp[0].nbytes + dx[0].nbytes, _CHUNK_BYTES)
     ranges = _k._image_ranges(n, per)
 
     def work(r, _):
         n0, n1 = r
-        for dst, wsub, origin, sy, sx, jy, jx in jobs:
-            out = np.empty((n1 - n0, jy, jx, c), _F32)
+        for py, px, wsub, wpk, origin, sy, sx, jy, jx in jobs:
+            # the phase's pixels written in place: rows py + s*i, columns px + s*j of dx
             start = base + (n0 * hp * wp * o + origin) * 4
+            out = dx_base + ((n0 * xh + py) * xw + px) * c * 4
             fwd(ctypes.c_void_p(start), n1 - n0, hp, wp, o, native.ptr(wsub), wsub.shape[0],
-                wsub.shape[1], c, 1, 1, sy, sx, None, 0, native.ptr(out), jy, jx,
-                int(_tap_outer(wsub.shape)))
-            dst[n0:n1] = out
+                wsub.shape[1], c, 1, 1, sy, sx, None, 0, ctypes.c_void_p(out), jy, jx,
+                int(_tap_outer(wsub.shape)), None if wpk is None else native.ptr(wpk),
+                xh * xw * c, strides[0] * xw * c, strides[1] * c)
 
     _k.run_tasks(ranges, work, dyp.nbytes + dx.nbytes)
     return dx

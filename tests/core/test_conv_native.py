@@ -131,10 +131,14 @@ def test_filter_gradient_does_not_depend_on_the_chunking(monkeypatch):
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n=st.integers(1, 3), h=st.integers(1, 10), w_=st.integers(1, 10), c=st.integers(1, 40),
-       o=st.sampled_from([8, 15, 16, 17, 33, 64]), kh=st.integers(1, 4), kw=st.integers(1, 4),
+       o=st.sampled_from([8, 15, 16, 17, 33, 64, 128, 130, 200]), kh=st.integers(1, 4),
+       kw=st.integers(1, 4),
        s=st.integers(1, 2), d=st.integers(1, 2), relu=st.booleans(), bias=st.booleans())
 def test_one_tap_at_a_time_matches_too(monkeypatch, n, h, w_, c, o, kh, kw, s, d, relu, bias):
-    """The big-filter order (each tap over the whole chunk, partial sums in the output)."""
+    """The big-filter order (each tap and channel block over the whole chunk, partial sums in
+    the output; the full 64-blocks of a wider filter from its packed copy)."""
     monkeypatch.setattr(cn, "_TAP_OUTER_FILTER_BYTES", 0)
     monkeypatch.setattr(cn, "_MIN_CHANNELS", 1)
+    monkeypatch.setattr(cn, "_MAX_FWD_OUT", 1 << 30)
+    monkeypatch.setattr(cn, "_MAX_FWD_FILTER_BYTES", 1 << 40)
     _check(n, h, w_, c, o, kh, kw, (s, s), (d, d), ((1, 0), (0, 2)), relu, bias)

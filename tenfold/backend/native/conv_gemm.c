@@ -7,8 +7,11 @@
    registers (R * V accumulators) over the whole reduction, loading each weight vector once per
    R pixels and broadcasting each input value once per V vectors: the forward's 8x1, 8x2 and
    4x4 blocks use 8, 16 and 16 of the 32 vector registers (bigger ones spilled and measured
-   up to 2x slower), the filter gradient's 14x1, 12x2 and 6x4 blocks 14, 24 and 24. Without
-   AVX-512 only conv_simd is built (it says 0) and the callers keep im2col + GEMM.
+   up to 2x slower), the filter gradient's 14x1, 12x2 and 6x4 blocks 14, 24 and 24. A
+   forward block's pixels are consecutive output pixels, across rows and images (no short
+   blocks at the end of each row), and its outputs may go to a strided view (the input
+   gradient's phases write dx in place). Without AVX-512 only conv_simd is built (it says 0)
+   and the callers keep im2col + GEMM.
 
    conv_fwd:  y[n,i,j,:] = bias + sum_{ky,kx,c} xp[n, i*sh+ky*dh, j*sw+kx*dw, c] * w[ky,kx,c,:]
               (then ReLU if asked);
@@ -27,20 +30,21 @@ static inline __mmask16 tail_mask(int64_t left) {
 }
 
 /* R pixels x V vectors of 16 channels, channels [ob, ob + 16 V); the last vector masked by
-   `tail` (all ones unless the block ends past O). */
-#define FWD_MK_AS(NAME, V, R, OFF)                                                                         \
-static inline __attribute__((always_inline)) void NAME(const float *x0, int64_t pix, int64_t rs, int64_t c,             \
-                             int64_t kh, int64_t kw, int64_t dh, int64_t dwc,                  \
-                             const float *w, int64_t o, int64_t ob, __mmask16 tail,           \
-                             const float *bias, int relu, float *y, int64_t rows,            \
-                             int64_t t) {                                                     \
+   `tail` (all ones unless the block ends past O). Pixel r's window starts at xr[r], its
+   output at yr[r] (a block may span output rows and images); a last, short block (`rows`
+   < R) repeats its last pixel's pointers and does not store past `rows`. */
+#define FWD_MK(V, R)                                                                         \
+static inline __attribute__((always_inline)) void fwd_mk_##V##_##R(                         \
+        const float *const *xr, int64_t rs, int64_t c, int64_t kh, int64_t kw, int64_t dh,   \
+        int64_t dwc, const float *w, int64_t ws, int64_t ob, __mmask16 tail,                 \
+        const float *bias, int relu, float *const *yr, int64_t rows, int64_t t) {            \
     /* t < 0: every tap; t >= 0: tap t only, added to y's partial sums unless t == 0 */     \
     __m512 acc[R][V];                                                                        \
     for (int v = 0; v < V; v++) {                                                            \
         __mmask16 m = v == V - 1 ? tail : (__mmask16)0xFFFF;                                 \
         if (t > 0) {                                                                         \
             for (int r = 0; r < R; r++)                                                      \
-                acc[r][v] = r < rows ? _mm512_maskz_loadu_ps(m, y + r * o + ob + 16 * v)    \
+                acc[r][v] = r < rows ? _mm512_maskz_loadu_ps(m, yr[r] + ob + 16 * v)        \
                                      : _mm512_setzero_ps();                                  \
         } else {                                                                             \
             __m512 b0 = bias ? _mm512_maskz_loadu_ps(m, bias + ob + 16 * v)                 \
@@ -56,15 +60,16 @@ static inline __attribute__((always_inline)) void NAME(const float *x0, int64_t 
     if (t >= 0 && t != kh * kw - 1) relu = 0;  /* ReLU once every tap is in */              \
     for (int64_t ky = ky0; ky < ky1; ky++) {                                                 \
         for (int64_t kx = kx0; kx < kx1; kx++) {                                             \
-            const float *xk = x0 + ky * dh * rs + kx * dwc;                                  \
-            const float *wk = w + (ky * kw + kx) * c * o + ob;                               \
+            const float *xk[R];                                                              \
+            for (int r = 0; r < R; r++) xk[r] = xr[r] + ky * dh * rs + kx * dwc;             \
+            const float *wk = w + (ky * kw + kx) * c * ws;                                   \
             for (int64_t ci = 0; ci < cs; ci++) {                                            \
                 __m512 b[V];                                                                 \
                 for (int v = 0; v < V; v++)                                                  \
                     b[v] = _mm512_maskz_loadu_ps(v == V - 1 ? tail : (__mmask16)0xFFFF,       \
-                                                 wk + ci * o + 16 * v);                      \
+                                                 wk + ci * ws + 16 * v);                     \
                 for (int r = 0; r < R; r++) {                                                \
-                    __m512 a = _mm512_set1_ps(xk[(OFF) + ci]);                               \
+                    __m512 a = _mm512_set1_ps(xk[r][ci]);                                    \
                     for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]); \
                 }                                                                            \
             }                                                                                \
@@ -73,99 +78,123 @@ static inline __attribute__((always_inline)) void NAME(const float *x0, int64_t 
     for (int r = 0; r < R && r < rows; r++)                                                  \
         for (int v = 0; v < V; v++) {                                                        \
             __m512 s = relu ? _mm512_max_ps(acc[r][v], _mm512_setzero_ps()) : acc[r][v];     \
-            _mm512_mask_storeu_ps(y + r * o + ob + 16 * v,                                   \
+            _mm512_mask_storeu_ps(yr[r] + ob + 16 * v,                                       \
                                   v == V - 1 ? tail : (__mmask16)0xFFFF, s);                 \
         }                                                                                    \
 }
-/* a full block (the offsets fold into the addressing) and a last, short block whose
-   pixels past `rows` read the last one again and are not stored */
-#define FWD_MK(V, R)                                                                         \
-FWD_MK_AS(fwd_mk_##V##_##R, V, R, r * pix)                                                   \
-FWD_MK_AS(fwd_tail_##V##_##R, V, R, (r < rows ? r : rows - 1) * pix)
 FWD_MK(4, 4)
-FWD_MK(4, 2)
 FWD_MK(2, 8)
-FWD_MK(2, 4)
 FWD_MK(1, 8)
-FWD_MK(1, 4)
 
-/* one output row: pixels in blocks of R, then one of R / 2, then a short block of at most
-   R / 2 (the clamped kernel, slower, runs on the fewest pixels) */
-#define FWD_ROW(V, R, H)                                                                     \
-static inline __attribute__((always_inline)) void fwd_row_##V(                              \
-        const float *xrow, int64_t wo, int64_t pix, int64_t rs, int64_t c, int64_t kh,       \
-        int64_t kw, int64_t dh, int64_t dwc, const float *w, int64_t o, int64_t ob,          \
-        __mmask16 tail, const float *bias, int relu, float *yrow, int64_t t) {                          \
-    int64_t j = 0;                                                                           \
-    for (; j + R <= wo; j += R)                                                              \
-        fwd_mk_##V##_##R(xrow + j * pix, pix, rs, c, kh, kw, dh, dwc, w, o, ob, tail, bias,  \
-                         relu, yrow + j * o, R, t);                                             \
-    if (j + H <= wo) {                                                                       \
-        fwd_mk_##V##_##H(xrow + j * pix, pix, rs, c, kh, kw, dh, dwc, w, o, ob, tail, bias,  \
-                         relu, yrow + j * o, H, t);                                             \
-        j += H;                                                                              \
+/* The output's pixels [p0, p1) (flattened over images and rows) in blocks of R, all with
+   channels [ob, ob + 64) or the last, narrower block. `wpk`: the filter packed as
+   (o / 64, kh, kw, c, 64) for the full 64-blocks (each tap's c x 64 panel one contiguous run,
+   so it stays in L1 without cache-set conflicts), or NULL to read them from w as well. */
+#define FWD_BLOCK(V, R)                                                                      \
+static inline __attribute__((always_inline)) void fwd_pixels_##V(                           \
+        const float *xp, int64_t hp, int64_t wp, int64_t c, const float *w, int64_t ws,      \
+        int64_t kh, int64_t kw, int64_t ob, __mmask16 tail, int64_t sh,                      \
+        int64_t sw, int64_t dh, int64_t dwc, const float *bias, int relu, float *y,          \
+        const int64_t *ys, int64_t ho, int64_t wo, int64_t p0, int64_t p1, int64_t t) {      \
+    const int64_t rs = wp * c, pix = sw * c;                                                 \
+    /* the next pixel's (image, row, column) and its x and y pointers, stepped along */     \
+    int64_t b = p0 / (ho * wo), i = p0 / wo % ho, j = p0 % wo;                               \
+    const float *xn = xp + (b * hp + i * sh) * rs + j * pix;                                 \
+    float *yn = y + b * ys[0] + i * ys[1] + j * ys[2];                                       \
+    for (int64_t p = p0; p < p1; p += R) {                                                   \
+        const int64_t rows = p1 - p < R ? p1 - p : R;                                        \
+        const float *xr[R];                                                                  \
+        float *yr[R];                                                                        \
+        for (int r = 0; r < R; r++) {                                                        \
+            if (r >= rows) {                                                                 \
+                xr[r] = xr[r - 1];                                                           \
+                yr[r] = yr[r - 1];                                                           \
+                continue;                                                                    \
+            }                                                                                \
+            xr[r] = xn;                                                                      \
+            yr[r] = yn;                                                                      \
+            xn += pix;                                                                       \
+            yn += ys[2];                                                                     \
+            if (++j == wo) {                                                                 \
+                j = 0;                                                                       \
+                if (++i == ho) { i = 0; b++; }                                               \
+                xn = xp + (b * hp + i * sh) * rs;                                            \
+                yn = y + b * ys[0] + i * ys[1];                                              \
+            }                                                                                \
+        }                                                                                    \
+        fwd_mk_##V##_##R(xr, rs, c, kh, kw, dh, dwc, w, ws, ob, tail, bias, relu,            \
+                         yr, rows, t);                                                       \
     }                                                                                        \
-    if (j < wo)                                                                              \
-        fwd_tail_##V##_##H(xrow + j * pix, pix, rs, c, kh, kw, dh, dwc, w, o, ob, tail, bias,\
-                           relu, yrow + j * o, wo - j, t);                                      \
 }
-FWD_ROW(4, 4, 2)
-FWD_ROW(2, 8, 4)
-FWD_ROW(1, 8, 4)
+FWD_BLOCK(4, 4)
+FWD_BLOCK(2, 8)
+FWD_BLOCK(1, 8)
 
+static inline __attribute__((always_inline)) void fwd_block(
+        const float *xp, int64_t hp, int64_t wp, int64_t c, const float *w,
+        const float *wpk, int64_t kh, int64_t kw, int64_t o, int64_t ob, int64_t sh,
+        int64_t sw, int64_t dh, int64_t dw, const float *bias, int relu, float *y,
+        const int64_t *ys, int64_t ho, int64_t wo, int64_t p0, int64_t p1, int64_t t) {
+    const int64_t left = o - ob, dwc = dw * c;
+    if (left >= 64 && wpk)
+        fwd_pixels_4(xp, hp, wp, c, wpk + (ob / 64) * kh * kw * c * 64, 64, kh, kw, ob,
+                     0xFFFF, sh, sw, dh, dwc, bias, relu, y, ys, ho, wo, p0, p1, t);
+    else if (left >= 64)
+        fwd_pixels_4(xp, hp, wp, c, w + ob, o, kh, kw, ob, 0xFFFF, sh, sw, dh, dwc, bias,
+                     relu, y, ys, ho, wo, p0, p1, t);
+    else if (left > 16)
+        fwd_pixels_2(xp, hp, wp, c, w + ob, o, kh, kw, ob, tail_mask(left - 16), sh, sw,
+                     dh, dwc, bias, relu, y, ys, ho, wo, p0, p1, t);
+    else
+        fwd_pixels_1(xp, hp, wp, c, w + ob, o, kh, kw, ob, tail_mask(left), sh, sw, dh,
+                     dwc, bias, relu, y, ys, ho, wo, p0, p1, t);
+}
 
-static inline __attribute__((always_inline)) void fwd_all(
-        const float *xp, int64_t n, int64_t hp, int64_t wp, int64_t c, const float *w,
-        int64_t kh, int64_t kw, int64_t o, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
-        const float *bias, int relu, float *y, int64_t ho, int64_t wo, int64_t t) {
-    const int64_t rs = wp * c, pix = sw * c, dwc = dw * c;
-    for (int64_t b = 0; b < n; b++)
-        for (int64_t i = 0; i < ho; i++) {
-            const float *xrow = xp + (b * hp + i * sh) * rs;
-            float *yrow = y + (b * ho + i) * wo * o;
-            int64_t ob = 0;
-            for (; ob + 64 <= o; ob += 64)
-                fwd_row_4(xrow, wo, pix, rs, c, kh, kw, dh, dwc, w, o, ob, 0xFFFF, bias, relu,
-                          yrow, t);
-            for (; ob < o; ob += 32) {
-                int64_t left = o - ob;
-                if (left > 16)
-                    fwd_row_2(xrow, wo, pix, rs, c, kh, kw, dh, dwc, w, o, ob,
-                              tail_mask(left - 16), bias, relu, yrow, t);
-                else {
-                    fwd_row_1(xrow, wo, pix, rs, c, kh, kw, dh, dwc, w, o, ob,
-                              tail_mask(left), bias, relu, yrow, t);
-                    break;
-                }
-            }
-        }
+static inline int64_t block_width(int64_t left) {
+    return left >= 64 ? 64 : left > 16 ? 32 : 16;
 }
 
 static inline __attribute__((always_inline)) void fwd_taps(
         const float *xp, int64_t n, int64_t hp, int64_t wp, int64_t c, const float *w,
-        int64_t kh, int64_t kw, int64_t o, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
-        const float *bias, int relu, float *y, int64_t ho, int64_t wo, int64_t tap_outer) {
-    if (!tap_outer)
-        fwd_all(xp, n, hp, wp, c, w, kh, kw, o, sh, sw, dh, dw, bias, relu, y, ho, wo, -1);
-    else  /* one tap at a time over the chunk: its c x 64 weights stay in L1 (big filters) */
+        const float *wpk, int64_t kh, int64_t kw, int64_t o, int64_t sh, int64_t sw,
+        int64_t dh, int64_t dw, const float *bias, int relu, float *y, const int64_t *ys,
+        int64_t ho, int64_t wo, int64_t tap_outer) {
+    const int64_t npix = n * ho * wo;
+    if (!tap_outer) {
+        /* every tap per block of 8 pixels: their x windows stay in L1 across the channel
+           blocks */
+        for (int64_t p = 0; p < npix; p += 8)
+            for (int64_t ob = 0; ob < o; ob += block_width(o - ob))
+                fwd_block(xp, hp, wp, c, w, wpk, kh, kw, o, ob, sh, sw, dh, dw, bias, relu, y,
+                          ys, ho, wo, p, p + 8 < npix ? p + 8 : npix, -1);
+    } else {
+        /* one tap and one channel block at a time over the chunk: the tap's c x 64 panel
+           stays in L1, the chunk's x and partial sums in L2 */
         for (int64_t t = 0; t < kh * kw; t++)
-            fwd_all(xp, n, hp, wp, c, w, kh, kw, o, sh, sw, dh, dw, bias, relu, y, ho, wo, t);
+            for (int64_t ob = 0; ob < o; ob += block_width(o - ob))
+                fwd_block(xp, hp, wp, c, w, wpk, kh, kw, o, ob, sh, sw, dh, dw, bias, relu,
+                          y, ys, ho, wo, 0, npix, t);
+    }
 }
 
 TF_EXPORT void conv_fwd_f32(const float *xp, int64_t n, int64_t hp, int64_t wp, int64_t c,
                             const float *w, int64_t kh, int64_t kw, int64_t o,
                             int64_t sh, int64_t sw, int64_t dh, int64_t dw,
                             const float *bias, int64_t relu,
-                            float *y, int64_t ho, int64_t wo, int64_t tap_outer) {
-    /* the common channel counts as constants: the compiler then folds the weight and output
-       strides into the addressing (about 1.5x faster than with o in a register) */
+                            float *y, int64_t ho, int64_t wo, int64_t tap_outer,
+                            const float *wpk, int64_t ys_img, int64_t ys_row, int64_t ys_pix) {
+    /* output pixel (b, i, j) at y + b * ys_img + i * ys_row + j * ys_pix, its o channels
+       contiguous (a strided view of a bigger array: the input gradient's phases) */
+    const int64_t ys[3] = {ys_img, ys_row, ys_pix};
+    /* the common channel counts as constants: the compiler then folds the weight strides
+       into the addressing (about 1.5x faster than with o in a register) */
     const int r = (int)relu;
     switch (o) {
-    case 16: fwd_taps(xp, n, hp, wp, c, w, kh, kw, 16, sh, sw, dh, dw, bias, r, y, ho, wo, tap_outer); break;
-    case 32: fwd_taps(xp, n, hp, wp, c, w, kh, kw, 32, sh, sw, dh, dw, bias, r, y, ho, wo, tap_outer); break;
-    case 64: fwd_taps(xp, n, hp, wp, c, w, kh, kw, 64, sh, sw, dh, dw, bias, r, y, ho, wo, tap_outer); break;
-    case 128: fwd_taps(xp, n, hp, wp, c, w, kh, kw, 128, sh, sw, dh, dw, bias, r, y, ho, wo, tap_outer); break;
-    default: fwd_taps(xp, n, hp, wp, c, w, kh, kw, o, sh, sw, dh, dw, bias, r, y, ho, wo, tap_outer);
+    case 16: fwd_taps(xp, n, hp, wp, c, w, wpk, kh, kw, 16, sh, sw, dh, dw, bias, r, y, ys, ho, wo, tap_outer); break;
+    case 32: fwd_taps(xp, n, hp, wp, c, w, wpk, kh, kw, 32, sh, sw, dh, dw, bias, r, y, ys, ho, wo, tap_outer); break;
+    case 64: fwd_taps(xp, n, hp, wp, c, w, wpk, kh, kw, 64, sh, sw, dh, dw, bias, r, y, ys, ho, wo, tap_outer); break;
+    case 128: fwd_taps(xp, n, hp, wp, c, w, wpk, kh, kw, 128, sh, sw, dh, dw, bias, r, y, ys, ho, wo, tap_outer); break;
+    default: fwd_taps(xp, n, hp, wp, c, w, wpk, kh, kw, o, sh, sw, dh, dw, bias, r, y, ys, ho, wo, tap_outer);
     }
 }
 
