@@ -103,8 +103,10 @@ def _input_grad_wins(w_shape):
 def _tap_outer(w_shape):
     kh, kw, c, o = w_shape
     panel = c * min(o, 64) * 4
+    # each tap reloads and stores the block's partial sums: worth it from 64 input channels
+    # (the 7x7 128->1 input gradient, C = 1 and O = 128, ran 20x slower one tap at a time)
     return panel <= _MAX_TAP_BYTES and kh * kw > 1 and \
-        (kh * kw * panel > _TAP_OUTER_FILTER_BYTES or o > 64)
+        (kh * kw * panel > _TAP_OUTER_FILTER_BYTES or (o > 64 and c >= 64))
 
 
 def _filter_grad_wins(w_shape):

@@ -95,10 +95,12 @@ static inline __attribute__((always_inline)) void fwd_pixels_##V(               
         const float *xp, int64_t hp, int64_t wp, int64_t c, const float *w, int64_t ws,      \
         int64_t kh, int64_t kw, int64_t ob, __mmask16 tail, int64_t sh,                      \
         int64_t sw, int64_t dh, int64_t dwc, const float *bias, int relu, float *y,          \
-        const int64_t *ys, int64_t ho, int64_t wo, int64_t p0, int64_t p1, int64_t t) {      \
+        const int64_t *ys, int64_t ho, int64_t wo, const int64_t *at, int64_t p0, int64_t p1, \
+        int64_t t) {                                                                         \
     const int64_t rs = wp * c, pix = sw * c;                                                 \
-    /* the next pixel's (image, row, column) and its x and y pointers, stepped along */     \
-    int64_t b = p0 / (ho * wo), i = p0 / wo % ho, j = p0 % wo;                               \
+    /* the next pixel's (image, row, column) and its x and y pointers, stepped along from    \
+       p0's, `at` */                                                                         \
+    int64_t b = at[0], i = at[1], j = at[2];                                                 \
     const float *xn = xp + (b * hp + i * sh) * rs + j * pix;                                 \
     float *yn = y + b * ys[0] + i * ys[1] + j * ys[2];                                       \
     for (int64_t p = p0; p < p1; p += R) {                                                   \
@@ -134,20 +136,21 @@ static inline __attribute__((always_inline)) void fwd_block(
         const float *xp, int64_t hp, int64_t wp, int64_t c, const float *w,
         const float *wpk, int64_t kh, int64_t kw, int64_t o, int64_t ob, int64_t sh,
         int64_t sw, int64_t dh, int64_t dw, const float *bias, int relu, float *y,
-        const int64_t *ys, int64_t ho, int64_t wo, int64_t p0, int64_t p1, int64_t t) {
+        const int64_t *ys, int64_t ho, int64_t wo, const int64_t *at, int64_t p0, int64_t p1,
+        int64_t t) {
     const int64_t left = o - ob, dwc = dw * c;
     if (left >= 64 && wpk)
         fwd_pixels_4(xp, hp, wp, c, wpk + (ob / 64) * kh * kw * c * 64, 64, kh, kw, ob,
-                     0xFFFF, sh, sw, dh, dwc, bias, relu, y, ys, ho, wo, p0, p1, t);
+                     0xFFFF, sh, sw, dh, dwc, bias, relu, y, ys, ho, wo, at, p0, p1, t);
     else if (left >= 64)
         fwd_pixels_4(xp, hp, wp, c, w + ob, o, kh, kw, ob, 0xFFFF, sh, sw, dh, dwc, bias,
-                     relu, y, ys, ho, wo, p0, p1, t);
+                     relu, y, ys, ho, wo, at, p0, p1, t);
     else if (left > 16)
         fwd_pixels_2(xp, hp, wp, c, w + ob, o, kh, kw, ob, tail_mask(left - 16), sh, sw,
-                     dh, dwc, bias, relu, y, ys, ho, wo, p0, p1, t);
+                     dh, dwc, bias, relu, y, ys, ho, wo, at, p0, p1, t);
     else
         fwd_pixels_1(xp, hp, wp, c, w + ob, o, kh, kw, ob, tail_mask(left), sh, sw, dh,
-                     dwc, bias, relu, y, ys, ho, wo, p0, p1, t);
+                     dwc, bias, relu, y, ys, ho, wo, at, p0, p1, t);
 }
 
 static inline int64_t block_width(int64_t left) {
@@ -163,17 +166,25 @@ static inline __attribute__((always_inline)) void fwd_taps(
     if (!tap_outer) {
         /* every tap per block of 8 pixels: their x windows stay in L1 across the channel
            blocks */
-        for (int64_t p = 0; p < npix; p += 8)
+        int64_t at[3] = {0, 0, 0};  /* the group's first pixel: (image, row, column) */
+        for (int64_t p = 0; p < npix; p += 8) {
             for (int64_t ob = 0; ob < o; ob += block_width(o - ob))
                 fwd_block(xp, hp, wp, c, w, wpk, kh, kw, o, ob, sh, sw, dh, dw, bias, relu, y,
-                          ys, ho, wo, p, p + 8 < npix ? p + 8 : npix, -1);
+                          ys, ho, wo, at, p, p + 8 < npix ? p + 8 : npix, -1);
+            at[2] += 8;
+            while (at[2] >= wo) {
+                at[2] -= wo;
+                if (++at[1] == ho) { at[1] = 0; at[0]++; }
+            }
+        }
     } else {
         /* one tap and one channel block at a time over the chunk: the tap's c x 64 panel
            stays in L1, the chunk's x and partial sums in L2 */
+        const int64_t origin[3] = {0, 0, 0};
         for (int64_t t = 0; t < kh * kw; t++)
             for (int64_t ob = 0; ob < o; ob += block_width(o - ob))
                 fwd_block(xp, hp, wp, c, w, wpk, kh, kw, o, ob, sh, sw, dh, dw, bias, relu,
-                          y, ys, ho, wo, 0, npix, t);
+                          y, ys, ho, wo, origin, 0, npix, t);
     }
 }
 
