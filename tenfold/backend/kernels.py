@@ -1735,9 +1735,8 @@ def _dw_backprop_input1(dy, w, x_shape, strides, dilations, pads):
 # vector preference measured no faster).
 _DW_NATIVE_MAX = 1 << 30   # strides, dilations, pads, kernel sizes: no int64 overflow in C
 # name -> (pointer arguments, int64 arguments)
-_DW_SIGNATURES = {"dw_forward1": (3, 15), "dw_backprop_input1": (5, 9),
-                  "dw_backprop_filter1": (3, 15), "dw_expand": (2, 3), "dw_reduce": (2, 3)}
-_dw_fns = {}
+_DW_SIGNATURES = {"dw_gather": (5, 9), "dw_backprop_filter1": (3, 15), "dw_expand": (2, 3),
+                  "dw_reduce": (2, 3)}
 
 
 def _dw_native(name, dtype):
@@ -1767,6 +1766,19 @@ def _dw_native_geometry(x_shape, w_shape, strides, dilations, pads):
     return st, di, pd
 
 
+def _dw_plan(name, x_shape, w_shape, strides, dilations, pads, dtype, arrays):
+    """What every native depthwise entry needs, or None where it does not apply (then the
+    NumPy kernels run): (ctypes function, compute dtype, geometry, (OH, OW))."""
+    geo = _dw_native_geometry(x_shape, w_shape, strides, dilations, pads)
+    if geo is None or not all(isinstance(a, np.ndarray) for a in arrays):
+        return None
+    ct = compute_dtype(dtype)
+    fn = _dw_native(name, ct)
+    if fn is None:
+        return None
+    return fn, ct, geo, out_sizes(x_shape[1:3], w_shape[:2], *geo)
+
+
 def _addr(a, i=0):
     """The address of a[i] (a C-contiguous array), as ctypes takes it."""
     return ctypes.c_void_p(_native.addr(a) + i * a.strides[0])
@@ -1789,83 +1801,96 @@ def _dw_expander(x, mult, b):
     return (lambda: np.empty(b * per, x.dtype)), run
 
 
+# The gather plans along one spatial dim: (destination size, taps) int64, read-only, the
+# source index that tap t of destination index i reads, else -1 (cached: building one
+# costs more than a small layer's kernel).
+
+@functools.lru_cache(maxsize=64)
+def _dw_window_table(o, k, s, d, p, n):
+    """The forward's: input index i*s - p + t*d of output index i, where 0 <= it < n."""
+    t = np.arange(o, dtype=np.int64)[:, None] * s - p + np.arange(k, dtype=np.int64) * d
+    return _read_only(np.where((t >= 0) & (t < n), t, -1))
+
+
+@functools.lru_cache(maxsize=64)
+def _dw_tap_table(n, k, s, d, p, o):
+    """The input gradient's: the output index q that tap t of input index i feeds
+    (i + p - t*d = q*s, 0 <= q < `o`)."""
+    t = np.arange(n, dtype=np.int64)[:, None] + p - np.arange(k, dtype=np.int64)[None, :] * d
+    q = t // s
+    return _read_only(np.where((t >= 0) & (t % s == 0) & (q < o), q, -1))
+
+
+def _read_only(table):
+    table = np.ascontiguousarray(table, dtype=np.int64)
+    table.flags.writeable = False
+    return table
+
+
 def _dw_forward_native(x, w, strides, dilations, pads):
     """y of a 2-D depthwise conv in C, or None (then the NumPy kernels run)."""
-    geo = _dw_native_geometry(x.shape, w.shape, strides, dilations, pads)
-    if geo is None or not isinstance(x, np.ndarray):
+    plan = _dw_plan("dw_gather", x.shape, w.shape, strides, dilations, pads, x.dtype, (x,))
+    if plan is None:
         return None
-    (sh, sw), (dh, dw), ((ph, _), (pw, _)) = geo
-    ct = compute_dtype(x.dtype)
-    fn = _dw_native("dw_forward1", ct)
-    if fn is None:
-        return None
+    fn, ct, ((sh, sw), (dh, dw), ((ph, _), (pw, _))), (oh, ow) = plan
     x = np.ascontiguousarray(x, dtype=ct)  # a view is copied (the NumPy path copies too)
     if not _native.usable(x):
         return None
-    wc = np.ascontiguousarray(w, dtype=ct)   # tiny: copied where it is not contiguous
     n, h, wd, c = x.shape
     kh, kw, _, mult = w.shape
-    oh, ow = out_sizes((h, wd), (kh, kw), *geo)
     y = np.empty((n, oh, ow, c * mult), ct)
     if y.size:
         b = _chunk(n, x[0].nbytes * mult + y[0].nbytes, _DW_CHUNK_BYTES)
         make_state, source = _dw_expander(x, mult, b)
-        pk = _native.ptr(wc)
+        gather = _dw_gatherer(fn, w, ct, _dw_window_table(oh, kh, sh, dh, ph, h),
+                              _dw_window_table(ow, kw, sw, dw, pw, wd), (h, wd), c * mult)
 
         def work(r, state):
-            fn(source(state, *r), pk, _addr(y, r[0]), 0, r[1] - r[0], h, wd, c * mult,
-               kh, kw, oh, ow, sh, sw, dh, dw, ph, pw)
+            gather(source(state, *r), _addr(y, r[0]), r[1] - r[0], (oh, ow))
 
         run_tasks(_image_ranges(n, b), work, x.nbytes + y.nbytes, make_state)
     return y
 
 
-@functools.lru_cache(maxsize=64)
-def _dw_tap_table(n, k, s, d, p, o):
-    """(n, k) int64, read-only: the output index that tap t of input index i feeds
-    (i + p - t*d = o*s, 0 <= o < `o`), else -1: the input gradient's gather plan along one
-    spatial dim (cached: building it costs more than a small layer's kernel)."""
-    t = np.arange(n, dtype=np.int64)[:, None] + p - np.arange(k, dtype=np.int64)[None, :] * d
-    q = t // s
-    table = np.ascontiguousarray(np.where((t >= 0) & (t % s == 0) & (q < o), q, -1),
-                                 dtype=np.int64)
-    table.flags.writeable = False
-    return table
+def _dw_gatherer(fn, w, ct, th, tw, src_sp, channels):
+    """gather(src address, dst address, images, dst spatial size): dw_gather with this
+    filter and these tables (kept alive here while it runs)."""
+    wc = np.ascontiguousarray(w, dtype=ct)   # tiny: copied where it is not contiguous
+    pk, pth, ptw = _native.ptr(wc), _native.ptr(th), _native.ptr(tw)
+    kh, kw = w.shape[:2]
+
+    def gather(src, dst, m, dst_sp, _keep=(wc, th, tw)):
+        fn(src, pk, dst, pth, ptw, 0, m, src_sp[0], src_sp[1], channels, kh, kw, *dst_sp)
+
+    return gather
 
 
 def _dw_backprop_input_native(dy, w, x_shape, strides, dilations, pads):
     """dx of a 2-D depthwise conv in C, or None (then the NumPy kernels run). Multiplier
     M > 1: the gradient of the C*M repeated channels, per chunk, summed over m."""
     x_shape = tuple(int(v) for v in x_shape)
-    geo = _dw_native_geometry(x_shape, w.shape, strides, dilations, pads)
-    if geo is None or not isinstance(dy, np.ndarray):
+    plan = _dw_plan("dw_gather", x_shape, w.shape, strides, dilations, pads, dy.dtype, (dy,))
+    if plan is None:
         return None
-    (sh, sw), (dh, dw), ((ph, _), (pw, _)) = geo
-    ct = compute_dtype(dy.dtype)
-    fn = _dw_native("dw_backprop_input1", ct)
-    if fn is None:
-        return None
+    fn, ct, ((sh, sw), (dh, dw), ((ph, _), (pw, _))), (oh, ow) = plan
     dy = np.ascontiguousarray(dy, dtype=ct)
     n, h, wd, c = x_shape
     kh, kw, _, mult = w.shape
-    oh, ow = out_sizes((h, wd), (kh, kw), *geo)
     if not _native.usable(dy) or dy.shape != (n, oh, ow, c * mult):
         return None
     dx = np.empty(x_shape, ct)
     if dx.size and not dy.size:
         dx[...] = 0
     elif dx.size:
-        wc = np.ascontiguousarray(w, dtype=ct)
-        th = _dw_tap_table(h, kh, sh, dh, ph, oh)
-        tw = _dw_tap_table(wd, kw, sw, dw, pw, ow)
-        pk, pth, ptw = _native.ptr(wc), _native.ptr(th), _native.ptr(tw)
+        gather = _dw_gatherer(fn, w, ct, _dw_tap_table(h, kh, sh, dh, ph, oh),
+                              _dw_tap_table(wd, kw, sw, dw, pw, ow), (oh, ow), c * mult)
         b = _chunk(n, dx[0].nbytes * mult + dy[0].nbytes, _DW_CHUNK_BYTES)
         reduce = _dw_native("dw_reduce", ct) if mult > 1 else None
 
         def work(r, state):
             m = r[1] - r[0]
             dst = _addr(dx, r[0]) if mult == 1 else _native.ptr(state)
-            fn(_addr(dy, r[0]), pk, dst, pth, ptw, 0, m, h, wd, c * mult, kh, kw, oh, ow)
+            gather(_addr(dy, r[0]), dst, m, (h, wd))
             if mult > 1:
                 reduce(dst, _addr(dx, r[0]), m * h * wd, c, mult)
 
@@ -1878,18 +1903,14 @@ def _dw_backprop_filter_native(x, dy, w_shape, strides, dilations, pads):
     """dw (w_shape, compute dtype) of a 2-D depthwise conv in C, or None: each chunk of
     images sums into its own float64 partial, the partials added in chunk order."""
     w_shape = tuple(int(v) for v in w_shape)
-    geo = _dw_native_geometry(x.shape, w_shape, strides, dilations, pads)
-    if geo is None or not isinstance(x, np.ndarray) or not isinstance(dy, np.ndarray):
+    plan = _dw_plan("dw_backprop_filter1", x.shape, w_shape, strides, dilations, pads,
+                    x.dtype, (x, dy))
+    if plan is None:
         return None
-    (sh, sw), (dh, dw), ((ph, _), (pw, _)) = geo
-    ct = compute_dtype(x.dtype)
-    fn = _dw_native("dw_backprop_filter1", ct)
-    if fn is None:
-        return None
+    fn, ct, ((sh, sw), (dh, dw), ((ph, _), (pw, _))), (oh, ow) = plan
     x, dy = np.ascontiguousarray(x, dtype=ct), np.ascontiguousarray(dy, dtype=ct)
     n, h, wd, c = x.shape
     kh, kw, _, mult = w_shape
-    oh, ow = out_sizes((h, wd), (kh, kw), *geo)
     if not _native.usable(x, dy) or dy.shape != (n, oh, ow, c * mult):
         return None
     if not dy.size:

@@ -8,7 +8,8 @@
    Taps are summed in window order (kh, then kw), the first valid tap written rather than
    added to a zero, as the NumPy twins in kernels.py do; taps that fall in the padding are
    skipped (the twins add their zero products). The channel loop runs in blocks of CB
-   values held in a local array (registers) across the taps, then stored once.
+   values held in a local array (registers) across the taps, then stored once. The forward
+   and the input gradient are one gather through per-dimension tap tables (dw_gather).
 
    The file includes itself once per type: the part below the #else is the kernel text,
    written over T and instantiated as <name>_f32 and <name>_f64. */
@@ -50,170 +51,69 @@ static inline void NAME(valid_range)(int64_t off, int64_t s, int64_t n, int64_t 
         *hi = *lo;
 }
 
-/* y[n0:n1] = depthwise correlation of x with w. */
-TF_EXPORT void NAME(dw_forward1)(const T *restrict x, const T *restrict w, T *restrict y,
-                                 int64_t n0, int64_t n1, int64_t H, int64_t W, int64_t C,
-                                 int64_t KH, int64_t KW, int64_t OH, int64_t OW,
-                                 int64_t sh, int64_t sw, int64_t dh, int64_t dw,
-                                 int64_t ph, int64_t pw)
+/* out[c0, c0 + m) (m <= CB) of one destination pixel: the sum over its taps (kh, kw), in
+   window order, of src[r, q, c] * w[kh, kw, c] where r = th[kh], q = tw[kw] (a tap whose
+   r or q lies outside [0, SH) / [0, SW) is skipped; so no table content leads outside
+   src). The first valid tap is written, not added to a zero; none at all gives 0. */
+static inline __attribute__((always_inline)) void NAME(taps_sum)(
+        const T *restrict src, const T *restrict w, T *restrict out,
+        const int64_t *restrict th, const int64_t *restrict tw, int64_t SH, int64_t SW,
+        int64_t C, int64_t KH, int64_t KW, int64_t c0, int64_t m)
 {
-    for (int64_t n = n0; n < n1; n++) {
-        const T *xn = x + n * H * W * C;
-        for (int64_t oh = 0; oh < OH; oh++) {
-            const int64_t ih0 = oh * sh - ph;
-            for (int64_t ow = 0; ow < OW; ow++) {
-                const int64_t iw0 = ow * sw - pw;
-                T *yo = y + ((n * OH + oh) * OW + ow) * C;
-                int64_t c0 = 0;
-                for (; c0 + CB <= C; c0 += CB) {
-                    T acc[CB];
-                    int first = 1;
-                    for (int64_t kh = 0; kh < KH; kh++) {
-                        const int64_t ih = ih0 + kh * dh;
-                        if (ih < 0 || ih >= H)
-                            continue;
-                        for (int64_t kw = 0; kw < KW; kw++) {
-                            const int64_t iw = iw0 + kw * dw;
-                            if (iw < 0 || iw >= W)
-                                continue;
-                            const T *xi = xn + (ih * W + iw) * C + c0;
-                            const T *wk = w + (kh * KW + kw) * C + c0;
-                            if (first) {
+    T acc[CB];
+    int first = 1;
+    for (int64_t kh = 0; kh < KH; kh++) {
+        const int64_t r = th[kh];
+        if (r < 0 || r >= SH)
+            continue;
+        for (int64_t kw = 0; kw < KW; kw++) {
+            const int64_t q = tw[kw];
+            if (q < 0 || q >= SW)
+                continue;
+            const T *s = src + (r * SW + q) * C + c0;
+            const T *wk = w + (kh * KW + kw) * C + c0;
+            if (first) {
 #pragma omp simd
-                                for (int c = 0; c < CB; c++)
-                                    acc[c] = xi[c] * wk[c];
-                                first = 0;
-                            } else {
+                for (int64_t c = 0; c < m; c++)
+                    acc[c] = s[c] * wk[c];
+                first = 0;
+            } else {
 #pragma omp simd
-                                for (int c = 0; c < CB; c++)
-                                    acc[c] += xi[c] * wk[c];
-                            }
-                        }
-                    }
-                    if (first)
-                        for (int c = 0; c < CB; c++)
-                            acc[c] = 0;
-                    for (int c = 0; c < CB; c++)
-                        yo[c0 + c] = acc[c];
-                }
-                if (c0 == C)
-                    continue;
-                /* the last C % CB channels, accumulated in y itself */
-                const int64_t m = C - c0;
-                T *yc = yo + c0;
-                int first = 1;
-                for (int64_t kh = 0; kh < KH; kh++) {
-                    const int64_t ih = ih0 + kh * dh;
-                    if (ih < 0 || ih >= H)
-                        continue;
-                    for (int64_t kw = 0; kw < KW; kw++) {
-                        const int64_t iw = iw0 + kw * dw;
-                        if (iw < 0 || iw >= W)
-                            continue;
-                        const T *xi = xn + (ih * W + iw) * C + c0;
-                        const T *wk = w + (kh * KW + kw) * C + c0;
-                        if (first) {
-#pragma omp simd
-                            for (int64_t c = 0; c < m; c++)
-                                yc[c] = xi[c] * wk[c];
-                            first = 0;
-                        } else {
-#pragma omp simd
-                            for (int64_t c = 0; c < m; c++)
-                                yc[c] += xi[c] * wk[c];
-                        }
-                    }
-                }
-                if (first)
-                    for (int64_t c = 0; c < m; c++)
-                        yc[c] = 0;
+                for (int64_t c = 0; c < m; c++)
+                    acc[c] += s[c] * wk[c];
             }
         }
     }
+    if (first)
+        for (int64_t c = 0; c < m; c++)
+            acc[c] = 0;
+    for (int64_t c = 0; c < m; c++)
+        out[c0 + c] = acc[c];
 }
 
-/* dx[n0:n1] of the forward above, from dy (N, OH, OW, C). Each dx element gathers the
-   dy of its taps: tab_h[ih*KH + kh] is the output row oh that tap kh of input row ih
-   feeds (-1: none), tab_w[iw*KW + kw] the output column; every value is checked against
-   [0, OH) / [0, OW) here, so no table content can lead outside dy. */
-TF_EXPORT void NAME(dw_backprop_input1)(const T *restrict dy, const T *restrict w,
-                                        T *restrict dx, const int64_t *restrict tab_h,
-                                        const int64_t *restrict tab_w,
-                                        int64_t n0, int64_t n1, int64_t H, int64_t W,
-                                        int64_t C, int64_t KH, int64_t KW, int64_t OH,
-                                        int64_t OW)
+/* dst[n0:n1] (N, DH, DW, C): each pixel gathers src (N, SH, SW, C) through its taps;
+   tab_h[i*KH + kh] is the src row that tap kh of dst row i reads (-1: none), tab_w[j*KW +
+   kw] the src column. The forward (src x, dst y: row oh*s - p + kh*d) and the input
+   gradient (src dy, dst dx: the output row that tap kh of input row ih feeds) are both
+   this gather. */
+TF_EXPORT void NAME(dw_gather)(const T *restrict src, const T *restrict w, T *restrict dst,
+                               const int64_t *restrict tab_h, const int64_t *restrict tab_w,
+                               int64_t n0, int64_t n1, int64_t SH, int64_t SW, int64_t C,
+                               int64_t KH, int64_t KW, int64_t DH, int64_t DW)
 {
     for (int64_t n = n0; n < n1; n++) {
-        const T *dyn = dy + n * OH * OW * C;
-        for (int64_t ih = 0; ih < H; ih++) {
-            const int64_t *th = tab_h + ih * KH;
-            for (int64_t iw = 0; iw < W; iw++) {
-                const int64_t *tw = tab_w + iw * KW;
-                T *dxo = dx + ((n * H + ih) * W + iw) * C;
+        const T *srcn = src + n * SH * SW * C;
+        for (int64_t i = 0; i < DH; i++)
+            for (int64_t j = 0; j < DW; j++) {
+                T *out = dst + ((n * DH + i) * DW + j) * C;
                 int64_t c0 = 0;
-                for (; c0 + CB <= C; c0 += CB) {
-                    T acc[CB];
-                    int first = 1;
-                    for (int64_t kh = 0; kh < KH; kh++) {
-                        const int64_t oh = th[kh];
-                        if (oh < 0 || oh >= OH)
-                            continue;
-                        for (int64_t kw = 0; kw < KW; kw++) {
-                            const int64_t ow = tw[kw];
-                            if (ow < 0 || ow >= OW)
-                                continue;
-                            const T *g = dyn + (oh * OW + ow) * C + c0;
-                            const T *wk = w + (kh * KW + kw) * C + c0;
-                            if (first) {
-#pragma omp simd
-                                for (int c = 0; c < CB; c++)
-                                    acc[c] = g[c] * wk[c];
-                                first = 0;
-                            } else {
-#pragma omp simd
-                                for (int c = 0; c < CB; c++)
-                                    acc[c] += g[c] * wk[c];
-                            }
-                        }
-                    }
-                    if (first)
-                        for (int c = 0; c < CB; c++)
-                            acc[c] = 0;
-                    for (int c = 0; c < CB; c++)
-                        dxo[c0 + c] = acc[c];
-                }
-                if (c0 == C)
-                    continue;
-                const int64_t m = C - c0;
-                T *dc = dxo + c0;
-                int first = 1;
-                for (int64_t kh = 0; kh < KH; kh++) {
-                    const int64_t oh = th[kh];
-                    if (oh < 0 || oh >= OH)
-                        continue;
-                    for (int64_t kw = 0; kw < KW; kw++) {
-                        const int64_t ow = tw[kw];
-                        if (ow < 0 || ow >= OW)
-                            continue;
-                        const T *g = dyn + (oh * OW + ow) * C + c0;
-                        const T *wk = w + (kh * KW + kw) * C + c0;
-                        if (first) {
-#pragma omp simd
-                            for (int64_t c = 0; c < m; c++)
-                                dc[c] = g[c] * wk[c];
-                            first = 0;
-                        } else {
-#pragma omp simd
-                            for (int64_t c = 0; c < m; c++)
-                                dc[c] += g[c] * wk[c];
-                        }
-                    }
-                }
-                if (first)
-                    for (int64_t c = 0; c < m; c++)
-                        dc[c] = 0;
+                for (; c0 + CB <= C; c0 += CB)
+                    NAME(taps_sum)(srcn, w, out, tab_h + i * KH, tab_w + j * KW, SH, SW, C,
+                                   KH, KW, c0, CB);
+                if (c0 < C)
+                    NAME(taps_sum)(srcn, w, out, tab_h + i * KH, tab_w + j * KW, SH, SW, C,
+                                   KH, KW, c0, C - c0);
             }
-        }
     }
 }
 
