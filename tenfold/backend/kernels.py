@@ -633,6 +633,12 @@ _relu_kernel = relu   # for functions whose `relu` argument is a flag
 # element (bit-identical); (64, 28, 28, 128) float32, one thread, process time, medians of
 # 7 alternating, with other jobs on the machine (/work/scratch/lr_ab.py): forward (with
 # its output's allocation) 20.7 -> 15.5 ms, gradient 31.6 -> 19.0 ms.
+# One call where one thread runs it (not 64K-element chunks: ~17 us of Python per chunk),
+# 1 MB chunks to the threads from BANDWIDTH_MIN_BYTES on. A single pass saturates much of
+# the memory bandwidth with one thread here: a C loop over (64, 28, 28, 128) float32 takes
+# 2.0-2.4 ms on one core, 1.0-1.2 on two started together (best of 31), but Python threads
+# wake late and the 2 cores are shared, so smaller arrays run serially (1.5-6 MB: 1.1-1.4x
+# slower on two threads, wall minimum of 41 alternating, /work/scratch/ew/thr3.py).
 _NATIVE_CHUNK = 1 << 18
 
 

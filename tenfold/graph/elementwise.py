@@ -15,7 +15,14 @@ buffer of a dying side input that only its first step reads, or a dead buffer of
 made. Results larger than a block are computed in blocks of leading-axis rows that stay in
 the core's cache (side inputs with that leading axis are sliced to the block, the others
 broadcast whole), so k steps read and write memory once instead of k times. Values are
-those of the unfused nodes, bit for bit: the same ufuncs on the same elements.
+those of the unfused nodes, bit for bit: the same ufuncs on the same elements. Big chains
+share their blocks out to the kernel threads (kernels.run_tasks; ufuncs and native kernels
+release the GIL); elementwise, so the values do not depend on it.
+
+An `add` of a vector along the last axis (a bias) followed by a primitive that declares a
+`bias_kernel` (LeakyReLU: the pattern after a Conv2D, Conv2DTranspose or Dense with that
+activation) is one step of that kernel, one native pass, bit for bit the two steps; a chain
+left with one step runs it over whole arrays (the kernel chunks and threads by itself).
 """
 import numpy as np
 
