@@ -675,6 +675,11 @@ def _native_elementwise(name, arrays, alpha):
     return True
 
 
+# A bias add, and a bias add then LeakyReLU, natively in one pass (the executor's chains run
+# the latter after a convolution with that activation). NumPy twin -> native, float32, one
+# thread, process time, medians of 15 alternating, machine under load ~5 (/work/scratch/ew/
+# bias_ab.py): bias add (64, 28, 28, 128) 5.6 -> 4.5 ms, (64, 14, 14, 128) 0.97 -> 0.61;
+# bias + LeakyReLU 8.9 -> 5.7 ms, 1.65 -> 0.70.
 def _bias_rows(x, b, out):
     """The native bias kernels' row length c (b a vector along x's last axis, every array
     C-contiguous of one float dtype, b apart from out), else None."""
@@ -704,8 +709,7 @@ def _native_bias(name, x, b, out, *extra):
 
 def bias_add(x, b, out):
     """out = x + b for a vector b along x's last axis, natively (out may be x): True, or False
-    where that does not apply (the caller runs np.add). NumPy's broadcast add runs a short
-    loop per row: (64, 28, 28, 128) + (128,) float32, one thread, 8.4 -> 2.7 ms."""
+    where that does not apply (the caller runs np.add, a short inner loop per row)."""
     return _native_bias("bias_add", x, b, out)
 
 

@@ -141,7 +141,10 @@ def _kernel_steps(steps, ext_shapes, shape):
     """(out_kernel, params, args) steps from (primitive, params, args) ones, where an `add` of
     a vector along the last axis followed by a primitive with a `bias_kernel` becomes one step
     of that kernel (the pattern after a convolution or Dense with an activation): one pass
-    over the block instead of two."""
+    instead of two. chain[add>leaky_relu] with a (128,) bias, float32, main's chain (NumPy
+    broadcast add, native leaky_relu per block) -> this, one thread, process time, medians
+    of 21 alternating, machine under load ~5 (/work/scratch/ew/ab.py): (64, 28, 28, 128)
+    9.4 -> 5.5 ms, (64, 14, 14, 128) 2.25 -> 0.61 ms."""
     out = []
     i = 0
     while i < len(steps):
