@@ -138,7 +138,8 @@ def test_results_do_not_depend_on_threads(monkeypatch, dtype):
     calls = _threaded(monkeypatch)
     for a, s in zip(run(), serial):
         np.testing.assert_array_equal(a, s)
-    assert len(calls) == 4 and min(calls) > 2   # every kernel ran in chunks on the threads
+    if K._blas.available():   # (else kernels never thread)
+        assert len(calls) == 4 and min(calls) > 2   # every kernel ran in chunks on threads
 
 
 @needs_native
