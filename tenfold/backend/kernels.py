@@ -682,9 +682,10 @@ def _native_elementwise(name, arrays, alpha):
 # bias + LeakyReLU 8.9 -> 5.7 ms, 1.65 -> 0.70.
 def _bias_rows(x, b, out):
     """The native bias kernels' row length c (b a vector along x's last axis, every array
-    C-contiguous of one float dtype, b apart from out), else None."""
+    C-contiguous of one float dtype, b apart from out), else None. Not for c = 1: NumPy adds
+    a scalar at full speed (64x28x28x1: 0.04 ms, a C loop over rows of one 0.36 ms)."""
     c = b.shape[0] if b.ndim == 1 else -1
-    if x.ndim < 2 or x.shape[-1] != c or out.shape != x.shape or c == 0 or \
+    if x.ndim < 2 or x.shape[-1] != c or out.shape != x.shape or c < 2 or \
             not _native.usable(x, b, out) or np.may_share_memory(b, out):
         return None
     return c

@@ -12,7 +12,7 @@ from tenfold.backend import native
 from tenfold.backend import numpy_out
 
 DTYPES = [np.float32, np.float64]
-SHAPES = [(0, 5), (1, 1), (3, 1), (1, 7), (7, 13), (2, 3, 5, 129), (300, 64), (5, 3, 1000),
+SHAPES = [(0, 5), (1, 2), (3, 2), (1, 7), (7, 13), (2, 3, 5, 129), (300, 64), (5, 3, 1000),
           (2049, 33), (3, 100003)]
 
 needs_native = pytest.mark.skipif(native.load("activations") is None,
@@ -93,6 +93,7 @@ def test_arrays_the_kernels_do_not_take_go_to_numpy():
         (x, rng.standard_normal((30, 8)).astype(np.float32)),   # not a vector
         (x, rng.standard_normal(1).astype(np.float32)),  # broadcast of one
         (x.astype(np.float16), b.astype(np.float16)),    # no native half kernels
+        (x[..., :1].copy(), b[:1].copy()),                # a bias of one: NumPy's scalar add
         (x[..., 0].copy(), b[:1].copy()),                 # last axis of one
     ]
     for xi, bi in cases:
@@ -144,10 +145,11 @@ def test_results_do_not_depend_on_threads(monkeypatch, dtype):
 
 @needs_native
 @settings(max_examples=40, deadline=None)
-@given(shape=st.lists(st.integers(1, 9), min_size=2, max_size=4),
+@given(lead=st.lists(st.integers(1, 9), min_size=1, max_size=3), c=st.integers(2, 40),
        dtype=st.sampled_from(DTYPES), alpha=st.sampled_from([0.2, 0.5, 1.0]),
        seed=st.integers(0, 2 ** 16))
-def test_property_equals_the_reference(shape, dtype, alpha, seed):
-    x, b = _data(tuple(shape), dtype, seed)
+def test_property_equals_the_reference(lead, c, dtype, alpha, seed):
+    x, b = _data(tuple(lead) + (c,), dtype, seed)
+    assert K.bias_add(x, b, np.empty_like(x))
     np.testing.assert_array_equal(_bias_leaky(x, b, alpha), _ref(x, b, alpha))
     np.testing.assert_array_equal(_bias_add(x, b), (x.astype(np.float64) + b).astype(dtype))
