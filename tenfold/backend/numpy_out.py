@@ -18,6 +18,17 @@ def binary_out(uf):
     return lambda x, y, out: uf(x, y, out=out)
 
 
+def add_out(x, y, out):
+    """np.add(x, y, out=out), natively where one side is a bias (a vector along the other's
+    last axis: NumPy runs one short loop per row of it)."""
+    dx, dy = getattr(x, "ndim", 0), getattr(y, "ndim", 0)
+    if dy == 1 and dx > 1 or dx == 1 and dy > 1:
+        from tenfold.backend import kernels
+        if kernels.bias_add(x, y, out) if dy == 1 else kernels.bias_add(y, x, out):
+            return out
+    return np.add(x, y, out=out)
+
+
 def relu_out(x, out):
     from tenfold.backend import kernels
     return kernels.relu(x, out)

@@ -106,6 +106,10 @@ def _leaky_relu_out(x, out, alpha):
     return _kernels.leaky_relu(x, alpha, out)
 
 
+def _leaky_relu_bias_out(x, b, out, alpha):
+    return _kernels.bias_leaky_relu(x, b, alpha, out)
+
+
 def _leaky_relu_grad_out(g, y, out, alpha):
     return _kernels.leaky_relu_backprop(g, y, alpha, out)
 
@@ -119,7 +123,8 @@ leaky_relu_grad = primitive(
 leaky_relu = primitive(
     "leaky_relu", lambda x, alpha: _kernels.leaky_relu(x, alpha),
     grads=(lambda g, o, x, alpha: leaky_relu_grad(g, o, alpha=alpha),),
-    aliasing="fresh", out_kernel=_leaky_relu_out, inplace=True)
+    aliasing="fresh", out_kernel=_leaky_relu_out, inplace=True,
+    bias_kernel=_leaky_relu_bias_out)
 
 
 def leaky_relu_unfused(x, alpha):

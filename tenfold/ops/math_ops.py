@@ -49,7 +49,7 @@ def ones_like(x):
 # Binary elementwise primitives. Operands already share a dtype; broadcasting is NumPy's and
 # the tape un-broadcasts gradients, so rules return full-shape gradients.
 
-_add = primitive("add", np.add, grads=(lambda g, o, x, y: g, lambda g, o, x, y: g), aliasing="fresh", out_kernel=_out.binary_out(np.add), inplace=True, tf_op="AddV2")
+_add = primitive("add", np.add, grads=(lambda g, o, x, y: g, lambda g, o, x, y: g), aliasing="fresh", out_kernel=_out.add_out, inplace=True, tf_op="AddV2")
 _sub = primitive("subtract", np.subtract,
                  grads=(lambda g, o, x, y: g, lambda g, o, x, y: _neg(g)), aliasing="fresh", out_kernel=_out.binary_out(np.subtract), inplace=True, tf_op="Sub")
 _mul = primitive("multiply", np.multiply,

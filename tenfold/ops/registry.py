@@ -40,6 +40,9 @@ composed from primitives in Python. One declaration holds:
   buffer (the executor's in-place planning); with `inplace=True` that buffer may be one of
   its own inputs' (elementwise ops), with a tuple of input positions only those inputs'
   (the executor's chain nodes), else only a dead buffer of the output's shape.
+- `bias_kernel(x, b, out=buffer, **params)`: an elementwise primitive applied to x + b, b a
+  vector along x's last axis, in one pass, bit for bit the add then the primitive; the
+  executor's chain nodes run it for an `add` of such a vector followed by this primitive.
 - `inplace_kernel(ref, value, var)`: a variable update that reuses the variable's array when
   nothing else sees it (assign, assign_add, assign_sub).
 - `jit_kernel`: (kernel, out_kernel or None), compiled (Numba) variants for graphs compiled
@@ -102,8 +105,8 @@ def elementwise_flops(inputs, out, params):
 
 
 _FACTS = ("kernels", "check", "flops", "aliasing", "writable_view", "shape_only", "stateful",
-          "out_kernel", "inplace", "inplace_kernel", "jit_kernel", "uses_blas", "pool_route",
-          "onnx", "tf_op", "no_grad", "transfer", "out_spec", "tf_name", "quiet")
+          "out_kernel", "inplace", "bias_kernel", "inplace_kernel", "jit_kernel", "uses_blas",
+          "pool_route", "onnx", "tf_op", "no_grad", "transfer", "out_spec", "tf_name", "quiet")
 
 
 
@@ -129,7 +132,8 @@ class Primitive:
 
     def __init__(self, name, kernel, grads=None, doc=None, *, kernels=None, check=None,
                  flops=None, aliasing=None, writable_view=False, shape_only=False,
-                 stateful=False, out_kernel=None, inplace=False, inplace_kernel=None,
+                 stateful=False, out_kernel=None, inplace=False, bias_kernel=None,
+                 inplace_kernel=None,
                  jit_kernel=None, uses_blas=False, pool_route=None, onnx=None, tf_op=None,
                  no_grad=None, transfer=False, out_spec=None, tf_name=None, quiet=False):
         self.name = name
@@ -151,6 +155,7 @@ class Primitive:
         self.stateful = stateful
         self.out_kernel = out_kernel
         self.inplace = inplace
+        self.bias_kernel = bias_kernel
         self.inplace_kernel = inplace_kernel
         self.uses_blas = uses_blas
         self.pool_route = pool_route

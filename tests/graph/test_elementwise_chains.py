@@ -82,3 +82,63 @@ def test_chain_in_place_only_over_a_first_step_input():
     np.testing.assert_array_equal(a[0], b[0])
     e = np.exp(x.numpy())
     np.testing.assert_allclose(a[0], (e * 2 + e) * 0.5, rtol=1e-6)
+
+
+def test_bias_add_then_leaky_relu_runs_as_one_step(monkeypatch):
+    from tenfold.backend import kernels as K
+    rng = np.random.default_rng(2)
+    x = tf.constant(rng.standard_normal((9, 7, 5, 33)).astype(np.float32) * 3)
+    b = tf.constant(rng.standard_normal(33).astype(np.float32))
+    row = tf.constant(rng.standard_normal((9, 7, 1, 33)).astype(np.float32))
+    seen = []
+    real = K.bias_leaky_relu
+    monkeypatch.setattr(K, "bias_leaky_relu", lambda *a: seen.append(1) or real(*a))
+
+    def make():
+        def f(x, b, row):
+            h = x * 1.5                                  # owned: may be the chain's buffer
+            y1 = tf.nn.leaky_relu(h + b, 0.2) * 2.0      # bias second, a step after
+            y2 = tf.nn.leaky_relu(b + x * 0.5, 0.3)      # bias first
+            y3 = tf.nn.leaky_relu(x + row, 0.2) - 1.0    # not a vector: stays two steps
+            return y1, y2, y3
+        return f
+    a, u, names = _run_both(make, (x, b, row))
+    assert sum(n.startswith("chain[") for n in names) >= 3, names
+    assert len(seen) == 2
+    for p, q in zip(a, u):
+        np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_chain_blocks_on_threads_equal_one_thread(monkeypatch, dtype):
+    from tenfold.backend import kernels as K
+    from tenfold.graph import elementwise as E
+    rng = np.random.default_rng(3)
+    x = tf.constant(rng.standard_normal((67, 33, 129)).astype(dtype))
+    lead = tf.constant(rng.standard_normal((67, 1, 129)).astype(dtype))
+    col = tf.constant(rng.standard_normal(129).astype(dtype))
+    mid = tf.constant(rng.standard_normal((33, 1)).astype(dtype))
+
+    def make():
+        def f(x, lead, col, mid):
+            y = tf.nn.leaky_relu(x * 1.5 + col, 0.2) * lead - mid
+            return tf.tanh(y) + y * y
+        return f
+
+    def run():
+        with executor.optimizations(chains=True):
+            fn = tf.function(make())
+            fn(x, lead, col, mid)
+            return fn(x, lead, col, mid).numpy()
+
+    monkeypatch.setattr(K, "_threads", 1)
+    serial = run()
+    monkeypatch.setattr(K, "_threads", 2)
+    monkeypatch.setattr(K, "_busy", lambda: False)
+    monkeypatch.setattr(E, "PARALLEL_MIN_BYTES", 1)
+    tasks = []
+    real = K.run_tasks
+    monkeypatch.setattr(K, "run_tasks", lambda ts, *a, **k: tasks.append(len(ts)) or
+                        real(ts, *a, **k))
+    np.testing.assert_array_equal(run(), serial)
+    assert tasks and max(tasks) >= 9   # the chain's blocks went to run_tasks

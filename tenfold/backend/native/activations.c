@@ -1,5 +1,6 @@
 /* Elementwise activations in one pass, bit for bit the NumPy forms they replace
-   (kernels.leaky_relu / leaky_relu_backprop): the same float operations on each element. */
+   (kernels.leaky_relu / leaky_relu_backprop, and the bias add that precedes them,
+   kernels.bias_add): the same float operations on each element. */
 #include "tf_native.h"
 
 #define ACTIVATIONS(T, SUF)                                                                   \
@@ -19,6 +20,29 @@ TF_EXPORT void leaky_relu_backprop_##SUF(const T *g, const T *y, T *o, int64_t n
     for (int64_t i = 0; i < n; i++) {                                                         \
         T yi = y[i], gi = g[i];                                                               \
         o[i] = (yi * a >= yi) ? gi * a : gi;                                                  \
+    }                                                                                         \
+}                                                                                             \
+/* o = x + b over rows x c, b broadcast along the rows (o may be x). NumPy's broadcast add   \
+   runs one short inner loop per row of c */                                                  \
+TF_EXPORT void bias_add_##SUF(const T *x, const T *b, T *o, int64_t rows, int64_t c) {       \
+    for (int64_t r = 0; r < rows; r++) {                                                      \
+        const T *xr = x + r * c;                                                              \
+        T *orow = o + r * c;                                                                  \
+        for (int64_t j = 0; j < c; j++)                                                       \
+            orow[j] = xr[j] + b[j];                                                           \
+    }                                                                                         \
+}                                                                                             \
+/* o = leaky_relu(x + b) as bias_add then leaky_relu, in one pass (o may be x) */            \
+TF_EXPORT void bias_leaky_relu_##SUF(const T *x, const T *b, T *o, int64_t rows, int64_t c,  \
+                                      double alpha) {                                         \
+    const T a = (T)alpha;                                                                     \
+    for (int64_t r = 0; r < rows; r++) {                                                      \
+        const T *xr = x + r * c;                                                              \
+        T *orow = o + r * c;                                                                  \
+        for (int64_t j = 0; j < c; j++) {                                                     \
+            T v = xr[j] + b[j], t = v * a;                                                    \
+            orow[j] = (t >= v || t != t) ? t : v;                                             \
+        }                                                                                     \
     }                                                                                         \
 }
 
