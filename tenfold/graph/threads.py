@@ -63,7 +63,9 @@ def blas_threads():
 
 def _apply(n):
     n = max(1, int(n))
-    if _state["current"] == n:
+    # the library is asked too: the kernels' single-threaded regions set and restore the
+    # count behind this module's back (a restore can land after a change made here)
+    if _state["current"] == n and blas_threads() in (None, n):
         return True
     try:
         from threadpoolctl import threadpool_limits

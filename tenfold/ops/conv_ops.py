@@ -103,9 +103,13 @@ def _conv_flops_as(**kind):
     return flops
 
 
+# The convolutions' kernels (NumPy, native and CuPy) always return a newly allocated array
+# (or a view of one they allocated: an unpadded interior): "fresh", so the executor may let
+# a later node write over a dead conv output instead of allocating (the DCGAN's 25 MB
+# LeakyReLU gradient after each Conv2DTranspose).
 _conv = primitive("conv", _bk("conv"), grads=(_conv_grad_x, _conv_grad_w),
                   doc="N-d convolution, channels-last; filter (*kernel, in // groups, out)",
-                  uses_blas=True, flops=conv_flops)
+                  uses_blas=True, flops=conv_flops, aliasing="fresh")
 def _conv_bpi_jit(dy, w, x_shape, strides, dilations, pads, groups=1):
     """conv_backprop_input with one full-width GEMM and a compiled col2im where it applies."""
     return K.conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups,
@@ -116,10 +120,10 @@ _conv_bpi = primitive("conv_backprop_input", _bk("conv_backprop_input"),
                       jit_kernel=(_conv_bpi_jit, None),
                       grads=(_bpi_grad_dy, _bpi_grad_w),
                       doc="adjoint of conv in x: the transposed convolution", uses_blas=True,
-                      flops=_conv_flops_as(adjoint=True))
+                      flops=_conv_flops_as(adjoint=True), aliasing="fresh")
 _conv_bpf = primitive("conv_backprop_filter", _bk("conv_backprop_filter"),
                       grads=(_bpf_grad_x, _bpf_grad_dy), doc="adjoint of conv in the filter",
-                      uses_blas=True, flops=_conv_flops_as(adjoint=True))
+                      uses_blas=True, flops=_conv_flops_as(adjoint=True), aliasing="fresh")
 
 
 def _dw_grad_x(g, out, x, w, strides, dilations, pads):
@@ -148,11 +152,13 @@ def _dwbpf_grad_dy(g, out, x, dy, w_shape, strides, dilations, pads):
 
 _dw = primitive("depthwise_conv", _bk("depthwise_conv"), grads=(_dw_grad_x, _dw_grad_w),
                 doc="depthwise convolution, filter (*kernel, C, multiplier)",
-                flops=_conv_flops_as(depthwise=True))
+                flops=_conv_flops_as(depthwise=True), aliasing="fresh")
 _dw_bpi = primitive("depthwise_conv_backprop_input", _bk("depthwise_backprop_input"),
-                    grads=(_dwbpi_grad_dy, _dwbpi_grad_w), flops=_conv_flops_as(depthwise=True))
+                    grads=(_dwbpi_grad_dy, _dwbpi_grad_w), flops=_conv_flops_as(depthwise=True),
+                    aliasing="fresh")
 _dw_bpf = primitive("depthwise_conv_backprop_filter", _bk("depthwise_backprop_filter"),
-                    grads=(_dwbpf_grad_x, _dwbpf_grad_dy), flops=_conv_flops_as(depthwise=True))
+                    grads=(_dwbpf_grad_x, _dwbpf_grad_dy), flops=_conv_flops_as(depthwise=True),
+                    aliasing="fresh")
 
 # --- fused conv + bias + ReLU (what TF's grappler turns Conv2D+BiasAdd+Relu into) ---
 
@@ -201,7 +207,7 @@ def _fused_gb(g, out, x, w, b, strides, dilations, pads, groups, relu):
 _conv_bias_act = primitive("conv_bias_act", _bk("conv_bias_act"),
                            grads=(_fused_gx, _fused_gw, _fused_gb),
                            doc="relu?(conv(x, w) + b), computed chunk by chunk in cache",
-                           flops=conv_flops)
+                           flops=conv_flops, aliasing="fresh")
 
 
 def _zeros_rule(i):
