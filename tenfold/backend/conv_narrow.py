@@ -1,0 +1,142 @@
+"""2-D convolutions with few output channels and many input channels (native/conv_narrow.c):
+the DCGAN generator's last Conv2D(1, 7x7, SAME) on 128 channels, a segmentation head.
+kernels.py asks these before its scatter forms (_conv_by_scatter and
+_backprop_filter_by_scatter: C_out * 8 <= C_in at stride 1), which run a GEMM K * C_out
+wide and then K shifted adds or copies. Here the vectors run along the input channels: each
+output pixel is one dot product over taps and channels (no intermediate), each tap's filter
+gradient one accumulation over the pixels; x is read in place, taps outside it skipped.
+
+Each function returns None where the native kernel does not take the call (no compiler,
+TENFOLD_NATIVE=0, no AVX-512 build, a dtype, layout or shape it does not cover); then
+kernels.py runs its NumPy path unchanged. Every size the C code uses is checked here first.
+The images are cut into fixed chunks (by multiply-adds, not by the thread count) shared out
+with kernels.run_tasks; the filter gradient's per-chunk partials are summed in chunk order
+(in float64), so no result depends on the thread count.
+"""
+import ctypes
+
+import numpy as np
+
+from tenfold.backend import kernels as K
+from tenfold.backend import native
+
+_FAMILY = "conv_narrow"
+_SIGNATURES = {   # pointer arguments, then int64 arguments
+    "narrow_fwd": (5, 17),
+    "narrow_bpf": (3, 16),
+}
+# Output channels these take: the kernels hold up to 3 per block (more run as further
+# blocks, each re-reading x).
+MAX_OUT = 4
+_TASK_MACS = 1 << 22    # images per task: ~1 ms of work (a call costs ~10 us of Python)
+_simd = []
+_zeros = {}
+
+
+def _fn(name, dtype):
+    """The ctypes function name_f32/_f64 (argtypes set once), or None without the library
+    or without its AVX-512 build."""
+    if not _simd:
+        lib = native.load(_FAMILY)
+        if lib is None:
+            return None
+        lib.conv_narrow_simd.restype = ctypes.c_int64
+        _simd.append(bool(lib.conv_narrow_simd()))
+    if not _simd[0]:
+        return None
+    return native.kernel(_FAMILY, name, dtype, native.pointers_and_ints(*_SIGNATURES[name]))
+
+
+def _zero_row(c, dtype):
+    """C zeros of dtype, read by the kernels for taps outside x (never written)."""
+    key = (c, np.dtype(dtype))
+    z = _zeros.get(key)
+    if z is None:
+        z = np.zeros(c, dtype)
+        z.flags.writeable = False
+        _zeros[key] = z
+    return z
+
+
+def _geometry(x, w_shape, strides, dilations, pads):
+    """(h, w, c, oh, ow, o, kh, kw, sh, sw, dh, dw, pt, pl) of a 2-D, one-group conv these
+    kernels take, or None."""
+    if x.ndim != 4 or len(w_shape) != 4 or len(strides) != 2 or len(dilations) != 2 or \
+            len(pads) != 2:
+        return None
+    n, h, wd, c = x.shape
+    kh, kw, cin, o = (int(s) for s in w_shape)
+    if cin != c or min(kh, kw, c, o) < 1 or o > MAX_OUT or n < 1:
+        return None
+    sh, sw = (int(s) for s in strides)
+    dh, dw = (int(d) for d in dilations)
+    (pt, pb), (pl, pr) = ((int(a), int(b)) for a, b in pads)
+    if min(sh, sw, dh, dw) < 1 or min(pt, pb, pl, pr) < 0:
+        return None
+    oh, ow = K.out_sizes((h, wd), (kh, kw), (sh, sw), (dh, dw), ((pt, pb), (pl, pr)))
+    if oh < 1 or ow < 1:
+        return None
+    return h, wd, c, oh, ow, o, kh, kw, sh, sw, dh, dw, pt, pl
+
+
+def _ranges(n, macs_per_image):
+    """Chunks of images by their multiply-adds (fixed by the shapes, not the threads)."""
+    return K._image_ranges(n, K._chunk(n, macs_per_image, _TASK_MACS))
+
+
+def conv_bias_act(x, w, b, strides, dilations, pads, relu):
+    """relu?(conv(x, w) + b) (b may be None), or None where the kernel does not apply.
+    x, w (and b) of one float dtype, the caller's compute dtype."""
+    geo = _geometry(x, w.shape, strides, dilations, pads)
+    if geo is None:
+        return None
+    arrays = (x, w) if b is None else (x, w, b)
+    if not native.usable(*arrays) or (b is not None and b.shape != (w.shape[-1],)):
+        return None
+    fn = _fn("narrow_fwd", x.dtype)
+    if fn is None:
+        return None
+    h, wd, c, oh, ow, o, kh, kw = geo[:8]
+    n = x.shape[0]
+    # (C_out, KH, KW, C_in): a filter row's (kx, c) weights for one output channel are one
+    # run, as its (kx, c) inputs are in x
+    wt = np.ascontiguousarray(w.transpose(3, 0, 1, 2))
+    out = np.empty((n, oh, ow, o), x.dtype)
+    zero = _zero_row(c, x.dtype)
+    ptrs = (native.addr(x), native.addr(wt), None if b is None else native.addr(b),
+            native.addr(zero), native.addr(out))
+
+    def work(r, _):
+        fn(*ptrs, r[0], r[1], *geo, int(bool(relu)))
+
+    K.run_tasks(_ranges(n, oh * ow * o * kh * kw * c), work, x.nbytes + out.nbytes)
+    return out
+
+
+def backprop_filter(x, dy, w_shape, strides, dilations, pads):
+    """The filter gradient (w_shape, x's dtype), or None where the kernel does not apply;
+    dy (N, OH, OW, O) of x's dtype."""
+    geo = _geometry(x, w_shape, strides, dilations, pads)
+    if geo is None or not native.usable(x, dy):
+        return None
+    h, wd, c, oh, ow, o, kh, kw = geo[:8]
+    n = x.shape[0]
+    if dy.shape != (n, oh, ow, o):
+        return None
+    fn = _fn("narrow_bpf", x.dtype)
+    if fn is None:
+        return None
+    ranges = _ranges(n, oh * ow * o * kh * kw * c)
+    partial = np.zeros((len(ranges), o * kh * kw * c), x.dtype)   # the kernel adds to it
+    xp, gp = native.addr(x), native.addr(dy)
+
+    def work(i, _):
+        fn(xp, gp, native.addr(partial[i]), *ranges[i], *geo)
+
+    K.run_tasks(list(range(len(ranges))), work, x.nbytes + dy.nbytes)
+    total = partial[0].astype(np.float64)
+    for p in partial[1:]:
+        total += p
+    # (C_out, KH, KW, C_in) -> (KH, KW, C_in, C_out)
+    return np.ascontiguousarray(total.reshape(o, kh, kw, c).transpose(1, 2, 3, 0),
+                                dtype=x.dtype)

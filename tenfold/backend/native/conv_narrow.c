@@ -1,0 +1,386 @@
+/* 2-D convolutions with few output channels and many input channels (the DCGAN generator's
+   last Conv2D(1, 7x7) on 128 channels), channels-last, one group, vectorized over the input
+   channels: with one output channel each output pixel is a dot product of length KH*KW*C,
+   and each filter tap's gradient a sum over the pixels of x[..., c] * dy. x is read in
+   place: a tap that falls outside x (the padding) is skipped, or, inside a block whose
+   other lanes need it, read from `zero` (C zeros the caller passes).
+
+   narrow_fwd:  y[n,i,j,o] = bias[o] + sum_{ky,kx,c} x[n, i*sh+ky*dh-pt, j*sw+kx*dw-pl, c]
+                                                      * wt[ky*KW+kx, o, c]   (ReLU if asked)
+                for the images n0 <= n < n1. A block of P pixels of one output row and OB
+                output channels keeps P*OB vector accumulators over every tap and channel,
+                loading each weight vector once per P pixels.
+   narrow_bpf:  part[ky*KW+kx, o, c] = sum_{n0<=n<n1,i,j} x[n, i*sh+ky*dh-pt, j*sw+kx*dw-pl, c]
+                                                      * dy[n,i,j,o]
+                (a chunk's partial sums; the caller adds the chunks in order). A block of TB
+                taps of one filter row, CB channel vectors and OB output channels keeps its
+                accumulators over every pixel of the chunk; each pixel's dy is broadcast
+                once per block.
+   Every index is bounded by the sizes the caller passes (checked in Python): x is
+   (N, H, W, C), wt (KH*KW, O, C), y and dy (N, OH, OW, O), part (KH*KW, O, C), zero (C);
+   a tap position is used only when 0 <= row < H and 0 <= column < W.
+
+   Written once over a type T: this file includes itself (NARROW_BODY) for float and double.
+   Without AVX-512 only conv_narrow_simd is built (it says 0) and the callers keep NumPy. */
+#ifndef NARROW_BODY
+#include "tf_native.h"
+#if defined(__AVX512F__)
+#include <immintrin.h>
+
+typedef struct {
+    int64_t h, w, c, oh, ow, o, kh, kw, sh, sw, dh, dw, pt, pl;
+} geom_t;
+
+/* A run: consecutive taps kx of filter row ky whose (kx, c) values are contiguous both in x
+   (from a pixel's column j: x[n, ih, j*sw - pl, 0] + xoff) and in part (its (o, ky) row,
+   from poff), `len` values long, for the output columns [j0, j1) of every row. */
+typedef struct {
+    int64_t ky, j0, j1, xoff, poff, len;
+} run_t;
+
+#define MAXP 8      /* forward: pixels per block */
+#define MAXOB 3     /* output channels per block */
+#define MAXR 24     /* filter gradient: vectors per block */
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define NAME(f) CAT(f, SFX)
+#define INLINE static inline __attribute__((always_inline))
+
+static inline int64_t floor_div(int64_t a, int64_t b) {   /* b > 0 */
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+#define NARROW_BODY
+#define T float
+#define SFX _f32
+#define VEC __m512
+#define MASK __mmask16
+#define LANES 16
+#define VZERO _mm512_setzero_ps
+#define VSET1 _mm512_set1_ps
+#define VLOAD _mm512_loadu_ps
+#define VMLOAD _mm512_maskz_loadu_ps
+#define VSTORE _mm512_storeu_ps
+#define VMSTORE _mm512_mask_storeu_ps
+#define VFMA _mm512_fmadd_ps
+#define VADD _mm512_add_ps
+#define VSUM _mm512_reduce_add_ps
+#include __FILE__
+#undef T
+#undef SFX
+#undef VEC
+#undef MASK
+#undef LANES
+#undef VZERO
+#undef VSET1
+#undef VLOAD
+#undef VMLOAD
+#undef VSTORE
+#undef VMSTORE
+#undef VFMA
+#undef VADD
+#undef VSUM
+#define T double
+#define SFX _f64
+#define VEC __m512d
+#define MASK __mmask8
+#define LANES 8
+#define VZERO _mm512_setzero_pd
+#define VSET1 _mm512_set1_pd
+#define VLOAD _mm512_loadu_pd
+#define VMLOAD _mm512_maskz_loadu_pd
+#define VSTORE _mm512_storeu_pd
+#define VMSTORE _mm512_mask_storeu_pd
+#define VFMA _mm512_fmadd_pd
+#define VADD _mm512_add_pd
+#define VSUM _mm512_reduce_add_pd
+#include __FILE__
+#endif  /* __AVX512F__ */
+
+/* 1 where the AVX-512 kernels were compiled in (the Python side uses them only then) */
+TF_EXPORT int64_t conv_narrow_simd(void) {
+#if defined(__AVX512F__)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+#else  /* NARROW_BODY: the kernels over T */
+
+INLINE MASK NAME(tail_mask)(int64_t left) {   /* the lanes below `left` */
+    return left >= LANES ? (MASK)-1 : left <= 0 ? (MASK)0 : (MASK)((1u << left) - 1u);
+}
+
+/* The lanes [lo, hi) of a vector. */
+INLINE MASK NAME(lanes)(int64_t lo, int64_t hi) {
+    return (MASK)(NAME(tail_mask)(hi) & ~NAME(tail_mask)(lo));
+}
+
+/* Where every pixel's run starts at the same place within a 64-byte line (C a multiple of
+   the lanes), runs are read in vectors aligned to the lines: a vector that straddles two
+   lines costs two loads (x from NumPy is 16 bytes past a line: 2x slower unaligned). This
+   is how many values of the line precede p; 0 where they do not all agree. */
+INLINE int64_t NAME(shift)(const T *p, int64_t c) {
+    return c % LANES ? 0 : (int64_t)(((uintptr_t)p % 64) / sizeof(T));
+}
+
+/* ---- forward ---------------------------------------------------------------------------- */
+
+/* One vector of the run at m for P pixels and OB output channels (masked: lanes outside mk
+   are not read). */
+INLINE void NAME(fwd_step)(VEC acc[MAXP][MAXOB], const T *const *p, const T *wk,
+                           int64_t filter, int64_t m, MASK mk, int masked, const int P,
+                           const int OB) {
+    VEC wv[MAXOB];
+#pragma GCC unroll 4
+    for (int o = 0; o < OB; o++)
+        wv[o] = masked ? VMLOAD(mk, wk + o * filter + m) : VLOAD(wk + o * filter + m);
+#pragma GCC unroll 8
+    for (int q = 0; q < P; q++) {
+        const VEC xv = masked ? VMLOAD(mk, p[q] + m) : VLOAD(p[q] + m);
+#pragma GCC unroll 4
+        for (int o = 0; o < OB; o++) acc[q][o] = VFMA(xv, wv[o], acc[q][o]);
+    }
+}
+
+/* Output pixels j0 .. j0+P-1 of row i of image n, output channels ob .. ob+OB-1. Where every
+   tap of every pixel lands inside x and dw == 1, a filter row's (kx, c) values are one run
+   of KW*C in x and in wt: one loop over it per filter row; else one loop of C per tap, its
+   position checked (a lane outside x reads `zero`). */
+INLINE void NAME(fwd_block)(const T *x, const T *wt, const T *bias, const T *zero, T *y,
+                            const geom_t *g, int64_t n, int64_t i, int64_t j0, int64_t ob,
+                            int relu, const int P, const int OB) {
+    const int64_t C = g->c, O = g->o, filter = g->kh * g->kw * C;
+    const int64_t ih0 = i * g->sh - g->pt, iw0 = j0 * g->sw - g->pl;
+    const int inside = iw0 >= 0 && iw0 + (P - 1) * g->sw + (g->kw - 1) * g->dw < g->w;
+    const int merged = inside && g->dw == 1;
+    const int64_t runs = merged ? 1 : g->kw, len = merged ? g->kw * C : C;
+    VEC acc[MAXP][MAXOB];
+#pragma GCC unroll 8
+    for (int q = 0; q < P; q++)
+#pragma GCC unroll 4
+        for (int o = 0; o < OB; o++) acc[q][o] = VZERO();
+    for (int64_t ky = 0; ky < g->kh; ky++) {
+        const int64_t ih = ih0 + ky * g->dh;
+        if (ih < 0 || ih >= g->h) continue;
+        const T *row = x + (n * g->h + ih) * g->w * C;
+        for (int64_t kx = 0; kx < runs; kx++) {
+            const T *p[MAXP];
+            int any = 0;
+#pragma GCC unroll 8
+            for (int q = 0; q < P; q++) {
+                const int64_t iw = iw0 + q * g->sw + kx * g->dw;
+                const int ok = inside || (iw >= 0 && iw < g->w);
+                p[q] = ok ? row + iw * C : zero;
+                any |= ok;
+            }
+            if (!any) continue;
+            const T *wk = wt + ((ob * g->kh + ky) * g->kw + kx) * C;
+            /* the run in line-aligned vectors from m = -sh (lanes outside it masked off:
+               a masked lane is not read) */
+            const int64_t sh = inside ? NAME(shift)(p[0], C) : 0;
+            int64_t m = -sh;
+            const MASK head = NAME(lanes)(sh, sh + len);
+            if (head != (MASK)-1) {
+                NAME(fwd_step)(acc, p, wk, filter, m, head, 1, P, OB);
+                m += LANES;
+            }
+            for (; m + LANES <= len; m += LANES)
+                NAME(fwd_step)(acc, p, wk, filter, m, (MASK)-1, 0, P, OB);
+            if (m < len) NAME(fwd_step)(acc, p, wk, filter, m, NAME(tail_mask)(len - m), 1, P, OB);
+        }
+    }
+    T *yo = y + ((n * g->oh + i) * g->ow + j0) * O + ob;
+#pragma GCC unroll 8
+    for (int q = 0; q < P; q++)
+#pragma GCC unroll 4
+        for (int o = 0; o < OB; o++) {
+            T s = VSUM(acc[q][o]);
+            if (bias) s += bias[ob + o];
+            yo[q * O + o] = relu && s < 0 ? (T)0 : s;   /* NaN stays NaN, as np.maximum */
+        }
+}
+
+/* Output columns [j, j1) of one row in blocks of 8, then 4, 2, 1 pixels (no idle lanes). */
+#define FWD_COLUMNS(OB)                                                                     \
+    do {                                                                                    \
+        for (; j + 8 <= j1; j += 8)                                                         \
+            NAME(fwd_block)(x, wt, bias, zero, y, g, n, i, j, ob, relu, 8, OB);             \
+        if (j + 4 <= j1) {                                                                  \
+            NAME(fwd_block)(x, wt, bias, zero, y, g, n, i, j, ob, relu, 4, OB); j += 4;     \
+        }                                                                                   \
+        if (j + 2 <= j1) {                                                                  \
+            NAME(fwd_block)(x, wt, bias, zero, y, g, n, i, j, ob, relu, 2, OB); j += 2;     \
+        }                                                                                   \
+        if (j < j1) {                                                                       \
+            NAME(fwd_block)(x, wt, bias, zero, y, g, n, i, j, ob, relu, 1, OB); j += 1;     \
+        }                                                                                   \
+    } while (0)
+
+#define FWD_ROW(OBC)                                                                        \
+static void NAME(fwd_row##OBC)(const T *x, const T *wt, const T *bias, const T *zero, T *y, \
+                               const geom_t *g, int64_t n, int64_t i, int64_t ob,           \
+                               const int64_t *cuts, int relu) {                             \
+    int64_t j = 0;                                                                          \
+    for (int r = 1; r <= 3; r++) {                                                          \
+        const int64_t j1 = cuts[r];                                                         \
+        FWD_COLUMNS(OBC);                                                                   \
+    }                                                                                       \
+}
+FWD_ROW(1)
+FWD_ROW(2)
+FWD_ROW(3)
+
+/* [0, jl, jr, ow): the output columns whose taps all land inside x are [jl, jr) */
+static void NAME(column_cuts)(const geom_t *g, int64_t *cuts) {
+    int64_t jl = (g->pl + g->sw - 1) / g->sw;
+    int64_t jr = floor_div(g->w - 1 - (g->kw - 1) * g->dw + g->pl, g->sw) + 1;
+    if (jl > g->ow) jl = g->ow;
+    if (jr > g->ow) jr = g->ow;
+    if (jr < jl) jr = jl;
+    cuts[0] = 0, cuts[1] = jl, cuts[2] = jr, cuts[3] = g->ow;
+}
+
+TF_EXPORT void NAME(narrow_fwd)(const T *x, const T *wt, const T *bias, const T *zero, T *y,
+                                int64_t n0, int64_t n1, int64_t h, int64_t w, int64_t c,
+                                int64_t oh, int64_t ow, int64_t o, int64_t kh, int64_t kw,
+                                int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t pt,
+                                int64_t pl, int64_t relu) {
+    const geom_t gg = {h, w, c, oh, ow, o, kh, kw, sh, sw, dh, dw, pt, pl};
+    int64_t cuts[4];
+    NAME(column_cuts)(&gg, cuts);
+    for (int64_t n = n0; n < n1; n++)
+        for (int64_t i = 0; i < oh; i++)
+            for (int64_t ob = 0; ob < o; ob += MAXOB) {
+                const int64_t left = o - ob;
+                if (left >= 3) NAME(fwd_row3)(x, wt, bias, zero, y, &gg, n, i, ob, cuts, (int)relu);
+                else if (left == 2) NAME(fwd_row2)(x, wt, bias, zero, y, &gg, n, i, ob, cuts, (int)relu);
+                else NAME(fwd_row1)(x, wt, bias, zero, y, &gg, n, i, ob, cuts, (int)relu);
+            }
+}
+
+/* ---- filter gradient -------------------------------------------------------------------- */
+
+/* Vectors v0 .. v0+R-1 of a run, output channels ob .. ob+OB-1: R*OB accumulators over every
+   pixel of the run's columns in the images n0 .. n1-1, added to part. */
+INLINE void NAME(bpf_segment)(const T *x, const T *dy, T *part, const geom_t *g,
+                              const run_t *r, int64_t sh, int64_t n0, int64_t n1, int64_t v0,
+                              int64_t ob, const int R, const int OB) {
+    /* the run's values are the lanes [sh, sh + len) of its vectors (line-aligned in x);
+       the segment's first and last vectors are masked to them (a masked lane is not read) */
+    const int64_t C = g->c, O = g->o, step = g->sw * C;
+    MASK first = NAME(lanes)(sh - v0 * LANES, sh + r->len - v0 * LANES);
+    MASK last = NAME(lanes)(sh - (v0 + R - 1) * LANES, sh + r->len - (v0 + R - 1) * LANES);
+    if (R == 1) first = last = (MASK)(first & last);
+    const int64_t off = (r->j0 * g->sw - g->pl) * C + r->xoff - sh + v0 * LANES;
+    VEC acc[MAXR][MAXOB];
+#pragma GCC unroll 24
+    for (int v = 0; v < R; v++)
+#pragma GCC unroll 4
+        for (int o = 0; o < OB; o++) acc[v][o] = VZERO();
+    for (int64_t n = n0; n < n1; n++)
+        for (int64_t i = 0; i < g->oh; i++) {
+            const int64_t ih = i * g->sh - g->pt + r->ky * g->dh;
+            if (ih < 0 || ih >= g->h) continue;
+            const T *px = x + (n * g->h + ih) * g->w * C + off;
+            const T *d = dy + ((n * g->oh + i) * g->ow + r->j0) * O + ob;
+            for (int64_t j = r->j0; j < r->j1; j++, px += step, d += O) {
+                VEC dv[MAXOB];
+#pragma GCC unroll 4
+                for (int o = 0; o < OB; o++) dv[o] = VSET1(d[o]);
+#pragma GCC unroll 24
+                for (int v = 0; v < R; v++) {
+                    const VEC xv = v == 0 ? VMLOAD(first, px)
+                                   : v == R - 1 ? VMLOAD(last, px + v * LANES)
+                                                : VLOAD(px + v * LANES);
+#pragma GCC unroll 4
+                    for (int o = 0; o < OB; o++) acc[v][o] = VFMA(xv, dv[o], acc[v][o]);
+                }
+            }
+        }
+#pragma GCC unroll 4
+    for (int o = 0; o < OB; o++) {
+        T *dst = part + ((ob + o) * g->kh + r->ky) * g->kw * C + r->poff - sh + v0 * LANES;
+#pragma GCC unroll 24
+        for (int v = 0; v < R; v++) {
+            const MASK m = v == 0 ? first : v == R - 1 ? last : (MASK)-1;
+            VMSTORE(dst + v * LANES, m, VADD(VMLOAD(m, dst + v * LANES), acc[v][o]));
+        }
+    }
+}
+
+#define BPF_CASE(R, OB)                                                                     \
+    case (R) * 4 + (OB):                                                                    \
+        NAME(bpf_segment)(x, dy, part, g, r, sh, n0, n1, v0, ob, R, OB);                      \
+        break;
+
+/* The run in segments of the widest block that fits what is left of it. */
+static void NAME(bpf_run)(const T *x, const T *dy, T *part, const geom_t *g, const run_t *r,
+                          int64_t n0, int64_t n1, int64_t ob, int obn) {
+    static const int widths[4][8] = {{0}, {24, 16, 12, 8, 4, 2, 1, 0},
+                                     {12, 8, 4, 2, 1, 0}, {8, 4, 2, 1, 0}};
+    if (r->j1 <= r->j0 || r->len <= 0) return;
+    const int64_t sh = NAME(shift)(x + r->xoff, g->c);   /* every pixel's run alike */
+    const int64_t vectors = (sh + r->len + LANES - 1) / LANES;
+    for (int64_t v0 = 0; v0 < vectors;) {
+        int k = 0;
+        while (widths[obn][k] > vectors - v0) k++;
+        const int rw = widths[obn][k];
+        switch (rw * 4 + obn) {
+            BPF_CASE(24, 1) BPF_CASE(16, 1) BPF_CASE(12, 1) BPF_CASE(8, 1)
+            BPF_CASE(4, 1) BPF_CASE(2, 1) BPF_CASE(1, 1)
+            BPF_CASE(12, 2) BPF_CASE(8, 2) BPF_CASE(4, 2) BPF_CASE(2, 2) BPF_CASE(1, 2)
+            BPF_CASE(8, 3) BPF_CASE(4, 3) BPF_CASE(2, 3) BPF_CASE(1, 3)
+            default: break;
+        }
+        v0 += rw;
+    }
+}
+
+/* Taps kx0 .. kx1-1 of filter row ky for the columns [j0, j1): one run when dw == 1, else
+   one per tap. */
+static void NAME(bpf_taps)(const T *x, const T *dy, T *part, const geom_t *g, int64_t ky,
+                           int64_t j0, int64_t j1, int64_t kx0, int64_t kx1, int64_t n0,
+                           int64_t n1, int64_t ob, int obn) {
+    const int64_t C = g->c;
+    if (g->dw == 1) {
+        const run_t r = {ky, j0, j1, kx0 * C, kx0 * C, (kx1 - kx0) * C};
+        NAME(bpf_run)(x, dy, part, g, &r, n0, n1, ob, obn);
+        return;
+    }
+    for (int64_t kx = kx0; kx < kx1; kx++) {
+        const run_t r = {ky, j0, j1, kx * g->dw * C, kx * C, C};
+        NAME(bpf_run)(x, dy, part, g, &r, n0, n1, ob, obn);
+    }
+}
+
+TF_EXPORT void NAME(narrow_bpf)(const T *x, const T *dy, T *part,
+                                int64_t n0, int64_t n1, int64_t h, int64_t w, int64_t c,
+                                int64_t oh, int64_t ow, int64_t o, int64_t kh, int64_t kw,
+                                int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t pt,
+                                int64_t pl) {
+    const geom_t gg = {h, w, c, oh, ow, o, kh, kw, sh, sw, dh, dw, pt, pl};
+    int64_t cuts[4];
+    NAME(column_cuts)(&gg, cuts);
+    for (int64_t ob = 0; ob < o; ob += MAXOB) {
+        const int obn = (int)(o - ob < MAXOB ? o - ob : MAXOB);
+        for (int64_t ky = 0; ky < kh; ky++) {
+            /* the columns whose taps all land inside x, over the whole filter row */
+            NAME(bpf_taps)(x, dy, part, &gg, ky, cuts[1], cuts[2], 0, kw, n0, n1, ob, obn);
+            /* each other column over the taps that land inside x */
+            for (int64_t j = 0; j < ow; j++) {
+                if (j == cuts[1]) j = cuts[2];
+                if (j >= ow) break;
+                const int64_t iw = j * sw - pl;   /* the column of tap 0 */
+                int64_t kx0 = iw >= 0 ? 0 : (-iw + dw - 1) / dw;
+                int64_t kx1 = floor_div(w - 1 - iw, dw) + 1;
+                if (kx1 > kw) kx1 = kw;
+                if (kx0 < kx1)
+                    NAME(bpf_taps)(x, dy, part, &gg, ky, j, j + 1, kx0, kx1, n0, n1, ob, obn);
+            }
+        }
+    }
+}
+
+#endif  /* NARROW_BODY */
