@@ -75,6 +75,8 @@ CASES = [  # n, (h, w), (kh, kw), strides, dilations, pads or "same"/"valid", ci
     (1, (1, 1), (3, 3), ONE, ONE, "same", 40, 1),        # one pixel
     (2, (8, 8), (1, 1), ONE, ONE, "valid", 16, 2),       # pointwise
     (1, (9, 9), (2, 4), ONE, ONE, ((3, 0), (0, 5)), 31, 1),  # pads wider than the filter
+    (2, (5, 19), (5, 7), ONE, ONE, ((0, 6), (9, 1)), 16, 1),  # blocks of 8 and 4 past x
+    (1, (4, 6), (3, 5), ONE, ONE, "same", 3, 1),
 ]
 
 
@@ -109,14 +111,16 @@ def test_forward_and_filter_grad_match_the_reference(case, dt):
 @native_only
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("offset", range(17))
-def test_every_alignment_of_x(offset, dt):
+@pytest.mark.parametrize("cin, cout", [(32, 2), (32, 1), (20, 1)])
+def test_every_alignment_of_x(offset, dt, cin, cout):
     """The kernels read x in vectors aligned to cache lines, masking the lanes outside each
-    run: x starting anywhere within a line gives the same results."""
+    run: x starting anywhere within a line gives the same results (one output channel and
+    3/5/7 filter columns: the forward's register-tap path)."""
     rng = np.random.default_rng(offset)
-    shape = (2, 9, 10, 32)
+    shape = (2, 9, 10, cin)
     buf = rng.standard_normal(int(np.prod(shape)) + 16).astype(dt)
     x = buf[offset:offset + int(np.prod(shape))].reshape(shape)
-    w = rng.standard_normal((3, 5, 32, 2)).astype(dt)
+    w = rng.standard_normal((3, 5, cin, cout)).astype(dt)
     pads = ((1, 1), (2, 2))
     want = ref_conv(x, w, ONE, ONE, pads)
     _close(CN.conv_bias_act(x, w, None, ONE, ONE, pads, False), want, dt, 12)

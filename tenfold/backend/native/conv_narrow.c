@@ -40,6 +40,7 @@ typedef struct {
 
 #define MAXP 8      /* forward: pixels per block */
 #define MAXOB 3     /* output channels per block */
+#define MAXKW 7     /* forward: filter columns held in registers */
 #define BPF_GROUP_BYTES (256 << 10)
 #define MAXR 24     /* filter gradient: vectors per block */
 #define CAT_(a, b) a##b
@@ -162,6 +163,54 @@ INLINE void NAME(fwd_run)(VEC acc[MAXP][MAXOB], const T *const *p, int64_t xo, c
         NAME(fwd_step)(acc, p, xo + m, wk, wo + m, filter, NAME(tail_mask)(len - m), 1, P, OB);
 }
 
+/* One vector (at m) of the channels of a filter row of KW taps for P pixels of one output
+   channel (stride and dilation 1): the row's KW weight vectors stay in registers while each
+   of the P+KW-1 input columns (iw0 + col, those of [clo, chi) inside x) is loaded once and
+   multiplied into every pixel it reaches (0.4 loads per multiply-add instead of 1.1). */
+INLINE void NAME(fwd_taps_step)(VEC acc[MAXP][MAXOB], const T *row, int64_t iw0, int64_t clo,
+                                int64_t chi, const T *wk, int64_t c, int64_t m, MASK mk,
+                                int masked, const int P, const int KW) {
+    VEC wv[MAXKW];
+#pragma GCC unroll 8
+    for (int kx = 0; kx < KW; kx++)
+        wv[kx] = masked ? VMLOAD(mk, wk + kx * c + m) : VLOAD(wk + kx * c + m);
+    const T *xc = row + (iw0 + clo) * c + m;
+#pragma GCC unroll 16
+    for (int col = 0; col < P + KW - 1; col++) {
+        if (col < clo || col >= chi) continue;
+        const VEC xv = masked ? VMLOAD(mk, xc) : VLOAD(xc);
+        xc += c;
+#pragma GCC unroll 8
+        for (int kx = 0; kx < KW; kx++)
+            if (col - kx >= 0 && col - kx < P)
+                acc[col - kx][0] = VFMA(xv, wv[kx], acc[col - kx][0]);
+    }
+}
+
+INLINE void NAME(fwd_taps_run)(VEC acc[MAXP][MAXOB], const T *row, int64_t iw0, int64_t w,
+                               const T *wk, int64_t c, const int P, const int KW) {
+    const int64_t clo = iw0 < 0 ? -iw0 : 0;
+    const int64_t chi = w - iw0 < P + KW - 1 ? w - iw0 : P + KW - 1;
+    if (clo >= chi) return;
+    const int64_t sh = NAME(shift)(row, c);
+    int64_t m = -sh;
+    const MASK head = NAME(lanes)(sh, sh + c);
+    if (head != (MASK)-1) {
+        NAME(fwd_taps_step)(acc, row, iw0, clo, chi, wk, c, m, head, 1, P, KW);
+        m += LANES;
+    }
+    for (; m + LANES <= c; m += LANES)
+        NAME(fwd_taps_step)(acc, row, iw0, clo, chi, wk, c, m, (MASK)-1, 0, P, KW);
+    if (m < c)
+        NAME(fwd_taps_step)(acc, row, iw0, clo, chi, wk, c, m, NAME(tail_mask)(c - m), 1, P,
+                            KW);
+}
+
+/* Whether fwd_taps_run takes blocks of 8 and 4 pixels of this conv, border ones too. */
+INLINE int NAME(taps_ok)(const geom_t *g, int64_t obn) {
+    return obn == 1 && g->sw == 1 && g->dw == 1 && (g->kw == 3 || g->kw == 5 || g->kw == 7);
+}
+
 /* Output pixels j0 .. j0+P-1 of row i of image n, output channels ob .. ob+OB-1. Where
    every tap of every pixel lands inside x, the pixels' positions are set once per filter
    row and each tap is an offset from them; with dw == 1, a filter row's (kx, c) values are
@@ -186,6 +235,12 @@ INLINE void NAME(fwd_block)(const T *x, const T *wt, const T *bias, const T *zer
         const T *row = x + (n * g->h + ih) * g->w * C;
         const T *wk = wb + ky * kw * C;
         const T *p[MAXP];
+        if ((P == 8 || P == 4) && OB == 1 && NAME(taps_ok)(g, OB)) {
+            if (kw == 3) NAME(fwd_taps_run)(acc, row, iw0, g->w, wk, C, P, 3);
+            else if (kw == 5) NAME(fwd_taps_run)(acc, row, iw0, g->w, wk, C, P, 5);
+            else NAME(fwd_taps_run)(acc, row, iw0, g->w, wk, C, P, 7);
+            continue;
+        }
         if (inside) {
 #pragma GCC unroll 8
             for (int q = 0; q < P; q++) p[q] = row + (iw0 + q * g->sw) * C;
@@ -258,6 +313,8 @@ TF_EXPORT void NAME(narrow_fwd)(const T *x, const T *wt, const T *bias, const T 
     const geom_t gg = {h, w, c, oh, ow, o, kh, kw, sh, sw, dh, dw, pt, pl};
     int64_t cuts[4];
     NAME(column_cuts)(&gg, cuts);
+    if (NAME(taps_ok)(&gg, o))   /* border blocks as fast: no cuts */
+        cuts[1] = cuts[2] = 0;
     for (int64_t n = n0; n < n1; n++)
         for (int64_t ob = 0; ob < o; ob += MAXOB)
             for (int r = 0; r < 3; r++)
