@@ -24,10 +24,12 @@ _FAMILY = "conv_narrow"
 _SIGNATURES = {   # pointer arguments, then int64 arguments
     "narrow_fwd": (5, 17),
     "narrow_bpf": (3, 16),
+    "narrow_bpi": (3, 11),
 }
 # Output channels these take: the kernels hold up to 3 per block (more run as further
 # blocks, each re-reading x).
 MAX_OUT = 4
+ONE = (1, 1)
 _TASK_MACS = 1 << 22    # images per task: ~1 ms of work (a call costs ~10 us of Python)
 _simd = []
 _zeros = {}
@@ -140,3 +142,34 @@ def backprop_filter(x, dy, w_shape, strides, dilations, pads):
     # (C_out, KH, KW, C_in) -> (KH, KW, C_in, C_out)
     return np.ascontiguousarray(total.reshape(o, kh, kw, c).transpose(1, 2, 3, 0),
                                 dtype=x.dtype)
+
+
+def backprop_input(dy, w, x_shape, strides, dilations, pads):
+    """The input gradient dx (x_shape, dy's dtype) of a stride-1, undilated conv with one
+    output channel and 1, 3, 5 or 7 filter columns, or None where the kernel does not
+    apply. Not dispatched from kernels.py yet (see the figures at the top)."""
+    if dy.ndim != 4 or w.ndim != 4 or len(x_shape) != 4 or \
+            tuple(int(s) for s in strides) != (1, 1) or \
+            tuple(int(d) for d in dilations) != (1, 1) or len(pads) != 2:
+        return None
+    n, h, wd, c = (int(s) for s in x_shape)
+    kh, kw, cin, o = w.shape
+    (pt, pb), (pl, pr) = ((int(a), int(b)) for a, b in pads)
+    if o != 1 or cin != c or kw not in (1, 3, 5, 7) or min(n, h, wd, c, kh) < 1 or \
+            min(pt, pb, pl, pr) < 0 or not native.usable(dy, w):
+        return None
+    oh, ow = K.out_sizes((h, wd), (kh, kw), ONE, ONE, ((pt, pb), (pl, pr)))
+    if dy.shape != (n, oh, ow, 1) or oh < 1 or ow < 1:
+        return None
+    fn = _fn("narrow_bpi", dy.dtype)
+    if fn is None:
+        return None
+    wt = np.ascontiguousarray(w.reshape(kh, kw, c))
+    dx = np.empty((n, h, wd, c), dy.dtype)
+    ptrs = native.addr(dy), native.addr(wt), native.addr(dx)
+
+    def work(r, _):
+        fn(*ptrs, r[0], r[1], h, wd, c, oh, ow, kh, kw, pt, pl)
+
+    K.run_tasks(_ranges(n, h * wd * kh * kw * c), work, dy.nbytes + dx.nbytes)
+    return dx

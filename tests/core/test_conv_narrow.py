@@ -247,3 +247,81 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch):
     for t in (2, 3):
         for a, c in zip(got[1], got[t]):
             np.testing.assert_array_equal(a, c)
+
+
+# ------------------------------------------------------------------------------------------
+# the input gradient (one output channel, stride 1; not dispatched from kernels.py yet)
+
+def ref_input_grad(dy, w, x_shape, pads):
+    """dx of a stride-1 conv: each tap's dy scattered back, float64."""
+    dy, w = dy.astype(np.float64), w.astype(np.float64)
+    (pt, pb), (pl, pr) = pads
+    n, h, wd, c = x_shape
+    dxp = np.zeros((n, h + pt + pb, wd + pl + pr, c))
+    oh, ow = dy.shape[1:3]
+    for ky, kx in itertools.product(range(w.shape[0]), range(w.shape[1])):
+        dxp[:, ky:ky + oh, kx:kx + ow] += dy @ w[ky, kx].T
+    return dxp[:, pt:pt + h, pl:pl + wd]
+
+
+INPUT_CASES = [  # x shape, (kh, kw), pads
+    ((2, 28, 28, 128), (7, 7), ((3, 3), (3, 3))),
+    ((3, 9, 11, 20), (3, 5), ((1, 1), (2, 2))),
+    ((2, 7, 6, 33), (2, 3), ((0, 1), (0, 0))),
+    ((1, 5, 9, 17), (5, 1), ((0, 0), (0, 0))),
+    ((1, 3, 2, 40), (3, 7), ((2, 0), (6, 6))),     # the filter wider than x
+    ((2, 1, 1, 5), (3, 3), ((1, 1), (1, 1))),
+    ((1, 6, 19, 64), (1, 7), ((0, 0), (1, 5))),
+]
+
+
+@native_only
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("xs, ks, pads", INPUT_CASES)
+def test_input_grad_matches_the_reference_and_the_twin(xs, ks, pads, dt, monkeypatch):
+    rng = np.random.default_rng(11)
+    oh, ow = K.out_sizes(xs[1:3], ks, ONE, ONE, pads)
+    dy = rng.standard_normal((xs[0], oh, ow, 1)).astype(dt)
+    w = rng.standard_normal(ks + (xs[3], 1)).astype(dt)
+    got = CN.backprop_input(dy, w, xs, ONE, ONE, pads)
+    _close(got, ref_input_grad(dy, w, xs, pads), dt, np.sqrt(ks[0] * ks[1]))
+    with monkeypatch.context() as m:
+        m.setenv("TENFOLD_NATIVE", "0")
+        twin = K.conv_backprop_input(dy, w, xs, ONE, ONE, pads)
+    _close(got, twin.astype(dt), dt, np.sqrt(ks[0] * ks[1]))
+
+
+@native_only
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 2), h=st.integers(1, 10), w_=st.integers(1, 12),
+       kh=st.integers(1, 6), kw=st.sampled_from([1, 3, 5, 7]),
+       pads=st.tuples(*[st.integers(0, 6)] * 4), cin=st.integers(1, 40), f64=st.booleans(),
+       seed=st.integers(0, 2**31))
+def test_input_grad_property(n, h, w_, kh, kw, pads, cin, f64, seed):
+    dt = np.float64 if f64 else np.float32
+    pads = ((pads[0], pads[1]), (pads[2], pads[3]))
+    xs = (n, h, w_, cin)
+    oh, ow = K.out_sizes((h, w_), (kh, kw), ONE, ONE, pads)
+    rng = np.random.default_rng(seed)
+    dy = rng.standard_normal((n, max(oh, 0), max(ow, 0), 1)).astype(dt)
+    w = rng.standard_normal((kh, kw, cin, 1)).astype(dt)
+    got = CN.backprop_input(dy, w, xs, ONE, ONE, pads)
+    if oh < 1 or ow < 1:
+        assert got is None
+        return
+    _close(got, ref_input_grad(dy, w, xs, pads), dt, np.sqrt(kh * kw))
+
+
+def test_input_grad_fallbacks():
+    dy = np.ones((1, 5, 5, 1), np.float32)
+    w = np.ones((3, 3, 8, 1), np.float32)
+    xs = (1, 5, 5, 8)
+    same = ((1, 1), (1, 1))
+    assert CN.backprop_input(dy, w, xs, (2, 2), ONE, same) is None              # strided
+    assert CN.backprop_input(dy, w, xs, ONE, (2, 2), same) is None              # dilated
+    assert CN.backprop_input(dy, np.ones((3, 4, 8, 1), np.float32), xs, ONE, ONE,
+                             ((1, 1), (1, 2))) is None                          # 4 columns
+    assert CN.backprop_input(np.ones((1, 5, 5, 2), np.float32),
+                             np.ones((3, 3, 8, 2), np.float32), xs, ONE, ONE, same) is None
+    assert CN.backprop_input(dy[:, :4], w, xs, ONE, ONE, same) is None          # wrong dy
+    assert CN.backprop_input(dy.astype(np.float64), w, xs, ONE, ONE, same) is None

@@ -463,4 +463,80 @@ TF_EXPORT void NAME(narrow_bpf)(const T *x, const T *dy, T *part,
     }
 }
 
+/* ---- input gradient (one output channel, stride and dilation 1) ------------------------- */
+
+/* dx[n, h, j0 .. j0+P-1, cv .. cv+LANES) (the lanes of mk) = sum_{ky,kx} dy[n, h+pt-ky,
+   j0+q+pl-kx] * w[ky, kx, :]: a filter row's KW weight vectors stay in registers while each
+   of the P+KW-1 dy values of the row is broadcast once into every pixel it reaches. */
+INLINE void NAME(bpi_block)(const T *dy, const T *wt, T *dx, const geom_t *g, int64_t n,
+                            int64_t h, int64_t j0, int64_t cv, MASK mk, const int P,
+                            const int KW) {
+    const int64_t C = g->c;
+    VEC acc[MAXP];
+#pragma GCC unroll 8
+    for (int q = 0; q < P; q++) acc[q] = VZERO();
+    const int64_t d0 = j0 + g->pl - (KW - 1);   /* the dy column of t = 0 */
+    const int64_t tlo = d0 < 0 ? -d0 : 0;
+    const int64_t thi = g->ow - d0 < P + KW - 1 ? g->ow - d0 : P + KW - 1;
+    for (int64_t ky = 0; ky < g->kh; ky++) {
+        const int64_t i = h + g->pt - ky;
+        if (i < 0 || i >= g->oh || tlo >= thi) continue;
+        const T *d = dy + (n * g->oh + i) * g->ow + d0;
+        const T *wk = wt + ky * KW * C + cv;
+        VEC wv[MAXKW];
+#pragma GCC unroll 8
+        for (int kx = 0; kx < KW; kx++) wv[kx] = VMLOAD(mk, wk + kx * C);
+#pragma GCC unroll 16
+        for (int t = 0; t < P + KW - 1; t++) {
+            if (t < tlo || t >= thi) continue;
+            const VEC b = VSET1(d[t]);
+#pragma GCC unroll 8
+            for (int kx = 0; kx < KW; kx++) {
+                const int q = t + kx - (KW - 1);
+                if (q >= 0 && q < P) acc[q] = VFMA(b, wv[kx], acc[q]);
+            }
+        }
+    }
+    T *o = dx + ((n * g->h + h) * g->w + j0) * C + cv;
+#pragma GCC unroll 8
+    for (int q = 0; q < P; q++) VMSTORE(o + q * C, mk, acc[q]);
+}
+
+#define BPI_ROW(KWC)                                                                        \
+static void NAME(bpi_row##KWC)(const T *dy, const T *wt, T *dx, const geom_t *g, int64_t n, \
+                               int64_t h) {                                                 \
+    for (int64_t j = 0; j < g->w;) {                                                        \
+        const int64_t left = g->w - j;                                                      \
+        const int p = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;                   \
+        for (int64_t cv = 0; cv < g->c; cv += LANES) {                                      \
+            const MASK mk = NAME(tail_mask)(g->c - cv);                                     \
+            if (p == 8) NAME(bpi_block)(dy, wt, dx, g, n, h, j, cv, mk, 8, KWC);            \
+            else if (p == 4) NAME(bpi_block)(dy, wt, dx, g, n, h, j, cv, mk, 4, KWC);       \
+            else if (p == 2) NAME(bpi_block)(dy, wt, dx, g, n, h, j, cv, mk, 2, KWC);       \
+            else NAME(bpi_block)(dy, wt, dx, g, n, h, j, cv, mk, 1, KWC);                   \
+        }                                                                                   \
+        j += p;                                                                             \
+    }                                                                                       \
+}
+BPI_ROW(1)
+BPI_ROW(3)
+BPI_ROW(5)
+BPI_ROW(7)
+
+/* dx (N, H, W, C) for the images n0 .. n1-1 of the stride-1, undilated conv whose filter is
+   wt (KH, KW, C) (one output channel) and output gradient dy (N, OH, OW); kw is 1, 3, 5 or 7
+   (the caller checks), anything else writes nothing. */
+TF_EXPORT void NAME(narrow_bpi)(const T *dy, const T *wt, T *dx, int64_t n0, int64_t n1,
+                                int64_t h, int64_t w, int64_t c, int64_t oh, int64_t ow,
+                                int64_t kh, int64_t kw, int64_t pt, int64_t pl) {
+    const geom_t gg = {h, w, c, oh, ow, 1, kh, kw, 1, 1, 1, 1, pt, pl};
+    for (int64_t n = n0; n < n1; n++)
+        for (int64_t r = 0; r < h; r++) {
+            if (kw == 7) NAME(bpi_row7)(dy, wt, dx, &gg, n, r);
+            else if (kw == 5) NAME(bpi_row5)(dy, wt, dx, &gg, n, r);
+            else if (kw == 3) NAME(bpi_row3)(dy, wt, dx, &gg, n, r);
+            else if (kw == 1) NAME(bpi_row1)(dy, wt, dx, &gg, n, r);
+        }
+}
+
 #endif  /* NARROW_BODY */
