@@ -4,7 +4,10 @@ reference and the NumPy twin (the scatter forms of kernels.py, TENFOLD_NATIVE=0)
 and VALID pads, asymmetric pads, strides, dilations, odd sizes, C_in not a multiple of the
 vector width, 1..4 output channels, every alignment of x; the dispatch from kernels.py; the
 fallbacks; results independent of the thread count."""
+import ctypes
 import itertools
+import mmap
+import sys
 
 import numpy as np
 import pytest
@@ -77,6 +80,8 @@ CASES = [  # n, (h, w), (kh, kw), strides, dilations, pads or "same"/"valid", ci
     (1, (9, 9), (2, 4), ONE, ONE, ((3, 0), (0, 5)), 31, 1),  # pads wider than the filter
     (2, (5, 19), (5, 7), ONE, ONE, ((0, 6), (9, 1)), 16, 1),  # blocks of 8 and 4 past x
     (1, (4, 6), (3, 5), ONE, ONE, "same", 3, 1),
+    (2, (11, 12), (3, 7), (2, 1), (2, 1), ((2, 1), (3, 3)), 24, 1),  # row stride, dilation
+    (2, (10, 13), (4, 5), (3, 1), ONE, "valid", 72, 1),
 ]
 
 
@@ -135,21 +140,23 @@ def test_every_alignment_of_x(offset, dt, cin, cout):
        kh=st.integers(1, 5), kw=st.integers(1, 7), sh=st.integers(1, 3), sw=st.integers(1, 3),
        dh=st.integers(1, 2), dw=st.integers(1, 2), pads=st.tuples(*[st.integers(0, 4)] * 4),
        cin=st.integers(1, 70), cout=st.integers(1, 4), f64=st.booleans(),
-       seed=st.integers(0, 2**31))
-def test_property_any_geometry(n, h, w_, kh, kw, sh, sw, dh, dw, pads, cin, cout, f64, seed):
+       at_end=st.booleans(), seed=st.integers(0, 2**31))
+def test_property_any_geometry(n, h, w_, kh, kw, sh, sw, dh, dw, pads, cin, cout, f64, at_end,
+                               seed):
+    """Against the reference, x, w and dy each against an unreadable page."""
     dt = np.float64 if f64 else np.float32
     strides, dil = (sh, sw), (dh, dw)
     pads = ((pads[0], pads[1]), (pads[2], pads[3]))
     oh, ow = K.out_sizes((h, w_), (kh, kw), strides, dil, pads)
     rng = np.random.default_rng(seed)
-    x, w, b = _data(rng, n, h, w_, cin, kh, kw, cout, dt)
+    x, w, b = (_guarded(a, at_end) for a in _data(rng, n, h, w_, cin, kh, kw, cout, dt))
     y = CN.conv_bias_act(x, w, b, strides, dil, pads, False)
     if oh == 0 or ow == 0:
         assert y is None
         return
     want = ref_conv(x, w, strides, dil, pads)
     _close(y, want + b, dt, np.sqrt(kh * kw * cin))
-    dy = rng.standard_normal(want.shape).astype(dt)
+    dy = _guarded(rng.standard_normal(want.shape).astype(dt), at_end)
     _close(CN.backprop_filter(x, dy, w.shape, strides, dil, pads),
            ref_filter_grad(x, dy, w.shape, strides, dil, pads), dt, np.sqrt(n * oh * ow))
 
@@ -296,19 +303,20 @@ def test_input_grad_matches_the_reference_and_the_twin(xs, ks, pads, dt, monkeyp
 @given(n=st.integers(1, 2), h=st.integers(1, 10), w_=st.integers(1, 12),
        kh=st.integers(1, 6), kw=st.sampled_from([1, 3, 5, 7]),
        pads=st.tuples(*[st.integers(0, 6)] * 4), cin=st.integers(1, 40), f64=st.booleans(),
-       seed=st.integers(0, 2**31))
-def test_input_grad_property(n, h, w_, kh, kw, pads, cin, f64, seed):
+       at_end=st.booleans(), seed=st.integers(0, 2**31))
+def test_input_grad_property(n, h, w_, kh, kw, pads, cin, f64, at_end, seed):
     dt = np.float64 if f64 else np.float32
     pads = ((pads[0], pads[1]), (pads[2], pads[3]))
     xs = (n, h, w_, cin)
     oh, ow = K.out_sizes((h, w_), (kh, kw), ONE, ONE, pads)
     rng = np.random.default_rng(seed)
-    dy = rng.standard_normal((n, max(oh, 0), max(ow, 0), 1)).astype(dt)
-    w = rng.standard_normal((kh, kw, cin, 1)).astype(dt)
-    got = CN.backprop_input(dy, w, xs, ONE, ONE, pads)
     if oh < 1 or ow < 1:
-        assert got is None
+        dy = np.zeros((n, max(oh, 0), max(ow, 0), 1), dt)
+        assert CN.backprop_input(dy, np.ones((kh, kw, cin, 1), dt), xs, ONE, ONE, pads) is None
         return
+    dy = _guarded(rng.standard_normal((n, oh, ow, 1)).astype(dt), at_end)
+    w = _guarded(rng.standard_normal((kh, kw, cin, 1)).astype(dt), at_end)
+    got = CN.backprop_input(dy, w, xs, ONE, ONE, pads)
     _close(got, ref_input_grad(dy, w, xs, pads), dt, np.sqrt(kh * kw))
 
 
@@ -325,3 +333,58 @@ def test_input_grad_fallbacks():
                              np.ones((3, 3, 8, 2), np.float32), xs, ONE, ONE, same) is None
     assert CN.backprop_input(dy[:, :4], w, xs, ONE, ONE, same) is None          # wrong dy
     assert CN.backprop_input(dy.astype(np.float64), w, xs, ONE, ONE, same) is None
+
+
+# ------------------------------------------------------------------------------------------
+# memory safety: inputs placed against an inaccessible page
+
+_KEEP = []   # the mappings stay alive (and mapped) for the whole test session
+
+
+def _guarded(a, at_end):
+    """A copy of `a` that ends (or starts) right at a page that cannot be read: a read past
+    its end (before its start) crashes the process."""
+    page = mmap.PAGESIZE
+    body = -(-a.nbytes // page) * page
+    m = mmap.mmap(-1, body + 2 * page)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(m))
+    libc = ctypes.CDLL(None)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    assert libc.mprotect(base, page, 0) == 0
+    assert libc.mprotect(base + page + body, page, 0) == 0
+    _KEEP.append(m)
+    start = page + body - a.nbytes if at_end else page
+    out = np.frombuffer(m, a.dtype, a.size, start).reshape(a.shape)
+    out[...] = a
+    return out
+
+
+GUARDED = [  # x shape, w shape, strides, dilations, pads
+    ((2, 9, 10, 128), (7, 7, 128, 1), ONE, ONE, ((3, 3), (3, 3))),
+    ((1, 5, 6, 20), (3, 5, 20, 1), ONE, ONE, ((4, 4), (6, 6))),
+    ((2, 7, 8, 33), (3, 3, 33, 2), (2, 1), (1, 2), ((2, 0), (0, 3))),
+    ((1, 4, 4, 7), (5, 5, 7, 3), ONE, ONE, ((2, 2), (2, 2))),
+    ((1, 3, 3, 64), (2, 4, 64, 1), ONE, ONE, ((1, 0), (3, 3))),
+]
+
+
+@native_only
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mprotect via libc")
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("at_end", [True, False])
+@pytest.mark.parametrize("xs, ws, strides, dil, pads", GUARDED)
+def test_reads_stay_inside_the_arrays(xs, ws, strides, dil, pads, at_end, dt):
+    rng = np.random.default_rng(5)
+    x = _guarded(rng.standard_normal(xs).astype(dt), at_end)
+    w = _guarded(rng.standard_normal(ws).astype(dt), at_end)
+    b = _guarded(rng.standard_normal(ws[-1]).astype(dt), at_end)
+    want = ref_conv(x, w, strides, dil, pads)
+    scale = np.sqrt(np.prod(ws[:3]))
+    _close(CN.conv_bias_act(x, w, b, strides, dil, pads, True), np.maximum(want + b, 0), dt,
+           scale)
+    dy = _guarded(rng.standard_normal(want.shape).astype(dt), at_end)
+    _close(CN.backprop_filter(x, dy, ws, strides, dil, pads),
+           ref_filter_grad(x, dy, ws, strides, dil, pads), dt, np.sqrt(dy.size))
+    if ws[-1] == 1 and strides == ONE and dil == ONE and ws[1] in (1, 3, 5, 7):
+        _close(CN.backprop_input(dy, w, xs, strides, dil, pads),
+               ref_input_grad(dy, w, xs, pads), dt, scale)
