@@ -551,16 +551,21 @@ TF_EXPORT void NAME(narrow_bpf)(const T *x, const T *dy, T *part,
 
 /* ---- input gradient (one output channel, stride and dilation 1) ------------------------- */
 
-/* dx[n, h, j0 .. j0+P-1, cv .. cv+LANES) (the lanes of mk) = sum_{ky,kx} dy[n, h+pt-ky,
-   j0+q+pl-kx] * w[ky, kx, :]: a filter row's KW weight vectors stay in registers while each
-   of the P+KW-1 dy values of the row is broadcast once into every pixel it reaches. */
+/* dx[n, h, j0 .. j0+P-1, CB vectors of channels from cv] = sum_{ky,kx} dy[n, h+pt-ky,
+   j0+q+pl-kx] * w[ky, kx, :]: a filter row's KW x CB weight vectors stay in registers while
+   each of the P+KW-1 dy values of the row is broadcast once into every pixel it reaches. */
 INLINE void NAME(bpi_block)(const T *dy, const T *wt, T *dx, const geom_t *g, int64_t n,
-                            int64_t h, int64_t j0, int64_t cv, MASK mk, const int P,
-                            const int KW) {
+                            int64_t h, int64_t j0, int64_t cv, const int P, const int KW,
+                            const int CB) {
     const int64_t C = g->c;
-    VEC acc[MAXP];
+    MASK mk[2];
+#pragma GCC unroll 2
+    for (int cb = 0; cb < CB; cb++) mk[cb] = NAME(tail_mask)(C - cv - cb * LANES);
+    VEC acc[MAXP][2];
 #pragma GCC unroll 8
-    for (int q = 0; q < P; q++) acc[q] = VZERO();
+    for (int q = 0; q < P; q++)
+#pragma GCC unroll 2
+        for (int cb = 0; cb < CB; cb++) acc[q][cb] = VZERO();
     const int64_t d0 = j0 + g->pl - (KW - 1);   /* the dy column of t = 0 */
     const int64_t tlo = d0 < 0 ? -d0 : 0;
     const int64_t thi = g->ow - d0 < P + KW - 1 ? g->ow - d0 : P + KW - 1;
@@ -569,9 +574,12 @@ INLINE void NAME(bpi_block)(const T *dy, const T *wt, T *dx, const geom_t *g, in
         if (i < 0 || i >= g->oh || tlo >= thi) continue;
         const T *d = dy + (n * g->oh + i) * g->ow + d0;
         const T *wk = wt + ky * KW * C + cv;
-        VEC wv[MAXKW];
+        VEC wv[MAXKW][2];
 #pragma GCC unroll 8
-        for (int kx = 0; kx < KW; kx++) wv[kx] = VMLOAD(mk, wk + kx * C);
+        for (int kx = 0; kx < KW; kx++)
+#pragma GCC unroll 2
+            for (int cb = 0; cb < CB; cb++)
+                wv[kx][cb] = VMLOAD(mk[cb], wk + kx * C + cb * LANES);
 #pragma GCC unroll 16
         for (int t = 0; t < P + KW - 1; t++) {
             if (t < tlo || t >= thi) continue;
@@ -579,14 +587,27 @@ INLINE void NAME(bpi_block)(const T *dy, const T *wt, T *dx, const geom_t *g, in
 #pragma GCC unroll 8
             for (int kx = 0; kx < KW; kx++) {
                 const int q = t + kx - (KW - 1);
-                if (q >= 0 && q < P) acc[q] = VFMA(b, wv[kx], acc[q]);
+                if (q >= 0 && q < P)
+#pragma GCC unroll 2
+                    for (int cb = 0; cb < CB; cb++)
+                        acc[q][cb] = VFMA(b, wv[kx][cb], acc[q][cb]);
             }
         }
     }
     T *o = dx + ((n * g->h + h) * g->w + j0) * C + cv;
 #pragma GCC unroll 8
-    for (int q = 0; q < P; q++) VMSTORE(o + q * C, mk, acc[q]);
+    for (int q = 0; q < P; q++)
+#pragma GCC unroll 2
+        for (int cb = 0; cb < CB; cb++) VMSTORE(o + q * C + cb * LANES, mk[cb], acc[q][cb]);
 }
+
+#define BPI_CHANNELS(P, KWC)                                                                \
+    do {                                                                                    \
+        int64_t cv = 0;                                                                     \
+        for (; cv + LANES < g->c; cv += 2 * LANES)                                          \
+            NAME(bpi_block)(dy, wt, dx, g, n, h, j, cv, P, KWC, 2);                         \
+        if (cv < g->c) NAME(bpi_block)(dy, wt, dx, g, n, h, j, cv, P, KWC, 1);              \
+    } while (0)
 
 #define BPI_ROW(KWC)                                                                        \
 static void NAME(bpi_row##KWC)(const T *dy, const T *wt, T *dx, const geom_t *g, int64_t n, \
@@ -594,13 +615,10 @@ static void NAME(bpi_row##KWC)(const T *dy, const T *wt, T *dx, const geom_t *g,
     for (int64_t j = 0; j < g->w;) {                                                        \
         const int64_t left = g->w - j;                                                      \
         const int p = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;                   \
-        for (int64_t cv = 0; cv < g->c; cv += LANES) {                                      \
-            const MASK mk = NAME(tail_mask)(g->c - cv);                                     \
-            if (p == 8) NAME(bpi_block)(dy, wt, dx, g, n, h, j, cv, mk, 8, KWC);            \
-            else if (p == 4) NAME(bpi_block)(dy, wt, dx, g, n, h, j, cv, mk, 4, KWC);       \
-            else if (p == 2) NAME(bpi_block)(dy, wt, dx, g, n, h, j, cv, mk, 2, KWC);       \
-            else NAME(bpi_block)(dy, wt, dx, g, n, h, j, cv, mk, 1, KWC);                   \
-        }                                                                                   \
+        if (p == 8) BPI_CHANNELS(8, KWC);                                                   \
+        else if (p == 4) BPI_CHANNELS(4, KWC);                                              \
+        else if (p == 2) BPI_CHANNELS(2, KWC);                                              \
+        else BPI_CHANNELS(1, KWC);                                                          \
         j += p;                                                                             \
     }                                                                                       \
 }
