@@ -19,6 +19,15 @@ from tenfold.backend import kernels as K
 native_only = pytest.mark.skipif(CN._fn("narrow_fwd", np.float32) is None,
                                  reason="no native conv_narrow (AVX-512) here")
 ONE = (1, 1)
+FILTER_WINS = CN._filter_wins
+
+
+@pytest.fixture(autouse=True, scope="module")
+def every_filter():
+    """The kernels must be right for every filter, not only where the dispatch sends them."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(CN, "_filter_wins", lambda w_shape: True)
+        yield
 
 
 def ref_conv(x, w, strides, dilations, pads):
@@ -176,6 +185,7 @@ DISPATCHED = [  # shapes the scatter forms take (stride 1, C_out * 8 <= C_in)
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("xs, ws, spec", DISPATCHED)
 def test_kernels_native_and_numpy_twin_agree(xs, ws, spec, dt, monkeypatch):
+    monkeypatch.setattr(CN, "_filter_wins", FILTER_WINS)
     pads = _pads(spec, ws[:2], ONE)
     rng = np.random.default_rng(7)
     x, w, b = _data(rng, *xs, *ws[:2], ws[3], dt)
@@ -197,6 +207,7 @@ def test_kernels_native_and_numpy_twin_agree(xs, ws, spec, dt, monkeypatch):
 
 @native_only
 def test_kernels_dispatch_to_native(monkeypatch):
+    monkeypatch.setattr(CN, "_filter_wins", FILTER_WINS)
     calls = []
     for name in ("conv_bias_act", "backprop_filter"):
         orig = getattr(CN, name)
@@ -207,6 +218,17 @@ def test_kernels_dispatch_to_native(monkeypatch):
     K.conv_backprop_filter(x, y, w.shape, ONE, ONE, ((1, 1), (1, 1)))
     assert calls == ["conv_bias_act", "backprop_filter"]
     assert y[0, 4, 4, 0] == 9 * 64 and y[0, 0, 0, 0] == 4 * 64
+
+
+def test_filter_gradient_rule(monkeypatch):
+    monkeypatch.setattr(CN, "_filter_wins", FILTER_WINS)
+    assert CN._filter_wins((7, 7, 128, 1)) and CN._filter_wins((3, 3, 64, 8))
+    assert CN._filter_wins((5, 5, 64, 4))
+    assert not CN._filter_wins((7, 7, 128, 5))    # more output blocks re-read x: NumPy
+    assert not CN._filter_wins((1, 1, 128, 1))    # a GEMM for the NumPy form: a tie
+    x = np.ones((1, 4, 4, 32), np.float32)
+    assert CN.backprop_filter(x, np.ones((1, 4, 4, 1), np.float32), (1, 1, 32, 1), ONE, ONE,
+                              ((0, 0), (0, 0))) is None
 
 
 def test_fallbacks_return_none():
