@@ -13,6 +13,25 @@ The images are cut into fixed chunks (by multiply-adds, not by the thread count)
 with kernels.run_tasks; the filter gradient's per-chunk partials are summed in chunk order
 (in float64), so no result depends on the thread count.
 """
+# Measured: float32, in-process A/B alternating (/work/scratch/narrow/ab.py), NumPy scatter
+# form (kernels._conv_by_scatter + epilogue, _backprop_filter_by_scatter) -> native; for the
+# input gradient kernels.conv_backprop_input (conv_native's implicit GEMM) -> native.
+# OPENBLAS_NUM_THREADS=1 TENFOLD_KERNEL_THREADS=1, process-time medians of 15, with two
+# other jobs holding both cores (load 4-5.5: absolute times ~1.5-2x a quiet machine's), ms:
+#   DCGAN 7x7 128->1 28x28 SAME b64: fwd 14.9 -> 8.8, filter grad 10.2 -> 8.8 (at a
+#     quieter moment 13.4 -> 7.5 and 8.5 -> 7.1, the C calls alone 5.7 and 5.0), input
+#     grad 5.2 -> 6.0 and 5.9 -> 5.4 in two runs (a tie: not dispatched)
+#   3x3 64->1 32x32 SAME b64: fwd 4.4 -> 2.4, filter grad 3.3 -> 2.0, input grad 1.6 -> 1.5
+#   5x5 32->2 28x28 SAME b64: fwd 26.6 -> 3.5, filter grad 4.2 -> 2.2
+#   3x3 32->4 28x28 b64: fwd 10.2 -> 3.1, filter grad 2.9 -> 2.3; 3x3 16->2: 8.0 -> 1.1,
+#     1.4 -> 0.65; 3x3 8->1: 1.0 -> 0.44, 0.66 -> 0.36; 5x5 256->3 16x16 b32: 8.0 -> 5.7,
+#     4.2 -> 4.2; 1x1 128->1: 1.37 -> 1.31, 1.22 -> 1.32 (kept NumPy)
+# Default threads (2 cores; the same load, so mostly run serially), wall medians of 15:
+#   DCGAN fwd 30.7 -> 18.7, filter grad 17.7 -> 13.4; 3x3 64->1 fwd 8.9 -> 6.2, filter grad
+#   7.2 -> 5.9; 5x5 32->2 fwd 49.9 -> 7.2, filter grad 8.3 -> 6.7.
+# The C kernels alone, one image repeated (in L2), best of 7: DCGAN fwd 1.1-1.3 ms per 16
+# images, filter grad 1.05-1.2, input grad 1.0 (about 4 G multiply-add vectors/s, the
+# core's peak with two FMA units being ~4.5).
 import ctypes
 
 import numpy as np

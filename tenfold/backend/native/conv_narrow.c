@@ -3,21 +3,30 @@
    channels: with one output channel each output pixel is a dot product of length KH*KW*C,
    and each filter tap's gradient a sum over the pixels of x[..., c] * dy. x is read in
    place: a tap that falls outside x (the padding) is skipped, or, inside a block whose
-   other lanes need it, read from `zero` (C zeros the caller passes).
+   other lanes need it, read from `zero` (C zeros the caller passes). Runs of channels are
+   read in vectors aligned to cache lines where every pixel's run starts alike (C a
+   multiple of the lanes), the lanes outside the run masked off (a masked lane is not read).
 
    narrow_fwd:  y[n,i,j,o] = bias[o] + sum_{ky,kx,c} x[n, i*sh+ky*dh-pt, j*sw+kx*dw-pl, c]
-                                                      * wt[ky*KW+kx, o, c]   (ReLU if asked)
+                                                      * wt[o, ky, kx, c]   (ReLU if asked)
                 for the images n0 <= n < n1. A block of P pixels of one output row and OB
                 output channels keeps P*OB vector accumulators over every tap and channel,
-                loading each weight vector once per P pixels.
-   narrow_bpf:  part[ky*KW+kx, o, c] = sum_{n0<=n<n1,i,j} x[n, i*sh+ky*dh-pt, j*sw+kx*dw-pl, c]
+                loading each weight vector once per P pixels; blocks sweep down the rows.
+                One output channel at stride and dilation 1 with 3, 5 or 7 filter columns:
+                a filter row's weight vectors stay in registers and each input column is
+                loaded once for every pixel it reaches (fwd_taps_run).
+   narrow_bpf:  part[o, ky, kx, c] += sum_{n0<=n<n1,i,j} x[n, i*sh+ky*dh-pt, j*sw+kx*dw-pl, c]
                                                       * dy[n,i,j,o]
-                (a chunk's partial sums; the caller adds the chunks in order). A block of TB
-                taps of one filter row, CB channel vectors and OB output channels keeps its
-                accumulators over every pixel of the chunk; each pixel's dy is broadcast
-                once per block.
-   Every index is bounded by the sizes the caller passes (checked in Python): x is
-   (N, H, W, C), wt (KH*KW, O, C), y and dy (N, OH, OW, O), part (KH*KW, O, C), zero (C);
+                (a chunk's partial sums, part zeroed by the caller, who adds the chunks in
+                order). A run of taps of one filter row is contiguous in x and in part; a
+                block of R vectors of it and OB output channels keeps its accumulators over
+                every pixel of a group of images; one output channel with 3, 5 or 7 filter
+                columns at stride and dilation 1 keeps a filter row's accumulators and a
+                sliding window of dy broadcasts in registers (bpf_regs).
+   narrow_bpi:  dx[n,h,w,c] = sum_{ky,kx} dy[n, h+pt-ky, w+pl-kx] * wt[ky, kx, c] for one
+                output channel at stride and dilation 1 and 1, 3, 5 or 7 filter columns.
+   Every index is bounded by the sizes the caller passes (checked in Python): x and dx are
+   (N, H, W, C), wt (O, KH, KW, C), y and dy (N, OH, OW, O), part (O, KH, KW, C), zero (C);
    a tap position is used only when 0 <= row < H and 0 <= column < W.
 
    Written once over a type T: this file includes itself (NARROW_BODY) for float and double.
@@ -42,7 +51,7 @@ typedef struct {
 #define MAXOB 3     /* output channels per block */
 #define MAXKW 7     /* filter columns held in registers */
 #define MAXCB 4     /* filter gradient: channel vectors per filter column held */
-#define BPF_GROUP_BYTES (256 << 10)
+#define BPF_GROUP_BYTES (256 << 10)   /* filter gradient: x of the images swept together */
 #define MAXR 24     /* filter gradient: vectors per block */
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
