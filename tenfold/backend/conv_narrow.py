@@ -60,6 +60,7 @@ def _filter_wins(w_shape):
 
 
 ONE = (1, 1)
+_MAX_GEOMETRY = 1 << 30   # strides, dilations, pads, filter sizes: no int64 overflow in C
 _TASK_MACS = 1 << 22    # images per task: ~1 ms of work (a call costs ~10 us of Python)
 _FILTER_TASK_MACS = 1 << 24
 _simd = []
@@ -104,7 +105,8 @@ def _geometry(x, w_shape, strides, dilations, pads):
     sh, sw = (int(s) for s in strides)
     dh, dw = (int(d) for d in dilations)
     (pt, pb), (pl, pr) = ((int(a), int(b)) for a, b in pads)
-    if min(sh, sw, dh, dw) < 1 or min(pt, pb, pl, pr) < 0:
+    if min(sh, sw, dh, dw) < 1 or min(pt, pb, pl, pr) < 0 or \
+            max(sh, sw, dh, dw, pt, pb, pl, pr, kh, kw) > _MAX_GEOMETRY:
         return None
     oh, ow = K.out_sizes((h, wd), (kh, kw), (sh, sw), (dh, dw), ((pt, pb), (pl, pr)))
     if oh < 1 or ow < 1:
@@ -123,8 +125,10 @@ def conv_bias_act(x, w, b, strides, dilations, pads, relu):
     geo = _geometry(x, w.shape, strides, dilations, pads)
     if geo is None:
         return None
-    arrays = (x, w) if b is None else (x, w, b)
-    if not native.usable(*arrays) or (b is not None and b.shape != (w.shape[-1],)):
+    # w and b are copied or read through their own layout below: x alone must be C-ordered
+    if not native.usable(x) or type(w) is not np.ndarray or w.dtype != x.dtype or \
+            (b is not None and (type(b) is not np.ndarray or b.dtype != x.dtype or
+                                b.shape != (w.shape[-1],))):
         return None
     fn = _fn("narrow_fwd", x.dtype)
     if fn is None:
@@ -134,6 +138,7 @@ def conv_bias_act(x, w, b, strides, dilations, pads, relu):
     # (C_out, KH, KW, C_in): a filter row's (kx, c) weights for one output channel are one
     # run, as its (kx, c) inputs are in x
     wt = np.ascontiguousarray(w.transpose(3, 0, 1, 2))
+    b = None if b is None else np.ascontiguousarray(b)
     out = np.empty((n, oh, ow, o), x.dtype)
     zero = _zero_row(c, x.dtype)
     ptrs = (native.addr(x), native.addr(wt), None if b is None else native.addr(b),
@@ -189,7 +194,8 @@ def backprop_input(dy, w, x_shape, strides, dilations, pads):
     kh, kw, cin, o = w.shape
     (pt, pb), (pl, pr) = ((int(a), int(b)) for a, b in pads)
     if o != 1 or cin != c or kw not in (1, 3, 5, 7) or min(n, h, wd, c, kh) < 1 or \
-            min(pt, pb, pl, pr) < 0 or not native.usable(dy, w):
+            min(pt, pb, pl, pr) < 0 or max(pt, pb, pl, pr, kh) > _MAX_GEOMETRY or \
+            not native.usable(dy) or type(w) is not np.ndarray or w.dtype != dy.dtype:
         return None
     oh, ow = K.out_sizes((h, wd), (kh, kw), ONE, ONE, ((pt, pb), (pl, pr)))
     if dy.shape != (n, oh, ow, 1) or oh < 1 or ow < 1:

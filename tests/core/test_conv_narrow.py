@@ -206,6 +206,23 @@ def test_kernels_native_and_numpy_twin_agree(xs, ws, spec, dt, monkeypatch):
 
 
 @native_only
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_weights_and_bias_of_any_layout(dt):
+    """x must be C-ordered; w and b are copied into the kernels' layout whatever theirs."""
+    rng = np.random.default_rng(4)
+    x, w, b = _data(rng, 2, 7, 9, 24, 3, 5, 2, dt)
+    pads = ((1, 1), (2, 2))
+    wf = np.asfortranarray(w)
+    bs = np.repeat(b, 2)[::2]
+    want = ref_conv(x, w, ONE, ONE, pads) + b
+    _close(CN.conv_bias_act(x, wf, bs, ONE, ONE, pads, False), want, dt, 11)
+    dy = rng.standard_normal((2, 7, 9, 1)).astype(dt)
+    w1 = np.asfortranarray(w[..., :1])
+    _close(CN.backprop_input(dy, w1, x.shape, ONE, ONE, pads),
+           ref_input_grad(dy, w1, x.shape, pads), dt, 4)
+
+
+@native_only
 def test_kernels_dispatch_to_native(monkeypatch):
     monkeypatch.setattr(CN, "_filter_wins", FILTER_WINS)
     calls = []
@@ -242,6 +259,8 @@ def test_fallbacks_return_none():
     assert CN.conv_bias_act(x, np.ones((3, 3, 32, CN.MAX_OUT + 1), np.float32), None, ONE,
                             ONE, pads, False) is None
     assert CN.conv_bias_act(x, w, b, ONE, ONE, ((-1, 0), (0, 0)), False) is None
+    assert CN.conv_bias_act(x, w, b, ONE, ONE, ((1 << 40, 0), (0, 0)), False) is None
+    assert CN.conv_bias_act(x, w, b, (1 << 40, 1), ONE, pads, False) is None
     assert CN.conv_bias_act(x, w, b, (0, 1), ONE, pads, False) is None
     assert CN.conv_bias_act(x[:0], w, b, ONE, ONE, pads, False) is None       # no images
     assert CN.conv_bias_act(x, w, b, ONE, ONE, ((0, 0), (0, 0)), False) is not None or \
