@@ -858,6 +858,10 @@ def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
         _epilogue(out, b, relu)
         return out.astype(dt, copy=False)
     if groups == 1 and _scatter_wins(w.shape, strides):  # reads x unpadded
+        from tenfold.backend import conv_narrow   # native, vectorized over C_in
+        y = conv_narrow.conv_bias_act(x, w, b, strides, dilations, pads, relu)
+        if y is not None:
+            return y.astype(dt, copy=False)
         _conv_by_scatter(x, w, out, dilations, pads)
         _epilogue(out, b, relu)
         return out.astype(dt, copy=False)
@@ -1537,6 +1541,10 @@ def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
         if dw is not None:
             return dw.astype(dt, copy=False)
     if groups == 1 and _scatter_wins(w_shape, strides):
+        from tenfold.backend import conv_narrow   # native, vectorized over C_in
+        dw = conv_narrow.backprop_filter(x, dy, w_shape, strides, dilations, pads)
+        if dw is not None:
+            return dw.astype(dt, copy=False)
         dw = _backprop_filter_by_scatter(x, dy, ksize, dilations, pads)
         return np.ascontiguousarray(dw.reshape(w_shape), dtype=dt)  # dw is a transposed view
     dw = _native_conv().backprop_filter(x, dy, w_shape, strides, dilations, pads) \
