@@ -175,13 +175,12 @@ TF_EXPORT void conv_fwd_f32(const float *xp, int64_t n, int64_t hp, int64_t wp, 
    L1 while every (tap, R input channels) register block of dw sweeps the tile's pixels,
    added into dw (the chunk's partial, in L2): dy is read from memory once, and x once per
    tap and channel block, from the tile's lines in L1. (Sweeping all the chunk's pixels per
-   register block instead re-read dy from L2 once per block: 2-3x slower on 4x4 128->128.)
+   register block instead re-read dy from L2 or L3 once per block: up to 2x slower on the
+   DCGAN's 4x4 128->128.)
    A block of `rows` < R channels reads the last valid channel again (never past the pixel)
    and does not store the rows past `rows`. */
 #define DW_MAX_TILE 512
-#ifndef DW_PACK_BLOCKS
 #define DW_PACK_BLOCKS 8
-#endif
 #define DW_MK_AS(NAME, V, R, OFF)                                                            \
 static inline __attribute__((always_inline)) void NAME(                                      \
         const float *xt, const int64_t *poff, int64_t np, const float *g, int64_t gs,        \
