@@ -107,8 +107,11 @@ def _tap_outer(w_shape):
 # 9.9 -> 7.5, 3x3 512->512 4x4 b32 30.8 -> 23.6, 5x5 64->64 16x16 b32 17.7 -> 12.0; 1x1:
 # 32->64 32x32 b32 1.8 -> 1.4, but 1x1 wider than 64 outputs (plain GEMMs, no im2col) tie:
 # 64->128 16x16 1.29 vs 1.24, 256->512 4x4 0.97 vs 1.06. Two threads, wall: 4x4/2 128->128
-# 28x28 77 -> 53, 14x14 11.2 -> 9.0 (the kernel alone, one chunk of 8 images, one thread:
-# 10.2 ms with the previous whole-chunk sweeps -> 5.3 ms).
+# 28x28 77 -> 53, 14x14 11.2 -> 9.0. The kernel alone (one chunk, one thread, medians of 25,
+# the previous kernel's sweeps of every pixel per register block -> tiles): 4x4/2 128->128
+# 8 images 28x28 10.8 -> 5.4 ms, 14x14 1.62 -> 1.37; 3x3/2 64->128 16 images 14x14 0.92 ->
+# 0.80; ResNet-20's 3x3 16->16 4 images 0.196 -> 0.154, 32->32 0.125 -> 0.119; but 3x3/2
+# 1->64 16 images 28x28 0.050 -> 0.055 (3 of 6 channel rows used: the per-tile setup shows).
 _DW_TILE = 128
 _MAX_DW_TILE = 512
 _MAX_DW_POINTWISE_OUT = 64
@@ -225,8 +228,8 @@ def backprop_filter(x, dy, w_shape, strides, dilations, pads):
     dw_bytes = kh * kw * c * o * 4
     n = x.shape[0]
     n_per = max(_per_chunk(x, pads), min(n, -(-4 * dw_bytes // max(1, x[0].nbytes))))
-    # as many chunks, of even sizes: the DCGAN's 14x14 b64 in 41 + 23 images left one
-    # thread idle for a third of the call (32 + 32: two threads, wall, 11.2 -> 9.0 ms)
+    # as many chunks, of even sizes: the DCGAN's 14x14 b64 in 41 + 23 images would leave
+    # one of two threads idle for a third of the call
     n_per = -(-n // -(-n // n_per))
     ranges, hp, wp, padded, scratch = _padded_chunks(x, pads, n_per)
     partial = np.empty((len(ranges), kh, kw, c, o), _F32)
