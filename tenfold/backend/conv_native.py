@@ -42,7 +42,7 @@ def _lib():
             fwd.argtypes = [P, I, I, I, I, P, I, I, I, I, I, I, I, P, I, P, I, I, I, P, I, I, I]
             fwd.restype = None
             dw = lib.conv_dw_f32
-            dw.argtypes = [P, I, I, I, I, P, I, I, I, I, I, I, I, I, I, P]
+            dw.argtypes = [P, I, I, I, I, P, I, I, I, I, I, I, I, I, I, P, P, I]
             dw.restype = None
             got = (fwd, dw)
     _fns["fns"] = got
@@ -109,15 +109,36 @@ def _tap_outer(w_shape):
         (kh * kw * panel > _TAP_OUTER_FILTER_BYTES or (o > 64 and c >= 64))
 
 
+# The filter gradient (conv_gemm.c conv_dw) runs the pixels in tiles of _DW_TILE (at most
+# DW_MAX_TILE = 512 there): per tile and block of 64 output channels, dy's block (packed,
+# tile x 64 floats) and the tile's lines of x stay in L1 while every (tap, 6 channels) block
+# of dw runs over them, its partial sums in L2. So it wins for big filters as well, where
+# im2col copies K*K times the input for OpenBLAS. Measured (b64 unless said, float32, medians
+# of 9 alternating, /tmp A/B of kernels.conv_backprop_filter with this path declined -> taken,
+# ms): one thread, process time (BLAS single-threaded): the DCGAN's 4x4/2 128->128 28x28
+# 72.3 -> 49.7 (132 GFLOP/s), 14x14 17.4 -> 12.3; its discriminator's 3x3/2 64->128 14x14
+# b128 8.5 -> 6.4, 1->64 28x28 b128 0.67 -> 0.62; ResNet-20's 3x3 16->16 32x32 5.7 -> 3.0,
+# 32->32 16x16 3.8 -> 2.0, 64->64 8x8 2.8 -> 2.0, /2 16->32 2.6 -> 1.35; 3x3 128->128 8x8
+# 9.9 -> 7.5, 3x3 512->512 4x4 b32 30.8 -> 23.6, 5x5 64->64 16x16 b32 17.7 -> 12.0; 1x1:
+# 32->64 32x32 b32 1.8 -> 1.4, but 1x1 wider than 64 outputs (plain GEMMs, no im2col) tie:
+# 64->128 16x16 1.29 vs 1.24, 256->512 4x4 0.97 vs 1.06. Two threads, wall: 4x4/2 128->128
+# 28x28 77 -> 53, 14x14 11.2 -> 9.0. The kernel alone (one chunk, one thread, medians of 25,
+# the previous kernel's sweeps of every pixel per register block -> tiles): 4x4/2 128->128
+# 8 images 28x28 10.8 -> 5.4 ms, 14x14 1.62 -> 1.37; 3x3/2 64->128 16 images 14x14 0.92 ->
+# 0.80; ResNet-20's 3x3 16->16 4 images 0.196 -> 0.154, 32->32 0.125 -> 0.119; but 3x3/2
+# 1->64 16 images 28x28 0.050 -> 0.055 (3 of 6 channel rows used: the per-tile setup shows).
+_DW_TILE = 128
+_MAX_DW_TILE = 512
+_MAX_DW_POINTWISE_OUT = 64
+# a bigger dw (each chunk's partial) would live in L3 or beyond: the gain shrinks (3x3
+# 512->512, 9.4 MB: 1.3x) and the partials' memory grows
+_MAX_DW_BYTES = 16 << 20
+
+
 def _filter_grad_wins(w_shape):
-    """The filter gradient keeps a block of dw in registers over all pixels, sweeping the
-    pixels once per block: it wins while the filter is small (3x3 16->16 32x32 b64: 9.6 ->
-    6.8 ms; 3x3 64->64 8x8: 5.5 -> 3.8), not for 1x1 filters wider than 64 (1x1 128->128
-    16x16 b32: 4.5 -> 4.7) nor for big filters, whose many blocks re-read dy (the DCGAN's
-    4x4 128->128 /2 14x14 b64, two threads, wall: 15.4 -> 27.2)."""
     kh, kw, c, o = w_shape
-    return o >= _MIN_CHANNELS and (kh * kw > 1 or o <= _MAX_FWD_OUT) and \
-        kh * kw * c * min(o, _MAX_FWD_OUT) * 4 <= _MAX_FWD_FILTER_BYTES
+    return o >= _MIN_CHANNELS and (kh * kw > 1 or o <= _MAX_DW_POINTWISE_OUT) and \
+        kh * kw * c * o * 4 <= _MAX_DW_BYTES
 
 
 def _applies(x, w_shape, groups, pads):
@@ -236,20 +257,29 @@ def backprop_filter(x, dy, w_shape, strides, dilations, pads):
     # worth of input, so a big filter (the DCGAN's 4x4 128->128: 1 MB) is not written and
     # summed once per image (b64: 64 MB)
     dw_bytes = kh * kw * c * o * 4
-    n_per = max(_per_chunk(x, pads), min(x.shape[0], -(-4 * dw_bytes // max(1, x[0].nbytes))))
+    n = x.shape[0]
+    n_per = max(_per_chunk(x, pads), min(n, -(-4 * dw_bytes // max(1, x[0].nbytes))))
+    # as many chunks, of even sizes: the DCGAN's 14x14 b64 in 41 + 23 images would leave
+    # one of two threads idle for a third of the call
+    n_per = -(-n // -(-n // n_per))
     ranges, hp, wp, padded, scratch = _padded_chunks(x, pads, n_per)
     partial = np.empty((len(ranges), kh, kw, c, o), _F32)
     index = {r: i for i, r in enumerate(ranges)}
     sh, sw = strides
     dh, dw = dilations
 
-    def work(r, buf):
-        n0, n1 = r
-        xb = padded(n0, n1, buf)
-        dwfn(native.ptr(xb), n1 - n0, hp, wp, c, native.ptr(dy[n0:n1]), ho, wo, o,
-             kh, kw, sh, sw, dh, dw, native.ptr(partial[index[r]]))
+    tile = min(max(1, int(_DW_TILE)), _MAX_DW_TILE)  # the C side's offsets array
 
-    _k.run_tasks(ranges, work, x.nbytes + dy.nbytes, scratch)
+    def work(r, bufs):
+        n0, n1 = r
+        xb = padded(n0, n1, bufs[0])
+        dwfn(native.ptr(xb), n1 - n0, hp, wp, c, native.ptr(dy[n0:n1]), ho, wo, o,
+             kh, kw, sh, sw, dh, dw, native.ptr(partial[index[r]]), native.ptr(bufs[1]), tile)
+
+    def buffers():  # the padded chunk; a packed block of dy: tile x (at most) 64 floats
+        return scratch() if scratch else None, np.empty(tile * 64, _F32)
+
+    _k.run_tasks(ranges, work, x.nbytes + dy.nbytes, buffers)
     out = partial[0].copy()  # not a view: it would keep every chunk's partial alive
     for p in partial[1:]:
         out += p

@@ -20,6 +20,8 @@ def every_shape(monkeypatch):
     monkeypatch.setattr(cn, "_MAX_FWD_OUT", 1 << 30)
     monkeypatch.setattr(cn, "_MAX_FWD_FILTER_BYTES", 1 << 40)
     monkeypatch.setattr(cn, "_MIN_CHANNELS", 1)
+    monkeypatch.setattr(cn, "_MAX_DW_POINTWISE_OUT", 1 << 30)
+    monkeypatch.setattr(cn, "_MAX_DW_BYTES", 1 << 40)
 
 
 def _reference(x, w, b, strides, dilations, pads, relu, dy):
@@ -49,7 +51,9 @@ def _check(n, h, w_, c, o, kh, kw, strides, dilations, pads, relu, bias, seed=0)
     dy = rng.standard_normal((n, ho, wo, o)).astype(np.float32)
     y, dw, dx = _reference(x, w, b, strides, dilations, pads, relu, dy)
     _close(cn.conv(x, w, b, strides, dilations, pads, relu), y)
-    _close(cn.backprop_filter(x, dy, w.shape, strides, dilations, pads), dw)
+    with pytest.MonkeyPatch.context() as mp:  # 1x1 filters wider than 64 outputs too
+        mp.setattr(cn, "_MAX_DW_POINTWISE_OUT", 1 << 30)
+        _close(cn.backprop_filter(x, dy, w.shape, strides, dilations, pads), dw)
     got = cn.backprop_input(dy, w, x.shape, strides, dilations, pads)
     if got is not None or strides == (1, 1):
         _close(got, dx)
@@ -142,3 +146,92 @@ def test_one_tap_at_a_time_matches_too(monkeypatch, n, h, w_, c, o, kh, kw, s, d
     monkeypatch.setattr(cn, "_MAX_FWD_OUT", 1 << 30)
     monkeypatch.setattr(cn, "_MAX_FWD_FILTER_BYTES", 1 << 40)
     _check(n, h, w_, c, o, kh, kw, (s, s), (d, d), ((1, 0), (0, 2)), relu, bias)
+
+
+def _filter_case(n, h, w_, c, o, kh, kw, strides, dilations, pads, seed=0):
+    rng = np.random.default_rng(seed)
+    ho, wo = K.out_sizes((h, w_), (kh, kw), strides, dilations, pads)
+    x = rng.standard_normal((n, h, w_, c)).astype(np.float32)
+    dy = rng.standard_normal((n, ho, wo, o)).astype(np.float32)
+    want = K.conv_backprop_filter(x.astype(np.float64), dy.astype(np.float64), (kh, kw, c, o),
+                                  strides, dilations, pads)
+    return x, dy, want
+
+
+@pytest.mark.parametrize("tile", [1, 5, 128, 512])
+@pytest.mark.parametrize("case", [
+    # (n, h, w, c, o, kh, kw, strides, dilations, pads): the DCGAN's 4x4/2 128->128 (both
+    # sizes), 3x3/2 64->128 and 1->64, odd sizes, 1x1, channel tails, dilations, strides
+    (3, 14, 14, 128, 128, 4, 4, (2, 2), (1, 1), ((1, 1), (1, 1))),
+    (2, 7, 7, 128, 128, 4, 4, (2, 2), (1, 1), ((1, 1), (1, 1))),
+    (2, 14, 14, 64, 128, 3, 3, (2, 2), (1, 1), ((0, 1), (0, 1))),
+    (2, 28, 28, 1, 64, 3, 3, (2, 2), (1, 1), ((0, 1), (0, 1))),
+    (2, 9, 11, 13, 130, 3, 2, (1, 2), (1, 1), ((1, 1), (0, 1))),
+    (3, 10, 7, 37, 80, 5, 3, (2, 1), (2, 1), ((2, 2), (1, 1))),
+    (1, 8, 9, 20, 17, 3, 3, (1, 1), (2, 2), ((2, 2), (2, 2))),
+    (2, 6, 6, 128, 64, 1, 1, (1, 1), (1, 1), ((0, 0), (0, 0))),
+    (2, 6, 5, 7, 33, 2, 4, (3, 2), (1, 1), ((0, 3), (1, 0))),
+    (2, 9, 10, 11, 40, 2, 3, (1, 2), (2, 2), ((1, 0), (2, 1))),
+])
+def test_filter_gradient_tiles_match(monkeypatch, every_shape, tile, case):
+    """Pixel tiles of any size (crossing rows and images, a short last one), packed and
+    unpacked dy blocks, channel tails: native vs the float64 reference and vs the NumPy
+    path (TENFOLD_NATIVE=0)."""
+    monkeypatch.setattr(cn, "_DW_TILE", tile)
+    n, h, w_, c, o, kh, kw, strides, dilations, pads = case
+    x, dy, want = _filter_case(n, h, w_, c, o, kh, kw, strides, dilations, pads)
+    got = cn.backprop_filter(x, dy, (kh, kw, c, o), strides, dilations, pads)
+    _close(got, want)
+    monkeypatch.setenv("TENFOLD_NATIVE", "0")
+    twin = K.conv_backprop_filter(x, dy, (kh, kw, c, o), strides, dilations, pads)
+    _close(twin, want)
+    np.testing.assert_allclose(got, twin, rtol=1e-4, atol=1e-4 * (np.abs(want).max() + 1))
+
+
+def test_wide_filter_gradients_are_native():
+    """The DCGAN's 4x4 128->128 and the discriminator's shapes take the native kernel; 1x1
+    filters wider than 64 outputs (a plain GEMM, no im2col) and narrow ones do not."""
+    for shape in [(4, 4, 128, 128), (3, 3, 64, 128), (3, 3, 1, 64), (3, 3, 16, 16),
+                  (3, 3, 512, 512), (1, 1, 32, 64)]:
+        assert cn._filter_grad_wins(shape), shape
+    for shape in [(1, 1, 128, 128), (3, 3, 64, 4), (3, 3, 1024, 1024)]:
+        assert not cn._filter_grad_wins(shape), shape
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 14, 14, 128)).astype(np.float32)
+    dy = rng.standard_normal((2, 7, 7, 128)).astype(np.float32)
+    pads = ((1, 1), (1, 1))
+    got = K.conv_backprop_filter(x, dy, (4, 4, 128, 128), (2, 2), (1, 1), pads)
+    np.testing.assert_array_equal(
+        got, cn.backprop_filter(x, dy, (4, 4, 128, 128), (2, 2), (1, 1), pads))
+
+
+def test_big_filter_gradient_does_not_depend_on_the_threads(monkeypatch):
+    """Several chunks' partials of a 4x4 128->128 dw, summed in chunk order."""
+    monkeypatch.setattr(cn, "_CHUNK_BYTES", 1 << 12)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((7, 10, 10, 128)).astype(np.float32)
+    dy = rng.standard_normal((7, 5, 5, 128)).astype(np.float32)
+    args = ((4, 4, 128, 128), (2, 2), (1, 1), ((1, 1), (1, 1)))
+    a = cn.backprop_filter(x, dy, *args)
+    monkeypatch.setattr(K, "_threads", 1)
+    b = cn.backprop_filter(x, dy, *args)
+    np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(1, 3), h=st.integers(1, 12), w_=st.integers(1, 12),
+       c=st.integers(1, 40), o=st.sampled_from([1, 8, 16, 17, 32, 47, 64, 65, 96, 128, 144]),
+       kh=st.integers(1, 4), kw=st.integers(1, 4), sh=st.integers(1, 3), sw=st.integers(1, 3),
+       dh=st.integers(1, 2), dw=st.integers(1, 2), tile=st.sampled_from([1, 2, 7, 64, 128, 512]),
+       pads=st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 2),
+                      st.integers(0, 2)))
+def test_filter_gradient_any_tile(monkeypatch, every_shape, n, h, w_, c, o, kh, kw, sh, sw,
+                                  dh, dw, tile, pads):
+    monkeypatch.setattr(cn, "_DW_TILE", tile)
+    pads = ((pads[0], pads[1]), (pads[2], pads[3]))
+    ho, wo = K.out_sizes((h, w_), (kh, kw), (sh, sw), (dh, dw), pads)
+    if ho <= 0 or wo <= 0:
+        return
+    x, dy, want = _filter_case(n, h, w_, c, o, kh, kw, (sh, sw), (dh, dw), pads)
+    _close(cn.backprop_filter(x, dy, (kh, kw, c, o), (sh, sw), (dh, dw), pads), want)
