@@ -19,6 +19,7 @@ _SIGNATURES = {   # pointer arguments, then int64 arguments
     "conv_direct_fwd_pool": (5, 17),
     "conv_direct_bpf": (4, 16),
     "conv_direct_bpf_pool": (7, 14),
+    "conv_direct_bpi": (4, 22),
 }
 _fns = {}
 
@@ -239,3 +240,96 @@ def conv_backprop_filter_pooled(x, t, idx, w_shape, pads, with_bias):
     if with_bias:
         return dw, _sum_in_order(dbp).astype(x.dtype)
     return dw
+
+
+# The input gradient for up to BPI_MAX_CHANNELS input channels (conv_direct_bpi: dy made
+# planar per image in a scratch, each dx row a sum of its shifted rows, vectorized along
+# x), any O, strides (by phases: no zero-inserted dy), dilations and non-negative pads.
+BPI_MAX_CHANNELS = 4
+BPI_MAX_K = 16              # taps per spatial dim (the C code's stack arrays)
+BPI_MAX_SCRATCH = 1 << 21   # bytes of planar dy per thread: beyond, it leaves the cache
+# Where it wins (the A/B figures at conv_backprop_input): up to BPI_ANY_OUT output channels,
+# or where the taps per dy element (KH * KW * C_in / (sh * sw)) are at least O / 4: making
+# dy planar costs per element of dy, the sums per tap.
+BPI_ANY_OUT = 16
+
+
+def _bpi_sizes(x_shape, w_shape, strides, dilations, pads, itemsize):
+    """(HP, WP, JR, offh, offw, plane) of the C kernel's planar scratch (conv_direct_bpi);
+    plane, the stride of its planes, an odd number of cache lines: planes 4 KiB apart
+    would fall in one cache set."""
+    _, h, wd, _ = x_shape
+    kh, kw = w_shape[:2]
+    sh, sw, dh, dw, pt, pl = _flat(strides, dilations, pads)
+    lanes = 64 // itemsize
+    offh, offw = (kh - 1) * dh // sh, (kw - 1) * dw // sw
+    hp = (h - 1 + pt) // sh + 1 + offh
+    jr = -(-(-(-wd // sw)) // lanes) * lanes
+    wp = jr + (sw - 1 + pl) // sw + offw
+    lines = -(-hp * wp // lanes) | 1
+    return hp, wp, jr, offh, offw, lines * lanes
+
+
+_bpi_plans = {}   # the checked geometry of each call signature (a train step repeats them)
+
+
+def _bpi_plan(dy_shape, w_shape, x_shape, strides, dilations, pads, itemsize):
+    """(the C kernel's int arguments after n0, n1; the image chunks; the scratch size) of an
+    input gradient it takes, else None: every size checked here."""
+    if len(x_shape) != 4 or len(dy_shape) != 4 or len(w_shape) != 4 or \
+            len(strides) != 2 or len(dilations) != 2 or len(pads) != 2 or \
+            any(len(p) != 2 for p in pads):
+        return None
+    n, h, wd, cin = (int(v) for v in x_shape)
+    kh, kw, wc, cout = w_shape
+    if wc != cin or not 1 <= cin <= BPI_MAX_CHANNELS or not 1 <= kh <= BPI_MAX_K or \
+            not 1 <= kw <= BPI_MAX_K or min(n, h, wd, cout) < 1 or \
+            any(int(s) < 1 for s in strides) or any(int(d) < 1 for d in dilations) or \
+            any(int(a) < 0 or int(b) < 0 for a, b in pads):
+        return None
+    oh, ow = K.out_sizes((h, wd), (kh, kw), strides, dilations, pads)
+    if tuple(dy_shape) != (n, oh, ow, cout) or oh * ow == 0:
+        return None
+    hp, wp, jr, offh, offw, plane = _bpi_sizes(x_shape, w_shape, strides, dilations, pads,
+                                               itemsize)
+    sh, sw, dh, dw, pt, pl = _flat(strides, dilations, pads)
+    macs = oh * ow * cout * kh * kw * cin // (sh * sw) + h * wd * cin
+    return ((h, wd, cin, oh, ow, cout, kh, kw, sh, sw, dh, dw, pt, pl, hp, wp, jr, offh,
+             offw, plane), _ranges(n, macs), cout * plane + cin * jr,
+            (cout, kh * kw * cin / (sh * sw), cout * plane * itemsize))
+
+
+def _bpi_wins(cout, taps_per_element, scratch_bytes):
+    return scratch_bytes <= BPI_MAX_SCRATCH and \
+        (cout <= BPI_ANY_OUT or 4 * taps_per_element >= cout)
+
+
+def conv_backprop_input(dy, w, x_shape, strides, dilations, pads):
+    """The input gradient (x_shape, dy's dtype) of a one-group 2-D conv(x, w) with up to
+    BPI_MAX_CHANNELS input channels, or None. dy (N, OH, OW, O) and w of one float dtype."""
+    if not native.usable(dy, w):
+        return None
+    try:
+        key = (dy.shape, w.shape, tuple(x_shape), tuple(strides), tuple(dilations),
+               tuple(tuple(p) for p in pads), dy.dtype)
+        plan = _bpi_plans.get(key, False)
+    except TypeError:   # unhashable parameters: planned every time
+        key, plan = None, False
+    if plan is False:
+        plan = _bpi_plan(dy.shape, w.shape, x_shape, strides, dilations, pads, dy.itemsize)
+        if key is not None and len(_bpi_plans) < 256:
+            _bpi_plans[key] = plan
+    if plan is None or not _bpi_wins(*plan[3]):
+        return None
+    fn = _fn("conv_direct_bpi", dy.dtype)
+    if fn is None:
+        return None
+    sizes, ranges, scratch, _ = plan
+    dx = np.empty(tuple(int(v) for v in x_shape), dy.dtype)
+    gp, wpp, xp = native.addr(dy), native.addr(w), native.addr(dx)
+
+    def work(r, buf):
+        fn(gp, wpp, xp, native.addr(buf), r[0], r[1], *sizes)
+
+    K.run_tasks(ranges, work, dy.nbytes + dx.nbytes, lambda: np.empty(scratch, dy.dtype))
+    return dx

@@ -1242,6 +1242,12 @@ def conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups=1, into
     w = w.astype(ct, copy=False)
     padded = (x_shape[0],) + tuple(n + a + b for n, (a, b) in zip(x_shape[1:-1], pads)) + \
         (x_shape[-1],)
+    # few input channels: the native direct kernel (conv_direct.py; where it wins)
+    if into is None and groups == 1 and not LEGACY and dy.size and len(x_shape) == 4 and \
+            x_shape[-1] <= _direct().BPI_MAX_CHANNELS:
+        dx = _direct().conv_backprop_input(dy, w, tuple(x_shape), strides, dilations, pads)
+        if dx is not None:
+            return dx.astype(dt, copy=False)
     if into is None and col2im is None and groups == 1 and dy.size:
         dx = _native_conv().backprop_input(dy, w, tuple(x_shape), strides, dilations, pads)
         if dx is not None:

@@ -476,6 +476,145 @@ TF_EXPORT void CD_S(conv_direct_bpf_pool)(
     }
 }
 
+/* ---- the input gradient (few input channels: a layer after a trained input layer, a
+   generator's last transposed conv) ----
+   dx[iy, ix, c] = sum over the taps (ky, kx) and o of w[ky, kx, c, o] * dy[oy, ox, o] with
+   oy * sh = iy + pt - ky * dh, ox * sw = ix + pl - kx * dw. Per image dy goes into a planar,
+   zero-bordered scratch (O, HP, WP) at (oy + offh, ox + offw); then each dx row and x phase
+   rx (the columns ix = rx + sw * jx) is a sum of shifted rows of that scratch times scalar
+   weights, vectorized over jx (no gathers, no clipping in the inner loop), the C (<= 4)
+   channels' sums in registers, into a row scratch (C, JR), then written to dx. Strides
+   cost nothing extra: only the taps that hit a dy pixel are summed (by phases). */
+#define CD_BPI_MAX_K 16
+
+/* out[c, j0 .. j0 + P * L) = the sums of one dx row and phase over the taps: nr rows
+   (scratch offsets rows[], filter rows kys[]) by nc columns (offsets cols[], kxs[]);
+   even and odd column taps in two chains (the adds' latency) */
+static inline __attribute__((always_inline)) void CD_S(bpi_block)(
+        const T *restrict pad, const T *restrict w, int64_t O, int64_t plane, int64_t KW,
+        const int64_t *rows, const int64_t *kys, int nr, const int64_t *cols,
+        const int64_t *kxs, int nc, int64_t j0, int64_t JR, T *restrict out, const int C,
+        const int P) {
+    typedef CD_S(v64) VT;
+    const int64_t L = 64 / (int64_t)sizeof(T);
+    VT a0[4][2], a1[4][2];
+    for (int c = 0; c < C; c++)
+        for (int p = 0; p < P; p++) a0[c][p] = a1[c][p] = (VT){0};
+    for (int r = 0; r < nr; r++)
+        for (int64_t o = 0; o < O; o++) {
+            const T *src = pad + o * plane + rows[r] + j0;
+            const T *wr = w + kys[r] * KW * C * O + o;
+            int b = 0;
+            for (; b + 2 <= nc; b += 2) {
+                VT u[2], v[2];
+                for (int p = 0; p < P; p++) {
+                    u[p] = *(const VT *)(src + cols[b] + p * L);
+                    v[p] = *(const VT *)(src + cols[b + 1] + p * L);
+                }
+                const T *wu = wr + kxs[b] * C * O, *wv = wr + kxs[b + 1] * C * O;
+                for (int c = 0; c < C; c++) {
+                    const T x0 = wu[c * O], x1 = wv[c * O];
+                    for (int p = 0; p < P; p++) {
+                        a0[c][p] += x0 * u[p];
+                        a1[c][p] += x1 * v[p];
+                    }
+                }
+            }
+            if (b < nc) {
+                VT u[2];
+                for (int p = 0; p < P; p++) u[p] = *(const VT *)(src + cols[b] + p * L);
+                const T *wu = wr + kxs[b] * C * O;
+                for (int c = 0; c < C; c++)
+                    for (int p = 0; p < P; p++) a0[c][p] += wu[c * O] * u[p];
+            }
+        }
+    for (int c = 0; c < C; c++)
+        for (int p = 0; p < P; p++) *(VT *)(out + c * JR + j0 + p * L) = a0[c][p] + a1[c][p];
+}
+
+/* the vector blocks [0, jv) of one dx row and phase, two vectors at a time */
+static inline __attribute__((always_inline)) void CD_S(bpi_phase)(
+        const T *restrict pad, const T *restrict w, int64_t O, int64_t plane, int64_t KW,
+        const int64_t *rows, const int64_t *kys, int nr, const int64_t *cols,
+        const int64_t *kxs, int nc, int64_t jv, int64_t JR, T *restrict out, const int C) {
+    const int64_t L = 64 / (int64_t)sizeof(T);
+    int64_t j0 = 0;
+    for (; j0 + 2 * L <= jv; j0 += 2 * L)
+        CD_S(bpi_block)(pad, w, O, plane, KW, rows, kys, nr, cols, kxs, nc, j0, JR, out, C, 2);
+    if (j0 < jv)
+        CD_S(bpi_block)(pad, w, O, plane, KW, rows, kys, nr, cols, kxs, nc, j0, JR, out, C, 1);
+}
+
+/* dx[n0:n1] (N, H, W, C), C <= 4, of dy (N, OH, OW, O) and w (KH, KW, C, O); scratch:
+   O * plane (the planar dy, plane >= HP * WP) + C * JR (a row), with (the wrapper's sizes) offh =
+   (KH - 1) * dh // sh, offw = (KW - 1) * dw // sw, HP = (H - 1 + pt) // sh + 1 + offh,
+   JR = ceil(ceil(W / sw) / L) * L, WP = JR + (sw - 1 + pl) // sw + offw. Rows and columns of
+   taps outside the scratch are skipped (none, with those sizes), so nothing outside it is
+   read whatever the sizes. */
+TF_EXPORT void CD_S(conv_direct_bpi)(
+        const T *restrict dy, const T *restrict w, T *restrict dx, T *restrict scratch,
+        int64_t n0, int64_t n1, int64_t H, int64_t W, int64_t C, int64_t OH, int64_t OW,
+        int64_t O, int64_t KH, int64_t KW, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
+        int64_t pt, int64_t pl, int64_t HP, int64_t WP, int64_t JR, int64_t offh,
+        int64_t offw, int64_t plane) {
+    const int64_t L = 64 / (int64_t)sizeof(T);
+    if (C < 1 || C > 4 || KH > CD_BPI_MAX_K || KW > CD_BPI_MAX_K || JR % L || sh < 1 ||
+        sw < 1 || offh < 0 || offw < 0 || plane < HP * WP)
+        return;
+    T *restrict pad = scratch, *restrict rowbuf = scratch + O * plane;
+    for (int64_t i = 0; i < O * plane; i++) pad[i] = 0;
+    /* the dy pixels inside the scratch (the others reach no dx pixel) */
+    const int64_t ohn = cd_clamp(HP - offh, 0, OH), own = cd_clamp(WP - offw, 0, OW);
+    int64_t rows[CD_BPI_MAX_K], kys[CD_BPI_MAX_K], cols[CD_BPI_MAX_K], kxs[CD_BPI_MAX_K];
+    for (int64_t n = n0; n < n1; n++) {
+        const T *d = dy + n * OH * OW * O;
+        for (int64_t oy = 0; oy < ohn; oy++)
+            for (int64_t ox = 0; ox < own; ox++) {
+                const T *dp = d + (oy * OW + ox) * O;
+                T *pp = pad + (oy + offh) * WP + ox + offw;
+                for (int64_t o = 0; o < O; o++) pp[o * plane] = dp[o];
+            }
+        for (int64_t iy = 0; iy < H; iy++) {
+            int nr = 0;
+            for (int64_t ky = 0; ky < KH; ky++) {
+                const int64_t t = iy + pt - ky * dh;
+                if (t % sh) continue;
+                const int64_t r = t / sh + offh;
+                if (r < 0 || r >= HP) continue;
+                rows[nr] = r * WP;
+                kys[nr++] = ky;
+            }
+            T *dxr = dx + (n * H + iy) * W * C;
+            for (int64_t rx = 0; rx < sw && rx < W; rx++) {
+                const int64_t jn = (W - rx + sw - 1) / sw, jv = (jn + L - 1) / L * L;
+                if (jv > JR) return;
+                int nc = 0;
+                for (int64_t kx = 0; kx < KW; kx++) {
+                    const int64_t t = rx + pl - kx * dw;
+                    if (t % sw) continue;
+                    const int64_t q = t / sw + offw;
+                    if (q < 0 || q + jv > WP) continue;
+                    cols[nc] = q;
+                    kxs[nc++] = kx;
+                }
+                switch (C) {
+                case 1: CD_S(bpi_phase)(pad, w, O, plane, KW, rows, kys, nr, cols, kxs, nc, jv,
+                                        JR, rowbuf, 1); break;
+                case 2: CD_S(bpi_phase)(pad, w, O, plane, KW, rows, kys, nr, cols, kxs, nc, jv,
+                                        JR, rowbuf, 2); break;
+                case 3: CD_S(bpi_phase)(pad, w, O, plane, KW, rows, kys, nr, cols, kxs, nc, jv,
+                                        JR, rowbuf, 3); break;
+                default: CD_S(bpi_phase)(pad, w, O, plane, KW, rows, kys, nr, cols, kxs, nc,
+                                         jv, JR, rowbuf, 4); break;
+                }
+                for (int64_t jx = 0; jx < jn; jx++)
+                    for (int64_t c = 0; c < C; c++)
+                        dxr[(rx + jx * sw) * C + c] = rowbuf[c * JR + jx];
+            }
+        }
+    }
+}
+
 #undef T
 #undef CD_KIND
 #undef CD_PIXELS
@@ -483,4 +622,5 @@ TF_EXPORT void CD_S(conv_direct_bpf_pool)(
 #undef CD_PATCH_KERNEL
 #undef CD_KINDP
 #undef CD_BLOCKS
+#undef CD_BPI_MAX_K
 #endif
