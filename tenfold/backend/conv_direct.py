@@ -20,6 +20,8 @@ _SIGNATURES = {   # pointer arguments, then int64 arguments
     "conv_direct_bpf": (4, 16),
     "conv_direct_bpf_pool": (7, 14),
     "conv_direct_bpi": (4, 22),
+    "avg_pool_tiling": (2, 9),
+    "avg_pool_grad_tiling": (2, 9),
 }
 _fns = {}
 
@@ -333,3 +335,53 @@ def conv_backprop_input(dy, w, x_shape, strides, dilations, pads):
 
     K.run_tasks(ranges, work, dy.nbytes + dx.nbytes, lambda: np.empty(scratch, dy.dtype))
     return dx
+
+
+def _pool_tiling_call(name, src, out, x_shape, kh, kw):
+    """Runs avg_pool(_grad)_tiling over image chunks, or returns None where it cannot."""
+    if not native.usable(src, out):
+        return None
+    fn = _fn(name, src.dtype)
+    if fn is None:
+        return None
+    n, h, wd, c = x_shape
+    ho, wo = h // kh, wd // kw
+    sp, op = native.addr(src), native.addr(out)
+    ranges = _ranges(n, h * wd * c)
+    if len(ranges) == 1:   # (most: a call costs less than the tasks' bookkeeping)
+        fn(sp, op, 0, n, h, wd, c, ho, wo, kh, kw)
+    else:
+        K.run_tasks(ranges, lambda r, _: fn(sp, op, r[0], r[1], h, wd, c, ho, wo, kh, kw),
+                    src.nbytes + out.nbytes)
+    return out
+
+
+def _tiling_ok(x_shape, kh, kw):
+    return len(x_shape) == 4 and min(x_shape) >= 1 and kh >= 1 and kw >= 1 and \
+        x_shape[1] >= kh and x_shape[2] >= kw
+
+
+# Average pooling whose windows tile the image (stride = window, no pads): AveragePooling2D
+# (2) of the Siamese model. The NumPy path adds strided views of C-element runs (2 ns an
+# element at C = 4); one C loop, the same operations in the same order (bit-exact).
+# Measured (float32, one thread, process time, medians of 11 alternating, the NumPy path ->
+# this, ms; ~0.015 of each is the Python call): 2x2 on (16, 24, 24, 4): avg_pool 0.079 ->
+# 0.032, grad 0.092 -> 0.029; (16, 8, 8, 16): 0.028 -> 0.018, 0.029 -> 0.020; (16, 25, 23, 3)
+# 0.074 -> 0.029, 0.079 -> 0.032.
+def avg_pool_tiling(x, kh, kw):
+    """The means of the kh x kw windows tiling x (N, H, W, C) (a remainder of rows and
+    columns left out), or None."""
+    if type(x) is not np.ndarray or not _tiling_ok(x.shape, kh, kw):
+        return None
+    out = np.empty((x.shape[0], x.shape[1] // kh, x.shape[2] // kw, x.shape[3]), x.dtype)
+    return _pool_tiling_call("avg_pool_tiling", x, out, x.shape, kh, kw)
+
+
+def avg_pool_grad_tiling(g, x_shape, kh, kw):
+    """The gradient of avg_pool_tiling in x (x_shape) for the output gradient g, or None."""
+    x_shape = tuple(int(v) for v in x_shape)
+    if type(g) is not np.ndarray or not _tiling_ok(x_shape, kh, kw) or \
+            g.shape != (x_shape[0], x_shape[1] // kh, x_shape[2] // kw, x_shape[3]):
+        return None
+    return _pool_tiling_call("avg_pool_grad_tiling", g, np.empty(x_shape, g.dtype), x_shape,
+                             kh, kw)

@@ -615,6 +615,115 @@ TF_EXPORT void CD_S(conv_direct_bpi)(
     }
 }
 
+/* ---- average pooling whose windows tile the image (stride = window, no pads: the usual
+   AveragePooling2D(k)); a remainder of rows and columns is no window's ----
+   Each window's elements summed in row-major order, then / (KH * KW): the NumPy path's
+   operations in its order (its bits). Per window, the C channels' sums in registers where
+   C is one of the usual counts (a compile-time constant there: vector code). */
+#define CD_MAX_C 64
+static inline __attribute__((always_inline)) void CD_S(avg_row)(
+        const T *restrict xr, T *restrict o, int64_t W, int64_t WO, int64_t KH, int64_t KW,
+        const int64_t C) {
+    const T cnt = (T)(KH * KW);
+    for (int64_t ox = 0; ox < WO; ox++, o += C) {
+        const T *xw = xr + ox * KW * C;
+        T a[CD_MAX_C];   /* (C <= CD_MAX_C, a constant: registers) */
+        for (int64_t c = 0; c < C; c++) a[c] = xw[c];
+        for (int64_t j = 1; j < KW; j++)
+            for (int64_t c = 0; c < C; c++) a[c] += xw[j * C + c];
+        for (int64_t i = 1; i < KH; i++)
+            for (int64_t j = 0; j < KW; j++)
+                for (int64_t c = 0; c < C; c++) a[c] += xw[(i * W + j) * C + c];
+        for (int64_t c = 0; c < C; c++) o[c] = a[c] / cnt;
+    }
+}
+
+/* the same for any C: the sums made in o */
+static void CD_S(avg_row_any)(const T *restrict xr, T *restrict o, int64_t W, int64_t WO,
+                              int64_t KH, int64_t KW, int64_t C) {
+    const T cnt = (T)(KH * KW);
+    for (int64_t ox = 0; ox < WO; ox++, o += C) {
+        const T *xw = xr + ox * KW * C;
+        for (int64_t c = 0; c < C; c++) o[c] = xw[c];
+        for (int64_t j = 1; j < KW; j++)
+            for (int64_t c = 0; c < C; c++) o[c] += xw[j * C + c];
+        for (int64_t i = 1; i < KH; i++)
+            for (int64_t j = 0; j < KW; j++)
+                for (int64_t c = 0; c < C; c++) o[c] += xw[(i * W + j) * C + c];
+        for (int64_t c = 0; c < C; c++) o[c] /= cnt;
+    }
+}
+
+static inline __attribute__((always_inline)) void CD_S(avg_grad_row)(
+        const T *restrict gr, T *restrict d, int64_t W, int64_t WO, int64_t KH, int64_t KW,
+        const int64_t C) {
+    const T cnt = (T)(KH * KW);
+    for (int64_t ox = 0; ox < WO; ox++) {
+        T q[CD_MAX_C];   /* (C <= CD_MAX_C, a constant: registers) */
+        for (int64_t c = 0; c < C; c++) q[c] = gr[ox * C + c] / cnt;
+        for (int64_t i = 0; i < KH; i++)
+            for (int64_t j = 0; j < KW; j++)
+                for (int64_t c = 0; c < C; c++) d[(i * W + ox * KW + j) * C + c] = q[c];
+    }
+}
+
+static void CD_S(avg_grad_row_any)(const T *restrict gr, T *restrict d, int64_t W,
+                                   int64_t WO, int64_t KH, int64_t KW, int64_t C) {
+    const T cnt = (T)(KH * KW);
+    for (int64_t ox = 0; ox < WO; ox++)
+        for (int64_t c = 0; c < C; c++) {
+            const T q = gr[ox * C + c] / cnt;
+            for (int64_t i = 0; i < KH; i++)
+                for (int64_t j = 0; j < KW; j++) d[(i * W + ox * KW + j) * C + c] = q;
+        }
+}
+
+/* ROW(..., C) with C a constant where it is a usual channel count, else ANY(..., C) */
+#define CD_BY_CHANNELS(ROW, ANY, ...)                                                      \
+    switch (C) {                                                                             \
+    case 1: ROW(__VA_ARGS__, 1); break;                                                      \
+    case 2: ROW(__VA_ARGS__, 2); break;                                                      \
+    case 3: ROW(__VA_ARGS__, 3); break;                                                      \
+    case 4: ROW(__VA_ARGS__, 4); break;                                                      \
+    case 8: ROW(__VA_ARGS__, 8); break;                                                      \
+    case 16: ROW(__VA_ARGS__, 16); break;                                                    \
+    case 32: ROW(__VA_ARGS__, 32); break;                                                    \
+    case 64: ROW(__VA_ARGS__, 64); break;                                                    \
+    default: ANY(__VA_ARGS__, C); break;                                                     \
+    }
+
+/* out[n0:n1] (N, HO, WO, C) = the means of the KH x KW windows tiling x (N, H, W, C) */
+TF_EXPORT void CD_S(avg_pool_tiling)(const T *restrict x, T *restrict out, int64_t n0,
+                                     int64_t n1, int64_t H, int64_t W, int64_t C, int64_t HO,
+                                     int64_t WO, int64_t KH, int64_t KW) {
+    if (HO * KH > H || WO * KW > W || KH < 1 || KW < 1 || C < 1) return;
+    for (int64_t n = n0; n < n1; n++)
+        for (int64_t oy = 0; oy < HO; oy++) {
+            const T *xr = x + (n * H + oy * KH) * W * C;
+            T *o = out + (n * HO + oy) * WO * C;
+            CD_BY_CHANNELS(CD_S(avg_row), CD_S(avg_row_any), xr, o, W, WO, KH, KW)
+        }
+}
+
+/* its gradient: dx[n0:n1] (N, H, W, C) = g / (KH * KW) over each window, 0 in the
+   remainder */
+TF_EXPORT void CD_S(avg_pool_grad_tiling)(const T *restrict g, T *restrict dx, int64_t n0,
+                                          int64_t n1, int64_t H, int64_t W, int64_t C,
+                                          int64_t HO, int64_t WO, int64_t KH, int64_t KW) {
+    if (HO * KH > H || WO * KW > W || KH < 1 || KW < 1 || C < 1) return;
+    for (int64_t n = n0; n < n1; n++) {
+        T *dn = dx + n * H * W * C;
+        for (int64_t oy = 0; oy < HO; oy++) {
+            const T *gr = g + (n * HO + oy) * WO * C;
+            T *d = dn + oy * KH * W * C;
+            CD_BY_CHANNELS(CD_S(avg_grad_row), CD_S(avg_grad_row_any), gr, d, W, WO, KH, KW)
+            for (int64_t i = 0; i < KH; i++)   /* the columns past the last window */
+                for (int64_t e = WO * KW * C; e < W * C; e++) d[i * W * C + e] = 0;
+        }
+        for (int64_t e = HO * KH * W * C; e < H * W * C; e++) dn[e] = 0;   /* the rows */
+    }
+}
+
 #undef T
 #undef CD_KIND
 #undef CD_PIXELS
@@ -623,4 +732,6 @@ TF_EXPORT void CD_S(conv_direct_bpi)(
 #undef CD_KINDP
 #undef CD_BLOCKS
 #undef CD_BPI_MAX_K
+#undef CD_BY_CHANNELS
+#undef CD_MAX_C
 #endif
