@@ -476,34 +476,74 @@ TF_EXPORT void CD_S(conv_direct_bpf_pool)(
     }
 }
 
+/* ROW(..., C) with C a constant where it is a usual channel count (its loops unrolled,
+   vector code), else ANY(..., C) */
+#define CD_MAX_C 64
+#define CD_BY_CHANNELS(ROW, ANY, ...)                                                      \
+    switch (C) {                                                                             \
+    case 1: ROW(__VA_ARGS__, 1); break;                                                      \
+    case 2: ROW(__VA_ARGS__, 2); break;                                                      \
+    case 3: ROW(__VA_ARGS__, 3); break;                                                      \
+    case 4: ROW(__VA_ARGS__, 4); break;                                                      \
+    case 8: ROW(__VA_ARGS__, 8); break;                                                      \
+    case 16: ROW(__VA_ARGS__, 16); break;                                                    \
+    case 32: ROW(__VA_ARGS__, 32); break;                                                    \
+    case 64: ROW(__VA_ARGS__, 64); break;                                                    \
+    default: ANY(__VA_ARGS__, C); break;                                                     \
+    }
+
+/* dst[c * plane + r * drow + x] = src[r * srow + x * C + c] for rows r < rows, pixels
+   x < cols, channels c < C: NHWC rows made planar */
+static inline __attribute__((always_inline)) void CD_S(planar_rows)(
+        const T *restrict src, int64_t rows, int64_t cols, int64_t srow, T *restrict dst,
+        int64_t drow, int64_t plane, const int64_t C) {
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t x = 0; x < cols; x++)
+            for (int64_t c = 0; c < C; c++)
+                dst[c * plane + r * drow + x] = src[r * srow + x * C + c];
+}
+
+static void CD_S(planar_rows_any)(const T *restrict src, int64_t rows, int64_t cols,
+                                  int64_t srow, T *restrict dst, int64_t drow, int64_t plane,
+                                  int64_t C) {
+    CD_S(planar_rows)(src, rows, cols, srow, dst, drow, plane, C);
+}
+
+static void CD_S(to_planar)(const T *restrict src, int64_t rows, int64_t cols, int64_t srow,
+                            T *restrict dst, int64_t drow, int64_t plane, int64_t C) {
+    CD_BY_CHANNELS(CD_S(planar_rows), CD_S(planar_rows_any), src, rows, cols, srow, dst, drow,
+                   plane)
+}
+
 /* ---- the input gradient (few input channels: a layer after a trained input layer, a
    generator's last transposed conv) ----
    dx[iy, ix, c] = sum over the taps (ky, kx) and o of w[ky, kx, c, o] * dy[oy, ox, o] with
    oy * sh = iy + pt - ky * dh, ox * sw = ix + pl - kx * dw. Per image dy goes into a planar,
    zero-bordered scratch (O, HP, WP) at (oy + offh, ox + offw); then each dx row and x phase
    rx (the columns ix = rx + sw * jx) is a sum of shifted rows of that scratch times scalar
-   weights, vectorized over jx (no gathers, no clipping in the inner loop), the C (<= 4)
-   channels' sums in registers, into a row scratch (C, JR), then written to dx. Strides
-   cost nothing extra: only the taps that hit a dy pixel are summed (by phases). */
+   weights, vectorized over jx (no gathers, no clipping in the inner loop), up to 4
+   channels' sums in registers at a time, into a row scratch (C, JR), then written to dx.
+   Strides cost nothing extra: only the taps that hit a dy pixel are summed (by phases). */
 #define CD_BPI_MAX_K 16
 
-/* out[c, j0 .. j0 + P * L) = the sums of one dx row and phase over the taps: nr rows
-   (scratch offsets rows[], filter rows kys[]) by nc columns (offsets cols[], kxs[]);
-   even and odd column taps in two chains (the adds' latency) */
+/* out[c, j0 .. j0 + P * L) for the CC channels c of w's (and out's) first, of one dx row
+   and phase: the sums over its taps, nr rows (scratch offsets rows[], filter offsets
+   wrows[]) by nc columns (cols[], wcols[]); even and odd column taps in two chains (the
+   adds' latency). CO: w's stride between channels (O). */
 static inline __attribute__((always_inline)) void CD_S(bpi_block)(
-        const T *restrict pad, const T *restrict w, int64_t O, int64_t plane, int64_t KW,
-        const int64_t *rows, const int64_t *kys, int nr, const int64_t *cols,
-        const int64_t *kxs, int nc, int64_t j0, int64_t JR, T *restrict out, const int C,
+        const T *restrict pad, const T *restrict w, int64_t O, int64_t plane,
+        const int64_t *rows, const int64_t *wrows, int nr, const int64_t *cols,
+        const int64_t *wcols, int nc, int64_t j0, int64_t JR, T *restrict out, const int CC,
         const int P) {
     typedef CD_S(v64) VT;
     const int64_t L = 64 / (int64_t)sizeof(T);
     VT a0[4][2], a1[4][2];
-    for (int c = 0; c < C; c++)
+    for (int c = 0; c < CC; c++)
         for (int p = 0; p < P; p++) a0[c][p] = a1[c][p] = (VT){0};
     for (int r = 0; r < nr; r++)
         for (int64_t o = 0; o < O; o++) {
             const T *src = pad + o * plane + rows[r] + j0;
-            const T *wr = w + kys[r] * KW * C * O + o;
+            const T *wr = w + wrows[r] + o;
             int b = 0;
             for (; b + 2 <= nc; b += 2) {
                 VT u[2], v[2];
@@ -511,8 +551,8 @@ static inline __attribute__((always_inline)) void CD_S(bpi_block)(
                     u[p] = *(const VT *)(src + cols[b] + p * L);
                     v[p] = *(const VT *)(src + cols[b + 1] + p * L);
                 }
-                const T *wu = wr + kxs[b] * C * O, *wv = wr + kxs[b + 1] * C * O;
-                for (int c = 0; c < C; c++) {
+                const T *wu = wr + wcols[b], *wv = wr + wcols[b + 1];
+                for (int c = 0; c < CC; c++) {
                     const T x0 = wu[c * O], x1 = wv[c * O];
                     for (int p = 0; p < P; p++) {
                         a0[c][p] += x0 * u[p];
@@ -523,31 +563,32 @@ static inline __attribute__((always_inline)) void CD_S(bpi_block)(
             if (b < nc) {
                 VT u[2];
                 for (int p = 0; p < P; p++) u[p] = *(const VT *)(src + cols[b] + p * L);
-                const T *wu = wr + kxs[b] * C * O;
-                for (int c = 0; c < C; c++)
+                const T *wu = wr + wcols[b];
+                for (int c = 0; c < CC; c++)
                     for (int p = 0; p < P; p++) a0[c][p] += wu[c * O] * u[p];
             }
         }
-    for (int c = 0; c < C; c++)
+    for (int c = 0; c < CC; c++)
         for (int p = 0; p < P; p++) *(VT *)(out + c * JR + j0 + p * L) = a0[c][p] + a1[c][p];
 }
 
 /* the vector blocks [0, jv) of one dx row and phase, two vectors at a time */
 static inline __attribute__((always_inline)) void CD_S(bpi_phase)(
-        const T *restrict pad, const T *restrict w, int64_t O, int64_t plane, int64_t KW,
-        const int64_t *rows, const int64_t *kys, int nr, const int64_t *cols,
-        const int64_t *kxs, int nc, int64_t jv, int64_t JR, T *restrict out, const int C) {
+        const T *restrict pad, const T *restrict w, int64_t O, int64_t plane,
+        const int64_t *rows, const int64_t *wrows, int nr, const int64_t *cols,
+        const int64_t *wcols, int nc, int64_t jv, int64_t JR, T *restrict out, const int CC) {
     const int64_t L = 64 / (int64_t)sizeof(T);
     int64_t j0 = 0;
     for (; j0 + 2 * L <= jv; j0 += 2 * L)
-        CD_S(bpi_block)(pad, w, O, plane, KW, rows, kys, nr, cols, kxs, nc, j0, JR, out, C, 2);
+        CD_S(bpi_block)(pad, w, O, plane, rows, wrows, nr, cols, wcols, nc, j0, JR, out, CC, 2);
     if (j0 < jv)
-        CD_S(bpi_block)(pad, w, O, plane, KW, rows, kys, nr, cols, kxs, nc, j0, JR, out, C, 1);
+        CD_S(bpi_block)(pad, w, O, plane, rows, wrows, nr, cols, wcols, nc, j0, JR, out, CC, 1);
 }
 
-/* dx[n0:n1] (N, H, W, C), C <= 4, of dy (N, OH, OW, O) and w (KH, KW, C, O); scratch:
-   O * plane (the planar dy, plane >= HP * WP) + C * JR (a row), with (the wrapper's sizes) offh =
-   (KH - 1) * dh // sh, offw = (KW - 1) * dw // sw, HP = (H - 1 + pt) // sh + 1 + offh,
+/* dx[n0:n1] (N, H, W, C) = the input gradient of dy (N, OH, OW, O) and w (KH, KW, C, O)
+   (C of any size, 4 channels at a time; the wrapper takes few); scratch: O * plane (the
+   planar dy, plane >= HP * WP) + C * JR (a row), with (the wrapper's sizes) offh = (KH - 1) * dh // sh,
+   offw = (KW - 1) * dw // sw, HP = (H - 1 + pt) // sh + 1 + offh,
    JR = ceil(ceil(W / sw) / L) * L, WP = JR + (sw - 1 + pl) // sw + offw. Rows and columns of
    taps outside the scratch are skipped (none, with those sizes), so nothing outside it is
    read whatever the sizes. */
@@ -558,22 +599,17 @@ TF_EXPORT void CD_S(conv_direct_bpi)(
         int64_t pt, int64_t pl, int64_t HP, int64_t WP, int64_t JR, int64_t offh,
         int64_t offw, int64_t plane) {
     const int64_t L = 64 / (int64_t)sizeof(T);
-    if (C < 1 || C > 4 || KH > CD_BPI_MAX_K || KW > CD_BPI_MAX_K || JR % L || sh < 1 ||
-        sw < 1 || offh < 0 || offw < 0 || plane < HP * WP)
+    if (C < 1 || KH > CD_BPI_MAX_K || KW > CD_BPI_MAX_K || JR % L || sh < 1 || sw < 1 ||
+        offh < 0 || offw < 0 || plane < HP * WP)
         return;
     T *restrict pad = scratch, *restrict rowbuf = scratch + O * plane;
     for (int64_t i = 0; i < O * plane; i++) pad[i] = 0;
     /* the dy pixels inside the scratch (the others reach no dx pixel) */
     const int64_t ohn = cd_clamp(HP - offh, 0, OH), own = cd_clamp(WP - offw, 0, OW);
-    int64_t rows[CD_BPI_MAX_K], kys[CD_BPI_MAX_K], cols[CD_BPI_MAX_K], kxs[CD_BPI_MAX_K];
+    int64_t rows[CD_BPI_MAX_K], wrows[CD_BPI_MAX_K], cols[CD_BPI_MAX_K], wcols[CD_BPI_MAX_K];
     for (int64_t n = n0; n < n1; n++) {
         const T *d = dy + n * OH * OW * O;
-        for (int64_t oy = 0; oy < ohn; oy++)
-            for (int64_t ox = 0; ox < own; ox++) {
-                const T *dp = d + (oy * OW + ox) * O;
-                T *pp = pad + (oy + offh) * WP + ox + offw;
-                for (int64_t o = 0; o < O; o++) pp[o * plane] = dp[o];
-            }
+        CD_S(to_planar)(d, ohn, own, OW * O, pad + offh * WP + offw, WP, plane, O);
         for (int64_t iy = 0; iy < H; iy++) {
             int nr = 0;
             for (int64_t ky = 0; ky < KH; ky++) {
@@ -582,7 +618,7 @@ TF_EXPORT void CD_S(conv_direct_bpi)(
                 const int64_t r = t / sh + offh;
                 if (r < 0 || r >= HP) continue;
                 rows[nr] = r * WP;
-                kys[nr++] = ky;
+                wrows[nr++] = ky * KW * C * O;
             }
             T *dxr = dx + (n * H + iy) * W * C;
             for (int64_t rx = 0; rx < sw && rx < W; rx++) {
@@ -595,17 +631,20 @@ TF_EXPORT void CD_S(conv_direct_bpi)(
                     const int64_t q = t / sw + offw;
                     if (q < 0 || q + jv > WP) continue;
                     cols[nc] = q;
-                    kxs[nc++] = kx;
+                    wcols[nc++] = kx * C * O;
                 }
-                switch (C) {
-                case 1: CD_S(bpi_phase)(pad, w, O, plane, KW, rows, kys, nr, cols, kxs, nc, jv,
-                                        JR, rowbuf, 1); break;
-                case 2: CD_S(bpi_phase)(pad, w, O, plane, KW, rows, kys, nr, cols, kxs, nc, jv,
-                                        JR, rowbuf, 2); break;
-                case 3: CD_S(bpi_phase)(pad, w, O, plane, KW, rows, kys, nr, cols, kxs, nc, jv,
-                                        JR, rowbuf, 3); break;
-                default: CD_S(bpi_phase)(pad, w, O, plane, KW, rows, kys, nr, cols, kxs, nc,
-                                         jv, JR, rowbuf, 4); break;
+                for (int64_t c0 = 0; c0 < C; c0 += 4) {
+                    const T *wc = w + c0 * O;
+                    T *out = rowbuf + c0 * JR;
+#define CD_BPI(CC) CD_S(bpi_phase)(pad, wc, O, plane, rows, wrows, nr, cols, wcols, nc, jv, \
+                                   JR, out, CC)
+                    switch (C - c0) {
+                    case 1: CD_BPI(1); break;
+                    case 2: CD_BPI(2); break;
+                    case 3: CD_BPI(3); break;
+                    default: CD_BPI(4); break;
+                    }
+#undef CD_BPI
                 }
                 for (int64_t jx = 0; jx < jn; jx++)
                     for (int64_t c = 0; c < C; c++)
@@ -615,12 +654,100 @@ TF_EXPORT void CD_S(conv_direct_bpi)(
     }
 }
 
+/* ---- the filter gradient, planar (stride 1 in x; few channels: any number of taps) ----
+   dw[ky, kx, c, o] = sum over images and output pixels of x[oy * sh - pt + ky * dh,
+   ox - pl + kx * dw, c] * dy[oy, ox, o]. Each image goes into a zero-bordered planar
+   scratch first, x as (C, HX, WX) at (iy + pt, ix + pl) and dy as (O, OH, OWR) (OWR: OW up
+   to whole vectors, the tail zero); then per block of up to 4 output channels, input
+   channel and tap, the sums over the image run in vector registers (each x vector load
+   serving the block; the planes of one block and channel stay in L1), added into vector
+   sums per (tap, c, o) kept in the scratch; their lanes are added at the end of the call
+   in a fixed tree, into the double dwp. */
+static inline __attribute__((always_inline)) T CD_S(lanes_sum)(CD_S(v64) v) {
+    const int L = 64 / (int)sizeof(T);
+    T t[64 / sizeof(T)];
+    for (int i = 0; i < L; i++) t[i] = v[i];
+    for (int h = L / 2; h >= 1; h /= 2)
+        for (int i = 0; i < h; i++) t[i] += t[i + h];
+    return t[0];
+}
+
+/* vacc[k] += the sums over the image's rows of x row (xr, stepping xstep) * dy plane
+   o0 + k's rows, k < CC */
+static inline __attribute__((always_inline)) void CD_S(bpfp_taps)(
+        const T *restrict xr, const T *restrict yr, CD_S(v64) *restrict vacc, int64_t xstep,
+        int64_t OH, int64_t OWR, int64_t yplane, const int CC) {
+    typedef CD_S(v64) VT;
+    const int64_t L = 64 / (int64_t)sizeof(T);
+    VT a0[4], a1[4];
+    for (int k = 0; k < CC; k++) a0[k] = a1[k] = (VT){0};
+    for (int64_t oy = 0; oy < OH; oy++, xr += xstep, yr += OWR) {
+        int64_t j = 0;
+        for (; j + 2 * L <= OWR; j += 2 * L) {
+            const VT u = *(const VT *)(xr + j), v = *(const VT *)(xr + j + L);
+            for (int k = 0; k < CC; k++) {
+                a0[k] += u * *(const VT *)(yr + k * yplane + j);
+                a1[k] += v * *(const VT *)(yr + k * yplane + j + L);
+            }
+        }
+        if (j < OWR) {
+            const VT u = *(const VT *)(xr + j);
+            for (int k = 0; k < CC; k++)
+                ((oy & 1) ? a1 : a0)[k] += u * *(const VT *)(yr + k * yplane + j);
+        }
+    }
+    for (int k = 0; k < CC; k++) vacc[k] += a0[k] + a1[k];
+}
+
+/* dwp (KH, KW, C, O), double, += the filter gradient of images [n0, n1); scratch:
+   C * xplane + O * yplane + KH * KW * C * O * L, xplane >= HX * WX and yplane >= OH * OWR
+   (the planes' strides), with (the wrapper's sizes) HX = (OH - 1) * sh + (KH - 1) * dh + 1
+   (the rows read), OWR = ceil(OW / L) * L, WX = OWR + (KW - 1) * dw. Pixels of x outside
+   those rows and columns are read by no tap and left out. */
+TF_EXPORT void CD_S(conv_direct_bpf_planar)(
+        const T *restrict x, const T *restrict dy, T *restrict scratch, double *restrict dwp,
+        int64_t n0, int64_t n1, int64_t H, int64_t W, int64_t C, int64_t OH, int64_t OW,
+        int64_t O, int64_t KH, int64_t KW, int64_t sh, int64_t dh, int64_t dw, int64_t pt,
+        int64_t pl, int64_t HX, int64_t WX, int64_t OWR, int64_t xplane, int64_t yplane) {
+    typedef CD_S(v64) VT;
+    const int64_t L = 64 / (int64_t)sizeof(T);
+    if (OWR % L || OWR < OW || WX < OWR + (KW - 1) * dw || HX < (OH - 1) * sh +
+        (KH - 1) * dh + 1 || sh < 1 || dh < 1 || dw < 1 || pt < 0 || pl < 0 ||
+        xplane < HX * WX || yplane < OH * OWR || xplane % L || yplane % L)
+        return;
+    const int64_t m = KH * KW * C * O;
+    T *restrict xs = scratch, *restrict ys = scratch + C * xplane;
+    VT *restrict vacc = (VT *)(ys + O * yplane);
+    for (int64_t i = 0; i < C * xplane + O * yplane; i++) scratch[i] = 0;
+    for (int64_t i = 0; i < m; i++) vacc[i] = (VT){0};
+    const int64_t hn = cd_clamp(HX - pt, 0, H), wn = cd_clamp(WX - pl, 0, W);
+    for (int64_t n = n0; n < n1; n++) {
+        CD_S(to_planar)(x + n * H * W * C, hn, wn, W * C, xs + pt * WX + pl, WX, xplane, C);
+        CD_S(to_planar)(dy + n * OH * OW * O, OH, OW, OW * O, ys, OWR, yplane, O);
+        for (int64_t o0 = 0; o0 < O; o0 += 4)
+            for (int64_t c = 0; c < C; c++)
+                for (int64_t ky = 0; ky < KH; ky++)
+                    for (int64_t kx = 0; kx < KW; kx++) {
+                        const T *xr = xs + c * xplane + ky * dh * WX + kx * dw;
+                        VT *va = vacc + ((ky * KW + kx) * C + c) * O + o0;
+#define CD_BPFP(CC) CD_S(bpfp_taps)(xr, ys + o0 * yplane, va, sh * WX, OH, OWR, yplane, CC)
+                        switch (O - o0) {
+                        case 1: CD_BPFP(1); break;
+                        case 2: CD_BPFP(2); break;
+                        case 3: CD_BPFP(3); break;
+                        default: CD_BPFP(4); break;
+                        }
+#undef CD_BPFP
+                    }
+    }
+    for (int64_t i = 0; i < m; i++) dwp[i] += (double)CD_S(lanes_sum)(vacc[i]);
+}
+
 /* ---- average pooling whose windows tile the image (stride = window, no pads: the usual
    AveragePooling2D(k)); a remainder of rows and columns is no window's ----
    Each window's elements summed in row-major order, then / (KH * KW): the NumPy path's
    operations in its order (its bits). Per window, the C channels' sums in registers where
    C is one of the usual counts (a compile-time constant there: vector code). */
-#define CD_MAX_C 64
 static inline __attribute__((always_inline)) void CD_S(avg_row)(
         const T *restrict xr, T *restrict o, int64_t W, int64_t WO, int64_t KH, int64_t KW,
         const int64_t C) {
@@ -677,20 +804,6 @@ static void CD_S(avg_grad_row_any)(const T *restrict gr, T *restrict d, int64_t 
                 for (int64_t j = 0; j < KW; j++) d[(i * W + ox * KW + j) * C + c] = q;
         }
 }
-
-/* ROW(..., C) with C a constant where it is a usual channel count, else ANY(..., C) */
-#define CD_BY_CHANNELS(ROW, ANY, ...)                                                      \
-    switch (C) {                                                                             \
-    case 1: ROW(__VA_ARGS__, 1); break;                                                      \
-    case 2: ROW(__VA_ARGS__, 2); break;                                                      \
-    case 3: ROW(__VA_ARGS__, 3); break;                                                      \
-    case 4: ROW(__VA_ARGS__, 4); break;                                                      \
-    case 8: ROW(__VA_ARGS__, 8); break;                                                      \
-    case 16: ROW(__VA_ARGS__, 16); break;                                                    \
-    case 32: ROW(__VA_ARGS__, 32); break;                                                    \
-    case 64: ROW(__VA_ARGS__, 64); break;                                                    \
-    default: ANY(__VA_ARGS__, C); break;                                                     \
-    }
 
 /* out[n0:n1] (N, HO, WO, C) = the means of the KH x KW windows tiling x (N, H, W, C) */
 TF_EXPORT void CD_S(avg_pool_tiling)(const T *restrict x, T *restrict out, int64_t n0,
