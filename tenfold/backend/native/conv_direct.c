@@ -587,8 +587,8 @@ static inline __attribute__((always_inline)) void CD_S(bpi_phase)(
 
 /* dx[n0:n1] (N, H, W, C) = the input gradient of dy (N, OH, OW, O) and w (KH, KW, C, O)
    (C of any size, 4 channels at a time; the wrapper takes few); scratch: O * plane (the
-   planar dy, plane >= HP * WP) + C * JR (a row), with (the wrapper's sizes) offh = (KH - 1) * dh // sh,
-   offw = (KW - 1) * dw // sw, HP = (H - 1 + pt) // sh + 1 + offh,
+   planar dy, plane >= HP * WP) + C * JR (a row), with (the wrapper's sizes)
+   offh = (KH - 1) * dh // sh, offw = (KW - 1) * dw // sw, HP = (H - 1 + pt) // sh + 1 + offh,
    JR = ceil(ceil(W / sw) / L) * L, WP = JR + (sw - 1 + pl) // sw + offw. Rows and columns of
    taps outside the scratch are skipped (none, with those sizes), so nothing outside it is
    read whatever the sizes. */

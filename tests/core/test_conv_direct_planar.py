@@ -1,8 +1,10 @@
-"""The native input gradient of convolutions with few input channels
-(tenfold/backend/conv_direct.py conv_backprop_input, native/conv_direct.c conv_direct_bpi)
-against a float64 scatter reference and the NumPy twin (TENFOLD_NATIVE=0): strides (by
-phases), dilations, explicit asymmetric and oversized pads, C_in 1..4, odd sizes, batch 1;
-the dispatch from kernels.conv_backprop_input, thread independence and the fallbacks."""
+"""The planar kernels of the native direct convolution for few channels
+(tenfold/backend/conv_direct.py, native/conv_direct.c): the input gradient
+(conv_backprop_input, conv_direct_bpi) and the filter gradient for many taps
+(conv_backprop_filter_planar, conv_direct_bpf_planar), against float64 references and
+the NumPy twin (TENFOLD_NATIVE=0): strides (the input gradient by phases), dilations,
+explicit asymmetric and oversized pads, C_in 1..4, odd sizes, batch 1; the dispatch from
+kernels.py, thread independence and the fallbacks."""
 import itertools
 
 import numpy as np
@@ -17,7 +19,7 @@ pytestmark = pytest.mark.skipif(native.load("conv_direct") is None,
                                 reason="no native conv_direct here")
 
 VALID = ((0, 0), (0, 0))
-RULES = ("BPI_ANY_OUT", "BPI_MAX_SCRATCH")
+RULES = ("BPI_ANY_OUT", "BPI_MAX_SCRATCH", "BPFP_MAX_OUT")
 
 
 @pytest.fixture
@@ -208,3 +210,126 @@ def test_property_input_gradient(n, h, w_, kh, kw, cin, cout, sh, sw, dh, dw, pa
         assert got is None
         return
     np.testing.assert_allclose(got, ref_input_grad(dy, w, xs, s, d, p), **_tol(dt))
+
+
+# ---- the planar filter gradient
+
+def ref_filter_grad(x, dy, w_shape, strides, dilations, pads):
+    x, dy = x.astype(np.float64), dy.astype(np.float64)
+    xp = np.pad(x, ((0, 0),) + tuple(pads) + ((0, 0),))
+    oh, ow = dy.shape[1:3]
+    (sh, sw), (dh, dw) = strides, dilations
+    dwt = np.zeros(w_shape)
+    for ky, kx in itertools.product(range(w_shape[0]), range(w_shape[1])):
+        v = xp[:, ky * dh:ky * dh + (oh - 1) * sh + 1:sh, kx * dw:kx * dw + (ow - 1) * sw + 1:sw]
+        dwt[ky, kx] = np.einsum("nhwc,nhwo->co", v, dy)
+    return dwt
+
+
+BPF_CASES = [  # x_shape, ksize, strides (x stride 1), dilations, pads, cout
+    ((16, 28, 28, 1), (5, 5), (1, 1), (1, 1), VALID, 4),        # Siamese conv1
+    ((16, 12, 12, 4), (5, 5), (1, 1), (1, 1), VALID, 16),       # Siamese conv2
+    ((2, 32, 32, 3), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), 16),
+    ((2, 15, 40, 2), (3, 7), (2, 1), (1, 2), ((0, 3), (4, 1)), 5),
+    ((1, 9, 9, 4), (4, 4), (3, 1), (2, 1), ((2, 2), (2, 2)), 3),
+    ((3, 7, 33, 1), (7, 7), (1, 1), (1, 1), ((3, 3), (3, 3)), 1),
+    ((1, 5, 5, 2), (1, 1), (1, 1), (1, 1), VALID, 2),
+    ((1, 4, 4, 1), (3, 3), (1, 1), (1, 1), ((5, 0), (0, 5)), 9),   # pads beyond the kernel
+    ((1, 1, 1, 1), (1, 1), (1, 1), (1, 1), VALID, 1),
+    ((40, 6, 17, 3), (2, 5), (1, 1), (2, 1), ((1, 0), (2, 2)), 6),  # several image chunks
+]
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("case", BPF_CASES)
+def test_planar_filter_gradient_matches_reference_and_numpy_twin(case, dt, monkeypatch,
+                                                                 every_shape):
+    x_shape, ksize, strides, dil, pads, cout = case
+    rng = np.random.default_rng(abs(hash((case, dt == np.float64))) % 2**32)
+    x = rng.standard_normal(x_shape).astype(dt)
+    dy, w = _data(rng, x_shape, ksize, strides, dil, pads, cout, dt)
+    got = CD.conv_backprop_filter_planar(x, dy, w.shape, strides, dil, pads)
+    assert got is not None and got.dtype == dt and got.shape == w.shape
+    want = ref_filter_grad(x, dy, w.shape, strides, dil, pads)
+    np.testing.assert_allclose(got, want, **_tol(dt))
+    with monkeypatch.context() as m:
+        m.setenv("TENFOLD_NATIVE", "0")
+        twin = K.conv_backprop_filter(x, dy, w.shape, strides, dil, pads)
+    np.testing.assert_allclose(got, twin, **_tol(dt))
+
+
+def test_the_siamese_filter_gradient_goes_planar(monkeypatch):
+    taken = []
+
+    def spy(*a, _f=CD.conv_backprop_filter_planar):
+        r = _f(*a)
+        taken.append(r is not None)
+        return r
+    monkeypatch.setattr(CD, "conv_backprop_filter_planar", spy)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((16, 28, 28, 1)).astype(np.float32)
+    dy = rng.standard_normal((16, 24, 24, 4)).astype(np.float32)
+    got = K.conv_backprop_filter(x, dy, (5, 5, 1, 4), (1, 1), (1, 1), VALID)
+    np.testing.assert_allclose(got, ref_filter_grad(x, dy, (5, 5, 1, 4), (1, 1), (1, 1), VALID),
+                               **_tol(np.float32))
+    assert taken == [True]
+    # not where it loses: more output channels, few taps, short rows
+    assert not CD._bpf_planar_wins(x, (5, 5, 1, 16), (1, 1))
+    assert not CD._bpf_planar_wins(x, (3, 3, 1, 4), (1, 1))
+    assert not CD._bpf_planar_wins(x[:, :, :12], (5, 5, 1, 4), (1, 1))
+    assert not CD._bpf_planar_wins(x, (5, 5, 1, 4), (1, 2))
+
+
+def test_planar_filter_gradient_falls_back(every_shape):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 9, 9, 3)).astype(np.float32)
+    dy = rng.standard_normal((2, 5, 5, 4)).astype(np.float32)
+    bpf = CD.conv_backprop_filter_planar
+    ws, s1 = (5, 5, 3, 4), (1, 1)
+    assert bpf(x, dy, ws, s1, s1, VALID) is not None
+    assert bpf(x[:, :, ::-1], dy, ws, s1, s1, VALID) is None          # not contiguous
+    assert bpf(x, dy.astype(np.float64), ws, s1, s1, VALID) is None  # mixed dtypes
+    assert bpf(x, dy[:, :4], ws, s1, s1, VALID) is None               # dy of a wrong shape
+    assert bpf(x, rng.standard_normal((2, 5, 3, 4)).astype(np.float32), ws, s1, (1, 2),
+               VALID) is None                                         # x stride 2
+    x5 = rng.standard_normal((2, 9, 9, 5)).astype(np.float32)
+    assert bpf(x5, dy, (5, 5, 5, 4), s1, s1, VALID) is None           # 5 input channels
+    assert bpf(x, dy, ws, s1, s1, ((-1, 1), (0, 0))) is None          # a negative pad
+
+
+def test_planar_filter_gradient_does_not_depend_on_threads(monkeypatch):
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((64, 28, 28, 1)).astype(np.float32)
+    dy = rng.standard_normal((64, 24, 24, 4)).astype(np.float32)
+    monkeypatch.setattr(K, "_busy", lambda: False)
+    runs = []
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(K, "_threads", threads)
+        runs.append(CD.conv_backprop_filter_planar(x, dy, (5, 5, 1, 4), (1, 1), (1, 1), VALID))
+    for r in runs[1:]:
+        np.testing.assert_array_equal(r, runs[0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 3), h=st.integers(1, 12), w_=st.integers(1, 40),
+       kh=st.integers(1, 6), kw=st.integers(1, 6), cin=st.integers(1, 4),
+       cout=st.integers(1, 20), sh=st.integers(1, 3), dh=st.integers(1, 2),
+       dw=st.integers(1, 2), pads=st.tuples(*[st.integers(0, 4)] * 4), f64=st.booleans(),
+       seed=st.integers(0, 99))
+def test_property_planar_filter_gradient(n, h, w_, kh, kw, cin, cout, sh, dh, dw, pads, f64,
+                                         seed):
+    dt = np.float64 if f64 else np.float32
+    p = ((pads[0], pads[1]), (pads[2], pads[3]))
+    s, d = (sh, 1), (dh, dw)
+    oh, ow = K.out_sizes((h, w_), (kh, kw), s, d, p)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, h, w_, cin)).astype(dt)
+    dy = rng.standard_normal((n, max(oh, 0), max(ow, 0), cout)).astype(dt)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(CD, "BPFP_MAX_OUT", 10**9)
+        got = CD.conv_backprop_filter_planar(x, dy, (kh, kw, cin, cout), s, d, p)
+    if oh * ow <= 0:
+        assert got is None
+        return
+    np.testing.assert_allclose(got, ref_filter_grad(x, dy, (kh, kw, cin, cout), s, d, p),
+                               **_tol(dt))
