@@ -256,11 +256,11 @@ def conv_backprop_filter_pooled(x, t, idx, w_shape, pads, with_bias):
 BPI_MAX_CHANNELS = 4
 BPI_MAX_K = 16              # taps per spatial dim (the C code's stack arrays)
 BPI_MAX_SCRATCH = 1 << 21   # bytes of planar dy per thread: beyond, it leaves the cache
-# Where it wins (the A/B figures at conv_backprop_input): up to BPI_ANY_OUT output channels,
-# or where the taps per dy element (KH * KW * C_in / (sh * sw)) are at least O / 4: making
-# dy planar costs per element of dy, the sums per tap.
+# Where it wins (the A/B figures below): up to BPI_ANY_OUT output channels, or from
+# BPI_WIDE_MIN_CHANNELS input channels (RGB): with one input channel and many output
+# channels the NumPy path's GEMM (K = O) and few adds are cheaper than making dy planar.
 BPI_ANY_OUT = 16
-
+BPI_WIDE_MIN_CHANNELS = 3
 
 def _bpi_sizes(x_shape, w_shape, strides, dilations, pads, itemsize):
     """(HP, WP, JR, offh, offw, plane) of the C kernel's planar scratch (conv_direct_bpi);
@@ -309,14 +309,23 @@ def _bpi_plan(dy_shape, w_shape, x_shape, strides, dilations, pads, itemsize):
     macs = oh * ow * cout * kh * kw * cin // (sh * sw) + h * wd * cin
     return ((h, wd, cin, oh, ow, cout, kh, kw, sh, sw, dh, dw, pt, pl, hp, wp, jr, offh,
              offw, plane), _ranges(n, macs), cout * plane + cin * jr,
-            (cout, kh * kw * cin / (sh * sw), cout * plane * itemsize))
+            (cout, cin, cout * plane * itemsize))
 
 
-def _bpi_wins(cout, taps_per_element, scratch_bytes):
+def _bpi_wins(cout, cin, scratch_bytes):
     return scratch_bytes <= BPI_MAX_SCRATCH and \
-        (cout <= BPI_ANY_OUT or 4 * taps_per_element >= cout)
+        (cout <= BPI_ANY_OUT or cin >= BPI_WIDE_MIN_CHANNELS)
 
 
+# Measured (float32, TENFOLD_KERNEL_THREADS=1, OPENBLAS_NUM_THREADS=1, process_time
+# medians of 11 alternating in one process, the shared machine under load 3-4;
+# kernels.conv_backprop_input without -> with this kernel, ms):
+#   Siamese 5x5 1->4 28x28 VALID b16: 0.47 -> 0.11;  5x5 4->16 12x12 VALID b16: 0.31 -> 0.14
+#   ResNet-20 conv0 3x3 3->16 32x32 SAME b64: 4.3 -> 1.3
+#   MobileNet stem 3x3/2 3->32 64x64 b32: 3.6 -> 1.9;  7x7/2 3->64 112x112 b8: 24.8 -> 8.2
+#   3x3 4->64 56x56 SAME b32: 11.4 -> 10.0
+#   not taken (one input channel, many outputs): MNIST 3x3 1->32 28x28 b128 3.5 -> 4.0,
+#   DCGAN 3x3/2 1->64 28x28 b64 1.37 -> 1.36, 4x4/2 1->64 1.35 -> 1.41
 def conv_backprop_input(dy, w, x_shape, strides, dilations, pads):
     """The input gradient (x_shape, dy's dtype) of a one-group 2-D conv(x, w) with up to
     BPI_MAX_CHANNELS input channels, or None. dy (N, OH, OW, O) and w of one float dtype."""
@@ -357,8 +366,8 @@ def conv_backprop_input(dy, w, x_shape, strides, dilations, pads):
 # of at least one vector; with more output channels or short rows the GEMMs win.
 # Measured (float32, one thread, process time, medians of 11 alternating, the machine
 # under load; kernels.conv_backprop_filter before -> this, ms): Siamese 5x5 1->4 28x28
-# VALID b16 0.19-0.31 -> 0.14-0.16; 5x5 4->16 12x12 0.07-0.12 -> 0.32-0.43 (kept);
-# ResNet-20 3x3 3->16 32x32 SAME b64 0.9-1.7 -> 2.0-3.9 (kept).
+# VALID b16 0.19 -> 0.10; 5x5 4->16 12x12 0.07-0.12 -> 0.32-0.43 (kept: rows of 8, 16
+# output channels); ResNet-20 3x3 3->16 32x32 SAME b64 0.9-1.7 -> 2.0-3.9 (kept).
 BPFP_MAX_CHANNELS = 4
 BPFP_MAX_OUT = 4
 
