@@ -308,7 +308,7 @@ def _bpi_plan(dy_shape, w_shape, x_shape, strides, dilations, pads, itemsize):
     sh, sw, dh, dw, pt, pl = _flat(strides, dilations, pads)
     macs = oh * ow * cout * kh * kw * cin // (sh * sw) + h * wd * cin
     return ((h, wd, cin, oh, ow, cout, kh, kw, sh, sw, dh, dw, pt, pl, hp, wp, jr, offh,
-             offw, plane), _ranges(n, macs), cout * plane + cin * jr,
+             offw, plane), _ranges(n, macs), cout * plane + 2 * cin * jr,
             (cout, cin, cout * plane * itemsize))
 
 
@@ -320,7 +320,8 @@ def _bpi_wins(cout, cin, scratch_bytes):
 # Measured (float32, TENFOLD_KERNEL_THREADS=1, OPENBLAS_NUM_THREADS=1, process_time
 # medians of 11 alternating in one process, the shared machine under load 3-4;
 # kernels.conv_backprop_input without -> with this kernel, ms):
-#   Siamese 5x5 1->4 28x28 VALID b16: 0.47 -> 0.11;  5x5 4->16 12x12 VALID b16: 0.31 -> 0.14
+#   Siamese 5x5 1->4 28x28 VALID b16: 0.47 -> 0.11;  5x5 4->16 12x12 VALID b16: 0.31 -> 0.13
+#   (the C call alone: 0.082 and 0.10 ms; before the two-row blocks 0.098 and 0.127)
 #   ResNet-20 conv0 3x3 3->16 32x32 SAME b64: 4.3 -> 1.3
 #   MobileNet stem 3x3/2 3->32 64x64 b32: 3.6 -> 1.9;  7x7/2 3->64 112x112 b8: 24.8 -> 8.2
 #   3x3 4->64 56x56 SAME b32: 11.4 -> 10.0

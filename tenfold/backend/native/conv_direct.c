@@ -528,23 +528,44 @@ static void CD_S(to_planar)(const T *restrict src, int64_t rows, int64_t cols, i
 
 /* out[c, j0 .. j0 + P * L) for the CC channels c of w's (and out's) first, of one dx row
    and phase: the sums over its taps, nr rows (scratch offsets rows[], filter offsets
-   wrows[]) by nc columns (cols[], wcols[]); even and odd column taps in two chains (the
-   adds' latency). CO: w's stride between channels (O). */
+   wrows[]) by nc columns (cols[], wcols[]). R = 1: even and odd column taps in two chains
+   (the adds' latency); R = 2: also the next dx row (stride 1: each tap's row one scratch
+   row down, rstep), into out + ostep, each weight load serving both rows. CO: w's
+   stride between channels (O). */
 static inline __attribute__((always_inline)) void CD_S(bpi_block)(
         const T *restrict pad, const T *restrict w, int64_t O, int64_t plane,
         const int64_t *rows, const int64_t *wrows, int nr, const int64_t *cols,
-        const int64_t *wcols, int nc, int64_t j0, int64_t JR, T *restrict out, const int CC,
-        const int P) {
+        const int64_t *wcols, int nc, int64_t j0, int64_t JR, T *restrict out, int64_t rstep,
+        int64_t ostep, const int CC, const int P, const int R) {
     typedef CD_S(v64) VT;
     const int64_t L = 64 / (int64_t)sizeof(T);
-    VT a0[4][2], a1[4][2];
-    for (int c = 0; c < CC; c++)
-        for (int p = 0; p < P; p++) a0[c][p] = a1[c][p] = (VT){0};
+    VT a[2][4][2];   /* [chain (R = 1) or row (R = 2)][channel][vector] */
+    for (int e = 0; e < 2; e++)
+        for (int c = 0; c < CC; c++)
+            for (int p = 0; p < P; p++) a[e][c][p] = (VT){0};
     for (int r = 0; r < nr; r++)
         for (int64_t o = 0; o < O; o++) {
             const T *src = pad + o * plane + rows[r] + j0;
             const T *wr = w + wrows[r] + o;
             int b = 0;
+            if (R == 2) {
+                for (; b < nc; b++) {
+                    VT u[2], v[2];
+                    for (int p = 0; p < P; p++) {
+                        u[p] = *(const VT *)(src + cols[b] + p * L);
+                        v[p] = *(const VT *)(src + rstep + cols[b] + p * L);
+                    }
+                    const T *wu = wr + wcols[b];
+                    for (int c = 0; c < CC; c++) {
+                        const T x0 = wu[c * O];
+                        for (int p = 0; p < P; p++) {
+                            a[0][c][p] += x0 * u[p];
+                            a[1][c][p] += x0 * v[p];
+                        }
+                    }
+                }
+                continue;
+            }
             for (; b + 2 <= nc; b += 2) {
                 VT u[2], v[2];
                 for (int p = 0; p < P; p++) {
@@ -555,8 +576,8 @@ static inline __attribute__((always_inline)) void CD_S(bpi_block)(
                 for (int c = 0; c < CC; c++) {
                     const T x0 = wu[c * O], x1 = wv[c * O];
                     for (int p = 0; p < P; p++) {
-                        a0[c][p] += x0 * u[p];
-                        a1[c][p] += x1 * v[p];
+                        a[0][c][p] += x0 * u[p];
+                        a[1][c][p] += x1 * v[p];
                     }
                 }
             }
@@ -565,29 +586,39 @@ static inline __attribute__((always_inline)) void CD_S(bpi_block)(
                 for (int p = 0; p < P; p++) u[p] = *(const VT *)(src + cols[b] + p * L);
                 const T *wu = wr + wcols[b];
                 for (int c = 0; c < CC; c++)
-                    for (int p = 0; p < P; p++) a0[c][p] += wu[c * O] * u[p];
+                    for (int p = 0; p < P; p++) a[0][c][p] += wu[c * O] * u[p];
             }
         }
     for (int c = 0; c < CC; c++)
-        for (int p = 0; p < P; p++) *(VT *)(out + c * JR + j0 + p * L) = a0[c][p] + a1[c][p];
+        for (int p = 0; p < P; p++) {
+            if (R == 2) {
+                *(VT *)(out + c * JR + j0 + p * L) = a[0][c][p];
+                *(VT *)(out + ostep + c * JR + j0 + p * L) = a[1][c][p];
+            } else {
+                *(VT *)(out + c * JR + j0 + p * L) = a[0][c][p] + a[1][c][p];
+            }
+        }
 }
 
-/* the vector blocks [0, jv) of one dx row and phase, two vectors at a time */
+/* the vector blocks [0, jv) of one dx row (R = 2: two) and phase, two vectors at a time */
 static inline __attribute__((always_inline)) void CD_S(bpi_phase)(
         const T *restrict pad, const T *restrict w, int64_t O, int64_t plane,
         const int64_t *rows, const int64_t *wrows, int nr, const int64_t *cols,
-        const int64_t *wcols, int nc, int64_t jv, int64_t JR, T *restrict out, const int CC) {
+        const int64_t *wcols, int nc, int64_t jv, int64_t JR, T *restrict out, int64_t rstep,
+        int64_t ostep, const int CC, const int R) {
     const int64_t L = 64 / (int64_t)sizeof(T);
     int64_t j0 = 0;
     for (; j0 + 2 * L <= jv; j0 += 2 * L)
-        CD_S(bpi_block)(pad, w, O, plane, rows, wrows, nr, cols, wcols, nc, j0, JR, out, CC, 2);
+        CD_S(bpi_block)(pad, w, O, plane, rows, wrows, nr, cols, wcols, nc, j0, JR, out, rstep,
+                        ostep, CC, 2, R);
     if (j0 < jv)
-        CD_S(bpi_block)(pad, w, O, plane, rows, wrows, nr, cols, wcols, nc, j0, JR, out, CC, 1);
+        CD_S(bpi_block)(pad, w, O, plane, rows, wrows, nr, cols, wcols, nc, j0, JR, out, rstep,
+                        ostep, CC, 1, R);
 }
 
 /* dx[n0:n1] (N, H, W, C) = the input gradient of dy (N, OH, OW, O) and w (KH, KW, C, O)
    (C of any size, 4 channels at a time; the wrapper takes few); scratch: O * plane (the
-   planar dy, plane >= HP * WP) + C * JR (a row), with (the wrapper's sizes)
+   planar dy, plane >= HP * WP) + 2 * C * JR (two rows), with (the wrapper's sizes)
    offh = (KH - 1) * dh // sh, offw = (KW - 1) * dw // sw, HP = (H - 1 + pt) // sh + 1 + offh,
    JR = ceil(ceil(W / sw) / L) * L, WP = JR + (sw - 1 + pl) // sw + offw. Rows and columns of
    taps outside the scratch are skipped (none, with those sizes), so nothing outside it is
@@ -610,17 +641,21 @@ TF_EXPORT void CD_S(conv_direct_bpi)(
     for (int64_t n = n0; n < n1; n++) {
         const T *d = dy + n * OH * OW * O;
         CD_S(to_planar)(d, ohn, own, OW * O, pad + offh * WP + offw, WP, plane, O);
-        for (int64_t iy = 0; iy < H; iy++) {
-            int nr = 0;
+        for (int64_t iy = 0; iy < H;) {
+            int nr = 0, pair = sh == 1 && iy + 1 < H;
             for (int64_t ky = 0; ky < KH; ky++) {
                 const int64_t t = iy + pt - ky * dh;
                 if (t % sh) continue;
                 const int64_t r = t / sh + offh;
                 if (r < 0 || r >= HP) continue;
+                pair &= r + 1 < HP;
                 rows[nr] = r * WP;
                 wrows[nr++] = ky * KW * C * O;
             }
-            T *dxr = dx + (n * H + iy) * W * C;
+            /* stride 1 (every tap inside the scratch): rows iy and iy + 1 together, the
+               second one scratch row down for each tap */
+            if (pair && nr < KH) pair = 0;
+            const int R = pair ? 2 : 1;
             for (int64_t rx = 0; rx < sw && rx < W; rx++) {
                 const int64_t jn = (W - rx + sw - 1) / sw, jv = (jn + L - 1) / L * L;
                 if (jv > JR) return;
@@ -636,20 +671,33 @@ TF_EXPORT void CD_S(conv_direct_bpi)(
                 for (int64_t c0 = 0; c0 < C; c0 += 4) {
                     const T *wc = w + c0 * O;
                     T *out = rowbuf + c0 * JR;
-#define CD_BPI(CC) CD_S(bpi_phase)(pad, wc, O, plane, rows, wrows, nr, cols, wcols, nc, jv, \
-                                   JR, out, CC)
-                    switch (C - c0) {
-                    case 1: CD_BPI(1); break;
-                    case 2: CD_BPI(2); break;
-                    case 3: CD_BPI(3); break;
-                    default: CD_BPI(4); break;
-                    }
+#define CD_BPI(CC, RR) CD_S(bpi_phase)(pad, wc, O, plane, rows, wrows, nr, cols, wcols, nc, \
+                                       jv, JR, out, WP, C * JR, CC, RR)
+                    if (R == 2)
+                        switch (C - c0) {
+                        case 1: CD_BPI(1, 2); break;
+                        case 2: CD_BPI(2, 2); break;
+                        case 3: CD_BPI(3, 2); break;
+                        default: CD_BPI(4, 2); break;
+                        }
+                    else
+                        switch (C - c0) {
+                        case 1: CD_BPI(1, 1); break;
+                        case 2: CD_BPI(2, 1); break;
+                        case 3: CD_BPI(3, 1); break;
+                        default: CD_BPI(4, 1); break;
+                        }
 #undef CD_BPI
                 }
-                for (int64_t jx = 0; jx < jn; jx++)
-                    for (int64_t c = 0; c < C; c++)
-                        dxr[(rx + jx * sw) * C + c] = rowbuf[c * JR + jx];
+                for (int e = 0; e < R; e++) {
+                    T *dxr = dx + (n * H + iy + e) * W * C;
+                    const T *rb = rowbuf + e * C * JR;
+                    for (int64_t jx = 0; jx < jn; jx++)
+                        for (int64_t c = 0; c < C; c++)
+                            dxr[(rx + jx * sw) * C + c] = rb[c * JR + jx];
+                }
             }
+            iy += R;
         }
     }
 }
