@@ -262,6 +262,7 @@ BPI_MAX_SCRATCH = 1 << 21   # bytes of planar dy per thread: beyond, it leaves t
 BPI_ANY_OUT = 16
 BPI_WIDE_MIN_CHANNELS = 3
 
+
 def _bpi_sizes(x_shape, w_shape, strides, dilations, pads, itemsize):
     """(HP, WP, JR, offh, offw, plane) of the C kernel's planar scratch (conv_direct_bpi);
     plane, the stride of its planes, an odd number of cache lines: planes 4 KiB apart
@@ -272,7 +273,8 @@ def _bpi_sizes(x_shape, w_shape, strides, dilations, pads, itemsize):
     lanes = 64 // itemsize
     offh, offw = (kh - 1) * dh // sh, (kw - 1) * dw // sw
     hp = (h - 1 + pt) // sh + 1 + offh
-    jr = -(-(-(-wd // sw)) // lanes) * lanes
+    cols = -(-wd // sw)                   # the columns of phase 0, the widest
+    jr = -(-cols // lanes) * lanes
     wp = jr + (sw - 1 + pl) // sw + offw
     return hp, wp, jr, offh, offw, _odd_lines(hp * wp, lanes)
 
@@ -360,8 +362,9 @@ def conv_backprop_input(dy, w, x_shape, strides, dilations, pads):
 
 
 # The filter gradient at stride 1 in x with up to BPFP_MAX_CHANNELS input channels, any
-# taps (conv_direct_bpf_planar: a chunk of images made planar in a scratch, then per tap
-# and input channel the sums of up to 4 output channels in vector registers along x).
+# taps (conv_direct_bpf_planar: each image made planar in a scratch, then per tap and
+# input channel the sums of up to 4 output channels in vector registers along x, kept as
+# vectors over a chunk of images, their lanes added into a double partial per chunk).
 # It runs where it wins (the A/B figures below): more taps than the per-tap kernel above
 # takes (BPF_MAX_TAPS), up to BPFP_MAX_OUT output channels (one block in registers), rows
 # of at least one vector; with more output channels or short rows the GEMMs win.
