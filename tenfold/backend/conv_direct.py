@@ -88,6 +88,8 @@ def _flat(strides, dilations, pads):
 #   DCGAN disc. 3x3/2 1->64 28x28 SAME b64: fwd 0.94 -> 0.58, bpf 1.01 -> 0.74
 #   4x4/2 1->64 28x28 b64: fwd 1.31 -> 0.98, bpf 1.33 -> 1.56 (NumPy kept: > 9 taps)
 #   Siamese 5x5 1->4 28x28 VALID b16: fwd 0.41 -> 0.38, bpf 0.39 -> 0.46 (kept);
+#     with four pixels of the four channels to an AVX-512 vector (fwd_o4c1, the same bits):
+#     fwd 0.25 -> 0.08 (3x3 1->4 28x28 SAME b64: 0.73 -> 0.26); bpf now planar (below)
 #     5x5 4->16 12x12: fwd 0.26 -> 0.14, bpf 0.23 -> 0.33 (kept)
 #   3x3 4->32 28x28 SAME b64: fwd 3.80 -> 1.76, bpf 3.48 -> 2.79
 #   3x3 8->32 28x28 SAME b64: fwd 5.77 -> 2.79, bpf 5.58 -> 6.53 (kept: depth 72 > 36)

@@ -333,3 +333,46 @@ def test_property_planar_filter_gradient(n, h, w_, kh, kw, cin, cout, sh, dh, dw
         return
     np.testing.assert_allclose(got, ref_filter_grad(x, dy, (kh, kw, cin, cout), s, d, p),
                                **_tol(dt))
+
+
+# ---- the packed forward (one input channel, four output channels, x stride 1:
+# conv_direct_fwd's fwd_o4c1 where the machine has AVX-512, else its 4-lane kernel)
+
+def ref_conv(x, w, strides, dilations, pads):
+    x, w = x.astype(np.float64), w.astype(np.float64)
+    xp = np.pad(x, ((0, 0),) + tuple(pads) + ((0, 0),))
+    oh, ow = K.out_sizes(x.shape[1:3], w.shape[:2], strides, dilations, pads)
+    out = np.zeros((x.shape[0], oh, ow, w.shape[3]))
+    (sh, sw), (dh, dw) = strides, dilations
+    for ky, kx in itertools.product(range(w.shape[0]), range(w.shape[1])):
+        out += xp[:, ky * dh:ky * dh + (oh - 1) * sh + 1:sh,
+                  kx * dw:kx * dw + (ow - 1) * sw + 1:sw] @ w[ky, kx]
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 2), h=st.integers(1, 12), w_=st.integers(1, 45),
+       kh=st.integers(1, 5), kw=st.integers(1, 5), sh=st.integers(1, 2), dh=st.integers(1, 2),
+       dw=st.integers(1, 2), pads=st.tuples(*[st.integers(0, 3)] * 4), bias=st.booleans(),
+       relu=st.booleans(), seed=st.integers(0, 99))
+def test_property_packed_forward(n, h, w_, kh, kw, sh, dh, dw, pads, bias, relu, seed):
+    """Right against the reference, and bit for bit the 4-lane kernel's sums (the pooled
+    forward, which keeps that kernel, pooled after the plain forward)."""
+    p = ((pads[0], pads[1]), (pads[2], pads[3]))
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, h, w_, 1)).astype(np.float32)
+    w = rng.standard_normal((kh, kw, 1, 4)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32) if bias else None
+    oh, ow = K.out_sizes((h, w_), (kh, kw), (sh, 1), (dh, dw), p)
+    y = CD.conv_bias_act(x, w, b, (sh, 1), (dh, dw), p, relu)
+    if oh * ow <= 0:
+        assert y is None
+        return
+    want = ref_conv(x, w, (sh, 1), (dh, dw), p) + (0 if b is None else b)
+    np.testing.assert_allclose(y, np.maximum(want, 0) if relu else want, **_tol(np.float32))
+    if (sh, dh, dw) == (1, 1, 1) and oh >= 2 and ow >= 2:
+        out, idx = CD.conv_bias_act_pool(x, w, b, p, False)
+        ref_out, ref_idx = K.max_pool_2x2_argmax(CD.conv_bias_act(x, w, b, (1, 1), (1, 1), p,
+                                                                  False))
+        np.testing.assert_array_equal(out, ref_out)
+        np.testing.assert_array_equal(idx, ref_idx)

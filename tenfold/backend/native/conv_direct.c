@@ -51,15 +51,27 @@ static inline void cd_range(int64_t base, int64_t d, int64_t n, int64_t K, int64
 }
 
 
+/* the packed forward (fwd_o4c1): float, AVX-512 (its 128-bit broadcast loads and lane
+   permutes; vector-extension shuffles across sizes go through the stack) */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define CD_PACKED 1
+#else
+#define CD_PACKED 0
+#endif
+
 #define CD_T float
 #define CD_S(name) name##_f32
 #include "conv_direct.c"
 #undef CD_T
 #undef CD_S
+#undef CD_PACKED
+#define CD_PACKED 0
 
 #define CD_T double
 #define CD_S(name) name##_f64
 #include "conv_direct.c"
+#undef CD_PACKED
 
 #else  /* the kernels over T = CD_T */
 typedef CD_T CD_S(t);
@@ -284,6 +296,54 @@ static inline int CD_S(inner4)(const CD_S(geo) *g, const CD_S(taps) *t, int64_t 
     return last < g->W;
 }
 
+/* whether the taps of pixels ox .. ox + n - 1 of a row are all inside the image in x */
+static inline int CD_S(inner_n)(const CD_S(geo) *g, const CD_S(taps) *t, int64_t ox,
+                                int64_t n) {
+    if (ox + n > g->OW || t->kx0 != 0 || t->kx1 != g->KW) return 0;
+    return (ox + n - 1) * g->sw - g->pl + (g->KW - 1) * g->dw < g->W;
+}
+
+#if CD_PACKED
+/* Four output channels of a one-channel, stride-1 conv (the Siamese first layer), four
+   pixels to a 16-lane vector (lane 4 p + o: pixel p, channel o; out's own layout), NB
+   blocks of four pixels side by side (their taps inside the image in x): per tap one
+   four-pixel x load spread over the lanes and one weight load repeated four times, one
+   multiply-add per block, against four scalar loads and four of 4-lane vectors in fwd_wq.
+   Per lane the taps in (ky, kx) order, fused, as fwd_wq and the pooled kernel (bit for
+   bit). */
+static inline __attribute__((always_inline)) void CD_S(fwd_o4c1)(
+        const T *restrict xi, const T *restrict w, const T *restrict bias,
+        const CD_S(geo) *g, const CD_S(taps) *t, int64_t relu, T *restrict out,
+        const int NB) {
+    typedef CD_S(v64) VT;
+    typedef __typeof__((VT){0} < (VT){0}) IV;
+    /* lane 4 p + o takes element p of a broadcast 4-element load */
+    const __m512i spread = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    VT acc[4];
+    for (int b = 0; b < NB; b++) acc[b] = (VT){0};
+    for (int64_t ky = t->ky0; ky < t->ky1; ky++) {
+        const T *xr = xi + (t->iy0 + ky * g->dh) * g->W + t->ix0;
+        const T *wr = w + ky * g->KW * 4;
+        for (int64_t kx = 0; kx < g->KW; kx++) {
+            const VT wv = (VT)_mm512_broadcast_f32x4(_mm_loadu_ps(wr + kx * 4));
+            const T *xp = xr + kx * g->dw;
+            for (int b = 0; b < NB; b++) {
+                const __m512 x4 = _mm512_broadcast_f32x4(_mm_loadu_ps(xp + 4 * b));
+                acc[b] += (VT)_mm512_permutexvar_ps(spread, x4) * wv;
+            }
+        }
+    }
+    VT bv = (VT){0};
+    if (bias) bv = (VT)_mm512_broadcast_f32x4(_mm_loadu_ps(bias));
+    for (int b = 0; b < NB; b++) {
+        VT a = acc[b];
+        if (bias) a += bv;
+        if (relu) a = (VT)((IV)a & ~(a < (VT){0}));
+        *(VT *)(out + 16 * b) = a;
+    }
+}
+#endif
+
 /* out[n0:n1] = relu?(conv(x, w) + bias) (bias may be NULL); out (N, OH, OW, O) */
 TF_EXPORT void CD_S(conv_direct_fwd)(
         const T *restrict x, const T *restrict w, const T *restrict bias, T *restrict out,
@@ -297,6 +357,20 @@ TF_EXPORT void CD_S(conv_direct_fwd)(
             for (int64_t ox = 0; ox < OW;) {
                 T *op = out + ((n * OH + oy) * OW + ox) * O;
                 const CD_S(taps) t = CD_S(taps_of)(&g, oy, ox);
+#if CD_PACKED
+                if (O == 4 && C == 1 && sw == 1) {   /* 16 pixels, else 4, packed */
+                    if (CD_S(inner_n)(&g, &t, ox, 16)) {
+                        CD_S(fwd_o4c1)(xi, w, bias, &g, &t, relu, op, 4);
+                        ox += 16;
+                        continue;
+                    }
+                    if (CD_S(inner_n)(&g, &t, ox, 4)) {
+                        CD_S(fwd_o4c1)(xi, w, bias, &g, &t, relu, op, 1);
+                        ox += 4;
+                        continue;
+                    }
+                }
+#endif
                 const int P = CD_S(inner4)(&g, &t, ox) ? 4 : 1;
 #define CD_FWD(kind, o0) CD_S(fwd_##kind)(xi, w, bias, &g, &t, o0, relu, P, op + o0)
                 if (P == 4) CD_BLOCKS(O, CD_FWD);
