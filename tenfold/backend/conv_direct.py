@@ -372,8 +372,9 @@ def conv_backprop_input(dy, w, x_shape, strides, dilations, pads):
 # of at least one vector; with more output channels or short rows the GEMMs win.
 # Measured (float32, one thread, process time, medians of 11 alternating, the machine
 # under load; kernels.conv_backprop_filter before -> this, ms): Siamese 5x5 1->4 28x28
-# VALID b16 0.19 -> 0.10; 5x5 4->16 12x12 0.07-0.12 -> 0.32-0.43 (kept: rows of 8, 16
-# output channels); ResNet-20 3x3 3->16 32x32 SAME b64 0.9-1.7 -> 2.0-3.9 (kept).
+# VALID b16 0.22 -> 0.075 (0.10 tap by tap; a filter row of 3 or 5 taps at once for four
+# output channels: bpfp_row_taps); 5x5 4->16 12x12 0.085 -> 0.15 (kept: rows of 8); ResNet-20
+# 3x3 3->16 32x32 SAME b64 0.9-1.7 -> 2.0-3.9 (kept; tap by tap).
 BPFP_MAX_CHANNELS = 4
 BPFP_MAX_OUT = 4
 
