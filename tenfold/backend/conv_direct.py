@@ -4,7 +4,8 @@ first layer (MNIST convnet 3x3 1->32, ResNet-20 3x3 3->16, MobileNet 3x3/2 3->32
 after an im2col copy as big as the work. Each function returns None when the native
 kernel does not take the call (no compiler, TENFOLD_NATIVE=0, a dtype, layout or shape it
 does not cover); then kernels.py runs its NumPy path unchanged. Every size the C code uses
-is checked here first."""
+is checked here first. Also the input gradient and the many-tap filter gradient of such
+convolutions (planar kernels), and average pooling whose windows tile the image."""
 import ctypes
 
 import numpy as np

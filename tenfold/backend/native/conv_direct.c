@@ -13,7 +13,13 @@
      x * dy (a row sum in T, kept in registers), added into a double partial per call (one
      call per chunk of images; the caller sums the partials in chunk order);
    - the pooled filter gradient: the same from the pooled gradient t and the argmax, each
-     conv row's gradient made from them in a scratch row.
+     conv row's gradient made from them in a scratch row;
+   - planar kernels, vectorized along x instead of over O (few channels on both sides): the
+     input gradient (conv_direct_bpi, dy made planar) and the filter gradient for many taps
+     (conv_direct_bpf_planar, x and dy made planar); with AVX-512, the forward of one input
+     channel to four outputs packs four pixels to a vector (fwd_o4c1, the same sums);
+   - average pooling whose windows tile the image, and its gradient (the NumPy path's
+     operations in its order).
    Compiled once per type: this file includes itself with CD_T float and double. The Python
    wrapper (tenfold/backend/conv_direct.py) checks every size before a call. */
 #ifndef CD_T
