@@ -1315,6 +1315,12 @@ def conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups=1, into
     w = w.astype(ct, copy=False)
     padded = (x_shape[0],) + tuple(n + a + b for n, (a, b) in zip(x_shape[1:-1], pads)) + \
         (x_shape[-1],)
+    # few input channels: the native direct kernel (conv_direct.py; where it wins)
+    if into is None and groups == 1 and not LEGACY and dy.size and len(x_shape) == 4 and \
+            x_shape[-1] <= _direct().BPI_MAX_CHANNELS:
+        dx = _direct().conv_backprop_input(dy, w, tuple(x_shape), strides, dilations, pads)
+        if dx is not None:
+            return dx.astype(dt, copy=False)
     if into is None and col2im is None and groups == 1 and dy.size:
         dx = _native_conv().backprop_input(dy, w, tuple(x_shape), strides, dilations, pads)
         if dx is not None:
@@ -2481,10 +2487,26 @@ def _avg_pool_nd(x, ksize, strides, dilations, pads):
     return out
 
 
+def _tiling_windows(x_shape, ksize, strides, dilations, pads):
+    """(kh, kw) where the windows of a 2-D pooling tile the image: stride = window, no
+    dilation or pads (AveragePooling2D(k), the usual case); else None."""
+    if len(x_shape) != 4 or len(ksize) != 2 or tuple(strides) != tuple(ksize) or \
+            any(d != 1 for d in dilations) or any(a or b for a, b in pads) or \
+            any(k < 1 for k in ksize) or 0 in x_shape or \
+            x_shape[1] < ksize[0] or x_shape[2] < ksize[1]:
+        return None
+    return int(ksize[0]), int(ksize[1])
+
+
 def avg_pool(x, ksize, strides, dilations, pads):
     dt = x.dtype
     ct = compute_dtype(dt)
     x = x.astype(ct, copy=False)
+    tiling = _tiling_windows(x.shape, ksize, strides, dilations, pads)
+    if tiling is not None and not LEGACY:   # native (conv_direct.py), else None
+        out = _direct().avg_pool_tiling(x, *tiling)
+        if out is not None:
+            return out.astype(dt, copy=False)
     return _per_image(lambda t: _avg_pool_nd(t, ksize, strides, dilations, pads),
                       _pool_shape(x.shape, ksize, strides, dilations, pads), ct,
                       x).astype(dt, copy=False)
@@ -2510,5 +2532,10 @@ def avg_pool_grad(g, x_shape, ksize, strides, dilations, pads):
     dt = g.dtype
     ct = compute_dtype(dt)
     g = g.astype(ct, copy=False)
+    tiling = _tiling_windows(tuple(x_shape), ksize, strides, dilations, pads)
+    if tiling is not None and not LEGACY:   # native (conv_direct.py), else None
+        dx = _direct().avg_pool_grad_tiling(g, x_shape, *tiling)
+        if dx is not None:
+            return dx.astype(dt, copy=False)
     return _per_image(lambda t: _avg_pool_grad_nd(t, x_shape, ksize, strides, dilations, pads),
                       tuple(x_shape), ct, g).astype(dt, copy=False)
