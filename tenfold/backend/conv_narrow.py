@@ -20,7 +20,8 @@ with kernels.run_tasks; the filter gradient's per-chunk partials are summed in c
 # other jobs holding both cores (load 4-5.5: absolute times ~1.5-2x a quiet machine's), ms:
 #   DCGAN 7x7 128->1 28x28 SAME b64: fwd 14.9 -> 8.8, filter grad 10.2 -> 8.8 (at a
 #     quieter moment 13.4 -> 7.5 and 8.5 -> 7.1, the C calls alone 5.7 and 5.0), input
-#     grad 5.2 -> 6.0 and 5.9 -> 5.4 in two runs (a tie: not dispatched)
+#     grad 5.2 -> 6.0 and 5.9 -> 5.4 in two runs, then 9.04 -> 8.29 (min of 15, after the
+#     implicit GEMM's pixel blocks changed; /work/scratch/o1_ab.py): dispatched
 #   3x3 64->1 32x32 SAME b64: fwd 4.4 -> 2.4, filter grad 3.3 -> 2.0, input grad 1.6 -> 1.5
 #   5x5 32->2 28x28 SAME b64: fwd 26.6 -> 3.5, filter grad 4.2 -> 2.2
 #   3x3 32->4 28x28 b64: fwd 10.2 -> 3.1, filter grad 2.9 -> 2.3; 3x3 16->2: 8.0 -> 1.1,
@@ -185,7 +186,7 @@ def backprop_filter(x, dy, w_shape, strides, dilations, pads):
 def backprop_input(dy, w, x_shape, strides, dilations, pads):
     """The input gradient dx (x_shape, dy's dtype) of a stride-1, undilated conv with one
     output channel and 1, 3, 5 or 7 filter columns, or None where the kernel does not
-    apply. Not dispatched from kernels.py yet (see the figures at the top)."""
+    apply. kernels.conv_backprop_input asks it first for one output channel."""
     if dy.ndim != 4 or w.ndim != 4 or len(x_shape) != 4 or \
             tuple(int(s) for s in strides) != (1, 1) or \
             tuple(int(d) for d in dilations) != (1, 1) or len(pads) != 2:

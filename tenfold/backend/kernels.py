@@ -819,6 +819,13 @@ def _direct():
     return conv_direct
 
 
+def _narrow():
+    """The native convolutions with few output channels (backend/conv_narrow.py; imported
+    on first use: it imports this module)."""
+    from tenfold.backend import conv_narrow
+    return conv_narrow
+
+
 def _native_conv():
     """The native implicit-GEMM convolutions (backend/conv_native.py; imported on first use:
     it imports this module)."""
@@ -858,8 +865,8 @@ def conv_bias_act(x, w, b, strides, dilations, pads, groups=1, relu=False):
         _epilogue(out, b, relu)
         return out.astype(dt, copy=False)
     if groups == 1 and _scatter_wins(w.shape, strides):  # reads x unpadded
-        from tenfold.backend import conv_narrow   # native, vectorized over C_in
-        y = conv_narrow.conv_bias_act(x, w, b, strides, dilations, pads, relu)
+        # native, vectorized over C_in
+        y = _narrow().conv_bias_act(x, w, b, strides, dilations, pads, relu)
         if y is not None:
             return y.astype(dt, copy=False)
         _conv_by_scatter(x, w, out, dilations, pads)
@@ -1321,6 +1328,11 @@ def conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups=1, into
         dx = _direct().conv_backprop_input(dy, w, tuple(x_shape), strides, dilations, pads)
         if dx is not None:
             return dx.astype(dt, copy=False)
+    if into is None and col2im is None and groups == 1 and dy.size and w.shape[-1] == 1 and \
+            not LEGACY:  # one output channel: vectorized over x's channels (conv_narrow.py)
+        dx = _narrow().backprop_input(dy, w, tuple(x_shape), strides, dilations, pads)
+        if dx is not None:
+            return dx.astype(dt, copy=False)
     if into is None and col2im is None and groups == 1 and dy.size:
         dx = _native_conv().backprop_input(dy, w, tuple(x_shape), strides, dilations, pads)
         if dx is not None:
@@ -1547,8 +1559,8 @@ def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
         if dw is not None:
             return dw.astype(dt, copy=False)
     if groups == 1 and _scatter_wins(w_shape, strides):
-        from tenfold.backend import conv_narrow   # native, vectorized over C_in
-        dw = conv_narrow.backprop_filter(x, dy, w_shape, strides, dilations, pads)
+        # native, vectorized over C_in
+        dw = _narrow().backprop_filter(x, dy, w_shape, strides, dilations, pads)
         if dw is not None:
             return dw.astype(dt, copy=False)
         dw = _backprop_filter_by_scatter(x, dy, ksize, dilations, pads)

@@ -226,15 +226,17 @@ def test_weights_and_bias_of_any_layout(dt):
 def test_kernels_dispatch_to_native(monkeypatch):
     monkeypatch.setattr(CN, "_filter_wins", FILTER_WINS)
     calls = []
-    for name in ("conv_bias_act", "backprop_filter"):
+    for name in ("conv_bias_act", "backprop_filter", "backprop_input"):
         orig = getattr(CN, name)
         monkeypatch.setattr(CN, name, lambda *a, _o=orig, _n=name: calls.append(_n) or _o(*a))
     x = np.ones((2, 8, 8, 64), np.float32)
     w = np.ones((3, 3, 64, 1), np.float32)
     y = K.conv_bias_act(x, w, None, ONE, ONE, ((1, 1), (1, 1)))
     K.conv_backprop_filter(x, y, w.shape, ONE, ONE, ((1, 1), (1, 1)))
-    assert calls == ["conv_bias_act", "backprop_filter"]
+    dx = K.conv_backprop_input(np.ones_like(y), w, x.shape, ONE, ONE, ((1, 1), (1, 1)))
+    assert calls == ["conv_bias_act", "backprop_filter", "backprop_input"]
     assert y[0, 4, 4, 0] == 9 * 64 and y[0, 0, 0, 0] == 4 * 64
+    assert dx[0, 4, 4, 0] == 9 and dx[0, 0, 0, 0] == 4
 
 
 def test_filter_gradient_rule(monkeypatch):
@@ -298,7 +300,7 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch):
 
 
 # ------------------------------------------------------------------------------------------
-# the input gradient (one output channel, stride 1; not dispatched from kernels.py yet)
+# the input gradient (one output channel, stride 1; asked first by kernels.py)
 
 def ref_input_grad(dy, w, x_shape, pads):
     """dx of a stride-1 conv: each tap's dy scattered back, float64."""
