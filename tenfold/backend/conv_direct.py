@@ -170,14 +170,7 @@ def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, before_gemm=F
 
     K.run_tasks(list(range(len(ranges))), work, x.nbytes + dy.nbytes,
                 lambda: np.empty(partial.shape[1], x.dtype))
-    return _sum_in_order(partial).reshape(w_shape).astype(x.dtype)
-
-
-def _sum_in_order(partial):
-    total = partial[0].copy()
-    for p in partial[1:]:
-        total += p
-    return total
+    return K.sum_in_order(partial).reshape(w_shape).astype(x.dtype)
 
 
 def conv_bias_act_pool(x, w, b, pads, relu):
@@ -247,9 +240,9 @@ def conv_backprop_filter_pooled(x, t, idx, w_shape, pads, with_bias):
     K.run_tasks(list(range(len(ranges))), work, x.nbytes + t.nbytes,
                 lambda: (np.empty(4 * wa * cout, x.dtype),
                          np.empty(partial.shape[1] + cout, x.dtype)))
-    dw = _sum_in_order(partial).reshape(w_shape).astype(x.dtype)
+    dw = K.sum_in_order(partial).reshape(w_shape).astype(x.dtype)
     if with_bias:
-        return dw, _sum_in_order(dbp).astype(x.dtype)
+        return dw, K.sum_in_order(dbp).astype(x.dtype)
     return dw
 
 
@@ -430,7 +423,7 @@ def conv_backprop_filter_planar(x, dy, w_shape, strides, dilations, pads):
 
     K.run_tasks(list(range(len(ranges))), work, x.nbytes + dy.nbytes,
                 lambda: _aligned_scratch(scratch, x.dtype))
-    return _sum_in_order(partial).reshape(w_shape).astype(x.dtype)
+    return K.sum_in_order(partial).reshape(w_shape).astype(x.dtype)
 
 
 def _pool_tiling_call(name, src, out, x_shape, kh, kw):

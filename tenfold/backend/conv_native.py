@@ -264,26 +264,22 @@ def backprop_filter(x, dy, w_shape, strides, dilations, pads):
     n_per = -(-n // -(-n // n_per))
     ranges, hp, wp, padded, scratch = _padded_chunks(x, pads, n_per)
     partial = np.empty((len(ranges), kh, kw, c, o), _F32)
-    index = {r: i for i, r in enumerate(ranges)}
     sh, sw = strides
     dh, dw = dilations
 
     tile = min(max(1, int(_DW_TILE)), _MAX_DW_TILE)  # the C side's offsets array
 
-    def work(r, bufs):
-        n0, n1 = r
+    def work(task, bufs):
+        i, (n0, n1) = task
         xb = padded(n0, n1, bufs[0])
         dwfn(native.ptr(xb), n1 - n0, hp, wp, c, native.ptr(dy[n0:n1]), ho, wo, o,
-             kh, kw, sh, sw, dh, dw, native.ptr(partial[index[r]]), native.ptr(bufs[1]), tile)
+             kh, kw, sh, sw, dh, dw, native.ptr(partial[i]), native.ptr(bufs[1]), tile)
 
     def buffers():  # the padded chunk; a packed block of dy: tile x (at most) 64 floats
         return scratch() if scratch else None, np.empty(tile * 64, _F32)
 
-    _k.run_tasks(ranges, work, x.nbytes + dy.nbytes, buffers)
-    out = partial[0].copy()  # not a view: it would keep every chunk's partial alive
-    for p in partial[1:]:
-        out += p
-    return out
+    _k.run_tasks(list(enumerate(ranges)), work, x.nbytes + dy.nbytes, buffers)
+    return _k.sum_in_order(partial)
 
 
 def _phase_taps(phase):

@@ -235,6 +235,28 @@ def run_tasks(tasks, work, nbytes, make_state=None, min_bytes=None):
                 f.result()
 
 
+def map_tasks(tasks, work, nbytes, make_state=None, min_bytes=None):
+    """[work(task, state) for task in tasks], the tasks shared out as run_tasks does; the
+    results in task order whatever thread ran each."""
+    results = [None] * len(tasks)
+
+    def run(item, state):
+        results[item[0]] = work(item[1], state)
+
+    run_tasks(list(enumerate(tasks)), run, nbytes, make_state, min_bytes)
+    return results
+
+
+def sum_in_order(parts):
+    """parts[0] + parts[1] + ... added left to right (a list of arrays, or an array's rows):
+    per-chunk partial sums combined so that no result depends on which thread made which
+    part. Into parts[0] where it owns its memory (not a view), else into a copy."""
+    total = parts[0] if parts[0].base is None else parts[0].copy()
+    for p in parts[1:]:
+        total += p
+    return total
+
+
 def batch_parallel(n, nbytes, fn):
     """Calls fn(lo, hi) on contiguous slices covering range(n), shared out to the threads."""
     k = _workers(n, nbytes)
@@ -562,17 +584,8 @@ def _chunked_matmul_tn(a, b):
     """a.T @ b summed over row chunks, in chunk order (deterministic under threads)."""
     ranges = _row_ranges(a.shape[0], (a.shape[1] + b.shape[1]) * a.dtype.itemsize,
                          _FILTER_CHUNK_BYTES)
-    partial = [None] * len(ranges)
-    index = {r: i for i, r in enumerate(ranges)}
-
-    def work(r, _):
-        partial[index[r]] = np.matmul(a[r[0]:r[1]].T, b[r[0]:r[1]])
-
-    run_tasks(ranges, work, a.nbytes + b.nbytes)
-    total = partial[0]
-    for p in partial[1:]:
-        total += p
-    return total
+    return sum_in_order(map_tasks(ranges, lambda r, _: np.matmul(a[r[0]:r[1]].T, b[r[0]:r[1]]),
+                                  a.nbytes + b.nbytes))
 
 
 def _is_pointwise(ksize, strides, pads):
@@ -1137,8 +1150,6 @@ def _backprop_filter_tiled(x, dy, ksize, pads, tile, strides=(1, 1)):
     direct = th == 1   # dy's rows are already rows of 1 x tw tiles
     cols = _TiledColumns(x, ksize, pads, tile, width, _FILTER_TILED_BYTES, strides)
     rows, ht, wt = cols.rows, cols.ht, cols.wt
-    partial = [None] * len(cols.ranges)
-    index = {r: i for i, r in enumerate(cols.ranges)}
 
     def state():
         return cols.buffers() + (None if direct else np.empty((cols.b * rows, width), x.dtype),)
@@ -1153,12 +1164,9 @@ def _backprop_filter_tiled(x, dy, ksize, pads, tile, strides=(1, 1)):
             g = bufs[3][:m * rows]
             np.copyto(_reshaped(g, (m, ht, wt, th, tw, cout)),
                       dy[n0:n1].reshape(m, ht, th, wt, tw, cout).transpose(0, 1, 3, 2, 4, 5))
-        partial[index[r]] = np.matmul(c.T, g)
+        return np.matmul(c.T, g)
 
-    run_tasks(cols.ranges, work, x.nbytes + dy.nbytes, state)
-    p = partial[0]
-    for more in partial[1:]:
-        p += more
+    p = sum_in_order(map_tasks(cols.ranges, work, x.nbytes + dy.nbytes, state))
     p = p.reshape(cols.ph, cols.pw, cin, th, tw, cout)
     dw = np.zeros((kh, kw, cin, cout), p.dtype)
     sh, sw = strides
@@ -1467,20 +1475,13 @@ def _backprop_filter1(xp, dy, ksize, strides, dilations):
         return _chunked_matmul_tn(xp.reshape(-1, cin), dy2)
     rows = math.prod(out_sp)
     cols = _Columns(xp, out_sp, ksize, strides, dilations, _FILTER_CHUNK_BYTES)
-    partial = [None] * len(cols.ranges)  # one small (kdim, O) product per chunk, summed in
-    index = {r: i for i, r in enumerate(cols.ranges)}  # order: results do not depend on threads
 
-    def work(r, buf):
+    def work(r, buf):  # one small (kdim, O) product per chunk
         n0, n1 = r
         c = cols.fill(buf, n0, n1)
-        partial[index[r]] = np.matmul(c if cols.offset_major else c.T,
-                                      dy2[n0 * rows:n1 * rows])
+        return np.matmul(c if cols.offset_major else c.T, dy2[n0 * rows:n1 * rows])
 
-    run_tasks(cols.ranges, work, xp.nbytes + dy.nbytes, cols.buffer)
-    dw = partial[0]
-    for p in partial[1:]:
-        dw += p
-    return dw
+    return sum_in_order(map_tasks(cols.ranges, work, xp.nbytes + dy.nbytes, cols.buffer))
 
 
 # The filter gradient of a stride-1 convolution with few output channels (the same rule as
@@ -1521,8 +1522,6 @@ def _backprop_filter_by_scatter(x, dy, ksize, dilations, pads):
         copies.append(((i, slice(None), slice(None)) + tuple(dst),
                        (slice(None), slice(None)) + tuple(src)))
     dyt = np.moveaxis(dy, -1, 0)   # (C_out, N, *out_sp): a view
-    partial = [None] * len(ranges)
-    index = {r: i for i, r in enumerate(ranges)}
 
     def work(r, buf):
         n0, n1 = r
@@ -1532,14 +1531,11 @@ def _backprop_filter_by_scatter(x, dy, ksize, dilations, pads):
         src = dyt[:, n0:n1]
         for dsl, ssl in copies:
             d[dsl] = src[ssl]
-        partial[index[r]] = np.matmul(d.reshape(kk * cout, m * rows),
-                                      x2[n0 * rows:n1 * rows])    # (K * C_out, C_in)
+        return np.matmul(d.reshape(kk * cout, m * rows),
+                         x2[n0 * rows:n1 * rows])    # (K * C_out, C_in)
 
-    run_tasks(ranges, work, x.nbytes + dy.nbytes,
-              lambda: np.zeros((kk, cout, b) + sp, x.dtype))
-    dw = partial[0]
-    for p in partial[1:]:
-        dw += p
+    dw = sum_in_order(map_tasks(ranges, work, x.nbytes + dy.nbytes,
+                                lambda: np.zeros((kk, cout, b) + sp, x.dtype)))
     return dw.reshape(kk, cout, cin).transpose(0, 2, 1)
 
 
@@ -1630,8 +1626,6 @@ def conv_backprop_filter_pooled(x, t, idx, y_shape, w_shape, pads, with_bias=Fal
     # (N, Ha, Wa, o_h, o_w, C): the (o_h, o_w) neighbourhood of every pooled position
     shifted = as_strided(xp, (n, ha, wa, o_h, o_w, cin),
                          (st[0], 2 * st[1], 2 * st[2], st[1], st[2], st[3]), writeable=False)
-    partial = [None] * len(ranges)
-    index = {r: i for i, r in enumerate(ranges)}
 
     def make_state():
         cols = np.empty((b * rows, width + ones), ct)
@@ -1655,12 +1649,9 @@ def conv_backprop_filter_pooled(x, t, idx, y_shape, w_shape, pads, with_bias=Fal
             for q in range(4):
                 np.equal(ic, q, out=eq[:m])
                 np.multiply(tc, eq[:m], out=g[q])
-        partial[index[r]] = np.matmul(cols.T[None], g)   # (4, width, cout)
+        return np.matmul(cols.T[None], g)   # (4, width, cout)
 
-    run_tasks(ranges, work, xp.nbytes + 2 * t.nbytes, make_state)
-    p = partial[0]
-    for more in partial[1:]:
-        p += more
+    p = sum_in_order(map_tasks(ranges, work, xp.nbytes + 2 * t.nbytes, make_state))
     db = p[:, width].sum(axis=0) if ones else None
     p = p[:, :width].reshape(2, 2, o_h, o_w, cin, cout)
     dw = np.zeros(w_shape, ct)
@@ -2013,18 +2004,15 @@ def _dw_backprop_filter_native(x, dy, w_shape, strides, dilations, pads):
     b = _chunk(n, x[0].nbytes * mult + dy[0].nbytes, _DW_CHUNK_BYTES)
     ranges = _image_ranges(n, b)
     part = np.empty((len(ranges), kh * kw * c * mult), np.float64)
-    index = {r: i for i, r in enumerate(ranges)}
     make_state, source = _dw_expander(x, mult, b)
 
-    def work(r, state):
-        fn(source(state, *r), _addr(dy, r[0]), _addr(part, index[r]), 0, r[1] - r[0],
+    def work(task, state):
+        i, (n0, n1) = task
+        fn(source(state, n0, n1), _addr(dy, n0), _addr(part, i), 0, n1 - n0,
            h, wd, c * mult, kh, kw, oh, ow, sh, sw, dh, dw, ph, pw)
 
-    run_tasks(ranges, work, x.nbytes + dy.nbytes, make_state)
-    total = part[0]
-    for p in part[1:]:  # chunk order: the same bits on any thread count
-        total += p
-    return total.reshape(w_shape).astype(ct)
+    run_tasks(list(enumerate(ranges)), work, x.nbytes + dy.nbytes, make_state)
+    return sum_in_order(part).reshape(w_shape).astype(ct)
 
 
 def depthwise_conv(x, w, strides, dilations, pads):
@@ -2122,8 +2110,6 @@ def depthwise_backprop_filter(x, dy, w_shape, strides, dilations, pads):
     slices = [offset_slices(k, out_sp, strides, dilations) for k in offsets(ksize)]
     n = x.shape[0]
     ranges = _image_ranges(n, _chunk(n, dy[0].nbytes, _DW_CHUNK_BYTES))
-    partial = [None] * len(ranges)
-    index = {r: i for i, r in enumerate(ranges)}
     nsp = len(out_sp)
     letters = "pqrstu"[:nsp]
     spec = f"n{letters}c,n{letters}cm->cm"
@@ -2135,12 +2121,9 @@ def depthwise_backprop_filter(x, dy, w_shape, strides, dilations, pads):
         for i, sl in enumerate(slices):
             v = xp[(slice(n0, n1),) + sl + (slice(None),)]
             part[i] = np.einsum(spec, v, d)
-        partial[index[r]] = part
+        return part
 
-    run_tasks(ranges, work, xp.nbytes + dy.nbytes)
-    dw = partial[0]
-    for p in partial[1:]:
-        dw += p
+    dw = sum_in_order(map_tasks(ranges, work, xp.nbytes + dy.nbytes))
     return dw.reshape(tuple(w_shape)).astype(dt, copy=False)
 
 
