@@ -16,6 +16,10 @@ tests check it). Longer reductions (the weight gradients, k = batch x length) di
 OpenBLAS's within rounding (its k blocks are longer; the error against a float64 product
 is the same or smaller: (32, 4096) x (4096, 64) max 6.8e-5 against 9.5e-5).
 
+`bias` (executor's matmul_bias fusion, a Dense layer's bias): each block of rows gets the
+bias added right after it is stored, while still in L1, rounded apart from the product (the
+numbers of a separate add), instead of a pass of its own over the output.
+
 Threads: the rows (a 2-D product) or the leading axis (a stack) are cut into fixed chunks
 shared out to the kernel threads (kernels.run_tasks; one C call per chunk, the GIL
 released) from kernels.BANDWIDTH_MIN_BYTES on; every output element is computed by the
@@ -62,7 +66,7 @@ def _fn():
         lib.gemm_simd.argtypes = []
         if lib.gemm_simd():
             fn = lib.gemm_f32
-            fn.argtypes = native.pointers_and_ints(4, 16)
+            fn.argtypes = native.pointers_and_ints(5, 16)
             fn.restype = None
             got = fn
     _fns["gemm"] = got
@@ -79,32 +83,38 @@ def _elem_strides(x):
     return out
 
 
-def _operand_ok(x):
-    return type(x) is np.ndarray and x.dtype == _F32 and x.flags.aligned
-
-
 def _taken(a, b):
-    """Whether the native kernel takes a @ b (shapes and dtypes only)."""
-    if not (_operand_ok(a) and _operand_ok(b)) or a.ndim != b.ndim or a.ndim not in (2, 4):
+    """Whether the native kernel takes a @ b (types, shapes and layout; the cheap checks
+    first: every matmul of a step asks)."""
+    if type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype != _F32 or \
+            b.dtype != _F32:
+        return False
+    nd = a.ndim
+    if nd != b.ndim or (nd != 2 and nd != 4):
         return False
     m, k = a.shape[-2:]
     n = b.shape[-1]
-    if b.shape[-2] != k or a.shape[:-2] != b.shape[:-2] or k < 1 or m < 1 or \
-            n < 16:
+    if n < 16 or k < 1 or m < 1 or b.shape[-2] != k:
         return False
-    if 2 * a.size // k * n * k < _MIN_FLOPS:
-        return False
-    if a.ndim == 4:
+    if nd == 4:
         # stacks: only q @ k^T (b's columns strided) beats OpenBLAS's per-matrix GEMMs
-        return b.strides[-1] != 4 and b.strides[-2] == 4
-    return True
+        if a.shape[:2] != b.shape[:2] or b.strides[-1] == 4 or b.strides[-2] != 4:
+            return False
+        m *= a.shape[0] * a.shape[1]
+    return 2 * m * n * k >= _MIN_FLOPS and a.flags.aligned and b.flags.aligned
 
 
-def matmul(a, b, out=None):
+def matmul(a, b, out=None, bias=None):
     """a @ b for float32 2-D matrices or (B, H)-stacks of them (no broadcasting) where the
     native kernel wins (see the module's figures), written into `out` when given (any
-    strides with a unit last one, not overlapping a or b); else None, having run nothing."""
+    strides with a unit last one, not overlapping a or b); with `bias` (n float32 values,
+    C-contiguous, any shape), then + bias on every row (a 2-D product only); else None,
+    having run nothing."""
     if not _taken(a, b):
+        return None
+    if bias is not None and (a.ndim != 2 or type(bias) is not np.ndarray or
+                             bias.dtype != _F32 or bias.size != b.shape[-1] or
+                             not bias.flags.c_contiguous or not bias.flags.aligned):
         return None
     fn = _fn()
     if fn is None:
@@ -116,7 +126,8 @@ def matmul(a, b, out=None):
         out = np.empty(shape, _F32)
     elif type(out) is not np.ndarray or out.dtype != _F32 or out.shape != shape or \
             not out.flags.writeable or not out.flags.aligned or out.strides[-1] != 4 or \
-            np.may_share_memory(out, a) or np.may_share_memory(out, b):
+            np.may_share_memory(out, a) or np.may_share_memory(out, b) or \
+            (bias is not None and np.may_share_memory(out, bias)):
         return None
     sa, sb, sc = _elem_strides(a), _elem_strides(b), _elem_strides(out)
     if sa is None or sb is None or sc is None or \
@@ -128,12 +139,13 @@ def matmul(a, b, out=None):
     else:
         nb0, nb1 = a.shape[:2]
     pa, pb, pc = native.addr(a), native.addr(b), native.addr(out)
+    pbias = None if bias is None else native.addr(bias)
     # the C code reads a, b and writes out only at the elements their shapes and strides
     # name (masked vector lanes past n are never touched); pack holds one b (k x n)
 
     def call(pack, i0, i1, r0, r1):
         fn(pa + 4 * (i0 * sa[0] + r0 * sa[2]), pb + 4 * i0 * sb[0],
-           pc + 4 * (i0 * sc[0] + r0 * sc[2]), native.addr(pack),
+           pc + 4 * (i0 * sc[0] + r0 * sc[2]), native.addr(pack), pbias,
            i1 - i0, nb1, r1 - r0, n, k, *sa, *sb, sc[0], sc[1], sc[2])
 
     def scratch():  # b copied row-major when its columns are strided (q @ k^T)

@@ -18,11 +18,11 @@ def _f32(*shape):
     return RNG.standard_normal(shape).astype(np.float32)
 
 
-def _native(a, b, out=None):
+def _native(a, b, out=None, bias=None):
     """The kernel on a @ b whatever its size (small products otherwise go to np.matmul)."""
     saved, G._MIN_FLOPS = G._MIN_FLOPS, 0
     try:
-        return G.matmul(a, b, out)
+        return G.matmul(a, b, out, bias)
     finally:
         G._MIN_FLOPS = saved
 
@@ -146,3 +146,27 @@ def test_matmul_op_matches_numpy_twin(monkeypatch):
     want = [tf.matmul(x, w).numpy(), tf.matmul(x, w.T, transpose_b=True).numpy()]
     for g, t in zip(got, want):
         np.testing.assert_array_equal(g, t)
+
+
+@needs_native
+@pytest.mark.parametrize("m,k,n", [(4096, 32, 64), (100, 300, 20), (7, 64, 49)])
+def test_bias_is_added_as_a_separate_add_would(m, k, n):
+    a, w, b = _f32(m, k), _f32(k, n), _f32(n)
+    got = _native(a, w, bias=b)
+    want = np.matmul(a, w)
+    want += b          # the chain: the product rounded, then + bias rounded
+    if (m, k, n) == (4096, 32, 64):   # a benchmark shape: OpenBLAS's sums too
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got, _native(a, w) + b)
+    out = np.empty((m, n + 5), np.float32)[:, 2:n + 2]
+    assert _native(a, w, out=out, bias=b) is out
+    np.testing.assert_array_equal(out, got)
+
+
+def test_bias_it_does_not_take():
+    a, w = _f32(4096, 32), _f32(32, 64)
+    assert G.matmul(a, w, bias=_f32(63)) is None                       # wrong size
+    assert G.matmul(a, w, bias=_f32(64).astype(np.float64)) is None    # another dtype
+    assert G.matmul(a, w, bias=_f32(128)[::2]) is None                 # not contiguous
+    q = _f32(4, 64, 2, 32).transpose(0, 2, 1, 3)
+    assert G.matmul(q, q.swapaxes(-1, -2), bias=_f32(64)) is None      # stacks: no bias

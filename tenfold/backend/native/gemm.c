@@ -7,7 +7,8 @@
    a[i, p] = a[i0 * as0 + i1 * as1 + i * ars + p * acs], b[p, j] = b[... + p * brs + j * bcs]
    and c[i, j] = c[i0 * cs0 + i1 * cs1 + i * crs + j] (unit column stride). A b whose
    columns are not contiguous (bcs != 1: q @ k^T) is first gathered into `pack` (k * n
-   floats, row-major); a is read by broadcasts, so any strides serve.
+   floats, row-major); a is read by broadcasts, so any strides serve. With `bias` (n floats,
+   or NULL) every row then gets c[i, j] = c[i, j] + bias[j] (a Dense layer's bias).
 
    A micro-kernel keeps an R rows x (16 V) columns block of c in registers over a k block,
    loading each row of b once per R rows: (R, V) = (6, 4), (8, 3), (8, 2), (8, 1) (at most
@@ -60,6 +61,19 @@ static inline pfs a_stream(const float *a, int64_t ars, int64_t acs, int64_t row
     return stream(a, 0, 0, 0);
 }
 
+/* c[r, :16V] += bias[:16V] for r < rows (the last vector masked) */
+static inline void add_bias(float *c, int64_t crs, int64_t rows, const float *bias, int V,
+                            __mmask16 tail) {
+    for (int v = 0; v < V; v++) {
+        __mmask16 mv = v == V - 1 ? tail : (__mmask16)0xFFFF;
+        __m512 bs = _mm512_maskz_loadu_ps(mv, bias + 16 * v);
+        for (int64_t r = 0; r < rows; r++)
+            _mm512_mask_storeu_ps(c + r * crs + 16 * v, mv,
+                                  _mm512_add_ps(_mm512_maskz_loadu_ps(mv, c + r * crs + 16 * v),
+                                                bs));
+    }
+}
+
 /* rows [0, rows) of an R x 16V block: c[r, :] = sum_p a[r, p] * b[p, :], two prefetch
    streams stepped along (the data of the next block) */
 #define GEMM_MK(R, V)                                                                       \
@@ -100,7 +114,8 @@ static inline __attribute__((always_inline)) void mk_##R##x##V(                 
    prefetches `after` (the next product's first data) */                                   \
 static void panel_##R##x##V(const float *a, int64_t ars, int64_t acs, const float *b,       \
                             int64_t brs, float *c, int64_t crs, int64_t m, int64_t n,       \
-                            int64_t k, int64_t j0, int add, pfs *after1, pfs *after2) {     \
+                            int64_t k, int64_t j0, int add, const float *bias,              \
+                            pfs *after1, pfs *after2) {                                     \
     __mmask16 tail = tail_mask(n - j0 - 16 * (V - 1));                                      \
     pfs none = stream(a, 0, 0, 0);                                                          \
     for (int64_t i = 0; i < m; i += R) {                                                    \
@@ -108,6 +123,8 @@ static void panel_##R##x##V(const float *a, int64_t ars, int64_t acs, const floa
         pfs s1 = a_stream(a + (i + rows) * ars, ars, acs, left < R ? left : R, k);          \
         mk_##R##x##V(a + i * ars, ars, acs, b + j0, brs, c + i * crs + j0, crs, k, rows,     \
                      tail, add, left ? &s1 : after1, left ? &none : after2);                \
+        if (bias)   /* + bias, rounded apart (as a separate add), the block still in L1 */  \
+            add_bias(c + i * crs + j0, crs, rows, bias + j0, V, tail);                      \
     }                                                                                       \
 }
 
@@ -122,21 +139,24 @@ GEMM_MK(8, 1)
 #define KB 256
 
 static void gemm1(const float *a, int64_t ars, int64_t acs, const float *b, int64_t brs,
-                  float *c, int64_t crs, int64_t m, int64_t n, int64_t k, pfs *s1, pfs *s2) {
+                  float *c, int64_t crs, int64_t m, int64_t n, int64_t k, const float *bias,
+                  pfs *s1, pfs *s2) {
     pfs none = stream(a, 0, 0, 0);
     for (int64_t p0 = 0; p0 < k; p0 += KB) {
         const int64_t kb = k - p0 < KB ? k - p0 : KB, last = p0 + KB >= k, add = p0 > 0;
         const float *ap = a + p0 * acs, *bp = b + p0 * brs;
         pfs *t1 = last ? s1 : &none, *t2 = last ? s2 : &none;
+        const float *bl = last ? bias : NULL;
         int64_t j0 = 0;
         for (; n - j0 > 48; j0 += 64)   /* the next product's data: in the last panel */
-            panel_6x4(ap, ars, acs, bp, brs, c, crs, m, n, kb, j0, add,
+            panel_6x4(ap, ars, acs, bp, brs, c, crs, m, n, kb, j0, add, bl,
                       n - j0 > 64 ? &none : t1, n - j0 > 64 ? &none : t2);
-        if (n - j0 > 32) panel_8x3(ap, ars, acs, bp, brs, c, crs, m, n, kb, j0, add, t1, t2);
+        if (n - j0 > 32)
+            panel_8x3(ap, ars, acs, bp, brs, c, crs, m, n, kb, j0, add, bl, t1, t2);
         else if (n - j0 > 16)
-            panel_8x2(ap, ars, acs, bp, brs, c, crs, m, n, kb, j0, add, t1, t2);
+            panel_8x2(ap, ars, acs, bp, brs, c, crs, m, n, kb, j0, add, bl, t1, t2);
         else if (n - j0 > 0)
-            panel_8x1(ap, ars, acs, bp, brs, c, crs, m, n, kb, j0, add, t1, t2);
+            panel_8x1(ap, ars, acs, bp, brs, c, crs, m, n, kb, j0, add, bl, t1, t2);
     }
 }
 
@@ -157,7 +177,7 @@ static void pack_b(const float *b, int64_t brs, int64_t bcs, int64_t k, int64_t 
 }
 
 TF_EXPORT void gemm_f32(const float *a, const float *b, float *c, float *pack,
-                        int64_t nb0, int64_t nb1, int64_t m, int64_t n, int64_t k,
+                        const float *bias, int64_t nb0, int64_t nb1, int64_t m, int64_t n, int64_t k,
                         int64_t as0, int64_t as1, int64_t ars, int64_t acs,
                         int64_t bs0, int64_t bs1, int64_t brs, int64_t bcs,
                         int64_t cs0, int64_t cs1, int64_t crs) {
@@ -182,7 +202,7 @@ TF_EXPORT void gemm_f32(const float *a, const float *b, float *c, float *pack,
             bb = pack;
             ldb = n;
         }
-        gemm1(ab, ars, acs, bb, ldb, cb, crs, m, n, k, &s1, &s2);
+        gemm1(ab, ars, acs, bb, ldb, cb, crs, m, n, k, bias, &s1, &s2);
     }
 }
 
