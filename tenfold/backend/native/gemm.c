@@ -177,7 +177,8 @@ static void pack_b(const float *b, int64_t brs, int64_t bcs, int64_t k, int64_t 
 }
 
 TF_EXPORT void gemm_f32(const float *a, const float *b, float *c, float *pack,
-                        const float *bias, int64_t nb0, int64_t nb1, int64_t m, int64_t n, int64_t k,
+                        const float *bias, int64_t nb0, int64_t nb1,
+                        int64_t m, int64_t n, int64_t k,
                         int64_t as0, int64_t as1, int64_t ars, int64_t acs,
                         int64_t bs0, int64_t bs1, int64_t brs, int64_t bcs,
                         int64_t cs0, int64_t cs1, int64_t crs) {
