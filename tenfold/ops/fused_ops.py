@@ -104,6 +104,10 @@ relu_grad = primitive("relu_grad", _relu_grad_kernel,
 # product's N columns (b.shape is shape's tail). The native GEMM adds b to each block of
 # rows as it stores it (no pass of its own over the output); else the matmul, then the add
 # in place. Either way every element is round(round(a @ w) + b), the chain's value.
+# In-process A/B, one thread, process-time medians of 15 alternating runs of 30 (the shared
+# 2-core machine under load ~3), OpenBLAS matmul + reshape + add -> matmul_bias native, ms:
+# (4096, 32) x (32, 64) + (2, 32): 0.37 -> 0.18; (4096, 64) x (64, 32) + (32,): 0.29 -> 0.18;
+# (4096, 32) x (32, 32) + (32,): 0.20 -> 0.10.
 
 def _matmul_bias_out(a, w, b, out, transpose_b=False, shape=None):
     if type(out) is not np.ndarray or not out.flags.c_contiguous:
