@@ -1,20 +1,22 @@
 """Small float32 GEMMs through native/gemm.c (AVX-512 micro-kernels reading strided operands
 in place): the Dense layers' thin products ((4096, 32) x (32, 64), their input gradients
-against a transposed weight view, their weight gradients (32, 4096) x (4096, 64)) and the
-transposed-b attention products (q @ k^T on (B, H, T, K) views). `matmul` returns None
-where it does not apply (another dtype, rank or layout, n < 16, a small product, no native
-library or no AVX-512 build): np.matmul / kernels.matmul_stack run then, as before.
+against a transposed weight view) and the transposed-b attention products (q @ k^T on
+(B, H, T, K) views). `matmul` returns None where it does not apply (another dtype, rank or
+layout, n < 16, k > 256, a small product, no native library or no AVX-512 build):
+np.matmul / kernels.matmul_stack run then, as before.
 
 Why: OpenBLAS packs both operands and zero-fills the output before these K = 32/64
 products, and its small transposed-B kernels are slow; the micro-kernel keeps a block of
 the output in registers over the whole reduction and prefetches the next block's rows.
 
-Numerics: each output element is one chain of fused multiply-adds from 0 in k order over
-k blocks of 256, the blocks' sums added to the output in order. Up to k = 256 that is what
-OpenBLAS computes: the results equal np.matmul's bit for bit on the benchmark shapes (the
-tests check it). Longer reductions (the weight gradients, k = batch x length) differ from
-OpenBLAS's within rounding (its k blocks are longer; the error against a float64 product
-is the same or smaller: (32, 4096) x (4096, 64) max 6.8e-5 against 9.5e-5).
+Numerics: each output element is one chain of fused multiply-adds from 0 in k order, what
+OpenBLAS computes for a reduction of one of its k blocks: the results equal np.matmul's bit
+for bit on the benchmark shapes (the tests check it; elsewhere, e.g. OpenBLAS's kernels for
+a few rows, within rounding). The C code sums longer reductions in k blocks of 256 (the
+blocks' sums added in order), but they are not taken (`_MAX_K`): the weight gradients
+(k = batch x length) keep OpenBLAS's numbers. (Taken, they ran 0.224 -> 0.170 ms for
+(4096, 32)^T x (4096, 64) on a quiet moment, at about OpenBLAS's error against a float64
+product, but the gain did not hold under load.)
 
 `bias` (executor's matmul_bias fusion, a Dense layer's bias): each block of rows gets the
 bias added right after it is stored, while still in L1, rounded apart from the product (the
@@ -31,9 +33,6 @@ shared 2-core machine (AVX-512) under load 1-2; OpenBLAS -> native, ms):
   (4096, 32) x (32, 64)                          0.170 -> 0.139
   (4096, 64) x (32, 64)^T (the weight's view)    0.182 -> 0.154
   (4096, 32) x (32, 32)                          0.102 -> 0.086
-  (4096, 32)^T x (4096, 64) (weight gradient)    0.224 -> 0.170
-  (4096, 64)^T x (4096, 32)                      0.207 -> 0.192
-  (4096, 32)^T x (4096, 32)                      0.116 -> 0.098
   (64, 2, 64, 32) x (64, 2, 64, 32)^T views      0.474 -> 0.404   (q @ k^T; matmul_stack's
   the same into a (B, T, H, V) output view       0.462 -> 0.411    copy-and-GEMM chunks)
 The untransposed stacks ((64, 2, 64, 64) x (64, 2, 64, 32) and the transposed-a ones) do
@@ -47,6 +46,7 @@ from tenfold.backend import kernels as _k
 from tenfold.backend import native
 
 _F32 = np.dtype(np.float32)
+_MAX_K = 256           # longer reductions (weight gradients) stay with OpenBLAS: its numbers
 _MIN_FLOPS = 1 << 20   # smaller products: the ctypes call's few us are not paid back
 _ROW_CHUNK = 512       # rows per task of a 2-D product
 _fns = {}
@@ -94,7 +94,7 @@ def _taken(a, b):
         return False
     m, k = a.shape[-2:]
     n = b.shape[-1]
-    if n < 16 or k < 1 or m < 1 or b.shape[-2] != k:
+    if n < 16 or not 1 <= k <= _MAX_K or m < 1 or b.shape[-2] != k:
         return False
     if nd == 4:
         # stacks: only q @ k^T (b's columns strided) beats OpenBLAS's per-matrix GEMMs

@@ -19,12 +19,14 @@ def _f32(*shape):
 
 
 def _native(a, b, out=None, bias=None):
-    """The kernel on a @ b whatever its size (small products otherwise go to np.matmul)."""
-    saved, G._MIN_FLOPS = G._MIN_FLOPS, 0
+    """The kernel on a @ b whatever its size and reduction (small products and k > 256
+    otherwise go to np.matmul): the C code's k blocks are checked too."""
+    saved = G._MIN_FLOPS, G._MAX_K
+    G._MIN_FLOPS, G._MAX_K = 0, 1 << 30
     try:
         return G.matmul(a, b, out, bias)
     finally:
-        G._MIN_FLOPS = saved
+        G._MIN_FLOPS, G._MAX_K = saved
 
 
 def _check_close(got, a, b):
@@ -125,6 +127,7 @@ def test_what_it_does_not_take_goes_to_numpy(monkeypatch):
     assert G.matmul(x, _f32(32, 8)) is None                 # n < 16
     assert G.matmul(x[::-1], _f32(32, 64)) is None           # a negative stride
     assert G.matmul(_f32(0, 32), _f32(32, 64)) is None       # empty
+    assert G.matmul(_f32(32, 4096), _f32(4096, 64)) is None  # k > 256: OpenBLAS's sums
     assert G.matmul(x, _f32(32, 64)[:, ::1][None]) is None   # ranks differ
     assert G.matmul(_f32(64, 2, 64, 32), _f32(64, 2, 32, 64)) is None  # untransposed stack
     buf = np.zeros((4096, 64), np.float32)

@@ -1,7 +1,7 @@
 /* Small float32 GEMMs, batched over up to two leading axes, on strided operands (AVX-512):
-   the Dense layers' thin products ((4096, 32) x (32, 64), their weight gradients
-   (32, 4096) x (4096, 64)) and MultiHeadAttention's q @ k^T per batch and head, read in
-   place from (B, T, H, K) layouts.
+   the Dense layers' thin products ((4096, 32) x (32, 64)) and MultiHeadAttention's q @ k^T
+   per batch and head, read in place from (B, T, H, K) layouts. (Longer reductions are
+   summed in k blocks; the Python caller, gemm_native.py, takes k <= 256 only.)
 
    c[i, j] = sum_p a[i, p] * b[p, j] for every (i0, i1) of the batch, where, in elements,
    a[i, p] = a[i0 * as0 + i1 * as1 + i * ars + p * acs], b[p, j] = b[... + p * brs + j * bcs]
