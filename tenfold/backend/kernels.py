@@ -388,7 +388,11 @@ def matmul_stack(a, b, out=None):
     as one np.matmul, 0.44 ms in chunks of 8 with the copy, 0.57 ms copying all of b first).
     The same GEMMs whatever the threads, so results do not depend on them; they equal
     np.matmul's (the copy only changes which of OpenBLAS's kernels reads b: equal in the
-    tests' shapes, within rounding in general)."""
+    tests' shapes, within rounding in general). Float32 products the native GEMM wins on (thin
+    2-D ones, q @ k^T stacks: gemm_native) go there first."""
+    got = _gemm_native().matmul(a, b, out)
+    if got is not None:
+        return got
     n = a.shape[0] if a.ndim >= 3 else 0
     if n < 2 or b.ndim != a.ndim or b.shape[0] != n or a.dtype != b.dtype or \
             a.dtype not in FLOAT_DTYPES or a.nbytes + b.nbytes < _STACK_MIN_BYTES:
@@ -417,6 +421,17 @@ def matmul_stack(a, b, out=None):
 
     run_tasks(chunks, work, nbytes, make_state=scratch, min_bytes=BANDWIDTH_MIN_BYTES)
     return out
+
+
+_gemm_module = []
+
+
+def _gemm_native():
+    """tenfold.backend.gemm_native (imported on first use: it imports this module)."""
+    if not _gemm_module:
+        from tenfold.backend import gemm_native
+        _gemm_module.append(gemm_native)
+    return _gemm_module[0]
 
 
 _STACK_MIN_BYTES = 1 << 18    # as _MIN_PARALLEL_BYTES: smaller stacks go to np.matmul as is

@@ -52,10 +52,8 @@ def matmul_out(a, b, out, transpose_a=False, transpose_b=False):
         a = np.swapaxes(a, -1, -2)
     if transpose_b:
         b = np.swapaxes(b, -1, -2)
-    if a.ndim >= 3:
-        from tenfold.backend import kernels
-        return kernels.matmul_stack(a, b, out=out)
-    return np.matmul(a, b, out=out)
+    from tenfold.backend import kernels
+    return kernels.matmul_stack(a, b, out=out)
 
 
 # ------------------------------------------------------------------------------------------

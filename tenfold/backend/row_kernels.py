@@ -24,6 +24,10 @@ runs, the shared 2-core machine (AVX-512) under load 1-2; NumPy twin -> native, 
   dropout mask (64, 64, 32), rate 0.1      0.17  -> 0.15    (the random bits take most)
   softmax (64, 10) / (64, 2)               0.018 -> 0.013 / 0.016 -> 0.012
 The softmax's exponentials take about half of its time (as NumPy's own exp pass does).
+Taking a group's 8 row maxima first and then its exponentials (independent rows per phase,
+so their latency chains overlap; the same operations per row), the C function alone, one
+thread, process-time medians of 21 alternating runs: (8192, 64) 0.72 -> 0.68 ms,
+(4096, 100) 0.89 -> 0.71, (512, 256) and (64, 10) unchanged.
 """
 import ctypes
 

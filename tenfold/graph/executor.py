@@ -125,6 +125,7 @@ def device_backend_of(a):
 # The fusion-only primitives the passes below put in place of op chains (tenfold/ops/fused_ops.py)
 relu_grad = _fused.relu_grad
 bias_relu = _fused.bias_relu
+matmul_bias = _fused.matmul_bias
 conv_bias_act_pool = _fused.conv_bias_act_pool
 conv_bpf_pooled = _fused.conv_bpf_pooled
 conv_bpi_pooled = _fused.conv_bpi_pooled
@@ -246,6 +247,8 @@ class Plan:
         self.jit = opt["fusion"] and getattr(g, "jit", False) and _fused._jit_ok()
         if opt["fusion"]:
             nodes = self._fuse(nodes, kind, const, outputs)
+            if self.backend is None and not self.jit:
+                nodes = self._fuse_matmul_bias(nodes, outputs)
             nodes = self._fuse_pooled_grads(nodes)
             nodes = self._fuse_conv_pool(nodes, outputs)
             nodes = self._fuse_bn_relu(nodes, outputs)
@@ -300,6 +303,56 @@ class Plan:
                     continue
                 nodes[i] = _PNode(relu_grad, (g_v, y_v), {}, n.outputs, False, False)
                 dead.update((j, k))
+                break
+        return [n for i, n in enumerate(nodes) if i not in dead]
+
+    def _fuse_matmul_bias(self, nodes, outputs):
+        """add(reshape(matmul(a, w)), b) and add(matmul(a, w), b), a Dense layer's product
+        and bias, -> matmul_bias(a, w, b, shape) in the add's place: the bias goes in as the
+        GEMM stores its rows instead of in a pass of its own over the output (the same
+        numbers). a and w 2-D, b's shape the output's tail holding the product's N columns;
+        the product and the reshape read by the add only."""
+        vals = self.graph.values
+        producer, readers = _index(nodes)
+        uses = _use_counts(readers, outputs)
+        dead = set()
+        for k, n in enumerate(nodes):
+            if n.multi or n.op.name != "add" or len(n.inputs) != 2:
+                continue
+            for yi in (0, 1):
+                y_v, b_v = n.inputs[yi], n.inputs[1 - yi]
+                j = producer.get(y_v)
+                if j is None or j in dead or uses.get(y_v) != 1 or nodes[j].multi:
+                    continue
+                i, r = j, None
+                if nodes[j].op.name == "reshape":
+                    mm_v = nodes[j].inputs[0]
+                    i, r = producer.get(mm_v), j
+                    if i is None or i in dead or uses.get(mm_v) != 1 or nodes[i].multi:
+                        continue
+                mm = nodes[i]
+                if mm.op.name != "matmul" or mm.params.get("transpose_a") or \
+                        set(mm.params) - {"transpose_a", "transpose_b"}:
+                    continue
+                a_v, w_v = mm.inputs
+                va, vw, vm = vals[a_v], vals[w_v], vals[mm.outputs[0]]
+                vb, vo = vals[b_v], vals[n.outputs[0]]
+                shape = tuple(vo.shape)
+                nb = len(vb.shape)
+                if len(va.shape) != 2 or len(vw.shape) != 2 or len(vm.shape) != 2 or \
+                        nb < 1 or nb > len(shape) or tuple(vb.shape) != shape[-nb:] or \
+                        tuple(vals[y_v].shape) != shape or \
+                        not all(type(d) is int for d in shape + tuple(vm.shape)) or \
+                        int(np.prod(vb.shape)) != vm.shape[1] or \
+                        not (va.dtype == vw.dtype == vb.dtype == vo.dtype == vm.dtype) or \
+                        va.dtype not in (np.float32, np.float64):
+                    continue
+                nodes[k] = _PNode(matmul_bias, (a_v, w_v, b_v),
+                                  {"transpose_b": bool(mm.params.get("transpose_b")),
+                                   "shape": shape}, n.outputs, False, False)
+                dead.add(i)
+                if r is not None:
+                    dead.add(r)
                 break
         return [n for i, n in enumerate(nodes) if i not in dead]
 

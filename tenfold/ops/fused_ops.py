@@ -9,6 +9,7 @@ sits beside the unfused ops it replaces; their numbers are those of the chain.
 | conv_bias_act_pool(x, w, b)   | max_pool(conv_bias_act(x, w, b))  (2x2/2, kept argmax)    |
 | conv_backprop_input_pooled    | conv_backprop_input(max_pool_grad(y, out, g), w)          |
 | conv_backprop_filter_pooled   | conv_backprop_filter(x, max_pool_grad(y, out, g))         |
+| matmul_bias(a, w, b, shape)   | add(reshape(matmul(a, w), shape), b)  (a Dense bias)      |
 
 `leaky_relu(x, alpha)` (maximum(multiply(x, alpha), x), 0 < alpha <= 1) and its gradient
 `leaky_relu_grad(g, y, alpha)`: called by `tf.nn.leaky_relu` (so by Keras's LeakyReLU), not
@@ -39,6 +40,7 @@ workspace (see there); the layers slice the states out of it.
 """
 import numpy as np
 
+from tenfold.backend import gemm_native as _gemm
 from tenfold.backend import kernels as _kernels
 from tenfold.backend import norm_kernels as _norm
 from tenfold.backend import row_kernels as _rows
@@ -94,6 +96,59 @@ relu_grad = primitive("relu_grad", _relu_grad_kernel,
                       grads=(lambda g, o, dy, y: relu_grad(g, y), None),
                       aliasing="fresh", out_kernel=_relu_grad_out, inplace=True,
                       jit_kernel=(_relu_grad_jit, _relu_grad_jit_out))
+
+
+# ------------------------------------------------------------------------------------------
+# matmul_bias: replaces add(reshape(matmul(a, w, transpose_b), shape), b) (or without the
+# reshape), a Dense / EinsumDense layer's product and bias, where b's values make up the
+# product's N columns (b.shape is shape's tail). The native GEMM adds b to each block of
+# rows as it stores it (no pass of its own over the output); else the matmul, then the add
+# in place. Either way every element is round(round(a @ w) + b), the chain's value.
+# In-process A/B, one thread, process-time medians of 15 alternating runs of 30 (the shared
+# 2-core machine under load ~3), OpenBLAS matmul + reshape + add -> matmul_bias native, ms:
+# (4096, 32) x (32, 64) + (2, 32): 0.37 -> 0.18; (4096, 64) x (64, 32) + (32,): 0.29 -> 0.18;
+# (4096, 32) x (32, 32) + (32,): 0.20 -> 0.10.
+
+def _matmul_bias_out(a, w, b, out, transpose_b=False, shape=None):
+    if type(out) is not np.ndarray or not out.flags.c_contiguous:
+        out[...] = _matmul_bias_kernel(a, w, b, transpose_b, shape)
+        return out
+    wv = w.swapaxes(-1, -2) if transpose_b else w
+    bf = b.reshape(-1)
+    y2 = out.reshape(a.shape[0], wv.shape[-1])   # a view: out is C-contiguous
+    if _gemm.matmul(a, wv, out=y2, bias=bf) is None:
+        _kernels.matmul_stack(a, wv, out=y2)
+        np.add(y2, bf, out=y2)
+    return out
+
+
+def _matmul_bias_kernel(a, w, b, transpose_b=False, shape=None):
+    wv = w.swapaxes(-1, -2) if transpose_b else w
+    bf = b.reshape(-1)
+    if type(a) is np.ndarray and type(b) is np.ndarray:
+        y = _gemm.matmul(a, wv, bias=bf)
+        if y is None:
+            y = _kernels.matmul_stack(a, wv)
+            np.add(y, bf, out=y)
+        return y.reshape(shape)
+    from tenfold.ops import math_ops as m
+    return (m._mm_kernel(a, wv) + bf).reshape(shape)
+
+
+def _matmul_bias_grads(g, out, a, w, b, transpose_b=False, shape=None):
+    """The chain's gradients: matmul's for a and w (g seen as (M, N)), g summed over its
+    leading axes for b."""
+    from tenfold.ops import array_ops as arr, math_ops as m
+    nb = len(b._value.shape)
+    g2 = arr.reshape(g, (a._value.shape[0], w._value.shape[0 if transpose_b else 1]))
+    da = m._mm_grad_a(g2, None, a, w, False, transpose_b)
+    dw = m._mm_grad_b(g2, None, a, w, False, transpose_b)
+    db = m._reduce_sum(g, axis=tuple(range(len(shape) - nb)))
+    return [da, dw, db]
+
+
+matmul_bias = primitive("matmul_bias", _matmul_bias_kernel, grads=_matmul_bias_grads,
+                        aliasing="fresh", uses_blas=True, out_kernel=_matmul_bias_out)
 
 
 # ------------------------------------------------------------------------------------------

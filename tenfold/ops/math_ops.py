@@ -559,8 +559,9 @@ def _mm_kernel(a, b, transpose_a=False, transpose_b=False):
     if a.dtype.itemsize == 2 and (a.dtype.kind == "f" or a.dtype.name == "bfloat16"):
         # NumPy has no half-precision GEMM: accumulate in float32 (as TensorFlow's CPU kernel)
         return np.matmul(a.astype(np.float32), b.astype(np.float32)).astype(a.dtype)
-    if a.ndim >= 3 and type(a) is np.ndarray:
-        return _kernels.matmul_stack(a, b)  # stacks of small matrices: over the threads
+    if type(a) is np.ndarray:
+        # stacks of small matrices over the threads, thin float32 GEMMs natively
+        return _kernels.matmul_stack(a, b)
     return np.matmul(a, b)
 
 

@@ -246,13 +246,19 @@ TF_EXPORT void softmax_rows_##SUF(const T *x, T *y, int64_t rows, int64_t cols) 
     for (int64_t i0 = 0; i0 < rows; i0 += GROUP) {                                          \
         int n = rows - i0 < GROUP ? (int)(rows - i0) : GROUP;                               \
         double s[GROUP];                                                                    \
+        T mxs[GROUP];                                                                       \
+        /* the group's maxima first, then its exponentials: each phase's rows are          \
+           independent, so their latency chains (the max tree, the polynomial) overlap */   \
         for (int k = 0; k < n; k++) {                                                       \
             const T *xr = x + (i0 + k) * cols;                                              \
-            T *yr = y + (i0 + k) * cols;                                                    \
             vec_##SUF vm = rest ? ld_tail_##SUF(xr + whole, rest) : ldv_##SUF(xr);          \
             for (int64_t j = 0; j < whole; j += VW_##SUF)                                   \
                 vm = vmax_##SUF(vm, ldv_##SUF(xr + j));                                     \
-            T mx = hmax_##SUF(vm);                                                          \
+            mxs[k] = hmax_##SUF(vm);                                                        \
+        }                                                                                   \
+        for (int k = 0; k < n; k++) {                                                       \
+            const T *xr = x + (i0 + k) * cols;                                              \
+            T *yr = y + (i0 + k) * cols, mx = mxs[k];                                       \
             acc8 acc = zero8();                                                               \
             for (int64_t j = 0; j < whole; j += VW_##SUF) {                                 \
                 vec_##SUF e = exp_vec_##SUF(ldv_##SUF(xr + j) - mx);                        \

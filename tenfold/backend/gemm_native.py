@@ -1,0 +1,167 @@
+"""Small float32 GEMMs through native/gemm.c (AVX-512 micro-kernels reading strided operands
+in place): the Dense layers' thin products ((4096, 32) x (32, 64), their input gradients
+against a transposed weight view) and the transposed-b attention products (q @ k^T on
+(B, H, T, K) views). `matmul` returns None where it does not apply (another dtype, rank or
+layout, n < 16, k > 256, a small product, no native library or no AVX-512 build):
+np.matmul / kernels.matmul_stack run then, as before.
+
+Why: OpenBLAS packs both operands and zero-fills the output before these K = 32/64
+products, and its small transposed-B kernels are slow; the micro-kernel keeps a block of
+the output in registers over the whole reduction and prefetches the next block's rows.
+
+Numerics: each output element is one chain of fused multiply-adds from 0 in k order, what
+OpenBLAS computes for a reduction of one of its k blocks: the results equal np.matmul's bit
+for bit on the benchmark shapes (the tests check it; elsewhere, e.g. OpenBLAS's kernels for
+a few rows, within rounding). The C code sums longer reductions in k blocks of 256 (the
+blocks' sums added in order), but they are not taken (`_MAX_K`): the weight gradients
+(k = batch x length) keep OpenBLAS's numbers. (Taken, they ran 0.224 -> 0.170 ms for
+(4096, 32)^T x (4096, 64) on a quiet moment, at about OpenBLAS's error against a float64
+product, but the gain did not hold under load.)
+
+`bias` (executor's matmul_bias fusion, a Dense layer's bias): each block of rows gets the
+bias added right after it is stored, while still in L1, rounded apart from the product (the
+numbers of a separate add), instead of a pass of its own over the output.
+
+Threads: the rows (a 2-D product) or the leading axis (a stack) are cut into fixed chunks
+shared out to the kernel threads (kernels.run_tasks; one C call per chunk, the GIL
+released) from kernels.BANDWIDTH_MIN_BYTES on; every output element is computed by the
+same chain whatever the cut.
+
+A/B (kernels.matmul_stack as the ops call it, OPENBLAS_NUM_THREADS=1 and
+TENFOLD_KERNEL_THREADS=1, process-time medians of 15 alternating runs of 30 calls, the
+shared 2-core machine (AVX-512) under load 1-2; OpenBLAS -> native, ms):
+  (4096, 32) x (32, 64)                          0.170 -> 0.139
+  (4096, 64) x (32, 64)^T (the weight's view)    0.182 -> 0.154
+  (4096, 32) x (32, 32)                          0.102 -> 0.086
+  (64, 2, 64, 32) x (64, 2, 64, 32)^T views      0.474 -> 0.404   (q @ k^T; matmul_stack's
+  the same into a (B, T, H, V) output view       0.462 -> 0.411    copy-and-GEMM chunks)
+The untransposed stacks ((64, 2, 64, 64) x (64, 2, 64, 32) and the transposed-a ones) do
+not gain (0.455 -> 0.468, 0.477 -> 0.562): OpenBLAS keeps them.
+"""
+import ctypes
+
+import numpy as np
+
+from tenfold.backend import kernels as _k
+from tenfold.backend import native
+
+_F32 = np.dtype(np.float32)
+_MAX_K = 256           # longer reductions (weight gradients) stay with OpenBLAS: its numbers
+_MIN_FLOPS = 1 << 20   # smaller products: the ctypes call's few us are not paid back
+_ROW_CHUNK = 512       # rows per task of a 2-D product
+_fns = {}
+
+
+def _fn():
+    """The ctypes gemm_f32, or None (TENFOLD_NATIVE=0, no library, no AVX-512 build)."""
+    if not native.enabled():
+        return None
+    got = _fns.get("gemm", False)
+    if got is not False:
+        return got
+    lib = native.load("gemm")
+    got = None
+    if lib is not None:
+        lib.gemm_simd.restype = ctypes.c_int64
+        lib.gemm_simd.argtypes = []
+        if lib.gemm_simd():
+            fn = lib.gemm_f32
+            fn.argtypes = native.pointers_and_ints(5, 16)
+            fn.restype = None
+            got = fn
+    _fns["gemm"] = got
+    return got
+
+
+def _elem_strides(x):
+    """x's strides in elements, or None (negative, or not a multiple of the item size)."""
+    out = []
+    for s in x.strides:
+        if s < 0 or s % 4:
+            return None
+        out.append(s // 4)
+    return out
+
+
+def _taken(a, b):
+    """Whether the native kernel takes a @ b (types, shapes and layout; the cheap checks
+    first: every matmul of a step asks)."""
+    if type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype != _F32 or \
+            b.dtype != _F32:
+        return False
+    nd = a.ndim
+    if nd != b.ndim or (nd != 2 and nd != 4):
+        return False
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    if n < 16 or not 1 <= k <= _MAX_K or m < 1 or b.shape[-2] != k:
+        return False
+    if nd == 4:
+        # stacks: only q @ k^T (b's columns strided) beats OpenBLAS's per-matrix GEMMs
+        if a.shape[:2] != b.shape[:2] or b.strides[-1] == 4 or b.strides[-2] != 4:
+            return False
+        m *= a.shape[0] * a.shape[1]
+    return 2 * m * n * k >= _MIN_FLOPS and a.flags.aligned and b.flags.aligned
+
+
+def matmul(a, b, out=None, bias=None):
+    """a @ b for float32 2-D matrices or (B, H)-stacks of them (no broadcasting) where the
+    native kernel wins (see the module's figures), written into `out` when given (any
+    strides with a unit last one, not overlapping a or b); with `bias` (n float32 values,
+    C-contiguous, any shape), then + bias on every row (a 2-D product only); else None,
+    having run nothing."""
+    if not _taken(a, b):
+        return None
+    if bias is not None and (a.ndim != 2 or type(bias) is not np.ndarray or
+                             bias.dtype != _F32 or bias.size != b.shape[-1] or
+                             not bias.flags.c_contiguous or not bias.flags.aligned):
+        return None
+    fn = _fn()
+    if fn is None:
+        return None
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    shape = a.shape[:-2] + (m, n)
+    if out is None:
+        out = np.empty(shape, _F32)
+    elif type(out) is not np.ndarray or out.dtype != _F32 or out.shape != shape or \
+            not out.flags.writeable or not out.flags.aligned or out.strides[-1] != 4 or \
+            np.may_share_memory(out, a) or np.may_share_memory(out, b) or \
+            (bias is not None and np.may_share_memory(out, bias)):
+        return None
+    sa, sb, sc = _elem_strides(a), _elem_strides(b), _elem_strides(out)
+    if sa is None or sb is None or sc is None or \
+            (sb[-1] != 1 and sb[-1] * 16 >= 1 << 31):  # pack_b's int32 gather offsets
+        return None
+    if a.ndim == 2:
+        sa, sb, sc = [0, 0] + sa, [0, 0] + sb, [0, 0] + sc
+        nb0, nb1 = 1, 1
+    else:
+        nb0, nb1 = a.shape[:2]
+    pa, pb, pc = native.addr(a), native.addr(b), native.addr(out)
+    pbias = None if bias is None else native.addr(bias)
+    # the C code reads a, b and writes out only at the elements their shapes and strides
+    # name (masked vector lanes past n are never touched); pack holds one b (k x n)
+
+    def call(pack, i0, i1, r0, r1):
+        fn(pa + 4 * (i0 * sa[0] + r0 * sa[2]), pb + 4 * i0 * sb[0],
+           pc + 4 * (i0 * sc[0] + r0 * sc[2]), native.addr(pack), pbias,
+           i1 - i0, nb1, r1 - r0, n, k, *sa, *sb, sc[0], sc[1], sc[2])
+
+    def scratch():  # b copied row-major when its columns are strided (q @ k^T)
+        return np.empty(k * n if sb[3] != 1 else 1, _F32)
+
+    nbytes = a.nbytes + b.nbytes + out.nbytes
+    if a.ndim == 2:
+        tasks = [(0, 1, r, min(m, r + _ROW_CHUNK)) for r in range(0, m, _ROW_CHUNK)]
+    else:
+        step = max(1, nb0 // 8)
+        tasks = [(i, min(nb0, i + step), 0, m) for i in range(0, nb0, step)]
+    # threads only from kernels.BANDWIDTH_MIN_BYTES on, as matmul_stack's own chunks: below,
+    # a hand-off costs about what half of a 0.1-0.4 ms product saves
+    if _k._workers(len(tasks), nbytes, _k.BANDWIDTH_MIN_BYTES) == 1:
+        call(scratch(), 0, nb0, 0, m)
+    else:
+        _k.run_tasks(tasks, lambda t, pack: call(pack, *t), nbytes, make_state=scratch,
+                     min_bytes=_k.BANDWIDTH_MIN_BYTES)
+    return out
