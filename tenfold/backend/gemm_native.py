@@ -2,8 +2,8 @@
 in place): the Dense layers' thin products ((4096, 32) x (32, 64), their input gradients
 against a transposed weight view) and the transposed-b attention products (q @ k^T on
 (B, H, T, K) views). `matmul` returns None where it does not apply (another dtype, rank or
-layout, n < 16, k > 256, a small product, no native library or no AVX-512 build):
-np.matmul / kernels.matmul_stack run then, as before.
+layout, n < 16 or n > 128, k > 256, a small product, no native library or no AVX-512
+build): np.matmul / kernels.matmul_stack run then, as before.
 
 Why: OpenBLAS packs both operands and zero-fills the output before these K = 32/64
 products, and its small transposed-B kernels are slow; the micro-kernel keeps a block of
@@ -47,6 +47,9 @@ from tenfold.backend import native
 
 _F32 = np.dtype(np.float32)
 _MAX_K = 256           # longer reductions (weight gradients) stay with OpenBLAS: its numbers
+# wider products stay with OpenBLAS too: they run on both cores there, here on one below
+# kernels.BANDWIDTH_MIN_BYTES (the MLP's (784, 128) x (128, 512) weight gradient)
+_MAX_N = 128
 _MIN_FLOPS = 1 << 20   # smaller products: the ctypes call's few us are not paid back
 _ROW_CHUNK = 512       # rows per task of a 2-D product
 _fns = {}
@@ -94,7 +97,7 @@ def _taken(a, b):
         return False
     m, k = a.shape[-2:]
     n = b.shape[-1]
-    if n < 16 or not 1 <= k <= _MAX_K or m < 1 or b.shape[-2] != k:
+    if not 16 <= n <= _MAX_N or not 1 <= k <= _MAX_K or m < 1 or b.shape[-2] != k:
         return False
     if nd == 4:
         # stacks: only q @ k^T (b's columns strided) beats OpenBLAS's per-matrix GEMMs

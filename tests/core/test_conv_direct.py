@@ -3,7 +3,6 @@ native/conv_direct.c): forward (bias, ReLU), the fused 2x2 max-pool epilogue, th
 gradient and its pooled form, against a float64 direct reference and the NumPy twin
 (TENFOLD_NATIVE=0), on strides, dilations, explicit asymmetric pads, kernel and channel
 sizes, batch 1 and odd sizes; and the fallbacks."""
-import itertools
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from tenfold.backend import conv_direct as CD
 from tenfold.backend import kernels as K
+from tests.core.conv_references import ref_conv, ref_filter_grad
 from tenfold.backend import native
 
 pytestmark = pytest.mark.skipif(native.load("conv_direct") is None,
@@ -33,31 +33,6 @@ def every_shape_direct():
 def _default_rules(monkeypatch):
     for k, v in DEFAULTS.items():
         monkeypatch.setattr(CD, k, v)
-
-
-def ref_conv(x, w, strides, dilations, pads):
-    """float64 direct cross-correlation, NHWC, w (KH, KW, C, O)."""
-    x, w = x.astype(np.float64), w.astype(np.float64)
-    xp = np.pad(x, ((0, 0),) + tuple(pads) + ((0, 0),))
-    oh, ow = K.out_sizes(x.shape[1:3], w.shape[:2], strides, dilations, pads)
-    out = np.zeros((x.shape[0], oh, ow, w.shape[3]))
-    (sh, sw), (dh, dw) = strides, dilations
-    for ky, kx in itertools.product(range(w.shape[0]), range(w.shape[1])):
-        v = xp[:, ky * dh:ky * dh + (oh - 1) * sh + 1:sh, kx * dw:kx * dw + (ow - 1) * sw + 1:sw]
-        out += v @ w[ky, kx]
-    return out
-
-
-def ref_filter_grad(x, dy, w_shape, strides, dilations, pads):
-    x, dy = x.astype(np.float64), dy.astype(np.float64)
-    xp = np.pad(x, ((0, 0),) + tuple(pads) + ((0, 0),))
-    oh, ow = dy.shape[1:3]
-    (sh, sw), (dh, dw) = strides, dilations
-    dwt = np.zeros(w_shape)
-    for ky, kx in itertools.product(range(w_shape[0]), range(w_shape[1])):
-        v = xp[:, ky * dh:ky * dh + (oh - 1) * sh + 1:sh, kx * dw:kx * dw + (ow - 1) * sw + 1:sw]
-        dwt[ky, kx] = np.einsum("nhwc,nhwo->co", v, dy)
-    return dwt
 
 
 def _tol(dt):

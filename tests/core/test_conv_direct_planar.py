@@ -5,7 +5,6 @@
 the NumPy twin (TENFOLD_NATIVE=0): strides (the input gradient by phases), dilations,
 explicit asymmetric and oversized pads, C_in 1..4, odd sizes, batch 1; the dispatch from
 kernels.py, thread independence and the fallbacks."""
-import itertools
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 from tenfold.backend import conv_direct as CD
 from tenfold.backend import kernels as K
+from tests.core.conv_references import ref_conv, ref_filter_grad, ref_input_grad
 from tenfold.backend import native
 
 pytestmark = pytest.mark.skipif(native.load("conv_direct") is None,
@@ -27,21 +27,6 @@ def every_shape(monkeypatch):
     """The kernel must be right for every shape, not only where the dispatch sends it."""
     for k in RULES:
         monkeypatch.setattr(CD, k, 10**12)
-
-
-def ref_input_grad(dy, w, x_shape, strides, dilations, pads):
-    """float64: dy's every pixel scattered through the filter into a padded dx."""
-    dy, w = dy.astype(np.float64), w.astype(np.float64)
-    n, h, wd, c = x_shape
-    (pt, pb), (pl, pr) = pads
-    (sh, sw), (dh, dw) = strides, dilations
-    oh, ow = dy.shape[1:3]
-    dxp = np.zeros((n, h + pt + pb + (w.shape[0] - 1) * dh + sh,
-                    wd + pl + pr + (w.shape[1] - 1) * dw + sw, c))
-    for ky, kx in itertools.product(range(w.shape[0]), range(w.shape[1])):
-        dxp[:, ky * dh:ky * dh + (oh - 1) * sh + 1:sh,
-            kx * dw:kx * dw + (ow - 1) * sw + 1:sw] += dy @ w[ky, kx].T
-    return dxp[:, pt:pt + h, pl:pl + wd]
 
 
 def _tol(dt):
@@ -214,18 +199,6 @@ def test_property_input_gradient(n, h, w_, kh, kw, cin, cout, sh, sw, dh, dw, pa
 
 # ---- the planar filter gradient
 
-def ref_filter_grad(x, dy, w_shape, strides, dilations, pads):
-    x, dy = x.astype(np.float64), dy.astype(np.float64)
-    xp = np.pad(x, ((0, 0),) + tuple(pads) + ((0, 0),))
-    oh, ow = dy.shape[1:3]
-    (sh, sw), (dh, dw) = strides, dilations
-    dwt = np.zeros(w_shape)
-    for ky, kx in itertools.product(range(w_shape[0]), range(w_shape[1])):
-        v = xp[:, ky * dh:ky * dh + (oh - 1) * sh + 1:sh, kx * dw:kx * dw + (ow - 1) * sw + 1:sw]
-        dwt[ky, kx] = np.einsum("nhwc,nhwo->co", v, dy)
-    return dwt
-
-
 BPF_CASES = [  # x_shape, ksize, strides (x stride 1), dilations, pads, cout
     ((16, 28, 28, 1), (5, 5), (1, 1), (1, 1), VALID, 4),        # Siamese conv1
     ((16, 12, 12, 4), (5, 5), (1, 1), (1, 1), VALID, 16),       # Siamese conv2
@@ -337,18 +310,6 @@ def test_property_planar_filter_gradient(n, h, w_, kh, kw, cin, cout, sh, dh, dw
 
 # ---- the packed forward (one input channel, four output channels, x stride 1:
 # conv_direct_fwd's fwd_o4c1 where the machine has AVX-512, else its 4-lane kernel)
-
-def ref_conv(x, w, strides, dilations, pads):
-    x, w = x.astype(np.float64), w.astype(np.float64)
-    xp = np.pad(x, ((0, 0),) + tuple(pads) + ((0, 0),))
-    oh, ow = K.out_sizes(x.shape[1:3], w.shape[:2], strides, dilations, pads)
-    out = np.zeros((x.shape[0], oh, ow, w.shape[3]))
-    (sh, sw), (dh, dw) = strides, dilations
-    for ky, kx in itertools.product(range(w.shape[0]), range(w.shape[1])):
-        out += xp[:, ky * dh:ky * dh + (oh - 1) * sh + 1:sh,
-                  kx * dw:kx * dw + (ow - 1) * sw + 1:sw] @ w[ky, kx]
-    return out
-
 
 @settings(max_examples=60, deadline=None)
 @given(n=st.integers(1, 2), h=st.integers(1, 12), w_=st.integers(1, 45),

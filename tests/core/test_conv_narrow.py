@@ -5,7 +5,6 @@ and VALID pads, asymmetric pads, strides, dilations, odd sizes, C_in not a multi
 vector width, 1..4 output channels, every alignment of x; the dispatch from kernels.py; the
 fallbacks; results independent of the thread count."""
 import ctypes
-import itertools
 import mmap
 import sys
 
@@ -15,6 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 from tenfold.backend import conv_narrow as CN
 from tenfold.backend import kernels as K
+from tests.core.conv_references import ref_conv, ref_filter_grad, ref_input_grad
 
 native_only = pytest.mark.skipif(CN._fn("narrow_fwd", np.float32) is None,
                                  reason="no native conv_narrow (AVX-512) here")
@@ -28,31 +28,6 @@ def every_filter():
     with pytest.MonkeyPatch.context() as m:
         m.setattr(CN, "_filter_wins", lambda w_shape: True)
         yield
-
-
-def ref_conv(x, w, strides, dilations, pads):
-    """float64 direct cross-correlation, NHWC, w (KH, KW, C, O)."""
-    x, w = x.astype(np.float64), w.astype(np.float64)
-    xp = np.pad(x, ((0, 0),) + tuple(pads) + ((0, 0),))
-    oh, ow = K.out_sizes(x.shape[1:3], w.shape[:2], strides, dilations, pads)
-    out = np.zeros((x.shape[0], oh, ow, w.shape[3]))
-    (sh, sw), (dh, dw) = strides, dilations
-    for ky, kx in itertools.product(range(w.shape[0]), range(w.shape[1])):
-        v = xp[:, ky * dh:ky * dh + (oh - 1) * sh + 1:sh, kx * dw:kx * dw + (ow - 1) * sw + 1:sw]
-        out += v @ w[ky, kx]
-    return out
-
-
-def ref_filter_grad(x, dy, w_shape, strides, dilations, pads):
-    x, dy = x.astype(np.float64), dy.astype(np.float64)
-    xp = np.pad(x, ((0, 0),) + tuple(pads) + ((0, 0),))
-    oh, ow = dy.shape[1:3]
-    (sh, sw), (dh, dw) = strides, dilations
-    out = np.zeros(w_shape)
-    for ky, kx in itertools.product(range(w_shape[0]), range(w_shape[1])):
-        v = xp[:, ky * dh:ky * dh + (oh - 1) * sh + 1:sh, kx * dw:kx * dw + (ow - 1) * sw + 1:sw]
-        out[ky, kx] = np.einsum("nhwc,nhwo->co", v, dy)
-    return out
 
 
 def _close(got, want, dt, scale=1.0):
@@ -219,7 +194,7 @@ def test_weights_and_bias_of_any_layout(dt):
     dy = rng.standard_normal((2, 7, 9, 1)).astype(dt)
     w1 = np.asfortranarray(w[..., :1])
     _close(CN.backprop_input(dy, w1, x.shape, ONE, ONE, pads),
-           ref_input_grad(dy, w1, x.shape, pads), dt, 4)
+           ref_input_grad(dy, w1, x.shape, ONE, ONE, pads), dt, 4)
 
 
 @native_only
@@ -302,18 +277,6 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch):
 # ------------------------------------------------------------------------------------------
 # the input gradient (one output channel, stride 1; asked first by kernels.py)
 
-def ref_input_grad(dy, w, x_shape, pads):
-    """dx of a stride-1 conv: each tap's dy scattered back, float64."""
-    dy, w = dy.astype(np.float64), w.astype(np.float64)
-    (pt, pb), (pl, pr) = pads
-    n, h, wd, c = x_shape
-    dxp = np.zeros((n, h + pt + pb, wd + pl + pr, c))
-    oh, ow = dy.shape[1:3]
-    for ky, kx in itertools.product(range(w.shape[0]), range(w.shape[1])):
-        dxp[:, ky:ky + oh, kx:kx + ow] += dy @ w[ky, kx].T
-    return dxp[:, pt:pt + h, pl:pl + wd]
-
-
 INPUT_CASES = [  # x shape, (kh, kw), pads
     ((2, 28, 28, 128), (7, 7), ((3, 3), (3, 3))),
     ((3, 9, 11, 20), (3, 5), ((1, 1), (2, 2))),
@@ -334,7 +297,7 @@ def test_input_grad_matches_the_reference_and_the_twin(xs, ks, pads, dt, monkeyp
     dy = rng.standard_normal((xs[0], oh, ow, 1)).astype(dt)
     w = rng.standard_normal(ks + (xs[3], 1)).astype(dt)
     got = CN.backprop_input(dy, w, xs, ONE, ONE, pads)
-    _close(got, ref_input_grad(dy, w, xs, pads), dt, np.sqrt(ks[0] * ks[1]))
+    _close(got, ref_input_grad(dy, w, xs, ONE, ONE, pads), dt, np.sqrt(ks[0] * ks[1]))
     with monkeypatch.context() as m:
         m.setenv("TENFOLD_NATIVE", "0")
         twin = K.conv_backprop_input(dy, w, xs, ONE, ONE, pads)
@@ -360,7 +323,7 @@ def test_input_grad_property(n, h, w_, kh, kw, pads, cin, f64, at_end, seed):
     dy = _guarded(rng.standard_normal((n, oh, ow, 1)).astype(dt), at_end)
     w = _guarded(rng.standard_normal((kh, kw, cin, 1)).astype(dt), at_end)
     got = CN.backprop_input(dy, w, xs, ONE, ONE, pads)
-    _close(got, ref_input_grad(dy, w, xs, pads), dt, np.sqrt(kh * kw))
+    _close(got, ref_input_grad(dy, w, xs, ONE, ONE, pads), dt, np.sqrt(kh * kw))
 
 
 def test_input_grad_fallbacks():
@@ -430,4 +393,4 @@ def test_reads_stay_inside_the_arrays(xs, ws, strides, dil, pads, at_end, dt):
            ref_filter_grad(x, dy, ws, strides, dil, pads), dt, np.sqrt(dy.size))
     if ws[-1] == 1 and strides == ONE and dil == ONE and ws[1] in (1, 3, 5, 7):
         _close(CN.backprop_input(dy, w, xs, strides, dil, pads),
-               ref_input_grad(dy, w, xs, pads), dt, scale)
+               ref_input_grad(dy, w, xs, ONE, ONE, pads), dt, scale)

@@ -19,14 +19,14 @@ def _f32(*shape):
 
 
 def _native(a, b, out=None, bias=None):
-    """The kernel on a @ b whatever its size and reduction (small products and k > 256
-    otherwise go to np.matmul): the C code's k blocks are checked too."""
-    saved = G._MIN_FLOPS, G._MAX_K
-    G._MIN_FLOPS, G._MAX_K = 0, 1 << 30
+    """The kernel on a @ b whatever its size, width and reduction (small or wide products
+    and k > 256 otherwise go to np.matmul): the C code's k blocks are checked too."""
+    saved = G._MIN_FLOPS, G._MAX_K, G._MAX_N
+    G._MIN_FLOPS, G._MAX_K, G._MAX_N = 0, 1 << 30, 1 << 30
     try:
         return G.matmul(a, b, out, bias)
     finally:
-        G._MIN_FLOPS, G._MAX_K = saved
+        G._MIN_FLOPS, G._MAX_K, G._MAX_N = saved
 
 
 def _check_close(got, a, b):
@@ -125,6 +125,7 @@ def test_what_it_does_not_take_goes_to_numpy(monkeypatch):
     x = _f32(4096, 32)
     assert G.matmul(x.astype(np.float64), _f32(32, 64).astype(np.float64)) is None
     assert G.matmul(x, _f32(32, 8)) is None                 # n < 16
+    assert G.matmul(_f32(128, 784).T, _f32(128, 512)) is None  # n > 128: OpenBLAS's threads
     assert G.matmul(x[::-1], _f32(32, 64)) is None           # a negative stride
     assert G.matmul(_f32(0, 32), _f32(32, 64)) is None       # empty
     assert G.matmul(_f32(32, 4096), _f32(4096, 64)) is None  # k > 256: OpenBLAS's sums
