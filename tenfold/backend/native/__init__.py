@@ -288,8 +288,12 @@ def _build_and_load(src, deps):
 def _compile(cc, src, target):
     """Compiles into a private temporary file beside `target`, then renames it into place
     (atomic: concurrent processes each build and the last rename wins, never a torn file)."""
+    import logging
     import subprocess
     import tempfile
+    # a family takes 1-20 s to build, once per machine: said where logging is on
+    logging.getLogger("tenfold").info("compiling native kernels %s into %s (once)",
+                                      os.path.basename(src), os.path.dirname(target))
     fd, tmp = tempfile.mkstemp(prefix=".build-", suffix=os.path.splitext(target)[1],
                                dir=os.path.dirname(target))
     os.close(fd)
