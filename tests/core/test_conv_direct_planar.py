@@ -84,15 +84,21 @@ def test_input_gradient_matches_reference_and_numpy_twin(case, dt, monkeypatch, 
     np.testing.assert_allclose(got, twin, **_tol(dt))
 
 
-def test_the_siamese_shapes_go_direct(monkeypatch):
-    """kernels.conv_backprop_input takes the direct kernel for the benchmark's shapes."""
+def _spy(monkeypatch, name):
+    """[whether each call of conv_direct's `name` was taken (not None)], filled as it runs."""
     taken = []
 
-    def spy(*a, _f=CD.conv_backprop_input):
+    def spy(*a, _f=getattr(CD, name)):
         r = _f(*a)
         taken.append(r is not None)
         return r
-    monkeypatch.setattr(CD, "conv_backprop_input", spy)
+    monkeypatch.setattr(CD, name, spy)
+    return taken
+
+
+def test_the_siamese_shapes_go_direct(monkeypatch):
+    """kernels.conv_backprop_input takes the direct kernel for the benchmark's shapes."""
+    taken = _spy(monkeypatch, "conv_backprop_input")
     rng = np.random.default_rng(1)
     for x_shape, w_shape in [((16, 28, 28, 1), (5, 5, 1, 4)), ((16, 12, 12, 4), (5, 5, 4, 16))]:
         dy, w = _data(rng, x_shape, w_shape[:2], (1, 1), (1, 1), VALID, w_shape[3],
@@ -232,13 +238,7 @@ def test_planar_filter_gradient_matches_reference_and_numpy_twin(case, dt, monke
 
 
 def test_the_siamese_filter_gradient_goes_planar(monkeypatch):
-    taken = []
-
-    def spy(*a, _f=CD.conv_backprop_filter_planar):
-        r = _f(*a)
-        taken.append(r is not None)
-        return r
-    monkeypatch.setattr(CD, "conv_backprop_filter_planar", spy)
+    taken = _spy(monkeypatch, "conv_backprop_filter_planar")
     rng = np.random.default_rng(8)
     x = rng.standard_normal((16, 28, 28, 1)).astype(np.float32)
     dy = rng.standard_normal((16, 24, 24, 4)).astype(np.float32)

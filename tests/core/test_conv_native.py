@@ -121,11 +121,18 @@ def test_declines_what_it_does_not_cover():
     assert cn.conv(x32, np.zeros((3, 3, 16, 4), np.float32), None, (1, 1), (1, 1), p) is None
 
 
-def test_filter_gradient_does_not_depend_on_the_chunking(monkeypatch):
+@pytest.mark.parametrize("x_shape, dy_shape, w_shape, strides, chunk_bytes", [
+    ((9, 12, 12, 16), (9, 12, 12, 32), (3, 3, 16, 32), (1, 1), None),
+    # several chunks' partials of a big 4x4 128->128 dw, summed in chunk order
+    ((7, 10, 10, 128), (7, 5, 5, 128), (4, 4, 128, 128), (2, 2), 1 << 12)])
+def test_filter_gradient_does_not_depend_on_the_threads(monkeypatch, x_shape, dy_shape,
+                                                         w_shape, strides, chunk_bytes):
+    if chunk_bytes:
+        monkeypatch.setattr(cn, "_CHUNK_BYTES", chunk_bytes)
     rng = np.random.default_rng(2)
-    x = rng.standard_normal((9, 12, 12, 16)).astype(np.float32)
-    dy = rng.standard_normal((9, 12, 12, 32)).astype(np.float32)
-    args = ((3, 3, 16, 32), (1, 1), (1, 1), ((1, 1), (1, 1)))
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    dy = rng.standard_normal(dy_shape).astype(np.float32)
+    args = (w_shape, strides, (1, 1), ((1, 1), (1, 1)))
     a = cn.backprop_filter(x, dy, *args)
     monkeypatch.setattr(K, "_threads", 1)
     b = cn.backprop_filter(x, dy, *args)
@@ -203,19 +210,6 @@ def test_wide_filter_gradients_are_native():
     got = K.conv_backprop_filter(x, dy, (4, 4, 128, 128), (2, 2), (1, 1), pads)
     np.testing.assert_array_equal(
         got, cn.backprop_filter(x, dy, (4, 4, 128, 128), (2, 2), (1, 1), pads))
-
-
-def test_big_filter_gradient_does_not_depend_on_the_threads(monkeypatch):
-    """Several chunks' partials of a 4x4 128->128 dw, summed in chunk order."""
-    monkeypatch.setattr(cn, "_CHUNK_BYTES", 1 << 12)
-    rng = np.random.default_rng(6)
-    x = rng.standard_normal((7, 10, 10, 128)).astype(np.float32)
-    dy = rng.standard_normal((7, 5, 5, 128)).astype(np.float32)
-    args = ((4, 4, 128, 128), (2, 2), (1, 1), ((1, 1), (1, 1)))
-    a = cn.backprop_filter(x, dy, *args)
-    monkeypatch.setattr(K, "_threads", 1)
-    b = cn.backprop_filter(x, dy, *args)
-    np.testing.assert_array_equal(a, b)
 
 
 @settings(max_examples=40, deadline=None,

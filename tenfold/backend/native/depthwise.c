@@ -117,6 +117,28 @@ TF_EXPORT void NAME(dw_gather)(const T *restrict src, const T *restrict w, T *re
     }
 }
 
+/* p[c0, c0 + m) (m <= CB) += the sum over ow in [lo, hi) of x[ow * step + start + c] *
+   g[ow * C + c] (every x index >= 0 for ow >= lo):
+   one output row's products for one tap, summed in T (at most OW terms, in registers), the
+   row sum added to the double total. */
+static inline __attribute__((always_inline)) void NAME(row_products)(
+        const T *restrict x, const T *restrict g, double *restrict p, int64_t lo, int64_t hi,
+        int64_t step, int64_t start, int64_t C, int64_t c0, int64_t m)
+{
+    T acc[CB];
+    for (int64_t c = 0; c < m; c++)
+        acc[c] = 0;
+    for (int64_t ow = lo; ow < hi; ow++) {
+        const T *xi = x + (ow * step + start) + c0;
+        const T *gi = g + ow * C + c0;
+#pragma omp simd
+        for (int64_t c = 0; c < m; c++)
+            acc[c] += xi[c] * gi[c];
+    }
+    for (int64_t c = 0; c < m; c++)
+        p[c0 + c] += (double)acc[c];
+}
+
 /* part (KH, KW, C), double: the filter gradient of the images [n0, n1), summed over
    x * dy. Each output row's products are summed in T (at most OW terms, in registers),
    each row sum added to the double total. */
@@ -146,35 +168,10 @@ TF_EXPORT void NAME(dw_backprop_filter1)(const T *restrict x, const T *restrict 
                         continue;
                     double *p = part + (kh * KW + kw) * C;
                     int64_t c0 = 0;
-                    for (; c0 + CB <= C; c0 += CB) {
-                        T acc[CB];
-                        for (int c = 0; c < CB; c++)
-                            acc[c] = 0;
-                        for (int64_t ow = lo; ow < hi; ow++) {
-                            const T *xi = xr + (ow * sw + off) * C + c0;
-                            const T *gi = g + ow * C + c0;
-#pragma omp simd
-                            for (int c = 0; c < CB; c++)
-                                acc[c] += xi[c] * gi[c];
-                        }
-                        for (int c = 0; c < CB; c++)
-                            p[c0 + c] += (double)acc[c];
-                    }
-                    if (c0 == C)
-                        continue;
-                    const int64_t m = C - c0;  /* < CB */
-                    T acc[CB];
-                    for (int64_t c = 0; c < m; c++)
-                        acc[c] = 0;
-                    for (int64_t ow = lo; ow < hi; ow++) {
-                        const T *xi = xr + (ow * sw + off) * C + c0;
-                        const T *gi = g + ow * C + c0;
-#pragma omp simd
-                        for (int64_t c = 0; c < m; c++)
-                            acc[c] += xi[c] * gi[c];
-                    }
-                    for (int64_t c = 0; c < m; c++)
-                        p[c0 + c] += (double)acc[c];
+                    for (; c0 + CB <= C; c0 += CB)
+                        NAME(row_products)(xr, g, p, lo, hi, sw * C, off * C, C, c0, CB);
+                    if (c0 < C)
+                        NAME(row_products)(xr, g, p, lo, hi, sw * C, off * C, C, c0, C - c0);
                 }
             }
         }
