@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 from tenfold.backend import conv_direct as CD
 from tenfold.backend import kernels as K
 from tenfold.backend import native
+from tests.core.native_twins import numpy_twin
 
 pytestmark = pytest.mark.skipif(native.load("conv_direct") is None,
                                 reason="no native conv_direct here")
@@ -33,12 +34,6 @@ def ref_avg_pool_grad(g, x_shape, kh, kw):
     return dx
 
 
-def _twin(monkeypatch, fn, *args):
-    with monkeypatch.context() as m:
-        m.setenv("TENFOLD_NATIVE", "0")
-        return fn(*args)
-
-
 CASES = [  # x_shape, (kh, kw)
     ((16, 24, 24, 4), (2, 2)),     # Siamese pool 1
     ((16, 8, 8, 16), (2, 2)),      # Siamese pool 2
@@ -60,14 +55,14 @@ def test_matches_numpy_path_bitwise_and_reference(case, dt, monkeypatch):
     args = ((kh, kw), (kh, kw), (1, 1), NO_PADS)
     got = CD.avg_pool_tiling(x, kh, kw)
     assert got is not None and got.dtype == dt
-    np.testing.assert_array_equal(got, _twin(monkeypatch, K.avg_pool, x, *args))
+    np.testing.assert_array_equal(got, numpy_twin(monkeypatch, K.avg_pool, x, *args))
     np.testing.assert_array_equal(K.avg_pool(x, *args), got)
     tol = dict(rtol=1e-6, atol=1e-6) if dt == np.float32 else dict(rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(got, ref_avg_pool(x, kh, kw), **tol)
     g = rng.standard_normal(got.shape).astype(dt)
     dx = CD.avg_pool_grad_tiling(g, x_shape, kh, kw)
     assert dx is not None and dx.dtype == dt and dx.shape == x_shape
-    np.testing.assert_array_equal(dx, _twin(monkeypatch, K.avg_pool_grad, g, x_shape, *args))
+    np.testing.assert_array_equal(dx, numpy_twin(monkeypatch, K.avg_pool_grad, g, x_shape, *args))
     np.testing.assert_array_equal(K.avg_pool_grad(g, x_shape, *args), dx)
     np.testing.assert_allclose(dx, ref_avg_pool_grad(g, x_shape, kh, kw), **tol)
 
@@ -105,7 +100,7 @@ def test_falls_back_where_it_does_not_apply(monkeypatch):
     for args in [((3, 3), (2, 2), (1, 1), NO_PADS), ((2, 2), (2, 2), (1, 1), ((0, 1), (1, 0))),
                  ((2, 2), (2, 2), (2, 2), NO_PADS)]:
         np.testing.assert_allclose(K.avg_pool(x, *args),
-                                   _twin(monkeypatch, K.avg_pool, x, *args), rtol=1e-6)
+                                   numpy_twin(monkeypatch, K.avg_pool, x, *args), rtol=1e-6)
     xs = x[:, :, ::-1]
     np.testing.assert_allclose(K.avg_pool(xs, (2, 2), (2, 2), (1, 1), NO_PADS),
                                ref_avg_pool(xs, 2, 2), rtol=1e-6, atol=1e-6)

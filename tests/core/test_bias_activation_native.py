@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 from tenfold.backend import kernels as K
 from tenfold.backend import native
 from tenfold.backend import numpy_out
+from tests.core.native_twins import numpy_twin
 
 DTYPES = [np.float32, np.float64]
 SHAPES = [(0, 5), (1, 2), (3, 2), (1, 7), (7, 13), (2, 3, 5, 129), (300, 64), (5, 3, 1000),
@@ -17,15 +18,6 @@ SHAPES = [(0, 5), (1, 2), (3, 2), (1, 7), (7, 13), (2, 3, 5, 129), (300, 64), (5
 
 needs_native = pytest.mark.skipif(native.load("activations") is None,
                                   reason="native activations unavailable")
-
-
-def _twin(monkeypatch, fn, *args):
-    """fn(*args) with native kernels off (the NumPy twin)."""
-    monkeypatch.setenv("TENFOLD_NATIVE", "0")
-    try:
-        return fn(*args)
-    finally:
-        monkeypatch.delenv("TENFOLD_NATIVE")
 
 
 def _data(shape, dtype, seed=0):
@@ -63,12 +55,12 @@ def test_native_equals_the_twin_and_the_reference(monkeypatch, dtype, shape):
     x, b = _data(shape, dtype)
     assert K.bias_add(x, b, np.empty_like(x))   # the native kernel takes these arrays
     y = _bias_add(x, b)
-    np.testing.assert_array_equal(y, _twin(monkeypatch, _bias_add, x, b))
+    np.testing.assert_array_equal(y, numpy_twin(monkeypatch, _bias_add, x, b))
     np.testing.assert_array_equal(y, (x.astype(np.float64) + b).astype(dtype))
     np.testing.assert_array_equal(numpy_out.add_out(b, x, np.empty_like(x)), y)  # b first
     for alpha in (0.2, 1.0, 0.01):
         z = _bias_leaky(x, b, alpha)
-        np.testing.assert_array_equal(z, _twin(monkeypatch, _bias_leaky, x, b, alpha))
+        np.testing.assert_array_equal(z, numpy_twin(monkeypatch, _bias_leaky, x, b, alpha))
         np.testing.assert_array_equal(z, _ref(x, b, alpha))
 
 

@@ -8,17 +8,12 @@ from hypothesis import given, settings, strategies as st
 
 from tenfold.backend import native
 from tenfold.ops import recurrent_kernels as rk
+from tests.core.native_twins import numpy_twin
 
 needs_native = pytest.mark.skipif(native.load("recurrent") is None,
                                   reason="the recurrent native kernels are not built here")
 
 TOL = {np.float32: 2e-5, np.float64: 1e-12}
-
-
-def _twin(monkeypatch, fn, *args, **kw):
-    with monkeypatch.context() as m:
-        m.setenv("TENFOLD_NATIVE", "0")
-        return fn(*args, **kw)
 
 
 def _close(a, b, dtype, scale=1.0):
@@ -66,10 +61,10 @@ def check_lstm(monkeypatch, n, t, d, hs, dtype, masked, back, variant, seed=0):
     x, w, u, b, h0, c0, mask = _lstm_args(rng, n, t, d, hs, dtype, masked)
     kw = dict(mask=mask, go_backwards=back)
     ws = rk.lstm_forward(x, w, u, b, h0, c0, **kw)
-    _close(ws, _twin(monkeypatch, rk.lstm_forward, x, w, u, b, h0, c0, **kw), dtype)
+    _close(ws, numpy_twin(monkeypatch, rk.lstm_forward, x, w, u, b, h0, c0, **kw), dtype)
     g = _grads(rng, ws, variant)
     got = rk.lstm_backward(g, ws, x, w, u, h0, c0, **kw)
-    want = _twin(monkeypatch, rk.lstm_backward, g, ws, x, w, u, h0, c0, **kw)
+    want = numpy_twin(monkeypatch, rk.lstm_backward, g, ws, x, w, u, h0, c0, **kw)
     _close(got, want, dtype, scale=4)
     return ws, got
 
@@ -79,10 +74,10 @@ def check_gru(monkeypatch, n, t, d, hs, dtype, masked, back, variant, seed=0):
     x, w, u, b, rb, h0, mask = _gru_args(rng, n, t, d, hs, dtype, masked)
     kw = dict(mask=mask, go_backwards=back)
     ws = rk.gru_forward(x, w, u, b, rb, h0, **kw)
-    _close(ws, _twin(monkeypatch, rk.gru_forward, x, w, u, b, rb, h0, **kw), dtype)
+    _close(ws, numpy_twin(monkeypatch, rk.gru_forward, x, w, u, b, rb, h0, **kw), dtype)
     g = _grads(rng, ws, variant)
     got = rk.gru_backward(g, ws, x, w, u, h0, **kw)
-    want = _twin(monkeypatch, rk.gru_backward, g, ws, x, w, u, h0, **kw)
+    want = numpy_twin(monkeypatch, rk.gru_backward, g, ws, x, w, u, h0, **kw)
     _close(got, want, dtype, scale=4)
     return ws, got
 
@@ -97,7 +92,7 @@ SHAPES = [(1, 1, 1, 1), (3, 5, 4, 6), (2, 8, 3, 2), (17, 9, 3, 5), (20, 17, 2, 3
 @pytest.mark.parametrize("masked,back", [(False, False), (True, False), (False, True),
                                          (True, True)])
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-def test_native_matches_twin(monkeypatch, kind, shape, masked, back, dtype):
+def test_native_matchesnumpy_twin(monkeypatch, kind, shape, masked, back, dtype):
     check = check_lstm if kind == "lstm" else check_gru
     for variant in ("h", "hc", "all"):
         check(monkeypatch, *shape, dtype, masked, back, variant)
@@ -128,14 +123,14 @@ def test_native_against_float64(monkeypatch, kind):
     *arrays64, mask = a64
     *arrays32, _ = a32
     ws32 = fwd(*arrays32, mask=mask)
-    ws64 = _twin(monkeypatch, fwd, *arrays64, mask=mask)
+    ws64 = numpy_twin(monkeypatch, fwd, *arrays64, mask=mask)
     np.testing.assert_allclose(ws32, ws64, rtol=1e-4, atol=1e-5)
     g = np.random.default_rng(4).standard_normal(ws64.shape)
     x, w, u = arrays64[:3]
     states = [arrays64[-2], arrays64[-1]] if kind == "lstm" else [arrays64[-1]]
     got = bwd(g.astype(np.float32), ws32, *[a.astype(np.float32) for a in (x, w, u)],
               *[s.astype(np.float32) for s in states], mask=mask)
-    want = _twin(monkeypatch, bwd, g, ws64, x, w, u, *states, mask=mask)
+    want = numpy_twin(monkeypatch, bwd, g, ws64, x, w, u, *states, mask=mask)
     np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-4 * np.abs(want).max())
 
 
@@ -159,7 +154,7 @@ def test_native_taken_and_fallbacks(monkeypatch):
     # another dtype for a state, a strided gradient, TENFOLD_NATIVE=0: the NumPy loops
     rk.lstm_forward(x, w, u, b, h0.astype(np.float64), c0, mask=mask)
     g2 = np.ones(ws.shape[:-1] + (2 * ws.shape[-1],), np.float32)[..., ::2]
-    want = _twin(monkeypatch, rk.lstm_backward, g2, ws, x, w, u, h0, c0, mask=mask)
+    want = numpy_twin(monkeypatch, rk.lstm_backward, g2, ws, x, w, u, h0, c0, mask=mask)
     np.testing.assert_array_equal(rk.lstm_backward(g2, ws, x, w, u, h0, c0, mask=mask), want)
     monkeypatch.setenv("TENFOLD_NATIVE", "0")
     rk.lstm_forward(x, w, u, b, h0, c0, mask=mask)
@@ -265,7 +260,7 @@ def test_gru_backward_bits(monkeypatch, dtype):
     g = rng.standard_normal(ws.shape).astype(dtype)
     for gg in (g, np.where(np.arange(5)[None, :, None, None] == 0, g, 0).astype(dtype)):
         got = rk.gru_backward(gg, ws, x, w, u, h0, mask=mask)
-        want = _twin(monkeypatch, rk.gru_backward, gg, ws, x, w, u, h0, mask=mask)
+        want = numpy_twin(monkeypatch, rk.gru_backward, gg, ws, x, w, u, h0, mask=mask)
         np.testing.assert_array_equal(got, want)
 
 

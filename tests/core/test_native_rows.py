@@ -11,6 +11,7 @@ from tenfold.backend import native
 from tenfold.backend import row_kernels as R
 from tenfold.ops import fused_ops as F
 from tenfold.ops import nn_ops as N
+from tests.core.native_twins import numpy_twin
 
 RNG = np.random.default_rng(11)
 DTYPES = [np.float32, np.float64]
@@ -22,15 +23,6 @@ needs_softmax = pytest.mark.skipif(R._lib(64) is None,
                                    reason="native softmax unavailable (or not AVX-512)")
 needs_library = pytest.mark.skipif(native.load("rows") is None,
                                    reason="native rows library unavailable")
-
-
-def _twin(monkeypatch, fn, *args):
-    """fn(*args) with native kernels off (the NumPy twin)."""
-    monkeypatch.setenv("TENFOLD_NATIVE", "0")
-    try:
-        return fn(*args)
-    finally:
-        monkeypatch.delenv("TENFOLD_NATIVE")
 
 
 def _softmax_native(x, y):
@@ -81,7 +73,7 @@ def test_softmax_matches_twin_and_reference(monkeypatch, dtype, shape, scale):
         np.testing.assert_allclose(out, _softmax_ref(x), rtol=_tol(dtype)[0],
                                    atol=_tol(dtype)[1])
     got = N._softmax_kernel(x, -1)
-    twin = _twin(monkeypatch, N._softmax_kernel, x, -1)
+    twin = numpy_twin(monkeypatch, N._softmax_kernel, x, -1)
     rtol, atol = _tol(dtype)
     if taken:
         np.testing.assert_array_equal(out, got)
@@ -95,7 +87,7 @@ def test_softmax_matches_twin_and_reference(monkeypatch, dtype, shape, scale):
 
 @needs_softmax
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_softmax_extreme_values_as_the_twin(monkeypatch, dtype):
+def test_softmax_extreme_values_as_thenumpy_twin(monkeypatch, dtype):
     big = 80.0 if dtype == np.float32 else 700.0
     rows = [[0.0, -big, -2 * big, -np.inf],            # underflow and masked entries
             [-np.inf, -np.inf, -np.inf, -np.inf],     # all masked: NaN, as NumPy
@@ -107,7 +99,7 @@ def test_softmax_extreme_values_as_the_twin(monkeypatch, dtype):
     out = np.empty_like(x)
     with np.errstate(invalid="ignore", over="ignore"):
         assert R.softmax(x, out)
-        twin = _twin(monkeypatch, N._softmax_kernel, x, -1)
+        twin = numpy_twin(monkeypatch, N._softmax_kernel, x, -1)
     np.testing.assert_array_equal(np.isnan(out), np.isnan(twin))
     np.testing.assert_allclose(out, twin, rtol=_tol(dtype)[0], atol=0)
     # subnormal results round once (float64: the two half scales)
@@ -137,7 +129,7 @@ def test_softmax_grad_matches_twin_and_reference(monkeypatch, dtype, shape):
     assert R.softmax_grad(g, y, out)
     got = F._softmax_grad_kernel(g, y, -1)
     np.testing.assert_array_equal(out, got)
-    twin = _twin(monkeypatch, F._softmax_grad_kernel, g, y, -1)
+    twin = numpy_twin(monkeypatch, F._softmax_grad_kernel, g, y, -1)
     g64, y64 = g.astype(np.float64), y.astype(np.float64)
     ref = y64 * (g64 - (g64 * y64).sum(-1, keepdims=True))
     rtol, atol = _tol(dtype)
@@ -159,8 +151,8 @@ def test_layer_norm_and_grad_match_twin_and_reference(monkeypatch, dtype, shape)
     y = F._layer_norm_kernel(x, gamma, beta, eps)
     np.testing.assert_array_equal(y, out.reshape(shape))
     flat = F._layer_norm_grad_kernel(g, x, gamma, eps)
-    y_twin = _twin(monkeypatch, F._layer_norm_kernel, x, gamma, beta, eps)
-    flat_twin = _twin(monkeypatch, F._layer_norm_grad_kernel, g, x, gamma, eps)
+    y_twin = numpy_twin(monkeypatch, F._layer_norm_kernel, x, gamma, beta, eps)
+    flat_twin = numpy_twin(monkeypatch, F._layer_norm_grad_kernel, g, x, gamma, eps)
     rtol, atol = _tol(dtype)
     y_ref = _ln_ref(x, gamma, beta, eps)[0]
     np.testing.assert_allclose(y, y_ref, rtol=rtol * 2, atol=atol * 20)
@@ -197,7 +189,7 @@ def test_results_do_not_depend_on_threads(monkeypatch, dtype):
 
 
 @needs_native
-def test_arrays_the_kernels_do_not_take_go_to_the_twin(monkeypatch):
+def test_arrays_the_kernels_do_not_take_go_to_thenumpy_twin(monkeypatch):
     x = RNG.standard_normal((6, 8)).astype(np.float32)
     out = np.empty_like(x)
     assert not R.softmax(x[:, ::2], out[:, :4])                 # not contiguous
@@ -266,7 +258,7 @@ def test_property_native_matches_reference(data):
 @pytest.mark.parametrize("bits_dtype", [np.uint16, np.uint32])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(0,), (1,), (7, 3), (64, 64, 32)])
-def test_dropout_keep_mask_equals_the_twin(bits_dtype, dtype, shape):
+def test_dropout_keep_mask_equals_thenumpy_twin(bits_dtype, dtype, shape):
     top = np.iinfo(bits_dtype).max
     bits = RNG.integers(0, top, size=shape, dtype=bits_dtype, endpoint=True)
     scale = dtype(1 / (1 - 0.1))
@@ -337,7 +329,7 @@ def test_other_vector_widths_give_the_same_bits(tmp_path, monkeypatch, arch):
 
 
 @needs_native
-def test_byte_swapped_arrays_go_to_the_twin():
+def test_byte_swapped_arrays_go_to_thenumpy_twin():
     x = RNG.standard_normal((4, 6)).astype(">f4")
     out = np.empty_like(x)
     assert not R.softmax(x, out)
