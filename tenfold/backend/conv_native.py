@@ -156,8 +156,8 @@ def _packed(w):
         return None
     kh, kw, c = w.shape[:3]
     full = o // 64 * 64
-    return np.ascontiguousarray(w[..., :full].reshape(kh, kw, c, o // 64, 64)
-                                .transpose(3, 0, 1, 2, 4))
+    return native.line_aligned(w[..., :full].reshape(kh, kw, c, o // 64, 64)
+                               .transpose(3, 0, 1, 2, 4))
 
 
 def _padded_chunks(x, pads, n_per):
@@ -209,7 +209,7 @@ def conv(x, w, b, strides, dilations, pads, relu=False, sink=None, chosen=False)
     if ho <= 0 or wo <= 0 or o == 0 or c == 0:
         return None
     x = np.ascontiguousarray(x)
-    w = np.ascontiguousarray(w)
+    w = native.line_aligned(w)   # its rows are read once per pixel block
     bias = None if b is None else np.ascontiguousarray(b)
     y = None if sink is not None else np.empty((x.shape[0], ho, wo, o), _F32)
     n_per = _per_chunk(x, pads)
@@ -318,7 +318,7 @@ def _backprop_input_phases(dy, w, x_shape, strides, dilations, pads):
                 continue
             if ty is None or tx is None:
                 return None
-            wsub = np.ascontiguousarray(
+            wsub = native.line_aligned(
                 w[np.ix_(ty[0], tx[0])].transpose(0, 1, 3, 2))  # (KHp, KWp, O, C)
             origin = (lo[0] + ty[1]) * wp * o + (lo[1] + tx[1]) * o
             jobs.append((py[0], px[0], wsub, _packed(wsub), origin, ty[2], tx[2], py[1],
@@ -369,6 +369,6 @@ def backprop_input(dy, w, x_shape, strides, dilations, pads):
     # receives: cropped
     dy = dy[:, max(0, -top):dy.shape[1] - max(0, -bottom),
             max(0, -left):dy.shape[2] - max(0, -right)]
-    wt = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
+    wt = native.line_aligned(w[::-1, ::-1].transpose(0, 1, 3, 2))
     return conv(dy, wt, None, (1, 1), dilations,
                 ((max(0, top), max(0, bottom)), (max(0, left), max(0, right))), chosen=True)

@@ -151,3 +151,15 @@ def test_every_family_builds_here(family):
     if not native.enabled():
         pytest.skip("TENFOLD_NATIVE=0")
     assert native.load(family) is not None, native.info()[family]
+
+
+def test_line_aligned_copies_only_what_is_not_on_a_cache_line():
+    raw = np.arange(200, dtype=np.float32)
+    for start in range(16):   # every 4-byte offset within a line, and a transposed view
+        a = raw[start:start + 96].reshape(8, 12)
+        for view in (a, a.T):
+            got = native.line_aligned(view)
+            assert native.addr(got) % native.CACHE_LINE == 0 and got.flags.c_contiguous
+            np.testing.assert_array_equal(got, view)
+            if view.flags.c_contiguous and native.addr(view) % native.CACHE_LINE == 0:
+                assert got is view

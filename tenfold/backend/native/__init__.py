@@ -147,6 +147,24 @@ def usable(*arrays, dtypes=(np.float32, np.float64)):
         for a in arrays)
 
 
+CACHE_LINE = 64
+
+
+def line_aligned(a):
+    """a as a C-contiguous array starting on a cache line: a itself where it is one, else a
+    copy. For small operands a kernel reloads many times (filters): NumPy's bigger arrays
+    start 16 bytes past a line, so every 64-byte vector load from them spans two lines (the
+    implicit-GEMM forward over ResNet-20's 3x3 64->64 filter, one thread: 5.1 -> 4.6 ms and
+    3.2 -> 2.5 ms in two runs; 3x3 32->32 5.6 -> 5.1)."""
+    if a.flags.c_contiguous and addr(a) % CACHE_LINE == 0:
+        return a
+    raw = np.empty(a.nbytes + CACHE_LINE, np.uint8)
+    start = (-addr(raw)) % CACHE_LINE
+    out = raw[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+    np.copyto(out, a)
+    return out
+
+
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
