@@ -33,7 +33,6 @@ with kernels.run_tasks; the filter gradient's per-chunk partials are summed in c
 # The C kernels alone, one image repeated (in L2), best of 7: DCGAN fwd 1.1-1.3 ms per 16
 # images, filter grad 1.05-1.2, input grad 1.0 (about 4 G multiply-add vectors/s, the
 # core's peak with two FMA units being ~4.5).
-import ctypes
 
 import numpy as np
 
@@ -64,20 +63,13 @@ ONE = (1, 1)
 _MAX_GEOMETRY = 1 << 30   # strides, dilations, pads, filter sizes: no int64 overflow in C
 _TASK_MACS = 1 << 22    # images per task: ~1 ms of work (a call costs ~10 us of Python)
 _FILTER_TASK_MACS = 1 << 24
-_simd = []
 _zeros = {}
 
 
 def _fn(name, dtype):
     """The ctypes function name_f32/_f64 (argtypes set once), or None without the library
     or without its AVX-512 build."""
-    if not _simd:
-        lib = native.load(_FAMILY)
-        if lib is None:
-            return None
-        lib.conv_narrow_simd.restype = ctypes.c_int64
-        _simd.append(bool(lib.conv_narrow_simd()))
-    if not _simd[0]:
+    if not native.simd(_FAMILY, "conv_narrow_simd"):
         return None
     return native.kernel(_FAMILY, name, dtype, native.pointers_and_ints(*_SIGNATURES[name]))
 

@@ -24,29 +24,17 @@ from tenfold.backend import native
 
 _CHUNK_BYTES = 1 << 19
 _F32 = np.dtype(np.float32)
-_fns = {}
+_P, _I = ctypes.c_void_p, native.i64
+_FWD_ARGS = [_P, _I, _I, _I, _I, _P] + [_I] * 7 + [_P, _I, _P, _I, _I, _I, _P, _I, _I, _I]
+_DW_ARGS = [_P, _I, _I, _I, _I, _P] + [_I] * 9 + [_P, _P, _I]
 
 
 def _lib():
     """(conv_fwd, conv_dw) ctypes functions, or None where native conv is not to be used."""
-    got = _fns.get("fns", False)
-    if got is not False:
-        return got
-    lib = native.load("conv_gemm")
-    got = None
-    if lib is not None:
-        lib.conv_simd.restype = ctypes.c_int64
-        if lib.conv_simd():
-            P, I = ctypes.c_void_p, native.i64
-            fwd = lib.conv_fwd_f32
-            fwd.argtypes = [P, I, I, I, I, P, I, I, I, I, I, I, I, P, I, P, I, I, I, P, I, I, I]
-            fwd.restype = None
-            dw = lib.conv_dw_f32
-            dw.argtypes = [P, I, I, I, I, P, I, I, I, I, I, I, I, I, I, P, P, I]
-            dw.restype = None
-            got = (fwd, dw)
-    _fns["fns"] = got
-    return got
+    if not native.simd("conv_gemm", "conv_simd"):
+        return None
+    return (native.kernel("conv_gemm", "conv_fwd", _F32, _FWD_ARGS),
+            native.kernel("conv_gemm", "conv_dw", _F32, _DW_ARGS))
 
 
 # the kernels' vectors run along the output channels (the input's, for the input gradient):

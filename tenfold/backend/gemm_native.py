@@ -38,7 +38,6 @@ shared 2-core machine (AVX-512) under load 1-2; OpenBLAS -> native, ms):
 The untransposed stacks ((64, 2, 64, 64) x (64, 2, 64, 32) and the transposed-a ones) do
 not gain (0.455 -> 0.468, 0.477 -> 0.562): OpenBLAS keeps them.
 """
-import ctypes
 
 import numpy as np
 
@@ -52,28 +51,11 @@ _MAX_K = 256           # longer reductions (weight gradients) stay with OpenBLAS
 _MAX_N = 128
 _MIN_FLOPS = 1 << 20   # smaller products: the ctypes call's few us are not paid back
 _ROW_CHUNK = 512       # rows per task of a 2-D product
-_fns = {}
-
-
 def _fn():
     """The ctypes gemm_f32, or None (TENFOLD_NATIVE=0, no library, no AVX-512 build)."""
-    if not native.enabled():
+    if not native.simd("gemm", "gemm_simd"):
         return None
-    got = _fns.get("gemm", False)
-    if got is not False:
-        return got
-    lib = native.load("gemm")
-    got = None
-    if lib is not None:
-        lib.gemm_simd.restype = ctypes.c_int64
-        lib.gemm_simd.argtypes = []
-        if lib.gemm_simd():
-            fn = lib.gemm_f32
-            fn.argtypes = native.pointers_and_ints(5, 16)
-            fn.restype = None
-            got = fn
-    _fns["gemm"] = got
-    return got
+    return native.kernel("gemm", "gemm", _F32, native.pointers_and_ints(5, 16))
 
 
 def _elem_strides(x):

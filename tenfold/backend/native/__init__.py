@@ -106,6 +106,23 @@ def kernel(family, name, dtype, argtypes, restype=None):
     return fn
 
 
+_simd = {}
+
+
+def simd(family, probe):
+    """Whether the family's library was built with its AVX-512 kernels: its int64 `probe()`
+    says 1 (asked once). False without the library; the callers keep NumPy then."""
+    lib = load(family)
+    if lib is None:
+        return False
+    got = _simd.get(family)
+    if got is None:
+        fn = getattr(lib, probe)
+        fn.argtypes, fn.restype = [], i64
+        got = _simd[family] = bool(fn())
+    return got
+
+
 def pointers_and_ints(n_ptr, n_int):
     """argtypes of a kernel taking n_ptr arrays then n_int int64 sizes."""
     return [ctypes.c_void_p] * n_ptr + [i64] * n_int
