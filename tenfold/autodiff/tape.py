@@ -355,3 +355,9 @@ def _accumulate(grads, key, g, math_ops):
         grads[key] = sparse_grads.accumulate(prev, g, math_ops)
     else:
         grads[key] = math_ops.add(prev, g)
+
+
+def recording_tapes():
+    """How many GradientTapes are recording now (fused primitives whose backward has no
+    second derivative are used only while this is at most 1)."""
+    return sum(isinstance(o, GradientTape) for o in _STATE.observers)

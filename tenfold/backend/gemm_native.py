@@ -150,3 +150,101 @@ def matmul(a, b, out=None, bias=None):
         _k.run_tasks(tasks, lambda t, pack: call(pack, *t), nbytes, make_state=scratch,
                      min_bytes=_k.BANDWIDTH_MIN_BYTES)
     return out
+
+
+# ------------------------------------------------------------------------------------------
+# Fused attention (gemm.c's attention_f32 / attention_grad_f32): softmax(q k^T) v per batch
+# and head on (B, T, H, K) layouts, the scores of one (batch, head) kept in a per-thread
+# scratch. The (batch, head) pairs are cut into fixed chunks shared out to the kernel
+# threads; every pair is computed the same way whatever the cut.
+
+_ATTN_MIN_FLOPS = 1 << 23   # smaller: one C call on the calling thread
+_ATTN_MAX_SCORES = 1 << 22  # T x S per (batch, head): larger scratch stays with the twin
+
+
+_ATTN_POINTERS = {"attention": 6, "attention_grad": 9}
+
+
+def _attention_fn(name):
+    """The ctypes attention_f32 / attention_grad_f32, or None (as _fn)."""
+    if not native.simd("gemm", "gemm_simd"):
+        return None
+    return native.kernel("gemm", name, _F32, native.pointers_and_ints(_ATTN_POINTERS[name], 7))
+
+
+def _attention_dims(q, k, v, *more):
+    """(B, T, S, H, K, V) where the kernels take q, k, v (and `more`: g, of the output's
+    shape): float32, C-contiguous, aligned, (B, T, H, K) / (B, S, H, K) / (B, S, H, V),
+    no empty axis; else None."""
+    arrays = (q, k, v) + more
+    if any(type(x) is not np.ndarray or x.dtype != _F32 or x.ndim != 4 or
+           not x.flags.c_contiguous or not x.flags.aligned for x in arrays):
+        return None
+    b, t, h, kd = q.shape
+    s, vd = k.shape[1], v.shape[3]
+    if k.shape != (b, s, h, kd) or v.shape != (b, s, h, vd) or \
+            any(g.shape != (b, t, h, vd) for g in more) or min(b, t, s, h, kd, vd) < 1 or \
+            t * s > _ATTN_MAX_SCORES or 16 * h * max(kd, vd) >= 1 << 31:  # pack_b's offsets
+        return None
+    return b, t, s, h, kd, vd
+
+
+def _attention_run(call, pairs, flops, work_floats):
+    """call(work, t0, t1) over the (batch, head) pairs [0, pairs), in chunks shared out to
+    the threads when the work pays for a hand-off."""
+    def scratch():
+        return _k.thread_scratch(work_floats, _F32, 1)[0]
+
+    step = max(1, pairs // 8)
+    tasks = [(i, min(pairs, i + step)) for i in range(0, pairs, step)]
+    if flops < _ATTN_MIN_FLOPS or _k._workers(len(tasks), flops, 0) == 1:
+        call(scratch(), 0, pairs)
+    else:
+        _k.run_tasks(tasks, lambda r, work: call(work, *r), flops, make_state=scratch,
+                     min_bytes=0)
+
+
+def attention(q, k, v, keep=False):
+    """(o, probs): o = softmax(q k^T) v per (batch, head), as (B, T, H, V), q already
+    scaled; probs the (B, H, T, S) probabilities when `keep` (for attention_grad), else None.
+    None (having run nothing) where the native kernel does not take the arrays."""
+    dims = _attention_dims(q, k, v)
+    fn = dims is not None and _attention_fn("attention")
+    if not fn:
+        return None
+    b, t, s, h, kd, vd = dims
+    out = np.empty((b, t, h, vd), _F32)
+    probs = np.empty((b, h, t, s), _F32) if keep else None
+    pq, pk, pv, po = native.addr(q), native.addr(k), native.addr(v), native.addr(out)
+    pp = None if probs is None else native.addr(probs)
+    # the C code reads q, k, v and writes out (and probs) at the (batch, head) pairs it is
+    # given only, within the shapes checked above; work holds (T S unless probs) + K S floats
+    _attention_run(lambda work, t0, t1: fn(pq, pk, pv, po, pp, native.addr(work), t0, t1, h,
+                                           t, s, kd, vd),
+                   b * h, 2 * b * h * t * s * (kd + vd), (0 if keep else t * s) + kd * s)
+    return out, probs
+
+
+def attention_grad(g, q, k, v, probs=None):
+    """[dq, dk, dv] of attention(q, k, v) for g = dL/d(output), flat in one array (dq's
+    elements, then dk's, then dv's, each in its input's layout), from the forward's `probs`
+    when given (else recomputed); None where the native kernel does not take the arrays."""
+    dims = _attention_dims(q, k, v, g)
+    fn = dims is not None and _attention_fn("attention_grad")
+    if not fn:
+        return None
+    b, t, s, h, kd, vd = dims
+    if probs is not None and (type(probs) is not np.ndarray or probs.dtype != _F32 or
+                              probs.shape != (b, h, t, s) or not probs.flags.c_contiguous or
+                              not probs.flags.aligned):
+        return None
+    flat = np.empty(q.size + k.size + v.size, _F32)
+    ptrs = [native.addr(x) for x in (g, q, k, v)]
+    ptrs.append(None if probs is None else native.addr(probs))
+    pd = native.addr(flat)
+    dk_at, dv_at = pd + 4 * q.size, pd + 4 * (q.size + k.size)
+    _attention_run(lambda work, t0, t1: fn(*ptrs, pd, dk_at, dv_at, native.addr(work), t0,
+                                           t1, h, t, s, kd, vd),
+                   b * h, 2 * b * h * t * s * ((2 if probs is None else 1) * kd + 2 * vd),
+                   (t * s if probs is None else 0) + t * s + max(kd, vd) * s)
+    return flat

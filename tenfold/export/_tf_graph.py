@@ -361,6 +361,23 @@ def _heads_matmul(lw, node, ins):
     return [lw.node("Transpose", [y, perm], T=type_attr(dt), Tperm=type_attr(np.int32))]
 
 
+@lowers("attention")
+def _attention(lw, node, ins):
+    """fused_ops.attention: q, k, v to (B, H, T, K) by Transpose, BatchMatMulV2 with k
+    adjointed, Softmax, BatchMatMulV2 with v, and the context back to (B, T, H, V)."""
+    dt = _out_dtype(lw, node)
+
+    def swap(x):
+        perm = lw.const(np.asarray((0, 2, 1, 3), np.int32), name="perm")
+        return lw.node("Transpose", [x, perm], T=type_attr(dt), Tperm=type_attr(np.int32))
+
+    q, k, v = (swap(x) for x in ins)
+    scores = lw.node("BatchMatMulV2", [q, k], T=type_attr(dt), adj_x=False, adj_y=True)
+    probs = lw.node("Softmax", [scores], T=type_attr(dt))
+    return [swap(lw.node("BatchMatMulV2", [probs, v], T=type_attr(dt), adj_x=False,
+                         adj_y=False))]
+
+
 def _padding(lw, node, spatial, ksize, strides, dilations, pads, allow_explicit):
     """TensorFlow's padding attribute for explicit `pads` of an input of `spatial` size
     (SAME / VALID when they match, else EXPLICIT with the paddings list)."""

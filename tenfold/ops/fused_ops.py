@@ -18,7 +18,8 @@ a graph rewrite; one blocked pass each, bit for bit the chain's values (`leaky_r
 Training-mode BatchNormalization (`batch_norm_train`, `batch_norm_stats`,
 `batch_norm_train_grad`): called by the Keras layer, not a graph rewrite; see its table below.
 Likewise `heads_matmul`, MultiHeadAttention's batched products with their results and
-gradients in the projections' layouts (see its table below).
+gradients in the projections' layouts, and `attention`, its whole softmax(q k^T) v in one
+primitive (see their tables below).
 
 (`conv_bias_act`, conv + bias + ReLU in one pass, is not fusion-only: Keras convolution
 layers call it eagerly; it is declared in conv_ops.py.)
@@ -661,6 +662,130 @@ def heads_matmul_unfused(a, b, transpose_a=False, transpose_b=False, swap_out=Fa
     from tenfold.ops import array_ops as arr, math_ops as m
     y = m.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
     return arr.transpose(y, _SWAP) if swap_out else y
+
+
+# ---- Multi-head attention's core in one primitive (called by MultiHeadAttention when there
+# is no mask, no dropout on the scores and no request for them, and at most one tape)
+#
+# | fused primitive            | unfused twin (tenfold ops)                                  |
+# |----------------------------|-------------------------------------------------------------|
+# | attention(q, k, v)         | heads_matmul(softmax(heads_matmul(qh, kh, transpose_b)),    |
+# |   (B, T, H, K) q (scaled), |   vh, swap_out), xh = transpose(x, (0, 2, 1, 3))            |
+# |   (B, S, H, K) k,          |                                                             |
+# |   (B, S, H, V) v           |                                                             |
+# | attention_grad(g, q, k, v) | the tape's gradients of the above, [dq, dk, dv] flat        |
+#
+# Natively (float32, AVX-512: gemm_native.attention) each (batch, head)'s T x S scores stay
+# in cache from q k^T to the product with v, the probabilities written once for the
+# backward (which reads them once) instead of the unfused chain's three round trips of the
+# scores and probabilities through memory. Elsewhere the kernels run the chain's kernels.
+
+ATTENTION_NO_DOUBLE_BACKWARD = (
+    "the one-pass backward of fused attention: no second derivative (MultiHeadAttention "
+    "uses the unfused ops under nested tapes)")
+
+
+def _attention_heads(*arrays):
+    return [x.transpose(_SWAP) for x in arrays]
+
+
+def _attention_probs(qh, kh):
+    from tenfold.ops import nn_ops
+    return nn_ops._softmax_kernel(_heads_matmul_kernel(qh, kh, transpose_b=True), -1)
+
+
+# The native forward leaves the probabilities for the backward of the same q, k, v (kept
+# while q lives, as batch_norm_train's moments): without them the backward recomputes q k^T
+# and the softmax. A forward on other arrays replaces the entry; a stale one is never read
+# (k and v must be the same objects too).
+_attention_memo = {}
+
+
+def _attention_remember(q, k, v, probs):
+    import weakref
+    key = id(q)
+    try:
+        _attention_memo[key] = (weakref.ref(q, lambda _, key=key: _attention_memo.pop(key, None)),
+                                weakref.ref(k), weakref.ref(v), probs)
+    except TypeError:  # a backend's arrays that take no weak references: recomputed later
+        pass
+
+
+def _attention_recall(q, k, v):
+    e = _attention_memo.get(id(q))
+    if e is not None and e[0]() is q and e[1]() is k and e[2]() is v:
+        return e[3]
+    return None
+
+
+def _attention_kernel(q, k, v):
+    _attention_memo.pop(id(q), None)
+    got = _gemm.attention(q, k, v, keep=True)
+    if got is not None:
+        _attention_remember(q, k, v, got[1])
+        return got[0]
+    qh, kh, vh = _attention_heads(q, k, v)
+    return _heads_matmul_kernel(_attention_probs(qh, kh), vh, swap_out=True)
+
+
+def _attention_grad_kernel(g, q, k, v):
+    got = _gemm.attention_grad(g, q, k, v, _attention_recall(q, k, v))
+    if got is not None:
+        return got
+    qh, kh, vh, gh = _attention_heads(q, k, v, g)
+    p = _attention_probs(qh, kh)
+    ds = _softmax_grad_kernel(_heads_matmul_kernel(gh, vh, transpose_b=True), p, axis=-1)
+    grads = (_heads_matmul_kernel(ds, kh, swap_out=True),
+             _heads_matmul_kernel(ds, qh, transpose_a=True, swap_out=True),
+             _heads_matmul_kernel(p, gh, transpose_a=True, swap_out=True))
+    xp = xp_of(q)
+    return xp.concatenate([x.reshape(-1) for x in grads])
+
+
+def _attention_grads(g, out, q, k, v):
+    from tenfold.ops import array_ops as arr
+    flat = attention_grad(g, q, k, v)
+    sizes = [int(x._value.size) for x in (q, k, v)]
+    bounds = [0, sizes[0], sizes[0] + sizes[1], sum(sizes)]
+    return [arr.reshape(flat[lo:hi], tuple(x._value.shape))
+            for lo, hi, x in zip(bounds, bounds[1:], (q, k, v))]
+
+
+def _attention_flops(inputs, out, params):
+    b, t, h, kd = inputs[0]._value.shape
+    s, vd = inputs[1]._value.shape[1], inputs[2]._value.shape[3]
+    return 2 * b * h * t * s * (kd + vd) + 5 * b * h * t * s
+
+
+def _attention_grad_flops(inputs, out, params):
+    b, t, h, kd = inputs[1]._value.shape
+    s, vd = inputs[2]._value.shape[1], inputs[3]._value.shape[3]
+    return 2 * b * h * t * s * (3 * kd + 2 * vd) + 9 * b * h * t * s
+
+
+def _attention_check(q, k, v):
+    if q.ndim != 4 or k.ndim != 4 or v.ndim != 4 or k.shape[:3] != v.shape[:3] or \
+            q.shape[0] != k.shape[0] or q.shape[2:] != k.shape[2:]:
+        raise ValueError(
+            "attention: expected q (B, T, H, K), k (B, S, H, K) and v (B, S, H, V), got "
+            f"shapes {tuple(q.shape)}, {tuple(k.shape)} and {tuple(v.shape)}.")
+
+
+attention = primitive("attention", _attention_kernel, grads=_attention_grads,
+                      check=_attention_check, aliasing="fresh", uses_blas=True,
+                      flops=_attention_flops)
+attention_grad = primitive("attention_grad", _attention_grad_kernel,
+                           no_grad=ATTENTION_NO_DOUBLE_BACKWARD, aliasing="fresh",
+                           uses_blas=True, flops=_attention_grad_flops)
+
+
+def attention_unfused(q, k, v):
+    """The twin: MultiHeadAttention's chain on q (scaled), k, v (tenfold ops)."""
+    from tenfold.ops import array_ops as arr, nn_ops
+    qh, kh, vh = (arr.transpose(x, _SWAP) for x in (q, k, v))
+    scores = heads_matmul(qh, kh, transpose_b=True, swap_grads=(True, True))
+    return heads_matmul(nn_ops.softmax(scores, axis=-1), vh, swap_out=True,
+                        swap_grads=(False, True))
 
 
 # ---- LayerNormalization over the last axis, with gamma and beta (float32 / float64)

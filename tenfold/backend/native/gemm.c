@@ -21,8 +21,12 @@
    are not stored). Every index is bounded by the sizes and strides the caller passes
    (tenfold/backend/gemm_native.py takes them from the arrays).
 
+   Fused attention (attention_f32, attention_grad_f32): softmax(q k^T) v per (batch, head)
+   on (B, T, H, K) layouts, the T x S scores kept in a per-thread scratch that stays in
+   cache, through the same micro-kernels; see the functions.
+
    Without AVX-512 only gemm_simd is built (it says 0) and the callers keep np.matmul. */
-#include "tf_native.h"
+#include "tf_vexp.h"
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -204,6 +208,118 @@ TF_EXPORT void gemm_f32(const float *a, const float *b, float *c, float *pack,
             ldb = n;
         }
         gemm1(ab, ars, acs, bb, ldb, cb, crs, m, n, k, bias, &s1, &s2);
+    }
+}
+
+/* ---- Fused attention: o = softmax(q k^T) v for each (batch, head), q already scaled.
+   q (B, T, H, K), k (B, S, H, K), v (B, S, H, V), o (B, T, H, V), all C-contiguous; the
+   (batch, head) pairs t0 <= t < t1 (t = b H + h) are done, one at a time: k^T packed, the
+   T x S scores p = q k^T, their softmax in place, then o = p v, everything of one pair in
+   L1/L2 (MultiHeadAttention's unfused graph writes and reads the (B, H, T, S) scores and
+   probabilities three times through memory). The forward can leave p in a (B, H, T, S)
+   array for the backward, which otherwise recomputes it; the backward's four products
+   run on the same scratch. */
+
+/* the rows of s (rows x cols, contiguous) replaced by their softmax: max, e^(x - max) by
+   tf_vexp.h's polynomial (as rows.c's softmax), their sum in double, then x 1/sum */
+static void softmax_inplace(float *s, int64_t rows, int64_t cols) {
+    for (int64_t i = 0; i < rows; i++) {
+        float *r = s + i * cols;
+        __m512 vm = _mm512_set1_ps(-INFINITY);
+        for (int64_t j = 0; j < cols; j += 16) {
+            __mmask16 m = tail_mask(cols - j);
+            vm = _mm512_mask_max_ps(vm, m, vm, _mm512_maskz_loadu_ps(m, r + j));
+        }
+        const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vm));
+        __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+        for (int64_t j = 0; j < cols; j += 16) {
+            __mmask16 m = tail_mask(cols - j);
+            __m512 x = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r + j), mx);
+            __m512 e = _mm512_maskz_mov_ps(m, (__m512)exp_vec_f32((vfn)x));
+            _mm512_mask_storeu_ps(r + j, m, e);
+            lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+            hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm256_castpd_ps(
+                     _mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+        }
+        const __m512 inv = _mm512_set1_ps((float)(1.0 / _mm512_reduce_add_pd(
+                                                      _mm512_add_pd(lo, hi))));
+        for (int64_t j = 0; j < cols; j += 16) {
+            __mmask16 m = tail_mask(cols - j);
+            _mm512_mask_storeu_ps(r + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, r + j), inv));
+        }
+    }
+}
+
+/* d = p * (d - sum(d * p)) per row (softmax's gradient, d = dL/dp on entry), the row sum in
+   double, as rows.c's softmax_grad_rows */
+static void softmax_grad_inplace(float *d, const float *p, int64_t rows, int64_t cols) {
+    for (int64_t i = 0; i < rows; i++) {
+        float *dr = d + i * cols;
+        const float *pr = p + i * cols;
+        __m512d acc = _mm512_setzero_pd();
+        for (int64_t j = 0; j < cols; j += 8) {
+            __mmask8 m = (__mmask8)(cols - j >= 8 ? 0xFF : (1u << (cols - j)) - 1u);
+            acc = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, dr + j)),
+                                  _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, pr + j)), acc);
+        }
+        const __m512 s = _mm512_set1_ps((float)_mm512_reduce_add_pd(acc));
+        for (int64_t j = 0; j < cols; j += 16) {
+            __mmask16 m = tail_mask(cols - j);
+            __m512 x = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, dr + j), s);
+            _mm512_mask_storeu_ps(dr + j, m, _mm512_mul_ps(x, _mm512_maskz_loadu_ps(m, pr + j)));
+        }
+    }
+}
+
+/* p (T x S) = softmax(q_bh k_bh^T) of one (batch, head); pack: K x S floats */
+static void attention_probs(const float *qb, const float *kb, int64_t hk, int64_t T, int64_t S,
+                            int64_t K, float *p, float *pack) {
+    pfs none = stream(qb, 0, 0, 0);
+    pack_b(kb, 1, hk, K, S, pack);
+    gemm1(qb, hk, 1, pack, S, p, S, T, S, K, NULL, &none, &none);
+    softmax_inplace(p, T, S);
+}
+
+/* probs: NULL, or (B, H, T, S) floats that get each pair's probabilities (for the
+   backward); work: T S (unless probs) + K S floats */
+TF_EXPORT void attention_f32(const float *q, const float *k, const float *v, float *o,
+                             float *probs, float *work, int64_t t0, int64_t t1, int64_t H,
+                             int64_t T, int64_t S, int64_t K, int64_t V) {
+    float *pack = work + (probs ? 0 : T * S);
+    pfs none = stream(q, 0, 0, 0);
+    for (int64_t t = t0; t < t1; t++) {
+        const int64_t b = t / H, h = t % H;
+        const float *qb = q + (b * T * H + h) * K, *kb = k + (b * S * H + h) * K;
+        const float *vb = v + (b * S * H + h) * V;
+        float *p = probs ? probs + t * T * S : work;
+        attention_probs(qb, kb, H * K, T, S, K, p, pack);
+        gemm1(p, S, 1, vb, H * V, o + (b * T * H + h) * V, H * V, T, V, S, NULL, &none,
+              &none);
+    }
+}
+
+/* the gradients of o = attention(q, k, v) given g = dL/do (B, T, H, V): dq, dk, dv in q's,
+   k's and v's layouts. probs: the forward's (B, H, T, S) probabilities, or NULL to
+   recompute them. work: T S (unless probs) + T S + max(K, V) S floats */
+TF_EXPORT void attention_grad_f32(const float *g, const float *q, const float *k,
+                                  const float *v, const float *probs, float *dq, float *dk,
+                                  float *dv, float *work, int64_t t0, int64_t t1, int64_t H,
+                                  int64_t T, int64_t S, int64_t K, int64_t V) {
+    float *d = work + (probs ? 0 : T * S), *pack = d + T * S;
+    const int64_t hk = H * K, hv = H * V;
+    pfs none = stream(q, 0, 0, 0);
+    for (int64_t t = t0; t < t1; t++) {
+        const int64_t b = t / H, h = t % H;
+        const int64_t qo = (b * T * H + h) * K, ko = (b * S * H + h) * K;
+        const int64_t go = (b * T * H + h) * V, vo = (b * S * H + h) * V;
+        const float *p = probs ? probs + t * T * S : work;
+        if (!probs) attention_probs(q + qo, k + ko, hk, T, S, K, work, pack);
+        pack_b(v + vo, 1, hv, V, S, pack);                  /* v^T: V x S */
+        gemm1(g + go, hv, 1, pack, S, d, S, T, S, V, NULL, &none, &none);   /* dp = g v^T */
+        softmax_grad_inplace(d, p, T, S);                   /* ds */
+        gemm1(d, S, 1, k + ko, hk, dq + qo, hk, T, K, S, NULL, &none, &none); /* ds k */
+        gemm1(d, 1, S, q + qo, hk, dk + ko, hk, S, K, T, NULL, &none, &none); /* ds^T q */
+        gemm1(p, 1, S, g + go, hv, dv + vo, hv, S, V, T, NULL, &none, &none); /* p^T g */
     }
 }
 

@@ -3,8 +3,8 @@
    mask. Each row is read from memory once (its later passes hit the cache), where the NumPy
    twins (tenfold/ops/fused_ops.py) stream every block through 4-9 ufunc/BLAS calls.
 
-   Vectors: GCC/Clang vector extensions of the machine's width (VB bytes: 64 with AVX-512,
-   32 with AVX, else 16; wider types would be split and kept in memory, ~4x slower).
+   Vectors: GCC/Clang vector extensions of the machine's width (tf_vexp.h, with the
+   exponential).
    Numerics: the row sums accumulate in 8 logical double lanes (element j into lane j % 8,
    in element order, held as 8 / (VB / 8) machine vectors), added in a fixed order at the
    end: the same sums on every call, thread count and vector width (explicit SIMD: nothing
@@ -12,29 +12,10 @@
    do. The exponential is a polynomial in T on whole vectors (libm's exp is a scalar call:
    without -ffast-math glibc offers no vector variant): float32 within 1.2 ulp of the exact
    value (NumPy's own float32 exp: 2.4), float64 within a few ulps. */
-#include "tf_native.h"
+#include "tf_vexp.h"
 
-#if defined(__GNUC__) && !defined(__clang__)
-/* the vector types below are only passed between inlined functions: no ABI is at stake */
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-
-#if defined(__AVX512F__)
-#define VB 64
-#elif defined(__AVX__)
-#define VB 32
-#else
-#define VB 16
-#endif
-#define NL (VB / 8)        /* doubles per machine vector */
 #define NACC (8 / NL)      /* machine vectors per 8 logical lanes */
 
-typedef double vdn __attribute__((vector_size(VB)));        /* NL doubles */
-typedef int64_t vln __attribute__((vector_size(VB)));
-typedef uint64_t vqn __attribute__((vector_size(VB)));
-typedef float vfn __attribute__((vector_size(VB)));         /* 2 NL floats */
-typedef int32_t vin __attribute__((vector_size(VB)));
-typedef uint32_t vun __attribute__((vector_size(VB)));
 typedef float vfh __attribute__((vector_size(VB / 2)));     /* NL floats: half a vfn */
 
 /* 8 logical double lanes */
@@ -80,63 +61,12 @@ static inline vdn ldh_f64(const double *p) {
 #define WIDE_f32(v) __builtin_convertvector((v), vdn)
 #define WIDE_f64(v) (v)
 
-static inline uint32_t bits_f32(float d) {
-    uint32_t u;
-    __builtin_memcpy(&u, &d, sizeof u);
-    return u;
-}
-
-static inline uint64_t bits_f64(double d) {
-    uint64_t u;
-    __builtin_memcpy(&u, &d, sizeof u);
-    return u;
-}
-
 typedef vfn vec_f32;
 typedef vdn vec_f64;
 typedef vin mask_f32;
 typedef vln mask_f64;
 #define VW_f32 (2 * NL)
 #define VW_f64 NL
-
-/* exp(x) on whole vectors for x <= 0 or NaN (softmax arguments x - max): x = n ln2 + r
-   with |r| <= ln2/2, e^r by its Taylor polynomial, 2^n put into exponent bits as two half
-   powers (each normal, so a result in the subnormal range is rounded once). Lanes below
-   -104 (float) / -750 (double), whose e^x rounds to 0 (masked scores, -inf, a row's
-   padding), are computed at 0 and then zeroed, never by an underflowing multiply: each of
-   those costs a microcode assist (a (64, 16) softmax with one large logit per row: 30 us
-   against 9). NaN stays NaN (its comparison is false, the polynomial propagates it). */
-static inline vfn exp_vec_f32(vfn x) {
-    const float shifter = 12582912.0f;              /* 1.5 * 2^23: t - shifter = round */
-    vin under = x < -104.0f;                        /* e^-104 < half the least float */
-    x = (vfn)((vin)x & ~under);
-    vfn t = x * 1.44269504f + shifter;
-    vfn n = t - shifter;
-    vfn r = (x - n * 0.693359375f) - n * -2.12194440e-4f;  /* ln2 = hi + lo, n*hi exact */
-    vfn p = 1.0f + r * (1.0f + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 +
-            r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))));
-    vun k = (vun)t - bits_f32(shifter);            /* n, wrapped */
-    vun h = (vun)((vin)k >> 1);
-    vfn e = p * (vfn)((h + 127u) << 23) * (vfn)((k - h + 127u) << 23);
-    return (vfn)((vin)e & ~under);
-}
-
-static inline vdn exp_vec_f64(vdn x) {
-    const double shifter = 6755399441055744.0;      /* 1.5 * 2^52 */
-    vln under = x < -750.0;                         /* e^-750 rounds to 0 */
-    x = (vdn)((vln)x & ~under);
-    vdn t = x * 1.4426950408889634 + shifter;
-    vdn n = t - shifter;
-    vdn r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
-    vdn p = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 +
-            r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 +
-            r * (1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600 +
-            r * (1.0 / 6227020800.0)))))))))))));     /* degree 13: error < 1e-17 */
-    vqn k = (vqn)t - bits_f64(shifter);
-    vqn h = (vqn)((vln)k >> 1);
-    vdn e = p * (vdn)((h + 1023u) << 52) * (vdn)((k - h + 1023u) << 52);
-    return (vdn)((vln)e & ~under);
-}
 
 static inline vfn ldv_f32(const float *p) {
     vfn v;

@@ -378,6 +378,11 @@ class MultiHeadAttention(Layer):
         k = self._key_dense(key)               # (B, S, H, K)
         v = self._value_dense(value)           # (B, S, H, V)
         q = m.multiply(q, self._inverse_sqrt_key_dim)
+        if mask is None and not return_attention_scores and \
+                not (training and self.dropout > 0) and _one_tape():
+            # softmax(q k^T) v as one primitive: the scores never reach memory
+            out = self._output_dense(_fused.attention(q, k, v))
+            return self._reshaped(out, qs, flat)
         qh = a.transpose(q, (0, 2, 1, 3))
         kh = a.transpose(k, (0, 2, 1, 3))
         vh = a.transpose(v, (0, 2, 1, 3))
@@ -400,14 +405,18 @@ class MultiHeadAttention(Layer):
             dropped = nn.dropout(probs, self.dropout, seed=self.seed)
         out = _fused.heads_matmul(dropped, vh, swap_out=True,
                                   swap_grads=(False, True))  # (B, T, H, V)
-        out = self._output_dense(out)
+        out = self._reshaped(self._output_dense(out), qs, flat)
+        if return_attention_scores:
+            return out, probs
+        return out
+
+    def _reshaped(self, out, qs, flat):
+        """The output projection's result in the query's shape (inner axes unflattened)."""
         if flat:
             out = a.reshape(out, qs[:-1] + (out.shape[-1],))
         if self._output_shape is not None and len(self._output_shape) > 1:
             out = a.reshape(out, tuple(out.shape[:-1][:1]) + tuple(qs[1:-1]) +
                             self._output_shape)
-        if return_attention_scores:
-            return out, probs
         return out
 
     def compute_mask(self, inputs, mask=None):
@@ -430,3 +439,10 @@ class MultiHeadAttention(Layer):
             **U.weight_options_config(self, ("kernel", "bias"), activity=True),
             "seed": self.seed})
         return config
+
+
+def _one_tape():
+    """At most one GradientTape recording: fused attention's backward has no second
+    derivative, so nested tapes get the unfused ops."""
+    from tenfold.autodiff.tape import recording_tapes
+    return recording_tapes() <= 1

@@ -258,11 +258,10 @@ def _fused_ok(layer, x, mask):
         return False
     if layer.axis not in (-1, len(layer._bshape) - 1) or len(layer._bshape) < 2:
         return False
-    from tenfold.framework.state import STATE
-    from tenfold.autodiff.tape import GradientTape
+    from tenfold.autodiff.tape import recording_tapes
     if _distribute() is not None and _distribute()._step_replicas() is not None:
         return False  # tf.distribute: the chain, whose statistics the replicas share
-    return sum(isinstance(o, GradientTape) for o in STATE.observers) <= 1
+    return recording_tapes() <= 1
 
 
 def _axes_list(axis):
