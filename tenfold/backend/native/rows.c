@@ -9,9 +9,10 @@
    in element order, held as 8 / (VB / 8) machine vectors), added in a fixed order at the
    end: the same sums on every call, thread count and vector width (explicit SIMD: nothing
    is left to reassociate, no -ffast-math). Elementwise steps run in T as the twins' ufuncs
-   do. The exponential is a polynomial in T on whole vectors (libm's exp is a scalar call:
-   without -ffast-math glibc offers no vector variant): float32 within 1.2 ulp of the exact
-   value (NumPy's own float32 exp: 2.4), float64 within a few ulps. */
+   do. The exponential is a polynomial in T on whole vectors, its Horner steps fused
+   multiply-adds (tf_vexp.h; libm's exp is a scalar call: without -ffast-math glibc offers
+   no vector variant): within 0.94 ulp of the exact value in float32 (NumPy's own float32
+   exp: 2.4) and 0.88 in float64, measured over [-104, 0] / [-700, 0]. */
 #include "tf_vexp.h"
 
 #define NACC (8 / NL)      /* machine vectors per 8 logical lanes */
