@@ -46,6 +46,11 @@ from tenfold.backend import native
 
 _F32 = np.dtype(np.float32)
 _MAX_K = 256           # longer reductions (weight gradients) stay with OpenBLAS: its numbers
+# ... except few-row products (weight gradients of thin layers along a sequence: (32, 4096)
+# x (4096, 64)), which OpenBLAS runs on one core: here their reduction is cut over the C
+# pool (_long_reduction)
+_MAX_K_POOLED = 1 << 16
+_MAX_M_POOLED = 256
 # wider products stay with OpenBLAS too: they run on both cores there, here on one below
 # kernels.BANDWIDTH_MIN_BYTES (the MLP's (784, 128) x (128, 512) weight gradient)
 _MAX_N = 128
@@ -79,7 +84,10 @@ def _taken(a, b):
         return False
     m, k = a.shape[-2:]
     n = b.shape[-1]
-    if not 16 <= n <= _MAX_N or not 1 <= k <= _MAX_K or m < 1 or b.shape[-2] != k:
+    if not 16 <= n <= _MAX_N or k < 1 or m < 1 or b.shape[-2] != k:
+        return False
+    if k > _MAX_K and (nd != 2 or k > _MAX_K_POOLED or m > _MAX_M_POOLED or
+                       b.strides[-1] != 4 or _pool().threads() < 2):
         return False
     if nd == 4:
         # stacks: only q @ k^T (b's columns strided) beats OpenBLAS's per-matrix GEMMs
@@ -137,13 +145,24 @@ def matmul(a, b, out=None, bias=None):
         return np.empty(k * n if sb[3] != 1 else 1, _F32)
 
     nbytes = a.nbytes + b.nbytes + out.nbytes
+    if k > _MAX_K:
+        return _long_reduction(fn, pa, sa, pb, sb, out, bias, m, n, k)
     if a.ndim == 2:
         tasks = [(0, 1, r, min(m, r + _ROW_CHUNK)) for r in range(0, m, _ROW_CHUNK)]
     else:
         step = max(1, nb0 // 8)
         tasks = [(i, min(nb0, i + step), 0, m) for i in range(0, nb0, step)]
-    # threads only from kernels.BANDWIDTH_MIN_BYTES on, as matmul_stack's own chunks: below,
-    # a hand-off costs about what half of a 0.1-0.4 ms product saves
+    if len(tasks) > 1 and 2 * m * n * k >= _POOL_MIN_FLOPS and _pool().threads() > 1:
+        # the C pool: a region starts in microseconds, so 0.1-0.4 ms products gain
+        packs = np.empty((len(tasks), k * n if sb[3] != 1 else 1), _F32)
+        rows = [[pa + 4 * (i0 * sa[0] + r0 * sa[2]), pb + 4 * i0 * sb[0],
+                 pc + 4 * (i0 * sc[0] + r0 * sc[2]), native.addr(packs[j]), pbias or 0,
+                 i1 - i0, nb1, r1 - r0, n, k, *sa, *sb, sc[0], sc[1], sc[2]]
+                for j, (i0, i1, r0, r1) in enumerate(tasks)]
+        if _pool().run(fn, rows):
+            return out
+    # Python threads only from kernels.BANDWIDTH_MIN_BYTES on, as matmul_stack's own
+    # chunks: below, a hand-off costs about what half of a 0.1-0.4 ms product saves
     if _k._workers(len(tasks), nbytes, _k.BANDWIDTH_MIN_BYTES) == 1:
         call(scratch(), 0, nb0, 0, m)
     else:
@@ -152,13 +171,46 @@ def matmul(a, b, out=None, bias=None):
     return out
 
 
+_POOL_MIN_FLOPS = 1 << 22   # about 40 us on one core: less is not worth a region
+_K_SLICE = 2048             # a long reduction's slices (fixed: results independent of threads)
+
+
+def _long_reduction(fn, pa, sa, pb, sb, out, bias, m, n, k):
+    """out = a @ b (+ bias) for a 2-D product with k > _MAX_K (taken only where the C pool
+    has two threads, see _taken): the reduction cut into fixed slices of _K_SLICE, each
+    slice's product a task of the pool into its own buffer, the slices' products then added
+    in order (and the bias last, rounded apart). Each slice reads its part of a and b once;
+    cutting the few rows instead would read all of b per task."""
+    bounds = [(lo, min(k, lo + _K_SLICE)) for lo in range(0, k, _K_SLICE)]
+    parts = np.empty((len(bounds), m, n), _F32)
+    pp = native.addr(parts)
+    rows = [[pa + 4 * k0 * sa[3], pb + 4 * k0 * sb[2], pp + 4 * j * m * n, 0, 0, 1, 1, m, n,
+             k1 - k0, 0, 0, sa[2], sa[3], 0, 0, sb[2], sb[3], 0, 0, n]
+            for j, (k0, k1) in enumerate(bounds)]
+    if sb[3] != 1 or not _pool().run(fn, rows):
+        return None
+    np.copyto(out, _k.sum_in_order(list(parts)))
+    if bias is not None:
+        out += bias.reshape(-1)
+    return out
+_pool_module = []
+
+
+def _pool():
+    """tenfold.backend.native_pool (imported on first use)."""
+    if not _pool_module:
+        from tenfold.backend import native_pool
+        _pool_module.append(native_pool)
+    return _pool_module[0]
+
+
 # ------------------------------------------------------------------------------------------
 # Fused attention (gemm.c's attention_f32 / attention_grad_f32): softmax(q k^T) v per batch
 # and head on (B, T, H, K) layouts, the scores of one (batch, head) kept in a per-thread
 # scratch. The (batch, head) pairs are cut into fixed chunks shared out to the kernel
 # threads; every pair is computed the same way whatever the cut.
 
-_ATTN_MIN_FLOPS = 1 << 23   # smaller: one C call on the calling thread
+_ATTN_MIN_FLOPS = 1 << 22   # smaller: one C call on the calling thread
 _ATTN_MAX_SCORES = 1 << 22  # T x S per (batch, head): larger scratch stays with the twin
 
 
@@ -189,19 +241,28 @@ def _attention_dims(q, k, v, *more):
     return b, t, s, h, kd, vd
 
 
-def _attention_run(call, pairs, flops, work_floats):
-    """call(work, t0, t1) over the (batch, head) pairs [0, pairs), in chunks shared out to
-    the threads when the work pays for a hand-off."""
+def _attention_run(fn, head, tail, pairs, flops, work_floats):
+    """fn(*head, work, t0, t1, *tail) over the (batch, head) pairs [0, pairs) in chunks, on
+    the C pool when the work pays for a region (else one call on this thread)."""
+    step = max(1, pairs // 8)
+    tasks = [(i, min(pairs, i + step)) for i in range(0, pairs, step)]
+
     def scratch():
         return _k.thread_scratch(work_floats, _F32, 1)[0]
 
-    step = max(1, pairs // 8)
-    tasks = [(i, min(pairs, i + step)) for i in range(0, pairs, step)]
-    if flops < _ATTN_MIN_FLOPS or _k._workers(len(tasks), flops, 0) == 1:
-        call(scratch(), 0, pairs)
-    else:
-        _k.run_tasks(tasks, lambda r, work: call(work, *r), flops, make_state=scratch,
-                     min_bytes=0)
+    if len(tasks) > 1 and flops >= _ATTN_MIN_FLOPS:
+        pool = _pool()
+        if pool.threads() > 1:
+            work = np.empty((len(tasks), work_floats), _F32)
+            rows = [[*head, native.addr(work[j]), t0, t1, *tail]
+                    for j, (t0, t1) in enumerate(tasks)]
+            if pool.run(fn, rows):
+                return
+        if not pool.available() and _k._workers(len(tasks), flops, 0) > 1:  # Python threads
+            _k.run_tasks(tasks, lambda r, work: fn(*head, native.addr(work), *r, *tail), flops,
+                         make_state=scratch, min_bytes=0)
+            return
+    fn(*head, native.addr(scratch()), 0, pairs, *tail)
 
 
 def attention(q, k, v, keep=False):
@@ -216,12 +277,11 @@ def attention(q, k, v, keep=False):
     out = np.empty((b, t, h, vd), _F32)
     probs = np.empty((b, h, t, s), _F32) if keep else None
     pq, pk, pv, po = native.addr(q), native.addr(k), native.addr(v), native.addr(out)
-    pp = None if probs is None else native.addr(probs)
+    pp = 0 if probs is None else native.addr(probs)
     # the C code reads q, k, v and writes out (and probs) at the (batch, head) pairs it is
     # given only, within the shapes checked above; work holds (T S unless probs) + K S floats
-    _attention_run(lambda work, t0, t1: fn(pq, pk, pv, po, pp, native.addr(work), t0, t1, h,
-                                           t, s, kd, vd),
-                   b * h, 2 * b * h * t * s * (kd + vd), (0 if keep else t * s) + kd * s)
+    _attention_run(fn, [pq, pk, pv, po, pp], [h, t, s, kd, vd], b * h,
+                   2 * b * h * t * s * (kd + vd), (0 if keep else t * s) + kd * s)
     return out, probs
 
 
@@ -240,11 +300,10 @@ def attention_grad(g, q, k, v, probs=None):
         return None
     flat = np.empty(q.size + k.size + v.size, _F32)
     ptrs = [native.addr(x) for x in (g, q, k, v)]
-    ptrs.append(None if probs is None else native.addr(probs))
+    ptrs.append(0 if probs is None else native.addr(probs))
     pd = native.addr(flat)
-    dk_at, dv_at = pd + 4 * q.size, pd + 4 * (q.size + k.size)
-    _attention_run(lambda work, t0, t1: fn(*ptrs, pd, dk_at, dv_at, native.addr(work), t0,
-                                           t1, h, t, s, kd, vd),
-                   b * h, 2 * b * h * t * s * ((2 if probs is None else 1) * kd + 2 * vd),
+    ptrs += [pd, pd + 4 * q.size, pd + 4 * (q.size + k.size)]   # dq, dk, dv
+    _attention_run(fn, ptrs, [h, t, s, kd, vd], b * h,
+                   2 * b * h * t * s * ((2 if probs is None else 1) * kd + 2 * vd),
                    (t * s if probs is None else 0) + t * s + max(kd, vd) * s)
     return flat

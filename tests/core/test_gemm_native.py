@@ -174,3 +174,27 @@ def test_bias_it_does_not_take():
     assert G.matmul(a, w, bias=_f32(128)[::2]) is None                 # not contiguous
     q = _f32(4, 64, 2, 32).transpose(0, 2, 1, 3)
     assert G.matmul(q, q.swapaxes(-1, -2), bias=_f32(64)) is None      # stacks: no bias
+
+
+@needs_native
+@pytest.mark.skipif(not G._pool().available(), reason="native pool unavailable")
+@pytest.mark.parametrize("k", [257, 2048, 4096, 5000])
+def test_long_reductions_on_the_pool(monkeypatch, k):
+    """k > 256 with few rows (weight gradients along a sequence): taken only where the C
+    pool has two threads, the reduction in fixed slices (the same results on 2 or 4
+    threads), within float32 rounding of a float64 product; the bias added last."""
+    x, g, bias = _f32(k, 32), _f32(k, 64), _f32(64)
+    monkeypatch.setattr(G._pool(), "threads", lambda: 1)
+    assert G.matmul(x.T, g) is None
+    results = []
+    for threads in (2, 4):
+        monkeypatch.setattr(G._pool(), "threads", lambda threads=threads: threads)
+        got = G.matmul(x.T, g)
+        assert got is not None
+        _check_close(got, x.T, g)
+        results.append(got)
+        with_bias = G.matmul(x.T, g, bias=bias)
+        np.testing.assert_array_equal(with_bias, got + bias)
+    np.testing.assert_array_equal(results[0], results[1])
+    assert G.matmul(_f32(300, k), _f32(k, 64)) is None      # many rows: OpenBLAS's threads
+    assert G.matmul(x.T, _f32(64, k).T) is None              # b's columns strided

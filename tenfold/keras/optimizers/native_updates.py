@@ -93,10 +93,21 @@ def _elementwise(fn, addrs, size, itemsize, tail_args):
     """fn(*addrs, n, *tail_args) over whole arrays (None: an absent slot), or over fixed
     chunks shared out to the kernel threads when they are big."""
     nbytes = size * itemsize * sum(p is not None for p in addrs)
+    chunk = _CHUNK_BYTES // itemsize
+    doubles = [a for a in tail_args if isinstance(a, float)]
+    if size >= _POOL_MIN_ELEMENTS and len(doubles) <= 8 and _pool().threads() > 1:
+        # the C pool (a region starts in microseconds): from 64K elements, whose square
+        # roots and divisions take ~45 us on one core. Integer arguments travel with the
+        # pointers, doubles apart (the pool's calling convention, see native/pool.c)
+        ints = [a for a in tail_args if not isinstance(a, float)]
+        step = max(_POOL_MIN_ELEMENTS // 2, -(-size // 8))
+        rows = [[0 if p is None else p + lo * itemsize for p in addrs] +
+                [min(step, size - lo)] + ints for lo in range(0, size, step)]
+        if _pool().run(fn, rows, doubles):
+            return
     if nbytes < _kernels.BANDWIDTH_MIN_BYTES or _kernels._threads <= 1:
         fn(*addrs, size, *tail_args)
         return
-    chunk = _CHUNK_BYTES // itemsize
 
     def work(lo, _):
         off = lo * itemsize
@@ -104,6 +115,18 @@ def _elementwise(fn, addrs, size, itemsize, tail_args):
 
     _kernels.run_tasks(list(range(0, size, chunk)), work, nbytes,
                        min_bytes=_kernels.BANDWIDTH_MIN_BYTES)
+
+
+_POOL_MIN_ELEMENTS = 1 << 16
+_pool_module = []
+
+
+def _pool():
+    """tenfold.backend.native_pool (imported on first use)."""
+    if not _pool_module:
+        from tenfold.backend import native_pool
+        _pool_module.append(native_pool)
+    return _pool_module[0]
 
 
 def adam(arrays, s):

@@ -1,0 +1,214 @@
+/* A fork-join pool of C threads for the native kernels' parallel regions.
+
+   Why: kernels.run_tasks hands tasks to Python threads (a ThreadPoolExecutor). On this
+   kind of machine (a 2-core VM) a hand-off costs 40-70 us: a futex wake-up of the helper,
+   then the GIL passed back and forth around each task's Python glue. Sub-millisecond
+   kernels (most of a Transformer step's) are therefore run on one thread. Here the
+   helpers are C threads that call the kernel themselves (no GIL), and after a region
+   they spin for a short while (`spin_ns`, with pause instructions) before sleeping on a
+   condition variable, so a region that follows soon starts in a microsecond or two.
+
+   A region: `pool_run(fn, n_tasks, iargs, n_int, dargs, n_dbl, threads, spin_ns)` calls
+   fn(iargs[t*n_int], ..., iargs[t*n_int + n_int - 1], dargs[0], ..., dargs[n_dbl - 1])
+   for every task t, on the calling thread and up to threads - 1 helpers; tasks are taken
+   in order from a shared counter, so a helper that is not scheduled (a busy machine) just
+   takes fewer of them. It returns when every task is done. The call goes through one
+   function type of 24 integer and 8 double arguments: on the x86-64 System V and AArch64
+   ABIs, integer (pointer) and floating-point arguments travel in separate register files
+   (the excess integers on the stack, in order), so a kernel taking k <= 24 integers and
+   d <= 8 doubles, in any interleaving, reads exactly its own; elsewhere pool_abi() says 0
+   and the Python side keeps its thread pool.
+
+   Safety: one region at a time (a mutex around pool_run; the Python side also runs one);
+   a helper joins a region under the mutex and only while it is open, and the caller
+   closes it and waits for the helpers that joined before returning, so a helper never
+   reads a later region's arguments. fork() waits for a running region; the child has no
+   helpers, and its pool starts again empty. */
+#define _POSIX_C_SOURCE 200809L
+#include "tf_native.h"
+#include <pthread.h>
+#include <time.h>
+
+#if (defined(__x86_64__) || defined(__aarch64__)) && !defined(_WIN32)
+#define POOL_ABI 1
+#else
+#define POOL_ABI 0
+#endif
+
+TF_EXPORT int64_t pool_abi(void) { return POOL_ABI; }
+
+#if POOL_ABI
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#else
+#define CPU_RELAX() __asm__ __volatile__("yield")
+#endif
+
+#define MAX_HELPERS 63
+#define N_INT 24
+#define N_DBL 8
+
+typedef void (*kernel_fn)(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                          int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                          int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                          int64_t, int64_t, int64_t, double, double, double, double, double,
+                          double, double, double);
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;     /* the region's fields */
+static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER; /* one region at a time */
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static pthread_t helpers[MAX_HELPERS];
+static int n_helpers = 0, sleeping = 0;
+static int64_t generation = 0;      /* bumped for each region (read with atomics) */
+static int open_region = 0;         /* helpers may still join */
+static int joined = 0;              /* helpers inside the region */
+static int64_t next_task = 0;       /* the shared task counter (atomic) */
+static int64_t spin_limit_ns = 0;
+/* the region */
+static kernel_fn fn_;
+static int64_t n_tasks_, n_int_, n_dbl_;
+static const int64_t *iargs_;
+static double dargs_[N_DBL];
+
+static int64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void run_tasks(void) {
+    int64_t a[N_INT];
+    for (;;) {
+        const int64_t t = __atomic_fetch_add(&next_task, 1, __ATOMIC_RELAXED);
+        if (t >= n_tasks_) return;
+        const int64_t *row = iargs_ + t * n_int_;
+        for (int64_t i = 0; i < N_INT; i++) a[i] = i < n_int_ ? row[i] : 0;
+        const double *d = dargs_;
+        fn_(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12],
+            a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21], a[22], a[23],
+            d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]);
+    }
+}
+
+static void *helper_main(void *arg) {
+    (void)arg;
+    int64_t seen = __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
+    for (;;) {
+        /* spin a while for the next region, then sleep */
+        int64_t g = __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
+        if (g == seen) {
+            const int64_t end = now_ns() + __atomic_load_n(&spin_limit_ns, __ATOMIC_RELAXED);
+            do {
+                for (int k = 0; k < 32; k++) CPU_RELAX();
+                g = __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
+            } while (g == seen && now_ns() < end);
+        }
+        pthread_mutex_lock(&lock);
+        if (g == seen) {
+            sleeping++;
+            while (generation == seen) pthread_cond_wait(&wake, &lock);
+            sleeping--;
+        }
+        seen = generation;
+        const int join = open_region;
+        if (join) joined++;
+        pthread_mutex_unlock(&lock);
+        if (!join) continue;        /* the region closed before this helper got there */
+        run_tasks();
+        pthread_mutex_lock(&lock);
+        joined--;
+        pthread_mutex_unlock(&lock);
+    }
+    return NULL;
+}
+
+/* fork() waits for a running region and holds both locks across it; the child, where the
+   helpers do not exist, starts with none */
+static void before_fork(void) {
+    pthread_mutex_lock(&run_lock);
+    pthread_mutex_lock(&lock);
+}
+
+static void after_fork_parent(void) {
+    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&run_lock);
+}
+
+static void after_fork_child(void) {
+    n_helpers = sleeping = joined = open_region = 0;
+    pthread_cond_init(&wake, NULL);
+    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&run_lock);
+}
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void register_fork(void) {
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
+
+/* starts helpers up to `want`; returns how many there are */
+static int ensure_helpers(int want) {
+    pthread_once(&fork_once, register_fork);
+    if (want > MAX_HELPERS) want = MAX_HELPERS;
+    while (n_helpers < want) {
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        int err = pthread_create(&helpers[n_helpers], &at, helper_main, NULL);
+        pthread_attr_destroy(&at);
+        if (err) break;
+        n_helpers++;
+    }
+    return n_helpers;
+}
+
+/* Runs the region (see the top); returns the number of helpers that could be had. */
+TF_EXPORT int64_t pool_run(const void *fn, int64_t n_tasks, const int64_t *iargs,
+                           int64_t n_int, const double *dargs, int64_t n_dbl,
+                           int64_t threads, int64_t spin_ns) {
+    if (n_tasks <= 0) return 0;
+    if (n_int < 0 || n_int > N_INT || n_dbl < 0 || n_dbl > N_DBL) return -1;
+    pthread_mutex_lock(&run_lock);
+    __atomic_store_n(&spin_limit_ns, spin_ns < 0 ? 0 : spin_ns, __ATOMIC_RELAXED);
+    int have = threads > 1 && n_tasks > 1 ? ensure_helpers((int)(threads - 1)) : 0;
+    pthread_mutex_lock(&lock);
+    fn_ = (kernel_fn)fn;
+    n_tasks_ = n_tasks;
+    n_int_ = n_int;
+    n_dbl_ = n_dbl;
+    iargs_ = iargs;
+    for (int64_t i = 0; i < N_DBL; i++) dargs_[i] = i < n_dbl ? dargs[i] : 0.0;
+    __atomic_store_n(&next_task, 0, __ATOMIC_RELAXED);
+    open_region = have > 0;
+    if (have > 0) {
+        __atomic_store_n(&generation, generation + 1, __ATOMIC_RELEASE);
+        if (sleeping) pthread_cond_broadcast(&wake);
+    }
+    pthread_mutex_unlock(&lock);
+    run_tasks();
+    /* close the region, then wait for the helpers inside it */
+    pthread_mutex_lock(&lock);
+    open_region = 0;
+    while (joined) {
+        pthread_mutex_unlock(&lock);
+        CPU_RELAX();
+        pthread_mutex_lock(&lock);
+    }
+    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&run_lock);
+    return have;
+}
+
+#else
+
+TF_EXPORT int64_t pool_run(const void *fn, int64_t n_tasks, const int64_t *iargs,
+                           int64_t n_int, const double *dargs, int64_t n_dbl,
+                           int64_t threads, int64_t spin_ns) {
+    (void)fn; (void)n_tasks; (void)iargs; (void)n_int; (void)dargs; (void)n_dbl;
+    (void)threads; (void)spin_ns;
+    return -1;
+}
+
+#endif

@@ -1,0 +1,134 @@
+"""The C thread pool for native kernels' parallel regions (backend/native/pool.c through
+backend/native_pool.py): every task runs once with its own arguments and the shared
+doubles, on one thread or several, region after region (no lost or repeated task, no
+argument of one region read in another), from several Python threads at once, and across
+fork(); bad rows are refused; callers that cannot have it keep their own path."""
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from tenfold.backend import kernels as K
+from tenfold.backend import native_pool as NP
+from tenfold.keras.optimizers import native_updates as NU
+
+needs_pool = pytest.mark.skipif(not NP.available(), reason="native pool unavailable")
+RNG = np.random.default_rng(31)
+
+
+def _rmsprop_rows(n, chunk):
+    """RMSprop's C kernel over float32 arrays cut into `chunk`-element tasks: (fn, rows,
+    doubles, (w, v, g), reference (w, v) after one whole-array call). g is returned so that
+    it lives as long as the rows that point into it."""
+    g = RNG.standard_normal(n).astype(np.float32)
+    w = RNG.standard_normal(n).astype(np.float32)
+    v = np.abs(RNG.standard_normal(n)).astype(np.float32)
+    s = [0.001, 0.9, 0.1, 1e-7, 0.0]
+    fn = NU._fn("rmsprop", np.float32)
+    ref_w, ref_v = w.copy(), v.copy()
+    fn(*NU._pointers([g, ref_w, ref_v]), None, None, n, *s)
+    ptrs = NU._pointers([g, w, v])
+    rows = [[p + 4 * lo for p in ptrs] + [0, 0, min(chunk, n - lo)]
+            for lo in range(0, n, chunk)]
+    return fn, rows, s, (w, v, g), (ref_w, ref_v)
+
+
+@needs_pool
+@pytest.mark.parametrize("threads", [1, 2, 4])
+@pytest.mark.parametrize("n,chunk", [(1, 1), (1000, 7), (100_000, 4096), (50_000, 50_000)])
+def test_every_task_runs_once(monkeypatch, threads, n, chunk):
+    monkeypatch.setattr(NP, "threads", lambda: threads)
+    fn, rows, s, (w, v, _), (rw, rv) = _rmsprop_rows(n, chunk)
+    assert NP.run(fn, rows, s)
+    np.testing.assert_array_equal(w, rw)   # a task run twice would update twice
+    np.testing.assert_array_equal(v, rv)
+
+
+@needs_pool
+def test_regions_back_to_back(monkeypatch):
+    """Many short regions in a row: each sees its own arguments (the helpers spin between
+    them), with and without sleeping helpers in between."""
+    monkeypatch.setattr(NP, "threads", lambda: 2)
+    for k in range(300):
+        fn, rows, s, (w, v, _), (rw, rv) = _rmsprop_rows(2048 + k, 256 + k)
+        assert NP.run(fn, rows, s)
+        np.testing.assert_array_equal(w, rw)
+        if k % 100 == 99:
+            monkeypatch.setattr(NP, "_SPIN_NS", 0)   # helpers go to sleep between regions
+
+
+@needs_pool
+def test_from_several_python_threads(monkeypatch):
+    monkeypatch.setattr(NP, "threads", lambda: 2)
+    errors = []
+
+    def worker():
+        try:
+            for _ in range(50):
+                fn, rows, s, (w, v, _), (rw, rv) = _rmsprop_rows(20_000, 1000)
+                assert NP.run(fn, rows, s)
+                np.testing.assert_array_equal(w, rw)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    ts = [threading.Thread(target=worker) for _ in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors
+
+
+@needs_pool
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
+def test_fork_child_starts_a_new_pool(tmp_path):
+    script = f"""
+import os, sys
+sys.path.insert(0, {os.getcwd()!r})
+import numpy as np
+from tenfold.backend import native_pool as NP
+NP.threads = lambda: 2
+sys.path.insert(0, {os.path.dirname(__file__)!r})
+from test_native_pool import _rmsprop_rows
+def check():
+    fn, rows, s, (w, v, _), (rw, rv) = _rmsprop_rows(50_000, 1000)
+    assert NP.run(fn, rows, s) and np.array_equal(w, rw)
+check()
+pid = os.fork()
+if pid == 0:
+    check(); check()
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+check()
+print("status", status)
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "status 0" in r.stdout
+
+
+def test_bad_rows_are_refused():
+    if not NP.available():
+        pytest.skip("native pool unavailable")
+    fn = NU._fn("rmsprop", np.float32)
+    with pytest.raises(ValueError, match="at most 24 integers"):
+        NP.run(fn, np.zeros((2, 25), np.int64))
+    with pytest.raises(ValueError, match="at most 8"):
+        NP.run(fn, np.zeros((2, 3), np.int64), [0.0] * 9)
+
+
+def test_unavailable_means_nothing_runs(monkeypatch):
+    monkeypatch.setenv("TENFOLD_NATIVE", "0")
+    assert not NP.available()
+    assert NP.run(None, np.zeros((1, 1), np.int64)) is False
+
+
+def test_one_thread_inside_a_parallel_region():
+    """A region asked for from a kernel thread's task runs on that thread alone."""
+    seen = []
+    K.run_tasks([0, 1], lambda t, _: seen.append(NP.threads()), 1 << 40, min_bytes=0)
+    assert seen == [1, 1]
