@@ -90,6 +90,28 @@ def _blocks(rows, cols, nbytes, call):
                        min_bytes=_kernels.BANDWIDTH_MIN_BYTES)
 
 
+_POOL_MIN_ELEMS = 1 << 16   # ~30-60 us of a row kernel on one core
+_pool_module = []
+
+
+def _pooled(fn, rows, cols, args):
+    """fn over the same fixed blocks of rows as _blocks, on the C pool (native_pool: a
+    region starts in microseconds, so the Transformer's (4096, 32) layer norms gain), where
+    the array is big enough and the pool has two threads; args(lo, hi) -> (integers and
+    pointers, doubles) of the block's call. False (nothing run) otherwise."""
+    step = _block_rows(cols)
+    if rows <= step or rows * cols < _POOL_MIN_ELEMS:
+        return False
+    if not _pool_module:
+        from tenfold.backend import native_pool
+        _pool_module.append(native_pool)
+    pool = _pool_module[0]
+    if pool.threads() < 2:
+        return False
+    calls = [args(lo, min(rows, lo + step)) for lo in range(0, rows, step)]
+    return pool.run(fn, [c[0] for c in calls], calls[0][1])
+
+
 _DTYPES = frozenset((np.dtype(np.float32), np.dtype(np.float64)))  # native byte order only
 
 
@@ -137,8 +159,12 @@ def softmax(x2, out2):
     if fn is None:
         return False
     rows, cols = x2.shape
+    px, po, rb = native.addr(x2), native.addr(out2), cols * x2.itemsize
+    if _pooled(fn, rows, cols, lambda lo, hi: ([px + lo * rb, po + lo * rb, hi - lo, cols],
+                                               [])):
+        return True
     if _one_call(rows, cols, 2 * x2.nbytes):
-        fn(native.addr(x2), native.addr(out2), rows, cols)
+        fn(px, po, rows, cols)
     else:
         _blocks(rows, cols, 2 * x2.nbytes, lambda lo, hi: fn(
             native.addr(x2[lo:hi]), native.addr(out2[lo:hi]), hi - lo, cols))
@@ -154,8 +180,12 @@ def softmax_grad(g2, y2, out):
     if fn is None:
         return False
     rows, cols = g2.shape
+    pg, py, po, rb = native.addr(g2), native.addr(y2), native.addr(out), cols * g2.itemsize
+    if _pooled(fn, rows, cols, lambda lo, hi: (
+            [pg + lo * rb, py + lo * rb, po + lo * rb, hi - lo, cols], [])):
+        return True
     if _one_call(rows, cols, 3 * g2.nbytes):
-        fn(native.addr(g2), native.addr(y2), native.addr(out), rows, cols)
+        fn(pg, py, po, rows, cols)
     else:
         _blocks(rows, cols, 3 * g2.nbytes, lambda lo, hi: fn(
             native.addr(g2[lo:hi]), native.addr(y2[lo:hi]), native.addr(out[lo:hi]), hi - lo,
@@ -179,6 +209,10 @@ def layer_norm(x2, gamma, beta, epsilon, out):
     rows, cols = x2.shape
     eps = float(x2.dtype.type(epsilon))  # the twin adds epsilon in x's dtype
     pg, pb = native.addr(gamma), native.addr(beta)
+    px, po, rb = native.addr(x2), native.addr(out), cols * x2.itemsize
+    if _pooled(fn, rows, cols, lambda lo, hi: (
+            [px + lo * rb, pg, pb, po + lo * rb, hi - lo, cols], [eps])):
+        return True
     if _one_call(rows, cols, 2 * x2.nbytes):
         fn(native.addr(x2), pg, pb, native.addr(out), rows, cols, eps)
     else:
@@ -210,7 +244,17 @@ def layer_norm_grad(g2, x2, gamma, epsilon, dx, dgamma, dbeta):
         fn(native.addr(g2[lo:hi]), native.addr(x2[lo:hi]), pgam, native.addr(dx[lo:hi]),
            native.addr(parts[0, k:]), native.addr(parts[1, k:]), hi - lo, cols, step, eps)
 
-    if _one_call(rows, cols, 3 * x2.nbytes):
+    pg, px, pd, rb = native.addr(g2), native.addr(x2), native.addr(dx), cols * x2.itemsize
+    pp0, pp1, pb = native.addr(parts[0]), native.addr(parts[1]), cols * 8
+
+    def args(lo, hi):
+        k = lo // step
+        return ([pg + lo * rb, px + lo * rb, pgam, pd + lo * rb, pp0 + k * pb, pp1 + k * pb,
+                 hi - lo, cols, step], [eps])
+
+    if _pooled(fn, rows, cols, args):
+        pass
+    elif _one_call(rows, cols, 3 * x2.nbytes):
         call(0, rows)
     else:
         _blocks(rows, cols, 3 * x2.nbytes, call)

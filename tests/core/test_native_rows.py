@@ -175,15 +175,24 @@ def test_results_do_not_depend_on_threads(monkeypatch, dtype):
         return [y, F._softmax_grad_kernel(g, y, -1), F._layer_norm_kernel(x, gamma, beta, 1e-5),
                 F._layer_norm_grad_kernel(g, x, gamma, 1e-5)]
 
+    from tenfold.backend import native_pool
     monkeypatch.setattr(K, "_threads", 1)
     serial = run()
     monkeypatch.setattr(K, "BANDWIDTH_MIN_BYTES", 1)  # blocks on the threads
     monkeypatch.setattr(K, "_busy", lambda: False)
     monkeypatch.setattr(K, "_threads", 2)
+    pooled = []
+    real_run = native_pool.run
+    monkeypatch.setattr(native_pool, "run", lambda *a: pooled.append(1) or real_run(*a))
+    for a, b in zip(run(), serial):      # the C pool's blocks
+        np.testing.assert_array_equal(a, b)
+    assert pooled or not native_pool.available()
+    monkeypatch.setattr(native_pool, "available", lambda: False)
+    monkeypatch.setattr(native_pool, "run", lambda *a: False)
     calls = []
     real = K.run_tasks
     monkeypatch.setattr(K, "run_tasks", lambda *a, **k: calls.append(1) or real(*a, **k))
-    for a, b in zip(run(), serial):
+    for a, b in zip(run(), serial):      # the kernel threads' blocks
         np.testing.assert_array_equal(a, b)
     assert calls  # the blocked path ran
 
