@@ -224,6 +224,8 @@ def run_tasks(tasks, work, nbytes, make_state=None, min_bytes=None):
                 state = make_state()
             work(tasks[i], state)
 
+    for hook in before_python_region:   # the C pool's spinning helpers would slow ours
+        hook()
     with _blas.single():
         futures = [_executor().submit(worker) for _ in range(n - 1)]
         _region.on = True   # a task that calls run_tasks again runs its tasks itself
@@ -233,6 +235,9 @@ def run_tasks(tasks, work, nbytes, make_state=None, min_bytes=None):
             _region.on = False
             for f in futures:
                 f.result()
+
+
+before_python_region = []   # callables run before run_tasks hands tasks to its threads
 
 
 def map_tasks(tasks, work, nbytes, make_state=None, min_bytes=None):

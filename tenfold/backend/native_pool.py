@@ -34,6 +34,9 @@ def _pool():
                           ctypes.c_void_p, native.i64, native.i64, native.i64]
             f.restype = native.i64
             _fn.append(f)
+            quiet = lib.pool_quiet
+            quiet.argtypes, quiet.restype = [], None
+            _k.before_python_region.append(quiet)   # run_tasks: the helpers stop spinning
         else:
             _fn.append(None)
     if not native.enabled():

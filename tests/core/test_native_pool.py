@@ -132,3 +132,17 @@ def test_one_thread_inside_a_parallel_region():
     seen = []
     K.run_tasks([0, 1], lambda t, _: seen.append(NP.threads()), 1 << 40, min_bytes=0)
     assert seen == [1, 1]
+
+
+@needs_pool
+def test_helpers_sent_to_sleep_still_serve(monkeypatch):
+    """kernels.run_tasks quiets the spinning helpers before its own threads start; the next
+    region wakes them."""
+    monkeypatch.setattr(NP, "threads", lambda: 2)
+    fn, rows, s, (w, v, _), (rw, rv) = _rmsprop_rows(30_000, 1000)
+    assert NP.run(fn, rows, s)
+    assert K.before_python_region           # the pool's hook is registered
+    K.run_tasks([0, 1], lambda t, _: None, 1 << 40, min_bytes=0)
+    fn, rows, s, (w, v, _), (rw, rv) = _rmsprop_rows(30_000, 1000)
+    assert NP.run(fn, rows, s)
+    np.testing.assert_array_equal(w, rw)

@@ -6,7 +6,8 @@
    kernels (most of a Transformer step's) are therefore run on one thread. Here the
    helpers are C threads that call the kernel themselves (no GIL), and after a region
    they spin for a short while (`spin_ns`, with pause instructions) before sleeping on a
-   condition variable, so a region that follows soon starts in a microsecond or two.
+   condition variable, so a region that follows soon starts in a microsecond or two;
+   pool_quiet() sends spinning helpers to sleep at once (the Python threads' regions).
 
    A region: `pool_run(fn, n_tasks, iargs, n_int, dargs, n_dbl, threads, spin_ns)` calls
    fn(iargs[t*n_int], ..., iargs[t*n_int + n_int - 1], dargs[0], ..., dargs[n_dbl - 1])
@@ -66,6 +67,7 @@ static int open_region = 0;         /* helpers may still join */
 static int joined = 0;              /* helpers inside the region */
 static int64_t next_task = 0;       /* the shared task counter (atomic) */
 static int64_t spin_limit_ns = 0;
+static int64_t quiet = 0;           /* bumped by pool_quiet: spinning helpers go to sleep */
 /* the region */
 static kernel_fn fn_;
 static int64_t n_tasks_, n_int_, n_dbl_;
@@ -100,10 +102,11 @@ static void *helper_main(void *arg) {
         int64_t g = __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
         if (g == seen) {
             const int64_t end = now_ns() + __atomic_load_n(&spin_limit_ns, __ATOMIC_RELAXED);
+            const int64_t q = __atomic_load_n(&quiet, __ATOMIC_RELAXED);
             do {
                 for (int k = 0; k < 32; k++) CPU_RELAX();
                 g = __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
-            } while (g == seen && now_ns() < end);
+            } while (g == seen && now_ns() < end && __atomic_load_n(&quiet, __ATOMIC_RELAXED) == q);
         }
         pthread_mutex_lock(&lock);
         if (g == seen) {
@@ -164,6 +167,10 @@ static int ensure_helpers(int want) {
     return n_helpers;
 }
 
+/* Spinning helpers stop spinning and sleep (other threads are about to need the cores:
+   the Python kernel threads' regions, whose work a spinning helper would slow down). */
+TF_EXPORT void pool_quiet(void) { __atomic_add_fetch(&quiet, 1, __ATOMIC_RELAXED); }
+
 /* Runs the region (see the top); returns the number of helpers that could be had. */
 TF_EXPORT int64_t pool_run(const void *fn, int64_t n_tasks, const int64_t *iargs,
                            int64_t n_int, const double *dargs, int64_t n_dbl,
@@ -210,5 +217,7 @@ TF_EXPORT int64_t pool_run(const void *fn, int64_t n_tasks, const int64_t *iargs
     (void)threads; (void)spin_ns;
     return -1;
 }
+
+TF_EXPORT void pool_quiet(void) {}
 
 #endif
