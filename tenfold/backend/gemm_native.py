@@ -2,8 +2,8 @@
 in place): the Dense layers' thin products ((4096, 32) x (32, 64), their input gradients
 against a transposed weight view) and the transposed-b attention products (q @ k^T on
 (B, H, T, K) views). `matmul` returns None where it does not apply (another dtype, rank or
-layout, n < 16 or n > 128, k > 256, a small product, no native library or no AVX-512
-build): np.matmul / kernels.matmul_stack run then, as before.
+layout, n < 16 or n > 128, k > 256 but for the pooled long reductions below, a small
+product, no native library or no AVX-512 build): np.matmul / kernels.matmul_stack run then, as before.
 
 Why: OpenBLAS packs both operands and zero-fills the output before these K = 32/64
 products, and its small transposed-B kernels are slow; the micro-kernel keeps a block of
@@ -13,19 +13,21 @@ Numerics: each output element is one chain of fused multiply-adds from 0 in k or
 OpenBLAS computes for a reduction of one of its k blocks: the results equal np.matmul's bit
 for bit on the benchmark shapes (the tests check it; elsewhere, e.g. OpenBLAS's kernels for
 a few rows, within rounding). The C code sums longer reductions in k blocks of 256 (the
-blocks' sums added in order), but they are not taken (`_MAX_K`): the weight gradients
-(k = batch x length) keep OpenBLAS's numbers. (Taken, they ran 0.224 -> 0.170 ms for
-(4096, 32)^T x (4096, 64) on a quiet moment, at about OpenBLAS's error against a float64
-product, but the gain did not hold under load.)
+blocks' sums added in order). Those (k > `_MAX_K`) are taken only for few-row 2-D products
+where the C pool has two threads (`_long_reduction`): the weight gradients of thin layers
+along a sequence ((4096, 32)^T x (4096, 64)), which OpenBLAS runs on one core, are cut into
+fixed 2048-long slices of the reduction, one pool task each, summed in order: 0.27-0.29 ->
+0.195 ms back to back, within float32 rounding of OpenBLAS's numbers (not equal to them).
+Elsewhere OpenBLAS keeps them.
 
 `bias` (executor's matmul_bias fusion, a Dense layer's bias): each block of rows gets the
 bias added right after it is stored, while still in L1, rounded apart from the product (the
 numbers of a separate add), instead of a pass of its own over the output.
 
 Threads: the rows (a 2-D product) or the leading axis (a stack) are cut into fixed chunks
-shared out to the kernel threads (kernels.run_tasks; one C call per chunk, the GIL
-released) from kernels.BANDWIDTH_MIN_BYTES on; every output element is computed by the
-same chain whatever the cut.
+run on the C pool (backend/native_pool.py; a region starts in microseconds) from 4 MFLOP,
+else shared out to the kernel threads (kernels.run_tasks) from kernels.BANDWIDTH_MIN_BYTES
+on; every output element is computed by the same chain whatever the cut.
 
 A/B (kernels.matmul_stack as the ops call it, OPENBLAS_NUM_THREADS=1 and
 TENFOLD_KERNEL_THREADS=1, process-time medians of 15 alternating runs of 30 calls, the
@@ -184,15 +186,18 @@ def _long_reduction(fn, pa, sa, pb, sb, out, bias, m, n, k):
     bounds = [(lo, min(k, lo + _K_SLICE)) for lo in range(0, k, _K_SLICE)]
     parts = np.empty((len(bounds), m, n), _F32)
     pp = native.addr(parts)
+    # each slice: a (m, k1 - k0) x (k1 - k0, n) product into parts[j] (row stride n)
     rows = [[pa + 4 * k0 * sa[3], pb + 4 * k0 * sb[2], pp + 4 * j * m * n, 0, 0, 1, 1, m, n,
              k1 - k0, 0, 0, sa[2], sa[3], 0, 0, sb[2], sb[3], 0, 0, n]
             for j, (k0, k1) in enumerate(bounds)]
-    if sb[3] != 1 or not _pool().run(fn, rows):
+    if not _pool().run(fn, rows):
         return None
     np.copyto(out, _k.sum_in_order(list(parts)))
     if bias is not None:
         out += bias.reshape(-1)
     return out
+
+
 _pool_module = []
 
 
@@ -206,14 +211,12 @@ def _pool():
 
 # ------------------------------------------------------------------------------------------
 # Fused attention (gemm.c's attention_f32 / attention_grad_f32): softmax(q k^T) v per batch
-# and head on (B, T, H, K) layouts, the scores of one (batch, head) kept in a per-thread
-# scratch. The (batch, head) pairs are cut into fixed chunks shared out to the kernel
-# threads; every pair is computed the same way whatever the cut.
+# and head on (B, T, H, K) layouts, the scores of one (batch, head) kept in a scratch. The
+# (batch, head) pairs are cut into fixed chunks run on the C pool (each chunk its own
+# scratch); every pair is computed the same way whatever the cut.
 
 _ATTN_MIN_FLOPS = 1 << 22   # smaller: one C call on the calling thread
 _ATTN_MAX_SCORES = 1 << 22  # T x S per (batch, head): larger scratch stays with the twin
-
-
 _ATTN_POINTERS = {"attention": 6, "attention_grad": 9}
 
 
