@@ -45,6 +45,7 @@ import numpy as np
 
 from tenfold.backend import kernels as _k
 from tenfold.backend import native
+from tenfold.backend import native_pool as _pool
 
 _F32 = np.dtype(np.float32)
 _MAX_K = 256           # longer reductions (weight gradients) stay with OpenBLAS: its numbers
@@ -89,7 +90,7 @@ def _taken(a, b):
     if not 16 <= n <= _MAX_N or k < 1 or m < 1 or b.shape[-2] != k:
         return False
     if k > _MAX_K and (nd != 2 or k > _MAX_K_POOLED or m > _MAX_M_POOLED or
-                       b.strides[-1] != 4 or _pool().threads() < 2):
+                       b.strides[-1] != 4 or _pool.threads() < 2):
         return False
     if nd == 4:
         # stacks: only q @ k^T (b's columns strided) beats OpenBLAS's per-matrix GEMMs
@@ -154,14 +155,14 @@ def matmul(a, b, out=None, bias=None):
     else:
         step = max(1, nb0 // 8)
         tasks = [(i, min(nb0, i + step), 0, m) for i in range(0, nb0, step)]
-    if len(tasks) > 1 and 2 * m * n * k >= _POOL_MIN_FLOPS and _pool().threads() > 1:
+    if len(tasks) > 1 and 2 * m * n * k >= _POOL_MIN_FLOPS and _pool.threads() > 1:
         # the C pool: a region starts in microseconds, so 0.1-0.4 ms products gain
         packs = np.empty((len(tasks), k * n if sb[3] != 1 else 1), _F32)
         rows = [[pa + 4 * (i0 * sa[0] + r0 * sa[2]), pb + 4 * i0 * sb[0],
                  pc + 4 * (i0 * sc[0] + r0 * sc[2]), native.addr(packs[j]), pbias or 0,
                  i1 - i0, nb1, r1 - r0, n, k, *sa, *sb, sc[0], sc[1], sc[2]]
                 for j, (i0, i1, r0, r1) in enumerate(tasks)]
-        if _pool().run(fn, rows):
+        if _pool.run(fn, rows):
             return out
     # Python threads only from kernels.BANDWIDTH_MIN_BYTES on, as matmul_stack's own
     # chunks: below, a hand-off costs about what half of a 0.1-0.4 ms product saves
@@ -190,23 +191,12 @@ def _long_reduction(fn, pa, sa, pb, sb, out, bias, m, n, k):
     rows = [[pa + 4 * k0 * sa[3], pb + 4 * k0 * sb[2], pp + 4 * j * m * n, 0, 0, 1, 1, m, n,
              k1 - k0, 0, 0, sa[2], sa[3], 0, 0, sb[2], sb[3], 0, 0, n]
             for j, (k0, k1) in enumerate(bounds)]
-    if not _pool().run(fn, rows):
+    if not _pool.run(fn, rows):
         return None
     np.copyto(out, _k.sum_in_order(list(parts)))
     if bias is not None:
         out += bias.reshape(-1)
     return out
-
-
-_pool_module = []
-
-
-def _pool():
-    """tenfold.backend.native_pool (imported on first use)."""
-    if not _pool_module:
-        from tenfold.backend import native_pool
-        _pool_module.append(native_pool)
-    return _pool_module[0]
 
 
 # ------------------------------------------------------------------------------------------
@@ -254,14 +244,13 @@ def _attention_run(fn, head, tail, pairs, flops, work_floats):
         return _k.thread_scratch(work_floats, _F32, 1)[0]
 
     if len(tasks) > 1 and flops >= _ATTN_MIN_FLOPS:
-        pool = _pool()
-        if pool.threads() > 1:
+        if _pool.threads() > 1:
             work = np.empty((len(tasks), work_floats), _F32)
             rows = [[*head, native.addr(work[j]), t0, t1, *tail]
                     for j, (t0, t1) in enumerate(tasks)]
-            if pool.run(fn, rows):
+            if _pool.run(fn, rows):
                 return
-        if not pool.available() and _k._workers(len(tasks), flops, 0) > 1:  # Python threads
+        if not _pool.available() and _k._workers(len(tasks), flops, 0) > 1:  # Python threads
             _k.run_tasks(tasks, lambda r, work: fn(*head, native.addr(work), *r, *tail), flops,
                          make_state=scratch, min_bytes=0)
             return

@@ -35,6 +35,7 @@ import numpy as np
 
 from tenfold.backend import kernels as _kernels
 from tenfold.backend import native
+from tenfold.backend import native_pool as _pool
 
 _FAMILY = "rows"
 _BLOCK_ELEMS = 1 << 15  # as fused_ops._BLOCK_ELEMS: a block's rows stay in L2
@@ -91,7 +92,6 @@ def _blocks(rows, cols, nbytes, call):
 
 
 _POOL_MIN_ELEMS = 1 << 16   # ~30-60 us of a row kernel on one core
-_pool_module = []
 
 
 def _pooled(fn, rows, cols, args):
@@ -102,14 +102,10 @@ def _pooled(fn, rows, cols, args):
     step = _block_rows(cols)
     if rows <= step or rows * cols < _POOL_MIN_ELEMS:
         return False
-    if not _pool_module:
-        from tenfold.backend import native_pool
-        _pool_module.append(native_pool)
-    pool = _pool_module[0]
-    if pool.threads() < 2:
+    if _pool.threads() < 2:
         return False
     calls = [args(lo, min(rows, lo + step)) for lo in range(0, rows, step)]
-    return pool.run(fn, [c[0] for c in calls], calls[0][1])
+    return _pool.run(fn, [c[0] for c in calls], calls[0][1])
 
 
 _DTYPES = frozenset((np.dtype(np.float32), np.dtype(np.float64)))  # native byte order only

@@ -106,7 +106,7 @@ def test_thread_cut_does_not_change_results(monkeypatch):
     monkeypatch.setattr(K, "_threads", 2)
     monkeypatch.setattr(K, "_busy", lambda: False)
     monkeypatch.setattr(G, "_ATTN_MIN_FLOPS", 0)
-    monkeypatch.setattr(G._pool(), "threads", lambda: 2)
+    monkeypatch.setattr(G._pool, "threads", lambda: 2)
     two = G.attention(q, k, v, keep=True) + (G.attention_grad(g, q, k, v),)
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)

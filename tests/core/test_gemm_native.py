@@ -177,18 +177,18 @@ def test_bias_it_does_not_take():
 
 
 @needs_native
-@pytest.mark.skipif(not G._pool().available(), reason="native pool unavailable")
+@pytest.mark.skipif(not G._pool.available(), reason="native pool unavailable")
 @pytest.mark.parametrize("k", [257, 2048, 4096, 5000])
 def test_long_reductions_on_the_pool(monkeypatch, k):
     """k > 256 with few rows (weight gradients along a sequence): taken only where the C
     pool has two threads, the reduction in fixed slices (the same results on 2 or 4
     threads), within float32 rounding of a float64 product; the bias added last."""
     x, g, bias = _f32(k, 32), _f32(k, 64), _f32(64)
-    monkeypatch.setattr(G._pool(), "threads", lambda: 1)
+    monkeypatch.setattr(G._pool, "threads", lambda: 1)
     assert G.matmul(x.T, g) is None
     results = []
     for threads in (2, 4):
-        monkeypatch.setattr(G._pool(), "threads", lambda threads=threads: threads)
+        monkeypatch.setattr(G._pool, "threads", lambda threads=threads: threads)
         got = G.matmul(x.T, g)
         assert got is not None
         _check_close(got, x.T, g)

@@ -33,6 +33,7 @@ import numpy as np
 
 from tenfold.backend import kernels as _kernels
 from tenfold.backend import native as _native
+from tenfold.backend import native_pool as _pool
 
 _FAMILY = "optimizers"
 _P = ctypes.c_void_p
@@ -99,7 +100,7 @@ def _elementwise(fn, addrs, size, itemsize, tail_args):
     nbytes = size * itemsize * sum(p is not None for p in addrs)
     chunk = _CHUNK_BYTES // itemsize
     doubles = [a for a in tail_args if isinstance(a, float)]
-    if size >= _POOL_MIN_ELEMENTS and len(doubles) <= 8 and _pool().threads() > 1:
+    if size >= _POOL_MIN_ELEMENTS and len(doubles) <= 8 and _pool.threads() > 1:
         # the C pool (a region starts in microseconds): from 64K elements, whose square
         # roots and divisions take ~45 us on one core. Integer arguments travel with the
         # pointers, doubles apart (the pool's calling convention, see native/pool.c)
@@ -107,7 +108,7 @@ def _elementwise(fn, addrs, size, itemsize, tail_args):
         step = max(_POOL_MIN_ELEMENTS // 2, -(-size // 8))
         rows = [[0 if p is None else p + lo * itemsize for p in addrs] +
                 [min(step, size - lo)] + ints for lo in range(0, size, step)]
-        if _pool().run(fn, rows, doubles):
+        if _pool.run(fn, rows, doubles):
             return
     if nbytes < _kernels.BANDWIDTH_MIN_BYTES or _kernels._threads <= 1:
         fn(*addrs, size, *tail_args)
@@ -122,15 +123,6 @@ def _elementwise(fn, addrs, size, itemsize, tail_args):
 
 
 _POOL_MIN_ELEMENTS = 1 << 16
-_pool_module = []
-
-
-def _pool():
-    """tenfold.backend.native_pool (imported on first use)."""
-    if not _pool_module:
-        from tenfold.backend import native_pool
-        _pool_module.append(native_pool)
-    return _pool_module[0]
 
 
 def adam(arrays, s):
