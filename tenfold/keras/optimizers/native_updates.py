@@ -222,11 +222,20 @@ def adam_sparse(w, m, v, groups, values, s):
         fn(*ptrs, r0, r1, row, *ids, k0, k1, *rows, _native.addr(gs), _native.addr(sq), *scalars)
 
     nbytes = 3 * w.nbytes
+    step = max(1, (_CHUNK_BYTES // w.itemsize) // max(row, 1))
+    cuts = list(range(0, nrows, step)) + [nrows]
+    if w.size >= _POOL_MIN_ELEMENTS and row and len(cuts) > 2 and _pool.threads() > 1:
+        # the C pool: each chunk of rows one task with its own two scratch rows
+        ks = np.searchsorted(uniq, cuts).tolist()
+        scratch = np.empty((len(cuts) - 1, 2, row), w.dtype)
+        tasks = [[*ptrs, cuts[t], cuts[t + 1], row, *ids, ks[t], ks[t + 1], *rows,
+                  _native.addr(scratch[t, 0]), _native.addr(scratch[t, 1])]
+                 for t in range(len(cuts) - 1)]
+        if _pool.run(fn, tasks, scalars):
+            return True
     if nbytes < _kernels.BANDWIDTH_MIN_BYTES or _kernels._threads <= 1 or row == 0:
         run(0, nrows, 0, uniq.size, _kernels.thread_scratch(max(row, 1), w.dtype, 2))
         return True
-    step = max(1, (_CHUNK_BYTES // w.itemsize) // row)
-    cuts = list(range(0, nrows, step)) + [nrows]
     ks = np.searchsorted(uniq, cuts).tolist()
     _kernels.run_tasks(list(range(len(cuts) - 1)),
                        lambda t, scratch: run(cuts[t], cuts[t + 1], ks[t], ks[t + 1], scratch),

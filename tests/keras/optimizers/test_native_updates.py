@@ -124,6 +124,27 @@ def test_kernel_matches_numpy_body(name, dtype):
 
 
 @needs_native
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_kernel_on_the_c_pool_matches_numpy_body(monkeypatch, name, dtype):
+    """The updates cut into chunks on the C pool (integer arguments, e.g. SGD's nesterov
+    flag, travel with the pointers): the NumPy bodies' numbers, bit for bit."""
+    if not nu._pool.available():
+        pytest.skip("native pool unavailable")
+    monkeypatch.setattr(nu, "_POOL_MIN_ELEMENTS", 2)
+    monkeypatch.setattr(nu._pool, "threads", lambda: 2)
+    opt = VARIANTS[name][0]()
+    s = _scalars(opt, dtype)
+    rng = np.random.default_rng(1)
+    for n in SIZES:
+        arrays = _arrays(name, n, dtype, rng, special=True)
+        want = _numpy_update(opt, name, arrays, s)
+        with np.errstate(all="ignore"):
+            assert _native_update(opt, name, arrays, s) is True
+        _assert_same(arrays, want)
+
+
+@needs_native
 @settings(max_examples=40, deadline=None)
 @given(name=st.sampled_from(sorted(VARIANTS)), n=st.integers(0, 3000),
        f64=st.booleans(), t=st.integers(1, 50), seed=st.integers(0, 2 ** 16))
@@ -255,7 +276,7 @@ def _sparse_run(shape, ids_per_step, dtype, steps=4, id_range=None):
 
 
 @needs_native
-@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("threads", [1, 2, "pool"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape,n_ids,id_range", [
     ((203, 9), 150, None), ((1, 4), 3, None), ((50, 1), 0, None), ((64, 3, 2), 500, 5),
@@ -267,6 +288,12 @@ def test_sparse_adam_matches_numpy(monkeypatch, shape, n_ids, id_range, dtype, t
     calls = []
     real = nu.adam_sparse
     monkeypatch.setattr(nu, "adam_sparse", lambda *a: calls.append(real(*a)) or calls[-1])
+    if threads == "pool":   # the C pool's chunks (the others: the kernel threads')
+        monkeypatch.setattr(nu, "_POOL_MIN_ELEMENTS", 0)
+        monkeypatch.setattr(nu._pool, "threads", lambda: 2)
+        threads = 2
+    else:
+        monkeypatch.setattr(nu._pool, "threads", lambda: 1)
     monkeypatch.setattr(kernels, "_threads", threads)
     monkeypatch.setattr(kernels, "_busy", lambda: False)
     monkeypatch.setattr(kernels, "BANDWIDTH_MIN_BYTES", 0)
