@@ -46,13 +46,9 @@ def _pool():
 
 def _spin_ns():
     """How long the helpers wait for the next region before sleeping: _SPIN_NS while BLAS is
-    single-threaded, else 0. OpenBLAS's own workers spin after each multi-threaded product
-    (about 0.1 s), and two spinning pools on two cores slow each other's work (the MLP's
-    step, RMSprop's update on this pool: 2.47 -> 2.71 ms median when both spun)."""
-    blas = _k._blas
-    if not blas.available():
-        return _SPIN_NS
-    return _SPIN_NS if blas.fns[0]() <= 1 else 0
+    single-threaded, else 0 (a region then runs on one thread anyway, see threads(); two
+    spinning pools on two cores slow each other: the MLP's step 2.47 -> 2.71 ms median)."""
+    return _SPIN_NS if _blas_threads() <= 1 else 0
 
 
 def available():
@@ -61,8 +57,18 @@ def available():
 
 
 def threads():
-    """The threads a region would use now (1 inside another region or on a busy machine)."""
-    return _k._workers(2, 1 << 62, 0) if not _k._busy() else 1
+    """The threads a region would use now: 1 inside another region, on a busy machine, or
+    while BLAS is multi-threaded (OpenBLAS's workers then spin on the other cores for about
+    0.1 s after each product, and helpers woken there share their core: the MLP, whose two
+    large GEMMs keep BLAS at two threads, ran its step 5-10% slower with RMSprop on the pool)."""
+    if _k._busy() or _blas_threads() > 1:
+        return 1
+    return _k._workers(2, 1 << 62, 0)
+
+
+def _blas_threads():
+    blas = _k._blas
+    return blas.fns[0]() if blas.available() else 1
 
 
 def run(fn, rows, doubles=()):

@@ -181,6 +181,7 @@ def test_results_do_not_depend_on_threads(monkeypatch, dtype):
     monkeypatch.setattr(K, "BANDWIDTH_MIN_BYTES", 1)  # blocks on the threads
     monkeypatch.setattr(K, "_busy", lambda: False)
     monkeypatch.setattr(K, "_threads", 2)
+    monkeypatch.setattr(native_pool, "threads", lambda: 2)
     pooled = []
     real_run = native_pool.run
     monkeypatch.setattr(native_pool, "run", lambda *a: pooled.append(1) or real_run(*a))
