@@ -53,6 +53,36 @@ GRAPH_ONLY = "a graph-only fusion, made after differentiation (the ops it replac
 _JIT_DTYPES = _kernels.FLOAT_DTYPES  # Numba has no float16
 
 
+class _KeptForBackward:
+    """Values a fused forward leaves for its backward (batch_norm_train's moments, fused
+    attention's probabilities), kept while the key array lives and read back only for the
+    same key and companion objects (identity, not values): a stale or foreign entry is never
+    read, and a backward that finds none recomputes. Arrays that take no weak references
+    (some backends') are not kept."""
+
+    def __init__(self):
+        self.memo = {}
+
+    def keep(self, key, companions, value):
+        import weakref
+        k = id(key)
+        try:
+            self.memo[k] = (weakref.ref(key, lambda _, k=k: self.memo.pop(k, None)),
+                            [weakref.ref(c) for c in companions], value)
+        except TypeError:
+            pass
+
+    def get(self, key, companions):
+        e = self.memo.get(id(key))
+        if e is None or e[0]() is not key or len(e[1]) != len(companions) or \
+                any(r() is not c for r, c in zip(e[1], companions)):
+            return None
+        return e[2]
+
+    def forget(self, key):
+        self.memo.pop(id(key), None)
+
+
 def _jit_ok():
     from tenfold import jit
     return jit.available()
@@ -695,41 +725,22 @@ def _attention_probs(qh, kh):
 
 
 # The native forward leaves the probabilities for the backward of the same q, k, v (kept
-# while q lives, as batch_norm_train's moments): without them the backward recomputes q k^T
-# and the softmax. A forward on other arrays replaces the entry; a stale one is never read
-# (k and v must be the same objects too).
-_attention_memo = {}
-
-
-def _attention_remember(q, k, v, probs):
-    import weakref
-    key = id(q)
-    try:
-        _attention_memo[key] = (weakref.ref(q, lambda _, key=key: _attention_memo.pop(key, None)),
-                                weakref.ref(k), weakref.ref(v), probs)
-    except TypeError:  # a backend's arrays that take no weak references: recomputed later
-        pass
-
-
-def _attention_recall(q, k, v):
-    e = _attention_memo.get(id(q))
-    if e is not None and e[0]() is q and e[1]() is k and e[2]() is v:
-        return e[3]
-    return None
+# while q lives); without them the backward recomputes q k^T and the softmax.
+_attention_kept = _KeptForBackward()
 
 
 def _attention_kernel(q, k, v):
-    _attention_memo.pop(id(q), None)
+    _attention_kept.forget(q)
     got = _gemm.attention(q, k, v, keep=True)
     if got is not None:
-        _attention_remember(q, k, v, got[1])
+        _attention_kept.keep(q, (k, v), got[1])
         return got[0]
     qh, kh, vh = _attention_heads(q, k, v)
     return _heads_matmul_kernel(_attention_probs(qh, kh), vh, swap_out=True)
 
 
 def _attention_grad_kernel(g, q, k, v):
-    got = _gemm.attention_grad(g, q, k, v, _attention_recall(q, k, v))
+    got = _gemm.attention_grad(g, q, k, v, _attention_kept.get(q, (k, v)))
     if got is not None:
         return got
     qh, kh, vh, gh = _attention_heads(q, k, v, g)
@@ -743,12 +754,7 @@ def _attention_grad_kernel(g, q, k, v):
 
 
 def _attention_grads(g, out, q, k, v):
-    from tenfold.ops import array_ops as arr
-    flat = attention_grad(g, q, k, v)
-    sizes = [int(x._value.size) for x in (q, k, v)]
-    bounds = [0, sizes[0], sizes[0] + sizes[1], sum(sizes)]
-    return [arr.reshape(flat[lo:hi], tuple(x._value.shape))
-            for lo, hi, x in zip(bounds, bounds[1:], (q, k, v))]
+    return _split_flat(attention_grad(g, q, k, v), [x._value.shape for x in (q, k, v)])
 
 
 def _attention_flops(inputs, out, params):
@@ -959,7 +965,7 @@ def layer_norm_unfused(x, gamma, beta, epsilon=1e-3):
 # b + c per channel (a = gamma * inv, b = -a * inv * dgamma / n, c = -a * dbeta / n - b *
 # mean).
 
-_bn_memo = {}
+_bn_kept = _KeptForBackward()   # the moments, under y (see _bn_remember)
 
 # Below this many elements the wide-view kernels' fixed cost (layout, tasks: ~60 us a call)
 # outweighs their passes: one thread, process time, median of 300 (us, fwd / bwd, new vs
@@ -981,20 +987,11 @@ def _norm_ok(*arrays):
 
 
 def _bn_remember(y, x, mean, var):
-    key = id(y)
-    import weakref
-    try:
-        _bn_memo[key] = (weakref.ref(y, lambda _, key=key: _bn_memo.pop(key, None)),
-                         weakref.ref(x), mean, var)
-    except TypeError:  # a backend's arrays that take no weak references: recomputed later
-        pass
+    _bn_kept.keep(y, (x,), (mean, var))
 
 
 def _bn_recall(x, y):
-    e = _bn_memo.get(id(y))
-    if e is not None and e[0]() is y and e[1]() is x:
-        return e[2], e[3]
-    return None
+    return _bn_kept.get(y, (x,))
 
 
 def _bn_rows(x):

@@ -160,7 +160,7 @@ def test_the_backward_reads_the_forwards_probabilities(monkeypatch):
     F._attention_grad_kernel(g, q, k.copy(), v)        # another k: recomputed
     assert seen[-1] is None
     del q
-    assert not F._attention_memo                       # gone with q
+    assert not F._attention_kept.memo                  # gone with q
 
 
 def test_numpy_twin_equals_native_within_rounding(monkeypatch):
