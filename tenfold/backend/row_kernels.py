@@ -82,30 +82,32 @@ def _one_call(rows, cols, nbytes):
     return rows <= _block_rows(cols) or nbytes < _kernels.BANDWIDTH_MIN_BYTES
 
 
-def _blocks(rows, cols, nbytes, call):
-    """call(lo, hi) for fixed blocks of rows shared out to the kernel threads (blocks write
-    disjoint rows: the results are those of one call)."""
-    step = _block_rows(cols)
-    blocks = [(lo, min(rows, lo + step)) for lo in range(0, rows, step)]
-    _kernels.run_tasks(blocks, lambda b, _: call(*b), nbytes,
-                       min_bytes=_kernels.BANDWIDTH_MIN_BYTES)
-
-
 _POOL_MIN_ELEMS = 1 << 16   # ~30-60 us of a row kernel on one core
 
 
-def _pooled(fn, rows, cols, args):
-    """fn over the same fixed blocks of rows as _blocks, on the C pool (native_pool: a
-    region starts in microseconds, so the Transformer's (4096, 32) layer norms gain), where
-    the array is big enough and the pool has two threads; args(lo, hi) -> (integers and
-    pointers, doubles) of the block's call. False (nothing run) otherwise."""
+def _run(fn, rows, cols, nbytes, args):
+    """fn(*ints, *doubles) with (ints, doubles) = args(lo, hi) the call for rows [lo, hi):
+    one call for small arrays, else fixed blocks of rows (the same cut either way, so the
+    results are those of one call: blocks write disjoint rows, and per-block sums are
+    indexed by block) run on the C pool (native_pool: a region starts in microseconds, so
+    the Transformer's (4096, 32) layer norms gain) or, where it cannot be had, from
+    kernels.BANDWIDTH_MIN_BYTES on the kernel threads."""
     step = _block_rows(cols)
-    if rows <= step or rows * cols < _POOL_MIN_ELEMS:
-        return False
-    if _pool.threads() < 2:
-        return False
-    calls = [args(lo, min(rows, lo + step)) for lo in range(0, rows, step)]
-    return _pool.run(fn, [c[0] for c in calls], calls[0][1])
+    blocks = [(lo, min(rows, lo + step)) for lo in range(0, rows, step)]
+
+    def call(lo, hi):
+        ints, doubles = args(lo, hi)
+        fn(*ints, *doubles)
+
+    if len(blocks) > 1 and rows * cols >= _POOL_MIN_ELEMS and _pool.threads() > 1:
+        calls = [args(*b) for b in blocks]
+        if _pool.run(fn, [c[0] for c in calls], calls[0][1]):
+            return
+    if _one_call(rows, cols, nbytes):
+        call(0, rows)
+    else:
+        _kernels.run_tasks(blocks, lambda b, _: call(*b), nbytes,
+                           min_bytes=_kernels.BANDWIDTH_MIN_BYTES)
 
 
 _DTYPES = frozenset((np.dtype(np.float32), np.dtype(np.float64)))  # native byte order only
@@ -156,14 +158,8 @@ def softmax(x2, out2):
         return False
     rows, cols = x2.shape
     px, po, rb = native.addr(x2), native.addr(out2), cols * x2.itemsize
-    if _pooled(fn, rows, cols, lambda lo, hi: ([px + lo * rb, po + lo * rb, hi - lo, cols],
-                                               [])):
-        return True
-    if _one_call(rows, cols, 2 * x2.nbytes):
-        fn(px, po, rows, cols)
-    else:
-        _blocks(rows, cols, 2 * x2.nbytes, lambda lo, hi: fn(
-            native.addr(x2[lo:hi]), native.addr(out2[lo:hi]), hi - lo, cols))
+    _run(fn, rows, cols, 2 * x2.nbytes,
+         lambda lo, hi: ([px + lo * rb, po + lo * rb, hi - lo, cols], []))
     return True
 
 
@@ -177,15 +173,8 @@ def softmax_grad(g2, y2, out):
         return False
     rows, cols = g2.shape
     pg, py, po, rb = native.addr(g2), native.addr(y2), native.addr(out), cols * g2.itemsize
-    if _pooled(fn, rows, cols, lambda lo, hi: (
-            [pg + lo * rb, py + lo * rb, po + lo * rb, hi - lo, cols], [])):
-        return True
-    if _one_call(rows, cols, 3 * g2.nbytes):
-        fn(pg, py, po, rows, cols)
-    else:
-        _blocks(rows, cols, 3 * g2.nbytes, lambda lo, hi: fn(
-            native.addr(g2[lo:hi]), native.addr(y2[lo:hi]), native.addr(out[lo:hi]), hi - lo,
-            cols))
+    _run(fn, rows, cols, 3 * g2.nbytes,
+         lambda lo, hi: ([pg + lo * rb, py + lo * rb, po + lo * rb, hi - lo, cols], []))
     return True
 
 
@@ -206,14 +195,8 @@ def layer_norm(x2, gamma, beta, epsilon, out):
     eps = float(x2.dtype.type(epsilon))  # the twin adds epsilon in x's dtype
     pg, pb = native.addr(gamma), native.addr(beta)
     px, po, rb = native.addr(x2), native.addr(out), cols * x2.itemsize
-    if _pooled(fn, rows, cols, lambda lo, hi: (
-            [px + lo * rb, pg, pb, po + lo * rb, hi - lo, cols], [eps])):
-        return True
-    if _one_call(rows, cols, 2 * x2.nbytes):
-        fn(native.addr(x2), pg, pb, native.addr(out), rows, cols, eps)
-    else:
-        _blocks(rows, cols, 2 * x2.nbytes, lambda lo, hi: fn(
-            native.addr(x2[lo:hi]), pg, pb, native.addr(out[lo:hi]), hi - lo, cols, eps))
+    _run(fn, rows, cols, 2 * x2.nbytes,
+         lambda lo, hi: ([px + lo * rb, pg, pb, po + lo * rb, hi - lo, cols], [eps]))
     return True
 
 
@@ -235,25 +218,15 @@ def layer_norm_grad(g2, x2, gamma, epsilon, dx, dgamma, dbeta):
     eps = float(x2.dtype.type(epsilon))
     pgam = native.addr(gamma)
 
-    def call(lo, hi):
-        k = lo // step  # lo is a multiple of step: block k's partial rows
-        fn(native.addr(g2[lo:hi]), native.addr(x2[lo:hi]), pgam, native.addr(dx[lo:hi]),
-           native.addr(parts[0, k:]), native.addr(parts[1, k:]), hi - lo, cols, step, eps)
-
     pg, px, pd, rb = native.addr(g2), native.addr(x2), native.addr(dx), cols * x2.itemsize
     pp0, pp1, pb = native.addr(parts[0]), native.addr(parts[1]), cols * 8
 
     def args(lo, hi):
-        k = lo // step
+        k = lo // step  # lo is a multiple of step: block k's partial rows
         return ([pg + lo * rb, px + lo * rb, pgam, pd + lo * rb, pp0 + k * pb, pp1 + k * pb,
                  hi - lo, cols, step], [eps])
 
-    if _pooled(fn, rows, cols, args):
-        pass
-    elif _one_call(rows, cols, 3 * x2.nbytes):
-        call(0, rows)
-    else:
-        _blocks(rows, cols, 3 * x2.nbytes, call)
+    _run(fn, rows, cols, 3 * x2.nbytes, args)
     dgamma[...] = parts[0].sum(axis=0)  # block order: the same on any thread count
     dbeta[...] = parts[1].sum(axis=0)
     return True
