@@ -139,10 +139,13 @@ def matmul(a, b, out=None, bias=None):
     # the C code reads a, b and writes out only at the elements their shapes and strides
     # name (masked vector lanes past n are never touched); pack holds one b (k x n)
 
-    def call(pack, i0, i1, r0, r1):
-        fn(pa + 4 * (i0 * sa[0] + r0 * sa[2]), pb + 4 * i0 * sb[0],
-           pc + 4 * (i0 * sc[0] + r0 * sc[2]), native.addr(pack), pbias,
-           i1 - i0, nb1, r1 - r0, n, k, *sa, *sb, sc[0], sc[1], sc[2])
+    def args(pack, i0, i1, r0, r1):   # stacks [i0, i1), rows [r0, r1)
+        return _gemm_args(pa + 4 * (i0 * sa[0] + r0 * sa[2]), pb + 4 * i0 * sb[0],
+                          pc + 4 * (i0 * sc[0] + r0 * sc[2]), pack, pbias, i1 - i0, nb1,
+                          r1 - r0, n, k, sa, sb, sc[:3])
+
+    def call(pack, *block):
+        fn(*args(native.addr(pack), *block))
 
     def scratch():  # b copied row-major when its columns are strided (q @ k^T)
         return np.empty(k * n if sb[3] != 1 else 1, _F32)
@@ -158,10 +161,7 @@ def matmul(a, b, out=None, bias=None):
     if len(tasks) > 1 and 2 * m * n * k >= _POOL_MIN_FLOPS and _pool.threads() > 1:
         # the C pool: a region starts in microseconds, so 0.1-0.4 ms products gain
         packs = np.empty((len(tasks), k * n if sb[3] != 1 else 1), _F32)
-        rows = [[pa + 4 * (i0 * sa[0] + r0 * sa[2]), pb + 4 * i0 * sb[0],
-                 pc + 4 * (i0 * sc[0] + r0 * sc[2]), native.addr(packs[j]), pbias or 0,
-                 i1 - i0, nb1, r1 - r0, n, k, *sa, *sb, sc[0], sc[1], sc[2]]
-                for j, (i0, i1, r0, r1) in enumerate(tasks)]
+        rows = [args(native.addr(packs[j]), *t) for j, t in enumerate(tasks)]
         if _pool.run(fn, rows):
             return out
     # Python threads only from kernels.BANDWIDTH_MIN_BYTES on, as matmul_stack's own
@@ -172,6 +172,12 @@ def matmul(a, b, out=None, bias=None):
         _k.run_tasks(tasks, lambda t, pack: call(pack, *t), nbytes, make_state=scratch,
                      min_bytes=_k.BANDWIDTH_MIN_BYTES)
     return out
+
+
+def _gemm_args(pa, pb, pc, pack, bias, nb0, nb1, m, n, k, sa, sb, sc):
+    """gemm_f32's arguments in its order (addresses as integers, a missing bias 0); sa, sb:
+    the 4 element strides of a and b, sc the 3 outer ones of c."""
+    return [pa, pb, pc, pack, bias or 0, nb0, nb1, m, n, k, *sa, *sb, *sc]
 
 
 _POOL_MIN_FLOPS = 1 << 22   # about 40 us on one core: less is not worth a region
@@ -188,8 +194,8 @@ def _long_reduction(fn, pa, sa, pb, sb, out, bias, m, n, k):
     parts = np.empty((len(bounds), m, n), _F32)
     pp = native.addr(parts)
     # each slice: a (m, k1 - k0) x (k1 - k0, n) product into parts[j] (row stride n)
-    rows = [[pa + 4 * k0 * sa[3], pb + 4 * k0 * sb[2], pp + 4 * j * m * n, 0, 0, 1, 1, m, n,
-             k1 - k0, 0, 0, sa[2], sa[3], 0, 0, sb[2], sb[3], 0, 0, n]
+    rows = [_gemm_args(pa + 4 * k0 * sa[3], pb + 4 * k0 * sb[2], pp + 4 * j * m * n, 0, None,
+                       1, 1, m, n, k1 - k0, [0, 0, *sa[2:]], [0, 0, *sb[2:]], [0, 0, n])
             for j, (k0, k1) in enumerate(bounds)]
     if not _pool.run(fn, rows):
         return None
