@@ -60,7 +60,6 @@ typedef void (*kernel_fn)(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;     /* the region's fields */
 static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER; /* one region at a time */
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
-static pthread_t helpers[MAX_HELPERS];
 static int n_helpers = 0, sleeping = 0;
 static int64_t generation = 0;      /* bumped for each region (read with atomics) */
 static int open_region = 0;         /* helpers may still join */
@@ -70,7 +69,7 @@ static int64_t spin_limit_ns = 0;
 static int64_t quiet = 0;           /* bumped by pool_quiet: spinning helpers go to sleep */
 /* the region */
 static kernel_fn fn_;
-static int64_t n_tasks_, n_int_, n_dbl_;
+static int64_t n_tasks_, n_int_;
 static const int64_t *iargs_;
 static double dargs_[N_DBL];
 
@@ -159,7 +158,8 @@ static int ensure_helpers(int want) {
         pthread_attr_t at;
         pthread_attr_init(&at);
         pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        int err = pthread_create(&helpers[n_helpers], &at, helper_main, NULL);
+        pthread_t th;
+        int err = pthread_create(&th, &at, helper_main, NULL);
         pthread_attr_destroy(&at);
         if (err) break;
         n_helpers++;
@@ -184,7 +184,6 @@ TF_EXPORT int64_t pool_run(const void *fn, int64_t n_tasks, const int64_t *iargs
     fn_ = (kernel_fn)fn;
     n_tasks_ = n_tasks;
     n_int_ = n_int;
-    n_dbl_ = n_dbl;
     iargs_ = iargs;
     for (int64_t i = 0; i < N_DBL; i++) dargs_[i] = i < n_dbl ? dargs[i] : 0.0;
     __atomic_store_n(&next_task, 0, __ATOMIC_RELAXED);
