@@ -167,6 +167,26 @@ def _use_counts(readers, outputs):
     return uses
 
 
+class _Uses:
+    """Who makes and who reads each value of a node list, for the pattern rewrites (the
+    list is read live: rewrites in place are seen)."""
+
+    def __init__(self, nodes, outputs):
+        self.nodes = nodes
+        self.producer, self.readers = _index(nodes)
+        self.uses = _use_counts(self.readers, outputs)
+
+    def sole_producer(self, v, op_name=None, skip=()):
+        """The index of the single-output node making v when nothing else reads v (and the
+        node runs `op_name`, if given, and is not in `skip`), else None: a node a rewrite
+        may absorb."""
+        j = self.producer.get(v)
+        if j is None or j in skip or self.uses.get(v) != 1 or self.nodes[j].multi or \
+                (op_name is not None and self.nodes[j].op.name != op_name):
+            return None
+        return j
+
+
 def _is_2x2_valid(params):
     return tuple(params["ksize"]) == (2, 2) and tuple(params["strides"]) == (2, 2) and \
         tuple(params["dilations"]) == (1, 1) and \
@@ -276,22 +296,19 @@ class Plan:
 
     def _fuse(self, nodes, kind, const, outputs):
         """Pattern rewrites. Now: multiply(g, cast(greater(y, 0))) -> relu_grad(g, y)."""
-        producer, readers = _index(nodes)
-        uses = _use_counts(readers, outputs)
+        use = _Uses(nodes, outputs)
         dead = set()
         for i, n in enumerate(nodes):
             if n.multi or n.op.name != "multiply" or len(n.inputs) != 2:
                 continue
             for gi, ci in ((0, 1), (1, 0)):
                 g_v, c_v = n.inputs[gi], n.inputs[ci]
-                j = producer.get(c_v)
-                if j is None or uses.get(c_v) != 1 or nodes[j].multi or \
-                        nodes[j].op.name != "cast":
+                j = use.sole_producer(c_v, "cast")
+                if j is None:
                     continue
                 b_v = nodes[j].inputs[0]
-                k = producer.get(b_v)
-                if k is None or uses.get(b_v) != 1 or nodes[k].multi or \
-                        nodes[k].op.name != "greater":
+                k = use.sole_producer(b_v, "greater")
+                if k is None:
                     continue
                 y_v, zero_v = nodes[k].inputs
                 z = const.get(zero_v) if kind[zero_v] == "const" else None
@@ -313,22 +330,20 @@ class Plan:
         numbers). a and w 2-D, b's shape the output's tail holding the product's N columns;
         the product and the reshape read by the add only."""
         vals = self.graph.values
-        producer, readers = _index(nodes)
-        uses = _use_counts(readers, outputs)
+        use = _Uses(nodes, outputs)
         dead = set()
         for k, n in enumerate(nodes):
             if n.multi or n.op.name != "add" or len(n.inputs) != 2:
                 continue
             for yi in (0, 1):
                 y_v, b_v = n.inputs[yi], n.inputs[1 - yi]
-                j = producer.get(y_v)
-                if j is None or j in dead or uses.get(y_v) != 1 or nodes[j].multi:
+                j = use.sole_producer(y_v, skip=dead)
+                if j is None:
                     continue
                 i, r = j, None
                 if nodes[j].op.name == "reshape":
-                    mm_v = nodes[j].inputs[0]
-                    i, r = producer.get(mm_v), j
-                    if i is None or i in dead or uses.get(mm_v) != 1 or nodes[i].multi:
+                    i, r = use.sole_producer(nodes[j].inputs[0], skip=dead), j
+                    if i is None:
                         continue
                 mm = nodes[i]
                 if mm.op.name != "matmul" or mm.params.get("transpose_a") or \
@@ -467,8 +482,8 @@ class Plan:
         batch_norm_relu_train_grad(g, x, r, gamma) when the masked gradient has no other
         reader (fused_ops)."""
         vals = self.graph.values
-        producer, readers = _index(nodes)
-        uses = _use_counts(readers, outputs)
+        use = _Uses(nodes, outputs)
+        producer, readers = use.producer, use.readers
         pinned = set(outputs)
         replace, dead, swap = {}, set(), {}
 
@@ -497,9 +512,8 @@ class Plan:
             if j is not None:
                 y, op, ins, gone = a, batch_norm_relu_train, nodes[j].inputs, (i,)
             else:  # relu(add(y, s))
-                ja = producer.get(a)
-                if ja is None or a in pinned or uses.get(a) != 1 or nodes[ja].multi or \
-                        nodes[ja].op.name != "add" or len(nodes[ja].inputs) != 2:
+                ja = use.sole_producer(a, "add")
+                if ja is None or a in pinned or len(nodes[ja].inputs) != 2:
                     continue
                 p, q = nodes[ja].inputs
                 for y, s_ in ((p, q), (q, p)):
@@ -525,16 +539,14 @@ class Plan:
         nodes = [replace.get(i, n) for i, n in enumerate(nodes) if i not in dead]
         fused_out = {n.outputs[0] for n in nodes
                      if n.op is batch_norm_relu_train or n.op is batch_norm_add_relu_train}
-        producer, readers = _index(nodes)
-        uses = _use_counts(readers, outputs)
+        use = _Uses(nodes, outputs)
         dead = set()
         for k, n in enumerate(nodes):
             if n.multi or n.op.name != "batch_norm_train_grad" or n.inputs[2] not in fused_out:
                 continue
             gy, x, r, gamma = n.inputs
-            p = producer.get(gy)
-            if p is None or uses.get(gy) != 1 or nodes[p].multi or \
-                    nodes[p].op is not relu_grad or nodes[p].inputs[1] != r:
+            p = use.sole_producer(gy)
+            if p is None or nodes[p].op is not relu_grad or nodes[p].inputs[1] != r:
                 continue
             nodes[k] = _PNode(batch_norm_relu_train_grad, (nodes[p].inputs[0], x, r, gamma),
                               n.params, n.outputs, False, False)
@@ -544,15 +556,14 @@ class Plan:
     def _fuse_jit(self, nodes, outputs):
         """With jit_compile and Numba: relu(add(x, b)) -> bias_relu(x, b) in one pass."""
         vals = self.graph.values
-        producer, readers = _index(nodes)
-        uses = _use_counts(readers, outputs)
+        use = _Uses(nodes, outputs)
         dead = set()
         for i, n in enumerate(nodes):
             if n.multi or n.op.name != "relu":
                 continue
             a = n.inputs[0]
-            j = producer.get(a)
-            if j is None or uses.get(a) != 1 or nodes[j].multi or nodes[j].op.name != "add":
+            j = use.sole_producer(a, "add")
+            if j is None:
                 continue
             x, b = nodes[j].inputs
             vx, vb, vo = vals[x], vals[b], vals[n.outputs[0]]
