@@ -242,7 +242,8 @@ def _attention_dims(q, k, v, *more):
 
 def _attention_run(fn, head, tail, pairs, flops, work_floats):
     """fn(*head, work, t0, t1, *tail) over the (batch, head) pairs [0, pairs) in chunks, on
-    the C pool when the work pays for a region (else one call on this thread)."""
+    the C pool when the work pays for a region, else on the kernel threads (while BLAS runs
+    several and the pool stays off), else in one call on this thread."""
     step = max(1, pairs // 8)
     tasks = [(i, min(pairs, i + step)) for i in range(0, pairs, step)]
 
@@ -256,7 +257,7 @@ def _attention_run(fn, head, tail, pairs, flops, work_floats):
                     for j, (t0, t1) in enumerate(tasks)]
             if _pool.run(fn, rows):
                 return
-        if not _pool.available() and _k._workers(len(tasks), flops, 0) > 1:  # Python threads
+        if _k._workers(len(tasks), flops, 0) > 1:   # no pool now (BLAS threads): Python ones
             _k.run_tasks(tasks, lambda r, work: fn(*head, native.addr(work), *r, *tail), flops,
                          make_state=scratch, min_bytes=0)
             return

@@ -46,8 +46,10 @@ def _pool():
 
 def _spin_ns():
     """How long the helpers wait for the next region before sleeping: _SPIN_NS while BLAS is
-    single-threaded, else 0 (a region then runs on one thread anyway, see threads(); two
-    spinning pools on two cores slow each other: the MLP's step 2.47 -> 2.71 ms median)."""
+    single-threaded, else 0. OpenBLAS's own workers spin on the other cores for about 0.1 s
+    after each multi-threaded product, and two spinning pools slow each other (the MLP's
+    step, RMSprop on the pool: 2.47 -> 2.71 ms median with both spinning, 2.28 -> 2.34 with
+    the helpers asleep between regions, within the noise)."""
     return _SPIN_NS if _blas_threads() <= 1 else 0
 
 
@@ -57,13 +59,8 @@ def available():
 
 
 def threads():
-    """The threads a region would use now: 1 inside another region, on a busy machine, or
-    while BLAS is multi-threaded (OpenBLAS's workers then spin on the other cores for about
-    0.1 s after each product, and helpers woken there share their core: the MLP, whose two
-    large GEMMs keep BLAS at two threads, ran its step 5-10% slower with RMSprop on the pool)."""
-    if _k._busy() or _blas_threads() > 1:
-        return 1
-    return _k._workers(2, 1 << 62, 0)
+    """The threads a region would use now (1 inside another region or on a busy machine)."""
+    return _k._workers(2, 1 << 62, 0) if not _k._busy() else 1
 
 
 def _blas_threads():
