@@ -47,6 +47,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from tenfold.backend import cpu_load as _cpu_load
+from tenfold.backend import fpenv as _fpenv
 from tenfold.backend import native as _native
 
 _CHUNK_BYTES = 1 << 20          # im2col buffer for the forward and input-gradient GEMMs
@@ -214,9 +215,12 @@ def run_tasks(tasks, work, nbytes, make_state=None, min_bytes=None):
                 work(t, state)
         return
     counter = itertools.count()
+    fp = _fpenv.mode()   # the caller's subnormal mode, taken by the threads (fpenv.py)
 
     def worker():
         state = None
+        if fp is not None and threading.current_thread() is not caller:
+            _fpenv.adopt(fp)
         for i in counter:
             if i >= len(tasks):
                 return
@@ -224,6 +228,7 @@ def run_tasks(tasks, work, nbytes, make_state=None, min_bytes=None):
                 state = make_state()
             work(tasks[i], state)
 
+    caller = threading.current_thread()
     for hook in before_python_region:   # the C pool's spinning helpers would slow ours
         hook()
     with _blas.single():

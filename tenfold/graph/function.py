@@ -38,6 +38,7 @@ from tenfold.graph import tracer as _tracer
 from tenfold.graph.spec import TensorSpec, describe_shape
 from tenfold.graph import executor as _executor
 from tenfold.graph import threads as _threads
+from tenfold.backend import fpenv as _fpenv
 from time import perf_counter as _clock
 
 _wrap = Tensor._wrap
@@ -203,6 +204,9 @@ class _Program:
             device = self.variables_device
         plan = self.plan(device)
         tuner = self.tuner
+        # host programs run with subnormals flushed to zero, as TensorFlow's kernels do
+        # (backend/fpenv.py); device programs' kernels have their own modes
+        fp = _fpenv.enter() if device is None else None
         try:
             if tuner is not None and _threads._state["user"] is None:
                 n = tuner.pick()
@@ -216,10 +220,13 @@ class _Program:
             if err is e:
                 raise
             raise err from None
+        finally:
+            _fpenv.restore(fp)
         return self.pack([_wrap(a) for a in outs])
 
     def replay(self, tensors):
-        return self.pack(self.graph.replay(tensors))
+        with _fpenv.flushing():
+            return self.pack(self.graph.replay(tensors))
 
     def pack(self, out_tensors):
         kinds = self.out_kinds
@@ -544,6 +551,11 @@ class Function:
         return self._call_slow(args, kwargs)
 
     def _call_slow(self, args, kwargs):
+        # a call that traces runs the ops as it goes: flushed as the program's runs are
+        with _fpenv.flushing():
+            return self._call_slow_flushed(args, kwargs)
+
+    def _call_slow_flushed(self, args, kwargs):
         leaves = []
         struct = _flatten((args, kwargs), leaves, "", None)
         keys = []

@@ -38,6 +38,7 @@ from tenfold.ops.buffers import (from_buffer, tensor_buffer, increment_buffer, v
                                  assign_buffer)
 from tenfold.framework.host import to_host
 from tenfold.backend import backend_of as _backend_of
+from tenfold.backend import fpenv as _fpenv
 from tenfold.keras.saving import _walk as _checkpoint_walk  # noqa: F401 - registers it
 from tenfold.keras.optimizers import native_updates as _native
 
@@ -524,10 +525,13 @@ class Optimizer:
             _adapt_threads()  # fewer BLAS threads while the machine is oversubscribed
             fused = None if any(type(a) is SparseRows for a in arrays) else \
                 self._eager_fused_update(trainable_variables)
-            if fused is not None:  # counts the iteration itself
-                fused(arrays)
-                return
-            self._apply_arrays(arrays, trainable_variables)
+            # subnormals flushed, as in graph programs (backend/fpenv.py): the slots' decay
+            # would otherwise fill them with subnormals in eager training loops too
+            with _fpenv.flushing():
+                if fused is not None:  # counts the iteration itself
+                    fused(arrays)
+                    return
+                self._apply_arrays(arrays, trainable_variables)
         increment_buffer(self._iterations)
 
     def _eager_fused_update(self, variables):
