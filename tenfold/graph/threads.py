@@ -22,6 +22,7 @@ import os
 import time
 
 from tenfold.backend import cpu_load as _cpu_load
+from tenfold.backend import kernels as _kernels
 
 _state = {"lib": None, "set": None, "get": None, "searched": False, "user": None,
           "checked": 0.0, "current": None}
@@ -34,6 +35,7 @@ def _find():
     if _state["searched"]:
         return _state["set"]
     _state["searched"] = True
+    _kernels.blas_threads_available()   # also puts OpenBLAS's idle workers to sleep at once
     try:
         import numpy as np
         base = os.path.dirname(os.path.dirname(np.__file__))
