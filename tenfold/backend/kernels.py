@@ -1460,6 +1460,16 @@ def conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups=1, into
     return _unpad(dxp, pads, x_shape).astype(dt, copy=False)
 
 
+def conv_backprop_input_covered(dy, w, x_shape, pads):
+    """The input gradient (x_shape) of a stride-1, undilated, ungrouped conv whose output
+    gradient dy covers only the output's first rows and columns (the rest zero: a 2x2 max
+    pool's backward leaves an odd output's last row and column out), from the native
+    kernel, which takes the missing part as zero padding; None where it does not apply."""
+    if LEGACY or not dy.size or len(x_shape) != 4:
+        return None
+    return _native_conv().backprop_input(dy, w, tuple(x_shape), (1, 1), (1, 1), pads)
+
+
 # ------------------------------------------------------------------------------------------
 # the input gradient (= the transposed convolution) by output phases: for strides s, the
 # input positions i = r + s*j of one phase r (per dim) receive dy[j + q_k] @ w[k]^T from the

@@ -321,6 +321,12 @@ def conv_backprop_input_pooled(y, out, g, w, x_shape, pads, jit=False):
     dz = _pooled_dz(out, g) if cover is not None and g.dtype == y.dtype else None
     if dz is None:
         return K.conv_backprop_input(_plain_dz(y, out, g), w, x_shape, (1, 1), (1, 1), pads)
+    # natively, straight into the whole input's shape: dz's missing last rows and columns
+    # are the convolution's zero padding, so the uncovered edge comes out zero (the MNIST
+    # convnet's 3x3 32->64 13x13 b128: 2.3 ms against 3.7 through `into` below)
+    dx = K.conv_backprop_input_covered(dz, w, tuple(x_shape), pads)
+    if dx is not None:
+        return dx
     crop = (x_shape[0],) + cover + (x_shape[3],)
     if crop == tuple(x_shape) or K.compute_dtype(dz.dtype) != dz.dtype:
         dxc = K.conv_backprop_input(dz, w, crop, (1, 1), (1, 1), pads)

@@ -229,3 +229,4 @@ def test_filter_gradient_any_tile(monkeypatch, every_shape, n, h, w_, c, o, kh, 
         return
     x, dy, want = _filter_case(n, h, w_, c, o, kh, kw, (sh, sw), (dh, dw), pads)
     _close(cn.backprop_filter(x, dy, (kh, kw, c, o), (sh, sw), (dh, dw), pads), want)
+

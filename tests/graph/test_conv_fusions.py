@@ -215,3 +215,44 @@ def test_dropout_mask_rate_scale_and_gradient():
         tape.watch(x)
         y = tf.nn.dropout(x, 0.3, seed=5)
     np.testing.assert_array_equal(tape.gradient(y, x).numpy(), y.numpy())
+
+
+@pytest.mark.parametrize("h", [28, 29])   # conv1's output even or odd; conv2's is odd (the
+# fusion's case: the pool cuts its last row and column)
+def test_pooled_input_gradient_takes_the_native_kernel_on_the_convnet_shapes(h, monkeypatch):
+    """The MNIST convnet's conv2 (3x3, 32 -> 64 channels) behind a 2x2 max pool: its input
+    gradient comes from the native kernel straight in the input's shape (the covered part
+    of dz, the rest read as zero padding), and matches eager execution."""
+    from tenfold.backend import conv_native
+    if conv_native._lib() is None:
+        pytest.skip("native conv kernels not built here")
+    taken = []
+    real = K.conv_backprop_input_covered
+
+    def counted(*a):
+        got = real(*a)
+        taken.append(got is not None)
+        return got
+
+    monkeypatch.setattr(K, "conv_backprop_input_covered", counted)
+    rng = np.random.default_rng(h)
+    x = tf.constant(rng.random((3, h, h, 1)).astype(np.float32))
+    w1 = tf.Variable(rng.standard_normal((3, 3, 1, 32)).astype(np.float32))
+    w2 = tf.Variable(rng.standard_normal((3, 3, 32, 64)).astype(np.float32) * 0.1)
+
+    def step():
+        with tf.GradientTape() as tape:
+            p = tf.nn.max_pool2d(tf.nn.relu(tf.nn.conv2d(x, w1, 1, "VALID")), 2, 2, "VALID")
+            p2 = tf.nn.max_pool2d(tf.nn.relu(tf.nn.conv2d(p, w2, 1, "VALID")), 2, 2, "VALID")
+            loss = tf.reduce_sum(p2 * p2)
+        return tape.gradient(loss, [w1, w2])
+
+    eager = step()
+    fn = tf.function(step)
+    fn()
+    taken.clear()
+    fused = fn()
+    assert "conv_backprop_input_pooled" in _plan_ops(fn) and any(taken)
+    for e, f in zip(eager, fused):
+        np.testing.assert_allclose(f.numpy(), e.numpy(), rtol=0,
+                                   atol=2e-5 * np.abs(e.numpy()).max())
