@@ -8,6 +8,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
 
 import tenfold as tf
 from tenfold.backend import fpenv, kernels, native_pool
@@ -152,3 +154,40 @@ def test_env_variable_turns_it_off():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.stdout.strip().endswith("True"), out.stderr[-2000:]
+
+
+_F32_TINY = np.finfo(np.float32).tiny
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=hnp.arrays(np.float32, st.integers(1, 40),
+                    elements=st.floats(width=32, allow_subnormal=True, allow_nan=False)),
+       c=st.floats(width=32, min_value=2.0 ** -20, max_value=2.0 ** 20))
+def test_a_program_computes_what_flush_to_zero_arithmetic_gives(x, c):
+    """Property: inside a graph program a subnormal input reads as zero and a subnormal
+    result is zero; every other element is IEEE's (NumPy's, outside any flushing block)."""
+    f = _scale_fn()
+    c32 = np.float32(c)
+    got = f(tf.constant(x), tf.constant(c32)).numpy()
+    with np.errstate(all="ignore"):
+        ieee = x * c32
+    sub_in = (x != 0) & (np.abs(x) < _F32_TINY)
+    assert np.all(got[sub_in] == 0)
+    rest = ~sub_in
+    sub_out = rest & (ieee != 0) & (np.abs(ieee) < _F32_TINY)
+    assert np.all(got[sub_out] == 0)
+    # the smallest normal may come from rounding a tiny exact product up: either is right
+    edge = rest & (np.abs(ieee) == _F32_TINY)
+    assert np.all((got[edge] == ieee[edge]) | (got[edge] == 0))
+    normal = rest & ~sub_out & ~edge
+    np.testing.assert_array_equal(got[normal], ieee[normal])
+    assert _numpy_keeps_subnormals()
+
+
+_scale = []
+
+
+def _scale_fn():
+    if not _scale:
+        _scale.append(tf.function(lambda a, s: a * s))
+    return _scale[0]
