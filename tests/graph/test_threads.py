@@ -129,3 +129,15 @@ def test_kernel_threads_run_serially_when_a_core_is_held(monkeypatch):
     assert kernels._busy()
     monkeypatch.setattr(kernels._cpu_load, "free_cores", lambda: 2)
     assert not kernels._busy()
+
+
+def test_tuner_probes_a_mildly_slower_setting_less_and_less(fake_blas):
+    """One thread 1.4x slower (the MLP's case): each lost probe doubles the wait for the
+    next, so the five-run probes take a few percent of the runs, not a sixth of them."""
+    t = threads.Tuner()
+    picks = _drive(t, {2: 0.0015, 1: 0.0021}, 2000)
+    assert t.choice == 2
+    assert picks.count(1) <= 60
+    # and a drift still brings a probe at once
+    picks = _drive(t, {2: 0.006, 1: 0.0021}, 20)
+    assert t.choice == 1
