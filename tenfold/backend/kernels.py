@@ -168,8 +168,9 @@ def _shorten_openblas_spin(lib):
     next, and whatever runs on their core meanwhile gets half of it: the C pool's helpers,
     which split the optimizer updates and the row kernels between the products, ran 2-4x
     slower (the seed MLP's RMSprop update: 0.29 ms -> 0.18 with the workers asleep, the
-    step 1.78 -> 1.65 ms; the Transformer 8-10% and the DCGAN 6-13% faster in separate
-    processes). Waking a sleeping worker costs a few microseconds per threaded product.
+    step 1.78 -> 1.65 ms; the convnet 15.1 -> 11.8 ms/step when the tuner had chosen two
+    BLAS threads; the Transformer and the DCGAN within the noise). Waking a sleeping worker
+    costs a few microseconds per threaded product.
     OpenBLAS reads OPENBLAS_THREAD_TIMEOUT when it loads, which is before `import tenfold`
     in nearly every program, so the value is set through its own `openblas_read_env` and its
     threads restarted (`blas_thread_shutdown_`; they start again with the next threaded
@@ -219,6 +220,8 @@ def blas_threads_available():
     """Whether the BLAS thread count can be set here (found on first call, which also
     shortens OpenBLAS's idle spinning: `_shorten_openblas_spin`)."""
     return _blas.available()
+
+
 _pool = [None]
 _threads = _thread_count()
 
