@@ -189,5 +189,6 @@ _scale = []
 
 def _scale_fn():
     if not _scale:
-        _scale.append(tf.function(lambda a, s: a * s))
+        _scale.append(tf.function(lambda a, s: a * s, input_signature=[
+            tf.TensorSpec([None], tf.float32), tf.TensorSpec([], tf.float32)]))
     return _scale[0]
