@@ -113,13 +113,7 @@ class _BlasThreads:
                  ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
                  ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
                  ("openblas_get_num_threads", "openblas_set_num_threads")]
-        try:
-            with open("/proc/self/maps") as f:
-                paths = sorted({line.split()[-1] for line in f
-                                if "openblas" in line.lower() and ".so" in line})
-        except OSError:
-            paths = []
-        for path in paths:
+        for path in _openblas_paths():
             try:
                 lib = ctypes.CDLL(path)
             except OSError:
@@ -157,6 +151,23 @@ class _BlasThreads:
                 self.depth -= 1
                 if self.depth == 0 and self.saved != 1:
                     set_(self.saved)
+
+
+def _openblas_paths():
+    """The OpenBLAS libraries this process has loaded (/proc/self/maps on Linux), then the
+    ones NumPy's wheels ship (numpy.libs; .dylibs on macOS, where there is no maps file)."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted({line.split()[-1] for line in f
+                            if "openblas" in line.lower() and ".so" in line})
+    except OSError:
+        paths = []
+    import glob
+    base = os.path.dirname(np.__file__)
+    for pattern in (os.path.join(os.path.dirname(base), "numpy.libs", "*openblas*"),
+                    os.path.join(base, ".dylibs", "*openblas*")):
+        paths += [p for p in sorted(glob.glob(pattern)) if p not in paths]
+    return paths
 
 
 _SHORT_SPIN = 4   # OPENBLAS_THREAD_TIMEOUT's smallest value: 2^4 cycles
@@ -220,6 +231,12 @@ def blas_threads_available():
     """Whether the BLAS thread count can be set here (found on first call, which also
     shortens OpenBLAS's idle spinning: `_shorten_openblas_spin`)."""
     return _blas.available()
+
+
+def blas_thread_count_fns():
+    """OpenBLAS's (get_num_threads, set_num_threads) as ctypes functions, or None: the one
+    search for them, shared with graph/threads.py's tuner."""
+    return _blas.fns if _blas.available() else None
 
 
 _pool = [None]

@@ -64,8 +64,8 @@ def threads():
 
 
 def _blas_threads():
-    blas = _k._blas
-    return blas.fns[0]() if blas.available() else 1
+    fns = _k.blas_thread_count_fns()
+    return fns[0]() if fns else 1
 
 
 def run(fn, rows, doubles=()):

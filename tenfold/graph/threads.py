@@ -16,51 +16,29 @@ TENFOLD_ADAPTIVE_THREADS=0 or the user fixed a number:
 - eager training loops are tuned the same way, timing the interval between two
   `Optimizer.apply` calls.
 """
-import ctypes
-import glob
 import os
 import time
 
 from tenfold.backend import cpu_load as _cpu_load
 from tenfold.backend import kernels as _kernels
 
-_state = {"lib": None, "set": None, "get": None, "searched": False, "user": None,
-          "checked": 0.0, "current": None}
+_state = {"user": None, "checked": 0.0, "current": None}
 
 
 _CORES = os.cpu_count() or 1
 
 
 def _find():
-    if _state["searched"]:
-        return _state["set"]
-    _state["searched"] = True
-    _kernels.blas_threads_available()   # also puts OpenBLAS's idle workers to sleep at once
-    try:
-        import numpy as np
-        base = os.path.dirname(os.path.dirname(np.__file__))
-        cands = glob.glob(os.path.join(base, "numpy.libs", "*openblas*")) + \
-            glob.glob(os.path.join(os.path.dirname(np.__file__), ".dylibs", "*openblas*"))
-        for path in cands:
-            lib = ctypes.CDLL(path)
-            for prefix in ("scipy_openblas_", "openblas_"):
-                for suffix in ("64_", ""):
-                    s = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
-                    g = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
-                    if s is not None and g is not None:
-                        s.argtypes = [ctypes.c_int]
-                        _state.update(lib=lib, set=s, get=g)
-                        return s
-    except Exception:  # noqa: BLE001 - no OpenBLAS we can reach: leave threads alone
-        pass
-    return None
+    """OpenBLAS's set_num_threads, or None (found once, by backend/kernels.py, whose search
+    also puts OpenBLAS's idle workers to sleep at once)."""
+    fns = _kernels.blas_thread_count_fns()
+    return None if fns is None else fns[1]
 
 
 def blas_threads():
     """The number of threads BLAS uses now (None if it cannot be told)."""
-    if _find() is not None:
-        return int(_state["get"]())
-    return None
+    fns = _kernels.blas_thread_count_fns()
+    return None if fns is None else int(fns[0]())
 
 
 def _apply(n):
