@@ -14,7 +14,7 @@ what was there, so the user's own NumPy code outside tenfold keeps IEEE subnorma
 - graph programs (`tf.function`, Keras's compiled steps) run inside it (graph/function.py);
 - an optimizer's `apply` does too, so eager training loops' slots are flushed as well;
 - the C pool's helpers take the caller's mode for each region, and the kernel threads
-  (kernels.run_tasks) take it for each region (`mode()` / `adopt()`).
+  (kernels.run_tasks) take it for each region (`mode()`, then `restore` on the thread).
 Eager ops outside a graph keep NumPy's arithmetic: setting the register around every op
 would cost more than a small op itself (two calls of ~0.2 us).
 
@@ -59,7 +59,8 @@ def enter():
 
 
 def restore(token):
-    """Puts back the mode `enter` found."""
+    """Sets this thread's mode to `token`: the one `enter` found, or another thread's
+    `mode()`."""
     if token is not None:
         if token == 0:
             _fns[0][3]()       # the common case: no argument to convert
@@ -78,12 +79,7 @@ def flushing():
 
 
 def mode():
-    """This thread's mode (for `adopt` on another thread; None: nothing to carry)."""
+    """This thread's mode, as a token `restore` sets on another thread (None: nothing to
+    carry)."""
     f = _fns[0] if _fns else None
     return None if f is None else f[2]()
-
-
-def adopt(token):
-    """Sets this thread's mode to `token` (from `mode()` on another thread)."""
-    if token is not None:
-        _fns[0][1](token)

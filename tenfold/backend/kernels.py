@@ -293,7 +293,7 @@ def run_tasks(tasks, work, nbytes, make_state=None, min_bytes=None):
     def worker():
         state = None
         if fp is not None and threading.current_thread() is not caller:
-            _fpenv.adopt(fp)
+            _fpenv.restore(fp)
         for i in counter:
             if i >= len(tasks):
                 return

@@ -315,8 +315,9 @@ def _jit_kernels():
 
 
 def conv_backprop_input_pooled(y, out, g, w, x_shape, pads, jit=False):
-    """conv_backprop_input(max_pool_grad(y, out, g), w, x_shape) of a stride-1 conv; with jit
-    (a graph compiled with jit_compile), one full-width GEMM and a Numba scatter."""
+    """conv_backprop_input(max_pool_grad(y, out, g), w, x_shape) of a stride-1 conv: the
+    native kernel where it applies; else, with jit (a graph compiled with jit_compile), one
+    full-width GEMM and a Numba scatter, or the NumPy kernels."""
     cover = _covered_input(out, w.shape[:2], pads)
     dz = _pooled_dz(out, g) if cover is not None and g.dtype == y.dtype else None
     if dz is None:

@@ -1,6 +1,7 @@
 """Subnormal floats are flushed to zero inside graph programs and optimizer updates, as
 TensorFlow's CPU kernels flush them (backend/fpenv.py), and nowhere else: the user's NumPy
 code keeps IEEE subnormals."""
+import contextlib
 import os
 import subprocess
 import sys
@@ -122,17 +123,9 @@ def test_kernel_threads_take_the_callers_mode(monkeypatch):
         np.multiply(parts[i], np.float32(0.5), out=out[i])
 
     for flush in (True, False):
-        with fpenv.flushing() if flush else _nothing():
+        with fpenv.flushing() if flush else contextlib.nullcontext():
             kernels.run_tasks(list(range(8)), work, 1 << 30, min_bytes=0)
         np.testing.assert_array_equal(out, 0.0 if flush else HALF_TINY)
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        return False
 
 
 def test_flushing_nests_and_restores():
