@@ -131,7 +131,8 @@ def _rows_ok(*arrays):
 
 def softmax_taken(shape, dtype):
     """Whether `softmax` runs natively for a (rows, cols) array of `dtype` (where the library
-    and an AVX-512 build are had). Its fixed cost per row (~90 ns: a whole vector's
+    and an AVX-512 build are had; fused_ops.softmax_rows asks `softmax_narrow` first, which
+    takes float32 rows of <= NARROW_MAX). Its fixed cost per row (~90 ns: a whole vector's
     exponentials however short the row, the row's max and sum across the lanes) loses to
     the twin's passes over whole blocks on narrow rows; float64's degree-13 polynomial
     loses to NumPy's exp (ms, twin -> native, one thread, float32 unless said): (64, 10)
@@ -249,3 +250,162 @@ def keep_mask(bits, threshold, scale, out):
         return False
     fn(native.addr(bits), native.addr(out), out.size, int(threshold), float(scale))
     return True
+
+
+# ------------------------------------------------------------------------------------------
+# Narrow rows (rows.c's *_narrow_f32, AVX-512 builds): softmax, the softmax cross-entropies
+# and their logits gradients over a classifier's (batch, classes) float32 logits, classes <=
+# NARROW_MAX, 16 rows per vector (one row per lane). The row kernels above pay ~60-90 ns per
+# row however short it is; the twins several NumPy calls per op. The ops as they call them
+# (/work/scratch/r9/narrow_time.py: in-process, best of 5 x 1000 calls, wall clock, the
+# 2-core machine; before -> after, us):
+#   (128, 10)   softmax 13.0 -> 6.4   xent 21.9 -> 7.0    its gradient 19.1 -> 7.8
+#               sparse xent 23.8 -> 5.4   its gradient 19.9 -> 6.6
+#   (64, 2)     softmax 9.6 -> 5.6    xent 12.3 -> 6.2    sparse xent 15.4 -> 4.9
+#   (4096, 10)  softmax 62.5 -> 36.4  xent 414 -> 36.1    its gradient 113 -> 39.6
+#   (4096, 32)  softmax 132 -> 72.4   xent 642 -> 63.6    sparse xent 563 -> 58.8
+# (the rest of the small cases is Python: the checks and the ctypes call). In the seed MLP's
+# fit (in-place per-node clocks, 400 steps) the three (128, 10) nodes took 101 us -> 56.
+
+NARROW_MAX = 32
+_F32 = np.dtype(np.float32)
+_I64 = np.dtype(np.int64)
+_NARROW_ARGS = {  # (argtypes, restype)
+    "softmax_narrow": ([_P, _P, native.i64, native.i64], None),
+    "xent_narrow": ([_P, _P, _P, native.i64, native.i64], None),
+    "xent_grad_narrow": ([_P, _P, _P, _P, native.i64, native.i64], None),
+    "sparse_xent_narrow": ([_P, _P, _P, native.i64, native.i64], native.i64),
+    "sparse_xent_grad_narrow": ([_P, _P, _P, _P, native.i64, native.i64], native.i64),
+}
+_narrow = {}  # (id(library), name) -> the ctypes function, or False (no AVX-512 build)
+
+
+def _narrow_fn(name):
+    """rows.c's `name`_f32, or None (no library, or a build without AVX-512). These run
+    every step on a few hundred elements, so the lookup is one dict access."""
+    lib = native.load(_FAMILY)
+    if lib is None:
+        return None
+    key = (id(lib), name)
+    fn = _narrow.get(key)
+    if fn is None:
+        probe = lib.narrow_rows_simd
+        probe.argtypes, probe.restype = [], ctypes.c_int
+        argtypes, restype = _NARROW_ARGS[name]
+        fn = _narrow[key] = probe() == 1 and \
+            native.kernel(_FAMILY, name, _F32, argtypes, restype) or False
+    return fn or None
+
+
+def narrow_taken(x2):
+    """Whether the narrow kernels take the 2-D logits x2: float32, C-contiguous and aligned,
+    1 <= cols <= NARROW_MAX (the library is asked by each call)."""
+    if type(x2) is not np.ndarray or x2.ndim != 2 or x2.dtype != _F32:
+        return False
+    f = x2.flags
+    return f.c_contiguous and f.aligned and 1 <= x2.shape[1] <= NARROW_MAX and x2.shape[0] > 0
+
+
+def _f32_like(a, shape):
+    return type(a) is np.ndarray and a.shape == shape and a.dtype == _F32 and \
+        a.flags.c_contiguous and a.flags.aligned
+
+
+def _narrow_run(fn, x2, nbytes, args):
+    """fn over x2's rows: one call, or fixed blocks of rows on the C pool / kernel threads
+    for large arrays (_run); args(lo, hi) gives the pointers and sizes of rows [lo, hi)."""
+    rows, cols = x2.shape
+    _run(fn, rows, cols, nbytes, lambda lo, hi: (args(lo, hi) + [hi - lo, cols], []))
+
+
+def softmax_narrow(x2, out2):
+    """out2 = softmax of x2's rows (out2 may be x2 itself, else not overlapping it): True,
+    or False (nothing written) where the narrow kernel does not take them."""
+    if not narrow_taken(x2) or not _f32_like(out2, x2.shape) or \
+            (out2 is not x2 and np.may_share_memory(x2, out2)):
+        return False
+    fn = _narrow_fn("softmax_narrow")
+    if fn is None:
+        return False
+    px, po, rb = native.addr(x2), native.addr(out2), 4 * x2.shape[1]
+    _narrow_run(fn, x2, 2 * x2.nbytes, lambda lo, hi: [px + lo * rb, po + lo * rb])
+    return True
+
+
+def xent(labels2, x2, loss):
+    """loss (rows,) = softmax cross-entropy of x2's rows against the labels' rows (both
+    (rows, cols) float32): True, or False where the narrow kernel does not take them."""
+    if not narrow_taken(x2) or not _f32_like(labels2, x2.shape) or \
+            not _f32_like(loss, x2.shape[:1]):
+        return False
+    fn = _narrow_fn("xent_narrow")
+    if fn is None:
+        return False
+    pl, px, po, rb = native.addr(labels2), native.addr(x2), native.addr(loss), 4 * x2.shape[1]
+    _narrow_run(fn, x2, 2 * x2.nbytes,
+                lambda lo, hi: [pl + lo * rb, px + lo * rb, po + 4 * lo])
+    return True
+
+
+def xent_grad(g, labels2, x2, out):
+    """out = g[:, None] * (softmax(x2) * rowsum(labels2) - labels2) (g (rows,), out fresh):
+    True, or False where the narrow kernel does not take them."""
+    if not narrow_taken(x2) or not _f32_like(labels2, x2.shape) or \
+            not _f32_like(g, x2.shape[:1]) or not _f32_like(out, x2.shape):
+        return False
+    fn = _narrow_fn("xent_grad_narrow")
+    if fn is None:
+        return False
+    pg, pl, px, po = native.addr(g), native.addr(labels2), native.addr(x2), native.addr(out)
+    rb = 4 * x2.shape[1]
+    _narrow_run(fn, x2, 3 * x2.nbytes,
+                lambda lo, hi: [pg + 4 * lo, pl + lo * rb, px + lo * rb, po + lo * rb])
+    return True
+
+
+def _labels_ok(labels, x2):
+    return type(labels) is np.ndarray and labels.shape == x2.shape[:1] and \
+        labels.dtype == _I64 and labels.flags.c_contiguous and labels.flags.aligned
+
+
+def _sparse_run(fn, labels, x2, nbytes, args):
+    """As _narrow_run for the sparse kernels, which check the labels (each in [0, cols))
+    and write nothing when one is not: False then. Large arrays are checked here first
+    (their blocks' answers are not collected)."""
+    rows, cols = x2.shape
+    if not _one_call(rows, cols, nbytes) or rows * cols >= _POOL_MIN_ELEMS:
+        if labels.min() < 0 or labels.max() >= cols:
+            return False
+        _narrow_run(fn, x2, nbytes, args)
+        return True
+    return fn(*args(0, rows), rows, cols) == 0
+
+
+def sparse_xent(labels, x2, loss):
+    """loss (rows,) = -log_softmax(x2)[r, labels[r]] (labels int64 (rows,)): True, or False
+    (nothing written) where the narrow kernel does not take them or a label is outside
+    [0, cols) (the caller's twin then says which)."""
+    if not narrow_taken(x2) or not _labels_ok(labels, x2) or \
+            not _f32_like(loss, x2.shape[:1]):
+        return False
+    fn = _narrow_fn("sparse_xent_narrow")
+    if fn is None:
+        return False
+    pl, px, po, rb = native.addr(labels), native.addr(x2), native.addr(loss), 4 * x2.shape[1]
+    return _sparse_run(fn, labels, x2, x2.nbytes,
+                       lambda lo, hi: [pl + 8 * lo, px + lo * rb, po + 4 * lo])
+
+
+def sparse_xent_grad(g, labels, x2, out):
+    """out = (softmax(x2) - onehot(labels)) * g[:, None] (g (rows,), out fresh): True, or
+    False as sparse_xent."""
+    if not narrow_taken(x2) or not _labels_ok(labels, x2) or \
+            not _f32_like(g, x2.shape[:1]) or not _f32_like(out, x2.shape):
+        return False
+    fn = _narrow_fn("sparse_xent_grad_narrow")
+    if fn is None:
+        return False
+    pg, pl, px, po = native.addr(g), native.addr(labels), native.addr(x2), native.addr(out)
+    rb = 4 * x2.shape[1]
+    return _sparse_run(fn, labels, x2, 2 * x2.nbytes,
+                       lambda lo, hi: [pg + 4 * lo, pl + 8 * lo, px + lo * rb, po + lo * rb])

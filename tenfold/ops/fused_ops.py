@@ -455,7 +455,7 @@ def softmax_rows(x2, out2):
     float32, single-thread CPU, 1.16 ms against 1.19 ms before (NumPy's exp and the row
     scaling take most of it); the blocks then share out to the threads. The shapes that
     row_kernels.softmax_taken names go to the native kernel where it can be had."""
-    if _rows.softmax(x2, out2):
+    if _rows.softmax_narrow(x2, out2) or _rows.softmax(x2, out2):
         return out2
     # in place, a row that fails the check would be lost: then always shift (the blocks are
     # fresh views, so this is asked of the arrays, not of each block)
@@ -538,6 +538,44 @@ def _softmax_of(logits, axis):
     return out, x.dtype
 
 
+def _narrow_2d(logits):
+    """logits as (rows, classes) where the narrow row kernels take them, else None."""
+    if type(logits) is not np.ndarray or logits.ndim < 1:
+        return None
+    x2 = logits.reshape(-1, logits.shape[-1]) if logits.ndim != 2 else logits
+    return x2 if _rows.narrow_taken(x2) else None
+
+
+def _int64_labels(labels):
+    return labels.reshape(-1).astype(np.int64, copy=False) if labels.dtype.kind in "iu" \
+        else None
+
+
+def xent_rows(labels, logits):
+    """softmax_cross_entropy_with_logits over the last axis by the narrow row kernel
+    (row_kernels.xent: float32 logits of <= NARROW_MAX classes), or None (the caller's
+    twin runs)."""
+    x2 = _narrow_2d(logits)
+    if x2 is None or type(labels) is not np.ndarray or labels.shape != logits.shape:
+        return None
+    loss = np.empty(x2.shape[0], x2.dtype)
+    if not _rows.xent(labels.reshape(x2.shape), x2, loss):
+        return None
+    return loss.reshape(logits.shape[:-1])
+
+
+def sparse_xent_rows(labels, logits):
+    """sparse_softmax_cross_entropy_with_logits by the narrow row kernel, or None (not taken,
+    or a label outside [0, classes): the caller's twin then says which)."""
+    x2 = _narrow_2d(logits)
+    if x2 is None or type(labels) is not np.ndarray or labels.size != x2.shape[0]:
+        return None
+    loss = np.empty(x2.shape[0], x2.dtype)
+    if not _rows.sparse_xent(_int64_labels(labels), x2, loss):
+        return None
+    return loss.reshape(logits.shape[:-1])
+
+
 def _softmax_generic(x, axis):
     """softmax in the array namespace of x (other backends; no out= buffers)."""
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
@@ -552,6 +590,11 @@ def _softmax_xent_grad_kernel(g, labels, logits, axis=-1):
         p = (p * np.sum(lab, axis=axis, keepdims=True) - lab) * \
             np.expand_dims(g.astype(x.dtype), axis)
         return p.astype(logits.dtype)
+    x2 = _narrow_2d(logits)
+    if x2 is not None and axis in (-1, logits.ndim - 1) and labels.shape == logits.shape:
+        out = np.empty(x2.shape, x2.dtype)
+        if _rows.xent_grad(g.reshape(-1), labels.reshape(x2.shape), x2, out):
+            return out.reshape(logits.shape)
     p, dt = _softmax_of(logits, axis)
     l2 = _last_axis_2d(labels.astype(dt, copy=False), axis)
     lsum = _row_sum(l2)
@@ -592,6 +635,11 @@ def _sparse_xent_grad_kernel(g, labels, logits):
         p = _softmax_generic(x, -1)
         onehot = (xp.arange(x.shape[-1]) == labels[..., None]).astype(x.dtype)
         return ((p - onehot) * g[..., None].astype(x.dtype)).astype(logits.dtype)
+    x2 = _narrow_2d(logits)
+    if x2 is not None and labels.size == x2.shape[0]:
+        out = np.empty(x2.shape, x2.dtype)
+        if _rows.sparse_xent_grad(g.reshape(-1), _int64_labels(labels), x2, out):
+            return out.reshape(logits.shape)
     p, dt = _softmax_of(logits, -1)
     rows = np.arange(p.shape[0])
     p[rows, labels.reshape(-1).astype(np.intp)] -= dt.type(1)

@@ -196,6 +196,10 @@ def bias_add(value, bias, data_format=None, name=None):
 # --- losses ---
 
 def _xent_kernel(labels, logits, axis):
+    if axis in (-1, logits.ndim - 1) and logits.ndim >= 1:
+        got = _fused.xent_rows(labels, logits)   # narrow rows natively (a classifier's)
+        if got is not None:
+            return got
     ls = _log_softmax_kernel(_precise(logits), axis)
     return (-np.sum(_precise(labels) * ls, axis=axis)).astype(logits.dtype, copy=False)
 
@@ -229,6 +233,9 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
 
 
 def _sparse_xent_kernel(labels, logits):
+    got = _fused.sparse_xent_rows(labels, logits)  # narrow rows natively; None: bad labels too
+    if got is not None:
+        return got
     n = logits.shape[-1]
     if labels.size and (labels.min() < 0 or labels.max() >= n):
         bad = labels[(labels < 0) | (labels >= n)].ravel()[0]
