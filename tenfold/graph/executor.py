@@ -269,6 +269,7 @@ class Plan:
             nodes = self._fuse(nodes, kind, const, outputs)
             if self.backend is None and not self.jit:
                 nodes = self._fuse_matmul_bias(nodes, outputs)
+                nodes = self._fuse_dense_relu(nodes, outputs)
             nodes = self._fuse_pooled_grads(nodes)
             nodes = self._fuse_conv_pool(nodes, outputs)
             nodes = self._fuse_bn_relu(nodes, outputs)
@@ -369,6 +370,27 @@ class Plan:
                 if r is not None:
                     dead.add(r)
                 break
+        return [n for i, n in enumerate(nodes) if i not in dead]
+
+    def _fuse_dense_relu(self, nodes, outputs):
+        """relu(matmul_bias(a, w, b)) -> matmul_bias(a, w, b, relu=True) in the relu's place,
+        where the relu is the product's only reader and no stateful node runs between them:
+        the bias and the ReLU then take one pass over the output after the GEMM instead of
+        two (kernels.bias_relu; the same numbers). The seed MLP's (128, 512) layer, in its
+        fit (in-place per-node clocks): bias pass 37 us + relu 17 -> 39."""
+        use = _Uses(nodes, outputs)
+        dead = set()
+        stateful = [i for i, n in enumerate(nodes) if n.stateful]
+        for k, n in enumerate(nodes):
+            if n.multi or n.op.name != "relu" or len(n.inputs) != 1 or n.params:
+                continue
+            j = use.sole_producer(n.inputs[0], "matmul_bias", skip=dead)
+            if j is None or nodes[j].params.get("relu") or any(j < i < k for i in stateful):
+                continue
+            mb = nodes[j]
+            nodes[k] = _PNode(matmul_bias, mb.inputs, {**mb.params, "relu": True}, n.outputs,
+                              False, False)
+            dead.add(j)
         return [n for i, n in enumerate(nodes) if i not in dead]
 
     def _fuse_pooled_grads(self, nodes):

@@ -10,6 +10,7 @@ sits beside the unfused ops it replaces; their numbers are those of the chain.
 | conv_backprop_input_pooled    | conv_backprop_input(max_pool_grad(y, out, g), w)          |
 | conv_backprop_filter_pooled   | conv_backprop_filter(x, max_pool_grad(y, out, g))         |
 | matmul_bias(a, w, b, shape)   | add(reshape(matmul(a, w), shape), b)  (a Dense bias)      |
+| matmul_bias(..., relu=True)   | relu(matmul_bias(a, w, b, shape))     (Dense with ReLU)   |
 
 `leaky_relu(x, alpha)` (maximum(multiply(x, alpha), x), 0 < alpha <= 1) and its gradient
 `leaky_relu_grad(g, y, alpha)`: called by `tf.nn.leaky_relu` (so by Keras's LeakyReLU), not
@@ -102,10 +103,15 @@ def _conv_ops():
 # relu_grad: replaces multiply(g, cast(greater(y, 0), g.dtype))
 
 def _relu_grad_kernel(g, y):
+    if type(g) is np.ndarray and g.shape == y.shape and g.dtype == y.dtype:
+        return _relu_grad_out(g, y, np.empty_like(g))
     return np.multiply(g, np.greater(y, y.dtype.type(0)))
 
 
 def _relu_grad_out(g, y, out):
+    # one native pass (kernels.relu_grad: the same values), else the mask and the multiply
+    if _kernels.relu_grad(g, y, out):
+        return out
     return np.multiply(g, np.greater(y, y.dtype.type(0)), out=out)
 
 
@@ -140,40 +146,50 @@ relu_grad = primitive("relu_grad", _relu_grad_kernel,
 # (4096, 32) x (32, 64) + (2, 32): 0.37 -> 0.18; (4096, 64) x (64, 32) + (32,): 0.29 -> 0.18;
 # (4096, 32) x (32, 32) + (32,): 0.20 -> 0.10.
 
-def _product_plus_bias(a, w, b, transpose_b, out=None):
+def _product_plus_bias(a, w, b, transpose_b, out=None, relu=False):
     """(a @ w) + b as (M, N), into out (M, N) where given: natively in one pass, else the
-    product, then the bias added in place (kernels.bias_add, np.add where that declines)."""
+    product, then the bias added in place (kernels.bias_add, np.add where that declines);
+    with `relu`, then max(., 0) (in the bias's pass: kernels.bias_relu)."""
     wv = w.swapaxes(-1, -2) if transpose_b else w
     bf = b.reshape(-1)
     y = _gemm.matmul(a, wv, out=out, bias=bf)
     if y is None:
         y = _kernels.matmul_stack(a, wv, out=out)
+        if relu:
+            return _kernels.bias_relu(y, bf, y)
         if not _kernels.bias_add(y, bf, y):
             np.add(y, bf, out=y)
+    elif relu:
+        _kernels.relu(y, y)
     return y
 
 
-def _matmul_bias_out(a, w, b, out, transpose_b=False, shape=None):
+def _matmul_bias_out(a, w, b, out, transpose_b=False, shape=None, relu=False):
     if type(out) is not np.ndarray or not out.flags.c_contiguous:
-        out[...] = _matmul_bias_kernel(a, w, b, transpose_b, shape)
+        out[...] = _matmul_bias_kernel(a, w, b, transpose_b, shape, relu)
         return out
     n = w.shape[0 if transpose_b else 1]
-    _product_plus_bias(a, w, b, transpose_b, out.reshape(a.shape[0], n))  # a view of out
+    _product_plus_bias(a, w, b, transpose_b, out.reshape(a.shape[0], n), relu)  # out's view
     return out
 
 
-def _matmul_bias_kernel(a, w, b, transpose_b=False, shape=None):
+def _matmul_bias_kernel(a, w, b, transpose_b=False, shape=None, relu=False):
     if type(a) is np.ndarray and type(b) is np.ndarray:
-        return _product_plus_bias(a, w, b, transpose_b).reshape(shape)
+        return _product_plus_bias(a, w, b, transpose_b, None, relu).reshape(shape)
     from tenfold.ops import math_ops as m
     wv = w.swapaxes(-1, -2) if transpose_b else w
-    return (m._mm_kernel(a, wv) + b.reshape(-1)).reshape(shape)
+    y = m._mm_kernel(a, wv) + b.reshape(-1)
+    if relu:
+        y = _kernels.relu(y, y)
+    return y.reshape(shape)
 
 
-def _matmul_bias_grads(g, out, a, w, b, transpose_b=False, shape=None):
+def _matmul_bias_grads(g, out, a, w, b, transpose_b=False, shape=None, relu=False):
     """The chain's gradients: matmul's for a and w (g seen as (M, N)), g summed over its
-    leading axes for b."""
+    leading axes for b; with `relu`, g first through the ReLU (relu_grad on the output)."""
     from tenfold.ops import array_ops as arr, math_ops as m
+    if relu:
+        g = relu_grad(g, out)
     nb = len(b._value.shape)
     g2 = arr.reshape(g, (a._value.shape[0], w._value.shape[0 if transpose_b else 1]))
     da = m._mm_grad_a(g2, None, a, w, False, transpose_b)

@@ -20,6 +20,16 @@ needs_native = pytest.mark.skipif(native.load("activations") is None,
                                   reason="native activations unavailable")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _native_for_every_size():
+    """The kernels on the small edge shapes too (in use, arrays below _NATIVE_BIAS_MIN go to
+    NumPy's add: test_small_arrays_go_to_numpys_add)."""
+    saved = K._NATIVE_BIAS_MIN
+    K._NATIVE_BIAS_MIN = 0
+    yield
+    K._NATIVE_BIAS_MIN = saved
+
+
 def _data(shape, dtype, seed=0):
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal(shape) * 3).astype(dtype)
@@ -145,3 +155,54 @@ def test_property_equals_the_reference(lead, c, dtype, alpha, seed):
     assert K.bias_add(x, b, np.empty_like(x))
     np.testing.assert_array_equal(_bias_leaky(x, b, alpha), _ref(x, b, alpha))
     np.testing.assert_array_equal(_bias_add(x, b), (x.astype(np.float64) + b).astype(dtype))
+
+
+def test_small_arrays_go_to_numpys_add(monkeypatch):
+    monkeypatch.setattr(K, "_NATIVE_BIAS_MIN", 1 << 14)
+    x, b = _data((128, 10), np.float32)
+    out = np.empty_like(x)
+    assert not K.bias_add(x, b, out)         # NumPy's add runs (cheaper than the call here)
+    np.testing.assert_array_equal(K.bias_relu(x, b, out), np.maximum(x + b, np.float32(0)))
+    x, b = _data((128, 512), np.float32)
+    if native.load("activations") is not None:
+        assert K.bias_add(x, b, np.empty_like(x))
+
+
+def _relu_ref(x, b):
+    """add then np.maximum(., 0), each rounded to x's dtype (NaN stays NaN)."""
+    t = (x.astype(np.float64) + b).astype(x.dtype)
+    return np.maximum(t, x.dtype.type(0))
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_bias_relu_and_relu_grad_equal_the_twins(monkeypatch, dtype, shape):
+    x, b = _data(shape, dtype)
+    y = K.bias_relu(x, b, np.empty_like(x))
+    np.testing.assert_array_equal(y, _relu_ref(x, b))
+    np.testing.assert_array_equal(np.signbit(y), np.signbit(_relu_ref(x, b)))
+    np.testing.assert_array_equal(
+        y, numpy_twin(monkeypatch, K.bias_relu, x, b, np.empty_like(x)))
+    g = np.random.default_rng(9).standard_normal(shape).astype(dtype)
+    flat, k = g.reshape(-1), min(3, g.size)
+    flat[g.size - k:] = [np.nan, np.inf, -np.inf][:k]   # times a 0 of the mask: NaN
+    out = np.empty_like(g)
+    with np.errstate(invalid="ignore"):
+        assert K.relu_grad(g, y, out)
+        want = np.multiply(g, y > 0)
+    np.testing.assert_array_equal(out, want)
+    # in place over x, over g
+    xc = x.copy()
+    np.testing.assert_array_equal(K.bias_relu(xc, b, xc), y)
+    gc = g.copy()
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(K.relu_grad(gc, y, gc) and gc, want)
+
+
+@needs_native
+def test_relu_grad_declines_what_it_does_not_take():
+    g = np.ones((4, 5), np.float32)
+    assert not K.relu_grad(g, np.ones((4, 5), np.float64), np.empty_like(g))
+    assert not K.relu_grad(g, np.ones((5,), np.float32), np.empty_like(g))   # broadcast
+    assert not K.relu_grad(g[:, ::2], np.ones((4, 3), np.float32), np.empty((4, 3), np.float32))

@@ -123,3 +123,99 @@ def test_keras_train_steps_equal_unfused(monkeypatch, native):
         plain.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False)
     for w0, w1 in zip(fused.get_weights(), plain.get_weights()):
         np.testing.assert_array_equal(w0, w1)
+
+
+# ---- Dense with ReLU: relu(matmul_bias(...)) -> matmul_bias(..., relu=True)
+
+def _dense_relu(w, b):
+    c = tf.constant(_f32(w.shape[1]))   # the loss's gradient is not 0 where y is (the mask)
+
+    def f(x):
+        with tf.GradientTape() as tape:
+            y = tf.nn.relu(tf.matmul(x, w) + b)
+            loss = tf.reduce_sum(y * c)
+        return [y] + tape.gradient(loss, [w, b])
+    return f
+
+
+@pytest.mark.parametrize("native", ["1", "0"])
+@pytest.mark.parametrize("m,k,n", [(128, 784, 512), (5, 7, 3), (64, 32, 64)])
+def test_dense_relu_fuses_with_the_chains_numbers(monkeypatch, native, m, k, n):
+    monkeypatch.setenv("TENFOLD_NATIVE", native)
+    w, b = tf.Variable(_f32(k, n)), tf.Variable(_f32(n))
+    f = _dense_relu(w, b)
+    x = _f32(m, k)
+    x[0, :] = 0.0                           # a row of bias only: exact zeros and negatives
+    x = tf.constant(x)
+    fused = tf.function(f)
+    got = fused(x)
+    nodes = _plan_of(fused).nodes
+    assert [n_.params.get("relu") for n_ in nodes if n_.op.name == "matmul_bias"] == [True]
+    assert "relu" not in [n_.op.name for n_ in nodes]
+    with tf.graph.optimizations(fusion=False):
+        want = tf.function(f)(x)
+    for g, w_, e in zip(got, want, f(x)):
+        np.testing.assert_array_equal(g.numpy(), w_.numpy())
+        np.testing.assert_array_equal(g.numpy(), e.numpy())
+
+
+def test_dense_relu_not_fused_across_a_write_or_a_second_reader():
+    w, b = tf.Variable(_f32(8, 16)), tf.Variable(_f32(16))
+
+    @tf.function
+    def read_twice(x):
+        z = tf.matmul(x, w) + b
+        return tf.nn.relu(z), tf.reduce_sum(z)
+
+    x = tf.constant(_f32(4, 8))
+    read_twice(x)
+    nodes = _plan_of(read_twice).nodes
+    assert "relu" in [n.op.name for n in nodes]
+    assert not any(n.params.get("relu") for n in nodes if n.op.name == "matmul_bias")
+
+    @tf.function
+    def write_between(x):
+        z = tf.matmul(x, w) + b
+        w.assign_add(tf.ones_like(w))       # the product must read w before this
+        return tf.nn.relu(z)
+
+    for _ in range(2):                      # the trace, then the plan
+        w0 = w.numpy().copy()
+        got = write_between(x).numpy()
+        np.testing.assert_allclose(got, np.maximum(x.numpy() @ w0 + b.numpy(), 0), rtol=1e-6)
+    assert "relu" in [n.op.name for n in _plan_of(write_between).nodes]
+
+
+def test_relu_primitive_gradients_match_the_chain():
+    a, w, b = tf.constant(_f32(6, 5)), tf.constant(_f32(5, 4)), tf.constant(_f32(4))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([a, w, b])
+        y = F.matmul_bias(a, w, b, shape=(6, 4), relu=True)
+        y2 = tf.nn.relu(tf.matmul(a, w) + b)
+        c = tf.constant(_f32(6, 4))
+        l1, l2 = tf.reduce_sum(y * c), tf.reduce_sum(y2 * c)
+    np.testing.assert_array_equal(y.numpy(), y2.numpy())
+    for g1, g2 in zip(tape.gradient(l1, [a, w, b]), tape.gradient(l2, [a, w, b])):
+        np.testing.assert_allclose(g1.numpy(), g2.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_seed_mlp_fit_equals_unfused():
+    x = _f32(256, 784)
+    y = np.eye(10, dtype=np.float32)[RNG.integers(0, 10, 256)]
+
+    def build():
+        keras.utils.set_random_seed(4)
+        model = keras.Sequential([keras.Input((784,)),
+                                  keras.layers.Dense(512, activation="relu"),
+                                  keras.layers.Dense(10, activation="softmax")])
+        model.compile(optimizer="rmsprop", loss="categorical_crossentropy",
+                      metrics=["accuracy"])
+        return model
+
+    fused, plain = build(), build()
+    h1 = fused.fit(x, y, batch_size=128, epochs=2, verbose=0, shuffle=False)
+    with tf.graph.optimizations(fusion=False):
+        h2 = plain.fit(x, y, batch_size=128, epochs=2, verbose=0, shuffle=False)
+    for w0, w1 in zip(fused.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(w0, w1)
+    assert h1.history == h2.history
