@@ -135,6 +135,24 @@ class _BlasThreads:
                 self.short_spin = _shorten_openblas_spin(self.lib)
         return bool(self.fns)
 
+    def call_single(self, fn, *args, **kw):
+        """fn(*args, **kw) with BLAS single-threaded (as `single`, without a generator's
+        cost: small products call it every step)."""
+        get, set_ = self.fns
+        with self.lock:
+            if self.depth == 0:
+                self.saved = get()
+                if self.saved != 1:
+                    set_(1)
+            self.depth += 1
+        try:
+            return fn(*args, **kw)
+        finally:
+            with self.lock:
+                self.depth -= 1
+                if self.depth == 0 and self.saved != 1:
+                    set_(self.saved)
+
     @contextlib.contextmanager
     def single(self):
         get, set_ = self.fns
@@ -476,6 +494,13 @@ def matmul_stack(a, b, out=None):
     got = _gemm_native().matmul(a, b, out)
     if got is not None:
         return got
+    if a.ndim == 2 and b.ndim == 2 and a.shape[0] * a.shape[1] * b.shape[1] < _SMALL_MNK and \
+            _threads > 1 and _blas.available():
+        # a tiny product: OpenBLAS's threads cost more than they save here (a hand-off to
+        # the other core, and half the output then sits in that core's cache for the next
+        # op). The seed MLP's (128, 10) x (10, 512) and (128, 512) x (512, 10): 30 / 17 us
+        # on two threads, 17 / 16 on one; its fit, alternating processes: 1.269 -> 1.240 ms
+        return _blas.call_single(np.matmul, a, b, out=out)
     n = a.shape[0] if a.ndim >= 3 else 0
     if n < 2 or b.ndim != a.ndim or b.shape[0] != n or a.dtype != b.dtype or \
             a.dtype not in FLOAT_DTYPES or a.nbytes + b.nbytes < _STACK_MIN_BYTES:
@@ -517,6 +542,7 @@ def _gemm_native():
     return _gemm_module[0]
 
 
+_SMALL_MNK = 1 << 20          # 2-D products below this many multiply-adds: BLAS on one thread
 _STACK_MIN_BYTES = 1 << 18    # as _MIN_PARALLEL_BYTES: smaller stacks go to np.matmul as is
 _STACK_CHUNK_BYTES = 1 << 17  # 8 (2, 32, 64) float32 matrices: the fastest of 4/8/16/32
 
@@ -753,10 +779,30 @@ _relu_kernel = relu   # for functions whose `relu` argument is a flag
 _NATIVE_CHUNK = 1 << 18
 
 
+_activation_fns = {}   # (name, dtype, arrays, ints) -> (library, its ctypes function)
+
+
+def _activations_fn(name, dt, n_arrays, n_ints, n_doubles):
+    """The native activations kernel `name` for dtype dt (n_arrays pointers, n_ints int64s,
+    n_doubles doubles), or None. Kept per library: elementwise kernels run every step on
+    small arrays, where building the argument types on each call showed (~0.5 us)."""
+    lib = _native.load("activations")
+    if lib is None:
+        return None
+    key = (name, dt, n_arrays, n_ints, n_doubles)
+    got = _activation_fns.get(key)
+    if got is None or got[0] is not lib:
+        fn = _native.kernel("activations", name, dt, _native.pointers_and_ints(
+            n_arrays, n_ints) + [_native.f64] * n_doubles)
+        if fn is None:
+            return None
+        got = _activation_fns[key] = (lib, fn)
+    return got[1]
+
+
 def _activation(name, dt, n_arrays):
     """The native `name` kernel for dtype dt (arrays..., n, alpha), or None."""
-    return _native.kernel("activations", name, dt,
-                          _native.pointers_and_ints(n_arrays, 1) + [_native.f64])
+    return _activations_fn(name, dt, n_arrays, 1, 1)
 
 
 def _native_chunks(call, n, unit, nbytes):
@@ -774,15 +820,20 @@ def _native_chunks(call, n, unit, nbytes):
 def _native_elementwise(name, arrays, alpha):
     """Runs the native elementwise kernel over same-shape C-contiguous float arrays (the last
     one written), in fixed chunks shared out to the threads; False where it does not apply."""
-    if not _native.usable(*arrays) or any(a.shape != arrays[0].shape for a in arrays):
+    a0 = arrays[0]
+    if not _native.usable(*arrays) or any(a.shape != a0.shape for a in arrays):
         return False
-    fn = _activation(name, arrays[0].dtype, len(arrays))
+    fn = _activation(name, a0.dtype, len(arrays))
     if fn is None:
         return False
     base = [_native.addr(a) for a in arrays]
-    size = arrays[0].itemsize
+    n = a0.size
+    if n <= _NATIVE_CHUNK:   # one call, as _native_chunks would make it (small: every us shows)
+        fn(*base, n, alpha)
+        return True
+    size = a0.itemsize
     _native_chunks(lambda lo, hi: fn(*[b + lo * size for b in base], hi - lo, alpha),
-                   arrays[0].size, 1, arrays[0].nbytes * len(arrays))
+                   n, 1, a0.nbytes * len(arrays))
     return True
 
 
@@ -814,8 +865,7 @@ def _native_bias(name, x, b, out, *extra):
     c = _bias_rows(x, b, out)
     if c is None:
         return False
-    fn = _native.kernel("activations", name, x.dtype, _native.pointers_and_ints(3, 2) +
-                        [_native.f64] * len(extra))
+    fn = _activations_fn(name, x.dtype, 3, 2, len(extra))
     if fn is None:
         return False
     px, pb, po = _native.addr(x), _native.addr(b), _native.addr(out)
@@ -846,10 +896,7 @@ def relu_grad(g, y, out):
     """g * (y > 0) into out (may be g or y) in one native pass where it applies (the values
     of NumPy's multiply by the bool mask), else NumPy's two steps. False where the arrays
     are not the kind it takes (the caller then runs its twin)."""
-    if type(g) is not np.ndarray or type(y) is not np.ndarray or type(out) is not np.ndarray \
-            or g.dtype != y.dtype or g.dtype != out.dtype or g.shape != y.shape or \
-            out.shape != g.shape:
-        return False
+    # (_native_elementwise checks the arrays: NumPy's, one dtype and shape, contiguous)
     return _native_elementwise("relu_grad", [g, y, out], 0.0)
 
 

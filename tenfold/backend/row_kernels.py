@@ -315,6 +315,9 @@ def _narrow_run(fn, x2, nbytes, args):
     """fn over x2's rows: one call, or fixed blocks of rows on the C pool / kernel threads
     for large arrays (_run); args(lo, hi) gives the pointers and sizes of rows [lo, hi)."""
     rows, cols = x2.shape
+    if rows * cols < _POOL_MIN_ELEMS and rows <= _block_rows(cols):
+        fn(*args(0, rows), rows, cols)    # one call (a classifier's batch): no block list
+        return
     _run(fn, rows, cols, nbytes, lambda lo, hi: (args(lo, hi) + [hi - lo, cols], []))
 
 

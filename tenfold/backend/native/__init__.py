@@ -46,9 +46,24 @@ _libs = {}      # family -> CDLL or None
 _why = {}       # family -> why it is not loaded
 
 
+# os.environ's raw mapping (CPython's, bytes on POSIX): every kernel call asks `enabled`, and
+# os.environ.get encodes the key each time (~0.4 us); the raw value is compared by identity
+# (a new value, e.g. a test's setenv, is a new object) and the answer kept for it
+_ENV_RAW = getattr(os.environ, "_data", None)
+_ENV_KEY = os.environ.encodekey("TENFOLD_NATIVE") if _ENV_RAW is not None else None
+_enabled_for = [object(), True]   # (the raw value last seen, the answer for it)
+
+
 def enabled():
     """False when TENFOLD_NATIVE=0 (then every kernel runs its NumPy twin)."""
-    return os.environ.get("TENFOLD_NATIVE", "").strip() != "0"
+    if _ENV_RAW is None:
+        return os.environ.get("TENFOLD_NATIVE", "").strip() != "0"
+    raw = _ENV_RAW.get(_ENV_KEY)
+    seen = _enabled_for
+    if raw is not seen[0]:
+        seen[1] = os.environ.get("TENFOLD_NATIVE", "").strip() != "0"
+        seen[0] = raw
+    return seen[1]
 
 
 def load(family):
