@@ -167,6 +167,44 @@ def _use_counts(readers, outputs):
     return uses
 
 
+def _nbytes(v):
+    """A value's size in bytes, or None where a dimension is not a known int."""
+    n = v.dtype.itemsize
+    for d in v.shape:
+        if type(d) is not int:
+            return None
+        n *= d
+    return n
+
+
+def _hoist_reductions(nodes, kind, values):
+    """The node list with each reducing node (its result at most half its largest input:
+    a metric's argmax, a loss's sum, a bias gradient) moved up to just after the last node
+    making one of its inputs, where those inputs are still in cache. Keras's train step
+    updates its metrics after the optimizer, whose pass over every weight and slot has by
+    then evicted the predictions: the seed MLP's argmax over its (128, 10) softmax took 17 us
+    there, 2 us in cache. Only stateless single-output nodes that read no variable move (a
+    variable may be written in between), so every value is the same; each moved node's
+    readers come later still, so the order stays topological."""
+    key_of = {}      # value -> the sort key of the node making it
+    keys = []
+    for i, n in enumerate(nodes):
+        key = (i,)
+        if not n.stateful and not n.multi and len(n.outputs) == 1 and n.inputs and \
+                all(kind[v] != "var" for v in n.inputs):
+            sizes = [_nbytes(values[v]) for v in n.inputs]
+            size = _nbytes(values[n.outputs[0]])
+            if size is not None and None not in sizes and 2 * size <= max(sizes):
+                # just after its latest input's producer (inputs of the graph: first)
+                key = max([key_of.get(v, (-1,)) for v in n.inputs]) + (i,)
+        keys.append(key)
+        for o in n.outputs:
+            key_of[o] = key
+    order = sorted(range(len(nodes)), key=keys.__getitem__)
+    out = [nodes[i] for i in order]
+    return out
+
+
 class _Uses:
     """Who makes and who reads each value of a node list, for the pattern rewrites (the
     list is read live: rewrites in place are seen)."""
@@ -285,6 +323,8 @@ class Plan:
             nodes = kept[::-1]
         if opt.get("chains") and not self.jit:  # elementwise chains: one node, one buffer
             nodes = _elementwise.fuse_chains(nodes, g.values, outputs)
+        if opt["fusion"]:
+            nodes = _hoist_reductions(nodes, kind, g.values)
         self.nodes = nodes
         self.kind = kind
         if self.backend is not None:  # constants live where the graph runs (as TF places them)

@@ -187,3 +187,34 @@ def test_release_drops_buffers_after_last_reader():
 def test_unknown_optimization_name():
     with pytest.raises(ValueError, match="Unknown graph optimization"):
         tf.graph.set_optimizations(turbo=True)
+
+
+def test_reductions_run_where_their_inputs_are_made():
+    """executor._hoist_reductions: a metric-like reduction traced after a variable update
+    runs right after its input's producer; a reduction that reads a variable keeps its place
+    (the update before it must be seen); the values are eager execution's."""
+    w = tf.Variable(np.arange(16, dtype=np.float32).reshape(2, 8) / 8)
+    v = tf.Variable(np.ones(3, np.float32))
+
+    def step(x):
+        p = tf.nn.softmax(tf.matmul(x, w))
+        w.assign_add(tf.ones_like(w))                    # a write between
+        v.assign(v * 2.0)
+        pred = tf.argmax(p, axis=1)                      # reads p only: moves up
+        total = tf.reduce_sum(v)                         # reads v: stays after the write
+        return pred, total
+
+    f = tf.function(step)
+    x = tf.constant(np.random.default_rng(1).standard_normal((5, 2)).astype(np.float32))
+    f(x)
+    w.assign(np.arange(16, dtype=np.float32).reshape(2, 8) / 8)
+    v.assign(np.ones(3, np.float32))
+    got = [t.numpy() for t in f(x)]
+    names = [n.op.name for n in list(f._exact.values())[0][1].plan().nodes]
+    assert names.index("argmax") < names.index("assign_add")
+    assert names.index("reduce_sum") > names.index("assign")
+    w.assign(np.arange(16, dtype=np.float32).reshape(2, 8) / 8)
+    v.assign(np.ones(3, np.float32))
+    want = [t.numpy() for t in step(x)]
+    np.testing.assert_array_equal(got[0], want[0])
+    assert got[1] == want[1] == 6.0
