@@ -228,8 +228,12 @@ def conv(x, w, b, strides, dilations, pads, relu=False, sink=None, chosen=False)
     return y if sink is None else True
 
 
-def backprop_filter(x, dy, w_shape, strides, dilations, pads):
-    """The filter gradient (KH, KW, C, O) float32 of conv(x, w), or None."""
+def backprop_filter(x, dy, w_shape, strides, dilations, pads, with_bias=False):
+    """The filter gradient (KH, KW, C, O) float32 of conv(x, w), or None. With `with_bias`,
+    (dw, db) where db is the bias gradient, dy summed over all axes but the last: each chunk
+    of images sums its rows of dy right after the filter kernel has read them (still in
+    cache), one GEMV each, and the chunks' sums are added in order (the same whatever the
+    threads) instead of another pass over the whole of dy from memory."""
     if len(w_shape) != 4 or not _filter_grad_wins(tuple(w_shape)) or \
             not _applies(x, w_shape, 1, pads) or dy.dtype != _F32 or type(dy) is not np.ndarray:
         return None
@@ -254,20 +258,28 @@ def backprop_filter(x, dy, w_shape, strides, dilations, pads):
     partial = np.empty((len(ranges), kh, kw, c, o), _F32)
     sh, sw = strides
     dh, dw = dilations
+    bias_parts = np.empty((len(ranges), o), _F32) if with_bias else None
+    ones = np.ones(max(b - a for a, b in ranges) * ho * wo, _F32) if with_bias else None
 
     tile = min(max(1, int(_DW_TILE)), _MAX_DW_TILE)  # the C side's offsets array
 
     def work(task, bufs):
         i, (n0, n1) = task
         xb = padded(n0, n1, bufs[0])
-        dwfn(native.ptr(xb), n1 - n0, hp, wp, c, native.ptr(dy[n0:n1]), ho, wo, o,
+        dyb = dy[n0:n1]
+        dwfn(native.ptr(xb), n1 - n0, hp, wp, c, native.ptr(dyb), ho, wo, o,
              kh, kw, sh, sw, dh, dw, native.ptr(partial[i]), native.ptr(bufs[1]), tile)
+        if with_bias:
+            rows = (n1 - n0) * ho * wo
+            with _k.single_threaded_blas():
+                np.matmul(ones[:rows], dyb.reshape(rows, o), out=bias_parts[i])
 
     def buffers():  # the padded chunk; a packed block of dy: tile x (at most) 64 floats
         return scratch() if scratch else None, np.empty(tile * 64, _F32)
 
     _k.run_tasks(list(enumerate(ranges)), work, x.nbytes + dy.nbytes, buffers)
-    return _k.sum_in_order(partial)
+    dw_total = _k.sum_in_order(partial)
+    return (dw_total, _k.sum_in_order(bias_parts)) if with_bias else dw_total
 
 
 def _phase_taps(phase):

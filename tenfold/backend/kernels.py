@@ -1722,44 +1722,54 @@ def _backprop_filter_by_scatter(x, dy, ksize, dilations, pads):
     return dw.reshape(kk, cout, cin).transpose(0, 2, 1)
 
 
-def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
-    """The gradient of conv(x, w) in w for output gradient dy."""
+def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1, with_bias=False):
+    """The gradient of conv(x, w) in w for output gradient dy; with `with_bias`, (dw, db)
+    where db is the bias gradient, dy summed over all axes but the last (the executor's
+    `_fuse_conv_bias_grads`): the native implicit-GEMM kernel's chunks sum their rows of dy
+    while they have them in cache; the other paths run bias_backprop after."""
+    dy0 = dy
+
+    def done(dw):
+        return (dw, bias_backprop(dy0)) if with_bias else dw
+
     dt = x.dtype
     ct = compute_dtype(dt)
     dy = np.ascontiguousarray(dy, dtype=ct)
     x = x.astype(ct, copy=False)  # once (a half-precision x is copied here, and only here)
     ksize = tuple(w_shape[:-2])
     if dy.size == 0 or x.size == 0:
-        return np.zeros(w_shape, dt)
+        return done(np.zeros(w_shape, dt))
     direct = groups == 1 and not LEGACY
     if direct:  # native direct, first for 1-3 input channels at stride 1 (conv_direct.py)
         dw = _direct().conv_backprop_filter(x, dy, w_shape, strides,
                                             dilations, pads, before_gemm=True)
         if dw is not None:
-            return dw.astype(dt, copy=False)
+            return done(dw.astype(dt, copy=False))
     if groups == 1 and _scatter_wins(w_shape, strides):
         # native, vectorized over C_in
         dw = _narrow().backprop_filter(x, dy, w_shape, strides, dilations, pads)
         if dw is not None:
-            return dw.astype(dt, copy=False)
+            return done(dw.astype(dt, copy=False))
         dw = _backprop_filter_by_scatter(x, dy, ksize, dilations, pads)
-        return np.ascontiguousarray(dw.reshape(w_shape), dtype=dt)  # dw is a transposed view
-    dw = _native_conv().backprop_filter(x, dy, w_shape, strides, dilations, pads) \
-        if groups == 1 else None
-    if dw is not None:
-        return dw.astype(dt, copy=False)
+        return done(np.ascontiguousarray(dw.reshape(w_shape), dtype=dt))  # a transposed view
+    got = _native_conv().backprop_filter(x, dy, w_shape, strides, dilations, pads,
+                                         with_bias=with_bias) if groups == 1 else None
+    if got is not None:
+        if with_bias:
+            return got[0].astype(dt, copy=False), got[1].astype(dt, copy=False)
+        return got.astype(dt, copy=False)
     if direct:  # where the implicit GEMM does not apply (float64, narrow, no AVX-512)
         dw = _direct().conv_backprop_filter(x, dy, w_shape, strides,
                                             dilations, pads)
         if dw is not None:
-            return dw.astype(dt, copy=False)
+            return done(dw.astype(dt, copy=False))
     tile = _untiled_unpadded(_tile_for(w_shape[-2], w_shape[-1], ksize, dy.shape[1:-1],
                                        strides), pads) \
         if _tiled_ok(x.shape, w_shape, strides, dilations, pads, groups, strided=True) else None
     if tile is not None:  # by output tiles; pads each chunk itself
         dw = _backprop_filter_tiled(x, dy, ksize, pads, tile,
                                     tuple(strides))
-        return dw.reshape(w_shape).astype(dt, copy=False)
+        return done(dw.reshape(w_shape).astype(dt, copy=False))
     xp = pad(x, pads)
     if groups == 1:
         dw = _backprop_filter1(xp, dy, ksize, strides, dilations)
@@ -1770,7 +1780,7 @@ def conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups=1):
             dw[:, g * og:(g + 1) * og] = _backprop_filter1(
                 np.ascontiguousarray(xp[..., g * cg:(g + 1) * cg]),
                 np.ascontiguousarray(dy[..., g * og:(g + 1) * og]), ksize, strides, dilations)
-    return dw.reshape(w_shape).astype(dt, copy=False)
+    return done(dw.reshape(w_shape).astype(dt, copy=False))
 
 
 def conv_backprop_filter_pooled(x, t, idx, y_shape, w_shape, pads, with_bias=False, jit=None):

@@ -309,6 +309,8 @@ class Plan:
                 nodes = self._fuse_matmul_bias(nodes, outputs)
                 nodes = self._fuse_dense_relu(nodes, outputs)
             nodes = self._fuse_pooled_grads(nodes)
+            if self.backend is None:
+                nodes = self._fuse_conv_bias_grads(nodes)
             nodes = self._fuse_conv_pool(nodes, outputs)
             nodes = self._fuse_bn_relu(nodes, outputs)
             if self.jit:
@@ -432,6 +434,37 @@ class Plan:
                               False, False)
             dead.add(j)
         return [n for i, n in enumerate(nodes) if i not in dead]
+
+    def _fuse_conv_bias_grads(self, nodes):
+        """conv_backprop_filter(x, dz) and bias_backprop(dz) of one convolution -> one
+        conv_backprop_filter(x, dz, with_bias=True) making both (dw, db), at the earlier
+        node's place: the filter kernel's chunks sum their rows of dz while those are in
+        cache, instead of the bias gradient's own pass over dz from memory (ResNet-20's 21
+        bias gradients: 3.8 ms of its 86 ms step). db is the sum of chunk sums added in
+        order, within float rounding of the one-GEMV sum (the same whatever the threads)."""
+        producer, readers = _index(nodes)
+        nodes = list(nodes)
+        for b, nb in enumerate(nodes):
+            if nb is None or nb.multi or nb.op.name != "bias_backprop":
+                continue
+            dz = nb.inputs[0]
+            filters = [k for k in readers.get(dz, []) if nodes[k] is not None and
+                       not nodes[k].multi and nodes[k].op.name == "conv_backprop_filter" and
+                       nodes[k].inputs[1] == dz and not nodes[k].params.get("with_bias") and
+                       nodes[k].params.get("groups", 1) == 1]
+            vdz = self.graph.values[dz]
+            if len(filters) != 1 or vdz.dtype != np.float32 or len(vdz.shape) != 4:
+                continue
+            k = filters[0]
+            nf = nodes[k]
+            at = min(k, b)
+            if producer.get(nf.inputs[0], -1) >= at:
+                continue   # x is made after the bias gradient: keep both where they are
+            fused = _PNode(nf.op, nf.inputs, dict(nf.params, with_bias=True),
+                           (nf.outputs[0], nb.outputs[0]), True, False)
+            nodes[at] = fused
+            nodes[max(k, b)] = None
+        return [n for n in nodes if n is not None]
 
     def _fuse_pooled_grads(self, nodes):
         """Gradients that flow back through 2x2 stride-2 max pooling, dz =

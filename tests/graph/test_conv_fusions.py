@@ -256,3 +256,57 @@ def test_pooled_input_gradient_takes_the_native_kernel_on_the_convnet_shapes(h, 
     for e, f in zip(eager, fused):
         np.testing.assert_allclose(f.numpy(), e.numpy(), rtol=0,
                                    atol=2e-5 * np.abs(e.numpy()).max())
+
+
+@pytest.mark.parametrize("native", ["1", "0"])
+@pytest.mark.parametrize("shape,strides,cin,cout", [((8, 32, 32, 16), 1, 16, 16),
+                                                     ((4, 16, 16, 8), 2, 8, 32),
+                                                     ((3, 9, 9, 3), 1, 3, 5)])
+def test_filter_and_bias_gradients_fuse(monkeypatch, native, shape, strides, cin, cout):
+    """executor._fuse_conv_bias_grads: a conv's filter and bias gradients from one dz become
+    one conv_backprop_filter(with_bias=True) node; dw is the unfused one bit for bit, db
+    within float rounding of it (chunk sums added in order); eager gives the same."""
+    monkeypatch.setenv("TENFOLD_NATIVE", native)
+    rng = np.random.default_rng(7)
+    x = tf.constant(rng.standard_normal(shape).astype(np.float32))
+    w = tf.Variable(rng.standard_normal((3, 3, cin, cout)).astype(np.float32) * 0.2)
+    b = tf.Variable(rng.standard_normal(cout).astype(np.float32))
+    layer_w = tf.Variable(rng.standard_normal((3, 3, cout, 4)).astype(np.float32) * 0.2)
+
+    def step():
+        with tf.GradientTape() as tape:
+            y = conv_ops.fused_conv(x, w, b, strides=strides, padding="SAME",
+                                    activation="relu")
+            z = tf.nn.conv2d(y, layer_w, 1, "SAME")   # dz of the first conv is not trivial
+            loss = tf.reduce_sum(z * z)
+        return tape.gradient(loss, [w, b])
+
+    fused = tf.function(step)
+    got = [t.numpy() for t in fused()]
+    nodes = list(fused._exact.values())[0][1].plan().nodes
+    assert any(n.op.name == "conv_backprop_filter" and n.params.get("with_bias")
+               for n in nodes)
+    assert "bias_backprop" not in [n.op.name for n in nodes]
+    with graph.optimizations(fusion=False):
+        want = [t.numpy() for t in tf.function(step)()]
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-3)
+    eager = [t.numpy() for t in step()]
+    np.testing.assert_allclose(got[1], eager[1], rtol=1e-5, atol=1e-3)
+
+
+def test_filter_gradient_kernel_with_bias_matches_the_two_kernels():
+    rng = np.random.default_rng(3)
+    for xs, ws, st in [((64, 32, 32, 16), (3, 3, 16, 16), (1, 1)),
+                       ((8, 16, 16, 32), (3, 3, 32, 64), (2, 2)),
+                       ((4, 9, 9, 3), (3, 3, 3, 8), (1, 1)),
+                       ((2, 6, 6, 4), (1, 1, 4, 6), (1, 1))]:
+        x = rng.standard_normal(xs).astype(np.float32)
+        pads = ((ws[0] // 2, ws[0] // 2),) * 2
+        ho = (xs[1] + 2 * (ws[0] // 2) - ws[0]) // st[0] + 1
+        dy = rng.standard_normal((xs[0], ho, ho, ws[3])).astype(np.float32)
+        dw, db = K.conv_backprop_filter(x, dy, ws, st, (1, 1), pads, with_bias=True)
+        np.testing.assert_array_equal(dw, K.conv_backprop_filter(x, dy, ws, st, (1, 1), pads))
+        np.testing.assert_allclose(db, dy.astype(np.float64).sum((0, 1, 2)), rtol=1e-5,
+                                   atol=1e-3)
+        assert db.dtype == np.float32 and db.shape == (ws[3],)
