@@ -494,7 +494,8 @@ def matmul_stack(a, b, out=None):
     got = _gemm_native().matmul(a, b, out)
     if got is not None:
         return got
-    if a.ndim == 2 and b.ndim == 2 and a.shape[0] * a.shape[1] * b.shape[1] < _SMALL_MNK and \
+    if a.ndim == 2 and b.ndim == 2 and \
+            _OPENBLAS_SERIAL_MNK < a.shape[0] * a.shape[1] * b.shape[1] < _SMALL_MNK and \
             _threads > 1 and _blas.available():
         # a tiny product: OpenBLAS's threads cost more than they save here (a hand-off to
         # the other core, and half the output then sits in that core's cache for the next
@@ -543,6 +544,8 @@ def _gemm_native():
 
 
 _SMALL_MNK = 1 << 20          # 2-D products below this many multiply-adds: BLAS on one thread
+_OPENBLAS_SERIAL_MNK = 1 << 18  # ... from here: OpenBLAS runs smaller ones on one thread itself
+                                # (interface/gemm.c: m n k <= 65536 * GEMM_MULTITHREAD_THRESHOLD)
 _STACK_MIN_BYTES = 1 << 18    # as _MIN_PARALLEL_BYTES: smaller stacks go to np.matmul as is
 _STACK_CHUNK_BYTES = 1 << 17  # 8 (2, 32, 64) float32 matrices: the fastest of 4/8/16/32
 

@@ -609,7 +609,9 @@ def _softmax_xent_grad_kernel(g, labels, logits, axis=-1):
     x2 = _narrow_2d(logits)
     if x2 is not None and axis in (-1, logits.ndim - 1) and labels.shape == logits.shape:
         out = np.empty(x2.shape, x2.dtype)
-        if _rows.xent_grad(g.reshape(-1), labels.reshape(x2.shape), x2, out):
+        # (g is often a broadcast constant, 1 / batch: stride 0, made contiguous here)
+        if _rows.xent_grad(np.ascontiguousarray(g.reshape(-1)), labels.reshape(x2.shape), x2,
+                           out):
             return out.reshape(logits.shape)
     p, dt = _softmax_of(logits, axis)
     l2 = _last_axis_2d(labels.astype(dt, copy=False), axis)
@@ -654,7 +656,8 @@ def _sparse_xent_grad_kernel(g, labels, logits):
     x2 = _narrow_2d(logits)
     if x2 is not None and labels.size == x2.shape[0]:
         out = np.empty(x2.shape, x2.dtype)
-        if _rows.sparse_xent_grad(g.reshape(-1), _int64_labels(labels), x2, out):
+        if _rows.sparse_xent_grad(np.ascontiguousarray(g.reshape(-1)), _int64_labels(labels),
+                                  x2, out):
             return out.reshape(logits.shape)
     p, dt = _softmax_of(logits, -1)
     rows = np.arange(p.shape[0])

@@ -202,3 +202,21 @@ def test_property_kernels_match_reference(data):
                                atol=1e-6)
     np.testing.assert_allclose(dg, g[:, None] * (p * labels.astype(np.float64).sum(
         -1, keepdims=True) - labels), rtol=1e-5, atol=2e-6)
+
+
+@needs_narrow
+def test_a_broadcast_upstream_gradient_takes_the_kernel(monkeypatch):
+    """The loss's mean gives the gradient a broadcast constant (stride 0): still native."""
+    x, labels, ids, _ = _case((128, 10))
+    g = np.broadcast_to(np.float32(1 / 128), (128,))
+    calls = []
+    for name in ("xent_grad", "sparse_xent_grad"):
+        real = getattr(R, name)
+        monkeypatch.setattr(R, name, lambda *a, _r=real: calls.append(_r(*a)) or calls[-1])
+    dense = F._softmax_xent_grad_kernel(g, labels, x, -1)
+    sparse = F._sparse_xent_grad_kernel(g, ids, x)
+    assert calls == [True, True]
+    _, p = _ref(x)
+    np.testing.assert_allclose(dense, (p * labels.sum(-1, keepdims=True) - labels) / 128,
+                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(sparse, (p - np.eye(10)[ids]) / 128, rtol=1e-5, atol=1e-7)
