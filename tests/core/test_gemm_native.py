@@ -198,3 +198,28 @@ def test_long_reductions_on_the_pool(monkeypatch, k):
     np.testing.assert_array_equal(results[0], results[1])
     assert G.matmul(_f32(300, k), _f32(k, 64)) is None      # many rows: OpenBLAS's threads
     assert G.matmul(x.T, _f32(64, k).T) is None              # b's columns strided
+
+
+@pytest.mark.parametrize("m,k,n,transposed", [(128, 10, 512, True), (128, 10, 512, False),
+                                              (128, 512, 10, False), (64, 16, 300, True),
+                                              (100, 3, 700, True), (4, 5, 6, True)])
+def test_tiny_products_run_blas_on_one_thread_with_numpys_numbers(monkeypatch, m, k, n,
+                                                                 transposed):
+    """kernels.matmul_stack: 2-D products between OpenBLAS's own serial threshold and
+    _SMALL_MNK run with BLAS single-threaded (a short reduction against a transposed b
+    copied first); the numbers are np.matmul's."""
+    rng = np.random.default_rng(m + k + n)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k)).astype(np.float32).T if transposed else \
+        rng.standard_normal((k, n)).astype(np.float32)
+    singles = []
+    if K._blas.available():
+        real = K._blas.call_single
+        monkeypatch.setattr(K._blas, "call_single",
+                            lambda *args, **kw: singles.append(1) or real(*args, **kw))
+    monkeypatch.setattr(K, "_threads", 2)
+    got = K.matmul_stack(a, b)
+    np.testing.assert_array_equal(got, np.matmul(a, b))
+    mnk = m * k * n
+    if K._blas.available() and not G._taken(a, b):
+        assert bool(singles) == (K._OPENBLAS_SERIAL_MNK < mnk < K._SMALL_MNK)
