@@ -135,40 +135,37 @@ class _BlasThreads:
                 self.short_spin = _shorten_openblas_spin(self.lib)
         return bool(self.fns)
 
+    def _enter_single(self):
+        get, set_ = self.fns
+        with self.lock:
+            if self.depth == 0:
+                self.saved = get()
+                if self.saved != 1:
+                    set_(1)
+            self.depth += 1
+
+    def _exit_single(self):
+        with self.lock:
+            self.depth -= 1
+            if self.depth == 0 and self.saved != 1:
+                self.fns[1](self.saved)
+
     def call_single(self, fn, *args, **kw):
         """fn(*args, **kw) with BLAS single-threaded (as `single`, without a generator's
         cost: small products call it every step)."""
-        get, set_ = self.fns
-        with self.lock:
-            if self.depth == 0:
-                self.saved = get()
-                if self.saved != 1:
-                    set_(1)
-            self.depth += 1
+        self._enter_single()
         try:
             return fn(*args, **kw)
         finally:
-            with self.lock:
-                self.depth -= 1
-                if self.depth == 0 and self.saved != 1:
-                    set_(self.saved)
+            self._exit_single()
 
     @contextlib.contextmanager
     def single(self):
-        get, set_ = self.fns
-        with self.lock:
-            if self.depth == 0:
-                self.saved = get()
-                if self.saved != 1:
-                    set_(1)
-            self.depth += 1
+        self._enter_single()
         try:
             yield
         finally:
-            with self.lock:
-                self.depth -= 1
-                if self.depth == 0 and self.saved != 1:
-                    set_(self.saved)
+            self._exit_single()
 
 
 def _openblas_paths():

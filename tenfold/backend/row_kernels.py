@@ -321,18 +321,31 @@ def _narrow_run(fn, x2, nbytes, args):
     _run(fn, rows, cols, nbytes, lambda lo, hi: (args(lo, hi) + [hi - lo, cols], []))
 
 
+def _narrow_call(name, x2, arrays, nbytes, labels=None):
+    """rows.c's `name` over x2's rows on `arrays` (each pointer advanced by the array's bytes
+    per row, strides[0]); the sparse kernels' `labels` are checked (False: one is outside
+    [0, cols), nothing written). False where the kernel cannot be had."""
+    fn = _narrow_fn(name)
+    if fn is None:
+        return False
+    ptrs = [(native.addr(a), a.strides[0]) for a in arrays]
+
+    def args(lo, hi):
+        return [p + lo * step for p, step in ptrs]
+
+    if labels is not None:
+        return _sparse_run(fn, labels, x2, nbytes, args)
+    _narrow_run(fn, x2, nbytes, args)
+    return True
+
+
 def softmax_narrow(x2, out2):
     """out2 = softmax of x2's rows (out2 may be x2 itself, else not overlapping it): True,
     or False (nothing written) where the narrow kernel does not take them."""
     if not narrow_taken(x2) or not _f32_like(out2, x2.shape) or \
             (out2 is not x2 and np.may_share_memory(x2, out2)):
         return False
-    fn = _narrow_fn("softmax_narrow")
-    if fn is None:
-        return False
-    px, po, rb = native.addr(x2), native.addr(out2), 4 * x2.shape[1]
-    _narrow_run(fn, x2, 2 * x2.nbytes, lambda lo, hi: [px + lo * rb, po + lo * rb])
-    return True
+    return _narrow_call("softmax_narrow", x2, [x2, out2], 2 * x2.nbytes)
 
 
 def xent(labels2, x2, loss):
@@ -341,13 +354,7 @@ def xent(labels2, x2, loss):
     if not narrow_taken(x2) or not _f32_like(labels2, x2.shape) or \
             not _f32_like(loss, x2.shape[:1]):
         return False
-    fn = _narrow_fn("xent_narrow")
-    if fn is None:
-        return False
-    pl, px, po, rb = native.addr(labels2), native.addr(x2), native.addr(loss), 4 * x2.shape[1]
-    _narrow_run(fn, x2, 2 * x2.nbytes,
-                lambda lo, hi: [pl + lo * rb, px + lo * rb, po + 4 * lo])
-    return True
+    return _narrow_call("xent_narrow", x2, [labels2, x2, loss], 2 * x2.nbytes)
 
 
 def xent_grad(g, labels2, x2, out):
@@ -356,14 +363,7 @@ def xent_grad(g, labels2, x2, out):
     if not narrow_taken(x2) or not _f32_like(labels2, x2.shape) or \
             not _f32_like(g, x2.shape[:1]) or not _f32_like(out, x2.shape):
         return False
-    fn = _narrow_fn("xent_grad_narrow")
-    if fn is None:
-        return False
-    pg, pl, px, po = native.addr(g), native.addr(labels2), native.addr(x2), native.addr(out)
-    rb = 4 * x2.shape[1]
-    _narrow_run(fn, x2, 3 * x2.nbytes,
-                lambda lo, hi: [pg + 4 * lo, pl + lo * rb, px + lo * rb, po + lo * rb])
-    return True
+    return _narrow_call("xent_grad_narrow", x2, [g, labels2, x2, out], 3 * x2.nbytes)
 
 
 def _labels_ok(labels, x2):
@@ -391,12 +391,7 @@ def sparse_xent(labels, x2, loss):
     if not narrow_taken(x2) or not _labels_ok(labels, x2) or \
             not _f32_like(loss, x2.shape[:1]):
         return False
-    fn = _narrow_fn("sparse_xent_narrow")
-    if fn is None:
-        return False
-    pl, px, po, rb = native.addr(labels), native.addr(x2), native.addr(loss), 4 * x2.shape[1]
-    return _sparse_run(fn, labels, x2, x2.nbytes,
-                       lambda lo, hi: [pl + 8 * lo, px + lo * rb, po + 4 * lo])
+    return _narrow_call("sparse_xent_narrow", x2, [labels, x2, loss], x2.nbytes, labels)
 
 
 def sparse_xent_grad(g, labels, x2, out):
@@ -405,10 +400,5 @@ def sparse_xent_grad(g, labels, x2, out):
     if not narrow_taken(x2) or not _labels_ok(labels, x2) or \
             not _f32_like(g, x2.shape[:1]) or not _f32_like(out, x2.shape):
         return False
-    fn = _narrow_fn("sparse_xent_grad_narrow")
-    if fn is None:
-        return False
-    pg, pl, px, po = native.addr(g), native.addr(labels), native.addr(x2), native.addr(out)
-    rb = 4 * x2.shape[1]
-    return _sparse_run(fn, labels, x2, 2 * x2.nbytes,
-                       lambda lo, hi: [pg + 4 * lo, pl + 8 * lo, px + lo * rb, po + lo * rb])
+    return _narrow_call("sparse_xent_grad_narrow", x2, [g, labels, x2, out], 2 * x2.nbytes,
+                        labels)
