@@ -785,7 +785,7 @@ _relu_kernel = relu   # for functions whose `relu` argument is a flag
 _NATIVE_CHUNK = 1 << 18
 
 
-_activation_fns = {}   # (name, dtype, arrays, ints) -> (library, its ctypes function)
+_activation_fns = {}   # (name, dtype, #arrays, #ints, #doubles) -> (library, ctypes function)
 
 
 def _activations_fn(name, dt, n_arrays, n_ints, n_doubles):
@@ -899,9 +899,9 @@ def bias_relu(x, b, out):
 
 
 def relu_grad(g, y, out):
-    """g * (y > 0) into out (may be g or y) in one native pass where it applies (the values
-    of NumPy's multiply by the bool mask), else NumPy's two steps. False where the arrays
-    are not the kind it takes (the caller then runs its twin)."""
+    """g * (y > 0) into out (may be g or y) in one native pass, the values of NumPy's multiply
+    by the bool mask: True, or False where the kernel does not take the arrays (the caller
+    then runs its twin, the mask and the multiply)."""
     # (_native_elementwise checks the arrays: NumPy's, one dtype and shape, contiguous)
     return _native_elementwise("relu_grad", [g, y, out], 0.0)
 
