@@ -373,30 +373,44 @@ static inline __mmask16 narrow_mask(int64_t left) {
 
 static inline __m512 narrow_exp(__m512 x) { return (__m512)exp_vec_f32((vfn)x); }
 
-/* d[j] = x[., j] - max over the row, for 16 rows (lanes of k); returns 1 / (sum of e^d[j])
-   in float, e[j] = e^d[j] */
-static inline __m512 narrow_softmax_parts(const float *xb, int64_t cols, __m512i idx,
-                                          __mmask16 k, __m512 *d, __m512 *e, __m512 *sum) {
+/* For 16 rows (lanes of k): d[j] = x[., j] - max over the row, e[j] = e^d[j] (where e is
+   given), the row sums of e^d[j] in double into *s0 (lanes 0-7) and *s1 (lanes 8-15), and the
+   max into *max (a NaN element: its d stays NaN) */
+static inline void narrow_exp_sums(const float *xb, int64_t cols, __m512i idx, __mmask16 k,
+                                   __m512 *d, __m512 *e, __m512 *max, __m512d *s0,
+                                   __m512d *s1) {
     __m512 mx = _mm512_set1_ps(-INFINITY);
     for (int64_t j = 0; j < cols; j++) {
         d[j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, xb + j, 4);
-        mx = _mm512_max_ps(d[j], mx);   /* a NaN element: its d stays NaN below */
+        mx = _mm512_max_ps(d[j], mx);
     }
-    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+    __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd();
     for (int64_t j = 0; j < cols; j++) {
         d[j] = _mm512_sub_ps(d[j], mx);
-        e[j] = narrow_exp(d[j]);
-        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e[j])));
-        s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(e[j], 1)));
+        __m512 ej = narrow_exp(d[j]);
+        if (e) e[j] = ej;
+        a0 = _mm512_add_pd(a0, _mm512_cvtps_pd(_mm512_castps512_ps256(ej)));
+        a1 = _mm512_add_pd(a1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(ej, 1)));
     }
-    if (sum) {
-        *sum = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(s0)),
-                                  _mm512_cvtpd_ps(s1), 1);
-    }
+    *max = mx;
+    *s0 = a0;
+    *s1 = a1;
+}
+
+/* two double vectors (lanes 0-7, 8-15) as one float vector, each value rounded once */
+static inline __m512 narrow_to_float(__m512d lo, __m512d hi) {
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi),
+                              1);
+}
+
+/* narrow_exp_sums' d and e for 16 rows; returns 1 / (the row sum) in float */
+static inline __m512 narrow_softmax_parts(const float *xb, int64_t cols, __m512i idx,
+                                          __mmask16 k, __m512 *d, __m512 *e) {
+    __m512 mx;
+    __m512d s0, s1;
+    narrow_exp_sums(xb, cols, idx, k, d, e, &mx, &s0, &s1);
     const __m512d one = _mm512_set1_pd(1.0);
-    __m256 r0 = _mm512_cvtpd_ps(_mm512_div_pd(one, s0));
-    __m256 r1 = _mm512_cvtpd_ps(_mm512_div_pd(one, s1));
-    return _mm512_insertf32x8(_mm512_castps256_ps512(r0), r1, 1);
+    return narrow_to_float(_mm512_div_pd(one, s0), _mm512_div_pd(one, s1));
 }
 
 /* log(s) in double for the row sums s (>= 1, or NaN): s = 2^e m with m in [sqrt(1/2),
@@ -418,25 +432,13 @@ static inline __m512d narrow_log(__m512d s) {
     return _mm512_fmadd_pd(e, _mm512_set1_pd(0.6931471805599453), lm);
 }
 
-/* d[j] = x[., j] - max (the max into *max) and the log of the 16 rows' sums of e^d[j]
-   (each lane's sum in double, its log rounded once to float) */
+/* narrow_exp_sums' d (the max into *max) and the log of the 16 rows' sums of e^d[j] (each
+   lane's sum in double, its log rounded once to float) */
 static inline __m512 narrow_log_sums(const float *xb, int64_t cols, __m512i idx, __mmask16 k,
                                      __m512 *d, __m512 *max) {
-    __m512 mx = _mm512_set1_ps(-INFINITY);
-    for (int64_t j = 0; j < cols; j++) {
-        d[j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, xb + j, 4);
-        mx = _mm512_max_ps(d[j], mx);
-    }
-    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
-    for (int64_t j = 0; j < cols; j++) {
-        d[j] = _mm512_sub_ps(d[j], mx);
-        __m512 e = narrow_exp(d[j]);
-        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
-        s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1)));
-    }
-    *max = mx;
-    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(narrow_log(s0))),
-                              _mm512_cvtpd_ps(narrow_log(s1)), 1);
+    __m512d s0, s1;
+    narrow_exp_sums(xb, cols, idx, k, d, NULL, max, &s0, &s1);
+    return narrow_to_float(narrow_log(s0), narrow_log(s1));
 }
 
 static inline __m512i narrow_index(int64_t cols) {
@@ -453,7 +455,7 @@ TF_EXPORT void softmax_narrow_f32(const float *x, float *y, int64_t rows, int64_
         const __mmask16 k = narrow_mask(rows - r0);
         const float *xb = x + r0 * cols;
         float *yb = y + r0 * cols;
-        __m512 inv = narrow_softmax_parts(xb, cols, idx, k, d, e, NULL);
+        __m512 inv = narrow_softmax_parts(xb, cols, idx, k, d, e);
         for (int64_t j = 0; j < cols; j++)
             _mm512_mask_i32scatter_ps(yb + j, k, idx, _mm512_mul_ps(e[j], inv), 4);
     }
@@ -490,15 +492,14 @@ TF_EXPORT void xent_grad_narrow_f32(const float *g, const float *labels, const f
         const __mmask16 k = narrow_mask(rows - r0);
         const float *lb = labels + r0 * cols;
         float *ob = dx + r0 * cols;
-        __m512 inv = narrow_softmax_parts(x + r0 * cols, cols, idx, k, d, e, NULL);
+        __m512 inv = narrow_softmax_parts(x + r0 * cols, cols, idx, k, d, e);
         __m512d l0 = _mm512_setzero_pd(), l1 = _mm512_setzero_pd();
         for (int64_t j = 0; j < cols; j++) {   /* the labels' row sums, in double */
             lab[j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, lb + j, 4);
             l0 = _mm512_add_pd(l0, _mm512_cvtps_pd(_mm512_castps512_ps256(lab[j])));
             l1 = _mm512_add_pd(l1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(lab[j], 1)));
         }
-        __m512 lsum = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(l0)),
-                                         _mm512_cvtpd_ps(l1), 1);
+        __m512 lsum = narrow_to_float(l0, l1);
         __m512 gv = _mm512_maskz_loadu_ps(k, g + r0);
         for (int64_t j = 0; j < cols; j++) {
             __m512 p = _mm512_mul_ps(_mm512_mul_ps(e[j], inv), lsum);
@@ -555,7 +556,7 @@ TF_EXPORT int64_t sparse_xent_grad_narrow_f32(const float *g, const int64_t *lab
     for (int64_t r0 = 0; r0 < rows; r0 += 16) {
         const __mmask16 k = narrow_mask(rows - r0);
         float *ob = dx + r0 * cols;
-        __m512 inv = narrow_softmax_parts(x + r0 * cols, cols, idx, k, d, e, NULL);
+        __m512 inv = narrow_softmax_parts(x + r0 * cols, cols, idx, k, d, e);
         __m512i at = narrow_label_index(labels, r0, k, idx);
         __m512 gv = _mm512_maskz_loadu_ps(k, g + r0);
         for (int64_t j = 0; j < cols; j++)
