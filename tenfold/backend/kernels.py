@@ -242,15 +242,10 @@ def single_threaded_blas():
 _single_blas = single_threaded_blas
 
 
-def blas_threads_available():
-    """Whether the BLAS thread count can be set here (found on first call, which also
-    shortens OpenBLAS's idle spinning: `_shorten_openblas_spin`)."""
-    return _blas.available()
-
-
 def blas_thread_count_fns():
     """OpenBLAS's (get_num_threads, set_num_threads) as ctypes functions, or None: the one
-    search for them, shared with graph/threads.py's tuner."""
+    search for them, shared with graph/threads.py's tuner (the first call also shortens
+    OpenBLAS's idle spinning: `_shorten_openblas_spin`)."""
     return _blas.fns if _blas.available() else None
 
 

@@ -196,7 +196,7 @@ def bias_add(value, bias, data_format=None, name=None):
 # --- losses ---
 
 def _xent_kernel(labels, logits, axis):
-    if axis in (-1, logits.ndim - 1) and logits.ndim >= 1:
+    if axis in (-1, logits.ndim - 1):
         got = _fused.xent_rows(labels, logits)   # narrow rows natively (a classifier's)
         if got is not None:
             return got

@@ -15,7 +15,7 @@ import os, threading, time, numpy as np
 {before}
 import tenfold
 from tenfold.backend import kernels as K
-ok = K.blas_threads_available()
+ok = K.blas_thread_count_fns() is not None
 lib = K._blas.lib
 t = getattr(lib, "openblas_thread_timeout", None) if lib is not None else None
 if t is not None:
@@ -40,7 +40,7 @@ def _run(before="", env_extra=None):
 
 
 def _supported():
-    if not kernels.blas_threads_available():
+    if kernels.blas_thread_count_fns() is None:
         return False
     lib = kernels._blas.lib
     return all(getattr(lib, n, None) is not None for n in
