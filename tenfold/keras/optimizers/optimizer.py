@@ -613,6 +613,9 @@ class Optimizer:
     def _backend_update_step(self, grads, variables, lr):
         if self._kernel is not None and type(self).update_step is Optimizer.update_step:
             self._prepare(lr)
+            spec = self._native_spec()
+            if spec is not None:
+                grads, variables = self._update_planned(spec, grads, variables)
             if len(variables) > 2:
                 spec = self._group_spec()
                 if spec is not None:
@@ -640,6 +643,53 @@ class Optimizer:
                 else:
                     g = from_buffer(g)
                 self.update_step(g, v, lr_t)
+
+    def _native_spec(self):
+        """(kernel, slot names, tail) where each variable's dense update is the C kernel
+        `kernel` of native_updates on the pointers [g, w, *slots] (a None name: a slot the
+        kernel takes that this optimizer's options leave out) and tail(scalars), its
+        arguments after the element count; then a step's updates run as one
+        native_updates.UpdatePlan. None otherwise (the per-variable path)."""
+        return None
+
+    def _update_planned(self, spec, grads, variables):
+        """Runs the dense updates the step's UpdatePlan takes (made on first use, and again
+        when a weight or slot array was replaced); returns the gradients and variables left
+        to the per-variable path (all of them where the plan does not apply this step)."""
+        name, slot_names, tail = spec
+        plans = self.__dict__.get("_update_plans")
+        if plans is None:
+            plans = self.__dict__["_update_plans"] = {}
+        key = (tuple(map(id, variables)), name, tuple(slot_names))
+        plan = plans.get(key, False)
+        if plan is None:             # made before and found not to apply
+            return grads, variables
+        if plan is False or not plan.valid():
+            idx = self._trainable_variables_indices
+            slots = [None if n is None else self._slots[n] for n in slot_names]
+            dt = None
+            entries = []
+            for p, (g, v) in enumerate(zip(grads, variables)):
+                w = variable_buffer(v)
+                if type(g) is np.ndarray and type(w) is np.ndarray and g.dtype == w.dtype and \
+                        w.dtype in (np.float32, np.float64) and (dt is None or w.dtype == dt):
+                    dt = w.dtype
+                    owners = [v] + [None if sl is None else sl[idx[id(v)]] for sl in slots]
+                    entries.append((p, [None if o is None else variable_buffer(o)
+                                        for o in owners], owners))
+            if len(plans) >= 8:
+                plans.clear()
+            plan = plans[key] = _native.UpdatePlan.make(
+                name, dt, entries, tail(self._scalars(dt))) if entries else None
+            if plan is None:
+                return grads, variables
+        if not plan.run(grads, tail(self._scalars(plan.dt))):
+            return grads, variables
+        if len(plan.positions) == len(variables):
+            return (), ()
+        done = set(plan.positions)
+        return ([g for p, g in enumerate(grads) if p not in done],
+                [v for p, v in enumerate(variables) if p not in done])
 
     def _group_spec(self):
         """(body, slot names) where this optimizer's dense update of one variable is

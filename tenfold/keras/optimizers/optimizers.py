@@ -54,6 +54,11 @@ def _blocked(opt, body, arrays, s):
     return _kernels.blockwise(lambda *a: body(*a, s), arrays, 2)
 
 
+def _floats(s):
+    """A native kernel's scalar arguments: the step's scalars as Python floats."""
+    return [float(x) for x in s]
+
+
 def _native_ok(opt, base, body):
     """Whether `opt` runs `base`'s own NumPy `body` (a method name) on a dense gradient, so
     that its one-pass C twin (native_updates) may run instead: not for a subclass that
@@ -107,6 +112,12 @@ class _OnePass(_KerasOptimizer):
         if type(self)._kernel is not _OnePass._kernel:
             return None
         return self._group_body, self._body_slots
+
+    def _native_spec(self):
+        if type(self)._kernel is not _OnePass._kernel or \
+                not _native_ok(self, self._native_base, "_body"):
+            return None
+        return self._native_name, tuple(self._body_slots), _floats
 
 
 class SGD(_KerasOptimizer):
@@ -167,6 +178,14 @@ class SGD(_KerasOptimizer):
     def _group_momentum(self, g, w, m, t1, t2, s):
         if not self._native_body(g, w, m, s=s):
             self._momentum_body(g, w, m, t1, t2, s)
+
+    def _native_spec(self):
+        body = "_plain_body" if self.momentum == 0 else "_momentum_body"
+        if type(self)._kernel is not SGD._kernel or not _native_ok(self, SGD, body):
+            return None
+        nesterov = int(bool(self.nesterov))
+        return "sgd", (None if self.momentum == 0 else "momentum",), \
+            lambda s: [float(s[0]), float(s[1]), nesterov]
 
     def _group_spec(self):
         if type(self)._kernel is not SGD._kernel:
@@ -244,6 +263,12 @@ class RMSprop(_KerasOptimizer):
         *arrays, t1, t2, s = arrays
         if not self._native_body(arrays, s):
             self._body(*arrays, t1, t2, s)
+
+    def _native_spec(self):
+        if type(self)._kernel is not RMSprop._kernel or not _native_ok(self, RMSprop, "_body"):
+            return None
+        return "rmsprop", ("velocity", "average_gradient" if self.centered else None,
+                           "momentum" if self.momentum > 0 else None), _floats
 
     def _group_spec(self):
         if type(self)._kernel is not RMSprop._kernel or type(self)._body is not RMSprop._body:
@@ -357,6 +382,12 @@ class Adam(_KerasOptimizer):
         *arrays, t1, t2, s = arrays
         if not self._native_body(arrays, s):
             self._body(*arrays, t1, t2, s)
+
+    def _native_spec(self):
+        if type(self)._kernel is not Adam._kernel or not _native_ok(self, Adam, "_body"):
+            return None
+        return "adam", ("momentum", "velocity", "velocity_hat" if self.amsgrad else None), \
+            _floats
 
     def _group_spec(self):
         if type(self)._kernel is not Adam._kernel or type(self)._body is not Adam._body:
