@@ -129,24 +129,13 @@ def test_sparse_adam_blocks_match_dense_kernel(monkeypatch, dtype, threads, nati
 # small variables updated together (one flat array per slot)
 
 import tenfold.keras.optimizers.optimizer as _opt_base  # noqa: E402
+from tests.keras.optimizers._training import train_with_reassignments  # noqa: E402
 
 SMALL = [(7, 5), (32,), (3, 4, 2), (1,), (300, 517), (16, 8)]
 
 
 def _run_small(make, dtypes, steps=4):
-    rng = np.random.default_rng(2)
-    variables = [keras.Variable(rng.standard_normal(s).astype(d)) for s, d in zip(SMALL, dtypes)]
-    opt = make()
-    for k in range(steps):
-        grads = [rng.standard_normal(s).astype(d) * (k + 1) for s, d in zip(SMALL, dtypes)]
-        opt.apply_gradients(zip(grads, variables))
-        if k == 1:  # optimizer state replaced (new slot arrays) and a weight reassigned
-            opt.set_weights([np.asarray(w) * 0.5 if np.ndim(w) else w for w in opt.get_weights()])
-            for v in opt.variables[1:3]:
-                v.assign(np.asarray(v.numpy()) * 0.25)
-            variables[0].assign(variables[0].numpy() * 0.9)
-    return [np.asarray(v.numpy()) for v in variables] + \
-        [np.asarray(v.numpy()) for v in opt.variables]
+    return train_with_reassignments(make, SMALL, dtypes, steps)
 
 
 @pytest.mark.parametrize("dtypes", ["float32", "float64", "mixed"])

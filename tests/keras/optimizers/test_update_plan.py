@@ -11,6 +11,7 @@ from tenfold.backend import native, native_pool
 from tenfold.keras.optimizers import native_updates
 from tenfold.keras.optimizers.optimizer import Optimizer, SparseRows
 from tenfold.ops.buffers import variable_buffer
+from tests.keras.optimizers._training import train_with_reassignments
 
 pytestmark = pytest.mark.skipif(not native_pool.available(),
                                 reason="no C pool here (no compiler or TENFOLD_NATIVE=0)")
@@ -59,20 +60,19 @@ def _plan_runs(monkeypatch):
     return ran
 
 
-def _train(make, dtypes, steps=4, reassign=True):
-    rng = np.random.default_rng(2)
-    variables = [keras.Variable(rng.standard_normal(s).astype(d)) for s, d in zip(SHAPES, dtypes)]
-    opt = make()
-    for k in range(steps):
-        grads = [rng.standard_normal(s).astype(d) * (k + 1) for s, d in zip(SHAPES, dtypes)]
-        opt.apply_gradients(zip(grads, variables))
-        if k == 1 and reassign:  # the optimizer's state replaced and a weight reassigned
-            opt.set_weights([np.asarray(w) * 0.5 if np.ndim(w) else w for w in opt.get_weights()])
-            for v in opt.variables[1:3]:
-                v.assign(np.asarray(v.numpy()) * 0.25)
-            variables[0].assign(variables[0].numpy() * 0.9)
-    return [np.asarray(v.numpy()) for v in variables] + \
-        [np.asarray(v.numpy()) for v in opt.variables]
+def _train(make, dtypes):
+    return train_with_reassignments(make, SHAPES, dtypes)
+
+
+def _with_and_without_plan(monkeypatch, body):
+    """(body() without the plan, body() with it, the plan's runs in the latter)."""
+    with monkeypatch.context() as m:
+        _no_plan(m)
+        want = body()
+    with monkeypatch.context() as m:
+        ran = _plan_runs(m)
+        got = body()
+    return want, got, ran
 
 
 def _equal(got, want):
@@ -128,46 +128,36 @@ def test_plan_rebuilt_when_a_slot_array_is_replaced(monkeypatch):
 def test_gradient_in_a_weights_memory_goes_one_by_one(monkeypatch):
     """A weight's own array passed as another variable's gradient: the update of that weight
     must come after (the per-variable order), not race with the other's update."""
-    def run(plan):
-        with monkeypatch.context() as m:
-            if not plan:
-                _no_plan(m)
-            ran = _plan_runs(m)
-            rng = np.random.default_rng(7)
-            a = keras.Variable(rng.standard_normal((256, 300)).astype(np.float32))
-            b = keras.Variable(rng.standard_normal((256, 300)).astype(np.float32))
-            opt = K.SGD(0.1)
-            opt.build([a, b])
-            g_b = rng.standard_normal((256, 300)).astype(np.float32)
-            for _ in range(2):   # a's gradient is b's array, b updated in the same step
-                opt._backend_update_step([variable_buffer(b), g_b], [a, b], 0.1)
-            return [np.asarray(a.numpy()), np.asarray(b.numpy())], ran
-    want, _ = run(False)
-    got, ran = run(True)
+    def body():
+        rng = np.random.default_rng(7)
+        a = keras.Variable(rng.standard_normal((256, 300)).astype(np.float32))
+        b = keras.Variable(rng.standard_normal((256, 300)).astype(np.float32))
+        opt = K.SGD(0.1)
+        opt.build([a, b])
+        g_b = rng.standard_normal((256, 300)).astype(np.float32)
+        for _ in range(2):   # a's gradient is b's array, b updated in the same step
+            opt._backend_update_step([variable_buffer(b), g_b], [a, b], 0.1)
+        return [np.asarray(a.numpy()), np.asarray(b.numpy())]
+    want, got, ran = _with_and_without_plan(monkeypatch, body)
     assert ran and not any(r[0] for r in ran)   # the plan declined every step
     _equal(got, want)
 
 
 def test_sparse_gradients_stay_on_their_path(monkeypatch):
-    def run(plan):
-        with monkeypatch.context() as m:
-            if not plan:
-                _no_plan(m)
-            ran = _plan_runs(m)
-            rng = np.random.default_rng(8)
-            emb = keras.Variable(rng.standard_normal((50, 8)).astype(np.float32))
-            dense = keras.Variable(rng.standard_normal((300, 300)).astype(np.float32))
-            opt = K.Adam(0.01)
-            opt.build([emb, dense])
-            for k in range(3):
-                rows = SparseRows(rng.standard_normal((6, 8)).astype(np.float32),
-                                  rng.integers(0, 50, 6), (50, 8))
-                g = rng.standard_normal((300, 300)).astype(np.float32)
-                opt._backend_update_step([rows, g], [emb, dense], 0.01)
-                opt.iterations.assign_add(1)
-            return [np.asarray(x.numpy()) for x in [emb, dense] + list(opt.variables)], ran
-    want, _ = run(False)
-    got, ran = run(True)
+    def body():
+        rng = np.random.default_rng(8)
+        emb = keras.Variable(rng.standard_normal((50, 8)).astype(np.float32))
+        dense = keras.Variable(rng.standard_normal((300, 300)).astype(np.float32))
+        opt = K.Adam(0.01)
+        opt.build([emb, dense])
+        for k in range(3):
+            rows = SparseRows(rng.standard_normal((6, 8)).astype(np.float32),
+                              rng.integers(0, 50, 6), (50, 8))
+            g = rng.standard_normal((300, 300)).astype(np.float32)
+            opt._backend_update_step([rows, g], [emb, dense], 0.01)
+            opt.iterations.assign_add(1)
+        return [np.asarray(x.numpy()) for x in [emb, dense] + list(opt.variables)]
+    want, got, ran = _with_and_without_plan(monkeypatch, body)
     assert ran and all(r == (True, 1) for r in ran)   # the dense one only
     _equal(got, want)
 
@@ -193,20 +183,15 @@ def test_many_variables_one_region(monkeypatch):
     """More rows than the item-by-item patch takes (ResNet-20 has 82 variables)."""
     shapes = [(3, 3, 4, 4)] * 12 + [(16,)] * 12 + [(300, 300)]
 
-    def run(plan):
-        with monkeypatch.context() as m:
-            if not plan:
-                _no_plan(m)
-            ran = _plan_runs(m)
-            rng = np.random.default_rng(9)
-            vs = [keras.Variable(rng.standard_normal(s).astype(np.float32)) for s in shapes]
-            opt = K.Adam(0.01)
-            for k in range(3):
-                opt.apply_gradients(zip([rng.standard_normal(s).astype(np.float32)
-                                         for s in shapes], vs))
-            return [np.asarray(v.numpy()) for v in vs + list(opt.variables)], ran
-    want, _ = run(False)
-    got, ran = run(True)
+    def body():
+        rng = np.random.default_rng(9)
+        vs = [keras.Variable(rng.standard_normal(s).astype(np.float32)) for s in shapes]
+        opt = K.Adam(0.01)
+        for k in range(3):
+            opt.apply_gradients(zip([rng.standard_normal(s).astype(np.float32)
+                                     for s in shapes], vs))
+        return [np.asarray(v.numpy()) for v in vs + list(opt.variables)]
+    want, got, ran = _with_and_without_plan(monkeypatch, body)
     # 12 + 12 tasks and the big variable's (a part per thread): the fancy-indexed patch
     assert any(r[0] == "many rows" and r[1] >= 25 for r in ran)
     assert all(r == (True, len(shapes)) for r in ran if r[0] != "many rows")
