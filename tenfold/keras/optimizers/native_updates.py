@@ -26,6 +26,12 @@ run, the ratios steadier):
   ResNet-20 Adam, 82 variables     1.47 -> 0.83   3x3x64x64  0.13 -> 0.06
 The dense kernels are bound by the sqrt and the division (~1.2 ns per float32 element here);
 the sparse Adam's pass also sums the ids' rows (summed_rows' gathers, ~1 ms of the LSTM's).
+
+A training step's dense updates by one kernel run as one `UpdatePlan` (see there): one pool
+region, its rows built once, each step only writing the gradients' addresses in. The seed
+MLP's four RMSprop updates inside `fit`: 219-231 -> 165-176 us (the C pass ~112 of it), its
+step 1.243 -> 1.184 ms (two trees, 6 alternating rounds); ResNet-20's 82 Adam updates 604 ->
+421 us.
 """
 import ctypes
 
