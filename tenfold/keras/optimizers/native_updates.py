@@ -270,8 +270,8 @@ class UpdatePlan:
     identity each step); elementwise updates of distinct variables, so the numbers are the
     per-variable path's, bit for bit."""
 
-    __slots__ = ("fn", "dt", "positions", "arrays", "owners", "roots", "rows", "g_rows",
-                 "g_var", "g_off", "g_plan", "n_ptr", "tail_ints")
+    __slots__ = ("fn", "dt", "positions", "arrays", "owners", "roots", "rows", "grad_of",
+                 "grad_var", "grad_off", "tail_ints")
 
     @classmethod
     def make(cls, name, dt, entries, tail):
@@ -299,7 +299,7 @@ class UpdatePlan:
         if any(s0 + n0 > s1 for (s0, n0), (s1, _) in zip(spans, spans[1:])):
             return None   # two of them overlap: the per-variable path decides
         self = cls()
-        self.fn, self.dt, self.n_ptr = fn, dt, n_ptr
+        self.fn, self.dt = fn, dt
         self.positions = [e[0] for e in entries]
         self.arrays = [e[1] for e in entries]
         self.owners = [e[2] for e in entries]
@@ -308,7 +308,6 @@ class UpdatePlan:
         self.roots = {id(_root(a)) for arrays in self.arrays for a in arrays if a is not None}
         self.tail_ints = [a for a in tail if not isinstance(a, float)]
         parts = max(1, _pool.threads())
-        rows, g_rows, g_var, g_off = [], [], [], []
         big, small = [], []
         for k, arrays in enumerate(self.arrays):
             size = arrays[0].size
@@ -317,23 +316,23 @@ class UpdatePlan:
             for lo, hi in zip(cuts, cuts[1:]):
                 if hi > lo:
                     (big if n > 1 else small).append((k, lo, hi))
-        for k, lo, hi in big + small:   # the parts of big variables first: both threads
-            off = lo * dt.itemsize      # start on them, the small ones fill in after
-            ptrs = [0] + [0 if a is None else _native.addr(a) + off for a in self.arrays[k]]
-            g_rows.append(len(rows))
-            g_var.append(k)
-            g_off.append(off)
-            rows.append(ptrs + [hi - lo] + self.tail_ints)
+        # the parts of big variables first: both threads start on them, the small ones fill
+        # in after. Row r reads the gradient of variable grad_of[r][0] from byte grad_of[r][1]
+        self.grad_of = [(k, lo * dt.itemsize) for k, lo, _ in big + small]
+        rows = [[0] + [0 if a is None else _native.addr(a) + off for a in self.arrays[k]] +
+                [hi - lo] + self.tail_ints
+                for (k, off), (_, lo, hi) in zip(self.grad_of, big + small)]
         self.rows = np.array(rows, np.int64).reshape(len(rows), n_ptr + 1 +
                                                      len(self.tail_ints))
-        self.g_rows = np.array(g_rows, np.intp)
-        self.g_var = np.array(g_var, np.intp)
-        self.g_off = np.array(g_off, np.int64)
-        self.g_plan = list(zip(g_rows, g_var, g_off))   # (row, variable, byte offset)
+        self.grad_var = np.array([k for k, _ in self.grad_of], np.intp)
+        self.grad_off = np.array([off for _, off in self.grad_of], np.int64)
         return self
 
-    def valid(self):
-        """Whether the variables still hold the arrays the rows point into."""
+    def valid(self, tail):
+        """Whether the variables still hold the arrays the rows point into, and the kernel's
+        integer arguments in `tail` are those in the rows (SGD's nesterov)."""
+        if [a for a in tail if not isinstance(a, float)] != self.tail_ints:
+            return False
         for owners, arrays in zip(self.owners, self.arrays):
             for v, a in zip(owners, arrays):
                 if v is not None and variable_buffer(v) is not a:
@@ -342,9 +341,9 @@ class UpdatePlan:
 
     def run(self, grads, tail):
         """The updates with these gradients (the step's list; the plan reads its positions)
-        and the kernel's tail arguments; False, having run nothing, where a gradient is not
-        a C-contiguous, aligned array of the weight's dtype and shape, apart from the
-        weights and slots."""
+        and the kernel's tail arguments (whose integers `valid` checked); False, having run
+        nothing, where a gradient is not a C-contiguous, aligned array of the weight's dtype
+        and shape, apart from the weights and slots."""
         dt = self.dt
         addrs = []
         roots = self.roots
@@ -357,15 +356,12 @@ class UpdatePlan:
             if not (flags.c_contiguous and flags.aligned) or id(_root(g)) in roots:
                 return False
             addrs.append(_native.addr(g))
-        if [a for a in tail if not isinstance(a, float)] != self.tail_ints:
-            return False
         if not len(self.rows):   # nothing but empty variables
             return True
-        doubles = [a for a in tail if isinstance(a, float)]
         rows = self.rows
         if len(rows) <= 16:   # a few rows: item by item beats three fancy-indexing calls
-            for r, k, off in self.g_plan:
+            for r, (k, off) in enumerate(self.grad_of):
                 rows[r, 0] = addrs[k] + off
         else:
-            rows[self.g_rows, 0] = np.array(addrs, np.int64)[self.g_var] + self.g_off
-        return _pool.run(self.fn, rows, doubles)
+            rows[:, 0] = np.array(addrs, np.int64)[self.grad_var] + self.grad_off
+        return _pool.run(self.fn, rows, [a for a in tail if isinstance(a, float)])

@@ -613,9 +613,9 @@ class Optimizer:
     def _backend_update_step(self, grads, variables, lr):
         if self._kernel is not None and type(self).update_step is Optimizer.update_step:
             self._prepare(lr)
-            spec = self._native_spec()
-            if spec is not None:
-                grads, variables = self._update_planned(spec, grads, variables)
+            native = self._native_spec()
+            if native is not None:
+                grads, variables = self._update_planned(native, grads, variables)
             if len(variables) > 2:
                 spec = self._group_spec()
                 if spec is not None:
@@ -664,7 +664,9 @@ class Optimizer:
         plan = plans.get(key, False)
         if plan is None:             # made before and found not to apply
             return grads, variables
-        if plan is False or not plan.valid():
+        if plan is not False:
+            scalars = tail(self._scalars(plan.dt))
+        if plan is False or not plan.valid(scalars):
             idx = self._trainable_variables_indices
             slots = [None if n is None else self._slots[n] for n in slot_names]
             dt = None
@@ -679,11 +681,12 @@ class Optimizer:
                                         for o in owners], owners))
             if len(plans) >= 8:
                 plans.clear()
-            plan = plans[key] = _native.UpdatePlan.make(
-                name, dt, entries, tail(self._scalars(dt))) if entries else None
+            scalars = tail(self._scalars(dt)) if entries else None
+            plan = plans[key] = _native.UpdatePlan.make(name, dt, entries, scalars) \
+                if entries else None
             if plan is None:
                 return grads, variables
-        if not plan.run(grads, tail(self._scalars(plan.dt))):
+        if not plan.run(grads, scalars):
             return grads, variables
         if len(plan.positions) == len(variables):
             return (), ()

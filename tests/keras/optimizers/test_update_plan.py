@@ -112,17 +112,34 @@ def test_plan_rebuilt_when_a_slot_array_is_replaced(monkeypatch):
     g = np.full((300, 300), 0.5, np.float32)
     opt.apply_gradients([(g, v)])
     plan = next(iter(opt._update_plans.values()))
-    assert plan is not None and plan.valid()
+    assert plan is not None and plan.valid([])   # RMSprop's kernel takes no integers
     velocity = opt._slots["velocity"][0]
     velocity.assign(np.zeros((300, 300), np.float32))   # assign may keep or replace the array
     from tenfold.ops.buffers import assign_buffer
     assign_buffer(velocity, np.zeros((300, 300), np.float32))   # replaced for sure
-    assert not plan.valid()
+    assert not plan.valid([])
     opt.apply_gradients([(g, v)])
     new = next(iter(opt._update_plans.values()))
-    assert new is not plan and new.valid()
+    assert new is not plan and new.valid([])
     want_v = np.float32(0.1) * (g * g)
     np.testing.assert_array_equal(variable_buffer(velocity), want_v)
+
+
+def test_plan_rebuilt_when_nesterov_changes(monkeypatch):
+    """SGD's nesterov is an integer in the plan's rows: turned on between steps, the rows
+    are made again (the step is Nesterov's, as the per-variable path's)."""
+    def body():
+        rng = np.random.default_rng(6)
+        v = keras.Variable(rng.standard_normal((300, 300)).astype(np.float32))
+        opt = K.SGD(0.1, momentum=0.9)
+        for k in range(3):
+            if k == 2:
+                opt.nesterov = True
+            opt.apply_gradients([(rng.standard_normal((300, 300)).astype(np.float32), v)])
+        return [np.asarray(v.numpy())] + [np.asarray(x.numpy()) for x in opt.variables]
+    want, got, ran = _with_and_without_plan(monkeypatch, body)
+    assert ran == [(True, 1)] * 3   # the third step on rows made anew, not declined
+    _equal(got, want)
 
 
 def test_gradient_in_a_weights_memory_goes_one_by_one(monkeypatch):
