@@ -459,7 +459,7 @@ def sum_axes(x, axes):
             a = math.prod(n for _, n in groups[:j])
             m = groups[j][1]
             b = math.prod(n for _, n in groups[j + 1:])
-            ones = np.ones(m, x.dtype)
+            ones = ones_vector(m, x.dtype)
             if b == 1:
                 y = y.reshape(a, m) @ ones
             else:
@@ -1375,7 +1375,7 @@ def bias_backprop(dz):
     """The sum of dz over every axis but the last (a GEMV: 7x faster than np.sum over axes)."""
     ct = compute_dtype(dz.dtype)
     d2 = dz.reshape(-1, dz.shape[-1]).astype(ct, copy=False)
-    ones = _ones(d2.shape[0], ct)
+    ones = ones_vector(d2.shape[0], ct)
     # one BLAS thread: OpenBLAS's threaded GEMV stalls on a busy machine (8 ms vs 0.2); a
     # plain call, not the context manager (a Dense layer's bias gradient runs every step)
     got = _blas.call_single(np.matmul, ones, d2) if _blas.available() else ones @ d2
@@ -1385,8 +1385,10 @@ def bias_backprop(dz):
 _ones_cache = {}
 
 
-def _ones(n, dtype):
-    """A read-only vector of n ones (kept: bias gradients ask for the same ones each step)."""
+def ones_vector(n, dtype):
+    """A read-only vector of n ones, kept: column sums as GEMVs (ones @ block) ask for the same
+    ones every step (a bias gradient; norm_kernels' batch statistics: 9.6 vs 15.6 us for
+    np.add.reduce over the rows of a 128 x 1024 float32 block)."""
     key = (n, dtype)
     got = _ones_cache.get(key)
     if got is None:
