@@ -48,6 +48,7 @@ _ARGTYPES = {
                              native.f64],
     "keep_mask_u16": [_P, _P, native.i64, native.i64, native.f64],
     "keep_mask_u32": [_P, _P, native.i64, native.i64, native.f64],
+    "argmax_match": [_P, _P, _P, native.i64, native.i64, native.i64],
 }
 _fns = {}  # (library, name, dtype) -> the ctypes function, its argtypes set once
 _width = {}  # id(library) -> the machine vector bytes its build uses (rows.c: VB)
@@ -276,6 +277,8 @@ _NARROW_ARGS = {  # (argtypes, restype)
     "xent_grad_narrow": ([_P, _P, _P, _P, native.i64, native.i64], None),
     "sparse_xent_narrow": ([_P, _P, _P, native.i64, native.i64], native.i64),
     "sparse_xent_grad_narrow": ([_P, _P, _P, _P, native.i64, native.i64], native.i64),
+    "xent_all_narrow": ([_P, _P, _P, _P, _P, _P, native.i64, native.i64], None),
+    "sparse_xent_all_narrow": ([_P, _P, _P, _P, _P, _P, native.i64, native.i64], native.i64),
 }
 _narrow = {}  # (id(library), name) -> the ctypes function, or False (no AVX-512 build)
 
@@ -366,6 +369,53 @@ def xent_grad(g, labels2, x2, out):
     return _narrow_call("xent_grad_narrow", x2, [g, labels2, x2, out], 3 * x2.nbytes)
 
 
+def xent_all(labels2, x2, g, y, loss, dx):
+    """softmax_narrow's y, xent's loss and xent_grad's dx of the same logits in one pass,
+    each equal to its own kernel's; y, loss or dx None: not made (g then may be None where dx
+    is). True, or False (nothing written) where the narrow kernel does not take them."""
+    if not narrow_taken(x2) or not _f32_like(labels2, x2.shape) or \
+            not _outputs_ok(x2, g, y, loss, dx):
+        return False
+    return _narrow_call_some("xent_all_narrow", x2, [labels2, x2, g, y, loss, dx], None)
+
+
+def sparse_xent_all(labels, x2, g, y, loss, dx):
+    """xent_all for class-index labels (int64 (rows,)): sparse_xent's loss and
+    sparse_xent_grad's dx; False (nothing written) where the kernel does not take them or a
+    label is outside [0, cols) (the caller's twin then says which)."""
+    if not narrow_taken(x2) or not _labels_ok(labels, x2) or \
+            not _outputs_ok(x2, g, y, loss, dx):
+        return False
+    return _narrow_call_some("sparse_xent_all_narrow", x2, [labels, x2, g, y, loss, dx],
+                             labels)
+
+
+def _outputs_ok(x2, g, y, loss, dx):
+    rows = x2.shape[:1]
+    return (y is None or _f32_like(y, x2.shape)) and \
+        (loss is None or _f32_like(loss, rows)) and \
+        (dx is None or (_f32_like(dx, x2.shape) and _f32_like(g, rows)))
+
+
+def _narrow_call_some(name, x2, arrays, labels):
+    """_narrow_call where some arrays are None (outputs not wanted, g without dx): their
+    pointers go as 0."""
+    fn = _narrow_fn(name)
+    if fn is None:
+        return False
+    if arrays[-1] is None:
+        arrays[2] = None      # g is read only for dx
+    ptrs = [(0, 0) if a is None else (native.addr(a), a.strides[0]) for a in arrays]
+
+    def args(lo, hi):
+        return [p + lo * step if p else 0 for p, step in ptrs]
+
+    if labels is not None:
+        return _sparse_run(fn, labels, x2, 4 * x2.nbytes, args)
+    _narrow_run(fn, x2, 4 * x2.nbytes, args)
+    return True
+
+
 def _labels_ok(labels, x2):
     return type(labels) is np.ndarray and labels.shape == x2.shape[:1] and \
         labels.dtype == _I64 and labels.flags.c_contiguous and labels.flags.aligned
@@ -402,3 +452,23 @@ def sparse_xent_grad(g, labels, x2, out):
         return False
     return _narrow_call("sparse_xent_grad_narrow", x2, [g, labels, x2, out], 2 * x2.nbytes,
                         labels)
+
+
+def argmax_match(a, b2, out):
+    """out (rows,) = 1 where argmax(b2[r]) equals argmax(a[r]) (a (rows, cols') one-hot
+    labels) or a[r] (a (rows,) class indices), else 0 (NaN never wins an argmax, ties go to
+    the first index), all arrays of b2's float dtype: True, or False (nothing written) where
+    the kernel does not take them. One call: a classifier's batch is a few thousand values."""
+    if not _rows_ok(b2) or type(a) is not np.ndarray or type(out) is not np.ndarray or \
+            out.shape != b2.shape[:1] or out.dtype != b2.dtype or a.dtype != b2.dtype or \
+            not (a.ndim == 1 and a.shape == out.shape or
+                 a.ndim == 2 and a.shape[0] == b2.shape[0] and a.shape[1] > 0) or \
+            not (a.flags.c_contiguous and a.flags.aligned and out.flags.c_contiguous) or \
+            b2.shape[1] == 0:
+        return False
+    fn = _fn("argmax_match", b2.dtype)
+    if fn is None:
+        return False
+    fn(native.addr(a), native.addr(b2), native.addr(out), b2.shape[0],
+       a.shape[1] if a.ndim == 2 else 0, b2.shape[1])
+    return True

@@ -34,6 +34,7 @@ from tenfold.framework.errors import (InvalidArgumentError, ResourceExhaustedErr
                                       out_of_device_memory)
 from tenfold.ops import fused_ops as _fused
 from tenfold.graph import elementwise as _elementwise
+from tenfold.graph import loss_fusion as _loss_fusion
 
 _DEFAULTS = {"constant_folding": True, "dead_code": True, "fusion": True, "inplace": True,
              "release": True, "inplace_assign": True, "chains": True}
@@ -306,6 +307,10 @@ class Plan:
         if opt["fusion"]:
             nodes = self._fuse(nodes, kind, const, outputs)
             if self.backend is None and not self.jit:
+                nodes = _loss_fusion.fuse_softmax_xent(
+                    nodes, kind, g.values,
+                    lambda op, ins, params, outs, multi: _PNode(op, ins, params, outs, multi,
+                                                                False))
                 nodes = self._fuse_matmul_bias(nodes, outputs)
                 nodes = self._fuse_dense_relu(nodes, outputs)
             nodes = self._fuse_pooled_grads(nodes)

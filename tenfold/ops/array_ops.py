@@ -176,7 +176,8 @@ def unbroadcast(g, shape):
     axes = tuple(builtins.range(lead)) + tuple(i + lead for i, d in enumerate(shape)
                                       if d == 1 and gs[i + lead] != 1)
     if axes:
-        g = math_ops._reduce_sum(g, axis=axes, keepdims=True)
+        # only leading axes (a bias's gradient): summed away, so no reshape node follows
+        g = math_ops._reduce_sum(g, axis=axes, keepdims=len(axes) > lead)
     if g._value.shape != tuple(shape):
         g = _reshape(g, shape=tuple(shape))
     return g

@@ -11,10 +11,18 @@ sits beside the unfused ops it replaces; their numbers are those of the chain.
 | conv_backprop_filter_pooled   | conv_backprop_filter(x, max_pool_grad(y, out, g))         |
 | matmul_bias(a, w, b, shape)   | add(reshape(matmul(a, w), shape), b)  (a Dense bias)      |
 | matmul_bias(..., relu=True)   | relu(matmul_bias(a, w, b, shape))     (Dense with ReLU)   |
+| softmax_xent_all(lab, x, g)   | softmax(x), softmax_cross_entropy_with_logits(lab, x) and |
+|                               | softmax_xent_grad(g, lab, x): one node, three outputs     |
+|                               | (graph/loss_fusion.py; sparse_softmax_xent_all likewise)  |
 
 `leaky_relu(x, alpha)` (maximum(multiply(x, alpha), x), 0 < alpha <= 1) and its gradient
 `leaky_relu_grad(g, y, alpha)`: called by `tf.nn.leaky_relu` (so by Keras's LeakyReLU), not
 a graph rewrite; one blocked pass each, bit for bit the chain's values (`leaky_relu_unfused`).
+
+`argmax_matches(y_true, y_pred, dtype)`: accuracy's per-sample matches, called by Keras's
+categorical and sparse categorical accuracy (not a graph rewrite): cast(equal(argmax(y_true),
+argmax(y_pred))) for one-hot labels, cast(equal(y_true, cast(argmax(y_pred)))) for class
+indices, in one native pass (`argmax_matches_unfused` is the chain).
 
 Training-mode BatchNormalization (`batch_norm_train`, `batch_norm_stats`,
 `batch_norm_train_grad`): called by the Keras layer, not a graph rewrite; see its table below.
@@ -596,6 +604,65 @@ def _softmax_generic(x, axis):
     """softmax in the array namespace of x (other backends; no out= buffers)."""
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _softmax_xent_all_kernel(labels, logits, g=None, axis=-1, softmax=True):
+    """(softmax(logits) if `softmax`, softmax_cross_entropy_with_logits(labels, logits),
+    softmax_xent_grad(g, labels, logits) if g is given): one pass of the narrow row kernel,
+    else each node's own kernel; the values are those of the three nodes either way."""
+    from tenfold.ops import nn_ops
+    x2 = _narrow_2d(logits)
+    if x2 is not None and axis in (-1, logits.ndim - 1) and type(labels) is np.ndarray and \
+            labels.shape == logits.shape:
+        y = np.empty(x2.shape, x2.dtype) if softmax else None
+        loss = np.empty(x2.shape[0], x2.dtype)
+        dx = np.empty(x2.shape, x2.dtype) if g is not None else None
+        gc = np.ascontiguousarray(g.reshape(-1)) if g is not None else None
+        if _rows.xent_all(labels.reshape(x2.shape), x2, gc, y, loss, dx):
+            return _xent_all_outputs(logits, y, loss, dx)
+    got = [nn_ops._xent_kernel(labels, logits, axis)]
+    if softmax:
+        got.insert(0, nn_ops._softmax_kernel(logits, axis))
+    if g is not None:
+        got.append(_softmax_xent_grad_kernel(g, labels, logits, axis))
+    return tuple(got)
+
+
+def _sparse_xent_all_kernel(labels, logits, g=None, softmax=True):
+    """_softmax_xent_all_kernel for class-index labels: sparse_softmax_cross_entropy_with_
+    logits and sparse_softmax_xent_grad (a label outside [0, classes): their twins raise)."""
+    from tenfold.ops import nn_ops
+    x2 = _narrow_2d(logits)
+    labels64 = _int64_labels(labels) if type(labels) is np.ndarray else None
+    if x2 is not None and labels64 is not None and labels64.size == x2.shape[0]:
+        y = np.empty(x2.shape, x2.dtype) if softmax else None
+        loss = np.empty(x2.shape[0], x2.dtype)
+        dx = np.empty(x2.shape, x2.dtype) if g is not None else None
+        gc = np.ascontiguousarray(g.reshape(-1)) if g is not None else None
+        if _rows.sparse_xent_all(labels64, x2, gc, y, loss, dx):
+            return _xent_all_outputs(logits, y, loss, dx)
+    got = [nn_ops._sparse_xent_kernel(labels, logits)]
+    if softmax:
+        got.insert(0, nn_ops._softmax_kernel(logits, -1))
+    if g is not None:
+        got.append(_sparse_xent_grad_kernel(g, labels, logits))
+    return tuple(got)
+
+
+def _xent_all_outputs(logits, y, loss, dx):
+    got = [loss.reshape(logits.shape[:-1])]
+    if y is not None:
+        got.insert(0, y.reshape(logits.shape))
+    if dx is not None:
+        got.append(dx.reshape(logits.shape))
+    return tuple(got)
+
+
+# the executor's sibling fusion (graph/loss_fusion.py): after differentiation only
+softmax_xent_all = primitive("softmax_xent_all", _softmax_xent_all_kernel, no_grad=GRAPH_ONLY,
+                             aliasing="fresh")
+sparse_softmax_xent_all = primitive("sparse_softmax_xent_all", _sparse_xent_all_kernel,
+                                    no_grad=GRAPH_ONLY, aliasing="fresh")
 
 
 def _softmax_xent_grad_kernel(g, labels, logits, axis=-1):
@@ -1238,3 +1305,47 @@ def batch_norm_relu_unfused(x, gamma, beta, epsilon=1e-3):
     """The twin of batch_norm_relu_train: the two primitives it replaces."""
     from tenfold.ops import nn_ops
     return nn_ops.relu(batch_norm_train(x, gamma, beta, epsilon=epsilon))
+
+
+# ---- Accuracy's matches: the argmaxes, their comparison and the cast in one kernel
+#
+# Every step of a classifier's `fit` with metrics=["accuracy"] runs this chain on the batch
+# (argmax of the labels and of the predictions, equal, cast: four nodes of a few us each,
+# two to three times that inside `fit`, where the step's big arrays have pushed the
+# interpreter's data out of the caches).
+
+def _argmax_rows(x2):
+    """The argmax primitive's kernel on the rows of a 2-D array (NaN never wins)."""
+    from tenfold.ops import math_ops as m
+    return m.argmax_rows_kernel(x2)
+
+
+def _argmax_matches_kernel(y_true, y_pred, dtype):
+    cols = y_pred.shape[-1]
+    p2 = y_pred.reshape(-1, cols)
+    sparse = y_true.ndim < y_pred.ndim
+    t2 = y_true.reshape(-1) if sparse else y_true.reshape(p2.shape[0], -1)
+    if type(p2) is np.ndarray and dtype == p2.dtype and cols > 0:
+        out = np.empty(p2.shape[0], dtype)
+        if _rows.argmax_match(np.ascontiguousarray(t2), np.ascontiguousarray(p2), out):
+            return out.reshape(y_pred.shape[:-1])
+    p = _argmax_rows(p2)
+    t = t2 if sparse else _argmax_rows(t2)
+    if sparse:
+        p = p.astype(t2.dtype)
+    return (t == p).astype(dtype).reshape(y_pred.shape[:-1])
+
+
+argmax_matches = primitive("argmax_matches", _argmax_matches_kernel,
+                           no_grad="not differentiable (a count of equal argmaxes)",
+                           aliasing="fresh")
+
+
+def argmax_matches_unfused(y_true, y_pred, dtype):
+    """The twin: one-hot labels (y_true shaped as y_pred) or class indices in y_pred's dtype
+    (y_true without y_pred's last axis), as the primitives' chain."""
+    from tenfold.ops import math_ops as m
+    p = m.argmax(y_pred, axis=-1)
+    if y_true.ndim < y_pred.ndim:
+        return m.cast(m.equal(y_true, m.cast(p, y_true.dtype)), dtype)
+    return m.cast(m.equal(m.argmax(y_true, axis=-1), p), dtype)

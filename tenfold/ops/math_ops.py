@@ -185,10 +185,37 @@ def divide(x, y, name=None):
 realdiv = _binary_op(_div, "realdiv")
 
 
+def _div_no_nan_kernel(x, y):
+    # one node for the four of its composition (every Mean metric's result runs it each
+    # step): the same NumPy operations, so the same values
+    if y.ndim == 0 and x.ndim == 0:   # a metric's total / count: no masks needed
+        return np.divide(x, y) if y != 0 else np.zeros_like(y)   # (binary(): one dtype)
+    zero = y == 0
+    q = np.divide(x, np.where(zero, y.dtype.type(1), y))
+    return np.where(zero, q.dtype.type(0), q)
+
+
+def _div_no_nan_grads(g, out, x, y):
+    """The composition's gradients: g / safe where y != 0 for x; -(g * (x / safe)) / safe
+    there for y; 0 where y == 0 (safe: y with its zeros made ones)."""
+    zero = _equal(y, _zeros_like(y))
+    safe = _select(zero, _ones_like(y), y)
+    gz = _select(zero, _zeros_like(g), g)
+    gx = _div(gz, safe)
+    gy = _select(zero, _zeros_like(g), _neg(_div(_mul(gz, _div(x, safe)), safe)))
+    return [gx, gy]
+
+
+_div_no_nan = primitive("div_no_nan", _div_no_nan_kernel, grads=_div_no_nan_grads,
+                        aliasing="fresh")
+
+
 def div_no_nan(x, y, name=None):
     """x / y, but 0 wherever y is 0 (even if x is nan or inf)."""
     x, y = binary(x, y, "div_no_nan")
-    zero = _equal(y, _zeros_like(y))
+    if x._value.dtype.kind in "fc":
+        return _div_no_nan(x, y)
+    zero = _equal(y, _zeros_like(y))        # integers: truediv's float result
     safe = _select(zero, _ones_like(y), y)
     q = truediv(x, safe)
     return _select(zero, _zeros_like(q), q)
@@ -991,6 +1018,12 @@ def _arg(fn, opname):
 
 
 argmax = _arg(np.argmax, "argmax")
+_argmax_kernel = _arg_kernel(np.argmax, -np.inf)
+
+
+def argmax_rows_kernel(x2):
+    """argmax's kernel along the last axis (int64): fused_ops.argmax_matches' twin."""
+    return _argmax_kernel(x2, axis=-1, dtype=np.int64)
 argmin = _arg(np.argmin, "argmin")
 
 

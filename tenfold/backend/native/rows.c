@@ -509,6 +509,54 @@ TF_EXPORT void xent_grad_narrow_f32(const float *g, const float *labels, const f
     }
 }
 
+/* The three softmax_xent kernels above in one pass over the logits (the executor's sibling
+   fusion of a classifier's softmax output, its cross-entropy and the loss's gradient): y =
+   softmax(x) (y given), loss as xent_narrow (loss given), dx as xent_grad_narrow (dx given),
+   each from the same exponentials and row sums in the same operations, so each equals its
+   own kernel's result bit for bit. */
+TF_EXPORT void xent_all_narrow_f32(const float *labels, const float *x, const float *g,
+                                   float *y, float *loss, float *dx, int64_t rows,
+                                   int64_t cols) {
+    if (cols < 1 || cols > NARROW_MAX) return;
+    const __m512i idx = narrow_index(cols);
+    __m512 d[NARROW_MAX], e[NARROW_MAX], lab[NARROW_MAX];
+    for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+        const __mmask16 k = narrow_mask(rows - r0);
+        const float *lb = labels + r0 * cols;
+        __m512 mx;
+        __m512d s0, s1;
+        narrow_exp_sums(x + r0 * cols, cols, idx, k, d, e, &mx, &s0, &s1);
+        const __m512d one = _mm512_set1_pd(1.0);
+        const __m512 inv = narrow_to_float(_mm512_div_pd(one, s0), _mm512_div_pd(one, s1));
+        __m512d l0 = _mm512_setzero_pd(), l1 = _mm512_setzero_pd();
+        for (int64_t j = 0; j < cols; j++) {
+            lab[j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, lb + j, 4);
+            l0 = _mm512_add_pd(l0, _mm512_cvtps_pd(_mm512_castps512_ps256(lab[j])));
+            l1 = _mm512_add_pd(l1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(lab[j], 1)));
+        }
+        if (y)
+            for (int64_t j = 0; j < cols; j++)
+                _mm512_mask_i32scatter_ps(y + r0 * cols + j, k, idx,
+                                          _mm512_mul_ps(e[j], inv), 4);
+        if (loss) {
+            const __m512 lg = narrow_to_float(narrow_log(s0), narrow_log(s1));
+            __m512 acc = _mm512_setzero_ps();
+            for (int64_t j = 0; j < cols; j++)
+                acc = _mm512_add_ps(acc, _mm512_mul_ps(lab[j], _mm512_sub_ps(d[j], lg)));
+            _mm512_mask_storeu_ps(loss + r0, k, _mm512_sub_ps(_mm512_setzero_ps(), acc));
+        }
+        if (dx) {
+            const __m512 lsum = narrow_to_float(l0, l1);
+            const __m512 gv = _mm512_maskz_loadu_ps(k, g + r0);
+            for (int64_t j = 0; j < cols; j++) {
+                __m512 p = _mm512_mul_ps(_mm512_mul_ps(e[j], inv), lsum);
+                _mm512_mask_i32scatter_ps(dx + r0 * cols + j, k, idx,
+                                          _mm512_mul_ps(_mm512_sub_ps(p, lab[j]), gv), 4);
+            }
+        }
+    }
+}
+
 /* labels (rows,) int64 in [0, cols): checked first; -1 (nothing written) if one is not */
 static inline int narrow_labels_ok(const int64_t *labels, int64_t rows, int64_t cols) {
     int64_t bad = 0;
@@ -574,9 +622,83 @@ TF_EXPORT int64_t sparse_xent_grad_narrow_f32(const float *g, const int64_t *lab
     }
     return 0;
 }
+/* xent_all_narrow for class-index labels: y = softmax(x), loss as sparse_xent_narrow, dx as
+   sparse_xent_grad_narrow (each given or NULL), each that kernel's values bit for bit; -1
+   (nothing written) where a label is outside [0, cols) */
+TF_EXPORT int64_t sparse_xent_all_narrow_f32(const int64_t *labels, const float *x,
+                                             const float *g, float *y, float *loss, float *dx,
+                                             int64_t rows, int64_t cols) {
+    if (cols < 1 || cols > NARROW_MAX) return -1;
+    if (!narrow_labels_ok(labels, rows, cols)) return -1;
+    const __m512i idx = narrow_index(cols);
+    __m512 d[NARROW_MAX], e[NARROW_MAX];
+    for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+        const __mmask16 k = narrow_mask(rows - r0);
+        const float *xb = x + r0 * cols;
+        __m512 mx;
+        __m512d s0, s1;
+        narrow_exp_sums(xb, cols, idx, k, d, e, &mx, &s0, &s1);
+        const __m512d one = _mm512_set1_pd(1.0);
+        const __m512 inv = narrow_to_float(_mm512_div_pd(one, s0), _mm512_div_pd(one, s1));
+        const __m512i at = narrow_label_index(labels, r0, k, idx);
+        if (y)
+            for (int64_t j = 0; j < cols; j++)
+                _mm512_mask_i32scatter_ps(y + r0 * cols + j, k, idx,
+                                          _mm512_mul_ps(e[j], inv), 4);
+        if (loss) {
+            const __m512 lg = narrow_to_float(narrow_log(s0), narrow_log(s1));
+            __m512 xl = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, at, xb, 4);
+            __m512 ls = _mm512_sub_ps(_mm512_sub_ps(xl, mx), lg);
+            _mm512_mask_storeu_ps(loss + r0, k, _mm512_sub_ps(_mm512_setzero_ps(), ls));
+        }
+        if (dx) {
+            float *ob = dx + r0 * cols;
+            __m512 gv = _mm512_maskz_loadu_ps(k, g + r0);
+            for (int64_t j = 0; j < cols; j++)
+                _mm512_mask_i32scatter_ps(ob + j, k, idx,
+                                          _mm512_mul_ps(_mm512_mul_ps(e[j], inv), gv), 4);
+            __m512i lab = _mm512_sub_epi32(at, idx);
+            __m512 pl = _mm512_setzero_ps();
+            for (int64_t j = 0; j < cols; j++) {
+                __mmask16 hit = _mm512_cmpeq_epi32_mask(lab, _mm512_set1_epi32((int32_t)j));
+                pl = _mm512_mask_mov_ps(pl, hit, _mm512_mul_ps(e[j], inv));
+            }
+            _mm512_mask_i32scatter_ps(ob, k, at,
+                                      _mm512_mul_ps(_mm512_sub_ps(pl, _mm512_set1_ps(1.0f)),
+                                                    gv), 4);
+        }
+    }
+    return 0;
+}
 #else
 TF_EXPORT int narrow_rows_simd(void) { return 0; }
 #endif
+
+/* Classification accuracy's matches in one pass: out[r] = 1 where the argmax of b's row r
+   equals the argmax of a's row r (acols > 0: one-hot labels) or the label a[r] (acols == 0:
+   class indices in T), else 0. The argmax is the argmax primitive's: NaN never wins, ties go
+   to the first index, a row of NaN or -inf gives 0. */
+#define ARGMAX_MATCH(T, SUF)                                                                \
+static inline int64_t row_argmax_##SUF(const T *x, int64_t cols) {                          \
+    int64_t best = 0;                                                                       \
+    T top = -(T)INFINITY;                                                                   \
+    for (int64_t j = 0; j < cols; j++)                                                      \
+        if (x[j] > top) { top = x[j]; best = j; }                                           \
+    return best;                                                                            \
+}                                                                                           \
+                                                                                            \
+TF_EXPORT void argmax_match_##SUF(const T *a, const T *b, T *out, int64_t rows,              \
+                                  int64_t acols, int64_t bcols) {                           \
+    for (int64_t r = 0; r < rows; r++) {                                                    \
+        const int64_t p = row_argmax_##SUF(b + r * bcols, bcols);                           \
+        const int hit = acols > 0 ? row_argmax_##SUF(a + r * acols, acols) == p             \
+                                  : (T)p == a[r];                                           \
+        out[r] = hit ? (T)1 : (T)0;                                                         \
+    }                                                                                       \
+}
+
+ARGMAX_MATCH(float, f32)
+ARGMAX_MATCH(double, f64)
 
 /* The machine vector width the build uses, in bytes (VB above) */
 TF_EXPORT int rows_vector_bytes(void) { return VB; }

@@ -1,9 +1,9 @@
 """Accuracy metrics and the mean-of-a-function metrics (regression and probabilistic)."""
 import numpy as np
 
-from tenfold.framework.tensor import Tensor
 from tenfold.ops import math_ops as m
 from tenfold.ops import array_ops as a
+from tenfold.ops import fused_ops as _fused
 from tenfold.keras import losses as _losses
 from tenfold.keras.losses.loss import (
     to_dtype, to_tensor, float_tensor, squeeze_or_expand_to_same_rank)
@@ -45,6 +45,15 @@ def _argmax(x):
     return m.argmax(x, axis=-1)
 
 
+def _same_rows(label_rows, y_pred):
+    """Whether the labels' shape (without their class axis, if one-hot) is y_pred's rows:
+    then accuracy's argmaxes, comparison and cast run as one kernel (argmax_matches) instead
+    of broadcasting."""
+    rows = tuple(shape_of(y_pred))[:-1]
+    return tuple(label_rows) == rows and None not in rows and shape_of(y_pred)[-1] not in \
+        (None, 0)
+
+
 def categorical_accuracy(y_true, y_pred):
     """1.0 where argmax(y_true) == argmax(y_pred) (one-hot labels)."""
     y_pred = to_tensor(y_pred)
@@ -60,6 +69,8 @@ def categorical_accuracy(y_true, y_pred):
             f"{tuple(shape_of(y_pred))}. For integer class labels use "
             "'sparse_categorical_accuracy' (metrics=['accuracy'] picks it with "
             "loss='sparse_categorical_crossentropy').")
+    if _same_rows(shape_of(y_true)[:-1], y_pred):
+        return _fused.argmax_matches(y_true, y_pred, dtype=_floatx())   # one kernel
     t = _argmax(y_true)
     p = _argmax(y_pred)
     return _matches(t, p)
@@ -74,8 +85,10 @@ def sparse_categorical_accuracy(y_true, y_pred):
     if y_true.ndim == y_pred.ndim and shape[-1] == 1:
         y_true = a.squeeze(y_true, -1)
         reshape = True
-    p = m.cast(_argmax(y_pred), npd(y_true))
-    matches = _matches(y_true, p)
+    if _same_rows(shape_of(y_true), y_pred):
+        matches = _fused.argmax_matches(y_true, y_pred, dtype=_floatx())   # one kernel
+    else:
+        matches = _matches(y_true, m.cast(_argmax(y_pred), npd(y_true)))
     if reshape:
         matches = a.reshape(matches, shape)
     if matches.ndim > 1 and shape_of(matches)[-1] == 1:

@@ -222,7 +222,7 @@ class Sum(Metric):
     def update_state(self, values, sample_weight=None):
         values, _ = reduce_to_samplewise_values(values, sample_weight, m.reduce_sum,
                                                 self.dtype)
-        self.total.assign_add(m.reduce_sum(values))
+        self.total.assign_add(_total(values))
 
     def reset_state(self):
         self.total.assign(0)
@@ -230,6 +230,12 @@ class Sum(Metric):
     def result(self):
         return m.cast(self.total, self.dtype) if self.total.dtype != self.dtype else \
             a.identity(self.total)
+
+
+def _total(values):
+    """The sum of `values`; a scalar (the loss tracker's weighted loss) is its own sum, with
+    no reduction node in the compiled step."""
+    return values if values.ndim == 0 else m.reduce_sum(values)
 
 
 class Mean(Metric):
@@ -245,7 +251,7 @@ class Mean(Metric):
     def update_state(self, values, sample_weight=None):
         values, sample_weight = reduce_to_samplewise_values(values, sample_weight,
                                                             m.reduce_mean, self.dtype)
-        self.total.assign_add(m.reduce_sum(values))
+        self.total.assign_add(_total(values))
         if sample_weight is not None:
             n = m.reduce_sum(sample_weight)
         elif values.ndim >= 1:
