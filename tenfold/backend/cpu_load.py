@@ -57,6 +57,7 @@ class _Monitor:
         self.last = None          # (wall, busy, own) of the previous sample
         self.others = 0.0         # cores other processes used over the last interval
         self.sampled = 0.0
+        self.free = (None, 1)     # (the sample it was worked out from, free_cores' answer)
 
     def sample(self):
         now = time.monotonic()
@@ -97,8 +98,15 @@ def free_cores():
     """Usable cores not held by other processes (at least 1): a core counts as held from
     0.6 of it busy, since a thread sharing a core with a busy process gets about half of it
     and makes its partners wait."""
+    monitor = _monitor
+    others = monitor.sample()
+    seen, free = monitor.free
+    if seen is not None and seen == monitor.sampled:
+        return free   # kernels ask per call: the affinity's system call once per sample
     n = usable_cores()
-    return max(1, min(n, int(n - other_busy_cores() + 0.4)))
+    free = max(1, min(n, int(n - others + 0.4)))
+    monitor.free = (monitor.sampled, free)
+    return free
 
 
 def snapshot():

@@ -18,6 +18,8 @@ from tenfold.backend import native
 
 _SPIN_NS = 500_000   # helpers wait this long for the next region before sleeping
 _fn = []
+_Doubles = ctypes.c_double * 8
+_fn_addr = {}   # id(a kernel) -> (the ctypes function, kept so the id stays its, its address)
 
 
 def _pool():
@@ -75,13 +77,21 @@ def run(fn, rows, doubles=()):
     pool = _pool()
     if pool is None:
         return False
-    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    if type(rows) is not np.ndarray or rows.dtype != np.int64 or not rows.flags.c_contiguous:
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
     if rows.ndim != 2 or rows.shape[1] > 24 or len(doubles) > 8:
         raise ValueError(f"native_pool.run: rows of at most 24 integers and at most 8 "
                          f"doubles, got {rows.shape} and {len(doubles)}")
-    d = np.asarray(doubles, np.float64) if len(doubles) else np.zeros(1)
-    got = pool(ctypes.cast(fn, ctypes.c_void_p).value, rows.shape[0], rows.ctypes.data,
-               rows.shape[1], d.ctypes.data, len(doubles), threads(), _spin_ns())
+    d = _Doubles(*doubles)
+    # (every step's kernels call this: the addresses without ctypes' .ctypes / cast objects)
+    got = _fn_addr.get(id(fn))
+    if got is None or got[0] is not fn:
+        if len(_fn_addr) >= 512:
+            _fn_addr.clear()
+        got = _fn_addr[id(fn)] = (fn, ctypes.cast(fn, ctypes.c_void_p).value)
+    fa = got[1]
+    got = pool(fa, rows.shape[0], native.addr(rows), rows.shape[1], ctypes.addressof(d),
+               len(doubles), threads(), _spin_ns())
     if got < 0:
         raise RuntimeError("native_pool.run: the pool refused the region")
     return True

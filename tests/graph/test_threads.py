@@ -141,3 +141,27 @@ def test_tuner_probes_a_mildly_slower_setting_less_and_less(fake_blas):
     # and a drift still brings a probe at once
     picks = _drive(t, {2: 0.006, 1: 0.0021}, 20)
     assert t.choice == 1
+
+
+def test_free_cores_asks_the_affinity_once_per_sample(monkeypatch):
+    """Kernels ask free_cores per call: the affinity (a system call) is read again only when
+    the load is sampled again, and a changed affinity is seen then."""
+    from tenfold.backend import cpu_load
+    clock = {"wall": 50.0, "busy": 10.0, "own": 1.0}
+    cores = {"n": 2, "asked": 0}
+
+    def usable():
+        cores["asked"] += 1
+        return cores["n"]
+    monkeypatch.setattr(cpu_load.time, "monotonic", lambda: clock["wall"])
+    monkeypatch.setattr(cpu_load.time, "process_time", lambda: clock["own"])
+    monkeypatch.setattr(cpu_load, "_busy_seconds", lambda: clock["busy"])
+    monkeypatch.setattr(cpu_load, "usable_cores", usable)
+    monkeypatch.setattr(cpu_load, "_monitor", cpu_load._Monitor())
+    assert [cpu_load.free_cores() for _ in range(5)] == [2] * 5
+    asked = cores["asked"]
+    clock["wall"] += cpu_load.INTERVAL / 2
+    cores["n"] = 1                                   # within the interval: not read yet
+    assert cpu_load.free_cores() == 2 and cores["asked"] == asked
+    clock.update(wall=clock["wall"] + cpu_load.INTERVAL, busy=clock["busy"] + 0.1)
+    assert cpu_load.free_cores() == 1 and cores["asked"] > asked
