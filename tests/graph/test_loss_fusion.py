@@ -132,24 +132,27 @@ def test_logits_read_from_a_variable_keep_the_nodes():
     assert "softmax_xent_all" not in _plan_names(f)
 
 
-def test_a_keras_classifier_fits_to_the_unfused_numbers():
+def _fit_fused_and_not(loss, y, optimizer):
+    """A small Keras classifier trained twice from one seed, with the executor's fusions and
+    without: (weights, history, the compiled step's op names) for each."""
     keras = tf.keras
     x = RNG.random((256, 20)).astype(np.float32)
-    y = _labels(256, 5)
 
     def train(fusion):
         keras.utils.set_random_seed(3)
         model = keras.Sequential([keras.Input((20,)), keras.layers.Dense(16, activation="relu"),
                                   keras.layers.Dense(5, activation="softmax")])
-        model.compile(optimizer="rmsprop", loss="categorical_crossentropy",
-                      metrics=["accuracy"])
+        model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
         with tf.graph.optimizations(fusion=fusion):
             hist = model.fit(x, y, batch_size=64, epochs=2, verbose=0, shuffle=False)
             names = _plan_names(model.train_function.functions[0])
         return [w.numpy() for w in model.weights], hist.history, names
+    return train(True), train(False)
 
-    wa, ha, names = train(True)
-    wb, hb, plain = train(False)
+
+def test_a_keras_classifier_fits_to_the_unfused_numbers():
+    (wa, ha, names), (wb, hb, plain) = _fit_fused_and_not(
+        "categorical_crossentropy", _labels(256, 5), "rmsprop")
     assert "softmax_xent_all" in names and "argmax_matches" in names
     assert "softmax_xent_all" not in plain
     assert ha == hb
@@ -202,23 +205,8 @@ def test_sparse_fused_node_reports_a_bad_label_as_the_op_does():
 
 
 def test_a_keras_sparse_classifier_fits_to_the_unfused_numbers():
-    keras = tf.keras
-    x = RNG.random((256, 20)).astype(np.float32)
-    y = RNG.integers(0, 5, 256)
-
-    def train(fusion):
-        keras.utils.set_random_seed(4)
-        model = keras.Sequential([keras.Input((20,)), keras.layers.Dense(16, activation="relu"),
-                                  keras.layers.Dense(5, activation="softmax")])
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
-        with tf.graph.optimizations(fusion=fusion):
-            hist = model.fit(x, y, batch_size=64, epochs=2, verbose=0, shuffle=False)
-            names = _plan_names(model.train_function.functions[0])
-        return [w.numpy() for w in model.weights], hist.history, names
-
-    wa, ha, names = train(True)
-    wb, hb, _ = train(False)
+    (wa, ha, names), (wb, hb, _) = _fit_fused_and_not(
+        "sparse_categorical_crossentropy", RNG.integers(0, 5, 256), "adam")
     # Keras casts the labels after the model's output: the loss and its gradient fuse
     assert "sparse_softmax_xent_all" in names and "argmax_matches" in names
     assert ha == hb

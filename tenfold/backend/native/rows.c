@@ -403,14 +403,19 @@ static inline __m512 narrow_to_float(__m512d lo, __m512d hi) {
                               1);
 }
 
-/* narrow_exp_sums' d and e for 16 rows; returns 1 / (the row sum) in float */
-static inline __m512 narrow_softmax_parts(const float *xb, int64_t cols, __m512i idx,
-                                          __mmask16 k, __m512 *d, __m512 *e) {
-    __m512 mx;
-    __m512d s0, s1;
-    narrow_exp_sums(xb, cols, idx, k, d, e, &mx, &s0, &s1);
+/* narrow_exp_sums for 16 rows (d, e, max, the sums in double); returns 1 / (the row sum) in
+   float, and writes softmax = e * that to yb's rows where yb is given (yb may be xb: the rows
+   are read before they are written) */
+static inline __m512 narrow_softmax_group(const float *xb, int64_t cols, __m512i idx,
+                                          __mmask16 k, __m512 *d, __m512 *e, __m512 *mx,
+                                          __m512d *s0, __m512d *s1, float *yb) {
+    narrow_exp_sums(xb, cols, idx, k, d, e, mx, s0, s1);
     const __m512d one = _mm512_set1_pd(1.0);
-    return narrow_to_float(_mm512_div_pd(one, s0), _mm512_div_pd(one, s1));
+    const __m512 inv = narrow_to_float(_mm512_div_pd(one, *s0), _mm512_div_pd(one, *s1));
+    if (yb)
+        for (int64_t j = 0; j < cols; j++)
+            _mm512_mask_i32scatter_ps(yb + j, k, idx, _mm512_mul_ps(e[j], inv), 4);
+    return inv;
 }
 
 /* log(s) in double for the row sums s (>= 1, or NaN): s = 2^e m with m in [sqrt(1/2),
@@ -432,15 +437,6 @@ static inline __m512d narrow_log(__m512d s) {
     return _mm512_fmadd_pd(e, _mm512_set1_pd(0.6931471805599453), lm);
 }
 
-/* narrow_exp_sums' d (the max into *max) and the log of the 16 rows' sums of e^d[j] (each
-   lane's sum in double, its log rounded once to float) */
-static inline __m512 narrow_log_sums(const float *xb, int64_t cols, __m512i idx, __mmask16 k,
-                                     __m512 *d, __m512 *max) {
-    __m512d s0, s1;
-    narrow_exp_sums(xb, cols, idx, k, d, NULL, max, &s0, &s1);
-    return narrow_to_float(narrow_log(s0), narrow_log(s1));
-}
-
 static inline __m512i narrow_index(int64_t cols) {
     return _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2,
                                                1, 0), _mm512_set1_epi32((int32_t)cols));
@@ -450,70 +446,20 @@ static inline __m512i narrow_index(int64_t cols) {
 TF_EXPORT void softmax_narrow_f32(const float *x, float *y, int64_t rows, int64_t cols) {
     if (cols < 1 || cols > NARROW_MAX) return;
     const __m512i idx = narrow_index(cols);
-    __m512 d[NARROW_MAX], e[NARROW_MAX];
-    for (int64_t r0 = 0; r0 < rows; r0 += 16) {
-        const __mmask16 k = narrow_mask(rows - r0);
-        const float *xb = x + r0 * cols;
-        float *yb = y + r0 * cols;
-        __m512 inv = narrow_softmax_parts(xb, cols, idx, k, d, e);
-        for (int64_t j = 0; j < cols; j++)
-            _mm512_mask_i32scatter_ps(yb + j, k, idx, _mm512_mul_ps(e[j], inv), 4);
-    }
+    __m512 d[NARROW_MAX], e[NARROW_MAX], mx;
+    __m512d s0, s1;
+    for (int64_t r0 = 0; r0 < rows; r0 += 16)
+        narrow_softmax_group(x + r0 * cols, cols, idx, narrow_mask(rows - r0), d, e, &mx, &s0,
+                             &s1, y + r0 * cols);
 }
 
-/* loss[r] = -sum_j labels[r, j] * (x[r, j] - max - log(sum)): log_softmax's terms, as the
-   twin (nn_ops._xent_kernel) */
-TF_EXPORT void xent_narrow_f32(const float *labels, const float *x, float *loss, int64_t rows,
-                               int64_t cols) {
-    if (cols < 1 || cols > NARROW_MAX) return;
-    const __m512i idx = narrow_index(cols);
-    __m512 d[NARROW_MAX];
-    for (int64_t r0 = 0; r0 < rows; r0 += 16) {
-        const __mmask16 k = narrow_mask(rows - r0);
-        const float *lb = labels + r0 * cols;
-        __m512 mx, lg = narrow_log_sums(x + r0 * cols, cols, idx, k, d, &mx);
-        __m512 acc = _mm512_setzero_ps();
-        for (int64_t j = 0; j < cols; j++) {
-            __m512 lab = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, lb + j, 4);
-            acc = _mm512_add_ps(acc, _mm512_mul_ps(lab, _mm512_sub_ps(d[j], lg)));
-        }
-        _mm512_mask_storeu_ps(loss + r0, k, _mm512_sub_ps(_mm512_setzero_ps(), acc));
-    }
-}
-
-/* dx[r, j] = g[r] * (softmax(x)[r, j] * sum_j labels[r, j] - labels[r, j]) (the twin:
-   fused_ops._softmax_xent_grad_kernel) */
-TF_EXPORT void xent_grad_narrow_f32(const float *g, const float *labels, const float *x,
-                                    float *dx, int64_t rows, int64_t cols) {
-    if (cols < 1 || cols > NARROW_MAX) return;
-    const __m512i idx = narrow_index(cols);
-    __m512 d[NARROW_MAX], e[NARROW_MAX], lab[NARROW_MAX];
-    for (int64_t r0 = 0; r0 < rows; r0 += 16) {
-        const __mmask16 k = narrow_mask(rows - r0);
-        const float *lb = labels + r0 * cols;
-        float *ob = dx + r0 * cols;
-        __m512 inv = narrow_softmax_parts(x + r0 * cols, cols, idx, k, d, e);
-        __m512d l0 = _mm512_setzero_pd(), l1 = _mm512_setzero_pd();
-        for (int64_t j = 0; j < cols; j++) {   /* the labels' row sums, in double */
-            lab[j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, lb + j, 4);
-            l0 = _mm512_add_pd(l0, _mm512_cvtps_pd(_mm512_castps512_ps256(lab[j])));
-            l1 = _mm512_add_pd(l1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(lab[j], 1)));
-        }
-        __m512 lsum = narrow_to_float(l0, l1);
-        __m512 gv = _mm512_maskz_loadu_ps(k, g + r0);
-        for (int64_t j = 0; j < cols; j++) {
-            __m512 p = _mm512_mul_ps(_mm512_mul_ps(e[j], inv), lsum);
-            _mm512_mask_i32scatter_ps(ob + j, k, idx,
-                                      _mm512_mul_ps(_mm512_sub_ps(p, lab[j]), gv), 4);
-        }
-    }
-}
-
-/* The three softmax_xent kernels above in one pass over the logits (the executor's sibling
-   fusion of a classifier's softmax output, its cross-entropy and the loss's gradient): y =
-   softmax(x) (y given), loss as xent_narrow (loss given), dx as xent_grad_narrow (dx given),
-   each from the same exponentials and row sums in the same operations, so each equals its
-   own kernel's result bit for bit. */
+/* A classifier's softmax output, its cross-entropy and the loss's gradient in one pass over
+   the logits (the executor's fusion of the three; each alone is this with the others NULL),
+   from one set of exponentials and row sums: y = softmax(x) as softmax_narrow (y given);
+   loss[r] = -sum_j labels[r, j] * (x[r, j] - max - log(sum)), log_softmax's terms as the
+   twin nn_ops._xent_kernel (loss given); dx[r, j] = g[r] * (softmax(x)[r, j] *
+   sum_j labels[r, j] - labels[r, j]), the twin fused_ops._softmax_xent_grad_kernel (dx and
+   g given). */
 TF_EXPORT void xent_all_narrow_f32(const float *labels, const float *x, const float *g,
                                    float *y, float *loss, float *dx, int64_t rows,
                                    int64_t cols) {
@@ -525,19 +471,10 @@ TF_EXPORT void xent_all_narrow_f32(const float *labels, const float *x, const fl
         const float *lb = labels + r0 * cols;
         __m512 mx;
         __m512d s0, s1;
-        narrow_exp_sums(x + r0 * cols, cols, idx, k, d, e, &mx, &s0, &s1);
-        const __m512d one = _mm512_set1_pd(1.0);
-        const __m512 inv = narrow_to_float(_mm512_div_pd(one, s0), _mm512_div_pd(one, s1));
-        __m512d l0 = _mm512_setzero_pd(), l1 = _mm512_setzero_pd();
-        for (int64_t j = 0; j < cols; j++) {
+        const __m512 inv = narrow_softmax_group(x + r0 * cols, cols, idx, k, d, e, &mx, &s0,
+                                                &s1, y ? y + r0 * cols : NULL);
+        for (int64_t j = 0; j < cols; j++)
             lab[j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, lb + j, 4);
-            l0 = _mm512_add_pd(l0, _mm512_cvtps_pd(_mm512_castps512_ps256(lab[j])));
-            l1 = _mm512_add_pd(l1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(lab[j], 1)));
-        }
-        if (y)
-            for (int64_t j = 0; j < cols; j++)
-                _mm512_mask_i32scatter_ps(y + r0 * cols + j, k, idx,
-                                          _mm512_mul_ps(e[j], inv), 4);
         if (loss) {
             const __m512 lg = narrow_to_float(narrow_log(s0), narrow_log(s1));
             __m512 acc = _mm512_setzero_ps();
@@ -546,6 +483,11 @@ TF_EXPORT void xent_all_narrow_f32(const float *labels, const float *x, const fl
             _mm512_mask_storeu_ps(loss + r0, k, _mm512_sub_ps(_mm512_setzero_ps(), acc));
         }
         if (dx) {
+            __m512d l0 = _mm512_setzero_pd(), l1 = _mm512_setzero_pd();
+            for (int64_t j = 0; j < cols; j++) {   /* the labels' row sums, in double */
+                l0 = _mm512_add_pd(l0, _mm512_cvtps_pd(_mm512_castps512_ps256(lab[j])));
+                l1 = _mm512_add_pd(l1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(lab[j], 1)));
+            }
             const __m512 lsum = narrow_to_float(l0, l1);
             const __m512 gv = _mm512_maskz_loadu_ps(k, g + r0);
             for (int64_t j = 0; j < cols; j++) {
@@ -573,58 +515,11 @@ static inline __m512i narrow_label_index(const int64_t *labels, int64_t r0, __mm
     return _mm512_add_epi32(idx, lab);
 }
 
-/* loss[r] = -(x[r, labels[r]] - max - log(sum)) (the twin: nn_ops._sparse_xent_kernel) */
-TF_EXPORT int64_t sparse_xent_narrow_f32(const int64_t *labels, const float *x, float *loss,
-                                         int64_t rows, int64_t cols) {
-    if (cols < 1 || cols > NARROW_MAX) return -1;
-    if (!narrow_labels_ok(labels, rows, cols)) return -1;
-    const __m512i idx = narrow_index(cols);
-    __m512 d[NARROW_MAX];
-    for (int64_t r0 = 0; r0 < rows; r0 += 16) {
-        const __mmask16 k = narrow_mask(rows - r0);
-        const float *xb = x + r0 * cols;
-        __m512 mx, lg = narrow_log_sums(xb, cols, idx, k, d, &mx);
-        __m512 xl = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k,
-                                             narrow_label_index(labels, r0, k, idx), xb, 4);
-        __m512 ls = _mm512_sub_ps(_mm512_sub_ps(xl, mx), lg);
-        _mm512_mask_storeu_ps(loss + r0, k, _mm512_sub_ps(_mm512_setzero_ps(), ls));
-    }
-    return 0;
-}
-
-/* dx[r, j] = (softmax(x)[r, j] - (j == labels[r])) * g[r] (the twin:
-   fused_ops._sparse_xent_grad_kernel) */
-TF_EXPORT int64_t sparse_xent_grad_narrow_f32(const float *g, const int64_t *labels,
-                                              const float *x, float *dx, int64_t rows,
-                                              int64_t cols) {
-    if (cols < 1 || cols > NARROW_MAX) return -1;
-    if (!narrow_labels_ok(labels, rows, cols)) return -1;
-    const __m512i idx = narrow_index(cols);
-    __m512 d[NARROW_MAX], e[NARROW_MAX];
-    for (int64_t r0 = 0; r0 < rows; r0 += 16) {
-        const __mmask16 k = narrow_mask(rows - r0);
-        float *ob = dx + r0 * cols;
-        __m512 inv = narrow_softmax_parts(x + r0 * cols, cols, idx, k, d, e);
-        __m512i at = narrow_label_index(labels, r0, k, idx);
-        __m512 gv = _mm512_maskz_loadu_ps(k, g + r0);
-        for (int64_t j = 0; j < cols; j++)
-            _mm512_mask_i32scatter_ps(ob + j, k, idx, _mm512_mul_ps(_mm512_mul_ps(e[j], inv),
-                                                                    gv), 4);
-        /* then the label's element: (p - 1) * g, p recomputed as stored above */
-        __m512i lab = _mm512_sub_epi32(at, idx);
-        __m512 pl = _mm512_setzero_ps();
-        for (int64_t j = 0; j < cols; j++) {
-            __mmask16 hit = _mm512_cmpeq_epi32_mask(lab, _mm512_set1_epi32((int32_t)j));
-            pl = _mm512_mask_mov_ps(pl, hit, _mm512_mul_ps(e[j], inv));
-        }
-        _mm512_mask_i32scatter_ps(ob, k, at,
-                                  _mm512_mul_ps(_mm512_sub_ps(pl, _mm512_set1_ps(1.0f)), gv), 4);
-    }
-    return 0;
-}
-/* xent_all_narrow for class-index labels: y = softmax(x), loss as sparse_xent_narrow, dx as
-   sparse_xent_grad_narrow (each given or NULL), each that kernel's values bit for bit; -1
-   (nothing written) where a label is outside [0, cols) */
+/* xent_all_narrow for class-index labels (int64 (rows,), checked first: -1, nothing written,
+   where one is outside [0, cols)): loss[r] = -(x[r, labels[r]] - max - log(sum)), the twin
+   nn_ops._sparse_xent_kernel; dx[r, j] = (softmax(x)[r, j] - (j == labels[r])) * g[r], the
+   twin fused_ops._sparse_xent_grad_kernel, the label's element written last as (p - 1) * g
+   with p recomputed as stored */
 TF_EXPORT int64_t sparse_xent_all_narrow_f32(const int64_t *labels, const float *x,
                                              const float *g, float *y, float *loss, float *dx,
                                              int64_t rows, int64_t cols) {
@@ -637,14 +532,9 @@ TF_EXPORT int64_t sparse_xent_all_narrow_f32(const int64_t *labels, const float 
         const float *xb = x + r0 * cols;
         __m512 mx;
         __m512d s0, s1;
-        narrow_exp_sums(xb, cols, idx, k, d, e, &mx, &s0, &s1);
-        const __m512d one = _mm512_set1_pd(1.0);
-        const __m512 inv = narrow_to_float(_mm512_div_pd(one, s0), _mm512_div_pd(one, s1));
+        const __m512 inv = narrow_softmax_group(xb, cols, idx, k, d, e, &mx, &s0, &s1,
+                                                y ? y + r0 * cols : NULL);
         const __m512i at = narrow_label_index(labels, r0, k, idx);
-        if (y)
-            for (int64_t j = 0; j < cols; j++)
-                _mm512_mask_i32scatter_ps(y + r0 * cols + j, k, idx,
-                                          _mm512_mul_ps(e[j], inv), 4);
         if (loss) {
             const __m512 lg = narrow_to_float(narrow_log(s0), narrow_log(s1));
             __m512 xl = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, at, xb, 4);
@@ -669,6 +559,28 @@ TF_EXPORT int64_t sparse_xent_all_narrow_f32(const int64_t *labels, const float 
         }
     }
     return 0;
+}
+
+/* each alone */
+TF_EXPORT void xent_narrow_f32(const float *labels, const float *x, float *loss, int64_t rows,
+                               int64_t cols) {
+    xent_all_narrow_f32(labels, x, NULL, NULL, loss, NULL, rows, cols);
+}
+
+TF_EXPORT void xent_grad_narrow_f32(const float *g, const float *labels, const float *x,
+                                    float *dx, int64_t rows, int64_t cols) {
+    xent_all_narrow_f32(labels, x, g, NULL, NULL, dx, rows, cols);
+}
+
+TF_EXPORT int64_t sparse_xent_narrow_f32(const int64_t *labels, const float *x, float *loss,
+                                         int64_t rows, int64_t cols) {
+    return sparse_xent_all_narrow_f32(labels, x, NULL, NULL, loss, NULL, rows, cols);
+}
+
+TF_EXPORT int64_t sparse_xent_grad_narrow_f32(const float *g, const int64_t *labels,
+                                              const float *x, float *dx, int64_t rows,
+                                              int64_t cols) {
+    return sparse_xent_all_narrow_f32(labels, x, g, NULL, NULL, dx, rows, cols);
 }
 #else
 TF_EXPORT int narrow_rows_simd(void) { return 0; }
