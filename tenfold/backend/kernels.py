@@ -266,11 +266,16 @@ def _busy():
 def _executor():
     if _pool[0] is None:
         from concurrent.futures import ThreadPoolExecutor
-        _pool[0] = ThreadPoolExecutor(_threads, thread_name_prefix="tenfold-kernel")
+        _pool[0] = ThreadPoolExecutor(_threads, thread_name_prefix="tenfold-kernel",
+                                      initializer=_in_kernel_thread)
     return _pool[0]
 
 
 _region = threading.local()   # .on: this thread runs tasks of a parallel region
+
+
+def _in_kernel_thread():
+    _region.on = True   # a kernel thread only ever runs a region's tasks
 
 
 def _workers(n_tasks, nbytes, min_bytes=None):
@@ -278,7 +283,6 @@ def _workers(n_tasks, nbytes, min_bytes=None):
     parallel region's task: every thread is busy already)."""
     if _threads <= 1 or n_tasks <= 1 or getattr(_region, "on", False) or \
             nbytes < (_MIN_PARALLEL_BYTES if min_bytes is None else min_bytes) or \
-            threading.current_thread().name.startswith("tenfold-kernel") or \
             not _blas.available():
         return 1
     return min(_threads, n_tasks)
