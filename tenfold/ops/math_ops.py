@@ -207,7 +207,7 @@ def _div_no_nan_grads(g, out, x, y):
 
 
 _div_no_nan = primitive("div_no_nan", _div_no_nan_kernel, grads=_div_no_nan_grads,
-                        aliasing="fresh")
+                        aliasing="fresh", tf_op="DivNoNan")
 
 
 def div_no_nan(x, y, name=None):

@@ -32,7 +32,8 @@ TF_OPS = {"Placeholder", "Const", "Identity", "AddV2", "Sub", "Mul", "RealDiv", 
           "DepthwiseConv2dNative", "BiasAdd", "MaxPool", "AvgPool", "Reshape", "Transpose",
           "ConcatV2", "PadV2", "Sum", "Max", "Mean", "ExpandDims", "Squeeze", "Cast",
           "SelectV2", "Greater", "GreaterEqual", "Less", "Abs", "Sign", "Softplus", "Expm1",
-          "Conv2DBackpropInput", "Shape", "StridedSlice", "Tile", "GatherV2", "LeakyRelu"}
+          "Conv2DBackpropInput", "Shape", "StridedSlice", "Tile", "GatherV2", "LeakyRelu",
+          "DivNoNan"}
 
 
 def _read(path):
@@ -360,6 +361,21 @@ def test_op_round_trip(name, tmp_path):
     x = np.random.default_rng(1).normal(size=(4, 5)).astype(np.float32)
     out = tf.saved_model.load(tmp_path / "sm").signatures["serving_default"](x=x)
     np.testing.assert_allclose(out["output_0"].numpy(), fn(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_divide_no_nan_exports_as_tensorflows_op(tmp_path):
+    """tf.math.divide_no_nan is one primitive: one DivNoNan node (TensorFlow 2.21 loads and
+    runs it: checked once with /work/tfenv's TensorFlow on this graph, the same values),
+    read back by tenfold with its values, zeros where the divisor is."""
+    fn = tf.function(lambda x: tf.math.divide_no_nan(x, tf.round(x)),
+                     input_signature=[tf.TensorSpec([None, 5], tf.float32)])
+    tf.saved_model.save(tf.Module(), tmp_path / "sm", signatures=fn)
+    ops = [n.op for n in _read(tmp_path / "sm").meta_graphs[0].graph_def.node]
+    assert "DivNoNan" in ops and ops.count("SelectV2") == 0 and set(ops) <= TF_OPS | {"Round"}
+    x = np.random.default_rng(2).normal(size=(4, 5)).astype(np.float32)
+    out = tf.saved_model.load(tmp_path / "sm").signatures["serving_default"](x=x)
+    want = np.where(np.round(x) == 0, 0, x / np.where(np.round(x) == 0, 1, np.round(x)))
+    np.testing.assert_array_equal(out["output_0"].numpy(), want.astype(np.float32))
 
 
 def test_export_archive_matches_tensorflow(tmp_path):
