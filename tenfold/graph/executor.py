@@ -73,8 +73,11 @@ def optimizations(**flags):
         _options.update(saved)
 
 
+_KEY_ORDER = tuple(sorted(_DEFAULTS))
+
+
 def options_key():
-    return tuple(_options[k] for k in sorted(_DEFAULTS))
+    return tuple([_options[k] for k in _KEY_ORDER])   # (every compiled call asks)
 
 
 # The passes that are NumPy-only: fusion into the CPU kernels (strided views, Numba) and
