@@ -1018,13 +1018,13 @@ def _arg(fn, opname):
 
 
 argmax = _arg(np.argmax, "argmax")
+argmin = _arg(np.argmin, "argmin")
 _argmax_kernel = _arg_kernel(np.argmax, -np.inf)
 
 
 def argmax_rows_kernel(x2):
     """argmax's kernel along the last axis (int64): fused_ops.argmax_matches' twin."""
     return _argmax_kernel(x2, axis=-1, dtype=np.int64)
-argmin = _arg(np.argmin, "argmin")
 
 
 # ------------------------------------------------------------------------------------------
