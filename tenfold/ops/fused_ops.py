@@ -1324,7 +1324,7 @@ def _argmax_matches_kernel(y_true, y_pred, dtype):
     cols = y_pred.shape[-1]
     p2 = y_pred.reshape(-1, cols)
     sparse = y_true.ndim < y_pred.ndim
-    t2 = y_true.reshape(-1) if sparse else y_true.reshape(p2.shape[0], -1)
+    t2 = y_true.reshape(-1) if sparse else y_true.reshape(-1, y_true.shape[-1])
     if type(p2) is np.ndarray and dtype == p2.dtype and cols > 0:
         out = np.empty(p2.shape[0], dtype)
         if _rows.argmax_match(np.ascontiguousarray(t2), np.ascontiguousarray(p2), out):

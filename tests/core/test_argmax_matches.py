@@ -89,6 +89,18 @@ def test_without_the_native_library(monkeypatch):
     np.testing.assert_array_equal(fused, twin)
 
 
+@pytest.mark.parametrize("native", ["1", "0"])
+def test_an_empty_batch_gives_no_matches(monkeypatch, native):
+    monkeypatch.setenv("TENFOLD_NATIVE", native)
+    y_pred = np.zeros((0, 3), np.float32)
+    for y_true in (np.zeros((0, 3), np.float32), np.zeros(0, np.float32)):
+        fused, twin = _both(y_true, y_pred)
+        assert fused.shape == twin.shape == (0,)
+    assert tf.keras.metrics.categorical_accuracy(y_pred, y_pred).numpy().shape == (0,)
+    assert tf.keras.metrics.sparse_categorical_accuracy(
+        np.zeros(0, np.int64), y_pred).numpy().shape == (0,)
+
+
 def test_integer_one_hot_labels_take_the_twin_inside_the_primitive():
     y_pred = RNG.standard_normal((16, 4)).astype(np.float32)
     y_true = _onehot(RNG.integers(0, 4, 16), 4, np.int32)
