@@ -326,15 +326,16 @@ def _narrow_run(fn, x2, nbytes, args):
 
 def _narrow_call(name, x2, arrays, nbytes, labels=None):
     """rows.c's `name` over x2's rows on `arrays` (each pointer advanced by the array's bytes
-    per row, strides[0]); the sparse kernels' `labels` are checked (False: one is outside
-    [0, cols), nothing written). False where the kernel cannot be had."""
+    per row, strides[0]; a None array goes as a null pointer: an output not wanted); the
+    sparse kernels' `labels` are checked (False: one is outside [0, cols), nothing written).
+    False where the kernel cannot be had."""
     fn = _narrow_fn(name)
     if fn is None:
         return False
-    ptrs = [(native.addr(a), a.strides[0]) for a in arrays]
+    ptrs = [(0, 0) if a is None else (native.addr(a), a.strides[0]) for a in arrays]
 
     def args(lo, hi):
-        return [p + lo * step for p, step in ptrs]
+        return [p + lo * step if p else 0 for p, step in ptrs]
 
     if labels is not None:
         return _sparse_run(fn, labels, x2, nbytes, args)
@@ -371,12 +372,14 @@ def xent_grad(g, labels2, x2, out):
 
 def xent_all(labels2, x2, g, y, loss, dx):
     """softmax_narrow's y, xent's loss and xent_grad's dx of the same logits in one pass,
-    each equal to its own kernel's; y, loss or dx None: not made (g then may be None where dx
-    is). True, or False (nothing written) where the narrow kernel does not take them."""
+    each equal to its own kernel's; y, loss or dx None: not made (g is read for dx only).
+    True, or False (nothing written) where the narrow kernel does not take them."""
     if not narrow_taken(x2) or not _f32_like(labels2, x2.shape) or \
             not _outputs_ok(x2, g, y, loss, dx):
         return False
-    return _narrow_call_some("xent_all_narrow", x2, [labels2, x2, g, y, loss, dx], None)
+    return _narrow_call("xent_all_narrow", x2,
+                        [labels2, x2, g if dx is not None else None, y, loss, dx],
+                        4 * x2.nbytes)
 
 
 def sparse_xent_all(labels, x2, g, y, loss, dx):
@@ -386,8 +389,9 @@ def sparse_xent_all(labels, x2, g, y, loss, dx):
     if not narrow_taken(x2) or not _labels_ok(labels, x2) or \
             not _outputs_ok(x2, g, y, loss, dx):
         return False
-    return _narrow_call_some("sparse_xent_all_narrow", x2, [labels, x2, g, y, loss, dx],
-                             labels)
+    return _narrow_call("sparse_xent_all_narrow", x2,
+                        [labels, x2, g if dx is not None else None, y, loss, dx],
+                        4 * x2.nbytes, labels)
 
 
 def _outputs_ok(x2, g, y, loss, dx):
@@ -395,25 +399,6 @@ def _outputs_ok(x2, g, y, loss, dx):
     return (y is None or _f32_like(y, x2.shape)) and \
         (loss is None or _f32_like(loss, rows)) and \
         (dx is None or (_f32_like(dx, x2.shape) and _f32_like(g, rows)))
-
-
-def _narrow_call_some(name, x2, arrays, labels):
-    """_narrow_call where some arrays are None (outputs not wanted, g without dx): their
-    pointers go as 0."""
-    fn = _narrow_fn(name)
-    if fn is None:
-        return False
-    if arrays[-1] is None:
-        arrays[2] = None      # g is read only for dx
-    ptrs = [(0, 0) if a is None else (native.addr(a), a.strides[0]) for a in arrays]
-
-    def args(lo, hi):
-        return [p + lo * step if p else 0 for p, step in ptrs]
-
-    if labels is not None:
-        return _sparse_run(fn, labels, x2, 4 * x2.nbytes, args)
-    _narrow_run(fn, x2, 4 * x2.nbytes, args)
-    return True
 
 
 def _labels_ok(labels, x2):
