@@ -310,10 +310,7 @@ class Plan:
         if opt["fusion"]:
             nodes = self._fuse(nodes, kind, const, outputs)
             if self.backend is None and not self.jit:
-                nodes = _loss_fusion.fuse_softmax_xent(
-                    nodes, kind, g.values,
-                    lambda op, ins, params, outs, multi: _PNode(op, ins, params, outs, multi,
-                                                                False))
+                nodes = _loss_fusion.fuse_softmax_xent(nodes, kind, g.values)
                 nodes = self._fuse_matmul_bias(nodes, outputs)
                 nodes = self._fuse_dense_relu(nodes, outputs)
             nodes = self._fuse_pooled_grads(nodes)

@@ -9,12 +9,12 @@ work each, but inside `fit` each node's call costs 10-17 us (the step's megabyte
 and gradients have pushed the interpreter's data out of the caches between them); the seed
 MLP's three: 40 us per step.
 
-Class-index labels (sparse_softmax_cross_entropy_with_logits and its gradient) the same way,
-with `sparse_softmax_xent_all`. The node goes where the first of the three was (without the softmax where that runs before
-the labels or g are made: Keras casts class-index labels after the model's output). It is made only where that is possible
-without changing any value: the gradient's upstream `g` made before that place (or a
-constant or input), no input read from a variable (a variable may be assigned in between),
-one axis, the last.
+Class-index labels (sparse_softmax_cross_entropy_with_logits and its gradient) the same
+way, with `sparse_softmax_xent_all`. The node goes where the first of the three was (without
+the softmax where that runs before the labels or g are made: Keras casts class-index labels
+after the model's output). It is made only where that changes no value: the gradient's
+upstream `g` made before that place (or a constant or input), no input read from a variable
+(a variable may be assigned in between), one axis, the last.
 """
 from tenfold.ops import fused_ops as _fused
 from tenfold.ops import nn_ops as _nn
@@ -27,10 +27,11 @@ def _heads():
             (_fused.sparse_softmax_xent_grad, _nn._sparse_xent, _fused.sparse_softmax_xent_all))
 
 
-def fuse_softmax_xent(nodes, kind, values, make_node):
+def fuse_softmax_xent(nodes, kind, values):
     """The node list with each softmax_xent_grad (sparse_softmax_xent_grad), its
     softmax_cross_entropy_with_logits (sparse_...) sibling and (if there is one) the softmax
-    of the same logits made by one node (`make_node(op, inputs, params, outputs, multi)`)."""
+    of the same logits made by one node."""
+    from tenfold.graph.executor import _PNode
     producer = {}
     by_op = {}
     for i, n in enumerate(nodes):
@@ -64,7 +65,7 @@ def fuse_softmax_xent(nodes, kind, values, make_node):
             params = {"softmax": si is not None}
             if not sparse:
                 params["axis"] = axis
-            placed[at] = make_node(fused, (labels, logits, g), params, outs, True)
+            placed[at] = _PNode(fused, (labels, logits, g), params, outs, True, False)
             dead.update(i for i in (xi, si, gi) if i is not None)
     out = []
     for i, n in enumerate(nodes):
