@@ -1,6 +1,7 @@
 """Per-node times of a benchmark model's compiled train step inside a real `fit`.
 
     python bench/profile_fit.py mlp [--steps 400] [--blas-threads N] [--top 40] [--by-op]
+                                    [--overlap]
 
 Why inside `fit`: a node's cost there is not its cost alone. The big products and the
 optimizer's sweep over the weights and slots pass megabytes through the caches between the
@@ -12,7 +13,9 @@ it runs. The clock around each node adds ~0.2 us to it.
 Models: those of bench/peers/keras_models.py (random data, their batch sizes), built with
 tenfold.keras. --blas-threads fixes OpenBLAS's threads (else the tuner chooses, as in
 bench_models.py); --by-op sums the nodes of each op (ResNet-20's 446 nodes: which kernels
-the step is made of).
+the step is made of); --overlap times the optimizer update left running past its node
+(backend/native_pool.start): how long the caller's Python ran before joining it, and how
+long the join then waited.
 """
 import argparse
 import os
@@ -57,6 +60,8 @@ def main(argv=None):
     p.add_argument("--blas-threads", type=int, default=None)
     p.add_argument("--top", type=int, default=40, help="nodes listed, slowest first")
     p.add_argument("--by-op", action="store_true", help="one line per op: its nodes' sum")
+    p.add_argument("--overlap", action="store_true",
+                   help="time the update left running: its window and the join's wait")
     args = p.parse_args(argv)
     if args.blas_threads:
         from tenfold.graph import threads
@@ -70,12 +75,17 @@ def main(argv=None):
         model.fit(x, y, **kw)                       # compiles, warms up
         for plan in plans:
             plan._times[:] = [0.0] * len(plan._times)
+        window = _timed_overlap() if args.overlap else None
         t0 = time.perf_counter()
         model.fit(x, y, **kw)
         step = (time.perf_counter() - t0) / args.steps
     finally:
         restore()
+        if window is not None:
+            window.pop()()
     print(f"{args.model}: {step * 1e3:.3f} ms per step in fit ({args.steps} steps)")
+    if window is not None:
+        _print_overlap(window)
     for plan in plans:
         values = plan.graph.values
         rows = []
@@ -93,6 +103,46 @@ def main(argv=None):
               f"{sum(t for t, _ in rows) * 1e3:.3f} ms per step in them")
         for t, what in sorted(rows, reverse=True)[:args.top]:
             print(f"  {t * 1e6:9.1f} us  {what[:110]}")
+
+
+def _timed_overlap():
+    """Clocks native_pool.start's return and the C join's call and return; returns
+    [starts, joins, undo]."""
+    from tenfold.backend import native_pool
+    from tenfold.keras.optimizers import native_updates
+    starts, joins = [], []
+    real_start, real_join = native_pool.start, native_pool._started[1]
+
+    def start(*a, **k):
+        got = real_start(*a, **k)
+        if native_pool._pending[0] is not None:
+            starts.append(time.perf_counter())
+        return got
+
+    def join():
+        t = time.perf_counter()
+        real_join()
+        joins.append((t, time.perf_counter()))
+    native_updates._pool.start = start
+    native_pool._started[1] = join
+
+    def undo():
+        native_updates._pool.start = real_start
+        native_pool._started[1] = real_join
+    return [starts, joins, undo]
+
+
+def _print_overlap(window):
+    starts, joins = window
+    if not starts:
+        print("no update was left running (one thread, a busy machine, or not allowed)")
+        return
+    pairs = [(s, j) for s, j in zip(starts, joins) if j[0] >= s]
+    ran = sorted((j[0] - s) * 1e6 for s, j in pairs)
+    wait = sorted((j[1] - j[0]) * 1e6 for s, j in pairs)
+    print(f"update left running in {len(starts)} steps: the caller's Python before the join "
+          f"{ran[len(ran) // 2]:.1f} us, the join's wait {wait[len(wait) // 2]:.1f} us "
+          "(medians)")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ class _SubGraph:
         p = self.plans.get(key)
         if p is None:
             p = self.plans[key] = _executor.Plan(self.graph, self.const_values)
-        return p.run(arrays)
+        return p.run(arrays)   # (keep=False: a branch or loop body joins what it started)
 
     def replay(self, tensors):
         return self.graph.replay(tensors)

@@ -72,15 +72,19 @@ def variable_hook(var, op, value, array):
     return var
 
 
-def stateful_call(name, fn, tensors, n_outputs=0):
+def stateful_call(name, fn, tensors, n_outputs=0, may_leave_running=False):
     """Runs `fn(list_of_arrays)` now and records it as one stateful graph node.
 
     `fn` returns None (when `n_outputs` is 0) or a list of `n_outputs` arrays.
+    `may_leave_running`: fn may leave C work running on the pool when the executor allows it
+    (an optimizer's update: backend/native_pool.start); the executor then guards the nodes
+    after it and joins the work before anything reads what it touches.
     """
     def kernel(*arrays):
         out = fn(list(arrays))
         return [] if n_outputs == 0 else list(out)
     op = MultiOp(name, kernel, stateful=True)
+    op.may_leave_running = may_leave_running
     return op(*tensors)
 
 

@@ -30,6 +30,7 @@ import threading
 import numpy as np
 
 from tenfold.backend import kernels as _kernels
+from tenfold.backend import native_pool as _native_pool
 from tenfold.framework.errors import (InvalidArgumentError, ResourceExhaustedError,
                                       out_of_device_memory)
 from tenfold.ops import fused_ops as _fused
@@ -40,6 +41,36 @@ _DEFAULTS = {"constant_folding": True, "dead_code": True, "fusion": True, "inpla
              "release": True, "inplace_assign": True, "chains": True}
 _options = dict(_DEFAULTS)
 _lock = threading.Lock()
+
+
+# An optimizer update's C work left running (backend/native_pool.start; Plan._generate)
+class _Scope(threading.local):
+    keep = False   # in fit's loop: this thread's outermost program may leave the update
+                   # running at its end (Function.run clears it while one runs)
+
+
+scope = _Scope()
+
+
+@contextlib.contextmanager
+def keeping_started(on=True):
+    """Within: the outermost graph program run by Function may end with its optimizer
+    update's C work still running, joined by the next program (or region) or at the exit.
+    For loops whose code between steps reads no weights (fit without per-batch callbacks).
+    """
+    saved = scope.keep
+    scope.keep = bool(on)
+    try:
+        yield
+    finally:
+        scope.keep = saved
+        _native_pool.join()
+
+
+def join_started():
+    """Finishes C work left running by this thread's last optimizer update, if any."""
+    if _native_pool._pending[0] is not None:
+        _native_pool.join()
 
 
 def get_optimizations():
@@ -778,8 +809,18 @@ class Plan:
             import time
             env["_clock"] = time.perf_counter
             env["_times"] = self._times = [0.0] * len(self.nodes)
-        lines = ["def run(args):"]
+        lines = ["def run(args, keep=False):"]
         self._line_node = {}
+        # C work an optimizer update leaves running (backend/native_pool.start): joined at
+        # the start of any run, before a later node that reads what it touches, and at the
+        # end unless the caller keeps it (Function.run inside fit's loop: keeping_started)
+        leaves_running = self.backend is None and any(
+            getattr(n.op, "may_leave_running", False) for n in self.nodes)
+        if self.backend is None:
+            env.update(_pending=_native_pool._pending, _join=_native_pool.join,
+                       _guard=_native_pool.guard, _allow=_native_pool.allow_start,
+                       _tid=threading.get_ident)
+            lines.append("    if _pending[0] is not None: _join()")
         ins = self.graph.inputs
         if ins:
             names = ", ".join(f"v{v}" for v in ins)
@@ -797,8 +838,19 @@ class Plan:
 
         # a buffer given to a later node (from the pool) keeps its name until that node
         given_at = {u: i for i, u in self.donor.items()}
+        guarding = False   # after a node that may leave C work running
         for i, n in enumerate(self.nodes):
             args = [ref(v) for v in n.inputs]
+            if guarding:
+                if n.stateful and (n.multi or getattr(n.op, "runs_python", False)):
+                    lines.append("    _join()")   # a Python call: effects the plan cannot see
+                else:
+                    seen = args + [f"p{i}_{pk}" for pk, pv in n.params.items()
+                                   if hasattr(pv, "_value")]
+                    if self.donor.get(i) is not None:
+                        seen.append(f"v{self.donor[i]}")
+                    if seen:
+                        lines.append(f"    _guard({', '.join(seen)})")
             kname = f"k{i}"
             pnames = []
             for pk, pv in n.params.items():
@@ -845,12 +897,21 @@ class Plan:
                     if len(values[o].shape) == 0 and d is None and self.backend is None:
                         call = f"_asarray({call})"
                     line = f"    v{o} = {call}"
+            leaves = leaves_running and getattr(op, "may_leave_running", False)
+            pad = "    " if leaves else ""
+            if leaves:   # the update may start its C work and return (allowed for this call)
+                lines.append("    _allow[0] = _tid()")
+                lines.append("    try:")
             if profile:
-                lines.append("    _t0 = _clock()")
-            lines.append(line)
+                lines.append(pad + "    _t0 = _clock()")
+            lines.append(pad + line)
             self._line_node[len(lines)] = i
             if profile:
-                lines.append(f"    _times[{i}] += _clock() - _t0")
+                lines.append(pad + f"    _times[{i}] += _clock() - _t0")
+            if leaves:
+                lines.append("    finally:")
+                lines.append("        _allow[0] = 0")
+                guarding = True
             frees = set(v for v in self.free_after[i] if v not in n.outputs and
                         not (v in given_at and given_at[v] > i))
             if d is not None and d not in n.inputs:
@@ -863,6 +924,10 @@ class Plan:
         outs = []
         for v in self.outputs:
             outs.append(ref(v) if self.kind[v] != "var" else f"V{v}._value.copy()")
+        if guarding:
+            if self.outputs:
+                lines.append(f"    _guard({', '.join(ref(v) for v in self.outputs)})")
+            lines.append("    if not keep: _join()")
         lines.append(f"    return [{', '.join(outs)}]")
         src = "\n".join(lines) + "\n"
         self.source = src

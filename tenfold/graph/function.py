@@ -204,6 +204,13 @@ class _Program:
             device = self.variables_device
         plan = self.plan(device)
         tuner = self.tuner
+        # an optimizer update's C work may be left running past the program's end only for
+        # the outermost program inside fit's loop (executor.keeping_started)
+        scope = _executor.scope
+        keep = scope.keep and device is None
+        call = (arrays, True) if keep else (arrays,)
+        if keep:   # a program this one runs (a py_function's) joins at its end
+            scope.keep = False
         # host programs run with subnormals flushed to zero, as TensorFlow's kernels do
         # (backend/fpenv.py); device programs' kernels have their own modes
         fp = _fpenv.enter() if device is None else None
@@ -211,16 +218,21 @@ class _Program:
             if tuner is not None and _threads._state["user"] is None:
                 n = tuner.pick()
                 t0 = _clock()
-                outs = plan.run(arrays)
+                outs = plan.run(*call)
                 tuner.record(n, _clock() - t0)
             else:
-                outs = plan.run(arrays)
-        except Exception as e:  # name the op that failed
+                outs = plan.run(*call)
+        except BaseException as e:  # name the op that failed
+            _executor.join_started()   # nothing may run on after an error
+            if not isinstance(e, Exception):
+                raise
             err = plan.translate_error(e)
             if err is e:
                 raise
             raise err from None
         finally:
+            if keep:
+                scope.keep = True
             _fpenv.restore(fp)
         return self.pack([_wrap(a) for a in outs])
 

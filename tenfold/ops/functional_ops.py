@@ -336,7 +336,7 @@ def _py_function_kernel(*arrays, func, tout, index, cache):
     return res._value if res is not None else np.zeros((0,), np.int8)
 
 
-_py_function = primitive("py_function", _py_function_kernel, stateful=True,
+_py_function = primitive("py_function", _py_function_kernel, stateful=True, runs_python=True,
                          no_grad="a Python function run by the graph (not traced)")
 
 
@@ -395,7 +395,8 @@ def _numpy_function_kernel(*arrays, func, tout, index):
     return arr if dt is dtypes.string else arr.astype(dt._np, copy=False)
 
 
-_numpy_function = primitive("numpy_function", _numpy_function_kernel, stateful=True, no_grad="a side effect, not a function of its inputs")
+_numpy_function = primitive("numpy_function", _numpy_function_kernel, stateful=True,
+                            runs_python=True, no_grad="a side effect, not a function of its inputs")
 
 
 def numpy_function(func, inp, Tout, stateful=True, name=None):  # noqa: N803

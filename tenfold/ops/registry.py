@@ -36,6 +36,9 @@ composed from primitives in Python. One declaration holds:
   shares is dead.
 - `shape_only`: the output depends only on the inputs' shapes and dtypes (a graph constant).
 - `stateful`: side effects or fresh randomness: never folded, removed or reordered.
+- `runs_python`: the kernel calls the user's Python (py_function, numpy_function), which may
+  read or write anything: the executor finishes C work left running before it (a stateful
+  primitive without it touches only its inputs and the variable in its params).
 - `out_kernel(*arrays, out=buffer, **params)`: a NumPy-backend variant writing into a given
   buffer (the executor's in-place planning); with `inplace=True` that buffer may be one of
   its own inputs' (elementwise ops), with a tuple of input positions only those inputs'
@@ -105,8 +108,9 @@ def elementwise_flops(inputs, out, params):
 
 
 _FACTS = ("kernels", "check", "flops", "aliasing", "writable_view", "shape_only", "stateful",
-          "out_kernel", "inplace", "bias_kernel", "inplace_kernel", "jit_kernel", "uses_blas",
-          "pool_route", "onnx", "tf_op", "no_grad", "transfer", "out_spec", "tf_name", "quiet")
+          "runs_python", "out_kernel", "inplace", "bias_kernel", "inplace_kernel", "jit_kernel",
+          "uses_blas", "pool_route", "onnx", "tf_op", "no_grad", "transfer", "out_spec",
+          "tf_name", "quiet")
 
 
 
@@ -132,7 +136,8 @@ class Primitive:
 
     def __init__(self, name, kernel, grads=None, doc=None, *, kernels=None, check=None,
                  flops=None, aliasing=None, writable_view=False, shape_only=False,
-                 stateful=False, out_kernel=None, inplace=False, bias_kernel=None,
+                 stateful=False, runs_python=False, out_kernel=None, inplace=False,
+                 bias_kernel=None,
                  inplace_kernel=None,
                  jit_kernel=None, uses_blas=False, pool_route=None, onnx=None, tf_op=None,
                  no_grad=None, transfer=False, out_spec=None, tf_name=None, quiet=False):
@@ -153,6 +158,7 @@ class Primitive:
         self.writable_view = writable_view
         self.shape_only = shape_only
         self.stateful = stateful
+        self.runs_python = runs_python
         self.out_kernel = out_kernel
         self.inplace = inplace
         self.bias_kernel = bias_kernel

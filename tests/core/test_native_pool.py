@@ -146,3 +146,123 @@ def test_helpers_sent_to_sleep_still_serve(monkeypatch):
     fn, rows, s, (w, v, _), (rw, rv) = _rmsprop_rows(30_000, 1000)
     assert NP.run(fn, rows, s)
     np.testing.assert_array_equal(w, rw)
+
+
+# ------------------------------------------------------------------------------------------
+# regions left running (start / join): an optimizer update overlapping the Python after it
+
+def _start(fn, rows, s, arrays):
+    return NP.start(fn, np.asarray(rows, np.int64), s,
+                    {id(NP._root(a)) for a in arrays}, list(arrays))
+
+
+@needs_pool
+@pytest.mark.parametrize("threads", [1, 2, 4])
+@pytest.mark.parametrize("n,chunk", [(1, 1), (100_000, 4096), (401_408, 32_768)])
+def test_started_region_runs_every_task_once(monkeypatch, threads, n, chunk):
+    monkeypatch.setattr(NP, "threads", lambda: threads)
+    fn, rows, s, (w, v, g), (rw, rv) = _rmsprop_rows(n, chunk)
+    assert _start(fn, rows, s, (w, v, g))
+    assert (NP._pending[0] is not None) == (threads > 1)   # one thread: run at once
+    assert NP.pending_touches(w) == (threads > 1) and not NP.pending_touches(rw)
+    NP.join()
+    assert NP._pending[0] is None and not NP.pending_touches(w)
+    np.testing.assert_array_equal(w, rw)
+    np.testing.assert_array_equal(v, rv)
+
+
+@needs_pool
+def test_started_region_is_joined_by_the_next_region(monkeypatch):
+    """run / start finish this thread's started region first: both updates land, in order
+    (the second reads what the first wrote)."""
+    monkeypatch.setattr(NP, "threads", lambda: 2)
+    fn, rows, s, (w, v, g), _ = _rmsprop_rows(200_000, 8192)
+    ref_w, ref_v = w.copy(), v.copy()
+    for _ in range(3):
+        fn(*NU._pointers([g, ref_w, ref_v]), None, None, w.size, *s)
+    assert _start(fn, rows, s, (w, v, g))
+    assert _start(fn, rows, s, (w, v, g))     # joins the first, starts the second
+    assert NP.run(fn, np.asarray(rows, np.int64), s)   # joins the second, runs a third
+    assert NP._pending[0] is None
+    np.testing.assert_array_equal(w, ref_w)
+    np.testing.assert_array_equal(v, ref_v)
+
+
+@needs_pool
+def test_guard_joins_only_for_the_arrays_touched(monkeypatch):
+    monkeypatch.setattr(NP, "threads", lambda: 2)
+    fn, rows, s, (w, v, g), (rw, rv) = _rmsprop_rows(300_000, 8192)
+    assert _start(fn, rows, s, (w, v, g))
+    NP.guard(np.ones(3), rw)                  # unrelated arrays: still running
+    assert NP._pending[0] is not None
+    NP.guard(np.ones(3), w[10:20].reshape(2, 5))   # a view of a weight: joined
+    assert NP._pending[0] is None
+    np.testing.assert_array_equal(w, rw)
+
+
+@needs_pool
+def test_started_region_waits_for_its_owner(monkeypatch):
+    """Another Python thread's region waits until the starting thread joins (only the owner
+    joins); then both have run, each once."""
+    import time
+    monkeypatch.setattr(NP, "threads", lambda: 2)
+    fn, rows, s, (w, v, g), (rw, rv) = _rmsprop_rows(300_000, 8192)
+    fn2, rows2, s2, (w2, v2, g2), (rw2, rv2) = _rmsprop_rows(100_000, 4096)
+    assert _start(fn, rows, s, (w, v, g))
+    done = []
+    t = threading.Thread(target=lambda: done.append(
+        (NP.join(), NP.run(fn2, rows2, s2), time.perf_counter())))
+    t.start()
+    time.sleep(0.05)
+    assert not done and NP._pending[0] is not None   # waiting for this thread's join
+    joined_at = time.perf_counter()
+    NP.join()
+    t.join(10)
+    assert done and done[0][1] and done[0][2] >= joined_at
+    np.testing.assert_array_equal(w, rw)
+    np.testing.assert_array_equal(w2, rw2)
+
+
+@needs_pool
+def test_python_threads_region_joins_first(monkeypatch):
+    """kernels.run_tasks finishes a started region before its threads run (their kernels may
+    want the pool, which would wait for a join their caller never reaches)."""
+    monkeypatch.setattr(NP, "threads", lambda: 2)
+    fn, rows, s, (w, v, g), (rw, rv) = _rmsprop_rows(300_000, 8192)
+    assert _start(fn, rows, s, (w, v, g))
+    fn2, rows2, s2, (w2, v2, g2), (rw2, rv2) = _rmsprop_rows(10_000, 1000)
+    K.run_tasks([0, 1], lambda t, _: t == 0 and NP.run(fn2, rows2, s2), 1 << 40, min_bytes=0)
+    assert NP._pending[0] is None
+    np.testing.assert_array_equal(w, rw)
+    np.testing.assert_array_equal(w2, rw2)
+
+
+@needs_pool
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
+def test_fork_with_a_started_region():
+    """fork() finishes the forking thread's started region first (it holds the pool's
+    lock): the child starts with the update done and a pool of its own."""
+    script = f"""
+import os, sys
+sys.path.insert(0, {os.getcwd()!r})
+import numpy as np
+from tenfold.backend import native_pool as NP
+NP.threads = lambda: 2
+sys.path.insert(0, {os.path.dirname(__file__)!r})
+from test_native_pool import _rmsprop_rows, _start
+fn, rows, s, (w, v, g), (rw, rv) = _rmsprop_rows(400_000, 8192)
+assert _start(fn, rows, s, (w, v, g))
+pid = os.fork()
+if pid == 0:
+    ok = np.array_equal(w, rw)
+    fn2, rows2, s2, (w2, v2, _), (rw2, rv2) = _rmsprop_rows(50_000, 1000)
+    ok = ok and NP.run(fn2, rows2, s2) and np.array_equal(w2, rw2)
+    os._exit(0 if ok else 3)
+_, status = os.waitpid(pid, 0)
+NP.join()
+print("status", status, np.array_equal(w, rw))
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "status 0 True" in r.stdout

@@ -41,3 +41,18 @@ def test_profile_fit_by_op_sums_the_nodes_of_each_op(capsys):
     counts = {r.split("us  ")[1].split()[0]: int(r.split("(")[1].split()[0]) for r in rows}
     assert counts["matmul_bias"] == 2 and sum(counts.values()) == int(out[1].split()[2])
     assert abs(sum(float(r.split()[0]) for r in rows) / 1e3 - nodes_ms) < 0.01
+
+
+def test_profile_fit_overlap_times_the_update_left_running(capsys, monkeypatch):
+    from tenfold.backend import native_pool
+    if not native_pool.available():
+        import pytest
+        pytest.skip("no C pool here")
+    monkeypatch.setattr(native_pool, "threads", lambda: 2)   # whatever the machine's load
+    real_start, real_join = native_pool.start, native_pool._started[1]
+    _load().main(["mlp", "--steps", "4", "--overlap"])
+    assert native_pool.start is real_start and native_pool._started[1] is real_join
+    line = capsys.readouterr().out.strip().splitlines()[1]
+    assert line.startswith("update left running in 4 steps:"), line
+    ran, wait = (float(p.split(" us")[0].split()[-1]) for p in line.split(", the join"))
+    assert ran > 0 and wait >= 0

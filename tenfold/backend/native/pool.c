@@ -20,7 +20,12 @@
    d <= 8 doubles, in any interleaving, reads exactly its own; elsewhere pool_abi() says 0
    and the Python side keeps its thread pool.
 
-   Safety: one region at a time (a mutex around pool_run; the Python side also runs one);
+   A started region (`pool_start`) runs on the helpers while the caller goes on, until
+   `pool_join`, where the caller takes the tasks left and waits for the rest (the
+   optimizer's update overlapping the Python after it: tenfold/backend/native_pool.py).
+
+   Safety: one region at a time (a mutex around pool_run; the Python side also runs one;
+   a started region holds it until its join, which pool_run and fork() do first);
    a helper joins a region under the mutex and only while it is open, and the caller
    closes it and waits for the helpers that joined before returning, so a helper never
    reads a later region's arguments. fork() waits for a running region; the child has no
@@ -119,6 +124,8 @@ static int joined = 0;              /* helpers inside the region */
 static int64_t next_task = 0;       /* the shared task counter (atomic) */
 static int64_t spin_limit_ns = 0;
 static int64_t quiet = 0;           /* bumped by pool_quiet: spinning helpers go to sleep */
+static int pending = 0;             /* a region started by pool_start, not yet joined */
+static pthread_t pending_owner;     /* the thread that started it (it holds run_lock) */
 /* the region */
 static kernel_fn fn_;
 static int64_t n_tasks_, n_int_;
@@ -182,7 +189,10 @@ static void *helper_main(void *arg) {
 
 /* fork() waits for a running region and holds both locks across it; the child, where the
    helpers do not exist, starts with none */
+static void join_pending(void);
+
 static void before_fork(void) {
+    join_pending();
     pthread_mutex_lock(&run_lock);
     pthread_mutex_lock(&lock);
 }
@@ -225,15 +235,11 @@ static int ensure_helpers(int want) {
    the Python kernel threads' regions, whose work a spinning helper would slow down). */
 TF_EXPORT void pool_quiet(void) { __atomic_add_fetch(&quiet, 1, __ATOMIC_RELAXED); }
 
-/* Runs the region (see the top); returns the number of helpers that could be had. */
-TF_EXPORT int64_t pool_run(const void *fn, int64_t n_tasks, const int64_t *iargs,
-                           int64_t n_int, const double *dargs, int64_t n_dbl,
-                           int64_t threads, int64_t spin_ns) {
-    if (n_tasks <= 0) return 0;
-    if (n_int < 0 || n_int > N_INT || n_dbl < 0 || n_dbl > N_DBL) return -1;
-    pthread_mutex_lock(&run_lock);
-    __atomic_store_n(&spin_limit_ns, spin_ns < 0 ? 0 : spin_ns, __ATOMIC_RELAXED);
-    int have = threads > 1 && n_tasks > 1 ? ensure_helpers((int)(threads - 1)) : 0;
+/* Posts a region (under run_lock, the caller's): its fields set, the helpers woken when
+   there are any to have (returned). */
+static int post_region(const void *fn, int64_t n_tasks, const int64_t *iargs, int64_t n_int,
+                       const double *dargs, int64_t n_dbl, int want) {
+    int have = want > 0 ? ensure_helpers(want) : 0;
     pthread_mutex_lock(&lock);
     fn_ = (kernel_fn)fn;
     n_tasks_ = n_tasks;
@@ -248,8 +254,12 @@ TF_EXPORT int64_t pool_run(const void *fn, int64_t n_tasks, const int64_t *iargs
         if (sleeping) pthread_cond_broadcast(&wake);
     }
     pthread_mutex_unlock(&lock);
+    return have;
+}
+
+/* The caller takes the tasks left, closes the region, waits for the helpers inside it. */
+static void finish_region(void) {
     run_tasks();
-    /* close the region, then wait for the helpers inside it */
     pthread_mutex_lock(&lock);
     open_region = 0;
     while (joined) {
@@ -258,9 +268,71 @@ TF_EXPORT int64_t pool_run(const void *fn, int64_t n_tasks, const int64_t *iargs
         pthread_mutex_lock(&lock);
     }
     pthread_mutex_unlock(&lock);
+}
+
+/* a region this thread started with pool_start: finished here (else nothing) */
+static void join_pending(void) {
+    /* (another thread may read `pending` meanwhile: it never sees itself as the owner) */
+    if (__atomic_load_n(&pending, __ATOMIC_ACQUIRE) &&
+            pthread_equal(pending_owner, pthread_self())) {
+        finish_region();
+        __atomic_store_n(&pending, 0, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&run_lock);
+    }
+}
+
+/* Checks the arguments, finishes this thread's started region, takes run_lock and posts the
+   region: the helpers it has (at most `want`), or -1 for bad arguments (nothing done). */
+static int open_region_locked(const void *fn, int64_t n_tasks, const int64_t *iargs,
+                              int64_t n_int, const double *dargs, int64_t n_dbl, int want,
+                              int64_t spin_ns) {
+    if (n_int < 0 || n_int > N_INT || n_dbl < 0 || n_dbl > N_DBL) return -1;
+    join_pending();
+    pthread_mutex_lock(&run_lock);
+    __atomic_store_n(&spin_limit_ns, spin_ns < 0 ? 0 : spin_ns, __ATOMIC_RELAXED);
+    return post_region(fn, n_tasks, iargs, n_int, dargs, n_dbl, want);
+}
+
+/* Runs the region (see the top); returns the number of helpers that could be had. A region
+   this thread left pending (pool_start) is finished first. */
+TF_EXPORT int64_t pool_run(const void *fn, int64_t n_tasks, const int64_t *iargs,
+                           int64_t n_int, const double *dargs, int64_t n_dbl,
+                           int64_t threads, int64_t spin_ns) {
+    if (n_tasks <= 0) return 0;
+    const int have = open_region_locked(fn, n_tasks, iargs, n_int, dargs, n_dbl,
+                                        threads > 1 && n_tasks > 1 ? (int)(threads - 1) : 0,
+                                        spin_ns);
+    if (have < 0) return -1;
+    finish_region();
     pthread_mutex_unlock(&run_lock);
     return have;
 }
+
+/* Starts a region on the helpers alone and returns at once (1), the caller free to do other
+   work until pool_join, where it takes the tasks still left and waits for the rest: an
+   optimizer step's update then overlaps the Python that follows it. The caller keeps iargs
+   (and whatever the tasks read and write) alive and untouched until then; it must call
+   pool_join (pool_run and fork() call it for it). Without a helper to have (threads <= 1),
+   the tasks run here, now (0). */
+TF_EXPORT int64_t pool_start(const void *fn, int64_t n_tasks, const int64_t *iargs,
+                             int64_t n_int, const double *dargs, int64_t n_dbl,
+                             int64_t threads, int64_t spin_ns) {
+    if (n_tasks <= 0) return 0;
+    const int have = open_region_locked(fn, n_tasks, iargs, n_int, dargs, n_dbl,
+                                        threads > 1 ? (int)(threads - 1) : 0, spin_ns);
+    if (have < 0) return -1;
+    if (have == 0) {
+        finish_region();
+        pthread_mutex_unlock(&run_lock);
+        return 0;
+    }
+    pending_owner = pthread_self();
+    __atomic_store_n(&pending, 1, __ATOMIC_RELEASE);
+    return 1;   /* run_lock stays held until pool_join */
+}
+
+/* Finishes the region this thread started with pool_start (nothing if there is none). */
+TF_EXPORT void pool_join(void) { join_pending(); }
 
 #else
 
@@ -273,5 +345,15 @@ TF_EXPORT int64_t pool_run(const void *fn, int64_t n_tasks, const int64_t *iargs
 }
 
 TF_EXPORT void pool_quiet(void) {}
+
+TF_EXPORT int64_t pool_start(const void *fn, int64_t n_tasks, const int64_t *iargs,
+                             int64_t n_int, const double *dargs, int64_t n_dbl,
+                             int64_t threads, int64_t spin_ns) {
+    (void)fn; (void)n_tasks; (void)iargs; (void)n_int; (void)dargs; (void)n_dbl;
+    (void)threads; (void)spin_ns;
+    return -1;
+}
+
+TF_EXPORT void pool_join(void) {}
 
 #endif

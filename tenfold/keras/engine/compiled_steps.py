@@ -91,5 +91,6 @@ def record_optimizer_update(optimizer, grads, variables):
             it = iter(arrays)
             dense_update([next(it) if shape is None else SparseRows(next(it), next(it), shape)
                           for shape in sparse])
-    stateful_call(f"{getattr(optimizer, 'name', 'optimizer')}_update", update, tensors)
+    stateful_call(f"{getattr(optimizer, 'name', 'optimizer')}_update", update, tensors,
+                  may_leave_running=not any(sparse))
     return optimizer.iterations

@@ -88,6 +88,8 @@ class FitGuard:
             self.previous = (data, epoch, step)
             return
         self.reported = True
+        from tenfold.graph.executor import join_started
+        join_started()   # the diagnosis reads the weights the step's update may still write
         message = diagnose(self.model, data, value, epoch, step, self.previous)
         self.previous = None
         if self.mode == "raise":

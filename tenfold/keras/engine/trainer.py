@@ -21,6 +21,23 @@ from tenfold.keras.engine.compile_utils import CompileLoss, CompileMetrics
 from tenfold.util import nest
 from tenfold.util.tensor_meta import npd
 from tenfold.framework.host import to_host
+from tenfold.graph import executor as _executor
+
+
+def _keeps_update_running(model, adapter, cbs):
+    """Whether fit's loop may let a step's optimizer update (its C work on the pool) run on
+    past the step, into the loop's own code between steps (graph/executor.keeping_started):
+    where nothing there reads the weights: batches sliced from arrays (no user code makes
+    them) and no per-batch callback other than the progress bar."""
+    from tenfold.keras.callbacks.progbar_logger import ProgbarLogger
+    if type(adapter) is not da.ArrayAdapter or not hasattr(cbs, "_who") or \
+            _dist() is not None and _dist().strategy_of(model) is not None:
+        return False
+    for hook in ("on_batch_begin", "on_batch_end", "on_train_batch_begin",
+                 "on_train_batch_end"):
+        if any(type(cb) is not ProgbarLogger for cb in cbs._who(hook)):
+            return False
+    return True
 
 
 def _dist():
@@ -511,19 +528,21 @@ class Trainer:
         val_adapter = None
         guard = nan_guard.FitGuard(self, cbs)   # one float check of the loss per batch
         loss_watch = beginner_hints.LossWatch(self)  # warns once if the loss explodes
+        keep = _keeps_update_running(self, adapter, cbs)
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             cbs.on_epoch_begin(epoch)
             step = -1
             batches = da.DeviceBatches(adapter)
-            for step, data in enumerate(batches):
-                cbs.on_train_batch_begin(step)
-                logs = train_function(data)
-                batches.fetch_ahead()  # the next batch to the device while this step runs
-                guard.check(logs, data, epoch, step)
-                cbs.on_train_batch_end(step, logs)
-                if self.stop_training:
-                    break
+            with _executor.keeping_started(keep):
+                for step, data in enumerate(batches):
+                    cbs.on_train_batch_begin(step)
+                    logs = train_function(data)
+                    batches.fetch_ahead()  # the next batch to the device while this step runs
+                    guard.check(logs, data, epoch, step)
+                    cbs.on_train_batch_end(step, logs)
+                    if self.stop_training:
+                        break
             if step < 0 and getattr(adapter, "ran_out", False):
                 self.stop_training = True
                 break

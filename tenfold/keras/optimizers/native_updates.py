@@ -34,6 +34,7 @@ step 1.243 -> 1.184 ms (two trees, 6 alternating rounds); ResNet-20's 82 Adam up
 421 us.
 """
 import ctypes
+import threading
 
 import numpy as np
 
@@ -63,6 +64,8 @@ _ARGS = {
 _SIMPLE = {"adagrad": 3, "adadelta": 4, "adamax": 4, "nadam": 4, "lion": 3}   # arrays
 _CHUNK_BYTES = 1 << 18   # per array, for the threads (elementwise: any cut gives the same)
 _POOL_MIN_ELEMENTS = 1 << 16   # updates this big go to the C pool (~45 us on one core)
+_PART_ELEMENTS = 1 << 15   # an UpdatePlan's parts of a big variable: ~20 us of RMSprop each
+_MAX_PARTS = 16
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _fns = {}
 _lib = [None]
@@ -250,6 +253,12 @@ def adam_sparse(w, m, v, groups, values, s):
     return True
 
 
+def may_leave_running():
+    """Whether the graph executor allows the update running now to leave its region
+    running (native_pool.start)."""
+    return _pool.allow_start[0] == threading.get_ident()
+
+
 def _root(a):
     """The object that owns a's memory (a itself, or the end of its chain of bases)."""
     while isinstance(a, np.ndarray) and a.base is not None:
@@ -260,18 +269,19 @@ def _root(a):
 class UpdatePlan:
     """A whole optimizer step's dense updates by one C kernel as one region of the C pool,
     its task rows built once: each variable's pointers (gradient, weight, slots), a big
-    variable cut into a part per thread, every other variable one task. Each step only
-    writes the gradients' addresses into the rows (`run`), where the per-variable path
-    checks and lays out every array again and runs a region (or a call) per variable, and
-    gathers the small ones into one flat array first: the seed MLP's four RMSprop updates
-    cost ~210 us inside `fit` that way, ~85 of them Python.
+    variable cut into parts (at least one per thread, ~32K elements each), every other
+    variable one task. Each step only writes the gradients' addresses into the rows
+    (`run`), where the per-variable path checks and lays out every array again and runs a
+    region (or a call) per variable, and gathers the small ones into one flat array first:
+    the seed MLP's four RMSprop updates cost ~210 us inside `fit` that way, ~85 of them
+    Python.
 
     Valid while every weight and slot is still the array it was built over (checked by
     identity each step); elementwise updates of distinct variables, so the numbers are the
     per-variable path's, bit for bit."""
 
     __slots__ = ("fn", "dt", "positions", "arrays", "owners", "roots", "rows", "grad_of",
-                 "grad_var", "grad_off", "tail_ints")
+                 "tail_ints")
 
     @classmethod
     def make(cls, name, dt, entries, tail):
@@ -311,7 +321,10 @@ class UpdatePlan:
         big, small = [], []
         for k, arrays in enumerate(self.arrays):
             size = arrays[0].size
-            n = parts if size >= _POOL_MIN_ELEMENTS else 1
+            # a big variable in parts of >= _PART_ELEMENTS: a region left running (`run`
+            # with defer) is shared by its caller, when it joins, part by part
+            n = max(parts, min(_MAX_PARTS, size // _PART_ELEMENTS)) \
+                if size >= _POOL_MIN_ELEMENTS else 1
             cuts = [size * t // n for t in range(n + 1)]
             for lo, hi in zip(cuts, cuts[1:]):
                 if hi > lo:
@@ -324,8 +337,6 @@ class UpdatePlan:
                 for (k, off), (_, lo, hi) in zip(self.grad_of, big + small)]
         self.rows = np.array(rows, np.int64).reshape(len(rows), n_ptr + 1 +
                                                      len(self.tail_ints))
-        self.grad_var = np.array([k for k, _ in self.grad_of], np.intp)
-        self.grad_off = np.array([off for _, off in self.grad_of], np.int64)
         return self
 
     def valid(self, tail):
@@ -339,11 +350,15 @@ class UpdatePlan:
                     return False
         return True
 
-    def run(self, grads, tail):
+    def run(self, grads, tail, defer=False):
         """The updates with these gradients (the step's list; the plan reads its positions)
         and the kernel's tail arguments (whose integers `valid` checked); False, having run
         nothing, where a gradient is not a C-contiguous, aligned array of the weight's dtype
-        and shape, apart from the weights and slots."""
+        and shape, apart from the weights and slots. `defer`: the region is left running on
+        the pool's helpers (native_pool.start), its caller to join it before anything reads
+        the weights, slots or gradients."""
+        if _pool._pending[0] is not None:
+            _pool.join()   # the rows are about to change
         dt = self.dt
         addrs = []
         roots = self.roots
@@ -352,16 +367,25 @@ class UpdatePlan:
             if type(g) is not np.ndarray or (g.dtype is not dt and g.dtype != dt) or \
                     g.shape != arrays[0].shape:
                 return False
-            flags = g.flags
-            if not (flags.c_contiguous and flags.aligned) or id(_root(g)) in roots:
+            a = _native.writable_addr(g)   # C-contiguous and writeable, else None
+            if a is None:
+                if not g.flags.c_contiguous:
+                    return False
+                a = g.__array_interface__["data"][0]   # a read-only gradient
+            if a % g.itemsize or id(_root(g)) in roots:   # misaligned; aliasing a weight
                 return False
-            addrs.append(_native.addr(g))
+            addrs.append(a)
         if not len(self.rows):   # nothing but empty variables
             return True
         rows = self.rows
-        if len(rows) <= 16:   # a few rows: item by item beats three fancy-indexing calls
+        if len(rows) <= 4:   # a few rows: item by item beats building a column
             for r, (k, off) in enumerate(self.grad_of):
                 rows[r, 0] = addrs[k] + off
         else:
-            rows[:, 0] = np.array(addrs, np.int64)[self.grad_var] + self.grad_off
-        return _pool.run(self.fn, rows, [a for a in tail if isinstance(a, float)])
+            rows[:, 0] = [addrs[k] + off for k, off in self.grad_of]
+        doubles = [a for a in tail if isinstance(a, float)]
+        if defer:
+            gs = [grads[p] for p in self.positions]
+            return _pool.start(self.fn, rows, doubles,
+                               self.roots.union([id(_root(g)) for g in gs]), gs)
+        return _pool.run(self.fn, rows, doubles)

@@ -249,8 +249,8 @@ def test_training_matches_numpy(monkeypatch, name, dtype, threads):
         monkeypatch.setattr(nu, fn, lambda *a, _real=real, **k: calls.append(_real(*a, **k))
                             or calls[-1])
     real_plan = nu.UpdatePlan.run   # a step's updates as one plan (test_update_plan)
-    monkeypatch.setattr(nu.UpdatePlan, "run", lambda *a: calls.append(real_plan(*a)) or
-                        calls[-1])
+    monkeypatch.setattr(nu.UpdatePlan, "run", lambda *a, **k: calls.append(real_plan(*a, **k))
+                        or calls[-1])
     monkeypatch.setattr(kernels, "_threads", threads)
     monkeypatch.setattr(kernels, "_busy", lambda: False)
     monkeypatch.setattr(kernels, "BANDWIDTH_MIN_BYTES", 0)   # chunks shared out

@@ -34,7 +34,7 @@ CONFIGS = [
     ("nadam", lambda: K.Nadam(0.01)),
     ("lion", lambda: K.Lion(0.001)),
 ]
-# big ones cut into a part per thread (one with an odd size), small ones a task each
+# big ones cut into parts (one with an odd size), small ones a task each
 SHAPES = [(300, 517), (7, 5), (32,), (3, 4, 2), (1,), (257, 255), (0, 4)]
 DTYPES = {"float32": [np.float32] * 7, "float64": [np.float64] * 7,
           "mixed": [np.float32, np.float64, np.float32, np.float64, np.float32, np.float32,
@@ -50,8 +50,8 @@ def _plan_runs(monkeypatch):
     ran = []
     real = native_updates.UpdatePlan.run
 
-    def spy(self, grads, tail):
-        got = real(self, grads, tail)
+    def spy(self, grads, tail, defer=False):
+        got = real(self, grads, tail, defer)
         ran.append((got, len(self.positions)))
         if got and len(self.rows) > 16:
             ran.append(("many rows", len(self.rows)))
@@ -209,7 +209,7 @@ def test_many_variables_one_region(monkeypatch):
                                      for s in shapes], vs))
         return [np.asarray(v.numpy()) for v in vs + list(opt.variables)]
     want, got, ran = _with_and_without_plan(monkeypatch, body)
-    # 12 + 12 tasks and the big variable's (a part per thread): the fancy-indexed patch
+    # 12 + 12 tasks and the big variable's parts: the column of addresses built at once
     assert any(r[0] == "many rows" and r[1] >= 25 for r in ran)
     assert all(r == (True, len(shapes)) for r in ran if r[0] != "many rows")
     _equal(got, want)
