@@ -266,3 +266,18 @@ print("status", status, np.array_equal(w, rw))
                        timeout=60)
     assert r.returncode == 0, r.stderr
     assert "status 0 True" in r.stdout
+
+
+@needs_pool
+def test_started_region_has_a_helper_on_a_busy_machine(monkeypatch):
+    """A region run at once goes to one thread when another program keeps a core busy (the
+    caller would wait on a helper sharing that core); a started one still gets a helper, the
+    caller taking at the join what it has not done."""
+    monkeypatch.setattr(K, "_busy", lambda: True)
+    monkeypatch.setattr(K, "_workers", lambda *a: 2)
+    assert NP.threads() == 1
+    fn, rows, s, (w, v, g), (rw, rv) = _rmsprop_rows(200_000, 8192)
+    assert _start(fn, rows, s, (w, v, g))
+    assert NP._pending[0] is not None
+    NP.join()
+    np.testing.assert_array_equal(w, rw)
