@@ -56,7 +56,7 @@ def _pool():
             # a started region is finished before tasks go to the Python threads, whose
             # kernels may ask for the pool (and would wait for a join their caller never
             # reaches while it waits for them)
-            _k.before_python_region.append(_join_hook)
+            _k.before_python_region.append(join)
         else:
             _fn.append(None)
     if not native.enabled():
@@ -119,11 +119,6 @@ def join():
         _pending[0] = None
 
 
-def _join_hook():
-    if _pending[0] is not None:
-        join()
-
-
 def guard(*arrays):
     """Joins a started region if it reads or writes any of `arrays` (Variables: their
     buffers); what a graph program runs before each node after one that may leave work
@@ -135,7 +130,7 @@ def guard(*arrays):
     for a in arrays:
         if type(a) is not np.ndarray:
             a = getattr(a, "_value", a)
-        if id(_root(a)) in ids:
+        if id(root(a)) in ids:
             join()
             return
 
@@ -144,10 +139,10 @@ def pending_touches(a):
     """Whether a region started and not joined reads or writes array a's memory (a view of
     one of its arrays included)."""
     p = _pending[0]
-    return p is not None and id(_root(a)) in p[1]
+    return p is not None and id(root(a)) in p[1]
 
 
-def _root(a):
+def root(a):
     """The object that owns a's memory (a itself, or the end of its chain of bases)."""
     while isinstance(a, np.ndarray) and a.base is not None:
         a = a.base

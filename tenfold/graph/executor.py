@@ -69,8 +69,7 @@ def keeping_started(on=True):
 
 def join_started():
     """Finishes C work left running by this thread's last optimizer update, if any."""
-    if _native_pool._pending[0] is not None:
-        _native_pool.join()
+    _native_pool.join()
 
 
 def get_optimizations():

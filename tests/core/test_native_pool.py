@@ -153,7 +153,7 @@ def test_helpers_sent_to_sleep_still_serve(monkeypatch):
 
 def _start(fn, rows, s, arrays):
     return NP.start(fn, np.asarray(rows, np.int64), s,
-                    {id(NP._root(a)) for a in arrays}, list(arrays))
+                    {id(NP.root(a)) for a in arrays}, list(arrays))
 
 
 @needs_pool

@@ -259,13 +259,6 @@ def may_leave_running():
     return _pool.allow_start[0] == threading.get_ident()
 
 
-def _root(a):
-    """The object that owns a's memory (a itself, or the end of its chain of bases)."""
-    while isinstance(a, np.ndarray) and a.base is not None:
-        a = a.base
-    return a
-
-
 class UpdatePlan:
     """A whole optimizer step's dense updates by one C kernel as one region of the C pool,
     its task rows built once: each variable's pointers (gradient, weight, slots), a big
@@ -315,7 +308,8 @@ class UpdatePlan:
         self.owners = [e[2] for e in entries]
         # the memory the weights and slots live in: a gradient living there too (a weight
         # passed as another's gradient) goes to the per-variable path, whose order it needs
-        self.roots = {id(_root(a)) for arrays in self.arrays for a in arrays if a is not None}
+        self.roots = {id(_pool.root(a)) for arrays in self.arrays for a in arrays
+                      if a is not None}
         self.tail_ints = [a for a in tail if not isinstance(a, float)]
         parts = max(1, _pool.threads())
         big, small = [], []
@@ -372,7 +366,7 @@ class UpdatePlan:
                 if not g.flags.c_contiguous:
                     return False
                 a = g.__array_interface__["data"][0]   # a read-only gradient
-            if a % g.itemsize or id(_root(g)) in roots:   # misaligned; aliasing a weight
+            if a % g.itemsize or id(_pool.root(g)) in roots:   # misaligned; aliasing a weight
                 return False
             addrs.append(a)
         if not len(self.rows):   # nothing but empty variables
@@ -387,5 +381,5 @@ class UpdatePlan:
         if defer:
             gs = [grads[p] for p in self.positions]
             return _pool.start(self.fn, rows, doubles,
-                               self.roots.union([id(_root(g)) for g in gs]), gs)
+                               self.roots.union([id(_pool.root(g)) for g in gs]), gs)
         return _pool.run(self.fn, rows, doubles)
