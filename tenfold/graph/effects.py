@@ -83,9 +83,7 @@ def stateful_call(name, fn, tensors, n_outputs=0, may_leave_running=False):
     def kernel(*arrays):
         out = fn(list(arrays))
         return [] if n_outputs == 0 else list(out)
-    op = MultiOp(name, kernel, stateful=True)
-    op.may_leave_running = may_leave_running
-    return op(*tensors)
+    return MultiOp(name, kernel, stateful=True, may_leave_running=may_leave_running)(*tensors)
 
 
 def recording():

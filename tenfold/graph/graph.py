@@ -168,11 +168,14 @@ class MultiOp:
     one node; a tape records one entry per output (so backprop works per output).
     """
 
-    def __init__(self, name, kernel, grad=None, stateful=False):
+    def __init__(self, name, kernel, grad=None, stateful=False, may_leave_running=False):
         self.name = name
         self.kernel = kernel
         self.grad = grad
         self.stateful = stateful
+        # the kernel may leave C work running on the pool (an optimizer's update, see
+        # effects.stateful_call): the executor guards the nodes after it
+        self.may_leave_running = may_leave_running
         self._out_prims = {}
 
     def _out_prim(self, index):
