@@ -581,11 +581,8 @@ class Optimizer:
                 type(self).update_step is not Optimizer.update_step:
             return False
         spec = self._native_spec()
-        if spec is None or spec[0] != last[2] or spec[1] != last[3]:
+        if spec is None or spec[0] != last[2] or spec[1] != last[3] or _constrained(variables):
             return False
-        for v in variables:
-            if getattr(v, "_constraint", None) is not None:
-                return False
         plan = last[1]
         self._prepare(self._lr_float())
         scalars = spec[2](self._scalars(plan.dt))
@@ -727,9 +724,7 @@ class Optimizer:
         """Whether this step's UpdatePlan region may be left running when it starts (the graph
         executor allowed it for this node, and nothing later in this update reads the
         weights: no EMA, no constraints)."""
-        if not _native.may_leave_running() or self.use_ema:
-            return False
-        return not any(getattr(v, "_constraint", None) is not None for v in variables)
+        return _native.may_leave_running() and not self.use_ema and not _constrained(variables)
 
     def _group_spec(self):
         """(body, slot names) where this optimizer's dense update of one variable is
@@ -1025,6 +1020,11 @@ class Optimizer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _constrained(variables):
+    """Whether any of the variables has a constraint (applied after the update)."""
+    return any(getattr(v, "_constraint", None) is not None for v in variables)
 
 
 def _graph_recording():
