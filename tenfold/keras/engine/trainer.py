@@ -30,8 +30,9 @@ def _keeps_update_running(model, adapter, cbs):
     where nothing there reads the weights: batches sliced from arrays (no user code makes
     them) and no per-batch callback other than the progress bar."""
     from tenfold.keras.callbacks.progbar_logger import ProgbarLogger
+    dist = _dist()
     if type(adapter) is not da.ArrayAdapter or not hasattr(cbs, "_who") or \
-            _dist() is not None and _dist().strategy_of(model) is not None:
+            dist is not None and dist.strategy_of(model) is not None:
         return False
     for hook in ("on_batch_begin", "on_batch_end", "on_train_batch_begin",
                  "on_train_batch_end"):
