@@ -97,15 +97,10 @@ def _region(c_fn, what, fn, rows, doubles):
         raise ValueError(f"native_pool.{what}: rows of at most 24 integers and at most 8 "
                          f"doubles, got {rows.shape} and {len(doubles)}")
     d = _Doubles(*doubles)
-    # a started region uses a helper on a busy machine too: it runs while the caller's own
-    # Python does (where a region run at once would have the caller wait on a helper sharing
-    # a core with another program), and the caller takes the parts it has not reached at
-    # the join. The seed MLP with one core busy: 58,283 -> 61,906 samples/s (3 runs each)
-    n = threads()
-    if n == 1 and what == "start" and _k._busy():
-        n = _k._workers(2, 1 << 62, 0)
+    # (on a busy machine one thread, started regions too: a helper sharing its core with
+    # another program can stall the caller's join; see docs/benchmarks.md, round 12)
     got = c_fn(_fn_address(fn), rows.shape[0], native.addr(rows), rows.shape[1],
-               ctypes.addressof(d), len(doubles), n, _spin_ns())
+               ctypes.addressof(d), len(doubles), threads(), _spin_ns())
     if got < 0:
         raise RuntimeError(f"native_pool.{what}: the pool refused the region")
     return got, rows, d
