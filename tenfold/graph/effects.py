@@ -72,18 +72,25 @@ def variable_hook(var, op, value, array):
     return var
 
 
-def stateful_call(name, fn, tensors, n_outputs=0, may_leave_running=False):
+def stateful_call(name, fn, tensors, n_outputs=0, may_leave_running=False, writes=None):
     """Runs `fn(list_of_arrays)` now and records it as one stateful graph node.
 
     `fn` returns None (when `n_outputs` is 0) or a list of `n_outputs` arrays.
     `may_leave_running`: fn may leave C work running on the pool when the executor allows it
     (an optimizer's update: backend/native_pool.start); the executor then guards the nodes
     after it and joins the work before anything reads what it touches.
+    `writes`: the Variables fn writes, where it declares them (the executor may then move
+    nodes touching none of them past the call: graph/update_overlap.py).
     """
     def kernel(*arrays):
         out = fn(list(arrays))
         return [] if n_outputs == 0 else list(out)
-    return MultiOp(name, kernel, stateful=True, may_leave_running=may_leave_running)(*tensors)
+    ids = None
+    if writes is not None:
+        from tenfold.graph.update_overlap import variable_ids
+        ids = frozenset(i for v in writes for i in variable_ids(v))
+    return MultiOp(name, kernel, stateful=True, may_leave_running=may_leave_running,
+                   writes=ids)(*tensors)
 
 
 def recording():

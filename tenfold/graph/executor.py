@@ -36,6 +36,8 @@ from tenfold.framework.errors import (InvalidArgumentError, ResourceExhaustedErr
 from tenfold.ops import fused_ops as _fused
 from tenfold.graph import elementwise as _elementwise
 from tenfold.graph import loss_fusion as _loss_fusion
+from tenfold.graph import update_overlap as _update_overlap
+from tenfold.graph.update_overlap import variable_ids as _variable_ids
 
 _DEFAULTS = {"constant_folding": True, "dead_code": True, "fusion": True, "inplace": True,
              "release": True, "inplace_assign": True, "chains": True}
@@ -219,7 +221,9 @@ def _hoist_reductions(nodes, kind, values):
     then evicted the predictions: the seed MLP's argmax over its (128, 10) softmax took 17 us
     there, 10 us moved. Only stateless single-output nodes that read no variable move (a
     variable may be written in between), so every value is the same; each moved node's
-    readers come later still, so the order stays topological."""
+    readers come later still, so the order stays topological. (Where the update may be left
+    running on the pool's helper, update_overlap then moves such nodes past it: its pass
+    runs on the other core.)"""
     key_of = {}      # value -> the sort key of the node making it
     keys = []
     for i, n in enumerate(nodes):
@@ -362,6 +366,8 @@ class Plan:
             nodes = _elementwise.fuse_chains(nodes, g.values, outputs)
         if opt["fusion"]:
             nodes = _hoist_reductions(nodes, kind, g.values)
+            if self.backend is None:   # work an optimizer update leaves running: overlapped
+                nodes = _update_overlap.move_after_update(nodes, kind, g.values)
         self.nodes = nodes
         self.kind = kind
         if self.backend is not None:  # constants live where the graph runs (as TF places them)
@@ -837,6 +843,11 @@ class Plan:
 
         # a buffer given to a later node (from the pool) keeps its name until that node
         given_at = {u: i for i, u in self.donor.items()}
+        if leaves_running:   # the values (and variables) a guard must look at
+            shared = _update_overlap.shared_with_update(self.nodes, self.kind, values,
+                                                        self.graph.inputs, self.donor)
+            writes = next(getattr(n.op, "writes", None) for n in self.nodes
+                          if getattr(n.op, "may_leave_running", False))
         guarding = False   # after a node that may leave C work running
         for i, n in enumerate(self.nodes):
             args = [ref(v) for v in n.inputs]
@@ -844,9 +855,13 @@ class Plan:
                 if n.stateful and (n.multi or getattr(n.op, "runs_python", False)):
                     lines.append("    _join()")   # a Python call: effects the plan cannot see
                 else:
-                    seen = args + [f"p{i}_{pk}" for pk, pv in n.params.items()
-                                   if hasattr(pv, "_value")]
-                    if self.donor.get(i) is not None:
+                    # only what may share memory with the update's arrays (a value
+                    # that cannot is neither read nor written by its C work)
+                    seen = [a for v, a in zip(n.inputs, args) if v in shared]
+                    seen += [f"p{i}_{pk}" for pk, pv in n.params.items()
+                             if hasattr(pv, "_value") and
+                             (writes is None or writes.intersection(_variable_ids(pv)))]
+                    if self.donor.get(i) is not None and self.donor[i] in shared:
                         seen.append(f"v{self.donor[i]}")
                     if seen:
                         lines.append(f"    _guard({', '.join(seen)})")
@@ -924,8 +939,9 @@ class Plan:
         for v in self.outputs:
             outs.append(ref(v) if self.kind[v] != "var" else f"V{v}._value.copy()")
         if guarding:
-            if self.outputs:
-                lines.append(f"    _guard({', '.join(ref(v) for v in self.outputs)})")
+            seen = [ref(v) for v in self.outputs if v in shared]
+            if seen:
+                lines.append(f"    _guard({', '.join(seen)})")
             lines.append("    if not keep: _join()")
         lines.append(f"    return [{', '.join(outs)}]")
         src = "\n".join(lines) + "\n"

@@ -168,7 +168,8 @@ class MultiOp:
     one node; a tape records one entry per output (so backprop works per output).
     """
 
-    def __init__(self, name, kernel, grad=None, stateful=False, may_leave_running=False):
+    def __init__(self, name, kernel, grad=None, stateful=False, may_leave_running=False,
+                 writes=None):
         self.name = name
         self.kernel = kernel
         self.grad = grad
@@ -176,6 +177,9 @@ class MultiOp:
         # the kernel may leave C work running on the pool (an optimizer's update, see
         # effects.stateful_call): the executor guards the nodes after it
         self.may_leave_running = may_leave_running
+        # the ids of the Variables a stateful kernel writes, where it declares them (an
+        # optimizer's update; graph/update_overlap.py), else None: any variable
+        self.writes = writes
         self._out_prims = {}
 
     def _out_prim(self, index):

@@ -35,7 +35,9 @@ composed from primitives in Python. One declaration holds:
 - `writable_view`: a view op whose output the executor may write into once every buffer it
   shares is dead.
 - `shape_only`: the output depends only on the inputs' shapes and dtypes (a graph constant).
-- `stateful`: side effects or fresh randomness: never folded, removed or reordered.
+- `stateful`: side effects or fresh randomness: never folded or removed, and never reordered
+  but for one case (graph/update_overlap.py: a variable assign that no other node before an
+  optimizer's update touches may run after it).
 - `runs_python`: the kernel calls the user's Python (py_function, numpy_function), which may
   read or write anything: the executor finishes C work left running before it (a stateful
   primitive without it touches only its inputs and the variable in its params).

@@ -241,3 +241,176 @@ def test_fit_keeps_it_running_with_tf_distribute_imported_but_unused(monkeypatch
                         lambda self: seen.append(NP._pending[0] is not None) or real_fetch(self))
     _fit(_model(), x, y)
     assert any(seen)
+
+
+# ------------------------------------------------------------------------------------------
+# graph/update_overlap.py: the nodes the update does not need run after it (while its C work
+# does), and only the nodes that may share memory with what it touches are guarded
+
+def _plan_of(fn):
+    """The host plan of a tf.function called at least twice (its only program)."""
+    programs = list({id(hit[1]): hit[1] for hit in fn._exact.values()}.values())
+    assert len(programs) == 1
+    plans = list(programs[0].plans.values())
+    assert len(plans) == 1
+    return plans[0]
+
+
+def _order(plan):
+    """The plan's op names, the update as 'UPDATE'."""
+    return ["UPDATE" if getattr(n.op, "may_leave_running", False) else n.op.name
+            for n in plan.nodes]
+
+
+def _no_move(monkeypatch):
+    from tenfold.graph import update_overlap
+    monkeypatch.setattr(update_overlap, "move_after_update", lambda nodes, kind, values: nodes)
+
+
+def test_fit_runs_the_metrics_after_the_update_with_the_same_numbers(monkeypatch):
+    """The loss tracker's and the accuracy's nodes move after the update; weights and history
+    are those of the plan without the move, bit for bit."""
+    x, y = _data(256)
+    model = _model()
+    got_w, got_h = _fit(model, x, y)
+    order = _order(_plan_of(model.train_function.functions[0]))
+    after = order[order.index("UPDATE") + 1:]
+    assert "argmax_matches" in after and after.count("assign_add") == 4
+    assert not any(name.startswith("matmul") for name in after)
+    _no_move(monkeypatch)
+    model = _model()
+    want_w, want_h = _fit(model, x, y)
+    order = _order(_plan_of(model.train_function.functions[0]))
+    assert "argmax_matches" not in order[order.index("UPDATE") + 1:]
+    for a, b in zip(got_w, want_w):
+        np.testing.assert_array_equal(a, b)
+    assert got_h == want_h
+
+
+def _custom_step(model, opt, extra):
+    """A step whose `extra(model, loss)` runs before apply_gradients; it returns extra's
+    results."""
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(keras.losses.categorical_crossentropy(y, model(x)))
+            out = extra(model, loss)
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        return out
+    return step
+
+
+def _run_custom(extra, steps=3):
+    """(the outputs of each step, the weights after them, the plan's order); the same data
+    each time."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((64, 300)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 64)]
+    model = _model()
+    step = _custom_step(model, keras.optimizers.RMSprop(0.01), extra)
+    outs = [[np.array(t) for t in tf.nest.flatten(step(x, y))] for _ in range(steps)]
+    return outs, [w.copy() for w in model.get_weights()], _order(_plan_of(step))
+
+
+def _same_without_the_move(monkeypatch, extra):
+    got = _run_custom(extra)
+    _no_move(monkeypatch)
+    want = _run_custom(extra)
+    for a, b in zip(got[0], want[0]):
+        for u, v in zip(a, b):
+            np.testing.assert_array_equal(u, v)
+    for a, b in zip(got[1], want[1]):
+        np.testing.assert_array_equal(a, b)
+    return got[2], want[2]
+
+
+def test_a_read_of_a_weight_the_update_writes_stays_before_it(monkeypatch):
+    """The weight's sum, made before apply_gradients and needed by nothing the update reads,
+    still reads the weight before the update."""
+    def extra(model, loss):
+        return tf.reduce_sum(model.trainable_variables[0]) + 0.0
+    got, want = _same_without_the_move(monkeypatch, extra)
+    at, was = got.index("UPDATE"), want.index("UPDATE")
+    assert got[at + 1:] == ["add"]    # only the add of the sum moves
+    assert got[:at].count("reduce_sum") == want[:was].count("reduce_sum")
+
+
+def test_a_metric_on_its_own_variable_moves(monkeypatch):
+    """An assign to a variable nothing else touches (a metric's total) runs after the update;
+    its value is the same."""
+    total = tf.Variable(0.0)
+
+    def extra(model, loss):
+        total.assign_add(loss * 2.0)
+        return total.read_value()
+    got = _run_custom(extra)
+    assert got[2].index("assign_add") > got[2].index("UPDATE")
+    _no_move(monkeypatch)
+    total.assign(0.0)
+    want = _run_custom(extra)
+    assert want[2].index("assign_add") < want[2].index("UPDATE")
+    np.testing.assert_array_equal(got[0], want[0])    # the running totals, step by step
+    for a, b in zip(got[1], want[1]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_an_assign_read_by_a_node_the_update_needs_stays(monkeypatch):
+    """A variable assigned before apply_gradients and read by the gradient's computation:
+    the assign keeps its place."""
+    scale = tf.Variable(1.0)
+
+    def extra(model, loss):
+        scale.assign_add(0.5)
+        return scale.read_value()
+
+    x, y = _data(64)
+    model = _model()
+    opt = keras.optimizers.RMSprop(0.01)
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            out = extra(model, None)
+            loss = tf.reduce_mean(keras.losses.categorical_crossentropy(y, model(x)))
+            loss = loss * scale.read_value()
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        return out
+    step(x, y)   # traced
+    step(x, y)
+    order = _order(_plan_of(step))
+    assert order.index("assign_add") < order.index("UPDATE")
+
+
+def test_random_draws_and_python_calls_keep_their_place(monkeypatch):
+    """A random draw (stateful) does not move, and nothing moves across a py_function: the
+    product made before it stays, the one made after it moves."""
+    def extra(model, loss):
+        early = loss * 5.0
+        noise = tf.random.uniform([3], seed=1)
+        marker = tf.py_function(lambda: np.float32(1.0), [], tf.float32)
+        return early, noise, marker, loss * 3.0
+    got, want = _same_without_the_move(monkeypatch, extra)
+    at = got.index("UPDATE")
+    assert got.index("random_uniform") < at and got.index("py_function") < at
+    assert got[:at].count("multiply") == 1 and got[at:].count("multiply") == 1
+    assert want[-1] == "UPDATE"   # without the pass: nothing after the update
+
+
+@pytest.mark.parametrize("read,expect", [
+    (lambda m: tf.reshape(m.trainable_variables[0], [-1])[:7],   # a view of a view
+     lambda w: w[0].reshape(-1)[:7]),
+    (lambda m: tf.transpose(m.trainable_variables[2]), lambda w: w[2].T),
+])
+def test_a_view_of_the_weight_after_the_update_is_guarded(monkeypatch, read, expect):
+    """A view of a weight the update writes, read after it, shares memory with the
+    update's work: it is guarded (the program returns the updated weight's values)."""
+    x, y = _data(64)
+    model = _model()
+    step = _step_fn(model, keras.optimizers.RMSprop(0.01), read)
+    starts = _starts(monkeypatch)
+    for _ in range(3):
+        out = np.array(step(x, y))
+        np.testing.assert_array_equal(out, expect(model.get_weights()))
+    assert starts and all(starts[1:])

@@ -91,6 +91,9 @@ def record_optimizer_update(optimizer, grads, variables):
             it = iter(arrays)
             dense_update([next(it) if shape is None else SparseRows(next(it), next(it), shape)
                           for shape in sparse])
+    # what the update writes: the weights, and the optimizer's own variables (its step
+    # count, slots, EMA copies, loss scale: Keras tracks each one in `variables`)
+    writes = list(variables) + list(getattr(optimizer, "variables", None) or [])
     stateful_call(f"{getattr(optimizer, 'name', 'optimizer')}_update", update, tensors,
-                  may_leave_running=not any(sparse))
+                  may_leave_running=not any(sparse), writes=writes)
     return optimizer.iterations
