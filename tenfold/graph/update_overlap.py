@@ -40,12 +40,8 @@ def move_after_update(nodes, kind, values):
         return nodes
     writes = getattr(nodes[at].op, "writes", None)
     before = nodes[:at]
-    producer, readers = {}, {}
-    for i, n in enumerate(before):
-        for o in n.outputs:
-            producer[o] = i
-        for v in n.inputs:
-            readers.setdefault(v, []).append(i)
+    from tenfold.graph.executor import _index   # (the executor imports this module)
+    producer, readers = _index(before)
     # the update's ancestors among the nodes before it
     needed = set()
     stack = [producer[v] for v in nodes[at].inputs if v in producer]
