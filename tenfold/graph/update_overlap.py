@@ -78,9 +78,7 @@ def _may_move(n, kind, values, writes):
     if n.stateful and getattr(n.op, "inplace_kernel", None) is None:
         return False
     touched = _variables_of(n, kind, values)
-    if touched and writes is None:
-        return False
-    return not (touched & writes) if touched else True
+    return not touched or (writes is not None and not touched & writes)
 
 
 def _variables_of(n, kind, values):
