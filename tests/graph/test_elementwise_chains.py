@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import tenfold as tf
-from tenfold.graph import executor
+from tenfold.graph import executor, threads
 
 
 def _plan_of(fn):
@@ -15,18 +15,23 @@ def _plan_of(fn):
 
 def _run_both(make, args):
     """(result with chains, result without), each from a fresh tf.function, plus the plan's
-    node names with chains on."""
+    node names with chains on. BLAS runs on one thread in both: each function's tuner would
+    pick its own count by the machine's load, and a product's last bits depend on it."""
     outs = []
     names = None
-    for chains in (True, False):
-        with executor.optimizations(chains=chains):
-            fn = tf.function(make())
-            fn(*args)                      # trace
-            out = fn(*args)                # the compiled plan
-            if chains:
-                plan = _plan_of(fn)
-                names = [n.op.name for n in plan.nodes]
-        outs.append([o.numpy() for o in tf.nest.flatten(out)])
+    threads.set_blas_threads(1)
+    try:
+        for chains in (True, False):
+            with executor.optimizations(chains=chains):
+                fn = tf.function(make())
+                fn(*args)                      # trace
+                out = fn(*args)                # the compiled plan
+                if chains:
+                    plan = _plan_of(fn)
+                    names = [n.op.name for n in plan.nodes]
+            outs.append([o.numpy() for o in tf.nest.flatten(out)])
+    finally:
+        threads.set_blas_threads(0)
     return outs[0], outs[1], names
 
 
