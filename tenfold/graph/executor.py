@@ -37,7 +37,6 @@ from tenfold.ops import fused_ops as _fused
 from tenfold.graph import elementwise as _elementwise
 from tenfold.graph import loss_fusion as _loss_fusion
 from tenfold.graph import update_overlap as _update_overlap
-from tenfold.graph.update_overlap import variable_ids as _variable_ids
 
 _DEFAULTS = {"constant_folding": True, "dead_code": True, "fusion": True, "inplace": True,
              "release": True, "inplace_assign": True, "chains": True}
@@ -819,8 +818,8 @@ class Plan:
         # C work an optimizer update leaves running (backend/native_pool.start): joined at
         # the start of any run, before a later node that reads what it touches, and at the
         # end unless the caller keeps it (Function.run inside fit's loop: keeping_started)
-        leaves_running = self.backend is None and any(
-            getattr(n.op, "may_leave_running", False) for n in self.nodes)
+        updates = _update_overlap.updates(self.nodes) if self.backend is None else []
+        leaves_running = bool(updates)
         if self.backend is None:
             env.update(_pending=_native_pool._pending, _join=_native_pool.join,
                        _guard=_native_pool.guard, _allow=_native_pool.allow_start,
@@ -846,8 +845,7 @@ class Plan:
         if leaves_running:   # the values (and variables) a guard must look at
             shared = _update_overlap.shared_with_update(self.nodes, self.kind, values,
                                                         self.graph.inputs, self.donor)
-            writes = next(getattr(n.op, "writes", None) for n in self.nodes
-                          if getattr(n.op, "may_leave_running", False))
+            writes = _update_overlap.written(self.nodes, updates)
         guarding = False   # after a node that may leave C work running
         for i, n in enumerate(self.nodes):
             args = [ref(v) for v in n.inputs]
@@ -860,7 +858,7 @@ class Plan:
                     seen = [a for v, a in zip(n.inputs, args) if v in shared]
                     seen += [f"p{i}_{pk}" for pk, pv in n.params.items()
                              if hasattr(pv, "_value") and
-                             (writes is None or writes.intersection(_variable_ids(pv)))]
+                             _update_overlap.writes_variable(writes, pv)]
                     if self.donor.get(i) is not None and self.donor[i] in shared:
                         seen.append(f"v{self.donor[i]}")
                     if seen:

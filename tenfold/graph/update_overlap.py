@@ -12,33 +12,58 @@ and the caller waited ~60 us at the join.
 
 A node moves only where that changes no value:
 - it is not an ancestor of the update (the update does not read what it makes);
-- it reads no variable the update writes, and any variable it reads or assigns is neither
-  assigned by a node that stays nor read by one that stays after it (so no read or write of
-  a variable changes sides);
+- it reads no variable the update writes, and no node that stays touches a variable it
+  touches where either of the two writes it (so no read or write of a variable changes
+  sides);
 - it is stateless, or a variable assign (the registry's `inplace_kernel` ops: they touch
   only their inputs and the variable in their params); no other stateful node moves, so
-  random draws and Python calls keep their order;
+  random draws keep their order, and nothing moves across a Python call (a `MultiOp`,
+  `py_function`: what it reads and writes is not in the graph);
+- it is not a product (products take both cores: BLAS threads);
 - every node that reads what it makes moves too (or already comes after the update).
 The moved nodes keep their order among themselves, and all come before the nodes that were
-already after the update. After the update every node is guarded as before (the executor
-joins the running work before a node that reads or writes what it touches).
+already after the update.
 
 The update declares the variables it writes (`MultiOp.writes`, from
 `record_optimizer_update`); without that list no node that reads or assigns a variable
-moves.
+moves. The same list lets the executor guard, after the update, only the nodes that may
+share memory with its work (`shared_with_update`): a node the update cannot see needs no
+join. A step may have several updates (a GAN's two optimizers): the guards then cover what
+any of them touches.
 """
 from tenfold.backend import native_pool as _pool
+
+
+def updates(nodes):
+    """The indices of the nodes that may leave their C work running (optimizer updates)."""
+    return [i for i, n in enumerate(nodes) if getattr(n.op, "may_leave_running", False)]
+
+
+def written(nodes, at):
+    """The ids naming the variables the nodes at the indices `at` write (`variable_ids`), or
+    None where one of them does not say (any variable)."""
+    out = set()
+    for i in at:
+        w = getattr(nodes[i].op, "writes", None)
+        if w is None:
+            return None
+        out |= w
+    return frozenset(out)
+
+
+def writes_variable(writes, var):
+    """Whether `writes` (from `written`) names the variable `var`."""
+    return writes is None or not writes.isdisjoint(variable_ids(var))
 
 
 def move_after_update(nodes, kind, values):
     """The node list with the movable nodes before the first node that may leave its work
     running moved to just after it (see the module docstring); the list as it was where no
     node has that fact or nothing can move."""
-    at = next((i for i, n in enumerate(nodes)
-               if getattr(n.op, "may_leave_running", False)), None)
-    if at is None or at == 0:
+    at = next(iter(updates(nodes)), None)
+    if not at:   # none, or the first node
         return nodes
-    writes = getattr(nodes[at].op, "writes", None)
+    writes = written(nodes, [at])
     before = nodes[:at]
     from tenfold.graph.executor import _index   # (the executor imports this module)
     producer, readers = _index(before)
@@ -78,7 +103,7 @@ def _may_move(n, kind, values, writes):
     if n.stateful and getattr(n.op, "inplace_kernel", None) is None:
         return False
     touched = _variables_of(n, kind, values)
-    return not touched or (writes is not None and not touched & writes)
+    return not touched or (writes is not None and writes.isdisjoint(touched))
 
 
 def _variables_of(n, kind, values):
@@ -119,18 +144,17 @@ def _variable_conflicts(before, moved, kind, values):
 
 
 def shared_with_update(nodes, kind, values, inputs, donor):
-    """The values that may share memory with what the first node that may leave its work
-    running touches (None where there is no such node): its inputs, the variables it writes
-    (every variable where it does not say), the program's inputs (an argument may be a
-    variable's array), and every value joined to one of those by a view (an op whose
+    """The values that may share memory with what the nodes that may leave their work
+    running touch (None where there is no such node): their inputs, the variables they
+    write (every variable where one does not say), the program's inputs (an argument may be
+    a variable's array), and every value joined to one of those by a view (an op whose
     `aliasing` is not "fresh": its output and inputs) or a reused buffer (a node writing into
-    a dead value's, `donor`). The executor guards, after the update, only the nodes reading
-    or writing one of these (the others cannot see its work)."""
-    at = next((i for i, n in enumerate(nodes)
-               if getattr(n.op, "may_leave_running", False)), None)
-    if at is None:
+    a dead value's, `donor`). The executor guards, after the first update, only the nodes
+    reading or writing one of these (the others cannot see the work)."""
+    at = updates(nodes)
+    if not at:
         return None
-    writes = getattr(nodes[at].op, "writes", None)
+    writes = written(nodes, at)
     links = {}
 
     def link(a, b):
@@ -138,7 +162,7 @@ def shared_with_update(nodes, kind, values, inputs, donor):
         links.setdefault(b, []).append(a)
 
     for i, n in enumerate(nodes):
-        if i == at:
+        if i in at:
             continue
         if getattr(n.op, "aliasing", None) != "fresh":   # a MultiOp has no such fact
             for o in n.outputs:
@@ -148,9 +172,9 @@ def shared_with_update(nodes, kind, values, inputs, donor):
         if d is not None:
             for o in n.outputs:
                 link(o, d)
-    seeds = set(nodes[at].inputs) | set(inputs)
-    seeds.update(v for v, k in enumerate(kind) if k == "var" and
-                 (writes is None or writes.intersection(variable_ids(values[v].payload))))
+    seeds = set(inputs).union(*(nodes[i].inputs for i in at))
+    seeds.update(v for v, k in enumerate(kind)
+                 if k == "var" and writes_variable(writes, values[v].payload))
     shared = set()
     stack = list(seeds)
     while stack:

@@ -414,3 +414,34 @@ def test_a_view_of_the_weight_after_the_update_is_guarded(monkeypatch, read, exp
         out = np.array(step(x, y))
         np.testing.assert_array_equal(out, expect(model.get_weights()))
     assert starts and all(starts[1:])
+
+
+def test_two_updates_in_one_step_guard_both(monkeypatch):
+    """A step with two optimizers (a GAN's discriminator, then its generator): a view of a
+    weight the second update writes, read after it, is guarded too."""
+    x, y = _data(64)
+    disc, gen = _model(), _model()
+    d_opt, g_opt = keras.optimizers.RMSprop(0.01), keras.optimizers.RMSprop(0.01)
+
+    def loss_of(model):
+        return tf.reduce_mean(keras.losses.categorical_crossentropy(y, model(x)))
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            d_loss = loss_of(disc)
+        d_opt.apply_gradients(zip(tape.gradient(d_loss, disc.trainable_variables),
+                                  disc.trainable_variables))
+        with tf.GradientTape() as tape:
+            g_loss = loss_of(gen)
+        g_opt.apply_gradients(zip(tape.gradient(g_loss, gen.trainable_variables),
+                                  gen.trainable_variables))
+        return gen.trainable_variables[0] * 2.0, tf.reshape(gen.trainable_variables[1], [-1]), \
+            tf.transpose(disc.trainable_variables[2])
+    starts = _starts(monkeypatch)
+    for _ in range(3):
+        g_twice, g_view, d_view = (np.array(t) for t in step(x, y))
+        np.testing.assert_array_equal(g_twice, gen.get_weights()[0] * np.float32(2.0))
+        np.testing.assert_array_equal(g_view, gen.get_weights()[1])
+        np.testing.assert_array_equal(d_view, disc.get_weights()[2].T)
+    assert starts.count(True) >= 4
