@@ -21,6 +21,7 @@ import numpy as np
 
 from tenfold.backend import kernels as _k
 from tenfold.backend import native
+from tenfold.backend import native_pool as _pool
 
 _CHUNK_BYTES = 1 << 19
 _F32 = np.dtype(np.float32)
@@ -35,6 +36,31 @@ def _lib():
         return None
     return (native.kernel("conv_gemm", "conv_fwd", _F32, _FWD_ARGS),
             native.kernel("conv_gemm", "conv_dw", _F32, _DW_ARGS))
+
+
+# A chunk's parameters: one int64 block per call (conv_gemm.c's conv_fwd_chunk /
+# conv_dw_chunk), its status slot set by a task whose thread could not get its scratch
+_CHUNK_PARAMS = 27
+_CHUNK_STATUS = 26
+
+
+def _on_pool(kind, params, tasks):
+    """Runs conv_gemm.c's `<kind>_chunk` over tasks (rows of its integer arguments after the
+    parameter block) on the C pool; False where the pool cannot be had (nothing run)."""
+    if not _pool.available():
+        return False
+    block = np.zeros(_CHUNK_PARAMS, np.int64)
+    block[:len(params)] = [0 if v is None else int(v) for v in params]
+    fn = native.kernel("conv_gemm", f"{kind}_chunk", _F32, [_P] + [_I] * len(tasks[0]))
+    rows = np.empty((len(tasks), 1 + len(tasks[0])), np.int64)
+    rows[:, 0] = native.addr(block)
+    rows[:, 1:] = tasks
+    if not _pool.run(fn, rows):
+        return False
+    if block[_CHUNK_STATUS]:
+        raise MemoryError(f"conv2d: no memory for a thread's {kind} scratch "
+                          f"({(params[1] + params[4] + params[5]) * (params[2] + params[6] + params[7]) * params[3] * 4} bytes per image)")
+    return True
 
 
 # the kernels' vectors run along the output channels (the input's, for the input gradient):
@@ -210,6 +236,15 @@ def conv(x, w, b, strides, dilations, pads, relu=False, sink=None, chosen=False)
     wpk = _packed(w)
     wpk_ptr = None if wpk is None else native.ptr(wpk)
 
+    if sink is None and _on_pool(
+            "conv_fwd", [native.addr(x), x.shape[1], x.shape[2], c, pads[0][0], pads[0][1],
+                         pads[1][0], pads[1][1], native.addr(w), kh, kw, o, sh, sw, dh, dw,
+                         native.addr(bias) if bias is not None else 0, int(relu),
+                         native.addr(y), ho, wo, tap_outer,
+                         native.addr(wpk) if wpk is not None else 0, ho * wo * o, wo * o, o],
+            ranges):
+        return y
+
     def work(r, bufs):
         n0, n1 = r
         xb = padded(n0, n1, bufs[0])
@@ -263,6 +298,13 @@ def backprop_filter(x, dy, w_shape, strides, dilations, pads, with_bias=False):
 
     tile = min(max(1, int(_DW_TILE)), _MAX_DW_TILE)  # the C side's offsets array
 
+    if _on_pool("conv_dw", [native.addr(x), x.shape[1], x.shape[2], c, pads[0][0], pads[0][1],
+                            pads[1][0], pads[1][1], native.addr(dy), ho, wo, o, kh, kw, sh, sw,
+                            dh, dw, native.addr(partial), tile,
+                            native.addr(bias_parts) if with_bias else 0],
+                [(i, n0, n1) for i, (n0, n1) in enumerate(ranges)]):
+        return _dw_result(partial, bias_parts, with_bias)
+
     def work(task, bufs):
         i, (n0, n1) = task
         xb = padded(n0, n1, bufs[0])
@@ -278,6 +320,10 @@ def backprop_filter(x, dy, w_shape, strides, dilations, pads, with_bias=False):
         return scratch() if scratch else None, np.empty(tile * 64, _F32)
 
     _k.run_tasks(list(enumerate(ranges)), work, x.nbytes + dy.nbytes, buffers)
+    return _dw_result(partial, bias_parts, with_bias)
+
+
+def _dw_result(partial, bias_parts, with_bias):
     dw_total = _k.sum_in_order(partial)
     return (dw_total, _k.sum_in_order(bias_parts)) if with_bias else dw_total
 
@@ -329,16 +375,22 @@ def _backprop_input_phases(dy, w, x_shape, strides, dilations, pads):
     per = _k._chunk(n, dyp[0].nbytes + dx[0].nbytes, _CHUNK_BYTES)
     ranges = _k._image_ranges(n, per)
 
-    def work(r, _):
-        n0, n1 = r
-        for py, px, wsub, wpk, origin, sy, sx, jy, jx in jobs:
-            # the phase's pixels written in place: rows py + s*i, columns px + s*j of dx
-            start = base + (n0 * hp * wp * o + origin) * 4
-            out = dx_base + ((n0 * xh + py) * xw + px) * c * 4
-            fwd(ctypes.c_void_p(start), n1 - n0, hp, wp, o, native.ptr(wsub), wsub.shape[0],
-                wsub.shape[1], c, 1, 1, sy, sx, None, 0, ctypes.c_void_p(out), jy, jx,
-                int(_tap_outer(wsub.shape)), None if wpk is None else native.ptr(wpk),
+    def args(n0, n1, job):
+        # the phase's pixels written in place: rows py + s*i, columns px + s*j of dx
+        py, px, wsub, wpk, origin, sy, sx, jy, jx = job
+        return (base + (n0 * hp * wp * o + origin) * 4, n1 - n0, hp, wp, o, native.addr(wsub),
+                wsub.shape[0], wsub.shape[1], c, 1, 1, sy, sx, 0, 0,
+                dx_base + ((n0 * xh + py) * xw + px) * c * 4, jy, jx,
+                int(_tap_outer(wsub.shape)), 0 if wpk is None else native.addr(wpk),
                 xh * xw * c, strides[0] * xw * c, strides[1] * c)
+
+    # every (chunk, phase) a task of its own on the C pool (they write disjoint pixels)
+    if jobs and _pool.run(fwd, [args(n0, n1, job) for n0, n1 in ranges for job in jobs]):
+        return dx
+
+    def work(r, _):
+        for job in jobs:
+            fwd(*args(*r, job))
 
     _k.run_tasks(ranges, work, dyp.nbytes + dx.nbytes)
     return dx

@@ -38,6 +38,7 @@ import numpy as np
 
 from tenfold.backend import kernels as _k
 from tenfold.backend import native as _native
+from tenfold.backend import native_pool as _pool
 
 _WIDE = 1024            # elements per row of the wide view (at most)
 _TASK_BYTES = 1 << 19   # rows of x per task: two tasks per core for a 2 MB tensor
@@ -364,12 +365,17 @@ def _native_layout(rows, c, itemsize):
     return got
 
 
-def _each(tasks, call, nbytes):
-    """call(*task) for every task: directly when one, else on the kernel threads."""
+def _each(fn, tasks, args, nbytes):
+    """fn(*args(*task)) for every task: directly when one; else on the C pool's threads
+    (native_pool: a region starts in microseconds, where a hand-off to the Python kernel
+    threads costs 40-70 us, as much as a whole pass over a (64, 8, 8, 64) tensor); else,
+    where the pool cannot be had, on the Python kernel threads."""
     if len(tasks) == 1:
-        call(*tasks[0])
-    else:
-        _k.run_tasks(tasks, lambda t, _: call(*t), nbytes, min_bytes=_NATIVE_PARALLEL_BYTES)
+        fn(*args(*tasks[0]))
+    elif nbytes < _NATIVE_PARALLEL_BYTES or \
+            not _pool.run(fn, [[0 if a is None else a for a in args(*t)] for t in tasks]):
+        _k.run_tasks(tasks, lambda t, _: fn(*args(*t)), nbytes,
+                     min_bytes=_NATIVE_PARALLEL_BYTES)
 
 
 def _native_forward(fns, x, gamma, beta, epsilon, relu, residual, rows, c):
@@ -383,13 +389,12 @@ def _native_forward(fns, x, gamma, beta, epsilon, relu, residual, rows, c):
     px, pp, pv, py = _native.addr(x), _native.addr(part), _native.addr(vec), _native.addr(y)
     pr = None if residual is None else _native.addr(residual)
     step = c * dt.itemsize
-    moments = fns.moments
-    _each(tasks[::-1], lambda b0, b1: moments(px, rows, c, blk, b0, b1, pp), x.nbytes)
+    _each(fns.moments, tasks[::-1], lambda b0, b1: (px, rows, c, blk, b0, b1, pp), x.nbytes)
     fns.stats(pp, nblk, rows, c, blk, _native.addr(gamma), _native.addr(beta), float(epsilon), pv,
               pv + step, pv + 2 * step, pv + 3 * step)
-    apply, flag = fns.apply, 1 if relu else 0
-    _each(spans, lambda lo, hi: apply(px, pr, py, pv + 2 * step, pv + 3 * step, c, lo, hi,
-                                      flag), (2 if pr is None else 3) * x.nbytes)
+    flag = 1 if relu else 0
+    _each(fns.apply, spans, lambda lo, hi: (px, pr, py, pv + 2 * step, pv + 3 * step, c, lo,
+                                            hi, flag), (2 if pr is None else 3) * x.nbytes)
     return y, vec[0], vec[1]
 
 
@@ -405,13 +410,13 @@ def _native_backward(fns, g, x, r, gamma, mean, var, epsilon, rows, c):
         _native.addr(flat)
     pr, flag = (None, 0) if r is None else (_native.addr(r), 1)
     step = c * dt.itemsize
-    sums = fns.grad_sums
-    _each(tasks[::-1], lambda b0, b1: sums(pg, px, pr, pm, rows, c, blk, b0, b1, flag, pp),
+    _each(fns.grad_sums, tasks[::-1],
+          lambda b0, b1: (pg, px, pr, pm, rows, c, blk, b0, b1, flag, pp),
           (3 if flag else 2) * x.nbytes)
     tail = pf + x.size * dt.itemsize
     fns.grad_coef(pp, nblk, rows, c, _native.addr(gamma), _native.addr(var), float(epsilon), pc, pc + step,
                   pc + 2 * step, tail, tail + step)
-    apply = fns.grad_apply
-    _each(spans, lambda lo, hi: apply(pg, px, pr, pm, pc, pc + step, pc + 2 * step, pf, c, lo,
-                                      hi, flag), (4 if flag else 3) * x.nbytes)
+    _each(fns.grad_apply, spans,
+          lambda lo, hi: (pg, px, pr, pm, pc, pc + step, pc + 2 * step, pf, c, lo, hi, flag),
+          (4 if flag else 3) * x.nbytes)
     return flat

@@ -230,3 +230,25 @@ def test_fused_primitives_take_native_at_small_sizes(shape, monkeypatch):
 
     for a, b in zip(*_both(run, monkeypatch)):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+@needs_native
+def test_c_pool_passes_match_the_python_threads(monkeypatch):
+    """The passes run as C pool tasks give the bits of the same blocks run on the Python
+    kernel threads (the blocks' sums are combined in block order either way)."""
+    from tenfold.backend import native_pool
+    x, g, s, gamma, beta = _data((32, 16, 16, 64), np.float32)
+    monkeypatch.setattr(K, "_busy", lambda: False)
+    calls = []
+    run = native_pool.run
+    monkeypatch.setattr(native_pool, "run",
+                        lambda fn, rows, d=(): calls.append(fn) or run(fn, rows, d))
+    outs = []
+    for pool in (True, False):
+        if not pool:
+            monkeypatch.setattr(native_pool, "run", lambda fn, rows, d=(): False)
+        y, mean, var = N.bn_forward(x, gamma, beta, EPS, relu=True, residual=s)
+        outs.append((y, mean, var, N.bn_backward(g, x, y, gamma, mean, var, EPS, relu=True)))
+    assert len(calls) == 4 or not native_pool.available()   # two passes each way
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)

@@ -230,3 +230,57 @@ def test_filter_gradient_any_tile(monkeypatch, every_shape, n, h, w_, c, o, kh, 
     x, dy, want = _filter_case(n, h, w_, c, o, kh, kw, (sh, sw), (dh, dw), pads)
     _close(cn.backprop_filter(x, dy, (kh, kw, c, o), (sh, sw), (dh, dw), pads), want)
 
+
+
+class _NoPool:
+    """Stands in for backend/native_pool: no C pool, so the Python kernel threads run."""
+    @staticmethod
+    def available():
+        return False
+
+    @staticmethod
+    def run(fn, rows, doubles=()):
+        return False
+
+
+@pytest.mark.parametrize("x_shape, w_shape, strides, pads", [
+    ((9, 12, 12, 16), (3, 3, 16, 32), (1, 1), ((1, 1), (1, 1))),   # each chunk padded in C
+    ((6, 8, 8, 64), (3, 3, 64, 64), (1, 1), ((1, 1), (1, 1))),
+    ((5, 9, 9, 16), (1, 1, 16, 32), (1, 1), ((0, 0), (0, 0))),     # read in place
+    ((7, 16, 16, 16), (3, 3, 16, 32), (2, 2), ((0, 1), (0, 1))),   # input gradient by phases
+    ((4, 10, 10, 32), (3, 3, 32, 16), (1, 1), ((2, 0), (1, 3)))])  # uneven pads
+def test_c_pool_tasks_match_the_python_threads(monkeypatch, x_shape, w_shape, strides, pads):
+    """The chunks run as C pool tasks (conv_gemm.c's *_chunk, padding in C) give the bits
+    of the same chunks run on the Python kernel threads (padding in NumPy)."""
+    monkeypatch.setattr(cn, "_CHUNK_BYTES", 1 << 12)   # many chunks
+    monkeypatch.setattr(K, "_busy", lambda: False)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal(w_shape).astype(np.float32)
+    b = rng.standard_normal(w_shape[-1]).astype(np.float32)
+    ho, wo = K.out_sizes(x_shape[1:3], w_shape[:2], strides, (1, 1), pads)
+    dy = rng.standard_normal((x_shape[0], ho, wo, w_shape[-1])).astype(np.float32)
+    calls = []
+    run = cn._pool.run
+    monkeypatch.setattr(cn._pool, "run", lambda fn, rows, d=(): calls.append(fn) or run(fn, rows, d))
+
+    def all_three():
+        y = cn.conv(x, w, b, strides, (1, 1), pads, relu=True)
+        dw, db = cn.backprop_filter(x, dy, w_shape, strides, (1, 1), pads, with_bias=True)
+        return y, dw, db, cn.backprop_input(dy, w, x_shape, strides, (1, 1), pads)
+
+    on_pool = all_three()
+    assert len(calls) >= 2   # the forward and the filter gradient at least went to the pool
+    monkeypatch.setattr(cn, "_pool", _NoPool)
+    threads = all_three()
+    for a, t in zip(on_pool, threads):
+        if t is None:
+            assert a is None
+            continue
+        assert a is not None and a.dtype == np.float32
+        if a.shape == b.shape:   # the bias gradient: a row-order sum here, a GEMV there
+            np.testing.assert_allclose(a, t, rtol=1e-5, atol=1e-4)
+            np.testing.assert_allclose(a, dy.astype(np.float64).sum((0, 1, 2)), rtol=1e-5,
+                                       atol=1e-4)
+        else:
+            np.testing.assert_array_equal(a, t)
