@@ -16,6 +16,7 @@ copied). The filter gradient sums the chunks' partials in chunk order, so no res
 on the thread count.
 """
 import ctypes
+import os
 
 import numpy as np
 
@@ -34,8 +35,35 @@ def _lib():
     """(conv_fwd, conv_dw) ctypes functions, or None where native conv is not to be used."""
     if not native.simd("conv_gemm", "conv_simd"):
         return None
+    lib = native.load("conv_gemm")
+    if _l1d_told.get(id(lib)) is None:   # the forward's channel blocks follow L1's size
+        tell = lib.conv_set_l1d
+        tell.argtypes, tell.restype = [_I], None
+        tell(_l1d_bytes())
+        _l1d_told[id(lib)] = True
     return (native.kernel("conv_gemm", "conv_fwd", _F32, _FWD_ARGS),
             native.kernel("conv_gemm", "conv_dw", _F32, _DW_ARGS))
+
+
+_l1d_told = {}
+
+
+def _l1d_bytes():
+    """The first CPU's level-1 data cache in bytes (Linux's sysfs), or 0 where it cannot be
+    read (conv_gemm.c then keeps its 48 KB default)."""
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        for entry in sorted(os.listdir(base)):
+            def read(name):
+                with open(os.path.join(base, entry, name)) as f:
+                    return f.read().strip()
+            if read("level") == "1" and read("type") in ("Data", "Unified"):
+                size = read("size").upper()
+                scale = {"K": 1 << 10, "M": 1 << 20}.get(size[-1:], 1)
+                return int(size.rstrip("KM")) * scale
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 # A chunk's parameters: one int64 block per call (conv_gemm.c's conv_fwd_chunk /

@@ -284,3 +284,28 @@ def test_c_pool_tasks_match_the_python_threads(monkeypatch, x_shape, w_shape, st
                                        atol=1e-4)
         else:
             np.testing.assert_array_equal(a, t)
+
+
+@pytest.mark.parametrize("h, c, o, k", [(8, 64, 64, 3), (9, 48, 80, 3), (6, 64, 100, 3),
+                                        (7, 96, 64, 2), (5, 40, 70, 1)])
+def test_forward_channel_blocks_follow_l1_with_equal_bits(h, c, o, k):
+    """Where a 64-channel weight panel would not fit L1 the forward runs 32-channel blocks
+    (conv_gemm.c's narrow_blocks): the same sums in the same order, so the same bits."""
+    from tenfold.backend import native
+    cn._lib()
+    lib = native.load("conv_gemm")
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, h, h, c)).astype(np.float32)
+    w = rng.standard_normal((k, k, c, o)).astype(np.float32)
+    b = rng.standard_normal(o).astype(np.float32)
+    outs = []
+    try:
+        for l1 in (8 << 10, 1 << 30):   # every panel spills / none does
+            lib.conv_set_l1d(l1)
+            outs.append(cn.conv(x, w, b, (1, 1), (1, 1), ((1, 1), (1, 1)), relu=True,
+                                chosen=True))
+    finally:
+        lib.conv_set_l1d(cn._l1d_bytes() or 48 << 10)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    _close(outs[0], _reference(x, w, b, (1, 1), (1, 1), ((1, 1), (1, 1)), True,
+                               np.zeros((3, h + 3 - k, h + 3 - k, o), np.float32))[0])
