@@ -120,9 +120,18 @@ def _threaded(monkeypatch):
     monkeypatch.setattr(K, "_threads", 2)
     monkeypatch.setattr(K, "_NATIVE_CHUNK", 1000)   # many chunks for small arrays
     monkeypatch.setattr(K, "BANDWIDTH_MIN_BYTES", 1)
-    calls = []
+    calls = []   # the chunks of each parallel region: on the C pool, else the Python threads
     real = K.run_tasks
     monkeypatch.setattr(K, "run_tasks", lambda *a, **k: calls.append(len(a[0])) or real(*a, **k))
+    from tenfold.backend import native_pool
+    real_pool = native_pool.run
+
+    def pool_run(fn, rows, doubles=()):
+        got = real_pool(fn, rows, doubles)
+        if got:
+            calls.append(len(rows))
+        return got
+    monkeypatch.setattr(native_pool, "run", pool_run)
     return calls
 
 
