@@ -10,10 +10,16 @@ a block of outputs in registers and read the input in place. Measured (single th
 process time, medians, float32, batch 64, 3x3 pads 1, ResNet-20's shapes; im2col path ->
 native, ms) in the comments at each entry point below.
 
-The images are cut into fixed chunks (about `_CHUNK_BYTES` of input each) shared out to
-the kernel threads; each chunk is padded into a per-thread buffer (borders zeroed, interior
-copied). The filter gradient sums the chunks' partials in chunk order, so no result depends
-on the thread count.
+The images are cut into fixed chunks (about `_CHUNK_BYTES` of input each), run as tasks of
+the C pool (backend/native_pool.py: C threads that need no GIL, a region started in
+microseconds); each task pads its chunk in C into its thread's own scratch (borders zeroed,
+interior copied; conv_gemm.c's `*_chunk` entry points). Where the pool cannot be had, the
+chunks go to the Python kernel threads and are padded in NumPy, with the same bits. The
+filter gradient sums the chunks' partials in chunk order, so no result depends on the
+thread count. Measured (ResNet-20's convolutions, b64, two threads, medians; Python threads
+-> C pool, ms): 3x3 16->16 32x32 forward 2.14 -> 1.99, input gradient 2.24 -> 1.83, filter
+gradient 2.73 -> 2.23; inside `fit` the step's convolutions took 124 -> 112 ms (round 14,
+docs/benchmarks.md).
 """
 import ctypes
 import os
@@ -295,8 +301,9 @@ def backprop_filter(x, dy, w_shape, strides, dilations, pads, with_bias=False):
     """The filter gradient (KH, KW, C, O) float32 of conv(x, w), or None. With `with_bias`,
     (dw, db) where db is the bias gradient, dy summed over all axes but the last: each chunk
     of images sums its rows of dy right after the filter kernel has read them (still in
-    cache), one GEMV each, and the chunks' sums are added in order (the same whatever the
-    threads) instead of another pass over the whole of dy from memory."""
+    cache; in row order in C on the pool, a GEMV on the Python threads: the two round
+    differently), and the chunks' sums are added in order (the same whatever the threads)
+    instead of another pass over the whole of dy from memory."""
     if len(w_shape) != 4 or not _filter_grad_wins(tuple(w_shape)) or \
             not _applies(x, w_shape, 1, pads) or dy.dtype != _F32 or type(dy) is not np.ndarray:
         return None
