@@ -92,8 +92,10 @@ def _on_pool(kind, params, tasks):
     if not _pool.run(fn, rows):
         return False
     if block[_CHUNK_STATUS]:
-        raise MemoryError(f"conv2d: no memory for a thread's {kind} scratch "
-                          f"({(params[1] + params[4] + params[5]) * (params[2] + params[6] + params[7]) * params[3] * 4} bytes per image)")
+        _, h, w, c, pt, pb, pl, pr = params[:8]
+        raise MemoryError(f"conv2d: no memory for a thread's scratch ({kind}): a padded "
+                          f"image of ({h + pt + pb}, {w + pl + pr}, {c}) float32 per image "
+                          f"of its chunk")
     return True
 
 

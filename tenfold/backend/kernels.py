@@ -815,8 +815,8 @@ def _native_chunks(fn, args, doubles, n, unit, nbytes):
     elements each): one call where one thread runs it, else fixed chunks of about
     _NATIVE_CHUNK elements shared out to the threads (elementwise kernels: the values do not
     depend on the split). The chunks run on the C pool where it can be had (native_pool: no
-    GIL, a region started in microseconds; a hand-off to the Python kernel threads costs
-    40-70 us, a third of a ReLU gradient over 4 MB)."""
+    GIL, a region started in microseconds, where a hand-off to the Python kernel threads
+    costs 40-70 us)."""
     step = max(1, _NATIVE_CHUNK // max(1, unit))
     if n <= step or _workers(2, nbytes, BANDWIDTH_MIN_BYTES) == 1 or _busy():
         fn(*args(0, n), *doubles)

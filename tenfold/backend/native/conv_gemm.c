@@ -379,9 +379,10 @@ TF_EXPORT void conv_dw_f32(const float *xp, int64_t n, int64_t hp, int64_t wp, i
 /* Chunks of images as tasks of a parallel region on the C pool (native_pool.run: helpers
    that need no GIL, a region started in microseconds). Each task pads its chunk into its
    thread's own scratch (kept between calls, grown as needed) and runs the kernel on it,
-   where the Python kernel threads paid a GIL hand-off per task and padded in NumPy: ResNet-20's
-   3x3 convolutions, b64, two threads, ran 0.3-0.5 ms faster each this way (1.99 -> 1.67 ms
-   for 16->16 32x32, 2.35 -> 1.86 for 64->64 8x8). A task's parameters are one int64 block
+   where the Python kernel threads paid a GIL hand-off per task and padded in NumPy (b64, two
+   threads: the kernel over pre-padded chunks on the pool took 1.67 ms for ResNet-20's 3x3
+   16->16 32x32 forward and 1.86 for its 64->64 8x8, against 1.99 and 2.35 through the
+   Python threads). A task's parameters are one int64 block
    (the layouts below, written by conv_native.py); a scratch that cannot be had sets the
    block's status slot to 1 and the task does nothing (the caller raises MemoryError). */
 static _Thread_local float *tl_scratch[2];
@@ -428,11 +429,11 @@ static void pad_images(const float *x, int64_t cnt, int64_t h, int64_t w, int64_
 
 /* images [n0, n1) of x, padded unless no pad is asked (then read in place); NULL with the
    status set where the scratch cannot be had */
-static const float *chunk_input(int64_t *p, int64_t n0, int64_t n1, int k) {
+static const float *chunk_input(int64_t *p, int64_t n0, int64_t n1) {
     const float *x = (const float *)(intptr_t)p[0];
     const int64_t h = p[1], w = p[2], c = p[3], pt = p[4], pb = p[5], pl = p[6], pr = p[7];
     if (!(pt | pb | pl | pr)) return x + n0 * h * w * c;
-    float *buf = thread_scratch(k, (size_t)((n1 - n0) * (h + pt + pb) * (w + pl + pr) * c));
+    float *buf = thread_scratch(0, (size_t)((n1 - n0) * (h + pt + pb) * (w + pl + pr) * c));
     if (!buf) {
         __atomic_store_n(&p[CHUNK_STATUS], 1, __ATOMIC_RELAXED);
         return 0;
@@ -444,7 +445,7 @@ static const float *chunk_input(int64_t *p, int64_t n0, int64_t n1, int k) {
 /* p: x, h, w, c, pt, pb, pl, pr (the chunk layout), then filter, kh, kw, o, sh, sw, dh, dw,
    bias, relu, y, ho, wo, tap_outer, packed filter, y's image, row and pixel strides */
 TF_EXPORT void conv_fwd_chunk_f32(int64_t *p, int64_t n0, int64_t n1) {
-    const float *xp = chunk_input(p, n0, n1, 0);
+    const float *xp = chunk_input(p, n0, n1);
     if (!xp) return;
     conv_fwd_f32(xp, n1 - n0, p[1] + p[4] + p[5], p[2] + p[6] + p[7], p[3],
                  (const float *)(intptr_t)p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15],
@@ -458,7 +459,7 @@ TF_EXPORT void conv_fwd_chunk_f32(int64_t *p, int64_t n0, int64_t n1) {
    bias). Task i: the filter gradient of images [n0, n1) into partial i, and with the bias,
    their rows of dy summed (in row order, after the kernel has read them). */
 TF_EXPORT void conv_dw_chunk_f32(int64_t *p, int64_t i, int64_t n0, int64_t n1) {
-    const float *xp = chunk_input(p, n0, n1, 0);
+    const float *xp = chunk_input(p, n0, n1);
     const int64_t tile = p[19], o = p[11], ho = p[9], wo = p[10];
     float *g = thread_scratch(1, (size_t)(tile * 64));
     if (!xp || !g) {
