@@ -303,8 +303,9 @@ def backprop_filter(x, dy, w_shape, strides, dilations, pads, with_bias=False):
     """The filter gradient (KH, KW, C, O) float32 of conv(x, w), or None. With `with_bias`,
     (dw, db) where db is the bias gradient, dy summed over all axes but the last: each chunk
     of images sums its rows of dy right after the filter kernel has read them (still in
-    cache; in row order in C on the pool, a GEMV on the Python threads: the two round
-    differently), and the chunks' sums are added in order (the same whatever the threads)
+    cache; in row order in double in C on the pool, a float GEMV on the Python threads:
+    the two round differently), and the chunks' sums are added in order (the same whatever
+    the threads)
     instead of another pass over the whole of dy from memory."""
     if len(w_shape) != 4 or not _filter_grad_wins(tuple(w_shape)) or \
             not _applies(x, w_shape, 1, pads) or dy.dtype != _F32 or type(dy) is not np.ndarray:

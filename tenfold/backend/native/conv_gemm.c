@@ -457,7 +457,7 @@ TF_EXPORT void conv_fwd_chunk_f32(int64_t *p, int64_t n0, int64_t n1) {
 /* p: x, h, w, c, pt, pb, pl, pr, then dy, ho, wo, o, kh, kw, sh, sw, dh, dw, the partials
    (one kh*kw*c*o block per task), tile, the bias partials (one o-vector per task, or 0: no
    bias). Task i: the filter gradient of images [n0, n1) into partial i, and with the bias,
-   their rows of dy summed (in row order, after the kernel has read them). */
+   their rows of dy summed (in row order in double, after the kernel has read them). */
 TF_EXPORT void conv_dw_chunk_f32(int64_t *p, int64_t i, int64_t n0, int64_t n1) {
     const float *xp = chunk_input(p, n0, n1);
     const int64_t tile = p[19], o = p[11], ho = p[9], wo = p[10];
@@ -472,14 +472,18 @@ TF_EXPORT void conv_dw_chunk_f32(int64_t *p, int64_t i, int64_t n0, int64_t n1) 
     conv_dw_f32(xp, n1 - n0, p[1] + p[4] + p[5], p[2] + p[6] + p[7], p[3], dy, ho, wo, o,
                 p[12], p[13], p[14], p[15], p[16], p[17], (float *)(intptr_t)p[18] + i * kk, g,
                 tile);
-    if (p[20]) {
+    if (p[20]) {   /* in double, 64 channels at a time (the chunk's rows are in cache) */
         float *db = (float *)(intptr_t)p[20] + i * o;
-        for (int64_t j = 0; j < o; j++) db[j] = 0.0f;
         const int64_t rows = (n1 - n0) * ho * wo;
-        for (int64_t r = 0; r < rows; r++) {
-            const float *d = dy + r * o;
-            _Pragma("omp simd")
-            for (int64_t j = 0; j < o; j++) db[j] += d[j];
+        for (int64_t j0 = 0; j0 < o; j0 += 64) {
+            const int64_t nj = o - j0 < 64 ? o - j0 : 64;
+            double acc[64] = {0};
+            for (int64_t r = 0; r < rows; r++) {
+                const float *d = dy + r * o + j0;
+                _Pragma("omp simd")
+                for (int64_t j = 0; j < nj; j++) acc[j] += (double)d[j];
+            }
+            for (int64_t j = 0; j < nj; j++) db[j0 + j] = (float)acc[j];
         }
     }
     release_big_scratch();
