@@ -309,3 +309,18 @@ def test_forward_channel_blocks_follow_l1_with_equal_bits(h, c, o, k):
     np.testing.assert_array_equal(outs[0], outs[1])
     _close(outs[0], _reference(x, w, b, (1, 1), (1, 1), ((1, 1), (1, 1)), True,
                                np.zeros((3, h + 3 - k, h + 3 - k, o), np.float32))[0])
+
+
+def test_a_chunk_bigger_than_the_kept_scratch(monkeypatch):
+    """One image whose padded copy (24 MB) is over the scratch a thread keeps (16 MB): its
+    task allocates, uses and frees it, twice in a row, with the Python threads' bits."""
+    monkeypatch.setattr(K, "_busy", lambda: False)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 610, 610, 16)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 16, 16)).astype(np.float32)
+    pads = ((1, 1), (1, 1))
+    first = cn.conv(x, w, None, (1, 1), (1, 1), pads)
+    second = cn.conv(x, w, None, (1, 1), (1, 1), pads)
+    monkeypatch.setattr(cn, "_pool", _NoPool)
+    np.testing.assert_array_equal(first, cn.conv(x, w, None, (1, 1), (1, 1), pads))
+    np.testing.assert_array_equal(first, second)
