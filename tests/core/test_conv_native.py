@@ -262,7 +262,8 @@ def test_c_pool_tasks_match_the_python_threads(monkeypatch, x_shape, w_shape, st
     dy = rng.standard_normal((x_shape[0], ho, wo, w_shape[-1])).astype(np.float32)
     calls = []
     run = cn._pool.run
-    monkeypatch.setattr(cn._pool, "run", lambda fn, rows, d=(): calls.append(fn) or run(fn, rows, d))
+    monkeypatch.setattr(cn._pool, "run",
+                        lambda fn, rows, d=(): calls.append(fn) or run(fn, rows, d))
 
     def all_three():
         y = cn.conv(x, w, b, strides, (1, 1), pads, relu=True)
