@@ -366,16 +366,18 @@ def _native_layout(rows, c, itemsize):
 
 
 def _each(fn, tasks, args, nbytes):
-    """fn(*args(*task)) for every task: directly when one; else on the C pool's threads
-    (native_pool: a region starts in microseconds, where a hand-off to the Python kernel
-    threads costs 40-70 us, as much as a whole pass over a (64, 8, 8, 64) tensor); else,
-    where the pool cannot be had, on the Python kernel threads."""
-    if len(tasks) == 1:
-        fn(*args(*tasks[0]))
-    elif nbytes < _NATIVE_PARALLEL_BYTES or \
-            not _pool.run(fn, [[0 if a is None else a for a in args(*t)] for t in tasks]):
-        _k.run_tasks(tasks, lambda t, _: fn(*args(*t)), nbytes,
-                     min_bytes=_NATIVE_PARALLEL_BYTES)
+    """fn(*args(*task)) for every task: from _NATIVE_PARALLEL_BYTES on, shared out on the C
+    pool's threads (native_pool: a region starts in microseconds, where a hand-off to the
+    Python kernel threads costs 40-70 us, as much as a whole pass over a (64, 8, 8, 64)
+    tensor), or on the Python kernel threads where the pool cannot be had; else in order on
+    this thread."""
+    if len(tasks) > 1 and nbytes >= _NATIVE_PARALLEL_BYTES:
+        if not _pool.run(fn, [[0 if a is None else a for a in args(*t)] for t in tasks]):
+            _k.run_tasks(tasks, lambda t, _: fn(*args(*t)), nbytes,
+                         min_bytes=_NATIVE_PARALLEL_BYTES)
+        return
+    for t in tasks:
+        fn(*args(*t))
 
 
 def _native_forward(fns, x, gamma, beta, epsilon, relu, residual, rows, c):
