@@ -42,29 +42,30 @@ def _lib():
     if not native.simd("conv_gemm", "conv_simd"):
         return None
     lib = native.load("conv_gemm")
-    if _l1d_told.get(id(lib)) is None:   # the forward's channel blocks follow L1's size
+    if id(lib) not in _l1d_told:   # the forward's channel blocks follow L1's size
         tell = lib.conv_set_l1d
         tell.argtypes, tell.restype = [_I], None
         tell(_l1d_bytes())
-        _l1d_told[id(lib)] = True
+        _l1d_told.add(id(lib))
     return (native.kernel("conv_gemm", "conv_fwd", _F32, _FWD_ARGS),
             native.kernel("conv_gemm", "conv_dw", _F32, _DW_ARGS))
 
 
-_l1d_told = {}
+_l1d_told = set()   # the libraries told L1's size (a rebuilt one is told again)
 
 
 def _l1d_bytes():
     """The first CPU's level-1 data cache in bytes (Linux's sysfs), or 0 where it cannot be
     read (conv_gemm.c then keeps its 48 KB default)."""
     base = "/sys/devices/system/cpu/cpu0/cache"
+
+    def read(entry, name):
+        with open(os.path.join(base, entry, name)) as f:
+            return f.read().strip()
     try:
         for entry in sorted(os.listdir(base)):
-            def read(name):
-                with open(os.path.join(base, entry, name)) as f:
-                    return f.read().strip()
-            if read("level") == "1" and read("type") in ("Data", "Unified"):
-                size = read("size").upper()
+            if read(entry, "level") == "1" and read(entry, "type") in ("Data", "Unified"):
+                size = read(entry, "size").upper()
                 scale = {"K": 1 << 10, "M": 1 << 20}.get(size[-1:], 1)
                 return int(size.rstrip("KM")) * scale
     except (OSError, ValueError):
@@ -84,7 +85,7 @@ def _on_pool(kind, params, tasks):
     if not _pool.available():
         return False
     block = np.zeros(_CHUNK_PARAMS, np.int64)
-    block[:len(params)] = [0 if v is None else int(v) for v in params]
+    block[:len(params)] = params   # addresses and sizes (0 for an absent array)
     fn = native.kernel("conv_gemm", f"{kind}_chunk", _F32, [_P] + [_I] * len(tasks[0]))
     rows = np.empty((len(tasks), 1 + len(tasks[0])), np.int64)
     rows[:, 0] = native.addr(block)
@@ -305,8 +306,7 @@ def backprop_filter(x, dy, w_shape, strides, dilations, pads, with_bias=False):
     of images sums its rows of dy right after the filter kernel has read them (still in
     cache; in row order in double in C on the pool, a float GEMV on the Python threads:
     the two round differently), and the chunks' sums are added in order (the same whatever
-    the threads)
-    instead of another pass over the whole of dy from memory."""
+    the threads) instead of another pass over the whole of dy from memory."""
     if len(w_shape) != 4 or not _filter_grad_wins(tuple(w_shape)) or \
             not _applies(x, w_shape, 1, pads) or dy.dtype != _F32 or type(dy) is not np.ndarray:
         return None
