@@ -139,8 +139,9 @@ class Primitive:
     def __init__(self, name, kernel, grads=None, doc=None, *, kernels=None, check=None,
                  flops=None, aliasing=None, writable_view=False, shape_only=False,
                  stateful=False, runs_python=False, out_kernel=None, inplace=False,
-                 bias_kernel=None, inplace_kernel=None, jit_kernel=None, uses_blas=False, pool_route=None, onnx=None, tf_op=None,
-                 no_grad=None, transfer=False, out_spec=None, tf_name=None, quiet=False):
+                 bias_kernel=None, inplace_kernel=None, jit_kernel=None, uses_blas=False,
+                 pool_route=None, onnx=None, tf_op=None, no_grad=None, transfer=False,
+                 out_spec=None, tf_name=None, quiet=False):
         self.name = name
         self.quiet = quiet
         if quiet:
