@@ -26,6 +26,7 @@ import os
 
 import numpy as np
 
+from tenfold.backend import conv_winograd as _wg
 from tenfold.backend import kernels as _k
 from tenfold.backend import native
 from tenfold.backend import native_pool as _pool
@@ -192,6 +193,11 @@ def _filter_grad_wins(w_shape):
         kh * kw * c * o * 4 <= _MAX_DW_BYTES
 
 
+def _winograd_wins(x_shape, w_shape, strides, dilations, filter_grad=False):
+    return tuple(strides) == (1, 1) and tuple(dilations) == (1, 1) and len(w_shape) == 4 and \
+        len(x_shape) == 4 and _wg.wins(x_shape, w_shape, filter_grad)
+
+
 def _applies(x, w_shape, groups, pads):
     return x.ndim == 4 and len(w_shape) == 4 and groups == 1 and x.dtype == _F32 and \
         type(x) is np.ndarray and x.size > 0 and all(a >= 0 and b >= 0 for a, b in pads) and \
@@ -248,7 +254,13 @@ def conv(x, w, b, strides, dilations, pads, relu=False, sink=None, chosen=False)
     """relu?(conv(x, w) + b) as (N, Ho, Wo, O) float32, or None (see the module doc).
     With `sink`, no output is made: each chunk of images is computed into a per-thread
     buffer and handed to sink(n0, n1, block) while it is in cache (returns True).
-    `chosen`: the caller has already decided that the kernel wins (the input gradient)."""
+    `chosen`: the caller has already decided that the kernel wins (the input gradient).
+    3x3 stride-1 convolutions where Winograd's F(2x2, 3x3) wins run through it
+    (conv_winograd.py)."""
+    if sink is None and x.dtype == _F32 and _winograd_wins(x.shape, w.shape, strides, dilations):
+        y = _wg.conv(x, w, b, pads, relu)
+        if y is not None:
+            return y
     if w.ndim != 4 or not (chosen or _forward_wins(w.shape)) or \
             not _applies(x, w.shape, 1, pads) or \
             w.dtype != _F32 or w.shape[2] != x.shape[3] or \
@@ -306,7 +318,13 @@ def backprop_filter(x, dy, w_shape, strides, dilations, pads, with_bias=False):
     of images sums its rows of dy right after the filter kernel has read them (still in
     cache; in row order in double in C on the pool, a float GEMV on the Python threads:
     the two round differently), and the chunks' sums are added in order (the same whatever
-    the threads) instead of another pass over the whole of dy from memory."""
+    the threads) instead of another pass over the whole of dy from memory. 3x3 stride-1
+    filters where Winograd's F(2x2, 3x3) wins run through it (conv_winograd.py)."""
+    if x.dtype == _F32 and tuple(w_shape[2:]) == (x.shape[3], dy.shape[-1]) and \
+            _winograd_wins(x.shape, tuple(w_shape), strides, dilations, filter_grad=True):
+        got = _wg.backprop_filter(x, dy, pads, with_bias)
+        if got is not None:
+            return got
     if len(w_shape) != 4 or not _filter_grad_wins(tuple(w_shape)) or \
             not _applies(x, w_shape, 1, pads) or dy.dtype != _F32 or type(dy) is not np.ndarray:
         return None
@@ -440,7 +458,8 @@ def backprop_input(dy, w, x_shape, strides, dilations, pads):
     filter flipped in space and its channel axes swapped."""
     if len(x_shape) != 4 or type(w) is not np.ndarray or type(dy) is not np.ndarray or \
             w.dtype != _F32 or dy.dtype != _F32 or w.ndim != 4 or dy.ndim != 4 or \
-            not _input_grad_wins(w.shape) or \
+            not (_input_grad_wins(w.shape) or _winograd_wins(
+                dy.shape, w.shape[:2] + w.shape[:1:-1], strides, dilations)) or \
             w.shape[2] != x_shape[3] or \
             dy.shape[3] != w.shape[3] or not native.enabled() or _lib() is None or \
             any(a < 0 or b < 0 for a, b in pads) or 0 in x_shape:

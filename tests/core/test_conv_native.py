@@ -15,6 +15,13 @@ pytestmark = pytest.mark.skipif(cn._lib() is None,
                                        "no AVX-512)")
 
 
+@pytest.fixture(autouse=True)
+def direct_only(monkeypatch):
+    """These tests are of the direct kernels: the 3x3 stride-1 convolutions that Winograd's
+    F(2x2, 3x3) would take (tests/core/test_conv_winograd.py) stay with them here."""
+    monkeypatch.setattr(cn._wg, "wins", lambda x_shape, w_shape, filter_grad=False: False)
+
+
 @pytest.fixture
 def every_shape(monkeypatch):
     monkeypatch.setattr(cn, "_MAX_FWD_OUT", 1 << 30)

@@ -19,6 +19,7 @@
    Every index is bounded by the shapes the caller passes (checked in Python): xp is
    (n, hp, wp, c) with hp >= (ho-1)*sh + (kh-1)*dh + 1 and wp likewise. */
 #include "tf_native.h"
+#include "tf_scratch.h"
 #include <stdlib.h>
 #include <string.h>
 #if defined(__AVX512F__)
@@ -383,32 +384,9 @@ TF_EXPORT void conv_dw_f32(const float *xp, int64_t n, int64_t hp, int64_t wp, i
    threads: the kernel over pre-padded chunks on the pool took 1.67 ms for ResNet-20's 3x3
    16->16 32x32 forward and 1.86 for its 64->64 8x8, against 1.99 and 2.35 through the
    Python threads). A task's parameters are one int64 block
-   (the layouts below, written by conv_native.py); a scratch that cannot be had sets the
-   block's status slot to 1 and the task does nothing (the caller raises MemoryError). */
-static _Thread_local float *tl_scratch[2];
-static _Thread_local size_t tl_floats[2];
-/* kept between tasks up to this size; a bigger one (a chunk of one huge image) is freed
-   after its task, so no thread holds it for the rest of the process */
-#define SCRATCH_KEEP_FLOATS ((size_t)4 << 20)
-
-static void release_big_scratch(void) {
-    for (int k = 0; k < 2; k++)
-        if (tl_floats[k] > SCRATCH_KEEP_FLOATS) {
-            free(tl_scratch[k]);
-            tl_scratch[k] = 0;
-            tl_floats[k] = 0;
-        }
-}
-
-static float *thread_scratch(int k, size_t floats) {
-    if (tl_floats[k] < floats) {
-        free(tl_scratch[k]);
-        const size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-        tl_scratch[k] = (float *)aligned_alloc(64, bytes);
-        tl_floats[k] = tl_scratch[k] ? floats : 0;
-    }
-    return tl_scratch[k];
-}
+   (the layouts below, written by conv_native.py); a scratch (tf_scratch.h) that cannot be
+   had sets the block's status slot to 1 and the task does nothing (the caller raises
+   MemoryError). */
 
 /* cnt images of x (h, w, c) into out (h + pt + pb, w + pl + pr, c), the borders zero */
 static void pad_images(const float *x, int64_t cnt, int64_t h, int64_t w, int64_t c,
