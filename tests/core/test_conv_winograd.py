@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tenfold.backend import conv_native as cn
 from tenfold.backend import conv_winograd as wg
 from tenfold.backend import kernels as K
 
