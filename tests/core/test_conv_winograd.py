@@ -237,3 +237,21 @@ def test_conv2d_op_and_its_gradients_as_in_float64(monkeypatch):
     # gradient's route is checked in test_the_kernels_take_it_all_three)
     for a, b in zip(outs[np.float32], outs[np.float64]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * np.abs(b).max())
+
+
+@pytest.mark.parametrize("at", [(0, 0), (0, 2), (1, 1), (2, 3), (3, 3), (4, 1)])
+def test_a_nan_reaches_the_outputs_whose_windows_hold_it(at):
+    """The transforms combine a tile's pixels, but a NaN or an infinity still reaches only
+    the outputs whose 3x3 windows hold it (as in the direct sum): the other pixels of its
+    tiles stay finite."""
+    for bad in (np.nan, np.inf):
+        x, w, b = _data(1, 6, 6, 16, 16)
+        x[0, at[0], at[1], 3] = bad
+        y = wg.conv(x, w, b, ((1, 1), (1, 1)))
+        reached = np.zeros((6, 6), bool)
+        reached[max(0, at[0] - 1):at[0] + 2, max(0, at[1] - 1):at[1] + 2] = True
+        assert not np.isfinite(y[0][reached]).any()
+        assert np.isfinite(y[0][~reached]).all()
+        dy = np.ones((1, 6, 6, 16), np.float32)
+        dw = wg.backprop_filter(x, dy, ((1, 1), (1, 1)))
+        assert not np.isfinite(dw[:, :, 3]).all() and np.isfinite(np.delete(dw, 3, 2)).all()
