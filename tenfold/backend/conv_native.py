@@ -312,6 +312,17 @@ def conv(x, w, b, strides, dilations, pads, relu=False, sink=None, chosen=False)
     return y if sink is None else True
 
 
+def conv_pool(x, w, b, pads, relu=False):
+    """(out, idx): 2x2 stride-2 max pooling with its argmax of relu?(conv(x, w) + b) for a
+    stride-1 conv (kernels.conv_bias_act_pool), through Winograd's F(2x2, 3x3) where it
+    wins, its output tiles pooled as they are made; else None. Measured (the MNIST convnet's
+    3x3 32->64 13x13 b128, ReLU, two threads, medians): the implicit GEMM pooling each chunk
+    (the sink below) 4.24 ms -> 1.9 ms."""
+    if x.dtype != _F32 or not _winograd_wins(x.shape, w.shape, (1, 1), (1, 1)):
+        return None
+    return _wg.conv_pool(x, w, b, pads, relu)
+
+
 def backprop_filter(x, dy, w_shape, strides, dilations, pads, with_bias=False):
     """The filter gradient (KH, KW, C, O) float32 of conv(x, w), or None. With `with_bias`,
     (dw, db) where db is the bias gradient, dy summed over all axes but the last: each chunk

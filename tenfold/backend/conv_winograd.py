@@ -14,9 +14,10 @@ values: the input transform adds or subtracts two values, the output transform s
 nine products' partial sums, so the rounding is a few more additions per value (the tests
 bound it against float64 sums, as for the direct kernel).
 
-Inside `fit` (bench/profile_fit.py resnet20, the same run, alternating): ResNet-20's step
-115-119 -> 83-84 ms, its convolution nodes 94 -> 67 ms; the MNIST convnet's 14.0-14.6 ->
-12.8-12.9 ms. The 16-channel layers gain least there (forward 1.7 -> 1.4 ms): with 16
+Inside `fit` (bench/profile_fit.py, alternating): ResNet-20's step 115-119 -> 83-84 ms, its
+convolution nodes 94 -> 67 ms; the MNIST convnet's 14.0-14.6 -> 12.8-12.9 ms, then 12.4-12.7
+-> 9.3-9.5 ms with its conv + ReLU + 2x2 pool fusion pooling each output tile (`conv_pool`)
+and the pooled input gradient's wider padding (dz covers 10 of the 11 rows) taken too. The 16-channel layers gain least there (forward 1.7 -> 1.4 ms): with 16
 channels the transforms are a third of the work, and they read x and dy from memory where
 the direct kernel's C padding copy streams them (the transforms fetch the next tile row's
 lines ahead, which took the cold 16->16 filter gradient from 2.04 to 1.77 ms).
@@ -30,8 +31,8 @@ from tenfold.backend import native
 from tenfold.backend import native_pool as _pool
 
 _F32 = np.dtype(np.float32)
-_PARAMS = 16
-_STATUS = 15
+_PARAMS = 18
+_STATUS = 17
 # V (16, tb, c) and M (16, tb, o) of a block of tb tiles: about 128 KB each, in L2
 _BLOCK_FLOATS = 1 << 15
 _ROWS = 24          # tb a multiple of the micro-kernels' 4, 8 and 12 rows
@@ -102,6 +103,19 @@ def filter_transform(w, fn):
 def conv(x, w, b, pads, relu=False):
     """relu?(conv(x, w) + b), stride 1, as (N, Ho, Wo, O) float32, or None where it does
     not apply (another dtype, filter size or layout, no native library or AVX-512)."""
+    return _forward(x, w, b, pads, relu, pooled=False)
+
+
+def conv_pool(x, w, b, pads, relu=False):
+    """(out, idx) = 2x2 stride-2 max pooling, with its argmax, of relu?(conv(x, w) + b) for
+    a stride-1 conv (kernels.conv_bias_act_pool's contract: idx the offset of each window's
+    first maximum, + 4 where relu left the window dead), or None as `conv`. A 2x2 output tile
+    is one pooling window, so each is pooled in the output transform and the conv's output
+    is never written."""
+    return _forward(x, w, b, pads, relu, pooled=True)
+
+
+def _forward(x, w, b, pads, relu, pooled):
     if type(x) is not np.ndarray or type(w) is not np.ndarray or x.dtype != _F32 or \
             w.dtype != _F32 or x.ndim != 4 or w.ndim != 4 or w.shape[:2] != (3, 3) or \
             w.shape[2] != x.shape[3] or x.size == 0 or \
@@ -109,7 +123,7 @@ def conv(x, w, b, pads, relu=False):
                                 b.shape != (w.shape[3],))):
         return None
     (pt, pb), (pl, pr) = pads
-    if min(pt, pb, pl, pr) < 0 or max(pt, pb, pl, pr) > 2:
+    if min(pt, pb, pl, pr) < 0:
         return None
     n, h, wd, c = x.shape
     o = w.shape[3]
@@ -121,18 +135,23 @@ def conv(x, w, b, pads, relu=False):
     x = np.ascontiguousarray(x)
     u = filter_transform(w, transform)
     bias = None if b is None else np.ascontiguousarray(b)
-    y = np.empty((n, ho, wo, o), _F32)
+    if pooled:
+        y = np.empty((n, ho // 2, wo // 2, o), _F32)
+        idx = np.empty(y.shape, np.uint8)
+    else:
+        y = np.empty((n, ho, wo, o), _F32)
     tb = _block(c, o)
     tiles = n * ((ho + 1) // 2) * ((wo + 1) // 2)
     params = np.zeros(_PARAMS, np.int64)
-    params[:14] = [native.addr(x), h, wd, c, pt, pl, native.addr(u), o,
-                   native.addr(bias) if bias is not None else 0, int(relu), native.addr(y),
-                   ho, wo, tb]
+    params[:16] = [native.addr(x), h, wd, c, pt, pl, native.addr(u), o,
+                   native.addr(bias) if bias is not None else 0, int(relu),
+                   0 if pooled else native.addr(y), ho, wo, tb,
+                   native.addr(y) if pooled else 0, native.addr(idx) if pooled else 0]
     per_task = -(-tiles // (_TASKS_PER_THREAD * max(1, _pool.threads())))
     step = -(-per_task // tb) * tb   # whole blocks per task
     ranges = [(t, min(t + step, tiles)) for t in range(0, tiles, step)]
     _run(fn, params, ranges, x.nbytes + y.nbytes, tb, c, o)
-    return y
+    return (y, idx) if pooled else y
 
 
 def _block(c, o):
@@ -166,8 +185,7 @@ def backprop_filter(x, dy, pads, with_bias=False):
     o = dy.shape[3]
     ho, wo = h + pt + pb - 2, wd + pl + pr - 2
     fns = _fns()
-    if min(pt, pb, pl, pr) < 0 or max(pt, pb, pl, pr) > 2 or dy.shape != (n, ho, wo, o) or \
-            fns is None:
+    if min(pt, pb, pl, pr) < 0 or dy.shape != (n, ho, wo, o) or fns is None:
         return None
     fn, inverse = fns[2:]
     x = np.ascontiguousarray(x)

@@ -2565,8 +2565,11 @@ def conv_bias_act_pool(x, w, b, pads, relu=False, jit=None):
     1, float32/float64: each chunk of the conv's output is pooled while it is in cache, and
     the full-size output is never written (graph-only fusion: the gradients through the
     pooling need only idx)."""
-    if not LEGACY:  # native direct conv with the pooling as its epilogue (or None)
+    if not LEGACY:  # native direct conv (few input channels) or Winograd's F(2x2, 3x3)
+        # with the pooling as its epilogue (or None)
         res = _direct().conv_bias_act_pool(x, w, b, pads, relu)
+        if res is None:
+            res = _native_conv().conv_pool(x, w, b, pads, relu)
         if res is not None:
             return res
     ksize, cout = w.shape[:-2], w.shape[-1]

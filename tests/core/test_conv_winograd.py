@@ -1,8 +1,8 @@
 """3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) (tenfold/backend/conv_winograd.py,
 native/winograd.c) against a float64 reference, on shapes chosen by Hypothesis (odd sizes,
-every padding up to 2 on each side, channel counts that leave masked vector tails) and on
-the models' shapes; the forward, the stride-1 input gradient and the filter gradient, as the
-kernels choose them."""
+every padding up to 4 on each side, so whole tiles of padding too, channel counts that leave
+masked vector tails) and on the models' shapes; the forward, the stride-1 input gradient and
+the filter gradient, as the kernels choose them."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -43,7 +43,7 @@ def _data(n, h, w_, c, o, seed=0):
 @given(n=st.integers(1, 3), h=st.integers(1, 11), w_=st.integers(1, 11),
        c=st.integers(16, 40), o=st.sampled_from([8, 15, 16, 17, 31, 33, 48, 49, 64, 65, 100,
                                                  130]),
-       pads=st.tuples(*[st.integers(0, 2)] * 4), relu=st.booleans(), bias=st.booleans())
+       pads=st.tuples(*[st.integers(0, 4)] * 4), relu=st.booleans(), bias=st.booleans())
 def test_matches_the_float64_reference(n, h, w_, c, o, pads, relu, bias):
     x, w, b = _data(n, h, w_, c, o)
     b = b if bias else None
@@ -60,7 +60,7 @@ def test_matches_the_float64_reference(n, h, w_, c, o, pads, relu, bias):
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(1, 3), h=st.integers(1, 11), w_=st.integers(1, 11),
        c=st.integers(8, 40), o=st.sampled_from([8, 15, 16, 17, 31, 33, 48, 49, 64, 65, 100]),
-       pads=st.tuples(*[st.integers(0, 2)] * 4), bias=st.booleans())
+       pads=st.tuples(*[st.integers(0, 4)] * 4), bias=st.booleans())
 def test_filter_gradient_matches_the_float64_reference(n, h, w_, c, o, pads, bias):
     pads = ((pads[0], pads[1]), (pads[2], pads[3]))
     ho, wo = h + sum(pads[0]) - 2, w_ + sum(pads[1]) - 2
@@ -136,7 +136,7 @@ def test_declines_other_dtypes_layouts_and_sizes():
     assert wg.conv(x, w.astype(np.float64), b, p) is None
     assert wg.conv(x, w[:2], b, p) is None                       # not 3x3
     assert wg.conv(x, w, b[:3], p) is None                       # bias of the wrong size
-    assert wg.conv(x, w, b, ((3, 1), (1, 1))) is None             # a pad the tiles don't read
+    assert wg.conv(x, w, b, ((-1, 1), (1, 1))) is None            # a crop
     assert wg.conv(np.zeros((0, 5, 5, 16), np.float32), w, b, p) is None
     assert wg.conv(x[:, :1, :1], w, b, ((0, 0), (0, 0))) is None  # no output pixel
     assert wg.conv(x, w[:, :, :8], None, p) is None              # channels that differ
@@ -255,3 +255,45 @@ def test_a_nan_reaches_the_outputs_whose_windows_hold_it(at):
         dy = np.ones((1, 6, 6, 16), np.float32)
         dw = wg.backprop_filter(x, dy, ((1, 1), (1, 1)))
         assert not np.isfinite(dw[:, :, 3]).all() and np.isfinite(np.delete(dw, 3, 2)).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 3), h=st.integers(3, 12), w_=st.integers(3, 12),
+       c=st.sampled_from([16, 19, 32]), o=st.sampled_from([8, 16, 21, 64]),
+       pads=st.sampled_from([((0, 0), (0, 0)), ((1, 1), (1, 1)), ((0, 1), (2, 0))]),
+       relu=st.booleans(), bias=st.booleans(), ties=st.booleans())
+def test_pooled_forward_is_the_forward_then_the_pooling(n, h, w_, c, o, pads, relu, bias,
+                                                        ties):
+    """conv_pool pools each output tile as it is made: the same bits and argmax as the
+    Winograd forward followed by kernels' 2x2 pooling (ties, NaN, ReLU's dead windows)."""
+    x, w, b = _data(n, h, w_, c, o, seed=7)
+    b = b if bias else None
+    if ties:   # whole windows of equal values (zero input, the bias alone), and a NaN
+        x[:, : h // 2] = 0
+        x[0, -1, -1, 0] = np.nan
+    got = wg.conv_pool(x, w, b, pads, relu)
+    y = wg.conv(x, w, b, pads, relu=False)
+    out = np.empty((n, y.shape[1] // 2, y.shape[2] // 2, o), np.float32)
+    idx = np.empty(out.shape, np.uint8)
+    K._pool_into(y, out, idx, relu, None)
+    np.testing.assert_array_equal(got[0], out)
+    np.testing.assert_array_equal(got[1], idx)
+
+
+def test_the_pooled_fusion_takes_it(monkeypatch):
+    """kernels.conv_bias_act_pool (the executor's conv + ReLU + 2x2 pool fusion: the MNIST
+    convnet's second conv) runs the pooled Winograd forward; few input channels stay with
+    conv_direct.c's pooled kernel."""
+    calls = []
+    real = wg.conv_pool
+    monkeypatch.setattr(wg, "conv_pool", lambda *a, **k: calls.append(a[1].shape) or
+                        real(*a, **k))
+    x, w, b = _data(4, 13, 13, 32, 64, seed=8)
+    out, idx = K.conv_bias_act_pool(x, w, b, ((0, 0), (0, 0)), relu=True)
+    assert calls == [(3, 3, 32, 64)]
+    want = np.maximum(_reference(x, w, b, ((0, 0), (0, 0))), 0)[:, :10, :10]
+    want = want.reshape(4, 5, 2, 5, 2, 64).max((2, 4))
+    _close(out, want, 32)
+    x1, w1, b1 = _data(4, 13, 13, 1, 32, seed=9)
+    K.conv_bias_act_pool(x1, w1, b1, ((0, 0), (0, 0)), relu=True)
+    assert len(calls) == 1

@@ -20,7 +20,7 @@
 #include <immintrin.h>
 #endif
 
-#define WG_STATUS 15   /* the parameter block's status slot: a scratch could not be had */
+#define WG_STATUS 17   /* the parameter block's status slot: a scratch could not be had */
 
 #if defined(__AVX512F__)
 
@@ -167,26 +167,63 @@ static void product(const float *a, int64_t ar, int64_t as, int64_t nrows, int64
     }
 }
 
-/* y's tiles t0 .. t0 + nt - 1 from M (16 planes tb * o apart): A^T M A, + bias, ReLU */
+/* One 2x2 window's maximum and the offset of its first maximum in row-major order, as
+   kernels._pool_2x2_argmax_into (ties go left, then up; NaN as np.maximum); with relu the
+   dead windows marked (idx + 4, kernels.mask_argmax_by_relu) and the ReLU after the
+   pooling (conv_direct.c's pooled kernel, the same rules). n lanes stored. */
+static inline void pool_window(__m512 a, __m512 b, __m512 c, __m512 d, int relu, int64_t n,
+                               float *out, uint8_t *idx) {
+    const __mmask16 rt = _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ);
+    const __mmask16 rb = _mm512_cmp_ps_mask(d, c, _CMP_GT_OQ);
+    const __m512 top = _mm512_mask_blend_ps(
+        _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ) | _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), b, a);
+    const __m512 bottom = _mm512_mask_blend_ps(
+        _mm512_cmp_ps_mask(c, d, _CMP_GE_OQ) | _mm512_cmp_ps_mask(c, c, _CMP_UNORD_Q), d, c);
+    const __mmask16 bt = _mm512_cmp_ps_mask(bottom, top, _CMP_GT_OQ);
+    __m512 m = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(top, bottom, _CMP_GE_OQ) |
+                                    _mm512_cmp_ps_mask(top, top, _CMP_UNORD_Q), bottom, top);
+    const __mmask16 col = (__mmask16)((rb & bt) | (rt & ~bt));
+    __mmask16 dead = 0;
+    if (relu) {
+        dead = (__mmask16)~_mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ);
+        m = _mm512_mask_mov_ps(m, _mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_LT_OQ),
+                               _mm512_setzero_ps());
+    }
+    _mm512_mask_storeu_ps(out, lanes(n), m);
+    for (int64_t l = 0; l < n; l++)
+        idx[l] = (uint8_t)(((bt >> l) & 1) * 2 + ((col >> l) & 1) + ((dead >> l) & 1) * 4);
+}
+
+/* y's tiles t0 .. t0 + nt - 1 from M (16 planes tb * o apart): A^T M A, + bias, ReLU; or,
+   with `pool` (out, idx of (n, ho / 2, wo / 2, o)), each whole tile's 2x2 window pooled
+   instead (a tile is one window of 2x2 stride-2 pooling; a half tile at an odd edge is
+   what pooling drops) */
 static void output_transform(const float *mm, int64_t o, int64_t th, int64_t tw, int64_t t0,
                              int64_t nt, int64_t tb, const float *bias, int relu, float *y,
-                             int64_t ho, int64_t wo) {
+                             int64_t ho, int64_t wo, float *pool, uint8_t *pool_idx) {
     const int64_t plane = tb * o;
     const __m512 zero = _mm512_setzero_ps();
     tile_walk k = walk_from(t0, th, tw);
     for (int64_t i = 0; i < nt; i++, walk_next(&k)) {
         const int64_t y0 = 2 * k.ty, x0 = 2 * k.tx;
         const int rows = y0 + 1 < ho ? 2 : 1, cols = x0 + 1 < wo ? 2 : 1;
-        float *out = y + ((k.img * ho + y0) * wo + x0) * o;
-        if (y0 + 3 < ho && cols == 2)   /* the tile below's rows, owned ahead of its stores */
-            for (int64_t off = 0; off < 2 * o; off += 16) {
-                _mm_prefetch((const char *)(out + 2 * wo * o + off), _MM_HINT_ET0);
-                _mm_prefetch((const char *)(out + 3 * wo * o + off), _MM_HINT_ET0);
-            }
+        float *out = 0;
+        int64_t at = 0;   /* the pooled window's offset */
+        if (pool) {
+            if (rows < 2 || cols < 2) continue;
+            at = ((k.img * (ho / 2) + k.ty) * (wo / 2) + k.tx) * o;
+        } else {
+            out = y + ((k.img * ho + y0) * wo + x0) * o;
+            if (y0 + 3 < ho && cols == 2)   /* the tile below's rows, owned ahead of its stores */
+                for (int64_t off = 0; off < 2 * o; off += 16) {
+                    _mm_prefetch((const char *)(out + 2 * wo * o + off), _MM_HINT_ET0);
+                    _mm_prefetch((const char *)(out + 3 * wo * o + off), _MM_HINT_ET0);
+                }
+        }
         const float *mi = mm + i * o;
         for (int64_t o0 = 0; o0 < o; o0 += 16) {
             const __mmask16 msk = lanes(o - o0);
-            __m512 q[16], s[8];
+            __m512 q[16], s[8], p[4];
             for (int k = 0; k < 16; k++) q[k] = _mm512_maskz_loadu_ps(msk, mi + k * plane + o0);
             for (int b = 0; b < 4; b++) {   /* A^T M */
                 s[b] = _mm512_add_ps(_mm512_add_ps(q[b], q[4 + b]), q[8 + b]);
@@ -195,8 +232,16 @@ static void output_transform(const float *mm, int64_t o, int64_t th, int64_t tw,
             const __m512 bv = bias ? _mm512_maskz_loadu_ps(msk, bias + o0) : zero;
             for (int a = 0; a < rows; a++) {   /* (A^T M) A, + bias */
                 const __m512 *r = s + 4 * a;
-                __m512 p0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r[0], r[1]), r[2]), bv);
-                __m512 p1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(r[1], r[2]), r[3]), bv);
+                p[2 * a] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r[0], r[1]), r[2]), bv);
+                p[2 * a + 1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(r[1], r[2]), r[3]), bv);
+            }
+            if (pool) {
+                pool_window(p[0], p[1], p[2], p[3], relu, o - o0 < 16 ? o - o0 : 16,
+                            pool + at + o0, pool_idx + at + o0);
+                continue;
+            }
+            for (int a = 0; a < rows; a++) {
+                __m512 p0 = p[2 * a], p1 = p[2 * a + 1];
                 if (relu) {
                     p0 = _mm512_max_ps(p0, zero);
                     p1 = _mm512_max_ps(p1, zero);
@@ -238,8 +283,9 @@ TF_EXPORT void winograd_filter_f32(const float *g, int64_t c, int64_t o, float *
         }
 }
 
-/* p: x, h, w, c, pt, pl, u, o, bias (0: none), relu, y, ho, wo, tb, (unused), status.
-   Tiles [t0, t1) of the output (ho + 1) / 2 x (wo + 1) / 2 tiles per image. */
+/* p: x, h, w, c, pt, pl, u, o, bias (0: none), relu, y, ho, wo, tb, then the pooled output
+   and its argmax (0: no pooling, y written; else y is not), -, the status. Tiles [t0, t1) of the
+   output's (ho + 1) / 2 x (wo + 1) / 2 tiles per image. */
 TF_EXPORT void winograd_fwd_chunk_f32(int64_t *p, int64_t t0, int64_t t1) {
     const float *x = (const float *)(intptr_t)p[0];
     const int64_t h = p[1], w = p[2], c = p[3], pt = p[4], pl = p[5], o = p[7];
@@ -259,7 +305,8 @@ TF_EXPORT void winograd_fwd_chunk_f32(int64_t *p, int64_t t0, int64_t t1) {
         input_transform(x, h, w, c, pt, pl, th, tw, b0, nt, tb, v);
         for (int k = 0; k < 16; k++)
             product(v + k * tb * c, c, 1, nt, c, u + k * c * o, o, m + k * tb * o, o, 0);
-        output_transform(m, o, th, tw, b0, nt, tb, bias, (int)p[9], y, ho, wo);
+        output_transform(m, o, th, tw, b0, nt, tb, bias, (int)p[9], y, ho, wo,
+                         (float *)(intptr_t)p[14], (uint8_t *)(intptr_t)p[15]);
     }
     release_big_scratch();
 }
@@ -326,7 +373,7 @@ static void bias_sum(const float *dy, int64_t o, int64_t th, int64_t tw, int64_t
 }
 
 /* p: x, h, w, c, pt, pl, dy, o, the partials (one 16 x c x o dU per task), ho, wo, tb, the
-   bias partials (one o-vector per task, or 0: no bias), -, -, status. Task i: dU of tiles
+   bias partials (one o-vector per task, or 0: no bias), then slot 17 the status. Task i: dU of tiles
    [t0, t1) into partial i. */
 TF_EXPORT void winograd_dw_chunk_f32(int64_t *p, int64_t i, int64_t t0, int64_t t1) {
     const float *x = (const float *)(intptr_t)p[0], *dy = (const float *)(intptr_t)p[6];
