@@ -69,6 +69,8 @@ _MIN_OUT = 8
 # U is (16, C, O): past 512 x 512 (a 16 MB transform per call) the products read it from
 # beyond L2 for every block of tiles and the gain is gone
 _MAX_FILTER_PAIRS = 512 * 512
+# a block's V or M scratch is 16 * 24 tiles * channels floats at least: 1.5 MB at 1024
+_MAX_CHANNELS = 1024
 
 
 # The filter gradient (the direct kernel -> F(2x2, 3x3), same conditions, with the bias
@@ -85,7 +87,7 @@ def wins(x_shape, w_shape, filter_grad=False):
     (3, 3, C, O) filter, for the forward (and input gradient) or the filter gradient
     (measured; see the figures above)."""
     kh, kw, c, o = w_shape
-    if kh != 3 or kw != 3:
+    if kh != 3 or kw != 3 or max(c, o) > _MAX_CHANNELS:
         return False
     if filter_grad:
         return min(c, o) >= _DW_MIN_CHANNELS and c * o <= _DW_MAX_FILTER_PAIRS

@@ -111,7 +111,8 @@ def test_the_kernels_take_it_all_three(monkeypatch, n, h, c, o):
     ((2, 8, 8, 16), (3, 3, 16, 4), (1, 1), (1, 1)),
     ((2, 8, 8, 16), (3, 3, 16, 16), (2, 2), (1, 1)),     # strided
     ((2, 8, 8, 16), (3, 3, 16, 16), (1, 1), (2, 2)),     # dilated
-    ((2, 8, 8, 16), (5, 5, 16, 16), (1, 1), (1, 1))])
+    ((2, 8, 8, 16), (5, 5, 16, 16), (1, 1), (1, 1)),
+    ((1, 3, 3, 2048), (3, 3, 2048, 16), (1, 1), (1, 1))])   # channels past the scratch's bound
 def test_what_it_does_not_take(monkeypatch, x_shape, w_shape, strides, dilations):
     monkeypatch.setattr(wg, "conv", lambda *a, **k: pytest.fail("took Winograd"))
     if x_shape[3] < 8 or strides != (1, 1) or dilations != (1, 1) or w_shape[0] != 3:
