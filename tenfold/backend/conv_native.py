@@ -331,8 +331,9 @@ def backprop_filter(x, dy, w_shape, strides, dilations, pads, with_bias=False):
     the two round differently), and the chunks' sums are added in order (the same whatever
     the threads) instead of another pass over the whole of dy from memory. 3x3 stride-1
     filters where Winograd's F(2x2, 3x3) wins run through it (conv_winograd.py)."""
-    if x.dtype == _F32 and tuple(w_shape[2:]) == (x.shape[3], dy.shape[-1]) and \
-            _winograd_wins(x.shape, tuple(w_shape), strides, dilations, filter_grad=True):
+    if x.dtype == _F32 and dy.ndim == 4 and \
+            _winograd_wins(x.shape, tuple(w_shape), strides, dilations, filter_grad=True) and \
+            tuple(w_shape[2:]) == (x.shape[3], dy.shape[3]):
         got = _wg.backprop_filter(x, dy, pads, with_bias)
         if got is not None:
             return got

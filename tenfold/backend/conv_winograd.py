@@ -17,8 +17,9 @@ bound it against float64 sums, as for the direct kernel).
 Inside `fit` (bench/profile_fit.py, alternating): ResNet-20's step 115-119 -> 83-84 ms, its
 convolution nodes 94 -> 67 ms; the MNIST convnet's 14.0-14.6 -> 12.8-12.9 ms, then 12.4-12.7
 -> 9.3-9.5 ms with its conv + ReLU + 2x2 pool fusion pooling each output tile (`conv_pool`)
-and the pooled input gradient's wider padding (dz covers 10 of the 11 rows) taken too. The 16-channel layers gain least there (forward 1.7 -> 1.4 ms): with 16
-channels the transforms are a third of the work, and they read x and dy from memory where
+and the pooled input gradient's wider padding (dz covers 10 of the 11 rows) taken too.
+The 16-channel layers gain least there (forward 1.7 -> 1.4 ms): with 16 channels the
+transforms are a third of the work, and they read x and dy from memory where
 the direct kernel's C padding copy streams them (the transforms fetch the next tile row's
 lines ahead, which took the cold 16->16 filter gradient from 2.04 to 1.77 ms).
 """

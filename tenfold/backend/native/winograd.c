@@ -11,8 +11,9 @@
    products M[k] = V[k] U[k] (tb x c times c x o) runs with an R tiles x (16 V) channels block
    of M in registers over the whole reduction (the U[k] panel stays in L1 across the block),
    and the output transform adds the bias, applies ReLU and stores the tiles' pixels inside
-   the output (a last row or column of tiles may be half outside it). Patch values outside
-   the input are the padding's zeros. */
+   the output (a last row or column of tiles may be half outside it), or pools each tile as
+   one 2x2 pooling window. Patch values outside the input are the padding's zeros. The filter
+   gradient (below) reuses the input transform and the products. */
 #include "tf_native.h"
 #include "tf_scratch.h"
 #include <string.h>
@@ -276,16 +277,18 @@ TF_EXPORT void winograd_filter_f32(const float *g, int64_t c, int64_t o, float *
                 const __m512 *r = t + 3 * a, outer = _mm512_add_ps(r[0], r[2]);
                 float *ua = u + 4 * a * plane + at;
                 _mm512_mask_storeu_ps(ua, m, r[0]);
-                _mm512_mask_storeu_ps(ua + plane, m, _mm512_mul_ps(_mm512_add_ps(outer, r[1]), half));
-                _mm512_mask_storeu_ps(ua + 2 * plane, m, _mm512_mul_ps(_mm512_sub_ps(outer, r[1]), half));
+                _mm512_mask_storeu_ps(ua + plane, m,
+                                      _mm512_mul_ps(_mm512_add_ps(outer, r[1]), half));
+                _mm512_mask_storeu_ps(ua + 2 * plane, m,
+                                      _mm512_mul_ps(_mm512_sub_ps(outer, r[1]), half));
                 _mm512_mask_storeu_ps(ua + 3 * plane, m, r[2]);
             }
         }
 }
 
 /* p: x, h, w, c, pt, pl, u, o, bias (0: none), relu, y, ho, wo, tb, then the pooled output
-   and its argmax (0: no pooling, y written; else y is not), -, the status. Tiles [t0, t1) of the
-   output's (ho + 1) / 2 x (wo + 1) / 2 tiles per image. */
+   and its argmax (0: no pooling, y written; else y is not), -, the status. Tiles [t0, t1)
+   of the output's (ho + 1) / 2 x (wo + 1) / 2 tiles per image. */
 TF_EXPORT void winograd_fwd_chunk_f32(int64_t *p, int64_t t0, int64_t t1) {
     const float *x = (const float *)(intptr_t)p[0];
     const int64_t h = p[1], w = p[2], c = p[3], pt = p[4], pl = p[5], o = p[7];
@@ -373,8 +376,8 @@ static void bias_sum(const float *dy, int64_t o, int64_t th, int64_t tw, int64_t
 }
 
 /* p: x, h, w, c, pt, pl, dy, o, the partials (one 16 x c x o dU per task), ho, wo, tb, the
-   bias partials (one o-vector per task, or 0: no bias), then slot 17 the status. Task i: dU of tiles
-   [t0, t1) into partial i. */
+   bias partials (one o-vector per task, or 0: no bias), then slot 17 the status. Task i: dU
+   of tiles [t0, t1) into partial i. */
 TF_EXPORT void winograd_dw_chunk_f32(int64_t *p, int64_t i, int64_t t0, int64_t t1) {
     const float *x = (const float *)(intptr_t)p[0], *dy = (const float *)(intptr_t)p[6];
     const int64_t h = p[1], w = p[2], c = p[3], pt = p[4], pl = p[5], o = p[7];
