@@ -67,7 +67,9 @@ def main(argv=None):
         cells = []
         for name in calls:
             off, on = min(got[(name, False)]), min(got[(name, True)])
-            taken = rule(x.shape, f.shape, name == "filter grad")
+            # the input gradient is the forward of dy with the filter's channels swapped
+            shape = f.shape[:2] + f.shape[:1:-1] if name == "input grad" else f.shape
+            taken = rule(x.shape, shape, name == "filter grad")
             cells.append(f"{name} {off:6.2f} -> {on:6.2f} (x{off / on:4.2f}"
                          f"{'' if taken else ', not taken'})")
         print(f"{spec:>16}: " + "   ".join(cells), flush=True)

@@ -115,7 +115,8 @@ def test_the_kernels_take_it_all_three(monkeypatch, n, h, c, o):
     ((1, 3, 3, 2048), (3, 3, 2048, 16), (1, 1), (1, 1))])   # channels past the scratch's bound
 def test_what_it_does_not_take(monkeypatch, x_shape, w_shape, strides, dilations):
     monkeypatch.setattr(wg, "conv", lambda *a, **k: pytest.fail("took Winograd"))
-    if x_shape[3] < 8 or strides != (1, 1) or dilations != (1, 1) or w_shape[0] != 3:
+    if x_shape[3] < 16 or w_shape[3] < 8 or strides != (1, 1) or dilations != (1, 1) or \
+            w_shape[0] != 3 or x_shape[3] > 1024:
         monkeypatch.setattr(wg, "backprop_filter", lambda *a, **k: pytest.fail("took it"))
     rng = np.random.default_rng(3)
     x = rng.standard_normal(x_shape).astype(np.float32)
