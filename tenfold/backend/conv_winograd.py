@@ -76,11 +76,12 @@ _MAX_CHANNELS = 1024
 
 # The filter gradient (the direct kernel -> F(2x2, 3x3), with the bias gradient, the same
 # rule): 16->16 32x32 2.09 -> 1.60, 32->32 16x16 1.54 -> 0.99, 64->64 8x8 1.46 -> 0.84,
-# 16->32 16x16 1.01 -> 0.56, 128->128 8x8 b32 5.8 -> 3.4, 256->256 4x4 b32 5.8 -> 4.8,
-# 64->64 56x56 b8 8.7 -> 5.5, 16->8 2.15 -> 1.85 and 2.50 -> 2.04; with 8 input channels it
-# ties or loses (8->16 1.46 -> 1.38, 1.44 -> 1.47; 8->8 16x16 0.33 -> 0.48). Each task
-# keeps a (16, C, O) partial: up to 256 x 256 pairs (4 MB each).
-_DW_MAX_FILTER_PAIRS = 256 * 256
+# 16->32 16x16 1.01 -> 0.56, 128->128 8x8 b32 5.8 -> 3.4 and 6.3 -> 2.4, 64->64 56x56 b8
+# 8.7 -> 5.5, 16->8 2.15 -> 1.85 and 2.50 -> 2.04; with 8 input channels it ties or loses
+# (8->16 1.46 -> 1.38, 1.44 -> 1.47; 8->8 16x16 0.33 -> 0.48). Each task writes a
+# (16, C, O) partial, all summed afterwards: at 256 x 256 (4 MB each) that traffic makes it
+# a toss-up (256->256 4x4 b32: 5.8 -> 4.8, 6.4 -> 5.4, 6.3 -> 7.7), so up to 128 x 128.
+_DW_MAX_FILTER_PAIRS = 128 * 128
 
 
 def wins(x_shape, w_shape, filter_grad=False):
