@@ -255,35 +255,67 @@ static void output_transform(const float *mm, int64_t o, int64_t th, int64_t tw,
     }
 }
 
-/* u (16, c, o) = G g G^T for the filter g (3, 3, c, o): per output channel vector, the
-   rows of G g then its columns (G's halves scale exactly) */
-TF_EXPORT void winograd_filter_f32(const float *g, int64_t c, int64_t o, float *u) {
+/* G g G^T for one vector of 16 output channels (at, lanes m) of g's 9 planes into u's 16:
+   the rows of G g, then its columns (G's halves scale exactly) */
+static inline void filter_vector(const float *g, int64_t plane, int64_t at, __mmask16 m,
+                                 float *u) {
     const __m512 half = _mm512_set1_ps(0.5f);
+    __m512 k[9], t[12];
+    for (int q = 0; q < 9; q++) k[q] = _mm512_maskz_loadu_ps(m, g + q * plane + at);
+    for (int j = 0; j < 3; j++) {   /* G g */
+        const __m512 outer = _mm512_add_ps(k[j], k[6 + j]);
+        t[j] = k[j];
+        t[3 + j] = _mm512_mul_ps(_mm512_add_ps(outer, k[3 + j]), half);
+        t[6 + j] = _mm512_mul_ps(_mm512_sub_ps(outer, k[3 + j]), half);
+        t[9 + j] = k[6 + j];
+    }
+    for (int a = 0; a < 4; a++) {   /* (G g) G^T */
+        const __m512 *r = t + 3 * a, outer = _mm512_add_ps(r[0], r[2]);
+        float *ua = u + 4 * a * plane + at;
+        _mm512_mask_storeu_ps(ua, m, r[0]);
+        _mm512_mask_storeu_ps(ua + plane, m, _mm512_mul_ps(_mm512_add_ps(outer, r[1]), half));
+        _mm512_mask_storeu_ps(ua + 2 * plane, m,
+                              _mm512_mul_ps(_mm512_sub_ps(outer, r[1]), half));
+        _mm512_mask_storeu_ps(ua + 3 * plane, m, r[2]);
+    }
+}
+
+/* G^T dU G for one vector of 16 output channels of dU's 16 planes into dg's 9: along the
+   columns, then the rows */
+static inline void filter_grad_vector(const float *du, int64_t plane, int64_t at, __mmask16 m,
+                                      float *dg) {
+    const __m512 half = _mm512_set1_ps(0.5f);
+    __m512 q[16], t[12];
+    for (int k = 0; k < 16; k++) q[k] = _mm512_maskz_loadu_ps(m, du + k * plane + at);
+    for (int b = 0; b < 4; b++) {   /* G^T dU */
+        const __m512 mid = _mm512_mul_ps(_mm512_add_ps(q[4 + b], q[8 + b]), half);
+        t[b] = _mm512_add_ps(q[b], mid);
+        t[4 + b] = _mm512_mul_ps(_mm512_sub_ps(q[4 + b], q[8 + b]), half);
+        t[8 + b] = _mm512_add_ps(mid, q[12 + b]);
+    }
+    for (int a = 0; a < 3; a++) {   /* (G^T dU) G */
+        const __m512 *r = t + 4 * a;
+        const __m512 mid = _mm512_mul_ps(_mm512_add_ps(r[1], r[2]), half);
+        float *out = dg + 3 * a * plane + at;
+        _mm512_mask_storeu_ps(out, m, _mm512_add_ps(r[0], mid));
+        _mm512_mask_storeu_ps(out + plane, m, _mm512_mul_ps(_mm512_sub_ps(r[1], r[2]), half));
+        _mm512_mask_storeu_ps(out + 2 * plane, m, _mm512_add_ps(mid, r[3]));
+    }
+}
+
+/* `adjoint` 0: u (16, c, o) = G g G^T for the filter g (3, 3, c, o); 1: dg (3, 3, c, o) =
+   G^T dU G for dU (16, c, o) */
+static void filter_planes(const float *src, int64_t c, int64_t o, float *dst, int adjoint) {
     const int64_t plane = c * o;
     for (int64_t ci = 0; ci < c; ci++)
         for (int64_t o0 = 0; o0 < o; o0 += 16) {
-            const __mmask16 m = lanes(o - o0);
-            const int64_t at = ci * o + o0;
-            __m512 k[9], t[12];
-            for (int q = 0; q < 9; q++) k[q] = _mm512_maskz_loadu_ps(m, g + q * plane + at);
-            for (int j = 0; j < 3; j++) {   /* G g */
-                const __m512 outer = _mm512_add_ps(k[j], k[6 + j]);
-                t[j] = k[j];
-                t[3 + j] = _mm512_mul_ps(_mm512_add_ps(outer, k[3 + j]), half);
-                t[6 + j] = _mm512_mul_ps(_mm512_sub_ps(outer, k[3 + j]), half);
-                t[9 + j] = k[6 + j];
-            }
-            for (int a = 0; a < 4; a++) {   /* (G g) G^T */
-                const __m512 *r = t + 3 * a, outer = _mm512_add_ps(r[0], r[2]);
-                float *ua = u + 4 * a * plane + at;
-                _mm512_mask_storeu_ps(ua, m, r[0]);
-                _mm512_mask_storeu_ps(ua + plane, m,
-                                      _mm512_mul_ps(_mm512_add_ps(outer, r[1]), half));
-                _mm512_mask_storeu_ps(ua + 2 * plane, m,
-                                      _mm512_mul_ps(_mm512_sub_ps(outer, r[1]), half));
-                _mm512_mask_storeu_ps(ua + 3 * plane, m, r[2]);
-            }
+            if (adjoint) filter_grad_vector(src, plane, ci * o + o0, lanes(o - o0), dst);
+            else filter_vector(src, plane, ci * o + o0, lanes(o - o0), dst);
         }
+}
+
+TF_EXPORT void winograd_filter_f32(const float *g, int64_t c, int64_t o, float *u) {
+    filter_planes(g, c, o, u, 0);
 }
 
 /* p: x, h, w, c, pt, pl, u, o, bias (0: none), relu, y, ho, wo, tb, then the pooled output
@@ -403,32 +435,8 @@ TF_EXPORT void winograd_dw_chunk_f32(int64_t *p, int64_t i, int64_t t0, int64_t 
     release_big_scratch();
 }
 
-/* dg (3, 3, c, o) = G^T dU G for dU (16, c, o) */
 TF_EXPORT void winograd_filter_grad_f32(const float *du, int64_t c, int64_t o, float *dg) {
-    const __m512 half = _mm512_set1_ps(0.5f);
-    const int64_t plane = c * o;
-    for (int64_t ci = 0; ci < c; ci++)
-        for (int64_t o0 = 0; o0 < o; o0 += 16) {
-            const __mmask16 m = lanes(o - o0);
-            const int64_t at = ci * o + o0;
-            __m512 q[16], t[12];
-            for (int k = 0; k < 16; k++) q[k] = _mm512_maskz_loadu_ps(m, du + k * plane + at);
-            for (int b = 0; b < 4; b++) {   /* G^T dU: along the columns */
-                const __m512 mid = _mm512_mul_ps(_mm512_add_ps(q[4 + b], q[8 + b]), half);
-                t[b] = _mm512_add_ps(q[b], mid);
-                t[4 + b] = _mm512_mul_ps(_mm512_sub_ps(q[4 + b], q[8 + b]), half);
-                t[8 + b] = _mm512_add_ps(mid, q[12 + b]);
-            }
-            for (int a = 0; a < 3; a++) {   /* (G^T dU) G: along the rows */
-                const __m512 *r = t + 4 * a;
-                const __m512 mid = _mm512_mul_ps(_mm512_add_ps(r[1], r[2]), half);
-                float *out = dg + 3 * a * plane + at;
-                _mm512_mask_storeu_ps(out, m, _mm512_add_ps(r[0], mid));
-                _mm512_mask_storeu_ps(out + plane, m,
-                                      _mm512_mul_ps(_mm512_sub_ps(r[1], r[2]), half));
-                _mm512_mask_storeu_ps(out + 2 * plane, m, _mm512_add_ps(mid, r[3]));
-            }
-        }
+    filter_planes(du, c, o, dg, 1);
 }
 
 #endif  /* without AVX-512 only winograd_simd is built: the direct kernels run then */
