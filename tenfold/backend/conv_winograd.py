@@ -62,9 +62,11 @@ def _fns():
 # bench/winograd_ab.py): ResNet-20's 16->16 32x32 1.62 -> 1.25 forward, 1.66 -> 1.41
 # input gradient; 32->32 16x16 1.65 -> 0.94; 64->64 8x8 1.87 -> 0.88; 128->128 8x8 b32
 # 3.94 -> 1.71; 64->64 56x56 b8 8.8 -> 4.8; 256->256 4x4 b32 4.16 -> 2.05; 512->512 4x4 b16
-# 10.3 -> 7.3 forward, 16.0 -> 13.4 input gradient. With few channels the transforms cost
-# more than the products save: 8->16 0.88 -> 0.90, 16->8's input gradient (8 in) 0.88 ->
-# 0.93, 8->8 ties, 3->16 (a first layer) 0.46 -> 1.36; 16->8 forward wins, 1.65 -> 1.23.
+# 10.3 -> 7.3 forward, 16.0 -> 13.4 input gradient. With fewer input channels the
+# transforms cost what the products save: 8->16 0.88 -> 0.90 and 1.04 -> 1.07, 16->8's
+# input gradient (8 in) 0.88 -> 0.93, 8->8 ties, 3->16 (a first layer) 0.54 -> 0.53; with
+# 8 outputs and 16 in it wins (16->8 forward 1.65 -> 1.23, 8->16's input gradient 1.98 ->
+# 1.60).
 _MIN_IN = 16
 _MIN_OUT = 8
 # U is (16, C, O): past 512 x 512 (a 16 MB transform per call) the products read it from
