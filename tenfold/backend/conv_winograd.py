@@ -120,7 +120,19 @@ def conv_pool(x, w, b, pads, relu=False):
     return _forward(x, w, b, pads, relu, pooled=True)
 
 
-def _forward(x, w, b, pads, relu, pooled):
+def conv_routed(g, route, w, pads):
+    """conv(dz, w) for dz the unpooled form of a 2x2 max pooling's gradient g (N, Ha, Wa, C):
+    (N, 2 Ha, 2 Wa, C), each window's g at the offset its argmax `route` (conv_pool's idx,
+    uint8, g's shape) names, zero elsewhere and in dead windows. dz is never made: the input
+    transform reads g through the route. The pooled conv's input gradient (conv_native); None
+    where it does not apply."""
+    if type(route) is not np.ndarray or type(g) is not np.ndarray or route.dtype != np.uint8 \
+            or route.shape != g.shape:
+        return None
+    return _forward(g, w, None, pads, False, pooled=False, route=np.ascontiguousarray(route))
+
+
+def _forward(x, w, b, pads, relu, pooled, route=None):
     if type(x) is not np.ndarray or type(w) is not np.ndarray or x.dtype != _F32 or \
             w.dtype != _F32 or x.ndim != 4 or w.ndim != 4 or w.shape[:2] != (3, 3) or \
             w.shape[2] != x.shape[3] or x.size == 0 or \
@@ -131,6 +143,8 @@ def _forward(x, w, b, pads, relu, pooled):
     if min(pt, pb, pl, pr) < 0:
         return None
     n, h, wd, c = x.shape
+    if route is not None:   # x is pooled: the transform reads it unpooled
+        h, wd = 2 * h, 2 * wd
     o = w.shape[3]
     ho, wo = h + pt + pb - 2, wd + pl + pr - 2
     fns = _fns()
@@ -148,10 +162,11 @@ def _forward(x, w, b, pads, relu, pooled):
     tb = _block(c, o)
     tiles = n * ((ho + 1) // 2) * ((wo + 1) // 2)
     params = np.zeros(_PARAMS, np.int64)
-    params[:16] = [native.addr(x), h, wd, c, pt, pl, native.addr(u), o,
+    params[:17] = [native.addr(x), h, wd, c, pt, pl, native.addr(u), o,
                    native.addr(bias) if bias is not None else 0, int(relu),
                    0 if pooled else native.addr(y), ho, wo, tb,
-                   native.addr(y) if pooled else 0, native.addr(idx) if pooled else 0]
+                   native.addr(y) if pooled else 0, native.addr(idx) if pooled else 0,
+                   native.addr(route) if route is not None else 0]
     per_task = -(-tiles // (_TASKS_PER_THREAD * max(1, _pool.threads())))
     step = -(-per_task // tb) * tb   # whole blocks per task
     ranges = [(t, min(t + step, tiles)) for t in range(0, tiles, step)]
@@ -176,25 +191,32 @@ def _run(fn, params, rows, nbytes, tb, c, o):
                           f"{16 * tb * (c + o) * 4} bytes for a block of {tb} tiles")
 
 
-def backprop_filter(x, dy, pads, with_bias=False):
+def backprop_filter(x, dy, pads, with_bias=False, route=None):
     """The filter gradient (3, 3, C, O) float32 of a stride-1 conv(x, w) with dy (N, Ho, Wo,
     O), or None where it does not apply; with `with_bias`, (dw, db), db being dy summed over
     all axes but the last (each task sums its tiles' pixels in double). The tasks are fixed
     by the shapes (not the threads) and their partial dU are added in task order, so no
-    result depends on the thread count."""
+    result depends on the thread count. With `route` (as conv_routed), dy is a 2x2 max
+    pooling's gradient (N, Ho / 2, Wo / 2, O), read unpooled: a tile is one window."""
     if type(x) is not np.ndarray or type(dy) is not np.ndarray or x.dtype != _F32 or \
             dy.dtype != _F32 or x.ndim != 4 or dy.ndim != 4 or x.size == 0 or dy.size == 0:
+        return None
+    if route is not None and (type(route) is not np.ndarray or route.dtype != np.uint8 or
+                              route.shape != dy.shape):
         return None
     (pt, pb), (pl, pr) = pads
     n, h, wd, c = x.shape
     o = dy.shape[3]
     ho, wo = h + pt + pb - 2, wd + pl + pr - 2
     fns = _fns()
-    if min(pt, pb, pl, pr) < 0 or dy.shape != (n, ho, wo, o) or fns is None:
+    seen = (n, ho // 2, wo // 2, o) if route is not None and ho % 2 == 0 and wo % 2 == 0 \
+        else (n, ho, wo, o)
+    if min(pt, pb, pl, pr) < 0 or dy.shape != seen or fns is None:
         return None
     fn, inverse = fns[2:]
     x = np.ascontiguousarray(x)
     dy = np.ascontiguousarray(dy)
+    route = None if route is None else np.ascontiguousarray(route)
     tb = _block(c, o)
     tiles = n * ((ho + 1) // 2) * ((wo + 1) // 2)
     per_task = -(-max(tb, _DW_TASK_WORK // (c * o)) // tb) * tb
@@ -202,8 +224,9 @@ def backprop_filter(x, dy, pads, with_bias=False):
     partial = np.empty((len(ranges), 16, c, o), _F32)
     bias_parts = np.empty((len(ranges), o), _F32) if with_bias else None
     params = np.zeros(_PARAMS, np.int64)
-    params[:13] = [native.addr(x), h, wd, c, pt, pl, native.addr(dy), o, native.addr(partial),
-                   ho, wo, tb, native.addr(bias_parts) if with_bias else 0]
+    params[:14] = [native.addr(x), h, wd, c, pt, pl, native.addr(dy), o, native.addr(partial),
+                   ho, wo, tb, native.addr(bias_parts) if with_bias else 0,
+                   native.addr(route) if route is not None else 0]
     _run(fn, params, ranges, x.nbytes + dy.nbytes, tb, c, o)
     du = _k.sum_in_order(partial)
     dw = np.empty((3, 3, c, o), _F32)

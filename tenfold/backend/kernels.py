@@ -1587,6 +1587,24 @@ def conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups=1, into
     return _unpad(dxp, pads, x_shape).astype(dt, copy=False)
 
 
+def conv_backprop_input_routed(g, idx, w, x_shape, pads):
+    """The input gradient (x_shape) of a stride-1 conv followed by 2x2 max pooling, from the
+    pooled gradient g and the pooling's argmax idx (conv_bias_act_pool's), without making
+    the unpooled gradient (native Winograd, conv_native.backprop_input_routed); None where
+    it does not apply."""
+    if LEGACY or not g.size or len(x_shape) != 4:
+        return None
+    return _native_conv().backprop_input_routed(g, idx, w, tuple(x_shape), pads)
+
+
+def conv_backprop_filter_routed(x, g, idx, w_shape, pads, with_bias=False):
+    """The filter gradient of the same (with `with_bias`, (dw, db)); None where it does not
+    apply (conv_native.backprop_filter_routed)."""
+    if LEGACY or not g.size or len(w_shape) != 4:
+        return None
+    return _native_conv().backprop_filter_routed(x, g, idx, tuple(w_shape), pads, with_bias)
+
+
 def conv_backprop_input_covered(dy, w, x_shape, pads):
     """The input gradient (x_shape) of a stride-1, undilated, ungrouped conv whose output
     gradient dy covers only the output's first rows and columns (the rest zero: a 2x2 max

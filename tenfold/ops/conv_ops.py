@@ -318,6 +318,11 @@ def conv_backprop_input_pooled(y, out, g, w, x_shape, pads, jit=False):
     """conv_backprop_input(max_pool_grad(y, out, g), w, x_shape) of a stride-1 conv: the
     native kernel where it applies; else, with jit (a graph compiled with jit_compile), one
     full-width GEMM and a Numba scatter, or the NumPy kernels."""
+    idx = pooled_argmax(out, g) if g.dtype == y.dtype else None
+    if idx is not None:   # natively, reading g through the argmax: no unpooled dz made
+        dx = K.conv_backprop_input_routed(g, idx, w, tuple(x_shape), pads)
+        if dx is not None:
+            return dx
     cover = _covered_input(out, w.shape[:2], pads)
     dz = _pooled_dz(out, g) if cover is not None and g.dtype == y.dtype else None
     if dz is None:
@@ -350,6 +355,10 @@ def conv_backprop_filter_pooled(x, y, out, g, w_shape, pads, with_bias=False, ji
     if small and idx is not None:
         return K.conv_backprop_filter_pooled(x, g, idx, y.shape, w_shape, pads, with_bias,
                                              _jit_kernels() if jit else None)
+    if idx is not None:
+        got = K.conv_backprop_filter_routed(x, g, idx, w_shape, pads, with_bias)
+        if got is not None:
+            return got
     cover = _covered_input(out, w_shape[:2], pads)
     dz = _pooled_dz(out, g) if cover is not None and idx is not None else None
     if dz is None:

@@ -299,3 +299,63 @@ def test_the_pooled_fusion_takes_it(monkeypatch):
     x1, w1, b1 = _data(4, 13, 13, 1, 32, seed=9)
     K.conv_bias_act_pool(x1, w1, b1, ((0, 0), (0, 0)), relu=True)
     assert len(calls) == 1
+
+
+def _unpooled(g, idx):
+    """The 2x2 max pooling's gradient at full size: g at each window's routed offset."""
+    n, ha, wa, c = g.shape
+    dz = np.zeros((n, 2 * ha, 2 * wa, c), g.dtype)
+    for q, (a, b) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+        dz[:, a::2, b::2] = np.where(idx == q, g, 0)
+    return dz
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 3), ha=st.integers(1, 6), wa=st.integers(1, 6),
+       c=st.sampled_from([16, 17, 24, 40]), o=st.sampled_from([8, 16, 19, 33]),
+       pads=st.tuples(*[st.integers(0, 3)] * 4))
+def test_routed_reads_equal_the_unpooled_gradient(n, ha, wa, c, o, pads):
+    """conv_routed and the routed filter gradient read a pooled gradient through its argmax
+    (offsets 0-3, and 4-7 for ReLU's dead windows): the bits of the same kernels on the
+    unpooled gradient, made in full."""
+    rng = np.random.default_rng(10)
+    g = rng.standard_normal((n, ha, wa, c)).astype(np.float32)
+    idx = rng.integers(0, 8, g.shape).astype(np.uint8)
+    w = rng.standard_normal((3, 3, c, o)).astype(np.float32)
+    pads = ((pads[0], pads[1]), (pads[2], pads[3]))
+    dz = _unpooled(g, idx)
+    want = wg.conv(dz, w, None, pads)
+    got = wg.conv_routed(g, idx, w, pads)
+    assert (got is None) == (want is None)
+    if want is not None:
+        np.testing.assert_array_equal(got, want)
+    x = rng.standard_normal((n, 2 * ha + 2, 2 * wa + 2, o)).astype(np.float32)
+    want = wg.backprop_filter(x, dz, ((0, 0), (0, 0)), with_bias=True)
+    got = wg.backprop_filter(x, g, ((0, 0), (0, 0)), with_bias=True, route=idx)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_allclose(got[1], dz.astype(np.float64).sum((0, 1, 2)), rtol=1e-6,
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("n, h, c, o, pads", [(4, 13, 32, 64, ((0, 0), (0, 0))),
+                                              (3, 12, 16, 24, ((1, 1), (1, 1))),
+                                              (2, 11, 20, 17, ((1, 1), (1, 1))),
+                                              (2, 9, 16, 16, ((0, 2), (1, 0)))])
+def test_pooled_conv_gradients_never_make_the_unpooled_one(monkeypatch, n, h, c, o, pads):
+    """The gradients of the conv + ReLU + 2x2 pool fusion (ops/conv_ops' pooled primitives)
+    read the pooled gradient through the argmax: the float64 reference's numbers (odd
+    sizes, whose last row the pooling drops, and padded convs too), and the unpooled
+    gradient is never made."""
+    from tenfold.ops import conv_ops as C
+    monkeypatch.setattr(C, "_pooled_dz", lambda *a: pytest.fail("made the unpooled dz"))
+    monkeypatch.setattr(C, "_plain_dz", lambda *a: pytest.fail("made the unpooled dz"))
+    x, w, b = _data(n, h, h, c, o, seed=11)
+    y, out = C.conv_bias_act_pool(x, w, b, pads, True)
+    g = np.random.default_rng(12).standard_normal(out.shape).astype(np.float32)
+    dx = C.conv_backprop_input_pooled(y, out, g, w, x.shape, pads)
+    dw, db = C.conv_backprop_filter_pooled(x, y, out, g, w.shape, pads, True)
+    dz = K.max_pool_2x2_grad_from_argmax(C.pooled_argmax(out, g), g, y.shape).astype(float)
+    _close(dx, K.conv_backprop_input(dz, w.astype(float), x.shape, (1, 1), (1, 1), pads), o)
+    _close(dw, K.conv_backprop_filter(x.astype(float), dz, w.shape, (1, 1), (1, 1), pads),
+           n * h * h / 9)
+    np.testing.assert_allclose(db, dz.sum((0, 1, 2)), rtol=1e-6, atol=1e-5)

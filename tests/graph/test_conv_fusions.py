@@ -221,20 +221,25 @@ def test_dropout_mask_rate_scale_and_gradient():
 # fusion's case: the pool cuts its last row and column)
 def test_pooled_input_gradient_takes_the_native_kernel_on_the_convnet_shapes(h, monkeypatch):
     """The MNIST convnet's conv2 (3x3, 32 -> 64 channels) behind a 2x2 max pool: its input
-    gradient comes from the native kernel straight in the input's shape (the covered part
-    of dz, the rest read as zero padding), and matches eager execution."""
+    gradient comes from a native kernel straight in the input's shape (Winograd reading the
+    pooled gradient through the argmax, or the covered part of dz, the rest read as zero
+    padding), and matches eager execution."""
     from tenfold.backend import conv_native
     if conv_native._lib() is None:
         pytest.skip("native conv kernels not built here")
     taken = []
-    real = K.conv_backprop_input_covered
 
-    def counted(*a):
-        got = real(*a)
-        taken.append(got is not None)
-        return got
+    def counted(name):
+        real = getattr(K, name)
 
-    monkeypatch.setattr(K, "conv_backprop_input_covered", counted)
+        def call(*a):
+            got = real(*a)
+            taken.append(got is not None)
+            return got
+        monkeypatch.setattr(K, name, call)
+
+    counted("conv_backprop_input_covered")
+    counted("conv_backprop_input_routed")
     rng = np.random.default_rng(h)
     x = tf.constant(rng.random((3, h, h, 1)).astype(np.float32))
     w1 = tf.Variable(rng.standard_normal((3, 3, 1, 32)).astype(np.float32))

@@ -49,10 +49,31 @@ static inline void walk_next(tile_walk *k) {
     }
 }
 
-/* V[k][i][:] = (B^T d B)[k] for tiles t0 .. t0 + nt - 1, V's planes tb * c apart */
-static void input_transform(const float *x, int64_t h, int64_t w, int64_t c, int64_t pt,
-                            int64_t pl, int64_t th, int64_t tw, int64_t t0, int64_t nt,
-                            int64_t tb, float *v) {
+/* A pixel of a pooled layer's gradient seen at full size (conv_pool's backward): of a 2x2
+   window's four pixels only its first maximum, the argmax `code` (0..3, row-major) that
+   route (the pooling's idx, + 4 where ReLU left the window dead) names for a lane, gets that
+   lane of g; the others are zero. `left`: the lanes from c0 on (route is read no further). */
+static inline __m512 routed_load(const float *g, const uint8_t *route, int code, __mmask16 m,
+                                 int64_t left) {
+    __m128i bytes;
+    if (left >= 16) {
+        bytes = _mm_loadu_si128((const __m128i *)route);
+    } else {
+        uint8_t tail[16] = {0};
+        memcpy(tail, route, (size_t)left);
+        bytes = _mm_loadu_si128((const __m128i *)tail);
+    }
+    const __mmask16 hit = _mm512_cmpeq_epi32_mask(_mm512_cvtepu8_epi32(bytes),
+                                                  _mm512_set1_epi32(code));
+    return _mm512_maskz_loadu_ps(m & hit, g);
+}
+
+/* V[k][i][:] = (B^T d B)[k] for tiles t0 .. t0 + nt - 1, V's planes tb * c apart. With
+   `route`, x is a pooled gradient (n, h / 2, w / 2, c) read as its (n, h, w, c) unpooled
+   form (routed_load); made twice below, so each caller's loop has no test of it. */
+static inline __attribute__((always_inline)) void transform_inputs(
+        const float *x, const uint8_t *route, int64_t h, int64_t w, int64_t c, int64_t pt,
+        int64_t pl, int64_t th, int64_t tw, int64_t t0, int64_t nt, int64_t tb, float *v) {
     const __m512 zero = _mm512_setzero_ps();
     const int64_t plane = tb * c;
     int64_t inner[16];   /* a patch's 16 pixels relative to its first, in floats */
@@ -62,16 +83,21 @@ static void input_transform(const float *x, int64_t h, int64_t w, int64_t c, int
         const int64_t y0 = 2 * k.ty - pt, x0 = 2 * k.tx - pl;
         const float *first = x + ((k.img * h + y0) * w + x0) * c;
         const float *src[16];
-        if (y0 >= 0 && y0 + 4 <= h && x0 >= 0 && x0 + 4 <= w) {
-            for (int q = 0; q < 16; q++) src[q] = first + inner[q];
-        } else {   /* a border tile: the padding's pixels read as zeros */
-            for (int q = 0; q < 16; q++) {
-                const int64_t yy = y0 + q / 4, xx = x0 + q % 4;
-                src[q] = yy >= 0 && yy < h && xx >= 0 && xx < w ? first + inner[q] : 0;
+        int64_t at[16];    /* routed: the pooled position's offset, in floats and bytes */
+        int code[16];
+        for (int q = 0; q < 16; q++) {
+            const int64_t yy = y0 + q / 4, xx = x0 + q % 4;
+            const int inside = yy >= 0 && yy < h && xx >= 0 && xx < w;
+            if (route) {
+                at[q] = ((k.img * (h / 2) + yy / 2) * (w / 2) + xx / 2) * c;
+                code[q] = (int)((yy & 1) * 2 + (xx & 1));
+                src[q] = inside ? x + at[q] : 0;
+            } else {   /* a border tile's padding pixels read as zeros */
+                src[q] = inside ? first + inner[q] : 0;
             }
         }
         /* the rows the tile below reads that this one does not: fetched ahead */
-        if (y0 + 5 < h && x0 >= 0 && x0 + 2 <= w) {
+        if (!route && y0 + 5 < h && x0 >= 0 && x0 + 2 <= w) {
             const float *below = first + 4 * w * c;
             for (int64_t off = 0; off < 2 * c; off += 16) {
                 _mm_prefetch((const char *)(below + off), _MM_HINT_T0);
@@ -83,7 +109,9 @@ static void input_transform(const float *x, int64_t h, int64_t w, int64_t c, int
             const __mmask16 m = lanes(c - c0);
             __m512 d[16], s[16];
             for (int q = 0; q < 16; q++)
-                d[q] = src[q] ? _mm512_maskz_loadu_ps(m, src[q] + c0) : zero;
+                d[q] = !src[q] ? zero
+                       : route ? routed_load(src[q] + c0, route + at[q] + c0, code[q], m, c - c0)
+                       : _mm512_maskz_loadu_ps(m, src[q] + c0);
             for (int b = 0; b < 4; b++) {   /* B^T d: along the patch's rows */
                 s[b] = _mm512_sub_ps(d[b], d[8 + b]);
                 s[4 + b] = _mm512_add_ps(d[4 + b], d[8 + b]);
@@ -92,13 +120,26 @@ static void input_transform(const float *x, int64_t h, int64_t w, int64_t c, int
             }
             for (int a = 0; a < 4; a++) {   /* (B^T d) B: along its columns */
                 const __m512 *r = s + 4 * a;
-                _mm512_mask_storeu_ps(vi + (4 * a + 0) * plane + c0, m, _mm512_sub_ps(r[0], r[2]));
-                _mm512_mask_storeu_ps(vi + (4 * a + 1) * plane + c0, m, _mm512_add_ps(r[1], r[2]));
-                _mm512_mask_storeu_ps(vi + (4 * a + 2) * plane + c0, m, _mm512_sub_ps(r[2], r[1]));
-                _mm512_mask_storeu_ps(vi + (4 * a + 3) * plane + c0, m, _mm512_sub_ps(r[1], r[3]));
+                float *va = vi + 4 * a * plane + c0;
+                _mm512_mask_storeu_ps(va, m, _mm512_sub_ps(r[0], r[2]));
+                _mm512_mask_storeu_ps(va + plane, m, _mm512_add_ps(r[1], r[2]));
+                _mm512_mask_storeu_ps(va + 2 * plane, m, _mm512_sub_ps(r[2], r[1]));
+                _mm512_mask_storeu_ps(va + 3 * plane, m, _mm512_sub_ps(r[1], r[3]));
             }
         }
     }
+}
+
+static void input_transform(const float *x, int64_t h, int64_t w, int64_t c, int64_t pt,
+                            int64_t pl, int64_t th, int64_t tw, int64_t t0, int64_t nt,
+                            int64_t tb, float *v) {
+    transform_inputs(x, 0, h, w, c, pt, pl, th, tw, t0, nt, tb, v);
+}
+
+static void input_transform_routed(const float *g, const uint8_t *route, int64_t h,
+                                   int64_t w, int64_t c, int64_t pt, int64_t pl, int64_t th,
+                                   int64_t tw, int64_t t0, int64_t nt, int64_t tb, float *v) {
+    transform_inputs(g, route, h, w, c, pt, pl, th, tw, t0, nt, tb, v);
 }
 
 /* Rows [0, rows) x columns [ob, ob + 16 V) of a product m (+)= a b over `steps`: row r's
@@ -319,14 +360,16 @@ TF_EXPORT void winograd_filter_f32(const float *g, int64_t c, int64_t o, float *
 }
 
 /* p: x, h, w, c, pt, pl, u, o, bias (0: none), relu, y, ho, wo, tb, then the pooled output
-   and its argmax (0: no pooling, y written; else y is not), -, the status. Tiles [t0, t1)
-   of the output's (ho + 1) / 2 x (wo + 1) / 2 tiles per image. */
+   and its argmax (0: no pooling, y written; else y is not), a route (0: none; else x is a
+   pooled gradient (n, h / 2, w / 2, c) read unpooled through it), the status. Tiles
+   [t0, t1) of the output's (ho + 1) / 2 x (wo + 1) / 2 tiles per image. */
 TF_EXPORT void winograd_fwd_chunk_f32(int64_t *p, int64_t t0, int64_t t1) {
     const float *x = (const float *)(intptr_t)p[0];
     const int64_t h = p[1], w = p[2], c = p[3], pt = p[4], pl = p[5], o = p[7];
     const float *u = (const float *)(intptr_t)p[6], *bias = (const float *)(intptr_t)p[8];
     float *y = (float *)(intptr_t)p[10];
     const int64_t ho = p[11], wo = p[12], tb = p[13];
+    const uint8_t *route = (const uint8_t *)(intptr_t)p[16];
     const int64_t th = (ho + 1) / 2, tw = (wo + 1) / 2;
     float *v = thread_scratch(0, (size_t)(16 * tb * c));
     float *m = thread_scratch(1, (size_t)(16 * tb * o));
@@ -337,7 +380,8 @@ TF_EXPORT void winograd_fwd_chunk_f32(int64_t *p, int64_t t0, int64_t t1) {
     }
     for (int64_t b0 = t0; b0 < t1; b0 += tb) {
         const int64_t nt = t1 - b0 < tb ? t1 - b0 : tb;
-        input_transform(x, h, w, c, pt, pl, th, tw, b0, nt, tb, v);
+        if (route) input_transform_routed(x, route, h, w, c, pt, pl, th, tw, b0, nt, tb, v);
+        else input_transform(x, h, w, c, pt, pl, th, tw, b0, nt, tb, v);
         for (int k = 0; k < 16; k++)
             product(v + k * tb * c, c, 1, nt, c, u + k * c * o, o, m + k * tb * o, o, 0);
         output_transform(m, o, th, tw, b0, nt, tb, bias, (int)p[9], y, ho, wo,
@@ -350,17 +394,21 @@ TF_EXPORT void winograd_fwd_chunk_f32(int64_t *p, int64_t t0, int64_t t1) {
    the output), the forward's Y = A^T (U . V) A gives dU[k] = sum over tiles of V[k]^T dM[k]
    (c x o per k) and dg = G^T dU G. */
 
-/* dM[k][i][:] for tiles t0 .. t0 + nt - 1, its planes tb * o apart */
-static void grad_transform(const float *dy, int64_t o, int64_t th, int64_t tw, int64_t t0,
-                           int64_t nt, int64_t tb, int64_t ho, int64_t wo, float *g) {
+/* dM[k][i][:] for tiles t0 .. t0 + nt - 1, its planes tb * o apart. With `route`, dy is a
+   pooled gradient (n, ho / 2, wo / 2, o) read unpooled (routed_load; ho and wo even): a
+   tile is one pooling window. */
+static void grad_transform(const float *dy, const uint8_t *route, int64_t o, int64_t th,
+                           int64_t tw, int64_t t0, int64_t nt, int64_t tb, int64_t ho,
+                           int64_t wo, float *g) {
     const int64_t plane = tb * o;
     const __m512 zero = _mm512_setzero_ps();
     tile_walk k = walk_from(t0, th, tw);
     for (int64_t i = 0; i < nt; i++, walk_next(&k)) {
         const int64_t y0 = 2 * k.ty, x0 = 2 * k.tx;
         const int rows = y0 + 1 < ho ? 2 : 1, cols = x0 + 1 < wo ? 2 : 1;
-        const float *src = dy + ((k.img * ho + y0) * wo + x0) * o;
-        if (y0 + 3 < ho && cols == 2)   /* the tile below's rows, fetched ahead */
+        const int64_t at = route ? ((k.img * th + k.ty) * tw + k.tx) * o : 0;
+        const float *src = route ? dy + at : dy + ((k.img * ho + y0) * wo + x0) * o;
+        if (!route && y0 + 3 < ho && cols == 2)   /* the tile below's rows, fetched ahead */
             for (int64_t off = 0; off < 2 * o; off += 16) {
                 _mm_prefetch((const char *)(src + 2 * wo * o + off), _MM_HINT_T0);
                 _mm_prefetch((const char *)(src + 3 * wo * o + off), _MM_HINT_T0);
@@ -368,11 +416,20 @@ static void grad_transform(const float *dy, int64_t o, int64_t th, int64_t tw, i
         float *gi = g + i * o;
         for (int64_t o0 = 0; o0 < o; o0 += 16) {
             const __mmask16 m = lanes(o - o0);
-            const __m512 y00 = _mm512_maskz_loadu_ps(m, src + o0);
-            const __m512 y01 = cols == 2 ? _mm512_maskz_loadu_ps(m, src + o + o0) : zero;
-            const __m512 y10 = rows == 2 ? _mm512_maskz_loadu_ps(m, src + wo * o + o0) : zero;
-            const __m512 y11 = rows == 2 && cols == 2
-                               ? _mm512_maskz_loadu_ps(m, src + (wo + 1) * o + o0) : zero;
+            __m512 y00, y01, y10, y11;
+            if (route) {
+                const uint8_t *r = route + at + o0;
+                y00 = routed_load(src + o0, r, 0, m, o - o0);
+                y01 = routed_load(src + o0, r, 1, m, o - o0);
+                y10 = routed_load(src + o0, r, 2, m, o - o0);
+                y11 = routed_load(src + o0, r, 3, m, o - o0);
+            } else {
+                y00 = _mm512_maskz_loadu_ps(m, src + o0);
+                y01 = cols == 2 ? _mm512_maskz_loadu_ps(m, src + o + o0) : zero;
+                y10 = rows == 2 ? _mm512_maskz_loadu_ps(m, src + wo * o + o0) : zero;
+                y11 = rows == 2 && cols == 2
+                      ? _mm512_maskz_loadu_ps(m, src + (wo + 1) * o + o0) : zero;
+            }
             /* A dY: rows y0, y0 + y1, y0 - y1, -y1 */
             const __m512 t[8] = {y00, y01, _mm512_add_ps(y00, y10), _mm512_add_ps(y01, y11),
                                  _mm512_sub_ps(y00, y10), _mm512_sub_ps(y01, y11),
@@ -389,32 +446,42 @@ static void grad_transform(const float *dy, int64_t o, int64_t th, int64_t tw, i
     }
 }
 
-/* db[:] = the tiles' dy pixels summed in double, in tile order, 64 channels at a time */
-static void bias_sum(const float *dy, int64_t o, int64_t th, int64_t tw, int64_t t0,
-                     int64_t t1, int64_t ho, int64_t wo, float *db) {
+/* db[:] = the tiles' dy pixels summed in double, in tile order, 64 channels at a time;
+   with `route` (dy pooled, as grad_transform) each window's routed value, where it has one */
+static void bias_sum(const float *dy, const uint8_t *route, int64_t o, int64_t th, int64_t tw,
+                     int64_t t0, int64_t t1, int64_t ho, int64_t wo, float *db) {
     for (int64_t j0 = 0; j0 < o; j0 += 64) {
         const int64_t nj = o - j0 < 64 ? o - j0 : 64;
         double acc[64] = {0};
         tile_walk k = walk_from(t0, th, tw);
-        for (int64_t t = t0; t < t1; t++, walk_next(&k))
+        for (int64_t t = t0; t < t1; t++, walk_next(&k)) {
+            if (route) {
+                const int64_t at = ((k.img * th + k.ty) * tw + k.tx) * o + j0;
+                for (int64_t j = 0; j < nj; j++)
+                    if (route[at + j] < 4) acc[j] += (double)dy[at + j];
+                continue;
+            }
             for (int64_t a = 2 * k.ty; a < 2 * k.ty + 2 && a < ho; a++)
                 for (int64_t b = 2 * k.tx; b < 2 * k.tx + 2 && b < wo; b++) {
                     const float *d = dy + ((k.img * ho + a) * wo + b) * o + j0;
                     _Pragma("omp simd")
                     for (int64_t j = 0; j < nj; j++) acc[j] += (double)d[j];
                 }
+        }
         for (int64_t j = 0; j < nj; j++) db[j0 + j] = (float)acc[j];
     }
 }
 
 /* p: x, h, w, c, pt, pl, dy, o, the partials (one 16 x c x o dU per task), ho, wo, tb, the
-   bias partials (one o-vector per task, or 0: no bias), then slot 17 the status. Task i: dU
-   of tiles [t0, t1) into partial i. */
+   bias partials (one o-vector per task, or 0: no bias), a route (0: none; else dy is a
+   pooled gradient read unpooled through it), then slot 17 the status. Task i: dU of tiles
+   [t0, t1) into partial i. */
 TF_EXPORT void winograd_dw_chunk_f32(int64_t *p, int64_t i, int64_t t0, int64_t t1) {
     const float *x = (const float *)(intptr_t)p[0], *dy = (const float *)(intptr_t)p[6];
     const int64_t h = p[1], w = p[2], c = p[3], pt = p[4], pl = p[5], o = p[7];
     const int64_t ho = p[9], wo = p[10], tb = p[11];
     const int64_t th = (ho + 1) / 2, tw = (wo + 1) / 2;
+    const uint8_t *route = (const uint8_t *)(intptr_t)p[13];
     float *du = (float *)(intptr_t)p[8] + i * 16 * c * o;
     float *v = thread_scratch(0, (size_t)(16 * tb * c));
     float *g = thread_scratch(1, (size_t)(16 * tb * o));
@@ -427,11 +494,12 @@ TF_EXPORT void winograd_dw_chunk_f32(int64_t *p, int64_t i, int64_t t0, int64_t 
     for (int64_t b0 = t0; b0 < t1; b0 += tb) {
         const int64_t nt = t1 - b0 < tb ? t1 - b0 : tb;
         input_transform(x, h, w, c, pt, pl, th, tw, b0, nt, tb, v);
-        grad_transform(dy, o, th, tw, b0, nt, tb, ho, wo, g);
+        grad_transform(dy, route, o, th, tw, b0, nt, tb, ho, wo, g);
         for (int k = 0; k < 16; k++)   /* dU[k] (c x o) += V[k]^T (c x nt) dM[k] (nt x o) */
             product(v + k * tb * c, 1, c, c, nt, g + k * tb * o, o, du + k * c * o, o, 1);
     }
-    if (p[12]) bias_sum(dy, o, th, tw, t0, t1, ho, wo, (float *)(intptr_t)p[12] + i * o);
+    if (p[12])
+        bias_sum(dy, route, o, th, tw, t0, t1, ho, wo, (float *)(intptr_t)p[12] + i * o);
     release_big_scratch();
 }
 
