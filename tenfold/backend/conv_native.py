@@ -399,10 +399,11 @@ def backprop_input_routed(g, idx, w, x_shape, pads):
     where Winograd does not take it. Measured (the MNIST convnet's 3x3 32->64 13x13 b128,
     two threads, medians, one run): dz made, then the Winograd input gradient, 0.87 + 3.22
     ms -> 3.32 reading g through idx."""
+    if g.dtype != _F32 or len(x_shape) != 4 or g.ndim != 4 or w.ndim != 4:
+        return None
     kh, kw, c, o = w.shape
     n, ha, wa = g.shape[:3]
-    if g.dtype != _F32 or len(x_shape) != 4 or g.ndim != 4 or \
-            not _winograd_wins((n, 2 * ha, 2 * wa, o), (kh, kw, o, c), (1, 1), (1, 1)):
+    if not _winograd_wins((n, 2 * ha, 2 * wa, o), (kh, kw, o, c), (1, 1), (1, 1)):
         return None
     (pt, _), (pl, _) = pads
     top, left = kh - 1 - pt, kw - 1 - pl
@@ -421,11 +422,11 @@ def backprop_filter_routed(x, g, idx, w_shape, pads, with_bias=False):
     not take it. The conv's output rows past 2 Ha (an odd size's last, which the pooling
     dropped) get no gradient: the bottom padding shrinks by them, or x loses its rows past
     the last window's reach."""
-    n, ha, wa, o = g.shape
-    if x.dtype != _F32 or g.dtype != _F32 or x.ndim != 4 or \
+    if x.dtype != _F32 or g.dtype != _F32 or x.ndim != 4 or g.ndim != 4 or \
             not _winograd_wins(x.shape, tuple(w_shape), (1, 1), (1, 1), filter_grad=True) or \
-            tuple(w_shape[2:]) != (x.shape[3], o):
+            tuple(w_shape[2:]) != (x.shape[3], g.shape[3]):
         return None
+    n, ha, wa, o = g.shape
     (pt, pb), (pl, pr) = pads
     pb -= x.shape[1] + pt + pb - 2 - 2 * ha    # the output rows pooling dropped
     pr -= x.shape[2] + pl + pr - 2 - 2 * wa
