@@ -53,8 +53,7 @@ static inline void walk_next(tile_walk *k) {
    window's four pixels only its first maximum, the argmax `code` (0..3, row-major) that
    route (the pooling's idx, + 4 where ReLU left the window dead) names for a lane, gets that
    lane of g; the others are zero. `left`: the lanes from c0 on (route is read no further). */
-static inline __m512 routed_load(const float *g, const uint8_t *route, int code, __mmask16 m,
-                                 int64_t left) {
+static inline __m512i route_lanes(const uint8_t *route, int64_t left) {
     __m128i bytes;
     if (left >= 16) {
         bytes = _mm_loadu_si128((const __m128i *)route);
@@ -63,9 +62,17 @@ static inline __m512 routed_load(const float *g, const uint8_t *route, int code,
         memcpy(tail, route, (size_t)left);
         bytes = _mm_loadu_si128((const __m128i *)tail);
     }
-    const __mmask16 hit = _mm512_cmpeq_epi32_mask(_mm512_cvtepu8_epi32(bytes),
-                                                  _mm512_set1_epi32(code));
+    return _mm512_cvtepu8_epi32(bytes);
+}
+
+static inline __m512 routed_pick(const float *g, __m512i lanes_code, int code, __mmask16 m) {
+    const __mmask16 hit = _mm512_cmpeq_epi32_mask(lanes_code, _mm512_set1_epi32(code));
     return _mm512_maskz_loadu_ps(m & hit, g);
+}
+
+static inline __m512 routed_load(const float *g, const uint8_t *route, int code, __mmask16 m,
+                                 int64_t left) {
+    return routed_pick(g, route_lanes(route, left), code, m);
 }
 
 /* V[k][i][:] = (B^T d B)[k] for tiles t0 .. t0 + nt - 1, V's planes tb * c apart. With
@@ -81,7 +88,8 @@ static inline __attribute__((always_inline)) void transform_inputs(
     tile_walk k = walk_from(t0, th, tw);
     for (int64_t i = 0; i < nt; i++, walk_next(&k)) {
         const int64_t y0 = 2 * k.ty - pt, x0 = 2 * k.tx - pl;
-        const float *first = x + ((k.img * h + y0) * w + x0) * c;
+        /* the patch's first pixel, an offset only: it may lie in the padding */
+        const int64_t first = ((k.img * h + y0) * w + x0) * c;
         const float *src[16];
         int64_t at[16];    /* routed: the pooled position's offset, in floats and bytes */
         int code[16];
@@ -93,12 +101,12 @@ static inline __attribute__((always_inline)) void transform_inputs(
                 code[q] = (int)((yy & 1) * 2 + (xx & 1));
                 src[q] = inside ? x + at[q] : 0;
             } else {   /* a border tile's padding pixels read as zeros */
-                src[q] = inside ? first + inner[q] : 0;
+                src[q] = inside ? x + first + inner[q] : 0;
             }
         }
         /* the rows the tile below reads that this one does not: fetched ahead */
         if (!route && y0 + 5 < h && x0 >= 0 && x0 + 2 <= w) {
-            const float *below = first + 4 * w * c;
+            const float *below = x + first + 4 * w * c;
             for (int64_t off = 0; off < 2 * c; off += 16) {
                 _mm_prefetch((const char *)(below + off), _MM_HINT_T0);
                 _mm_prefetch((const char *)(below + w * c + off), _MM_HINT_T0);
@@ -418,11 +426,11 @@ static void grad_transform(const float *dy, const uint8_t *route, int64_t o, int
             const __mmask16 m = lanes(o - o0);
             __m512 y00, y01, y10, y11;
             if (route) {
-                const uint8_t *r = route + at + o0;
-                y00 = routed_load(src + o0, r, 0, m, o - o0);
-                y01 = routed_load(src + o0, r, 1, m, o - o0);
-                y10 = routed_load(src + o0, r, 2, m, o - o0);
-                y11 = routed_load(src + o0, r, 3, m, o - o0);
+                const __m512i r = route_lanes(route + at + o0, o - o0);   /* once a window */
+                y00 = routed_pick(src + o0, r, 0, m);
+                y01 = routed_pick(src + o0, r, 1, m);
+                y10 = routed_pick(src + o0, r, 2, m);
+                y11 = routed_pick(src + o0, r, 3, m);
             } else {
                 y00 = _mm512_maskz_loadu_ps(m, src + o0);
                 y01 = cols == 2 ? _mm512_maskz_loadu_ps(m, src + o + o0) : zero;
