@@ -3,6 +3,7 @@ tf.keras, Keras 3 on JAX and PyTorch, each framework in its own subprocess.
 
     python bench/bench_models.py [--models all | mlp,convnet,resnet20,...]
                                  [--frameworks tenfold,tf,jax,torch] [--load N]
+                                 [--data random|mnist]
                                  [--epochs 3] [--scale 1.0] [--repeat 1]
                                  [--tf-python /work/tfenv/bin/python]
                                  [--tenfold-before PATH [--before-env VAR=VALUE]]
@@ -11,7 +12,8 @@ tf.keras, Keras 3 on JAX and PyTorch, each framework in its own subprocess.
 
 Models (bench/peers/keras_models.py, one Keras definition for every Keras framework; the
 MLP and the convnet are bench_train.py's definitions): mlp, convnet, resnet20, mobilenet,
-lstm, gru, transformer, dcgan, siamese; random data of the model's input shape. tf.keras
+lstm, gru, transformer, dcgan, siamese; random data of the model's input shape (with
+--data mnist, the MLP and the convnet train on MNIST's images, every framework alike). tf.keras
 runs in the TensorFlow interpreter given by --tf-python (or $TENFOLD_TF_PYTHON), Keras 3 on
 JAX in this interpreter with KERAS_BACKEND=jax (the DCGAN's custom train_step uses
 GradientTapes, so on JAX it is written the JAX way: stateless_call + jax.value_and_grad),
@@ -338,6 +340,9 @@ def main():
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs per framework and model, in alternating order")
     ap.add_argument("--load", type=int, default=0, help="busy-loop processes in the background")
+    ap.add_argument("--data", choices=["random", "mnist"], default="random",
+                    help="the MLP's and the convnet's inputs: random (the default) or MNIST's "
+                         "training images (every framework the same)")
     ap.add_argument("--tf-python", default=os.environ.get("TENFOLD_TF_PYTHON",
                                                           "/work/tfenv/bin/python"))
     ap.add_argument("--tenfold-before", default=None, metavar="PATH",
@@ -362,6 +367,8 @@ def main():
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         ap.error(f"unknown model(s) {unknown}; expected some of {MODELS}")
+    if args.data == "mnist":   # read by keras_models.data in every worker
+        os.environ["TENFOLD_BENCH_DATA"] = "mnist"
     fws, skipped = frameworks(args)
     for line in skipped:
         print(f"skipped: {line}")

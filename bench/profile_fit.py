@@ -1,6 +1,7 @@
 """Per-node times of a benchmark model's compiled train step inside a real `fit`.
 
-    python bench/profile_fit.py mlp [--steps 400] [--blas-threads N] [--top 40] [--by-op]
+    python bench/profile_fit.py mlp [--steps 400] [--data random|mnist] [--blas-threads N]
+                                    [--top 40] [--by-op]
                                     [--overlap]
 
 Why inside `fit`: a node's cost there is not its cost alone. The big products and the
@@ -57,6 +58,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("model", choices=sorted(keras_models.BATCH))
     p.add_argument("--steps", type=int, default=400)
+    p.add_argument("--data", choices=["random", "mnist"], default="random",
+                   help="mlp/convnet inputs: random, or MNIST's training images")
     p.add_argument("--blas-threads", type=int, default=None)
     p.add_argument("--top", type=int, default=40, help="nodes listed, slowest first")
     p.add_argument("--by-op", action="store_true", help="one line per op: its nodes' sum")
@@ -69,6 +72,8 @@ def main(argv=None):
     plans, restore = _profiled_plans()
     try:
         batch = keras_models.BATCH[args.model]
+        if args.data == "mnist":
+            os.environ["TENFOLD_BENCH_DATA"] = "mnist"
         x, y = keras_models.data(args.model, batch * args.steps)
         model = keras_models.build(args.model, tenfold.keras, tenfold)
         kw = dict(batch_size=batch, epochs=1, verbose=0, shuffle=False)

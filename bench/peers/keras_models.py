@@ -18,6 +18,8 @@ between frameworks. No framework is imported here.
     siamese          keras.io's Siamese network with a contrastive loss (5x5 tanh convolutions,
                      average pooling), two 28x28x1 inputs
 """
+import os
+
 import numpy as np
 
 VOCAB, SEQ_LEN, RNN_UNITS, RNN_EMBED = 20000, 80, 128, 128
@@ -334,7 +336,11 @@ def siamese(keras):
 
 def data(name, n, seed=0):
     """Random inputs and targets for n samples of a model (x may be a list; y None for the
-    GAN). The MLP and the convnet take MNIST-shaped inputs here as well."""
+    GAN). The MLP and the convnet take MNIST-shaped inputs here as well, or MNIST's first n
+    training images and labels where TENFOLD_BENCH_DATA=mnist (bench_models.py --data
+    mnist): the seed's own job, whose pixels are 81% zeros where random ones are none."""
+    if name in ("mlp", "convnet") and os.environ.get("TENFOLD_BENCH_DATA") == "mnist":
+        return mnist(name, n)
     rng = np.random.default_rng(seed)
 
     def images(*shape):
@@ -363,6 +369,22 @@ def data(name, n, seed=0):
         return [images(28, 28, 1), images(28, 28, 1)], \
             rng.integers(0, 2, size=(n, 1)).astype("float32")
     raise ValueError(f"unknown model {name!r}; expected one of {sorted(BATCH)}")
+
+
+def mnist(name, n):
+    """MNIST's first n training images (float32 in [0, 1], flat for the MLP, 28x28x1 for the
+    convnet) and one-hot labels, from $TENFOLD_DATASETS (else ../shared/datasets beside the
+    repository)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    folder = os.environ.get("TENFOLD_DATASETS") or os.path.join(here, "..", "..", "..",
+                                                                 "shared", "datasets")
+    with np.load(os.path.join(folder, "mnist.npz")) as f:
+        x, y = f["x_train"], f["y_train"]
+    if n > len(x):
+        raise ValueError(f"{n} samples asked of MNIST's {len(x)}")
+    x = x[:n].astype(np.float32) / 255
+    x = x.reshape(n, 784) if name == "mlp" else x.reshape(n, 28, 28, 1)
+    return x, np.eye(10, dtype=np.float32)[y[:n]]
 
 
 def build(name, keras, tf=None):

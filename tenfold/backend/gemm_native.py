@@ -107,7 +107,8 @@ def matmul(a, b, out=None, bias=None):
     C-contiguous, any shape), then + bias on every row (a 2-D product only); else None,
     having run nothing."""
     if not _taken(a, b):
-        return None
+        # not a thin product: a mostly-zero a (pixels, one-hot features) may still be
+        return _gemm_sparse().matmul(a, b, out, bias)
     if bias is not None and (a.ndim != 2 or type(bias) is not np.ndarray or
                              bias.dtype != _F32 or bias.size != b.shape[-1] or
                              not bias.flags.c_contiguous or not bias.flags.aligned):
@@ -172,6 +173,17 @@ def matmul(a, b, out=None, bias=None):
         _k.run_tasks(tasks, lambda t, pack: call(pack, *t), nbytes, make_state=scratch,
                      min_bytes=_k.BANDWIDTH_MIN_BYTES)
     return out
+
+
+_sparse_module = []
+
+
+def _gemm_sparse():
+    """tenfold.backend.gemm_sparse (imported on first use)."""
+    if not _sparse_module:
+        from tenfold.backend import gemm_sparse
+        _sparse_module.append(gemm_sparse)
+    return _sparse_module[0]
 
 
 def _gemm_args(pa, pb, pc, pack, bias, nb0, nb1, m, n, k, sa, sb, sc):
