@@ -85,6 +85,17 @@ def test_the_mlp_products_equal_one_chain_in_column_order():
     _check(got, a, b)
 
 
+@pytest.mark.parametrize("m, k, n", [(1100, 90, 130), (513, 41, 64), (2000, 300, 257)])
+def test_many_rows_pass_in_chunks(monkeypatch, m, k, n):
+    # rows go through the reduction's blocks 512 at a time (their partial sums in L2)
+    monkeypatch.setattr(gs, "_MIN_MACS", 1)
+    a = _sparse(m, k, 0.15, seed=m)
+    b = np.random.default_rng(n).standard_normal((k, n)).astype(np.float32)
+    bias = np.random.default_rng(k).standard_normal(n).astype(np.float32)
+    _check(gs.matmul(a, b, bias=bias), a, b, bias)
+    _check(gs.matmul(np.asfortranarray(a), b), a, b)   # the same a, columns contiguous
+
+
 def test_a_transposed_view_is_read_in_place_and_matches_its_copy():
     x = _sparse(128, 784, 0.19, seed=3)          # a batch of inputs
     dy = np.random.default_rng(4).standard_normal((128, 512)).astype(np.float32)
