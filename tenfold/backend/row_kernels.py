@@ -46,8 +46,7 @@ _ARGTYPES = {
     "layer_norm_rows": [_P, _P, _P, _P, native.i64, native.i64, native.f64],
     "layer_norm_grad_rows": [_P, _P, _P, _P, _P, _P, native.i64, native.i64, native.i64,
                              native.f64],
-    "keep_mask_u16": [_P, _P, native.i64, native.i64, native.f64],
-    "keep_mask_u32": [_P, _P, native.i64, native.i64, native.f64],
+    "dropout_mask": [_P, native.i64, native.i64, native.i64, native.i64, native.f64],
     "argmax_match": [_P, _P, _P, native.i64, native.i64, native.i64],
 }
 _fns = {}  # (library, name, dtype) -> the ctypes function, its argtypes set once
@@ -234,22 +233,19 @@ def layer_norm_grad(g2, x2, gamma, epsilon, dx, dgamma, dbeta):
     return True
 
 
-_BITS = {np.dtype(np.uint16): "keep_mask_u16", np.dtype(np.uint32): "keep_mask_u32"}
-
-
-def keep_mask(bits, threshold, scale, out):
-    """Dropout's mask from random bits in one pass: out = scale where bits >= threshold,
-    else 0 (bits uint16 / uint32, C-contiguous, as many as out; threshold in their range;
-    scale a value of out's dtype)."""
-    name = _BITS.get(bits.dtype)
-    if name is None or type(bits) is not np.ndarray or not bits.flags.c_contiguous or \
-            not bits.flags.aligned or bits.size != out.size or not native.usable(out) or \
-            not 0 <= int(threshold) <= np.iinfo(bits.dtype).max:
+def dropout_mask(out, key, per, threshold, scale):
+    """Dropout's scaled keep mask in one pass (rows.c's dropout_mask): out = scale where the
+    element's random draw >= threshold, else 0, the draws SplitMix64's stream from the state
+    `key` (a uint64), `per` (4 or 2) draws of 64 / per bits from each of its outputs
+    (random_ops._splitmix_draws is the NumPy twin). out: float32/float64, C-contiguous."""
+    if per not in (2, 4) or not native.usable(out) or \
+            not 0 <= int(threshold) < 1 << (64 // per):
         return False
-    fn = _fn(name, out.dtype, need=0)  # plain loops: any build
+    fn = _fn("dropout_mask", out.dtype, need=0)  # plain loops: any build
     if fn is None:
         return False
-    fn(native.addr(bits), native.addr(out), out.size, int(threshold), float(scale))
+    fn(native.addr(out), out.size, int(np.uint64(key).view(np.int64)), per, int(threshold),
+       float(scale))
     return True
 
 

@@ -11,6 +11,7 @@ from tenfold.backend import native
 from tenfold.backend import row_kernels as R
 from tenfold.ops import fused_ops as F
 from tenfold.ops import nn_ops as N
+from tenfold.ops import random_ops
 from tests.core.native_twins import numpy_twin
 
 RNG = np.random.default_rng(11)
@@ -265,24 +266,34 @@ def test_property_native_matches_reference(data):
 
 
 @needs_library
-@pytest.mark.parametrize("bits_dtype", [np.uint16, np.uint32])
+@pytest.mark.parametrize("per", [4, 2])
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", [(0,), (1,), (7, 3), (64, 64, 32)])
-def test_dropout_keep_mask_equals_thenumpy_twin(bits_dtype, dtype, shape):
-    top = np.iinfo(bits_dtype).max
-    bits = RNG.integers(0, top, size=shape, dtype=bits_dtype, endpoint=True)
+@pytest.mark.parametrize("shape", [(0,), (1,), (7, 3), (33,), (64, 64, 32)])
+def test_dropout_mask_equals_thenumpy_twin(per, dtype, shape):
+    top = (1 << (64 // per)) - 1
     scale = dtype(1 / (1 - 0.1))
-    for thr in (0, 1, int(top * 0.1), top):
-        out = np.empty(shape, dtype)
-        assert R.keep_mask(bits, bits_dtype(thr), scale, out)
-        ref = np.multiply(bits >= bits_dtype(thr), scale, dtype=dtype)
-        np.testing.assert_array_equal(out, ref)
+    n = int(np.prod(shape))
+    for key in (0, 1, 0xDEADBEEFCAFEBABE, (1 << 64) - 1):
+        draws = random_ops._splitmix_draws(key, n, per).reshape(shape)
+        # a threshold equal to the first and to the last draw: kept (>=), in the vector
+        # blocks and in the tail
+        ties = [int(draws.flat[0]), int(draws.flat[-1])] if n else []
+        for thr in [0, 1, int(top * 0.1), top] + ties:
+            out = np.empty(shape, dtype)
+            assert R.dropout_mask(out, key, per, thr, scale)
+            np.testing.assert_array_equal(out, np.multiply(draws >= thr, scale, dtype=dtype))
     out = np.empty(shape, dtype)
-    assert not R.keep_mask(bits.astype(np.int32), 3, scale, out)      # not random bits
-    assert not R.keep_mask(bits, top + 1, scale, out)                  # threshold out of range
-    if bits.size > 1:
-        assert not R.keep_mask(bits[..., ::2], 3, scale, out[..., ::2])  # not contiguous
-        assert not R.keep_mask(bits, 3, scale, np.zeros(shape, np.float16))
+    assert not R.dropout_mask(out, 1, 3, 3, scale)               # 3 draws per output
+    assert not R.dropout_mask(out, 1, per, top + 1, scale)       # threshold out of range
+    if n > 1:
+        assert not R.dropout_mask(out[..., ::2], 1, per, 3, scale)   # not contiguous
+        assert not R.dropout_mask(np.zeros(shape, np.float16), 1, per, 3, scale)
+
+
+def test_the_draws_are_splitmix64s_stream():
+    # SplitMix64 seeded with 1234567: its published first outputs
+    words = np.frombuffer(random_ops._splitmix_draws(1234567, 8, 4).tobytes(), "<u8")
+    assert words.tolist() == [6457827717110365317, 3203168211198807973]
 
 
 @needs_library
@@ -333,7 +344,11 @@ def test_other_vector_widths_give_the_same_bits(tmp_path, monkeypatch, arch):
                 f.argtypes = [P, P, P, P, P, P, I, I, I, D]
                 f(native.ptr(g), native.ptr(x), native.ptr(gam), native.ptr(lg),
                   native.ptr(parts[0]), native.ptr(parts[1]), shape[0], shape[1], shape[0], 1e-3)
-                outs.append([y, dx, ln, lg, parts])
+                mask = np.empty(x.size + 5, dtype)
+                f = getattr(lib, "dropout_mask_" + suf)
+                f.argtypes = [P, I, I, I, I, D]
+                f(native.ptr(mask), mask.size, 99, 4, 6554, 1.5)
+                outs.append([y, dx, ln, lg, parts, mask])
             for a, b in zip(*outs):
                 np.testing.assert_array_equal(a, b)
 
@@ -384,5 +399,6 @@ def test_kernels_stay_with_the_twins_where_vectors_are_narrow(monkeypatch):
         e = np.exp(x.astype(np.float64) - x.max(-1, keepdims=True))
         np.testing.assert_allclose(N._softmax_kernel(x, -1), e / e.sum(-1, keepdims=True),
                                    rtol=1e-6)
-        assert R.keep_mask(bits, 10, np.float32(2), out)
-        np.testing.assert_array_equal(out, np.where(bits >= 10, 2, 0))
+        assert R.dropout_mask(out, 7, 4, 10, np.float32(2))
+        draws = random_ops._splitmix_draws(7, out.size, 4).reshape(out.shape)
+        np.testing.assert_array_equal(out, np.where(draws >= 10, 2, 0))

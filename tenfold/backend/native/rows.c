@@ -342,16 +342,95 @@ TF_EXPORT void layer_norm_grad_rows_##SUF(const T *restrict g, const T *restrict
     }                                                                                       \
 }
 
-/* Dropout's keep mask from random bits: out = bits >= thr ? scale : 0 (UINT: uint16_t or
-   uint32_t, thr in its range, checked by the caller) */
-#define KEEP_MASK(T, SUF, UINT, BITS)                                                       \
-TF_EXPORT void keep_mask_u##BITS##_##SUF(const UINT *restrict bits, T *restrict out,        \
-                                         int64_t n, int64_t thr, double scale) {            \
-    const UINT t = (UINT)thr;                                                               \
-    const T s = (T)scale;                                                                   \
-    _Pragma("omp simd")                                                                     \
-    for (int64_t i = 0; i < n; i++) out[i] = bits[i] >= t ? s : (T)0;                       \
+/* Dropout's scaled keep mask drawn in one pass: out[i] = bits(i) >= thr ? scale : 0, where
+   the random bits are SplitMix64's stream from the state `key` (its j-th output: the state
+   key + (j + 1) * 0x9E3779B97F4A7C15, mixed), each 64-bit output giving `per` draws of
+   64 / per bits (per = 4: 16-bit draws, per = 2: 32-bit), element i taking draw i % per of
+   output i / per, lowest bits first. Counter-based: eight outputs per vector (AVX-512: their
+   32 or 16 draws compared at once, 4-8x fewer multiplies than a hash per element), the
+   rest one by one; random_ops' NumPy twin computes the same stream. thr is in the draws'
+   range (the caller checks). */
+static inline uint64_t splitmix64_at(uint64_t key, uint64_t j) {
+    uint64_t z = key + (j + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
 }
+
+/* draws [i0, n) one element at a time (the whole mask where no vector code is built) */
+#define DROPOUT_MASK_TAIL(T, SUF)                                                           \
+static void dropout_tail_##SUF(T *restrict out, int64_t i0, int64_t n, uint64_t k,          \
+                               int64_t per, uint64_t t, T s) {                              \
+    const int sh = per == 4 ? 2 : 1, w = per == 4 ? 16 : 32;                                \
+    const uint64_t keep = per == 4 ? 0xFFFFu : 0xFFFFFFFFu;                                 \
+    for (int64_t i = i0; i < n; i++) {                                                      \
+        uint64_t d = (splitmix64_at(k, (uint64_t)i >> sh) >> (w * (i & (per - 1)))) & keep; \
+        out[i] = d >= t ? s : (T)0;                                                         \
+    }                                                                                       \
+}
+DROPOUT_MASK_TAIL(float, f32)
+DROPOUT_MASK_TAIL(double, f64)
+
+#if VB == 64 && defined(__AVX512BW__) && defined(__AVX512DQ__)
+/* eight outputs of the stream, words j .. j + 7, one per 64-bit lane */
+static inline __m512i splitmix64_x8(uint64_t key, uint64_t j) {
+    const __m512i step = _mm512_set1_epi64((long long)0x9E3779B97F4A7C15ull);
+    __m512i z = _mm512_add_epi64(_mm512_set1_epi64((long long)key), _mm512_mullo_epi64(
+        _mm512_add_epi64(_mm512_set1_epi64((long long)(j + 1)),
+                         _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7)), step));
+    z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 30)),
+                           _mm512_set1_epi64((long long)0xBF58476D1CE4E5B9ull));
+    z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 27)),
+                           _mm512_set1_epi64((long long)0x94D049BB133111EBull));
+    return _mm512_xor_si512(z, _mm512_srli_epi64(z, 31));
+}
+
+/* 64 bits of keep flags for the draws of eight words (lowest draw first): 32 16-bit draws
+   (per 4) or 16 32-bit ones (per 2), compared unsigned with t */
+static inline uint64_t keep_bits_x8(uint64_t key, uint64_t j, int64_t per, uint64_t t) {
+    __m512i z = splitmix64_x8(key, j);
+    if (per == 4) return (uint64_t)_mm512_cmpge_epu16_mask(z, _mm512_set1_epi16((short)t));
+    return (uint64_t)_mm512_cmpge_epu32_mask(z, _mm512_set1_epi32((int)t));
+}
+
+TF_EXPORT void dropout_mask_f32(float *restrict out, int64_t n, int64_t key, int64_t per,
+                                int64_t thr, double scale) {
+    const uint64_t k = (uint64_t)key, t = (uint64_t)thr;
+    const int64_t draws = 8 * per;   /* per eight words: 32 or 16 */
+    const __m512 s = _mm512_set1_ps((float)scale);
+    int64_t i = 0;
+    for (; i + draws <= n; i += draws) {
+        uint64_t m = keep_bits_x8(k, (uint64_t)(i / per), per, t);
+        for (int64_t h = 0; h < draws; h += 16)
+            _mm512_storeu_ps(out + i + h, _mm512_maskz_mov_ps((__mmask16)(m >> h), s));
+    }
+    dropout_tail_f32(out, i, n, k, per, t, (float)scale);
+}
+
+TF_EXPORT void dropout_mask_f64(double *restrict out, int64_t n, int64_t key, int64_t per,
+                                int64_t thr, double scale) {
+    const uint64_t k = (uint64_t)key, t = (uint64_t)thr;
+    const int64_t draws = 8 * per;
+    const __m512d s = _mm512_set1_pd(scale);
+    int64_t i = 0;
+    for (; i + draws <= n; i += draws) {
+        uint64_t m = keep_bits_x8(k, (uint64_t)(i / per), per, t);
+        for (int64_t h = 0; h < draws; h += 8)
+            _mm512_storeu_pd(out + i + h, _mm512_maskz_mov_pd((__mmask8)(m >> h), s));
+    }
+    dropout_tail_f64(out, i, n, k, per, t, scale);
+}
+#else
+TF_EXPORT void dropout_mask_f32(float *restrict out, int64_t n, int64_t key, int64_t per,
+                                int64_t thr, double scale) {
+    dropout_tail_f32(out, 0, n, (uint64_t)key, per, (uint64_t)thr, (float)scale);
+}
+
+TF_EXPORT void dropout_mask_f64(double *restrict out, int64_t n, int64_t key, int64_t per,
+                                int64_t thr, double scale) {
+    dropout_tail_f64(out, 0, n, (uint64_t)key, per, (uint64_t)thr, scale);
+}
+#endif
 
 /* ---- Narrow rows (cols <= NARROW_MAX, float32, AVX-512 builds): a classifier's (batch, 10)
    logits. The row kernels above pay ~60-90 ns per row however short it is (a whole vector's
@@ -617,7 +696,3 @@ TF_EXPORT int rows_vector_bytes(void) { return VB; }
 
 ROWS_KERNELS(float, f32)
 ROWS_KERNELS(double, f64)
-KEEP_MASK(float, f32, uint16_t, 16)
-KEEP_MASK(double, f64, uint16_t, 16)
-KEEP_MASK(float, f32, uint32_t, 32)
-KEEP_MASK(double, f64, uint32_t, 32)
