@@ -1,6 +1,6 @@
 """Native row kernels (native/rows.c) for softmax and layer normalization over the last axis
-of a 2-D C-contiguous float32/float64 array, their gradients, and dropout's keep mask from
-random bits. Each function returns
+of a 2-D C-contiguous float32/float64 array, their gradients, and dropout's keep mask (its
+random bits drawn in the same pass). Each function returns
 False (having written nothing) when the native library cannot be had or the arrays are not
 the kind it takes; the caller then runs its NumPy twin (tenfold/ops/fused_ops.py).
 
