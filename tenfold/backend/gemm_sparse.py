@@ -38,6 +38,7 @@ import ctypes
 
 import numpy as np
 
+from tenfold.backend import gemm_native as _gemm_native
 from tenfold.backend import kernels as _k
 from tenfold.backend import native
 from tenfold.backend import native_pool as _pool
@@ -62,11 +63,8 @@ def _fn():
 
 def _unit_strides(a):
     """a's (row, column) strides in elements with one of them 1, or None."""
-    sr, sc = a.strides
-    if sr < 0 or sc < 0 or sr % 4 or sc % 4:
-        return None
-    sr, sc = sr // 4, sc // 4
-    return (sr, sc) if sc == 1 or sr == 1 else None
+    s = _gemm_native._elem_strides(a)
+    return s if s is not None and 1 in s else None
 
 
 def matmul(a, b, out=None, bias=None):
