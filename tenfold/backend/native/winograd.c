@@ -244,6 +244,22 @@ static inline void pool_window(__m512 a, __m512 b, __m512 c, __m512 d, int relu,
         idx[l] = (uint8_t)(((bt >> l) & 1) * 2 + ((col >> l) & 1) + ((dead >> l) & 1) * 4);
 }
 
+/* the two rows of the tile below the one at p (a 2x2 tile's 2 o floats per row, rows wo o
+   apart), prefetched: for writing (`write`: owned ahead of the stores) or for reading */
+static inline void prefetch_tile_below(const float *p, int64_t wo, int64_t o, int write) {
+    for (int64_t off = 0; off < 2 * o; off += 16) {
+        const char *r2 = (const char *)(p + 2 * wo * o + off);
+        const char *r3 = (const char *)(p + 3 * wo * o + off);
+        if (write) {
+            _mm_prefetch(r2, _MM_HINT_ET0);
+            _mm_prefetch(r3, _MM_HINT_ET0);
+        } else {
+            _mm_prefetch(r2, _MM_HINT_T0);
+            _mm_prefetch(r3, _MM_HINT_T0);
+        }
+    }
+}
+
 /* y's tiles t0 .. t0 + nt - 1 from M (16 planes tb * o apart): A^T M A, + bias, ReLU; or,
    with `pool` (out, idx of (n, ho / 2, wo / 2, o)), each whole tile's 2x2 window pooled
    instead (a tile is one window of 2x2 stride-2 pooling; a half tile at an odd edge is
@@ -265,10 +281,7 @@ static void output_transform(const float *mm, int64_t o, int64_t th, int64_t tw,
         } else {
             out = y + ((k.img * ho + y0) * wo + x0) * o;
             if (y0 + 3 < ho && cols == 2)   /* the tile below's rows, owned ahead of its stores */
-                for (int64_t off = 0; off < 2 * o; off += 16) {
-                    _mm_prefetch((const char *)(out + 2 * wo * o + off), _MM_HINT_ET0);
-                    _mm_prefetch((const char *)(out + 3 * wo * o + off), _MM_HINT_ET0);
-                }
+                prefetch_tile_below(out, wo, o, 1);
         }
         const float *mi = mm + i * o;
         for (int64_t o0 = 0; o0 < o; o0 += 16) {
@@ -417,10 +430,7 @@ static void grad_transform(const float *dy, const uint8_t *route, int64_t o, int
         const int64_t at = route ? ((k.img * th + k.ty) * tw + k.tx) * o : 0;
         const float *src = route ? dy + at : dy + ((k.img * ho + y0) * wo + x0) * o;
         if (!route && y0 + 3 < ho && cols == 2)   /* the tile below's rows, fetched ahead */
-            for (int64_t off = 0; off < 2 * o; off += 16) {
-                _mm_prefetch((const char *)(src + 2 * wo * o + off), _MM_HINT_T0);
-                _mm_prefetch((const char *)(src + 3 * wo * o + off), _MM_HINT_T0);
-            }
+            prefetch_tile_below(src, wo, o, 0);
         float *gi = g + i * o;
         for (int64_t o0 = 0; o0 < o; o0 += 16) {
             const __mmask16 m = lanes(o - o0);
