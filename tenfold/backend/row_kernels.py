@@ -241,7 +241,7 @@ def dropout_mask(out, key, per, threshold, scale):
     if per not in (2, 4) or not native.usable(out) or \
             not 0 <= int(threshold) < 1 << (64 // per):
         return False
-    fn = _fn("dropout_mask", out.dtype, need=0)  # plain loops: any build
+    fn = _fn("dropout_mask", out.dtype, need=0)  # any build (AVX-512 blocks, else one by one)
     if fn is None:
         return False
     fn(native.addr(out), out.size, int(np.uint64(key).view(np.int64)), per, int(threshold),
